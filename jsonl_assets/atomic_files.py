@@ -1,0 +1,66 @@
+"""Files that appear whole or not at all.
+
+Every output is written to a temporary name in the destination folder (a dot-file ending in
+`.partial`, which readers and the verifier never list), flushed, fsynced, renamed over its
+final name, and the folder is fsynced. A run killed at any moment leaves at most stray
+`.partial` files, which `remove_partials` clears on the next run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def partial_path(final: Path) -> Path:
+    return final.with_name(f".{final.name}{PARTIAL_SUFFIX}")
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_writer(final: Path) -> Iterator[BinaryIO]:
+    """Open a temporary file; on clean exit it is fsynced and renamed to `final`."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = partial_path(final)
+    handle = open(tmp, "wb")  # noqa: SIM115 - closed below on every path
+    try:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.close()
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+    except BaseException:
+        handle.close()
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(final: Path, data: bytes) -> None:
+    with atomic_writer(final) as handle:
+        handle.write(data)
+
+
+def remove_partials(folder: Path, prefix: str = "") -> int:
+    """Delete leftover temporaries of killed runs in `folder` whose final name starts with
+    `prefix` (so concurrent builds of other partitions keep theirs); return how many."""
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.iterdir():
+        if path.name.startswith("." + prefix) and path.name.endswith(PARTIAL_SUFFIX):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

@@ -1,0 +1,63 @@
+"""Deterministic record ids and hash-based split assignment.
+
+* With `id_field`, a record's id is `<source name>:<value>` (+ the adapter's suffix, e.g. `#2`).
+* Otherwise it is the first 32 hex characters (128 bits) of the sha256 of the record body
+  serialised with sorted keys: identical content gets the same id wherever it comes from, so
+  duplicates across sources are caught too.
+* A record of a `split: auto` source goes to a split chosen by the sha256 of its id alone, so
+  appending data never moves an existing record to another split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+_SORTED = orjson.OPT_SORT_KEYS
+_TWO_64 = float(1 << 64)
+
+
+class MissingIdError(Exception):
+    """The configured id field is absent or not a scalar."""
+
+
+def content_id(body: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(body, option=_SORTED)).hexdigest()[:32]
+
+
+def lookup_path(value: Any, dotted: str) -> Any:
+    """Follow a dotted path (`data.q`, `items.0.text`) through dicts and lists; None if absent."""
+    for part in dotted.split("."):
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
+def source_id(source_name: str, raw: Any, id_field: str, suffix: str = "") -> str:
+    value = (
+        raw.get(id_field)
+        if "." not in id_field and isinstance(raw, dict)
+        else lookup_path(raw, id_field)
+    )
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        raise MissingIdError(
+            f"id field {id_field!r} is missing or not a string/integer (got {value!r})"
+        )
+    return f"{source_name}:{value}{suffix}"
+
+
+def split_for_id(record_id: str, validation_ratio: float, test_ratio: float) -> str:
+    """`test` for the lowest `test_ratio` of the hash space, then `validation`, else `train`."""
+    digest = hashlib.sha256(record_id.encode("utf-8")).digest()
+    u = int.from_bytes(digest[:8], "big") / _TWO_64
+    if u < test_ratio:
+        return "test"
+    if u < test_ratio + validation_ratio:
+        return "validation"
+    return "train"

@@ -1,0 +1,267 @@
+"""Shard writing: frames, rotation by records and on-disk bytes, sha256, atomic commit, journal.
+
+A shard family (`data/<objective>-<split>[-<content_type>]-NNNNN.jsonl[.gz|.zst]`) is written
+by one `ShardWriter`. Records are packed into frames (see compression.py); a frame goes into
+the current shard unless that would pass `max_bytes`, in which case the shard is committed and
+a new one starts with the same records re-batched from scratch. A shard therefore depends only
+on the records from its first one onwards, which is what makes resuming exact: after a crash
+the journal says which shards are committed and where each family stopped, and the writer
+starts the next shard exactly as an uninterrupted run would have.
+
+Each shard is written to a hidden `.partial` file beside its final name, fsynced, renamed and
+the folder fsynced; only then is it appended (fsynced) to the journal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+import orjson
+
+from jsonl_assets.atomic_files import fsync_dir, partial_path
+from jsonl_assets.compression import FrameCompressor
+from jsonl_assets.spec_vocabulary import SHARD_EXTENSIONS
+
+FRAME_TARGET_BYTES: Final = 4 << 20
+
+
+class ShardWriteError(Exception):
+    """Writing a shard failed (disk full, permissions...). The partial file has been removed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShardInfo:
+    """One committed shard, as metadata.json lists it (plus on-disk size and family)."""
+
+    path: str
+    compression: str
+    record_count: int
+    sha256: str
+    bytes: int
+    family: str
+    number: int
+    covered_until: int
+
+    def manifest_entry(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "compression": self.compression,
+            "record_count": self.record_count,
+            "sha256": self.sha256,
+        }
+
+
+class ShardJournal:
+    """Append-only record of committed shards for one partition build (one JSON line each)."""
+
+    def __init__(self, path: Path, fingerprint: str) -> None:
+        self.path = path
+        self.fingerprint = fingerprint
+
+    def load(self, package_dir: Path) -> list[ShardInfo]:
+        """Committed shards of an interrupted build with the same inputs, whose files are intact.
+
+        A torn last line, a different fingerprint or a missing/resized file ends the usable
+        prefix; the journal is rewritten to that prefix.
+        """
+        if not self.path.exists():
+            return []
+        kept: list[ShardInfo] = []
+        valid = True
+        for line in self.path.read_bytes().split(b"\n"):
+            if not line or not valid:
+                continue
+            try:
+                entry = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                valid = False
+                continue
+            if entry.pop("fingerprint", None) != self.fingerprint:
+                valid = False
+                continue
+            info = ShardInfo(**entry)
+            target = package_dir / info.path
+            if not target.is_file() or target.stat().st_size != info.bytes:
+                valid = False
+                continue
+            kept.append(info)
+        self._rewrite(kept)
+        return kept
+
+    def _rewrite(self, entries: list[ShardInfo]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = partial_path(self.path)
+        with open(tmp, "wb") as handle:
+            for info in entries:
+                handle.write(self._line(info))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+
+    def _line(self, info: ShardInfo) -> bytes:
+        return orjson.dumps({**asdict(info), "fingerprint": self.fingerprint}) + b"\n"
+
+    def append(self, info: ShardInfo) -> None:
+        with open(self.path, "ab") as handle:
+            handle.write(self._line(info))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class ShardWriter:
+    """Writes one shard family, resuming after `committed` shards of an earlier attempt."""
+
+    def __init__(
+        self,
+        package_dir: Path,
+        family: str,
+        compression: str,
+        level: int | None,
+        max_records: int | None,
+        max_bytes: int | None,
+        journal: ShardJournal,
+        committed: list[ShardInfo] | None = None,
+        compress_threads: int = 1,
+    ) -> None:
+        self.package_dir = package_dir
+        self.family = family
+        self.compression = compression
+        self.max_records = max_records or (1 << 62)
+        self.max_bytes = max_bytes or (1 << 62)
+        self.frame_target = min(FRAME_TARGET_BYTES, max(1, self.max_bytes // 2))
+        self.journal = journal
+        self.shards: list[ShardInfo] = list(committed or [])
+        self.skip_until = self.shards[-1].covered_until if self.shards else 0
+        self._compressor = FrameCompressor(compression, level, threads=compress_threads)
+        self._ext = SHARD_EXTENSIONS[compression]
+        self._pending: list[bytes] = []
+        self._pending_idx: list[int] = []
+        self._pending_bytes = 0
+        self._last_index = -1
+        self._handle: BinaryIO | None = None
+        self._hash = hashlib.sha256()
+        self._records = 0
+        self._bytes = 0
+        (package_dir / "data").mkdir(parents=True, exist_ok=True)
+
+    @property
+    def _number(self) -> int:
+        return len(self.shards)
+
+    def _relpath(self, number: int) -> str:
+        return f"data/{self.family}-{number:05d}{self._ext}"
+
+    def add(self, line: bytes, index: int) -> None:
+        """Append one serialised record (ending in a newline) with its input index."""
+        if index < self.skip_until:
+            return
+        self._pending.append(line)
+        self._pending_idx.append(index)
+        self._pending_bytes += len(line)
+        if (
+            self._pending_bytes >= self.frame_target
+            or self._records + len(self._pending) >= self.max_records
+        ):
+            self._emit()
+
+    def close(self) -> list[ShardInfo]:
+        """Flush what is pending, commit the last shard, and return every shard of the family."""
+        while self._pending:
+            self._emit()
+        self._commit()
+        return self.shards
+
+    def _emit(self) -> None:
+        batch, idx = self._pending, self._pending_idx
+        self._pending, self._pending_idx, self._pending_bytes = [], [], 0
+        frame = self._compressor.compress(b"".join(batch))
+        if self._records and self._bytes + len(frame) > self.max_bytes:
+            # Does not fit: commit this shard and feed the records again, so the next shard
+            # is batched exactly as a fresh start (or a resumed build) would batch it.
+            self._commit()
+            self._refeed(batch, idx)
+            return
+        if len(frame) > self.max_bytes and len(batch) > 1:
+            # One frame alone is over the limit: write a smaller first frame, refeed the rest.
+            half = len(batch) // 2
+            self._pending, self._pending_idx = batch[:half], idx[:half]
+            self._pending_bytes = sum(map(len, self._pending))
+            self._emit()
+            self._refeed(batch[half:], idx[half:])
+            return
+        self._write_frame(frame, len(batch), idx[-1])
+
+    def _refeed(self, batch: list[bytes], idx: list[int]) -> None:
+        for line, index in zip(batch, idx, strict=True):
+            self.add(line, index)
+
+    def _write_frame(self, frame: bytes, count: int, last_index: int) -> None:
+        if self._handle is None:
+            self._open()
+        assert self._handle is not None
+        try:
+            self._handle.write(frame)
+        except OSError as exc:
+            self._fail(exc)
+        self._hash.update(frame)
+        self._records += count
+        self._bytes += len(frame)
+        self._last_index = last_index
+        if self._records >= self.max_records:
+            self._commit()
+
+    def _final_path(self) -> Path:
+        return self.package_dir / self._relpath(self._number)
+
+    def _open(self) -> None:
+        tmp = partial_path(self._final_path())
+        try:
+            self._handle = open(tmp, "wb")  # noqa: SIM115 - closed in _commit/_fail
+        except OSError as exc:
+            self._fail(exc)
+        self._hash = hashlib.sha256()
+        self._records = 0
+        self._bytes = 0
+
+    def _fail(self, exc: OSError) -> None:
+        final = self._final_path()
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        partial_path(final).unlink(missing_ok=True)
+        raise ShardWriteError(f"cannot write shard {final}: {exc.strerror or exc}") from exc
+
+    def _commit(self) -> None:
+        if self._handle is None:
+            return
+        final = self._final_path()
+        try:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            self._handle = None
+            os.replace(partial_path(final), final)
+            fsync_dir(final.parent)
+        except OSError as exc:
+            self._fail(exc)
+        info = ShardInfo(
+            path=self._relpath(self._number),
+            compression=self.compression,
+            record_count=self._records,
+            sha256=self._hash.hexdigest(),
+            bytes=self._bytes,
+            family=self.family,
+            number=self._number,
+            covered_until=self._last_index + 1,
+        )
+        self.shards.append(info)
+        self.journal.append(info)
+        self._records = 0
+        self._bytes = 0

@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from jsonl_assets.adapters import build_adapter, resolve_options
+from jsonl_assets.adapters.base import Adapted, AdapterError
+from jsonl_assets.spec_rules import RecordContext, record_errors
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+
+
+def adapt(raw: Any, **options: Any) -> list[Adapted]:
+    fn = build_adapter("alpaca", resolve_options("alpaca", options, "sft"))
+    return list(fn(raw))
+
+
+def assert_valid(a: Adapted) -> None:
+    assert "id" not in a.record and "metadata" not in a.record
+    problems = record_errors(a.record, "sft", RecordContext())
+    assert problems == [], problems
+
+
+def texts(a: Adapted) -> list[tuple[str, str]]:
+    return [(m["role"], m["content"][0]["text"]) for m in a.record["messages"]]
+
+
+def test_instruction_with_and_without_input() -> None:
+    [with_input] = adapt(
+        {
+            "instruction": "Übersetze ins Englische.",
+            "input": "Der Igel schläft im Laub.",
+            "output": "The hedgehog sleeps in the leaves.",
+        }
+    )
+    assert texts(with_input) == [
+        ("user", "Übersetze ins Englische.\n\nDer Igel schläft im Laub."),
+        ("assistant", "The hedgehog sleeps in the leaves."),
+    ]
+    assert with_input.id_suffix == ""
+    assert orjson.dumps(with_input.record).startswith(
+        b'{"messages":[{"role":"user","content":[{"type":"text"'
+    )
+    assert_valid(with_input)
+    for blank in ("", "  \n", None):
+        raw = {
+            "instruction": "Give three tips for staying healthy.",
+            "input": blank,
+            "output": "1. Eat well...",
+        }
+        [out] = adapt(raw)
+        assert texts(out)[0] == ("user", "Give three tips for staying healthy.")
+    [no_key] = adapt({"instruction": "Say hi.", "output": ""})
+    assert texts(no_key) == [("user", "Say hi."), ("assistant", "")]
+
+
+def test_system_and_history_llama_factory_style() -> None:
+    raw = {
+        "system": "You are a math tutor.",
+        "history": [["What is 3 + 4?", "7."], ["And times 2?", "14."]],
+        "instruction": "Now subtract 5.",
+        "input": "",
+        "output": "9.",
+    }
+    [out] = adapt(raw)
+    assert texts(out) == [
+        ("system", "You are a math tutor."),
+        ("user", "What is 3 + 4?"),
+        ("assistant", "7."),
+        ("user", "And times 2?"),
+        ("assistant", "14."),
+        ("user", "Now subtract 5."),
+        ("assistant", "9."),
+    ]
+    assert_valid(out)
+
+
+def test_seed_corpus_instances_variant() -> None:
+    path = CORPUS / "alpaca-seed" / "seed_tasks.jsonl"
+    if not path.is_file():
+        pytest.skip("corpus not present")
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == 175
+    total = 0
+    for line in lines:
+        raw = orjson.loads(line)
+        outs = adapt(raw)
+        assert [a.id_suffix for a in outs] == [f"#{n}" for n in range(1, len(raw["instances"]) + 1)]
+        for a, inst in zip(outs, raw["instances"], strict=True):
+            assert_valid(a)
+            user = raw["instruction"] + ("\n\n" + inst["input"] if inst["input"].strip() else "")
+            assert texts(a) == [("user", user), ("assistant", inst["output"])]
+        total += len(outs)
+    assert total == 175
+
+
+def test_several_instances_make_several_records_with_fresh_dicts() -> None:
+    raw = {
+        "id": "seed_task_9",
+        "system": "Classify sentiment.",
+        "instruction": "Is the review positive or negative?",
+        "instances": [
+            {"input": "Loved every minute — 10/10!", "output": "Positive"},
+            {"input": "Der Film war langweilig.", "output": "Negative"},
+            {"input": "", "output": "Need a review to classify."},
+        ],
+        "is_classification": True,
+    }
+    outs = adapt(raw)
+    assert [a.id_suffix for a in outs] == ["#1", "#2", "#3"]
+    assert texts(outs[1])[1] == (
+        "user",
+        "Is the review positive or negative?\n\nDer Film war langweilig.",
+    )
+    assert texts(outs[2])[1] == ("user", "Is the review positive or negative?")
+    assert outs[0].record["messages"][0] == outs[1].record["messages"][0]
+    assert outs[0].record["messages"][0] is not outs[1].record["messages"][0]
+    for a in outs:
+        assert_valid(a)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "needle"),
+    [
+        ({"input": "x", "output": "y"}, "adapter:missing_field", "instruction"),
+        ({"instruction": "x"}, "adapter:missing_field", "output"),
+        ({"instruction": "x", "output": None}, "adapter:missing_field", "output is null"),
+        ({"instruction": 5, "output": "y"}, "adapter:wrong_type", "instruction"),
+        ({"instruction": "x", "input": 3, "output": "y"}, "adapter:wrong_type", "input"),
+        ({"instruction": "x", "instances": []}, "adapter:no_instances", "instances"),
+        ({"instruction": "x", "instances": {"input": ""}}, "adapter:wrong_type", "instances"),
+        (
+            {"instruction": "x", "instances": [{"input": "a"}]},
+            "adapter:missing_field",
+            "instances[0].output",
+        ),
+        (
+            {"instruction": "x", "output": "y", "history": [["only one"]]},
+            "adapter:wrong_type",
+            "history[0]",
+        ),
+    ],
+)
+def test_malformed(raw: Any, reason: str, needle: str) -> None:
+    with pytest.raises(AdapterError) as err:
+        adapt(raw)
+    assert err.value.reason == reason
+    assert needle in err.value.detail
+
+
+def test_field_options() -> None:
+    [out] = adapt(
+        {"prompt": "Q", "response": "A"}, instruction_field="prompt", output_field="response"
+    )
+    assert texts(out) == [("user", "Q"), ("assistant", "A")]
+    with pytest.raises(ValueError, match="unknown option 'prompt_field'"):
+        resolve_options("alpaca", {"prompt_field": "q"}, "sft")
+    with pytest.raises(ValueError, match="cannot produce 'rft'"):
+        resolve_options("alpaca", {}, "rft")

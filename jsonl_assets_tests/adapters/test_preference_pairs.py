@@ -1,0 +1,220 @@
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import orjson
+import pytest
+
+from jsonl_assets.adapters import build_adapter, resolve_options
+from jsonl_assets.adapters.base import Adapted, AdapterError
+from jsonl_assets.spec_rules import RecordContext, record_errors
+
+
+def adapt(raw: Any, **options: Any) -> Adapted:
+    fn = build_adapter(
+        "preference_pairs", resolve_options("preference_pairs", options, "preference")
+    )
+    [out] = fn(raw)
+    return out
+
+
+def assert_valid(a: Adapted) -> None:
+    assert "id" not in a.record and "metadata" not in a.record
+    problems = record_errors(a.record, "preference", RecordContext())
+    assert problems == [], problems
+
+
+def msg(role: str, text: str) -> dict[str, Any]:
+    return {"role": role, "content": [{"type": "text", "text": text}]}
+
+
+def test_strings() -> None:
+    raw = {
+        "prompt": "Suggest a name for a bakery by the sea.",
+        "chosen": "Salt & Crumb",
+        "rejected": "Bakery 1",
+    }
+    out = adapt(raw)
+    assert orjson.dumps(out.record) == orjson.dumps(
+        {
+            "messages": [msg("user", "Suggest a name for a bakery by the sea.")],
+            "candidates": [
+                {
+                    "candidate_id": "chosen",
+                    "label": "chosen",
+                    "messages": [msg("assistant", "Salt & Crumb")],
+                },
+                {
+                    "candidate_id": "rejected",
+                    "label": "rejected",
+                    "messages": [msg("assistant", "Bakery 1")],
+                },
+            ],
+        }
+    )
+    assert_valid(out)
+
+
+def test_ultrafeedback_style_full_conversations_repeat_the_prompt() -> None:
+    prompt = "Erkläre Photosynthese in einem Satz."
+    raw = {
+        "prompt": prompt,
+        "prompt_id": "9f2c",
+        "chosen": [
+            {"role": "user", "content": prompt},
+            {
+                "role": "assistant",
+                "content": "Pflanzen wandeln Licht, Wasser und CO₂ in Zucker und Sauerstoff um.",
+            },
+        ],
+        "rejected": [
+            {"role": "user", "content": prompt},
+            {"role": "assistant", "content": "Das ist, wenn Pflanzen wachsen."},
+        ],
+        "score_chosen": 9.0,
+        "score_rejected": 3.5,
+    }
+    before = copy.deepcopy(raw)
+    out = adapt(raw)
+    assert raw == before
+    assert out.record["messages"] == [msg("user", prompt)]
+    assert out.record["candidates"][0]["messages"] == [
+        msg("assistant", "Pflanzen wandeln Licht, Wasser und CO₂ in Zucker und Sauerstoff um.")
+    ]
+    assert out.record["candidates"][1]["messages"] == [
+        msg("assistant", "Das ist, wenn Pflanzen wachsen.")
+    ]
+    assert_valid(out)
+
+
+def test_prompt_as_messages_and_candidates_as_continuations() -> None:
+    prompt = [
+        {"role": "system", "content": "You are a terse assistant."},
+        {"role": "user", "content": "Capital of Australia?"},
+        {"role": "assistant", "content": "Canberra."},
+        {"role": "user", "content": "Population?"},
+    ]
+    raw = {
+        "prompt": prompt,
+        "chosen": [{"role": "assistant", "content": "About 470,000 (2023)."}],
+        "rejected": [*prompt, {"role": "assistant", "content": "Sydney has 5 million."}],
+    }
+    out = adapt(raw)
+    assert [m["role"] for m in out.record["messages"]] == ["system", "user", "assistant", "user"]
+    assert out.record["candidates"][0]["messages"] == [msg("assistant", "About 470,000 (2023).")]
+    assert out.record["candidates"][1]["messages"] == [msg("assistant", "Sydney has 5 million.")]
+    assert_valid(out)
+
+
+def test_no_prompt_shared_prefix_is_the_context() -> None:
+    shared = [
+        {"role": "user", "content": "Can you help me write a cover letter?"},
+        {"role": "assistant", "content": "Sure — what job is it for?"},
+        {"role": "user", "content": "A barista position."},
+    ]
+    raw = {
+        "chosen": [*shared, {"role": "assistant", "content": "Dear Hiring Manager, ..."}],
+        "rejected": [*shared, {"role": "assistant", "content": "Just wing it."}],
+        "system": "Be kind.",
+    }
+    out = adapt(raw)
+    assert [m["role"] for m in out.record["messages"]] == ["system", "user", "assistant", "user"]
+    assert out.record["messages"][0] == msg("system", "Be kind.")
+    assert [len(c["messages"]) for c in out.record["candidates"]] == [1, 1]
+    assert_valid(out)
+    # One side longer than the other: each side keeps at least its last message.
+    longer = {"chosen": [*shared, {"role": "assistant", "content": "Dear..."}], "rejected": shared}
+    out = adapt(longer)
+    assert len(out.record["messages"]) == 2
+    assert out.record["candidates"][1]["messages"] == [msg("user", "A barista position.")]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "needle"),
+    [
+        (
+            {"prompt": "p", "chosen": "same", "rejected": "same"},
+            "adapter:no_differing_turn",
+            "identical",
+        ),
+        ({"prompt": "p", "rejected": "r"}, "adapter:missing_field", "chosen"),
+        ({"prompt": "p", "chosen": 1, "rejected": "r"}, "adapter:wrong_type", "chosen"),
+        ({"prompt": {"text": "p"}, "chosen": "c", "rejected": "r"}, "adapter:wrong_type", "prompt"),
+        ({"chosen": "c", "rejected": "r"}, "adapter:missing_field", "prompt"),
+        (
+            {
+                "chosen": [{"role": "user", "content": "a"}],
+                "rejected": [{"role": "user", "content": "b"}],
+            },
+            "adapter:no_shared_context",
+            "share no leading messages",
+        ),
+        (
+            {"prompt": "p", "chosen": [{"role": "user", "content": "p"}], "rejected": "r"},
+            "adapter:empty_candidate",
+            "chosen",
+        ),
+        (
+            {"prompt": "p", "chosen": [{"role": "critic", "content": "c"}], "rejected": "r"},
+            "adapter:unknown_role",
+            "critic",
+        ),
+    ],
+)
+def test_malformed(raw: Any, reason: str, needle: str) -> None:
+    with pytest.raises(AdapterError) as err:
+        adapt(raw)
+    assert err.value.reason == reason
+    assert needle in err.value.detail
+
+
+def test_field_options() -> None:
+    raw = {"question": "Best tea?", "good": "Sencha, brewed at 70 °C.", "bad": "Coffee."}
+    out = adapt(raw, prompt_field="question", chosen_field="good", rejected_field="bad")
+    assert out.record["candidates"][0]["messages"] == [msg("assistant", "Sencha, brewed at 70 °C.")]
+    assert_valid(out)
+    with pytest.raises(ValueError, match="must be distinct"):
+        resolve_options(
+            "preference_pairs", {"chosen_field": "x", "rejected_field": "x"}, "preference"
+        )
+    with pytest.raises(ValueError, match=r"cannot produce 'sft'.*\['preference'\]"):
+        resolve_options("preference_pairs", None, "sft")
+    with pytest.raises(ValueError, match="unknown option 'chosen'"):
+        resolve_options("preference_pairs", {"chosen": "a"}, "preference")
+
+
+def test_tool_call_in_context_answered_in_candidates() -> None:
+    call = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "c1",
+                "type": "function",
+                "function": {"name": "lookup_order", "arguments": '{"order_no": "A-77"}'},
+            }
+        ],
+    }
+    raw = {
+        "prompt": [{"role": "user", "content": "Where is order A-77?"}, call],
+        "chosen": [
+            {"role": "tool", "tool_call_id": "c1", "content": '{"status": "shipped"}'},
+            {"role": "assistant", "content": "It has shipped."},
+        ],
+        "rejected": [
+            {"role": "tool", "tool_call_id": "c1", "content": '{"status": "shipped"}'},
+            {"role": "assistant", "content": "No idea."},
+        ],
+    }
+    out = adapt(raw)
+    assert out.record["candidates"][0]["messages"][0]["content"] == [
+        {
+            "type": "tool_result",
+            "name": "lookup_order",
+            "call_id": "c1",
+            "result": {"status": "shipped"},
+        }
+    ]
+    ctx = RecordContext(toolsets={"shop": frozenset({"lookup_order"})}, file_toolset_id="shop")
+    assert record_errors(out.record, "preference", ctx) == []

@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from jsonl_assets.adapters import build_adapter, resolve_options
+from jsonl_assets.adapters.base import Adapted, AdapterError
+from jsonl_assets.adapters.qa_reference import parse_number
+from jsonl_assets.spec_rules import RecordContext, record_errors, record_problems
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+GSM8K_REGEX = r"####\s*(.+?)\s*$"
+
+
+def adapter(**options: Any) -> Any:
+    return build_adapter("qa_reference", resolve_options("qa_reference", options, "rft"))
+
+
+def adapt(raw: Any, **options: Any) -> Adapted:
+    [out] = adapter(**options)(raw)
+    return out
+
+
+def assert_valid(a: Adapted) -> None:
+    assert "id" not in a.record and "metadata" not in a.record
+    # errors and warnings: the reference must also satisfy the F10 companion-data checks
+    problems = record_problems(a.record, "rft", RecordContext())
+    assert problems == [], problems
+
+
+def test_gsm8k_corpus_all_numeric() -> None:
+    path = CORPUS / "gsm8k" / "test.jsonl"
+    if not path.is_file():
+        pytest.skip("corpus not present")
+    fn = adapter(answer_regex=GSM8K_REGEX, grading="numeric")
+    with_solution = adapter(answer_regex=GSM8K_REGEX, grading="numeric", keep_solution=True)
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == 1319
+    answers: list[int | float] = []
+    for line in lines:
+        raw = orjson.loads(line)
+        [out] = fn(raw)
+        ref = out.record["reference"]
+        assert ref["grading"] == {"type": "numeric", "tolerance": 0}
+        assert type(ref["answer"]) in (int, float)
+        final = raw["answer"].rsplit("####", 1)[1].strip()
+        assert ref["answer"] == float(final.replace(",", ""))
+        answers.append(ref["answer"])
+        assert out.record["messages"] == [
+            {"role": "user", "content": [{"type": "text", "text": raw["question"]}]}
+        ]
+        assert_valid(out)
+        [solved] = with_solution(raw)
+        assert solved.record["messages"][1] == {
+            "role": "assistant",
+            "content": [{"type": "text", "text": raw["answer"]}],
+        }
+        assert_valid(solved)
+    assert 1450000 in answers  # "1,450,000" in the corpus
+    assert all(type(a) is int for a in answers)  # GSM8K answers are integers
+
+
+def test_exact_match_default_and_key_order() -> None:
+    out = adapt({"question": "What is 9 times 7?", "answer": "63"})
+    assert orjson.dumps(out.record) == (
+        b'{"messages":[{"role":"user","content":[{"type":"text","text":"What is 9 times 7?"}]}],'
+        b'"reference":{"grading":{"type":"exact_match"},"answer":"63"}}'
+    )
+    assert_valid(out)
+    number = adapt({"question": "g on Earth?", "answer": 9.81})
+    assert number.record["reference"]["answer"] == 9.81
+
+
+def test_numeric_parsing_and_tolerance() -> None:
+    out = adapt(
+        {"question": "g on Earth in m/s², two decimals?", "answer": "9.81"},
+        grading="numeric",
+        tolerance=0.01,
+    )
+    assert out.record["reference"] == {
+        "grading": {"type": "numeric", "tolerance": 0.01},
+        "answer": 9.81,
+    }
+    assert_valid(out)
+    assert parse_number("1,234", "a") == 1234
+    assert parse_number(" -3.0 ", "a") == -3 and type(parse_number("-3.0", "a")) is int
+    assert parse_number("2.5e3", "a") == 2500
+    assert parse_number(".5", "a") == 0.5
+    direct = adapt({"question": "q", "answer": 42}, grading="numeric")
+    assert direct.record["reference"]["answer"] == 42
+
+
+def test_any_of() -> None:
+    listed = adapt(
+        {"question": "A primary colour?", "answer": ["red", "blue", "yellow"]}, grading="any_of"
+    )
+    assert listed.record["reference"] == {
+        "grading": {"type": "any_of"},
+        "answers": ["red", "blue", "yellow"],
+    }
+    assert_valid(listed)
+    split = adapt(
+        {"question": "Hauptstadt der Schweiz?", "answer": "Bern | Berne |  "},
+        grading="any_of",
+        answers_separator="|",
+    )
+    assert split.record["reference"]["answers"] == ["Bern", "Berne"]
+    single = adapt({"question": "q", "answer": "only"}, grading="any_of")
+    assert single.record["reference"]["answers"] == ["only"]
+
+
+def test_regex_without_group_and_custom_fields() -> None:
+    out = adapt(
+        {"problem": "Largest prime below 20?", "solution": "Checking 19: prime. Answer: 19"},
+        question_field="problem",
+        answer_field="solution",
+        answer_regex=r"\d+$",
+        grading="numeric",
+    )
+    assert out.record["reference"]["answer"] == 19
+    assert record_errors(out.record, "rft", RecordContext()) == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "options", "reason", "needle"),
+    [
+        (
+            {"question": "q", "answer": "no marker"},
+            {"answer_regex": GSM8K_REGEX},
+            "adapter:answer_not_found",
+            "answer_regex",
+        ),
+        (
+            {"question": "q", "answer": "#### eighteen"},
+            {"answer_regex": GSM8K_REGEX, "grading": "numeric"},
+            "adapter:not_numeric",
+            "eighteen",
+        ),
+        (
+            {"question": "q", "answer": "#### $18"},
+            {"answer_regex": GSM8K_REGEX, "grading": "numeric"},
+            "adapter:not_numeric",
+            "$18",
+        ),
+        (
+            {"question": "q", "answer": "1e999"},
+            {"grading": "numeric"},
+            "adapter:not_numeric",
+            "finite",
+        ),
+        ({"question": "q", "answer": True}, {"grading": "numeric"}, "adapter:not_numeric", "bool"),
+        ({"question": "q"}, {}, "adapter:missing_field", "answer"),
+        ({"answer": "a"}, {}, "adapter:missing_field", "question"),
+        ({"question": "q", "answer": {"x": 1}}, {}, "adapter:wrong_type", "answer"),
+        (
+            {"question": "q", "answer": 5},
+            {"answer_regex": GSM8K_REGEX},
+            "adapter:wrong_type",
+            "answer",
+        ),
+        (
+            {"question": "q", "answer": 5},
+            {"keep_solution": True},
+            "adapter:wrong_type",
+            "keep_solution",
+        ),
+        (
+            {"question": "q", "answer": " | "},
+            {"grading": "any_of", "answers_separator": "|"},
+            "adapter:answer_not_found",
+            "no answers",
+        ),
+        (
+            {"question": "q", "answer": "x"},
+            {"answer_regex": r"(\d+)?x"},
+            "adapter:answer_not_found",
+            "group 1",
+        ),
+    ],
+)
+def test_malformed(raw: Any, options: dict[str, Any], reason: str, needle: str) -> None:
+    with pytest.raises(AdapterError) as err:
+        adapt(raw, **options)
+    assert err.value.reason == reason
+    assert needle in err.value.detail
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"grading": "fuzzy"}, "grading' must be one of"),
+        ({"tolerance": "0.1"}, "tolerance' must be int or float"),
+        ({"tolerance": True}, "tolerance' must be int or float"),
+        ({"tolerance": -1}, "tolerance must be a finite number >= 0"),
+        ({"keep_solution": "yes"}, "keep_solution' must be bool"),
+        ({"answer_regex": "(unclosed"}, "does not compile"),
+        ({"answers_separator": ""}, "must not be empty"),
+        ({"answer_pattern": "x"}, "unknown option 'answer_pattern'"),
+    ],
+)
+def test_option_validation(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        resolve_options("qa_reference", options, "rft")
+
+
+def test_wrong_objective() -> None:
+    with pytest.raises(ValueError, match=r"cannot produce 'sft' records; it produces \['rft'\]"):
+        resolve_options("qa_reference", None, "sft")

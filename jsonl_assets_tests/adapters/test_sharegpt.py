@@ -1,0 +1,232 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jsonl_assets.adapters import build_adapter, resolve_options
+from jsonl_assets.adapters.base import Adapted, AdapterError
+from jsonl_assets.spec_rules import RecordContext, record_errors, record_problems
+
+# <repo>/jsonl_assets_tests/adapters/this_file -> <repo>/../shared/corpus
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+
+
+def adapter(**options: Any) -> Any:
+    return build_adapter("sharegpt", resolve_options("sharegpt", options, "sft"))
+
+
+def adapt(raw: Any, **options: Any) -> Adapted:
+    [out] = adapter(**options)(raw)
+    return out
+
+
+def toolsets_of(a: Adapted) -> dict[str, frozenset[str]]:
+    if a.toolset is None:
+        return {}
+    assert a.toolset["id"] == a.record["toolset_id"]
+    return {a.toolset["id"]: frozenset(t["name"] for t in a.toolset["tools"])}
+
+
+def assert_valid(a: Adapted) -> None:
+    assert "id" not in a.record and "metadata" not in a.record
+    problems = record_errors(a.record, "sft", RecordContext(toolsets=toolsets_of(a)))
+    assert problems == [], problems
+
+
+def test_fastchat_corpus_all_500_adapt_and_pass_the_record_rules() -> None:
+    path = CORPUS / "sharegpt" / "dummy_conversation.json"
+    if not path.is_file():
+        pytest.skip("corpus not present")
+    with path.open(encoding="utf-8") as fh:
+        items = json.load(fh)
+    assert len(items) == 500
+    fn = adapter()
+    for item in items:
+        [out] = fn(item)
+        assert_valid(out)
+        msgs = out.record["messages"]
+        assert len(msgs) == len(item["conversations"])
+        for msg, turn in zip(msgs, item["conversations"], strict=True):
+            assert msg["role"] == {"human": "user", "gpt": "assistant"}[turn["from"]]
+            assert msg["content"] == [{"type": "text", "text": turn["value"]}]
+        assert out.toolset is None and out.metadata is None
+
+
+LLAMA_FACTORY_TOOLS = {
+    "conversations": [
+        {"from": "human", "value": "Was kostet ein Flug von Berlin nach Tokio am 3. März?"},
+        {
+            "from": "function_call",
+            "value": '{"name": "search_flights", "arguments": {"from": "BER", "to": "HND", "date": "2025-03-03"}}',
+        },
+        {"from": "observation", "value": '{"cheapest": {"price_eur": 812, "airline": "ANA"}}'},
+        {"from": "gpt", "value": "Der günstigste Flug kostet 812 € mit ANA."},
+    ],
+    "system": "Du bist ein Reiseassistent.",
+    "tools": json.dumps(
+        [
+            {
+                "name": "search_flights",
+                "description": "Search flights between two airports",
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        "from": {"type": "string"},
+                        "to": {"type": "string"},
+                        "date": {"type": "string"},
+                    },
+                    "required": ["from", "to"],
+                },
+            }
+        ],
+        ensure_ascii=False,
+    ),
+}
+
+
+def test_function_call_and_observation_with_tools_and_system() -> None:
+    out = adapt(LLAMA_FACTORY_TOOLS)
+    msgs = out.record["messages"]
+    assert [m["role"] for m in msgs] == ["system", "user", "assistant", "tool", "assistant"]
+    assert msgs[0]["content"] == [{"type": "text", "text": "Du bist ein Reiseassistent."}]
+    assert msgs[2]["content"] == [
+        {
+            "type": "tool_call",
+            "name": "search_flights",
+            "call_id": "call_1",
+            "arguments": {"from": "BER", "to": "HND", "date": "2025-03-03"},
+        }
+    ]
+    assert msgs[3]["content"] == [
+        {
+            "type": "tool_result",
+            "name": "search_flights",
+            "call_id": "call_1",
+            "result": {"cheapest": {"price_eur": 812, "airline": "ANA"}},
+        }
+    ]
+    assert out.toolset is not None
+    assert out.toolset["tools"][0]["input_schema"]["required"] == ["from", "to"]
+    assert_valid(out)
+    schemas = {out.toolset["id"]: {"search_flights": out.toolset["tools"][0]["input_schema"]}}
+    ctx = RecordContext(toolsets=toolsets_of(out), tool_schemas=schemas)
+    assert record_problems(out.record, "sft", ctx) == []
+
+
+def test_parallel_calls_string_arguments_and_plain_observations() -> None:
+    raw = {
+        "conversations": [
+            {"from": "user", "value": "Weather in Oslo and Lima?"},
+            {
+                "from": "function_call",
+                "value": '[{"name": "weather", "arguments": "{\\"city\\": \\"Oslo\\"}"}, {"name": "weather", "arguments": {"city": "Lima"}}]',
+            },
+            {"from": "observation", "value": "Oslo: -3 °C, snow"},
+            {"from": "tool", "value": "Lima: 19 °C, cloudy"},
+            {"from": "assistant", "value": "Oslo is snowy at -3 °C; Lima is cloudy at 19 °C."},
+        ]
+    }
+    out = adapt(raw)
+    msgs = out.record["messages"]
+    calls = msgs[1]["content"]
+    assert [(c["call_id"], c["arguments"]) for c in calls] == [
+        ("call_1", {"city": "Oslo"}),
+        ("call_2", {"city": "Lima"}),
+    ]
+    assert msgs[2]["content"][0]["call_id"] == "call_1"
+    assert msgs[2]["content"][0]["result"] == {"content": "Oslo: -3 °C, snow"}
+    assert msgs[3]["content"][0]["call_id"] == "call_2"
+    # No tools declared: a description-less toolset of the called names keeps it consistent.
+    assert out.toolset is not None and out.toolset["tools"] == [{"name": "weather"}]
+    assert_valid(out)
+    configured = adapt(raw, toolset_id="weather-tools")
+    assert configured.toolset is None and configured.record["toolset_id"] == "weather-tools"
+
+
+def test_roles_are_case_insensitive_and_extra_keys_become_annotations() -> None:
+    raw = {
+        "id": "x1",
+        "conversations": [
+            {"from": "system", "value": "Be terse."},
+            {"from": "Human", "value": "2+2?", "lang": "en"},
+            {"from": "ChatGPT", "value": "4", "markdown": None},
+            {"from": "human", "value": ""},
+            {"from": "bard", "value": "…"},
+        ],
+    }
+    out = adapt(raw)
+    roles = [m["role"] for m in out.record["messages"]]
+    assert roles == ["system", "user", "assistant", "user", "assistant"]
+    assert out.record["messages"][1] == {
+        "role": "user",
+        "content": [{"type": "text", "text": "2+2?"}],
+        "annotations": {"lang": "en"},
+    }
+    assert "annotations" not in out.record["messages"][2]
+    assert_valid(out)
+
+
+def test_role_content_variant_through_options() -> None:
+    raw = {
+        "messages": [
+            {"role": "user", "content": "Name a prime."},
+            {"role": "assistant", "content": "Seven."},
+        ]
+    }
+    out = adapt(raw, conversations_field="messages", role_key="role", content_key="content")
+    assert out.record["messages"][1] == {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "Seven."}],
+    }
+    assert_valid(out)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "needle"),
+    [
+        ({"id": "a"}, "adapter:missing_field", "conversations"),
+        ({"conversations": "hi"}, "adapter:wrong_type", "conversations"),
+        (
+            {"conversations": [{"from": "narrator", "value": "Once..."}]},
+            "adapter:unknown_role",
+            "narrator",
+        ),
+        ({"conversations": [{"from": "human"}]}, "adapter:missing_field", "value"),
+        ({"conversations": [{"from": "human", "value": ["a"]}]}, "adapter:wrong_type", "value"),
+        ({"conversations": [{"value": "x"}]}, "adapter:missing_field", "from"),
+        (
+            {"conversations": [{"from": "function_call", "value": "search(q=1)"}]},
+            "adapter:bad_arguments_json",
+            "conversations[0].value",
+        ),
+        (
+            {"conversations": [{"from": "function_call", "value": '{"arguments": {}}'}]},
+            "adapter:missing_field",
+            "name",
+        ),
+        (
+            {"conversations": [{"from": "observation", "value": "42"}]},
+            "adapter:unmatched_tool_result",
+            "conversations[0]",
+        ),
+        ({"conversations": [], "tools": "[{broken"}, "adapter:bad_tools", "tools"),
+        ({"conversations": [], "system": 7}, "adapter:wrong_type", "system"),
+    ],
+)
+def test_malformed(raw: Any, reason: str, needle: str) -> None:
+    with pytest.raises(AdapterError) as err:
+        adapt(raw)
+    assert err.value.reason == reason
+    assert needle in err.value.detail
+
+
+def test_option_validation() -> None:
+    with pytest.raises(ValueError, match="cannot produce 'cpt'"):
+        resolve_options("sharegpt", None, "cpt")
+    with pytest.raises(ValueError, match=r"unknown option 'roles'.*conversations_field"):
+        resolve_options("sharegpt", {"roles": {}}, "sft")
+    with pytest.raises(ValueError, match="role_key' must be str"):
+        resolve_options("sharegpt", {"role_key": ["from"]}, "sft")

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from jsonl_assets.adapters import build_adapter, resolve_options
+from jsonl_assets.adapters.base import Adapted, AdapterError
+from jsonl_assets.spec_rules import RecordContext, record_problems
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+
+
+def adapter(**options: Any) -> Any:
+    return build_adapter("text", resolve_options("text", options, "cpt"))
+
+
+def adapt(raw: Any, **options: Any) -> Adapted:
+    [out] = adapter(**options)(raw)
+    return out
+
+
+def assert_valid(a: Adapted) -> None:
+    assert "id" not in a.record and "metadata" not in a.record
+    problems = record_problems(a.record, "cpt", RecordContext())
+    assert problems == [], problems
+
+
+def test_plain_document_is_kept_verbatim() -> None:
+    text = "  Rock pools form where retreating tides leave water trapped among stones…\n\nSee-Anemonen 🌊\n"
+    out = adapt({"text": text, "meta": {"url": "https://example.org"}})
+    assert orjson.dumps(out.record) == orjson.dumps(
+        {"messages": [{"role": "document", "content": [{"type": "text", "text": text}]}]}
+    )
+    assert out.metadata is None
+    assert_valid(out)
+
+
+def test_title_becomes_a_leading_json_part() -> None:
+    raw = {"title": "Rock Pools", "body": "Rock pools form where...", "metadata": {"year": 2021}}
+    out = adapt(raw, text_field="body", title_field="title")
+    assert out.record["messages"] == [
+        {"role": "document", "content": [{"type": "json", "data": {"title": "Rock Pools"}}]},
+        {"role": "document", "content": [{"type": "text", "text": "Rock pools form where..."}]},
+    ]
+    assert out.metadata == {"year": 2021}
+    assert_valid(out)
+    untitled = adapt({"body": "Just text.", "title": ""}, text_field="body", title_field="title")
+    assert len(untitled.record["messages"]) == 1
+
+
+def test_tinyshakespeare_speeches(tmp_path: Path) -> None:
+    path = CORPUS / "tinyshakespeare" / "input.txt"
+    if not path.is_file():
+        pytest.skip("corpus not present")
+    speeches = path.read_text(encoding="utf-8").split("\n\n")[:300]
+    fn = adapter()
+    for speech in speeches:
+        [out] = fn({"text": speech})
+        assert out.record["messages"][0]["content"][0]["text"] == speech
+        assert_valid(out)
+
+
+@pytest.mark.parametrize(
+    ("raw", "options", "reason", "needle"),
+    [
+        ({"text": ""}, {}, "adapter:empty_text", "text"),
+        ({"text": " \n\t "}, {}, "adapter:empty_text", "whitespace"),
+        ({"content": "x"}, {}, "adapter:missing_field", "text"),
+        ({"text": ["a", "b"]}, {}, "adapter:wrong_type", "text"),
+        ({"text": "x", "title": 3}, {"title_field": "title"}, "adapter:wrong_type", "title"),
+    ],
+)
+def test_malformed(raw: Any, options: dict[str, Any], reason: str, needle: str) -> None:
+    with pytest.raises(AdapterError) as err:
+        adapt(raw, **options)
+    assert err.value.reason == reason
+    assert needle in err.value.detail
+
+
+def test_option_validation() -> None:
+    assert resolve_options("text", None, "cpt") == {
+        "text_field": "text",
+        "title_field": None,
+        "objective": "cpt",
+    }
+    with pytest.raises(ValueError, match=r"cannot produce 'sft'.*\['cpt'\]"):
+        resolve_options("text", None, "sft")
+    with pytest.raises(ValueError, match="unknown option 'chunk_size'"):
+        resolve_options("text", {"chunk_size": 10}, "cpt")

@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zstandard
+
+from jsonl_assets.readers import ReadLimits, SourceFile, read_source
+from jsonl_assets.readers.csv_rows import sniff_delimiter
+from jsonl_assets.traces import Rejection
+
+LYING_NAME = {"none": "data.csv.gz", "gzip": "data.csv.zst", "zstd": "data.csv"}
+
+
+def compress(data: bytes, codec: str) -> bytes:
+    if codec == "gzip":
+        return gzip.compress(data, mtime=0, compresslevel=1)
+    if codec == "zstd":
+        return zstandard.ZstdCompressor().compress(data)
+    return data
+
+
+def read(
+    tmp_path: Path,
+    data: bytes,
+    codec: str = "none",
+    options: dict[str, Any] | None = None,
+    fmt: str = "csv",
+    limit: int = 16 << 20,
+) -> list[Any]:
+    path = tmp_path / LYING_NAME[codec]
+    path.write_bytes(compress(data, codec))
+    source = SourceFile(path, path.name)
+    return list(read_source(source, fmt, options or {}, ReadLimits(limit), tmp_path))
+
+
+def reasons(items: list[Any]) -> list[tuple[int, str]]:
+    return [(i.position, i.reason) for i in items if isinstance(i, Rejection)]
+
+
+ROWS = [[str(i), f"name {i}", f"ça {i}\nsecond line", ""] for i in range(5000)]
+
+
+def csv_bytes(
+    rows: list[list[str]], delimiter: str = ",", header: list[str] | None = None
+) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(header or ["id", "name", "note", "empty"])
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+@pytest.mark.parametrize("codec", ["none", "gzip", "zstd"])
+def test_quoted_multiline_unicode_empty_fields_every_codec(tmp_path: Path, codec: str) -> None:
+    items = read(tmp_path, csv_bytes(ROWS), codec)
+    assert len(items) == len(ROWS)
+    assert items[3] == (
+        4,
+        {"id": "3", "name": "name 3", "note": "ça 3\nsecond line", "empty": ""},
+        None,
+    )
+    assert [i[0] for i in items] == list(range(1, len(ROWS) + 1))
+
+
+@pytest.mark.parametrize("delimiter", [";", "|", "\t", ","])
+def test_delimiter_is_detected(tmp_path: Path, delimiter: str) -> None:
+    data = csv_bytes(ROWS[:50], delimiter)
+    assert sniff_delimiter(data) == delimiter
+    items = read(tmp_path, data)
+    assert items[0][1] == {"id": "0", "name": "name 0", "note": "ça 0\nsecond line", "empty": ""}
+
+
+def test_sniffing_looks_at_complete_lines_only(tmp_path: Path) -> None:
+    rows = [[str(i), "x" * 50] for i in range(3000)]  # > 64 KiB
+    data = csv_bytes(rows, ";", header=["a", "b"])
+    assert len(data) > 64 * 1024
+    items = read(tmp_path, data)
+    assert len(items) == 3000 and items[-1] == (3000, {"a": "2999", "b": "x" * 50}, None)
+
+
+def test_tsv_defaults_to_tab_and_options_override(tmp_path: Path) -> None:
+    data = b"a\tb\n1\t\n"
+    assert read(tmp_path, data, fmt="tsv") == [(1, {"a": "1", "b": ""}, None)]
+    assert read(tmp_path, data, fmt="tsv", options={"empty_as_null": True}) == [
+        (1, {"a": "1", "b": None}, None)
+    ]
+    assert read(tmp_path, b"a,b\n'x,y',2\n", options={"quotechar": "'", "delimiter": ","}) == [
+        (1, {"a": "x,y", "b": "2"}, None)
+    ]
+
+
+def test_bom_crlf_and_blank_lines(tmp_path: Path) -> None:
+    data = b'\xef\xbb\xbfid,text\r\n\r\n1,one\r\n\r\n2,"two\r\nlines"\r\n3,three'
+    items = read(tmp_path, data)
+    assert items == [
+        (1, {"id": "1", "text": "one"}, None),
+        (2, {"id": "2", "text": "two\r\nlines"}, None),
+        (3, {"id": "3", "text": "three"}, None),
+    ]
+
+
+def test_wrong_field_count_is_rejected_with_line(tmp_path: Path) -> None:
+    data = b'a,b\n1,2\n3\n4,5,6\n"multi\nline",7\n8,9,10\n'
+    items = read(tmp_path, data)
+    assert reasons(items) == [
+        (2, "csv_field_count"),
+        (3, "csv_field_count"),
+        (5, "csv_field_count"),
+    ]
+    assert "(line 3)" in items[1].detail and "1 fields, the header has 2" in items[1].detail
+    assert "(line 7)" in items[4].detail
+    assert items[2].raw == b"4,5,6"
+    assert [i[0] for i in items if type(i) is tuple] == [1, 4]
+
+
+def test_invalid_utf8_is_localised_to_its_row(tmp_path: Path) -> None:
+    data = b"a,b\n1,fine\n2,caf\xe9\n3,\xc3\xa9t\xc3\xa9\n"
+    items = read(tmp_path, data)
+    assert reasons(items) == [(2, "invalid_utf8")]
+    assert items[1].raw == b"2,caf\xe9"
+    assert "(line 3)" in items[1].detail
+    assert items[2] == (3, {"a": "3", "b": "été"}, None)
+
+
+def test_other_encodings(tmp_path: Path) -> None:
+    data = "a,b\n1,café\n".encode("latin-1")
+    assert read(tmp_path, data, options={"encoding": "latin-1"}) == [
+        (1, {"a": "1", "b": "café"}, None)
+    ]
+
+
+def test_bad_header_rejects_the_file(tmp_path: Path) -> None:
+    items = read(tmp_path, b"a,b,a\n1,2,3\n")
+    assert reasons(items) == [(0, "csv_bad_header")]
+    assert "duplicate column names ['a']" in items[0].detail
+
+
+def test_field_over_the_limit_ends_the_file(tmp_path: Path) -> None:
+    big = b"z" * 5000
+    data = b'a,b\n1,ok\n2,"' + big + b"\n" + big + b'"\n3,never\n'
+    items = read(tmp_path, data, limit=4096)
+    assert items[0] == (1, {"a": "1", "b": "ok"}, None)
+    assert reasons(items) == [(2, "too_large")]
+    assert "not read" in items[1].detail and len(items) == 2
+
+
+def test_overlong_physical_line_ends_the_file(tmp_path: Path) -> None:
+    data = b"a,b\n1,ok\n" + b"2," + b"y" * 100_000 + b"\n3,never\n"
+    items = read(tmp_path, data, limit=5000)
+    assert items[0] == (1, {"a": "1", "b": "ok"}, None)
+    assert reasons(items) == [(2, "too_large")]
+    assert items[1].raw == (b"2," + b"y" * 2000)[:1024] and items[1].raw_truncated
+
+
+@pytest.mark.parametrize("codec", ["gzip", "zstd"])
+def test_truncated_stream_keeps_rows_before_damage(tmp_path: Path, codec: str) -> None:
+    rows = [[str(i), f"name {i}", f"note {i}", ""] for i in range(60_000)]
+    stored = compress(csv_bytes(rows), codec)
+    path = tmp_path / "cut.csv"
+    path.write_bytes(stored[: len(stored) // 2])
+    items = list(read_source(SourceFile(path, "cut.csv"), "csv", {}, ReadLimits(), tmp_path))
+    good = [i for i in items if type(i) is tuple]
+    assert len(good) > 10_000
+    assert [g[1]["id"] for g in good] == [str(i) for i in range(len(good))]
+    last = items[-1]
+    assert isinstance(last, Rejection) and last.reason == "corrupt_file"
+    assert last.position == len(good) + 1
+    assert last.detail.startswith(f"{codec} stream damaged")
+
+
+def test_header_only_file_yields_nothing(tmp_path: Path) -> None:
+    assert read(tmp_path, b"a,b\n") == []

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import zstandard
+
+from jsonl_assets.readers import ReadLimits, SourceFile, read_source
+from jsonl_assets.traces import Rejection
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+LYING_NAME = {"none": "data.json.gz", "gzip": "data.json.zst", "zstd": "data.json"}
+
+ITEMS = [
+    {"i": i, "x": i / 4, "s": f"é{i}", "nested": {"l": [i, None, True]}} for i in range(20_000)
+]
+DATA = orjson.dumps(ITEMS, option=orjson.OPT_INDENT_2)
+
+
+def compress(data: bytes, codec: str) -> bytes:
+    if codec == "gzip":
+        return gzip.compress(data, mtime=0, compresslevel=1)
+    if codec == "zstd":
+        return zstandard.ZstdCompressor().compress(data)
+    return data
+
+
+def read(
+    tmp_path: Path,
+    data: bytes,
+    codec: str = "none",
+    options: dict[str, Any] | None = None,
+    limit: int = 16 << 20,
+) -> list[Any]:
+    path = tmp_path / LYING_NAME[codec]
+    path.write_bytes(compress(data, codec))
+    source = SourceFile(path, path.name)
+    return list(read_source(source, "json_array", options or {}, ReadLimits(limit), tmp_path))
+
+
+def reasons(items: list[Any]) -> list[tuple[int, str]]:
+    return [(i.position, i.reason) for i in items if isinstance(i, Rejection)]
+
+
+@pytest.mark.parametrize("codec", ["none", "gzip", "zstd"])
+def test_streams_every_codec(tmp_path: Path, codec: str) -> None:
+    items = read(tmp_path, DATA, codec)
+    assert [i[0] for i in items] == list(range(1, len(ITEMS) + 1))
+    assert [i[1] for i in items] == ITEMS
+    assert all(i[2] is None for i in items)
+
+
+def test_numbers_are_int_and_float_never_decimal(tmp_path: Path) -> None:
+    items = read(tmp_path, b'[{"a": 1, "b": 2.5, "c": -3e2, "d": 10000000000000}]')
+    value = items[0][1]
+    assert value == {"a": 1, "b": 2.5, "c": -300.0, "d": 10000000000000}
+    assert [type(v) for v in value.values()] == [int, float, float, int]
+
+
+@pytest.mark.parametrize("codec", ["gzip", "zstd"])
+def test_truncated_stream_keeps_items_before_damage(tmp_path: Path, codec: str) -> None:
+    stored = compress(DATA, codec)
+    path = tmp_path / "cut.json"
+    path.write_bytes(stored[: len(stored) // 2])
+    source = SourceFile(path, path.name)
+    items = list(read_source(source, "json_array", {}, ReadLimits(), tmp_path))
+    good = [i for i in items if type(i) is tuple]
+    assert len(good) > len(ITEMS) // 4
+    assert [g[1] for g in good] == ITEMS[: len(good)]
+    last = items[-1]
+    assert isinstance(last, Rejection) and last.reason == "corrupt_file"
+    assert last.position == len(good) + 1
+    assert last.detail.startswith(f"{codec} stream damaged at compressed offset ")
+    assert source.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (b'{"a": NaN}', "parse_error"),
+        (b'{"a": 1,}', "parse_error"),
+        (b"{'a': 1}", "parse_error"),
+        (b'{"a": "x\x01"}', "parse_error"),
+        (b'{"a": 99999999999999999999999}', "parse_error"),
+        (b'{"a": "caf\xe9"}', "invalid_utf8"),
+    ],
+)
+def test_error_mid_array_keeps_items_before_and_ends_file(
+    tmp_path: Path, bad: bytes, reason: str
+) -> None:
+    data = b'[{"a": 1}, {"a": 2},\n ' + bad + b', {"a": 4}]'
+    items = read(tmp_path, data)
+    assert items[:2] == [(1, {"a": 1}, None), (2, {"a": 2}, None)]
+    assert reasons(items) == [(3, reason)]
+    assert "after item 2" in items[2].detail and "not read" in items[2].detail
+    assert len(items) == 3
+
+
+def test_truncated_plain_file_and_trailing_garbage(tmp_path: Path) -> None:
+    items = read(tmp_path, b'[{"a": 1}, {"a": 2}, {"a"')
+    assert reasons(items) == [(3, "parse_error")] and "premature EOF" in items[-1].detail
+    items = read(tmp_path, b'[{"a": 1}] [{"a": 2}]')
+    assert items[0] == (1, {"a": 1}, None)
+    assert reasons(items) == [(2, "parse_error")] and "trailing garbage" in items[-1].detail
+
+
+def test_non_objects_and_deep_nesting_are_rejected_one_by_one(tmp_path: Path) -> None:
+    deep = b'{"d": ' + b"[" * 300 + b"]" * 300 + b"}"
+    data = b'[{"a": 1}, [1, 2], "s", 3, null, ' + deep + b', {"a": 7}]'
+    items = read(tmp_path, data)
+    assert reasons(items) == [
+        (2, "not_an_object"),
+        (3, "not_an_object"),
+        (4, "not_an_object"),
+        (5, "not_an_object"),
+        (6, "parse_error"),
+    ]
+    assert items[1].raw == b"[1,2]"
+    assert "254 levels" in items[5].detail
+    assert items[-1] == (7, {"a": 7}, None)
+
+
+def test_item_over_the_limit_is_too_large(tmp_path: Path) -> None:
+    data = orjson.dumps([{"a": 1}, {"big": "z" * 5000}, {"a": 3}])
+    items = read(tmp_path, data, limit=1000)
+    assert reasons(items) == [(2, "too_large")]
+    assert items[1].raw_size == len(orjson.dumps({"big": "z" * 5000}))
+    assert items[1].raw.startswith(b'{"big":"zzz') and len(items[1].raw) == 1024
+    assert [i[0] for i in items if type(i) is tuple] == [1, 3]
+
+
+def test_items_path_reads_array_inside_object(tmp_path: Path) -> None:
+    data = b'{"meta": {"n": 2}, "data": [{"a": 1}, {"a": 2}], "tail": [{"no": 1}]}'
+    items = read(tmp_path, data, options={"items_path": "data.item"})
+    assert items == [(1, {"a": 1}, None), (2, {"a": 2}, None)]
+
+
+def test_object_without_items_path_is_not_an_array(tmp_path: Path) -> None:
+    items = read(tmp_path, b'\xef\xbb\xbf  {"data": [{"a": 1}]}')
+    assert reasons(items) == [(0, "not_an_array")]
+    assert "items_path" in items[0].detail
+
+
+def test_missing_items_path_versus_empty_array(tmp_path: Path) -> None:
+    items = read(tmp_path, b'{"rows": [{"a": 1}]}', options={"items_path": "data.item"})
+    assert reasons(items) == [(0, "not_an_array")]
+    assert read(tmp_path, b'{"data": []}', options={"items_path": "data.item"}) == []
+    assert read(tmp_path, b" [ ] \n") == []
+
+
+def test_bom_is_accepted(tmp_path: Path) -> None:
+    assert read(tmp_path, b'\xef\xbb\xbf[{"a": 1}]') == [(1, {"a": 1}, None)]
+
+
+def test_sharegpt_corpus_has_500_items(tmp_path: Path) -> None:
+    path = CORPUS / "sharegpt" / "dummy_conversation.json"
+    if not path.exists():
+        pytest.skip("corpus not available")
+    items = list(
+        read_source(SourceFile(path, "dummy.json"), "json_array", {}, ReadLimits(), tmp_path)
+    )
+    assert len(items) == 500
+    assert all(type(i) is tuple for i in items)
+    assert [i[1] for i in items] == orjson.loads(path.read_bytes())

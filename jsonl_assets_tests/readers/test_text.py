@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+import gzip
+import itertools
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jsonl_assets.readers import ReadLimits, SourceFile, read_source
+from jsonl_assets.readers.text import chunk_text, split_lines
+from jsonl_assets.traces import Rejection
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+LYING_NAME = {"none": "data.txt.gz", "gzip": "data.txt.zst", "zstd": "data.txt"}
+
+
+def compress(data: bytes, codec: str) -> bytes:
+    if codec == "gzip":
+        return gzip.compress(data, mtime=0, compresslevel=1)
+    if codec == "zstd":
+        return zstandard.ZstdCompressor().compress(data)
+    return data
+
+
+def read(
+    tmp_path: Path, data: bytes, codec: str = "none", limit: int = 16 << 20, **options: Any
+) -> list[Any]:
+    path = tmp_path / LYING_NAME[codec]
+    path.write_bytes(compress(data, codec))
+    return list(
+        read_source(SourceFile(path, path.name), "text", options, ReadLimits(limit), tmp_path)
+    )
+
+
+def reassemble(items: list[Any]) -> bytes:
+    """Accepted chunks' text and rejected chunks' raw bytes, in position order."""
+    return b"".join(
+        i.raw if isinstance(i, Rejection) else i[1]["text"].encode("utf-8") for i in items
+    )
+
+
+def naive_chunks(text: str, max_chars: int) -> list[str]:
+    """The chunking rule of text.py, applied to the whole text at once."""
+    items: list[tuple[str, bool]] = []
+    for line in re.findall(r"[^\n]*\n|[^\n]+$", text):
+        if len(line) > max_chars:
+            items += [(line[i : i + max_chars], False) for i in range(0, len(line), max_chars)]
+        else:
+            items.append((line, True))
+    units: list[list[str]] = []
+    unit: list[str] = []
+    blank_tail = False
+    for piece, whole in items:
+        if whole and piece.isspace():
+            blank_tail = True
+        elif blank_tail:
+            units.append(unit)
+            unit, blank_tail = [], False
+        unit.append(piece)
+    if unit:
+        units.append(unit)
+    chunks: list[str] = []
+    current = ""
+    for unit in units:
+        length = sum(map(len, unit))
+        if length <= max_chars:
+            if current and len(current) + length > max_chars:
+                chunks.append(current)
+                current = ""
+            current += "".join(unit)
+            continue
+        if current:
+            chunks.append(current)
+            current = ""
+        for piece in unit:
+            if current and len(current) + len(piece) > max_chars:
+                chunks.append(current)
+                current = ""
+            current += piece
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def pieces(text: str, cuts: list[int]) -> list[str]:
+    points = sorted({c % (len(text) + 1) for c in cuts} | {0, len(text)})
+    return [text[a:b] for a, b in itertools.pairwise(points)]
+
+
+TEXT = st.lists(
+    st.sampled_from(["word ", "é", "\n", "\n\n", "  \n", "\r\n", "x" * 9, " ", "\t", "\n\n\n"]),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=TEXT, max_chars=st.integers(min_value=1, max_value=30), cuts=st.lists(st.integers(0, 500))
+)
+def test_chunks_reassemble_exactly_whatever_the_read_split(
+    text: str, max_chars: int, cuts: list[int]
+) -> None:
+    got = list(chunk_text(pieces(text, cuts), max_chars))
+    chunks = [c for _, c in got]
+    assert "".join(chunks) == text
+    assert all(0 < len(c) <= max_chars for c in chunks)
+    assert chunks == naive_chunks(text, max_chars)
+    # each position is the line on which the chunk starts
+    offset = 0
+    for line, chunk in got:
+        assert line == text.count("\n", 0, offset) + 1
+        offset += len(chunk)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=TEXT, max_chars=st.integers(min_value=1, max_value=30), cuts=st.lists(st.integers(0, 500))
+)
+def test_line_items_do_not_depend_on_the_split(text: str, max_chars: int, cuts: list[int]) -> None:
+    assert list(split_lines(pieces(text, cuts), max_chars)) == list(split_lines([text], max_chars))
+
+
+def test_paragraphs_are_packed_greedily_and_kept_whole() -> None:
+    text = "aaa\nbbb\n\nccc\n\n\nddd\n"
+    assert list(chunk_text([text], 100)) == [(1, text)]
+    # paragraph units: "aaa\nbbb\n\n" (9), "ccc\n\n\n" (6), "ddd\n" (4)
+    assert list(chunk_text([text], 15)) == [(1, "aaa\nbbb\n\nccc\n\n\n"), (7, "ddd\n")]
+    assert list(chunk_text([text], 10)) == [(1, "aaa\nbbb\n\n"), (4, "ccc\n\n\nddd\n")]
+    assert list(chunk_text([text], 9)) == [(1, "aaa\nbbb\n\n"), (4, "ccc\n\n\n"), (7, "ddd\n")]
+
+
+def test_long_paragraph_split_at_lines_then_hard_split() -> None:
+    text = "one\ntwo\n" + "z" * 12 + "\n\nend\n"
+    assert list(chunk_text([text], 5)) == [
+        (1, "one\n"),
+        (2, "two\n"),
+        (3, "zzzzz"),
+        (3, "zzzzz"),
+        (3, "zz\n\n"),
+        (5, "end\n"),
+    ]
+
+
+@pytest.mark.parametrize("codec", ["none", "gzip", "zstd"])
+def test_tinyshakespeare_chunks_reassemble_exactly(tmp_path: Path, codec: str) -> None:
+    path = CORPUS / "tinyshakespeare" / "input.txt"
+    if not path.exists():
+        pytest.skip("corpus not available")
+    data = path.read_bytes()
+    items = read(tmp_path, data, codec)
+    assert all(type(i) is tuple for i in items)
+    assert reassemble(items) == data
+    assert all(len(i[1]["text"]) <= 4000 for i in items)
+    assert items[0][0] == 1 and [i[0] for i in items] == sorted({i[0] for i in items})
+    # a chunk ends at a paragraph boundary unless a paragraph is itself too long
+    assert sum(i[1]["text"].endswith("\n\n") for i in items) >= len(items) - 2
+    assert read(tmp_path, data, codec) == items
+
+
+def test_invalid_utf8_rejects_only_its_chunk(tmp_path: Path) -> None:
+    data = b"first para\n\nsecond \xff\xfe para\n\nthird para\n"
+    items = read(tmp_path, data, max_chars=20)
+    assert items[0] == (1, {"text": "first para\n\n"}, None)
+    assert isinstance(items[1], Rejection) and items[1].reason == "invalid_utf8"
+    assert items[1].position == 3 and items[1].raw == b"second \xff\xfe para\n\n"
+    assert items[2] == (5, {"text": "third para\n"}, None)
+    assert reassemble(items) == data
+
+
+def test_bom_is_not_text(tmp_path: Path) -> None:
+    items = read(tmp_path, b"\xef\xbb\xbfhello\n")
+    assert items == [(1, {"text": "hello\n"}, None)]
+
+
+def test_document_mode(tmp_path: Path) -> None:
+    data = "line one\n\nline two é\n".encode()
+    assert read(tmp_path, data, mode="document") == [(1, {"text": data.decode()}, None)]
+    too_big = read(tmp_path, data * 100, mode="document", limit=1000)
+    assert [(i.position, i.reason, i.raw_size) for i in too_big] == [
+        (1, "too_large", len(data) * 100)
+    ]
+    assert too_big[0].raw == (data * 100)[:1024]
+    bad = read(tmp_path, b"ok \xff\n", mode="document")
+    assert bad[0].reason == "invalid_utf8" and bad[0].raw == b"ok \xff\n"
+
+
+def test_other_encoding(tmp_path: Path) -> None:
+    items = read(tmp_path, "café\n".encode("latin-1"), encoding="latin-1")
+    assert items == [(1, {"text": "café\n"}, None)]
+
+
+@pytest.mark.parametrize("codec", ["gzip", "zstd"])
+def test_truncated_stream(tmp_path: Path, codec: str) -> None:
+    data = b"".join(
+        b"paragraph %d has some words\nand a second line\n\n" % i for i in range(40_000)
+    )
+    stored = compress(data, codec)
+    path = tmp_path / "cut.txt"
+    path.write_bytes(stored[: len(stored) // 2])
+    items = list(read_source(SourceFile(path, "cut.txt"), "text", {}, ReadLimits(), tmp_path))
+    last = items[-1]
+    assert isinstance(last, Rejection) and last.reason == "corrupt_file"
+    kept = reassemble(items[:-1])
+    assert len(kept) > len(data) // 4 and data.startswith(kept)
+    assert last.position == kept.count(b"\n") + 1
+    document = list(
+        read_source(
+            SourceFile(path, "cut.txt"), "text", {"mode": "document"}, ReadLimits(), tmp_path
+        )
+    )
+    assert [(i.position, i.reason) for i in document] == [(1, "corrupt_file")]

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from jsonl_assets.dedup import SeenIds, id_digest
+
+
+def test_reports_first_position_within_and_across_batches() -> None:
+    seen = SeenIds()
+    ids = ["a", "b", "a", "c", "b", "d", "a"]
+    first = seen.add_batch([id_digest(i) for i in ids[:4]], [10, 11, 12, 13])
+    assert first == [(2, 10)]
+    second = seen.add_batch([id_digest(i) for i in ids[4:]], [14, 15, 16])
+    assert second == [(0, 11), (2, 10)]
+    assert len(seen) == 4
+
+
+def test_many_runs_stay_compact_and_exact() -> None:
+    seen = SeenIds()
+    dups = []
+    total = 60_000
+    for start in range(0, total, 5000):
+        ids = [f"id-{i % 50_000}" for i in range(start, start + 5000)]
+        for j, pos in seen.add_batch([id_digest(x) for x in ids], list(range(start, start + 5000))):
+            dups.append((start + j, pos))
+    assert len(seen) == 50_000
+    assert dups == [(i, i - 50_000) for i in range(50_000, total)]
+    assert seen.nbytes() / len(seen) <= 32
+    assert seen.frame().height == 50_000

@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+from pathlib import Path
+
+import orjson
+import pytest
+import zstandard
+
+from jsonl_assets.compression import iter_decompressed
+from jsonl_assets.shard_writer import ShardJournal, ShardWriteError, ShardWriter
+
+
+def _lines(n: int, size: int = 60) -> list[bytes]:
+    """Records of about `size` characters that zstd cannot shrink much (hex of sha256)."""
+    out = []
+    for i in range(n):
+        noise = "".join(
+            hashlib.sha256(f"{i}/{k}".encode()).hexdigest() for k in range(size // 64 + 1)
+        )
+        out.append(orjson.dumps({"id": f"r{i}", "text": "é" + noise[:size]}) + b"\n")
+    return out
+
+
+def _write(tmp: Path, lines: list[bytes], compression: str = "zstd", **kw) -> list:
+    journal = ShardJournal(tmp / "work" / "journal", "fp")
+    journal.path.parent.mkdir(parents=True, exist_ok=True)
+    writer = ShardWriter(
+        tmp / "pkg",
+        "sft-train",
+        compression,
+        None,
+        kw.get("max_records"),
+        kw.get("max_bytes"),
+        journal,
+        kw.get("committed"),
+    )
+    for i, line in enumerate(lines):
+        writer.add(line, i)
+    return writer.close()
+
+
+def _read_back(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return b"".join(
+            iter_decompressed(handle, {".zst": "zstd", ".gz": "gzip"}.get(path.suffix, "none"))
+        )
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip", "zstd"])
+def test_rotation_by_records_reads_back_with_standard_tools(
+    tmp_path: Path, compression: str
+) -> None:
+    lines = _lines(250)
+    shards = _write(tmp_path, lines, compression, max_records=100)
+    assert [s.record_count for s in shards] == [100, 100, 50]
+    assert [s.path for s in shards] == [
+        f"data/sft-train-0000{i}{ {'none': '.jsonl', 'gzip': '.jsonl.gz', 'zstd': '.jsonl.zst'}[compression] }"
+        for i in range(3)
+    ]
+    joined = b""
+    for s in shards:
+        raw = (tmp_path / "pkg" / s.path).read_bytes()
+        assert hashlib.sha256(raw).hexdigest() == s.sha256
+        assert len(raw) == s.bytes
+        # Standard library / reference decoders read the multi-frame files.
+        if compression == "gzip":
+            joined += gzip.decompress(raw)
+        elif compression == "zstd":
+            joined += (
+                zstandard.ZstdDecompressor()
+                .stream_reader(io.BytesIO(raw), read_across_frames=True)
+                .read()
+            )
+        else:
+            joined += raw
+    assert joined == b"".join(lines)
+
+
+def test_gzip_members_have_no_timestamp_or_name(tmp_path: Path) -> None:
+    shards = _write(tmp_path, _lines(10), "gzip")
+    raw = (tmp_path / "pkg" / shards[0].path).read_bytes()
+    assert raw[4:8] == b"\0\0\0\0"  # mtime 0
+    assert raw[3] & 0x08 == 0  # no FNAME flag
+
+
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+def test_rotation_by_on_disk_bytes(tmp_path: Path, compression: str) -> None:
+    lines = _lines(400, size=200)
+    shards = _write(tmp_path, lines, compression, max_bytes=4096)
+    assert len(shards) > 3
+    for s in shards:
+        assert s.bytes <= 4096 or s.record_count == 1
+    assert sum(s.record_count for s in shards) == 400
+    assert b"".join(_read_back(tmp_path / "pkg" / s.path) for s in shards) == b"".join(lines)
+
+
+def test_single_record_larger_than_limit_gets_its_own_shard(tmp_path: Path) -> None:
+    lines = [*_lines(3), orjson.dumps({"big": "x" * 5000}) + b"\n", *_lines(3)]
+    shards = _write(tmp_path, lines, "none", max_bytes=1024)
+    big = [s for s in shards if s.bytes > 1024]
+    assert len(big) == 1 and big[0].record_count == 1
+    assert b"".join(_read_back(tmp_path / "pkg" / s.path) for s in shards) == b"".join(lines)
+
+
+def test_no_partial_file_is_visible_and_commit_is_atomic(tmp_path: Path) -> None:
+    journal = ShardJournal(tmp_path / "journal", "fp")
+    writer = ShardWriter(tmp_path / "pkg", "cpt-test", "zstd", None, 1000, None, journal)
+    for i, line in enumerate(_lines(2000, size=3000)):
+        writer.add(line, i)
+        visible = [
+            p.name for p in (tmp_path / "pkg" / "data").iterdir() if not p.name.startswith(".")
+        ]
+        # While a shard is open only hidden .partial files exist for it; committed ones are whole.
+        for name in visible:
+            assert name.endswith(".jsonl.zst")
+    shards = writer.close()
+    assert [p.name for p in (tmp_path / "pkg" / "data").iterdir() if p.name.startswith(".")] == []
+    assert len(shards) == 2
+
+
+def test_resume_from_journal_is_byte_identical(tmp_path: Path) -> None:
+    lines = _lines(1000, size=150)
+    clean = _write(tmp_path / "clean", lines, "zstd", max_records=120, max_bytes=6000)
+    # An interrupted run: stops after 5 committed shards, leaving a journal.
+    journal = ShardJournal(tmp_path / "resume" / "journal", "fp")
+    journal.path.parent.mkdir(parents=True)
+    writer = ShardWriter(tmp_path / "resume" / "pkg", "sft-train", "zstd", None, 120, 6000, journal)
+    i = 0
+    while len(writer.shards) < 5:
+        writer.add(lines[i], i)
+        i += 1
+    del writer  # killed: an open .partial shard may remain
+    committed = ShardJournal(tmp_path / "resume" / "journal", "fp").load(
+        tmp_path / "resume" / "pkg"
+    )
+    assert len(committed) == 5
+    resumed = _write(
+        tmp_path / "resume", lines, "zstd", max_records=120, max_bytes=6000, committed=committed
+    )
+    assert [(s.path, s.sha256) for s in resumed] == [(s.path, s.sha256) for s in clean]
+
+
+def test_journal_ignores_other_fingerprints_and_torn_lines(tmp_path: Path) -> None:
+    lines = _lines(300)
+    shards = _write(tmp_path, lines, "zstd", max_records=100)
+    journal_path = tmp_path / "work" / "journal"
+    text = journal_path.read_bytes()
+    journal_path.write_bytes(text + b'{"torn')
+    assert len(ShardJournal(journal_path, "fp").load(tmp_path / "pkg")) == len(shards)
+    assert ShardJournal(journal_path, "other").load(tmp_path / "pkg") == []
+
+
+def test_disk_full_names_the_shard_and_leaves_no_partial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = ShardJournal(tmp_path / "journal", "fp")
+    writer = ShardWriter(tmp_path / "pkg", "sft-train", "none", None, None, None, journal)
+    writer.frame_target = 100
+
+    real_open = open
+
+    class Full(io.RawIOBase):
+        def __init__(self, path: str) -> None:
+            self._inner = real_open(path, "wb")
+
+        def write(self, data: bytes) -> int:
+            raise OSError(28, "No space left on device")
+
+        def close(self) -> None:
+            self._inner.close()
+
+    monkeypatch.setattr(
+        "jsonl_assets.shard_writer.open", lambda p, mode="r": Full(p), raising=False
+    )
+    with pytest.raises(ShardWriteError, match=r"sft-train-00000\.jsonl.*No space left"):
+        for i, line in enumerate(_lines(50)):
+            writer.add(line, i)
+    assert list((tmp_path / "pkg" / "data").iterdir()) == []
