@@ -1,0 +1,311 @@
+"""The five stage assets. Each reads the config, calls the core stage, reports metadata and checks."""
+
+from typing import Any, Final
+
+import dagster as dg
+
+from jsonl_assets import checks
+from jsonl_assets.extract_stage import CODE_VERSION as EXTRACT_VERSION
+from jsonl_assets.extract_stage import run_extract
+from jsonl_assets.manifest_builder import PartitionShards
+from jsonl_assets.manifest_stage import publish_manifest
+from jsonl_assets.partition_lock import partition_lock
+from jsonl_assets.partitions import PARTITIONS, all_partition_keys, split_key
+from jsonl_assets.resources import PipelineResource
+from jsonl_assets.shard_stage import CODE_VERSION as SHARDS_VERSION
+from jsonl_assets.shard_stage import run_shards, verify_partition_shards
+from jsonl_assets.stage_report import StageReport
+from jsonl_assets.transform_stage import CODE_VERSION as TRANSFORM_VERSION
+from jsonl_assets.transform_stage import run_transform
+from jsonl_assets.ui_metadata import (
+    accounting_table,
+    package_summary_table,
+    quarantine_table,
+    shards_table,
+)
+from jsonl_assets.validate_stage import CODE_VERSION as VALIDATE_VERSION
+from jsonl_assets.validate_stage import run_validate
+
+GROUP: Final = "llm_training_data"
+PARTITION_REPORT: Final = "partition_report"
+MANIFEST_VERSION: Final = "1"
+
+
+def stage_metadata(report: StageReport) -> dict[str, Any]:
+    q = report.quarantine
+    meta: dict[str, Any] = {
+        "records_in": report.records_in,
+        "records_out": report.records_out,
+        "quarantined": report.quarantined,
+        "bytes_in": report.bytes_in,
+        "bytes_out": report.bytes_out,
+        "seconds": dg.MetadataValue.float(round(report.seconds, 3)),
+        "records_per_second": dg.MetadataValue.float(round(report.records_per_second, 1)),
+        "mb_per_second": dg.MetadataValue.float(round(report.mb_per_second, 2)),
+        "reused": report.reused,
+    }
+    if "by_reason" in q:
+        meta["quarantine_by_reason"] = dg.MetadataValue.md(quarantine_table(q))
+        meta["quarantine_file"] = dg.MetadataValue.path(q["path"])
+    return meta
+
+
+def _rate(part: int, whole: int) -> dg.MetadataValue:
+    return dg.MetadataValue.float(part / whole if whole else 0.0)
+
+
+@dg.asset(
+    partitions_def=PARTITIONS,
+    group_name=GROUP,
+    code_version=EXTRACT_VERSION,
+    check_specs=[checks.spec(checks.PARSE_FAILURE_RATE, "extracted")],
+    kinds={"python", "jsonl"},
+)
+def extracted(
+    context: dg.AssetExecutionContext, pipeline: PipelineResource
+) -> dg.MaterializeResult:
+    """Raw records of this objective|split's sources, streamed file by file (JSONL, JSON arrays,
+    CSV/TSV, Parquet, text; plain, gzip or zstd), each traced to source, file, line/row/item and
+    the file's sha256. Inputs that do not parse go to quarantine with a reason."""
+    cfg = pipeline.load()
+    dirs = pipeline.dirs(cfg, context.partition_key)
+    with partition_lock(dirs.work, dirs.key, pipeline.lock_timeout_seconds):
+        report = run_extract(cfg, dirs, force=pipeline.force)
+    failed = report.quarantined
+    meta = stage_metadata(report)
+    meta["parse_failures"] = failed
+    meta["parse_failure_rate"] = _rate(failed, report.records_in)
+    meta["source_files"] = len(report.extra["files"])
+    threshold = cfg.thresholds_for(dirs.objective).max_parse_failure_rate
+    check = checks.rate_check(
+        checks.PARSE_FAILURE_RATE,
+        failed,
+        report.records_in,
+        threshold,
+        "could not be read or parsed",
+        checks.examples_for(report.quarantine),
+    )
+    return dg.MaterializeResult(metadata=meta, check_results=[check])
+
+
+@dg.asset(
+    partitions_def=PARTITIONS,
+    group_name=GROUP,
+    code_version=TRANSFORM_VERSION,
+    deps=[extracted],
+    kinds={"python", "jsonl"},
+)
+def transformed(
+    context: dg.AssetExecutionContext, pipeline: PipelineResource
+) -> dg.MaterializeResult:
+    """Spec records: each source's adapter maps raw -> record, gives it a deterministic id (the
+    source's own id, or a content hash), assigns its split (hash of the id for `split: auto`)
+    and records its trace in `metadata`. Inputs an adapter cannot map go to quarantine."""
+    cfg = pipeline.load()
+    dirs = pipeline.dirs(cfg, context.partition_key)
+    with partition_lock(dirs.work, dirs.key, pipeline.lock_timeout_seconds):
+        report = run_transform(cfg, dirs, force=pipeline.force)
+    meta = stage_metadata(report)
+    meta["routed_to_other_splits"] = report.extra["routed_elsewhere"]
+    meta["toolsets"] = len(report.extra["toolsets"])
+    return dg.MaterializeResult(metadata=meta)
+
+
+@dg.asset(
+    partitions_def=PARTITIONS,
+    group_name=GROUP,
+    code_version=VALIDATE_VERSION,
+    deps=[transformed],
+    check_specs=[
+        checks.spec(checks.DUPLICATE_ID_RATE, "validated"),
+        checks.spec(checks.INVALID_RATE, "validated"),
+    ],
+    kinds={"python"},
+)
+def validated(
+    context: dg.AssetExecutionContext, pipeline: PipelineResource
+) -> dg.MaterializeResult:
+    """Verdicts on every transformed record: each record rule of the spec for the objective
+    (checklist D, E, F) and duplicate ids. Rejected records go to quarantine as
+    `schema:<rule>` or `duplicate_id` (with the trace of the record that was kept)."""
+    cfg = pipeline.load()
+    dirs = pipeline.dirs(cfg, context.partition_key)
+    with partition_lock(dirs.work, dirs.key, pipeline.lock_timeout_seconds):
+        report = run_validate(cfg, dirs, force=pipeline.force)
+    thresholds = cfg.thresholds_for(dirs.objective)
+    dups, invalid, total = report.extra["duplicates"], report.extra["invalid"], report.records_in
+    meta = stage_metadata(report)
+    meta.update(
+        {
+            "duplicate_ids": dups,
+            "duplicate_id_rate": _rate(dups, total),
+            "invalid_records": invalid,
+            "invalid_rate": _rate(invalid, total),
+            "id_set_bytes": report.extra["id_set_bytes"],
+        }
+    )
+    check_results = [
+        checks.rate_check(
+            checks.DUPLICATE_ID_RATE,
+            dups,
+            total,
+            thresholds.max_duplicate_id_rate,
+            "had an id already written",
+            checks.examples_for(report.quarantine, ["duplicate_id"]),
+        ),
+        checks.rate_check(
+            checks.INVALID_RATE,
+            invalid,
+            total,
+            thresholds.max_invalid_rate,
+            "broke a rule of the spec",
+            checks.examples_for(report.quarantine, prefix="schema:"),
+        ),
+    ]
+    return dg.MaterializeResult(metadata=meta, check_results=check_results)
+
+
+@dg.asset(
+    partitions_def=PARTITIONS,
+    group_name=GROUP,
+    code_version=SHARDS_VERSION,
+    deps=[validated],
+    check_specs=[checks.spec(checks.SHARDS_VERIFIED, "shards")],
+    kinds={"python", "jsonl"},
+)
+def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+    """Compressed JSONL shards in the package (data/<objective>-<split>-NNNNN.jsonl.zst),
+    rotated by records and/or on-disk bytes, each committed by atomic rename with its
+    record_count and sha256. Shards of earlier builds that are no longer listed are removed.
+    The shard list recorded here is what the manifest is built from."""
+    cfg = pipeline.load()
+    dirs = pipeline.dirs(cfg, context.partition_key)
+    with partition_lock(dirs.work, dirs.key, pipeline.lock_timeout_seconds):
+        report = run_shards(cfg, dirs, force=pipeline.force)
+        verification = verify_partition_shards(cfg, dirs, report)
+    accounting = report.extra["accounting"]
+    meta = stage_metadata(report)
+    meta.update(
+        {
+            "shards": dg.MetadataValue.md(shards_table(report.extra["shards"])),
+            "shard_count": len(report.extra["shards"]),
+            "records_read": accounting["read"],
+            "records_written": accounting["written"],
+            "records_quarantined": accounting["quarantined"],
+            "accounting": dg.MetadataValue.md(accounting_table(accounting["per_source"])),
+            "reused_shards": report.extra["reused_shards"],
+            "removed_orphans": len(report.extra["removed_orphans"]),
+            "verified": verification["passed"],
+            PARTITION_REPORT: dg.MetadataValue.json(
+                {
+                    "shards": report.extra["shards"],
+                    "toolsets": report.extra["toolsets"],
+                    "files": report.extra["files"],
+                    "accounting": {k: accounting[k] for k in ("read", "written", "quarantined")},
+                    "verified": verification["passed"],
+                }
+            ),
+        }
+    )
+    return dg.MaterializeResult(
+        metadata=meta, check_results=[checks.shards_verified_check(verification)]
+    )
+
+
+def _latest_storage_id(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partition: str
+) -> tuple[int, Any] | None:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    ).records
+    if not records:
+        return None
+    return records[0].storage_id, records[0].asset_materialization
+
+
+@dg.asset(
+    group_name=GROUP,
+    code_version=MANIFEST_VERSION,
+    deps=[dg.AssetDep(shards, partition_mapping=dg.AllPartitionMapping())],
+    check_specs=[checks.spec(checks.PACKAGE_VALID, "manifest")],
+    kinds={"json"},
+)
+def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+    """metadata.json, assembled from the shard lists that the `shards` asset recorded for every
+    materialized partition (partitions never built, or without records, are left out). It is
+    verified before it is published and written last, atomically. A partition whose upstream
+    stages were rebuilt without new shards (a blocking check failed) stops the publication."""
+    cfg = pipeline.load()
+    instance = context.instance
+    partitions: list[PartitionShards] = []
+    problems: list[str] = []
+    for key in all_partition_keys():
+        latest = _latest_storage_id(instance, shards.key, key)
+        if latest is None:
+            continue
+        storage_id, materialization = latest
+        upstream = _latest_storage_id(instance, validated.key, key)
+        if upstream is not None and upstream[0] > storage_id:
+            problems.append(
+                f"{key}: validated was rebuilt after its shards (blocked by a failed check?)"
+            )
+            continue
+        data = materialization.metadata[PARTITION_REPORT].value
+        if not data.get("verified", False):
+            problems.append(f"{key}: its shards failed shards_verified")
+            continue
+        objective, split = split_key(key)
+        partitions.append(
+            PartitionShards(
+                objective=objective,
+                split=split,
+                shards=data["shards"],
+                toolsets=data["toolsets"],
+                files=data["files"],
+                accounting=data["accounting"],
+            )
+        )
+    if problems:
+        check = checks.package_valid_check(0, 0, 0, [], [], problems)
+        return dg.MaterializeResult(
+            metadata={
+                "published": False,
+                "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems)),
+            },
+            check_results=[check],
+        )
+    result = publish_manifest(cfg, partitions)
+    summary = {
+        (p.objective, p.split): (sum(s["record_count"] for s in p.shards), len(p.shards))
+        for p in partitions
+        if p.shards
+    }
+    findings = [
+        {
+            "severity": f.severity,
+            "rule": f.rule,
+            "file": f.file,
+            "line": f.line,
+            "message": f.message,
+        }
+        for f in result.findings[:20]
+    ]
+    check = checks.package_valid_check(
+        result.error_count, result.warning_count, result.leaked_ids, findings, result.leakage
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "published": result.published,
+            "metadata_json": dg.MetadataValue.path(str(result.path)),
+            "summary": dg.MetadataValue.md(package_summary_table(summary)),
+            "partitions": len(summary),
+            "records": sum(v[0] for v in summary.values()),
+            "shards": sum(v[1] for v in summary.values()),
+            "seconds": dg.MetadataValue.float(round(result.seconds, 3)),
+        },
+        check_results=[check],
+    )
+
+
+STAGE_ASSETS: Final = [extracted, transformed, validated, shards]
+ALL_ASSETS: Final = [*STAGE_ASSETS, manifest]

@@ -1,0 +1,311 @@
+"""`jsonl-assets build` and `jsonl-assets verify`.
+
+`build` runs the same Dagster jobs the UI runs, against the project's Dagster instance, so its
+runs appear in `dagster dev`: one run per partition (several at once with --workers), then the
+manifest run. `verify` checks any LLM Training Data v1 package, ours or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from jsonl_assets.config import CONFIG_ENV_VAR, ConfigError, load_config
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def ensure_dagster_home() -> Path:
+    """$DAGSTER_HOME, or the project-local `.dagster_home/` beside the current folder's
+    `dagster.yaml` (created on first use)."""
+    if home := os.environ.get("DAGSTER_HOME"):
+        path = Path(home).resolve()
+    else:
+        path = (Path.cwd() / ".dagster_home").resolve()
+        os.environ["DAGSTER_HOME"] = str(path)
+    path.mkdir(parents=True, exist_ok=True)
+    instance_yaml = path / "dagster.yaml"
+    project_yaml = Path.cwd() / "dagster.yaml"
+    if not instance_yaml.exists() and project_yaml.is_file():
+        shutil.copyfile(project_yaml, instance_yaml)
+    return path
+
+
+def _prepare_instance() -> None:
+    """Create the instance's storage once, before worker processes open it concurrently."""
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        instance.get_runs(limit=1)
+
+
+def _run_config(config_path: str, force: bool) -> dict[str, Any]:
+    return {
+        "resources": {"pipeline": {"config": {"config_path": config_path, "force": force}}},
+        # The CLI prints its own progress; Dagster's event log still holds every event.
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
+
+
+def _failed_checks(result: Any) -> list[str]:
+    return [
+        f"{e.asset_key.to_user_string()}.{e.check_name}: {e.description or 'failed'}"
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    ]
+
+
+def _errors(result: Any) -> list[str]:
+    out = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            out.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
+    return out
+
+
+def build_partition(key: str, config_path: str, force: bool) -> dict[str, Any]:
+    """Run the `build_partition` job for one key; return a summary (runs in a worker process)."""
+    import dagster as dg
+
+    from jsonl_assets.definitions import defs
+
+    started = time.perf_counter()
+    instance = dg.DagsterInstance.get()
+    job = defs.resolve_job_def("build_partition")
+    result = job.execute_in_process(
+        run_config=_run_config(config_path, force),
+        instance=instance,
+        partition_key=key,
+        raise_on_error=False,
+        tags={"jsonl-assets/cli": "build"},
+    )
+    summary: dict[str, Any] = {
+        "key": key,
+        "success": result.success,
+        "failed_checks": _failed_checks(result),
+        "errors": _errors(result),
+        "seconds": time.perf_counter() - started,
+        "run_id": result.run_id,
+    }
+    for event in result.get_asset_materialization_events():
+        mat = event.materialization
+        meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+        stage = mat.asset_key.to_user_string()
+        if stage == "extracted":
+            summary["files"] = meta.get("source_files", 0)
+        if stage == "shards":
+            summary.update(
+                read=meta["records_read"],
+                written=meta["records_written"],
+                quarantined=meta["records_quarantined"],
+                shards=meta["shard_count"],
+                bytes=meta["bytes_out"],
+                reused=meta.get("reused", False),
+            )
+    return summary
+
+
+def publish(config_path: str) -> dict[str, Any]:
+    import dagster as dg
+
+    from jsonl_assets.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    result = defs.resolve_job_def("publish_manifest").execute_in_process(
+        run_config=_run_config(config_path, False),
+        instance=instance,
+        raise_on_error=False,
+        tags={"jsonl-assets/cli": "build"},
+    )
+    meta: dict[str, Any] = {}
+    for event in result.get_asset_materialization_events():
+        meta = {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
+    return {
+        "success": result.success,
+        "failed_checks": _failed_checks(result),
+        "errors": _errors(result),
+        "meta": meta,
+    }
+
+
+def _print_table(rows: Sequence[dict[str, Any]]) -> None:
+    headers = [
+        "partition",
+        "read",
+        "written",
+        "quarantined",
+        "shards",
+        "bytes",
+        "seconds",
+        "status",
+    ]
+    lines = [headers]
+    for r in rows:
+        status = "ok" if r["success"] else "FAILED"
+        if r["success"] and r.get("reused"):
+            status = "ok (reused)"
+        lines.append(
+            [
+                r["key"],
+                str(r.get("read", "-")),
+                str(r.get("written", "-")),
+                str(r.get("quarantined", "-")),
+                str(r.get("shards", "-")),
+                str(r.get("bytes", "-")),
+                f"{r['seconds']:.1f}",
+                status,
+            ]
+        )
+    widths = [max(len(row[i]) for row in lines) for i in range(len(headers))]
+    for n, row in enumerate(lines):
+        print(
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from jsonl_assets.partitions import all_partition_keys
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    config_path = str(cfg.path)
+    os.environ[CONFIG_ENV_VAR] = config_path
+    ensure_dagster_home()
+    _prepare_instance()
+    valid = all_partition_keys()
+    keys = args.partition or valid
+    for key in keys:
+        if key not in valid:
+            print(f"unknown partition {key!r}; partitions look like sft|train", file=sys.stderr)
+            return EXIT_CONFIG
+    workers = max(1, min(args.workers, len(keys)))
+    print(
+        f"building {len(keys)} partition(s) of {cfg.dataset.name} with {workers} worker(s); config {config_path}"
+    )
+    started = time.perf_counter()
+    results: list[dict[str, Any]] = []
+    if workers == 1:
+        for key in keys:
+            results.append(build_partition(key, config_path, args.force))
+            _progress(results[-1])
+    else:
+        # fork: workers inherit the imported code; each opens its own instance connection.
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(build_partition, key, config_path, args.force) for key in keys]
+            for future in futures:
+                results.append(future.result())
+                _progress(results[-1])
+    print()
+    _print_table(results)
+    failed = [r for r in results if not r["success"]]
+    if failed:
+        print(file=sys.stderr)
+        for r in failed:
+            for line in r["failed_checks"] or r["errors"] or ["failed"]:
+                print(f"{r['key']}: {line}", file=sys.stderr)
+        print(
+            "blocking check failed or stage error: metadata.json was not updated", file=sys.stderr
+        )
+        return EXIT_FAILED
+    outcome = publish(config_path)
+    if not outcome["success"]:
+        for line in outcome["failed_checks"] or outcome["errors"]:
+            print(f"manifest: {line}", file=sys.stderr)
+        print("metadata.json was not published", file=sys.stderr)
+        return EXIT_FAILED
+    meta = outcome["meta"]
+    print(
+        f"\npublished {meta.get('metadata_json')}: {meta.get('records')} records in "
+        f"{meta.get('shards')} shards, {meta.get('partitions')} partitions "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    return EXIT_OK
+
+
+def _progress(r: dict[str, Any]) -> None:
+    mark = "ok" if r["success"] else "FAILED"
+    print(f"  {r['key']:<18} {mark:<6} {r['seconds']:6.1f} s", flush=True)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from jsonl_assets.package_verifier import verify_package
+
+    package = Path(args.package_dir)
+    report = verify_package(package, forbid_split_leakage=args.forbid_split_leakage)
+    shown = 0
+    for f in report.findings:
+        if f.severity == "warning" and not args.warnings:
+            continue
+        where = f"{f.file}:{f.line}" if f.line else f.file
+        print(f"{f.severity.upper():7} {f.rule:4} {where}: {f.message}")
+        shown += 1
+    status = "valid" if report.ok else "INVALID"
+    print(
+        f"{package}: {status} — {report.shards_checked} shards, {report.records_checked} records, "
+        f"{report.error_count} errors, {report.warning_count} warnings"
+    )
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="jsonl-assets", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser(
+        "build", help="materialise the stages of every (or the given) partition, then the manifest"
+    )
+    build.add_argument(
+        "--config", help=f"pipeline config (default: ${CONFIG_ENV_VAR} or data/pipeline.yaml)"
+    )
+    build.add_argument(
+        "--partition",
+        action="append",
+        metavar="OBJECTIVE|SPLIT",
+        help="only this partition (repeatable), e.g. 'sft|train'",
+    )
+    build.add_argument(
+        "--workers",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="partitions built at once (default: 2)",
+    )
+    build.add_argument(
+        "--force", action="store_true", help="redo every stage instead of reusing finished work"
+    )
+    build.set_defaults(func=cmd_build)
+    verify = sub.add_parser(
+        "verify", help="check an LLM Training Data v1 package against every error rule of the spec"
+    )
+    verify.add_argument("package_dir")
+    verify.add_argument("--warnings", action="store_true", help="print warnings too")
+    verify.add_argument(
+        "--forbid-split-leakage",
+        action="store_true",
+        help="treat an id present in two splits as an error (rule L1)",
+    )
+    verify.set_defaults(func=cmd_verify)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The exclusion writer: every rejected input, with stage, reason, detail, trace and raw bytes.
+
+One JSONL file per stage and partition, `<quarantine_dir>/<objective>/<split>/<stage>.jsonl`,
+written under a temporary name and renamed when the stage finishes, so a killed stage never
+leaves a half-written quarantine file and a rerun writes the same bytes again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+import orjson
+
+from jsonl_assets.atomic_files import fsync_dir, partial_path
+from jsonl_assets.traces import raw_fields
+
+EXAMPLES_PER_REASON: Final = 5
+
+
+def quarantine_path(quarantine_dir: Path, objective: str, split: str, stage: str) -> Path:
+    return quarantine_dir / objective / split / f"{stage}.jsonl"
+
+
+class QuarantineWriter:
+    """Collects a stage's rejections; counts them by reason and keeps a few example traces."""
+
+    def __init__(self, path: Path, stage: str) -> None:
+        self.path = path
+        self.stage = stage
+        self.by_reason: Counter[str] = Counter()
+        self.examples: dict[str, list[dict[str, Any]]] = {}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = partial_path(path)
+        self._handle = open(self._tmp, "wb")  # noqa: SIM115 - closed in close()/__exit__
+
+    @property
+    def count(self) -> int:
+        return sum(self.by_reason.values())
+
+    def add(
+        self,
+        reason: str,
+        detail: str,
+        trace: dict[str, Any],
+        raw: bytes | None = None,
+        *,
+        raw_truncated: bool = False,
+        raw_size: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        entry: dict[str, Any] = {
+            "stage": self.stage,
+            "reason": reason,
+            "detail": detail,
+            "trace": trace,
+        }
+        if extra:
+            entry.update(extra)
+        entry.update(raw_fields(raw))
+        if raw_truncated:
+            entry["raw_truncated"] = True
+        if raw_size is not None:
+            entry["raw_size"] = raw_size
+        self._handle.write(orjson.dumps(entry) + b"\n")
+        self.by_reason[reason] += 1
+        examples = self.examples.setdefault(reason, [])
+        if len(examples) < EXAMPLES_PER_REASON:
+            examples.append(trace)
+
+    def commit(self) -> None:
+        """Make the file visible under its final name (an empty file when nothing was rejected)."""
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        os.replace(self._tmp, self.path)
+        fsync_dir(self.path.parent)
+
+    def abort(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> QuarantineWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "count": self.count,
+            "by_reason": dict(sorted(self.by_reason.items())),
+            "examples": {k: self.examples[k] for k in sorted(self.examples)},
+        }

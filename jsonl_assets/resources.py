@@ -1,0 +1,25 @@
+"""The one resource: where the pipeline config lives, plus run-time switches."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from jsonl_assets.config import PipelineConfig, load_config, resolve_config_path
+from jsonl_assets.partitions import split_key
+from jsonl_assets.work_files import PartitionDirs, partition_dirs
+
+
+class PipelineResource(dg.ConfigurableResource):
+    """Loads the pipeline config: `config_path`, else $JSONL_ASSETS_CONFIG, else data/pipeline.yaml."""
+
+    config_path: str | None = None
+    force: bool = False
+    lock_timeout_seconds: float = 600.0
+
+    def load(self) -> PipelineConfig:
+        return load_config(resolve_config_path(self.config_path))
+
+    def dirs(self, cfg: PipelineConfig, key: str | dg.MultiPartitionKey) -> PartitionDirs:
+        objective, split = split_key(key)
+        out = cfg.output
+        return partition_dirs(out.work_dir, out.quarantine_dir, out.dir, objective, split)

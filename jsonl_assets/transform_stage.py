@@ -1,0 +1,221 @@
+"""Stage 2, transformed: adapter, deterministic id, split, trace into `metadata`.
+
+Each extracted raw record goes through its source's adapter. Records of `split: auto` sources
+whose id hashes to another split are counted as routed elsewhere (another partition writes
+them); failures before a record has an id follow the extract stage's charging rule.
+The output lines are the exact bytes the shards will hold.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from typing import Any
+
+import orjson
+
+from jsonl_assets.adapters import build_adapter
+from jsonl_assets.adapters.base import AdapterError
+from jsonl_assets.config import PipelineConfig
+from jsonl_assets.extract_stage import MARKER as EXTRACT_MARKER
+from jsonl_assets.extract_stage import OUTPUT as EXTRACT_OUTPUT
+from jsonl_assets.extract_stage import charged_here
+from jsonl_assets.quarantine import QuarantineWriter
+from jsonl_assets.record_ids import MissingIdError, content_id, source_id, split_for_id
+from jsonl_assets.stage_report import SourceCounters, StageError, StageReport
+from jsonl_assets.work_files import (
+    PartitionDirs,
+    WorkFileWriter,
+    fingerprint,
+    iter_line_batches,
+    write_marker,
+)
+from jsonl_assets.work_files import read_marker as read_stage_marker
+
+STAGE = "transformed"
+CODE_VERSION = "1"
+OUTPUT = "transformed.jsonl"
+FILES = "transformed.files"
+MARKER = "transformed.json"
+
+
+class _FileContext:
+    """Everything the hot loop needs about one source file, looked up once."""
+
+    __slots__ = ("adapt", "base_meta", "charged", "id_field", "kind", "name", "split", "trace_base")
+
+    def __init__(
+        self, cfg: PipelineConfig, split: str, file_entry: dict[str, Any], adapters: dict[str, Any]
+    ) -> None:
+        source = next(s for s in cfg.sources if s.name == file_entry["source"])
+        self.name = source.name
+        self.adapt = adapters[source.name]
+        self.id_field = source.id_field
+        self.split = source.split
+        self.charged = charged_here(source, split)
+        self.kind = file_entry["kind"]
+        self.trace_base = (source.name, file_entry["file"], file_entry["sha256"])
+        meta: dict[str, Any] = dict(source.metadata)
+        if source.license:
+            meta["license"] = source.license
+        if source.content_type:
+            meta["content_type"] = source.content_type
+        self.base_meta = meta
+
+    def trace(self, position: int) -> dict[str, Any]:
+        name, file, sha = self.trace_base
+        return {"source": name, "file": file, self.kind: position, "sha256": sha}
+
+
+def transform_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp: str) -> str:
+    sources = [
+        {
+            "name": s.name,
+            "adapter": s.adapter,
+            "options": dict(s.adapter_options),
+            "split": s.split,
+            "id_field": s.id_field,
+            "content_type": s.content_type,
+            "license": s.license,
+            "metadata": dict(s.metadata),
+        }
+        for s in cfg.sources_for(dirs.objective, dirs.split)
+    ]
+    return fingerprint(
+        STAGE, CODE_VERSION, dirs.key, upstream_fp, sources, cfg.validation_ratio, cfg.test_ratio
+    )
+
+
+def upstream_marker(dirs: PartitionDirs, name: str) -> tuple[str, dict[str, Any]]:
+    """The fingerprint and report of a finished upstream stage, or a StageError."""
+    try:
+        marker = orjson.loads(dirs.file(name).read_bytes())
+    except FileNotFoundError as exc:
+        raise StageError(
+            f"{dirs.key}: upstream stage output {name} is missing; materialize it first"
+        ) from exc
+    return marker["fingerprint"], marker["report"]
+
+
+def run_transform(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
+    started = time.perf_counter()
+    upstream_fp, extract_report = upstream_marker(dirs, EXTRACT_MARKER)
+    stage_fp = transform_fingerprint(cfg, dirs, upstream_fp)
+    marker_path = dirs.file(MARKER)
+    if not force and (cached := read_stage_marker(marker_path, stage_fp)) is not None:
+        report = StageReport.from_json(cached)
+        report.reused = True
+        report.seconds = time.perf_counter() - started
+        return report
+
+    adapters = {
+        s.name: build_adapter(s.adapter, s.adapter_options)
+        for s in cfg.sources_for(dirs.objective, dirs.split)
+    }
+    contexts = [
+        _FileContext(cfg, dirs.split, f, adapters) for f in extract_report["extra"]["files"]
+    ]
+    counters = SourceCounters()
+    toolsets: dict[str, Any] = {}
+    out = WorkFileWriter(dirs.file(OUTPUT))
+    index_out = WorkFileWriter(dirs.file(FILES))
+    quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
+    target_split = dirs.split
+    vr, tr = cfg.validation_ratio, cfg.test_ratio
+    dumps, loads = orjson.dumps, orjson.loads
+    bytes_in = 0
+    try:
+        for lines in iter_line_batches(dirs.file(EXTRACT_OUTPUT)):
+            batch: list[bytes] = []
+            file_index = array("I")
+            for line in lines:
+                bytes_in += len(line) + 1
+                fi, position, raw = loads(line)
+                ctx = contexts[fi]
+                counts = counters[ctx.name]
+                counts["in"] += 1
+                try:
+                    adapted = list(ctx.adapt(raw))
+                    if not adapted:
+                        raise AdapterError(
+                            "adapter:no_records", "the adapter produced no record from this input"
+                        )
+                    ids = [
+                        source_id(ctx.name, raw, ctx.id_field, a.id_suffix)
+                        if ctx.id_field
+                        else content_id(a.record)
+                        for a in adapted
+                    ]
+                except (AdapterError, MissingIdError) as exc:
+                    if not ctx.charged:
+                        counts["charged_elsewhere"] += 1
+                        continue
+                    reason = exc.reason if isinstance(exc, AdapterError) else "missing_id"
+                    counts["rejected_inputs"] += 1
+                    counts["quarantined"] += 1
+                    quarantine.add(reason, str(exc), ctx.trace(position), _raw_slice(line))
+                    continue
+                counts["made"] += len(adapted)
+                for a, record_id in zip(adapted, ids, strict=True):
+                    split = ctx.split if ctx.split != "auto" else split_for_id(record_id, vr, tr)
+                    if split != target_split:
+                        counts["routed_elsewhere"] += 1
+                        continue
+                    meta = dict(a.metadata) if a.metadata else {}
+                    meta.update(ctx.base_meta)
+                    meta["trace"] = ctx.trace(position)
+                    record = {"id": record_id, **a.record, "metadata": meta}
+                    if a.toolset is not None and a.toolset["id"] not in toolsets:
+                        toolsets[a.toolset["id"]] = a.toolset
+                    try:
+                        batch.append(dumps(record) + b"\n")
+                    except orjson.JSONEncodeError as exc:
+                        counts["quarantined"] += 1
+                        quarantine.add("unserializable", str(exc), meta["trace"], _raw_slice(line))
+                        continue
+                    file_index.append(fi)
+                    counts["out"] += 1
+            out.write_many(batch)
+            index_out.write(file_index.tobytes())
+        out.commit()
+        index_out.commit()
+        quarantine.commit()
+    except BaseException:
+        out.abort()
+        index_out.abort()
+        quarantine.abort()
+        raise
+
+    per_source = counters.as_dict()
+
+    def total(key: str) -> int:
+        return sum(c.get(key, 0) for c in per_source.values())
+
+    report = StageReport(
+        stage=STAGE,
+        partition=dirs.key,
+        records_in=total("in") - total("charged_elsewhere"),
+        records_out=total("out"),
+        bytes_in=bytes_in,
+        bytes_out=out.bytes_written,
+        seconds=time.perf_counter() - started,
+        quarantine=quarantine.summary(),
+        per_source=per_source,
+        extra={
+            "toolsets": [toolsets[k] for k in sorted(toolsets)],
+            "routed_elsewhere": total("routed_elsewhere"),
+            "charged_elsewhere": total("charged_elsewhere"),
+            "expanded": total("made")
+            - (total("in") - total("charged_elsewhere") - total("rejected_inputs")),
+            "files": extract_report["extra"]["files"],
+        },
+    )
+    write_marker(marker_path, stage_fp, report.to_json())
+    return report
+
+
+def _raw_slice(line: bytes) -> bytes:
+    """The raw record inside an extracted line `[file,position,raw]`, byte for byte."""
+    first = line.index(b",")
+    second = line.index(b",", first + 1)
+    return line[second + 1 : -1]

@@ -1,0 +1,273 @@
+"""Real materialisations of the stage assets on the sample data, and the five checks."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import orjson
+import yaml
+
+from jsonl_assets import checks
+from jsonl_assets.assets import ALL_ASSETS, STAGE_ASSETS
+from jsonl_assets.compression import iter_decompressed
+from jsonl_assets.definitions import defs
+from jsonl_assets.package_verifier import verify_package
+from jsonl_assets.partitions import all_partition_keys
+from jsonl_assets.resources import PipelineResource
+
+SAMPLE_PARTITIONS = [
+    "sft|train",
+    "sft|validation",
+    "preference|train",
+    "rft|train",
+    "rft|test",
+    "cpt|train",
+]
+
+
+def materialize(
+    config: Path,
+    instance: dg.DagsterInstance,
+    key: str | None,
+    assets: list | None = None,
+    **kw: Any,
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        assets or (STAGE_ASSETS if key else ALL_ASSETS),
+        partition_key=key,
+        instance=instance,
+        resources={"pipeline": PipelineResource(config_path=str(config), **kw)},
+        raise_on_error=False,
+        selection=None if key else [ALL_ASSETS[-1]],
+    )
+
+
+def build_all(
+    config: Path, instance: dg.DagsterInstance, keys: list[str] | None = None
+) -> dg.ExecuteInProcessResult:
+    for key in keys or all_partition_keys():
+        result = materialize(config, instance, key)
+        assert result.success, key
+    return materialize(config, instance, None)
+
+
+def check_results(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def package_hashes(package: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(package)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(package.rglob("*"))
+        if p.is_file()
+    }
+
+
+def read_shard(path: Path) -> list[dict[str, Any]]:
+    codec = {".zst": "zstd", ".gz": "gzip"}.get(path.suffix, "none")
+    with open(path, "rb") as handle:
+        data = b"".join(iter_decompressed(handle, codec))
+    return [orjson.loads(line) for line in data.splitlines() if line]
+
+
+def test_code_location_has_five_assets_twelve_partitions_five_checks() -> None:
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {"extracted", "transformed", "validated", "shards", "manifest"}
+    for name in ("extracted", "transformed", "validated", "shards"):
+        node = graph.get(dg.AssetKey(name))
+        assert len(node.partitions_def.get_partition_keys()) == 12
+        assert node.description
+    assert graph.get(dg.AssetKey("manifest")).partitions_def is None
+    check_names = {k.name for k in graph.asset_check_keys}
+    assert check_names == {
+        checks.PARSE_FAILURE_RATE,
+        checks.DUPLICATE_ID_RATE,
+        checks.INVALID_RATE,
+        checks.SHARDS_VERIFIED,
+        checks.PACKAGE_VALID,
+    }
+    assert all(graph.get_check_spec(k).blocking for k in graph.asset_check_keys)
+
+
+def test_sample_builds_a_valid_deterministic_package(
+    sample_project: Path, instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    result = build_all(sample_project, instance)
+    assert result.success
+    package = sample_project.parent / "package"
+    metadata = orjson.loads((package / "metadata.json").read_bytes())
+    built = {(f["objective"], f["split"]) for f in metadata["files"]}
+    assert {
+        ("sft", "train"),
+        ("preference", "train"),
+        ("rft", "train"),
+        ("rft", "test"),
+        ("cpt", "train"),
+    } <= built
+    report = verify_package(package, forbid_split_leakage=True)
+    assert report.ok, report.findings[:5]
+    # Every listed shard exists, every file in the package is listed.
+    listed = {s["path"] for f in metadata["files"] for s in f["shards"]}
+    assert {str(p.relative_to(package)) for p in (package / "data").iterdir()} == listed
+    # Records carry their trace; paths are relative.
+    first = read_shard(package / sorted(listed)[0])[0]
+    trace = first["metadata"]["trace"]
+    assert set(trace) >= {"source", "file", "sha256"} and not trace["file"].startswith("/")
+    assert str(sample_project.parent) not in (package / "metadata.json").read_text()
+
+    # The broken line, the duplicate and the invalid rft record are in quarantine with traces.
+    quarantine = sample_project.parent / "quarantine"
+    parse = [
+        orjson.loads(x)
+        for x in (quarantine / "sft" / "train" / "extracted.jsonl").read_bytes().splitlines()
+    ]
+    assert [(q["reason"], q["trace"]["file"], q["trace"]["line"]) for q in parse] == [
+        ("parse_error", "raw/sft/support_chats.jsonl", 101)
+    ]
+    assert parse[0]["raw"].startswith('{"messages"')
+    dup_files = [
+        quarantine / "sft" / s / "validated.jsonl" for s in ("train", "validation", "test")
+    ]
+    dups = [orjson.loads(x) for p in dup_files if p.exists() for x in p.read_bytes().splitlines()]
+    assert [d["reason"] for d in dups] == ["duplicate_id"]
+    assert dups[0]["kept"]["line"] == 18 and dups[0]["trace"]["line"] == 43
+    invalid = [
+        orjson.loads(x)
+        for x in (quarantine / "rft" / "train" / "validated.jsonl").read_bytes().splitlines()
+    ]
+    assert [(i["reason"], i["trace"]["line"]) for i in invalid] == [("schema:F7", 8)]
+
+    # Accounting: read = written + quarantined for every partition.
+    for key in all_partition_keys():
+        event = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("shards"), asset_partitions=[key]), limit=1
+        ).records[0]
+        meta = event.asset_materialization.metadata
+        assert (
+            meta["records_read"].value
+            == meta["records_written"].value + meta["records_quarantined"].value
+        )
+
+    # A second build from a clean output is byte-identical (fresh instance, fresh work dir).
+    first_hashes = package_hashes(package)
+    second = tmp_path / "second"
+    second.mkdir()
+    import shutil
+
+    shutil.copytree(sample_project.parent / "raw", second / "data" / "raw")
+    shutil.copyfile(sample_project, second / "data" / "pipeline.yaml")
+    with dg.instance_for_test() as other:
+        build_all(second / "data" / "pipeline.yaml", other)
+    assert package_hashes(second / "data" / "package") == first_hashes
+    for stage in ("extracted", "transformed", "validated"):
+        a = (quarantine / "sft" / "train" / f"{stage}.jsonl").read_bytes()
+        assert (
+            a == (second / "data" / "quarantine" / "sft" / "train" / f"{stage}.jsonl").read_bytes()
+        )
+
+
+def _with(config: Path, **changes: Any) -> Path:
+    data = yaml.safe_load(config.read_text())
+    for dotted, value in changes.items():
+        node = data
+        *path, last = dotted.split("__")
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    return config
+
+
+def test_parse_failure_rate_check_fails_and_blocks_downstream(
+    sample_project: Path, instance: dg.DagsterInstance
+) -> None:
+    _with(sample_project, thresholds__max_parse_failure_rate=0.0)
+    result = materialize(sample_project, instance, "sft|train")
+    evaluation = check_results(result)[checks.PARSE_FAILURE_RATE]
+    assert not evaluation.passed and "ABOVE" in evaluation.description
+    assert evaluation.metadata["failed"].value == 1
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {"extracted"}  # transformed, validated and shards never ran
+
+
+def test_duplicate_and_invalid_rate_checks_fail_on_data_that_breaks_them(
+    sample_project: Path, instance: dg.DagsterInstance
+) -> None:
+    _with(sample_project, thresholds__max_duplicate_id_rate=0.0, thresholds__max_invalid_rate=0.0)
+    sft = check_results(materialize(sample_project, instance, "sft|train"))
+    assert not sft[checks.DUPLICATE_ID_RATE].passed and sft[checks.INVALID_RATE].passed
+    rft = check_results(materialize(sample_project, instance, "rft|train"))
+    assert rft[checks.DUPLICATE_ID_RATE].passed and not rft[checks.INVALID_RATE].passed
+    assert "1 of" in rft[checks.INVALID_RATE].description
+
+
+def test_checks_pass_on_clean_data(sample_project: Path, instance: dg.DagsterInstance) -> None:
+    result = materialize(sample_project, instance, "cpt|train")
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    assert set(check_results(result)) == {
+        checks.PARSE_FAILURE_RATE,
+        checks.DUPLICATE_ID_RATE,
+        checks.INVALID_RATE,
+        checks.SHARDS_VERIFIED,
+    }
+
+
+def test_shards_verified_fails_on_a_tampered_shard(
+    sample_project: Path, instance: dg.DagsterInstance
+) -> None:
+    assert materialize(sample_project, instance, "cpt|train").success
+    shard = sorted((sample_project.parent / "package" / "data").glob("cpt-train-*"))[0]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size: the stage reuses its output, the check re-reads it
+    shard.write_bytes(bytes(data))
+    result = materialize(sample_project, instance, "cpt|train")
+    evaluation = check_results(result)[checks.SHARDS_VERIFIED]
+    assert not evaluation.passed
+    assert "failed verification" in evaluation.description
+    # And the manifest refuses a partition whose shards failed verification.
+    manifest = materialize(sample_project, instance, None)
+    assert not check_results(manifest)[checks.PACKAGE_VALID].passed
+    assert not (sample_project.parent / "package" / "metadata.json").exists()
+
+
+def test_package_valid_fails_on_cross_split_leakage(
+    sample_project: Path, instance: dg.DagsterInstance
+) -> None:
+    # The same records declared as train by one source and test by another: content ids collide.
+    raw = sample_project.parent / "raw" / "cpt"
+    (raw / "copy").mkdir()
+    (raw / "copy" / "notes_copy.jsonl").write_bytes((raw / "garden_notes.jsonl").read_bytes())
+    data = yaml.safe_load(sample_project.read_text())
+    notes = next(s for s in data["sources"] if s["name"] == "garden_notes")
+    notes["split"] = "train"
+    data["sources"].append(
+        {**notes, "name": "notes_copy", "paths": ["raw/cpt/copy/*.jsonl"], "split": "test"}
+    )
+    sample_project.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = build_all(sample_project, instance, ["cpt|train", "cpt|test"])
+    evaluation = check_results(result)[checks.PACKAGE_VALID]
+    assert not evaluation.passed
+    assert evaluation.metadata["leaked_ids"].value == 200
+    assert not (sample_project.parent / "package" / "metadata.json").exists()
+
+
+def test_failed_blocking_check_stops_the_manifest_in_the_same_run(
+    sample_project: Path, instance: dg.DagsterInstance
+) -> None:
+    _with(sample_project, thresholds__max_duplicate_id_rate=0.0)
+    result = dg.materialize(
+        ALL_ASSETS,
+        partition_key="sft|train",
+        instance=instance,
+        resources={"pipeline": PipelineResource(config_path=str(sample_project))},
+        raise_on_error=False,
+    )
+    assert not result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "shards" not in materialized and "manifest" not in materialized
+    assert not (sample_project.parent / "package" / "metadata.json").exists()

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jsonl_assets.config import ConfigError, load_config
+
+from .conftest import write_config
+
+
+def _base(tmp_path: Path) -> dict:
+    raw = tmp_path / "raw"
+    raw.mkdir(exist_ok=True)
+    (raw / "a.jsonl").write_text('{"messages": []}\n', encoding="utf-8")
+    return {
+        "dataset": {"name": "t", "description": "d"},
+        "sources": [
+            {
+                "name": "a",
+                "paths": ["raw/*.jsonl"],
+                "objective": "sft",
+                "adapter": "chat",
+                "split": "auto",
+            }
+        ],
+    }
+
+
+def test_sample_config_loads(sample_project: Path) -> None:
+    cfg = load_config(sample_project)
+    assert [s.name for s in cfg.sources] == [
+        "support_chats",
+        "ranked_tips",
+        "seedlings_train",
+        "seedlings_test",
+        "garden_notes",
+    ]
+    assert cfg.output.dir == sample_project.parent / "package"
+    assert cfg.output.compression == "zstd"
+    assert [s.name for s in cfg.sources_for("rft", "test")] == ["seedlings_test"]
+    assert cfg.sources[0].inputs[0].rel == "raw/sft/support_chats.jsonl"
+    assert cfg.fingerprint() == load_config(sample_project).fingerprint()
+
+
+def test_environment_variable_selects_the_config(
+    sample_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JSONL_ASSETS_CONFIG", str(sample_project))
+    assert load_config().path == sample_project
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key", "message"),
+    [
+        (lambda c: c.update(colour="red"), "colour", "unknown key"),
+        (lambda c: c["sources"][0].update(paht="x"), "sources[0].paht", "unknown key"),
+        (
+            lambda c: c.update(output={"compression": "lz4"}),
+            "output.compression",
+            "must be one of none, gzip, zstd",
+        ),
+        (
+            lambda c: c.update(output={"max_records_per_shard": 0}),
+            "output.max_records_per_shard",
+            "integer >= 1",
+        ),
+        (lambda c: c.update(splits={"validation": 0.6, "test": 0.5}), "splits", "below 1"),
+        (
+            lambda c: c.update(thresholds={"max_invalid_rate": 2}),
+            "thresholds.max_invalid_rate",
+            "between 0 and 1",
+        ),
+        (
+            lambda c: c["sources"][0].update(paths=["raw/*.csv"]),
+            "sources[0].paths[0]",
+            "matched no file",
+        ),
+        (lambda c: c["sources"][0].update(adapter="nope"), "sources[0].adapter", "chat"),
+        (lambda c: c["sources"][0].update(options={"bogus": 1}), "sources[0].options", "bogus"),
+        (lambda c: c["sources"][0].update(format="xml"), "sources[0].format", "jsonl"),
+        (
+            lambda c: c["sources"][0].update(split="dev"),
+            "sources[0].split",
+            "train, validation, test, auto",
+        ),
+        (lambda c: c["sources"].append(dict(c["sources"][0])), "sources[1].name", "duplicate"),
+        (lambda c: c["dataset"].pop("name"), "dataset.name", "required"),
+    ],
+)
+def test_config_errors_name_file_and_key(tmp_path: Path, mutate, key: str, message: str) -> None:
+    config = _base(tmp_path)
+    mutate(config)
+    path = write_config(tmp_path / "pipeline.yaml", config)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == key
+    assert message in info.value.message
+    assert str(path) in str(info.value)
+
+
+def test_missing_and_unparseable_config_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "absent.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("dataset: [unclosed", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_cli_build_stops_on_config_error_before_touching_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jsonl_assets.cli import main
+
+    config = _base(tmp_path)
+    config["output"] = {"compression": "brotli"}
+    path = write_config(tmp_path / "pipeline.yaml", config)
+    assert main(["build", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "output.compression" in err and str(path) in err
+    assert not (tmp_path / "work").exists() and not (tmp_path / "package").exists()
+    assert yaml.safe_load(path.read_text())  # the config itself is untouched
