@@ -13,7 +13,9 @@ Reason codes:
   document cannot be resynchronised after a syntax error. Invalid UTF-8 inside a string is
   reported as `invalid_utf8`, also ending the file;
 * `not_an_array`: nothing was found at `items_path` (position 0: the whole file), e.g. the
-  file holds an object but `items_path` is the default `"item"`.
+  file holds an object but `items_path` is the default `"item"`. With the default path this
+  is seen from the first byte; with another path, only a file that yielded no item is
+  scanned a second time (event by event) to tell an empty array from a missing one.
 
 Known limit: ijson's cost per event grows with nesting depth, so a hostile file nested tens of
 thousands of levels deep is parsed slowly (quadratically) before it is rejected.
@@ -140,6 +142,8 @@ def _path_holds_array(source: SourceFile, items_path: str) -> bool:
                 return bool(event == "start_array")
     except ijson.JSONError:
         return False
+    finally:
+        stream.close()
     return False
 
 

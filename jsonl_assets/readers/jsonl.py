@@ -129,7 +129,7 @@ def iter_jsonl(chunks: Iterable[bytes], limit: int) -> Iterator[ReadItem]:
             detail=str(exc),
             raw=partial or None,
             raw_truncated=size > len(partial),
-            raw_size=size,
+            raw_size=size or None,
         )
         return
     if skipping:

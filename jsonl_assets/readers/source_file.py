@@ -11,27 +11,18 @@ actually hashed with the size seen at construction.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import os
 import tempfile
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
-import zstandard
-
-from jsonl_assets.compression import TruncatedInput, detect_compression, iter_decompressed
+from jsonl_assets.compression import detect_compression, iter_decompressed
 
 DEFAULT_CHUNK: Final = 1 << 20
 _MAGIC_LEN: Final = 4
-# Compressed bytes given to the zstd decompressor per call. A zstd block yields at most 128 KiB
-# and costs at least 4 bytes, so one call yields at most 4 MiB whatever the input (a
-# decompression bomb included; measured 4 MiB for 50 MB of one byte). Measured cost of the
-# small slices: about 0.3 s per GB decompressed.
-_ZSTD_FEED: Final = 128
 
 
 class SourceChangedError(Exception):
@@ -68,74 +59,10 @@ class _HashingReader(io.RawIOBase):
 
 
 def decompressed_chunks(reader: _HashingReader, compression: str, size: int) -> Iterator[bytes]:
-    """Decompressed chunks of at most about `size` bytes; `TruncatedInput` on damage.
-
-    Same contract as `compression.iter_decompressed`, with two differences that matter for
-    hostile input (reported upstream; fold into compression.py when it is fixed):
-    * gzip uses `read1`, so the data decompressed before the damage is always yielded
-      (`GzipFile.read(n)` drops up to n bytes already decompressed when the stream breaks);
-    * zstd feeds the decompressor 128-byte slices, so one call never turns a few KB of highly
-      compressible input into hundreds of MB of output (`decompressobj().decompress` has no
-      output bound); the small outputs are gathered back into chunks of about `size`.
-    """
-    if compression == "none":
-        yield from iter_decompressed(reader, "none", size)  # type: ignore[arg-type]
-    elif compression == "gzip":
-        yield from _gzip_chunks(reader, size)
-    elif compression == "zstd":
-        yield from _zstd_chunks(reader, size)
-    else:
-        raise ValueError(f"unknown compression {compression!r}")
-
-
-def _gzip_chunks(reader: _HashingReader, size: int) -> Iterator[bytes]:
-    buffered = io.BufferedReader(reader, DEFAULT_CHUNK)
-    stream = gzip.GzipFile(fileobj=buffered, mode="rb")
-    try:
-        while data := stream.read1(size):
-            yield data
-    except (EOFError, OSError, zlib.error) as exc:
-        raise TruncatedInput("gzip", reader.count, str(exc)) from exc
-
-
-def _zstd_chunks(reader: _HashingReader, size: int) -> Iterator[bytes]:
-    dctx = zstandard.ZstdDecompressor()
-    dobj = dctx.decompressobj()
-    offset = 0  # compressed bytes fully handed to the decompressor
-    in_frame = False
-    pending: list[bytes] = []  # small outputs gathered into chunks of about `size`
-    pending_len = 0
-    while data := reader.read(size):
-        view = memoryview(data)
-        pos = 0
-        while pos < len(view):
-            piece = view[pos : pos + _ZSTD_FEED]
-            try:
-                out = dobj.decompress(piece)
-            except zstandard.ZstdError as exc:
-                if pending:
-                    yield b"".join(pending)
-                raise TruncatedInput("zstd", offset, str(exc)) from exc
-            in_frame = True
-            if dobj.eof:
-                used = len(piece) - len(dobj.unused_data)
-                dobj = dctx.decompressobj()
-                in_frame = False
-            else:
-                used = len(piece)
-            pos += used
-            offset += used
-            if out:
-                pending.append(out)
-                pending_len += len(out)
-                if pending_len >= size:
-                    yield b"".join(pending)
-                    pending = []
-                    pending_len = 0
-    if pending:
-        yield b"".join(pending)
-    if in_frame:
-        raise TruncatedInput("zstd", offset, "stream ended inside a frame")
+    """Decompressed chunks of about `size` bytes; `TruncatedInput` on damage (see
+    `compression.iter_decompressed`: good data before the damage is always yielded, and one
+    call never inflates a few KB into an unbounded amount)."""
+    return iter_decompressed(reader, compression, size)  # type: ignore[arg-type]
 
 
 class SourceFile:
@@ -273,7 +200,8 @@ class ChunkReader(io.RawIOBase):
         return True
 
     def close(self) -> None:
-        """Close the chunk iterator too (a SourceFile.chunks() generator then finishes its hash)."""
+        """Close the chunk iterator too, releasing its file (an unfinished hash is then left to
+        `SourceFile.hash_remaining()`)."""
         if not self.closed:
             close = getattr(self._chunks, "close", None)
             if close is not None:
