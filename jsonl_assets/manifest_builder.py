@@ -51,6 +51,12 @@ def _dataset(cfg: PipelineConfig) -> dict[str, Any]:
     return out
 
 
+def _canonical(value: dict[str, Any]) -> dict[str, Any]:
+    """Keys sorted at every level: the bytes must not depend on how the toolset travelled
+    (Dagster's JSON metadata sorts keys, the work files keep the adapter's order)."""
+    return orjson.loads(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
+
+
 def _order(p: PartitionShards) -> tuple[int, int]:
     return OBJECTIVES.index(p.objective), SPLITS.index(p.split)
 
@@ -59,10 +65,10 @@ def build_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -
     """The metadata.json document. Partitions without shards get no file entry (spec: an entry
     needs at least one shard)."""
     built = sorted((p for p in partitions if p.shards), key=_order)
-    toolsets: dict[str, dict[str, Any]] = {t["id"]: dict(t) for t in cfg.toolsets}
+    toolsets: dict[str, dict[str, Any]] = {t["id"]: _canonical(t) for t in cfg.toolsets}
     for p in built:
         for toolset in p.toolsets:
-            toolsets.setdefault(toolset["id"], toolset)
+            toolsets.setdefault(toolset["id"], _canonical(toolset))
     doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "dataset": _dataset(cfg)}
     if cfg.defaults:
         doc["defaults"] = dict(cfg.defaults)

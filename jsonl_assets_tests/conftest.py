@@ -34,3 +34,41 @@ def sample_project(tmp_path: Path) -> Path:
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as inst:
         yield inst
+
+
+def build_with_core(config_path: Path) -> Path:
+    """Build every partition and the manifest by calling the core stages directly (no Dagster).
+
+    Returns the package dir. The Dagster path is tested elsewhere; this one is fast."""
+    from jsonl_assets.config import load_config
+    from jsonl_assets.extract_stage import run_extract
+    from jsonl_assets.manifest_builder import PartitionShards
+    from jsonl_assets.manifest_stage import publish_manifest
+    from jsonl_assets.shard_stage import run_shards
+    from jsonl_assets.spec_vocabulary import OBJECTIVES, SPLITS
+    from jsonl_assets.transform_stage import run_transform
+    from jsonl_assets.validate_stage import run_validate
+    from jsonl_assets.work_files import partition_dirs
+
+    cfg = load_config(config_path)
+    out = cfg.output
+    partitions = []
+    for objective in OBJECTIVES:
+        for split in SPLITS:
+            dirs = partition_dirs(out.work_dir, out.quarantine_dir, out.dir, objective, split)
+            for stage in (run_extract, run_transform, run_validate):
+                stage(cfg, dirs)
+            report = run_shards(cfg, dirs)
+            partitions.append(
+                PartitionShards(
+                    objective=objective,
+                    split=split,
+                    shards=report.extra["shards"],
+                    toolsets=report.extra["toolsets"],
+                    files=report.extra["files"],
+                    accounting=report.extra["accounting"],
+                )
+            )
+    result = publish_manifest(cfg, partitions)
+    assert result.published, result.findings[:5]
+    return out.dir

@@ -1,0 +1,48 @@
+"""The sample package's bytes are pinned: an optimisation or refactor must not change them.
+
+The sha256 of every package and quarantine file of the sample build (zstd, as configured)
+was recorded before the performance work; a change that alters any output byte fails here
+and must be deliberate (regenerate with `python -m jsonl_assets_tests.test_golden_package`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+
+from .conftest import SAMPLE_DATA, build_with_core
+
+GOLDEN = Path(__file__).parent / "golden" / "sample_package.sha256"
+
+
+def _digests(data_dir: Path) -> str:
+    lines = []
+    for folder in ("package", "quarantine"):
+        for path in sorted((data_dir / folder).rglob("*")):
+            if path.is_file():
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                lines.append(f"{digest}  {path.relative_to(data_dir).as_posix()}\n")
+    return "".join(sorted(lines, key=lambda line: line.split("  ", 1)[1]))
+
+
+def _build(tmp: Path) -> Path:
+    data = tmp / "data"
+    shutil.copytree(SAMPLE_DATA / "raw", data / "raw")
+    shutil.copyfile(SAMPLE_DATA / "pipeline.yaml", data / "pipeline.yaml")
+    build_with_core(data / "pipeline.yaml")
+    return data
+
+
+def test_sample_package_bytes_are_unchanged(tmp_path: Path) -> None:
+    expected = GOLDEN.read_text()
+    assert _digests(_build(tmp_path)) == expected
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        GOLDEN.write_text(_digests(_build(Path(tmp))))
+    sys.stdout.write(f"wrote {GOLDEN}\n")
