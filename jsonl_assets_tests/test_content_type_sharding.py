@@ -1,0 +1,160 @@
+"""`output.shard_by: content_type`: one shard family per content type within each partition.
+
+Shards are named data/<objective>-<split>-<content_type>-NNNNN.jsonl.zst (sources without a
+content_type form the family `general`), rotation by records and by on-disk bytes applies within
+each family, metadata.json lists every family's shards under its partition's file entry, and
+switching the sharding setting removes the shards of the earlier layout.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from jsonl_assets.compression import iter_decompressed
+from jsonl_assets.package_verifier import verify_package
+from jsonl_assets_tests.conftest import write_config
+from jsonl_assets_tests.test_formats_end_to_end import build_package
+
+SHARD_NAME = re.compile(r"^data/(sft|cpt)-(train|test)-(?:([a-z0-9_]+)-)?(\d{5})\.jsonl\.zst$")
+
+
+def chats(tag: str, count: int, rng: random.Random) -> bytes:
+    lines = []
+    for n in range(count):
+        # Random base64 barely compresses: a record is ~600 bytes on disk.
+        noise = base64.b64encode(rng.randbytes(600)).decode()
+        record = {
+            "messages": [
+                {"role": "user", "content": f"{tag} question {n}"},
+                {"role": "assistant", "content": f"{tag} answer {n}: {noise}"},
+            ]
+        }
+        lines.append(orjson.dumps(record) + b"\n")
+    return b"".join(lines)
+
+
+def make_project(root: Path) -> Path:
+    rng = random.Random(7)
+    raw = root / "raw"
+    raw.mkdir(parents=True)
+    (raw / "chats.jsonl").write_bytes(chats("chat", 20, rng))
+    (raw / "code.jsonl").write_bytes(chats("code", 15, rng))
+    (raw / "misc.jsonl").write_bytes(chats("misc", 5, rng))
+    notes = [
+        {"text": f"Note {n}. {base64.b64encode(rng.randbytes(60)).decode()}"} for n in range(3)
+    ]
+    (raw / "notes.jsonl").write_bytes(b"".join(orjson.dumps(n) + b"\n" for n in notes))
+
+    def source(name: str, objective: str, adapter: str, **kw: Any) -> dict[str, Any]:
+        return {
+            "name": name,
+            "paths": [f"raw/{name}.jsonl"],
+            "objective": objective,
+            "adapter": adapter,
+            "split": kw.pop("split", "train"),
+            **kw,
+        }
+
+    config = {
+        "dataset": {"name": "by-content-type", "description": "content-type sharding"},
+        "output": {"shard_by": "content_type", "max_records_per_shard": 7},
+        "sources": [
+            source("chats", "sft", "chat", content_type="chat"),
+            source("code", "sft", "chat", content_type="code"),
+            source("misc", "sft", "chat"),  # no content_type: family `general`
+            source("notes", "cpt", "text", split="test", content_type="field_notes"),
+        ],
+    }
+    return write_config(root / "pipeline.yaml", config)
+
+
+def set_output(config: Path, **output: Any) -> None:
+    data = yaml.safe_load(config.read_text())
+    data["output"] = output
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def listing(package: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Shards per (objective, split) file entry of metadata.json; checks the folder matches."""
+    metadata = orjson.loads((package / "metadata.json").read_bytes())
+    entries = {(f["objective"], f["split"]): f["shards"] for f in metadata["files"]}
+    listed = {s["path"] for shards in entries.values() for s in shards}
+    assert {f"data/{p.name}" for p in (package / "data").iterdir()} == listed
+    return entries
+
+
+def families(shards: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """Record counts of the shards of each family, in shard-number order."""
+    out: dict[str, list[int]] = {}
+    for shard in sorted(shards, key=lambda s: s["path"]):
+        match = SHARD_NAME.match(shard["path"])
+        assert match, shard["path"]
+        out.setdefault(match.group(3) or "", []).append(shard["record_count"])
+    return out
+
+
+def content_types(package: Path, shard: dict[str, Any]) -> Counter[str | None]:
+    with open(package / shard["path"], "rb") as handle:
+        data = b"".join(iter_decompressed(handle, "zstd"))
+    return Counter(orjson.loads(line)["metadata"].get("content_type") for line in data.splitlines())
+
+
+def test_content_type_families_rotate_and_are_listed_under_their_partition(
+    tmp_path: Path,
+) -> None:
+    config = make_project(tmp_path)
+    cfg, _ = build_package(config)
+    package = cfg.output.dir
+    assert verify_package(package, forbid_split_leakage=True).ok
+
+    # Rotation by records, within each family; numbering restarts per family.
+    entries = listing(package)
+    assert set(entries) == {("sft", "train"), ("cpt", "test")}
+    assert families(entries[("sft", "train")]) == {
+        "chat": [7, 7, 6],
+        "code": [7, 7, 1],
+        "general": [5],
+    }
+    assert families(entries[("cpt", "test")]) == {"field_notes": [3]}
+    assert [s["path"] for s in entries[("sft", "train")]][:4] == [
+        "data/sft-train-chat-00000.jsonl.zst",
+        "data/sft-train-chat-00001.jsonl.zst",
+        "data/sft-train-chat-00002.jsonl.zst",
+        "data/sft-train-code-00000.jsonl.zst",
+    ]
+    # Each shard holds only its family's records (`general`: records without content_type).
+    for shards in entries.values():
+        for shard in shards:
+            family = SHARD_NAME.match(shard["path"]).group(3)
+            expected = None if family == "general" else family
+            assert content_types(package, shard) == Counter({expected: shard["record_count"]})
+
+    # Rotation by on-disk bytes, still within each family; the old shards are removed.
+    limit = 2048
+    set_output(
+        config, shard_by="content_type", max_records_per_shard=1000, max_bytes_per_shard=limit
+    )
+    cfg, _ = build_package(config)
+    assert verify_package(package).ok
+    entries = listing(package)
+    by_bytes = families(entries[("sft", "train")])
+    assert {k: sum(v) for k, v in by_bytes.items()} == {"chat": 20, "code": 15, "general": 5}
+    assert all(len(counts) >= 2 for counts in by_bytes.values()), by_bytes
+    sizes = [(package / s["path"]).stat().st_size for s in entries[("sft", "train")]]
+    assert max(sizes) <= limit
+
+    # Back to one family per partition: the content-type shards go away.
+    set_output(config, max_records_per_shard=1000)
+    cfg, _ = build_package(config)
+    entries = listing(package)
+    assert [s["path"] for s in entries[("sft", "train")]] == ["data/sft-train-00000.jsonl.zst"]
+    assert [s["path"] for s in entries[("cpt", "test")]] == ["data/cpt-test-00000.jsonl.zst"]
+    assert verify_package(package).ok
