@@ -9,11 +9,13 @@ from jsonl_assets.extract_stage import CODE_VERSION as EXTRACT_VERSION
 from jsonl_assets.extract_stage import run_extract
 from jsonl_assets.manifest_builder import PartitionShards
 from jsonl_assets.manifest_stage import publish_manifest
+from jsonl_assets.observations import raw_sources
 from jsonl_assets.partition_lock import partition_lock
 from jsonl_assets.partitions import PARTITIONS, all_partition_keys, split_key
 from jsonl_assets.resources import PipelineResource
 from jsonl_assets.shard_stage import CODE_VERSION as SHARDS_VERSION
 from jsonl_assets.shard_stage import run_shards, verify_partition_shards
+from jsonl_assets.source_fingerprints import read_partition_version
 from jsonl_assets.stage_report import StageReport
 from jsonl_assets.transform_stage import CODE_VERSION as TRANSFORM_VERSION
 from jsonl_assets.transform_stage import run_transform
@@ -58,6 +60,8 @@ def _rate(part: int, whole: int) -> dg.MetadataValue:
     partitions_def=PARTITIONS,
     group_name=GROUP,
     code_version=EXTRACT_VERSION,
+    # Records the raw_sources version it was built from: a newer observation makes it stale.
+    deps=[raw_sources],
     check_specs=[checks.spec(checks.PARSE_FAILURE_RATE, "extracted")],
     kinds={"python", "jsonl"},
 )
@@ -85,7 +89,16 @@ def extracted(
         "could not be read or parsed",
         checks.examples_for(report.quarantine),
     )
-    return dg.MaterializeResult(metadata=meta, check_results=[check])
+    # Data version: the code version and the version of the bytes actually read (equal to the
+    # raw_sources observation of the same files), so downstream stages go stale only when
+    # extracted really saw new input.
+    read = read_partition_version(cfg, f"{dirs.objective}|{dirs.split}", report.extra["files"])
+    meta["source_version"] = read
+    return dg.MaterializeResult(
+        metadata=meta,
+        check_results=[check],
+        data_version=dg.DataVersion(f"{EXTRACT_VERSION}:{read}"),
+    )
 
 
 @dg.asset(

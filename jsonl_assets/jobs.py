@@ -3,16 +3,19 @@
 import dagster as dg
 
 from jsonl_assets.assets import STAGE_ASSETS, manifest
+from jsonl_assets.observations import RAW_SOURCES_KEY
 from jsonl_assets.partitions import PARTITIONS
 
 # The stages of one partition run one after another in one process: a process per step would
 # cost more than most steps. Partitions run in parallel as separate runs (see dagster.yaml).
+# The run first observes its partition's sources (hashing only them), so every build records
+# the source version it was made from and a later change marks it stale.
 build_partition_job = dg.define_asset_job(
     "build_partition",
-    selection=dg.AssetSelection.assets(*STAGE_ASSETS),
+    selection=dg.AssetSelection.assets(RAW_SOURCES_KEY, *STAGE_ASSETS),
     partitions_def=PARTITIONS,
     executor_def=dg.in_process_executor,
-    description="extracted -> transformed -> validated -> shards for one objective|split.",
+    description="observe raw_sources, then extracted -> transformed -> validated -> shards for one objective|split.",
 )
 
 publish_manifest_job = dg.define_asset_job(

@@ -1,0 +1,206 @@
+"""Source fingerprints on a real copy of the sample project: stat first, sha256 on change."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import yaml
+
+from jsonl_assets.config import load_config
+from jsonl_assets.partitions import all_partition_keys
+from jsonl_assets.source_fingerprints import (
+    changed_partitions,
+    changed_sources,
+    dump_cursor,
+    file_sha256,
+    fingerprint_file,
+    load_cursor,
+    read_partition_version,
+    sources_feeding,
+    take_snapshot,
+)
+
+SFT = "raw/sft/support_chats.jsonl"  # split: auto, objective sft
+RFT_TEST = "raw/rft/seedlings_test.jsonl"  # split: test, objective rft
+
+
+def append_copy_of_first_line(path: Path) -> None:
+    with open(path, "rb") as handle:
+        first = handle.readline()
+    with open(path, "ab") as handle:
+        handle.write(first)
+
+
+def bump_mtime(path: Path) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+
+
+def test_keys_match_the_dagster_partitions(sample_project: Path) -> None:
+    snap = take_snapshot(load_config(sample_project))
+    assert list(snap.partition_versions()) == all_partition_keys()
+
+
+def test_first_snapshot_hashes_every_file_and_the_next_none(sample_project: Path) -> None:
+    cfg = load_config(sample_project)
+    first = take_snapshot(cfg)
+    files = {str(i.path) for s in cfg.sources for i in s.inputs}
+    assert set(first.hashed) == files == set(first.files)
+    for path, fp in first.files.items():
+        assert fp.sha256 == hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        assert fp.size == Path(path).stat().st_size
+    second = take_snapshot(cfg, first.files)
+    assert second.hashed == ()
+    assert second.partition_versions() == first.partition_versions()
+    assert changed_partitions(first, second) == []
+
+
+def test_touch_rehashes_but_changes_nothing(sample_project: Path) -> None:
+    cfg = load_config(sample_project)
+    first = take_snapshot(cfg)
+    target = sample_project.parent / SFT
+    bump_mtime(target)
+    second = take_snapshot(cfg, first.files)
+    assert second.hashed == (str(target.resolve()),)
+    assert changed_partitions(first, second) == []
+    assert second.files[str(target.resolve())].mtime_ns == target.stat().st_mtime_ns
+
+
+def test_auto_source_reaches_its_three_splits(sample_project: Path) -> None:
+    cfg = load_config(sample_project)
+    first = take_snapshot(cfg)
+    append_copy_of_first_line(sample_project.parent / SFT)
+    second = take_snapshot(cfg, first.files)
+    assert changed_sources(first, second) == ["support_chats"]
+    assert changed_partitions(first, second) == ["sft|train", "sft|validation", "sft|test"]
+    before, after = first.partition_versions(), second.partition_versions()
+    assert [k for k in before if before[k] != after[k]] == changed_partitions(first, second)
+
+
+def test_declared_split_reaches_one_partition(sample_project: Path) -> None:
+    cfg = load_config(sample_project)
+    first = take_snapshot(cfg)
+    append_copy_of_first_line(sample_project.parent / RFT_TEST)
+    second = take_snapshot(cfg, first.files)
+    assert changed_sources(first, second) == ["seedlings_test"]
+    assert changed_partitions(first, second) == ["rft|test"]
+
+
+def test_same_size_same_mtime_rewrite_is_caught_by_inode(sample_project: Path) -> None:
+    """A file replaced by rename, keeping size and mtime (rsync -t, cp -p), is re-hashed."""
+    cfg = load_config(sample_project)
+    first = take_snapshot(cfg)
+    target = sample_project.parent / RFT_TEST
+    data = target.read_bytes()
+    st = target.stat()
+    replacement = target.with_suffix(".new")
+    replacement.write_bytes(data.replace(b"a", b"b", 1))
+    os.utime(replacement, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(replacement, target)
+    assert target.stat().st_size == st.st_size
+    second = take_snapshot(cfg, first.files)
+    assert changed_partitions(first, second) == ["rft|test"]
+
+
+def test_config_entry_change_counts_as_a_change(sample_project: Path) -> None:
+    first = take_snapshot(load_config(sample_project))
+    data = yaml.safe_load(sample_project.read_text())
+    for source in data["sources"]:
+        if source["name"] == "garden_notes":
+            source["license"] = "CC-BY-4.0"
+    sample_project.write_text(yaml.safe_dump(data, sort_keys=False))
+    second = take_snapshot(load_config(sample_project), first.files)
+    assert second.hashed == ()
+    assert changed_partitions(first, second) == ["cpt|train", "cpt|validation", "cpt|test"]
+
+
+def test_moved_source_reaches_old_and_new_partitions(sample_project: Path) -> None:
+    first = take_snapshot(load_config(sample_project))
+    data = yaml.safe_load(sample_project.read_text())
+    for source in data["sources"]:
+        if source["name"] == "seedlings_test":
+            source["split"] = "validation"
+    sample_project.write_text(yaml.safe_dump(data, sort_keys=False))
+    second = take_snapshot(load_config(sample_project), first.files)
+    assert changed_partitions(first, second) == ["rft|validation", "rft|test"]
+
+
+def test_versions_do_not_depend_on_where_the_project_lives(
+    sample_project: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "moved"
+    sample_project.parent.rename(elsewhere)
+    moved = take_snapshot(load_config(elsewhere / "pipeline.yaml"))
+    elsewhere.rename(sample_project.parent)
+    here = take_snapshot(load_config(sample_project))
+    assert moved.partition_versions() == here.partition_versions()
+    # rft|validation has no source: it still has a (constant) version.
+    assert (
+        here.partition_versions()["rft|validation"] == moved.partition_versions()["rft|validation"]
+    )
+    assert here.sources_for("rft|validation") == []
+
+
+def test_cursor_round_trip(sample_project: Path) -> None:
+    snap = take_snapshot(load_config(sample_project))
+    text = dump_cursor(snap, "abcd", 7)
+    cursor = load_cursor(text)
+    assert cursor is not None
+    assert (cursor.epoch, cursor.generation) == ("abcd", 7)
+    assert dict(cursor.snapshot.files) == dict(snap.files)
+    assert dict(cursor.snapshot.sources) == dict(snap.sources)
+    assert cursor.snapshot.partition_versions() == snap.partition_versions()
+    assert dump_cursor(cursor.snapshot, "abcd", 7) == text
+
+
+def test_unreadable_cursor_means_new_baseline() -> None:
+    assert load_cursor(None) is None
+    assert load_cursor("") is None
+    assert load_cursor("not json") is None
+    assert load_cursor('{"format": 99}') is None
+    assert load_cursor('{"format": 1, "files": {}}') is None
+
+
+def test_hash_streams_large_files(tmp_path: Path) -> None:
+    path = tmp_path / "big.bin"
+    block = bytes(range(256)) * 4096
+    with open(path, "wb") as handle:
+        for _ in range(3):
+            handle.write(block)
+        handle.write(b"tail")
+    expected = hashlib.sha256(block * 3 + b"tail").hexdigest()
+    assert file_sha256(path) == expected
+    fp, read = fingerprint_file(path, None)
+    assert read and fp.sha256 == expected and fp.size == 3 * len(block) + 4
+    again, read_again = fingerprint_file(path, fp)
+    assert again == fp and not read_again
+
+
+def test_read_version_equals_the_observed_version(sample_project: Path) -> None:
+    """`extracted` derives its data version from the files it read; with the same bytes it
+    matches the snapshot, and a different sha256 gives another version."""
+    cfg = load_config(sample_project)
+    snap = take_snapshot(cfg)
+    versions = snap.partition_versions()
+    for key in all_partition_keys():
+        files = [
+            {"source": s.name, "file": rel, "sha256": sha, "bytes": size}
+            for s in snap.sources_for(key)
+            for rel, sha, size in s.files
+        ]
+        assert read_partition_version(cfg, key, files) == versions[key], key
+        if files:
+            files[0] = {**files[0], "sha256": "0" * 64}
+            assert read_partition_version(cfg, key, files) != versions[key], key
+
+
+def test_partial_snapshot_hashes_only_the_feeding_sources(sample_project: Path) -> None:
+    cfg = load_config(sample_project)
+    full = take_snapshot(cfg).partition_versions()
+    for key, names in [("rft|test", ["seedlings_test"]), ("sft|validation", ["support_chats"])]:
+        assert sources_feeding(cfg, key) == names
+        part = take_snapshot(cfg, only=names)
+        assert len(part.hashed) == 1 and set(part.sources) == set(names)
+        assert part.partition_versions()[key] == full[key]
