@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from jsonl_assets.fault_points import reached
+
 PARTIAL_SUFFIX = ".partial"
 
 
@@ -29,6 +31,22 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def commit_partial(handle: BinaryIO, final: Path) -> None:
+    """Flush and fsync an open `.partial` file, rename it to `final`, fsync the folder."""
+    handle.flush()
+    os.fsync(handle.fileno())
+    handle.close()
+    os.replace(partial_path(final), final)
+    fsync_dir(final.parent)
+
+
+def abort_partial(handle: BinaryIO, final: Path) -> None:
+    """Close and delete an open `.partial` file."""
+    if not handle.closed:
+        handle.close()
+    partial_path(final).unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_writer(final: Path) -> Iterator[BinaryIO]:
     """Open a temporary file; on clean exit it is fsynced and renamed to `final`."""
@@ -40,6 +58,7 @@ def atomic_writer(final: Path) -> Iterator[BinaryIO]:
         handle.flush()
         os.fsync(handle.fileno())
         handle.close()
+        reached("before_rename:" + final.name)
         os.replace(tmp, final)
         fsync_dir(final.parent)
     except BaseException:

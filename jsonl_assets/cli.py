@@ -41,14 +41,6 @@ def ensure_dagster_home() -> Path:
     return path
 
 
-def _prepare_instance() -> None:
-    """Create the instance's storage once, before worker processes open it concurrently."""
-    import dagster as dg
-
-    with dg.DagsterInstance.get() as instance:
-        instance.get_runs(limit=1)
-
-
 def _run_config(config_path: str, force: bool) -> dict[str, Any]:
     return {
         "resources": {"pipeline": {"config": {"config_path": config_path, "force": force}}},
@@ -70,18 +62,28 @@ def _errors(result: Any) -> list[str]:
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.event_specific_data.error
+            # Dagster wraps what the stage raised ("Error occurred while executing op ..."):
+            # show the stage's own error, which says what is wrong.
+            while (
+                error is not None
+                and error.cause is not None
+                and error.cls_name.startswith("Dagster")
+            ):
+                error = error.cause
             out.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
     return out
 
 
-def build_partition(key: str, config_path: str, force: bool) -> dict[str, Any]:
+def build_partition(
+    key: str, config_path: str, force: bool, instance: Any = None
+) -> dict[str, Any]:
     """Run the `build_partition` job for one key; return a summary (runs in a worker process)."""
     import dagster as dg
 
     from jsonl_assets.definitions import defs
 
     started = time.perf_counter()
-    instance = dg.DagsterInstance.get()
+    instance = instance or dg.DagsterInstance.get()
     job = defs.resolve_job_def("build_partition")
     result = job.execute_in_process(
         run_config=_run_config(config_path, force),
@@ -116,12 +118,12 @@ def build_partition(key: str, config_path: str, force: bool) -> dict[str, Any]:
     return summary
 
 
-def publish(config_path: str) -> dict[str, Any]:
+def publish(config_path: str, instance: Any = None) -> dict[str, Any]:
     import dagster as dg
 
     from jsonl_assets.definitions import defs
 
-    instance = dg.DagsterInstance.get()
+    instance = instance or dg.DagsterInstance.get()
     result = defs.resolve_job_def("publish_manifest").execute_in_process(
         run_config=_run_config(config_path, False),
         instance=instance,
@@ -190,7 +192,6 @@ def cmd_build(args: argparse.Namespace) -> int:
     config_path = str(cfg.path)
     os.environ[CONFIG_ENV_VAR] = config_path
     ensure_dagster_home()
-    _prepare_instance()
     valid = all_partition_keys()
     keys = args.partition or valid
     for key in keys:
@@ -202,10 +203,13 @@ def cmd_build(args: argparse.Namespace) -> int:
         f"building {len(keys)} partition(s) of {cfg.dataset.name} with {workers} worker(s); config {config_path}"
     )
     started = time.perf_counter()
+    import dagster as dg
+
     results: list[dict[str, Any]] = []
+    instance = dg.DagsterInstance.get()  # also creates its storage before workers share it
     if workers == 1:
         for key in keys:
-            results.append(build_partition(key, config_path, args.force))
+            results.append(build_partition(key, config_path, args.force, instance))
             _progress(results[-1])
     else:
         # fork: workers inherit the imported code; each opens its own instance connection.
@@ -227,7 +231,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             "blocking check failed or stage error: metadata.json was not updated", file=sys.stderr
         )
         return EXIT_FAILED
-    outcome = publish(config_path)
+    outcome = publish(config_path, instance)
     if not outcome["success"]:
         for line in outcome["failed_checks"] or outcome["errors"]:
             print(f"manifest: {line}", file=sys.stderr)
@@ -244,7 +248,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _progress(r: dict[str, Any]) -> None:
     mark = "ok" if r["success"] else "FAILED"
-    print(f"  {r['key']:<18} {mark:<6} {r['seconds']:6.1f} s", flush=True)
+    print(f"  {r['key']:<22} {mark:<6} {r['seconds']:6.1f} s", flush=True)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

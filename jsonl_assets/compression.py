@@ -104,7 +104,7 @@ def _iter_gzip(raw: BinaryIO, chunk: int) -> Iterator[bytes]:
 
 # Compressed bytes handed to the zstd decompressor per call. A zstd block yields at most
 # 128 KiB and costs at least 4 bytes, so one call yields at most 4 MiB whatever the input (a
-# decompression bomb included). The small slices cost about 0.3 s per GB decompressed.
+# decompression bomb included). The slicing costs about 0.3 s per GB decompressed.
 _ZSTD_FEED: Final = 128
 
 

@@ -3,8 +3,8 @@
 Ids are reduced to 128-bit digests (sha256 prefix; a false match is astronomically unlikely)
 and kept in sorted polars runs of three UInt64 columns: the digest's high and low halves and
 the position where the id was first seen. That is 24 bytes an id, against ~100 for a Python
-set of strings. Runs are merged like an LSM tree (a run is merged into its predecessor once it
-is at least half that size), so a lookup probes O(log n) runs, each by binary search.
+set of strings. Runs are merged like an LSM tree (see `_compact`), so a lookup probes a handful of
+runs, each by binary search on `hi`.
 """
 
 from __future__ import annotations
@@ -41,44 +41,66 @@ class SeenIds:
     ) -> list[tuple[int, int]]:
         """Add a batch in order; return ``(index_in_batch, first_position)`` for every digest
         already seen, earlier in the stream or earlier in this batch. New digests are added."""
-        first_in_batch: dict[bytes, int] = {}
-        duplicates: dict[int, int] = {}
-        new_index: list[int] = []
-        for i, digest in enumerate(digests):
-            j = first_in_batch.setdefault(digest, i)
-            if j != i:
-                duplicates[i] = j  # resolved to a position below
-            else:
-                new_index.append(i)
-        if not new_index and not duplicates:
+        if not digests:
             return []
-        hi = [int.from_bytes(digests[i][:8], "big") for i in new_index]
-        lo = [int.from_bytes(digests[i][8:16], "big") for i in new_index]
-        found = self._lookup(hi, lo)
-        earlier: dict[int, int] = {}
-        fresh: list[int] = []
-        for k, i in enumerate(new_index):
-            pos = found[k]
-            if pos is None:
-                fresh.append(k)
-            else:
-                earlier[i] = pos
+        d = pl.Series("d", digests, dtype=pl.Binary)
+        batch = pl.DataFrame(
+            {
+                "hi": d.bin.head(8).bin.reinterpret(dtype=pl.UInt64, endianness="big"),
+                "lo": d.bin.tail(8).bin.reinterpret(dtype=pl.UInt64, endianness="big"),
+                "pos": pl.Series("pos", positions, dtype=pl.UInt64),
+            }
+        ).with_row_index("i")
+        batch = batch.with_columns(
+            first=pl.struct("hi", "lo").is_first_distinct(),
+            first_pos=pl.col("pos").first().over("hi", "lo"),
+        )
+        distinct = batch.filter(pl.col("first"))
+        found = self._lookup(
+            distinct.get_column("hi").to_list(), distinct.get_column("lo").to_list()
+        )
+        # First position of every digest of the batch: from the runs if seen before, else its
+        # first occurrence in this batch.
+        earlier = {
+            key: pos
+            for key, pos in zip(
+                zip(
+                    distinct.get_column("hi").to_list(),
+                    distinct.get_column("lo").to_list(),
+                    strict=True,
+                ),
+                found,
+                strict=True,
+            )
+            if pos is not None
+        }
         result: list[tuple[int, int]] = []
-        for i in sorted(earlier.keys() | duplicates.keys()):
-            if i in earlier:
-                result.append((i, earlier[i]))
-            else:
-                j = duplicates[i]
-                result.append((i, earlier.get(j, positions[j])))
-        if fresh:
-            run = pl.DataFrame(
-                {
-                    "hi": [hi[k] for k in fresh],
-                    "lo": [lo[k] for k in fresh],
-                    "pos": [positions[new_index[k]] for k in fresh],
-                },
-                schema=_SCHEMA,
-            ).sort("hi", "lo")
+        if earlier:
+            for i, hi, lo in (
+                batch.filter(
+                    pl.struct("hi", "lo").is_in(
+                        pl.DataFrame(
+                            {"hi": [k[0] for k in earlier], "lo": [k[1] for k in earlier]},
+                            schema={"hi": pl.UInt64, "lo": pl.UInt64},
+                        )
+                        .select(pl.struct("hi", "lo"))
+                        .to_series()
+                        .implode()
+                    )
+                )
+                .select("i", "hi", "lo")
+                .iter_rows()
+            ):
+                result.append((i, earlier[(hi, lo)]))
+        for i, first_pos, hi, lo in (
+            batch.filter(~pl.col("first")).select("i", "first_pos", "hi", "lo").iter_rows()
+        ):
+            if (hi, lo) not in earlier:
+                result.append((i, first_pos))
+        result.sort()
+        fresh_mask = [pos is None for pos in found]
+        if any(fresh_mask):
+            run = distinct.filter(pl.Series(fresh_mask)).select("hi", "lo", "pos").sort("hi")
             self._runs.append(run)
             self.count += run.height
             self._compact()
@@ -108,14 +130,26 @@ class SeenIds:
         return found
 
     def _compact(self) -> None:
+        # Merge the newest run into its predecessor while it is at least half that size, but
+        # never build a run larger than an eighth of all ids (or 1M): a merge briefly holds
+        # its inputs and its output, so capping merged runs caps that transient at ~6 bytes
+        # an id, and the number of runs stays around ten.
+        cap = max(1 << 20, self.count // 8)
         runs = self._runs
-        while len(runs) >= 2 and runs[-1].height * 2 >= runs[-2].height:
+        while (
+            len(runs) >= 2
+            and runs[-1].height * 2 >= runs[-2].height
+            and runs[-1].height + runs[-2].height <= cap
+        ):
             last = runs.pop()
             prev = runs.pop()
-            runs.append(pl.concat([prev, last]).sort("hi", "lo"))
+            # Both runs are sorted by `hi`; lookups walk equal `hi` values, so order by `hi`
+            # alone is enough, and merge_sorted is linear with no intermediate copy.
+            runs.append(prev.merge_sorted(last, key="hi"))
+            del prev, last
 
     def frame(self) -> pl.DataFrame:
-        """Every id seen, as one sorted frame (hi, lo, pos)."""
+        """Every id seen (hi, lo, pos), as the runs' chunks side by side: no copy, no order."""
         if not self._runs:
             return pl.DataFrame(schema=_SCHEMA)
-        return pl.concat(self._runs).sort("hi", "lo")
+        return pl.concat(self._runs, rechunk=False)

@@ -14,11 +14,14 @@ from typing import Any
 import orjson
 
 from jsonl_assets.config import PipelineConfig, SourceConfig
+from jsonl_assets.fault_points import reached
+from jsonl_assets.gc_pause import gc_paused
+from jsonl_assets.pending_rejections import PendingRejections
 from jsonl_assets.quarantine import QuarantineWriter
 from jsonl_assets.readers import READERS, ReadLimits, read_source
 from jsonl_assets.readers.source_file import SourceChangedError, SourceFile
 from jsonl_assets.stage_report import SourceCounters, StageError, StageReport
-from jsonl_assets.traces import Rejection, trace_dict
+from jsonl_assets.traces import trace_dict
 from jsonl_assets.work_files import (
     PartitionDirs,
     WorkFileWriter,
@@ -58,15 +61,13 @@ def _source_identity(source: SourceConfig) -> dict[str, Any]:
     }
 
 
+@gc_paused()
 def run_extract(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
     started = time.perf_counter()
     stage_fp = extract_fingerprint(cfg, dirs)
     marker_path = dirs.file(MARKER)
     if not force and (cached := read_marker(marker_path, stage_fp)) is not None:
-        report = StageReport.from_json(cached)
-        report.reused = True
-        report.seconds = time.perf_counter() - started
-        return report
+        return StageReport.reused_from(cached, started)
 
     dirs.work.mkdir(parents=True, exist_ok=True)
     limits = ReadLimits(max_record_bytes=cfg.max_record_bytes)
@@ -84,7 +85,7 @@ def run_extract(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False
                 kind = READERS[item.format].position_kind
                 source_file = SourceFile(item.path, item.rel)
                 prefix = b"[%d," % index
-                rejected: list[Rejection] = []
+                rejected = PendingRejections(dirs.scratch, keep=here)
                 batch: list[bytes] = []
                 good = 0
                 try:
@@ -100,12 +101,17 @@ def run_extract(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False
                                 good += len(batch)
                                 out.write_many(batch)
                                 batch = []
+                                reached("extract.batch")
                         else:
                             rejected.append(entry)  # type: ignore[arg-type]
                 except SourceChangedError as exc:
-                    raise StageError(f"{item.rel}: {exc}") from exc
+                    raise StageError(
+                        f"{dirs.key}: {exc}; nothing of this partition was written, build it "
+                        "again once the file is no longer being modified"
+                    ) from exc
                 good += len(batch)
                 out.write_many(batch)
+                reached("extract.file")
                 sha = source_file.sha256
                 files.append(
                     {
@@ -121,10 +127,9 @@ def run_extract(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False
                 bytes_in += source_file.size
                 counts["items"] += good + len(rejected)
                 counts["records"] += good
-                for rej in rejected:
-                    if not here:
-                        counts["charged_elsewhere"] += 1
-                        continue
+                if not here:
+                    counts["charged_elsewhere"] += len(rejected)
+                for rej in rejected:  # none are kept when they are charged elsewhere
                     counts["quarantined"] += 1
                     quarantine.add(
                         rej.reason,
@@ -134,6 +139,7 @@ def run_extract(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False
                         raw_truncated=rej.raw_truncated,
                         raw_size=rej.raw_size,
                     )
+                rejected.close()
         out.commit()
         quarantine.commit()
     except BaseException:

@@ -21,6 +21,7 @@ from jsonl_assets.atomic_files import write_atomic
 from jsonl_assets.config import PipelineConfig
 from jsonl_assets.manifest_builder import PartitionShards, build_manifest, manifest_bytes
 from jsonl_assets.package_verifier import Finding, verify_package
+from jsonl_assets.partition_lock import partition_lock
 from jsonl_assets.spec_vocabulary import SPLITS
 from jsonl_assets.validate_stage import IDS
 from jsonl_assets.work_files import partition_dirs
@@ -98,6 +99,13 @@ def _trace(files: list[dict[str, Any]], packed: int | None) -> dict[str, Any] | 
 
 
 def publish_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> ManifestResult:
+    """Verify and publish metadata.json. Two builds of the same package publish one after the
+    other (they would otherwise share the candidate's and metadata.json's temporary files)."""
+    with partition_lock(cfg.output.work_dir / "manifest", "manifest"):
+        return _publish(cfg, partitions)
+
+
+def _publish(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> ManifestResult:
     started = time.perf_counter()
     document = build_manifest(cfg, partitions)
     data = manifest_bytes(document)

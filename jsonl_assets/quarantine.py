@@ -7,7 +7,6 @@ leaves a half-written quarantine file and a rerun writes the same bytes again.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 from types import TracebackType
@@ -15,7 +14,7 @@ from typing import Any, Final
 
 import orjson
 
-from jsonl_assets.atomic_files import fsync_dir, partial_path
+from jsonl_assets.atomic_files import abort_partial, commit_partial, partial_path
 from jsonl_assets.traces import raw_fields
 
 EXAMPLES_PER_REASON: Final = 5
@@ -73,16 +72,10 @@ class QuarantineWriter:
 
     def commit(self) -> None:
         """Make the file visible under its final name (an empty file when nothing was rejected)."""
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
-        os.replace(self._tmp, self.path)
-        fsync_dir(self.path.parent)
+        commit_partial(self._handle, self.path)
 
     def abort(self) -> None:
-        if not self._handle.closed:
-            self._handle.close()
-        self._tmp.unlink(missing_ok=True)
+        abort_partial(self._handle, self.path)
 
     def __enter__(self) -> QuarantineWriter:
         return self

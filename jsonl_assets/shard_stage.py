@@ -20,6 +20,7 @@ import orjson
 from jsonl_assets.atomic_files import remove_partials
 from jsonl_assets.config import PipelineConfig
 from jsonl_assets.extract_stage import MARKER as EXTRACT_MARKER
+from jsonl_assets.gc_pause import gc_paused
 from jsonl_assets.package_verifier import verify_shard
 from jsonl_assets.shard_writer import ShardInfo, ShardJournal, ShardWriter
 from jsonl_assets.stage_report import StageError, StageReport
@@ -84,6 +85,7 @@ def _shards_intact(package: Path, shards: list[dict[str, Any]]) -> bool:
     return True
 
 
+@gc_paused()
 def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
     started = time.perf_counter()
     upstream_fp, validate_report = upstream_marker(dirs, VALIDATE_MARKER)
@@ -91,10 +93,7 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
     marker_path = dirs.file(MARKER)
     cached = None if force else read_marker(marker_path, stage_fp)
     if cached is not None and _shards_intact(dirs.package, cached["extra"]["shards"]):
-        report = StageReport.from_json(cached)
-        report.reused = True
-        report.seconds = time.perf_counter() - started
-        return report
+        return StageReport.reused_from(cached, started)
 
     data_dir = dirs.package / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -136,16 +135,30 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
         only = writer_for(families[0]) if single and families else None
         for lines in iter_line_batches(dirs.file(TRANSFORM_OUTPUT)):
             fis = file_index.take(len(lines))
-            for k, line in enumerate(lines):
-                i = index + k
-                if i == next_reject:
-                    r += 1
-                    next_reject = rejects[r] if r < len(rejects) else -1
-                    continue
-                bytes_in += len(line) + 1
-                writer = only if only is not None else writer_for(families[fis[k]])
-                writer.add(line + b"\n", i)
-            index += len(lines)
+            end = index + len(lines)
+            if only is not None:
+                # One family: hand the writer the runs of lines between rejected ones.
+                start = index
+                while start < end:
+                    stop = next_reject if 0 <= next_reject < end else end
+                    if stop > start:
+                        run = lines[start - index : stop - index]
+                        bytes_in += sum(map(len, run)) + len(run)
+                        only.add_run(run, start)
+                    if stop < end:
+                        r += 1
+                        next_reject = rejects[r] if r < len(rejects) else -1
+                    start = stop + 1
+            else:
+                for k, line in enumerate(lines):
+                    i = index + k
+                    if i == next_reject:
+                        r += 1
+                        next_reject = rejects[r] if r < len(rejects) else -1
+                        continue
+                    bytes_in += len(line) + 1
+                    writer_for(families[fis[k]]).add(line, i)
+            index = end
         shards: list[ShardInfo] = []
         for family in sorted(writers):
             shards.extend(writers[family].close())
@@ -254,6 +267,7 @@ def partition_accounting(
     return {"per_source": per_source, **totals}
 
 
+@gc_paused()
 def verify_partition_shards(
     cfg: PipelineConfig, dirs: PartitionDirs, report: StageReport
 ) -> dict[str, Any]:

@@ -14,9 +14,11 @@ the folder fsynced; only then is it appended (fsynced) to the journal.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from dataclasses import asdict, dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
@@ -24,6 +26,7 @@ import orjson
 
 from jsonl_assets.atomic_files import fsync_dir, partial_path
 from jsonl_assets.compression import FrameCompressor
+from jsonl_assets.fault_points import reached
 from jsonl_assets.spec_vocabulary import SHARD_EXTENSIONS
 
 FRAME_TARGET_BYTES: Final = 4 << 20
@@ -115,6 +118,18 @@ class ShardJournal:
         self.path.unlink(missing_ok=True)
 
 
+def _first_reaching(sizes: list[int], need: int) -> int:
+    """Smallest k >= 1 with sizes[k - 1] + k >= need (sizes are prefix sums), or 0 if none."""
+    lo, hi = 0, len(sizes)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sizes[mid] + mid + 1 >= need:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo + 1 if lo < len(sizes) else 0
+
+
 class ShardWriter:
     """Writes one shard family, resuming after `committed` shards of an earlier attempt."""
 
@@ -158,18 +173,42 @@ class ShardWriter:
     def _relpath(self, number: int) -> str:
         return f"data/{self.family}-{number:05d}{self._ext}"
 
-    def add(self, line: bytes, index: int) -> None:
-        """Append one serialised record (ending in a newline) with its input index."""
+    def add(self, record: bytes, index: int) -> None:
+        """Append one serialised record (without its newline) with its input index."""
         if index < self.skip_until:
             return
-        self._pending.append(line)
+        self._pending.append(record)
         self._pending_idx.append(index)
-        self._pending_bytes += len(line)
+        self._pending_bytes += len(record) + 1
         if (
             self._pending_bytes >= self.frame_target
             or self._records + len(self._pending) >= self.max_records
         ):
             self._emit()
+
+    def add_run(self, records: list[bytes], first_index: int) -> None:
+        """Append consecutive records `first_index`, `first_index + 1`, ...
+
+        Same result as calling `add` for each; frame boundaries are found with C-level
+        prefix sums instead of a Python step per record."""
+        start = max(0, self.skip_until - first_index)
+        n = len(records)
+        while start < n:
+            room = self.max_records - self._records - len(self._pending)
+            need = self.frame_target - self._pending_bytes
+            chunk = records[start : start + room]
+            sizes = list(accumulate(map(len, chunk)))
+            # sizes[j] + j + 1: bytes of chunk[: j + 1] with their newlines.
+            take = _first_reaching(sizes, need) or len(chunk)
+            self._pending.extend(chunk[:take])
+            self._pending_idx.extend(range(first_index + start, first_index + start + take))
+            self._pending_bytes += sizes[take - 1] + take
+            start += take
+            if (
+                self._pending_bytes >= self.frame_target
+                or self._records + len(self._pending) >= self.max_records
+            ):
+                self._emit()
 
     def close(self) -> list[ShardInfo]:
         """Flush what is pending, commit the last shard, and return every shard of the family."""
@@ -181,7 +220,7 @@ class ShardWriter:
     def _emit(self) -> None:
         batch, idx = self._pending, self._pending_idx
         self._pending, self._pending_idx, self._pending_bytes = [], [], 0
-        frame = self._compressor.compress(b"".join(batch))
+        frame = self._compressor.compress(b"\n".join(batch) + b"\n")
         if self._records and self._bytes + len(frame) > self.max_bytes:
             # Does not fit: commit this shard and feed the records again, so the next shard
             # is batched exactly as a fresh start (or a resumed build) would batch it.
@@ -192,7 +231,7 @@ class ShardWriter:
             # One frame alone is over the limit: write a smaller first frame, refeed the rest.
             half = len(batch) // 2
             self._pending, self._pending_idx = batch[:half], idx[:half]
-            self._pending_bytes = sum(map(len, self._pending))
+            self._pending_bytes = sum(map(len, self._pending)) + half
             self._emit()
             self._refeed(batch[half:], idx[half:])
             return
@@ -214,6 +253,7 @@ class ShardWriter:
         self._records += count
         self._bytes += len(frame)
         self._last_index = last_index
+        reached("shard.frame")
         if self._records >= self.max_records:
             self._commit()
 
@@ -233,8 +273,11 @@ class ShardWriter:
     def _fail(self, exc: OSError) -> None:
         final = self._final_path()
         if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+            handle, self._handle = self._handle, None
+            # close() flushes what is still buffered, which fails again on a full disk; the
+            # file is closed all the same, and it is deleted right below.
+            with contextlib.suppress(OSError):
+                handle.close()
         partial_path(final).unlink(missing_ok=True)
         raise ShardWriteError(f"cannot write shard {final}: {exc.strerror or exc}") from exc
 
@@ -251,6 +294,7 @@ class ShardWriter:
             fsync_dir(final.parent)
         except OSError as exc:
             self._fail(exc)
+        reached("shard.renamed")
         info = ShardInfo(
             path=self._relpath(self._number),
             compression=self.compression,
@@ -263,5 +307,6 @@ class ShardWriter:
         )
         self.shards.append(info)
         self.journal.append(info)
+        reached("shard.journaled")
         self._records = 0
         self._bytes = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -44,6 +45,14 @@ class StageReport:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StageReport:
         return cls(**data)
+
+    @classmethod
+    def reused_from(cls, data: dict[str, Any], started: float) -> StageReport:
+        """The report of a finished stage being reused; `seconds` is the time the reuse took."""
+        report = cls.from_json(data)
+        report.reused = True
+        report.seconds = time.perf_counter() - started
+        return report
 
 
 class SourceCounters:

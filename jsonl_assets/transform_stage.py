@@ -20,6 +20,8 @@ from jsonl_assets.config import PipelineConfig
 from jsonl_assets.extract_stage import MARKER as EXTRACT_MARKER
 from jsonl_assets.extract_stage import OUTPUT as EXTRACT_OUTPUT
 from jsonl_assets.extract_stage import charged_here
+from jsonl_assets.fault_points import reached
+from jsonl_assets.gc_pause import gc_paused
 from jsonl_assets.quarantine import QuarantineWriter
 from jsonl_assets.record_ids import MissingIdError, content_id, source_id, split_for_id
 from jsonl_assets.stage_report import SourceCounters, StageError, StageReport
@@ -28,9 +30,9 @@ from jsonl_assets.work_files import (
     WorkFileWriter,
     fingerprint,
     iter_line_batches,
+    read_marker,
     write_marker,
 )
-from jsonl_assets.work_files import read_marker as read_stage_marker
 
 STAGE = "transformed"
 CODE_VERSION = "1"
@@ -42,13 +44,29 @@ MARKER = "transformed.json"
 class _FileContext:
     """Everything the hot loop needs about one source file, looked up once."""
 
-    __slots__ = ("adapt", "base_meta", "charged", "id_field", "kind", "name", "split", "trace_base")
+    __slots__ = (
+        "adapt",
+        "base_meta",
+        "charged",
+        "counts",
+        "id_field",
+        "kind",
+        "name",
+        "split",
+        "trace_base",
+    )
 
     def __init__(
-        self, cfg: PipelineConfig, split: str, file_entry: dict[str, Any], adapters: dict[str, Any]
+        self,
+        cfg: PipelineConfig,
+        split: str,
+        file_entry: dict[str, Any],
+        adapters: dict[str, Any],
+        counters: SourceCounters,
     ) -> None:
         source = next(s for s in cfg.sources if s.name == file_entry["source"])
         self.name = source.name
+        self.counts = counters[source.name]
         self.adapt = adapters[source.name]
         self.id_field = source.id_field
         self.split = source.split
@@ -97,25 +115,24 @@ def upstream_marker(dirs: PartitionDirs, name: str) -> tuple[str, dict[str, Any]
     return marker["fingerprint"], marker["report"]
 
 
+@gc_paused()
 def run_transform(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
     started = time.perf_counter()
     upstream_fp, extract_report = upstream_marker(dirs, EXTRACT_MARKER)
     stage_fp = transform_fingerprint(cfg, dirs, upstream_fp)
     marker_path = dirs.file(MARKER)
-    if not force and (cached := read_stage_marker(marker_path, stage_fp)) is not None:
-        report = StageReport.from_json(cached)
-        report.reused = True
-        report.seconds = time.perf_counter() - started
-        return report
+    if not force and (cached := read_marker(marker_path, stage_fp)) is not None:
+        return StageReport.reused_from(cached, started)
 
     adapters = {
         s.name: build_adapter(s.adapter, s.adapter_options)
         for s in cfg.sources_for(dirs.objective, dirs.split)
     }
-    contexts = [
-        _FileContext(cfg, dirs.split, f, adapters) for f in extract_report["extra"]["files"]
-    ]
     counters = SourceCounters()
+    contexts = [
+        _FileContext(cfg, dirs.split, f, adapters, counters)
+        for f in extract_report["extra"]["files"]
+    ]
     toolsets: dict[str, Any] = {}
     out = WorkFileWriter(dirs.file(OUTPUT))
     index_out = WorkFileWriter(dirs.file(FILES))
@@ -123,19 +140,25 @@ def run_transform(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = Fal
     target_split = dirs.split
     vr, tr = cfg.validation_ratio, cfg.test_ratio
     dumps, loads = orjson.dumps, orjson.loads
+    newline = orjson.OPT_APPEND_NEWLINE
     bytes_in = 0
     try:
         for lines in iter_line_batches(dirs.file(EXTRACT_OUTPUT)):
+            bytes_in += sum(map(len, lines)) + len(lines)
             batch: list[bytes] = []
             file_index = array("I")
             for line in lines:
-                bytes_in += len(line) + 1
-                fi, position, raw = loads(line)
+                try:
+                    fi, position, raw = loads(line)
+                except orjson.JSONDecodeError:  # raw is at orjson's depth limit, see _split_deep
+                    fi, position, raw = _split_deep(line)
                 ctx = contexts[fi]
-                counts = counters[ctx.name]
+                counts = ctx.counts
                 counts["in"] += 1
                 try:
-                    adapted = list(ctx.adapt(raw))
+                    adapted = ctx.adapt(raw)
+                    if type(adapted) is not list:
+                        adapted = list(adapted)
                     if not adapted:
                         raise AdapterError(
                             "adapter:no_records", "the adapter produced no record from this input"
@@ -146,14 +169,14 @@ def run_transform(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = Fal
                         else content_id(a.record)
                         for a in adapted
                     ]
-                except (AdapterError, MissingIdError) as exc:
+                except (AdapterError, MissingIdError, orjson.JSONEncodeError) as exc:
                     if not ctx.charged:
                         counts["charged_elsewhere"] += 1
                         continue
-                    reason = exc.reason if isinstance(exc, AdapterError) else "missing_id"
+                    reason, detail = _rejection(exc)
                     counts["rejected_inputs"] += 1
                     counts["quarantined"] += 1
-                    quarantine.add(reason, str(exc), ctx.trace(position), _raw_slice(line))
+                    quarantine.add(reason, detail, ctx.trace(position), _raw_slice(line))
                     continue
                 counts["made"] += len(adapted)
                 for a, record_id in zip(adapted, ids, strict=True):
@@ -168,7 +191,7 @@ def run_transform(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = Fal
                     if a.toolset is not None and a.toolset["id"] not in toolsets:
                         toolsets[a.toolset["id"]] = a.toolset
                     try:
-                        batch.append(dumps(record) + b"\n")
+                        batch.append(dumps(record, option=newline))
                     except orjson.JSONEncodeError as exc:
                         counts["quarantined"] += 1
                         quarantine.add("unserializable", str(exc), meta["trace"], _raw_slice(line))
@@ -177,6 +200,7 @@ def run_transform(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = Fal
                     counts["out"] += 1
             out.write_many(batch)
             index_out.write(file_index.tobytes())
+            reached("transform.batch")
         out.commit()
         index_out.commit()
         quarantine.commit()
@@ -212,6 +236,28 @@ def run_transform(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = Fal
     )
     write_marker(marker_path, stage_fp, report.to_json())
     return report
+
+
+def _rejection(exc: Exception) -> tuple[str, str]:
+    """Reason code and detail of an input the adapter or the id could not handle."""
+    if isinstance(exc, AdapterError):
+        return exc.reason, str(exc)
+    if isinstance(exc, MissingIdError):
+        return "missing_id", str(exc)
+    # orjson parses 1024 levels of nesting but writes only 254: such a record cannot be
+    # hashed into an id nor written to a shard.
+    return "unserializable", (
+        f"the record cannot be serialised as JSON: {exc} (orjson reads up to 1024 levels of "
+        "nesting but writes at most 254)"
+    )
+
+
+def _split_deep(line: bytes) -> tuple[int, int, Any]:
+    """Parse an extracted line `[file,position,raw]` whose raw record is nested so deep that
+    the wrapping array passes orjson's depth limit: the parts one by one."""
+    first = line.index(b",")
+    second = line.index(b",", first + 1)
+    return int(line[1:first]), int(line[first + 1 : second]), orjson.loads(line[second + 1 : -1])
 
 
 def _raw_slice(line: bytes) -> bytes:

@@ -8,6 +8,7 @@ A rejected record goes to quarantine with `schema:<rule>` (the checklist rule it
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from array import array
@@ -20,7 +21,9 @@ import polars as pl
 
 from jsonl_assets.atomic_files import fsync_dir, partial_path
 from jsonl_assets.config import PipelineConfig
-from jsonl_assets.dedup import SeenIds, id_digest
+from jsonl_assets.dedup import SeenIds
+from jsonl_assets.fault_points import reached
+from jsonl_assets.gc_pause import gc_paused
 from jsonl_assets.quarantine import QuarantineWriter
 from jsonl_assets.spec_rules import RecordContext, record_errors
 from jsonl_assets.stage_report import SourceCounters, StageReport
@@ -43,6 +46,7 @@ REJECTS = "validated.rejects"
 IDS = "validated.ids.arrow"
 MARKER = "validated.json"
 _POSITION_BITS = 40
+BATCH_BYTES = 16 << 20
 
 
 class ArrayReader:
@@ -77,16 +81,14 @@ def validate_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp: 
     return fingerprint(STAGE, CODE_VERSION, dirs.key, upstream_fp, list(cfg.toolsets), cfg.defaults)
 
 
+@gc_paused()
 def run_validate(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
     started = time.perf_counter()
     upstream_fp, transform_report = upstream_marker(dirs, TRANSFORM_MARKER)
     stage_fp = validate_fingerprint(cfg, dirs, upstream_fp)
     marker_path = dirs.file(MARKER)
     if not force and (cached := read_marker(marker_path, stage_fp)) is not None:
-        report = StageReport.from_json(cached)
-        report.reused = True
-        report.seconds = time.perf_counter() - started
-        return report
+        return StageReport.reused_from(cached, started)
 
     files = transform_report["extra"]["files"]
     kinds = [f["kind"] for f in files]
@@ -99,44 +101,49 @@ def run_validate(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = Fals
     rejects_out = WorkFileWriter(dirs.file(REJECTS))
     file_index = ArrayReader(dirs.file(TRANSFORM_FILES), "I")
     loads = orjson.loads
+    sha256 = hashlib.sha256
+    in_per_file = [0] * len(files)
     index = 0
     bytes_in = 0
     duplicates = 0
     try:
-        for lines in iter_line_batches(dirs.file(TRANSFORM_OUTPUT)):
+        # Large batches: the id set's per-batch cost (a few polars calls) is then negligible.
+        for lines in iter_line_batches(dirs.file(TRANSFORM_OUTPUT), BATCH_BYTES):
             fis = file_index.take(len(lines))
+            bytes_in += sum(map(len, lines)) + len(lines)
             rejects = array("Q")
+            entries: list[tuple[int, str, str, dict[str, Any], bytes, dict[str, Any]]] = []
             digests: list[bytes] = []
             positions: list[int] = []
-            accepted: list[tuple[int, dict[str, Any], int]] = []
+            accepted: list[int] = []
             for k, line in enumerate(lines):
-                bytes_in += len(line) + 1
                 record = loads(line)
                 fi = fis[k]
-                source = files[fi]["source"]
-                counters[source]["in"] += 1
+                in_per_file[fi] += 1
                 errors = record_errors(record, objective, ctx)
-                trace = record["metadata"]["trace"]
                 if errors:
                     first = errors[0]
                     rule_counts[first.rule] += 1
-                    counters[source]["invalid"] += 1
-                    quarantine.add(
-                        f"schema:{first.rule}",
-                        "; ".join(e.message for e in errors[:5]),
-                        trace,
-                        line,
-                        extra={"rules": sorted({e.rule for e in errors})},
+                    counters[files[fi]["source"]]["invalid"] += 1
+                    entries.append(
+                        (
+                            index + k,
+                            f"schema:{first.rule}",
+                            "; ".join(e.message for e in errors[:5]),
+                            record["metadata"]["trace"],
+                            line,
+                            {"rules": sorted({e.rule for e in errors})},
+                        )
                     )
-                    rejects.append(index + k)
                     continue
-                digests.append(id_digest(record["id"]))
-                positions.append((fi << _POSITION_BITS) | trace[kinds[fi]])
-                accepted.append((index + k, record, fi))
+                digests.append(sha256(record["id"].encode()).digest()[:16])
+                positions.append((fi << _POSITION_BITS) | record["metadata"]["trace"][kinds[fi]])
+                accepted.append(k)
             for j, kept in seen.add_batch(digests, positions):
-                line_index, record, fi = accepted[j]
-                source = files[fi]["source"]
-                counters[source]["duplicate"] += 1
+                k = accepted[j]
+                record = loads(lines[k])  # duplicates are rare: parse again rather than keep
+                fi = fis[k]
+                counters[files[fi]["source"]]["duplicate"] += 1
                 duplicates += 1
                 kept_fi, kept_pos = kept >> _POSITION_BITS, kept & ((1 << _POSITION_BITS) - 1)
                 kept_file = files[kept_fi]
@@ -146,18 +153,28 @@ def run_validate(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = Fals
                     kept_file["kind"]: kept_pos,
                     "sha256": kept_file["sha256"],
                 }
-                quarantine.add(
-                    "duplicate_id",
-                    f"id {record['id']!r} was already written from {kept_file['file']} "
-                    f"{kept_file['kind']} {kept_pos}",
-                    record["metadata"]["trace"],
-                    lines[line_index - index],
-                    extra={"kept": kept_trace},
+                entries.append(
+                    (
+                        index + k,
+                        "duplicate_id",
+                        f"id {record['id']!r} was already written from {kept_file['file']} "
+                        f"{kept_file['kind']} {kept_pos}",
+                        record["metadata"]["trace"],
+                        lines[k],
+                        {"kept": kept_trace},
+                    )
                 )
+            # Quarantine entries and rejects in record order, whatever their kind.
+            entries.sort(key=lambda e: e[0])
+            for line_index, reason, detail, trace, raw, extra in entries:
+                quarantine.add(reason, detail, trace, raw, extra=extra)
                 rejects.append(line_index)
-            rejects = array("Q", sorted(rejects))
             rejects_out.write(rejects.tobytes())
+            reached("validate.batch")
             index += len(lines)
+        for fi, count in enumerate(in_per_file):
+            if count:
+                counters[files[fi]["source"]]["in"] += count
         file_index.close()
         rejects_out.commit()
         _write_ids(dirs.file(IDS), seen)

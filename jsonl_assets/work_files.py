@@ -17,7 +17,6 @@ simply redone.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,8 @@ from typing import Any, BinaryIO, Final
 
 import orjson
 
-from jsonl_assets.atomic_files import fsync_dir, partial_path, write_atomic
+from jsonl_assets.atomic_files import abort_partial, commit_partial, partial_path, write_atomic
+from jsonl_assets.fault_points import reached
 
 CHUNK: Final = 4 << 20
 STAGE_FORMAT_VERSION: Final = 1
@@ -93,6 +93,7 @@ def write_marker(path: Path, stage_fingerprint: str, report: dict[str, Any]) -> 
             {"fingerprint": stage_fingerprint, "report": report}, option=orjson.OPT_INDENT_2
         ),
     )
+    reached("marker:" + path.stem)
 
 
 def iter_line_batches(path: Path, chunk: int = CHUNK) -> Iterator[list[bytes]]:
@@ -143,13 +144,7 @@ class WorkFileWriter:
 
     def commit(self) -> None:
         self.flush()
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
-        os.replace(self._tmp, self.path)
-        fsync_dir(self.path.parent)
+        commit_partial(self._handle, self.path)
 
     def abort(self) -> None:
-        if not self._handle.closed:
-            self._handle.close()
-        self._tmp.unlink(missing_ok=True)
+        abort_partial(self._handle, self.path)

@@ -20,8 +20,12 @@ def _lines(n: int, size: int = 60) -> list[bytes]:
         noise = "".join(
             hashlib.sha256(f"{i}/{k}".encode()).hexdigest() for k in range(size // 64 + 1)
         )
-        out.append(orjson.dumps({"id": f"r{i}", "text": "é" + noise[:size]}) + b"\n")
+        out.append(orjson.dumps({"id": f"r{i}", "text": "é" + noise[:size]}))
     return out
+
+
+def _joined(lines: list[bytes]) -> bytes:
+    return b"".join(line + b"\n" for line in lines)
 
 
 def _write(tmp: Path, lines: list[bytes], compression: str = "zstd", **kw) -> list:
@@ -76,7 +80,7 @@ def test_rotation_by_records_reads_back_with_standard_tools(
             )
         else:
             joined += raw
-    assert joined == b"".join(lines)
+    assert joined == _joined(lines)
 
 
 def test_gzip_members_have_no_timestamp_or_name(tmp_path: Path) -> None:
@@ -94,15 +98,15 @@ def test_rotation_by_on_disk_bytes(tmp_path: Path, compression: str) -> None:
     for s in shards:
         assert s.bytes <= 4096 or s.record_count == 1
     assert sum(s.record_count for s in shards) == 400
-    assert b"".join(_read_back(tmp_path / "pkg" / s.path) for s in shards) == b"".join(lines)
+    assert b"".join(_read_back(tmp_path / "pkg" / s.path) for s in shards) == _joined(lines)
 
 
 def test_single_record_larger_than_limit_gets_its_own_shard(tmp_path: Path) -> None:
-    lines = [*_lines(3), orjson.dumps({"big": "x" * 5000}) + b"\n", *_lines(3)]
+    lines = [*_lines(3), orjson.dumps({"big": "x" * 5000}), *_lines(3)]
     shards = _write(tmp_path, lines, "none", max_bytes=1024)
     big = [s for s in shards if s.bytes > 1024]
     assert len(big) == 1 and big[0].record_count == 1
-    assert b"".join(_read_back(tmp_path / "pkg" / s.path) for s in shards) == b"".join(lines)
+    assert b"".join(_read_back(tmp_path / "pkg" / s.path) for s in shards) == _joined(lines)
 
 
 def test_no_partial_file_is_visible_and_commit_is_atomic(tmp_path: Path) -> None:
@@ -179,3 +183,19 @@ def test_disk_full_names_the_shard_and_leaves_no_partial(
         for i, line in enumerate(_lines(50)):
             writer.add(line, i)
     assert list((tmp_path / "pkg" / "data").iterdir()) == []
+
+
+@pytest.mark.parametrize(("max_records", "max_bytes"), [(37, None), (None, 3000), (50, 5000)])
+def test_add_run_matches_adding_one_by_one(tmp_path: Path, max_records, max_bytes) -> None:
+    lines = _lines(700, size=120)
+    one = _write(tmp_path / "one", lines, "zstd", max_records=max_records, max_bytes=max_bytes)
+    journal = ShardJournal(tmp_path / "run" / "journal", "fp")
+    journal.path.parent.mkdir(parents=True)
+    writer = ShardWriter(
+        tmp_path / "run" / "pkg", "sft-train", "zstd", None, max_records, max_bytes, journal
+    )
+    for start in range(0, 700, 90):  # runs of various lengths, as between rejected lines
+        writer.add_run(lines[start : start + 90], start)
+    assert [(s.path, s.sha256, s.covered_until) for s in writer.close()] == [
+        (s.path, s.sha256, s.covered_until) for s in one
+    ]

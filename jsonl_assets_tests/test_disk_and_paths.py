@@ -1,0 +1,247 @@
+"""Disk full and hostile paths.
+
+* ENOSPC while a shard is written (injected into the shard writer's file, and for real on a
+  small tmpfs when this machine lets the test mount one): a clean `ShardWriteError` naming the
+  shard's path, no partial shard left, the shards committed before it intact; after space is
+  freed, a rerun resumes from them and ends byte-identical to a build that never failed.
+* Output never leaves the configured directories, whatever the ids, file names and content
+  types look like; shard paths in metadata.json are plain `data/<name>` paths.
+* The verifier rejects shard paths that are absolute, contain `..`, or resolve through a
+  symlink outside the package (rule C12), also through `jsonl-assets verify`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+import pytest
+import yaml
+
+from jsonl_assets import shard_writer
+from jsonl_assets.config import load_config
+from jsonl_assets.extract_stage import run_extract
+from jsonl_assets.package_verifier import verify_package
+from jsonl_assets.shard_stage import run_shards
+from jsonl_assets.shard_writer import ShardWriteError
+from jsonl_assets.transform_stage import run_transform
+from jsonl_assets.validate_stage import run_validate
+from jsonl_assets.work_files import PartitionDirs, partition_dirs
+from jsonl_assets_tests import test_restart as restart
+
+KEY = ("cpt", "train")
+
+
+def _dirs(config: Path) -> tuple[Any, PartitionDirs]:
+    cfg = load_config(config)
+    out = cfg.output
+    return cfg, partition_dirs(out.work_dir, out.quarantine_dir, out.dir, *KEY)
+
+
+def _upstream(config: Path) -> tuple[Any, PartitionDirs]:
+    cfg, dirs = _dirs(config)
+    for stage in (run_extract, run_transform, run_validate):
+        stage(cfg, dirs)
+    return cfg, dirs
+
+
+class _FullDisk:
+    """A shard file whose disk fills up after `room` more bytes (ENOSPC, like write(2))."""
+
+    def __init__(self, handle: BinaryIO, budget: list[int]) -> None:
+        self._handle = handle
+        self._budget = budget
+
+    def write(self, data: bytes) -> int:
+        if len(data) > self._budget[0]:
+            self._handle.write(data[: self._budget[0]])  # a short write, then the disk is full
+            self._budget[0] = 0
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self._budget[0] -= len(data)
+        return self._handle.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+
+def _shards_on_disk(package: Path) -> list[str]:
+    return sorted(p.name for p in (package / "data").iterdir()) if package.exists() else []
+
+
+def test_disk_full_while_writing_a_shard_fails_cleanly_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference = restart.make_project(tmp_path / "clean", chats=300, notes=1500)
+    restart.build_stages(reference, ("cpt|train",))
+    config = restart.make_project(tmp_path / "full", chats=300, notes=1500)
+    cfg, dirs = _upstream(config)
+
+    budget = [40_000]  # room for about three shards
+
+    def small_disk_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = open(path, mode, *args, **kwargs)  # noqa: SIM115 - the writer closes it
+        return _FullDisk(handle, budget) if "w" in mode else handle
+
+    monkeypatch.setattr(shard_writer, "open", small_disk_open, raising=False)
+    with pytest.raises(ShardWriteError) as failure:
+        run_shards(cfg, dirs)
+    message = str(failure.value)
+    on_disk = _shards_on_disk(cfg.output.dir)
+    failed = f"cpt-train-{len(on_disk):05d}.jsonl.zst"
+    assert (
+        message == f"cannot write shard {cfg.output.dir / 'data' / failed}: No space left on device"
+    )
+    assert on_disk == [f"cpt-train-{n:05d}.jsonl.zst" for n in range(len(on_disk))]
+    assert len(on_disk) == 3, on_disk  # and no partial (hidden) file
+    assert not dirs.file("shards.json").exists()
+    journal = dirs.file("shards.journal").read_bytes().splitlines()
+    assert [orjson.loads(line)["path"] for line in journal] == [f"data/{n}" for n in on_disk]
+
+    monkeypatch.undo()  # space freed
+    report = run_shards(cfg, dirs)
+    assert report.extra["reused_shards"] == 3
+    print(
+        f"\nENOSPC after 3 shards; the rerun resumed them and wrote {len(report.extra['shards'])}"
+    )
+    expected = restart.tree(reference.parent / "package" / "data")
+    assert restart.tree(cfg.output.dir / "data") == expected
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 200 KiB tmpfs, if this machine lets the test mount one (root, no sandbox)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_real_enospc_on_a_full_tmpfs(tmp_path: Path, small_tmpfs: Path) -> None:
+    config = restart.make_project(tmp_path / "project", chats=300, notes=4000)
+    data = yaml.safe_load(config.read_text())
+    data["output"]["dir"] = str(small_tmpfs / "package")
+    config.write_text(yaml.safe_dump(data))
+    cfg, dirs = _upstream(config)
+    with pytest.raises(ShardWriteError) as failure:
+        run_shards(cfg, dirs)
+    assert str(failure.value).startswith(f"cannot write shard {small_tmpfs / 'package' / 'data'}/")
+    assert str(failure.value).endswith("No space left on device")
+    names = os.listdir(small_tmpfs / "package" / "data")
+    assert names and not [n for n in names if n.startswith(".")], names  # no partial shard
+    committed = len(names)
+
+    subprocess.run(["mount", "-o", "remount,size=4m", str(small_tmpfs)], check=True)
+    report = run_shards(cfg, dirs)
+    assert report.extra["reused_shards"] == committed
+    assert len(report.extra["shards"]) > committed
+    reference = restart.make_project(tmp_path / "clean", chats=300, notes=4000)
+    restart.build_stages(reference, ("cpt|train",))
+    assert restart.tree(small_tmpfs / "package" / "data") == restart.tree(
+        reference.parent / "package" / "data"
+    )
+    print(f"\nreal ENOSPC after {committed} shards; rerun wrote {len(report.extra['shards'])}")
+
+
+def test_output_never_leaves_the_configured_directories(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    raw = project / "raw"
+    raw.mkdir(parents=True)
+    hostile_ids = ["../../escape", "/etc/passwd", "a/b\\c", "..", "x\x00y", "C:\\win", "~root"]
+    lines = [
+        orjson.dumps({"id": value, "text": f"record {n}"}) for n, value in enumerate(hostile_ids)
+    ]
+    (raw / "odd name ✿ ..jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    config = project / "pipeline.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "dataset": {"name": "paths", "description": "ids that look like paths"},
+                "output": {
+                    "dir": "../out/package",
+                    "work_dir": str(tmp_path / "scratch" / "work"),
+                    "quarantine_dir": "q",
+                    "shard_by": "content_type",
+                },
+                "sources": [
+                    {
+                        "name": "odd",
+                        "paths": ["raw/*.jsonl"],
+                        "objective": "cpt",
+                        "adapter": "text",
+                        "split": "train",
+                        "id_field": "id",
+                        "content_type": "notes_v2",
+                    }
+                ],
+            }
+        )
+    )
+    before = {p for p in tmp_path.rglob("*")}
+    restart.build_stages(config, ("cpt|train",))
+    allowed = [tmp_path / "out" / "package", tmp_path / "scratch" / "work", project / "q"]
+    for path in sorted({p for p in tmp_path.rglob("*")} - before):
+        assert any(path == a or a in path.parents for a in allowed) or path in [
+            tmp_path / "out",
+            tmp_path / "scratch",
+        ], f"{path} is outside the configured directories"
+    meta = orjson.loads((tmp_path / "out" / "package" / "metadata.json").read_bytes())
+    paths = [s["path"] for f in meta["files"] for s in f["shards"]]
+    assert paths == ["data/cpt-train-notes_v2-00000.jsonl.zst"]
+    assert all(re.fullmatch(r"data/[a-z0-9_-]+\.jsonl(\.gz|\.zst)?", p) for p in paths)
+
+
+def _package_with(tmp_path: Path) -> tuple[Path, dict[str, Any], Path]:
+    """A valid one-shard package, its metadata and a copy of its shard outside it."""
+    config = restart.make_project(tmp_path / "project", chats=300, notes=200)
+    restart.build_stages(config, ("cpt|train",))
+    package = tmp_path / "project" / "package"
+    meta = orjson.loads((package / "metadata.json").read_bytes())
+    meta["files"][0]["shards"] = meta["files"][0]["shards"][:1]
+    first = meta["files"][0]["shards"][0]
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.copyfile(package / first["path"], outside / "shard.jsonl.zst")
+    (package / "metadata.json").write_bytes(orjson.dumps(meta))
+    assert verify_package(package).ok
+    return package, meta, outside / "shard.jsonl.zst"
+
+
+@pytest.mark.parametrize("kind", ["absolute", "dotdot", "symlink"])
+def test_verifier_rejects_shard_paths_that_escape_the_package(tmp_path: Path, kind: str) -> None:
+    package, meta, outside = _package_with(tmp_path)
+    shard = meta["files"][0]["shards"][0]
+    if kind == "absolute":
+        shard["path"] = str(outside)
+        expected = "is absolute"
+    elif kind == "dotdot":
+        shard["path"] = "data/../../../outside/shard.jsonl.zst"
+        expected = "'..' segment"
+    else:
+        (package / "data" / "linked.jsonl.zst").symlink_to(outside)
+        shard["path"] = "data/linked.jsonl.zst"
+        expected = "resolves outside the package"
+    (package / "metadata.json").write_bytes(orjson.dumps(meta))
+    report = verify_package(package)
+    errors = [f for f in report.findings if f.severity == "error"]
+    assert [f.rule for f in errors] == ["C12"] and expected in errors[0].message, errors
+    if kind == "symlink":  # the command says so too, and fails
+        cli = Path(sys.executable).parent / "jsonl-assets"
+        run = subprocess.run([str(cli), "verify", str(package)], capture_output=True, text=True)
+        assert run.returncode == 1 and "C12" in run.stdout and "outside" in run.stdout
