@@ -31,13 +31,28 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def named_os_error(exc: OSError, path: Path) -> OSError:
+    """The same error, naming the file (a bare ENOSPC does not say which write failed)."""
+    return OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}", str(path))
+
+
+def write_partial(handle: BinaryIO, data: bytes, final: Path) -> None:
+    try:
+        handle.write(data)
+    except OSError as exc:
+        raise named_os_error(exc, final) from exc
+
+
 def commit_partial(handle: BinaryIO, final: Path) -> None:
     """Flush and fsync an open `.partial` file, rename it to `final`, fsync the folder."""
-    handle.flush()
-    os.fsync(handle.fileno())
-    handle.close()
-    os.replace(partial_path(final), final)
-    fsync_dir(final.parent)
+    try:
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.close()
+        os.replace(partial_path(final), final)
+        fsync_dir(final.parent)
+    except OSError as exc:
+        raise named_os_error(exc, final) from exc
 
 
 def abort_partial(handle: BinaryIO, final: Path) -> None:

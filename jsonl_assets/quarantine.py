@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import orjson
 
-from jsonl_assets.atomic_files import abort_partial, commit_partial, partial_path
+from jsonl_assets.atomic_files import abort_partial, commit_partial, partial_path, write_partial
 from jsonl_assets.traces import raw_fields
 
 EXAMPLES_PER_REASON: Final = 5
@@ -64,7 +64,7 @@ class QuarantineWriter:
             entry["raw_truncated"] = True
         if raw_size is not None:
             entry["raw_size"] = raw_size
-        self._handle.write(orjson.dumps(entry) + b"\n")
+        write_partial(self._handle, orjson.dumps(entry) + b"\n", self.path)
         self.by_reason[reason] += 1
         examples = self.examples.setdefault(reason, [])
         if len(examples) < EXAMPLES_PER_REASON:

@@ -24,7 +24,13 @@ from typing import Any, BinaryIO, Final
 
 import orjson
 
-from jsonl_assets.atomic_files import abort_partial, commit_partial, partial_path, write_atomic
+from jsonl_assets.atomic_files import (
+    abort_partial,
+    commit_partial,
+    partial_path,
+    write_atomic,
+    write_partial,
+)
 from jsonl_assets.fault_points import reached
 
 CHUNK: Final = 4 << 20
@@ -137,7 +143,7 @@ class WorkFileWriter:
     def flush(self) -> None:
         if self._buffer:
             data = b"".join(self._buffer)
-            self._handle.write(data)
+            write_partial(self._handle, data, self.path)
             self.bytes_written += len(data)
             self._buffer = []
             self._buffered = 0

@@ -245,3 +245,29 @@ def test_verifier_rejects_shard_paths_that_escape_the_package(tmp_path: Path, ki
         cli = Path(sys.executable).parent / "jsonl-assets"
         run = subprocess.run([str(cli), "verify", str(package)], capture_output=True, text=True)
         assert run.returncode == 1 and "C12" in run.stdout and "outside" in run.stdout
+
+
+def test_disk_full_while_writing_a_work_file_names_it_and_a_rerun_redoes_only_that_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = restart.make_project(tmp_path, chats=300, notes=1500)
+    cfg, dirs = _dirs(config)
+    run_extract(cfg, dirs)
+    from jsonl_assets import work_files
+
+    real_writer = work_files.WorkFileWriter.__init__
+
+    def full_disk_init(self: Any, path: Path, *args: Any, **kwargs: Any) -> None:
+        real_writer(self, path, *args, **kwargs)
+        self._handle = _FullDisk(self._handle, [1000])
+
+    monkeypatch.setattr(work_files.WorkFileWriter, "__init__", full_disk_init)
+    with pytest.raises(OSError, match=r"cannot write .*transformed\.jsonl: No space left") as info:
+        run_transform(cfg, dirs)
+    assert info.value.errno == errno.ENOSPC
+    assert not (dirs.work / "transformed.jsonl").exists()
+    assert not [p for p in dirs.work.iterdir() if p.name.endswith(".partial")]
+    monkeypatch.undo()
+    assert run_extract(cfg, dirs).reused
+    report = run_transform(cfg, dirs)
+    assert not report.reused and report.records_out > 0
