@@ -268,16 +268,7 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
             problems.append(f"{key}: its shards failed shards_verified")
             continue
         objective, split = split_key(key)
-        partitions.append(
-            PartitionShards(
-                objective=objective,
-                split=split,
-                shards=data["shards"],
-                toolsets=data["toolsets"],
-                files=data["files"],
-                accounting=data["accounting"],
-            )
-        )
+        partitions.append(PartitionShards.from_report(objective, split, data))
     if problems:
         check = checks.package_valid_check(0, 0, 0, [], [], problems)
         return dg.MaterializeResult(

@@ -6,7 +6,7 @@ shards always give the same bytes. `created_at` appears only when the config set
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -33,6 +33,19 @@ class PartitionShards:
     @property
     def key(self) -> str:
         return f"{self.objective}|{self.split}"
+
+    @classmethod
+    def from_report(cls, objective: str, split: str, report: Mapping[str, Any]) -> PartitionShards:
+        """From what the shards stage reports (its report's `extra`, or the `partition_report`
+        materialisation metadata, which carries the same keys)."""
+        return cls(
+            objective=objective,
+            split=split,
+            shards=report["shards"],
+            toolsets=report["toolsets"],
+            files=report["files"],
+            accounting=report["accounting"],
+        )
 
 
 def _dataset(cfg: PipelineConfig) -> dict[str, Any]:

@@ -59,16 +59,7 @@ def build_with_core(config_path: Path) -> Path:
             for stage in (run_extract, run_transform, run_validate):
                 stage(cfg, dirs)
             report = run_shards(cfg, dirs)
-            partitions.append(
-                PartitionShards(
-                    objective=objective,
-                    split=split,
-                    shards=report.extra["shards"],
-                    toolsets=report.extra["toolsets"],
-                    files=report.extra["files"],
-                    accounting=report.extra["accounting"],
-                )
-            )
+            partitions.append(PartitionShards.from_report(objective, split, report.extra))
     result = publish_manifest(cfg, partitions)
     assert result.published, result.findings[:5]
     return out.dir

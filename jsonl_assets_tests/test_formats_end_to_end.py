@@ -73,16 +73,7 @@ def build_package(config: Path) -> tuple[PipelineConfig, dict[str, StageReport]]
             report = run_shards(cfg, dirs)
             assert verify_partition_shards(cfg, dirs, report)["passed"], dirs.key
             reports[dirs.key] = report
-            built.append(
-                PartitionShards(
-                    objective=objective,
-                    split=split,
-                    shards=report.extra["shards"],
-                    toolsets=report.extra["toolsets"],
-                    files=report.extra["files"],
-                    accounting=report.extra["accounting"],
-                )
-            )
+            built.append(PartitionShards.from_report(objective, split, report.extra))
     result = publish_manifest(cfg, built)
     assert result.published and result.valid, [str(f) for f in result.findings[:5]]
     return cfg, reports

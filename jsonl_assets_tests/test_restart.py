@@ -168,16 +168,7 @@ def build_stages(config_path: Path, keys: tuple[str, ...] = KEYS) -> dict[str, A
             "reused_shards": report.extra["reused_shards"],
             "shards": len(report.extra["shards"]),
         }
-        partitions.append(
-            PartitionShards(
-                objective=objective,
-                split=split,
-                shards=report.extra["shards"],
-                toolsets=report.extra["toolsets"],
-                files=report.extra["files"],
-                accounting=report.extra["accounting"],
-            )
-        )
+        partitions.append(PartitionShards.from_report(objective, split, report.extra))
     result = publish_manifest(cfg, partitions)
     if not result.published:
         raise AssertionError(f"metadata.json not published: {result.findings[:3]}")

@@ -1,0 +1,62 @@
+"""Bytes per id of the duplicate-id set (`dedup.SeenIds`) against a Python set, in one run.
+
+    .venv/bin/python bench/dedup_memory.py              # 10,000,000 ids
+    .venv/bin/python bench/dedup_memory.py --ids 2000000
+
+Each variant runs in a fresh subprocess that adds the ids in batches of 8,192 (as the
+validated stage does) and prints: ids kept, seconds, the structure's own bytes per id, and the
+growth of peak RSS per id over the process's RSS before the first id (which includes the
+transient memory of merging runs). Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+CHILD = r"""
+import hashlib, resource, sys, time
+kind, n = sys.argv[1], int(sys.argv[2])
+import polars  # imported before the baseline, as in the pipeline
+from jsonl_assets.dedup import SeenIds
+
+def rss_peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+base = rss_peak_mb()
+start = time.perf_counter()
+batch = 8192
+if kind == "seenids":
+    seen = SeenIds()
+    for lo in range(0, n, batch):
+        ids = range(lo, min(n, lo + batch))
+        digests = [hashlib.sha256(b"record-%d" % i).digest()[:16] for i in ids]
+        seen.add_batch(digests, list(ids))
+    own = seen.nbytes()
+    kept = len(seen)
+else:
+    seen = set()
+    for i in range(n):
+        seen.add(hashlib.sha256(b"record-%d" % i).hexdigest()[:32])
+    own = sys.getsizeof(seen) + sum(sys.getsizeof(x) for x in list(seen)[:1000]) * len(seen) / 1000
+    kept = len(seen)
+seconds = time.perf_counter() - start
+peak = rss_peak_mb()
+print(f"{kind:<10} {kept:>12,} ids {seconds:7.1f} s   structure {own / kept:6.1f} B/id   "
+      f"peak RSS growth {(peak - base) * 1024 * 1024 / kept:6.1f} B/id ({peak - base:,.0f} MB)")
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ids", type=int, default=10_000_000)
+    parser.add_argument("--skip-set", action="store_true", help="skip the Python set baseline")
+    args = parser.parse_args()
+    kinds = ["seenids"] if args.skip_set else ["seenids", "pyset"]
+    for kind in kinds:
+        subprocess.run([sys.executable, "-c", CHILD, kind, str(args.ids)], check=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,319 @@
+"""Throughput and memory of `jsonl-assets build` against a hand-written floor, in one run.
+
+    .venv/bin/python bench/throughput.py                 # 300,000 records (~280 MB), 3 repeats
+    .venv/bin/python bench/throughput.py --scale 4 --repeats 1 --only build
+
+Figures printed (medians of the repeats): wall seconds, records/s, MB/s of raw input and peak
+RSS, for
+  floor   - a minimal streaming loop that does the work and nothing more: read lines,
+            orjson.loads, map to the spec shape, content-hash id, dedup with a set,
+            orjson.dumps, zstd level 3 (single-threaded), sha256 of the output;
+  build   - `jsonl-assets build --partition sft|train` as a user runs it: every stage, every
+            check (shards_verified included) and the manifest, through Dagster, start-up
+            included, on a fresh work dir and Dagster home each time;
+  build2  - two partitions of the same size built together (`--workers 2`) against the same
+            two built one after the other;
+and the ratios build/floor and together/sequential. Nothing here is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+import zstandard
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = ROOT / ".venv" / "bin" / "jsonl-assets"
+BASE_RECORDS = 300_000
+
+WORDS = [
+    "the",
+    "a",
+    "of",
+    "to",
+    "and",
+    "in",
+    "is",
+    "it",
+    "you",
+    "that",
+    "for",
+    "on",
+    "with",
+    "as",
+    "are",
+    "this",
+    "be",
+    "at",
+    "have",
+    "or",
+    "from",
+    "by",
+    "not",
+    "water",
+    "soil",
+    "plant",
+    "light",
+    "leaf",
+    "root",
+    "seed",
+    "garden",
+    "grow",
+    "sun",
+    "rain",
+    "pot",
+    "compost",
+    "prune",
+    "bloom",
+    "question",
+    "answer",
+    "model",
+    "data",
+    "train",
+    "example",
+    "context",
+    "reason",
+    "step",
+    "first",
+    "then",
+    "because",
+    "when",
+    "should",
+    "could",
+    "would",
+    "which",
+    "what",
+    "how",
+    "why",
+    "where",
+    "there",
+    "their",
+    "about",
+    "more",
+    "some",
+    "time",
+]
+UNICODE = [
+    "café",
+    "naïve",
+    "Grüße",
+    "東京",
+    "データ",
+    "пример",
+    "مرحبا",
+    "שלום",
+    "🌱",
+    "👩‍🌾",
+    "½",
+    "→",
+]
+
+
+def _sentence(rng: random.Random, n: int) -> str:
+    words = [rng.choice(WORDS) for _ in range(n)]
+    if rng.random() < 0.3:
+        words[rng.randrange(n)] = rng.choice(UNICODE)
+    return " ".join(words).capitalize() + "."
+
+
+def generate(path: Path, records: int, seed: int = 7) -> int:
+    """Multi-turn chats of about 1 KB; ~1% duplicates, ~0.5% malformed lines."""
+    rng = random.Random(seed)
+    recent: list[bytes] = []
+    with open(path, "wb") as out:
+        for i in range(records):
+            roll = rng.random()
+            if roll < 0.005:
+                out.write(
+                    b'{"messages": [{"role": "user", "content": "broken' + str(i).encode() + b"\n"
+                )
+                continue
+            if roll < 0.015 and recent:
+                out.write(rng.choice(recent))
+                continue
+            messages = [{"role": "system", "content": "You are a helpful gardening assistant."}]
+            for _ in range(rng.randint(1, 3)):
+                messages.append({"role": "user", "content": _sentence(rng, rng.randint(8, 25))})
+                messages.append(
+                    {
+                        "role": "assistant",
+                        "content": " ".join(
+                            _sentence(rng, rng.randint(10, 20)) for _ in range(rng.randint(1, 4))
+                        ),
+                    }
+                )
+            line = orjson.dumps({"messages": messages}) + b"\n"
+            out.write(line)
+            recent = ([*recent, line])[-50:]
+    return path.stat().st_size
+
+
+def floor(path: Path) -> int:
+    """The hand-written loop the build is compared with."""
+    cctx = zstandard.ZstdCompressor(level=3)
+    digest = hashlib.sha256()
+    seen: set[str] = set()
+    written = 0
+    batch: list[bytes] = []
+    with open(path, "rb") as src, open(path.with_suffix(".floor.zst"), "wb") as dst:
+
+        def flush() -> None:
+            data = cctx.compress(b"".join(batch))
+            digest.update(data)
+            dst.write(data)
+            batch.clear()
+
+        for line in src:
+            try:
+                raw = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            record = {
+                "messages": [
+                    {"role": m["role"], "content": [{"type": "text", "text": m["content"]}]}
+                    for m in raw["messages"]
+                ]
+            }
+            record_id = hashlib.sha256(
+                orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+            ).hexdigest()[:32]
+            if record_id in seen:
+                continue
+            seen.add(record_id)
+            batch.append(orjson.dumps({"id": record_id, **record}) + b"\n")
+            written += 1
+            if len(batch) >= 4096:
+                flush()
+        flush()
+    return written
+
+
+def _config(folder: Path, sources: list[str], compression: str = "zstd") -> Path:
+    level = {"zstd": 3, "gzip": 6}[compression]
+    lines = [
+        "dataset: {name: bench, description: throughput benchmark}",
+        f"output: {{compression: {compression}, level: {level}, max_records_per_shard: 200000}}",
+        "thresholds: {max_parse_failure_rate: 0.02, max_duplicate_id_rate: 0.05, max_invalid_rate: 0.01}",
+        "sources:",
+    ]
+    for name in sources:
+        lines.append(
+            f"  - {{name: {name}, paths: [raw/{name}.jsonl], objective: sft, adapter: chat, split: {'train' if name == 'chats' else 'test'}}}"
+        )
+    path = folder / "pipeline.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _run_build(folder: Path, partitions: list[str], workers: int) -> tuple[float, float]:
+    for sub in ("package", "work", "quarantine", "home"):
+        shutil.rmtree(folder / sub, ignore_errors=True)
+    env = dict(os.environ, DAGSTER_HOME=str(folder / "home"))
+    (folder / "home").mkdir()
+    shutil.copyfile(ROOT / "dagster.yaml", folder / "home" / "dagster.yaml")
+    cmd = [str(CLI), "build", "--config", str(folder / "pipeline.yaml"), "--workers", str(workers)]
+    for p in partitions:
+        cmd += ["--partition", p]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit(f"build failed:\n{proc.stdout}\n{proc.stderr}")
+    peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return wall, peak / 1024
+
+
+def _floor_in_child(path: Path) -> tuple[float, float]:
+    code = (
+        f"import sys, time, resource; sys.path.insert(0, {str(Path(__file__).parent)!r}); import throughput as t; "
+        f"from pathlib import Path; s = time.perf_counter(); t.floor(Path({str(path)!r})); "
+        "print(time.perf_counter() - s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return float(out[0]), float(out[1]) / 1024
+
+
+def _row(name: str, walls: list[float], peaks: list[float], records: int, mb: float) -> float:
+    wall = statistics.median(walls)
+    print(
+        f"{name:<22} {wall:8.2f} s {records / wall:11,.0f} rec/s {mb / wall:8.1f} MB/s   peak RSS {max(peaks):7.1f} MB   (runs: {', '.join(f'{w:.2f}' for w in walls)})"
+    )
+    return wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--only", choices=["floor", "build", "gzip", "two"], action="append")
+    args = parser.parse_args()
+    only = set(args.only or ["floor", "build", "gzip", "two"])
+    folder = args.dir or Path(tempfile.mkdtemp(prefix="jsonl-bench-"))
+    (folder / "raw").mkdir(parents=True, exist_ok=True)
+    records = int(BASE_RECORDS * args.scale)
+    raw = folder / "raw" / "chats.jsonl"
+    if not raw.exists():
+        generate(raw, records)
+    mb = raw.stat().st_size / 1e6
+    print(
+        f"input: {records:,} records, {mb:.0f} MB ({raw}); {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}"
+    )
+    results: dict[str, float] = {}
+    if "floor" in only:
+        runs = [_floor_in_child(raw) for _ in range(args.repeats)]
+        results["floor"] = _row("floor", [r[0] for r in runs], [r[1] for r in runs], records, mb)
+    if "build" in only:
+        _config(folder, ["chats"])
+        runs = [_run_build(folder, ["sft|train"], 1) for _ in range(args.repeats)]
+        results["build"] = _row(
+            "build (1 partition)", [r[0] for r in runs], [r[1] for r in runs], records, mb
+        )
+        sizes = sum(p.stat().st_size for p in (folder / "package" / "data").iterdir())
+        print(f"zstd shards: {sizes / 1e6:.1f} MB on disk")
+    if "floor" in results and "build" in results:
+        print(f"ratio build/floor: {results['build'] / results['floor']:.2f}  (target <= 2.0)")
+    if "gzip" in only:
+        _config(folder, ["chats"], "gzip")
+        runs = [_run_build(folder, ["sft|train"], 1) for _ in range(args.repeats)]
+        results["gzip"] = _row(
+            "build, gzip level 6", [r[0] for r in runs], [r[1] for r in runs], records, mb
+        )
+        sizes = sum(p.stat().st_size for p in (folder / "package" / "data").iterdir())
+        print(f"gzip shards: {sizes / 1e6:.1f} MB on disk")
+        if "build" in results:
+            print(f"ratio gzip/zstd build: {results['gzip'] / results['build']:.2f}")
+    if "two" in only:
+        second = folder / "raw" / "chats2.jsonl"
+        if not second.exists():
+            generate(second, records, seed=8)  # other records: no id may appear in two splits
+        _config(folder, ["chats", "chats2"])
+        seq = [
+            sum(_run_build(folder, [p], 1)[0] for p in ("sft|train", "sft|test"))
+            for _ in range(args.repeats)
+        ]
+        both = [_run_build(folder, ["sft|train", "sft|test"], 2)[0] for _ in range(args.repeats)]
+        s = _row("two, one after other", seq, [0.0], 2 * records, 2 * mb)
+        b = _row("two, together", both, [0.0], 2 * records, 2 * mb)
+        print(f"ratio together/sequential: {b / s:.2f}  (target <= 0.6)")
+    if args.dir is None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
