@@ -20,14 +20,16 @@ from typing import Any
 
 from jsonl_assets.config import CONFIG_ENV_VAR, ConfigError, load_config
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
 
 def ensure_dagster_home() -> Path:
-    """$DAGSTER_HOME, or the project-local `.dagster_home/` beside the current folder's
-    `dagster.yaml` (created on first use)."""
+    """$DAGSTER_HOME, or the project-local `.dagster_home/` in the current folder (created on
+    first use, with the project's `dagster.yaml`: the current folder's, else the one beside
+    this package, else a minimal one with telemetry off)."""
     if home := os.environ.get("DAGSTER_HOME"):
         path = Path(home).resolve()
     else:
@@ -35,9 +37,13 @@ def ensure_dagster_home() -> Path:
         os.environ["DAGSTER_HOME"] = str(path)
     path.mkdir(parents=True, exist_ok=True)
     instance_yaml = path / "dagster.yaml"
-    project_yaml = Path.cwd() / "dagster.yaml"
-    if not instance_yaml.exists() and project_yaml.is_file():
-        shutil.copyfile(project_yaml, instance_yaml)
+    if not instance_yaml.exists():
+        for candidate in (Path.cwd() / "dagster.yaml", PROJECT_ROOT / "dagster.yaml"):
+            if candidate.is_file():
+                shutil.copyfile(candidate, instance_yaml)
+                break
+        else:
+            instance_yaml.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     return path
 
 
