@@ -5,14 +5,47 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import orjson
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "data"
 CORPUS = REPO.parent / "shared" / "corpus"
+
+
+def materialize(
+    config: Path,
+    instance: dg.DagsterInstance,
+    key: str | None,
+    assets: list | None = None,
+    **kw: Any,
+) -> dg.ExecuteInProcessResult:
+    """A real materialisation: the four stages of partition `key`, or the manifest (key None)."""
+    from jsonl_assets.assets import ALL_ASSETS, STAGE_ASSETS
+    from jsonl_assets.resources import PipelineResource
+
+    return dg.materialize(
+        assets or (STAGE_ASSETS if key else ALL_ASSETS),
+        partition_key=key,
+        instance=instance,
+        resources={"pipeline": PipelineResource(config_path=str(config), **kw)},
+        raise_on_error=False,
+        selection=None if key else [ALL_ASSETS[-1]],
+    )
+
+
+def read_shard(path: Path) -> list[dict[str, Any]]:
+    """The records of a shard, decompressed by its extension and parsed line by line."""
+    from jsonl_assets.compression import iter_decompressed
+
+    codec = {".zst": "zstd", ".gz": "gzip"}.get(path.suffix, "none")
+    with open(path, "rb") as handle:
+        data = b"".join(iter_decompressed(handle, codec))
+    return [orjson.loads(line) for line in data.splitlines() if line]
 
 
 def write_config(path: Path, config: dict) -> Path:

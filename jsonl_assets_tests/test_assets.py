@@ -11,14 +11,13 @@ import orjson
 import yaml
 
 from jsonl_assets import checks
-from jsonl_assets.assets import ALL_ASSETS, STAGE_ASSETS
-from jsonl_assets.compression import iter_decompressed
+from jsonl_assets.assets import ALL_ASSETS
 from jsonl_assets.definitions import defs
 from jsonl_assets.package_verifier import verify_package
 from jsonl_assets.partitions import all_partition_keys
 from jsonl_assets.resources import PipelineResource
 
-from .conftest import build_with_core
+from .conftest import build_with_core, materialize, read_shard
 
 SAMPLE_PARTITIONS = [
     "sft|train",
@@ -28,23 +27,6 @@ SAMPLE_PARTITIONS = [
     "rft|test",
     "cpt|train",
 ]
-
-
-def materialize(
-    config: Path,
-    instance: dg.DagsterInstance,
-    key: str | None,
-    assets: list | None = None,
-    **kw: Any,
-) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        assets or (STAGE_ASSETS if key else ALL_ASSETS),
-        partition_key=key,
-        instance=instance,
-        resources={"pipeline": PipelineResource(config_path=str(config), **kw)},
-        raise_on_error=False,
-        selection=None if key else [ALL_ASSETS[-1]],
-    )
 
 
 def build_all(
@@ -66,13 +48,6 @@ def package_hashes(package: Path) -> dict[str, str]:
         for p in sorted(package.rglob("*"))
         if p.is_file()
     }
-
-
-def read_shard(path: Path) -> list[dict[str, Any]]:
-    codec = {".zst": "zstd", ".gz": "gzip"}.get(path.suffix, "none")
-    with open(path, "rb") as handle:
-        data = b"".join(iter_decompressed(handle, codec))
-    return [orjson.loads(line) for line in data.splitlines() if line]
 
 
 def test_code_location_has_five_assets_twelve_partitions_five_checks() -> None:

@@ -11,7 +11,6 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import orjson
@@ -19,17 +18,14 @@ import pytest
 import yaml
 
 from jsonl_assets import checks
-from jsonl_assets.assets import ALL_ASSETS, STAGE_ASSETS
-from jsonl_assets.compression import iter_decompressed
 from jsonl_assets.config import load_config
 from jsonl_assets.package_verifier import verify_package
 from jsonl_assets.partitions import all_partition_keys
-from jsonl_assets.resources import PipelineResource
 from jsonl_assets.shard_stage import MARKER as SHARDS_MARKER
 from jsonl_assets.spec_vocabulary import SPLITS
 from jsonl_assets.transform_stage import upstream_marker
 from jsonl_assets.work_files import partition_dirs
-from jsonl_assets_tests.conftest import CORPUS, REPO, write_config
+from jsonl_assets_tests.conftest import CORPUS, REPO, materialize, read_shard, write_config
 
 CONFIG = REPO / "data" / "corpus_pipeline.yaml"
 CORPUS_PREFIX = "../../shared/corpus/"
@@ -48,26 +44,6 @@ def corpus_config(tmp_path: Path) -> Path:
         source["paths"] = [str(CORPUS / p[len(CORPUS_PREFIX) :]) for p in paths]
     data["output"].update(dir="package", work_dir="work", quarantine_dir="quarantine")
     return write_config(tmp_path / "corpus_pipeline.yaml", data)
-
-
-def materialize(
-    config: Path, instance: dg.DagsterInstance, key: str | None
-) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        STAGE_ASSETS if key else ALL_ASSETS,
-        partition_key=key,
-        instance=instance,
-        resources={"pipeline": PipelineResource(config_path=str(config))},
-        raise_on_error=False,
-        selection=None if key else [ALL_ASSETS[-1]],
-    )
-
-
-def read_shard(path: Path) -> list[dict[str, Any]]:
-    codec = {".zst": "zstd", ".gz": "gzip"}.get(path.suffix, "none")
-    with open(path, "rb") as handle:
-        data = b"".join(iter_decompressed(handle, codec))
-    return [orjson.loads(line) for line in data.splitlines()]
 
 
 def test_every_corpus_folder_builds_into_one_valid_package(

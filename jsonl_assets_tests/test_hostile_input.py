@@ -28,14 +28,13 @@ import pytest
 import yaml
 import zstandard
 
-from jsonl_assets.assets import ALL_ASSETS, STAGE_ASSETS
 from jsonl_assets.compression import iter_decompressed
 from jsonl_assets.config import load_config
 from jsonl_assets.extract_stage import run_extract
 from jsonl_assets.package_verifier import verify_package
 from jsonl_assets.readers.source_file import SourceFile
-from jsonl_assets.resources import PipelineResource
 from jsonl_assets.work_files import partition_dirs
+from jsonl_assets_tests.conftest import materialize
 
 KEY = "cpt|train"
 HUGE_LINE_BYTES = 50 * 1024 * 1024 + 17
@@ -162,17 +161,6 @@ def make_hostile_project(root: Path) -> tuple[Path, dict[str, dict[str, int]]]:
     return path, expected
 
 
-def _materialize(config: Path, instance: dg.DagsterInstance, key: str | None) -> Any:
-    return dg.materialize(
-        STAGE_ASSETS if key else ALL_ASSETS,
-        partition_key=key,
-        instance=instance,
-        resources={"pipeline": PipelineResource(config_path=str(config))},
-        raise_on_error=False,
-        selection=None if key else [ALL_ASSETS[-1]],
-    )
-
-
 def _shard_records(package: Path) -> list[dict[str, Any]]:
     records = []
     for path in sorted((package / "data").iterdir()):
@@ -205,8 +193,8 @@ def test_hostile_corpus_builds_and_every_input_is_accounted_for(tmp_path: Path) 
     assert peak < 16_000_000, f"extraction peaked at {peak} bytes with a 50 MB line"
 
     with dg.instance_for_test() as instance:
-        assert _materialize(config, instance, KEY).success
-        assert _materialize(config, instance, None).success
+        assert materialize(config, instance, KEY).success
+        assert materialize(config, instance, None).success
     package = tmp_path / "package"
     report = verify_package(package)
     assert report.ok, report.findings[:5]
@@ -302,7 +290,7 @@ def test_a_file_changing_while_read_fails_the_partition_with_no_package(
 
     monkeypatch.setattr(SourceFile, "chunks", appending_chunks)
     with dg.instance_for_test() as instance:
-        result = _materialize(config, instance, KEY)
+        result = materialize(config, instance, KEY)
         assert not result.success
         failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
         assert [f.step_key for f in failures] == ["extracted"]
@@ -316,7 +304,7 @@ def test_a_file_changing_while_read_fails_the_partition_with_no_package(
         assert not (tmp_path / "work" / "cpt" / "train" / "extracted.json").exists()
 
         monkeypatch.setattr(SourceFile, "chunks", original)  # the writer is done: rebuild
-        assert _materialize(config, instance, KEY).success
+        assert materialize(config, instance, KEY).success
     assert len(_shard_records(tmp_path / "package")) == 51
 
 
