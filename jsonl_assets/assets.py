@@ -209,6 +209,7 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
             "reused_shards": report.extra["reused_shards"],
             "removed_orphans": len(report.extra["removed_orphans"]),
             "verified": verification["passed"],
+            "verify_seconds": dg.MetadataValue.float(round(verification["seconds"], 3)),
             PARTITION_REPORT: dg.MetadataValue.json(
                 {
                     "shards": report.extra["shards"],

@@ -273,6 +273,7 @@ def verify_partition_shards(
 ) -> dict[str, Any]:
     """Re-read every shard of the partition: sha256, record count, each line a JSON object,
     each record valid for the objective. Returns counts and the first findings."""
+    started = time.perf_counter()
     ctx = record_context(cfg, report.extra["toolsets"])
     findings: list[dict[str, Any]] = []
     records = 0
@@ -295,4 +296,5 @@ def verify_partition_shards(
         "expected_records": report.records_out,
         "findings": findings[:20],
         "passed": bad_shards == 0 and records == report.records_out,
+        "seconds": time.perf_counter() - started,
     }
