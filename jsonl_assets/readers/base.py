@@ -4,7 +4,9 @@ A reader turns one source file into a stream of items, in file order:
 
 * a good record: the tuple ``(position, value, raw)``, where ``position`` is 1-based in the
   reader's position kind, ``value`` is the parsed JSON object (a dict), and ``raw`` is the
-  record's exact source bytes when the format has them (JSONL) or ``None``;
+  record as JSON bytes when the reader has them at no extra cost: the exact source bytes for
+  JSONL, the orjson form a reader already made (JSON arrays, Parquet: to measure the record
+  against `max_record_bytes`), else ``None`` (the extract stage then serialises ``value``);
 * a bad input: a ``Rejection`` (see ``traces.py``) with a stable reason code.
 
 Readers never hold a whole file in memory and never raise for bad input: damage ends the

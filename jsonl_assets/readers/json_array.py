@@ -102,8 +102,7 @@ def _items(
                     raw_size=size,
                 )
                 continue
-            del data
-            yield (index, value, None)
+            yield (index, value, data)  # the extract stage writes these bytes as they are
     except ijson.JSONError as exc:
         message = _ijson_message(exc)
         reason = "invalid_utf8" if "invalid bytes in UTF8" in message else "parse_error"

@@ -117,7 +117,7 @@ def _checked(row_no: int, row: dict[str, Any], limit: int) -> ReadItem:
             raw_truncated=True,
             raw_size=len(data),
         )
-    return (row_no, row, None)
+    return (row_no, row, data)  # the extract stage writes these bytes as they are
 
 
 def _corrupt(row_no: int, exc: BaseException) -> Rejection:

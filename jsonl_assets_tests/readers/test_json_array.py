@@ -51,7 +51,7 @@ def test_streams_every_codec(tmp_path: Path, codec: str) -> None:
     items = read(tmp_path, DATA, codec)
     assert [i[0] for i in items] == list(range(1, len(ITEMS) + 1))
     assert [i[1] for i in items] == ITEMS
-    assert all(i[2] is None for i in items)
+    assert all(i[2] == orjson.dumps(i[1]) for i in items)
 
 
 def test_numbers_are_int_and_float_never_decimal(tmp_path: Path) -> None:
@@ -94,7 +94,10 @@ def test_error_mid_array_keeps_items_before_and_ends_file(
 ) -> None:
     data = b'[{"a": 1}, {"a": 2},\n ' + bad + b', {"a": 4}]'
     items = read(tmp_path, data)
-    assert items[:2] == [(1, {"a": 1}, None), (2, {"a": 2}, None)]
+    assert items[:2] == [
+        (1, {"a": 1}, orjson.dumps({"a": 1})),
+        (2, {"a": 2}, orjson.dumps({"a": 2})),
+    ]
     assert reasons(items) == [(3, reason)]
     assert "after item 2" in items[2].detail and "not read" in items[2].detail
     assert len(items) == 3
@@ -104,7 +107,7 @@ def test_truncated_plain_file_and_trailing_garbage(tmp_path: Path) -> None:
     items = read(tmp_path, b'[{"a": 1}, {"a": 2}, {"a"')
     assert reasons(items) == [(3, "parse_error")] and "premature EOF" in items[-1].detail
     items = read(tmp_path, b'[{"a": 1}] [{"a": 2}]')
-    assert items[0] == (1, {"a": 1}, None)
+    assert items[0] == (1, {"a": 1}, orjson.dumps({"a": 1}))
     assert reasons(items) == [(2, "parse_error")] and "trailing garbage" in items[-1].detail
 
 
@@ -121,7 +124,7 @@ def test_non_objects_and_deep_nesting_are_rejected_one_by_one(tmp_path: Path) ->
     ]
     assert items[1].raw == b"[1,2]"
     assert "254 levels" in items[5].detail
-    assert items[-1] == (7, {"a": 7}, None)
+    assert items[-1] == (7, {"a": 7}, orjson.dumps({"a": 7}))
 
 
 def test_item_over_the_limit_is_too_large(tmp_path: Path) -> None:
@@ -136,7 +139,7 @@ def test_item_over_the_limit_is_too_large(tmp_path: Path) -> None:
 def test_items_path_reads_array_inside_object(tmp_path: Path) -> None:
     data = b'{"meta": {"n": 2}, "data": [{"a": 1}, {"a": 2}], "tail": [{"no": 1}]}'
     items = read(tmp_path, data, options={"items_path": "data.item"})
-    assert items == [(1, {"a": 1}, None), (2, {"a": 2}, None)]
+    assert items == [(1, {"a": 1}, orjson.dumps({"a": 1})), (2, {"a": 2}, orjson.dumps({"a": 2}))]
 
 
 def test_object_without_items_path_is_not_an_array(tmp_path: Path) -> None:
@@ -153,7 +156,7 @@ def test_missing_items_path_versus_empty_array(tmp_path: Path) -> None:
 
 
 def test_bom_is_accepted(tmp_path: Path) -> None:
-    assert read(tmp_path, b'\xef\xbb\xbf[{"a": 1}]') == [(1, {"a": 1}, None)]
+    assert read(tmp_path, b'\xef\xbb\xbf[{"a": 1}]') == [(1, {"a": 1}, orjson.dumps({"a": 1}))]
 
 
 def test_sharegpt_corpus_has_500_items(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 import pytest
 import zstandard
@@ -62,11 +63,8 @@ def test_multi_row_group_file_read_in_order(tmp_path: Path, codec: str) -> None:
     assert len(items) == N
     assert [i[0] for i in items] == list(range(1, N + 1))
     assert [i[1]["id"] for i in items] == list(range(N))
-    assert items[1234] == (
-        1235,
-        {"id": 1234, "text": "row 1234 é", "tags": [1234, 1235], "meta": {"k": "v1234", "n": 2}},
-        None,
-    )
+    row = {"id": 1234, "text": "row 1234 é", "tags": [1234, 1235], "meta": {"k": "v1234", "n": 2}}
+    assert items[1234] == (1235, row, orjson.dumps(row))
     # a decompressed scratch copy, if one was made, is removed
     assert list((tmp_path / "scratch").glob("*")) == []
 
@@ -117,19 +115,15 @@ def test_values_are_json_ready(tmp_path: Path) -> None:
         }
     )
     items = read(tmp_path, parquet_bytes(tmp_path, df))
-    assert items == [
-        (
-            1,
-            {
-                "price": 1.25,
-                "blob": "AP9hYg==",
-                "wait": 2_000_000,
-                "when": dt.datetime(2024, 5, 1, 12, 30),
-                "none": None,
-            },
-            None,
-        )
-    ]
+    row = {
+        "price": 1.25,
+        "blob": "AP9hYg==",
+        "wait": 2_000_000,
+        "when": dt.datetime(2024, 5, 1, 12, 30),
+        "none": None,
+    }
+    assert items == [(1, row, orjson.dumps(row))]
+    assert orjson.loads(items[0][2])["when"] == "2024-05-01T12:30:00"
 
 
 def test_nested_decimal_is_unsupported_value(tmp_path: Path) -> None:
@@ -147,7 +141,11 @@ def test_nested_decimal_is_unsupported_value(tmp_path: Path) -> None:
 def test_row_over_the_limit_is_too_large(tmp_path: Path) -> None:
     df = pl.DataFrame({"t": ["a", "b" * 5000, "c"]})
     items = read(tmp_path, parquet_bytes(tmp_path, df), limit=1000)
-    assert items[0] == (1, {"t": "a"}, None) and items[2] == (3, {"t": "c"}, None)
+    assert items[0] == (1, {"t": "a"}, orjson.dumps({"t": "a"})) and items[2] == (
+        3,
+        {"t": "c"},
+        orjson.dumps({"t": "c"}),
+    )
     assert items[1].reason == "too_large" and items[1].raw_size == 5000 + len('{"t":""}')
 
 
