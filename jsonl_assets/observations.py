@@ -19,8 +19,11 @@ import dagster as dg
 from jsonl_assets.partitions import PARTITIONS
 from jsonl_assets.resources import PipelineResource
 from jsonl_assets.source_fingerprints import (
+    FileFingerprint,
     SourcesSnapshot,
     all_partition_key_strings,
+    fingerprints_from_json,
+    fingerprints_to_json,
     sources_feeding,
     take_snapshot,
 )
@@ -29,6 +32,7 @@ from jsonl_assets.ui_metadata import table
 RAW_SOURCES_KEY: Final = dg.AssetKey("raw_sources")
 GROUP: Final = "llm_training_data"  # the stage assets' group (assets.GROUP)
 DATA_VERSION_TAG: Final = "dagster/data_version"  # dagster's tag for an event's data version
+FINGERPRINTS: Final = "fingerprints"  # metadata key: the files' stat and sha256 at observation
 
 
 def partition_metadata(snapshot: SourcesSnapshot, key: str) -> dict[str, dg.RawMetadataValue]:
@@ -37,6 +41,7 @@ def partition_metadata(snapshot: SourcesSnapshot, key: str) -> dict[str, dg.RawM
     return {
         "sources": dg.MetadataValue.text(", ".join(s.name for s in sources) or "-"),
         "file_count": len(rows),
+        "files_hashed": len(snapshot.hashed),
         "bytes": sum(r[2] for r in rows),
         "files": dg.MetadataValue.md(
             table(["source", "file", "bytes", "sha256"], rows)
@@ -47,7 +52,9 @@ def partition_metadata(snapshot: SourcesSnapshot, key: str) -> dict[str, dg.RawM
 
 
 def observation_events(
-    snapshot: SourcesSnapshot, keys: Iterable[str] | None = None
+    snapshot: SourcesSnapshot,
+    keys: Iterable[str] | None = None,
+    extra: dict[str, dg.RawMetadataValue] | None = None,
 ) -> list[dg.AssetObservation]:
     """One observation of `raw_sources` per partition key (all twelve by default), carrying
     the partition's data version and a table of its files."""
@@ -57,7 +64,7 @@ def observation_events(
             asset_key=RAW_SOURCES_KEY,
             partition=key,
             tags={DATA_VERSION_TAG: versions[key]},
-            metadata=partition_metadata(snapshot, key),
+            metadata={**partition_metadata(snapshot, key), **(extra or {})},
         )
         for key in (all_partition_key_strings() if keys is None else keys)
     ]
@@ -74,6 +81,20 @@ def record_observations(
     return len(events)
 
 
+def _previous_fingerprints(instance: dg.DagsterInstance, key: str) -> dict[str, FileFingerprint]:
+    """The fingerprints the partition's last in-run observation recorded, if any."""
+    records = instance.fetch_observations(
+        dg.AssetRecordsFilter(asset_key=RAW_SOURCES_KEY, asset_partitions=[key]), limit=1
+    ).records
+    if not records or records[0].asset_observation is None:
+        return {}
+    value = records[0].asset_observation.metadata.get(FINGERPRINTS)
+    try:
+        return fingerprints_from_json(value.value) if value is not None else {}
+    except (TypeError, ValueError, AttributeError):
+        return {}
+
+
 def _observe(
     context: dg.OpExecutionContext, pipeline: PipelineResource
 ) -> dg.DataVersionsByPartition:
@@ -82,11 +103,16 @@ def _observe(
     # "Observe" without a partition, all twelve.
     if context.has_partition_key:
         key = str(context.partition_key)
-        snapshot, keys = take_snapshot(cfg, only=sources_feeding(cfg, key)), [key]
+        previous = _previous_fingerprints(context.instance, key)
+        snapshot = take_snapshot(cfg, previous, only=sources_feeding(cfg, key))
+        # This snapshot holds exactly this partition's files: the next run of the partition
+        # re-hashes only those whose stat changed.
+        fingerprints = dg.MetadataValue.json(fingerprints_to_json(snapshot.files))
+        events = observation_events(snapshot, [key], {FINGERPRINTS: fingerprints})
     else:
-        snapshot, keys = take_snapshot(cfg), None
+        events = observation_events(take_snapshot(cfg), None)
     # Logged here rather than returned, so that each observation carries its file table.
-    for event in observation_events(snapshot, keys):
+    for event in events:
         context.log_event(event)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)

@@ -237,16 +237,29 @@ def changed_partitions(before: SourcesSnapshot, after: SourcesSnapshot) -> list[
 # --- cursor: the snapshot as JSON, so a sensor's state survives restarts -------------------
 
 
+def fingerprints_to_json(files: Mapping[str, FileFingerprint]) -> dict[str, list[Any]]:
+    """Fingerprints as plain JSON, keyed by absolute path (the cursor and observations use it)."""
+    return {
+        path: [fp.size, fp.mtime_ns, fp.inode, fp.ctime_ns, fp.sha256]
+        for path, fp in sorted(files.items())
+    }
+
+
+def fingerprints_from_json(data: Mapping[str, Any]) -> dict[str, FileFingerprint]:
+    """The inverse of `fingerprints_to_json`; raises ValueError/TypeError on malformed data."""
+    return {
+        path: FileFingerprint(int(a), int(b), int(c), int(d), str(e))
+        for path, (a, b, c, d, e) in data.items()
+    }
+
+
 def dump_cursor(snapshot: SourcesSnapshot, epoch: str, generation: int) -> str:
     """JSON of the snapshot plus the sensor's (epoch, generation) counter."""
     data = {
         "format": CURSOR_FORMAT,
         "epoch": epoch,
         "generation": generation,
-        "files": {
-            path: [fp.size, fp.mtime_ns, fp.inode, fp.ctime_ns, fp.sha256]
-            for path, fp in sorted(snapshot.files.items())
-        },
+        "files": fingerprints_to_json(snapshot.files),
         "sources": {
             name: {
                 "objective": s.objective,
@@ -276,10 +289,7 @@ def load_cursor(text: str | None) -> Cursor | None:
         data = orjson.loads(text)
         if data.get("format") != CURSOR_FORMAT:
             return None
-        files = {
-            path: FileFingerprint(int(a), int(b), int(c), int(d), str(e))
-            for path, (a, b, c, d, e) in data["files"].items()
-        }
+        files = fingerprints_from_json(data["files"])
         sources = {
             name: SourceFiles(
                 name=name,

@@ -329,3 +329,24 @@ def test_observing_raw_sources_gives_the_sensor_versions(
     one = job.execute_in_process(instance=instance, partition_key="rft|test")
     (only,) = one.asset_observations_for_node(raw_sources.op.name)
     assert (only.partition, only.tags[DATA_VERSION_TAG]) == ("rft|test", expected["rft|test"])
+
+
+def test_a_partition_run_rehashes_only_the_source_files_whose_stat_changed(
+    configured: Path, instance: dg.DagsterInstance
+) -> None:
+    job = defs.resolve_job_def("build_partition")
+
+    def hashed_by_run() -> int:
+        assert job.execute_in_process(
+            partition_key="rft|test", instance=instance, raise_on_error=False
+        ).success
+        record = instance.fetch_observations(
+            dg.AssetRecordsFilter(asset_key=RAW_SOURCES_KEY, asset_partitions=["rft|test"]),
+            limit=1,
+        ).records[0]
+        return record.asset_observation.metadata["files_hashed"].value
+
+    assert hashed_by_run() == 1  # first observation: the partition's one file is read
+    assert hashed_by_run() == 0  # unchanged stat: the recorded fingerprint is reused
+    add_rft_test_record(configured.parent / "raw" / "rft" / "seedlings_test.jsonl")
+    assert hashed_by_run() == 1
