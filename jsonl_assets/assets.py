@@ -1,10 +1,14 @@
-"""The five stage assets. Each reads the config, calls the core stage, reports metadata and checks."""
+"""The stage assets: extracted, transformed and validated (one multi-asset: one step, one
+streaming pass), shards and the manifest. Each reads the config, calls the core, and reports
+metadata and check results."""
 
+from collections.abc import Iterator
 from typing import Any, Final
 
 import dagster as dg
 
 from jsonl_assets import checks
+from jsonl_assets.config import PipelineConfig
 from jsonl_assets.extract_stage import CODE_VERSION as EXTRACT_VERSION
 from jsonl_assets.extract_stage import run_extract
 from jsonl_assets.manifest_builder import PartitionShards
@@ -12,6 +16,7 @@ from jsonl_assets.manifest_stage import publish_manifest
 from jsonl_assets.observations import raw_sources
 from jsonl_assets.partition_lock import partition_lock
 from jsonl_assets.partitions import PARTITIONS, all_partition_keys, split_key
+from jsonl_assets.record_stages import run_record_stages
 from jsonl_assets.resources import PipelineResource
 from jsonl_assets.shard_stage import CODE_VERSION as SHARDS_VERSION
 from jsonl_assets.shard_stage import run_shards, verify_partition_shards
@@ -27,6 +32,7 @@ from jsonl_assets.ui_metadata import (
 )
 from jsonl_assets.validate_stage import CODE_VERSION as VALIDATE_VERSION
 from jsonl_assets.validate_stage import run_validate
+from jsonl_assets.work_files import PartitionDirs
 
 GROUP: Final = "llm_training_data"
 PARTITION_REPORT: Final = "partition_report"
@@ -56,25 +62,14 @@ def _rate(part: int, whole: int) -> dg.MetadataValue:
     return dg.MetadataValue.float(part / whole if whole else 0.0)
 
 
-@dg.asset(
-    partitions_def=PARTITIONS,
-    group_name=GROUP,
-    code_version=EXTRACT_VERSION,
-    # Records the raw_sources version it was built from: a newer observation makes it stale.
-    deps=[raw_sources],
-    check_specs=[checks.spec(checks.PARSE_FAILURE_RATE, "extracted")],
-    kinds={"python", "jsonl"},
-)
-def extracted(
-    context: dg.AssetExecutionContext, pipeline: PipelineResource
+EXTRACTED: Final = dg.AssetKey("extracted")
+TRANSFORMED: Final = dg.AssetKey("transformed")
+VALIDATED: Final = dg.AssetKey("validated")
+
+
+def _extracted_result(
+    cfg: PipelineConfig, dirs: PartitionDirs, report: StageReport
 ) -> dg.MaterializeResult:
-    """Raw records of this objective|split's sources, streamed file by file (JSONL, JSON arrays,
-    CSV/TSV, Parquet, text; plain, gzip or zstd), each traced to source, file, line/row/item and
-    the file's sha256. Inputs that do not parse go to quarantine with a reason."""
-    cfg = pipeline.load()
-    dirs = pipeline.dirs(cfg, context.partition_key)
-    with partition_lock(dirs.work, dirs.key, pipeline.lock_timeout_seconds):
-        report = run_extract(cfg, dirs, force=pipeline.force)
     failed = report.quarantined
     meta = stage_metadata(report)
     meta["parse_failures"] = failed
@@ -88,6 +83,7 @@ def extracted(
         threshold,
         "could not be read or parsed",
         checks.examples_for(report.quarantine),
+        asset=EXTRACTED,
     )
     # Data version: the code version and the version of the bytes actually read (equal to the
     # raw_sources observation of the same files), so downstream stages go stale only when
@@ -95,56 +91,23 @@ def extracted(
     read = read_partition_version(cfg, f"{dirs.objective}|{dirs.split}", report.extra["files"])
     meta["source_version"] = read
     return dg.MaterializeResult(
+        asset_key=EXTRACTED,
         metadata=meta,
         check_results=[check],
         data_version=dg.DataVersion(f"{EXTRACT_VERSION}:{read}"),
     )
 
 
-@dg.asset(
-    partitions_def=PARTITIONS,
-    group_name=GROUP,
-    code_version=TRANSFORM_VERSION,
-    deps=[extracted],
-    kinds={"python", "jsonl"},
-)
-def transformed(
-    context: dg.AssetExecutionContext, pipeline: PipelineResource
-) -> dg.MaterializeResult:
-    """Spec records: each source's adapter maps raw -> record, gives it a deterministic id (the
-    source's own id, or a content hash), assigns its split (hash of the id for `split: auto`)
-    and records its trace in `metadata`. Inputs an adapter cannot map go to quarantine."""
-    cfg = pipeline.load()
-    dirs = pipeline.dirs(cfg, context.partition_key)
-    with partition_lock(dirs.work, dirs.key, pipeline.lock_timeout_seconds):
-        report = run_transform(cfg, dirs, force=pipeline.force)
+def _transformed_result(report: StageReport) -> dg.MaterializeResult:
     meta = stage_metadata(report)
     meta["routed_to_other_splits"] = report.extra["routed_elsewhere"]
     meta["toolsets"] = len(report.extra["toolsets"])
-    return dg.MaterializeResult(metadata=meta)
+    return dg.MaterializeResult(asset_key=TRANSFORMED, metadata=meta)
 
 
-@dg.asset(
-    partitions_def=PARTITIONS,
-    group_name=GROUP,
-    code_version=VALIDATE_VERSION,
-    deps=[transformed],
-    check_specs=[
-        checks.spec(checks.DUPLICATE_ID_RATE, "validated"),
-        checks.spec(checks.INVALID_RATE, "validated"),
-    ],
-    kinds={"python"},
-)
-def validated(
-    context: dg.AssetExecutionContext, pipeline: PipelineResource
+def _validated_result(
+    cfg: PipelineConfig, dirs: PartitionDirs, report: StageReport
 ) -> dg.MaterializeResult:
-    """Verdicts on every transformed record: each record rule of the spec for the objective
-    (checklist D, E, F) and duplicate ids. Rejected records go to quarantine as
-    `schema:<rule>` or `duplicate_id` (with the trace of the record that was kept)."""
-    cfg = pipeline.load()
-    dirs = pipeline.dirs(cfg, context.partition_key)
-    with partition_lock(dirs.work, dirs.key, pipeline.lock_timeout_seconds):
-        report = run_validate(cfg, dirs, force=pipeline.force)
     thresholds = cfg.thresholds_for(dirs.objective)
     dups, invalid, total = report.extra["duplicates"], report.extra["invalid"], report.records_in
     meta = stage_metadata(report)
@@ -165,6 +128,7 @@ def validated(
             thresholds.max_duplicate_id_rate,
             "had an id already written",
             checks.examples_for(report.quarantine, ["duplicate_id"]),
+            asset=VALIDATED,
         ),
         checks.rate_check(
             checks.INVALID_RATE,
@@ -173,16 +137,115 @@ def validated(
             thresholds.max_invalid_rate,
             "broke a rule of the spec",
             checks.examples_for(report.quarantine, prefix="schema:"),
+            asset=VALIDATED,
         ),
     ]
-    return dg.MaterializeResult(metadata=meta, check_results=check_results)
+    return dg.MaterializeResult(asset_key=VALIDATED, metadata=meta, check_results=check_results)
+
+
+_STAGE_FUNCTIONS: Final = {
+    EXTRACTED: run_extract,
+    TRANSFORMED: run_transform,
+    VALIDATED: run_validate,
+}
+
+
+@dg.multi_asset(
+    name="record_stages",
+    partitions_def=PARTITIONS,
+    can_subset=True,
+    specs=[
+        dg.AssetSpec(
+            EXTRACTED,
+            # Records the raw_sources version it was built from: a newer observation makes
+            # it stale.
+            deps=[raw_sources],
+            description=(
+                "Raw records of this objective|split's sources, streamed file by file (JSONL, "
+                "JSON arrays, CSV/TSV, Parquet, text; plain, gzip or zstd), each traced to "
+                "source, file, line/row/item and the file's sha256. Inputs that do not parse "
+                "go to quarantine with a reason."
+            ),
+            group_name=GROUP,
+            code_version=EXTRACT_VERSION,
+            kinds={"python", "jsonl"},
+            skippable=True,
+            partitions_def=PARTITIONS,
+        ),
+        dg.AssetSpec(
+            TRANSFORMED,
+            deps=[EXTRACTED],
+            description=(
+                "Spec records: each source's adapter maps raw -> record, gives it a "
+                "deterministic id (the source's own id, or a content hash), assigns its split "
+                "(hash of the id for `split: auto`) and records its trace in `metadata`. "
+                "Inputs an adapter cannot map go to quarantine."
+            ),
+            group_name=GROUP,
+            code_version=TRANSFORM_VERSION,
+            kinds={"python", "jsonl"},
+            skippable=True,
+            partitions_def=PARTITIONS,
+        ),
+        dg.AssetSpec(
+            VALIDATED,
+            deps=[TRANSFORMED],
+            description=(
+                "Verdicts on every transformed record: each record rule of the spec for the "
+                "objective (checklist D, E, F) and duplicate ids. Rejected records go to "
+                "quarantine as `schema:<rule>` or `duplicate_id` (with the trace of the record "
+                "that was kept)."
+            ),
+            group_name=GROUP,
+            code_version=VALIDATE_VERSION,
+            kinds={"python"},
+            skippable=True,
+            partitions_def=PARTITIONS,
+        ),
+    ],
+    check_specs=[
+        checks.spec(checks.PARSE_FAILURE_RATE, "extracted"),
+        checks.spec(checks.DUPLICATE_ID_RATE, "validated"),
+        checks.spec(checks.INVALID_RATE, "validated"),
+    ],
+)
+def record_stages(
+    context: dg.AssetExecutionContext, pipeline: PipelineResource
+) -> Iterator[dg.MaterializeResult]:
+    """Stages 1-3 of a partition, three assets computed by one step. With all three selected
+    (as `build_partition` does) every record is read, parsed, adapted and judged in one
+    streaming pass that writes what the stages write one by one; a selection of some of them
+    runs those stages on their own. A failed parse_failure_rate check leaves transformed and
+    validated unmaterialised, as Dagster would block separate steps."""
+    cfg = pipeline.load()
+    dirs = pipeline.dirs(cfg, context.partition_key)
+    selected = context.selected_asset_keys
+    results = {
+        EXTRACTED: lambda r: _extracted_result(cfg, dirs, r),
+        TRANSFORMED: _transformed_result,
+        VALIDATED: lambda r: _validated_result(cfg, dirs, r),
+    }
+
+    def extraction_passes(report: StageReport) -> bool:
+        threshold = cfg.thresholds_for(dirs.objective).max_parse_failure_rate
+        return checks.within_threshold(report.quarantined, report.records_in, threshold)
+
+    with partition_lock(dirs.work, dirs.key, pipeline.lock_timeout_seconds):
+        if selected == set(_STAGE_FUNCTIONS):
+            reports = run_record_stages(cfg, dirs, force=pipeline.force, gate=extraction_passes)
+            keys = list(_STAGE_FUNCTIONS)[: len(reports)]
+        else:
+            keys = [key for key in _STAGE_FUNCTIONS if key in selected]
+            reports = [_STAGE_FUNCTIONS[key](cfg, dirs, force=pipeline.force) for key in keys]
+    for key, report in zip(keys, reports, strict=True):
+        yield results[key](report)
 
 
 @dg.asset(
     partitions_def=PARTITIONS,
     group_name=GROUP,
     code_version=SHARDS_VERSION,
-    deps=[validated],
+    deps=[VALIDATED],
     check_specs=[checks.spec(checks.SHARDS_VERIFIED, "shards")],
     kinds={"python", "jsonl"},
 )
@@ -258,7 +321,7 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
         if latest is None:
             continue
         storage_id, materialization = latest
-        upstream = _latest_storage_id(instance, validated.key, key)
+        upstream = _latest_storage_id(instance, VALIDATED, key)
         if upstream is not None and upstream[0] > storage_id:
             problems.append(
                 f"{key}: validated was rebuilt after its shards (blocked by a failed check?)"
@@ -312,5 +375,5 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
     )
 
 
-STAGE_ASSETS: Final = [extracted, transformed, validated, shards]
+STAGE_ASSETS: Final = [record_stages, shards]
 ALL_ASSETS: Final = [*STAGE_ASSETS, manifest]

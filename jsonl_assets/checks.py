@@ -32,6 +32,11 @@ def _examples_md(examples: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(f"- {format_trace(t)}" for t in examples) or "_none_"
 
 
+def within_threshold(failed: int, total: int, threshold: float) -> bool:
+    """The rule of every rate check: failed / total (0 when there is nothing) <= threshold."""
+    return (failed / total if total else 0.0) <= threshold
+
+
 def rate_check(
     name: str,
     failed: int,
@@ -39,12 +44,14 @@ def rate_check(
     threshold: float,
     what: str,
     examples: Sequence[Mapping[str, Any]] = (),
+    asset: dg.AssetKey | None = None,
 ) -> dg.AssetCheckResult:
     rate = failed / total if total else 0.0
-    passed = rate <= threshold
+    passed = within_threshold(failed, total, threshold)
     verdict = "within" if passed else "ABOVE"
     return dg.AssetCheckResult(
         check_name=name,
+        asset_key=asset,
         passed=passed,
         severity=dg.AssetCheckSeverity.ERROR,
         description=f"{failed} of {total} records {what} ({rate:.3%}), {verdict} the threshold of {threshold:.3%}",

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
-from jsonl_assets.config import PipelineConfig, SourceConfig
+from jsonl_assets.config import PipelineConfig, SourceConfig, SourceInput
 from jsonl_assets.fault_points import reached
 from jsonl_assets.gc_pause import gc_paused
 from jsonl_assets.pending_rejections import PendingRejections
@@ -61,32 +62,50 @@ def _source_identity(source: SourceConfig) -> dict[str, Any]:
     }
 
 
-@gc_paused()
-def run_extract(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
-    started = time.perf_counter()
-    stage_fp = extract_fingerprint(cfg, dirs)
-    marker_path = dirs.file(MARKER)
-    if not force and (cached := read_marker(marker_path, stage_fp)) is not None:
-        return StageReport.reused_from(cached, started)
+class Extraction:
+    """One partition's extraction in progress: reads every source file of the partition,
+    writes the work file and the quarantine, and counts. `batches()` also hands the good
+    records to a caller that works on them in the same pass (see record_stages.py)."""
 
-    dirs.work.mkdir(parents=True, exist_ok=True)
-    limits = ReadLimits(max_record_bytes=cfg.max_record_bytes)
-    counters = SourceCounters()
-    files: list[dict[str, Any]] = []
-    out = WorkFileWriter(dirs.file(OUTPUT))
-    quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
-    bytes_in = 0
-    try:
+    def __init__(self, cfg: PipelineConfig, dirs: PartitionDirs) -> None:
+        self.cfg = cfg
+        self.dirs = dirs
+        dirs.work.mkdir(parents=True, exist_ok=True)
+        self.counters = SourceCounters()
+        self.files: list[dict[str, Any]] = []
+        self.out = WorkFileWriter(dirs.file(OUTPUT))
+        self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
+        self.bytes_in = 0
+        self.last_batch_bytes = 0
+
+    def batches(
+        self, hash_first: bool = False
+    ) -> Iterator[tuple[int, list[tuple[int, Any, bytes]], bool]]:
+        """Good records as `(file_index, [(position, value, raw bytes), ...], exact)`, up to
+        4096 at a time, each batch written to the work file before it is handed over.
+        `exact` says that `value == orjson.loads(raw)` (JSONL); for other formats the value
+        is the reader's and a caller wanting what later stages see parses `raw`.
+
+        A file's entry in `files` (with its sha256) is added once the file is read; with
+        `hash_first` the file is hashed before it is read and its entry is in `files` before
+        its first batch is handed over (a caller that traces records needs the sha256)."""
+        cfg, dirs = self.cfg, self.dirs
+        limits = ReadLimits(max_record_bytes=cfg.max_record_bytes)
+        dumps = orjson.dumps
         for source in cfg.sources_for(dirs.objective, dirs.split):
             here = charged_here(source, dirs.split)
-            counts = counters[source.name]
+            counts = self.counters[source.name]
             for item in source.inputs:
-                index = len(files)
+                index = len(self.files)
                 kind = READERS[item.format].position_kind
+                exact = item.format == "jsonl"
                 source_file = SourceFile(item.path, item.rel)
+                if hash_first:
+                    source_file.hash_remaining()
+                    self.files.append(_file_entry(source.name, item, kind, source_file))
                 prefix = b"[%d," % index
                 rejected = PendingRejections(dirs.scratch, keep=here)
-                batch: list[bytes] = []
+                batch: list[tuple[int, Any, bytes]] = []
                 good = 0
                 try:
                     for entry in read_source(
@@ -94,12 +113,11 @@ def run_extract(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False
                     ):
                         if type(entry) is tuple:
                             position, value, raw = entry
-                            if raw is None:
-                                raw = orjson.dumps(value)
-                            batch.append(b"%s%d,%s]\n" % (prefix, position, raw))
+                            batch.append((position, value, dumps(value) if raw is None else raw))
                             if len(batch) >= 4096:
                                 good += len(batch)
-                                out.write_many(batch)
+                                self._write(prefix, batch)
+                                yield index, batch, exact
                                 batch = []
                                 reached("extract.batch")
                         else:
@@ -110,28 +128,21 @@ def run_extract(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False
                         "again once the file is no longer being modified"
                     ) from exc
                 good += len(batch)
-                out.write_many(batch)
+                self._write(prefix, batch)
+                if batch:
+                    yield index, batch, exact
                 reached("extract.file")
                 sha = source_file.sha256
-                files.append(
-                    {
-                        "source": source.name,
-                        "file": item.rel,
-                        "kind": kind,
-                        "sha256": sha,
-                        "bytes": source_file.size,
-                        "compression": source_file.compression,
-                        "format": item.format,
-                    }
-                )
-                bytes_in += source_file.size
+                if not hash_first:
+                    self.files.append(_file_entry(source.name, item, kind, source_file))
+                self.bytes_in += source_file.size
                 counts["items"] += good + len(rejected)
                 counts["records"] += good
                 if not here:
                     counts["charged_elsewhere"] += len(rejected)
                 for rej in rejected:  # none are kept when they are charged elsewhere
                     counts["quarantined"] += 1
-                    quarantine.add(
+                    self.quarantine.add(
                         rej.reason,
                         rej.detail,
                         trace_dict(source.name, item.rel, kind, rej.position, sha),
@@ -140,27 +151,64 @@ def run_extract(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False
                         raw_size=rej.raw_size,
                     )
                 rejected.close()
-        out.commit()
-        quarantine.commit()
-    except BaseException:
-        out.abort()
-        quarantine.abort()
-        raise
 
-    per_source = counters.as_dict()
-    items = sum(c.get("items", 0) for c in per_source.values())
-    elsewhere = sum(c.get("charged_elsewhere", 0) for c in per_source.values())
-    report = StageReport(
-        stage=STAGE,
-        partition=dirs.key,
-        records_in=items - elsewhere,
-        records_out=sum(c.get("records", 0) for c in per_source.values()),
-        bytes_in=bytes_in,
-        bytes_out=out.bytes_written,
-        seconds=time.perf_counter() - started,
-        quarantine=quarantine.summary(),
-        per_source=per_source,
-        extra={"files": files, "charged_elsewhere": elsewhere},
-    )
-    write_marker(marker_path, stage_fp, report.to_json())
-    return report
+    def _write(self, prefix: bytes, batch: list[tuple[int, Any, bytes]]) -> None:
+        lines = [b"%s%d,%s]\n" % (prefix, position, raw) for position, _, raw in batch]
+        self.out.write_many(lines)
+        self.last_batch_bytes = sum(map(len, lines))
+
+    def commit(self, stage_fp: str, started: float) -> StageReport:
+        """Commit the work file and the quarantine, then the marker; return the report."""
+        self.out.commit()
+        self.quarantine.commit()
+        per_source = self.counters.as_dict()
+        items = sum(c.get("items", 0) for c in per_source.values())
+        elsewhere = sum(c.get("charged_elsewhere", 0) for c in per_source.values())
+        report = StageReport(
+            stage=STAGE,
+            partition=self.dirs.key,
+            records_in=items - elsewhere,
+            records_out=sum(c.get("records", 0) for c in per_source.values()),
+            bytes_in=self.bytes_in,
+            bytes_out=self.out.bytes_written,
+            seconds=time.perf_counter() - started,
+            quarantine=self.quarantine.summary(),
+            per_source=per_source,
+            extra={"files": self.files, "charged_elsewhere": elsewhere},
+        )
+        write_marker(self.dirs.file(MARKER), stage_fp, report.to_json())
+        return report
+
+    def abort(self) -> None:
+        self.out.abort()
+        self.quarantine.abort()
+
+
+def _file_entry(
+    source: str, item: SourceInput, kind: str, source_file: SourceFile
+) -> dict[str, Any]:
+    return {
+        "source": source,
+        "file": item.rel,
+        "kind": kind,
+        "sha256": source_file.sha256,
+        "bytes": source_file.size,
+        "compression": source_file.compression,
+        "format": item.format,
+    }
+
+
+@gc_paused()
+def run_extract(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
+    started = time.perf_counter()
+    stage_fp = extract_fingerprint(cfg, dirs)
+    if not force and (cached := read_marker(dirs.file(MARKER), stage_fp)) is not None:
+        return StageReport.reused_from(cached, started)
+    extraction = Extraction(cfg, dirs)
+    try:
+        for _ in extraction.batches():
+            pass
+        return extraction.commit(stage_fp, started)
+    except BaseException:
+        extraction.abort()
+        raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from array import array
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -115,127 +116,186 @@ def upstream_marker(dirs: PartitionDirs, name: str) -> tuple[str, dict[str, Any]
     return marker["fingerprint"], marker["report"]
 
 
+class Transformer:
+    """One partition's transformation in progress: adapters, ids, splits, the work files and
+    the quarantine. `add_batch` takes raw records; the spec records it made wait in `lines`,
+    `file_index` (and `records`, their dicts, when `keep_records`) until `flush()` writes them."""
+
+    def __init__(
+        self,
+        cfg: PipelineConfig,
+        dirs: PartitionDirs,
+        files: list[dict[str, Any]],
+        keep_records: bool = False,
+    ) -> None:
+        self.cfg = cfg
+        self.dirs = dirs
+        self.adapters = {
+            s.name: build_adapter(s.adapter, s.adapter_options)
+            for s in cfg.sources_for(dirs.objective, dirs.split)
+        }
+        self.counters = SourceCounters()
+        self.contexts: list[_FileContext] = []
+        self.files: list[dict[str, Any]] = []
+        for entry in files:
+            self.add_file(entry)
+        self.toolsets: dict[str, Any] = {}
+        self.out = WorkFileWriter(dirs.file(OUTPUT))
+        self.index_out = WorkFileWriter(dirs.file(FILES))
+        self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
+        self.ratios = (cfg.validation_ratio, cfg.test_ratio)
+        self.keep_records = keep_records
+        self.lines: list[bytes] = []
+        self.file_index = array("I")
+        self.records: list[dict[str, Any]] = []
+        self.bytes_in = 0
+
+    def add_file(self, entry: dict[str, Any]) -> None:
+        """The next source file (an entry of the extracted stage's `files`)."""
+        self.files.append(entry)
+        self.contexts.append(
+            _FileContext(self.cfg, self.dirs.split, entry, self.adapters, self.counters)
+        )
+
+    def add_batch(self, entries: Iterable[tuple[int, int, Any, bytes | None, bytes]]) -> None:
+        """Entries `(file index, position, raw value, raw bytes or None, extracted line)`;
+        the raw bytes (or, when None, their slice of the extracted line) go to quarantine."""
+        contexts, toolsets, quarantine = self.contexts, self.toolsets, self.quarantine
+        target_split = self.dirs.split
+        vr, tr = self.ratios
+        dumps = orjson.dumps
+        newline = orjson.OPT_APPEND_NEWLINE
+        lines, file_index, records = self.lines, self.file_index, self.records
+        keep = self.keep_records
+        for fi, position, raw, raw_bytes, line in entries:
+            ctx = contexts[fi]
+            counts = ctx.counts
+            counts["in"] += 1
+            try:
+                adapted = ctx.adapt(raw)
+                if type(adapted) is not list:
+                    adapted = list(adapted)
+                if not adapted:
+                    raise AdapterError(
+                        "adapter:no_records", "the adapter produced no record from this input"
+                    )
+                ids = [
+                    source_id(ctx.name, raw, ctx.id_field, a.id_suffix)
+                    if ctx.id_field
+                    else content_id(a.record)
+                    for a in adapted
+                ]
+            except (AdapterError, MissingIdError, orjson.JSONEncodeError) as exc:
+                if not ctx.charged:
+                    counts["charged_elsewhere"] += 1
+                    continue
+                reason, detail = _rejection(exc)
+                counts["rejected_inputs"] += 1
+                counts["quarantined"] += 1
+                quarantine.add(reason, detail, ctx.trace(position), raw_bytes or _raw_slice(line))
+                continue
+            counts["made"] += len(adapted)
+            for a, record_id in zip(adapted, ids, strict=True):
+                split = ctx.split if ctx.split != "auto" else split_for_id(record_id, vr, tr)
+                if split != target_split:
+                    counts["routed_elsewhere"] += 1
+                    continue
+                meta = dict(a.metadata) if a.metadata else {}
+                meta.update(ctx.base_meta)
+                meta["trace"] = ctx.trace(position)
+                record = {"id": record_id, **a.record, "metadata": meta}
+                if a.toolset is not None and a.toolset["id"] not in toolsets:
+                    toolsets[a.toolset["id"]] = a.toolset
+                try:
+                    lines.append(dumps(record, option=newline))
+                except orjson.JSONEncodeError as exc:
+                    counts["quarantined"] += 1
+                    quarantine.add(
+                        "unserializable", str(exc), meta["trace"], raw_bytes or _raw_slice(line)
+                    )
+                    continue
+                if keep:
+                    records.append(record)
+                file_index.append(fi)
+                counts["out"] += 1
+
+    def flush(self) -> None:
+        """Write the waiting spec records and start a new batch."""
+        self._write()
+        reached("transform.batch")
+
+    def _write(self) -> None:
+        self.out.write_many(self.lines)
+        self.index_out.write(self.file_index.tobytes())
+        self.lines, self.file_index, self.records = [], array("I"), []
+
+    def commit(self, stage_fp: str, started: float) -> StageReport:
+        """Commit the work files and the quarantine, then the marker; return the report."""
+        self._write()
+        self.out.commit()
+        self.index_out.commit()
+        self.quarantine.commit()
+        per_source = self.counters.as_dict()
+
+        def total(key: str) -> int:
+            return sum(c.get(key, 0) for c in per_source.values())
+
+        toolsets = self.toolsets
+        report = StageReport(
+            stage=STAGE,
+            partition=self.dirs.key,
+            records_in=total("in") - total("charged_elsewhere"),
+            records_out=total("out"),
+            bytes_in=self.bytes_in,
+            bytes_out=self.out.bytes_written,
+            seconds=time.perf_counter() - started,
+            quarantine=self.quarantine.summary(),
+            per_source=per_source,
+            extra={
+                "toolsets": [toolsets[k] for k in sorted(toolsets)],
+                "routed_elsewhere": total("routed_elsewhere"),
+                "charged_elsewhere": total("charged_elsewhere"),
+                "expanded": total("made")
+                - (total("in") - total("charged_elsewhere") - total("rejected_inputs")),
+                "files": self.files,
+            },
+        )
+        write_marker(self.dirs.file(MARKER), stage_fp, report.to_json())
+        return report
+
+    def abort(self) -> None:
+        self.out.abort()
+        self.index_out.abort()
+        self.quarantine.abort()
+
+
+def _extracted_entries(lines: list[bytes]) -> Iterator[tuple[int, int, Any, None, bytes]]:
+    loads = orjson.loads
+    for line in lines:
+        try:
+            fi, position, raw = loads(line)
+        except orjson.JSONDecodeError:  # raw is at orjson's depth limit, see _split_deep
+            fi, position, raw = _split_deep(line)
+        yield fi, position, raw, None, line
+
+
 @gc_paused()
 def run_transform(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
     started = time.perf_counter()
     upstream_fp, extract_report = upstream_marker(dirs, EXTRACT_MARKER)
     stage_fp = transform_fingerprint(cfg, dirs, upstream_fp)
-    marker_path = dirs.file(MARKER)
-    if not force and (cached := read_marker(marker_path, stage_fp)) is not None:
+    if not force and (cached := read_marker(dirs.file(MARKER), stage_fp)) is not None:
         return StageReport.reused_from(cached, started)
-
-    adapters = {
-        s.name: build_adapter(s.adapter, s.adapter_options)
-        for s in cfg.sources_for(dirs.objective, dirs.split)
-    }
-    counters = SourceCounters()
-    contexts = [
-        _FileContext(cfg, dirs.split, f, adapters, counters)
-        for f in extract_report["extra"]["files"]
-    ]
-    toolsets: dict[str, Any] = {}
-    out = WorkFileWriter(dirs.file(OUTPUT))
-    index_out = WorkFileWriter(dirs.file(FILES))
-    quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
-    target_split = dirs.split
-    vr, tr = cfg.validation_ratio, cfg.test_ratio
-    dumps, loads = orjson.dumps, orjson.loads
-    newline = orjson.OPT_APPEND_NEWLINE
-    bytes_in = 0
+    transformer = Transformer(cfg, dirs, extract_report["extra"]["files"])
     try:
         for lines in iter_line_batches(dirs.file(EXTRACT_OUTPUT)):
-            bytes_in += sum(map(len, lines)) + len(lines)
-            batch: list[bytes] = []
-            file_index = array("I")
-            for line in lines:
-                try:
-                    fi, position, raw = loads(line)
-                except orjson.JSONDecodeError:  # raw is at orjson's depth limit, see _split_deep
-                    fi, position, raw = _split_deep(line)
-                ctx = contexts[fi]
-                counts = ctx.counts
-                counts["in"] += 1
-                try:
-                    adapted = ctx.adapt(raw)
-                    if type(adapted) is not list:
-                        adapted = list(adapted)
-                    if not adapted:
-                        raise AdapterError(
-                            "adapter:no_records", "the adapter produced no record from this input"
-                        )
-                    ids = [
-                        source_id(ctx.name, raw, ctx.id_field, a.id_suffix)
-                        if ctx.id_field
-                        else content_id(a.record)
-                        for a in adapted
-                    ]
-                except (AdapterError, MissingIdError, orjson.JSONEncodeError) as exc:
-                    if not ctx.charged:
-                        counts["charged_elsewhere"] += 1
-                        continue
-                    reason, detail = _rejection(exc)
-                    counts["rejected_inputs"] += 1
-                    counts["quarantined"] += 1
-                    quarantine.add(reason, detail, ctx.trace(position), _raw_slice(line))
-                    continue
-                counts["made"] += len(adapted)
-                for a, record_id in zip(adapted, ids, strict=True):
-                    split = ctx.split if ctx.split != "auto" else split_for_id(record_id, vr, tr)
-                    if split != target_split:
-                        counts["routed_elsewhere"] += 1
-                        continue
-                    meta = dict(a.metadata) if a.metadata else {}
-                    meta.update(ctx.base_meta)
-                    meta["trace"] = ctx.trace(position)
-                    record = {"id": record_id, **a.record, "metadata": meta}
-                    if a.toolset is not None and a.toolset["id"] not in toolsets:
-                        toolsets[a.toolset["id"]] = a.toolset
-                    try:
-                        batch.append(dumps(record, option=newline))
-                    except orjson.JSONEncodeError as exc:
-                        counts["quarantined"] += 1
-                        quarantine.add("unserializable", str(exc), meta["trace"], _raw_slice(line))
-                        continue
-                    file_index.append(fi)
-                    counts["out"] += 1
-            out.write_many(batch)
-            index_out.write(file_index.tobytes())
-            reached("transform.batch")
-        out.commit()
-        index_out.commit()
-        quarantine.commit()
+            transformer.bytes_in += sum(map(len, lines)) + len(lines)
+            transformer.add_batch(_extracted_entries(lines))
+            transformer.flush()
+        return transformer.commit(stage_fp, started)
     except BaseException:
-        out.abort()
-        index_out.abort()
-        quarantine.abort()
+        transformer.abort()
         raise
-
-    per_source = counters.as_dict()
-
-    def total(key: str) -> int:
-        return sum(c.get(key, 0) for c in per_source.values())
-
-    report = StageReport(
-        stage=STAGE,
-        partition=dirs.key,
-        records_in=total("in") - total("charged_elsewhere"),
-        records_out=total("out"),
-        bytes_in=bytes_in,
-        bytes_out=out.bytes_written,
-        seconds=time.perf_counter() - started,
-        quarantine=quarantine.summary(),
-        per_source=per_source,
-        extra={
-            "toolsets": [toolsets[k] for k in sorted(toolsets)],
-            "routed_elsewhere": total("routed_elsewhere"),
-            "charged_elsewhere": total("charged_elsewhere"),
-            "expanded": total("made")
-            - (total("in") - total("charged_elsewhere") - total("rejected_inputs")),
-            "files": extract_report["extra"]["files"],
-        },
-    )
-    write_marker(marker_path, stage_fp, report.to_json())
-    return report
 
 
 def _rejection(exc: Exception) -> tuple[str, str]:

@@ -13,6 +13,7 @@ import os
 import time
 from array import array
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -81,135 +82,194 @@ def validate_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp: 
     return fingerprint(STAGE, CODE_VERSION, dirs.key, upstream_fp, list(cfg.toolsets), cfg.defaults)
 
 
+class Validator:
+    """One partition's validation in progress: spec rules, the id set, the rejects and the
+    quarantine. `add_batch` takes spec records in order and returns nothing; `commit()`
+    writes the rest. Toolsets found later (`add_toolsets`) count for the records after."""
+
+    def __init__(
+        self,
+        cfg: PipelineConfig,
+        dirs: PartitionDirs,
+        files: list[dict[str, Any]],
+        toolsets: list[dict[str, Any]],
+    ) -> None:
+        self.dirs = dirs
+        self.files: list[dict[str, Any]] = []
+        self.kinds: list[str] = []
+        self.in_per_file: list[int] = []
+        for entry in files:
+            self.add_file(entry)
+        self.ctx = record_context(cfg, toolsets)
+        # Toolset ids that rejected records named while no such toolset was known yet.
+        self.unresolved: set[str] = set()
+        self.counters = SourceCounters()
+        self.rule_counts: Counter[str] = Counter()
+        self.seen = SeenIds()
+        self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
+        self.rejects_out = WorkFileWriter(dirs.file(REJECTS))
+        self.index = 0
+        self.bytes_in = 0
+        self.duplicates = 0
+
+    def add_file(self, entry: dict[str, Any]) -> None:
+        """The next source file (an entry of the extracted stage's `files`)."""
+        self.files.append(entry)
+        self.kinds.append(entry["kind"])
+        self.in_per_file.append(0)
+
+    def add_toolsets(self, toolsets: Iterable[dict[str, Any]]) -> None:
+        names = self.ctx.toolsets
+        assert isinstance(names, dict)
+        for toolset in toolsets:
+            names.setdefault(toolset["id"], frozenset(tool["name"] for tool in toolset["tools"]))
+
+    def add_batch(
+        self,
+        lines: list[bytes],
+        fis: array,
+        records: list[dict[str, Any]] | None = None,
+        terminated: bool = False,
+    ) -> None:
+        """Judge the next spec records: their lines (each the exact bytes a shard will hold,
+        with their newline when `terminated`), their file indices and, if the caller has
+        them, the dicts those lines serialise (else each line is parsed)."""
+        files, kinds, counters, ctx = self.files, self.kinds, self.counters, self.ctx
+        objective = self.dirs.objective
+        in_per_file, rule_counts = self.in_per_file, self.rule_counts
+        loads = orjson.loads
+        sha256 = hashlib.sha256
+        index = self.index
+        self.bytes_in += sum(map(len, lines)) + (0 if terminated else len(lines))
+        cut = -1 if terminated else None
+        rejects = array("Q")
+        entries: list[tuple[int, str, str, dict[str, Any], bytes, dict[str, Any]]] = []
+        digests: list[bytes] = []
+        positions: list[int] = []
+        accepted: list[int] = []
+        for k, line in enumerate(lines):
+            record = loads(line) if records is None else records[k]
+            fi = fis[k]
+            in_per_file[fi] += 1
+            errors = record_errors(record, objective, ctx)
+            if errors:
+                toolset_id = record.get("toolset_id", ctx.default_toolset_id)
+                if type(toolset_id) is str and toolset_id not in ctx.toolsets:
+                    self.unresolved.add(toolset_id)
+                first = errors[0]
+                rule_counts[first.rule] += 1
+                counters[files[fi]["source"]]["invalid"] += 1
+                entries.append(
+                    (
+                        index + k,
+                        f"schema:{first.rule}",
+                        "; ".join(e.message for e in errors[:5]),
+                        record["metadata"]["trace"],
+                        line[:cut],
+                        {"rules": sorted({e.rule for e in errors})},
+                    )
+                )
+                continue
+            digests.append(sha256(record["id"].encode()).digest()[:16])
+            positions.append((fi << _POSITION_BITS) | record["metadata"]["trace"][kinds[fi]])
+            accepted.append(k)
+        for j, kept in self.seen.add_batch(digests, positions):
+            k = accepted[j]
+            record = loads(lines[k])  # duplicates are rare: parse again rather than keep
+            fi = fis[k]
+            counters[files[fi]["source"]]["duplicate"] += 1
+            self.duplicates += 1
+            kept_fi, kept_pos = kept >> _POSITION_BITS, kept & ((1 << _POSITION_BITS) - 1)
+            kept_file = files[kept_fi]
+            kept_trace = {
+                "source": kept_file["source"],
+                "file": kept_file["file"],
+                kept_file["kind"]: kept_pos,
+                "sha256": kept_file["sha256"],
+            }
+            entries.append(
+                (
+                    index + k,
+                    "duplicate_id",
+                    f"id {record['id']!r} was already written from {kept_file['file']} "
+                    f"{kept_file['kind']} {kept_pos}",
+                    record["metadata"]["trace"],
+                    lines[k][:cut],
+                    {"kept": kept_trace},
+                )
+            )
+        # Quarantine entries and rejects in record order, whatever their kind.
+        entries.sort(key=lambda e: e[0])
+        for line_index, reason, detail, trace, raw, extra in entries:
+            self.quarantine.add(reason, detail, trace, raw, extra=extra)
+            rejects.append(line_index)
+        self.rejects_out.write(rejects.tobytes())
+        reached("validate.batch")
+        self.index = index + len(lines)
+
+    def commit(self, stage_fp: str, started: float, toolsets: list[dict[str, Any]]) -> StageReport:
+        """Commit the rejects, the id digests and the quarantine, then the marker."""
+        counters, files = self.counters, self.files
+        for fi, count in enumerate(self.in_per_file):
+            if count:
+                counters[files[fi]["source"]]["in"] += count
+        self.rejects_out.commit()
+        _write_ids(self.dirs.file(IDS), self.seen)
+        self.quarantine.commit()
+        per_source = counters.as_dict()
+        for counts in per_source.values():
+            counts["out"] = (
+                counts.get("in", 0) - counts.get("invalid", 0) - counts.get("duplicate", 0)
+            )
+        invalid = sum(self.rule_counts.values())
+        index = self.index
+        report = StageReport(
+            stage=STAGE,
+            partition=self.dirs.key,
+            records_in=index,
+            records_out=index - invalid - self.duplicates,
+            bytes_in=self.bytes_in,
+            bytes_out=0,
+            seconds=time.perf_counter() - started,
+            quarantine=self.quarantine.summary(),
+            per_source=per_source,
+            extra={
+                "invalid": invalid,
+                "duplicates": self.duplicates,
+                "invalid_by_rule": dict(sorted(self.rule_counts.items())),
+                "toolsets": toolsets,
+                "files": files,
+                "id_set_bytes": self.seen.nbytes(),
+            },
+        )
+        write_marker(self.dirs.file(MARKER), stage_fp, report.to_json())
+        return report
+
+    def abort(self) -> None:
+        self.rejects_out.abort()
+        self.quarantine.abort()
+
+
 @gc_paused()
 def run_validate(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
     started = time.perf_counter()
     upstream_fp, transform_report = upstream_marker(dirs, TRANSFORM_MARKER)
     stage_fp = validate_fingerprint(cfg, dirs, upstream_fp)
-    marker_path = dirs.file(MARKER)
-    if not force and (cached := read_marker(marker_path, stage_fp)) is not None:
+    if not force and (cached := read_marker(dirs.file(MARKER), stage_fp)) is not None:
         return StageReport.reused_from(cached, started)
-
-    files = transform_report["extra"]["files"]
-    kinds = [f["kind"] for f in files]
-    ctx = record_context(cfg, transform_report["extra"]["toolsets"])
-    objective = dirs.objective
-    counters = SourceCounters()
-    rule_counts: Counter[str] = Counter()
-    seen = SeenIds()
-    quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
-    rejects_out = WorkFileWriter(dirs.file(REJECTS))
+    toolsets = transform_report["extra"]["toolsets"]
+    validator = Validator(cfg, dirs, transform_report["extra"]["files"], toolsets)
     file_index = ArrayReader(dirs.file(TRANSFORM_FILES), "I")
-    loads = orjson.loads
-    sha256 = hashlib.sha256
-    in_per_file = [0] * len(files)
-    index = 0
-    bytes_in = 0
-    duplicates = 0
     try:
         # Large batches: the id set's per-batch cost (a few polars calls) is then negligible.
         for lines in iter_line_batches(dirs.file(TRANSFORM_OUTPUT), BATCH_BYTES):
-            fis = file_index.take(len(lines))
-            bytes_in += sum(map(len, lines)) + len(lines)
-            rejects = array("Q")
-            entries: list[tuple[int, str, str, dict[str, Any], bytes, dict[str, Any]]] = []
-            digests: list[bytes] = []
-            positions: list[int] = []
-            accepted: list[int] = []
-            for k, line in enumerate(lines):
-                record = loads(line)
-                fi = fis[k]
-                in_per_file[fi] += 1
-                errors = record_errors(record, objective, ctx)
-                if errors:
-                    first = errors[0]
-                    rule_counts[first.rule] += 1
-                    counters[files[fi]["source"]]["invalid"] += 1
-                    entries.append(
-                        (
-                            index + k,
-                            f"schema:{first.rule}",
-                            "; ".join(e.message for e in errors[:5]),
-                            record["metadata"]["trace"],
-                            line,
-                            {"rules": sorted({e.rule for e in errors})},
-                        )
-                    )
-                    continue
-                digests.append(sha256(record["id"].encode()).digest()[:16])
-                positions.append((fi << _POSITION_BITS) | record["metadata"]["trace"][kinds[fi]])
-                accepted.append(k)
-            for j, kept in seen.add_batch(digests, positions):
-                k = accepted[j]
-                record = loads(lines[k])  # duplicates are rare: parse again rather than keep
-                fi = fis[k]
-                counters[files[fi]["source"]]["duplicate"] += 1
-                duplicates += 1
-                kept_fi, kept_pos = kept >> _POSITION_BITS, kept & ((1 << _POSITION_BITS) - 1)
-                kept_file = files[kept_fi]
-                kept_trace = {
-                    "source": kept_file["source"],
-                    "file": kept_file["file"],
-                    kept_file["kind"]: kept_pos,
-                    "sha256": kept_file["sha256"],
-                }
-                entries.append(
-                    (
-                        index + k,
-                        "duplicate_id",
-                        f"id {record['id']!r} was already written from {kept_file['file']} "
-                        f"{kept_file['kind']} {kept_pos}",
-                        record["metadata"]["trace"],
-                        lines[k],
-                        {"kept": kept_trace},
-                    )
-                )
-            # Quarantine entries and rejects in record order, whatever their kind.
-            entries.sort(key=lambda e: e[0])
-            for line_index, reason, detail, trace, raw, extra in entries:
-                quarantine.add(reason, detail, trace, raw, extra=extra)
-                rejects.append(line_index)
-            rejects_out.write(rejects.tobytes())
-            reached("validate.batch")
-            index += len(lines)
-        for fi, count in enumerate(in_per_file):
-            if count:
-                counters[files[fi]["source"]]["in"] += count
+            validator.add_batch(lines, file_index.take(len(lines)))
         file_index.close()
-        rejects_out.commit()
-        _write_ids(dirs.file(IDS), seen)
-        quarantine.commit()
+        return validator.commit(stage_fp, started, toolsets)
     except BaseException:
         file_index.close()
-        rejects_out.abort()
-        quarantine.abort()
+        validator.abort()
         raise
-
-    per_source = counters.as_dict()
-    for counts in per_source.values():
-        counts["out"] = counts.get("in", 0) - counts.get("invalid", 0) - counts.get("duplicate", 0)
-    invalid = sum(rule_counts.values())
-    report = StageReport(
-        stage=STAGE,
-        partition=dirs.key,
-        records_in=index,
-        records_out=index - invalid - duplicates,
-        bytes_in=bytes_in,
-        bytes_out=0,
-        seconds=time.perf_counter() - started,
-        quarantine=quarantine.summary(),
-        per_source=per_source,
-        extra={
-            "invalid": invalid,
-            "duplicates": duplicates,
-            "invalid_by_rule": dict(sorted(rule_counts.items())),
-            "toolsets": transform_report["extra"]["toolsets"],
-            "files": files,
-            "id_set_bytes": seen.nbytes(),
-        },
-    )
-    write_marker(marker_path, stage_fp, report.to_json())
-    return report
 
 
 def _write_ids(path: Path, seen: SeenIds) -> None:

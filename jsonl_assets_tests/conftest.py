@@ -69,14 +69,16 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield inst
 
 
-def build_with_core(config_path: Path) -> Path:
-    """Build every partition and the manifest by calling the core stages directly (no Dagster).
+def build_with_core(config_path: Path, one_pass: bool = True) -> Path:
+    """Build every partition and the manifest by calling the core stages directly (no Dagster):
+    stages 1-3 in one pass as the assets run them, or (`one_pass=False`) one stage at a time.
 
     Returns the package dir. The Dagster path is tested elsewhere; this one is fast."""
     from jsonl_assets.config import load_config
     from jsonl_assets.extract_stage import run_extract
     from jsonl_assets.manifest_builder import PartitionShards
     from jsonl_assets.manifest_stage import publish_manifest
+    from jsonl_assets.record_stages import run_record_stages
     from jsonl_assets.shard_stage import run_shards
     from jsonl_assets.spec_vocabulary import OBJECTIVES, SPLITS
     from jsonl_assets.transform_stage import run_transform
@@ -89,8 +91,11 @@ def build_with_core(config_path: Path) -> Path:
     for objective in OBJECTIVES:
         for split in SPLITS:
             dirs = partition_dirs(out.work_dir, out.quarantine_dir, out.dir, objective, split)
-            for stage in (run_extract, run_transform, run_validate):
-                stage(cfg, dirs)
+            if one_pass:
+                run_record_stages(cfg, dirs)
+            else:
+                for stage in (run_extract, run_transform, run_validate):
+                    stage(cfg, dirs)
             report = run_shards(cfg, dirs)
             partitions.append(PartitionShards.from_report(objective, split, report.extra))
     result = publish_manifest(cfg, partitions)

@@ -12,6 +12,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import SAMPLE_DATA, build_with_core
 
 GOLDEN = Path(__file__).parent / "golden" / "sample_package.sha256"
@@ -27,17 +29,18 @@ def _digests(data_dir: Path) -> str:
     return "".join(sorted(lines, key=lambda line: line.split("  ", 1)[1]))
 
 
-def _build(tmp: Path) -> Path:
+def _build(tmp: Path, one_pass: bool = True) -> Path:
     data = tmp / "data"
     shutil.copytree(SAMPLE_DATA / "raw", data / "raw")
     shutil.copyfile(SAMPLE_DATA / "pipeline.yaml", data / "pipeline.yaml")
-    build_with_core(data / "pipeline.yaml")
+    build_with_core(data / "pipeline.yaml", one_pass)
     return data
 
 
-def test_sample_package_bytes_are_unchanged(tmp_path: Path) -> None:
+@pytest.mark.parametrize("one_pass", [True, False], ids=["one-pass", "stage-by-stage"])
+def test_sample_package_bytes_are_unchanged(tmp_path: Path, one_pass: bool) -> None:
     expected = GOLDEN.read_text()
-    assert _digests(_build(tmp_path)) == expected
+    assert _digests(_build(tmp_path, one_pass)) == expected
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ and while metadata.json is written. Then the build runs again, unharmed, and:
 
 Twelve points run a small build entry that calls the core stages (`python -m
 jsonl_assets_tests.test_restart CONFIG KEY...`: the calls the assets make, under the same
-partition lock), each in a fresh project. The real `jsonl-assets build` is killed mid-shard
+partition lock: the one-pass record stages, then shards), each in a fresh project. The real `jsonl-assets build` is killed mid-shard
 and run again; its reuse figures are read back from the Dagster instance. The longer,
 randomised version (chains of kills, the CLI at any point) is `bench/restart_fuzz.py`.
 """
@@ -138,13 +138,11 @@ def make_project(
 def build_stages(config_path: Path, keys: tuple[str, ...] = KEYS) -> dict[str, Any]:
     """Run every stage of `keys` in order, then publish metadata.json; return what was reused."""
     from jsonl_assets.config import load_config
-    from jsonl_assets.extract_stage import run_extract
     from jsonl_assets.manifest_builder import PartitionShards
     from jsonl_assets.manifest_stage import publish_manifest
     from jsonl_assets.partition_lock import partition_lock
+    from jsonl_assets.record_stages import run_record_stages
     from jsonl_assets.shard_stage import run_shards, verify_partition_shards
-    from jsonl_assets.transform_stage import run_transform
-    from jsonl_assets.validate_stage import run_validate
     from jsonl_assets.work_files import partition_dirs
 
     cfg = load_config(config_path)
@@ -154,13 +152,11 @@ def build_stages(config_path: Path, keys: tuple[str, ...] = KEYS) -> dict[str, A
     for key in keys:
         objective, split = key.split("|")
         dirs = partition_dirs(out.work_dir, out.quarantine_dir, out.dir, objective, split)
-        reused = {}
-        for name, stage in zip(
-            STAGES, (run_extract, run_transform, run_validate, run_shards), strict=True
-        ):
-            with partition_lock(dirs.work, key, 60):
-                report = stage(cfg, dirs)
-            reused[name] = report.reused
+        with partition_lock(dirs.work, key, 60):
+            reports = run_record_stages(cfg, dirs)
+        with partition_lock(dirs.work, key, 60):
+            report = run_shards(cfg, dirs)
+        reused = {name: r.reused for name, r in zip(STAGES, [*reports, report], strict=True)}
         if not verify_partition_shards(cfg, dirs, report)["passed"]:
             raise AssertionError(f"{key}: shards failed verification")
         summary[key] = {

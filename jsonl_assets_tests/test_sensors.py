@@ -13,7 +13,7 @@ import yaml
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
 from dagster._core.loader import LoadingContextForTest
 
-from jsonl_assets.assets import extracted
+from jsonl_assets.assets import EXTRACTED, record_stages
 from jsonl_assets.config import CONFIG_ENV_VAR, load_config
 from jsonl_assets.definitions import defs
 from jsonl_assets.extract_stage import CODE_VERSION as EXTRACT_VERSION
@@ -222,7 +222,11 @@ def test_changed_source_marks_only_its_partitions_stale(
     # makes it fresh and its downstream stage stale, in that partition only.
     resources = {"pipeline": PipelineResource(config_path=str(configured))}
     assert dg.materialize(
-        [extracted], partition_key="sft|train", instance=instance, resources=resources
+        [record_stages],
+        selection=[EXTRACTED],
+        partition_key="sft|train",
+        instance=instance,
+        resources=resources,
     ).success
     versions = take_snapshot(load_config(configured)).partition_versions()
     resolver = CachingStaleStatusResolver(

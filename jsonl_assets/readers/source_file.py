@@ -65,6 +65,16 @@ def decompressed_chunks(reader: _HashingReader, compression: str, size: int) -> 
     return iter_decompressed(reader, compression, size)  # type: ignore[arg-type]
 
 
+class _NoHash:
+    """Stands in for the hasher when the file was hashed before it is read."""
+
+    def update(self, data: bytes) -> None:
+        pass
+
+
+_NO_HASH: Final = _NoHash()
+
+
 class SourceFile:
     """A raw input file: `path` is opened, `rel` (config-relative) is what traces show."""
 
@@ -98,7 +108,8 @@ class SourceFile:
         Raises `TruncatedInput` (see `decompressed_chunks`) after yielding every
         byte decompressed before the damage; the hash still covers the whole stored file.
         """
-        hasher = hashlib.sha256()
+        # Hashed beforehand (`hash_remaining()` first): only count the bytes read.
+        hasher = hashlib.sha256() if self._sha256 is None else _NO_HASH
         with open(self.path, "rb") as fh:
             self._check_identity(_identity(os.fstat(fh.fileno())), "when opened for reading")
             reader = _HashingReader(fh, hasher)
@@ -115,11 +126,16 @@ class SourceFile:
 
     def _finish(self, reader: _HashingReader, hasher: Any, size: int) -> None:
         reader.drain(size)
-        self._sha256 = hasher.hexdigest()
+        if hasher is not _NO_HASH:
+            self._sha256 = hasher.hexdigest()
         self._hashed_bytes = reader.count
 
     def hash_remaining(self) -> str:
-        """Make `sha256` valid: a no-op after a read, else one hashing pass over the file."""
+        """Make `sha256` valid: a no-op after a read, else one hashing pass over the file.
+
+        Called before `chunks()`, it makes the hash known before the content is read (the
+        read then only counts bytes); the file's identity is checked at both opens and after.
+        """
         if self._sha256 is None:
             hasher = hashlib.sha256()
             with open(self.path, "rb") as fh:
