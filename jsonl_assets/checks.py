@@ -19,7 +19,7 @@ CHECK_DESCRIPTIONS: Final = {
     PARSE_FAILURE_RATE: "Share of this partition's raw inputs that could not be read or parsed, against thresholds.max_parse_failure_rate.",
     DUPLICATE_ID_RATE: "Share of records dropped as duplicate ids, against thresholds.max_duplicate_id_rate.",
     INVALID_RATE: "Share of records that break a rule of the spec for the objective, against thresholds.max_invalid_rate.",
-    SHARDS_VERIFIED: "Every shard re-read: sha256 and record_count match, each line parses on its own as a JSON object, every record passes the spec.",
+    SHARDS_VERIFIED: "Every shard re-read from disk: size and sha256 match, it decompresses to its end, its line count is its record_count, and its lines are byte for byte the records the validated stage accepted (each parsed and judged against the spec there), in order.",
     PACKAGE_VALID: "The package passes the verifier (spec checklist A-G) and no id appears in two splits. metadata.json is only published when this passes.",
 }
 

@@ -5,23 +5,33 @@ stage's rejects, into `data/<objective>-<split>[-<content_type>]-NNNNN.jsonl[.gz
 After the new shards are committed, shards of this partition's earlier builds that the new
 list does not name are removed, so the package holds exactly what the manifest will list.
 The report carries the accounting of the whole partition: read = written + quarantined.
+
+`verify_partition_shards` (the shards_verified check) then re-reads every shard from disk
+and compares its content with the accepted lines of the transformed work file: the exact
+bytes whose records the validated stage judged (parsed from those bytes when the stage runs
+on its own, or the dicts they were serialised from in the one-pass build, see
+record_stages.py). Equal bytes carry that verdict over, so the records are not parsed and
+judged a second time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from array import array
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
+import zstandard
 
 from jsonl_assets.atomic_files import remove_partials
+from jsonl_assets.compression import TruncatedInput, iter_decompressed
 from jsonl_assets.config import PipelineConfig
 from jsonl_assets.extract_stage import MARKER as EXTRACT_MARKER
 from jsonl_assets.gc_pause import gc_paused
-from jsonl_assets.package_verifier import verify_shard
 from jsonl_assets.shard_writer import ShardInfo, ShardJournal, ShardWriter
 from jsonl_assets.stage_report import StageError, StageReport
 from jsonl_assets.transform_stage import FILES as TRANSFORM_FILES
@@ -29,8 +39,9 @@ from jsonl_assets.transform_stage import MARKER as TRANSFORM_MARKER
 from jsonl_assets.transform_stage import OUTPUT as TRANSFORM_OUTPUT
 from jsonl_assets.transform_stage import upstream_marker
 from jsonl_assets.validate_stage import MARKER as VALIDATE_MARKER
-from jsonl_assets.validate_stage import REJECTS, ArrayReader, record_context
+from jsonl_assets.validate_stage import REJECTS, ArrayReader
 from jsonl_assets.work_files import (
+    CHUNK,
     PartitionDirs,
     fingerprint,
     iter_line_batches,
@@ -43,6 +54,8 @@ CODE_VERSION = "1"
 MARKER = "shards.json"
 JOURNAL = "shards.journal"
 DEFAULT_CONTENT_TYPE = "general"
+# Finding of shards_verified when a shard's lines are not the records validated accepted.
+ACCEPTED = "accepted"
 
 
 def family_pattern(dirs: PartitionDirs) -> re.Pattern[str]:
@@ -271,30 +284,256 @@ def partition_accounting(
 def verify_partition_shards(
     cfg: PipelineConfig, dirs: PartitionDirs, report: StageReport
 ) -> dict[str, Any]:
-    """Re-read every shard of the partition: sha256, record count, each line a JSON object,
-    each record valid for the objective. Returns counts and the first findings."""
+    """Re-read every shard of the partition from disk: its size and sha256 are the ones
+    recorded, it decompresses to its end, its line count is its record_count, and its lines
+    are, byte for byte and in order, the records the validated stage accepted (each of which
+    was parsed and judged against the spec for the objective there). Returns counts and the
+    first findings."""
     started = time.perf_counter()
-    ctx = record_context(cfg, report.extra["toolsets"])
+    shards = report.extra["shards"]
     findings: list[dict[str, Any]] = []
+    bad: set[str] = set()
     records = 0
-    bad_shards = 0
-    for shard in report.extra["shards"]:
-        entry = {k: shard[k] for k in ("path", "compression", "record_count", "sha256")}
-        check = verify_shard(dirs.package, entry, dirs.objective, ctx)
-        records += check.record_count
-        errors = [f for f in check.findings if f.severity == "error"]
-        if errors:
-            bad_shards += 1
-            findings.extend(
-                {"rule": f.rule, "file": f.file, "line": f.line, "message": f.message}
-                for f in errors[:5]
+    expected = _accepted_by_family(cfg, dirs, report.extra["files"])
+    by_family: dict[str, list[dict[str, Any]]] = {}
+    for shard in shards:
+        by_family.setdefault(_family_of(shard["path"]), []).append(shard)
+    for family in sorted(by_family):
+        lines = _ExpectedBytes(expected.get(family, iter(())))
+        for shard in sorted(by_family[family], key=lambda s: s["path"]):
+            problems, count = _check_shard(dirs.package / shard["path"], shard, lines)
+            records += count
+            if problems:
+                bad.add(shard["path"])
+                findings.extend(
+                    {"rule": rule, "file": shard["path"], "line": line, "message": message}
+                    for rule, line, message in problems[:5]
+                )
+        if not lines.exhausted():
+            findings.append(
+                {
+                    "rule": ACCEPTED,
+                    "file": family,
+                    "line": None,
+                    "message": "accepted records remain after the family's last shard",
+                }
             )
+            bad.add(family)
     return {
-        "shards": len(report.extra["shards"]),
-        "bad_shards": bad_shards,
+        "shards": len(shards),
+        "bad_shards": len(bad),
         "records": records,
         "expected_records": report.records_out,
         "findings": findings[:20],
-        "passed": bad_shards == 0 and records == report.records_out,
+        "passed": not bad and records == report.records_out,
         "seconds": time.perf_counter() - started,
     }
+
+
+def _family_of(path: str) -> str:
+    """`data/sft-train-00003.jsonl.zst` -> `sft-train`."""
+    return Path(path).name.split(".", 1)[0].rsplit("-", 1)[0]
+
+
+def _accepted_by_family(
+    cfg: PipelineConfig, dirs: PartitionDirs, files: list[dict[str, Any]]
+) -> dict[str, Iterator[bytes]]:
+    """Per shard family, the accepted transformed lines (newline-terminated), in chunks."""
+    families = _families(cfg, dirs, files)
+    names = sorted(set(families))
+    rejects = _load_rejects(dirs.file(REJECTS))
+    if len(names) == 1:
+        return {names[0]: _accepted_chunks(dirs.file(TRANSFORM_OUTPUT), rejects)}
+    return {name: _family_lines(dirs, rejects, families, name) for name in names}
+
+
+def _accepted_chunks(path: Path, rejects: array) -> Iterator[bytes]:
+    """The work file's bytes without its rejected lines: whole runs are sliced, not split."""
+    r = 0
+    next_reject = rejects[0] if rejects else -1
+    index = 0  # line number at `pos`
+    rest = b""
+    with open(path, "rb") as handle:
+        while data := handle.read(CHUNK):
+            if rest:
+                data = rest + data
+            end = data.rfind(b"\n") + 1  # complete lines only
+            rest = data[end:]
+            pos = keep = 0
+            kept: list[bytes] = []
+            while next_reject >= 0:
+                while index < next_reject and (nl := data.find(b"\n", pos, end)) >= 0:
+                    pos = nl + 1
+                    index += 1
+                if index < next_reject or pos >= end:
+                    break  # in a later chunk
+                kept.append(data[keep:pos])
+                pos = keep = data.index(b"\n", pos, end) + 1
+                index += 1
+                r += 1
+                next_reject = rejects[r] if r < len(rejects) else -1
+            index += data.count(b"\n", pos, end)
+            kept.append(data[keep:end])
+            yield b"".join(kept)
+    if rest:
+        yield rest + b"\n"  # a last line without newline (never written so)
+
+
+def _family_lines(
+    dirs: PartitionDirs, rejects: array, families: list[str], family: str
+) -> Iterator[bytes]:
+    file_index = ArrayReader(dirs.file(TRANSFORM_FILES), "I")
+    r = 0
+    next_reject = rejects[0] if rejects else -1
+    index = 0
+    try:
+        for lines in iter_line_batches(dirs.file(TRANSFORM_OUTPUT)):
+            fis = file_index.take(len(lines))
+            kept: list[bytes] = []
+            for k, line in enumerate(lines):
+                i = index + k
+                if i == next_reject:
+                    r += 1
+                    next_reject = rejects[r] if r < len(rejects) else -1
+                    continue
+                if families[fis[k]] == family:
+                    kept.append(line)
+            index += len(lines)
+            if kept:
+                kept.append(b"")
+                yield b"\n".join(kept)
+    finally:
+        file_index.close()
+
+
+class _ExpectedBytes:
+    """The concatenated accepted lines of a family, read by byte counts across shards."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+        self._pos = 0
+
+    def take(self, n: int) -> bytes:
+        """The next `n` expected bytes (fewer only at the end)."""
+        while len(self._buffer) - self._pos < n:
+            more = next(self._chunks, b"")
+            if not more:
+                break
+            self._buffer = self._buffer[self._pos :] + more
+            self._pos = 0
+        data = self._buffer[self._pos : self._pos + n]
+        self._pos += len(data)
+        return data
+
+    def skip_lines(self, n: int) -> None:
+        """Drop the next `n` lines (to stay in step after a shard that lacks some)."""
+        while n > 0:
+            nl = self._buffer.find(b"\n", self._pos)
+            if nl < 0:
+                more = next(self._chunks, b"")
+                if not more:
+                    self._buffer, self._pos = b"", 0
+                    return
+                self._buffer, self._pos = self._buffer[self._pos :] + more, 0
+                continue
+            self._pos = nl + 1
+            n -= 1
+
+    def exhausted(self) -> bool:
+        if self._pos < len(self._buffer):
+            return False
+        self._buffer, self._pos = next(self._chunks, b""), 0
+        return not self._buffer
+
+
+def _check_shard(
+    path: Path, shard: dict[str, Any], expected: _ExpectedBytes
+) -> tuple[list[tuple[str, int | None, str]], int]:
+    """Problems `(rule, line, message)` of one shard and the number of lines it holds."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        expected.skip_lines(shard["record_count"])
+        return [("C13", None, "the shard is missing")], 0
+    problems: list[tuple[str, int | None, str]] = []
+    if size != shard["bytes"]:
+        problems.append(("C17", None, f"{size} bytes on disk, {shard['bytes']} recorded"))
+    digest = hashlib.sha256()
+    count = 0
+    taken_lines = 0
+    differs_at: int | None = None
+    with open(path, "rb") as handle:
+        reader = _HashingFile(handle, digest)
+        try:
+            for chunk in _decompressed(reader, shard["compression"]):
+                if differs_at is None:
+                    wanted = expected.take(len(chunk))
+                    taken_lines += wanted.count(b"\n")
+                    if wanted != chunk:
+                        differs_at = count + _first_difference_line(chunk, wanted)
+                count += chunk.count(b"\n")
+        except TruncatedInput as exc:
+            problems.append(("C15", count + 1, f"the shard does not decompress: {exc}"))
+        reader.drain()
+    if taken_lines < shard["record_count"]:
+        expected.skip_lines(shard["record_count"] - taken_lines)
+    if digest.hexdigest() != shard["sha256"]:
+        problems.append(("C17", None, "sha256 of the file differs from the one recorded"))
+    if count != shard["record_count"]:
+        problems.append(("C16", None, f"{count} records, {shard['record_count']} recorded"))
+    if differs_at is not None:
+        problems.append(
+            (ACCEPTED, differs_at, "the line differs from the record the validated stage accepted")
+        )
+    return problems, count
+
+
+def _decompressed(reader: _HashingFile, compression: str) -> Iterator[bytes]:
+    """Our own shard's content in chunks. zstd is read frame after frame in large reads (the
+    generic reader feeds untrusted input a few bytes at a time, to bound what one call may
+    inflate; a shard's content is compared with known bytes chunk by chunk instead)."""
+    if compression != "zstd":
+        yield from iter_decompressed(reader, compression, CHUNK)  # type: ignore[arg-type]
+        return
+    stream = zstandard.ZstdDecompressor().stream_reader(
+        reader, read_size=CHUNK, read_across_frames=True
+    )
+    try:
+        while data := stream.read(CHUNK):
+            yield data
+    except zstandard.ZstdError as exc:
+        raise TruncatedInput("zstd", 0, str(exc)) from exc
+
+
+def _first_difference_line(actual: bytes, wanted: bytes) -> int:
+    """1-based line (within `actual`) of the first byte where the two differ."""
+    n = min(len(actual), len(wanted))
+    lo = next((i for i in range(0, n, 4096) if actual[i : i + 4096] != wanted[i : i + 4096]), n)
+    at = next((i for i in range(lo, min(n, lo + 4096)) if actual[i] != wanted[i]), n)
+    return actual.count(b"\n", 0, at) + 1
+
+
+class _HashingFile:
+    """A binary file whose bytes, as they are read, also go into a hash."""
+
+    def __init__(self, handle: BinaryIO, digest: Any) -> None:
+        self._handle = handle
+        self._digest = digest
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._handle.read(n)
+        self._digest.update(data)
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
