@@ -64,7 +64,7 @@ def _source_identity(source: SourceConfig) -> dict[str, Any]:
 
 class Extraction:
     """One partition's extraction in progress: reads every source file of the partition,
-    writes the work file and the quarantine, and counts. `batches()` also hands the good
+    writes the work file and the quarantine, and counts. `records()` also hands the good
     records to a caller that works on them in the same pass (see record_stages.py)."""
 
     def __init__(self, cfg: PipelineConfig, dirs: PartitionDirs) -> None:
@@ -76,22 +76,20 @@ class Extraction:
         self.out = WorkFileWriter(dirs.file(OUTPUT))
         self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
         self.bytes_in = 0
-        self.last_batch_bytes = 0
 
-    def batches(
-        self, hash_first: bool = False
-    ) -> Iterator[tuple[int, list[tuple[int, Any, bytes]], bool]]:
-        """Good records as `(file_index, [(position, value, raw bytes), ...], exact)`, up to
-        4096 at a time, each batch written to the work file before it is handed over.
-        `exact` says that `value == orjson.loads(raw)` (JSONL); for other formats the value
-        is the reader's and a caller wanting what later stages see parses `raw`.
+    def records(self, hash_first: bool = False) -> Iterator[tuple[int, int, Any, bytes, bool]]:
+        """Good records, one at a time, as `(file_index, position, value, raw bytes, exact)`,
+        each written to the work file (in batches of 4096) as it is handed over. `exact` says
+        that `value == orjson.loads(raw)` (JSONL); for other formats the value is the
+        reader's, and a caller wanting what later stages see parses `raw`.
 
         A file's entry in `files` (with its sha256) is added once the file is read; with
         `hash_first` the file is hashed before it is read and its entry is in `files` before
-        its first batch is handed over (a caller that traces records needs the sha256)."""
+        its first record is handed over (a caller that traces records needs the sha256)."""
         cfg, dirs = self.cfg, self.dirs
         limits = ReadLimits(max_record_bytes=cfg.max_record_bytes)
         dumps = orjson.dumps
+        out = self.out
         for source in cfg.sources_for(dirs.objective, dirs.split):
             here = charged_here(source, dirs.split)
             counts = self.counters[source.name]
@@ -105,7 +103,7 @@ class Extraction:
                     self.files.append(_file_entry(source.name, item, kind, source_file))
                 prefix = b"[%d," % index
                 rejected = PendingRejections(dirs.scratch, keep=here)
-                batch: list[tuple[int, Any, bytes]] = []
+                lines: list[bytes] = []
                 good = 0
                 try:
                     for entry in read_source(
@@ -113,12 +111,14 @@ class Extraction:
                     ):
                         if type(entry) is tuple:
                             position, value, raw = entry
-                            batch.append((position, value, dumps(value) if raw is None else raw))
-                            if len(batch) >= 4096:
-                                good += len(batch)
-                                self._write(prefix, batch)
-                                yield index, batch, exact
-                                batch = []
+                            if raw is None:
+                                raw = dumps(value)
+                            lines.append(b"%s%d,%s]\n" % (prefix, position, raw))
+                            yield index, position, value, raw, exact
+                            if len(lines) >= 4096:
+                                good += len(lines)
+                                out.write_many(lines)
+                                lines = []
                                 reached("extract.batch")
                         else:
                             rejected.append(entry)  # type: ignore[arg-type]
@@ -127,10 +127,8 @@ class Extraction:
                         f"{dirs.key}: {exc}; nothing of this partition was written, build it "
                         "again once the file is no longer being modified"
                     ) from exc
-                good += len(batch)
-                self._write(prefix, batch)
-                if batch:
-                    yield index, batch, exact
+                good += len(lines)
+                out.write_many(lines)
                 reached("extract.file")
                 sha = source_file.sha256
                 if not hash_first:
@@ -151,11 +149,6 @@ class Extraction:
                         raw_size=rej.raw_size,
                     )
                 rejected.close()
-
-    def _write(self, prefix: bytes, batch: list[tuple[int, Any, bytes]]) -> None:
-        lines = [b"%s%d,%s]\n" % (prefix, position, raw) for position, _, raw in batch]
-        self.out.write_many(lines)
-        self.last_batch_bytes = sum(map(len, lines))
 
     def commit(self, stage_fp: str, started: float) -> StageReport:
         """Commit the work file and the quarantine, then the marker; return the report."""
@@ -206,7 +199,7 @@ def run_extract(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False
         return StageReport.reused_from(cached, started)
     extraction = Extraction(cfg, dirs)
     try:
-        for _ in extraction.batches():
+        for _ in extraction.records():
             pass
         return extraction.commit(stage_fp, started)
     except BaseException:

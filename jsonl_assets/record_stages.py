@@ -26,7 +26,7 @@ Two things the stages learn only later are settled as follows:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 import orjson
@@ -40,10 +40,10 @@ from jsonl_assets.transform_stage import Transformer, run_transform, transform_f
 from jsonl_assets.validate_stage import Validator, run_validate, validate_fingerprint
 from jsonl_assets.work_files import PartitionDirs, read_marker
 
-# Records judged at once: big enough that the id set's per-batch cost (a few polars calls)
-# is small, small enough that the batch's dicts stay a few tens of MB.
-VALIDATE_BATCH_RECORDS: Final = 8192
-VALIDATE_BATCH_BYTES: Final = 16 << 20
+# Raw records per batch of the duplicate-id lookup: big enough that the id set's per-batch
+# cost (a few polars calls) is small; the batch's lines wait in memory until then.
+BATCH_RECORDS: Final = 8192
+BATCH_BYTES: Final = 16 << 20
 
 Gate = Callable[[StageReport], bool]
 
@@ -72,75 +72,74 @@ def _one_pass(
 ) -> list[StageReport]:
     started = time.perf_counter()
     extraction = Extraction(cfg, dirs)
-    transformer = Transformer(cfg, dirs, [], keep_records=True)
-    validator = Validator(cfg, dirs, [], [])
-    seconds = {"transformed": 0.0, "validated": 0.0}
+    transformer = Transformer(cfg, dirs, [])
+    validator = Validator(cfg, dirs, [], [], terminated=True)
+    # A record may name the toolset its own adapter derived: the rules must know it at once.
+    transformer.on_new_toolset = lambda toolset: validator.add_toolsets([toolset])
     loads = orjson.loads
-    known_toolsets = 0
+    clock = time.perf_counter
+    spent = {"extracted": 0.0, "validated": 0.0}
 
-    def validate_pending() -> None:
-        nonlocal known_toolsets
-        t0 = time.perf_counter()
-        if len(transformer.toolsets) > known_toolsets:
-            validator.add_toolsets(transformer.toolsets.values())
-            known_toolsets = len(transformer.toolsets)
-        validator.add_batch(
-            transformer.lines, transformer.file_index, transformer.records, terminated=True
-        )
-        transformer.flush()
-        seconds["validated"] += time.perf_counter() - t0
+    def raw_records() -> Iterator[tuple[int, int, Any, bytes, bytes]]:
+        """What the transformed stage reads back from the extracted work file, record by
+        record, with the files' entries handed on as they appear."""
+        records = extraction.records(hash_first=True)
+        while True:
+            t0 = clock()
+            item = next(records, None)
+            spent["extracted"] += clock() - t0
+            if item is None:
+                return
+            fi, position, value, raw, exact = item
+            if fi >= len(transformer.files):
+                _add_files(extraction, transformer, validator)
+            yield fi, position, value if exact else loads(raw), raw, b""
+
+    judge = validator.judge
+
+    def timed_judge(record: dict[str, Any], line: bytes, fi: int) -> None:
+        t0 = clock()
+        judge(record, line, fi)
+        spent["validated"] += clock() - t0
 
     try:
-        pending_bytes = 0
-        for fi, batch, exact in extraction.batches(hash_first=True):
-            t0 = time.perf_counter()
-            while len(transformer.files) <= fi:
-                entry = extraction.files[len(transformer.files)]
-                transformer.add_file(entry)
-                validator.add_file(entry)
-            transformer.bytes_in += extraction.last_batch_bytes
-            if exact:
-                transformer.add_batch((fi, pos, value, raw, b"") for pos, value, raw in batch)
-            else:  # what the transformed stage sees: the value parsed back from the raw bytes
-                transformer.add_batch((fi, pos, loads(raw), raw, b"") for pos, _, raw in batch)
-            pending_bytes += extraction.last_batch_bytes
-            seconds["transformed"] += time.perf_counter() - t0
-            if (
-                len(transformer.lines) >= VALIDATE_BATCH_RECORDS
-                or pending_bytes >= VALIDATE_BATCH_BYTES
-            ):
-                validate_pending()
-                pending_bytes = 0
-        if transformer.lines:
-            validate_pending()
+        records = raw_records()
+        while True:
+            # Each record goes from the reader through the adapter to the rules while its
+            # objects are still in the CPU's caches; only its line waits for the batch's
+            # duplicate-id lookup.
+            taken = _Batch(records)
+            transformer.add_batch(taken, timed_judge)
+            t0 = clock()
+            validator.finish_batch(transformer.lines, transformer.file_index)
+            transformer.flush()
+            spent["validated"] += clock() - t0
+            if not taken.full:
+                break
         # Files without a good record have no batch; their entries still belong to every stage.
-        while len(transformer.files) < len(extraction.files):
-            entry = extraction.files[len(transformer.files)]
-            transformer.add_file(entry)
-            validator.add_file(entry)
+        _add_files(extraction, transformer, validator)
     except BaseException:
         extraction.abort()
         transformer.abort()
         validator.abort()
         raise
 
-    total = time.perf_counter() - started
-    extract_seconds = total - seconds["transformed"] - seconds["validated"]
+    total = clock() - started
+    seconds = {**spent, "transformed": total - spent["extracted"] - spent["validated"]}
     try:
-        extract_report = extraction.commit(extract_fp, time.perf_counter() - extract_seconds)
+        extract_report = extraction.commit(extract_fp, clock() - seconds["extracted"])
     except BaseException:
         transformer.abort()
         validator.abort()
         raise
+    transformer.bytes_in = extraction.out.bytes_written  # the extracted lines it stands for
     if not gate(extract_report):
         transformer.abort()
         validator.abort()
         return [extract_report]
     transform_fp = transform_fingerprint(cfg, dirs, extract_fp)
     try:
-        transform_report = transformer.commit(
-            transform_fp, time.perf_counter() - seconds["transformed"]
-        )
+        transform_report = transformer.commit(transform_fp, clock() - seconds["transformed"])
     except BaseException:
         validator.abort()
         raise
@@ -149,7 +148,29 @@ def _one_pass(
         validator.abort()
         return [extract_report, transform_report, run_validate(cfg, dirs, force=True)]
     validate_fp = validate_fingerprint(cfg, dirs, transform_fp)
-    validate_report = validator.commit(
-        validate_fp, time.perf_counter() - seconds["validated"], toolsets
-    )
+    validate_report = validator.commit(validate_fp, clock() - seconds["validated"], toolsets)
     return [extract_report, transform_report, validate_report]
+
+
+class _Batch:
+    """The next raw records of `records`, up to BATCH_RECORDS of them or BATCH_BYTES of raw
+    bytes; `full` tells whether the batch stopped at a limit (more may follow)."""
+
+    def __init__(self, records: Iterator[tuple[int, int, Any, bytes, bytes]]) -> None:
+        self._records = records
+        self.full = False
+
+    def __iter__(self) -> Iterator[tuple[int, int, Any, bytes, bytes]]:
+        size = 0
+        for n, item in enumerate(self._records, 1):
+            yield item
+            size += len(item[3])
+            if n >= BATCH_RECORDS or size >= BATCH_BYTES:
+                self.full = True
+                return
+
+
+def _add_files(extraction: Extraction, transformer: Transformer, validator: Validator) -> None:
+    for entry in extraction.files[len(transformer.files) :]:
+        transformer.add_file(entry)
+        validator.add_file(entry)

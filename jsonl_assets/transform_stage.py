@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -119,14 +119,13 @@ def upstream_marker(dirs: PartitionDirs, name: str) -> tuple[str, dict[str, Any]
 class Transformer:
     """One partition's transformation in progress: adapters, ids, splits, the work files and
     the quarantine. `add_batch` takes raw records; the spec records it made wait in `lines`,
-    `file_index` (and `records`, their dicts, when `keep_records`) until `flush()` writes them."""
+    `file_index` until `flush()` writes them."""
 
     def __init__(
         self,
         cfg: PipelineConfig,
         dirs: PartitionDirs,
         files: list[dict[str, Any]],
-        keep_records: bool = False,
     ) -> None:
         self.cfg = cfg
         self.dirs = dirs
@@ -140,14 +139,14 @@ class Transformer:
         for entry in files:
             self.add_file(entry)
         self.toolsets: dict[str, Any] = {}
+        # Called with each toolset an adapter derives, the first time it appears.
+        self.on_new_toolset: Callable[[dict[str, Any]], None] | None = None
         self.out = WorkFileWriter(dirs.file(OUTPUT))
         self.index_out = WorkFileWriter(dirs.file(FILES))
         self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
         self.ratios = (cfg.validation_ratio, cfg.test_ratio)
-        self.keep_records = keep_records
         self.lines: list[bytes] = []
         self.file_index = array("I")
-        self.records: list[dict[str, Any]] = []
         self.bytes_in = 0
 
     def add_file(self, entry: dict[str, Any]) -> None:
@@ -157,16 +156,21 @@ class Transformer:
             _FileContext(self.cfg, self.dirs.split, entry, self.adapters, self.counters)
         )
 
-    def add_batch(self, entries: Iterable[tuple[int, int, Any, bytes | None, bytes]]) -> None:
+    def add_batch(
+        self,
+        entries: Iterable[tuple[int, int, Any, bytes | None, bytes]],
+        judge: Callable[[dict[str, Any], bytes, int], None] | None = None,
+    ) -> None:
         """Entries `(file index, position, raw value, raw bytes or None, extracted line)`;
-        the raw bytes (or, when None, their slice of the extracted line) go to quarantine."""
+        the raw bytes (or, when None, their slice of the extracted line) go to quarantine.
+        `judge(record, line, file index)`, if given, sees each spec record made, right away
+        (while it is still in the CPU's caches)."""
         contexts, toolsets, quarantine = self.contexts, self.toolsets, self.quarantine
         target_split = self.dirs.split
         vr, tr = self.ratios
         dumps = orjson.dumps
         newline = orjson.OPT_APPEND_NEWLINE
-        lines, file_index, records = self.lines, self.file_index, self.records
-        keep = self.keep_records
+        lines, file_index = self.lines, self.file_index
         for fi, position, raw, raw_bytes, line in entries:
             ctx = contexts[fi]
             counts = ctx.counts
@@ -206,16 +210,19 @@ class Transformer:
                 record = {"id": record_id, **a.record, "metadata": meta}
                 if a.toolset is not None and a.toolset["id"] not in toolsets:
                     toolsets[a.toolset["id"]] = a.toolset
+                    if self.on_new_toolset is not None:
+                        self.on_new_toolset(a.toolset)
                 try:
-                    lines.append(dumps(record, option=newline))
+                    out = dumps(record, option=newline)
                 except orjson.JSONEncodeError as exc:
                     counts["quarantined"] += 1
                     quarantine.add(
                         "unserializable", str(exc), meta["trace"], raw_bytes or _raw_slice(line)
                     )
                     continue
-                if keep:
-                    records.append(record)
+                lines.append(out)
+                if judge is not None:
+                    judge(record, out, fi)
                 file_index.append(fi)
                 counts["out"] += 1
 
@@ -227,7 +234,7 @@ class Transformer:
     def _write(self) -> None:
         self.out.write_many(self.lines)
         self.index_out.write(self.file_index.tobytes())
-        self.lines, self.file_index, self.records = [], array("I"), []
+        self.lines, self.file_index = [], array("I")
 
     def commit(self, stage_fp: str, started: float) -> StageReport:
         """Commit the work files and the quarantine, then the marker; return the report."""

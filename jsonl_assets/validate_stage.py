@@ -84,8 +84,9 @@ def validate_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp: 
 
 class Validator:
     """One partition's validation in progress: spec rules, the id set, the rejects and the
-    quarantine. `add_batch` takes spec records in order and returns nothing; `commit()`
-    writes the rest. Toolsets found later (`add_toolsets`) count for the records after."""
+    quarantine. Records come in order, in batches: `judge` each, then `finish_batch` (or
+    `add_batch` for lines still to be parsed); `commit()` writes the rest. Toolsets found
+    later (`add_toolsets`) count for the records after."""
 
     def __init__(
         self,
@@ -93,8 +94,11 @@ class Validator:
         dirs: PartitionDirs,
         files: list[dict[str, Any]],
         toolsets: list[dict[str, Any]],
+        terminated: bool = False,
     ) -> None:
         self.dirs = dirs
+        # Lines handed over with their newline: cut it from the bytes quarantine keeps.
+        self._cut = -1 if terminated else None
         self.files: list[dict[str, Any]] = []
         self.kinds: list[str] = []
         self.in_per_file: list[int] = []
@@ -111,6 +115,7 @@ class Validator:
         self.index = 0
         self.bytes_in = 0
         self.duplicates = 0
+        self._start_batch()
 
     def add_file(self, entry: dict[str, Any]) -> None:
         """The next source file (an entry of the extracted stage's `files`)."""
@@ -124,58 +129,54 @@ class Validator:
         for toolset in toolsets:
             names.setdefault(toolset["id"], frozenset(tool["name"] for tool in toolset["tools"]))
 
-    def add_batch(
-        self,
-        lines: list[bytes],
-        fis: array,
-        records: list[dict[str, Any]] | None = None,
-        terminated: bool = False,
-    ) -> None:
-        """Judge the next spec records: their lines (each the exact bytes a shard will hold,
-        with their newline when `terminated`), their file indices and, if the caller has
-        them, the dicts those lines serialise (else each line is parsed)."""
-        files, kinds, counters, ctx = self.files, self.kinds, self.counters, self.ctx
-        objective = self.dirs.objective
-        in_per_file, rule_counts = self.in_per_file, self.rule_counts
-        loads = orjson.loads
-        sha256 = hashlib.sha256
-        index = self.index
-        self.bytes_in += sum(map(len, lines)) + (0 if terminated else len(lines))
-        cut = -1 if terminated else None
-        rejects = array("Q")
-        entries: list[tuple[int, str, str, dict[str, Any], bytes, dict[str, Any]]] = []
-        digests: list[bytes] = []
-        positions: list[int] = []
-        accepted: list[int] = []
+    def add_batch(self, lines: list[bytes], fis: array) -> None:
+        """Judge the next spec records from their lines (each parsed) and file indices."""
+        loads, judge = orjson.loads, self.judge
         for k, line in enumerate(lines):
-            record = loads(line) if records is None else records[k]
-            fi = fis[k]
-            in_per_file[fi] += 1
-            errors = record_errors(record, objective, ctx)
-            if errors:
-                toolset_id = record.get("toolset_id", ctx.default_toolset_id)
-                if type(toolset_id) is str and toolset_id not in ctx.toolsets:
-                    self.unresolved.add(toolset_id)
-                first = errors[0]
-                rule_counts[first.rule] += 1
-                counters[files[fi]["source"]]["invalid"] += 1
-                entries.append(
-                    (
-                        index + k,
-                        f"schema:{first.rule}",
-                        "; ".join(e.message for e in errors[:5]),
-                        record["metadata"]["trace"],
-                        line[:cut],
-                        {"rules": sorted({e.rule for e in errors})},
-                    )
+            judge(loads(line), line, fis[k])
+        self.finish_batch(lines, fis)
+
+    def judge(self, record: dict[str, Any], line: bytes, fi: int) -> None:
+        """Judge the next spec record: `line` is the exact bytes a shard will hold (with its
+        newline when the validator is `terminated`), `record` the dict they serialise."""
+        k = self._batch_size
+        self._batch_size = k + 1
+        self.in_per_file[fi] += 1
+        ctx = self.ctx
+        errors = record_errors(record, self.dirs.objective, ctx)
+        if errors:
+            toolset_id = record.get("toolset_id", ctx.default_toolset_id)
+            if type(toolset_id) is str and toolset_id not in ctx.toolsets:
+                self.unresolved.add(toolset_id)
+            first = errors[0]
+            self.rule_counts[first.rule] += 1
+            self.counters[self.files[fi]["source"]]["invalid"] += 1
+            self._entries.append(
+                (
+                    self.index + k,
+                    f"schema:{first.rule}",
+                    "; ".join(e.message for e in errors[:5]),
+                    record["metadata"]["trace"],
+                    line[: self._cut],
+                    {"rules": sorted({e.rule for e in errors})},
                 )
-                continue
-            digests.append(sha256(record["id"].encode()).digest()[:16])
-            positions.append((fi << _POSITION_BITS) | record["metadata"]["trace"][kinds[fi]])
-            accepted.append(k)
-        for j, kept in self.seen.add_batch(digests, positions):
-            k = accepted[j]
-            record = loads(lines[k])  # duplicates are rare: parse again rather than keep
+            )
+            return
+        self._digests.append(hashlib.sha256(record["id"].encode()).digest()[:16])
+        self._positions.append((fi << _POSITION_BITS) | record["metadata"]["trace"][self.kinds[fi]])
+        self._accepted.append(k)
+
+    def finish_batch(self, lines: list[bytes], fis: array) -> None:
+        """After `judge` was called for each of `lines` (with file indices `fis`): find the
+        duplicate ids among them and write the batch's rejects and quarantine entries."""
+        if self._batch_size != len(lines):
+            raise ValueError(f"{len(lines)} lines for {self._batch_size} judged records")
+        files, counters, cut = self.files, self.counters, self._cut
+        entries = self._entries
+        self.bytes_in += sum(map(len, lines)) + (0 if cut else len(lines))
+        for j, kept in self.seen.add_batch(self._digests, self._positions):
+            k = self._accepted[j]
+            record = orjson.loads(lines[k])  # duplicates are rare: parse again
             fi = fis[k]
             counters[files[fi]["source"]]["duplicate"] += 1
             self.duplicates += 1
@@ -189,7 +190,7 @@ class Validator:
             }
             entries.append(
                 (
-                    index + k,
+                    self.index + k,
                     "duplicate_id",
                     f"id {record['id']!r} was already written from {kept_file['file']} "
                     f"{kept_file['kind']} {kept_pos}",
@@ -200,12 +201,21 @@ class Validator:
             )
         # Quarantine entries and rejects in record order, whatever their kind.
         entries.sort(key=lambda e: e[0])
+        rejects = array("Q")
         for line_index, reason, detail, trace, raw, extra in entries:
             self.quarantine.add(reason, detail, trace, raw, extra=extra)
             rejects.append(line_index)
         self.rejects_out.write(rejects.tobytes())
         reached("validate.batch")
-        self.index = index + len(lines)
+        self.index += len(lines)
+        self._start_batch()
+
+    def _start_batch(self) -> None:
+        self._batch_size = 0
+        self._entries: list[tuple[int, str, str, dict[str, Any], bytes, dict[str, Any]]] = []
+        self._digests: list[bytes] = []
+        self._positions: list[int] = []
+        self._accepted: list[int] = []
 
     def commit(self, stage_fp: str, started: float, toolsets: list[dict[str, Any]]) -> StageReport:
         """Commit the rejects, the id digests and the quarantine, then the marker."""

@@ -22,7 +22,7 @@ from jsonl_assets import record_stages
 from jsonl_assets.adapters.parts import toolset_from_declared
 from jsonl_assets.config import load_config
 from jsonl_assets.extract_stage import run_extract
-from jsonl_assets.record_stages import VALIDATE_BATCH_RECORDS, run_record_stages
+from jsonl_assets.record_stages import BATCH_RECORDS, run_record_stages
 from jsonl_assets.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.stage_report import StageReport
 from jsonl_assets.transform_stage import run_transform
@@ -164,7 +164,7 @@ def _toolset_project(root: Path) -> Path:
                 {"role": "assistant", "content": "noted"},
             ]
         }
-        for i in range(VALIDATE_BATCH_RECORDS + 10)
+        for i in range(BATCH_RECORDS + 10)
     ]
     (root / "raw").mkdir(parents=True)
     (root / "raw" / "a_native.jsonl").write_bytes(
@@ -199,7 +199,7 @@ def test_a_toolset_derived_later_is_judged_as_stage_by_stage(
     assert calls == [True], "the pass's verdicts should have been replaced"
     validated = reports[2]
     # Judged against the toolsets of the whole partition: the native record is valid.
-    assert validated.records_out == VALIDATE_BATCH_RECORDS + 12, validated.quarantine
+    assert validated.records_out == BATCH_RECORDS + 12, validated.quarantine
     assert validated.quarantined == 0
     monkeypatch.undo()
     assert_same_as_stage_by_stage(config.parent)
