@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -67,13 +68,17 @@ class Extraction:
     writes the work file and the quarantine, and counts. `records()` also hands the good
     records to a caller that works on them in the same pass (see record_stages.py)."""
 
-    def __init__(self, cfg: PipelineConfig, dirs: PartitionDirs) -> None:
+    def __init__(self, cfg: PipelineConfig, dirs: PartitionDirs, write_output: bool = True) -> None:
         self.cfg = cfg
         self.dirs = dirs
         dirs.work.mkdir(parents=True, exist_ok=True)
         self.counters = SourceCounters()
         self.files: list[dict[str, Any]] = []
-        self.out = WorkFileWriter(dirs.file(OUTPUT))
+        # Without `write_output` (the one-pass build, whose transform reads no work file) the
+        # lines are only counted; `ensure_output` writes the file if a stage asks for it.
+        self.out: WorkFileWriter | _CountingSink = (
+            WorkFileWriter(dirs.file(OUTPUT)) if write_output else _CountingSink(dirs.file(OUTPUT))
+        )
         self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
         self.bytes_in = 0
 
@@ -175,6 +180,31 @@ class Extraction:
     def abort(self) -> None:
         self.out.abort()
         self.quarantine.abort()
+
+
+class _CountingSink:
+    """Stands in for the work file's writer: counts the bytes the file would hold, and at
+    commit removes the file of an earlier build (it would not match the new marker)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.bytes_written = 0
+
+    def write_many(self, items: list[bytes]) -> None:
+        self.bytes_written += sum(map(len, items))
+
+    def commit(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def abort(self) -> None:
+        pass
+
+
+def ensure_output(cfg: PipelineConfig, dirs: PartitionDirs) -> None:
+    """Write `extracted.jsonl` if the one-pass build left it out (a later stage runs on its
+    own): the stage runs again, which gives the same bytes, quarantine and marker."""
+    if not dirs.file(OUTPUT).exists():
+        run_extract(cfg, dirs, force=True)
 
 
 def _file_entry(

@@ -6,8 +6,9 @@ pass each raw record is parsed once, adapted, serialised once, and judged on the
 serialised from (for JSON values, the same dict `orjson.loads` gives back from those bytes).
 
 The pass writes exactly what the three stages write one by one - work files, quarantine files
-and markers, byte for byte - so each stage can still be rerun on its own, and a test holds the
-two ways to the same bytes. Nothing is committed until the pass ends; then the stages commit
+and markers, byte for byte - but `extracted.jsonl`, a copy of the raw records that only a
+transformed stage running on its own reads: it is written then (`extract_stage.ensure_output`,
+the same bytes). A test holds the two ways to the same bytes. Nothing is committed until the pass ends; then the stages commit
 in order, and the later two only if `gate(extract_report)` allows it (the Dagster layer passes
 the parse-failure check, which blocks downstream stages). A pass killed midway leaves only
 `.partial` files: the rerun starts the pass again. Once extracted is committed, a rerun
@@ -71,7 +72,7 @@ def _one_pass(
     cfg: PipelineConfig, dirs: PartitionDirs, extract_fp: str, gate: Gate
 ) -> list[StageReport]:
     started = time.perf_counter()
-    extraction = Extraction(cfg, dirs)
+    extraction = Extraction(cfg, dirs, write_output=False)
     transformer = Transformer(cfg, dirs, [])
     validator = Validator(cfg, dirs, [], [], terminated=True)
     # A record may name the toolset its own adapter derived: the rules must know it at once.

@@ -20,7 +20,7 @@ from jsonl_assets.adapters.base import AdapterError
 from jsonl_assets.config import PipelineConfig
 from jsonl_assets.extract_stage import MARKER as EXTRACT_MARKER
 from jsonl_assets.extract_stage import OUTPUT as EXTRACT_OUTPUT
-from jsonl_assets.extract_stage import charged_here
+from jsonl_assets.extract_stage import charged_here, ensure_output
 from jsonl_assets.fault_points import reached
 from jsonl_assets.gc_pause import gc_paused
 from jsonl_assets.quarantine import QuarantineWriter
@@ -293,6 +293,10 @@ def run_transform(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = Fal
     stage_fp = transform_fingerprint(cfg, dirs, upstream_fp)
     if not force and (cached := read_marker(dirs.file(MARKER), stage_fp)) is not None:
         return StageReport.reused_from(cached, started)
+    if not dirs.file(EXTRACT_OUTPUT).exists():
+        ensure_output(cfg, dirs)  # left out by a one-pass build
+        upstream_fp, extract_report = upstream_marker(dirs, EXTRACT_MARKER)
+        stage_fp = transform_fingerprint(cfg, dirs, upstream_fp)
     transformer = Transformer(cfg, dirs, extract_report["extra"]["files"])
     try:
         for lines in iter_line_batches(dirs.file(EXTRACT_OUTPUT)):

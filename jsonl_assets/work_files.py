@@ -2,6 +2,8 @@
 
 * `extracted.jsonl` - one line per raw record: `[file_index, position, raw]`, where `raw` is the
   record's exact source bytes for JSONL (no re-serialisation) or its orjson form otherwise.
+  The one-pass build (record_stages.py) reads no hand-off file and leaves it out; a
+  transformed stage running on its own writes it first.
 * `transformed.jsonl` - one line per spec record, the exact bytes that will go into a shard;
   `transformed.files` - the file index of each line (uint32), so later stages need no parse to
   know a record's source.

@@ -104,8 +104,8 @@ def test_second_builder_fails_clearly_then_waits_then_recovers_a_killed_holder(
     assert holder.stdout is not None
     released = float(holder.stdout.readline())
     holder.wait()
-    # The builder's first file was written after the holder let go, not before.
-    assert (work / "extracted.jsonl").stat().st_mtime >= released - 0.05
+    # The builder's first marker was written after the holder let go, not before.
+    assert (work / "extracted.json").stat().st_mtime >= released - 0.05
     print(f"\nthe second builder waited for the first to finish, then built ({waited:.1f} s)")
 
 

@@ -81,7 +81,11 @@ def assert_same_as_stage_by_stage(project: Path, config_name: str = "pipeline.ya
         copies[one_pass] = (reports, _files(copy / "work"), _files(copy / "quarantine"))
     one, staged = copies[True], copies[False]
     assert one[1] and one[2], "nothing was built"
-    assert one[1] == staged[1], "work files differ"
+    # The one pass leaves out the copy of the raw records that only a transformed stage
+    # running on its own reads (see test_extracted_jsonl_is_written_when_a_stage_needs_it).
+    extracted = {k: v for k, v in staged[1].items() if k.endswith("/extracted.jsonl")}
+    assert extracted and not set(extracted) & set(one[1])
+    assert one[1] == {k: v for k, v in staged[1].items() if k not in extracted}, "work files differ"
     assert one[2] == staged[2], "quarantine files differ"
     assert one[0] == staged[0], "stage reports differ"
 
@@ -210,12 +214,10 @@ def test_a_refused_gate_commits_extracted_only(sample_project: Path) -> None:
     dirs = next(d for d in _dirs(sample_project) if d.key == "sft|train")
     reports = run_record_stages(cfg, dirs, gate=lambda report: False)
     assert [r.stage for r in reports] == ["extracted"]
-    assert sorted(p.name for p in dirs.work.iterdir() if p.name != ".lock") == [
-        "extracted.json",
-        "extracted.jsonl",
-    ]
+    assert sorted(p.name for p in dirs.work.iterdir() if p.name != ".lock") == ["extracted.json"]
     assert sorted(p.name for p in dirs.quarantine.iterdir()) == ["extracted.jsonl"]
-    # Once the gate lets it through, extracted is reused and the other two run.
+    # Once the gate lets it through, extracted is reused and the other two run (transformed
+    # on its own, so extracted.jsonl is written for it first).
     reports = run_record_stages(cfg, dirs)
     assert [(r.stage, r.reused) for r in reports] == [
         ("extracted", True),
@@ -224,3 +226,21 @@ def test_a_refused_gate_commits_extracted_only(sample_project: Path) -> None:
     ]
     again = run_record_stages(cfg, dirs)
     assert all(r.reused for r in again)
+
+
+def test_extracted_jsonl_is_written_when_a_stage_needs_it(tmp_path: Path) -> None:
+    """After a one-pass build, transformed run on its own (e.g. adapter options changed, or
+    a subset materialised in the UI) first writes extracted.jsonl: the same bytes the stage
+    writes when it runs on its own, and the same quarantine."""
+    config, _ = make_hostile_project(tmp_path / "hostile")
+    write_config(config, _work_dirs(yaml.safe_load(config.read_text())))
+    staged = tmp_path / "staged"
+    shutil.copytree(config.parent, staged)
+    _build(staged / config.name, one_pass=False)
+    _build(config, one_pass=True)
+    cfg = load_config(config)
+    for dirs in _dirs(config):
+        assert not dirs.file("extracted.jsonl").exists()
+        run_transform(cfg, dirs, force=True)
+    assert _files(config.parent / "work") == _files(staged / "work")
+    assert _files(config.parent / "quarantine") == _files(staged / "quarantine")
