@@ -237,8 +237,22 @@ def record_stages(
         else:
             keys = [key for key in _STAGE_FUNCTIONS if key in selected]
             reports = [_STAGE_FUNCTIONS[key](cfg, dirs, force=pipeline.force) for key in keys]
+    checks_selected = context.selected_asset_check_keys
     for key, report in zip(keys, reports, strict=True):
-        yield results[key](report)
+        result = results[key](report)
+        kept = [
+            c
+            for c in result.check_results or []
+            if dg.AssetCheckKey(key, c.check_name) in checks_selected
+        ]
+        if len(kept) != len(result.check_results or []):  # a check left out of the selection
+            result = dg.MaterializeResult(
+                asset_key=key,
+                metadata=result.metadata,
+                check_results=kept,
+                data_version=result.data_version,
+            )
+        yield result
 
 
 @dg.asset(

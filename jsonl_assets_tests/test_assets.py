@@ -171,6 +171,36 @@ def test_parse_failure_rate_check_fails_and_blocks_downstream(
     assert evaluation.metadata["failed"].value == 1
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {"extracted"}  # transformed, validated and shards never ran
+    # The one pass computed them, but committed nothing of them.
+    work = sample_project.parent / "work" / "sft" / "train"
+    assert sorted(p.name for p in work.iterdir() if not p.name.startswith(".")) == [
+        "extracted.json"
+    ]
+
+
+def test_one_stage_of_the_multi_asset_materialises_on_its_own(
+    sample_project: Path, instance: dg.DagsterInstance
+) -> None:
+    """After a build (one pass), `transformed` alone, as the UI materialises a selection:
+    it runs on its own, first writing the extracted.jsonl that the one pass left out."""
+    from jsonl_assets.assets import TRANSFORMED, record_stages
+    from jsonl_assets.resources import PipelineResource
+
+    assert materialize(sample_project, instance, "sft|train").success
+    work = sample_project.parent / "work" / "sft" / "train"
+    assert not (work / "extracted.jsonl").exists()
+    result = dg.materialize(
+        [record_stages],
+        selection=[TRANSFORMED],
+        partition_key="sft|train",
+        instance=instance,
+        resources={"pipeline": PipelineResource(config_path=str(sample_project), force=True)},
+    )
+    assert result.success
+    materialized = [e.asset_key for e in result.get_asset_materialization_events()]
+    assert materialized == [TRANSFORMED]
+    assert (work / "extracted.jsonl").exists()
+    assert not result.get_asset_check_evaluations()  # the checks of unselected assets
 
 
 def test_duplicate_and_invalid_rate_checks_fail_on_data_that_breaks_them(
