@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import orjson
 
+from jsonl_assets import file_hashes
 from jsonl_assets.config import PipelineConfig, SourceConfig
 from jsonl_assets.spec_vocabulary import OBJECTIVES, SPLITS
 
@@ -118,6 +119,7 @@ def fingerprint_file(path: Path, previous: FileFingerprint | None) -> tuple[File
     if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
         # Written to while we read it: keep no stat, so the next look hashes it again.
         return FileFingerprint(-1, -1, -1, -1, sha), True
+    file_hashes.remember(path.resolve(), st, sha)
     return FileFingerprint(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, sha), True
 
 

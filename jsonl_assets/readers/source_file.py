@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
+from jsonl_assets import file_hashes
 from jsonl_assets.compression import detect_compression, iter_decompressed
 
 DEFAULT_CHUNK: Final = 1 << 20
@@ -82,6 +83,7 @@ class SourceFile:
         self.path = Path(path)
         self.rel = rel
         st = os.stat(self.path)
+        self._stat = st
         self._identity = _identity(st)
         self.size: int = st.st_size
         with open(self.path, "rb") as fh:
@@ -135,7 +137,11 @@ class SourceFile:
 
         Called before `chunks()`, it makes the hash known before the content is read (the
         read then only counts bytes); the file's identity is checked at both opens and after.
+        A hash taken earlier in this process of the same file with the same identity (size,
+        mtime, inode, ctime; see file_hashes.py) is reused.
         """
+        if self._sha256 is None and (sha := file_hashes.known(self.path.resolve(), self._stat)):
+            self._sha256 = sha  # hashed earlier in this process (the run's observation)
         if self._sha256 is None:
             hasher = hashlib.sha256()
             with open(self.path, "rb") as fh:

@@ -1,0 +1,33 @@
+"""sha256 of whole source files, remembered for the life of the process by file identity.
+
+A partition run hashes its source files twice over: the `raw_sources` observation that
+starts the run, and the extraction that follows (which needs each file's sha256 before it
+reads the file, see record_stages.py). The second asks here first. A hash is reused only for
+the same path with the same size, mtime, inode and ctime - the identity the observation
+already trusts between runs - so a file rewritten since is hashed again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Final
+
+_LIMIT: Final = 4096
+_known: dict[tuple[str, int, int, int, int], str] = {}
+
+
+def _key(path: Path, st: os.stat_result) -> tuple[str, int, int, int, int]:
+    return (os.fspath(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+
+
+def remember(path: Path, st: os.stat_result, sha256: str) -> None:
+    """Record the sha256 of `path`, as it was when `st` was taken (before it was read)."""
+    if len(_known) >= _LIMIT:
+        _known.clear()
+    _known[_key(path, st)] = sha256
+
+
+def known(path: Path, st: os.stat_result) -> str | None:
+    """The sha256 recorded for `path` with exactly this identity, if any."""
+    return _known.get(_key(path, st))
