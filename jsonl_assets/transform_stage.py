@@ -141,7 +141,7 @@ class Transformer:
         self.toolsets: dict[str, Any] = {}
         # Called with each toolset an adapter derives, the first time it appears.
         self.on_new_toolset: Callable[[dict[str, Any]], None] | None = None
-        self.out = WorkFileWriter(dirs.file(OUTPUT))
+        self.out = WorkFileWriter(dirs.file(OUTPUT), background=True)  # the largest file
         self.index_out = WorkFileWriter(dirs.file(FILES))
         self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
         self.ratios = (cfg.validation_ratio, cfg.test_ratio)

@@ -18,8 +18,10 @@ simply redone.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final
@@ -118,9 +120,13 @@ def iter_line_batches(path: Path, chunk: int = CHUNK) -> Iterator[list[bytes]]:
 
 
 class WorkFileWriter:
-    """Buffered writer to a temporary name; `commit()` fsyncs and renames it into place."""
+    """Buffered writer to a temporary name; `commit()` fsyncs and renames it into place.
 
-    def __init__(self, path: Path, buffer_bytes: int = CHUNK) -> None:
+    With `background`, each full buffer is written by a helper thread while the caller goes
+    on (the write releases the GIL), one buffer at a time, so at most two are held. A failed
+    write (a full disk) is raised by the next `flush()` or by `commit()`."""
+
+    def __init__(self, path: Path, buffer_bytes: int = CHUNK, background: bool = False) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = partial_path(path)
@@ -129,6 +135,8 @@ class WorkFileWriter:
         self._buffered = 0
         self._limit = buffer_bytes
         self.bytes_written = 0
+        self._writer = ThreadPoolExecutor(1, "work-file-writer") if background else None
+        self._in_flight: Future[None] | None = None
 
     def write(self, data: bytes) -> None:
         self._buffer.append(data)
@@ -145,14 +153,32 @@ class WorkFileWriter:
     def flush(self) -> None:
         if self._buffer:
             data = b"".join(self._buffer)
-            write_partial(self._handle, data, self.path)
-            self.bytes_written += len(data)
             self._buffer = []
             self._buffered = 0
+            if self._writer is None:
+                write_partial(self._handle, data, self.path)
+            else:
+                self._wait()
+                self._in_flight = self._writer.submit(write_partial, self._handle, data, self.path)
+            self.bytes_written += len(data)
+
+    def _wait(self) -> None:
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
 
     def commit(self) -> None:
         self.flush()
+        self._wait()
+        self._stop()
         commit_partial(self._handle, self.path)
 
     def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._wait()
+        self._stop()
         abort_partial(self._handle, self.path)
+
+    def _stop(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
