@@ -11,9 +11,10 @@ RSS, for
   build   - `jsonl-assets build --partition sft|train` as a user runs it: every stage, every
             check (shards_verified included) and the manifest, through Dagster, start-up
             included, on a fresh work dir and Dagster home each time;
-  build2  - two partitions of the same size built together (`--workers 2`) against the same
+  two     - two partitions of the same size built together (`--workers 2`) against the same
             two built one after the other;
-and the ratios build/floor and together/sequential. Nothing here is asserted.
+and the ratios build/floor and together/sequential. Floor and build runs alternate, so that
+both see the machine in the same state. Nothing here is asserted.
 """
 
 from __future__ import annotations
@@ -275,14 +276,23 @@ def main() -> None:
         f"input: {records:,} records, {mb:.0f} MB ({raw}); {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}"
     )
     results: dict[str, float] = {}
-    if "floor" in only:
-        runs = [_floor_in_child(raw) for _ in range(args.repeats)]
-        results["floor"] = _row("floor", [r[0] for r in runs], [r[1] for r in runs], records, mb)
-    if "build" in only:
-        _config(folder, ["chats"])
-        runs = [_run_build(folder, ["sft|train"], 1) for _ in range(args.repeats)]
+    # Floor and build runs alternate, so both see the machine in the same state (on a shared
+    # machine the same run can take 20% more or less from one minute to the next).
+    floors: list[tuple[float, float]] = []
+    builds: list[tuple[float, float]] = []
+    _config(folder, ["chats"])
+    for _ in range(args.repeats):
+        if "floor" in only:
+            floors.append(_floor_in_child(raw))
+        if "build" in only:
+            builds.append(_run_build(folder, ["sft|train"], 1))
+    if floors:
+        results["floor"] = _row(
+            "floor", [r[0] for r in floors], [r[1] for r in floors], records, mb
+        )
+    if builds:
         results["build"] = _row(
-            "build (1 partition)", [r[0] for r in runs], [r[1] for r in runs], records, mb
+            "build (1 partition)", [r[0] for r in builds], [r[1] for r in builds], records, mb
         )
         sizes = sum(p.stat().st_size for p in (folder / "package" / "data").iterdir())
         print(f"zstd shards: {sizes / 1e6:.1f} MB on disk")
