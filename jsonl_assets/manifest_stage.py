@@ -1,8 +1,9 @@
 """Stage 5, manifest: metadata.json, verified before it is published, written last.
 
 The candidate document is written to the work dir and the package is verified against it
-(every manifest, toolset, shard and asset rule; shards the shards stage already verified
-record by record are checked by sha256 instead of being re-parsed), and no id may appear in
+(every manifest, toolset, shard and asset rule; shards that passed shards_verified - their
+lines are byte for byte the records the validated stage judged - are checked by sha256
+instead of being re-parsed), and no id may appear in
 two splits (checked on the validated stage's id digests). Only a valid package gets its
 metadata.json replaced, atomically.
 """

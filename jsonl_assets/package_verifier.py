@@ -30,8 +30,8 @@ Implementation choices (where the checklist leaves room):
   other than `train` is a warning.
 * D7: duplicate ids are found with `dedup.SeenIds` (24 bytes an id), fed in batches of
   `ID_BATCH` ids; a duplicate names the file and line of the first occurrence.
-* `verify_package(..., verified_shards={path: sha256})`: a shard the build's shard stage
-  already verified record by record, whose declared and on-disk sha256 still equal the
+* `verify_package(..., verified_shards={path: sha256})`: a shard the build already verified
+  (shards_verified: its lines are byte for byte the records the validated stage judged), whose declared and on-disk sha256 still equal the
   digest it verified, is checked by hash only (plus its entry's shape, C9-C15): its records
   are not re-parsed, so they add no D7/L1 ids and no asset references; G5 is then skipped
   (unused assets cannot be known). `records_checked` counts such a shard's declared
@@ -299,7 +299,7 @@ def verify_shard(
     is a JSON object. `id_sink` receives batches of (id digests, 1-based line numbers) of
     records with a string `id`. `warnings` adds the record rules' warnings. `asset_refs`,
     when given, collects every `ref.asset_id` used (for G5). `trusted_sha256` is the digest
-    of a file already verified record by record: when the entry declares it, the file still
+    of a file the build already verified (shards_verified): when the entry declares it, the file still
     has it, and the entry declares a record_count, the records are not read again.
     """
     sink = _Sink()
