@@ -249,6 +249,38 @@ def _floor_in_child(path: Path) -> tuple[float, float]:
     return float(out[0]), float(out[1]) / 1024
 
 
+def _breakdown(folder: Path, wall: float) -> str:
+    """Where the last build's time went: the stages' own seconds (materialisation metadata),
+    the steps and runs (event log), and what lies outside the runs (start-up, exit)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(folder / "home")) as instance:
+        meta = {}
+        for stage in ("extracted", "transformed", "validated", "shards"):
+            record = instance.fetch_materializations(dg.AssetKey(stage), limit=1).records[0]
+            meta[stage] = record.asset_materialization.metadata
+        spans, steps = [], {}
+        for run in instance.get_runs(limit=2):
+            logs = instance.all_logs(run.run_id)
+            spans.append(logs[-1].timestamp - logs[0].timestamp)
+            for log in logs:
+                event = log.dagster_event
+                if event is not None and event.event_type_value in ("STEP_START", "STEP_SUCCESS"):
+                    steps.setdefault(log.step_key, []).append(log.timestamp)
+    step = {k: v[-1] - v[0] for k, v in steps.items()}
+    seconds = {k: m["seconds"].value for k, m in meta.items()}
+    verify = meta["shards"]["verify_seconds"].value
+    in_runs = sum(spans) - sum(step.values())
+    return (
+        f"last build, {wall:.1f} s: one pass {step['record_stages']:.1f} s (extracted "
+        f"{seconds['extracted']:.1f}, transformed {seconds['transformed']:.1f}, validated "
+        f"{seconds['validated']:.1f}), shards {seconds['shards']:.1f} s + shards_verified "
+        f"{verify:.1f} s, raw_sources {step['raw_sources']:.1f} s, manifest "
+        f"{step['manifest']:.1f} s, Dagster inside the runs {in_runs:.1f} s, outside the runs "
+        f"(start-up, instance, exit) {wall - sum(spans):.1f} s"
+    )
+
+
 def _row(name: str, walls: list[float], peaks: list[float], records: int, mb: float) -> float:
     wall = statistics.median(walls)
     print(
@@ -294,6 +326,7 @@ def main() -> None:
         results["build"] = _row(
             "build (1 partition)", [r[0] for r in builds], [r[1] for r in builds], records, mb
         )
+        print(_breakdown(folder, builds[-1][0]))
         sizes = sum(p.stat().st_size for p in (folder / "package" / "data").iterdir())
         print(f"zstd shards: {sizes / 1e6:.1f} MB on disk")
     if "floor" in results and "build" in results:
