@@ -137,32 +137,24 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
         return writer
 
     rejects = _load_rejects(dirs.file(REJECTS))
-    file_index = ArrayReader(dirs.file(TRANSFORM_FILES), "I")
     reused_shards = len(committed)
-    index = 0
     bytes_in = 0
-    next_reject = rejects[0] if rejects else -1
-    r = 0
-    try:
-        single = len(set(families)) <= 1
-        only = writer_for(families[0]) if single and families else None
-        for lines in iter_line_batches(dirs.file(TRANSFORM_OUTPUT)):
-            fis = file_index.take(len(lines))
-            end = index + len(lines)
-            if only is not None:
-                # One family: hand the writer the runs of lines between rejected ones.
-                start = index
-                while start < end:
-                    stop = next_reject if 0 <= next_reject < end else end
-                    if stop > start:
-                        run = lines[start - index : stop - index]
-                        bytes_in += sum(map(len, run)) + len(run)
-                        only.add_run(run, start)
-                    if stop < end:
-                        r += 1
-                        next_reject = rejects[r] if r < len(rejects) else -1
-                    start = stop + 1
-            else:
+    shards: list[ShardInfo] = []
+    if len(set(families)) <= 1:
+        # One family: hand the writer whole blocks of lines between rejected ones.
+        if families:
+            only = writer_for(families[0])
+            for block, first_index in _accepted_blocks(dirs.file(TRANSFORM_OUTPUT), rejects):
+                bytes_in += len(block)
+                only.add_block(block, first_index)
+    else:
+        file_index = ArrayReader(dirs.file(TRANSFORM_FILES), "I")
+        index = 0
+        next_reject = rejects[0] if rejects else -1
+        r = 0
+        try:
+            for lines in iter_line_batches(dirs.file(TRANSFORM_OUTPUT)):
+                fis = file_index.take(len(lines))
                 for k, line in enumerate(lines):
                     i = index + k
                     if i == next_reject:
@@ -171,12 +163,11 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
                         continue
                     bytes_in += len(line) + 1
                     writer_for(families[fis[k]]).add(line, i)
-            index = end
-        shards: list[ShardInfo] = []
-        for family in sorted(writers):
-            shards.extend(writers[family].close())
-    finally:
-        file_index.close()
+                index += len(lines)
+        finally:
+            file_index.close()
+    for family in sorted(writers):
+        shards.extend(writers[family].close())
     shards.sort(key=lambda s: s.path)
 
     written = sum(s.record_count for s in shards)
@@ -216,6 +207,40 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
     write_marker(marker_path, stage_fp, report.to_json())
     journal.discard()
     return report
+
+
+def _accepted_blocks(path: Path, rejects: array) -> Iterator[tuple[bytes, int]]:
+    """The work file's runs of lines between rejected ones, as `(whole lines, index of the
+    first)`, read in chunks and sliced, never split into lines."""
+    r = 0
+    next_reject = rejects[0] if rejects else -1
+    index = 0  # line number at `pos`
+    rest = b""
+    with open(path, "rb") as handle:
+        while data := handle.read(CHUNK):
+            if rest:
+                data = rest + data
+            end = data.rfind(b"\n") + 1  # complete lines only
+            rest = data[end:]
+            pos = 0
+            while next_reject >= 0:
+                start, first = pos, index
+                while index < next_reject and (nl := data.find(b"\n", pos, end)) >= 0:
+                    pos = nl + 1
+                    index += 1
+                if pos > start:
+                    yield data[start:pos], first
+                if index < next_reject or pos >= end:
+                    break  # in a later chunk
+                pos = data.index(b"\n", pos, end) + 1
+                index += 1
+                r += 1
+                next_reject = rejects[r] if r < len(rejects) else -1
+            if pos < end:
+                yield data[pos:end], index
+                index += data.count(b"\n", pos, end)
+    if rest:
+        yield rest + b"\n", index  # a last line without newline (never written so)
 
 
 def _shard_json(info: ShardInfo) -> dict[str, Any]:
@@ -343,40 +368,22 @@ def _accepted_by_family(
     names = sorted(set(families))
     rejects = _load_rejects(dirs.file(REJECTS))
     if len(names) == 1:
-        return {names[0]: _accepted_chunks(dirs.file(TRANSFORM_OUTPUT), rejects)}
+        return {names[0]: _joined_blocks(_accepted_blocks(dirs.file(TRANSFORM_OUTPUT), rejects))}
     return {name: _family_lines(dirs, rejects, families, name) for name in names}
 
 
-def _accepted_chunks(path: Path, rejects: array) -> Iterator[bytes]:
-    """The work file's bytes without its rejected lines: whole runs are sliced, not split."""
-    r = 0
-    next_reject = rejects[0] if rejects else -1
-    index = 0  # line number at `pos`
-    rest = b""
-    with open(path, "rb") as handle:
-        while data := handle.read(CHUNK):
-            if rest:
-                data = rest + data
-            end = data.rfind(b"\n") + 1  # complete lines only
-            rest = data[end:]
-            pos = keep = 0
-            kept: list[bytes] = []
-            while next_reject >= 0:
-                while index < next_reject and (nl := data.find(b"\n", pos, end)) >= 0:
-                    pos = nl + 1
-                    index += 1
-                if index < next_reject or pos >= end:
-                    break  # in a later chunk
-                kept.append(data[keep:pos])
-                pos = keep = data.index(b"\n", pos, end) + 1
-                index += 1
-                r += 1
-                next_reject = rejects[r] if r < len(rejects) else -1
-            index += data.count(b"\n", pos, end)
-            kept.append(data[keep:end])
-            yield b"".join(kept)
-    if rest:
-        yield rest + b"\n"  # a last line without newline (never written so)
+def _joined_blocks(blocks: Iterator[tuple[bytes, int]]) -> Iterator[bytes]:
+    """The blocks' bytes in pieces of about CHUNK (few large pieces compare fastest)."""
+    pending: list[bytes] = []
+    size = 0
+    for block, _ in blocks:
+        pending.append(block)
+        size += len(block)
+        if size >= CHUNK:
+            yield b"".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 def _family_lines(

@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import os
 from dataclasses import asdict, dataclass
-from itertools import accumulate
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
@@ -118,16 +117,34 @@ class ShardJournal:
         self.path.unlink(missing_ok=True)
 
 
-def _first_reaching(sizes: list[int], need: int) -> int:
-    """Smallest k >= 1 with sizes[k - 1] + k >= need (sizes are prefix sums), or 0 if none."""
-    lo, hi = 0, len(sizes)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if sizes[mid] + mid + 1 >= need:
-            hi = mid
+def _after_lines(data: bytes, pos: int, n: int) -> int:
+    """The offset just past the `n`-th newline from `pos` (the end of `data` if fewer)."""
+    for _ in range(n):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            return len(data)
+        pos = nl + 1
+    return pos
+
+
+def _split_pieces(
+    pieces: list[tuple[bytes, int, int]], n: int
+) -> tuple[list[tuple[bytes, int, int]], list[tuple[bytes, int, int]]]:
+    """The first `n` records of `pieces`, and the rest."""
+    first: list[tuple[bytes, int, int]] = []
+    for k, (data, index, count) in enumerate(pieces):
+        if n >= count:
+            first.append((data, index, count))
+            n -= count
+            continue
+        if n:
+            cut = _after_lines(data, 0, n)
+            first.append((data[:cut], index, n))
+            rest = [(data[cut:], index + n, count - n), *pieces[k + 1 :]]
         else:
-            lo = mid + 1
-    return lo + 1 if lo < len(sizes) else 0
+            rest = pieces[k:]
+        return first, rest
+    return first, []
 
 
 class ShardWriter:
@@ -156,9 +173,10 @@ class ShardWriter:
         self.skip_until = self.shards[-1].covered_until if self.shards else 0
         self._compressor = FrameCompressor(compression, level, threads=compress_threads)
         self._ext = SHARD_EXTENSIONS[compression]
-        self._pending: list[bytes] = []
-        self._pending_idx: list[int] = []
+        # Waiting records: (whole lines, index of the first, number of lines) pieces.
+        self._pending: list[tuple[bytes, int, int]] = []
         self._pending_bytes = 0
+        self._pending_count = 0
         self._last_index = -1
         self._handle: BinaryIO | None = None
         self._hash = hashlib.sha256()
@@ -175,38 +193,42 @@ class ShardWriter:
 
     def add(self, record: bytes, index: int) -> None:
         """Append one serialised record (without its newline) with its input index."""
-        if index < self.skip_until:
-            return
-        self._pending.append(record)
-        self._pending_idx.append(index)
-        self._pending_bytes += len(record) + 1
-        if (
-            self._pending_bytes >= self.frame_target
-            or self._records + len(self._pending) >= self.max_records
-        ):
-            self._emit()
+        self.add_block(record + b"\n", index)
 
     def add_run(self, records: list[bytes], first_index: int) -> None:
-        """Append consecutive records `first_index`, `first_index + 1`, ...
+        """Append consecutive records `first_index`, `first_index + 1`, ... (no newlines)."""
+        if records:
+            self.add_block(b"\n".join(records) + b"\n", first_index)
 
-        Same result as calling `add` for each; frame boundaries are found with C-level
-        prefix sums instead of a Python step per record."""
-        start = max(0, self.skip_until - first_index)
-        n = len(records)
-        while start < n:
-            room = self.max_records - self._records - len(self._pending)
+    def add_block(self, data: bytes, first_index: int) -> None:
+        """Append whole newline-terminated records, the first with index `first_index`, the
+        next ones following it. Same frames as adding them one by one: a frame ends with the
+        record that takes it to `frame_target` bytes (or to the shard's record limit), found
+        with `bytes.find`/`count` over the block rather than a Python step per record."""
+        pos = 0
+        index = first_index
+        if index < self.skip_until:  # resuming: these records are in committed shards
+            pos = _after_lines(data, 0, self.skip_until - index)
+            index = self.skip_until
+        size = len(data)
+        while pos < size:
+            room = self.max_records - self._records - self._pending_count
             need = self.frame_target - self._pending_bytes
-            chunk = records[start : start + room]
-            sizes = list(accumulate(map(len, chunk)))
-            # sizes[j] + j + 1: bytes of chunk[: j + 1] with their newlines.
-            take = _first_reaching(sizes, need) or len(chunk)
-            self._pending.extend(chunk[:take])
-            self._pending_idx.extend(range(first_index + start, first_index + start + take))
-            self._pending_bytes += sizes[take - 1] + take
-            start += take
+            end = data.find(b"\n", pos + need - 1) + 1 if pos + need - 1 < size else 0
+            if end == 0:
+                end = size
+            count = data.count(b"\n", pos, end)
+            if count > room:
+                end = _after_lines(data, pos, room)
+                count = room
+            self._pending.append((data[pos:end], index, count))
+            self._pending_bytes += end - pos
+            self._pending_count += count
+            index += count
+            pos = end
             if (
                 self._pending_bytes >= self.frame_target
-                or self._records + len(self._pending) >= self.max_records
+                or self._records + self._pending_count >= self.max_records
             ):
                 self._emit()
 
@@ -218,28 +240,30 @@ class ShardWriter:
         return self.shards
 
     def _emit(self) -> None:
-        batch, idx = self._pending, self._pending_idx
-        self._pending, self._pending_idx, self._pending_bytes = [], [], 0
-        frame = self._compressor.compress(b"\n".join(batch) + b"\n")
+        pieces, count = self._pending, self._pending_count
+        self._pending, self._pending_bytes, self._pending_count = [], 0, 0
+        frame = self._compressor.compress(b"".join(p[0] for p in pieces))
         if self._records and self._bytes + len(frame) > self.max_bytes:
             # Does not fit: commit this shard and feed the records again, so the next shard
             # is batched exactly as a fresh start (or a resumed build) would batch it.
             self._commit()
-            self._refeed(batch, idx)
+            self._refeed(pieces)
             return
-        if len(frame) > self.max_bytes and len(batch) > 1:
+        if len(frame) > self.max_bytes and count > 1:
             # One frame alone is over the limit: write a smaller first frame, refeed the rest.
-            half = len(batch) // 2
-            self._pending, self._pending_idx = batch[:half], idx[:half]
-            self._pending_bytes = sum(map(len, self._pending)) + half
+            first, rest = _split_pieces(pieces, count // 2)
+            self._pending = first
+            self._pending_bytes = sum(len(p[0]) for p in first)
+            self._pending_count = count // 2
             self._emit()
-            self._refeed(batch[half:], idx[half:])
+            self._refeed(rest)
             return
-        self._write_frame(frame, len(batch), idx[-1])
+        last = pieces[-1]
+        self._write_frame(frame, count, last[1] + last[2] - 1)
 
-    def _refeed(self, batch: list[bytes], idx: list[int]) -> None:
-        for line, index in zip(batch, idx, strict=True):
-            self.add(line, index)
+    def _refeed(self, pieces: list[tuple[bytes, int, int]]) -> None:
+        for data, first_index, _ in pieces:
+            self.add_block(data, first_index)
 
     def _write_frame(self, frame: bytes, count: int, last_index: int) -> None:
         if self._handle is None:

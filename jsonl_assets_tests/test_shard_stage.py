@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import random
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,14 @@ import zstandard
 from jsonl_assets.compression import iter_decompressed
 from jsonl_assets.config import PipelineConfig, load_config
 from jsonl_assets.record_stages import run_record_stages
-from jsonl_assets.shard_stage import ACCEPTED, run_shards, verify_partition_shards
+from jsonl_assets.shard_stage import (
+    ACCEPTED,
+    _accepted_blocks,
+    run_shards,
+    verify_partition_shards,
+)
 from jsonl_assets.stage_report import StageReport
-from jsonl_assets.work_files import PartitionDirs, partition_dirs
+from jsonl_assets.work_files import CHUNK, PartitionDirs, partition_dirs
 
 
 def _build(config: Path, compression: str) -> tuple[PipelineConfig, PartitionDirs, StageReport]:
@@ -101,3 +108,27 @@ def test_records_other_than_the_accepted_ones_fail(sample_project: Path, compres
     assert _rules(result) == {ACCEPTED}
     finding = result["findings"][0]
     assert (finding["file"], finding["line"]) == (shard["path"], 4)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_accepted_blocks_are_the_lines_between_rejects(tmp_path: Path, seed: int) -> None:
+    """The shards stage and shards_verified both read the accepted lines as blocks sliced out
+    of the work file: the same lines, with the same indices, as splitting it would give."""
+    rng = random.Random(seed)
+    # Lines of many sizes, two longer than a read chunk; rejects anywhere, runs of them too.
+    lines = [b"x" * rng.choice([0, 1, 7, 100, 50_000]) for _ in range(300)]
+    for k in rng.sample(range(300), 2):
+        lines[k] = b"y" * (CHUNK + 3)
+    path = tmp_path / "transformed.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    rejected = sorted(rng.sample(range(300), rng.choice([0, 1, 30, 299])))
+    if seed == 0:
+        rejected = [0, 1, 2, 150, 298, 299]
+    got = list(_accepted_blocks(path, array("Q", rejected)))
+    expected = [(line + b"\n", i) for i, line in enumerate(lines) if i not in set(rejected)]
+    flattened = [
+        (piece + b"\n", first + k)
+        for block, first in got
+        for k, piece in enumerate(block.split(b"\n")[:-1])
+    ]
+    assert flattened == expected

@@ -199,3 +199,44 @@ def test_add_run_matches_adding_one_by_one(tmp_path: Path, max_records, max_byte
     assert [(s.path, s.sha256, s.covered_until) for s in writer.close()] == [
         (s.path, s.sha256, s.covered_until) for s in one
     ]
+
+
+# Digests of the shards (path, sha256, record count, covered_until) that the writer made for
+# 700 records before its frames were found in whole blocks instead of lists of lines: the
+# optimisation must not change a byte.
+PINNED = {
+    ("zstd", 37, None): "1e8874968dec57e9",
+    ("zstd", None, 3000): "749ec2bffaefe127",
+    ("zstd", 50, 5000): "838a8fa6a68bcc57",
+    ("zstd", None, None): "50659027c4cbaea2",
+    ("zstd", 200, 20000): "7eb40e1638460af2",
+    ("gzip", 37, None): "eab2d02e9a9be49b",
+    ("gzip", None, 3000): "74427739abcaf31d",
+    ("gzip", 50, 5000): "d1b80b7935319f8c",
+    ("gzip", None, None): "c4800cea418f8daf",
+    ("gzip", 200, 20000): "fafbc1865cff7392",
+}
+
+
+def _digest(shards: list) -> str:
+    key = "|".join(f"{s.path}:{s.sha256}:{s.record_count}:{s.covered_until}" for s in shards)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+@pytest.mark.parametrize(("compression", "max_records", "max_bytes"), sorted(PINNED, key=str))
+def test_shard_bytes_are_pinned(
+    tmp_path: Path, compression: str, max_records: int | None, max_bytes: int | None
+) -> None:
+    lines = _lines(700, size=120)
+    one_by_one = _write(
+        tmp_path / "one", lines, compression, max_records=max_records, max_bytes=max_bytes
+    )
+    assert _digest(one_by_one) == PINNED[(compression, max_records, max_bytes)]
+    journal = ShardJournal(tmp_path / "block" / "journal", "fp")
+    journal.path.parent.mkdir(parents=True)
+    writer = ShardWriter(
+        tmp_path / "block" / "pkg", "sft-train", compression, None, max_records, max_bytes, journal
+    )
+    for start in range(0, 700, 130):  # blocks of whole lines, as between rejected lines
+        writer.add_block(_joined(lines[start : start + 130]), start)
+    assert _digest(writer.close()) == PINNED[(compression, max_records, max_bytes)]
