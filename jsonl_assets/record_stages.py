@@ -6,13 +6,15 @@ pass each raw record is parsed once, adapted, serialised once, and judged on the
 serialised from (for JSON values, the same dict `orjson.loads` gives back from those bytes).
 
 The pass writes exactly what the three stages write one by one - work files, quarantine files
-and markers, byte for byte - but `extracted.jsonl`, a copy of the raw records that only a
-transformed stage running on its own reads: it is written then (`extract_stage.ensure_output`,
-the same bytes). A test holds the two ways to the same bytes. Nothing is committed until the pass ends; then the stages commit
-in order, and the later two only if `gate(extract_report)` allows it (the Dagster layer passes
-the parse-failure check, which blocks downstream stages). A pass killed midway leaves only
-`.partial` files: the rerun starts the pass again. Once extracted is committed, a rerun
-reuses it and runs the other two stages on their own.
+and markers, byte for byte - except `extracted.jsonl`, a copy of the raw records that only a
+transformed stage running on its own reads: that stage writes it first
+(`extract_stage.ensure_output`, the same bytes). A test holds the two ways to the same bytes.
+
+Nothing is committed until the pass ends; then the stages commit in order, and the later two
+only if `gate(extract_report)` allows it (the Dagster layer passes the parse-failure check,
+which blocks downstream stages). A pass killed midway leaves only `.partial` files: the rerun
+starts the pass again. Once extracted is committed, a rerun reuses it and runs the other two
+stages on their own.
 
 Two things the stages learn only later are settled as follows:
 
