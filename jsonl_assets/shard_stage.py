@@ -148,24 +148,9 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
                 bytes_in += len(block)
                 only.add_block(block, first_index)
     else:
-        file_index = ArrayReader(dirs.file(TRANSFORM_FILES), "I")
-        index = 0
-        next_reject = rejects[0] if rejects else -1
-        r = 0
-        try:
-            for lines in iter_line_batches(dirs.file(TRANSFORM_OUTPUT)):
-                fis = file_index.take(len(lines))
-                for k, line in enumerate(lines):
-                    i = index + k
-                    if i == next_reject:
-                        r += 1
-                        next_reject = rejects[r] if r < len(rejects) else -1
-                        continue
-                    bytes_in += len(line) + 1
-                    writer_for(families[fis[k]]).add(line, i)
-                index += len(lines)
-        finally:
-            file_index.close()
+        for i, fi, line in _accepted_lines(dirs, rejects):
+            bytes_in += len(line) + 1
+            writer_for(families[fi]).add(line, i)
     for family in sorted(writers):
         shards.extend(writers[family].close())
     shards.sort(key=lambda s: s.path)
@@ -386,9 +371,8 @@ def _joined_blocks(blocks: Iterator[tuple[bytes, int]]) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
-def _family_lines(
-    dirs: PartitionDirs, rejects: array, families: list[str], family: str
-) -> Iterator[bytes]:
+def _accepted_lines(dirs: PartitionDirs, rejects: array) -> Iterator[tuple[int, int, bytes]]:
+    """The work file's accepted lines (no newline) as `(index, file index, line)`."""
     file_index = ArrayReader(dirs.file(TRANSFORM_FILES), "I")
     r = 0
     next_reject = rejects[0] if rejects else -1
@@ -396,21 +380,32 @@ def _family_lines(
     try:
         for lines in iter_line_batches(dirs.file(TRANSFORM_OUTPUT)):
             fis = file_index.take(len(lines))
-            kept: list[bytes] = []
             for k, line in enumerate(lines):
-                i = index + k
-                if i == next_reject:
+                if index + k == next_reject:
                     r += 1
                     next_reject = rejects[r] if r < len(rejects) else -1
                     continue
-                if families[fis[k]] == family:
-                    kept.append(line)
+                yield index + k, fis[k], line
             index += len(lines)
-            if kept:
-                kept.append(b"")
-                yield b"\n".join(kept)
     finally:
         file_index.close()
+
+
+def _family_lines(
+    dirs: PartitionDirs, rejects: array, families: list[str], family: str
+) -> Iterator[bytes]:
+    """One family's accepted lines, newline-terminated, in pieces."""
+    kept: list[bytes] = []
+    for _, fi, line in _accepted_lines(dirs, rejects):
+        if families[fi] == family:
+            kept.append(line)
+            if len(kept) >= 4096:
+                kept.append(b"")
+                yield b"\n".join(kept)
+                kept = []
+    if kept:
+        kept.append(b"")
+        yield b"\n".join(kept)
 
 
 class _ExpectedBytes:
