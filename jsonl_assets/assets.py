@@ -214,8 +214,9 @@ def record_stages(
 ) -> Iterator[dg.MaterializeResult]:
     """Stages 1-3 of a partition, three assets computed by one step. With all three selected
     (as `build_partition` does) every record is read, parsed, adapted and judged in one
-    streaming pass that writes what the stages write one by one; a selection of some of them
-    runs those stages on their own. A failed parse_failure_rate check leaves transformed and
+    streaming pass that writes what the stages write one by one, and stages the accepted
+    records' shards for the `shards` step; a selection of some of them runs those stages on
+    their own. A failed parse_failure_rate check leaves transformed and
     validated unmaterialised, as Dagster would block separate steps."""
     cfg = pipeline.load()
     dirs = pipeline.dirs(cfg, context.partition_key)
@@ -266,8 +267,11 @@ def record_stages(
 def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
     """Compressed JSONL shards in the package (data/<objective>-<split>-NNNNN.jsonl.zst),
     rotated by records and/or on-disk bytes, each committed by atomic rename with its
-    record_count and sha256. Shards of earlier builds that are no longer listed are removed.
-    The shard list recorded here is what the manifest is built from."""
+    record_count and sha256. After a one-pass build the shards are already written, staged in
+    the work dir, and are moved in (this step runs only if the validated checks pass);
+    otherwise they are written from the transformed work file. Shards of earlier builds that
+    are no longer listed are removed. The shard list recorded here is what the manifest is
+    built from."""
     cfg = pipeline.load()
     dirs = pipeline.dirs(cfg, context.partition_key)
     with partition_lock(dirs.work, dirs.key, pipeline.lock_timeout_seconds):

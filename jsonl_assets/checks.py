@@ -84,6 +84,10 @@ def shards_verified_check(result: Mapping[str, Any]) -> dg.AssetCheckResult:
             f"{result['bad_shards']} of {result['shards']} shards failed verification; "
             f"{result['records']} records found, {result['expected_records']} expected"
         )
+        if result["bad_families"]:
+            description += (
+                f"; the shards of {', '.join(result['bad_families'])} are not the accepted records"
+            )
     return dg.AssetCheckResult(
         check_name=SHARDS_VERIFIED,
         passed=bool(result["passed"]),

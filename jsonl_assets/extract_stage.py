@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -25,6 +24,7 @@ from jsonl_assets.readers.source_file import SourceChangedError, SourceFile
 from jsonl_assets.stage_report import SourceCounters, StageError, StageReport
 from jsonl_assets.traces import trace_dict
 from jsonl_assets.work_files import (
+    CountingSink,
     PartitionDirs,
     WorkFileWriter,
     fingerprint,
@@ -76,8 +76,8 @@ class Extraction:
         self.files: list[dict[str, Any]] = []
         # Without `write_output` (the one-pass build, whose transform reads no work file) the
         # lines are only counted; `ensure_output` writes the file if a stage asks for it.
-        self.out: WorkFileWriter | _CountingSink = (
-            WorkFileWriter(dirs.file(OUTPUT)) if write_output else _CountingSink(dirs.file(OUTPUT))
+        self.out: WorkFileWriter | CountingSink = (
+            WorkFileWriter(dirs.file(OUTPUT)) if write_output else CountingSink(dirs.file(OUTPUT))
         )
         self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
         self.bytes_in = 0
@@ -180,24 +180,6 @@ class Extraction:
     def abort(self) -> None:
         self.out.abort()
         self.quarantine.abort()
-
-
-class _CountingSink:
-    """Stands in for the work file's writer: counts the bytes the file would hold, and at
-    commit removes the file of an earlier build (it would not match the new marker)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.bytes_written = 0
-
-    def write_many(self, items: list[bytes]) -> None:
-        self.bytes_written += sum(map(len, items))
-
-    def commit(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-    def abort(self) -> None:
-        pass
 
 
 def ensure_output(cfg: PipelineConfig, dirs: PartitionDirs) -> None:

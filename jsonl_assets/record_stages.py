@@ -5,16 +5,23 @@ extracting, the extracted line while transforming, the spec record while validat
 pass each raw record is parsed once, adapted, serialised once, and judged on the dict it was
 serialised from (for JSON values, the same dict `orjson.loads` gives back from those bytes).
 
-The pass writes exactly what the three stages write one by one - work files, quarantine files
-and markers, byte for byte - except `extracted.jsonl`, a copy of the raw records that only a
-transformed stage running on its own reads: that stage writes it first
-(`extract_stage.ensure_output`, the same bytes). A test holds the two ways to the same bytes.
+The pass also writes the shards: once a batch's duplicate ids are known, its accepted lines
+go to shards staged in the work dir (staged_shards.py), which the shards stage moves into the
+package if the validated checks let it run. So the transformed records are never written to
+a work file and read back.
 
-Nothing is committed until the pass ends; then the stages commit in order, and the later two
-only if `gate(extract_report)` allows it (the Dagster layer passes the parse-failure check,
-which blocks downstream stages). A pass killed midway leaves only `.partial` files: the rerun
-starts the pass again. Once extracted is committed, a rerun reuses it and runs the other two
-stages on their own.
+The pass writes exactly what the stages write one by one - work files, quarantine files,
+markers and shards, byte for byte - except the hand-off files that only a stage running on
+its own reads: `extracted.jsonl` (a copy of the raw records), `transformed.jsonl` and
+`transformed.files`. Such a stage writes them first (`ensure_output` of extract_stage and
+transform_stage: the stage runs again, the same bytes). A test holds both ways to the same
+bytes.
+
+Nothing is committed until the pass ends; then the stages commit in order (the staged shards
+just before the validated marker), and the later ones only if `gate(extract_report)` allows it
+(the Dagster layer passes the parse-failure check, which blocks downstream stages). A pass
+killed midway leaves only `.partial` files and a staging folder: the rerun starts the pass
+again. Once extracted is committed, a rerun reuses it and runs the other stages on their own.
 
 Two things the stages learn only later are settled as follows:
 
@@ -38,7 +45,9 @@ from jsonl_assets.config import PipelineConfig
 from jsonl_assets.extract_stage import MARKER as EXTRACT_MARKER
 from jsonl_assets.extract_stage import Extraction, extract_fingerprint, run_extract
 from jsonl_assets.gc_pause import gc_paused
+from jsonl_assets.shard_stage import shard_fingerprint
 from jsonl_assets.stage_report import StageReport
+from jsonl_assets.staged_shards import StagedShards
 from jsonl_assets.transform_stage import Transformer, run_transform, transform_fingerprint
 from jsonl_assets.validate_stage import Validator, run_validate, validate_fingerprint
 from jsonl_assets.work_files import PartitionDirs, read_marker
@@ -75,8 +84,9 @@ def _one_pass(
 ) -> list[StageReport]:
     started = time.perf_counter()
     extraction = Extraction(cfg, dirs, write_output=False)
-    transformer = Transformer(cfg, dirs, [])
+    transformer = Transformer(cfg, dirs, [], write_output=False)
     validator = Validator(cfg, dirs, [], [], terminated=True)
+    staged = StagedShards(cfg, dirs)
     # A record may name the toolset its own adapter derived: the rules must know it at once.
     transformer.on_new_toolset = lambda toolset: validator.add_toolsets([toolset])
     loads = orjson.loads
@@ -95,7 +105,7 @@ def _one_pass(
                 return
             fi, position, value, raw, exact = item
             if fi >= len(transformer.files):
-                _add_files(extraction, transformer, validator)
+                _add_files(extraction, transformer, validator, staged)
             yield fi, position, value if exact else loads(raw), raw, b""
 
     judge = validator.judge
@@ -114,43 +124,60 @@ def _one_pass(
             taken = _Batch(records)
             transformer.add_batch(taken, timed_judge)
             t0 = clock()
-            validator.finish_batch(transformer.lines, transformer.file_index)
-            transformer.flush()
+            first = validator.index
+            rejects = validator.finish_batch(transformer.lines, transformer.file_index)
             spent["validated"] += clock() - t0
+            staged.add_batch(transformer.lines, transformer.file_index, rejects, first)
+            transformer.flush()
             if not taken.full:
                 break
         # Files without a good record have no batch; their entries still belong to every stage.
-        _add_files(extraction, transformer, validator)
+        _add_files(extraction, transformer, validator, staged)
     except BaseException:
         extraction.abort()
         transformer.abort()
         validator.abort()
+        staged.abort()
         raise
 
     total = clock() - started
-    seconds = {**spent, "transformed": total - spent["extracted"] - spent["validated"]}
+    seconds = {
+        **spent,
+        "transformed": total - spent["extracted"] - spent["validated"] - staged.waited,
+    }
     try:
         extract_report = extraction.commit(extract_fp, clock() - seconds["extracted"])
     except BaseException:
         transformer.abort()
         validator.abort()
+        staged.abort()
         raise
     transformer.bytes_in = extraction.out.bytes_written  # the extracted lines it stands for
     if not gate(extract_report):
         transformer.abort()
         validator.abort()
+        staged.abort()
         return [extract_report]
     transform_fp = transform_fingerprint(cfg, dirs, extract_fp)
     try:
         transform_report = transformer.commit(transform_fp, clock() - seconds["transformed"])
     except BaseException:
         validator.abort()
+        staged.abort()
         raise
     toolsets: list[dict[str, Any]] = transform_report.extra["toolsets"]
     if validator.unresolved & {t["id"] for t in toolsets}:
         validator.abort()
+        staged.abort()
         return [extract_report, transform_report, run_validate(cfg, dirs, force=True)]
     validate_fp = validate_fingerprint(cfg, dirs, transform_fp)
+    try:
+        # Before the validated marker: a validated stage on disk vouches for its staged shards.
+        staged.commit(shard_fingerprint(cfg, dirs, validate_fp))
+    except BaseException:
+        validator.abort()
+        staged.abort()
+        raise
     validate_report = validator.commit(validate_fp, clock() - seconds["validated"], toolsets)
     return [extract_report, transform_report, validate_report]
 
@@ -173,7 +200,10 @@ class _Batch:
                 return
 
 
-def _add_files(extraction: Extraction, transformer: Transformer, validator: Validator) -> None:
+def _add_files(
+    extraction: Extraction, transformer: Transformer, validator: Validator, staged: StagedShards
+) -> None:
     for entry in extraction.files[len(transformer.files) :]:
         transformer.add_file(entry)
         validator.add_file(entry)
+        staged.add_file(entry)

@@ -158,7 +158,7 @@ class ShardWriter:
         level: int | None,
         max_records: int | None,
         max_bytes: int | None,
-        journal: ShardJournal,
+        journal: ShardJournal | None,
         committed: list[ShardInfo] | None = None,
         compress_threads: int = 1,
     ) -> None:
@@ -238,6 +238,14 @@ class ShardWriter:
             self._emit()
         self._commit()
         return self.shards
+
+    def abort(self) -> None:
+        """Give up the shard being written (its partial file is removed)."""
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            with contextlib.suppress(OSError):
+                handle.close()
+            partial_path(self._final_path()).unlink(missing_ok=True)
 
     def _emit(self) -> None:
         pieces, count = self._pending, self._pending_count
@@ -330,7 +338,8 @@ class ShardWriter:
             covered_until=self._last_index + 1,
         )
         self.shards.append(info)
-        self.journal.append(info)
-        reached("shard.journaled")
+        if self.journal is not None:  # none when staging (a killed pass starts again)
+            self.journal.append(info)
+            reached("shard.journaled")
         self._records = 0
         self._bytes = 0

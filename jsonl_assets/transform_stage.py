@@ -20,13 +20,15 @@ from jsonl_assets.adapters.base import AdapterError
 from jsonl_assets.config import PipelineConfig
 from jsonl_assets.extract_stage import MARKER as EXTRACT_MARKER
 from jsonl_assets.extract_stage import OUTPUT as EXTRACT_OUTPUT
-from jsonl_assets.extract_stage import charged_here, ensure_output
+from jsonl_assets.extract_stage import charged_here
+from jsonl_assets.extract_stage import ensure_output as ensure_extracted
 from jsonl_assets.fault_points import reached
 from jsonl_assets.gc_pause import gc_paused
 from jsonl_assets.quarantine import QuarantineWriter
 from jsonl_assets.record_ids import MissingIdError, content_id, source_id, split_for_id
 from jsonl_assets.stage_report import SourceCounters, StageError, StageReport
 from jsonl_assets.work_files import (
+    CountingSink,
     PartitionDirs,
     WorkFileWriter,
     fingerprint,
@@ -126,6 +128,7 @@ class Transformer:
         cfg: PipelineConfig,
         dirs: PartitionDirs,
         files: list[dict[str, Any]],
+        write_output: bool = True,
     ) -> None:
         self.cfg = cfg
         self.dirs = dirs
@@ -141,8 +144,18 @@ class Transformer:
         self.toolsets: dict[str, Any] = {}
         # Called with each toolset an adapter derives, the first time it appears.
         self.on_new_toolset: Callable[[dict[str, Any]], None] | None = None
-        self.out = WorkFileWriter(dirs.file(OUTPUT), background=True)  # the largest file
-        self.index_out = WorkFileWriter(dirs.file(FILES))
+        # Without `write_output` (the one-pass build, which shards the records itself) the
+        # lines are only counted; `ensure_output` writes the files if a stage asks for them.
+        self.out: WorkFileWriter | CountingSink
+        self.index_out: WorkFileWriter | CountingSink
+        if write_output:
+            self.out = WorkFileWriter(dirs.file(OUTPUT), background=True)  # the largest file
+            self.index_out = WorkFileWriter(dirs.file(FILES))
+        else:
+            self.out, self.index_out = (
+                CountingSink(dirs.file(OUTPUT)),
+                CountingSink(dirs.file(FILES)),
+            )
         self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
         self.ratios = (cfg.validation_ratio, cfg.test_ratio)
         self.lines: list[bytes] = []
@@ -276,6 +289,14 @@ class Transformer:
         self.quarantine.abort()
 
 
+def ensure_output(cfg: PipelineConfig, dirs: PartitionDirs) -> None:
+    """Write `transformed.jsonl` and `transformed.files` if the one-pass build left them out
+    (a later stage runs on its own): the stage runs again, which gives the same bytes,
+    quarantine and marker."""
+    if not (dirs.file(OUTPUT).exists() and dirs.file(FILES).exists()):
+        run_transform(cfg, dirs, force=True)
+
+
 def _extracted_entries(lines: list[bytes]) -> Iterator[tuple[int, int, Any, None, bytes]]:
     loads = orjson.loads
     for line in lines:
@@ -294,7 +315,7 @@ def run_transform(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = Fal
     if not force and (cached := read_marker(dirs.file(MARKER), stage_fp)) is not None:
         return StageReport.reused_from(cached, started)
     if not dirs.file(EXTRACT_OUTPUT).exists():
-        ensure_output(cfg, dirs)  # left out by a one-pass build
+        ensure_extracted(cfg, dirs)  # left out by a one-pass build
         upstream_fp, extract_report = upstream_marker(dirs, EXTRACT_MARKER)
         stage_fp = transform_fingerprint(cfg, dirs, upstream_fp)
     transformer = Transformer(cfg, dirs, extract_report["extra"]["files"])

@@ -31,6 +31,7 @@ from jsonl_assets.stage_report import SourceCounters, StageReport
 from jsonl_assets.transform_stage import FILES as TRANSFORM_FILES
 from jsonl_assets.transform_stage import MARKER as TRANSFORM_MARKER
 from jsonl_assets.transform_stage import OUTPUT as TRANSFORM_OUTPUT
+from jsonl_assets.transform_stage import ensure_output as ensure_transformed
 from jsonl_assets.transform_stage import upstream_marker
 from jsonl_assets.work_files import (
     PartitionDirs,
@@ -166,9 +167,11 @@ class Validator:
         self._positions.append((fi << _POSITION_BITS) | record["metadata"]["trace"][self.kinds[fi]])
         self._accepted.append(k)
 
-    def finish_batch(self, lines: list[bytes], fis: array) -> None:
+    def finish_batch(self, lines: list[bytes], fis: array) -> array:
         """After `judge` was called for each of `lines` (with file indices `fis`): find the
-        duplicate ids among them and write the batch's rejects and quarantine entries."""
+        duplicate ids among them and write the batch's rejects and quarantine entries.
+        Returns the rejects: indices of the rejected lines, ascending, counted from the
+        partition's first line."""
         if self._batch_size != len(lines):
             raise ValueError(f"{len(lines)} lines for {self._batch_size} judged records")
         files, counters, cut = self.files, self.counters, self._cut
@@ -209,6 +212,7 @@ class Validator:
         reached("validate.batch")
         self.index += len(lines)
         self._start_batch()
+        return rejects
 
     def _start_batch(self) -> None:
         self._batch_size = 0
@@ -267,6 +271,7 @@ def run_validate(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = Fals
     stage_fp = validate_fingerprint(cfg, dirs, upstream_fp)
     if not force and (cached := read_marker(dirs.file(MARKER), stage_fp)) is not None:
         return StageReport.reused_from(cached, started)
+    ensure_transformed(cfg, dirs)
     toolsets = transform_report["extra"]["toolsets"]
     validator = Validator(cfg, dirs, transform_report["extra"]["files"], toolsets)
     file_index = ArrayReader(dirs.file(TRANSFORM_FILES), "I")

@@ -6,7 +6,9 @@
   transformed stage running on its own writes it first.
 * `transformed.jsonl` - one line per spec record, the exact bytes that will go into a shard;
   `transformed.files` - the file index of each line (uint32), so later stages need no parse to
-  know a record's source.
+  know a record's source. The one-pass build leaves both out too (it writes the shards
+  itself, staged under `staged/` with `staged.json`); a later stage running on its own
+  writes them first.
 * `validated.rejects` - indices (uint64, ascending) of transformed lines that failed the spec
   or were duplicates; `validated.ids.arrow` - the accepted ids' 128-bit digests (for leakage).
 * `<stage>.json` - the stage's marker: its input fingerprint and its report. A stage whose
@@ -182,3 +184,28 @@ class WorkFileWriter:
     def _stop(self) -> None:
         if self._writer is not None:
             self._writer.shutdown(wait=True)
+
+
+class CountingSink:
+    """Stands in for a work file's writer when the one-pass build leaves the file out: counts
+    the bytes the file would hold, and at commit removes the file of an earlier build (it
+    would not match the new marker)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.bytes_written = 0
+
+    def write(self, data: bytes) -> None:
+        self.bytes_written += len(data)
+
+    def write_many(self, items: list[bytes]) -> None:
+        self.bytes_written += sum(map(len, items))
+
+    def flush(self) -> None:
+        pass
+
+    def commit(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def abort(self) -> None:
+        pass

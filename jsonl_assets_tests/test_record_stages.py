@@ -1,7 +1,8 @@
 """Stages 1-3 in one pass write exactly what the three stages write one by one.
 
-Every work file and quarantine file is compared byte for byte, and every stage report (but
-its timing), on real projects: the sample, the hostile corpus (bad bytes, bad JSON, bad
+The one pass also writes the shards (staged, then adopted by the shards stage), so each build
+goes on with the shards stage. Every shard, work file and quarantine file is compared byte
+for byte, and every stage report (but its timing), on real projects: the sample, the hostile corpus (bad bytes, bad JSON, bad
 records, empty and damaged files), every input format, and the public corpus. Then the
 pass's own rules: a refused gate commits extracted alone, a record naming a toolset that is
 derived only later is judged as the stage-by-stage build judges it, and a rerun reuses.
@@ -23,6 +24,7 @@ from jsonl_assets.adapters.parts import toolset_from_declared
 from jsonl_assets.config import load_config
 from jsonl_assets.extract_stage import run_extract
 from jsonl_assets.record_stages import BATCH_RECORDS, run_record_stages
+from jsonl_assets.shard_stage import run_shards
 from jsonl_assets.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.stage_report import StageReport
 from jsonl_assets.transform_stage import run_transform
@@ -59,6 +61,7 @@ def _build(config: Path, one_pass: bool) -> dict[str, list[dict[str, Any]]]:
             done = run_record_stages(cfg, dirs)
         else:
             done = [stage(cfg, dirs) for stage in (run_extract, run_transform, run_validate)]
+        done.append(run_shards(cfg, dirs))
         reports[dirs.key] = [_comparable(r) for r in done]
     return reports
 
@@ -72,22 +75,35 @@ def _files(root: Path) -> dict[str, str]:
     }
 
 
-def assert_same_as_stage_by_stage(project: Path, config_name: str = "pipeline.yaml") -> None:
+def assert_same_as_stage_by_stage(
+    project: Path, config_name: str = "pipeline.yaml", left_out: bool = True
+) -> None:
     copies = {}
     for one_pass in (True, False):
         copy = project.parent / f"{project.name}-{'one' if one_pass else 'staged'}"
         shutil.copytree(project, copy)
         reports = _build(copy / config_name, one_pass)
-        copies[one_pass] = (reports, _files(copy / "work"), _files(copy / "quarantine"))
+        copies[one_pass] = (
+            reports,
+            _files(copy / "work"),
+            _files(copy / "quarantine"),
+            _files(copy / "package"),
+        )
     one, staged = copies[True], copies[False]
-    assert one[1] and one[2], "nothing was built"
-    # The one pass leaves out the copy of the raw records that only a transformed stage
-    # running on its own reads (see test_extracted_jsonl_is_written_when_a_stage_needs_it).
-    extracted = {k: v for k, v in staged[1].items() if k.endswith("/extracted.jsonl")}
-    assert extracted and not set(extracted) & set(one[1])
-    assert one[1] == {k: v for k, v in staged[1].items() if k not in extracted}, "work files differ"
+    assert one[1] and one[2] and one[3], "nothing was built"
+    # The one pass leaves out the hand-off files that only a stage running on its own reads
+    # (see test_hand_off_files_are_written_when_a_stage_needs_them), unless its validation
+    # had to run on its own; its staged shards are gone once adopted.
+    missing = set(staged[1]) - set(one[1])
+    assert all(k.endswith(HAND_OFF_FILES) for k in missing), missing
+    assert missing or not left_out, "the one pass wrote the hand-off files"
+    assert one[1] == {k: v for k, v in staged[1].items() if k not in missing}, "work files differ"
     assert one[2] == staged[2], "quarantine files differ"
+    assert one[3] == staged[3], "shards differ"
     assert one[0] == staged[0], "stage reports differ"
+
+
+HAND_OFF_FILES = ("/extracted.jsonl", "/transformed.jsonl", "/transformed.files")
 
 
 def _work_dirs(config: dict[str, Any]) -> dict[str, Any]:
@@ -206,7 +222,7 @@ def test_a_toolset_derived_later_is_judged_as_stage_by_stage(
     assert validated.records_out == BATCH_RECORDS + 12, validated.quarantine
     assert validated.quarantined == 0
     monkeypatch.undo()
-    assert_same_as_stage_by_stage(config.parent)
+    assert_same_as_stage_by_stage(config.parent, left_out=False)
 
 
 def test_a_refused_gate_commits_extracted_only(sample_project: Path) -> None:
@@ -228,10 +244,11 @@ def test_a_refused_gate_commits_extracted_only(sample_project: Path) -> None:
     assert all(r.reused for r in again)
 
 
-def test_extracted_jsonl_is_written_when_a_stage_needs_it(tmp_path: Path) -> None:
-    """After a one-pass build, transformed run on its own (e.g. adapter options changed, or
-    a subset materialised in the UI) first writes extracted.jsonl: the same bytes the stage
-    writes when it runs on its own, and the same quarantine."""
+def test_hand_off_files_are_written_when_a_stage_needs_them(tmp_path: Path) -> None:
+    """After a one-pass build, validated or shards run on their own (e.g. a toolset added to
+    the config, or a subset materialised in the UI) first write transformed.jsonl, which
+    first writes extracted.jsonl: the same bytes the stages write one by one, the same
+    quarantine and the same shards."""
     config, _ = make_hostile_project(tmp_path / "hostile")
     write_config(config, _work_dirs(yaml.safe_load(config.read_text())))
     staged = tmp_path / "staged"
@@ -241,6 +258,8 @@ def test_extracted_jsonl_is_written_when_a_stage_needs_it(tmp_path: Path) -> Non
     cfg = load_config(config)
     for dirs in _dirs(config):
         assert not dirs.file("extracted.jsonl").exists()
-        run_transform(cfg, dirs, force=True)
-    assert _files(config.parent / "work") == _files(staged / "work")
-    assert _files(config.parent / "quarantine") == _files(staged / "quarantine")
+        assert not dirs.file("transformed.jsonl").exists()
+        run_validate(cfg, dirs, force=True)
+        run_shards(cfg, dirs, force=True)  # nothing staged now: from the work file
+    for name in ("work", "quarantine", "package"):
+        assert _files(config.parent / name) == _files(staged / name), name

@@ -15,7 +15,7 @@ and while metadata.json is written. Then the build runs again, unharmed, and:
   its final name or a hidden `.partial` (which readers and the verifier ignore and the rerun
   removes).
 
-Twelve points run a small build entry that calls the core stages (`python -m
+Fourteen points run a small build entry that calls the core stages (`python -m
 jsonl_assets_tests.test_restart CONFIG KEY...`: the calls the assets make, under the same
 partition lock: the one-pass record stages, then shards), each in a fresh project. The real `jsonl-assets build` is killed mid-shard
 and run again; its reuse figures are read back from the Dagster instance. The longer,
@@ -313,15 +313,19 @@ def assert_reuse(state: KillState, summary: dict[str, Any]) -> None:
 # (kill point, what the kill interrupts) for the core entry, one fresh project each. The
 # counts put each point in the middle of the build: partitions in the order of KEYS
 # (sft|train: 8 shards, sft|validation and sft|test: 2 each, cpt|train: 36; ~8 frames each).
+# A partition's shards are written by its one pass (staged: frames, renames) and then moved
+# into the package by the shards stage (renames, journal entries).
 CORE_POINTS: tuple[str, ...] = (
     "extract.file:2",  # between two files of a source (sft|train)
     "before_rename:extracted.json:1",  # extraction output committed, its marker not
     "marker:extracted:1",  # between extracted and transformed
     "transform.batch:2",  # transform output written, not committed (sft|validation)
     "validate.batch:1",  # inside validation
+    "marker:staged:1",  # shards staged by the pass, its validated marker not written
     "marker:validated:1",  # between validated and shards
-    "shard.frame:40",  # in the middle of a shard (the 5th)
-    "shard.renamed:4",  # a shard renamed but not journaled
+    "shard.frame:40",  # in the middle of a staged shard (the 5th), in the pass
+    "shard.renamed:4",  # a staged shard complete, in the pass
+    "shard.renamed:12",  # the 4th shard moved into the package but not journaled
     "marker:shards:3",  # between partitions
     "extract.batch:1",  # mid-file: 4096 records of notes_a.jsonl written (cpt|train)
     "shard.journaled:30",  # between shards (cpt|train)

@@ -106,8 +106,20 @@ def test_records_other_than_the_accepted_ones_fail(sample_project: Path, compres
     result = verify_partition_shards(cfg, dirs, report)
     assert not result["passed"]
     assert _rules(result) == {ACCEPTED}
+    assert result["bad_shards"] == 0
+    assert result["bad_families"] == ["cpt-train"]
     finding = result["findings"][0]
-    assert (finding["file"], finding["line"]) == (shard["path"], 4)
+    assert (finding["file"], finding["line"]) == ("cpt-train", None)
+    expected = report.extra["content"]["cpt-train"]
+    assert f"{expected['records']} lines, {expected['bytes']} bytes" in finding["message"]
+
+
+def test_a_missing_shard_also_breaks_its_family_content(sample_project: Path) -> None:
+    cfg, dirs, report = _build(sample_project, "zstd")
+    (dirs.package / report.extra["shards"][-1]["path"]).unlink()
+    result = verify_partition_shards(cfg, dirs, report)
+    assert _rules(result) == {"C13", ACCEPTED}
+    assert result["bad_families"] == ["cpt-train"]
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -1,0 +1,151 @@
+"""Shards staged by the one-pass build: out of the package until adopted, adoption resumable.
+
+A partition of the sample is built by the one pass; its shards wait in the work dir. The
+shards stage moves them into the package, the same bytes a build from the transformed work
+file writes, also when the adoption was killed halfway (a shard renamed but not journaled),
+when a staged shard is gone (the stage writes the rest from the work file), and when the
+work dir is on another file system (copied, not renamed).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from jsonl_assets import staged_shards
+from jsonl_assets.config import PipelineConfig, load_config
+from jsonl_assets.extract_stage import run_extract
+from jsonl_assets.record_stages import run_record_stages
+from jsonl_assets.shard_stage import JOURNAL, run_shards, shard_fingerprint, verify_partition_shards
+from jsonl_assets.shard_writer import ShardInfo, ShardJournal
+from jsonl_assets.staged_shards import MARKER, STAGED_DIR
+from jsonl_assets.transform_stage import run_transform
+from jsonl_assets.validate_stage import MARKER as VALIDATE_MARKER
+from jsonl_assets.validate_stage import run_validate
+from jsonl_assets.work_files import PartitionDirs, partition_dirs, read_marker
+
+from .conftest import write_config
+
+
+def _project(sample_project: Path) -> tuple[PipelineConfig, PartitionDirs]:
+    data = yaml.safe_load(sample_project.read_text())
+    data["output"] = {**data.get("output", {}), "max_records_per_shard": 40}
+    write_config(sample_project, data)
+    cfg = load_config(sample_project)
+    out = cfg.output
+    return cfg, partition_dirs(out.work_dir, out.quarantine_dir, out.dir, "cpt", "train")
+
+
+def _shards(package: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((package / "data").glob("cpt-train-*"))
+    }
+
+
+@pytest.fixture
+def reference(sample_project: Path, tmp_path: Path) -> dict[str, str]:
+    """The shards written stage by stage, from the transformed work file."""
+    copy = tmp_path / "reference"
+    shutil.copytree(sample_project.parent, copy)
+    cfg, dirs = _project(copy / sample_project.name)
+    for stage in (run_extract, run_transform, run_validate):
+        stage(cfg, dirs)
+    run_shards(cfg, dirs)
+    shards = _shards(dirs.package)
+    assert len(shards) >= 3
+    return shards
+
+
+def test_staged_shards_stay_out_of_the_package_until_adopted(
+    sample_project: Path, reference: dict[str, str]
+) -> None:
+    cfg, dirs = _project(sample_project)
+    run_record_stages(cfg, dirs)
+    assert _shards(dirs.package) == {}
+    assert dirs.file(MARKER).is_file()
+    assert len(list((dirs.work / STAGED_DIR / "data").iterdir())) == len(reference)
+    report = run_shards(cfg, dirs)
+    assert _shards(dirs.package) == reference
+    assert not dirs.file(MARKER).exists() and not (dirs.work / STAGED_DIR).exists()
+    assert not dirs.file("transformed.jsonl").exists()  # adopted: the work file was not needed
+    assert verify_partition_shards(cfg, dirs, report)["passed"]
+
+
+def test_an_adoption_killed_after_a_rename_resumes(
+    sample_project: Path, reference: dict[str, str]
+) -> None:
+    """The state a kill leaves between renaming a staged shard and journaling it, after two
+    shards were adopted and journaled."""
+    cfg, dirs = _project(sample_project)
+    run_record_stages(cfg, dirs)
+    staged = dirs.work / STAGED_DIR / "data"
+    names = sorted(p.name for p in staged.iterdir())
+    (dirs.package / "data").mkdir(parents=True, exist_ok=True)
+    for name in names[:3]:
+        os.replace(staged / name, dirs.package / "data" / name)
+    validate_fp = orjson.loads(dirs.file(VALIDATE_MARKER).read_bytes())["fingerprint"]
+    stage_fp = shard_fingerprint(cfg, dirs, validate_fp)
+    staged_report = read_marker(dirs.file(MARKER), stage_fp)
+    assert staged_report is not None
+    journal = ShardJournal(dirs.file(JOURNAL), stage_fp)
+    journal.load(dirs.package)
+    for entry in staged_report["shards"][:2]:
+        journal.append(ShardInfo(**entry))
+    report = run_shards(cfg, dirs)
+    assert report.extra["reused_shards"] == 2
+    assert _shards(dirs.package) == reference
+    assert verify_partition_shards(cfg, dirs, report)["passed"]
+
+
+def test_a_lost_staged_shard_is_written_from_the_work_file(
+    sample_project: Path, reference: dict[str, str]
+) -> None:
+    cfg, dirs = _project(sample_project)
+    run_record_stages(cfg, dirs)
+    staged = sorted((dirs.work / STAGED_DIR / "data").iterdir())
+    staged[1].unlink()
+    report = run_shards(cfg, dirs)
+    assert _shards(dirs.package) == reference
+    assert dirs.file("transformed.jsonl").is_file()  # written again for the shards stage
+    # The first shard was adopted before the gap; the writer resumed after it.
+    assert report.extra["reused_shards"] == 0
+    assert verify_partition_shards(cfg, dirs, report)["passed"]
+
+
+def test_staged_shards_are_copied_across_file_systems(
+    sample_project: Path, reference: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg, dirs = _project(sample_project)
+    run_record_stages(cfg, dirs)
+    real_replace = os.replace
+    staged_root = str(dirs.work / STAGED_DIR)
+
+    refused: list[str] = []
+
+    def cross_device(src: str | Path, dst: str | Path) -> None:
+        if str(src).startswith(staged_root):
+            refused.append(str(src))
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(staged_shards.os, "replace", cross_device)
+    report = run_shards(cfg, dirs)
+    assert len(refused) == len(reference)
+    assert _shards(dirs.package) == reference
+    assert not [p for p in (dirs.package / "data").iterdir() if p.name.startswith(".")]
+    assert verify_partition_shards(cfg, dirs, report)["passed"]
+
+
+def test_a_failed_pass_leaves_nothing_staged(sample_project: Path) -> None:
+    cfg, dirs = _project(sample_project)
+    reports = run_record_stages(cfg, dirs, gate=lambda report: False)
+    assert [r.stage for r in reports] == ["extracted"]
+    assert not dirs.file(MARKER).exists() and not (dirs.work / STAGED_DIR).exists()
