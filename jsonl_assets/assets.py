@@ -233,7 +233,13 @@ def record_stages(
 
     with partition_lock(dirs.work, dirs.key, pipeline.lock_timeout_seconds):
         if selected == set(_STAGE_FUNCTIONS):
-            reports = run_record_stages(cfg, dirs, force=pipeline.force, gate=extraction_passes)
+            reports = run_record_stages(
+                cfg,
+                dirs,
+                force=pipeline.force,
+                gate=extraction_passes,
+                helper_thread=pipeline.helper_thread,
+            )
             keys = list(_STAGE_FUNCTIONS)[: len(reports)]
         else:
             keys = [key for key in _STAGE_FUNCTIONS if key in selected]

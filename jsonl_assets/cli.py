@@ -47,9 +47,10 @@ def ensure_dagster_home() -> Path:
     return path
 
 
-def _run_config(config_path: str, force: bool) -> dict[str, Any]:
+def _run_config(config_path: str, force: bool, helper_thread: bool = True) -> dict[str, Any]:
+    pipeline = {"config_path": config_path, "force": force, "helper_thread": helper_thread}
     return {
-        "resources": {"pipeline": {"config": {"config_path": config_path, "force": force}}},
+        "resources": {"pipeline": {"config": pipeline}},
         # The CLI prints its own progress; Dagster's event log still holds every event.
         "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     }
@@ -81,7 +82,7 @@ def _errors(result: Any) -> list[str]:
 
 
 def build_partition(
-    key: str, config_path: str, force: bool, instance: Any = None
+    key: str, config_path: str, force: bool, instance: Any = None, helper_thread: bool = True
 ) -> dict[str, Any]:
     """Run the `build_partition` job for one key; return a summary (runs in a worker process)."""
     import dagster as dg
@@ -92,7 +93,7 @@ def build_partition(
     instance = instance or dg.DagsterInstance.get()
     job = defs.resolve_job_def("build_partition")
     result = job.execute_in_process(
-        run_config=_run_config(config_path, force),
+        run_config=_run_config(config_path, force, helper_thread),
         instance=instance,
         partition_key=key,
         raise_on_error=False,
@@ -205,6 +206,8 @@ def cmd_build(args: argparse.Namespace) -> int:
             print(f"unknown partition {key!r}; partitions look like sft|train", file=sys.stderr)
             return EXIT_CONFIG
     workers = max(1, min(args.workers, len(keys)))
+    # A partition compresses on a second thread only if a core is left for it.
+    helper_thread = workers < (os.cpu_count() or 1)
     print(
         f"building {len(keys)} partition(s) of {cfg.dataset.name} with {workers} worker(s); config {config_path}"
     )
@@ -215,13 +218,16 @@ def cmd_build(args: argparse.Namespace) -> int:
     instance = dg.DagsterInstance.get()  # also creates its storage before workers share it
     if workers == 1:
         for key in keys:
-            results.append(build_partition(key, config_path, args.force, instance))
+            results.append(build_partition(key, config_path, args.force, instance, helper_thread))
             _progress(results[-1])
     else:
         # fork: workers inherit the imported code; each opens its own instance connection.
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [pool.submit(build_partition, key, config_path, args.force) for key in keys]
+            futures = [
+                pool.submit(build_partition, key, config_path, args.force, None, helper_thread)
+                for key in keys
+            ]
             for future in futures:
                 results.append(future.result())
                 _progress(results[-1])

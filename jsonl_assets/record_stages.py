@@ -66,27 +66,33 @@ def _always(_: StageReport) -> bool:
 
 @gc_paused()
 def run_record_stages(
-    cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False, gate: Gate = _always
+    cfg: PipelineConfig,
+    dirs: PartitionDirs,
+    *,
+    force: bool = False,
+    gate: Gate = _always,
+    helper_thread: bool = True,
 ) -> list[StageReport]:
     """Reports of extracted, transformed and validated, in order; only extracted's when
-    `gate` refuses it. Stages whose inputs are unchanged are reused."""
+    `gate` refuses it. Stages whose inputs are unchanged are reused. `helper_thread`: the
+    pass compresses its shards on a second thread (worth it with a core to spare)."""
     extract_fp = extract_fingerprint(cfg, dirs)
     if not force and read_marker(dirs.file(EXTRACT_MARKER), extract_fp) is not None:
         reports = [run_extract(cfg, dirs)]
         if not gate(reports[0]):
             return reports
         return [*reports, run_transform(cfg, dirs), run_validate(cfg, dirs)]
-    return _one_pass(cfg, dirs, extract_fp, gate)
+    return _one_pass(cfg, dirs, extract_fp, gate, helper_thread)
 
 
 def _one_pass(
-    cfg: PipelineConfig, dirs: PartitionDirs, extract_fp: str, gate: Gate
+    cfg: PipelineConfig, dirs: PartitionDirs, extract_fp: str, gate: Gate, helper_thread: bool
 ) -> list[StageReport]:
     started = time.perf_counter()
     extraction = Extraction(cfg, dirs, write_output=False)
     transformer = Transformer(cfg, dirs, [], write_output=False)
     validator = Validator(cfg, dirs, [], [], terminated=True)
-    staged = StagedShards(cfg, dirs)
+    staged = StagedShards(cfg, dirs, background=helper_thread)
     # A record may name the toolset its own adapter derived: the rules must know it at once.
     transformer.on_new_toolset = lambda toolset: validator.add_toolsets([toolset])
     loads = orjson.loads

@@ -15,6 +15,10 @@ class PipelineResource(dg.ConfigurableResource):
     config_path: str | None = None
     force: bool = False
     lock_timeout_seconds: float = 600.0
+    # The one-pass build compresses its shards on a helper thread. Off when every core already
+    # builds a partition (`jsonl-assets build --workers` as many as the cores): the threads
+    # would only contend. The bytes are the same either way.
+    helper_thread: bool = True
 
     def load(self) -> PipelineConfig:
         return load_config(resolve_config_path(self.config_path))

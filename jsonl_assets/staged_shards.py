@@ -42,7 +42,7 @@ MARKER: Final = "staged.json"
 class StagedShards:
     """The accepted records of a one-pass build, written into staged shards as they come."""
 
-    def __init__(self, cfg: PipelineConfig, dirs: PartitionDirs) -> None:
+    def __init__(self, cfg: PipelineConfig, dirs: PartitionDirs, background: bool = True) -> None:
         discard(dirs)
         self.cfg = cfg
         self.dirs = dirs
@@ -54,10 +54,12 @@ class StagedShards:
         self.bytes_in = 0
         self.seconds = 0.0  # the helper thread's CPU time on the shards
         self.waited = 0.0  # the caller's time waiting for it
-        # One helper thread compresses, hashes and writes a batch while the caller makes the
-        # next one (zstd, zlib and sha256 release the GIL); one batch in flight at a time, so
-        # the shards get the batches in order and the bytes do not depend on the timing.
-        self._worker = ThreadPoolExecutor(1, "staged-shards")
+        # With `background`, one helper thread compresses, hashes and writes a batch while the
+        # caller makes the next one (zstd, zlib and sha256 release the GIL). One batch is in
+        # flight at a time, so the shards get the batches in order: the bytes are the same
+        # either way. Worth it only with a core to spare (on a busy machine the two threads
+        # contend for it and the GIL).
+        self._worker = ThreadPoolExecutor(1, "staged-shards") if background else None
         self._in_flight: Future[None] | None = None
 
     def add_file(self, entry: dict[str, Any]) -> None:
@@ -72,6 +74,9 @@ class StagedShards:
         their file indices and the batch's rejects (ascending indices): the accepted lines go
         to their family's shards, whole runs between rejects at a time. The lists are handed
         over: the caller must not change them."""
+        if self._worker is None:
+            self._add_batch(lines, fis, rejects, first, self._one_family)
+            return
         self._wait()
         self._in_flight = self._worker.submit(
             self._add_batch, lines, fis, rejects, first, self._one_family
@@ -88,7 +93,7 @@ class StagedShards:
     def _add_batch(
         self, lines: list[bytes], fis: array, rejects: array, first: int, one_family: bool
     ) -> None:
-        started = time.thread_time()  # its own CPU time, not the waits for the GIL
+        started = time.thread_time()  # CPU time: a helper thread's waits for the GIL left out
         families = self.families
         if one_family:
             start = 0
@@ -127,7 +132,8 @@ class StagedShards:
     def commit(self, shard_fingerprint: str) -> None:
         """Close the last shards and write the marker, for the shards stage to adopt."""
         self._wait()
-        self._worker.shutdown()
+        if self._worker is not None:
+            self._worker.shutdown()
         started = time.perf_counter()
         shards: list[ShardInfo] = []
         for family in sorted(self.writers):
@@ -145,7 +151,8 @@ class StagedShards:
     def abort(self) -> None:
         with contextlib.suppress(Exception):
             self._wait()
-        self._worker.shutdown()
+        if self._worker is not None:
+            self._worker.shutdown()
         for writer in self.writers.values():
             writer.abort()
         discard(self.dirs)

@@ -149,3 +149,15 @@ def test_a_failed_pass_leaves_nothing_staged(sample_project: Path) -> None:
     reports = run_record_stages(cfg, dirs, gate=lambda report: False)
     assert [r.stage for r in reports] == ["extracted"]
     assert not dirs.file(MARKER).exists() and not (dirs.work / STAGED_DIR).exists()
+
+
+def test_without_the_helper_thread_the_shards_are_the_same(
+    sample_project: Path, reference: dict[str, str]
+) -> None:
+    """`helper_thread=False` (the CLI's choice when every core builds a partition) stages the
+    same bytes on the calling thread."""
+    cfg, dirs = _project(sample_project)
+    run_record_stages(cfg, dirs, helper_thread=False)
+    report = run_shards(cfg, dirs)
+    assert _shards(dirs.package) == reference
+    assert report.extra["content"]["cpt-train"]["records"] == report.records_out
