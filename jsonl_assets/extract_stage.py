@@ -95,6 +95,8 @@ class Extraction:
         limits = ReadLimits(max_record_bytes=cfg.max_record_bytes)
         dumps = orjson.dumps
         out = self.out
+        # Without the work file the lines are only counted, not built: `[index,position,raw]`.
+        build_lines = isinstance(out, WorkFileWriter)
         for source in cfg.sources_for(dirs.objective, dirs.split):
             here = charged_here(source, dirs.split)
             counts = self.counters[source.name]
@@ -107,8 +109,11 @@ class Extraction:
                     source_file.hash_remaining()
                     self.files.append(_file_entry(source.name, item, kind, source_file))
                 prefix = b"[%d," % index
+                framing = len(prefix) + 3  # the prefix, the comma after the position, "]\n"
                 rejected = PendingRejections(dirs.scratch, keep=here)
                 lines: list[bytes] = []
+                pending = 0  # lines of the batch
+                counted = 0  # their bytes, when they are not built
                 good = 0
                 try:
                     for entry in read_source(
@@ -118,12 +123,16 @@ class Extraction:
                             position, value, raw = entry
                             if raw is None:
                                 raw = dumps(value)
-                            lines.append(b"%s%d,%s]\n" % (prefix, position, raw))
+                            if build_lines:
+                                lines.append(b"%s%d,%s]\n" % (prefix, position, raw))
+                            else:
+                                counted += framing + len(raw) + len(b"%d" % position)
+                            pending += 1
                             yield index, position, value, raw, exact
-                            if len(lines) >= 4096:
-                                good += len(lines)
-                                out.write_many(lines)
-                                lines = []
+                            if pending >= 4096:
+                                good += pending
+                                self._write(lines, counted)
+                                lines, pending, counted = [], 0, 0
                                 reached("extract.batch")
                         else:
                             rejected.append(entry)  # type: ignore[arg-type]
@@ -132,8 +141,8 @@ class Extraction:
                         f"{dirs.key}: {exc}; nothing of this partition was written, build it "
                         "again once the file is no longer being modified"
                     ) from exc
-                good += len(lines)
-                out.write_many(lines)
+                good += pending
+                self._write(lines, counted)
                 reached("extract.file")
                 sha = source_file.sha256
                 if not hash_first:
@@ -154,6 +163,12 @@ class Extraction:
                         raw_size=rej.raw_size,
                     )
                 rejected.close()
+
+    def _write(self, lines: list[bytes], counted: int) -> None:
+        if isinstance(self.out, WorkFileWriter):
+            self.out.write_many(lines)
+        else:
+            self.out.bytes_written += counted
 
     def commit(self, stage_fp: str, started: float) -> StageReport:
         """Commit the work file and the quarantine, then the marker; return the report."""
