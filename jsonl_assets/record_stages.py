@@ -54,7 +54,7 @@ from jsonl_assets.work_files import PartitionDirs, read_marker
 
 # Raw records per batch of the duplicate-id lookup: big enough that the id set's per-batch
 # cost (a few polars calls) is small; the batch's lines wait in memory until then.
-BATCH_RECORDS: Final = 8192
+BATCH_RECORDS: Final = 16384
 BATCH_BYTES: Final = 16 << 20
 
 Gate = Callable[[StageReport], bool]
