@@ -10,10 +10,10 @@ up, exactly as with `kill -9` or a power cut. The points:
 | `extract.file` | extraction: one file done, the next not started |
 | `transform.batch`, `validate.batch` | a batch (a 4 MiB chunk of input) of that stage written |
 | `before_rename:<name>` | an atomic file (a stage marker such as `extracted.json`, the manifest candidate or `metadata.json`) fully written and fsynced under its temporary name, not yet renamed |
-| `marker:<stage>` | a stage's marker committed: between that stage and the next |
-| `shard.frame` | a frame written into the shard being filled (mid-shard) |
-| `shard.renamed` | a shard renamed to its final name, not yet in the journal |
-| `shard.journaled` | a shard committed and journaled: between shards |
+| `marker:<stage>` | a stage's marker committed: between that stage and the next (`marker:staged`: the one pass's shards staged, its validated marker not yet written) |
+| `shard.frame` | a frame written into the shard being filled (mid-shard), staged by the one pass or written by the shards stage |
+| `shard.renamed` | a shard renamed to its final name (in the staging folder, or moved into the package), not yet in the journal |
+| `shard.journaled` | a shard committed in the package and journaled: between shards |
 
 The variable is read once, at import. When it is unset, `reached` returns at once (one
 comparison), so the calls cost nothing measurable in the hot paths.

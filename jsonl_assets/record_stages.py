@@ -131,10 +131,11 @@ def _one_pass(
             transformer.add_batch(taken, timed_judge)
             t0 = clock()
             first = validator.index
-            rejects = validator.finish_batch(transformer.lines, transformer.file_index)
+            lines, fis = transformer.lines, transformer.file_index
+            rejects = validator.finish_batch(lines, fis)
             spent["validated"] += clock() - t0
-            staged.add_batch(transformer.lines, transformer.file_index, rejects, first)
-            transformer.flush()
+            transformer.flush()  # starts new lists: these are the staged shards' now
+            staged.add_batch(lines, fis, rejects, first)
             if not taken.full:
                 break
         # Files without a good record have no batch; their entries still belong to every stage.

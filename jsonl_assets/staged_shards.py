@@ -96,14 +96,16 @@ class StagedShards:
         started = time.thread_time()  # CPU time: a helper thread's waits for the GIL left out
         families = self.families
         if one_family:
+            blocks: list[tuple[bytes, int, int]] = []  # runs between rejects
             start = 0
-            for index in rejects:
+            for index in [*rejects, first + len(lines)]:
                 k = index - first
                 if k > start:
-                    self._add(families[0], b"".join(lines[start:k]), first + start, k - start)
+                    blocks.append((b"".join(lines[start:k]), first + start, k - start))
                 start = k + 1
-            if start < len(lines):
-                self._add(families[0], b"".join(lines[start:]), first + start, len(lines) - start)
+            lines.clear()  # the lines, joined, are no longer needed while the shards are made
+            for block, index, count in blocks:
+                self._add(families[0], block, index, count)
         else:
             rejected = set(rejects)
             for k, line in enumerate(lines):
