@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -24,7 +25,7 @@ from jsonl_assets.config import PipelineConfig, load_config
 from jsonl_assets.extract_stage import run_extract
 from jsonl_assets.record_stages import run_record_stages
 from jsonl_assets.shard_stage import JOURNAL, run_shards, shard_fingerprint, verify_partition_shards
-from jsonl_assets.shard_writer import ShardInfo, ShardJournal
+from jsonl_assets.shard_writer import ShardInfo, ShardJournal, ShardWriteError
 from jsonl_assets.staged_shards import MARKER, STAGED_DIR
 from jsonl_assets.transform_stage import run_transform
 from jsonl_assets.validate_stage import MARKER as VALIDATE_MARKER
@@ -161,3 +162,36 @@ def test_without_the_helper_thread_the_shards_are_the_same(
     report = run_shards(cfg, dirs)
     assert _shards(dirs.package) == reference
     assert report.extra["content"]["cpt-train"]["records"] == report.records_out
+
+
+def test_a_full_disk_while_staging_fails_the_pass_cleanly(
+    sample_project: Path, reference: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC in a staged shard (written on the helper thread) fails the pass with the
+    shard's name; nothing of the pass is committed or left behind, and the rerun, with
+    space again, builds the same shards."""
+    from jsonl_assets import shard_writer
+
+    from .test_disk_and_paths import _FullDisk
+
+    cfg, dirs = _project(sample_project)
+    budget = [3000]
+
+    def small_disk_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = open(path, mode, *args, **kwargs)  # noqa: SIM115 - the writer closes it
+        return _FullDisk(handle, budget) if "w" in mode else handle
+
+    monkeypatch.setattr(shard_writer, "open", small_disk_open, raising=False)
+    with pytest.raises(ShardWriteError, match="No space left on device") as failure:
+        run_record_stages(cfg, dirs)
+    assert str(dirs.work / STAGED_DIR / "data" / "cpt-train-") in str(failure.value)
+    assert not (dirs.work / STAGED_DIR).exists() and not dirs.file(MARKER).exists()
+    # Here the last shard fails as the pass closes it, after extracted and transformed were
+    # committed; validated, which vouches for staged shards, was not.
+    left = sorted(p.name for p in dirs.work.iterdir() if p.name not in (".lock", "scratch"))
+    assert left == ["extracted.json", "transformed.json"]
+    monkeypatch.undo()
+    reports = run_record_stages(cfg, dirs)
+    assert [r.reused for r in reports] == [True, True, False]
+    run_shards(cfg, dirs)  # from transformed.jsonl, written again for validated
+    assert _shards(dirs.package) == reference
