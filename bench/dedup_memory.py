@@ -3,8 +3,8 @@
     .venv/bin/python bench/dedup_memory.py              # 10,000,000 ids
     .venv/bin/python bench/dedup_memory.py --ids 2000000
 
-Each variant runs in a fresh subprocess that adds the ids in batches of 8,192 (as the
-validated stage does) and prints: ids kept, seconds, the structure's own bytes per id, and the
+Each variant runs in a fresh subprocess that adds the ids in batches of 16,384 (as the
+one-pass build does) and prints: ids kept, seconds, the structure's own bytes per id, and the
 growth of peak RSS per id over the process's RSS before the first id (which includes the
 transient memory of merging runs). Nothing is asserted.
 """
@@ -26,7 +26,7 @@ def rss_peak_mb():
 
 base = rss_peak_mb()
 start = time.perf_counter()
-batch = 8192
+batch = 16384  # record_stages.BATCH_RECORDS
 if kind == "seenids":
     seen = SeenIds()
     for lo in range(0, n, batch):
