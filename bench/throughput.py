@@ -274,8 +274,8 @@ def _breakdown(folder: Path, wall: float) -> str:
     return (
         f"last build, {wall:.1f} s: one pass {step['record_stages']:.1f} s (extracted "
         f"{seconds['extracted']:.1f}, transformed {seconds['transformed']:.1f}, validated "
-        f"{seconds['validated']:.1f}), shards {seconds['shards']:.1f} s + shards_verified "
-        f"{verify:.1f} s, raw_sources {step['raw_sources']:.1f} s, manifest "
+        f"{seconds['validated']:.1f}), shards {seconds['shards']:.1f} s (written during the "
+        f"pass) + shards_verified {verify:.1f} s, raw_sources {step['raw_sources']:.1f} s, manifest "
         f"{step['manifest']:.1f} s, Dagster inside the runs {in_runs:.1f} s, outside the runs "
         f"(start-up, instance, exit) {wall - sum(spans):.1f} s"
     )
