@@ -53,7 +53,7 @@ class StagedShards:
         self.content: dict[str, FamilyContent] = {}
         self.bytes_in = 0
         self.seconds = 0.0  # the helper thread's CPU time on the shards
-        self.waited = 0.0  # the caller's time waiting for it
+        self.waited = 0.0  # the caller's time on them (waiting for the helper, or doing it)
         # With `background`, one helper thread compresses, hashes and writes a batch while the
         # caller makes the next one (zstd, zlib and sha256 release the GIL). One batch is in
         # flight at a time, so the shards get the batches in order: the bytes are the same
@@ -75,7 +75,9 @@ class StagedShards:
         to their family's shards, whole runs between rejects at a time. The lists are handed
         over: the caller must not change them."""
         if self._worker is None:
+            started = time.perf_counter()
             self._add_batch(lines, fis, rejects, first, self._one_family)
+            self.waited += time.perf_counter() - started
             return
         self._wait()
         self._in_flight = self._worker.submit(
