@@ -172,21 +172,12 @@ def _write_shards(
     families = [file_family(cfg, dirs, entry) for entry in files]
     writers: dict[str, ShardWriter] = {}
     content: dict[str, FamilyContent] = {}
-    out = cfg.output
 
     def writer_for(family: str) -> ShardWriter:
         writer = writers.get(family)
         if writer is None:
-            writer = ShardWriter(
-                dirs.package,
-                family,
-                out.compression,
-                out.level,
-                out.max_records_per_shard,
-                out.max_bytes_per_shard,
-                journal,
-                [s for s in committed if s.family == family],
-            )
+            resumed = [s for s in committed if s.family == family]
+            writer = ShardWriter.for_output(cfg.output, dirs.package, family, journal, resumed)
             writers[family] = writer
             content[family] = FamilyContent()
         return writer

@@ -19,7 +19,7 @@ import hashlib
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import orjson
 
@@ -27,6 +27,9 @@ from jsonl_assets.atomic_files import fsync_dir, partial_path
 from jsonl_assets.compression import FrameCompressor
 from jsonl_assets.fault_points import reached
 from jsonl_assets.spec_vocabulary import SHARD_EXTENSIONS
+
+if TYPE_CHECKING:
+    from jsonl_assets.config import OutputConfig
 
 FRAME_TARGET_BYTES: Final = 4 << 20
 
@@ -183,6 +186,27 @@ class ShardWriter:
         self._records = 0
         self._bytes = 0
         (package_dir / "data").mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def for_output(
+        cls,
+        out: OutputConfig,
+        package_dir: Path,
+        family: str,
+        journal: ShardJournal | None,
+        committed: list[ShardInfo] | None = None,
+    ) -> ShardWriter:
+        """A writer with the config's compression and rotation limits."""
+        return cls(
+            package_dir,
+            family,
+            out.compression,
+            out.level,
+            out.max_records_per_shard,
+            out.max_bytes_per_shard,
+            journal,
+            committed,
+        )
 
     @property
     def _number(self) -> int:

@@ -118,16 +118,8 @@ class StagedShards:
     def _add(self, family: str, block: bytes, first: int, count: int) -> None:
         writer = self.writers.get(family)
         if writer is None:
-            out = self.cfg.output
-            writer = self.writers[family] = ShardWriter(
-                self.root,
-                family,
-                out.compression,
-                out.level,
-                out.max_records_per_shard,
-                out.max_bytes_per_shard,
-                None,
-            )
+            writer = ShardWriter.for_output(self.cfg.output, self.root, family, None)
+            self.writers[family] = writer
             self.content[family] = FamilyContent()
         self.content[family].update(block, count)
         self.bytes_in += len(block)
