@@ -201,9 +201,6 @@ class CountingSink:
     def write_many(self, items: list[bytes]) -> None:
         self.bytes_written += sum(map(len, items))
 
-    def flush(self) -> None:
-        pass
-
     def commit(self) -> None:
         self.path.unlink(missing_ok=True)
 
