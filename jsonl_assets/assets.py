@@ -297,6 +297,9 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
             "removed_orphans": len(report.extra["removed_orphans"]),
             "verified": verification["passed"],
             "verify_seconds": dg.MetadataValue.float(round(verification["seconds"], 3)),
+            # Per shard family: length, lines and sha256 of the accepted records, which
+            # shards_verified found the shards decompress to.
+            "content": dg.MetadataValue.json(report.extra["content"]),
             PARTITION_REPORT: dg.MetadataValue.json(
                 {
                     "shards": report.extra["shards"],

@@ -224,6 +224,14 @@ def test_checks_pass_on_clean_data(sample_project: Path, instance: dg.DagsterIns
         checks.INVALID_RATE,
         checks.SHARDS_VERIFIED,
     }
+    shards = next(
+        e.materialization
+        for e in result.get_asset_materialization_events()
+        if e.materialization.asset_key == dg.AssetKey("shards")
+    )
+    content = shards.metadata["content"].value
+    assert list(content) == ["cpt-train"]
+    assert content["cpt-train"]["records"] == shards.metadata["records_written"].value
 
 
 def test_shards_verified_fails_on_a_tampered_shard(
