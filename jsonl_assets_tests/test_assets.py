@@ -288,3 +288,34 @@ def test_failed_blocking_check_stops_the_manifest_in_the_same_run(
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "shards" not in materialized and "manifest" not in materialized
     assert not (sample_project.parent / "package" / "metadata.json").exists()
+
+
+def test_a_failed_validated_check_keeps_the_staged_shards_out_of_the_package(
+    sample_project: Path, instance: dg.DagsterInstance
+) -> None:
+    """The one pass stages its shards in the work dir; a failed blocking check on
+    `validated` skips the `shards` step, so none reach the package. Once the threshold is
+    relaxed (the stages' inputs are unchanged), the rerun reuses the three stages and the
+    `shards` step moves the staged shards in."""
+    _with(sample_project, thresholds__max_duplicate_id_rate=0.0)
+    package = sample_project.parent / "package" / "data"
+    work = sample_project.parent / "work" / "sft" / "train"
+    first = materialize(sample_project, instance, "sft|train")
+    assert not check_results(first)[checks.DUPLICATE_ID_RATE].passed
+    materialized = {e.asset_key.to_user_string() for e in first.get_asset_materialization_events()}
+    assert "shards" not in materialized
+    assert not package.exists() or not list(package.glob("sft-train-*"))
+    staged = sorted(p.name for p in (work / "staged" / "data").iterdir())
+    assert staged and (work / "staged.json").is_file()
+
+    _with(sample_project, thresholds__max_duplicate_id_rate=0.5)
+    second = materialize(sample_project, instance, "sft|train")
+    assert second.success
+    meta = {
+        e.asset_key.to_user_string(): e.materialization.metadata
+        for e in second.get_asset_materialization_events()
+    }
+    assert all(meta[k]["reused"].value for k in ("extracted", "transformed", "validated"))
+    assert sorted(p.name for p in package.glob("sft-train-*")) == staged
+    assert not (work / "staged").exists() and not (work / "staged.json").exists()
+    assert check_results(second)[checks.SHARDS_VERIFIED].passed
