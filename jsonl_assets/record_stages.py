@@ -141,10 +141,8 @@ def _one_pass(
         # Files without a good record have no batch; their entries still belong to every stage.
         _add_files(extraction, transformer, validator, staged)
     except BaseException:
-        extraction.abort()
-        transformer.abort()
-        validator.abort()
-        staged.abort()
+        for part in (extraction, transformer, validator, staged):
+            part.abort()
         raise
 
     total = clock() - started
@@ -152,38 +150,39 @@ def _one_pass(
         **spent,
         "transformed": total - spent["extracted"] - spent["validated"] - staged.waited,
     }
+    # What is still to commit, and is given up if a step below fails. A stage is taken off
+    # before its own commit (a failed commit cleans up after itself); the staged shards after.
+    pending: list[Transformer | Validator | StagedShards] = [
+        transformer,
+        validator,
+        staged,
+    ]
+
+    def give_up() -> None:
+        for part in pending:
+            part.abort()
+        pending.clear()
+
     try:
         extract_report = extraction.commit(extract_fp, clock() - seconds["extracted"])
-    except BaseException:
-        transformer.abort()
-        validator.abort()
-        staged.abort()
-        raise
-    transformer.bytes_in = extraction.out.bytes_written  # the extracted lines it stands for
-    if not gate(extract_report):
-        transformer.abort()
-        validator.abort()
-        staged.abort()
-        return [extract_report]
-    transform_fp = transform_fingerprint(cfg, dirs, extract_fp)
-    try:
+        transformer.bytes_in = extraction.out.bytes_written  # the extracted lines it stands for
+        if not gate(extract_report):
+            give_up()
+            return [extract_report]
+        transform_fp = transform_fingerprint(cfg, dirs, extract_fp)
+        pending.remove(transformer)
         transform_report = transformer.commit(transform_fp, clock() - seconds["transformed"])
-    except BaseException:
-        validator.abort()
-        staged.abort()
-        raise
-    toolsets: list[dict[str, Any]] = transform_report.extra["toolsets"]
-    if validator.unresolved & {t["id"] for t in toolsets}:
-        validator.abort()
-        staged.abort()
-        return [extract_report, transform_report, run_validate(cfg, dirs, force=True)]
-    validate_fp = validate_fingerprint(cfg, dirs, transform_fp)
-    try:
+        toolsets: list[dict[str, Any]] = transform_report.extra["toolsets"]
+        if validator.unresolved & {t["id"] for t in toolsets}:
+            give_up()
+            return [extract_report, transform_report, run_validate(cfg, dirs, force=True)]
+        validate_fp = validate_fingerprint(cfg, dirs, transform_fp)
         # Before the validated marker: a validated stage on disk vouches for its staged shards.
         staged.commit(shard_fingerprint(cfg, dirs, validate_fp))
+        pending.remove(staged)
+        pending.remove(validator)
     except BaseException:
-        validator.abort()
-        staged.abort()
+        give_up()
         raise
     validate_report = validator.commit(validate_fp, clock() - seconds["validated"], toolsets)
     return [extract_report, transform_report, validate_report]
