@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 import zstandard
@@ -222,8 +223,30 @@ def _config(folder: Path, sources: list[str], compression: str = "zstd") -> Path
     return path
 
 
-def _run_build(folder: Path, partitions: list[str], workers: int) -> tuple[float, float, float]:
-    """Wall seconds, peak RSS (MB) and CPU seconds (user + system, every process) of a build."""
+class Run(NamedTuple):
+    wall: float  # seconds
+    peak_mb: float  # peak RSS: the highest of the process and each of its workers
+    cpu: float  # seconds, user + system, of the process and the workers it waited for
+
+
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[Run, str]:
+    """Run a command to its end; its wall time, its own resource usage and its output."""
+    with tempfile.TemporaryFile() as output:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=output, stderr=subprocess.STDOUT)
+        # wait4: this process's own usage (its worker processes included), not the maximum
+        # over every child this script ran.
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        text = output.read().decode(errors="replace")
+    if proc.returncode != 0:
+        sys.exit(f"{cmd[0]} failed:\n{text}")
+    return Run(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime), text
+
+
+def _run_build(folder: Path, partitions: list[str], workers: int) -> Run:
     for sub in ("package", "work", "quarantine", "home"):
         shutil.rmtree(folder / sub, ignore_errors=True)
     env = dict(os.environ, DAGSTER_HOME=str(folder / "home"))
@@ -232,30 +255,18 @@ def _run_build(folder: Path, partitions: list[str], workers: int) -> tuple[float
     cmd = [str(CLI), "build", "--config", str(folder / "pipeline.yaml"), "--workers", str(workers)]
     for p in partitions:
         cmd += ["--partition", p]
-    with tempfile.TemporaryFile() as output:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdout=output, stderr=subprocess.STDOUT)
-        # wait4: this build's own usage (its worker processes included), not the maximum
-        # over every child this script ran.
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            output.seek(0)
-            sys.exit(f"build failed:\n{output.read().decode(errors='replace')}")
-    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    return _run(cmd, env)[0]
 
 
-def _floor_in_child(path: Path) -> tuple[float, float]:
+def _floor_in_child(path: Path) -> Run:
+    """The floor in a fresh process; its wall time is the loop's, without the start-up."""
     code = (
-        f"import sys, time, resource; sys.path.insert(0, {str(Path(__file__).parent)!r}); import throughput as t; "
+        f"import sys, time; sys.path.insert(0, {str(Path(__file__).parent)!r}); import throughput as t; "
         f"from pathlib import Path; s = time.perf_counter(); t.floor(Path({str(path)!r})); "
-        "print(time.perf_counter() - s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print(time.perf_counter() - s)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.split()
-    return float(out[0]), float(out[1]) / 1024
+    run, out = _run([sys.executable, "-c", code])
+    return run._replace(wall=float(out))
 
 
 def _breakdown(folder: Path, wall: float) -> str:
@@ -300,29 +311,18 @@ def _fixed_cost(folder: Path, raw: Path, repeats: int) -> float:
             dst.writelines(itertools.islice(src, FIXED_RECORDS))
     _config(small, ["chats"])
     runs = [_run_build(small, ["sft|train"], 1) for _ in range(repeats)]
-    return _row(
-        f"build, {FIXED_RECORDS:,} records",
-        [r[0] for r in runs],
-        [r[1] for r in runs],
-        FIXED_RECORDS,
-        head.stat().st_size / 1e6,
-        [r[2] for r in runs],
-    )
+    name = f"build, {FIXED_RECORDS:,} records"
+    return _row(name, runs, FIXED_RECORDS, head.stat().st_size / 1e6)
 
 
-def _row(
-    name: str,
-    walls: list[float],
-    peaks: list[float],
-    records: int,
-    mb: float,
-    cpus: list[float] | None = None,
-) -> float:
-    wall = statistics.median(walls)
-    peak = f"   peak RSS {max(peaks):7.1f} MB" if max(peaks) else ""
-    cpu = f"   CPU {statistics.median(cpus):6.2f} s" if cpus else ""
+def _row(name: str, runs: list[Run], records: int, mb: float) -> float:
+    """Print the medians of `runs` (the highest peak RSS); return the median wall time."""
+    wall = statistics.median(r.wall for r in runs)
+    cpu = statistics.median(r.cpu for r in runs)
     print(
-        f"{name:<22} {wall:8.2f} s {records / wall:11,.0f} rec/s {mb / wall:8.1f} MB/s{peak}{cpu}   (runs: {', '.join(f'{w:.2f}' for w in walls)})"
+        f"{name:<22} {wall:8.2f} s {records / wall:11,.0f} rec/s {mb / wall:8.1f} MB/s"
+        f"   peak RSS {max(r.peak_mb for r in runs):7.1f} MB   CPU {cpu:6.2f} s"
+        f"   (runs: {', '.join(f'{r.wall:.2f}' for r in runs)})"
     )
     return wall
 
@@ -350,8 +350,8 @@ def main() -> None:
     results: dict[str, float] = {}
     # Floor and build runs alternate, so both see the machine in the same state (on a shared
     # machine the same run can take 20% more or less from one minute to the next).
-    floors: list[tuple[float, float]] = []
-    builds: list[tuple[float, float, float]] = []
+    floors: list[Run] = []
+    builds: list[Run] = []
     _config(folder, ["chats"])
     for _ in range(args.repeats):
         if "floor" in only:
@@ -359,19 +359,10 @@ def main() -> None:
         if "build" in only:
             builds.append(_run_build(folder, ["sft|train"], 1))
     if floors:
-        results["floor"] = _row(
-            "floor", [r[0] for r in floors], [r[1] for r in floors], records, mb
-        )
+        results["floor"] = _row("floor", floors, records, mb)
     if builds:
-        results["build"] = _row(
-            "build (1 partition)",
-            [r[0] for r in builds],
-            [r[1] for r in builds],
-            records,
-            mb,
-            [r[2] for r in builds],
-        )
-        print(_breakdown(folder, builds[-1][0]))
+        results["build"] = _row("build (1 partition)", builds, records, mb)
+        print(_breakdown(folder, builds[-1].wall))
         sizes = sum(p.stat().st_size for p in (folder / "package" / "data").iterdir())
         print(f"zstd shards: {sizes / 1e6:.1f} MB on disk")
     if "floor" in results and "build" in results:
@@ -386,14 +377,7 @@ def main() -> None:
     if "gzip" in only:
         _config(folder, ["chats"], "gzip")
         runs = [_run_build(folder, ["sft|train"], 1) for _ in range(args.repeats)]
-        results["gzip"] = _row(
-            "build, gzip level 6",
-            [r[0] for r in runs],
-            [r[1] for r in runs],
-            records,
-            mb,
-            [r[2] for r in runs],
-        )
+        results["gzip"] = _row("build, gzip level 6", runs, records, mb)
         sizes = sum(p.stat().st_size for p in (folder / "package" / "data").iterdir())
         print(f"gzip shards: {sizes / 1e6:.1f} MB on disk")
         if "build" in results:
@@ -403,25 +387,18 @@ def main() -> None:
         if not second.exists():
             generate(second, records, seed=8)  # other records: no id may appear in two splits
         _config(folder, ["chats", "chats2"])
-        seq: list[tuple[float, float]] = []
+        seq: list[Run] = []
         for _ in range(args.repeats):
-            pair = [_run_build(folder, [p], 1) for p in ("sft|train", "sft|test")]
-            seq.append((sum(r[0] for r in pair), sum(r[2] for r in pair)))
+            one, other = (_run_build(folder, [p], 1) for p in ("sft|train", "sft|test"))
+            seq.append(
+                Run(one.wall + other.wall, max(one.peak_mb, other.peak_mb), one.cpu + other.cpu)
+            )
         both = [_run_build(folder, ["sft|train", "sft|test"], 2) for _ in range(args.repeats)]
-        s = _row(
-            "two, one after other",
-            [r[0] for r in seq],
-            [0.0],
-            2 * records,
-            2 * mb,
-            [r[1] for r in seq],
-        )
-        b = _row(
-            "two, together", [r[0] for r in both], [0.0], 2 * records, 2 * mb, [r[2] for r in both]
-        )
+        s = _row("two, one after other", seq, 2 * records, 2 * mb)
+        b = _row("two, together", both, 2 * records, 2 * mb)
         print(f"ratio together/sequential: {b / s:.2f}  (target <= 0.6)")
         cores = os.cpu_count() or 1
-        busy = statistics.median(r[2] for r in both) / (cores * b)
+        busy = statistics.median(r.cpu for r in both) / (cores * b)
         print(f"together: the {cores} cores busy {busy:.0%} of the time")
         if "floor" in results:
             # Target 2 says together <= 0.6 x (2 builds), target 1 says a build <= 2.0 x floor:
