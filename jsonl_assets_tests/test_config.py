@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,7 @@ def test_cli_build_stops_on_config_error_before_touching_data(
     config["output"] = {"compression": "brotli"}
     path = write_config(tmp_path / "pipeline.yaml", config)
     assert main(["build", "--config", str(path)]) == 2
+    assert gc.isenabled()  # the set-up pauses the collector; an early return resumes it
     err = capsys.readouterr().err
     assert "output.compression" in err and str(path) in err
     assert not (tmp_path / "work").exists() and not (tmp_path / "package").exists()
