@@ -118,6 +118,10 @@ def _validated_result(
             "invalid_records": invalid,
             "invalid_rate": _rate(invalid, total),
             "id_set_bytes": report.extra["id_set_bytes"],
+            # Valid but useless (quality_policy.py): quarantined ones count as invalid.
+            "quality_quarantined": report.extra["quality_quarantined"],
+            "quality_warned": report.extra["quality_warned"],
+            "spec_warnings": report.extra["spec_warnings"],
         }
     )
     check_results = [
@@ -135,8 +139,11 @@ def _validated_result(
             invalid,
             total,
             thresholds.max_invalid_rate,
-            "broke a rule of the spec",
-            checks.examples_for(report.quarantine, prefix="schema:"),
+            "broke a rule of the spec or the quality policy",
+            [
+                *checks.examples_for(report.quarantine, prefix="schema:"),
+                *checks.examples_for(report.quarantine, prefix="quality:"),
+            ][:5],
             asset=VALIDATED,
         ),
     ]

@@ -20,6 +20,7 @@ from typing import Any, Final
 import orjson
 import yaml
 
+from jsonl_assets.quality_policy import DEFAULT_POLICY, PolicyError, QualityPolicy, parse_policy
 from jsonl_assets.spec_vocabulary import COMPRESSIONS, OBJECTIVES, SPLITS
 
 CONFIG_ENV_VAR: Final = "JSONL_ASSETS_CONFIG"
@@ -97,6 +98,7 @@ class SourceConfig:
     content_type: str | None = None
     license: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    quality: QualityPolicy = DEFAULT_POLICY  # the global policy with the source's overrides
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,7 @@ class PipelineConfig:
     schedule_cron: str = "0 3 * * *"
     sensor_interval_seconds: int = 60
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    quality: QualityPolicy = DEFAULT_POLICY
 
     def thresholds_for(self, objective: str) -> Thresholds:
         return self.objective_thresholds.get(objective, self.thresholds)
@@ -241,6 +244,7 @@ def parse_config(data: Any, cfg_path: Path) -> PipelineConfig:
             "schedule",
             "sensor",
             "sources",
+            "quality",
         ),
     )
     dataset = _parse_dataset(_Reader(cfg_path, "dataset", top.data.get("dataset"), _DATASET_KEYS))
@@ -275,11 +279,12 @@ def parse_config(data: Any, cfg_path: Path) -> PipelineConfig:
     defaults = top.data.get("defaults")
     if defaults is not None and not isinstance(defaults, dict):
         raise ConfigError(cfg_path, "defaults", "must be a mapping (spec defaults object)")
+    quality = _parse_quality(cfg_path, "quality", top.data.get("quality"), DEFAULT_POLICY, None)
     raw_sources = top.data.get("sources")
     if not isinstance(raw_sources, list) or not raw_sources:
         raise ConfigError(cfg_path, "sources", "must be a non-empty list of source entries")
     sources = tuple(
-        _parse_source(cfg_path, root, f"sources[{i}]", entry, max_record_bytes)
+        _parse_source(cfg_path, root, f"sources[{i}]", entry, max_record_bytes, quality=quality)
         for i, entry in enumerate(raw_sources)
     )
     seen: set[str] = set()
@@ -305,6 +310,7 @@ def parse_config(data: Any, cfg_path: Path) -> PipelineConfig:
         schedule_cron=cron,
         sensor_interval_seconds=interval,
         raw=data,
+        quality=quality,
     )
 
 
@@ -341,6 +347,7 @@ _SOURCE_KEYS: Final = (
     "content_type",
     "license",
     "metadata",
+    "quality",
 )
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
@@ -434,8 +441,23 @@ def _parse_toolsets(cfg_path: Path, value: Any) -> tuple[Mapping[str, Any], ...]
     return tuple(value)
 
 
+def _parse_quality(
+    cfg_path: Path, key: str, data: Any, base: QualityPolicy, objective: str | None
+) -> QualityPolicy:
+    try:
+        return parse_policy(data, base, objective)
+    except PolicyError as exc:
+        raise ConfigError(cfg_path, f"{key}.{exc.key}" if exc.key else key, exc.message) from exc
+
+
 def _parse_source(
-    cfg_path: Path, root: Path, key: str, entry: Any, max_record_bytes: int
+    cfg_path: Path,
+    root: Path,
+    key: str,
+    entry: Any,
+    max_record_bytes: int,
+    *,
+    quality: QualityPolicy = DEFAULT_POLICY,
 ) -> SourceConfig:
     # Imported here: the registries import the readers/adapters, which import nothing of ours back.
     from jsonl_assets.adapters import resolve_options
@@ -515,4 +537,7 @@ def _parse_source(
         content_type=content_type,
         license=r.str_("license"),
         metadata=metadata,
+        quality=_parse_quality(
+            cfg_path, r.sub("quality"), r.data.get("quality"), quality, objective
+        ),
     )

@@ -2,8 +2,10 @@
 
 The stage hands off verdicts, not records: the indices of rejected lines (`validated.rejects`)
 and the digests of the accepted ids (`validated.ids.arrow`, for the package's leakage check).
-A rejected record goes to quarantine with `schema:<rule>` (the checklist rule it broke) or
-`duplicate_id` and the trace of the record that was kept.
+A rejected record goes to quarantine with `schema:<rule>` (the checklist rule it broke),
+`quality:<rule>` (valid but useless: the quality policy, quality_policy.py) or `duplicate_id`
+and the trace of the record that was kept. Records that pass are counted per spec warning
+(W rule) they raise and per quality rule set to `warn`.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from jsonl_assets.config import PipelineConfig
 from jsonl_assets.dedup import SeenIds
 from jsonl_assets.fault_points import reached
 from jsonl_assets.gc_pause import gc_paused
-from jsonl_assets.quarantine import QuarantineWriter
-from jsonl_assets.spec_rules import RecordContext, record_errors
+from jsonl_assets.quality_policy import KEEP, QUARANTINE, SourceQuality, source_quality
+from jsonl_assets.quality_rules import quality_findings
+from jsonl_assets.quarantine import EXAMPLES_PER_REASON, QuarantineWriter
+from jsonl_assets.spec_rules import ERROR, Problem, RecordContext, record_errors, record_problems
 from jsonl_assets.stage_report import SourceCounters, StageReport
 from jsonl_assets.transform_stage import FILES as TRANSFORM_FILES
 from jsonl_assets.transform_stage import MARKER as TRANSFORM_MARKER
@@ -43,7 +47,7 @@ from jsonl_assets.work_files import (
 )
 
 STAGE = "validated"
-CODE_VERSION = "1"
+CODE_VERSION = "2"
 REJECTS = "validated.rejects"
 IDS = "validated.ids.arrow"
 MARKER = "validated.json"
@@ -80,7 +84,10 @@ def record_context(cfg: PipelineConfig, toolsets: list[dict[str, Any]]) -> Recor
 
 
 def validate_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp: str) -> str:
-    return fingerprint(STAGE, CODE_VERSION, dirs.key, upstream_fp, list(cfg.toolsets), cfg.defaults)
+    quality = {s.name: s.quality.to_json() for s in cfg.sources_for(dirs.objective, dirs.split)}
+    return fingerprint(
+        STAGE, CODE_VERSION, dirs.key, upstream_fp, list(cfg.toolsets), cfg.defaults, quality
+    )
 
 
 class Validator:
@@ -98,6 +105,9 @@ class Validator:
         terminated: bool = False,
     ) -> None:
         self.dirs = dirs
+        self._quality_of = {s.name: source_quality(s.quality, dirs.objective) for s in cfg.sources}
+        self._default_quality = source_quality(cfg.quality, dirs.objective)
+        self.quality: list[SourceQuality] = []  # per file, its source's policy
         # Lines handed over with their newline: cut it from the bytes quarantine keeps.
         self._cut = -1 if terminated else None
         self.files: list[dict[str, Any]] = []
@@ -110,6 +120,10 @@ class Validator:
         self.unresolved: set[str] = set()
         self.counters = SourceCounters()
         self.rule_counts: Counter[str] = Counter()
+        self.quality_rejected: Counter[str] = Counter()
+        self.quality_warned: Counter[str] = Counter()
+        self.warned_examples: dict[str, list[dict[str, Any]]] = {}
+        self.spec_warnings: Counter[str] = Counter()
         self.seen = SeenIds()
         self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
         self.rejects_out = WorkFileWriter(dirs.file(REJECTS))
@@ -122,6 +136,7 @@ class Validator:
         """The next source file (an entry of the extracted stage's `files`)."""
         self.files.append(entry)
         self.kinds.append(entry["kind"])
+        self.quality.append(self._quality_of.get(entry["source"], self._default_quality))
         self.in_per_file.append(0)
 
     def add_toolsets(self, toolsets: Iterable[dict[str, Any]]) -> None:
@@ -144,7 +159,16 @@ class Validator:
         self._batch_size = k + 1
         self.in_per_file[fi] += 1
         ctx = self.ctx
-        errors = record_errors(record, self.dirs.objective, ctx)
+        objective = self.dirs.objective
+        quality = self.quality[fi]
+        if quality.spec_warnings == KEEP:
+            errors = record_errors(record, objective, ctx)
+            warnings = None
+        else:
+            errors = record_problems(record, objective, ctx)
+            warnings = None
+            if errors:
+                warnings, errors = errors, [p for p in errors if p.severity == ERROR]
         if errors:
             toolset_id = record.get("toolset_id", ctx.default_toolset_id)
             if type(toolset_id) is str and toolset_id not in ctx.toolsets:
@@ -163,9 +187,61 @@ class Validator:
                 )
             )
             return
+        findings = quality_findings(record, objective, quality.rules) if quality.rules else None
+        if (findings or warnings) and self._judge_quality(record, line, fi, k, findings, warnings):
+            return
         self._digests.append(hashlib.sha256(record["id"].encode()).digest()[:16])
         self._positions.append((fi << _POSITION_BITS) | record["metadata"]["trace"][self.kinds[fi]])
         self._accepted.append(k)
+
+    def _judge_quality(
+        self,
+        record: dict[str, Any],
+        line: bytes,
+        fi: int,
+        k: int,
+        findings: list[tuple[str, str]] | None,
+        warnings: list[Problem] | None,
+    ) -> bool:
+        """Count a spec-valid record's quality findings and spec warnings; quarantine it (and
+        return True) when one of them is set to `quarantine` for its source."""
+        quality = self.quality[fi]
+        flagged: list[tuple[str, str, str]] = []  # (reason, action, detail)
+        for rule, detail in findings or ():
+            flagged.append((f"quality:{rule}", quality.actions[rule], detail))
+        if warnings:
+            for rule in sorted({w.rule for w in warnings}):
+                self.spec_warnings[rule] += 1
+            detail_of: dict[str, str] = {}
+            for w in warnings:
+                detail_of.setdefault(w.rule, f"{w.rule}: {w.message}")
+            for rule in sorted(detail_of):
+                flagged.append(
+                    (f"quality:spec_warning:{rule}", quality.spec_warnings, detail_of[rule])
+                )
+        trace = record["metadata"]["trace"]
+        rejected = [f for f in flagged if f[1] == QUARANTINE]
+        if rejected:
+            reason = rejected[0][0]
+            self.quality_rejected[reason] += 1
+            self.counters[self.files[fi]["source"]]["invalid"] += 1
+            self._entries.append(
+                (
+                    self.index + k,
+                    reason,
+                    "; ".join(f[2] for f in rejected[:5]),
+                    trace,
+                    line[: self._cut],
+                    {"quality": [f[0] for f in rejected]},
+                )
+            )
+            return True
+        for reason, _, _ in flagged:
+            self.quality_warned[reason] += 1
+            examples = self.warned_examples.setdefault(reason, [])
+            if len(examples) < EXAMPLES_PER_REASON:
+                examples.append(trace)
+        return False
 
     def finish_batch(self, lines: list[bytes], fis: array) -> array:
         """After `judge` was called for each of `lines` (with file indices `fis`): find the
@@ -235,7 +311,7 @@ class Validator:
             counts["out"] = (
                 counts.get("in", 0) - counts.get("invalid", 0) - counts.get("duplicate", 0)
             )
-        invalid = sum(self.rule_counts.values())
+        invalid = sum(self.rule_counts.values()) + sum(self.quality_rejected.values())
         index = self.index
         report = StageReport(
             stage=STAGE,
@@ -251,6 +327,10 @@ class Validator:
                 "invalid": invalid,
                 "duplicates": self.duplicates,
                 "invalid_by_rule": dict(sorted(self.rule_counts.items())),
+                "quality_quarantined": dict(sorted(self.quality_rejected.items())),
+                "quality_warned": dict(sorted(self.quality_warned.items())),
+                "quality_warned_examples": dict(sorted(self.warned_examples.items())),
+                "spec_warnings": dict(sorted(self.spec_warnings.items())),
                 "toolsets": toolsets,
                 "files": files,
                 "id_set_bytes": self.seen.nbytes(),
