@@ -115,6 +115,8 @@ def build_partition(
         stage = mat.asset_key.to_user_string()
         if stage == "extracted":
             summary["files"] = meta.get("source_files", 0)
+        if stage == "validated":
+            summary["warned"] = meta.get("quality_warned") or {}
         if stage == "shards":
             summary.update(
                 read=meta["records_read"],
@@ -190,6 +192,14 @@ def _print_table(rows: Sequence[dict[str, Any]]) -> None:
             print("  ".join("-" * w for w in widths))
 
 
+def _print_warned(rows: Sequence[dict[str, Any]]) -> None:
+    """Records written in spite of a quality finding or spec warning set to `warn`."""
+    for r in rows:
+        if r.get("warned"):
+            counts = ", ".join(f"{reason} {n}" for reason, n in r["warned"].items())
+            print(f"{r['key']}: written with warnings: {counts}")
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     # Set-up (Dagster's import, the definitions, the instance) allocates ~200k objects that
     # live as long as the process. The collector is paused meanwhile - its scans would walk
@@ -243,6 +253,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                 _progress(results[-1])
     print()
     _print_table(results)
+    _print_warned(results)
     failed = [r for r in results if not r["success"]]
     if failed:
         print(file=sys.stderr)

@@ -49,6 +49,9 @@ _BLANK_RANGES: Final = (
     (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
 )  # fmt: skip
 BLANK_CHARS: Final = "".join(chr(c) for lo, hi in _BLANK_RANGES for c in range(lo, hi + 1))
+# Most texts start with a visible character: one set lookup settles them. Only a text that
+# starts blank pays for `strip(BLANK_CHARS)`.
+_BLANK_SET: Final = frozenset(BLANK_CHARS)
 
 Finding = tuple[str, str]  # (rule, detail)
 
@@ -60,7 +63,7 @@ _DOCUMENT: Final = 2  # reasoning and json do not count
 
 def is_blank(text: str) -> bool:
     """True when `text` has no visible character (empty, whitespace or invisible only)."""
-    return not text.strip(BLANK_CHARS)
+    return not text or (text[0] in _BLANK_SET and not text.strip(BLANK_CHARS))
 
 
 def _value_blank(value: object) -> bool:
@@ -68,7 +71,7 @@ def _value_blank(value: object) -> bool:
         return True
     kind = type(value)
     if kind is str:
-        return not value.strip(BLANK_CHARS)  # type: ignore[attr-defined]
+        return is_blank(value)  # type: ignore[arg-type]
     if kind is list or kind is dict:
         return not value
     return False
@@ -77,22 +80,21 @@ def _value_blank(value: object) -> bool:
 def content_blank(content: object, mode: int = _TURN) -> bool:
     """True when a message's `content` (a list of parts, or a string) carries nothing."""
     if type(content) is str:
-        return not content.strip(BLANK_CHARS)
+        return is_blank(content)
     if type(content) is not list:
         return content is None
     for part in content:
         if type(part) is not dict:
             return False  # not a spec part: the spec rules' business, not ours
         kind = part.get("type")
-        if kind == "text":
+        if kind == "text" or (kind == "reasoning" and mode == _TURN):
             text = part.get("text")
-            if type(text) is not str or text.strip(BLANK_CHARS):
+            if type(text) is not str or (
+                text and (text[0] not in _BLANK_SET or text.strip(BLANK_CHARS))
+            ):
                 return False
         elif kind == "reasoning":
-            if mode == _TURN:
-                text = part.get("text")
-                if type(text) is not str or text.strip(BLANK_CHARS):
-                    return False
+            pass  # not an answer, not a document
         elif kind == "json":
             if mode != _DOCUMENT and not _value_blank(part.get("data")):
                 return False
@@ -158,9 +160,12 @@ def quality_findings(
 
 
 def _last(messages: list[Any], role: str, before: int) -> int:
-    for i in range(before - 1, -1, -1):
+    """Index of the last message with `role` before index `before`, or -1."""
+    i = before - 1
+    while i >= 0:
         if messages[i].get("role") == role:
             return i
+        i -= 1
     return -1
 
 

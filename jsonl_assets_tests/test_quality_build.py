@@ -13,6 +13,9 @@ W rules) are counted per partition, and `quality.spec_warnings: quarantine` reje
 from __future__ import annotations
 
 import gzip
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -485,3 +488,26 @@ def test_a_rule_of_another_objective_in_a_source_is_an_error(tmp_path: Path) -> 
         load_config(_project(tmp_path, None, docs={"empty_assistant": "warn"}))
     assert err.value.key == "sources[5].quality.empty_assistant"
     assert "cpt" in err.value.message
+
+
+def test_the_cli_shows_the_records_written_with_warnings(tmp_path: Path) -> None:
+    config = _spec_warning_project(tmp_path, None)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    env.pop("JSONL_ASSETS_CONFIG", None)
+    cli = Path(sys.executable).parent / "jsonl-assets"
+    done = subprocess.run(
+        [str(cli), "build", "--config", str(config), "--partition", "sft|train"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = (
+        "sft|train: written with warnings: quality:spec_warning:D12 1, quality:spec_warning:D21 1"
+    )
+    assert line in done.stdout.splitlines(), done.stdout
