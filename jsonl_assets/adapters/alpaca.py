@@ -9,8 +9,9 @@
 * LLaMA-Factory extras: an optional ``system`` string -> leading system message; an optional
   ``history`` list of ``[user, assistant]`` pairs -> earlier turns before the instruction.
 
-Field names are options; the instruction and output must be strings (an empty output is kept:
-it is a valid, if useless, assistant turn).
+Field names are options; the instruction and output must be strings (an empty one is mapped
+as it is: a valid, if useless, turn, which the validated stage's quality policy quarantines by
+default as `quality:empty_user` / `quality:empty_assistant`).
 """
 
 from __future__ import annotations
