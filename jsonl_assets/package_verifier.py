@@ -12,8 +12,16 @@ compressed offset; the records before the damage are still checked.
 
 Implementation choices (where the checklist leaves room):
 
-* Findings are kept for the first `FINDINGS_PER_RULE_FILE` (20) of each (rule, file); all
-  are counted (`error_count`, `warning_count`, `omitted`).
+* Findings are kept for the first `FINDINGS_PER_RULE_FILE` (20) of each (rule, file) and
+  `FINDINGS_PER_RULE` (1000) of each rule; all are counted (`error_count`,
+  `warning_count`, `omitted`).
+* Hostile packages (`verify_limits`): only regular files are opened (a FIFO, device,
+  socket or directory is A1 for metadata.json, C13 for a shard, G1 for the asset index);
+  a symlink resolving outside the package is A1 / C12 / G1. metadata.json larger than
+  `max_metadata_bytes` is A1; a line longer than `max_line_bytes` is D1 (G2 in the asset
+  index) and is never held; a file decompressing past `max(max_expansion x on-disk size,
+  expansion_floor)` is C15 (G1) and is read no further (C16 is then skipped). A record
+  nested too deeply for the rule checks is D1.
 * `verify_shard(..., warnings=False)` (the build's check) reports record errors only;
   `verify_package` passes `warnings=True` and reports record warnings too.
 * C12 also rejects NUL characters, backslash-rooted and UNC paths, and a path that resolves
@@ -46,10 +54,9 @@ Implementation choices (where the checklist leaves room):
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -57,12 +64,7 @@ from typing import Any, BinaryIO, Final, cast
 
 import orjson
 
-from jsonl_assets.compression import (
-    READ_CHUNK,
-    TruncatedInput,
-    detect_compression,
-    iter_decompressed,
-)
+from jsonl_assets.compression import TruncatedInput, detect_compression, iter_decompressed
 from jsonl_assets.dedup import SeenIds, id_digest
 from jsonl_assets.spec_rules import (
     ERROR,
@@ -81,9 +83,21 @@ from jsonl_assets.spec_vocabulary import (
     SCHEMA_VERSION,
     SPLITS,
 )
+from jsonl_assets.verify_limits import (
+    ExpansionExceeded,
+    SizedReader,
+    Unreadable,
+    VerifyLimits,
+    bounded_lines,
+    capped,
+    open_regular,
+    read_capped,
+)
 
 METADATA_FILE: Final = "metadata.json"
 FINDINGS_PER_RULE_FILE: Final = 20
+FINDINGS_PER_RULE: Final = 1000  # kept per rule over all files; past it only counted
+DEFAULT_LIMITS: Final = VerifyLimits()
 LARGE_SHARD_BYTES: Final = 64 * 1024 * 1024
 ID_BATCH: Final = 8192
 _LINE_BITS: Final = 40  # D7 positions: shard sequence number << 40 | line number
@@ -179,12 +193,15 @@ class VerifyReport:
 
 
 class _Sink:
-    """Collects findings, keeping the first `cap` per (rule, file) and counting all."""
+    """Collects findings, keeping the first `cap` per (rule, file) and `FINDINGS_PER_RULE`
+    per rule, and counting every one. Past the per-rule cap, omitted findings are counted
+    under (rule, "*"): a manifest of a million bad entries costs no memory per entry."""
 
     def __init__(self, cap: int = FINDINGS_PER_RULE_FILE) -> None:
         self.cap = cap
         self.findings: list[Finding] = []
         self.kept: dict[tuple[str, str], int] = {}
+        self.per_rule: dict[str, int] = {}
         self.omitted: dict[tuple[str, str], int] = {}
         self.errors = 0
         self.warnings = 0
@@ -197,10 +214,16 @@ class _Sink:
         self._keep(Finding(rule, severity, file, line, message))
 
     def _keep(self, finding: Finding) -> None:
+        rule_kept = self.per_rule.get(finding.rule, 0)
+        if rule_kept >= FINDINGS_PER_RULE:
+            key = (finding.rule, "*")
+            self.omitted[key] = self.omitted.get(key, 0) + 1
+            return
         key = (finding.rule, finding.file)
         kept = self.kept.get(key, 0)
         if kept < self.cap:
             self.kept[key] = kept + 1
+            self.per_rule[finding.rule] = rule_kept + 1
             self.findings.append(finding)
         else:
             self.omitted[key] = self.omitted.get(key, 0) + 1
@@ -225,29 +248,11 @@ class _Sink:
         for finding in check.findings:
             self._keep(finding)
         for rule, count in check.omitted.items():
-            key = (rule, check.path)
+            full = self.per_rule.get(rule, 0) >= FINDINGS_PER_RULE
+            key = (rule, "*" if full else check.path)
             self.omitted[key] = self.omitted.get(key, 0) + count
         self.errors += check.error_count
         self.warnings += check.warning_count
-
-
-class _HashingReader:
-    """A read-only stream that hashes and counts every byte read from the file."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self._raw = raw
-        self.sha = hashlib.sha256()
-        self.size = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._raw.read(n)
-        self.sha.update(data)
-        self.size += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(READ_CHUNK):
-            pass
 
 
 # --- paths --------------------------------------------------------------------------------
@@ -292,6 +297,7 @@ def verify_shard(
     warnings: bool = False,
     asset_refs: set[str] | None = None,
     trusted_sha256: str | None = None,
+    limits: VerifyLimits = DEFAULT_LIMITS,
 ) -> ShardCheck:
     """Check one shard entry and its file: C9-C17, C20, D1, D2 and every record rule.
 
@@ -300,7 +306,8 @@ def verify_shard(
     records with a string `id`. `warnings` adds the record rules' warnings. `asset_refs`,
     when given, collects every `ref.asset_id` used (for G5). `trusted_sha256` is the digest
     of a file the build already verified (shards_verified): when the entry declares it, the file still
-    has it, and the entry declares a record_count, the records are not read again.
+    has it, and the entry declares a record_count, the records are not read again. `limits`
+    caps the line length and the decompressed size (see `verify_limits`).
     """
     sink = _Sink()
     if not isinstance(shard, Mapping):
@@ -325,15 +332,15 @@ def verify_shard(
     if problem is not None:
         sink.error("C12", path, None, problem)
         return _shard_result(path, sink)
-    full = package_dir / path
     try:
-        if not full.is_file():
-            what = "does not exist" if not full.exists() else "is not a regular file"
-            sink.error("C13", path, None, f"shard file {what}")
-            return _shard_result(path, sink)
-        raw = full.open("rb")
-    except OSError as exc:
-        sink.error("C13", path, None, f"shard file cannot be read: {exc.strerror or exc}")
+        raw, size = open_regular(package_dir / path, package_dir)
+    except Unreadable as exc:
+        if exc.kind in ("outside", "unresolvable"):  # changed since path_problem looked
+            sink.error("C12", path, None, f"path {path!r} {exc.reason}")
+        elif exc.kind == "not_regular":
+            sink.error("C13", path, None, "shard file is not a regular file")
+        else:
+            sink.error("C13", path, None, f"shard file {exc.reason}")
         return _shard_result(path, sink)
     if codec is not None:
         expected = next((c for c, ext in _EXTENSION_CODEC if path.endswith(ext)), "none")
@@ -345,9 +352,9 @@ def verify_shard(
     count = 0
     damaged = False
     with raw:
-        head = raw.read(4)
+        head = raw.read(min(4, size))
         raw.seek(0)
-        reader = _HashingReader(raw)
+        reader = SizedReader(raw, size)
         found = detect_compression(head)
         if codec is not None and found != codec:
             if not head:
@@ -371,10 +378,10 @@ def verify_shard(
                 count = declared_count
             else:  # changed since it was verified: verify it in full
                 raw.seek(0)
-                reader = _HashingReader(raw)
+                reader = SizedReader(raw, size)
         if codec is not None and not trusted:
             count, damaged = _read_records(
-                reader, codec, path, objective, ctx, sink, id_sink, warnings, asset_refs
+                reader, codec, path, objective, ctx, sink, id_sink, warnings, asset_refs, limits
             )
         reader.drain()
     digest = reader.sha.hexdigest()
@@ -435,7 +442,7 @@ def _declared_sha(shard: Mapping[str, Any], path: str, sink: _Sink) -> str | Non
 
 
 def _read_records(
-    reader: _HashingReader,
+    reader: SizedReader,
     codec: str,
     path: str,
     objective: str | None,
@@ -444,8 +451,13 @@ def _read_records(
     id_sink: IdSink | None,
     warnings: bool,
     asset_refs: set[str] | None,
+    limits: VerifyLimits,
 ) -> tuple[int, bool]:
-    """Check every line of the shard; return (records found, stream damaged)."""
+    """Check every line of the shard; return (records found, stream damaged or capped).
+
+    A line longer than `limits.max_line_bytes` is a D1 error (counted as a record, never
+    held); more than `limits.decompressed_cap` bytes is a C15 error and ends the reading.
+    """
     check = record_problems if warnings else record_errors
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
@@ -454,9 +466,16 @@ def _read_records(
     digests: list[bytes] = []
     lines: list[int] = []
     damaged = False
+    max_line = limits.max_line_bytes
+    cap = limits.decompressed_cap(reader.total)
+    chunks = capped(iter_decompressed(cast(BinaryIO, reader), codec), cap)
     try:
-        for line in _lines(iter_decompressed(cast(BinaryIO, reader), codec)):
+        for line in bounded_lines(chunks, max_line):
             line_no += 1
+            if type(line) is int:
+                count += 1
+                sink.error("D1", path, line_no, _too_long(line, max_line))
+                continue
             if not line or line.isspace():
                 sink.warning("D2", path, line_no, "blank line")
                 continue
@@ -467,7 +486,10 @@ def _read_records(
                 sink.error("D1", path, line_no, f"line is not valid JSON: {exc}")
                 continue
             if objective is not None:
-                problems = check(record, objective, ctx)
+                try:
+                    problems = check(record, objective, ctx)
+                except RecursionError:
+                    problems = [Problem("D1", ERROR, "record is nested too deeply to check")]
                 if problems:
                     sink.problems(problems, path, line_no)
             elif type(record) is not dict:
@@ -495,30 +517,19 @@ def _read_records(
             f"{exc.compression} stream damaged at compressed offset {exc.offset} "
             f"(after line {line_no}): {exc.detail}",
         )
+    except ExpansionExceeded as exc:
+        damaged = True
+        sink.error("C15", path, None, f"{codec} stream {exc} (after line {line_no})")
     if digests and id_sink is not None:
         id_sink(digests, lines)
     return count, damaged
 
 
-def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Split a stream of chunks into lines (without the newline). A final line without a
-    newline is yielded; an incomplete line before a decompression error is not."""
-    pending: list[bytes] = []
-    for chunk in chunks:
-        if b"\n" not in chunk:
-            pending.append(chunk)
-            continue
-        if pending:
-            pending.append(chunk)
-            chunk = b"".join(pending)
-            pending = []
-        parts = chunk.split(b"\n")
-        tail = parts.pop()
-        yield from parts
-        if tail:
-            pending.append(tail)
-    if pending:
-        yield b"".join(pending)
+def _too_long(length: int, limit: int) -> str:
+    return (
+        f"line is {length} bytes, longer than --max-line-bytes ({limit}); it was not parsed "
+        "(the build's limits.max_record_bytes bounds records the same way)"
+    )
 
 
 def _collect_asset_refs(record: dict[str, Any], out: set[str]) -> None:
@@ -552,22 +563,27 @@ def verify_package(
     forbid_split_leakage: bool = False,
     manifest_path: Path | None = None,
     verified_shards: Mapping[str, str] | None = None,
+    limits: VerifyLimits = DEFAULT_LIMITS,
 ) -> VerifyReport:
     """Verify a whole package directory against checklist A-G (and L1 when asked).
 
     `manifest_path` reads the manifest from elsewhere (default: `metadata.json` in the
     package dir); `verified_shards` maps shard paths to the sha256 a record-by-record
-    verification already vouched for (see the module docstring).
+    verification already vouched for (see the module docstring). `limits` bounds what is
+    read (see `verify_limits`); each breach is an error of the rule of the file concerned.
     """
     package_dir = Path(package_dir)
     sink = _Sink()
-    meta = _load_manifest(manifest_path or package_dir / METADATA_FILE, sink)
+    if manifest_path is None:
+        meta = _load_manifest(package_dir / METADATA_FILE, package_dir, limits, sink)
+    else:  # a candidate the build wrote to its work dir: no containment check
+        meta = _load_manifest(manifest_path, None, limits, sink)
     if meta is None:
         return VerifyReport(sink.findings, sink.errors, sink.warnings, 0, 0, sink.omitted)
     _check_manifest(meta, sink)
     toolsets, schemas = _check_toolsets(meta.get("toolsets"), sink)
     default_toolset = _check_defaults(meta, toolsets, sink)
-    assets = _check_asset_index(package_dir, meta, sink)
+    assets = _check_asset_index(package_dir, meta, sink, limits)
     asset_ids = frozenset(assets) if assets is not None else None
     base = RecordContext(
         toolsets=toolsets,
@@ -583,7 +599,7 @@ def verify_package(
 
     refs: set[str] | None = set() if assets is not None else None
     tally = _check_files(
-        package_dir, meta, base, sink, refs, forbid_split_leakage, verified_shards or {}
+        package_dir, meta, base, sink, refs, forbid_split_leakage, verified_shards or {}, limits
     )
     if assets is not None and refs is not None and tally.trusted == 0:
         index_path = str(meta["asset_index"]["path"])
@@ -608,18 +624,20 @@ class _Tally:
     trusted: int = 0
 
 
-def _load_manifest(path: Path, sink: _Sink) -> dict[str, Any] | None:
+def _load_manifest(
+    path: Path, root: Path | None, limits: VerifyLimits, sink: _Sink
+) -> dict[str, Any] | None:
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        sink.error("A1", METADATA_FILE, None, "metadata.json does not exist")
-        return None
-    except OSError as exc:
-        sink.error("A1", METADATA_FILE, None, f"metadata.json cannot be read: {exc.strerror}")
+        data = read_capped(path, root, limits.max_metadata_bytes)
+    except Unreadable as exc:
+        message = f"metadata.json {exc.reason}"
+        if exc.kind == "too_large":
+            message += " (--max-metadata-bytes)"
+        sink.error("A1", METADATA_FILE, None, message)
         return None
     try:
         meta = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
+    except (orjson.JSONDecodeError, RecursionError) as exc:
         sink.error("A1", METADATA_FILE, None, f"metadata.json is not valid JSON: {exc}")
         return None
     if type(meta) is not dict:
@@ -843,7 +861,7 @@ def _check_defaults(meta: dict[str, Any], toolsets: Mapping[str, Any], sink: _Si
 
 
 def _check_asset_index(
-    package_dir: Path, meta: dict[str, Any], sink: _Sink
+    package_dir: Path, meta: dict[str, Any], sink: _Sink, limits: VerifyLimits
 ) -> dict[str, int] | None:
     """G1-G4; return asset id -> line, or None when no usable index is declared."""
     index = meta.get("asset_index")
@@ -861,24 +879,33 @@ def _check_asset_index(
     if problem is not None:
         sink.error("G1", METADATA_FILE, None, f"asset_index.path: {problem}")
         return None
-    full = package_dir / path
-    if not full.is_file():
-        sink.error("G1", path, None, "asset index file does not exist")
+    try:
+        raw, size = open_regular(package_dir / path, package_dir)
+    except Unreadable as exc:
+        sink.error("G1", path, None, f"asset index file {exc.reason}")
         return None
     assets: dict[str, int] = {}
     line_no = 0
-    with full.open("rb") as raw:
-        codec = detect_compression(raw.read(4))
+    with raw:
+        codec = detect_compression(raw.read(min(4, size)))
         raw.seek(0)
+        reader = SizedReader(raw, size)
+        chunks = capped(
+            iter_decompressed(cast(BinaryIO, reader), codec), limits.decompressed_cap(size)
+        )
         try:
-            for line in _lines(iter_decompressed(raw, codec)):
+            for line in bounded_lines(chunks, limits.max_line_bytes):
                 line_no += 1
-                if not line or line.isspace():
+                if type(line) is int:
+                    sink.error("G2", path, line_no, _too_long(line, limits.max_line_bytes))
+                elif not line or line.isspace():
                     sink.warning("G2", path, line_no, "blank line")
-                    continue
-                _check_asset_line(line, path, line_no, assets, sink)
+                else:
+                    _check_asset_line(line, path, line_no, assets, sink)
         except TruncatedInput as exc:
             sink.error("G1", path, None, str(exc))
+        except ExpansionExceeded as exc:
+            sink.error("G1", path, None, f"{codec} stream {exc} (after line {line_no})")
     return assets
 
 
@@ -925,6 +952,7 @@ def _check_files(
     asset_refs: set[str] | None,
     forbid_split_leakage: bool,
     verified_shards: Mapping[str, str],
+    limits: VerifyLimits,
 ) -> _Tally:
     """C1-C20 and every record."""
     tally = _Tally()
@@ -1011,6 +1039,7 @@ def _check_files(
                 warnings=True,
                 asset_refs=asset_refs,
                 trusted_sha256=verified_shards.get(path) if type(path) is str else None,
+                limits=limits,
             )
             sink.merge(check)
             tally.records += check.record_count
