@@ -527,8 +527,8 @@ def _read_records(
 
 def _too_long(length: int, limit: int) -> str:
     return (
-        f"line is {length} bytes, longer than --max-line-bytes ({limit}); it was not parsed "
-        "(the build's limits.max_record_bytes bounds records the same way)"
+        f"line is longer than --max-line-bytes ({limit}; {length} bytes read): it was not "
+        "parsed (the build's limits.max_record_bytes bounds records the same way)"
     )
 
 
