@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -136,6 +137,11 @@ _SCHEME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 IdSink = Callable[[list[bytes], list[int]], None]
 _jtype = json_type_name
+# Values from a hostile manifest are shown short and flat: reprlib stops at depth 6 and
+# long strings/containers, where repr() would recurse 1,000 levels or print megabytes.
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 120
+_show = _REPR.repr
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,18 +271,18 @@ def path_problem(package_dir: Path, path: str) -> str | None:
     if "\x00" in path:
         return "path contains a NUL character"
     if path.startswith(("/", "\\")):
-        return f"path {path!r} is absolute"
+        return f"path {_show(path)} is absolute"
     if _SCHEME.match(path):
-        return f"path {path!r} has a drive letter or URI scheme"
+        return f"path {_show(path)} has a drive letter or URI scheme"
     if ".." in re.split(r"[/\\]", path):
-        return f"path {path!r} has a '..' segment"
+        return f"path {_show(path)} has a '..' segment"
     try:
         root = package_dir.resolve()
         target = (root / path).resolve()
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
-        return f"path {path!r} cannot be resolved: {exc}"
+        return f"path {_show(path)} cannot be resolved: {exc}"
     if target != root and root not in target.parents:
-        return f"path {path!r} resolves outside the package directory"
+        return f"path {_show(path)} resolves outside the package directory"
     return None
 
 
@@ -319,11 +325,13 @@ def verify_shard(
         return _shard_result("", sink)
     for key in shard:
         if key not in _SHARD_KEYS:
-            sink.error("C10", path, None, f"shard entry: unknown key {key!r}")
+            sink.error("C10", path, None, f"shard entry: unknown key {_show(key)}")
     compression = shard.get("compression", "none")
     codec: str | None = compression
     if compression not in COMPRESSIONS:
-        sink.error("C11", path, None, f"compression {compression!r} is not one of none/gzip/zstd")
+        sink.error(
+            "C11", path, None, f"compression {_show(compression)} is not one of none/gzip/zstd"
+        )
         codec = None
     declared_count = _declared_count(shard, path, sink)
     declared_sha = _declared_sha(shard, path, sink)
@@ -336,7 +344,7 @@ def verify_shard(
         raw, size = open_regular(package_dir / path, package_dir)
     except Unreadable as exc:
         if exc.kind in ("outside", "unresolvable"):  # changed since path_problem looked
-            sink.error("C12", path, None, f"path {path!r} {exc.reason}")
+            sink.error("C12", path, None, f"path {_show(path)} {exc.reason}")
         elif exc.kind == "not_regular":
             sink.error("C13", path, None, "shard file is not a regular file")
         else:
@@ -424,7 +432,9 @@ def _declared_count(shard: Mapping[str, Any], path: str, sink: _Sink) -> int | N
         return None
     value = shard["record_count"]
     if type(value) is not int or value < 0:
-        sink.error("C16", path, None, f"record_count must be a non-negative integer, got {value!r}")
+        sink.error(
+            "C16", path, None, f"record_count must be a non-negative integer, got {_show(value)}"
+        )
         return None
     return value
 
@@ -434,7 +444,7 @@ def _declared_sha(shard: Mapping[str, Any], path: str, sink: _Sink) -> str | Non
         return None
     value = shard["sha256"]
     if type(value) is not str or len(value) != 64 or not _HEX.issuperset(value):
-        sink.error("C17", path, None, f"sha256 must be 64 hex characters, got {value!r}")
+        sink.error("C17", path, None, f"sha256 must be 64 hex characters, got {_show(value)}")
         return None
     if value != value.lower():
         sink.warning("C17", path, None, "sha256 should be written in lower-case hex")
@@ -593,7 +603,11 @@ def verify_package(
     )
     defaults = meta.get("defaults")
     if type(defaults) is dict and "system" in defaults:
-        for problem in content_problems(defaults["system"], "defaults.system", base):
+        try:
+            problems = content_problems(defaults["system"], "defaults.system", base)
+        except RecursionError:
+            problems = [Problem("D1", ERROR, "defaults.system is nested too deeply to check")]
+        for problem in problems:
             message = f"{problem.message} ({problem.rule})"
             sink.add("A13", problem.severity, METADATA_FILE, None, message)
 
@@ -605,7 +619,7 @@ def verify_package(
         index_path = str(meta["asset_index"]["path"])
         for asset_id, line in assets.items():
             if asset_id not in refs:
-                sink.warning("G5", index_path, line, f"asset {asset_id!r} is never referenced")
+                sink.warning("G5", index_path, line, f"asset {_show(asset_id)} is never referenced")
     return VerifyReport(
         sink.findings,
         sink.errors,
@@ -654,7 +668,7 @@ def _check_manifest(meta: dict[str, Any], sink: _Sink) -> None:
     if "schema_version" not in meta:
         err("A2", "schema_version: missing")
     elif version != SCHEMA_VERSION:
-        err("A2", f"schema_version: {version!r} is not {SCHEMA_VERSION!r}")
+        err("A2", f"schema_version: {_show(version)} is not {_show(SCHEMA_VERSION)}")
     for key in meta:
         if key not in _TOP_KEYS:
             err("A7", f"{key}: unknown top-level key (custom data belongs in 'extensions')")
@@ -687,7 +701,7 @@ def _check_manifest(meta: dict[str, Any], sink: _Sink) -> None:
             err("A9", "dataset.tags: must be an array of strings")
         created = dataset.get("created_at")
         if type(created) is str and not _is_datetime(created):
-            warn("A10", f"dataset.created_at: {created!r} is not an ISO-8601 date-time")
+            warn("A10", f"dataset.created_at: {_show(created)} is not an ISO-8601 date-time")
         _unknown_keys(dataset, _DATASET_KEYS, "dataset", warn)
 
     files = meta.get("files")
@@ -716,7 +730,7 @@ def _check_manifest(meta: dict[str, Any], sink: _Sink) -> None:
             if type(policy) is not str:
                 err("A15", f"defaults.reasoning_policy: must be a string, got {_jtype(policy)}")
             elif policy != "train":
-                warn("A15", f"defaults.reasoning_policy: {policy!r} is not 'train'")
+                warn("A15", f"defaults.reasoning_policy: {_show(policy)} is not 'train'")
     index = meta.get("asset_index")
     if type(index) is dict:
         _unknown_keys(index, _ASSET_INDEX_KEYS, "asset_index", warn)
@@ -762,7 +776,7 @@ def _check_toolsets(
         if type(toolset_id) is not str:
             err("B1", f"{where}: needs a string 'id'")
         elif toolset_id in names:
-            err("B2", f"{where}.id: {toolset_id!r} is used by an earlier toolset")
+            err("B2", f"{where}.id: {_show(toolset_id)} is used by an earlier toolset")
             toolset_id = None
         tools = toolset.get("tools")
         if type(tools) is not list:
@@ -782,7 +796,7 @@ def _check_toolsets(
             if type(name) is not str:
                 err("B3", f"{tw}: needs a string 'name'")
             elif name in tool_names:
-                err("B6", f"{tw}.name: {name!r} is used by an earlier tool of {where}")
+                err("B6", f"{tw}.name: {_show(name)} is used by an earlier tool of {where}")
             else:
                 tool_names[name] = None
             if "description" in tool and type(tool["description"]) is not str:
@@ -799,7 +813,7 @@ def _check_toolsets(
                 if key == "input_schema":
                     kind = schema.get("type")
                     if kind is not None and kind != "object":
-                        warn("B7", f"{tw}.input_schema.type: {kind!r}; arguments are objects")
+                        warn("B7", f"{tw}.input_schema.type: {_show(kind)}; arguments are objects")
                     if type(name) is str:
                         tool_schemas[name] = schema
         if type(toolset_id) is str:
@@ -824,7 +838,7 @@ def _schema_problems(schema: object, where: str) -> list[str]:
         kinds = kind if type(kind) is list else [kind] if kind is not None else []
         for item in kinds:
             if type(item) is not str or item not in _SCHEMA_TYPES:
-                problems.append(f"{at}.type: {item!r} is not a JSON Schema type")
+                problems.append(f"{at}.type: {_show(item)} is not a JSON Schema type")
         required = node.get("required")
         if "required" in node and (
             type(required) is not list or any(type(item) is not str for item in required)
@@ -855,7 +869,7 @@ def _check_defaults(meta: dict[str, Any], toolsets: Mapping[str, Any], sink: _Si
         return None
     if toolset_id not in toolsets:
         sink.error(
-            "A14", METADATA_FILE, None, f"defaults.toolset_id: unknown toolset {toolset_id!r}"
+            "A14", METADATA_FILE, None, f"defaults.toolset_id: unknown toolset {_show(toolset_id)}"
         )
     return toolset_id
 
@@ -873,7 +887,10 @@ def _check_asset_index(
         return None
     if "format" in index and index["format"] != "jsonl":
         sink.error(
-            "G1", METADATA_FILE, None, f"asset_index.format: {index['format']!r} is not 'jsonl'"
+            "G1",
+            METADATA_FILE,
+            None,
+            f"asset_index.format: {_show(index['format'])} is not 'jsonl'",
         )
     problem = path_problem(package_dir, path)
     if problem is not None:
@@ -922,16 +939,19 @@ def _check_asset_line(
         return
     for key in ("asset_id", "uri"):
         if type(asset.get(key)) is not str:
-            sink.error("G2", path, line_no, f"asset needs a string {key!r}")
+            sink.error("G2", path, line_no, f"asset needs a string {_show(key)}")
     for key in asset:
         if key not in _ASSET_KEYS:
-            sink.error("G3", path, line_no, f"unknown asset key {key!r}")
+            sink.error("G3", path, line_no, f"unknown asset key {_show(key)}")
     for key in ("mime_type", "sha256"):
         if key in asset and type(asset[key]) is not str:
             sink.error("G3", path, line_no, f"{key}: must be a string, got {_jtype(asset[key])}")
     if "bytes" in asset and (type(asset["bytes"]) is not int or asset["bytes"] < 0):
         sink.error(
-            "G3", path, line_no, f"bytes: must be a non-negative integer, got {asset['bytes']!r}"
+            "G3",
+            path,
+            line_no,
+            f"bytes: must be a non-negative integer, got {_show(asset['bytes'])}",
         )
     if "metadata" in asset and type(asset["metadata"]) is not dict:
         sink.error("G3", path, line_no, "metadata: must be an object")
@@ -939,7 +959,7 @@ def _check_asset_line(
     if type(asset_id) is str:
         first = assets.get(asset_id)
         if first is not None:
-            sink.error("G4", path, line_no, f"asset_id {asset_id!r} repeats line {first}")
+            sink.error("G4", path, line_no, f"asset_id {_show(asset_id)} repeats line {first}")
         else:
             assets[asset_id] = line_no
 
@@ -971,25 +991,27 @@ def _check_files(
             continue
         for key in ("split", "objective", "shards"):
             if key not in entry:
-                err("C1", f"{where}: missing {key!r}")
+                err("C1", f"{where}: missing {_show(key)}")
         for key in entry:
             if key not in _FILE_KEYS:
                 err("C7", f"{where}.{key}: unknown file-entry key")
         split = entry.get("split")
         if "split" in entry and split not in SPLITS:
-            err("C2", f"{where}.split: {split!r} is not one of {', '.join(SPLITS)}")
+            err("C2", f"{where}.split: {_show(split)} is not one of {', '.join(SPLITS)}")
         objective = entry.get("objective")
         if "objective" in entry and objective not in OBJECTIVES:
-            err("C3", f"{where}.objective: {objective!r} is not one of {', '.join(OBJECTIVES)}")
+            err(
+                "C3", f"{where}.objective: {_show(objective)} is not one of {', '.join(OBJECTIVES)}"
+            )
         if "format" in entry and entry["format"] != "jsonl":
-            err("C4", f"{where}.format: {entry['format']!r} is not 'jsonl'")
+            err("C4", f"{where}.format: {_show(entry['format'])} is not 'jsonl'")
         file_toolset = entry.get("toolset_id")
         if "toolset_id" in entry:
             if type(file_toolset) is not str:
                 err("C5", f"{where}.toolset_id: must be a string")
                 file_toolset = None
             elif file_toolset not in base.toolsets:
-                err("C5", f"{where}.toolset_id: unknown toolset {file_toolset!r}")
+                err("C5", f"{where}.toolset_id: unknown toolset {_show(file_toolset)}")
         if "notes" in entry and type(entry["notes"]) is not str:
             err("C6", f"{where}.notes: must be a string")
         valid_split = split if split in SPLITS else None
@@ -1022,7 +1044,7 @@ def _check_files(
             if type(path) is str:
                 normal = _normal_path(path)
                 if normal in seen_paths:
-                    err("C18", f"{where}.shards[{j}]: {path!r} is also {seen_paths[normal]}")
+                    err("C18", f"{where}.shards[{j}]: {_show(path)} is also {seen_paths[normal]}")
                     continue
                 seen_paths[normal] = f"{where}.shards[{j}]"
             id_sink = None

@@ -349,6 +349,22 @@ def test_hostile_shard_entries(tmp_path: Path) -> None:
     assert run.peak_rss_kb < RSS_BOUND_KB
 
 
+def test_deeply_nested_manifest_values(tmp_path: Path) -> None:
+    """Values nested 1,000 deep (orjson reads up to 1024) where the checks print or walk them."""
+    pkg = tmp_path / "pkg"
+    full_package(pkg, "zstd")
+    deep = b"[" * 1000 + b'"string"' + b"]" * 1000
+    meta = (pkg / "metadata.json").read_bytes()
+    meta = meta.replace(b'"type": "string"', b'"type": ' + deep, 1)  # E9 compares against it
+    meta = meta.replace(b'"split": "test"', b'"split": ' + deep, 1)
+    meta = meta.replace(b'"reasoning_policy": "train"', b'"reasoning_policy": ' + deep, 1)
+    (pkg / "metadata.json").write_bytes(meta)
+    run = run_verify(pkg, "--warnings")
+    assert_error(run, "C2", "[[[[[[...]]]]]]")
+    assert_error(run, "A15")
+    assert_error(run, "D1", "nested too deeply")
+
+
 def _mutate(value: Any, path: list[int], replacement: Any) -> Any:
     """Replace the node reached by walking `path` (indices into dict values / list items)."""
     if not path or type(value) not in (dict, list) or not value:
