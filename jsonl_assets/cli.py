@@ -286,22 +286,76 @@ def _progress(r: dict[str, Any]) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from jsonl_assets.package_verifier import verify_package
+    from jsonl_assets.verify_limits import VerifyLimits
 
+    # A package's paths and messages may hold control characters or lone surrogates: they
+    # are printed escaped, never as raw bytes (a path must not forge an output line).
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     package = Path(args.package_dir)
-    report = verify_package(package, forbid_split_leakage=args.forbid_split_leakage)
-    shown = 0
+    limits = VerifyLimits(
+        max_metadata_bytes=args.max_metadata_bytes,
+        max_line_bytes=args.max_line_bytes,
+        max_expansion=args.max_expansion,
+        expansion_floor=args.expansion_floor,
+    )
+    try:
+        report = verify_package(
+            package, forbid_split_leakage=args.forbid_split_leakage, limits=limits
+        )
+    except Exception as exc:  # a bug, not a verdict: one line, no traceback
+        print(f"{_printable(str(package))}: verify failed: {type(exc).__name__}: {exc}")
+        return EXIT_FAILED
     for f in report.findings:
         if f.severity == "warning" and not args.warnings:
             continue
         where = f"{f.file}:{f.line}" if f.line else f.file
-        print(f"{f.severity.upper():7} {f.rule:4} {where}: {f.message}")
-        shown += 1
+        print(_printable(f"{f.severity.upper():7} {f.rule:4} {where}: {f.message}"))
+    omitted = sum(report.omitted.values())
+    if omitted:
+        print(f"({omitted} more findings counted but not listed)")
     status = "valid" if report.ok else "INVALID"
     print(
-        f"{package}: {status} — {report.shards_checked} shards, {report.records_checked} records, "
+        f"{_printable(str(package))}: {status} — {report.shards_checked} shards, "
+        f"{report.records_checked} records, "
         f"{report.error_count} errors, {report.warning_count} warnings"
     )
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _printable(text: str, limit: int = 2000) -> str:
+    """`text` with control characters (newlines, escape sequences) shown as escapes, and
+    shortened to about `limit` characters (a hostile path may be 100 KB long)."""
+    if len(text) > limit:
+        text = f"{text[: limit // 2]}...({len(text) - limit} characters)...{text[-limit // 2 :]}"
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
+def _byte_size(text: str) -> int:
+    """A byte count for a CLI flag: `16777216`, `16MiB`, `16M`, `64KiB`, `1G` ..."""
+    units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    raw = text.strip().lower().removesuffix("ib").removesuffix("b")
+    number, unit = (raw[:-1], raw[-1]) if raw[-1:] in units else (raw, "")
+    try:
+        value = int(number) * units[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a byte size: {text!r} (e.g. 16MiB)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 byte: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -338,6 +392,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--forbid-split-leakage",
         action="store_true",
         help="treat an id present in two splits as an error (rule L1)",
+    )
+    from jsonl_assets import verify_limits as vl
+
+    verify.add_argument(
+        "--max-metadata-bytes",
+        type=_byte_size,
+        default=vl.DEFAULT_MAX_METADATA_BYTES,
+        metavar="BYTES",
+        help="a larger metadata.json is an A1 error (default: 16MiB)",
+    )
+    verify.add_argument(
+        "--max-line-bytes",
+        type=_byte_size,
+        default=vl.DEFAULT_MAX_LINE_BYTES,
+        metavar="BYTES",
+        help="a longer line is a D1 (shard) or G2 (asset index) error and is never held "
+        "(default: 16MiB, the build's limits.max_record_bytes default)",
+    )
+    verify.add_argument(
+        "--max-expansion",
+        type=_positive_int,
+        default=vl.DEFAULT_MAX_EXPANSION,
+        metavar="RATIO",
+        help="a file may decompress to RATIO x its on-disk size (but always to "
+        "--expansion-floor); beyond is a C15 (shard) or G1 (asset index) error (default: 1000)",
+    )
+    verify.add_argument(
+        "--expansion-floor",
+        type=_byte_size,
+        default=vl.DEFAULT_EXPANSION_FLOOR,
+        metavar="BYTES",
+        help="decompressed bytes every file may reach whatever its size (default: 64MiB)",
     )
     verify.set_defaults(func=cmd_verify)
     args = parser.parse_args(argv)

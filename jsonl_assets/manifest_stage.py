@@ -25,6 +25,11 @@ from jsonl_assets.package_verifier import Finding, verify_package
 from jsonl_assets.partition_lock import partition_lock
 from jsonl_assets.spec_vocabulary import SPLITS
 from jsonl_assets.validate_stage import IDS
+from jsonl_assets.verify_limits import (
+    DEFAULT_MAX_LINE_BYTES,
+    DEFAULT_MAX_METADATA_BYTES,
+    VerifyLimits,
+)
 from jsonl_assets.work_files import partition_dirs
 
 MANIFEST_NAME = "metadata.json"
@@ -113,7 +118,16 @@ def _publish(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> Mani
     candidate = cfg.output.work_dir / "manifest" / MANIFEST_NAME
     write_atomic(candidate, data)
     verified = {s["path"]: s["sha256"] for p in partitions for s in p.shards}
-    report = verify_package(cfg.output.dir, manifest_path=candidate, verified_shards=verified)
+    # The verifier's caps guard against foreign packages; here they must not refuse what
+    # this build wrote: its own manifest, and records up to limits.max_record_bytes (a
+    # written line can be longer than its input, e.g. a CSV field's escapes: 8x room).
+    limits = VerifyLimits(
+        max_metadata_bytes=max(DEFAULT_MAX_METADATA_BYTES, len(data)),
+        max_line_bytes=max(DEFAULT_MAX_LINE_BYTES, 8 * cfg.max_record_bytes),
+    )
+    report = verify_package(
+        cfg.output.dir, manifest_path=candidate, verified_shards=verified, limits=limits
+    )
     leaked, leakage = split_leakage(cfg, partitions)
     result = ManifestResult(
         path=cfg.output.dir / MANIFEST_NAME,

@@ -12,8 +12,16 @@ compressed offset; the records before the damage are still checked.
 
 Implementation choices (where the checklist leaves room):
 
-* Findings are kept for the first `FINDINGS_PER_RULE_FILE` (20) of each (rule, file); all
-  are counted (`error_count`, `warning_count`, `omitted`).
+* Findings are kept for the first `FINDINGS_PER_RULE_FILE` (20) of each (rule, file) and
+  `FINDINGS_PER_RULE` (1000) of each rule; all are counted (`error_count`,
+  `warning_count`, `omitted`).
+* Hostile packages (`verify_limits`): only regular files are opened (a FIFO, device,
+  socket or directory is A1 for metadata.json, C13 for a shard, G1 for the asset index);
+  a symlink resolving outside the package is A1 / C12 / G1. metadata.json larger than
+  `max_metadata_bytes` is A1; a line longer than `max_line_bytes` is D1 (G2 in the asset
+  index) and is never held; a file decompressing past `max(max_expansion x on-disk size,
+  expansion_floor)` is C15 (G1) and is read no further (C16 is then skipped). A record
+  nested too deeply for the rule checks is D1.
 * `verify_shard(..., warnings=False)` (the build's check) reports record errors only;
   `verify_package` passes `warnings=True` and reports record warnings too.
 * C12 also rejects NUL characters, backslash-rooted and UNC paths, and a path that resolves
@@ -46,10 +54,10 @@ Implementation choices (where the checklist leaves room):
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 import re
-from collections.abc import Callable, Iterator, Mapping
+import reprlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -57,12 +65,7 @@ from typing import Any, BinaryIO, Final, cast
 
 import orjson
 
-from jsonl_assets.compression import (
-    READ_CHUNK,
-    TruncatedInput,
-    detect_compression,
-    iter_decompressed,
-)
+from jsonl_assets.compression import TruncatedInput, detect_compression, iter_decompressed
 from jsonl_assets.dedup import SeenIds, id_digest
 from jsonl_assets.spec_rules import (
     ERROR,
@@ -81,9 +84,21 @@ from jsonl_assets.spec_vocabulary import (
     SCHEMA_VERSION,
     SPLITS,
 )
+from jsonl_assets.verify_limits import (
+    ExpansionExceeded,
+    SizedReader,
+    Unreadable,
+    VerifyLimits,
+    bounded_lines,
+    capped,
+    open_regular,
+    read_capped,
+)
 
 METADATA_FILE: Final = "metadata.json"
 FINDINGS_PER_RULE_FILE: Final = 20
+FINDINGS_PER_RULE: Final = 1000  # kept per rule over all files; past it only counted
+DEFAULT_LIMITS: Final = VerifyLimits()
 LARGE_SHARD_BYTES: Final = 64 * 1024 * 1024
 ID_BATCH: Final = 8192
 _LINE_BITS: Final = 40  # D7 positions: shard sequence number << 40 | line number
@@ -122,6 +137,11 @@ _SCHEME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 IdSink = Callable[[list[bytes], list[int]], None]
 _jtype = json_type_name
+# Values from a hostile manifest are shown short and flat: reprlib stops at depth 6 and
+# long strings/containers, where repr() would recurse 1,000 levels or print megabytes.
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 120
+_show = _REPR.repr
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,12 +199,15 @@ class VerifyReport:
 
 
 class _Sink:
-    """Collects findings, keeping the first `cap` per (rule, file) and counting all."""
+    """Collects findings, keeping the first `cap` per (rule, file) and `FINDINGS_PER_RULE`
+    per rule, and counting every one. Past the per-rule cap, omitted findings are counted
+    under (rule, "*"): a manifest of a million bad entries costs no memory per entry."""
 
     def __init__(self, cap: int = FINDINGS_PER_RULE_FILE) -> None:
         self.cap = cap
         self.findings: list[Finding] = []
         self.kept: dict[tuple[str, str], int] = {}
+        self.per_rule: dict[str, int] = {}
         self.omitted: dict[tuple[str, str], int] = {}
         self.errors = 0
         self.warnings = 0
@@ -197,10 +220,16 @@ class _Sink:
         self._keep(Finding(rule, severity, file, line, message))
 
     def _keep(self, finding: Finding) -> None:
+        rule_kept = self.per_rule.get(finding.rule, 0)
+        if rule_kept >= FINDINGS_PER_RULE:
+            key = (finding.rule, "*")
+            self.omitted[key] = self.omitted.get(key, 0) + 1
+            return
         key = (finding.rule, finding.file)
         kept = self.kept.get(key, 0)
         if kept < self.cap:
             self.kept[key] = kept + 1
+            self.per_rule[finding.rule] = rule_kept + 1
             self.findings.append(finding)
         else:
             self.omitted[key] = self.omitted.get(key, 0) + 1
@@ -225,29 +254,11 @@ class _Sink:
         for finding in check.findings:
             self._keep(finding)
         for rule, count in check.omitted.items():
-            key = (rule, check.path)
+            full = self.per_rule.get(rule, 0) >= FINDINGS_PER_RULE
+            key = (rule, "*" if full else check.path)
             self.omitted[key] = self.omitted.get(key, 0) + count
         self.errors += check.error_count
         self.warnings += check.warning_count
-
-
-class _HashingReader:
-    """A read-only stream that hashes and counts every byte read from the file."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self._raw = raw
-        self.sha = hashlib.sha256()
-        self.size = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._raw.read(n)
-        self.sha.update(data)
-        self.size += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(READ_CHUNK):
-            pass
 
 
 # --- paths --------------------------------------------------------------------------------
@@ -260,18 +271,18 @@ def path_problem(package_dir: Path, path: str) -> str | None:
     if "\x00" in path:
         return "path contains a NUL character"
     if path.startswith(("/", "\\")):
-        return f"path {path!r} is absolute"
+        return f"path {_show(path)} is absolute"
     if _SCHEME.match(path):
-        return f"path {path!r} has a drive letter or URI scheme"
+        return f"path {_show(path)} has a drive letter or URI scheme"
     if ".." in re.split(r"[/\\]", path):
-        return f"path {path!r} has a '..' segment"
+        return f"path {_show(path)} has a '..' segment"
     try:
         root = package_dir.resolve()
         target = (root / path).resolve()
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
-        return f"path {path!r} cannot be resolved: {exc}"
+        return f"path {_show(path)} cannot be resolved: {exc}"
     if target != root and root not in target.parents:
-        return f"path {path!r} resolves outside the package directory"
+        return f"path {_show(path)} resolves outside the package directory"
     return None
 
 
@@ -292,6 +303,7 @@ def verify_shard(
     warnings: bool = False,
     asset_refs: set[str] | None = None,
     trusted_sha256: str | None = None,
+    limits: VerifyLimits = DEFAULT_LIMITS,
 ) -> ShardCheck:
     """Check one shard entry and its file: C9-C17, C20, D1, D2 and every record rule.
 
@@ -300,7 +312,8 @@ def verify_shard(
     records with a string `id`. `warnings` adds the record rules' warnings. `asset_refs`,
     when given, collects every `ref.asset_id` used (for G5). `trusted_sha256` is the digest
     of a file the build already verified (shards_verified): when the entry declares it, the file still
-    has it, and the entry declares a record_count, the records are not read again.
+    has it, and the entry declares a record_count, the records are not read again. `limits`
+    caps the line length and the decompressed size (see `verify_limits`).
     """
     sink = _Sink()
     if not isinstance(shard, Mapping):
@@ -312,11 +325,13 @@ def verify_shard(
         return _shard_result("", sink)
     for key in shard:
         if key not in _SHARD_KEYS:
-            sink.error("C10", path, None, f"shard entry: unknown key {key!r}")
+            sink.error("C10", path, None, f"shard entry: unknown key {_show(key)}")
     compression = shard.get("compression", "none")
     codec: str | None = compression
     if compression not in COMPRESSIONS:
-        sink.error("C11", path, None, f"compression {compression!r} is not one of none/gzip/zstd")
+        sink.error(
+            "C11", path, None, f"compression {_show(compression)} is not one of none/gzip/zstd"
+        )
         codec = None
     declared_count = _declared_count(shard, path, sink)
     declared_sha = _declared_sha(shard, path, sink)
@@ -325,15 +340,15 @@ def verify_shard(
     if problem is not None:
         sink.error("C12", path, None, problem)
         return _shard_result(path, sink)
-    full = package_dir / path
     try:
-        if not full.is_file():
-            what = "does not exist" if not full.exists() else "is not a regular file"
-            sink.error("C13", path, None, f"shard file {what}")
-            return _shard_result(path, sink)
-        raw = full.open("rb")
-    except OSError as exc:
-        sink.error("C13", path, None, f"shard file cannot be read: {exc.strerror or exc}")
+        raw, size = open_regular(package_dir / path, package_dir)
+    except Unreadable as exc:
+        if exc.kind in ("outside", "unresolvable"):  # changed since path_problem looked
+            sink.error("C12", path, None, f"path {_show(path)} {exc.reason}")
+        elif exc.kind == "not_regular":
+            sink.error("C13", path, None, "shard file is not a regular file")
+        else:
+            sink.error("C13", path, None, f"shard file {exc.reason}")
         return _shard_result(path, sink)
     if codec is not None:
         expected = next((c for c, ext in _EXTENSION_CODEC if path.endswith(ext)), "none")
@@ -345,9 +360,9 @@ def verify_shard(
     count = 0
     damaged = False
     with raw:
-        head = raw.read(4)
+        head = raw.read(min(4, size))
         raw.seek(0)
-        reader = _HashingReader(raw)
+        reader = SizedReader(raw, size)
         found = detect_compression(head)
         if codec is not None and found != codec:
             if not head:
@@ -371,10 +386,10 @@ def verify_shard(
                 count = declared_count
             else:  # changed since it was verified: verify it in full
                 raw.seek(0)
-                reader = _HashingReader(raw)
+                reader = SizedReader(raw, size)
         if codec is not None and not trusted:
             count, damaged = _read_records(
-                reader, codec, path, objective, ctx, sink, id_sink, warnings, asset_refs
+                reader, codec, path, objective, ctx, sink, id_sink, warnings, asset_refs, limits
             )
         reader.drain()
     digest = reader.sha.hexdigest()
@@ -417,7 +432,9 @@ def _declared_count(shard: Mapping[str, Any], path: str, sink: _Sink) -> int | N
         return None
     value = shard["record_count"]
     if type(value) is not int or value < 0:
-        sink.error("C16", path, None, f"record_count must be a non-negative integer, got {value!r}")
+        sink.error(
+            "C16", path, None, f"record_count must be a non-negative integer, got {_show(value)}"
+        )
         return None
     return value
 
@@ -427,7 +444,7 @@ def _declared_sha(shard: Mapping[str, Any], path: str, sink: _Sink) -> str | Non
         return None
     value = shard["sha256"]
     if type(value) is not str or len(value) != 64 or not _HEX.issuperset(value):
-        sink.error("C17", path, None, f"sha256 must be 64 hex characters, got {value!r}")
+        sink.error("C17", path, None, f"sha256 must be 64 hex characters, got {_show(value)}")
         return None
     if value != value.lower():
         sink.warning("C17", path, None, "sha256 should be written in lower-case hex")
@@ -435,7 +452,7 @@ def _declared_sha(shard: Mapping[str, Any], path: str, sink: _Sink) -> str | Non
 
 
 def _read_records(
-    reader: _HashingReader,
+    reader: SizedReader,
     codec: str,
     path: str,
     objective: str | None,
@@ -444,8 +461,13 @@ def _read_records(
     id_sink: IdSink | None,
     warnings: bool,
     asset_refs: set[str] | None,
+    limits: VerifyLimits,
 ) -> tuple[int, bool]:
-    """Check every line of the shard; return (records found, stream damaged)."""
+    """Check every line of the shard; return (records found, stream damaged or capped).
+
+    A line longer than `limits.max_line_bytes` is a D1 error (counted as a record, never
+    held); more than `limits.decompressed_cap` bytes is a C15 error and ends the reading.
+    """
     check = record_problems if warnings else record_errors
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
@@ -454,9 +476,16 @@ def _read_records(
     digests: list[bytes] = []
     lines: list[int] = []
     damaged = False
+    max_line = limits.max_line_bytes
+    cap = limits.decompressed_cap(reader.total)
+    chunks = capped(iter_decompressed(cast(BinaryIO, reader), codec), cap)
     try:
-        for line in _lines(iter_decompressed(cast(BinaryIO, reader), codec)):
+        for line in bounded_lines(chunks, max_line):
             line_no += 1
+            if type(line) is int:
+                count += 1
+                sink.error("D1", path, line_no, _too_long(line, max_line))
+                continue
             if not line or line.isspace():
                 sink.warning("D2", path, line_no, "blank line")
                 continue
@@ -467,7 +496,10 @@ def _read_records(
                 sink.error("D1", path, line_no, f"line is not valid JSON: {exc}")
                 continue
             if objective is not None:
-                problems = check(record, objective, ctx)
+                try:
+                    problems = check(record, objective, ctx)
+                except RecursionError:
+                    problems = [Problem("D1", ERROR, "record is nested too deeply to check")]
                 if problems:
                     sink.problems(problems, path, line_no)
             elif type(record) is not dict:
@@ -495,30 +527,19 @@ def _read_records(
             f"{exc.compression} stream damaged at compressed offset {exc.offset} "
             f"(after line {line_no}): {exc.detail}",
         )
+    except ExpansionExceeded as exc:
+        damaged = True
+        sink.error("C15", path, None, f"{codec} stream {exc} (after line {line_no})")
     if digests and id_sink is not None:
         id_sink(digests, lines)
     return count, damaged
 
 
-def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Split a stream of chunks into lines (without the newline). A final line without a
-    newline is yielded; an incomplete line before a decompression error is not."""
-    pending: list[bytes] = []
-    for chunk in chunks:
-        if b"\n" not in chunk:
-            pending.append(chunk)
-            continue
-        if pending:
-            pending.append(chunk)
-            chunk = b"".join(pending)
-            pending = []
-        parts = chunk.split(b"\n")
-        tail = parts.pop()
-        yield from parts
-        if tail:
-            pending.append(tail)
-    if pending:
-        yield b"".join(pending)
+def _too_long(length: int, limit: int) -> str:
+    return (
+        f"line is longer than --max-line-bytes ({limit}; {length} bytes read): it was not "
+        "parsed (the build's limits.max_record_bytes bounds records the same way)"
+    )
 
 
 def _collect_asset_refs(record: dict[str, Any], out: set[str]) -> None:
@@ -552,22 +573,27 @@ def verify_package(
     forbid_split_leakage: bool = False,
     manifest_path: Path | None = None,
     verified_shards: Mapping[str, str] | None = None,
+    limits: VerifyLimits = DEFAULT_LIMITS,
 ) -> VerifyReport:
     """Verify a whole package directory against checklist A-G (and L1 when asked).
 
     `manifest_path` reads the manifest from elsewhere (default: `metadata.json` in the
     package dir); `verified_shards` maps shard paths to the sha256 a record-by-record
-    verification already vouched for (see the module docstring).
+    verification already vouched for (see the module docstring). `limits` bounds what is
+    read (see `verify_limits`); each breach is an error of the rule of the file concerned.
     """
     package_dir = Path(package_dir)
     sink = _Sink()
-    meta = _load_manifest(manifest_path or package_dir / METADATA_FILE, sink)
+    if manifest_path is None:
+        meta = _load_manifest(package_dir / METADATA_FILE, package_dir, limits, sink)
+    else:  # a candidate the build wrote to its work dir: no containment check
+        meta = _load_manifest(manifest_path, None, limits, sink)
     if meta is None:
         return VerifyReport(sink.findings, sink.errors, sink.warnings, 0, 0, sink.omitted)
     _check_manifest(meta, sink)
     toolsets, schemas = _check_toolsets(meta.get("toolsets"), sink)
     default_toolset = _check_defaults(meta, toolsets, sink)
-    assets = _check_asset_index(package_dir, meta, sink)
+    assets = _check_asset_index(package_dir, meta, sink, limits)
     asset_ids = frozenset(assets) if assets is not None else None
     base = RecordContext(
         toolsets=toolsets,
@@ -577,19 +603,23 @@ def verify_package(
     )
     defaults = meta.get("defaults")
     if type(defaults) is dict and "system" in defaults:
-        for problem in content_problems(defaults["system"], "defaults.system", base):
+        try:
+            problems = content_problems(defaults["system"], "defaults.system", base)
+        except RecursionError:
+            problems = [Problem("D1", ERROR, "defaults.system is nested too deeply to check")]
+        for problem in problems:
             message = f"{problem.message} ({problem.rule})"
             sink.add("A13", problem.severity, METADATA_FILE, None, message)
 
     refs: set[str] | None = set() if assets is not None else None
     tally = _check_files(
-        package_dir, meta, base, sink, refs, forbid_split_leakage, verified_shards or {}
+        package_dir, meta, base, sink, refs, forbid_split_leakage, verified_shards or {}, limits
     )
     if assets is not None and refs is not None and tally.trusted == 0:
         index_path = str(meta["asset_index"]["path"])
         for asset_id, line in assets.items():
             if asset_id not in refs:
-                sink.warning("G5", index_path, line, f"asset {asset_id!r} is never referenced")
+                sink.warning("G5", index_path, line, f"asset {_show(asset_id)} is never referenced")
     return VerifyReport(
         sink.findings,
         sink.errors,
@@ -608,18 +638,20 @@ class _Tally:
     trusted: int = 0
 
 
-def _load_manifest(path: Path, sink: _Sink) -> dict[str, Any] | None:
+def _load_manifest(
+    path: Path, root: Path | None, limits: VerifyLimits, sink: _Sink
+) -> dict[str, Any] | None:
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        sink.error("A1", METADATA_FILE, None, "metadata.json does not exist")
-        return None
-    except OSError as exc:
-        sink.error("A1", METADATA_FILE, None, f"metadata.json cannot be read: {exc.strerror}")
+        data = read_capped(path, root, limits.max_metadata_bytes)
+    except Unreadable as exc:
+        message = f"metadata.json {exc.reason}"
+        if exc.kind == "too_large":
+            message += " (--max-metadata-bytes)"
+        sink.error("A1", METADATA_FILE, None, message)
         return None
     try:
         meta = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
+    except (orjson.JSONDecodeError, RecursionError) as exc:
         sink.error("A1", METADATA_FILE, None, f"metadata.json is not valid JSON: {exc}")
         return None
     if type(meta) is not dict:
@@ -636,7 +668,7 @@ def _check_manifest(meta: dict[str, Any], sink: _Sink) -> None:
     if "schema_version" not in meta:
         err("A2", "schema_version: missing")
     elif version != SCHEMA_VERSION:
-        err("A2", f"schema_version: {version!r} is not {SCHEMA_VERSION!r}")
+        err("A2", f"schema_version: {_show(version)} is not {_show(SCHEMA_VERSION)}")
     for key in meta:
         if key not in _TOP_KEYS:
             err("A7", f"{key}: unknown top-level key (custom data belongs in 'extensions')")
@@ -669,7 +701,7 @@ def _check_manifest(meta: dict[str, Any], sink: _Sink) -> None:
             err("A9", "dataset.tags: must be an array of strings")
         created = dataset.get("created_at")
         if type(created) is str and not _is_datetime(created):
-            warn("A10", f"dataset.created_at: {created!r} is not an ISO-8601 date-time")
+            warn("A10", f"dataset.created_at: {_show(created)} is not an ISO-8601 date-time")
         _unknown_keys(dataset, _DATASET_KEYS, "dataset", warn)
 
     files = meta.get("files")
@@ -698,7 +730,7 @@ def _check_manifest(meta: dict[str, Any], sink: _Sink) -> None:
             if type(policy) is not str:
                 err("A15", f"defaults.reasoning_policy: must be a string, got {_jtype(policy)}")
             elif policy != "train":
-                warn("A15", f"defaults.reasoning_policy: {policy!r} is not 'train'")
+                warn("A15", f"defaults.reasoning_policy: {_show(policy)} is not 'train'")
     index = meta.get("asset_index")
     if type(index) is dict:
         _unknown_keys(index, _ASSET_INDEX_KEYS, "asset_index", warn)
@@ -744,7 +776,7 @@ def _check_toolsets(
         if type(toolset_id) is not str:
             err("B1", f"{where}: needs a string 'id'")
         elif toolset_id in names:
-            err("B2", f"{where}.id: {toolset_id!r} is used by an earlier toolset")
+            err("B2", f"{where}.id: {_show(toolset_id)} is used by an earlier toolset")
             toolset_id = None
         tools = toolset.get("tools")
         if type(tools) is not list:
@@ -764,7 +796,7 @@ def _check_toolsets(
             if type(name) is not str:
                 err("B3", f"{tw}: needs a string 'name'")
             elif name in tool_names:
-                err("B6", f"{tw}.name: {name!r} is used by an earlier tool of {where}")
+                err("B6", f"{tw}.name: {_show(name)} is used by an earlier tool of {where}")
             else:
                 tool_names[name] = None
             if "description" in tool and type(tool["description"]) is not str:
@@ -781,7 +813,7 @@ def _check_toolsets(
                 if key == "input_schema":
                     kind = schema.get("type")
                     if kind is not None and kind != "object":
-                        warn("B7", f"{tw}.input_schema.type: {kind!r}; arguments are objects")
+                        warn("B7", f"{tw}.input_schema.type: {_show(kind)}; arguments are objects")
                     if type(name) is str:
                         tool_schemas[name] = schema
         if type(toolset_id) is str:
@@ -806,7 +838,7 @@ def _schema_problems(schema: object, where: str) -> list[str]:
         kinds = kind if type(kind) is list else [kind] if kind is not None else []
         for item in kinds:
             if type(item) is not str or item not in _SCHEMA_TYPES:
-                problems.append(f"{at}.type: {item!r} is not a JSON Schema type")
+                problems.append(f"{at}.type: {_show(item)} is not a JSON Schema type")
         required = node.get("required")
         if "required" in node and (
             type(required) is not list or any(type(item) is not str for item in required)
@@ -837,13 +869,13 @@ def _check_defaults(meta: dict[str, Any], toolsets: Mapping[str, Any], sink: _Si
         return None
     if toolset_id not in toolsets:
         sink.error(
-            "A14", METADATA_FILE, None, f"defaults.toolset_id: unknown toolset {toolset_id!r}"
+            "A14", METADATA_FILE, None, f"defaults.toolset_id: unknown toolset {_show(toolset_id)}"
         )
     return toolset_id
 
 
 def _check_asset_index(
-    package_dir: Path, meta: dict[str, Any], sink: _Sink
+    package_dir: Path, meta: dict[str, Any], sink: _Sink, limits: VerifyLimits
 ) -> dict[str, int] | None:
     """G1-G4; return asset id -> line, or None when no usable index is declared."""
     index = meta.get("asset_index")
@@ -855,30 +887,42 @@ def _check_asset_index(
         return None
     if "format" in index and index["format"] != "jsonl":
         sink.error(
-            "G1", METADATA_FILE, None, f"asset_index.format: {index['format']!r} is not 'jsonl'"
+            "G1",
+            METADATA_FILE,
+            None,
+            f"asset_index.format: {_show(index['format'])} is not 'jsonl'",
         )
     problem = path_problem(package_dir, path)
     if problem is not None:
         sink.error("G1", METADATA_FILE, None, f"asset_index.path: {problem}")
         return None
-    full = package_dir / path
-    if not full.is_file():
-        sink.error("G1", path, None, "asset index file does not exist")
+    try:
+        raw, size = open_regular(package_dir / path, package_dir)
+    except Unreadable as exc:
+        sink.error("G1", path, None, f"asset index file {exc.reason}")
         return None
     assets: dict[str, int] = {}
     line_no = 0
-    with full.open("rb") as raw:
-        codec = detect_compression(raw.read(4))
+    with raw:
+        codec = detect_compression(raw.read(min(4, size)))
         raw.seek(0)
+        reader = SizedReader(raw, size)
+        chunks = capped(
+            iter_decompressed(cast(BinaryIO, reader), codec), limits.decompressed_cap(size)
+        )
         try:
-            for line in _lines(iter_decompressed(raw, codec)):
+            for line in bounded_lines(chunks, limits.max_line_bytes):
                 line_no += 1
-                if not line or line.isspace():
+                if type(line) is int:
+                    sink.error("G2", path, line_no, _too_long(line, limits.max_line_bytes))
+                elif not line or line.isspace():
                     sink.warning("G2", path, line_no, "blank line")
-                    continue
-                _check_asset_line(line, path, line_no, assets, sink)
+                else:
+                    _check_asset_line(line, path, line_no, assets, sink)
         except TruncatedInput as exc:
             sink.error("G1", path, None, str(exc))
+        except ExpansionExceeded as exc:
+            sink.error("G1", path, None, f"{codec} stream {exc} (after line {line_no})")
     return assets
 
 
@@ -895,16 +939,19 @@ def _check_asset_line(
         return
     for key in ("asset_id", "uri"):
         if type(asset.get(key)) is not str:
-            sink.error("G2", path, line_no, f"asset needs a string {key!r}")
+            sink.error("G2", path, line_no, f"asset needs a string {_show(key)}")
     for key in asset:
         if key not in _ASSET_KEYS:
-            sink.error("G3", path, line_no, f"unknown asset key {key!r}")
+            sink.error("G3", path, line_no, f"unknown asset key {_show(key)}")
     for key in ("mime_type", "sha256"):
         if key in asset and type(asset[key]) is not str:
             sink.error("G3", path, line_no, f"{key}: must be a string, got {_jtype(asset[key])}")
     if "bytes" in asset and (type(asset["bytes"]) is not int or asset["bytes"] < 0):
         sink.error(
-            "G3", path, line_no, f"bytes: must be a non-negative integer, got {asset['bytes']!r}"
+            "G3",
+            path,
+            line_no,
+            f"bytes: must be a non-negative integer, got {_show(asset['bytes'])}",
         )
     if "metadata" in asset and type(asset["metadata"]) is not dict:
         sink.error("G3", path, line_no, "metadata: must be an object")
@@ -912,7 +959,7 @@ def _check_asset_line(
     if type(asset_id) is str:
         first = assets.get(asset_id)
         if first is not None:
-            sink.error("G4", path, line_no, f"asset_id {asset_id!r} repeats line {first}")
+            sink.error("G4", path, line_no, f"asset_id {_show(asset_id)} repeats line {first}")
         else:
             assets[asset_id] = line_no
 
@@ -925,6 +972,7 @@ def _check_files(
     asset_refs: set[str] | None,
     forbid_split_leakage: bool,
     verified_shards: Mapping[str, str],
+    limits: VerifyLimits,
 ) -> _Tally:
     """C1-C20 and every record."""
     tally = _Tally()
@@ -943,25 +991,27 @@ def _check_files(
             continue
         for key in ("split", "objective", "shards"):
             if key not in entry:
-                err("C1", f"{where}: missing {key!r}")
+                err("C1", f"{where}: missing {_show(key)}")
         for key in entry:
             if key not in _FILE_KEYS:
                 err("C7", f"{where}.{key}: unknown file-entry key")
         split = entry.get("split")
         if "split" in entry and split not in SPLITS:
-            err("C2", f"{where}.split: {split!r} is not one of {', '.join(SPLITS)}")
+            err("C2", f"{where}.split: {_show(split)} is not one of {', '.join(SPLITS)}")
         objective = entry.get("objective")
         if "objective" in entry and objective not in OBJECTIVES:
-            err("C3", f"{where}.objective: {objective!r} is not one of {', '.join(OBJECTIVES)}")
+            err(
+                "C3", f"{where}.objective: {_show(objective)} is not one of {', '.join(OBJECTIVES)}"
+            )
         if "format" in entry and entry["format"] != "jsonl":
-            err("C4", f"{where}.format: {entry['format']!r} is not 'jsonl'")
+            err("C4", f"{where}.format: {_show(entry['format'])} is not 'jsonl'")
         file_toolset = entry.get("toolset_id")
         if "toolset_id" in entry:
             if type(file_toolset) is not str:
                 err("C5", f"{where}.toolset_id: must be a string")
                 file_toolset = None
             elif file_toolset not in base.toolsets:
-                err("C5", f"{where}.toolset_id: unknown toolset {file_toolset!r}")
+                err("C5", f"{where}.toolset_id: unknown toolset {_show(file_toolset)}")
         if "notes" in entry and type(entry["notes"]) is not str:
             err("C6", f"{where}.notes: must be a string")
         valid_split = split if split in SPLITS else None
@@ -994,7 +1044,7 @@ def _check_files(
             if type(path) is str:
                 normal = _normal_path(path)
                 if normal in seen_paths:
-                    err("C18", f"{where}.shards[{j}]: {path!r} is also {seen_paths[normal]}")
+                    err("C18", f"{where}.shards[{j}]: {_show(path)} is also {seen_paths[normal]}")
                     continue
                 seen_paths[normal] = f"{where}.shards[{j}]"
             id_sink = None
@@ -1011,6 +1061,7 @@ def _check_files(
                 warnings=True,
                 asset_refs=asset_refs,
                 trusted_sha256=verified_shards.get(path) if type(path) is str else None,
+                limits=limits,
             )
             sink.merge(check)
             tally.records += check.record_count

@@ -1,0 +1,227 @@
+"""Reading an untrusted package in bounded time and memory (used by the package verifier).
+
+* `open_regular` opens a file only if it is a regular file, and follows symlinks only while
+  they stay inside the package: a FIFO, device, socket or directory is refused without being
+  read (opened with O_NONBLOCK, so even a FIFO that appears in a race cannot block).
+* `SizedReader` reads at most the size the file had when it was opened (a growing file
+  cannot keep the verifier busy) and hashes what it reads.
+* `capped` stops a decompressed stream past `VerifyLimits.decompressed_cap` bytes, counted
+  over the whole file (every gzip member or zstd frame of it together).
+* `bounded_lines` splits chunks into lines but never holds more than `max_line_bytes` of one
+  line: a longer line is reported by its length and its bytes are dropped as they stream by.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Final
+
+MiB: Final = 1 << 20
+DEFAULT_MAX_METADATA_BYTES: Final = 16 * MiB
+DEFAULT_MAX_LINE_BYTES: Final = 16 * MiB  # the build's limits.max_record_bytes default
+DEFAULT_MAX_EXPANSION: Final = 1000
+DEFAULT_EXPANSION_FLOOR: Final = 64 * MiB
+
+_KINDS: Final = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyLimits:
+    """Caps for reading a package; each is a CLI flag of `jsonl-assets verify`.
+
+    A compressed file may decompress to `max(max_expansion x its on-disk bytes,
+    expansion_floor)` bytes: real JSONL rarely compresses beyond 20-50x, while a
+    decompression bomb reaches 1,000x (gzip) to 30,000x (zstd).
+    """
+
+    max_metadata_bytes: int = DEFAULT_MAX_METADATA_BYTES
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    max_expansion: int = DEFAULT_MAX_EXPANSION
+    expansion_floor: int = DEFAULT_EXPANSION_FLOOR
+
+    def decompressed_cap(self, on_disk: int) -> int:
+        return max(self.expansion_floor, self.max_expansion * on_disk)
+
+
+class Unreadable(Exception):
+    """A file that is not opened. `kind`: missing, outside, unresolvable, not_regular, error."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+class ExpansionExceeded(Exception):
+    """A compressed file decompressed to more than its cap."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(
+            f"decompresses to more than {cap} bytes (--max-expansion x on-disk size, at least "
+            "--expansion-floor); the rest was not read"
+        )
+        self.cap = cap
+
+
+def file_kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def open_regular(path: Path, root: Path | None) -> tuple[BinaryIO, int]:
+    """Open `path` for reading; return the file and its size. Raise `Unreadable` unless it is
+    a regular file whose real path lies inside `root` (no containment check when None)."""
+    try:
+        real = Path(os.path.realpath(path, strict=True))
+    except FileNotFoundError:
+        raise Unreadable("missing", "does not exist") from None
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise Unreadable("unresolvable", f"cannot be resolved: {_why(exc)}") from None
+    if root is not None:
+        try:
+            real_root = Path(os.path.realpath(root))
+        except (OSError, ValueError) as exc:
+            raise Unreadable("unresolvable", f"cannot be resolved: {_why(exc)}") from None
+        if real != real_root and real_root not in real.parents:
+            raise Unreadable("outside", "resolves outside the package directory")
+    try:
+        before = os.stat(real, follow_symlinks=False)
+        if not stat.S_ISREG(before.st_mode):
+            raise Unreadable("not_regular", f"is not a regular file ({file_kind(before.st_mode)})")
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+        fd = os.open(real, flags)
+    except Unreadable:
+        raise
+    except OSError as exc:
+        raise Unreadable("error", f"cannot be opened: {_why(exc)}") from None
+    try:
+        after = os.fstat(fd)
+        if not stat.S_ISREG(after.st_mode) or (after.st_dev, after.st_ino) != (
+            before.st_dev,
+            before.st_ino,
+        ):
+            raise Unreadable("not_regular", "is not a regular file (it changed while opened)")
+        return os.fdopen(fd, "rb"), after.st_size
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_capped(path: Path, root: Path | None, cap: int) -> bytes:
+    """The bytes of a regular file of at most `cap` bytes (else `Unreadable`, kind too_large)."""
+    handle, size = open_regular(path, root)
+    with handle:
+        if size > cap:
+            raise Unreadable("too_large", f"is {size} bytes, more than {cap}")
+        try:
+            data = handle.read(cap + 1)
+        except OSError as exc:
+            raise Unreadable("error", f"cannot be read: {_why(exc)}") from None
+    if len(data) > cap:
+        raise Unreadable("too_large", f"is more than {cap} bytes")
+    return data
+
+
+def _why(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) and exc.strerror else None) or str(exc)
+
+
+class SizedReader:
+    """Reads at most `total` bytes of `raw` (its size when opened) and hashes them; `size`
+    counts the bytes read so far."""
+
+    def __init__(self, raw: BinaryIO, total: int) -> None:
+        self._raw = raw
+        self.total = total
+        self._left = total
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0 or n > self._left:
+            n = self._left
+        if n == 0:
+            return b""
+        data = self._raw.read(n)
+        self._left -= len(data)
+        self.sha.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self, chunk: int = MiB) -> None:
+        while self.read(chunk):
+            pass
+
+
+def capped(chunks: Iterator[bytes], cap: int) -> Iterator[bytes]:
+    """Pass `chunks` through until `cap` bytes; then raise ExpansionExceeded."""
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        if total > cap:
+            keep = len(chunk) - (total - cap)
+            if keep > 0:
+                yield chunk[:keep]
+            raise ExpansionExceeded(cap)
+        yield chunk
+
+
+def bounded_lines(chunks: Iterator[bytes], max_line: int) -> Iterator[bytes | int]:
+    """Split chunks into lines (without the newline). A line longer than `max_line` bytes is
+    yielded as its length (an int) and never held. A final line without a newline is
+    yielded; an incomplete line before an exception from `chunks` is not (unless it is
+    already too long: its length so far is yielded, then the exception is raised)."""
+    pending: list[bytes] = []
+    pending_len = 0
+    skipping = False  # inside an over-long line: its bytes are counted, not kept
+    try:
+        for chunk in chunks:
+            if pending or skipping:
+                newline = chunk.find(b"\n")
+                if newline < 0:
+                    pending_len += len(chunk)
+                    if not skipping:
+                        if pending_len > max_line:
+                            pending, skipping = [], True
+                        else:
+                            pending.append(chunk)
+                    continue
+                length = pending_len + newline
+                if skipping or length > max_line:
+                    yield length
+                else:
+                    pending.append(chunk[:newline])
+                    yield b"".join(pending)
+                pending, pending_len, skipping = [], 0, False
+                chunk = chunk[newline + 1 :]
+            parts = chunk.split(b"\n")
+            tail = parts.pop()
+            if len(chunk) <= max_line:
+                yield from parts
+            else:
+                for part in parts:
+                    yield part if len(part) <= max_line else len(part)
+            if tail:
+                pending_len = len(tail)
+                if pending_len > max_line:
+                    skipping = True
+                else:
+                    pending.append(tail)
+    except Exception:
+        if skipping:  # already too long, wherever the stream broke: still reported
+            yield pending_len
+        raise
+    if skipping:
+        yield pending_len
+    elif pending:
+        yield b"".join(pending)
