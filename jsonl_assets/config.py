@@ -20,6 +20,7 @@ from typing import Any, Final
 import orjson
 import yaml
 
+from jsonl_assets.config_yaml import MAX_CONFIG_BYTES, YamlProblem, load_strict
 from jsonl_assets.spec_vocabulary import COMPRESSIONS, OBJECTIVES, SPLITS
 
 CONFIG_ENV_VAR: Final = "JSONL_ASSETS_CONFIG"
@@ -141,12 +142,18 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> PipelineConfig:
     cfg_path = resolve_config_path(path)
-    if not cfg_path.is_file():
+    if not cfg_path.exists():
         raise ConfigError(cfg_path, "", "config file not found")
+    if not cfg_path.is_file():
+        raise ConfigError(cfg_path, "", "not a regular file")
+    if cfg_path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(cfg_path, "", f"larger than {MAX_CONFIG_BYTES >> 20} MiB")
     try:
-        data = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+        data = load_strict(cfg_path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(cfg_path, "", f"not valid YAML: {exc}") from exc
+    except YamlProblem as exc:
+        raise ConfigError(cfg_path, exc.key, exc.message) from None
     return parse_config(data, cfg_path)
 
 
