@@ -7,7 +7,6 @@ globs that match nothing. Paths in the config are relative to the config file's 
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import math
 import os
@@ -21,6 +20,7 @@ import orjson
 import yaml
 
 from jsonl_assets.config_yaml import MAX_CONFIG_BYTES, YamlProblem, load_strict
+from jsonl_assets.source_globs import bracket_hint, expand_glob
 from jsonl_assets.spec_vocabulary import COMPRESSIONS, OBJECTIVES, SPLITS
 
 CONFIG_ENV_VAR: Final = "JSONL_ASSETS_CONFIG"
@@ -480,11 +480,13 @@ def _parse_source(
         )
     inputs: dict[str, SourceInput] = {}
     for i, pattern in enumerate(patterns):
-        matched = [
-            Path(p) for p in glob.glob(str(root / pattern), recursive=True) if Path(p).is_file()
-        ]
+        matched = [Path(p) for p in expand_glob(str(root / pattern))]
         if not matched:
-            raise r.error(f"paths[{i}]", f"glob {pattern!r} matched no file (relative to {root})")
+            raise r.error(
+                f"paths[{i}]",
+                f"glob {pattern!r} matched no file (relative to {root})"
+                + bracket_hint(root, pattern),
+            )
         for path in matched:
             rel = Path(os.path.relpath(path.resolve(), root)).as_posix()
             try:
