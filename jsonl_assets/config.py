@@ -20,6 +20,7 @@ import orjson
 import yaml
 
 from jsonl_assets.config_yaml import MAX_CONFIG_BYTES, YamlProblem, load_strict
+from jsonl_assets.output_dirs import DirProblem, check_own_dirs, check_source_overlap
 from jsonl_assets.source_globs import bracket_hint, expand_glob
 from jsonl_assets.spec_vocabulary import COMPRESSIONS, OBJECTIVES, SPLITS
 
@@ -296,6 +297,7 @@ def parse_config(data: Any, cfg_path: Path) -> PipelineConfig:
                 cfg_path, f"sources[{i}].name", f"duplicate source name {source.name!r}"
             )
         seen.add(source.name)
+    _check_source_overlap(cfg_path, output, sources)
     return PipelineConfig(
         path=cfg_path,
         root=root,
@@ -313,6 +315,23 @@ def parse_config(data: Any, cfg_path: Path) -> PipelineConfig:
         sensor_interval_seconds=interval,
         raw=data,
     )
+
+
+def _check_source_overlap(
+    cfg_path: Path, output: OutputConfig, sources: Sequence[SourceConfig]
+) -> None:
+    dirs = {
+        "output.dir": output.dir,
+        "output.work_dir": output.work_dir,
+        "output.quarantine_dir": output.quarantine_dir,
+    }
+    entries = [
+        (f"sources[{i}]", s.patterns, [f.path for f in s.inputs]) for i, s in enumerate(sources)
+    ]
+    try:
+        check_source_overlap(dirs, cfg_path.parent, entries)
+    except DirProblem as exc:
+        raise ConfigError(cfg_path, exc.key, exc.message) from None
 
 
 _DATASET_KEYS: Final = (
@@ -394,8 +413,10 @@ def _parse_output(r: _Reader, root: Path) -> OutputConfig:
             ("quarantine_dir", "quarantine"),
         )
     }
-    if len(set(dirs.values())) != 3:
-        raise r.error("dir", "dir, work_dir and quarantine_dir must be three different folders")
+    try:
+        check_own_dirs({r.sub(name): path for name, path in dirs.items()})
+    except DirProblem as exc:
+        raise ConfigError(r.file, exc.key, exc.message) from None
     return OutputConfig(
         dir=dirs["dir"],
         work_dir=dirs["work_dir"],
