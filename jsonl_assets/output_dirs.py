@@ -44,6 +44,8 @@ def check_own_dirs(dirs: Mapping[str, Path]) -> None:
             raise DirProblem(key, f"{path} is the filesystem root; choose a folder of its own")
         if home is not None and path == home:
             raise DirProblem(key, f"{path} is the home dir; choose a folder of its own")
+        if path.exists() and not path.is_dir():
+            raise DirProblem(key, f"{path} exists and is not a folder")
         if home is not None and _inside(home, path):
             raise DirProblem(key, f"{path} holds the home dir {home}; choose a folder of its own")
     items = list(dirs.items())

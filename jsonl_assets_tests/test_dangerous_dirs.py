@@ -108,6 +108,7 @@ def test_the_home_dir_and_folders_above_it_are_refused(
         ({"dir": "raw"}, "output.dir", "sources[0].paths[0]"),
         ({"dir": "."}, "output.work_dir", "inside output.dir"),
         ({"dir": "out", "glob": "*/*.jsonl"}, "output.dir", "sources[0].paths[0]"),
+        ({"dir": "raw/notes.jsonl", "glob": "raw/*.jsonl"}, "output.dir", "not a folder"),
     ],
 )
 def test_overlapping_dirs_are_refused(
