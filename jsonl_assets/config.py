@@ -7,7 +7,6 @@ globs that match nothing. Paths in the config are relative to the config file's 
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import math
 import os
@@ -20,7 +19,10 @@ from typing import Any, Final
 import orjson
 import yaml
 
+from jsonl_assets.config_yaml import MAX_CONFIG_BYTES, YamlProblem, load_strict
+from jsonl_assets.output_dirs import DirProblem, check_own_dirs, check_source_overlap
 from jsonl_assets.quality_policy import DEFAULT_POLICY, PolicyError, QualityPolicy, parse_policy
+from jsonl_assets.source_globs import bracket_hint, expand_glob
 from jsonl_assets.spec_vocabulary import COMPRESSIONS, OBJECTIVES, SPLITS
 
 CONFIG_ENV_VAR: Final = "JSONL_ASSETS_CONFIG"
@@ -144,12 +146,18 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> PipelineConfig:
     cfg_path = resolve_config_path(path)
-    if not cfg_path.is_file():
+    if not cfg_path.exists():
         raise ConfigError(cfg_path, "", "config file not found")
+    if not cfg_path.is_file():
+        raise ConfigError(cfg_path, "", "not a regular file")
+    if cfg_path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(cfg_path, "", f"larger than {MAX_CONFIG_BYTES >> 20} MiB")
     try:
-        data = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+        data = load_strict(cfg_path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(cfg_path, "", f"not valid YAML: {exc}") from exc
+    except YamlProblem as exc:
+        raise ConfigError(cfg_path, exc.key, exc.message) from None
     return parse_config(data, cfg_path)
 
 
@@ -294,6 +302,7 @@ def parse_config(data: Any, cfg_path: Path) -> PipelineConfig:
                 cfg_path, f"sources[{i}].name", f"duplicate source name {source.name!r}"
             )
         seen.add(source.name)
+    _check_source_overlap(cfg_path, output, sources)
     return PipelineConfig(
         path=cfg_path,
         root=root,
@@ -312,6 +321,23 @@ def parse_config(data: Any, cfg_path: Path) -> PipelineConfig:
         raw=data,
         quality=quality,
     )
+
+
+def _check_source_overlap(
+    cfg_path: Path, output: OutputConfig, sources: Sequence[SourceConfig]
+) -> None:
+    dirs = {
+        "output.dir": output.dir,
+        "output.work_dir": output.work_dir,
+        "output.quarantine_dir": output.quarantine_dir,
+    }
+    entries = [
+        (f"sources[{i}]", s.patterns, [f.path for f in s.inputs]) for i, s in enumerate(sources)
+    ]
+    try:
+        check_source_overlap(dirs, cfg_path.parent, entries)
+    except DirProblem as exc:
+        raise ConfigError(cfg_path, exc.key, exc.message) from None
 
 
 _DATASET_KEYS: Final = (
@@ -394,8 +420,10 @@ def _parse_output(r: _Reader, root: Path) -> OutputConfig:
             ("quarantine_dir", "quarantine"),
         )
     }
-    if len(set(dirs.values())) != 3:
-        raise r.error("dir", "dir, work_dir and quarantine_dir must be three different folders")
+    try:
+        check_own_dirs({r.sub(name): path for name, path in dirs.items()})
+    except DirProblem as exc:
+        raise ConfigError(r.file, exc.key, exc.message) from None
     return OutputConfig(
         dir=dirs["dir"],
         work_dir=dirs["work_dir"],
@@ -495,11 +523,13 @@ def _parse_source(
         )
     inputs: dict[str, SourceInput] = {}
     for i, pattern in enumerate(patterns):
-        matched = [
-            Path(p) for p in glob.glob(str(root / pattern), recursive=True) if Path(p).is_file()
-        ]
+        matched = [Path(p) for p in expand_glob(str(root / pattern))]
         if not matched:
-            raise r.error(f"paths[{i}]", f"glob {pattern!r} matched no file (relative to {root})")
+            raise r.error(
+                f"paths[{i}]",
+                f"glob {pattern!r} matched no file (relative to {root})"
+                + bracket_hint(root, pattern),
+            )
         for path in matched:
             rel = Path(os.path.relpath(path.resolve(), root)).as_posix()
             try:

@@ -21,6 +21,7 @@ import polars as pl
 from jsonl_assets.atomic_files import write_atomic
 from jsonl_assets.config import PipelineConfig
 from jsonl_assets.manifest_builder import PartitionShards, build_manifest, manifest_bytes
+from jsonl_assets.package_files import check_package
 from jsonl_assets.package_verifier import Finding, verify_package
 from jsonl_assets.partition_lock import partition_lock
 from jsonl_assets.spec_vocabulary import SPLITS
@@ -113,6 +114,7 @@ def publish_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards])
 
 def _publish(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> ManifestResult:
     started = time.perf_counter()
+    check_package(cfg.output.dir, cfg.output.work_dir)  # metadata.json replaces only our own
     document = build_manifest(cfg, partitions)
     data = manifest_bytes(document)
     candidate = cfg.output.work_dir / "manifest" / MANIFEST_NAME

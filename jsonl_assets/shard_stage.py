@@ -5,7 +5,9 @@ one-pass build (record_stages.py) they are already written, staged in the work d
 (staged_shards.py): the stage moves them into the package. Otherwise it copies the records
 byte for byte from the transformed work file, skipping the validated stage's rejects. Either
 way, shards of this partition's earlier builds that the new list does not name are then
-removed, so the package holds exactly what the manifest will list. The report carries the
+removed, so the package holds exactly what the manifest will list; only files this project
+recorded as its own are removed, and a package holding any other file fails the stage before
+it touches the package (package_files.py). The report carries the
 accounting of the whole partition (read = written + quarantined) and each family's content
 digest: length, line count and sha256 of the accepted lines, taken as they were handed to
 the shard writer.
@@ -33,6 +35,7 @@ from jsonl_assets.compression import TruncatedInput, iter_decompressed
 from jsonl_assets.config import PipelineConfig
 from jsonl_assets.extract_stage import MARKER as EXTRACT_MARKER
 from jsonl_assets.gc_pause import gc_paused
+from jsonl_assets.package_files import check_package, remove_orphans
 from jsonl_assets.shard_families import FamilyContent, family_of, family_pattern, file_family
 from jsonl_assets.shard_writer import ShardInfo, ShardJournal, ShardWriter
 from jsonl_assets.stage_report import StageError, StageReport
@@ -98,6 +101,7 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
         discard_staged(dirs)  # left by a run killed just before it removed them
         return StageReport.reused_from(cached, started)
 
+    check_package(dirs.package, cfg.output.work_dir)  # before anything in it is touched
     data_dir = dirs.package / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     remove_partials(data_dir, prefix=dirs.family_prefix + "-")
@@ -124,13 +128,9 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
             f"{dirs.key}: wrote {written} records but the validated stage accepted "
             f"{validate_report['records_out']}; refusing to publish an inconsistent partition"
         )
-    keep = {Path(s.path).name for s in shards}
-    pattern = family_pattern(dirs)
-    removed = []
-    for path in sorted(data_dir.iterdir()):
-        if pattern.match(path.name) and path.name not in keep:
-            path.unlink()
-            removed.append(path.name)
+    removed = remove_orphans(
+        dirs.package, dirs.work, family_pattern(dirs), {s.path for s in shards}
+    )
 
     accounting = partition_accounting(dirs, validate_report, written)
     report = StageReport(

@@ -9,7 +9,9 @@ the journal says which shards are committed and where each family stopped, and t
 starts the next shard exactly as an uninterrupted run would have.
 
 Each shard is written to a hidden `.partial` file beside its final name, fsynced, renamed and
-the folder fsynced; only then is it appended (fsynced) to the journal.
+the folder fsynced; only then is it appended (fsynced) to the journal. A shard written into
+the package is first claimed in the partition's ledger (package_files.py), so only files this
+project wrote are ever removed as orphans.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import orjson
 from jsonl_assets.atomic_files import fsync_dir, partial_path
 from jsonl_assets.compression import FrameCompressor
 from jsonl_assets.fault_points import reached
+from jsonl_assets.package_files import LEDGER, claim
 from jsonl_assets.spec_vocabulary import SHARD_EXTENSIONS
 
 if TYPE_CHECKING:
@@ -118,6 +121,10 @@ class ShardJournal:
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
+
+    def claim(self, relpath: str) -> None:
+        """Record a shard as the project's own before it gets its name in the package."""
+        claim(self.path.parent / LEDGER, relpath)
 
 
 def _after_lines(data: bytes, pos: int, n: int) -> int:
@@ -346,6 +353,8 @@ class ShardWriter:
             os.fsync(self._handle.fileno())
             self._handle.close()
             self._handle = None
+            if self.journal is not None:  # writing into the package (not staging)
+                self.journal.claim(self._relpath(self._number))
             os.replace(partial_path(final), final)
             fsync_dir(final.parent)
         except OSError as exc:

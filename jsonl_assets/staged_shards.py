@@ -178,6 +178,7 @@ def adopt(
             continue
         source, target = root / info.path, dirs.package / info.path
         if source.is_file() and source.stat().st_size == info.bytes:
+            journal.claim(info.path)
             _move(source, target)
             reached("shard.renamed")
         elif not _is_shard(target, info):  # else renamed by a run killed before the journal

@@ -23,6 +23,7 @@ import yaml
 from jsonl_assets import staged_shards
 from jsonl_assets.config import PipelineConfig, load_config
 from jsonl_assets.extract_stage import run_extract
+from jsonl_assets.package_files import LEDGER, claim
 from jsonl_assets.record_stages import run_record_stages
 from jsonl_assets.shard_stage import JOURNAL, run_shards, shard_fingerprint, verify_partition_shards
 from jsonl_assets.shard_writer import ShardInfo, ShardJournal, ShardWriteError
@@ -90,7 +91,8 @@ def test_an_adoption_killed_after_a_rename_resumes(
     staged = dirs.work / STAGED_DIR / "data"
     names = sorted(p.name for p in staged.iterdir())
     (dirs.package / "data").mkdir(parents=True, exist_ok=True)
-    for name in names[:3]:
+    for name in names[:3]:  # each claimed in the ledger before its rename, as adopt does
+        claim(dirs.file(LEDGER), f"data/{name}")
         os.replace(staged / name, dirs.package / "data" / name)
     validate_fp = orjson.loads(dirs.file(VALIDATE_MARKER).read_bytes())["fingerprint"]
     stage_fp = shard_fingerprint(cfg, dirs, validate_fp)

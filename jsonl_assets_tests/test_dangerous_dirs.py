@@ -1,0 +1,198 @@
+"""Dangerous directories: refused when the config is loaded, before any file is touched; and
+a package dir holding files this project did not write is an error naming them, never a
+deletion.
+
+* `output.dir`, `work_dir` and `quarantine_dir` may not be the filesystem root, the home dir
+  (or a folder above it), one another or inside one another, nor a folder a source glob
+  reads (so a build never reads back its own output), nor hold a source folder.
+* Orphan removal deletes only shards this project recorded as its own (its partition ledger
+  in the work dir, or the published metadata.json); any other file in the package dir
+  (a user's `data/cpt-train-00007.jsonl.zst`, `data/x.jsonl.zst`, `notes.txt`) fails the
+  build with its name and stays as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jsonl_assets.config import ConfigError, load_config
+
+from .conftest import build_with_core, write_config
+
+CLI = Path(sys.executable).parent / "jsonl-assets"
+
+
+def _project(tmp_path: Path, records: int = 30, **output: Any) -> Path:
+    raw = tmp_path / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    lines = "".join(f'{{"id": "n{i}", "text": "note number {i}"}}\n' for i in range(records))
+    (raw / "notes.jsonl").write_text(lines + "not json\n", encoding="utf-8")
+    pattern = output.pop("glob", "raw/**/*.jsonl")
+    return write_config(
+        tmp_path / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "d"},
+            "output": {"max_records_per_shard": 10, **output},
+            # One parse failure in 31 inputs is allowed: every build quarantines one line.
+            "thresholds": {"max_parse_failure_rate": 0.1},
+            "sources": [
+                {
+                    "name": "notes",
+                    "paths": [pattern],
+                    "objective": "cpt",
+                    "adapter": "text",
+                    "split": "train",
+                    "id_field": "id",
+                }
+            ],
+        },
+    )
+
+
+def _cli(config: Path) -> subprocess.CompletedProcess[str]:
+    home = config.parent / "dagster_home"
+    home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return subprocess.run(
+        [str(CLI), "build", "--config", str(config), "--partition", "cpt|train", "--workers", "1"],
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=config.parent,
+    )
+
+
+def _refused(config: Path) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    return info.value
+
+
+def test_the_filesystem_root_is_refused_at_load_time(tmp_path: Path) -> None:
+    # Nothing is built: the refusal is in load_config, before any I/O on the dirs.
+    for key in ("dir", "work_dir", "quarantine_dir"):
+        error = _refused(_project(tmp_path, **{key: "/"}))
+        assert error.key == f"output.{key}" and "filesystem root" in error.message
+
+
+def test_the_home_dir_and_folders_above_it_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home" / "me"
+    home.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    error = _refused(_project(tmp_path / "p1", dir=str(home)))
+    assert error.key == "output.dir" and "home" in error.message
+    error = _refused(_project(tmp_path / "p2", quarantine_dir=str(home.parent)))
+    assert error.key == "output.quarantine_dir" and "home" in error.message
+    assert not list(home.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("output", "key", "words"),
+    [
+        ({"quarantine_dir": "package/quarantine"}, "output.quarantine_dir", "inside output.dir"),
+        ({"work_dir": "package/.work"}, "output.work_dir", "inside output.dir"),
+        ({"dir": "work/package"}, "output.dir", "inside output.work_dir"),
+        ({"work_dir": "package/../package"}, "output.work_dir", "output.dir"),
+        ({"quarantine_dir": "raw/quarantine"}, "output.quarantine_dir", "sources[0].paths[0]"),
+        ({"dir": "raw/sub/package"}, "output.dir", "sources[0].paths[0]"),
+        ({"work_dir": "raw/../raw/w"}, "output.work_dir", "sources[0].paths[0]"),
+        ({"dir": "raw"}, "output.dir", "sources[0].paths[0]"),
+        ({"dir": "."}, "output.work_dir", "inside output.dir"),
+        ({"dir": "out", "glob": "*/*.jsonl"}, "output.dir", "sources[0].paths[0]"),
+        ({"dir": "raw/notes.jsonl", "glob": "raw/*.jsonl"}, "output.dir", "not a folder"),
+    ],
+)
+def test_overlapping_dirs_are_refused(
+    tmp_path: Path, output: dict[str, str], key: str, words: str
+) -> None:
+    error = _refused(_project(tmp_path, **output))
+    assert error.key == key, error
+    assert words in error.message, error
+
+
+def test_a_folder_beside_a_non_recursive_glob_is_allowed(tmp_path: Path) -> None:
+    cfg = load_config(_project(tmp_path, dir="raw/package", glob="raw/*.jsonl"))
+    assert cfg.output.dir == tmp_path / "raw" / "package"
+    cfg = load_config(_project(tmp_path, dir="out", glob="r*/*.jsonl"))
+    assert cfg.output.dir == tmp_path / "out"
+
+
+def test_a_symlink_that_leads_a_glob_into_the_package_is_refused(tmp_path: Path) -> None:
+    config = _project(tmp_path, dir="out")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "old.jsonl").write_text('{"text": "x"}\n')
+    os.symlink("../out", tmp_path / "raw" / "link")
+    error = _refused(config)
+    assert error.key == "sources[0].paths[0]" and "output.dir" in error.message
+
+
+def test_a_quarantine_inside_a_source_glob_is_refused_by_the_cli(tmp_path: Path) -> None:
+    """Before: each build read the last one's quarantine back (1 -> 2 -> 3 ... rejects)."""
+    config = _project(tmp_path, quarantine_dir="raw/quarantine")
+    for _ in range(2):
+        run = _cli(config)
+        assert run.returncode == 2, run.stdout + run.stderr
+    assert "output.quarantine_dir" in run.stderr and "raw/**/*.jsonl" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "raw" / "quarantine").exists()
+
+
+def test_work_and_quarantine_inside_the_package_are_refused_by_the_cli(tmp_path: Path) -> None:
+    config = _project(tmp_path, work_dir="package/work", quarantine_dir="package/quarantine")
+    run = _cli(config)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "inside output.dir" in run.stderr
+    assert not (tmp_path / "package").exists()
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    ["data/cpt-train-00007.jsonl.zst", "data/x.jsonl.zst", "notes.txt", "metadata.json"],
+)
+def test_a_foreign_file_in_the_package_fails_the_build_and_is_kept(
+    tmp_path: Path, foreign: str
+) -> None:
+    config = _project(tmp_path)
+    path = tmp_path / "package" / foreign
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"the user's own bytes\n")
+    run = _cli(config)
+    assert run.returncode != 0, run.stdout + run.stderr
+    assert foreign in run.stderr and "not written by jsonl-assets" in run.stderr, run.stderr
+    assert path.read_bytes() == b"the user's own bytes\n"
+    assert not (tmp_path / "package" / "data" / "cpt-train-00000.jsonl.zst").exists()
+
+
+def test_own_orphans_are_still_removed_even_without_the_work_dir(tmp_path: Path) -> None:
+    """Shards of an earlier build that the new one does not name go, whether the work dir
+    (the ledger) is kept or wiped (then metadata.json vouches for them); the package lock's
+    hidden files are left alone."""
+    import shutil
+
+    config = _project(tmp_path, records=30)
+    package = build_with_core(config)
+    lock = package / ".jsonl-assets.lock"
+    lock.write_text("")
+    assert len(list((package / "data").iterdir())) == 3  # 30 records kept, 10 per shard
+    (tmp_path / "raw" / "notes.jsonl").write_text('{"id": "a", "text": "only"}\n')
+    build_with_core(config)
+    assert [p.name for p in (package / "data").iterdir()] == ["cpt-train-00000.jsonl.zst"]
+    (tmp_path / "raw" / "notes.jsonl").write_text(
+        "".join(f'{{"id": "m{i}", "text": "again {i}"}}\n' for i in range(25))
+    )
+    build_with_core(config)
+    assert len(list((package / "data").iterdir())) == 3
+    shutil.rmtree(tmp_path / "work")
+    (tmp_path / "raw" / "notes.jsonl").write_text('{"id": "b", "text": "only"}\n')
+    build_with_core(config)
+    assert [p.name for p in (package / "data").iterdir()] == ["cpt-train-00000.jsonl.zst"]
+    assert lock.exists()
