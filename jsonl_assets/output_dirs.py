@@ -2,9 +2,9 @@
 
 Paths are compared resolved (symlinks and `..` followed). A dir may not be the filesystem
 root, the home dir or a folder above it; the three may not be one folder or lie inside one
-another; none may lie in a folder a source glob can read (the glob's folder before its first
-wildcard, and below it only where the glob's wildcards can reach: `raw/**/*.jsonl` reaches
-every folder under `raw/`, `raw/*.jsonl` none), nor hold a source's folder. A file a glob
+another; none may lie in a source root (a glob's folder before its first wildcard), nor hold one.
+When that root is the config's own folder (`train.jsonl`, `*.jsonl`), only the folders the
+glob's wildcards can reach count: a package beside the config is the common layout. A file a glob
 matched through a symlink into one of the dirs is refused too. So a build never reads back
 its own output, nor ships its work or quarantine files inside the package.
 """
@@ -65,6 +65,7 @@ def check_source_overlap(
     sources: Sequence[tuple[str, Sequence[str], Sequence[Path]]],
 ) -> None:
     """`sources`: (dotted key of the source, its globs, the files they matched, resolved)."""
+    project = root.resolve()
     for source_key, patterns, inputs in sources:
         for j, pattern in enumerate(patterns):
             where = f"{source_key}.paths[{j}] ({pattern!r})"
@@ -73,11 +74,11 @@ def check_source_overlap(
             for key, path in dirs.items():
                 if path == folder or _inside(path, folder):
                     below = path.relative_to(folder).parts
-                    if ".." in rest or can_reach(rest, below):
+                    if folder != project or ".." in rest or can_reach(rest, below):
                         raise DirProblem(
                             key,
-                            f"{path} lies in {folder}, which {where} reads: a build would read "
-                            "its own output back; move it out of the sources",
+                            f"{path} lies in {folder}, the source root of {where}: a build "
+                            "could read its own output back; move it out of the sources",
                         )
                 elif _inside(folder, path):
                     raise DirProblem(

@@ -119,11 +119,19 @@ def test_overlapping_dirs_are_refused(
     assert words in error.message, error
 
 
-def test_a_folder_beside_a_non_recursive_glob_is_allowed(tmp_path: Path) -> None:
-    cfg = load_config(_project(tmp_path, dir="raw/package", glob="raw/*.jsonl"))
-    assert cfg.output.dir == tmp_path / "raw" / "package"
+def test_a_dir_in_a_source_root_is_refused_even_where_the_glob_does_not_reach(
+    tmp_path: Path,
+) -> None:
+    error = _refused(_project(tmp_path, dir="raw/package", glob="raw/*.jsonl"))
+    assert error.key == "output.dir" and "source root" in error.message
+
+
+def test_a_package_beside_the_config_is_allowed_where_no_glob_reaches(tmp_path: Path) -> None:
     cfg = load_config(_project(tmp_path, dir="out", glob="r*/*.jsonl"))
     assert cfg.output.dir == tmp_path / "out"
+    (tmp_path / "train.jsonl").write_text('{"text": "x"}\n')
+    cfg = load_config(_project(tmp_path, dir="package", glob="train.jsonl"))
+    assert cfg.output.dir == tmp_path / "package"
 
 
 def test_a_symlink_that_leads_a_glob_into_the_package_is_refused(tmp_path: Path) -> None:
