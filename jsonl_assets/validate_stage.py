@@ -43,7 +43,7 @@ from jsonl_assets.work_files import (
 )
 
 STAGE = "validated"
-CODE_VERSION = "1"
+CODE_VERSION = "2"
 REJECTS = "validated.rejects"
 IDS = "validated.ids.arrow"
 MARKER = "validated.json"
