@@ -10,12 +10,14 @@ import dagster as dg
 from jsonl_assets import checks
 from jsonl_assets.config import PipelineConfig
 from jsonl_assets.extract_stage import CODE_VERSION as EXTRACT_VERSION
+from jsonl_assets.extract_stage import MARKER as EXTRACT_MARKER
 from jsonl_assets.extract_stage import run_extract
 from jsonl_assets.manifest_builder import PartitionShards
 from jsonl_assets.manifest_stage import publish_manifest
 from jsonl_assets.observations import raw_sources
 from jsonl_assets.partition_lock import partition_lock
 from jsonl_assets.partitions import PARTITIONS, all_partition_keys, split_key
+from jsonl_assets.rate_checks import RateEvaluation, evaluate_all
 from jsonl_assets.record_stages import run_record_stages
 from jsonl_assets.resources import PipelineResource
 from jsonl_assets.shard_stage import CODE_VERSION as SHARDS_VERSION
@@ -23,7 +25,8 @@ from jsonl_assets.shard_stage import run_shards, verify_partition_shards
 from jsonl_assets.source_fingerprints import read_partition_version
 from jsonl_assets.stage_report import StageReport
 from jsonl_assets.transform_stage import CODE_VERSION as TRANSFORM_VERSION
-from jsonl_assets.transform_stage import run_transform
+from jsonl_assets.transform_stage import MARKER as TRANSFORM_MARKER
+from jsonl_assets.transform_stage import run_transform, upstream_marker
 from jsonl_assets.ui_metadata import (
     accounting_table,
     package_summary_table,
@@ -58,33 +61,21 @@ def stage_metadata(report: StageReport) -> dict[str, Any]:
     return meta
 
 
-def _rate(part: int, whole: int) -> dg.MetadataValue:
-    return dg.MetadataValue.float(part / whole if whole else 0.0)
-
-
 EXTRACTED: Final = dg.AssetKey("extracted")
 TRANSFORMED: Final = dg.AssetKey("transformed")
 VALIDATED: Final = dg.AssetKey("validated")
 
 
 def _extracted_result(
-    cfg: PipelineConfig, dirs: PartitionDirs, report: StageReport
+    cfg: PipelineConfig, dirs: PartitionDirs, report: StageReport, evaluation: RateEvaluation
 ) -> dg.MaterializeResult:
     failed = report.quarantined
     meta = stage_metadata(report)
     meta["parse_failures"] = failed
-    meta["parse_failure_rate"] = _rate(failed, report.records_in)
+    meta["parse_failure_rate"] = dg.MetadataValue.float(evaluation.overall.rate)
+    meta["inputs_charged"] = evaluation.overall.total
     meta["source_files"] = len(report.extra["files"])
-    threshold = cfg.thresholds_for(dirs.objective).max_parse_failure_rate
-    check = checks.rate_check(
-        checks.PARSE_FAILURE_RATE,
-        failed,
-        report.records_in,
-        threshold,
-        "could not be read or parsed",
-        checks.examples_for(report.quarantine),
-        asset=EXTRACTED,
-    )
+    check = checks.rate_check(evaluation, asset=EXTRACTED)
     # Data version: the code version and the version of the bytes actually read (equal to the
     # raw_sources observation of the same files), so downstream stages go stale only when
     # extracted really saw new input.
@@ -98,25 +89,30 @@ def _extracted_result(
     )
 
 
-def _transformed_result(report: StageReport) -> dg.MaterializeResult:
+def _transformed_result(report: StageReport, evaluation: RateEvaluation) -> dg.MaterializeResult:
     meta = stage_metadata(report)
     meta["routed_to_other_splits"] = report.extra["routed_elsewhere"]
     meta["toolsets"] = len(report.extra["toolsets"])
-    return dg.MaterializeResult(asset_key=TRANSFORMED, metadata=meta)
+    meta["adapter_rejects"] = evaluation.overall.failed
+    meta["adapter_reject_rate"] = dg.MetadataValue.float(evaluation.overall.rate)
+    return dg.MaterializeResult(
+        asset_key=TRANSFORMED,
+        metadata=meta,
+        check_results=[checks.rate_check(evaluation, asset=TRANSFORMED)],
+    )
 
 
 def _validated_result(
-    cfg: PipelineConfig, dirs: PartitionDirs, report: StageReport
+    report: StageReport, evaluations: dict[str, RateEvaluation]
 ) -> dg.MaterializeResult:
-    thresholds = cfg.thresholds_for(dirs.objective)
-    dups, invalid, total = report.extra["duplicates"], report.extra["invalid"], report.records_in
+    dups, invalid = evaluations[checks.DUPLICATE_ID_RATE], evaluations[checks.INVALID_RATE]
     meta = stage_metadata(report)
     meta.update(
         {
-            "duplicate_ids": dups,
-            "duplicate_id_rate": _rate(dups, total),
-            "invalid_records": invalid,
-            "invalid_rate": _rate(invalid, total),
+            "duplicate_ids": report.extra["duplicates"],
+            "duplicate_id_rate": dg.MetadataValue.float(dups.overall.rate),
+            "invalid_records": report.extra["invalid"],
+            "invalid_rate": dg.MetadataValue.float(invalid.overall.rate),
             "id_set_bytes": report.extra["id_set_bytes"],
             # Valid but useless (quality_policy.py): quarantined ones count as invalid.
             "quality_quarantined": report.extra["quality_quarantined"],
@@ -125,31 +121,26 @@ def _validated_result(
         }
     )
     check_results = [
-        checks.rate_check(
-            checks.DUPLICATE_ID_RATE,
-            dups,
-            total,
-            thresholds.max_duplicate_id_rate,
-            "had an id already written",
-            checks.examples_for(report.quarantine, ["duplicate_id"]),
-            asset=VALIDATED,
-        ),
-        checks.rate_check(
-            checks.INVALID_RATE,
-            invalid,
-            total,
-            thresholds.max_invalid_rate,
-            "broke a rule of the spec or the quality policy",
-            [
-                *checks.examples_for(report.quarantine, prefix="schema:"),
-                *checks.examples_for(report.quarantine, prefix="quality:"),
-            ][:5],
-            asset=VALIDATED,
-        ),
+        checks.rate_check(dups, asset=VALIDATED),
+        checks.rate_check(invalid, asset=VALIDATED),
     ]
     return dg.MaterializeResult(asset_key=VALIDATED, metadata=meta, check_results=check_results)
 
 
+def _check_inputs(
+    dirs: PartitionDirs, keys: list[dg.AssetKey], reports: list[StageReport]
+) -> dict[str, dict[str, Any]]:
+    """The stage reports the rate checks count on: those of this run, and the upstream ones a
+    stage run on its own finds on disk."""
+    out = {key.path[-1]: r.to_json() for key, r in zip(keys, reports, strict=True)}
+    last = max(_STAGES.index(stage) for stage in out)
+    for stage, marker in (("extracted", EXTRACT_MARKER), ("transformed", TRANSFORM_MARKER))[:last]:
+        if stage not in out:
+            out[stage] = upstream_marker(dirs, marker)[1]
+    return out
+
+
+_STAGES: Final = ("extracted", "transformed", "validated")
 _STAGE_FUNCTIONS: Final = {
     EXTRACTED: run_extract,
     TRANSFORMED: run_transform,
@@ -212,6 +203,7 @@ _STAGE_FUNCTIONS: Final = {
     ],
     check_specs=[
         checks.spec(checks.PARSE_FAILURE_RATE, "extracted"),
+        checks.spec(checks.ADAPTER_REJECT_RATE, "transformed"),
         checks.spec(checks.DUPLICATE_ID_RATE, "validated"),
         checks.spec(checks.INVALID_RATE, "validated"),
     ],
@@ -228,15 +220,15 @@ def record_stages(
     cfg = pipeline.load()
     dirs = pipeline.dirs(cfg, context.partition_key)
     selected = context.selected_asset_keys
-    results = {
-        EXTRACTED: lambda r: _extracted_result(cfg, dirs, r),
-        TRANSFORMED: _transformed_result,
-        VALIDATED: lambda r: _validated_result(cfg, dirs, r),
-    }
+    # The parse check as the gate decided it: on the inputs charged to the partition, which
+    # needs the transformed stage's routing of the records.
+    gated: dict[str, RateEvaluation] = {}
 
-    def extraction_passes(report: StageReport) -> bool:
-        threshold = cfg.thresholds_for(dirs.objective).max_parse_failure_rate
-        return checks.within_threshold(report.quarantined, report.records_in, threshold)
+    def extraction_passes(extract: StageReport, transform: StageReport) -> bool:
+        inputs = {"extracted": extract.to_json(), "transformed": transform.to_json()}
+        evaluation = evaluate_all(cfg, dirs.key, inputs, [checks.PARSE_FAILURE_RATE])
+        gated.update(evaluation)
+        return evaluation[checks.PARSE_FAILURE_RATE].passed
 
     with partition_lock(dirs.work, dirs.key, pipeline.lock_timeout_seconds):
         if selected == set(_STAGE_FUNCTIONS):
@@ -251,6 +243,15 @@ def record_stages(
         else:
             keys = [key for key in _STAGE_FUNCTIONS if key in selected]
             reports = [_STAGE_FUNCTIONS[key](cfg, dirs, force=pipeline.force) for key in keys]
+        evaluations = evaluate_all(cfg, dirs.key, _check_inputs(dirs, keys, reports))
+    evaluations.update(gated)
+    results = {
+        EXTRACTED: lambda r: _extracted_result(
+            cfg, dirs, r, evaluations[checks.PARSE_FAILURE_RATE]
+        ),
+        TRANSFORMED: lambda r: _transformed_result(r, evaluations[checks.ADAPTER_REJECT_RATE]),
+        VALIDATED: lambda r: _validated_result(r, evaluations),
+    }
     checks_selected = context.selected_asset_check_keys
     for key, report in zip(keys, reports, strict=True):
         result = results[key](report)
@@ -312,7 +313,7 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
                     "shards": report.extra["shards"],
                     "toolsets": report.extra["toolsets"],
                     "files": report.extra["files"],
-                    "accounting": {k: accounting[k] for k in ("read", "written", "quarantined")},
+                    "accounting": accounting,
                     "verified": verification["passed"],
                 }
             ),
@@ -367,6 +368,8 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
             continue
         objective, split = split_key(key)
         partitions.append(PartitionShards.from_report(objective, split, data))
+    if not problems and not any(p.shards for p in partitions):
+        problems.append(_nothing_to_publish(partitions))
     if problems:
         check = checks.package_valid_check(0, 0, 0, [], [], problems)
         return dg.MaterializeResult(
@@ -406,6 +409,22 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
             "seconds": dg.MetadataValue.float(round(result.seconds, 3)),
         },
         check_results=[check],
+    )
+
+
+def _nothing_to_publish(partitions: list[PartitionShards]) -> str:
+    """Why there is no package: no built partition holds a record (a package needs at least
+    one file entry, spec rule A6); names the sources and files that held none."""
+    empty = [
+        f"{p.key}: {', '.join(sorted({f['source'] for f in p.files}))} "
+        f"({', '.join(f['file'] for f in p.files)})"
+        for p in partitions
+        if p.files
+    ]
+    where = "; ".join(empty) if empty else "no partition has a source"
+    return (
+        "no records: the sources of every built partition held no records, so there is no "
+        f"package to publish (a package needs at least one shard). Sources read: {where}"
     )
 
 

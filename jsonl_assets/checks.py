@@ -1,4 +1,5 @@
-"""The five blocking asset checks: names, specs and how each is decided from a stage report."""
+"""The six blocking asset checks: names, specs and their results (the rate checks are decided
+in rate_checks.py)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,32 @@ from typing import Any, Final
 
 import dagster as dg
 
+from jsonl_assets import reject_reasons
+from jsonl_assets.rate_checks import PARTITION_SCOPE, RateCount, RateEvaluation
 from jsonl_assets.ui_metadata import format_trace, table
 
-PARSE_FAILURE_RATE: Final = "parse_failure_rate"
-DUPLICATE_ID_RATE: Final = "duplicate_id_rate"
-INVALID_RATE: Final = "invalid_rate"
+PARSE_FAILURE_RATE: Final = reject_reasons.PARSE_FAILURE_RATE
+ADAPTER_REJECT_RATE: Final = reject_reasons.ADAPTER_REJECT_RATE
+DUPLICATE_ID_RATE: Final = reject_reasons.DUPLICATE_ID_RATE
+INVALID_RATE: Final = reject_reasons.INVALID_RATE
 SHARDS_VERIFIED: Final = "shards_verified"
 PACKAGE_VALID: Final = "package_valid"
+# Structured result of a rate check, which the CLI's failure report reads.
+RATE_REPORT: Final = "rate_report"
 
+_PER_SOURCE = (
+    " Decided per partition and per source, on the inputs charged to it; a source's own "
+    "sources[].thresholds override the global value for it."
+)
 CHECK_DESCRIPTIONS: Final = {
-    PARSE_FAILURE_RATE: "Share of this partition's raw inputs that could not be read or parsed, against thresholds.max_parse_failure_rate.",
-    DUPLICATE_ID_RATE: "Share of records dropped as duplicate ids, against thresholds.max_duplicate_id_rate.",
-    INVALID_RATE: "Share of records that break a rule of the spec for the objective, against thresholds.max_invalid_rate.",
+    PARSE_FAILURE_RATE: "Share of this partition's inputs that could not be read or parsed, against thresholds.max_parse_failure_rate."
+    + _PER_SOURCE,
+    ADAPTER_REJECT_RATE: "Share of this partition's inputs the source's adapter could not map (adapter:*, missing_id, unserializable), against thresholds.max_adapter_reject_rate."
+    + _PER_SOURCE,
+    DUPLICATE_ID_RATE: "Share of records dropped as duplicate ids, against thresholds.max_duplicate_id_rate."
+    + _PER_SOURCE,
+    INVALID_RATE: "Share of records that break a rule of the spec (schema:*) or of the quality policy (quality:*), against thresholds.max_invalid_rate."
+    + _PER_SOURCE,
     SHARDS_VERIFIED: "Every shard re-read from disk: size and sha256 match, it decompresses to its end, its line count is its record_count, and its lines are byte for byte the records the validated stage accepted (each parsed and judged against the spec there), in order.",
     PACKAGE_VALID: "The package passes the verifier (spec checklist A-G) and no id appears in two splits. metadata.json is only published when this passes.",
 }
@@ -28,51 +43,58 @@ def spec(name: str, asset: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(name, asset=asset, blocking=True, description=CHECK_DESCRIPTIONS[name])
 
 
-def _examples_md(examples: Sequence[Mapping[str, Any]]) -> str:
-    return "\n".join(f"- {format_trace(t)}" for t in examples) or "_none_"
-
-
-def within_threshold(failed: int, total: int, threshold: float) -> bool:
-    """The rule of every rate check: failed / total (0 when there is nothing) <= threshold."""
-    return (failed / total if total else 0.0) <= threshold
-
-
-def rate_check(
-    name: str,
-    failed: int,
-    total: int,
-    threshold: float,
-    what: str,
-    examples: Sequence[Mapping[str, Any]] = (),
-    asset: dg.AssetKey | None = None,
-) -> dg.AssetCheckResult:
-    rate = failed / total if total else 0.0
-    passed = within_threshold(failed, total, threshold)
-    verdict = "within" if passed else "ABOVE"
+def rate_check(evaluation: RateEvaluation, asset: dg.AssetKey | None = None) -> dg.AssetCheckResult:
+    """A rate check's result: it fails when the partition or any source is above its
+    threshold; the description names the first that is."""
+    shown = evaluation.failing[0] if evaluation.failing else evaluation.overall
+    rows = [
+        [
+            c.scope,
+            c.failed,
+            c.total,
+            f"{c.rate:.3%}",
+            f"{c.threshold:.3%}",
+            "ok" if c.passed else "ABOVE",
+            ", ".join(f"{r} {n}" for r, n in c.reasons.items()),
+        ]
+        for c in (evaluation.overall, *evaluation.sources)
+    ]
     return dg.AssetCheckResult(
-        check_name=name,
+        check_name=evaluation.check,
         asset_key=asset,
-        passed=passed,
+        passed=evaluation.passed,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=f"{failed} of {total} records {what} ({rate:.3%}), {verdict} the threshold of {threshold:.3%}",
+        description=describe(evaluation, shown),
         metadata={
-            "failed": failed,
-            "total": total,
-            "rate": dg.MetadataValue.float(rate),
-            "threshold": dg.MetadataValue.float(threshold),
-            "example_traces": dg.MetadataValue.md(_examples_md(examples)),
+            "failed": evaluation.overall.failed,
+            "total": evaluation.overall.total,
+            "rate": dg.MetadataValue.float(evaluation.overall.rate),
+            "threshold": dg.MetadataValue.float(evaluation.overall.threshold),
+            "per_source": dg.MetadataValue.md(
+                table(["scope", "failed", "of", "rate", "threshold", "", "reasons"], rows)
+            ),
+            "example_traces": dg.MetadataValue.md(_examples_md(evaluation)),
+            RATE_REPORT: dg.MetadataValue.json(evaluation.to_json()),
         },
     )
 
 
-def examples_for(
-    quarantine: Mapping[str, Any], reasons: Sequence[str] | None = None, prefix: str = ""
-) -> list[Mapping[str, Any]]:
-    out: list[Mapping[str, Any]] = []
-    for reason, traces in (quarantine.get("examples") or {}).items():
-        if (reasons is None or reason in reasons) and reason.startswith(prefix):
-            out.extend(traces)
-    return out[:5]
+def describe(evaluation: RateEvaluation, count: RateCount) -> str:
+    where = "" if count.scope == PARTITION_SCOPE else f"source {count.scope}: "
+    verdict = "within" if count.passed else "ABOVE"
+    return (
+        f"{where}{count.failed} of {count.total} inputs ({count.rate:.3%}), {verdict} the "
+        f"threshold of {count.threshold:.3%}"
+    )
+
+
+def _examples_md(evaluation: RateEvaluation) -> str:
+    lines = [
+        f"- {c.scope}: {reason}: {format_trace(trace)}"
+        for c in evaluation.sources
+        for reason, trace in c.examples.items()
+    ]
+    return "\n".join(lines[:10]) or "_none_"
 
 
 def shards_verified_check(result: Mapping[str, Any]) -> dg.AssetCheckResult:

@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from jsonl_assets import build_summary
 from jsonl_assets.config import CONFIG_ENV_VAR, ConfigError, load_config
 from jsonl_assets.gc_pause import gc_paused
 
@@ -26,6 +27,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+# Dagster's console log level: its errors (with stack traces) only with --verbose; the CLI
+# prints its own account of a failure (build_summary.py).
+_console_level = {"level": "CRITICAL"}
 
 
 def ensure_dagster_home() -> Path:
@@ -54,7 +58,7 @@ def _run_config(config_path: str, force: bool, helper_thread: bool = True) -> di
     return {
         "resources": {"pipeline": {"config": pipeline}},
         # The CLI prints its own progress; Dagster's event log still holds every event.
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        "loggers": {"console": {"config": {"log_level": _console_level["level"]}}},
     }
 
 
@@ -108,6 +112,7 @@ def build_partition(
         "errors": _errors(result),
         "seconds": time.perf_counter() - started,
         "run_id": result.run_id,
+        **build_summary.collect(result),
     }
     for event in result.get_asset_materialization_events():
         mat = event.materialization
@@ -205,6 +210,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     # live as long as the process. The collector is paused meanwhile - its scans would walk
     # them again and again, 0.3 s in all - and then they are frozen: later collections skip
     # them (and forked workers share their pages).
+    if args.verbose:
+        _console_level["level"] = "WARNING"
     with gc_paused():
         from jsonl_assets.partitions import all_partition_keys
 
@@ -254,12 +261,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     print()
     _print_table(results)
     _print_warned(results)
+    build_summary.print_sources(results, sys.stdout)
     failed = [r for r in results if not r["success"]]
     if failed:
         print(file=sys.stderr)
-        for r in failed:
-            for line in r["failed_checks"] or r["errors"] or ["failed"]:
-                print(f"{r['key']}: {line}", file=sys.stderr)
+        build_summary.print_failures(failed, sys.stderr)
         print(
             "blocking check failed or stage error: metadata.json was not updated", file=sys.stderr
         )
@@ -381,6 +387,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     build.add_argument(
         "--force", action="store_true", help="redo every stage instead of reusing finished work"
+    )
+    build.add_argument(
+        "--verbose", action="store_true", help="also print Dagster's errors with stack traces"
     )
     build.set_defaults(func=cmd_build)
     verify = sub.add_parser(

@@ -74,6 +74,7 @@ class Thresholds:
     max_parse_failure_rate: float = 0.05
     max_duplicate_id_rate: float = 0.05
     max_invalid_rate: float = 0.05
+    max_adapter_reject_rate: float = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,9 @@ class SourceConfig:
     license: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     quality: QualityPolicy = DEFAULT_POLICY  # the global policy with the source's overrides
+    # `sources[].thresholds`: only the keys the config sets (they override the global and
+    # per-objective values for this source).
+    thresholds: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +128,9 @@ class PipelineConfig:
 
     def thresholds_for(self, objective: str) -> Thresholds:
         return self.objective_thresholds.get(objective, self.thresholds)
+
+    def source(self, name: str) -> SourceConfig:
+        return next(s for s in self.sources if s.name == name)
 
     def sources_for(self, objective: str, split: str) -> list[SourceConfig]:
         """Sources that can feed partition objective|split, in config order."""
@@ -359,7 +366,12 @@ _OUTPUT_KEYS: Final = (
     "work_dir",
     "quarantine_dir",
 )
-_THRESHOLD_KEYS: Final = ("max_parse_failure_rate", "max_duplicate_id_rate", "max_invalid_rate")
+_THRESHOLD_KEYS: Final = (
+    "max_parse_failure_rate",
+    "max_duplicate_id_rate",
+    "max_invalid_rate",
+    "max_adapter_reject_rate",
+)
 _SOURCE_KEYS: Final = (
     "name",
     "paths",
@@ -374,6 +386,7 @@ _SOURCE_KEYS: Final = (
     "license",
     "metadata",
     "quality",
+    "thresholds",
 )
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
@@ -437,11 +450,12 @@ def _parse_output(r: _Reader, root: Path) -> OutputConfig:
 
 
 def _parse_thresholds(r: _Reader, base: Thresholds) -> Thresholds:
-    return Thresholds(
-        max_parse_failure_rate=r.rate("max_parse_failure_rate", base.max_parse_failure_rate),
-        max_duplicate_id_rate=r.rate("max_duplicate_id_rate", base.max_duplicate_id_rate),
-        max_invalid_rate=r.rate("max_invalid_rate", base.max_invalid_rate),
-    )
+    return Thresholds(**{key: r.rate(key, getattr(base, key)) for key in _THRESHOLD_KEYS})
+
+
+def _parse_source_thresholds(r: _Reader) -> dict[str, float]:
+    """The keys a source's `thresholds` sets, each a rate."""
+    return {key: r.rate(key, 0.0) for key in _THRESHOLD_KEYS if key in r.data}
 
 
 def _parse_toolsets(cfg_path: Path, value: Any) -> tuple[Mapping[str, Any], ...]:
@@ -553,6 +567,9 @@ def _parse_source(
             f"must match {_CONTENT_TYPE_RE.pattern} (it becomes part of shard names)",
         )
     metadata = r.mapping("metadata")
+    thresholds = _parse_source_thresholds(
+        _Reader(cfg_path, f"{key}.thresholds", r.data.get("thresholds"), _THRESHOLD_KEYS)
+    )
     return SourceConfig(
         name=name,
         objective=objective,
@@ -570,4 +587,5 @@ def _parse_source(
         quality=_parse_quality(
             cfg_path, r.sub("quality"), r.data.get("quality"), quality, objective
         ),
+        thresholds=thresholds,
     )

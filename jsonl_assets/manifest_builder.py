@@ -135,13 +135,27 @@ def _extension(cfg: PipelineConfig, built: Sequence[PartitionShards]) -> dict[st
             for s in cfg.sources
         ],
         "source_files": [files[k] for k in sorted(files)],
-        "accounting": {
-            p.key: {
-                k: p.accounting[k] for k in ("read", "written", "quarantined") if k in p.accounting
-            }
-            for p in built
-        },
+        "accounting": {p.key: _accounting(p.accounting) for p in built},
     }
+
+
+def _accounting(accounting: Mapping[str, Any]) -> dict[str, Any]:
+    """A partition's accounting, per source too: read = written + quarantined, the quarantined
+    by reason (an auditor reconciles them with the shards' records and the quarantine files)."""
+    out: dict[str, Any] = {
+        k: accounting[k] for k in ("read", "written", "quarantined") if k in accounting
+    }
+    per_source = accounting.get("per_source") or {}
+    out["sources"] = {
+        name: {
+            "read": c["read"],
+            "written": c["written"],
+            "quarantined": c["quarantined"],
+            "quarantined_by_reason": dict(sorted(c.get("quarantined_by_reason", {}).items())),
+        }
+        for name, c in sorted(per_source.items())
+    }
+    return out
 
 
 def manifest_bytes(doc: dict[str, Any]) -> bytes:

@@ -25,12 +25,16 @@ def quarantine_path(quarantine_dir: Path, objective: str, split: str, stage: str
 
 
 class QuarantineWriter:
-    """Collects a stage's rejections; counts them by reason and keeps a few example traces."""
+    """Collects a stage's rejections; counts them by reason (in all and per source) and keeps
+    a few example traces."""
 
     def __init__(self, path: Path, stage: str) -> None:
         self.path = path
         self.stage = stage
         self.by_reason: Counter[str] = Counter()
+        # Per source and reason: what each source's rate checks count.
+        self.by_source: dict[str, Counter[str]] = {}
+        self.source_examples: dict[str, dict[str, dict[str, Any]]] = {}  # the first trace
         self.examples: dict[str, list[dict[str, Any]]] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = partial_path(path)
@@ -66,6 +70,13 @@ class QuarantineWriter:
             entry["raw_size"] = raw_size
         write_partial(self._handle, orjson.dumps(entry) + b"\n", self.path)
         self.by_reason[reason] += 1
+        source = self.by_source.get(trace["source"])
+        if source is None:
+            source = self.by_source[trace["source"]] = Counter()
+            self.source_examples[trace["source"]] = {}
+        if not source[reason]:
+            self.source_examples[trace["source"]][reason] = trace
+        source[reason] += 1
         examples = self.examples.setdefault(reason, [])
         if len(examples) < EXAMPLES_PER_REASON:
             examples.append(trace)
@@ -97,4 +108,11 @@ class QuarantineWriter:
             "count": self.count,
             "by_reason": dict(sorted(self.by_reason.items())),
             "examples": {k: self.examples[k] for k in sorted(self.examples)},
+            "by_source": {
+                name: dict(sorted(self.by_source[name].items())) for name in sorted(self.by_source)
+            },
+            "source_examples": {
+                name: dict(sorted(self.source_examples[name].items()))
+                for name in sorted(self.source_examples)
+            },
         }

@@ -18,8 +18,9 @@ transform_stage: the stage runs again, the same bytes). A test holds both ways t
 bytes.
 
 Nothing is committed until the pass ends; then the stages commit in order (the staged shards
-just before the validated marker), and the later ones only if `gate(extract_report)` allows it
-(the Dagster layer passes the parse-failure check, which blocks downstream stages). A pass
+just before the validated marker), and the later ones only if `gate(extract_report,
+transform_report)` allows it (the Dagster layer passes the parse-failure check, which blocks
+downstream stages; its denominators need the transformed stage's routing of the records). A pass
 killed midway leaves only `.partial` files and a staging folder: the rerun starts the pass
 again. Once extracted is committed, a rerun reuses it and runs the other stages on their own.
 
@@ -57,10 +58,12 @@ from jsonl_assets.work_files import PartitionDirs, read_marker
 BATCH_RECORDS: Final = 16384
 BATCH_BYTES: Final = 16 << 20
 
-Gate = Callable[[StageReport], bool]
+# gate(extract_report, transform_report): whether the stages after extracted may commit. The
+# transformed report is the pass's, not yet committed (or the stage's, run on its own).
+Gate = Callable[[StageReport, StageReport], bool]
 
 
-def _always(_: StageReport) -> bool:
+def _always(_: StageReport, __: StageReport) -> bool:
     return True
 
 
@@ -78,10 +81,11 @@ def run_record_stages(
     pass compresses its shards on a second thread (worth it with a core to spare)."""
     extract_fp = extract_fingerprint(cfg, dirs)
     if not force and read_marker(dirs.file(EXTRACT_MARKER), extract_fp) is not None:
-        reports = [run_extract(cfg, dirs)]
-        if not gate(reports[0]):
-            return reports
-        return [*reports, run_transform(cfg, dirs), run_validate(cfg, dirs)]
+        extract_report = run_extract(cfg, dirs)
+        transform_report = run_transform(cfg, dirs)
+        if not gate(extract_report, transform_report):
+            return [extract_report]
+        return [extract_report, transform_report, run_validate(cfg, dirs)]
     return _one_pass(cfg, dirs, extract_fp, gate, helper_thread)
 
 
@@ -166,7 +170,7 @@ def _one_pass(
     try:
         extract_report = extraction.commit(extract_fp, clock() - seconds["extracted"])
         transformer.bytes_in = extraction.out.bytes_written  # the extracted lines it stands for
-        if not gate(extract_report):
+        if not gate(extract_report, transformer.report(clock() - seconds["transformed"])):
             give_up()
             return [extract_report]
         transform_fp = transform_fingerprint(cfg, dirs, extract_fp)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import time
 from array import array
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -36,6 +37,7 @@ from jsonl_assets.config import PipelineConfig
 from jsonl_assets.extract_stage import MARKER as EXTRACT_MARKER
 from jsonl_assets.gc_pause import gc_paused
 from jsonl_assets.package_files import check_package, remove_orphans
+from jsonl_assets.rate_checks import source_reads
 from jsonl_assets.shard_families import FamilyContent, family_of, family_pattern, file_family
 from jsonl_assets.shard_writer import ShardInfo, ShardJournal, ShardWriter
 from jsonl_assets.stage_report import StageError, StageReport
@@ -58,7 +60,7 @@ from jsonl_assets.work_files import (
 )
 
 STAGE = "shards"
-CODE_VERSION = "2"
+CODE_VERSION = "3"
 MARKER = "shards.json"
 JOURNAL = "shards.journal"
 # Finding of shards_verified when a shard's lines are not the records validated accepted.
@@ -259,38 +261,28 @@ def _load_rejects(path: Path) -> array:
 def partition_accounting(
     dirs: PartitionDirs, validate_report: dict[str, Any], written: int
 ) -> dict[str, Any]:
-    """records read = records written + records quarantined, per source and in total.
+    """records read = records written + records quarantined, per source and in total, and
+    per source the quarantined records by reason.
 
     "Read" counts the partition's own records: raw inputs charged to it plus the records
     adapters made for it (one raw input can make several, e.g. alpaca instances).
     """
     _, extract = upstream_marker(dirs, EXTRACT_MARKER)
     _, transform = upstream_marker(dirs, TRANSFORM_MARKER)
-    sources = sorted(
-        set(extract["per_source"])
-        | set(transform["per_source"])
-        | set(validate_report["per_source"])
-    )
-    per_source: dict[str, dict[str, int]] = {}
-    for name in sources:
-        e = extract["per_source"].get(name, {})
-        t = transform["per_source"].get(name, {})
-        v = validate_report["per_source"].get(name, {})
-        quarantined = (
-            e.get("quarantined", 0)
-            + t.get("quarantined", 0)
-            + v.get("invalid", 0)
-            + v.get("duplicate", 0)
-        )
-        read = (
-            e.get("items", 0)
-            - e.get("charged_elsewhere", 0)
-            - t.get("in", 0)
-            + t.get("rejected_inputs", 0)
-            + t.get("made", 0)
-            - t.get("routed_elsewhere", 0)
-        )
-        per_source[name] = {"read": read, "written": v.get("out", 0), "quarantined": quarantined}
+    reads = source_reads(extract["per_source"], transform["per_source"])
+    by_reason: dict[str, Counter[str]] = {}
+    for report in (extract, transform, validate_report):
+        for name, reasons in report["quarantine"].get("by_source", {}).items():
+            by_reason.setdefault(name, Counter()).update(reasons)
+    per_source: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(reads) | set(by_reason) | set(validate_report["per_source"])):
+        reasons = by_reason.get(name, Counter())
+        per_source[name] = {
+            "read": reads.get(name, 0),
+            "written": validate_report["per_source"].get(name, {}).get("out", 0),
+            "quarantined": sum(reasons.values()),
+            "quarantined_by_reason": dict(sorted(reasons.items())),
+        }
     totals = {k: sum(p[k] for p in per_source.values()) for k in ("read", "written", "quarantined")}
     if totals["written"] != written or any(
         p["read"] != p["written"] + p["quarantined"] for p in per_source.values()

@@ -38,7 +38,7 @@ from jsonl_assets.work_files import (
 )
 
 STAGE = "transformed"
-CODE_VERSION = "1"
+CODE_VERSION = "2"
 OUTPUT = "transformed.jsonl"
 FILES = "transformed.files"
 MARKER = "transformed.json"
@@ -255,13 +255,19 @@ class Transformer:
         self.out.commit()
         self.index_out.commit()
         self.quarantine.commit()
+        report = self.report(started)
+        write_marker(self.dirs.file(MARKER), stage_fp, report.to_json())
+        return report
+
+    def report(self, started: float) -> StageReport:
+        """The stage's report so far (what `commit` records once everything is written)."""
         per_source = self.counters.as_dict()
 
         def total(key: str) -> int:
             return sum(c.get(key, 0) for c in per_source.values())
 
         toolsets = self.toolsets
-        report = StageReport(
+        return StageReport(
             stage=STAGE,
             partition=self.dirs.key,
             records_in=total("in") - total("charged_elsewhere"),
@@ -280,8 +286,6 @@ class Transformer:
                 "files": self.files,
             },
         )
-        write_marker(self.dirs.file(MARKER), stage_fp, report.to_json())
-        return report
 
     def abort(self) -> None:
         self.out.abort()

@@ -45,9 +45,18 @@ def quarantine_table(summary: Mapping[str, Any]) -> str:
     )
 
 
-def accounting_table(per_source: Mapping[str, Mapping[str, int]]) -> str:
-    rows = [[name, c["read"], c["written"], c["quarantined"]] for name, c in per_source.items()]
-    return table(["source", "read", "written", "quarantined"], rows)
+def accounting_table(per_source: Mapping[str, Mapping[str, Any]]) -> str:
+    rows = [
+        [
+            name,
+            c["read"],
+            c["written"],
+            c["quarantined"],
+            ", ".join(f"{r} {n}" for r, n in (c.get("quarantined_by_reason") or {}).items()),
+        ]
+        for name, c in per_source.items()
+    ]
+    return table(["source", "read", "written", "quarantined", "by reason"], rows)
 
 
 def package_summary_table(records: Mapping[tuple[str, str], tuple[int, int]]) -> str:

@@ -47,7 +47,7 @@ from jsonl_assets.work_files import (
 )
 
 STAGE = "validated"
-CODE_VERSION = "2"
+CODE_VERSION = "3"
 REJECTS = "validated.rejects"
 IDS = "validated.ids.arrow"
 MARKER = "validated.json"

@@ -1,4 +1,4 @@
-"""Real materialisations of the stage assets on the sample data, and the five checks."""
+"""Real materialisations of the stage assets on the sample data, and the six checks."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def package_hashes(package: Path) -> dict[str, str]:
     }
 
 
-def test_code_location_has_five_assets_twelve_partitions_five_checks() -> None:
+def test_code_location_has_five_assets_twelve_partitions_six_checks() -> None:
     graph = defs.resolve_asset_graph()
     materializable = {k.to_user_string() for k in graph.materializable_asset_keys}
     assert materializable == {"extracted", "transformed", "validated", "shards", "manifest"}
@@ -64,6 +64,7 @@ def test_code_location_has_five_assets_twelve_partitions_five_checks() -> None:
     check_names = {k.name for k in graph.asset_check_keys}
     assert check_names == {
         checks.PARSE_FAILURE_RATE,
+        checks.ADAPTER_REJECT_RATE,
         checks.DUPLICATE_ID_RATE,
         checks.INVALID_RATE,
         checks.SHARDS_VERIFIED,
@@ -200,7 +201,10 @@ def test_one_stage_of_the_multi_asset_materialises_on_its_own(
     materialized = [e.asset_key for e in result.get_asset_materialization_events()]
     assert materialized == [TRANSFORMED]
     assert (work / "extracted.jsonl").exists()
-    assert not result.get_asset_check_evaluations()  # the checks of unselected assets
+    # Only transformed's own check: none of the unselected assets.
+    assert [e.check_name for e in result.get_asset_check_evaluations()] == [
+        checks.ADAPTER_REJECT_RATE
+    ]
 
 
 def test_duplicate_and_invalid_rate_checks_fail_on_data_that_breaks_them(
@@ -220,6 +224,7 @@ def test_checks_pass_on_clean_data(sample_project: Path, instance: dg.DagsterIns
     assert all(e.passed for e in result.get_asset_check_evaluations())
     assert set(check_results(result)) == {
         checks.PARSE_FAILURE_RATE,
+        checks.ADAPTER_REJECT_RATE,
         checks.DUPLICATE_ID_RATE,
         checks.INVALID_RATE,
         checks.SHARDS_VERIFIED,

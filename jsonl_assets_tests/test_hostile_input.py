@@ -144,6 +144,7 @@ def make_hostile_project(root: Path) -> tuple[Path, dict[str, dict[str, int]]]:
             "max_parse_failure_rate": 1.0,
             "max_duplicate_id_rate": 1.0,
             "max_invalid_rate": 1.0,
+            "max_adapter_reject_rate": 1.0,
         },
         "sources": [
             {

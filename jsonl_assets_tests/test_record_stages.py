@@ -228,7 +228,7 @@ def test_a_toolset_derived_later_is_judged_as_stage_by_stage(
 def test_a_refused_gate_commits_extracted_only(sample_project: Path) -> None:
     cfg = load_config(sample_project)
     dirs = next(d for d in _dirs(sample_project) if d.key == "sft|train")
-    reports = run_record_stages(cfg, dirs, gate=lambda report: False)
+    reports = run_record_stages(cfg, dirs, gate=lambda extract, transform: False)
     assert [r.stage for r in reports] == ["extracted"]
     assert sorted(p.name for p in dirs.work.iterdir() if p.name != ".lock") == ["extracted.json"]
     assert sorted(p.name for p in dirs.quarantine.iterdir()) == ["extracted.jsonl"]

@@ -149,7 +149,7 @@ def test_staged_shards_are_copied_across_file_systems(
 
 def test_a_failed_pass_leaves_nothing_staged(sample_project: Path) -> None:
     cfg, dirs = _project(sample_project)
-    reports = run_record_stages(cfg, dirs, gate=lambda report: False)
+    reports = run_record_stages(cfg, dirs, gate=lambda extract, transform: False)
     assert [r.stage for r in reports] == ["extracted"]
     assert not dirs.file(MARKER).exists() and not (dirs.work / STAGED_DIR).exists()
 

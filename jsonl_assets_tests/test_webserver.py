@@ -45,6 +45,7 @@ EDGES = {
 }
 CHECKS = {
     "extracted": ["parse_failure_rate"],
+    "transformed": ["adapter_reject_rate"],
     "validated": ["duplicate_id_rate", "invalid_rate"],
     "shards": ["shards_verified"],
     "manifest": ["package_valid"],
