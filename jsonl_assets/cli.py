@@ -305,6 +305,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         max_line_bytes=args.max_line_bytes,
         max_expansion=args.max_expansion,
         expansion_floor=args.expansion_floor,
+        max_shard_bytes=args.max_shard_bytes,
     )
     try:
         report = verify_package(
@@ -433,6 +434,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=vl.DEFAULT_EXPANSION_FLOOR,
         metavar="BYTES",
         help="decompressed bytes every file may reach whatever its size (default: 64MiB)",
+    )
+    verify.add_argument(
+        "--max-shard-bytes",
+        type=_byte_size,
+        default=vl.DEFAULT_MAX_SHARD_BYTES,
+        metavar="BYTES",
+        help="a shard file larger than this on disk is a C13 error and is not read "
+        "(default: 64GiB)",
     )
     verify.set_defaults(func=cmd_verify)
     args = parser.parse_args(argv)

@@ -350,6 +350,16 @@ def verify_shard(
         else:
             sink.error("C13", path, None, f"shard file {exc.reason}")
         return _shard_result(path, sink)
+    if size > limits.max_shard_bytes:
+        raw.close()
+        sink.error(
+            "C13",
+            path,
+            None,
+            f"shard file is {size} bytes, more than --max-shard-bytes ({limits.max_shard_bytes}):"
+            " not read",
+        )
+        return _shard_result(path, sink)
     if codec is not None:
         expected = next((c for c, ext in _EXTENSION_CODEC if path.endswith(ext)), "none")
         if expected != codec:

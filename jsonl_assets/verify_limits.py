@@ -26,6 +26,9 @@ DEFAULT_MAX_METADATA_BYTES: Final = 16 * MiB
 DEFAULT_MAX_LINE_BYTES: Final = 16 * MiB  # the build's limits.max_record_bytes default
 DEFAULT_MAX_EXPANSION: Final = 1000
 DEFAULT_EXPANSION_FLOOR: Final = 64 * MiB
+# Hashing runs at about 1 GiB/s: a shard past this (a sparse `truncate -s 1T` file, say) is an
+# error without being read, so verify's time stays bounded by what it will read.
+DEFAULT_MAX_SHARD_BYTES: Final = 64 << 30
 
 _KINDS: Final = (
     (stat.S_ISDIR, "a directory"),
@@ -49,6 +52,7 @@ class VerifyLimits:
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     max_expansion: int = DEFAULT_MAX_EXPANSION
     expansion_floor: int = DEFAULT_EXPANSION_FLOOR
+    max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES
 
     def decompressed_cap(self, on_disk: int) -> int:
         return max(self.expansion_floor, self.max_expansion * on_disk)

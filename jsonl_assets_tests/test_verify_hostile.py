@@ -265,6 +265,30 @@ def test_shards_that_are_not_regular_files(tmp_path: Path) -> None:
     assert_error(run, "C13", "data/dir.jsonl")
 
 
+def test_a_huge_sparse_shard_is_refused_without_being_read(tmp_path: Path) -> None:
+    """Before: a `truncate -s 1T` shard was hashed in full (about 15 minutes at 1 GiB/s)."""
+    pkg = tmp_path / "pkg"
+    shard = write_shard(pkg, "data/sft-train-00000.jsonl", [sft_record("a")])
+    sparse = pkg / "data" / "sft-train-00001.jsonl"
+    with open(sparse, "wb") as handle:
+        handle.truncate(1 << 40)
+    write_meta(
+        pkg,
+        [
+            {
+                "split": "train",
+                "objective": "sft",
+                "shards": [shard, {"path": str(sparse.relative_to(pkg))}],
+            }
+        ],
+    )
+    run = run_verify(pkg, timeout=30)
+    assert_error(run, "C13", "more than --max-shard-bytes")
+    # The cap is a flag: a small one refuses the real shard too.
+    run = run_verify(pkg, "--max-shard-bytes", "10", timeout=30)
+    assert_error(run, "C13", "data/sft-train-00000.jsonl: shard file is")
+
+
 def test_asset_index_fifo_and_bomb(tmp_path: Path) -> None:
     pkg = tmp_path / "pkg"
     full_package(pkg, "zstd")
