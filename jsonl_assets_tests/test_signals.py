@@ -60,12 +60,17 @@ def _no_process_left(tag: str, within: float = 5.0) -> list[int]:
 
 # (name, workers, pause point or None for start-up, signal)
 SCENARIOS = (
-    ("extract in the parent, SIGINT", 1, "extract.batch:1", signal.SIGINT),
-    ("shards into the package, SIGTERM", 1, "shard.journaled:2", signal.SIGTERM),
-    ("extract in a worker, SIGINT", 2, "extract.batch:1", signal.SIGINT),
-    ("extract in a worker, SIGTERM", 2, "extract.batch:1", signal.SIGTERM),
-    ("metadata.json being written, SIGTERM", 2, "before_rename:metadata.json", signal.SIGTERM),
-    ("start-up, SIGINT", 2, None, signal.SIGINT),
+    ("--workers 1, mid-extraction, SIGINT", 1, "extract.batch:1", signal.SIGINT),
+    ("--workers 1, shards into the package, SIGTERM", 1, "shard.journaled:2", signal.SIGTERM),
+    ("--workers 2, mid-extraction, SIGINT", 2, "extract.batch:1", signal.SIGINT),
+    ("--workers 2, mid-extraction, SIGTERM", 2, "extract.batch:1", signal.SIGTERM),
+    (
+        "--workers 2, metadata.json written, SIGTERM",
+        2,
+        "before_rename:metadata.json",
+        signal.SIGTERM,
+    ),
+    ("--workers 2, start-up, SIGINT", 2, None, signal.SIGINT),
 )
 
 
@@ -94,7 +99,7 @@ def _scenario(base: Path, n: int, expected: dict, scenario: tuple) -> str:
     rerun = Build(config, workers=workers, keys=KEYS)
     assert rerun.finish() == 0, f"{name}: the rerun failed\n{rerun.text}"
     assert restart.outputs(project) == expected, f"{name}: the resumed build's bytes differ"
-    return f"{name:40} rc {rc}  exited {seconds:4.1f} s after the signal"
+    return f"{name:48} rc {rc}  exited {seconds:4.1f} s after the signal"
 
 
 @pytest.mark.crash
@@ -104,9 +109,7 @@ def test_sigint_and_sigterm_stop_the_build_cleanly_and_it_resumes(tmp_path: Path
     restart.build_stages(restart.make_project(reference), KEYS)
     expected = restart.outputs(reference)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = [
-            pool.submit(_scenario, tmp_path, n, expected, s) for n, s in enumerate(SCENARIOS)
-        ]
+        runs = [pool.submit(_scenario, tmp_path, n, expected, s) for n, s in enumerate(SCENARIOS)]
         lines = [r.result() for r in runs]
     print("\n" + "\n".join(lines))
 
