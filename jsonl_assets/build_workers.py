@@ -32,6 +32,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Final
 
+from jsonl_assets import fault_points
+
 INTERRUPTED: Final = "interrupted; rerun to resume"
 SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PR_SET_PDEATHSIG: Final = 1
@@ -51,7 +53,8 @@ def install() -> None:
 
 
 def on_interrupt(cleanup: Callable[[], None]) -> None:
-    """Run `cleanup` (after the workers are killed) if the build is interrupted."""
+    """Run `cleanup` (after the workers are killed) if the build is interrupted. It runs in a
+    signal handler, whatever the main thread was doing: plain os calls only, no locks."""
     _cleanups.append(cleanup)
 
 
@@ -94,6 +97,7 @@ def _init_worker(parent: int) -> None:
     if os.getppid() != parent:  # the parent died before the kernel was asked to tell us
         os.killpg(0, signal.SIGKILL)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    fault_points.kill_also.append(parent)
 
 
 def _watch_parent(parent: int) -> None:

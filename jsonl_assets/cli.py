@@ -200,7 +200,7 @@ def _lock_package(package: Path, wait: float | None) -> PackageLock:
         print(f"waiting for {lock.path}, held by {who}", file=sys.stderr, flush=True)
 
     stale = lock.acquire(0.0 if wait is None else wait, on_wait=waiting)
-    build_workers.on_interrupt(lock.release)
+    build_workers.on_interrupt(lock.abandon)
     # The runs of this build (in its worker processes) find the token and know the lock is theirs.
     os.environ[TOKEN_ENV] = lock.token
     if stale is not None:
@@ -224,8 +224,12 @@ def cmd_build(args: argparse.Namespace) -> int:
         try:
             lock = _lock_package(cfg.output.dir, args.wait)
         except PackageBusyError as exc:
-            print(f"{exc}; rerun with --wait to wait for it", file=sys.stderr)
+            hint = "; rerun with --wait to wait for it" if args.wait is None else ""
+            print(f"{exc}{hint}", file=sys.stderr)
             return EXIT_BUSY
+        except OSError as exc:
+            print(f"cannot lock the package dir {cfg.output.dir}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
     try:
         return _build(args, cfg)
     except build_workers.WorkerDied as exc:

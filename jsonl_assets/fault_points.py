@@ -2,7 +2,8 @@
 
 Set `JSONL_ASSETS_KILL_AT=<point>[:<n>]` and the process sends itself SIGKILL the n-th time
 (default: the first) that the core calls `reached("<point>")`. Nothing is flushed or cleaned
-up, exactly as with `kill -9` or a power cut. The points:
+up, exactly as with `kill -9` or a power cut. In a worker process of `jsonl-assets build` the
+CLI is killed first, so the whole build dies as with `kill -9` of the CLI. The points:
 
 | point | where |
 |---|---|
@@ -46,6 +47,9 @@ def parse(spec: str) -> tuple[str | None, int]:
 
 
 _TARGET, _NTH = parse(os.environ.get(ENV_VAR, ""))
+# A worker process of `jsonl-assets build` names its parent here: a kill point kills the whole
+# build, as `kill -9` of the CLI would (the worker dies with it).
+kill_also: list[int] = []
 _PAUSE, _PAUSE_NTH = parse(os.environ.get(PAUSE_ENV_VAR, ""))
 _seen = 0
 _pause_seen = 0
@@ -64,6 +68,8 @@ def reached(point: str) -> None:
     if point == _TARGET:
         _seen += 1
         if _seen >= _NTH:
+            for pid in kill_also:
+                os.kill(pid, signal.SIGKILL)
             os.kill(os.getpid(), signal.SIGKILL)
 
 

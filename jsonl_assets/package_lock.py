@@ -108,6 +108,16 @@ class PackageLock:
         if not self._held:
             return
         self._held = False
+        self._remove_files()
+        self._lock.release()
+
+    def abandon(self) -> None:
+        """For a process about to exit at once (a signal handler): remove the files, and let the
+        exit drop the kernel lock (no filelock call, whatever the interrupted thread held)."""
+        if self._held:
+            self._remove_files()
+
+    def _remove_files(self) -> None:
         with contextlib.suppress(OSError):
             holder = read_holder(self.package)
             if holder is not None and holder.token == self.token:
@@ -115,7 +125,6 @@ class PackageLock:
         with contextlib.suppress(OSError):
             if os.stat(self.path).st_ino == self._inode:
                 self.path.unlink()
-        self._lock.release()
 
     def _busy_message(self, waited: float | None = None) -> str:
         holder = None
@@ -126,7 +135,7 @@ class PackageLock:
         who = holder.describe() if holder else f"a process that left no record in {HOLDER_NAME}"
         after = f" (waited {waited:.0f} s)" if waited else ""
         return (
-            f"{self.package} is being built by another build: {self.path} is held by {who}{after}"
+            f"{self.package} is locked by another build: {self.path} is held by {who}{after}"
         )
 
 
