@@ -134,9 +134,7 @@ class PackageLock:
             time.sleep(0.05)
         who = holder.describe() if holder else f"a process that left no record in {HOLDER_NAME}"
         after = f" (waited {waited:.0f} s)" if waited else ""
-        return (
-            f"{self.package} is locked by another build: {self.path} is held by {who}{after}"
-        )
+        return f"{self.package} is locked by another build: {self.path} is held by {who}{after}"
 
 
 def held_by_this_build(package: Path) -> bool:
