@@ -125,6 +125,26 @@ def shutdown_pools() -> None:
         _pools.pop()
 
 
+def call_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run `fn(*args)` in a worker, off its main thread: Dagster then leaves the worker's
+    signals alone, so a worker signalled from outside dies at once (and the CLI says so)
+    instead of turning the signal into a failed run with a traceback."""
+    out: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            out["value"] = fn(*args)
+        except BaseException as exc:
+            out["error"] = exc
+
+    thread = threading.Thread(target=target, name="dagster-run")
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
 def result(future: Future[Any]) -> Any:
     """The future's result; a worker killed from outside is a WorkerDied, not a traceback."""
     try:

@@ -233,6 +233,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     try:
         return _build(args, cfg)
     except build_workers.WorkerDied as exc:
+        build_workers.stop_workers()
         print(str(exc), file=sys.stderr)
         return EXIT_FAILED
     finally:
@@ -271,7 +272,15 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     # cmd_build shuts the pool down.
     pool = build_workers.worker_pool(workers)
     futures = [
-        pool.submit(build_partition, key, config_path, args.force, None, helper_thread)
+        pool.submit(
+            build_workers.call_in_thread,
+            build_partition,
+            key,
+            config_path,
+            args.force,
+            None,
+            helper_thread,
+        )
         for key in keys
     ]
     for future in futures:
@@ -289,7 +298,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
             "blocking check failed or stage error: metadata.json was not updated", file=sys.stderr
         )
         return EXIT_FAILED
-    outcome = build_workers.result(pool.submit(publish, config_path))
+    outcome = build_workers.result(pool.submit(build_workers.call_in_thread, publish, config_path))
     if not outcome["success"]:
         for line in outcome["failed_checks"] or outcome["errors"]:
             print(f"manifest: {line}", file=sys.stderr)

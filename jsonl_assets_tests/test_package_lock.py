@@ -66,6 +66,7 @@ class Build:
         workers: int = 1,
         keys: tuple[str, ...] = KEYS,
         env: dict[str, str] | None = None,
+        session: bool = False,
     ) -> None:
         home = config.parent / "dagster_home"
         home.mkdir(exist_ok=True)
@@ -87,6 +88,7 @@ class Build:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=session,  # its own process group, as a terminal's job has
         )
         _STARTED.append(self.proc)
         self.out: list[str] = []

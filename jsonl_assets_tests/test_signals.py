@@ -71,6 +71,8 @@ SCENARIOS = (
         signal.SIGTERM,
     ),
     ("--workers 2, start-up, SIGINT", 2, None, signal.SIGINT),
+    # Ctrl-C in a terminal: SIGINT to the whole process group of the job.
+    ("--workers 2, mid-extraction, Ctrl-C (group)", 2, "extract.batch:1", "group"),
 )
 
 
@@ -79,13 +81,20 @@ def _scenario(base: Path, n: int, expected: dict, scenario: tuple) -> str:
     project = base / f"s{n}"
     config = restart.make_project(project)
     tag = uuid.uuid4().hex
-    build = Build(config, pause_at=pause_at, workers=workers, keys=KEYS, env={TAG: tag})
+    group = sig == "group"
+    build = Build(
+        config, pause_at=pause_at, workers=workers, keys=KEYS, env={TAG: tag}, session=group
+    )
     if pause_at:
         build.wait_paused()
     else:
         build.wait_until(lambda: build.out, "the first line")
     started = time.monotonic()
-    build.proc.send_signal(sig)
+    if group:
+        sig = signal.SIGINT
+        os.killpg(build.proc.pid, sig)
+    else:
+        build.proc.send_signal(sig)
     rc = build.finish(timeout=30)
     seconds = time.monotonic() - started
     text = build.text
@@ -112,6 +121,25 @@ def test_sigint_and_sigterm_stop_the_build_cleanly_and_it_resumes(tmp_path: Path
         runs = [pool.submit(_scenario, tmp_path, n, expected, s) for n, s in enumerate(SCENARIOS)]
         lines = [r.result() for r in runs]
     print("\n" + "\n".join(lines))
+
+
+@pytest.mark.crash
+def test_a_worker_killed_from_outside_fails_the_build_clearly(tmp_path: Path) -> None:
+    reference = tmp_path / "clean"
+    restart.build_stages(restart.make_project(reference), KEYS)
+    config = restart.make_project(tmp_path / "worker")
+    tag = uuid.uuid4().hex
+    build = Build(config, pause_at="extract.batch:1", workers=2, keys=KEYS, env={TAG: tag})
+    build.wait_paused()
+    os.kill(int(build.pause_file.read_text()), signal.SIGTERM)
+    rc = build.finish(timeout=60)
+    assert rc == 1, build.text
+    assert "a worker process of the build died" in build.text, build.text
+    assert "Traceback" not in build.text, build.text
+    assert not _no_process_left(tag)
+    rerun = Build(config, workers=2, keys=KEYS)
+    assert rerun.finish() == 0, rerun.text
+    assert restart.outputs(config.parent) == restart.outputs(reference)
 
 
 @pytest.mark.crash
