@@ -15,6 +15,7 @@ from jsonl_assets.extract_stage import run_extract
 from jsonl_assets.manifest_builder import PartitionShards
 from jsonl_assets.manifest_stage import publish_manifest
 from jsonl_assets.observations import raw_sources
+from jsonl_assets.package_lock import package_lock
 from jsonl_assets.partition_lock import partition_lock
 from jsonl_assets.partitions import PARTITIONS, all_partition_keys, split_key
 from jsonl_assets.rate_checks import RateEvaluation, evaluate_all
@@ -288,7 +289,12 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
     built from."""
     cfg = pipeline.load()
     dirs = pipeline.dirs(cfg, context.partition_key)
-    with partition_lock(dirs.work, dirs.key, pipeline.lock_timeout_seconds):
+    # The package lock first (never waited for while a partition lock is held): another
+    # build's run may not write this package meanwhile; this build's own runs go on.
+    with (
+        package_lock(cfg.output.dir, pipeline.lock_timeout_seconds),
+        partition_lock(dirs.work, dirs.key, pipeline.lock_timeout_seconds),
+    ):
         report = run_shards(cfg, dirs, force=pipeline.force)
         verification = verify_partition_shards(cfg, dirs, report)
     accounting = report.extra["accounting"]
@@ -379,7 +385,8 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
             },
             check_results=[check],
         )
-    result = publish_manifest(cfg, partitions)
+    with package_lock(cfg.output.dir, pipeline.lock_timeout_seconds):
+        result = publish_manifest(cfg, partitions)
     summary = {
         (p.objective, p.split): (sum(s["record_count"] for s in p.shards), len(p.shards))
         for p in partitions

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import argparse
 import gc
-import multiprocessing
 import os
 import shutil
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from jsonl_assets import build_summary
-from jsonl_assets.config import CONFIG_ENV_VAR, ConfigError, load_config
+from jsonl_assets import build_summary, build_workers
+from jsonl_assets.config import CONFIG_ENV_VAR, ConfigError, PipelineConfig, load_config
 from jsonl_assets.gc_pause import gc_paused
+from jsonl_assets.package_lock import TOKEN_ENV, Holder, PackageBusyError, PackageLock
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK = 0
@@ -30,6 +29,7 @@ EXIT_CONFIG = 2
 # Dagster's console log level: its errors (with stack traces) only with --verbose; the CLI
 # prints its own account of a failure (build_summary.py).
 _console_level = {"level": "CRITICAL"}
+EXIT_BUSY = 3  # another build holds the package dir
 
 
 def ensure_dagster_home() -> Path:
@@ -205,7 +205,26 @@ def _print_warned(rows: Sequence[dict[str, Any]]) -> None:
             print(f"{r['key']}: written with warnings: {counts}")
 
 
+def _lock_package(package: Path, wait: float | None) -> PackageLock:
+    """Hold the package dir for the whole build: fail at once, or wait (--wait)."""
+    lock = PackageLock(package)
+
+    def waiting(holder: Holder | None) -> None:
+        who = holder.describe() if holder else "another build"
+        print(f"waiting for {lock.path}, held by {who}", file=sys.stderr, flush=True)
+
+    stale = lock.acquire(0.0 if wait is None else wait, on_wait=waiting)
+    build_workers.on_interrupt(lock.abandon)
+    # The runs of this build (in its worker processes) find the token and know the lock is theirs.
+    os.environ[TOKEN_ENV] = lock.token
+    if stale is not None:
+        print(f"took over {lock.path} from a build that died ({stale.describe()})")
+    return lock
+
+
 def cmd_build(args: argparse.Namespace) -> int:
+    # Interrupts are ours from the start: Dagster never runs in this thread (build_workers).
+    build_workers.install()
     # Set-up (Dagster's import, the definitions, the instance) allocates ~200k objects that
     # live as long as the process. The collector is paused meanwhile - its scans would walk
     # them again and again, 0.3 s in all - and then they are frozen: later collections skip
@@ -213,13 +232,35 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.verbose:
         _console_level["level"] = "WARNING"
     with gc_paused():
-        from jsonl_assets.partitions import all_partition_keys
-
         try:
             cfg = load_config(args.config)
         except ConfigError as exc:
             print(f"config error: {exc}", file=sys.stderr)
             return EXIT_CONFIG
+        try:
+            lock = _lock_package(cfg.output.dir, args.wait)
+        except PackageBusyError as exc:
+            hint = "; rerun with --wait to wait for it" if args.wait is None else ""
+            print(f"{exc}{hint}", file=sys.stderr)
+            return EXIT_BUSY
+        except OSError as exc:
+            print(f"cannot lock the package dir {cfg.output.dir}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    try:
+        return _build(args, cfg)
+    except build_workers.WorkerDied as exc:
+        build_workers.stop_workers()
+        print(str(exc), file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        build_workers.shutdown_pools()
+        lock.release()
+
+
+def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
+    with gc_paused():
+        from jsonl_assets.partitions import all_partition_keys
+
         config_path = str(cfg.path)
         os.environ[CONFIG_ENV_VAR] = config_path
         ensure_dagster_home()
@@ -240,24 +281,27 @@ def cmd_build(args: argparse.Namespace) -> int:
 
         from jsonl_assets.definitions import defs  # noqa: F401 - loaded once, before the freeze
 
-        instance = dg.DagsterInstance.get()  # also creates its storage before workers share it
+        dg.DagsterInstance.get()  # creates its storage before the workers share it
         gc.freeze()
     results: list[dict[str, Any]] = []
-    if workers == 1:
-        for key in keys:
-            results.append(build_partition(key, config_path, args.force, instance, helper_thread))
-            _progress(results[-1])
-    else:
-        # fork: workers inherit the imported code; each opens its own instance connection.
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [
-                pool.submit(build_partition, key, config_path, args.force, None, helper_thread)
-                for key in keys
-            ]
-            for future in futures:
-                results.append(future.result())
-                _progress(results[-1])
+    # Every run goes to a forked worker (one at a time with --workers 1), the publication too;
+    # cmd_build shuts the pool down.
+    pool = build_workers.worker_pool(workers)
+    futures = [
+        pool.submit(
+            build_workers.call_in_thread,
+            build_partition,
+            key,
+            config_path,
+            args.force,
+            None,
+            helper_thread,
+        )
+        for key in keys
+    ]
+    for future in futures:
+        results.append(build_workers.result(future))
+        _progress(results[-1])
     print()
     _print_table(results)
     _print_warned(results)
@@ -270,7 +314,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             "blocking check failed or stage error: metadata.json was not updated", file=sys.stderr
         )
         return EXIT_FAILED
-    outcome = publish(config_path, instance)
+    outcome = build_workers.result(pool.submit(build_workers.call_in_thread, publish, config_path))
     if not outcome["success"]:
         for line in outcome["failed_checks"] or outcome["errors"]:
             print(f"manifest: {line}", file=sys.stderr)
@@ -391,6 +435,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     build.add_argument(
         "--verbose", action="store_true", help="also print Dagster's errors with stack traces"
+    )
+    build.add_argument(
+        "--wait",
+        nargs="?",
+        type=float,
+        const=float("inf"),
+        metavar="SECONDS",
+        help="if another build holds the package dir, wait for it (at most SECONDS) instead of "
+        f"failing at once with exit code {EXIT_BUSY}",
     )
     build.set_defaults(func=cmd_build)
     verify = sub.add_parser(

@@ -2,7 +2,8 @@
 
 Set `JSONL_ASSETS_KILL_AT=<point>[:<n>]` and the process sends itself SIGKILL the n-th time
 (default: the first) that the core calls `reached("<point>")`. Nothing is flushed or cleaned
-up, exactly as with `kill -9` or a power cut. The points:
+up, exactly as with `kill -9` or a power cut. In a worker process of `jsonl-assets build` the
+CLI is killed first, so the whole build dies as with `kill -9` of the CLI. The points:
 
 | point | where |
 |---|---|
@@ -15,17 +16,24 @@ up, exactly as with `kill -9` or a power cut. The points:
 | `shard.renamed` | a shard renamed to its final name (in the staging folder, or moved into the package), not yet in the journal |
 | `shard.journaled` | a shard committed in the package and journaled: between shards |
 
-The variable is read once, at import. When it is unset, `reached` returns at once (one
-comparison), so the calls cost nothing measurable in the hot paths.
+`JSONL_ASSETS_PAUSE_AT=<point>[:<n>]` (tests only) pauses instead: the process writes its pid
+to the file named by `JSONL_ASSETS_PAUSE_FILE` and sleeps until that file is removed, so a test
+can signal or kill a build at an exact moment, or let it go on.
+
+The variables are read once, at import. When they are unset, `reached` returns at once (two
+comparisons), so the calls cost nothing measurable in the hot paths.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import Final
 
 ENV_VAR: Final = "JSONL_ASSETS_KILL_AT"
+PAUSE_ENV_VAR: Final = "JSONL_ASSETS_PAUSE_AT"
+PAUSE_FILE_ENV_VAR: Final = "JSONL_ASSETS_PAUSE_FILE"
 
 
 def parse(spec: str) -> tuple[str | None, int]:
@@ -39,14 +47,39 @@ def parse(spec: str) -> tuple[str | None, int]:
 
 
 _TARGET, _NTH = parse(os.environ.get(ENV_VAR, ""))
+# A worker process of `jsonl-assets build` names its parent here: a kill point kills the whole
+# build, as `kill -9` of the CLI would (the worker dies with it).
+kill_also: list[int] = []
+_PAUSE, _PAUSE_NTH = parse(os.environ.get(PAUSE_ENV_VAR, ""))
 _seen = 0
+_pause_seen = 0
 
 
 def reached(point: str) -> None:
-    """Kill this process if `point` is the configured kill point, reached for the n-th time."""
-    if _TARGET is None or point != _TARGET:
+    """Kill this process if `point` is the configured kill point, reached for the n-th time
+    (or pause it there, if it is the configured pause point)."""
+    if point != _TARGET and point != _PAUSE:
         return
-    global _seen
-    _seen += 1
-    if _seen >= _NTH:
-        os.kill(os.getpid(), signal.SIGKILL)
+    global _seen, _pause_seen
+    if point == _PAUSE:
+        _pause_seen += 1
+        if _pause_seen == _PAUSE_NTH:
+            _pause()
+    if point == _TARGET:
+        _seen += 1
+        if _seen >= _NTH:
+            for pid in kill_also:
+                os.kill(pid, signal.SIGKILL)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _pause() -> None:
+    path = os.environ.get(PAUSE_FILE_ENV_VAR)
+    if not path:
+        return
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(f"{os.getpid()}\n")
+    os.replace(tmp, path)  # the test sees the whole pid or nothing
+    while os.path.exists(path):
+        time.sleep(0.05)

@@ -43,6 +43,7 @@ import zstandard
 
 from jsonl_assets.compression import iter_decompressed
 from jsonl_assets.fault_points import ENV_VAR
+from jsonl_assets.package_lock import LOCK_FILES
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).parent / "jsonl-assets"
@@ -277,6 +278,8 @@ def inspect_after_kill(project: Path, keys: tuple[str, ...] = KEYS) -> KillState
         if not path.is_file():
             continue
         rel = path.relative_to(package).as_posix()
+        if rel in LOCK_FILES:  # the killed build's package lock: hidden, taken over next time
+            continue
         if path.name.startswith("."):
             assert path.name.endswith(".partial"), f"stray hidden file {rel}"
             state.partials.append(rel)

@@ -1,0 +1,160 @@
+"""One build at a time writes into a package dir.
+
+The lock is `<output.dir>/.jsonl-assets.lock`, a kernel `flock` taken through filelock: two
+configs that share an output dir see the same lock whatever their work dirs, and the kernel
+drops it when its holder dies (kill -9 included), so a stale lock is simply taken over. Who
+holds it (pid, host, start time, a token) is in `.jsonl-assets.lock.json` beside it, replaced
+atomically. Both files are hidden, listed nowhere and removed on release; the verifier and the
+orphan removal never look at them.
+
+`jsonl-assets build` holds the lock for its whole build and passes its token to the runs it
+starts (environment variable JSONL_ASSETS_PACKAGE_LOCK): their `shards` and `manifest` steps
+see that the holder is their own build and go on. Any other run's steps take the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+import orjson
+from filelock import FileLock, Timeout
+
+LOCK_NAME: Final = ".jsonl-assets.lock"
+HOLDER_NAME: Final = ".jsonl-assets.lock.json"
+LOCK_FILES: Final = (LOCK_NAME, HOLDER_NAME)  # what the lock leaves in the package dir
+TOKEN_ENV: Final = "JSONL_ASSETS_PACKAGE_LOCK"
+
+
+class PackageBusyError(Exception):
+    """Another live build holds the package dir."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    pid: int
+    host: str
+    started: str  # UTC, ISO 8601
+    token: str
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on host {self.host}, started {self.started}"
+
+
+def read_holder(package: Path) -> Holder | None:
+    """Who holds (or, if no one holds the lock, last held without releasing) the package."""
+    try:
+        data = orjson.loads((package / HOLDER_NAME).read_bytes())
+        return Holder(int(data["pid"]), str(data["host"]), str(data["started"]), str(data["token"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class PackageLock:
+    """The lock of one package dir. `acquire` returns the holder a dead builder left, if any."""
+
+    def __init__(self, package: Path) -> None:
+        self.package = package
+        self.path = package / LOCK_NAME
+        # fallback_to_soft=False: a filesystem without flock fails loudly rather than getting
+        # a marker file that a killed builder would leave locked for ever.
+        self._lock = FileLock(self.path, thread_local=False, fallback_to_soft=False)
+        self.token = secrets.token_hex(16)
+        self._inode: int | None = None
+        self._held = False
+
+    def acquire(
+        self, timeout: float = 0.0, on_wait: Callable[[Holder | None], None] | None = None
+    ) -> Holder | None:
+        """Take the lock: fail at once (`timeout` 0), wait up to `timeout` seconds, or for ever
+        (a negative or infinite `timeout`). Raises PackageBusyError naming the holder."""
+        self.package.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            if timeout == 0:
+                raise PackageBusyError(self._busy_message()) from None
+            if on_wait is not None:
+                on_wait(read_holder(self.package))
+            try:
+                self._lock.acquire(timeout=-1 if timeout == float("inf") else timeout)
+            except Timeout:
+                raise PackageBusyError(self._busy_message(timeout)) from None
+        self._held = True
+        self._inode = os.stat(self.path).st_ino
+        stale = read_holder(self.package)  # only a dead holder leaves its record behind
+        holder = Holder(
+            os.getpid(),
+            socket.gethostname(),
+            datetime.now(UTC).isoformat(timespec="seconds"),
+            self.token,
+        )
+        tmp = self.package / f"{HOLDER_NAME}.{os.getpid()}.tmp"
+        tmp.write_bytes(orjson.dumps(asdict(holder)))
+        os.replace(tmp, self.package / HOLDER_NAME)
+        return stale
+
+    def release(self) -> None:
+        """Remove the holder record, then the lock file (a waiter that opened the removed file
+        sees it unlinked and opens the new one), then drop the lock. Idempotent."""
+        if not self._held:
+            return
+        self._held = False
+        self._remove_files()
+        self._lock.release()
+
+    def abandon(self) -> None:
+        """For a process about to exit at once (a signal handler): remove the files, and let the
+        exit drop the kernel lock (no filelock call, whatever the interrupted thread held)."""
+        if self._held:
+            self._remove_files()
+
+    def _remove_files(self) -> None:
+        with contextlib.suppress(OSError):
+            holder = read_holder(self.package)
+            if holder is not None and holder.token == self.token:
+                (self.package / HOLDER_NAME).unlink()
+        with contextlib.suppress(OSError):
+            if os.stat(self.path).st_ino == self._inode:
+                self.path.unlink()
+
+    def _busy_message(self, waited: float | None = None) -> str:
+        holder = None
+        for _ in range(20):  # the holder writes its record just after taking the lock
+            if (holder := read_holder(self.package)) is not None:
+                break
+            time.sleep(0.05)
+        who = holder.describe() if holder else f"a process that left no record in {HOLDER_NAME}"
+        after = f" (waited {waited:.0f} s)" if waited else ""
+        return f"{self.package} is locked by another build: {self.path} is held by {who}{after}"
+
+
+def held_by_this_build(package: Path) -> bool:
+    """True in the runs (in-process or worker processes) of the `jsonl-assets build` that
+    holds the package: its token, in our environment, is the holder's."""
+    token = os.environ.get(TOKEN_ENV)
+    holder = read_holder(package)
+    return bool(token) and holder is not None and holder.token == token
+
+
+@contextlib.contextmanager
+def package_lock(package: Path, timeout: float = 0.0) -> Iterator[None]:
+    """Hold the package's lock for a step of a Dagster run, unless this run's own
+    `jsonl-assets build` holds it already."""
+    if held_by_this_build(package):
+        yield
+        return
+    lock = PackageLock(package)
+    lock.acquire(timeout)
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,161 @@
+"""SIGINT / SIGTERM / SIGKILL to `jsonl-assets build`: it stops at once, whole, and resumes.
+
+A real CLI build is paused at an exact moment (the test hook `JSONL_ASSETS_PAUSE_AT` of
+jsonl_assets/fault_points.py: during extraction in the parent or a worker, while shards move
+into the package, while metadata.json is written, or during start-up) and signalled. It must
+exit 130 (SIGINT) or 143 (SIGTERM), print `interrupted; rerun to resume` once and no
+traceback, start no further partition, and leave no process of the build alive (every process
+the build started carries a tag in its environment, found through /proc). kill -9 of the parent
+leaves no worker behind: workers die with their parent. The next build resumes and ends with a
+package and a quarantine byte-identical to an uninterrupted build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from jsonl_assets_tests import test_restart as restart
+from jsonl_assets_tests.test_package_lock import Build
+
+KEYS = ("cpt|train", "sft|train")  # in this order: cpt|train (the one pausable mid-file) first
+LINE = "interrupted; rerun to resume"
+TAG = "JSONL_ASSETS_TEST_TAG"
+
+
+def tagged_processes(tag: str) -> list[int]:
+    """Live (not zombie) processes whose environment carries `TAG=tag`."""
+    needle = f"{TAG}={tag}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if needle not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in ("Z", "X"):
+            found.append(int(entry.name))
+    return found
+
+
+def _no_process_left(tag: str, within: float = 5.0) -> list[int]:
+    deadline = time.monotonic() + within
+    while (alive := tagged_processes(tag)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in alive:  # reported by the caller; not left running after the test
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    return alive
+
+
+# (name, workers, pause point or None for start-up, signal)
+SCENARIOS = (
+    ("--workers 1, mid-extraction, SIGINT", 1, "extract.batch:1", signal.SIGINT),
+    ("--workers 1, shards into the package, SIGTERM", 1, "shard.journaled:2", signal.SIGTERM),
+    ("--workers 2, mid-extraction, SIGINT", 2, "extract.batch:1", signal.SIGINT),
+    ("--workers 2, mid-extraction, SIGTERM", 2, "extract.batch:1", signal.SIGTERM),
+    (
+        "--workers 2, metadata.json written, SIGTERM",
+        2,
+        "before_rename:metadata.json",
+        signal.SIGTERM,
+    ),
+    ("--workers 2, start-up, SIGINT", 2, None, signal.SIGINT),
+    # Ctrl-C in a terminal: SIGINT to the whole process group of the job.
+    ("--workers 2, mid-extraction, Ctrl-C (group)", 2, "extract.batch:1", "group"),
+)
+
+
+def _scenario(base: Path, n: int, expected: dict, scenario: tuple) -> str:
+    name, workers, pause_at, sig = scenario
+    project = base / f"s{n}"
+    config = restart.make_project(project)
+    tag = uuid.uuid4().hex
+    group = sig == "group"
+    build = Build(
+        config, pause_at=pause_at, workers=workers, keys=KEYS, env={TAG: tag}, session=group
+    )
+    if pause_at:
+        build.wait_paused()
+    else:
+        build.wait_until(lambda: build.out, "the first line")
+    started = time.monotonic()
+    if group:
+        sig = signal.SIGINT
+        os.killpg(build.proc.pid, sig)
+    else:
+        build.proc.send_signal(sig)
+    rc = build.finish(timeout=30)
+    seconds = time.monotonic() - started
+    text = build.text
+    assert rc == 128 + sig, f"{name}: rc {rc}\n{text}"
+    assert text.count(LINE) == 1, f"{name}: the line is not printed once\n{text}"
+    assert "Traceback" not in text, f"{name}: a traceback\n{text}"
+    assert not _no_process_left(tag), f"{name}: processes of the build left alive"
+    if pause_at == "extract.batch:1" and workers == 1:
+        # cpt|train was interrupted: the next partition was never started.
+        assert not (project / "work" / "sft" / "train" / "extracted.json").exists(), name
+    rerun = Build(config, workers=workers, keys=KEYS)
+    assert rerun.finish() == 0, f"{name}: the rerun failed\n{rerun.text}"
+    assert restart.outputs(project) == expected, f"{name}: the resumed build's bytes differ"
+    return f"{name:48} rc {rc}  exited {seconds:4.1f} s after the signal"
+
+
+@pytest.mark.crash
+@pytest.mark.slow
+def test_sigint_and_sigterm_stop_the_build_cleanly_and_it_resumes(tmp_path: Path) -> None:
+    reference = tmp_path / "clean"
+    restart.build_stages(restart.make_project(reference), KEYS)
+    expected = restart.outputs(reference)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = [pool.submit(_scenario, tmp_path, n, expected, s) for n, s in enumerate(SCENARIOS)]
+        lines = [r.result() for r in runs]
+    print("\n" + "\n".join(lines))
+
+
+@pytest.mark.crash
+def test_a_worker_killed_from_outside_fails_the_build_clearly(tmp_path: Path) -> None:
+    reference = tmp_path / "clean"
+    restart.build_stages(restart.make_project(reference), KEYS)
+    config = restart.make_project(tmp_path / "worker")
+    tag = uuid.uuid4().hex
+    build = Build(config, pause_at="extract.batch:1", workers=2, keys=KEYS, env={TAG: tag})
+    build.wait_paused()
+    os.kill(int(build.pause_file.read_text()), signal.SIGTERM)
+    rc = build.finish(timeout=60)
+    assert rc == 1, build.text
+    assert "a worker process of the build died" in build.text, build.text
+    assert "Traceback" not in build.text, build.text
+    assert not _no_process_left(tag)
+    rerun = Build(config, workers=2, keys=KEYS)
+    assert rerun.finish() == 0, rerun.text
+    assert restart.outputs(config.parent) == restart.outputs(reference)
+
+
+@pytest.mark.crash
+def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
+    reference = tmp_path / "clean"
+    restart.build_stages(restart.make_project(reference), KEYS)
+    config = restart.make_project(tmp_path / "killed")
+    tag = uuid.uuid4().hex
+    build = Build(config, pause_at="extract.batch:1", workers=2, keys=KEYS, env={TAG: tag})
+    build.wait_paused()
+    worker = int(build.pause_file.read_text())
+    assert worker != build.proc.pid  # paused in a worker process
+    build.proc.send_signal(signal.SIGKILL)
+    build.finish()
+    alive = _no_process_left(tag)
+    assert not alive, f"orphans of the killed build: {alive}"
+    rerun = Build(config, workers=2, keys=KEYS)
+    assert rerun.finish() == 0, rerun.text
+    assert restart.outputs(config.parent) == restart.outputs(reference)
