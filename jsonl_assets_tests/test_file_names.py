@@ -50,5 +50,5 @@ def test_a_non_utf8_file_name_is_kept_losslessly_in_every_output(tmp_path: Path)
     assert entry["trace"]["file"] == shown and entry["trace"]["file_b64"] == b64
 
     meta = orjson.loads((tmp_path / "package" / "metadata.json").read_bytes())
-    files = {f["file"]: f for f in meta["extensions"]["jsonl_assets"]["source_files"]}
+    files = {f["file"]: f for f in meta["extensions"]["x-jsonl-assets"]["source_files"]}
     assert files[shown]["file_b64"] == b64 and "file_b64" not in files["raw/plain.jsonl"]
