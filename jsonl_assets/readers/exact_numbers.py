@@ -8,8 +8,8 @@ double nearest to it is written back as the same value (`0.1`, `1.5e300`; `1E5` 
 `100000.0`).
 
 JSONL pays one C-level pass per block of lines (`suspect_offsets`): only a line holding a
-number token of 16 or more digits/dots, or with an exponent of 3 or more digits, is looked at
-closely (`jsonl_problem`).
+number token of 16 or more characters, or with an exponent and a run of 3 digits, is looked
+at closely (`jsonl_problem`).
 """
 
 from __future__ import annotations
@@ -25,15 +25,13 @@ INT_MIN: Final = -(2**63)
 INT_MAX: Final = 2**64 - 1
 _SHOWN: Final = 60  # characters of a number quoted in a detail
 
-# The pre-filter maps digits and `.` to 0, `e`/`E` to 1, `+`/`-` to 2 (one C pass over a block
-# of lines), then looks for what a number a double or a 64-bit integer may not hold needs:
-# 16+ digits/dots in a row (fewer significant digits always round-trip), or an exponent of
-# 3+ digits (a mantissa of <= 15 digits/dots with a 2-digit exponent is a normal double).
-_TABLE: Final = bytes(
-    0 if c in b"0123456789." else 1 if c in b"eE" else 2 if c in b"+-" else 3 for c in range(256)
-)
-_NEEDLES: Final = (b"\0" * 16, b"\1\0\0\0", b"\1\2\0\0\0")
-_NUMBER_CHARS: Final = frozenset(b"0123456789.eE+-")
+# The pre-filter maps digits to 0, the other characters of a number (`.eE+-`) to 1 and the
+# rest to 2 (one C pass over a block of lines), then looks for runs of 3 digits: a number a
+# double or a 64-bit integer may not hold has 16+ significant digits (so a run of 8) or an
+# exponent of 3+ digits; a mantissa of <= 15 digits with a 2-digit exponent is a normal double.
+_TABLE: Final = bytes(0 if c in b"0123456789" else 1 if c in b".eE+-" else 2 for c in range(256))
+_DIGITS: Final = b"\0\0\0"
+_OTHER: Final = b"\2"
 _BEFORE: Final = frozenset(b":,[")
 _AFTER: Final = frozenset(b",}]")
 _SPACE: Final = frozenset(b" \t\r\n")
@@ -51,31 +49,27 @@ class InexactNumber(TypeError):
 
 def suspect_offsets(data: bytes) -> list[int]:
     """Offsets in `data` (JSON text, one or many lines) of number tokens that may not be held
-    exactly; empty for nearly every block. A hit inside a string (a hash, an id) is dropped
-    unless it looks like a number between `:`/`,`/`[` and `,`/`}`/`]`."""
+    exactly; empty for nearly every block. A run of digits inside a string (a year, a hash)
+    is dropped unless it looks like such a number between `:`/`,`/`[` and `,`/`}`/`]`."""
     mapped = data.translate(_TABLE)
-    if not any(needle in mapped for needle in _NEEDLES):
-        return []
+    at = mapped.find(_DIGITS)
     found = []
-    for needle in _NEEDLES:
-        at = mapped.find(needle)
-        while at >= 0:
-            end = _token_end(data, at)
-            if end > 0:
-                found.append(at)
-            at = mapped.find(needle, max(end, at + 1))
-    return sorted(found)
+    while at >= 0:
+        start = mapped.rfind(_OTHER, 0, at) + 1
+        end = mapped.find(_OTHER, at)
+        if end < 0:
+            end = len(data)
+        token = data[start:end]
+        if (len(token) >= 16 or b"e" in token or b"E" in token) and _stands_as_number(
+            data, start, end
+        ):
+            found.append(start)
+        at = mapped.find(_DIGITS, end)
+    return found
 
 
-def _token_end(data: bytes, at: int) -> int:
-    """The end of the number-like token around `at` if it stands where a JSON number can (a
-    value after `:`, `,` or `[`), else -1."""
-    start = at
-    while start > 0 and data[start - 1] in _NUMBER_CHARS:
-        start -= 1
-    end = at
-    while end < len(data) and data[end] in _NUMBER_CHARS:
-        end += 1
+def _stands_as_number(data: bytes, start: int, end: int) -> bool:
+    """Whether data[start:end] stands where a JSON number can: a value after `:`, `,` or `[`."""
     before = start - 1
     while before >= 0 and data[before] in _SPACE:
         before -= 1
@@ -83,10 +77,8 @@ def _token_end(data: bytes, at: int) -> int:
     while after < len(data) and data[after] in _SPACE:
         after += 1
     if before < 0 or data[before] not in _BEFORE:
-        return -1
-    if after < len(data) and data[after] not in _AFTER:
-        return -1
-    return end
+        return False
+    return after >= len(data) or data[after] in _AFTER
 
 
 def number_problem(text: str) -> str | None:
