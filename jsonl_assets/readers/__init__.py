@@ -3,7 +3,9 @@
 `read_source(source, fmt, options, limits, scratch_dir)` yields, in file order, good records
 `(position, value, raw)` and `Rejection`s (see `base.py`). Compression is detected from magic
 bytes, never from the extension. A damaged gzip/zstd stream ends the file with a
-`corrupt_file` rejection after every good record before the damage. At the end the source is
+`corrupt_file` rejection after every good record before the damage; a member that fails its
+checksum (found by `SourceFile.damage()` before the read) turns its records into `corrupt_file`
+rejections (JSONL: the records on its lines; other formats: every record of the file). At the end the source is
 checked to be unchanged (`SourceChangedError` propagates: the caller fails the partition).
 
 Reason codes emitted by readers (stable): see `REASONS`.
