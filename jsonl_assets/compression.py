@@ -231,6 +231,9 @@ def _iter_gzip(raw: BinaryIO, chunk: int, markers: bool, skip_bad: bool) -> Iter
         member += 1
 
 
+_MAX_HEADER: Final = 1 << 20
+
+
 def _gzip_header(src: _Pull, member: int) -> None:
     """Consume one member header; TruncatedInput if it is not one."""
     at = src.offset
@@ -249,6 +252,10 @@ def _gzip_header(src: _Pull, member: int) -> None:
     for flag in (8, 16):  # FNAME, FCOMMENT: zero-terminated
         if flags & flag:
             while (end := src.buf.find(b"\x00", n)) < 0:
+                if len(src.buf) > _MAX_HEADER:  # a hostile header is not buffered whole
+                    raise TruncatedInput(
+                        "gzip", at, f"member header longer than {_MAX_HEADER} bytes"
+                    )
                 if not src.fill(len(src.buf) + 1):
                     raise TruncatedInput("gzip", at, "stream ended inside a member header", True)
             n = end + 1

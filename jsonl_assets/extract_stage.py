@@ -33,7 +33,7 @@ from jsonl_assets.work_files import (
 )
 
 STAGE = "extracted"
-CODE_VERSION = "1"
+CODE_VERSION = "2"  # 2: exact numbers, corrupt gzip members / zstd frames
 OUTPUT = "extracted.jsonl"
 MARKER = "extracted.json"
 
