@@ -56,10 +56,15 @@ def commit_partial(handle: BinaryIO, final: Path) -> None:
 
 
 def abort_partial(handle: BinaryIO, final: Path) -> None:
-    """Close and delete an open `.partial` file."""
-    if not handle.closed:
-        handle.close()
-    partial_path(final).unlink(missing_ok=True)
+    """Close and delete an open `.partial` file (also when closing fails: a full disk makes
+    the flush of its last buffered bytes fail, and the file is thrown away anyway)."""
+    try:
+        if not handle.closed:
+            handle.close()
+    except OSError:
+        pass
+    finally:
+        partial_path(final).unlink(missing_ok=True)
 
 
 @contextmanager
@@ -77,8 +82,12 @@ def atomic_writer(final: Path) -> Iterator[BinaryIO]:
         os.replace(tmp, final)
         fsync_dir(final.parent)
     except BaseException:
-        handle.close()
-        tmp.unlink(missing_ok=True)
+        try:
+            handle.close()
+        except OSError:
+            pass  # a full disk fails the flush too; the file is thrown away
+        finally:
+            tmp.unlink(missing_ok=True)
         raise
 
 

@@ -13,11 +13,11 @@ Fixing the mode keeps shards byte-identical whatever the worker count.
 
 from __future__ import annotations
 
-import gzip
 import io
 import struct
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import BinaryIO, Final
 
 import zstandard
@@ -30,13 +30,37 @@ DEFAULT_LEVELS: Final = {"none": 0, "gzip": 6, "zstd": 3}
 
 
 class TruncatedInput(Exception):
-    """A compressed stream ended (or broke) before its end-of-stream marker."""
+    """A compressed stream ended (or broke) before its end-of-stream marker. `cut`: the
+    stored bytes simply end (what was decompressed before is a prefix of the content), as
+    opposed to bytes that do not decode or fail a checksum."""
 
-    def __init__(self, compression: str, offset: int, detail: str) -> None:
+    def __init__(self, compression: str, offset: int, detail: str, cut: bool = False) -> None:
         super().__init__(f"{compression} stream damaged at compressed offset {offset}: {detail}")
         self.compression = compression
         self.offset = offset
         self.detail = detail
+        self.cut = cut
+
+
+@dataclass(frozen=True)
+class MemberEnd:
+    """Yielded after each gzip member / zstd frame when asked (`markers=True`)."""
+
+    index: int
+    offset: int  # compressed offset of the member's first byte
+    bad: str | None  # why its checksum failed, or None
+
+
+@dataclass(frozen=True)
+class DamagedLines:
+    """Lines (1-based, physical) that a damaged member's bytes touch; `last` None: to the end."""
+
+    first: int
+    last: int | None
+    detail: str
+
+    def __contains__(self, line: int) -> bool:
+        return self.first <= line and (self.last is None or line <= self.last)
 
 
 def detect_compression(head: bytes) -> str:
@@ -74,32 +98,172 @@ class _CountingReader(io.RawIOBase):
         return n
 
 
-def iter_decompressed(raw: BinaryIO, compression: str, chunk: int = READ_CHUNK) -> Iterator[bytes]:
+def iter_decompressed(
+    raw: BinaryIO, compression: str, chunk: int = READ_CHUNK, *, skip_bad_members: bool = False
+) -> Iterator[bytes]:
     """Yield decompressed chunks of `raw`; raise TruncatedInput if the stream is damaged.
 
     Everything decompressed before the damage has been yielded when the error is raised,
-    so callers keep the good records that precede it.
+    so callers keep the good records that precede it. A gzip member whose CRC-32 or length
+    does not match is damage too, found only at its end; with `skip_bad_members` (the caller
+    knows the bad members from `damaged_lines`) the stream goes on with the next member.
     """
     if compression == "none":
         while data := raw.read(chunk):
             yield data
     elif compression == "gzip":
-        yield from _iter_gzip(raw, chunk)
+        for data in _iter_gzip(raw, chunk, markers=False, skip_bad=skip_bad_members):
+            yield data  # type: ignore[misc]
     elif compression == "zstd":
-        yield from _iter_zstd(raw, chunk)
+        for data in _iter_zstd(raw, chunk, markers=False):
+            yield data  # type: ignore[misc]
     else:
         raise ValueError(f"unknown compression {compression!r}")
 
 
-def _iter_gzip(raw: BinaryIO, chunk: int) -> Iterator[bytes]:
-    counter = _CountingReader(raw)
-    reader = gzip.GzipFile(fileobj=io.BufferedReader(counter, READ_CHUNK), mode="rb")
+def damaged_lines(raw: BinaryIO, compression: str, chunk: int = READ_CHUNK) -> list[DamagedLines]:
+    """The lines of the decompressed content that damaged gzip members / zstd frames touch,
+    in one streaming pass (nothing is held but a chunk).
+
+    A member whose checksum fails (gzip CRC-32 and length; zstd content checksum, when the
+    frame has one) covers its own lines; a member that does not decode covers its lines and
+    everything after it (the stream cannot be followed past it). A stream that merely ends
+    inside its last member is not listed: its bytes are a prefix of the content, and the
+    reader reports the cut line as `corrupt_file`.
+    """
+    if compression == "none":
+        return []
+    items = (
+        _iter_gzip(raw, chunk, markers=True, skip_bad=True)
+        if compression == "gzip"
+        else _iter_zstd(raw, chunk, markers=True)
+    )
+    found: list[DamagedLines] = []
+    newlines = 0  # in the content so far
+    first = 1  # line of the current member's first byte
+    ends_line = True  # the content so far ends with a newline (or is empty)
     try:
-        # read1, not read: GzipFile.read(n) drops what it decompressed when the stream breaks.
-        while data := reader.read1(chunk):
-            yield data
-    except (EOFError, OSError, zlib.error) as exc:
-        raise TruncatedInput("gzip", counter.consumed, str(exc)) from exc
+        for item in items:
+            if type(item) is MemberEnd:
+                if item.bad is not None:
+                    last = newlines if ends_line else newlines + 1
+                    if last >= first:
+                        found.append(DamagedLines(first, last, item.bad))
+                first = newlines + 1
+                continue
+            newlines += item.count(b"\n")  # type: ignore[union-attr]
+            ends_line = item.endswith(b"\n")  # type: ignore[union-attr]
+    except TruncatedInput as exc:
+        if not exc.cut:
+            found.append(DamagedLines(first, None, str(exc)))
+    return found
+
+
+class _Pull:
+    """Compressed bytes, read on demand, with the offset of the first unconsumed one."""
+
+    def __init__(self, raw: BinaryIO, chunk: int) -> None:
+        self.raw = raw
+        self.chunk = chunk
+        self.buf = b""
+        self.offset = 0
+
+    def fill(self, n: int) -> bool:
+        """Make at least `n` bytes available if the stream has them."""
+        while len(self.buf) < n:
+            data = self.raw.read(max(self.chunk, n - len(self.buf)))
+            if not data:
+                return False
+            self.buf += data
+        return True
+
+    def take(self, n: int) -> bytes:
+        out, self.buf = self.buf[:n], self.buf[n:]
+        self.offset += len(out)
+        return out
+
+
+def _iter_gzip(raw: BinaryIO, chunk: int, markers: bool, skip_bad: bool) -> Iterator[object]:
+    """gzip members one after the other (RFC 1952), each inflated and checked (CRC-32, length)."""
+    src = _Pull(raw, chunk)
+    member = 0
+    while True:
+        while src.fill(1) and src.buf[:1] == b"\x00":  # zero padding between members
+            src.take(len(src.buf) - len(src.buf.lstrip(b"\x00")))
+        if not src.buf:
+            return
+        start = src.offset
+        _gzip_header(src, member)
+        inflater = zlib.decompressobj(-15)
+        crc = 0
+        size = 0
+        data = src.take(len(src.buf))
+        while not inflater.eof:
+            if not data:
+                data = raw.read(chunk)
+                if not data:
+                    raise TruncatedInput("gzip", src.offset, "stream ended inside a member", True)
+                src.offset += len(data)
+            try:
+                out = inflater.decompress(data, chunk)
+            except zlib.error as exc:
+                raise TruncatedInput("gzip", start, f"member {member}: {exc}") from exc
+            data = inflater.unconsumed_tail
+            if out:
+                crc = zlib.crc32(out, crc)
+                size += len(out)
+                yield out
+        src.buf = inflater.unused_data  # everything after the member (unconsumed_tail is stale)
+        src.offset -= len(src.buf)
+        if not src.fill(8):
+            raise TruncatedInput("gzip", src.offset, "stream ended inside a member trailer", True)
+        want_crc, want_size = struct.unpack("<II", src.take(8))
+        bad = None
+        if want_crc != crc or want_size != size & 0xFFFFFFFF:
+            bad = (
+                f"gzip member {member} at compressed offset {start} failed its check "
+                f"(CRC-32 {crc:08x}, stored {want_crc:08x}; length {size}, stored {want_size})"
+            )
+            if not skip_bad:
+                raise TruncatedInput("gzip", start, bad)
+        if markers:
+            yield MemberEnd(member, start, bad)
+        member += 1
+
+
+_MAX_HEADER: Final = 1 << 20
+
+
+def _gzip_header(src: _Pull, member: int) -> None:
+    """Consume one member header; TruncatedInput if it is not one."""
+    at = src.offset
+    if not src.fill(10):
+        raise TruncatedInput("gzip", at, "stream ended inside a member header", True)
+    head = src.buf
+    if head[:2] != GZIP_MAGIC or head[2] != 8:
+        what = "not a gzip member" if member else "not a gzip file"
+        raise TruncatedInput("gzip", at, f"{what} (bytes {head[:3].hex()})")
+    flags = head[3]
+    n = 10
+    if flags & 4:  # FEXTRA
+        if not src.fill(n + 2):
+            raise TruncatedInput("gzip", at, "stream ended inside a member header", True)
+        n += 2 + int.from_bytes(src.buf[n : n + 2], "little")
+    for flag in (8, 16):  # FNAME, FCOMMENT: zero-terminated
+        if flags & flag:
+            while (end := src.buf.find(b"\x00", n)) < 0:
+                if len(src.buf) > _MAX_HEADER:  # a hostile header is not buffered whole
+                    raise TruncatedInput(
+                        "gzip", at, f"member header longer than {_MAX_HEADER} bytes"
+                    )
+                if not src.fill(len(src.buf) + 1):
+                    raise TruncatedInput("gzip", at, "stream ended inside a member header", True)
+            n = end + 1
+    if flags & 2:  # FHCRC
+        n += 2
+    if not src.fill(n):
+        raise TruncatedInput("gzip", at, "stream ended inside a member header", True)
+    src.take(n)
 
 
 # Compressed bytes handed to the zstd decompressor per call. A zstd block yields at most
@@ -108,10 +272,12 @@ def _iter_gzip(raw: BinaryIO, chunk: int) -> Iterator[bytes]:
 _ZSTD_FEED: Final = 128
 
 
-def _iter_zstd(raw: BinaryIO, chunk: int) -> Iterator[bytes]:
+def _iter_zstd(raw: BinaryIO, chunk: int, markers: bool) -> Iterator[object]:
     dctx = zstandard.ZstdDecompressor()
     dobj = dctx.decompressobj()
     offset = 0  # compressed bytes fully handed to the decompressor
+    frame = 0
+    frame_start = 0
     in_frame = False
     pending: list[bytes] = []  # small outputs gathered into chunks of about `chunk`
     pending_len = 0
@@ -125,9 +291,13 @@ def _iter_zstd(raw: BinaryIO, chunk: int) -> Iterator[bytes]:
             except zstandard.ZstdError as exc:
                 if pending:
                     yield b"".join(pending)
-                raise TruncatedInput("zstd", offset, str(exc)) from exc
+                where = f"frame {frame} at compressed offset {frame_start if in_frame else offset}"
+                raise TruncatedInput("zstd", offset, f"{where}: {exc}") from exc
+            if not in_frame:
+                frame_start = offset
             in_frame = True
-            if dobj.eof:
+            ended = dobj.eof
+            if ended:
                 used = len(piece) - len(dobj.unused_data)
                 dobj = dctx.decompressobj()
                 in_frame = False
@@ -138,14 +308,18 @@ def _iter_zstd(raw: BinaryIO, chunk: int) -> Iterator[bytes]:
             if out:
                 pending.append(out)
                 pending_len += len(out)
-                if pending_len >= chunk:
+                if pending_len >= chunk or (ended and markers):
                     yield b"".join(pending)
                     pending = []
                     pending_len = 0
+            if ended:
+                if markers:
+                    yield MemberEnd(frame, frame_start, None)
+                frame += 1
     if pending:
         yield b"".join(pending)
     if in_frame:
-        raise TruncatedInput("zstd", offset, "stream ended inside a frame")
+        raise TruncatedInput("zstd", offset, "stream ended inside a frame", True)
 
 
 class FrameCompressor:

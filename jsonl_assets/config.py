@@ -24,6 +24,7 @@ from jsonl_assets.output_dirs import DirProblem, check_own_dirs, check_source_ov
 from jsonl_assets.quality_policy import DEFAULT_POLICY, PolicyError, QualityPolicy, parse_policy
 from jsonl_assets.source_globs import bracket_hint, expand_glob
 from jsonl_assets.spec_vocabulary import COMPRESSIONS, OBJECTIVES, SPLITS
+from jsonl_assets.traces import file_name
 
 CONFIG_ENV_VAR: Final = "JSONL_ASSETS_CONFIG"
 DEFAULT_CONFIG_PATH: Final = Path("data/pipeline.yaml")
@@ -82,8 +83,9 @@ class SourceInput:
     """One file a source's globs matched: where to open it and its config-relative name."""
 
     path: Path
-    rel: str
+    rel: str  # valid UTF-8; a name that is not is escaped (traces.file_name)
     format: str
+    rel_b64: str | None = None  # base64 of the raw name when it is not valid UTF-8
 
 
 @dataclass(frozen=True, slots=True)
@@ -545,12 +547,14 @@ def _parse_source(
                 + bracket_hint(root, pattern),
             )
         for path in matched:
-            rel = Path(os.path.relpath(path.resolve(), root)).as_posix()
+            rel, rel_b64 = file_name(Path(os.path.relpath(path.resolve(), root)).as_posix())
             try:
                 file_format = fmt or infer_format(rel)
             except ValueError as exc:
                 raise r.error(f"paths[{i}]", f"{rel}: {exc}; set `format` for this source") from exc
-            inputs[rel] = SourceInput(path=path.resolve(), rel=rel, format=file_format)
+            inputs[rel] = SourceInput(
+                path=path.resolve(), rel=rel, format=file_format, rel_b64=rel_b64
+            )
     read_options = r.mapping("read_options")
     for file_format in sorted({i.format for i in inputs.values()}):
         try:

@@ -33,7 +33,7 @@ from jsonl_assets.work_files import (
 )
 
 STAGE = "extracted"
-CODE_VERSION = "2"
+CODE_VERSION = "3"  # 2: per-source accounting; 3: exact numbers, corrupt gzip members / zstd frames
 OUTPUT = "extracted.jsonl"
 MARKER = "extracted.json"
 
@@ -157,7 +157,7 @@ class Extraction:
                     self.quarantine.add(
                         rej.reason,
                         rej.detail,
-                        trace_dict(source.name, item.rel, kind, rej.position, sha),
+                        trace_dict(source.name, item.rel, kind, rej.position, sha, item.rel_b64),
                         rej.raw,
                         raw_truncated=rej.raw_truncated,
                         raw_size=rej.raw_size,
@@ -207,7 +207,7 @@ def ensure_output(cfg: PipelineConfig, dirs: PartitionDirs) -> None:
 def _file_entry(
     source: str, item: SourceInput, kind: str, source_file: SourceFile
 ) -> dict[str, Any]:
-    return {
+    entry = {
         "source": source,
         "file": item.rel,
         "kind": kind,
@@ -216,6 +216,9 @@ def _file_entry(
         "compression": source_file.compression,
         "format": item.format,
     }
+    if item.rel_b64 is not None:
+        entry["file_b64"] = item.rel_b64
+    return entry
 
 
 @gc_paused()

@@ -119,6 +119,7 @@ def _extension(cfg: PipelineConfig, built: Sequence[PartitionShards]) -> dict[st
                     "file": f["file"],
                     "sha256": f["sha256"],
                     "bytes": f["bytes"],
+                    **({"file_b64": f["file_b64"]} if "file_b64" in f else {}),
                 },
             )
     return {

@@ -102,7 +102,10 @@ def _trace(files: list[dict[str, Any]], packed: int | None) -> dict[str, Any] | 
         return None
     fi, position = packed >> 40, packed & ((1 << 40) - 1)
     f = files[fi]
-    return {"source": f["source"], "file": f["file"], f["kind"]: position}
+    trace = {"source": f["source"], "file": f["file"], f["kind"]: position}
+    if "file_b64" in f:
+        trace["file_b64"] = f["file_b64"]
+    return trace
 
 
 def publish_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> ManifestResult:

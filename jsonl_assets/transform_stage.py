@@ -27,6 +27,7 @@ from jsonl_assets.gc_pause import gc_paused
 from jsonl_assets.quarantine import QuarantineWriter
 from jsonl_assets.record_ids import MissingIdError, content_id, source_id, split_for_id
 from jsonl_assets.stage_report import SourceCounters, StageError, StageReport
+from jsonl_assets.traces import trace_dict
 from jsonl_assets.work_files import (
     CountingSink,
     PartitionDirs,
@@ -52,6 +53,7 @@ class _FileContext:
         "base_meta",
         "charged",
         "counts",
+        "file_b64",
         "id_field",
         "kind",
         "name",
@@ -76,6 +78,7 @@ class _FileContext:
         self.charged = charged_here(source, split)
         self.kind = file_entry["kind"]
         self.trace_base = (source.name, file_entry["file"], file_entry["sha256"])
+        self.file_b64: str | None = file_entry.get("file_b64")
         meta: dict[str, Any] = dict(source.metadata)
         if source.license:
             meta["license"] = source.license
@@ -85,6 +88,8 @@ class _FileContext:
 
     def trace(self, position: int) -> dict[str, Any]:
         name, file, sha = self.trace_base
+        if self.file_b64 is not None:
+            return trace_dict(name, file, self.kind, position, sha, self.file_b64)
         return {"source": name, "file": file, self.kind: position, "sha256": sha}
 
 

@@ -267,6 +267,8 @@ class Validator:
                 kept_file["kind"]: kept_pos,
                 "sha256": kept_file["sha256"],
             }
+            if "file_b64" in kept_file:
+                kept_trace["file_b64"] = kept_file["file_b64"]
             entries.append(
                 (
                     self.index + k,

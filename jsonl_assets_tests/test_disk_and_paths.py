@@ -271,3 +271,53 @@ def test_disk_full_while_writing_a_work_file_names_it_and_a_rerun_redoes_only_th
     assert run_extract(cfg, dirs).reused
     report = run_transform(cfg, dirs)
     assert not report.reused and report.records_out > 0
+
+
+def _bad_lines_project(root: Path, quarantine_dir: str) -> Path:
+    from jsonl_assets_tests.values_helpers import doc_line, make_cpt_project
+
+    raw = root / "raw"
+    raw.mkdir(parents=True)
+    lines = [doc_line(i) if i % 2 else b"{not json %d %s" % (i, b"x" * 500) for i in range(600)]
+    (raw / "notes.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    config = make_cpt_project(root, ["raw/*.jsonl"])
+    data = yaml.safe_load(config.read_text())
+    data["output"]["quarantine_dir"] = quarantine_dir
+    config.write_text(yaml.safe_dump(data))
+    return config
+
+
+def test_disk_full_while_writing_a_quarantine_file_names_it_and_leaves_no_partial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jsonl_assets import quarantine
+
+    config = _bad_lines_project(tmp_path, "quarantine")
+    cfg, dirs = _dirs(config)
+    real_init = quarantine.QuarantineWriter.__init__
+
+    def full_disk_init(self: Any, path: Path, *args: Any, **kwargs: Any) -> None:
+        real_init(self, path, *args, **kwargs)
+        self._handle = _FullDisk(self._handle, [20_000])
+
+    monkeypatch.setattr(quarantine.QuarantineWriter, "__init__", full_disk_init)
+    with pytest.raises(OSError) as info:
+        run_extract(cfg, dirs)
+    target = dirs.quarantine / "extracted.jsonl"
+    assert str(info.value).startswith(f"[Errno 28] cannot write {target}: No space left on device")
+    assert info.value.errno == errno.ENOSPC
+    assert sorted(p.name for p in dirs.quarantine.iterdir()) == []
+    monkeypatch.undo()
+    assert run_extract(cfg, dirs).quarantine["count"] == 300
+
+
+def test_real_enospc_on_the_quarantine_dir_names_the_file(
+    tmp_path: Path, small_tmpfs: Path
+) -> None:
+    config = _bad_lines_project(tmp_path / "project", str(small_tmpfs / "quarantine"))
+    done = restart.run_cli_build(config, keys=("cpt|train",))
+    assert done.returncode != 0
+    target = small_tmpfs / "quarantine" / "cpt" / "train" / "extracted.jsonl"
+    assert f"cannot write {target}: No space left on device" in done.stdout + done.stderr
+    left = [p for p in (small_tmpfs / "quarantine").rglob("*") if p.is_file()]
+    assert left == [], left

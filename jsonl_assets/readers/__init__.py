@@ -3,7 +3,9 @@
 `read_source(source, fmt, options, limits, scratch_dir)` yields, in file order, good records
 `(position, value, raw)` and `Rejection`s (see `base.py`). Compression is detected from magic
 bytes, never from the extension. A damaged gzip/zstd stream ends the file with a
-`corrupt_file` rejection after every good record before the damage. At the end the source is
+`corrupt_file` rejection after every good record before the damage; a member that fails its
+checksum (found by `SourceFile.damage()` before the read) turns its records into `corrupt_file`
+rejections (JSONL: the records on its lines; other formats: every record of the file). At the end the source is
 checked to be unchanged (`SourceChangedError` propagates: the caller fails the partition).
 
 Reason codes emitted by readers (stable): see `REASONS`.
@@ -16,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from jsonl_assets.compression import TruncatedInput
+import orjson
+
+from jsonl_assets.compression import DamagedLines, TruncatedInput
 from jsonl_assets.readers import csv_rows, json_array, jsonl, parquet, text
 from jsonl_assets.readers.base import OptionSpec, ReaderSpec, ReadItem
 from jsonl_assets.readers.source_file import SourceChangedError, SourceFile
@@ -164,6 +168,8 @@ def read_source(
     resolved = resolve_options(fmt, options)
     if source.size > 0:
         items = spec.read(source, resolved, limits, scratch_dir)
+        if damage := source.damage():
+            items = _quarantine_damaged(items, damage, per_line=fmt == "jsonl")
         if fmt in _EXACT_TRUNCATION:
             yield from items
         else:
@@ -176,3 +182,28 @@ def read_source(
                 yield Rejection(position=last + 1, reason="corrupt_file", detail=str(exc))
     source.hash_remaining()
     source.ensure_unchanged()
+
+
+def _quarantine_damaged(
+    items: Iterator[ReadItem], damage: list[DamagedLines], per_line: bool
+) -> Iterator[ReadItem]:
+    """Every record a damaged gzip member / zstd frame touches becomes `corrupt_file`, with
+    its raw bytes. JSONL: the records on the member's lines (records of members that verify
+    are kept). Other formats, whose records cannot be mapped to lines: every record of the
+    file."""
+    for item in items:
+        if type(item) is not tuple:
+            yield item
+            continue
+        position, value, raw = item
+        hit = next((d for d in damage if position in d), None) if per_line else damage[0]
+        if hit is None:
+            yield item
+            continue
+        scope = "its records" if per_line else "every record of this file"
+        yield Rejection(
+            position=position,
+            reason="corrupt_file",
+            detail=f"{hit.detail}; {scope} are quarantined, none is trusted",
+            raw=raw if raw is not None else orjson.dumps(value),
+        )

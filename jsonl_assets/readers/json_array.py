@@ -1,14 +1,16 @@
 """JSON array: one top-level JSON array of objects (possibly many GB), streamed with ijson.
 
 Position kind `item`: 1-based index of the item in the array. Only one item is held at a
-time. Numbers come out as int/float (`use_float=True`), never Decimal. With the option
+time. ijson gives numbers exactly (int, Decimal); a Decimal is written as the float that holds
+the same value, and an item holding a number orjson cannot write exactly (an integer beyond
+64 bits, a decimal a double cannot hold) is `unsupported_value` (see exact_numbers.py). With the option
 `items_path` (an ijson prefix, default `"item"`) an array nested in a top-level object is read,
 e.g. `"data.item"` for `{"data": [...]}`.
 
 Reason codes:
 * `not_an_object`: an item that is not a JSON object;
 * `too_large`: an item whose orjson serialisation exceeds `max_record_bytes`;
-* `parse_error`: invalid JSON (NaN, trailing comma, integer overflow, ...) or nesting deeper
+* `parse_error`: invalid JSON (NaN, trailing comma, ...) or nesting deeper
   than orjson can serialise. The items before it are kept and the file ends there: a JSON
   document cannot be resynchronised after a syntax error. Invalid UTF-8 inside a string is
   reported as `invalid_utf8`, also ending the file;
@@ -31,6 +33,12 @@ import ijson
 import orjson
 
 from jsonl_assets.readers.base import OptionSpec, ReaderSpec, ReadItem
+from jsonl_assets.readers.exact_numbers import (
+    CountingDefault,
+    decimals_as_floats,
+    json_default,
+    value_problem,
+)
 from jsonl_assets.readers.jsonl import BOM, RAW_PREFIX
 from jsonl_assets.readers.source_file import ChunkReader, SourceFile
 from jsonl_assets.traces import Rejection
@@ -68,9 +76,10 @@ def _items(
 ) -> Generator[ReadItem, None, int | None]:
     """The items at `items_path`; returns how many were seen, or None after a parse error."""
     dumps = orjson.dumps
+    converted = CountingDefault()
     index = 0
     try:
-        for value in ijson.items(stream, items_path, use_float=True, buf_size=IJSON_BUFFER):
+        for value in ijson.items(stream, items_path, buf_size=IJSON_BUFFER):
             index += 1
             if type(value) is not dict:
                 yield Rejection(
@@ -80,9 +89,19 @@ def _items(
                     raw=_serialise_prefix(value),
                 )
                 continue
+            decimals = converted.count
             try:
-                data = dumps(value)
+                data = dumps(value, default=converted)
             except orjson.JSONEncodeError as exc:
+                why = value_problem(value)
+                if why is not None:
+                    yield Rejection(
+                        position=index,
+                        reason="unsupported_value",
+                        detail=f"item {index}: {why}; the record is not written rather than "
+                        "altered",
+                    )
+                    continue
                 yield Rejection(
                     position=index,
                     reason="parse_error",
@@ -102,6 +121,8 @@ def _items(
                     raw_size=size,
                 )
                 continue
+            if converted.count != decimals:
+                value = decimals_as_floats(value)  # as written
             yield (index, value, data)  # the extract stage writes these bytes as they are
     except ijson.JSONError as exc:
         message = _ijson_message(exc)
@@ -156,7 +177,7 @@ def _ijson_message(exc: ijson.JSONError) -> str:
 
 def _serialise_prefix(value: Any) -> bytes | None:
     try:
-        return orjson.dumps(value)[:RAW_PREFIX]
+        return orjson.dumps(value, default=json_default)[:RAW_PREFIX]
     except orjson.JSONEncodeError:
         return None
 

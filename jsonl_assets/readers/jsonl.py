@@ -11,7 +11,8 @@ without a newline. `raw` of a record is its exact bytes without newline, CR or B
 checked against the limit (and reported as `raw_size`) is the line's bytes without its newline
 (a CR before it counts), whatever the chunking.
 
-Reason codes: `invalid_utf8`, `parse_error`, `not_an_object`, `too_large`; and, when the
+Reason codes: `invalid_utf8`, `parse_error`, `not_an_object`, `too_large`,
+`unsupported_value` (a number orjson cannot hold exactly, see exact_numbers.py); and, when the
 compressed stream is damaged, `corrupt_file` for the line that was cut (with its partial
 bytes), after every complete line before it.
 """
@@ -26,6 +27,7 @@ import orjson
 
 from jsonl_assets.compression import TruncatedInput
 from jsonl_assets.readers.base import ReaderSpec, ReadItem
+from jsonl_assets.readers.exact_numbers import jsonl_problem, suspect_offsets, token_problem
 from jsonl_assets.readers.source_file import SourceFile
 from jsonl_assets.traces import Rejection
 
@@ -84,6 +86,10 @@ def iter_jsonl(chunks: Iterable[bytes], limit: int) -> Iterator[ReadItem]:
                 data = b"".join(parts)
             else:
                 data = chunk
+            offsets = suspect_offsets(data)
+            suspects = (
+                {lineno + 1 + data.count(b"\n", 0, at) for at in offsets} if offsets else None
+            )
             lines = data.split(b"\n")
             tail = lines.pop()
             big = len(data) > limit  # only then can a line be over the limit
@@ -103,10 +109,12 @@ def iter_jsonl(chunks: Iterable[bytes], limit: int) -> Iterator[ReadItem]:
                     if rejection is not None:
                         yield rejection
                     continue
-                if type(value) is dict:
-                    yield (lineno, value, line)
-                else:
+                if type(value) is not dict:
                     yield _not_an_object(lineno, value, line)
+                elif suspects and lineno in suspects and (why := jsonl_problem(line, value)):
+                    yield _unsupported(lineno, why, line)
+                else:
+                    yield (lineno, value, line)
             if len(tail) > limit:
                 skip_prefix = tail[:RAW_PREFIX]
                 skip_size = len(tail)
@@ -146,10 +154,12 @@ def iter_jsonl(chunks: Iterable[bytes], limit: int) -> Iterator[ReadItem]:
             if rejection is not None:
                 yield rejection
             return
-        if type(value) is dict:
-            yield (lineno, value, line)
-        else:
+        if type(value) is not dict:
             yield _not_an_object(lineno, value, line)
+        elif suspect_offsets(line) and (why := jsonl_problem(line, value)):
+            yield _unsupported(lineno, why, line)
+        else:
+            yield (lineno, value, line)
 
 
 def _strip_bom(chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -197,6 +207,16 @@ def _not_an_object(lineno: int, value: Any, line: bytes) -> Rejection:
     )
 
 
+def _unsupported(lineno: int, why: str, line: bytes) -> Rejection:
+    return Rejection(
+        position=lineno,
+        reason="unsupported_value",
+        detail=f"line {lineno}: {why}; the record is not written rather than altered",
+        raw=line,
+        raw_size=len(line),
+    )
+
+
 def _classify(lineno: int, line: bytes, exc: orjson.JSONDecodeError) -> Rejection | None:
     """The rejection for a line orjson refused, or None for a blank line."""
     if not line.strip(_JSON_WS):
@@ -212,6 +232,9 @@ def _classify(lineno: int, line: bytes, exc: orjson.JSONDecodeError) -> Rejectio
             raw_size=len(line),
         )
     message = str(exc)
+    if message.startswith("number is infinity"):
+        why = token_problem(line) or f"a number is beyond the range of a double (at byte {exc.pos})"
+        return _unsupported(lineno, why, line)
     if message.startswith("depth limit exceeded"):
         detail = (
             "JSON nested deeper than orjson's limit of 1024 levels of arrays/objects "

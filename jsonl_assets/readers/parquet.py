@@ -8,15 +8,17 @@ gzip/zstd-compressed (detected by magic bytes) is first decompressed into `scrat
 (`SourceFile.local_path_for_random_access`) and the copy is removed afterwards.
 
 Values: each row becomes a dict (nested structs/lists as dicts/lists). Top-level columns of
-types JSON cannot hold are converted: Decimal -> float, Binary -> base64 string,
-Duration -> integer microseconds; Date/Datetime/Time stay Python objects (orjson writes them
-as RFC 3339 strings).
+types JSON cannot hold are converted: Binary -> base64 string, Duration -> integer
+microseconds; Date/Datetime/Time stay Python objects (orjson writes them as RFC 3339 strings).
+A Decimal (at any depth) is written as the float that holds the same value; a row holding a
+Decimal a double cannot hold, or a NaN/infinite float (JSON has none), is `unsupported_value`
+(exact_numbers.py). uint64 is written as it is.
 
 Reason codes: `corrupt_file` (the rows before the damage are kept: as the streaming engine
 reads ahead, after an error the rows not yet delivered are re-read by slices, halved down to
 one row near the damage; the file ends there),
 `too_large` (a row whose JSON serialisation exceeds `max_record_bytes`), `unsupported_value`
-(a row orjson cannot serialise, e.g. a Decimal nested in a struct or nesting past 254 levels).
+(a row orjson cannot serialise or write exactly, e.g. nesting past 254 levels, see above).
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ import polars as pl
 import polars.exceptions as plx
 
 from jsonl_assets.readers.base import OptionSpec, ReaderSpec, ReadItem
+from jsonl_assets.readers.exact_numbers import (
+    CountingDefault,
+    decimals_as_floats,
+    value_problem,
+)
 from jsonl_assets.readers.jsonl import RAW_PREFIX
 from jsonl_assets.readers.source_file import SourceFile
 from jsonl_assets.traces import Rejection
@@ -59,10 +66,11 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
     row_no = 0
     try:
         frame = _frame(path)
+        floats = any(_has_float(t) for t in frame.collect_schema().values())
         for batch in frame.collect_batches(chunk_size=batch_rows, maintain_order=True):
             for row in batch.iter_rows(named=True):
                 row_no += 1
-                yield _checked(row_no, row, limit)
+                yield _checked(row_no, row, limit, floats)
     except _POLARS_ERRORS as exc:
         # The streaming engine reads ahead, so the error may come from a row group well after
         # the rows delivered so far: read on by slices, halving them near the damage.
@@ -85,9 +93,10 @@ def _recover(
             continue
         if batch.height == 0:
             return  # every row could be read after all
+        floats = any(_has_float(t) for t in batch.schema.values())
         for row in batch.iter_rows(named=True):
             row_no += 1
-            yield _checked(row_no, row, limit)
+            yield _checked(row_no, row, limit, floats)
         size = min(size * 2, step)
     yield _corrupt(row_no, error)
 
@@ -98,15 +107,32 @@ def _frame(path: Path) -> pl.LazyFrame:
     return frame.with_columns(conversions) if conversions else frame
 
 
-def _checked(row_no: int, row: dict[str, Any], limit: int) -> ReadItem:
+def _has_float(dtype: Any) -> bool:
+    """Whether values of `dtype` may hold a float (so a NaN or an infinity)."""
+    if dtype.is_float():
+        return True
+    if isinstance(dtype, pl.Struct):
+        return any(_has_float(f.dtype) for f in dtype.fields)
+    inner = getattr(dtype, "inner", None)
+    return inner is not None and _has_float(inner)
+
+
+def _checked(row_no: int, row: dict[str, Any], limit: int, floats: bool = False) -> ReadItem:
+    converted = CountingDefault()
     try:
-        data = orjson.dumps(row)
+        data = orjson.dumps(row, default=converted)
     except orjson.JSONEncodeError as exc:
+        why = value_problem(row)
+        if why is not None:
+            return _unsupported(row_no, why)
         return Rejection(
             position=row_no,
             reason="unsupported_value",
             detail=f"row {row_no} cannot be written as JSON: {exc}",
         )
+    # orjson writes NaN and infinities as null: only a row with a null can hold one.
+    if floats and b"null" in data and (why := value_problem(row)) is not None:
+        return _unsupported(row_no, why)
     if len(data) > limit:
         return Rejection(
             position=row_no,
@@ -117,7 +143,17 @@ def _checked(row_no: int, row: dict[str, Any], limit: int) -> ReadItem:
             raw_truncated=True,
             raw_size=len(data),
         )
+    if converted.count:
+        row = decimals_as_floats(row)  # as written
     return (row_no, row, data)  # the extract stage writes these bytes as they are
+
+
+def _unsupported(row_no: int, why: str) -> Rejection:
+    return Rejection(
+        position=row_no,
+        reason="unsupported_value",
+        detail=f"row {row_no}: {why}; the record is not written rather than altered",
+    )
 
 
 def _corrupt(row_no: int, exc: BaseException) -> Rejection:
@@ -132,9 +168,7 @@ def _corrupt(row_no: int, exc: BaseException) -> Rejection:
 def _json_conversions(schema: pl.Schema) -> list[pl.Expr]:
     exprs = []
     for name, dtype in schema.items():
-        if isinstance(dtype, pl.Decimal):
-            exprs.append(pl.col(name).cast(pl.Float64))
-        elif dtype == pl.Binary:
+        if dtype == pl.Binary:
             exprs.append(pl.col(name).bin.encode("base64"))
         elif isinstance(dtype, pl.Duration):
             exprs.append(pl.col(name).dt.total_microseconds())

@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from jsonl_assets import file_hashes
-from jsonl_assets.compression import detect_compression, iter_decompressed
+from jsonl_assets.compression import (
+    DamagedLines,
+    damaged_lines,
+    detect_compression,
+    iter_decompressed,
+)
 
 DEFAULT_CHUNK: Final = 1 << 20
 _MAGIC_LEN: Final = 4
@@ -59,11 +64,13 @@ class _HashingReader(io.RawIOBase):
             pass
 
 
-def decompressed_chunks(reader: _HashingReader, compression: str, size: int) -> Iterator[bytes]:
+def decompressed_chunks(
+    reader: _HashingReader, compression: str, size: int, skip_bad_members: bool = False
+) -> Iterator[bytes]:
     """Decompressed chunks of about `size` bytes; `TruncatedInput` on damage (see
     `compression.iter_decompressed`: good data before the damage is always yielded, and one
     call never inflates a few KB into an unbounded amount)."""
-    return iter_decompressed(reader, compression, size)  # type: ignore[arg-type]
+    return iter_decompressed(reader, compression, size, skip_bad_members=skip_bad_members)  # type: ignore[arg-type]
 
 
 class _NoHash:
@@ -90,6 +97,7 @@ class SourceFile:
             self.compression: str = detect_compression(fh.read(_MAGIC_LEN))
         self._sha256: str | None = None
         self._hashed_bytes: int | None = None
+        self._damage: list[DamagedLines] | None = None
 
     def __repr__(self) -> str:
         return f"SourceFile({self.rel!r}, compression={self.compression!r}, size={self.size})"
@@ -115,8 +123,10 @@ class SourceFile:
         with open(self.path, "rb") as fh:
             self._check_identity(_identity(os.fstat(fh.fileno())), "when opened for reading")
             reader = _HashingReader(fh, hasher)
+            # Members found bad by `damage()` are skipped over (their records are quarantined).
+            skip = self._damage is not None
             try:
-                yield from decompressed_chunks(reader, self.compression, size)
+                yield from decompressed_chunks(reader, self.compression, size, skip)
             except GeneratorExit:
                 # Closed early by the consumer: leave the hash to hash_remaining(), so an
                 # abandoned read does not go on reading a large file.
@@ -132,6 +142,28 @@ class SourceFile:
             self._sha256 = hasher.hexdigest()
         self._hashed_bytes = reader.count
 
+    def damage(self) -> list[DamagedLines]:
+        """The lines that damaged gzip members / zstd frames touch (`compression.damaged_lines`),
+        found by one streaming pass over the stored bytes before the file is read; that pass
+        also hashes the file when its hash is not known yet. Empty for an uncompressed file."""
+        if self._damage is None:
+            if self.compression == "none":
+                self._damage = []
+                return self._damage
+            if self._sha256 is None and (sha := file_hashes.known(self.path.resolve(), self._stat)):
+                self._sha256 = sha
+            hasher = hashlib.sha256() if self._sha256 is None else _NO_HASH
+            with open(self.path, "rb") as fh:
+                self._check_identity(_identity(os.fstat(fh.fileno())), "when opened for checking")
+                reader = _HashingReader(fh, hasher)
+                found = damaged_lines(reader, self.compression)  # type: ignore[arg-type]
+                reader.drain()
+            if hasher is not _NO_HASH:
+                self._sha256 = hasher.hexdigest()
+                self._hashed_bytes = reader.count
+            self._damage = found
+        return self._damage
+
     def hash_remaining(self) -> str:
         """Make `sha256` valid: a no-op after a read, else one hashing pass over the file.
 
@@ -142,6 +174,8 @@ class SourceFile:
         """
         if self._sha256 is None and (sha := file_hashes.known(self.path.resolve(), self._stat)):
             self._sha256 = sha  # hashed earlier in this process (the run's observation)
+        if self._sha256 is None and self.compression != "none" and self._damage is None:
+            self.damage()  # one pass: the members are checked and the file hashed
         if self._sha256 is None:
             hasher = hashlib.sha256()
             with open(self.path, "rb") as fh:

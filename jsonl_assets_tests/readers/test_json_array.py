@@ -85,7 +85,6 @@ def test_truncated_stream_keeps_items_before_damage(tmp_path: Path, codec: str) 
         (b'{"a": 1,}', "parse_error"),
         (b"{'a': 1}", "parse_error"),
         (b'{"a": "x\x01"}', "parse_error"),
-        (b'{"a": 99999999999999999999999}', "parse_error"),
         (b'{"a": "caf\xe9"}', "invalid_utf8"),
     ],
 )
@@ -169,3 +168,15 @@ def test_sharegpt_corpus_has_500_items(tmp_path: Path) -> None:
     assert len(items) == 500
     assert all(type(i) is tuple for i in items)
     assert [i[1] for i in items] == orjson.loads(path.read_bytes())
+
+
+def test_numbers_are_exact_or_unsupported_value_and_the_array_goes_on(tmp_path: Path) -> None:
+    data = (
+        b'[{"a": 1.5}, {"a": 99999999999999999999999}, {"a": 0.1000000000000000000001}, {"a": 4}]'
+    )
+    items = read(tmp_path, data)
+    assert items[0] == (1, {"a": 1.5}, b'{"a":1.5}')
+    assert reasons(items) == [(2, "unsupported_value"), (3, "unsupported_value")]
+    assert "a: the number 99999999999999999999999 is an integer beyond 64 bits" in items[1].detail
+    assert "more precision than a double" in items[2].detail
+    assert items[3] == (4, {"a": 4}, b'{"a":4}')

@@ -126,15 +126,23 @@ def test_values_are_json_ready(tmp_path: Path) -> None:
     assert orjson.loads(items[0][2])["when"] == "2024-05-01T12:30:00"
 
 
-def test_nested_decimal_is_unsupported_value(tmp_path: Path) -> None:
+def test_decimals_are_exact_floats_or_unsupported_value(tmp_path: Path) -> None:
     df = pl.DataFrame(
-        {"s": [{"d": Decimal("1.5")}, {"d": Decimal("2.5")}]},
-        schema={"s": pl.Struct({"d": pl.Decimal(10, 1)})},
+        {"s": [{"d": Decimal("1.5")}, {"d": Decimal("12345678901234567890.1")}]},
+        schema={"s": pl.Struct({"d": pl.Decimal(38, 1)})},
     )
     items = read(tmp_path, parquet_bytes(tmp_path, df))
-    assert [(i.position, i.reason) for i in items] == [
-        (1, "unsupported_value"),
-        (2, "unsupported_value"),
+    assert items[0] == (1, {"s": {"d": 1.5}}, b'{"s":{"d":1.5}}')
+    assert (items[1].position, items[1].reason) == (2, "unsupported_value")
+    assert "s.d: the number 12345678901234567890.1 has more precision" in items[1].detail
+
+
+def test_nan_and_infinity_are_unsupported_value(tmp_path: Path) -> None:
+    df = pl.DataFrame({"f": [1.5, float("nan"), float("inf"), None]})
+    items = read(tmp_path, parquet_bytes(tmp_path, df))
+    assert items[0] == (1, {"f": 1.5}, b'{"f":1.5}') and items[3] == (4, {"f": None}, b'{"f":null}')
+    assert [(i.position, i.reason) for i in items[1:3]] == [(2, "unsupported_value")] * 1 + [
+        (3, "unsupported_value")
     ]
 
 
