@@ -94,7 +94,9 @@ def test_every_corpus_folder_builds_into_one_valid_package(
         _, shards_report = upstream_marker(dirs, SHARDS_MARKER)
         for name, counts in shards_report["per_source"].items():
             assert counts["read"] == counts["written"] + counts["quarantined"], (key, name)
-            totals.setdefault(name, Counter()).update(counts)
+            totals.setdefault(name, Counter()).update(
+                {k: counts[k] for k in ("read", "written", "quarantined")}
+            )
     seed_tasks = [
         json.loads(line)
         for line in (CORPUS / "alpaca-seed" / "seed_tasks.jsonl").read_text().splitlines()
