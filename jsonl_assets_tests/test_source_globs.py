@@ -5,6 +5,7 @@ not UTF-8 are matched and passed on."""
 
 from __future__ import annotations
 
+import base64
 import glob
 import os
 import subprocess
@@ -142,6 +143,9 @@ def test_file_names_that_are_not_utf8_are_matched_and_passed_on(tmp_path: Path) 
     (raw / "plain.jsonl").write_text(LINE)
     cfg = load_config(_config(tmp_path, "raw/*.jsonl"))
     inputs = cfg.sources[0].inputs
-    assert [os.fsencode(i.rel) for i in inputs] == [b"raw/caf\xe9.jsonl", b"raw/plain.jsonl"]
+    # The name as traces show it (escaped, valid UTF-8), and its raw bytes losslessly.
+    assert [i.rel for i in inputs] == ["raw/caf\\xe9.jsonl", "raw/plain.jsonl"]
+    assert base64.b64decode(inputs[0].rel_b64 or "") == b"raw/caf\xe9.jsonl"
+    assert inputs[1].rel_b64 is None
     assert inputs[0].path.is_file()
     assert os.fsencode(inputs[0].path) == os.fsencode(raw) + b"/caf\xe9.jsonl"
