@@ -64,7 +64,7 @@ from jsonl_assets.compression import (
     iter_decompressed,
 )
 from jsonl_assets.dedup import SeenIds, id_digest
-from jsonl_assets.spec_rules import (
+from jsonl_assets.rules import (
     ERROR,
     WARNING,
     Problem,
