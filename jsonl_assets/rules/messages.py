@@ -43,25 +43,29 @@ def walk_messages(w: Walk, messages: list[Any], prefix: str | int) -> int:
             continue
         role = message.get("role")
         content = message.get("content")
-        other_keys = len(message) != 2 or role is None or content is None
-        if other_keys and not message.keys() <= MESSAGE_KEYS:
-            for key in message:
-                if key not in MESSAGE_KEYS:
-                    w.report("D9.key", (prefix, i, -1), short(key))
+        # Keys besides role and content are looked at here when there are more than two. A
+        # two-key message without role or content is looked at before its first finding.
+        other_keys = len(message) != 2
+        if other_keys:
+            _unknown_keys(w, message, (prefix, i, -1))
         if role == "assistant":
             flags |= ASSISTANT
             if dialogue_only:
+                other_keys = other_keys or _unknown_keys(w, message, (prefix, i, -1))
                 w.report("F11.role", (prefix, i, -1), repr(role))
         elif role == "user" or role == "system":
             pass
         elif role == "document":
             flags |= DOCUMENT
             if document_warns:
+                other_keys = other_keys or _unknown_keys(w, message, (prefix, i, -1))
                 w.report("D21.document", (prefix, i, -1), w.objective)
         elif role == "tool":
             if dialogue_only:
+                other_keys = other_keys or _unknown_keys(w, message, (prefix, i, -1))
                 w.report("F11.role", (prefix, i, -1), repr(role))
         else:
+            other_keys = other_keys or _unknown_keys(w, message, (prefix, i, -1))
             if "role" not in message:
                 w.report("D9.role", (prefix, i, -1))
             else:
@@ -71,22 +75,35 @@ def walk_messages(w: Walk, messages: list[Any], prefix: str | int) -> int:
             _name_and_annotations(w, message, (prefix, i, -1))
         if type(content) is not list:
             if "content" not in message:
+                if not other_keys:
+                    _unknown_keys(w, message, (prefix, i, -1))
+                    _name_and_annotations(w, message, (prefix, i, -1))
                 w.report("D9.content", (prefix, i, -1))
             else:
                 w.report("D11.type", (prefix, i, CONTENT), json_type_name(content))
         elif not content:
             w.report("D12.empty", (prefix, i, CONTENT))
         else:
-            j = -1
             for part in content:
-                j += 1
-                # A plain text part, the common case: walk_part would report nothing.
+                # A plain text part, the common case, on which walk_part would report nothing.
                 if type(part) is dict and len(part) == 2:
                     kind = part.get("type")
                     if (kind == "text" or kind == "reasoning") and type(part.get("text")) is str:
                         continue
-                walk_part(w, part, prefix, i, j, role)
+                # From the first other part on, walk_part judges every part. That part is the
+                # first one that is `part`: an earlier occurrence would have stopped here too.
+                walk_parts(w, content, _position(content, part), prefix, i, role)
+                break
     return flags
+
+
+def _unknown_keys(w: Walk, message: dict[str, Any], loc: Loc) -> bool:
+    """D9 for keys a message may not have; True (the message's other keys are judged)."""
+    if not message.keys() <= MESSAGE_KEYS:
+        for key in message:
+            if key not in MESSAGE_KEYS:
+                w.report("D9.key", loc, short(key))
+    return True
 
 
 def _name_and_annotations(w: Walk, message: dict[str, Any], loc: Loc) -> None:
@@ -98,9 +115,23 @@ def _name_and_annotations(w: Walk, message: dict[str, Any], loc: Loc) -> None:
         w.report("D13.annotations", loc, json_type_name(annotations))
 
 
-def walk_part(w: Walk, part: object, prefix: str | int, i: int, j: int, role: str | None) -> None:
-    """D14-D20 for part `j` of message `i` (i < 0: `prefix` is the content array itself)."""
-    loc = (prefix, i, j)
+def _position(items: list[Any], item: object) -> int:
+    for k, other in enumerate(items):
+        if other is item:
+            return k
+    raise AssertionError("not in the list")
+
+
+def walk_parts(
+    w: Walk, parts: list[Any], start: int, prefix: str | int, i: int, role: str | None
+) -> None:
+    """D14-D20 for `parts[start:]`, the content of message `i` (i < 0: `prefix` is the content
+    array itself)."""
+    for j in range(start, len(parts)):
+        _walk_part(w, parts[j], (prefix, i, j), role)
+
+
+def _walk_part(w: Walk, part: object, loc: Loc, role: str | None) -> None:
     if type(part) is not dict:
         w.report("D14.type", loc, json_type_name(part))
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from jsonl_assets.rules.context import RecordContext
-from jsonl_assets.rules.messages import ASSISTANT, DOCUMENT, walk_messages, walk_part
+from jsonl_assets.rules.messages import ASSISTANT, DOCUMENT, walk_messages, walk_parts
 from jsonl_assets.rules.objectives import candidates, reference
 from jsonl_assets.rules.table import CONTENT_KEPT, ERRORS_KEPT, PROBLEMS_KEPT
 from jsonl_assets.rules.tools import BROKEN, unanswered
@@ -54,8 +54,7 @@ def content_problems(content: object, where: str, ctx: RecordContext) -> list[Pr
     else:
         if not content:
             w.report("D12.empty", (where, -1, -1))
-        for j, part in enumerate(content):
-            walk_part(w, part, where, -1, j, None)
+        walk_parts(w, content, 0, where, -1, None)
     return w.problems
 
 
