@@ -485,3 +485,14 @@ def test_mutated_records_never_raise(data: st.DataObject) -> None:
             node.append(value)
     problems = record_problems(record, objective, ctx)
     assert record_errors(record, objective, ctx) == [p for p in problems if p.severity == ERROR]
+
+
+def test_every_reported_key_is_in_the_table_and_every_row_is_reported() -> None:
+    # A report under a key the table lacks would be dropped silently (it is in no kept set).
+    import re
+
+    import jsonl_assets.rules as rules
+
+    source = "".join(path.read_text() for path in Path(rules.__file__).parent.glob("*.py"))
+    reported = set(re.findall(r'report\(\s*"([A-Z]\d+\.\w+)"', source))
+    assert reported == set(FINDINGS)
