@@ -67,7 +67,7 @@ import orjson
 
 from jsonl_assets.compression import TruncatedInput, detect_compression, iter_decompressed
 from jsonl_assets.dedup import SeenIds, id_digest
-from jsonl_assets.spec_rules import (
+from jsonl_assets.rules import (
     ERROR,
     WARNING,
     Problem,

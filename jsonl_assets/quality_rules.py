@@ -1,6 +1,6 @@
 """Quality rules: content a record's objective needs, found empty or blank.
 
-They judge records that already pass the spec's error rules (spec_rules.py), so shapes are
+They judge records that already pass the spec's error rules (rules/), so shapes are
 known good; each looks only at the messages it needs (from the end, where the final turns
 are), never walking the whole record. The rules, and where each applies:
 

@@ -30,7 +30,7 @@ from jsonl_assets.gc_pause import gc_paused
 from jsonl_assets.quality_policy import KEEP, QUARANTINE, SourceQuality, source_quality
 from jsonl_assets.quality_rules import quality_findings
 from jsonl_assets.quarantine import EXAMPLES_PER_REASON, QuarantineWriter
-from jsonl_assets.spec_rules import ERROR, Problem, RecordContext, record_errors, record_problems
+from jsonl_assets.rules import ERROR, Problem, RecordContext, record_errors, record_problems
 from jsonl_assets.stage_report import SourceCounters, StageReport
 from jsonl_assets.transform_stage import FILES as TRANSFORM_FILES
 from jsonl_assets.transform_stage import MARKER as TRANSFORM_MARKER

@@ -21,7 +21,7 @@ from jsonl_assets.package_verifier import (
     verify_package,
     verify_shard,
 )
-from jsonl_assets.spec_rules import RecordContext
+from jsonl_assets.rules import RecordContext
 from jsonl_assets.spec_vocabulary import SHARD_EXTENSIONS
 
 COMPRESSIONS = ["none", "gzip", "zstd"]

@@ -24,7 +24,7 @@ from jsonl_assets.quality_rules import (
     is_blank,
     quality_findings,
 )
-from jsonl_assets.spec_rules import RecordContext, record_errors
+from jsonl_assets.rules import RecordContext, record_errors
 from jsonl_assets_tests.test_spec_rules import SPEC_EXAMPLES
 
 ALL = frozenset(RULE_OBJECTIVES)
