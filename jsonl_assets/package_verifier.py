@@ -1,7 +1,7 @@
 """Whole-package verifier for LLM Training Data v1: checklist sections A-G (spec section 12).
 
 `verify_package` reads `metadata.json` (A), its toolsets (B), file entries and shards (C),
-every record (D, E, F, through `spec_rules`) and the asset index (G). `verify_shard` checks
+every record (D, E, F, through `rules`) and the asset index (G). `verify_shard` checks
 one shard on its own (C9-C17, C20, D1, D2 and the record rules); the build's shard check
 calls it without any metadata.json.
 
