@@ -19,7 +19,7 @@ CHILD = r"""
 import hashlib, resource, sys, time
 kind, n = sys.argv[1], int(sys.argv[2])
 import polars  # imported before the baseline, as in the pipeline
-from jsonl_assets.dedup import SeenIds
+from jsonl_assets.core.dedup import SeenIds
 
 def rss_peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,7 +1,7 @@
 """Peak memory of the streaming readers on large inputs.
 
 Generates a JSON array file of at least --size-gb GB and a multi-row-group Parquet file of
---rows rows, then streams each through `jsonl_assets.readers.read_source` in a fresh
+--rows rows, then streams each through `jsonl_assets.core.readers.read_source` in a fresh
 subprocess and prints records, seconds, MB/s and peak RSS (ru_maxrss) per file.
 
     .venv/bin/python bench/read_memory.py                 # 1 GB array, 6M-row Parquet, temp dir
@@ -98,7 +98,7 @@ def make_parquet(path: Path, rows: int) -> None:
 def measure(fmt: str, path: Path) -> dict[str, Any]:
     """Run in the subprocess: stream one file, report what it cost."""
     sys.path.insert(0, str(REPO))
-    from jsonl_assets.readers import ReadLimits, SourceFile, read_source
+    from jsonl_assets.core.readers import ReadLimits, SourceFile, read_source
 
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()

@@ -1,7 +1,7 @@
 """Randomised kill -9 / restart loop: many builds killed at random points, each resumed.
 
 The longer version of `jsonl_assets_tests/test_restart.py`. It first counts how often every
-kill point of `jsonl_assets/fault_points.py` is reached in a build of the test project, then
+kill point of `jsonl_assets/core/fault_points.py` is reached in a build of the test project, then
 runs rounds: a fresh copy of the project is built and killed (SIGKILL) at a random point and
 occurrence, one to `--max-kills` times in a row (each run resuming the last), then built to the
 end. The package and the quarantine must be byte-identical to an uninterrupted build, and the
@@ -41,7 +41,7 @@ from jsonl_assets_tests import test_restart as rt  # noqa: E402
 def count_points(root: Path, keys: tuple[str, ...], **project: Any) -> Counter[str]:
     """How many times each kill point is reached in an uninterrupted build (in this process)."""
     import jsonl_assets
-    from jsonl_assets import fault_points
+    from jsonl_assets.core import fault_points
 
     counts: Counter[str] = Counter()
 

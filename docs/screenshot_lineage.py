@@ -106,9 +106,9 @@ def prepare(work: Path) -> tuple[Path, Path, dict[str, str]]:
     env = {**os.environ, "DAGSTER_HOME": str(home), "JSONL_ASSETS_CONFIG": str(config)}
     observe = (
         "import sys, dagster as dg\n"
-        "from jsonl_assets.config import load_config\n"
-        "from jsonl_assets.observations import record_observations\n"
-        "from jsonl_assets.source_fingerprints import take_snapshot\n"
+        "from jsonl_assets.core.config import load_config\n"
+        "from jsonl_assets.defs.observations import record_observations\n"
+        "from jsonl_assets.core.source_fingerprints import take_snapshot\n"
         "with dg.DagsterInstance.from_config(sys.argv[1]) as instance:\n"
         "    record_observations(instance, take_snapshot(load_config(sys.argv[2])))\n"
     )

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jsonl_assets import build_summary, build_workers
-from jsonl_assets.config import CONFIG_ENV_VAR, ConfigError, PipelineConfig, load_config
-from jsonl_assets.gc_pause import gc_paused
-from jsonl_assets.package_lock import TOKEN_ENV, Holder, PackageBusyError, PackageLock
+from jsonl_assets.core import build_summary, build_workers
+from jsonl_assets.core.config import CONFIG_ENV_VAR, ConfigError, PipelineConfig, load_config
+from jsonl_assets.core.gc_pause import gc_paused
+from jsonl_assets.core.store.package_lock import TOKEN_ENV, Holder, PackageBusyError, PackageLock
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK = 0
@@ -93,7 +93,7 @@ def build_partition(
     """Run the `build_partition` job for one key; return a summary (runs in a worker process)."""
     import dagster as dg
 
-    from jsonl_assets.definitions import defs
+    from jsonl_assets.defs.definitions import defs
 
     started = time.perf_counter()
     instance = instance or dg.DagsterInstance.get()
@@ -137,7 +137,7 @@ def build_partition(
 def publish(config_path: str, instance: Any = None) -> dict[str, Any]:
     import dagster as dg
 
-    from jsonl_assets.definitions import defs
+    from jsonl_assets.defs.definitions import defs
 
     instance = instance or dg.DagsterInstance.get()
     result = defs.resolve_job_def("publish_manifest").execute_in_process(
@@ -259,7 +259,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     with gc_paused():
-        from jsonl_assets.partitions import all_partition_keys
+        from jsonl_assets.defs.partitions import all_partition_keys
 
         config_path = str(cfg.path)
         os.environ[CONFIG_ENV_VAR] = config_path
@@ -279,7 +279,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         started = time.perf_counter()
         import dagster as dg
 
-        from jsonl_assets.definitions import defs  # noqa: F401 - loaded once, before the freeze
+        from jsonl_assets.defs.definitions import defs  # noqa: F401 - loaded once, before the freeze
 
         dg.DagsterInstance.get()  # creates its storage before the workers share it
         gc.freeze()
@@ -335,8 +335,8 @@ def _progress(r: dict[str, Any]) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from jsonl_assets.package_verifier import verify_package
-    from jsonl_assets.verify_limits import VerifyLimits
+    from jsonl_assets.core.verify.package_verifier import verify_package
+    from jsonl_assets.core.verify.verify_limits import VerifyLimits
 
     # A package's paths and messages may hold control characters or lone surrogates: they
     # are printed escaped, never as raw bytes (a path must not forge an output line).
@@ -456,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="treat an id present in two splits as an error (rule L1)",
     )
-    from jsonl_assets import verify_limits as vl
+    from jsonl_assets.core.verify import verify_limits as vl
 
     verify.add_argument(
         "--max-metadata-bytes",

@@ -25,8 +25,8 @@ def materialize(
     **kw: Any,
 ) -> dg.ExecuteInProcessResult:
     """A real materialisation: the four stages of partition `key`, or the manifest (key None)."""
-    from jsonl_assets.assets import ALL_ASSETS, STAGE_ASSETS
-    from jsonl_assets.resources import PipelineResource
+    from jsonl_assets.defs.assets import ALL_ASSETS, STAGE_ASSETS
+    from jsonl_assets.defs.resources import PipelineResource
 
     return dg.materialize(
         assets or (STAGE_ASSETS if key else ALL_ASSETS),
@@ -40,7 +40,7 @@ def materialize(
 
 def read_shard(path: Path) -> list[dict[str, Any]]:
     """The records of a shard, decompressed by its extension and parsed line by line."""
-    from jsonl_assets.compression import iter_decompressed
+    from jsonl_assets.core.compression import iter_decompressed
 
     codec = {".zst": "zstd", ".gz": "gzip"}.get(path.suffix, "none")
     with open(path, "rb") as handle:
@@ -74,16 +74,16 @@ def build_with_core(config_path: Path, one_pass: bool = True) -> Path:
     stages 1-3 in one pass as the assets run them, or (`one_pass=False`) one stage at a time.
 
     Returns the package dir. The Dagster path is tested elsewhere; this one is fast."""
-    from jsonl_assets.config import load_config
-    from jsonl_assets.extract_stage import run_extract
-    from jsonl_assets.manifest_builder import PartitionShards
-    from jsonl_assets.manifest_stage import publish_manifest
-    from jsonl_assets.record_stages import run_record_stages
-    from jsonl_assets.shard_stage import run_shards
-    from jsonl_assets.spec_vocabulary import OBJECTIVES, SPLITS
-    from jsonl_assets.transform_stage import run_transform
-    from jsonl_assets.validate_stage import run_validate
-    from jsonl_assets.work_files import partition_dirs
+    from jsonl_assets.core.config import load_config
+    from jsonl_assets.core.manifest_builder import PartitionShards
+    from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+    from jsonl_assets.core.stages.extract_stage import run_extract
+    from jsonl_assets.core.stages.manifest_stage import publish_manifest
+    from jsonl_assets.core.stages.record_stages import run_record_stages
+    from jsonl_assets.core.stages.shard_stage import run_shards
+    from jsonl_assets.core.stages.transform_stage import run_transform
+    from jsonl_assets.core.stages.validate_stage import run_validate
+    from jsonl_assets.core.store.work_files import partition_dirs
 
     cfg = load_config(config_path)
     out = cfg.output

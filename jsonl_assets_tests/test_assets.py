@@ -10,12 +10,12 @@ import dagster as dg
 import orjson
 import yaml
 
-from jsonl_assets import checks
-from jsonl_assets.assets import ALL_ASSETS
-from jsonl_assets.definitions import defs
-from jsonl_assets.package_verifier import verify_package
-from jsonl_assets.partitions import all_partition_keys
-from jsonl_assets.resources import PipelineResource
+from jsonl_assets.core.verify.package_verifier import verify_package
+from jsonl_assets.defs import checks
+from jsonl_assets.defs.assets import ALL_ASSETS
+from jsonl_assets.defs.definitions import defs
+from jsonl_assets.defs.partitions import all_partition_keys
+from jsonl_assets.defs.resources import PipelineResource
 
 from .conftest import build_with_core, materialize, read_shard
 
@@ -184,8 +184,8 @@ def test_one_stage_of_the_multi_asset_materialises_on_its_own(
 ) -> None:
     """After a build (one pass), `transformed` alone, as the UI materialises a selection:
     it runs on its own, first writing the extracted.jsonl that the one pass left out."""
-    from jsonl_assets.assets import TRANSFORMED, record_stages
-    from jsonl_assets.resources import PipelineResource
+    from jsonl_assets.defs.assets import TRANSFORMED, record_stages
+    from jsonl_assets.defs.resources import PipelineResource
 
     assert materialize(sample_project, instance, "sft|train").success
     work = sample_project.parent / "work" / "sft" / "train"

@@ -6,7 +6,7 @@ import io
 import pytest
 import zstandard
 
-from jsonl_assets.compression import (
+from jsonl_assets.core.compression import (
     FrameCompressor,
     TruncatedInput,
     detect_compression,

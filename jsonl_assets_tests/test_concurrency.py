@@ -21,9 +21,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from jsonl_assets.assets import STAGE_ASSETS
-from jsonl_assets.partition_lock import PartitionBusyError, partition_lock
-from jsonl_assets.resources import PipelineResource
+from jsonl_assets.core.store.partition_lock import PartitionBusyError, partition_lock
+from jsonl_assets.defs.assets import STAGE_ASSETS
+from jsonl_assets.defs.resources import PipelineResource
 from jsonl_assets_tests import test_restart as restart
 
 KEY = "cpt|train"
@@ -31,7 +31,7 @@ KEY = "cpt|train"
 HOLD = """
 import sys, time
 from pathlib import Path
-from jsonl_assets.partition_lock import partition_lock
+from jsonl_assets.core.store.partition_lock import partition_lock
 with partition_lock(Path(sys.argv[1]), sys.argv[2], 30):
     print("locked", flush=True)
     time.sleep(float(sys.argv[3]))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jsonl_assets.config import ConfigError, load_config
+from jsonl_assets.core.config import ConfigError, load_config
 
 from .conftest import write_config
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from jsonl_assets.config import ConfigError, load_config
+from jsonl_assets.core.config import ConfigError, load_config
 
 CLI = Path(sys.executable).parent / "jsonl-assets"
 

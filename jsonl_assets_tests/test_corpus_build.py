@@ -17,14 +17,14 @@ import orjson
 import pytest
 import yaml
 
-from jsonl_assets import checks
-from jsonl_assets.config import load_config
-from jsonl_assets.package_verifier import verify_package
-from jsonl_assets.partitions import all_partition_keys
-from jsonl_assets.shard_stage import MARKER as SHARDS_MARKER
-from jsonl_assets.spec_vocabulary import SPLITS
-from jsonl_assets.transform_stage import upstream_marker
-from jsonl_assets.work_files import partition_dirs
+from jsonl_assets.core.config import load_config
+from jsonl_assets.core.rules.spec_vocabulary import SPLITS
+from jsonl_assets.core.stages.shard_stage import MARKER as SHARDS_MARKER
+from jsonl_assets.core.stages.transform_stage import upstream_marker
+from jsonl_assets.core.store.work_files import partition_dirs
+from jsonl_assets.core.verify.package_verifier import verify_package
+from jsonl_assets.defs import checks
+from jsonl_assets.defs.partitions import all_partition_keys
 from jsonl_assets_tests.conftest import CORPUS, REPO, materialize, read_shard, write_config
 
 CONFIG = REPO / "data" / "corpus_pipeline.yaml"

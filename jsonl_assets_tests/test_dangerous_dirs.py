@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from jsonl_assets.config import ConfigError, load_config
+from jsonl_assets.core.config import ConfigError, load_config
 
 from .conftest import build_with_core, write_config
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from jsonl_assets.dedup import SeenIds, id_digest
+from jsonl_assets.core.dedup import SeenIds, id_digest
 
 
 def test_reports_first_position_within_and_across_batches() -> None:

@@ -24,7 +24,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from jsonl_assets.compression import iter_decompressed
+from jsonl_assets.core.compression import iter_decompressed
 from jsonl_assets_tests import test_restart as restart
 
 CLI_KEYS = ("sft|train", "cpt|train")

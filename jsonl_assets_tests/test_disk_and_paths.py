@@ -26,15 +26,15 @@ import orjson
 import pytest
 import yaml
 
-from jsonl_assets import shard_writer
-from jsonl_assets.config import load_config
-from jsonl_assets.extract_stage import run_extract
-from jsonl_assets.package_verifier import verify_package
-from jsonl_assets.shard_stage import run_shards
-from jsonl_assets.shard_writer import ShardWriteError
-from jsonl_assets.transform_stage import run_transform
-from jsonl_assets.validate_stage import run_validate
-from jsonl_assets.work_files import PartitionDirs, partition_dirs
+from jsonl_assets.core import shard_writer
+from jsonl_assets.core.config import load_config
+from jsonl_assets.core.shard_writer import ShardWriteError
+from jsonl_assets.core.stages.extract_stage import run_extract
+from jsonl_assets.core.stages.shard_stage import run_shards
+from jsonl_assets.core.stages.transform_stage import run_transform
+from jsonl_assets.core.stages.validate_stage import run_validate
+from jsonl_assets.core.store.work_files import PartitionDirs, partition_dirs
+from jsonl_assets.core.verify.package_verifier import verify_package
 from jsonl_assets_tests import test_restart as restart
 
 KEY = ("cpt", "train")
@@ -253,7 +253,7 @@ def test_disk_full_while_writing_a_work_file_names_it_and_a_rerun_redoes_only_th
     config = restart.make_project(tmp_path, chats=300, notes=1500)
     cfg, dirs = _dirs(config)
     run_extract(cfg, dirs)
-    from jsonl_assets import work_files
+    from jsonl_assets.core.store import work_files
 
     real_writer = work_files.WorkFileWriter.__init__
 
@@ -290,7 +290,7 @@ def _bad_lines_project(root: Path, quarantine_dir: str) -> Path:
 def test_disk_full_while_writing_a_quarantine_file_names_it_and_leaves_no_partial(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jsonl_assets import quarantine
+    from jsonl_assets.core import quarantine
 
     config = _bad_lines_project(tmp_path, "quarantine")
     cfg, dirs = _dirs(config)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from jsonl_assets import file_hashes
-from jsonl_assets.readers.source_file import SourceFile
-from jsonl_assets.source_fingerprints import fingerprint_file
+from jsonl_assets.core.readers.source_file import SourceFile
+from jsonl_assets.core.source_fingerprints import fingerprint_file
+from jsonl_assets.core.store import file_hashes
 
 
 def test_the_observations_hash_is_reused_for_the_same_file(tmp_path: Path) -> None:

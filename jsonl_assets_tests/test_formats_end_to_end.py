@@ -22,18 +22,18 @@ import orjson
 import polars as pl
 import zstandard
 
-from jsonl_assets.compression import iter_decompressed
-from jsonl_assets.config import PipelineConfig, load_config
-from jsonl_assets.extract_stage import run_extract
-from jsonl_assets.manifest_builder import PartitionShards
-from jsonl_assets.manifest_stage import publish_manifest
-from jsonl_assets.package_verifier import verify_package
-from jsonl_assets.shard_stage import run_shards, verify_partition_shards
-from jsonl_assets.spec_vocabulary import OBJECTIVES, SPLITS
-from jsonl_assets.stage_report import StageReport
-from jsonl_assets.transform_stage import run_transform
-from jsonl_assets.validate_stage import run_validate
-from jsonl_assets.work_files import partition_dirs
+from jsonl_assets.core.compression import iter_decompressed
+from jsonl_assets.core.config import PipelineConfig, load_config
+from jsonl_assets.core.manifest_builder import PartitionShards
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+from jsonl_assets.core.stage_report import StageReport
+from jsonl_assets.core.stages.extract_stage import run_extract
+from jsonl_assets.core.stages.manifest_stage import publish_manifest
+from jsonl_assets.core.stages.shard_stage import run_shards, verify_partition_shards
+from jsonl_assets.core.stages.transform_stage import run_transform
+from jsonl_assets.core.stages.validate_stage import run_validate
+from jsonl_assets.core.store.work_files import partition_dirs
+from jsonl_assets.core.verify.package_verifier import verify_package
 from jsonl_assets_tests.conftest import write_config
 
 # ----------------------------------------------------------------------------- helpers

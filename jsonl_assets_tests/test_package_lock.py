@@ -6,7 +6,7 @@ build` processes at once. The one that comes second fails fast, naming the lock 
 published. A lock left by a builder killed with SIGKILL is taken over by the next one. A
 Dagster run's `shards` and `manifest` steps take the same lock (a run started by the CLI holding
 it is let through by the CLI's token). A build is paused at an exact moment through the test
-hook `JSONL_ASSETS_PAUSE_AT` (jsonl_assets/fault_points.py).
+hook `JSONL_ASSETS_PAUSE_AT` (jsonl_assets/core/fault_points.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import orjson
 import pytest
 import yaml
 
-from jsonl_assets.fault_points import ENV_VAR, PAUSE_ENV_VAR, PAUSE_FILE_ENV_VAR
+from jsonl_assets.core.fault_points import ENV_VAR, PAUSE_ENV_VAR, PAUSE_FILE_ENV_VAR
 from jsonl_assets_tests import test_restart as restart
 
 KEYS = ("cpt|train",)
@@ -192,7 +192,7 @@ def test_two_builds_into_one_package_take_turns(tmp_path: Path) -> None:
 HOLD = """
 import sys, time
 from pathlib import Path
-from jsonl_assets.package_lock import package_lock
+from jsonl_assets.core.store.package_lock import package_lock
 with package_lock(Path(sys.argv[1]), timeout=0):
     print("locked", flush=True)
     time.sleep(60)
@@ -202,8 +202,8 @@ with package_lock(Path(sys.argv[1]), timeout=0):
 def test_a_dagster_run_waits_for_the_package_lock_then_fails_naming_the_holder(
     tmp_path: Path,
 ) -> None:
-    from jsonl_assets.assets import STAGE_ASSETS
-    from jsonl_assets.resources import PipelineResource
+    from jsonl_assets.defs.assets import STAGE_ASSETS
+    from jsonl_assets.defs.resources import PipelineResource
 
     config = restart.make_project(tmp_path, chats=200, notes=300)
     package = tmp_path / "package"

@@ -12,17 +12,17 @@ import orjson
 import pytest
 import zstandard
 
-from jsonl_assets import package_verifier
-from jsonl_assets.dedup import id_digest
-from jsonl_assets.package_verifier import (
+from jsonl_assets.core.dedup import id_digest
+from jsonl_assets.core.rules import RecordContext
+from jsonl_assets.core.rules.spec_vocabulary import SHARD_EXTENSIONS
+from jsonl_assets.core.verify import package_verifier
+from jsonl_assets.core.verify.package_verifier import (
     FINDINGS_PER_RULE_FILE,
     Finding,
     VerifyReport,
     verify_package,
     verify_shard,
 )
-from jsonl_assets.rules import RecordContext
-from jsonl_assets.spec_vocabulary import SHARD_EXTENSIONS
 
 COMPRESSIONS = ["none", "gzip", "zstd"]
 

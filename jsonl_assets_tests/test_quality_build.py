@@ -24,7 +24,7 @@ import orjson
 import pytest
 import zstandard
 
-from jsonl_assets.config import ConfigError, load_config
+from jsonl_assets.core.config import ConfigError, load_config
 from jsonl_assets_tests.conftest import build_with_core, materialize, read_shard, write_config
 
 NBSP_IDEOGRAPHIC = " \u00a0\u3000\n\t\u2028 "

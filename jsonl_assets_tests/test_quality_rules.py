@@ -10,21 +10,21 @@ from typing import Any
 import orjson
 import pytest
 
-from jsonl_assets.quality_policy import (
+from jsonl_assets.core.rules import RecordContext, record_errors
+from jsonl_assets.core.rules.quality_policy import (
     DEFAULT_POLICY,
     POLICY_KEYS,
     PolicyError,
     parse_policy,
     source_quality,
 )
-from jsonl_assets.quality_rules import (
+from jsonl_assets.core.rules.quality_rules import (
     BLANK_CHARS,
     RULE_OBJECTIVES,
     content_blank,
     is_blank,
     quality_findings,
 )
-from jsonl_assets.rules import RecordContext, record_errors
 from jsonl_assets_tests.test_spec_rules import SPEC_EXAMPLES
 
 ALL = frozenset(RULE_OBJECTIVES)

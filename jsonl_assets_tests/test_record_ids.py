@@ -4,7 +4,13 @@ from collections import Counter
 
 import pytest
 
-from jsonl_assets.record_ids import MissingIdError, content_id, lookup_path, source_id, split_for_id
+from jsonl_assets.core.record_ids import (
+    MissingIdError,
+    content_id,
+    lookup_path,
+    source_id,
+    split_for_id,
+)
 
 
 def test_content_id_ignores_key_order_but_not_content() -> None:

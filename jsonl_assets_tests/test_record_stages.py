@@ -19,17 +19,17 @@ import orjson
 import pytest
 import yaml
 
-from jsonl_assets import record_stages
-from jsonl_assets.adapters.parts import toolset_from_declared
-from jsonl_assets.config import load_config
-from jsonl_assets.extract_stage import run_extract
-from jsonl_assets.record_stages import BATCH_RECORDS, run_record_stages
-from jsonl_assets.shard_stage import run_shards
-from jsonl_assets.spec_vocabulary import OBJECTIVES, SPLITS
-from jsonl_assets.stage_report import StageReport
-from jsonl_assets.transform_stage import run_transform
-from jsonl_assets.validate_stage import run_validate
-from jsonl_assets.work_files import PartitionDirs, partition_dirs
+from jsonl_assets.core.adapters.parts import toolset_from_declared
+from jsonl_assets.core.config import load_config
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+from jsonl_assets.core.stage_report import StageReport
+from jsonl_assets.core.stages import record_stages
+from jsonl_assets.core.stages.extract_stage import run_extract
+from jsonl_assets.core.stages.record_stages import BATCH_RECORDS, run_record_stages
+from jsonl_assets.core.stages.shard_stage import run_shards
+from jsonl_assets.core.stages.transform_stage import run_transform
+from jsonl_assets.core.stages.validate_stage import run_validate
+from jsonl_assets.core.store.work_files import PartitionDirs, partition_dirs
 
 from .conftest import CORPUS, SAMPLE_DATA, write_config
 from .test_formats_end_to_end import make_project as make_formats_project

@@ -14,8 +14,8 @@ import ast
 import re
 from pathlib import Path
 
-from jsonl_assets import reject_reasons
-from jsonl_assets.reject_reasons import known_rate
+from jsonl_assets.core.rules import reject_reasons
+from jsonl_assets.core.rules.reject_reasons import known_rate
 
 PACKAGE = Path(reject_reasons.__file__).parent
 FAMILY = re.compile(r"^(adapter|schema|quality):[a-z0-9_]*$")

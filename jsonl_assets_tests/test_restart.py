@@ -1,7 +1,7 @@
 """kill -9 at named points of a build, rerun, and the package is byte-identical to a clean one.
 
 A build runs in a subprocess with `JSONL_ASSETS_KILL_AT=<point>:<n>` (see
-`jsonl_assets/fault_points.py`), which SIGKILLs itself exactly there: during extraction (mid
+`jsonl_assets/core/fault_points.py`), which SIGKILLs itself exactly there: during extraction (mid
 file, between files), inside each stage, before a stage's marker is renamed, between stages,
 mid-shard, between a shard's rename and its journal entry, between shards, between partitions
 and while metadata.json is written. Then the build runs again, unharmed, and:
@@ -41,9 +41,9 @@ import pytest
 import yaml
 import zstandard
 
-from jsonl_assets.compression import iter_decompressed
-from jsonl_assets.fault_points import ENV_VAR
-from jsonl_assets.package_lock import LOCK_FILES
+from jsonl_assets.core.compression import iter_decompressed
+from jsonl_assets.core.fault_points import ENV_VAR
+from jsonl_assets.core.store.package_lock import LOCK_FILES
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = Path(sys.executable).parent / "jsonl-assets"
@@ -138,13 +138,13 @@ def make_project(
 
 def build_stages(config_path: Path, keys: tuple[str, ...] = KEYS) -> dict[str, Any]:
     """Run every stage of `keys` in order, then publish metadata.json; return what was reused."""
-    from jsonl_assets.config import load_config
-    from jsonl_assets.manifest_builder import PartitionShards
-    from jsonl_assets.manifest_stage import publish_manifest
-    from jsonl_assets.partition_lock import partition_lock
-    from jsonl_assets.record_stages import run_record_stages
-    from jsonl_assets.shard_stage import run_shards, verify_partition_shards
-    from jsonl_assets.work_files import partition_dirs
+    from jsonl_assets.core.config import load_config
+    from jsonl_assets.core.manifest_builder import PartitionShards
+    from jsonl_assets.core.stages.manifest_stage import publish_manifest
+    from jsonl_assets.core.stages.record_stages import run_record_stages
+    from jsonl_assets.core.stages.shard_stage import run_shards, verify_partition_shards
+    from jsonl_assets.core.store.partition_lock import partition_lock
+    from jsonl_assets.core.store.work_files import partition_dirs
 
     cfg = load_config(config_path)
     out = cfg.output
@@ -417,7 +417,7 @@ def test_kill_at_any_point_then_rerun_is_byte_identical(tmp_path: Path) -> None:
 
 
 def test_kill_point_hook_is_inert_without_the_variable() -> None:
-    from jsonl_assets import fault_points
+    from jsonl_assets.core import fault_points
 
     assert fault_points.parse("") == (None, 1)
     assert fault_points.parse("shard.frame:3") == ("shard.frame", 3)

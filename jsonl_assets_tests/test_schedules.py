@@ -12,10 +12,10 @@ import dagster as dg
 import pytest
 import yaml
 
-from jsonl_assets.config import CONFIG_ENV_VAR
-from jsonl_assets.definitions import defs
-from jsonl_assets.partitions import all_partition_keys
-from jsonl_assets.schedules import (
+from jsonl_assets.core.config import CONFIG_ENV_VAR
+from jsonl_assets.defs.definitions import defs
+from jsonl_assets.defs.partitions import all_partition_keys
+from jsonl_assets.defs.schedules import (
     BATCH_SIZE_TAG,
     BATCH_TAG,
     DEFAULT_CRON,
@@ -120,7 +120,7 @@ def test_definitions_load_without_a_config(tmp_path: Path) -> None:
     not the UI, then report the missing file."""
     env = {**os.environ, CONFIG_ENV_VAR: str(tmp_path / "missing.yaml")}
     code = (
-        "from jsonl_assets.definitions import defs\n"
+        "from jsonl_assets.defs.definitions import defs\n"
         "r = defs.get_repository_def()\n"
         "print(r.get_schedule_def('package_rebuild').cron_schedule)\n"
         "print(r.get_sensor_def('raw_sources_changed').minimum_interval_seconds)\n"

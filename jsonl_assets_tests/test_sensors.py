@@ -13,21 +13,21 @@ import yaml
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
 from dagster._core.loader import LoadingContextForTest
 
-from jsonl_assets.assets import EXTRACTED, record_stages
-from jsonl_assets.config import CONFIG_ENV_VAR, load_config
-from jsonl_assets.definitions import defs
-from jsonl_assets.extract_stage import CODE_VERSION as EXTRACT_VERSION
-from jsonl_assets.observations import DATA_VERSION_TAG, RAW_SOURCES_KEY, raw_sources
-from jsonl_assets.resources import PipelineResource
-from jsonl_assets.schedules import BATCH_SIZE_TAG, BATCH_TAG
-from jsonl_assets.sensors import (
+from jsonl_assets.core.config import CONFIG_ENV_VAR, load_config
+from jsonl_assets.core.source_fingerprints import take_snapshot
+from jsonl_assets.core.stages.extract_stage import CODE_VERSION as EXTRACT_VERSION
+from jsonl_assets.defs.assets import EXTRACTED, record_stages
+from jsonl_assets.defs.definitions import defs
+from jsonl_assets.defs.observations import DATA_VERSION_TAG, RAW_SOURCES_KEY, raw_sources
+from jsonl_assets.defs.resources import PipelineResource
+from jsonl_assets.defs.schedules import BATCH_SIZE_TAG, BATCH_TAG
+from jsonl_assets.defs.sensors import (
     CHANGED_SOURCES_TAG,
     PUBLISH_SENSOR_NAME,
     SOURCES_SENSOR_NAME,
     build_sources_sensor,
     publish_after_batch,
 )
-from jsonl_assets.source_fingerprints import take_snapshot
 
 SFT = "raw/sft/support_chats.jsonl"  # split: auto -> three sft partitions
 RFT_TEST = "raw/rft/seedlings_test.jsonl"  # split: test -> rft|test only

@@ -19,17 +19,17 @@ import pytest
 import yaml
 import zstandard
 
-from jsonl_assets.compression import iter_decompressed
-from jsonl_assets.config import PipelineConfig, load_config
-from jsonl_assets.record_stages import run_record_stages
-from jsonl_assets.shard_stage import (
+from jsonl_assets.core.compression import iter_decompressed
+from jsonl_assets.core.config import PipelineConfig, load_config
+from jsonl_assets.core.stage_report import StageReport
+from jsonl_assets.core.stages.record_stages import run_record_stages
+from jsonl_assets.core.stages.shard_stage import (
     ACCEPTED,
     _accepted_blocks,
     run_shards,
     verify_partition_shards,
 )
-from jsonl_assets.stage_report import StageReport
-from jsonl_assets.work_files import CHUNK, PartitionDirs, partition_dirs
+from jsonl_assets.core.store.work_files import CHUNK, PartitionDirs, partition_dirs
 
 
 def _build(config: Path, compression: str) -> tuple[PipelineConfig, PartitionDirs, StageReport]:

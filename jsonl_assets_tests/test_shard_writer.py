@@ -9,8 +9,8 @@ import orjson
 import pytest
 import zstandard
 
-from jsonl_assets.compression import iter_decompressed
-from jsonl_assets.shard_writer import ShardJournal, ShardWriteError, ShardWriter
+from jsonl_assets.core.compression import iter_decompressed
+from jsonl_assets.core.shard_writer import ShardJournal, ShardWriteError, ShardWriter
 
 
 def _lines(n: int, size: int = 60) -> list[bytes]:
@@ -177,7 +177,7 @@ def test_disk_full_names_the_shard_and_leaves_no_partial(
             self._inner.close()
 
     monkeypatch.setattr(
-        "jsonl_assets.shard_writer.open", lambda p, mode="r": Full(p), raising=False
+        "jsonl_assets.core.shard_writer.open", lambda p, mode="r": Full(p), raising=False
     )
     with pytest.raises(ShardWriteError, match=r"sft-train-00000\.jsonl.*No space left"):
         for i, line in enumerate(_lines(50)):

@@ -1,7 +1,7 @@
 """SIGINT / SIGTERM / SIGKILL to `jsonl-assets build`: it stops at once, whole, and resumes.
 
 A real CLI build is paused at an exact moment (the test hook `JSONL_ASSETS_PAUSE_AT` of
-jsonl_assets/fault_points.py: during extraction in the parent or a worker, while shards move
+jsonl_assets/core/fault_points.py: during extraction in the parent or a worker, while shards move
 into the package, while metadata.json is written, or during start-up) and signalled. It must
 exit 130 (SIGINT) or 143 (SIGTERM), print `interrupted; rerun to resume` once and no
 traceback, start no further partition, and leave no process of the build alive (every process

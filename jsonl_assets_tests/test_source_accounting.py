@@ -155,7 +155,7 @@ def test_rates_are_counted_on_the_inputs_charged_to_the_partition(tmp_path: Path
 
 
 def _routed_to_test(root: Path) -> int:
-    from jsonl_assets.record_ids import split_for_id
+    from jsonl_assets.core.record_ids import split_for_id
 
     return sum(split_for_id(f"auto_qa:q{i}", 0.05, 0.05) == "test" for i in range(6000))
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from jsonl_assets.config import load_config
-from jsonl_assets.partitions import all_partition_keys
-from jsonl_assets.source_fingerprints import (
+from jsonl_assets.core.config import load_config
+from jsonl_assets.core.source_fingerprints import (
     changed_partitions,
     changed_sources,
     dump_cursor,
@@ -21,6 +20,7 @@ from jsonl_assets.source_fingerprints import (
     sources_feeding,
     take_snapshot,
 )
+from jsonl_assets.defs.partitions import all_partition_keys
 
 SFT = "raw/sft/support_chats.jsonl"  # split: auto, objective sft
 RFT_TEST = "raw/rft/seedlings_test.jsonl"  # split: test, objective rft

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from jsonl_assets.config import ConfigError, load_config
+from jsonl_assets.core.config import ConfigError, load_config
 
 from .conftest import write_config
 
@@ -54,7 +54,7 @@ def test_a_symlink_loop_under_double_star_ends_at_once(tmp_path: Path) -> None:
     config = _config(tmp_path, "raw/**/*.jsonl")
     # A fresh interpreter, so the old walk (2^40 paths) cannot hang the test run.
     code = (
-        "import sys; from jsonl_assets.config import load_config; "
+        "import sys; from jsonl_assets.core.config import load_config; "
         "print(*[i.rel for i in load_config(sys.argv[1]).sources[0].inputs])"
     )
     run = subprocess.run(
@@ -109,7 +109,7 @@ def _tree(root: Path) -> None:
     ],
 )
 def test_same_matches_as_glob_on_ordinary_trees(tmp_path: Path, pattern: str) -> None:
-    from jsonl_assets.source_globs import expand_glob
+    from jsonl_assets.core.source_globs import expand_glob
 
     _tree(tmp_path)
     # As the config names inputs: by their real path (a file reached through two links once).

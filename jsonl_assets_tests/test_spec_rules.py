@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jsonl_assets.rules import (
+from jsonl_assets.core.rules import (
     ERROR,
     WARNING,
     RecordContext,
@@ -20,7 +20,7 @@ from jsonl_assets.rules import (
     record_errors,
     record_problems,
 )
-from jsonl_assets.rules.table import FINDINGS
+from jsonl_assets.core.rules.table import FINDINGS
 
 LOOKUP_SCHEMA = {
     "type": "object",
@@ -491,7 +491,7 @@ def test_every_reported_key_is_in_the_table_and_every_row_is_reported() -> None:
     # A report under a key the table lacks would be dropped silently (it is in no kept set).
     import re
 
-    import jsonl_assets.rules as rules
+    import jsonl_assets.core.rules as rules
 
     source = "".join(path.read_text() for path in Path(rules.__file__).parent.glob("*.py"))
     reported = set(re.findall(r'report\(\s*"([A-Z]\d+\.\w+)"', source))

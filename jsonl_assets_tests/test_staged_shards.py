@@ -20,18 +20,23 @@ import orjson
 import pytest
 import yaml
 
-from jsonl_assets import staged_shards
-from jsonl_assets.config import PipelineConfig, load_config
-from jsonl_assets.extract_stage import run_extract
-from jsonl_assets.package_files import LEDGER, claim
-from jsonl_assets.record_stages import run_record_stages
-from jsonl_assets.shard_stage import JOURNAL, run_shards, shard_fingerprint, verify_partition_shards
-from jsonl_assets.shard_writer import ShardInfo, ShardJournal, ShardWriteError
-from jsonl_assets.staged_shards import MARKER, STAGED_DIR
-from jsonl_assets.transform_stage import run_transform
-from jsonl_assets.validate_stage import MARKER as VALIDATE_MARKER
-from jsonl_assets.validate_stage import run_validate
-from jsonl_assets.work_files import PartitionDirs, partition_dirs, read_marker
+from jsonl_assets.core.config import PipelineConfig, load_config
+from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal, ShardWriteError
+from jsonl_assets.core.stages import staged_shards
+from jsonl_assets.core.stages.extract_stage import run_extract
+from jsonl_assets.core.stages.record_stages import run_record_stages
+from jsonl_assets.core.stages.shard_stage import (
+    JOURNAL,
+    run_shards,
+    shard_fingerprint,
+    verify_partition_shards,
+)
+from jsonl_assets.core.stages.staged_shards import MARKER, STAGED_DIR
+from jsonl_assets.core.stages.transform_stage import run_transform
+from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
+from jsonl_assets.core.stages.validate_stage import run_validate
+from jsonl_assets.core.store.package_files import LEDGER, claim
+from jsonl_assets.core.store.work_files import PartitionDirs, partition_dirs, read_marker
 
 from .conftest import write_config
 
@@ -172,7 +177,7 @@ def test_a_full_disk_while_staging_fails_the_pass_cleanly(
     """ENOSPC in a staged shard (written on the helper thread) fails the pass with the
     shard's name; nothing of the pass is committed or left behind, and the rerun, with
     space again, builds the same shards."""
-    from jsonl_assets import shard_writer
+    from jsonl_assets.core import shard_writer
 
     from .test_disk_and_paths import _FullDisk
 

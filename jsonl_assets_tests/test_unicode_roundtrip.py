@@ -21,13 +21,13 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from jsonl_assets.compression import iter_decompressed
-from jsonl_assets.config import load_config
-from jsonl_assets.extract_stage import run_extract
-from jsonl_assets.shard_stage import run_shards
-from jsonl_assets.transform_stage import run_transform
-from jsonl_assets.validate_stage import run_validate
-from jsonl_assets.work_files import partition_dirs
+from jsonl_assets.core.compression import iter_decompressed
+from jsonl_assets.core.config import load_config
+from jsonl_assets.core.stages.extract_stage import run_extract
+from jsonl_assets.core.stages.shard_stage import run_shards
+from jsonl_assets.core.stages.transform_stage import run_transform
+from jsonl_assets.core.stages.validate_stage import run_validate
+from jsonl_assets.core.store.work_files import partition_dirs
 
 SPECIAL = [
     "\u2028",

@@ -22,10 +22,10 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from jsonl_assets.config import CONFIG_ENV_VAR, load_config
-from jsonl_assets.observations import record_observations
-from jsonl_assets.partitions import all_partition_keys
-from jsonl_assets.source_fingerprints import take_snapshot
+from jsonl_assets.core.config import CONFIG_ENV_VAR, load_config
+from jsonl_assets.core.source_fingerprints import take_snapshot
+from jsonl_assets.defs.observations import record_observations
+from jsonl_assets.defs.partitions import all_partition_keys
 
 pytestmark = pytest.mark.webserver
 

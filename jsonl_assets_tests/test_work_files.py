@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from jsonl_assets import work_files
-from jsonl_assets.atomic_files import partial_path
-from jsonl_assets.work_files import WorkFileWriter
+from jsonl_assets.core.store import work_files
+from jsonl_assets.core.store.atomic_files import partial_path
+from jsonl_assets.core.store.work_files import WorkFileWriter
 
 
 @pytest.mark.parametrize("background", [False, True], ids=["inline", "background"])

@@ -58,7 +58,7 @@ def build(config: Path) -> subprocess.CompletedProcess[str]:
 
 def shard_lines(config: Path) -> list[bytes]:
     """The raw lines of every shard of the package, in shard order."""
-    from jsonl_assets.compression import iter_decompressed
+    from jsonl_assets.core.compression import iter_decompressed
 
     lines: list[bytes] = []
     for path in sorted((config.parent / "package" / "data").glob("*.jsonl*")):

@@ -5,9 +5,9 @@ from typing import Any
 import orjson
 import pytest
 
-from jsonl_assets.adapters import build_adapter, resolve_options
-from jsonl_assets.adapters.base import Adapted, AdapterError
-from jsonl_assets.rules import RecordContext, record_problems
+from jsonl_assets.core.adapters import build_adapter, resolve_options
+from jsonl_assets.core.adapters.base import Adapted, AdapterError
+from jsonl_assets.core.rules import RecordContext, record_problems
 
 
 def adapt(raw: Any, objective: str, **options: Any) -> Adapted:

@@ -5,8 +5,8 @@ import hashlib
 import orjson
 import pytest
 
-from jsonl_assets.adapters.base import AdapterError
-from jsonl_assets.adapters.parts import (
+from jsonl_assets.core.adapters.base import AdapterError
+from jsonl_assets.core.adapters.parts import (
     REASON_CODES,
     CallTracker,
     get_path,

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from jsonl_assets.adapters import ADAPTERS, build_adapter, resolve_options
-from jsonl_assets.adapters.base import AdapterSpec
+from jsonl_assets.core.adapters import ADAPTERS, build_adapter, resolve_options
+from jsonl_assets.core.adapters.base import AdapterSpec
 
 NAMES = [
     "native",

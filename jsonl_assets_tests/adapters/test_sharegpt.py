@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from jsonl_assets.adapters import build_adapter, resolve_options
-from jsonl_assets.adapters.base import Adapted, AdapterError
-from jsonl_assets.rules import RecordContext, record_errors, record_problems
+from jsonl_assets.core.adapters import build_adapter, resolve_options
+from jsonl_assets.core.adapters.base import Adapted, AdapterError
+from jsonl_assets.core.rules import RecordContext, record_errors, record_problems
 
 # <repo>/jsonl_assets_tests/adapters/this_file -> <repo>/../shared/corpus
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"

@@ -6,9 +6,9 @@ from typing import Any
 import orjson
 import pytest
 
-from jsonl_assets.adapters import build_adapter, resolve_options
-from jsonl_assets.adapters.base import Adapted, AdapterError
-from jsonl_assets.rules import RecordContext, record_problems
+from jsonl_assets.core.adapters import build_adapter, resolve_options
+from jsonl_assets.core.adapters.base import Adapted, AdapterError
+from jsonl_assets.core.rules import RecordContext, record_problems
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import zstandard
 
-from jsonl_assets.readers import ReadLimits, SourceFile, read_source
-from jsonl_assets.readers.csv_rows import sniff_delimiter
-from jsonl_assets.traces import Rejection
+from jsonl_assets.core.readers import ReadLimits, SourceFile, read_source
+from jsonl_assets.core.readers.csv_rows import sniff_delimiter
+from jsonl_assets.core.traces import Rejection
 
 LYING_NAME = {"none": "data.csv.gz", "gzip": "data.csv.zst", "zstd": "data.csv"}
 

@@ -9,8 +9,8 @@ import orjson
 import pytest
 import zstandard
 
-from jsonl_assets.readers import ReadLimits, SourceFile, read_source
-from jsonl_assets.traces import Rejection
+from jsonl_assets.core.readers import ReadLimits, SourceFile, read_source
+from jsonl_assets.core.traces import Rejection
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 LYING_NAME = {"none": "data.json.gz", "gzip": "data.json.zst", "zstd": "data.json"}

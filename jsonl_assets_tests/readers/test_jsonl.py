@@ -13,9 +13,9 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jsonl_assets.readers import ReadLimits, SourceFile, read_source
-from jsonl_assets.readers.jsonl import iter_jsonl
-from jsonl_assets.traces import Rejection
+from jsonl_assets.core.readers import ReadLimits, SourceFile, read_source
+from jsonl_assets.core.readers.jsonl import iter_jsonl
+from jsonl_assets.core.traces import Rejection
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 LYING_NAME = {"none": "data.jsonl.gz", "gzip": "data.jsonl.zst", "zstd": "data.jsonl"}

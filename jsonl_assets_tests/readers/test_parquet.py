@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 import zstandard
 
-from jsonl_assets.readers import ReadLimits, SourceFile, read_source
-from jsonl_assets.traces import Rejection
+from jsonl_assets.core.readers import ReadLimits, SourceFile, read_source
+from jsonl_assets.core.traces import Rejection
 
 LYING_NAME = {"none": "data.parquet.gz", "gzip": "data.parquet.zst", "zstd": "data.parquet"}
 N = 25_000

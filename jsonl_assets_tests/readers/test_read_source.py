@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from jsonl_assets.readers import (
+from jsonl_assets.core.readers import (
     READERS,
     REASONS,
     OptionSpec,

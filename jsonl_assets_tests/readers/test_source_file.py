@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from jsonl_assets.compression import TruncatedInput
-from jsonl_assets.readers.source_file import ChunkReader, SourceChangedError, SourceFile
+from jsonl_assets.core.compression import TruncatedInput
+from jsonl_assets.core.readers.source_file import ChunkReader, SourceChangedError, SourceFile
 
 PAYLOAD = b"".join(b'{"n": %d, "t": "line %d"}\n' % (i, i) for i in range(50_000))
 

@@ -11,9 +11,9 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jsonl_assets.readers import ReadLimits, SourceFile, read_source
-from jsonl_assets.readers.text import chunk_text, split_lines
-from jsonl_assets.traces import Rejection
+from jsonl_assets.core.readers import ReadLimits, SourceFile, read_source
+from jsonl_assets.core.readers.text import chunk_text, split_lines
+from jsonl_assets.core.traces import Rejection
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 LYING_NAME = {"none": "data.txt.gz", "gzip": "data.txt.zst", "zstd": "data.txt"}

@@ -1,0 +1,1 @@
+"""The engine-free core: readers, adapters, rules, stages, store and verifier (no dagster)."""

@@ -1,0 +1,140 @@
+"""The adapter registry: names (the config interface) -> ``AdapterSpec``.
+
+Use ``resolve_options`` once per source to validate its adapter options against the source's
+objective (it fills defaults and adds ``"objective"``), then ``build_adapter`` to get the
+per-record function. Every configuration mistake is a ``ValueError`` at resolve time, never a
+surprise per record: ``resolve_options`` also builds the adapter once, so the adapter's own
+cross-option checks (a regex that does not compile, mapping paths that do not fit the
+objective, ...) run there too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any, Final
+
+from jsonl_assets.core.adapters import (
+    alpaca,
+    chat,
+    hh_rlhf,
+    mapping,
+    native,
+    preference_pairs,
+    prompt_response,
+    qa_reference,
+    sharegpt,
+    text,
+)
+from jsonl_assets.core.adapters.base import AdapterSpec, AdaptFn
+from jsonl_assets.core.readers.base import OptionSpec
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
+
+__all__ = ["ADAPTERS", "build_adapter", "resolve_options"]
+
+ALL_OBJECTIVES: Final = frozenset(OBJECTIVES)
+
+
+def _spec(name: str, module: ModuleType, objectives: frozenset[str] | set[str]) -> AdapterSpec:
+    doc = (module.__doc__ or "").strip()
+    return AdapterSpec(
+        name=name,
+        objectives=frozenset(objectives),
+        build=module.build,
+        options=getattr(module, "OPTIONS", {}),
+        doc=doc,
+    )
+
+
+ADAPTERS: Final[dict[str, AdapterSpec]] = {
+    spec.name: spec
+    for spec in (
+        _spec("native", native, ALL_OBJECTIVES),
+        _spec("chat", chat, {"sft"}),
+        _spec("sharegpt", sharegpt, {"sft"}),
+        _spec("alpaca", alpaca, {"sft"}),
+        _spec("prompt_response", prompt_response, {"sft"}),
+        _spec("preference_pairs", preference_pairs, {"preference"}),
+        _spec("hh_rlhf", hh_rlhf, {"preference"}),
+        _spec("qa_reference", qa_reference, {"rft"}),
+        _spec("text", text, {"cpt"}),
+        _spec("mapping", mapping, ALL_OBJECTIVES),
+    )
+}
+
+
+def _check_value(adapter: str, key: str, spec: OptionSpec, value: Any) -> None:
+    if value is None:
+        if spec.default is None:
+            return
+        raise ValueError(f"adapter {adapter!r}: option {key!r} must not be null")
+    if (type(value) is bool and bool not in spec.types) or not isinstance(value, spec.types):
+        expected = " or ".join(t.__name__ for t in spec.types)
+        raise ValueError(
+            f"adapter {adapter!r}: option {key!r} must be {expected}, "
+            f"got {type(value).__name__} {value!r}"
+        )
+    if spec.choices is not None and value not in spec.choices:
+        raise ValueError(
+            f"adapter {adapter!r}: option {key!r} must be one of {list(spec.choices)}, "
+            f"got {value!r}"
+        )
+
+
+def resolve_options(
+    adapter: str, options: Mapping[str, Any] | None, objective: str
+) -> dict[str, Any]:
+    """Validated options for ``adapter`` on a source of ``objective``, defaults filled in and
+    ``"objective"`` added. ValueError (with the valid names) for an unknown adapter, an
+    objective the adapter cannot produce, an unknown option, a wrong type or choice, or
+    options that do not work together."""
+    spec = ADAPTERS.get(adapter)
+    if spec is None:
+        raise ValueError(f"unknown adapter {adapter!r}; valid adapters: {sorted(ADAPTERS)}")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; valid objectives: {list(OBJECTIVES)}")
+    if objective not in spec.objectives:
+        valid = [o for o in OBJECTIVES if o in spec.objectives]
+        raise ValueError(
+            f"adapter {adapter!r} cannot produce {objective!r} records; it produces {valid}"
+        )
+    given: Mapping[str, Any] = {} if options is None else options
+    if not isinstance(given, Mapping):
+        raise ValueError(
+            f"adapter {adapter!r}: options must be a mapping, got {type(given).__name__}"
+        )
+    for key in given:
+        if key not in spec.options and key != "objective":
+            raise ValueError(
+                f"adapter {adapter!r}: unknown option {key!r}; "
+                f"valid options: {sorted(spec.options) or 'none'}"
+            )
+    if "objective" in given and given["objective"] != objective:
+        raise ValueError(
+            f"adapter {adapter!r}: option objective {given['objective']!r} does not match "
+            f"the source's objective {objective!r}"
+        )
+    if "objective" in spec.options and "objective" not in given:
+        raise ValueError(
+            f"adapter {adapter!r} needs option 'objective' (set it to {objective!r}, "
+            "the source's objective)"
+        )
+    resolved: dict[str, Any] = {}
+    for key, opt in spec.options.items():
+        value = given.get(key, opt.default)
+        _check_value(adapter, key, opt, value)
+        resolved[key] = value
+    resolved["objective"] = objective
+    try:
+        spec.build(resolved)
+    except ValueError as exc:
+        raise ValueError(f"adapter {adapter!r}: {exc}") from None
+    return resolved
+
+
+def build_adapter(adapter: str, options: Mapping[str, Any]) -> AdaptFn:
+    """The per-record function of ``adapter``; ``options`` come from ``resolve_options``."""
+    spec = ADAPTERS.get(adapter)
+    if spec is None:
+        raise ValueError(f"unknown adapter {adapter!r}; valid adapters: {sorted(ADAPTERS)}")
+    return spec.build(options)

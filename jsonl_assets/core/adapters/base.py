@@ -1,0 +1,59 @@
+"""The adapter contract: one raw record in, zero or more spec records out.
+
+An adapter maps one raw value (a dict from a reader) to spec records for its objective. It
+returns the record body only; the stage adds `id` and `metadata` (trace, source fields).
+A raw value that cannot be mapped raises ``AdapterError`` with a stable reason code; the
+stage quarantines it with the trace and goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonl_assets.core.readers.base import OptionSpec
+
+
+class AdapterError(Exception):
+    """A raw record this adapter cannot map. `reason` is a stable code, e.g. `adapter:missing_field`."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class Adapted:
+    """One spec record made by an adapter.
+
+    `record` holds `messages` plus `candidates` (preference) or `reference` (rft) and
+    optionally `toolset_id`; never `id` or `metadata`. `toolset` is the spec toolset the record
+    uses when the adapter derived one from the raw data (its `id` equals record["toolset_id"]).
+    `id_suffix` distinguishes several records made from one raw value (e.g. `#1`).
+    `metadata` is record-level metadata carried over from the raw value, if any.
+    """
+
+    record: dict[str, Any]
+    toolset: dict[str, Any] | None = None
+    id_suffix: str = ""
+    metadata: dict[str, Any] | None = None
+
+
+AdaptFn = Callable[[Any], Iterable[Adapted]]
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterSpec:
+    """A registered adapter: which objectives it serves, its options, and its factory.
+
+    `build(options)` receives the validated options (defaults filled in) and the source's
+    objective under the key `objective`, and returns the per-record function.
+    """
+
+    name: str
+    objectives: frozenset[str]
+    build: Callable[[Mapping[str, Any]], AdaptFn]
+    options: Mapping[str, OptionSpec] = field(default_factory=dict)
+    doc: str = ""

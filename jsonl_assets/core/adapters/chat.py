@@ -1,0 +1,236 @@
+"""`chat`: OpenAI-style chat records (sft).
+
+Input: ``{"messages": [{"role", "content", "name"?, "tool_calls"?, "tool_call_id"?}, ...],
+"tools"?}`` — the shape of OpenAI fine-tuning files and of most chat dumps.
+
+* roles ``system``/``user``/``assistant`` keep their name; ``tool`` and the legacy
+  ``function`` become ``tool``; any other role (``developer`` included) ->
+  ``adapter:unknown_role``;
+* content: a string -> one text part; null -> no part; a list of parts -> converted
+  (``text``/``refusal`` -> text, ``image_url`` -> image ``ref.uri``, ``input_audio`` -> audio
+  with a base64 ``data:`` URI; see ``parts.convert_part``);
+* an assistant's ``reasoning_content`` (or ``reasoning``) string -> a leading reasoning part;
+  a ``refusal`` string -> a trailing text part; ``tool_calls`` -> ``tool_call`` parts after
+  the text (``arguments`` JSON is parsed; invalid JSON -> ``adapter:bad_arguments_json``);
+  the legacy ``function_call`` likewise; call ids missing from the source are synthesised
+  ``call_<n>`` (1-based count of calls in the record);
+* a tool message -> a ``tool`` message with one ``tool_result`` part whose ``name`` comes from
+  the call it answers (by ``tool_call_id``; without one, the oldest unanswered call, matched by
+  ``name`` when given) and whose ``result`` is the content's JSON object, or
+  ``{"content": text}``; no such call -> ``adapter:unmatched_tool_result``;
+* other message keys (e.g. ``weight``) are kept in the message's ``annotations``;
+* record ``tools`` (or legacy ``functions``) -> a derived toolset, see
+  ``parts.attach_toolset`` for the policy; record ``metadata`` -> ``Adapted.metadata``.
+
+Whether the result has an assistant turn is the validator's concern (spec rule F1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdaptFn
+from jsonl_assets.core.adapters.parts import (
+    UNKNOWN_ROLE,
+    UNSUPPORTED_CONTENT,
+    CallTracker,
+    attach_toolset,
+    content_text,
+    convert_content,
+    extra_annotations,
+    missing,
+    parse_arguments,
+    require_object,
+    result_value,
+    tool_call_part,
+    tool_result_part,
+    toolset_from_declared,
+    wrong_type,
+)
+from jsonl_assets.core.readers.base import OptionSpec
+
+_ROLES: Final = {
+    "system": "system",
+    "user": "user",
+    "assistant": "assistant",
+    "tool": "tool",
+    "function": "tool",
+}
+# Roles a two-key {"role", "content": str} message may have on the fast path (not tools).
+_FAST_ROLES: Final = frozenset({"system", "user", "assistant"})
+_MAPPED_KEYS: Final = frozenset(
+    {
+        "role",
+        "content",
+        "name",
+        "tool_calls",
+        "tool_call_id",
+        "function_call",
+        "refusal",
+        "reasoning_content",
+        "reasoning",
+    }
+)
+
+OPTIONS: Final = {
+    "messages_field": OptionSpec((str,), "messages", doc="Record key holding the messages."),
+    "toolset_id": OptionSpec(
+        (str,),
+        None,
+        doc="Toolset (declared in the config) for records that declare no tools of their own.",
+    ),
+}
+
+
+def _tool_calls(
+    msg: dict[str, Any], where: str, tracker: CallTracker, parts: list[dict[str, Any]]
+) -> None:
+    calls = msg.get("tool_calls")
+    if calls is not None:
+        if type(calls) is not list:
+            raise wrong_type(f"{where}.tool_calls", "an array", calls)
+        for j, call in enumerate(calls):
+            cwhere = f"{where}.tool_calls[{j}]"
+            if type(call) is not dict:
+                raise wrong_type(cwhere, "an object", call)
+            kind = call.get("type", "function")
+            if kind != "function":
+                raise AdapterError(UNSUPPORTED_CONTENT, f"{cwhere}.type {kind!r} is not 'function'")
+            fn = call.get("function")
+            if type(fn) is not dict:
+                if fn is None:
+                    raise missing(f"{cwhere}.function")
+                raise wrong_type(f"{cwhere}.function", "an object", fn)
+            call_id = call.get("id")
+            if call_id is not None and type(call_id) is not str:
+                raise wrong_type(f"{cwhere}.id", "a string", call_id)
+            parts.append(_call_part(fn, call_id, f"{cwhere}.function", tracker))
+    legacy = msg.get("function_call")
+    if legacy is not None:
+        if type(legacy) is not dict:
+            raise wrong_type(f"{where}.function_call", "an object", legacy)
+        parts.append(_call_part(legacy, None, f"{where}.function_call", tracker))
+
+
+def _call_part(
+    fn: dict[str, Any], call_id: str | None, where: str, tracker: CallTracker
+) -> dict[str, Any]:
+    name = fn.get("name")
+    if type(name) is not str:
+        if name is None:
+            raise missing(f"{where}.name")
+        raise wrong_type(f"{where}.name", "a string", name)
+    arguments = parse_arguments(fn.get("arguments"), f"{where}.arguments")
+    cid = tracker.call(name, call_id)
+    return tool_call_part(name, cid, arguments)
+
+
+def convert_messages(
+    raw_messages: list[Any], where: str, tracker: CallTracker, start: int = 0
+) -> list[dict[str, Any]]:
+    """OpenAI-style messages as spec messages; tool calls are tracked in ``tracker``.
+
+    ``start`` is the index of ``raw_messages[0]`` in the source list (for error details).
+    The common message — exactly ``role`` and a string ``content``, role not a tool — takes a
+    fast path with no formatting and no further lookups.
+    """
+    out: list[dict[str, Any]] = []
+    append = out.append
+    for i, msg in enumerate(raw_messages, start):
+        if type(msg) is dict and len(msg) == 2:
+            role = msg.get("role")
+            content = msg.get("content")
+            if type(role) is str and type(content) is str and role in _FAST_ROLES:
+                append({"role": role, "content": [{"type": "text", "text": content}]})
+                continue
+        append(_convert_message(msg, f"{where}[{i}]", tracker))
+    return out
+
+
+def _convert_message(msg: Any, where: str, tracker: CallTracker) -> dict[str, Any]:
+    if type(msg) is not dict:
+        raise wrong_type(where, "an object", msg)
+    raw_role = msg.get("role")
+    role = _ROLES.get(raw_role) if type(raw_role) is str else None
+    if role is None:
+        if raw_role is None:
+            raise missing(f"{where}.role")
+        raise AdapterError(
+            UNKNOWN_ROLE,
+            f"{where}.role {raw_role!r} is not one of system, user, assistant, tool, function",
+        )
+    name = msg.get("name")
+    if name is not None and type(name) is not str:
+        raise wrong_type(f"{where}.name", "a string", name)
+    annotations = None if _MAPPED_KEYS.issuperset(msg) else extra_annotations(msg, _MAPPED_KEYS)
+    if role == "tool":
+        call_id = msg.get("tool_call_id")
+        if call_id is not None and type(call_id) is not str:
+            raise wrong_type(f"{where}.tool_call_id", "a string", call_id)
+        cid, cname = tracker.answer(call_id, name, where)
+        text = content_text(msg.get("content"), f"{where}.content")
+        part = tool_result_part(cname, cid, result_value(text))
+        new: dict[str, Any] = {"role": "tool", "content": [part]}
+        if annotations:
+            new["annotations"] = annotations
+        return new
+    content = msg.get("content")
+    if type(content) is str:
+        parts = [{"type": "text", "text": content}]
+    else:
+        parts = convert_content(content, f"{where}.content")
+    # Normally only assistants carry these; on another role they are mapped all the same (the
+    # validator warns about tool calls outside assistant messages) rather than dropped.
+    thought = msg.get("reasoning_content")
+    if thought is None:
+        thought = msg.get("reasoning")
+    if type(thought) is str and thought:
+        parts.insert(0, {"type": "reasoning", "text": thought})
+    refusal = msg.get("refusal")
+    if type(refusal) is str and refusal:
+        parts.append({"type": "text", "text": refusal})
+    if msg.get("tool_calls") or msg.get("function_call"):
+        if parts and parts[-1] == {"type": "text", "text": ""}:
+            parts.pop()  # "content": "" beside tool calls carries nothing
+        _tool_calls(msg, where, tracker, parts)
+    new = {"role": role, "content": parts}
+    if name is not None:
+        new["name"] = name
+    if annotations:
+        new["annotations"] = annotations
+    return new
+
+
+def build(options: Mapping[str, Any]) -> AdaptFn:
+    field: str = options["messages_field"]
+    configured: str | None = options["toolset_id"]
+
+    def adapt_chat(raw: Any) -> list[Adapted]:
+        require_object(raw)
+        raw_messages = raw.get(field)
+        if type(raw_messages) is not list:
+            if raw_messages is None:
+                raise missing(field)
+            raise wrong_type(field, "an array of messages", raw_messages)
+        tracker = CallTracker()
+        messages = convert_messages(raw_messages, field, tracker)
+        meta = raw.get("metadata")
+        if type(meta) is not dict:
+            meta = None
+        raw_tools = raw.get("tools")
+        if (
+            raw_tools is None
+            and configured is None
+            and not tracker.count
+            and "functions" not in raw
+        ):
+            return [Adapted({"messages": messages}, None, "", meta)]  # the common case: no tools
+        where = "tools"
+        if raw_tools is None and "functions" in raw:
+            raw_tools, where = raw["functions"], "functions"
+        declared = toolset_from_declared(raw_tools, where) if raw_tools is not None else None
+        record, toolset = attach_toolset(messages, declared, tracker, configured)
+        return [Adapted(record, toolset, "", meta)]
+
+    return adapt_chat

@@ -1,0 +1,156 @@
+"""`mapping`: a declarative adapter for shapes no named adapter covers (any objective).
+
+The options say where each piece of the record lives, as dotted field paths into the raw
+record (``"data.q"``, ``"items.0.text"``; a digit segment also indexes a list). Which paths
+are required or allowed depends on ``objective`` (required; must equal the source's):
+
+| objective  | required                     | optional                                |
+|------------|------------------------------|-----------------------------------------|
+| sft        | user, assistant              | system                                  |
+| preference | prompt, chosen, rejected     | system                                  |
+| rft        | user, answer                 | system, assistant, grading, tolerance   |
+| cpt        | document                     | system, user                            |
+
+``id`` (optional, every objective) names the path of the source's own record id. The adapter
+only checks that each record has a non-empty string or integer there (else
+``adapter:missing_field`` / ``adapter:wrong_type``), so a record without one is quarantined
+by this adapter; the id itself is assigned by the pipeline from the source's ``id_field``
+(which takes the same dotted paths), never by an adapter.
+
+Each path must lead to a string (``answer``: a string or number; for ``any_of`` grading also a
+list), which becomes a single text message with the role of its option (``prompt`` -> user,
+``chosen``/``rejected`` -> assistant candidates, ``document`` -> document). Message order is
+system, user, assistant (sft, rft) or system, user, document (cpt). A missing path ->
+``adapter:missing_field`` naming the path. rft references are built like `qa_reference`'s
+(``grading`` exact_match | numeric | any_of, default exact_match; ``tolerance`` default 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdaptFn
+from jsonl_assets.core.adapters.parts import (
+    MISSING_FIELD,
+    FieldPath,
+    get_path,
+    parse_path,
+    require_object,
+    text_message,
+    wrong_type,
+)
+from jsonl_assets.core.adapters.preference_pairs import preference_record
+from jsonl_assets.core.adapters.qa_reference import GRADINGS, make_reference
+from jsonl_assets.core.readers.base import OptionSpec
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
+
+PATH_OPTIONS: Final = (
+    "system",
+    "user",
+    "assistant",
+    "document",
+    "prompt",
+    "chosen",
+    "rejected",
+    "answer",
+)
+
+# objective -> (required paths, optional options)
+RULES: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "sft": (("user", "assistant"), ("system",)),
+    "preference": (("prompt", "chosen", "rejected"), ("system",)),
+    "rft": (("user", "answer"), ("system", "assistant", "grading", "tolerance")),
+    "cpt": (("document",), ("system", "user")),
+}
+
+OPTIONS: Final = {
+    "objective": OptionSpec(
+        (str,), None, choices=OBJECTIVES, doc="Objective (required; must equal the source's)."
+    ),
+    **{
+        name: OptionSpec((str,), None, doc=f"Dotted path of the {name} text.")
+        for name in PATH_OPTIONS
+    },
+    "grading": OptionSpec((str,), None, choices=GRADINGS, doc="rft grading type."),
+    "tolerance": OptionSpec((int, float), None, doc="rft numeric tolerance (default 0)."),
+    "id": OptionSpec((str,), None, doc="Dotted path of the source's own record id."),
+}
+
+
+def check_options(options: Mapping[str, Any]) -> dict[str, FieldPath]:
+    """Parsed paths of the options that are set; ValueError when they do not fit."""
+    objective = options.get("objective")
+    if objective is None:
+        raise ValueError(f"mapping adapter needs option 'objective' (one of {list(OBJECTIVES)})")
+    required, optional = RULES[objective]
+    given = [k for k in (*PATH_OPTIONS, "grading", "tolerance") if options.get(k) is not None]
+    absent = [k for k in required if options.get(k) is None]
+    if absent:
+        raise ValueError(
+            f"mapping for objective {objective!r} needs option(s) {absent}; "
+            f"required: {list(required)}, optional: {list(optional)}"
+        )
+    stray = [k for k in given if k not in required and k not in optional]
+    if stray:
+        raise ValueError(
+            f"mapping option(s) {stray} do not apply to objective {objective!r}; "
+            f"it takes {list(required)} and optionally {list(optional)}"
+        )
+    tolerance = options.get("tolerance")
+    if tolerance is not None and not (0 <= tolerance < float("inf")):
+        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+    paths = {k: parse_path(options[k]) for k in PATH_OPTIONS if options.get(k) is not None}
+    if options.get("id") is not None:
+        paths["id"] = parse_path(options["id"])
+    return paths
+
+
+def build(options: Mapping[str, Any]) -> AdaptFn:
+    paths = check_options(options)
+    labels: dict[str, str] = {k: options[k] for k in paths}
+    objective: str = options["objective"]
+    grading: str = options.get("grading") or "exact_match"
+    tolerance = options.get("tolerance")
+    tolerance = 0 if tolerance is None else tolerance
+    id_path = paths.get("id")
+    order = {
+        "sft": ("system", "user", "assistant"),
+        "rft": ("system", "user", "assistant"),
+        "cpt": ("system", "user", "document"),
+        "preference": ("system", "prompt"),
+    }[objective]
+    roles = {"system": "system", "user": "user", "prompt": "user"}
+    roles |= {"assistant": "assistant", "document": "document"}
+
+    def text_at(raw: Any, key: str) -> str:
+        value = get_path(raw, paths[key], labels[key])
+        if type(value) is not str:
+            raise wrong_type(f"field path {labels[key]!r} ({key})", "a string", value)
+        return value
+
+    def adapt_mapping(raw: Any) -> list[Adapted]:
+        require_object(raw)
+        if id_path is not None:
+            value = get_path(raw, id_path, labels["id"])
+            if value is None or value == "":
+                raise AdapterError(MISSING_FIELD, f"field path {labels['id']!r} (id) is empty")
+            if type(value) is not str and type(value) is not int:
+                raise wrong_type(f"field path {labels['id']!r} (id)", "a string or integer", value)
+        messages = [text_message(roles[k], text_at(raw, k)) for k in order if k in paths]
+        if objective == "preference":
+            record = preference_record(
+                messages,
+                [text_message("assistant", text_at(raw, "chosen"))],
+                [text_message("assistant", text_at(raw, "rejected"))],
+            )
+        elif objective == "rft":
+            answer = get_path(raw, paths["answer"], labels["answer"])
+            where = f"field path {labels['answer']!r}"
+            reference = make_reference(answer, grading, tolerance, None, where)
+            record = {"messages": messages, "reference": reference}
+        else:
+            record = {"messages": messages}
+        return [Adapted(record)]
+
+    return adapt_mapping

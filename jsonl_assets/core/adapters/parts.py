@@ -1,0 +1,507 @@
+"""Building blocks shared by the adapters.
+
+* messages and content parts in the spec's key order (role, content, name, annotations;
+  ``type`` first, then the payload keys);
+* conversion of chat-style content (a string, ``None`` or a list of OpenAI or spec parts);
+* field access that raises ``AdapterError`` with stable reason codes, including dotted paths
+  (``"data.items.0.text"``);
+* tool calls and results: argument parsing, result wrapping, call-id bookkeeping;
+* toolsets: spec tool entries from OpenAI/bare function definitions and the content-derived
+  toolset id ``"tools-" + sha256(canonical tool list)[:12]``.
+
+Nothing here mutates its input. Dicts built here are new; values taken over from the input
+unchanged (a spec-shaped part, a tool's JSON schema, parsed arguments) are shared, not copied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import orjson
+
+from jsonl_assets.core.adapters.base import AdapterError
+from jsonl_assets.core.rules.spec_vocabulary import PART_TYPES
+
+# Stable reason codes. Every AdapterError raised by an adapter uses one of these.
+MISSING_FIELD: Final = "adapter:missing_field"
+WRONG_TYPE: Final = "adapter:wrong_type"
+UNKNOWN_ROLE: Final = "adapter:unknown_role"
+UNSUPPORTED_CONTENT: Final = "adapter:unsupported_content"
+BAD_ARGUMENTS_JSON: Final = "adapter:bad_arguments_json"
+BAD_TOOLS: Final = "adapter:bad_tools"
+UNMATCHED_TOOL_RESULT: Final = "adapter:unmatched_tool_result"
+TRANSCRIPT_UNPARSEABLE: Final = "adapter:transcript_unparseable"
+NO_DIFFERING_TURN: Final = "adapter:no_differing_turn"
+NO_SHARED_CONTEXT: Final = "adapter:no_shared_context"
+EMPTY_CANDIDATE: Final = "adapter:empty_candidate"
+ANSWER_NOT_FOUND: Final = "adapter:answer_not_found"
+NOT_NUMERIC: Final = "adapter:not_numeric"
+EMPTY_TEXT: Final = "adapter:empty_text"
+NO_INSTANCES: Final = "adapter:no_instances"
+
+REASON_CODES: Final = (
+    MISSING_FIELD,
+    WRONG_TYPE,
+    UNKNOWN_ROLE,
+    UNSUPPORTED_CONTENT,
+    BAD_ARGUMENTS_JSON,
+    BAD_TOOLS,
+    UNMATCHED_TOOL_RESULT,
+    TRANSCRIPT_UNPARSEABLE,
+    NO_DIFFERING_TURN,
+    NO_SHARED_CONTEXT,
+    EMPTY_CANDIDATE,
+    ANSWER_NOT_FOUND,
+    NOT_NUMERIC,
+    EMPTY_TEXT,
+    NO_INSTANCES,
+)
+
+
+# --------------------------------------------------------------------------- type names
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a value's type, for error details."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def wrong_type(where: str, expected: str, value: Any) -> AdapterError:
+    return AdapterError(WRONG_TYPE, f"{where} must be {expected}, got {json_type(value)}")
+
+
+def missing(where: str) -> AdapterError:
+    return AdapterError(MISSING_FIELD, f"{where} is missing")
+
+
+# --------------------------------------------------------------------------- field access
+
+
+def require_object(raw: Any, where: str = "record") -> dict[str, Any]:
+    """``raw`` itself, when it is a JSON object."""
+    if type(raw) is not dict:
+        raise wrong_type(where, "an object", raw)
+    return raw
+
+
+def require_str(obj: Mapping[str, Any], key: str, where: str = "") -> str:
+    """``obj[key]`` as a string; missing or null -> missing_field, other types -> wrong_type."""
+    value = obj.get(key)
+    if type(value) is str:
+        return value
+    label = f"{where}.{key}" if where else key
+    if value is None:
+        raise AdapterError(
+            MISSING_FIELD, f"{label} is null" if key in obj else f"{label} is missing"
+        )
+    raise wrong_type(label, "a string", value)
+
+
+def optional_str(obj: Mapping[str, Any], key: str | None, where: str = "") -> str | None:
+    """``obj[key]`` as a string, or None when the key is unset, absent or null."""
+    if key is None:
+        return None
+    value = obj.get(key)
+    if value is None or type(value) is str:
+        return value
+    label = f"{where}.{key}" if where else key
+    raise wrong_type(label, "a string", value)
+
+
+FieldPath = tuple[tuple[str, int | None], ...]
+
+
+def parse_path(path: str) -> FieldPath:
+    """Split a dotted path (``"data.items.0.text"``) into segments.
+
+    A segment of digits also works as a list index. Raises ValueError for an empty path or an
+    empty segment (``"a..b"``), so that configuration mistakes surface when options resolve.
+    """
+    if type(path) is not str or not path:
+        raise ValueError(f"field path must be a non-empty string, got {path!r}")
+    segments = path.split(".")
+    if any(not s for s in segments):
+        raise ValueError(f"field path {path!r} has an empty segment")
+    return tuple((s, int(s) if s.isdigit() else None) for s in segments)
+
+
+def get_path(value: Any, path: FieldPath, label: str) -> Any:
+    """The value at ``path`` inside ``value``.
+
+    A missing key, an index past the end, or a step into a scalar raises
+    ``adapter:missing_field`` naming ``label`` (the path as written) and the failing step.
+    """
+    current = value
+    for depth, (key, index) in enumerate(path):
+        if type(current) is dict:
+            if key not in current:
+                raise _path_missing(label, path, depth)
+            current = current[key]
+        elif type(current) is list and index is not None:
+            if index >= len(current):
+                raise _path_missing(label, path, depth)
+            current = current[index]
+        else:
+            raise _path_missing(label, path, depth)
+    return current
+
+
+def _path_missing(label: str, path: FieldPath, depth: int) -> AdapterError:
+    reached = ".".join(s for s, _ in path[:depth]) or "<record>"
+    return AdapterError(
+        MISSING_FIELD, f"field path {label!r}: no {path[depth][0]!r} under {reached}"
+    )
+
+
+# --------------------------------------------------------------------------- parts, messages
+
+
+def json_part(data: Any) -> dict[str, Any]:
+    return {"type": "json", "data": data}
+
+
+def text_message(role: str, text: str) -> dict[str, Any]:
+    return {"role": role, "content": [{"type": "text", "text": text}]}
+
+
+def tool_call_part(name: str, call_id: str, arguments: Any) -> dict[str, Any]:
+    return {"type": "tool_call", "name": name, "call_id": call_id, "arguments": arguments}
+
+
+def tool_result_part(name: str, call_id: str, result: Any) -> dict[str, Any]:
+    return {"type": "tool_result", "name": name, "call_id": call_id, "result": result}
+
+
+_AUDIO_MIME: Final = {
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "opus": "audio/ogg",
+    "m4a": "audio/mp4",
+    "webm": "audio/webm",
+}
+
+
+def _data_uri_mime(uri: str) -> str | None:
+    """The media type of a ``data:`` URI, e.g. ``image/png``; None for other URIs."""
+    if not uri.startswith("data:"):
+        return None
+    head = uri[5 : uri.find(",")] if "," in uri else ""
+    mime = head.split(";", 1)[0]
+    return mime or None
+
+
+def convert_part(part: Any, where: str) -> dict[str, Any]:
+    """One OpenAI-style or spec content part as a spec part.
+
+    OpenAI ``text`` / ``refusal`` -> text; ``image_url`` -> image with ``ref.uri`` (and
+    ``mime_type`` for ``data:`` URIs); ``input_audio`` -> audio whose ``ref.uri`` is a
+    ``data:`` URI holding the base64 payload. Parts already in a spec shape (reasoning, json,
+    media, tool_call, tool_result) are passed through for the validator to judge.
+    """
+    if type(part) is not dict:
+        raise wrong_type(where, "an object", part)
+    kind = part.get("type")
+    if kind == "text":
+        text = part.get("text")
+        if type(text) is not str:
+            raise wrong_type(f"{where}.text", "a string", text)
+        return {"type": "text", "text": text}
+    if kind == "image_url":
+        spec = part.get("image_url")
+        url = spec.get("url") if type(spec) is dict else spec
+        if type(url) is not str:
+            raise wrong_type(f"{where}.image_url.url", "a string", url)
+        out: dict[str, Any] = {"type": "image", "ref": {"uri": url}}
+        mime = _data_uri_mime(url)
+        if mime is not None:
+            out["mime_type"] = mime
+        return out
+    if kind == "input_audio":
+        spec = part.get("input_audio")
+        if type(spec) is not dict:
+            raise wrong_type(f"{where}.input_audio", "an object", spec)
+        data = spec.get("data")
+        fmt = spec.get("format")
+        if type(data) is not str:
+            raise wrong_type(f"{where}.input_audio.data", "a base64 string", data)
+        mime = _AUDIO_MIME.get(fmt) if type(fmt) is str else None
+        if mime is None:
+            raise AdapterError(
+                UNSUPPORTED_CONTENT,
+                f"{where}.input_audio.format {fmt!r} is not one of {sorted(_AUDIO_MIME)}",
+            )
+        return {"type": "audio", "ref": {"uri": f"data:{mime};base64,{data}"}, "mime_type": mime}
+    if kind == "refusal":
+        text = part.get("refusal")
+        if type(text) is not str:
+            raise wrong_type(f"{where}.refusal", "a string", text)
+        return {"type": "text", "text": text}
+    if kind in PART_TYPES:
+        return part
+    raise AdapterError(UNSUPPORTED_CONTENT, f"{where}.type {kind!r} is not a known content part")
+
+
+def convert_content(content: Any, where: str) -> list[dict[str, Any]]:
+    """Chat content (string, null or list of parts) as a list of spec parts."""
+    if type(content) is str:
+        return [{"type": "text", "text": content}]
+    if content is None:
+        return []
+    if type(content) is list:
+        return [convert_part(p, f"{where}[{i}]") for i, p in enumerate(content)]
+    raise wrong_type(where, "a string, null or an array of parts", content)
+
+
+def content_text(content: Any, where: str) -> str:
+    """The text of chat content: a string as is, text parts joined, null as ''."""
+    if type(content) is str:
+        return content
+    if content is None:
+        return ""
+    texts: list[str] = []
+    for part in convert_content(content, where):
+        if part["type"] != "text":
+            raise AdapterError(
+                UNSUPPORTED_CONTENT, f"{where} holds a {part['type']!r} part where text is needed"
+            )
+        texts.append(part["text"])
+    return "".join(texts)
+
+
+def extra_annotations(raw: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any] | None:
+    """Annotations for a message: the raw ``annotations`` object (if it is one) followed by
+    every other key of ``raw`` the adapter does not map, in ``raw``'s order, skipping
+    null/empty values. Nothing the source says about a message is dropped."""
+    base = raw.get("annotations")
+    out: dict[str, Any] = dict(base) if type(base) is dict else {}
+    for key, value in raw.items():
+        if key in known or value is None or value == [] or value == {}:
+            continue
+        if key == "annotations" and type(value) is dict:
+            continue
+        out[key] = value
+    return out or None
+
+
+# --------------------------------------------------------------------------- tool use
+
+
+def parse_arguments(arguments: Any, where: str) -> Any:
+    """Tool-call arguments: a JSON string is parsed ('' -> {}), other JSON values kept."""
+    if type(arguments) is str:
+        if not arguments.strip():
+            return {}
+        try:
+            return orjson.loads(arguments)
+        except orjson.JSONDecodeError as exc:
+            raise AdapterError(
+                BAD_ARGUMENTS_JSON, f"{where} is not valid JSON ({exc}): {arguments[:200]!r}"
+            ) from None
+    if arguments is None:
+        return {}
+    return arguments
+
+
+def result_value(text: str) -> Any:
+    """A tool result from its text: the object when the text is a JSON object, else
+    ``{"content": text}``."""
+    if text[:1] == "{" or text.lstrip()[:1] == "{":
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return {"content": text}
+        if type(value) is dict:
+            return value
+    return {"content": text}
+
+
+class CallTracker:
+    """Tool calls seen so far in one record: names by call id, and the unanswered ones.
+
+    Call ids missing from the source are synthesised as ``call_<n>`` (n = 1-based count of
+    calls in the record), so the same input always gets the same ids.
+    """
+
+    __slots__ = ("_names", "_pending", "count")
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+        self._pending: list[str] = []
+        self.count = 0
+
+    def fork(self) -> CallTracker:
+        other = CallTracker()
+        other._names = dict(self._names)
+        other._pending = list(self._pending)
+        other.count = self.count
+        return other
+
+    def call(self, name: str, call_id: str | None) -> str:
+        self.count += 1
+        if call_id is None:
+            call_id = f"call_{self.count}"
+        self._names[call_id] = name
+        self._pending.append(call_id)
+        return call_id
+
+    def answer(self, call_id: str | None, name: str | None, where: str) -> tuple[str, str]:
+        """``(call_id, name)`` of the call a result answers.
+
+        With a call id: that call (any earlier call). Without: the oldest unanswered call
+        (with that name, when a name is given).
+        """
+        if call_id is not None:
+            known = self._names.get(call_id)
+            if known is None:
+                raise AdapterError(
+                    UNMATCHED_TOOL_RESULT,
+                    f"{where} answers call id {call_id!r}, but no earlier tool call has it",
+                )
+            if call_id in self._pending:
+                self._pending.remove(call_id)
+            return call_id, known
+        for i, pending in enumerate(self._pending):
+            if name is None or self._names[pending] == name:
+                del self._pending[i]
+                return pending, self._names[pending]
+        wanted = f" to {name!r}" if name is not None else ""
+        raise AdapterError(
+            UNMATCHED_TOOL_RESULT, f"{where} is a tool result with no unanswered call{wanted}"
+        )
+
+    def called_names(self) -> list[str]:
+        """The distinct tool names called, sorted."""
+        return sorted(set(self._names.values()))
+
+
+# --------------------------------------------------------------------------- toolsets
+
+
+def spec_tool(raw: Any, where: str) -> dict[str, Any]:
+    """A spec tool entry from an OpenAI tool (``{"type":"function","function":{...}}``) or a
+    bare function definition (``{"name","description","parameters"|"input_schema"}``)."""
+    if type(raw) is not dict:
+        raise wrong_type(where, "an object", raw)
+    fn = raw.get("function")
+    if type(fn) is dict:
+        kind = raw.get("type", "function")
+        if kind != "function":
+            raise AdapterError(BAD_TOOLS, f"{where}.type {kind!r} is not 'function'")
+        raw, where = fn, f"{where}.function"
+    name = raw.get("name")
+    if type(name) is not str or not name:
+        if name is None:
+            raise missing(f"{where}.name")
+        raise wrong_type(f"{where}.name", "a non-empty string", name)
+    tool: dict[str, Any] = {"name": name}
+    description = raw.get("description")
+    if description is not None:
+        if type(description) is not str:
+            raise wrong_type(f"{where}.description", "a string", description)
+        tool["description"] = description
+    schema = raw.get("parameters")
+    if schema is None:
+        schema = raw.get("input_schema")
+    if schema is not None:
+        if type(schema) is not dict:
+            raise wrong_type(f"{where}.parameters", "an object", schema)
+        tool["input_schema"] = schema
+    output_schema = raw.get("output_schema")
+    if output_schema is not None:
+        if type(output_schema) is not dict:
+            raise wrong_type(f"{where}.output_schema", "an object", output_schema)
+        tool["output_schema"] = output_schema
+    return tool
+
+
+def toolset_id_for(tools: list[dict[str, Any]]) -> str:
+    """``"tools-"`` + the first 12 hex digits of the sha256 of the spec tool list serialised
+    by orjson with sorted keys (list order kept)."""
+    canonical = orjson.dumps(tools, option=orjson.OPT_SORT_KEYS)
+    return "tools-" + hashlib.sha256(canonical).hexdigest()[:12]
+
+
+def make_toolset(tools: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": toolset_id_for(tools), "tools": tools}
+
+
+def toolset_from_declared(raw_tools: Any, where: str) -> dict[str, Any] | None:
+    """The toolset a record declares (a list of tools, or a JSON string of one); None when it
+    declares none (absent, null, empty list or empty string)."""
+    if raw_tools is None:
+        return None
+    if type(raw_tools) is str:
+        if not raw_tools.strip():
+            return None
+        try:
+            raw_tools = orjson.loads(raw_tools)
+        except orjson.JSONDecodeError as exc:
+            raise AdapterError(BAD_TOOLS, f"{where} is not valid JSON ({exc})") from None
+    if type(raw_tools) is not list:
+        raise wrong_type(where, "an array of tools (or a JSON string of one)", raw_tools)
+    if not raw_tools:
+        return None
+    tools = [spec_tool(t, f"{where}[{i}]") for i, t in enumerate(raw_tools)]
+    seen: set[str] = set()
+    for tool in tools:
+        if tool["name"] in seen:
+            raise AdapterError(BAD_TOOLS, f"{where} declares tool {tool['name']!r} twice")
+        seen.add(tool["name"])
+    return make_toolset(tools)
+
+
+def toolset_from_names(names: Iterable[str]) -> dict[str, Any]:
+    """A description-less toolset naming the given tools (sorted, distinct)."""
+    return make_toolset([{"name": n} for n in sorted(set(names))])
+
+
+def attach_toolset(
+    messages: list[dict[str, Any]],
+    declared: dict[str, Any] | None,
+    tracker: CallTracker | None,
+    configured_id: str | None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The record body and its derived toolset, by the tool policy shared by chat-like
+    adapters:
+
+    1. tools declared in the record -> that toolset (record ``toolset_id`` = its id);
+    2. else the ``toolset_id`` option, when set -> record ``toolset_id`` names it (a toolset
+       the config declares); no toolset is derived;
+    3. else, when the record calls tools -> a description-less toolset of the called names,
+       so the record is self-consistent;
+    4. else no toolset.
+    """
+    toolset = declared
+    if toolset is None and configured_id is None and tracker is not None and tracker.count:
+        toolset = toolset_from_names(tracker.called_names())
+    if toolset is not None:
+        return {"toolset_id": toolset["id"], "messages": messages}, toolset
+    if configured_id is not None:
+        return {"toolset_id": configured_id, "messages": messages}, None
+    return {"messages": messages}, None
+
+
+def record_metadata(raw: Mapping[str, Any], key: str = "metadata") -> dict[str, Any] | None:
+    """A raw record's own ``metadata`` object, for ``Adapted.metadata``.
+
+    Only an object is carried over: in a non-spec shape a ``metadata`` key holding anything
+    else is just another source field (the stage's source-field mechanism can keep it).
+    """
+    meta = raw.get(key)
+    return meta if type(meta) is dict else None

@@ -1,0 +1,157 @@
+"""`qa_reference`: a question with a gradable answer (rft).
+
+Input: ``{"question", "answer"}`` (field names are options). The question becomes the user
+message; the answer becomes ``reference``:
+
+* ``answer_regex`` (default none): the gradable answer is group 1 of the first match in the
+  answer text (the whole match when the pattern has no group); no match ->
+  ``adapter:answer_not_found``. For GSM8K use ``####\\s*(.+?)\\s*$``.
+* ``grading``:
+  - ``exact_match`` -> ``{"grading": {"type": "exact_match"}, "answer": <text or number>}``;
+  - ``numeric`` -> ``{"grading": {"type": "numeric", "tolerance": t}, "answer": <number>}``:
+    the answer is parsed after removing thousands separators (``"1,234"`` -> ``1234``), an int
+    when integral, else a float; not a finite number -> ``adapter:not_numeric``;
+  - ``any_of`` -> ``{"grading": {"type": "any_of"}, "answers": [...]}``: a list answer is used
+    as is; a string is split on ``answers_separator`` (when set; parts stripped, empty parts
+    dropped) or used as a one-element list.
+* ``keep_solution`` (default false): the full answer text (worked solution with its final
+  answer line, verbatim) becomes an assistant message after the question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdaptFn
+from jsonl_assets.core.adapters.parts import (
+    ANSWER_NOT_FOUND,
+    NOT_NUMERIC,
+    missing,
+    record_metadata,
+    require_object,
+    require_str,
+    text_message,
+    wrong_type,
+)
+from jsonl_assets.core.readers.base import OptionSpec
+
+GRADINGS: Final = ("exact_match", "numeric", "any_of")
+
+OPTIONS: Final = {
+    "question_field": OptionSpec((str,), "question", doc="Key of the question."),
+    "answer_field": OptionSpec((str,), "answer", doc="Key of the answer."),
+    "answer_regex": OptionSpec(
+        (str,), None, doc="Regex whose group 1 (or whole match) is the gradable answer."
+    ),
+    "grading": OptionSpec((str,), "exact_match", choices=GRADINGS, doc="Grading type."),
+    "tolerance": OptionSpec((int, float), 0, doc="Absolute tolerance for numeric grading."),
+    "keep_solution": OptionSpec(
+        (bool,), False, doc="Keep the full answer text as an assistant message."
+    ),
+    "answers_separator": OptionSpec(
+        (str,), None, doc="Separator splitting a string answer into any_of answers."
+    ),
+}
+
+_NUMBER: Final = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def parse_number(text: str, where: str) -> int | float:
+    """A number from answer text: thousands commas removed, int when integral."""
+    cleaned = text.strip().replace(",", "")
+    if not _NUMBER.fullmatch(cleaned):
+        raise AdapterError(NOT_NUMERIC, f"{where} {text[:80]!r} is not a number")
+    if "." not in cleaned and "e" not in cleaned and "E" not in cleaned:
+        return int(cleaned)
+    value = float(cleaned)
+    if not math.isfinite(value):
+        raise AdapterError(NOT_NUMERIC, f"{where} {text[:80]!r} is not a finite number")
+    return int(value) if value.is_integer() else value
+
+
+def check_options(options: Mapping[str, Any]) -> re.Pattern[str] | None:
+    """The compiled answer regex; ValueError for options that cannot work together."""
+    tolerance = options["tolerance"]
+    if not math.isfinite(tolerance) or tolerance < 0:
+        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+    if options["answers_separator"] == "":
+        raise ValueError("answers_separator must not be empty")
+    pattern = options["answer_regex"]
+    if pattern is None:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"answer_regex {pattern!r} does not compile: {exc}") from None
+
+
+def make_reference(
+    answer: Any, grading: str, tolerance: int | float, separator: str | None, where: str
+) -> dict[str, Any]:
+    """The ``reference`` object for one answer value (already extracted)."""
+    if grading == "numeric":
+        if type(answer) is str:
+            number: int | float = parse_number(answer, where)
+        elif type(answer) is int or (type(answer) is float and math.isfinite(answer)):
+            number = answer
+        else:
+            raise AdapterError(NOT_NUMERIC, f"{where} is a {type(answer).__name__}, not a number")
+        return {"grading": {"type": "numeric", "tolerance": tolerance}, "answer": number}
+    if grading == "any_of":
+        if type(answer) is list:
+            answers = answer
+        elif type(answer) is str and separator is not None:
+            answers = [a.strip() for a in answer.split(separator) if a.strip()]
+        else:
+            answers = [answer]
+        if not answers:
+            raise AdapterError(ANSWER_NOT_FOUND, f"{where} holds no answers")
+        return {"grading": {"type": "any_of"}, "answers": answers}
+    if type(answer) is not str and (type(answer) is not int and type(answer) is not float):
+        raise wrong_type(where, "a string or a number", answer)
+    return {"grading": {"type": "exact_match"}, "answer": answer}
+
+
+def build(options: Mapping[str, Any]) -> AdaptFn:
+    regex = check_options(options)
+    question_field: str = options["question_field"]
+    answer_field: str = options["answer_field"]
+    grading: str = options["grading"]
+    tolerance: int | float = options["tolerance"]
+    keep_solution: bool = options["keep_solution"]
+    separator: str | None = options["answers_separator"]
+
+    def adapt_qa_reference(raw: Any) -> list[Adapted]:
+        require_object(raw)
+        question = require_str(raw, question_field)
+        answer = raw.get(answer_field)
+        if answer is None:
+            raise missing(answer_field)
+        solution: str | None = answer if type(answer) is str else None
+        if regex is not None:
+            text = require_str(raw, answer_field)
+            match = regex.search(text)
+            if match is None:
+                raise AdapterError(
+                    ANSWER_NOT_FOUND,
+                    f"{answer_field} does not match answer_regex {regex.pattern!r}: "
+                    f"{text[-120:]!r}",
+                )
+            answer = match.group(1) if regex.groups else match.group(0)
+            if answer is None:
+                raise AdapterError(
+                    ANSWER_NOT_FOUND, f"{answer_field}: answer_regex group 1 did not take part"
+                )
+        reference = make_reference(answer, grading, tolerance, separator, answer_field)
+        messages = [text_message("user", question)]
+        if keep_solution:
+            if solution is None:
+                raise wrong_type(answer_field, "a string (keep_solution is on)", answer)
+            messages.append(text_message("assistant", solution))
+        record = {"messages": messages, "reference": reference}
+        return [Adapted(record, metadata=record_metadata(raw))]
+
+    return adapt_qa_reference

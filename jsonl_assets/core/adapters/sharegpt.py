@@ -1,0 +1,165 @@
+"""`sharegpt`: ShareGPT / FastChat / LLaMA-Factory conversations (sft).
+
+Input: ``{"conversations": [{"from": ..., "value": ...}, ...], "system"?, "tools"?}``.
+
+``from`` (case-insensitive) maps to:
+
+* ``human``, ``user`` -> user; ``gpt``, ``assistant``, ``chatgpt``, ``bing``, ``bard`` ->
+  assistant; ``system`` -> system;
+* ``function_call`` -> an assistant message of ``tool_call`` parts: the value is JSON
+  ``{"name", "arguments"}`` (``arguments`` an object or a JSON string), or a list of such
+  objects for parallel calls; call ids are synthesised ``call_<n>`` (1-based within the
+  record); invalid JSON -> ``adapter:bad_arguments_json``;
+* ``observation``, ``tool`` -> a tool message whose ``tool_result`` answers the oldest
+  unanswered call (``result`` = the value's JSON object, else ``{"content": value}``); no
+  unanswered call -> ``adapter:unmatched_tool_result``;
+* anything else -> ``adapter:unknown_role``.
+
+The record's ``system`` string (when non-empty) becomes a leading system message; ``tools``
+(a list or a JSON string of one) becomes a derived toolset (policy: ``parts.attach_toolset``).
+Turn keys other than ``from``/``value`` go to the message's ``annotations``. Field names are
+options, so the role/content-keyed variant (``{"messages": [{"role", "content"}]}``) works too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import orjson
+
+from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdaptFn
+from jsonl_assets.core.adapters.parts import (
+    BAD_ARGUMENTS_JSON,
+    UNKNOWN_ROLE,
+    CallTracker,
+    attach_toolset,
+    extra_annotations,
+    missing,
+    optional_str,
+    parse_arguments,
+    record_metadata,
+    require_object,
+    result_value,
+    tool_call_part,
+    tool_result_part,
+    toolset_from_declared,
+    wrong_type,
+)
+from jsonl_assets.core.readers.base import OptionSpec
+
+_ROLES: Final = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "chatgpt": "assistant",
+    "bing": "assistant",
+    "bard": "assistant",
+    "system": "system",
+    "function_call": "function_call",
+    "observation": "observation",
+    "tool": "observation",
+}
+
+OPTIONS: Final = {
+    "conversations_field": OptionSpec(
+        (str,), "conversations", doc="Record key holding the list of turns."
+    ),
+    "role_key": OptionSpec((str,), "from", doc="Turn key naming the speaker."),
+    "content_key": OptionSpec((str,), "value", doc="Turn key holding the text."),
+    "system_field": OptionSpec((str,), "system", doc="Record key of an optional system prompt."),
+    "tools_field": OptionSpec((str,), "tools", doc="Record key of optional tool definitions."),
+    "toolset_id": OptionSpec(
+        (str,),
+        None,
+        doc="Toolset (declared in the config) for records that declare no tools of their own.",
+    ),
+}
+
+
+def _calls(value: str, where: str, tracker: CallTracker) -> list[dict[str, Any]]:
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise AdapterError(
+            BAD_ARGUMENTS_JSON, f"{where} is not valid JSON ({exc}): {value[:200]!r}"
+        ) from None
+    calls = parsed if type(parsed) is list else [parsed]
+    parts: list[dict[str, Any]] = []
+    for j, call in enumerate(calls):
+        cwhere = f"{where}[{j}]" if type(parsed) is list else where
+        if type(call) is not dict:
+            raise wrong_type(cwhere, 'a JSON object {"name", "arguments"}', call)
+        name = call.get("name")
+        if type(name) is not str:
+            if name is None:
+                raise missing(f"{cwhere}.name")
+            raise wrong_type(f"{cwhere}.name", "a string", name)
+        arguments = parse_arguments(call.get("arguments"), f"{cwhere}.arguments")
+        cid = tracker.call(name, None)
+        parts.append(tool_call_part(name, cid, arguments))
+    return parts
+
+
+def build(options: Mapping[str, Any]) -> AdaptFn:
+    field: str = options["conversations_field"]
+    role_key: str = options["role_key"]
+    content_key: str = options["content_key"]
+    system_field: str = options["system_field"]
+    tools_field: str = options["tools_field"]
+    configured: str | None = options["toolset_id"]
+    known = frozenset({role_key, content_key})
+
+    def adapt_sharegpt(raw: Any) -> list[Adapted]:
+        require_object(raw)
+        turns = raw.get(field)
+        if type(turns) is not list:
+            if turns is None:
+                raise missing(field)
+            raise wrong_type(field, "an array of turns", turns)
+        messages: list[dict[str, Any]] = []
+        system = optional_str(raw, system_field)
+        if system:
+            messages.append({"role": "system", "content": [{"type": "text", "text": system}]})
+        tracker = CallTracker()
+        for i, turn in enumerate(turns):
+            where = f"{field}[{i}]"
+            if type(turn) is not dict:
+                raise wrong_type(where, "an object", turn)
+            speaker = turn.get(role_key)
+            if type(speaker) is not str:
+                if speaker is None:
+                    raise missing(f"{where}.{role_key}")
+                raise wrong_type(f"{where}.{role_key}", "a string", speaker)
+            role = _ROLES.get(speaker) or _ROLES.get(speaker.lower())
+            if role is None:
+                raise AdapterError(
+                    UNKNOWN_ROLE,
+                    f"{where}.{role_key} {speaker!r} is not one of {', '.join(_ROLES)}",
+                )
+            value = turn.get(content_key)
+            if type(value) is not str:
+                if value is None:
+                    raise missing(f"{where}.{content_key}")
+                raise wrong_type(f"{where}.{content_key}", "a string", value)
+            if role == "function_call":
+                role, parts = "assistant", _calls(value, f"{where}.{content_key}", tracker)
+            elif role == "observation":
+                cid, name = tracker.answer(None, None, where)
+                role = "tool"
+                parts = [tool_result_part(name, cid, result_value(value))]
+            else:
+                parts = [{"type": "text", "text": value}]
+            msg: dict[str, Any] = {"role": role, "content": parts}
+            if len(turn) > 2:
+                annotations = extra_annotations(turn, known)
+                if annotations:
+                    msg["annotations"] = annotations
+            messages.append(msg)
+        raw_tools = raw.get(tools_field)
+        declared = toolset_from_declared(raw_tools, tools_field) if raw_tools is not None else None
+        record, toolset = attach_toolset(messages, declared, tracker, configured)
+        return [Adapted(record, toolset=toolset, metadata=record_metadata(raw))]
+
+    return adapt_sharegpt

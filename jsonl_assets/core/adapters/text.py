@@ -1,0 +1,49 @@
+"""`text`: raw documents (cpt).
+
+Input: ``{"text": str}`` (key: option ``text_field``). Output: one ``document`` message with
+the text verbatim as a text part. With ``title_field`` set and the record holding a non-empty
+string there, a leading ``document`` message carries ``{"type": "json", "data": {"title": ...}}``
+(the spec's way to attach bibliographic data); a record without a title is fine.
+
+Empty or whitespace-only text -> ``adapter:empty_text``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdaptFn
+from jsonl_assets.core.adapters.parts import (
+    EMPTY_TEXT,
+    json_part,
+    optional_str,
+    record_metadata,
+    require_object,
+    require_str,
+)
+from jsonl_assets.core.readers.base import OptionSpec
+
+OPTIONS: Final = {
+    "text_field": OptionSpec((str,), "text", doc="Key of the document text."),
+    "title_field": OptionSpec((str,), None, doc="Key of an optional title (json part)."),
+}
+
+
+def build(options: Mapping[str, Any]) -> AdaptFn:
+    text_field: str = options["text_field"]
+    title_field: str | None = options["title_field"]
+
+    def adapt_text(raw: Any) -> list[Adapted]:
+        require_object(raw)
+        text = require_str(raw, text_field)
+        if not text or text.isspace():
+            raise AdapterError(EMPTY_TEXT, f"{text_field} is empty or only whitespace")
+        messages: list[dict[str, Any]] = []
+        title = optional_str(raw, title_field)
+        if title and not title.isspace():
+            messages.append({"role": "document", "content": [json_part({"title": title})]})
+        messages.append({"role": "document", "content": [{"type": "text", "text": text}]})
+        return [Adapted({"messages": messages}, metadata=record_metadata(raw))]
+
+    return adapt_text

@@ -1,0 +1,159 @@
+"""The processes of `jsonl-assets build`, and how they stop.
+
+Every Dagster run of a build (each partition, then the manifest) runs in a forked worker
+process; the CLI's own main thread only waits for them. Dagster replaces the SIGINT/SIGTERM
+handlers of the thread that runs an execution (to turn them into a run failure, after which
+the CLI would go on), so it must never run in the CLI's main thread.
+
+- SIGINT, SIGTERM or SIGHUP to the CLI: every worker's process group (the worker and what
+  Dagster started under it, such as its compute-log `tail`s) gets SIGKILL, the cleanups run
+  (the package lock is released), the CLI prints `interrupted; rerun to resume` and exits
+  128 + the signal. A SIGKILL leaves nothing half-visible (see the restart guarantees), so
+  the next build resumes from what was committed.
+- Workers die with their parent: each asks the kernel for SIGKILL when its parent dies
+  (Linux `prctl(PR_SET_PDEATHSIG)`, through ctypes) and, where that is not available or the
+  parent died before the call, a thread notices the parent pid change within 0.5 s.
+- Each worker has its own process group, so a Ctrl-C in the terminal reaches only the CLI,
+  which stops the workers itself (they never print an interrupted run's errors).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Final
+
+from jsonl_assets.core import fault_points
+
+INTERRUPTED: Final = "interrupted; rerun to resume"
+SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG: Final = 1
+
+_pools: list[ProcessPoolExecutor] = []
+_cleanups: list[Callable[[], None]] = []
+
+
+class WorkerDied(Exception):
+    """A worker process ended without returning (killed from outside the build)."""
+
+
+def install() -> None:
+    """Route SIGINT, SIGTERM and SIGHUP of this process to `_interrupted`."""
+    for sig in SIGNALS:
+        signal.signal(sig, _interrupted)
+
+
+def on_interrupt(cleanup: Callable[[], None]) -> None:
+    """Run `cleanup` (after the workers are killed) if the build is interrupted. It runs in a
+    signal handler, whatever the main thread was doing: plain os calls only, no locks."""
+    _cleanups.append(cleanup)
+
+
+def _interrupted(signum: int, _frame: Any) -> None:
+    for sig in SIGNALS:  # one stop, one line, whatever else arrives meanwhile
+        signal.signal(sig, signal.SIG_IGN)
+    stop_workers()
+    for cleanup in reversed(_cleanups):
+        with contextlib.suppress(BaseException):
+            cleanup()
+    with contextlib.suppress(BaseException):
+        sys.stdout.flush()
+    os.write(2, f"{INTERRUPTED}\n".encode())
+    # No interpreter shutdown: it would join the pool's threads and run Dagster's handlers.
+    os._exit(128 + signum)
+
+
+def stop_workers() -> None:
+    """SIGKILL every worker's process group, then reap the workers."""
+    pids = [pid for pool in _pools for pid in getattr(pool, "_processes", None) or {}]
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGKILL)  # the worker leads its own group (see _init_worker)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)  # killed before it made its group
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, 0)
+
+
+def _init_worker(parent: int) -> None:
+    for sig in SIGNALS:  # not the CLI's handler: a worker that is signalled just dies
+        signal.signal(sig, signal.SIG_DFL)
+    with contextlib.suppress(OSError):
+        os.setpgrp()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the kernel was asked to tell us
+        os.killpg(0, signal.SIGKILL)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    fault_points.kill_also.append(parent)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os.killpg(0, signal.SIGKILL)  # this worker and what it started
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """Forked workers (they inherit the imported code), stopped on an interrupt; the caller
+    ends them with `shutdown_pools`."""
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_init_worker,
+        initargs=(os.getpid(),),
+    )
+    _pools.append(pool)
+    return pool
+
+
+def shutdown_pools() -> None:
+    while _pools:
+        _pools[-1].shutdown(wait=True, cancel_futures=True)
+        _pools.pop()
+
+
+def call_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run `fn(*args)` in a worker, off its main thread: Dagster then leaves the worker's
+    signals alone, so a worker signalled from outside dies at once (and the CLI says so)
+    instead of turning the signal into a failed run with a traceback."""
+    out: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            out["value"] = fn(*args)
+        except BaseException as exc:
+            out["error"] = exc
+
+    thread = threading.Thread(target=target, name="dagster-run")
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def result(future: Future[Any]) -> Any:
+    """The future's result; a worker killed from outside is a WorkerDied, not a traceback."""
+    try:
+        # In slices: a signal may be delivered to another thread, and a wait without a timeout
+        # would not return to let the main thread run the handler.
+        while True:
+            with contextlib.suppress(TimeoutError):
+                return future.result(timeout=0.2)
+    except BrokenProcessPool:
+        raise WorkerDied(
+            "a worker process of the build died (killed from outside?); rerun to resume"
+        ) from None

@@ -1,0 +1,163 @@
+"""metadata.json from the config and the shard lists of the built partitions (a pure function).
+
+Key order is fixed by construction and the document holds no clock or host value, so the same
+shards always give the same bytes. `created_at` appears only when the config sets it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+
+from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SCHEMA_VERSION, SPLITS
+
+GENERATOR: Final = "jsonl-assets/0.1.0"
+EXTENSION_KEY: Final = "x-jsonl-assets"
+
+
+@dataclass(frozen=True)
+class PartitionShards:
+    """What the shards stage recorded for one partition."""
+
+    objective: str
+    split: str
+    shards: Sequence[dict[str, Any]]
+    toolsets: Sequence[dict[str, Any]] = ()
+    files: Sequence[dict[str, Any]] = ()
+    accounting: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.objective}|{self.split}"
+
+    @classmethod
+    def from_report(cls, objective: str, split: str, report: Mapping[str, Any]) -> PartitionShards:
+        """From what the shards stage reports (its report's `extra`, or the `partition_report`
+        materialisation metadata, which carries the same keys)."""
+        return cls(
+            objective=objective,
+            split=split,
+            shards=report["shards"],
+            toolsets=report["toolsets"],
+            files=report["files"],
+            accounting=report["accounting"],
+        )
+
+
+def _dataset(cfg: PipelineConfig) -> dict[str, Any]:
+    d = cfg.dataset
+    out: dict[str, Any] = {"name": d.name}
+    if d.dataset_id:
+        out["dataset_id"] = d.dataset_id
+    out["description"] = d.description
+    if d.created_at:
+        out["created_at"] = d.created_at
+    for key in ("license", "contact"):
+        if value := getattr(d, key):
+            out[key] = value
+    if d.tags:
+        out["tags"] = list(d.tags)
+    return out
+
+
+def _canonical(value: dict[str, Any]) -> dict[str, Any]:
+    """Keys sorted at every level: the bytes must not depend on how the toolset travelled
+    (Dagster's JSON metadata sorts keys, the work files keep the adapter's order)."""
+    return orjson.loads(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
+
+
+def _order(p: PartitionShards) -> tuple[int, int]:
+    return OBJECTIVES.index(p.objective), SPLITS.index(p.split)
+
+
+def build_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> dict[str, Any]:
+    """The metadata.json document. Partitions without shards get no file entry (spec: an entry
+    needs at least one shard)."""
+    built = sorted((p for p in partitions if p.shards), key=_order)
+    toolsets: dict[str, dict[str, Any]] = {t["id"]: _canonical(t) for t in cfg.toolsets}
+    for p in built:
+        for toolset in p.toolsets:
+            toolsets.setdefault(toolset["id"], _canonical(toolset))
+    doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "dataset": _dataset(cfg)}
+    if cfg.defaults:
+        doc["defaults"] = dict(cfg.defaults)
+    if toolsets:
+        doc["toolsets"] = [toolsets[k] for k in sorted(toolsets)]
+    doc["extensions"] = {EXTENSION_KEY: _extension(cfg, built)}
+    doc["files"] = [_file_entry(cfg, p) for p in built]
+    return doc
+
+
+def _file_entry(cfg: PipelineConfig, p: PartitionShards) -> dict[str, Any]:
+    entry: dict[str, Any] = {"split": p.split, "objective": p.objective, "format": "jsonl"}
+    entry["shards"] = [
+        {
+            "path": s["path"],
+            "compression": s["compression"],
+            "record_count": s["record_count"],
+            "sha256": s["sha256"],
+        }
+        for s in sorted(p.shards, key=lambda s: s["path"])
+    ]
+    if cfg.output.shard_by == "content_type":
+        entry["notes"] = "sharded by content type: data/<objective>-<split>-<content_type>-NNNNN"
+    return entry
+
+
+def _extension(cfg: PipelineConfig, built: Sequence[PartitionShards]) -> dict[str, Any]:
+    files: dict[tuple[str, str], dict[str, Any]] = {}
+    for p in built:
+        for f in p.files:
+            files.setdefault(
+                (f["source"], f["file"]),
+                {
+                    "source": f["source"],
+                    "file": f["file"],
+                    "sha256": f["sha256"],
+                    "bytes": f["bytes"],
+                    **({"file_b64": f["file_b64"]} if "file_b64" in f else {}),
+                },
+            )
+    return {
+        "generator": GENERATOR,
+        "sources": [
+            {
+                "name": s.name,
+                "objective": s.objective,
+                "split": s.split,
+                "adapter": s.adapter,
+                **({"license": s.license} if s.license else {}),
+                **({"content_type": s.content_type} if s.content_type else {}),
+            }
+            for s in cfg.sources
+        ],
+        "source_files": [files[k] for k in sorted(files)],
+        "accounting": {p.key: _accounting(p.accounting) for p in built},
+    }
+
+
+def _accounting(accounting: Mapping[str, Any]) -> dict[str, Any]:
+    """A partition's accounting, per source too: read = written + quarantined, the quarantined
+    by reason (an auditor reconciles them with the shards' records and the quarantine files)."""
+    out: dict[str, Any] = {
+        k: accounting[k] for k in ("read", "written", "quarantined") if k in accounting
+    }
+    per_source = accounting.get("per_source") or {}
+    out["sources"] = {
+        name: {
+            "read": c["read"],
+            "written": c["written"],
+            "quarantined": c["quarantined"],
+            "quarantined_by_reason": dict(sorted(c.get("quarantined_by_reason", {}).items())),
+        }
+        for name, c in sorted(per_source.items())
+    }
+    return out
+
+
+def manifest_bytes(doc: dict[str, Any]) -> bytes:
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"

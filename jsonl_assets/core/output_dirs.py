@@ -1,0 +1,102 @@
+"""Where a build may write: `output.dir`, `work_dir` and `quarantine_dir`, checked at load time.
+
+Paths are compared resolved (symlinks and `..` followed). A dir may not be the filesystem
+root, the home dir or a folder above it; the three may not be one folder or lie inside one
+another; none may lie in a source root (a glob's folder before its first wildcard), nor hold one.
+When that root is the config's own folder (`train.jsonl`, `*.jsonl`), only the folders the
+glob's wildcards can reach count: a package beside the config is the common layout. A file a glob
+matched through a symlink into one of the dirs is refused too. So a build never reads back
+its own output, nor ships its work or quarantine files inside the package.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from jsonl_assets.core.source_globs import can_reach, expand_glob, split_root
+
+
+class DirProblem(Exception):
+    """A dangerous dir: the dotted config `key` to blame and the message."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        self.message = message
+        super().__init__(f"{key}: {message}")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path != folder and path.is_relative_to(folder)
+
+
+def _home() -> Path | None:
+    home = os.path.expanduser("~")
+    return None if home == "~" else Path(home).resolve()
+
+
+def check_own_dirs(dirs: Mapping[str, Path]) -> None:
+    """`dirs`: dotted key -> resolved path, in config order."""
+    home = _home()
+    for key, path in dirs.items():
+        if path.parent == path:
+            raise DirProblem(key, f"{path} is the filesystem root; choose a folder of its own")
+        if home is not None and path == home:
+            raise DirProblem(key, f"{path} is the home dir; choose a folder of its own")
+        if path.exists() and not path.is_dir():
+            raise DirProblem(key, f"{path} exists and is not a folder")
+        if home is not None and _inside(home, path):
+            raise DirProblem(key, f"{path} holds the home dir {home}; choose a folder of its own")
+    items = list(dirs.items())
+    for i, (key_a, a) in enumerate(items):
+        for key_b, b in items[i + 1 :]:
+            if a == b:
+                raise DirProblem(key_b, f"{b} is the same folder as {key_a}")
+            if _inside(b, a):
+                raise DirProblem(key_b, f"{b} lies inside {key_a} ({a})")
+            if _inside(a, b):
+                raise DirProblem(key_a, f"{a} lies inside {key_b} ({b})")
+
+
+def check_source_overlap(
+    dirs: Mapping[str, Path],
+    root: Path,
+    sources: Sequence[tuple[str, Sequence[str], Sequence[Path]]],
+) -> None:
+    """`sources`: (dotted key of the source, its globs, the files they matched, resolved)."""
+    project = root.resolve()
+    for source_key, patterns, inputs in sources:
+        for j, pattern in enumerate(patterns):
+            where = f"{source_key}.paths[{j}] ({pattern!r})"
+            folder, rest = split_root(str(root / pattern))
+            folder = folder.resolve()
+            for key, path in dirs.items():
+                if path == folder or _inside(path, folder):
+                    below = path.relative_to(folder).parts
+                    if folder != project or ".." in rest or can_reach(rest, below):
+                        raise DirProblem(
+                            key,
+                            f"{path} lies in {folder}, the source root of {where}: a build "
+                            "could read its own output back; move it out of the sources",
+                        )
+                elif _inside(folder, path):
+                    raise DirProblem(
+                        key, f"{path} holds {folder}, which {where} reads; keep them apart"
+                    )
+        for file in inputs:
+            for key, path in dirs.items():
+                if file.is_relative_to(path):
+                    j = _pattern_of(root, patterns, file)
+                    raise DirProblem(
+                        f"{source_key}.paths[{j}]",
+                        f"matches {file}, which lies inside {key} ({path}) (through a "
+                        "symlink): a build would read its own output back",
+                    )
+
+
+def _pattern_of(root: Path, patterns: Sequence[str], file: Path) -> int:
+    for j, pattern in enumerate(patterns):
+        if any(Path(p).resolve() == file for p in expand_glob(str(root / pattern))):
+            return j
+    return 0

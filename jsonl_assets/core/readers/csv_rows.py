@@ -1,0 +1,305 @@
+"""CSV and TSV: a header row, then one record per data row.
+
+Position kind `row`: 1-based data row number (the header is row 0; blank lines are neither
+counted nor yielded). Error details also name the physical line where the row starts.
+
+The text is decoded incrementally (TextIOWrapper over the decompressed chunks, `newline=""`),
+so quoted fields may span lines. Values stay strings (`empty_as_null` turns "" into null).
+Options: `delimiter` (default: detected with csv.Sniffer on the first 64 KiB among
+`, \\t ; |`, falling back to `,`; TSV defaults to tab), `quotechar` (`"`), `encoding`
+(`utf-8`; a UTF-8 BOM is dropped), `empty_as_null` (false).
+
+Reason codes:
+* `invalid_utf8` (`invalid_encoding` for other encodings): undecodable bytes are decoded
+  with `surrogateescape`, so they are localised to the row holding them; that row is rejected
+  with its exact field bytes and reading goes on. Bytes an encoding cannot even escape end the
+  file with `invalid_encoding`.
+* `csv_field_count`: a row whose number of fields differs from the header's.
+* `csv_bad_header`: duplicate column names or a header that is not valid text (position 0;
+  the file is not read, as no row can be named).
+* `too_large`: a field past `max_record_bytes` (csv.field_size_limit) or a physical line longer
+  than `max_record_bytes` characters. This ends the file: a CSV row cannot be skipped safely
+  since its quoting state is unknown, so the detail says the rest was not read.
+* `parse_error`: any other csv module error; also ends the file.
+
+The `raw` of a rejected row is the row re-serialised with the file's dialect (the csv module
+does not expose source bytes), encoded back with `surrogateescape` so undecodable bytes are
+exact.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from jsonl_assets.core.readers.base import OptionSpec, ReaderSpec, ReadItem
+from jsonl_assets.core.readers.jsonl import RAW_PREFIX
+from jsonl_assets.core.readers.source_file import ChunkReader, SourceFile
+from jsonl_assets.core.traces import Rejection
+
+if TYPE_CHECKING:
+    from jsonl_assets.core.readers import ReadLimits
+
+SNIFF_BYTES: Final = 64 * 1024
+SNIFF_DELIMITERS: Final = ",\t;|"
+_ERRORS: Final = "jsonl_assets.core.readers.csv_rows.escape"
+_SURROGATE: Final = re.compile("[\udc80-\udcff]")
+
+
+class _EscapeCounter:
+    """Counts bytes escaped by the decoder error handler (process-wide, monotonic)."""
+
+    count = 0
+
+
+_surrogateescape = codecs.lookup_error("surrogateescape")
+
+
+def _count_and_escape(exc: UnicodeError) -> tuple[str | bytes, int]:
+    _EscapeCounter.count += 1
+    return _surrogateescape(exc)
+
+
+codecs.register_error(_ERRORS, _count_and_escape)
+
+
+class _Overlong(Exception):
+    def __init__(self, line: str) -> None:
+        super().__init__("overlong physical line")
+        self.line = line
+
+
+def read_csv(
+    source: SourceFile, options: Mapping[str, Any], limits: ReadLimits, scratch_dir: Path
+) -> Iterator[ReadItem]:
+    """Records and rejections of one CSV/TSV file, in row order."""
+    encoding: str = options.get("encoding", "utf-8")
+    quotechar: str = options.get("quotechar", '"')
+    empty_as_null: bool = options.get("empty_as_null", False)
+    limit = limits.max_record_bytes
+    chunks = source.chunks()
+    head = _head(chunks, SNIFF_BYTES)
+    delimiter: str | None = options.get("delimiter")
+    if delimiter is None:
+        delimiter = sniff_delimiter(head, encoding)
+    py_encoding = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    reason_bad_text = "invalid_utf8" if py_encoding == "utf-8-sig" else "invalid_encoding"
+    raw = ChunkReader(itertools.chain((head,), chunks))
+    text = io.TextIOWrapper(
+        io.BufferedReader(raw, 1 << 16), encoding=py_encoding, errors=_ERRORS, newline=""
+    )
+    previous_limit = csv.field_size_limit(limit)
+    try:
+        yield from _rows(
+            text, delimiter, quotechar, empty_as_null, limit, reason_bad_text, py_encoding
+        )
+    finally:
+        csv.field_size_limit(previous_limit)
+        raw.close()
+
+
+def _rows(
+    text: io.TextIOWrapper,
+    delimiter: str,
+    quotechar: str,
+    empty_as_null: bool,
+    limit: int,
+    reason_bad_text: str,
+    encoding: str,
+) -> Iterator[ReadItem]:
+    escapes_at_start = _EscapeCounter.count
+    check_text = False
+    reader = csv.reader(_bounded_lines(text, limit), delimiter=delimiter, quotechar=quotechar)
+    dialect = (delimiter, quotechar)
+    header: list[str] | None = None
+    width = 0
+    row_no = 0
+    line_end = 0  # physical line where the previous row ended
+    try:
+        for row in reader:
+            line_start = line_end + 1
+            line_end = reader.line_num
+            if not row:
+                continue
+            if not check_text and _EscapeCounter.count != escapes_at_start:
+                check_text = True
+            if header is None:
+                problem = _header_problem(row, check_text)
+                if problem is not None:
+                    yield Rejection(
+                        position=0,
+                        reason="csv_bad_header",
+                        detail=f"header row (line {line_start}): {problem}; the file was not read",
+                        raw=_reserialise(row, dialect, encoding),
+                    )
+                    return
+                header = row
+                width = len(header)
+                continue
+            row_no += 1
+            if check_text and any(map(_SURROGATE.search, row)):
+                yield Rejection(
+                    position=row_no,
+                    reason=reason_bad_text,
+                    detail=f"row {row_no} (line {line_start}) holds bytes that are not valid "
+                    f"{encoding.removesuffix('-sig')}",
+                    raw=_reserialise(row, dialect, encoding),
+                )
+                continue
+            if len(row) != width:
+                yield Rejection(
+                    position=row_no,
+                    reason="csv_field_count",
+                    detail=f"row {row_no} (line {line_start}) has {len(row)} fields, "
+                    f"the header has {width}",
+                    raw=_reserialise(row, dialect, encoding),
+                )
+                continue
+            if empty_as_null:
+                yield (
+                    row_no,
+                    dict(zip(header, [v if v else None for v in row], strict=True)),
+                    None,
+                )
+            else:
+                yield (row_no, dict(zip(header, row, strict=True)), None)
+    except _Overlong as exc:
+        prefix = exc.line[:RAW_PREFIX].encode(encoding.removesuffix("-sig"), "surrogateescape")
+        yield Rejection(
+            position=row_no + 1,
+            reason="too_large",
+            detail=f"row {row_no + 1} (from line {line_end + 1}): a physical line is longer "
+            f"than {limit} characters (max_record_bytes); the rest of the file was not read",
+            raw=prefix,
+            raw_truncated=True,
+        )
+    except csv.Error as exc:
+        too_large = "field larger than field limit" in str(exc)
+        yield Rejection(
+            position=row_no + 1,
+            reason="too_large" if too_large else "parse_error",
+            detail=f"row {row_no + 1} (from line {line_end + 1}): {exc}"
+            + (f" (max_record_bytes {limit})" if too_large else "")
+            + "; the rest of the file was not read",
+        )
+    except UnicodeDecodeError as exc:
+        yield Rejection(
+            position=row_no + 1,
+            reason="invalid_encoding",
+            detail=f"row {row_no + 1} (from line {line_end + 1}): cannot decode as "
+            f"{encoding}: {exc.reason}; the rest of the file was not read",
+        )
+
+
+def _bounded_lines(text: io.TextIOWrapper, limit: int) -> Iterator[str]:
+    """Physical lines (newline kept), never longer than `limit` + 1 characters in memory."""
+    readline = text.readline
+    while line := readline(limit + 1):
+        if len(line) > limit:
+            raise _Overlong(line)
+        yield line
+
+
+def _header_problem(row: list[str], check_text: bool) -> str | None:
+    if check_text and any(map(_SURROGATE.search, row)):
+        return "column names hold undecodable bytes"
+    seen: set[str] = set()
+    duplicates = []
+    for name in row:
+        if name in seen:
+            duplicates.append(name)
+        seen.add(name)
+    if duplicates:
+        return f"duplicate column names {sorted(set(duplicates))}"
+    return None
+
+
+def _reserialise(row: list[str], dialect: tuple[str, str], encoding: str) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, delimiter=dialect[0], quotechar=dialect[1], lineterminator="\n").writerow(row)
+    return out.getvalue().rstrip("\n").encode(encoding.removesuffix("-sig"), "surrogateescape")
+
+
+def _head(chunks: Iterator[bytes], size: int) -> bytes:
+    """At least `size` bytes from the front of the stream (all of it if shorter)."""
+    parts: list[bytes] = []
+    got = 0
+    while got < size:
+        chunk = next(chunks, None)
+        if chunk is None:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def sniff_delimiter(head: bytes, encoding: str = "utf-8") -> str:
+    """The delimiter among `, \\t ; |` that csv.Sniffer sees in the complete lines of `head`."""
+    sample = head[:SNIFF_BYTES]
+    if len(head) > SNIFF_BYTES:
+        cut = max(sample.rfind(b"\n"), sample.rfind(b"\r"))
+        if cut > 0:
+            sample = sample[:cut]
+    text = sample.decode(encoding, errors="replace").lstrip("\ufeff")
+    try:
+        return csv.Sniffer().sniff(text, delimiters=SNIFF_DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _options(default_delimiter: str | None) -> dict[str, OptionSpec]:
+    return {
+        "delimiter": OptionSpec(
+            types=(str, type(None)),
+            default=default_delimiter,
+            doc="one character; null detects it among , TAB ; | from the first 64 KiB",
+        ),
+        "quotechar": OptionSpec(types=(str,), default='"', doc="one character"),
+        "encoding": OptionSpec(
+            types=(str,), default="utf-8", doc="a Python codec name; a UTF-8 BOM is dropped"
+        ),
+        "empty_as_null": OptionSpec(
+            types=(bool,), default=False, doc="turn empty fields into null instead of ''"
+        ),
+    }
+
+
+def check_options(options: Mapping[str, Any]) -> None:
+    for name in ("delimiter", "quotechar"):
+        value = options.get(name)
+        if value is not None and (len(value) != 1 or value in "\r\n"):
+            raise ValueError(f"csv option {name} must be one character other than a newline")
+    if options.get("delimiter") is not None and options.get("delimiter") == options.get(
+        "quotechar", '"'
+    ):
+        raise ValueError("csv options delimiter and quotechar must differ")
+    encoding = options.get("encoding", "utf-8")
+    try:
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise ValueError(f"csv option encoding: unknown codec {encoding!r}") from exc
+
+
+CSV_SPEC: Final = ReaderSpec(
+    name="csv",
+    extensions=(".csv",),
+    position_kind="row",
+    read=read_csv,
+    options=_options(None),
+    doc="Comma-separated values with a header row; the delimiter is detected unless given.",
+)
+
+TSV_SPEC: Final = ReaderSpec(
+    name="tsv",
+    extensions=(".tsv", ".tab"),
+    position_kind="row",
+    read=read_csv,
+    options=_options("\t"),
+    doc="Tab-separated values with a header row.",
+)

@@ -1,0 +1,295 @@
+"""One source file as the readers see it: stored bytes, their codec, their hash.
+
+`SourceFile` opens nothing until asked. `chunks()` streams the decompressed content and
+hashes the *stored* bytes on the way (one pass, one file handle); when the decompressor stops
+on damage, the rest of the stored bytes is still read into the hash, so `sha256` names the
+whole file. A read closed early by its consumer leaves the hash unknown; `hash_remaining()`
+then hashes the file in a separate pass. `ensure_unchanged()` compares the file's
+identity (size, mtime_ns, inode) at construction with the file now, and the number of bytes
+actually hashed with the size seen at construction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+from jsonl_assets.core.compression import (
+    DamagedLines,
+    damaged_lines,
+    detect_compression,
+    iter_decompressed,
+)
+from jsonl_assets.core.store import file_hashes
+
+DEFAULT_CHUNK: Final = 1 << 20
+_MAGIC_LEN: Final = 4
+
+
+class SourceChangedError(Exception):
+    """The file changed (or was replaced) while it was being read."""
+
+
+class _HashingReader(io.RawIOBase):
+    """A raw binary reader that feeds every byte it returns into a hash and counts them."""
+
+    def __init__(self, raw: BinaryIO, hasher: Any) -> None:
+        super().__init__()
+        self._raw = raw
+        self._hasher = hasher
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int | None = -1) -> bytes:
+        data = self._raw.read(-1 if n is None else n)
+        self._hasher.update(data)
+        self.count += len(data)
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def drain(self, size: int = DEFAULT_CHUNK) -> None:
+        """Hash whatever the decompressor did not read (trailing bytes after damage)."""
+        while self.read(size):
+            pass
+
+
+def decompressed_chunks(
+    reader: _HashingReader, compression: str, size: int, skip_bad_members: bool = False
+) -> Iterator[bytes]:
+    """Decompressed chunks of about `size` bytes; `TruncatedInput` on damage (see
+    `compression.iter_decompressed`: good data before the damage is always yielded, and one
+    call never inflates a few KB into an unbounded amount)."""
+    return iter_decompressed(reader, compression, size, skip_bad_members=skip_bad_members)  # type: ignore[arg-type]
+
+
+class _NoHash:
+    """Stands in for the hasher when the file was hashed before it is read."""
+
+    def update(self, data: bytes) -> None:
+        pass
+
+
+_NO_HASH: Final = _NoHash()
+
+
+class SourceFile:
+    """A raw input file: `path` is opened, `rel` (config-relative) is what traces show."""
+
+    def __init__(self, path: Path, rel: str) -> None:
+        self.path = Path(path)
+        self.rel = rel
+        st = os.stat(self.path)
+        self._stat = st
+        self._identity = _identity(st)
+        self.size: int = st.st_size
+        with open(self.path, "rb") as fh:
+            self.compression: str = detect_compression(fh.read(_MAGIC_LEN))
+        self._sha256: str | None = None
+        self._hashed_bytes: int | None = None
+        self._damage: list[DamagedLines] | None = None
+
+    def __repr__(self) -> str:
+        return f"SourceFile({self.rel!r}, compression={self.compression!r}, size={self.size})"
+
+    @property
+    def sha256(self) -> str:
+        """Hex sha256 of the stored bytes; known once `chunks()` has finished."""
+        if self._sha256 is None:
+            raise RuntimeError(
+                f"{self.rel}: sha256 is known only after the file has been read "
+                "(exhaust chunks() or call hash_remaining())"
+            )
+        return self._sha256
+
+    def chunks(self, size: int = DEFAULT_CHUNK) -> Iterator[bytes]:
+        """Decompressed content in chunks, hashing the stored bytes as they are read.
+
+        Raises `TruncatedInput` (see `decompressed_chunks`) after yielding every
+        byte decompressed before the damage; the hash still covers the whole stored file.
+        """
+        # Hashed beforehand (`hash_remaining()` first): only count the bytes read.
+        hasher = hashlib.sha256() if self._sha256 is None else _NO_HASH
+        with open(self.path, "rb") as fh:
+            self._check_identity(_identity(os.fstat(fh.fileno())), "when opened for reading")
+            reader = _HashingReader(fh, hasher)
+            # Members found bad by `damage()` are skipped over (their records are quarantined).
+            skip = self._damage is not None
+            try:
+                yield from decompressed_chunks(reader, self.compression, size, skip)
+            except GeneratorExit:
+                # Closed early by the consumer: leave the hash to hash_remaining(), so an
+                # abandoned read does not go on reading a large file.
+                raise
+            except Exception:
+                self._finish(reader, hasher, size)
+                raise
+            self._finish(reader, hasher, size)
+
+    def _finish(self, reader: _HashingReader, hasher: Any, size: int) -> None:
+        reader.drain(size)
+        if hasher is not _NO_HASH:
+            self._sha256 = hasher.hexdigest()
+        self._hashed_bytes = reader.count
+
+    def damage(self) -> list[DamagedLines]:
+        """The lines that damaged gzip members / zstd frames touch (`compression.damaged_lines`),
+        found by one streaming pass over the stored bytes before the file is read; that pass
+        also hashes the file when its hash is not known yet. Empty for an uncompressed file."""
+        if self._damage is None:
+            if self.compression == "none":
+                self._damage = []
+                return self._damage
+            if self._sha256 is None and (sha := file_hashes.known(self.path.resolve(), self._stat)):
+                self._sha256 = sha
+            hasher = hashlib.sha256() if self._sha256 is None else _NO_HASH
+            with open(self.path, "rb") as fh:
+                self._check_identity(_identity(os.fstat(fh.fileno())), "when opened for checking")
+                reader = _HashingReader(fh, hasher)
+                found = damaged_lines(reader, self.compression)  # type: ignore[arg-type]
+                reader.drain()
+            if hasher is not _NO_HASH:
+                self._sha256 = hasher.hexdigest()
+                self._hashed_bytes = reader.count
+            self._damage = found
+        return self._damage
+
+    def hash_remaining(self) -> str:
+        """Make `sha256` valid: a no-op after a read, else one hashing pass over the file.
+
+        Called before `chunks()`, it makes the hash known before the content is read (the
+        read then only counts bytes); the file's identity is checked at both opens and after.
+        A hash taken earlier in this process of the same file with the same identity (size,
+        mtime, inode, ctime; see file_hashes.py) is reused.
+        """
+        if self._sha256 is None and (sha := file_hashes.known(self.path.resolve(), self._stat)):
+            self._sha256 = sha  # hashed earlier in this process (the run's observation)
+        if self._sha256 is None and self.compression != "none" and self._damage is None:
+            self.damage()  # one pass: the members are checked and the file hashed
+        if self._sha256 is None:
+            hasher = hashlib.sha256()
+            with open(self.path, "rb") as fh:
+                self._check_identity(_identity(os.fstat(fh.fileno())), "when opened for hashing")
+                reader = _HashingReader(fh, hasher)
+                reader.drain()
+            self._sha256 = hasher.hexdigest()
+            self._hashed_bytes = reader.count
+        return self._sha256
+
+    def local_path_for_random_access(self, scratch_dir: Path) -> Path:
+        """A seekable, uncompressed path with this file's content (for Parquet).
+
+        The path itself when the file is stored uncompressed; otherwise a decompressed copy
+        written into `scratch_dir`, which the caller deletes when done (see `is_scratch_copy`).
+        Raises `TruncatedInput` (and removes the partial copy) when the stream is damaged.
+        """
+        if self.compression == "none":
+            return self.path
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="decompressed-", suffix=".tmp", dir=scratch_dir)
+        target = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in self.chunks():
+                    out.write(chunk)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        return target
+
+    def is_scratch_copy(self, path: Path) -> bool:
+        return Path(path) != self.path
+
+    def ensure_unchanged(self) -> None:
+        """Raise `SourceChangedError` if the file is not the one that was opened and read."""
+        try:
+            now = _identity(os.stat(self.path))
+        except FileNotFoundError as exc:
+            raise SourceChangedError(f"{self.rel}: file disappeared while being read") from exc
+        self._check_identity(now, "after reading")
+        if self._hashed_bytes is not None and self._hashed_bytes != self.size:
+            raise SourceChangedError(
+                f"{self.rel}: {self._hashed_bytes} bytes were read but the file had "
+                f"{self.size} bytes when opened"
+            )
+
+    def _check_identity(self, now: tuple[int, int, int], when: str) -> None:
+        if now == self._identity:
+            return
+        names = ("size", "mtime_ns", "inode")
+        changes = ", ".join(
+            f"{name} {before} -> {after}"
+            for name, before, after in zip(names, self._identity, now, strict=True)
+            if before != after
+        )
+        raise SourceChangedError(f"{self.rel}: file changed {when} ({changes})")
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+class ChunkReader(io.RawIOBase):
+    """A read-only binary file over an iterator of byte chunks (for ijson, TextIOWrapper).
+
+    Holds at most one chunk. `read(n)` returns a slice of the current chunk without joining.
+    """
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        super().__init__()
+        self._chunks = iter(chunks)
+        self._buf = b""
+        self._pos = 0
+        self.consumed = 0  # bytes handed out so far (decompressed offset)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        """Close the chunk iterator too, releasing its file (an unfinished hash is then left to
+        `SourceFile.hash_remaining()`)."""
+        if not self.closed:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
+        super().close()
+
+    def _fill(self) -> bool:
+        while self._pos >= len(self._buf):
+            nxt = next(self._chunks, None)
+            if nxt is None:
+                return False
+            self._buf = nxt
+            self._pos = 0
+        return True
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0:
+            parts = []
+            while part := self.read(DEFAULT_CHUNK):
+                parts.append(part)
+            return b"".join(parts)
+        if n == 0 or not self._fill():
+            return b""
+        start = self._pos
+        end = min(len(self._buf), start + n)
+        self._pos = end
+        self.consumed += end - start
+        if start == 0 and end == len(self._buf):
+            return self._buf
+        return self._buf[start:end]
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

@@ -1,0 +1,307 @@
+"""Plain text: the whole file as one document, or paragraph-packed chunks.
+
+Position kind `line`: the 1-based line on which the document or chunk starts. Each record is
+`{"text": ...}`. Options: `mode` (`"chunks"` default, or `"document"`), `max_chars` (4000, for
+chunks), `encoding` (`utf-8`; a UTF-8 BOM is not text and is dropped).
+
+Chunking rule (mode `chunks`), stated exactly:
+
+* Lines end after each `"\\n"` (kept in the line; `"\\r\\n"` keeps its `"\\r"`); the last line
+  may have no newline. A *blank* line is a whole line made only of whitespace.
+* A line longer than `max_chars` characters (newline included) is cut into pieces of exactly
+  `max_chars` characters counted from the line start, the last piece holding the rest; pieces
+  are never blank.
+* A *paragraph unit* is a run of non-blank lines followed by the run of blank lines after it
+  (blank lines at the very start of the file form a unit of their own).
+* Units are packed greedily in file order: a unit joins the current chunk if the chunk stays
+  within `max_chars` characters, otherwise the chunk is closed and the unit starts the next
+  one. A unit longer than `max_chars` by itself closes the current chunk and is packed the same
+  way line (piece) by line, its last chunk staying open for the units after it.
+
+So each chunk is an exact, contiguous span of the decoded text, at most `max_chars` long, that
+keeps its separators; chunks follow each other without gap or overlap, and concatenating them
+gives the file's text exactly. The split depends only on the text, not on how it was read.
+
+Undecodable bytes are decoded with `surrogateescape`; a chunk (or the document) holding any is
+rejected as `invalid_utf8` (`invalid_encoding` for other encodings) with its exact bytes as raw,
+and the following chunks go on. Concatenating the accepted chunks' text and the rejected chunks'
+raw bytes in position order reproduces the file (without BOM). In `document` mode a file whose
+decoded text is larger than `max_record_bytes` bytes is rejected `too_large`.
+
+A damaged gzip/zstd stream: in `chunks` mode the text decoded before the damage is chunked as
+usual (its last line may be cut short), then `corrupt_file` names the line where the damage
+is; in `document` mode the document is rejected `corrupt_file`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from jsonl_assets.core.compression import TruncatedInput
+from jsonl_assets.core.readers.base import OptionSpec, ReaderSpec, ReadItem
+from jsonl_assets.core.readers.jsonl import RAW_PREFIX
+from jsonl_assets.core.readers.source_file import SourceFile
+from jsonl_assets.core.traces import Rejection
+
+if TYPE_CHECKING:
+    from jsonl_assets.core.readers import ReadLimits
+
+DEFAULT_MAX_CHARS: Final = 4000
+MODES: Final = ("chunks", "document")
+_SURROGATE: Final = re.compile("[\udc80-\udcff]")
+
+
+def read_text(
+    source: SourceFile, options: Mapping[str, Any], limits: ReadLimits, scratch_dir: Path
+) -> Iterator[ReadItem]:
+    """Text records (`{"text": ...}`) and rejections of one text file."""
+    mode: str = options.get("mode", "chunks")
+    encoding = _python_encoding(options.get("encoding", "utf-8"))
+    bad_text = "invalid_utf8" if encoding == "utf-8-sig" else "invalid_encoding"
+    if mode == "document":
+        stream = _StopAtDamage(source.chunks())
+        item = _document(stream, encoding, limits.max_record_bytes, bad_text)
+        if stream.damage is not None:
+            # A document cut short is not a good record: the whole file is rejected.
+            yield Rejection(position=1, reason="corrupt_file", detail=str(stream.damage))
+        elif item is not None:
+            yield item
+        return
+    max_chars: int = options.get("max_chars", DEFAULT_MAX_CHARS)
+    stream = _StopAtDamage(source.chunks())
+    lines_seen = 0
+    for line, text in chunk_text(decode_pieces(stream, encoding), max_chars):
+        lines_seen = line + text.count("\n")
+        if _SURROGATE.search(text) is None:
+            yield (line, {"text": text}, None)
+        else:
+            yield _undecodable(line, text, encoding, bad_text, "chunk")
+    if stream.damage is not None:
+        # Everything decoded before the damage was chunked above (its last line may be cut).
+        yield Rejection(
+            position=max(lines_seen, 1), reason="corrupt_file", detail=str(stream.damage)
+        )
+
+
+class _StopAtDamage:
+    """Chunks until a TruncatedInput, which is kept instead of raised."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self.damage: TruncatedInput | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._chunks
+        except TruncatedInput as exc:
+            self.damage = exc
+
+
+def decode_pieces(chunks: Iterable[bytes], encoding: str) -> Iterator[str]:
+    """Incrementally decoded text; undecodable bytes become lone surrogates."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="surrogateescape")
+    for chunk in chunks:
+        text = decoder.decode(chunk)
+        if text:
+            yield text
+    text = decoder.decode(b"", final=True)
+    if text:
+        yield text
+
+
+def _document(chunks: Iterable[bytes], encoding: str, limit: int, bad_text: str) -> ReadItem | None:
+    """The whole text as one record (or its rejection); None for an empty file."""
+    parts: list[bytes] = []
+    size = 0
+    over = False
+    for chunk in chunks:
+        size += len(chunk)
+        if size <= limit:
+            parts.append(chunk)
+        elif not over:
+            # Too large: keep only a prefix (with room for a BOM) and count the rest.
+            over = True
+            parts.append(chunk[: RAW_PREFIX + len(codecs.BOM_UTF8)])
+            parts = [b"".join(parts)[: RAW_PREFIX + len(codecs.BOM_UTF8)]]
+    data = b"".join(parts)
+    if encoding == "utf-8-sig" and data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+        size -= len(codecs.BOM_UTF8)
+    if size > limit:
+        return Rejection(
+            position=1,
+            reason="too_large",
+            detail=f"document is {size} bytes, over the limit of {limit} bytes "
+            "(max_record_bytes); use mode 'chunks'",
+            raw=data[:RAW_PREFIX],
+            raw_truncated=True,
+            raw_size=size,
+        )
+    if not data:
+        return None
+    text = data.decode(encoding, "surrogateescape")
+    if _SURROGATE.search(text) is None:
+        return (1, {"text": text}, None)
+    return _undecodable(1, text, encoding, bad_text, "document")
+
+
+def _undecodable(line: int, text: str, encoding: str, reason: str, what: str) -> Rejection:
+    raw = text.encode(encoding.removesuffix("-sig"), "surrogateescape")
+    bad = _SURROGATE.search(text)
+    where = f" (first at character {bad.start()})" if bad is not None else ""
+    return Rejection(
+        position=line,
+        reason=reason,
+        detail=f"{what} starting at line {line} holds bytes that are not valid "
+        f"{encoding.removesuffix('-sig')}{where}",
+        raw=raw,
+        raw_size=len(raw),
+    )
+
+
+def split_lines(pieces: Iterable[str], max_chars: int) -> Iterator[tuple[str, bool]]:
+    """Line items `(text, whole)`: whole lines up to `max_chars`, or pieces of longer lines.
+
+    Pieces of a long line are cut every `max_chars` characters from the line start; `whole` is
+    False for them. The items concatenate to the input, whatever its split into `pieces`.
+    """
+    buf = ""
+    cut = False  # the next item continues a line that was already cut
+    for piece in pieces:
+        s = buf + piece if buf else piece
+        start = 0
+        while (nl := s.find("\n", start)) >= 0:
+            end = nl + 1
+            while end - start > max_chars:
+                yield s[start : start + max_chars], False
+                start += max_chars
+                cut = True
+            yield s[start:end], not cut
+            cut = False
+            start = end
+        # Up to max_chars characters stay buffered: only the next character tells whether a
+        # line of exactly max_chars is whole (it ends here) or must be cut.
+        while len(s) - start > max_chars:
+            yield s[start : start + max_chars], False
+            start += max_chars
+            cut = True
+        buf = s[start:]
+    if buf:
+        yield buf, not cut
+
+
+class _Packer:
+    """The chunk being filled: contiguous items, at most `max_chars` characters."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.parts: list[str] = []
+        self.length = 0
+        self.line = 0
+
+    def flush(self) -> tuple[int, str]:
+        chunk = (self.line, "".join(self.parts))
+        self.parts = []
+        self.length = 0
+        return chunk
+
+    def extend(self, items: list[tuple[str, int]], length: int) -> Iterator[tuple[int, str]]:
+        """Add a whole unit (`length` <= max_chars), closing the chunk first if it won't fit."""
+        if self.parts and self.length + length > self.max_chars:
+            yield self.flush()
+        if not self.parts:
+            self.line = items[0][1]
+        self.parts.extend(text for text, _ in items)
+        self.length += length
+
+    def add(self, text: str, line: int) -> Iterator[tuple[int, str]]:
+        """Add one item (<= max_chars), closing the chunk first if it won't fit."""
+        if self.parts and self.length + len(text) > self.max_chars:
+            yield self.flush()
+        if not self.parts:
+            self.line = line
+        self.parts.append(text)
+        self.length += len(text)
+
+
+def chunk_text(pieces: Iterable[str], max_chars: int) -> Iterator[tuple[int, str]]:
+    """`(start_line, chunk)` pairs per the module's chunking rule."""
+    if max_chars < 1:
+        raise ValueError("max_chars must be at least 1")
+    packer = _Packer(max_chars)
+    unit: list[tuple[str, int]] = []
+    unit_length = 0
+    blank_tail = False  # the current unit has reached its blank lines
+    overflow = False  # the current unit is longer than max_chars: packed line by line
+    lineno = 1
+    for text, whole in split_lines(pieces, max_chars):
+        line = lineno
+        if text[-1] == "\n":
+            lineno += 1
+        if whole and text.isspace():
+            blank_tail = True
+        elif blank_tail:
+            if overflow:
+                overflow = False
+            elif unit:
+                yield from packer.extend(unit, unit_length)
+            unit = []
+            unit_length = 0
+            blank_tail = False
+        if overflow:
+            yield from packer.add(text, line)
+            continue
+        unit.append((text, line))
+        unit_length += len(text)
+        if unit_length > max_chars:
+            overflow = True
+            if packer.parts:
+                yield packer.flush()
+            for item_text, item_line in unit:
+                yield from packer.add(item_text, item_line)
+            unit = []
+            unit_length = 0
+    if unit and not overflow:
+        yield from packer.extend(unit, unit_length)
+    if packer.parts:
+        yield packer.flush()
+
+
+def _python_encoding(encoding: str) -> str:
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+
+
+SPEC: Final = ReaderSpec(
+    name="text",
+    extensions=(".txt", ".text", ".md"),
+    position_kind="line",
+    read=read_text,
+    options={
+        "mode": OptionSpec(
+            types=(str,),
+            default="chunks",
+            choices=MODES,
+            doc="'chunks': paragraph-packed chunks of at most max_chars; "
+            "'document': the whole file is one record",
+        ),
+        "max_chars": OptionSpec(
+            types=(int,), default=DEFAULT_MAX_CHARS, doc="largest chunk, in characters"
+        ),
+        "encoding": OptionSpec(types=(str,), default="utf-8", doc="a Python codec name"),
+    },
+    doc="Plain text, as one document or as chunks split at blank lines.",
+)
+
+
+def check_options(options: Mapping[str, Any]) -> None:
+    if options.get("max_chars", DEFAULT_MAX_CHARS) < 1:
+        raise ValueError("text option max_chars must be at least 1")
+    encoding = options.get("encoding", "utf-8")
+    try:
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise ValueError(f"text option encoding: unknown codec {encoding!r}") from exc

@@ -1,0 +1,145 @@
+"""F rules that need more than the message walk: preference candidates (F2-F6, each one a
+tool-use branch continuing the shared context) and the rft reference (F7-F10).
+
+F1, F11, F12 and F13 are judged where the walk meets them (walker.py, messages.py, tools.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from jsonl_assets.core.rules.messages import walk_messages
+from jsonl_assets.core.rules.tools import unanswered
+from jsonl_assets.core.rules.vocabulary import (
+    ABSENT,
+    CANDIDATE_KEYS,
+    GRADING_TYPES,
+    REFERENCE_KEYS,
+    RUBRIC_LISTS,
+    is_number,
+    json_type_name,
+    short,
+)
+from jsonl_assets.core.rules.walk_state import Walk
+
+_GRADING_CODES: Final = frozenset({"F8", "F9", "F10"})  # warnings only: skipped for errors
+
+
+def candidates(w: Walk, record: dict[str, Any]) -> int:
+    """F2-F6 and each candidate's messages; return how many branches were walked."""
+    entries = record.get("candidates", ABSENT)
+    if entries is ABSENT:
+        w.report("F2.missing", None)
+        return 0
+    if type(entries) is not list:
+        w.report("F2.type", None, json_type_name(entries))
+        return 0
+    if len(entries) < 2:
+        w.report("F2.count", None, len(entries))
+    chosen = rejected = False
+    ids: dict[str, int] | None = None
+    branches = 0
+    context_calls, context_answered = w.calls, w.answered
+    for k, candidate in enumerate(entries):
+        if type(candidate) is not dict:
+            w.report("F4.type", ("candidates", k, -1), json_type_name(candidate))
+            continue
+        loc = ("candidates", k, -1)  # formatted only if reported
+        if not candidate.keys() <= CANDIDATE_KEYS:
+            for key in candidate:
+                if key not in CANDIDATE_KEYS:
+                    w.report("F4.key", loc, short(key))
+        label = candidate.get("label", ABSENT)
+        if label == "chosen":
+            chosen = True
+        elif label == "rejected":
+            rejected = True
+        elif label is ABSENT:
+            w.report("F4.label", loc)
+        elif type(label) is not str:
+            w.report("F4.label_type", loc, json_type_name(label))
+        else:
+            w.report("F5.label", loc, short(label))
+        candidate_id = candidate.get("candidate_id", ABSENT)
+        if candidate_id is not ABSENT:
+            if type(candidate_id) is not str:
+                w.report("F6.type", loc, json_type_name(candidate_id))
+            elif ids is None:
+                ids = {candidate_id: k}
+            elif candidate_id in ids:
+                w.report("F6.repeat", loc, short(candidate_id), f"candidates[{ids[candidate_id]}]")
+            else:
+                ids[candidate_id] = k
+        continuation = candidate.get("messages", ABSENT)
+        if continuation is ABSENT:
+            w.report("F4.messages", loc)
+        elif type(continuation) is not list:
+            w.report("F4.messages_type", loc, json_type_name(continuation))
+        else:
+            if not continuation:
+                w.report("D4.candidate", loc)
+            if context_calls is not None:  # each branch starts from the context's calls
+                w.calls = dict(context_calls)
+                w.answered = set(context_answered) if context_answered is not None else None
+            elif w.calls is not None:
+                w.calls = w.answered = None
+            walk_messages(w, continuation, k)
+            if w.calls is not None:
+                unanswered(w, k)
+            branches += 1
+    w.calls, w.answered = context_calls, context_answered
+    if not chosen:
+        w.report("F3.chosen", None)
+    if not rejected:
+        w.report("F3.rejected", None)
+    return branches
+
+
+def reference(w: Walk, record: dict[str, Any]) -> None:
+    """F7, and the warnings F8-F10 on the grading an rft `reference` declares."""
+    value = record.get("reference", ABSENT)
+    if value is ABSENT:
+        w.report("F7.missing", None)
+    elif type(value) is not dict:
+        w.report("F7.type", None, json_type_name(value))
+    elif not _GRADING_CODES.isdisjoint(w.keep):
+        _grading(w, value)
+
+
+def _grading(w: Walk, reference: dict[str, Any]) -> None:
+    if not any(key in reference for key in REFERENCE_KEYS):
+        w.report("F8.none", None)
+    grading = reference.get("grading", ABSENT)
+    if grading is ABSENT:
+        return
+    if type(grading) is not dict:
+        w.report("F9.type", None, json_type_name(grading))
+        return
+    kind = grading.get("type")
+    if type(kind) is not str:
+        w.report("F9.kind", None)
+    elif kind not in GRADING_TYPES:
+        w.report("F9.unknown", None, short(kind))
+    elif kind == "numeric":
+        if not is_number(reference.get("answer")):
+            w.report("F10.numeric", None)
+        tolerance = grading.get("tolerance")
+        if not is_number(tolerance) or tolerance < 0:
+            w.report("F10.tolerance", None)
+    elif kind == "any_of":
+        answers = reference.get("answers")
+        if type(answers) is not list or not answers:
+            w.report("F10.any_of", None)
+    elif kind == "rubric":
+        rubric = reference.get("rubric")
+        if type(rubric) is not dict:
+            w.report("F10.rubric", None)
+        else:
+            for key in RUBRIC_LISTS:
+                value = rubric.get(key, ABSENT)
+                if value is not ABSENT and (
+                    type(value) is not list or any(type(item) is not str for item in value)
+                ):
+                    w.report("F10.rubric_list", None, key)
+    elif "answer" not in reference and "answers" not in reference:
+        w.report("F10.exact", None)

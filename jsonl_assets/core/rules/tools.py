@@ -1,0 +1,141 @@
+"""E rules: tool_call and tool_result parts against the toolset that applies (E1-E3), the calls
+made earlier in the same branch (E4-E7), the message role (E8) and the tool's input_schema (E9).
+
+E9 is a small structural check: `required` keys, the JSON Schema primitive types of declared
+properties and `additionalProperties: false`. It is not a JSON Schema validator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from jsonl_assets.core.rules.vocabulary import ABSENT, NO_DICT, is_number, json_type_name, short
+from jsonl_assets.core.rules.walk_state import Loc, Walk, render
+
+BROKEN: Final[Any] = object()  # the record's toolset_id is not a string: no toolset, no E3
+
+
+class Tools:
+    """The toolset resolved for a record (E1)."""
+
+    __slots__ = ("names", "schemas", "toolset_id", "unresolved")
+
+    def __init__(self, w: Walk) -> None:
+        ref = w.toolset
+        if ref is ABSENT:
+            ref = w.ctx.inherited_toolset_id
+        self.toolset_id: str | None = ref if type(ref) is str else None
+        self.unresolved = ref is None  # nothing names a toolset at all (E3)
+        self.names = w.ctx.toolsets.get(ref) if self.toolset_id is not None else None
+        schemas = w.ctx.tool_schemas
+        self.schemas: Mapping[str, dict[str, Any]] | None = (
+            schemas.get(ref) if schemas is not None and self.toolset_id is not None else None
+        )
+
+
+def tool_part(w: Walk, part: dict[str, Any], kind: str, loc: Loc, role: str | None) -> None:
+    """A tool_call or tool_result part at `loc` in a message of `role` (None: unknown)."""
+    w.report("F13.tool", loc, repr(kind))
+    named = w.require(part, "name", str, kind, loc)
+    identified = w.require(part, "call_id", str, kind, loc)
+    value_key = "arguments" if kind == "tool_call" else "result"
+    value = part.get(value_key, ABSENT)
+    if value is ABSENT:
+        w.report("D15.missing", loc, repr(kind), repr(value_key))
+    elif type(value) is not dict:
+        w.report("E10.object", loc, value_key, json_type_name(value))
+    expected_role = "assistant" if kind == "tool_call" else "tool"
+    if role is not None and role != expected_role:
+        w.report("E8.role", loc, kind, repr(role), expected_role)
+    if not (w.in_record and named and identified):
+        return
+    name: str = part["name"]
+    call_id: str = part["call_id"]
+    calls = w.calls
+    if kind == "tool_call":
+        if calls is None:
+            calls = w.calls = {}
+        first = calls.get(call_id)
+        if first is not None:
+            w.report("E4.repeat", loc, short(call_id), render(first[1]))
+        else:
+            calls[call_id] = (name, loc)
+        tools = w.tools
+        if tools is None:
+            tools = w.tools = Tools(w)
+        if tools.names is None:
+            if tools.unresolved:
+                w.report("E3.no_toolset", loc, short(name))
+        elif name not in tools.names:
+            w.report("E2.tool", loc, short(name), repr(tools.toolset_id))
+        elif tools.schemas is not None and "E9" in w.keep:
+            schema = tools.schemas.get(name)
+            if schema is not None:
+                _schema(w, part.get("arguments"), schema, loc)
+        return
+    call = calls.get(call_id) if calls is not None else None
+    if call is None:
+        w.report("E5.unknown", loc, short(call_id))
+        return
+    if call[0] != name:
+        w.report("E6.name", loc, short(name), short(call[0]), short(call_id), render(call[1]))
+    if w.answered is None:
+        w.answered = {call_id}
+    else:
+        w.answered.add(call_id)
+
+
+def unanswered(w: Walk, candidate: int) -> None:
+    """E7: calls of the branch (of candidate `candidate`; -1: the record) left unanswered."""
+    calls = w.calls
+    if calls is None or "E7" not in w.keep:
+        return
+    answered = w.answered or set()
+    branch = f" (in the branch of candidates[{candidate}])" if candidate >= 0 else ""
+    for call_id, (name, loc) in calls.items():
+        if call_id not in answered:
+            w.report("E7.unanswered", loc, short(call_id), short(name), branch)
+
+
+def _schema(w: Walk, arguments: object, schema: object, loc: Loc) -> None:
+    """E9: `arguments` against `input_schema`; non-object arguments are E10's business."""
+    if type(arguments) is not dict or type(schema) is not dict:
+        return
+    required = schema.get("required")
+    if type(required) is list:
+        missing = [key for key in required if type(key) is str and key not in arguments]
+        if missing:
+            w.report("E9.required", loc, ", ".join(map(repr, missing)))
+    props = schema.get("properties")
+    if type(props) is not dict:
+        props = NO_DICT
+    closed = schema.get("additionalProperties") is False
+    for key, value in arguments.items():
+        sub = props.get(key)
+        if type(sub) is dict:
+            expected = sub.get("type")
+            if expected is not None and not _type_matches(value, expected):
+                w.report("E9.type", loc, repr(key), json_type_name(value), expected)
+        elif sub is None and closed:
+            w.report("E9.undeclared", loc, repr(key))
+
+
+def _type_matches(value: object, expected: object) -> bool:
+    if type(expected) is list:
+        return any(_type_matches(value, item) for item in expected)
+    if expected == "string":
+        return type(value) is str
+    if expected == "integer":
+        return type(value) is int or (type(value) is float and value.is_integer())
+    if expected == "number":
+        return is_number(value)
+    if expected == "boolean":
+        return type(value) is bool
+    if expected == "object":
+        return type(value) is dict
+    if expected == "array":
+        return type(value) is list
+    if expected == "null":
+        return value is None
+    return True  # not a JSON Schema primitive type name: not ours to judge

@@ -1,0 +1,61 @@
+"""Key sets of records, messages and parts, and the value names used in messages."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from jsonl_assets.core.rules.spec_vocabulary import MEDIA_PART_TYPES, OBJECTIVES, PART_TYPES
+
+BASE_RECORD_KEYS: Final = frozenset({"id", "messages", "toolset_id", "metadata"})
+RECORD_KEYS: Final = {
+    "sft": BASE_RECORD_KEYS,
+    "cpt": BASE_RECORD_KEYS,
+    "preference": BASE_RECORD_KEYS | {"candidates"},
+    "rft": BASE_RECORD_KEYS | {"reference"},
+}
+assert set(RECORD_KEYS) == set(OBJECTIVES)
+OBJECTIVE_ONLY_KEYS: Final = {"candidates": "preference", "reference": "rft"}
+MESSAGE_KEYS: Final = frozenset({"role", "content", "name", "annotations"})
+CANDIDATE_KEYS: Final = frozenset({"candidate_id", "label", "messages"})
+MEDIA_KEYS: Final = frozenset({"type", "ref", "mime_type", "sha256", "bytes"})
+REF_KEYS: Final = frozenset({"asset_id", "uri"})
+PART_KEYS: Final = {
+    "text": frozenset({"type", "text"}),
+    "reasoning": frozenset({"type", "text"}),
+    "json": frozenset({"type", "data"}),
+    "tool_call": frozenset({"type", "name", "call_id", "arguments"}),
+    "tool_result": frozenset({"type", "name", "call_id", "result"}),
+    **dict.fromkeys(MEDIA_PART_TYPES, MEDIA_KEYS),
+}
+assert set(PART_KEYS) == set(PART_TYPES)
+REFERENCE_KEYS: Final = ("grading", "answer", "answers", "rubric")
+GRADING_TYPES: Final = frozenset({"exact_match", "numeric", "any_of", "rubric"})
+RUBRIC_LISTS: Final = ("must_have", "nice_to_have", "must_not_have")
+
+ABSENT: Final[Any] = object()  # a key that is not there
+NO_DICT: Final[dict[str, Any]] = {}  # default for optional object lookups; never mutated
+
+JSON_NAMES: Final[dict[type, str]] = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
+
+
+def json_type_name(value: object) -> str:
+    """JSON name of a parsed value's type, for messages ("an object", "a string" ...)."""
+    return JSON_NAMES.get(type(value), type(value).__name__)
+
+
+def short(value: object, limit: int = 60) -> str:
+    """repr() of a value, cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def is_number(value: object) -> bool:
+    return type(value) is int or type(value) is float

@@ -1,0 +1,85 @@
+"""The state of one record walk: the problems found so far and the tool calls of the branch.
+
+Paths are kept as `(prefix, i, j)` and formatted only when a kept finding is reported, so a
+valid record costs no string work at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from jsonl_assets.core.rules.context import RecordContext
+from jsonl_assets.core.rules.table import FINDINGS
+from jsonl_assets.core.rules.vocabulary import ABSENT, JSON_NAMES, json_type_name
+
+# A location: `prefix` alone (i, j < 0), `prefix[i]`, `prefix[i].content` (j == CONTENT),
+# `prefix[i].content[j]`, or `prefix[j]` (i < 0: a bare content array such as defaults.system).
+# An int prefix k stands for `candidates[k].messages`.
+Loc = tuple[str | int, int, int]
+CONTENT: Final = -2
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One rule a record breaks. `rule` is the checklist id; the message names the path."""
+
+    rule: str
+    severity: str  # "error" | "warning"
+    message: str
+
+
+def render(loc: Loc) -> str:
+    prefix, i, j = loc
+    if type(prefix) is int:
+        prefix = f"candidates[{prefix}].messages"
+    if i < 0:
+        return prefix if j < 0 else f"{prefix}[{j}]"
+    if j == -1:
+        return f"{prefix}[{i}]"
+    if j == CONTENT:
+        return f"{prefix}[{i}].content"
+    return f"{prefix}[{i}].content[{j}]"
+
+
+class Walk:
+    """One walk: `keep` (from the table) decides which reports become problems.
+
+    `toolset` is the record's own `toolset_id` (ABSENT: inherited, BROKEN: not a string);
+    `tools` is resolved at the first tool_call. `calls` maps call_id -> (name, location) and
+    `answered` holds the answered call_ids of the current branch; both are made on first use.
+    `in_record` is False for a bare content array, where tool use is not judged.
+    """
+
+    # No __slots__: the tool state defaults to these class attributes, so that a walk over a
+    # record without tool use sets four attributes and no more.
+    in_record: bool = True
+    toolset: Any = ABSENT  # the record names no toolset: it inherits one
+    tools: Any = None
+    calls: dict[str, tuple[str, Loc]] | None = None
+    answered: set[str] | None = None
+
+    def __init__(self, keep: frozenset[str], ctx: RecordContext, objective: str) -> None:
+        self.problems: list[Problem] = []
+        self.keep = keep
+        self.ctx = ctx
+        self.objective = objective
+
+    def report(self, key: str, loc: Loc | None, *args: object) -> None:
+        if key in self.keep:
+            finding = FINDINGS[key]
+            where = "" if loc is None else render(loc)
+            message = finding.template.format(*args, where=where)
+            self.problems.append(Problem(finding.code, finding.severity, message))
+
+    def require(self, part: dict[str, Any], key: str, kind: type, of: str, loc: Loc) -> bool:
+        """D15: `part[key]` is present and of type `kind`; `of` names the part type."""
+        value = part.get(key, ABSENT)
+        if value is ABSENT:
+            self.report("D15.missing", loc, repr(of), repr(key))
+            return False
+        if type(value) is not kind:
+            expected = JSON_NAMES.get(kind, kind.__name__)
+            self.report("D15.type", loc, key, expected, json_type_name(value))
+            return False
+        return True

@@ -1,0 +1,113 @@
+"""The one walk over a record: the record's own keys (D1-D8), its messages (messages.py), and
+what its objective adds (F1, F12 here; candidates and reference in objectives.py).
+
+The build calls `record_errors` for every record; `verify` and the quarantine details use the
+same walk, with warnings (`record_problems`). Which findings count, and at what severity, for
+which objective, comes from table.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonl_assets.core.rules.context import RecordContext
+from jsonl_assets.core.rules.messages import ASSISTANT, DOCUMENT, walk_messages, walk_parts
+from jsonl_assets.core.rules.objectives import candidates, reference
+from jsonl_assets.core.rules.table import CONTENT_KEPT, ERRORS_KEPT, PROBLEMS_KEPT
+from jsonl_assets.core.rules.tools import BROKEN, unanswered
+from jsonl_assets.core.rules.vocabulary import (
+    ABSENT,
+    NO_DICT,
+    OBJECTIVE_ONLY_KEYS,
+    RECORD_KEYS,
+    json_type_name,
+    short,
+)
+from jsonl_assets.core.rules.walk_state import Problem, Walk
+
+
+def record_errors(record: object, objective: str, ctx: RecordContext) -> list[Problem]:
+    """The error-severity problems of one record, in walk order (a fresh list)."""
+    keep = ERRORS_KEPT.get(objective)
+    if keep is None:
+        raise ValueError(f"unknown objective {objective!r}")
+    return _walk(record, objective, ctx, keep)
+
+
+def record_problems(record: object, objective: str, ctx: RecordContext) -> list[Problem]:
+    """Errors and warnings of one record, in walk order."""
+    keep = PROBLEMS_KEPT.get(objective)
+    if keep is None:
+        raise ValueError(f"unknown objective {objective!r}")
+    return _walk(record, objective, ctx, keep)
+
+
+def content_problems(content: object, where: str, ctx: RecordContext) -> list[Problem]:
+    """D11/D12 and D14-D20 for a content array outside a record (e.g. `defaults.system`).
+
+    Tool-use consistency (E rules) is not judged: there is no conversation around it.
+    """
+    w = Walk(CONTENT_KEPT, ctx, "")
+    w.in_record = False
+    if type(content) is not list:
+        w.report("D11.type", (where, -1, -1), json_type_name(content))
+    else:
+        if not content:
+            w.report("D12.empty", (where, -1, -1))
+        walk_parts(w, content, 0, where, -1, None)
+    return w.problems
+
+
+def _walk(
+    record: object, objective: str, ctx: RecordContext, keep: frozenset[str]
+) -> list[Problem]:
+    w = Walk(keep, ctx, objective)
+    if type(record) is not dict:
+        w.report("D1.root", None, json_type_name(record))
+        return w.problems
+    if not record.keys() <= RECORD_KEYS[objective]:
+        _unknown_keys(w, record)
+    if type(record.get("id", "")) is not str:
+        w.report("D5.id", None, json_type_name(record["id"]))
+    if type(record.get("metadata", NO_DICT)) is not dict:
+        w.report("D5.metadata", None, json_type_name(record["metadata"]))
+    toolset_id = record.get("toolset_id", ABSENT)
+    if toolset_id is not ABSENT:
+        w.toolset = toolset_id
+        if type(toolset_id) is not str:
+            w.report("D5.toolset_id", None, json_type_name(toolset_id))
+            w.toolset = BROKEN
+        elif toolset_id not in ctx.toolsets:
+            w.report("D8.toolset", None, short(toolset_id))
+    messages = record.get("messages", ABSENT)
+    if messages is ABSENT:
+        w.report("D3.missing", None)
+    elif type(messages) is not list:
+        w.report("D3.type", None, json_type_name(messages))
+    else:
+        if not messages:  # an error, or a warning for the shared context of preference
+            w.report("D4.empty", None)
+            w.report("D4.context", None)
+        roles = walk_messages(w, messages, "messages")
+        if not roles & ASSISTANT and "F1" in keep:
+            w.report("F1.assistant", None)
+        if not roles & DOCUMENT and "F12" in keep:
+            w.report("F12.document", None)
+    if "F7" in keep:  # rft
+        reference(w, record)
+    if "F2" in keep and candidates(w, record):  # preference: E7 was judged per branch
+        return w.problems
+    if w.calls is not None:
+        unanswered(w, -1)
+    return w.problems
+
+
+def _unknown_keys(w: Walk, record: dict[str, Any]) -> None:
+    allowed = RECORD_KEYS[w.objective]
+    for key in record:
+        if key not in allowed:
+            owner = OBJECTIVE_ONLY_KEYS.get(key)
+            if owner is not None:
+                w.report("D6.owner", None, key, owner, w.objective)
+            else:
+                w.report("D6.key", None, short(key))

@@ -1,0 +1,378 @@
+"""Shard writing: frames, rotation by records and on-disk bytes, sha256, atomic commit, journal.
+
+A shard family (`data/<objective>-<split>[-<content_type>]-NNNNN.jsonl[.gz|.zst]`) is written
+by one `ShardWriter`. Records are packed into frames (see compression.py); a frame goes into
+the current shard unless that would pass `max_bytes`, in which case the shard is committed and
+a new one starts with the same records re-batched from scratch. A shard therefore depends only
+on the records from its first one onwards, which is what makes resuming exact: after a crash
+the journal says which shards are committed and where each family stopped, and the writer
+starts the next shard exactly as an uninterrupted run would have.
+
+Each shard is written to a hidden `.partial` file beside its final name, fsynced, renamed and
+the folder fsynced; only then is it appended (fsynced) to the journal. A shard written into
+the package is first claimed in the partition's ledger (package_files.py), so only files this
+project wrote are ever removed as orphans.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
+
+import orjson
+
+from jsonl_assets.core.compression import FrameCompressor
+from jsonl_assets.core.fault_points import reached
+from jsonl_assets.core.rules.spec_vocabulary import SHARD_EXTENSIONS
+from jsonl_assets.core.store.atomic_files import fsync_dir, partial_path
+from jsonl_assets.core.store.package_files import LEDGER, claim
+
+if TYPE_CHECKING:
+    from jsonl_assets.core.config import OutputConfig
+
+FRAME_TARGET_BYTES: Final = 4 << 20
+
+
+class ShardWriteError(Exception):
+    """Writing a shard failed (disk full, permissions...). The partial file has been removed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShardInfo:
+    """One committed shard, as metadata.json lists it (plus on-disk size and family)."""
+
+    path: str
+    compression: str
+    record_count: int
+    sha256: str
+    bytes: int
+    family: str
+    number: int
+    covered_until: int
+
+    def manifest_entry(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "compression": self.compression,
+            "record_count": self.record_count,
+            "sha256": self.sha256,
+        }
+
+
+class ShardJournal:
+    """Append-only record of committed shards for one partition build (one JSON line each)."""
+
+    def __init__(self, path: Path, fingerprint: str) -> None:
+        self.path = path
+        self.fingerprint = fingerprint
+
+    def load(self, package_dir: Path) -> list[ShardInfo]:
+        """Committed shards of an interrupted build with the same inputs, whose files are intact.
+
+        A torn last line, a different fingerprint or a missing/resized file ends the usable
+        prefix; the journal is rewritten to that prefix.
+        """
+        if not self.path.exists():
+            return []
+        kept: list[ShardInfo] = []
+        valid = True
+        for line in self.path.read_bytes().split(b"\n"):
+            if not line or not valid:
+                continue
+            try:
+                entry = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                valid = False
+                continue
+            if entry.pop("fingerprint", None) != self.fingerprint:
+                valid = False
+                continue
+            info = ShardInfo(**entry)
+            target = package_dir / info.path
+            if not target.is_file() or target.stat().st_size != info.bytes:
+                valid = False
+                continue
+            kept.append(info)
+        self._rewrite(kept)
+        return kept
+
+    def _rewrite(self, entries: list[ShardInfo]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = partial_path(self.path)
+        with open(tmp, "wb") as handle:
+            for info in entries:
+                handle.write(self._line(info))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+
+    def _line(self, info: ShardInfo) -> bytes:
+        return orjson.dumps({**asdict(info), "fingerprint": self.fingerprint}) + b"\n"
+
+    def append(self, info: ShardInfo) -> None:
+        with open(self.path, "ab") as handle:
+            handle.write(self._line(info))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def claim(self, relpath: str) -> None:
+        """Record a shard as the project's own before it gets its name in the package."""
+        claim(self.path.parent / LEDGER, relpath)
+
+
+def _after_lines(data: bytes, pos: int, n: int) -> int:
+    """The offset just past the `n`-th newline from `pos` (the end of `data` if fewer)."""
+    for _ in range(n):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            return len(data)
+        pos = nl + 1
+    return pos
+
+
+def _split_pieces(
+    pieces: list[tuple[bytes, int, int]], n: int
+) -> tuple[list[tuple[bytes, int, int]], list[tuple[bytes, int, int]]]:
+    """The first `n` records of `pieces`, and the rest."""
+    first: list[tuple[bytes, int, int]] = []
+    for k, (data, index, count) in enumerate(pieces):
+        if n >= count:
+            first.append((data, index, count))
+            n -= count
+            continue
+        if n:
+            cut = _after_lines(data, 0, n)
+            first.append((data[:cut], index, n))
+            rest = [(data[cut:], index + n, count - n), *pieces[k + 1 :]]
+        else:
+            rest = pieces[k:]
+        return first, rest
+    return first, []
+
+
+class ShardWriter:
+    """Writes one shard family, resuming after `committed` shards of an earlier attempt."""
+
+    def __init__(
+        self,
+        package_dir: Path,
+        family: str,
+        compression: str,
+        level: int | None,
+        max_records: int | None,
+        max_bytes: int | None,
+        journal: ShardJournal | None,
+        committed: list[ShardInfo] | None = None,
+        compress_threads: int = 1,
+    ) -> None:
+        self.package_dir = package_dir
+        self.family = family
+        self.compression = compression
+        self.max_records = max_records or (1 << 62)
+        self.max_bytes = max_bytes or (1 << 62)
+        self.frame_target = min(FRAME_TARGET_BYTES, max(1, self.max_bytes // 2))
+        self.journal = journal
+        self.shards: list[ShardInfo] = list(committed or [])
+        self.skip_until = self.shards[-1].covered_until if self.shards else 0
+        self._compressor = FrameCompressor(compression, level, threads=compress_threads)
+        self._ext = SHARD_EXTENSIONS[compression]
+        # Waiting records: (whole lines, index of the first, number of lines) pieces.
+        self._pending: list[tuple[bytes, int, int]] = []
+        self._pending_bytes = 0
+        self._pending_count = 0
+        self._last_index = -1
+        self._handle: BinaryIO | None = None
+        self._hash = hashlib.sha256()
+        self._records = 0
+        self._bytes = 0
+        (package_dir / "data").mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def for_output(
+        cls,
+        out: OutputConfig,
+        package_dir: Path,
+        family: str,
+        journal: ShardJournal | None,
+        committed: list[ShardInfo] | None = None,
+    ) -> ShardWriter:
+        """A writer with the config's compression and rotation limits."""
+        return cls(
+            package_dir,
+            family,
+            out.compression,
+            out.level,
+            out.max_records_per_shard,
+            out.max_bytes_per_shard,
+            journal,
+            committed,
+        )
+
+    @property
+    def _number(self) -> int:
+        return len(self.shards)
+
+    def _relpath(self, number: int) -> str:
+        return f"data/{self.family}-{number:05d}{self._ext}"
+
+    def add(self, record: bytes, index: int) -> None:
+        """Append one serialised record (without its newline) with its input index."""
+        self.add_block(record + b"\n", index)
+
+    def add_run(self, records: list[bytes], first_index: int) -> None:
+        """Append consecutive records `first_index`, `first_index + 1`, ... (no newlines)."""
+        if records:
+            self.add_block(b"\n".join(records) + b"\n", first_index)
+
+    def add_block(self, data: bytes, first_index: int) -> None:
+        """Append whole newline-terminated records, the first with index `first_index`, the
+        next ones following it. Same frames as adding them one by one: a frame ends with the
+        record that takes it to `frame_target` bytes (or to the shard's record limit), found
+        with `bytes.find`/`count` over the block rather than a Python step per record."""
+        pos = 0
+        index = first_index
+        if index < self.skip_until:  # resuming: these records are in committed shards
+            pos = _after_lines(data, 0, self.skip_until - index)
+            index = self.skip_until
+        size = len(data)
+        while pos < size:
+            room = self.max_records - self._records - self._pending_count
+            need = self.frame_target - self._pending_bytes
+            end = data.find(b"\n", pos + need - 1) + 1 if pos + need - 1 < size else 0
+            if end == 0:
+                end = size
+            count = data.count(b"\n", pos, end)
+            if count > room:
+                end = _after_lines(data, pos, room)
+                count = room
+            self._pending.append((data[pos:end], index, count))
+            self._pending_bytes += end - pos
+            self._pending_count += count
+            index += count
+            pos = end
+            if (
+                self._pending_bytes >= self.frame_target
+                or self._records + self._pending_count >= self.max_records
+            ):
+                self._emit()
+
+    def close(self) -> list[ShardInfo]:
+        """Flush what is pending, commit the last shard, and return every shard of the family."""
+        while self._pending:
+            self._emit()
+        self._commit()
+        return self.shards
+
+    def abort(self) -> None:
+        """Give up the shard being written (its partial file is removed)."""
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            with contextlib.suppress(OSError):
+                handle.close()
+            partial_path(self._final_path()).unlink(missing_ok=True)
+
+    def _emit(self) -> None:
+        pieces, count = self._pending, self._pending_count
+        self._pending, self._pending_bytes, self._pending_count = [], 0, 0
+        frame = self._compressor.compress(b"".join(p[0] for p in pieces))
+        if self._records and self._bytes + len(frame) > self.max_bytes:
+            # Does not fit: commit this shard and feed the records again, so the next shard
+            # is batched exactly as a fresh start (or a resumed build) would batch it.
+            self._commit()
+            self._refeed(pieces)
+            return
+        if len(frame) > self.max_bytes and count > 1:
+            # One frame alone is over the limit: write a smaller first frame, refeed the rest.
+            first, rest = _split_pieces(pieces, count // 2)
+            self._pending = first
+            self._pending_bytes = sum(len(p[0]) for p in first)
+            self._pending_count = count // 2
+            self._emit()
+            self._refeed(rest)
+            return
+        last = pieces[-1]
+        self._write_frame(frame, count, last[1] + last[2] - 1)
+
+    def _refeed(self, pieces: list[tuple[bytes, int, int]]) -> None:
+        for data, first_index, _ in pieces:
+            self.add_block(data, first_index)
+
+    def _write_frame(self, frame: bytes, count: int, last_index: int) -> None:
+        if self._handle is None:
+            self._open()
+        assert self._handle is not None
+        try:
+            self._handle.write(frame)
+        except OSError as exc:
+            self._fail(exc)
+        self._hash.update(frame)
+        self._records += count
+        self._bytes += len(frame)
+        self._last_index = last_index
+        reached("shard.frame")
+        if self._records >= self.max_records:
+            self._commit()
+
+    def _final_path(self) -> Path:
+        return self.package_dir / self._relpath(self._number)
+
+    def _open(self) -> None:
+        tmp = partial_path(self._final_path())
+        try:
+            self._handle = open(tmp, "wb")  # noqa: SIM115 - closed in _commit/_fail
+        except OSError as exc:
+            self._fail(exc)
+        self._hash = hashlib.sha256()
+        self._records = 0
+        self._bytes = 0
+
+    def _fail(self, exc: OSError) -> None:
+        final = self._final_path()
+        if self._handle is not None:
+            handle, self._handle = self._handle, None
+            # close() flushes what is still buffered, which fails again on a full disk; the
+            # file is closed all the same, and it is deleted right below.
+            with contextlib.suppress(OSError):
+                handle.close()
+        partial_path(final).unlink(missing_ok=True)
+        raise ShardWriteError(f"cannot write shard {final}: {exc.strerror or exc}") from exc
+
+    def _commit(self) -> None:
+        if self._handle is None:
+            return
+        final = self._final_path()
+        try:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            self._handle = None
+            if self.journal is not None:  # writing into the package (not staging)
+                self.journal.claim(self._relpath(self._number))
+            os.replace(partial_path(final), final)
+            fsync_dir(final.parent)
+        except OSError as exc:
+            self._fail(exc)
+        reached("shard.renamed")
+        info = ShardInfo(
+            path=self._relpath(self._number),
+            compression=self.compression,
+            record_count=self._records,
+            sha256=self._hash.hexdigest(),
+            bytes=self._bytes,
+            family=self.family,
+            number=self._number,
+            covered_until=self._last_index + 1,
+        )
+        self.shards.append(info)
+        if self.journal is not None:  # none when staging (a killed pass starts again)
+            self.journal.append(info)
+            reached("shard.journaled")
+        self._records = 0
+        self._bytes = 0

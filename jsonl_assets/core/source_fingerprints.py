@@ -1,0 +1,311 @@
+"""Fingerprints of the configured raw sources, and which partitions a change reaches.
+
+Plain Python (the Dagster sensor and the observable source asset call it). A file is looked
+at in two steps: its stat (size, mtime, inode, ctime) first, and its content sha256 only when
+the stat differs from the previous snapshot, so an unchanged corpus costs one `stat` per file.
+A file counts as changed when its *content* changed: touching a file re-hashes it, but the
+same bytes give the same fingerprint.
+
+A source's digest covers its entry in the config (adapter, options, split, ...) and the
+(config-relative name, sha256) of every file its globs match, so adding, removing, editing
+or re-configuring a source changes it. A partition's version covers the digests of the
+sources that feed it: a source with `split: auto` feeds the three splits of its objective,
+a source with a declared split feeds that one partition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+from jsonl_assets.core.config import PipelineConfig, SourceConfig
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+from jsonl_assets.core.store import file_hashes
+
+CURSOR_FORMAT: Final = 1
+HASH_CHUNK_BYTES: Final = 1 << 20
+VERSION_CHARS: Final = 16
+
+
+@dataclass(frozen=True, slots=True)
+class FileFingerprint:
+    """What a file looked like: its stat, and the sha256 of its bytes at that stat."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    ctime_ns: int
+    sha256: str
+
+    def same_stat(self, st: os.stat_result) -> bool:
+        return (self.size, self.mtime_ns, self.inode, self.ctime_ns) == (
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ino,
+            st.st_ctime_ns,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFiles:
+    """One configured source: its digest and the (relative name, sha256) of its files."""
+
+    name: str
+    objective: str
+    split: str
+    digest: str
+    files: tuple[tuple[str, str, int], ...]  # (config-relative name, sha256, size)
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesSnapshot:
+    """Every configured source at one moment. `files` is keyed by absolute path."""
+
+    files: Mapping[str, FileFingerprint]
+    sources: Mapping[str, SourceFiles]
+    hashed: tuple[str, ...] = ()  # absolute paths whose content was read for this snapshot
+
+    def partition_versions(self) -> dict[str, str]:
+        """Data version of each of the twelve partitions, keyed `objective|split`."""
+        return {
+            key: partition_version(self.sources_for(key)) for key in all_partition_key_strings()
+        }
+
+    def sources_for(self, key: str) -> list[SourceFiles]:
+        objective, split = key.split("|", 1)
+        return [
+            s
+            for _, s in sorted(self.sources.items())
+            if s.objective == objective and split in splits_fed(s.split)
+        ]
+
+
+def all_partition_key_strings() -> list[str]:
+    """`objective|split` keys in objective-then-split order (as partitions.all_partition_keys)."""
+    return [f"{o}|{s}" for o in OBJECTIVES for s in SPLITS]
+
+
+def splits_fed(split: str) -> tuple[str, ...]:
+    """The splits a source feeds: all three for `auto`, else its declared split."""
+    return tuple(SPLITS) if split == "auto" else (split,)
+
+
+def partitions_fed(objective: str, split: str) -> list[str]:
+    return [f"{objective}|{s}" for s in splits_fed(split)]
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB chunks (memory stays flat)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fingerprint_file(path: Path, previous: FileFingerprint | None) -> tuple[FileFingerprint, bool]:
+    """The file's fingerprint, and whether its content had to be read (stat differed)."""
+    st = path.stat()
+    if previous is not None and previous.same_stat(st):
+        return previous, False
+    sha = file_sha256(path)
+    after = path.stat()
+    if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+        # Written to while we read it: keep no stat, so the next look hashes it again.
+        return FileFingerprint(-1, -1, -1, -1, sha), True
+    file_hashes.remember(path.resolve(), st, sha)
+    return FileFingerprint(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, sha), True
+
+
+def _canonical(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+
+def _source_entry(cfg: PipelineConfig, index: int) -> Any:
+    entries = cfg.raw.get("sources") if isinstance(cfg.raw, Mapping) else None
+    return entries[index] if isinstance(entries, list) and index < len(entries) else None
+
+
+def source_digest(entry: Any, files: Iterable[tuple[str, str, int]]) -> str:
+    payload = {"entry": entry, "files": sorted([rel, sha] for rel, sha, _ in files)}
+    return hashlib.sha256(_canonical(payload)).hexdigest()
+
+
+def partition_version(sources: Sequence[SourceFiles]) -> str:
+    """A short, stable version of a partition's inputs ("no sources" has one too)."""
+    payload = sorted([s.name, s.digest] for s in sources)
+    return hashlib.sha256(_canonical(payload)).hexdigest()[:VERSION_CHARS]
+
+
+def sources_feeding(cfg: PipelineConfig, key: str) -> list[str]:
+    """Names of the configured sources that feed partition `objective|split`."""
+    objective, split = key.split("|", 1)
+    return [
+        s.name for s in cfg.sources if s.objective == objective and split in splits_fed(s.split)
+    ]
+
+
+def take_snapshot(
+    cfg: PipelineConfig,
+    previous: Mapping[str, FileFingerprint] | None = None,
+    only: Iterable[str] | None = None,
+) -> SourcesSnapshot:
+    """Fingerprint every file of every configured source (or of the sources named in `only`;
+    the snapshot's versions are then right only for partitions those sources alone feed),
+    re-hashing only files whose stat changed since `previous`."""
+    previous = previous or {}
+    wanted = None if only is None else set(only)
+    files: dict[str, FileFingerprint] = {}
+    hashed: list[str] = []
+    sources: dict[str, SourceFiles] = {}
+    for index, source in enumerate(cfg.sources):
+        if wanted is not None and source.name not in wanted:
+            continue
+        entries: list[tuple[str, str, int]] = []
+        for item in source.inputs:
+            key = str(item.path)
+            if key not in files:
+                fp, read = fingerprint_file(item.path, previous.get(key))
+                files[key] = fp
+                if read:
+                    hashed.append(key)
+            entries.append((item.rel, files[key].sha256, files[key].size))
+        sources[source.name] = _source_files(source, _source_entry(cfg, index), entries)
+    return SourcesSnapshot(files=files, sources=sources, hashed=tuple(hashed))
+
+
+def _source_files(
+    source: SourceConfig, entry: Any, entries: list[tuple[str, str, int]]
+) -> SourceFiles:
+    return SourceFiles(
+        name=source.name,
+        objective=source.objective,
+        split=source.split,
+        digest=source_digest(entry, entries),
+        files=tuple(sorted(entries)),
+    )
+
+
+def read_partition_version(
+    cfg: PipelineConfig, key: str, files: Iterable[Mapping[str, Any]]
+) -> str:
+    """A partition's version from the files a stage actually read (dicts with `source`,
+    `file`, `sha256`, `bytes`, as `extracted` reports them). It equals the snapshot's
+    `partition_versions()[key]` when the files did not change in between."""
+    by_source: dict[str, list[tuple[str, str, int]]] = {}
+    for f in files:
+        by_source.setdefault(str(f["source"]), []).append(
+            (str(f["file"]), str(f["sha256"]), int(f["bytes"]))
+        )
+    objective, split = key.split("|", 1)
+    return partition_version(
+        [
+            _source_files(source, _source_entry(cfg, index), by_source.get(source.name, []))
+            for index, source in enumerate(cfg.sources)
+            if source.objective == objective and split in splits_fed(source.split)
+        ]
+    )
+
+
+def changed_sources(before: SourcesSnapshot, after: SourcesSnapshot) -> list[str]:
+    """Names of sources added, removed or changed (sorted)."""
+
+    def digest(snap: SourcesSnapshot, name: str) -> str | None:
+        source = snap.sources.get(name)
+        return source.digest if source is not None else None
+
+    names = set(before.sources) | set(after.sources)
+    return sorted(n for n in names if digest(before, n) != digest(after, n))
+
+
+def changed_partitions(before: SourcesSnapshot, after: SourcesSnapshot) -> list[str]:
+    """Partitions (objective|split, canonical order) fed by a source that changed. A source
+    that was removed, or moved to another objective or split, reaches its old partitions too."""
+    reached: set[str] = set()
+    for name in changed_sources(before, after):
+        for snap in (before, after):
+            source = snap.sources.get(name)
+            if source is not None:
+                reached.update(partitions_fed(source.objective, source.split))
+    return [k for k in all_partition_key_strings() if k in reached]
+
+
+# --- cursor: the snapshot as JSON, so a sensor's state survives restarts -------------------
+
+
+def fingerprints_to_json(files: Mapping[str, FileFingerprint]) -> dict[str, list[Any]]:
+    """Fingerprints as plain JSON, keyed by absolute path (the cursor and observations use it)."""
+    return {
+        path: [fp.size, fp.mtime_ns, fp.inode, fp.ctime_ns, fp.sha256]
+        for path, fp in sorted(files.items())
+    }
+
+
+def fingerprints_from_json(data: Mapping[str, Any]) -> dict[str, FileFingerprint]:
+    """The inverse of `fingerprints_to_json`; raises ValueError/TypeError on malformed data."""
+    return {
+        path: FileFingerprint(int(a), int(b), int(c), int(d), str(e))
+        for path, (a, b, c, d, e) in data.items()
+    }
+
+
+def dump_cursor(snapshot: SourcesSnapshot, epoch: str, generation: int) -> str:
+    """JSON of the snapshot plus the sensor's (epoch, generation) counter."""
+    data = {
+        "format": CURSOR_FORMAT,
+        "epoch": epoch,
+        "generation": generation,
+        "files": fingerprints_to_json(snapshot.files),
+        "sources": {
+            name: {
+                "objective": s.objective,
+                "split": s.split,
+                "digest": s.digest,
+                "files": [list(f) for f in s.files],
+            }
+            for name, s in sorted(snapshot.sources.items())
+        },
+    }
+    return orjson.dumps(data).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    snapshot: SourcesSnapshot
+    epoch: str
+    generation: int
+
+
+def load_cursor(text: str | None) -> Cursor | None:
+    """The cursor written by `dump_cursor`; None when absent, unreadable or of another format
+    (the sensor then takes a new baseline)."""
+    if not text:
+        return None
+    try:
+        data = orjson.loads(text)
+        if data.get("format") != CURSOR_FORMAT:
+            return None
+        files = fingerprints_from_json(data["files"])
+        sources = {
+            name: SourceFiles(
+                name=name,
+                objective=s["objective"],
+                split=s["split"],
+                digest=s["digest"],
+                files=tuple((str(r), str(h), int(n)) for r, h, n in s["files"]),
+            )
+            for name, s in data["sources"].items()
+        }
+        return Cursor(
+            SourcesSnapshot(files=files, sources=sources),
+            str(data["epoch"]),
+            int(data["generation"]),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        return None

@@ -1,0 +1,1 @@
+"""The pipeline stages, each a plain function over the partition's files."""

@@ -1,0 +1,237 @@
+"""Stage 1, extracted: stream this partition's source files into raw records with traces.
+
+Inputs that do not parse go to quarantine. A rejected input of a `split: auto` source has no
+id yet, so no split: it is charged to the `train` partition only (the other partitions count
+it as `charged_elsewhere`), so that every input is quarantined exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from jsonl_assets.core.config import PipelineConfig, SourceConfig, SourceInput
+from jsonl_assets.core.fault_points import reached
+from jsonl_assets.core.gc_pause import gc_paused
+from jsonl_assets.core.pending_rejections import PendingRejections
+from jsonl_assets.core.quarantine import QuarantineWriter
+from jsonl_assets.core.readers import READERS, ReadLimits, read_source
+from jsonl_assets.core.readers.source_file import SourceChangedError, SourceFile
+from jsonl_assets.core.stage_report import SourceCounters, StageError, StageReport
+from jsonl_assets.core.store.work_files import (
+    CountingSink,
+    PartitionDirs,
+    WorkFileWriter,
+    fingerprint,
+    read_marker,
+    write_marker,
+)
+from jsonl_assets.core.traces import trace_dict
+
+STAGE = "extracted"
+CODE_VERSION = "3"  # 2: per-source accounting; 3: exact numbers, corrupt gzip members / zstd frames
+OUTPUT = "extracted.jsonl"
+MARKER = "extracted.json"
+
+
+def charged_here(source: SourceConfig, split: str) -> bool:
+    """Whether a rejection that happens before a record has an id belongs to this partition."""
+    return source.split != "auto" or split == "train"
+
+
+def extract_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
+    files = []
+    for source in cfg.sources_for(dirs.objective, dirs.split):
+        for item in source.inputs:
+            st = os.stat(item.path)
+            files.append([source.name, item.rel, st.st_size, st.st_mtime_ns, st.st_ino])
+    sources = [_source_identity(s) for s in cfg.sources_for(dirs.objective, dirs.split)]
+    return fingerprint(STAGE, CODE_VERSION, dirs.key, cfg.max_record_bytes, sources, files)
+
+
+def _source_identity(source: SourceConfig) -> dict[str, Any]:
+    return {
+        "name": source.name,
+        "split": source.split,
+        "format": source.format,
+        "read_options": dict(source.read_options),
+        "files": [[i.rel, i.format] for i in source.inputs],
+    }
+
+
+class Extraction:
+    """One partition's extraction in progress: reads every source file of the partition,
+    writes the work file and the quarantine, and counts. `records()` also hands the good
+    records to a caller that works on them in the same pass (see record_stages.py)."""
+
+    def __init__(self, cfg: PipelineConfig, dirs: PartitionDirs, write_output: bool = True) -> None:
+        self.cfg = cfg
+        self.dirs = dirs
+        dirs.work.mkdir(parents=True, exist_ok=True)
+        self.counters = SourceCounters()
+        self.files: list[dict[str, Any]] = []
+        # Without `write_output` (the one-pass build, whose transform reads no work file) the
+        # lines are only counted; `ensure_output` writes the file if a stage asks for it.
+        self.out: WorkFileWriter | CountingSink = (
+            WorkFileWriter(dirs.file(OUTPUT)) if write_output else CountingSink(dirs.file(OUTPUT))
+        )
+        self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
+        self.bytes_in = 0
+
+    def records(self, hash_first: bool = False) -> Iterator[tuple[int, int, Any, bytes, bool]]:
+        """Good records, one at a time, as `(file_index, position, value, raw bytes, exact)`,
+        each written to the work file (in batches of 4096) as it is handed over. `exact` says
+        that `value == orjson.loads(raw)` (JSONL); for other formats the value is the
+        reader's, and a caller wanting what later stages see parses `raw`.
+
+        A file's entry in `files` (with its sha256) is added once the file is read; with
+        `hash_first` the file is hashed before it is read and its entry is in `files` before
+        its first record is handed over (a caller that traces records needs the sha256)."""
+        cfg, dirs = self.cfg, self.dirs
+        limits = ReadLimits(max_record_bytes=cfg.max_record_bytes)
+        dumps = orjson.dumps
+        out = self.out
+        # Without the work file the lines are only counted, not built: `[index,position,raw]`.
+        build_lines = isinstance(out, WorkFileWriter)
+        for source in cfg.sources_for(dirs.objective, dirs.split):
+            here = charged_here(source, dirs.split)
+            counts = self.counters[source.name]
+            for item in source.inputs:
+                index = len(self.files)
+                kind = READERS[item.format].position_kind
+                exact = item.format == "jsonl"
+                source_file = SourceFile(item.path, item.rel)
+                if hash_first:
+                    source_file.hash_remaining()
+                    self.files.append(_file_entry(source.name, item, kind, source_file))
+                prefix = b"[%d," % index
+                framing = len(prefix) + 3  # the prefix, the comma after the position, "]\n"
+                rejected = PendingRejections(dirs.scratch, keep=here)
+                lines: list[bytes] = []
+                pending = 0  # lines of the batch
+                counted = 0  # their bytes, when they are not built
+                good = 0
+                try:
+                    for entry in read_source(
+                        source_file, item.format, source.read_options, limits, dirs.scratch
+                    ):
+                        if type(entry) is tuple:
+                            position, value, raw = entry
+                            if raw is None:
+                                raw = dumps(value)
+                            if build_lines:
+                                lines.append(b"%s%d,%s]\n" % (prefix, position, raw))
+                            else:
+                                counted += framing + len(raw) + len(b"%d" % position)
+                            pending += 1
+                            yield index, position, value, raw, exact
+                            if pending >= 4096:
+                                good += pending
+                                self._write(lines, counted)
+                                lines, pending, counted = [], 0, 0
+                                reached("extract.batch")
+                        else:
+                            rejected.append(entry)  # type: ignore[arg-type]
+                except SourceChangedError as exc:
+                    raise StageError(
+                        f"{dirs.key}: {exc}; nothing of this partition was written, build it "
+                        "again once the file is no longer being modified"
+                    ) from exc
+                good += pending
+                self._write(lines, counted)
+                reached("extract.file")
+                sha = source_file.sha256
+                if not hash_first:
+                    self.files.append(_file_entry(source.name, item, kind, source_file))
+                self.bytes_in += source_file.size
+                counts["items"] += good + len(rejected)
+                counts["records"] += good
+                if not here:
+                    counts["charged_elsewhere"] += len(rejected)
+                for rej in rejected:  # none are kept when they are charged elsewhere
+                    counts["quarantined"] += 1
+                    self.quarantine.add(
+                        rej.reason,
+                        rej.detail,
+                        trace_dict(source.name, item.rel, kind, rej.position, sha, item.rel_b64),
+                        rej.raw,
+                        raw_truncated=rej.raw_truncated,
+                        raw_size=rej.raw_size,
+                    )
+                rejected.close()
+
+    def _write(self, lines: list[bytes], counted: int) -> None:
+        if isinstance(self.out, WorkFileWriter):
+            self.out.write_many(lines)
+        else:
+            self.out.bytes_written += counted
+
+    def commit(self, stage_fp: str, started: float) -> StageReport:
+        """Commit the work file and the quarantine, then the marker; return the report."""
+        self.out.commit()
+        self.quarantine.commit()
+        per_source = self.counters.as_dict()
+        items = sum(c.get("items", 0) for c in per_source.values())
+        elsewhere = sum(c.get("charged_elsewhere", 0) for c in per_source.values())
+        report = StageReport(
+            stage=STAGE,
+            partition=self.dirs.key,
+            records_in=items - elsewhere,
+            records_out=sum(c.get("records", 0) for c in per_source.values()),
+            bytes_in=self.bytes_in,
+            bytes_out=self.out.bytes_written,
+            seconds=time.perf_counter() - started,
+            quarantine=self.quarantine.summary(),
+            per_source=per_source,
+            extra={"files": self.files, "charged_elsewhere": elsewhere},
+        )
+        write_marker(self.dirs.file(MARKER), stage_fp, report.to_json())
+        return report
+
+    def abort(self) -> None:
+        self.out.abort()
+        self.quarantine.abort()
+
+
+def ensure_output(cfg: PipelineConfig, dirs: PartitionDirs) -> None:
+    """Write `extracted.jsonl` if the one-pass build left it out (a later stage runs on its
+    own): the stage runs again, which gives the same bytes, quarantine and marker."""
+    if not dirs.file(OUTPUT).exists():
+        run_extract(cfg, dirs, force=True)
+
+
+def _file_entry(
+    source: str, item: SourceInput, kind: str, source_file: SourceFile
+) -> dict[str, Any]:
+    entry = {
+        "source": source,
+        "file": item.rel,
+        "kind": kind,
+        "sha256": source_file.sha256,
+        "bytes": source_file.size,
+        "compression": source_file.compression,
+        "format": item.format,
+    }
+    if item.rel_b64 is not None:
+        entry["file_b64"] = item.rel_b64
+    return entry
+
+
+@gc_paused()
+def run_extract(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
+    started = time.perf_counter()
+    stage_fp = extract_fingerprint(cfg, dirs)
+    if not force and (cached := read_marker(dirs.file(MARKER), stage_fp)) is not None:
+        return StageReport.reused_from(cached, started)
+    extraction = Extraction(cfg, dirs)
+    try:
+        for _ in extraction.records():
+            pass
+        return extraction.commit(stage_fp, started)
+    except BaseException:
+        extraction.abort()
+        raise

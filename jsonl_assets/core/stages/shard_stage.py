@@ -1,0 +1,445 @@
+"""Stage 4, shards: accepted records into compressed shards inside the package, then verify.
+
+The shards are `data/<objective>-<split>[-<content_type>]-NNNNN.jsonl[.gz|.zst]`. After a
+one-pass build (record_stages.py) they are already written, staged in the work dir
+(staged_shards.py): the stage moves them into the package. Otherwise it copies the records
+byte for byte from the transformed work file, skipping the validated stage's rejects. Either
+way, shards of this partition's earlier builds that the new list does not name are then
+removed, so the package holds exactly what the manifest will list; only files this project
+recorded as its own are removed, and a package holding any other file fails the stage before
+it touches the package (package_files.py). The report carries the
+accounting of the whole partition (read = written + quarantined) and each family's content
+digest: length, line count and sha256 of the accepted lines, taken as they were handed to
+the shard writer.
+
+`verify_partition_shards` (the shards_verified check) then re-reads every shard from disk:
+its size and sha256 are the ones recorded, it decompresses to its end, its line count is its
+record_count, and a family's shards decompress, in order, to exactly the accepted lines -
+the bytes whose records the validated stage judged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from array import array
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+import zstandard
+
+from jsonl_assets.core.compression import TruncatedInput, iter_decompressed
+from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.gc_pause import gc_paused
+from jsonl_assets.core.rules.rate_checks import source_reads
+from jsonl_assets.core.shard_families import FamilyContent, family_of, family_pattern, file_family
+from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal, ShardWriter
+from jsonl_assets.core.stage_report import StageError, StageReport
+from jsonl_assets.core.stages.extract_stage import MARKER as EXTRACT_MARKER
+from jsonl_assets.core.stages.staged_shards import adopt, read_staged
+from jsonl_assets.core.stages.staged_shards import discard as discard_staged
+from jsonl_assets.core.stages.transform_stage import FILES as TRANSFORM_FILES
+from jsonl_assets.core.stages.transform_stage import MARKER as TRANSFORM_MARKER
+from jsonl_assets.core.stages.transform_stage import OUTPUT as TRANSFORM_OUTPUT
+from jsonl_assets.core.stages.transform_stage import ensure_output as ensure_transformed
+from jsonl_assets.core.stages.transform_stage import upstream_marker
+from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
+from jsonl_assets.core.stages.validate_stage import REJECTS, ArrayReader
+from jsonl_assets.core.store.atomic_files import remove_partials
+from jsonl_assets.core.store.package_files import check_package, remove_orphans
+from jsonl_assets.core.store.work_files import (
+    CHUNK,
+    PartitionDirs,
+    fingerprint,
+    iter_line_batches,
+    read_marker,
+    write_marker,
+)
+
+STAGE = "shards"
+CODE_VERSION = "3"
+MARKER = "shards.json"
+JOURNAL = "shards.journal"
+# Finding of shards_verified when a shard's lines are not the records validated accepted.
+ACCEPTED = "accepted"
+
+
+def shard_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp: str) -> str:
+    out = cfg.output
+    content_types = {s.name: s.content_type for s in cfg.sources_for(dirs.objective, dirs.split)}
+    return fingerprint(
+        STAGE,
+        CODE_VERSION,
+        dirs.key,
+        upstream_fp,
+        out.compression,
+        out.level,
+        out.max_records_per_shard,
+        out.max_bytes_per_shard,
+        out.shard_by,
+        content_types if out.shard_by == "content_type" else None,
+    )
+
+
+def _shards_intact(package: Path, shards: list[dict[str, Any]]) -> bool:
+    for shard in shards:
+        path = package / shard["path"]
+        if not path.is_file() or path.stat().st_size != shard["bytes"]:
+            return False
+    return True
+
+
+@gc_paused()
+def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
+    started = time.perf_counter()
+    upstream_fp, validate_report = upstream_marker(dirs, VALIDATE_MARKER)
+    stage_fp = shard_fingerprint(cfg, dirs, upstream_fp)
+    marker_path = dirs.file(MARKER)
+    cached = None if force else read_marker(marker_path, stage_fp)
+    if cached is not None and _shards_intact(dirs.package, cached["extra"]["shards"]):
+        discard_staged(dirs)  # left by a run killed just before it removed them
+        return StageReport.reused_from(cached, started)
+
+    check_package(dirs.package, cfg.output.work_dir)  # before anything in it is touched
+    data_dir = dirs.package / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    remove_partials(data_dir, prefix=dirs.family_prefix + "-")
+    journal = ShardJournal(dirs.file(JOURNAL), stage_fp)
+    if force:
+        journal.discard()
+    committed = journal.load(dirs.package)
+    reused_shards = len(committed)
+    files = validate_report["extra"]["files"]
+    staged = read_staged(dirs, stage_fp)
+    adopted = adopt(dirs, staged, journal, committed) if staged is not None else None
+    if staged is not None and adopted is not None:
+        shards, bytes_in, content = adopted, staged["bytes_in"], staged["content"]
+        staged_seconds = staged["seconds"]
+    else:
+        if staged is not None:  # a staged shard is gone: write the rest from the work file
+            committed = journal.load(dirs.package)
+        shards, bytes_in, content = _write_shards(cfg, dirs, files, journal, committed)
+        staged_seconds = 0.0
+
+    written = sum(s.record_count for s in shards)
+    if written != validate_report["records_out"]:
+        raise StageError(
+            f"{dirs.key}: wrote {written} records but the validated stage accepted "
+            f"{validate_report['records_out']}; refusing to publish an inconsistent partition"
+        )
+    removed = remove_orphans(
+        dirs.package, dirs.work, family_pattern(dirs), {s.path for s in shards}
+    )
+
+    accounting = partition_accounting(dirs, validate_report, written)
+    report = StageReport(
+        stage=STAGE,
+        partition=dirs.key,
+        records_in=validate_report["records_out"],
+        records_out=written,
+        bytes_in=bytes_in,
+        bytes_out=sum(s.bytes for s in shards),
+        seconds=time.perf_counter() - started + staged_seconds,
+        quarantine={"count": 0},
+        per_source=accounting["per_source"],
+        extra={
+            "shards": [_shard_json(s) for s in shards],
+            "reused_shards": reused_shards,
+            "removed_orphans": removed,
+            "accounting": accounting,
+            "content": content,
+            "toolsets": validate_report["extra"]["toolsets"],
+            "files": files,
+        },
+    )
+    write_marker(marker_path, stage_fp, report.to_json())
+    journal.discard()
+    discard_staged(dirs)
+    return report
+
+
+def _write_shards(
+    cfg: PipelineConfig,
+    dirs: PartitionDirs,
+    files: list[dict[str, Any]],
+    journal: ShardJournal,
+    committed: list[ShardInfo],
+) -> tuple[list[ShardInfo], int, dict[str, Any]]:
+    """Shards from the transformed work file (written again if the one-pass build left it
+    out), resuming after `committed`; with the bytes read and each family's content digest."""
+    ensure_transformed(cfg, dirs)
+    families = [file_family(cfg, dirs, entry) for entry in files]
+    writers: dict[str, ShardWriter] = {}
+    content: dict[str, FamilyContent] = {}
+
+    def writer_for(family: str) -> ShardWriter:
+        writer = writers.get(family)
+        if writer is None:
+            resumed = [s for s in committed if s.family == family]
+            writer = ShardWriter.for_output(cfg.output, dirs.package, family, journal, resumed)
+            writers[family] = writer
+            content[family] = FamilyContent()
+        return writer
+
+    rejects = _load_rejects(dirs.file(REJECTS))
+    bytes_in = 0
+    if len(set(families)) <= 1:
+        # One family: hand the writer whole blocks of lines between rejected ones.
+        if families:
+            for block, first_index in _accepted_blocks(dirs.file(TRANSFORM_OUTPUT), rejects):
+                bytes_in += len(block)
+                only = writer_for(families[0])
+                content[families[0]].update(block, block.count(b"\n"))
+                only.add_block(block, first_index)
+    else:
+        for i, fi, line in _accepted_lines(dirs, rejects):
+            bytes_in += len(line) + 1
+            writer = writer_for(families[fi])
+            content[families[fi]].update(line + b"\n", 1)
+            writer.add(line, i)
+    shards: list[ShardInfo] = []
+    for family in sorted(writers):
+        shards.extend(writers[family].close())
+    shards.sort(key=lambda s: s.path)
+    return shards, bytes_in, {f: c.as_json() for f, c in sorted(content.items())}
+
+
+def _accepted_blocks(path: Path, rejects: array) -> Iterator[tuple[bytes, int]]:
+    """The work file's runs of lines between rejected ones, as `(whole lines, index of the
+    first)`, read in chunks and sliced, never split into lines."""
+    r = 0
+    next_reject = rejects[0] if rejects else -1
+    index = 0  # line number at `pos`
+    rest = b""
+    with open(path, "rb") as handle:
+        while data := handle.read(CHUNK):
+            if rest:
+                data = rest + data
+            end = data.rfind(b"\n") + 1  # complete lines only
+            rest = data[end:]
+            pos = 0
+            while next_reject >= 0:
+                start, first = pos, index
+                while index < next_reject and (nl := data.find(b"\n", pos, end)) >= 0:
+                    pos = nl + 1
+                    index += 1
+                if pos > start:
+                    yield data[start:pos], first
+                if index < next_reject or pos >= end:
+                    break  # in a later chunk
+                pos = data.index(b"\n", pos, end) + 1
+                index += 1
+                r += 1
+                next_reject = rejects[r] if r < len(rejects) else -1
+            if pos < end:
+                yield data[pos:end], index
+                index += data.count(b"\n", pos, end)
+    if rest:
+        yield rest + b"\n", index  # a last line without newline (never written so)
+
+
+def _shard_json(info: ShardInfo) -> dict[str, Any]:
+    return {
+        "path": info.path,
+        "compression": info.compression,
+        "record_count": info.record_count,
+        "sha256": info.sha256,
+        "bytes": info.bytes,
+    }
+
+
+def _load_rejects(path: Path) -> array:
+    """Rejected indices, ascending (a few percent of the records at most, 8 bytes each)."""
+    values = array("Q")
+    values.frombytes(path.read_bytes())
+    return values
+
+
+def partition_accounting(
+    dirs: PartitionDirs, validate_report: dict[str, Any], written: int
+) -> dict[str, Any]:
+    """records read = records written + records quarantined, per source and in total, and
+    per source the quarantined records by reason.
+
+    "Read" counts the partition's own records: raw inputs charged to it plus the records
+    adapters made for it (one raw input can make several, e.g. alpaca instances).
+    """
+    _, extract = upstream_marker(dirs, EXTRACT_MARKER)
+    _, transform = upstream_marker(dirs, TRANSFORM_MARKER)
+    reads = source_reads(extract["per_source"], transform["per_source"])
+    by_reason: dict[str, Counter[str]] = {}
+    for report in (extract, transform, validate_report):
+        for name, reasons in report["quarantine"].get("by_source", {}).items():
+            by_reason.setdefault(name, Counter()).update(reasons)
+    per_source: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(reads) | set(by_reason) | set(validate_report["per_source"])):
+        reasons = by_reason.get(name, Counter())
+        per_source[name] = {
+            "read": reads.get(name, 0),
+            "written": validate_report["per_source"].get(name, {}).get("out", 0),
+            "quarantined": sum(reasons.values()),
+            "quarantined_by_reason": dict(sorted(reasons.items())),
+        }
+    totals = {k: sum(p[k] for p in per_source.values()) for k in ("read", "written", "quarantined")}
+    if totals["written"] != written or any(
+        p["read"] != p["written"] + p["quarantined"] for p in per_source.values()
+    ):
+        raise StageError(
+            f"{dirs.key}: accounting does not balance: {orjson.dumps(per_source).decode()}"
+        )
+    return {"per_source": per_source, **totals}
+
+
+@gc_paused()
+def verify_partition_shards(
+    cfg: PipelineConfig, dirs: PartitionDirs, report: StageReport
+) -> dict[str, Any]:
+    """Re-read every shard of the partition from disk: its size and sha256 are the ones
+    recorded, it decompresses to its end, its line count is its record_count, and the shards
+    of a family decompress, in order, to the family's accepted lines (their length and
+    sha256 in the report; each of those records was judged against the spec for the
+    objective by the validated stage). Returns counts and the first findings."""
+    started = time.perf_counter()
+    shards = report.extra["shards"]
+    content: dict[str, dict[str, Any]] = report.extra["content"]
+    findings: list[dict[str, Any]] = []
+    bad: set[str] = set()
+    bad_families: list[str] = []
+    records = 0
+    by_family: dict[str, list[dict[str, Any]]] = {}
+    for shard in shards:
+        by_family.setdefault(family_of(shard["path"]), []).append(shard)
+    for family in sorted(set(by_family) | set(content)):
+        digest = FamilyContent()
+        for shard in sorted(by_family.get(family, []), key=lambda s: s["path"]):
+            problems, count = _check_shard(dirs.package / shard["path"], shard, digest)
+            records += count
+            if problems:
+                bad.add(shard["path"])
+                findings.extend(
+                    {"rule": rule, "file": shard["path"], "line": line, "message": message}
+                    for rule, line, message in problems[:5]
+                )
+        expected = content.get(family, {"bytes": 0, "records": 0, "sha256": None})
+        got = digest.as_json()
+        if got != expected:
+            findings.append(
+                {
+                    "rule": ACCEPTED,
+                    "file": family,
+                    "line": None,
+                    "message": (
+                        f"the shards decompress to {got['records']} lines, {got['bytes']} "
+                        f"bytes, sha256 {got['sha256'][:16]}…; the accepted records are "
+                        f"{expected['records']} lines, {expected['bytes']} bytes, sha256 "
+                        f"{str(expected['sha256'])[:16]}…"
+                    ),
+                }
+            )
+            bad_families.append(family)
+    return {
+        "shards": len(shards),
+        "bad_shards": len(bad),
+        "bad_families": bad_families,
+        "records": records,
+        "expected_records": report.records_out,
+        "findings": findings[:20],
+        "passed": not bad and not bad_families and records == report.records_out,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _accepted_lines(dirs: PartitionDirs, rejects: array) -> Iterator[tuple[int, int, bytes]]:
+    """The work file's accepted lines (no newline) as `(index, file index, line)`."""
+    file_index = ArrayReader(dirs.file(TRANSFORM_FILES), "I")
+    r = 0
+    next_reject = rejects[0] if rejects else -1
+    index = 0
+    try:
+        for lines in iter_line_batches(dirs.file(TRANSFORM_OUTPUT)):
+            fis = file_index.take(len(lines))
+            for k, line in enumerate(lines):
+                if index + k == next_reject:
+                    r += 1
+                    next_reject = rejects[r] if r < len(rejects) else -1
+                    continue
+                yield index + k, fis[k], line
+            index += len(lines)
+    finally:
+        file_index.close()
+
+
+def _check_shard(
+    path: Path, shard: dict[str, Any], content: FamilyContent
+) -> tuple[list[tuple[str, int | None, str]], int]:
+    """Problems `(rule, line, message)` of one shard and the number of lines it holds; its
+    decompressed bytes go into the family's `content`."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return [("C13", None, "the shard is missing")], 0
+    problems: list[tuple[str, int | None, str]] = []
+    if size != shard["bytes"]:
+        problems.append(("C17", None, f"{size} bytes on disk, {shard['bytes']} recorded"))
+    digest = hashlib.sha256()
+    count = 0
+    with open(path, "rb") as handle:
+        reader = _HashingFile(handle, digest)
+        try:
+            for chunk in _decompressed(reader, shard["compression"]):
+                lines = chunk.count(b"\n")
+                content.update(chunk, lines)
+                count += lines
+        except TruncatedInput as exc:
+            problems.append(("C15", count + 1, f"the shard does not decompress: {exc}"))
+        reader.drain()
+    if digest.hexdigest() != shard["sha256"]:
+        problems.append(("C17", None, "sha256 of the file differs from the one recorded"))
+    if count != shard["record_count"]:
+        problems.append(("C16", None, f"{count} records, {shard['record_count']} recorded"))
+    return problems, count
+
+
+def _decompressed(reader: _HashingFile, compression: str) -> Iterator[bytes]:
+    """Our own shard's content in chunks. zstd is read frame after frame in large reads (the
+    generic reader feeds untrusted input a few bytes at a time, to bound what one call may
+    inflate; a shard's content is compared with known bytes chunk by chunk instead)."""
+    if compression != "zstd":
+        yield from iter_decompressed(reader, compression, CHUNK)  # type: ignore[arg-type]
+        return
+    stream = zstandard.ZstdDecompressor().stream_reader(
+        reader, read_size=CHUNK, read_across_frames=True
+    )
+    try:
+        while data := stream.read(CHUNK):
+            yield data
+    except zstandard.ZstdError as exc:
+        raise TruncatedInput("zstd", 0, str(exc)) from exc
+
+
+class _HashingFile:
+    """A binary file whose bytes, as they are read, also go into a hash."""
+
+    def __init__(self, handle: BinaryIO, digest: Any) -> None:
+        self._handle = handle
+        self._digest = digest
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._handle.read(n)
+        self._digest.update(data)
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass

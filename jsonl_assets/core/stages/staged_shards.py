@@ -1,0 +1,215 @@
+"""Shards made by the one-pass build, staged in the work dir until the shards stage adopts them.
+
+The one-pass build (record_stages.py) learns batch by batch which records the validated stage
+accepts. It compresses them into shards at once (on a helper thread, while it makes the next
+batch), into `<work>/staged/data/`, with the writer
+the shards stage uses, fed the same lines with the same indices: the files are byte for byte
+the shards that stage would write from the transformed work file, which the pass therefore
+never writes nor reads back. They stay out of the package: the shards stage, which Dagster
+runs only if the validated checks pass, moves them in (`adopt`: one atomic rename each,
+journaled like a shard it wrote, so a killed adoption resumes).
+
+`staged.json`, committed before the validated marker, holds the shards stage's fingerprint,
+the staged shards, and each family's content digest (what `shards_verified` checks against).
+A pass killed midway leaves a staging folder that the next pass clears.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import time
+from array import array
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Final
+
+from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.fault_points import reached
+from jsonl_assets.core.shard_families import FamilyContent, file_family
+from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal, ShardWriteError, ShardWriter
+from jsonl_assets.core.source_fingerprints import file_sha256
+from jsonl_assets.core.store.atomic_files import fsync_dir, partial_path
+from jsonl_assets.core.store.work_files import PartitionDirs, read_marker, write_marker
+
+STAGED_DIR: Final = "staged"
+MARKER: Final = "staged.json"
+
+
+class StagedShards:
+    """The accepted records of a one-pass build, written into staged shards as they come."""
+
+    def __init__(self, cfg: PipelineConfig, dirs: PartitionDirs, background: bool = True) -> None:
+        discard(dirs)
+        self.cfg = cfg
+        self.dirs = dirs
+        self.root = dirs.work / STAGED_DIR
+        self.families: list[str] = []  # per file index
+        self._one_family = True
+        self.writers: dict[str, ShardWriter] = {}
+        self.content: dict[str, FamilyContent] = {}
+        self.bytes_in = 0
+        self.seconds = 0.0  # the helper thread's CPU time on the shards
+        self.waited = 0.0  # the caller's time on them (waiting for the helper, or doing it)
+        # With `background`, one helper thread compresses, hashes and writes a batch while the
+        # caller makes the next one (zstd, zlib and sha256 release the GIL). One batch is in
+        # flight at a time, so the shards get the batches in order: the bytes are the same
+        # either way. Worth it only with a core to spare (on a busy machine the two threads
+        # contend for it and the GIL).
+        self._worker = ThreadPoolExecutor(1, "staged-shards") if background else None
+        self._in_flight: Future[None] | None = None
+
+    def add_file(self, entry: dict[str, Any]) -> None:
+        """The next source file (an entry of the extracted stage's `files`)."""
+        family = file_family(self.cfg, self.dirs, entry)
+        if self.families and family != self.families[0]:
+            self._one_family = False
+        self.families.append(family)
+
+    def add_batch(self, lines: list[bytes], fis: array, rejects: array, first: int) -> None:
+        """A batch of transformed lines (newline-terminated; line k has index `first + k`),
+        their file indices and the batch's rejects (ascending indices): the accepted lines go
+        to their family's shards, whole runs between rejects at a time. The lists are handed
+        over: the caller must not change them."""
+        if self._worker is None:
+            started = time.perf_counter()
+            self._add_batch(lines, fis, rejects, first, self._one_family)
+            self.waited += time.perf_counter() - started
+            return
+        self._wait()
+        self._in_flight = self._worker.submit(
+            self._add_batch, lines, fis, rejects, first, self._one_family
+        )
+
+    def _wait(self) -> None:
+        """Wait for the batch in flight (raising what failed in it)."""
+        if self._in_flight is not None:
+            started = time.perf_counter()
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
+            self.waited += time.perf_counter() - started
+
+    def _add_batch(
+        self, lines: list[bytes], fis: array, rejects: array, first: int, one_family: bool
+    ) -> None:
+        started = time.thread_time()  # CPU time: a helper thread's waits for the GIL left out
+        families = self.families
+        if one_family:
+            blocks: list[tuple[bytes, int, int]] = []  # runs between rejects
+            start = 0
+            for index in [*rejects, first + len(lines)]:
+                k = index - first
+                if k > start:
+                    blocks.append((b"".join(lines[start:k]), first + start, k - start))
+                start = k + 1
+            lines.clear()  # the lines, joined, are no longer needed while the shards are made
+            for block, index, count in blocks:
+                self._add(families[0], block, index, count)
+        else:
+            rejected = set(rejects)
+            for k, line in enumerate(lines):
+                if first + k not in rejected:
+                    self._add(families[fis[k]], line, first + k, 1)
+        self.seconds += time.thread_time() - started
+
+    def _add(self, family: str, block: bytes, first: int, count: int) -> None:
+        writer = self.writers.get(family)
+        if writer is None:
+            writer = ShardWriter.for_output(self.cfg.output, self.root, family, None)
+            self.writers[family] = writer
+            self.content[family] = FamilyContent()
+        self.content[family].update(block, count)
+        self.bytes_in += len(block)
+        writer.add_block(block, first)
+
+    def commit(self, shard_fingerprint: str) -> None:
+        """Close the last shards and write the marker, for the shards stage to adopt."""
+        self._wait()
+        if self._worker is not None:
+            self._worker.shutdown()
+        started = time.perf_counter()
+        shards: list[ShardInfo] = []
+        for family in sorted(self.writers):
+            shards.extend(self.writers[family].close())
+        shards.sort(key=lambda s: s.path)
+        self.seconds += time.perf_counter() - started
+        staged = {
+            "shards": [asdict(s) for s in shards],
+            "content": {f: c.as_json() for f, c in sorted(self.content.items())},
+            "bytes_in": self.bytes_in,
+            "seconds": self.seconds,
+        }
+        write_marker(self.dirs.file(MARKER), shard_fingerprint, staged)
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._wait()
+        if self._worker is not None:
+            self._worker.shutdown()
+        for writer in self.writers.values():
+            writer.abort()
+        discard(self.dirs)
+
+
+def read_staged(dirs: PartitionDirs, shard_fingerprint: str) -> dict[str, Any] | None:
+    """What a one-pass build with these inputs staged, or None."""
+    return read_marker(dirs.file(MARKER), shard_fingerprint)
+
+
+def discard(dirs: PartitionDirs) -> None:
+    """Remove the staged shards and their marker (the marker first: it vouches for them)."""
+    dirs.file(MARKER).unlink(missing_ok=True)
+    shutil.rmtree(dirs.work / STAGED_DIR, ignore_errors=True)
+
+
+def adopt(
+    dirs: PartitionDirs, staged: dict[str, Any], journal: ShardJournal, committed: list[ShardInfo]
+) -> list[ShardInfo] | None:
+    """Move the staged shards into the package, each journaled once renamed, skipping those
+    `committed` holds. None if a staged shard is gone (the stage then writes the rest)."""
+    done = {s.path for s in committed}
+    root = dirs.work / STAGED_DIR
+    shards = [ShardInfo(**entry) for entry in staged["shards"]]
+    for info in shards:
+        if info.path in done:
+            continue
+        source, target = root / info.path, dirs.package / info.path
+        if source.is_file() and source.stat().st_size == info.bytes:
+            journal.claim(info.path)
+            _move(source, target)
+            reached("shard.renamed")
+        elif not _is_shard(target, info):  # else renamed by a run killed before the journal
+            return None
+        journal.append(info)
+        reached("shard.journaled")
+    return shards
+
+
+def _is_shard(path: Path, info: ShardInfo) -> bool:
+    return path.is_file() and path.stat().st_size == info.bytes and file_sha256(path) == info.sha256
+
+
+def _move(source: Path, target: Path) -> None:
+    """Rename `source` over `target`; across file systems, copy it under a temporary name,
+    fsync and rename. Then fsync the target's folder."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(source, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise ShardWriteError(f"cannot move {source} to {target}: {exc}") from exc
+        tmp = partial_path(target)
+        try:
+            with open(source, "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, 4 << 20)
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.replace(tmp, target)
+        except OSError as copy_exc:
+            tmp.unlink(missing_ok=True)
+            raise ShardWriteError(f"cannot copy {source} to {target}: {copy_exc}") from copy_exc
+        source.unlink()
+    fsync_dir(target.parent)

@@ -1,0 +1,382 @@
+"""Stage 3, validated: every record rule of the spec for the objective, and duplicate ids.
+
+The stage hands off verdicts, not records: the indices of rejected lines (`validated.rejects`)
+and the digests of the accepted ids (`validated.ids.arrow`, for the package's leakage check).
+A rejected record goes to quarantine with `schema:<rule>` (the checklist rule it broke),
+`quality:<rule>` (valid but useless: the quality policy, quality_policy.py) or `duplicate_id`
+and the trace of the record that was kept. Records that pass are counted per spec warning
+(W rule) they raise and per quality rule set to `warn`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from array import array
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+
+from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.dedup import SeenIds
+from jsonl_assets.core.fault_points import reached
+from jsonl_assets.core.gc_pause import gc_paused
+from jsonl_assets.core.quarantine import EXAMPLES_PER_REASON, QuarantineWriter
+from jsonl_assets.core.rules import ERROR, Problem, RecordContext, record_errors, record_problems
+from jsonl_assets.core.rules.quality_policy import KEEP, QUARANTINE, SourceQuality, source_quality
+from jsonl_assets.core.rules.quality_rules import quality_findings
+from jsonl_assets.core.stage_report import SourceCounters, StageReport
+from jsonl_assets.core.stages.transform_stage import FILES as TRANSFORM_FILES
+from jsonl_assets.core.stages.transform_stage import MARKER as TRANSFORM_MARKER
+from jsonl_assets.core.stages.transform_stage import OUTPUT as TRANSFORM_OUTPUT
+from jsonl_assets.core.stages.transform_stage import ensure_output as ensure_transformed
+from jsonl_assets.core.stages.transform_stage import upstream_marker
+from jsonl_assets.core.store.atomic_files import fsync_dir, partial_path
+from jsonl_assets.core.store.work_files import (
+    PartitionDirs,
+    WorkFileWriter,
+    fingerprint,
+    iter_line_batches,
+    read_marker,
+    write_marker,
+)
+
+STAGE = "validated"
+CODE_VERSION = "3"
+REJECTS = "validated.rejects"
+IDS = "validated.ids.arrow"
+MARKER = "validated.json"
+_POSITION_BITS = 40
+BATCH_BYTES = 16 << 20
+
+
+class ArrayReader:
+    """Reads a binary array file (e.g. uint32 per record) a slice at a time."""
+
+    def __init__(self, path: Path, typecode: str) -> None:
+        self._handle = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._typecode = typecode
+        self._itemsize = array(typecode).itemsize
+
+    def take(self, n: int) -> array:
+        values = array(self._typecode)
+        values.frombytes(self._handle.read(n * self._itemsize))
+        if len(values) != n:
+            raise ValueError(f"{self._handle.name}: expected {n} more entries, found {len(values)}")
+        return values
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def record_context(cfg: PipelineConfig, toolsets: list[dict[str, Any]]) -> RecordContext:
+    """The toolsets a record may reference: the config's plus those the adapters derived."""
+    names = {t["id"]: frozenset(tool["name"] for tool in t["tools"]) for t in cfg.toolsets}
+    for toolset in toolsets:
+        names.setdefault(toolset["id"], frozenset(tool["name"] for tool in toolset["tools"]))
+    default = (cfg.defaults or {}).get("toolset_id")
+    return RecordContext(toolsets=names, default_toolset_id=default)
+
+
+def validate_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp: str) -> str:
+    quality = {s.name: s.quality.to_json() for s in cfg.sources_for(dirs.objective, dirs.split)}
+    return fingerprint(
+        STAGE, CODE_VERSION, dirs.key, upstream_fp, list(cfg.toolsets), cfg.defaults, quality
+    )
+
+
+class Validator:
+    """One partition's validation in progress: spec rules, the id set, the rejects and the
+    quarantine. Records come in order, in batches: `judge` each, then `finish_batch` (or
+    `add_batch` for lines still to be parsed); `commit()` writes the rest. Toolsets found
+    later (`add_toolsets`) count for the records after."""
+
+    def __init__(
+        self,
+        cfg: PipelineConfig,
+        dirs: PartitionDirs,
+        files: list[dict[str, Any]],
+        toolsets: list[dict[str, Any]],
+        terminated: bool = False,
+    ) -> None:
+        self.dirs = dirs
+        self._quality_of = {s.name: source_quality(s.quality, dirs.objective) for s in cfg.sources}
+        self._default_quality = source_quality(cfg.quality, dirs.objective)
+        self.quality: list[SourceQuality] = []  # per file, its source's policy
+        # Lines handed over with their newline: cut it from the bytes quarantine keeps.
+        self._cut = -1 if terminated else None
+        self.files: list[dict[str, Any]] = []
+        self.kinds: list[str] = []
+        self.in_per_file: list[int] = []
+        for entry in files:
+            self.add_file(entry)
+        self.ctx = record_context(cfg, toolsets)
+        # Toolset ids that rejected records named while no such toolset was known yet.
+        self.unresolved: set[str] = set()
+        self.counters = SourceCounters()
+        self.rule_counts: Counter[str] = Counter()
+        self.quality_rejected: Counter[str] = Counter()
+        self.quality_warned: Counter[str] = Counter()
+        self.warned_examples: dict[str, list[dict[str, Any]]] = {}
+        self.spec_warnings: Counter[str] = Counter()
+        self.seen = SeenIds()
+        self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
+        self.rejects_out = WorkFileWriter(dirs.file(REJECTS))
+        self.index = 0
+        self.bytes_in = 0
+        self.duplicates = 0
+        self._start_batch()
+
+    def add_file(self, entry: dict[str, Any]) -> None:
+        """The next source file (an entry of the extracted stage's `files`)."""
+        self.files.append(entry)
+        self.kinds.append(entry["kind"])
+        self.quality.append(self._quality_of.get(entry["source"], self._default_quality))
+        self.in_per_file.append(0)
+
+    def add_toolsets(self, toolsets: Iterable[dict[str, Any]]) -> None:
+        names = self.ctx.toolsets
+        assert isinstance(names, dict)
+        for toolset in toolsets:
+            names.setdefault(toolset["id"], frozenset(tool["name"] for tool in toolset["tools"]))
+
+    def add_batch(self, lines: list[bytes], fis: array) -> None:
+        """Judge the next spec records from their lines (each parsed) and file indices."""
+        loads, judge = orjson.loads, self.judge
+        for k, line in enumerate(lines):
+            judge(loads(line), line, fis[k])
+        self.finish_batch(lines, fis)
+
+    def judge(self, record: dict[str, Any], line: bytes, fi: int) -> None:
+        """Judge the next spec record: `line` is the exact bytes a shard will hold (with its
+        newline when the validator is `terminated`), `record` the dict they serialise."""
+        k = self._batch_size
+        self._batch_size = k + 1
+        self.in_per_file[fi] += 1
+        ctx = self.ctx
+        objective = self.dirs.objective
+        quality = self.quality[fi]
+        if quality.spec_warnings == KEEP:
+            errors = record_errors(record, objective, ctx)
+            warnings = None
+        else:
+            errors = record_problems(record, objective, ctx)
+            warnings = None
+            if errors:
+                warnings, errors = errors, [p for p in errors if p.severity == ERROR]
+        if errors:
+            toolset_id = record.get("toolset_id", ctx.default_toolset_id)
+            if type(toolset_id) is str and toolset_id not in ctx.toolsets:
+                self.unresolved.add(toolset_id)
+            first = errors[0]
+            self.rule_counts[first.rule] += 1
+            self.counters[self.files[fi]["source"]]["invalid"] += 1
+            self._entries.append(
+                (
+                    self.index + k,
+                    f"schema:{first.rule}",
+                    "; ".join(e.message for e in errors[:5]),
+                    record["metadata"]["trace"],
+                    line[: self._cut],
+                    {"rules": sorted({e.rule for e in errors})},
+                )
+            )
+            return
+        findings = quality_findings(record, objective, quality.rules) if quality.rules else None
+        if (findings or warnings) and self._judge_quality(record, line, fi, k, findings, warnings):
+            return
+        self._digests.append(hashlib.sha256(record["id"].encode()).digest()[:16])
+        self._positions.append((fi << _POSITION_BITS) | record["metadata"]["trace"][self.kinds[fi]])
+        self._accepted.append(k)
+
+    def _judge_quality(
+        self,
+        record: dict[str, Any],
+        line: bytes,
+        fi: int,
+        k: int,
+        findings: list[tuple[str, str]] | None,
+        warnings: list[Problem] | None,
+    ) -> bool:
+        """Count a spec-valid record's quality findings and spec warnings; quarantine it (and
+        return True) when one of them is set to `quarantine` for its source."""
+        quality = self.quality[fi]
+        flagged: list[tuple[str, str, str]] = []  # (reason, action, detail)
+        for rule, detail in findings or ():
+            flagged.append((f"quality:{rule}", quality.actions[rule], detail))
+        if warnings:
+            for rule in sorted({w.rule for w in warnings}):
+                self.spec_warnings[rule] += 1
+            detail_of: dict[str, str] = {}
+            for w in warnings:
+                detail_of.setdefault(w.rule, f"{w.rule}: {w.message}")
+            for rule in sorted(detail_of):
+                flagged.append(
+                    (f"quality:spec_warning:{rule}", quality.spec_warnings, detail_of[rule])
+                )
+        trace = record["metadata"]["trace"]
+        rejected = [f for f in flagged if f[1] == QUARANTINE]
+        if rejected:
+            reason = rejected[0][0]
+            self.quality_rejected[reason] += 1
+            self.counters[self.files[fi]["source"]]["invalid"] += 1
+            self._entries.append(
+                (
+                    self.index + k,
+                    reason,
+                    "; ".join(f[2] for f in rejected[:5]),
+                    trace,
+                    line[: self._cut],
+                    {"quality": [f[0] for f in rejected]},
+                )
+            )
+            return True
+        for reason, _, _ in flagged:
+            self.quality_warned[reason] += 1
+            examples = self.warned_examples.setdefault(reason, [])
+            if len(examples) < EXAMPLES_PER_REASON:
+                examples.append(trace)
+        return False
+
+    def finish_batch(self, lines: list[bytes], fis: array) -> array:
+        """After `judge` was called for each of `lines` (with file indices `fis`): find the
+        duplicate ids among them and write the batch's rejects and quarantine entries.
+        Returns the rejects: indices of the rejected lines, ascending, counted from the
+        partition's first line."""
+        if self._batch_size != len(lines):
+            raise ValueError(f"{len(lines)} lines for {self._batch_size} judged records")
+        files, counters, cut = self.files, self.counters, self._cut
+        entries = self._entries
+        self.bytes_in += sum(map(len, lines)) + (0 if cut else len(lines))
+        for j, kept in self.seen.add_batch(self._digests, self._positions):
+            k = self._accepted[j]
+            record = orjson.loads(lines[k])  # duplicates are rare: parse again
+            fi = fis[k]
+            counters[files[fi]["source"]]["duplicate"] += 1
+            self.duplicates += 1
+            kept_fi, kept_pos = kept >> _POSITION_BITS, kept & ((1 << _POSITION_BITS) - 1)
+            kept_file = files[kept_fi]
+            kept_trace = {
+                "source": kept_file["source"],
+                "file": kept_file["file"],
+                kept_file["kind"]: kept_pos,
+                "sha256": kept_file["sha256"],
+            }
+            if "file_b64" in kept_file:
+                kept_trace["file_b64"] = kept_file["file_b64"]
+            entries.append(
+                (
+                    self.index + k,
+                    "duplicate_id",
+                    f"id {record['id']!r} was already written from {kept_file['file']} "
+                    f"{kept_file['kind']} {kept_pos}",
+                    record["metadata"]["trace"],
+                    lines[k][:cut],
+                    {"kept": kept_trace},
+                )
+            )
+        # Quarantine entries and rejects in record order, whatever their kind.
+        entries.sort(key=lambda e: e[0])
+        rejects = array("Q")
+        for line_index, reason, detail, trace, raw, extra in entries:
+            self.quarantine.add(reason, detail, trace, raw, extra=extra)
+            rejects.append(line_index)
+        self.rejects_out.write(rejects.tobytes())
+        reached("validate.batch")
+        self.index += len(lines)
+        self._start_batch()
+        return rejects
+
+    def _start_batch(self) -> None:
+        self._batch_size = 0
+        self._entries: list[tuple[int, str, str, dict[str, Any], bytes, dict[str, Any]]] = []
+        self._digests: list[bytes] = []
+        self._positions: list[int] = []
+        self._accepted: list[int] = []
+
+    def commit(self, stage_fp: str, started: float, toolsets: list[dict[str, Any]]) -> StageReport:
+        """Commit the rejects, the id digests and the quarantine, then the marker."""
+        counters, files = self.counters, self.files
+        for fi, count in enumerate(self.in_per_file):
+            if count:
+                counters[files[fi]["source"]]["in"] += count
+        self.rejects_out.commit()
+        _write_ids(self.dirs.file(IDS), self.seen)
+        self.quarantine.commit()
+        per_source = counters.as_dict()
+        for counts in per_source.values():
+            counts["out"] = (
+                counts.get("in", 0) - counts.get("invalid", 0) - counts.get("duplicate", 0)
+            )
+        invalid = sum(self.rule_counts.values()) + sum(self.quality_rejected.values())
+        index = self.index
+        report = StageReport(
+            stage=STAGE,
+            partition=self.dirs.key,
+            records_in=index,
+            records_out=index - invalid - self.duplicates,
+            bytes_in=self.bytes_in,
+            bytes_out=0,
+            seconds=time.perf_counter() - started,
+            quarantine=self.quarantine.summary(),
+            per_source=per_source,
+            extra={
+                "invalid": invalid,
+                "duplicates": self.duplicates,
+                "invalid_by_rule": dict(sorted(self.rule_counts.items())),
+                "quality_quarantined": dict(sorted(self.quality_rejected.items())),
+                "quality_warned": dict(sorted(self.quality_warned.items())),
+                "quality_warned_examples": dict(sorted(self.warned_examples.items())),
+                "spec_warnings": dict(sorted(self.spec_warnings.items())),
+                "toolsets": toolsets,
+                "files": files,
+                "id_set_bytes": self.seen.nbytes(),
+            },
+        )
+        write_marker(self.dirs.file(MARKER), stage_fp, report.to_json())
+        return report
+
+    def abort(self) -> None:
+        self.rejects_out.abort()
+        self.quarantine.abort()
+
+
+@gc_paused()
+def run_validate(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
+    started = time.perf_counter()
+    upstream_fp, transform_report = upstream_marker(dirs, TRANSFORM_MARKER)
+    stage_fp = validate_fingerprint(cfg, dirs, upstream_fp)
+    if not force and (cached := read_marker(dirs.file(MARKER), stage_fp)) is not None:
+        return StageReport.reused_from(cached, started)
+    ensure_transformed(cfg, dirs)
+    toolsets = transform_report["extra"]["toolsets"]
+    validator = Validator(cfg, dirs, transform_report["extra"]["files"], toolsets)
+    file_index = ArrayReader(dirs.file(TRANSFORM_FILES), "I")
+    try:
+        # Large batches: the id set's per-batch cost (a few polars calls) is then negligible.
+        for lines in iter_line_batches(dirs.file(TRANSFORM_OUTPUT), BATCH_BYTES):
+            validator.add_batch(lines, file_index.take(len(lines)))
+        file_index.close()
+        return validator.commit(stage_fp, started, toolsets)
+    except BaseException:
+        file_index.close()
+        validator.abort()
+        raise
+
+
+def _write_ids(path: Path, seen: SeenIds) -> None:
+    tmp = partial_path(path)
+    seen.frame().write_ipc(tmp)
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def read_ids(path: Path) -> pl.DataFrame:
+    return pl.read_ipc(path, memory_map=False)

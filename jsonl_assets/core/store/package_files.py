@@ -1,0 +1,182 @@
+"""Which files of the package dir this project wrote, and removal of its own orphan shards.
+
+Before a shard gets its final name in the package, its path is appended (fsynced) to the
+partition's ledger, `<work>/<objective>/<split>/package_files`; after the shards stage, the
+ledger is rewritten to the shards the partition now has. A file is ours if a ledger of the
+work dir, or the package's own metadata.json (one this project wrote), names it. Besides
+those: `metadata.json` itself, hidden `.<name>.partial` temporaries (removed by the next run)
+and the package lock's `.jsonl-assets*` files. Anything else - a user's shard-like
+`data/sft-train-00007.jsonl.zst`, `data/x.jsonl.zst`, a README - is foreign: the build fails
+naming it and never deletes or replaces it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+from jsonl_assets.core.stage_report import StageError
+
+LEDGER: Final = "package_files"
+MANIFEST: Final = "metadata.json"
+LOCK_PREFIX: Final = ".jsonl-assets"
+_PARTIAL = re.compile(r"^\..+\.partial$")
+_MAX_MANIFEST_BYTES: Final = 256 << 20
+SHOWN: Final = 10
+
+
+class ForeignFilesError(StageError):
+    """The package dir holds files this project did not write (named in the message)."""
+
+    def __init__(self, package: Path, names: list[str]) -> None:
+        self.names = names
+        shown = ", ".join(names[:SHOWN]) + (
+            f" (and {len(names) - SHOWN} more)" * (len(names) > SHOWN)
+        )
+        super().__init__(
+            f"the package dir {package} holds files not written by jsonl-assets: {shown}. "
+            "Nothing was deleted or replaced; move them away or choose another output.dir"
+        )
+
+
+def claim(ledger: Path, relpath: str) -> None:
+    """Record `relpath` (`data/<name>`) as ours, durably, before the file gets that name."""
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    with open(ledger, "ab") as handle:
+        handle.write(relpath.encode() + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def settle(ledger: Path, relpaths: set[str]) -> None:
+    """Rewrite the ledger to exactly `relpaths` (after the orphans are removed)."""
+    tmp = ledger.with_name(f".{ledger.name}.partial")
+    with open(tmp, "wb") as handle:
+        handle.write(b"".join(p.encode() + b"\n" for p in sorted(relpaths)))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, ledger)
+
+
+def _ledger_names(ledger: Path) -> set[str]:
+    try:
+        data = ledger.read_bytes()
+    except FileNotFoundError:
+        return set()
+    return {line.decode("utf-8", "replace") for line in data.split(b"\n") if line}
+
+
+def ledger_path(work_partition_dir: Path) -> Path:
+    return work_partition_dir / LEDGER
+
+
+def _manifest(package: Path) -> dict[str, Any] | None:
+    """The package's metadata.json if this project wrote it (a regular file with our
+    extension), else None."""
+    path = package / MANIFEST
+    try:
+        if not path.is_file() or path.is_symlink() or path.stat().st_size > _MAX_MANIFEST_BYTES:
+            return None
+        doc = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    from jsonl_assets.core.manifest_builder import EXTENSION_KEY, GENERATOR
+
+    ext = doc.get("extensions") if isinstance(doc, dict) else None
+    ours = isinstance(ext, dict) and isinstance(ext.get(EXTENSION_KEY), dict)
+    generator = ext[EXTENSION_KEY].get("generator") if ours else None  # type: ignore[index]
+    if not isinstance(generator, str) or generator.split("/")[0] != GENERATOR.split("/")[0]:
+        return None
+    return doc
+
+
+def _listed(doc: dict[str, Any] | None) -> set[str]:
+    names: set[str] = set()
+    files = doc.get("files") if doc else None
+    for entry in files if isinstance(files, list) else []:
+        shards = entry.get("shards") if isinstance(entry, dict) else None
+        for shard in shards if isinstance(shards, list) else []:
+            if isinstance(shard, dict) and isinstance(shard.get("path"), str):
+                names.add(shard["path"])
+    return names
+
+
+def owned(package: Path, work_dir: Path) -> tuple[set[str], bool]:
+    """Shard paths (`data/<name>`) this project recorded as its own, and whether
+    metadata.json is ours."""
+    doc = _manifest(package)
+    names = _listed(doc)
+    for objective in OBJECTIVES:
+        for split in SPLITS:
+            names |= _ledger_names(ledger_path(work_dir / objective / split))
+    return names, doc is not None
+
+
+def foreign_files(package: Path, work_dir: Path) -> list[str]:
+    """Paths (relative to the package) of what this project did not write."""
+    if not package.is_dir():
+        return []
+    # The folder is listed before the ledgers are read: a shard is claimed before it gets
+    # its name, so one a concurrent build of another partition just wrote is in its ledger.
+    candidates: list[tuple[str, bool]] = []  # (relative path, a regular file we could own)
+    for entry in sorted(os.scandir(package), key=lambda e: e.name):
+        name = entry.name
+        if name.startswith(LOCK_PREFIX) or _is_partial(entry):
+            continue
+        if name == "data" and entry.is_dir(follow_symlinks=False):
+            for sub in sorted(os.scandir(entry.path), key=lambda e: e.name):
+                if not _is_partial(sub):
+                    is_dir = sub.is_dir(follow_symlinks=False)
+                    candidates.append((f"data/{sub.name}" + "/" * is_dir, not is_dir))
+            continue
+        is_dir = entry.is_dir(follow_symlinks=False)
+        candidates.append((name + "/" * is_dir, not is_dir))
+    names, manifest_ours = owned(package, work_dir)
+    foreign = []
+    for rel, regular in candidates:
+        path = package / rel
+        if rel == MANIFEST and manifest_ours:
+            continue
+        if regular and rel in names and not path.is_symlink():
+            continue
+        if not os.path.lexists(path):
+            continue  # an orphan another partition's build removed meanwhile
+        foreign.append(rel)
+    return foreign
+
+
+def _is_partial(entry: os.DirEntry[str]) -> bool:
+    return bool(_PARTIAL.match(entry.name)) and entry.is_file(follow_symlinks=False)
+
+
+def check_package(package: Path, work_dir: Path) -> None:
+    """Raise `ForeignFilesError` if the package dir holds anything this project did not write."""
+    foreign = foreign_files(package, work_dir)
+    if foreign:
+        raise ForeignFilesError(package, foreign)
+
+
+def remove_orphans(
+    package: Path, work_partition_dir: Path, pattern: re.Pattern[str], keep: set[str]
+) -> list[str]:
+    """Delete the partition's shards (names matching `pattern`) that `keep` does not list and
+    that this project recorded as its own; then the ledger lists exactly `keep`. Returns the
+    names removed. A shard-like file that is not ours raises `ForeignFilesError`, untouched."""
+    ledger = ledger_path(work_partition_dir)
+    ours = _ledger_names(ledger) | _listed(_manifest(package))
+    data_dir = package / "data"
+    orphans = sorted(
+        p.name for p in data_dir.iterdir() if pattern.match(p.name) and f"data/{p.name}" not in keep
+    )
+    foreign = [f"data/{n}" for n in orphans if f"data/{n}" not in ours]
+    if foreign:
+        raise ForeignFilesError(package, foreign)
+    for name in orphans:
+        (data_dir / name).unlink()
+    settle(ledger, keep)
+    return orphans

@@ -1,0 +1,208 @@
+"""Hand-off files between stages, under `<work_dir>/<objective>/<split>/`.
+
+* `extracted.jsonl` - one line per raw record: `[file_index, position, raw]`, where `raw` is the
+  record's exact source bytes for JSONL (no re-serialisation) or its orjson form otherwise.
+  The one-pass build (record_stages.py) reads no hand-off file and leaves it out; a
+  transformed stage running on its own writes it first.
+* `transformed.jsonl` - one line per spec record, the exact bytes that will go into a shard;
+  `transformed.files` - the file index of each line (uint32), so later stages need no parse to
+  know a record's source. The one-pass build leaves both out too (it writes the shards
+  itself, staged under `staged/` with `staged.json`); a later stage running on its own
+  writes them first.
+* `validated.rejects` - indices (uint64, ascending) of transformed lines that failed the spec
+  or were duplicates; `validated.ids.arrow` - the accepted ids' 128-bit digests (for leakage).
+* `<stage>.json` - the stage's marker: its input fingerprint and its report. A stage whose
+  marker matches the current fingerprint is reused instead of run again.
+
+Files are written under temporary names and renamed, markers last, so a killed stage is
+simply redone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+import orjson
+
+from jsonl_assets.core.fault_points import reached
+from jsonl_assets.core.store.atomic_files import (
+    abort_partial,
+    commit_partial,
+    partial_path,
+    write_atomic,
+    write_partial,
+)
+
+CHUNK: Final = 4 << 20
+STAGE_FORMAT_VERSION: Final = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionDirs:
+    """Where one partition's work, quarantine and shards live."""
+
+    objective: str
+    split: str
+    work: Path
+    quarantine: Path
+    package: Path
+
+    @property
+    def key(self) -> str:
+        return f"{self.objective}|{self.split}"
+
+    @property
+    def family_prefix(self) -> str:
+        return f"{self.objective}-{self.split}"
+
+    def file(self, name: str) -> Path:
+        return self.work / name
+
+    @property
+    def scratch(self) -> Path:
+        return self.work / "scratch"
+
+
+def partition_dirs(
+    work_dir: Path, quarantine_dir: Path, package_dir: Path, objective: str, split: str
+) -> PartitionDirs:
+    return PartitionDirs(
+        objective=objective,
+        split=split,
+        work=work_dir / objective / split,
+        quarantine=quarantine_dir / objective / split,
+        package=package_dir,
+    )
+
+
+def fingerprint(*parts: Any) -> str:
+    """sha256 over the canonical JSON of `parts` (the inputs that determine a stage's output)."""
+    payload = orjson.dumps([STAGE_FORMAT_VERSION, *parts], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(payload).hexdigest()
+
+
+def read_marker(path: Path, expected_fingerprint: str) -> dict[str, Any] | None:
+    """The report of a finished stage with these inputs, or None if it must run."""
+    try:
+        marker = orjson.loads(path.read_bytes())
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return None
+    if marker.get("fingerprint") != expected_fingerprint:
+        return None
+    return marker.get("report")
+
+
+def write_marker(path: Path, stage_fingerprint: str, report: dict[str, Any]) -> None:
+    write_atomic(
+        path,
+        orjson.dumps(
+            {"fingerprint": stage_fingerprint, "report": report}, option=orjson.OPT_INDENT_2
+        ),
+    )
+    reached("marker:" + path.stem)
+
+
+def iter_line_batches(path: Path, chunk: int = CHUNK) -> Iterator[list[bytes]]:
+    """Lines of a work file (without their newline), a chunk's worth at a time."""
+    with open(path, "rb") as handle:
+        rest = b""
+        while data := handle.read(chunk):
+            lines = (rest + data).split(b"\n") if rest else data.split(b"\n")
+            rest = lines.pop()
+            if lines:
+                yield lines
+        if rest:
+            yield [rest]
+
+
+class WorkFileWriter:
+    """Buffered writer to a temporary name; `commit()` fsyncs and renames it into place.
+
+    With `background`, each full buffer is written by a helper thread while the caller goes
+    on (the write releases the GIL), one buffer at a time, so at most two are held. A failed
+    write (a full disk) is raised by the next `flush()` or by `commit()`."""
+
+    def __init__(self, path: Path, buffer_bytes: int = CHUNK, background: bool = False) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = partial_path(path)
+        self._handle: BinaryIO = open(self._tmp, "wb")  # noqa: SIM115 - closed in commit/abort
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._limit = buffer_bytes
+        self.bytes_written = 0
+        self._writer = ThreadPoolExecutor(1, "work-file-writer") if background else None
+        self._in_flight: Future[None] | None = None
+
+    def write(self, data: bytes) -> None:
+        self._buffer.append(data)
+        self._buffered += len(data)
+        if self._buffered >= self._limit:
+            self.flush()
+
+    def write_many(self, items: list[bytes]) -> None:
+        self._buffer.extend(items)
+        self._buffered += sum(map(len, items))
+        if self._buffered >= self._limit:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buffer:
+            data = b"".join(self._buffer)
+            self._buffer = []
+            self._buffered = 0
+            if self._writer is None:
+                write_partial(self._handle, data, self.path)
+            else:
+                self._wait()
+                self._in_flight = self._writer.submit(write_partial, self._handle, data, self.path)
+            self.bytes_written += len(data)
+
+    def _wait(self) -> None:
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
+
+    def commit(self) -> None:
+        self.flush()
+        self._wait()
+        self._stop()
+        commit_partial(self._handle, self.path)
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._wait()
+        self._stop()
+        abort_partial(self._handle, self.path)
+
+    def _stop(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+
+
+class CountingSink:
+    """Stands in for a work file's writer when the one-pass build leaves the file out: counts
+    the bytes the file would hold, and at commit removes the file of an earlier build (it
+    would not match the new marker)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.bytes_written = 0
+
+    def write(self, data: bytes) -> None:
+        self.bytes_written += len(data)
+
+    def write_many(self, items: list[bytes]) -> None:
+        self.bytes_written += sum(map(len, items))
+
+    def commit(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def abort(self) -> None:
+        pass

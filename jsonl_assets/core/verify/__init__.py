@@ -1,0 +1,1 @@
+"""The package verifier (`jsonl-assets verify`) and its reading limits."""

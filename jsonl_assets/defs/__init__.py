@@ -1,0 +1,1 @@
+"""The Dagster layer: assets, checks, jobs, schedules, sensors, resources, Definitions."""

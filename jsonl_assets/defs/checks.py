@@ -1,0 +1,175 @@
+"""The six blocking asset checks: names, specs and their results (the rate checks are decided
+in rate_checks.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import dagster as dg
+
+from jsonl_assets.core.rules import reject_reasons
+from jsonl_assets.core.rules.rate_checks import PARTITION_SCOPE, RateCount, RateEvaluation
+from jsonl_assets.defs.ui_metadata import format_trace, table
+
+PARSE_FAILURE_RATE: Final = reject_reasons.PARSE_FAILURE_RATE
+ADAPTER_REJECT_RATE: Final = reject_reasons.ADAPTER_REJECT_RATE
+DUPLICATE_ID_RATE: Final = reject_reasons.DUPLICATE_ID_RATE
+INVALID_RATE: Final = reject_reasons.INVALID_RATE
+SHARDS_VERIFIED: Final = "shards_verified"
+PACKAGE_VALID: Final = "package_valid"
+# Structured result of a rate check, which the CLI's failure report reads.
+RATE_REPORT: Final = "rate_report"
+
+_PER_SOURCE = (
+    " Decided per partition and per source, on the inputs charged to it; a source's own "
+    "sources[].thresholds override the global value for it."
+)
+CHECK_DESCRIPTIONS: Final = {
+    PARSE_FAILURE_RATE: "Share of this partition's inputs that could not be read or parsed, against thresholds.max_parse_failure_rate."
+    + _PER_SOURCE,
+    ADAPTER_REJECT_RATE: "Share of this partition's inputs the source's adapter could not map (adapter:*, missing_id, unserializable), against thresholds.max_adapter_reject_rate."
+    + _PER_SOURCE,
+    DUPLICATE_ID_RATE: "Share of records dropped as duplicate ids, against thresholds.max_duplicate_id_rate."
+    + _PER_SOURCE,
+    INVALID_RATE: "Share of records that break a rule of the spec (schema:*) or of the quality policy (quality:*), against thresholds.max_invalid_rate."
+    + _PER_SOURCE,
+    SHARDS_VERIFIED: "Every shard re-read from disk: size and sha256 match, it decompresses to its end, its line count is its record_count, and its lines are byte for byte the records the validated stage accepted (each parsed and judged against the spec there), in order.",
+    PACKAGE_VALID: "The package passes the verifier (spec checklist A-G) and no id appears in two splits. metadata.json is only published when this passes.",
+}
+
+
+def spec(name: str, asset: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(name, asset=asset, blocking=True, description=CHECK_DESCRIPTIONS[name])
+
+
+def rate_check(evaluation: RateEvaluation, asset: dg.AssetKey | None = None) -> dg.AssetCheckResult:
+    """A rate check's result: it fails when the partition or any source is above its
+    threshold; the description names the first that is."""
+    shown = evaluation.failing[0] if evaluation.failing else evaluation.overall
+    rows = [
+        [
+            c.scope,
+            c.failed,
+            c.total,
+            f"{c.rate:.3%}",
+            f"{c.threshold:.3%}",
+            "ok" if c.passed else "ABOVE",
+            ", ".join(f"{r} {n}" for r, n in c.reasons.items()),
+        ]
+        for c in (evaluation.overall, *evaluation.sources)
+    ]
+    return dg.AssetCheckResult(
+        check_name=evaluation.check,
+        asset_key=asset,
+        passed=evaluation.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=describe(evaluation, shown),
+        metadata={
+            "failed": evaluation.overall.failed,
+            "total": evaluation.overall.total,
+            "rate": dg.MetadataValue.float(evaluation.overall.rate),
+            "threshold": dg.MetadataValue.float(evaluation.overall.threshold),
+            "per_source": dg.MetadataValue.md(
+                table(["scope", "failed", "of", "rate", "threshold", "", "reasons"], rows)
+            ),
+            "example_traces": dg.MetadataValue.md(_examples_md(evaluation)),
+            RATE_REPORT: dg.MetadataValue.json(evaluation.to_json()),
+        },
+    )
+
+
+def describe(evaluation: RateEvaluation, count: RateCount) -> str:
+    where = "" if count.scope == PARTITION_SCOPE else f"source {count.scope}: "
+    verdict = "within" if count.passed else "ABOVE"
+    return (
+        f"{where}{count.failed} of {count.total} inputs ({count.rate:.3%}), {verdict} the "
+        f"threshold of {count.threshold:.3%}"
+    )
+
+
+def _examples_md(evaluation: RateEvaluation) -> str:
+    lines = [
+        f"- {c.scope}: {reason}: {format_trace(trace)}"
+        for c in evaluation.sources
+        for reason, trace in c.examples.items()
+    ]
+    return "\n".join(lines[:10]) or "_none_"
+
+
+def shards_verified_check(result: Mapping[str, Any]) -> dg.AssetCheckResult:
+    findings = result["findings"]
+    if result["passed"]:
+        description = f"{result['shards']} shards, {result['records']} records re-read and valid"
+    else:
+        description = (
+            f"{result['bad_shards']} of {result['shards']} shards failed verification; "
+            f"{result['records']} records found, {result['expected_records']} expected"
+        )
+        if result["bad_families"]:
+            description += (
+                f"; the shards of {', '.join(result['bad_families'])} are not the accepted records"
+            )
+    return dg.AssetCheckResult(
+        check_name=SHARDS_VERIFIED,
+        passed=bool(result["passed"]),
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=description,
+        metadata={
+            "shards": result["shards"],
+            "bad_shards": result["bad_shards"],
+            "records": result["records"],
+            "findings": dg.MetadataValue.md(
+                table(
+                    ["rule", "file", "line", "message"],
+                    [[f["rule"], f["file"], f["line"], f["message"]] for f in findings],
+                )
+                if findings
+                else "_none_"
+            ),
+        },
+    )
+
+
+def package_valid_check(
+    errors: int,
+    warnings: int,
+    leaked_ids: int,
+    findings: Sequence[Mapping[str, Any]],
+    leakage: Sequence[Mapping[str, Any]],
+    problems: Sequence[str] = (),
+) -> dg.AssetCheckResult:
+    passed = errors == 0 and leaked_ids == 0 and not problems
+    parts = [f"{errors} errors, {warnings} warnings, {leaked_ids} ids in two splits"]
+    parts.extend(problems)
+    leakage_rows = [
+        [" / ".join(x["splits"]), format_trace(x["first"] or {}), format_trace(x["second"] or {})]
+        for x in leakage
+    ]
+    return dg.AssetCheckResult(
+        check_name=PACKAGE_VALID,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(parts),
+        metadata={
+            "errors": errors,
+            "warnings": warnings,
+            "leaked_ids": leaked_ids,
+            "findings": dg.MetadataValue.md(
+                table(
+                    ["severity", "rule", "file", "line", "message"],
+                    [
+                        [f["severity"], f["rule"], f["file"], f["line"], f["message"]]
+                        for f in findings
+                    ],
+                )
+                if findings
+                else "_none_"
+            ),
+            "leakage_examples": dg.MetadataValue.md(
+                table(["splits", "first copy", "second copy"], leakage_rows)
+                if leakage_rows
+                else "_none_"
+            ),
+        },
+    )

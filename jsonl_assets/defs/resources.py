@@ -1,0 +1,29 @@
+"""The one resource: where the pipeline config lives, plus run-time switches."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from jsonl_assets.core.config import PipelineConfig, load_config, resolve_config_path
+from jsonl_assets.core.store.work_files import PartitionDirs, partition_dirs
+from jsonl_assets.defs.partitions import split_key
+
+
+class PipelineResource(dg.ConfigurableResource):
+    """Loads the pipeline config: `config_path`, else $JSONL_ASSETS_CONFIG, else data/pipeline.yaml."""
+
+    config_path: str | None = None
+    force: bool = False
+    lock_timeout_seconds: float = 600.0
+    # The one-pass build compresses its shards on a helper thread. Off when every core already
+    # builds a partition (`jsonl-assets build --workers` as many as the cores): the threads
+    # would only contend. The bytes are the same either way.
+    helper_thread: bool = True
+
+    def load(self) -> PipelineConfig:
+        return load_config(resolve_config_path(self.config_path))
+
+    def dirs(self, cfg: PipelineConfig, key: str | dg.MultiPartitionKey) -> PartitionDirs:
+        objective, split = split_key(key)
+        out = cfg.output
+        return partition_dirs(out.work_dir, out.quarantine_dir, out.dir, objective, split)

@@ -1,0 +1,104 @@
+"""`package_rebuild`: on the config's cron, one `build_partition` run per partition.
+
+The twelve runs form a *batch* (tags `jsonl-assets/batch` and `jsonl-assets/batch-size`);
+the `publish_after_batch` sensor publishes the manifest once every run of the batch has
+succeeded, so metadata.json is never assembled from half-built partitions. Run keys are
+`package_rebuild:<scheduled time>:<partition>`: a tick evaluated twice launches nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+import dagster as dg
+
+from jsonl_assets.core.config import ConfigError, load_config, resolve_config_path
+from jsonl_assets.defs.jobs import build_partition_job
+from jsonl_assets.defs.partitions import all_partition_keys
+
+SCHEDULE_NAME: Final = "package_rebuild"
+DEFAULT_CRON: Final = "0 3 * * *"
+TIMEZONE: Final = "UTC"
+BATCH_TAG: Final = "jsonl-assets/batch"
+BATCH_SIZE_TAG: Final = "jsonl-assets/batch-size"
+TRIGGER_TAG: Final = "jsonl-assets/trigger"
+
+
+def pipeline_run_config(config_path: Path | str) -> dict:
+    """Run config that pins the pipeline resource to the config the trigger looked at."""
+    return {"resources": {"pipeline": {"config": {"config_path": str(config_path)}}}}
+
+
+def batch_run_requests(
+    keys: Sequence[str],
+    trigger: str,
+    batch: str,
+    config_path: Path | str,
+    extra_tags: dict[str, str] | None = None,
+) -> list[dg.RunRequest]:
+    """One `build_partition` RunRequest per key, all tagged as one batch of len(keys) runs;
+    the run key is `<batch>:<partition>`."""
+    tags = {
+        BATCH_TAG: batch,
+        BATCH_SIZE_TAG: str(len(keys)),
+        TRIGGER_TAG: trigger,
+        **(extra_tags or {}),
+    }
+    return [
+        dg.RunRequest(
+            run_key=f"{batch}:{key}",
+            job_name=build_partition_job.name,
+            partition_key=key,
+            run_config=pipeline_run_config(config_path),
+            tags=tags,
+        )
+        for key in keys
+    ]
+
+
+def configured_cron(config_path: str | None = None) -> str:
+    """`schedule.cron` of the config; the default when the config is missing or invalid (the
+    code location must load anyway, and the runs then report the config error)."""
+    try:
+        return load_config(config_path).schedule_cron
+    except (ConfigError, OSError):
+        return DEFAULT_CRON
+
+
+def tick_id(context: dg.ScheduleEvaluationContext) -> str:
+    """The tick's scheduled time (UTC, ISO 8601); a manual evaluation without one uses now."""
+    when = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+    return when.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def build_rebuild_schedule(cron: str) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name=SCHEDULE_NAME,
+        cron_schedule=cron,
+        execution_timezone=TIMEZONE,
+        job=build_partition_job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=(
+            f"Rebuilds all twelve partitions ({cron}, {TIMEZONE}; `schedule.cron` in the "
+            "config); the publish_after_batch sensor then publishes the manifest. Stages reuse "
+            "work whose inputs did not change, so an unchanged partition is quick."
+        ),
+    )
+    def package_rebuild(
+        context: dg.ScheduleEvaluationContext,
+    ) -> list[dg.RunRequest] | dg.SkipReason:
+        path = resolve_config_path()
+        try:
+            load_config(path)
+        except ConfigError as exc:
+            return dg.SkipReason(f"config error, nothing launched: {exc}")
+        batch = f"{SCHEDULE_NAME}:{tick_id(context)}"
+        return batch_run_requests(all_partition_keys(), SCHEDULE_NAME, batch, path)
+
+    return package_rebuild
+
+
+package_rebuild = build_rebuild_schedule(configured_cron())

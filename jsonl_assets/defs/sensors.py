@@ -1,0 +1,170 @@
+"""Two sensors: rebuild what a source change reaches, and publish the manifest after a batch.
+
+`raw_sources_changed` fingerprints every configured source file (stat first; the content
+sha256 only when the stat moved), and for the partitions fed by a source whose content or
+config entry changed it requests one `build_partition` run each, as one batch, and records
+an observation of `raw_sources` for them (that is what marks them stale in the UI). Its
+cursor is the JSON snapshot of the fingerprints, kept by the Dagster instance, so it survives
+restarts. Its first tick (no cursor yet) only records the baseline and observes all twelve
+partitions; a tick that sees no content change requests nothing.
+
+`publish_after_batch` runs the `publish_manifest` job once every run of a batch (from this
+sensor or from the `package_rebuild` schedule) has succeeded. A batch with a failed run
+publishes nothing: metadata.json stays as it was, as with `jsonl-assets build`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Final
+
+import dagster as dg
+
+from jsonl_assets.core.config import ConfigError, load_config, resolve_config_path
+from jsonl_assets.core.source_fingerprints import (
+    changed_partitions,
+    changed_sources,
+    dump_cursor,
+    load_cursor,
+    take_snapshot,
+)
+from jsonl_assets.defs.jobs import build_partition_job, publish_manifest_job
+from jsonl_assets.defs.observations import observation_events
+from jsonl_assets.defs.schedules import BATCH_SIZE_TAG, BATCH_TAG, TRIGGER_TAG, batch_run_requests
+
+SOURCES_SENSOR_NAME: Final = "raw_sources_changed"
+PUBLISH_SENSOR_NAME: Final = "publish_after_batch"
+DEFAULT_INTERVAL_SECONDS: Final = 60
+PUBLISH_INTERVAL_SECONDS: Final = 15
+CHANGED_SOURCES_TAG: Final = "jsonl-assets/changed-sources"
+PARTITION_TAG: Final = "dagster/partition"
+MAX_TAG_CHARS: Final = 200
+
+
+def configured_interval(config_path: str | None = None) -> int:
+    """`sensor.interval_seconds` of the config; the default when it is missing or invalid."""
+    try:
+        return load_config(config_path).sensor_interval_seconds
+    except (ConfigError, OSError):
+        return DEFAULT_INTERVAL_SECONDS
+
+
+def _short(names: list[str]) -> str:
+    text = ",".join(names)
+    return text if len(text) <= MAX_TAG_CHARS else text[: MAX_TAG_CHARS - 3] + "..."
+
+
+def evaluate_sources(cursor: str | None) -> dg.SensorResult:
+    """One tick of `raw_sources_changed`, given the previous cursor (pure apart from reading
+    the config and the source files)."""
+    path = resolve_config_path()
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        # The cursor is left as it was: the next valid config is compared with the last one.
+        return dg.SensorResult(skip_reason=f"config error, nothing launched: {exc}")
+    previous = load_cursor(cursor)
+    snapshot = take_snapshot(cfg, previous.snapshot.files if previous else None)
+    if previous is None:
+        return dg.SensorResult(
+            skip_reason=(
+                f"baseline: fingerprinted {len(snapshot.files)} files of "
+                f"{len(snapshot.sources)} sources; later changes will be rebuilt"
+            ),
+            cursor=dump_cursor(snapshot, secrets.token_hex(4), 0),
+            asset_events=observation_events(snapshot),
+        )
+    keys = changed_partitions(previous.snapshot, snapshot)
+    if not keys:
+        return dg.SensorResult(
+            skip_reason=(
+                f"no source changed ({len(snapshot.files)} files; "
+                f"{len(snapshot.hashed)} re-hashed with the same content)"
+            ),
+            cursor=dump_cursor(snapshot, previous.epoch, previous.generation),
+        )
+    generation = previous.generation + 1
+    names = changed_sources(previous.snapshot, snapshot)
+    batch = f"{SOURCES_SENSOR_NAME}:{previous.epoch}.{generation}"
+    requests = batch_run_requests(
+        keys, SOURCES_SENSOR_NAME, batch, cfg.path, {CHANGED_SOURCES_TAG: _short(names)}
+    )
+    return dg.SensorResult(
+        run_requests=requests,
+        cursor=dump_cursor(snapshot, previous.epoch, generation),
+        asset_events=observation_events(snapshot, keys),
+    )
+
+
+def build_sources_sensor(interval_seconds: int) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=SOURCES_SENSOR_NAME,
+        job=build_partition_job,
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            f"Every {interval_seconds} s (`sensor.interval_seconds`): fingerprints the "
+            "configured source files (size, mtime, then sha256 when those moved) and rebuilds "
+            "only the partitions fed by a source whose content or config entry changed; "
+            "publish_after_batch then publishes the manifest. The first tick records a baseline."
+        ),
+    )
+    def raw_sources_changed(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        return evaluate_sources(context.cursor)
+
+    return raw_sources_changed
+
+
+def latest_runs_by_partition(instance: dg.DagsterInstance, batch: str) -> dict[str, dg.DagsterRun]:
+    """The newest `build_partition` run of each partition of a batch (a retried run's retry
+    carries the same tags and is newer than the run it retries)."""
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(job_name=build_partition_job.name, tags={BATCH_TAG: batch})
+    )
+    latest: dict[str, dg.DagsterRun] = {}
+    for run in runs:  # newest first
+        latest.setdefault(run.tags.get(PARTITION_TAG, ""), run)
+    return latest
+
+
+def publish_decision(
+    instance: dg.DagsterInstance, run: dg.DagsterRun
+) -> dg.RunRequest | dg.SkipReason:
+    """Publish when every partition of `run`'s batch has a successful newest run."""
+    batch = run.tags.get(BATCH_TAG)
+    if not batch:
+        return dg.SkipReason(f"run {run.run_id} is not part of a batch")
+    size = int(run.tags.get(BATCH_SIZE_TAG, "0"))
+    latest = latest_runs_by_partition(instance, batch)
+    waiting = sorted(k for k, r in latest.items() if r.status != dg.DagsterRunStatus.SUCCESS)
+    if len(latest) < size or waiting:
+        return dg.SkipReason(
+            f"batch {batch}: {len(latest) - len(waiting)} of {size} partitions succeeded; "
+            f"waiting for {', '.join(waiting) or 'runs not yet created'}"
+        )
+    return dg.RunRequest(
+        run_key=f"{batch}:manifest",
+        job_name=publish_manifest_job.name,
+        run_config={"resources": run.run_config.get("resources", {})},
+        tags={BATCH_TAG: batch, TRIGGER_TAG: run.tags.get(TRIGGER_TAG, "")},
+    )
+
+
+@dg.run_status_sensor(
+    name=PUBLISH_SENSOR_NAME,
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[build_partition_job],
+    request_job=publish_manifest_job,
+    minimum_interval_seconds=PUBLISH_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "When a build_partition run of a batch (package_rebuild or raw_sources_changed) "
+        "succeeds and every other partition of that batch has succeeded too, runs "
+        "publish_manifest once for the batch. A batch with a failed run publishes nothing."
+    ),
+)
+def publish_after_batch(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
+    return publish_decision(context.instance, context.dagster_run)
+
+
+raw_sources_changed = build_sources_sensor(configured_interval())

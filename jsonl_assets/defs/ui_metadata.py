@@ -1,0 +1,71 @@
+"""Markdown tables the Dagster UI shows for partitions and the package (plain strings)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+
+
+def _cell(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    head = "| " + " | ".join(headers) + " |\n| " + " | ".join("---" for _ in headers) + " |\n"
+    return head + "".join("| " + " | ".join(_cell(c) for c in row) + " |\n" for row in rows)
+
+
+def format_trace(trace: Mapping[str, Any]) -> str:
+    position = next((f"{k} {trace[k]}" for k in ("line", "row", "item", "chunk") if k in trace), "")
+    return f"{trace.get('file', '?')} {position}".strip()
+
+
+def shards_table(shards: Sequence[Mapping[str, Any]]) -> str:
+    if not shards:
+        return "_no shards: this partition has no records_"
+    return table(
+        ["path", "records", "bytes", "sha256"],
+        [[s["path"], s["record_count"], s["bytes"], s["sha256"][:12]] for s in shards],
+    )
+
+
+def quarantine_table(summary: Mapping[str, Any]) -> str:
+    by_reason = summary.get("by_reason") or {}
+    if not by_reason:
+        return "_nothing quarantined_"
+    examples = summary.get("examples") or {}
+    return table(
+        ["reason", "records", "first traces"],
+        [
+            [reason, count, "; ".join(format_trace(t) for t in examples.get(reason, [])[:3])]
+            for reason, count in by_reason.items()
+        ],
+    )
+
+
+def accounting_table(per_source: Mapping[str, Mapping[str, Any]]) -> str:
+    rows = [
+        [
+            name,
+            c["read"],
+            c["written"],
+            c["quarantined"],
+            ", ".join(f"{r} {n}" for r, n in (c.get("quarantined_by_reason") or {}).items()),
+        ]
+        for name, c in per_source.items()
+    ]
+    return table(["source", "read", "written", "quarantined", "by reason"], rows)
+
+
+def package_summary_table(records: Mapping[tuple[str, str], tuple[int, int]]) -> str:
+    """Split × objective grid of `records (shards)`; a dash where nothing was built."""
+    rows = []
+    for split in SPLITS:
+        row: list[Any] = [split]
+        for objective in OBJECTIVES:
+            cell = records.get((objective, split))
+            row.append(f"{cell[0]} ({cell[1]} shards)" if cell else "-")
+        rows.append(row)
+    return table(["split", *OBJECTIVES], rows)
