@@ -14,10 +14,11 @@ import ast
 import re
 from pathlib import Path
 
+import jsonl_assets
 from jsonl_assets.core.rules import reject_reasons
 from jsonl_assets.core.rules.reject_reasons import known_rate
 
-PACKAGE = Path(reject_reasons.__file__).parent
+PACKAGE = Path(jsonl_assets.__file__).parent
 FAMILY = re.compile(r"^(adapter|schema|quality):[a-z0-9_]*$")
 CODE = re.compile(r"^[a-z][a-z0-9_]*(:[a-z0-9_]*)?$")
 
