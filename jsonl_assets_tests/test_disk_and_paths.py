@@ -26,13 +26,13 @@ import orjson
 import pytest
 import yaml
 
-from jsonl_assets.core import shard_writer
 from jsonl_assets.core.config import load_config
 from jsonl_assets.core.shard_writer import ShardWriteError
 from jsonl_assets.core.stages.extract_stage import run_extract
 from jsonl_assets.core.stages.shard_stage import run_shards
 from jsonl_assets.core.stages.transform_stage import run_transform
 from jsonl_assets.core.stages.validate_stage import run_validate
+from jsonl_assets.core.store import local
 from jsonl_assets.core.store.work_files import PartitionDirs, partition_dirs
 from jsonl_assets.core.verify.package_verifier import verify_package
 from jsonl_assets_tests import test_restart as restart
@@ -90,7 +90,7 @@ def test_disk_full_while_writing_a_shard_fails_cleanly_and_resumes(
         handle = open(path, mode, *args, **kwargs)  # noqa: SIM115 - the writer closes it
         return _FullDisk(handle, budget) if "w" in mode else handle
 
-    monkeypatch.setattr(shard_writer, "open", small_disk_open, raising=False)
+    monkeypatch.setattr(local, "open", small_disk_open, raising=False)
     with pytest.raises(ShardWriteError) as failure:
         run_shards(cfg, dirs)
     message = str(failure.value)

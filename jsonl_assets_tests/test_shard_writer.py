@@ -114,9 +114,8 @@ def test_no_partial_file_is_visible_and_commit_is_atomic(tmp_path: Path) -> None
     writer = ShardWriter(tmp_path / "pkg", "cpt-test", "zstd", None, 1000, None, journal)
     for i, line in enumerate(_lines(2000, size=3000)):
         writer.add(line, i)
-        visible = [
-            p.name for p in (tmp_path / "pkg" / "data").iterdir() if not p.name.startswith(".")
-        ]
+        data_dir = tmp_path / "pkg" / "data"  # made by the first shard's write
+        visible = [p.name for p in data_dir.glob("*") if not p.name.startswith(".")]
         # While a shard is open only hidden .partial files exist for it; committed ones are whole.
         for name in visible:
             assert name.endswith(".jsonl.zst")
@@ -177,7 +176,7 @@ def test_disk_full_names_the_shard_and_leaves_no_partial(
             self._inner.close()
 
     monkeypatch.setattr(
-        "jsonl_assets.core.shard_writer.open", lambda p, mode="r": Full(p), raising=False
+        "jsonl_assets.core.store.local.open", lambda p, mode="r": Full(p), raising=False
     )
     with pytest.raises(ShardWriteError, match=r"sft-train-00000\.jsonl.*No space left"):
         for i, line in enumerate(_lines(50)):

@@ -22,7 +22,6 @@ import yaml
 
 from jsonl_assets.core.config import PipelineConfig, load_config
 from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal, ShardWriteError
-from jsonl_assets.core.stages import staged_shards
 from jsonl_assets.core.stages.extract_stage import run_extract
 from jsonl_assets.core.stages.record_stages import run_record_stages
 from jsonl_assets.core.stages.shard_stage import (
@@ -35,6 +34,7 @@ from jsonl_assets.core.stages.staged_shards import MARKER, STAGED_DIR
 from jsonl_assets.core.stages.transform_stage import run_transform
 from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
 from jsonl_assets.core.stages.validate_stage import run_validate
+from jsonl_assets.core.store import local
 from jsonl_assets.core.store.package_files import LEDGER, claim
 from jsonl_assets.core.store.work_files import PartitionDirs, partition_dirs, read_marker
 
@@ -144,7 +144,7 @@ def test_staged_shards_are_copied_across_file_systems(
             raise OSError(errno.EXDEV, "Invalid cross-device link")
         real_replace(src, dst)
 
-    monkeypatch.setattr(staged_shards.os, "replace", cross_device)
+    monkeypatch.setattr(local.os, "replace", cross_device)
     report = run_shards(cfg, dirs)
     assert len(refused) == len(reference)
     assert _shards(dirs.package) == reference
@@ -177,8 +177,6 @@ def test_a_full_disk_while_staging_fails_the_pass_cleanly(
     """ENOSPC in a staged shard (written on the helper thread) fails the pass with the
     shard's name; nothing of the pass is committed or left behind, and the rerun, with
     space again, builds the same shards."""
-    from jsonl_assets.core import shard_writer
-
     from .test_disk_and_paths import _FullDisk
 
     cfg, dirs = _project(sample_project)
@@ -186,9 +184,10 @@ def test_a_full_disk_while_staging_fails_the_pass_cleanly(
 
     def small_disk_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
         handle = open(path, mode, *args, **kwargs)  # noqa: SIM115 - the writer closes it
-        return _FullDisk(handle, budget) if "w" in mode else handle
+        is_shard = Path(path).parent == dirs.work / STAGED_DIR / "data"  # not a marker
+        return _FullDisk(handle, budget) if "w" in mode and is_shard else handle
 
-    monkeypatch.setattr(shard_writer, "open", small_disk_open, raising=False)
+    monkeypatch.setattr(local, "open", small_disk_open, raising=False)
     with pytest.raises(ShardWriteError, match="No space left on device") as failure:
         run_record_stages(cfg, dirs)
     assert str(dirs.work / STAGED_DIR / "data" / "cpt-train-") in str(failure.value)

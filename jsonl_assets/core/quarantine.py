@@ -14,12 +14,8 @@ from typing import Any, Final
 
 import orjson
 
-from jsonl_assets.core.store.atomic_files import (
-    abort_partial,
-    commit_partial,
-    partial_path,
-    write_partial,
-)
+from jsonl_assets.core.store.atomic_files import write_partial
+from jsonl_assets.core.store.base import AtomicWrite, store_for
 from jsonl_assets.core.traces import raw_fields
 
 EXAMPLES_PER_REASON: Final = 5
@@ -41,9 +37,7 @@ class QuarantineWriter:
         self.by_source: dict[str, Counter[str]] = {}
         self.source_examples: dict[str, dict[str, dict[str, Any]]] = {}  # the first trace
         self.examples: dict[str, list[dict[str, Any]]] = {}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = partial_path(path)
-        self._handle = open(self._tmp, "wb")  # noqa: SIM115 - closed in close()/__exit__
+        self._handle: AtomicWrite = store_for(path).open_atomic(path)
 
     @property
     def count(self) -> int:
@@ -88,10 +82,10 @@ class QuarantineWriter:
 
     def commit(self) -> None:
         """Make the file visible under its final name (an empty file when nothing was rejected)."""
-        commit_partial(self._handle, self.path)
+        self._handle.commit()
 
     def abort(self) -> None:
-        abort_partial(self._handle, self.path)
+        self._handle.abort()
 
     def __enter__(self) -> QuarantineWriter:
         return self

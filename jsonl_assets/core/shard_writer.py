@@ -8,8 +8,9 @@ on the records from its first one onwards, which is what makes resuming exact: a
 the journal says which shards are committed and where each family stopped, and the writer
 starts the next shard exactly as an uninterrupted run would have.
 
-Each shard is written to a hidden `.partial` file beside its final name, fsynced, renamed and
-the folder fsynced; only then is it appended (fsynced) to the journal. A shard written into
+Each shard is written through the package's store (store/base.py: on a local disk a hidden
+`.partial` file, fsynced, renamed, the folder fsynced); only once committed is it appended
+(durably) to the journal. A shard written into
 the package is first claimed in the partition's ledger (package_files.py), so only files this
 project wrote are ever removed as orphans.
 """
@@ -18,17 +19,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from jsonl_assets.core.compression import FrameCompressor
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.rules.spec_vocabulary import SHARD_EXTENSIONS
-from jsonl_assets.core.store.atomic_files import fsync_dir, partial_path
+from jsonl_assets.core.store.atomic_files import os_error_reason
+from jsonl_assets.core.store.base import AtomicWrite, read_bytes, store_for, write_bytes
 from jsonl_assets.core.store.package_files import LEDGER, claim
 
 if TYPE_CHECKING:
@@ -76,11 +77,14 @@ class ShardJournal:
         A torn last line, a different fingerprint or a missing/resized file ends the usable
         prefix; the journal is rewritten to that prefix.
         """
-        if not self.path.exists():
+        try:
+            data = read_bytes(self.path)
+        except FileNotFoundError:
             return []
+        store = store_for(package_dir)
         kept: list[ShardInfo] = []
         valid = True
-        for line in self.path.read_bytes().split(b"\n"):
+        for line in data.split(b"\n"):
             if not line or not valid:
                 continue
             try:
@@ -92,8 +96,8 @@ class ShardJournal:
                 valid = False
                 continue
             info = ShardInfo(**entry)
-            target = package_dir / info.path
-            if not target.is_file() or target.stat().st_size != info.bytes:
+            st = store.stat(package_dir / info.path)
+            if st is None or st.is_dir or st.size != info.bytes:
                 valid = False
                 continue
             kept.append(info)
@@ -101,26 +105,16 @@ class ShardJournal:
         return kept
 
     def _rewrite(self, entries: list[ShardInfo]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = partial_path(self.path)
-        with open(tmp, "wb") as handle:
-            for info in entries:
-                handle.write(self._line(info))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        write_bytes(self.path, b"".join(self._line(info) for info in entries))
 
     def _line(self, info: ShardInfo) -> bytes:
         return orjson.dumps({**asdict(info), "fingerprint": self.fingerprint}) + b"\n"
 
     def append(self, info: ShardInfo) -> None:
-        with open(self.path, "ab") as handle:
-            handle.write(self._line(info))
-            handle.flush()
-            os.fsync(handle.fileno())
+        store_for(self.path).append(self.path, self._line(info))
 
     def discard(self) -> None:
-        self.path.unlink(missing_ok=True)
+        store_for(self.path).remove(self.path)
 
     def claim(self, relpath: str) -> None:
         """Record a shard as the project's own before it gets its name in the package."""
@@ -188,11 +182,11 @@ class ShardWriter:
         self._pending_bytes = 0
         self._pending_count = 0
         self._last_index = -1
-        self._handle: BinaryIO | None = None
+        self._store = store_for(package_dir)
+        self._handle: AtomicWrite | None = None
         self._hash = hashlib.sha256()
         self._records = 0
         self._bytes = 0
-        (package_dir / "data").mkdir(parents=True, exist_ok=True)
 
     @classmethod
     def for_output(
@@ -275,8 +269,7 @@ class ShardWriter:
         if self._handle is not None:
             handle, self._handle = self._handle, None
             with contextlib.suppress(OSError):
-                handle.close()
-            partial_path(self._final_path()).unlink(missing_ok=True)
+                handle.abort()
 
     def _emit(self) -> None:
         pieces, count = self._pending, self._pending_count
@@ -324,9 +317,8 @@ class ShardWriter:
         return self.package_dir / self._relpath(self._number)
 
     def _open(self) -> None:
-        tmp = partial_path(self._final_path())
         try:
-            self._handle = open(tmp, "wb")  # noqa: SIM115 - closed in _commit/_fail
+            self._handle = self._store.open_atomic(self._final_path())
         except OSError as exc:
             self._fail(exc)
         self._hash = hashlib.sha256()
@@ -337,26 +329,20 @@ class ShardWriter:
         final = self._final_path()
         if self._handle is not None:
             handle, self._handle = self._handle, None
-            # close() flushes what is still buffered, which fails again on a full disk; the
-            # file is closed all the same, and it is deleted right below.
+            # abort() flushes what is still buffered, which fails again on a full disk; the
+            # file is closed all the same, and deleted.
             with contextlib.suppress(OSError):
-                handle.close()
-        partial_path(final).unlink(missing_ok=True)
-        raise ShardWriteError(f"cannot write shard {final}: {exc.strerror or exc}") from exc
+                handle.abort()
+        raise ShardWriteError(f"cannot write shard {final}: {os_error_reason(exc)}") from exc
 
     def _commit(self) -> None:
         if self._handle is None:
             return
-        final = self._final_path()
         try:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
-            self._handle = None
             if self.journal is not None:  # writing into the package (not staging)
                 self.journal.claim(self._relpath(self._number))
-            os.replace(partial_path(final), final)
-            fsync_dir(final.parent)
+            self._handle.commit()
+            self._handle = None
         except OSError as exc:
             self._fail(exc)
         reached("shard.renamed")

@@ -16,7 +16,6 @@ a source with a declared split feeds that one partition.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import orjson
 from jsonl_assets.core.config import PipelineConfig, SourceConfig
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store import file_hashes
+from jsonl_assets.core.store.base import FileStat, existing_stat, store_for
 
 CURSOR_FORMAT: Final = 1
 HASH_CHUNK_BYTES: Final = 1 << 20
@@ -43,12 +43,12 @@ class FileFingerprint:
     ctime_ns: int
     sha256: str
 
-    def same_stat(self, st: os.stat_result) -> bool:
+    def same_stat(self, st: FileStat) -> bool:
         return (self.size, self.mtime_ns, self.inode, self.ctime_ns) == (
-            st.st_size,
-            st.st_mtime_ns,
-            st.st_ino,
-            st.st_ctime_ns,
+            st.size,
+            st.mtime_ns,
+            st.inode,
+            st.ctime_ns,
         )
 
 
@@ -103,7 +103,7 @@ def partitions_fed(objective: str, split: str) -> list[str]:
 def file_sha256(path: Path) -> str:
     """sha256 of a file's bytes, read in 1 MiB chunks (memory stays flat)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with store_for(path).open_read(path) as handle:
         while chunk := handle.read(HASH_CHUNK_BYTES):
             digest.update(chunk)
     return digest.hexdigest()
@@ -111,16 +111,16 @@ def file_sha256(path: Path) -> str:
 
 def fingerprint_file(path: Path, previous: FileFingerprint | None) -> tuple[FileFingerprint, bool]:
     """The file's fingerprint, and whether its content had to be read (stat differed)."""
-    st = path.stat()
+    st = existing_stat(path)
     if previous is not None and previous.same_stat(st):
         return previous, False
     sha = file_sha256(path)
-    after = path.stat()
-    if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+    after = existing_stat(path)
+    if (after.size, after.mtime_ns) != (st.size, st.mtime_ns):
         # Written to while we read it: keep no stat, so the next look hashes it again.
         return FileFingerprint(-1, -1, -1, -1, sha), True
     file_hashes.remember(path.resolve(), st, sha)
-    return FileFingerprint(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, sha), True
+    return FileFingerprint(st.size, st.mtime_ns, st.inode, st.ctime_ns, sha), True
 
 
 def _canonical(value: Any) -> bytes:

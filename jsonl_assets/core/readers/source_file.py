@@ -26,6 +26,7 @@ from jsonl_assets.core.compression import (
     iter_decompressed,
 )
 from jsonl_assets.core.store import file_hashes
+from jsonl_assets.core.store.base import FileStat, existing_stat, store_for
 
 DEFAULT_CHUNK: Final = 1 << 20
 _MAGIC_LEN: Final = 4
@@ -89,11 +90,12 @@ class SourceFile:
     def __init__(self, path: Path, rel: str) -> None:
         self.path = Path(path)
         self.rel = rel
-        st = os.stat(self.path)
+        self._store = store_for(self.path)
+        st = existing_stat(self.path)
         self._stat = st
         self._identity = _identity(st)
-        self.size: int = st.st_size
-        with open(self.path, "rb") as fh:
+        self.size: int = st.size
+        with self._store.open_read(self.path) as fh:
             self.compression: str = detect_compression(fh.read(_MAGIC_LEN))
         self._sha256: str | None = None
         self._hashed_bytes: int | None = None
@@ -120,8 +122,8 @@ class SourceFile:
         """
         # Hashed beforehand (`hash_remaining()` first): only count the bytes read.
         hasher = hashlib.sha256() if self._sha256 is None else _NO_HASH
-        with open(self.path, "rb") as fh:
-            self._check_identity(_identity(os.fstat(fh.fileno())), "when opened for reading")
+        with self._store.open_read(self.path) as fh:
+            self._check_identity(self._identity_now(), "when opened for reading")
             reader = _HashingReader(fh, hasher)
             # Members found bad by `damage()` are skipped over (their records are quarantined).
             skip = self._damage is not None
@@ -153,8 +155,8 @@ class SourceFile:
             if self._sha256 is None and (sha := file_hashes.known(self.path.resolve(), self._stat)):
                 self._sha256 = sha
             hasher = hashlib.sha256() if self._sha256 is None else _NO_HASH
-            with open(self.path, "rb") as fh:
-                self._check_identity(_identity(os.fstat(fh.fileno())), "when opened for checking")
+            with self._store.open_read(self.path) as fh:
+                self._check_identity(self._identity_now(), "when opened for checking")
                 reader = _HashingReader(fh, hasher)
                 found = damaged_lines(reader, self.compression)  # type: ignore[arg-type]
                 reader.drain()
@@ -178,8 +180,8 @@ class SourceFile:
             self.damage()  # one pass: the members are checked and the file hashed
         if self._sha256 is None:
             hasher = hashlib.sha256()
-            with open(self.path, "rb") as fh:
-                self._check_identity(_identity(os.fstat(fh.fileno())), "when opened for hashing")
+            with self._store.open_read(self.path) as fh:
+                self._check_identity(self._identity_now(), "when opened for hashing")
                 reader = _HashingReader(fh, hasher)
                 reader.drain()
             self._sha256 = hasher.hexdigest()
@@ -212,16 +214,18 @@ class SourceFile:
 
     def ensure_unchanged(self) -> None:
         """Raise `SourceChangedError` if the file is not the one that was opened and read."""
-        try:
-            now = _identity(os.stat(self.path))
-        except FileNotFoundError as exc:
-            raise SourceChangedError(f"{self.rel}: file disappeared while being read") from exc
-        self._check_identity(now, "after reading")
+        self._check_identity(self._identity_now(), "after reading")
         if self._hashed_bytes is not None and self._hashed_bytes != self.size:
             raise SourceChangedError(
                 f"{self.rel}: {self._hashed_bytes} bytes were read but the file had "
                 f"{self.size} bytes when opened"
             )
+
+    def _identity_now(self) -> tuple[int, int, int]:
+        st = self._store.stat(self.path)
+        if st is None:
+            raise SourceChangedError(f"{self.rel}: file disappeared while being read")
+        return _identity(st)
 
     def _check_identity(self, now: tuple[int, int, int], when: str) -> None:
         if now == self._identity:
@@ -235,8 +239,8 @@ class SourceFile:
         raise SourceChangedError(f"{self.rel}: file changed {when} ({changes})")
 
 
-def _identity(st: os.stat_result) -> tuple[int, int, int]:
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
+def _identity(st: FileStat) -> tuple[int, int, int]:
+    return (st.size, st.mtime_ns, st.inode)
 
 
 class ChunkReader(io.RawIOBase):

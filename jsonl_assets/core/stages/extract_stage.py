@@ -7,7 +7,6 @@ it as `charged_elsewhere`), so that every input is quarantined exactly once.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +21,7 @@ from jsonl_assets.core.quarantine import QuarantineWriter
 from jsonl_assets.core.readers import READERS, ReadLimits, read_source
 from jsonl_assets.core.readers.source_file import SourceChangedError, SourceFile
 from jsonl_assets.core.stage_report import SourceCounters, StageError, StageReport
+from jsonl_assets.core.store.base import existing_stat
 from jsonl_assets.core.store.work_files import (
     CountingSink,
     PartitionDirs,
@@ -47,8 +47,8 @@ def extract_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
     files = []
     for source in cfg.sources_for(dirs.objective, dirs.split):
         for item in source.inputs:
-            st = os.stat(item.path)
-            files.append([source.name, item.rel, st.st_size, st.st_mtime_ns, st.st_ino])
+            st = existing_stat(item.path)
+            files.append([source.name, item.rel, st.size, st.mtime_ns, st.inode])
     sources = [_source_identity(s) for s in cfg.sources_for(dirs.objective, dirs.split)]
     return fingerprint(STAGE, CODE_VERSION, dirs.key, cfg.max_record_bytes, sources, files)
 

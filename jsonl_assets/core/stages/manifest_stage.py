@@ -23,6 +23,7 @@ from jsonl_assets.core.manifest_builder import PartitionShards, build_manifest, 
 from jsonl_assets.core.rules.spec_vocabulary import SPLITS
 from jsonl_assets.core.stages.validate_stage import IDS
 from jsonl_assets.core.store.atomic_files import write_atomic
+from jsonl_assets.core.store.base import ABSENT, store_for
 from jsonl_assets.core.store.package_files import check_package
 from jsonl_assets.core.store.partition_lock import partition_lock
 from jsonl_assets.core.store.work_files import partition_dirs
@@ -117,6 +118,8 @@ def publish_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards])
 
 def _publish(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> ManifestResult:
     started = time.perf_counter()
+    store = store_for(cfg.output.dir)
+    before = store.stat(cfg.output.dir / MANIFEST_NAME)  # publish replaces this version only
     check_package(cfg.output.dir, cfg.output.work_dir)  # metadata.json replaces only our own
     document = build_manifest(cfg, partitions)
     data = manifest_bytes(document)
@@ -145,7 +148,7 @@ def _publish(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> Mani
         leaked_ids=leaked,
     )
     if result.valid:
-        write_atomic(result.path, data)
+        store.publish(result.path, data, expected_tag=ABSENT if before is None else before.tag)
         result.published = True
     result.seconds = time.perf_counter() - started
     return result

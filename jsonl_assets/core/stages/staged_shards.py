@@ -17,9 +17,6 @@ A pass killed midway leaves a staging folder that the next pass clears.
 from __future__ import annotations
 
 import contextlib
-import errno
-import os
-import shutil
 import time
 from array import array
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,7 +29,7 @@ from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.shard_families import FamilyContent, file_family
 from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal, ShardWriteError, ShardWriter
 from jsonl_assets.core.source_fingerprints import file_sha256
-from jsonl_assets.core.store.atomic_files import fsync_dir, partial_path
+from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.work_files import PartitionDirs, read_marker, write_marker
 
 STAGED_DIR: Final = "staged"
@@ -161,8 +158,10 @@ def read_staged(dirs: PartitionDirs, shard_fingerprint: str) -> dict[str, Any] |
 
 def discard(dirs: PartitionDirs) -> None:
     """Remove the staged shards and their marker (the marker first: it vouches for them)."""
-    dirs.file(MARKER).unlink(missing_ok=True)
-    shutil.rmtree(dirs.work / STAGED_DIR, ignore_errors=True)
+    store = store_for(dirs.work)
+    store.remove(dirs.file(MARKER))
+    with contextlib.suppress(OSError):
+        store.remove(dirs.work / STAGED_DIR, recursive=True)
 
 
 def adopt(
@@ -177,7 +176,7 @@ def adopt(
         if info.path in done:
             continue
         source, target = root / info.path, dirs.package / info.path
-        if source.is_file() and source.stat().st_size == info.bytes:
+        if (st := store_for(source).stat(source)) and not st.is_dir and st.size == info.bytes:
             journal.claim(info.path)
             _move(source, target)
             reached("shard.renamed")
@@ -189,27 +188,18 @@ def adopt(
 
 
 def _is_shard(path: Path, info: ShardInfo) -> bool:
-    return path.is_file() and path.stat().st_size == info.bytes and file_sha256(path) == info.sha256
+    st = store_for(path).stat(path)
+    return (
+        st is not None
+        and not st.is_dir
+        and st.size == info.bytes
+        and file_sha256(path) == info.sha256
+    )
 
 
 def _move(source: Path, target: Path) -> None:
-    """Rename `source` over `target`; across file systems, copy it under a temporary name,
-    fsync and rename. Then fsync the target's folder."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Move a staged shard into the package (store.move_in: a rename, or a copy)."""
     try:
-        os.replace(source, target)
+        store_for(target).move_in(source, target)
     except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise ShardWriteError(f"cannot move {source} to {target}: {exc}") from exc
-        tmp = partial_path(target)
-        try:
-            with open(source, "rb") as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst, 4 << 20)
-                dst.flush()
-                os.fsync(dst.fileno())
-            os.replace(tmp, target)
-        except OSError as copy_exc:
-            tmp.unlink(missing_ok=True)
-            raise ShardWriteError(f"cannot copy {source} to {target}: {copy_exc}") from copy_exc
-        source.unlink()
-    fsync_dir(target.parent)
+        raise ShardWriteError(f"cannot move {source} to {target}: {exc}") from exc

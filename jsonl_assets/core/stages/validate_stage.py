@@ -11,7 +11,6 @@ and the trace of the record that was kept. Records that pass are counted per spe
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from array import array
 from collections import Counter
@@ -36,7 +35,7 @@ from jsonl_assets.core.stages.transform_stage import MARKER as TRANSFORM_MARKER
 from jsonl_assets.core.stages.transform_stage import OUTPUT as TRANSFORM_OUTPUT
 from jsonl_assets.core.stages.transform_stage import ensure_output as ensure_transformed
 from jsonl_assets.core.stages.transform_stage import upstream_marker
-from jsonl_assets.core.store.atomic_files import fsync_dir, partial_path
+from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.work_files import (
     PartitionDirs,
     WorkFileWriter,
@@ -370,12 +369,13 @@ def run_validate(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = Fals
 
 
 def _write_ids(path: Path, seen: SeenIds) -> None:
-    tmp = partial_path(path)
-    seen.frame().write_ipc(tmp)
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    out = store_for(path).open_atomic(path)
+    try:
+        seen.frame().write_ipc(out)  # type: ignore[arg-type]
+    except BaseException:
+        out.abort()
+        raise
+    out.commit()
 
 
 def read_ids(path: Path) -> pl.DataFrame:

@@ -1,26 +1,32 @@
-"""Files that appear whole or not at all.
+"""Local primitives of atomic files: the temporary name, folder fsync, errors that name the file.
 
 Every output is written to a temporary name in the destination folder (a dot-file ending in
 `.partial`, which readers and the verifier never list), flushed, fsynced, renamed over its
-final name, and the folder is fsynced. A run killed at any moment leaves at most stray
-`.partial` files, which `remove_partials` clears on the next run.
+final name, and the folder is fsynced (`local.LocalAtomicWrite`). A run killed at any moment
+leaves at most stray `.partial` files, which `remove_partials` clears on the next run.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import re
 from pathlib import Path
-from typing import BinaryIO
+from typing import Final, NoReturn, Protocol
 
-from jsonl_assets.core.fault_points import reached
+PARTIAL_SUFFIX: Final = ".partial"
+_PARTIAL: Final = re.compile(r"^\..+\.partial$")
 
-PARTIAL_SUFFIX = ".partial"
+
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> int: ...
 
 
 def partial_path(final: Path) -> Path:
     return final.with_name(f".{final.name}{PARTIAL_SUFFIX}")
+
+
+def is_partial_name(name: str) -> bool:
+    return bool(_PARTIAL.match(name))
 
 
 def fsync_dir(folder: Path) -> None:
@@ -33,77 +39,48 @@ def fsync_dir(folder: Path) -> None:
 
 def named_os_error(exc: OSError, path: Path) -> OSError:
     """The same error, naming the file (a bare ENOSPC does not say which write failed)."""
+    if exc.filename == str(path):
+        return exc  # named already
     return OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}", str(path))
 
 
-def write_partial(handle: BinaryIO, data: bytes, final: Path) -> None:
+def raise_named(exc: OSError, path: Path) -> NoReturn:
+    """Raise `exc` naming `path` (call it in the `except` block that caught `exc`)."""
+    named = named_os_error(exc, path)
+    if named is exc:
+        raise exc
+    raise named from exc
+
+
+def os_error_reason(exc: OSError) -> str:
+    """What went wrong, without the file name `named_os_error` put in front of it."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+    return cause.strerror or str(cause)
+
+
+def write_partial(handle: _Writable, data: bytes, final: Path) -> None:
     try:
         handle.write(data)
     except OSError as exc:
-        raise named_os_error(exc, final) from exc
-
-
-def commit_partial(handle: BinaryIO, final: Path) -> None:
-    """Flush and fsync an open `.partial` file, rename it to `final`, fsync the folder."""
-    try:
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
-        os.replace(partial_path(final), final)
-        fsync_dir(final.parent)
-    except OSError as exc:
-        raise named_os_error(exc, final) from exc
-
-
-def abort_partial(handle: BinaryIO, final: Path) -> None:
-    """Close and delete an open `.partial` file (also when closing fails: a full disk makes
-    the flush of its last buffered bytes fail, and the file is thrown away anyway)."""
-    try:
-        if not handle.closed:
-            handle.close()
-    except OSError:
-        pass
-    finally:
-        partial_path(final).unlink(missing_ok=True)
-
-
-@contextmanager
-def atomic_writer(final: Path) -> Iterator[BinaryIO]:
-    """Open a temporary file; on clean exit it is fsynced and renamed to `final`."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = partial_path(final)
-    handle = open(tmp, "wb")  # noqa: SIM115 - closed below on every path
-    try:
-        yield handle
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
-        reached("before_rename:" + final.name)
-        os.replace(tmp, final)
-        fsync_dir(final.parent)
-    except BaseException:
-        try:
-            handle.close()
-        except OSError:
-            pass  # a full disk fails the flush too; the file is thrown away
-        finally:
-            tmp.unlink(missing_ok=True)
-        raise
+        raise_named(exc, final)
 
 
 def write_atomic(final: Path, data: bytes) -> None:
-    with atomic_writer(final) as handle:
-        handle.write(data)
+    """Write a small file atomically, through the store that holds it."""
+    from jsonl_assets.core.store.base import write_bytes
+
+    write_bytes(final, data)
 
 
 def remove_partials(folder: Path, prefix: str = "") -> int:
     """Delete leftover temporaries of killed runs in `folder` whose final name starts with
     `prefix` (so concurrent builds of other partitions keep theirs); return how many."""
-    if not folder.is_dir():
-        return 0
+    from jsonl_assets.core.store.base import store_for
+
+    store = store_for(folder)
     removed = 0
-    for path in folder.iterdir():
-        if path.name.startswith("." + prefix) and path.name.endswith(PARTIAL_SUFFIX):
-            path.unlink(missing_ok=True)
+    for entry in list(store.list(folder)):
+        if entry.name.startswith("." + prefix) and entry.name.endswith(PARTIAL_SUFFIX):
+            store.remove(Path(folder) / entry.name)
             removed += 1
     return removed

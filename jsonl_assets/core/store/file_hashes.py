@@ -13,21 +13,25 @@ import os
 from pathlib import Path
 from typing import Final
 
+from jsonl_assets.core.store.base import FileStat
+
 _LIMIT: Final = 4096
 _known: dict[tuple[str, int, int, int, int], str] = {}
 
 
-def _key(path: Path, st: os.stat_result) -> tuple[str, int, int, int, int]:
+def _key(path: Path, st: FileStat | os.stat_result) -> tuple[str, int, int, int, int]:
+    if isinstance(st, FileStat):
+        return (os.fspath(path), st.size, st.mtime_ns, st.inode, st.ctime_ns)
     return (os.fspath(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
-def remember(path: Path, st: os.stat_result, sha256: str) -> None:
+def remember(path: Path, st: FileStat | os.stat_result, sha256: str) -> None:
     """Record the sha256 of `path`, as it was when `st` was taken (before it was read)."""
     if len(_known) >= _LIMIT:
         _known.clear()
     _known[_key(path, st)] = sha256
 
 
-def known(path: Path, st: os.stat_result) -> str | None:
+def known(path: Path, st: FileStat | os.stat_result) -> str | None:
     """The sha256 recorded for `path` with exactly this identity, if any."""
     return _known.get(_key(path, st))

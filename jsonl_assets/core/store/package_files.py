@@ -12,7 +12,6 @@ naming it and never deletes or replaces it.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any, Final
@@ -21,11 +20,12 @@ import orjson
 
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.stage_report import StageError
+from jsonl_assets.core.store.atomic_files import is_partial_name
+from jsonl_assets.core.store.base import Entry, read_bytes, store_for, write_bytes
 
 LEDGER: Final = "package_files"
 MANIFEST: Final = "metadata.json"
 LOCK_PREFIX: Final = ".jsonl-assets"
-_PARTIAL = re.compile(r"^\..+\.partial$")
 _MAX_MANIFEST_BYTES: Final = 256 << 20
 SHOWN: Final = 10
 
@@ -46,26 +46,17 @@ class ForeignFilesError(StageError):
 
 def claim(ledger: Path, relpath: str) -> None:
     """Record `relpath` (`data/<name>`) as ours, durably, before the file gets that name."""
-    ledger.parent.mkdir(parents=True, exist_ok=True)
-    with open(ledger, "ab") as handle:
-        handle.write(relpath.encode() + b"\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    store_for(ledger).append(ledger, relpath.encode() + b"\n")
 
 
 def settle(ledger: Path, relpaths: set[str]) -> None:
     """Rewrite the ledger to exactly `relpaths` (after the orphans are removed)."""
-    tmp = ledger.with_name(f".{ledger.name}.partial")
-    with open(tmp, "wb") as handle:
-        handle.write(b"".join(p.encode() + b"\n" for p in sorted(relpaths)))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, ledger)
+    write_bytes(ledger, b"".join(p.encode() + b"\n" for p in sorted(relpaths)))
 
 
 def _ledger_names(ledger: Path) -> set[str]:
     try:
-        data = ledger.read_bytes()
+        data = read_bytes(ledger)
     except FileNotFoundError:
         return set()
     return {line.decode("utf-8", "replace") for line in data.split(b"\n") if line}
@@ -79,10 +70,14 @@ def _manifest(package: Path) -> dict[str, Any] | None:
     """The package's metadata.json if this project wrote it (a regular file with our
     extension), else None."""
     path = package / MANIFEST
+    store = store_for(path)
     try:
-        if not path.is_file() or path.is_symlink() or path.stat().st_size > _MAX_MANIFEST_BYTES:
+        st = store.stat(path)
+        if st is None or st.is_dir or st.size > _MAX_MANIFEST_BYTES:
             return None
-        doc = orjson.loads(path.read_bytes())
+        if any(e.name == MANIFEST and e.is_symlink for e in store.list(package)):
+            return None
+        doc = orjson.loads(read_bytes(path))
     except (OSError, orjson.JSONDecodeError):
         return None
     from jsonl_assets.core.manifest_builder import EXTENSION_KEY, GENERATOR
@@ -119,39 +114,38 @@ def owned(package: Path, work_dir: Path) -> tuple[set[str], bool]:
 
 def foreign_files(package: Path, work_dir: Path) -> list[str]:
     """Paths (relative to the package) of what this project did not write."""
-    if not package.is_dir():
+    store = store_for(package)
+    st = store.stat(package)
+    if st is None or not st.is_dir:
         return []
     # The folder is listed before the ledgers are read: a shard is claimed before it gets
     # its name, so one a concurrent build of another partition just wrote is in its ledger.
-    candidates: list[tuple[str, bool]] = []  # (relative path, a regular file we could own)
-    for entry in sorted(os.scandir(package), key=lambda e: e.name):
+    candidates: list[tuple[str, Entry]] = []  # (relative path, its listing)
+    for entry in sorted(store.list(package), key=lambda e: e.name):
         name = entry.name
         if name.startswith(LOCK_PREFIX) or _is_partial(entry):
             continue
-        if name == "data" and entry.is_dir(follow_symlinks=False):
-            for sub in sorted(os.scandir(entry.path), key=lambda e: e.name):
+        if name == "data" and entry.is_dir:
+            for sub in sorted(store.list(package / name), key=lambda e: e.name):
                 if not _is_partial(sub):
-                    is_dir = sub.is_dir(follow_symlinks=False)
-                    candidates.append((f"data/{sub.name}" + "/" * is_dir, not is_dir))
+                    candidates.append((f"data/{sub.name}" + "/" * sub.is_dir, sub))
             continue
-        is_dir = entry.is_dir(follow_symlinks=False)
-        candidates.append((name + "/" * is_dir, not is_dir))
+        candidates.append((name + "/" * entry.is_dir, entry))
     names, manifest_ours = owned(package, work_dir)
     foreign = []
-    for rel, regular in candidates:
-        path = package / rel
+    for rel, entry in candidates:
         if rel == MANIFEST and manifest_ours:
             continue
-        if regular and rel in names and not path.is_symlink():
+        if not entry.is_dir and rel in names and not entry.is_symlink:
             continue
-        if not os.path.lexists(path):
+        if not entry.is_symlink and store.stat(package / rel) is None:
             continue  # an orphan another partition's build removed meanwhile
         foreign.append(rel)
     return foreign
 
 
-def _is_partial(entry: os.DirEntry[str]) -> bool:
-    return bool(_PARTIAL.match(entry.name)) and entry.is_file(follow_symlinks=False)
+def _is_partial(entry: Entry) -> bool:
+    return is_partial_name(entry.name) and not entry.is_dir and not entry.is_symlink
 
 
 def check_package(package: Path, work_dir: Path) -> None:
@@ -170,13 +164,16 @@ def remove_orphans(
     ledger = ledger_path(work_partition_dir)
     ours = _ledger_names(ledger) | _listed(_manifest(package))
     data_dir = package / "data"
+    store = store_for(data_dir)
     orphans = sorted(
-        p.name for p in data_dir.iterdir() if pattern.match(p.name) and f"data/{p.name}" not in keep
+        e.name
+        for e in store.list(data_dir)
+        if pattern.match(e.name) and f"data/{e.name}" not in keep
     )
     foreign = [f"data/{n}" for n in orphans if f"data/{n}" not in ours]
     if foreign:
         raise ForeignFilesError(package, foreign)
     for name in orphans:
-        (data_dir / name).unlink()
+        store.remove(data_dir / name, missing_ok=False)
     settle(ledger, keep)
     return orphans

@@ -26,18 +26,13 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import Any, Final
 
 import orjson
 
 from jsonl_assets.core.fault_points import reached
-from jsonl_assets.core.store.atomic_files import (
-    abort_partial,
-    commit_partial,
-    partial_path,
-    write_atomic,
-    write_partial,
-)
+from jsonl_assets.core.store.atomic_files import write_partial
+from jsonl_assets.core.store.base import AtomicWrite, read_bytes, store_for, write_bytes
 
 CHUNK: Final = 4 << 20
 STAGE_FORMAT_VERSION: Final = 1
@@ -90,7 +85,7 @@ def fingerprint(*parts: Any) -> str:
 def read_marker(path: Path, expected_fingerprint: str) -> dict[str, Any] | None:
     """The report of a finished stage with these inputs, or None if it must run."""
     try:
-        marker = orjson.loads(path.read_bytes())
+        marker = orjson.loads(read_bytes(path))
     except (FileNotFoundError, orjson.JSONDecodeError):
         return None
     if marker.get("fingerprint") != expected_fingerprint:
@@ -99,7 +94,7 @@ def read_marker(path: Path, expected_fingerprint: str) -> dict[str, Any] | None:
 
 
 def write_marker(path: Path, stage_fingerprint: str, report: dict[str, Any]) -> None:
-    write_atomic(
+    write_bytes(
         path,
         orjson.dumps(
             {"fingerprint": stage_fingerprint, "report": report}, option=orjson.OPT_INDENT_2
@@ -110,7 +105,7 @@ def write_marker(path: Path, stage_fingerprint: str, report: dict[str, Any]) -> 
 
 def iter_line_batches(path: Path, chunk: int = CHUNK) -> Iterator[list[bytes]]:
     """Lines of a work file (without their newline), a chunk's worth at a time."""
-    with open(path, "rb") as handle:
+    with store_for(path).open_read(path) as handle:
         rest = b""
         while data := handle.read(chunk):
             lines = (rest + data).split(b"\n") if rest else data.split(b"\n")
@@ -130,9 +125,7 @@ class WorkFileWriter:
 
     def __init__(self, path: Path, buffer_bytes: int = CHUNK, background: bool = False) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = partial_path(path)
-        self._handle: BinaryIO = open(self._tmp, "wb")  # noqa: SIM115 - closed in commit/abort
+        self._handle: AtomicWrite = store_for(path).open_atomic(path)
         self._buffer: list[bytes] = []
         self._buffered = 0
         self._limit = buffer_bytes
@@ -173,13 +166,13 @@ class WorkFileWriter:
         self.flush()
         self._wait()
         self._stop()
-        commit_partial(self._handle, self.path)
+        self._handle.commit()
 
     def abort(self) -> None:
         with contextlib.suppress(Exception):
             self._wait()
         self._stop()
-        abort_partial(self._handle, self.path)
+        self._handle.abort()
 
     def _stop(self) -> None:
         if self._writer is not None:
@@ -202,7 +195,7 @@ class CountingSink:
         self.bytes_written += sum(map(len, items))
 
     def commit(self) -> None:
-        self.path.unlink(missing_ok=True)
+        store_for(self.path).remove(self.path)
 
     def abort(self) -> None:
         pass

@@ -1,0 +1,172 @@
+"""The local file system as a `Store`: temporary file, fsync, rename, folder fsync.
+
+Writes go to a hidden `.<name>.partial` beside the final name (see atomic_files.py), which
+is renamed over it at `commit()` and the folder fsynced. `move_in` renames, or copies under
+a temporary name when the source is on another file system (EXDEV). `publish` compares the
+current version's tag before it writes; the caller holds the package's manifest lock, so no
+other build of this project publishes in between.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat as stat_module
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO, Final
+
+from jsonl_assets.core.fault_points import reached
+from jsonl_assets.core.store.atomic_files import fsync_dir, partial_path, raise_named
+from jsonl_assets.core.store.base import ABSENT, Entry, FileStat, PreconditionFailed, StorePath
+
+COPY_CHUNK: Final = 4 << 20
+
+
+class LocalAtomicWrite:
+    """A `.partial` file that becomes `path` at `commit()` (fsynced, renamed, folder fsynced)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._tmp = partial_path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle: BinaryIO = open(self._tmp, "wb")  # noqa: SIM115 - commit/abort close it
+        except OSError as exc:
+            raise_named(exc, path)
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self._handle.write(data)
+        except OSError as exc:
+            raise_named(exc, self.path)
+
+    def fileno(self) -> int:
+        return self._handle.fileno()
+
+    def commit(self) -> None:
+        try:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            reached("before_rename:" + self.path.name)
+            os.replace(self._tmp, self.path)
+            fsync_dir(self.path.parent)
+        except OSError as exc:
+            self.abort()
+            raise_named(exc, self.path)
+
+    def abort(self) -> None:
+        """Close and delete the `.partial` file (also when closing fails: a full disk makes
+        the flush of its last buffered bytes fail, and the file is thrown away anyway)."""
+        try:
+            if not self._handle.closed:
+                self._handle.close()
+        except OSError:
+            pass
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+
+def _stat(st: os.stat_result) -> FileStat:
+    return FileStat(
+        size=st.st_size,
+        mtime_ns=st.st_mtime_ns,
+        inode=st.st_ino,
+        ctime_ns=st.st_ctime_ns,
+        is_dir=stat_module.S_ISDIR(st.st_mode),
+    )
+
+
+def _path(path: StorePath) -> Path:
+    text = os.fspath(path)
+    return Path(text[len("file://") :] if text.startswith("file://") else text)
+
+
+class LocalStore:
+    """The `Store` of plain paths and `file://` URLs."""
+
+    def open_read(self, path: StorePath, start: int = 0, end: int | None = None) -> BinaryIO:
+        handle = open(_path(path), "rb")  # noqa: SIM115 - the caller closes it
+        if start:
+            handle.seek(start)
+        if end is None:
+            return handle
+        from io import BytesIO
+
+        with handle:
+            return BytesIO(handle.read(max(0, end - start)))
+
+    def open_atomic(self, path: StorePath) -> LocalAtomicWrite:
+        return LocalAtomicWrite(_path(path))
+
+    def append(self, path: StorePath, data: bytes) -> None:
+        target = _path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "ab") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def list(self, folder: StorePath) -> Iterator[Entry]:
+        try:
+            with os.scandir(_path(folder)) as entries:
+                for e in entries:
+                    yield Entry(e.name, e.is_dir(follow_symlinks=False), e.is_symlink())
+        except (FileNotFoundError, NotADirectoryError):
+            return
+
+    def stat(self, path: StorePath) -> FileStat | None:
+        try:
+            return _stat(os.stat(_path(path)))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def publish(self, path: StorePath, data: bytes, expected_tag: str | None = None) -> FileStat:
+        target = _path(path)
+        if expected_tag is not None:
+            now = self.stat(target)
+            found = ABSENT if now is None else now.tag
+            if found != expected_tag:
+                raise PreconditionFailed(
+                    f"{target} changed meanwhile (version {found}, expected {expected_tag})"
+                )
+        out = self.open_atomic(target)
+        try:
+            out.write(data)
+        except BaseException:
+            out.abort()
+            raise
+        out.commit()
+        st = self.stat(target)
+        assert st is not None
+        return st
+
+    def move_in(self, source: Path, path: StorePath) -> None:
+        target = _path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(source, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            out = self.open_atomic(target)
+            try:
+                with open(source, "rb") as src:
+                    while chunk := src.read(COPY_CHUNK):
+                        out.write(chunk)
+            except BaseException:
+                out.abort()
+                raise
+            out.commit()
+            source.unlink()
+            return
+        fsync_dir(target.parent)
+
+    def remove(self, path: StorePath, missing_ok: bool = True, recursive: bool = False) -> None:
+        target = _path(path)
+        if recursive and target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=missing_ok)
