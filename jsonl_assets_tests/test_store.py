@@ -1,0 +1,137 @@
+"""The storage seam (core/store/base.py): every file a build writes or reads goes through the
+`Store` chosen by `store_for`, so a second backend is one module plus one `BACKENDS` line."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from jsonl_assets.core.store import base
+from jsonl_assets.core.store.base import ABSENT, PreconditionFailed, StorePath, store_for
+from jsonl_assets.core.store.local import LocalAtomicWrite, LocalStore
+from jsonl_assets_tests import test_restart as restart
+
+LOCKS = (".lock", ".jsonl-assets")  # the locks stay local (many workers: issue 16)
+
+
+class RecordingStore(LocalStore):
+    """The local store, noting each path it was asked to write, remove or read."""
+
+    written: ClassVar[set[Path]] = set()
+    read: ClassVar[set[Path]] = set()
+
+    def open_read(self, path: StorePath, start: int = 0, end: int | None = None):  # type: ignore[no-untyped-def]
+        self.read.add(Path(path))
+        return super().open_read(path, start, end)
+
+    def open_atomic(self, path: StorePath) -> LocalAtomicWrite:
+        self.written.add(Path(path))
+        return super().open_atomic(path)
+
+    def append(self, path: StorePath, data: bytes) -> None:
+        self.written.add(Path(path))
+        super().append(path, data)
+
+    def move_in(self, source: Path, path: StorePath) -> None:
+        self.written.add(Path(path))
+        super().move_in(source, path)
+
+
+@pytest.fixture
+def recording(monkeypatch: pytest.MonkeyPatch) -> type[RecordingStore]:
+    monkeypatch.setitem(base.BACKENDS, "", f"{__name__}:RecordingStore")
+    monkeypatch.setattr(base, "_stores", {})
+    RecordingStore.written.clear()
+    RecordingStore.read.clear()
+    return RecordingStore
+
+
+def _files(root: Path) -> set[Path]:
+    return {
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not any(p.name.startswith(lock) for lock in LOCKS)
+    }
+
+
+def test_every_file_a_build_writes_or_reads_goes_through_the_store(
+    tmp_path: Path, recording: type[RecordingStore]
+) -> None:
+    config = restart.make_project(tmp_path, chats=200, notes=600)
+    restart.build_stages(config)
+    data = config.parent  # package/, quarantine/ and work/ beside the config
+    outputs = _files(data / "package") | _files(data / "quarantine") | _files(data / "work")
+    assert data / "package" / "metadata.json" in outputs
+    assert sorted(outputs - recording.written) == []
+    assert sorted(_files(tmp_path / "raw") - recording.read) == []
+
+
+def test_publish_replaces_only_the_version_it_was_told_of(tmp_path: Path) -> None:
+    store = store_for(tmp_path)
+    path = tmp_path / "metadata.json"
+    first = store.publish(path, b"one", expected_tag=ABSENT)
+    with pytest.raises(PreconditionFailed):
+        store.publish(path, b"two", expected_tag=ABSENT)
+    path.write_bytes(b"someone else")  # another writer in between
+    with pytest.raises(PreconditionFailed):
+        store.publish(path, b"two", expected_tag=first.tag)
+    assert path.read_bytes() == b"someone else"
+    now = store.stat(path)
+    assert now is not None
+    assert store.publish(path, b"three", expected_tag=now.tag).size == 5
+    assert path.read_bytes() == b"three"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metadata.json"]
+
+
+def test_reads_are_streams_with_ranges_and_writes_appear_whole(tmp_path: Path) -> None:
+    store = store_for(f"file://{tmp_path}")
+    path = tmp_path / "sub" / "x.bin"
+    out = store.open_atomic(path)
+    out.write(b"0123456789")
+    assert store.stat(path) is None  # nothing under the final name before commit
+    out.commit()
+    with store.open_read(path, 2, 5) as handle:
+        assert handle.read() == b"234"
+    with store.open_read(path, 7) as handle:
+        assert handle.read() == b"789"
+    assert [(e.name, e.is_dir) for e in store.list(tmp_path / "sub")] == [("x.bin", False)]
+    store.remove(path)
+    assert list(store.list(tmp_path / "sub")) == [] and store.stat(path) is None
+    with pytest.raises(FileNotFoundError):
+        store.open_read(path)
+
+
+def test_an_aborted_write_leaves_nothing(tmp_path: Path) -> None:
+    out = store_for(tmp_path).open_atomic(tmp_path / "x.bin")
+    out.write(b"data")
+    out.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_move_in_copies_across_file_systems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, target = tmp_path / "work" / "a", tmp_path / "package" / "data" / "a"
+    source.parent.mkdir()
+    source.write_bytes(b"shard")
+    real = os.replace
+
+    def cross_device(src: StorePath, dst: StorePath) -> None:
+        if Path(src) == source:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", cross_device)
+    store_for(target).move_in(source, target)
+    assert target.read_bytes() == b"shard" and not source.exists()
+    assert [p.name for p in target.parent.iterdir()] == ["a"]  # no temporary left
+
+
+def test_an_unknown_scheme_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"no storage backend for 'nope://bucket/x'"):
+        store_for("nope://bucket/x")
+    assert isinstance(store_for(tmp_path), LocalStore)
