@@ -32,9 +32,9 @@ def walk_messages(w: Walk, messages: list[Any], prefix: str | int) -> int:
     """Judge `messages` at path `prefix` ("messages", or candidate k's messages: k); return
     the ASSISTANT / DOCUMENT roles seen."""
     flags = 0
-    keep = w.keep
-    dialogue_only = "F11" in keep  # cpt: no assistant or tool turns
-    document_warns = "D21" in keep
+    plan = w.plan
+    dialogue_only = plan.dialogue_only  # cpt: no assistant or tool turns
+    document_warns = plan.document_warns
     i = -1
     for message in messages:
         i += 1
@@ -59,7 +59,7 @@ def walk_messages(w: Walk, messages: list[Any], prefix: str | int) -> int:
             flags |= DOCUMENT
             if document_warns:
                 other_keys = other_keys or _unknown_keys(w, message, (prefix, i, -1))
-                w.report("D21.document", (prefix, i, -1), w.objective)
+                w.report("D21.document", (prefix, i, -1), plan.objective)
         elif role == "tool":
             if dialogue_only:
                 other_keys = other_keys or _unknown_keys(w, message, (prefix, i, -1))
@@ -85,12 +85,16 @@ def walk_messages(w: Walk, messages: list[Any], prefix: str | int) -> int:
             w.report("D12.empty", (prefix, i, CONTENT))
         else:
             for part in content:
-                # A plain text part, the common case, on which walk_part would report nothing.
+                # A plain text or json part, the common case, on which _walk_part would report
+                # nothing: exactly the keys {type, text} (a string) or {type, data}.
                 if type(part) is dict and len(part) == 2:
                     kind = part.get("type")
-                    if (kind == "text" or kind == "reasoning") and type(part.get("text")) is str:
+                    if kind == "text" or kind == "reasoning":
+                        if type(part.get("text")) is str:
+                            continue
+                    elif kind == "json" and "data" in part:
                         continue
-                # From the first other part on, walk_part judges every part. That part is the
+                # From the first other part on, walk_parts judges the parts. That part is the
                 # first one that is `part`: an earlier occurrence would have stopped here too.
                 walk_parts(w, content, _position(content, part), prefix, i, role)
                 break
@@ -128,7 +132,15 @@ def walk_parts(
     """D14-D20 for `parts[start:]`, the content of message `i` (i < 0: `prefix` is the content
     array itself)."""
     for j in range(start, len(parts)):
-        _walk_part(w, parts[j], (prefix, i, j), role)
+        part = parts[j]
+        if type(part) is dict and len(part) == 2:  # the plain parts, as in walk_messages
+            kind = part.get("type")
+            if kind == "text" or kind == "reasoning":
+                if type(part.get("text")) is str:
+                    continue
+            elif kind == "json" and "data" in part:
+                continue
+        _walk_part(w, part, (prefix, i, j), role)
 
 
 def _walk_part(w: Walk, part: object, loc: Loc, role: str | None) -> None:

@@ -8,64 +8,50 @@ which objective, comes from table.py.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from jsonl_assets.core.rules.context import RecordContext
 from jsonl_assets.core.rules.messages import ASSISTANT, DOCUMENT, walk_messages, walk_parts
 from jsonl_assets.core.rules.objectives import candidates, reference
-from jsonl_assets.core.rules.table import CONTENT_KEPT, ERRORS_KEPT, PROBLEMS_KEPT
 from jsonl_assets.core.rules.tools import BROKEN, unanswered
 from jsonl_assets.core.rules.vocabulary import (
     ABSENT,
     NO_DICT,
     OBJECTIVE_ONLY_KEYS,
-    RECORD_KEYS,
     json_type_name,
     short,
 )
-from jsonl_assets.core.rules.walk_state import Problem, Walk
+from jsonl_assets.core.rules.walk_state import (
+    CONTENT_PLAN,
+    ERRORS_PLANS,
+    PROBLEMS_PLANS,
+    Plan,
+    Problem,
+    Walk,
+)
 
 
-def record_errors(record: object, objective: str, ctx: RecordContext) -> list[Problem]:
-    """The error-severity problems of one record, in walk order (a fresh list)."""
-    keep = ERRORS_KEPT.get(objective)
-    if keep is None:
-        raise ValueError(f"unknown objective {objective!r}")
-    return _walk(record, objective, ctx, keep)
-
-
-def record_problems(record: object, objective: str, ctx: RecordContext) -> list[Problem]:
-    """Errors and warnings of one record, in walk order."""
-    keep = PROBLEMS_KEPT.get(objective)
-    if keep is None:
-        raise ValueError(f"unknown objective {objective!r}")
-    return _walk(record, objective, ctx, keep)
-
-
-def content_problems(content: object, where: str, ctx: RecordContext) -> list[Problem]:
-    """D11/D12 and D14-D20 for a content array outside a record (e.g. `defaults.system`).
-
-    Tool-use consistency (E rules) is not judged: there is no conversation around it.
-    """
-    w = Walk(CONTENT_KEPT, ctx, "")
-    w.in_record = False
-    if type(content) is not list:
-        w.report("D11.type", (where, -1, -1), json_type_name(content))
-    else:
-        if not content:
-            w.report("D12.empty", (where, -1, -1))
-        walk_parts(w, content, 0, where, -1, None)
-    return w.problems
-
-
-def _walk(
-    record: object, objective: str, ctx: RecordContext, keep: frozenset[str]
+def record_errors(
+    record: object,
+    objective: str,
+    ctx: RecordContext,
+    *,
+    _plans: Mapping[str, Plan] = ERRORS_PLANS,
 ) -> list[Problem]:
-    w = Walk(keep, ctx, objective)
+    """The error-severity problems of one record, in walk order (a fresh list).
+
+    This is the walk itself, not a wrapper around it: the build calls it for every record, and
+    `record_problems` calls it with the plans that keep warnings too (`_plans`).
+    """
+    plan = _plans.get(objective)
+    if plan is None:
+        raise ValueError(f"unknown objective {objective!r}")
+    w = Walk(plan, ctx)
     if type(record) is not dict:
         w.report("D1.root", None, json_type_name(record))
         return w.problems
-    if not record.keys() <= RECORD_KEYS[objective]:
+    if not record.keys() <= plan.record_keys:
         _unknown_keys(w, record)
     if type(record.get("id", "")) is not str:
         w.report("D5.id", None, json_type_name(record["id"]))
@@ -89,25 +75,46 @@ def _walk(
             w.report("D4.empty", None)
             w.report("D4.context", None)
         roles = walk_messages(w, messages, "messages")
-        if not roles & ASSISTANT and "F1" in keep:
+        if plan.needs_assistant and not roles & ASSISTANT:
             w.report("F1.assistant", None)
-        if not roles & DOCUMENT and "F12" in keep:
+        if plan.needs_document and not roles & DOCUMENT:
             w.report("F12.document", None)
-    if "F7" in keep:  # rft
+    if plan.reference:  # rft
         reference(w, record)
-    if "F2" in keep and candidates(w, record):  # preference: E7 was judged per branch
+    elif plan.candidates and candidates(w, record):  # preference: E7 was judged per branch
         return w.problems
     if w.calls is not None:
         unanswered(w, -1)
     return w.problems
 
 
+def record_problems(record: object, objective: str, ctx: RecordContext) -> list[Problem]:
+    """Errors and warnings of one record, in walk order."""
+    return record_errors(record, objective, ctx, _plans=PROBLEMS_PLANS)
+
+
+def content_problems(content: object, where: str, ctx: RecordContext) -> list[Problem]:
+    """D11/D12 and D14-D20 for a content array outside a record (e.g. `defaults.system`).
+
+    Tool-use consistency (E rules) is not judged: there is no conversation around it.
+    """
+    w = Walk(CONTENT_PLAN, ctx)
+    w.in_record = False
+    if type(content) is not list:
+        w.report("D11.type", (where, -1, -1), json_type_name(content))
+    else:
+        if not content:
+            w.report("D12.empty", (where, -1, -1))
+        walk_parts(w, content, 0, where, -1, None)
+    return w.problems
+
+
 def _unknown_keys(w: Walk, record: dict[str, Any]) -> None:
-    allowed = RECORD_KEYS[w.objective]
+    allowed = w.plan.record_keys
     for key in record:
         if key not in allowed:
             owner = OBJECTIVE_ONLY_KEYS.get(key)
             if owner is not None:
-                w.report("D6.owner", None, key, owner, w.objective)
+                w.report("D6.owner", None, key, owner, w.plan.objective)
             else:
                 w.report("D6.key", None, short(key))
