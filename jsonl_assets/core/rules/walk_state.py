@@ -19,6 +19,9 @@ from jsonl_assets.core.rules.vocabulary import ABSENT, JSON_NAMES, RECORD_KEYS, 
 # An int prefix k stands for `candidates[k].messages`.
 Loc = tuple[str | int, int, int]
 CONTENT: Final = -2
+# The roles a message walk reports (walk_messages).
+ASSISTANT: Final = 1
+DOCUMENT: Final = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,8 @@ class Plan:
     dialogue_only: bool  # F11 (cpt): no assistant or tool turns
     document_warns: bool  # D21: a document turn in a dialogue record
     tool_parts_banned: bool  # F13 (cpt)
+    # role -> its flag, for the roles of which the message walk has nothing to report.
+    quiet_roles: dict[str, int]
 
 
 def _plan(keep: frozenset[str], objective: str) -> Plan:
@@ -59,10 +64,18 @@ def _plan(keep: frozenset[str], objective: str) -> Plan:
         "F11" in keep,
         "D21" in keep,
         "F13" in keep,
+        {
+            "user": 0,
+            "system": 0,
+            **({} if "F11" in keep else {"assistant": ASSISTANT, "tool": 0}),
+            **({} if "D21" in keep else {"document": DOCUMENT}),
+        },
     )
 
 
-ERRORS_PLANS: Final = {objective: _plan(ERRORS_KEPT[objective], objective) for objective in OBJECTIVES}
+ERRORS_PLANS: Final = {
+    objective: _plan(ERRORS_KEPT[objective], objective) for objective in OBJECTIVES
+}
 PROBLEMS_PLANS: Final = {
     objective: _plan(PROBLEMS_KEPT[objective], objective) for objective in OBJECTIVES
 }

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jsonl_assets.core.rules.context import RecordContext
-from jsonl_assets.core.rules.messages import ASSISTANT, DOCUMENT, walk_messages, walk_parts
+from jsonl_assets.core.rules.messages import walk_messages, walk_parts
 from jsonl_assets.core.rules.objectives import candidates, reference
 from jsonl_assets.core.rules.tools import BROKEN, unanswered
 from jsonl_assets.core.rules.vocabulary import (
@@ -23,7 +23,9 @@ from jsonl_assets.core.rules.vocabulary import (
     short,
 )
 from jsonl_assets.core.rules.walk_state import (
+    ASSISTANT,
     CONTENT_PLAN,
+    DOCUMENT,
     ERRORS_PLANS,
     PROBLEMS_PLANS,
     Plan,
@@ -47,42 +49,48 @@ def record_errors(
     plan = _plans.get(objective)
     if plan is None:
         raise ValueError(f"unknown objective {objective!r}")
-    w = Walk(plan, ctx)
+    # The walk (the problems found, the tool state) is made when the record first needs one:
+    # a valid record without a toolset_id or tool use goes through without it.
+    w: Walk | None = None
     if type(record) is not dict:
+        w = Walk(plan, ctx)
         w.report("D1.root", None, json_type_name(record))
         return w.problems
-    if not record.keys() <= plan.record_keys:
-        _unknown_keys(w, record)
-    if type(record.get("id", "")) is not str:
-        w.report("D5.id", None, json_type_name(record["id"]))
-    if type(record.get("metadata", NO_DICT)) is not dict:
-        w.report("D5.metadata", None, json_type_name(record["metadata"]))
-    toolset_id = record.get("toolset_id", ABSENT)
-    if toolset_id is not ABSENT:
-        w.toolset = toolset_id
-        if type(toolset_id) is not str:
-            w.report("D5.toolset_id", None, json_type_name(toolset_id))
-            w.toolset = BROKEN
-        elif toolset_id not in ctx.toolsets:
-            w.report("D8.toolset", None, short(toolset_id))
+    if (
+        not record.keys() <= plan.record_keys
+        or type(record.get("id", "")) is not str
+        or type(record.get("metadata", NO_DICT)) is not dict
+        or "toolset_id" in record
+    ):
+        w = Walk(plan, ctx)
+        _own_keys(w, record)
     messages = record.get("messages", ABSENT)
-    if messages is ABSENT:
-        w.report("D3.missing", None)
-    elif type(messages) is not list:
-        w.report("D3.type", None, json_type_name(messages))
+    if type(messages) is not list:
+        w = w or Walk(plan, ctx)
+        if messages is ABSENT:
+            w.report("D3.missing", None)
+        else:
+            w.report("D3.type", None, json_type_name(messages))
     else:
         if not messages:  # an error, or a warning for the shared context of preference
+            w = w or Walk(plan, ctx)
             w.report("D4.empty", None)
             w.report("D4.context", None)
-        roles = walk_messages(w, messages, "messages")
+        roles, w = walk_messages(w, plan, ctx, messages, "messages")
         if plan.needs_assistant and not roles & ASSISTANT:
+            w = w or Walk(plan, ctx)
             w.report("F1.assistant", None)
         if plan.needs_document and not roles & DOCUMENT:
+            w = w or Walk(plan, ctx)
             w.report("F12.document", None)
     if plan.reference:  # rft
-        reference(w, record)
-    elif plan.candidates and candidates(w, record):  # preference: E7 was judged per branch
-        return w.problems
+        w = reference(w, plan, ctx, record)
+    elif plan.candidates:  # preference: E7 is judged per branch
+        branches, w = candidates(w, plan, ctx, record)
+        if branches:
+            return [] if w is None else w.problems
+    if w is None:
+        return []
     if w.calls is not None:
         unanswered(w, -1)
     return w.problems
@@ -107,6 +115,24 @@ def content_problems(content: object, where: str, ctx: RecordContext) -> list[Pr
             w.report("D12.empty", (where, -1, -1))
         walk_parts(w, content, 0, where, -1, None)
     return w.problems
+
+
+def _own_keys(w: Walk, record: dict[str, Any]) -> None:
+    """D5, D6 and D8: the record's keys besides its messages."""
+    if not record.keys() <= w.plan.record_keys:
+        _unknown_keys(w, record)
+    if type(record.get("id", "")) is not str:
+        w.report("D5.id", None, json_type_name(record["id"]))
+    if type(record.get("metadata", NO_DICT)) is not dict:
+        w.report("D5.metadata", None, json_type_name(record["metadata"]))
+    toolset_id = record.get("toolset_id", ABSENT)
+    if toolset_id is not ABSENT:
+        w.toolset = toolset_id
+        if type(toolset_id) is not str:
+            w.report("D5.toolset_id", None, json_type_name(toolset_id))
+            w.toolset = BROKEN
+        elif toolset_id not in w.ctx.toolsets:
+            w.report("D8.toolset", None, short(toolset_id))
 
 
 def _unknown_keys(w: Walk, record: dict[str, Any]) -> None:
