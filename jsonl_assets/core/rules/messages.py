@@ -36,19 +36,28 @@ def walk_messages(
     walk made at the first message that needs one is returned.
     """
     flags = 0
-    quiet = plan.quiet_roles
+    dialogue_only = plan.dialogue_only
+    document_warns = plan.document_warns
     i = -1
     for message in messages:
         i += 1
         # A quiet message, on which _message would report nothing: exactly the keys {role,
         # content}, a role this plan has nothing to say about, and plain parts only.
         if type(message) is dict and len(message) == 2:
-            role = message.get("role")
             content = message.get("content")
-            if type(role) is str and type(content) is list and content:
-                flag = quiet.get(role)
-                if flag is not None:
-                    flags |= flag
+            if type(content) is list and content:
+                role = message.get("role")
+                if role == "user" or role == "system":
+                    quiet = True
+                elif role == "assistant":
+                    flags |= ASSISTANT
+                    quiet = not dialogue_only
+                elif role == "document":
+                    flags |= DOCUMENT
+                    quiet = not document_warns
+                else:
+                    quiet = role == "tool" and not dialogue_only
+                if quiet:
                     for part in content:
                         if type(part) is dict and len(part) == 2:
                             kind = part.get("type")

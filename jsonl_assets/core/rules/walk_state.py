@@ -48,8 +48,6 @@ class Plan:
     dialogue_only: bool  # F11 (cpt): no assistant or tool turns
     document_warns: bool  # D21: a document turn in a dialogue record
     tool_parts_banned: bool  # F13 (cpt)
-    # role -> its flag, for the roles of which the message walk has nothing to report.
-    quiet_roles: dict[str, int]
 
 
 def _plan(keep: frozenset[str], objective: str) -> Plan:
@@ -64,12 +62,6 @@ def _plan(keep: frozenset[str], objective: str) -> Plan:
         "F11" in keep,
         "D21" in keep,
         "F13" in keep,
-        {
-            "user": 0,
-            "system": 0,
-            **({} if "F11" in keep else {"assistant": ASSISTANT, "tool": 0}),
-            **({} if "D21" in keep else {"document": DOCUMENT}),
-        },
     )
 
 
