@@ -7,8 +7,9 @@ a finding is reported (see walk_state.Walk.report).
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
+from jsonl_assets.core.rules.context import RecordContext
 from jsonl_assets.core.rules.spec_vocabulary import ROLES
 from jsonl_assets.core.rules.tools import tool_part
 from jsonl_assets.core.rules.vocabulary import (
@@ -20,80 +21,113 @@ from jsonl_assets.core.rules.vocabulary import (
     json_type_name,
     short,
 )
-from jsonl_assets.core.rules.walk_state import CONTENT, Loc, Walk
+from jsonl_assets.core.rules.walk_state import ASSISTANT, CONTENT, DOCUMENT, Loc, Plan, Walk
 
-# Flags returned by walk_messages.
-ASSISTANT: Final = 1
-DOCUMENT: Final = 2
 assert {"system", "user", "assistant", "document", "tool"} == ROLES  # the role branches below
 
 
-def walk_messages(w: Walk, messages: list[Any], prefix: str | int) -> int:
+def walk_messages(
+    w: Walk | None, plan: Plan, ctx: RecordContext, messages: list[Any], prefix: str | int
+) -> tuple[int, Walk | None]:
     """Judge `messages` at path `prefix` ("messages", or candidate k's messages: k); return
-    the ASSISTANT / DOCUMENT roles seen."""
+    the ASSISTANT / DOCUMENT roles seen, and the walk.
+
+    `w` is None while the record has needed no walk (nothing reported, no tool state); the
+    walk made at the first message that needs one is returned.
+    """
     flags = 0
-    keep = w.keep
-    dialogue_only = "F11" in keep  # cpt: no assistant or tool turns
-    document_warns = "D21" in keep
+    dialogue_only = plan.dialogue_only
+    document_warns = plan.document_warns
     i = -1
     for message in messages:
         i += 1
-        if type(message) is not dict:
-            w.report("D9.type", (prefix, i, -1), json_type_name(message))
-            continue
-        role = message.get("role")
-        content = message.get("content")
-        # Keys besides role and content are looked at here when there are more than two. A
-        # two-key message without role or content is looked at before its first finding.
-        other_keys = len(message) != 2
-        if other_keys:
-            _unknown_keys(w, message, (prefix, i, -1))
-        if role == "assistant":
-            flags |= ASSISTANT
-            if dialogue_only:
-                other_keys = other_keys or _unknown_keys(w, message, (prefix, i, -1))
-                w.report("F11.role", (prefix, i, -1), repr(role))
-        elif role == "user" or role == "system":
-            pass
-        elif role == "document":
-            flags |= DOCUMENT
-            if document_warns:
-                other_keys = other_keys or _unknown_keys(w, message, (prefix, i, -1))
-                w.report("D21.document", (prefix, i, -1), w.objective)
-        elif role == "tool":
-            if dialogue_only:
-                other_keys = other_keys or _unknown_keys(w, message, (prefix, i, -1))
-                w.report("F11.role", (prefix, i, -1), repr(role))
-        else:
-            other_keys = other_keys or _unknown_keys(w, message, (prefix, i, -1))
-            if "role" not in message:
-                w.report("D9.role", (prefix, i, -1))
-            else:
-                w.report("D10.role", (prefix, i, -1), short(role))
-            role = None
-        if other_keys:
-            _name_and_annotations(w, message, (prefix, i, -1))
-        if type(content) is not list:
-            if "content" not in message:
-                if not other_keys:
-                    _unknown_keys(w, message, (prefix, i, -1))
-                    _name_and_annotations(w, message, (prefix, i, -1))
-                w.report("D9.content", (prefix, i, -1))
-            else:
-                w.report("D11.type", (prefix, i, CONTENT), json_type_name(content))
-        elif not content:
-            w.report("D12.empty", (prefix, i, CONTENT))
-        else:
-            for part in content:
-                # A plain text part, the common case, on which walk_part would report nothing.
-                if type(part) is dict and len(part) == 2:
-                    kind = part.get("type")
-                    if (kind == "text" or kind == "reasoning") and type(part.get("text")) is str:
+        # A quiet message, on which _message would report nothing: exactly the keys {role,
+        # content}, a role this plan has nothing to say about, and plain parts only.
+        if type(message) is dict and len(message) == 2:
+            content = message.get("content")
+            if type(content) is list and content:
+                role = message.get("role")
+                if role == "user" or role == "system":
+                    quiet = True
+                elif role == "assistant":
+                    flags |= ASSISTANT
+                    quiet = not dialogue_only
+                elif role == "document":
+                    flags |= DOCUMENT
+                    quiet = not document_warns
+                else:
+                    quiet = role == "tool" and not dialogue_only
+                if quiet:
+                    for part in content:
+                        if type(part) is dict and len(part) == 2:
+                            kind = part.get("type")
+                            if kind == "text" or kind == "reasoning":
+                                if type(part.get("text")) is str:
+                                    continue
+                            elif kind == "json" and "data" in part:
+                                continue
+                        break
+                    else:
                         continue
-                # From the first other part on, walk_part judges every part. That part is the
-                # first one that is `part`: an earlier occurrence would have stopped here too.
-                walk_parts(w, content, _position(content, part), prefix, i, role)
-                break
+        if w is None:
+            w = Walk(plan, ctx)
+        flags |= _message(w, message, prefix, i)
+    return flags, w
+
+
+def _message(w: Walk, message: object, prefix: str | int, i: int) -> int:
+    """D9-D21 for message `i`; return its ASSISTANT / DOCUMENT flag."""
+    flags = 0
+    plan = w.plan
+    dialogue_only = plan.dialogue_only  # cpt: no assistant or tool turns
+    document_warns = plan.document_warns
+    if type(message) is not dict:
+        w.report("D9.type", (prefix, i, -1), json_type_name(message))
+        return 0
+    role = message.get("role")
+    content = message.get("content")
+    # Keys besides role and content are looked at here when there are more than two. A
+    # two-key message without role or content is looked at before its first finding.
+    other_keys = len(message) != 2
+    if other_keys:
+        _unknown_keys(w, message, (prefix, i, -1))
+    if role == "assistant":
+        flags |= ASSISTANT
+        if dialogue_only:
+            other_keys = other_keys or _unknown_keys(w, message, (prefix, i, -1))
+            w.report("F11.role", (prefix, i, -1), repr(role))
+    elif role == "user" or role == "system":
+        pass
+    elif role == "document":
+        flags |= DOCUMENT
+        if document_warns:
+            other_keys = other_keys or _unknown_keys(w, message, (prefix, i, -1))
+            w.report("D21.document", (prefix, i, -1), plan.objective)
+    elif role == "tool":
+        if dialogue_only:
+            other_keys = other_keys or _unknown_keys(w, message, (prefix, i, -1))
+            w.report("F11.role", (prefix, i, -1), repr(role))
+    else:
+        other_keys = other_keys or _unknown_keys(w, message, (prefix, i, -1))
+        if "role" not in message:
+            w.report("D9.role", (prefix, i, -1))
+        else:
+            w.report("D10.role", (prefix, i, -1), short(role))
+        role = None
+    if other_keys:
+        _name_and_annotations(w, message, (prefix, i, -1))
+    if type(content) is not list:
+        if "content" not in message:
+            if not other_keys:
+                _unknown_keys(w, message, (prefix, i, -1))
+                _name_and_annotations(w, message, (prefix, i, -1))
+            w.report("D9.content", (prefix, i, -1))
+        else:
+            w.report("D11.type", (prefix, i, CONTENT), json_type_name(content))
+    elif not content:
+        w.report("D12.empty", (prefix, i, CONTENT))
+    else:
+        walk_parts(w, content, 0, prefix, i, role)
     return flags
 
 
@@ -115,20 +149,22 @@ def _name_and_annotations(w: Walk, message: dict[str, Any], loc: Loc) -> None:
         w.report("D13.annotations", loc, json_type_name(annotations))
 
 
-def _position(items: list[Any], item: object) -> int:
-    for k, other in enumerate(items):
-        if other is item:
-            return k
-    raise AssertionError("not in the list")
-
-
 def walk_parts(
     w: Walk, parts: list[Any], start: int, prefix: str | int, i: int, role: str | None
 ) -> None:
     """D14-D20 for `parts[start:]`, the content of message `i` (i < 0: `prefix` is the content
-    array itself)."""
+    array itself). A plain text or json part (exactly the keys {type, text} with a string, or
+    {type, data}), on which _walk_part would report nothing, is passed over."""
     for j in range(start, len(parts)):
-        _walk_part(w, parts[j], (prefix, i, j), role)
+        part = parts[j]
+        if type(part) is dict and len(part) == 2:
+            kind = part.get("type")
+            if kind == "text" or kind == "reasoning":
+                if type(part.get("text")) is str:
+                    continue
+            elif kind == "json" and "data" in part:
+                continue
+        _walk_part(w, part, (prefix, i, j), role)
 
 
 def _walk_part(w: Walk, part: object, loc: Loc, role: str | None) -> None:

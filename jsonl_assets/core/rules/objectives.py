@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from jsonl_assets.core.rules.context import RecordContext
 from jsonl_assets.core.rules.messages import walk_messages
 from jsonl_assets.core.rules.tools import unanswered
 from jsonl_assets.core.rules.vocabulary import (
@@ -20,90 +21,133 @@ from jsonl_assets.core.rules.vocabulary import (
     json_type_name,
     short,
 )
-from jsonl_assets.core.rules.walk_state import Walk
+from jsonl_assets.core.rules.walk_state import Plan, Walk
 
 _GRADING_CODES: Final = frozenset({"F8", "F9", "F10"})  # warnings only: skipped for errors
 
 
-def candidates(w: Walk, record: dict[str, Any]) -> int:
-    """F2-F6 and each candidate's messages; return how many branches were walked."""
+def candidates(
+    w: Walk | None, plan: Plan, ctx: RecordContext, record: dict[str, Any]
+) -> tuple[int, Walk | None]:
+    """F2-F6 and each candidate's messages; return how many branches were walked, and the
+    walk (None while nothing needed one, as in walk_messages)."""
     entries = record.get("candidates", ABSENT)
-    if entries is ABSENT:
-        w.report("F2.missing", None)
-        return 0
-    if type(entries) is not list:
-        w.report("F2.type", None, json_type_name(entries))
-        return 0
-    if len(entries) < 2:
+    if type(entries) is not list or len(entries) < 2:
+        w = w or Walk(plan, ctx)
+        if entries is ABSENT:
+            w.report("F2.missing", None)
+            return 0, w
+        if type(entries) is not list:
+            w.report("F2.type", None, json_type_name(entries))
+            return 0, w
         w.report("F2.count", None, len(entries))
     chosen = rejected = False
     ids: dict[str, int] | None = None
     branches = 0
-    context_calls, context_answered = w.calls, w.answered
+    context_calls, context_answered = (None, None) if w is None else (w.calls, w.answered)
     for k, candidate in enumerate(entries):
         if type(candidate) is not dict:
+            w = w or Walk(plan, ctx)
             w.report("F4.type", ("candidates", k, -1), json_type_name(candidate))
             continue
-        loc = ("candidates", k, -1)  # formatted only if reported
-        if not candidate.keys() <= CANDIDATE_KEYS:
-            for key in candidate:
-                if key not in CANDIDATE_KEYS:
-                    w.report("F4.key", loc, short(key))
         label = candidate.get("label", ABSENT)
         if label == "chosen":
             chosen = True
         elif label == "rejected":
             rejected = True
-        elif label is ABSENT:
-            w.report("F4.label", loc)
-        elif type(label) is not str:
-            w.report("F4.label_type", loc, json_type_name(label))
-        else:
-            w.report("F5.label", loc, short(label))
         candidate_id = candidate.get("candidate_id", ABSENT)
-        if candidate_id is not ABSENT:
-            if type(candidate_id) is not str:
-                w.report("F6.type", loc, json_type_name(candidate_id))
-            elif ids is None:
+        repeats: int | None = None  # the candidate whose candidate_id this one repeats
+        if type(candidate_id) is str:
+            if ids is None:
                 ids = {candidate_id: k}
             elif candidate_id in ids:
-                w.report("F6.repeat", loc, short(candidate_id), f"candidates[{ids[candidate_id]}]")
+                repeats = ids[candidate_id]
             else:
                 ids[candidate_id] = k
         continuation = candidate.get("messages", ABSENT)
-        if continuation is ABSENT:
-            w.report("F4.messages", loc)
-        elif type(continuation) is not list:
-            w.report("F4.messages_type", loc, json_type_name(continuation))
-        else:
-            if not continuation:
-                w.report("D4.candidate", loc)
+        if not (
+            candidate.keys() <= CANDIDATE_KEYS
+            and (label == "chosen" or label == "rejected")
+            and (candidate_id is ABSENT or (type(candidate_id) is str and repeats is None))
+            and type(continuation) is list
+            and continuation
+        ):
+            w = w or Walk(plan, ctx)
+            _candidate(w, candidate, k, label, candidate_id, repeats, continuation)
+        if type(continuation) is list:
             if context_calls is not None:  # each branch starts from the context's calls
+                assert w is not None  # the context's calls are kept in it
                 w.calls = dict(context_calls)
                 w.answered = set(context_answered) if context_answered is not None else None
-            elif w.calls is not None:
+            elif w is not None and w.calls is not None:
                 w.calls = w.answered = None
-            walk_messages(w, continuation, k)
-            if w.calls is not None:
+            _, w = walk_messages(w, plan, ctx, continuation, k)
+            if w is not None and w.calls is not None:
                 unanswered(w, k)
             branches += 1
-    w.calls, w.answered = context_calls, context_answered
+    if w is not None:
+        w.calls, w.answered = context_calls, context_answered
     if not chosen:
+        w = w or Walk(plan, ctx)
         w.report("F3.chosen", None)
     if not rejected:
+        w = w or Walk(plan, ctx)
         w.report("F3.rejected", None)
-    return branches
+    return branches, w
 
 
-def reference(w: Walk, record: dict[str, Any]) -> None:
-    """F7, and the warnings F8-F10 on the grading an rft `reference` declares."""
+def _candidate(
+    w: Walk,
+    candidate: dict[str, Any],
+    k: int,
+    label: object,
+    candidate_id: object,
+    repeats: int | None,
+    continuation: object,
+) -> None:
+    """F4-F6 and D4 for candidate `k`."""
+    loc = ("candidates", k, -1)
+    if not candidate.keys() <= CANDIDATE_KEYS:
+        for key in candidate:
+            if key not in CANDIDATE_KEYS:
+                w.report("F4.key", loc, short(key))
+    if label == "chosen" or label == "rejected":
+        pass
+    elif label is ABSENT:
+        w.report("F4.label", loc)
+    elif type(label) is not str:
+        w.report("F4.label_type", loc, json_type_name(label))
+    else:
+        w.report("F5.label", loc, short(label))
+    if candidate_id is not ABSENT:
+        if type(candidate_id) is not str:
+            w.report("F6.type", loc, json_type_name(candidate_id))
+        elif repeats is not None:
+            w.report("F6.repeat", loc, short(candidate_id), f"candidates[{repeats}]")
+    if continuation is ABSENT:
+        w.report("F4.messages", loc)
+    elif type(continuation) is not list:
+        w.report("F4.messages_type", loc, json_type_name(continuation))
+    elif not continuation:
+        w.report("D4.candidate", loc)
+
+
+def reference(
+    w: Walk | None, plan: Plan, ctx: RecordContext, record: dict[str, Any]
+) -> Walk | None:
+    """F7, and the warnings F8-F10 on the grading an rft `reference` declares; return the
+    walk (made if it was needed)."""
     value = record.get("reference", ABSENT)
     if value is ABSENT:
+        w = w or Walk(plan, ctx)
         w.report("F7.missing", None)
     elif type(value) is not dict:
+        w = w or Walk(plan, ctx)
         w.report("F7.type", None, json_type_name(value))
-    elif not _GRADING_CODES.isdisjoint(w.keep):
+    elif not _GRADING_CODES.isdisjoint(plan.keep):
+        w = w or Walk(plan, ctx)
         _grading(w, value)
+    return w
 
 
 def _grading(w: Walk, reference: dict[str, Any]) -> None:

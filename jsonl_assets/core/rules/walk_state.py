@@ -10,14 +10,18 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from jsonl_assets.core.rules.context import RecordContext
-from jsonl_assets.core.rules.table import FINDINGS
-from jsonl_assets.core.rules.vocabulary import ABSENT, JSON_NAMES, json_type_name
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
+from jsonl_assets.core.rules.table import CONTENT_KEPT, ERRORS_KEPT, FINDINGS, PROBLEMS_KEPT
+from jsonl_assets.core.rules.vocabulary import ABSENT, JSON_NAMES, RECORD_KEYS, json_type_name
 
 # A location: `prefix` alone (i, j < 0), `prefix[i]`, `prefix[i].content` (j == CONTENT),
 # `prefix[i].content[j]`, or `prefix[j]` (i < 0: a bare content array such as defaults.system).
 # An int prefix k stands for `candidates[k].messages`.
 Loc = tuple[str | int, int, int]
 CONTENT: Final = -2
+# The roles a message walk reports (walk_messages).
+ASSISTANT: Final = 1
+DOCUMENT: Final = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,47 @@ class Problem:
     rule: str
     severity: str  # "error" | "warning"
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one kind of walk judges: `keep` (from the table) and the questions the walk asks
+    of it, answered once here rather than per record."""
+
+    keep: frozenset[str]
+    objective: str  # "" for a content array outside a record
+    record_keys: frozenset[str]
+    needs_assistant: bool  # F1 (sft)
+    needs_document: bool  # F12 (cpt)
+    reference: bool  # F7 (rft)
+    candidates: bool  # F2 (preference)
+    dialogue_only: bool  # F11 (cpt): no assistant or tool turns
+    document_warns: bool  # D21: a document turn in a dialogue record
+    tool_parts_banned: bool  # F13 (cpt)
+
+
+def _plan(keep: frozenset[str], objective: str) -> Plan:
+    return Plan(
+        keep,
+        objective,
+        RECORD_KEYS.get(objective, frozenset()),
+        "F1" in keep,
+        "F12" in keep,
+        "F7" in keep,
+        "F2" in keep,
+        "F11" in keep,
+        "D21" in keep,
+        "F13" in keep,
+    )
+
+
+ERRORS_PLANS: Final = {
+    objective: _plan(ERRORS_KEPT[objective], objective) for objective in OBJECTIVES
+}
+PROBLEMS_PLANS: Final = {
+    objective: _plan(PROBLEMS_KEPT[objective], objective) for objective in OBJECTIVES
+}
+CONTENT_PLAN: Final = _plan(CONTENT_KEPT, "")
 
 
 def render(loc: Loc) -> str:
@@ -43,7 +88,7 @@ def render(loc: Loc) -> str:
 
 
 class Walk:
-    """One walk: `keep` (from the table) decides which reports become problems.
+    """One walk: `plan.keep` (from the table) decides which reports become problems.
 
     `toolset` is the record's own `toolset_id` (ABSENT: inherited, BROKEN: not a string);
     `tools` is resolved at the first tool_call. `calls` maps call_id -> (name, location) and
@@ -52,18 +97,18 @@ class Walk:
     """
 
     # No __slots__: the tool state defaults to these class attributes, so that a walk over a
-    # record without tool use sets four attributes and no more.
+    # record without tool use sets four attributes and no more (the walk is made per record).
     in_record: bool = True
     toolset: Any = ABSENT  # the record names no toolset: it inherits one
     tools: Any = None
     calls: dict[str, tuple[str, Loc]] | None = None
     answered: set[str] | None = None
 
-    def __init__(self, keep: frozenset[str], ctx: RecordContext, objective: str) -> None:
+    def __init__(self, plan: Plan, ctx: RecordContext) -> None:
         self.problems: list[Problem] = []
-        self.keep = keep
+        self.plan = plan
+        self.keep = plan.keep
         self.ctx = ctx
-        self.objective = objective
 
     def report(self, key: str, loc: Loc | None, *args: object) -> None:
         if key in self.keep:
