@@ -1,4 +1,4 @@
-"""The pipeline config (`data/pipeline.yaml`): loading, validation and typed access.
+"""Loading the pipeline config (`data/pipeline.yaml`): YAML, schema, globs, dirs.
 
 Every problem is a `ConfigError` naming the file and the dotted key, raised before any data
 is touched: unknown keys, bad values, unknown adapter/format/option names, missing files and
@@ -7,20 +7,27 @@ globs that match nothing. Paths in the config are relative to the config file's 
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import orjson
 import yaml
 
-from jsonl_assets.core.config_yaml import MAX_CONFIG_BYTES, YamlProblem, load_strict
-from jsonl_assets.core.output_dirs import DirProblem, check_own_dirs, check_source_overlap
+from jsonl_assets.core.config.config_yaml import MAX_CONFIG_BYTES, YamlProblem, load_strict
+from jsonl_assets.core.config.errors import ConfigError
+from jsonl_assets.core.config.output_dirs import DirProblem, check_own_dirs, check_source_overlap
+from jsonl_assets.core.config.pipeline import (
+    DatasetConfig,
+    OutputConfig,
+    PipelineConfig,
+    SourceConfig,
+    SourceInput,
+    Thresholds,
+)
+from jsonl_assets.core.config.source_globs import bracket_hint, expand_glob
 from jsonl_assets.core.rules.quality_policy import (
     DEFAULT_POLICY,
     PolicyError,
@@ -28,7 +35,6 @@ from jsonl_assets.core.rules.quality_policy import (
     parse_policy,
 )
 from jsonl_assets.core.rules.spec_vocabulary import COMPRESSIONS, OBJECTIVES, SPLITS
-from jsonl_assets.core.source_globs import bracket_hint, expand_glob
 from jsonl_assets.core.traces import file_name
 
 CONFIG_ENV_VAR: Final = "JSONL_ASSETS_CONFIG"
@@ -39,117 +45,6 @@ SHARD_BY: Final = ("objective", "content_type")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _CONTENT_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _CRON_RE = re.compile(r"^(\S+\s+){4}\S+$")
-
-
-class ConfigError(Exception):
-    """A config problem: `file`, dotted `key`, and what is wrong."""
-
-    def __init__(self, file: Path | str, key: str, message: str) -> None:
-        self.file = str(file)
-        self.key = key
-        self.message = message
-        where = f"{self.file}: {key}" if key else self.file
-        super().__init__(f"{where}: {message}")
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetConfig:
-    name: str
-    description: str
-    dataset_id: str | None = None
-    license: str | None = None
-    contact: str | None = None
-    tags: tuple[str, ...] = ()
-    created_at: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OutputConfig:
-    dir: Path
-    work_dir: Path
-    quarantine_dir: Path
-    compression: str = "zstd"
-    level: int | None = None
-    max_records_per_shard: int | None = 100_000
-    max_bytes_per_shard: int | None = None
-    shard_by: str = "objective"
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    max_parse_failure_rate: float = 0.05
-    max_duplicate_id_rate: float = 0.05
-    max_invalid_rate: float = 0.05
-    max_adapter_reject_rate: float = 0.05
-
-
-@dataclass(frozen=True, slots=True)
-class SourceInput:
-    """One file a source's globs matched: where to open it and its config-relative name."""
-
-    path: Path
-    rel: str  # valid UTF-8; a name that is not is escaped (traces.file_name)
-    format: str
-    rel_b64: str | None = None  # base64 of the raw name when it is not valid UTF-8
-
-
-@dataclass(frozen=True, slots=True)
-class SourceConfig:
-    name: str
-    objective: str
-    adapter: str
-    split: str
-    inputs: tuple[SourceInput, ...]
-    patterns: tuple[str, ...]
-    adapter_options: Mapping[str, Any] = field(default_factory=dict)
-    read_options: Mapping[str, Any] = field(default_factory=dict)
-    format: str | None = None
-    id_field: str | None = None
-    content_type: str | None = None
-    license: str | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-    quality: QualityPolicy = DEFAULT_POLICY  # the global policy with the source's overrides
-    # `sources[].thresholds`: only the keys the config sets (they override the global and
-    # per-objective values for this source).
-    thresholds: Mapping[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class PipelineConfig:
-    path: Path
-    root: Path
-    dataset: DatasetConfig
-    output: OutputConfig
-    validation_ratio: float
-    test_ratio: float
-    thresholds: Thresholds
-    objective_thresholds: Mapping[str, Thresholds]
-    max_record_bytes: int
-    sources: tuple[SourceConfig, ...]
-    toolsets: tuple[Mapping[str, Any], ...] = ()
-    defaults: Mapping[str, Any] | None = None
-    schedule_cron: str = "0 3 * * *"
-    sensor_interval_seconds: int = 60
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    quality: QualityPolicy = DEFAULT_POLICY
-
-    def thresholds_for(self, objective: str) -> Thresholds:
-        return self.objective_thresholds.get(objective, self.thresholds)
-
-    def source(self, name: str) -> SourceConfig:
-        return next(s for s in self.sources if s.name == name)
-
-    def sources_for(self, objective: str, split: str) -> list[SourceConfig]:
-        """Sources that can feed partition objective|split, in config order."""
-        return [
-            s
-            for s in self.sources
-            if s.objective == objective and (s.split == split or s.split == "auto")
-        ]
-
-    def fingerprint(self) -> str:
-        """sha256 of the config's canonical content (not its path or formatting)."""
-        return hashlib.sha256(orjson.dumps(self.raw, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
