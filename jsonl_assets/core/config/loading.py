@@ -7,17 +7,23 @@ globs that match nothing. Paths in the config are relative to the config file's 
 
 from __future__ import annotations
 
-import math
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import yaml
+from pydantic import ValidationError
 
+from jsonl_assets.core.adapters import resolve_options
 from jsonl_assets.core.config.config_yaml import MAX_CONFIG_BYTES, YamlProblem, load_strict
-from jsonl_assets.core.config.errors import ConfigError
+from jsonl_assets.core.config.errors import ConfigError, from_validation
+from jsonl_assets.core.config.models import (
+    Document,
+    Output,
+    PerObjective,
+    SourceThresholds,
+)
 from jsonl_assets.core.config.output_dirs import DirProblem, check_own_dirs, check_source_overlap
 from jsonl_assets.core.config.pipeline import (
     DatasetConfig,
@@ -28,23 +34,20 @@ from jsonl_assets.core.config.pipeline import (
     Thresholds,
 )
 from jsonl_assets.core.config.source_globs import bracket_hint, expand_glob
+from jsonl_assets.core.options import OptionsError, type_name
+from jsonl_assets.core.readers import infer_format
+from jsonl_assets.core.readers import resolve_options as resolve_read_options
 from jsonl_assets.core.rules.quality_policy import (
     DEFAULT_POLICY,
     PolicyError,
     QualityPolicy,
     parse_policy,
 )
-from jsonl_assets.core.rules.spec_vocabulary import COMPRESSIONS, OBJECTIVES, SPLITS
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
 from jsonl_assets.core.traces import file_name
 
 CONFIG_ENV_VAR: Final = "JSONL_ASSETS_CONFIG"
 DEFAULT_CONFIG_PATH: Final = Path("data/pipeline.yaml")
-
-SOURCE_SPLITS: Final = (*SPLITS, "auto")
-SHARD_BY: Final = ("objective", "content_type")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_CONTENT_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
-_CRON_RE = re.compile(r"^(\S+\s+){4}\S+$")
 
 
 def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -70,139 +73,31 @@ def load_config(path: str | os.PathLike[str] | None = None) -> PipelineConfig:
     return parse_config(data, cfg_path)
 
 
-class _Reader:
-    """Typed access to one mapping of the YAML tree, tracking the dotted key for errors."""
-
-    def __init__(self, file: Path, key: str, data: Any, allowed: Sequence[str]) -> None:
-        self.file = file
-        self.key = key
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise ConfigError(file, key or "<root>", f"must be a mapping, got {_type(data)}")
-        unknown = sorted(str(k) for k in data if k not in allowed)
-        if unknown:
-            raise ConfigError(
-                file,
-                self.sub(unknown[0]),
-                f"unknown key; allowed keys here: {', '.join(allowed)}",
-            )
-        self.data: dict[str, Any] = data
-
-    def sub(self, name: str) -> str:
-        return f"{self.key}.{name}" if self.key else name
-
-    def error(self, name: str, message: str) -> ConfigError:
-        return ConfigError(self.file, self.sub(name), message)
-
-    def has(self, name: str) -> bool:
-        return self.data.get(name) is not None
-
-    def str_(self, name: str, default: str | None = None, *, required: bool = False) -> Any:
-        value = self.data.get(name)
-        if value is None:
-            if required:
-                raise self.error(name, "is required")
-            return default
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(name, f"must be a non-empty string, got {_type(value)}")
-        return value
-
-    def choice(self, name: str, choices: Sequence[str], default: str | None = None) -> Any:
-        value = self.str_(name, default, required=default is None)
-        if value not in choices:
-            raise self.error(name, f"must be one of {', '.join(choices)}; got {value!r}")
-        return value
-
-    def int_(self, name: str, default: int | None, *, minimum: int = 0) -> Any:
-        value = self.data.get(name, default)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.error(name, f"must be an integer >= {minimum}, got {value!r}")
-        return value
-
-    def rate(self, name: str, default: float) -> float:
-        value = self.data.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-            raise self.error(name, f"must be a number between 0 and 1, got {value!r}")
-        if not 0 <= value <= 1:
-            raise self.error(name, f"must be between 0 and 1, got {value!r}")
-        return float(value)
-
-    def mapping(self, name: str) -> dict[str, Any]:
-        value = self.data.get(name)
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise self.error(name, f"must be a mapping, got {_type(value)}")
-        return value
-
-
-def _type(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
 def parse_config(data: Any, cfg_path: Path) -> PipelineConfig:
     """Validate a parsed YAML document; `cfg_path` anchors relative paths and error messages."""
     root = cfg_path.parent
-    top = _Reader(
-        cfg_path,
-        "",
-        data,
-        (
-            "dataset",
-            "output",
-            "splits",
-            "thresholds",
-            "limits",
-            "toolsets",
-            "defaults",
-            "schedule",
-            "sensor",
-            "sources",
-            "quality",
-        ),
-    )
-    dataset = _parse_dataset(_Reader(cfg_path, "dataset", top.data.get("dataset"), _DATASET_KEYS))
-    output = _parse_output(_Reader(cfg_path, "output", top.data.get("output"), _OUTPUT_KEYS), root)
-    splits = _Reader(cfg_path, "splits", top.data.get("splits"), ("validation", "test"))
-    validation_ratio = splits.rate("validation", 0.05)
-    test_ratio = splits.rate("test", 0.05)
-    if validation_ratio + test_ratio >= 1:
+    if not isinstance(data, dict):
+        raise ConfigError(cfg_path, "<root>", f"must be a mapping, got {type_name(data)}")
+    try:
+        doc = Document.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation(cfg_path, exc, Document) from None
+    output = _output(cfg_path, doc.output, root)
+    if doc.splits.validation + doc.splits.test >= 1:
         raise ConfigError(cfg_path, "splits", "validation + test must be below 1")
-    thr = _Reader(
-        cfg_path, "thresholds", top.data.get("thresholds"), (*_THRESHOLD_KEYS, "per_objective")
-    )
-    thresholds = _parse_thresholds(thr, Thresholds())
-    per_objective = _Reader(
-        cfg_path, "thresholds.per_objective", thr.data.get("per_objective"), OBJECTIVES
-    )
+    base = doc.thresholds
+    thresholds = Thresholds(**{k: getattr(base, k) for k in THRESHOLD_KEYS})
+    per_objective = base.per_objective or PerObjective()
     objective_thresholds = {
-        objective: _parse_thresholds(
-            _Reader(cfg_path, per_objective.sub(objective), value, _THRESHOLD_KEYS), thresholds
-        )
-        for objective, value in per_objective.data.items()
+        objective: _override(thresholds, getattr(per_objective, objective))
+        for objective in OBJECTIVES
+        if getattr(per_objective, objective) is not None
     }
-    limits = _Reader(cfg_path, "limits", top.data.get("limits"), ("max_record_bytes",))
-    max_record_bytes = limits.int_("max_record_bytes", 16 * 1024 * 1024, minimum=1024)
-    schedule = _Reader(cfg_path, "schedule", top.data.get("schedule"), ("cron",))
-    cron = schedule.str_("cron", "0 3 * * *")
-    if not _CRON_RE.match(cron):
-        raise schedule.error("cron", f"must be a five-field cron expression, got {cron!r}")
-    sensor = _Reader(cfg_path, "sensor", top.data.get("sensor"), ("interval_seconds",))
-    interval = sensor.int_("interval_seconds", 60, minimum=5)
-    toolsets = _parse_toolsets(cfg_path, top.data.get("toolsets"))
-    defaults = top.data.get("defaults")
-    if defaults is not None and not isinstance(defaults, dict):
-        raise ConfigError(cfg_path, "defaults", "must be a mapping (spec defaults object)")
-    quality = _parse_quality(cfg_path, "quality", top.data.get("quality"), DEFAULT_POLICY, None)
-    raw_sources = top.data.get("sources")
-    if not isinstance(raw_sources, list) or not raw_sources:
-        raise ConfigError(cfg_path, "sources", "must be a non-empty list of source entries")
+    toolsets = _parse_toolsets(cfg_path, doc.toolsets)
+    quality = _parse_quality(cfg_path, "quality", doc.quality, DEFAULT_POLICY, None)
     sources = tuple(
-        _parse_source(cfg_path, root, f"sources[{i}]", entry, max_record_bytes, quality=quality)
-        for i, entry in enumerate(raw_sources)
+        _source(cfg_path, root, i, entry, data["sources"][i], quality)
+        for i, entry in enumerate(doc.sources)
     )
     seen: set[str] = set()
     for i, source in enumerate(sources):
@@ -215,20 +110,29 @@ def parse_config(data: Any, cfg_path: Path) -> PipelineConfig:
     return PipelineConfig(
         path=cfg_path,
         root=root,
-        dataset=dataset,
+        dataset=DatasetConfig(**{**doc.dataset.model_dump(), "tags": tuple(doc.dataset.tags)}),
         output=output,
-        validation_ratio=validation_ratio,
-        test_ratio=test_ratio,
+        validation_ratio=float(doc.splits.validation),
+        test_ratio=float(doc.splits.test),
         thresholds=thresholds,
         objective_thresholds=objective_thresholds,
-        max_record_bytes=max_record_bytes,
+        max_record_bytes=doc.limits.max_record_bytes,
         sources=sources,
         toolsets=toolsets,
-        defaults=defaults,
-        schedule_cron=cron,
-        sensor_interval_seconds=interval,
+        defaults=data.get("defaults"),
+        schedule_cron=doc.schedule.cron,
+        sensor_interval_seconds=doc.sensor.interval_seconds,
         raw=data,
         quality=quality,
+    )
+
+
+def _override(base: Thresholds, given: SourceThresholds) -> Thresholds:
+    return Thresholds(
+        **{
+            k: getattr(base, k) if getattr(given, k) is None else getattr(given, k)
+            for k in THRESHOLD_KEYS
+        }
     )
 
 
@@ -249,115 +153,44 @@ def _check_source_overlap(
         raise ConfigError(cfg_path, exc.key, exc.message) from None
 
 
-_DATASET_KEYS: Final = (
-    "name",
-    "dataset_id",
-    "description",
-    "license",
-    "contact",
-    "tags",
-    "created_at",
-)
-_OUTPUT_KEYS: Final = (
-    "dir",
-    "compression",
-    "level",
-    "max_records_per_shard",
-    "max_bytes_per_shard",
-    "shard_by",
-    "work_dir",
-    "quarantine_dir",
-)
-_THRESHOLD_KEYS: Final = (
+THRESHOLD_KEYS: Final = (
     "max_parse_failure_rate",
     "max_duplicate_id_rate",
     "max_invalid_rate",
     "max_adapter_reject_rate",
 )
-_SOURCE_KEYS: Final = (
-    "name",
-    "paths",
-    "objective",
-    "adapter",
-    "split",
-    "format",
-    "read_options",
-    "options",
-    "id_field",
-    "content_type",
-    "license",
-    "metadata",
-    "quality",
-    "thresholds",
-)
-_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
-def _parse_dataset(r: _Reader) -> DatasetConfig:
-    tags = r.data.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise r.error("tags", "must be a list of strings")
-    created_at = r.str_("created_at")
-    if created_at is not None and not _ISO_DATETIME.match(created_at):
-        raise r.error(
-            "created_at",
-            f"must be an ISO-8601 date-time like 2025-03-01T12:00:00Z, got {created_at!r}",
-        )
-    return DatasetConfig(
-        name=r.str_("name", required=True),
-        description=r.str_("description", required=True),
-        dataset_id=r.str_("dataset_id"),
-        license=r.str_("license"),
-        contact=r.str_("contact"),
-        tags=tuple(tags),
-        created_at=created_at,
-    )
-
-
-def _parse_output(r: _Reader, root: Path) -> OutputConfig:
-    compression = r.choice("compression", COMPRESSIONS, "zstd")
-    level = r.int_("level", None, minimum=0 if compression != "zstd" else 1)
-    if level is not None and compression == "gzip" and level > 9:
-        raise r.error("level", "gzip levels run from 0 to 9")
-    if level is not None and compression == "zstd" and level > 22:
-        raise r.error("level", "zstd levels run from 1 to 22")
-    max_records = r.int_("max_records_per_shard", 100_000, minimum=1)
-    max_bytes = r.int_("max_bytes_per_shard", None, minimum=256)
-    if max_records is None and max_bytes is None:
-        raise r.error(
-            "max_records_per_shard", "set max_records_per_shard, max_bytes_per_shard or both"
+def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
+    if o.level is not None and o.compression == "zstd" and o.level < 1:
+        raise ConfigError(cfg_path, "output.level", f"must be an integer >= 1, got {o.level!r}")
+    if o.level is not None and o.compression == "gzip" and o.level > 9:
+        raise ConfigError(cfg_path, "output.level", "gzip levels run from 0 to 9")
+    if o.level is not None and o.compression == "zstd" and o.level > 22:
+        raise ConfigError(cfg_path, "output.level", "zstd levels run from 1 to 22")
+    if o.max_records_per_shard is None and o.max_bytes_per_shard is None:
+        raise ConfigError(
+            cfg_path,
+            "output.max_records_per_shard",
+            "set max_records_per_shard, max_bytes_per_shard or both",
         )
     dirs = {
-        name: (root / r.str_(name, default)).resolve()
-        for name, default in (
-            ("dir", "package"),
-            ("work_dir", "work"),
-            ("quarantine_dir", "quarantine"),
-        )
+        name: (root / getattr(o, name)).resolve() for name in ("dir", "work_dir", "quarantine_dir")
     }
     try:
-        check_own_dirs({r.sub(name): path for name, path in dirs.items()})
+        check_own_dirs({f"output.{name}": path for name, path in dirs.items()})
     except DirProblem as exc:
-        raise ConfigError(r.file, exc.key, exc.message) from None
+        raise ConfigError(cfg_path, exc.key, exc.message) from None
     return OutputConfig(
         dir=dirs["dir"],
         work_dir=dirs["work_dir"],
         quarantine_dir=dirs["quarantine_dir"],
-        compression=compression,
-        level=level,
-        max_records_per_shard=max_records,
-        max_bytes_per_shard=max_bytes,
-        shard_by=r.choice("shard_by", SHARD_BY, "objective"),
+        compression=o.compression,
+        level=o.level,
+        max_records_per_shard=o.max_records_per_shard,
+        max_bytes_per_shard=o.max_bytes_per_shard,
+        shard_by=o.shard_by,
     )
-
-
-def _parse_thresholds(r: _Reader, base: Thresholds) -> Thresholds:
-    return Thresholds(**{key: r.rate(key, getattr(base, key)) for key in _THRESHOLD_KEYS})
-
-
-def _parse_source_thresholds(r: _Reader) -> dict[str, float]:
-    """The keys a source's `thresholds` sets, each a rate."""
-    return {key: r.rate(key, 0.0) for key in _THRESHOLD_KEYS if key in r.data}
 
 
 def _parse_toolsets(cfg_path: Path, value: Any) -> tuple[Mapping[str, Any], ...]:
@@ -394,102 +227,74 @@ def _parse_quality(
         raise ConfigError(cfg_path, f"{key}.{exc.key}" if exc.key else key, exc.message) from exc
 
 
-def _parse_source(
-    cfg_path: Path,
-    root: Path,
-    key: str,
-    entry: Any,
-    max_record_bytes: int,
-    *,
-    quality: QualityPolicy = DEFAULT_POLICY,
+def _source(
+    cfg_path: Path, root: Path, i: int, s: Any, raw: dict[str, Any], quality: QualityPolicy
 ) -> SourceConfig:
-    # Imported here: the registries import the readers/adapters, which import nothing of ours back.
-    from jsonl_assets.core.adapters import resolve_options
-    from jsonl_assets.core.readers import READERS, infer_format
-    from jsonl_assets.core.readers import resolve_options as resolve_read_options
-
-    r = _Reader(cfg_path, key, entry, _SOURCE_KEYS)
-    name = r.str_("name", required=True)
-    if not _NAME_RE.match(name):
-        raise r.error("name", f"must match {_NAME_RE.pattern}, got {name!r}")
-    objective = r.choice("objective", OBJECTIVES)
-    split = r.choice("split", SOURCE_SPLITS)
-    adapter = r.str_("adapter", required=True)
+    """One validated source entry resolved against the files its globs match."""
+    key = f"sources[{i}]"
     try:
-        adapter_options = resolve_options(adapter, r.mapping("options"), objective)
+        adapter_options = resolve_options(s.adapter, raw.get("options"), s.objective)
+    except OptionsError as exc:
+        sub = f"{key}.options.{exc.option}" if exc.option else f"{key}.options"
+        raise ConfigError(cfg_path, sub, str(exc)) from None
     except ValueError as exc:
-        raise r.error(
-            "options" if r.has("options") and "option" in str(exc) else "adapter", str(exc)
-        ) from exc
-    fmt = r.str_("format")
-    if fmt is not None and fmt not in READERS:
-        raise r.error(
-            "format", f"unknown format {fmt!r}; valid formats: {', '.join(sorted(READERS))}"
-        )
-    patterns = r.data.get("paths")
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    if (
-        not isinstance(patterns, list)
-        or not patterns
-        or not all(isinstance(p, str) and p for p in patterns)
-    ):
-        raise r.error(
-            "paths", "must be a glob or a non-empty list of globs (relative to the config file)"
+        where = "options" if raw.get("options") is not None and "option" in str(exc) else "adapter"
+        raise ConfigError(cfg_path, f"{key}.{where}", str(exc)) from None
+    patterns = [s.paths] if isinstance(s.paths, str) else list(s.paths)
+    if not patterns:
+        raise ConfigError(
+            cfg_path,
+            f"{key}.paths",
+            "must be a glob or a non-empty list of globs (relative to the config file)",
         )
     inputs: dict[str, SourceInput] = {}
-    for i, pattern in enumerate(patterns):
+    for n, pattern in enumerate(patterns):
         matched = [Path(p) for p in expand_glob(str(root / pattern))]
         if not matched:
-            raise r.error(
-                f"paths[{i}]",
+            raise ConfigError(
+                cfg_path,
+                f"{key}.paths[{n}]",
                 f"glob {pattern!r} matched no file (relative to {root})"
                 + bracket_hint(root, pattern),
             )
         for path in matched:
             rel, rel_b64 = file_name(Path(os.path.relpath(path.resolve(), root)).as_posix())
             try:
-                file_format = fmt or infer_format(rel)
+                file_format = s.format or infer_format(rel)
             except ValueError as exc:
-                raise r.error(f"paths[{i}]", f"{rel}: {exc}; set `format` for this source") from exc
+                raise ConfigError(
+                    cfg_path, f"{key}.paths[{n}]", f"{rel}: {exc}; set `format` for this source"
+                ) from exc
             inputs[rel] = SourceInput(
                 path=path.resolve(), rel=rel, format=file_format, rel_b64=rel_b64
             )
-    read_options = r.mapping("read_options")
+    read_options = s.read_options or {}
     for file_format in sorted({i.format for i in inputs.values()}):
-        try:
+        try:  # the format's options model, keyed on the format name
             resolve_read_options(file_format, read_options)
-        except ValueError as exc:
-            raise r.error("read_options", str(exc)) from exc
-    id_field = r.str_("id_field")
-    if id_field is None and adapter == "mapping" and adapter_options.get("id"):
+        except OptionsError as exc:
+            sub = f"{key}.read_options.{exc.option}" if exc.option else f"{key}.read_options"
+            raise ConfigError(cfg_path, sub, str(exc)) from None
+    id_field = s.id_field
+    if id_field is None and s.adapter == "mapping" and adapter_options.get("id"):
         id_field = adapter_options["id"]  # the mapping adapter's `id` path is the source id
-    content_type = r.str_("content_type")
-    if content_type is not None and not _CONTENT_TYPE_RE.match(content_type):
-        raise r.error(
-            "content_type",
-            f"must match {_CONTENT_TYPE_RE.pattern} (it becomes part of shard names)",
-        )
-    metadata = r.mapping("metadata")
-    thresholds = _parse_source_thresholds(
-        _Reader(cfg_path, f"{key}.thresholds", r.data.get("thresholds"), _THRESHOLD_KEYS)
-    )
+    given = s.thresholds or SourceThresholds()
     return SourceConfig(
-        name=name,
-        objective=objective,
-        adapter=adapter,
-        split=split,
+        name=s.name,
+        objective=s.objective,
+        adapter=s.adapter,
+        split=s.split,
         inputs=tuple(inputs[k] for k in sorted(inputs)),
         patterns=tuple(patterns),
         adapter_options=adapter_options,
         read_options=read_options,
-        format=fmt,
+        format=s.format,
         id_field=id_field,
-        content_type=content_type,
-        license=r.str_("license"),
-        metadata=metadata,
+        content_type=s.content_type,
+        license=s.license,
+        metadata=s.metadata or {},
         quality=_parse_quality(
-            cfg_path, r.sub("quality"), r.data.get("quality"), quality, objective
+            cfg_path, f"{key}.quality", raw.get("quality"), quality, s.objective
         ),
-        thresholds=thresholds,
+        thresholds={k: getattr(given, k) for k in THRESHOLD_KEYS if getattr(given, k) is not None},
     )
