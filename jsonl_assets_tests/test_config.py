@@ -79,7 +79,11 @@ def test_environment_variable_selects_the_config(
             "matched no file",
         ),
         (lambda c: c["sources"][0].update(adapter="nope"), "sources[0].adapter", "chat"),
-        (lambda c: c["sources"][0].update(options={"bogus": 1}), "sources[0].options", "bogus"),
+        (
+            lambda c: c["sources"][0].update(options={"bogus": 1}),
+            "sources[0].options.bogus",
+            "valid options",
+        ),
         (lambda c: c["sources"][0].update(format="xml"), "sources[0].format", "jsonl"),
         (
             lambda c: c["sources"][0].update(split="dev"),

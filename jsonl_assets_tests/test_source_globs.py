@@ -109,7 +109,7 @@ def _tree(root: Path) -> None:
     ],
 )
 def test_same_matches_as_glob_on_ordinary_trees(tmp_path: Path, pattern: str) -> None:
-    from jsonl_assets.core.source_globs import expand_glob
+    from jsonl_assets.core.config.source_globs import expand_glob
 
     _tree(tmp_path)
     # As the config names inputs: by their real path (a file reached through two links once).

@@ -37,8 +37,8 @@ def test_registry_names_objectives_and_docs() -> None:
     for name, spec in ADAPTERS.items():
         assert isinstance(spec, AdapterSpec) and spec.name == name
         assert spec.doc.startswith(f"`{name}`")
-        for key, option in spec.options.items():
-            assert option.doc, (name, key)
+        for key, option in spec.options.model_fields.items():
+            assert option.description, (name, key)
 
 
 def test_defaults_are_filled_and_objective_added() -> None:
@@ -60,7 +60,7 @@ def test_defaults_are_filled_and_objective_added() -> None:
             continue
         objective = sorted(spec.objectives)[0]
         resolved = resolve_options(name, None, objective)
-        assert set(resolved) == {*spec.options, "objective"}
+        assert set(resolved) == {*spec.options.model_fields, "objective"}
         assert callable(build_adapter(name, resolved))
 
 

@@ -9,7 +9,6 @@ import pytest
 from jsonl_assets.core.readers import (
     READERS,
     REASONS,
-    OptionSpec,
     ReadLimits,
     SourceChangedError,
     SourceFile,
@@ -32,8 +31,8 @@ def test_registry_names_and_specs() -> None:
     }
     for spec in READERS.values():
         assert spec.doc
-        for option in spec.options.values():
-            assert isinstance(option, OptionSpec) and option.doc
+        for option in spec.options.model_fields.values():
+            assert option.description
     assert ReadLimits().max_record_bytes == 16 * 1024 * 1024
     assert len(set(REASONS)) == len(REASONS)
 
@@ -84,11 +83,15 @@ def test_resolve_options_fills_defaults() -> None:
         (
             "jsonl",
             {"encoding": "latin-1"},
-            r"unknown option\(s\) \['encoding'\].*valid options: none",
+            r"unknown option 'encoding'; valid options: none",
         ),
-        ("csv", {"delim": ","}, "valid options: delimiter, empty_as_null, encoding, quotechar"),
-        ("text", {"max_chars": True}, "must be int, not bool"),
-        ("text", {"max_chars": "10"}, "must be int, not str"),
+        (
+            "csv",
+            {"delim": ","},
+            r"valid options: \['delimiter', 'empty_as_null', 'encoding', 'quotechar'\]",
+        ),
+        ("text", {"max_chars": True}, "must be int, got bool"),
+        ("text", {"max_chars": "10"}, "must be int, got str"),
         ("text", {"mode": "pages"}, r"must be one of \['chunks', 'document'\]"),
         ("text", {"max_chars": 0}, "at least 1"),
         ("csv", {"delimiter": ";;"}, "one character"),

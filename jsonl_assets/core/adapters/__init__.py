@@ -27,7 +27,7 @@ from jsonl_assets.core.adapters import (
     text,
 )
 from jsonl_assets.core.adapters.base import AdapterSpec, AdaptFn
-from jsonl_assets.core.readers.base import OptionSpec
+from jsonl_assets.core.options import OptionsError, validate_options
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
 
 __all__ = ["ADAPTERS", "build_adapter", "resolve_options"]
@@ -41,7 +41,7 @@ def _spec(name: str, module: ModuleType, objectives: frozenset[str] | set[str]) 
         name=name,
         objectives=frozenset(objectives),
         build=module.build,
-        options=getattr(module, "OPTIONS", {}),
+        options=module.Options,
         doc=doc,
     )
 
@@ -63,24 +63,6 @@ ADAPTERS: Final[dict[str, AdapterSpec]] = {
 }
 
 
-def _check_value(adapter: str, key: str, spec: OptionSpec, value: Any) -> None:
-    if value is None:
-        if spec.default is None:
-            return
-        raise ValueError(f"adapter {adapter!r}: option {key!r} must not be null")
-    if (type(value) is bool and bool not in spec.types) or not isinstance(value, spec.types):
-        expected = " or ".join(t.__name__ for t in spec.types)
-        raise ValueError(
-            f"adapter {adapter!r}: option {key!r} must be {expected}, "
-            f"got {type(value).__name__} {value!r}"
-        )
-    if spec.choices is not None and value not in spec.choices:
-        raise ValueError(
-            f"adapter {adapter!r}: option {key!r} must be one of {list(spec.choices)}, "
-            f"got {value!r}"
-        )
-
-
 def resolve_options(
     adapter: str, options: Mapping[str, Any] | None, objective: str
 ) -> dict[str, Any]:
@@ -98,32 +80,23 @@ def resolve_options(
         raise ValueError(
             f"adapter {adapter!r} cannot produce {objective!r} records; it produces {valid}"
         )
-    given: Mapping[str, Any] = {} if options is None else options
-    if not isinstance(given, Mapping):
-        raise ValueError(
-            f"adapter {adapter!r}: options must be a mapping, got {type(given).__name__}"
-        )
-    for key in given:
-        if key not in spec.options and key != "objective":
-            raise ValueError(
-                f"adapter {adapter!r}: unknown option {key!r}; "
-                f"valid options: {sorted(spec.options) or 'none'}"
+    given: Any = {} if options is None else options
+    if isinstance(given, Mapping) and "objective" in given:
+        if given["objective"] != objective:
+            raise OptionsError(
+                "objective",
+                f"adapter {adapter!r}: option objective {given['objective']!r} does not match "
+                f"the source's objective {objective!r}",
             )
-    if "objective" in given and given["objective"] != objective:
-        raise ValueError(
-            f"adapter {adapter!r}: option objective {given['objective']!r} does not match "
-            f"the source's objective {objective!r}"
-        )
-    if "objective" in spec.options and "objective" not in given:
-        raise ValueError(
+        if "objective" not in spec.options.model_fields:
+            given = {k: v for k, v in given.items() if k != "objective"}
+    if "objective" in spec.options.model_fields and "objective" not in given:
+        raise OptionsError(
+            "objective",
             f"adapter {adapter!r} needs option 'objective' (set it to {objective!r}, "
-            "the source's objective)"
+            "the source's objective)",
         )
-    resolved: dict[str, Any] = {}
-    for key, opt in spec.options.items():
-        value = given.get(key, opt.default)
-        _check_value(adapter, key, opt, value)
-        resolved[key] = value
+    resolved = validate_options(spec.options, given, f"adapter {adapter!r}")
     resolved["objective"] = objective
     try:
         spec.build(resolved)

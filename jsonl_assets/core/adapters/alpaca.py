@@ -17,9 +17,11 @@ default as `quality:empty_user` / `quality:empty_assistant`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
-from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdaptFn
+from pydantic import Field
+
+from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.parts import (
     NO_INSTANCES,
     optional_str,
@@ -29,20 +31,19 @@ from jsonl_assets.core.adapters.parts import (
     text_message,
     wrong_type,
 )
-from jsonl_assets.core.readers.base import OptionSpec
 
-OPTIONS: Final = {
-    "instruction_field": OptionSpec((str,), "instruction", doc="Key of the instruction."),
-    "input_field": OptionSpec((str,), "input", doc="Key of the optional input."),
-    "output_field": OptionSpec((str,), "output", doc="Key of the response."),
-    "instances_field": OptionSpec(
-        (str,), "instances", doc="Key of the list of {input, output} instances (seed variant)."
-    ),
-    "system_field": OptionSpec((str,), "system", doc="Key of an optional system prompt."),
-    "history_field": OptionSpec(
-        (str,), "history", doc="Key of optional earlier [user, assistant] turn pairs."
-    ),
-}
+
+class Options(AdapterOptions):
+    instruction_field: str = Field("instruction", description="Key of the instruction.")
+    input_field: str = Field("input", description="Key of the optional input.")
+    output_field: str = Field("output", description="Key of the response.")
+    instances_field: str = Field(
+        "instances", description="Key of the list of {input, output} instances (seed variant)."
+    )
+    system_field: str = Field("system", description="Key of an optional system prompt.")
+    history_field: str = Field(
+        "history", description="Key of optional earlier [user, assistant] turn pairs."
+    )
 
 
 def user_text(instruction: str, extra: str | None) -> str:

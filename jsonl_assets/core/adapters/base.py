@@ -9,10 +9,10 @@ stage quarantines it with the trace and goes on.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from jsonl_assets.core.readers.base import OptionSpec
+from jsonl_assets.core.options import Options
 
 
 class AdapterError(Exception):
@@ -44,6 +44,10 @@ class Adapted:
 AdaptFn = Callable[[Any], Iterable[Adapted]]
 
 
+class AdapterOptions(Options):
+    """Base of an adapter's options model (each adapter module declares `Options`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class AdapterSpec:
     """A registered adapter: which objectives it serves, its options, and its factory.
@@ -55,5 +59,5 @@ class AdapterSpec:
     name: str
     objectives: frozenset[str]
     build: Callable[[Mapping[str, Any]], AdaptFn]
-    options: Mapping[str, OptionSpec] = field(default_factory=dict)
+    options: type[AdapterOptions] = AdapterOptions
     doc: str = ""

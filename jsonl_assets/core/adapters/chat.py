@@ -30,7 +30,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdaptFn
+from pydantic import Field
+
+from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.parts import (
     UNKNOWN_ROLE,
     UNSUPPORTED_CONTENT,
@@ -48,7 +50,6 @@ from jsonl_assets.core.adapters.parts import (
     toolset_from_declared,
     wrong_type,
 )
-from jsonl_assets.core.readers.base import OptionSpec
 
 _ROLES: Final = {
     "system": "system",
@@ -73,14 +74,13 @@ _MAPPED_KEYS: Final = frozenset(
     }
 )
 
-OPTIONS: Final = {
-    "messages_field": OptionSpec((str,), "messages", doc="Record key holding the messages."),
-    "toolset_id": OptionSpec(
-        (str,),
+
+class Options(AdapterOptions):
+    messages_field: str = Field("messages", description="Record key holding the messages.")
+    toolset_id: str | None = Field(
         None,
-        doc="Toolset (declared in the config) for records that declare no tools of their own.",
-    ),
-}
+        description="Toolset (declared in the config) for records that declare no tools of their own.",
+    )
 
 
 def _tool_calls(

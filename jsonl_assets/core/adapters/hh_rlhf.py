@@ -19,7 +19,9 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdaptFn
+from pydantic import Field
+
+from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.parts import (
     NO_DIFFERING_TURN,
     NO_SHARED_CONTEXT,
@@ -30,15 +32,15 @@ from jsonl_assets.core.adapters.parts import (
     text_message,
 )
 from jsonl_assets.core.adapters.preference_pairs import candidate
-from jsonl_assets.core.readers.base import OptionSpec
 
 _MARKER: Final = re.compile(r"\n\n(Human|Assistant):")
 _ROLE: Final = {"Human": "user", "Assistant": "assistant"}
 
-OPTIONS: Final = {
-    "chosen_field": OptionSpec((str,), "chosen", doc="Key of the preferred transcript."),
-    "rejected_field": OptionSpec((str,), "rejected", doc="Key of the dispreferred transcript."),
-}
+
+class Options(AdapterOptions):
+    chosen_field: str = Field("chosen", description="Key of the preferred transcript.")
+    rejected_field: str = Field("rejected", description="Key of the dispreferred transcript.")
+
 
 Turn = tuple[str, str]
 

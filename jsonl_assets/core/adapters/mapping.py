@@ -28,9 +28,11 @@ system, user, assistant (sft, rft) or system, user, document (cpt). A missing pa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdaptFn
+from pydantic import Field
+
+from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.parts import (
     MISSING_FIELD,
     FieldPath,
@@ -41,8 +43,7 @@ from jsonl_assets.core.adapters.parts import (
     wrong_type,
 )
 from jsonl_assets.core.adapters.preference_pairs import preference_record
-from jsonl_assets.core.adapters.qa_reference import GRADINGS, make_reference
-from jsonl_assets.core.readers.base import OptionSpec
+from jsonl_assets.core.adapters.qa_reference import make_reference
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
 
 PATH_OPTIONS: Final = (
@@ -64,18 +65,24 @@ RULES: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "cpt": (("document",), ("system", "user")),
 }
 
-OPTIONS: Final = {
-    "objective": OptionSpec(
-        (str,), None, choices=OBJECTIVES, doc="Objective (required; must equal the source's)."
-    ),
-    **{
-        name: OptionSpec((str,), None, doc=f"Dotted path of the {name} text.")
-        for name in PATH_OPTIONS
-    },
-    "grading": OptionSpec((str,), None, choices=GRADINGS, doc="rft grading type."),
-    "tolerance": OptionSpec((int, float), None, doc="rft numeric tolerance (default 0)."),
-    "id": OptionSpec((str,), None, doc="Dotted path of the source's own record id."),
-}
+
+class Options(AdapterOptions):
+    objective: Literal["sft", "preference", "rft", "cpt"] | None = Field(
+        None, description="Objective (required; must equal the source's)."
+    )
+    system: str | None = Field(None, description="Dotted path of the system text.")
+    user: str | None = Field(None, description="Dotted path of the user text.")
+    assistant: str | None = Field(None, description="Dotted path of the assistant text.")
+    document: str | None = Field(None, description="Dotted path of the document text.")
+    prompt: str | None = Field(None, description="Dotted path of the prompt text.")
+    chosen: str | None = Field(None, description="Dotted path of the chosen text.")
+    rejected: str | None = Field(None, description="Dotted path of the rejected text.")
+    answer: str | None = Field(None, description="Dotted path of the answer text.")
+    grading: Literal["exact_match", "numeric", "any_of"] | None = Field(
+        None, description="rft grading type."
+    )
+    tolerance: int | float | None = Field(None, description="rft numeric tolerance (default 0).")
+    id: str | None = Field(None, description="Dotted path of the source's own record id.")
 
 
 def check_options(options: Mapping[str, Any]) -> dict[str, FieldPath]:

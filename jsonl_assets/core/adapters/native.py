@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jsonl_assets.core.adapters.base import Adapted, AdaptFn
+from jsonl_assets.core.adapters.base import Adapted, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.parts import wrong_type
 
 
@@ -69,6 +69,10 @@ def adapt_native(raw: Any) -> list[Adapted]:
     if type(cands) is list:
         record["candidates"] = _promote_candidates(cands)
     return [Adapted(record, None, "", meta)]
+
+
+class Options(AdapterOptions):
+    """`native` takes no options."""
 
 
 def build(options: Mapping[str, Any]) -> AdaptFn:

@@ -25,9 +25,11 @@ stripping -> ``adapter:empty_candidate``; no prompt and nothing shared ->
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
-from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdaptFn
+from pydantic import Field
+
+from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.chat import convert_messages
 from jsonl_assets.core.adapters.parts import (
     EMPTY_CANDIDATE,
@@ -41,14 +43,13 @@ from jsonl_assets.core.adapters.parts import (
     text_message,
     wrong_type,
 )
-from jsonl_assets.core.readers.base import OptionSpec
 
-OPTIONS: Final = {
-    "prompt_field": OptionSpec((str,), "prompt", doc="Key of the prompt (string or messages)."),
-    "chosen_field": OptionSpec((str,), "chosen", doc="Key of the preferred answer."),
-    "rejected_field": OptionSpec((str,), "rejected", doc="Key of the dispreferred answer."),
-    "system_field": OptionSpec((str,), "system", doc="Key of an optional system prompt."),
-}
+
+class Options(AdapterOptions):
+    prompt_field: str = Field("prompt", description="Key of the prompt (string or messages).")
+    chosen_field: str = Field("chosen", description="Key of the preferred answer.")
+    rejected_field: str = Field("rejected", description="Key of the dispreferred answer.")
+    system_field: str = Field("system", description="Key of an optional system prompt.")
 
 
 def candidate(label: str, messages: list[dict[str, Any]]) -> dict[str, Any]:

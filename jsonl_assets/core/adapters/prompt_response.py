@@ -18,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdaptFn
+from pydantic import Field
+
+from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.parts import (
     MISSING_FIELD,
     optional_str,
@@ -27,7 +29,6 @@ from jsonl_assets.core.adapters.parts import (
     require_str,
     text_message,
 )
-from jsonl_assets.core.readers.base import OptionSpec
 
 PAIRS: Final = (
     ("prompt", "response"),
@@ -37,18 +38,18 @@ PAIRS: Final = (
 )
 _PAIR_LIST: Final = ", ".join(f"{p}/{r}" for p, r in PAIRS)
 
-OPTIONS: Final = {
-    "prompt_field": OptionSpec((str,), None, doc="Key of the user turn (default: detected)."),
-    "response_field": OptionSpec(
-        (str,), None, doc="Key of the assistant turn (default: detected)."
-    ),
-    "context_field": OptionSpec(
-        (str,), None, doc="Key of extra context appended to the user turn (default: context)."
-    ),
-    "system_field": OptionSpec(
-        (str,), None, doc="Key of a system prompt (default: system, when present)."
-    ),
-}
+
+class Options(AdapterOptions):
+    prompt_field: str | None = Field(None, description="Key of the user turn (default: detected).")
+    response_field: str | None = Field(
+        None, description="Key of the assistant turn (default: detected)."
+    )
+    context_field: str | None = Field(
+        None, description="Key of extra context appended to the user turn (default: context)."
+    )
+    system_field: str | None = Field(
+        None, description="Key of a system prompt (default: system, when present)."
+    )
 
 
 def _detect(raw: Mapping[str, Any]) -> tuple[str, str]:

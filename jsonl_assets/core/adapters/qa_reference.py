@@ -23,9 +23,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdaptFn
+from pydantic import Field
+
+from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.parts import (
     ANSWER_NOT_FOUND,
     NOT_NUMERIC,
@@ -36,25 +38,27 @@ from jsonl_assets.core.adapters.parts import (
     text_message,
     wrong_type,
 )
-from jsonl_assets.core.readers.base import OptionSpec
 
 GRADINGS: Final = ("exact_match", "numeric", "any_of")
 
-OPTIONS: Final = {
-    "question_field": OptionSpec((str,), "question", doc="Key of the question."),
-    "answer_field": OptionSpec((str,), "answer", doc="Key of the answer."),
-    "answer_regex": OptionSpec(
-        (str,), None, doc="Regex whose group 1 (or whole match) is the gradable answer."
-    ),
-    "grading": OptionSpec((str,), "exact_match", choices=GRADINGS, doc="Grading type."),
-    "tolerance": OptionSpec((int, float), 0, doc="Absolute tolerance for numeric grading."),
-    "keep_solution": OptionSpec(
-        (bool,), False, doc="Keep the full answer text as an assistant message."
-    ),
-    "answers_separator": OptionSpec(
-        (str,), None, doc="Separator splitting a string answer into any_of answers."
-    ),
-}
+
+class Options(AdapterOptions):
+    question_field: str = Field("question", description="Key of the question.")
+    answer_field: str = Field("answer", description="Key of the answer.")
+    answer_regex: str | None = Field(
+        None, description="Regex whose group 1 (or whole match) is the gradable answer."
+    )
+    grading: Literal["exact_match", "numeric", "any_of"] = Field(
+        "exact_match", description="Grading type."
+    )
+    tolerance: int | float = Field(0, description="Absolute tolerance for numeric grading.")
+    keep_solution: bool = Field(
+        False, description="Keep the full answer text as an assistant message."
+    )
+    answers_separator: str | None = Field(
+        None, description="Separator splitting a string answer into any_of answers."
+    )
+
 
 _NUMBER: Final = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 

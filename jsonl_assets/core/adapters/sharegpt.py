@@ -27,8 +27,9 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
+from pydantic import Field
 
-from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdaptFn
+from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.parts import (
     BAD_ARGUMENTS_JSON,
     UNKNOWN_ROLE,
@@ -46,7 +47,6 @@ from jsonl_assets.core.adapters.parts import (
     toolset_from_declared,
     wrong_type,
 )
-from jsonl_assets.core.readers.base import OptionSpec
 
 _ROLES: Final = {
     "human": "user",
@@ -62,20 +62,19 @@ _ROLES: Final = {
     "tool": "observation",
 }
 
-OPTIONS: Final = {
-    "conversations_field": OptionSpec(
-        (str,), "conversations", doc="Record key holding the list of turns."
-    ),
-    "role_key": OptionSpec((str,), "from", doc="Turn key naming the speaker."),
-    "content_key": OptionSpec((str,), "value", doc="Turn key holding the text."),
-    "system_field": OptionSpec((str,), "system", doc="Record key of an optional system prompt."),
-    "tools_field": OptionSpec((str,), "tools", doc="Record key of optional tool definitions."),
-    "toolset_id": OptionSpec(
-        (str,),
+
+class Options(AdapterOptions):
+    conversations_field: str = Field(
+        "conversations", description="Record key holding the list of turns."
+    )
+    role_key: str = Field("from", description="Turn key naming the speaker.")
+    content_key: str = Field("value", description="Turn key holding the text.")
+    system_field: str = Field("system", description="Record key of an optional system prompt.")
+    tools_field: str = Field("tools", description="Record key of optional tool definitions.")
+    toolset_id: str | None = Field(
         None,
-        doc="Toolset (declared in the config) for records that declare no tools of their own.",
-    ),
-}
+        description="Toolset (declared in the config) for records that declare no tools of their own.",
+    )
 
 
 def _calls(value: str, where: str, tracker: CallTracker) -> list[dict[str, Any]]:

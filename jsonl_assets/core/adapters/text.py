@@ -11,9 +11,11 @@ Empty or whitespace-only text -> ``adapter:empty_text``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
-from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdaptFn
+from pydantic import Field
+
+from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.parts import (
     EMPTY_TEXT,
     json_part,
@@ -22,12 +24,11 @@ from jsonl_assets.core.adapters.parts import (
     require_object,
     require_str,
 )
-from jsonl_assets.core.readers.base import OptionSpec
 
-OPTIONS: Final = {
-    "text_field": OptionSpec((str,), "text", doc="Key of the document text."),
-    "title_field": OptionSpec((str,), None, doc="Key of an optional title (json part)."),
-}
+
+class Options(AdapterOptions):
+    text_field: str = Field("text", description="Key of the document text.")
+    title_field: str | None = Field(None, description="Key of an optional title (json part).")
 
 
 def build(options: Mapping[str, Any]) -> AdaptFn:

@@ -13,7 +13,7 @@ Reason codes emitted by readers (stable): see `REASONS`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -21,8 +21,9 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.compression import DamagedLines, TruncatedInput
+from jsonl_assets.core.options import Options, OptionsError, validate_options
 from jsonl_assets.core.readers import csv_rows, json_array, jsonl, parquet, text
-from jsonl_assets.core.readers.base import OptionSpec, ReaderSpec, ReadItem
+from jsonl_assets.core.readers.base import ReaderSpec, ReadItem
 from jsonl_assets.core.readers.source_file import SourceChangedError, SourceFile
 from jsonl_assets.core.traces import Rejection
 
@@ -30,7 +31,8 @@ __all__ = [
     "COMPRESSION_SUFFIXES",
     "READERS",
     "REASONS",
-    "OptionSpec",
+    "Options",
+    "OptionsError",
     "ReadItem",
     "ReadLimits",
     "ReaderSpec",
@@ -52,14 +54,6 @@ READERS: Final[dict[str, ReaderSpec]] = {
         parquet.SPEC,
         text.SPEC,
     )
-}
-
-_CHECKS: Final[dict[str, Callable[[Mapping[str, Any]], None]]] = {
-    "json_array": json_array.check_options,
-    "csv": csv_rows.check_options,
-    "tsv": csv_rows.check_options,
-    "parquet": parquet.check_options,
-    "text": text.check_options,
 }
 
 REASONS: Final = (
@@ -109,37 +103,9 @@ def infer_format(rel_or_path: str) -> str:
 
 
 def resolve_options(fmt: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    """The reader's options with defaults filled in; ValueError names what is wrong."""
-    spec = _spec(fmt)
-    unknown = sorted(set(options) - set(spec.options))
-    if unknown:
-        valid = ", ".join(sorted(spec.options)) or "none"
-        raise ValueError(f"unknown option(s) {unknown} for format {fmt!r}; valid options: {valid}")
-    resolved: dict[str, Any] = {}
-    for name in sorted(spec.options):
-        opt = spec.options[name]
-        value = options.get(name, opt.default)
-        if name in options:
-            _check_type(fmt, name, value, opt)
-        resolved[name] = value
-    check = _CHECKS.get(fmt)
-    if check is not None:
-        check(resolved)
-    return resolved
-
-
-def _check_type(fmt: str, name: str, value: Any, opt: OptionSpec) -> None:
-    # bool is an int in Python; an int option must not accept true/false.
-    ok = isinstance(value, opt.types) and not (isinstance(value, bool) and bool not in opt.types)
-    if not ok:
-        wanted = " or ".join("null" if t is type(None) else t.__name__ for t in opt.types)
-        raise ValueError(
-            f"option {name!r} of format {fmt!r} must be {wanted}, not {type(value).__name__}"
-        )
-    if opt.choices is not None and value not in opt.choices:
-        raise ValueError(
-            f"option {name!r} of format {fmt!r} must be one of {list(opt.choices)}, not {value!r}"
-        )
+    """The format's options model applied to `options`: defaults filled in, sorted by name.
+    `OptionsError` (a ValueError) names the option, the format and the valid names."""
+    return dict(sorted(validate_options(_spec(fmt).options, options, f"format {fmt!r}").items()))
 
 
 def _spec(fmt: str) -> ReaderSpec:

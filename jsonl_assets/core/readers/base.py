@@ -15,23 +15,14 @@ file with a ``Rejection`` after every good record before it has been yielded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from jsonl_assets.core.options import Options
 from jsonl_assets.core.traces import Rejection
 
 ReadItem = tuple[int, Any, bytes | None] | Rejection
-
-
-@dataclass(frozen=True, slots=True)
-class OptionSpec:
-    """One option a reader or adapter accepts: its type(s) and default."""
-
-    types: tuple[type, ...]
-    default: Any = None
-    choices: tuple[Any, ...] | None = None
-    doc: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,5 +31,5 @@ class ReaderSpec:
     extensions: tuple[str, ...]
     position_kind: str
     read: Callable[..., Iterator[ReadItem]]
-    options: Mapping[str, OptionSpec] = field(default_factory=dict)
+    options: type[Options] = Options  # the format's options model (`read_options`)
     doc: str = ""

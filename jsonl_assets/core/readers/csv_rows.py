@@ -38,7 +38,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from jsonl_assets.core.readers.base import OptionSpec, ReaderSpec, ReadItem
+from pydantic import Field, model_validator
+
+from jsonl_assets.core.options import Options
+from jsonl_assets.core.readers.base import ReaderSpec, ReadItem
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
 from jsonl_assets.core.readers.source_file import ChunkReader, SourceFile
 from jsonl_assets.core.traces import Rejection
@@ -253,37 +256,31 @@ def sniff_delimiter(head: bytes, encoding: str = "utf-8") -> str:
         return ","
 
 
-def _options(default_delimiter: str | None) -> dict[str, OptionSpec]:
-    return {
-        "delimiter": OptionSpec(
-            types=(str, type(None)),
-            default=default_delimiter,
-            doc="one character; null detects it among , TAB ; | from the first 64 KiB",
-        ),
-        "quotechar": OptionSpec(types=(str,), default='"', doc="one character"),
-        "encoding": OptionSpec(
-            types=(str,), default="utf-8", doc="a Python codec name; a UTF-8 BOM is dropped"
-        ),
-        "empty_as_null": OptionSpec(
-            types=(bool,), default=False, doc="turn empty fields into null instead of ''"
-        ),
-    }
+class CsvOptions(Options):
+    delimiter: str | None = Field(
+        None, description="one character; null detects it among , TAB ; | from the first 64 KiB"
+    )
+    quotechar: str = Field('"', description="one character")
+    encoding: str = Field("utf-8", description="a Python codec name; a UTF-8 BOM is dropped")
+    empty_as_null: bool = Field(False, description="turn empty fields into null instead of ''")
+
+    @model_validator(mode="after")
+    def _check(self) -> CsvOptions:
+        for name in ("delimiter", "quotechar"):
+            value = getattr(self, name)
+            if value is not None and (len(value) != 1 or value in "\r\n"):
+                raise ValueError(f"csv option {name} must be one character other than a newline")
+        if self.delimiter is not None and self.delimiter == self.quotechar:
+            raise ValueError("csv options delimiter and quotechar must differ")
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ValueError(f"csv option encoding: unknown codec {self.encoding!r}") from None
+        return self
 
 
-def check_options(options: Mapping[str, Any]) -> None:
-    for name in ("delimiter", "quotechar"):
-        value = options.get(name)
-        if value is not None and (len(value) != 1 or value in "\r\n"):
-            raise ValueError(f"csv option {name} must be one character other than a newline")
-    if options.get("delimiter") is not None and options.get("delimiter") == options.get(
-        "quotechar", '"'
-    ):
-        raise ValueError("csv options delimiter and quotechar must differ")
-    encoding = options.get("encoding", "utf-8")
-    try:
-        codecs.lookup(encoding)
-    except LookupError as exc:
-        raise ValueError(f"csv option encoding: unknown codec {encoding!r}") from exc
+class TsvOptions(CsvOptions):
+    delimiter: str | None = Field("\t", description="one character; null detects it")
 
 
 CSV_SPEC: Final = ReaderSpec(
@@ -291,7 +288,7 @@ CSV_SPEC: Final = ReaderSpec(
     extensions=(".csv",),
     position_kind="row",
     read=read_csv,
-    options=_options(None),
+    options=CsvOptions,
     doc="Comma-separated values with a header row; the delimiter is detected unless given.",
 )
 
@@ -300,6 +297,6 @@ TSV_SPEC: Final = ReaderSpec(
     extensions=(".tsv", ".tab"),
     position_kind="row",
     read=read_csv,
-    options=_options("\t"),
+    options=TsvOptions,
     doc="Tab-separated values with a header row.",
 )

@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 import ijson
 import orjson
+from pydantic import Field, field_validator
 
-from jsonl_assets.core.readers.base import OptionSpec, ReaderSpec, ReadItem
+from jsonl_assets.core.options import Options
+from jsonl_assets.core.readers.base import ReaderSpec, ReadItem
 from jsonl_assets.core.readers.exact_numbers import (
     CountingDefault,
     decimals_as_floats,
@@ -231,24 +233,26 @@ class _BomSkippingReader(ChunkReader):
         return super().read(n)
 
 
+class JsonArrayOptions(Options):
+    items_path: str = Field(
+        "item",
+        description="ijson prefix of the items: 'item' for a top-level array, 'data.item' for "
+        '{"data": [...]}',
+    )
+
+    @field_validator("items_path")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value:
+            raise ValueError("json_array option items_path must not be empty")
+        return value
+
+
 SPEC: Final = ReaderSpec(
     name="json_array",
     extensions=(".json",),
     position_kind="item",
     read=read_json_array,
-    options={
-        "items_path": OptionSpec(
-            types=(str,),
-            default="item",
-            doc="ijson prefix of the items: 'item' for a top-level array, 'data.item' for "
-            '{"data": [...]}',
-        )
-    },
+    options=JsonArrayOptions,
     doc="One top-level JSON array of objects, streamed item by item.",
 )
-
-
-def check_options(options: Mapping[str, Any]) -> None:
-    path = options.get("items_path", "item")
-    if not path:
-        raise ValueError("json_array option items_path must not be empty")

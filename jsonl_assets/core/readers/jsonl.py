@@ -264,6 +264,5 @@ SPEC: Final = ReaderSpec(
     extensions=(".jsonl", ".ndjson"),
     position_kind="line",
     read=read_jsonl,
-    options={},
     doc="One JSON object per line (UTF-8). BOM, CRLF and blank lines are accepted.",
 )

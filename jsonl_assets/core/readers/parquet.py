@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 import polars as pl
 import polars.exceptions as plx
+from pydantic import Field, field_validator
 
-from jsonl_assets.core.readers.base import OptionSpec, ReaderSpec, ReadItem
+from jsonl_assets.core.options import Options
+from jsonl_assets.core.readers.base import ReaderSpec, ReadItem
 from jsonl_assets.core.readers.exact_numbers import (
     CountingDefault,
     decimals_as_floats,
@@ -180,22 +182,25 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else "(no message)"
 
 
+class ParquetOptions(Options):
+    batch_rows: int = Field(
+        DEFAULT_BATCH_ROWS,
+        description="rows per streamed batch (memory/speed trade-off; does not change output)",
+    )
+
+    @field_validator("batch_rows")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("parquet option batch_rows must be at least 1")
+        return value
+
+
 SPEC: Final = ReaderSpec(
     name="parquet",
     extensions=(".parquet", ".pq"),
     position_kind="row",
     read=read_parquet,
-    options={
-        "batch_rows": OptionSpec(
-            types=(int,),
-            default=DEFAULT_BATCH_ROWS,
-            doc="rows per streamed batch (memory/speed trade-off; does not change output)",
-        )
-    },
+    options=ParquetOptions,
     doc="Apache Parquet, streamed in batches; compressed copies are decompressed to scratch.",
 )
-
-
-def check_options(options: Mapping[str, Any]) -> None:
-    if options.get("batch_rows", DEFAULT_BATCH_ROWS) < 1:
-        raise ValueError("parquet option batch_rows must be at least 1")

@@ -39,10 +39,13 @@ import codecs
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from pydantic import Field, model_validator
 
 from jsonl_assets.core.compression import TruncatedInput
-from jsonl_assets.core.readers.base import OptionSpec, ReaderSpec, ReadItem
+from jsonl_assets.core.options import Options
+from jsonl_assets.core.readers.base import ReaderSpec, ReadItem
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
 from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.traces import Rejection
@@ -275,33 +278,31 @@ def _python_encoding(encoding: str) -> str:
     return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
 
 
+class TextOptions(Options):
+    mode: Literal["chunks", "document"] = Field(
+        "chunks",
+        description="'chunks': paragraph-packed chunks of at most max_chars; "
+        "'document': the whole file is one record",
+    )
+    max_chars: int = Field(DEFAULT_MAX_CHARS, description="largest chunk, in characters")
+    encoding: str = Field("utf-8", description="a Python codec name")
+
+    @model_validator(mode="after")
+    def _check(self) -> TextOptions:
+        if self.max_chars < 1:
+            raise ValueError("text option max_chars must be at least 1")
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ValueError(f"text option encoding: unknown codec {self.encoding!r}") from None
+        return self
+
+
 SPEC: Final = ReaderSpec(
     name="text",
     extensions=(".txt", ".text", ".md"),
     position_kind="line",
     read=read_text,
-    options={
-        "mode": OptionSpec(
-            types=(str,),
-            default="chunks",
-            choices=MODES,
-            doc="'chunks': paragraph-packed chunks of at most max_chars; "
-            "'document': the whole file is one record",
-        ),
-        "max_chars": OptionSpec(
-            types=(int,), default=DEFAULT_MAX_CHARS, doc="largest chunk, in characters"
-        ),
-        "encoding": OptionSpec(types=(str,), default="utf-8", doc="a Python codec name"),
-    },
+    options=TextOptions,
     doc="Plain text, as one document or as chunks split at blank lines.",
 )
-
-
-def check_options(options: Mapping[str, Any]) -> None:
-    if options.get("max_chars", DEFAULT_MAX_CHARS) < 1:
-        raise ValueError("text option max_chars must be at least 1")
-    encoding = options.get("encoding", "utf-8")
-    try:
-        codecs.lookup(encoding)
-    except LookupError as exc:
-        raise ValueError(f"text option encoding: unknown codec {encoding!r}") from exc

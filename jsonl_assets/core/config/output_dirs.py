@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from jsonl_assets.core.source_globs import can_reach, expand_glob, split_root
+from jsonl_assets.core.config.source_globs import can_reach, expand_glob, split_root
 
 
 class DirProblem(Exception):

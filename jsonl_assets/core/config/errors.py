@@ -1,0 +1,153 @@
+"""`ConfigError`: a config problem naming the file and the dotted key."""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from jsonl_assets.core.options import (
+    Options,
+    _flatten,
+    leaf_message,
+    literal_choices,
+    option_message,
+    type_name,
+    type_names,
+    value_message,
+)
+
+
+class ConfigError(Exception):
+    """A config problem: `file`, dotted `key`, and what is wrong."""
+
+    def __init__(self, file: Path | str, key: str, message: str) -> None:
+        self.file = str(file)
+        self.key = key
+        self.message = message
+        where = f"{self.file}: {key}" if key else self.file
+        super().__init__(f"{where}: {message}")
+
+
+def from_validation(file: Path | str, exc: ValidationError, root: type[BaseModel]) -> ConfigError:
+    """The first pydantic error as a ConfigError: dotted key, allowed names, today's wording."""
+    error = exc.errors()[0]
+    key, parent, field = _walk(root, error["loc"])
+    if error["type"].startswith("union_tag_"):
+        key += ".adapter"  # the discriminator
+    return ConfigError(file, key, _message(error, parent, field, key))
+
+
+def _walk(root: Any, loc: tuple[Any, ...]) -> tuple[str, Any, Any]:
+    """The dotted key of `loc`, the model holding its last segment and that field's annotation;
+    a discriminated union's tag segment (the adapter name) is dropped from the key."""
+    key, current, parent, field = "", root, None, None
+    for part in loc:
+        current = _unwrap(current, part)
+        if isinstance(part, int):
+            key += f"[{part}]"
+            current = _item(current)
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            if part not in current.model_fields:
+                if _tag(current) == part:
+                    continue
+                parent, field = current, None
+                key = f"{key}.{part}" if key else str(part)
+                current = None
+                continue
+            parent, field = current, current.model_fields[part].annotation
+            current = field
+        else:
+            parent, field, current = None, None, None
+        key = f"{key}.{part}" if key else str(part)
+    return key, parent, field
+
+
+def _unwrap(annotation: Any, part: Any) -> Any:
+    flat = [t for t in _flatten(annotation) if t is not type(None)]
+    if isinstance(part, str):
+        for t in flat:
+            if isinstance(t, type) and issubclass(t, BaseModel) and part in t.model_fields:
+                return t
+            if _tag(t) == part:
+                return t
+    models = [t for t in flat if isinstance(t, type) and issubclass(t, BaseModel)]
+    if len(flat) > 1 and isinstance(part, str):
+        return models[0] if models else flat[0]
+    return flat[0] if len(flat) == 1 else annotation
+
+
+def _item(annotation: Any) -> Any:
+    for t in _flatten(annotation):
+        if typing.get_origin(t) is list:
+            return typing.get_args(t)[0]
+    return annotation
+
+
+def _tag(model: Any) -> str | None:
+    if isinstance(model, type) and issubclass(model, BaseModel) and "adapter" in model.model_fields:
+        args = typing.get_args(model.model_fields["adapter"].annotation)
+        return args[0] if args else None
+    return None
+
+
+def _message(error: ErrorDetails, parent: Any, field: Any, key: str) -> str:
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    is_options = key.split(".")[-2:-1] == ["options"] or key.endswith(".options")
+    if is_options and isinstance(parent, type) and issubclass(parent, Options):
+        adapter = next((p for p in error["loc"] if isinstance(p, str) and p in _adapters()), "")
+        message = option_message({**error, "loc": (key.rsplit(".", 1)[-1],)}, parent)
+        return f"adapter {adapter!r}: {message}" if adapter else message
+    if kind == "missing":
+        return "is required"
+    if kind == "union_tag_not_found":
+        return f"adapter is required; valid adapters: {', '.join(sorted(_adapters()))}"
+    if kind == "union_tag_invalid":
+        return (
+            f"unknown adapter {ctx.get('tag')!r}; valid adapters: {', '.join(sorted(_adapters()))}"
+        )
+    if kind == "extra_forbidden":
+        allowed = ", ".join(parent.model_fields) if parent is not None else "none"
+        return f"unknown key; allowed keys here: {allowed}"
+    if key == "sources" or (key.endswith(".paths") and kind != "value_error"):
+        if key == "sources":
+            return "must be a non-empty list of source entries"
+        return "must be a glob or a non-empty list of globs (relative to the config file)"
+    if kind == "literal_error":
+        return f"must be one of {', '.join(map(str, literal_choices(field)))}; got {value!r}"
+    names = type_names(field) if field is not None else []
+    if "int" in names and kind in ("int_type", "greater_than_equal", "int_from_float"):
+        ge = next((m.ge for m in _metadata(field) if getattr(m, "ge", None) is not None), 0)
+        return f"must be an integer >= {ge}, got {value!r}"
+    if "float" in names:
+        if kind.endswith("_type"):
+            return f"must be a number between 0 and 1, got {value!r}"
+        return f"must be between 0 and 1, got {value!r}"
+    if kind in ("string_type", "string_pattern_mismatch"):
+        return f"must be a non-empty string, got {type_name(value)}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"must be a mapping, got {type_name(value)}"
+    if kind == "list_type":
+        return f"must be a list, got {type_name(value)}"
+    return leaf_message(error, field) if field is not None else value_message(error)
+
+
+def _metadata(annotation: Any) -> list[Any]:
+    out: list[Any] = []
+    for t in [annotation, *typing.get_args(annotation)]:
+        if typing.get_origin(t) is typing.Annotated:
+            for m in t.__metadata__:
+                out.extend([m, *getattr(m, "metadata", [])])
+    return out
+
+
+def _adapters() -> list[str]:
+    from jsonl_assets.core.adapters import ADAPTERS
+
+    return list(ADAPTERS)

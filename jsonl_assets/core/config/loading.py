@@ -1,0 +1,300 @@
+"""Loading the pipeline config (`data/pipeline.yaml`): YAML, schema, globs, dirs.
+
+Every problem is a `ConfigError` naming the file and the dotted key, raised before any data
+is touched: unknown keys, bad values, unknown adapter/format/option names, missing files and
+globs that match nothing. Paths in the config are relative to the config file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+from pydantic import ValidationError
+
+from jsonl_assets.core.adapters import resolve_options
+from jsonl_assets.core.config.config_yaml import MAX_CONFIG_BYTES, YamlProblem, load_strict
+from jsonl_assets.core.config.errors import ConfigError, from_validation
+from jsonl_assets.core.config.models import (
+    Document,
+    Output,
+    PerObjective,
+    SourceThresholds,
+)
+from jsonl_assets.core.config.output_dirs import DirProblem, check_own_dirs, check_source_overlap
+from jsonl_assets.core.config.pipeline import (
+    DatasetConfig,
+    OutputConfig,
+    PipelineConfig,
+    SourceConfig,
+    SourceInput,
+    Thresholds,
+)
+from jsonl_assets.core.config.source_globs import bracket_hint, expand_glob
+from jsonl_assets.core.options import OptionsError, type_name
+from jsonl_assets.core.readers import infer_format
+from jsonl_assets.core.readers import resolve_options as resolve_read_options
+from jsonl_assets.core.rules.quality_policy import (
+    DEFAULT_POLICY,
+    PolicyError,
+    QualityPolicy,
+    parse_policy,
+)
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
+from jsonl_assets.core.traces import file_name
+
+CONFIG_ENV_VAR: Final = "JSONL_ASSETS_CONFIG"
+DEFAULT_CONFIG_PATH: Final = Path("data/pipeline.yaml")
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """--config beats $JSONL_ASSETS_CONFIG beats data/pipeline.yaml (relative to the cwd)."""
+    chosen = explicit or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH
+    return Path(chosen).expanduser().resolve()
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> PipelineConfig:
+    cfg_path = resolve_config_path(path)
+    if not cfg_path.exists():
+        raise ConfigError(cfg_path, "", "config file not found")
+    if not cfg_path.is_file():
+        raise ConfigError(cfg_path, "", "not a regular file")
+    if cfg_path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(cfg_path, "", f"larger than {MAX_CONFIG_BYTES >> 20} MiB")
+    try:
+        data = load_strict(cfg_path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(cfg_path, "", f"not valid YAML: {exc}") from exc
+    except YamlProblem as exc:
+        raise ConfigError(cfg_path, exc.key, exc.message) from None
+    return parse_config(data, cfg_path)
+
+
+def parse_config(data: Any, cfg_path: Path) -> PipelineConfig:
+    """Validate a parsed YAML document; `cfg_path` anchors relative paths and error messages."""
+    root = cfg_path.parent
+    if not isinstance(data, dict):
+        raise ConfigError(cfg_path, "<root>", f"must be a mapping, got {type_name(data)}")
+    try:
+        doc = Document.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation(cfg_path, exc, Document) from None
+    output = _output(cfg_path, doc.output, root)
+    if doc.splits.validation + doc.splits.test >= 1:
+        raise ConfigError(cfg_path, "splits", "validation + test must be below 1")
+    base = doc.thresholds
+    thresholds = Thresholds(**{k: getattr(base, k) for k in THRESHOLD_KEYS})
+    per_objective = base.per_objective or PerObjective()
+    objective_thresholds = {
+        objective: _override(thresholds, getattr(per_objective, objective))
+        for objective in OBJECTIVES
+        if getattr(per_objective, objective) is not None
+    }
+    toolsets = _parse_toolsets(cfg_path, doc.toolsets)
+    quality = _parse_quality(cfg_path, "quality", doc.quality, DEFAULT_POLICY, None)
+    sources = tuple(
+        _source(cfg_path, root, i, entry, data["sources"][i], quality)
+        for i, entry in enumerate(doc.sources)
+    )
+    seen: set[str] = set()
+    for i, source in enumerate(sources):
+        if source.name in seen:
+            raise ConfigError(
+                cfg_path, f"sources[{i}].name", f"duplicate source name {source.name!r}"
+            )
+        seen.add(source.name)
+    _check_source_overlap(cfg_path, output, sources)
+    return PipelineConfig(
+        path=cfg_path,
+        root=root,
+        dataset=DatasetConfig(**{**doc.dataset.model_dump(), "tags": tuple(doc.dataset.tags)}),
+        output=output,
+        validation_ratio=float(doc.splits.validation),
+        test_ratio=float(doc.splits.test),
+        thresholds=thresholds,
+        objective_thresholds=objective_thresholds,
+        max_record_bytes=doc.limits.max_record_bytes,
+        sources=sources,
+        toolsets=toolsets,
+        defaults=data.get("defaults"),
+        schedule_cron=doc.schedule.cron,
+        sensor_interval_seconds=doc.sensor.interval_seconds,
+        raw=data,
+        quality=quality,
+    )
+
+
+def _override(base: Thresholds, given: SourceThresholds) -> Thresholds:
+    return Thresholds(
+        **{
+            k: getattr(base, k) if getattr(given, k) is None else getattr(given, k)
+            for k in THRESHOLD_KEYS
+        }
+    )
+
+
+def _check_source_overlap(
+    cfg_path: Path, output: OutputConfig, sources: Sequence[SourceConfig]
+) -> None:
+    dirs = {
+        "output.dir": output.dir,
+        "output.work_dir": output.work_dir,
+        "output.quarantine_dir": output.quarantine_dir,
+    }
+    entries = [
+        (f"sources[{i}]", s.patterns, [f.path for f in s.inputs]) for i, s in enumerate(sources)
+    ]
+    try:
+        check_source_overlap(dirs, cfg_path.parent, entries)
+    except DirProblem as exc:
+        raise ConfigError(cfg_path, exc.key, exc.message) from None
+
+
+THRESHOLD_KEYS: Final = (
+    "max_parse_failure_rate",
+    "max_duplicate_id_rate",
+    "max_invalid_rate",
+    "max_adapter_reject_rate",
+)
+
+
+def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
+    if o.level is not None and o.compression == "zstd" and o.level < 1:
+        raise ConfigError(cfg_path, "output.level", f"must be an integer >= 1, got {o.level!r}")
+    if o.level is not None and o.compression == "gzip" and o.level > 9:
+        raise ConfigError(cfg_path, "output.level", "gzip levels run from 0 to 9")
+    if o.level is not None and o.compression == "zstd" and o.level > 22:
+        raise ConfigError(cfg_path, "output.level", "zstd levels run from 1 to 22")
+    if o.max_records_per_shard is None and o.max_bytes_per_shard is None:
+        raise ConfigError(
+            cfg_path,
+            "output.max_records_per_shard",
+            "set max_records_per_shard, max_bytes_per_shard or both",
+        )
+    dirs = {
+        name: (root / getattr(o, name)).resolve() for name in ("dir", "work_dir", "quarantine_dir")
+    }
+    try:
+        check_own_dirs({f"output.{name}": path for name, path in dirs.items()})
+    except DirProblem as exc:
+        raise ConfigError(cfg_path, exc.key, exc.message) from None
+    return OutputConfig(
+        dir=dirs["dir"],
+        work_dir=dirs["work_dir"],
+        quarantine_dir=dirs["quarantine_dir"],
+        compression=o.compression,
+        level=o.level,
+        max_records_per_shard=o.max_records_per_shard,
+        max_bytes_per_shard=o.max_bytes_per_shard,
+        shard_by=o.shard_by,
+    )
+
+
+def _parse_toolsets(cfg_path: Path, value: Any) -> tuple[Mapping[str, Any], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(cfg_path, "toolsets", "must be a list of spec toolsets")
+    ids: set[str] = set()
+    for i, toolset in enumerate(value):
+        key = f"toolsets[{i}]"
+        if not isinstance(toolset, dict) or not isinstance(toolset.get("id"), str):
+            raise ConfigError(
+                cfg_path, key, "must be a mapping with a string id and a list of tools"
+            )
+        tools = toolset.get("tools")
+        if not isinstance(tools, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("name"), str) for t in tools
+        ):
+            raise ConfigError(
+                cfg_path, f"{key}.tools", "must be a list of tools, each with a string name"
+            )
+        if toolset["id"] in ids:
+            raise ConfigError(cfg_path, f"{key}.id", f"duplicate toolset id {toolset['id']!r}")
+        ids.add(toolset["id"])
+    return tuple(value)
+
+
+def _parse_quality(
+    cfg_path: Path, key: str, data: Any, base: QualityPolicy, objective: str | None
+) -> QualityPolicy:
+    try:
+        return parse_policy(data, base, objective)
+    except PolicyError as exc:
+        raise ConfigError(cfg_path, f"{key}.{exc.key}" if exc.key else key, exc.message) from exc
+
+
+def _source(
+    cfg_path: Path, root: Path, i: int, s: Any, raw: dict[str, Any], quality: QualityPolicy
+) -> SourceConfig:
+    """One validated source entry resolved against the files its globs match."""
+    key = f"sources[{i}]"
+    try:
+        adapter_options = resolve_options(s.adapter, raw.get("options"), s.objective)
+    except OptionsError as exc:
+        sub = f"{key}.options.{exc.option}" if exc.option else f"{key}.options"
+        raise ConfigError(cfg_path, sub, str(exc)) from None
+    except ValueError as exc:
+        where = "options" if raw.get("options") is not None and "option" in str(exc) else "adapter"
+        raise ConfigError(cfg_path, f"{key}.{where}", str(exc)) from None
+    patterns = [s.paths] if isinstance(s.paths, str) else list(s.paths)
+    if not patterns:
+        raise ConfigError(
+            cfg_path,
+            f"{key}.paths",
+            "must be a glob or a non-empty list of globs (relative to the config file)",
+        )
+    inputs: dict[str, SourceInput] = {}
+    for n, pattern in enumerate(patterns):
+        matched = [Path(p) for p in expand_glob(str(root / pattern))]
+        if not matched:
+            raise ConfigError(
+                cfg_path,
+                f"{key}.paths[{n}]",
+                f"glob {pattern!r} matched no file (relative to {root})"
+                + bracket_hint(root, pattern),
+            )
+        for path in matched:
+            rel, rel_b64 = file_name(Path(os.path.relpath(path.resolve(), root)).as_posix())
+            try:
+                file_format = s.format or infer_format(rel)
+            except ValueError as exc:
+                raise ConfigError(
+                    cfg_path, f"{key}.paths[{n}]", f"{rel}: {exc}; set `format` for this source"
+                ) from exc
+            inputs[rel] = SourceInput(
+                path=path.resolve(), rel=rel, format=file_format, rel_b64=rel_b64
+            )
+    read_options = s.read_options or {}
+    for file_format in sorted({i.format for i in inputs.values()}):
+        try:  # the format's options model, keyed on the format name
+            resolve_read_options(file_format, read_options)
+        except OptionsError as exc:
+            sub = f"{key}.read_options.{exc.option}" if exc.option else f"{key}.read_options"
+            raise ConfigError(cfg_path, sub, str(exc)) from None
+    id_field = s.id_field
+    if id_field is None and s.adapter == "mapping" and adapter_options.get("id"):
+        id_field = adapter_options["id"]  # the mapping adapter's `id` path is the source id
+    given = s.thresholds or SourceThresholds()
+    return SourceConfig(
+        name=s.name,
+        objective=s.objective,
+        adapter=s.adapter,
+        split=s.split,
+        inputs=tuple(inputs[k] for k in sorted(inputs)),
+        patterns=tuple(patterns),
+        adapter_options=adapter_options,
+        read_options=read_options,
+        format=s.format,
+        id_field=id_field,
+        content_type=s.content_type,
+        license=s.license,
+        metadata=s.metadata or {},
+        quality=_parse_quality(
+            cfg_path, f"{key}.quality", raw.get("quality"), quality, s.objective
+        ),
+        thresholds={k: getattr(given, k) for k in THRESHOLD_KEYS if getattr(given, k) is not None},
+    )

@@ -1,0 +1,181 @@
+"""The pipeline config's schema: strict pydantic models of the YAML document (`extra="forbid"`).
+
+A source's `adapter` + `options` validate through a discriminated union keyed on the adapter
+name, each member carrying that adapter's own options model (declared in its module).
+Cross-file checks (globs, dirs, formats per file, objective fit) are in `loading.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Final, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+
+from jsonl_assets.core.adapters import ADAPTERS
+from jsonl_assets.core.readers import READERS
+from jsonl_assets.core.rules.spec_vocabulary import SPLITS
+
+SOURCE_SPLITS: Final = (*SPLITS, "auto")
+SHARD_BY: Final = ("objective", "content_type")
+NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+CONTENT_TYPE_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+CRON_RE: Final = re.compile(r"^(\S+\s+){4}\S+$")
+ISO_DATETIME: Final = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
+)
+
+Text = Annotated[str, Field(pattern=r"\S")]  # a non-empty string
+Rate = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Dataset(Model):
+    name: Text
+    description: Text
+    dataset_id: Text | None = None
+    license: Text | None = None
+    contact: Text | None = None
+    tags: list[str] = []
+    created_at: Text | None = None
+
+    @field_validator("created_at")
+    @classmethod
+    def _iso(cls, value: str | None) -> str | None:
+        if value is not None and not ISO_DATETIME.match(value):
+            raise ValueError(
+                f"must be an ISO-8601 date-time like 2025-03-01T12:00:00Z, got {value!r}"
+            )
+        return value
+
+
+class Output(Model):
+    dir: Text = "package"
+    work_dir: Text = "work"
+    quarantine_dir: Text = "quarantine"
+    compression: Literal["none", "gzip", "zstd"] = "zstd"
+    level: Annotated[int, Field(ge=0)] | None = None
+    max_records_per_shard: Annotated[int, Field(ge=1)] | None = 100_000
+    max_bytes_per_shard: Annotated[int, Field(ge=256)] | None = None
+    shard_by: Literal["objective", "content_type"] = "objective"
+
+
+class Splits(Model):
+    validation: Rate = 0.05
+    test: Rate = 0.05
+
+
+class SourceThresholds(Model):
+    """Threshold overrides: a key left out inherits (global <- per objective <- source)."""
+
+    max_parse_failure_rate: Rate | None = None
+    max_duplicate_id_rate: Rate | None = None
+    max_invalid_rate: Rate | None = None
+    max_adapter_reject_rate: Rate | None = None
+
+
+class PerObjective(Model):
+    sft: SourceThresholds | None = None
+    preference: SourceThresholds | None = None
+    rft: SourceThresholds | None = None
+    cpt: SourceThresholds | None = None
+
+
+class GlobalThresholds(Model):
+    max_parse_failure_rate: Rate = 0.05
+    max_duplicate_id_rate: Rate = 0.05
+    max_invalid_rate: Rate = 0.05
+    max_adapter_reject_rate: Rate = 0.05
+    per_objective: PerObjective | None = None
+
+
+class Limits(Model):
+    max_record_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024
+
+
+class Schedule(Model):
+    cron: Text = "0 3 * * *"
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if not CRON_RE.match(value):
+            raise ValueError(f"must be a five-field cron expression, got {value!r}")
+        return value
+
+
+class Sensor(Model):
+    interval_seconds: Annotated[int, Field(ge=5)] = 60
+
+
+class SourceFields(Model):
+    """The keys every source has; `adapter` and `options` come from its union member."""
+
+    name: Text
+    paths: Text | list[Text]
+    objective: Literal["sft", "preference", "rft", "cpt"]
+    split: Literal["train", "validation", "test", "auto"]
+    format: Text | None = None
+    read_options: dict[str, Any] | None = None
+    id_field: Text | None = None
+    content_type: Text | None = None
+    license: Text | None = None
+    metadata: dict[str, Any] | None = None
+    quality: Any = None  # parsed by rules.quality_policy (it knows the rule names)
+    thresholds: SourceThresholds | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME_RE.match(value):
+            raise ValueError(f"must match {NAME_RE.pattern}, got {value!r}")
+        return value
+
+    @field_validator("content_type")
+    @classmethod
+    def _content_type(cls, value: str | None) -> str | None:
+        if value is not None and not CONTENT_TYPE_RE.match(value):
+            raise ValueError(
+                f"must match {CONTENT_TYPE_RE.pattern} (it becomes part of shard names)"
+            )
+        return value
+
+    @field_validator("format")
+    @classmethod
+    def _format(cls, value: str | None) -> str | None:
+        if value is not None and value not in READERS:
+            raise ValueError(
+                f"unknown format {value!r}; valid formats: {', '.join(sorted(READERS))}"
+            )
+        return value
+
+
+def _source_member(name: str) -> type[SourceFields]:
+    options = ADAPTERS[name].options
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"Source_{name}",
+        __base__=SourceFields,
+        adapter=(Literal[name], ...),
+        options=(options | None, None),
+    )
+
+
+SOURCE_MEMBERS: Final = {name: _source_member(name) for name in ADAPTERS}
+Source = Annotated[Union[tuple(SOURCE_MEMBERS.values())], Field(discriminator="adapter")]  # noqa: UP007
+
+
+class Document(Model):
+    dataset: Dataset
+    output: Output = Output()
+    splits: Splits = Splits()
+    thresholds: GlobalThresholds = GlobalThresholds()
+    limits: Limits = Limits()
+    toolsets: Any = None  # checked by the toolset-shape check (loading._parse_toolsets)
+    defaults: dict[str, Any] | None = None
+    schedule: Schedule = Schedule()
+    sensor: Sensor = Sensor()
+    sources: Annotated[list[Source], Field(min_length=1)]
+    quality: Any = None  # parsed by rules.quality_policy

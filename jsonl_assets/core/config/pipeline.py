@@ -1,0 +1,113 @@
+"""The typed, resolved pipeline config the rest of the code reads (built by `loading.py`)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from jsonl_assets.core.rules.quality_policy import DEFAULT_POLICY, QualityPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetConfig:
+    name: str
+    description: str
+    dataset_id: str | None = None
+    license: str | None = None
+    contact: str | None = None
+    tags: tuple[str, ...] = ()
+    created_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputConfig:
+    dir: Path
+    work_dir: Path
+    quarantine_dir: Path
+    compression: str = "zstd"
+    level: int | None = None
+    max_records_per_shard: int | None = 100_000
+    max_bytes_per_shard: int | None = None
+    shard_by: str = "objective"
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    max_parse_failure_rate: float = 0.05
+    max_duplicate_id_rate: float = 0.05
+    max_invalid_rate: float = 0.05
+    max_adapter_reject_rate: float = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInput:
+    """One file a source's globs matched: where to open it and its config-relative name."""
+
+    path: Path
+    rel: str  # valid UTF-8; a name that is not is escaped (traces.file_name)
+    format: str
+    rel_b64: str | None = None  # base64 of the raw name when it is not valid UTF-8
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    name: str
+    objective: str
+    adapter: str
+    split: str
+    inputs: tuple[SourceInput, ...]
+    patterns: tuple[str, ...]
+    adapter_options: Mapping[str, Any] = field(default_factory=dict)
+    read_options: Mapping[str, Any] = field(default_factory=dict)
+    format: str | None = None
+    id_field: str | None = None
+    content_type: str | None = None
+    license: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    quality: QualityPolicy = DEFAULT_POLICY  # the global policy with the source's overrides
+    # `sources[].thresholds`: only the keys the config sets (they override the global and
+    # per-objective values for this source).
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    path: Path
+    root: Path
+    dataset: DatasetConfig
+    output: OutputConfig
+    validation_ratio: float
+    test_ratio: float
+    thresholds: Thresholds
+    objective_thresholds: Mapping[str, Thresholds]
+    max_record_bytes: int
+    sources: tuple[SourceConfig, ...]
+    toolsets: tuple[Mapping[str, Any], ...] = ()
+    defaults: Mapping[str, Any] | None = None
+    schedule_cron: str = "0 3 * * *"
+    sensor_interval_seconds: int = 60
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    quality: QualityPolicy = DEFAULT_POLICY
+
+    def thresholds_for(self, objective: str) -> Thresholds:
+        return self.objective_thresholds.get(objective, self.thresholds)
+
+    def source(self, name: str) -> SourceConfig:
+        return next(s for s in self.sources if s.name == name)
+
+    def sources_for(self, objective: str, split: str) -> list[SourceConfig]:
+        """Sources that can feed partition objective|split, in config order."""
+        return [
+            s
+            for s in self.sources
+            if s.objective == objective and (s.split == split or s.split == "auto")
+        ]
+
+    def fingerprint(self) -> str:
+        """sha256 of the config's canonical content (not its path or formatting)."""
+        return hashlib.sha256(orjson.dumps(self.raw, option=orjson.OPT_SORT_KEYS)).hexdigest()

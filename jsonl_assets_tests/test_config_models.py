@@ -1,0 +1,93 @@
+"""The pydantic config schema: every error names the file, the dotted key down to the option,
+and the allowed names (adapter options through the union keyed on the adapter name, read
+options through the options model of each file's format)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jsonl_assets.core.config import ConfigError, load_config
+
+from .conftest import write_config
+
+
+def _config(tmp_path: Path, **source: Any) -> Path:
+    raw = tmp_path / "raw"
+    raw.mkdir(exist_ok=True)
+    (raw / "a.jsonl").write_text('{"messages": []}\n', encoding="utf-8")
+    (raw / "b.txt").write_text("some text\n", encoding="utf-8")
+    entry = {"name": "a", "paths": ["raw/*.jsonl"], "objective": "sft", "split": "auto"}
+    entry.update(source)
+    entry = {k: v for k, v in entry.items() if v is not None}
+    config = {"dataset": {"name": "t", "description": "d"}, "sources": [entry]}
+    return write_config(tmp_path / "pipeline.yaml", config)
+
+
+CASES = [
+    (
+        {"adapter": "qa_reference", "objective": "rft", "options": {"keep_solution": 1}},
+        "sources[0].options.keep_solution",
+        ["must be bool", "qa_reference"],
+    ),
+    (
+        {"adapter": "chat", "options": {"text_field": "body"}},
+        "sources[0].options.text_field",
+        ["unknown option 'text_field'", "messages_field", "toolset_id"],
+    ),
+    (
+        {
+            "adapter": "text",
+            "objective": "cpt",
+            "paths": ["raw/*.txt"],
+            "read_options": {"max_chars": "10"},
+        },
+        "sources[0].read_options.max_chars",
+        ["must be int", "format 'text'"],
+    ),
+    (
+        {
+            "adapter": "text",
+            "objective": "cpt",
+            "paths": ["raw/*.txt"],
+            "read_options": {"items_path": "x"},
+        },
+        "sources[0].read_options.items_path",
+        ["unknown option 'items_path'", "encoding", "max_chars", "mode"],
+    ),
+    ({"adapter": None}, "sources[0].adapter", ["required", "chat", "sharegpt", "mapping"]),
+    ({"adapter": "chat", "options": ["x"]}, "sources[0].options", ["mapping"]),
+]
+
+
+@pytest.mark.parametrize(("source", "key", "words"), CASES, ids=[c[1] for c in CASES])
+def test_option_errors_name_the_option_and_the_allowed_names(
+    tmp_path: Path, source: dict[str, Any], key: str, words: list[str]
+) -> None:
+    path = _config(tmp_path, **source)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.file == str(path)
+    assert info.value.key == key, info.value
+    for word in words:
+        assert word in info.value.message, info.value
+
+
+def test_nested_unknown_key_lists_the_keys_allowed_there(tmp_path: Path) -> None:
+    path = _config(tmp_path, adapter="chat")
+    text = path.read_text() + "thresholds:\n  per_objective:\n    sft:\n      max_bogus_rate: 0.1\n"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == "thresholds.per_objective.sft.max_bogus_rate"
+    assert (
+        "max_invalid_rate" in info.value.message and "max_parse_failure_rate" in info.value.message
+    )
+
+
+def test_resolved_options_are_the_models_defaults(tmp_path: Path) -> None:
+    cfg = load_config(_config(tmp_path, adapter="qa_reference", objective="rft"))
+    assert cfg.sources[0].adapter_options["grading"] == "exact_match"
+    assert cfg.sources[0].adapter_options["objective"] == "rft"
