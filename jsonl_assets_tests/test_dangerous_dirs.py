@@ -92,6 +92,10 @@ def test_the_home_dir_and_folders_above_it_are_refused(
     assert error.key == "output.dir" and "home" in error.message
     error = _refused(_project(tmp_path / "p2", quarantine_dir=str(home.parent)))
     assert error.key == "output.quarantine_dir" and "home" in error.message
+    # `~` is the home dir, as in a shell (before: a folder named `~` beside the config).
+    error = _refused(_project(tmp_path / "p3", dir="~"))
+    assert error.key == "output.dir" and "home" in error.message
+    assert not (tmp_path / "p3" / "~").exists()
     assert not list(home.iterdir())
 
 

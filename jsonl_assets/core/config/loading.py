@@ -175,7 +175,8 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
             "set max_records_per_shard, max_bytes_per_shard or both",
         )
     dirs = {
-        name: (root / getattr(o, name)).resolve() for name in ("dir", "work_dir", "quarantine_dir")
+        name: (root / os.path.expanduser(getattr(o, name))).resolve()
+        for name in ("dir", "work_dir", "quarantine_dir")
     }
     try:
         check_own_dirs({f"output.{name}": path for name, path in dirs.items()})
@@ -240,7 +241,8 @@ def _source(
     except ValueError as exc:
         where = "options" if raw.get("options") is not None and "option" in str(exc) else "adapter"
         raise ConfigError(cfg_path, f"{key}.{where}", str(exc)) from None
-    patterns = [s.paths] if isinstance(s.paths, str) else list(s.paths)
+    # `~` means the home dir here as in a shell: `output.dir: ~` must meet the home-dir check.
+    patterns = [os.path.expanduser(p) for p in ([s.paths] if isinstance(s.paths, str) else s.paths)]
     if not patterns:
         raise ConfigError(
             cfg_path,
