@@ -54,6 +54,14 @@ def write_config(path: Path, config: dict) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The public corpus, `../shared/corpus` beside the repository; skips the test without it."""
+    if not (CORPUS / "README.md").is_file():
+        pytest.skip(f"public corpus not found at {CORPUS}")
+    return CORPUS
+
+
 @pytest.fixture
 def sample_project(tmp_path: Path) -> Path:
     """A copy of data/pipeline.yaml and data/raw/ in tmp_path; returns the config path."""
