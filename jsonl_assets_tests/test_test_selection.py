@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import run
+from jsonl_assets_tests.conftest import MARKED as MARKED_IN_CONFTEST
 from jsonl_assets_tests.conftest import REPO
 
 MARKED = "jsonl_assets_tests/test_signals.py"  # crash tests, one of them also slow
@@ -48,3 +49,9 @@ def test_run_py_test_runs_the_marked_tests_too(capfd) -> None:  # type: ignore[n
 
 def test_run_py_test_fails_when_no_test_is_collected() -> None:
     assert run.test([MARKED, "-k", "no_test_has_this_name"]) == 1
+
+
+def test_every_marker_entry_of_conftest_names_a_test() -> None:
+    """A renamed test would silently lose its marker (and slow the quick run down)."""
+    everything = {t.removeprefix("jsonl_assets_tests/") for t in _collected("-m", "")}
+    assert [p for p in MARKED_IN_CONFTEST if not any(t.startswith(p) for t in everything)] == []
