@@ -118,6 +118,8 @@ MARKED: dict[str, tuple[str, ...]] = {
     "test_restart.py::test_kill_at_any_point": ("crash", "slow"),
     "test_concurrency.py::test_second_builder_fails_clearly_then_waits_then_recovers": ("crash",),
     "test_package_lock.py::test_a_dagster_run_waits_for_the_package_lock": ("slow",),
+    "test_concurrency.py::test_two_builds_of_the_same_project": ("slow",),
+    "test_concurrency.py::test_concurrent_publications": ("slow",),
     "test_determinism.py::": ("slow",),
     "test_hostile_input.py::test_a_file_changing_while_read": ("slow",),
     "test_source_accounting.py::": ("slow",),

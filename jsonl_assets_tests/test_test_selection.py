@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import run
 from jsonl_assets_tests.conftest import MARKED as MARKED_IN_CONFTEST
 from jsonl_assets_tests.conftest import REPO
@@ -14,6 +16,8 @@ from jsonl_assets_tests.conftest import REPO
 MARKED = "jsonl_assets_tests/test_signals.py"  # crash tests, one of them also slow
 WEB = "jsonl_assets_tests/test_webserver.py"
 PLAIN = "jsonl_assets_tests/test_dagster_layer.py"  # no marker
+
+pytestmark = pytest.mark.slow  # each test collects the suite again in a subprocess
 
 
 def _collected(*args: str) -> set[str]:
