@@ -2,7 +2,7 @@
 """One-command set-up and tasks, needing only Python 3.11 and pip.
 
     python3 run.py build   # set up .venv, build the sample package, verify it
-    python3 run.py test    # set up .venv, lint (ruff), run the test suite
+    python3 run.py test    # set up .venv, lint (ruff), run the whole test suite
     python3 run.py ui      # set up .venv, start `dagster dev` on the project's instance
 
 Set-up creates .venv/ and installs the exact versions in requirements.lock plus this project
@@ -65,12 +65,18 @@ def build(args: list[str]) -> int:
     return _run(BIN / "jsonl-assets", "verify", ROOT / "data" / "package", env=env())
 
 
+def pytest_args(args: list[str]) -> list[str]:
+    """Every test: `-m ""` undoes the default deselection of slow, crash and webserver tests
+    (pyproject's addopts); a `-m` among `args` comes later and wins."""
+    return ["-m", "pytest", "-m", "", *args]
+
+
 def test(args: list[str]) -> int:
     for cmd in (("check", "."), ("format", "--check", ".")):
         code = _run(BIN / "ruff", *cmd)
         if code != 0:
             return code
-    code = _run(BIN / "python", "-m", "pytest", *args, env=env())
+    code = _run(BIN / "python", *pytest_args(args), env=env())
     if code == 5:
         print("pytest collected no tests: failing on purpose", file=sys.stderr)
         return 1

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -22,139 +21,10 @@ from jsonl_assets.core.config import CONFIG_ENV_VAR, ConfigError, PipelineConfig
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.store.package_lock import TOKEN_ENV, Holder, PackageBusyError, PackageLock
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
-# Dagster's console log level: its errors (with stack traces) only with --verbose; the CLI
-# prints its own account of a failure (build_summary.py).
-_console_level = {"level": "CRITICAL"}
 EXIT_BUSY = 3  # another build holds the package dir
-
-
-def ensure_dagster_home() -> Path:
-    """$DAGSTER_HOME, or the project-local `.dagster_home/` in the current folder (created on
-    first use, with the project's `dagster.yaml`: the current folder's, else the one beside
-    this package, else a minimal one with telemetry off)."""
-    if home := os.environ.get("DAGSTER_HOME"):
-        path = Path(home).resolve()
-    else:
-        path = (Path.cwd() / ".dagster_home").resolve()
-        os.environ["DAGSTER_HOME"] = str(path)
-    path.mkdir(parents=True, exist_ok=True)
-    instance_yaml = path / "dagster.yaml"
-    if not instance_yaml.exists():
-        for candidate in (Path.cwd() / "dagster.yaml", PROJECT_ROOT / "dagster.yaml"):
-            if candidate.is_file():
-                shutil.copyfile(candidate, instance_yaml)
-                break
-        else:
-            instance_yaml.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    return path
-
-
-def _run_config(config_path: str, force: bool, helper_thread: bool = True) -> dict[str, Any]:
-    pipeline = {"config_path": config_path, "force": force, "helper_thread": helper_thread}
-    return {
-        "resources": {"pipeline": {"config": pipeline}},
-        # The CLI prints its own progress; Dagster's event log still holds every event.
-        "loggers": {"console": {"config": {"log_level": _console_level["level"]}}},
-    }
-
-
-def _failed_checks(result: Any) -> list[str]:
-    return [
-        f"{e.asset_key.to_user_string()}.{e.check_name}: {e.description or 'failed'}"
-        for e in result.get_asset_check_evaluations()
-        if not e.passed
-    ]
-
-
-def _errors(result: Any) -> list[str]:
-    out = []
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            error = event.event_specific_data.error
-            # Dagster wraps what the stage raised ("Error occurred while executing op ..."):
-            # show the stage's own error, which says what is wrong.
-            while (
-                error is not None
-                and error.cause is not None
-                and error.cls_name.startswith("Dagster")
-            ):
-                error = error.cause
-            out.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
-    return out
-
-
-def build_partition(
-    key: str, config_path: str, force: bool, instance: Any = None, helper_thread: bool = True
-) -> dict[str, Any]:
-    """Run the `build_partition` job for one key; return a summary (runs in a worker process)."""
-    import dagster as dg
-
-    from jsonl_assets.defs.definitions import defs
-
-    started = time.perf_counter()
-    instance = instance or dg.DagsterInstance.get()
-    job = defs.resolve_job_def("build_partition")
-    result = job.execute_in_process(
-        run_config=_run_config(config_path, force, helper_thread),
-        instance=instance,
-        partition_key=key,
-        raise_on_error=False,
-        tags={"jsonl-assets/cli": "build"},
-    )
-    summary: dict[str, Any] = {
-        "key": key,
-        "success": result.success,
-        "failed_checks": _failed_checks(result),
-        "errors": _errors(result),
-        "seconds": time.perf_counter() - started,
-        "run_id": result.run_id,
-        **build_summary.collect(result),
-    }
-    for event in result.get_asset_materialization_events():
-        mat = event.materialization
-        meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
-        stage = mat.asset_key.to_user_string()
-        if stage == "extracted":
-            summary["files"] = meta.get("source_files", 0)
-        if stage == "validated":
-            summary["warned"] = meta.get("quality_warned") or {}
-        if stage == "shards":
-            summary.update(
-                read=meta["records_read"],
-                written=meta["records_written"],
-                quarantined=meta["records_quarantined"],
-                shards=meta["shard_count"],
-                bytes=meta["bytes_out"],
-                reused=meta.get("reused", False),
-            )
-    return summary
-
-
-def publish(config_path: str, instance: Any = None) -> dict[str, Any]:
-    import dagster as dg
-
-    from jsonl_assets.defs.definitions import defs
-
-    instance = instance or dg.DagsterInstance.get()
-    result = defs.resolve_job_def("publish_manifest").execute_in_process(
-        run_config=_run_config(config_path, False),
-        instance=instance,
-        raise_on_error=False,
-        tags={"jsonl-assets/cli": "build"},
-    )
-    meta: dict[str, Any] = {}
-    for event in result.get_asset_materialization_events():
-        meta = {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
-    return {
-        "success": result.success,
-        "failed_checks": _failed_checks(result),
-        "errors": _errors(result),
-        "meta": meta,
-    }
 
 
 def _print_table(rows: Sequence[dict[str, Any]]) -> None:
@@ -229,8 +99,6 @@ def cmd_build(args: argparse.Namespace) -> int:
     # live as long as the process. The collector is paused meanwhile - its scans would walk
     # them again and again, 0.3 s in all - and then they are frozen: later collections skip
     # them (and forked workers share their pages).
-    if args.verbose:
-        _console_level["level"] = "WARNING"
     with gc_paused():
         try:
             cfg = load_config(args.config)
@@ -259,12 +127,12 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     with gc_paused():
-        from jsonl_assets.defs.partitions import all_partition_keys
+        # Dagster is imported here, not for `verify`.
+        from jsonl_assets.defs import runs
 
         config_path = str(cfg.path)
         os.environ[CONFIG_ENV_VAR] = config_path
-        ensure_dagster_home()
-        valid = all_partition_keys()
+        valid = runs.all_partition_keys()
         keys = args.partition or valid
         for key in keys:
             if key not in valid:
@@ -277,11 +145,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
             f"building {len(keys)} partition(s) of {cfg.dataset.name} with {workers} worker(s); config {config_path}"
         )
         started = time.perf_counter()
-        import dagster as dg
-
-        from jsonl_assets.defs.definitions import defs  # noqa: F401 - loaded once, before the freeze
-
-        dg.DagsterInstance.get()  # creates its storage before the workers share it
+        runs.prepare()  # the instance and the jobs, loaded once before the freeze and the forks
         gc.freeze()
     results: list[dict[str, Any]] = []
     # Every run goes to a forked worker (one at a time with --workers 1), the publication too;
@@ -290,12 +154,13 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     futures = [
         pool.submit(
             build_workers.call_in_thread,
-            build_partition,
+            runs.build_partition,
             key,
             config_path,
             args.force,
             None,
             helper_thread,
+            args.verbose,
         )
         for key in keys
     ]
@@ -314,7 +179,9 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
             "blocking check failed or stage error: metadata.json was not updated", file=sys.stderr
         )
         return EXIT_FAILED
-    outcome = build_workers.result(pool.submit(build_workers.call_in_thread, publish, config_path))
+    outcome = build_workers.result(
+        pool.submit(build_workers.call_in_thread, runs.publish, config_path, None, args.verbose)
+    )
     if not outcome["success"]:
         for line in outcome["failed_checks"] or outcome["errors"]:
             print(f"manifest: {line}", file=sys.stderr)

@@ -54,6 +54,14 @@ def write_config(path: Path, config: dict) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The public corpus, `../shared/corpus` beside the repository; skips the test without it."""
+    if not (CORPUS / "README.md").is_file():
+        pytest.skip(f"public corpus not found at {CORPUS}")
+    return CORPUS
+
+
 @pytest.fixture
 def sample_project(tmp_path: Path) -> Path:
     """A copy of data/pipeline.yaml and data/raw/ in tmp_path; returns the config path."""
@@ -101,3 +109,49 @@ def build_with_core(config_path: Path, one_pass: bool = True) -> Path:
     result = publish_manifest(cfg, partitions)
     assert result.published, result.findings[:5]
     return out.dir
+
+
+# Markers of tests whose files are not edited for them (the restart, determinism and hostile
+# tests keep their bytes) or that are slow only as a group: node id prefix -> markers. A bare
+# `pytest` deselects these (pyproject addopts); `python3 run.py test` runs them.
+MARKED: dict[str, tuple[str, ...]] = {
+    "test_restart.py::test_kill_at_any_point": ("crash", "slow"),
+    "test_concurrency.py::test_second_builder_fails_clearly_then_waits_then_recovers": ("crash",),
+    "test_package_lock.py::test_a_dagster_run_waits_for_the_package_lock": ("slow",),
+    "test_concurrency.py::test_two_builds_of_the_same_project": ("slow",),
+    "test_concurrency.py::test_concurrent_publications": ("slow",),
+    "test_determinism.py::": ("slow",),
+    "test_hostile_input.py::test_a_file_changing_while_read": ("slow",),
+    "test_source_accounting.py::": ("slow",),
+    "test_sensors.py::test_a_partition_run_rehashes": ("slow",),
+    "test_sensors.py::test_changed_source_marks_only": ("slow",),
+    "test_sensors.py::test_failed_partition_blocks": ("slow",),
+    "test_sensors.py::test_manifest_is_published_once": ("slow",),
+    "test_sensors.py::test_observing_raw_sources": ("slow",),
+    "test_assets.py::test_sample_builds_a_valid": ("slow",),
+    "test_assets.py::test_one_stage_of_the_multi_asset": ("slow",),
+    "test_assets.py::test_shards_verified_fails_on_a_tampered": ("slow",),
+    "test_assets.py::test_duplicate_and_invalid_rate_checks": ("slow",),
+    "test_corpus_build.py::": ("slow",),
+    "test_corrupt_members.py::": ("slow",),
+    "test_dangerous_dirs.py::test_a_foreign_file_in_the_package": ("slow",),
+    "test_exact_numbers.py::test_json": ("slow",),
+    "test_exact_numbers.py::test_parquet": ("slow",),
+    "test_file_names.py::test_a_non_utf8_file_name": ("slow",),
+    "test_quality_build.py::test_the_cli_shows": ("slow",),
+    "test_record_stages.py::test_a_toolset_derived_later": ("slow",),
+    "test_record_stages.py::test_hand_off_files_are_written": ("slow",),
+    "test_record_stages.py::test_hostile_corpus": ("slow",),
+    "test_record_stages.py::test_public_corpus": ("slow",),
+    "test_spec_rules.py::test_walker_never_raises": ("slow",),
+    "test_unicode_roundtrip.py::": ("slow",),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        node = item.nodeid.removeprefix("jsonl_assets_tests/")
+        for prefix, names in MARKED.items():
+            if node.startswith(prefix):
+                for name in names:
+                    item.add_marker(name)

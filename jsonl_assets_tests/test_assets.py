@@ -13,7 +13,7 @@ import yaml
 from jsonl_assets.core.verify.package_verifier import verify_package
 from jsonl_assets.defs import checks
 from jsonl_assets.defs.assets import ALL_ASSETS
-from jsonl_assets.defs.definitions import defs
+from jsonl_assets.defs.definitions import run_definitions
 from jsonl_assets.defs.partitions import all_partition_keys
 from jsonl_assets.defs.resources import PipelineResource
 
@@ -51,7 +51,7 @@ def package_hashes(package: Path) -> dict[str, str]:
 
 
 def test_code_location_has_five_assets_twelve_partitions_six_checks() -> None:
-    graph = defs.resolve_asset_graph()
+    graph = run_definitions().resolve_asset_graph()
     materializable = {k.to_user_string() for k in graph.materializable_asset_keys}
     assert materializable == {"extracted", "transformed", "validated", "shards", "manifest"}
     # Plus the observable source asset the sensor and staleness use.

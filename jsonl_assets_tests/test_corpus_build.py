@@ -30,9 +30,7 @@ from jsonl_assets_tests.conftest import CORPUS, REPO, materialize, read_shard, w
 CONFIG = REPO / "data" / "corpus_pipeline.yaml"
 CORPUS_PREFIX = "../../shared/corpus/"
 
-pytestmark = pytest.mark.skipif(
-    not (CORPUS / "README.md").is_file(), reason=f"public corpus not found at {CORPUS}"
-)
+pytestmark = pytest.mark.usefixtures("corpus")  # skips the module without the corpus
 
 
 def corpus_config(tmp_path: Path) -> Path:

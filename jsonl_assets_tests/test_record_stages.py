@@ -31,7 +31,7 @@ from jsonl_assets.core.stages.transform_stage import run_transform
 from jsonl_assets.core.stages.validate_stage import run_validate
 from jsonl_assets.core.store.work_files import PartitionDirs, partition_dirs
 
-from .conftest import CORPUS, SAMPLE_DATA, write_config
+from .conftest import SAMPLE_DATA, write_config
 from .test_formats_end_to_end import make_project as make_formats_project
 from .test_hostile_input import make_hostile_project
 
@@ -138,11 +138,10 @@ def test_every_format(tmp_path: Path) -> None:
     assert_same_as_stage_by_stage(config.parent)
 
 
-@pytest.mark.skipif(not (CORPUS / "README.md").is_file(), reason="public corpus not found")
-def test_public_corpus(tmp_path: Path) -> None:
+def test_public_corpus(tmp_path: Path, corpus: Path) -> None:
     data = yaml.safe_load((SAMPLE_DATA / "corpus_pipeline.yaml").read_text())
     for source in data["sources"]:
-        source["paths"] = [str(CORPUS / p.split("corpus/", 1)[1]) for p in source["paths"]]
+        source["paths"] = [str(corpus / p.split("corpus/", 1)[1]) for p in source["paths"]]
     write_config(tmp_path / "corpus" / "pipeline.yaml", _work_dirs(data))
     assert_same_as_stage_by_stage(tmp_path / "corpus")
 

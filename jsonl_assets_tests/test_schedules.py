@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from jsonl_assets.core.config import CONFIG_ENV_VAR
-from jsonl_assets.defs.definitions import defs
+from jsonl_assets.defs.definitions import defs as load_code_location
 from jsonl_assets.defs.partitions import all_partition_keys
 from jsonl_assets.defs.schedules import (
     BATCH_SIZE_TAG,
@@ -25,6 +25,8 @@ from jsonl_assets.defs.schedules import (
 )
 
 TICK = dt.datetime(2026, 3, 1, 3, 0, tzinfo=dt.UTC)
+
+defs = load_code_location()  # as Dagster loads it: the cron and interval read now
 
 
 @pytest.fixture
@@ -121,7 +123,7 @@ def test_definitions_load_without_a_config(tmp_path: Path) -> None:
     env = {**os.environ, CONFIG_ENV_VAR: str(tmp_path / "missing.yaml")}
     code = (
         "from jsonl_assets.defs.definitions import defs\n"
-        "r = defs.get_repository_def()\n"
+        "r = defs().get_repository_def()\n"
         "print(r.get_schedule_def('package_rebuild').cron_schedule)\n"
         "print(r.get_sensor_def('raw_sources_changed').minimum_interval_seconds)\n"
     )

@@ -17,7 +17,7 @@ from jsonl_assets.core.config import CONFIG_ENV_VAR, load_config
 from jsonl_assets.core.source_fingerprints import take_snapshot
 from jsonl_assets.core.stages.extract_stage import CODE_VERSION as EXTRACT_VERSION
 from jsonl_assets.defs.assets import EXTRACTED, record_stages
-from jsonl_assets.defs.definitions import defs
+from jsonl_assets.defs.definitions import defs as load_code_location
 from jsonl_assets.defs.observations import DATA_VERSION_TAG, RAW_SOURCES_KEY, raw_sources
 from jsonl_assets.defs.resources import PipelineResource
 from jsonl_assets.defs.schedules import BATCH_SIZE_TAG, BATCH_TAG
@@ -31,6 +31,8 @@ from jsonl_assets.defs.sensors import (
 
 SFT = "raw/sft/support_chats.jsonl"  # split: auto -> three sft partitions
 RFT_TEST = "raw/rft/seedlings_test.jsonl"  # split: test -> rft|test only
+
+defs = load_code_location()  # as Dagster loads it: the cron and interval read now
 
 
 @pytest.fixture

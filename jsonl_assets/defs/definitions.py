@@ -1,4 +1,13 @@
-"""The code location: assets, checks, jobs, schedules, sensors and the pipeline resource."""
+"""The code location: assets, checks, jobs, schedules, sensors and the pipeline resource.
+
+Importing this module reads no file: `defs` is built when Dagster loads the code location
+(`@dg.definitions`), which is when the schedule's cron and the sensor's interval are read from
+the config. `run_definitions()` is the part that runs need, with no config at all.
+"""
+
+from __future__ import annotations
+
+import functools
 
 import dagster as dg
 
@@ -6,14 +15,32 @@ from jsonl_assets.defs.assets import ALL_ASSETS
 from jsonl_assets.defs.jobs import build_partition_job, publish_manifest_job
 from jsonl_assets.defs.observations import raw_sources
 from jsonl_assets.defs.resources import PipelineResource
-from jsonl_assets.defs.schedules import package_rebuild
-from jsonl_assets.defs.sensors import publish_after_batch, raw_sources_changed
+from jsonl_assets.defs.schedules import build_rebuild_schedule, configured_automation
+from jsonl_assets.defs.sensors import build_sources_sensor, publish_after_batch
 
-defs = dg.Definitions(
-    assets=[raw_sources, *ALL_ASSETS],
-    jobs=[build_partition_job, publish_manifest_job],
-    schedules=[package_rebuild],
-    sensors=[raw_sources_changed, publish_after_batch],
-    resources={"pipeline": PipelineResource()},
-    executor=dg.in_process_executor,
-)
+
+@functools.cache
+def run_definitions() -> dg.Definitions:
+    """Assets, checks, jobs and the resource: what a run executes (built once per process)."""
+    return dg.Definitions(
+        assets=[raw_sources, *ALL_ASSETS],
+        jobs=[build_partition_job, publish_manifest_job],
+        resources={"pipeline": PipelineResource()},
+        executor=dg.in_process_executor,
+    )
+
+
+def build_defs(config_path: str | None = None) -> dg.Definitions:
+    """The whole code location, its schedule and sensor set from the config at `config_path`
+    (default: $JSONL_ASSETS_CONFIG, else data/pipeline.yaml)."""
+    cron, interval_seconds = configured_automation(config_path)
+    automation = dg.Definitions(
+        schedules=[build_rebuild_schedule(cron)],
+        sensors=[build_sources_sensor(interval_seconds), publish_after_batch],
+    )
+    return dg.Definitions.merge(run_definitions(), automation)
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_defs()

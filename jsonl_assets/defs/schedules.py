@@ -21,6 +21,7 @@ from jsonl_assets.defs.partitions import all_partition_keys
 
 SCHEDULE_NAME: Final = "package_rebuild"
 DEFAULT_CRON: Final = "0 3 * * *"
+DEFAULT_INTERVAL_SECONDS: Final = 60  # of the raw_sources_changed sensor
 TIMEZONE: Final = "UTC"
 BATCH_TAG: Final = "jsonl-assets/batch"
 BATCH_SIZE_TAG: Final = "jsonl-assets/batch-size"
@@ -59,13 +60,19 @@ def batch_run_requests(
     ]
 
 
-def configured_cron(config_path: str | None = None) -> str:
-    """`schedule.cron` of the config; the default when the config is missing or invalid (the
-    code location must load anyway, and the runs then report the config error)."""
+def configured_automation(config_path: str | None = None) -> tuple[str, int]:
+    """(`schedule.cron`, `sensor.interval_seconds`) of the config, read once when the code
+    location loads; the defaults when the config is missing or invalid (the code location
+    must load anyway, and the runs then report the config error)."""
     try:
-        return load_config(config_path).schedule_cron
+        cfg = load_config(config_path)
     except (ConfigError, OSError):
-        return DEFAULT_CRON
+        return DEFAULT_CRON, DEFAULT_INTERVAL_SECONDS
+    return cfg.schedule_cron, cfg.sensor_interval_seconds
+
+
+def configured_cron(config_path: str | None = None) -> str:
+    return configured_automation(config_path)[0]
 
 
 def tick_id(context: dg.ScheduleEvaluationContext) -> str:
@@ -99,6 +106,3 @@ def build_rebuild_schedule(cron: str) -> dg.ScheduleDefinition:
         return batch_run_requests(all_partition_keys(), SCHEDULE_NAME, batch, path)
 
     return package_rebuild
-
-
-package_rebuild = build_rebuild_schedule(configured_cron())

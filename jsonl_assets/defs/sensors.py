@@ -30,23 +30,19 @@ from jsonl_assets.core.source_fingerprints import (
 )
 from jsonl_assets.defs.jobs import build_partition_job, publish_manifest_job
 from jsonl_assets.defs.observations import observation_events
-from jsonl_assets.defs.schedules import BATCH_SIZE_TAG, BATCH_TAG, TRIGGER_TAG, batch_run_requests
+from jsonl_assets.defs.schedules import (
+    BATCH_SIZE_TAG,
+    BATCH_TAG,
+    TRIGGER_TAG,
+    batch_run_requests,
+)
 
 SOURCES_SENSOR_NAME: Final = "raw_sources_changed"
 PUBLISH_SENSOR_NAME: Final = "publish_after_batch"
-DEFAULT_INTERVAL_SECONDS: Final = 60
 PUBLISH_INTERVAL_SECONDS: Final = 15
 CHANGED_SOURCES_TAG: Final = "jsonl-assets/changed-sources"
 PARTITION_TAG: Final = "dagster/partition"
 MAX_TAG_CHARS: Final = 200
-
-
-def configured_interval(config_path: str | None = None) -> int:
-    """`sensor.interval_seconds` of the config; the default when it is missing or invalid."""
-    try:
-        return load_config(config_path).sensor_interval_seconds
-    except (ConfigError, OSError):
-        return DEFAULT_INTERVAL_SECONDS
 
 
 def _short(names: list[str]) -> str:
@@ -165,6 +161,3 @@ def publish_decision(
 )
 def publish_after_batch(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
     return publish_decision(context.instance, context.dagster_run)
-
-
-raw_sources_changed = build_sources_sensor(configured_interval())

@@ -10,8 +10,6 @@ from jsonl_assets.core.adapters import build_adapter, resolve_options
 from jsonl_assets.core.adapters.base import Adapted, AdapterError
 from jsonl_assets.core.rules import RecordContext, record_errors
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-
 
 def adapt(raw: Any, **options: Any) -> list[Adapted]:
     fn = build_adapter("alpaca", resolve_options("alpaca", options, "sft"))
@@ -78,10 +76,8 @@ def test_system_and_history_llama_factory_style() -> None:
     assert_valid(out)
 
 
-def test_seed_corpus_instances_variant() -> None:
-    path = CORPUS / "alpaca-seed" / "seed_tasks.jsonl"
-    if not path.is_file():
-        pytest.skip("corpus not present")
+def test_seed_corpus_instances_variant(corpus: Path) -> None:
+    path = corpus / "alpaca-seed" / "seed_tasks.jsonl"
     lines = path.read_bytes().splitlines()
     assert len(lines) == 175
     total = 0

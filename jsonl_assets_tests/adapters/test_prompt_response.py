@@ -10,8 +10,6 @@ from jsonl_assets.core.adapters import build_adapter, resolve_options
 from jsonl_assets.core.adapters.base import Adapted, AdapterError
 from jsonl_assets.core.rules import RecordContext, record_errors
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-
 
 def adapt(raw: Any, **options: Any) -> Adapted:
     fn = build_adapter("prompt_response", resolve_options("prompt_response", options, "sft"))
@@ -96,10 +94,8 @@ def test_explicit_fields() -> None:
     assert_valid(out)
 
 
-def test_gsm8k_as_sft() -> None:
-    path = CORPUS / "gsm8k" / "test.jsonl"
-    if not path.is_file():
-        pytest.skip("corpus not present")
+def test_gsm8k_as_sft(corpus: Path) -> None:
+    path = corpus / "gsm8k" / "test.jsonl"
     with path.open("rb") as fh:
         for line in list(fh)[:200]:
             raw = orjson.loads(line)

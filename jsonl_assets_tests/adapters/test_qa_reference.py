@@ -11,7 +11,6 @@ from jsonl_assets.core.adapters.base import Adapted, AdapterError
 from jsonl_assets.core.adapters.qa_reference import parse_number
 from jsonl_assets.core.rules import RecordContext, record_errors, record_problems
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 GSM8K_REGEX = r"####\s*(.+?)\s*$"
 
 
@@ -31,10 +30,8 @@ def assert_valid(a: Adapted) -> None:
     assert problems == [], problems
 
 
-def test_gsm8k_corpus_all_numeric() -> None:
-    path = CORPUS / "gsm8k" / "test.jsonl"
-    if not path.is_file():
-        pytest.skip("corpus not present")
+def test_gsm8k_corpus_all_numeric(corpus: Path) -> None:
+    path = corpus / "gsm8k" / "test.jsonl"
     fn = adapter(answer_regex=GSM8K_REGEX, grading="numeric")
     with_solution = adapter(answer_regex=GSM8K_REGEX, grading="numeric", keep_solution=True)
     lines = path.read_bytes().splitlines()

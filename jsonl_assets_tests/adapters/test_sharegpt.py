@@ -10,9 +10,6 @@ from jsonl_assets.core.adapters import build_adapter, resolve_options
 from jsonl_assets.core.adapters.base import Adapted, AdapterError
 from jsonl_assets.core.rules import RecordContext, record_errors, record_problems
 
-# <repo>/jsonl_assets_tests/adapters/this_file -> <repo>/../shared/corpus
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-
 
 def adapter(**options: Any) -> Any:
     return build_adapter("sharegpt", resolve_options("sharegpt", options, "sft"))
@@ -36,10 +33,8 @@ def assert_valid(a: Adapted) -> None:
     assert problems == [], problems
 
 
-def test_fastchat_corpus_all_500_adapt_and_pass_the_record_rules() -> None:
-    path = CORPUS / "sharegpt" / "dummy_conversation.json"
-    if not path.is_file():
-        pytest.skip("corpus not present")
+def test_fastchat_corpus_all_500_adapt_and_pass_the_record_rules(corpus: Path) -> None:
+    path = corpus / "sharegpt" / "dummy_conversation.json"
     with path.open(encoding="utf-8") as fh:
         items = json.load(fh)
     assert len(items) == 500

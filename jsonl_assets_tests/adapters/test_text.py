@@ -10,8 +10,6 @@ from jsonl_assets.core.adapters import build_adapter, resolve_options
 from jsonl_assets.core.adapters.base import Adapted, AdapterError
 from jsonl_assets.core.rules import RecordContext, record_problems
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
-
 
 def adapter(**options: Any) -> Any:
     return build_adapter("text", resolve_options("text", options, "cpt"))
@@ -51,10 +49,8 @@ def test_title_becomes_a_leading_json_part() -> None:
     assert len(untitled.record["messages"]) == 1
 
 
-def test_tinyshakespeare_speeches(tmp_path: Path) -> None:
-    path = CORPUS / "tinyshakespeare" / "input.txt"
-    if not path.is_file():
-        pytest.skip("corpus not present")
+def test_tinyshakespeare_speeches(tmp_path: Path, corpus: Path) -> None:
+    path = corpus / "tinyshakespeare" / "input.txt"
     speeches = path.read_text(encoding="utf-8").split("\n\n")[:300]
     fn = adapter()
     for speech in speeches:

@@ -12,7 +12,6 @@ import zstandard
 from jsonl_assets.core.readers import ReadLimits, SourceFile, read_source
 from jsonl_assets.core.traces import Rejection
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 LYING_NAME = {"none": "data.json.gz", "gzip": "data.json.zst", "zstd": "data.json"}
 
 ITEMS = [
@@ -158,10 +157,8 @@ def test_bom_is_accepted(tmp_path: Path) -> None:
     assert read(tmp_path, b'\xef\xbb\xbf[{"a": 1}]') == [(1, {"a": 1}, orjson.dumps({"a": 1}))]
 
 
-def test_sharegpt_corpus_has_500_items(tmp_path: Path) -> None:
-    path = CORPUS / "sharegpt" / "dummy_conversation.json"
-    if not path.exists():
-        pytest.skip("corpus not available")
+def test_sharegpt_corpus_has_500_items(tmp_path: Path, corpus: Path) -> None:
+    path = corpus / "sharegpt" / "dummy_conversation.json"
     items = list(
         read_source(SourceFile(path, "dummy.json"), "json_array", {}, ReadLimits(), tmp_path)
     )

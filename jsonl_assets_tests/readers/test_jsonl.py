@@ -17,7 +17,6 @@ from jsonl_assets.core.readers import ReadLimits, SourceFile, read_source
 from jsonl_assets.core.readers.jsonl import iter_jsonl
 from jsonl_assets.core.traces import Rejection
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 LYING_NAME = {"none": "data.jsonl.gz", "gzip": "data.jsonl.zst", "zstd": "data.jsonl"}
 
 
@@ -275,10 +274,8 @@ def test_splitter_matches_naive_reference_for_any_chunking(
 @pytest.mark.parametrize(
     ("rel", "count"), [("gsm8k/test.jsonl", 1319), ("alpaca-seed/seed_tasks.jsonl", 175)]
 )
-def test_corpus_files(tmp_path: Path, rel: str, count: int) -> None:
-    path = CORPUS / rel
-    if not path.exists():
-        pytest.skip("corpus not available")
+def test_corpus_files(tmp_path: Path, rel: str, count: int, corpus: Path) -> None:
+    path = corpus / rel
     items = list(read_source(SourceFile(path, rel), "jsonl", {}, ReadLimits(), tmp_path))
     assert len(items) == count
     assert all(type(i) is tuple for i in items)

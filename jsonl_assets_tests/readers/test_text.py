@@ -15,7 +15,6 @@ from jsonl_assets.core.readers import ReadLimits, SourceFile, read_source
 from jsonl_assets.core.readers.text import chunk_text, split_lines
 from jsonl_assets.core.traces import Rejection
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 LYING_NAME = {"none": "data.txt.gz", "gzip": "data.txt.zst", "zstd": "data.txt"}
 
 
@@ -147,10 +146,10 @@ def test_long_paragraph_split_at_lines_then_hard_split() -> None:
 
 
 @pytest.mark.parametrize("codec", ["none", "gzip", "zstd"])
-def test_tinyshakespeare_chunks_reassemble_exactly(tmp_path: Path, codec: str) -> None:
-    path = CORPUS / "tinyshakespeare" / "input.txt"
-    if not path.exists():
-        pytest.skip("corpus not available")
+def test_tinyshakespeare_chunks_reassemble_exactly(
+    tmp_path: Path, codec: str, corpus: Path
+) -> None:
+    path = corpus / "tinyshakespeare" / "input.txt"
     data = path.read_bytes()
     items = read(tmp_path, data, codec)
     assert all(type(i) is tuple for i in items)
