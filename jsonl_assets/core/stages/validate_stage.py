@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import polars as pl
 
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.dedup import SeenIds
@@ -376,7 +375,3 @@ def _write_ids(path: Path, seen: SeenIds) -> None:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     fsync_dir(path.parent)
-
-
-def read_ids(path: Path) -> pl.DataFrame:
-    return pl.read_ipc(path, memory_map=False)
