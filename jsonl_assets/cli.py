@@ -202,7 +202,7 @@ def _progress(r: dict[str, Any]) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from jsonl_assets.core.verify.package_verifier import verify_package
+    from jsonl_assets.core.verify.package import verify_package
     from jsonl_assets.core.verify.verify_limits import VerifyLimits
 
     # A package's paths and messages may hold control characters or lone surrogates: they

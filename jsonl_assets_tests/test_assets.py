@@ -10,7 +10,7 @@ import dagster as dg
 import orjson
 import yaml
 
-from jsonl_assets.core.verify.package_verifier import verify_package
+from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets.defs import checks
 from jsonl_assets.defs.assets import ALL_ASSETS
 from jsonl_assets.defs.definitions import run_definitions

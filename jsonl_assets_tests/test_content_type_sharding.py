@@ -19,7 +19,7 @@ import orjson
 import yaml
 
 from jsonl_assets.core.compression import iter_decompressed
-from jsonl_assets.core.verify.package_verifier import verify_package
+from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets_tests.conftest import write_config
 from jsonl_assets_tests.test_formats_end_to_end import build_package
 

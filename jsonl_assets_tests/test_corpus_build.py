@@ -22,7 +22,7 @@ from jsonl_assets.core.rules.spec_vocabulary import SPLITS
 from jsonl_assets.core.stages.shard_stage import MARKER as SHARDS_MARKER
 from jsonl_assets.core.stages.transform_stage import upstream_marker
 from jsonl_assets.core.store.work_files import partition_dirs
-from jsonl_assets.core.verify.package_verifier import verify_package
+from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets.defs import checks
 from jsonl_assets.defs.partitions import all_partition_keys
 from jsonl_assets_tests.conftest import CORPUS, REPO, materialize, read_shard, write_config

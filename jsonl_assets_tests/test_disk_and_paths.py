@@ -34,7 +34,7 @@ from jsonl_assets.core.stages.transform_stage import run_transform
 from jsonl_assets.core.stages.validate_stage import run_validate
 from jsonl_assets.core.store import local
 from jsonl_assets.core.store.work_files import PartitionDirs, partition_dirs
-from jsonl_assets.core.verify.package_verifier import verify_package
+from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets_tests import test_restart as restart
 
 KEY = ("cpt", "train")

@@ -33,7 +33,7 @@ from jsonl_assets.core.stages.shard_stage import run_shards, verify_partition_sh
 from jsonl_assets.core.stages.transform_stage import run_transform
 from jsonl_assets.core.stages.validate_stage import run_validate
 from jsonl_assets.core.store.work_files import partition_dirs
-from jsonl_assets.core.verify.package_verifier import verify_package
+from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets_tests.conftest import write_config
 
 # ----------------------------------------------------------------------------- helpers

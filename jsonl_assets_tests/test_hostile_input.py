@@ -33,7 +33,7 @@ from jsonl_assets.core.config import load_config
 from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.stages.extract_stage import run_extract
 from jsonl_assets.core.store.work_files import partition_dirs
-from jsonl_assets.core.verify.package_verifier import verify_package
+from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets_tests.conftest import materialize
 
 KEY = "cpt|train"

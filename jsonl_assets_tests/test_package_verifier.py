@@ -15,14 +15,10 @@ import zstandard
 from jsonl_assets.core.dedup import id_digest
 from jsonl_assets.core.rules import RecordContext
 from jsonl_assets.core.rules.spec_vocabulary import SHARD_EXTENSIONS
-from jsonl_assets.core.verify import package_verifier
-from jsonl_assets.core.verify.package_verifier import (
-    FINDINGS_PER_RULE_FILE,
-    Finding,
-    VerifyReport,
-    verify_package,
-    verify_shard,
-)
+from jsonl_assets.core.verify import shards as shard_rules
+from jsonl_assets.core.verify.package import verify_package
+from jsonl_assets.core.verify.report import FINDINGS_PER_RULE_FILE, Finding, VerifyReport
+from jsonl_assets.core.verify.shards import verify_shard
 
 COMPRESSIONS = ["none", "gzip", "zstd"]
 
@@ -678,7 +674,7 @@ def test_odd_shard_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         {"path": big["path"]},
     ]
     write_meta(tmp_path, [{"split": "train", "objective": "sft", "shards": shards}])
-    monkeypatch.setattr(package_verifier, "LARGE_SHARD_BYTES", 10)
+    monkeypatch.setattr(shard_rules, "LARGE_SHARD_BYTES", 10)
     report = verify_package(tmp_path)
     assert [(f.rule, f.file) for f in report.findings] == [
         ("C13", "data/dir.jsonl"),

@@ -26,7 +26,8 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jsonl_assets.core.verify.package_verifier import VerifyReport, verify_package
+from jsonl_assets.core.verify.package import verify_package
+from jsonl_assets.core.verify.report import VerifyReport
 from jsonl_assets_tests.test_package_verifier import (
     full_package,
     sft_record,

@@ -72,14 +72,6 @@ def detect_compression(head: bytes) -> str:
     return "none"
 
 
-def compression_from_extension(name: str) -> str:
-    if name.endswith(".gz"):
-        return "gzip"
-    if name.endswith(".zst") or name.endswith(".zstd"):
-        return "zstd"
-    return "none"
-
-
 class _CountingReader(io.RawIOBase):
     """Wraps a binary stream and counts the compressed bytes consumed."""
 

@@ -21,10 +21,6 @@ from jsonl_assets.core.traces import raw_fields
 EXAMPLES_PER_REASON: Final = 5
 
 
-def quarantine_path(quarantine_dir: Path, objective: str, split: str, stage: str) -> Path:
-    return quarantine_dir / objective / split / f"{stage}.jsonl"
-
-
 class QuarantineWriter:
     """Collects a stage's rejections; counts them by reason (in all and per source) and keeps
     a few example traces."""

@@ -11,10 +11,7 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass
-from typing import Any, Final
-
-# Kinds of position a reader reports; each reader uses exactly one.
-POSITION_KINDS: Final = ("line", "row", "item", "chunk")
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ from jsonl_assets.core.rules.quality_policy import (
 )
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
 from jsonl_assets.core.traces import file_name
+from jsonl_assets.core.verify.toolsets import toolset_errors
 
 CONFIG_ENV_VAR: Final = "JSONL_ASSETS_CONFIG"
 DEFAULT_CONFIG_PATH: Final = Path("data/pipeline.yaml")
@@ -199,23 +200,9 @@ def _parse_toolsets(cfg_path: Path, value: Any) -> tuple[Mapping[str, Any], ...]
         return ()
     if not isinstance(value, list):
         raise ConfigError(cfg_path, "toolsets", "must be a list of spec toolsets")
-    ids: set[str] = set()
-    for i, toolset in enumerate(value):
-        key = f"toolsets[{i}]"
-        if not isinstance(toolset, dict) or not isinstance(toolset.get("id"), str):
-            raise ConfigError(
-                cfg_path, key, "must be a mapping with a string id and a list of tools"
-            )
-        tools = toolset.get("tools")
-        if not isinstance(tools, list) or not all(
-            isinstance(t, dict) and isinstance(t.get("name"), str) for t in tools
-        ):
-            raise ConfigError(
-                cfg_path, f"{key}.tools", "must be a list of tools, each with a string name"
-            )
-        if toolset["id"] in ids:
-            raise ConfigError(cfg_path, f"{key}.id", f"duplicate toolset id {toolset['id']!r}")
-        ids.add(toolset["id"])
+    errors = toolset_errors(value)  # the package verifier's B1-B7 errors
+    if errors:
+        raise ConfigError(cfg_path, *errors[0])
     return tuple(value)
 
 

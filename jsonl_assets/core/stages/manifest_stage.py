@@ -27,7 +27,8 @@ from jsonl_assets.core.store.base import ABSENT, store_for
 from jsonl_assets.core.store.package_files import check_package
 from jsonl_assets.core.store.partition_lock import partition_lock
 from jsonl_assets.core.store.work_files import partition_dirs
-from jsonl_assets.core.verify.package_verifier import Finding, verify_package
+from jsonl_assets.core.verify.package import verify_package
+from jsonl_assets.core.verify.report import Finding
 from jsonl_assets.core.verify.verify_limits import (
     DEFAULT_MAX_LINE_BYTES,
     DEFAULT_MAX_METADATA_BYTES,

@@ -20,18 +20,16 @@ the bytes whose records the validated stage judged.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from array import array
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
-import zstandard
 
-from jsonl_assets.core.compression import TruncatedInput, iter_decompressed
+from jsonl_assets.core.compression import TruncatedInput
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.rules.rate_checks import source_reads
@@ -58,6 +56,8 @@ from jsonl_assets.core.store.work_files import (
     read_marker,
     write_marker,
 )
+from jsonl_assets.core.verify.shard_stream import ShardStream
+from jsonl_assets.core.verify.verify_limits import Unreadable
 
 STAGE = "shards"
 CODE_VERSION = "3"
@@ -315,7 +315,7 @@ def verify_partition_shards(
     for family in sorted(set(by_family) | set(content)):
         digest = FamilyContent()
         for shard in sorted(by_family.get(family, []), key=lambda s: s["path"]):
-            problems, count = _check_shard(dirs.package / shard["path"], shard, digest)
+            problems, count = _check_shard(dirs.package, shard, digest)
             records += count
             if problems:
                 bad.add(shard["path"])
@@ -373,73 +373,30 @@ def _accepted_lines(dirs: PartitionDirs, rejects: array) -> Iterator[tuple[int, 
 
 
 def _check_shard(
-    path: Path, shard: dict[str, Any], content: FamilyContent
+    package: Path, shard: dict[str, Any], content: FamilyContent
 ) -> tuple[list[tuple[str, int | None, str]], int]:
     """Problems `(rule, line, message)` of one shard and the number of lines it holds; its
-    decompressed bytes go into the family's `content`."""
+    decompressed bytes go into the family's `content`. Read as `verify` reads a shard."""
     try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return [("C13", None, "the shard is missing")], 0
+        stream = ShardStream.open(package / shard["path"], package)
+    except Unreadable as exc:
+        reason = "is missing" if exc.kind == "missing" else exc.reason
+        return [("C13", None, f"the shard {reason}")], 0
     problems: list[tuple[str, int | None, str]] = []
-    if size != shard["bytes"]:
-        problems.append(("C17", None, f"{size} bytes on disk, {shard['bytes']} recorded"))
-    digest = hashlib.sha256()
+    if stream.total != shard["bytes"]:
+        problems.append(("C17", None, f"{stream.total} bytes on disk, {shard['bytes']} recorded"))
     count = 0
-    with open(path, "rb") as handle:
-        reader = _HashingFile(handle, digest)
+    with stream:
         try:
-            for chunk in _decompressed(reader, shard["compression"]):
+            for chunk in stream.chunks(shard["compression"], chunk=CHUNK, own=True):
                 lines = chunk.count(b"\n")
                 content.update(chunk, lines)
                 count += lines
         except TruncatedInput as exc:
             problems.append(("C15", count + 1, f"the shard does not decompress: {exc}"))
-        reader.drain()
-    if digest.hexdigest() != shard["sha256"]:
+        stream.drain()
+    if stream.sha256() != shard["sha256"]:
         problems.append(("C17", None, "sha256 of the file differs from the one recorded"))
     if count != shard["record_count"]:
         problems.append(("C16", None, f"{count} records, {shard['record_count']} recorded"))
     return problems, count
-
-
-def _decompressed(reader: _HashingFile, compression: str) -> Iterator[bytes]:
-    """Our own shard's content in chunks. zstd is read frame after frame in large reads (the
-    generic reader feeds untrusted input a few bytes at a time, to bound what one call may
-    inflate; a shard's content is compared with known bytes chunk by chunk instead)."""
-    if compression != "zstd":
-        yield from iter_decompressed(reader, compression, CHUNK)  # type: ignore[arg-type]
-        return
-    stream = zstandard.ZstdDecompressor().stream_reader(
-        reader, read_size=CHUNK, read_across_frames=True
-    )
-    try:
-        while data := stream.read(CHUNK):
-            yield data
-    except zstandard.ZstdError as exc:
-        raise TruncatedInput("zstd", 0, str(exc)) from exc
-
-
-class _HashingFile:
-    """A binary file whose bytes, as they are read, also go into a hash."""
-
-    def __init__(self, handle: BinaryIO, digest: Any) -> None:
-        self._handle = handle
-        self._digest = digest
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._handle.read(n)
-        self._digest.update(data)
-        return data
-
-    def readinto(self, buffer: memoryview) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def readable(self) -> bool:
-        return True
-
-    def drain(self) -> None:
-        while self.read(CHUNK):
-            pass

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import polars as pl
 
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.dedup import SeenIds
@@ -376,7 +375,3 @@ def _write_ids(path: Path, seen: SeenIds) -> None:
         out.abort()
         raise
     out.commit()
-
-
-def read_ids(path: Path) -> pl.DataFrame:
-    return pl.read_ipc(path, memory_map=False)

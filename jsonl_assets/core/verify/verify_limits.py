@@ -1,10 +1,10 @@
-"""Reading an untrusted package in bounded time and memory (used by the package verifier).
+"""Reading an untrusted package in bounded time and memory (used by `verify`).
 
 * `open_regular` opens a file only if it is a regular file, and follows symlinks only while
   they stay inside the package: a FIFO, device, socket or directory is refused without being
   read (opened with O_NONBLOCK, so even a FIFO that appears in a race cannot block).
-* `SizedReader` reads at most the size the file had when it was opened (a growing file
-  cannot keep the verifier busy) and hashes what it reads.
+* `shard_stream.ShardStream` reads at most the size the file had when it was opened (a
+  growing file cannot keep the verifier busy) and hashes what it reads.
 * `capped` stops a decompressed stream past `VerifyLimits.decompressed_cap` bytes, counted
   over the whole file (every gzip member or zstd frame of it together).
 * `bounded_lines` splits chunks into lines but never holds more than `max_line_bytes` of one
@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Iterator
@@ -138,33 +137,6 @@ def read_capped(path: Path, root: Path | None, cap: int) -> bytes:
 
 def _why(exc: BaseException) -> str:
     return (exc.strerror if isinstance(exc, OSError) and exc.strerror else None) or str(exc)
-
-
-class SizedReader:
-    """Reads at most `total` bytes of `raw` (its size when opened) and hashes them; `size`
-    counts the bytes read so far."""
-
-    def __init__(self, raw: BinaryIO, total: int) -> None:
-        self._raw = raw
-        self.total = total
-        self._left = total
-        self.sha = hashlib.sha256()
-        self.size = 0
-
-    def read(self, n: int = -1) -> bytes:
-        if n < 0 or n > self._left:
-            n = self._left
-        if n == 0:
-            return b""
-        data = self._raw.read(n)
-        self._left -= len(data)
-        self.sha.update(data)
-        self.size += len(data)
-        return data
-
-    def drain(self, chunk: int = MiB) -> None:
-        while self.read(chunk):
-            pass
 
 
 def capped(chunks: Iterator[bytes], cap: int) -> Iterator[bytes]:

@@ -1,0 +1,107 @@
+"""The asset index: G1-G5 (G5, unused assets, is decided in `package` once every record is read).
+
+The index file is read through `shard_stream.ShardStream` like a shard: only a regular file
+inside the package, decompressed within the expansion cap, lines bounded (a longer line
+is G2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+from jsonl_assets.core.compression import TruncatedInput, detect_compression
+from jsonl_assets.core.verify.paths import path_problem
+from jsonl_assets.core.verify.report import METADATA_FILE, Sink, jtype, show, too_long
+from jsonl_assets.core.verify.shard_stream import ShardStream
+from jsonl_assets.core.verify.verify_limits import ExpansionExceeded, Unreadable, VerifyLimits
+
+_ASSET_KEYS: Final = frozenset({"asset_id", "uri", "mime_type", "sha256", "bytes", "metadata"})
+
+
+def check_asset_index(
+    package_dir: Path, meta: dict[str, Any], sink: Sink, limits: VerifyLimits
+) -> dict[str, int] | None:
+    """G1-G4; return asset id -> line, or None when no usable index is declared."""
+    index = meta.get("asset_index")
+    if type(index) is not dict:
+        return None
+    path = index.get("path")
+    if type(path) is not str:
+        sink.error("G1", METADATA_FILE, None, "asset_index: needs a string 'path'")
+        return None
+    if "format" in index and index["format"] != "jsonl":
+        sink.error(
+            "G1",
+            METADATA_FILE,
+            None,
+            f"asset_index.format: {show(index['format'])} is not 'jsonl'",
+        )
+    problem = path_problem(package_dir, path)
+    if problem is not None:
+        sink.error("G1", METADATA_FILE, None, f"asset_index.path: {problem}")
+        return None
+    try:
+        stream = ShardStream.open(package_dir / path, package_dir)
+    except Unreadable as exc:
+        sink.error("G1", path, None, f"asset index file {exc.reason}")
+        return None
+    assets: dict[str, int] = {}
+    line_no = 0
+    with stream:
+        codec = detect_compression(stream.head)
+        cap = limits.decompressed_cap(stream.total)
+        try:
+            for line in stream.lines(codec, cap, limits.max_line_bytes):
+                line_no += 1
+                if type(line) is int:
+                    sink.error("G2", path, line_no, too_long(line, limits.max_line_bytes))
+                elif not line or line.isspace():
+                    sink.warning("G2", path, line_no, "blank line")
+                else:
+                    _check_asset_line(line, path, line_no, assets, sink)
+        except TruncatedInput as exc:
+            sink.error("G1", path, None, str(exc))
+        except ExpansionExceeded as exc:
+            sink.error("G1", path, None, f"{codec} stream {exc} (after line {line_no})")
+    return assets
+
+
+def _check_asset_line(
+    line: bytes, path: str, line_no: int, assets: dict[str, int], sink: Sink
+) -> None:
+    try:
+        asset = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        sink.error("G2", path, line_no, f"line is not valid JSON: {exc}")
+        return
+    if type(asset) is not dict:
+        sink.error("G2", path, line_no, f"asset must be an object, got {jtype(asset)}")
+        return
+    for key in ("asset_id", "uri"):
+        if type(asset.get(key)) is not str:
+            sink.error("G2", path, line_no, f"asset needs a string {show(key)}")
+    for key in asset:
+        if key not in _ASSET_KEYS:
+            sink.error("G3", path, line_no, f"unknown asset key {show(key)}")
+    for key in ("mime_type", "sha256"):
+        if key in asset and type(asset[key]) is not str:
+            sink.error("G3", path, line_no, f"{key}: must be a string, got {jtype(asset[key])}")
+    if "bytes" in asset and (type(asset["bytes"]) is not int or asset["bytes"] < 0):
+        sink.error(
+            "G3",
+            path,
+            line_no,
+            f"bytes: must be a non-negative integer, got {show(asset['bytes'])}",
+        )
+    if "metadata" in asset and type(asset["metadata"]) is not dict:
+        sink.error("G3", path, line_no, "metadata: must be an object")
+    asset_id = asset.get("asset_id")
+    if type(asset_id) is str:
+        first = assets.get(asset_id)
+        if first is not None:
+            sink.error("G4", path, line_no, f"asset_id {show(asset_id)} repeats line {first}")
+        else:
+            assets[asset_id] = line_no

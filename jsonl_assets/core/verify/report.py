@@ -1,0 +1,151 @@
+"""What `verify` finds and reports: `Finding`, `ShardCheck`, `VerifyReport`, and the `Sink`
+that keeps the first findings of each (rule, file) and counts every one.
+
+Findings are kept for the first `FINDINGS_PER_RULE_FILE` (20) of each (rule, file) and
+`FINDINGS_PER_RULE` (1000) of each rule; all are counted (`error_count`, `warning_count`,
+`omitted`).
+"""
+
+from __future__ import annotations
+
+import reprlib
+from dataclasses import dataclass, field
+from typing import Final
+
+from jsonl_assets.core.rules import ERROR, WARNING, Problem, json_type_name
+
+METADATA_FILE: Final = "metadata.json"
+FINDINGS_PER_RULE_FILE: Final = 20
+FINDINGS_PER_RULE: Final = 1000  # kept per rule over all files; past it only counted
+
+jtype = json_type_name
+# Values from a hostile manifest are shown short and flat: reprlib stops at depth 6 and
+# long strings/containers, where repr() would recurse 1,000 levels or print megabytes.
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 120
+show = _REPR.repr
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One broken rule. `file` is relative to the package dir; `line` is 1-based or None."""
+
+    rule: str
+    severity: str  # "error" | "warning"
+    file: str
+    line: int | None
+    message: str
+
+
+@dataclass
+class ShardCheck:
+    """Result of verifying one shard: what is on disk, and what is wrong with it.
+
+    `sha256`/`bytes` describe the on-disk file ("" / 0 when it could not be read);
+    `record_count` is the number of non-empty lines found (the declared count when the
+    shard was trusted by hash, `parsed` False). `findings` is capped per rule; the counts
+    cover every finding and `omitted` says how many were left out, per rule.
+    """
+
+    path: str
+    sha256: str
+    record_count: int
+    bytes: int
+    findings: list[Finding]
+    error_count: int = 0
+    warning_count: int = 0
+    omitted: dict[str, int] = field(default_factory=dict)
+    parsed: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+
+@dataclass
+class VerifyReport:
+    """Result of verifying a package. `findings` is capped per (rule, file); the counts and
+    `omitted` ((rule, file) -> findings left out) cover everything found."""
+
+    findings: list[Finding]
+    error_count: int
+    warning_count: int
+    records_checked: int
+    shards_checked: int
+    omitted: dict[tuple[str, str], int] = field(default_factory=dict)
+    shards_trusted: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+
+class Sink:
+    """Collects findings, keeping the first `cap` per (rule, file) and `FINDINGS_PER_RULE`
+    per rule, and counting every one. Past the per-rule cap, omitted findings are counted
+    under (rule, "*"): a manifest of a million bad entries costs no memory per entry."""
+
+    def __init__(self, cap: int = FINDINGS_PER_RULE_FILE) -> None:
+        self.cap = cap
+        self.findings: list[Finding] = []
+        self.kept: dict[tuple[str, str], int] = {}
+        self.per_rule: dict[str, int] = {}
+        self.omitted: dict[tuple[str, str], int] = {}
+        self.errors = 0
+        self.warnings = 0
+
+    def add(self, rule: str, severity: str, file: str, line: int | None, message: str) -> None:
+        if severity == ERROR:
+            self.errors += 1
+        else:
+            self.warnings += 1
+        self._keep(Finding(rule, severity, file, line, message))
+
+    def _keep(self, finding: Finding) -> None:
+        rule_kept = self.per_rule.get(finding.rule, 0)
+        if rule_kept >= FINDINGS_PER_RULE:
+            key = (finding.rule, "*")
+            self.omitted[key] = self.omitted.get(key, 0) + 1
+            return
+        key = (finding.rule, finding.file)
+        kept = self.kept.get(key, 0)
+        if kept < self.cap:
+            self.kept[key] = kept + 1
+            self.per_rule[finding.rule] = rule_kept + 1
+            self.findings.append(finding)
+        else:
+            self.omitted[key] = self.omitted.get(key, 0) + 1
+
+    def error(self, rule: str, file: str, line: int | None, message: str) -> None:
+        self.add(rule, ERROR, file, line, message)
+
+    def warning(self, rule: str, file: str, line: int | None, message: str) -> None:
+        self.add(rule, WARNING, file, line, message)
+
+    def problems(self, problems: list[Problem], file: str, line: int | None) -> None:
+        for problem in problems:
+            self.add(problem.rule, problem.severity, file, line, problem.message)
+
+    def meta_error(self, rule: str, message: str) -> None:
+        self.add(rule, ERROR, METADATA_FILE, None, message)
+
+    def meta_warning(self, rule: str, message: str) -> None:
+        self.add(rule, WARNING, METADATA_FILE, None, message)
+
+    def merge(self, check: ShardCheck) -> None:
+        for finding in check.findings:
+            self._keep(finding)
+        for rule, count in check.omitted.items():
+            full = self.per_rule.get(rule, 0) >= FINDINGS_PER_RULE
+            key = (rule, "*" if full else check.path)
+            self.omitted[key] = self.omitted.get(key, 0) + count
+        self.errors += check.error_count
+        self.warnings += check.warning_count
+
+
+def too_long(length: int, limit: int) -> str:
+    """The message of a line longer than --max-line-bytes (D1 in a shard, G2 in the index)."""
+    return (
+        f"line is longer than --max-line-bytes ({limit}; {length} bytes read): it was not "
+        "parsed (the build's limits.max_record_bytes bounds records the same way)"
+    )
