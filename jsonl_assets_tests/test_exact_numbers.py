@@ -13,9 +13,12 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import polars as pl
 import pytest
 
+from jsonl_assets_tests.conftest import write_config
+from jsonl_assets_tests.test_restart import run_cli_build
 from jsonl_assets_tests.values_helpers import (
     build,
     doc_line,
@@ -154,3 +157,41 @@ def test_parquet_decimal_and_uint64_come_out_exactly_or_are_quarantined(
     entries = quarantined(config)
     assert [e["trace"]["row"] for e in entries] == [i + 1 for i in sorted(bad)]
     assert all(e["reason"] == "unsupported_value" for e in entries)
+
+
+def test_a_big_integer_an_adapter_makes_is_unsupported_value(tmp_path: Path) -> None:
+    """Before: qa_reference's numeric answer `#### 123456789012345678901234567890` was
+    quarantined as `unserializable` with a detail about nesting depth."""
+    (tmp_path / "raw").mkdir()
+    rows = [
+        {"question": "What is 2+2?", "answer": "#### 4"},
+        {"question": "Count the atoms.", "answer": "#### 123456789012345678901234567890"},
+    ]
+    (tmp_path / "raw" / "qa.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "d"},
+            "thresholds": {"max_adapter_reject_rate": 1.0, "max_parse_failure_rate": 1.0},
+            "sources": [
+                {
+                    "name": "qa",
+                    "paths": ["raw/qa.jsonl"],
+                    "objective": "rft",
+                    "adapter": "qa_reference",
+                    "options": {"answer_regex": r"####\s*(.+?)\s*$", "grading": "numeric"},
+                    "split": "train",
+                }
+            ],
+        },
+    )
+    run = run_cli_build(config, keys=("rft|train",))
+    assert run.returncode == 0, run.stdout + run.stderr
+    entries = [
+        orjson.loads(line)
+        for line in (tmp_path / "quarantine" / "rft" / "train" / "transformed.jsonl")
+        .read_bytes()
+        .splitlines()
+    ]
+    assert [(e["reason"], e["trace"]["line"]) for e in entries] == [("unsupported_value", 2)]
+    assert "beyond 64 bits" in entries[0]["detail"]

@@ -234,9 +234,7 @@ class Transformer:
                     out = dumps(record, option=newline)
                 except orjson.JSONEncodeError as exc:
                     counts["quarantined"] += 1
-                    quarantine.add(
-                        "unserializable", str(exc), meta["trace"], raw_bytes or _raw_slice(line)
-                    )
+                    quarantine.add(*_rejection(exc), meta["trace"], raw_bytes or _raw_slice(line))
                     continue
                 lines.append(out)
                 if judge is not None:
@@ -345,6 +343,13 @@ def _rejection(exc: Exception) -> tuple[str, str]:
         return exc.reason, str(exc)
     if isinstance(exc, MissingIdError):
         return "missing_id", str(exc)
+    if "64-bit" in str(exc):
+        # An adapter can make a number the reader never saw (qa_reference's numeric answer):
+        # it is quarantined as the readers quarantine one, never written altered.
+        return "unsupported_value", (
+            "the adapter made an integer beyond 64 bits (e.g. a numeric answer): it cannot be "
+            "written exactly, and is never written altered"
+        )
     # orjson parses 1024 levels of nesting but writes only 254: such a record cannot be
     # hashed into an id nor written to a shard.
     return "unserializable", (
