@@ -96,13 +96,17 @@ class StageReport:
         return self.bytes_in / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The persisted form (the stage's marker): the details under `extra`."""
+        data = asdict(self)
+        data["extra"] = data.pop("details") or {}
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StageReport:
-        details = data.get("details")
-        kind = _DETAILS.get(data["stage"])
-        return cls(**{**data, "details": kind(**details) if details and kind else None})
+        fields = dict(data)
+        details = fields.pop("extra", None)
+        kind = _DETAILS.get(fields["stage"])
+        return cls(**fields, details=kind(**details) if details and kind else None)
 
     @classmethod
     def reused_from(cls, data: dict[str, Any], started: float) -> StageReport:

@@ -89,7 +89,7 @@ def shards_ready(dirs: PartitionDirs, stage_fp: str) -> bool:
     be moved there (staged, each in the staging folder or already in the package)."""
     done = read_marker(dirs.file(MARKER), stage_fp)
     if done is not None:
-        return _shards_intact(dirs.package, done["details"]["shards"])
+        return _shards_intact(dirs.package, done["extra"]["shards"])
     staged = read_staged(dirs, stage_fp)
     return staged is not None and staged_present(dirs, staged)
 
@@ -101,7 +101,7 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
     stage_fp = shard_fingerprint(cfg, dirs, upstream_fp)
     marker_path = dirs.file(MARKER)
     cached = None if force else read_marker(marker_path, stage_fp)
-    if cached is not None and _shards_intact(dirs.package, cached["details"]["shards"]):
+    if cached is not None and _shards_intact(dirs.package, cached["extra"]["shards"]):
         discard_staged(dirs)  # left by a run killed just before it removed them
         return StageReport.reused_from(cached, started)
 
@@ -114,7 +114,7 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
         journal.discard()
     committed = journal.load(dirs.package)
     reused_shards = len(committed)
-    details = validate_report["details"]
+    details = validate_report["extra"]
     staged = read_staged(dirs, stage_fp)
     shards = adopt(dirs, staged, journal, committed) if staged is not None else None
     if staged is None or shards is None:
