@@ -77,38 +77,23 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield inst
 
 
-def build_with_core(config_path: Path, one_pass: bool = True) -> Path:
-    """Build every partition and the manifest by calling the core stages directly (no Dagster):
-    stages 1-3 in one pass as the assets run them, or (`one_pass=False`) one stage at a time.
-
-    Returns the package dir. The Dagster path is tested elsewhere; this one is fast."""
+def build_with_core(config_path: Path, helper_thread: bool = True) -> Path:
+    """Build every partition and publish the package through the core's one build path
+    (`core/build.py`, as the assets call it), without Dagster; with or without the helper
+    thread that compresses the shards (the bytes are the same). Returns the package dir."""
+    from jsonl_assets.core.build import build_partition, publish
     from jsonl_assets.core.config import load_config
-    from jsonl_assets.core.manifest_builder import PartitionShards
     from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
-    from jsonl_assets.core.stages.extract_stage import run_extract
-    from jsonl_assets.core.stages.manifest_stage import publish_manifest
-    from jsonl_assets.core.stages.record_stages import run_record_stages
-    from jsonl_assets.core.stages.shard_stage import run_shards
-    from jsonl_assets.core.stages.transform_stage import run_transform
-    from jsonl_assets.core.stages.validate_stage import run_validate
-    from jsonl_assets.core.store.work_files import partition_dirs
 
     cfg = load_config(config_path)
-    out = cfg.output
-    partitions = []
     for objective in OBJECTIVES:
         for split in SPLITS:
-            dirs = partition_dirs(out.work_dir, out.quarantine_dir, out.dir, objective, split)
-            if one_pass:
-                run_record_stages(cfg, dirs)
-            else:
-                for stage in (run_extract, run_transform, run_validate):
-                    stage(cfg, dirs)
-            report = run_shards(cfg, dirs)
-            partitions.append(PartitionShards.from_report(objective, split, report.extra))
-    result = publish_manifest(cfg, partitions)
-    assert result.published, result.findings[:5]
-    return out.dir
+            build_partition(cfg, f"{objective}|{split}", helper_thread=helper_thread)
+    result = publish(cfg)
+    assert result.manifest is not None and result.manifest.published, (
+        result.problems or result.manifest.findings[:5]  # type: ignore[union-attr]
+    )
+    return cfg.output.dir
 
 
 # Markers of tests whose files are not edited for them (the restart, determinism and hostile

@@ -179,34 +179,6 @@ def test_parse_failure_rate_check_fails_and_blocks_downstream(
     ]
 
 
-def test_one_stage_of_the_multi_asset_materialises_on_its_own(
-    sample_project: Path, instance: dg.DagsterInstance
-) -> None:
-    """After a build (one pass), `transformed` alone, as the UI materialises a selection:
-    it runs on its own, first writing the extracted.jsonl that the one pass left out."""
-    from jsonl_assets.defs.assets import TRANSFORMED, record_stages
-    from jsonl_assets.defs.resources import PipelineResource
-
-    assert materialize(sample_project, instance, "sft|train").success
-    work = sample_project.parent / "work" / "sft" / "train"
-    assert not (work / "extracted.jsonl").exists()
-    result = dg.materialize(
-        [record_stages],
-        selection=[TRANSFORMED],
-        partition_key="sft|train",
-        instance=instance,
-        resources={"pipeline": PipelineResource(config_path=str(sample_project), force=True)},
-    )
-    assert result.success
-    materialized = [e.asset_key for e in result.get_asset_materialization_events()]
-    assert materialized == [TRANSFORMED]
-    assert (work / "extracted.jsonl").exists()
-    # Only transformed's own check: none of the unselected assets.
-    assert [e.check_name for e in result.get_asset_check_evaluations()] == [
-        checks.ADAPTER_REJECT_RATE
-    ]
-
-
 def test_duplicate_and_invalid_rate_checks_fail_on_data_that_breaks_them(
     sample_project: Path, instance: dg.DagsterInstance
 ) -> None:

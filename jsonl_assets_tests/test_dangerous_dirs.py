@@ -184,16 +184,18 @@ def test_a_foreign_file_in_the_package_fails_the_build_and_is_kept(
     assert not (tmp_path / "package" / "data" / "cpt-train-00000.jsonl.zst").exists()
 
 
-def test_own_orphans_are_still_removed_even_without_the_work_dir(tmp_path: Path) -> None:
+def test_own_orphans_are_still_removed_even_without_the_work_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Shards of an earlier build that the new one does not name go, whether the work dir
     (the ledger) is kept or wiped (then metadata.json vouches for them); the package lock's
-    hidden files are left alone."""
+    hidden files, held as `jsonl-assets build` holds them, are left alone."""
     import shutil
+
+    from jsonl_assets.core.store.package_lock import LOCK_FILES, TOKEN_ENV, PackageLock, read_holder
 
     config = _project(tmp_path, records=30)
     package = build_with_core(config)
-    lock = package / ".jsonl-assets.lock"
-    lock.write_text("")
     assert len(list((package / "data").iterdir())) == 3  # 30 records kept, 10 per shard
     (tmp_path / "raw" / "notes.jsonl").write_text('{"id": "a", "text": "only"}\n')
     build_with_core(config)
@@ -205,6 +207,14 @@ def test_own_orphans_are_still_removed_even_without_the_work_dir(tmp_path: Path)
     assert len(list((package / "data").iterdir())) == 3
     shutil.rmtree(tmp_path / "work")
     (tmp_path / "raw" / "notes.jsonl").write_text('{"id": "b", "text": "only"}\n')
-    build_with_core(config)
-    assert [p.name for p in (package / "data").iterdir()] == ["cpt-train-00000.jsonl.zst"]
-    assert lock.exists()
+    held = PackageLock(package)
+    held.acquire(0)
+    holder = read_holder(package)
+    assert holder is not None
+    monkeypatch.setenv(TOKEN_ENV, holder.token)
+    try:
+        build_with_core(config)
+        assert [p.name for p in (package / "data").iterdir()] == ["cpt-train-00000.jsonl.zst"]
+        assert all((package / name).exists() for name in LOCK_FILES)
+    finally:
+        held.release()

@@ -4,7 +4,7 @@ Each format (jsonl, json_array, csv, tsv, parquet, text) is read plain, gzip and
 compression detected from magic bytes (also when the extension says otherwise); every adapter
 gets realistic good records and at least one malformed input, which must land in quarantine
 with its reason and trace while the rest is written. The stages run as plain Python
-(`run_extract` ... `publish_manifest`), exactly as the Dagster assets call them.
+(`core/build.py`, then `publish_manifest`), exactly as the Dagster assets call them.
 """
 
 from __future__ import annotations
@@ -22,16 +22,13 @@ import orjson
 import polars as pl
 import zstandard
 
+from jsonl_assets.core.build import build_partition
 from jsonl_assets.core.compression import iter_decompressed
 from jsonl_assets.core.config import PipelineConfig, load_config
 from jsonl_assets.core.manifest_builder import PartitionShards
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.stage_report import StageReport
-from jsonl_assets.core.stages.extract_stage import run_extract
 from jsonl_assets.core.stages.manifest_stage import publish_manifest
-from jsonl_assets.core.stages.shard_stage import run_shards, verify_partition_shards
-from jsonl_assets.core.stages.transform_stage import run_transform
-from jsonl_assets.core.stages.validate_stage import run_validate
 from jsonl_assets.core.store.work_files import partition_dirs
 from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets_tests.conftest import write_config
@@ -67,11 +64,10 @@ def build_package(config: Path) -> tuple[PipelineConfig, dict[str, StageReport]]
             if not cfg.sources_for(objective, split):
                 continue
             dirs = partition_dirs(out.work_dir, out.quarantine_dir, out.dir, objective, split)
-            run_extract(cfg, dirs)
-            run_transform(cfg, dirs)
-            run_validate(cfg, dirs)
-            report = run_shards(cfg, dirs)
-            assert verify_partition_shards(cfg, dirs, report)["passed"], dirs.key
+            built_partition = build_partition(cfg, dirs.key)
+            report = built_partition.shards
+            assert report is not None and built_partition.verification is not None
+            assert built_partition.verification["passed"], dirs.key
             reports[dirs.key] = report
             built.append(PartitionShards.from_report(objective, split, report.extra))
     result = publish_manifest(cfg, built)

@@ -16,7 +16,7 @@ from dagster._core.loader import LoadingContextForTest
 from jsonl_assets.core.config import CONFIG_ENV_VAR, load_config
 from jsonl_assets.core.source_fingerprints import take_snapshot
 from jsonl_assets.core.stages.extract_stage import CODE_VERSION as EXTRACT_VERSION
-from jsonl_assets.defs.assets import EXTRACTED, record_stages
+from jsonl_assets.defs.assets import record_stages
 from jsonl_assets.defs.definitions import defs as load_code_location
 from jsonl_assets.defs.observations import DATA_VERSION_TAG, RAW_SOURCES_KEY, raw_sources
 from jsonl_assets.defs.resources import PipelineResource
@@ -220,12 +220,11 @@ def test_changed_source_marks_only_its_partitions_stale(
     causes = resolver.get_stale_root_causes(dg.AssetKey("extracted"), "sft|train")
     assert [(c.asset_key, c.partition_key) for c in causes] == [(RAW_SOURCES_KEY, "sft|train")]
 
-    # extracted's data version is the version of what it read: rebuilding extracted alone
-    # makes it fresh and its downstream stage stale, in that partition only.
+    # extracted's data version is the version of what it read: rebuilding the record stages
+    # (they materialise together) makes them fresh and the shards stale, in that partition only.
     resources = {"pipeline": PipelineResource(config_path=str(configured))}
     assert dg.materialize(
         [record_stages],
-        selection=[EXTRACTED],
         partition_key="sft|train",
         instance=instance,
         resources=resources,
@@ -238,8 +237,9 @@ def test_changed_source_marks_only_its_partitions_stale(
         current = resolver.get_current_data_version(dg.AssetKey("extracted"), key)
         assert current.value == f"{EXTRACT_VERSION}:{versions[key]}", key
     assert stale_status(instance, "extracted", "sft|train") == StaleStatus.FRESH
-    assert stale_status(instance, "transformed", "sft|train") == StaleStatus.STALE
-    assert stale_status(instance, "transformed", "rft|train") == StaleStatus.FRESH
+    assert stale_status(instance, "validated", "sft|train") == StaleStatus.FRESH
+    assert stale_status(instance, "shards", "sft|train") == StaleStatus.STALE
+    assert stale_status(instance, "shards", "rft|train") == StaleStatus.FRESH
 
     # The sensor's request rebuilds the four stages: all fresh again.
     sft_train = next(r for r in changed.run_requests or [] if r.partition_key == "sft|train")

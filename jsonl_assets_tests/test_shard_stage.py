@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import random
-from array import array
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +23,10 @@ from jsonl_assets.core.stage_report import StageReport
 from jsonl_assets.core.stages.record_stages import run_record_stages
 from jsonl_assets.core.stages.shard_stage import (
     ACCEPTED,
-    _accepted_blocks,
     run_shards,
     verify_partition_shards,
 )
-from jsonl_assets.core.store.work_files import CHUNK, PartitionDirs, partition_dirs
+from jsonl_assets.core.store.work_files import PartitionDirs, partition_dirs
 
 
 def _build(config: Path, compression: str) -> tuple[PipelineConfig, PartitionDirs, StageReport]:
@@ -56,7 +53,7 @@ def _rules(result: dict[str, Any]) -> set[str]:
 @pytest.mark.parametrize("compression", ["zstd", "gzip", "none"])
 def test_clean_shards_pass(sample_project: Path, compression: str) -> None:
     cfg, dirs, report = _build(sample_project, compression)
-    assert len(report.extra["shards"]) > 1
+    assert len(report.details.shards) > 1
     result = verify_partition_shards(cfg, dirs, report)
     assert result["passed"], result["findings"]
     assert result["records"] == report.records_out > 0
@@ -64,7 +61,7 @@ def test_clean_shards_pass(sample_project: Path, compression: str) -> None:
 
 def test_a_flipped_byte_fails_on_sha256(sample_project: Path) -> None:
     cfg, dirs, report = _build(sample_project, "zstd")
-    path = dirs.package / report.extra["shards"][0]["path"]
+    path = dirs.package / report.details.shards[0]["path"]
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
@@ -75,7 +72,7 @@ def test_a_flipped_byte_fails_on_sha256(sample_project: Path) -> None:
 
 def test_a_missing_or_cut_shard_fails(sample_project: Path) -> None:
     cfg, dirs, report = _build(sample_project, "zstd")
-    first, second = (dirs.package / s["path"] for s in report.extra["shards"][:2])
+    first, second = (dirs.package / s["path"] for s in report.details.shards[:2])
     first.unlink()
     second.write_bytes(second.read_bytes()[:-7])
     result = verify_partition_shards(cfg, dirs, report)
@@ -91,7 +88,7 @@ def test_records_other_than_the_accepted_ones_fail(sample_project: Path, compres
     size and count are updated to match, so only the comparison with what validated
     accepted can tell."""
     cfg, dirs, report = _build(sample_project, compression)
-    shard = report.extra["shards"][1]
+    shard = report.details.shards[1]
     path = dirs.package / shard["path"]
     lines = _content(path, compression).splitlines(keepends=True)
     lines[3], lines[4] = lines[4], lines[3]
@@ -110,37 +107,13 @@ def test_records_other_than_the_accepted_ones_fail(sample_project: Path, compres
     assert result["bad_families"] == ["cpt-train"]
     finding = result["findings"][0]
     assert (finding["file"], finding["line"]) == ("cpt-train", None)
-    expected = report.extra["content"]["cpt-train"]
+    expected = report.details.content["cpt-train"]
     assert f"{expected['records']} lines, {expected['bytes']} bytes" in finding["message"]
 
 
 def test_a_missing_shard_also_breaks_its_family_content(sample_project: Path) -> None:
     cfg, dirs, report = _build(sample_project, "zstd")
-    (dirs.package / report.extra["shards"][-1]["path"]).unlink()
+    (dirs.package / report.details.shards[-1]["path"]).unlink()
     result = verify_partition_shards(cfg, dirs, report)
     assert _rules(result) == {"C13", ACCEPTED}
     assert result["bad_families"] == ["cpt-train"]
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_accepted_blocks_are_the_lines_between_rejects(tmp_path: Path, seed: int) -> None:
-    """The shards stage and shards_verified both read the accepted lines as blocks sliced out
-    of the work file: the same lines, with the same indices, as splitting it would give."""
-    rng = random.Random(seed)
-    # Lines of many sizes, two longer than a read chunk; rejects anywhere, runs of them too.
-    lines = [b"x" * rng.choice([0, 1, 7, 100, 50_000]) for _ in range(300)]
-    for k in rng.sample(range(300), 2):
-        lines[k] = b"y" * (CHUNK + 3)
-    path = tmp_path / "transformed.jsonl"
-    path.write_bytes(b"".join(line + b"\n" for line in lines))
-    rejected = sorted(rng.sample(range(300), rng.choice([0, 1, 30, 299])))
-    if seed == 0:
-        rejected = [0, 1, 2, 150, 298, 299]
-    got = list(_accepted_blocks(path, array("Q", rejected)))
-    expected = [(line + b"\n", i) for i, line in enumerate(lines) if i not in set(rejected)]
-    flattened = [
-        (piece + b"\n", first + k)
-        for block, first in got
-        for k, piece in enumerate(block.split(b"\n")[:-1])
-    ]
-    assert flattened == expected

@@ -1,10 +1,10 @@
 """Shards staged by the one-pass build: out of the package until adopted, adoption resumable.
 
 A partition of the sample is built by the one pass; its shards wait in the work dir. The
-shards stage moves them into the package, the same bytes a build from the transformed work
-file writes, also when the adoption was killed halfway (a shard renamed but not journaled),
-when a staged shard is gone (the stage writes the rest from the work file), and when the
-work dir is on another file system (copied, not renamed).
+shards stage moves them into the package, the same bytes a clean build gives, also when the
+adoption was killed halfway (a shard renamed but not journaled), when a staged shard is gone
+(the stage refuses; the record stages run again and stage them anew), and when the work dir
+is on another file system (copied, not renamed).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import yaml
 
 from jsonl_assets.core.config import PipelineConfig, load_config
 from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal, ShardWriteError
-from jsonl_assets.core.stages.extract_stage import run_extract
+from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.stages.record_stages import run_record_stages
 from jsonl_assets.core.stages.shard_stage import (
     JOURNAL,
@@ -31,9 +31,7 @@ from jsonl_assets.core.stages.shard_stage import (
     verify_partition_shards,
 )
 from jsonl_assets.core.stages.staged_shards import MARKER, STAGED_DIR
-from jsonl_assets.core.stages.transform_stage import run_transform
 from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
-from jsonl_assets.core.stages.validate_stage import run_validate
 from jsonl_assets.core.store import local
 from jsonl_assets.core.store.package_files import LEDGER, claim
 from jsonl_assets.core.store.work_files import PartitionDirs, partition_dirs, read_marker
@@ -59,12 +57,11 @@ def _shards(package: Path) -> dict[str, str]:
 
 @pytest.fixture
 def reference(sample_project: Path, tmp_path: Path) -> dict[str, str]:
-    """The shards written stage by stage, from the transformed work file."""
+    """The shards of a clean build in a copy of the project."""
     copy = tmp_path / "reference"
     shutil.copytree(sample_project.parent, copy)
     cfg, dirs = _project(copy / sample_project.name)
-    for stage in (run_extract, run_transform, run_validate):
-        stage(cfg, dirs)
+    run_record_stages(cfg, dirs)
     run_shards(cfg, dirs)
     shards = _shards(dirs.package)
     assert len(shards) >= 3
@@ -113,18 +110,20 @@ def test_an_adoption_killed_after_a_rename_resumes(
     assert verify_partition_shards(cfg, dirs, report)["passed"]
 
 
-def test_a_lost_staged_shard_is_written_from_the_work_file(
+def test_a_lost_staged_shard_is_staged_again_by_the_record_stages(
     sample_project: Path, reference: dict[str, str]
 ) -> None:
     cfg, dirs = _project(sample_project)
     run_record_stages(cfg, dirs)
     staged = sorted((dirs.work / STAGED_DIR / "data").iterdir())
     staged[1].unlink()
+    with pytest.raises(StageError, match="staged by the record stages are gone"):
+        run_shards(cfg, dirs)
+    reports = run_record_stages(cfg, dirs)
+    assert [r.reused for r in reports] == [True, True, False]
     report = run_shards(cfg, dirs)
     assert _shards(dirs.package) == reference
-    assert dirs.file("transformed.jsonl").is_file()  # written again for the shards stage
-    # The first shard was adopted before the gap; the writer resumed after it.
-    assert report.extra["reused_shards"] == 0
+    assert not dirs.file("transformed.jsonl").exists()
     assert verify_partition_shards(cfg, dirs, report)["passed"]
 
 
@@ -199,5 +198,5 @@ def test_a_full_disk_while_staging_fails_the_pass_cleanly(
     monkeypatch.undo()
     reports = run_record_stages(cfg, dirs)
     assert [r.reused for r in reports] == [True, True, False]
-    run_shards(cfg, dirs)  # from transformed.jsonl, written again for validated
+    run_shards(cfg, dirs)  # staged again by the pass
     assert _shards(dirs.package) == reference

@@ -23,10 +23,8 @@ from hypothesis import strategies as st
 
 from jsonl_assets.core.compression import iter_decompressed
 from jsonl_assets.core.config import load_config
-from jsonl_assets.core.stages.extract_stage import run_extract
+from jsonl_assets.core.stages.record_stages import run_record_stages
 from jsonl_assets.core.stages.shard_stage import run_shards
-from jsonl_assets.core.stages.transform_stage import run_transform
-from jsonl_assets.core.stages.validate_stage import run_validate
 from jsonl_assets.core.store.work_files import partition_dirs
 
 SPECIAL = [
@@ -93,8 +91,7 @@ def _build(root: Path, lines: list[bytes]) -> list[bytes]:
     cfg = load_config(root / "pipeline.yaml")
     out = cfg.output
     dirs = partition_dirs(out.work_dir, out.quarantine_dir, out.dir, "cpt", "train")
-    for stage in (run_extract, run_transform, run_validate):
-        stage(cfg, dirs)
+    run_record_stages(cfg, dirs)
     report = run_shards(cfg, dirs)
     assert report.quarantined == 0 and report.records_out == len(lines)
     data = b""

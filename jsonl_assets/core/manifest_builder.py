@@ -35,6 +35,18 @@ class PartitionShards:
         return f"{self.objective}|{self.split}"
 
     @classmethod
+    def from_details(cls, objective: str, split: str, details: Any) -> PartitionShards:
+        """From the shards stage's typed result (stage_report.ShardsDetails)."""
+        return cls(
+            objective=objective,
+            split=split,
+            shards=details.shards,
+            toolsets=details.toolsets,
+            files=details.files,
+            accounting=details.accounting,
+        )
+
+    @classmethod
     def from_report(cls, objective: str, split: str, report: Mapping[str, Any]) -> PartitionShards:
         """From what the shards stage reports (its report's `extra`, or the `partition_report`
         materialisation metadata, which carries the same keys)."""

@@ -1,4 +1,6 @@
-"""What a stage run tells its caller (and, through the Dagster layer, the UI)."""
+"""What a stage run tells its caller: counters common to every stage plus the stage's own typed
+details. Persisted once, in the stage's work-dir marker; the manifest and the Dagster metadata
+are read from it."""
 
 from __future__ import annotations
 
@@ -14,6 +16,55 @@ class StageError(Exception):
 
 
 @dataclass
+class ExtractDetails:
+    files: list[dict[str, Any]]  # per source file: source, file, kind, sha256, bytes, ...
+    charged_elsewhere: int = 0
+
+
+@dataclass
+class TransformDetails:
+    toolsets: list[dict[str, Any]]  # derived by the adapters, sorted by id
+    routed_elsewhere: int
+    charged_elsewhere: int
+    expanded: int
+    files: list[dict[str, Any]]
+
+
+@dataclass
+class ValidateDetails:
+    invalid: int
+    duplicates: int
+    invalid_by_rule: dict[str, int]
+    quality_quarantined: dict[str, int]
+    quality_warned: dict[str, int]
+    quality_warned_examples: dict[str, list[dict[str, Any]]]
+    spec_warnings: dict[str, int]
+    toolsets: list[dict[str, Any]]
+    files: list[dict[str, Any]]
+    id_set_bytes: int
+
+
+@dataclass
+class ShardsDetails:
+    shards: list[dict[str, Any]]  # path, compression, record_count, sha256, bytes
+    reused_shards: int
+    removed_orphans: list[str]
+    accounting: dict[str, Any]  # read = written + quarantined, per source too
+    content: dict[str, Any]  # per family: length, lines and sha256 of the accepted records
+    toolsets: list[dict[str, Any]]
+    files: list[dict[str, Any]]
+
+
+Details = ExtractDetails | TransformDetails | ValidateDetails | ShardsDetails
+_DETAILS: dict[str, type[Details]] = {
+    "extracted": ExtractDetails,
+    "transformed": TransformDetails,
+    "validated": ValidateDetails,
+    "shards": ShardsDetails,
+}
+
+
+@dataclass
 class StageReport:
     stage: str
     partition: str
@@ -25,7 +76,12 @@ class StageReport:
     reused: bool = False
     quarantine: dict[str, Any] = field(default_factory=dict)
     per_source: dict[str, dict[str, int]] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    details: Details | None = None
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """The details as a plain dict (a view, for JSON metadata)."""
+        return asdict(self.details) if self.details is not None else {}
 
     @property
     def quarantined(self) -> int:
@@ -40,11 +96,17 @@ class StageReport:
         return self.bytes_in / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The persisted form (the stage's marker): the details under `extra`."""
+        data = asdict(self)
+        data["extra"] = data.pop("details") or {}
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StageReport:
-        return cls(**data)
+        fields = dict(data)
+        details = fields.pop("extra", None)
+        kind = _DETAILS.get(fields["stage"])
+        return cls(**fields, details=kind(**details) if details and kind else None)
 
     @classmethod
     def reused_from(cls, data: dict[str, Any], started: float) -> StageReport:

@@ -20,12 +20,11 @@ from jsonl_assets.core.pending_rejections import PendingRejections
 from jsonl_assets.core.quarantine import QuarantineWriter
 from jsonl_assets.core.readers import READERS, ReadLimits, read_source
 from jsonl_assets.core.readers.source_file import SourceChangedError, SourceFile
-from jsonl_assets.core.stage_report import SourceCounters, StageError, StageReport
+from jsonl_assets.core.stage_report import ExtractDetails, SourceCounters, StageError, StageReport
 from jsonl_assets.core.store.base import existing_stat
 from jsonl_assets.core.store.work_files import (
     CountingSink,
     PartitionDirs,
-    WorkFileWriter,
     fingerprint,
     read_marker,
     write_marker,
@@ -33,8 +32,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "3"  # 2: per-source accounting; 3: exact numbers, corrupt gzip members / zstd frames
-OUTPUT = "extracted.jsonl"
+CODE_VERSION = "4"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report
 MARKER = "extracted.json"
 
 
@@ -65,26 +63,24 @@ def _source_identity(source: SourceConfig) -> dict[str, Any]:
 
 class Extraction:
     """One partition's extraction in progress: reads every source file of the partition,
-    writes the work file and the quarantine, and counts. `records()` also hands the good
-    records to a caller that works on them in the same pass (see record_stages.py)."""
+    writes the quarantine, and counts. `records()` hands the good records to the caller,
+    which works on them in the same pass (record_stages.py)."""
 
-    def __init__(self, cfg: PipelineConfig, dirs: PartitionDirs, write_output: bool = True) -> None:
+    def __init__(self, cfg: PipelineConfig, dirs: PartitionDirs) -> None:
         self.cfg = cfg
         self.dirs = dirs
         dirs.work.mkdir(parents=True, exist_ok=True)
         self.counters = SourceCounters()
         self.files: list[dict[str, Any]] = []
-        # Without `write_output` (the one-pass build, whose transform reads no work file) the
-        # lines are only counted; `ensure_output` writes the file if a stage asks for it.
-        self.out: WorkFileWriter | CountingSink = (
-            WorkFileWriter(dirs.file(OUTPUT)) if write_output else CountingSink(dirs.file(OUTPUT))
-        )
+        # The raw records are handed on, never written: `bytes_out` counts the `[file,
+        # position, raw]` lines they stand for (what the transform stage reads).
+        self.out = CountingSink(dirs.file("extracted.jsonl"))
         self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
         self.bytes_in = 0
 
     def records(self, hash_first: bool = False) -> Iterator[tuple[int, int, Any, bytes, bool]]:
         """Good records, one at a time, as `(file_index, position, value, raw bytes, exact)`,
-        each written to the work file (in batches of 4096) as it is handed over. `exact` says
+        counted in batches of 4096 as they are handed over. `exact` says
         that `value == orjson.loads(raw)` (JSONL); for other formats the value is the
         reader's, and a caller wanting what later stages see parses `raw`.
 
@@ -94,9 +90,6 @@ class Extraction:
         cfg, dirs = self.cfg, self.dirs
         limits = ReadLimits(max_record_bytes=cfg.max_record_bytes)
         dumps = orjson.dumps
-        out = self.out
-        # Without the work file the lines are only counted, not built: `[index,position,raw]`.
-        build_lines = isinstance(out, WorkFileWriter)
         for source in cfg.sources_for(dirs.objective, dirs.split):
             here = charged_here(source, dirs.split)
             counts = self.counters[source.name]
@@ -108,10 +101,9 @@ class Extraction:
                 if hash_first:
                     source_file.hash_remaining()
                     self.files.append(_file_entry(source.name, item, kind, source_file))
-                prefix = b"[%d," % index
-                framing = len(prefix) + 3  # the prefix, the comma after the position, "]\n"
+                # `[index,position,raw]\n`: the prefix, the comma after the position, "]\n".
+                framing = len(b"[%d," % index) + 3
                 rejected = PendingRejections(dirs.scratch, keep=here)
-                lines: list[bytes] = []
                 pending = 0  # lines of the batch
                 counted = 0  # their bytes, when they are not built
                 good = 0
@@ -123,16 +115,13 @@ class Extraction:
                             position, value, raw = entry
                             if raw is None:
                                 raw = dumps(value)
-                            if build_lines:
-                                lines.append(b"%s%d,%s]\n" % (prefix, position, raw))
-                            else:
-                                counted += framing + len(raw) + len(b"%d" % position)
+                            counted += framing + len(raw) + len(b"%d" % position)
                             pending += 1
                             yield index, position, value, raw, exact
                             if pending >= 4096:
                                 good += pending
-                                self._write(lines, counted)
-                                lines, pending, counted = [], 0, 0
+                                self.out.bytes_written += counted
+                                pending, counted = 0, 0
                                 reached("extract.batch")
                         else:
                             rejected.append(entry)  # type: ignore[arg-type]
@@ -142,7 +131,7 @@ class Extraction:
                         "again once the file is no longer being modified"
                     ) from exc
                 good += pending
-                self._write(lines, counted)
+                self.out.bytes_written += counted
                 reached("extract.file")
                 sha = source_file.sha256
                 if not hash_first:
@@ -164,15 +153,8 @@ class Extraction:
                     )
                 rejected.close()
 
-    def _write(self, lines: list[bytes], counted: int) -> None:
-        if isinstance(self.out, WorkFileWriter):
-            self.out.write_many(lines)
-        else:
-            self.out.bytes_written += counted
-
     def commit(self, stage_fp: str, started: float) -> StageReport:
-        """Commit the work file and the quarantine, then the marker; return the report."""
-        self.out.commit()
+        """Commit the quarantine, then the marker; return the report."""
         self.quarantine.commit()
         per_source = self.counters.as_dict()
         items = sum(c.get("items", 0) for c in per_source.values())
@@ -187,21 +169,13 @@ class Extraction:
             seconds=time.perf_counter() - started,
             quarantine=self.quarantine.summary(),
             per_source=per_source,
-            extra={"files": self.files, "charged_elsewhere": elsewhere},
+            details=ExtractDetails(files=self.files, charged_elsewhere=elsewhere),
         )
         write_marker(self.dirs.file(MARKER), stage_fp, report.to_json())
         return report
 
     def abort(self) -> None:
-        self.out.abort()
         self.quarantine.abort()
-
-
-def ensure_output(cfg: PipelineConfig, dirs: PartitionDirs) -> None:
-    """Write `extracted.jsonl` if the one-pass build left it out (a later stage runs on its
-    own): the stage runs again, which gives the same bytes, quarantine and marker."""
-    if not dirs.file(OUTPUT).exists():
-        run_extract(cfg, dirs, force=True)
 
 
 def _file_entry(
@@ -223,6 +197,8 @@ def _file_entry(
 
 @gc_paused()
 def run_extract(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
+    """The extract step alone (what the pass's first step commits): the quarantine and the
+    marker, nothing handed on."""
     started = time.perf_counter()
     stage_fp = extract_fingerprint(cfg, dirs)
     if not force and (cached := read_marker(dirs.file(MARKER), stage_fp)) is not None:

@@ -1,42 +1,30 @@
-"""Stages 1-3 (extracted, transformed, validated) of a partition in one streaming pass.
+"""Stages 1-3 (extracted, transformed, validated) of a partition: one streaming pass, the
+only way they run.
 
-Run one after the other, the three stages parse every record three times: the raw line while
-extracting, the extracted line while transforming, the spec record while validating. In one
-pass each raw record is parsed once, adapted, serialised once, and judged on the dict it was
-serialised from (for JSON values, the same dict `orjson.loads` gives back from those bytes).
-
-The pass also writes the shards: once a batch's duplicate ids are known, its accepted lines
-go to shards staged in the work dir (staged_shards.py), which the shards stage moves into the
-package if the validated checks let it run. So the transformed records are never written to
-a work file and read back.
-
-The pass writes exactly what the stages write one by one - work files, quarantine files,
-markers and shards, byte for byte - except the hand-off files that only a stage running on
-its own reads: `extracted.jsonl` (a copy of the raw records), `transformed.jsonl` and
-`transformed.files`. Such a stage writes them first (`ensure_output` of extract_stage and
-transform_stage: the stage runs again, the same bytes). A test holds both ways to the same
-bytes.
+The pass is a chain of generator steps over batches: read (the extract step: raw records with
+their traces), adapt and validate (each record adapted, serialised once and judged on the dict
+it was serialised from, while it is still in the CPU's caches), dedup (the batch's duplicate
+ids) and write (the accepted lines compressed into shards staged in the work dir,
+staged_shards.py, which the shards stage moves into the package). Nothing is handed off
+through a work file.
 
 Nothing is committed until the pass ends; then the stages commit in order (the staged shards
-just before the validated marker), and the later ones only if `gate(extract_report,
-transform_report)` allows it (the Dagster layer passes the parse-failure check, which blocks
-downstream stages; its denominators need the transformed stage's routing of the records). A pass
-killed midway leaves only `.partial` files and a staging folder: the rerun starts the pass
-again. Once extracted is committed, a rerun reuses it and runs the other stages on their own.
+just before the validated marker), the later ones only if `gate(extract_report,
+transform_report)` allows it (the Dagster layer passes the parse-failure check). A pass killed
+midway leaves only `.partial` files and a staging folder. A stage whose marker matches its
+inputs is reused: its committed outputs are kept and its report returned with `reused`; the
+pass still reads the sources to feed the stages after it (there is no hand-off file to read).
 
-Two things the stages learn only later are settled as follows:
-
-* a trace names its file's sha256, which the extract stage knows only at the file's end; the
-  pass hashes each file before reading it (`SourceFile.hash_remaining`);
-* the validated stage judges a record against every toolset the transformed stage derived in
-  the whole partition, the pass only against those derived so far. A record rejected for
-  naming a toolset unknown at the time is remembered; if that toolset turns up later, the
-  pass's verdicts are dropped and the validated stage runs on its own.
+A trace names its file's sha256: the pass hashes each file before reading it. A record is
+judged against the toolsets derived so far; if a record was rejected for naming a toolset
+that an adapter derives later in the partition, the pass runs again with every toolset known
+from the start (rare; the same steps, so the same bytes as if it had been known).
 """
 
 from __future__ import annotations
 
 import time
+from array import array
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
@@ -46,15 +34,13 @@ from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.stage_report import StageReport
 from jsonl_assets.core.stages.extract_stage import MARKER as EXTRACT_MARKER
-from jsonl_assets.core.stages.extract_stage import Extraction, extract_fingerprint, run_extract
-from jsonl_assets.core.stages.shard_stage import shard_fingerprint
+from jsonl_assets.core.stages.extract_stage import Extraction, extract_fingerprint
+from jsonl_assets.core.stages.shard_stage import shard_fingerprint, shards_ready
 from jsonl_assets.core.stages.staged_shards import StagedShards
-from jsonl_assets.core.stages.transform_stage import (
-    Transformer,
-    run_transform,
-    transform_fingerprint,
-)
-from jsonl_assets.core.stages.validate_stage import Validator, run_validate, validate_fingerprint
+from jsonl_assets.core.stages.transform_stage import MARKER as TRANSFORM_MARKER
+from jsonl_assets.core.stages.transform_stage import Transformer, transform_fingerprint
+from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
+from jsonl_assets.core.stages.validate_stage import Validator, validate_fingerprint
 from jsonl_assets.core.store.work_files import PartitionDirs, read_marker
 
 # Raw records per batch of the duplicate-id lookup: big enough that the id set's per-batch
@@ -83,75 +69,140 @@ def run_record_stages(
     """Reports of extracted, transformed and validated, in order; only extracted's when
     `gate` refuses it. Stages whose inputs are unchanged are reused. `helper_thread`: the
     pass compresses its shards on a second thread (worth it with a core to spare)."""
-    extract_fp = extract_fingerprint(cfg, dirs)
-    if not force and read_marker(dirs.file(EXTRACT_MARKER), extract_fp) is not None:
-        extract_report = run_extract(cfg, dirs)
-        transform_report = run_transform(cfg, dirs)
-        if not gate(extract_report, transform_report):
-            return [extract_report]
-        return [extract_report, transform_report, run_validate(cfg, dirs)]
-    return _one_pass(cfg, dirs, extract_fp, gate, helper_thread)
-
-
-def _one_pass(
-    cfg: PipelineConfig, dirs: PartitionDirs, extract_fp: str, gate: Gate, helper_thread: bool
-) -> list[StageReport]:
     started = time.perf_counter()
-    extraction = Extraction(cfg, dirs, write_output=False)
-    transformer = Transformer(cfg, dirs, [], write_output=False)
-    validator = Validator(cfg, dirs, [], [], terminated=True)
-    staged = StagedShards(cfg, dirs, background=helper_thread)
-    # A record may name the toolset its own adapter derived: the rules must know it at once.
-    transformer.on_new_toolset = lambda toolset: validator.add_toolsets([toolset])
-    loads = orjson.loads
-    clock = time.perf_counter
-    spent = {"extracted": 0.0, "validated": 0.0}
+    fps = {"extracted": extract_fingerprint(cfg, dirs)}
+    fps["transformed"] = transform_fingerprint(cfg, dirs, fps["extracted"])
+    fps["validated"] = validate_fingerprint(cfg, dirs, fps["transformed"])
+    fps["shards"] = shard_fingerprint(cfg, dirs, fps["validated"])
+    kept: dict[str, StageReport] = {}
+    for stage, marker in () if force else _MARKERS.items():
+        cached = read_marker(dirs.file(marker), fps[stage])
+        if cached is None:
+            break
+        kept[stage] = StageReport.reused_from(cached, started)
+    # Validated vouches for shards the shards stage can still adopt (or has adopted).
+    if "validated" in kept and not shards_ready(dirs, fps["shards"]):
+        del kept["validated"]
+    if len(kept) == len(_MARKERS):
+        reports = list(kept.values())
+        return reports if gate(reports[0], reports[1]) else reports[:1]
+    return _one_pass(cfg, dirs, fps, kept, gate, helper_thread, [])
 
-    def raw_records() -> Iterator[tuple[int, int, Any, bytes, bytes]]:
-        """What the transformed stage reads back from the extracted work file, record by
-        record, with the files' entries handed on as they appear."""
-        records = extraction.records(hash_first=True)
-        while True:
-            t0 = clock()
-            item = next(records, None)
-            spent["extracted"] += clock() - t0
-            if item is None:
-                return
-            fi, position, value, raw, exact = item
-            if fi >= len(transformer.files):
-                _add_files(extraction, transformer, validator, staged)
-            yield fi, position, value if exact else loads(raw), raw, b""
 
-    judge = validator.judge
+_MARKERS: Final = {
+    "extracted": EXTRACT_MARKER,
+    "transformed": TRANSFORM_MARKER,
+    "validated": VALIDATE_MARKER,
+}
+Record = tuple[int, int, Any, bytes]  # file index, position, raw value, raw bytes
+Verdicts = tuple[list[bytes], array, array, int]  # lines, file indices, rejects, first index
+
+
+def _read(
+    extraction: Extraction, on_file: Callable[[], None], spent: dict[str, float]
+) -> Iterator[Record]:
+    """Step read: the partition's raw records, each file hashed before it is read."""
+    loads, clock = orjson.loads, time.perf_counter
+    records = extraction.records(hash_first=True)
+    known = 0
+    while True:
+        t0 = clock()
+        item = next(records, None)
+        spent["extracted"] += clock() - t0
+        if item is None:
+            return
+        fi, position, value, raw, exact = item
+        if fi >= known:
+            on_file()
+            known = len(extraction.files)
+        yield fi, position, value if exact else loads(raw), raw
+
+
+def _adapt_and_validate(
+    records: Iterator[Record],
+    transformer: Transformer,
+    validator: Validator,
+    spent: dict[str, float],
+) -> Iterator[tuple[list[bytes], array]]:
+    """Steps adapt and validate, fused per record: batches of spec lines and file indices,
+    every record of a batch judged."""
+    judge, clock = validator.judge, time.perf_counter
 
     def timed_judge(record: dict[str, Any], line: bytes, fi: int) -> None:
         t0 = clock()
         judge(record, line, fi)
         spent["validated"] += clock() - t0
 
-    try:
-        records = raw_records()
-        while True:
-            # Each record goes from the reader through the adapter to the rules while its
-            # objects are still in the CPU's caches; only its line waits for the batch's
-            # duplicate-id lookup.
-            taken = _Batch(records)
-            transformer.add_batch(taken, timed_judge)
-            t0 = clock()
-            first = validator.index
-            lines, fis = transformer.lines, transformer.file_index
-            rejects = validator.finish_batch(lines, fis)
-            spent["validated"] += clock() - t0
-            transformer.flush()  # starts new lists: these are the staged shards' now
-            staged.add_batch(lines, fis, rejects, first)
-            if not taken.full:
-                break
+    while True:
+        taken = _Batch(records)
+        transformer.add_batch(taken, timed_judge)
+        batch = transformer.lines, transformer.file_index
+        transformer.flush()  # starts new lists: the batch is the next steps' now
+        yield batch
+        if not taken.full:
+            return
+
+
+def _dedup(
+    batches: Iterator[tuple[list[bytes], array]], validator: Validator, spent: dict[str, float]
+) -> Iterator[Verdicts]:
+    """Step dedup: the batch's duplicate ids; its rejects written to quarantine."""
+    clock = time.perf_counter
+    for lines, fis in batches:
+        t0 = clock()
+        first = validator.index
+        rejects = validator.finish_batch(lines, fis)
+        spent["validated"] += clock() - t0
+        yield lines, fis, rejects, first
+
+
+def _write(batches: Iterator[Verdicts], staged: StagedShards) -> None:
+    """Step write: the accepted lines into the staged shards."""
+    for lines, fis, rejects, first in batches:
+        staged.add_batch(lines, fis, rejects, first)
+
+
+def _one_pass(
+    cfg: PipelineConfig,
+    dirs: PartitionDirs,
+    fps: dict[str, str],
+    kept: dict[str, StageReport],
+    gate: Gate,
+    helper_thread: bool,
+    known_toolsets: list[dict[str, Any]],
+) -> list[StageReport]:
+    started = time.perf_counter()
+    extraction = Extraction(cfg, dirs)
+    transformer = Transformer(cfg, dirs, [])
+    validator = Validator(cfg, dirs, [], known_toolsets, terminated=True)
+    staged = StagedShards(cfg, dirs, background=helper_thread)
+    # A record may name the toolset its own adapter derived: the rules must know it at once.
+    transformer.on_new_toolset = lambda toolset: validator.add_toolsets([toolset])
+    clock = time.perf_counter
+    spent = {"extracted": 0.0, "validated": 0.0}
+    parts = (extraction, transformer, validator, staged)
+
+    def add_files() -> None:
         # Files without a good record have no batch; their entries still belong to every stage.
         _add_files(extraction, transformer, validator, staged)
+
+    try:
+        records = _read(extraction, add_files, spent)
+        _write(
+            _dedup(_adapt_and_validate(records, transformer, validator, spent), validator, spent),
+            staged,
+        )
+        add_files()
     except BaseException:
-        for part in (extraction, transformer, validator, staged):
+        for part in parts:
             part.abort()
         raise
+    derived = transformer.toolsets
+    if validator.unresolved & set(derived) and not known_toolsets:
+        for part in parts:
+            part.abort()
+        toolsets = [derived[k] for k in sorted(derived)]
+        return _one_pass(cfg, dirs, fps, kept, gate, helper_thread, toolsets)
 
     total = clock() - started
     seconds = {
@@ -160,39 +211,39 @@ def _one_pass(
     }
     # What is still to commit, and is given up if a step below fails. A stage is taken off
     # before its own commit (a failed commit cleans up after itself); the staged shards after.
-    pending: list[Transformer | Validator | StagedShards] = [
-        transformer,
-        validator,
-        staged,
-    ]
+    pending: list[Extraction | Transformer | Validator | StagedShards] = list(parts)
 
     def give_up() -> None:
         for part in pending:
             part.abort()
         pending.clear()
 
+    def commit(stage: str, part: Extraction | Transformer, stage_started: float) -> StageReport:
+        pending.remove(part)
+        if stage in kept:  # its committed outputs stay; this pass's copy is dropped
+            part.abort()
+            return kept[stage]
+        return part.commit(fps[stage], stage_started)
+
     try:
-        extract_report = extraction.commit(extract_fp, clock() - seconds["extracted"])
+        extract_report = commit("extracted", extraction, clock() - seconds["extracted"])
         transformer.bytes_in = extraction.out.bytes_written  # the extracted lines it stands for
-        if not gate(extract_report, transformer.report(clock() - seconds["transformed"])):
+        transform_now = kept.get("transformed") or transformer.report(
+            clock() - seconds["transformed"]
+        )
+        if not gate(extract_report, transform_now):
             give_up()
             return [extract_report]
-        transform_fp = transform_fingerprint(cfg, dirs, extract_fp)
-        pending.remove(transformer)
-        transform_report = transformer.commit(transform_fp, clock() - seconds["transformed"])
-        toolsets: list[dict[str, Any]] = transform_report.extra["toolsets"]
-        if validator.unresolved & {t["id"] for t in toolsets}:
-            give_up()
-            return [extract_report, transform_report, run_validate(cfg, dirs, force=True)]
-        validate_fp = validate_fingerprint(cfg, dirs, transform_fp)
+        transform_report = commit("transformed", transformer, clock() - seconds["transformed"])
         # Before the validated marker: a validated stage on disk vouches for its staged shards.
-        staged.commit(shard_fingerprint(cfg, dirs, validate_fp))
+        staged.commit(fps["shards"])
         pending.remove(staged)
         pending.remove(validator)
     except BaseException:
         give_up()
         raise
-    validate_report = validator.commit(validate_fp, clock() - seconds["validated"], toolsets)
+    toolsets = [derived[k] for k in sorted(derived)]
+    validate_report = validator.commit(fps["validated"], clock() - seconds["validated"], toolsets)
     return [extract_report, transform_report, validate_report]
 
 
@@ -200,11 +251,11 @@ class _Batch:
     """The next raw records of `records`, up to BATCH_RECORDS of them or BATCH_BYTES of raw
     bytes; `full` tells whether the batch stopped at a limit (more may follow)."""
 
-    def __init__(self, records: Iterator[tuple[int, int, Any, bytes, bytes]]) -> None:
+    def __init__(self, records: Iterator[Record]) -> None:
         self._records = records
         self.full = False
 
-    def __iter__(self) -> Iterator[tuple[int, int, Any, bytes, bytes]]:
+    def __iter__(self) -> Iterator[Record]:
         size = 0
         for n, item in enumerate(self._records, 1):
             yield item

@@ -1,10 +1,8 @@
 """Stage 4, shards: accepted records into compressed shards inside the package, then verify.
 
-The shards are `data/<objective>-<split>[-<content_type>]-NNNNN.jsonl[.gz|.zst]`. After a
-one-pass build (record_stages.py) they are already written, staged in the work dir
-(staged_shards.py): the stage moves them into the package. Otherwise it copies the records
-byte for byte from the transformed work file, skipping the validated stage's rejects. Either
-way, shards of this partition's earlier builds that the new list does not name are then
+The shards are `data/<objective>-<split>[-<content_type>]-NNNNN.jsonl[.gz|.zst]`. The
+one pass (record_stages.py) writes them, staged in the work dir (staged_shards.py): this
+stage moves them into the package. Then shards of this partition's earlier builds that the new list does not name are then
 removed, so the package holds exactly what the manifest will list; only files this project
 recorded as its own are removed, and a package holding any other file fails the stage before
 it touches the package (package_files.py). The report carries the
@@ -21,9 +19,7 @@ the bytes whose records the validated stage judged.
 from __future__ import annotations
 
 import time
-from array import array
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,26 +29,21 @@ from jsonl_assets.core.compression import TruncatedInput
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.rules.rate_checks import source_reads
-from jsonl_assets.core.shard_families import FamilyContent, family_of, family_pattern, file_family
-from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal, ShardWriter
-from jsonl_assets.core.stage_report import StageError, StageReport
+from jsonl_assets.core.shard_families import FamilyContent, family_of, family_pattern
+from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal
+from jsonl_assets.core.stage_report import ShardsDetails, StageError, StageReport
 from jsonl_assets.core.stages.extract_stage import MARKER as EXTRACT_MARKER
-from jsonl_assets.core.stages.staged_shards import adopt, read_staged
+from jsonl_assets.core.stages.staged_shards import adopt, read_staged, staged_present
 from jsonl_assets.core.stages.staged_shards import discard as discard_staged
-from jsonl_assets.core.stages.transform_stage import FILES as TRANSFORM_FILES
 from jsonl_assets.core.stages.transform_stage import MARKER as TRANSFORM_MARKER
-from jsonl_assets.core.stages.transform_stage import OUTPUT as TRANSFORM_OUTPUT
-from jsonl_assets.core.stages.transform_stage import ensure_output as ensure_transformed
 from jsonl_assets.core.stages.transform_stage import upstream_marker
 from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
-from jsonl_assets.core.stages.validate_stage import REJECTS, ArrayReader
 from jsonl_assets.core.store.atomic_files import remove_partials
 from jsonl_assets.core.store.package_files import check_package, remove_orphans
 from jsonl_assets.core.store.work_files import (
     CHUNK,
     PartitionDirs,
     fingerprint,
-    iter_line_batches,
     read_marker,
     write_marker,
 )
@@ -60,7 +51,7 @@ from jsonl_assets.core.verify.shard_stream import ShardStream
 from jsonl_assets.core.verify.verify_limits import Unreadable
 
 STAGE = "shards"
-CODE_VERSION = "3"
+CODE_VERSION = "4"  # 4: typed report, staged shards only
 MARKER = "shards.json"
 JOURNAL = "shards.journal"
 # Finding of shards_verified when a shard's lines are not the records validated accepted.
@@ -92,6 +83,16 @@ def _shards_intact(package: Path, shards: list[dict[str, Any]]) -> bool:
     return True
 
 
+def shards_ready(dirs: PartitionDirs, stage_fp: str) -> bool:
+    """Whether the shards of these inputs are in the package (the stage's marker) or can still
+    be moved there (staged, each in the staging folder or already in the package)."""
+    done = read_marker(dirs.file(MARKER), stage_fp)
+    if done is not None:
+        return _shards_intact(dirs.package, done["extra"]["shards"])
+    staged = read_staged(dirs, stage_fp)
+    return staged is not None and staged_present(dirs, staged)
+
+
 @gc_paused()
 def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
     started = time.perf_counter()
@@ -112,17 +113,14 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
         journal.discard()
     committed = journal.load(dirs.package)
     reused_shards = len(committed)
-    files = validate_report["extra"]["files"]
+    details = validate_report["extra"]
     staged = read_staged(dirs, stage_fp)
-    adopted = adopt(dirs, staged, journal, committed) if staged is not None else None
-    if staged is not None and adopted is not None:
-        shards, bytes_in, content = adopted, staged["bytes_in"], staged["content"]
-        staged_seconds = staged["seconds"]
-    else:
-        if staged is not None:  # a staged shard is gone: write the rest from the work file
-            committed = journal.load(dirs.package)
-        shards, bytes_in, content = _write_shards(cfg, dirs, files, journal, committed)
-        staged_seconds = 0.0
+    shards = adopt(dirs, staged, journal, committed) if staged is not None else None
+    if staged is None or shards is None:
+        raise StageError(
+            f"{dirs.key}: the shards staged by the record stages are gone; build the partition "
+            "again (its record stages run again and stage them)"
+        )
 
     written = sum(s.record_count for s in shards)
     if written != validate_report["records_out"]:
@@ -140,105 +138,25 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
         partition=dirs.key,
         records_in=validate_report["records_out"],
         records_out=written,
-        bytes_in=bytes_in,
+        bytes_in=staged["bytes_in"],
         bytes_out=sum(s.bytes for s in shards),
-        seconds=time.perf_counter() - started + staged_seconds,
+        seconds=time.perf_counter() - started + staged["seconds"],
         quarantine={"count": 0},
         per_source=accounting["per_source"],
-        extra={
-            "shards": [_shard_json(s) for s in shards],
-            "reused_shards": reused_shards,
-            "removed_orphans": removed,
-            "accounting": accounting,
-            "content": content,
-            "toolsets": validate_report["extra"]["toolsets"],
-            "files": files,
-        },
+        details=ShardsDetails(
+            shards=[_shard_json(s) for s in shards],
+            reused_shards=reused_shards,
+            removed_orphans=removed,
+            accounting=accounting,
+            content=staged["content"],
+            toolsets=details["toolsets"],
+            files=details["files"],
+        ),
     )
     write_marker(marker_path, stage_fp, report.to_json())
     journal.discard()
     discard_staged(dirs)
     return report
-
-
-def _write_shards(
-    cfg: PipelineConfig,
-    dirs: PartitionDirs,
-    files: list[dict[str, Any]],
-    journal: ShardJournal,
-    committed: list[ShardInfo],
-) -> tuple[list[ShardInfo], int, dict[str, Any]]:
-    """Shards from the transformed work file (written again if the one-pass build left it
-    out), resuming after `committed`; with the bytes read and each family's content digest."""
-    ensure_transformed(cfg, dirs)
-    families = [file_family(cfg, dirs, entry) for entry in files]
-    writers: dict[str, ShardWriter] = {}
-    content: dict[str, FamilyContent] = {}
-
-    def writer_for(family: str) -> ShardWriter:
-        writer = writers.get(family)
-        if writer is None:
-            resumed = [s for s in committed if s.family == family]
-            writer = ShardWriter.for_output(cfg.output, dirs.package, family, journal, resumed)
-            writers[family] = writer
-            content[family] = FamilyContent()
-        return writer
-
-    rejects = _load_rejects(dirs.file(REJECTS))
-    bytes_in = 0
-    if len(set(families)) <= 1:
-        # One family: hand the writer whole blocks of lines between rejected ones.
-        if families:
-            for block, first_index in _accepted_blocks(dirs.file(TRANSFORM_OUTPUT), rejects):
-                bytes_in += len(block)
-                only = writer_for(families[0])
-                content[families[0]].update(block, block.count(b"\n"))
-                only.add_block(block, first_index)
-    else:
-        for i, fi, line in _accepted_lines(dirs, rejects):
-            bytes_in += len(line) + 1
-            writer = writer_for(families[fi])
-            content[families[fi]].update(line + b"\n", 1)
-            writer.add(line, i)
-    shards: list[ShardInfo] = []
-    for family in sorted(writers):
-        shards.extend(writers[family].close())
-    shards.sort(key=lambda s: s.path)
-    return shards, bytes_in, {f: c.as_json() for f, c in sorted(content.items())}
-
-
-def _accepted_blocks(path: Path, rejects: array) -> Iterator[tuple[bytes, int]]:
-    """The work file's runs of lines between rejected ones, as `(whole lines, index of the
-    first)`, read in chunks and sliced, never split into lines."""
-    r = 0
-    next_reject = rejects[0] if rejects else -1
-    index = 0  # line number at `pos`
-    rest = b""
-    with open(path, "rb") as handle:
-        while data := handle.read(CHUNK):
-            if rest:
-                data = rest + data
-            end = data.rfind(b"\n") + 1  # complete lines only
-            rest = data[end:]
-            pos = 0
-            while next_reject >= 0:
-                start, first = pos, index
-                while index < next_reject and (nl := data.find(b"\n", pos, end)) >= 0:
-                    pos = nl + 1
-                    index += 1
-                if pos > start:
-                    yield data[start:pos], first
-                if index < next_reject or pos >= end:
-                    break  # in a later chunk
-                pos = data.index(b"\n", pos, end) + 1
-                index += 1
-                r += 1
-                next_reject = rejects[r] if r < len(rejects) else -1
-            if pos < end:
-                yield data[pos:end], index
-                index += data.count(b"\n", pos, end)
-    if rest:
-        yield rest + b"\n", index  # a last line without newline (never written so)
 
 
 def _shard_json(info: ShardInfo) -> dict[str, Any]:
@@ -249,13 +167,6 @@ def _shard_json(info: ShardInfo) -> dict[str, Any]:
         "sha256": info.sha256,
         "bytes": info.bytes,
     }
-
-
-def _load_rejects(path: Path) -> array:
-    """Rejected indices, ascending (a few percent of the records at most, 8 bytes each)."""
-    values = array("Q")
-    values.frombytes(path.read_bytes())
-    return values
 
 
 def partition_accounting(
@@ -303,8 +214,9 @@ def verify_partition_shards(
     sha256 in the report; each of those records was judged against the spec for the
     objective by the validated stage). Returns counts and the first findings."""
     started = time.perf_counter()
-    shards = report.extra["shards"]
-    content: dict[str, dict[str, Any]] = report.extra["content"]
+    assert isinstance(report.details, ShardsDetails)
+    shards = report.details.shards
+    content: dict[str, dict[str, Any]] = report.details.content
     findings: list[dict[str, Any]] = []
     bad: set[str] = set()
     bad_families: list[str] = []
@@ -350,26 +262,6 @@ def verify_partition_shards(
         "passed": not bad and not bad_families and records == report.records_out,
         "seconds": time.perf_counter() - started,
     }
-
-
-def _accepted_lines(dirs: PartitionDirs, rejects: array) -> Iterator[tuple[int, int, bytes]]:
-    """The work file's accepted lines (no newline) as `(index, file index, line)`."""
-    file_index = ArrayReader(dirs.file(TRANSFORM_FILES), "I")
-    r = 0
-    next_reject = rejects[0] if rejects else -1
-    index = 0
-    try:
-        for lines in iter_line_batches(dirs.file(TRANSFORM_OUTPUT)):
-            fis = file_index.take(len(lines))
-            for k, line in enumerate(lines):
-                if index + k == next_reject:
-                    r += 1
-                    next_reject = rejects[r] if r < len(rejects) else -1
-                    continue
-                yield index + k, fis[k], line
-            index += len(lines)
-    finally:
-        file_index.close()
 
 
 def _check_shard(

@@ -3,9 +3,7 @@
 The one-pass build (record_stages.py) learns batch by batch which records the validated stage
 accepts. It compresses them into shards at once (on a helper thread, while it makes the next
 batch), into `<work>/staged/data/`, with the writer
-the shards stage uses, fed the same lines with the same indices: the files are byte for byte
-the shards that stage would write from the transformed work file, which the pass therefore
-never writes nor reads back. They stay out of the package: the shards stage, which Dagster
+the shards stage journals, fed the lines with their indices. They stay out of the package: the shards stage, which Dagster
 runs only if the validated checks pass, moves them in (`adopt`: one atomic rename each,
 journaled like a shard it wrote, so a killed adoption resumes).
 
@@ -156,6 +154,19 @@ def read_staged(dirs: PartitionDirs, shard_fingerprint: str) -> dict[str, Any] |
     return read_marker(dirs.file(MARKER), shard_fingerprint)
 
 
+def staged_present(dirs: PartitionDirs, staged: dict[str, Any]) -> bool:
+    """Whether every staged shard is still there to adopt: in the staging folder, or already
+    moved into the package (a size check; adoption checks the sha256 where it matters)."""
+    root = dirs.work / STAGED_DIR
+    for entry in staged["shards"]:
+        path, size = entry["path"], entry["bytes"]
+        if not any(
+            p.is_file() and p.stat().st_size == size for p in (root / path, dirs.package / path)
+        ):
+            return False
+    return True
+
+
 def discard(dirs: PartitionDirs) -> None:
     """Remove the staged shards and their marker (the marker first: it vouches for them)."""
     store = store_for(dirs.work)
@@ -168,7 +179,7 @@ def adopt(
     dirs: PartitionDirs, staged: dict[str, Any], journal: ShardJournal, committed: list[ShardInfo]
 ) -> list[ShardInfo] | None:
     """Move the staged shards into the package, each journaled once renamed, skipping those
-    `committed` holds. None if a staged shard is gone (the stage then writes the rest)."""
+    `committed` holds. None if a staged shard is gone (the record stages then run again)."""
     done = {s.path for s in committed}
     root = dirs.work / STAGED_DIR
     shards = [ShardInfo(**entry) for entry in staged["shards"]]

@@ -3,14 +3,15 @@
 Each extracted raw record goes through its source's adapter. Records of `split: auto` sources
 whose id hashes to another split are counted as routed elsewhere (another partition writes
 them); failures before a record has an id follow the extract stage's charging rule.
-The output lines are the exact bytes the shards will hold.
+The lines it makes are the exact bytes the shards will hold; they are handed on in memory,
+batch by batch (record_stages.py), never written to a work file.
 """
 
 from __future__ import annotations
 
 import time
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -19,29 +20,25 @@ from jsonl_assets.core.adapters import build_adapter
 from jsonl_assets.core.adapters.base import AdapterError
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.fault_points import reached
-from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.quarantine import QuarantineWriter
 from jsonl_assets.core.record_ids import MissingIdError, content_id, source_id, split_for_id
-from jsonl_assets.core.stage_report import SourceCounters, StageError, StageReport
-from jsonl_assets.core.stages.extract_stage import MARKER as EXTRACT_MARKER
-from jsonl_assets.core.stages.extract_stage import OUTPUT as EXTRACT_OUTPUT
+from jsonl_assets.core.stage_report import (
+    SourceCounters,
+    StageError,
+    StageReport,
+    TransformDetails,
+)
 from jsonl_assets.core.stages.extract_stage import charged_here
-from jsonl_assets.core.stages.extract_stage import ensure_output as ensure_extracted
 from jsonl_assets.core.store.work_files import (
     CountingSink,
     PartitionDirs,
-    WorkFileWriter,
     fingerprint,
-    iter_line_batches,
-    read_marker,
     write_marker,
 )
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "transformed"
-CODE_VERSION = "2"
-OUTPUT = "transformed.jsonl"
-FILES = "transformed.files"
+CODE_VERSION = "3"  # 3: typed report
 MARKER = "transformed.json"
 
 
@@ -124,16 +121,15 @@ def upstream_marker(dirs: PartitionDirs, name: str) -> tuple[str, dict[str, Any]
 
 
 class Transformer:
-    """One partition's transformation in progress: adapters, ids, splits, the work files and
-    the quarantine. `add_batch` takes raw records; the spec records it made wait in `lines`,
-    `file_index` until `flush()` writes them."""
+    """One partition's transformation in progress: adapters, ids, splits and the quarantine.
+    `add_batch` takes raw records; the spec records it made wait in `lines`, `file_index`
+    until `flush()` hands them over (the caller keeps the lists) and starts new ones."""
 
     def __init__(
         self,
         cfg: PipelineConfig,
         dirs: PartitionDirs,
         files: list[dict[str, Any]],
-        write_output: bool = True,
     ) -> None:
         self.cfg = cfg
         self.dirs = dirs
@@ -149,18 +145,8 @@ class Transformer:
         self.toolsets: dict[str, Any] = {}
         # Called with each toolset an adapter derives, the first time it appears.
         self.on_new_toolset: Callable[[dict[str, Any]], None] | None = None
-        # Without `write_output` (the one-pass build, which shards the records itself) the
-        # lines are only counted; `ensure_output` writes the files if a stage asks for them.
-        self.out: WorkFileWriter | CountingSink
-        self.index_out: WorkFileWriter | CountingSink
-        if write_output:
-            self.out = WorkFileWriter(dirs.file(OUTPUT), background=True)  # the largest file
-            self.index_out = WorkFileWriter(dirs.file(FILES))
-        else:
-            self.out, self.index_out = (
-                CountingSink(dirs.file(OUTPUT)),
-                CountingSink(dirs.file(FILES)),
-            )
+        # Counts the bytes of the lines made (`bytes_out`); they are never written here.
+        self.out = CountingSink(dirs.file("transformed.jsonl"))
         self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
         self.ratios = (cfg.validation_ratio, cfg.test_ratio)
         self.lines: list[bytes] = []
@@ -176,12 +162,11 @@ class Transformer:
 
     def add_batch(
         self,
-        entries: Iterable[tuple[int, int, Any, bytes | None, bytes]],
+        entries: Iterable[tuple[int, int, Any, bytes]],
         judge: Callable[[dict[str, Any], bytes, int], None] | None = None,
     ) -> None:
-        """Entries `(file index, position, raw value, raw bytes or None, extracted line)`;
-        the raw bytes (or, when None, their slice of the extracted line) go to quarantine.
-        `judge(record, line, file index)`, if given, sees each spec record made, right away
+        """Entries `(file index, position, raw value, raw bytes)`; the raw bytes go to
+        quarantine. `judge(record, line, file index)`, if given, sees each spec record made, right away
         (while it is still in the CPU's caches)."""
         contexts, toolsets, quarantine = self.contexts, self.toolsets, self.quarantine
         target_split = self.dirs.split
@@ -189,7 +174,7 @@ class Transformer:
         dumps = orjson.dumps
         newline = orjson.OPT_APPEND_NEWLINE
         lines, file_index = self.lines, self.file_index
-        for fi, position, raw, raw_bytes, line in entries:
+        for fi, position, raw, raw_bytes in entries:
             ctx = contexts[fi]
             counts = ctx.counts
             counts["in"] += 1
@@ -214,7 +199,7 @@ class Transformer:
                 reason, detail = _rejection(exc)
                 counts["rejected_inputs"] += 1
                 counts["quarantined"] += 1
-                quarantine.add(reason, detail, ctx.trace(position), raw_bytes or _raw_slice(line))
+                quarantine.add(reason, detail, ctx.trace(position), raw_bytes)
                 continue
             counts["made"] += len(adapted)
             for a, record_id in zip(adapted, ids, strict=True):
@@ -234,7 +219,7 @@ class Transformer:
                     out = dumps(record, option=newline)
                 except orjson.JSONEncodeError as exc:
                     counts["quarantined"] += 1
-                    quarantine.add(*_rejection(exc), meta["trace"], raw_bytes or _raw_slice(line))
+                    quarantine.add(*_rejection(exc), meta["trace"], raw_bytes)
                     continue
                 lines.append(out)
                 if judge is not None:
@@ -243,20 +228,15 @@ class Transformer:
                 counts["out"] += 1
 
     def flush(self) -> None:
-        """Write the waiting spec records and start a new batch."""
-        self._write()
+        """Hand over the waiting spec records (the caller took `lines`, `file_index`) and
+        start a new batch."""
+        self.out.write_many(self.lines)
+        self.lines, self.file_index = [], array("I")
         reached("transform.batch")
 
-    def _write(self) -> None:
-        self.out.write_many(self.lines)
-        self.index_out.write(self.file_index.tobytes())
-        self.lines, self.file_index = [], array("I")
-
     def commit(self, stage_fp: str, started: float) -> StageReport:
-        """Commit the work files and the quarantine, then the marker; return the report."""
-        self._write()
+        """Commit the quarantine, then the marker; return the report."""
         self.out.commit()
-        self.index_out.commit()
         self.quarantine.commit()
         report = self.report(started)
         write_marker(self.dirs.file(MARKER), stage_fp, report.to_json())
@@ -280,61 +260,18 @@ class Transformer:
             seconds=time.perf_counter() - started,
             quarantine=self.quarantine.summary(),
             per_source=per_source,
-            extra={
-                "toolsets": [toolsets[k] for k in sorted(toolsets)],
-                "routed_elsewhere": total("routed_elsewhere"),
-                "charged_elsewhere": total("charged_elsewhere"),
-                "expanded": total("made")
+            details=TransformDetails(
+                toolsets=[toolsets[k] for k in sorted(toolsets)],
+                routed_elsewhere=total("routed_elsewhere"),
+                charged_elsewhere=total("charged_elsewhere"),
+                expanded=total("made")
                 - (total("in") - total("charged_elsewhere") - total("rejected_inputs")),
-                "files": self.files,
-            },
+                files=self.files,
+            ),
         )
 
     def abort(self) -> None:
-        self.out.abort()
-        self.index_out.abort()
         self.quarantine.abort()
-
-
-def ensure_output(cfg: PipelineConfig, dirs: PartitionDirs) -> None:
-    """Write `transformed.jsonl` and `transformed.files` if the one-pass build left them out
-    (a later stage runs on its own): the stage runs again, which gives the same bytes,
-    quarantine and marker."""
-    if not (dirs.file(OUTPUT).exists() and dirs.file(FILES).exists()):
-        run_transform(cfg, dirs, force=True)
-
-
-def _extracted_entries(lines: list[bytes]) -> Iterator[tuple[int, int, Any, None, bytes]]:
-    loads = orjson.loads
-    for line in lines:
-        try:
-            fi, position, raw = loads(line)
-        except orjson.JSONDecodeError:  # raw is at orjson's depth limit, see _split_deep
-            fi, position, raw = _split_deep(line)
-        yield fi, position, raw, None, line
-
-
-@gc_paused()
-def run_transform(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
-    started = time.perf_counter()
-    upstream_fp, extract_report = upstream_marker(dirs, EXTRACT_MARKER)
-    stage_fp = transform_fingerprint(cfg, dirs, upstream_fp)
-    if not force and (cached := read_marker(dirs.file(MARKER), stage_fp)) is not None:
-        return StageReport.reused_from(cached, started)
-    if not dirs.file(EXTRACT_OUTPUT).exists():
-        ensure_extracted(cfg, dirs)  # left out by a one-pass build
-        upstream_fp, extract_report = upstream_marker(dirs, EXTRACT_MARKER)
-        stage_fp = transform_fingerprint(cfg, dirs, upstream_fp)
-    transformer = Transformer(cfg, dirs, extract_report["extra"]["files"])
-    try:
-        for lines in iter_line_batches(dirs.file(EXTRACT_OUTPUT)):
-            transformer.bytes_in += sum(map(len, lines)) + len(lines)
-            transformer.add_batch(_extracted_entries(lines))
-            transformer.flush()
-        return transformer.commit(stage_fp, started)
-    except BaseException:
-        transformer.abort()
-        raise
 
 
 def _rejection(exc: Exception) -> tuple[str, str]:
@@ -356,18 +293,3 @@ def _rejection(exc: Exception) -> tuple[str, str]:
         f"the record cannot be serialised as JSON: {exc} (orjson reads up to 1024 levels of "
         "nesting but writes at most 254)"
     )
-
-
-def _split_deep(line: bytes) -> tuple[int, int, Any]:
-    """Parse an extracted line `[file,position,raw]` whose raw record is nested so deep that
-    the wrapping array passes orjson's depth limit: the parts one by one."""
-    first = line.index(b",")
-    second = line.index(b",", first + 1)
-    return int(line[1:first]), int(line[first + 1 : second]), orjson.loads(line[second + 1 : -1])
-
-
-def _raw_slice(line: bytes) -> bytes:
-    """The raw record inside an extracted line `[file,position,raw]`, byte for byte."""
-    first = line.index(b",")
-    second = line.index(b",", first + 1)
-    return line[second + 1 : -1]

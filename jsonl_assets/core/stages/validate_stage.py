@@ -1,7 +1,8 @@
 """Stage 3, validated: every record rule of the spec for the objective, and duplicate ids.
 
-The stage hands off verdicts, not records: the indices of rejected lines (`validated.rejects`)
-and the digests of the accepted ids (`validated.ids.arrow`, for the package's leakage check).
+The stage hands off verdicts, not records: per batch the indices of rejected lines (to the
+staged shards, in memory) and at the end the digests of the accepted ids
+(`validated.ids.arrow`, for the package's leakage check).
 A rejected record goes to quarantine with `schema:<rule>` (the checklist rule it broke),
 `quality:<rule>` (valid but useless: the quality policy, quality_policy.py) or `duplicate_id`
 and the trace of the record that was kept. Records that pass are counted per spec warning
@@ -23,53 +24,19 @@ import orjson
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.dedup import SeenIds
 from jsonl_assets.core.fault_points import reached
-from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.quarantine import EXAMPLES_PER_REASON, QuarantineWriter
 from jsonl_assets.core.rules import ERROR, Problem, RecordContext, record_errors, record_problems
 from jsonl_assets.core.rules.quality_policy import KEEP, QUARANTINE, SourceQuality, source_quality
 from jsonl_assets.core.rules.quality_rules import quality_findings
-from jsonl_assets.core.stage_report import SourceCounters, StageReport
-from jsonl_assets.core.stages.transform_stage import FILES as TRANSFORM_FILES
-from jsonl_assets.core.stages.transform_stage import MARKER as TRANSFORM_MARKER
-from jsonl_assets.core.stages.transform_stage import OUTPUT as TRANSFORM_OUTPUT
-from jsonl_assets.core.stages.transform_stage import ensure_output as ensure_transformed
-from jsonl_assets.core.stages.transform_stage import upstream_marker
+from jsonl_assets.core.stage_report import SourceCounters, StageReport, ValidateDetails
 from jsonl_assets.core.store.base import store_for
-from jsonl_assets.core.store.work_files import (
-    PartitionDirs,
-    WorkFileWriter,
-    fingerprint,
-    iter_line_batches,
-    read_marker,
-    write_marker,
-)
+from jsonl_assets.core.store.work_files import PartitionDirs, fingerprint, write_marker
 
 STAGE = "validated"
-CODE_VERSION = "3"
-REJECTS = "validated.rejects"
+CODE_VERSION = "4"  # 4: typed report
 IDS = "validated.ids.arrow"
 MARKER = "validated.json"
 _POSITION_BITS = 40
-BATCH_BYTES = 16 << 20
-
-
-class ArrayReader:
-    """Reads a binary array file (e.g. uint32 per record) a slice at a time."""
-
-    def __init__(self, path: Path, typecode: str) -> None:
-        self._handle = open(path, "rb")  # noqa: SIM115 - closed in close()
-        self._typecode = typecode
-        self._itemsize = array(typecode).itemsize
-
-    def take(self, n: int) -> array:
-        values = array(self._typecode)
-        values.frombytes(self._handle.read(n * self._itemsize))
-        if len(values) != n:
-            raise ValueError(f"{self._handle.name}: expected {n} more entries, found {len(values)}")
-        return values
-
-    def close(self) -> None:
-        self._handle.close()
 
 
 def record_context(cfg: PipelineConfig, toolsets: list[dict[str, Any]]) -> RecordContext:
@@ -90,9 +57,9 @@ def validate_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp: 
 
 class Validator:
     """One partition's validation in progress: spec rules, the id set, the rejects and the
-    quarantine. Records come in order, in batches: `judge` each, then `finish_batch` (or
-    `add_batch` for lines still to be parsed); `commit()` writes the rest. Toolsets found
-    later (`add_toolsets`) count for the records after."""
+    quarantine. Records come in order, in batches: `judge` each, then `finish_batch`;
+    `commit()` writes the rest. Toolsets found later (`add_toolsets`) count for the records
+    after."""
 
     def __init__(
         self,
@@ -124,7 +91,6 @@ class Validator:
         self.spec_warnings: Counter[str] = Counter()
         self.seen = SeenIds()
         self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
-        self.rejects_out = WorkFileWriter(dirs.file(REJECTS))
         self.index = 0
         self.bytes_in = 0
         self.duplicates = 0
@@ -142,13 +108,6 @@ class Validator:
         assert isinstance(names, dict)
         for toolset in toolsets:
             names.setdefault(toolset["id"], frozenset(tool["name"] for tool in toolset["tools"]))
-
-    def add_batch(self, lines: list[bytes], fis: array) -> None:
-        """Judge the next spec records from their lines (each parsed) and file indices."""
-        loads, judge = orjson.loads, self.judge
-        for k, line in enumerate(lines):
-            judge(loads(line), line, fis[k])
-        self.finish_batch(lines, fis)
 
     def judge(self, record: dict[str, Any], line: bytes, fi: int) -> None:
         """Judge the next spec record: `line` is the exact bytes a shard will hold (with its
@@ -284,7 +243,6 @@ class Validator:
         for line_index, reason, detail, trace, raw, extra in entries:
             self.quarantine.add(reason, detail, trace, raw, extra=extra)
             rejects.append(line_index)
-        self.rejects_out.write(rejects.tobytes())
         reached("validate.batch")
         self.index += len(lines)
         self._start_batch()
@@ -298,12 +256,11 @@ class Validator:
         self._accepted: list[int] = []
 
     def commit(self, stage_fp: str, started: float, toolsets: list[dict[str, Any]]) -> StageReport:
-        """Commit the rejects, the id digests and the quarantine, then the marker."""
+        """Commit the id digests and the quarantine, then the marker."""
         counters, files = self.counters, self.files
         for fi, count in enumerate(self.in_per_file):
             if count:
                 counters[files[fi]["source"]]["in"] += count
-        self.rejects_out.commit()
         _write_ids(self.dirs.file(IDS), self.seen)
         self.quarantine.commit()
         per_source = counters.as_dict()
@@ -323,48 +280,24 @@ class Validator:
             seconds=time.perf_counter() - started,
             quarantine=self.quarantine.summary(),
             per_source=per_source,
-            extra={
-                "invalid": invalid,
-                "duplicates": self.duplicates,
-                "invalid_by_rule": dict(sorted(self.rule_counts.items())),
-                "quality_quarantined": dict(sorted(self.quality_rejected.items())),
-                "quality_warned": dict(sorted(self.quality_warned.items())),
-                "quality_warned_examples": dict(sorted(self.warned_examples.items())),
-                "spec_warnings": dict(sorted(self.spec_warnings.items())),
-                "toolsets": toolsets,
-                "files": files,
-                "id_set_bytes": self.seen.nbytes(),
-            },
+            details=ValidateDetails(
+                invalid=invalid,
+                duplicates=self.duplicates,
+                invalid_by_rule=dict(sorted(self.rule_counts.items())),
+                quality_quarantined=dict(sorted(self.quality_rejected.items())),
+                quality_warned=dict(sorted(self.quality_warned.items())),
+                quality_warned_examples=dict(sorted(self.warned_examples.items())),
+                spec_warnings=dict(sorted(self.spec_warnings.items())),
+                toolsets=toolsets,
+                files=files,
+                id_set_bytes=self.seen.nbytes(),
+            ),
         )
         write_marker(self.dirs.file(MARKER), stage_fp, report.to_json())
         return report
 
     def abort(self) -> None:
-        self.rejects_out.abort()
         self.quarantine.abort()
-
-
-@gc_paused()
-def run_validate(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
-    started = time.perf_counter()
-    upstream_fp, transform_report = upstream_marker(dirs, TRANSFORM_MARKER)
-    stage_fp = validate_fingerprint(cfg, dirs, upstream_fp)
-    if not force and (cached := read_marker(dirs.file(MARKER), stage_fp)) is not None:
-        return StageReport.reused_from(cached, started)
-    ensure_transformed(cfg, dirs)
-    toolsets = transform_report["extra"]["toolsets"]
-    validator = Validator(cfg, dirs, transform_report["extra"]["files"], toolsets)
-    file_index = ArrayReader(dirs.file(TRANSFORM_FILES), "I")
-    try:
-        # Large batches: the id set's per-batch cost (a few polars calls) is then negligible.
-        for lines in iter_line_batches(dirs.file(TRANSFORM_OUTPUT), BATCH_BYTES):
-            validator.add_batch(lines, file_index.take(len(lines)))
-        file_index.close()
-        return validator.commit(stage_fp, started, toolsets)
-    except BaseException:
-        file_index.close()
-        validator.abort()
-        raise
 
 
 def _write_ids(path: Path, seen: SeenIds) -> None:

@@ -1,0 +1,184 @@
+"""The one engine-free build path: a partition's record stages (one pass: read, adapt,
+validate, dedup, write), its shards step (adopt, verify), and the package's publication from
+the results those steps persisted in the work dir. The Dagster assets, the CLI (through them)
+and the tests call these functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.manifest_builder import PartitionShards
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+from jsonl_assets.core.stage_report import ShardsDetails, StageReport
+from jsonl_assets.core.stages.manifest_stage import ManifestResult, publish_manifest
+from jsonl_assets.core.stages.record_stages import Gate, run_record_stages
+from jsonl_assets.core.stages.shard_stage import MARKER as SHARDS_MARKER
+from jsonl_assets.core.stages.shard_stage import (
+    run_shards,
+    shard_fingerprint,
+    verify_partition_shards,
+)
+from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
+from jsonl_assets.core.store.package_lock import package_lock
+from jsonl_assets.core.store.partition_lock import partition_lock
+from jsonl_assets.core.store.work_files import (
+    PartitionDirs,
+    partition_dirs,
+    read_marker,
+    write_marker,
+)
+
+VERIFIED: Final = "shards.verified.json"  # the last shards_verified result, per shards marker
+
+
+def dirs_for(cfg: PipelineConfig, key: str) -> PartitionDirs:
+    objective, split = key.split("|")
+    out = cfg.output
+    return partition_dirs(out.work_dir, out.quarantine_dir, out.dir, objective, split)
+
+
+def _always(_: StageReport, __: StageReport) -> bool:
+    return True
+
+
+def build_records(
+    cfg: PipelineConfig,
+    dirs: PartitionDirs,
+    *,
+    force: bool = False,
+    gate: Gate = _always,
+    helper_thread: bool = True,
+    lock_timeout: float = 600.0,
+) -> list[StageReport]:
+    """Stages 1-3 under the partition's lock: extracted, transformed, validated (only
+    extracted when `gate` refuses the rest)."""
+    with partition_lock(dirs.work, dirs.key, lock_timeout):
+        return run_record_stages(cfg, dirs, force=force, gate=gate, helper_thread=helper_thread)
+
+
+def build_shards(
+    cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False, lock_timeout: float = 600.0
+) -> tuple[StageReport, dict[str, Any]]:
+    """Stage 4 under the package's and the partition's locks (the package's first: it is never
+    waited for while a partition lock is held): the staged shards moved into the package,
+    then re-read from disk. The verification is persisted beside the shards marker."""
+    with (
+        package_lock(cfg.output.dir, lock_timeout),
+        partition_lock(dirs.work, dirs.key, lock_timeout),
+    ):
+        report = run_shards(cfg, dirs, force=force)
+        verification = verify_partition_shards(cfg, dirs, report)
+        marker = read_marker_any(dirs, SHARDS_MARKER)
+        if marker is not None:
+            write_marker(dirs.file(VERIFIED), marker["fingerprint"], verification)
+    return report, verification
+
+
+@dataclass
+class PartitionResult:
+    """A partition's build: its record stages' reports, and its shards' (None when the gate
+    stopped the build after extracted)."""
+
+    key: str
+    stages: list[StageReport]
+    shards: StageReport | None = None
+    verification: dict[str, Any] | None = None
+
+
+def build_partition(
+    cfg: PipelineConfig,
+    key: str,
+    *,
+    force: bool = False,
+    gate: Gate = _always,
+    helper_thread: bool = True,
+    lock_timeout: float = 600.0,
+) -> PartitionResult:
+    """Build one partition (`objective|split`) from its config, without Dagster."""
+    dirs = dirs_for(cfg, key)
+    stages = build_records(
+        cfg, dirs, force=force, gate=gate, helper_thread=helper_thread, lock_timeout=lock_timeout
+    )
+    if len(stages) < 3:
+        return PartitionResult(key, stages)
+    report, verification = build_shards(cfg, dirs, force=force, lock_timeout=lock_timeout)
+    return PartitionResult(key, stages, report, verification)
+
+
+def read_marker_any(dirs: PartitionDirs, name: str) -> dict[str, Any] | None:
+    """A marker's content (fingerprint and report) whatever its fingerprint, or None."""
+    import orjson
+
+    try:
+        return orjson.loads(dirs.file(name).read_bytes())
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return None
+
+
+def built_partitions(cfg: PipelineConfig) -> tuple[list[PartitionShards], list[str]]:
+    """Every built partition's shards, from its persisted shards result, and the problems
+    that stop the publication: shards older than their validated stage (a blocking check
+    failed after a rebuild), or shards that failed shards_verified."""
+    partitions: list[PartitionShards] = []
+    problems: list[str] = []
+    for objective in OBJECTIVES:
+        for split in SPLITS:
+            dirs = dirs_for(cfg, f"{objective}|{split}")
+            marker = read_marker_any(dirs, SHARDS_MARKER)
+            if marker is None:
+                continue
+            validated = read_marker_any(dirs, VALIDATE_MARKER)
+            expected = shard_fingerprint(cfg, dirs, validated["fingerprint"]) if validated else None
+            if marker["fingerprint"] != expected:
+                problems.append(
+                    f"{dirs.key}: validated was rebuilt after its shards (blocked by a failed "
+                    "check?)"
+                )
+                continue
+            verified = read_marker(dirs.file(VERIFIED), marker["fingerprint"])
+            if verified is None or not verified.get("passed", False):
+                problems.append(f"{dirs.key}: its shards failed shards_verified")
+                continue
+            report = StageReport.from_json(marker["report"])
+            assert isinstance(report.details, ShardsDetails)
+            partitions.append(PartitionShards.from_details(objective, split, report.details))
+    return partitions, problems
+
+
+@dataclass
+class Publication:
+    """What `publish` did: the partitions it read, the problems that stopped it (if any), or
+    the verified manifest's result."""
+
+    partitions: list[PartitionShards]
+    problems: list[str] = field(default_factory=list)
+    manifest: ManifestResult | None = None
+
+
+def publish(cfg: PipelineConfig, lock_timeout: float = 600.0) -> Publication:
+    """Verify and publish metadata.json from every built partition's persisted results."""
+    partitions, problems = built_partitions(cfg)
+    if not problems and not any(p.shards for p in partitions):
+        problems.append(nothing_to_publish(partitions))
+    if problems:
+        return Publication(partitions, problems)
+    with package_lock(cfg.output.dir, lock_timeout):
+        return Publication(partitions, [], publish_manifest(cfg, partitions))
+
+
+def nothing_to_publish(partitions: list[PartitionShards]) -> str:
+    """Why there is no package: no built partition holds a record (a package needs at least
+    one file entry, spec rule A6); names the sources and files that held none."""
+    empty = [
+        f"{p.key}: {', '.join(sorted({f['source'] for f in p.files}))} "
+        f"({', '.join(f['file'] for f in p.files)})"
+        for p in partitions
+        if p.files
+    ]
+    where = "; ".join(empty) if empty else "no partition has a source"
+    return (
+        "no records: the sources of every built partition held no records, so there is no "
+        f"package to publish (a package needs at least one shard). Sources read: {where}"
+    )
