@@ -114,7 +114,6 @@ MARKED: dict[str, tuple[str, ...]] = {
     "test_sensors.py::test_manifest_is_published_once": ("slow",),
     "test_sensors.py::test_observing_raw_sources": ("slow",),
     "test_assets.py::test_sample_builds_a_valid": ("slow",),
-    "test_assets.py::test_one_stage_of_the_multi_asset": ("slow",),
     "test_assets.py::test_shards_verified_fails_on_a_tampered": ("slow",),
     "test_assets.py::test_duplicate_and_invalid_rate_checks": ("slow",),
     "test_corpus_build.py::": ("slow",),
@@ -125,9 +124,7 @@ MARKED: dict[str, tuple[str, ...]] = {
     "test_file_names.py::test_a_non_utf8_file_name": ("slow",),
     "test_quality_build.py::test_the_cli_shows": ("slow",),
     "test_record_stages.py::test_a_toolset_derived_later": ("slow",),
-    "test_record_stages.py::test_hand_off_files_are_written": ("slow",),
     "test_record_stages.py::test_hostile_corpus": ("slow",),
-    "test_record_stages.py::test_public_corpus": ("slow",),
     "test_spec_rules.py::test_walker_never_raises": ("slow",),
     "test_unicode_roundtrip.py::": ("slow",),
 }

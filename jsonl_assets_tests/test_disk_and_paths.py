@@ -99,8 +99,8 @@ def test_real_enospc_on_a_full_tmpfs(tmp_path: Path, small_tmpfs: Path) -> None:
     cfg, dirs = _upstream(config)
     with pytest.raises(ShardWriteError) as failure:
         run_shards(cfg, dirs)
-    # The staged shard is copied across file systems into the package: the copy fails.
-    assert str(failure.value).startswith("cannot copy ")
+    # The staged shard is moved across file systems into the package (a copy): it fails.
+    assert str(failure.value).startswith("cannot move ")
     assert f" to {small_tmpfs / 'package' / 'data'}/" in str(failure.value)
     assert str(failure.value).endswith("No space left on device")
     names = os.listdir(small_tmpfs / "package" / "data")

@@ -15,13 +15,15 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from jsonl_assets.core.verify.package_verifier import verify_package
 
-from jsonl_assets.core.adapters.parts import toolset_from_declared
+from jsonl_assets.core.adapters.toolsets import (
+    toolset_from_declared,
+)
 from jsonl_assets.core.config import load_config
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.stages.record_stages import BATCH_RECORDS, run_record_stages
 from jsonl_assets.core.store.work_files import PartitionDirs, partition_dirs
+from jsonl_assets.core.verify.package import verify_package
 
 from .conftest import build_with_core, write_config
 from .test_formats_end_to_end import make_project as make_formats_project

@@ -13,6 +13,8 @@ from jsonl_assets.core.adapters.parts import (
     parse_arguments,
     parse_path,
     result_value,
+)
+from jsonl_assets.core.adapters.toolsets import (
     toolset_from_declared,
     toolset_from_names,
     toolset_id_for,

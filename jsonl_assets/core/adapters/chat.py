@@ -20,7 +20,7 @@ Input: ``{"messages": [{"role", "content", "name"?, "tool_calls"?, "tool_call_id
   ``{"content": text}``; no such call -> ``adapter:unmatched_tool_result``;
 * other message keys (e.g. ``weight``) are kept in the message's ``annotations``;
 * record ``tools`` (or legacy ``functions``) -> a derived toolset, see
-  ``parts.attach_toolset`` for the policy; record ``metadata`` -> ``Adapted.metadata``.
+  ``toolsets.attach_toolset`` for the policy; record ``metadata`` -> ``Adapted.metadata``.
 
 Whether the result has an assistant turn is the validator's concern (spec rule F1).
 """
@@ -37,7 +37,6 @@ from jsonl_assets.core.adapters.parts import (
     UNKNOWN_ROLE,
     UNSUPPORTED_CONTENT,
     CallTracker,
-    attach_toolset,
     content_text,
     convert_content,
     extra_annotations,
@@ -47,8 +46,11 @@ from jsonl_assets.core.adapters.parts import (
     result_value,
     tool_call_part,
     tool_result_part,
-    toolset_from_declared,
     wrong_type,
+)
+from jsonl_assets.core.adapters.toolsets import (
+    attach_toolset,
+    toolset_from_declared,
 )
 
 _ROLES: Final = {

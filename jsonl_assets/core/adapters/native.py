@@ -19,7 +19,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from jsonl_assets.core.adapters.base import Adapted, AdapterOptions, AdaptFn
-from jsonl_assets.core.adapters.parts import wrong_type
+from jsonl_assets.core.adapters.parts import (
+    wrong_type,
+)
 
 
 def _promote(messages: list[Any]) -> list[Any]:

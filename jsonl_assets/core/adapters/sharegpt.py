@@ -16,7 +16,7 @@ Input: ``{"conversations": [{"from": ..., "value": ...}, ...], "system"?, "tools
 * anything else -> ``adapter:unknown_role``.
 
 The record's ``system`` string (when non-empty) becomes a leading system message; ``tools``
-(a list or a JSON string of one) becomes a derived toolset (policy: ``parts.attach_toolset``).
+(a list or a JSON string of one) becomes a derived toolset (policy: ``toolsets.attach_toolset``).
 Turn keys other than ``from``/``value`` go to the message's ``annotations``. Field names are
 options, so the role/content-keyed variant (``{"messages": [{"role", "content"}]}``) works too.
 """
@@ -34,7 +34,6 @@ from jsonl_assets.core.adapters.parts import (
     BAD_ARGUMENTS_JSON,
     UNKNOWN_ROLE,
     CallTracker,
-    attach_toolset,
     extra_annotations,
     missing,
     optional_str,
@@ -44,8 +43,11 @@ from jsonl_assets.core.adapters.parts import (
     result_value,
     tool_call_part,
     tool_result_part,
-    toolset_from_declared,
     wrong_type,
+)
+from jsonl_assets.core.adapters.toolsets import (
+    attach_toolset,
+    toolset_from_declared,
 )
 
 _ROLES: Final = {

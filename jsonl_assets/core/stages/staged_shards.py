@@ -213,4 +213,5 @@ def _move(source: Path, target: Path) -> None:
     try:
         store_for(target).move_in(source, target)
     except OSError as exc:
-        raise ShardWriteError(f"cannot move {source} to {target}: {exc}") from exc
+        reason = exc.strerror or str(exc)  # the paths are named once, here
+        raise ShardWriteError(f"cannot move {source} to {target}: {reason}") from exc
