@@ -83,7 +83,12 @@ def _errors(result: dg.ExecuteInProcessResult) -> list[str]:
                 and error.cls_name.startswith("Dagster")
             ):
                 error = error.cause
-            out.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
+            message = error.message.strip() if error else "failed"
+            # Our own errors say what is wrong; their module path only hides it.
+            cls, sep, said = message.partition(": ")
+            if sep and cls.startswith("jsonl_assets."):
+                message = said
+            out.append(f"{event.step_key}: {message}")
     return out
 
 
