@@ -33,3 +33,16 @@ class ReaderSpec:
     read: Callable[..., Iterator[ReadItem]]
     options: type[Options] = Options  # the format's options model (`read_options`)
     doc: str = ""
+
+
+def json_type_of(value: Any) -> str:
+    """The JSON type name of a parsed value that is not an object (for `not_an_object`)."""
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return "number"

@@ -34,7 +34,7 @@ import orjson
 from pydantic import Field, field_validator
 
 from jsonl_assets.core.options import Options
-from jsonl_assets.core.readers.base import ReaderSpec, ReadItem
+from jsonl_assets.core.readers.base import ReaderSpec, ReadItem, json_type_of
 from jsonl_assets.core.readers.exact_numbers import (
     CountingDefault,
     decimals_as_floats,
@@ -87,7 +87,7 @@ def _items(
                 yield Rejection(
                     position=index,
                     reason="not_an_object",
-                    detail=f"item {index} is a JSON {_json_type(value)}, not an object",
+                    detail=f"item {index} is a JSON {json_type_of(value)}, not an object",
                     raw=_serialise_prefix(value),
                 )
                 continue
@@ -182,18 +182,6 @@ def _serialise_prefix(value: Any) -> bytes | None:
         return orjson.dumps(value, default=json_default)[:RAW_PREFIX]
     except orjson.JSONEncodeError:
         return None
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    return "number"
 
 
 class _BomSkippingReader(ChunkReader):

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from jsonl_assets.core.compression import TruncatedInput
-from jsonl_assets.core.readers.base import ReaderSpec, ReadItem
+from jsonl_assets.core.readers.base import ReaderSpec, ReadItem, json_type_of
 from jsonl_assets.core.readers.exact_numbers import jsonl_problem, suspect_offsets, token_problem
 from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.traces import Rejection
@@ -201,7 +201,7 @@ def _not_an_object(lineno: int, value: Any, line: bytes) -> Rejection:
     return Rejection(
         position=lineno,
         reason="not_an_object",
-        detail=f"line holds a JSON {_json_type(value)}, not an object",
+        detail=f"line holds a JSON {json_type_of(value)}, not an object",
         raw=line,
         raw_size=len(line),
     )
@@ -245,18 +245,6 @@ def _classify(lineno: int, line: bytes, exc: orjson.JSONDecodeError) -> Rejectio
     return Rejection(
         position=lineno, reason="parse_error", detail=detail, raw=line, raw_size=len(line)
     )
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    return "number"
 
 
 SPEC: Final = ReaderSpec(
