@@ -2,7 +2,7 @@
 """One-command set-up and tasks, needing only Python 3.11 and pip.
 
     python3 run.py build   # set up .venv, build the sample package, verify it
-    python3 run.py test    # set up .venv, lint (ruff), run the whole test suite
+    python3 run.py test    # set up .venv and OS packages, lint (ruff), run the whole test suite
     python3 run.py ui      # set up .venv, start `dagster dev` on the project's instance
 
 Set-up creates .venv/ and installs the exact versions in requirements.lock plus this project
@@ -52,6 +52,31 @@ def setup() -> None:
     STAMP.write_text(digest)
 
 
+OS_PACKAGES: dict[str, str] = {
+    "redis-server": "redis-server",  # the Celery broker of the many-worker tests
+    "chromium": "chromium",  # headless browser for the UI screenshots and webserver tests
+}
+"""Debian packages the tests need, by the command each provides; installed when missing."""
+
+
+def os_packages() -> None:
+    """Install the missing OS packages with apt-get (as root, or through sudo)."""
+    import shutil
+
+    missing = sorted({pkg for cmd, pkg in OS_PACKAGES.items() if shutil.which(cmd) is None})
+    if not missing:
+        return
+    if shutil.which("apt-get") is None:
+        sys.exit(f"these OS packages are missing and apt-get is not here: {' '.join(missing)}")
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    code = _run(*sudo, "apt-get", "update", "-qq", env=apt_env)
+    if code == 0:
+        code = _run(*sudo, "apt-get", "install", "-y", "-qq", *missing, env=apt_env)
+    if code != 0:
+        sys.exit(f"could not install the OS packages {' '.join(missing)} (apt-get exit {code})")
+
+
 def env() -> dict[str, str]:
     out = dict(os.environ)
     out.setdefault("DAGSTER_HOME", str(ROOT / ".dagster_home"))
@@ -72,6 +97,7 @@ def pytest_args(args: list[str]) -> list[str]:
 
 
 def test(args: list[str]) -> int:
+    os_packages()
     for cmd in (("check", "."), ("format", "--check", ".")):
         code = _run(BIN / "ruff", *cmd)
         if code != 0:
