@@ -48,6 +48,16 @@ def read_shard(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in data.splitlines() if line]
 
 
+def package_shards(package: Path) -> list[Path]:
+    """Every shard file in the package, in its snapshot folders (`data/<partition>-<digest>/`)."""
+    return sorted(p for p in package.glob("data/*/*.jsonl*") if not p.name.startswith("."))
+
+
+def shard_relpaths(package: Path) -> set[str]:
+    """`package_shards` as the paths metadata.json lists (`data/<folder>/<name>`)."""
+    return {p.relative_to(package).as_posix() for p in package_shards(package)}
+
+
 def write_config(path: Path, config: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

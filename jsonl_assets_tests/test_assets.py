@@ -17,7 +17,7 @@ from jsonl_assets.defs.definitions import run_definitions
 from jsonl_assets.defs.partitions import all_partition_keys
 from jsonl_assets.defs.resources import PipelineResource
 
-from .conftest import build_with_core, materialize, read_shard
+from .conftest import build_with_core, materialize, read_shard, shard_relpaths
 
 SAMPLE_PARTITIONS = [
     "sft|train",
@@ -92,7 +92,7 @@ def test_sample_builds_a_valid_deterministic_package(
     assert report.ok, report.findings[:5]
     # Every listed shard exists, every file in the package is listed.
     listed = {s["path"] for f in metadata["files"] for s in f["shards"]}
-    assert {str(p.relative_to(package)) for p in (package / "data").iterdir()} == listed
+    assert shard_relpaths(package) == listed
     # Records carry their trace; paths are relative.
     first = read_shard(package / sorted(listed)[0])[0]
     trace = first["metadata"]["trace"]
@@ -293,6 +293,6 @@ def test_a_failed_validated_check_keeps_the_staged_shards_out_of_the_package(
         for e in second.get_asset_materialization_events()
     }
     assert all(meta[k]["reused"].value for k in ("extracted", "transformed", "validated"))
-    assert sorted(p.name for p in package.glob("sft-train-*")) == staged
+    assert sorted(p.name for p in package.glob("sft-train-*/sft-train-*")) == staged
     assert not (work / "staged").exists() and not (work / "staged.json").exists()
     assert check_results(second)[checks.SHARDS_VERIFIED].passed

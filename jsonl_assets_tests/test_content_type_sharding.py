@@ -20,10 +20,13 @@ import yaml
 
 from jsonl_assets.core.compression import iter_decompressed
 from jsonl_assets.core.verify.package import verify_package
-from jsonl_assets_tests.conftest import write_config
+from jsonl_assets_tests.conftest import shard_relpaths, write_config
 from jsonl_assets_tests.test_formats_end_to_end import build_package
 
-SHARD_NAME = re.compile(r"^data/(sft|cpt)-(train|test)-(?:([a-z0-9_]+)-)?(\d{5})\.jsonl\.zst$")
+SHARD_NAME = re.compile(
+    r"^data/(?:sft|cpt)-(?:train|test)-[0-9a-f]{16}/"
+    r"(sft|cpt)-(train|test)-(?:([a-z0-9_]+)-)?(\d{5})\.jsonl\.zst$"
+)
 
 
 def chats(tag: str, count: int, rng: random.Random) -> bytes:
@@ -65,7 +68,8 @@ def make_project(root: Path) -> Path:
 
     config = {
         "dataset": {"name": "by-content-type", "description": "content-type sharding"},
-        "output": {"shard_by": "content_type", "max_records_per_shard": 7},
+        # retention 0: a rebuild's unlisted shards go at once (the listing below checks it)
+        "output": {"shard_by": "content_type", "max_records_per_shard": 7, "retention_hours": 0},
         "sources": [
             source("chats", "sft", "chat", content_type="chat"),
             source("code", "sft", "chat", content_type="code"),
@@ -78,7 +82,7 @@ def make_project(root: Path) -> Path:
 
 def set_output(config: Path, **output: Any) -> None:
     data = yaml.safe_load(config.read_text())
-    data["output"] = output
+    data["output"] = {"retention_hours": 0, **output}
     config.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
@@ -87,7 +91,7 @@ def listing(package: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
     metadata = orjson.loads((package / "metadata.json").read_bytes())
     entries = {(f["objective"], f["split"]): f["shards"] for f in metadata["files"]}
     listed = {s["path"] for shards in entries.values() for s in shards}
-    assert {f"data/{p.name}" for p in (package / "data").iterdir()} == listed
+    assert shard_relpaths(package) == listed
     return entries
 
 
@@ -124,11 +128,11 @@ def test_content_type_families_rotate_and_are_listed_under_their_partition(
         "general": [5],
     }
     assert families(entries[("cpt", "test")]) == {"field_notes": [3]}
-    assert [s["path"] for s in entries[("sft", "train")]][:4] == [
-        "data/sft-train-chat-00000.jsonl.zst",
-        "data/sft-train-chat-00001.jsonl.zst",
-        "data/sft-train-chat-00002.jsonl.zst",
-        "data/sft-train-code-00000.jsonl.zst",
+    assert [s["path"].split("/", 2)[2] for s in entries[("sft", "train")]][:4] == [
+        "sft-train-chat-00000.jsonl.zst",
+        "sft-train-chat-00001.jsonl.zst",
+        "sft-train-chat-00002.jsonl.zst",
+        "sft-train-code-00000.jsonl.zst",
     ]
     # Each shard holds only its family's records (`general`: records without content_type).
     for shards in entries.values():
@@ -155,6 +159,10 @@ def test_content_type_families_rotate_and_are_listed_under_their_partition(
     set_output(config, max_records_per_shard=1000)
     cfg, _ = build_package(config)
     entries = listing(package)
-    assert [s["path"] for s in entries[("sft", "train")]] == ["data/sft-train-00000.jsonl.zst"]
-    assert [s["path"] for s in entries[("cpt", "test")]] == ["data/cpt-test-00000.jsonl.zst"]
+    assert [s["path"].split("/", 2)[2] for s in entries[("sft", "train")]] == [
+        "sft-train-00000.jsonl.zst"
+    ]
+    assert [s["path"].split("/", 2)[2] for s in entries[("cpt", "test")]] == [
+        "cpt-test-00000.jsonl.zst"
+    ]
     assert verify_package(package).ok

@@ -23,7 +23,7 @@ import pytest
 
 from jsonl_assets.core.config import ConfigError, load_config
 
-from .conftest import build_with_core, write_config
+from .conftest import build_with_core, package_shards, write_config
 
 CLI = Path(sys.executable).parent / "jsonl-assets"
 
@@ -187,24 +187,26 @@ def test_a_foreign_file_in_the_package_fails_the_build_and_is_kept(
 def test_own_orphans_are_still_removed_even_without_the_work_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Shards of an earlier build that the new one does not name go, whether the work dir
-    (the ledger) is kept or wiped (then metadata.json vouches for them); the package lock's
-    hidden files, held as `jsonl-assets build` holds them, are left alone."""
+    """With `retention_hours: 0`, shards of an earlier build that the new metadata.json does
+    not list go at its publish, whether the work dir (the ledger) is kept or wiped (then the
+    replaced metadata.json vouches for them); the package lock's hidden files, held as
+    `jsonl-assets build` holds them, are left alone."""
     import shutil
 
     from jsonl_assets.core.store.package_lock import LOCK_FILES, TOKEN_ENV, PackageLock, read_holder
 
-    config = _project(tmp_path, records=30)
+    config = _project(tmp_path, records=30, retention_hours=0)
     package = build_with_core(config)
-    assert len(list((package / "data").iterdir())) == 3  # 30 records kept, 10 per shard
+    assert len(package_shards(package)) == 3  # 30 records kept, 10 per shard
     (tmp_path / "raw" / "notes.jsonl").write_text('{"id": "a", "text": "only"}\n')
     build_with_core(config)
-    assert [p.name for p in (package / "data").iterdir()] == ["cpt-train-00000.jsonl.zst"]
+    assert [p.name for p in package_shards(package)] == ["cpt-train-00000.jsonl.zst"]
+    assert len(list((package / "data").iterdir())) == 1  # the emptied folder went too
     (tmp_path / "raw" / "notes.jsonl").write_text(
         "".join(f'{{"id": "m{i}", "text": "again {i}"}}\n' for i in range(25))
     )
     build_with_core(config)
-    assert len(list((package / "data").iterdir())) == 3
+    assert len(package_shards(package)) == 3
     shutil.rmtree(tmp_path / "work")
     (tmp_path / "raw" / "notes.jsonl").write_text('{"id": "b", "text": "only"}\n')
     held = PackageLock(package)
@@ -214,7 +216,7 @@ def test_own_orphans_are_still_removed_even_without_the_work_dir(
     monkeypatch.setenv(TOKEN_ENV, holder.token)
     try:
         build_with_core(config)
-        assert [p.name for p in (package / "data").iterdir()] == ["cpt-train-00000.jsonl.zst"]
+        assert [p.name for p in package_shards(package)] == ["cpt-train-00000.jsonl.zst"]
         assert all((package / name).exists() for name in LOCK_FILES)
     finally:
         held.release()

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from jsonl_assets.core.compression import iter_decompressed
 from jsonl_assets_tests import test_restart as restart
+from jsonl_assets_tests.conftest import package_shards
 
 CLI_KEYS = ("sft|train", "cpt|train")
 
@@ -130,7 +131,7 @@ def test_gzip_shards_are_reproducible_and_carry_no_clock_or_name(tmp_path: Path)
         for run in runs:
             _check(run.result())
     assert restart.outputs(one) == restart.outputs(two)
-    shards = sorted((one / "package" / "data").iterdir())
+    shards = package_shards(one / "package")
     assert len(shards) > 10
     for path in shards:
         data = path.read_bytes()

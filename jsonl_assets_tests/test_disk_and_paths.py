@@ -34,6 +34,7 @@ from jsonl_assets.core.stages.shard_stage import run_shards
 from jsonl_assets.core.store.work_files import PartitionDirs, partition_dirs
 from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets_tests import test_restart as restart
+from jsonl_assets_tests.conftest import package_shards
 
 KEY = ("cpt", "train")
 
@@ -70,7 +71,7 @@ class _FullDisk:
 
 
 def _shards_on_disk(package: Path) -> list[str]:
-    return sorted(p.name for p in (package / "data").iterdir()) if package.exists() else []
+    return [p.name for p in package_shards(package)]
 
 
 @pytest.fixture
@@ -103,7 +104,8 @@ def test_real_enospc_on_a_full_tmpfs(tmp_path: Path, small_tmpfs: Path) -> None:
     assert str(failure.value).startswith("cannot move ")
     assert f" to {small_tmpfs / 'package' / 'data'}/" in str(failure.value)
     assert str(failure.value).endswith("No space left on device")
-    names = os.listdir(small_tmpfs / "package" / "data")
+    (folder,) = (small_tmpfs / "package" / "data").iterdir()
+    names = os.listdir(folder)
     assert names and not [n for n in names if n.startswith(".")], names  # no partial shard
     committed = len(names)
 
@@ -163,8 +165,11 @@ def test_output_never_leaves_the_configured_directories(tmp_path: Path) -> None:
         ], f"{path} is outside the configured directories"
     meta = orjson.loads((tmp_path / "out" / "package" / "metadata.json").read_bytes())
     paths = [s["path"] for f in meta["files"] for s in f["shards"]]
-    assert paths == ["data/cpt-train-notes_v2-00000.jsonl.zst"]
-    assert all(re.fullmatch(r"data/[a-z0-9_-]+\.jsonl(\.gz|\.zst)?", p) for p in paths)
+    assert [p.split("/", 2)[2] for p in paths] == ["cpt-train-notes_v2-00000.jsonl.zst"]
+    assert all(
+        re.fullmatch(r"data/cpt-train-[0-9a-f]{16}/[a-z0-9_-]+\.jsonl(\.gz|\.zst)?", p)
+        for p in paths
+    )
 
 
 def _package_with(tmp_path: Path) -> tuple[Path, dict[str, Any], Path]:

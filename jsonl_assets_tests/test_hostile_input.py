@@ -34,7 +34,7 @@ from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.stages.extract_stage import run_extract
 from jsonl_assets.core.store.work_files import partition_dirs
 from jsonl_assets.core.verify.package import verify_package
-from jsonl_assets_tests.conftest import materialize
+from jsonl_assets_tests.conftest import materialize, package_shards
 
 KEY = "cpt|train"
 HUGE_LINE_BYTES = 50 * 1024 * 1024 + 17
@@ -164,7 +164,7 @@ def make_hostile_project(root: Path) -> tuple[Path, dict[str, dict[str, int]]]:
 
 def _shard_records(package: Path) -> list[dict[str, Any]]:
     records = []
-    for path in sorted((package / "data").iterdir()):
+    for path in package_shards(package):
         with open(path, "rb") as handle:
             data = b"".join(iter_decompressed(handle, "zstd"))
         records.extend(orjson.loads(line) for line in data.splitlines())

@@ -25,7 +25,13 @@ import pytest
 import zstandard
 
 from jsonl_assets.core.config import ConfigError, load_config
-from jsonl_assets_tests.conftest import build_with_core, materialize, read_shard, write_config
+from jsonl_assets_tests.conftest import (
+    build_with_core,
+    materialize,
+    package_shards,
+    read_shard,
+    write_config,
+)
 
 NBSP_IDEOGRAPHIC = " \u00a0\u3000\n\t\u2028 "
 ZERO_WIDTH = "\u200b\u200b\ufeff"
@@ -251,7 +257,7 @@ def _project(tmp: Path, quality: dict[str, Any] | None = None, **per_source: Any
 
 
 def _written_ids(package: Path) -> set[str]:
-    return {r["id"] for shard in sorted(package.glob("data/*")) for r in read_shard(shard)}
+    return {r["id"] for shard in package_shards(package) for r in read_shard(shard)}
 
 
 def _quarantined(tmp: Path) -> dict[str, dict[str, Any]]:

@@ -30,7 +30,7 @@ from jsonl_assets.core.stages.shard_stage import (
     shard_fingerprint,
     verify_partition_shards,
 )
-from jsonl_assets.core.stages.staged_shards import MARKER, STAGED_DIR
+from jsonl_assets.core.stages.staged_shards import MARKER, STAGED_DIR, staged_folder
 from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
 from jsonl_assets.core.store import local
 from jsonl_assets.core.store.package_files import LEDGER, claim
@@ -51,7 +51,7 @@ def _project(sample_project: Path) -> tuple[PipelineConfig, PartitionDirs]:
 def _shards(package: Path) -> dict[str, str]:
     return {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted((package / "data").glob("cpt-train-*"))
+        for p in sorted((package / "data").glob("cpt-train-*/cpt-train-*"))
     }
 
 
@@ -90,20 +90,21 @@ def test_an_adoption_killed_after_a_rename_resumes(
     shards were adopted and journaled."""
     cfg, dirs = _project(sample_project)
     run_record_stages(cfg, dirs)
-    staged = dirs.work / STAGED_DIR / "data"
-    names = sorted(p.name for p in staged.iterdir())
-    (dirs.package / "data").mkdir(parents=True, exist_ok=True)
-    for name in names[:3]:  # each claimed in the ledger before its rename, as adopt does
-        claim(dirs.file(LEDGER), f"data/{name}")
-        os.replace(staged / name, dirs.package / "data" / name)
     validate_fp = orjson.loads(dirs.file(VALIDATE_MARKER).read_bytes())["fingerprint"]
     stage_fp = shard_fingerprint(cfg, dirs, validate_fp)
     staged_report = read_marker(dirs.file(MARKER), stage_fp)
     assert staged_report is not None
+    folder = staged_folder(dirs, staged_report)
+    staged = dirs.work / STAGED_DIR / "data"
+    names = sorted(p.name for p in staged.iterdir())
+    (dirs.package / folder).mkdir(parents=True, exist_ok=True)
+    for name in names[:3]:  # each claimed in the ledger before its rename, as adopt does
+        claim(dirs.file(LEDGER), f"{folder}/{name}")
+        os.replace(staged / name, dirs.package / folder / name)
     journal = ShardJournal(dirs.file(JOURNAL), stage_fp)
     journal.load(dirs.package)
     for entry in staged_report["shards"][:2]:
-        journal.append(ShardInfo(**entry))
+        journal.append(ShardInfo(**{**entry, "path": f"{folder}/{entry['path'][5:]}"}))
     report = run_shards(cfg, dirs)
     assert report.extra["reused_shards"] == 2
     assert _shards(dirs.package) == reference
@@ -147,7 +148,7 @@ def test_staged_shards_are_copied_across_file_systems(
     report = run_shards(cfg, dirs)
     assert len(refused) == len(reference)
     assert _shards(dirs.package) == reference
-    assert not [p for p in (dirs.package / "data").iterdir() if p.name.startswith(".")]
+    assert not [p for p in (dirs.package / "data").rglob(".*")]
     assert verify_partition_shards(cfg, dirs, report)["passed"]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import yaml
 
-from jsonl_assets_tests.conftest import read_shard
+from jsonl_assets_tests.conftest import package_shards, read_shard
 from jsonl_assets_tests.test_restart import run_cli_build
 
 
@@ -61,7 +61,7 @@ def shard_lines(config: Path) -> list[bytes]:
     from jsonl_assets.core.compression import iter_decompressed
 
     lines: list[bytes] = []
-    for path in sorted((config.parent / "package" / "data").glob("*.jsonl*")):
+    for path in package_shards(config.parent / "package"):
         with open(path, "rb") as handle:
             data = b"".join(iter_decompressed(handle, "zstd"))
         lines += [line for line in data.split(b"\n") if line]
@@ -70,7 +70,7 @@ def shard_lines(config: Path) -> list[bytes]:
 
 def shard_records(config: Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for path in sorted((config.parent / "package" / "data").glob("*.jsonl*")):
+    for path in package_shards(config.parent / "package"):
         out += read_shard(path)
     return out
 

@@ -1,5 +1,6 @@
 """Shard families: which family (`<objective>-<split>[-<content_type>]`) a source file's
-records go to, the names a partition's shards may take, and the content digest of a family.
+records go to, the names a partition's shards may take, the content digest of a family, and
+the partition's snapshot folder `data/<objective>-<split>-<digest>/` its shards are published in.
 
 The digest - length, line count and sha256 of a family's accepted lines, in order - is taken
 from the records as they are handed to the shard writer, and recorded in the shards stage's
@@ -10,19 +11,37 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
+
+import orjson
 
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.store.work_files import PartitionDirs
 
 DEFAULT_CONTENT_TYPE: Final = "general"
+SNAPSHOT_DIGEST_CHARS: Final = 16
+SNAPSHOT_FOLDER: Final = re.compile(r"^(?P<prefix>[a-z]+-[a-z]+)-[0-9a-f]{16}$")
+"""A partition's snapshot folder in `data/`: `<objective>-<split>-<16 hex digits>`."""
 
 
-def family_pattern(dirs: PartitionDirs) -> re.Pattern[str]:
-    """Names of every shard this partition may own, whatever the sharding settings."""
+def snapshot_folder(family_prefix: str, shards: Iterable[tuple[str, str, int]]) -> str:
+    """`data/<objective>-<split>-<digest>`: the folder a partition's shards are published in.
+
+    The digest is a function of the shards' content alone - sha256 over their (file name,
+    sha256, size), sorted - so the same config and source bytes give the same folder on any
+    machine, a changed partition gets a new folder (never a published file's name), and an
+    unchanged one keeps its folder (its files are reused as they are)."""
+    listed = sorted([Path(name).name, sha, size] for name, sha, size in shards)
+    digest = hashlib.sha256(orjson.dumps(listed)).hexdigest()[:SNAPSHOT_DIGEST_CHARS]
+    return f"data/{family_prefix}-{digest}"
+
+
+def shard_name_pattern(family_prefix: str) -> re.Pattern[str]:
+    """Names of every shard partition `<objective>-<split>` (`family_prefix`) may own."""
     return re.compile(
-        rf"^{re.escape(dirs.family_prefix)}-(?:[a-z0-9][a-z0-9_]*-)?\d{{5}}\.jsonl(?:\.gz|\.zst)?$"
+        rf"^{re.escape(family_prefix)}-(?:[a-z0-9][a-z0-9_]*-)?\d{{5}}\.jsonl(?:\.gz|\.zst)?$"
     )
 
 

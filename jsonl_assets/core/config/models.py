@@ -61,6 +61,7 @@ class Output(Model):
     max_records_per_shard: Annotated[int, Field(ge=1)] | None = 100_000
     max_bytes_per_shard: Annotated[int, Field(ge=256)] | None = None
     shard_by: Literal["objective", "content_type"] = "objective"
+    retention_hours: Annotated[float, Field(ge=0)] = 24.0
 
 
 class Splits(Model):

@@ -34,6 +34,7 @@ class OutputConfig:
     max_records_per_shard: int | None = 100_000
     max_bytes_per_shard: int | None = None
     shard_by: str = "objective"
+    retention_hours: float = 24.0  # unlisted shards are collected this long after a publish
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,9 @@ The candidate document is written to the work dir and the package is verified ag
 lines are byte for byte the records the validated stage judged - are checked by sha256
 instead of being re-parsed), and no id may appear in
 two splits (checked on the validated stage's id digests). Only a valid package gets its
-metadata.json replaced, atomically.
+metadata.json replaced, atomically, and only the version this build started from
+(snapshot_base.py): a publisher that lost the race publishes nothing. Then shards no longer
+listed are retired and, after the retention window, removed (package_gc.py).
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ from typing import Any
 import polars as pl
 
 from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.manifest_builder import PartitionShards, build_manifest, manifest_bytes
 from jsonl_assets.core.rules.spec_vocabulary import SPLITS
+from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.stages.validate_stage import IDS
 from jsonl_assets.core.store.atomic_files import write_atomic
-from jsonl_assets.core.store.base import ABSENT, store_for
-from jsonl_assets.core.store.package_files import check_package
+from jsonl_assets.core.store.base import PreconditionFailed, store_for
+from jsonl_assets.core.store.package_files import check_package, own_manifest
+from jsonl_assets.core.store.package_gc import collect_garbage
 from jsonl_assets.core.store.partition_lock import partition_lock
+from jsonl_assets.core.store.snapshot_base import current_tag, forget_base, recorded_base
 from jsonl_assets.core.store.work_files import partition_dirs
 from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets.core.verify.report import Finding
@@ -39,6 +45,10 @@ MANIFEST_NAME = "metadata.json"
 LEAKAGE_EXAMPLES = 10
 
 
+class PackageChangedError(StageError):
+    """Another publisher replaced metadata.json after this build started (HTTP 412)."""
+
+
 @dataclass
 class ManifestResult:
     path: Path
@@ -50,6 +60,7 @@ class ManifestResult:
     leakage: list[dict[str, Any]] = field(default_factory=list)
     leaked_ids: int = 0
     seconds: float = 0.0
+    collected: list[str] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -120,7 +131,8 @@ def publish_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards])
 def _publish(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> ManifestResult:
     started = time.perf_counter()
     store = store_for(cfg.output.dir)
-    before = store.stat(cfg.output.dir / MANIFEST_NAME)  # publish replaces this version only
+    expected = recorded_base(cfg) or current_tag(cfg)  # publish replaces this version only
+    previous = own_manifest(cfg.output.dir)
     check_package(cfg.output.dir, cfg.output.work_dir)  # metadata.json replaces only our own
     document = build_manifest(cfg, partitions)
     data = manifest_bytes(document)
@@ -149,7 +161,20 @@ def _publish(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> Mani
         leaked_ids=leaked,
     )
     if result.valid:
-        store.publish(result.path, data, expected_tag=ABSENT if before is None else before.tag)
+        reached("before_publish")
+        try:
+            store.publish(result.path, data, expected_tag=expected)
+        except PreconditionFailed as exc:
+            raise PackageChangedError(
+                f"package changed since this build started: {result.path} is no longer the "
+                f"version this build started from ({exc}); nothing was published. Build again "
+                "to publish on top of the new version"
+            ) from exc
+        finally:
+            forget_base(cfg)
         result.published = True
+        result.collected = collect_garbage(
+            cfg.output.dir, cfg.output.work_dir, previous, document, cfg.output.retention_hours
+        )
     result.seconds = time.perf_counter() - started
     return result

@@ -1,11 +1,13 @@
 """Stage 4, shards: accepted records into compressed shards inside the package, then verify.
 
-The shards are `data/<objective>-<split>[-<content_type>]-NNNNN.jsonl[.gz|.zst]`. The
+The shards are `data/<objective>-<split>-<digest>/<objective>-<split>[-<content_type>]-NNNNN
+.jsonl[.gz|.zst]`, the folder named after their content (shard_families.snapshot_folder). The
 one pass (record_stages.py) writes them, staged in the work dir (staged_shards.py): this
-stage moves them into the package. Then shards of this partition's earlier builds that the new list does not name are then
-removed, so the package holds exactly what the manifest will list; only files this project
-recorded as its own are removed, and a package holding any other file fails the stage before
-it touches the package (package_files.py). The report carries the
+stage moves them into the package. Nothing the published metadata.json lists is rewritten
+or removed here: a changed partition gets a new folder, and the shards no longer listed are
+collected after the next publish, once the retention window has passed (package_gc.py). A
+package holding a file this project did not write fails the stage before it touches the
+package (package_files.py). The report carries the
 accounting of the whole partition (read = written + quarantined) and each family's content
 digest: length, line count and sha256 of the accepted lines, taken as they were handed to
 the shard writer.
@@ -29,17 +31,24 @@ from jsonl_assets.core.compression import TruncatedInput
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.rules.rate_checks import source_reads
-from jsonl_assets.core.shard_families import FamilyContent, family_of, family_pattern
+from jsonl_assets.core.shard_families import FamilyContent, family_of
 from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal
 from jsonl_assets.core.stage_report import ShardsDetails, StageError, StageReport
 from jsonl_assets.core.stages.extract_stage import MARKER as EXTRACT_MARKER
-from jsonl_assets.core.stages.staged_shards import adopt, read_staged, staged_present
+from jsonl_assets.core.stages.staged_shards import (
+    adopt,
+    read_staged,
+    staged_folder,
+    staged_present,
+)
 from jsonl_assets.core.stages.staged_shards import discard as discard_staged
 from jsonl_assets.core.stages.transform_stage import MARKER as TRANSFORM_MARKER
 from jsonl_assets.core.stages.transform_stage import upstream_marker
 from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
 from jsonl_assets.core.store.atomic_files import remove_partials
-from jsonl_assets.core.store.package_files import check_package, remove_orphans
+from jsonl_assets.core.store.base import store_for
+from jsonl_assets.core.store.package_files import check_package
+from jsonl_assets.core.store.snapshot_base import remember_base
 from jsonl_assets.core.store.work_files import (
     CHUNK,
     PartitionDirs,
@@ -76,9 +85,10 @@ def shard_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp: str
 
 
 def _shards_intact(package: Path, shards: list[dict[str, Any]]) -> bool:
+    store = store_for(package)
     for shard in shards:
-        path = package / shard["path"]
-        if not path.is_file() or path.stat().st_size != shard["bytes"]:
+        st = store.stat(package / shard["path"])
+        if st is None or st.is_dir or st.size != shard["bytes"]:
             return False
     return True
 
@@ -96,6 +106,7 @@ def shards_ready(dirs: PartitionDirs, stage_fp: str) -> bool:
 @gc_paused()
 def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
     started = time.perf_counter()
+    remember_base(cfg)  # the metadata.json this build replaces: read before it adds a file
     upstream_fp, validate_report = upstream_marker(dirs, VALIDATE_MARKER)
     stage_fp = shard_fingerprint(cfg, dirs, upstream_fp)
     marker_path = dirs.file(MARKER)
@@ -105,9 +116,6 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
         return StageReport.reused_from(cached, started)
 
     check_package(dirs.package, cfg.output.work_dir)  # before anything in it is touched
-    data_dir = dirs.package / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    remove_partials(data_dir, prefix=dirs.family_prefix + "-")
     journal = ShardJournal(dirs.file(JOURNAL), stage_fp)
     if force:
         journal.discard()
@@ -115,6 +123,8 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
     reused_shards = len(committed)
     details = validate_report["extra"]
     staged = read_staged(dirs, stage_fp)
+    if staged is not None:
+        remove_partials(dirs.package / staged_folder(dirs, staged))  # of a killed copy
     shards = adopt(dirs, staged, journal, committed) if staged is not None else None
     if staged is None or shards is None:
         raise StageError(
@@ -128,10 +138,6 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
             f"{dirs.key}: wrote {written} records but the validated stage accepted "
             f"{validate_report['records_out']}; refusing to publish an inconsistent partition"
         )
-    removed = remove_orphans(
-        dirs.package, dirs.work, family_pattern(dirs), {s.path for s in shards}
-    )
-
     accounting = partition_accounting(dirs, validate_report, written)
     report = StageReport(
         stage=STAGE,
@@ -146,7 +152,7 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
         details=ShardsDetails(
             shards=[_shard_json(s) for s in shards],
             reused_shards=reused_shards,
-            removed_orphans=removed,
+            removed_orphans=[],  # unlisted shards are collected after a publish
             accounting=accounting,
             content=staged["content"],
             toolsets=details["toolsets"],

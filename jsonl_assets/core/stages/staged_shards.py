@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.fault_points import reached
-from jsonl_assets.core.shard_families import FamilyContent, file_family
+from jsonl_assets.core.shard_families import FamilyContent, file_family, snapshot_folder
 from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal, ShardWriteError, ShardWriter
 from jsonl_assets.core.source_fingerprints import file_sha256
 from jsonl_assets.core.store.base import store_for
@@ -156,15 +156,26 @@ def read_staged(dirs: PartitionDirs, shard_fingerprint: str) -> dict[str, Any] |
 
 def staged_present(dirs: PartitionDirs, staged: dict[str, Any]) -> bool:
     """Whether every staged shard is still there to adopt: in the staging folder, or already
-    moved into the package (a size check; adoption checks the sha256 where it matters)."""
+    in the partition's snapshot folder in the package (a size check; adoption checks the
+    sha256 where it matters)."""
     root = dirs.work / STAGED_DIR
+    folder = staged_folder(dirs, staged)
     for entry in staged["shards"]:
         path, size = entry["path"], entry["bytes"]
+        final = dirs.package / folder / Path(path).name
         if not any(
-            p.is_file() and p.stat().st_size == size for p in (root / path, dirs.package / path)
+            (st := store_for(p).stat(p)) is not None and not st.is_dir and st.size == size
+            for p in (root / path, final)
         ):
             return False
     return True
+
+
+def staged_folder(dirs: PartitionDirs, staged: dict[str, Any]) -> str:
+    """The snapshot folder (`data/<objective>-<split>-<digest>`) the staged shards go to."""
+    return snapshot_folder(
+        dirs.family_prefix, ((s["path"], s["sha256"], s["bytes"]) for s in staged["shards"])
+    )
 
 
 def discard(dirs: PartitionDirs) -> None:
@@ -178,33 +189,43 @@ def discard(dirs: PartitionDirs) -> None:
 def adopt(
     dirs: PartitionDirs, staged: dict[str, Any], journal: ShardJournal, committed: list[ShardInfo]
 ) -> list[ShardInfo] | None:
-    """Move the staged shards into the package, each journaled once renamed, skipping those
-    `committed` holds. None if a staged shard is gone (the record stages then run again)."""
+    """Move the staged shards into the partition's snapshot folder in the package, each
+    journaled once there, skipping those `committed` holds. A shard whose name is already
+    there (an unchanged partition: the folder is named after the content) is reused as it is
+    and its staged copy dropped. None if a staged shard is gone (the record stages then run
+    again)."""
     done = {s.path for s in committed}
     root = dirs.work / STAGED_DIR
-    shards = [ShardInfo(**entry) for entry in staged["shards"]]
-    for info in shards:
+    folder = staged_folder(dirs, staged)
+    shards = []
+    for entry in staged["shards"]:
+        name = Path(entry["path"]).name
+        info = ShardInfo(**{**entry, "path": f"{folder}/{name}"})
+        shards.append(info)
         if info.path in done:
             continue
-        source, target = root / info.path, dirs.package / info.path
-        if (st := store_for(source).stat(source)) and not st.is_dir and st.size == info.bytes:
-            journal.claim(info.path)
+        source, target = root / entry["path"], dirs.package / info.path
+        journal.claim(info.path)
+        if _is_shard(target, info, check_hash=False):
+            pass  # published by an earlier build with the same content: reused by reference
+        elif (st := store_for(source).stat(source)) and not st.is_dir and st.size == info.bytes:
             _move(source, target)
             reached("shard.renamed")
-        elif not _is_shard(target, info):  # else renamed by a run killed before the journal
+        elif not _is_shard(target, info):  # else moved by a run killed before the journal
             return None
         journal.append(info)
         reached("shard.journaled")
     return shards
 
 
-def _is_shard(path: Path, info: ShardInfo) -> bool:
+def _is_shard(path: Path, info: ShardInfo, check_hash: bool = True) -> bool:
+    """Whether `path` holds the shard `info` (its size; and its sha256, with `check_hash`)."""
     st = store_for(path).stat(path)
     return (
         st is not None
         and not st.is_dir
         and st.size == info.bytes
-        and file_sha256(path) == info.sha256
+        and (not check_hash or file_sha256(path) == info.sha256)
     )
 
 

@@ -77,10 +77,4 @@ def remove_partials(folder: Path, prefix: str = "") -> int:
     `prefix` (so concurrent builds of other partitions keep theirs); return how many."""
     from jsonl_assets.core.store.base import store_for
 
-    store = store_for(folder)
-    removed = 0
-    for entry in list(store.list(folder)):
-        if entry.name.startswith("." + prefix) and entry.name.endswith(PARTIAL_SUFFIX):
-            store.remove(Path(folder) / entry.name)
-            removed += 1
-    return removed
+    return store_for(folder).remove_partials(folder, prefix)

@@ -108,6 +108,11 @@ class Store(Protocol):
         """Move the local file `source` to `path` (a rename, or a copy and delete)."""
         ...
 
+    def remove_partials(self, folder: StorePath, prefix: str = "") -> int:
+        """Clear what killed writes left in `folder` for names starting with `prefix` (hidden
+        `.partial` files; incomplete multipart uploads on object storage); how many."""
+        ...
+
     def remove(self, path: StorePath, missing_ok: bool = True, recursive: bool = False) -> None:
         """Delete a file this project wrote (the callers check ownership); with `recursive`,
         a folder of them (every name under the prefix, on object storage)."""

@@ -18,7 +18,12 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from jsonl_assets.core.fault_points import reached
-from jsonl_assets.core.store.atomic_files import fsync_dir, partial_path, raise_named
+from jsonl_assets.core.store.atomic_files import (
+    PARTIAL_SUFFIX,
+    fsync_dir,
+    partial_path,
+    raise_named,
+)
 from jsonl_assets.core.store.base import ABSENT, Entry, FileStat, PreconditionFailed, StorePath
 
 COPY_CHUNK: Final = 4 << 20
@@ -163,6 +168,14 @@ class LocalStore:
             source.unlink()
             return
         fsync_dir(target.parent)
+
+    def remove_partials(self, folder: StorePath, prefix: str = "") -> int:
+        removed = 0
+        for entry in list(self.list(folder)):
+            if entry.name.startswith("." + prefix) and entry.name.endswith(PARTIAL_SUFFIX):
+                self.remove(_path(folder) / entry.name)
+                removed += 1
+        return removed
 
     def remove(self, path: StorePath, missing_ok: bool = True, recursive: bool = False) -> None:
         target = _path(path)

@@ -1,24 +1,27 @@
-"""Which files of the package dir this project wrote, and removal of its own orphan shards.
+"""Which files of the package dir this project wrote.
 
 Before a shard gets its final name in the package, its path is appended (fsynced) to the
-partition's ledger, `<work>/<objective>/<split>/package_files`; after the shards stage, the
-ledger is rewritten to the shards the partition now has. A file is ours if a ledger of the
-work dir, or the package's own metadata.json (one this project wrote), names it. Besides
-those: `metadata.json` itself, hidden `.<name>.partial` temporaries (removed by the next run)
-and the package lock's `.jsonl-assets*` files. Anything else - a user's shard-like
-`data/sft-train-00007.jsonl.zst`, `data/x.jsonl.zst`, a README - is foreign: the build fails
-naming it and never deletes or replaces it.
+partition's ledger, `<work>/<objective>/<split>/package_files`; the garbage collection
+(package_gc.py) rewrites the ledgers without what it removed. A file is ours if a ledger of
+the work dir, or the package's own metadata.json (one this project wrote), names it. Besides
+those: `metadata.json` itself, hidden `.<name>.partial` temporaries (removed by the next run),
+the package lock's `.jsonl-assets*` files, and the shards in a partition's snapshot folder
+(`data/<objective>-<split>-<16 hex digits>/<objective>-<split>...-NNNNN.jsonl...`): another
+build, from another work dir or machine, may be adding one before it publishes, so they are
+never called foreign (they are only removed when a ledger or metadata.json names them).
+Anything else - a user's shard-like `data/sft-train-00007.jsonl.zst`, `data/x.jsonl.zst`, a
+README - is foreign: the build fails naming it and never deletes or replaces it.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
 
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+from jsonl_assets.core.shard_families import SNAPSHOT_FOLDER, shard_name_pattern
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.atomic_files import is_partial_name
 from jsonl_assets.core.store.base import Entry, read_bytes, store_for, write_bytes
@@ -54,7 +57,7 @@ def settle(ledger: Path, relpaths: set[str]) -> None:
     write_bytes(ledger, b"".join(p.encode() + b"\n" for p in sorted(relpaths)))
 
 
-def _ledger_names(ledger: Path) -> set[str]:
+def ledger_names(ledger: Path) -> set[str]:
     try:
         data = read_bytes(ledger)
     except FileNotFoundError:
@@ -66,7 +69,7 @@ def ledger_path(work_partition_dir: Path) -> Path:
     return work_partition_dir / LEDGER
 
 
-def _manifest(package: Path) -> dict[str, Any] | None:
+def own_manifest(package: Path) -> dict[str, Any] | None:
     """The package's metadata.json if this project wrote it (a regular file with our
     extension), else None."""
     path = package / MANIFEST
@@ -90,7 +93,7 @@ def _manifest(package: Path) -> dict[str, Any] | None:
     return doc
 
 
-def _listed(doc: dict[str, Any] | None) -> set[str]:
+def listed_shards(doc: dict[str, Any] | None) -> set[str]:
     names: set[str] = set()
     files = doc.get("files") if doc else None
     for entry in files if isinstance(files, list) else []:
@@ -104,11 +107,11 @@ def _listed(doc: dict[str, Any] | None) -> set[str]:
 def owned(package: Path, work_dir: Path) -> tuple[set[str], bool]:
     """Shard paths (`data/<name>`) this project recorded as its own, and whether
     metadata.json is ours."""
-    doc = _manifest(package)
-    names = _listed(doc)
+    doc = own_manifest(package)
+    names = listed_shards(doc)
     for objective in OBJECTIVES:
         for split in SPLITS:
-            names |= _ledger_names(ledger_path(work_dir / objective / split))
+            names |= ledger_names(ledger_path(work_dir / objective / split))
     return names, doc is not None
 
 
@@ -127,8 +130,13 @@ def foreign_files(package: Path, work_dir: Path) -> list[str]:
             continue
         if name == "data" and entry.is_dir:
             for sub in sorted(store.list(package / name), key=lambda e: e.name):
-                if not _is_partial(sub):
-                    candidates.append((f"data/{sub.name}" + "/" * sub.is_dir, sub))
+                if _is_partial(sub):
+                    continue
+                folder = SNAPSHOT_FOLDER.match(sub.name)
+                if folder and sub.is_dir and not sub.is_symlink:
+                    candidates.extend(_snapshot_candidates(package, sub.name, folder["prefix"]))
+                    continue
+                candidates.append((f"data/{sub.name}" + "/" * sub.is_dir, sub))
             continue
         candidates.append((name + "/" * entry.is_dir, entry))
     names, manifest_ours = owned(package, work_dir)
@@ -144,6 +152,16 @@ def foreign_files(package: Path, work_dir: Path) -> list[str]:
     return foreign
 
 
+def _snapshot_candidates(package: Path, folder: str, prefix: str) -> list[tuple[str, Entry]]:
+    """The names in a snapshot folder that are not this project's shards of that partition."""
+    shard = shard_name_pattern(prefix)
+    return [
+        (f"data/{folder}/{e.name}" + "/" * e.is_dir, e)
+        for e in sorted(store_for(package).list(package / "data" / folder), key=lambda e: e.name)
+        if not _is_partial(e) and not (shard.match(e.name) and not e.is_dir and not e.is_symlink)
+    ]
+
+
 def _is_partial(entry: Entry) -> bool:
     return is_partial_name(entry.name) and not entry.is_dir and not entry.is_symlink
 
@@ -153,27 +171,3 @@ def check_package(package: Path, work_dir: Path) -> None:
     foreign = foreign_files(package, work_dir)
     if foreign:
         raise ForeignFilesError(package, foreign)
-
-
-def remove_orphans(
-    package: Path, work_partition_dir: Path, pattern: re.Pattern[str], keep: set[str]
-) -> list[str]:
-    """Delete the partition's shards (names matching `pattern`) that `keep` does not list and
-    that this project recorded as its own; then the ledger lists exactly `keep`. Returns the
-    names removed. A shard-like file that is not ours raises `ForeignFilesError`, untouched."""
-    ledger = ledger_path(work_partition_dir)
-    ours = _ledger_names(ledger) | _listed(_manifest(package))
-    data_dir = package / "data"
-    store = store_for(data_dir)
-    orphans = sorted(
-        e.name
-        for e in store.list(data_dir)
-        if pattern.match(e.name) and f"data/{e.name}" not in keep
-    )
-    foreign = [f"data/{n}" for n in orphans if f"data/{n}" not in ours]
-    if foreign:
-        raise ForeignFilesError(package, foreign)
-    for name in orphans:
-        store.remove(data_dir / name, missing_ok=False)
-    settle(ledger, keep)
-    return orphans
