@@ -202,6 +202,7 @@ def _progress(r: dict[str, Any]) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from jsonl_assets.core.store.url import location
     from jsonl_assets.core.verify.package import verify_package
     from jsonl_assets.core.verify.verify_limits import VerifyLimits
 
@@ -210,7 +211,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    package = Path(args.package_dir)
+    package = location(args.package_dir)
     limits = VerifyLimits(
         max_metadata_bytes=args.max_metadata_bytes,
         max_line_bytes=args.max_line_bytes,

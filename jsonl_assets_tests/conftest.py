@@ -12,6 +12,8 @@ import orjson
 import pytest
 import yaml
 
+from jsonl_assets_tests.moto_server import s3, s3_endpoint  # noqa: F401 - fixtures
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "data"
 CORPUS = REPO.parent / "shared" / "corpus"

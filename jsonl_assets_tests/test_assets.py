@@ -215,7 +215,7 @@ def test_shards_verified_fails_on_a_tampered_shard(
     sample_project: Path, instance: dg.DagsterInstance
 ) -> None:
     assert materialize(sample_project, instance, "cpt|train").success
-    shard = sorted((sample_project.parent / "package" / "data").glob("cpt-train-*"))[0]
+    shard = sorted((sample_project.parent / "package" / "data").glob("cpt-train-*/cpt-train-*"))[0]
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0xFF  # same size: the stage reuses its output, the check re-reads it
     shard.write_bytes(bytes(data))

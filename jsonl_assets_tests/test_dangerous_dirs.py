@@ -181,7 +181,7 @@ def test_a_foreign_file_in_the_package_fails_the_build_and_is_kept(
     assert run.returncode != 0, run.stdout + run.stderr
     assert foreign in run.stderr and "not written by jsonl-assets" in run.stderr, run.stderr
     assert path.read_bytes() == b"the user's own bytes\n"
-    assert not (tmp_path / "package" / "data" / "cpt-train-00000.jsonl.zst").exists()
+    assert not list((tmp_path / "package").rglob("cpt-train-00000.jsonl.zst"))
 
 
 def test_own_orphans_are_still_removed_even_without_the_work_dir(

@@ -4,7 +4,8 @@ Plain Python (the Dagster sensor and the observable source asset call it). A fil
 at in two steps: its stat (size, mtime, inode, ctime) first, and its content sha256 only when
 the stat differs from the previous snapshot, so an unchanged corpus costs one `stat` per file.
 A file counts as changed when its *content* changed: touching a file re-hashes it, but the
-same bytes give the same fingerprint.
+same bytes give the same fingerprint. An object on object storage is never read for it: its
+ETag and size (and version id, on a versioned bucket) stand for its content.
 
 A source's digest covers its entry in the config (adapter, options, split, ...) and the
 (config-relative name, sha256) of every file its globs match, so adding, removing, editing
@@ -112,6 +113,8 @@ def file_sha256(path: Path) -> str:
 def fingerprint_file(path: Path, previous: FileFingerprint | None) -> tuple[FileFingerprint, bool]:
     """The file's fingerprint, and whether its content had to be read (stat differed)."""
     st = existing_stat(path)
+    if st.etag:  # object storage: the ETag (with the version id) names the bytes; none is read
+        return FileFingerprint(st.size, st.mtime_ns, 0, 0, f"etag:{st.etag}"), False
     if previous is not None and previous.same_stat(st):
         return previous, False
     sha = file_sha256(path)

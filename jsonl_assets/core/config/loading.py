@@ -44,6 +44,7 @@ from jsonl_assets.core.rules.quality_policy import (
     parse_policy,
 )
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
+from jsonl_assets.core.store.url import StoreURL, is_url, location, store_glob
 from jsonl_assets.core.traces import file_name
 from jsonl_assets.core.verify.toolsets import toolset_errors
 
@@ -141,12 +142,21 @@ def _check_source_overlap(
     cfg_path: Path, output: OutputConfig, sources: Sequence[SourceConfig]
 ) -> None:
     dirs = {
-        "output.dir": output.dir,
-        "output.work_dir": output.work_dir,
-        "output.quarantine_dir": output.quarantine_dir,
+        key: path
+        for key, path in (
+            ("output.dir", output.dir),
+            ("output.work_dir", output.work_dir),
+            ("output.quarantine_dir", output.quarantine_dir),
+        )
+        if not isinstance(path, StoreURL)
     }
-    entries = [
-        (f"sources[{i}]", s.patterns, [f.path for f in s.inputs]) for i, s in enumerate(sources)
+    entries = [  # object-storage globs and objects cannot lie in a local dir
+        (
+            f"sources[{i}]",
+            [p for p in s.patterns if not is_url(p)],
+            [f.path for f in s.inputs if not isinstance(f.path, StoreURL)],
+        )
+        for i, s in enumerate(sources)
     ]
     try:
         check_source_overlap(dirs, cfg_path.parent, entries)
@@ -175,12 +185,20 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
             "output.max_records_per_shard",
             "set max_records_per_shard, max_bytes_per_shard or both",
         )
+    if is_url(o.work_dir):
+        raise ConfigError(
+            cfg_path, "output.work_dir", "must be a local folder (it is scratch); got a URL"
+        )
     dirs = {
-        name: (root / os.path.expanduser(getattr(o, name))).resolve()
+        name: location(getattr(o, name))
+        if is_url(getattr(o, name))
+        else (root / os.path.expanduser(getattr(o, name))).resolve()
         for name in ("dir", "work_dir", "quarantine_dir")
     }
-    try:
-        check_own_dirs({f"output.{name}": path for name, path in dirs.items()})
+    try:  # object-storage locations cannot hold a local dir nor lie in one
+        check_own_dirs(
+            {f"output.{name}": p for name, p in dirs.items() if not isinstance(p, StoreURL)}
+        )
     except DirProblem as exc:
         raise ConfigError(cfg_path, exc.key, exc.message) from None
     return OutputConfig(
@@ -239,6 +257,24 @@ def _source(
         )
     inputs: dict[str, SourceInput] = {}
     for n, pattern in enumerate(patterns):
+        if is_url(pattern):  # object storage: the URL is the file's name in traces
+            try:
+                urls = store_glob(pattern)
+            except OSError as exc:
+                raise ConfigError(cfg_path, f"{key}.paths[{n}]", f"{pattern}: {exc}") from None
+            if not urls:
+                raise ConfigError(
+                    cfg_path, f"{key}.paths[{n}]", f"glob {pattern!r} matched no object"
+                )
+            for url in urls:
+                try:
+                    file_format = s.format or infer_format(url)
+                except ValueError as exc:
+                    raise ConfigError(
+                        cfg_path, f"{key}.paths[{n}]", f"{url}: {exc}; set `format` for this source"
+                    ) from exc
+                inputs[url] = SourceInput(path=location(url), rel=url, format=file_format)
+            continue
         matched = [Path(p) for p in expand_glob(str(root / pattern))]
         if not matched:
             raise ConfigError(

@@ -23,6 +23,7 @@ one row near the damage; the file ends there),
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -104,7 +105,7 @@ def _recover(
 
 
 def _frame(path: Path) -> pl.LazyFrame:
-    frame = pl.scan_parquet(path)
+    frame = pl.scan_parquet(os.fspath(path))  # a URL: polars reads it by ranged requests
     conversions = _json_conversions(frame.collect_schema())
     return frame.with_columns(conversions) if conversions else frame
 

@@ -27,6 +27,7 @@ from jsonl_assets.core.compression import (
 )
 from jsonl_assets.core.store import file_hashes
 from jsonl_assets.core.store.base import FileStat, existing_stat, store_for
+from jsonl_assets.core.store.url import location
 
 DEFAULT_CHUNK: Final = 1 << 20
 _MAGIC_LEN: Final = 4
@@ -88,7 +89,7 @@ class SourceFile:
     """A raw input file: `path` is opened, `rel` (config-relative) is what traces show."""
 
     def __init__(self, path: Path, rel: str) -> None:
-        self.path = Path(path)
+        self.path = location(path)
         self.rel = rel
         self._store = store_for(self.path)
         st = existing_stat(self.path)

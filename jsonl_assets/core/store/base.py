@@ -26,6 +26,7 @@ ABSENT: Final = "absent"
 BACKENDS: dict[str, str] = {
     "": "jsonl_assets.core.store.local:LocalStore",
     "file": "jsonl_assets.core.store.local:LocalStore",
+    "s3": "jsonl_assets.core.store.s3:S3Store",
 }
 """URL scheme -> `module:Class` of its store (imported on first use)."""
 

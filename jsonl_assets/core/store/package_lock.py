@@ -7,6 +7,11 @@ holds it (pid, host, start time, a token) is in `.jsonl-assets.lock.json` beside
 atomically. Both files are hidden, listed nowhere and removed on release; the verifier and the
 orphan removal never look at them.
 
+A package on object storage (`s3://...`) cannot hold a kernel lock: its lock is a local
+folder keyed by the URL, `<temp dir>/jsonl-assets-locks/<sha256 of the URL>/`, so the builds
+of one machine take turns; builds on other machines are kept apart by the content-addressed
+shard folders and the conditional publish of metadata.json (snapshot_base.py).
+
 `jsonl-assets build` holds the lock for its whole build and passes its token to the runs it
 starts (environment variable JSONL_ASSETS_PACKAGE_LOCK): their `shards` and `manifest` steps
 see that the holder is their own build and go on. Any other run's steps take the lock.
@@ -15,9 +20,11 @@ see that the holder is their own build and go on. Any other run's steps take the
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -27,6 +34,8 @@ from typing import Final
 
 import orjson
 from filelock import FileLock, Timeout
+
+from jsonl_assets.core.store.url import is_url
 
 LOCK_NAME: Final = ".jsonl-assets.lock"
 HOLDER_NAME: Final = ".jsonl-assets.lock.json"
@@ -49,10 +58,18 @@ class Holder:
         return f"pid {self.pid} on host {self.host}, started {self.started}"
 
 
+def lock_folder(package: Path) -> Path:
+    """Where the package's lock files are: the package dir, or for a URL a local folder."""
+    if not is_url(package):
+        return package
+    digest = hashlib.sha256(os.fspath(package).encode()).hexdigest()[:32]
+    return Path(tempfile.gettempdir()) / "jsonl-assets-locks" / digest
+
+
 def read_holder(package: Path) -> Holder | None:
     """Who holds (or, if no one holds the lock, last held without releasing) the package."""
     try:
-        data = orjson.loads((package / HOLDER_NAME).read_bytes())
+        data = orjson.loads((lock_folder(package) / HOLDER_NAME).read_bytes())
         return Holder(int(data["pid"]), str(data["host"]), str(data["started"]), str(data["token"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -63,7 +80,8 @@ class PackageLock:
 
     def __init__(self, package: Path) -> None:
         self.package = package
-        self.path = package / LOCK_NAME
+        self.folder = lock_folder(package)
+        self.path = self.folder / LOCK_NAME
         # fallback_to_soft=False: a filesystem without flock fails loudly rather than getting
         # a marker file that a killed builder would leave locked for ever.
         self._lock = FileLock(self.path, thread_local=False, fallback_to_soft=False)
@@ -76,7 +94,7 @@ class PackageLock:
     ) -> Holder | None:
         """Take the lock: fail at once (`timeout` 0), wait up to `timeout` seconds, or for ever
         (a negative or infinite `timeout`). Raises PackageBusyError naming the holder."""
-        self.package.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
@@ -97,9 +115,9 @@ class PackageLock:
             datetime.now(UTC).isoformat(timespec="seconds"),
             self.token,
         )
-        tmp = self.package / f"{HOLDER_NAME}.{os.getpid()}.tmp"
+        tmp = self.folder / f"{HOLDER_NAME}.{os.getpid()}.tmp"
         tmp.write_bytes(orjson.dumps(asdict(holder)))
-        os.replace(tmp, self.package / HOLDER_NAME)
+        os.replace(tmp, self.folder / HOLDER_NAME)
         return stale
 
     def release(self) -> None:
@@ -121,7 +139,7 @@ class PackageLock:
         with contextlib.suppress(OSError):
             holder = read_holder(self.package)
             if holder is not None and holder.token == self.token:
-                (self.package / HOLDER_NAME).unlink()
+                (self.folder / HOLDER_NAME).unlink()
         with contextlib.suppress(OSError):
             if os.stat(self.path).st_ino == self._inode:
                 self.path.unlink()

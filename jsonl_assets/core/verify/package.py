@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from jsonl_assets.core.rules import ERROR, Problem, RecordContext, content_problems
+from jsonl_assets.core.store.url import location
 from jsonl_assets.core.verify.asset_index import check_asset_index
 from jsonl_assets.core.verify.files import check_files
 from jsonl_assets.core.verify.manifest import check_defaults, check_manifest, load_manifest
@@ -44,7 +45,7 @@ def verify_package(
     verification already vouched for (see the module docstring). `limits` bounds what is
     read (see `verify_limits`); each breach is an error of the rule of the file concerned.
     """
-    package_dir = Path(package_dir)
+    package_dir = location(package_dir)
     sink = Sink()
     if manifest_path is None:
         meta = load_manifest(package_dir / METADATA_FILE, package_dir, limits, sink)

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Final
 
+from jsonl_assets.core.store.url import is_url
 from jsonl_assets.core.verify.report import show
 
 _SCHEME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
@@ -28,6 +29,8 @@ def path_problem(package_dir: Path, path: str) -> str | None:
         return f"path {show(path)} has a drive letter or URI scheme"
     if ".." in re.split(r"[/\\]", path):
         return f"path {show(path)} has a '..' segment"
+    if is_url(package_dir):
+        return None  # object storage: no symlinks, and the checks above keep it inside
     try:
         root = package_dir.resolve()
         target = (root / path).resolve()

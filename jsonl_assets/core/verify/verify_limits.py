@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from jsonl_assets.core.store.base import store_for
+from jsonl_assets.core.store.url import is_url
+
 MiB: Final = 1 << 20
 DEFAULT_MAX_METADATA_BYTES: Final = 16 * MiB
 DEFAULT_MAX_LINE_BYTES: Final = 16 * MiB  # the build's limits.max_record_bytes default
@@ -83,7 +86,10 @@ def file_kind(mode: int) -> str:
 
 def open_regular(path: Path, root: Path | None) -> tuple[BinaryIO, int]:
     """Open `path` for reading; return the file and its size. Raise `Unreadable` unless it is
-    a regular file whose real path lies inside `root` (no containment check when None)."""
+    a regular file whose real path lies inside `root` (no containment check when None).
+    An object-storage URL (no symlinks, no special files) is opened through its store."""
+    if is_url(path):
+        return _open_object(path)
     try:
         real = Path(os.path.realpath(path, strict=True))
     except FileNotFoundError:
@@ -118,6 +124,19 @@ def open_regular(path: Path, root: Path | None) -> tuple[BinaryIO, int]:
     except BaseException:
         os.close(fd)
         raise
+
+
+def _open_object(path: Path) -> tuple[BinaryIO, int]:
+    store = store_for(path)
+    try:
+        st = store.stat(path)
+        if st is None:
+            raise Unreadable("missing", "does not exist")
+        if st.is_dir:
+            raise Unreadable("not_regular", "is not a regular file (a folder)")
+        return store.open_read(path), st.size
+    except OSError as exc:
+        raise Unreadable("error", f"cannot be opened: {_why(exc)}") from None
 
 
 def read_capped(path: Path, root: Path | None, cap: int) -> bytes:

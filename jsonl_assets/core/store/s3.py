@@ -1,0 +1,344 @@
+"""S3 (and S3-compatible stores: MinIO, moto ...) as a `Store`, through s3fs and its botocore client.
+
+Credentials, region and endpoint come only from the AWS environment and profile chain
+(`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`,
+`AWS_PROFILE`): nothing here takes or prints one. Reads stream (s3fs's read-ahead file,
+seekable, so a ranged read is a `Range` GET); an atomic write is a multipart upload, invisible
+until `commit()` completes it (a small one is a single PUT at commit); `publish` is a PUT with
+`If-Match` / `If-None-Match: *`, and HTTP 412 becomes `PreconditionFailed`. Object storage has
+no folders: a "folder" is a key prefix, and it exists while an object lies under it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+from jsonl_assets.core.fault_points import reached
+from jsonl_assets.core.store.base import ABSENT, Entry, FileStat, PreconditionFailed, StorePath
+
+PART_BYTES: Final = 8 << 20  # multipart part size (S3's minimum is 5 MiB, the last excepted)
+READ_BLOCK: Final = 4 << 20  # read-ahead of a streamed read
+DELETE_BATCH: Final = 1000
+
+
+def split_url(path: StorePath) -> tuple[str, str]:
+    """`s3://bucket/a/b` -> (`bucket`, `a/b`)."""
+    text = os.fspath(path)
+    rest = text.split("://", 1)[1] if "://" in text else text
+    bucket, _, key = rest.partition("/")
+    return bucket, key.strip("/")
+
+
+def _response(exc: BaseException) -> Any:
+    """The botocore error response (s3fs re-raises a ClientError as an OSError from it)."""
+    for err in (exc, exc.__cause__, exc.__context__):
+        if err is not None and getattr(err, "response", None):
+            return err.response  # type: ignore[attr-defined]
+    return {}
+
+
+def _status(exc: Exception) -> int:
+    response = _response(exc)
+    meta = response.get("ResponseMetadata", {}) if isinstance(response, dict) else {}
+    try:
+        return int(meta.get("HTTPStatusCode", 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _code(exc: Exception) -> str:
+    response = _response(exc)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def _missing(exc: Exception) -> bool:
+    return (
+        isinstance(exc, FileNotFoundError)
+        or _status(exc) == 404
+        or _code(exc) in ("NoSuchKey", "404", "NotFound")
+    )
+
+
+def _ns(value: Any) -> int:
+    return int(value.timestamp() * 1e9) if isinstance(value, datetime) else 0
+
+
+class S3AtomicWrite:
+    """A multipart upload that becomes the object at `commit()`; `abort()` leaves nothing."""
+
+    def __init__(self, store: S3Store, path: StorePath) -> None:
+        self.path = Path(os.fspath(path))  # for messages only (the URL is kept as a string)
+        self.url = os.fspath(path)
+        self._store = store
+        self._bucket, self._key = split_url(path)
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+
+    def write(self, data: bytes) -> int:
+        self._buffer += data
+        while len(self._buffer) >= PART_BYTES:
+            self._send(bytes(self._buffer[:PART_BYTES]))
+            del self._buffer[:PART_BYTES]
+        return len(data)
+
+    def _send(self, part: bytes) -> None:
+        call = self._store.call
+        try:
+            if self._upload_id is None:
+                started = call("create_multipart_upload", Bucket=self._bucket, Key=self._key)
+                self._upload_id = started["UploadId"]
+            number = len(self._parts) + 1
+            done = call(
+                "upload_part",
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=part,
+            )
+        except Exception as exc:
+            raise OSError(f"cannot write {self.url}: {exc}") from exc
+        self._parts.append({"PartNumber": number, "ETag": done["ETag"]})
+        reached("s3.part")
+
+    def commit(self) -> None:
+        call = self._store.call
+        try:
+            if self._upload_id is None:  # small: one PUT
+                call("put_object", Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer))
+                return
+            if self._buffer:
+                self._send(bytes(self._buffer))
+                self._buffer.clear()
+            call(
+                "complete_multipart_upload",
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+            self._upload_id = None
+        except OSError:
+            self.abort()
+            raise
+        except Exception as exc:
+            self.abort()
+            raise OSError(f"cannot write {self.url}: {exc}") from exc
+
+    def abort(self) -> None:
+        self._buffer.clear()
+        if self._upload_id is not None:
+            upload, self._upload_id = self._upload_id, None
+            with contextlib.suppress(Exception):
+                self._store.call(
+                    "abort_multipart_upload", Bucket=self._bucket, Key=self._key, UploadId=upload
+                )
+
+
+class _Window(io.RawIOBase):
+    """Bytes `start` to `end` of a seekable stream (a ranged read)."""
+
+    def __init__(self, handle: BinaryIO, start: int, end: int) -> None:
+        self._handle = handle
+        handle.seek(start)
+        self._left = max(0, end - start)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._left <= 0:
+            return 0
+        data = self._handle.read(min(len(buffer), self._left))
+        buffer[: len(data)] = data
+        self._left -= len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
+
+
+class S3Store:
+    """The `Store` of `s3://bucket/key` URLs (one s3fs file system per process)."""
+
+    def __init__(self) -> None:
+        self._fs: Any = None
+        self._pid = 0
+
+    @property
+    def fs(self) -> Any:
+        if self._fs is None or self._pid != os.getpid():  # a forked worker makes its own
+            import s3fs
+
+            self._fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
+            self._pid = os.getpid()
+        return self._fs
+
+    def call(self, method: str, **kwargs: Any) -> Any:
+        """A botocore call through s3fs's client (its retries, its credentials chain)."""
+        return self.fs.call_s3(method, **kwargs)
+
+    def open_read(self, path: StorePath, start: int = 0, end: int | None = None) -> BinaryIO:
+        bucket, key = split_url(path)
+        try:
+            handle = self.fs.open(
+                f"{bucket}/{key}", "rb", block_size=READ_BLOCK, cache_type="readahead"
+            )
+        except FileNotFoundError:
+            raise FileNotFoundError(2, "no such object", os.fspath(path)) from None
+        if end is not None:
+            return io.BufferedReader(_Window(handle, start, end))  # type: ignore[return-value]
+        if start:
+            handle.seek(start)
+        return handle  # type: ignore[no-any-return]
+
+    def open_atomic(self, path: StorePath) -> S3AtomicWrite:
+        return S3AtomicWrite(self, path)
+
+    def append(self, path: StorePath, data: bytes) -> None:
+        """Object storage cannot append: the (small) object is read and written again."""
+        try:
+            with self.open_read(path) as handle:
+                before = handle.read()
+        except FileNotFoundError:
+            before = b""
+        out = self.open_atomic(path)
+        out.write(before + data)
+        out.commit()
+
+    def list(self, folder: StorePath) -> Iterator[Entry]:
+        bucket, key = split_url(folder)
+        prefix = f"{key}/" if key else ""
+        token: dict[str, str] = {}
+        while True:
+            page = self.call(
+                "list_objects_v2", Bucket=bucket, Prefix=prefix, Delimiter="/", **token
+            )
+            for common in page.get("CommonPrefixes", []):
+                yield Entry(common["Prefix"][len(prefix) :].rstrip("/"), True)
+            for item in page.get("Contents", []):
+                name = item["Key"][len(prefix) :]
+                if name:
+                    yield Entry(name, False)
+            if not page.get("IsTruncated"):
+                return
+            token = {"ContinuationToken": page["NextContinuationToken"]}
+
+    def stat(self, path: StorePath) -> FileStat | None:
+        bucket, key = split_url(path)
+        if key:
+            try:
+                head = self.call("head_object", Bucket=bucket, Key=key)
+            except Exception as exc:
+                if not _missing(exc):
+                    raise
+            else:
+                tag = str(head.get("ETag", "")).strip('"')
+                version = head.get("VersionId")
+                return FileStat(
+                    size=int(head.get("ContentLength", 0)),
+                    mtime_ns=_ns(head.get("LastModified")),
+                    etag=f"{tag}@{version}" if version and version != "null" else tag,
+                )
+        below = self.call(
+            "list_objects_v2", Bucket=bucket, Prefix=f"{key}/" if key else "", MaxKeys=1
+        )
+        return FileStat(0, 0, is_dir=True) if below.get("KeyCount", 0) else None
+
+    def publish(self, path: StorePath, data: bytes, expected_tag: str | None = None) -> FileStat:
+        bucket, key = split_url(path)
+        condition: dict[str, str] = {}
+        if expected_tag == ABSENT:
+            condition = {"IfNoneMatch": "*"}
+        elif expected_tag is not None:
+            condition = {"IfMatch": f'"{expected_tag.split("@", 1)[0]}"'}
+        try:
+            self.call("put_object", Bucket=bucket, Key=key, Body=data, **condition)
+        except Exception as exc:
+            if _status(exc) in (409, 412) or _code(exc) in (
+                "PreconditionFailed",
+                "ConditionalRequestConflict",
+            ):
+                raise PreconditionFailed(
+                    f"HTTP 412 from {os.fspath(path)}: another version was published "
+                    f"(expected {expected_tag})"
+                ) from exc
+            raise OSError(f"cannot write {os.fspath(path)}: {exc}") from exc
+        st = self.stat(path)
+        assert st is not None
+        return st
+
+    def move_in(self, source: Path, path: StorePath) -> None:
+        out = self.open_atomic(path)
+        try:
+            with open(source, "rb") as src:
+                while chunk := src.read(PART_BYTES):
+                    out.write(chunk)
+        except BaseException:
+            out.abort()
+            raise
+        out.commit()
+        source.unlink()
+
+    def remove(self, path: StorePath, missing_ok: bool = True, recursive: bool = False) -> None:
+        bucket, key = split_url(path)
+        if recursive:
+            keys = [k for k in self._keys(bucket, f"{key}/")]
+            for i in range(0, len(keys), DELETE_BATCH):
+                objects = [{"Key": k} for k in keys[i : i + DELETE_BATCH]]
+                self.call("delete_objects", Bucket=bucket, Delete={"Objects": objects})
+            return
+        if not missing_ok and self.stat(path) is None:
+            raise FileNotFoundError(2, "no such object", os.fspath(path))
+        self.call("delete_object", Bucket=bucket, Key=key)
+
+    def _keys(self, bucket: str, prefix: str) -> Iterator[str]:
+        token: dict[str, str] = {}
+        while True:
+            page = self.call("list_objects_v2", Bucket=bucket, Prefix=prefix, **token)
+            yield from (item["Key"] for item in page.get("Contents", []))
+            if not page.get("IsTruncated"):
+                return
+            token = {"ContinuationToken": page["NextContinuationToken"]}
+
+    def glob(self, pattern: str) -> list[str]:
+        """URLs of the objects matching `pattern` (fsspec glob: `*`, `?`, `[...]`, `**`)."""
+        return [f"s3://{key}" for key in self.fs.glob(pattern) if not self.fs.isdir(key)]
+
+    def remove_partials(self, folder: StorePath, prefix: str = "") -> int:
+        """Abort the incomplete multipart uploads under `folder` whose name starts with
+        `prefix` (left by a killed build: never visible, but billed); return how many."""
+        bucket, key = split_url(folder)
+        start = f"{key}/{prefix}" if key else prefix
+        aborted = 0
+        token: dict[str, str] = {}
+        while True:
+            page = self.call("list_multipart_uploads", Bucket=bucket, Prefix=start, **token)
+            for upload in page.get("Uploads", []):
+                self.call(
+                    "abort_multipart_upload",
+                    Bucket=bucket,
+                    Key=upload["Key"],
+                    UploadId=upload["UploadId"],
+                )
+                aborted += 1
+            if not page.get("IsTruncated"):
+                return aborted
+            token = {
+                "KeyMarker": page.get("NextKeyMarker", ""),
+                "UploadIdMarker": page.get("NextUploadIdMarker", ""),
+            }
+
+    def incomplete_uploads(self, folder: StorePath) -> list[str]:
+        """Keys of the multipart uploads under `folder` not yet completed or aborted."""
+        bucket, key = split_url(folder)
+        page = self.call("list_multipart_uploads", Bucket=bucket, Prefix=key)
+        return [u["Key"] for u in page.get("Uploads", [])]

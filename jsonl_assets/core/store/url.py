@@ -1,0 +1,98 @@
+"""`StoreURL`: an object-storage location (`s3://bucket/prefix`) that joins like a `Path`.
+
+`Path("s3://b/k")` collapses to `s3:/b/k`; a `StoreURL` keeps the URL as a string, joins with
+`/`, and answers the few file-system questions the build asks of its output dir through the
+store (`exists`, `is_file`, `is_dir`, `read_bytes`); `mkdir` does nothing (object storage has
+no folders). `location` turns a configured string into a `Path` or a `StoreURL`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from jsonl_assets.core.store.base import _scheme, read_bytes, store_for
+
+
+def is_url(text: str | os.PathLike[str]) -> bool:
+    """Whether `text` names a location of a non-local store (`s3://`, `gs://` ...)."""
+    return _scheme(text) not in ("", "file")
+
+
+class StoreURL(os.PathLike[str]):
+    """A URL with the parts of `pathlib.Path` the build uses on its output dirs."""
+
+    __slots__ = ("_url",)
+
+    def __init__(self, url: str | StoreURL) -> None:
+        text = os.fspath(url)
+        scheme, _, rest = text.partition("://")
+        self._url = f"{scheme.lower()}://{'/'.join(p for p in rest.split('/') if p)}"
+
+    def __fspath__(self) -> str:
+        return self._url
+
+    def __str__(self) -> str:
+        return self._url
+
+    def __repr__(self) -> str:
+        return f"StoreURL({self._url!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StoreURL) and other._url == self._url
+
+    def __hash__(self) -> int:
+        return hash(self._url)
+
+    def __truediv__(self, other: str | os.PathLike[str]) -> StoreURL:
+        return StoreURL(f"{self._url}/{os.fspath(other)}")
+
+    @property
+    def name(self) -> str:
+        return self._url.rsplit("/", 1)[1] if self._url.count("/") > 2 else ""
+
+    @property
+    def parent(self) -> StoreURL:
+        return StoreURL(self._url.rsplit("/", 1)[0]) if self._url.count("/") > 3 else self
+
+    @property
+    def stem(self) -> str:
+        return self.name.split(".", 1)[0] if not self.name.startswith(".") else self.name
+
+    def exists(self) -> bool:
+        return store_for(self).stat(self) is not None
+
+    def is_file(self) -> bool:
+        st = store_for(self).stat(self)
+        return st is not None and not st.is_dir
+
+    def is_dir(self) -> bool:
+        st = store_for(self).stat(self)
+        return st is not None and st.is_dir
+
+    def read_bytes(self) -> bytes:
+        return read_bytes(self)
+
+    def mkdir(self, *_: Any, **__: Any) -> None:
+        """Object storage has no folders: a prefix exists while an object lies under it."""
+
+    def resolve(self) -> StoreURL:
+        return self
+
+    def relative_to(self, other: StoreURL) -> str:
+        prefix = f"{other._url}/"
+        if not self._url.startswith(prefix):
+            raise ValueError(f"{self._url} is not inside {other._url}")
+        return self._url[len(prefix) :]
+
+
+def store_glob(pattern: str) -> list[str]:
+    """The objects a URL glob matches (`s3://bucket/raw/**/*.jsonl`), as URLs, sorted."""
+    return sorted(store_for(pattern).glob(pattern))  # type: ignore[attr-defined]
+
+
+def location(text: str | os.PathLike[str]) -> Any:
+    """A configured location: a `StoreURL` for a URL, else a `pathlib.Path`."""
+    from pathlib import Path
+
+    return StoreURL(os.fspath(text)) if is_url(text) else Path(text)

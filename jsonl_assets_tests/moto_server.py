@@ -1,0 +1,69 @@
+"""A real S3 server on loopback for the object-storage tests: moto's `ThreadedMotoServer` on
+127.0.0.1, port 0, started and stopped by the `s3_endpoint` fixture; `s3` gives a test a
+bucket and the AWS environment pointing at the server (endpoint, dummy keys, region)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from jsonl_assets.core.store import base
+
+BUCKET = "jsonl-assets-test"
+_buckets = itertools.count()
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+    bucket: str
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+
+def start_server() -> tuple[object, str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return server, f"http://{host}:{port}"
+
+
+def aws_env(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """The server, started once for the session (moto keeps its buckets in the process, so
+    each test gets a bucket of its own instead of a server of its own)."""
+    server, endpoint = start_server()
+    base._stores.pop("s3", None)  # a store made with another environment
+    try:
+        yield endpoint
+    finally:
+        base._stores.pop("s3", None)
+        server.stop()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
+    """An empty bucket of its own on the loopback server, and the AWS environment (endpoint,
+    dummy keys) pointing at it for the test and the processes it starts."""
+    for key, value in aws_env(s3_endpoint).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    bucket = f"{BUCKET}-{next(_buckets)}"
+    base.store_for(f"s3://{bucket}").call("create_bucket", Bucket=bucket)  # type: ignore[attr-defined]
+    yield S3Server(s3_endpoint, bucket)

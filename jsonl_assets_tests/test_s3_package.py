@@ -1,0 +1,266 @@
+"""Builds on object storage, against a real S3 server on loopback (moto): sources read from
+`s3://` into a package on `s3://`, verified by `jsonl-assets verify s3://...`; a reader holding
+the old metadata.json through a rebuild; two publishers racing; kill -9 mid-upload; the sensor
+seeing a new ETag."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import orjson
+import pytest
+import yaml
+
+from jsonl_assets.core.compression import iter_decompressed
+from jsonl_assets.core.config import CONFIG_ENV_VAR
+from jsonl_assets.core.fault_points import PAUSE_ENV_VAR, PAUSE_FILE_ENV_VAR
+from jsonl_assets.core.store.base import read_bytes, store_for
+
+from . import test_restart as restart
+from .conftest import build_with_core
+from .moto_server import S3Server
+
+RFT_TEST = "raw/rft/seedlings_test.jsonl"  # split: test -> rft|test only
+
+
+def _upload(s3: S3Server, folder: Path, prefix: str = "raw") -> None:
+    store = store_for(s3.url(prefix))
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            store.publish(
+                s3.url(f"{prefix}/{path.relative_to(folder).as_posix()}"), path.read_bytes()
+            )
+
+
+def _s3_config(s3: S3Server, root: Path, config: Path, package: str = "pkg") -> Path:
+    """`config` with every source glob read from the bucket (`raw/...` -> `s3://b/raw/...`),
+    the package and quarantine in the bucket, work dir local."""
+    data = yaml.safe_load(config.read_text())
+    for source in data["sources"]:
+        paths = source["paths"] if isinstance(source["paths"], list) else [source["paths"]]
+        source["paths"] = [s3.url(p) for p in paths]
+    data.setdefault("output", {}).update(
+        dir=s3.url(package), quarantine_dir=s3.url(f"{package}-quarantine"), work_dir="work"
+    )
+    root.mkdir(parents=True, exist_ok=True)
+    out = root / "pipeline.yaml"
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
+def _records(package: str | Path) -> list[dict[str, Any]]:
+    """Every record of the package, in metadata.json's order."""
+    meta = orjson.loads(read_bytes(f"{package}/metadata.json"))
+    records: list[dict[str, Any]] = []
+    for entry in meta["files"]:
+        for shard in entry["shards"]:
+            path = f"{package}/{shard['path']}"
+            with store_for(path).open_read(path) as handle:
+                data = b"".join(iter_decompressed(handle, shard.get("compression", "none")))
+            records.extend(orjson.loads(line) for line in data.splitlines())
+    return records
+
+
+def _shards(package: str) -> dict[str, bytes]:
+    meta = orjson.loads(read_bytes(f"{package}/metadata.json"))
+    return {
+        s["path"]: read_bytes(f"{package}/{s['path']}") for f in meta["files"] for s in f["shards"]
+    }
+
+
+def _add_rft_record(s3: S3Server, sample_project: Path) -> None:
+    """Write the rft test source's object again with one more record (a new ETag)."""
+    raw = (sample_project.parent / RFT_TEST).read_bytes()
+    extra = orjson.dumps({"id": "beds-9999", "messages": [{"role": "user", "content": "x?"}],
+                          "reference": {"grading": {"type": "numeric", "tolerance": 0},
+                                        "answer": 12}})  # fmt: skip
+    store_for(s3.url(RFT_TEST)).publish(s3.url(RFT_TEST), raw + extra + b"\n")
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+
+
+@pytest.mark.slow
+def test_s3_sources_into_an_s3_package_equal_the_local_build(
+    s3: S3Server, sample_project: Path, tmp_path: Path
+) -> None:
+    _upload(s3, sample_project.parent / "raw")
+    config = _s3_config(s3, tmp_path / "s3-project", sample_project)
+    package = build_with_core(config)
+    assert str(package) == s3.url("pkg")
+    verify = subprocess.run(
+        [sys.executable, "-m", "jsonl_assets.cli", "verify", s3.url("pkg")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "valid" in verify.stdout and "0 errors" in verify.stdout
+    local = _records(build_with_core(sample_project))
+    remote = _records(s3.url("pkg"))
+    assert len(remote) == len(local) > 0
+    prefix = s3.url("")
+    for a, b in zip(local, remote, strict=True):
+        trace = b["metadata"]["trace"]
+        assert trace["file"].startswith(prefix)  # the URL instead of the config-relative path
+        trace["file"] = trace["file"][len(prefix) :]
+        assert a == b
+    # The quarantine went to the bucket too, and nothing was left half-uploaded.
+    assert list(store_for(s3.url("x")).list(s3.url("pkg-quarantine")))
+    assert store_for(s3.url("x")).incomplete_uploads(s3.url("")) == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_a_reader_holding_the_old_metadata_on_s3_reads_every_old_shard(
+    s3: S3Server, sample_project: Path, tmp_path: Path
+) -> None:
+    _upload(s3, sample_project.parent / "raw")
+    config = _s3_config(s3, tmp_path / "p", sample_project)
+    build_with_core(config)
+    package = s3.url("pkg")
+    held = read_bytes(f"{package}/metadata.json")
+    old = _shards(package)
+    _add_rft_record(s3, sample_project)
+    data = yaml.safe_load(config.read_text())
+    data["sources"] = [s for s in data["sources"] if s["objective"] != "preference"]
+    config.write_text(yaml.safe_dump(data, sort_keys=False))  # a partition less: changed
+    done: list[bool] = []
+
+    def rebuild() -> None:
+        try:
+            build_with_core(config)
+        finally:
+            done.append(True)
+
+    builder = threading.Thread(target=rebuild)
+    builder.start()
+    reads = 0
+    while not done:
+        for path, content in old.items():
+            assert read_bytes(f"{package}/{path}") == content, path
+        reads += 1
+    builder.join()
+    assert read_bytes(f"{package}/metadata.json") != held and reads > 0
+    for path, content in old.items():
+        assert read_bytes(f"{package}/{path}") == content, path
+
+
+def _popen(config: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    full = {**os.environ, **env, "PYTHONPATH": str(restart.REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "jsonl_assets_tests.test_restart", str(config), *restart.KEYS],
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=config.parent,
+    )
+
+
+@pytest.mark.slow
+def test_two_publishers_one_wins_the_other_gets_412(s3: S3Server, tmp_path: Path) -> None:
+    """Two builds (two work dirs, as on two machines) of different sources into one package:
+    the first pauses just before its publish, the second publishes, then the first goes on
+    and gets HTTP 412 -> "package changed since this build started"; the package is the
+    second's, whole."""
+    first = restart.make_project(tmp_path / "a", chats=200, notes=300)
+    second = restart.make_project(tmp_path / "b", chats=120, notes=500)
+    for config in (first, second):
+        data = yaml.safe_load(config.read_text())
+        data["output"] = {**data.get("output", {}), "dir": s3.url("pkg")}
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+    pause = tmp_path / "pause"
+    waiting = _popen(first, {PAUSE_ENV_VAR: "before_publish", PAUSE_FILE_ENV_VAR: str(pause)})
+    deadline = time.monotonic() + 120
+    while not pause.exists():
+        assert waiting.poll() is None, waiting.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    winner = restart.run_core_build(second, env=_env())
+    assert winner.returncode == 0, winner.stderr[-3000:]
+    won = read_bytes(s3.url("pkg/metadata.json"))
+    pause.unlink()
+    _, err = waiting.communicate(timeout=120)
+    assert waiting.returncode != 0
+    assert "package changed since this build started" in err and "HTTP 412" in err
+    assert read_bytes(s3.url("pkg/metadata.json")) == won
+    meta = orjson.loads(won)
+    for entry in meta["files"]:
+        for shard in entry["shards"]:
+            path = s3.url(f"pkg/{shard['path']}")
+            assert store_for(path).stat(path).size > 0  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+@pytest.mark.crash
+def test_kill_9_mid_upload_then_rerun_is_byte_identical(s3: S3Server, tmp_path: Path) -> None:
+    """A cpt shard over one 8 MiB part (incompressible text): kill -9 just after its first
+    part went up. Nothing half-written is visible; the rerun aborts the stale upload and
+    ends byte-identical to an uninterrupted build."""
+    keys = ("cpt|train",)
+
+    def project(root: Path, bucket_prefix: str) -> Path:
+        config = restart.make_project(root, chats=200, notes=300)
+        blob = os.urandom(12 << 20).hex()  # 24 MiB of hex: zstd keeps about half
+        notes = "".join(
+            orjson.dumps({"id": f"big{i}", "text": blob[i << 18 : (i + 1) << 18]}).decode() + "\n"
+            for i in range(len(blob) >> 18)
+        )
+        (root / "raw" / "cpt" / "notes_a.jsonl").write_text(notes)
+        data = yaml.safe_load(config.read_text())
+        data["output"] = {
+            **data.get("output", {}),
+            "dir": s3.url(bucket_prefix),
+            "max_records_per_shard": 1000,
+            "max_bytes_per_shard": None,
+        }
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+        return config
+
+    clean = project(tmp_path / "clean", "clean")
+    done = restart.run_core_build(clean, env=_env(), keys=keys)
+    assert done.returncode == 0, done.stderr[-3000:]
+    config = project(tmp_path / "killed", "killed")
+    (tmp_path / "killed" / "raw").joinpath("cpt", "notes_a.jsonl").write_bytes(
+        (tmp_path / "clean" / "raw" / "cpt" / "notes_a.jsonl").read_bytes()
+    )
+    killed = restart.run_core_build(config, kill_at="s3.part", env=_env(), keys=keys)
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    store = store_for(s3.url("x"))
+    assert store.incomplete_uploads(s3.url("killed"))  # type: ignore[attr-defined]
+    assert store.stat(s3.url("killed/metadata.json")) is None
+    again = restart.run_core_build(config, env=_env(), keys=keys)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert store.incomplete_uploads(s3.url("killed")) == []  # type: ignore[attr-defined]
+    assert _shards(s3.url("killed")) == _shards(s3.url("clean"))
+    assert read_bytes(s3.url("killed/metadata.json")) == read_bytes(s3.url("clean/metadata.json"))
+
+
+@pytest.mark.slow
+def test_the_sensor_sees_a_new_etag_and_requests_only_its_partitions(
+    s3: S3Server,
+    sample_project: Path,
+    tmp_path: Path,
+    instance: dg.DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from .test_sensors import tick
+
+    _upload(s3, sample_project.parent / "raw")
+    config = _s3_config(s3, tmp_path / "p", sample_project)
+    monkeypatch.setenv(CONFIG_ENV_VAR, str(config))
+    baseline = tick(instance, None)
+    assert not baseline.run_requests
+    unchanged = tick(instance, baseline.cursor)
+    assert not unchanged.run_requests
+    _add_rft_record(s3, sample_project)  # a new ETag
+    changed = tick(instance, baseline.cursor)
+    assert [r.partition_key for r in changed.run_requests or []] == ["rft|test"]
