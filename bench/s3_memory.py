@@ -1,7 +1,7 @@
 """Peak memory of a build that streams a large source from S3 into a package on S3.
 
 Starts a moto S3 server on 127.0.0.1 (port 0) in a child process, uploads a generated JSONL
-source of at least --size-gb GB to it (streamed, multipart), then builds its one partition
+source of at least --size-gb GB to it (streamed, multipart, 128 MB objects), then builds its one partition
 (`cpt|train`) into `s3://bench/pkg` in a fresh subprocess through the core build path, and
 prints records, seconds, MB/s and the build process's peak RSS (ru_maxrss). Nothing is
 asserted; the figure is indicative (the server shares the machine).
@@ -22,6 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BUCKET = "bench"
+OBJECT_BYTES = 128_000_000
 SERVER = r"""
 import sys, time
 from moto.server import ThreadedMotoServer
@@ -47,26 +48,32 @@ print(result.shards.records_out, round(seconds, 1), round(peak))
 
 
 def upload_source(size_gb: float) -> int:
-    """A JSONL source of text records, streamed into the bucket as a multipart upload."""
+    """A JSONL source of text records, streamed into the bucket as multipart uploads of
+    OBJECT_BYTES each (moto checksums a whole upload at completion, in Python: one 1 GB
+    object takes it longer than the client's read timeout)."""
     import orjson
 
     from jsonl_assets.core.store.base import store_for
 
     store = store_for(f"s3://{BUCKET}")
     store.call("create_bucket", Bucket=BUCKET)  # type: ignore[attr-defined]
-    out = store.open_atomic(f"s3://{BUCKET}/raw/notes.jsonl")
-    target, written, i = int(size_gb * 1_000_000_000), 0, 0
+    target, written, i, objects = int(size_gb * 1_000_000_000), 0, 0, 0
     words = b"gardens rivers engines proofs small curious robots quietly jumbled texts ".split()
     while written < target:
-        lines = []
-        for _ in range(1000):
-            text = b" ".join(words[(i * 7 + k) % len(words)] for k in range(120)) + b" %d" % i
-            lines.append(orjson.dumps({"id": f"n{i}", "text": text.decode()}) + b"\n")
-            i += 1
-        block = b"".join(lines)
-        out.write(block)
-        written += len(block)
-    out.commit()
+        out = store.open_atomic(f"s3://{BUCKET}/raw/notes-{objects:04d}.jsonl")
+        objects += 1
+        in_object = 0
+        while in_object < OBJECT_BYTES and written < target:
+            lines = []
+            for _ in range(1000):
+                text = b" ".join(words[(i * 7 + k) % len(words)] for k in range(120)) + b" %d" % i
+                lines.append(orjson.dumps({"id": f"n{i}", "text": text.decode()}) + b"\n")
+                i += 1
+            block = b"".join(lines)
+            out.write(block)
+            written += len(block)
+            in_object += len(block)
+        out.commit()
     return written
 
 
@@ -97,7 +104,7 @@ def main() -> None:
                 f"output: {{dir: 's3://{BUCKET}/pkg', work_dir: work, "
                 f"quarantine_dir: 's3://{BUCKET}/quarantine'}}\n"
                 "sources:\n"
-                f"  - {{name: notes, paths: ['s3://{BUCKET}/raw/notes.jsonl'], objective: cpt,"
+                f"  - {{name: notes, paths: ['s3://{BUCKET}/raw/notes-*.jsonl'], objective: cpt,"
                 " adapter: text, split: train, id_field: id}\n"
             )
             done = subprocess.run(

@@ -21,6 +21,7 @@ from typing import Any, BinaryIO, Final
 
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.store.base import ABSENT, Entry, FileStat, PreconditionFailed, StorePath
+from jsonl_assets.core.store.url import StoreURL
 
 PART_BYTES: Final = 8 << 20  # multipart part size (S3's minimum is 5 MiB, the last excepted)
 READ_BLOCK: Final = 4 << 20  # read-ahead of a streamed read
@@ -73,7 +74,7 @@ class S3AtomicWrite:
     """A multipart upload that becomes the object at `commit()`; `abort()` leaves nothing."""
 
     def __init__(self, store: S3Store, path: StorePath) -> None:
-        self.path = Path(os.fspath(path))  # for messages only (the URL is kept as a string)
+        self.path: Any = StoreURL(os.fspath(path))
         self.url = os.fspath(path)
         self._store = store
         self._bucket, self._key = split_url(path)
