@@ -202,7 +202,7 @@ def test_two_publishers_one_wins_the_other_gets_412(s3: S3Server, tmp_path: Path
 @pytest.mark.slow
 @pytest.mark.crash
 def test_kill_9_mid_upload_then_rerun_is_byte_identical(s3: S3Server, tmp_path: Path) -> None:
-    """A cpt shard over one 8 MiB part (incompressible text): kill -9 just after its first
+    """A cpt shard over one 5 MiB part (incompressible text): kill -9 just after its first
     part went up. Nothing half-written is visible; the rerun aborts the stale upload and
     ends byte-identical to an uninterrupted build."""
     keys = ("cpt|train",)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 
 from jsonl_assets.core.store.base import ABSENT, PreconditionFailed, read_bytes, store_for
+from jsonl_assets.core.store.s3 import PART_BYTES
 from jsonl_assets.core.store.url import StoreURL, location, store_glob
 
 from .moto_server import S3Server
 
-PART = 8 << 20
+PART = PART_BYTES
 
 
 def test_publish_is_conditional(s3: S3Server) -> None:
@@ -30,7 +31,8 @@ def test_a_multipart_write_is_invisible_until_committed(s3: S3Server) -> None:
     store = store_for(path)
     out = store.open_atomic(path)
     data = bytes(range(256)) * (PART // 256) + b"tail"
-    out.write(data)  # one part sent, the tail buffered
+    out.write(data[:PART])  # one part sent
+    out.write(data[PART:])  # the tail buffered
     assert store.stat(path) is None and store.incomplete_uploads(s3.url("pkg")) == [  # type: ignore[attr-defined]
         "pkg/data/big.bin"
     ]

@@ -120,7 +120,8 @@ class Store(Protocol):
         ...
 
 
-def _scheme(path_or_url: StorePath) -> str:
+def url_scheme(path_or_url: StorePath) -> str:
+    """The lower-case scheme of a URL (`s3`), "" for a plain path."""
     text = os.fspath(path_or_url)
     head, sep, _ = text.partition("://")
     return head.lower() if sep and head.isalnum() and len(head) > 1 else ""
@@ -131,7 +132,7 @@ _stores: dict[str, Store] = {}
 
 def store_for(path_or_url: StorePath) -> Store:
     """The store that holds `path_or_url` (one instance per scheme)."""
-    scheme = _scheme(path_or_url)
+    scheme = url_scheme(path_or_url)
     store = _stores.get(scheme)
     if store is None:
         target = BACKENDS.get(scheme)

@@ -23,7 +23,7 @@ from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.store.base import ABSENT, Entry, FileStat, PreconditionFailed, StorePath
 from jsonl_assets.core.store.url import StoreURL
 
-PART_BYTES: Final = 8 << 20  # multipart part size (S3's minimum is 5 MiB, the last excepted)
+PART_BYTES: Final = 5 << 20  # multipart part size: S3's minimum (the last part excepted)
 READ_BLOCK: Final = 4 << 20  # read-ahead of a streamed read
 DELETE_BATCH: Final = 1000
 
@@ -78,16 +78,24 @@ class S3AtomicWrite:
         self.url = os.fspath(path)
         self._store = store
         self._bucket, self._key = split_url(path)
-        self._buffer = bytearray()
+        self._chunks: list[bytes] = []  # written, not yet sent (joined once per part)
+        self._buffered = 0
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
 
     def write(self, data: bytes) -> int:
-        self._buffer += data
-        while len(self._buffer) >= PART_BYTES:
-            self._send(bytes(self._buffer[:PART_BYTES]))
-            del self._buffer[:PART_BYTES]
+        self._chunks.append(bytes(data))
+        self._buffered += len(data)
+        if self._buffered >= PART_BYTES:
+            part = b"".join(self._chunks)
+            self._chunks, self._buffered = [], 0
+            self._send(part)  # a part may pass PART_BYTES by one write: parts need no fixed size
         return len(data)
+
+    def _rest(self) -> bytes:
+        rest = b"".join(self._chunks)
+        self._chunks, self._buffered = [], 0
+        return rest
 
     def _send(self, part: bytes) -> None:
         call = self._store.call
@@ -113,11 +121,10 @@ class S3AtomicWrite:
         call = self._store.call
         try:
             if self._upload_id is None:  # small: one PUT
-                call("put_object", Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer))
+                call("put_object", Bucket=self._bucket, Key=self._key, Body=self._rest())
                 return
-            if self._buffer:
-                self._send(bytes(self._buffer))
-                self._buffer.clear()
+            if self._chunks:
+                self._send(self._rest())
             call(
                 "complete_multipart_upload",
                 Bucket=self._bucket,
@@ -134,7 +141,7 @@ class S3AtomicWrite:
             raise OSError(f"cannot write {self.url}: {exc}") from exc
 
     def abort(self) -> None:
-        self._buffer.clear()
+        self._chunks, self._buffered = [], 0
         if self._upload_id is not None:
             upload, self._upload_id = self._upload_id, None
             with contextlib.suppress(Exception):

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from jsonl_assets.core.store.base import _scheme, read_bytes, store_for
+from jsonl_assets.core.store.base import read_bytes, store_for, url_scheme
 
 
 def is_url(text: str | os.PathLike[str]) -> bool:
     """Whether `text` names a location of a non-local store (`s3://`, `gs://` ...)."""
-    return _scheme(text) not in ("", "file")
+    return url_scheme(text) not in ("", "file")
 
 
 class StoreURL(os.PathLike[str]):
