@@ -25,7 +25,14 @@ from jsonl_assets.core.store.work_files import partition_dirs
 from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets.defs import checks
 from jsonl_assets.defs.partitions import all_partition_keys
-from jsonl_assets_tests.conftest import CORPUS, REPO, materialize, read_shard, write_config
+from jsonl_assets_tests.conftest import (
+    CORPUS,
+    REPO,
+    materialize,
+    read_shard,
+    shard_relpaths,
+    write_config,
+)
 
 CONFIG = REPO / "data" / "corpus_pipeline.yaml"
 CORPUS_PREFIX = "../../shared/corpus/"
@@ -110,7 +117,7 @@ def test_every_corpus_folder_builds_into_one_valid_package(
     # The package holds what the accounting says, and the records are the corpus' content.
     metadata = orjson.loads((package / "metadata.json").read_bytes())
     listed = sorted(s["path"] for f in metadata["files"] for s in f["shards"])
-    assert sorted(str(p.relative_to(package)) for p in (package / "data").iterdir()) == listed
+    assert sorted(shard_relpaths(package)) == listed
     records = [r for path in listed for r in read_shard(package / path)]
     by_source = Counter(r["metadata"]["trace"]["source"] for r in records)
     assert by_source == Counter({name: c["written"] for name, c in totals.items()})

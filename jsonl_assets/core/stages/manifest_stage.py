@@ -27,7 +27,7 @@ from jsonl_assets.core.rules.spec_vocabulary import SPLITS
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.stages.validate_stage import IDS
 from jsonl_assets.core.store.atomic_files import write_atomic
-from jsonl_assets.core.store.base import PreconditionFailed, store_for
+from jsonl_assets.core.store.base import PreconditionFailed, read_bytes, store_for
 from jsonl_assets.core.store.package_files import check_package, own_manifest
 from jsonl_assets.core.store.package_gc import collect_garbage
 from jsonl_assets.core.store.partition_lock import partition_lock
@@ -165,11 +165,14 @@ def _publish(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> Mani
         try:
             store.publish(result.path, data, expected_tag=expected)
         except PreconditionFailed as exc:
-            raise PackageChangedError(
-                f"package changed since this build started: {result.path} is no longer the "
-                f"version this build started from ({exc}); nothing was published. Build again "
-                "to publish on top of the new version"
-            ) from exc
+            if _current_bytes(result.path) == data:
+                pass  # another build of the same inputs published these very bytes meanwhile
+            else:
+                raise PackageChangedError(
+                    f"package changed since this build started: {result.path} is no longer the "
+                    f"version this build started from ({exc}); nothing was published. Build "
+                    "again to publish on top of the new version"
+                ) from exc
         finally:
             forget_base(cfg)
         result.published = True
@@ -178,3 +181,10 @@ def _publish(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> Mani
         )
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _current_bytes(path: Path) -> bytes | None:
+    try:
+        return read_bytes(path)
+    except FileNotFoundError:
+        return None
