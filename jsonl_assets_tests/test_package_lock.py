@@ -34,10 +34,12 @@ HOLDER = ".jsonl-assets.lock.json"
 
 
 def project(root: Path, package: Path, notes: int) -> Path:
-    """A test project whose package dir is `package` (shared); work and quarantine its own."""
+    """A test project whose package dir is `package` (shared); work and quarantine its own.
+    Retention 0: the shards the other build published go when this one publishes."""
     config = restart.make_project(root, chats=200, notes=notes)
     data = yaml.safe_load(config.read_text())
     data["output"]["dir"] = str(package)
+    data["output"]["retention_hours"] = 0
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     return config
 
