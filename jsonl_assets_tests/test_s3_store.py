@@ -13,6 +13,8 @@ from .moto_server import S3Server
 
 PART = PART_BYTES
 
+pytestmark = pytest.mark.slow  # starting the moto server takes seconds
+
 
 def test_publish_is_conditional(s3: S3Server) -> None:
     path = s3.url("pkg/metadata.json")
