@@ -1,0 +1,185 @@
+"""The report's charts as SVG text, drawn by matplotlib offline and byte-identical for the
+same data: fixed rcParams (font, hash salt), no date in the SVG, no pyplot global state."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any, Final
+
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from jsonl_assets.core.report.report_data import bin_labels
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+
+RC: Final = {
+    "svg.hashsalt": "jsonl-assets-report",
+    "svg.fonttype": "none",  # text stays text: smaller, selectable
+    "font.family": "DejaVu Sans",
+    "font.size": 9.0,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "figure.dpi": 96.0,
+    "path.simplify": False,
+}
+PALETTE: Final = (
+    "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2",
+    "#b279a2", "#ff9da6", "#9d755d", "#bab0ac", "#eeca3b",
+)  # fmt: skip
+SPLIT_COLOURS: Final = dict(zip(SPLITS, PALETTE, strict=False))
+WIDTH: Final = 9.0
+
+
+def _svg(figure: Figure) -> str:
+    out = io.StringIO()
+    with matplotlib.rc_context(RC):
+        figure.savefig(out, format="svg", metadata={"Date": None})
+    text = out.getvalue()
+    return text[text.index("<svg") :]  # inline: without the XML declaration and DOCTYPE
+
+
+def _figure(rows: int, cols: int, height: float) -> tuple[Figure, list[Axes]]:
+    with matplotlib.rc_context(RC):
+        figure = Figure(figsize=(WIDTH, height), layout="constrained")
+        axes = figure.subplots(rows, cols, squeeze=False)
+    return figure, [a for row in axes for a in row]
+
+
+def _grouped(ax: Axes, labels: Sequence[str], series: dict[str, Sequence[float]]) -> None:
+    """Bars of several series side by side (one colour per series) at each label."""
+    width = 0.8 / max(len(series), 1)
+    for i, (name, values) in enumerate(series.items()):
+        xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(labels))]
+        colour = SPLIT_COLOURS.get(name, PALETTE[i % len(PALETTE)])
+        ax.bar(xs, values, width=width, label=name, color=colour)
+    ax.set_xticks(range(len(labels)), labels)
+
+
+def _by_objective(cells: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for c in cells:
+        out.setdefault(c["objective"], {})[c["split"]] = c
+    return {o: out[o] for o in OBJECTIVES if o in out}
+
+
+def records_chart(cells: list[dict[str, Any]]) -> str:
+    objectives = _by_objective(cells)
+    figure, (ax,) = _figure(1, 1, 2.6)
+    series = {
+        s: [objectives[o].get(s, {}).get("records", 0) for o in objectives]
+        for s in SPLITS
+        if any(s in v for v in objectives.values())
+    }
+    _grouped(ax, list(objectives), series)
+    ax.set_ylabel("records")
+    ax.set_title("Records per objective and split")
+    ax.legend(title="split")
+    return _svg(figure)
+
+
+def length_chart(cells: list[dict[str, Any]], objective: str, edges: list[int]) -> str | None:
+    """Histograms of prompt/response/document lengths (characters, words) per split."""
+    splits = _by_objective(cells).get(objective, {})
+    kinds = [
+        k for k in ("prompt", "response", "document")
+        if any(c["lengths"][k]["chars"]["count"] for c in splits.values())
+    ]  # fmt: skip
+    if not kinds:
+        return None
+    labels = bin_labels(edges)
+    figure, axes = _figure(len(kinds), 2, 2.3 * len(kinds))
+    for row, kind in enumerate(kinds):
+        for col, unit in enumerate(("chars", "words")):
+            ax = axes[row * 2 + col]
+            used = [
+                i for i in range(len(edges))
+                if any(c["lengths"][kind][unit]["bins"][i] for c in splits.values())
+            ]  # fmt: skip
+            span = range(used[0], used[-1] + 1) if used else range(0)
+            series = {
+                s: [c["lengths"][kind][unit]["bins"][i] for i in span] for s, c in splits.items()
+            }
+            _grouped(ax, [labels[i] for i in span], series)
+            ax.tick_params(axis="x", labelrotation=30)
+            ax.set_title(
+                f"{objective} {kind} length ({'characters' if unit == 'chars' else 'words'})"
+            )
+            ax.set_ylabel("count")
+            if row == 0 and col == 0:
+                ax.legend(title="split")
+    return _svg(figure)
+
+
+def count_chart(cells: list[dict[str, Any]], key: str, title: str, xlabel: str) -> str | None:
+    """Bars of a per-record count or category (`turns`, `candidates`, `grading_types`), one
+    panel per objective that has any, one colour per split."""
+    objectives = {o: s for o, s in _by_objective(cells).items() if any(c[key] for c in s.values())}
+    if not objectives:
+        return None
+    figure, axes = _figure(1, len(objectives), 2.6)
+    for ax, (objective, splits) in zip(axes, objectives.items(), strict=True):
+        values = sorted({v for c in splits.values() for v in c[key]}, key=_natural)
+        _grouped(ax, values, {s: [c[key].get(v, 0) for v in values] for s, c in splits.items()})
+        ax.set_title(f"{objective}: {title}")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("records")
+        ax.legend(title="split")
+    return _svg(figure)
+
+
+def _natural(value: str) -> tuple[int, int, str]:
+    return (0, int(value), "") if value.isdigit() else (1, 0, value)
+
+
+def share_chart(cells: list[dict[str, Any]]) -> str:
+    """Share of records with a tool call, per objective x split."""
+    figure, (ax,) = _figure(1, 1, 2.4)
+    labels = [f"{c['objective']}/{c['split']}" for c in cells]
+    shares = [100 * c["tool_call_records"] / c["records"] if c["records"] else 0 for c in cells]
+    ax.bar(range(len(labels)), shares, color=PALETTE[0])
+    ax.set_xticks(range(len(labels)), labels, rotation=30)
+    ax.set_ylabel("% of records")
+    ax.set_title("Records with at least one tool call")
+    return _svg(figure)
+
+
+def mixture_chart(cells: list[dict[str, Any]]) -> str:
+    """Stacked bars of each source's share of records and of characters, per cell."""
+    sources = sorted({s for c in cells for s in c["sources"]})
+    colours = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(sources)}
+    labels = [f"{c['objective']}/{c['split']}" for c in cells][::-1]
+    figure, axes = _figure(1, 2, 0.35 * len(cells) + 1.6)
+    for ax, measure, title in zip(
+        axes, ("records", "chars"), ("share of records", "share of characters"), strict=True
+    ):
+        left = [0.0] * len(cells)
+        for source in sources:
+            shares = []
+            for c in cells[::-1]:
+                total = sum(v[measure] for v in c["sources"].values())
+                value = c["sources"].get(source, {}).get(measure, 0)
+                shares.append(100 * value / total if total else 0.0)
+            ax.barh(range(len(cells)), shares, left=left, color=colours[source], label=source)
+            left = [a + b for a, b in zip(left, shares, strict=True)]
+        ax.set_yticks(range(len(cells)), labels)
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("%")
+        ax.set_title(f"Source mixture: {title}")
+    axes[1].legend(title="source", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return _svg(figure)
+
+
+def quarantine_chart(by_reason: dict[str, int]) -> str | None:
+    if not by_reason:
+        return None
+    reasons = list(by_reason)[::-1]
+    figure, (ax,) = _figure(1, 1, 0.3 * len(reasons) + 1.2)
+    ax.barh(range(len(reasons)), [by_reason[r] for r in reasons], color=PALETTE[3])
+    ax.set_yticks(range(len(reasons)), reasons)
+    ax.set_xlabel("records quarantined")
+    ax.set_title("Quarantine reasons")
+    return _svg(figure)

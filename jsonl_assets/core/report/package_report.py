@@ -1,0 +1,59 @@
+"""Writes report.html and DATACARD.md beside the package (`<output.dir>-report/`), each
+atomically through the store, after metadata.json was published. They are not inside the
+package: metadata.json does not list them and `verify` would flag them as foreign files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.report.datacard import render_datacard
+from jsonl_assets.core.report.html_report import render_html
+from jsonl_assets.core.report.report_data import compute_report
+from jsonl_assets.core.stages.manifest_stage import ManifestResult
+from jsonl_assets.core.store.base import write_bytes
+
+REPORT_HTML: Final = "report.html"
+DATACARD: Final = "DATACARD.md"
+DIR_SUFFIX: Final = "-report"
+SWITCH: Final = "JSONL_ASSETS_REPORT"  # "0": a build does not write the report (test suites)
+
+
+def report_dir(cfg: PipelineConfig) -> Path:
+    """Where the report goes: a folder beside the package, named after it."""
+    package = cfg.output.dir
+    return package.with_name(package.name + DIR_SUFFIX)
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    html: Path
+    datacard: Path
+    data: dict[str, Any]
+
+
+def write_report(cfg: PipelineConfig, verification: dict[str, Any] | None = None) -> ReportResult:
+    """Compute the published package's statistics and write its report and data card.
+    `verification`: the publication's verifier counts (errors, warnings, leaked_ids)."""
+    data = compute_report(cfg.output.dir, cfg.output.quarantine_dir)
+    folder = report_dir(cfg)
+    html, card = folder / REPORT_HTML, folder / DATACARD
+    write_bytes(html, render_html(data))
+    write_bytes(card, render_datacard(cfg, data, verification))
+    return ReportResult(html, card, data)
+
+
+def report_after_publication(cfg: PipelineConfig, result: ManifestResult) -> ReportResult | None:
+    """The build's hook: the report of a package whose metadata.json was just published
+    (None when it was not, or when $JSONL_ASSETS_REPORT is "0")."""
+    if not result.published or os.environ.get(SWITCH, "1") == "0":
+        return None
+    counts = {
+        "errors": result.error_count,
+        "warnings": result.warning_count,
+        "leaked_ids": result.leaked_ids,
+    }
+    return write_report(cfg, counts)
