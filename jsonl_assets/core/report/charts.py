@@ -10,6 +10,7 @@ from typing import Any, Final
 import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from jsonl_assets.core.report.report_data import bin_labels
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
@@ -101,17 +102,24 @@ def length_chart(cells: list[dict[str, Any]], objective: str, edges: list[int]) 
             ]  # fmt: skip
             span = range(used[0], used[-1] + 1) if used else range(0)
             series = {
-                s: [c["lengths"][kind][unit]["bins"][i] for i in span] for s, c in splits.items()
+                s: [_share(c["lengths"][kind][unit], i) for i in span] for s, c in splits.items()
             }
             _grouped(ax, [labels[i] for i in span], series)
-            ax.tick_params(axis="x", labelrotation=30)
+            ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+            step = max(1, len(span) // 14)  # at most ~14 labels: keep every step-th
+            for n, tick in enumerate(ax.get_xticklabels()):
+                tick.set_visible(n % step == 0)
             ax.set_title(
                 f"{objective} {kind} length ({'characters' if unit == 'chars' else 'words'})"
             )
-            ax.set_ylabel("count")
-            if row == 0 and col == 0:
-                ax.legend(title="split")
+            ax.set_ylabel("% of the split's values")
+    handles, names = axes[0].get_legend_handles_labels()
+    figure.legend(handles, names, title="split", loc="outside upper right", ncols=len(names))
     return _svg(figure)
+
+
+def _share(histogram: dict[str, Any], i: int) -> float:
+    return 100 * histogram["bins"][i] / histogram["count"] if histogram["count"] else 0.0
 
 
 def count_chart(cells: list[dict[str, Any]], key: str, title: str, xlabel: str) -> str | None:
@@ -123,11 +131,18 @@ def count_chart(cells: list[dict[str, Any]], key: str, title: str, xlabel: str) 
     figure, axes = _figure(1, len(objectives), 2.6)
     for ax, (objective, splits) in zip(axes, objectives.items(), strict=True):
         values = sorted({v for c in splits.values() for v in c[key]}, key=_natural)
-        _grouped(ax, values, {s: [c[key].get(v, 0) for v in values] for s, c in splits.items()})
+        series = {
+            s: [100 * c[key].get(v, 0) / max(sum(c[key].values()), 1) for v in values]
+            for s, c in splits.items()
+        }
+        _grouped(ax, values, series)
         ax.set_title(f"{objective}: {title}")
         ax.set_xlabel(xlabel)
-        ax.set_ylabel("records")
-        ax.legend(title="split")
+        ax.set_ylabel("% of the split's records")
+    handles = {n: h for ax in axes for h, n in zip(*ax.get_legend_handles_labels(), strict=True)}
+    ordered = [s for s in SPLITS if s in handles]
+    figure.legend([handles[s] for s in ordered], ordered, title="split", loc="outside upper right",
+                  ncols=len(ordered))  # fmt: skip
     return _svg(figure)
 
 
@@ -147,29 +162,51 @@ def share_chart(cells: list[dict[str, Any]]) -> str:
     return _svg(figure)
 
 
+def mixture_rows(cells: list[dict[str, Any]]) -> list[tuple[str, dict[str, dict[str, int]]]]:
+    """(label, per source records and chars): the whole package, each split over all
+    objectives, then each objective x split."""
+    groups: list[tuple[str, list[dict[str, Any]]]] = [("package", cells)]
+    groups += [(f"{s} (all)", [c for c in cells if c["split"] == s]) for s in SPLITS]
+    groups += [(f"{c['objective']}/{c['split']}", [c]) for c in cells]
+    rows = []
+    for label, members in groups:
+        if not members:
+            continue
+        sums: dict[str, dict[str, int]] = {}
+        for c in members:
+            for source, v in c["sources"].items():
+                mine = sums.setdefault(source, {"records": 0, "chars": 0})
+                mine["records"] += v["records"]
+                mine["chars"] += v["chars"]
+        rows.append((label, sums))
+    return rows
+
+
 def mixture_chart(cells: list[dict[str, Any]]) -> str:
-    """Stacked bars of each source's share of records and of characters, per cell."""
+    """Stacked bars of each source's share of records and of characters."""
     sources = sorted({s for c in cells for s in c["sources"]})
     colours = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(sources)}
-    labels = [f"{c['objective']}/{c['split']}" for c in cells][::-1]
-    figure, axes = _figure(1, 2, 0.35 * len(cells) + 1.6)
+    rows = mixture_rows(cells)[::-1]
+    figure, axes = _figure(1, 2, 0.32 * len(rows) + 1.6)
     for ax, measure, title in zip(
         axes, ("records", "chars"), ("share of records", "share of characters"), strict=True
     ):
-        left = [0.0] * len(cells)
+        left = [0.0] * len(rows)
         for source in sources:
             shares = []
-            for c in cells[::-1]:
-                total = sum(v[measure] for v in c["sources"].values())
-                value = c["sources"].get(source, {}).get(measure, 0)
+            for _, sums in rows:
+                total = sum(v[measure] for v in sums.values())
+                value = sums.get(source, {}).get(measure, 0)
                 shares.append(100 * value / total if total else 0.0)
-            ax.barh(range(len(cells)), shares, left=left, color=colours[source], label=source)
+            ax.barh(range(len(rows)), shares, left=left, color=colours[source], label=source)
             left = [a + b for a, b in zip(left, shares, strict=True)]
-        ax.set_yticks(range(len(cells)), labels)
+        ax.set_yticks(range(len(rows)), [label for label, _ in rows])
         ax.set_xlim(0, 100)
         ax.set_xlabel("%")
         ax.set_title(f"Source mixture: {title}")
-    axes[1].legend(title="source", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    figure.legend(
+        *axes[0].get_legend_handles_labels(), title="source", loc="outside lower center", ncols=5
+    )
     return _svg(figure)
 
 
@@ -180,6 +217,7 @@ def quarantine_chart(by_reason: dict[str, int]) -> str | None:
     figure, (ax,) = _figure(1, 1, 0.3 * len(reasons) + 1.2)
     ax.barh(range(len(reasons)), [by_reason[r] for r in reasons], color=PALETTE[3])
     ax.set_yticks(range(len(reasons)), reasons)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("records quarantined")
     ax.set_title("Quarantine reasons")
     return _svg(figure)

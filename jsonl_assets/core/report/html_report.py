@@ -14,19 +14,23 @@ CSS: Final = """
 body{font-family:"DejaVu Sans",Arial,sans-serif;margin:24px auto;max-width:1000px;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:2em}
 table{border-collapse:collapse;margin:8px 0;font-size:0.85em}
-th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:left}td.n{text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}
-.chart svg{max-width:100%;height:auto}code{background:#f6f6f6;padding:0 3px}
+.chart svg{width:100%;height:auto}code{background:#f6f6f6;padding:0 3px}
 dl.defs dt{font-weight:bold}dl.defs dd{margin:0 0 6px 16px}
 """
 
 
 def table(header: list[str], rows: list[list[Any]]) -> str:
     head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(_cell(v))}</td>" for v in row) + "</tr>" for row in rows
-    )
+    body = "".join("<tr>" + "".join(_td(v) for v in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _td(value: Any) -> str:
+    number = isinstance(value, int | float) or (isinstance(value, str) and value.endswith("%"))
+    attribute = ' class="n"' if number else ""
+    return f"<td{attribute}>{escape(_cell(value))}</td>"
 
 
 def _cell(value: Any) -> str:

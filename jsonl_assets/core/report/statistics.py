@@ -24,10 +24,14 @@ from jsonl_assets.core.store.base import read_bytes, store_for
 MANIFEST: Final = "metadata.json"
 TEXT_KINDS: Final = ("prompt", "response", "document")
 UNITS: Final = ("chars", "words")
-# Bin i holds values v with EDGES[i] <= v < EDGES[i + 1]; the last bin has no upper edge.
-EDGES: Final = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000)
-EDGES_TAIL: Final = (50_000, 100_000, 200_000, 500_000, 1_000_000)
-LENGTH_EDGES: Final = EDGES + EDGES_TAIL
+# Bin i holds values v with LENGTH_EDGES[i] <= v < LENGTH_EDGES[i + 1]; the last bin has no
+# upper edge. Ten log-spaced edges a decade (rounded to integers), 0 to 1,000,000.
+MANTISSAS: Final = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)
+LENGTH_EDGES: Final = (
+    0,
+    *sorted({round(m * 10**k) for k in range(6) for m in MANTISSAS}),
+    1_000_000,
+)
 
 
 def bin_of(value: int) -> int:

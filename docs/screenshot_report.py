@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Take docs/report_histograms.png and docs/report_mixture.png: the data report's length
+histograms (sft) and source-mixture chart, as headless Chromium renders report.html.
+
+    .venv/bin/python docs/screenshot_report.py [--out-dir docs]
+
+Re-runnable, and touches nothing of the project but the two PNGs: it copies the sample
+(data/pipeline.yaml, data/raw/) into a temporary folder, runs `jsonl-assets build` there
+(which writes package-report/report.html), opens that file in Chromium (Debian's
+`chromium` package, driven by playwright) with every non-file request refused, and
+screenshots two of its sections. Chromium and the temporary folder are removed whatever
+happens; the script fails if the page asked for anything over the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import Route, sync_playwright
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SHOTS = {
+    "report_histograms.png": "#lengths .chart",  # the first objective's (sft) histograms
+    "report_mixture.png": "#mixture .chart",
+}
+MIN_PNG_BYTES = 20_000  # a blank element is far smaller
+
+
+def build_sample(folder: Path) -> Path:
+    data = folder / "data"
+    shutil.copytree(REPO / "data" / "raw", data / "raw")
+    shutil.copyfile(REPO / "data" / "pipeline.yaml", data / "pipeline.yaml")
+    env = {**os.environ, "JSONL_ASSETS_REPORT": "1", "DAGSTER_HOME": str(folder / "home")}
+    (folder / "home").mkdir()
+    cli = Path(sys.executable).with_name("jsonl-assets")
+    subprocess.run(
+        [str(cli), "build", "--config", str(data / "pipeline.yaml")],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    return data / "package-report" / "report.html"
+
+
+def screenshot(report: Path, out_dir: Path) -> None:
+    refused: list[str] = []
+
+    def only_files(route: Route) -> None:
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(
+                viewport={"width": 1100, "height": 900}, device_scale_factor=1.5
+            )
+            page.route("**/*", only_files)
+            page.goto(report.as_uri())
+            for name, selector in SHOTS.items():
+                target = out_dir / name
+                page.locator(selector).first.screenshot(path=str(target))
+                size = target.stat().st_size
+                if size < MIN_PNG_BYTES:
+                    raise SystemExit(f"{target}: only {size} bytes - blank?")
+                print(f"wrote {target} ({size:,} bytes)")
+        finally:
+            browser.close()
+    if refused:
+        raise SystemExit(f"report.html asked for the network: {refused}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out-dir", type=Path, default=REPO / "docs")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="report-shot-") as tmp:
+        screenshot(build_sample(Path(tmp)), args.out_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
