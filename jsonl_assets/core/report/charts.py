@@ -4,6 +4,7 @@ same data: fixed rcParams (font, hash salt), no date in the SVG, no pyplot globa
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -33,6 +34,7 @@ PALETTE: Final = (
 )  # fmt: skip
 SPLIT_COLOURS: Final = dict(zip(SPLITS, PALETTE, strict=False))
 WIDTH: Final = 9.0
+METADATA: Final = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)
 
 
 def _svg(figure: Figure) -> str:
@@ -40,7 +42,8 @@ def _svg(figure: Figure) -> str:
     with matplotlib.rc_context(RC):
         figure.savefig(out, format="svg", metadata={"Date": None})
     text = out.getvalue()
-    return text[text.index("<svg") :]  # inline: without the XML declaration and DOCTYPE
+    text = text[text.index("<svg") :]  # inline: without the XML declaration and DOCTYPE
+    return METADATA.sub("", text, count=1)  # and without the RDF block (namespace links)
 
 
 def _figure(rows: int, cols: int, height: float) -> tuple[Figure, list[Axes]]:
