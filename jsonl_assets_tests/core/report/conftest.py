@@ -1,16 +1,18 @@
 """A tiny package for the report's tests: slices of the sample's sources plus records made
 here (three candidates, other grading types, a source without a licence), built once through
-the core's build path with the report turned on."""
+the core's build path; and its report data."""
 
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
+from jsonl_assets.core.config import load_config
+from jsonl_assets.core.report.report_data import compute_report
 from jsonl_assets_tests.conftest import SAMPLE_DATA, build_with_core, write_config
 
 RAW = SAMPLE_DATA / "raw"
@@ -75,10 +77,16 @@ def tiny_config(root: Path) -> Path:
 
 
 @pytest.fixture(scope="package")
-def tiny_package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The config path of a built tiny package whose report was written by the build."""
+def tiny_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The config path of a built tiny package (the build's report is off: drawing it costs
+    seconds; test_package_report.py has the build write it)."""
     config = tiny_config(tmp_path_factory.mktemp("tiny") / "data")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("JSONL_ASSETS_REPORT", "1")
-        build_with_core(config)
-    yield config
+    build_with_core(config)
+    return config
+
+
+@pytest.fixture(scope="package")
+def tiny_data(tiny_package: Path) -> dict[str, Any]:
+    """The report's data of the tiny package, through JSON (as report.html embeds it)."""
+    cfg = load_config(tiny_package)
+    return orjson.loads(orjson.dumps(compute_report(cfg.output.dir, cfg.output.quarantine_dir)))

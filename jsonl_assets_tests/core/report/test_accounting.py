@@ -5,21 +5,22 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from jsonl_assets.core.config import load_config
-from jsonl_assets.core.report import REPORT_HTML, report_dir
 from jsonl_assets_tests.core.report.independent import (
-    embedded_data,
     published_records,
     quarantined,
 )
 
 
-def test_rejections_match_the_quarantine_files(tiny_package: Path) -> None:
+def test_rejections_match_the_quarantine_files(
+    tiny_package: Path, tiny_data: dict[str, Any]
+) -> None:
     cfg = load_config(tiny_package)
-    data = embedded_data((report_dir(cfg) / REPORT_HTML).read_bytes())
+    data = tiny_data
     reasons = quarantined(cfg.output.quarantine_dir)
     written = {f"{o}|{s}": len(r) for (o, s), r in published_records(cfg.output.dir).items()}
     everything = sum(reasons.values(), Counter())

@@ -1,24 +1,23 @@
-"""The report's per objective x split figures (as embedded in report.html) equal the ones
+"""The report's per objective x split figures equal the ones
 recomputed here from the published shards."""
 
 from __future__ import annotations
 
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from jsonl_assets.core.config import load_config
-from jsonl_assets.core.report import REPORT_HTML, report_dir
 from jsonl_assets_tests.core.report.independent import (
     cell_figures,
-    embedded_data,
     histogram,
     published_records,
 )
 
 
-def test_report_figures_match_the_shards(tiny_package: Path) -> None:
+def test_report_figures_match_the_shards(tiny_package: Path, tiny_data: dict[str, Any]) -> None:
     cfg = load_config(tiny_package)
-    data = embedded_data((report_dir(cfg) / REPORT_HTML).read_bytes())
+    data = tiny_data
     records = published_records(cfg.output.dir)
     edges = data["length_edges"]
     assert edges[0] == 0 and all(a < b for a, b in pairwise(edges))
