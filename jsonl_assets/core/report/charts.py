@@ -224,3 +224,18 @@ def quarantine_chart(by_reason: dict[str, int]) -> str | None:
     ax.set_xlabel("records quarantined")
     ax.set_title("Quarantine reasons")
     return _svg(figure)
+
+
+def draw_all(data: dict[str, Any]) -> dict[str, str | None]:
+    """Every chart of the report by name (None: nothing to draw)."""
+    cells = data["cells"]
+    svgs: dict[str, str | None] = {"records": records_chart(cells)}
+    for objective in dict.fromkeys(c["objective"] for c in cells):
+        svgs[f"lengths_{objective}"] = length_chart(cells, objective, data["length_edges"])
+    svgs["turns"] = count_chart(cells, "turns", "turns per conversation", "turns")
+    svgs["tool_calls"] = share_chart(cells)
+    svgs["candidates"] = count_chart(cells, "candidates", "candidates per record", "candidates")
+    svgs["grading_types"] = count_chart(cells, "grading_types", "grading types", "grading.type")
+    svgs["mixture"] = mixture_chart(cells)
+    svgs["quarantine"] = quarantine_chart(data["quarantine"]["by_reason"])
+    return svgs

@@ -68,16 +68,16 @@ def length_rows(data: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def render_html(data: dict[str, Any]) -> bytes:
-    from jsonl_assets.core.report import charts  # matplotlib: imported when a report is drawn
+def render_html(data: dict[str, Any], svgs: dict[str, str | None] | None = None) -> bytes:
+    """The page; `svgs`: the charts already drawn by `charts.draw_all(data)`."""
+    if svgs is None:
+        from jsonl_assets.core.report import charts  # matplotlib: imported when drawing
 
+        svgs = charts.draw_all(data)
     cells, totals = data["cells"], data["totals"]
     dataset = data["dataset"]
     name = escape(str(dataset.get("name", "package")))
-    edges = data["length_edges"]
-    lengths = [
-        charts.length_chart(cells, o, edges) for o in dict.fromkeys(c["objective"] for c in cells)
-    ]
+    lengths = [svgs.get(f"lengths_{o}") for o in dict.fromkeys(c["objective"] for c in cells)]
     records = table(
         ["objective/split", "records", "shards", "tool-call share", "sources"],
         [
@@ -129,23 +129,19 @@ def render_html(data: dict[str, Any]) -> bytes:
             f"(parse-failure rate {percent(totals['parse_failure_rate'])}, "
             f"duplicate rate {percent(totals['duplicate_rate'])}).</p>",
             _section("records", "Records per objective and split",
-                     _chart(charts.records_chart(cells)), records),
+                     _chart(svgs["records"]), records),
             _section("lengths", "Length histograms",
                      table(["objective/split", "text", "values", "min chars", "mean chars",
                             "max chars", "min words", "mean words", "max words"],
                            length_rows(data)),
                      *(_chart(svg) for svg in lengths if svg)),
             _section("conversations", "Conversations",
-                     _chart(charts.count_chart(cells, "turns", "turns per conversation", "turns")),
-                     _chart(charts.share_chart(cells)),
-                     _chart(charts.count_chart(cells, "candidates", "candidates per record",
-                                               "candidates")),
-                     _chart(charts.count_chart(cells, "grading_types", "grading types",
-                                               "grading.type"))),
+                     *(_chart(svgs[k]) for k in ("turns", "tool_calls", "candidates",
+                                                 "grading_types"))),
             _section("mixture", "Realised source mixture",
-                     _chart(charts.mixture_chart(cells)), mixture),
+                     _chart(svgs["mixture"]), mixture),
             _section("quarantine", "Quarantine reasons",
-                     _chart(charts.quarantine_chart(quarantine["by_reason"])),
+                     _chart(svgs["quarantine"]),
                      "<h3>Example traces</h3>", examples),
             _section("rates", "Parse-failure and duplicate rates (share of records read)", rates),
             _section("definitions", "Definitions", f'<dl class="defs">{definitions}</dl>'),

@@ -33,17 +33,21 @@ class ReportResult:
     html: Path
     datacard: Path
     data: dict[str, Any]
+    svgs: dict[str, str | None]  # the charts by name (charts.draw_all), as report.html has them
 
 
 def write_report(cfg: PipelineConfig, verification: dict[str, Any] | None = None) -> ReportResult:
     """Compute the published package's statistics and write its report and data card.
     `verification`: the publication's verifier counts (errors, warnings, leaked_ids)."""
+    from jsonl_assets.core.report.charts import draw_all  # matplotlib: imported when drawing
+
     data = compute_report(cfg.output.dir, cfg.output.quarantine_dir)
+    svgs = draw_all(data)
     folder = report_dir(cfg)
     html, card = folder / REPORT_HTML, folder / DATACARD
-    write_bytes(html, render_html(data))
+    write_bytes(html, render_html(data, svgs))
     write_bytes(card, render_datacard(cfg, data, verification))
-    return ReportResult(html, card, data)
+    return ReportResult(html, card, data, svgs)
 
 
 def report_after_publication(cfg: PipelineConfig, result: ManifestResult) -> ReportResult | None:
