@@ -36,9 +36,9 @@ class ReportResult:
     svgs: dict[str, str | None]  # the charts by name (charts.draw_all), as report.html has them
 
 
-def write_report(cfg: PipelineConfig, verification: dict[str, Any] | None = None) -> ReportResult:
-    """Compute the published package's statistics and write its report and data card.
-    `verification`: the publication's verifier counts (errors, warnings, leaked_ids)."""
+def write_report(cfg: PipelineConfig) -> ReportResult:
+    """Compute the published package's statistics and write its report and data card (the
+    same bytes for the same package, whoever writes them: the build or `jsonl-assets report`)."""
     from jsonl_assets.core.report.charts import draw_all  # matplotlib: imported when drawing
 
     data = compute_report(cfg.output.dir, cfg.output.quarantine_dir)
@@ -46,7 +46,7 @@ def write_report(cfg: PipelineConfig, verification: dict[str, Any] | None = None
     folder = report_dir(cfg)
     html, card = folder / REPORT_HTML, folder / DATACARD
     write_bytes(html, render_html(data, svgs))
-    write_bytes(card, render_datacard(cfg, data, verification))
+    write_bytes(card, render_datacard(cfg, data))
     return ReportResult(html, card, data, svgs)
 
 
@@ -55,9 +55,4 @@ def report_after_publication(cfg: PipelineConfig, result: ManifestResult) -> Rep
     (None when it was not, or when $JSONL_ASSETS_REPORT is "0")."""
     if not result.published or os.environ.get(SWITCH, "1") == "0":
         return None
-    counts = {
-        "errors": result.error_count,
-        "warnings": result.warning_count,
-        "leaked_ids": result.leaked_ids,
-    }
-    return write_report(cfg, counts)
+    return write_report(cfg)

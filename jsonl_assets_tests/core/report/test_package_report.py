@@ -1,7 +1,7 @@
 """The sample build (`jsonl-assets build`, through Dagster) writes report.html and DATACARD.md
 beside the package: the package still verifies clean, the figures match its shards, the
-manifest's materialisation carries the report, and a build of the same sources elsewhere
-writes byte-identical report files."""
+manifest's materialisation carries the report, `jsonl-assets report` rewrites the same files,
+and a build of the same sources elsewhere writes byte-identical report files."""
 
 from __future__ import annotations
 
@@ -71,6 +71,14 @@ def test_the_sample_build_writes_a_deterministic_report(
     assert metadata["report_html"].value == str(folder / REPORT_HTML)
     assert "data:image/svg+xml;base64," in metadata["report_mixture"].value
     assert "| sft/train | support_chats | 245 |" in metadata["report_mixture"].value
+    # `jsonl-assets report` writes them again, the same.
+    written = {name: (folder / name).read_bytes() for name in (REPORT_HTML, DATACARD)}
+    shutil.rmtree(folder)
+    again = subprocess.run(
+        [str(cli), "report", "--config", str(config)], capture_output=True, text=True, env=env
+    )
+    assert again.returncode == 0, again.stderr
+    assert {name: (folder / name).read_bytes() for name in written} == written
     # The same sources built elsewhere, through the core's build path: the same bytes.
     monkeypatch.setenv("JSONL_ASSETS_REPORT", "1")
     other = load_config(_sample(tmp_path / "core"))
