@@ -43,7 +43,7 @@ def _svg(figure: Figure) -> str:
         figure.savefig(out, format="svg", metadata={"Date": None})
     text = out.getvalue()
     text = text[text.index("<svg") :]  # inline: without the XML declaration and DOCTYPE
-    return METADATA.sub("", text, count=1)  # and without the RDF block (namespace links)
+    return METADATA.sub("", text, count=1).strip()  # and without the RDF block (namespaces)
 
 
 def _figure(rows: int, cols: int, height: float) -> tuple[Figure, list[Axes]]:

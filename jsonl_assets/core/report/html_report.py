@@ -3,12 +3,11 @@ nothing fetched) with the report's data embedded as JSON for machines."""
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import Any, Final
 
-import orjson
-
-from jsonl_assets.core.report.report_data import mean
+from jsonl_assets.core.report.report_data import embed_data, mean
 
 CSS: Final = """
 body{font-family:"DejaVu Sans",Arial,sans-serif;margin:24px auto;max-width:1000px;color:#222}
@@ -47,8 +46,17 @@ def percent(value: float) -> str:
     return f"{100 * value:.2f}%"
 
 
-def _chart(svg: str | None) -> str:
-    return f'<div class="chart">{svg}</div>' if svg else "<p>Nothing to chart.</p>"
+def _chart(svgs: dict[str, str | None], name: str) -> str:
+    svg = svgs.get(name)
+    return f'<div class="chart" data-chart="{name}">{svg}</div>' if svg else ""
+
+
+CHART: Final = re.compile(r'<div class="chart" data-chart="([a-z_]+)">(<svg.*?</svg>)</div>', re.S)
+
+
+def charts_of(html: bytes) -> dict[str, str | None]:
+    """The charts a report.html holds, by name (as `charts.draw_all` made them)."""
+    return {name: svg for name, svg in CHART.findall(html.decode())}
 
 
 def _section(anchor: str, title: str, *parts: str) -> str:
@@ -77,7 +85,7 @@ def render_html(data: dict[str, Any], svgs: dict[str, str | None] | None = None)
     cells, totals = data["cells"], data["totals"]
     dataset = data["dataset"]
     name = escape(str(dataset.get("name", "package")))
-    lengths = [svgs.get(f"lengths_{o}") for o in dict.fromkeys(c["objective"] for c in cells)]
+    objectives = dict.fromkeys(c["objective"] for c in cells)
     records = table(
         ["objective/split", "records", "shards", "tool-call share", "sources"],
         [
@@ -119,7 +127,6 @@ def render_html(data: dict[str, Any], svgs: dict[str, str | None] | None = None)
     definitions = "".join(
         f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in data["definitions"].items()
     )
-    payload = orjson.dumps(data).decode().replace("</", "<\\/")
     body = "".join(
         [
             f"<h1>Data report: {name}</h1>",
@@ -129,19 +136,19 @@ def render_html(data: dict[str, Any], svgs: dict[str, str | None] | None = None)
             f"(parse-failure rate {percent(totals['parse_failure_rate'])}, "
             f"duplicate rate {percent(totals['duplicate_rate'])}).</p>",
             _section("records", "Records per objective and split",
-                     _chart(svgs["records"]), records),
+                     _chart(svgs, "records"), records),
             _section("lengths", "Length histograms",
                      table(["objective/split", "text", "values", "min chars", "mean chars",
                             "max chars", "min words", "mean words", "max words"],
                            length_rows(data)),
-                     *(_chart(svg) for svg in lengths if svg)),
+                     *(_chart(svgs, f"lengths_{o}") for o in objectives)),
             _section("conversations", "Conversations",
-                     *(_chart(svgs[k]) for k in ("turns", "tool_calls", "candidates",
+                     *(_chart(svgs, k) for k in ("turns", "tool_calls", "candidates",
                                                  "grading_types"))),
             _section("mixture", "Realised source mixture",
-                     _chart(svgs["mixture"]), mixture),
+                     _chart(svgs, "mixture"), mixture),
             _section("quarantine", "Quarantine reasons",
-                     _chart(svgs["quarantine"]),
+                     _chart(svgs, "quarantine"),
                      "<h3>Example traces</h3>", examples),
             _section("rates", "Parse-failure and duplicate rates (share of records read)", rates),
             _section("definitions", "Definitions", f'<dl class="defs">{definitions}</dl>'),
@@ -150,7 +157,7 @@ def render_html(data: dict[str, Any], svgs: dict[str, str | None] | None = None)
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>Data report: {name}</title><style>{CSS}</style></head><body>{body}"
-        f'<script type="application/json" id="report-data">{payload}</script></body></html>\n'
+        f"{embed_data(data)}</body></html>\n"
     )
     return page.encode()
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
+
 from jsonl_assets.core.report.accounting import (
     ACCOUNTING_KEY,
     partition_accounting,
@@ -17,6 +19,7 @@ from jsonl_assets.core.report.record_measures import DEFINITIONS
 from jsonl_assets.core.report.statistics import LENGTH_EDGES, load_manifest, package_cells
 
 REPORT_SCHEMA: Final = "jsonl-assets-report/1"
+DATA_SCRIPT: Final = '<script type="application/json" id="report-data">'
 
 
 def compute_report(package: Path, quarantine_dir: Path | None = None) -> dict[str, Any]:
@@ -70,3 +73,17 @@ def bin_labels(edges: list[int]) -> list[str]:
 
 def mean(histogram: dict[str, Any]) -> float | None:
     return round(histogram["sum"] / histogram["count"], 1) if histogram["count"] else None
+
+
+def embed_data(data: dict[str, Any]) -> str:
+    """The data as report.html carries it (a `</` could not end the script element)."""
+    payload = orjson.dumps(data).decode().replace("</", "<\\/")
+    return f"{DATA_SCRIPT}{payload}</script>"
+
+
+def embedded_data(html: bytes) -> dict[str, Any]:
+    """The data a report.html carries."""
+    text = html.decode()
+    start = text.index(DATA_SCRIPT) + len(DATA_SCRIPT)
+    payload = text[start : text.index("</script>", start)]
+    return orjson.loads(payload.replace("<\\/", "</"))  # type: ignore[no-any-return]

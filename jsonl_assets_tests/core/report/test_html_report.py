@@ -1,6 +1,6 @@
 """report.html, as the build writes it: inline SVG charts for every section, no script that
 runs, nothing a browser would fetch, the report data embedded, and the same bytes when drawn
-again (matplotlib takes seconds here: marked slow)."""
+again (matplotlib takes seconds here: marked slow); kept while its stamp matches."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from jsonl_assets.core.config import load_config
-from jsonl_assets.core.report import write_report
+from jsonl_assets.core.report import report_dir, write_report
 from jsonl_assets.core.report.html_report import render_html
+from jsonl_assets.core.report.package_report import STAMP, current_report
 from jsonl_assets_tests.core.report.independent import embedded_data
 
 NAMESPACES = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
@@ -37,3 +38,10 @@ def test_report_is_self_contained_and_redrawn_identically(
     assert "Date" not in text and "dc:date" not in text
     assert embedded_data(html) == tiny_data
     assert render_html(embedded_data(html)) == html
+    # A build that publishes the same package keeps the report: its stamp still matches.
+    cfg = load_config(tiny_package)
+    kept = current_report(cfg)
+    assert kept is not None and kept.data == result.data
+    assert kept.svgs == {name: svg for name, svg in result.svgs.items() if svg}
+    (report_dir(cfg) / STAMP).write_bytes(b"1 another package\n")
+    assert current_report(cfg) is None
