@@ -149,7 +149,8 @@ def render_html(data: dict[str, Any], svgs: dict[str, str | None] | None = None)
                      _chart(svgs, "mixture"), mixture),
             _section("quarantine", "Quarantine reasons",
                      _chart(svgs, "quarantine"),
-                     "<h3>Example traces</h3>", examples),
+                     *(("<h3>Example traces</h3>", examples) if quarantine["by_reason"]
+                       else ("<p>Nothing was quarantined.</p>",))),
             _section("rates", "Parse-failure and duplicate rates (share of records read)", rates),
             _section("definitions", "Definitions", f'<dl class="defs">{definitions}</dl>'),
         ]
