@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Take docs/report_histograms.png and docs/report_mixture.png: the data report's length
-histograms (sft) and source-mixture chart, as headless Chromium renders report.html.
+histograms (sft) and source-mixture chart, as headless Chromium renders report.html; with
+--dagster also docs/report_dagster.png, the manifest's `report_mixture` metadata as the
+Dagster UI shows it.
 
-    .venv/bin/python docs/screenshot_report.py [--out-dir docs]
+    .venv/bin/python docs/screenshot_report.py [--out-dir docs] [--dagster]
 
 Re-runnable, and touches nothing of the project but the two PNGs: it copies the sample
 (data/pipeline.yaml, data/raw/) into a temporary folder, runs `jsonl-assets build` there
@@ -89,12 +91,49 @@ def screenshot(report: Path, out_dir: Path) -> None:
         raise SystemExit(f"report.html asked for the network: {refused}")
 
 
+def screenshot_dagster(out: Path) -> None:
+    """The sample built as screenshot_lineage.py builds it, dagster-webserver on a free
+    loopback port, and the manifest asset's `report_mixture` markdown opened."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import screenshot_lineage as lineage
+
+    with tempfile.TemporaryDirectory(prefix="report-shot-ui-") as tmp:
+        work = Path(tmp)
+        _home, _config, env = lineage.prepare(work)
+        port = lineage.free_port()
+        with open(work / "webserver.log", "wb") as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port),
+                 "-w", str(REPO / "workspace.yaml")],
+                env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        try:
+            lineage.wait_until_loaded(port, server)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                    page.goto(f"http://127.0.0.1:{port}/assets/manifest", wait_until="networkidle")
+                    row = page.locator("tr", has_text="report_mixture").first
+                    row.get_by_text("Show Markdown").click()
+                    page.get_by_role("dialog").locator("img").first.wait_for()
+                    page.screenshot(path=str(out))
+                finally:
+                    browser.close()
+        finally:
+            lineage.stop(server)
+    print(f"wrote {out} ({out.stat().st_size:,} bytes)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out-dir", type=Path, default=REPO / "docs")
+    parser.add_argument("--dagster", action="store_true", help="also docs/report_dagster.png")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="report-shot-") as tmp:
         screenshot(build_sample(Path(tmp)), args.out_dir)
+    if args.dagster:
+        screenshot_dagster(args.out_dir / "report_dagster.png")
     return 0
 
 
