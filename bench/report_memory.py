@@ -24,22 +24,7 @@ import zstandard
 REPO = Path(__file__).resolve().parents[1]
 PER_SHARD = 50_000
 FRAME = 1_000
-WORDS = [
-    "the",
-    "quick",
-    "brown",
-    "fox",
-    "jumps",
-    "over",
-    "a",
-    "lazy",
-    "dog",
-    "while",
-    "seven",
-    "wizards",
-    "box",
-    "texts",
-]
+WORDS = [f"w{k:x}" * (1 + k % 4) for k in range(16)]  # words of 2 to 12 characters
 
 
 def _text(n: int, i: int) -> str:

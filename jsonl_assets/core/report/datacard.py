@@ -180,6 +180,10 @@ def limitations(cfg: PipelineConfig, data: dict[str, Any]) -> list[str]:
             f"({pct(totals['quarantined'], totals['read'])}) were quarantined and are not in "
             "the package (reasons in report.html)."
         )
+    if cfg.defaults and "system" in cfg.defaults:
+        out.append(
+            "Prompt lengths leave out the package-wide default system prompt (`defaults.system`)."
+        )
     out.append(
         "Duplicates are detected by exact record id only; near-duplicate or paraphrased "
         "content with different ids is not detected, within or across splits."
