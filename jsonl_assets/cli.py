@@ -1,4 +1,4 @@
-"""`jsonl-assets build` and `jsonl-assets verify`.
+"""`jsonl-assets build`, `jsonl-assets verify` and `jsonl-assets report`.
 
 `build` runs the same Dagster jobs the UI runs, against the project's Dagster instance, so its
 runs appear in `dagster dev`: one run per partition (several at once with --workers), then the
@@ -243,6 +243,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write report.html and DATACARD.md again for the config's published package."""
+    from jsonl_assets.core.report import write_report
+    from jsonl_assets.core.store.package_lock import package_lock
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        with package_lock(cfg.output.dir, args.wait):
+            result = write_report(cfg)
+    except (OSError, PackageBusyError) as exc:
+        print(f"cannot write the report of {cfg.output.dir}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"wrote {result.html} and {result.datacard}")
+    return EXIT_OK
+
+
 def _printable(text: str, limit: int = 2000) -> str:
     """`text` with control characters (newlines, escape sequences) shown as escapes, and
     shortened to about `limit` characters (a hostile path may be 100 KB long)."""
@@ -365,6 +385,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(default: 64GiB)",
     )
     verify.set_defaults(func=cmd_verify)
+    report = sub.add_parser(
+        "report", help="write report.html and DATACARD.md again for the published package"
+    )
+    report.add_argument(
+        "--config", help=f"pipeline config (default: ${CONFIG_ENV_VAR} or data/pipeline.yaml)"
+    )
+    report.add_argument(
+        "--wait", type=float, default=600.0, metavar="SECONDS", help="wait for a build this long"
+    )
+    report.set_defaults(func=cmd_report)
     args = parser.parse_args(argv)
     code = int(args.func(args))
     # Dagster leaves ~200k objects that the interpreter's last collections would walk at

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,10 @@ import pytest
 import yaml
 
 from jsonl_assets_tests.moto_server import s3, s3_endpoint  # noqa: F401 - fixtures
+
+# Builds in tests skip report.html and DATACARD.md (matplotlib: ~1-2 s a build); the report's
+# own tests (jsonl_assets_tests/core/report/) turn it back on.
+os.environ.setdefault("JSONL_ASSETS_REPORT", "0")
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "data"

@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.manifest_builder import PartitionShards
+from jsonl_assets.core.report.package_report import ReportResult, report_after_publication
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.stage_report import ShardsDetails, StageReport
 from jsonl_assets.core.stages.manifest_stage import ManifestResult, publish_manifest
@@ -155,6 +156,7 @@ class Publication:
     partitions: list[PartitionShards]
     problems: list[str] = field(default_factory=list)
     manifest: ManifestResult | None = None
+    report: ReportResult | None = None  # report.html and DATACARD.md beside the package
 
 
 def publish(cfg: PipelineConfig, lock_timeout: float = 600.0) -> Publication:
@@ -165,7 +167,8 @@ def publish(cfg: PipelineConfig, lock_timeout: float = 600.0) -> Publication:
     if problems:
         return Publication(partitions, problems)
     with package_lock(cfg.output.dir, lock_timeout):
-        return Publication(partitions, [], publish_manifest(cfg, partitions))
+        manifest = publish_manifest(cfg, partitions)
+        return Publication(partitions, [], manifest, report_after_publication(cfg, manifest))
 
 
 def nothing_to_publish(partitions: list[PartitionShards]) -> str:

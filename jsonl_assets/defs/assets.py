@@ -26,6 +26,7 @@ from jsonl_assets.core.store.work_files import PartitionDirs
 from jsonl_assets.defs import checks
 from jsonl_assets.defs.observations import raw_sources
 from jsonl_assets.defs.partitions import PARTITIONS
+from jsonl_assets.defs.report_metadata import report_metadata
 from jsonl_assets.defs.resources import PipelineResource
 from jsonl_assets.defs.ui_metadata import (
     accounting_table,
@@ -343,6 +344,7 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
             "records": sum(v[0] for v in summary.values()),
             "shards": sum(v[1] for v in summary.values()),
             "seconds": dg.MetadataValue.float(round(result.seconds, 3)),
+            **report_metadata(publication.report),
         },
         check_results=[check],
     )

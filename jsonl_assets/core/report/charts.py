@@ -1,0 +1,241 @@
+"""The report's charts as SVG text, drawn by matplotlib offline and byte-identical for the
+same data: fixed rcParams (font, hash salt), no date in the SVG, no pyplot global state."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from typing import Any, Final
+
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from jsonl_assets.core.report.report_data import bin_labels
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+
+RC: Final = {
+    "svg.hashsalt": "jsonl-assets-report",
+    "svg.fonttype": "none",  # text stays text: smaller, selectable
+    "font.family": "DejaVu Sans",
+    "font.size": 9.0,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "figure.dpi": 96.0,
+    "path.simplify": False,
+}
+PALETTE: Final = (
+    "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2",
+    "#b279a2", "#ff9da6", "#9d755d", "#bab0ac", "#eeca3b",
+)  # fmt: skip
+SPLIT_COLOURS: Final = dict(zip(SPLITS, PALETTE, strict=False))
+WIDTH: Final = 9.0
+METADATA: Final = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)
+
+
+def _svg(figure: Figure) -> str:
+    out = io.StringIO()
+    with matplotlib.rc_context(RC):
+        figure.savefig(out, format="svg", metadata={"Date": None})
+    text = out.getvalue()
+    text = text[text.index("<svg") :]  # inline: without the XML declaration and DOCTYPE
+    return METADATA.sub("", text, count=1).strip()  # and without the RDF block (namespaces)
+
+
+def _figure(rows: int, cols: int, height: float) -> tuple[Figure, list[Axes]]:
+    with matplotlib.rc_context(RC):
+        figure = Figure(figsize=(WIDTH, height), layout="constrained")
+        axes = figure.subplots(rows, cols, squeeze=False)
+    return figure, [a for row in axes for a in row]
+
+
+def _grouped(ax: Axes, labels: Sequence[str], series: dict[str, Sequence[float]]) -> None:
+    """Bars of several series side by side (one colour per series) at each label."""
+    width = 0.8 / max(len(series), 1)
+    for i, (name, values) in enumerate(series.items()):
+        xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(labels))]
+        colour = SPLIT_COLOURS.get(name, PALETTE[i % len(PALETTE)])
+        ax.bar(xs, values, width=width, label=name, color=colour)
+    ax.set_xticks(range(len(labels)), labels)
+
+
+def _by_objective(cells: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for c in cells:
+        out.setdefault(c["objective"], {})[c["split"]] = c
+    return {o: out[o] for o in OBJECTIVES if o in out}
+
+
+def records_chart(cells: list[dict[str, Any]]) -> str:
+    objectives = _by_objective(cells)
+    figure, (ax,) = _figure(1, 1, 2.6)
+    series = {
+        s: [objectives[o].get(s, {}).get("records", 0) for o in objectives]
+        for s in SPLITS
+        if any(s in v for v in objectives.values())
+    }
+    _grouped(ax, list(objectives), series)
+    ax.set_ylabel("records")
+    ax.set_title("Records per objective and split")
+    ax.legend(title="split")
+    return _svg(figure)
+
+
+def length_chart(cells: list[dict[str, Any]], objective: str, edges: list[int]) -> str | None:
+    """Histograms of prompt/response/document lengths (characters, words) per split."""
+    splits = _by_objective(cells).get(objective, {})
+    kinds = [
+        k for k in ("prompt", "response", "document")
+        if any(c["lengths"][k]["chars"]["count"] for c in splits.values())
+    ]  # fmt: skip
+    if not kinds:
+        return None
+    labels = bin_labels(edges)
+    figure, axes = _figure(len(kinds), 2, 2.3 * len(kinds))
+    for row, kind in enumerate(kinds):
+        for col, unit in enumerate(("chars", "words")):
+            ax = axes[row * 2 + col]
+            used = [
+                i for i in range(len(edges))
+                if any(c["lengths"][kind][unit]["bins"][i] for c in splits.values())
+            ]  # fmt: skip
+            span = range(used[0], used[-1] + 1) if used else range(0)
+            series = {
+                s: [_share(c["lengths"][kind][unit], i) for i in span] for s, c in splits.items()
+            }
+            _grouped(ax, [labels[i] for i in span], series)
+            ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+            step = max(1, len(span) // 14)  # at most ~14 labels: keep every step-th
+            for n, tick in enumerate(ax.get_xticklabels()):
+                tick.set_visible(n % step == 0)
+            ax.set_title(
+                f"{objective} {kind} length ({'characters' if unit == 'chars' else 'words'})"
+            )
+            ax.set_ylabel("% of the split's values")
+    handles, names = axes[0].get_legend_handles_labels()
+    figure.legend(handles, names, title="split", loc="outside upper right", ncols=len(names))
+    return _svg(figure)
+
+
+def _share(histogram: dict[str, Any], i: int) -> float:
+    return 100 * histogram["bins"][i] / histogram["count"] if histogram["count"] else 0.0
+
+
+def count_chart(cells: list[dict[str, Any]], key: str, title: str, xlabel: str) -> str | None:
+    """Bars of a per-record count or category (`turns`, `candidates`, `grading_types`), one
+    panel per objective that has any, one colour per split."""
+    objectives = {o: s for o, s in _by_objective(cells).items() if any(c[key] for c in s.values())}
+    if not objectives:
+        return None
+    figure, axes = _figure(1, len(objectives), 2.6)
+    for ax, (objective, splits) in zip(axes, objectives.items(), strict=True):
+        values = sorted({v for c in splits.values() for v in c[key]}, key=_natural)
+        series = {
+            s: [100 * c[key].get(v, 0) / max(sum(c[key].values()), 1) for v in values]
+            for s, c in splits.items()
+        }
+        _grouped(ax, values, series)
+        ax.set_title(f"{objective}: {title}")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("% of the split's records")
+    handles = {n: h for ax in axes for h, n in zip(*ax.get_legend_handles_labels(), strict=True)}
+    ordered = [s for s in SPLITS if s in handles]
+    figure.legend([handles[s] for s in ordered], ordered, title="split", loc="outside upper right",
+                  ncols=len(ordered))  # fmt: skip
+    return _svg(figure)
+
+
+def _natural(value: str) -> tuple[int, int, str]:
+    return (0, int(value), "") if value.isdigit() else (1, 0, value)
+
+
+def share_chart(cells: list[dict[str, Any]]) -> str:
+    """Share of records with a tool call, per objective x split."""
+    figure, (ax,) = _figure(1, 1, 2.4)
+    labels = [f"{c['objective']}/{c['split']}" for c in cells]
+    shares = [100 * c["tool_call_records"] / c["records"] if c["records"] else 0 for c in cells]
+    ax.bar(range(len(labels)), shares, color=PALETTE[0])
+    ax.set_xticks(range(len(labels)), labels, rotation=30)
+    ax.set_ylabel("% of records")
+    ax.set_title("Records with at least one tool call")
+    return _svg(figure)
+
+
+def mixture_rows(cells: list[dict[str, Any]]) -> list[tuple[str, dict[str, dict[str, int]]]]:
+    """(label, per source records and chars): the whole package, each split over all
+    objectives, then each objective x split."""
+    groups: list[tuple[str, list[dict[str, Any]]]] = [("package", cells)]
+    groups += [(f"{s} (all)", [c for c in cells if c["split"] == s]) for s in SPLITS]
+    groups += [(f"{c['objective']}/{c['split']}", [c]) for c in cells]
+    rows = []
+    for label, members in groups:
+        if not members:
+            continue
+        sums: dict[str, dict[str, int]] = {}
+        for c in members:
+            for source, v in c["sources"].items():
+                mine = sums.setdefault(source, {"records": 0, "chars": 0})
+                mine["records"] += v["records"]
+                mine["chars"] += v["chars"]
+        rows.append((label, sums))
+    return rows
+
+
+def mixture_chart(cells: list[dict[str, Any]]) -> str:
+    """Stacked bars of each source's share of records and of characters."""
+    sources = sorted({s for c in cells for s in c["sources"]})
+    colours = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(sources)}
+    rows = mixture_rows(cells)[::-1]
+    figure, axes = _figure(1, 2, 0.32 * len(rows) + 1.6)
+    for ax, measure, title in zip(
+        axes, ("records", "chars"), ("share of records", "share of characters"), strict=True
+    ):
+        left = [0.0] * len(rows)
+        for source in sources:
+            shares = []
+            for _, sums in rows:
+                total = sum(v[measure] for v in sums.values())
+                value = sums.get(source, {}).get(measure, 0)
+                shares.append(100 * value / total if total else 0.0)
+            ax.barh(range(len(rows)), shares, left=left, color=colours[source], label=source)
+            left = [a + b for a, b in zip(left, shares, strict=True)]
+        ax.set_yticks(range(len(rows)), [label for label, _ in rows])
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("%")
+        ax.set_title(f"Source mixture: {title}")
+    figure.legend(
+        *axes[0].get_legend_handles_labels(), title="source", loc="outside lower center", ncols=5
+    )
+    return _svg(figure)
+
+
+def quarantine_chart(by_reason: dict[str, int]) -> str | None:
+    if not by_reason:
+        return None
+    reasons = list(by_reason)[::-1]
+    figure, (ax,) = _figure(1, 1, 0.3 * len(reasons) + 1.2)
+    ax.barh(range(len(reasons)), [by_reason[r] for r in reasons], color=PALETTE[3])
+    ax.set_yticks(range(len(reasons)), reasons)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("records quarantined")
+    ax.set_title("Quarantine reasons")
+    return _svg(figure)
+
+
+def draw_all(data: dict[str, Any]) -> dict[str, str | None]:
+    """Every chart of the report by name (None: nothing to draw)."""
+    cells = data["cells"]
+    svgs: dict[str, str | None] = {"records": records_chart(cells)}
+    for objective in dict.fromkeys(c["objective"] for c in cells):
+        svgs[f"lengths_{objective}"] = length_chart(cells, objective, data["length_edges"])
+    svgs["turns"] = count_chart(cells, "turns", "turns per conversation", "turns")
+    svgs["tool_calls"] = share_chart(cells)
+    svgs["candidates"] = count_chart(cells, "candidates", "candidates per record", "candidates")
+    svgs["grading_types"] = count_chart(cells, "grading_types", "grading types", "grading.type")
+    svgs["mixture"] = mixture_chart(cells)
+    svgs["quarantine"] = quarantine_chart(data["quarantine"]["by_reason"])
+    return svgs

@@ -1,0 +1,210 @@
+"""DATACARD.md: the common dataset-card headings (summary, sources with licences, collection
+and processing, splits, known limitations, quality checks), written from the pipeline config
+and the report's measured data; nothing in it is typed by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.report.record_measures import DEFINITIONS
+from jsonl_assets.core.rules.rate_checks import evaluate
+from jsonl_assets.core.rules.reject_reasons import RATES, THRESHOLD_KEYS
+from jsonl_assets.core.rules.spec_vocabulary import SCHEMA_VERSION, SPLITS
+
+NOT_STATED: Final = "not stated"
+UNKNOWN_STAGE: Final = "validated"  # a reason the rate table does not know counts as invalid
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def cell(v: Any) -> str:
+        text = f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.2f}%" if whole else "-"
+
+
+def _written_by_source(data: dict[str, Any]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for c in data["cells"]:
+        for name, v in c["sources"].items():
+            out[name] = out.get(name, 0) + v["records"]
+    return out
+
+
+def rate_results(cfg: PipelineConfig, data: dict[str, Any]) -> list[list[Any]]:
+    """Every rate check of every partition, evaluated by the build's own rate-check code on
+    metadata.json's accounting: one row per partition, `failed/read = rate (threshold)` per
+    check, and the partition's result."""
+    rows = []
+    for row in data["accounting"]:
+        key, sources = row["partition"], row["sources"]
+        reads = {n: s["read"] for n, s in sources.items()}
+        summary = {"by_source": {n: s["by_reason"] for n, s in sources.items()}}
+        cells: list[Any] = [key]
+        passed = True
+        for check in RATES:
+            result = evaluate(cfg, key, check, reads, [(UNKNOWN_STAGE, summary)])
+            o = result.overall
+            passed = passed and result.passed
+            cells.append(f"{o.failed}/{o.total} = {pct(o.failed, o.total)} (max {o.threshold:.2%})")
+        rows.append([*cells, "passed" if passed else "FAILED"])
+    return rows
+
+
+def render_datacard(cfg: PipelineConfig, data: dict[str, Any]) -> bytes:
+    ds, totals, cells = cfg.dataset, data["totals"], data["cells"]
+    written = _written_by_source(data)
+    files = data["source_files"]
+    out = [f"# Dataset card: {ds.name}", "", "## Summary", "", ds.description, ""]
+    out += [
+        f"- Dataset id: {ds.dataset_id or NOT_STATED}",
+        f"- Licence: {ds.license or NOT_STATED}",
+        f"- Contact: {ds.contact or NOT_STATED}",
+        f"- Tags: {', '.join(ds.tags) or 'none'}",
+        f"- Format: {SCHEMA_VERSION} (JSONL shards, {cfg.output.compression} compression)",
+        f"- Records: {totals['records']:,} in {totals['shards']:,} shards "
+        f"({len(cells)} objective/split cells)",
+        "",
+        "## Sources",
+        "",
+    ]
+    rows = [
+        [s.name, s.objective, s.split, s.adapter,
+         ", ".join(f"`{f['file']}`" for f in files if f["source"] == s.name) or "none",
+         s.license or NOT_STATED, written.get(s.name, 0),
+         pct(written.get(s.name, 0), totals["records"])]
+        for s in cfg.sources
+    ]  # fmt: skip
+    header = ["source", "objective", "split", "adapter", "files", "licence", "records", "share"]
+    out.append(md_table(header, rows))
+    out += ["", "## Collection and processing", ""]
+    out += _processing(cfg)
+    out += ["", "## Splits", ""]
+    out += _splits(cfg, cells)
+    out += ["", "## Known limitations", ""]
+    out += [f"- {line}" for line in limitations(cfg, data)]
+    out += ["", "## Quality checks and results", ""]
+    out += _quality(cfg, data)
+    out += ["", "## Measures", ""]
+    out += [f"- **{k}**: {v}" for k, v in DEFINITIONS.items()]
+    out += ["", "Charts and per-cell statistics: `report.html` beside this card.", ""]
+    return "\n".join(out).encode()
+
+
+def _processing(cfg: PipelineConfig) -> list[str]:
+    lines = ["1. **Reading.** Each source's files are read by format (one reader per format):"]
+    for s in cfg.sources:
+        formats = sorted({i.format for i in s.inputs})
+        read = f"; read options {dict(s.read_options)}" if s.read_options else ""
+        lines.append(
+            f"   - `{s.name}`: {len(s.inputs)} file(s) matching "
+            f"{', '.join(f'`{p}`' for p in s.patterns)}, format {', '.join(formats) or '-'}{read}"
+        )
+    lines.append("2. **Adapters.** Each raw record is mapped to the spec's record shape:")
+    for s in cfg.sources:
+        options = f" with options {dict(s.adapter_options)}" if s.adapter_options else ""
+        id_field = f", id from `{s.id_field}`" if s.id_field else ", id derived from content"
+        lines.append(f"   - `{s.name}`: adapter `{s.adapter}`{options}{id_field}")
+    lines.append(
+        "3. **Validation.** Every record is checked against the rules of "
+        f"{SCHEMA_VERSION}; a failing record is quarantined with its reason and trace "
+        f"(file, line). Spec warnings: `{cfg.quality.spec_warnings}`."
+    )
+    for objective in dict.fromkeys(s.objective for s in cfg.sources):
+        rules = cfg.quality.rules_for(objective)
+        text = ", ".join(f"`{r}`: {a}" for r, a in rules) or "none"
+        lines.append(f"   - quality rules for {objective}: {text}")
+    lines.append(
+        "4. **Deduplication.** By record id within each partition: a record whose id was "
+        "already written is quarantined as `duplicate_id`; an id in two splits stops the "
+        "publication."
+    )
+    lines.append(
+        "5. **Split assignment.** A source with a fixed `split` goes to that split; a "
+        "`split: auto` source's records go by a hash of their id: "
+        f"{100 * cfg.test_ratio:g}% test, {100 * cfg.validation_ratio:g}% validation, the "
+        "rest train."
+    )
+    o = cfg.output
+    lines.append(
+        f"6. **Sharding.** Shards per {o.shard_by} and split, {o.compression} "
+        f"(level {o.level if o.level is not None else 'default'}), at most "
+        f"{o.max_records_per_shard or 'unlimited'} records"
+        + (f" and {o.max_bytes_per_shard:,} bytes" if o.max_bytes_per_shard else "")
+        + " per shard; metadata.json is published last, after the package verifier passed."
+    )
+    return lines
+
+
+def _splits(cfg: PipelineConfig, cells: list[dict[str, Any]]) -> list[str]:
+    objectives = list(dict.fromkeys(c["objective"] for c in cells))
+    counts = {(c["objective"], c["split"]): c["records"] for c in cells}
+    rows = []
+    for split in SPLITS:
+        values = [counts.get((o, split), 0) for o in objectives]
+        rows.append([split, *values, sum(values)])
+    ratios = (
+        f"Configured for `split: auto` sources: validation {cfg.validation_ratio:g}, "
+        f"test {cfg.test_ratio:g}."
+    )
+    return [md_table(["split", *objectives, "total"], rows), "", ratios]
+
+
+def limitations(cfg: PipelineConfig, data: dict[str, Any]) -> list[str]:
+    """Limitations that follow from the config and the measured data."""
+    out = []
+    unstated = [s.name for s in cfg.sources if not s.license]
+    if unstated:
+        out.append(f"Licence not stated for: {', '.join(unstated)}.")
+    present = {(c["objective"], c["split"]) for c in data["cells"] if c["records"]}
+    for objective in dict.fromkeys(s.objective for s in cfg.sources):
+        missing = [s for s in SPLITS if (objective, s) not in present]
+        if missing:
+            out.append(f"{objective} has no records in: {', '.join(missing)}.")
+    written = _written_by_source(data)
+    for s in cfg.sources:
+        if not written.get(s.name):
+            out.append(f"Source `{s.name}` contributed no records.")
+    totals = data["totals"]
+    if totals["quarantined"]:
+        out.append(
+            f"{totals['quarantined']:,} of {totals['read']:,} inputs "
+            f"({pct(totals['quarantined'], totals['read'])}) were quarantined and are not in "
+            "the package (reasons in report.html)."
+        )
+    if cfg.defaults and "system" in cfg.defaults:
+        out.append(
+            "Prompt lengths leave out the package-wide default system prompt (`defaults.system`)."
+        )
+    out.append(
+        "Duplicates are detected by exact record id only; near-duplicate or paraphrased "
+        "content with different ids is not detected, within or across splits."
+    )
+    out.append("Word counts split on whitespace; they undercount languages written without spaces.")
+    return out
+
+
+def _quality(cfg: PipelineConfig, data: dict[str, Any]) -> list[str]:
+    lines = [
+        "- Package verification: passed (metadata.json is published only when the package "
+        "verifier finds no error and no id is in two splits; `jsonl-assets verify` rechecks it)."
+    ]
+    thresholds = ", ".join(
+        f"{THRESHOLD_KEYS[r]} {getattr(cfg.thresholds, THRESHOLD_KEYS[r]):g}" for r in RATES
+    )
+    lines += [f"- Global rate thresholds: {thresholds}.", ""]
+    lines.append(
+        md_table(
+            ["partition", *RATES, "result"],
+            rate_results(cfg, data),
+        )
+    )
+    return lines

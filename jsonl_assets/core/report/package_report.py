@@ -1,0 +1,86 @@
+"""Writes report.html and DATACARD.md beside the package (`<output.dir>-report/`), each
+atomically through the store, after metadata.json was published. They are not inside the
+package: metadata.json does not list them and `verify` would flag them as foreign files.
+`report.stamp`, written last, names what they were made from; a build that publishes the
+same metadata.json from the same config keeps them instead of drawing them again."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.report.datacard import render_datacard
+from jsonl_assets.core.report.html_report import charts_of, render_html
+from jsonl_assets.core.report.report_data import compute_report, embedded_data
+from jsonl_assets.core.report.statistics import MANIFEST
+from jsonl_assets.core.stages.manifest_stage import ManifestResult
+from jsonl_assets.core.store.base import read_bytes, store_for, write_bytes
+
+REPORT_HTML: Final = "report.html"
+DATACARD: Final = "DATACARD.md"
+DIR_SUFFIX: Final = "-report"
+STAMP: Final = "report.stamp"
+REPORT_VERSION: Final = "1"  # part of the stamp: bump it when the report's content changes
+SWITCH: Final = "JSONL_ASSETS_REPORT"  # "0": a build does not write the report (test suites)
+
+
+def report_dir(cfg: PipelineConfig) -> Path:
+    """Where the report goes: a folder beside the package, named after it."""
+    package = cfg.output.dir
+    return package.with_name(package.name + DIR_SUFFIX)
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    html: Path
+    datacard: Path
+    data: dict[str, Any]
+    svgs: dict[str, str | None]  # the charts by name (charts.draw_all), as report.html has them
+
+
+def write_report(cfg: PipelineConfig) -> ReportResult:
+    """Compute the published package's statistics and write its report and data card (the
+    same bytes for the same package, whoever writes them: the build or `jsonl-assets report`)."""
+    from jsonl_assets.core.report.charts import draw_all  # matplotlib: imported when drawing
+
+    stamp = report_stamp(cfg)  # before reading: a later publication makes it stale
+    data = compute_report(cfg.output.dir, cfg.output.quarantine_dir)
+    svgs = draw_all(data)
+    folder = report_dir(cfg)
+    html, card = folder / REPORT_HTML, folder / DATACARD
+    write_bytes(html, render_html(data, svgs))
+    write_bytes(card, render_datacard(cfg, data))
+    write_bytes(folder / STAMP, stamp)
+    return ReportResult(html, card, data, svgs)
+
+
+def report_stamp(cfg: PipelineConfig) -> bytes:
+    """What the report is made of: the report's version, metadata.json's sha256 (it pins every
+    shard and the accounting) and the config's fingerprint (the card's source)."""
+    manifest = hashlib.sha256(read_bytes(cfg.output.dir / MANIFEST)).hexdigest()
+    return f"{REPORT_VERSION} {manifest} {cfg.fingerprint()}\n".encode()
+
+
+def current_report(cfg: PipelineConfig) -> ReportResult | None:
+    """The report already beside the package, if its stamp matches the package and config."""
+    folder = report_dir(cfg)
+    html, card = folder / REPORT_HTML, folder / DATACARD
+    store = store_for(folder)
+    if store.stat(html) is None or store.stat(card) is None or store.stat(folder / STAMP) is None:
+        return None
+    if read_bytes(folder / STAMP) != report_stamp(cfg):
+        return None
+    page = read_bytes(html)
+    return ReportResult(html, card, embedded_data(page), charts_of(page))
+
+
+def report_after_publication(cfg: PipelineConfig, result: ManifestResult) -> ReportResult | None:
+    """The build's hook: the report of a package whose metadata.json was just published
+    (None when it was not, or when $JSONL_ASSETS_REPORT is "0")."""
+    if not result.published or os.environ.get(SWITCH, "1") == "0":
+        return None
+    return current_report(cfg) or write_report(cfg)

@@ -1,0 +1,89 @@
+"""The report's data: one JSON-ready document that the HTML, the data card, the Dagster
+metadata and the tests all read (it is also embedded in report.html)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+from jsonl_assets.core.report.accounting import (
+    ACCOUNTING_KEY,
+    partition_accounting,
+    quarantine_examples,
+    rate,
+    reason_totals,
+)
+from jsonl_assets.core.report.record_measures import DEFINITIONS
+from jsonl_assets.core.report.statistics import LENGTH_EDGES, load_manifest, package_cells
+
+REPORT_SCHEMA: Final = "jsonl-assets-report/1"
+DATA_SCRIPT: Final = '<script type="application/json" id="report-data">'
+
+
+def compute_report(package: Path, quarantine_dir: Path | None = None) -> dict[str, Any]:
+    """Statistics of the published package in `package` (streamed from its shards) and of its
+    rejections (counts from metadata.json, examples from `quarantine_dir` when given)."""
+    manifest = load_manifest(package)
+    cells = [c.to_json() for c in package_cells(package, manifest)]
+    rows = partition_accounting(manifest)
+    extension = manifest.get("extensions", {}).get(ACCOUNTING_KEY, {})
+    read = sum(r["read"] for r in rows)
+    parse = sum(r["parse_failures"] for r in rows)
+    duplicates = sum(r["duplicates"] for r in rows)
+    examples = (
+        quarantine_examples(quarantine_dir, [r["partition"] for r in rows])
+        if quarantine_dir is not None
+        else {}
+    )
+    return {
+        "schema": REPORT_SCHEMA,
+        "dataset": manifest.get("dataset", {}),
+        "definitions": DEFINITIONS,
+        "length_edges": list(LENGTH_EDGES),
+        "totals": {
+            "records": sum(c["records"] for c in cells),
+            "shards": sum(c["shards"] for c in cells),
+            "read": read,
+            "quarantined": sum(r["quarantined"] for r in rows),
+            "parse_failures": parse,
+            "parse_failure_rate": rate(parse, read),
+            "duplicates": duplicates,
+            "duplicate_rate": rate(duplicates, read),
+        },
+        "cells": cells,
+        "accounting": rows,
+        "quarantine": {"by_reason": reason_totals(rows), "examples": examples},
+        "sources": extension.get("sources", []),
+        "source_files": extension.get("source_files", []),
+    }
+
+
+def bin_labels(edges: list[int]) -> list[str]:
+    """`a-b` labels of the length bins (`a+` for the last)."""
+    labels = []
+    for i, low in enumerate(edges):
+        high = edges[i + 1] - 1 if i + 1 < len(edges) else None
+        labels.append(
+            f"{low:,}+" if high is None else (f"{low:,}" if high == low else f"{low:,}-{high:,}")
+        )
+    return labels
+
+
+def mean(histogram: dict[str, Any]) -> float | None:
+    return round(histogram["sum"] / histogram["count"], 1) if histogram["count"] else None
+
+
+def embed_data(data: dict[str, Any]) -> str:
+    """The data as report.html carries it (a `</` could not end the script element)."""
+    payload = orjson.dumps(data).decode().replace("</", "<\\/")
+    return f"{DATA_SCRIPT}{payload}</script>"
+
+
+def embedded_data(html: bytes) -> dict[str, Any]:
+    """The data a report.html carries."""
+    text = html.decode()
+    start = text.index(DATA_SCRIPT) + len(DATA_SCRIPT)
+    payload = text[start : text.index("</script>", start)]
+    return orjson.loads(payload.replace("<\\/", "</"))  # type: ignore[no-any-return]

@@ -1,0 +1,112 @@
+"""The data report as the manifest's materialisation metadata: the report's tables as
+markdown, its charts as inline SVG images (`data:` URLs, which the UI's markdown renders),
+paths to report.html and DATACARD.md, and the package-wide rates as percentages."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import dagster as dg
+
+from jsonl_assets.core.report import ReportResult
+from jsonl_assets.core.report.datacard import md_table
+from jsonl_assets.core.report.html_report import length_rows, percent
+
+IMAGES = {
+    "report_records": ("records",),
+    "report_lengths": ("lengths_sft", "lengths_preference", "lengths_rft", "lengths_cpt"),
+    "report_conversations": ("turns", "tool_calls", "candidates", "grading_types"),
+    "report_mixture": ("mixture",),
+    "report_quarantine": ("quarantine",),
+}
+
+
+def _image(name: str, svg: str | None) -> str:
+    if not svg:
+        return ""
+    encoded = base64.b64encode(svg.encode()).decode()
+    return f"\n\n![{name}](data:image/svg+xml;base64,{encoded})"
+
+
+def _images(report: ReportResult, key: str) -> str:
+    return "".join(_image(n, report.svgs.get(n)) for n in IMAGES[key])
+
+
+def _cell(c: dict[str, Any]) -> str:
+    return f"{c['objective']}/{c['split']}"
+
+
+def report_tables(data: dict[str, Any]) -> dict[str, str]:
+    """The report's tables as markdown, by metadata key."""
+    cells, quarantine = data["cells"], data["quarantine"]
+    return {
+        "report_records": md_table(
+            ["objective/split", "records", "shards", "tool-call share", "sources"],
+            [
+                [_cell(c), c["records"], c["shards"],
+                 percent(c["tool_call_records"] / c["records"]) if c["records"] else "-",
+                 ", ".join(c["sources"])]
+                for c in cells
+            ],
+        ),
+        "report_lengths": md_table(
+            ["objective/split", "text", "values", "min chars", "mean chars", "max chars",
+             "min words", "mean words", "max words"],
+            length_rows(data),
+        ),
+        "report_conversations": md_table(
+            ["objective/split", "turns", "candidates", "grading types"],
+            [
+                [_cell(c), _counts(c["turns"]), _counts(c["candidates"]),
+                 _counts(c["grading_types"])]
+                for c in cells
+            ],
+        ),
+        "report_mixture": md_table(
+            ["objective/split", "source", "records", "characters"],
+            [[_cell(c), s, v["records"], v["chars"]] for c in cells for s, v in c["sources"].items()],
+        ),
+        "report_quarantine": md_table(
+            ["reason", "records", "example (file:line)"],
+            [
+                [reason, n, "; ".join(_where(e) for e in quarantine["examples"].get(reason, []))]
+                for reason, n in quarantine["by_reason"].items()
+            ],
+        ),
+        "report_rates": md_table(
+            ["partition", "read", "quarantined", "parse-failure rate", "duplicate rate"],
+            [
+                [r["partition"], r["read"], r["quarantined"], percent(r["parse_failure_rate"]),
+                 percent(r["duplicate_rate"])]
+                for r in data["accounting"]
+            ],
+        ),
+    }  # fmt: skip
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in counts.items()) or "-"
+
+
+def _where(example: dict[str, Any]) -> str:
+    trace = example.get("trace") or {}
+    position = next((trace[k] for k in ("line", "row", "item", "offset") if k in trace), "?")
+    return f"{trace.get('file', '?')}:{position}"
+
+
+def report_metadata(report: ReportResult | None) -> dict[str, Any]:
+    """Metadata entries of the manifest's materialisation (none without a report)."""
+    if report is None:
+        return {}
+    totals = report.data["totals"]
+    meta: dict[str, Any] = {
+        "report_html": dg.MetadataValue.path(str(report.html)),
+        "datacard": dg.MetadataValue.path(str(report.datacard)),
+        "parse_failure_rate_pct": dg.MetadataValue.float(100 * totals["parse_failure_rate"]),
+        "duplicate_rate_pct": dg.MetadataValue.float(100 * totals["duplicate_rate"]),
+    }
+    for key, text in report_tables(report.data).items():
+        images = _images(report, key) if key in IMAGES else ""
+        meta[key] = dg.MetadataValue.md(text + images)
+    return meta

@@ -1,0 +1,63 @@
+"""DATACARD.md: the dataset-card headings, sources with their licences ("not stated" when the
+config has none), and split and source counts equal to the published shards'."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jsonl_assets.core.config import load_config
+from jsonl_assets.core.report.datacard import render_datacard
+from jsonl_assets_tests.core.report.independent import published_records
+
+HEADINGS = (
+    "## Summary",
+    "## Sources",
+    "## Collection and processing",
+    "## Splits",
+    "## Known limitations",
+    "## Quality checks and results",
+)
+
+
+def _table(card: str, heading: str) -> list[list[str]]:
+    section = card.split(heading, 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    return [[c.strip() for c in row.strip("|").split(" | ")] for row in rows[1:]]
+
+
+def test_the_card_is_generated_from_config_and_package(
+    tiny_package: Path, tiny_data: dict[str, Any]
+) -> None:
+    cfg = load_config(tiny_package)
+    card = render_datacard(cfg, tiny_data).decode()
+    positions = [card.index(h) for h in HEADINGS]
+    assert positions == sorted(positions)
+    records = published_records(cfg.output.dir)
+    by_source: dict[str, int] = {}
+    for recs in records.values():
+        for r in recs:
+            source = r["metadata"]["trace"]["source"]
+            by_source[source] = by_source.get(source, 0) + 1
+    sources = {row[0]: row for row in _table(card, "## Sources")}
+    assert set(sources) == {"chats", "tips", "problems", "notes"}
+    licences = {name: row[5] for name, row in sources.items()}
+    assert licences == {
+        "chats": "CC-BY-4.0",
+        "tips": "not stated",
+        "problems": "MIT",
+        "notes": "CC0-1.0",
+    }
+    assert {name: int(row[6].replace(",", "")) for name, row in sources.items()} == by_source
+    splits = _table(card, "## Splits")
+    objectives = ["sft", "preference", "rft", "cpt"]
+    for row in splits:
+        split, counts = row[0], [int(v.replace(",", "")) for v in row[1:]]
+        expected = [len(records.get((o, split), [])) for o in objectives]
+        assert counts == [*expected, sum(expected)], split
+    assert "Licence not stated for: tips." in card
+    assert "rft has no records in: validation, test." in card
+    checks = {row[0]: row for row in _table(card, "## Quality checks and results")}
+    assert checks["rft\\|train"][3].startswith("1/19 = 5.26%")  # invalid_rate: the F7 record
+    assert all(row[-1] == "passed" for row in checks.values())
+    assert "- Package verification: passed" in card

@@ -1,0 +1,42 @@
+"""The report's per objective x split figures equal the ones
+recomputed here from the published shards."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from jsonl_assets.core.config import load_config
+from jsonl_assets_tests.core.report.independent import (
+    cell_figures,
+    histogram,
+    published_records,
+)
+
+
+def test_report_figures_match_the_shards(tiny_package: Path, tiny_data: dict[str, Any]) -> None:
+    cfg = load_config(tiny_package)
+    data = tiny_data
+    records = published_records(cfg.output.dir)
+    edges = data["length_edges"]
+    assert edges[0] == 0 and all(a < b for a, b in pairwise(edges))
+    cells = {(c["objective"], c["split"]): c for c in data["cells"]}
+    assert set(cells) == set(records)
+    assert data["totals"]["records"] == sum(len(r) for r in records.values()) == 104
+    for (objective, split), recs in records.items():
+        mine, theirs = cell_figures(objective, recs), cells[(objective, split)]
+        where = f"{objective}/{split}"
+        for key in ("records", "turns", "candidates", "grading_types", "tool_call_records"):
+            assert theirs[key] == mine[key], (where, key)
+        assert theirs["sources"] == mine["sources"], where
+        for kind, values in mine["lengths"].items():
+            for i, unit in enumerate(("chars", "words")):
+                expected = histogram([v[i] for v in values], edges)
+                assert theirs["lengths"][kind][unit] == expected, (where, kind, unit)
+    # The tiny corpus exercises every figure: tool calls, 3 candidates, three grading types.
+    total = {k: sum(c[k] for c in data["cells"]) for k in ("tool_call_records",)}
+    assert total["tool_call_records"] > 0
+    assert any("3" in c["candidates"] for c in data["cells"])
+    grading = {g for c in data["cells"] for g in c["grading_types"]}
+    assert grading == {"numeric", "exact_match", "rubric"}
