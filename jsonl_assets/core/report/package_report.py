@@ -19,6 +19,7 @@ from jsonl_assets.core.report.report_data import compute_report, embedded_data
 from jsonl_assets.core.report.statistics import MANIFEST
 from jsonl_assets.core.stages.manifest_stage import ManifestResult
 from jsonl_assets.core.store.base import read_bytes, store_for, write_bytes
+from jsonl_assets.core.store.url import StoreURL
 
 REPORT_HTML: Final = "report.html"
 DATACARD: Final = "DATACARD.md"
@@ -28,10 +29,11 @@ REPORT_VERSION: Final = "1"  # part of the stamp: bump it when the report's cont
 SWITCH: Final = "JSONL_ASSETS_REPORT"  # "0": a build does not write the report (test suites)
 
 
-def report_dir(cfg: PipelineConfig) -> Path:
-    """Where the report goes: a folder beside the package, named after it."""
+def report_dir(cfg: PipelineConfig) -> Path | StoreURL:
+    """Where the report goes: a folder beside the package, named after it (a local folder
+    or an object-storage prefix alike)."""
     package = cfg.output.dir
-    return package.with_name(package.name + DIR_SUFFIX)
+    return package.parent / (package.name + DIR_SUFFIX)
 
 
 @dataclass(frozen=True)
