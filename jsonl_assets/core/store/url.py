@@ -53,7 +53,7 @@ class StoreURL(os.PathLike[str]):
 
     @property
     def parent(self) -> StoreURL:
-        return StoreURL(self._url.rsplit("/", 1)[0]) if self._url.count("/") > 3 else self
+        return StoreURL(self._url.rsplit("/", 1)[0]) if self._url.count("/") > 2 else self
 
     @property
     def stem(self) -> str:
