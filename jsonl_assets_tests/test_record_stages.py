@@ -19,9 +19,10 @@ import yaml
 from jsonl_assets.core.adapters.toolsets import (
     toolset_from_declared,
 )
+from jsonl_assets.core.chunks.chunk_worker import BATCH_RECORDS
 from jsonl_assets.core.config import load_config
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
-from jsonl_assets.core.stages.record_stages import BATCH_RECORDS, run_record_stages
+from jsonl_assets.core.stages.record_stages import run_record_stages
 from jsonl_assets.core.store.work_files import PartitionDirs, partition_dirs
 from jsonl_assets.core.verify.package import verify_package
 

@@ -192,6 +192,7 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
         max_records_per_shard=o.max_records_per_shard,
         max_bytes_per_shard=o.max_bytes_per_shard,
         shard_by=o.shard_by,
+        chunk_bytes=o.chunk_bytes,
     )
 
 

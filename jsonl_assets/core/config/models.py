@@ -61,6 +61,8 @@ class Output(Model):
     max_records_per_shard: Annotated[int, Field(ge=1)] | None = 100_000
     max_bytes_per_shard: Annotated[int, Field(ge=256)] | None = None
     shard_by: Literal["objective", "content_type"] = "objective"
+    # A partition's plain JSONL is cut into chunks of about this many bytes, read in parallel.
+    chunk_bytes: Annotated[int, Field(ge=4096)] = 256 << 20
 
 
 class Splits(Model):

@@ -34,6 +34,7 @@ class OutputConfig:
     max_records_per_shard: int | None = 100_000
     max_bytes_per_shard: int | None = None
     shard_by: str = "objective"
+    chunk_bytes: int = 256 << 20  # the chunk plan's cut size (no effect on the package bytes)
 
 
 @dataclass(frozen=True, slots=True)

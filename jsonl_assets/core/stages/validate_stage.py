@@ -37,6 +37,11 @@ CODE_VERSION = "4"  # 4: typed report
 IDS = "validated.ids.arrow"
 MARKER = "validated.json"
 _POSITION_BITS = 40
+POSITION_MASK = (1 << _POSITION_BITS) - 1
+# A batch's verdicts: quarantine entries (line index, reason, detail, trace, raw, extra), the
+# accepted records' id digests, positions ((file << 40) | position) and indices in the batch.
+Entry = tuple[int, str, str, dict[str, Any], bytes, dict[str, Any]]
+Verdicts = tuple[list[Entry], list[bytes], list[int], list[int]]
 
 
 def record_context(cfg: PipelineConfig, toolsets: list[dict[str, Any]]) -> RecordContext:
@@ -248,9 +253,52 @@ class Validator:
         self._start_batch()
         return rejects
 
+    def take_verdicts(self) -> Verdicts:
+        """A chunk worker's batch: the judged records' verdicts (rule rejects as quarantine
+        entries, the accepted ones' digests, positions and indices), without the duplicate
+        lookup, which the merge does across chunks. Starts the next batch."""
+        verdicts = (self._entries, self._digests, self._positions, self._accepted)
+        self.index += self._batch_size
+        self._start_batch()
+        return verdicts
+
+    def put_verdicts(self, verdicts: Verdicts, size: int) -> None:
+        """The merge's batch of `size` lines: the verdicts a chunk worker took (indices
+        counted from the partition's first line; `accepted` from the batch's), ready for
+        `finish_batch`."""
+        self._entries, self._digests, self._positions, self._accepted = verdicts
+        self._batch_size = size
+
+    def tallies(self) -> dict[str, Any]:
+        """What `judge` counted (a chunk's part of the report), for `add_tallies`."""
+        return {
+            "rules": dict(self.rule_counts),
+            "quality_rejected": dict(self.quality_rejected),
+            "quality_warned": dict(self.quality_warned),
+            "warned_examples": self.warned_examples,
+            "spec_warnings": dict(self.spec_warnings),
+            "counters": self.counters.as_dict(),
+            "in_per_file": list(self.in_per_file),
+            "unresolved": sorted(self.unresolved),
+        }
+
+    def add_tallies(self, tallies: dict[str, Any], file_index: int) -> None:
+        """Add a chunk's tallies (its file is `file_index` here), in chunk order."""
+        self.rule_counts.update(tallies["rules"])
+        self.quality_rejected.update(tallies["quality_rejected"])
+        self.quality_warned.update(tallies["quality_warned"])
+        self.spec_warnings.update(tallies["spec_warnings"])
+        for reason, traces in tallies["warned_examples"].items():
+            examples = self.warned_examples.setdefault(reason, [])
+            examples.extend(traces[: EXAMPLES_PER_REASON - len(examples)])
+        for source, counts in tallies["counters"].items():
+            self.counters[source].update(counts)
+        self.in_per_file[file_index] += sum(tallies["in_per_file"])
+        self.unresolved.update(tallies["unresolved"])
+
     def _start_batch(self) -> None:
         self._batch_size = 0
-        self._entries: list[tuple[int, str, str, dict[str, Any], bytes, dict[str, Any]]] = []
+        self._entries: list[Entry] = []
         self._digests: list[bytes] = []
         self._positions: list[int] = []
         self._accepted: list[int] = []

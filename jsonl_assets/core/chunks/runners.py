@@ -1,0 +1,69 @@
+"""Chunk runners: who runs a partition's chunks. In this process, one after the other
+(`run_in_process`), or on a pool of forked processes (`process_runner(n)`). Dagster's
+executors are the third kind: each chunk is a step (defs/chunk_job.py), and the merge's runner
+then finds every chunk finished. A runner returns the chunks' marker reports in task order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, run_chunk
+from jsonl_assets.core.chunks.plan import ChunkPlan
+from jsonl_assets.core.chunks.progress import Progress
+from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.store.work_files import PartitionDirs
+
+# runner(cfg, dirs, plan, validated fingerprint, tasks) -> marker reports, in task order
+ChunkRunner = Callable[
+    [PipelineConfig, PartitionDirs, ChunkPlan, str, list[ChunkTask]], list[dict[str, Any]]
+]
+
+
+def run_in_process(
+    cfg: PipelineConfig,
+    dirs: PartitionDirs,
+    plan: ChunkPlan,
+    validated_fp: str,
+    tasks: list[ChunkTask],
+) -> list[dict[str, Any]]:
+    progress = Progress(dirs.key, plan)
+    reports = []
+    for task in tasks:
+        report = run_chunk(cfg, dirs, plan, chunk_fingerprint(validated_fp, plan, task), task)
+        progress.done(report)
+        reports.append(report)
+    return reports
+
+
+def process_runner(workers: int) -> ChunkRunner:
+    """A runner on `workers` forked processes (one chunk runs in this process when that is
+    all there is: a pool would only add its start-up)."""
+
+    def run(
+        cfg: PipelineConfig,
+        dirs: PartitionDirs,
+        plan: ChunkPlan,
+        validated_fp: str,
+        tasks: list[ChunkTask],
+    ) -> list[dict[str, Any]]:
+        if workers <= 1 or len(tasks) <= 1:
+            return run_in_process(cfg, dirs, plan, validated_fp, tasks)
+        progress = Progress(dirs.key, plan)
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context) as pool:
+            futures = [
+                pool.submit(run_chunk, cfg, dirs, plan, chunk_fingerprint(validated_fp, plan, t), t)
+                for t in tasks
+            ]
+            reports = []
+            for future in futures:
+                report = future.result()
+                progress.done(report)
+                reports.append(report)
+        return reports
+
+    return run
