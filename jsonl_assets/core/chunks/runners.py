@@ -17,6 +17,25 @@ from jsonl_assets.core.chunks.progress import Progress
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.store.work_files import PartitionDirs
 
+# Processes allowed to run a chunk at once, across every partition of a build (shared by the
+# processes forked after `share_slots`): `jsonl-assets build --workers N` runs N at most.
+_slots: list[Any] = []
+
+
+def share_slots(workers: int) -> None:
+    """Let at most `workers` chunks run at once in this process and those it forks later."""
+    _slots[:] = [multiprocessing.get_context("fork").BoundedSemaphore(workers)]
+
+
+def _run_in_slot(
+    cfg: PipelineConfig, dirs: PartitionDirs, plan: ChunkPlan, chunk_fp: str, task: ChunkTask
+) -> dict[str, Any]:
+    if not _slots:
+        return run_chunk(cfg, dirs, plan, chunk_fp, task)
+    with _slots[0]:
+        return run_chunk(cfg, dirs, plan, chunk_fp, task)
+
+
 # runner(cfg, dirs, plan, validated fingerprint, tasks) -> marker reports, in task order
 ChunkRunner = Callable[
     [PipelineConfig, PartitionDirs, ChunkPlan, str, list[ChunkTask]], list[dict[str, Any]]
@@ -33,7 +52,7 @@ def run_in_process(
     progress = Progress(dirs.key, plan)
     reports = []
     for task in tasks:
-        report = run_chunk(cfg, dirs, plan, chunk_fingerprint(validated_fp, plan, task), task)
+        report = _run_in_slot(cfg, dirs, plan, chunk_fingerprint(validated_fp, plan, task), task)
         progress.done(report)
         reports.append(report)
     return reports

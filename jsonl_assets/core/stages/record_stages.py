@@ -63,10 +63,7 @@ def run_record_stages(
     merge compresses its shards on a second thread (worth it with a core to spare);
     `runner` runs the chunks (in this process by default)."""
     started = time.perf_counter()
-    fps = {"extracted": extract_fingerprint(cfg, dirs)}
-    fps["transformed"] = transform_fingerprint(cfg, dirs, fps["extracted"])
-    fps["validated"] = validate_fingerprint(cfg, dirs, fps["transformed"])
-    fps["shards"] = shard_fingerprint(cfg, dirs, fps["validated"])
+    fps = stage_fingerprints(cfg, dirs)
     kept: dict[str, StageReport] = {}
     for stage, marker in () if force else _MARKERS.items():
         cached = read_marker(dirs.file(marker), fps[stage])
@@ -80,6 +77,15 @@ def run_record_stages(
         reports = list(kept.values())
         return reports if gate(reports[0], reports[1]) else reports[:1]
     return _chunked(cfg, dirs, fps, kept, gate, helper_thread, runner, force)
+
+
+def stage_fingerprints(cfg: PipelineConfig, dirs: PartitionDirs) -> dict[str, str]:
+    """The fingerprints of the partition's stages (extracted ... shards) for its inputs now."""
+    fps = {"extracted": extract_fingerprint(cfg, dirs)}
+    fps["transformed"] = transform_fingerprint(cfg, dirs, fps["extracted"])
+    fps["validated"] = validate_fingerprint(cfg, dirs, fps["transformed"])
+    fps["shards"] = shard_fingerprint(cfg, dirs, fps["validated"])
+    return fps
 
 
 _MARKERS: Final = {
