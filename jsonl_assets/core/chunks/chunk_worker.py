@@ -3,7 +3,7 @@
 It writes into its own folder of the work dir (`chunks/<index>-<fingerprint>/`): the spec
 lines it made (`lines.jsonl`, the exact bytes a shard will hold), the rule rejects
 (`rejects.jsonl`, with their line indices), the accepted records' id digests, positions and
-line indices (`digests.bin`, `positions.u64`, `accepted.u64`), its extract and transform
+line indices (`ids.<bucket>.bin`, id_buckets.py; `accepted.u64`), its extract and transform
 quarantine, and last its marker (`chunk.json`, with its counts). A chunk with a marker is
 never redone; a killed one leaves no marker, and is redone whole. Duplicate ids are left to
 the merge (merge.py), which sees every chunk in order.
@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import orjson
 
+from jsonl_assets.core.chunks.id_buckets import BucketFiles
 from jsonl_assets.core.chunks.plan import CHUNKS_DIR, Chunk, ChunkPlan, partition_inputs
 from jsonl_assets.core.config import PipelineConfig, SourceInput
 from jsonl_assets.core.fault_points import reached
@@ -48,8 +49,6 @@ CHUNK_VERSION: Final = "1"
 MARKER: Final = "chunk.json"
 LINES: Final = "lines.jsonl"
 REJECTS: Final = "rejects.jsonl"
-DIGESTS: Final = "digests.bin"
-POSITIONS: Final = "positions.u64"
 ACCEPTED: Final = "accepted.u64"
 # Raw records per batch: big enough that per-batch costs are small.
 BATCH_RECORDS: Final = 16384
@@ -198,9 +197,8 @@ class _ChunkFiles:
     def __init__(self, path: Path) -> None:
         self.lines = WorkFileWriter(path / LINES)
         self.rejects = WorkFileWriter(path / REJECTS)
-        self.digests = WorkFileWriter(path / DIGESTS)
-        self.positions = WorkFileWriter(path / POSITIONS)
         self.accepted_at = WorkFileWriter(path / ACCEPTED)
+        self.ids = BucketFiles(path)
         self.accepted = 0
 
     def add(self, lines: list[bytes], verdicts: Any, first: int) -> None:
@@ -210,16 +208,17 @@ class _ChunkFiles:
         for index, reason, detail, trace, raw, extra in entries:
             row = [index, reason, detail, trace, raw.decode(), extra]
             self.rejects.write(dumps(row, option=orjson.OPT_APPEND_NEWLINE))
-        self.digests.write(b"".join(digests))
-        self.positions.write(array("Q", positions).tobytes())
-        self.accepted_at.write(array("Q", [first + k for k in accepted]).tobytes())
+        indices = [first + k for k in accepted]
+        self.accepted_at.write(array("Q", indices).tobytes())
+        self.ids.add(digests, indices, positions)
         self.accepted += len(accepted)
         reached("chunk.batch")
 
     def _writers(self) -> tuple[WorkFileWriter, ...]:
-        return (self.lines, self.rejects, self.digests, self.positions, self.accepted_at)
+        return (self.lines, self.rejects, self.accepted_at)
 
     def commit(self) -> None:
+        self.ids.commit()
         for writer in self._writers():
             writer.commit()
 

@@ -2,8 +2,8 @@
 
 The chunks are replayed in global (file, position) order: their quarantine entries, counts
 and toolsets are added to the stages, and their lines stream, a batch at a time, through the
-duplicate-id lookup (`SeenIds`: the first occurrence in global order wins, as in a one-chunk
-build) into the staged shards. So the package is the same bytes whatever the number of
+duplicate ids found bucket by bucket (id_buckets.py: the first occurrence in global order
+wins, as in a one-chunk build) into the staged shards. So the package is the same bytes whatever the number of
 chunks and whoever ran them. Then the stages commit in order (the staged shards just before
 the validated marker), the later ones only if `gate(extract_report, transform_report)`
 allows it. A merge killed midway leaves `.partial` files and a staging folder, never a
@@ -20,13 +20,8 @@ from typing import Any, Final
 
 import orjson
 
-from jsonl_assets.core.chunks.chunk_worker import (
-    ACCEPTED,
-    DIGESTS,
-    LINES,
-    POSITIONS,
-    REJECTS,
-)
+from jsonl_assets.core.chunks.chunk_worker import ACCEPTED, LINES, REJECTS
+from jsonl_assets.core.chunks.id_buckets import find_duplicates
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.stage_report import StageReport
 from jsonl_assets.core.stages.extract_stage import Extraction
@@ -38,7 +33,6 @@ from jsonl_assets.core.store.work_files import PartitionDirs
 
 _BATCH_LINES: Final = 16384
 _READ: Final = 4 << 20
-_POSITION_BITS: Final = 40
 
 # gate(extract_report, transform_report): whether the stages after extracted may commit.
 Gate = Callable[[StageReport, StageReport], bool]
@@ -70,8 +64,10 @@ def merge_chunks(
                 transformer.add_file(entry)
                 validator.add_file(entry)
                 staged.add_file(entry)
-        for path, report in chunks:
-            _replay(path, report, extraction, transformer, validator, staged)
+        duplicates, ids, validator.id_set_bytes = find_duplicates(chunks)
+        validator.ids = ids
+        for (path, report), found in zip(chunks, duplicates, strict=True):
+            _replay(path, report, found, extraction, transformer, validator, staged)
     except BaseException:
         for part in parts:
             part.abort()
@@ -85,6 +81,7 @@ def merge_chunks(
 def _replay(
     path: Path,
     report: dict[str, Any],
+    duplicates: list[tuple[int, int]],
     extraction: Extraction,
     transformer: Transformer,
     validator: Validator,
@@ -106,11 +103,10 @@ def _replay(
     base = validator.index
     entries = _entries(path / REJECTS, base)
     accepted = _column(path / ACCEPTED, 8, lambda b: array("Q", b))
-    digests = _column(path / DIGESTS, 16, lambda b: [b[i : i + 16] for i in range(0, len(b), 16)])
-    positions = _column(path / POSITIONS, 8, lambda b: array("Q", b))
-    high = fi << _POSITION_BITS
+    dups = iter(duplicates)
     next_entry = next(entries, None)
     next_accepted = next(accepted, None)
+    next_dup = next(dups, None)
     for lines in _line_batches(path / LINES):
         first = validator.index
         end = first - base + len(lines)  # chunk-local index after the batch
@@ -119,19 +115,19 @@ def _replay(
             batch_entries.append(next_entry)
             next_entry = next(entries, None)
         batch_accepted: list[int] = []
-        batch_digests: list[bytes] = []
-        batch_positions: list[int] = []
         while next_accepted is not None and next_accepted < end:
             batch_accepted.append(next_accepted - (first - base))
-            batch_digests.append(next(digests))
-            batch_positions.append(high | next(positions))
             next_accepted = next(accepted, None)
-        verdicts = (batch_entries, batch_digests, batch_positions, batch_accepted)
-        validator.put_verdicts(verdicts, len(lines))
+        at = {k: j for j, k in enumerate(batch_accepted)}
+        batch_dups: list[tuple[int, int]] = []
+        while next_dup is not None and next_dup[0] < end:
+            batch_dups.append((at[next_dup[0] - (first - base)], next_dup[1]))
+            next_dup = next(dups, None)
+        validator.put_verdicts((batch_entries, [], [], batch_accepted), len(lines), batch_dups)
         fis = array("I", [fi]) * len(lines)
         rejects = validator.finish_batch(lines, fis)
         staged.add_batch(lines, fis, rejects, first)
-    if next_entry is not None or next_accepted is not None:
+    if next_entry is not None or next_accepted is not None or next_dup is not None:
         raise ValueError(f"{path}: verdicts past the chunk's {report['lines']} lines")
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import polars as pl
 
 from jsonl_assets.core.config import PipelineConfig
-from jsonl_assets.core.dedup import SeenIds
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.quarantine import EXAMPLES_PER_REASON, QuarantineWriter
 from jsonl_assets.core.rules import ERROR, Problem, RecordContext, record_errors, record_problems
@@ -94,7 +94,10 @@ class Validator:
         self.quality_warned: Counter[str] = Counter()
         self.warned_examples: dict[str, list[dict[str, Any]]] = {}
         self.spec_warnings: Counter[str] = Counter()
-        self.seen = SeenIds()
+        # The merge's: the partition's distinct ids and the dedup's memory (id_buckets.py).
+        self.ids = pl.DataFrame()
+        self.id_set_bytes = 0
+        self._duplicates: list[tuple[int, int]] = []
         self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
         self.index = 0
         self.bytes_in = 0
@@ -215,7 +218,7 @@ class Validator:
         files, counters, cut = self.files, self.counters, self._cut
         entries = self._entries
         self.bytes_in += sum(map(len, lines)) + (0 if cut else len(lines))
-        for j, kept in self.seen.add_batch(self._digests, self._positions):
+        for j, kept in self._duplicates:
             k = self._accepted[j]
             record = orjson.loads(lines[k])  # duplicates are rare: parse again
             fi = fis[k]
@@ -262,11 +265,14 @@ class Validator:
         self._start_batch()
         return verdicts
 
-    def put_verdicts(self, verdicts: Verdicts, size: int) -> None:
+    def put_verdicts(
+        self, verdicts: Verdicts, size: int, duplicates: list[tuple[int, int]]
+    ) -> None:
         """The merge's batch of `size` lines: the verdicts a chunk worker took (indices
-        counted from the partition's first line; `accepted` from the batch's), ready for
-        `finish_batch`."""
+        counted from the partition's first line; `accepted` from the batch's) and the batch's
+        duplicates `(index in accepted, position kept)`, ready for `finish_batch`."""
         self._entries, self._digests, self._positions, self._accepted = verdicts
+        self._duplicates = duplicates
         self._batch_size = size
 
     def tallies(self) -> dict[str, Any]:
@@ -302,6 +308,7 @@ class Validator:
         self._digests: list[bytes] = []
         self._positions: list[int] = []
         self._accepted: list[int] = []
+        self._duplicates = []
 
     def commit(self, stage_fp: str, started: float, toolsets: list[dict[str, Any]]) -> StageReport:
         """Commit the id digests and the quarantine, then the marker."""
@@ -309,7 +316,7 @@ class Validator:
         for fi, count in enumerate(self.in_per_file):
             if count:
                 counters[files[fi]["source"]]["in"] += count
-        _write_ids(self.dirs.file(IDS), self.seen)
+        _write_ids(self.dirs.file(IDS), self.ids)
         self.quarantine.commit()
         per_source = counters.as_dict()
         for counts in per_source.values():
@@ -338,7 +345,7 @@ class Validator:
                 spec_warnings=dict(sorted(self.spec_warnings.items())),
                 toolsets=toolsets,
                 files=files,
-                id_set_bytes=self.seen.nbytes(),
+                id_set_bytes=self.id_set_bytes,
             ),
         )
         write_marker(self.dirs.file(MARKER), stage_fp, report.to_json())
@@ -348,10 +355,10 @@ class Validator:
         self.quarantine.abort()
 
 
-def _write_ids(path: Path, seen: SeenIds) -> None:
+def _write_ids(path: Path, ids: pl.DataFrame) -> None:
     out = store_for(path).open_atomic(path)
     try:
-        seen.frame().write_ipc(out)  # type: ignore[arg-type]
+        ids.write_ipc(out)  # type: ignore[arg-type]
     except BaseException:
         out.abort()
         raise
