@@ -36,13 +36,14 @@ class Progress:
         self.records = 0
         self.bytes = 0
 
-    def done(self, report: dict[str, Any]) -> None:
+    def done(self, report: dict[str, Any]) -> dict[str, Any]:
+        """Count a finished chunk's report (and tell the listeners); returns the report."""
         self.chunks += 1
         self.ran += bool(report.get("ran"))
         self.records += report["lines"]
         self.bytes += report["bytes_in"]
         if self.total <= 1 or not _listeners:
-            return
+            return report
         elapsed = max(time.perf_counter() - self.started, 1e-6)
         rate = self.records / elapsed
         eta = elapsed * (self.total_bytes - self.bytes) / max(self.bytes, 1)
@@ -60,3 +61,4 @@ class Progress:
         )
         for listener in list(_listeners):
             listener(line, figures)
+        return report

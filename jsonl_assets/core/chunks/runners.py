@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import Any, Final
 
 from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, run_chunk
 from jsonl_assets.core.chunks.plan import ChunkPlan
@@ -42,25 +42,9 @@ ChunkRunner = Callable[
 ]
 
 
-def run_in_process(
-    cfg: PipelineConfig,
-    dirs: PartitionDirs,
-    plan: ChunkPlan,
-    validated_fp: str,
-    tasks: list[ChunkTask],
-) -> list[dict[str, Any]]:
-    progress = Progress(dirs.key, plan)
-    reports = []
-    for task in tasks:
-        report = _run_in_slot(cfg, dirs, plan, chunk_fingerprint(validated_fp, plan, task), task)
-        progress.done(report)
-        reports.append(report)
-    return reports
-
-
 def process_runner(workers: int) -> ChunkRunner:
-    """A runner on `workers` forked processes (one chunk runs in this process when that is
-    all there is: a pool would only add its start-up)."""
+    """A runner on `workers` forked processes; in this process when `workers` is 1 or there
+    is one chunk (a pool would only add its start-up)."""
 
     def run(
         cfg: PipelineConfig,
@@ -69,20 +53,16 @@ def process_runner(workers: int) -> ChunkRunner:
         validated_fp: str,
         tasks: list[ChunkTask],
     ) -> list[dict[str, Any]]:
-        if workers <= 1 or len(tasks) <= 1:
-            return run_in_process(cfg, dirs, plan, validated_fp, tasks)
         progress = Progress(dirs.key, plan)
+        args = [(cfg, dirs, plan, chunk_fingerprint(validated_fp, plan, t), t) for t in tasks]
+        if workers <= 1 or len(tasks) <= 1:
+            return [progress.done(_run_in_slot(*a)) for a in args]
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context) as pool:
-            futures = [
-                pool.submit(run_chunk, cfg, dirs, plan, chunk_fingerprint(validated_fp, plan, t), t)
-                for t in tasks
-            ]
-            reports = []
-            for future in futures:
-                report = future.result()
-                progress.done(report)
-                reports.append(report)
-        return reports
+            futures = [pool.submit(_run_in_slot, *a) for a in args]
+            return [progress.done(f.result()) for f in futures]
 
     return run
+
+
+run_in_process: Final[ChunkRunner] = process_runner(1)
