@@ -143,7 +143,9 @@ def test_a_refused_gate_commits_extracted_only(sample_project: Path) -> None:
     dirs = next(d for d in _dirs(sample_project) if d.key == "sft|train")
     reports = run_record_stages(cfg, dirs, gate=lambda extract, transform: False)
     assert [r.stage for r in reports] == ["extracted"]
-    assert sorted(p.name for p in dirs.work.iterdir() if p.name != ".lock") == ["extracted.json"]
+    left = sorted(p.name for p in dirs.work.iterdir() if p.name != ".lock")
+    assert left == ["chunks", "extracted.json"]  # chunks/: the plan alone
+    assert [p.name for p in (dirs.work / "chunks").iterdir()] == ["plan.json"]
     assert sorted(p.name for p in dirs.quarantine.iterdir()) == ["extracted.jsonl"]
     before = (dirs.quarantine / "extracted.jsonl").read_bytes()
     # Once the gate lets it through, extracted is reused (its outputs kept) and the other

@@ -8,6 +8,7 @@ from typing import Any, Final
 import dagster as dg
 
 from jsonl_assets.core.build import build_records, build_shards, publish
+from jsonl_assets.core.chunks.plan import recorded_plan
 from jsonl_assets.core.chunks.runners import process_runner
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.rules.rate_checks import RateEvaluation, evaluate_all
@@ -76,6 +77,10 @@ def _extracted_result(
     meta["parse_failure_rate"] = dg.MetadataValue.float(evaluation.overall.rate)
     meta["inputs_charged"] = evaluation.overall.total
     meta["source_files"] = len(details.files)
+    if (plan := recorded_plan(dirs)) is not None:  # how the partition was cut into chunks
+        meta["chunks"] = len(plan["chunks"])
+        shown = {"files": plan["files"], "chunks": plan["chunks"][:200]}  # bounded metadata
+        meta["chunk_plan"] = dg.MetadataValue.json(shown)
     check = checks.rate_check(evaluation, asset=EXTRACTED)
     # Data version: the code version and the version of the bytes actually read (equal to the
     # raw_sources observation of the same files), so downstream stages go stale only when

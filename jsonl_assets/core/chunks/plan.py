@@ -59,6 +59,16 @@ class ChunkPlan:
         return {"files": self.files, "chunks": [asdict(c) for c in self.chunks]}
 
 
+def recorded_plan(dirs: PartitionDirs) -> dict[str, Any] | None:
+    """The partition's last recorded plan (`files`, `chunks`), whatever its inputs, or None."""
+    import orjson
+
+    try:
+        return orjson.loads((dirs.work / CHUNKS_DIR / PLAN).read_bytes())["report"]
+    except (FileNotFoundError, orjson.JSONDecodeError, KeyError):
+        return None
+
+
 def partition_inputs(
     cfg: PipelineConfig, dirs: PartitionDirs
 ) -> list[tuple[SourceConfig, SourceInput]]:

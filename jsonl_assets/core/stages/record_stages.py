@@ -127,7 +127,9 @@ def _chunked(
         for t, r in zip(tasks, reports, strict=True)
     ]
     result = merge_chunks(cfg, dirs, chunks, fps, kept, gate, helper_thread)
-    # Merged (committed, or stopped by the gate): the chunks' copies are no longer needed. A
-    # merge that failed keeps them, so that the rerun does not redo them.
-    store_for(dirs.work).remove(dirs.work / CHUNKS_DIR, recursive=True)
+    # Merged (committed, or stopped by the gate): the chunks' copies are no longer needed (the
+    # plan stays, as the record of how the partition was cut). A merge that failed keeps them,
+    # so that the rerun does not redo them.
+    for path, _ in chunks:
+        store_for(path).remove(path, recursive=True)
     return result
