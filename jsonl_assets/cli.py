@@ -302,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     build.add_argument(
         "--workers",
-        type=int,
+        type=_positive_int,
         default=os.cpu_count() or 1,
         help="worker processes in all, across partitions and a partition's chunks "
         "(default: the number of cores)",
