@@ -10,6 +10,7 @@ chunk, in chunk order, through a `SeenIds` (dedup.py), so the first occurrence i
 
 from __future__ import annotations
 
+import shutil
 import struct
 from pathlib import Path
 from typing import Any, Final
@@ -49,14 +50,16 @@ class BucketFiles:
 
 
 def find_duplicates(
-    chunks: list[tuple[Path, dict[str, Any]]],
-) -> tuple[list[list[tuple[int, int]]], pl.DataFrame, int]:
+    chunks: list[tuple[Path, dict[str, Any]]], scratch: Path
+) -> tuple[list[list[tuple[int, int]]], list[Path], int]:
     """Per chunk, its duplicates as `(line index in the chunk, position kept)`, ascending;
-    every distinct id (hi, lo, pos: the accepted ids' digests, for the leakage check); the
-    largest bucket's id set in bytes (the dedup's memory)."""
+    the distinct ids (hi, lo, pos: the accepted ids' digests, for the leakage check), one
+    Arrow file per bucket in `scratch`; the largest bucket's id set in bytes (the dedup's
+    memory)."""
     duplicates: list[list[tuple[int, int]]] = [[] for _ in chunks]
-    frames: list[pl.DataFrame] = []
+    parts: list[Path] = []
     peak = 0
+    scratch.mkdir(parents=True, exist_ok=True)
     for bucket in range(BUCKETS):
         seen = SeenIds()
         for c, (path, report) in enumerate(chunks):
@@ -70,8 +73,20 @@ def find_duplicates(
             positions = [high | e[2] for e in entries]
             for j, kept in seen.add_batch(digests, positions):
                 duplicates[c].append((entries[j][1], kept))
-        frames.append(seen.frame())
+        parts.append(scratch / f"ids.{bucket:02d}.arrow")
+        seen.frame().write_ipc(parts[-1])
         peak = max(peak, seen.nbytes())
     for found in duplicates:
         found.sort()
-    return duplicates, pl.concat(frames, rechunk=False), peak
+    return duplicates, parts, peak
+
+
+def write_ids(parts: list[Path], out: Any) -> None:
+    """The buckets' id files as one Arrow file into `out` (a binary file), streamed: no more
+    than a bucket's ids in memory. The parts are removed."""
+    whole = parts[0].with_name("ids.arrow")
+    pl.concat([pl.scan_ipc(p) for p in parts]).sink_ipc(whole)
+    with open(whole, "rb") as handle:
+        shutil.copyfileobj(handle, out, 1 << 20)
+    for path in [*parts, whole]:
+        path.unlink()

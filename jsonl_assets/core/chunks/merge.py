@@ -22,6 +22,7 @@ import orjson
 
 from jsonl_assets.core.chunks.chunk_worker import ACCEPTED, LINES, REJECTS
 from jsonl_assets.core.chunks.id_buckets import find_duplicates
+from jsonl_assets.core.chunks.plan import CHUNKS_DIR
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.stage_report import StageReport
 from jsonl_assets.core.stages.extract_stage import Extraction
@@ -64,8 +65,7 @@ def merge_chunks(
                 transformer.add_file(entry)
                 validator.add_file(entry)
                 staged.add_file(entry)
-        duplicates, ids, validator.id_set_bytes = find_duplicates(chunks)
-        validator.ids = ids
+        duplicates, validator.ids, validator.id_set_bytes = find_duplicates(chunks, ids_dir(dirs))
         for (path, report), found in zip(chunks, duplicates, strict=True):
             _replay(path, report, found, extraction, transformer, validator, staged)
     except BaseException:
@@ -76,6 +76,11 @@ def merge_chunks(
     return commit_stages(
         fps, kept, gate, (extraction, transformer, validator, staged), seconds, chunks
     )
+
+
+def ids_dir(dirs: PartitionDirs) -> Path:
+    """Where the merge keeps the buckets' id files until the validated stage commits."""
+    return dirs.work / CHUNKS_DIR / "ids"
 
 
 def _replay(

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, chunk_path
-from jsonl_assets.core.chunks.merge import merge_chunks
+from jsonl_assets.core.chunks.merge import ids_dir, merge_chunks
 from jsonl_assets.core.chunks.plan import CHUNKS_DIR, plan_chunks
 from jsonl_assets.core.chunks.runners import ChunkRunner, run_in_process
 from jsonl_assets.core.config import PipelineConfig
@@ -130,6 +130,6 @@ def _chunked(
     # Merged (committed, or stopped by the gate): the chunks' copies are no longer needed (the
     # plan stays, as the record of how the partition was cut). A merge that failed keeps them,
     # so that the rerun does not redo them.
-    for path, _ in chunks:
+    for path in [*(p for p, _ in chunks), ids_dir(dirs)]:
         store_for(path).remove(path, recursive=True)
     return result

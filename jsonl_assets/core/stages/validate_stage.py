@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import polars as pl
 
+from jsonl_assets.core.chunks.id_buckets import write_ids
 from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.dedup import SeenIds
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.quarantine import EXAMPLES_PER_REASON, QuarantineWriter
 from jsonl_assets.core.rules import ERROR, Problem, RecordContext, record_errors, record_problems
@@ -95,7 +96,7 @@ class Validator:
         self.warned_examples: dict[str, list[dict[str, Any]]] = {}
         self.spec_warnings: Counter[str] = Counter()
         # The merge's: the partition's distinct ids and the dedup's memory (id_buckets.py).
-        self.ids = pl.DataFrame()
+        self.ids: list[Path] = []
         self.id_set_bytes = 0
         self._duplicates: list[tuple[int, int]] = []
         self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
@@ -355,10 +356,13 @@ class Validator:
         self.quarantine.abort()
 
 
-def _write_ids(path: Path, ids: pl.DataFrame) -> None:
+def _write_ids(path: Path, parts: list[Path]) -> None:
     out = store_for(path).open_atomic(path)
     try:
-        ids.write_ipc(out)  # type: ignore[arg-type]
+        if parts:
+            write_ids(parts, out)
+        else:
+            SeenIds().frame().write_ipc(out)  # type: ignore[arg-type]
     except BaseException:
         out.abort()
         raise
