@@ -1,23 +1,26 @@
-"""Throughput and memory of `jsonl-assets build` against a hand-written floor, in one run.
+"""Throughput and memory of `jsonl-assets build` against a hand-written floor, in one run:
+the performance targets of issue 16 (chunked partitions), each printed with its figure.
 
     .venv/bin/python bench/throughput.py                 # 300,000 records (~280 MB), 3 repeats
-    .venv/bin/python bench/throughput.py --scale 4 --repeats 1 --only build
+    .venv/bin/python bench/throughput.py --repeats 1 --only floor --only one
 
-Figures printed (medians of the repeats): wall seconds, records/s, MB/s of raw input, peak
-RSS and, for builds, CPU seconds (user + system of every process), for
+Runs (medians of the repeats; wall seconds, records/s, MB/s of raw input, peak RSS of the
+largest process, CPU seconds of every process):
   floor   - a minimal streaming loop that does the work and nothing more: read lines,
             orjson.loads, map to the spec shape, content-hash id, dedup with a set,
             orjson.dumps, zstd level 3 (single-threaded), sha256 of the output;
-  build   - `jsonl-assets build --partition sft|train` as a user runs it: every stage, every
-            check (shards_verified included) and the manifest, through Dagster, start-up
-            included, on a fresh work dir and Dagster home each time;
-  fixed   - the same build on the first 1,000 records: what a build costs whatever its input;
-  two     - two partitions of the same size built together (`--workers 2`) against the same
-            two built one after the other;
-and the ratios build/floor, fixed/floor, together/sequential and together/floor (targets 1
-and 2 can both hold only if together <= 0.6 x 2 builds <= 0.6 x 2 x 2.0 floors = 2.4 floors).
-Floor and build runs alternate, so that both see the machine in the same state. Nothing here
-is asserted.
+  one     - `jsonl-assets build --partition sft|train` with --workers 1 and --workers 2
+            (target 1: workers 2 at most 0.6 x workers 1);
+  whole   - the whole `jsonl-assets build` of the one-source config, default --workers (the
+            cores): target 2, wall at most 1.5 x the floor's; target 3, CPU at most 2.5 x
+            the floor's CPU;
+  fixed   - the whole build of the first 1,000 records (target 4: at most 0.3 x the floor);
+  rss     - the whole build at 1x and 4x the input (target 5: peak RSS per process at most
+            +30% at 4x);
+  chunks  - per-chunk throughput of one process and the merge's cost (core only).
+The config cuts the input into chunks of CHUNK_BYTES (output.chunk_bytes), so that two
+workers share one partition. Floor and build runs alternate, so that both see the machine in
+the same state. Nothing here is asserted.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CLI = ROOT / ".venv" / "bin" / "jsonl-assets"
 BASE_RECORDS = 300_000
 FIXED_RECORDS = 1_000
+CHUNK_BYTES = 32 << 20
 
 WORDS = [
     "the",
@@ -210,7 +214,8 @@ def _config(folder: Path, sources: list[str], compression: str = "zstd") -> Path
     level = {"zstd": 3, "gzip": 6}[compression]
     lines = [
         "dataset: {name: bench, description: throughput benchmark}",
-        f"output: {{compression: {compression}, level: {level}, max_records_per_shard: 200000}}",
+        f"output: {{compression: {compression}, level: {level}, max_records_per_shard: 200000, "
+        f"chunk_bytes: {CHUNK_BYTES}}}",
         "thresholds: {max_parse_failure_rate: 0.02, max_duplicate_id_rate: 0.05, max_invalid_rate: 0.01}",
         "sources:",
     ]
@@ -246,13 +251,15 @@ def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[Run, str]:
     return Run(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime), text
 
 
-def _run_build(folder: Path, partitions: list[str], workers: int) -> Run:
+def _run_build(folder: Path, partitions: list[str], workers: int | None) -> Run:
     for sub in ("package", "work", "quarantine", "home"):
         shutil.rmtree(folder / sub, ignore_errors=True)
     env = dict(os.environ, DAGSTER_HOME=str(folder / "home"))
     (folder / "home").mkdir()
     shutil.copyfile(ROOT / "dagster.yaml", folder / "home" / "dagster.yaml")
-    cmd = [str(CLI), "build", "--config", str(folder / "pipeline.yaml"), "--workers", str(workers)]
+    cmd = [str(CLI), "build", "--config", str(folder / "pipeline.yaml")]
+    if workers is not None:  # else the CLI's default: the number of cores
+        cmd += ["--workers", str(workers)]
     for p in partitions:
         cmd += ["--partition", p]
     return _run(cmd, env)[0]
@@ -269,38 +276,6 @@ def _floor_in_child(path: Path) -> Run:
     return run._replace(wall=float(out))
 
 
-def _breakdown(folder: Path, wall: float) -> str:
-    """Where the last build's time went: the stages' own seconds (materialisation metadata),
-    the steps and runs (event log), and what lies outside the runs (start-up, exit)."""
-    import dagster as dg
-
-    with dg.DagsterInstance.from_config(str(folder / "home")) as instance:
-        meta = {}
-        for stage in ("extracted", "transformed", "validated", "shards"):
-            record = instance.fetch_materializations(dg.AssetKey(stage), limit=1).records[0]
-            meta[stage] = record.asset_materialization.metadata
-        spans, steps = [], {}
-        for run in instance.get_runs(limit=2):
-            logs = instance.all_logs(run.run_id)
-            spans.append(logs[-1].timestamp - logs[0].timestamp)
-            for log in logs:
-                event = log.dagster_event
-                if event is not None and event.event_type_value in ("STEP_START", "STEP_SUCCESS"):
-                    steps.setdefault(log.step_key, []).append(log.timestamp)
-    step = {k: v[-1] - v[0] for k, v in steps.items()}
-    seconds = {k: m["seconds"].value for k, m in meta.items()}
-    verify = meta["shards"]["verify_seconds"].value
-    in_runs = sum(spans) - sum(step.values())
-    return (
-        f"last build, {wall:.1f} s: one pass {step['record_stages']:.1f} s (extracted "
-        f"{seconds['extracted']:.1f}, transformed {seconds['transformed']:.1f}, validated "
-        f"{seconds['validated']:.1f}), shards {seconds['shards']:.1f} s (written during the "
-        f"pass) + shards_verified {verify:.1f} s, raw_sources {step['raw_sources']:.1f} s, manifest "
-        f"{step['manifest']:.1f} s, Dagster inside the runs {in_runs:.1f} s, outside the runs "
-        f"(start-up, instance, exit) {wall - sum(spans):.1f} s"
-    )
-
-
 def _fixed_cost(folder: Path, raw: Path, repeats: int) -> float:
     """The same build on the input's first FIXED_RECORDS records."""
     small = folder / "fixed"
@@ -310,8 +285,8 @@ def _fixed_cost(folder: Path, raw: Path, repeats: int) -> float:
         with open(raw, "rb") as src, open(head, "wb") as dst:
             dst.writelines(itertools.islice(src, FIXED_RECORDS))
     _config(small, ["chats"])
-    runs = [_run_build(small, ["sft|train"], 1) for _ in range(repeats)]
-    name = f"build, {FIXED_RECORDS:,} records"
+    runs = [_run_build(small, [], None) for _ in range(repeats)]
+    name = f"whole build, {FIXED_RECORDS:,}"
     return _row(name, runs, FIXED_RECORDS, head.stat().st_size / 1e6)
 
 
@@ -327,16 +302,56 @@ def _row(name: str, runs: list[Run], records: int, mb: float) -> float:
     return wall
 
 
+def _chunk_costs(folder: Path, records: int) -> None:
+    """Per-chunk throughput and the merge's cost, in this process (core only, no Dagster):
+    every chunk of sft|train run one after the other, then the merge (which finds them done)."""
+    from jsonl_assets.core.build import build_partition, dirs_for
+    from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, run_chunk
+    from jsonl_assets.core.chunks.plan import plan_chunks
+    from jsonl_assets.core.config import load_config
+    from jsonl_assets.core.stages.record_stages import stage_fingerprints
+
+    for sub in ("package", "work", "quarantine"):
+        shutil.rmtree(folder / sub, ignore_errors=True)
+    cfg = load_config(folder / "pipeline.yaml")
+    dirs = dirs_for(cfg, "sft|train")
+    started = time.perf_counter()
+    plan = plan_chunks(cfg, dirs)
+    planned = time.perf_counter() - started
+    validated = stage_fingerprints(cfg, dirs)["validated"]
+    seconds = []
+    for chunk in plan.chunks:
+        task = ChunkTask(dirs.key, chunk.index)
+        report = run_chunk(cfg, dirs, plan, chunk_fingerprint(validated, plan, task), task)
+        seconds.append(report["seconds"])
+    started = time.perf_counter()
+    build_partition(cfg, "sft|train", helper_thread=False)
+    merged = time.perf_counter() - started
+    total = sum(c.size for c in plan.chunks) / 1e6
+    print(
+        f"chunks: plan {planned:.2f} s ({total / planned:.0f} MB/s: hashing, newlines); "
+        f"{len(seconds)} chunks of {CHUNK_BYTES >> 20} MiB, {statistics.median(seconds):.2f} s "
+        f"each (median), {total / sum(seconds):.1f} MB/s and {records / sum(seconds):,.0f} "
+        f"records/s per process; merge + shards {merged:.2f} s "
+        f"({records / merged:,.0f} records/s, {merged / (sum(seconds) + merged):.0%} of the "
+        "one-process work)"
+    )
+
+
+def _ratio(label: str, value: float, target: str) -> None:
+    print(f"  {label:<58} {value:6.2f}  (target {target})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument(
-        "--only", choices=["floor", "build", "fixed", "gzip", "two"], action="append"
+        "--only", choices=["floor", "one", "whole", "fixed", "rss", "chunks"], action="append"
     )
     args = parser.parse_args()
-    only = set(args.only or ["floor", "build", "fixed", "gzip", "two"])
+    only = set(args.only or ["floor", "one", "whole", "fixed", "rss", "chunks"])
     folder = args.dir or Path(tempfile.mkdtemp(prefix="jsonl-bench-"))
     (folder / "raw").mkdir(parents=True, exist_ok=True)
     records = int(BASE_RECORDS * args.scale)
@@ -344,69 +359,65 @@ def main() -> None:
     if not raw.exists():
         generate(raw, records)
     mb = raw.stat().st_size / 1e6
+    cores = os.cpu_count() or 1
     print(
-        f"input: {records:,} records, {mb:.0f} MB ({raw}); {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}"
+        f"input: {records:,} records, {mb:.0f} MB ({raw}); chunks of {CHUNK_BYTES >> 20} MiB; "
+        f"{cores} cores; {time.strftime('%Y-%m-%d')}"
     )
-    results: dict[str, float] = {}
+    _config(folder, ["chats"])
+    runs: dict[str, list[Run]] = {}
     # Floor and build runs alternate, so both see the machine in the same state (on a shared
     # machine the same run can take 20% more or less from one minute to the next).
-    floors: list[Run] = []
-    builds: list[Run] = []
-    _config(folder, ["chats"])
     for _ in range(args.repeats):
         if "floor" in only:
-            floors.append(_floor_in_child(raw))
-        if "build" in only:
-            builds.append(_run_build(folder, ["sft|train"], 1))
-    if floors:
-        results["floor"] = _row("floor", floors, records, mb)
-    if builds:
-        results["build"] = _row("build (1 partition)", builds, records, mb)
-        print(_breakdown(folder, builds[-1].wall))
-        sizes = sum(p.stat().st_size for p in (folder / "package" / "data").iterdir())
-        print(f"zstd shards: {sizes / 1e6:.1f} MB on disk")
-    if "floor" in results and "build" in results:
-        print(f"ratio build/floor: {results['build'] / results['floor']:.2f}  (target <= 2.0)")
+            runs.setdefault("floor", []).append(_floor_in_child(raw))
+        if "one" in only:
+            runs.setdefault("one-1", []).append(_run_build(folder, ["sft|train"], 1))
+            runs.setdefault("one-2", []).append(_run_build(folder, ["sft|train"], 2))
+        if "whole" in only or "rss" in only:
+            runs.setdefault("whole", []).append(_run_build(folder, [], None))
+    wall = {k: _row(k, v, records, mb) for k, v in runs.items()}
+    cpu = {k: statistics.median(r.cpu for r in v) for k, v in runs.items()}
     if "fixed" in only:
-        results["fixed"] = _fixed_cost(folder, raw, args.repeats)
-        if "floor" in results:
-            print(
-                f"ratio fixed/floor: {results['fixed'] / results['floor']:.2f}  (what a build "
-                "costs whatever its input: start-up, instance, runs, checks, manifest, exit)"
-            )
-    if "gzip" in only:
-        _config(folder, ["chats"], "gzip")
-        runs = [_run_build(folder, ["sft|train"], 1) for _ in range(args.repeats)]
-        results["gzip"] = _row("build, gzip level 6", runs, records, mb)
-        sizes = sum(p.stat().st_size for p in (folder / "package" / "data").iterdir())
-        print(f"gzip shards: {sizes / 1e6:.1f} MB on disk")
-        if "build" in results:
-            print(f"ratio gzip/zstd build: {results['gzip'] / results['build']:.2f}")
-    if "two" in only:
-        second = folder / "raw" / "chats2.jsonl"
-        if not second.exists():
-            generate(second, records, seed=8)  # other records: no id may appear in two splits
-        _config(folder, ["chats", "chats2"])
-        seq: list[Run] = []
-        for _ in range(args.repeats):
-            one, other = (_run_build(folder, [p], 1) for p in ("sft|train", "sft|test"))
-            seq.append(
-                Run(one.wall + other.wall, max(one.peak_mb, other.peak_mb), one.cpu + other.cpu)
-            )
-        both = [_run_build(folder, ["sft|train", "sft|test"], 2) for _ in range(args.repeats)]
-        s = _row("two, one after other", seq, 2 * records, 2 * mb)
-        b = _row("two, together", both, 2 * records, 2 * mb)
-        print(f"ratio together/sequential: {b / s:.2f}  (target <= 0.6)")
-        cores = os.cpu_count() or 1
-        busy = statistics.median(r.cpu for r in both) / (cores * b)
-        print(f"together: the {cores} cores busy {busy:.0%} of the time")
-        if "floor" in results:
-            # Target 2 says together <= 0.6 x (2 builds), target 1 says a build <= 2.0 x floor:
-            # both at once only if together <= 2.4 x floor.
-            print(
-                f"ratio together/floor: {b / results['floor']:.2f}  (targets 1 and 2 can both "
-                "hold only if <= 2.4)"
-            )
+        wall["fixed"] = _fixed_cost(folder, raw, args.repeats)
+    if "chunks" in only:
+        _chunk_costs(folder, records)
+    if "rss" in only:
+        big = folder / "x4"
+        (big / "raw").mkdir(parents=True, exist_ok=True)
+        if not (big / "raw" / "chats.jsonl").exists():
+            generate(big / "raw" / "chats.jsonl", 4 * records, seed=9)
+        _config(big, ["chats"])
+        x4 = [_run_build(big, [], None)]
+        _row("whole, 4x input", x4, 4 * records, 4 * mb)
+        shutil.rmtree(big, ignore_errors=True)
+    print("targets:")
+    if "one-1" in wall:
+        _ratio(
+            "1. one partition, --workers 2 / --workers 1 (wall)",
+            wall["one-2"] / wall["one-1"],
+            "<= 0.6",
+        )
+    if "floor" in wall and "whole" in wall:
+        _ratio(
+            f"2. whole build (--workers {cores}) / floor (wall)",
+            wall["whole"] / wall["floor"],
+            "<= 1.5",
+        )
+        _ratio("3. whole build / floor (CPU seconds)", cpu["whole"] / cpu["floor"], "<= 2.5")
+    if "floor" in wall and "fixed" in wall:
+        _ratio(
+            f"4. whole build of {FIXED_RECORDS:,} records / floor (wall)",
+            wall["fixed"] / wall["floor"],
+            "<= 0.3",
+        )
+    if "rss" in only:
+        one_x = max(r.peak_mb for r in runs["whole"])
+        _ratio(
+            f"5. peak RSS per process, 4x / 1x input ({x4[0].peak_mb:.0f} / {one_x:.0f} MB)",
+            x4[0].peak_mb / one_x,
+            "<= 1.30",
+        )
     if args.dir is None:
         shutil.rmtree(folder, ignore_errors=True)
 

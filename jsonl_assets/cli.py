@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonl_assets.core import build_summary, build_workers
+from jsonl_assets.core.chunks import progress, runners
 from jsonl_assets.core.config import CONFIG_ENV_VAR, ConfigError, PipelineConfig, load_config
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.store.package_lock import TOKEN_ENV, Holder, PackageBusyError, PackageLock
@@ -150,6 +151,9 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     results: list[dict[str, Any]] = []
     # Every run goes to a forked worker (one at a time with --workers 1), the publication too;
     # cmd_build shuts the pool down.
+    # --workers N: N processes in all, across partitions and their chunks.
+    runners.share_slots(args.workers)
+    progress.listen(_chunk_progress)
     pool = build_workers.worker_pool(workers)
     futures = [
         pool.submit(
@@ -161,6 +165,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
             None,
             helper_thread,
             args.verbose,
+            args.workers,
         )
         for key in keys
     ]
@@ -194,6 +199,10 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         f"({time.perf_counter() - started:.1f} s)"
     )
     return EXIT_OK
+
+
+def _chunk_progress(line: str, _: dict[str, Any]) -> None:
+    print(f"  {line}", flush=True)
 
 
 def _progress(r: dict[str, Any]) -> None:
@@ -314,9 +323,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     build.add_argument(
         "--workers",
-        type=int,
-        default=min(2, os.cpu_count() or 1),
-        help="partitions built at once (default: 2)",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="worker processes in all, across partitions and a partition's chunks "
+        "(default: the number of cores)",
     )
     build.add_argument(
         "--force", action="store_true", help="redo every stage instead of reusing finished work"

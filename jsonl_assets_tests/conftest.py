@@ -144,6 +144,14 @@ MARKED: dict[str, tuple[str, ...]] = {
     "test_record_stages.py::test_hostile_corpus": ("slow",),
     "test_spec_rules.py::test_walker_never_raises": ("slow",),
     "test_unicode_roundtrip.py::": ("slow",),
+    "test_chunks.py::test_a_killed_chunked_build": ("crash", "slow"),
+    "test_chunks.py::test_the_package_is_golden_for_any_chunks_and_workers[1-": ("slow",),
+    "test_chunks.py::test_the_package_is_golden_for_any_chunks_and_workers[3-": ("slow",),
+    "test_chunks.py::test_the_package_is_golden_for_any_chunks_and_workers[8-c": ("slow",),
+    "test_chunks.py::test_the_package_is_golden_for_any_chunks_and_workers[8-3]": ("slow",),
+    "test_chunk_job.py::test_celery": ("slow",),
+    "test_chunk_job.py::test_the_multiprocess": ("slow",),
+    "test_chunk_job.py::test_the_in_process": ("slow",),
 }
 
 

@@ -175,7 +175,8 @@ def test_parse_failure_rate_check_fails_and_blocks_downstream(
     # The one pass computed them, but committed nothing of them.
     work = sample_project.parent / "work" / "sft" / "train"
     assert sorted(p.name for p in work.iterdir() if not p.name.startswith(".")) == [
-        "extracted.json"
+        "chunks",  # the chunk plan alone
+        "extracted.json",
     ]
 
 

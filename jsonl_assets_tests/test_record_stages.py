@@ -19,9 +19,10 @@ import yaml
 from jsonl_assets.core.adapters.toolsets import (
     toolset_from_declared,
 )
+from jsonl_assets.core.chunks.chunk_worker import BATCH_RECORDS
 from jsonl_assets.core.config import load_config
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
-from jsonl_assets.core.stages.record_stages import BATCH_RECORDS, run_record_stages
+from jsonl_assets.core.stages.record_stages import run_record_stages
 from jsonl_assets.core.store.work_files import PartitionDirs, partition_dirs
 from jsonl_assets.core.verify.package import verify_package
 
@@ -142,7 +143,9 @@ def test_a_refused_gate_commits_extracted_only(sample_project: Path) -> None:
     dirs = next(d for d in _dirs(sample_project) if d.key == "sft|train")
     reports = run_record_stages(cfg, dirs, gate=lambda extract, transform: False)
     assert [r.stage for r in reports] == ["extracted"]
-    assert sorted(p.name for p in dirs.work.iterdir() if p.name != ".lock") == ["extracted.json"]
+    left = sorted(p.name for p in dirs.work.iterdir() if p.name != ".lock")
+    assert left == ["chunks", "extracted.json"]  # chunks/: the plan alone
+    assert [p.name for p in (dirs.work / "chunks").iterdir()] == ["plan.json"]
     assert sorted(p.name for p in dirs.quarantine.iterdir()) == ["extracted.jsonl"]
     before = (dirs.quarantine / "extracted.jsonl").read_bytes()
     # Once the gate lets it through, extracted is reused (its outputs kept) and the other

@@ -193,9 +193,10 @@ def test_a_full_disk_while_staging_fails_the_pass_cleanly(
     assert str(dirs.work / STAGED_DIR / "data" / "cpt-train-") in str(failure.value)
     assert not (dirs.work / STAGED_DIR).exists() and not dirs.file(MARKER).exists()
     # Here the last shard fails as the pass closes it, after extracted and transformed were
-    # committed; validated, which vouches for staged shards, was not.
+    # committed; validated, which vouches for staged shards, was not. The finished chunks stay
+    # for the rerun.
     left = sorted(p.name for p in dirs.work.iterdir() if p.name not in (".lock", "scratch"))
-    assert left == ["extracted.json", "transformed.json"]
+    assert left == ["chunks", "extracted.json", "transformed.json"]
     monkeypatch.undo()
     reports = run_record_stages(cfg, dirs)
     assert [r.reused for r in reports] == [True, True, False]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from jsonl_assets.core.chunks.runners import ChunkRunner, run_in_process
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.manifest_builder import PartitionShards
 from jsonl_assets.core.report.package_report import ReportResult, report_after_publication
@@ -52,11 +53,14 @@ def build_records(
     gate: Gate = _always,
     helper_thread: bool = True,
     lock_timeout: float = 600.0,
+    runner: ChunkRunner = run_in_process,
 ) -> list[StageReport]:
     """Stages 1-3 under the partition's lock: extracted, transformed, validated (only
-    extracted when `gate` refuses the rest)."""
+    extracted when `gate` refuses the rest); `runner` runs the partition's chunks."""
     with partition_lock(dirs.work, dirs.key, lock_timeout):
-        return run_record_stages(cfg, dirs, force=force, gate=gate, helper_thread=helper_thread)
+        return run_record_stages(
+            cfg, dirs, force=force, gate=gate, helper_thread=helper_thread, runner=runner
+        )
 
 
 def build_shards(
@@ -96,11 +100,18 @@ def build_partition(
     gate: Gate = _always,
     helper_thread: bool = True,
     lock_timeout: float = 600.0,
+    runner: ChunkRunner = run_in_process,
 ) -> PartitionResult:
     """Build one partition (`objective|split`) from its config, without Dagster."""
     dirs = dirs_for(cfg, key)
     stages = build_records(
-        cfg, dirs, force=force, gate=gate, helper_thread=helper_thread, lock_timeout=lock_timeout
+        cfg,
+        dirs,
+        force=force,
+        gate=gate,
+        helper_thread=helper_thread,
+        lock_timeout=lock_timeout,
+        runner=runner,
     )
     if len(stages) < 3:
         return PartitionResult(key, stages)

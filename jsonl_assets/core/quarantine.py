@@ -63,7 +63,11 @@ class QuarantineWriter:
             entry["raw_truncated"] = True
         if raw_size is not None:
             entry["raw_size"] = raw_size
-        write_partial(self._handle, orjson.dumps(entry) + b"\n", self.path)
+        self.add_line(orjson.dumps(entry) + b"\n", reason, trace)
+
+    def add_line(self, line: bytes, reason: str, trace: dict[str, Any]) -> None:
+        """An entry already serialised (by another writer: a chunk's quarantine)."""
+        write_partial(self._handle, line, self.path)
         self.by_reason[reason] += 1
         source = self.by_source.get(trace["source"])
         if source is None:
@@ -75,6 +79,13 @@ class QuarantineWriter:
         examples = self.examples.setdefault(reason, [])
         if len(examples) < EXAMPLES_PER_REASON:
             examples.append(trace)
+
+    def add_lines_of(self, path: Path) -> None:
+        """Every entry of another writer's committed file (a chunk's), in order."""
+        with store_for(path).open_read(path) as handle:
+            for line in handle:
+                entry = orjson.loads(line)
+                self.add_line(line, entry["reason"], entry["trace"])
 
     def commit(self) -> None:
         """Make the file visible under its final name (an empty file when nothing was rejected)."""

@@ -8,6 +8,8 @@ from typing import Any, Final
 import dagster as dg
 
 from jsonl_assets.core.build import build_records, build_shards, publish
+from jsonl_assets.core.chunks.plan import recorded_plan
+from jsonl_assets.core.chunks.runners import process_runner
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.rules.rate_checks import RateEvaluation, evaluate_all
 from jsonl_assets.core.source_fingerprints import read_partition_version
@@ -26,6 +28,7 @@ from jsonl_assets.core.store.work_files import PartitionDirs
 from jsonl_assets.defs import checks
 from jsonl_assets.defs.observations import raw_sources
 from jsonl_assets.defs.partitions import PARTITIONS
+from jsonl_assets.defs.progress_logs import chunk_progress_logged
 from jsonl_assets.defs.report_metadata import report_metadata
 from jsonl_assets.defs.resources import PipelineResource
 from jsonl_assets.defs.ui_metadata import (
@@ -75,6 +78,10 @@ def _extracted_result(
     meta["parse_failure_rate"] = dg.MetadataValue.float(evaluation.overall.rate)
     meta["inputs_charged"] = evaluation.overall.total
     meta["source_files"] = len(details.files)
+    if (plan := recorded_plan(dirs)) is not None:  # how the partition was cut into chunks
+        meta["chunks"] = len(plan["chunks"])
+        shown = {"files": plan["files"], "chunks": plan["chunks"][:200]}  # bounded metadata
+        meta["chunk_plan"] = dg.MetadataValue.json(shown)
     check = checks.rate_check(evaluation, asset=EXTRACTED)
     # Data version: the code version and the version of the bytes actually read (equal to the
     # raw_sources observation of the same files), so downstream stages go stale only when
@@ -214,14 +221,16 @@ def record_stages(
         gated.update(evaluation)
         return evaluation[checks.PARSE_FAILURE_RATE].passed
 
-    reports = build_records(
-        cfg,
-        dirs,
-        force=pipeline.force,
-        gate=extraction_passes,
-        helper_thread=pipeline.helper_thread,
-        lock_timeout=pipeline.lock_timeout_seconds,
-    )
+    with chunk_progress_logged(context.log):
+        reports = build_records(
+            cfg,
+            dirs,
+            force=pipeline.force,
+            gate=extraction_passes,
+            helper_thread=pipeline.helper_thread,
+            lock_timeout=pipeline.lock_timeout_seconds,
+            runner=process_runner(pipeline.chunk_workers),
+        )
     evaluations = (
         evaluate_all(cfg, dirs.key, {r.stage: r.to_json() for r in reports})
         if len(reports) == len(_STAGES)

@@ -12,6 +12,7 @@ import functools
 import dagster as dg
 
 from jsonl_assets.defs.assets import ALL_ASSETS
+from jsonl_assets.defs.chunk_job import build_chunks
 from jsonl_assets.defs.jobs import build_partition_job, publish_manifest_job
 from jsonl_assets.defs.observations import raw_sources
 from jsonl_assets.defs.resources import PipelineResource
@@ -24,7 +25,7 @@ def run_definitions() -> dg.Definitions:
     """Assets, checks, jobs and the resource: what a run executes (built once per process)."""
     return dg.Definitions(
         assets=[raw_sources, *ALL_ASSETS],
-        jobs=[build_partition_job, publish_manifest_job],
+        jobs=[build_partition_job, publish_manifest_job, build_chunks],
         resources={"pipeline": PipelineResource()},
         executor=dg.in_process_executor,
     )

@@ -51,9 +51,18 @@ def prepare() -> None:
 
 
 def _run_config(
-    config_path: str, force: bool, helper_thread: bool = True, verbose: bool = False
+    config_path: str,
+    force: bool,
+    helper_thread: bool = True,
+    verbose: bool = False,
+    chunk_workers: int = 1,
 ) -> dict[str, Any]:
-    pipeline = {"config_path": config_path, "force": force, "helper_thread": helper_thread}
+    pipeline = {
+        "config_path": config_path,
+        "force": force,
+        "helper_thread": helper_thread,
+        "chunk_workers": chunk_workers,
+    }
     return {
         "resources": {"pipeline": {"config": pipeline}},
         # The CLI prints its own progress and its own account of a failure (build_summary.py);
@@ -99,14 +108,16 @@ def build_partition(
     instance: dg.DagsterInstance | None = None,
     helper_thread: bool = True,
     verbose: bool = False,
+    chunk_workers: int = 1,
 ) -> dict[str, Any]:
-    """Run the `build_partition` job for one key; return a summary (runs in a worker process)."""
+    """Run the `build_partition` job for one key; return a summary (runs in a worker process;
+    its chunks on up to `chunk_workers` processes)."""
     started = time.perf_counter()
     result = (
         run_definitions()
         .resolve_job_def("build_partition")
         .execute_in_process(
-            run_config=_run_config(config_path, force, helper_thread, verbose),
+            run_config=_run_config(config_path, force, helper_thread, verbose, chunk_workers),
             instance=instance or dg.DagsterInstance.get(),
             partition_key=key,
             raise_on_error=False,

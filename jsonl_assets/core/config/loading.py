@@ -211,6 +211,7 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
         max_bytes_per_shard=o.max_bytes_per_shard,
         shard_by=o.shard_by,
         retention_hours=o.retention_hours,
+        chunk_bytes=o.chunk_bytes,
     )
 
 

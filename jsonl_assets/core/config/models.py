@@ -62,6 +62,8 @@ class Output(Model):
     max_bytes_per_shard: Annotated[int, Field(ge=256)] | None = None
     shard_by: Literal["objective", "content_type"] = "objective"
     retention_hours: Annotated[float, Field(ge=0)] = 24.0
+    # A partition's plain JSONL is cut into chunks of about this many bytes, read in parallel.
+    chunk_bytes: Annotated[int, Field(ge=4096)] = 256 << 20
 
 
 class Splits(Model):

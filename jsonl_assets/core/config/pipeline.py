@@ -35,6 +35,7 @@ class OutputConfig:
     max_bytes_per_shard: int | None = None
     shard_by: str = "objective"
     retention_hours: float = 24.0  # unlisted shards are collected this long after a publish
+    chunk_bytes: int = 256 << 20  # the chunk plan's cut size (no effect on the package bytes)
 
 
 @dataclass(frozen=True, slots=True)

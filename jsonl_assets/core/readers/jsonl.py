@@ -46,17 +46,19 @@ def read_jsonl(
     return iter_jsonl(source.chunks(), limits.max_record_bytes)
 
 
-def iter_jsonl(chunks: Iterable[bytes], limit: int) -> Iterator[ReadItem]:
-    """The JSONL state machine over decompressed chunks (see the module doc)."""
+def iter_jsonl(chunks: Iterable[bytes], limit: int, first_line: int = 0) -> Iterator[ReadItem]:
+    """The JSONL state machine over decompressed chunks (see the module doc). `first_line`:
+    the lines before the first chunk (a chunk of a file read from a newline mid-file; a BOM
+    is stripped only at the file's start)."""
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
-    lineno = 0
+    lineno = first_line
     parts: list[bytes] = []  # the pending partial line, as received
     plen = 0
     skipping = False  # inside a line already known to be too large
     skip_prefix = b""
     skip_size = 0
-    stream = _strip_bom(chunks)
+    stream = _strip_bom(chunks) if first_line == 0 else iter(chunks)
     try:
         for chunk in stream:
             if skipping:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -18,7 +18,7 @@ from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.pending_rejections import PendingRejections
 from jsonl_assets.core.quarantine import QuarantineWriter
-from jsonl_assets.core.readers import READERS, ReadLimits, read_source
+from jsonl_assets.core.readers import READERS, ReadItem, ReadLimits, read_source
 from jsonl_assets.core.readers.source_file import SourceChangedError, SourceFile
 from jsonl_assets.core.stage_report import ExtractDetails, SourceCounters, StageError, StageReport
 from jsonl_assets.core.store.base import existing_stat
@@ -61,6 +61,16 @@ def _source_identity(source: SourceConfig) -> dict[str, Any]:
     }
 
 
+class HashedBytes(Protocol):
+    """What the extraction needs of a read file: its stored bytes' hash, size and codec."""
+
+    @property
+    def sha256(self) -> str: ...
+
+    size: int
+    compression: str
+
+
 class Extraction:
     """One partition's extraction in progress: reads every source file of the partition,
     writes the quarantine, and counts. `records()` hands the good records to the caller,
@@ -89,69 +99,83 @@ class Extraction:
         its first record is handed over (a caller that traces records needs the sha256)."""
         cfg, dirs = self.cfg, self.dirs
         limits = ReadLimits(max_record_bytes=cfg.max_record_bytes)
-        dumps = orjson.dumps
         for source in cfg.sources_for(dirs.objective, dirs.split):
-            here = charged_here(source, dirs.split)
-            counts = self.counters[source.name]
             for item in source.inputs:
                 index = len(self.files)
-                kind = READERS[item.format].position_kind
-                exact = item.format == "jsonl"
                 source_file = SourceFile(item.path, item.rel)
                 if hash_first:
                     source_file.hash_remaining()
-                    self.files.append(_file_entry(source.name, item, kind, source_file))
-                # `[index,position,raw]\n`: the prefix, the comma after the position, "]\n".
-                framing = len(b"[%d," % index) + 3
-                rejected = PendingRejections(dirs.scratch, keep=here)
-                pending = 0  # lines of the batch
-                counted = 0  # their bytes, when they are not built
-                good = 0
-                try:
-                    for entry in read_source(
-                        source_file, item.format, source.read_options, limits, dirs.scratch
-                    ):
-                        if type(entry) is tuple:
-                            position, value, raw = entry
-                            if raw is None:
-                                raw = dumps(value)
-                            counted += framing + len(raw) + len(b"%d" % position)
-                            pending += 1
-                            yield index, position, value, raw, exact
-                            if pending >= 4096:
-                                good += pending
-                                self.out.bytes_written += counted
-                                pending, counted = 0, 0
-                                reached("extract.batch")
-                        else:
-                            rejected.append(entry)  # type: ignore[arg-type]
-                except SourceChangedError as exc:
-                    raise StageError(
-                        f"{dirs.key}: {exc}; nothing of this partition was written, build it "
-                        "again once the file is no longer being modified"
-                    ) from exc
-                good += pending
-                self.out.bytes_written += counted
-                reached("extract.file")
-                sha = source_file.sha256
+                    self.files.append(file_entry(source.name, item, source_file))
+                items = read_source(
+                    source_file, item.format, source.read_options, limits, dirs.scratch
+                )
+                yield from self.file_records(index, source, item, source_file, items)
                 if not hash_first:
-                    self.files.append(_file_entry(source.name, item, kind, source_file))
-                self.bytes_in += source_file.size
-                counts["items"] += good + len(rejected)
-                counts["records"] += good
-                if not here:
-                    counts["charged_elsewhere"] += len(rejected)
-                for rej in rejected:  # none are kept when they are charged elsewhere
-                    counts["quarantined"] += 1
-                    self.quarantine.add(
-                        rej.reason,
-                        rej.detail,
-                        trace_dict(source.name, item.rel, kind, rej.position, sha, item.rel_b64),
-                        rej.raw,
-                        raw_truncated=rej.raw_truncated,
-                        raw_size=rej.raw_size,
-                    )
-                rejected.close()
+                    self.files.append(file_entry(source.name, item, source_file))
+
+    def file_records(
+        self,
+        index: int,
+        source: SourceConfig,
+        item: SourceInput,
+        source_file: HashedBytes,
+        items: Iterator[ReadItem],
+    ) -> Iterator[tuple[int, int, Any, bytes, bool]]:
+        """The good records of one file's `items` (a whole file, or a chunk of one: then
+        `source_file` stands for the chunk's bytes), its rejections quarantined once read."""
+        dirs = self.dirs
+        here = charged_here(source, dirs.split)
+        counts = self.counters[source.name]
+        dumps = orjson.dumps
+        kind = READERS[item.format].position_kind
+        exact = item.format == "jsonl"
+        # `[index,position,raw]\n`: the prefix, the comma after the position, "]\n".
+        framing = len(b"[%d," % index) + 3
+        rejected = PendingRejections(dirs.scratch, keep=here)
+        pending = 0  # lines of the batch
+        counted = 0  # their bytes, when they are not built
+        good = 0
+        try:
+            for entry in items:
+                if type(entry) is tuple:
+                    position, value, raw = entry
+                    if raw is None:
+                        raw = dumps(value)
+                    counted += framing + len(raw) + len(b"%d" % position)
+                    pending += 1
+                    yield index, position, value, raw, exact
+                    if pending >= 4096:
+                        good += pending
+                        self.out.bytes_written += counted
+                        pending, counted = 0, 0
+                        reached("extract.batch")
+                else:
+                    rejected.append(entry)  # type: ignore[arg-type]
+        except SourceChangedError as exc:
+            raise StageError(
+                f"{dirs.key}: {exc}; nothing of this partition was written, build it "
+                "again once the file is no longer being modified"
+            ) from exc
+        good += pending
+        self.out.bytes_written += counted
+        reached("extract.file")
+        sha = source_file.sha256
+        self.bytes_in += source_file.size
+        counts["items"] += good + len(rejected)
+        counts["records"] += good
+        if not here:
+            counts["charged_elsewhere"] += len(rejected)
+        for rej in rejected:  # none are kept when they are charged elsewhere
+            counts["quarantined"] += 1
+            self.quarantine.add(
+                rej.reason,
+                rej.detail,
+                trace_dict(source.name, item.rel, kind, rej.position, sha, item.rel_b64),
+                rej.raw,
+                raw_truncated=rej.raw_truncated,
+                raw_size=rej.raw_size,
+            )
+        rejected.close()
 
     def commit(self, stage_fp: str, started: float) -> StageReport:
         """Commit the quarantine, then the marker; return the report."""
@@ -178,13 +202,12 @@ class Extraction:
         self.quarantine.abort()
 
 
-def _file_entry(
-    source: str, item: SourceInput, kind: str, source_file: SourceFile
-) -> dict[str, Any]:
+def file_entry(source: str, item: SourceInput, source_file: HashedBytes) -> dict[str, Any]:
+    """A file's entry in the stages' `files` (its sha256 must be known)."""
     entry = {
         "source": source,
         "file": item.rel,
-        "kind": kind,
+        "kind": READERS[item.format].position_kind,
         "sha256": source_file.sha256,
         "bytes": source_file.size,
         "compression": source_file.compression,

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from jsonl_assets.core.chunks.id_buckets import write_ids
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.dedup import SeenIds
 from jsonl_assets.core.fault_points import reached
@@ -37,6 +38,11 @@ CODE_VERSION = "4"  # 4: typed report
 IDS = "validated.ids.arrow"
 MARKER = "validated.json"
 _POSITION_BITS = 40
+POSITION_MASK = (1 << _POSITION_BITS) - 1
+# A batch's verdicts: quarantine entries (line index, reason, detail, trace, raw, extra), the
+# accepted records' id digests, positions ((file << 40) | position) and indices in the batch.
+Entry = tuple[int, str, str, dict[str, Any], bytes, dict[str, Any]]
+Verdicts = tuple[list[Entry], list[bytes], list[int], list[int]]
 
 
 def record_context(cfg: PipelineConfig, toolsets: list[dict[str, Any]]) -> RecordContext:
@@ -89,7 +95,10 @@ class Validator:
         self.quality_warned: Counter[str] = Counter()
         self.warned_examples: dict[str, list[dict[str, Any]]] = {}
         self.spec_warnings: Counter[str] = Counter()
-        self.seen = SeenIds()
+        # The merge's: the partition's distinct ids and the dedup's memory (id_buckets.py).
+        self.ids: list[Path] = []
+        self.id_set_bytes = 0
+        self._duplicates: list[tuple[int, int]] = []
         self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
         self.index = 0
         self.bytes_in = 0
@@ -210,7 +219,7 @@ class Validator:
         files, counters, cut = self.files, self.counters, self._cut
         entries = self._entries
         self.bytes_in += sum(map(len, lines)) + (0 if cut else len(lines))
-        for j, kept in self.seen.add_batch(self._digests, self._positions):
+        for j, kept in self._duplicates:
             k = self._accepted[j]
             record = orjson.loads(lines[k])  # duplicates are rare: parse again
             fi = fis[k]
@@ -248,12 +257,59 @@ class Validator:
         self._start_batch()
         return rejects
 
+    def take_verdicts(self) -> Verdicts:
+        """A chunk worker's batch: the judged records' verdicts (rule rejects as quarantine
+        entries, the accepted ones' digests, positions and indices), without the duplicate
+        lookup, which the merge does across chunks. Starts the next batch."""
+        verdicts = (self._entries, self._digests, self._positions, self._accepted)
+        self.index += self._batch_size
+        self._start_batch()
+        return verdicts
+
+    def put_verdicts(
+        self, verdicts: Verdicts, size: int, duplicates: list[tuple[int, int]]
+    ) -> None:
+        """The merge's batch of `size` lines: the verdicts a chunk worker took (indices
+        counted from the partition's first line; `accepted` from the batch's) and the batch's
+        duplicates `(index in accepted, position kept)`, ready for `finish_batch`."""
+        self._entries, self._digests, self._positions, self._accepted = verdicts
+        self._duplicates = duplicates
+        self._batch_size = size
+
+    def tallies(self) -> dict[str, Any]:
+        """What `judge` counted (a chunk's part of the report), for `add_tallies`."""
+        return {
+            "rules": dict(self.rule_counts),
+            "quality_rejected": dict(self.quality_rejected),
+            "quality_warned": dict(self.quality_warned),
+            "warned_examples": self.warned_examples,
+            "spec_warnings": dict(self.spec_warnings),
+            "counters": self.counters.as_dict(),
+            "in_per_file": list(self.in_per_file),
+            "unresolved": sorted(self.unresolved),
+        }
+
+    def add_tallies(self, tallies: dict[str, Any], file_index: int) -> None:
+        """Add a chunk's tallies (its file is `file_index` here), in chunk order."""
+        self.rule_counts.update(tallies["rules"])
+        self.quality_rejected.update(tallies["quality_rejected"])
+        self.quality_warned.update(tallies["quality_warned"])
+        self.spec_warnings.update(tallies["spec_warnings"])
+        for reason, traces in tallies["warned_examples"].items():
+            examples = self.warned_examples.setdefault(reason, [])
+            examples.extend(traces[: EXAMPLES_PER_REASON - len(examples)])
+        for source, counts in tallies["counters"].items():
+            self.counters[source].update(counts)
+        self.in_per_file[file_index] += sum(tallies["in_per_file"])
+        self.unresolved.update(tallies["unresolved"])
+
     def _start_batch(self) -> None:
         self._batch_size = 0
-        self._entries: list[tuple[int, str, str, dict[str, Any], bytes, dict[str, Any]]] = []
+        self._entries: list[Entry] = []
         self._digests: list[bytes] = []
         self._positions: list[int] = []
         self._accepted: list[int] = []
+        self._duplicates = []
 
     def commit(self, stage_fp: str, started: float, toolsets: list[dict[str, Any]]) -> StageReport:
         """Commit the id digests and the quarantine, then the marker."""
@@ -261,7 +317,7 @@ class Validator:
         for fi, count in enumerate(self.in_per_file):
             if count:
                 counters[files[fi]["source"]]["in"] += count
-        _write_ids(self.dirs.file(IDS), self.seen)
+        _write_ids(self.dirs.file(IDS), self.ids)
         self.quarantine.commit()
         per_source = counters.as_dict()
         for counts in per_source.values():
@@ -290,7 +346,7 @@ class Validator:
                 spec_warnings=dict(sorted(self.spec_warnings.items())),
                 toolsets=toolsets,
                 files=files,
-                id_set_bytes=self.seen.nbytes(),
+                id_set_bytes=self.id_set_bytes,
             ),
         )
         write_marker(self.dirs.file(MARKER), stage_fp, report.to_json())
@@ -300,10 +356,13 @@ class Validator:
         self.quarantine.abort()
 
 
-def _write_ids(path: Path, seen: SeenIds) -> None:
+def _write_ids(path: Path, parts: list[Path]) -> None:
     out = store_for(path).open_atomic(path)
     try:
-        seen.frame().write_ipc(out)  # type: ignore[arg-type]
+        if parts:
+            write_ids(parts, out)
+        else:
+            SeenIds().frame().write_ipc(out)  # type: ignore[arg-type]
     except BaseException:
         out.abort()
         raise

@@ -1,0 +1,245 @@
+"""The chunk worker: one chunk of a partition read, adapted and validated on its own.
+
+It writes into its own folder of the work dir (`chunks/<index>-<fingerprint>/`): the spec
+lines it made (`lines.jsonl`, the exact bytes a shard will hold), the rule rejects
+(`rejects.jsonl`, with their line indices), the accepted records' id digests, positions and
+line indices (`ids.<bucket>.bin`, id_buckets.py; `accepted.u64`), its extract and transform
+quarantine, and last its marker (`chunk.json`, with its counts). A chunk with a marker is
+never redone; a killed one leaves no marker, and is redone whole. Duplicate ids are left to
+the merge (merge.py), which sees every chunk in order.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+from jsonl_assets.core.chunks.id_buckets import BucketFiles
+from jsonl_assets.core.chunks.plan import CHUNKS_DIR, Chunk, ChunkPlan, partition_inputs
+from jsonl_assets.core.config import PipelineConfig, SourceInput
+from jsonl_assets.core.fault_points import reached
+from jsonl_assets.core.gc_pause import gc_paused
+from jsonl_assets.core.readers import (
+    ReadItem,
+    ReadLimits,
+    SourceChangedError,
+    SourceFile,
+    read_source,
+)
+from jsonl_assets.core.readers.jsonl import iter_jsonl
+from jsonl_assets.core.stages.extract_stage import Extraction, file_entry
+from jsonl_assets.core.stages.transform_stage import Transformer
+from jsonl_assets.core.stages.validate_stage import Validator
+from jsonl_assets.core.store.base import existing_stat, store_for
+from jsonl_assets.core.store.work_files import (
+    PartitionDirs,
+    WorkFileWriter,
+    fingerprint,
+    read_marker,
+    write_marker,
+)
+
+CHUNK_VERSION: Final = "1"
+MARKER: Final = "chunk.json"
+LINES: Final = "lines.jsonl"
+REJECTS: Final = "rejects.jsonl"
+ACCEPTED: Final = "accepted.u64"
+# Raw records per batch: big enough that per-batch costs are small.
+BATCH_RECORDS: Final = 16384
+BATCH_BYTES: Final = 16 << 20
+_READ: Final = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkTask:
+    """What a worker needs to run one chunk (all plain data: it crosses process and machine
+    boundaries; the records never do)."""
+
+    key: str
+    index: int
+    toolsets: tuple[dict[str, Any], ...] = ()
+
+
+def chunk_fingerprint(validated_fp: str, plan: ChunkPlan, task: ChunkTask) -> str:
+    return fingerprint(
+        "chunk", CHUNK_VERSION, validated_fp, plan.fingerprint, task.index, list(task.toolsets)
+    )
+
+
+def chunk_path(dirs: PartitionDirs, chunk_fp: str, index: int) -> Path:
+    return dirs.work / CHUNKS_DIR / f"{index:05d}-{chunk_fp[:16]}"
+
+
+def finished_chunk(dirs: PartitionDirs, chunk_fp: str, index: int) -> dict[str, Any] | None:
+    """A finished chunk's marker report, or None."""
+    return read_marker(chunk_path(dirs, chunk_fp, index) / MARKER, chunk_fp)
+
+
+@gc_paused()
+def run_chunk(
+    cfg: PipelineConfig, dirs: PartitionDirs, plan: ChunkPlan, chunk_fp: str, task: ChunkTask
+) -> dict[str, Any]:
+    """Run one chunk unless it is finished; its marker report (`ran`: whether it ran now)."""
+    if (done := finished_chunk(dirs, chunk_fp, task.index)) is not None:
+        return {**done, "ran": False}
+    started = time.perf_counter()
+    path = chunk_path(dirs, chunk_fp, task.index)
+    store_for(path).remove(path, recursive=True)
+    chunk = plan.chunks[task.index]
+    source, item = partition_inputs(cfg, dirs)[chunk.file_index]
+    cdirs = replace(dirs, work=path, quarantine=path)
+    extraction = Extraction(cfg, cdirs)
+    limits = ReadLimits(max_record_bytes=cfg.max_record_bytes)
+    hashed: SourceFile | _RangeOf
+    if chunk.start is None:
+        hashed = SourceFile(item.path, item.rel)
+        hashed.hash_remaining()
+        items = read_source(hashed, item.format, source.read_options, limits, cdirs.scratch)
+    else:
+        hashed = _RangeOf(item, chunk)
+        items = hashed.items(limits.max_record_bytes)
+    entry = file_entry(source.name, item, hashed)
+    transformer = Transformer(cfg, cdirs, [entry])
+    validator = Validator(cfg, cdirs, [entry], list(task.toolsets), terminated=True)
+    transformer.on_new_toolset = lambda toolset: validator.add_toolsets([toolset])
+    out = _ChunkFiles(path)
+    parts = (extraction, transformer, validator, out)
+    try:
+        loads = orjson.loads
+        records = (
+            (0, position, value if exact else loads(raw), raw)
+            for _, position, value, raw, exact in extraction.file_records(
+                chunk.file_index, source, item, hashed, items
+            )
+        )
+        while True:
+            taken = _Batch(records)
+            transformer.add_batch(taken, validator.judge)
+            lines = transformer.lines
+            transformer.flush()
+            out.add(lines, validator.take_verdicts(), validator.index - len(lines))
+            if not taken.full:
+                break
+        validator.quarantine.abort()  # the merge writes the validated quarantine
+        out.commit()
+        extraction.quarantine.commit()
+        transformer.quarantine.commit()
+    except BaseException:
+        for part in parts:
+            part.abort()
+        raise
+    report = {
+        "index": task.index,
+        "file_index": chunk.file_index,
+        "file": entry,
+        "bytes_in": chunk.size,
+        "lines": validator.index,
+        "accepted": out.accepted,
+        "extract": {
+            "counters": extraction.counters.as_dict(),
+            "bytes_out": extraction.out.bytes_written,
+        },
+        "transform": {
+            "counters": transformer.counters.as_dict(),
+            "toolsets": list(transformer.toolsets.values()),
+            "bytes_out": transformer.out.bytes_written,
+        },
+        "validate": validator.tallies(),
+        "seconds": time.perf_counter() - started,
+    }
+    write_marker(path / MARKER, chunk_fp, report)
+    return {**report, "ran": True}
+
+
+class _RangeOf:
+    """A byte range of a plain JSONL file, read with its file-wide line numbers; `sha256`
+    and `size` are the whole file's (from the plan)."""
+
+    compression = "none"
+
+    def __init__(self, item: SourceInput, chunk: Chunk) -> None:
+        assert chunk.sha256 is not None and chunk.start is not None and chunk.end is not None
+        self.item, self.chunk = item, chunk
+        self.sha256: str = chunk.sha256
+        st = existing_stat(item.path)
+        self.size: int = st.size
+        self._identity = (st.size, st.mtime_ns, st.inode)
+
+    def items(self, limit: int) -> Iterator[ReadItem]:
+        return iter_jsonl(self._pieces(), limit, self.chunk.first_line)
+
+    def _pieces(self) -> Iterator[bytes]:
+        path, chunk = self.item.path, self.chunk
+        assert chunk.start is not None and chunk.end is not None
+        with store_for(path).open_read(path) as handle:
+            handle.seek(chunk.start)
+            left = chunk.end - chunk.start
+            while left > 0:
+                data = handle.read(min(_READ, left))
+                if not data:
+                    break
+                left -= len(data)
+                yield data
+        st = existing_stat(path)
+        if left or (st.size, st.mtime_ns, st.inode) != self._identity:
+            raise SourceChangedError(f"{self.item.rel} changed while it was read")
+
+
+class _ChunkFiles:
+    """A chunk's outputs, written as its batches come, committed before its marker."""
+
+    def __init__(self, path: Path) -> None:
+        self.lines = WorkFileWriter(path / LINES)
+        self.rejects = WorkFileWriter(path / REJECTS)
+        self.accepted_at = WorkFileWriter(path / ACCEPTED)
+        self.ids = BucketFiles(path)
+        self.accepted = 0
+
+    def add(self, lines: list[bytes], verdicts: Any, first: int) -> None:
+        entries, digests, positions, accepted = verdicts
+        self.lines.write_many(lines)
+        dumps = orjson.dumps
+        for index, reason, detail, trace, raw, extra in entries:
+            row = [index, reason, detail, trace, raw.decode(), extra]
+            self.rejects.write(dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+        indices = [first + k for k in accepted]
+        self.accepted_at.write(array("Q", indices).tobytes())
+        self.ids.add(digests, indices, positions)
+        self.accepted += len(accepted)
+        reached("chunk.batch")
+
+    def _writers(self) -> tuple[WorkFileWriter, ...]:
+        return (self.lines, self.rejects, self.accepted_at)
+
+    def commit(self) -> None:
+        self.ids.commit()
+        for writer in self._writers():
+            writer.commit()
+
+    def abort(self) -> None:
+        for writer in self._writers():
+            writer.abort()
+
+
+class _Batch:
+    """The next raw records, up to BATCH_RECORDS of them or BATCH_BYTES of raw bytes; `full`
+    tells whether the batch stopped at a limit (more may follow)."""
+
+    def __init__(self, records: Iterator[tuple[int, int, Any, bytes]]) -> None:
+        self._records = records
+        self.full = False
+
+    def __iter__(self) -> Iterator[tuple[int, int, Any, bytes]]:
+        size = 0
+        for n, item in enumerate(self._records, 1):
+            yield item
+            size += len(item[3])
+            if n >= BATCH_RECORDS or size >= BATCH_BYTES:
+                self.full = True
+                return

@@ -1,0 +1,225 @@
+"""The deterministic merge: a partition's finished chunks, in plan order, into its stages.
+
+The chunks are replayed in global (file, position) order: their quarantine entries, counts
+and toolsets are added to the stages, and their lines stream, a batch at a time, through the
+duplicate ids found bucket by bucket (id_buckets.py: the first occurrence in global order
+wins, as in a one-chunk build) into the staged shards. So the package is the same bytes whatever the number of
+chunks and whoever ran them. Then the stages commit in order (the staged shards just before
+the validated marker), the later ones only if `gate(extract_report, transform_report)`
+allows it. A merge killed midway leaves `.partial` files and a staging folder, never a
+marker: the rerun merges again from the chunks (which are not redone).
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+
+from jsonl_assets.core.chunks.chunk_worker import ACCEPTED, LINES, REJECTS
+from jsonl_assets.core.chunks.id_buckets import find_duplicates
+from jsonl_assets.core.chunks.plan import CHUNKS_DIR
+from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.stage_report import StageReport
+from jsonl_assets.core.stages.extract_stage import Extraction
+from jsonl_assets.core.stages.staged_shards import StagedShards
+from jsonl_assets.core.stages.transform_stage import Transformer
+from jsonl_assets.core.stages.validate_stage import Entry, Validator
+from jsonl_assets.core.store.base import store_for
+from jsonl_assets.core.store.work_files import PartitionDirs
+
+_BATCH_LINES: Final = 16384
+_READ: Final = 4 << 20
+
+# gate(extract_report, transform_report): whether the stages after extracted may commit.
+Gate = Callable[[StageReport, StageReport], bool]
+Part = Extraction | Transformer | Validator | StagedShards
+
+
+def merge_chunks(
+    cfg: PipelineConfig,
+    dirs: PartitionDirs,
+    chunks: list[tuple[Path, dict[str, Any]]],
+    fps: dict[str, str],
+    kept: dict[str, StageReport],
+    gate: Gate,
+    helper_thread: bool,
+) -> list[StageReport]:
+    """Merge the finished chunks `(folder, marker report)`, in plan order, and commit the
+    stages (those in `kept` keep their committed outputs)."""
+    started = time.perf_counter()
+    extraction = Extraction(cfg, dirs)
+    transformer = Transformer(cfg, dirs, [])
+    validator = Validator(cfg, dirs, [], [], terminated=True)
+    staged = StagedShards(cfg, dirs, background=helper_thread)
+    parts: tuple[Part, ...] = (extraction, transformer, validator, staged)
+    try:
+        for _, report in chunks:
+            if report["file_index"] == len(extraction.files):
+                entry = report["file"]
+                extraction.files.append(entry)
+                transformer.add_file(entry)
+                validator.add_file(entry)
+                staged.add_file(entry)
+        duplicates, validator.ids, validator.id_set_bytes = find_duplicates(chunks, ids_dir(dirs))
+        for (path, report), found in zip(chunks, duplicates, strict=True):
+            _replay(path, report, found, extraction, transformer, validator, staged)
+    except BaseException:
+        for part in parts:
+            part.abort()
+        raise
+    seconds = time.perf_counter() - started
+    return commit_stages(
+        fps, kept, gate, (extraction, transformer, validator, staged), seconds, chunks
+    )
+
+
+def ids_dir(dirs: PartitionDirs) -> Path:
+    """Where the merge keeps the buckets' id files until the validated stage commits."""
+    return dirs.work / CHUNKS_DIR / "ids"
+
+
+def _replay(
+    path: Path,
+    report: dict[str, Any],
+    duplicates: list[tuple[int, int]],
+    extraction: Extraction,
+    transformer: Transformer,
+    validator: Validator,
+    staged: StagedShards,
+) -> None:
+    fi = report["file_index"]
+    extraction.quarantine.add_lines_of(path / "extracted.jsonl")
+    for source, counts in report["extract"]["counters"].items():
+        extraction.counters[source].update(counts)
+    extraction.bytes_in += report["bytes_in"]
+    extraction.out.bytes_written += report["extract"]["bytes_out"]
+    transformer.quarantine.add_lines_of(path / "transformed.jsonl")
+    for source, counts in report["transform"]["counters"].items():
+        transformer.counters[source].update(counts)
+    for toolset in report["transform"]["toolsets"]:
+        transformer.toolsets.setdefault(toolset["id"], toolset)
+    transformer.out.bytes_written += report["transform"]["bytes_out"]
+    validator.add_tallies(report["validate"], fi)
+    base = validator.index
+    entries = _entries(path / REJECTS, base)
+    accepted = _column(path / ACCEPTED, 8, lambda b: array("Q", b))
+    dups = iter(duplicates)
+    next_entry = next(entries, None)
+    next_accepted = next(accepted, None)
+    next_dup = next(dups, None)
+    for lines in _line_batches(path / LINES):
+        first = validator.index
+        end = first - base + len(lines)  # chunk-local index after the batch
+        batch_entries: list[Entry] = []
+        while next_entry is not None and next_entry[0] < first + len(lines):
+            batch_entries.append(next_entry)
+            next_entry = next(entries, None)
+        batch_accepted: list[int] = []
+        while next_accepted is not None and next_accepted < end:
+            batch_accepted.append(next_accepted - (first - base))
+            next_accepted = next(accepted, None)
+        at = {k: j for j, k in enumerate(batch_accepted)}
+        batch_dups: list[tuple[int, int]] = []
+        while next_dup is not None and next_dup[0] < end:
+            batch_dups.append((at[next_dup[0] - (first - base)], next_dup[1]))
+            next_dup = next(dups, None)
+        validator.put_verdicts((batch_entries, [], [], batch_accepted), len(lines), batch_dups)
+        fis = array("I", [fi]) * len(lines)
+        rejects = validator.finish_batch(lines, fis)
+        staged.add_batch(lines, fis, rejects, first)
+    if next_entry is not None or next_accepted is not None or next_dup is not None:
+        raise ValueError(f"{path}: verdicts past the chunk's {report['lines']} lines")
+
+
+def _line_batches(path: Path) -> Iterator[list[bytes]]:
+    """The chunk's lines, newline-terminated, up to _BATCH_LINES at a time."""
+    with store_for(path).open_read(path) as handle:
+        rest = b""
+        pending: list[bytes] = []
+        while data := handle.read(_READ):
+            lines = (rest + data).split(b"\n")
+            rest = lines.pop()
+            pending.extend(line + b"\n" for line in lines)
+            while len(pending) >= _BATCH_LINES:
+                yield pending[:_BATCH_LINES]
+                pending = pending[_BATCH_LINES:]
+        if rest:
+            raise ValueError(f"{path}: the last line has no newline")
+        if pending:
+            yield pending
+
+
+def _entries(path: Path, base: int) -> Iterator[Entry]:
+    """The chunk's rule rejects, their indices counted from the partition's first line."""
+    with store_for(path).open_read(path) as handle:
+        for line in handle:
+            index, reason, detail, trace, raw, extra = orjson.loads(line)
+            yield base + index, reason, detail, trace, raw.encode(), extra
+
+
+def _column(path: Path, width: int, decode: Callable[[bytes], Any]) -> Iterator[Any]:
+    """The values of a fixed-width column file, in order."""
+    with store_for(path).open_read(path) as handle:
+        while data := handle.read(width * 65536):
+            yield from decode(data)
+
+
+def commit_stages(
+    fps: dict[str, str],
+    kept: dict[str, StageReport],
+    gate: Gate,
+    parts: tuple[Extraction, Transformer, Validator, StagedShards],
+    seconds: float,
+    chunks: list[tuple[Path, dict[str, Any]]],
+) -> list[StageReport]:
+    """Commit extracted, transformed, (the staged shards,) validated in order; a stage in
+    `kept` keeps its committed outputs and report."""
+    extraction, transformer, validator, staged = parts
+    clock = time.perf_counter
+    chunk_seconds = sum(r["seconds"] for _, r in chunks)
+    # The chunks' time, split as the one pass's was: reading first, then the rest.
+    spent = {
+        "extracted": chunk_seconds / 3,
+        "transformed": chunk_seconds / 3,
+        "validated": chunk_seconds / 3 + seconds,
+    }
+    pending: list[Part] = list(parts)
+
+    def give_up() -> None:
+        for part in pending:
+            part.abort()
+        pending.clear()
+
+    def commit(stage: str, part: Extraction | Transformer) -> StageReport:
+        pending.remove(part)
+        if stage in kept:  # its committed outputs stay; this merge's copy is dropped
+            part.abort()
+            return kept[stage]
+        return part.commit(fps[stage], clock() - spent[stage])
+
+    try:
+        extract_report = commit("extracted", extraction)
+        transformer.bytes_in = extraction.out.bytes_written  # the extracted lines it stands for
+        transform_now = kept.get("transformed") or transformer.report(
+            clock() - spent["transformed"]
+        )
+        if not gate(extract_report, transform_now):
+            give_up()
+            return [extract_report]
+        transform_report = commit("transformed", transformer)
+        # Before the validated marker: a validated stage on disk vouches for its staged shards.
+        staged.commit(fps["shards"])
+        pending.remove(staged)
+        pending.remove(validator)
+    except BaseException:
+        give_up()
+        raise
+    derived = transformer.toolsets
+    toolsets = [derived[k] for k in sorted(derived)]
+    validate_report = validator.commit(fps["validated"], clock() - spent["validated"], toolsets)
+    return [extract_report, transform_report, validate_report]

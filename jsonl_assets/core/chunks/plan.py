@@ -1,0 +1,131 @@
+"""The chunk plan of a partition: its sources cut into pieces that are read independently.
+
+Plain (uncompressed) JSONL larger than `output.chunk_bytes` is cut into newline-aligned byte
+ranges; each range records the lines before it, so traces keep their file-wide line numbers,
+and the file's sha256 (one pass over the file finds both). Everything else is a whole-file
+chunk: compressed files, JSON arrays, CSV/TSV (a quoted field may hold a newline), text and
+Parquet. The plan is a pure function of the config and the source files (their identity and
+bytes), and is recorded in the work dir (`chunks/plan.json`) under the partition's extract
+fingerprint, so a rebuild reuses it without reading the files again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+from jsonl_assets.core.config import PipelineConfig, SourceConfig, SourceInput
+from jsonl_assets.core.readers import SourceFile
+from jsonl_assets.core.stages.extract_stage import extract_fingerprint
+from jsonl_assets.core.store.base import existing_stat, store_for
+from jsonl_assets.core.store.work_files import (
+    PartitionDirs,
+    fingerprint,
+    read_marker,
+    write_marker,
+)
+
+CHUNKS_DIR: Final = "chunks"
+PLAN: Final = "plan.json"
+PLAN_VERSION: Final = "1"
+_READ: Final = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One piece of a partition's input: file `file_index` (in the partition's file order),
+    whole (`start` None) or bytes [start, end) holding lines `first_line + 1`...; `sha256` of
+    the whole file when known at plan time (byte ranges)."""
+
+    index: int
+    file_index: int
+    size: int
+    start: int | None = None
+    end: int | None = None
+    first_line: int = 0
+    sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkPlan:
+    """A partition's chunks, in global (file, position) order, and the plan's fingerprint."""
+
+    fingerprint: str
+    chunks: tuple[Chunk, ...]
+    files: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"files": self.files, "chunks": [asdict(c) for c in self.chunks]}
+
+
+def recorded_plan(dirs: PartitionDirs) -> dict[str, Any] | None:
+    """The partition's last recorded plan (`files`, `chunks`), whatever its inputs, or None."""
+    import orjson
+
+    try:
+        return orjson.loads((dirs.work / CHUNKS_DIR / PLAN).read_bytes())["report"]
+    except (FileNotFoundError, orjson.JSONDecodeError, KeyError):
+        return None
+
+
+def partition_inputs(
+    cfg: PipelineConfig, dirs: PartitionDirs
+) -> list[tuple[SourceConfig, SourceInput]]:
+    """The partition's files in the build's order (source by source, file by file)."""
+    return [(s, i) for s in cfg.sources_for(dirs.objective, dirs.split) for i in s.inputs]
+
+
+def plan_chunks(cfg: PipelineConfig, dirs: PartitionDirs) -> ChunkPlan:
+    """The partition's chunk plan: the recorded one when its inputs are unchanged."""
+    chunk_bytes = cfg.output.chunk_bytes
+    plan_fp = fingerprint("chunks", PLAN_VERSION, extract_fingerprint(cfg, dirs), chunk_bytes)
+    path = dirs.work / CHUNKS_DIR / PLAN
+    if (cached := read_marker(path, plan_fp)) is not None:
+        chunks = tuple(Chunk(**c) for c in cached["chunks"])
+        return ChunkPlan(plan_fp, chunks, cached["files"])
+    chunks: list[Chunk] = []
+    inputs = partition_inputs(cfg, dirs)
+    for fi, (_, item) in enumerate(inputs):
+        size = existing_stat(item.path).size
+        plain = size > chunk_bytes and SourceFile(item.path, item.rel).compression == "none"
+        if item.format == "jsonl" and plain:
+            chunks.extend(_ranges(item, fi, size, chunk_bytes, len(chunks)))
+            continue
+        chunks.append(Chunk(len(chunks), fi, size))
+    plan = ChunkPlan(plan_fp, tuple(chunks), len(inputs))
+    write_marker(path, plan_fp, plan.as_json())
+    return plan
+
+
+def _ranges(item: SourceInput, fi: int, size: int, chunk_bytes: int, first: int) -> list[Chunk]:
+    """Newline-aligned ranges of at least `chunk_bytes` of a plain file (the last excepted),
+    in one hashing pass: each cut is just after the first newline that makes it that long."""
+    hasher = hashlib.sha256()
+    cuts: list[tuple[int, int]] = [(0, 0)]  # (offset, lines before it)
+    lines = 0
+    offset = 0
+    target = chunk_bytes - 1  # a chunk holds at least chunk_bytes (the last one excepted)
+    with store_for(item.path).open_read(item.path) as handle:
+        while data := handle.read(_READ):
+            hasher.update(data)
+            at = 0
+            while target < offset + len(data):
+                nl = data.find(b"\n", max(at, target - offset))
+                if nl < 0:
+                    break
+                lines += data.count(b"\n", at, nl + 1)
+                at = nl + 1
+                if offset + at < size:
+                    cuts.append((offset + at, lines))
+                target = offset + at + chunk_bytes - 1
+            lines += data.count(b"\n", at)
+            offset += len(data)
+    if offset != size:
+        raise OSError(f"{item.rel} changed while it was planned ({size} -> {offset} bytes)")
+    sha = hasher.hexdigest()
+    ends = [c[0] for c in cuts[1:]] + [size]
+    return [
+        Chunk(first + k, fi, end - start, start, end, before, sha)
+        for k, ((start, before), end) in enumerate(zip(cuts, ends, strict=True))
+    ]

@@ -1,0 +1,68 @@
+"""Chunk runners: who runs a partition's chunks. In this process, one after the other
+(`run_in_process`), or on a pool of forked processes (`process_runner(n)`). Dagster's
+executors are the third kind: each chunk is a step (defs/chunk_job.py), and the merge's runner
+then finds every chunk finished. A runner returns the chunks' marker reports in task order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Final
+
+from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, run_chunk
+from jsonl_assets.core.chunks.plan import ChunkPlan
+from jsonl_assets.core.chunks.progress import Progress
+from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.store.work_files import PartitionDirs
+
+# Processes allowed to run a chunk at once, across every partition of a build (shared by the
+# processes forked after `share_slots`): `jsonl-assets build --workers N` runs N at most.
+_slots: list[Any] = []
+
+
+def share_slots(workers: int) -> None:
+    """Let at most `workers` chunks run at once in this process and those it forks later."""
+    _slots[:] = [multiprocessing.get_context("fork").BoundedSemaphore(workers)]
+
+
+def _run_in_slot(
+    cfg: PipelineConfig, dirs: PartitionDirs, plan: ChunkPlan, chunk_fp: str, task: ChunkTask
+) -> dict[str, Any]:
+    if not _slots:
+        return run_chunk(cfg, dirs, plan, chunk_fp, task)
+    with _slots[0]:
+        return run_chunk(cfg, dirs, plan, chunk_fp, task)
+
+
+# runner(cfg, dirs, plan, validated fingerprint, tasks) -> marker reports, in task order
+ChunkRunner = Callable[
+    [PipelineConfig, PartitionDirs, ChunkPlan, str, list[ChunkTask]], list[dict[str, Any]]
+]
+
+
+def process_runner(workers: int) -> ChunkRunner:
+    """A runner on `workers` forked processes; in this process when `workers` is 1 or there
+    is one chunk (a pool would only add its start-up)."""
+
+    def run(
+        cfg: PipelineConfig,
+        dirs: PartitionDirs,
+        plan: ChunkPlan,
+        validated_fp: str,
+        tasks: list[ChunkTask],
+    ) -> list[dict[str, Any]]:
+        progress = Progress(dirs.key, plan)
+        args = [(cfg, dirs, plan, chunk_fingerprint(validated_fp, plan, t), t) for t in tasks]
+        if workers <= 1 or len(tasks) <= 1:
+            return [progress.done(_run_in_slot(*a)) for a in args]
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context) as pool:
+            futures = [pool.submit(_run_in_slot, *a) for a in args]
+            return [progress.done(f.result()) for f in futures]
+
+    return run
+
+
+run_in_process: Final[ChunkRunner] = process_runner(1)

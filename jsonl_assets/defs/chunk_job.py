@@ -1,0 +1,115 @@
+"""The `build_chunks` job: one partition's chunks as dynamic steps, so that the executor of
+the run config (defs/executors.py: in-process, multiprocess, Celery) places each chunk
+anywhere, then the merge and the shards in one step.
+
+plan -> chunk (one step per chunk, `.map`) -> merge (`.collect`). Steps hand each other only
+the partition key and a chunk's index: the records go through the work dir (the store), never
+through Dagster's IO manager. A chunk step whose chunk is finished does nothing; the merge
+step finds every chunk finished and merges (core/stages/record_stages.py), under the
+partition's lock, then moves the shards into the package (core/build.py).
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+
+from jsonl_assets.core.build import build_partition, dirs_for
+from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, run_chunk
+from jsonl_assets.core.chunks.plan import plan_chunks
+from jsonl_assets.core.rules.rate_checks import evaluate_all
+from jsonl_assets.core.stage_report import StageReport
+from jsonl_assets.core.stages.record_stages import stage_fingerprints
+from jsonl_assets.defs.checks import PARSE_FAILURE_RATE
+from jsonl_assets.defs.executors import chunks_executor
+from jsonl_assets.defs.progress_logs import chunk_progress_logged
+from jsonl_assets.defs.resources import PipelineResource
+
+_SEP = "#"
+
+
+class ChunkBuildConfig(dg.Config):
+    """The partition to build, `objective|split`."""
+
+    partition: str
+
+
+@dg.op(out=dg.DynamicOut(str))
+def plan(
+    context: dg.OpExecutionContext, config: ChunkBuildConfig, pipeline: PipelineResource
+) -> Iterator[dg.DynamicOutput[str]]:
+    """The partition's chunk plan (in the step's metadata); one output per chunk."""
+    cfg = pipeline.load()
+    chunk_plan = plan_chunks(cfg, dirs_for(cfg, config.partition))
+    context.log.info(
+        f"{config.partition}: {len(chunk_plan.chunks)} chunk(s) of "
+        f"{cfg.output.chunk_bytes} bytes over {chunk_plan.files} file(s)"
+    )
+    for chunk in chunk_plan.chunks:
+        yield dg.DynamicOutput(
+            f"{config.partition}{_SEP}{chunk.index}",
+            mapping_key=f"chunk_{chunk.index}",
+            metadata={
+                "file_index": chunk.file_index,
+                "bytes": chunk.size,
+                "first_line": chunk.first_line + 1,
+            },
+        )
+
+
+@dg.op
+def chunk(context: dg.OpExecutionContext, pipeline: PipelineResource, task: str) -> str:
+    """Read, adapt and validate one chunk into the work dir (nothing if it is finished)."""
+    key, _, index = task.partition(_SEP)
+    cfg = pipeline.load()
+    dirs = dirs_for(cfg, key)
+    chunk_plan = plan_chunks(cfg, dirs)
+    chunk_task = ChunkTask(key, int(index))
+    chunk_fp = chunk_fingerprint(stage_fingerprints(cfg, dirs)["validated"], chunk_plan, chunk_task)
+    report = run_chunk(cfg, dirs, chunk_plan, chunk_fp, chunk_task)
+    context.add_output_metadata(
+        {
+            "ran": report["ran"],
+            "lines": report["lines"],
+            "accepted": report["accepted"],
+            "bytes_in": report["bytes_in"],
+            "seconds": round(report["seconds"], 3),
+        }
+    )
+    return task
+
+
+@dg.op
+def merge(context: dg.OpExecutionContext, pipeline: PipelineResource, tasks: list[str]) -> None:
+    """Merge the finished chunks and move the shards into the package."""
+    key = tasks[0].partition(_SEP)[0]
+    cfg = pipeline.load()
+
+    def extraction_passes(extract: StageReport, transform: StageReport) -> bool:
+        inputs = {"extracted": extract.to_json(), "transformed": transform.to_json()}
+        return evaluate_all(cfg, key, inputs, [PARSE_FAILURE_RATE])[PARSE_FAILURE_RATE].passed
+
+    with chunk_progress_logged(context.log):
+        result = build_partition(
+            cfg,
+            key,
+            gate=extraction_passes,
+            lock_timeout=pipeline.lock_timeout_seconds,
+        )
+    meta: dict[str, Any] = {"stages": [s.stage for s in result.stages]}
+    if result.shards is not None:
+        meta["records_written"] = result.shards.records_out
+        meta["shards_verified"] = bool(result.verification and result.verification["passed"])
+    context.add_output_metadata(meta)
+    if result.shards is None:
+        raise dg.Failure(f"{key}: the parse_failure_rate check failed; no shards were written")
+
+
+@dg.job(
+    executor_def=chunks_executor,
+    resource_defs={"pipeline": PipelineResource()},
+    description="One partition's chunks as dynamic steps on the configured executor, then "
+    "the merge and its shards.",
+)
+def build_chunks() -> None:
+    merge(plan().map(chunk).collect())
