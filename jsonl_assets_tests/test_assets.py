@@ -50,7 +50,7 @@ def package_hashes(package: Path) -> dict[str, str]:
     }
 
 
-def test_code_location_has_five_assets_twelve_partitions_six_checks() -> None:
+def test_code_location_has_five_assets_twelve_partitions_seven_checks() -> None:
     graph = run_definitions().resolve_asset_graph()
     materializable = {k.to_user_string() for k in graph.materializable_asset_keys}
     assert materializable == {"extracted", "transformed", "validated", "shards", "manifest"}
@@ -69,8 +69,14 @@ def test_code_location_has_five_assets_twelve_partitions_six_checks() -> None:
         checks.INVALID_RATE,
         checks.SHARDS_VERIFIED,
         checks.PACKAGE_VALID,
+        checks.EMPTY_PARTITION,
     }
-    assert all(graph.get_check_spec(k).blocking for k in graph.asset_check_keys)
+    for key in graph.asset_check_keys:
+        spec = graph.get_check_spec(key)
+        # Every check blocks but the empty-partition warning; a partitioned asset's checks
+        # are partitioned like it, so each result carries its partition key.
+        assert spec.blocking == (key.name != checks.EMPTY_PARTITION), key
+        assert spec.partitions_def == graph.get(key.asset_key).partitions_def, key
 
 
 def test_sample_builds_a_valid_deterministic_package(
@@ -200,15 +206,17 @@ def test_checks_pass_on_clean_data(sample_project: Path, instance: dg.DagsterIns
         checks.DUPLICATE_ID_RATE,
         checks.INVALID_RATE,
         checks.SHARDS_VERIFIED,
+        checks.EMPTY_PARTITION,
     }
     shards = next(
         e.materialization
         for e in result.get_asset_materialization_events()
         if e.materialization.asset_key == dg.AssetKey("shards")
     )
+    written = shards.metadata["records_out"].value
+    assert written and shards.metadata["dagster/row_count"].value == written
     content = shards.metadata["content"].value
-    assert list(content) == ["cpt-train"]
-    assert content["cpt-train"]["records"] == shards.metadata["records_written"].value
+    assert content.splitlines()[2].startswith(f"| cpt-train | {written} | ")
 
 
 def test_shards_verified_fails_on_a_tampered_shard(

@@ -13,8 +13,14 @@ from typing import Any
 import dagster as dg
 
 from jsonl_assets.core import build_summary
+from jsonl_assets.core.build import dirs_for, read_marker_any
+from jsonl_assets.core.config import load_config
+from jsonl_assets.core.stages.shard_stage import MARKER as SHARDS_MARKER
+from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
+from jsonl_assets.core.store.work_files import PartitionDirs
 from jsonl_assets.defs.definitions import run_definitions
 from jsonl_assets.defs.partitions import all_partition_keys
+from jsonl_assets.defs.stage_metadata import REUSED
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CLI_TAGS = {"jsonl-assets/cli": "build"}
@@ -113,6 +119,15 @@ def build_partition(
             tags=CLI_TAGS,
         )
     )
+    metadata = {
+        e.materialization.asset_key.to_user_string(): e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    shards = validated = None
+    if "shards" in metadata or "validated" in metadata:
+        dirs = dirs_for(load_config(config_path), key)
+        shards = _persisted(dirs, SHARDS_MARKER) if "shards" in metadata else None
+        validated = _persisted(dirs, VALIDATE_MARKER) if "validated" in metadata else None
     summary: dict[str, Any] = {
         "key": key,
         "success": result.success,
@@ -120,26 +135,28 @@ def build_partition(
         "errors": _errors(result),
         "seconds": time.perf_counter() - started,
         "run_id": result.run_id,
-        **build_summary.collect(result),
+        **build_summary.collect(result, shards["extra"] if shards else None),
     }
-    for event in result.get_asset_materialization_events():
-        mat = event.materialization
-        meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
-        stage = mat.asset_key.to_user_string()
-        if stage == "extracted":
-            summary["files"] = meta.get("source_files", 0)
-        if stage == "validated":
-            summary["warned"] = meta.get("quality_warned") or {}
-        if stage == "shards":
-            summary.update(
-                read=meta["records_read"],
-                written=meta["records_written"],
-                quarantined=meta["records_quarantined"],
-                shards=meta["shard_count"],
-                bytes=meta["bytes_out"],
-                reused=meta.get("reused", False),
-            )
+    if validated:
+        summary["warned"] = validated["extra"].get("quality_warned") or {}
+    if shards:
+        accounting = shards["extra"]["accounting"]
+        summary.update(
+            files=len(shards["extra"]["files"]),
+            read=accounting["read"],
+            written=accounting["written"],
+            quarantined=accounting["quarantined"],
+            shards=len(shards["extra"]["shards"]),
+            bytes=shards["bytes_out"],
+            reused=bool(getattr(metadata["shards"].get(REUSED), "value", False)),
+        )
     return summary
+
+
+def _persisted(dirs: PartitionDirs, marker: str) -> dict[str, Any] | None:
+    """The stage report a stage of this run persisted (its marker's `report`)."""
+    data = read_marker_any(dirs, marker)
+    return data["report"] if data else None
 
 
 def publish(
