@@ -304,3 +304,19 @@ def test_a_failed_validated_check_keeps_the_staged_shards_out_of_the_package(
     assert sorted(p.name for p in package.glob("sft-train-*")) == staged
     assert not (work / "staged").exists() and not (work / "staged.json").exists()
     assert check_results(second)[checks.SHARDS_VERIFIED].passed
+
+
+def test_a_partition_with_sources_but_no_record_raises_the_empty_partition_warning(
+    sample_project: Path, instance: dg.DagsterInstance
+) -> None:
+    (sample_project.parent / "raw" / "rft" / "seedlings_test.jsonl").write_bytes(b"")
+    result = materialize(sample_project, instance, "rft|test")
+    assert result.success  # a warning never blocks
+    empty = check_results(result)[checks.EMPTY_PARTITION]
+    assert not empty.passed and empty.severity == dg.AssetCheckSeverity.WARN
+    assert empty.partition == "rft|test"
+    assert "no record was written" in (empty.description or "")
+    # One that no source feeds passes it (test_checks_pass_on_clean_data: one with records).
+    assert check_results(materialize(sample_project, instance, "rft|validation"))[
+        checks.EMPTY_PARTITION
+    ].passed
