@@ -288,8 +288,8 @@ def _breakdown(folder: Path, wall: float) -> str:
                 if event is not None and event.event_type_value in ("STEP_START", "STEP_SUCCESS"):
                     steps.setdefault(log.step_key, []).append(log.timestamp)
     step = {k: v[-1] - v[0] for k, v in steps.items()}
-    seconds = {k: m["seconds"].value for k, m in meta.items()}
-    verify = meta["shards"]["verify_seconds"].value
+    seconds = {k: m["duration (s)"].value for k, m in meta.items()}
+    verify = meta["shards"]["verify duration (s)"].value
     in_runs = sum(spans) - sum(step.values())
     return (
         f"last build, {wall:.1f} s: one pass {step['record_stages']:.1f} s (extracted "
