@@ -42,7 +42,7 @@ def _print_table(rows: Sequence[dict[str, Any]]) -> None:
     for r in rows:
         status = "ok" if r["success"] else "FAILED"
         if r["success"] and r.get("reused"):
-            status = "ok (reused)"
+            status = "ok (up to date, no run)" if r.get("up_to_date") else "ok (reused)"
         lines.append(
             [
                 r["key"],
@@ -129,7 +129,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     with gc_paused():
         # Dagster is imported here, not for `verify`.
         from jsonl_assets.core.build import dirs_for
-        from jsonl_assets.core.partition_state import BUILD, partition_state
+        from jsonl_assets.core.partition_state import BUILD, UP_TO_DATE, partition_state
         from jsonl_assets.defs import runs
 
         config_path = str(cfg.path)
@@ -173,9 +173,16 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         )
         for key in keys
     ]
+    # Up-to-date partitions are summarised from what their stages persisted (no run).
+    results.extend(
+        runs.up_to_date_summary(k, config_path)
+        for k, state in skipped.items()
+        if state == UP_TO_DATE
+    )
     for future in futures:
         results.append(build_workers.result(future))
         _progress(results[-1])
+    results.sort(key=lambda r: valid.index(r["key"]))
     if results:
         print()
         _print_table(results)

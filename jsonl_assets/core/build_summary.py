@@ -23,15 +23,15 @@ def _value(metadata: Mapping[str, Any], key: str) -> Any:
     return getattr(entry, "value", entry)
 
 
-def collect(result: Any, shards: Mapping[str, Any] | None) -> dict[str, Any]:
-    """From a `build_partition` run result and the details its shards step persisted (None
-    when it did not run): the accounting per source, the source files, and each failed rate
-    check's structured report."""
+def collect(result: Any | None, shards: Mapping[str, Any] | None) -> dict[str, Any]:
+    """From a `build_partition` run result (None: no run, the partition was up to date) and
+    the details its shards step persisted (None when it did not run): the accounting per
+    source, the source files, and each failed rate check's structured report."""
     out: dict[str, Any] = {"failed_rate_checks": []}
     if shards:
         out["per_source"] = shards["accounting"].get("per_source", {})
         out["source_files"] = [[f["source"], f["file"]] for f in shards["files"]]
-    for evaluation in result.get_asset_check_evaluations():
+    for evaluation in result.get_asset_check_evaluations() if result is not None else ():
         report = _value(evaluation.metadata, RATE_REPORT)
         if not evaluation.passed and report:
             out["failed_rate_checks"].append(

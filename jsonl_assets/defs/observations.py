@@ -8,6 +8,7 @@ partition's `extracted` stale and leaves the other partitions fresh. Observation
 "Observe" in the UI, and from `record_observations` for callers outside a run.
 """
 
+import json
 import os
 import warnings
 from collections.abc import Iterable, Iterator
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import dagster as dg
-import orjson
 
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.source_fingerprints import (
@@ -92,7 +92,7 @@ def _fingerprints_file(pipeline: PipelineResource, cfg: PipelineConfig, key: str
 def _previous_fingerprints(path: Path) -> dict[str, FileFingerprint]:
     """The fingerprints the partition's last in-run observation wrote, if any."""
     try:
-        return fingerprints_from_json(orjson.loads(path.read_bytes()))
+        return fingerprints_from_json(json.loads(path.read_bytes()))
     except (OSError, TypeError, ValueError, AttributeError):
         return {}
 
@@ -101,7 +101,8 @@ def _write_fingerprints(path: Path, snapshot: SourcesSnapshot) -> None:
     """Atomically (a reader sees the old file or the new one, never half of one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(orjson.dumps(fingerprints_to_json(snapshot.files)))
+    # json, not orjson: a file name that is not UTF-8 holds surrogates, which json escapes.
+    partial.write_text(json.dumps(fingerprints_to_json(snapshot.files)), encoding="ascii")
     os.replace(partial, path)
 
 

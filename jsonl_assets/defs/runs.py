@@ -207,11 +207,6 @@ def build_partition(
         e.materialization.asset_key.to_user_string(): e.materialization.metadata
         for e in result.get_asset_materialization_events()
     }
-    shards = validated = None
-    if "shards" in metadata or "validated" in metadata:
-        dirs = dirs_for(load_config(config_path), key)
-        shards = _persisted(dirs, SHARDS_MARKER) if "shards" in metadata else None
-        validated = _persisted(dirs, VALIDATE_MARKER) if "validated" in metadata else None
     summary: dict[str, Any] = {
         "key": key,
         "success": result.success,
@@ -219,8 +214,30 @@ def build_partition(
         "errors": _errors(result),
         "seconds": time.perf_counter() - started,
         "run_id": result.run_id,
-        **build_summary.collect(result, shards["extra"] if shards else None),
     }
+    summary.update(_persisted_summary(result, config_path, key, set(metadata)))
+    if "shards" in metadata:
+        summary["reused"] = bool(getattr(metadata["shards"].get(REUSED), "value", False))
+    return summary
+
+
+def up_to_date_summary(key: str, config_path: str) -> dict[str, Any]:
+    """The summary of a partition that needed no run, from what its stages persisted."""
+    summary: dict[str, Any] = {"key": key, "success": True, "failed_checks": [], "errors": []}
+    summary.update(seconds=0.0, run_id=None, up_to_date=True, reused=True)
+    summary.update(_persisted_summary(None, config_path, key, {"validated", "shards"}))
+    return summary
+
+
+def _persisted_summary(
+    result: dg.ExecuteInProcessResult | None, config_path: str, key: str, stages: set[str]
+) -> dict[str, Any]:
+    """Counts, accounting and warnings of the `stages` that ran (or were up to date), read
+    from their persisted results; the failed rate checks of `result`."""
+    dirs = dirs_for(load_config(config_path), key)
+    shards = _persisted(dirs, SHARDS_MARKER) if "shards" in stages else None
+    validated = _persisted(dirs, VALIDATE_MARKER) if "validated" in stages else None
+    summary = build_summary.collect(result, shards["extra"] if shards else None)
     if validated:
         summary["warned"] = validated["extra"].get("quality_warned") or {}
     if shards:
@@ -232,7 +249,6 @@ def build_partition(
             quarantined=accounting["quarantined"],
             shards=len(shards["extra"]["shards"]),
             bytes=shards["bytes_out"],
-            reused=bool(getattr(metadata["shards"].get(REUSED), "value", False)),
         )
     return summary
 
