@@ -4,6 +4,7 @@
     python3 run.py build   # set up .venv, build the sample package, verify it
     python3 run.py test    # set up .venv and OS packages, lint (ruff), run the whole test suite
     python3 run.py ui      # set up .venv, start `dagster dev` on the project's instance
+                           # (quiet; `run.py ui --verbose` shows Dagster's own logs)
 
 Set-up creates .venv/ and installs the exact versions in requirements.lock plus this project
 (editable); it is skipped when the lock file and pyproject.toml have not changed since.
@@ -24,9 +25,23 @@ BIN = VENV / "bin"
 STAMP = VENV / ".setup-stamp"
 
 
-def _run(*cmd: str | os.PathLike[str], env: dict[str, str] | None = None) -> int:
+STOP_SECONDS = 30.0  # how long a Ctrl-C'ed task may take to stop before it is killed
+
+
+def _run(*cmd: str | os.PathLike[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> int:
+    """Run `cmd`; on Ctrl-C the task (which got the SIGINT too) is given time to stop by
+    itself, e.g. `dagster dev` stopping its webserver and daemon, and then 130 is returned."""
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+    proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        try:
+            proc.wait(timeout=STOP_SECONDS)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            proc.kill()
+            proc.wait()
+        return 130
 
 
 def _check(*cmd: str | os.PathLike[str]) -> None:
@@ -109,17 +124,45 @@ def test(args: list[str]) -> int:
     return code
 
 
+# `dagster dev` is superseded by `dg dev` (the dagster-dg-cli package, which we do not
+# install); it works unchanged in 1.13 and is removed only in 2.0, so its warning is silenced.
+# (By message: -W is read before site-packages can be imported, so not by Dagster's class.)
+QUIET_SUPERSESSION = "ignore:Function `dev_command` is superseded:FutureWarning"
+
+
 def ui(args: list[str]) -> int:
-    return _run(BIN / "dagster", "dev", "-w", ROOT / "workspace.yaml", *args, env=env())
+    """`dagster dev` run from the instance folder (DAGSTER_HOME): the dagster.yaml there is
+    the one used, and dagster dev has no other dagster.yaml in sight to warn about. Dagster's
+    INFO logs only with --verbose (the runs' DEBUG lines never: dagster.yaml python_logs)."""
+    run_env = env()
+    run_env.setdefault("JSONL_ASSETS_CONFIG", str(ROOT / "data" / "pipeline.yaml"))
+    home = Path(run_env["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").symlink_to(ROOT / "dagster.yaml")
+    verbose = "--verbose" in args
+    args = [a for a in args if a != "--verbose"]
+    quiet = [] if verbose else ["--log-level", "warning", "--code-server-log-level", "warning"]
+    port = args[args.index("--port") + 1] if "--port" in args[:-1] else "3000"
+    print(f"Dagster UI: http://127.0.0.1:{port} (Ctrl-C stops it)", flush=True)
+    cmd = [BIN / "python", "-W", QUIET_SUPERSESSION, "-m", "dagster", "dev"]
+    return _run(*cmd, *quiet, "-w", ROOT / "workspace.yaml", *args, env=run_env, cwd=home)
 
 
 def main() -> int:
     tasks = {"build": build, "test": test, "ui": ui}
-    if len(sys.argv) < 2 or sys.argv[1] not in tasks:
+    if len(sys.argv) >= 2 and sys.argv[1] in ("-h", "--help", "help"):
         print(__doc__)
+        return 0
+    if len(sys.argv) < 2 or sys.argv[1] not in tasks:
+        print(__doc__, file=sys.stderr)
         return 2
-    setup()
-    return tasks[sys.argv[1]](sys.argv[2:])
+    try:
+        setup()
+        return tasks[sys.argv[1]](sys.argv[2:])
+    except KeyboardInterrupt:  # Ctrl-C outside a task (e.g. during set-up): no traceback
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

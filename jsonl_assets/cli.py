@@ -43,7 +43,7 @@ def _print_table(rows: Sequence[dict[str, Any]]) -> None:
     for r in rows:
         status = "ok" if r["success"] else "FAILED"
         if r["success"] and r.get("reused"):
-            status = "ok (reused)"
+            status = "ok (up to date, no run)" if r.get("up_to_date") else "ok (reused)"
         lines.append(
             [
                 r["key"],
@@ -129,6 +129,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     with gc_paused():
         # Dagster is imported here, not for `verify`.
+        from jsonl_assets.core.build import dirs_for
+        from jsonl_assets.core.partition_state import BUILD, UP_TO_DATE, partition_state
         from jsonl_assets.defs import runs
 
         config_path = str(cfg.path)
@@ -139,12 +141,19 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
             if key not in valid:
                 print(f"unknown partition {key!r}; partitions look like sft|train", file=sys.stderr)
                 return EXIT_CONFIG
-        workers = max(1, min(args.workers, len(keys)))
+        # A partition that no source feeds and that never produced anything, or whose every
+        # stage is up to date (and its checks pass on the current thresholds), costs no run.
+        states = {} if args.force else {k: partition_state(cfg, dirs_for(cfg, k)) for k in keys}
+        skipped = {k: states[k] for k in keys if states.get(k, BUILD) != BUILD}
+        keys = [k for k in keys if k not in skipped]
+        workers = max(1, min(args.workers, len(keys) or 1))
         # A partition compresses on a second thread only if a core is left for it.
         helper_thread = workers < (os.cpu_count() or 1)
         print(
             f"building {len(keys)} partition(s) of {cfg.dataset.name} with {workers} worker(s); config {config_path}"
         )
+        for key, state in skipped.items():
+            print(f"  {key:<22} {state}: no run")
         started = time.perf_counter()
         runs.prepare()  # the instance and the jobs, loaded once before the freeze and the forks
         gc.freeze()
@@ -169,11 +178,19 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         )
         for key in keys
     ]
+    # Up-to-date partitions are summarised from what their stages persisted (no run).
+    results.extend(
+        runs.up_to_date_summary(k, config_path)
+        for k, state in skipped.items()
+        if state == UP_TO_DATE
+    )
     for future in futures:
         results.append(build_workers.result(future))
         _progress(results[-1])
-    print()
-    _print_table(results)
+    results.sort(key=lambda r: valid.index(r["key"]))
+    if results:
+        print()
+        _print_table(results)
     _print_warned(results)
     build_summary.print_sources(results, sys.stdout)
     failed = [r for r in results if not r["success"]]

@@ -10,6 +10,8 @@ import dagster as dg
 import orjson
 import yaml
 
+from jsonl_assets.core.build import dirs_for, read_marker_any
+from jsonl_assets.core.config import load_config
 from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets.defs import checks
 from jsonl_assets.defs.assets import ALL_ASSETS
@@ -50,7 +52,7 @@ def package_hashes(package: Path) -> dict[str, str]:
     }
 
 
-def test_code_location_has_five_assets_twelve_partitions_six_checks() -> None:
+def test_code_location_has_five_assets_twelve_partitions_seven_checks() -> None:
     graph = run_definitions().resolve_asset_graph()
     materializable = {k.to_user_string() for k in graph.materializable_asset_keys}
     assert materializable == {"extracted", "transformed", "validated", "shards", "manifest"}
@@ -69,8 +71,14 @@ def test_code_location_has_five_assets_twelve_partitions_six_checks() -> None:
         checks.INVALID_RATE,
         checks.SHARDS_VERIFIED,
         checks.PACKAGE_VALID,
+        checks.EMPTY_PARTITION,
     }
-    assert all(graph.get_check_spec(k).blocking for k in graph.asset_check_keys)
+    for key in graph.asset_check_keys:
+        spec = graph.get_check_spec(key)
+        # Every check blocks but the empty-partition warning; a partitioned asset's checks
+        # are partitioned like it, so each result carries its partition key.
+        assert spec.blocking == (key.name != checks.EMPTY_PARTITION), key
+        assert spec.partitions_def == graph.get(key.asset_key).partitions_def, key
 
 
 def test_sample_builds_a_valid_deterministic_package(
@@ -121,16 +129,17 @@ def test_sample_builds_a_valid_deterministic_package(
     ]
     assert [(i["reason"], i["trace"]["line"]) for i in invalid] == [("schema:F7", 8)]
 
-    # Accounting: read = written + quarantined for every partition.
+    # Accounting: read = written + quarantined for every partition (the shards step's
+    # persisted result, which its `accounting` table shows); row count = records written.
+    cfg = load_config(sample_project)
     for key in all_partition_keys():
         event = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=dg.AssetKey("shards"), asset_partitions=[key]), limit=1
         ).records[0]
         meta = event.asset_materialization.metadata
-        assert (
-            meta["records_read"].value
-            == meta["records_written"].value + meta["records_quarantined"].value
-        )
+        acc = read_marker_any(dirs_for(cfg, key), "shards.json")["report"]["extra"]["accounting"]
+        assert acc["read"] == acc["written"] + acc["quarantined"]
+        assert meta["dagster/row_count"].value == meta["records_out"].value == acc["written"]
 
     # A second build from a clean output is byte-identical, even without Dagster: the core
     # stages called directly (another path to the manifest's inputs) give the same bytes.
@@ -201,15 +210,17 @@ def test_checks_pass_on_clean_data(sample_project: Path, instance: dg.DagsterIns
         checks.DUPLICATE_ID_RATE,
         checks.INVALID_RATE,
         checks.SHARDS_VERIFIED,
+        checks.EMPTY_PARTITION,
     }
     shards = next(
         e.materialization
         for e in result.get_asset_materialization_events()
         if e.materialization.asset_key == dg.AssetKey("shards")
     )
+    written = shards.metadata["records_out"].value
+    assert written and shards.metadata["dagster/row_count"].value == written
     content = shards.metadata["content"].value
-    assert list(content) == ["cpt-train"]
-    assert content["cpt-train"]["records"] == shards.metadata["records_written"].value
+    assert content.splitlines()[2].startswith(f"| cpt-train | {written} | ")
 
 
 def test_shards_verified_fails_on_a_tampered_shard(
@@ -297,3 +308,19 @@ def test_a_failed_validated_check_keeps_the_staged_shards_out_of_the_package(
     assert sorted(p.name for p in package.glob("sft-train-*/sft-train-*")) == staged
     assert not (work / "staged").exists() and not (work / "staged.json").exists()
     assert check_results(second)[checks.SHARDS_VERIFIED].passed
+
+
+def test_a_partition_with_sources_but_no_record_raises_the_empty_partition_warning(
+    sample_project: Path, instance: dg.DagsterInstance
+) -> None:
+    (sample_project.parent / "raw" / "rft" / "seedlings_test.jsonl").write_bytes(b"")
+    result = materialize(sample_project, instance, "rft|test")
+    assert result.success  # a warning never blocks
+    empty = check_results(result)[checks.EMPTY_PARTITION]
+    assert not empty.passed and empty.severity == dg.AssetCheckSeverity.WARN
+    assert empty.partition == "rft|test"
+    assert "no record was written" in (empty.description or "")
+    # One that no source feeds passes it (test_checks_pass_on_clean_data: one with records).
+    assert check_results(materialize(sample_project, instance, "rft|validation"))[
+        checks.EMPTY_PARTITION
+    ].passed

@@ -47,9 +47,10 @@ CHECKS = {
     "extracted": ["parse_failure_rate"],
     "transformed": ["adapter_reject_rate"],
     "validated": ["duplicate_id_rate", "invalid_rate"],
-    "shards": ["shards_verified"],
+    "shards": ["shards_verified", "empty_partition"],
     "manifest": ["package_valid"],
 }
+WARNING_CHECKS = {"empty_partition"}  # the one check that does not block
 
 
 def free_port() -> int:
@@ -166,19 +167,32 @@ def observe_sources(home: Path, config: Path, keys: list[str] | None = None) -> 
 ASSET_NODES = """
 { assetNodes {
     assetKey { path } groupName description isObservable isMaterializable
-    dependencyKeys { path } partitionKeys
+    dependencyKeys { path } partitionKeys kinds
+    owners { ... on TeamAssetOwner { team } ... on UserAssetOwner { email } }
+    tags { key value }
     partitionStats { numMaterialized numPartitions }
     assetChecksOrError { ... on AssetChecks { checks { name blocking description
-      executionForLatestMaterialization { status
+      partitionDefinition { name }
+      partitionStatuses { __typename ... on AssetCheckMultiPartitionStatuses { ranges {
+        primaryDimStartKey primaryDimEndKey secondaryDim {
+          ... on AssetCheckDefaultPartitionStatuses { succeededPartitions failedPartitions } } } } }
+      executionForLatestMaterialization { status partition
         evaluation { success description metadataEntries { label } } } } } }
 } }
+"""
+
+JOB_RUNS = """
+{ pipelineOrError(params: {pipelineName: "build_partition", repositoryName: "__repository__",
+    repositoryLocationName: "jsonl_assets"}) {
+    ... on Pipeline { runs { runId status tags { key value } } } } }
 """
 
 LATEST_SHARDS = """
 query ($partition: String!) {
   assetOrError(assetKey: {path: ["shards"]}) { ... on Asset {
     assetMaterializations(partitions: [$partition], limit: 1) {
-      partition metadataEntries { label ... on MarkdownMetadataEntry { mdStr } } } } }
+      partition metadataEntries { label ... on MarkdownMetadataEntry { mdStr }
+        ... on IntMetadataEntry { intValue } } } } }
 }
 """
 
@@ -224,23 +238,46 @@ def test_webserver_shows_lineage_partitions_checks_and_staleness(
     assert nodes["manifest"]["partitionKeys"] == []
     assert stale_statuses(server, PARTITION) == dict.fromkeys(STAGES[:-1], "FRESH")
 
+    for name, node in nodes.items():
+        # Owners, tags and kinds on every asset, raw_sources included.
+        assert node["owners"] == [{"team": "llm-data"}], name
+        assert {"key": "team", "value": "llm-data"} in node["tags"], name
+        assert node["kinds"], name
+
+    objective, split = PARTITION.split("|")
     for name, expected in CHECKS.items():
         checks = nodes[name]["assetChecksOrError"]["checks"]
         assert sorted(c["name"] for c in checks) == sorted(expected), name
         for check in checks:
-            assert check["blocking"] and check["description"]
+            assert check["blocking"] == (check["name"] not in WARNING_CHECKS), check["name"]
+            assert check["description"]
             latest = check["executionForLatestMaterialization"]
             assert latest["status"] == "SUCCEEDED", (name, check["name"])
+            if name == "manifest":
+                assert check["partitionStatuses"] is None and latest["partition"] is None
+                continue
+            # A partitioned check: its result carries the partition key, and the check's
+            # status per partition says which partition passed (the only one built here).
+            assert latest["partition"] == PARTITION, check["name"]
+            statuses = check["partitionStatuses"]
+            assert statuses["__typename"] == "AssetCheckMultiPartitionStatuses"
+            passed = {
+                (r["primaryDimStartKey"], p)
+                for r in statuses["ranges"]
+                for p in r["secondaryDim"]["succeededPartitions"]
+            }
+            assert passed == {(objective, split)}, (check["name"], statuses)
             assert latest["evaluation"]["success"] and latest["evaluation"]["description"]
             labels = {e["label"] for e in latest["evaluation"]["metadataEntries"]}
             if check["name"].endswith("_rate"):
-                assert {"failed", "total", "rate", "threshold", "example_traces"} <= labels
+                assert {"failed", "total", "rate (%)", "threshold (%)", "example_traces"} <= labels
 
     shards = server.query(LATEST_SHARDS, {"partition": PARTITION})["assetOrError"]
     (mat,) = shards["assetMaterializations"]
     assert mat["partition"] == PARTITION
-    meta = {e["label"]: e.get("mdStr") for e in mat["metadataEntries"]}
-    assert {"records_per_second", "mb_per_second", "bytes_out", "accounting"} <= set(meta)
+    meta = {e["label"]: e.get("mdStr", e.get("intValue")) for e in mat["metadataEntries"]}
+    assert {"throughput (records/s)", "bytes_out (B)", "accounting"} <= set(meta)
+    assert meta["dagster/row_count"] == meta["records_out"] == 50
     assert meta["shards"] and meta["shards"].startswith("| path | records | bytes | sha256 |")
     assert "rft-test-00000.jsonl.zst" in meta["shards"]
 
@@ -258,6 +295,13 @@ def test_webserver_shows_lineage_partitions_checks_and_staleness(
         ("build_partition", "SUCCESS"),
         ("publish_manifest", "SUCCESS"),
     ]
+    # The CLI's run carries the code location's origin, so the job page lists it (the page
+    # asks for the job's runs of this repository, `.dagster/repository`).
+    (job_run,) = server.query(JOB_RUNS)["pipelineOrError"]["runs"]
+    tags = {t["key"]: t["value"] for t in job_run["tags"]}
+    assert job_run["status"] == "SUCCESS"
+    assert tags["jsonl-assets/cli"] == "build" and tags["dagster/partition"] == PARTITION
+    assert (tags["objective"], tags["split"]) == (objective, split)
 
     # A changed source: once observed, the UI shows that partition stale, and no other.
     with open(sample_project.parent / "raw" / "rft" / "seedlings_test.jsonl", "ab") as handle:

@@ -1,8 +1,8 @@
 """What `jsonl-assets build` prints about its partitions: the per-source accounting, the
 partitions whose sources held no records, and one clear block per failed check.
 
-Plain Python: `collect` reads a finished Dagster run result by duck typing (its materialisation
-and check events), the rest formats what it collected.
+Plain Python: `collect` reads a finished Dagster run result by duck typing (its check events)
+and the shards stage's persisted result, the rest formats what it collected.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from typing import Any, TextIO
 
 from jsonl_assets.defs.ui_metadata import format_trace
 
-# Metadata keys written by the Dagster layer (checks.RATE_REPORT, assets.PARTITION_REPORT).
+# Metadata key written by the Dagster layer (checks.RATE_REPORT).
 RATE_REPORT = "rate_report"
-PARTITION_REPORT = "partition_report"
 TOP_REASONS = 3
 
 
@@ -24,16 +23,15 @@ def _value(metadata: Mapping[str, Any], key: str) -> Any:
     return getattr(entry, "value", entry)
 
 
-def collect(result: Any) -> dict[str, Any]:
-    """From a `build_partition` run result: the accounting per source, the source files, and
-    each failed rate check's structured report."""
+def collect(result: Any | None, shards: Mapping[str, Any] | None) -> dict[str, Any]:
+    """From a `build_partition` run result (None: no run, the partition was up to date) and
+    the details its shards step persisted (None when it did not run): the accounting per
+    source, the source files, and each failed rate check's structured report."""
     out: dict[str, Any] = {"failed_rate_checks": []}
-    for event in result.get_asset_materialization_events():
-        report = _value(event.materialization.metadata, PARTITION_REPORT)
-        if report:
-            out["per_source"] = report["accounting"].get("per_source", {})
-            out["source_files"] = [[f["source"], f["file"]] for f in report["files"]]
-    for evaluation in result.get_asset_check_evaluations():
+    if shards:
+        out["per_source"] = shards["accounting"].get("per_source", {})
+        out["source_files"] = [[f["source"], f["file"]] for f in shards["files"]]
+    for evaluation in result.get_asset_check_evaluations() if result is not None else ():
         report = _value(evaluation.metadata, RATE_REPORT)
         if not evaluation.passed and report:
             out["failed_rate_checks"].append(

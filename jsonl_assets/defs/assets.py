@@ -2,8 +2,8 @@
 streaming pass), shards and the manifest. Each reads the config, calls the core's build path
 (core/build.py), and reports the typed results as metadata and check results."""
 
-from collections.abc import Iterator
-from typing import Any, Final
+from collections.abc import Iterator, Sequence
+from typing import Final
 
 import dagster as dg
 
@@ -11,6 +11,7 @@ from jsonl_assets.core.build import build_records, build_shards, publish
 from jsonl_assets.core.chunks.plan import recorded_plan
 from jsonl_assets.core.chunks.runners import process_runner
 from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.manifest_builder import PartitionShards
 from jsonl_assets.core.rules.rate_checks import RateEvaluation, evaluate_all
 from jsonl_assets.core.source_fingerprints import read_partition_version
 from jsonl_assets.core.stage_report import (
@@ -22,44 +23,37 @@ from jsonl_assets.core.stage_report import (
 )
 from jsonl_assets.core.stages.extract_stage import CODE_VERSION as EXTRACT_VERSION
 from jsonl_assets.core.stages.shard_stage import CODE_VERSION as SHARDS_VERSION
+from jsonl_assets.core.stages.shard_stage import MARKER as SHARDS_MARKER
 from jsonl_assets.core.stages.transform_stage import CODE_VERSION as TRANSFORM_VERSION
 from jsonl_assets.core.stages.validate_stage import CODE_VERSION as VALIDATE_VERSION
 from jsonl_assets.core.store.work_files import PartitionDirs
 from jsonl_assets.defs import checks
 from jsonl_assets.defs.observations import raw_sources
+from jsonl_assets.defs.ownership import DEFAULT_TEAM, team_owner, team_tags
 from jsonl_assets.defs.partitions import PARTITIONS
 from jsonl_assets.defs.progress_logs import chunk_progress_logged
 from jsonl_assets.defs.report_metadata import report_metadata
 from jsonl_assets.defs.resources import PipelineResource
+from jsonl_assets.defs.stage_metadata import (
+    ROW_COUNT,
+    percent,
+    rate_label,
+    stage_metadata,
+)
 from jsonl_assets.defs.ui_metadata import (
+    Cell,
     accounting_table,
+    content_table,
     package_summary_table,
-    quarantine_table,
     shards_table,
 )
 
 GROUP: Final = "llm_training_data"
-PARTITION_REPORT: Final = "partition_report"
+OWNERS: Final = [team_owner(DEFAULT_TEAM)]  # ownership.with_team sets the config's team
+TAGS: Final = team_tags(DEFAULT_TEAM)
+SOURCE_FILES: Final = "source_files"
+QUALITY_WARNED: Final = "quality_warned"
 MANIFEST_VERSION: Final = "1"
-
-
-def stage_metadata(report: StageReport) -> dict[str, Any]:
-    q = report.quarantine
-    meta: dict[str, Any] = {
-        "records_in": report.records_in,
-        "records_out": report.records_out,
-        "quarantined": report.quarantined,
-        "bytes_in": report.bytes_in,
-        "bytes_out": report.bytes_out,
-        "seconds": dg.MetadataValue.float(round(report.seconds, 3)),
-        "records_per_second": dg.MetadataValue.float(round(report.records_per_second, 1)),
-        "mb_per_second": dg.MetadataValue.float(round(report.mb_per_second, 2)),
-        "reused": report.reused,
-    }
-    if "by_reason" in q:
-        meta["quarantine_by_reason"] = dg.MetadataValue.md(quarantine_table(q))
-        meta["quarantine_file"] = dg.MetadataValue.path(q["path"])
-    return meta
 
 
 EXTRACTED: Final = dg.AssetKey("extracted")
@@ -74,12 +68,12 @@ def _extracted_result(
     details = report.details
     assert isinstance(details, ExtractDetails)
     meta = stage_metadata(report)
-    meta["parse_failures"] = failed
-    meta["parse_failure_rate"] = dg.MetadataValue.float(evaluation.overall.rate)
-    meta["inputs_charged"] = evaluation.overall.total
-    meta["source_files"] = len(details.files)
+    meta["parse_failures"] = dg.MetadataValue.int(failed)
+    meta[rate_label(checks.PARSE_FAILURE_RATE)] = percent(evaluation.overall.rate)
+    meta["inputs_charged"] = dg.MetadataValue.int(evaluation.overall.total)
+    meta[SOURCE_FILES] = dg.MetadataValue.int(len(details.files))
     if (plan := recorded_plan(dirs)) is not None:  # how the partition was cut into chunks
-        meta["chunks"] = len(plan["chunks"])
+        meta["chunks"] = dg.MetadataValue.int(len(plan["chunks"]))
         shown = {"files": plan["files"], "chunks": plan["chunks"][:200]}  # bounded metadata
         meta["chunk_plan"] = dg.MetadataValue.json(shown)
     check = checks.rate_check(evaluation, asset=EXTRACTED)
@@ -87,7 +81,7 @@ def _extracted_result(
     # raw_sources observation of the same files), so downstream stages go stale only when
     # extracted really saw new input.
     read = read_partition_version(cfg, dirs.key, details.files)
-    meta["source_version"] = read
+    meta["source_version"] = dg.MetadataValue.text(read)
     return dg.MaterializeResult(
         asset_key=EXTRACTED,
         metadata=meta,
@@ -100,10 +94,10 @@ def _transformed_result(report: StageReport, evaluation: RateEvaluation) -> dg.M
     details = report.details
     assert isinstance(details, TransformDetails)
     meta = stage_metadata(report)
-    meta["routed_to_other_splits"] = details.routed_elsewhere
-    meta["toolsets"] = len(details.toolsets)
-    meta["adapter_rejects"] = evaluation.overall.failed
-    meta["adapter_reject_rate"] = dg.MetadataValue.float(evaluation.overall.rate)
+    meta["routed_to_other_splits"] = dg.MetadataValue.int(details.routed_elsewhere)
+    meta["toolsets"] = dg.MetadataValue.int(len(details.toolsets))
+    meta["adapter_rejects"] = dg.MetadataValue.int(evaluation.overall.failed)
+    meta[rate_label(checks.ADAPTER_REJECT_RATE)] = percent(evaluation.overall.rate)
     return dg.MaterializeResult(
         asset_key=TRANSFORMED,
         metadata=meta,
@@ -120,15 +114,15 @@ def _validated_result(
     meta = stage_metadata(report)
     meta.update(
         {
-            "duplicate_ids": details.duplicates,
-            "duplicate_id_rate": dg.MetadataValue.float(dups.overall.rate),
-            "invalid_records": details.invalid,
-            "invalid_rate": dg.MetadataValue.float(invalid.overall.rate),
-            "id_set_bytes": details.id_set_bytes,
+            "duplicate_ids": dg.MetadataValue.int(details.duplicates),
+            rate_label(checks.DUPLICATE_ID_RATE): percent(dups.overall.rate),
+            "invalid_records": dg.MetadataValue.int(details.invalid),
+            rate_label(checks.INVALID_RATE): percent(invalid.overall.rate),
+            "id_set (B)": dg.MetadataValue.int(details.id_set_bytes),
             # Valid but useless (quality_policy.py): quarantined ones count as invalid.
-            "quality_quarantined": details.quality_quarantined,
-            "quality_warned": details.quality_warned,
-            "spec_warnings": details.spec_warnings,
+            "quality_quarantined": dg.MetadataValue.json(details.quality_quarantined),
+            QUALITY_WARNED: dg.MetadataValue.json(details.quality_warned),
+            "spec_warnings": dg.MetadataValue.json(details.spec_warnings),
         }
     )
     check_results = [
@@ -163,6 +157,8 @@ _STAGES: Final = (EXTRACTED, TRANSFORMED, VALIDATED)
             kinds={"python", "jsonl"},
             skippable=True,
             partitions_def=PARTITIONS,
+            owners=OWNERS,
+            tags=TAGS,
         ),
         dg.AssetSpec(
             TRANSFORMED,
@@ -178,6 +174,8 @@ _STAGES: Final = (EXTRACTED, TRANSFORMED, VALIDATED)
             kinds={"python", "jsonl"},
             skippable=True,
             partitions_def=PARTITIONS,
+            owners=OWNERS,
+            tags=TAGS,
         ),
         dg.AssetSpec(
             VALIDATED,
@@ -193,13 +191,15 @@ _STAGES: Final = (EXTRACTED, TRANSFORMED, VALIDATED)
             kinds={"python"},
             skippable=True,
             partitions_def=PARTITIONS,
+            owners=OWNERS,
+            tags=TAGS,
         ),
     ],
     check_specs=[
-        checks.spec(checks.PARSE_FAILURE_RATE, "extracted"),
-        checks.spec(checks.ADAPTER_REJECT_RATE, "transformed"),
-        checks.spec(checks.DUPLICATE_ID_RATE, "validated"),
-        checks.spec(checks.INVALID_RATE, "validated"),
+        checks.spec(checks.PARSE_FAILURE_RATE, "extracted", PARTITIONS),
+        checks.spec(checks.ADAPTER_REJECT_RATE, "transformed", PARTITIONS),
+        checks.spec(checks.DUPLICATE_ID_RATE, "validated", PARTITIONS),
+        checks.spec(checks.INVALID_RATE, "validated", PARTITIONS),
     ],
 )
 def record_stages(
@@ -248,8 +248,13 @@ def record_stages(
     group_name=GROUP,
     code_version=SHARDS_VERSION,
     deps=[VALIDATED],
-    check_specs=[checks.spec(checks.SHARDS_VERIFIED, "shards")],
+    check_specs=[
+        checks.spec(checks.SHARDS_VERIFIED, "shards", PARTITIONS),
+        checks.spec(checks.EMPTY_PARTITION, "shards", PARTITIONS),
+    ],
     kinds={"python", "jsonl"},
+    owners=OWNERS,
+    tags=TAGS,
 )
 def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
     """Compressed JSONL shards in the package (data/<objective>-<split>-NNNNN.jsonl.zst),
@@ -271,33 +276,47 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
     meta.update(
         {
             "shards": dg.MetadataValue.md(shards_table(details.shards)),
-            "shard_count": len(details.shards),
-            "records_read": accounting["read"],
-            "records_written": accounting["written"],
-            "records_quarantined": accounting["quarantined"],
+            "shard_count": dg.MetadataValue.int(len(details.shards)),
+            # The partition's accounting (read = written + quarantined by every stage), per
+            # source; the stage counters above are the shards step's own.
             "accounting": dg.MetadataValue.md(accounting_table(accounting["per_source"])),
-            "reused_shards": details.reused_shards,
-            "removed_orphans": len(details.removed_orphans),
-            "verified": verification["passed"],
-            "verify_seconds": dg.MetadataValue.float(round(verification["seconds"], 3)),
-            # Per shard family: length, lines and sha256 of the accepted records, which
-            # shards_verified found the shards decompress to.
-            "content": dg.MetadataValue.json(details.content),
-            # A view for `jsonl-assets build`'s summary; the manifest reads the work dir.
-            PARTITION_REPORT: dg.MetadataValue.json(
-                {
-                    "shards": details.shards,
-                    "toolsets": details.toolsets,
-                    "files": details.files,
-                    "accounting": accounting,
-                    "verified": verification["passed"],
-                }
-            ),
+            "reused_shards": dg.MetadataValue.int(details.reused_shards),
+            "removed_orphans": dg.MetadataValue.int(len(details.removed_orphans)),
+            "verified": dg.MetadataValue.bool(bool(verification["passed"])),
+            "verify duration (s)": dg.MetadataValue.float(round(verification["seconds"], 3)),
+            # Per shard family: records, bytes and sha256 of the accepted records, which
+            # shards_verified found the shards decompress to (in full in shards.json).
+            "content": dg.MetadataValue.md(content_table(details.content)),
+            "shards_json": dg.MetadataValue.path(str(dirs.file(SHARDS_MARKER))),
         }
     )
     return dg.MaterializeResult(
-        metadata=meta, check_results=[checks.shards_verified_check(verification)]
+        metadata=meta,
+        check_results=[
+            checks.shards_verified_check(verification),
+            checks.empty_partition_check(len(details.files), report.records_out),
+        ],
     )
+
+
+def package_cells(
+    partitions: Sequence[PartitionShards], problems: Sequence[str]
+) -> dict[tuple[str, str], Cell]:
+    """Per objective × split: records written, quarantined, shards and the checks' outcome
+    (the blocking checks passed for every partition the manifest reads; `empty` is the
+    empty_partition warning; a problem names why a partition was left out)."""
+    cells: dict[tuple[str, str], Cell] = {}
+    for p in partitions:
+        records = sum(s["record_count"] for s in p.shards)
+        quarantined = int(p.accounting.get("quarantined", 0))
+        outcome = "checks passed" if records or not p.files else "WARNING empty_partition"
+        cells[(p.objective, p.split)] = Cell(records, quarantined, len(p.shards), outcome)
+    for problem in problems:
+        key, sep, why = problem.partition(": ")
+        if sep and "|" in key:
+            objective, _, split = key.partition("|")
+            cells[(objective, split)] = Cell(0, 0, 0, f"FAILED: {why}")
+    return cells
 
 
 @dg.asset(
@@ -305,7 +324,9 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
     code_version=MANIFEST_VERSION,
     deps=[dg.AssetDep(shards, partition_mapping=dg.AllPartitionMapping())],
     check_specs=[checks.spec(checks.PACKAGE_VALID, "manifest")],
-    kinds={"json"},
+    kinds={"python", "json"},
+    owners=OWNERS,
+    tags=TAGS,
 )
 def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
     """metadata.json, assembled from the shard lists that the `shards` step persisted in the
@@ -323,14 +344,13 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
             metadata={
                 "published": False,
                 "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems)),
+                "summary": dg.MetadataValue.md(
+                    package_summary_table(package_cells(partitions, problems))
+                ),
             },
             check_results=[check],
         )
-    summary = {
-        (p.objective, p.split): (sum(s["record_count"] for s in p.shards), len(p.shards))
-        for p in partitions
-        if p.shards
-    }
+    summary = {k: c for k, c in package_cells(partitions, []).items() if c.shards}
     findings = [
         {
             "severity": f.severity,
@@ -348,11 +368,12 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
         metadata={
             "published": result.published,
             "metadata_json": dg.MetadataValue.path(str(result.path)),
-            "summary": dg.MetadataValue.md(package_summary_table(summary)),
-            "partitions": len(summary),
-            "records": sum(v[0] for v in summary.values()),
-            "shards": sum(v[1] for v in summary.values()),
-            "seconds": dg.MetadataValue.float(round(result.seconds, 3)),
+            "summary": dg.MetadataValue.md(package_summary_table(package_cells(partitions, []))),
+            "partitions": dg.MetadataValue.int(len(summary)),
+            "records": dg.MetadataValue.int(sum(c.records for c in summary.values())),
+            ROW_COUNT: dg.MetadataValue.int(sum(c.records for c in summary.values())),
+            "shards": dg.MetadataValue.int(sum(c.shards for c in summary.values())),
+            "duration (s)": dg.MetadataValue.float(round(result.seconds, 3)),
             **report_metadata(publication.report),
         },
         check_results=[check],

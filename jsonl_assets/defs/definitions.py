@@ -15,6 +15,7 @@ from jsonl_assets.defs.assets import ALL_ASSETS
 from jsonl_assets.defs.chunk_job import build_chunks
 from jsonl_assets.defs.jobs import build_partition_job, publish_manifest_job
 from jsonl_assets.defs.observations import raw_sources
+from jsonl_assets.defs.ownership import with_team
 from jsonl_assets.defs.resources import PipelineResource
 from jsonl_assets.defs.schedules import build_rebuild_schedule, configured_automation
 from jsonl_assets.defs.sensors import build_sources_sensor, publish_after_batch
@@ -34,12 +35,12 @@ def run_definitions() -> dg.Definitions:
 def build_defs(config_path: str | None = None) -> dg.Definitions:
     """The whole code location, its schedule and sensor set from the config at `config_path`
     (default: $JSONL_ASSETS_CONFIG, else data/pipeline.yaml)."""
-    cron, interval_seconds = configured_automation(config_path)
+    cron, interval_seconds, team = configured_automation(config_path)
     automation = dg.Definitions(
         schedules=[build_rebuild_schedule(cron)],
         sensors=[build_sources_sensor(interval_seconds), publish_after_batch],
     )
-    return dg.Definitions.merge(run_definitions(), automation)
+    return with_team(dg.Definitions.merge(run_definitions(), automation), team)
 
 
 @dg.definitions

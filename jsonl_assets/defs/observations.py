@@ -8,14 +8,16 @@ partition's `extracted` stale and leaves the other partitions fresh. Observation
 "Observe" in the UI, and from `record_observations` for callers outside a run.
 """
 
-from __future__ import annotations
-
+import json
+import os
 import warnings
-from collections.abc import Iterable
-from typing import Final
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Final
 
 import dagster as dg
 
+from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.source_fingerprints import (
     FileFingerprint,
     SourcesSnapshot,
@@ -25,6 +27,7 @@ from jsonl_assets.core.source_fingerprints import (
     sources_feeding,
     take_snapshot,
 )
+from jsonl_assets.defs.ownership import DEFAULT_TEAM, team_owner, team_tags
 from jsonl_assets.defs.partitions import PARTITIONS
 from jsonl_assets.defs.resources import PipelineResource
 from jsonl_assets.defs.ui_metadata import table
@@ -32,17 +35,18 @@ from jsonl_assets.defs.ui_metadata import table
 RAW_SOURCES_KEY: Final = dg.AssetKey("raw_sources")
 GROUP: Final = "llm_training_data"  # the stage assets' group (assets.GROUP)
 DATA_VERSION_TAG: Final = "dagster/data_version"  # dagster's tag for an event's data version
-FINGERPRINTS: Final = "fingerprints"  # metadata key: the files' stat and sha256 at observation
+FINGERPRINTS: Final = "fingerprints"  # metadata key: the file of the stats and sha256s
+FINGERPRINTS_FILE: Final = "raw_sources.fingerprints.json"
 
 
-def partition_metadata(snapshot: SourcesSnapshot, key: str) -> dict[str, dg.RawMetadataValue]:
+def partition_metadata(snapshot: SourcesSnapshot, key: str) -> dict[str, "dg.RawMetadataValue"]:
     sources = snapshot.sources_for(key)
     rows = [[s.name, rel, size, sha[:12]] for s in sources for rel, sha, size in s.files]
     return {
         "sources": dg.MetadataValue.text(", ".join(s.name for s in sources) or "-"),
-        "file_count": len(rows),
-        "files_hashed": len(snapshot.hashed),
-        "bytes": sum(r[2] for r in rows),
+        "file_count": dg.MetadataValue.int(len(rows)),
+        "files_hashed": dg.MetadataValue.int(len(snapshot.hashed)),
+        "bytes (B)": dg.MetadataValue.int(sum(r[2] for r in rows)),
         "files": dg.MetadataValue.md(
             table(["source", "file", "bytes", "sha256"], rows)
             if rows
@@ -54,7 +58,7 @@ def partition_metadata(snapshot: SourcesSnapshot, key: str) -> dict[str, dg.RawM
 def observation_events(
     snapshot: SourcesSnapshot,
     keys: Iterable[str] | None = None,
-    extra: dict[str, dg.RawMetadataValue] | None = None,
+    extra: dict[str, "dg.RawMetadataValue"] | None = None,
 ) -> list[dg.AssetObservation]:
     """One observation of `raw_sources` per partition key (all twelve by default), carrying
     the partition's data version and a table of its files."""
@@ -81,56 +85,78 @@ def record_observations(
     return len(events)
 
 
-def _previous_fingerprints(instance: dg.DagsterInstance, key: str) -> dict[str, FileFingerprint]:
-    """The fingerprints the partition's last in-run observation recorded, if any."""
-    records = instance.fetch_observations(
-        dg.AssetRecordsFilter(asset_key=RAW_SOURCES_KEY, asset_partitions=[key]), limit=1
-    ).records
-    if not records or records[0].asset_observation is None:
-        return {}
-    value = records[0].asset_observation.metadata.get(FINGERPRINTS)
+def _fingerprints_file(pipeline: PipelineResource, cfg: PipelineConfig, key: str) -> Path:
+    return pipeline.dirs(cfg, key).file(FINGERPRINTS_FILE)
+
+
+def _previous_fingerprints(path: Path) -> dict[str, FileFingerprint]:
+    """The fingerprints the partition's last in-run observation wrote, if any."""
     try:
-        return fingerprints_from_json(value.value) if value is not None else {}
-    except (TypeError, ValueError, AttributeError):
+        return fingerprints_from_json(json.loads(path.read_bytes()))
+    except (OSError, TypeError, ValueError, AttributeError):
         return {}
 
 
-def _observe(
-    context: dg.OpExecutionContext, pipeline: PipelineResource
-) -> dg.DataVersionsByPartition:
+def _write_fingerprints(path: Path, snapshot: SourcesSnapshot) -> None:
+    """Atomically (a reader sees the old file or the new one, never half of one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    # json, not orjson: a file name that is not UTF-8 holds surrogates, which json escapes.
+    partial.write_text(json.dumps(fingerprints_to_json(snapshot.files)), encoding="ascii")
+    os.replace(partial, path)
+
+
+def _observe(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> Iterator[Any]:
     cfg = pipeline.load()
     # A run for one partition observes (and hashes the files of) that partition only;
     # "Observe" without a partition, all twelve.
     if context.has_partition_key:
         key = str(context.partition_key)
-        previous = _previous_fingerprints(context.instance, key)
-        snapshot = take_snapshot(cfg, previous, only=sources_feeding(cfg, key))
+        path = _fingerprints_file(pipeline, cfg, key)
+        snapshot = take_snapshot(cfg, _previous_fingerprints(path), only=sources_feeding(cfg, key))
         # This snapshot holds exactly this partition's files: the next run of the partition
-        # re-hashes only those whose stat changed.
-        fingerprints = dg.MetadataValue.json(fingerprints_to_json(snapshot.files))
-        events = observation_events(snapshot, [key], {FINGERPRINTS: fingerprints})
-    else:
-        events = observation_events(take_snapshot(cfg), None)
-    # Logged here rather than returned, so that each observation carries its file table.
-    for event in events:
+        # re-hashes only those whose stat changed. The stats and hashes go to a file beside
+        # the partition's work files; the observation names it.
+        _write_fingerprints(path, snapshot)
+        metadata = {
+            **partition_metadata(snapshot, key),
+            FINGERPRINTS: dg.MetadataValue.path(str(path)),
+        }
+        # The run's own partition: the result is the observation (and lets the stages run).
+        yield dg.ObserveResult(
+            asset_key=RAW_SOURCES_KEY,
+            metadata=metadata,
+            data_version=dg.DataVersion(snapshot.partition_versions()[key]),
+        )
+        return
+    # "Observe" without a partition: all twelve, each logged with its partition, version and
+    # file table.
+    for event in observation_events(take_snapshot(cfg), None):
         context.log_event(event)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        return dg.DataVersionsByPartition({})
 
 
-# Partitioned observable source assets are "beta" in dagster 1.13; the warning says nothing
-# to our users, so it is not printed at every import.
+# A multi-observable source asset (beta in dagster 1.13, its warning silenced on purpose) is the
+# only kind of observable source asset that takes an AssetSpec, and so owners and kinds.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", dg.BetaWarning)
-    raw_sources = dg.observable_source_asset(
-        key=RAW_SOURCES_KEY,
+    _decorate = dg.multi_observable_source_asset(
+        name="raw_sources",
         partitions_def=PARTITIONS,
-        group_name=GROUP,
-        description=(
-            "The raw files the config's sources match, per objective|split. Data version: the "
-            "sha256 of each feeding source's config entry and file contents (a `split: auto` "
-            "source feeds the three splits of its objective). A new version marks the "
-            "partition's `extracted` stale."
-        ),
-    )(_observe)
+        specs=[
+            dg.AssetSpec(
+                RAW_SOURCES_KEY,
+                group_name=GROUP,
+                skippable=True,
+                kinds={"file"},
+                owners=[team_owner(DEFAULT_TEAM)],
+                tags=team_tags(DEFAULT_TEAM),
+                description=(
+                    "The raw files the config's sources match, per objective|split. Data version: "
+                    "the sha256 of each feeding source's config entry and file contents (a `split: "
+                    "auto` source feeds the three splits of its objective). A new version marks the "
+                    "partition's `extracted` stale."
+                ),
+            )
+        ],
+    )
+raw_sources = _decorate(_observe)

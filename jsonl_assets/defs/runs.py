@@ -1,22 +1,56 @@
 """The Dagster runs behind `jsonl-assets build`: the project's instance, one `build_partition`
-run per partition key and the `publish_manifest` run, each summarised as a plain dict (the
-CLI prints them; the runs happen in its forked workers)."""
+run per partition key that needs one, and the `publish_manifest` run, each summarised as a
+plain dict (the CLI prints them; the runs happen in its forked workers).
+
+Each run is created with the code location's origin (location `jsonl_assets`, as in
+workspace.yaml) and executed in-process: the UI lists it on the Overview timeline, the job
+page and the asset pages like a run it launched. `execute_in_process` records no origin, so
+`_execute` is its few steps with the origin added (Dagster's internal API, pinned 1.13.27)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import dagster as dg
+from dagster._core.code_pointer import ModuleCodePointer
+from dagster._core.definitions.job_base import InMemoryJob
+from dagster._core.execution.api import (
+    ExecuteRunWithPlanIterable,
+    create_execution_plan,
+    job_execution_iterator,
+)
+from dagster._core.execution.context_creation_job import (
+    PlanOrchestrationContextManager,
+    orchestration_context_event_generator,
+)
+from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
+from dagster._core.remote_origin import (
+    ManagedGrpcPythonEnvCodeLocationOrigin,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
+)
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from jsonl_assets.core import build_summary
+from jsonl_assets.core.build import dirs_for, read_marker_any
+from jsonl_assets.core.config import load_config
+from jsonl_assets.core.stages.shard_stage import MARKER as SHARDS_MARKER
+from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
+from jsonl_assets.core.store.work_files import PartitionDirs
 from jsonl_assets.defs.definitions import run_definitions
+from jsonl_assets.defs.ownership import partition_tags
 from jsonl_assets.defs.partitions import all_partition_keys
+from jsonl_assets.defs.stage_metadata import REUSED
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MODULE: Final = "jsonl_assets.defs.definitions"  # workspace.yaml's code location
+LOCATION: Final = "jsonl_assets"
+REPOSITORY: Final = "__repository__"  # the name Dagster gives a module's Definitions
 CLI_TAGS = {"jsonl-assets/cli": "build"}
 __all__ = ["all_partition_keys", "build_partition", "ensure_dagster_home", "prepare", "publish"]
 
@@ -71,6 +105,66 @@ def _run_config(
     }
 
 
+def remote_job_origin(job_name: str) -> RemoteJobOrigin:
+    """The origin the webserver gives this job of the code location in workspace.yaml."""
+    target = LoadableTargetOrigin(
+        executable_path=sys.executable, module_name=MODULE, working_directory=os.getcwd()
+    )
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(target, LOCATION)
+    return RemoteJobOrigin(RemoteRepositoryOrigin(location, REPOSITORY), job_name)
+
+
+def _execute(
+    job_name: str,
+    run_config: dict[str, Any],
+    instance: dg.DagsterInstance,
+    tags: dict[str, str],
+    partition_key: str | None = None,
+) -> dg.ExecuteInProcessResult:
+    """`JobDefinition.execute_in_process`, but the run carries the code location's origin."""
+    job_def = run_definitions().resolve_job_def(job_name)
+    if partition_key is not None:
+        tags = {**tags, **job_def.get_tags_for_partition_key(partition_key, None)}
+        tags.update(partition_tags(partition_key))
+    job = InMemoryJob(job_def)
+    plan = create_execution_plan(job, run_config=run_config, instance_ref=instance.get_ref())
+    run = instance.create_run_for_job(
+        job_def=job_def,
+        run_config=run_config,
+        tags={**job_def.run_tags, **tags},
+        execution_plan=plan,
+        remote_job_origin=remote_job_origin(job_name),
+        job_code_origin=JobPythonOrigin(
+            job_name,
+            RepositoryPythonOrigin(sys.executable, ModuleCodePointer(MODULE, "defs", os.getcwd())),
+        ),
+    )
+    output_capture: dict[Any, Any] = {}
+    events = list(
+        ExecuteRunWithPlanIterable(
+            execution_plan=plan,
+            iterator=job_execution_iterator,
+            execution_context_manager=PlanOrchestrationContextManager(
+                context_event_generator=orchestration_context_event_generator,
+                job=job,
+                execution_plan=plan,
+                dagster_run=run,
+                instance=instance,
+                run_config=run_config,
+                executor_defs=None,
+                output_capture=output_capture,
+                raise_on_error=False,
+            ),
+        )
+    )
+    return dg.ExecuteInProcessResult(
+        job_def=job_def,
+        event_list=events,
+        dagster_run=instance.get_run_by_id(run.run_id) or run,
+        output_capture=output_capture,
+    )
+
+
 def _failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
     return [
         f"{e.asset_key.to_user_string()}.{e.check_name}: {e.description or 'failed'}"
@@ -113,17 +207,17 @@ def build_partition(
     """Run the `build_partition` job for one key; return a summary (runs in a worker process;
     its chunks on up to `chunk_workers` processes)."""
     started = time.perf_counter()
-    result = (
-        run_definitions()
-        .resolve_job_def("build_partition")
-        .execute_in_process(
-            run_config=_run_config(config_path, force, helper_thread, verbose, chunk_workers),
-            instance=instance or dg.DagsterInstance.get(),
-            partition_key=key,
-            raise_on_error=False,
-            tags=CLI_TAGS,
-        )
+    result = _execute(
+        "build_partition",
+        _run_config(config_path, force, helper_thread, verbose, chunk_workers),
+        instance or dg.DagsterInstance.get(),
+        CLI_TAGS,
+        partition_key=key,
     )
+    metadata = {
+        e.materialization.asset_key.to_user_string(): e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
     summary: dict[str, Any] = {
         "key": key,
         "success": result.success,
@@ -131,41 +225,60 @@ def build_partition(
         "errors": _errors(result),
         "seconds": time.perf_counter() - started,
         "run_id": result.run_id,
-        **build_summary.collect(result),
     }
-    for event in result.get_asset_materialization_events():
-        mat = event.materialization
-        meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
-        stage = mat.asset_key.to_user_string()
-        if stage == "extracted":
-            summary["files"] = meta.get("source_files", 0)
-        if stage == "validated":
-            summary["warned"] = meta.get("quality_warned") or {}
-        if stage == "shards":
-            summary.update(
-                read=meta["records_read"],
-                written=meta["records_written"],
-                quarantined=meta["records_quarantined"],
-                shards=meta["shard_count"],
-                bytes=meta["bytes_out"],
-                reused=meta.get("reused", False),
-            )
+    summary.update(_persisted_summary(result, config_path, key, set(metadata)))
+    if "shards" in metadata:
+        summary["reused"] = bool(getattr(metadata["shards"].get(REUSED), "value", False))
     return summary
+
+
+def up_to_date_summary(key: str, config_path: str) -> dict[str, Any]:
+    """The summary of a partition that needed no run, from what its stages persisted."""
+    summary: dict[str, Any] = {"key": key, "success": True, "failed_checks": [], "errors": []}
+    summary.update(seconds=0.0, run_id=None, up_to_date=True, reused=True)
+    summary.update(_persisted_summary(None, config_path, key, {"validated", "shards"}))
+    return summary
+
+
+def _persisted_summary(
+    result: dg.ExecuteInProcessResult | None, config_path: str, key: str, stages: set[str]
+) -> dict[str, Any]:
+    """Counts, accounting and warnings of the `stages` that ran (or were up to date), read
+    from their persisted results; the failed rate checks of `result`."""
+    dirs = dirs_for(load_config(config_path), key)
+    shards = _persisted(dirs, SHARDS_MARKER) if "shards" in stages else None
+    validated = _persisted(dirs, VALIDATE_MARKER) if "validated" in stages else None
+    summary = build_summary.collect(result, shards["extra"] if shards else None)
+    if validated:
+        summary["warned"] = validated["extra"].get("quality_warned") or {}
+    if shards:
+        accounting = shards["extra"]["accounting"]
+        summary.update(
+            files=len(shards["extra"]["files"]),
+            read=accounting["read"],
+            written=accounting["written"],
+            quarantined=accounting["quarantined"],
+            shards=len(shards["extra"]["shards"]),
+            bytes=shards["bytes_out"],
+        )
+    return summary
+
+
+def _persisted(dirs: PartitionDirs, marker: str) -> dict[str, Any] | None:
+    """The stage report a stage of this run persisted (its marker's `report`)."""
+    data = read_marker_any(dirs, marker)
+    return data["report"] if data else None
 
 
 def publish(
     config_path: str, instance: dg.DagsterInstance | None = None, verbose: bool = False
 ) -> dict[str, Any]:
     """Run the `publish_manifest` job; return its outcome and the manifest's metadata."""
-    result = (
-        run_definitions()
-        .resolve_job_def("publish_manifest")
-        .execute_in_process(
-            run_config=_run_config(config_path, False, verbose=verbose),
-            instance=instance or dg.DagsterInstance.get(),
-            raise_on_error=False,
-            tags=CLI_TAGS,
-        )
+    result = _execute(
+        "publish_manifest",
+        _run_config(config_path, False, verbose=verbose),
+        instance or dg.DagsterInstance.get(),
+        CLI_TAGS,
     )
     meta: dict[str, Any] = {}
     for event in result.get_asset_materialization_events():

@@ -17,6 +17,7 @@ import dagster as dg
 
 from jsonl_assets.core.config import ConfigError, load_config, resolve_config_path
 from jsonl_assets.defs.jobs import build_partition_job
+from jsonl_assets.defs.ownership import DEFAULT_TEAM, partition_tags
 from jsonl_assets.defs.partitions import all_partition_keys
 
 SCHEDULE_NAME: Final = "package_rebuild"
@@ -54,21 +55,21 @@ def batch_run_requests(
             job_name=build_partition_job.name,
             partition_key=key,
             run_config=pipeline_run_config(config_path),
-            tags=tags,
+            tags={**tags, **partition_tags(key)},
         )
         for key in keys
     ]
 
 
-def configured_automation(config_path: str | None = None) -> tuple[str, int]:
-    """(`schedule.cron`, `sensor.interval_seconds`) of the config, read once when the code
-    location loads; the defaults when the config is missing or invalid (the code location
-    must load anyway, and the runs then report the config error)."""
+def configured_automation(config_path: str | None = None) -> tuple[str, int, str]:
+    """(`schedule.cron`, `sensor.interval_seconds`, `ui.team`) of the config, read once when
+    the code location loads; the defaults when the config is missing or invalid (the code
+    location must load anyway, and the runs then report the config error)."""
     try:
         cfg = load_config(config_path)
     except (ConfigError, OSError):
-        return DEFAULT_CRON, DEFAULT_INTERVAL_SECONDS
-    return cfg.schedule_cron, cfg.sensor_interval_seconds
+        return DEFAULT_CRON, DEFAULT_INTERVAL_SECONDS, DEFAULT_TEAM
+    return cfg.schedule_cron, cfg.sensor_interval_seconds, cfg.team
 
 
 def configured_cron(config_path: str | None = None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
@@ -59,13 +60,42 @@ def accounting_table(per_source: Mapping[str, Mapping[str, Any]]) -> str:
     return table(["source", "read", "written", "quarantined", "by reason"], rows)
 
 
-def package_summary_table(records: Mapping[tuple[str, str], tuple[int, int]]) -> str:
-    """Split × objective grid of `records (shards)`; a dash where nothing was built."""
+def content_table(content: Mapping[str, Mapping[str, Any]]) -> str:
+    """Per shard family: the accepted records' count, bytes and sha256 (shortened)."""
+    if not content:
+        return "_no records_"
+    return table(
+        ["family", "records", "bytes", "sha256"],
+        [
+            [family, c.get("records", 0), c.get("bytes", 0), (c.get("sha256") or "-")[:12]]
+            for family, c in content.items()
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One objective × split of the package: what was written, what was quarantined, and
+    how its checks ended (`ok`, `empty`, or why it was left out)."""
+
+    records: int
+    quarantined: int
+    shards: int
+    outcome: str
+
+
+def package_summary_table(cells: Mapping[tuple[str, str], Cell]) -> str:
+    """Split × objective grid of `records / quarantined / shards, outcome`; a dash where
+    nothing was built."""
     rows = []
     for split in SPLITS:
         row: list[Any] = [split]
         for objective in OBJECTIVES:
-            cell = records.get((objective, split))
-            row.append(f"{cell[0]} ({cell[1]} shards)" if cell else "-")
+            c = cells.get((objective, split))
+            row.append(
+                f"{c.records} written, {c.quarantined} quarantined, {c.shards} shards: {c.outcome}"
+                if c
+                else "-"
+            )
         rows.append(row)
     return table(["split", *OBJECTIVES], rows)

@@ -124,6 +124,7 @@ def parse_config(data: Any, cfg_path: Path) -> PipelineConfig:
         defaults=data.get("defaults"),
         schedule_cron=doc.schedule.cron,
         sensor_interval_seconds=doc.sensor.interval_seconds,
+        team=doc.ui.team,
         raw=data,
         quality=quality,
     )

@@ -114,6 +114,12 @@ class Sensor(Model):
     interval_seconds: Annotated[int, Field(ge=5)] = 60
 
 
+class Ui(Model):
+    """How the Dagster UI labels the assets: the owning team (a placeholder by default)."""
+
+    team: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")] = "llm-data"
+
+
 class SourceFields(Model):
     """The keys every source has; `adapter` and `options` come from its union member."""
 
@@ -180,5 +186,6 @@ class Document(Model):
     defaults: dict[str, Any] | None = None
     schedule: Schedule = Schedule()
     sensor: Sensor = Sensor()
+    ui: Ui = Ui()
     sources: Annotated[list[Source], Field(min_length=1)]
     quality: Any = None  # parsed by rules.quality_policy

@@ -93,6 +93,7 @@ class PipelineConfig:
     defaults: Mapping[str, Any] | None = None
     schedule_cron: str = "0 3 * * *"
     sensor_interval_seconds: int = 60
+    team: str = "llm-data"  # owner (team:<name>) and `team` tag of the Dagster assets
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
     quality: QualityPolicy = DEFAULT_POLICY
 

@@ -1,0 +1,53 @@
+"""Whether a partition needs a build at all: it has no source and no earlier output, or every
+stage's persisted result still matches the config, the code and the source files (size,
+mtime, inode), its shards are in the package and verified, and its rate checks pass on the
+current thresholds. `jsonl-assets build` starts no run for such a partition."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from jsonl_assets.core.build import VERIFIED, read_marker_any
+from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.rules.rate_checks import evaluate_all
+from jsonl_assets.core.stages.extract_stage import MARKER as EXTRACT_MARKER
+from jsonl_assets.core.stages.extract_stage import extract_fingerprint
+from jsonl_assets.core.stages.shard_stage import MARKER as SHARDS_MARKER
+from jsonl_assets.core.stages.shard_stage import shard_fingerprint, shards_ready
+from jsonl_assets.core.stages.transform_stage import MARKER as TRANSFORM_MARKER
+from jsonl_assets.core.stages.transform_stage import transform_fingerprint
+from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
+from jsonl_assets.core.stages.validate_stage import validate_fingerprint
+from jsonl_assets.core.store.work_files import PartitionDirs, read_marker
+
+BUILD: Final = "build"
+NO_SOURCES: Final = "no sources"
+UP_TO_DATE: Final = "up to date"
+
+
+def partition_state(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
+    """BUILD, NO_SOURCES (nothing feeds it and nothing was built) or UP_TO_DATE."""
+    if not cfg.sources_for(dirs.objective, dirs.split):
+        return BUILD if read_marker_any(dirs, SHARDS_MARKER) is not None else NO_SOURCES
+    try:
+        fps = {EXTRACT_MARKER: extract_fingerprint(cfg, dirs)}
+    except OSError:  # a source file went away: the build says which
+        return BUILD
+    fps[TRANSFORM_MARKER] = transform_fingerprint(cfg, dirs, fps[EXTRACT_MARKER])
+    fps[VALIDATE_MARKER] = validate_fingerprint(cfg, dirs, fps[TRANSFORM_MARKER])
+    shards_fp = shard_fingerprint(cfg, dirs, fps[VALIDATE_MARKER])
+    reports = {}
+    for marker, fp in fps.items():
+        cached = read_marker(dirs.file(marker), fp)
+        if cached is None:
+            return BUILD
+        reports[cached["stage"]] = cached
+    shards = read_marker(dirs.file(SHARDS_MARKER), shards_fp)
+    verified = read_marker(dirs.file(VERIFIED), shards_fp)
+    if shards is None or not verified or not verified.get("passed", False):
+        return BUILD
+    if not shards_ready(dirs, shards_fp):
+        return BUILD
+    if not all(e.passed for e in evaluate_all(cfg, dirs.key, reports).values()):
+        return BUILD
+    return UP_TO_DATE

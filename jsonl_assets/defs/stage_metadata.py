@@ -1,0 +1,57 @@
+"""The typed metadata every stage materialisation carries: one set of counters with the same
+names on every stage, `dagster/row_count`, units in the labels, rates as percentages, and no
+throughput for reused work."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import dagster as dg
+
+from jsonl_assets.core.stage_report import StageReport
+from jsonl_assets.defs.ui_metadata import quarantine_table
+
+ROW_COUNT: Final = "dagster/row_count"  # the stage's output records: catalog and overview
+RECORDS_IN: Final = "records_in"
+RECORDS_OUT: Final = "records_out"
+RECORDS_QUARANTINED: Final = "records_quarantined"
+BYTES_IN: Final = "bytes_in (B)"
+BYTES_OUT: Final = "bytes_out (B)"
+DURATION: Final = "duration (s)"
+RECORDS_PER_SECOND: Final = "throughput (records/s)"
+MB_PER_SECOND: Final = "throughput (MB/s)"
+REUSED: Final = "reused"
+QUARANTINE_TABLE: Final = "quarantine_by_reason"
+QUARANTINE_FILE: Final = "quarantine_file"
+
+
+def percent(rate: float) -> dg.MetadataValue:
+    """A rate in [0, 1] shown as a percentage (2.5, under a label ending in `(%)`)."""
+    return dg.MetadataValue.float(round(rate * 100.0, 4))
+
+
+def rate_label(name: str) -> str:
+    return f"{name} (%)"
+
+
+def stage_metadata(report: StageReport) -> dict[str, Any]:
+    """The counters every stage reports, named alike on every stage. A reused stage shows the
+    counts it reused and the time the reuse took, but no throughput (it read nothing)."""
+    meta: dict[str, Any] = {
+        ROW_COUNT: dg.MetadataValue.int(report.records_out),
+        RECORDS_IN: dg.MetadataValue.int(report.records_in),
+        RECORDS_OUT: dg.MetadataValue.int(report.records_out),
+        RECORDS_QUARANTINED: dg.MetadataValue.int(report.quarantined),
+        BYTES_IN: dg.MetadataValue.int(report.bytes_in),
+        BYTES_OUT: dg.MetadataValue.int(report.bytes_out),
+        DURATION: dg.MetadataValue.float(round(report.seconds, 3)),
+        REUSED: dg.MetadataValue.bool(report.reused),
+    }
+    if not report.reused:
+        meta[RECORDS_PER_SECOND] = dg.MetadataValue.float(round(report.records_per_second, 1))
+        meta[MB_PER_SECOND] = dg.MetadataValue.float(round(report.mb_per_second, 2))
+    q = report.quarantine
+    if "by_reason" in q:
+        meta[QUARANTINE_TABLE] = dg.MetadataValue.md(quarantine_table(q))
+        meta[QUARANTINE_FILE] = dg.MetadataValue.path(q["path"])
+    return meta
