@@ -42,6 +42,6 @@ def test_partition_state_follows_sources_markers_and_thresholds(sample_project: 
     assert state(sample_project, "rft|train") == BUILD
     # A removed shard: the partition is built again.
     dirs = dirs_for(cfg, "rft|test")
-    for shard in (dirs.package / "data").glob("rft-test-*"):
+    for shard in (dirs.package / "data").glob("rft-test-*/*.jsonl*"):
         shard.unlink()
     assert state(sample_project, "rft|test") == BUILD
