@@ -41,8 +41,10 @@ def walk_messages(
     i = -1
     for message in messages:
         i += 1
+        start = 0  # the first part _message walks (those before it are judged here)
         # A quiet message, on which _message would report nothing: exactly the keys {role,
-        # content}, a role this plan has nothing to say about, and plain parts only.
+        # content}, a role this plan has nothing to say about. Its plain parts are passed
+        # over and its tool parts (allowed keys) go to tool_part, as in walk_parts.
         if type(message) is dict and len(message) == 2:
             content = message.get("content")
             if type(content) is list and content:
@@ -58,25 +60,40 @@ def walk_messages(
                 else:
                     quiet = role == "tool" and not dialogue_only
                 if quiet:
+                    j = -1
                     for part in content:
-                        if type(part) is dict and len(part) == 2:
+                        j += 1
+                        if type(part) is dict:
                             kind = part.get("type")
-                            if kind == "text" or kind == "reasoning":
-                                if type(part.get("text")) is str:
+                            if len(part) == 2:
+                                if kind == "text" or kind == "reasoning":
+                                    if type(part.get("text")) is str:
+                                        continue
+                                elif kind == "json":
+                                    if "data" in part:
+                                        continue
+                                elif _plain_media(kind, part.get("ref"), ctx.asset_ids):
                                     continue
-                            elif kind == "json" and "data" in part:
+                            if (kind == "tool_call" or kind == "tool_result") and (
+                                part.keys() <= PART_KEYS[kind]
+                            ):
+                                if w is None:
+                                    w = Walk(plan, ctx)
+                                tool_part(w, part, kind, (prefix, i, j), role)
                                 continue
                         break
                     else:
                         continue
+                    start = j
         if w is None:
             w = Walk(plan, ctx)
-        flags |= _message(w, message, prefix, i)
+        flags |= _message(w, message, prefix, i, start)
     return flags, w
 
 
-def _message(w: Walk, message: object, prefix: str | int, i: int) -> int:
-    """D9-D21 for message `i`; return its ASSISTANT / DOCUMENT flag."""
+def _message(w: Walk, message: object, prefix: str | int, i: int, start: int = 0) -> int:
+    """D9-D21 for message `i`, its parts from `start` on; return its ASSISTANT / DOCUMENT
+    flag. `start` > 0 only for a quiet message (walk_messages judged the parts before it)."""
     flags = 0
     plan = w.plan
     dialogue_only = plan.dialogue_only  # cpt: no assistant or tool turns
@@ -127,7 +144,7 @@ def _message(w: Walk, message: object, prefix: str | int, i: int) -> int:
     elif not content:
         w.report("D12.empty", (prefix, i, CONTENT))
     else:
-        walk_parts(w, content, 0, prefix, i, role)
+        walk_parts(w, content, start, prefix, i, role)
     return flags
 
 
@@ -154,17 +171,42 @@ def walk_parts(
 ) -> None:
     """D14-D20 for `parts[start:]`, the content of message `i` (i < 0: `prefix` is the content
     array itself). A plain text or json part (exactly the keys {type, text} with a string, or
-    {type, data}), on which _walk_part would report nothing, is passed over."""
+    {type, data}, or a media part of _plain_media), on which _walk_part would report nothing,
+    is passed over; so is a tool part's detour through _walk_part when its keys are allowed."""
+    asset_ids = w.ctx.asset_ids
     for j in range(start, len(parts)):
         part = parts[j]
-        if type(part) is dict and len(part) == 2:
+        if type(part) is dict:
             kind = part.get("type")
-            if kind == "text" or kind == "reasoning":
-                if type(part.get("text")) is str:
+            if len(part) == 2:
+                if kind == "text" or kind == "reasoning":
+                    if type(part.get("text")) is str:
+                        continue
+                elif kind == "json":
+                    if "data" in part:
+                        continue
+                elif _plain_media(kind, part.get("ref"), asset_ids):
                     continue
-            elif kind == "json" and "data" in part:
+            if (kind == "tool_call" or kind == "tool_result") and part.keys() <= PART_KEYS[kind]:
+                tool_part(w, part, kind, (prefix, i, j), role)
                 continue
         _walk_part(w, part, (prefix, i, j), role)
+
+
+def _plain_media(kind: object, ref: object, asset_ids: frozenset[str] | None) -> bool:
+    """A media part {type, ref} on which _media reports nothing: its ref is exactly a string
+    `uri`, or exactly an `asset_id` the asset index holds."""
+    if (
+        type(ref) is not dict
+        or len(ref) != 1
+        or not (kind == "image" or kind == "audio" or kind == "video" or kind == "document")
+    ):
+        return False
+    uri = ref.get("uri")
+    if uri is not None:
+        return type(uri) is str
+    asset_id = ref.get("asset_id")
+    return type(asset_id) is str and asset_ids is not None and asset_id in asset_ids
 
 
 def _walk_part(w: Walk, part: object, loc: Loc, role: str | None) -> None:

@@ -60,10 +60,7 @@ class Plan:
     record_checks: tuple[tuple[str, Check], ...] = ()
     message_checks: tuple[tuple[str, Check], ...] = ()
     part_checks: tuple[tuple[str, Check], ...] = ()
-
-    @property
-    def declared(self) -> bool:
-        return bool(self.record_checks or self.message_checks or self.part_checks)
+    declared: bool = False  # any of the three
 
 
 def _checks(keep: frozenset[str], at: str) -> tuple[tuple[str, Check], ...]:
@@ -89,6 +86,7 @@ def _plan(keep: frozenset[str], objective: str) -> Plan:
         _checks(keep, RECORD),
         _checks(keep, MESSAGE),
         _checks(keep, PART),
+        any(f.check is not None and key in keep for key, f in FINDINGS.items()),
     )
 
 

@@ -57,14 +57,21 @@ def record_errors(
         w = Walk(plan, ctx)
         w.report("D1.root", None, json_type_name(record))
         return w.problems
+    toolset_id = record.get("toolset_id", ABSENT)
     if (
         not record.keys() <= plan.record_keys
         or type(record.get("id", "")) is not str
         or type(record.get("metadata", NO_DICT)) is not dict
-        or "toolset_id" in record
+        or (
+            toolset_id is not ABSENT
+            and (type(toolset_id) is not str or toolset_id not in ctx.toolsets)
+        )
     ):
         w = Walk(plan, ctx)
         _own_keys(w, record)
+    elif toolset_id is not ABSENT:  # a known toolset: _own_keys would only note it
+        w = Walk(plan, ctx)
+        w.toolset = toolset_id
     messages = record.get("messages", ABSENT)
     if type(messages) is not list:
         w = w or Walk(plan, ctx)
