@@ -41,7 +41,6 @@ def walk_messages(
     i = -1
     for message in messages:
         i += 1
-        start = 0  # the first part _message walks (those before it are judged here)
         # A quiet message, on which _message would report nothing: exactly the keys {role,
         # content}, a role this plan has nothing to say about. Its plain parts are passed
         # over and its tool parts (allowed keys) go to tool_part, as in walk_parts.
@@ -84,10 +83,14 @@ def walk_messages(
                         break
                     else:
                         continue
-                    start = j
+                    if w is None:
+                        w = Walk(plan, ctx)
+                    # the parts before j are judged: _message walks from part j on
+                    flags |= _message(w, message, prefix, i, j)
+                    continue
         if w is None:
             w = Walk(plan, ctx)
-        flags |= _message(w, message, prefix, i, start)
+        flags |= _message(w, message, prefix, i)
     return flags, w
 
 

@@ -44,7 +44,10 @@ def candidates(
     chosen = rejected = False
     ids: dict[str, int] | None = None
     branches = 0
-    context_calls, context_answered = (None, None) if w is None else (w.calls, w.answered)
+    if w is None:
+        context_calls = context_answered = None
+    else:
+        context_calls, context_answered = w.calls, w.answered
     for k, candidate in enumerate(entries):
         if type(candidate) is not dict:
             w = w or Walk(plan, ctx)
@@ -82,7 +85,7 @@ def candidates(
             elif w is not None and w.calls is not None:
                 w.calls = w.answered = None
             _, w = walk_messages(w, plan, ctx, continuation, k)
-            if w is not None and w.calls is not None:
+            if w is not None and w.calls is not None and plan.unanswered_warns:
                 unanswered(w, k)
             branches += 1
     if w is not None:

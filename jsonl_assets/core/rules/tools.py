@@ -92,7 +92,7 @@ def tool_part(w: Walk, part: dict[str, Any], kind: str, loc: Loc, role: str | No
 def unanswered(w: Walk, candidate: int) -> None:
     """E7: calls of the branch (of candidate `candidate`; -1: the record) left unanswered."""
     calls = w.calls
-    if calls is None or "E7" not in w.keep:
+    if calls is None:
         return
     answered = w.answered or set()
     branch = f" (in the branch of candidates[{candidate}])" if candidate >= 0 else ""

@@ -56,6 +56,7 @@ class Plan:
     dialogue_only: bool  # F11 (cpt): no assistant or tool turns
     document_warns: bool  # D21: a document turn in a dialogue record
     tool_parts_banned: bool  # F13 (cpt)
+    unanswered_warns: bool  # E7 (a warning: kept with warnings only)
     # The kept rows with their own check (table.py), by where the walk calls them.
     record_checks: tuple[tuple[str, Check], ...] = ()
     message_checks: tuple[tuple[str, Check], ...] = ()
@@ -83,6 +84,7 @@ def _plan(keep: frozenset[str], objective: str) -> Plan:
         "F11" in keep,
         "D21" in keep,
         "F13" in keep,
+        "E7" in keep,
         _checks(keep, RECORD),
         _checks(keep, MESSAGE),
         _checks(keep, PART),

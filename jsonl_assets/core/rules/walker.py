@@ -96,7 +96,7 @@ def record_errors(
         w = reference(w, plan, ctx, record)
     elif plan.candidates:  # preference: E7 is judged per branch
         branches, w = candidates(w, plan, ctx, record)
-    if w is not None and w.calls is not None and not branches:
+    if w is not None and w.calls is not None and not branches and plan.unanswered_warns:
         unanswered(w, -1)
     if plan.declared:  # the table's rows with their own check
         w = declared(w, plan, ctx, record)
