@@ -1,8 +1,8 @@
 """What `jsonl-assets build` prints about its partitions: the per-source accounting, the
 partitions whose sources held no records, and one clear block per failed check.
 
-Plain Python: `collect` reads a finished Dagster run result by duck typing (its materialisation
-and check events), the rest formats what it collected.
+Plain Python: `collect` reads a partition's persisted shards result through the core and the
+failed rate checks' reports (`RateEvaluation.to_json`) from a finished run; the rest formats.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from jsonl_assets.defs.ui_metadata import format_trace
+from jsonl_assets.core.build import built_partition
+from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.manifest_builder import PartitionShards
+from jsonl_assets.core.traces import format_trace
 
-# Metadata keys written by the Dagster layer (checks.RATE_REPORT, assets.PARTITION_REPORT).
+# The metadata key of a rate check's report (checks.RATE_REPORT, in the Dagster layer).
 RATE_REPORT = "rate_report"
-PARTITION_REPORT = "partition_report"
 TOP_REASONS = 3
 
 
@@ -24,15 +26,15 @@ def _value(metadata: Mapping[str, Any], key: str) -> Any:
     return getattr(entry, "value", entry)
 
 
-def collect(result: Any) -> dict[str, Any]:
-    """From a `build_partition` run result: the accounting per source, the source files, and
-    each failed rate check's structured report."""
+def collect(result: Any, cfg: PipelineConfig, key: str) -> dict[str, Any]:
+    """For partition `key` after a `build_partition` run (`result`, read by duck typing):
+    the accounting per source and the source files (from the core's persisted shards result,
+    when its shards are current), and each failed rate check's structured report."""
     out: dict[str, Any] = {"failed_rate_checks": []}
-    for event in result.get_asset_materialization_events():
-        report = _value(event.materialization.metadata, PARTITION_REPORT)
-        if report:
-            out["per_source"] = report["accounting"].get("per_source", {})
-            out["source_files"] = [[f["source"], f["file"]] for f in report["files"]]
+    built = built_partition(cfg, key)
+    if isinstance(built, PartitionShards):
+        out["per_source"] = built.accounting.get("per_source", {})
+        out["source_files"] = [[f["source"], f["file"]] for f in built.files]
     for evaluation in result.get_asset_check_evaluations():
         report = _value(evaluation.metadata, RATE_REPORT)
         if not evaluation.passed and report:

@@ -7,13 +7,13 @@ CLI is killed first, so the whole build dies as with `kill -9` of the CLI. The p
 
 | point | where |
 |---|---|
-| `extract.batch` | extraction: 4096 records of a file written to the (uncommitted) work file |
+| `extract.batch` | the one pass: 4096 records of a source file read and handed on |
 | `extract.file` | extraction: one file done, the next not started |
-| `transform.batch`, `validate.batch` | a batch (a 4 MiB chunk of input) of that stage written |
+| `transform.batch`, `validate.batch` | the one pass: a batch of records adapted, or judged and its rejects quarantined |
 | `before_rename:<name>` | an atomic file (a stage marker such as `extracted.json`, the manifest candidate or `metadata.json`) fully written and fsynced under its temporary name, not yet renamed |
 | `marker:<stage>` | a stage's marker committed: between that stage and the next (`marker:staged`: the one pass's shards staged, its validated marker not yet written) |
-| `shard.frame` | a frame written into the shard being filled (mid-shard), staged by the one pass or written by the shards stage |
-| `shard.renamed` | a shard renamed to its final name (in the staging folder, or moved into the package), not yet in the journal |
+| `shard.frame` | the one pass: a compressed frame written into the staged shard being filled (mid-shard) |
+| `shard.renamed` | a shard renamed to its final name (in the staging folder, or adopted into the package), not yet in the journal |
 | `shard.journaled` | a shard committed in the package and journaled: between shards |
 
 `JSONL_ASSETS_PAUSE_AT=<point>[:<n>]` (tests only) pauses instead: the process writes its pid

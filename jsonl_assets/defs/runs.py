@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 
 from jsonl_assets.core import build_summary
+from jsonl_assets.core.config import load_config
 from jsonl_assets.defs.definitions import run_definitions
 from jsonl_assets.defs.partitions import all_partition_keys
 
@@ -120,7 +121,7 @@ def build_partition(
         "errors": _errors(result),
         "seconds": time.perf_counter() - started,
         "run_id": result.run_id,
-        **build_summary.collect(result),
+        **build_summary.collect(result, load_config(Path(config_path)), key),
     }
     for event in result.get_asset_materialization_events():
         mat = event.materialization
