@@ -40,21 +40,17 @@ def dirs_for(cfg: PipelineConfig, key: str) -> PartitionDirs:
     return partition_dirs(out.work_dir, out.quarantine_dir, out.dir, objective, split)
 
 
-def _always(_: StageReport, __: StageReport) -> bool:
-    return True
-
-
 def build_records(
     cfg: PipelineConfig,
     dirs: PartitionDirs,
     *,
+    gate: Gate,
     force: bool = False,
-    gate: Gate = _always,
     helper_thread: bool = True,
     lock_timeout: float = 600.0,
 ) -> list[StageReport]:
     """Stages 1-3 under the partition's lock: extracted, transformed, validated (only
-    extracted when `gate` refuses the rest)."""
+    extracted when `gate`, a RateGate's `records`, refuses the rest)."""
     with partition_lock(dirs.work, dirs.key, lock_timeout):
         return run_record_stages(cfg, dirs, force=force, gate=gate, helper_thread=helper_thread)
 

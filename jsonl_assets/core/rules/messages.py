@@ -173,27 +173,10 @@ def walk_parts(
     w: Walk, parts: list[Any], start: int, prefix: str | int, i: int, role: str | None
 ) -> None:
     """D14-D20 for `parts[start:]`, the content of message `i` (i < 0: `prefix` is the content
-    array itself). A plain text or json part (exactly the keys {type, text} with a string, or
-    {type, data}, or a media part of _plain_media), on which _walk_part would report nothing,
-    is passed over; so is a tool part's detour through _walk_part when its keys are allowed."""
-    asset_ids = w.ctx.asset_ids
+    array itself). Plain parts are passed over by walk_messages' guard, not here: this runs
+    only for the rare message that guard does not pass, and for `defaults.system`."""
     for j in range(start, len(parts)):
-        part = parts[j]
-        if type(part) is dict:
-            kind = part.get("type")
-            if len(part) == 2:
-                if kind == "text" or kind == "reasoning":
-                    if type(part.get("text")) is str:
-                        continue
-                elif kind == "json":
-                    if "data" in part:
-                        continue
-                elif _plain_media(kind, part.get("ref"), asset_ids):
-                    continue
-            if (kind == "tool_call" or kind == "tool_result") and part.keys() <= PART_KEYS[kind]:
-                tool_part(w, part, kind, (prefix, i, j), role)
-                continue
-        _walk_part(w, part, (prefix, i, j), role)
+        _walk_part(w, parts[j], (prefix, i, j), role)
 
 
 def _plain_media(kind: object, ref: object, asset_ids: frozenset[str] | None) -> bool:
