@@ -70,15 +70,19 @@ def split_leakage(
     entries: list[dict[str, Any]] = []  # file number -> the partition's source file entry
     leaked = 0
     examples: list[dict[str, Any]] = []
+    id_files: dict[str, Path] = {}
+    for p in partitions:
+        dirs = partition_dirs(
+            cfg.output.work_dir, cfg.output.quarantine_dir, cfg.output.dir, p.objective, p.split
+        )
+        if dirs.file(IDS).exists():
+            id_files[p.key] = dirs.file(IDS)
+    if len({key.split("|")[1] for key in id_files}) < 2:
+        return 0, []  # ids in one split at most: nothing can leak
     for split in SPLITS:
         for p in partitions:
-            if p.split != split:
-                continue
-            dirs = partition_dirs(
-                cfg.output.work_dir, cfg.output.quarantine_dir, cfg.output.dir, p.objective, split
-            )
-            path = dirs.file(IDS)
-            if not path.exists():
+            path = id_files.get(p.key)
+            if p.split != split or path is None:
                 continue
             base = len(ids.files)
             for f in p.files:
