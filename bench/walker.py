@@ -39,10 +39,12 @@ GROUPS = ("plain", "tool", "image", "preference")
 
 def load(package: Path) -> tuple[dict[str, list[tuple[str, Any]]], RecordContext]:
     meta = json.loads((package / "metadata.json").read_text())
-    toolsets = {t["id"]: frozenset(tool["name"] for tool in t["tools"]) for t in meta["toolsets"]}
+    toolsets = {
+        t["id"]: frozenset(tool["name"] for tool in t["tools"]) for t in meta.get("toolsets", [])
+    }
     schemas = {
         t["id"]: {tool["name"]: tool["input_schema"] for tool in t["tools"]}
-        for t in meta["toolsets"]
+        for t in meta.get("toolsets", [])
     }
     groups: dict[str, list[tuple[str, Any]]] = {name: [] for name in GROUPS}
     asset_ids: set[str] = set()
@@ -93,6 +95,8 @@ def main() -> None:
         return
     for name in GROUPS:
         records = groups[name]
+        if not records:
+            continue
         loops = args.loops or max(1, 200_000 // max(1, len(records)))
         best = float("inf")
         for _ in range(5):
