@@ -159,7 +159,7 @@ def reference(
 def _grading(reference: dict[str, Any]) -> list[tuple[str, ...]]:
     """F8-F10: (finding key, its arguments) for each problem of the reference's grading."""
     found: list[tuple[str, ...]] = []
-    if not any(key in reference for key in REFERENCE_KEYS):
+    if reference.keys().isdisjoint(REFERENCE_KEYS):
         found.append(("F8.none",))
     grading = reference.get("grading", ABSENT)
     if grading is ABSENT:
