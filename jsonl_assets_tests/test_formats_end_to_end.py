@@ -26,6 +26,7 @@ from jsonl_assets.core.build import build_partition
 from jsonl_assets.core.compression import iter_decompressed
 from jsonl_assets.core.config import PipelineConfig, load_config
 from jsonl_assets.core.manifest_builder import PartitionShards
+from jsonl_assets.core.rules.reject_reasons import THRESHOLD_KEYS
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.stage_report import StageReport
 from jsonl_assets.core.stages.manifest_stage import publish_manifest
@@ -319,6 +320,8 @@ def make_project(root: Path) -> Path:
     config = {
         "dataset": {"name": "formats", "description": "every format and adapter"},
         "output": {"max_records_per_shard": 1000},
+        # Each format's bad inputs are quarantined on purpose: no rate check may stop a build.
+        "thresholds": dict.fromkeys(THRESHOLD_KEYS.values(), 1.0),
         "sources": [
             source("chat_jsonl", "raw/chat/*", "sft", "chat"),
             source("sharegpt_array", "raw/sharegpt/*", "sft", "sharegpt", id_field="id"),

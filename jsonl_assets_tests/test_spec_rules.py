@@ -436,7 +436,7 @@ def test_messages_match_the_pinned_corpus() -> None:
         assert _triples(record_problems(record, objective, ctx)) == row["problems"], row["case"]
         codes.update(problem[0] for problem in row["problems"])
     # The corpus reaches every rule code the table declares.
-    assert codes == {finding.code for finding in FINDINGS.values()}
+    assert codes == {finding.code for finding in FINDINGS.values() if finding.check is None}
 
 
 _JSON = st.recursive(
@@ -494,5 +494,7 @@ def test_every_reported_key_is_in_the_table_and_every_row_is_reported() -> None:
     import jsonl_assets.core.rules as rules
 
     source = "".join(path.read_text() for path in Path(rules.__file__).parent.glob("*.py"))
-    reported = set(re.findall(r'report\(\s*"([A-Z]\d+\.\w+)"', source))
-    assert reported == set(FINDINGS)
+    # report("KEY", ...) in the walk; found.append(("KEY", ...)) for the rft grading (F8-F10).
+    reported = set(re.findall(r'(?:report\(|found\.append\(\()\s*"([A-Z]\d+\.\w+)"', source))
+    # Rows with their own check are reported by declared.py, under the row's key.
+    assert reported == {key for key, finding in FINDINGS.items() if finding.check is None}

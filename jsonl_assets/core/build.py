@@ -12,6 +12,7 @@ from jsonl_assets.core.chunks.runners import ChunkRunner, run_in_process
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.manifest_builder import PartitionShards
 from jsonl_assets.core.report.package_report import ReportResult, report_after_publication
+from jsonl_assets.core.rules.rate_checks import RateEvaluation, RateGate
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.stage_report import ShardsDetails, StageReport
 from jsonl_assets.core.stages.manifest_stage import ManifestResult, publish_manifest
@@ -41,22 +42,19 @@ def dirs_for(cfg: PipelineConfig, key: str) -> PartitionDirs:
     return partition_dirs(out.work_dir, out.quarantine_dir, out.dir, objective, split)
 
 
-def _always(_: StageReport, __: StageReport) -> bool:
-    return True
-
-
 def build_records(
     cfg: PipelineConfig,
     dirs: PartitionDirs,
     *,
+    gate: Gate,
     force: bool = False,
-    gate: Gate = _always,
     helper_thread: bool = True,
     lock_timeout: float = 600.0,
     runner: ChunkRunner = run_in_process,
 ) -> list[StageReport]:
     """Stages 1-3 under the partition's lock: extracted, transformed, validated (only
-    extracted when `gate` refuses the rest); `runner` runs the partition's chunks."""
+    extracted when `gate`, a RateGate's `records`, refuses the rest); `runner` runs the
+    partition's chunks."""
     with partition_lock(dirs.work, dirs.key, lock_timeout):
         return run_record_stages(
             cfg, dirs, force=force, gate=gate, helper_thread=helper_thread, runner=runner
@@ -83,11 +81,12 @@ def build_shards(
 
 @dataclass
 class PartitionResult:
-    """A partition's build: its record stages' reports, and its shards' (None when the gate
-    stopped the build after extracted)."""
+    """A partition's build: its record stages' reports, the blocking rate checks, and its
+    shards' (None when a rate check failed: the shards step did not run)."""
 
     key: str
     stages: list[StageReport]
+    evaluations: dict[str, RateEvaluation] = field(default_factory=dict)
     shards: StageReport | None = None
     verification: dict[str, Any] | None = None
 
@@ -97,26 +96,28 @@ def build_partition(
     key: str,
     *,
     force: bool = False,
-    gate: Gate = _always,
     helper_thread: bool = True,
     lock_timeout: float = 600.0,
     runner: ChunkRunner = run_in_process,
 ) -> PartitionResult:
-    """Build one partition (`objective|split`) from its config, without Dagster."""
+    """Build one partition (`objective|split`) from its config, without Dagster, gated by
+    the blocking rate checks as the Dagster assets are (`RateGate`)."""
     dirs = dirs_for(cfg, key)
+    gate = RateGate(cfg, key)
     stages = build_records(
         cfg,
         dirs,
         force=force,
-        gate=gate,
+        gate=gate.records,
         helper_thread=helper_thread,
         lock_timeout=lock_timeout,
         runner=runner,
     )
-    if len(stages) < 3:
-        return PartitionResult(key, stages)
+    evaluations = gate.evaluate(stages)
+    if not gate.passed(evaluations):
+        return PartitionResult(key, stages, evaluations)
     report, verification = build_shards(cfg, dirs, force=force, lock_timeout=lock_timeout)
-    return PartitionResult(key, stages, report, verification)
+    return PartitionResult(key, stages, evaluations, report, verification)
 
 
 def read_marker_any(dirs: PartitionDirs, name: str) -> dict[str, Any] | None:
@@ -137,26 +138,31 @@ def built_partitions(cfg: PipelineConfig) -> tuple[list[PartitionShards], list[s
     problems: list[str] = []
     for objective in OBJECTIVES:
         for split in SPLITS:
-            dirs = dirs_for(cfg, f"{objective}|{split}")
-            marker = read_marker_any(dirs, SHARDS_MARKER)
-            if marker is None:
-                continue
-            validated = read_marker_any(dirs, VALIDATE_MARKER)
-            expected = shard_fingerprint(cfg, dirs, validated["fingerprint"]) if validated else None
-            if marker["fingerprint"] != expected:
-                problems.append(
-                    f"{dirs.key}: validated was rebuilt after its shards (blocked by a failed "
-                    "check?)"
-                )
-                continue
-            verified = read_marker(dirs.file(VERIFIED), marker["fingerprint"])
-            if verified is None or not verified.get("passed", False):
-                problems.append(f"{dirs.key}: its shards failed shards_verified")
-                continue
-            report = StageReport.from_json(marker["report"])
-            assert isinstance(report.details, ShardsDetails)
-            partitions.append(PartitionShards.from_details(objective, split, report.details))
+            built = built_partition(cfg, f"{objective}|{split}")
+            if isinstance(built, PartitionShards):
+                partitions.append(built)
+            elif built is not None:
+                problems.append(built)
     return partitions, problems
+
+
+def built_partition(cfg: PipelineConfig, key: str) -> PartitionShards | str | None:
+    """A partition's shards from its persisted shards result; None when it has none, or the
+    problem that stops its publication (see `built_partitions`)."""
+    dirs = dirs_for(cfg, key)
+    marker = read_marker_any(dirs, SHARDS_MARKER)
+    if marker is None:
+        return None
+    validated = read_marker_any(dirs, VALIDATE_MARKER)
+    expected = shard_fingerprint(cfg, dirs, validated["fingerprint"]) if validated else None
+    if marker["fingerprint"] != expected:
+        return f"{dirs.key}: validated was rebuilt after its shards (blocked by a failed check?)"
+    verified = read_marker(dirs.file(VERIFIED), marker["fingerprint"])
+    if verified is None or not verified.get("passed", False):
+        return f"{dirs.key}: its shards failed shards_verified"
+    report = StageReport.from_json(marker["report"])
+    assert isinstance(report.details, ShardsDetails)
+    return PartitionShards.from_details(dirs.objective, dirs.split, report.details)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from jsonl_assets.defs.ui_metadata import format_trace
+from jsonl_assets.core.traces import format_trace
 
 # Metadata key written by the Dagster layer (checks.RATE_REPORT).
 RATE_REPORT = "rate_report"

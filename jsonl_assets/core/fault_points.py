@@ -7,7 +7,7 @@ CLI is killed first, so the whole build dies as with `kill -9` of the CLI. The p
 
 | point | where |
 |---|---|
-| `extract.batch` | extraction: 4096 records of a file written to the (uncommitted) work file |
+| `extract.batch` | the one pass: 4096 records of a source file read and handed on |
 | `extract.file` | extraction: one file done, the next not started |
 | `transform.batch`, `validate.batch` | a batch (a 4 MiB chunk of input) of that stage written |
 | `chunk.batch` | a chunk worker's batch written to its (uncommitted) chunk files |

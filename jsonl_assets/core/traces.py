@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,3 +65,9 @@ def raw_fields(raw: bytes | None) -> dict[str, str]:
         return {"raw": raw.decode("utf-8")}
     except UnicodeDecodeError:
         return {"raw_b64": base64.b64encode(raw).decode("ascii")}
+
+
+def format_trace(trace: Mapping[str, Any]) -> str:
+    """`<file> <position>` of a trace, for messages and tables."""
+    position = next((f"{k} {trace[k]}" for k in ("line", "row", "item", "chunk") if k in trace), "")
+    return f"{trace.get('file', '?')} {position}".strip()

@@ -12,7 +12,7 @@ from jsonl_assets.core.chunks.plan import recorded_plan
 from jsonl_assets.core.chunks.runners import process_runner
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.manifest_builder import PartitionShards
-from jsonl_assets.core.rules.rate_checks import RateEvaluation, evaluate_all
+from jsonl_assets.core.rules.rate_checks import RateEvaluation, RateGate
 from jsonl_assets.core.source_fingerprints import read_partition_version
 from jsonl_assets.core.stage_report import (
     ExtractDetails,
@@ -211,32 +211,18 @@ def record_stages(
     unmaterialised, as Dagster would block separate steps."""
     cfg = pipeline.load()
     dirs = pipeline.dirs(cfg, context.partition_key)
-    # The parse check as the gate decided it: on the inputs charged to the partition, which
-    # needs the transformed stage's routing of the records.
-    gated: dict[str, RateEvaluation] = {}
-
-    def extraction_passes(extract: StageReport, transform: StageReport) -> bool:
-        inputs = {"extracted": extract.to_json(), "transformed": transform.to_json()}
-        evaluation = evaluate_all(cfg, dirs.key, inputs, [checks.PARSE_FAILURE_RATE])
-        gated.update(evaluation)
-        return evaluation[checks.PARSE_FAILURE_RATE].passed
-
+    gate = RateGate(cfg, dirs.key)  # the core's gate; the checks below are its view
     with chunk_progress_logged(context.log):
         reports = build_records(
             cfg,
             dirs,
             force=pipeline.force,
-            gate=extraction_passes,
+            gate=gate.records,
             helper_thread=pipeline.helper_thread,
             lock_timeout=pipeline.lock_timeout_seconds,
             runner=process_runner(pipeline.chunk_workers),
         )
-    evaluations = (
-        evaluate_all(cfg, dirs.key, {r.stage: r.to_json() for r in reports})
-        if len(reports) == len(_STAGES)
-        else {}
-    )
-    evaluations.update(gated)
+    evaluations = gate.evaluate(reports)
     yield _extracted_result(cfg, dirs, reports[0], evaluations[checks.PARSE_FAILURE_RATE])
     if len(reports) == len(_STAGES):
         yield _transformed_result(reports[1], evaluations[checks.ADAPTER_REJECT_RATE])

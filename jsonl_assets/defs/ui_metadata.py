@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+from jsonl_assets.core.traces import format_trace
 
 
 def _cell(value: Any) -> str:
@@ -16,11 +17,6 @@ def _cell(value: Any) -> str:
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     head = "| " + " | ".join(headers) + " |\n| " + " | ".join("---" for _ in headers) + " |\n"
     return head + "".join("| " + " | ".join(_cell(c) for c in row) + " |\n" for row in rows)
-
-
-def format_trace(trace: Mapping[str, Any]) -> str:
-    position = next((f"{k} {trace[k]}" for k in ("line", "row", "item", "chunk") if k in trace), "")
-    return f"{trace.get('file', '?')} {position}".strip()
 
 
 def shards_table(shards: Sequence[Mapping[str, Any]]) -> str:

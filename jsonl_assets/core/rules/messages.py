@@ -42,7 +42,8 @@ def walk_messages(
     for message in messages:
         i += 1
         # A quiet message, on which _message would report nothing: exactly the keys {role,
-        # content}, a role this plan has nothing to say about, and plain parts only.
+        # content}, a role this plan has nothing to say about. Its plain parts are passed
+        # over and its tool parts (allowed keys) go to tool_part, as in walk_parts.
         if type(message) is dict and len(message) == 2:
             content = message.get("content")
             if type(content) is list and content:
@@ -58,25 +59,44 @@ def walk_messages(
                 else:
                     quiet = role == "tool" and not dialogue_only
                 if quiet:
+                    j = -1
                     for part in content:
-                        if type(part) is dict and len(part) == 2:
+                        j += 1
+                        if type(part) is dict:
                             kind = part.get("type")
-                            if kind == "text" or kind == "reasoning":
-                                if type(part.get("text")) is str:
+                            if len(part) == 2:
+                                if kind == "text" or kind == "reasoning":
+                                    if type(part.get("text")) is str:
+                                        continue
+                                elif kind == "json":
+                                    if "data" in part:
+                                        continue
+                                elif _plain_media(kind, part.get("ref"), ctx.asset_ids):
                                     continue
-                            elif kind == "json" and "data" in part:
+                            if (kind == "tool_call" or kind == "tool_result") and (
+                                part.keys() <= PART_KEYS[kind]
+                            ):
+                                if w is None:
+                                    w = Walk(plan, ctx)
+                                tool_part(w, part, kind, (prefix, i, j), role)
                                 continue
                         break
                     else:
                         continue
+                    if w is None:
+                        w = Walk(plan, ctx)
+                    # the parts before j are judged: _message walks from part j on
+                    flags |= _message(w, message, prefix, i, j)
+                    continue
         if w is None:
             w = Walk(plan, ctx)
         flags |= _message(w, message, prefix, i)
     return flags, w
 
 
-def _message(w: Walk, message: object, prefix: str | int, i: int) -> int:
-    """D9-D21 for message `i`; return its ASSISTANT / DOCUMENT flag."""
+def _message(w: Walk, message: object, prefix: str | int, i: int, start: int = 0) -> int:
+    """D9-D21 for message `i`, its parts from `start` on; return its ASSISTANT / DOCUMENT
+    flag. `start` > 0 only for a quiet message (walk_messages judged the parts before it)."""
     flags = 0
     plan = w.plan
     dialogue_only = plan.dialogue_only  # cpt: no assistant or tool turns
@@ -127,7 +147,7 @@ def _message(w: Walk, message: object, prefix: str | int, i: int) -> int:
     elif not content:
         w.report("D12.empty", (prefix, i, CONTENT))
     else:
-        walk_parts(w, content, 0, prefix, i, role)
+        walk_parts(w, content, start, prefix, i, role)
     return flags
 
 
@@ -153,18 +173,26 @@ def walk_parts(
     w: Walk, parts: list[Any], start: int, prefix: str | int, i: int, role: str | None
 ) -> None:
     """D14-D20 for `parts[start:]`, the content of message `i` (i < 0: `prefix` is the content
-    array itself). A plain text or json part (exactly the keys {type, text} with a string, or
-    {type, data}), on which _walk_part would report nothing, is passed over."""
+    array itself). Plain parts are passed over by walk_messages' guard, not here: this runs
+    only for the rare message that guard does not pass, and for `defaults.system`."""
     for j in range(start, len(parts)):
-        part = parts[j]
-        if type(part) is dict and len(part) == 2:
-            kind = part.get("type")
-            if kind == "text" or kind == "reasoning":
-                if type(part.get("text")) is str:
-                    continue
-            elif kind == "json" and "data" in part:
-                continue
-        _walk_part(w, part, (prefix, i, j), role)
+        _walk_part(w, parts[j], (prefix, i, j), role)
+
+
+def _plain_media(kind: object, ref: object, asset_ids: frozenset[str] | None) -> bool:
+    """A media part {type, ref} on which _media reports nothing: its ref is exactly a string
+    `uri`, or exactly an `asset_id` the asset index holds."""
+    if (
+        type(ref) is not dict
+        or len(ref) != 1
+        or not (kind == "image" or kind == "audio" or kind == "video" or kind == "document")
+    ):
+        return False
+    uri = ref.get("uri")
+    if uri is not None:
+        return type(uri) is str
+    asset_id = ref.get("asset_id")
+    return type(asset_id) is str and asset_ids is not None and asset_id in asset_ids
 
 
 def _walk_part(w: Walk, part: object, loc: Loc, role: str | None) -> None:

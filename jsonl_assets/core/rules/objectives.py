@@ -44,7 +44,10 @@ def candidates(
     chosen = rejected = False
     ids: dict[str, int] | None = None
     branches = 0
-    context_calls, context_answered = (None, None) if w is None else (w.calls, w.answered)
+    if w is None:
+        context_calls = context_answered = None
+    else:
+        context_calls, context_answered = w.calls, w.answered
     for k, candidate in enumerate(entries):
         if type(candidate) is not dict:
             w = w or Walk(plan, ctx)
@@ -82,7 +85,7 @@ def candidates(
             elif w is not None and w.calls is not None:
                 w.calls = w.answered = None
             _, w = walk_messages(w, plan, ctx, continuation, k)
-            if w is not None and w.calls is not None:
+            if w is not None and w.calls is not None and plan.unanswered_warns:
                 unanswered(w, k)
             branches += 1
     if w is not None:
@@ -145,45 +148,51 @@ def reference(
         w = w or Walk(plan, ctx)
         w.report("F7.type", None, json_type_name(value))
     elif not _GRADING_CODES.isdisjoint(plan.keep):
-        w = w or Walk(plan, ctx)
-        _grading(w, value)
+        found = _grading(value)
+        if found:  # the walk is made only for a finding
+            w = w or Walk(plan, ctx)
+            for key, *args in found:
+                w.report(key, None, *args)
     return w
 
 
-def _grading(w: Walk, reference: dict[str, Any]) -> None:
-    if not any(key in reference for key in REFERENCE_KEYS):
-        w.report("F8.none", None)
+def _grading(reference: dict[str, Any]) -> list[tuple[str, ...]]:
+    """F8-F10: (finding key, its arguments) for each problem of the reference's grading."""
+    found: list[tuple[str, ...]] = []
+    if reference.keys().isdisjoint(REFERENCE_KEYS):
+        found.append(("F8.none",))
     grading = reference.get("grading", ABSENT)
     if grading is ABSENT:
-        return
+        return found
     if type(grading) is not dict:
-        w.report("F9.type", None, json_type_name(grading))
-        return
+        found.append(("F9.type", json_type_name(grading)))
+        return found
     kind = grading.get("type")
     if type(kind) is not str:
-        w.report("F9.kind", None)
+        found.append(("F9.kind",))
     elif kind not in GRADING_TYPES:
-        w.report("F9.unknown", None, short(kind))
+        found.append(("F9.unknown", short(kind)))
     elif kind == "numeric":
         if not is_number(reference.get("answer")):
-            w.report("F10.numeric", None)
+            found.append(("F10.numeric",))
         tolerance = grading.get("tolerance")
         if not is_number(tolerance) or tolerance < 0:
-            w.report("F10.tolerance", None)
+            found.append(("F10.tolerance",))
     elif kind == "any_of":
         answers = reference.get("answers")
         if type(answers) is not list or not answers:
-            w.report("F10.any_of", None)
+            found.append(("F10.any_of",))
     elif kind == "rubric":
         rubric = reference.get("rubric")
         if type(rubric) is not dict:
-            w.report("F10.rubric", None)
+            found.append(("F10.rubric",))
         else:
             for key in RUBRIC_LISTS:
                 value = rubric.get(key, ABSENT)
                 if value is not ABSENT and (
                     type(value) is not list or any(type(item) is not str for item in value)
                 ):
-                    w.report("F10.rubric_list", None, key)
+                    found.append(("F10.rubric_list", key))
     elif "answer" not in reference and "answers" not in reference:
-        w.report("F10.exact", None)
+        found.append(("F10.exact",))
+    return found

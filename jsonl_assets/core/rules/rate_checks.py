@@ -12,12 +12,19 @@ judged on its own threshold, and the partition's rate counts the other sources o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from jsonl_assets.core.config import PipelineConfig
-from jsonl_assets.core.rules.reject_reasons import RATES, THRESHOLD_KEYS, rate_of
+from jsonl_assets.core.rules.reject_reasons import (
+    PARSE_FAILURE_RATE,
+    RATES,
+    STAGE_RATE,
+    THRESHOLD_KEYS,
+    rate_of,
+)
+from jsonl_assets.core.stage_report import StageReport
 
 PARTITION_SCOPE = "partition"
 
@@ -179,3 +186,37 @@ def _source_threshold(cfg: PipelineConfig, name: str, key: str) -> float | None:
     if not _known(cfg, name):
         return None
     return cfg.source(name).thresholds.get(key)
+
+
+class RateGate:
+    """The blocking rate checks as every build applies them (core, CLI, Dagster): the parse
+    check decides whether the stages after extracted commit (`records`, a record_stages
+    Gate: it needs the pass's routing of the records), and all four whether the shards step
+    runs (`evaluate`, then `passed`)."""
+
+    def __init__(self, cfg: PipelineConfig, partition: str) -> None:
+        self.cfg = cfg
+        self.partition = partition
+        self.gated: dict[str, RateEvaluation] = {}  # the parse check as the gate decided it
+
+    def records(self, extract: StageReport, transform: StageReport) -> bool:
+        inputs = {"extracted": extract.to_json(), "transformed": transform.to_json()}
+        evaluation = evaluate_all(self.cfg, self.partition, inputs, [PARSE_FAILURE_RATE])
+        self.gated.update(evaluation)
+        return evaluation[PARSE_FAILURE_RATE].passed
+
+    def evaluate(self, reports: Sequence[StageReport]) -> dict[str, RateEvaluation]:
+        """The rate checks of the record stages that ran (all four after a full pass; the
+        parse check alone when the gate stopped the build after extracted)."""
+        evaluations = (
+            evaluate_all(self.cfg, self.partition, {r.stage: r.to_json() for r in reports})
+            if len(reports) == len(STAGE_RATE)
+            else {}
+        )
+        evaluations.update(self.gated)
+        return evaluations
+
+    @staticmethod
+    def passed(evaluations: Mapping[str, RateEvaluation]) -> bool:
+        """Whether the shards step may run: every blocking rate check passed."""
+        return len(evaluations) == len(RATES) and all(e.passed for e in evaluations.values())

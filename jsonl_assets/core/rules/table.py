@@ -4,12 +4,17 @@ A finding is keyed `CODE.name` (one checklist code may have several messages) an
 its severity, the objectives it applies to and its message template: `{where}` is the path
 of the offending value (``messages[2].content[0]``), `{0}`, `{1}` ... the walker's arguments.
 The walker reports keys; `kept` decides from this table alone which reports become problems.
+
+A new rule is one row here with its check: `at` (RECORD, MESSAGE or PART) and `check(node)`,
+which gets every object of that kind and returns the template's arguments when the rule is
+broken (None when not). The walker (build and verify alike) calls it on every such node.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, PART_TYPES, ROLES
 
@@ -27,20 +32,32 @@ _ROLE_LIST: Final = ", ".join(sorted(ROLES))
 _PART_LIST: Final = ", ".join(sorted(PART_TYPES))
 
 
+# Where the walker calls a row's own check: the record, each message, each content part
+# (messages of the record and of every preference candidate), each an object.
+RECORD: Final = "record"
+MESSAGE: Final = "message"
+PART: Final = "part"
+# A row's check: the node -> the template's arguments when the rule is broken, else None.
+Check = Callable[[dict[str, Any]], tuple[object, ...] | None]
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     code: str  # the checklist id: D3, E5, F11 ...
     severity: str  # ERROR | WARNING
     objectives: frozenset[str]
     template: str
+    at: str = ""  # RECORD | MESSAGE | PART for a row with its own check; "" for the walk's
+    check: Check | None = None
 
 
-def _table(*rows: tuple[str, str, frozenset[str], str]) -> dict[str, Finding]:
+def _table(*rows: tuple[Any, ...]) -> dict[str, Finding]:
     table: dict[str, Finding] = {}
-    for key, severity, objectives, template in rows:
+    for key, severity, objectives, template, *declared in rows:
         code, _, name = key.partition(".")
         assert name and key not in table, key
-        table[key] = Finding(code, severity, objectives, template)
+        assert not declared or (len(declared) == 2 and declared[0] in (RECORD, MESSAGE, PART))
+        table[key] = Finding(code, severity, objectives, template, *declared)
     return table
 
 
@@ -146,7 +163,7 @@ FINDINGS: Final = _table(
 del E, W
 
 
-def _kept(objectives: frozenset[str], warnings: bool) -> frozenset[str]:
+def kept(objectives: frozenset[str], warnings: bool) -> frozenset[str]:
     """Keys of the findings that apply, with their codes (so `"E9" in kept` asks whether any
     E9 finding would be kept, to skip work whose only purpose is that finding)."""
     keys = {
@@ -157,7 +174,5 @@ def _kept(objectives: frozenset[str], warnings: bool) -> frozenset[str]:
     return frozenset(keys | {FINDINGS[key].code for key in keys})
 
 
-ERRORS_KEPT: Final = {objective: _kept(frozenset({objective}), False) for objective in OBJECTIVES}
-PROBLEMS_KEPT: Final = {objective: _kept(frozenset({objective}), True) for objective in OBJECTIVES}
 # A content array outside a record (defaults.system): the findings every objective shares.
-CONTENT_KEPT: Final = _kept(ALL, True)
+CONTENT_KEPT: Final = kept(ALL, True)

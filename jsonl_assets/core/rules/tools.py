@@ -36,22 +36,25 @@ class Tools:
 
 def tool_part(w: Walk, part: dict[str, Any], kind: str, loc: Loc, role: str | None) -> None:
     """A tool_call or tool_result part at `loc` in a message of `role` (None: unknown)."""
-    w.report("F13.tool", loc, repr(kind))
-    named = w.require(part, "name", str, kind, loc)
-    identified = w.require(part, "call_id", str, kind, loc)
+    if w.plan.tool_parts_banned:
+        w.report("F13.tool", loc, repr(kind))
+    name = part.get("name")
+    call_id = part.get("call_id")
+    # require() reports exactly when the value is not a string: called only then.
+    named = type(name) is str or w.require(part, "name", str, kind, loc)
+    identified = type(call_id) is str or w.require(part, "call_id", str, kind, loc)
     value_key = "arguments" if kind == "tool_call" else "result"
     value = part.get(value_key, ABSENT)
-    if value is ABSENT:
-        w.report("D15.missing", loc, repr(kind), repr(value_key))
-    elif type(value) is not dict:
-        w.report("E10.object", loc, value_key, json_type_name(value))
-    expected_role = "assistant" if kind == "tool_call" else "tool"
-    if role is not None and role != expected_role:
+    if type(value) is not dict:
+        if value is ABSENT:
+            w.report("D15.missing", loc, repr(kind), repr(value_key))
+        else:
+            w.report("E10.object", loc, value_key, json_type_name(value))
+    if role is not None and role != ("assistant" if kind == "tool_call" else "tool"):
+        expected_role = "assistant" if kind == "tool_call" else "tool"
         w.report("E8.role", loc, kind, repr(role), expected_role)
     if not (w.in_record and named and identified):
         return
-    name: str = part["name"]
-    call_id: str = part["call_id"]
     calls = w.calls
     if kind == "tool_call":
         if calls is None:
@@ -89,7 +92,7 @@ def tool_part(w: Walk, part: dict[str, Any], kind: str, loc: Loc, role: str | No
 def unanswered(w: Walk, candidate: int) -> None:
     """E7: calls of the branch (of candidate `candidate`; -1: the record) left unanswered."""
     calls = w.calls
-    if calls is None or "E7" not in w.keep:
+    if calls is None:
         return
     answered = w.answered or set()
     branch = f" (in the branch of candidates[{candidate}])" if candidate >= 0 else ""

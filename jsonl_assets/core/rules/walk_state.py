@@ -11,7 +11,15 @@ from typing import Any, Final
 
 from jsonl_assets.core.rules.context import RecordContext
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
-from jsonl_assets.core.rules.table import CONTENT_KEPT, ERRORS_KEPT, FINDINGS, PROBLEMS_KEPT
+from jsonl_assets.core.rules.table import (
+    CONTENT_KEPT,
+    FINDINGS,
+    MESSAGE,
+    PART,
+    RECORD,
+    Check,
+    kept,
+)
 from jsonl_assets.core.rules.vocabulary import ABSENT, JSON_NAMES, RECORD_KEYS, json_type_name
 
 # A location: `prefix` alone (i, j < 0), `prefix[i]`, `prefix[i].content` (j == CONTENT),
@@ -48,6 +56,20 @@ class Plan:
     dialogue_only: bool  # F11 (cpt): no assistant or tool turns
     document_warns: bool  # D21: a document turn in a dialogue record
     tool_parts_banned: bool  # F13 (cpt)
+    unanswered_warns: bool  # E7 (a warning: kept with warnings only)
+    # The kept rows with their own check (table.py), by where the walk calls them.
+    record_checks: tuple[tuple[str, Check], ...] = ()
+    message_checks: tuple[tuple[str, Check], ...] = ()
+    part_checks: tuple[tuple[str, Check], ...] = ()
+    declared: bool = False  # any of the three
+
+
+def _checks(keep: frozenset[str], at: str) -> tuple[tuple[str, Check], ...]:
+    return tuple(
+        (key, finding.check)
+        for key, finding in FINDINGS.items()
+        if finding.at == at and finding.check is not None and key in keep
+    )
 
 
 def _plan(keep: frozenset[str], objective: str) -> Plan:
@@ -62,15 +84,21 @@ def _plan(keep: frozenset[str], objective: str) -> Plan:
         "F11" in keep,
         "D21" in keep,
         "F13" in keep,
+        "E7" in keep,
+        _checks(keep, RECORD),
+        _checks(keep, MESSAGE),
+        _checks(keep, PART),
+        any(f.check is not None and key in keep for key, f in FINDINGS.items()),
     )
 
 
-ERRORS_PLANS: Final = {
-    objective: _plan(ERRORS_KEPT[objective], objective) for objective in OBJECTIVES
-}
-PROBLEMS_PLANS: Final = {
-    objective: _plan(PROBLEMS_KEPT[objective], objective) for objective in OBJECTIVES
-}
+def plans(warnings: bool) -> dict[str, Plan]:
+    """A Plan per objective, from the table as it is now: errors only, or with warnings."""
+    return {o: _plan(kept(frozenset({o}), warnings), o) for o in OBJECTIVES}
+
+
+ERRORS_PLANS: Final = plans(False)
+PROBLEMS_PLANS: Final = plans(True)
 CONTENT_PLAN: Final = _plan(CONTENT_KEPT, "")
 
 

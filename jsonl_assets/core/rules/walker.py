@@ -3,7 +3,7 @@ what its objective adds (F1, F12 here; candidates and reference in objectives.py
 
 The build calls `record_errors` for every record; `verify` and the quarantine details use the
 same walk, with warnings (`record_problems`). Which findings count, and at what severity, for
-which objective, comes from table.py.
+which objective, comes from table.py; so do the rows that carry their own check (declared.py).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jsonl_assets.core.rules.context import RecordContext
+from jsonl_assets.core.rules.declared import check_parts, declared
 from jsonl_assets.core.rules.messages import walk_messages, walk_parts
 from jsonl_assets.core.rules.objectives import candidates, reference
 from jsonl_assets.core.rules.tools import BROKEN, unanswered
@@ -56,14 +57,21 @@ def record_errors(
         w = Walk(plan, ctx)
         w.report("D1.root", None, json_type_name(record))
         return w.problems
+    toolset_id = record.get("toolset_id", ABSENT)
     if (
         not record.keys() <= plan.record_keys
         or type(record.get("id", "")) is not str
         or type(record.get("metadata", NO_DICT)) is not dict
-        or "toolset_id" in record
+        or (
+            toolset_id is not ABSENT
+            and (type(toolset_id) is not str or toolset_id not in ctx.toolsets)
+        )
     ):
         w = Walk(plan, ctx)
         _own_keys(w, record)
+    elif toolset_id is not ABSENT:  # a known toolset: _own_keys would only note it
+        w = Walk(plan, ctx)
+        w.toolset = toolset_id
     messages = record.get("messages", ABSENT)
     if type(messages) is not list:
         w = w or Walk(plan, ctx)
@@ -83,17 +91,16 @@ def record_errors(
         if plan.needs_document and not roles & DOCUMENT:
             w = w or Walk(plan, ctx)
             w.report("F12.document", None)
+    branches = 0
     if plan.reference:  # rft
         w = reference(w, plan, ctx, record)
     elif plan.candidates:  # preference: E7 is judged per branch
         branches, w = candidates(w, plan, ctx, record)
-        if branches:
-            return [] if w is None else w.problems
-    if w is None:
-        return []
-    if w.calls is not None:
+    if w is not None and w.calls is not None and not branches and plan.unanswered_warns:
         unanswered(w, -1)
-    return w.problems
+    if plan.declared:  # the table's rows with their own check
+        w = declared(w, plan, ctx, record)
+    return [] if w is None else w.problems
 
 
 def record_problems(record: object, objective: str, ctx: RecordContext) -> list[Problem]:
@@ -114,6 +121,7 @@ def content_problems(content: object, where: str, ctx: RecordContext) -> list[Pr
         if not content:
             w.report("D12.empty", (where, -1, -1))
         walk_parts(w, content, 0, where, -1, None)
+        check_parts(w, content, where, -1)
     return w.problems
 
 

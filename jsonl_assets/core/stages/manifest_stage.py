@@ -33,7 +33,9 @@ from jsonl_assets.core.store.package_gc import collect_garbage
 from jsonl_assets.core.store.partition_lock import partition_lock
 from jsonl_assets.core.store.snapshot_base import current_tag, forget_base, recorded_base
 from jsonl_assets.core.store.work_files import partition_dirs
+from jsonl_assets.core.verify.ids import LINE_BITS, LINE_MASK, PackageIds
 from jsonl_assets.core.verify.package import verify_package
+from jsonl_assets.core.verify.records import ID_BATCH
 from jsonl_assets.core.verify.report import Finding
 from jsonl_assets.core.verify.verify_limits import (
     DEFAULT_MAX_LINE_BYTES,
@@ -70,51 +72,64 @@ class ManifestResult:
 def split_leakage(
     cfg: PipelineConfig, partitions: Sequence[PartitionShards]
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Ids present in more than one split, from the validated stage's digests.
+    """Ids present in more than one split, from the validated stage's digests, split by split
+    (the order of SPLITS) through the verifier's `PackageIds`.
 
-    Returns the number of leaked ids and examples naming where each copy came from."""
-    by_split: dict[str, list[tuple[Path, list[dict[str, Any]]]]] = {s: [] for s in SPLITS}
+    Returns the number of leaks (each occurrence of an id whose first occurrence is in another
+    split) and the first examples, naming where both copies came from."""
+    ids = PackageIds()
+    entries: list[dict[str, Any]] = []  # file number -> the partition's source file entry
+    leaked = 0
+    examples: list[dict[str, Any]] = []
+    id_files: dict[str, Path] = {}
     for p in partitions:
         dirs = partition_dirs(
             cfg.output.work_dir, cfg.output.quarantine_dir, cfg.output.dir, p.objective, p.split
         )
-        by_split[p.split].append((dirs.file(IDS), list(p.files)))
-    frames: dict[str, pl.LazyFrame] = {}
-    for split, items in by_split.items():
-        parts = [
-            pl.scan_ipc(path).with_columns(pl.lit(n, dtype=pl.UInt32).alias("part"))
-            for n, (path, _) in enumerate(items)
-            if path.exists()
-        ]
-        if parts:
-            frames[split] = pl.concat(parts)
-    leaked = 0
-    examples: list[dict[str, Any]] = []
-    names = sorted(frames, key=SPLITS.index)
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            joined = (
-                frames[a]
-                .join(frames[b], on=["hi", "lo"], how="inner", suffix="_b")
-                .collect(engine="streaming")
-            )
-            leaked += joined.height
-            for row in joined.head(LEAKAGE_EXAMPLES).iter_rows(named=True):
-                examples.append(
-                    {
-                        "splits": [a, b],
-                        "first": _trace(by_split[a][row["part"]][1], row["pos"]),
-                        "second": _trace(by_split[b][row["part_b"]][1], row["pos_b"]),
-                    }
-                )
-    return leaked, examples[:LEAKAGE_EXAMPLES]
+        if dirs.file(IDS).exists():
+            id_files[p.key] = dirs.file(IDS)
+    if len({key.split("|")[1] for key in id_files}) < 2:
+        return 0, []  # ids in one split at most: nothing can leak
+    for split in SPLITS:
+        for p in partitions:
+            path = id_files.get(p.key)
+            if p.split != split or path is None:
+                continue
+            base = len(ids.files)
+            for f in p.files:
+                ids.add_file(f"{p.key}:{f['file']}", split)
+                entries.append(f)
+            scan = pl.scan_ipc(path)
+            height = scan.select(pl.len()).collect().item()
+            for offset in range(0, height, ID_BATCH):  # a batch in memory at a time
+                batch = scan.slice(offset, ID_BATCH).collect()
+                his, los = batch.get_column("hi").to_list(), batch.get_column("lo").to_list()
+                digests = [
+                    h.to_bytes(8, "big") + lo.to_bytes(8, "big")
+                    for h, lo in zip(his, los, strict=True)
+                ]
+                places = [
+                    ((base + (pos >> LINE_BITS)) << LINE_BITS) | (pos & LINE_MASK)
+                    for pos in batch.get_column("pos").to_list()
+                ]
+                for repeat in ids.add(digests, places):
+                    if not repeat.leak:
+                        continue
+                    leaked += 1
+                    if len(examples) < LEAKAGE_EXAMPLES:
+                        place = places[repeat.index]
+                        first_split = ids.files[repeat.first_file][1]
+                        examples.append(
+                            {
+                                "splits": [first_split, split],
+                                "first": _trace(entries[repeat.first_file], repeat.first_line),
+                                "second": _trace(entries[place >> LINE_BITS], place & LINE_MASK),
+                            }
+                        )
+    return leaked, examples
 
 
-def _trace(files: list[dict[str, Any]], packed: int | None) -> dict[str, Any] | None:
-    if packed is None:
-        return None
-    fi, position = packed >> 40, packed & ((1 << 40) - 1)
-    f = files[fi]
+def _trace(f: dict[str, Any], position: int) -> dict[str, Any]:
     trace = {"source": f["source"], "file": f["file"], f["kind"]: position}
     if "file_b64" in f:
         trace["file_b64"] = f["file_b64"]

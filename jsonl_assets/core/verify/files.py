@@ -13,7 +13,7 @@ from typing import Any
 
 from jsonl_assets.core.rules import RecordContext
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
-from jsonl_assets.core.verify.ids import PackageIds
+from jsonl_assets.core.verify.ids import PackageIds, shard_sink
 from jsonl_assets.core.verify.paths import normal_path
 from jsonl_assets.core.verify.report import METADATA_FILE, Sink, jtype, show
 from jsonl_assets.core.verify.shards import verify_shard
@@ -45,7 +45,7 @@ def check_files(
     if type(files) is not list:
         return tally
     err = sink.meta_error
-    ids = PackageIds(sink, forbid_split_leakage)
+    ids = PackageIds()
     seen_paths: dict[str, str] = {}
     pairs: dict[tuple[str, str], int] = {}
     for i, entry in enumerate(files):
@@ -111,7 +111,7 @@ def check_files(
                 seen_paths[normal] = f"{where}.shards[{j}]"
             id_sink = None
             if type(path) is str:
-                id_sink = ids.sink_for(path, valid_split)
+                id_sink = shard_sink(ids, sink, path, valid_split, forbid_split_leakage)
             check = verify_shard(
                 package_dir,
                 shard,

@@ -1,57 +1,76 @@
-"""D7 (duplicate ids) and L1 (an id in two splits) over the whole package.
+"""Ids over many files, each with its first occurrence: D7 (duplicate ids) and L1 (an id in two
+splits) for `verify`, and the build's leakage check before the manifest is published.
 
-Ids are found with `dedup.SeenIds` (24 bytes an id), fed in batches; a duplicate names the
-file and line of the first occurrence. L1 (our rule, not the spec's): with
-`forbid_split_leakage=True`, an id used in two splits is an error at every occurrence whose
-split differs from the split of the id's first occurrence.
+Ids are kept by `dedup.SeenIds` (24 bytes an id), fed in batches. An id seen again is a
+repeat; it is a leak when its first occurrence is in another split. L1 (our rule, not the
+spec's): with `forbid_split_leakage=True`, every leak is an error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Final, NamedTuple
 
 from jsonl_assets.core.dedup import SeenIds
 from jsonl_assets.core.verify.report import Sink
 
 IdSink = Callable[[list[bytes], list[int]], None]
-_LINE_BITS: Final = 40  # positions: shard sequence number << 40 | line number
-_LINE_MASK: Final = (1 << _LINE_BITS) - 1
+LINE_BITS: Final = 40  # a place: file number << 40 | line (or position) in that file
+LINE_MASK: Final = (1 << LINE_BITS) - 1
+
+
+class Repeat(NamedTuple):
+    """An id seen before: `index` in its batch, where it was first seen, and whether that
+    first occurrence is in another split."""
+
+    index: int
+    first_file: int
+    first_line: int
+    leak: bool
 
 
 class PackageIds:
-    """The ids of every shard read so far, each with its first occurrence."""
+    """The ids of every file added so far, each with its first occurrence."""
 
-    def __init__(self, sink: Sink, forbid_split_leakage: bool) -> None:
+    def __init__(self) -> None:
         self.seen = SeenIds()
-        self.shards: list[tuple[str, str | None]] = []  # sequence number -> (path, split)
-        self.sink = sink
-        self.forbid_split_leakage = forbid_split_leakage
+        self.files: list[tuple[str, str | None]] = []  # file number -> (name, split)
 
-    def sink_for(self, path: str, split: str | None) -> IdSink:
-        """A shard's id sink: batches of (id digests, 1-based line numbers)."""
-        sequence = len(self.shards)
-        self.shards.append((path, split))
-        base = sequence << _LINE_BITS
-        sink = self.sink
-        leakage = self.forbid_split_leakage and split is not None
+    def add_file(self, name: str, split: str | None) -> int:
+        """Number the next file; its ids are added with places `number << LINE_BITS | line`."""
+        self.files.append((name, split))
+        return len(self.files) - 1
 
-        def add(digests: list[bytes], lines: list[int]) -> None:
-            positions = [base | line for line in lines]
-            for index, first in self.seen.add_batch(digests, positions):
-                first_path, first_split = self.shards[first >> _LINE_BITS]
-                first_line = first & _LINE_MASK
-                line = lines[index]
-                sink.warning(
-                    "D7", path, line, f"duplicate id: first used at {first_path} line {first_line}"
+    def add(self, digests: Sequence[bytes], places: Sequence[int]) -> list[Repeat]:
+        """Add a batch of id digests at `places`; return the repeats among them."""
+        files = self.files
+        out: list[Repeat] = []
+        for index, first in self.seen.add_batch(digests, places):
+            first_file = first >> LINE_BITS
+            split = files[places[index] >> LINE_BITS][1]
+            first_split = files[first_file][1]
+            leak = split is not None and first_split is not None and split != first_split
+            out.append(Repeat(index, first_file, first & LINE_MASK, leak))
+        return out
+
+
+def shard_sink(ids: PackageIds, sink: Sink, path: str, split: str | None, leakage: bool) -> IdSink:
+    """A shard's id sink for `verify`: batches of (id digests, 1-based line numbers); a repeat
+    is a D7 warning, and with `leakage` a leak is also an L1 error."""
+    base = ids.add_file(path, split) << LINE_BITS
+
+    def add(digests: list[bytes], lines: list[int]) -> None:
+        for repeat in ids.add(digests, [base | line for line in lines]):
+            first_path, first_split = ids.files[repeat.first_file]
+            line = lines[repeat.index]
+            where = f"{first_path} line {repeat.first_line}"
+            sink.warning("D7", path, line, f"duplicate id: first used at {where}")
+            if leakage and repeat.leak:
+                sink.error(
+                    "L1",
+                    path,
+                    line,
+                    f"id leaks across splits: used in {split} here and in {first_split} at {where}",
                 )
-                if leakage and first_split is not None and split != first_split:
-                    sink.error(
-                        "L1",
-                        path,
-                        line,
-                        f"id leaks across splits: used in {split} here and in {first_split} at "
-                        f"{first_path} line {first_line}",
-                    )
 
-        return add
+    return add
