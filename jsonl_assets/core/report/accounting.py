@@ -16,7 +16,6 @@ from jsonl_assets.core.rules.reject_reasons import (
     known_rate,
 )
 from jsonl_assets.core.store.base import store_for
-from jsonl_assets.core.store.work_files import iter_line_batches
 
 EXAMPLES_PER_REASON: Final = 3
 DETAIL_CHARS: Final = 200
@@ -82,8 +81,8 @@ def quarantine_examples(quarantine_dir: Path, partitions: list[str]) -> dict[str
             path = quarantine_dir / objective / split / f"{stage}.jsonl"
             if store_for(path).stat(path) is None:
                 continue
-            for batch in iter_line_batches(path):
-                for line in batch:
+            with store_for(path).open_read(path) as handle:
+                for line in handle:  # one quarantine line at a time
                     if not line.strip():
                         continue
                     item = orjson.loads(line)
