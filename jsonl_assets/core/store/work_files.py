@@ -1,9 +1,11 @@
-"""A partition's work dir, `<work_dir>/<objective>/<split>/`, and its stage markers.
+"""A partition's work dir, `<work_dir>/<objective>/<split>/`: its stage markers and the
+buffered writer the chunk workers use.
 
 * `<stage>.json` - a stage's marker: its input fingerprint and its typed report. A stage whose
   marker matches the current fingerprint is reused instead of run again.
-* `validated.ids.arrow` - the accepted ids' 128-bit digests (for the leakage check);
-  `staged/` - the shards the one-pass build wrote, adopted by the shards step.
+* `chunks/` - the chunk plan and, until the merge, each chunk's lines, rejects and id buckets
+  (core/chunks); `staged/` - the shards the merge wrote, adopted by the shards step;
+  `validated.ids.arrow` - the accepted ids' 128-bit digests (for the leakage check).
 
 Files are written under temporary names and renamed, markers last, so a killed stage is
 simply redone.
@@ -11,7 +13,10 @@ simply redone.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -19,7 +24,8 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.fault_points import reached
-from jsonl_assets.core.store.base import read_bytes, store_for, write_bytes
+from jsonl_assets.core.store.atomic_files import write_partial
+from jsonl_assets.core.store.base import AtomicWrite, read_bytes, store_for, write_bytes
 
 CHUNK: Final = 4 << 20
 STAGE_FORMAT_VERSION: Final = 1
@@ -90,9 +96,86 @@ def write_marker(path: Path, stage_fingerprint: str, report: dict[str, Any]) -> 
     reached("marker:" + path.stem)
 
 
+def iter_line_batches(path: Path, chunk: int = CHUNK) -> Iterator[list[bytes]]:
+    """Lines of a work file (without their newline), a chunk's worth at a time."""
+    with store_for(path).open_read(path) as handle:
+        rest = b""
+        while data := handle.read(chunk):
+            lines = (rest + data).split(b"\n") if rest else data.split(b"\n")
+            rest = lines.pop()
+            if lines:
+                yield lines
+        if rest:
+            yield [rest]
+
+
+class WorkFileWriter:
+    """Buffered writer to a temporary name; `commit()` fsyncs and renames it into place.
+
+    With `background`, each full buffer is written by a helper thread while the caller goes
+    on (the write releases the GIL), one buffer at a time, so at most two are held. A failed
+    write (a full disk) is raised by the next `flush()` or by `commit()`."""
+
+    def __init__(self, path: Path, buffer_bytes: int = CHUNK, background: bool = False) -> None:
+        self.path = path
+        self._handle: AtomicWrite = store_for(path).open_atomic(path)
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._limit = buffer_bytes
+        self.bytes_written = 0
+        self._writer = ThreadPoolExecutor(1, "work-file-writer") if background else None
+        self._in_flight: Future[None] | None = None
+
+    def write(self, data: bytes) -> None:
+        self._buffer.append(data)
+        self._buffered += len(data)
+        if self._buffered >= self._limit:
+            self.flush()
+
+    def write_many(self, items: list[bytes]) -> None:
+        self._buffer.extend(items)
+        self._buffered += sum(map(len, items))
+        if self._buffered >= self._limit:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buffer:
+            data = b"".join(self._buffer)
+            self._buffer = []
+            self._buffered = 0
+            if self._writer is None:
+                write_partial(self._handle, data, self.path)
+            else:
+                self._wait()
+                self._in_flight = self._writer.submit(write_partial, self._handle, data, self.path)
+            self.bytes_written += len(data)
+
+    def _wait(self) -> None:
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
+
+    def commit(self) -> None:
+        self.flush()
+        self._wait()
+        self._stop()
+        self._handle.commit()
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._wait()
+        self._stop()
+        self._handle.abort()
+
+    def _stop(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+
+
 class CountingSink:
-    """Counts the bytes a stage's output would hold (its report's size); at commit removes a
-    hand-off file an older version of the build left under that name."""
+    """Stands in for a work file's writer when the one-pass build leaves the file out: counts
+    the bytes the file would hold, and at commit removes the file of an earlier build (it
+    would not match the new marker)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
