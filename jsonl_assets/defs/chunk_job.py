@@ -17,10 +17,7 @@ import dagster as dg
 from jsonl_assets.core.build import build_partition, dirs_for
 from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, run_chunk
 from jsonl_assets.core.chunks.plan import plan_chunks
-from jsonl_assets.core.rules.rate_checks import evaluate_all
-from jsonl_assets.core.stage_report import StageReport
 from jsonl_assets.core.stages.record_stages import stage_fingerprints
-from jsonl_assets.defs.checks import PARSE_FAILURE_RATE
 from jsonl_assets.defs.executors import chunks_executor
 from jsonl_assets.defs.progress_logs import chunk_progress_logged
 from jsonl_assets.defs.resources import PipelineResource
@@ -84,25 +81,19 @@ def merge(context: dg.OpExecutionContext, pipeline: PipelineResource, tasks: lis
     """Merge the finished chunks and move the shards into the package."""
     key = tasks[0].partition(_SEP)[0]
     cfg = pipeline.load()
-
-    def extraction_passes(extract: StageReport, transform: StageReport) -> bool:
-        inputs = {"extracted": extract.to_json(), "transformed": transform.to_json()}
-        return evaluate_all(cfg, key, inputs, [PARSE_FAILURE_RATE])[PARSE_FAILURE_RATE].passed
-
-    with chunk_progress_logged(context.log):
-        result = build_partition(
-            cfg,
-            key,
-            gate=extraction_passes,
-            lock_timeout=pipeline.lock_timeout_seconds,
-        )
+    with chunk_progress_logged(context.log):  # gated by the blocking rate checks (RateGate)
+        result = build_partition(cfg, key, lock_timeout=pipeline.lock_timeout_seconds)
     meta: dict[str, Any] = {"stages": [s.stage for s in result.stages]}
     if result.shards is not None:
         meta["records_written"] = result.shards.records_out
         meta["shards_verified"] = bool(result.verification and result.verification["passed"])
     context.add_output_metadata(meta)
     if result.shards is None:
-        raise dg.Failure(f"{key}: the parse_failure_rate check failed; no shards were written")
+        failed = sorted(name for name, e in result.evaluations.items() if not e.passed)
+        raise dg.Failure(
+            f"{key}: blocking rate check(s) failed ({', '.join(failed) or 'parse_failure_rate'});"
+            " no shards were written"
+        )
 
 
 @dg.job(
