@@ -119,6 +119,13 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     return pool
 
 
+def release_pool(pool: ProcessPoolExecutor) -> None:
+    """Shut one pool down and forget it."""
+    pool.shutdown(wait=True, cancel_futures=True)
+    with contextlib.suppress(ValueError):
+        _pools.remove(pool)
+
+
 def shutdown_pools() -> None:
     while _pools:
         _pools[-1].shutdown(wait=True, cancel_futures=True)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Final
 
+from jsonl_assets.core.build_workers import release_pool, result, worker_pool
 from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, run_chunk
 from jsonl_assets.core.chunks.plan import ChunkPlan
 from jsonl_assets.core.chunks.progress import Progress
@@ -57,10 +57,14 @@ def process_runner(workers: int) -> ChunkRunner:
         args = [(cfg, dirs, plan, chunk_fingerprint(validated_fp, plan, t), t) for t in tasks]
         if workers <= 1 or len(tasks) <= 1:
             return [progress.done(_run_in_slot(*a)) for a in args]
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context) as pool:
+        # The build's worker pool: its processes die with this one and a chunk process killed
+        # from outside is a WorkerDied with a clear message, as for the partition workers.
+        pool = worker_pool(min(workers, len(tasks)))
+        try:
             futures = [pool.submit(_run_in_slot, *a) for a in args]
-            return [progress.done(f.result()) for f in futures]
+            return [progress.done(result(f)) for f in futures]
+        finally:
+            release_pool(pool)
 
     return run
 
