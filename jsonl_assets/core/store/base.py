@@ -160,6 +160,20 @@ def write_bytes(path: StorePath, data: bytes) -> None:
     out.commit()
 
 
+def copy_file_in(store: Store, source: Path, path: StorePath, chunk: int) -> None:
+    """Copy the local file `source` to `path` on `store`, `chunk` bytes at a time, through an
+    atomic write (nothing is visible under `path` unless the whole copy committed)."""
+    out = store.open_atomic(path)
+    try:
+        with open(source, "rb") as src:
+            while data := src.read(chunk):
+                out.write(data)
+    except BaseException:
+        out.abort()
+        raise
+    out.commit()
+
+
 def existing_stat(path: StorePath) -> FileStat:
     """`stat` of a file that must be there (`FileNotFoundError` naming it otherwise)."""
     st = store_for(path).stat(path)

@@ -24,7 +24,14 @@ from jsonl_assets.core.store.atomic_files import (
     partial_path,
     raise_named,
 )
-from jsonl_assets.core.store.base import ABSENT, Entry, FileStat, PreconditionFailed, StorePath
+from jsonl_assets.core.store.base import (
+    ABSENT,
+    Entry,
+    FileStat,
+    PreconditionFailed,
+    StorePath,
+    copy_file_in,
+)
 
 COPY_CHUNK: Final = 4 << 20
 
@@ -156,15 +163,7 @@ class LocalStore:
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
-            out = self.open_atomic(target)
-            try:
-                with open(source, "rb") as src:
-                    while chunk := src.read(COPY_CHUNK):
-                        out.write(chunk)
-            except BaseException:
-                out.abort()
-                raise
-            out.commit()
+            copy_file_in(self, source, target, COPY_CHUNK)
             source.unlink()
             return
         fsync_dir(target.parent)

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from jsonl_assets.core.fault_points import reached
-from jsonl_assets.core.store.base import ABSENT, Entry, FileStat, PreconditionFailed, StorePath
+from jsonl_assets.core.store.base import (
+    ABSENT,
+    Entry,
+    FileStat,
+    PreconditionFailed,
+    StorePath,
+    copy_file_in,
+)
 from jsonl_assets.core.store.url import StoreURL
 
 PART_BYTES: Final = 5 << 20  # multipart part size: S3's minimum (the last part excepted)
@@ -285,15 +292,7 @@ class S3Store:
         return st
 
     def move_in(self, source: Path, path: StorePath) -> None:
-        out = self.open_atomic(path)
-        try:
-            with open(source, "rb") as src:
-                while chunk := src.read(PART_BYTES):
-                    out.write(chunk)
-        except BaseException:
-            out.abort()
-            raise
-        out.commit()
+        copy_file_in(self, source, path, PART_BYTES)
         source.unlink()
 
     def remove(self, path: StorePath, missing_ok: bool = True, recursive: bool = False) -> None:
