@@ -143,24 +143,39 @@ def test_versions_do_not_depend_on_where_the_project_lives(
     assert here.sources_for("rft|validation") == []
 
 
-def test_cursor_round_trip(sample_project: Path) -> None:
+def test_cursor_round_trip(sample_project: Path, tmp_path: Path) -> None:
     snap = take_snapshot(load_config(sample_project))
-    text = dump_cursor(snap, "abcd", 7)
-    cursor = load_cursor(text)
+    folder = tmp_path / "sensor"
+    text = dump_cursor(snap, "abcd", 7, folder)
+    assert len(text) < 300, text  # the cursor shown in the UI is short; the snapshot is a file
+    cursor = load_cursor(text, folder)
     assert cursor is not None
     assert (cursor.epoch, cursor.generation) == ("abcd", 7)
     assert dict(cursor.snapshot.files) == dict(snap.files)
     assert dict(cursor.snapshot.sources) == dict(snap.sources)
     assert cursor.snapshot.partition_versions() == snap.partition_versions()
-    assert dump_cursor(cursor.snapshot, "abcd", 7) == text
+    assert dump_cursor(cursor.snapshot, "abcd", 7, folder, cursor.snapshot_file) == text
+    assert [p.name for p in folder.iterdir()] == [cursor.snapshot_file]
 
 
-def test_unreadable_cursor_means_new_baseline() -> None:
-    assert load_cursor(None) is None
-    assert load_cursor("") is None
-    assert load_cursor("not json") is None
-    assert load_cursor('{"format": 99}') is None
-    assert load_cursor('{"format": 1, "files": {}}') is None
+def test_a_cursor_whose_snapshot_file_is_gone_means_new_baseline(
+    sample_project: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "sensor"
+    text = dump_cursor(take_snapshot(load_config(sample_project)), "abcd", 1, folder)
+    for snapshot in folder.iterdir():
+        snapshot.unlink()
+    assert load_cursor(text, folder) is None
+
+
+def test_unreadable_cursor_means_new_baseline(tmp_path: Path) -> None:
+    assert load_cursor(None, tmp_path) is None
+    assert load_cursor("", tmp_path) is None
+    assert load_cursor("not json", tmp_path) is None
+    assert load_cursor('{"format": 99}', tmp_path) is None
+    assert load_cursor('{"format": 1, "files": {}}', tmp_path) is None  # the old format
+    outside = '{"format": 2, "epoch": "e", "generation": 0, "snapshot": "../x.json"}'
+    assert load_cursor(outside, tmp_path) is None
 
 
 def test_hash_streams_large_files(tmp_path: Path) -> None:

@@ -27,9 +27,10 @@ import orjson
 from jsonl_assets.core.config import PipelineConfig, SourceConfig
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store import file_hashes
-from jsonl_assets.core.store.base import FileStat, existing_stat, store_for
+from jsonl_assets.core.store.base import FileStat, existing_stat, store_for, write_bytes
 
-CURSOR_FORMAT: Final = 1
+CURSOR_FORMAT: Final = 2  # 2: the snapshot in a file beside the cursor, not in it
+SNAPSHOT_PREFIX: Final = "raw_sources.snapshot."
 HASH_CHUNK_BYTES: Final = 1 << 20
 VERSION_CHARS: Final = 16
 
@@ -239,7 +240,7 @@ def changed_partitions(before: SourcesSnapshot, after: SourcesSnapshot) -> list[
     return [k for k in all_partition_key_strings() if k in reached]
 
 
-# --- cursor: the snapshot as JSON, so a sensor's state survives restarts -------------------
+# --- cursor: a short cursor naming a snapshot file, so a sensor's state survives restarts -------------------
 
 
 def fingerprints_to_json(files: Mapping[str, FileFingerprint]) -> dict[str, list[Any]]:
@@ -258,24 +259,47 @@ def fingerprints_from_json(data: Mapping[str, Any]) -> dict[str, FileFingerprint
     }
 
 
-def dump_cursor(snapshot: SourcesSnapshot, epoch: str, generation: int) -> str:
-    """JSON of the snapshot plus the sensor's (epoch, generation) counter."""
-    data = {
+def snapshot_folder(cfg: PipelineConfig) -> Path:
+    """Where the sensor keeps its fingerprint snapshots (the cursor names one of them)."""
+    return Path(cfg.output.work_dir) / "sensor"
+
+
+def dump_cursor(
+    snapshot: SourcesSnapshot, epoch: str, generation: int, folder: Path, keep: str = ""
+) -> str:
+    """A short cursor: the sensor's (epoch, generation) counter, counts, and the name of the
+    snapshot file it wrote into `folder` (content-addressed, so a repeated tick rewrites
+    nothing). Older snapshot files go, except `keep` (the previous cursor's, still the
+    instance's until this tick is committed)."""
+    body = orjson.dumps(
+        {
+            "files": fingerprints_to_json(snapshot.files),
+            "sources": {
+                name: {
+                    "objective": s.objective,
+                    "split": s.split,
+                    "digest": s.digest,
+                    "files": [list(f) for f in s.files],
+                }
+                for name, s in sorted(snapshot.sources.items())
+            },
+        }
+    )
+    name = f"{SNAPSHOT_PREFIX}{hashlib.sha256(body).hexdigest()[:VERSION_CHARS]}.json"
+    if not (folder / name).exists():
+        write_bytes(folder / name, body)
+    for old in folder.glob(f"{SNAPSHOT_PREFIX}*.json"):
+        if old.name not in (name, keep):
+            old.unlink(missing_ok=True)
+    cursor = {
         "format": CURSOR_FORMAT,
         "epoch": epoch,
         "generation": generation,
-        "files": fingerprints_to_json(snapshot.files),
-        "sources": {
-            name: {
-                "objective": s.objective,
-                "split": s.split,
-                "digest": s.digest,
-                "files": [list(f) for f in s.files],
-            }
-            for name, s in sorted(snapshot.sources.items())
-        },
+        "snapshot": name,
+        "files": len(snapshot.files),
+        "sources": len(snapshot.sources),
     }
-    return orjson.dumps(data).decode()
+    return orjson.dumps(cursor).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,17 +307,23 @@ class Cursor:
     snapshot: SourcesSnapshot
     epoch: str
     generation: int
+    snapshot_file: str
 
 
-def load_cursor(text: str | None) -> Cursor | None:
-    """The cursor written by `dump_cursor`; None when absent, unreadable or of another format
-    (the sensor then takes a new baseline)."""
+def load_cursor(text: str | None, folder: Path) -> Cursor | None:
+    """The cursor written by `dump_cursor`, with its snapshot read from `folder`; None when
+    absent, unreadable, of another format or its snapshot file is gone (the sensor then takes
+    a new baseline)."""
     if not text:
         return None
     try:
-        data = orjson.loads(text)
-        if data.get("format") != CURSOR_FORMAT:
+        cursor = orjson.loads(text)
+        if cursor.get("format") != CURSOR_FORMAT:
             return None
+        name = str(cursor["snapshot"])
+        if "/" in name or not name.startswith(SNAPSHOT_PREFIX):
+            return None
+        data = orjson.loads((folder / name).read_bytes())
         files = fingerprints_from_json(data["files"])
         sources = {
             name: SourceFiles(
@@ -307,8 +337,9 @@ def load_cursor(text: str | None) -> Cursor | None:
         }
         return Cursor(
             SourcesSnapshot(files=files, sources=sources),
-            str(data["epoch"]),
-            int(data["generation"]),
+            str(cursor["epoch"]),
+            int(cursor["generation"]),
+            name,
         )
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
         return None

@@ -4,8 +4,8 @@
 sha256 only when the stat moved), and for the partitions fed by a source whose content or
 config entry changed it requests one `build_partition` run each, as one batch, and records
 an observation of `raw_sources` for them (that is what marks them stale in the UI). Its
-cursor is the JSON snapshot of the fingerprints, kept by the Dagster instance, so it survives
-restarts. Its first tick (no cursor yet) only records the baseline and observes all twelve
+cursor (kept by the Dagster instance, so it survives restarts) is short: counts and the name
+of the fingerprint snapshot it wrote under `<work_dir>/sensor/`. Its first tick (no cursor yet) only records the baseline and observes all twelve
 partitions; a tick that sees no content change requests nothing.
 
 `publish_after_batch` runs the `publish_manifest` job once every run of a batch (from this
@@ -26,6 +26,7 @@ from jsonl_assets.core.source_fingerprints import (
     changed_sources,
     dump_cursor,
     load_cursor,
+    snapshot_folder,
     take_snapshot,
 )
 from jsonl_assets.defs.jobs import build_partition_job, publish_manifest_job
@@ -59,7 +60,8 @@ def evaluate_sources(cursor: str | None) -> dg.SensorResult:
     except ConfigError as exc:
         # The cursor is left as it was: the next valid config is compared with the last one.
         return dg.SensorResult(skip_reason=f"config error, nothing launched: {exc}")
-    previous = load_cursor(cursor)
+    folder = snapshot_folder(cfg)
+    previous = load_cursor(cursor, folder)
     snapshot = take_snapshot(cfg, previous.snapshot.files if previous else None)
     if previous is None:
         return dg.SensorResult(
@@ -67,9 +69,10 @@ def evaluate_sources(cursor: str | None) -> dg.SensorResult:
                 f"baseline: fingerprinted {len(snapshot.files)} files of "
                 f"{len(snapshot.sources)} sources; later changes will be rebuilt"
             ),
-            cursor=dump_cursor(snapshot, secrets.token_hex(4), 0),
+            cursor=dump_cursor(snapshot, secrets.token_hex(4), 0, folder),
             asset_events=observation_events(snapshot),
         )
+    kept = previous.snapshot_file
     keys = changed_partitions(previous.snapshot, snapshot)
     if not keys:
         return dg.SensorResult(
@@ -77,7 +80,7 @@ def evaluate_sources(cursor: str | None) -> dg.SensorResult:
                 f"no source changed ({len(snapshot.files)} files; "
                 f"{len(snapshot.hashed)} re-hashed with the same content)"
             ),
-            cursor=dump_cursor(snapshot, previous.epoch, previous.generation),
+            cursor=dump_cursor(snapshot, previous.epoch, previous.generation, folder, kept),
         )
     generation = previous.generation + 1
     names = changed_sources(previous.snapshot, snapshot)
@@ -87,7 +90,7 @@ def evaluate_sources(cursor: str | None) -> dg.SensorResult:
     )
     return dg.SensorResult(
         run_requests=requests,
-        cursor=dump_cursor(snapshot, previous.epoch, generation),
+        cursor=dump_cursor(snapshot, previous.epoch, generation, folder, kept),
         asset_events=observation_events(snapshot, keys),
     )
 
