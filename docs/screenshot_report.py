@@ -24,19 +24,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import screenshot_lineage as lineage  # docs/ is on sys.path: these scripts run as files
 from playwright.sync_api import Route, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SHOTS = {
     "report_histograms.png": "#lengths .chart",  # the first objective's (sft) histograms
     "report_mixture.png": "#mixture .chart",
@@ -71,7 +63,7 @@ def screenshot(report: Path, out_dir: Path) -> None:
             route.abort()
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=lineage.CHROMIUM_FLAGS)
         try:
             page = browser.new_page(
                 viewport={"width": 1100, "height": 900}, device_scale_factor=1.5
@@ -94,9 +86,6 @@ def screenshot(report: Path, out_dir: Path) -> None:
 def screenshot_dagster(out: Path) -> None:
     """The sample built as screenshot_lineage.py builds it, dagster-webserver on a free
     loopback port, and the manifest asset's `report_mixture` markdown opened."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    import screenshot_lineage as lineage
-
     with tempfile.TemporaryDirectory(prefix="report-shot-ui-") as tmp:
         work = Path(tmp)
         _home, _config, env = lineage.prepare(work)
@@ -110,7 +99,7 @@ def screenshot_dagster(out: Path) -> None:
         try:
             lineage.wait_until_loaded(port, server)
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=lineage.CHROMIUM_FLAGS)
                 try:
                     page = browser.new_page(viewport={"width": 1400, "height": 1000})
                     page.goto(f"http://127.0.0.1:{port}/assets/manifest", wait_until="networkidle")

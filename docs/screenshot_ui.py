@@ -24,20 +24,18 @@ from pathlib import Path
 from urllib.parse import quote
 
 from playwright.sync_api import Page, sync_playwright
-from screenshot_lineage import REPO, free_port, prepare, stop, wait_until_loaded
+from screenshot_lineage import (
+    CHROMIUM_FLAGS,
+    REPO,
+    free_port,
+    prepare,
+    stop,
+    wait_until_loaded,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 WEBSERVER = [sys.executable, "-m", "dagster_webserver"]
 WORKSPACE = REPO / "workspace.yaml"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 EMPTIED = ("rft", "seedlings_test.jsonl", "rft|test")  # objective dir, file, its partition
 # File, page, and the tab to open on it (the check's own Partitions tab: a status per partition).
 SHOTS = {
@@ -89,7 +87,7 @@ def main() -> int:
         try:
             wait_until_loaded(port, server)
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
                 try:
                     page = browser.new_page(viewport={"width": 1800, "height": 1000})
                     for name, (path, tab) in SHOTS.items():

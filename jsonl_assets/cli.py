@@ -93,6 +93,15 @@ def _lock_package(package: Path, wait: float | None) -> PackageLock:
     return lock
 
 
+def _config_or_none(path: str | os.PathLike[str] | None) -> PipelineConfig | None:
+    """The loaded config, or None after printing why it is refused (file, key, reason)."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return None
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     # Interrupts are ours from the start: Dagster never runs in this thread (build_workers).
     build_workers.install()
@@ -101,10 +110,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     # them again and again, 0.3 s in all - and then they are frozen: later collections skip
     # them (and forked workers share their pages).
     with gc_paused():
-        try:
-            cfg = load_config(args.config)
-        except ConfigError as exc:
-            print(f"config error: {exc}", file=sys.stderr)
+        cfg = _config_or_none(args.config)
+        if cfg is None:
             return EXIT_CONFIG
         try:
             lock = _lock_package(cfg.output.dir, args.wait)
@@ -274,10 +281,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from jsonl_assets.core.report import write_report
     from jsonl_assets.core.store.package_lock import package_lock
 
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+    cfg = _config_or_none(args.config)
+    if cfg is None:
         return EXIT_CONFIG
     try:
         with package_lock(cfg.output.dir, args.wait):
