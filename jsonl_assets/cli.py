@@ -209,7 +209,14 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         )
         return EXIT_FAILED
     outcome = build_workers.result(
-        pool.submit(build_workers.call_in_thread, runs.publish, config_path, None, args.verbose)
+        pool.submit(
+            build_workers.call_in_thread,
+            runs.publish,
+            config_path,
+            None,
+            args.verbose,
+            args.workers,
+        )
     )
     if not outcome["success"]:
         for line in outcome["failed_checks"] or outcome["errors"]:
@@ -286,7 +293,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     try:
         with package_lock(cfg.output.dir, args.wait):
-            result = write_report(cfg)
+            result = write_report(cfg, os.cpu_count() or 1)
     except (OSError, PackageBusyError) as exc:
         print(f"cannot write the report of {cfg.output.dir}: {exc}", file=sys.stderr)
         return EXIT_FAILED

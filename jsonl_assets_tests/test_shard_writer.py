@@ -40,6 +40,7 @@ def _write(tmp: Path, lines: list[bytes], compression: str = "zstd", **kw) -> li
         kw.get("max_bytes"),
         journal,
         kw.get("committed"),
+        kw.get("threads", 1),
     )
     for i, line in enumerate(lines):
         writer.add(line, i)
@@ -222,20 +223,62 @@ def _digest(shards: list) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+# threads 3: frames compressed three at a time, ahead of the one written; a frame that ends
+# up in the next shard (by on-disk bytes) sends the frames made after it back to be rebatched.
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize(("compression", "max_records", "max_bytes"), sorted(PINNED, key=str))
 def test_shard_bytes_are_pinned(
-    tmp_path: Path, compression: str, max_records: int | None, max_bytes: int | None
+    tmp_path: Path, compression: str, max_records: int | None, max_bytes: int | None, threads: int
 ) -> None:
     lines = _lines(700, size=120)
     one_by_one = _write(
-        tmp_path / "one", lines, compression, max_records=max_records, max_bytes=max_bytes
+        tmp_path / "one",
+        lines,
+        compression,
+        max_records=max_records,
+        max_bytes=max_bytes,
+        threads=threads,
     )
     assert _digest(one_by_one) == PINNED[(compression, max_records, max_bytes)]
     journal = ShardJournal(tmp_path / "block" / "journal", "fp")
     journal.path.parent.mkdir(parents=True)
     writer = ShardWriter(
-        tmp_path / "block" / "pkg", "sft-train", compression, None, max_records, max_bytes, journal
+        tmp_path / "block" / "pkg",
+        "sft-train",
+        compression,
+        None,
+        max_records,
+        max_bytes,
+        journal,
+        compress_threads=threads,
     )
     for start in range(0, 700, 130):  # blocks of whole lines, as between rejected lines
         writer.add_block(_joined(lines[start : start + 130]), start)
     assert _digest(writer.close()) == PINNED[(compression, max_records, max_bytes)]
+
+
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+@pytest.mark.parametrize(("max_records", "max_bytes"), [(None, 700), (7, 1024), (None, 3000)])
+def test_frames_made_ahead_give_the_same_shards(
+    tmp_path: Path, compression: str, max_records: int | None, max_bytes: int
+) -> None:
+    # Records of mixed sizes, some over half the byte limit (frames that are split) and some
+    # over the whole limit (shards of one record): every branch of the writer, with frames in
+    # flight when it is taken.
+    sizes = [40, 900, 60, 2000, 120, 30, 700, 5000, 80, 350] * 12
+    lines = [
+        orjson.dumps(
+            {"id": f"r{i}", "text": hashlib.sha256(str(i).encode()).hexdigest() * (n // 64 + 1)}
+        )
+        for i, n in enumerate(sizes)
+    ]
+    kw = {"max_records": max_records, "max_bytes": max_bytes}
+    one = _write(tmp_path / "one", lines, compression, **kw)
+    ahead = _write(tmp_path / "ahead", lines, compression, threads=3, **kw)
+    assert len(one) >= 3
+    assert [(s.path, s.sha256, s.record_count, s.covered_until) for s in ahead] == [
+        (s.path, s.sha256, s.record_count, s.covered_until) for s in one
+    ]
+    assert b"".join(_read_back(tmp_path / "ahead" / "pkg" / s.path) for s in ahead) == _joined(
+        lines
+    )

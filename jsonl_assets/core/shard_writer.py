@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
     from jsonl_assets.core.config import OutputConfig
 
 FRAME_TARGET_BYTES: Final = 4 << 20
+# Waiting records: (whole lines, index of the first, number of lines).
+Piece = tuple[bytes, int, int]
 
 
 class ShardWriteError(Exception):
@@ -131,11 +136,9 @@ def _after_lines(data: bytes, pos: int, n: int) -> int:
     return pos
 
 
-def _split_pieces(
-    pieces: list[tuple[bytes, int, int]], n: int
-) -> tuple[list[tuple[bytes, int, int]], list[tuple[bytes, int, int]]]:
+def _split_pieces(pieces: list[Piece], n: int) -> tuple[list[Piece], list[Piece]]:
     """The first `n` records of `pieces`, and the rest."""
-    first: list[tuple[bytes, int, int]] = []
+    first: list[Piece] = []
     for k, (data, index, count) in enumerate(pieces):
         if n >= count:
             first.append((data, index, count))
@@ -166,6 +169,8 @@ class ShardWriter:
         committed: list[ShardInfo] | None = None,
         compress_threads: int = 1,
     ) -> None:
+        # compress_threads > 1: that many frames are compressed at once, ahead of the one
+        # being written (see _settle); the bytes are the same as one at a time.
         self.package_dir = package_dir
         self.family = family
         self.compression = compression
@@ -175,12 +180,19 @@ class ShardWriter:
         self.journal = journal
         self.shards: list[ShardInfo] = list(committed or [])
         self.skip_until = self.shards[-1].covered_until if self.shards else 0
-        self._compressor = FrameCompressor(compression, level, threads=compress_threads)
+        self._compressor = FrameCompressor(compression, level)
+        self._codec = (compression, self._compressor.level)
         self._ext = SHARD_EXTENSIONS[compression]
-        # Waiting records: (whole lines, index of the first, number of lines) pieces.
-        self._pending: list[tuple[bytes, int, int]] = []
+        self._pending: list[Piece] = []
         self._pending_bytes = 0
         self._pending_count = 0
+        # Frames made but not yet written (their compression may still run), oldest first,
+        # and the records of the shard they will end up in (written and in flight).
+        self._inflight: deque[tuple[Future[bytes], list[Piece], int]] = deque()
+        self._fill = 0
+        self._pool = ThreadPoolExecutor(compress_threads) if compress_threads > 1 else None
+        self._depth = compress_threads if self._pool is not None else 0
+        self._local = threading.local()
         self._last_index = -1
         self._store = store_for(package_dir)
         self._handle: AtomicWrite | None = None
@@ -196,6 +208,7 @@ class ShardWriter:
         family: str,
         journal: ShardJournal | None,
         committed: list[ShardInfo] | None = None,
+        compress_threads: int = 1,
     ) -> ShardWriter:
         """A writer with the config's compression and rotation limits."""
         return cls(
@@ -207,6 +220,7 @@ class ShardWriter:
             out.max_bytes_per_shard,
             journal,
             committed,
+            compress_threads,
         )
 
     @property
@@ -237,7 +251,7 @@ class ShardWriter:
             index = self.skip_until
         size = len(data)
         while pos < size:
-            room = self.max_records - self._records - self._pending_count
+            room = self.max_records - self._fill - self._pending_count
             need = self.frame_target - self._pending_bytes
             end = data.find(b"\n", pos + need - 1) + 1 if pos + need - 1 < size else 0
             if end == 0:
@@ -253,47 +267,90 @@ class ShardWriter:
             pos = end
             if (
                 self._pending_bytes >= self.frame_target
-                or self._records + self._pending_count >= self.max_records
+                or self._fill + self._pending_count >= self.max_records
             ):
                 self._emit()
 
     def close(self) -> list[ShardInfo]:
         """Flush what is pending, commit the last shard, and return every shard of the family."""
-        while self._pending:
-            self._emit()
+        while self._pending or self._inflight:
+            if self._pending:
+                self._emit()
+            else:
+                self._settle()
         self._commit()
+        self._stop_pool()
         return self.shards
 
     def abort(self) -> None:
         """Give up the shard being written (its partial file is removed)."""
+        self._stop_pool()
         if self._handle is not None:
             handle, self._handle = self._handle, None
             with contextlib.suppress(OSError):
                 handle.abort()
 
+    def _stop_pool(self) -> None:
+        self._inflight.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
     def _emit(self) -> None:
+        """Make a frame of the pending records; write the oldest frames beyond `_depth`."""
         pieces, count = self._pending, self._pending_count
         self._pending, self._pending_bytes, self._pending_count = [], 0, 0
-        frame = self._compressor.compress(b"".join(p[0] for p in pieces))
-        if self._records and self._bytes + len(frame) > self.max_bytes:
+        data = b"".join(p[0] for p in pieces)
+        if self._pool is not None:
+            frame = self._pool.submit(self._compress, data)
+        else:
+            frame: Future[bytes] = Future()
+            frame.set_result(self._compressor.compress(data))
+        self._inflight.append((frame, pieces, count))
+        self._fill += count
+        if self._fill >= self.max_records:  # this frame ends its shard: the next starts empty
+            self._fill = 0
+        while len(self._inflight) > self._depth:
+            self._settle()
+
+    def _compress(self, data: bytes) -> bytes:
+        compressor = getattr(self._local, "compressor", None)
+        if compressor is None:  # one per thread: a compressor is not shared between threads
+            compressor = self._local.compressor = FrameCompressor(*self._codec)
+        return compressor.compress(data)
+
+    def _settle(self) -> None:
+        """Write the oldest frame made, or, when its compressed size calls for a new shard or
+        a smaller frame, drop it and every frame after it and feed their records again (so
+        the records are batched exactly as when each frame is written as soon as it is made)."""
+        future, pieces, count = self._inflight.popleft()
+        frame = future.result()
+        rotate = self._records and self._bytes + len(frame) > self.max_bytes
+        split = not rotate and len(frame) > self.max_bytes and count > 1
+        if not rotate and not split:
+            last = pieces[-1]
+            self._write_frame(frame, count, last[1] + last[2] - 1)
+            return
+        later = [piece for _, ps, _ in self._inflight for piece in ps] + self._pending
+        self._inflight.clear()
+        self._pending, self._pending_bytes, self._pending_count = [], 0, 0
+        if rotate:
             # Does not fit: commit this shard and feed the records again, so the next shard
             # is batched exactly as a fresh start (or a resumed build) would batch it.
             self._commit()
+            self._fill = 0
             self._refeed(pieces)
-            return
-        if len(frame) > self.max_bytes and count > 1:
+        else:
             # One frame alone is over the limit: write a smaller first frame, refeed the rest.
+            self._fill = self._records
             first, rest = _split_pieces(pieces, count // 2)
             self._pending = first
             self._pending_bytes = sum(len(p[0]) for p in first)
             self._pending_count = count // 2
             self._emit()
             self._refeed(rest)
-            return
-        last = pieces[-1]
-        self._write_frame(frame, count, last[1] + last[2] - 1)
+        self._refeed(later)
 
-    def _refeed(self, pieces: list[tuple[bytes, int, int]]) -> None:
+    def _refeed(self, pieces: list[Piece]) -> None:
         for data, first_index, _ in pieces:
             self.add_block(data, first_index)
 

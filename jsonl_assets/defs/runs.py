@@ -271,12 +271,16 @@ def _persisted(dirs: PartitionDirs, marker: str) -> dict[str, Any] | None:
 
 
 def publish(
-    config_path: str, instance: dg.DagsterInstance | None = None, verbose: bool = False
+    config_path: str,
+    instance: dg.DagsterInstance | None = None,
+    verbose: bool = False,
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """Run the `publish_manifest` job; return its outcome and the manifest's metadata."""
+    """Run the `publish_manifest` job (its report read on up to `workers` processes); return
+    its outcome and the manifest's metadata."""
     result = _execute(
         "publish_manifest",
-        _run_config(config_path, False, verbose=verbose),
+        _run_config(config_path, False, verbose=verbose, chunk_workers=workers),
         instance or dg.DagsterInstance.get(),
         CLI_TAGS,
     )

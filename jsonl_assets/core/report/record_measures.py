@@ -47,39 +47,51 @@ class RecordMeasures:
     grading: str | None = None
 
 
-def _parts(message: Any) -> list[Any]:
-    content = message.get("content") if isinstance(message, dict) else None
-    return content if isinstance(content, list) else []
+class _Texts:
+    """Text of one list of messages, summed in one pass: all of it, and per kind of role."""
 
+    __slots__ = ("chars", "sizes", "tool_call")
 
-def _size(messages: list[Any], roles: frozenset[str]) -> TextSize | None:
-    chars = words = 0
-    seen = False
-    for m in messages:
-        if not isinstance(m, dict) or m.get("role") not in roles:
-            continue
-        seen = True
-        for part in _parts(m):
-            if isinstance(part, dict) and part.get("type") == "text":
-                text = part.get("text")
-                if isinstance(text, str):
-                    chars += len(text)
-                    words += len(text.split())
-    return TextSize(chars, words) if seen else None
-
-
-def _all_chars(messages: list[Any]) -> tuple[int, bool]:
-    chars, tool = 0, False
-    for m in messages:
-        for part in _parts(m):
-            if not isinstance(part, dict):
+    def __init__(self, messages: list[Any], kinds: dict[str, int]) -> None:
+        self.chars = 0
+        self.tool_call = False
+        # [chars, words, seen] per kind of role (prompt 0, response 1, document 2)
+        self.sizes = [[0, 0, False], [0, 0, False], [0, 0, False]]
+        for m in messages:
+            if not isinstance(m, dict):
                 continue
-            kind = part.get("type")
-            if kind == "text" and isinstance(part.get("text"), str):
-                chars += len(part["text"])
-            elif kind == "tool_call":
-                tool = True
-    return chars, tool
+            kind = kinds.get(m.get("role"))  # type: ignore[arg-type]
+            size = self.sizes[kind] if kind is not None else None
+            if size is not None:
+                size[2] = True
+            content = m.get("content")
+            if not isinstance(content, list):
+                continue
+            for part in content:
+                if not isinstance(part, dict):
+                    continue
+                ptype = part.get("type")
+                if ptype == "text":
+                    text = part.get("text")
+                    if isinstance(text, str):
+                        self.chars += len(text)
+                        if size is not None:
+                            size[0] += len(text)
+                            size[1] += len(text.split())
+                elif ptype == "tool_call":
+                    self.tool_call = True
+
+    def size(self, kind: int) -> TextSize | None:
+        chars, words, seen = self.sizes[kind]
+        return TextSize(chars, words) if seen else None
+
+
+PROMPT, RESPONSE, DOCUMENT = 0, 1, 2
+_KINDS: Final = {
+    **dict.fromkeys(PROMPT_ROLES, PROMPT),
+    **dict.fromkeys(RESPONSE_ROLES, RESPONSE),
+    **dict.fromkeys(DOCUMENT_ROLES, DOCUMENT),
+}
 
 
 def _list(value: Any) -> list[Any]:
@@ -93,23 +105,24 @@ def measure(record: dict[str, Any], objective: str) -> RecordMeasures:
     source = trace.get("source") if isinstance(trace, dict) else None
     out = RecordMeasures(source=source if isinstance(source, str) else NO_TRACE)
     messages = _list(record.get("messages"))
-    out.chars, out.tool_call = _all_chars(messages)
-    out.prompt = _size(messages, PROMPT_ROLES)
-    out.document = _size(messages, DOCUMENT_ROLES)
+    texts = _Texts(messages, _KINDS)
+    out.chars, out.tool_call = texts.chars, texts.tool_call
+    out.prompt = texts.size(PROMPT)
+    out.document = texts.size(DOCUMENT)
     turns = sum(1 for m in messages if isinstance(m, dict) and m.get("role") not in NOT_A_TURN)
     out.turns = turns or None
     if objective != "preference":
-        response = _size(messages, RESPONSE_ROLES)
+        response = texts.size(RESPONSE)
         out.responses = [response] if response is not None else []
     else:
         candidates = _list(record.get("candidates"))
         out.candidates = len(candidates)
         for c in candidates:
             c_messages = _list(c.get("messages")) if isinstance(c, dict) else []
-            chars, tool = _all_chars(c_messages)
-            out.chars += chars
-            out.tool_call = out.tool_call or tool
-            response = _size(c_messages, RESPONSE_ROLES)
+            c_texts = _Texts(c_messages, _KINDS)
+            out.chars += c_texts.chars
+            out.tool_call = out.tool_call or c_texts.tool_call
+            response = c_texts.size(RESPONSE)
             if response is not None:
                 out.responses.append(response)
     if objective == "rft":

@@ -22,11 +22,14 @@ REPORT_SCHEMA: Final = "jsonl-assets-report/1"
 DATA_SCRIPT: Final = '<script type="application/json" id="report-data">'
 
 
-def compute_report(package: Path, quarantine_dir: Path | None = None) -> dict[str, Any]:
-    """Statistics of the published package in `package` (streamed from its shards) and of its
+def compute_report(
+    package: Path, quarantine_dir: Path | None = None, workers: int = 1
+) -> dict[str, Any]:
+    """Statistics of the published package in `package` (streamed from its shards, on up to
+    `workers` processes) and of its
     rejections (counts from metadata.json, examples from `quarantine_dir` when given)."""
     manifest = load_manifest(package)
-    cells = [c.to_json() for c in package_cells(package, manifest)]
+    cells = [c.to_json() for c in package_cells(package, manifest, workers)]
     rows = partition_accounting(manifest)
     extension = manifest.get("extensions", {}).get(ACCOUNTING_KEY, {})
     read = sum(r["read"] for r in rows)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
 
+from jsonl_assets.core.build_workers import release_pool, result, worker_pool
 from jsonl_assets.core.compression import iter_decompressed
 from jsonl_assets.core.report.record_measures import TextSize, measure
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
@@ -34,10 +35,6 @@ LENGTH_EDGES: Final = (
 )
 
 
-def bin_of(value: int) -> int:
-    return bisect_right(LENGTH_EDGES, value) - 1
-
-
 @dataclass(slots=True)
 class Histogram:
     """Count, sum, min, max and per-bin counts of non-negative integers."""
@@ -51,9 +48,21 @@ class Histogram:
     def add(self, value: int) -> None:
         self.count += 1
         self.total += value
-        self.low = value if self.low is None else min(self.low, value)
-        self.high = value if self.high is None else max(self.high, value)
-        self.bins[bin_of(value)] += 1
+        if self.low is None or value < self.low:
+            self.low = value
+        if self.high is None or value > self.high:
+            self.high = value
+        self.bins[bisect_right(LENGTH_EDGES, value) - 1] += 1
+
+    def merge(self, other: Histogram) -> None:
+        """Add the values `other` counted."""
+        self.count += other.count
+        self.total += other.total
+        for value in (other.low, other.high):
+            if value is not None:
+                self.low = value if self.low is None else min(self.low, value)
+                self.high = value if self.high is None else max(self.high, value)
+        self.bins = [a + b for a, b in zip(self.bins, other.bins, strict=True)]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +119,20 @@ class CellStats:
         self.source_records[m.source] += 1
         self.source_chars[m.source] += m.chars
 
+    def merge(self, other: CellStats) -> None:
+        """Add what `other` (of the same objective and split) measured."""
+        self.records += other.records
+        self.shards += other.shards
+        for kind, units in other.lengths.items():
+            for unit, histogram in units.items():
+                self.lengths[kind][unit].merge(histogram)
+        self.turns.update(other.turns)
+        self.tool_call_records += other.tool_call_records
+        self.candidates.update(other.candidates)
+        self.grading_types.update(other.grading_types)
+        self.source_records.update(other.source_records)
+        self.source_chars.update(other.source_chars)
+
     def to_json(self) -> dict[str, Any]:
         sources = sorted(self.source_records)
         return {
@@ -154,15 +177,44 @@ def cell_order(cell: CellStats) -> tuple[int, int]:
     return OBJECTIVES.index(cell.objective), SPLITS.index(cell.split)
 
 
-def package_cells(package: Path, manifest: dict[str, Any]) -> list[CellStats]:
-    """Per objective x split statistics of every record the manifest lists."""
+def package_cells(package: Path, manifest: dict[str, Any], workers: int = 1) -> list[CellStats]:
+    """Per objective x split statistics of every record the manifest lists: each shard
+    measured on its own, on up to `workers` forked processes, and the shards' figures added
+    (every figure is a sum, so the result does not depend on who measured what)."""
+    tasks = [
+        (package, entry["objective"], entry["split"], shard)
+        for entry in manifest.get("files", [])
+        for shard in entry.get("shards", [])
+    ]
     cells: dict[tuple[str, str], CellStats] = {}
     for entry in manifest.get("files", []):
         key = (entry["objective"], entry["split"])
-        cell = cells.setdefault(key, CellStats(*key))
-        for shard in entry.get("shards", []):
-            cell.shards += 1
-            for line in iter_lines(package / shard["path"], shard.get("compression", "none")):
-                if line.strip():
-                    cell.add(orjson.loads(line))
+        cells.setdefault(key, CellStats(*key))
+    for part in _map(shard_cell, tasks, workers):
+        cells[(part.objective, part.split)].merge(part)
     return sorted(cells.values(), key=cell_order)
+
+
+def shard_cell(package: Path, objective: str, split: str, shard: dict[str, Any]) -> CellStats:
+    """The statistics of one shard's records."""
+    cell = CellStats(objective, split, shards=1)
+    loads, add = orjson.loads, cell.add
+    for line in iter_lines(package / shard["path"], shard.get("compression", "none")):
+        if line.strip():
+            add(loads(line))
+    return cell
+
+
+def _map(
+    fn: Callable[..., CellStats], tasks: list[tuple[Any, ...]], workers: int
+) -> Iterator[CellStats]:
+    """`fn(*task)` for each task, in order; on a pool of forked processes when it helps."""
+    if workers <= 1 or len(tasks) <= 1:
+        yield from (fn(*t) for t in tasks)
+        return
+    pool = worker_pool(min(workers, len(tasks)))
+    try:
+        futures = [pool.submit(fn, *t) for t in tasks]
+        yield from (result(f) for f in futures)
+    finally:
+        release_pool(pool)

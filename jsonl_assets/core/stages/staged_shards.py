@@ -32,6 +32,7 @@ from jsonl_assets.core.store.work_files import PartitionDirs, read_marker, write
 
 STAGED_DIR: Final = "staged"
 MARKER: Final = "staged.json"
+FRAME_THREADS: Final = 2
 
 
 class StagedShards:
@@ -55,6 +56,8 @@ class StagedShards:
         # either way. Worth it only with a core to spare (on a busy machine the two threads
         # contend for it and the GIL).
         self._worker = ThreadPoolExecutor(1, "staged-shards") if background else None
+        # And then the frames of a shard are compressed FRAME_THREADS at a time (same bytes).
+        self._frame_threads = FRAME_THREADS if background else 1
         self._in_flight: Future[None] | None = None
 
     def add_file(self, entry: dict[str, Any]) -> None:
@@ -113,7 +116,9 @@ class StagedShards:
     def _add(self, family: str, block: bytes, first: int, count: int) -> None:
         writer = self.writers.get(family)
         if writer is None:
-            writer = ShardWriter.for_output(self.cfg.output, self.root, family, None)
+            writer = ShardWriter.for_output(
+                self.cfg.output, self.root, family, None, compress_threads=self._frame_threads
+            )
             self.writers[family] = writer
             self.content[family] = FamilyContent()
         self.content[family].update(block, count)
