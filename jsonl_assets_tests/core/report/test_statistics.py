@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonl_assets.core.config import load_config
+from jsonl_assets.core.report.statistics import load_manifest, package_cells
 from jsonl_assets_tests.core.report.independent import (
     cell_figures,
     histogram,
@@ -40,3 +41,14 @@ def test_report_figures_match_the_shards(tiny_package: Path, tiny_data: dict[str
     assert any("3" in c["candidates"] for c in data["cells"])
     grading = {g for c in data["cells"] for g in c["grading_types"]}
     assert grading == {"numeric", "exact_match", "rubric"}
+
+
+def test_shards_measured_on_worker_processes_add_up_to_the_same_figures(
+    tiny_package: Path,
+) -> None:
+    package = load_config(tiny_package).output.dir
+    manifest = load_manifest(package)
+    shards = sum(len(e["shards"]) for e in manifest["files"])
+    assert shards > 2  # the pool gets more than one shard to measure
+    one = [c.to_json() for c in package_cells(package, manifest, workers=1)]
+    assert [c.to_json() for c in package_cells(package, manifest, workers=3)] == one
