@@ -3,7 +3,7 @@
 It writes into its own folder of the work dir (`chunks/<index>-<fingerprint>/`): the spec
 lines it made (`lines.jsonl`, the exact bytes a shard will hold), the rule rejects
 (`rejects.jsonl`, with their line indices), the accepted records' id digests, positions and
-line indices (`ids.<bucket>.bin`, id_buckets.py; `accepted.u64`), its extract and transform
+line indices (`ids.<bucket>.bin`, id_buckets.py), its extract and transform
 quarantine, and last its marker (`chunk.json`, with its counts). A chunk with a marker is
 never redone; a killed one leaves no marker, and is redone whole. Duplicate ids are left to
 the merge (merge.py), which sees every chunk in order.
@@ -12,7 +12,6 @@ the merge (merge.py), which sees every chunk in order.
 from __future__ import annotations
 
 import time
-from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -45,11 +44,10 @@ from jsonl_assets.core.store.work_files import (
     write_marker,
 )
 
-CHUNK_VERSION: Final = "1"
+CHUNK_VERSION: Final = "2"
 MARKER: Final = "chunk.json"
 LINES: Final = "lines.jsonl"
 REJECTS: Final = "rejects.jsonl"
-ACCEPTED: Final = "accepted.u64"
 # Raw records per batch: big enough that per-batch costs are small.
 BATCH_RECORDS: Final = 16384
 BATCH_BYTES: Final = 16 << 20
@@ -197,7 +195,6 @@ class _ChunkFiles:
     def __init__(self, path: Path) -> None:
         self.lines = WorkFileWriter(path / LINES)
         self.rejects = WorkFileWriter(path / REJECTS)
-        self.accepted_at = WorkFileWriter(path / ACCEPTED)
         self.ids = BucketFiles(path)
         self.accepted = 0
 
@@ -208,14 +205,12 @@ class _ChunkFiles:
         for index, reason, detail, trace, raw, extra in entries:
             row = [index, reason, detail, trace, raw.decode(), extra]
             self.rejects.write(dumps(row, option=orjson.OPT_APPEND_NEWLINE))
-        indices = [first + k for k in accepted]
-        self.accepted_at.write(array("Q", indices).tobytes())
-        self.ids.add(digests, indices, positions)
+        self.ids.add(digests, [first + k for k in accepted], positions)
         self.accepted += len(accepted)
         reached("chunk.batch")
 
     def _writers(self) -> tuple[WorkFileWriter, ...]:
-        return (self.lines, self.rejects, self.accepted_at)
+        return (self.lines, self.rejects)
 
     def commit(self) -> None:
         self.ids.commit()

@@ -20,10 +20,11 @@ from typing import Any, Final
 
 import orjson
 
-from jsonl_assets.core.chunks.chunk_worker import ACCEPTED, LINES, REJECTS
+from jsonl_assets.core.chunks.chunk_worker import LINES, REJECTS
 from jsonl_assets.core.chunks.id_buckets import find_duplicates
 from jsonl_assets.core.chunks.plan import CHUNKS_DIR
 from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.line_batch import line_batches
 from jsonl_assets.core.stage_report import StageReport
 from jsonl_assets.core.stages.extract_stage import Extraction
 from jsonl_assets.core.stages.staged_shards import StagedShards
@@ -32,8 +33,7 @@ from jsonl_assets.core.stages.validate_stage import Entry, Validator
 from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.work_files import PartitionDirs
 
-_BATCH_LINES: Final = 16384
-_READ: Final = 4 << 20
+_READ: Final = 4 << 20  # bytes of lines a batch
 
 # gate(extract_report, transform_report): whether the stages after extracted may commit.
 Gate = Callable[[StageReport, StageReport], bool]
@@ -107,51 +107,26 @@ def _replay(
     validator.add_tallies(report["validate"], fi)
     base = validator.index
     entries = _entries(path / REJECTS, base)
-    accepted = _column(path / ACCEPTED, 8, lambda b: array("Q", b))
     dups = iter(duplicates)
     next_entry = next(entries, None)
-    next_accepted = next(accepted, None)
     next_dup = next(dups, None)
-    for lines in _line_batches(path / LINES):
+    for lines in line_batches(path / LINES, _READ):
         first = validator.index
         end = first - base + len(lines)  # chunk-local index after the batch
         batch_entries: list[Entry] = []
         while next_entry is not None and next_entry[0] < first + len(lines):
             batch_entries.append(next_entry)
             next_entry = next(entries, None)
-        batch_accepted: list[int] = []
-        while next_accepted is not None and next_accepted < end:
-            batch_accepted.append(next_accepted - (first - base))
-            next_accepted = next(accepted, None)
-        at = {k: j for j, k in enumerate(batch_accepted)}
         batch_dups: list[tuple[int, int]] = []
         while next_dup is not None and next_dup[0] < end:
-            batch_dups.append((at[next_dup[0] - (first - base)], next_dup[1]))
+            batch_dups.append((next_dup[0] - (first - base), next_dup[1]))
             next_dup = next(dups, None)
-        validator.put_verdicts((batch_entries, [], [], batch_accepted), len(lines), batch_dups)
+        validator.put_verdicts(batch_entries, len(lines), batch_dups)
         fis = array("I", [fi]) * len(lines)
         rejects = validator.finish_batch(lines, fis)
         staged.add_batch(lines, fis, rejects, first)
-    if next_entry is not None or next_accepted is not None or next_dup is not None:
+    if next_entry is not None or next_dup is not None:
         raise ValueError(f"{path}: verdicts past the chunk's {report['lines']} lines")
-
-
-def _line_batches(path: Path) -> Iterator[list[bytes]]:
-    """The chunk's lines, newline-terminated, up to _BATCH_LINES at a time."""
-    with store_for(path).open_read(path) as handle:
-        rest = b""
-        pending: list[bytes] = []
-        while data := handle.read(_READ):
-            lines = (rest + data).split(b"\n")
-            rest = lines.pop()
-            pending.extend(line + b"\n" for line in lines)
-            while len(pending) >= _BATCH_LINES:
-                yield pending[:_BATCH_LINES]
-                pending = pending[_BATCH_LINES:]
-        if rest:
-            raise ValueError(f"{path}: the last line has no newline")
-        if pending:
-            yield pending
 
 
 def _entries(path: Path, base: int) -> Iterator[Entry]:
@@ -160,13 +135,6 @@ def _entries(path: Path, base: int) -> Iterator[Entry]:
         for line in handle:
             index, reason, detail, trace, raw, extra = orjson.loads(line)
             yield base + index, reason, detail, trace, raw.encode(), extra
-
-
-def _column(path: Path, width: int, decode: Callable[[bytes], Any]) -> Iterator[Any]:
-    """The values of a fixed-width column file, in order."""
-    with store_for(path).open_read(path) as handle:
-        while data := handle.read(width * 65536):
-            yield from decode(data)
 
 
 def commit_stages(

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.fault_points import reached
+from jsonl_assets.core.line_batch import LineBatch
 from jsonl_assets.core.shard_families import FamilyContent, file_family, snapshot_folder
 from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal, ShardWriteError, ShardWriter
 from jsonl_assets.core.source_fingerprints import file_sha256
@@ -67,7 +68,7 @@ class StagedShards:
             self._one_family = False
         self.families.append(family)
 
-    def add_batch(self, lines: list[bytes], fis: array, rejects: array, first: int) -> None:
+    def add_batch(self, lines: LineBatch, fis: array, rejects: array, first: int) -> None:
         """A batch of transformed lines (newline-terminated; line k has index `first + k`),
         their file indices and the batch's rejects (ascending indices): the accepted lines go
         to their family's shards, whole runs between rejects at a time. The lists are handed
@@ -91,26 +92,20 @@ class StagedShards:
             self.waited += time.perf_counter() - started
 
     def _add_batch(
-        self, lines: list[bytes], fis: array, rejects: array, first: int, one_family: bool
+        self, lines: LineBatch, fis: array, rejects: array, first: int, one_family: bool
     ) -> None:
         started = time.thread_time()  # CPU time: a helper thread's waits for the GIL left out
         families = self.families
-        if one_family:
-            blocks: list[tuple[bytes, int, int]] = []  # runs between rejects
-            start = 0
-            for index in [*rejects, first + len(lines)]:
-                k = index - first
-                if k > start:
-                    blocks.append((b"".join(lines[start:k]), first + start, k - start))
-                start = k + 1
-            lines.clear()  # the lines, joined, are no longer needed while the shards are made
-            for block, index, count in blocks:
-                self._add(families[0], block, index, count)
-        else:
-            rejected = set(rejects)
-            for k, line in enumerate(lines):
-                if first + k not in rejected:
-                    self._add(families[fis[k]], line, first + k, 1)
+        start = 0
+        for index in [*rejects, first + len(lines)]:  # runs between rejects
+            k = index - first
+            if k > start:
+                if one_family:
+                    self._add(families[0], lines.run(start, k), first + start, k - start)
+                else:
+                    for j in range(start, k):
+                        self._add(families[fis[j]], lines[j], first + j, 1)
+            start = k + 1
         self.seconds += time.thread_time() - started
 
     def _add(self, family: str, block: bytes, first: int, count: int) -> None:

@@ -25,6 +25,7 @@ from jsonl_assets.core.chunks.id_buckets import write_ids
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.dedup import SeenIds
 from jsonl_assets.core.fault_points import reached
+from jsonl_assets.core.line_batch import LineBatch
 from jsonl_assets.core.quarantine import EXAMPLES_PER_REASON, QuarantineWriter
 from jsonl_assets.core.rules import ERROR, Problem, RecordContext, record_errors, record_problems
 from jsonl_assets.core.rules.quality_policy import KEEP, QUARANTINE, SourceQuality, source_quality
@@ -209,7 +210,7 @@ class Validator:
                 examples.append(trace)
         return False
 
-    def finish_batch(self, lines: list[bytes], fis: array) -> array:
+    def finish_batch(self, lines: LineBatch, fis: array) -> array:
         """After `judge` was called for each of `lines` (with file indices `fis`): find the
         duplicate ids among them and write the batch's rejects and quarantine entries.
         Returns the rejects: indices of the rejected lines, ascending, counted from the
@@ -218,9 +219,8 @@ class Validator:
             raise ValueError(f"{len(lines)} lines for {self._batch_size} judged records")
         files, counters, cut = self.files, self.counters, self._cut
         entries = self._entries
-        self.bytes_in += sum(map(len, lines)) + (0 if cut else len(lines))
-        for j, kept in self._duplicates:
-            k = self._accepted[j]
+        self.bytes_in += len(lines.block) + (0 if cut else len(lines))
+        for k, kept in self._duplicates:
             record = orjson.loads(lines[k])  # duplicates are rare: parse again
             fi = fis[k]
             counters[files[fi]["source"]]["duplicate"] += 1
@@ -267,12 +267,12 @@ class Validator:
         return verdicts
 
     def put_verdicts(
-        self, verdicts: Verdicts, size: int, duplicates: list[tuple[int, int]]
+        self, entries: list[Entry], size: int, duplicates: list[tuple[int, int]]
     ) -> None:
-        """The merge's batch of `size` lines: the verdicts a chunk worker took (indices
-        counted from the partition's first line; `accepted` from the batch's) and the batch's
-        duplicates `(index in accepted, position kept)`, ready for `finish_batch`."""
-        self._entries, self._digests, self._positions, self._accepted = verdicts
+        """The merge's batch of `size` lines: the rule rejects a chunk worker found (indices
+        counted from the partition's first line) and the batch's duplicates `(line index in
+        the batch, position kept)`, ready for `finish_batch`."""
+        self._entries = entries
         self._duplicates = duplicates
         self._batch_size = size
 
