@@ -30,6 +30,7 @@ import orjson
 from jsonl_assets.core.compression import TruncatedInput
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.gc_pause import gc_paused
+from jsonl_assets.core.read_ahead import read_ahead
 from jsonl_assets.core.rules.rate_checks import source_reads
 from jsonl_assets.core.shard_families import FamilyContent, family_of
 from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal
@@ -286,7 +287,7 @@ def _check_shard(
     count = 0
     with stream:
         try:
-            for chunk in stream.chunks(shard["compression"], chunk=CHUNK, own=True):
+            for chunk in read_ahead(stream.chunks(shard["compression"], chunk=CHUNK, own=True)):
                 lines = chunk.count(b"\n")
                 content.update(chunk, lines)
                 count += lines
