@@ -1,10 +1,12 @@
-"""Bytes per id of the duplicate-id set (`dedup.SeenIds`) against a Python set, in one run.
+"""Bytes per id of the duplicate-id set (`dedup.SeenIds`, which `verify` uses), of the
+merge's per-bucket search (`chunks.id_buckets.find_duplicates`, one bucket's ids in one
+table) and of a Python set, in one run.
 
     .venv/bin/python bench/dedup_memory.py              # 10,000,000 ids
     .venv/bin/python bench/dedup_memory.py --ids 2000000
 
-Each variant runs in a fresh subprocess that adds the ids in batches of 16,384 (as the
-one-pass build does) and prints: ids kept, seconds, the structure's own bytes per id, and the
+Each variant runs in a fresh subprocess (SeenIds adds the ids in batches of 16,384; the
+bucket variant files them all into one bucket of one chunk, 1% of them repeated) and prints: ids kept, seconds, the structure's own bytes per id, and the
 growth of peak RSS per id over the process's RSS before the first id (which includes the
 transient memory of merging runs). Nothing is asserted.
 """
@@ -35,6 +37,25 @@ if kind == "seenids":
         seen.add_batch(digests, list(ids))
     own = seen.nbytes()
     kept = len(seen)
+elif kind == "bucket":
+    import struct, tempfile
+    from pathlib import Path
+    from jsonl_assets.core.chunks.id_buckets import BUCKETS, bucket_file, find_duplicates
+    folder = Path(tempfile.mkdtemp())
+    chunk = folder / "chunk"
+    chunk.mkdir()
+    entry = struct.Struct("<16sQQ")
+    with open(bucket_file(chunk, 0), "wb") as out:
+        for i in range(n):
+            key = i - 1 if i % 100 == 99 else i  # 1% repeats of the id before
+            out.write(entry.pack(hashlib.sha256(b"record-%d" % key).digest()[:16], i, i))
+    for b in range(1, BUCKETS):
+        bucket_file(chunk, b).touch()
+    base = rss_peak_mb()  # the file is written; the search starts here
+    start = time.perf_counter()
+    found, parts, own = find_duplicates([(chunk, {"file_index": 0})], folder / "ids")
+    kept = n - sum(len(f) for f in found)
+    own = own * kept / n  # the table holds every entry; per distinct id below
 else:
     seen = set()
     for i in range(n):
@@ -53,7 +74,7 @@ def main() -> None:
     parser.add_argument("--ids", type=int, default=10_000_000)
     parser.add_argument("--skip-set", action="store_true", help="skip the Python set baseline")
     args = parser.parse_args()
-    kinds = ["seenids"] if args.skip_set else ["seenids", "pyset"]
+    kinds = ["seenids", "bucket"] if args.skip_set else ["seenids", "bucket", "pyset"]
     for kind in kinds:
         subprocess.run([sys.executable, "-c", CHILD, kind, str(args.ids)], check=True)
 

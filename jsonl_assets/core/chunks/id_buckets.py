@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import struct
+from bisect import bisect_right
 from pathlib import Path
 from typing import Any, Final
 
@@ -25,13 +26,7 @@ BUCKETS: Final = 16
 _ENTRY: Final = struct.Struct("<16sQQ")  # digest, line index in the chunk, position
 # The same entry read in place: the digest as two big-endian halves (as dedup.py keys ids).
 _RECORD: Final = np.dtype([("hi", ">u8"), ("lo", ">u8"), ("line", "<u8"), ("pos", "<u8")])
-_IDS: Final = {
-    "hi": pl.UInt64,
-    "lo": pl.UInt64,
-    "pos": pl.UInt64,
-    "chunk": pl.UInt32,
-    "line": pl.UInt64,
-}
+_IDS: Final = {"hi": pl.UInt64, "lo": pl.UInt64, "pos": pl.UInt64}
 _POSITION_BITS: Final = 40
 
 
@@ -70,48 +65,79 @@ def find_duplicates(
     peak = 0
     scratch.mkdir(parents=True, exist_ok=True)
     for bucket in range(BUCKETS):
-        ids = _bucket_ids(chunks, bucket)
-        # Rows are in global (chunk, line) order: the first row of an id is the one kept.
-        first = pl.struct("hi", "lo").is_first_distinct()
-        found = ids.select(
-            first=first, chunk="chunk", line="line", kept=pl.col("pos").first().over("hi", "lo")
-        ).filter(~pl.col("first"))
-        for c, line, kept in found.select("chunk", "line", "kept").iter_rows():
-            duplicates[c].append((line, kept))
-        distinct = ids.filter(first).select("hi", "lo", "pos")
+        ids, starts = _bucket_ids(chunks, bucket)
+        first, repeats = _first_rows(ids)
+        if repeats:
+            lines = _lines(chunks, bucket)
+            for row, kept in repeats:
+                c = bisect_right(starts, row) - 1
+                duplicates[c].append((int(lines[c][row - starts[c]]), kept))
+        distinct = ids.filter(first)
         parts.append(scratch / f"ids.{bucket:02d}.arrow")
         distinct.write_ipc(parts[-1])
-        peak = max(peak, ids.estimated_size())
+        peak = max(peak, ids.estimated_size() + distinct.estimated_size())
+        del ids, first, distinct
     for dups in duplicates:
         dups.sort()
     return duplicates, parts, peak
 
 
-def _bucket_ids(chunks: list[tuple[Path, dict[str, Any]]], bucket: int) -> pl.DataFrame:
+def _first_rows(ids: pl.DataFrame) -> tuple[pl.Series, list[tuple[int, int]]]:
+    """Which rows hold the first occurrence of their id (rows are in global order), and the
+    other rows as `(row, position kept)`. The search runs on the digests' high halves (8
+    bytes a row; a whole-digest search costs polars ~200 bytes a row); only the rows that
+    share a high half with an earlier row, which are rare, are compared whole."""
+    first = ids.select(pl.col("hi").is_first_distinct()).to_series()
+    if first.all():
+        return first, []
+    rows = ids.with_row_index("row")
+    shared = rows.filter(~first).get_column("hi").unique()
+    group = rows.filter(pl.col("hi").is_in(shared.implode()))
+    whole = group.select(pl.struct("hi", "lo").is_first_distinct()).to_series()
+    kept = group.filter(whole)
+    repeats = group.filter(~whole).join(kept, on=["hi", "lo"], how="inner", suffix="_kept")
+    mask = first.to_numpy().copy()
+    mask[group.get_column("row").to_numpy()] = whole.to_numpy()
+    found = sorted(repeats.select("row", "pos_kept").iter_rows())
+    return pl.Series(mask), found
+
+
+def _bucket_ids(
+    chunks: list[tuple[Path, dict[str, Any]]], bucket: int
+) -> tuple[pl.DataFrame, list[int]]:
     """One bucket's entries of every chunk, in chunk order: hi, lo (the digest's halves, big
-    endian), pos (file index and position), chunk, line (index in the chunk)."""
-    frames = []
-    for c, (path, report) in enumerate(chunks):
-        file = bucket_file(path, bucket)
-        with store_for(file).open_read(file) as handle:
-            rows = np.frombuffer(handle.read(), dtype=_RECORD)
-        if not len(rows):
+    endian) and pos (file index and position); and the row each chunk's entries start at."""
+    frames, starts, rows = [], [], 0
+    for path, report in chunks:
+        starts.append(rows)
+        entries = _read_entries(path, bucket)
+        if not len(entries):
             continue
+        rows += len(entries)
         high = np.uint64(report["file_index"] << _POSITION_BITS)
         frames.append(
             pl.DataFrame(
                 {
-                    "hi": rows["hi"].astype(np.uint64),
-                    "lo": rows["lo"].astype(np.uint64),
-                    "pos": rows["pos"].astype(np.uint64) | high,
-                    "chunk": np.full(len(rows), c, dtype=np.uint32),
-                    "line": rows["line"].astype(np.uint64),
+                    "hi": entries["hi"].astype(np.uint64),
+                    "lo": entries["lo"].astype(np.uint64),
+                    "pos": entries["pos"].astype(np.uint64) | high,
                 }
             )
         )
     if not frames:
-        return pl.DataFrame(schema=_IDS)
-    return pl.concat(frames)
+        return pl.DataFrame(schema=_IDS), starts
+    return pl.concat(frames, rechunk=False), starts
+
+
+def _read_entries(path: Path, bucket: int) -> np.ndarray:
+    file = bucket_file(path, bucket)
+    with store_for(file).open_read(file) as handle:
+        return np.frombuffer(handle.read(), dtype=_RECORD)
+
+
+def _lines(chunks: list[tuple[Path, dict[str, Any]]], bucket: int) -> list[np.ndarray]:
+    """Each chunk's line indices of its entries in `bucket` (read again: only for repeats)."""
+    return [_read_entries(path, bucket)["line"] for path, _ in chunks]
 
 
 def write_ids(parts: list[Path], out: Any) -> None:
