@@ -178,28 +178,54 @@ def cell_order(cell: CellStats) -> tuple[int, int]:
 
 
 def package_cells(package: Path, manifest: dict[str, Any], workers: int = 1) -> list[CellStats]:
-    """Per objective x split statistics of every record the manifest lists: each shard
-    measured on its own, on up to `workers` forked processes, and the shards' figures added
-    (every figure is a sum, so the result does not depend on who measured what)."""
-    tasks = [
-        (package, entry["objective"], entry["split"], shard)
+    """Per objective x split statistics of every record the manifest lists, measured in parts
+    (a shard, or a range of a large shard's lines) on up to `workers` forked processes and
+    added (every figure is a count, sum, minimum or maximum: the result does not depend on
+    who measured what)."""
+    shards = [
+        (entry["objective"], entry["split"], shard)
         for entry in manifest.get("files", [])
         for shard in entry.get("shards", [])
     ]
+    counts = [s.get("record_count") for _, _, s in shards]
+    known = [c for c in counts if isinstance(c, int) and c > 0]
+    # Parts of about an equal number of records, `workers` of them for the whole package.
+    size = -(-sum(known) // workers) if known and workers > 1 else None
+    tasks = []
+    for (objective, split, shard), count in zip(shards, counts, strict=True):
+        if size is None or not isinstance(count, int) or count <= size:
+            tasks.append((package, objective, split, shard, 0, None))
+            continue
+        step = -(-count // -(-count // size))
+        for first in range(0, count, step):
+            last = first + step if first + step < count else None  # the last part: to the end
+            tasks.append((package, objective, split, shard, first, last))
     cells: dict[tuple[str, str], CellStats] = {}
-    for entry in manifest.get("files", []):
-        key = (entry["objective"], entry["split"])
-        cells.setdefault(key, CellStats(*key))
+    for objective, split, _ in shards:
+        cells.setdefault((objective, split), CellStats(objective, split))
     for part in _map(shard_cell, tasks, workers):
         cells[(part.objective, part.split)].merge(part)
     return sorted(cells.values(), key=cell_order)
 
 
-def shard_cell(package: Path, objective: str, split: str, shard: dict[str, Any]) -> CellStats:
-    """The statistics of one shard's records."""
-    cell = CellStats(objective, split, shards=1)
+def shard_cell(
+    package: Path,
+    objective: str,
+    split: str,
+    shard: dict[str, Any],
+    first: int = 0,
+    stop: int | None = None,
+) -> CellStats:
+    """The statistics of a shard's lines `first` to `stop` (None: its end); the part that
+    starts at line 0 counts the shard."""
+    cell = CellStats(objective, split, shards=int(first == 0))
     loads, add = orjson.loads, cell.add
-    for line in iter_lines(package / shard["path"], shard.get("compression", "none")):
+    lines = iter_lines(package / shard["path"], shard.get("compression", "none"))
+    for index, line in enumerate(lines):
+        if index < first:
+            continue
+        if stop is not None and index >= stop:
+            break
         if line.strip():
             add(loads(line))
     return cell
