@@ -176,8 +176,9 @@ class Publication:
     report: ReportResult | None = None  # report.html and DATACARD.md beside the package
 
 
-def publish(cfg: PipelineConfig, lock_timeout: float = 600.0) -> Publication:
-    """Verify and publish metadata.json from every built partition's persisted results."""
+def publish(cfg: PipelineConfig, lock_timeout: float = 600.0, processes: int = 1) -> Publication:
+    """Verify and publish metadata.json from every built partition's persisted results; the
+    report's charts on up to `processes` processes."""
     partitions, problems = built_partitions(cfg)
     if not problems and not any(p.shards for p in partitions):
         problems.append(nothing_to_publish(partitions))
@@ -185,7 +186,8 @@ def publish(cfg: PipelineConfig, lock_timeout: float = 600.0) -> Publication:
         return Publication(partitions, problems)
     with package_lock(cfg.output.dir, lock_timeout):
         manifest = publish_manifest(cfg, partitions)
-        return Publication(partitions, [], manifest, report_after_publication(cfg, manifest))
+        report = report_after_publication(cfg, manifest, processes)
+        return Publication(partitions, [], manifest, report)
 
 
 def nothing_to_publish(partitions: list[PartitionShards]) -> str:

@@ -321,7 +321,7 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
     whose validated stage was rebuilt without new shards (a blocking check failed) stops the
     publication."""
     cfg = pipeline.load()
-    publication = publish(cfg, pipeline.lock_timeout_seconds)
+    publication = publish(cfg, pipeline.lock_timeout_seconds, pipeline.chunk_workers)
     result, partitions = publication.manifest, publication.partitions
     if result is None:
         problems = publication.problems

@@ -76,12 +76,28 @@ def ensure_dagster_home() -> Path:
     return path
 
 
+_prepared: dict[str, dg.DagsterInstance] = {}  # the instance `prepare` opened, by its home
+
+
 def prepare() -> None:
     """Open the instance (creating its storage) and resolve the jobs, in the CLI process,
-    before it forks its workers: they share both instead of each building them again."""
-    ensure_dagster_home()
+    before it forks its workers: they share both instead of each building them again
+    (`DagsterInstance.get()` opens a new one on every call; its storages connect per use, so
+    the forked workers can use the parent's)."""
+    home = str(ensure_dagster_home())
     run_definitions().resolve_job_def("build_partition")
-    dg.DagsterInstance.get()
+    run_definitions().resolve_job_def("publish_manifest")
+    _prepared.clear()
+    _prepared[home] = dg.DagsterInstance.get()
+
+
+def _instance(instance: dg.DagsterInstance | None) -> dg.DagsterInstance:
+    """`instance`, else the one `prepare` opened for $DAGSTER_HOME, else a new one."""
+    if instance is not None:
+        return instance
+    home = os.environ.get("DAGSTER_HOME")
+    prepared = _prepared.get(str(Path(home).resolve())) if home else None
+    return prepared or dg.DagsterInstance.get()
 
 
 def _run_config(
@@ -210,7 +226,7 @@ def build_partition(
     result = _execute(
         "build_partition",
         _run_config(config_path, force, helper_thread, verbose, chunk_workers),
-        instance or dg.DagsterInstance.get(),
+        _instance(instance),
         CLI_TAGS,
         partition_key=key,
     )
@@ -271,13 +287,17 @@ def _persisted(dirs: PartitionDirs, marker: str) -> dict[str, Any] | None:
 
 
 def publish(
-    config_path: str, instance: dg.DagsterInstance | None = None, verbose: bool = False
+    config_path: str,
+    instance: dg.DagsterInstance | None = None,
+    verbose: bool = False,
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """Run the `publish_manifest` job; return its outcome and the manifest's metadata."""
+    """Run the `publish_manifest` job (its report's charts on up to `workers` processes);
+    return its outcome and the manifest's metadata."""
     result = _execute(
         "publish_manifest",
-        _run_config(config_path, False, verbose=verbose),
-        instance or dg.DagsterInstance.get(),
+        _run_config(config_path, False, verbose=verbose, chunk_workers=workers),
+        _instance(instance),
         CLI_TAGS,
     )
     meta: dict[str, Any] = {}

@@ -44,14 +44,15 @@ class ReportResult:
     svgs: dict[str, str | None]  # the charts by name (charts.draw_all), as report.html has them
 
 
-def write_report(cfg: PipelineConfig) -> ReportResult:
+def write_report(cfg: PipelineConfig, processes: int = 1) -> ReportResult:
     """Compute the published package's statistics and write its report and data card (the
-    same bytes for the same package, whoever writes them: the build or `jsonl-assets report`)."""
+    same bytes for the same package, whoever writes them: the build or `jsonl-assets report`);
+    the charts on up to `processes` processes."""
     from jsonl_assets.core.report.charts import draw_all  # matplotlib: imported when drawing
 
     stamp = report_stamp(cfg)  # before reading: a later publication makes it stale
     data = compute_report(cfg.output.dir, cfg.output.quarantine_dir)
-    svgs = draw_all(data)
+    svgs = draw_all(data, processes)
     folder = report_dir(cfg)
     html, card = folder / REPORT_HTML, folder / DATACARD
     write_bytes(html, render_html(data, svgs))
@@ -80,9 +81,18 @@ def current_report(cfg: PipelineConfig) -> ReportResult | None:
     return ReportResult(html, card, embedded_data(page), charts_of(page))
 
 
-def report_after_publication(cfg: PipelineConfig, result: ManifestResult) -> ReportResult | None:
+def warm_up_report() -> None:
+    """Import the chart code ahead of a publication (matplotlib takes ~0.5 s), e.g. on a
+    core that would idle meanwhile; nothing when the build writes no report."""
+    if os.environ.get(SWITCH, "1") != "0":
+        import jsonl_assets.core.report.charts  # noqa: F401
+
+
+def report_after_publication(
+    cfg: PipelineConfig, result: ManifestResult, processes: int = 1
+) -> ReportResult | None:
     """The build's hook: the report of a package whose metadata.json was just published
     (None when it was not, or when $JSONL_ASSETS_REPORT is "0")."""
     if not result.published or os.environ.get(SWITCH, "1") == "0":
         return None
-    return current_report(cfg) or write_report(cfg)
+    return current_report(cfg) or write_report(cfg, processes)
