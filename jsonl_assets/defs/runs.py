@@ -9,6 +9,7 @@ page and the asset pages like a run it launched. `execute_in_process` records no
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -45,6 +46,7 @@ from jsonl_assets.core.store.work_files import PartitionDirs
 from jsonl_assets.defs.definitions import run_definitions
 from jsonl_assets.defs.ownership import partition_tags
 from jsonl_assets.defs.partitions import all_partition_keys
+from jsonl_assets.defs.sqlite_holds import held_open, run_files, shared_files
 from jsonl_assets.defs.stage_metadata import REUSED
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -144,35 +146,41 @@ def _execute(
         tags.update(partition_tags(partition_key))
     job = InMemoryJob(job_def)
     plan = create_execution_plan(job, run_config=run_config, instance_ref=instance.get_ref())
-    run = instance.create_run_for_job(
-        job_def=job_def,
-        run_config=run_config,
-        tags={**job_def.run_tags, **tags},
-        execution_plan=plan,
-        remote_job_origin=remote_job_origin(job_name),
-        job_code_origin=JobPythonOrigin(
-            job_name,
-            RepositoryPythonOrigin(sys.executable, ModuleCodePointer(MODULE, "defs", os.getcwd())),
-        ),
-    )
-    output_capture: dict[Any, Any] = {}
-    events = list(
-        ExecuteRunWithPlanIterable(
+    with contextlib.ExitStack() as holds:
+        # Dagster's per-event SQLite connections close without a checkpoint meanwhile.
+        holds.enter_context(held_open(shared_files(instance)))
+        run = instance.create_run_for_job(
+            job_def=job_def,
+            run_config=run_config,
+            tags={**job_def.run_tags, **tags},
             execution_plan=plan,
-            iterator=job_execution_iterator,
-            execution_context_manager=PlanOrchestrationContextManager(
-                context_event_generator=orchestration_context_event_generator,
-                job=job,
-                execution_plan=plan,
-                dagster_run=run,
-                instance=instance,
-                run_config=run_config,
-                executor_defs=None,
-                output_capture=output_capture,
-                raise_on_error=False,
+            remote_job_origin=remote_job_origin(job_name),
+            job_code_origin=JobPythonOrigin(
+                job_name,
+                RepositoryPythonOrigin(
+                    sys.executable, ModuleCodePointer(MODULE, "defs", os.getcwd())
+                ),
             ),
         )
-    )
+        holds.enter_context(held_open(run_files(instance, run.run_id)))
+        output_capture: dict[Any, Any] = {}
+        events = list(
+            ExecuteRunWithPlanIterable(
+                execution_plan=plan,
+                iterator=job_execution_iterator,
+                execution_context_manager=PlanOrchestrationContextManager(
+                    context_event_generator=orchestration_context_event_generator,
+                    job=job,
+                    execution_plan=plan,
+                    dagster_run=run,
+                    instance=instance,
+                    run_config=run_config,
+                    executor_defs=None,
+                    output_capture=output_capture,
+                    raise_on_error=False,
+                ),
+            )
+        )
     return dg.ExecuteInProcessResult(
         job_def=job_def,
         event_list=events,

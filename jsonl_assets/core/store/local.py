@@ -15,7 +15,7 @@ import shutil
 import stat as stat_module
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import BinaryIO, ClassVar, Final
 
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.store.atomic_files import (
@@ -98,6 +98,8 @@ def _path(path: StorePath) -> Path:
 
 class LocalStore:
     """The `Store` of plain paths and `file://` URLs."""
+
+    SCHEMES: ClassVar[tuple[str, ...]] = ("", "file")
 
     def open_read(self, path: StorePath, start: int = 0, end: int | None = None) -> BinaryIO:
         handle = open(_path(path), "rb")  # noqa: SIM115 - the caller closes it
