@@ -11,6 +11,7 @@ visible at `commit()`, `publish` is a conditional put (If-Match / If-None-Match)
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import os
@@ -169,29 +170,29 @@ def read_bytes(path: StorePath) -> bytes:
         return handle.read()
 
 
-def write_bytes(path: StorePath, data: bytes) -> None:
-    """Write a small file atomically."""
-    out = store_for(path).open_atomic(path)
+@contextlib.contextmanager
+def committed(out: AtomicWrite) -> Iterator[AtomicWrite]:
+    """`out`, committed when the block ends, aborted if it raises (nothing left behind)."""
     try:
-        out.write(data)
+        yield out
     except BaseException:
         out.abort()
         raise
     out.commit()
+
+
+def write_bytes(path: StorePath, data: bytes) -> None:
+    """Write a small file atomically."""
+    with committed(store_for(path).open_atomic(path)) as out:
+        out.write(data)
 
 
 def copy_file_in(store: Store, source: Path, path: StorePath, chunk: int) -> None:
     """Copy the local file `source` to `path` on `store`, `chunk` bytes at a time, through an
     atomic write (nothing is visible under `path` unless the whole copy committed)."""
-    out = store.open_atomic(path)
-    try:
-        with open(source, "rb") as src:
-            while data := src.read(chunk):
-                out.write(data)
-    except BaseException:
-        out.abort()
-        raise
-    out.commit()
+    with committed(store.open_atomic(path)) as out, open(source, "rb") as src:
+        while data := src.read(chunk):
+            out.write(data)
 
 
 def existing_stat(path: StorePath) -> FileStat:

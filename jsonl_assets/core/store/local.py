@@ -30,6 +30,7 @@ from jsonl_assets.core.store.base import (
     FileStat,
     PreconditionFailed,
     StorePath,
+    committed,
     copy_file_in,
 )
 
@@ -146,13 +147,8 @@ class LocalStore:
                 raise PreconditionFailed(
                     f"{target} changed meanwhile (version {found}, expected {expected_tag})"
                 )
-        out = self.open_atomic(target)
-        try:
+        with committed(self.open_atomic(target)) as out:
             out.write(data)
-        except BaseException:
-            out.abort()
-            raise
-        out.commit()
         st = self.stat(target)
         assert st is not None
         return st
