@@ -243,6 +243,7 @@ def draw_all(data: dict[str, Any], processes: int = 1) -> dict[str, str | None]:
         for o in dict.fromkeys(c["objective"] for c in cells)
     ]
     rest: list[ChartJob] = [
+        ("records", records_chart, (cells,)),
         ("turns", count_chart, (cells, "turns", "turns per conversation", "turns")),
         ("tool_calls", share_chart, (cells,)),
         ("candidates", count_chart, (cells, "candidates", "candidates per record", "candidates")),
@@ -250,15 +251,17 @@ def draw_all(data: dict[str, Any], processes: int = 1) -> dict[str, str | None]:
         ("mixture", mixture_chart, (cells,)),
         ("quarantine", quarantine_chart, (data["quarantine"]["by_reason"],)),
     ]
-    svgs: dict[str, str | None] = {"records": records_chart(cells)}
     if processes < 2 or not lengths:
-        return {**svgs, **_drawn(lengths), **_drawn(rest)}
-    from jsonl_assets.core.build_workers import release_pool, result, worker_pool
+        svgs = {**_drawn(lengths), **_drawn(rest)}
+    else:
+        from jsonl_assets.core.build_workers import release_pool, result, worker_pool
 
-    pool = worker_pool(1)
-    try:
-        drawing = pool.submit(_drawn, lengths)
-        rest_svgs = _drawn(rest)
-        return {**svgs, **result(drawing), **rest_svgs}
-    finally:
-        release_pool(pool)
+        pool = worker_pool(1)
+        try:
+            drawing = pool.submit(_drawn, lengths)
+            svgs = _drawn(rest)
+            svgs.update(result(drawing))
+        finally:
+            release_pool(pool)
+    order = ["records", *(name for name, _, _ in lengths), *(name for name, _, _ in rest)]
+    return {name: svgs[name] for name in dict.fromkeys(order)}
