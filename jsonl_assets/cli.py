@@ -11,6 +11,7 @@ import argparse
 import gc
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -138,6 +139,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         # Dagster is imported here, not for `verify`.
         from jsonl_assets.core.build import dirs_for
         from jsonl_assets.core.partition_state import BUILD, UP_TO_DATE, partition_state
+        from jsonl_assets.core.report.package_report import warm_up_report
         from jsonl_assets.defs import runs
 
         config_path = str(cfg.path)
@@ -165,8 +167,8 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         runs.prepare()  # the instance and the jobs, loaded once before the freeze and the forks
         gc.freeze()
     results: list[dict[str, Any]] = []
-    # Every run goes to a forked worker (one at a time with --workers 1), the publication too;
-    # cmd_build shuts the pool down.
+    # Every run goes to a forked worker (one at a time with --workers 1); the publication to
+    # one forked after them (cmd_build shuts the pools down).
     # --workers N: N processes in all, across partitions and their chunks.
     runners.share_slots(args.workers)
     progress.listen(_chunk_progress)
@@ -185,6 +187,11 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         )
         for key in keys
     ]
+    # Meanwhile this process, idle until the runs end, imports the report's chart code
+    # (matplotlib, ~0.5 s) for the publication's worker, forked after the runs.
+    warm = threading.Thread(target=warm_up_report, name="warm-up", daemon=True)
+    if keys:
+        warm.start()
     # Up-to-date partitions are summarised from what their stages persisted (no run).
     results.extend(
         runs.up_to_date_summary(k, config_path)
@@ -208,8 +215,13 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
             "blocking check failed or stage error: metadata.json was not updated", file=sys.stderr
         )
         return EXIT_FAILED
+    if keys:
+        warm.join()  # never fork while a thread imports
+    build_workers.release_pool(pool)
+    gc.freeze()
+    publisher = build_workers.worker_pool(1)
     outcome = build_workers.result(
-        pool.submit(
+        publisher.submit(
             build_workers.call_in_thread,
             runs.publish,
             config_path,

@@ -1,5 +1,5 @@
 """The storage seam (core/store/base.py): every file a build writes or reads goes through the
-`Store` chosen by `store_for`, so a second backend is one module plus one `BACKENDS` line."""
+`Store` chosen by `store_for`, so a second backend is one module (its class names its SCHEMES)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ class RecordingStore(LocalStore):
 
 @pytest.fixture
 def recording(monkeypatch: pytest.MonkeyPatch) -> type[RecordingStore]:
-    monkeypatch.setitem(base.BACKENDS, "", f"{__name__}:RecordingStore")
+    monkeypatch.setitem(base.backends(), "", RecordingStore)
     monkeypatch.setattr(base, "_stores", {})
     RecordingStore.written.clear()
     RecordingStore.read.clear()
@@ -131,7 +131,16 @@ def test_move_in_copies_across_file_systems(
     assert [p.name for p in target.parent.iterdir()] == ["a"]  # no temporary left
 
 
-def test_an_unknown_scheme_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"no storage backend for 'nope://bucket/x'"):
+def test_an_unknown_scheme_is_named_with_the_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"no storage backend for 'nope://bucket/x'") as raised:
         store_for("nope://bucket/x")
+    assert "(nope://); known: plain paths, file://, s3://" in str(raised.value)
     assert isinstance(store_for(tmp_path), LocalStore)
+
+
+def test_a_backend_is_found_from_its_module_alone() -> None:
+    """Every class of the store package that declares SCHEMES serves them; nothing else does."""
+    from jsonl_assets.core.store.s3 import S3Store
+
+    found = base.backends()
+    assert found == {"": LocalStore, "file": LocalStore, "s3": S3Store}

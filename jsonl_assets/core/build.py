@@ -178,7 +178,7 @@ class Publication:
 
 def publish(cfg: PipelineConfig, lock_timeout: float = 600.0, workers: int = 1) -> Publication:
     """Verify and publish metadata.json from every built partition's persisted results; then
-    the report (its shards read on up to `workers` processes)."""
+    the report (its shards measured and its charts drawn on up to `workers` processes)."""
     partitions, problems = built_partitions(cfg)
     if not problems and not any(p.shards for p in partitions):
         problems.append(nothing_to_publish(partitions))
@@ -186,9 +186,8 @@ def publish(cfg: PipelineConfig, lock_timeout: float = 600.0, workers: int = 1) 
         return Publication(partitions, problems)
     with package_lock(cfg.output.dir, lock_timeout):
         manifest = publish_manifest(cfg, partitions)
-        return Publication(
-            partitions, [], manifest, report_after_publication(cfg, manifest, workers)
-        )
+        report = report_after_publication(cfg, manifest, workers)
+        return Publication(partitions, [], manifest, report)
 
 
 def nothing_to_publish(partitions: list[PartitionShards]) -> str:

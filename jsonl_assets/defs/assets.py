@@ -135,64 +135,61 @@ def _validated_result(
 _STAGES: Final = (EXTRACTED, TRANSFORMED, VALIDATED)
 
 
+def _stage_spec(
+    key: dg.AssetKey, dep: dg.AssetKey, code_version: str, kinds: set[str], description: str
+) -> dg.AssetSpec:
+    """One of the three record stages: partitioned, skippable (a failed check stops the rest)."""
+    return dg.AssetSpec(
+        key,
+        deps=[dep],
+        description=description,
+        group_name=GROUP,
+        code_version=code_version,
+        kinds=kinds,
+        skippable=True,
+        partitions_def=PARTITIONS,
+        owners=OWNERS,
+        tags=TAGS,
+    )
+
+
 @dg.multi_asset(
     name="record_stages",
     partitions_def=PARTITIONS,
     # One pass computes the three: they materialise together (README, How it works).
     can_subset=False,
     specs=[
-        dg.AssetSpec(
+        _stage_spec(
             EXTRACTED,
             # Records the raw_sources version it was built from: a newer observation makes
             # it stale.
-            deps=[raw_sources],
-            description=(
-                "Raw records of this objective|split's sources, streamed file by file (JSONL, "
-                "JSON arrays, CSV/TSV, Parquet, text; plain, gzip or zstd), each traced to "
-                "source, file, line/row/item and the file's sha256. Inputs that do not parse "
-                "go to quarantine with a reason."
-            ),
-            group_name=GROUP,
-            code_version=EXTRACT_VERSION,
-            kinds={"python", "jsonl"},
-            skippable=True,
-            partitions_def=PARTITIONS,
-            owners=OWNERS,
-            tags=TAGS,
+            raw_sources.key,
+            EXTRACT_VERSION,
+            {"python", "jsonl"},
+            "Raw records of this objective|split's sources, streamed file by file (JSONL, "
+            "JSON arrays, CSV/TSV, Parquet, text; plain, gzip or zstd), each traced to "
+            "source, file, line/row/item and the file's sha256. Inputs that do not parse "
+            "go to quarantine with a reason.",
         ),
-        dg.AssetSpec(
+        _stage_spec(
             TRANSFORMED,
-            deps=[EXTRACTED],
-            description=(
-                "Spec records: each source's adapter maps raw -> record, gives it a "
-                "deterministic id (the source's own id, or a content hash), assigns its split "
-                "(hash of the id for `split: auto`) and records its trace in `metadata`. "
-                "Inputs an adapter cannot map go to quarantine."
-            ),
-            group_name=GROUP,
-            code_version=TRANSFORM_VERSION,
-            kinds={"python", "jsonl"},
-            skippable=True,
-            partitions_def=PARTITIONS,
-            owners=OWNERS,
-            tags=TAGS,
+            EXTRACTED,
+            TRANSFORM_VERSION,
+            {"python", "jsonl"},
+            "Spec records: each source's adapter maps raw -> record, gives it a "
+            "deterministic id (the source's own id, or a content hash), assigns its split "
+            "(hash of the id for `split: auto`) and records its trace in `metadata`. "
+            "Inputs an adapter cannot map go to quarantine.",
         ),
-        dg.AssetSpec(
+        _stage_spec(
             VALIDATED,
-            deps=[TRANSFORMED],
-            description=(
-                "Verdicts on every transformed record: each record rule of the spec for the "
-                "objective (checklist D, E, F) and duplicate ids. Rejected records go to "
-                "quarantine as `schema:<rule>` or `duplicate_id` (with the trace of the record "
-                "that was kept)."
-            ),
-            group_name=GROUP,
-            code_version=VALIDATE_VERSION,
-            kinds={"python"},
-            skippable=True,
-            partitions_def=PARTITIONS,
-            owners=OWNERS,
-            tags=TAGS,
+            TRANSFORMED,
+            VALIDATE_VERSION,
+            {"python"},
+            "Verdicts on every transformed record: each record rule of the spec for the "
+            "objective (checklist D, E, F) and duplicate ids. Rejected records go to "
+            "quarantine as `schema:<rule>` or `duplicate_id` (with the trace of the record "
+            "that was kept).",
         ),
     ],
     check_specs=[

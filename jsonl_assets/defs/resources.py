@@ -19,8 +19,8 @@ class PipelineResource(dg.ConfigurableResource):
     # builds a partition (`jsonl-assets build --workers` as many as the cores): the threads
     # would only contend. The bytes are the same either way.
     helper_thread: bool = True
-    # Processes that run a partition's chunks, and that read the shards for the report
-    # (`jsonl-assets build --workers`); 1: in the step.
+    # Processes that run a partition's chunks, and that measure the shards and draw the charts
+    # of the report (`jsonl-assets build --workers`); 1: in the step.
     chunk_workers: int = 1
 
     def load(self) -> PipelineConfig:

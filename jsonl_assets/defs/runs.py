@@ -9,6 +9,7 @@ page and the asset pages like a run it launched. `execute_in_process` records no
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -45,6 +46,7 @@ from jsonl_assets.core.store.work_files import PartitionDirs
 from jsonl_assets.defs.definitions import run_definitions
 from jsonl_assets.defs.ownership import partition_tags
 from jsonl_assets.defs.partitions import all_partition_keys
+from jsonl_assets.defs.sqlite_holds import held_open, run_files, shared_files
 from jsonl_assets.defs.stage_metadata import REUSED
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -76,12 +78,28 @@ def ensure_dagster_home() -> Path:
     return path
 
 
+_prepared: dict[str, dg.DagsterInstance] = {}  # the instance `prepare` opened, by its home
+
+
 def prepare() -> None:
     """Open the instance (creating its storage) and resolve the jobs, in the CLI process,
-    before it forks its workers: they share both instead of each building them again."""
-    ensure_dagster_home()
+    before it forks its workers: they share both instead of each building them again
+    (`DagsterInstance.get()` opens a new one on every call; its storages connect per use, so
+    the forked workers can use the parent's)."""
+    home = str(ensure_dagster_home())
     run_definitions().resolve_job_def("build_partition")
-    dg.DagsterInstance.get()
+    run_definitions().resolve_job_def("publish_manifest")
+    _prepared.clear()
+    _prepared[home] = dg.DagsterInstance.get()
+
+
+def _instance(instance: dg.DagsterInstance | None) -> dg.DagsterInstance:
+    """`instance`, else the one `prepare` opened for $DAGSTER_HOME, else a new one."""
+    if instance is not None:
+        return instance
+    home = os.environ.get("DAGSTER_HOME")
+    prepared = _prepared.get(str(Path(home).resolve())) if home else None
+    return prepared or dg.DagsterInstance.get()
 
 
 def _run_config(
@@ -128,35 +146,41 @@ def _execute(
         tags.update(partition_tags(partition_key))
     job = InMemoryJob(job_def)
     plan = create_execution_plan(job, run_config=run_config, instance_ref=instance.get_ref())
-    run = instance.create_run_for_job(
-        job_def=job_def,
-        run_config=run_config,
-        tags={**job_def.run_tags, **tags},
-        execution_plan=plan,
-        remote_job_origin=remote_job_origin(job_name),
-        job_code_origin=JobPythonOrigin(
-            job_name,
-            RepositoryPythonOrigin(sys.executable, ModuleCodePointer(MODULE, "defs", os.getcwd())),
-        ),
-    )
-    output_capture: dict[Any, Any] = {}
-    events = list(
-        ExecuteRunWithPlanIterable(
+    with contextlib.ExitStack() as holds:
+        # Dagster's per-event SQLite connections close without a checkpoint meanwhile.
+        holds.enter_context(held_open(shared_files(instance)))
+        run = instance.create_run_for_job(
+            job_def=job_def,
+            run_config=run_config,
+            tags={**job_def.run_tags, **tags},
             execution_plan=plan,
-            iterator=job_execution_iterator,
-            execution_context_manager=PlanOrchestrationContextManager(
-                context_event_generator=orchestration_context_event_generator,
-                job=job,
-                execution_plan=plan,
-                dagster_run=run,
-                instance=instance,
-                run_config=run_config,
-                executor_defs=None,
-                output_capture=output_capture,
-                raise_on_error=False,
+            remote_job_origin=remote_job_origin(job_name),
+            job_code_origin=JobPythonOrigin(
+                job_name,
+                RepositoryPythonOrigin(
+                    sys.executable, ModuleCodePointer(MODULE, "defs", os.getcwd())
+                ),
             ),
         )
-    )
+        holds.enter_context(held_open(run_files(instance, run.run_id)))
+        output_capture: dict[Any, Any] = {}
+        events = list(
+            ExecuteRunWithPlanIterable(
+                execution_plan=plan,
+                iterator=job_execution_iterator,
+                execution_context_manager=PlanOrchestrationContextManager(
+                    context_event_generator=orchestration_context_event_generator,
+                    job=job,
+                    execution_plan=plan,
+                    dagster_run=run,
+                    instance=instance,
+                    run_config=run_config,
+                    executor_defs=None,
+                    output_capture=output_capture,
+                    raise_on_error=False,
+                ),
+            )
+        )
     return dg.ExecuteInProcessResult(
         job_def=job_def,
         event_list=events,
@@ -210,7 +234,7 @@ def build_partition(
     result = _execute(
         "build_partition",
         _run_config(config_path, force, helper_thread, verbose, chunk_workers),
-        instance or dg.DagsterInstance.get(),
+        _instance(instance),
         CLI_TAGS,
         partition_key=key,
     )
@@ -276,12 +300,12 @@ def publish(
     verbose: bool = False,
     workers: int = 1,
 ) -> dict[str, Any]:
-    """Run the `publish_manifest` job (its report read on up to `workers` processes); return
-    its outcome and the manifest's metadata."""
+    """Run the `publish_manifest` job (its report on up to `workers` processes);
+    return its outcome and the manifest's metadata."""
     result = _execute(
         "publish_manifest",
         _run_config(config_path, False, verbose=verbose, chunk_workers=workers),
-        instance or dg.DagsterInstance.get(),
+        _instance(instance),
         CLI_TAGS,
     )
     meta: dict[str, Any] = {}

@@ -236,6 +236,14 @@ def _parse_quality(
         raise ConfigError(cfg_path, f"{key}.{exc.key}" if exc.key else key, exc.message) from exc
 
 
+def _format(cfg_path: Path, where: str, given: str | None, name: str) -> str:
+    """A source file's format: the source's `format`, else the one its extension names."""
+    try:
+        return given or infer_format(name)
+    except ValueError as exc:
+        raise ConfigError(cfg_path, where, f"{name}: {exc}; set `format` for this source") from exc
+
+
 def _source(
     cfg_path: Path, root: Path, i: int, s: Any, raw: dict[str, Any], quality: QualityPolicy
 ) -> SourceConfig:
@@ -269,12 +277,7 @@ def _source(
                     cfg_path, f"{key}.paths[{n}]", f"glob {pattern!r} matched no object"
                 )
             for url in urls:
-                try:
-                    file_format = s.format or infer_format(url)
-                except ValueError as exc:
-                    raise ConfigError(
-                        cfg_path, f"{key}.paths[{n}]", f"{url}: {exc}; set `format` for this source"
-                    ) from exc
+                file_format = _format(cfg_path, f"{key}.paths[{n}]", s.format, url)
                 inputs[url] = SourceInput(path=location(url), rel=url, format=file_format)
             continue
         matched = [Path(p) for p in expand_glob(str(root / pattern))]
@@ -287,12 +290,7 @@ def _source(
             )
         for path in matched:
             rel, rel_b64 = file_name(Path(os.path.relpath(path.resolve(), root)).as_posix())
-            try:
-                file_format = s.format or infer_format(rel)
-            except ValueError as exc:
-                raise ConfigError(
-                    cfg_path, f"{key}.paths[{n}]", f"{rel}: {exc}; set `format` for this source"
-                ) from exc
+            file_format = _format(cfg_path, f"{key}.paths[{n}]", s.format, rel)
             inputs[rel] = SourceInput(
                 path=path.resolve(), rel=rel, format=file_format, rel_b64=rel_b64
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import matplotlib
@@ -226,16 +226,42 @@ def quarantine_chart(by_reason: dict[str, int]) -> str | None:
     return _svg(figure)
 
 
-def draw_all(data: dict[str, Any]) -> dict[str, str | None]:
-    """Every chart of the report by name (None: nothing to draw)."""
+ChartJob = tuple[str, Callable[..., str | None], tuple[Any, ...]]  # name, drawing, its args
+
+
+def _drawn(jobs: list[ChartJob]) -> dict[str, str | None]:
+    return {name: draw(*args) for name, draw, args in jobs}
+
+
+def draw_all(data: dict[str, Any], processes: int = 1) -> dict[str, str | None]:
+    """Every chart of the report by name (None: nothing to draw). With `processes` 2 or more,
+    a forked process draws the length histograms (about half of the work) meanwhile; each
+    chart is drawn alone, so its bytes are the same either way."""
     cells = data["cells"]
-    svgs: dict[str, str | None] = {"records": records_chart(cells)}
-    for objective in dict.fromkeys(c["objective"] for c in cells):
-        svgs[f"lengths_{objective}"] = length_chart(cells, objective, data["length_edges"])
-    svgs["turns"] = count_chart(cells, "turns", "turns per conversation", "turns")
-    svgs["tool_calls"] = share_chart(cells)
-    svgs["candidates"] = count_chart(cells, "candidates", "candidates per record", "candidates")
-    svgs["grading_types"] = count_chart(cells, "grading_types", "grading types", "grading.type")
-    svgs["mixture"] = mixture_chart(cells)
-    svgs["quarantine"] = quarantine_chart(data["quarantine"]["by_reason"])
-    return svgs
+    lengths: list[ChartJob] = [
+        (f"lengths_{o}", length_chart, (cells, o, data["length_edges"]))
+        for o in dict.fromkeys(c["objective"] for c in cells)
+    ]
+    rest: list[ChartJob] = [
+        ("records", records_chart, (cells,)),
+        ("turns", count_chart, (cells, "turns", "turns per conversation", "turns")),
+        ("tool_calls", share_chart, (cells,)),
+        ("candidates", count_chart, (cells, "candidates", "candidates per record", "candidates")),
+        ("grading_types", count_chart, (cells, "grading_types", "grading types", "grading.type")),
+        ("mixture", mixture_chart, (cells,)),
+        ("quarantine", quarantine_chart, (data["quarantine"]["by_reason"],)),
+    ]
+    if processes < 2 or not lengths:
+        svgs = {**_drawn(lengths), **_drawn(rest)}
+    else:
+        from jsonl_assets.core.build_workers import release_pool, result, worker_pool
+
+        pool = worker_pool(1)
+        try:
+            drawing = pool.submit(_drawn, lengths)
+            svgs = _drawn(rest)
+            svgs.update(result(drawing))
+        finally:
+            release_pool(pool)
+    order = ["records", *(name for name, _, _ in lengths), *(name for name, _, _ in rest)]
+    return {name: svgs[name] for name in dict.fromkeys(order)}

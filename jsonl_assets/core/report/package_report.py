@@ -45,14 +45,14 @@ class ReportResult:
 
 
 def write_report(cfg: PipelineConfig, workers: int = 1) -> ReportResult:
-    """Compute the published package's statistics (its shards measured on up to `workers`
-    processes) and write its report and data card (the same bytes for the same package,
-    whoever writes them: the build or `jsonl-assets report`)."""
+    """Compute the published package's statistics and write its report and data card (the
+    same bytes for the same package, whoever writes them: the build or `jsonl-assets report`);
+    its shards measured and its charts drawn on up to `workers` processes."""
     from jsonl_assets.core.report.charts import draw_all  # matplotlib: imported when drawing
 
     stamp = report_stamp(cfg)  # before reading: a later publication makes it stale
     data = compute_report(cfg.output.dir, cfg.output.quarantine_dir, workers)
-    svgs = draw_all(data)
+    svgs = draw_all(data, workers)
     folder = report_dir(cfg)
     html, card = folder / REPORT_HTML, folder / DATACARD
     write_bytes(html, render_html(data, svgs))
@@ -79,6 +79,13 @@ def current_report(cfg: PipelineConfig) -> ReportResult | None:
         return None
     page = read_bytes(html)
     return ReportResult(html, card, embedded_data(page), charts_of(page))
+
+
+def warm_up_report() -> None:
+    """Import the chart code ahead of a publication (matplotlib takes ~0.5 s), e.g. on a
+    core that would idle meanwhile; nothing when the build writes no report."""
+    if os.environ.get(SWITCH, "1") != "0":
+        import jsonl_assets.core.report.charts  # noqa: F401
 
 
 def report_after_publication(

@@ -1,8 +1,9 @@
 """The storage seam: the one interface every source read and every output write goes through.
 
 A `Store` is picked from a path or URL by `store_for`; plain paths and `file://` get the local
-file system (local.py). A new backend (say `s3://`) is one module with a class that has these
-methods, plus one line in `BACKENDS`. The methods are chosen so that object storage fits:
+file system (local.py). A new backend (say `gs://`) is one module in this package with a class
+that has these methods and names its URL schemes in `SCHEMES`: `store_for` finds it. The
+methods are chosen so that object storage fits:
 reads are streams (ranged for Parquet), an atomic write is a multipart upload that becomes
 visible at `commit()`, `publish` is a conditional put (If-Match / If-None-Match), and
 `FileStat.tag` is the ETag.
@@ -10,25 +11,24 @@ visible at `commit()`, `publish` is a conditional put (If-Match / If-None-Match)
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import os
+import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final, Protocol
+from typing import Any, BinaryIO, ClassVar, Final, Protocol
 
 StorePath = str | os.PathLike[str]
 
 ABSENT: Final = "absent"
 """`publish(..., expected_tag=ABSENT)`: write only if nothing is there yet (If-None-Match: *)."""
 
-BACKENDS: dict[str, str] = {
-    "": "jsonl_assets.core.store.local:LocalStore",
-    "file": "jsonl_assets.core.store.local:LocalStore",
-    "s3": "jsonl_assets.core.store.s3:S3Store",
-}
-"""URL scheme -> `module:Class` of its store (imported on first use)."""
+BACKENDS: dict[str, type[Any]] = {}
+"""URL scheme -> the class of its store: every class of this package's modules that declares
+`SCHEMES` (found on the first `store_for`)."""
 
 
 class PreconditionFailed(Exception):
@@ -77,6 +77,8 @@ class AtomicWrite(Protocol):
 
 class Store(Protocol):
     """Reads, atomic writes, listing, fingerprints, the last publish and removal of own files."""
+
+    SCHEMES: ClassVar[tuple[str, ...]]  # the URL schemes it serves ("": plain paths)
 
     def open_read(self, path: StorePath, start: int = 0, end: int | None = None) -> BinaryIO:
         """A binary stream of bytes `start` to `end` (exclusive; None: to the end);
@@ -128,6 +130,21 @@ def url_scheme(path_or_url: StorePath) -> str:
 
 
 _stores: dict[str, Store] = {}
+_found: list[bool] = []
+
+
+def backends() -> dict[str, type[Any]]:
+    """`BACKENDS`, filled on first use from the modules of this package (each imported once)."""
+    if not _found:
+        for module in pkgutil.iter_modules([os.path.dirname(__file__)]):
+            loaded = importlib.import_module(f"{__package__}.{module.name}")
+            for value in vars(loaded).values():
+                declared = isinstance(value, type) and "SCHEMES" in vars(value)
+                if declared and value.__module__ == loaded.__name__:
+                    for scheme in value.SCHEMES:
+                        BACKENDS.setdefault(scheme, value)
+        _found.append(True)
+    return BACKENDS
 
 
 def store_for(path_or_url: StorePath) -> Store:
@@ -135,11 +152,15 @@ def store_for(path_or_url: StorePath) -> Store:
     scheme = url_scheme(path_or_url)
     store = _stores.get(scheme)
     if store is None:
-        target = BACKENDS.get(scheme)
-        if target is None:
-            raise ValueError(f"no storage backend for {os.fspath(path_or_url)!r} ({scheme}://)")
-        module, _, name = target.partition(":")
-        store = _stores[scheme] = getattr(importlib.import_module(module), name)()
+        known = backends()
+        if scheme not in known:
+            schemes = ", ".join(f"{s}://" for s in sorted(known) if s)
+            raise ValueError(
+                f"no storage backend for {os.fspath(path_or_url)!r} ({scheme}://); known: plain "
+                f"paths, {schemes} (a backend is a module of {__package__} whose store class "
+                "names its schemes in SCHEMES)"
+            )
+        store = _stores[scheme] = known[scheme]()
     return store
 
 
@@ -149,29 +170,29 @@ def read_bytes(path: StorePath) -> bytes:
         return handle.read()
 
 
-def write_bytes(path: StorePath, data: bytes) -> None:
-    """Write a small file atomically."""
-    out = store_for(path).open_atomic(path)
+@contextlib.contextmanager
+def committed(out: AtomicWrite) -> Iterator[AtomicWrite]:
+    """`out`, committed when the block ends, aborted if it raises (nothing left behind)."""
     try:
-        out.write(data)
+        yield out
     except BaseException:
         out.abort()
         raise
     out.commit()
+
+
+def write_bytes(path: StorePath, data: bytes) -> None:
+    """Write a small file atomically."""
+    with committed(store_for(path).open_atomic(path)) as out:
+        out.write(data)
 
 
 def copy_file_in(store: Store, source: Path, path: StorePath, chunk: int) -> None:
     """Copy the local file `source` to `path` on `store`, `chunk` bytes at a time, through an
     atomic write (nothing is visible under `path` unless the whole copy committed)."""
-    out = store.open_atomic(path)
-    try:
-        with open(source, "rb") as src:
-            while data := src.read(chunk):
-                out.write(data)
-    except BaseException:
-        out.abort()
-        raise
-    out.commit()
+    with committed(store.open_atomic(path)) as out, open(source, "rb") as src:
+        while data := src.read(chunk):
+            out.write(data)
 
 
 def existing_stat(path: StorePath) -> FileStat:

@@ -15,7 +15,7 @@ import shutil
 import stat as stat_module
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import BinaryIO, ClassVar, Final
 
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.store.atomic_files import (
@@ -30,6 +30,7 @@ from jsonl_assets.core.store.base import (
     FileStat,
     PreconditionFailed,
     StorePath,
+    committed,
     copy_file_in,
 )
 
@@ -99,6 +100,8 @@ def _path(path: StorePath) -> Path:
 class LocalStore:
     """The `Store` of plain paths and `file://` URLs."""
 
+    SCHEMES: ClassVar[tuple[str, ...]] = ("", "file")
+
     def open_read(self, path: StorePath, start: int = 0, end: int | None = None) -> BinaryIO:
         handle = open(_path(path), "rb")  # noqa: SIM115 - the caller closes it
         if start:
@@ -144,13 +147,8 @@ class LocalStore:
                 raise PreconditionFailed(
                     f"{target} changed meanwhile (version {found}, expected {expected_tag})"
                 )
-        out = self.open_atomic(target)
-        try:
+        with committed(self.open_atomic(target)) as out:
             out.write(data)
-        except BaseException:
-            out.abort()
-            raise
-        out.commit()
         st = self.stat(target)
         assert st is not None
         return st

@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO, ClassVar, Final
 
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.store.base import (
@@ -183,6 +183,8 @@ class _Window(io.RawIOBase):
 
 class S3Store:
     """The `Store` of `s3://bucket/key` URLs (one s3fs file system per process)."""
+
+    SCHEMES: ClassVar[tuple[str, ...]] = ("s3",)
 
     def __init__(self) -> None:
         self._fs: Any = None
