@@ -32,7 +32,8 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "4"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report
+CODE_VERSION = "5"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+# 5: the quarantine written in the work dir (published by the shards stage)
 MARKER = "extracted.json"
 
 
