@@ -21,7 +21,9 @@ import yaml
 from jsonl_assets.core.compression import iter_decompressed
 from jsonl_assets.core.config import CONFIG_ENV_VAR
 from jsonl_assets.core.fault_points import PAUSE_ENV_VAR, PAUSE_FILE_ENV_VAR
+from jsonl_assets.core.quarantine_snapshot import published_quarantine
 from jsonl_assets.core.store.base import read_bytes, store_for
+from jsonl_assets.core.store.url import StoreURL
 
 from . import test_restart as restart
 from .conftest import build_with_core
@@ -126,8 +128,13 @@ def test_a_reader_holding_the_old_metadata_on_s3_reads_every_old_shard(
     config = _s3_config(s3, tmp_path / "p", sample_project)
     build_with_core(config)
     package = s3.url("pkg")
+    quarantine_dir = StoreURL(s3.url("pkg-quarantine"))
     held = read_bytes(f"{package}/metadata.json")
     old = _shards(package)
+    old_quarantine = published_quarantine(StoreURL(package), quarantine_dir)
+    assert old_quarantine is not None
+    old_rejects = {p: read_bytes(p) for files in old_quarantine.values() for p in files}
+    assert any(old_rejects.values())  # the sample's rejects
     _add_rft_record(s3, sample_project)
     data = yaml.safe_load(config.read_text())
     data["sources"] = [s for s in data["sources"] if s["objective"] != "preference"]
@@ -146,11 +153,18 @@ def test_a_reader_holding_the_old_metadata_on_s3_reads_every_old_shard(
     while not done:
         for path, content in old.items():
             assert read_bytes(f"{package}/{path}") == content, path
+        for path, content in old_rejects.items():
+            assert read_bytes(path) == content, path
+        assert published_quarantine(StoreURL(package), quarantine_dir) is not None
         reads += 1
     builder.join()
     assert read_bytes(f"{package}/metadata.json") != held and reads > 0
     for path, content in old.items():
         assert read_bytes(f"{package}/{path}") == content, path
+    for path, content in old_rejects.items():
+        assert read_bytes(path) == content, path
+    now = published_quarantine(StoreURL(package), quarantine_dir)
+    assert now is not None and now["sft|train"] == old_quarantine["sft|train"]  # reused
 
 
 def _popen(config: Path, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -235,7 +249,12 @@ def test_kill_9_mid_upload_then_rerun_is_byte_identical(s3: S3Server, tmp_path: 
     killed = restart.run_core_build(config, kill_at="s3.part", env=_env(), keys=keys)
     assert killed.returncode == -9, killed.stderr[-3000:]
     store = store_for(s3.url("x"))
-    assert store.incomplete_uploads(s3.url("killed"))  # type: ignore[attr-defined]
+    # The shard streamed up while it was written: an upload under the package's hidden
+    # staging prefix, nothing staged on the local disk.
+    uploads = store.incomplete_uploads(s3.url("killed"))  # type: ignore[attr-defined]
+    assert uploads and all(u.startswith("killed/.jsonl-assets-staged/") for u in uploads)
+    work = tmp_path / "killed" / "work"
+    assert not [p for p in work.rglob("*.jsonl*") if "staged" in p.parts], "staged locally"
     assert store.stat(s3.url("killed/metadata.json")) is None
     again = restart.run_core_build(config, env=_env(), keys=keys)
     assert again.returncode == 0, again.stderr[-3000:]
