@@ -283,3 +283,70 @@ def test_the_sensor_sees_a_new_etag_and_requests_only_its_partitions(
     _add_rft_record(s3, sample_project)  # a new ETag
     changed = tick(instance, baseline.cursor)
     assert [r.partition_key for r in changed.run_requests or []] == ["rft|test"]
+
+
+@pytest.mark.slow
+def test_a_changed_s3_object_changes_the_data_version_of_the_partitions_it_feeds(
+    s3: S3Server,
+    sample_project: Path,
+    tmp_path: Path,
+    instance: dg.DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The observation names an object by its ETag and `extracted` names what it read the
+    same way: built from the observed objects, a partition is fresh (not stale for a sha256
+    against an ETag); a new ETag marks only the partitions the object feeds stale, and the
+    rebuild's data version is the new observation's."""
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._core.loader import LoadingContextForTest
+
+    from jsonl_assets.core.config import load_config
+    from jsonl_assets.core.source_fingerprints import take_snapshot
+    from jsonl_assets.core.stages.extract_stage import CODE_VERSION as EXTRACT_VERSION
+    from jsonl_assets.defs.assets import record_stages
+    from jsonl_assets.defs.resources import PipelineResource
+
+    from .test_sensors import defs, report, tick
+
+    _upload(s3, sample_project.parent / "raw")
+    config = _s3_config(s3, tmp_path / "p", sample_project)
+    monkeypatch.setenv(CONFIG_ENV_VAR, str(config))
+    baseline = tick(instance, None)
+    report(instance, baseline)
+    resources = {"pipeline": PipelineResource(config_path=str(config))}
+    built = ["rft|test", "rft|train"]
+
+    def resolver() -> CachingStaleStatusResolver:
+        return CachingStaleStatusResolver(
+            instance, defs.resolve_asset_graph(), LoadingContextForTest(instance)
+        )
+
+    def extracted_versions() -> dict[str, str]:
+        return {
+            k: resolver().get_current_data_version(dg.AssetKey("extracted"), k).value for k in built
+        }
+
+    for key in built:
+        assert dg.materialize(
+            [record_stages], partition_key=key, instance=instance, resources=resources
+        ).success
+    observed = take_snapshot(load_config(config)).partition_versions()
+    before = extracted_versions()
+    assert before == {k: f"{EXTRACT_VERSION}:{observed[k]}" for k in built}
+    assert {k: resolver().get_status(dg.AssetKey("extracted"), k) for k in built} == {
+        k: StaleStatus.FRESH for k in built
+    }
+
+    _add_rft_record(s3, sample_project)  # a new ETag for the object feeding rft|test
+    changed = tick(instance, baseline.cursor)
+    report(instance, changed)
+    assert resolver().get_status(dg.AssetKey("extracted"), "rft|test") == StaleStatus.STALE
+    assert resolver().get_status(dg.AssetKey("extracted"), "rft|train") == StaleStatus.FRESH
+    assert dg.materialize(
+        [record_stages], partition_key="rft|test", instance=instance, resources=resources
+    ).success
+    now = take_snapshot(load_config(config)).partition_versions()
+    after = extracted_versions()
+    assert now["rft|test"] != observed["rft|test"] and now["rft|train"] == observed["rft|train"]
+    assert after == {k: f"{EXTRACT_VERSION}:{now[k]}" for k in built}
+    assert resolver().get_status(dg.AssetKey("extracted"), "rft|test") == StaleStatus.FRESH
