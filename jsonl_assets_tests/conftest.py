@@ -65,6 +65,23 @@ def shard_relpaths(package: Path) -> set[str]:
     return {p.relative_to(package).as_posix() for p in package_shards(package)}
 
 
+def published_quarantine(package: Path, quarantine_dir: Path) -> dict[str, Path]:
+    """The quarantine published with the package's metadata.json, read through the
+    snapshot's pointer (`snapshots/<sha256 of metadata.json, 16 hex>.json`): each file by
+    `<objective>/<split>/<stage>.jsonl`."""
+    import hashlib
+
+    metadata = (package / "metadata.json").read_bytes()
+    pointer = quarantine_dir / "snapshots" / f"{hashlib.sha256(metadata).hexdigest()[:16]}.json"
+    doc = orjson.loads(pointer.read_bytes())
+    assert doc["metadata_sha256"] == hashlib.sha256(metadata).hexdigest()
+    return {
+        f"{key.replace('|', '/')}/{f['stage']}.jsonl": quarantine_dir / f["path"]
+        for key, entry in doc["partitions"].items()
+        for f in entry["files"]
+    }
+
+
 def write_config(path: Path, config: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

@@ -19,7 +19,13 @@ from jsonl_assets.defs.definitions import run_definitions
 from jsonl_assets.defs.partitions import all_partition_keys
 from jsonl_assets.defs.resources import PipelineResource
 
-from .conftest import build_with_core, materialize, read_shard, shard_relpaths
+from .conftest import (
+    build_with_core,
+    materialize,
+    published_quarantine,
+    read_shard,
+    shard_relpaths,
+)
 
 SAMPLE_PARTITIONS = [
     "sft|train",
@@ -108,24 +114,22 @@ def test_sample_builds_a_valid_deterministic_package(
     assert str(sample_project.parent) not in (package / "metadata.json").read_text()
 
     # The broken line, the duplicate and the invalid rft record are in quarantine with traces.
-    quarantine = sample_project.parent / "quarantine"
+    quarantine = published_quarantine(package, sample_project.parent / "quarantine")
     parse = [
-        orjson.loads(x)
-        for x in (quarantine / "sft" / "train" / "extracted.jsonl").read_bytes().splitlines()
+        orjson.loads(x) for x in quarantine["sft/train/extracted.jsonl"].read_bytes().splitlines()
     ]
     assert [(q["reason"], q["trace"]["file"], q["trace"]["line"]) for q in parse] == [
         ("parse_error", "raw/sft/support_chats.jsonl", 101)
     ]
     assert parse[0]["raw"].startswith('{"messages"')
     dup_files = [
-        quarantine / "sft" / s / "validated.jsonl" for s in ("train", "validation", "test")
+        quarantine.get(f"sft/{s}/validated.jsonl") for s in ("train", "validation", "test")
     ]
-    dups = [orjson.loads(x) for p in dup_files if p.exists() for x in p.read_bytes().splitlines()]
+    dups = [orjson.loads(x) for p in dup_files if p for x in p.read_bytes().splitlines()]
     assert [d["reason"] for d in dups] == ["duplicate_id"]
     assert dups[0]["kept"]["line"] == 18 and dups[0]["trace"]["line"] == 43
     invalid = [
-        orjson.loads(x)
-        for x in (quarantine / "rft" / "train" / "validated.jsonl").read_bytes().splitlines()
+        orjson.loads(x) for x in quarantine["rft/train/validated.jsonl"].read_bytes().splitlines()
     ]
     assert [(i["reason"], i["trace"]["line"]) for i in invalid] == [("schema:F7", 8)]
 
@@ -152,11 +156,12 @@ def test_sample_builds_a_valid_deterministic_package(
     shutil.copyfile(sample_project, second / "data" / "pipeline.yaml")
     build_with_core(second / "data" / "pipeline.yaml")
     assert package_hashes(second / "data" / "package") == first_hashes
-    for stage in ("extracted", "transformed", "validated"):
-        a = (quarantine / "sft" / "train" / f"{stage}.jsonl").read_bytes()
-        assert (
-            a == (second / "data" / "quarantine" / "sft" / "train" / f"{stage}.jsonl").read_bytes()
-        )
+    again = published_quarantine(second / "data" / "package", second / "data" / "quarantine")
+    assert {k: p.relative_to(sample_project.parent) for k, p in quarantine.items()} == {
+        k: p.relative_to(second / "data") for k, p in again.items()
+    }  # the same content-addressed folders
+    for logical, path in quarantine.items():
+        assert path.read_bytes() == again[logical].read_bytes(), logical
 
 
 def _with(config: Path, **changes: Any) -> Path:
@@ -186,7 +191,9 @@ def test_parse_failure_rate_check_fails_and_blocks_downstream(
     assert sorted(p.name for p in work.iterdir() if not p.name.startswith(".")) == [
         "chunks",  # the chunk plan alone
         "extracted.json",
+        "quarantine",  # extracted.jsonl alone
     ]
+    assert [p.name for p in (work / "quarantine").iterdir()] == ["extracted.jsonl"]
 
 
 def test_duplicate_and_invalid_rate_checks_fail_on_data_that_breaks_them(

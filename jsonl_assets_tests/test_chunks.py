@@ -29,7 +29,7 @@ from jsonl_assets.core.config import load_config
 from jsonl_assets.core.fault_points import ENV_VAR
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 
-from .conftest import SAMPLE_DATA, write_config
+from .conftest import SAMPLE_DATA, published_quarantine, write_config
 from .test_golden_package import GOLDEN, _digests
 
 REPO = Path(__file__).resolve().parents[1]
@@ -161,12 +161,19 @@ def test_duplicates_and_rejects_across_chunks_are_the_one_chunk_bytes(tmp_path: 
         assert chunks == (1 if name == "one" else 16), chunks
         result = build_partition(cfg, "cpt|train", runner=process_runner(workers))
         assert result.shards is not None and result.stages[2].details.duplicates == 350
+        publish(cfg)
+        package, quarantine = config.parent / "package", config.parent / "quarantine"
         built.append(
             {
-                p.relative_to(config.parent).as_posix(): p.read_bytes()
-                for folder in ("package", "quarantine")
-                for p in sorted((config.parent / folder).rglob("*"))
-                if p.is_file()
+                **{
+                    p.relative_to(config.parent).as_posix(): p.read_bytes()
+                    for p in sorted(package.rglob("*"))
+                    if p.is_file()
+                },
+                **{
+                    f"quarantine/{logical}": p.read_bytes()
+                    for logical, p in published_quarantine(package, quarantine).items()
+                },
             }
         )
     assert built[0] == built[1]

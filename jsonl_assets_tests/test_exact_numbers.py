@@ -189,7 +189,7 @@ def test_a_big_integer_an_adapter_makes_is_unsupported_value(tmp_path: Path) -> 
     assert run.returncode == 0, run.stdout + run.stderr
     entries = [
         orjson.loads(line)
-        for line in (tmp_path / "quarantine" / "rft" / "train" / "transformed.jsonl")
+        for line in (tmp_path / "work" / "rft" / "train" / "quarantine" / "transformed.jsonl")
         .read_bytes()
         .splitlines()
     ]

@@ -110,7 +110,11 @@ def _toolset_project(root: Path) -> Path:
 def _assert_one_path_build(config: Path) -> None:
     package = build_with_core(config)
     work = load_config(config).output.work_dir
-    left = [p.relative_to(work).as_posix() for p in work.rglob("*") if p.name in HAND_OFF_FILES]
+    left = [
+        p.relative_to(work).as_posix()
+        for p in work.rglob("*")
+        if p.name in HAND_OFF_FILES and p.parent.name != "quarantine"  # rejects, not hand-offs
+    ]
     assert left == [], left
     assert not list(work.rglob("staged")), "staged shards left after adoption"
     assert verify_package(package).error_count == 0
@@ -144,7 +148,7 @@ def test_a_refused_gate_commits_extracted_only(sample_project: Path) -> None:
     reports = run_record_stages(cfg, dirs, gate=lambda extract, transform: False)
     assert [r.stage for r in reports] == ["extracted"]
     left = sorted(p.name for p in dirs.work.iterdir() if p.name != ".lock")
-    assert left == ["chunks", "extracted.json"]  # chunks/: the plan alone
+    assert left == ["chunks", "extracted.json", "quarantine"]  # chunks/: the plan alone
     assert [p.name for p in (dirs.work / "chunks").iterdir()] == ["plan.json"]
     assert sorted(p.name for p in dirs.quarantine.iterdir()) == ["extracted.jsonl"]
     before = (dirs.quarantine / "extracted.jsonl").read_bytes()

@@ -21,7 +21,9 @@ import yaml
 from jsonl_assets.core.compression import iter_decompressed
 from jsonl_assets.core.config import CONFIG_ENV_VAR
 from jsonl_assets.core.fault_points import PAUSE_ENV_VAR, PAUSE_FILE_ENV_VAR
+from jsonl_assets.core.quarantine_snapshot import published_quarantine
 from jsonl_assets.core.store.base import read_bytes, store_for
+from jsonl_assets.core.store.url import StoreURL
 
 from . import test_restart as restart
 from .conftest import build_with_core
@@ -126,8 +128,13 @@ def test_a_reader_holding_the_old_metadata_on_s3_reads_every_old_shard(
     config = _s3_config(s3, tmp_path / "p", sample_project)
     build_with_core(config)
     package = s3.url("pkg")
+    quarantine_dir = StoreURL(s3.url("pkg-quarantine"))
     held = read_bytes(f"{package}/metadata.json")
     old = _shards(package)
+    old_quarantine = published_quarantine(StoreURL(package), quarantine_dir)
+    assert old_quarantine is not None
+    old_rejects = {p: read_bytes(p) for files in old_quarantine.values() for p in files}
+    assert any(old_rejects.values())  # the sample's rejects
     _add_rft_record(s3, sample_project)
     data = yaml.safe_load(config.read_text())
     data["sources"] = [s for s in data["sources"] if s["objective"] != "preference"]
@@ -146,11 +153,18 @@ def test_a_reader_holding_the_old_metadata_on_s3_reads_every_old_shard(
     while not done:
         for path, content in old.items():
             assert read_bytes(f"{package}/{path}") == content, path
+        for path, content in old_rejects.items():
+            assert read_bytes(path) == content, path
+        assert published_quarantine(StoreURL(package), quarantine_dir) is not None
         reads += 1
     builder.join()
     assert read_bytes(f"{package}/metadata.json") != held and reads > 0
     for path, content in old.items():
         assert read_bytes(f"{package}/{path}") == content, path
+    for path, content in old_rejects.items():
+        assert read_bytes(path) == content, path
+    now = published_quarantine(StoreURL(package), quarantine_dir)
+    assert now is not None and now["sft|train"] == old_quarantine["sft|train"]  # reused
 
 
 def _popen(config: Path, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -235,7 +249,12 @@ def test_kill_9_mid_upload_then_rerun_is_byte_identical(s3: S3Server, tmp_path: 
     killed = restart.run_core_build(config, kill_at="s3.part", env=_env(), keys=keys)
     assert killed.returncode == -9, killed.stderr[-3000:]
     store = store_for(s3.url("x"))
-    assert store.incomplete_uploads(s3.url("killed"))  # type: ignore[attr-defined]
+    # The shard streamed up while it was written: an upload under the package's hidden
+    # staging prefix, nothing staged on the local disk.
+    uploads = store.incomplete_uploads(s3.url("killed"))  # type: ignore[attr-defined]
+    assert uploads and all(u.startswith("killed/.jsonl-assets-staged/") for u in uploads)
+    work = tmp_path / "killed" / "work"
+    assert not [p for p in work.rglob("*.jsonl*") if "staged" in p.parts], "staged locally"
     assert store.stat(s3.url("killed/metadata.json")) is None
     again = restart.run_core_build(config, env=_env(), keys=keys)
     assert again.returncode == 0, again.stderr[-3000:]
@@ -264,3 +283,70 @@ def test_the_sensor_sees_a_new_etag_and_requests_only_its_partitions(
     _add_rft_record(s3, sample_project)  # a new ETag
     changed = tick(instance, baseline.cursor)
     assert [r.partition_key for r in changed.run_requests or []] == ["rft|test"]
+
+
+@pytest.mark.slow
+def test_a_changed_s3_object_changes_the_data_version_of_the_partitions_it_feeds(
+    s3: S3Server,
+    sample_project: Path,
+    tmp_path: Path,
+    instance: dg.DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The observation names an object by its ETag and `extracted` names what it read the
+    same way: built from the observed objects, a partition is fresh (not stale for a sha256
+    against an ETag); a new ETag marks only the partitions the object feeds stale, and the
+    rebuild's data version is the new observation's."""
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+    from dagster._core.loader import LoadingContextForTest
+
+    from jsonl_assets.core.config import load_config
+    from jsonl_assets.core.source_fingerprints import take_snapshot
+    from jsonl_assets.core.stages.extract_stage import CODE_VERSION as EXTRACT_VERSION
+    from jsonl_assets.defs.assets import record_stages
+    from jsonl_assets.defs.resources import PipelineResource
+
+    from .test_sensors import defs, report, tick
+
+    _upload(s3, sample_project.parent / "raw")
+    config = _s3_config(s3, tmp_path / "p", sample_project)
+    monkeypatch.setenv(CONFIG_ENV_VAR, str(config))
+    baseline = tick(instance, None)
+    report(instance, baseline)
+    resources = {"pipeline": PipelineResource(config_path=str(config))}
+    built = ["rft|test", "rft|train"]
+
+    def resolver() -> CachingStaleStatusResolver:
+        return CachingStaleStatusResolver(
+            instance, defs.resolve_asset_graph(), LoadingContextForTest(instance)
+        )
+
+    def extracted_versions() -> dict[str, str]:
+        return {
+            k: resolver().get_current_data_version(dg.AssetKey("extracted"), k).value for k in built
+        }
+
+    for key in built:
+        assert dg.materialize(
+            [record_stages], partition_key=key, instance=instance, resources=resources
+        ).success
+    observed = take_snapshot(load_config(config)).partition_versions()
+    before = extracted_versions()
+    assert before == {k: f"{EXTRACT_VERSION}:{observed[k]}" for k in built}
+    assert {k: resolver().get_status(dg.AssetKey("extracted"), k) for k in built} == {
+        k: StaleStatus.FRESH for k in built
+    }
+
+    _add_rft_record(s3, sample_project)  # a new ETag for the object feeding rft|test
+    changed = tick(instance, baseline.cursor)
+    report(instance, changed)
+    assert resolver().get_status(dg.AssetKey("extracted"), "rft|test") == StaleStatus.STALE
+    assert resolver().get_status(dg.AssetKey("extracted"), "rft|train") == StaleStatus.FRESH
+    assert dg.materialize(
+        [record_stages], partition_key="rft|test", instance=instance, resources=resources
+    ).success
+    now = take_snapshot(load_config(config)).partition_versions()
+    after = extracted_versions()
+    assert now["rft|test"] != observed["rft|test"] and now["rft|train"] == observed["rft|train"]
+    assert after == {k: f"{EXTRACT_VERSION}:{now[k]}" for k in built}
+    assert resolver().get_status(dg.AssetKey("extracted"), "rft|test") == StaleStatus.FRESH

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import yaml
 
-from .conftest import read_shard
+from .conftest import published_quarantine, read_shard
 
 CLI = Path(sys.executable).parent / "jsonl-assets"
 QA_ROWS = 820
@@ -102,7 +102,7 @@ def test_a_source_that_loses_its_records_fails_the_build_beside_a_healthy_one(
     assert "adapter_reject_rate" in err and "rft|test" in err and "small_qa" in err, err
     assert "819 of 820" in err, err
     assert "adapter:missing_field" in err and "raw/small_qa.jsonl.gz line 2" in err, err
-    assert str(Path("quarantine") / "rft" / "test" / "transformed.jsonl") in err, err
+    assert str(Path("work") / "rft" / "test" / "quarantine" / "transformed.jsonl") in err, err
     assert "Traceback" not in err and "DagsterAssetCheckFailedError" not in err, err
 
 
@@ -192,8 +192,9 @@ def test_metadata_accounting_reconciles_with_shards_and_quarantine(tmp_path: Pat
             for record in read_shard(tmp_path / "package" / shard["path"]):
                 written[key, record["metadata"]["trace"]["source"]] += 1
     reasons: dict[tuple[str, str], Counter[str]] = {}
-    for path in (tmp_path / "quarantine").rglob("*.jsonl"):
-        objective, split = path.parent.parent.name, path.parent.name
+    published = published_quarantine(tmp_path / "package", tmp_path / "quarantine")
+    for logical, path in published.items():
+        objective, split, _ = logical.split("/")
         for line in path.read_bytes().splitlines():
             e = orjson.loads(line)
             reasons.setdefault((f"{objective}|{split}", e["trace"]["source"]), Counter())[

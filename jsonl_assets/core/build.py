@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from jsonl_assets.core.chunks.runners import ChunkRunner, run_in_process
 from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.malloc_tuning import tune_malloc
 from jsonl_assets.core.manifest_builder import PartitionShards
 from jsonl_assets.core.report.package_report import ReportResult, report_after_publication
 from jsonl_assets.core.rules.rate_checks import RateEvaluation, RateGate
@@ -55,6 +56,7 @@ def build_records(
     """Stages 1-3 under the partition's lock: extracted, transformed, validated (only
     extracted when `gate`, a RateGate's `records`, refuses the rest); `runner` runs the
     partition's chunks."""
+    tune_malloc()
     with partition_lock(dirs.work, dirs.key, lock_timeout):
         return run_record_stages(
             cfg, dirs, force=force, gate=gate, helper_thread=helper_thread, runner=runner
@@ -67,6 +69,7 @@ def build_shards(
     """Stage 4 under the package's and the partition's locks (the package's first: it is never
     waited for while a partition lock is held): the staged shards moved into the package,
     then re-read from disk. The verification is persisted beside the shards marker."""
+    tune_malloc()
     with (
         package_lock(cfg.output.dir, lock_timeout),
         partition_lock(dirs.work, dirs.key, lock_timeout),
@@ -179,6 +182,7 @@ class Publication:
 def publish(cfg: PipelineConfig, lock_timeout: float = 600.0, workers: int = 1) -> Publication:
     """Verify and publish metadata.json from every built partition's persisted results; then
     the report (its shards measured and its charts drawn on up to `workers` processes)."""
+    tune_malloc()
     partitions, problems = built_partitions(cfg)
     if not problems and not any(p.shards for p in partitions):
         problems.append(nothing_to_publish(partitions))

@@ -29,6 +29,7 @@ class PartitionShards:
     toolsets: Sequence[dict[str, Any]] = ()
     files: Sequence[dict[str, Any]] = ()
     accounting: dict[str, Any] = field(default_factory=dict)
+    quarantine: dict[str, Any] = field(default_factory=dict)  # its published quarantine
 
     @property
     def key(self) -> str:
@@ -44,6 +45,7 @@ class PartitionShards:
             toolsets=details.toolsets,
             files=details.files,
             accounting=details.accounting,
+            quarantine=details.quarantine,
         )
 
     @classmethod
@@ -57,6 +59,7 @@ class PartitionShards:
             toolsets=report["toolsets"],
             files=report["files"],
             accounting=report["accounting"],
+            quarantine=report.get("quarantine") or {},
         )
 
 

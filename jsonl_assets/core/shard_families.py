@@ -33,9 +33,14 @@ def snapshot_folder(family_prefix: str, shards: Iterable[tuple[str, str, int]]) 
     sha256, size), sorted - so the same config and source bytes give the same folder on any
     machine, a changed partition gets a new folder (never a published file's name), and an
     unchanged one keeps its folder (its files are reused as they are)."""
-    listed = sorted([Path(name).name, sha, size] for name, sha, size in shards)
-    digest = hashlib.sha256(orjson.dumps(listed)).hexdigest()[:SNAPSHOT_DIGEST_CHARS]
-    return f"data/{family_prefix}-{digest}"
+    return f"data/{family_prefix}-{snapshot_digest(shards)}"
+
+
+def snapshot_digest(files: Iterable[tuple[str, str, int]]) -> str:
+    """16 hex digits of sha256 over the (file name, sha256, size) of `files`, sorted: the
+    name of a content-addressed folder (of shards, or of a partition's quarantine)."""
+    listed = sorted([Path(name).name, sha, size] for name, sha, size in files)
+    return hashlib.sha256(orjson.dumps(listed)).hexdigest()[:SNAPSHOT_DIGEST_CHARS]
 
 
 def shard_name_pattern(family_prefix: str) -> re.Pattern[str]:

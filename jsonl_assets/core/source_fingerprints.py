@@ -200,13 +200,13 @@ def read_partition_version(
     cfg: PipelineConfig, key: str, files: Iterable[Mapping[str, Any]]
 ) -> str:
     """A partition's version from the files a stage actually read (dicts with `source`,
-    `file`, `sha256`, `bytes`, as `extracted` reports them). It equals the snapshot's
-    `partition_versions()[key]` when the files did not change in between."""
+    `file`, `sha256`, `bytes` and, for an object, `etag`, as `extracted` reports them). It
+    equals the snapshot's `partition_versions()[key]` when the files did not change in
+    between (an object is named by its ETag there, as `fingerprint_file` names it)."""
     by_source: dict[str, list[tuple[str, str, int]]] = {}
     for f in files:
-        by_source.setdefault(str(f["source"]), []).append(
-            (str(f["file"]), str(f["sha256"]), int(f["bytes"]))
-        )
+        named = f"etag:{f['etag']}" if f.get("etag") else str(f["sha256"])
+        by_source.setdefault(str(f["source"]), []).append((str(f["file"]), named, int(f["bytes"])))
     objective, split = key.split("|", 1)
     return partition_version(
         [

@@ -53,6 +53,8 @@ class ShardsDetails:
     content: dict[str, Any]  # per family: length, lines and sha256 of the accepted records
     toolsets: list[dict[str, Any]]
     files: list[dict[str, Any]]
+    # The partition's quarantine as published: its folder and files (quarantine_snapshot.py).
+    quarantine: dict[str, Any] = field(default_factory=dict)
 
 
 Details = ExtractDetails | TransformDetails | ValidateDetails | ShardsDetails

@@ -35,6 +35,7 @@ from jsonl_assets.defs.progress_logs import chunk_progress_logged
 from jsonl_assets.defs.report_metadata import report_metadata
 from jsonl_assets.defs.resources import PipelineResource
 from jsonl_assets.defs.stage_metadata import (
+    PUBLISHED_QUARANTINE,
     ROW_COUNT,
     percent,
     rate_label,
@@ -271,6 +272,9 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
             # shards_verified found the shards decompress to (in full in shards.json).
             "content": dg.MetadataValue.md(content_table(details.content)),
             "shards_json": dg.MetadataValue.path(str(dirs.file(SHARDS_MARKER))),
+            PUBLISHED_QUARANTINE: dg.MetadataValue.path(
+                str(dirs.quarantine_root / details.quarantine["folder"])
+            ),
         }
     )
     return dg.MaterializeResult(
@@ -351,6 +355,8 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
         metadata={
             "published": result.published,
             "metadata_json": dg.MetadataValue.path(str(result.path)),
+            # The pointer to the quarantine published with this metadata.json.
+            PUBLISHED_QUARANTINE: dg.MetadataValue.path(result.quarantine_pointer),
             "summary": dg.MetadataValue.md(package_summary_table(package_cells(partitions, []))),
             "partitions": dg.MetadataValue.int(len(summary)),
             "records": dg.MetadataValue.int(sum(c.records for c in summary.values())),

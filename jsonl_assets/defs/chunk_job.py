@@ -17,6 +17,7 @@ import dagster as dg
 from jsonl_assets.core.build import build_partition, dirs_for
 from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, run_chunk
 from jsonl_assets.core.chunks.plan import plan_chunks
+from jsonl_assets.core.malloc_tuning import tune_malloc
 from jsonl_assets.core.stages.record_stages import stage_fingerprints
 from jsonl_assets.defs.executors import chunks_executor
 from jsonl_assets.defs.progress_logs import chunk_progress_logged
@@ -63,6 +64,7 @@ def chunk(context: dg.OpExecutionContext, pipeline: PipelineResource, task: str)
     chunk_plan = plan_chunks(cfg, dirs)
     chunk_task = ChunkTask(key, int(index))
     chunk_fp = chunk_fingerprint(stage_fingerprints(cfg, dirs)["validated"], chunk_plan, chunk_task)
+    tune_malloc()
     report = run_chunk(cfg, dirs, chunk_plan, chunk_fp, chunk_task)
     context.add_output_metadata(
         {

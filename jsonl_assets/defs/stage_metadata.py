@@ -22,7 +22,8 @@ RECORDS_PER_SECOND: Final = "throughput (records/s)"
 MB_PER_SECOND: Final = "throughput (MB/s)"
 REUSED: Final = "reused"
 QUARANTINE_TABLE: Final = "quarantine_by_reason"
-QUARANTINE_FILE: Final = "quarantine_file"
+QUARANTINE_FILE: Final = "quarantine_file"  # as the stage wrote it, in the work dir
+PUBLISHED_QUARANTINE: Final = "quarantine_published"  # the folder published with the shards
 
 
 def percent(rate: float) -> dg.MetadataValue:

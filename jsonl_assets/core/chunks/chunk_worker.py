@@ -167,7 +167,8 @@ class _RangeOf:
         self.sha256: str = chunk.sha256
         st = existing_stat(item.path)
         self.size: int = st.size
-        self._identity = (st.size, st.mtime_ns, st.inode)
+        self.etag: str = st.etag
+        self._identity = (st.size, st.mtime_ns, st.inode, st.etag)
 
     def items(self, limit: int) -> Iterator[ReadItem]:
         return iter_jsonl(self._pieces(), limit, self.chunk.first_line)
@@ -185,7 +186,7 @@ class _RangeOf:
                 left -= len(data)
                 yield data
         st = existing_stat(path)
-        if left or (st.size, st.mtime_ns, st.inode) != self._identity:
+        if left or (st.size, st.mtime_ns, st.inode, st.etag) != self._identity:
             raise SourceChangedError(f"{self.item.rel} changed while it was read")
 
 

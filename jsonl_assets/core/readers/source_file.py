@@ -106,6 +106,11 @@ class SourceFile:
         return f"SourceFile({self.rel!r}, compression={self.compression!r}, size={self.size})"
 
     @property
+    def etag(self) -> str:
+        """The object's ETag (with its version id) when opened; "" for a local file."""
+        return self._stat.etag
+
+    @property
     def sha256(self) -> str:
         """Hex sha256 of the stored bytes; known once `chunks()` has finished."""
         if self._sha256 is None:
@@ -222,16 +227,16 @@ class SourceFile:
                 f"{self.size} bytes when opened"
             )
 
-    def _identity_now(self) -> tuple[int, int, int]:
+    def _identity_now(self) -> tuple[int, int, int, str]:
         st = self._store.stat(self.path)
         if st is None:
             raise SourceChangedError(f"{self.rel}: file disappeared while being read")
         return _identity(st)
 
-    def _check_identity(self, now: tuple[int, int, int], when: str) -> None:
+    def _check_identity(self, now: tuple[int, int, int, str], when: str) -> None:
         if now == self._identity:
             return
-        names = ("size", "mtime_ns", "inode")
+        names = ("size", "mtime_ns", "inode", "etag")
         changes = ", ".join(
             f"{name} {before} -> {after}"
             for name, before, after in zip(names, self._identity, now, strict=True)
@@ -240,8 +245,9 @@ class SourceFile:
         raise SourceChangedError(f"{self.rel}: file changed {when} ({changes})")
 
 
-def _identity(st: FileStat) -> tuple[int, int, int]:
-    return (st.size, st.mtime_ns, st.inode)
+def _identity(st: FileStat) -> tuple[int, int, int, str]:
+    """What must not change while a file is read (an object's ETag included)."""
+    return (st.size, st.mtime_ns, st.inode, st.etag)
 
 
 class ChunkReader(io.RawIOBase):

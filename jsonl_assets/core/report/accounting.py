@@ -1,5 +1,6 @@
 """Rejections: per partition counts and rates from metadata.json's accounting, and a few
-example traces per reason from the quarantine files (streamed, a few kept per reason)."""
+example traces per reason from the snapshot's quarantine files (streamed, a few kept per
+reason)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import orjson
 from jsonl_assets.core.rules.reject_reasons import (
     DUPLICATE_ID_RATE,
     PARSE_FAILURE_RATE,
-    STAGE_RATE,
     known_rate,
 )
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store.base import store_for
 
 EXAMPLES_PER_REASON: Final = 3
@@ -71,16 +72,14 @@ def reason_totals(rows: list[dict[str, Any]]) -> dict[str, int]:
     return {r: totals[r] for r in sorted(totals, key=lambda r: (-totals[r], r))}
 
 
-def quarantine_examples(quarantine_dir: Path, partitions: list[str]) -> dict[str, list[Any]]:
+def quarantine_examples(files: dict[str, list[Path]]) -> dict[str, list[Any]]:
     """Up to EXAMPLES_PER_REASON example rejections per reason (partition, stage, trace and
-    the start of the detail), in partition and file order."""
+    the start of the detail), in partition and file order, from a snapshot's quarantine
+    files (`objective|split` -> its files, quarantine_snapshot.published_quarantine)."""
     examples: dict[str, list[Any]] = {}
-    for key in partitions:
-        objective, _, split = key.partition("|")
-        for stage in STAGE_RATE:
-            path = quarantine_dir / objective / split / f"{stage}.jsonl"
-            if store_for(path).stat(path) is None:
-                continue
+    for key in sorted(files, key=_partition_order):
+        for path in files[key]:
+            stage = path.stem
             with store_for(path).open_read(path) as handle:
                 for line in handle:  # one quarantine line at a time
                     if not line.strip():
@@ -97,3 +96,8 @@ def quarantine_examples(quarantine_dir: Path, partitions: list[str]) -> dict[str
                             }
                         )
     return {r: examples[r] for r in sorted(examples)}
+
+
+def _partition_order(key: str) -> tuple[int, int]:
+    objective, _, split = key.partition("|")
+    return OBJECTIVES.index(objective), SPLITS.index(split)

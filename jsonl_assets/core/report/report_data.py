@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import orjson
 
+from jsonl_assets.core.quarantine_snapshot import published_quarantine
 from jsonl_assets.core.report.accounting import (
     ACCOUNTING_KEY,
     partition_accounting,
@@ -26,20 +27,18 @@ def compute_report(
     package: Path, quarantine_dir: Path | None = None, workers: int = 1
 ) -> dict[str, Any]:
     """Statistics of the published package in `package` (streamed from its shards, on up to
-    `workers` processes) and of its
-    rejections (counts from metadata.json, examples from `quarantine_dir` when given)."""
+    `workers` processes) and of its rejections (counts from metadata.json, examples from the
+    quarantine published with it under `quarantine_dir`, when given)."""
     manifest = load_manifest(package)
+    published = published_quarantine(package, quarantine_dir) if quarantine_dir else None
     cells = [c.to_json() for c in package_cells(package, manifest, workers)]
     rows = partition_accounting(manifest)
     extension = manifest.get("extensions", {}).get(ACCOUNTING_KEY, {})
     read = sum(r["read"] for r in rows)
     parse = sum(r["parse_failures"] for r in rows)
     duplicates = sum(r["duplicates"] for r in rows)
-    examples = (
-        quarantine_examples(quarantine_dir, [r["partition"] for r in rows])
-        if quarantine_dir is not None
-        else {}
-    )
+    listed = [r["partition"] for r in rows]  # the partitions the counts are of
+    examples = quarantine_examples({k: published[k] for k in listed if k in (published or {})})
     return {
         "schema": REPORT_SCHEMA,
         "dataset": manifest.get("dataset", {}),

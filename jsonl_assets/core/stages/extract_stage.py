@@ -32,7 +32,8 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "4"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report
+CODE_VERSION = "5"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+# 5: the quarantine written in the work dir (published by the shards stage)
 MARKER = "extracted.json"
 
 
@@ -62,10 +63,14 @@ def _source_identity(source: SourceConfig) -> dict[str, Any]:
 
 
 class HashedBytes(Protocol):
-    """What the extraction needs of a read file: its stored bytes' hash, size and codec."""
+    """What the extraction needs of a read file: its stored bytes' hash, size and codec, and
+    on object storage its ETag (with the version id), "" elsewhere."""
 
     @property
     def sha256(self) -> str: ...
+
+    @property
+    def etag(self) -> str: ...
 
     size: int
     compression: str
@@ -215,6 +220,8 @@ def file_entry(source: str, item: SourceInput, source_file: HashedBytes) -> dict
     }
     if item.rel_b64 is not None:
         entry["file_b64"] = item.rel_b64
+    if source_file.etag:  # object storage: what the sensor's fingerprint names the bytes by
+        entry["etag"] = source_file.etag
     return entry
 
 

@@ -7,11 +7,14 @@ instead of being re-parsed), and no id may appear in
 two splits (checked on the validated stage's id digests). Only a valid package gets its
 metadata.json replaced, atomically, and only the version this build started from
 (snapshot_base.py): a publisher that lost the race publishes nothing. Then shards no longer
-listed are retired and, after the retention window, removed (package_gc.py).
+listed are retired and, after the retention window, removed (package_gc.py). The snapshot's
+quarantine pointer is written just before metadata.json (quarantine_snapshot.py): the
+quarantine a reader of this metadata.json finds is this build's, already whole.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,13 +26,14 @@ import polars as pl
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.manifest_builder import PartitionShards, build_manifest, manifest_bytes
+from jsonl_assets.core.quarantine_snapshot import pointer_rel, read_pointer, write_pointer
 from jsonl_assets.core.rules.spec_vocabulary import SPLITS
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.stages.validate_stage import IDS
 from jsonl_assets.core.store.atomic_files import write_atomic
 from jsonl_assets.core.store.base import PreconditionFailed, read_bytes, store_for
 from jsonl_assets.core.store.package_files import check_package, own_manifest
-from jsonl_assets.core.store.package_gc import collect_garbage
+from jsonl_assets.core.store.package_gc import QuarantineSnapshots, collect_garbage
 from jsonl_assets.core.store.partition_lock import partition_lock
 from jsonl_assets.core.store.snapshot_base import current_tag, forget_base, recorded_base
 from jsonl_assets.core.store.work_files import partition_dirs
@@ -63,6 +67,7 @@ class ManifestResult:
     leaked_ids: int = 0
     seconds: float = 0.0
     collected: list[str] = field(default_factory=list)
+    quarantine_pointer: str = ""  # the pointer to the quarantine published with it
 
     @property
     def valid(self) -> bool:
@@ -176,6 +181,10 @@ def _publish(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> Mani
         leaked_ids=leaked,
     )
     if result.valid:
+        replaced = _current_bytes(result.path) if previous is not None else None
+        quarantine = _quarantine_pointers(cfg, partitions, data, replaced)
+        assert quarantine.published[1] is not None
+        result.quarantine_pointer = os.fspath(cfg.output.quarantine_dir / quarantine.published[1])
         reached("before_publish")
         try:
             store.publish(result.path, data, expected_tag=expected)
@@ -192,10 +201,31 @@ def _publish(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> Mani
             forget_base(cfg)
         result.published = True
         result.collected = collect_garbage(
-            cfg.output.dir, cfg.output.work_dir, previous, document, cfg.output.retention_hours
+            cfg.output.dir,
+            cfg.output.work_dir,
+            previous,
+            document,
+            cfg.output.retention_hours,
+            quarantine=quarantine,
         )
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _quarantine_pointers(
+    cfg: PipelineConfig,
+    partitions: Sequence[PartitionShards],
+    data: bytes,
+    replaced: bytes | None,
+) -> QuarantineSnapshots:
+    """Write the quarantine pointer of the snapshot `data` (the new metadata.json's bytes),
+    before metadata.json is committed; return it and the pointer of the snapshot `replaced`
+    (for the GC)."""
+    root = cfg.output.quarantine_dir
+    old = (read_pointer(root, replaced), pointer_rel(replaced)) if replaced else (None, None)
+    published = {p.key: p.quarantine for p in partitions if p.quarantine}
+    rel = write_pointer(root, cfg.output.work_dir, data, published)
+    return QuarantineSnapshots(root, old, (read_pointer(root, data), rel))
 
 
 def _current_bytes(path: Path) -> bytes | None:

@@ -30,6 +30,7 @@ import orjson
 from jsonl_assets.core.compression import TruncatedInput
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.gc_pause import gc_paused
+from jsonl_assets.core.quarantine_snapshot import publish_quarantine
 from jsonl_assets.core.read_ahead import read_ahead
 from jsonl_assets.core.rules.rate_checks import source_reads
 from jsonl_assets.core.shard_families import FamilyContent, family_of
@@ -61,7 +62,7 @@ from jsonl_assets.core.verify.shard_stream import ShardStream
 from jsonl_assets.core.verify.verify_limits import Unreadable
 
 STAGE = "shards"
-CODE_VERSION = "4"  # 4: typed report, staged shards only
+CODE_VERSION = "5"  # 4: typed report, staged shards only; 5: the quarantine published
 MARKER = "shards.json"
 JOURNAL = "shards.journal"
 # Finding of shards_verified when a shard's lines are not the records validated accepted.
@@ -94,12 +95,23 @@ def _shards_intact(package: Path, shards: list[dict[str, Any]]) -> bool:
     return True
 
 
+def _quarantine_intact(dirs: PartitionDirs, quarantine: dict[str, Any]) -> bool:
+    store = store_for(dirs.quarantine_root)
+    for entry in quarantine["files"]:
+        st = store.stat(dirs.quarantine_root / entry["path"])
+        if st is None or st.is_dir or st.size != entry["bytes"]:
+            return False
+    return True
+
+
 def shards_ready(dirs: PartitionDirs, stage_fp: str) -> bool:
     """Whether the shards of these inputs are in the package (the stage's marker) or can still
     be moved there (staged, each in the staging folder or already in the package)."""
     done = read_marker(dirs.file(MARKER), stage_fp)
     if done is not None:
-        return _shards_intact(dirs.package, done["extra"]["shards"])
+        return _shards_intact(dirs.package, done["extra"]["shards"]) and _quarantine_intact(
+            dirs, done["extra"]["quarantine"]
+        )
     staged = read_staged(dirs, stage_fp)
     return staged is not None and staged_present(dirs, staged)
 
@@ -114,6 +126,8 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
     cached = None if force else read_marker(marker_path, stage_fp)
     if cached is not None and _shards_intact(dirs.package, cached["extra"]["shards"]):
         discard_staged(dirs)  # left by a run killed just before it removed them
+        if not _quarantine_intact(dirs, cached["extra"]["quarantine"]):
+            publish_quarantine(dirs)  # the same work copies: the same folder and files
         return StageReport.reused_from(cached, started)
 
     check_package(dirs.package, cfg.output.work_dir)  # before anything in it is touched
@@ -140,6 +154,7 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
             f"{validate_report['records_out']}; refusing to publish an inconsistent partition"
         )
     accounting = partition_accounting(dirs, validate_report, written)
+    quarantine = publish_quarantine(dirs)  # before metadata.json can list the shards
     report = StageReport(
         stage=STAGE,
         partition=dirs.key,
@@ -158,6 +173,7 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
             content=staged["content"],
             toolsets=details["toolsets"],
             files=details["files"],
+            quarantine=quarantine,
         ),
     )
     write_marker(marker_path, stage_fp, report.to_json())

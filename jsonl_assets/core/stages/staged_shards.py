@@ -2,10 +2,12 @@
 
 The one-pass build (record_stages.py) learns batch by batch which records the validated stage
 accepts. It compresses them into shards at once (on a helper thread, while it makes the next
-batch), into `<work>/staged/data/`, with the writer
-the shards stage journals, fed the lines with their indices. They stay out of the package: the shards stage, which Dagster
-runs only if the validated checks pass, moves them in (`adopt`: one atomic rename each,
-journaled like a shard it wrote, so a killed adoption resumes).
+batch), into `<work>/staged/data/` (for a package on object storage: under a hidden prefix
+of the package, each shard a multipart upload as it is written, see `staged_root`), with the
+writer the shards stage journals, fed the lines with their indices. They stay out of the
+package's listing: the shards stage, which Dagster runs only if the validated checks pass,
+moves them in (`adopt`: one atomic rename, or server-side copy, each, journaled like a shard
+it wrote, so a killed adoption resumes).
 
 `staged.json`, committed before the validated marker, holds the shards stage's fingerprint,
 the staged shards, and each family's content digest (what `shards_verified` checks against).
@@ -15,6 +17,8 @@ A pass killed midway leaves a staging folder that the next pass clears.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import socket
 import time
 from array import array
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,11 +33,26 @@ from jsonl_assets.core.shard_families import FamilyContent, file_family, snapsho
 from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal, ShardWriteError, ShardWriter
 from jsonl_assets.core.source_fingerprints import file_sha256
 from jsonl_assets.core.store.base import store_for
+from jsonl_assets.core.store.package_files import LOCK_PREFIX
+from jsonl_assets.core.store.url import is_url
 from jsonl_assets.core.store.work_files import PartitionDirs, read_marker, write_marker
 
 STAGED_DIR: Final = "staged"
 MARKER: Final = "staged.json"
 FRAME_THREADS: Final = 2
+STAGED_OBJECTS: Final = f"{LOCK_PREFIX}-staged"  # in a package on object storage
+
+
+def staged_root(dirs: PartitionDirs) -> Path:
+    """Where the pass writes the partition's shards: `<work>/staged` for a local package (a
+    rename moves them in); for a package on object storage, a hidden prefix of the package,
+    `<package>/.jsonl-assets-staged/<work dir digest>/<objective>-<split>/`, so that each
+    shard streams up as a multipart upload while it is written and is moved in by a
+    server-side copy (the digest of the host and work dir keeps builders apart)."""
+    if not is_url(dirs.package):
+        return dirs.work / STAGED_DIR
+    owner = hashlib.sha256(f"{socket.gethostname()}:{dirs.work.resolve()}".encode()).hexdigest()
+    return dirs.package / STAGED_OBJECTS / owner[:16] / dirs.family_prefix
 
 
 class StagedShards:
@@ -43,7 +62,7 @@ class StagedShards:
         discard(dirs)
         self.cfg = cfg
         self.dirs = dirs
-        self.root = dirs.work / STAGED_DIR
+        self.root = staged_root(dirs)
         self.families: list[str] = []  # per file index
         self._one_family = True
         self.writers: dict[str, ShardWriter] = {}
@@ -158,7 +177,7 @@ def staged_present(dirs: PartitionDirs, staged: dict[str, Any]) -> bool:
     """Whether every staged shard is still there to adopt: in the staging folder, or already
     in the partition's snapshot folder in the package (a size check; adoption checks the
     sha256 where it matters)."""
-    root = dirs.work / STAGED_DIR
+    root = staged_root(dirs)
     folder = staged_folder(dirs, staged)
     for entry in staged["shards"]:
         path, size = entry["path"], entry["bytes"]
@@ -179,11 +198,16 @@ def staged_folder(dirs: PartitionDirs, staged: dict[str, Any]) -> str:
 
 
 def discard(dirs: PartitionDirs) -> None:
-    """Remove the staged shards and their marker (the marker first: it vouches for them)."""
+    """Remove the staged shards and their marker (the marker first: it vouches for them); on
+    object storage, abort the multipart uploads a killed pass left under the staging prefix."""
     store = store_for(dirs.work)
     store.remove(dirs.file(MARKER))
     with contextlib.suppress(OSError):
         store.remove(dirs.work / STAGED_DIR, recursive=True)
+    root = staged_root(dirs)
+    if is_url(root):
+        store_for(root).remove_partials(root)
+        store_for(root).remove(root, recursive=True)
 
 
 def adopt(
@@ -195,7 +219,7 @@ def adopt(
     and its staged copy dropped. None if a staged shard is gone (the record stages then run
     again)."""
     done = {s.path for s in committed}
-    root = dirs.work / STAGED_DIR
+    root = staged_root(dirs)
     folder = staged_folder(dirs, staged)
     shards = []
     for entry in staged["shards"]:

@@ -216,7 +216,9 @@ class Transformer:
                     if self.on_new_toolset is not None:
                         self.on_new_toolset(a.toolset)
                 try:
-                    out = dumps(record, option=newline)
+                    # An exact-size copy: orjson's bytes keep its whole write buffer (about
+                    # 8 KiB for a 1 KiB record), and a batch of lines is held until flushed.
+                    out = bytes(memoryview(dumps(record, option=newline)))
                 except orjson.JSONEncodeError as exc:
                     counts["quarantined"] += 1
                     quarantine.add(*_rejection(exc), meta["trace"], raw_bytes)

@@ -107,8 +107,9 @@ class Store(Protocol):
         `PreconditionFailed`. Returns the new version's stat."""
         ...
 
-    def move_in(self, source: Path, path: StorePath) -> None:
-        """Move the local file `source` to `path` (a rename, or a copy and delete)."""
+    def move_in(self, source: StorePath, path: StorePath) -> None:
+        """Move `source` - a local file, or a file of this store - to `path` (a rename, a
+        server-side copy, or a copy and delete)."""
         ...
 
     def remove_partials(self, folder: StorePath, prefix: str = "") -> int:

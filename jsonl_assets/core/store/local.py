@@ -153,7 +153,8 @@ class LocalStore:
         assert st is not None
         return st
 
-    def move_in(self, source: Path, path: StorePath) -> None:
+    def move_in(self, source: StorePath, path: StorePath) -> None:
+        source = _path(source)
         target = _path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -6,18 +6,23 @@ dir, or by the metadata.json it replaced) that the new metadata.json does not li
 removed at a later publish (or this one, with `output.retention_hours: 0`) once it has been
 retired for the retention window, so a reader still holding the old metadata.json keeps
 every shard it lists for that long. A retired shard that is listed again is simply kept.
-Removed names leave the ledgers; an emptied snapshot folder goes too.
+Removed names leave the ledgers; an emptied snapshot folder goes too. The quarantine files
+and snapshot pointers (quarantine_snapshot.py) are collected the same way, with their own
+ledgers and `retired_quarantine.json`: a reader holding an old metadata.json keeps its
+quarantine for as long as its shards.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
 
+from jsonl_assets.core.quarantine_snapshot import claimed_files, pointer_files
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store.base import read_bytes, store_for, write_bytes
 from jsonl_assets.core.store.package_files import (
@@ -28,10 +33,21 @@ from jsonl_assets.core.store.package_files import (
 )
 
 RETIRED_FILE: Final = "retired.json"
+RETIRED_QUARANTINE: Final = "retired_quarantine.json"
 
 
-def retired_path(work_dir: Path) -> Path:
-    return work_dir / "manifest" / RETIRED_FILE
+@dataclass(frozen=True)
+class QuarantineSnapshots:
+    """The quarantine dir and the pointers (doc, path relative to it) of the snapshot replaced
+    (None if none) and of the one published (quarantine_snapshot.py)."""
+
+    root: Path
+    previous: tuple[dict[str, Any] | None, str | None]
+    published: tuple[dict[str, Any] | None, str | None]
+
+
+def retired_path(work_dir: Path, name: str = RETIRED_FILE) -> Path:
+    return work_dir / "manifest" / name
 
 
 def _load(path: Path) -> dict[str, float]:
@@ -44,6 +60,10 @@ def _load(path: Path) -> dict[str, float]:
     return {k: float(v) for k, v in doc.items() if isinstance(v, int | float)}
 
 
+def _partition_keys() -> list[tuple[str, str]]:
+    return [(o, s) for o in OBJECTIVES for s in SPLITS]
+
+
 def collect_garbage(
     package: Path,
     work_dir: Path,
@@ -51,35 +71,68 @@ def collect_garbage(
     published: dict[str, Any],
     retention_hours: float,
     now: float | None = None,
+    quarantine: QuarantineSnapshots | None = None,
 ) -> list[str]:
     """Retire our shards that `published` (the new metadata.json) does not list, and remove
     those retired for `retention_hours`; `previous` is the metadata.json it replaced (None if
-    there was none or not ours). Returns the paths removed."""
+    there was none or not ours). With `quarantine`, the same for the quarantine files and
+    pointers the new snapshot's pointer does not name. Returns the paths removed."""
     now = time.time() if now is None else now
-    listed = listed_shards(published)
-    ledgers = {
-        (o, s): ledger_names(ledger_path(work_dir / o / s)) for o in OBJECTIVES for s in SPLITS
-    }
-    ours = set().union(*ledgers.values()) | listed_shards(previous)
-    path = retired_path(work_dir)
+    shard_ledgers = [ledger_path(work_dir / o / s) for o, s in _partition_keys()]
+    ledgers = {ledger: ledger_names(ledger) for ledger in shard_ledgers}
+    removed = _retire(
+        package,
+        ledgers,
+        listed_shards(previous),
+        listed_shards(published),
+        retired_path(work_dir),
+        retention_hours * 3600,
+        now,
+    )
+    if quarantine is not None:
+        removed += _retire(
+            quarantine.root,
+            claimed_files(work_dir, _partition_keys()),
+            pointer_files(*quarantine.previous),
+            pointer_files(*quarantine.published),
+            retired_path(work_dir, RETIRED_QUARANTINE),
+            retention_hours * 3600,
+            now,
+        )
+    return removed
+
+
+def _retire(
+    root: Path,
+    ledgers: dict[Path, set[str]],
+    previous: set[str],
+    listed: set[str],
+    path: Path,
+    retention: float,
+    now: float,
+) -> list[str]:
+    """Under `root`: retire the files ours (in a ledger, or `previous`) but not `listed`,
+    remove those retired for `retention` seconds (and the folders they leave empty), and
+    settle the ledgers. Returns the paths removed, relative to `root`."""
+    ours = set().union(*ledgers.values()) | previous
     before = _load(path)
     retired = {name: before.get(name, now) for name in sorted(ours - listed)}
-    store = store_for(package)
+    store = store_for(root)
     removed: list[str] = []
     for name, since in retired.items():
-        if now - since >= retention_hours * 3600:
-            store.remove(package / name)
+        if now - since >= retention:
+            store.remove(root / name)
             removed.append(name)
     for name in removed:
         del retired[name]
     if retired or before:
         write_bytes(path, orjson.dumps(retired, option=orjson.OPT_SORT_KEYS))
     gone = set(removed)
-    for (objective, split), names in ledgers.items():
+    for ledger, names in ledgers.items():
         if names & gone:
-            settle(ledger_path(work_dir / objective / split), names - gone)
+            settle(ledger, names - gone)
     for folder in sorted({str(Path(name).parent) for name in removed}):
-        if folder != "data" and not any(store.list(package / folder)):
+        if folder not in (".", "data") and not any(store.list(root / folder)):
             with contextlib.suppress(OSError):
-                store.remove(package / folder, recursive=True)
+                store.remove(root / folder, recursive=True)
     return removed

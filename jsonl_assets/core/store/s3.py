@@ -28,7 +28,7 @@ from jsonl_assets.core.store.base import (
     StorePath,
     copy_file_in,
 )
-from jsonl_assets.core.store.url import StoreURL
+from jsonl_assets.core.store.url import StoreURL, is_url
 
 PART_BYTES: Final = 5 << 20  # multipart part size: S3's minimum (the last part excepted)
 READ_BLOCK: Final = 4 << 20  # read-ahead of a streamed read
@@ -293,9 +293,20 @@ class S3Store:
         assert st is not None
         return st
 
-    def move_in(self, source: Path, path: StorePath) -> None:
-        copy_file_in(self, source, path, PART_BYTES)
-        source.unlink()
+    def move_in(self, source: StorePath, path: StorePath) -> None:
+        """A local file: uploaded (multipart) and deleted. An object of this store (a shard
+        staged under the package): copied by the server (CopyObject; a multipart copy over
+        5 GB, invisible until completed), then deleted."""
+        if not is_url(source):
+            copy_file_in(self, Path(source), path, PART_BYTES)
+            Path(source).unlink()
+            return
+        try:
+            self.fs.cp_file("/".join(split_url(source)), "/".join(split_url(path)))
+        except Exception as exc:
+            raise OSError(f"cannot write {os.fspath(path)}: {exc}") from exc
+        reached("s3.copied")
+        self.remove(source)
 
     def remove(self, path: StorePath, missing_ok: bool = True, recursive: bool = False) -> None:
         bucket, key = split_url(path)

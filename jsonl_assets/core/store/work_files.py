@@ -3,6 +3,7 @@ buffered writer the chunk workers use.
 
 * `<stage>.json` - a stage's marker: its input fingerprint and its typed report. A stage whose
   marker matches the current fingerprint is reused instead of run again.
+* `quarantine/<stage>.jsonl` - the stage's rejections (published by the shards stage);
 * `chunks/` - the chunk plan and, until the merge, each chunk's lines, rejects and id buckets
   (core/chunks); `staged/` - the shards the merge wrote, adopted by the shards step;
   `validated.ids.arrow` - the accepted ids' 128-bit digests (for the leakage check).
@@ -28,18 +29,22 @@ from jsonl_assets.core.store.atomic_files import write_partial
 from jsonl_assets.core.store.base import AtomicWrite, read_bytes, store_for, write_bytes
 
 CHUNK: Final = 4 << 20
+QUARANTINE_DIR: Final = "quarantine"  # a partition's quarantine, as its record stages wrote it
 STAGE_FORMAT_VERSION: Final = 1
 
 
 @dataclass(frozen=True, slots=True)
 class PartitionDirs:
-    """Where one partition's work, quarantine and shards live."""
+    """Where one partition's work, quarantine and shards live: the record stages write its
+    quarantine in the work dir (`quarantine`); the shards stage publishes it under
+    `quarantine_root` (the configured quarantine_dir, see quarantine_snapshot.py)."""
 
     objective: str
     split: str
     work: Path
     quarantine: Path
     package: Path
+    quarantine_root: Path
 
     @property
     def key(self) -> str:
@@ -64,8 +69,9 @@ def partition_dirs(
         objective=objective,
         split=split,
         work=work_dir / objective / split,
-        quarantine=quarantine_dir / objective / split,
+        quarantine=work_dir / objective / split / QUARANTINE_DIR,
         package=package_dir,
+        quarantine_root=quarantine_dir,
     )
 
 

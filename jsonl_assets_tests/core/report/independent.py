@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 import zstandard
 
+from jsonl_assets_tests.conftest import published_quarantine
+
 DATA_SCRIPT = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.S)
 
 
@@ -111,11 +113,13 @@ def histogram(values: list[int], edges: list[int]) -> dict[str, Any]:
     }
 
 
-def quarantined(quarantine_dir: Path) -> dict[str, Counter[str]]:
-    """Reasons per partition ("objective|split"), from every quarantine file."""
+def quarantined(package: Path, quarantine_dir: Path) -> dict[str, Counter[str]]:
+    """Reasons per partition ("objective|split"), from every quarantine file published with
+    the package's metadata.json."""
     out: dict[str, Counter[str]] = {}
-    for path in sorted(quarantine_dir.glob("*/*/*.jsonl")):
-        key = f"{path.parent.parent.name}|{path.parent.name}"
+    for logical, path in sorted(published_quarantine(package, quarantine_dir).items()):
+        objective, split, _ = logical.split("/")
+        key = f"{objective}|{split}"
         for line in path.read_bytes().splitlines():
             if line.strip():
                 out.setdefault(key, Counter())[orjson.loads(line)["reason"]] += 1

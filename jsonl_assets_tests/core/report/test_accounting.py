@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from jsonl_assets.core.config import load_config
+from jsonl_assets_tests.conftest import published_quarantine
 from jsonl_assets_tests.core.report.independent import (
     published_records,
     quarantined,
@@ -21,7 +22,7 @@ def test_rejections_match_the_quarantine_files(
 ) -> None:
     cfg = load_config(tiny_package)
     data = tiny_data
-    reasons = quarantined(cfg.output.quarantine_dir)
+    reasons = quarantined(cfg.output.dir, cfg.output.quarantine_dir)
     written = {f"{o}|{s}": len(r) for (o, s), r in published_records(cfg.output.dir).items()}
     everything = sum(reasons.values(), Counter())
     assert everything == Counter({"parse_error": 1, "duplicate_id": 1, "schema:F7": 1})
@@ -39,7 +40,7 @@ def test_rejections_match_the_quarantine_files(
     # Every example is a line of a quarantine file, with the trace it was written with.
     lines = [
         orjson.loads(line)
-        for path in cfg.output.quarantine_dir.glob("*/*/*.jsonl")
+        for path in published_quarantine(cfg.output.dir, cfg.output.quarantine_dir).values()
         for line in path.read_bytes().splitlines()
     ]
     examples = data["quarantine"]["examples"]

@@ -160,7 +160,7 @@ def _quarantined_messages(root: Path, cases: dict[str, tuple[str, Any]]) -> list
     messages: list[str] = []
     for objective in sorted({o for o, _ in cases.values()}):
         build_partition(cfg, f"{objective}|train", helper_thread=False)
-        path = root / "quarantine" / objective / "train" / "validated.jsonl"
+        path = root / "work" / objective / "train" / "quarantine" / "validated.jsonl"
         messages += [str(orjson.loads(line)) for line in path.read_bytes().splitlines()]
     return messages
 
