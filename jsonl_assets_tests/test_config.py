@@ -128,3 +128,18 @@ def test_cli_build_stops_on_config_error_before_touching_data(
     assert "output.compression" in err and str(path) in err
     assert not (tmp_path / "work").exists() and not (tmp_path / "package").exists()
     assert yaml.safe_load(path.read_text())  # the config itself is untouched
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ({}, False),
+        ({"dir": "s3://bucket/package"}, True),
+        ({"quarantine_dir": "s3://bucket/quarantine"}, True),
+    ],
+)
+def test_uses_object_storage(tmp_path: Path, output: dict, expected: bool) -> None:
+    # It decides whether a build tunes malloc for s3fs's part buffers (core/malloc_tuning.py).
+    doc = _base(tmp_path) | {"output": output}
+    cfg = load_config(write_config(tmp_path / "pipeline.yaml", doc))
+    assert cfg.uses_object_storage() is expected

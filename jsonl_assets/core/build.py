@@ -56,7 +56,8 @@ def build_records(
     """Stages 1-3 under the partition's lock: extracted, transformed, validated (only
     extracted when `gate`, a RateGate's `records`, refuses the rest); `runner` runs the
     partition's chunks."""
-    tune_malloc()
+    if cfg.uses_object_storage():
+        tune_malloc()
     with partition_lock(dirs.work, dirs.key, lock_timeout):
         return run_record_stages(
             cfg, dirs, force=force, gate=gate, helper_thread=helper_thread, runner=runner
@@ -69,7 +70,8 @@ def build_shards(
     """Stage 4 under the package's and the partition's locks (the package's first: it is never
     waited for while a partition lock is held): the staged shards moved into the package,
     then re-read from disk. The verification is persisted beside the shards marker."""
-    tune_malloc()
+    if cfg.uses_object_storage():
+        tune_malloc()
     with (
         package_lock(cfg.output.dir, lock_timeout),
         partition_lock(dirs.work, dirs.key, lock_timeout),
@@ -182,7 +184,8 @@ class Publication:
 def publish(cfg: PipelineConfig, lock_timeout: float = 600.0, workers: int = 1) -> Publication:
     """Verify and publish metadata.json from every built partition's persisted results; then
     the report (its shards measured and its charts drawn on up to `workers` processes)."""
-    tune_malloc()
+    if cfg.uses_object_storage():
+        tune_malloc()
     partitions, problems = built_partitions(cfg)
     if not problems and not any(p.shards for p in partitions):
         problems.append(nothing_to_publish(partitions))

@@ -64,7 +64,8 @@ def chunk(context: dg.OpExecutionContext, pipeline: PipelineResource, task: str)
     chunk_plan = plan_chunks(cfg, dirs)
     chunk_task = ChunkTask(key, int(index))
     chunk_fp = chunk_fingerprint(stage_fingerprints(cfg, dirs)["validated"], chunk_plan, chunk_task)
-    tune_malloc()
+    if cfg.uses_object_storage():
+        tune_malloc()
     report = run_chunk(cfg, dirs, chunk_plan, chunk_fp, chunk_task)
     context.add_output_metadata(
         {

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from jsonl_assets.core.rules.quality_policy import DEFAULT_POLICY, QualityPolicy
+from jsonl_assets.core.store.url import is_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,12 @@ class PipelineConfig:
             for s in self.sources
             if s.objective == objective and (s.split == split or s.split == "auto")
         ]
+
+    def uses_object_storage(self) -> bool:
+        """Whether the package, the quarantine or a source is on object storage."""
+        locations = [self.output.dir, self.output.quarantine_dir]
+        locations += [p for s in self.sources for p in s.patterns]
+        return any(is_url(x) for x in locations)
 
     def fingerprint(self) -> str:
         """sha256 of the config's canonical content (not its path or formatting)."""

@@ -3,8 +3,7 @@ candidates, grading type and source. The definitions are written out in the repo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 PROMPT_ROLES: Final = frozenset({"system", "user"})
 RESPONSE_ROLES: Final = frozenset({"assistant"})
@@ -26,64 +25,61 @@ DEFINITIONS: Final = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class TextSize:
-    chars: int
-    words: int
+Size = tuple[int, int]  # (chars, words)
 
 
-@dataclass(slots=True)
-class RecordMeasures:
-    """One record's values; a kind of text is absent when the record has no such message."""
-
-    source: str
-    chars: int = 0
-    prompt: TextSize | None = None
-    responses: list[TextSize] = field(default_factory=list)
-    document: TextSize | None = None
-    turns: int | None = None
-    tool_call: bool = False
-    candidates: int | None = None
-    grading: str | None = None
-
-
-class _Texts:
-    """Text of one list of messages, summed in one pass: all of it, and per kind of role."""
-
-    __slots__ = ("chars", "sizes", "tool_call")
-
-    def __init__(self, messages: list[Any], kinds: dict[str, int]) -> None:
-        self.chars = 0
-        self.tool_call = False
-        # [chars, words, seen] per kind of role (prompt 0, response 1, document 2)
-        self.sizes = [[0, 0, False], [0, 0, False], [0, 0, False]]
-        for m in messages:
-            if not isinstance(m, dict):
+def _walk(messages: list[Any]) -> tuple[int, bool, int, Size | None, Size | None, Size | None]:
+    """One pass over a list of messages: all text chars, whether a `tool_call` part occurs,
+    the turns, and the (chars, words) of the prompt, response and document roles (None for a
+    role with no message). The hot loop of the report: locals only, no objects per record."""
+    chars = turns = 0
+    tool_call = False
+    p_chars = p_words = r_chars = r_words = d_chars = d_words = 0
+    p_seen = r_seen = d_seen = False
+    for m in messages:
+        if not isinstance(m, dict):
+            continue
+        role = m.get("role")
+        kind = _KINDS.get(role)  # type: ignore[arg-type]
+        if role not in NOT_A_TURN:
+            turns += 1
+        if kind == PROMPT:
+            p_seen = True
+        elif kind == RESPONSE:
+            r_seen = True
+        elif kind == DOCUMENT:
+            d_seen = True
+        content = m.get("content")
+        if not isinstance(content, list):
+            continue
+        for part in content:
+            if not isinstance(part, dict):
                 continue
-            kind = kinds.get(m.get("role"))  # type: ignore[arg-type]
-            size = self.sizes[kind] if kind is not None else None
-            if size is not None:
-                size[2] = True
-            content = m.get("content")
-            if not isinstance(content, list):
-                continue
-            for part in content:
-                if not isinstance(part, dict):
-                    continue
-                ptype = part.get("type")
-                if ptype == "text":
-                    text = part.get("text")
-                    if isinstance(text, str):
-                        self.chars += len(text)
-                        if size is not None:
-                            size[0] += len(text)
-                            size[1] += len(text.split())
-                elif ptype == "tool_call":
-                    self.tool_call = True
-
-    def size(self, kind: int) -> TextSize | None:
-        chars, words, seen = self.sizes[kind]
-        return TextSize(chars, words) if seen else None
+            ptype = part.get("type")
+            if ptype == "text":
+                text = part.get("text")
+                if isinstance(text, str):
+                    n = len(text)
+                    chars += n
+                    if kind == PROMPT:
+                        p_chars += n
+                        p_words += len(text.split())
+                    elif kind == RESPONSE:
+                        r_chars += n
+                        r_words += len(text.split())
+                    elif kind == DOCUMENT:
+                        d_chars += n
+                        d_words += len(text.split())
+            elif ptype == "tool_call":
+                tool_call = True
+    return (
+        chars,
+        tool_call,
+        turns,
+        (p_chars, p_words) if p_seen else None,
+        (r_chars, r_words) if r_seen else None,
+        (d_chars, d_words) if d_seen else None,
+    )
 
 
 PROMPT, RESPONSE, DOCUMENT = 0, 1, 2
@@ -92,6 +88,20 @@ _KINDS: Final = {
     **dict.fromkeys(RESPONSE_ROLES, RESPONSE),
     **dict.fromkeys(DOCUMENT_ROLES, DOCUMENT),
 }
+
+
+class RecordMeasures(NamedTuple):
+    """One record's values; a kind of text is None when the record has no such message."""
+
+    source: str
+    chars: int
+    prompt: Size | None
+    responses: list[Size]
+    document: Size | None
+    turns: int | None
+    tool_call: bool
+    candidates: int | None
+    grading: str | None
 
 
 def _list(value: Any) -> list[Any]:
@@ -103,31 +113,35 @@ def measure(record: dict[str, Any], objective: str) -> RecordMeasures:
     metadata = record.get("metadata")
     trace = metadata.get("trace") if isinstance(metadata, dict) else None
     source = trace.get("source") if isinstance(trace, dict) else None
-    out = RecordMeasures(source=source if isinstance(source, str) else NO_TRACE)
-    messages = _list(record.get("messages"))
-    texts = _Texts(messages, _KINDS)
-    out.chars, out.tool_call = texts.chars, texts.tool_call
-    out.prompt = texts.size(PROMPT)
-    out.document = texts.size(DOCUMENT)
-    turns = sum(1 for m in messages if isinstance(m, dict) and m.get("role") not in NOT_A_TURN)
-    out.turns = turns or None
+    chars, tool_call, turns, prompt, response, document = _walk(_list(record.get("messages")))
+    candidates = grading = None
     if objective != "preference":
-        response = texts.size(RESPONSE)
-        out.responses = [response] if response is not None else []
+        responses = [response] if response is not None else []
     else:
-        candidates = _list(record.get("candidates"))
-        out.candidates = len(candidates)
-        for c in candidates:
-            c_messages = _list(c.get("messages")) if isinstance(c, dict) else []
-            c_texts = _Texts(c_messages, _KINDS)
-            out.chars += c_texts.chars
-            out.tool_call = out.tool_call or c_texts.tool_call
-            response = c_texts.size(RESPONSE)
+        responses = []
+        listed = _list(record.get("candidates"))
+        candidates = len(listed)
+        for c in listed:
+            c_chars, c_tool, _, _, response, _ = _walk(
+                _list(c.get("messages")) if isinstance(c, dict) else []
+            )
+            chars += c_chars
+            tool_call = tool_call or c_tool
             if response is not None:
-                out.responses.append(response)
+                responses.append(response)
     if objective == "rft":
         reference = record.get("reference")
-        grading = reference.get("grading") if isinstance(reference, dict) else None
-        kind = grading.get("type") if isinstance(grading, dict) else None
-        out.grading = kind if isinstance(kind, str) else NO_GRADING
-    return out
+        spec = reference.get("grading") if isinstance(reference, dict) else None
+        kind = spec.get("type") if isinstance(spec, dict) else None
+        grading = kind if isinstance(kind, str) else NO_GRADING
+    return RecordMeasures(
+        source if isinstance(source, str) else NO_TRACE,
+        chars,
+        prompt,
+        responses,
+        document,
+        turns or None,
+        tool_call,
+        candidates,
+        grading,
+    )

@@ -18,7 +18,8 @@ import orjson
 
 from jsonl_assets.core.build_workers import release_pool, result, worker_pool
 from jsonl_assets.core.compression import iter_decompressed
-from jsonl_assets.core.report.record_measures import TextSize, measure
+from jsonl_assets.core.gc_pause import gc_paused
+from jsonl_assets.core.report.record_measures import Size, measure
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store.base import read_bytes, store_for
 
@@ -96,9 +97,9 @@ class CellStats:
     source_records: Counter[str] = field(default_factory=Counter)
     source_chars: Counter[str] = field(default_factory=Counter)
 
-    def _length(self, kind: str, size: TextSize) -> None:
-        self.lengths[kind]["chars"].add(size.chars)
-        self.lengths[kind]["words"].add(size.words)
+    def _length(self, kind: str, size: Size) -> None:
+        self.lengths[kind]["chars"].add(size[0])
+        self.lengths[kind]["words"].add(size[1])
 
     def add(self, record: dict[str, Any]) -> None:
         m = measure(record, self.objective)
@@ -208,6 +209,7 @@ def package_cells(package: Path, manifest: dict[str, Any], workers: int = 1) -> 
     return sorted(cells.values(), key=cell_order)
 
 
+@gc_paused()
 def shard_cell(
     package: Path,
     objective: str,
