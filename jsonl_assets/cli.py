@@ -297,7 +297,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write report.html and DATACARD.md again for the config's published package."""
+    from jsonl_assets.core.build import built_partitions
     from jsonl_assets.core.report import write_report
+    from jsonl_assets.core.report.statistics import measured_cells
     from jsonl_assets.core.store.package_lock import package_lock
 
     cfg = _config_or_none(args.config)
@@ -305,7 +307,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     try:
         with package_lock(cfg.output.dir, args.wait):
-            result = write_report(cfg, os.cpu_count() or 1)
+            # The statistics the build measured, of partitions whose shards are the
+            # published ones; the others' shards are measured.
+            measured = measured_cells(built_partitions(cfg)[0])
+            result = write_report(cfg, os.cpu_count() or 1, measured)
     except (OSError, PackageBusyError) as exc:
         print(f"cannot write the report of {cfg.output.dir}: {exc}", file=sys.stderr)
         return EXIT_FAILED

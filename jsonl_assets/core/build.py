@@ -13,6 +13,7 @@ from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.malloc_tuning import tune_malloc
 from jsonl_assets.core.manifest_builder import PartitionShards
 from jsonl_assets.core.report.package_report import ReportResult, report_after_publication
+from jsonl_assets.core.report.statistics import measured_cells
 from jsonl_assets.core.rules.rate_checks import RateEvaluation, RateGate
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.stage_report import ShardsDetails, StageReport
@@ -193,7 +194,7 @@ def publish(cfg: PipelineConfig, lock_timeout: float = 600.0, workers: int = 1) 
         return Publication(partitions, problems)
     with package_lock(cfg.output.dir, lock_timeout):
         manifest = publish_manifest(cfg, partitions)
-        report = report_after_publication(cfg, manifest, workers)
+        report = report_after_publication(cfg, manifest, workers, measured_cells(partitions))
         return Publication(partitions, [], manifest, report)
 
 

@@ -30,6 +30,7 @@ class PartitionShards:
     files: Sequence[dict[str, Any]] = ()
     accounting: dict[str, Any] = field(default_factory=dict)
     quarantine: dict[str, Any] = field(default_factory=dict)  # its published quarantine
+    statistics: dict[str, Any] = field(default_factory=dict)  # the report's, of its records
 
     @property
     def key(self) -> str:
@@ -46,6 +47,7 @@ class PartitionShards:
             files=details.files,
             accounting=details.accounting,
             quarantine=details.quarantine,
+            statistics=details.statistics,
         )
 
     @classmethod

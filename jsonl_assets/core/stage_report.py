@@ -55,6 +55,9 @@ class ShardsDetails:
     files: list[dict[str, Any]]
     # The partition's quarantine as published: its folder and files (quarantine_snapshot.py).
     quarantine: dict[str, Any] = field(default_factory=dict)
+    # The report's statistics of the partition's records (report/statistics.py CellStats),
+    # measured by the chunks as they accepted them; {} when not measured.
+    statistics: dict[str, Any] = field(default_factory=dict)
 
 
 Details = ExtractDetails | TransformDetails | ValidateDetails | ShardsDetails

@@ -32,6 +32,7 @@ from jsonl_assets.core.readers import (
     read_source,
 )
 from jsonl_assets.core.readers.jsonl import iter_jsonl
+from jsonl_assets.core.report.measure_columns import MeasureColumns
 from jsonl_assets.core.stages.extract_stage import Extraction, file_entry
 from jsonl_assets.core.stages.transform_stage import Transformer
 from jsonl_assets.core.stages.validate_stage import Validator
@@ -44,10 +45,11 @@ from jsonl_assets.core.store.work_files import (
     write_marker,
 )
 
-CHUNK_VERSION: Final = "2"
+CHUNK_VERSION: Final = "3"  # 3: the report's measures of the accepted records
 MARKER: Final = "chunk.json"
 LINES: Final = "lines.jsonl"
 REJECTS: Final = "rejects.jsonl"
+MEASURES: Final = "measures.bin"  # measure_columns.py blocks, one a batch
 # Raw records per batch: big enough that per-batch costs are small.
 BATCH_RECORDS: Final = 16384
 BATCH_BYTES: Final = 16 << 20
@@ -107,6 +109,8 @@ def run_chunk(
     validator = Validator(cfg, cdirs, [entry], list(task.toolsets), terminated=True)
     transformer.on_new_toolset = lambda toolset: validator.add_toolsets([toolset])
     out = _ChunkFiles(path)
+    measures = MeasureColumns(dirs.objective)
+    validator.on_accept = measures.add
     parts = (extraction, transformer, validator, out)
     try:
         loads = orjson.loads
@@ -122,6 +126,7 @@ def run_chunk(
             lines = transformer.lines
             transformer.flush()
             out.add(lines, validator.take_verdicts(), validator.index - len(lines))
+            out.measures.write(measures.take_block())
             if not taken.full:
                 break
         validator.quarantine.abort()  # the merge writes the validated quarantine
@@ -196,6 +201,7 @@ class _ChunkFiles:
     def __init__(self, path: Path) -> None:
         self.lines = WorkFileWriter(path / LINES)
         self.rejects = WorkFileWriter(path / REJECTS)
+        self.measures = WorkFileWriter(path / MEASURES)
         self.ids = BucketFiles(path)
         self.accepted = 0
 
@@ -211,7 +217,7 @@ class _ChunkFiles:
         reached("chunk.batch")
 
     def _writers(self) -> tuple[WorkFileWriter, ...]:
-        return (self.lines, self.rejects)
+        return (self.lines, self.rejects, self.measures)
 
     def commit(self) -> None:
         self.ids.commit()

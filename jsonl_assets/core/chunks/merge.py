@@ -18,13 +18,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
 import orjson
 
-from jsonl_assets.core.chunks.chunk_worker import LINES, REJECTS
+from jsonl_assets.core.chunks.chunk_worker import LINES, MEASURES, REJECTS
 from jsonl_assets.core.chunks.id_buckets import find_duplicates
 from jsonl_assets.core.chunks.plan import CHUNKS_DIR
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.line_batch import line_batches
+from jsonl_assets.core.report.measure_columns import read_blocks
+from jsonl_assets.core.report.statistics import CellStats
 from jsonl_assets.core.stage_report import StageReport
 from jsonl_assets.core.stages.extract_stage import Extraction
 from jsonl_assets.core.stages.staged_shards import StagedShards
@@ -66,8 +69,11 @@ def merge_chunks(
                 validator.add_file(entry)
                 staged.add_file(entry)
         duplicates, validator.ids, validator.id_set_bytes = find_duplicates(chunks, ids_dir(dirs))
+        cell = CellStats(dirs.objective, dirs.split)
         for (path, report), found in zip(chunks, duplicates, strict=True):
             _replay(path, report, found, extraction, transformer, validator, staged)
+            _measured(path, found, cell)
+        staged.statistics = cell.to_json()
     except BaseException:
         for part in parts:
             part.abort()
@@ -127,6 +133,15 @@ def _replay(
         staged.add_batch(lines, fis, rejects, first)
     if next_entry is not None or next_dup is not None:
         raise ValueError(f"{path}: verdicts past the chunk's {report['lines']} lines")
+
+
+def _measured(path: Path, duplicates: list[tuple[int, int]], cell: CellStats) -> None:
+    """Add the report's measures of the chunk's accepted records, but its duplicates, to
+    `cell`: the statistics of exactly the records its shards hold."""
+    dropped = np.array([line for line, _ in duplicates], dtype=np.int64)
+    for cols in read_blocks(path / MEASURES):
+        keep = ~np.isin(cols.column("line"), dropped) if len(dropped) else None
+        cell.add_columns(cols, keep)
 
 
 def _entries(path: Path, base: int) -> Iterator[Entry]:

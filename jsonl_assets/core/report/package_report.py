@@ -16,7 +16,7 @@ from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.report.datacard import render_datacard
 from jsonl_assets.core.report.html_report import charts_of, render_html
 from jsonl_assets.core.report.report_data import compute_report, embedded_data
-from jsonl_assets.core.report.statistics import MANIFEST
+from jsonl_assets.core.report.statistics import MANIFEST, MeasuredCells
 from jsonl_assets.core.stages.manifest_stage import ManifestResult
 from jsonl_assets.core.store.base import read_bytes, store_for, write_bytes
 from jsonl_assets.core.store.url import StoreURL
@@ -44,14 +44,17 @@ class ReportResult:
     svgs: dict[str, str | None]  # the charts by name (charts.draw_all), as report.html has them
 
 
-def write_report(cfg: PipelineConfig, workers: int = 1) -> ReportResult:
+def write_report(
+    cfg: PipelineConfig, workers: int = 1, measured: MeasuredCells | None = None
+) -> ReportResult:
     """Compute the published package's statistics and write its report and data card (the
     same bytes for the same package, whoever writes them: the build or `jsonl-assets report`);
-    its shards measured and its charts drawn on up to `workers` processes."""
+    its shards measured (but those of the cells the build measured, `measured`) and its
+    charts drawn on up to `workers` processes."""
     from jsonl_assets.core.report.charts import draw_all  # matplotlib: imported when drawing
 
     stamp = report_stamp(cfg)  # before reading: a later publication makes it stale
-    data = compute_report(cfg.output.dir, cfg.output.quarantine_dir, workers)
+    data = compute_report(cfg.output.dir, cfg.output.quarantine_dir, workers, measured)
     svgs = draw_all(data, workers)
     folder = report_dir(cfg)
     html, card = folder / REPORT_HTML, folder / DATACARD
@@ -89,10 +92,13 @@ def warm_up_report() -> None:
 
 
 def report_after_publication(
-    cfg: PipelineConfig, result: ManifestResult, workers: int = 1
+    cfg: PipelineConfig,
+    result: ManifestResult,
+    workers: int = 1,
+    measured: MeasuredCells | None = None,
 ) -> ReportResult | None:
     """The build's hook: the report of a package whose metadata.json was just published
     (None when it was not, or when $JSONL_ASSETS_REPORT is "0")."""
     if not result.published or os.environ.get(SWITCH, "1") == "0":
         return None
-    return current_report(cfg) or write_report(cfg, workers)
+    return current_report(cfg) or write_report(cfg, workers, measured)

@@ -50,7 +50,7 @@ def _walk(messages: list[Any]) -> tuple[int, bool, int, Size | None, Size | None
         elif kind == DOCUMENT:
             d_seen = True
         content = m.get("content")
-        if not isinstance(content, list):
+        if not isinstance(content, list | tuple):  # a tuple: an adapter's, before dumps
             continue
         for part in content:
             if not isinstance(part, dict):
@@ -105,7 +105,7 @@ class RecordMeasures(NamedTuple):
 
 
 def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+    return value if isinstance(value, list | tuple) else []
 
 
 def measure(record: dict[str, Any], objective: str) -> RecordMeasures:

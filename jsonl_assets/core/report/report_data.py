@@ -17,21 +17,30 @@ from jsonl_assets.core.report.accounting import (
     reason_totals,
 )
 from jsonl_assets.core.report.record_measures import DEFINITIONS
-from jsonl_assets.core.report.statistics import LENGTH_EDGES, load_manifest, package_cells
+from jsonl_assets.core.report.statistics import (
+    LENGTH_EDGES,
+    MeasuredCells,
+    load_manifest,
+    package_cells,
+)
 
 REPORT_SCHEMA: Final = "jsonl-assets-report/1"
 DATA_SCRIPT: Final = '<script type="application/json" id="report-data">'
 
 
 def compute_report(
-    package: Path, quarantine_dir: Path | None = None, workers: int = 1
+    package: Path,
+    quarantine_dir: Path | None = None,
+    workers: int = 1,
+    measured: MeasuredCells | None = None,
 ) -> dict[str, Any]:
     """Statistics of the published package in `package` (streamed from its shards, on up to
     `workers` processes) and of its rejections (counts from metadata.json, examples from the
-    quarantine published with it under `quarantine_dir`, when given)."""
+    quarantine published with it under `quarantine_dir`, when given); cells in `measured`
+    are not measured again (statistics.package_cells)."""
     manifest = load_manifest(package)
     published = published_quarantine(package, quarantine_dir) if quarantine_dir else None
-    cells = [c.to_json() for c in package_cells(package, manifest, workers)]
+    cells = [c.to_json() for c in package_cells(package, manifest, workers, measured)]
     rows = partition_accounting(manifest)
     extension = manifest.get("extensions", {}).get(ACCOUNTING_KEY, {})
     read = sum(r["read"] for r in rows)

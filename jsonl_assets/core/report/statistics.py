@@ -1,25 +1,25 @@
-"""The package's statistics, computed in one streaming pass over its shards.
-
-Shards are found through metadata.json (never by name) and read batch by batch: memory holds
-one decompressed chunk and fixed-size counters, whatever the package's size. Lengths go into
-fixed log-spaced bins, so every figure is an exact count that a reader can recompute.
+"""The package's statistics per objective x split: as the build measured them (its chunks
+measure each record they accept, the merge adds them without the duplicates), or measured
+from the shards in one streaming pass (shards found through metadata.json, read batch by
+batch). Lengths go into fixed log-spaced bins, so every figure is an exact count that a
+reader can recompute.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
 import orjson
 
 from jsonl_assets.core.build_workers import release_pool, result, worker_pool
 from jsonl_assets.core.compression import iter_decompressed
 from jsonl_assets.core.gc_pause import gc_paused
-from jsonl_assets.core.report.record_measures import Size, measure
+from jsonl_assets.core.report.measure_columns import COLUMNS, NONE, Columns, MeasureColumns
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store.base import read_bytes, store_for
 
@@ -34,6 +34,8 @@ LENGTH_EDGES: Final = (
     *sorted({round(m * 10**k) for k in range(6) for m in MANTISSAS}),
     1_000_000,
 )
+_EDGES: Final = np.array(LENGTH_EDGES, dtype=np.int64)
+_BLOCK_RECORDS: Final = 16_384  # records measured before their columns are added
 
 
 @dataclass(slots=True)
@@ -46,14 +48,18 @@ class Histogram:
     high: int | None = None
     bins: list[int] = field(default_factory=lambda: [0] * len(LENGTH_EDGES))
 
-    def add(self, value: int) -> None:
-        self.count += 1
-        self.total += value
-        if self.low is None or value < self.low:
-            self.low = value
-        if self.high is None or value > self.high:
-            self.high = value
-        self.bins[bisect_right(LENGTH_EDGES, value) - 1] += 1
+    def add_many(self, values: np.ndarray) -> None:
+        """`add` each of `values` (non-negative integers)."""
+        if not len(values):
+            return
+        low, high = int(values.min()), int(values.max())
+        self.count += len(values)
+        self.total += int(values.sum())
+        self.low = low if self.low is None else min(self.low, low)
+        self.high = high if self.high is None else max(self.high, high)
+        index = np.searchsorted(_EDGES, values, side="right") - 1
+        counts = np.bincount(index, minlength=len(LENGTH_EDGES))
+        self.bins = [a + int(b) for a, b in zip(self.bins, counts, strict=True)]
 
     def merge(self, other: Histogram) -> None:
         """Add the values `other` counted."""
@@ -65,6 +71,10 @@ class Histogram:
                 self.high = value if self.high is None else max(self.high, value)
         self.bins = [a + b for a, b in zip(self.bins, other.bins, strict=True)]
 
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Histogram:
+        return cls(doc["count"], doc["sum"], doc["min"], doc["max"], list(doc["bins"]))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "count": self.count,
@@ -73,6 +83,16 @@ class Histogram:
             "max": self.high,
             "bins": self.bins,
         }
+
+
+def _counts(values: np.ndarray) -> list[tuple[int, int]]:
+    found, counts = np.unique(values, return_counts=True)
+    return [(int(v), int(n)) for v, n in zip(found, counts, strict=True)]
+
+
+def _count(counter: Counter[int], values: np.ndarray) -> None:
+    for value, n in _counts(values):
+        counter[value] += n
 
 
 def _sorted(counter: Counter[Any]) -> dict[str, int]:
@@ -97,28 +117,47 @@ class CellStats:
     source_records: Counter[str] = field(default_factory=Counter)
     source_chars: Counter[str] = field(default_factory=Counter)
 
-    def _length(self, kind: str, size: Size) -> None:
-        self.lengths[kind]["chars"].add(size[0])
-        self.lengths[kind]["words"].add(size[1])
+    def add_columns(self, cols: Columns, keep: np.ndarray | None = None) -> None:
+        """Add the measured records of `cols` (those where `keep` is True, if given)."""
+        rows = cols.rows if keep is None else cols.rows[keep]
+        col = {name: rows[:, i] for i, name in enumerate(COLUMNS)}
+        self.records += len(rows)
+        for kind in ("prompt", "document"):
+            chars, words = col[f"{kind}_chars"], col[f"{kind}_words"]
+            has = chars != NONE
+            self.lengths[kind]["chars"].add_many(chars[has])
+            self.lengths[kind]["words"].add_many(words[has])
+        responses = cols.responses
+        if keep is not None:
+            responses = responses[np.repeat(keep, cols.column("responses"))]
+        self.lengths["response"]["chars"].add_many(responses[:, 0])
+        self.lengths["response"]["words"].add_many(responses[:, 1])
+        _count(self.turns, col["turns"][col["turns"] > 0])
+        self.tool_call_records += int(col["tool_call"].sum())
+        _count(self.candidates, col["candidates"][col["candidates"] != NONE])
+        for index, n in _counts(col["grading"][col["grading"] != NONE]):
+            self.grading_types[cols.gradings[index]] += n
+        sources, chars = col["source"], col["chars"]
+        for index, n in _counts(sources):
+            self.source_records[cols.sources[index]] += n
+            self.source_chars[cols.sources[index]] += int(chars[sources == index].sum())
 
-    def add(self, record: dict[str, Any]) -> None:
-        m = measure(record, self.objective)
-        self.records += 1
-        if m.prompt is not None:
-            self._length("prompt", m.prompt)
-        for response in m.responses:
-            self._length("response", response)
-        if m.document is not None:
-            self._length("document", m.document)
-        if m.turns is not None:
-            self.turns[m.turns] += 1
-        self.tool_call_records += m.tool_call
-        if m.candidates is not None:
-            self.candidates[m.candidates] += 1
-        if m.grading is not None:
-            self.grading_types[m.grading] += 1
-        self.source_records[m.source] += 1
-        self.source_chars[m.source] += m.chars
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> CellStats:
+        """The inverse of `to_json`."""
+        cell = cls(doc["objective"], doc["split"], doc["records"], doc["shards"])
+        cell.lengths = {
+            k: {u: Histogram.from_json(h) for u, h in units.items()}
+            for k, units in doc["lengths"].items()
+        }
+        cell.turns = Counter({int(k): v for k, v in doc["turns"].items()})
+        cell.tool_call_records = doc["tool_call_records"]
+        cell.candidates = Counter({int(k): v for k, v in doc["candidates"].items()})
+        cell.grading_types = Counter(doc["grading_types"])
+        for source, figures in doc["sources"].items():
+            cell.source_records[source] = figures["records"]
+            cell.source_chars[source] = figures["chars"]
+        return cell
 
     def merge(self, other: CellStats) -> None:
         """Add what `other` (of the same objective and split) measured."""
@@ -178,16 +217,42 @@ def cell_order(cell: CellStats) -> tuple[int, int]:
     return OBJECTIVES.index(cell.objective), SPLITS.index(cell.split)
 
 
-def package_cells(package: Path, manifest: dict[str, Any], workers: int = 1) -> list[CellStats]:
-    """Per objective x split statistics of every record the manifest lists, measured in parts
-    (a shard, or a range of a large shard's lines) on up to `workers` forked processes and
-    added (every figure is a count, sum, minimum or maximum: the result does not depend on
-    who measured what)."""
-    shards = [
-        (entry["objective"], entry["split"], shard)
-        for entry in manifest.get("files", [])
-        for shard in entry.get("shards", [])
-    ]
+# Per (objective, split): the sha256s of its shards, sorted, and the statistics of their
+# records as the build measured them (CellStats.to_json).
+MeasuredCells = Mapping[tuple[str, str], tuple[list[str], dict[str, Any]]]
+
+
+def measured_cells(
+    partitions: Iterable[Any],
+) -> dict[tuple[str, str], tuple[list[str], dict[str, Any]]]:
+    """The statistics the build measured, of the partitions (manifest_builder.PartitionShards)
+    that have them."""
+    return {
+        (p.objective, p.split): (sorted(s["sha256"] for s in p.shards), p.statistics)
+        for p in partitions
+        if p.statistics and p.shards
+    }
+
+
+def package_cells(
+    package: Path, manifest: dict[str, Any], workers: int = 1, measured: MeasuredCells | None = None
+) -> list[CellStats]:
+    """Per objective x split statistics of every record the manifest lists. A cell the build
+    measured (`measured`, for exactly the shards listed) is taken as it is; the shards of the
+    others are measured in parts (a shard, or a range of a large shard's lines) on up to
+    `workers` forked processes and added (every figure is a count, sum, minimum or maximum:
+    the result does not depend on who measured what)."""
+    cells: dict[tuple[str, str], CellStats] = {}
+    shards = []
+    for entry in manifest.get("files", []):
+        key = (entry["objective"], entry["split"])
+        listed = entry.get("shards", [])
+        known = (measured or {}).get(key)
+        if known is not None and known[0] == sorted(s.get("sha256") for s in listed):
+            cells[key] = CellStats.from_json(known[1])
+            cells[key].shards = len(listed)
+            continue
+        shards.extend((*key, shard) for shard in listed)
     counts = [s.get("record_count") for _, _, s in shards]
     known = [c for c in counts if isinstance(c, int) and c > 0]
     # Parts of about an equal number of records, `workers` of them for the whole package.
@@ -201,7 +266,6 @@ def package_cells(package: Path, manifest: dict[str, Any], workers: int = 1) -> 
         for first in range(0, count, step):
             last = first + step if first + step < count else None  # the last part: to the end
             tasks.append((package, objective, split, shard, first, last))
-    cells: dict[tuple[str, str], CellStats] = {}
     for objective, split, _ in shards:
         cells.setdefault((objective, split), CellStats(objective, split))
     for part in _map(shard_cell, tasks, workers):
@@ -221,7 +285,8 @@ def shard_cell(
     """The statistics of a shard's lines `first` to `stop` (None: its end); the part that
     starts at line 0 counts the shard."""
     cell = CellStats(objective, split, shards=int(first == 0))
-    loads, add = orjson.loads, cell.add
+    columns = MeasureColumns(objective)
+    loads, add = orjson.loads, columns.add
     lines = iter_lines(package / shard["path"], shard.get("compression", "none"))
     for index, line in enumerate(lines):
         if index < first:
@@ -229,7 +294,10 @@ def shard_cell(
         if stop is not None and index >= stop:
             break
         if line.strip():
-            add(loads(line))
+            add(loads(line), index)
+            if columns.count == _BLOCK_RECORDS:
+                cell.add_columns(columns.columns())
+    cell.add_columns(columns.columns())
     return cell
 
 

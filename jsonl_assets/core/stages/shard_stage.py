@@ -174,6 +174,7 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
             toolsets=details["toolsets"],
             files=details["files"],
             quarantine=quarantine,
+            statistics=staged.get("statistics", {}),
         ),
     )
     write_marker(marker_path, stage_fp, report.to_json())

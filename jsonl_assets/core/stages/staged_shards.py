@@ -67,6 +67,8 @@ class StagedShards:
         self._one_family = True
         self.writers: dict[str, ShardWriter] = {}
         self.content: dict[str, FamilyContent] = {}
+        # The report's statistics of the records staged (the merge measures them).
+        self.statistics: dict[str, Any] = {}
         self.bytes_in = 0
         self.seconds = 0.0  # the helper thread's CPU time on the shards
         self.waited = 0.0  # the caller's time on them (waiting for the helper, or doing it)
@@ -153,6 +155,7 @@ class StagedShards:
         staged = {
             "shards": [asdict(s) for s in shards],
             "content": {f: c.as_json() for f, c in sorted(self.content.items())},
+            "statistics": self.statistics,
             "bytes_in": self.bytes_in,
             "seconds": self.seconds,
         }

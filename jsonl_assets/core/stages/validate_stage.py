@@ -15,7 +15,7 @@ import hashlib
 import time
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,8 @@ class Validator:
         self.index = 0
         self.bytes_in = 0
         self.duplicates = 0
+        # Called with each accepted record and its line index (a chunk measures them).
+        self.on_accept: Callable[[dict[str, Any], int], None] | None = None
         self._start_batch()
 
     def add_file(self, entry: dict[str, Any]) -> None:
@@ -160,6 +162,8 @@ class Validator:
         self._digests.append(hashlib.sha256(record["id"].encode()).digest()[:16])
         self._positions.append((fi << _POSITION_BITS) | record["metadata"]["trace"][self.kinds[fi]])
         self._accepted.append(k)
+        if self.on_accept is not None:
+            self.on_accept(record, self.index + k)
 
     def _judge_quality(
         self,

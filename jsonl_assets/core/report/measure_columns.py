@@ -1,0 +1,139 @@
+"""The report's measures of many records as integer columns: filled record by record, kept as
+binary blocks (a chunk's accepted records, written beside its lines), read back as numpy
+arrays and added to a cell's statistics with a mask (the merge leaves out the duplicates).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Final
+
+import numpy as np
+import orjson
+
+from jsonl_assets.core.report.record_measures import measure
+from jsonl_assets.core.store.base import store_for
+
+NONE: Final = -1  # a measure the record does not have
+# One row per record; its responses' (chars, words) are rows of a second table, in order.
+COLUMNS: Final = (
+    "line",  # the record's index in its chunk (or its shard)
+    "chars",
+    "turns",
+    "tool_call",
+    "candidates",
+    "grading",  # index into the block's grading types
+    "source",  # index into the block's sources
+    "prompt_chars",
+    "prompt_words",
+    "document_chars",
+    "document_words",
+    "responses",
+)
+_WIDTH: Final = len(COLUMNS)
+_COL: Final = {name: i for i, name in enumerate(COLUMNS)}
+
+
+class MeasureColumns:
+    """Measures of records of one objective, as added; `take_block()` hands them over."""
+
+    def __init__(self, objective: str) -> None:
+        self.objective = objective
+        self._sources: dict[str, int] = {}
+        self._gradings: dict[str, int] = {}
+        self._start()
+
+    def _start(self) -> None:
+        self._rows = array("q")
+        self._responses = array("q")
+        self.count = 0
+
+    def add(self, record: dict[str, Any], line: int) -> None:
+        m = measure(record, self.objective)
+        sources, gradings = self._sources, self._gradings
+        prompt, document = m.prompt, m.document
+        self._rows.extend(
+            (
+                line,
+                m.chars,
+                m.turns or 0,
+                m.tool_call,
+                NONE if m.candidates is None else m.candidates,
+                NONE if m.grading is None else gradings.setdefault(m.grading, len(gradings)),
+                sources.setdefault(m.source, len(sources)),
+                NONE if prompt is None else prompt[0],
+                NONE if prompt is None else prompt[1],
+                NONE if document is None else document[0],
+                NONE if document is None else document[1],
+                len(m.responses),
+            )
+        )
+        for chars, words in m.responses:
+            self._responses.extend((chars, words))
+        self.count += 1
+
+    def take_block(self) -> bytes:
+        """The records added since the last block, as one block (see `iter_blocks`)."""
+        header = orjson.dumps(
+            {
+                "records": self.count,
+                "responses": len(self._responses) // 2,
+                "sources": list(self._sources),
+                "gradings": list(self._gradings),
+            }
+        )
+        block = b"".join(
+            (
+                len(header).to_bytes(4, "little"),
+                header,
+                self._rows.tobytes(),
+                self._responses.tobytes(),
+            )
+        )
+        self._start()
+        return block
+
+    def columns(self) -> Columns:
+        """The records added since the last block, as arrays (and a new block started)."""
+        return _parse(memoryview(self.take_block()))[0]
+
+
+@dataclass(frozen=True)
+class Columns:
+    rows: np.ndarray  # (records, len(COLUMNS)) int64
+    responses: np.ndarray  # (responses, 2) int64
+    sources: list[str]
+    gradings: list[str]
+
+    def column(self, name: str) -> np.ndarray:
+        return self.rows[:, _COL[name]]
+
+
+def _parse(data: memoryview) -> tuple[Columns, int]:
+    size = int.from_bytes(data[:4], "little")
+    header = orjson.loads(data[4 : 4 + size])
+    at = 4 + size
+    n, m = header["records"], header["responses"]
+    rows = np.frombuffer(data, "<i8", n * _WIDTH, at).reshape(n, _WIDTH)
+    at += 8 * n * _WIDTH
+    responses = np.frombuffer(data, "<i8", 2 * m, at).reshape(m, 2)
+    at += 16 * m
+    return Columns(rows, responses, header["sources"], header["gradings"]), at
+
+
+def iter_blocks(handle: IO[bytes]) -> Iterator[Columns]:
+    """The blocks of a measures file, one at a time."""
+    while head := handle.read(4):
+        size = int.from_bytes(head, "little")
+        header_bytes = handle.read(size)
+        header = orjson.loads(header_bytes)
+        body = handle.read(8 * (header["records"] * _WIDTH + 2 * header["responses"]))
+        yield _parse(memoryview(head + header_bytes + body))[0]
+
+
+def read_blocks(path: Path) -> Iterator[Columns]:
+    with store_for(path).open_read(path) as handle:
+        yield from iter_blocks(handle)
