@@ -45,7 +45,7 @@ from jsonl_assets.core.store.work_files import (
     write_marker,
 )
 
-CHUNK_VERSION: Final = "3"  # 3: the report's measures of the accepted records
+CHUNK_VERSION: Final = "3"  # 3: the report's measures; id buckets by two digest bytes
 MARKER: Final = "chunk.json"
 LINES: Final = "lines.jsonl"
 REJECTS: Final = "rejects.jsonl"

@@ -1,7 +1,7 @@
 """Duplicate ids across a partition's chunks, found bucket by bucket in bounded memory.
 
 A chunk worker files each accepted record's id digest, with its line index in the chunk and
-its position, into one of `BUCKETS` files by the digest's first byte (`ids.<b>.bin`, 32
+its position, into one of `BUCKETS` files by the digest's first two bytes (`ids.<b>.bin`, 32
 bytes a record). The merge then takes one bucket at a time: the bucket's entries of every
 chunk, in chunk order, in one table: the first occurrence in global (file, position) order
 wins exactly as if all ids were in one set, and only a bucket's ids (1/BUCKETS of the
@@ -22,7 +22,7 @@ import polars as pl
 from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.work_files import WorkFileWriter
 
-BUCKETS: Final = 16
+BUCKETS: Final = 16  # up to 65,536 (two bytes of the digest choose the bucket)
 _ENTRY: Final = struct.Struct("<16sQQ")  # digest, line index in the chunk, position
 # The same entry read in place: the digest as two big-endian halves (as dedup.py keys ids).
 _RECORD: Final = np.dtype([("hi", ">u8"), ("lo", ">u8"), ("line", "<u8"), ("pos", "<u8")])
@@ -44,7 +44,7 @@ class BucketFiles:
     def add(self, digests: list[bytes], line_indices: list[int], positions: list[int]) -> None:
         pack, buckets = _ENTRY.pack, self._buckets
         for digest, index, position in zip(digests, line_indices, positions, strict=True):
-            buckets[digest[0] % BUCKETS] += pack(digest, index, position)
+            buckets[(digest[0] << 8 | digest[1]) % BUCKETS] += pack(digest, index, position)
 
     def commit(self) -> None:
         for bucket, data in enumerate(self._buckets):
