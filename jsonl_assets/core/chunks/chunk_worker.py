@@ -32,7 +32,7 @@ from jsonl_assets.core.readers import (
     read_source,
 )
 from jsonl_assets.core.readers.jsonl import iter_jsonl
-from jsonl_assets.core.report.measure_columns import MeasureColumns
+from jsonl_assets.core.report.measure_columns import MeasureColumns, report_enabled
 from jsonl_assets.core.stages.extract_stage import Extraction, file_entry
 from jsonl_assets.core.stages.transform_stage import Transformer
 from jsonl_assets.core.stages.validate_stage import Validator
@@ -109,8 +109,10 @@ def run_chunk(
     validator = Validator(cfg, cdirs, [entry], list(task.toolsets), terminated=True)
     transformer.on_new_toolset = lambda toolset: validator.add_toolsets([toolset])
     out = _ChunkFiles(path)
-    measures = MeasureColumns(dirs.objective)
-    validator.on_accept = measures.add
+    # The report's measures of the accepted records (none when the report is off).
+    measures = MeasureColumns(dirs.objective) if report_enabled() else None
+    if measures is not None:
+        validator.on_accept = measures.add
     parts = (extraction, transformer, validator, out)
     try:
         loads = orjson.loads
@@ -126,7 +128,8 @@ def run_chunk(
             lines = transformer.lines
             transformer.flush()
             out.add(lines, validator.take_verdicts(), validator.index - len(lines))
-            out.measures.write(measures.take_block())
+            if measures is not None:
+                out.measures.write(measures.take_block())
             if not taken.full:
                 break
         validator.quarantine.abort()  # the merge writes the validated quarantine
@@ -144,6 +147,7 @@ def run_chunk(
         "bytes_in": chunk.size,
         "lines": validator.index,
         "accepted": out.accepted,
+        "measured": measures is not None,
         "extract": {
             "counters": extraction.counters.as_dict(),
             "bytes_out": extraction.out.bytes_written,

@@ -70,10 +70,14 @@ def merge_chunks(
                 staged.add_file(entry)
         duplicates, validator.ids, validator.id_set_bytes = find_duplicates(chunks, ids_dir(dirs))
         cell = CellStats(dirs.objective, dirs.split)
+        measured = all(report.get("measured") for _, report in chunks)
         for (path, report), found in zip(chunks, duplicates, strict=True):
             _replay(path, report, found, extraction, transformer, validator, staged)
-            _measured(path, found, cell)
-        staged.statistics = cell.to_json()
+            if measured:
+                _measured(path, found, cell)
+        # No statistics unless every chunk measured its records (the report then measures
+        # the shards).
+        staged.statistics = cell.to_json() if measured else {}
     except BaseException:
         for part in parts:
             part.abort()

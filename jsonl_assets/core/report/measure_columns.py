@@ -5,6 +5,7 @@ arrays and added to a cell's statistics with a mask (the merge leaves out the du
 
 from __future__ import annotations
 
+import os
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from jsonl_assets.core.report.record_measures import measure
 from jsonl_assets.core.store.base import store_for
 
 NONE: Final = -1  # a measure the record does not have
+SWITCH: Final = "JSONL_ASSETS_REPORT"  # "0": a build neither measures nor writes the report
 # One row per record; its responses' (chars, words) are rows of a second table, in order.
 COLUMNS: Final = (
     "line",  # the record's index in its chunk (or its shard)
@@ -35,6 +37,11 @@ COLUMNS: Final = (
 )
 _WIDTH: Final = len(COLUMNS)
 _COL: Final = {name: i for i, name in enumerate(COLUMNS)}
+
+
+def report_enabled() -> bool:
+    """Whether builds measure their records and write the report ($JSONL_ASSETS_REPORT)."""
+    return os.environ.get(SWITCH, "1") != "0"
 
 
 class MeasureColumns:

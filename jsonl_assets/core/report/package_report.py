@@ -7,7 +7,6 @@ same metadata.json from the same config keeps them instead of drawing them again
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -15,6 +14,7 @@ from typing import Any, Final
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.report.datacard import render_datacard
 from jsonl_assets.core.report.html_report import charts_of, render_html
+from jsonl_assets.core.report.measure_columns import report_enabled
 from jsonl_assets.core.report.report_data import compute_report, embedded_data
 from jsonl_assets.core.report.statistics import MANIFEST, MeasuredCells
 from jsonl_assets.core.stages.manifest_stage import ManifestResult
@@ -26,7 +26,6 @@ DATACARD: Final = "DATACARD.md"
 DIR_SUFFIX: Final = "-report"
 STAMP: Final = "report.stamp"
 REPORT_VERSION: Final = "1"  # part of the stamp: bump it when the report's content changes
-SWITCH: Final = "JSONL_ASSETS_REPORT"  # "0": a build does not write the report (test suites)
 
 
 def report_dir(cfg: PipelineConfig) -> Path | StoreURL:
@@ -87,7 +86,7 @@ def current_report(cfg: PipelineConfig) -> ReportResult | None:
 def warm_up_report() -> None:
     """Import the chart code ahead of a publication (matplotlib takes ~0.5 s), e.g. on a
     core that would idle meanwhile; nothing when the build writes no report."""
-    if os.environ.get(SWITCH, "1") != "0":
+    if report_enabled():
         import jsonl_assets.core.report.charts  # noqa: F401
 
 
@@ -99,6 +98,6 @@ def report_after_publication(
 ) -> ReportResult | None:
     """The build's hook: the report of a package whose metadata.json was just published
     (None when it was not, or when $JSONL_ASSETS_REPORT is "0")."""
-    if not result.published or os.environ.get(SWITCH, "1") == "0":
+    if not result.published or not report_enabled():
         return None
     return current_report(cfg) or write_report(cfg, workers, measured)

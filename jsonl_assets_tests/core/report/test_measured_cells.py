@@ -3,6 +3,9 @@ duplicates) equal the ones measured again from the published shards, whatever th
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -14,6 +17,29 @@ from jsonl_assets.core.config import load_config
 from jsonl_assets.core.report.statistics import load_manifest, measured_cells, package_cells
 from jsonl_assets_tests.conftest import build_with_core
 from jsonl_assets_tests.core.report.conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def measured_package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The tiny package built with the report on (the suite turns it off), so its chunks
+    measured their records."""
+    with _report_on():
+        config = tiny_config(tmp_path_factory.mktemp("measured") / "data")
+        build_with_core(config)
+    yield config
+
+
+@contextmanager
+def _report_on() -> Iterator[None]:
+    was = os.environ.get("JSONL_ASSETS_REPORT")
+    os.environ["JSONL_ASSETS_REPORT"] = "1"
+    try:
+        yield
+    finally:
+        if was is None:
+            os.environ.pop("JSONL_ASSETS_REPORT", None)
+        else:
+            os.environ["JSONL_ASSETS_REPORT"] = was
 
 
 def _measured_equal_remeasured(config: Path) -> list[dict]:
@@ -28,8 +54,8 @@ def _measured_equal_remeasured(config: Path) -> list[dict]:
     return taken
 
 
-def test_the_builds_statistics_equal_the_shards(tiny_package: Path) -> None:
-    cells = _measured_equal_remeasured(tiny_package)
+def test_the_builds_statistics_equal_the_shards(measured_package: Path) -> None:
+    cells = _measured_equal_remeasured(measured_package)
     assert sum(c["records"] for c in cells) == 104
 
 
@@ -39,7 +65,8 @@ def test_the_builds_statistics_equal_the_shards_of_the_corpus(tmp_path: Path, co
     from jsonl_assets_tests.test_corpus_build import corpus_config
 
     config = corpus_config(tmp_path)
-    build_with_core(config)
+    with _report_on():
+        build_with_core(config)
     cells = _measured_equal_remeasured(config)
     assert {c["objective"] for c in cells} == {"sft", "rft", "cpt"}
 
@@ -51,7 +78,8 @@ def test_the_builds_statistics_equal_the_shards_with_many_chunks(tmp_path: Path)
     doc = yaml.safe_load(config.read_text(encoding="utf-8"))
     doc["output"]["chunk_bytes"] = 4096
     config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    build_with_core(config)
+    with _report_on():
+        build_with_core(config)
     plan = orjson.loads(
         (tmp_path / "data" / "work" / "sft" / "train" / "chunks" / "plan.json").read_bytes()
     )
@@ -59,9 +87,15 @@ def test_the_builds_statistics_equal_the_shards_with_many_chunks(tmp_path: Path)
     assert sum(c["records"] for c in _measured_equal_remeasured(config)) == 104
 
 
-def test_a_stale_measure_is_not_used(tiny_package: Path) -> None:
+def test_with_the_report_off_nothing_is_measured(tiny_package: Path) -> None:
+    # JSONL_ASSETS_REPORT=0 (the suite's setting): the chunks measure nothing, the shards
+    # results hold no statistics, and a report written later measures the shards.
+    assert measured_cells(built_partitions(load_config(tiny_package))[0]) == {}
+
+
+def test_a_stale_measure_is_not_used(measured_package: Path) -> None:
     # Statistics of other shards (the sha256s differ) are ignored: the shards are measured.
-    cfg = load_config(tiny_package)
+    cfg = load_config(measured_package)
     manifest = load_manifest(cfg.output.dir)
     measured = measured_cells(built_partitions(cfg)[0])
     key = next(iter(measured))
