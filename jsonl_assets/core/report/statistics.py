@@ -49,7 +49,7 @@ class Histogram:
     bins: list[int] = field(default_factory=lambda: [0] * len(LENGTH_EDGES))
 
     def add_many(self, values: np.ndarray) -> None:
-        """`add` each of `values` (non-negative integers)."""
+        """Count each of `values` (non-negative integers) into the histogram."""
         if not len(values):
             return
         low, high = int(values.min()), int(values.max())
