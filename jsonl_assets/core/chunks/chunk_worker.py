@@ -203,7 +203,7 @@ class _ChunkFiles:
     """A chunk's outputs, written as its batches come, committed before its marker."""
 
     def __init__(self, path: Path) -> None:
-        self.lines = WorkFileWriter(path / LINES)
+        self.lines = WorkFileWriter(path / LINES, background=True)  # the write releases the GIL
         self.rejects = WorkFileWriter(path / REJECTS)
         self.measures = WorkFileWriter(path / MEASURES)
         self.ids = BucketFiles(path)
