@@ -184,7 +184,8 @@ class Publication:
 
 def publish(cfg: PipelineConfig, lock_timeout: float = 600.0, workers: int = 1) -> Publication:
     """Verify and publish metadata.json from every built partition's persisted results; then
-    the report (its shards measured and its charts drawn on up to `workers` processes)."""
+    the report (from the statistics the partitions' chunks measured; charts drawn on up to
+    `workers` processes)."""
     if cfg.uses_object_storage():
         tune_malloc()
     partitions, problems = built_partitions(cfg)

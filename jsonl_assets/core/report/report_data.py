@@ -34,10 +34,10 @@ def compute_report(
     workers: int = 1,
     measured: MeasuredCells | None = None,
 ) -> dict[str, Any]:
-    """Statistics of the published package in `package` (streamed from its shards, on up to
-    `workers` processes) and of its rejections (counts from metadata.json, examples from the
-    quarantine published with it under `quarantine_dir`, when given); cells in `measured`
-    are not measured again (statistics.package_cells)."""
+    """Statistics of the published package in `package` (the build's, for the cells in
+    `measured`; the others streamed from their shards on up to `workers` processes: see
+    statistics.package_cells) and of its rejections (counts from metadata.json, examples from
+    the quarantine published with it under `quarantine_dir`, when given)."""
     manifest = load_manifest(package)
     published = published_quarantine(package, quarantine_dir) if quarantine_dir else None
     cells = [c.to_json() for c in package_cells(package, manifest, workers, measured)]
