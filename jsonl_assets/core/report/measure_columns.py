@@ -96,8 +96,8 @@ class MeasureColumns:
             (
                 len(header).to_bytes(4, "little"),
                 header,
-                self._rows.tobytes(),
-                self._responses.tobytes(),
+                _little_endian(self._rows),
+                _little_endian(self._responses),
             )
         )
         self._start()
@@ -106,6 +106,11 @@ class MeasureColumns:
     def columns(self) -> Columns:
         """The records added since the last block, as arrays (and a new block started)."""
         return _parse(memoryview(self.take_block()))[0]
+
+
+def _little_endian(values: array[int]) -> bytes:
+    # Blocks are read as little-endian int64 (`_parse`), whatever machine wrote them.
+    return np.frombuffer(values, dtype=np.int64).astype("<i8", copy=False).tobytes()
 
 
 @dataclass(frozen=True)
