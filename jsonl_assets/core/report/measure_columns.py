@@ -5,6 +5,7 @@ arrays and added to a cell's statistics with a mask (the merge leaves out the du
 
 from __future__ import annotations
 
+import io
 import os
 from array import array
 from collections.abc import Iterator
@@ -105,11 +106,11 @@ class MeasureColumns:
 
     def columns(self) -> Columns:
         """The records added since the last block, as arrays (and a new block started)."""
-        return _parse(memoryview(self.take_block()))[0]
+        return next(iter_blocks(io.BytesIO(self.take_block())))
 
 
 def _little_endian(values: array[int]) -> bytes:
-    # Blocks are read as little-endian int64 (`_parse`), whatever machine wrote them.
+    # Blocks are read as little-endian int64 (`iter_blocks`), whatever machine wrote them.
     return np.frombuffer(values, dtype=np.int64).astype("<i8", copy=False).tobytes()
 
 
@@ -124,28 +125,19 @@ class Columns:
         return self.rows[:, _COL[name]]
 
 
-def _parse(data: memoryview) -> tuple[Columns, int]:
-    size = int.from_bytes(data[:4], "little")
-    header = orjson.loads(data[4 : 4 + size])
-    at = 4 + size
-    n, m = header["records"], header["responses"]
-    rows = np.frombuffer(data, "<i8", n * _WIDTH, at).reshape(n, _WIDTH)
-    at += 8 * n * _WIDTH
-    responses = np.frombuffer(data, "<i8", 2 * m, at).reshape(m, 2)
-    at += 16 * m
-    return Columns(rows, responses, header["sources"], header["gradings"]), at
-
-
-def iter_blocks(handle: IO[bytes]) -> Iterator[Columns]:
-    """The blocks of a measures file, one at a time."""
+def iter_blocks(handle: IO[bytes], name: str = "measures") -> Iterator[Columns]:
+    """The blocks of a measures file (`name` in errors), one at a time."""
     while head := handle.read(4):
-        size = int.from_bytes(head, "little")
-        header_bytes = handle.read(size)
-        header = orjson.loads(header_bytes)
-        body = handle.read(8 * (header["records"] * _WIDTH + 2 * header["responses"]))
-        yield _parse(memoryview(head + header_bytes + body))[0]
+        header = orjson.loads(handle.read(int.from_bytes(head, "little")))
+        n, m = header["records"], header["responses"]
+        body = handle.read(8 * (n * _WIDTH + 2 * m))
+        if len(body) != 8 * (n * _WIDTH + 2 * m):
+            raise ValueError(f"{name}: a block of {n} records ends early")
+        rows = np.frombuffer(body, "<i8", n * _WIDTH).reshape(n, _WIDTH)
+        responses = np.frombuffer(body, "<i8", 2 * m, 8 * n * _WIDTH).reshape(m, 2)
+        yield Columns(rows, responses, header["sources"], header["gradings"])
 
 
 def read_blocks(path: Path) -> Iterator[Columns]:
     with store_for(path).open_read(path) as handle:
-        yield from iter_blocks(handle)
+        yield from iter_blocks(handle, str(path))
