@@ -2,7 +2,7 @@
 """One-command set-up and tasks, needing only Python 3.11 and pip.
 
     python3 run.py build   # set up .venv, build the sample package, verify it
-    python3 run.py test    # set up .venv and OS packages, lint (ruff), run the whole test suite
+    python3 run.py test    # set up .venv, OS packages and Azurite, lint (ruff), run every test
     python3 run.py ui      # set up .venv, start `dagster dev` on the project's instance
                            # (quiet; `run.py ui --verbose` shows Dagster's own logs)
 
@@ -69,6 +69,8 @@ def setup() -> None:
 
 OS_PACKAGES: dict[str, str] = {
     "redis-server": "redis-server",  # the Celery broker of the many-worker tests
+    "node": "nodejs",  # runs Azurite, the Azure Blob server of the object-storage tests
+    "npm": "npm",  # installs Azurite from its lock file
     "chromium": "chromium",  # headless browser for the UI screenshots and webserver tests
 }
 """Debian packages the tests need, by the command each provides; installed when missing."""
@@ -92,6 +94,28 @@ def os_packages() -> None:
         sys.exit(f"could not install the OS packages {' '.join(missing)} (apt-get exit {code})")
 
 
+AZURITE_SPEC = ROOT / "jsonl_assets_tests" / "azurite"  # package.json + package-lock.json
+AZURITE_DIR = VENV / "azurite"
+
+
+def azurite() -> None:
+    """Install Azurite into .venv/azurite from its lock file (`npm ci`); skipped when that
+    lock file is already installed there."""
+    spec = [AZURITE_SPEC / "package.json", AZURITE_SPEC / "package-lock.json"]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in spec)).hexdigest()
+    stamp = AZURITE_DIR / ".installed"
+    installed = (AZURITE_DIR / "node_modules" / ".bin" / "azurite-blob").exists()
+    if installed and stamp.exists() and stamp.read_text() == digest:
+        return
+    AZURITE_DIR.mkdir(parents=True, exist_ok=True)
+    for path in spec:
+        (AZURITE_DIR / path.name).write_bytes(path.read_bytes())
+    code = _run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error", cwd=AZURITE_DIR)
+    if code != 0:
+        sys.exit(f"could not install Azurite (npm ci exit {code})")
+    stamp.write_text(digest)
+
+
 def env() -> dict[str, str]:
     out = dict(os.environ)
     out.setdefault("DAGSTER_HOME", str(ROOT / ".dagster_home"))
@@ -113,6 +137,7 @@ def pytest_args(args: list[str]) -> list[str]:
 
 def test(args: list[str]) -> int:
     os_packages()
+    azurite()
     for cmd in (("check", "."), ("format", "--check", ".")):
         code = _run(BIN / "ruff", *cmd)
         if code != 0:

@@ -13,7 +13,10 @@ import orjson
 import pytest
 import yaml
 
+from jsonl_assets_tests.azurite_server import azure, azure_endpoint  # noqa: F401 - fixtures
+from jsonl_assets_tests.gcs_server import gcs, gcs_endpoint  # noqa: F401 - fixtures
 from jsonl_assets_tests.moto_server import s3, s3_endpoint  # noqa: F401 - fixtures
+from jsonl_assets_tests.object_server import object_store  # noqa: F401 - fixtures
 
 # Builds in tests skip report.html and DATACARD.md (matplotlib: ~1-2 s a build); the report's
 # own tests (jsonl_assets_tests/core/report/) turn it back on.

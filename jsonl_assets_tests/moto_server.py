@@ -6,23 +6,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
 from jsonl_assets.core.store import base
 
+from .object_server import ObjectServer
+
 BUCKET = "jsonl-assets-test"
 _buckets = itertools.count()
-
-
-@dataclass(frozen=True)
-class S3Server:
-    endpoint: str
-    bucket: str
-
-    def url(self, key: str) -> str:
-        return f"s3://{self.bucket}/{key}"
 
 
 def start_server() -> tuple[object, str]:
@@ -58,12 +50,13 @@ def s3_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
+def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ObjectServer]:
     """An empty bucket of its own on the loopback server, and the AWS environment (endpoint,
     dummy keys) pointing at it for the test and the processes it starts."""
-    for key, value in aws_env(s3_endpoint).items():
+    env = aws_env(s3_endpoint)
+    for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     bucket = f"{BUCKET}-{next(_buckets)}"
     base.store_for(f"s3://{bucket}").call("create_bucket", Bucket=bucket)  # type: ignore[attr-defined]
-    yield S3Server(s3_endpoint, bucket)
+    yield ObjectServer("s3", s3_endpoint, bucket, env)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from pathlib import Path
 from typing import ClassVar
 
@@ -134,13 +135,30 @@ def test_move_in_copies_across_file_systems(
 def test_an_unknown_scheme_is_named_with_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"no storage backend for 'nope://bucket/x'") as raised:
         store_for("nope://bucket/x")
-    assert "(nope://); known: plain paths, file://, s3://" in str(raised.value)
+    known = "(nope://); known: plain paths, abfs://, az://, file://, gcs://, gs://, s3://"
+    assert known in str(raised.value)
     assert isinstance(store_for(tmp_path), LocalStore)
 
 
 def test_a_backend_is_found_from_its_module_alone() -> None:
     """Every class of the store package that declares SCHEMES serves them; nothing else does."""
+    from jsonl_assets.core.store.azure import AzureStore
+    from jsonl_assets.core.store.gcs import GCSStore
     from jsonl_assets.core.store.s3 import S3Store
 
     found = base.backends()
-    assert found == {"": LocalStore, "file": LocalStore, "s3": S3Store}
+    assert found == {"": LocalStore, "file": LocalStore, "s3": S3Store, "gs": GCSStore,
+                     "gcs": GCSStore, "az": AzureStore, "abfs": AzureStore}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("url", "module", "extra"),
+    [("gs://b/k", "gcsfs.core", "gcs"), ("az://c/k", "adlfs", "azure")],
+)
+def test_a_backend_without_its_client_library_says_what_to_install(
+    url: str, module: str, extra: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
+    store = type(store_for(url))()  # a fresh instance: no file system made yet
+    with pytest.raises(ValueError, match=rf"{url[:5]} locations need .*jsonl-assets\[{extra}\]"):
+        store.stat(url)

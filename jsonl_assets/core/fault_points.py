@@ -16,7 +16,7 @@ CLI is killed first, so the whole build dies as with `kill -9` of the CLI. The p
 | `shard.frame` | a frame written into the shard being filled (mid-shard), staged by the one pass or written by the shards stage |
 | `shard.renamed` | a shard renamed to its final name (in the staging folder, or moved into the package), not yet in the journal |
 | `shard.journaled` | a shard committed in the package and journaled: between shards |
-| `s3.part` | a part of a multipart upload to object storage sent, the upload not completed |
+| `upload.part` | a part of an upload to object storage sent (S3 multipart, GCS resumable, Azure block), the upload not completed |
 | `before_publish` | the package verified, metadata.json not yet written (or PUT) |
 
 `JSONL_ASSETS_PAUSE_AT=<point>[:<n>]` (tests only) pauses instead: the process writes its pid

@@ -12,10 +12,8 @@ no folders: a "folder" is a key prefix, and it exists while an object lies under
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Final
 
@@ -28,19 +26,11 @@ from jsonl_assets.core.store.base import (
     StorePath,
     copy_file_in,
 )
+from jsonl_assets.core.store.object_store import READ_BLOCK, nanoseconds, ranged, split_url
 from jsonl_assets.core.store.url import StoreURL, is_url
 
 PART_BYTES: Final = 5 << 20  # multipart part size: S3's minimum (the last part excepted)
-READ_BLOCK: Final = 4 << 20  # read-ahead of a streamed read
 DELETE_BATCH: Final = 1000
-
-
-def split_url(path: StorePath) -> tuple[str, str]:
-    """`s3://bucket/a/b` -> (`bucket`, `a/b`)."""
-    text = os.fspath(path)
-    rest = text.split("://", 1)[1] if "://" in text else text
-    bucket, _, key = rest.partition("/")
-    return bucket, key.strip("/")
 
 
 def _response(exc: BaseException) -> Any:
@@ -71,10 +61,6 @@ def _missing(exc: Exception) -> bool:
         or _status(exc) == 404
         or _code(exc) in ("NoSuchKey", "404", "NotFound")
     )
-
-
-def _ns(value: Any) -> int:
-    return int(value.timestamp() * 1e9) if isinstance(value, datetime) else 0
 
 
 class S3AtomicWrite:
@@ -122,7 +108,7 @@ class S3AtomicWrite:
         except Exception as exc:
             raise OSError(f"cannot write {self.url}: {exc}") from exc
         self._parts.append({"PartNumber": number, "ETag": done["ETag"]})
-        reached("s3.part")
+        reached("upload.part")
 
     def commit(self) -> None:
         call = self._store.call
@@ -157,34 +143,11 @@ class S3AtomicWrite:
                 )
 
 
-class _Window(io.RawIOBase):
-    """Bytes `start` to `end` of a seekable stream (a ranged read)."""
-
-    def __init__(self, handle: BinaryIO, start: int, end: int) -> None:
-        self._handle = handle
-        handle.seek(start)
-        self._left = max(0, end - start)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._left <= 0:
-            return 0
-        data = self._handle.read(min(len(buffer), self._left))
-        buffer[: len(data)] = data
-        self._left -= len(data)
-        return len(data)
-
-    def close(self) -> None:
-        self._handle.close()
-        super().close()
-
-
 class S3Store:
     """The `Store` of `s3://bucket/key` URLs (one s3fs file system per process)."""
 
     SCHEMES: ClassVar[tuple[str, ...]] = ("s3",)
+    PART_BYTES: ClassVar[int] = PART_BYTES
 
     def __init__(self) -> None:
         self._fs: Any = None
@@ -211,11 +174,7 @@ class S3Store:
             )
         except FileNotFoundError:
             raise FileNotFoundError(2, "no such object", os.fspath(path)) from None
-        if end is not None:
-            return io.BufferedReader(_Window(handle, start, end))  # type: ignore[return-value]
-        if start:
-            handle.seek(start)
-        return handle  # type: ignore[no-any-return]
+        return ranged(handle, start, end)
 
     def open_atomic(self, path: StorePath) -> S3AtomicWrite:
         return S3AtomicWrite(self, path)
@@ -262,7 +221,7 @@ class S3Store:
                 version = head.get("VersionId")
                 return FileStat(
                     size=int(head.get("ContentLength", 0)),
-                    mtime_ns=_ns(head.get("LastModified")),
+                    mtime_ns=nanoseconds(head.get("LastModified")),
                     etag=f"{tag}@{version}" if version and version != "null" else tag,
                 )
         below = self.call(
@@ -305,7 +264,7 @@ class S3Store:
             self.fs.cp_file("/".join(split_url(source)), "/".join(split_url(path)))
         except Exception as exc:
             raise OSError(f"cannot write {os.fspath(path)}: {exc}") from exc
-        reached("s3.copied")
+        reached("upload.copied")
         self.remove(source)
 
     def remove(self, path: StorePath, missing_ok: bool = True, recursive: bool = False) -> None:

@@ -1,0 +1,178 @@
+"""Azure Blob Storage (`az://container/key`) as a `Store`, through adlfs and its blob client.
+
+Credentials come only from the environment adlfs reads: `AZURE_STORAGE_CONNECTION_STRING`, or
+`AZURE_STORAGE_ACCOUNT_NAME` with `AZURE_STORAGE_ACCOUNT_KEY` or `AZURE_STORAGE_SAS_TOKEN`, or a
+service principal (`AZURE_STORAGE_CLIENT_ID`, `..._CLIENT_SECRET`, `..._TENANT_ID`). An atomic
+write stages blocks and becomes the blob when `commit()` commits the block list (a small one is
+a single upload); uncommitted blocks are never visible. `publish` is an upload with `If-Match`
+on the ETag, or `If-None-Match: *` for the first one; HTTP 412/409 become `PreconditionFailed`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Coroutine
+from typing import Any, ClassVar
+
+from jsonl_assets.core.fault_points import reached
+from jsonl_assets.core.store.base import ABSENT, FileStat, PreconditionFailed, StorePath
+from jsonl_assets.core.store.object_store import ObjectStore, needs_package, split_url
+
+
+class AzureAtomicWrite:
+    """Staged blocks that become the blob at `commit()`; `abort()` leaves nothing visible."""
+
+    def __init__(self, store: AzureStore, path: StorePath) -> None:
+        from jsonl_assets.core.store.url import StoreURL
+
+        self.path: Any = StoreURL(os.fspath(path))
+        self.url = os.fspath(path)
+        self._store = store
+        self._container, self._key = split_url(path)
+        self._chunks: list[bytes] = []
+        self._buffered = 0
+        self._blocks: list[str] = []
+
+    def write(self, data: bytes) -> int:
+        self._chunks.append(bytes(data))
+        self._buffered += len(data)
+        if self._buffered >= self._store.PART_BYTES:
+            self._stage()
+        return len(data)
+
+    def _stage(self) -> None:
+        block = f"{len(self._blocks):08d}"
+        data = b"".join(self._chunks)
+        self._chunks, self._buffered = [], 0
+        try:
+            self._store.call(self._container, self._key, "stage_block", block_id=block, data=data)
+        except Exception as exc:
+            raise OSError(f"cannot write {self.url}: {exc}") from exc
+        self._blocks.append(block)
+        reached("upload.part")
+
+    def commit(self) -> None:
+        from azure.storage.blob import BlobBlock
+
+        try:
+            if not self._blocks:  # small: one upload
+                data = b"".join(self._chunks)
+                self._chunks, self._buffered = [], 0
+                self._store.put(self._container, self._key, data, overwrite=True)
+                return
+            if self._chunks:
+                self._stage()
+            blocks = [BlobBlock(b) for b in self._blocks]
+            self._store.call(self._container, self._key, "commit_block_list", block_list=blocks)
+            self._blocks = []
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, Exception) and not isinstance(exc, OSError):
+                raise OSError(f"cannot write {self.url}: {exc}") from exc
+            raise
+
+    def abort(self) -> None:
+        """Uncommitted blocks are invisible and expire in a week; those of a blob that has no
+        committed version yet are removed now."""
+        self._chunks, self._buffered = [], 0
+        if self._blocks:
+            self._blocks = []
+            self._store.remove_uncommitted(self._container, self._key)
+
+
+class AzureStore(ObjectStore):
+    """The `Store` of `az://container/key` URLs (one adlfs file system per process)."""
+
+    SCHEMES: ClassVar[tuple[str, ...]] = ("az", "abfs")
+    SCHEME = "az"
+
+    def make_fs(self) -> Any:
+        try:
+            from adlfs import AzureBlobFileSystem
+        except ImportError as exc:
+            raise ValueError(needs_package("az://", "azure", exc)) from exc
+
+        return AzureBlobFileSystem(skip_instance_cache=True, use_listings_cache=False)
+
+    def tag(self, info: dict[str, Any]) -> str:
+        etag = str(info.get("etag") or "").strip('"')
+        version = info.get("version_id")
+        return f"{etag}@{version}" if version else etag
+
+    def open_atomic(self, path: StorePath) -> AzureAtomicWrite:
+        return AzureAtomicWrite(self, path)
+
+    def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        """Run one of the blob client's coroutines on adlfs's event loop."""
+        from fsspec.asyn import sync
+
+        async def wrapped() -> Any:
+            return await coroutine
+
+        return sync(self.fs.loop, wrapped)
+
+    async def blob_call(self, container: str, key: str, method: str, **kwargs: Any) -> Any:
+        """`method` of the blob client of `container`/`key`, with `kwargs`."""
+        client = self.fs.service_client.get_blob_client(container=container, blob=key)
+        async with client:
+            return await getattr(client, method)(**kwargs)
+
+    def call(self, container: str, key: str, method: str, **kwargs: Any) -> Any:
+        """`blob_call`, run to its end."""
+        return self.run(self.blob_call(container, key, method, **kwargs))
+
+    def put(self, container: str, key: str, data: bytes, **condition: Any) -> Any:
+        return self.call(container, key, "upload_blob", data=data, **condition)
+
+    def publish(self, path: StorePath, data: bytes, expected_tag: str | None = None) -> FileStat:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+
+        container, key = split_url(path)
+        condition: dict[str, Any] = {"overwrite": True}
+        if expected_tag == ABSENT:
+            condition = {"overwrite": False}
+        elif expected_tag is not None:
+            etag = f'"{expected_tag.split("@", 1)[0]}"'
+            condition["etag"], condition["match_condition"] = etag, MatchConditions.IfNotModified
+        try:
+            self.put(container, key, data, **condition)
+        except (ResourceModifiedError, ResourceExistsError) as exc:
+            raise PreconditionFailed(
+                f"HTTP 412 from {os.fspath(path)}: another version was published "
+                f"(expected {expected_tag})"
+            ) from exc
+        except Exception as exc:
+            raise OSError(f"cannot write {os.fspath(path)}: {exc}") from exc
+        st = self.stat(path)
+        assert st is not None
+        return st
+
+    async def _uncommitted(self, container: str, prefix: str) -> list[str]:
+        """Names under `prefix` that have uncommitted blocks and no committed version."""
+        client = self.fs.service_client.get_container_client(container)
+        every = client.list_blobs(name_starts_with=prefix, include=["uncommittedblobs"])
+        names = {b.name async for b in every}
+        names -= {b.name async for b in client.list_blobs(name_starts_with=prefix)}
+        return sorted(names)
+
+    def remove_uncommitted(self, container: str, key: str) -> None:
+        if key in self.run(self._uncommitted(container, key)):
+            # best effort: uncommitted blocks expire by themselves (a week)
+            with contextlib.suppress(Exception):
+                self.call(container, key, "delete_blob")
+
+    def remove_partials(self, folder: StorePath, prefix: str = "") -> int:
+        """Delete the blobs under `folder` whose name starts with `prefix` that a killed write
+        left with staged blocks and no committed version (never visible); return how many."""
+        container, key = split_url(folder)
+        names = self.run(self._uncommitted(container, f"{key}/{prefix}" if key else prefix))
+        for name in names:
+            self.call(container, name, "delete_blob")
+        return len(names)
+
+    def incomplete_uploads(self, folder: StorePath) -> list[str]:
+        """Names under `folder` with staged blocks and no committed version."""
+        container, key = split_url(folder)
+        return list(self.run(self._uncommitted(container, key)))

