@@ -5,8 +5,8 @@ glibc raises its mmap threshold to the size of the largest mmapped block freed (
 so once a multi-MiB buffer (a read block, a frame, a multipart part, a joined batch) has been
 freed, later ones come from the heap arenas, where several threads' churn of them leaves
 memory that is never returned. A fixed threshold also turns that adjustment off (measured:
-`bench/s3_memory.py --size-gb 1`, peak RSS 411 -> 229 MB at the same speed). A no-op where
-the C library has no `mallopt` (musl, macOS).
+`bench/object_storage_memory.py --size-gb 1`, peak RSS 411 -> 229 MB at the same speed). A
+no-op where the C library has no `mallopt` (musl, macOS).
 
 Only builds that touch object storage set it: s3fs's multi-MiB part buffers are what stayed
 in the arenas (411 MB without it). On local disk it saved little (peak 265 -> 244 MB on a

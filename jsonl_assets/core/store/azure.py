@@ -17,36 +17,27 @@ from typing import Any, ClassVar
 
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.store.base import ABSENT, FileStat, PreconditionFailed, StorePath
-from jsonl_assets.core.store.object_store import ObjectStore, needs_package, split_url
+from jsonl_assets.core.store.object_store import (
+    ObjectStore,
+    PartUpload,
+    needs_package,
+    split_url,
+)
 
 
-class AzureAtomicWrite:
+class AzureAtomicWrite(PartUpload):
     """Staged blocks that become the blob at `commit()`; `abort()` leaves nothing visible."""
 
     def __init__(self, store: AzureStore, path: StorePath) -> None:
-        from jsonl_assets.core.store.url import StoreURL
-
-        self.path: Any = StoreURL(os.fspath(path))
-        self.url = os.fspath(path)
-        self._store = store
-        self._container, self._key = split_url(path)
-        self._chunks: list[bytes] = []
-        self._buffered = 0
+        super().__init__(store, path)
+        self._store: AzureStore = store
         self._blocks: list[str] = []
 
-    def write(self, data: bytes) -> int:
-        self._chunks.append(bytes(data))
-        self._buffered += len(data)
-        if self._buffered >= self._store.PART_BYTES:
-            self._stage()
-        return len(data)
-
-    def _stage(self) -> None:
+    def send_part(self) -> None:
         block = f"{len(self._blocks):08d}"
-        data = b"".join(self._chunks)
-        self._chunks, self._buffered = [], 0
+        data = self.take()
         try:
-            self._store.call(self._container, self._key, "stage_block", block_id=block, data=data)
+            self._store.call(self._bucket, self._key, "stage_block", block_id=block, data=data)
         except Exception as exc:
             raise OSError(f"cannot write {self.url}: {exc}") from exc
         self._blocks.append(block)
@@ -57,14 +48,12 @@ class AzureAtomicWrite:
 
         try:
             if not self._blocks:  # small: one upload
-                data = b"".join(self._chunks)
-                self._chunks, self._buffered = [], 0
-                self._store.put(self._container, self._key, data, overwrite=True)
+                self._store.put(self._bucket, self._key, self.take(), overwrite=True)
                 return
             if self._chunks:
-                self._stage()
+                self.send_part()
             blocks = [BlobBlock(b) for b in self._blocks]
-            self._store.call(self._container, self._key, "commit_block_list", block_list=blocks)
+            self._store.call(self._bucket, self._key, "commit_block_list", block_list=blocks)
             self._blocks = []
         except BaseException as exc:
             self.abort()
@@ -78,7 +67,7 @@ class AzureAtomicWrite:
         self._chunks, self._buffered = [], 0
         if self._blocks:
             self._blocks = []
-            self._store.remove_uncommitted(self._container, self._key)
+            self._store.remove_uncommitted(self._bucket, self._key)
 
 
 class AzureStore(ObjectStore):

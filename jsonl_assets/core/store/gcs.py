@@ -19,7 +19,12 @@ import orjson
 
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.store.base import ABSENT, FileStat, PreconditionFailed, StorePath
-from jsonl_assets.core.store.object_store import ObjectStore, needs_package, split_url
+from jsonl_assets.core.store.object_store import (
+    ObjectStore,
+    PartUpload,
+    needs_package,
+    split_url,
+)
 
 EMULATOR_ENV: Final = "STORAGE_EMULATOR_HOST"
 CHUNK_UNIT: Final = 256 << 10  # a resumable upload's chunks are multiples of 256 KiB (not the last)
@@ -38,31 +43,21 @@ def _multipart_body(key: str, data: bytes) -> bytes:
     )
 
 
-class GCSAtomicWrite:
+class GCSAtomicWrite(PartUpload):
     """A resumable upload that becomes the object with its last chunk; `abort()` cancels it."""
 
     def __init__(self, store: GCSStore, path: StorePath) -> None:
-        from jsonl_assets.core.store.url import StoreURL
-
-        self.path: Any = StoreURL(os.fspath(path))
-        self.url = os.fspath(path)
-        self._store = store
-        self._bucket, self._key = split_url(path)
-        self._chunks: list[bytes] = []
-        self._buffered = 0
+        super().__init__(store, path)
+        self._store: GCSStore = store
         self._sent = 0
         self._location: str | None = None
 
-    def write(self, data: bytes) -> int:
-        self._chunks.append(bytes(data))
-        self._buffered += len(data)
-        if self._buffered >= self._store.PART_BYTES:
-            self._send(final=False)
-        return len(data)
+    def send_part(self) -> None:
+        self._send(final=False)
 
     def _send(self, final: bool) -> None:
         fs = self._store.fs
-        data = b"".join(self._chunks)
+        data = self.take()
         size = len(data) if final else len(data) - len(data) % CHUNK_UNIT
         body, rest = data[:size], data[size:]
         try:
@@ -98,8 +93,7 @@ class GCSAtomicWrite:
     def commit(self) -> None:
         try:
             if self._location is None:  # small: one upload
-                self._store.upload(self._bucket, self._key, b"".join(self._chunks))
-                self._chunks, self._buffered = [], 0
+                self._store.upload(self._bucket, self._key, self.take())
                 return
             self._send(final=True)
             self._location = None

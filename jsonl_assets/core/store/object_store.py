@@ -1,9 +1,10 @@
-"""What the fsspec-backed object stores share: ranged reads, listings, stat, globs, removal.
+"""What the object stores (s3.py, gcs.py, azure.py) share: reads, appends, moves, globs,
+and the fsspec answers to listing, stat and removal.
 
-`ObjectStore` holds one fsspec file system per process and answers every `Store` method that
-plain fsspec calls can answer; a backend (gcs.py, azure.py) adds the three that need its own
-API: `open_atomic` (an upload invisible until committed), `publish` (a conditional write) and
-`remove_partials` (uploads a killed build left). `Window` is the ranged read of s3.py too.
+`ObjectStore` holds one fsspec file system per process; a backend gives it (`make_fs`) and
+adds what needs its own API: `open_atomic` (a `PartUpload`, invisible until committed),
+`publish` (a conditional write) and `remove_partials` (uploads a killed build left); S3 also
+lists, stats and removes through botocore.
 """
 
 from __future__ import annotations
@@ -76,6 +77,37 @@ def needs_package(scheme: str, extra: str, exc: ImportError) -> str:
         f"{scheme} locations need the {exc.name or 'client'} package, which is not installed: "
         f"pip install 'jsonl-assets[{extra}]'"
     )
+
+
+class PartUpload:
+    """An upload written in parts: `write` buffers, and hands each `store.PART_BYTES` or more
+    to `send_part` (a backend's); `take` empties the buffer. `path` is the final URL."""
+
+    def __init__(self, store: ObjectStore, path: StorePath) -> None:
+        from jsonl_assets.core.store.url import StoreURL
+
+        self.path: Any = StoreURL(os.fspath(path))
+        self.url = os.fspath(path)
+        self._store = store
+        self._bucket, self._key = split_url(path)
+        self._chunks: list[bytes] = []  # written, not yet sent (joined once per part)
+        self._buffered = 0
+
+    def send_part(self) -> None:
+        raise NotImplementedError
+
+    def write(self, data: bytes) -> int:
+        self._chunks.append(bytes(data))
+        self._buffered += len(data)
+        if self._buffered >= self._store.PART_BYTES:
+            self.send_part()  # a part may pass PART_BYTES by one write
+        return len(data)
+
+    def take(self) -> bytes:
+        """What is buffered, joined; the buffer is then empty."""
+        data = b"".join(self._chunks)
+        self._chunks, self._buffered = [], 0
+        return data
 
 
 class ObjectStore:

@@ -14,8 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, BinaryIO, ClassVar, Final
+from typing import Any, ClassVar, Final
 
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.store.base import (
@@ -24,10 +23,8 @@ from jsonl_assets.core.store.base import (
     FileStat,
     PreconditionFailed,
     StorePath,
-    copy_file_in,
 )
-from jsonl_assets.core.store.object_store import READ_BLOCK, nanoseconds, ranged, split_url
-from jsonl_assets.core.store.url import StoreURL, is_url
+from jsonl_assets.core.store.object_store import ObjectStore, PartUpload, nanoseconds, split_url
 
 PART_BYTES: Final = 5 << 20  # multipart part size: S3's minimum (the last part excepted)
 DELETE_BATCH: Final = 1000
@@ -63,34 +60,17 @@ def _missing(exc: Exception) -> bool:
     )
 
 
-class S3AtomicWrite:
+class S3AtomicWrite(PartUpload):
     """A multipart upload that becomes the object at `commit()`; `abort()` leaves nothing."""
 
     def __init__(self, store: S3Store, path: StorePath) -> None:
-        self.path: Any = StoreURL(os.fspath(path))
-        self.url = os.fspath(path)
-        self._store = store
-        self._bucket, self._key = split_url(path)
-        self._chunks: list[bytes] = []  # written, not yet sent (joined once per part)
-        self._buffered = 0
+        super().__init__(store, path)
+        self._store: S3Store = store
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
 
-    def write(self, data: bytes) -> int:
-        self._chunks.append(bytes(data))
-        self._buffered += len(data)
-        if self._buffered >= PART_BYTES:
-            part = b"".join(self._chunks)
-            self._chunks, self._buffered = [], 0
-            self._send(part)  # a part may pass PART_BYTES by one write: parts need no fixed size
-        return len(data)
-
-    def _rest(self) -> bytes:
-        rest = b"".join(self._chunks)
-        self._chunks, self._buffered = [], 0
-        return rest
-
-    def _send(self, part: bytes) -> None:
+    def send_part(self) -> None:
+        part = self.take()  # parts need no fixed size (but the last, 5 MiB at least)
         call = self._store.call
         try:
             if self._upload_id is None:
@@ -114,10 +94,10 @@ class S3AtomicWrite:
         call = self._store.call
         try:
             if self._upload_id is None:  # small: one PUT
-                call("put_object", Bucket=self._bucket, Key=self._key, Body=self._rest())
+                call("put_object", Bucket=self._bucket, Key=self._key, Body=self.take())
                 return
             if self._chunks:
-                self._send(self._rest())
+                self.send_part()
             call(
                 "complete_multipart_upload",
                 Bucket=self._bucket,
@@ -143,52 +123,25 @@ class S3AtomicWrite:
                 )
 
 
-class S3Store:
-    """The `Store` of `s3://bucket/key` URLs (one s3fs file system per process)."""
+class S3Store(ObjectStore):
+    """The `Store` of `s3://bucket/key` URLs (one s3fs file system per process): reads and
+    appends as every object store; listings, stat, removal and uploads by botocore calls."""
 
     SCHEMES: ClassVar[tuple[str, ...]] = ("s3",)
-    PART_BYTES: ClassVar[int] = PART_BYTES
+    SCHEME = "s3"
+    PART_BYTES = PART_BYTES
 
-    def __init__(self) -> None:
-        self._fs: Any = None
-        self._pid = 0
+    def make_fs(self) -> Any:
+        import s3fs
 
-    @property
-    def fs(self) -> Any:
-        if self._fs is None or self._pid != os.getpid():  # a forked worker makes its own
-            import s3fs
-
-            self._fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
-            self._pid = os.getpid()
-        return self._fs
+        return s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
 
     def call(self, method: str, **kwargs: Any) -> Any:
         """A botocore call through s3fs's client (its retries, its credentials chain)."""
         return self.fs.call_s3(method, **kwargs)
 
-    def open_read(self, path: StorePath, start: int = 0, end: int | None = None) -> BinaryIO:
-        bucket, key = split_url(path)
-        try:
-            handle = self.fs.open(
-                f"{bucket}/{key}", "rb", block_size=READ_BLOCK, cache_type="readahead"
-            )
-        except FileNotFoundError:
-            raise FileNotFoundError(2, "no such object", os.fspath(path)) from None
-        return ranged(handle, start, end)
-
     def open_atomic(self, path: StorePath) -> S3AtomicWrite:
         return S3AtomicWrite(self, path)
-
-    def append(self, path: StorePath, data: bytes) -> None:
-        """Object storage cannot append: the (small) object is read and written again."""
-        try:
-            with self.open_read(path) as handle:
-                before = handle.read()
-        except FileNotFoundError:
-            before = b""
-        out = self.open_atomic(path)
-        out.write(before + data)
-        out.commit()
 
     def list(self, folder: StorePath) -> Iterator[Entry]:
         bucket, key = split_url(folder)
@@ -252,21 +205,6 @@ class S3Store:
         assert st is not None
         return st
 
-    def move_in(self, source: StorePath, path: StorePath) -> None:
-        """A local file: uploaded (multipart) and deleted. An object of this store (a shard
-        staged under the package): copied by the server (CopyObject; a multipart copy over
-        5 GB, invisible until completed), then deleted."""
-        if not is_url(source):
-            copy_file_in(self, Path(source), path, PART_BYTES)
-            Path(source).unlink()
-            return
-        try:
-            self.fs.cp_file("/".join(split_url(source)), "/".join(split_url(path)))
-        except Exception as exc:
-            raise OSError(f"cannot write {os.fspath(path)}: {exc}") from exc
-        reached("upload.copied")
-        self.remove(source)
-
     def remove(self, path: StorePath, missing_ok: bool = True, recursive: bool = False) -> None:
         bucket, key = split_url(path)
         if recursive:
@@ -287,10 +225,6 @@ class S3Store:
             if not page.get("IsTruncated"):
                 return
             token = {"ContinuationToken": page["NextContinuationToken"]}
-
-    def glob(self, pattern: str) -> list[str]:
-        """URLs of the objects matching `pattern` (fsspec glob: `*`, `?`, `[...]`, `**`)."""
-        return [f"s3://{key}" for key in self.fs.glob(pattern) if not self.fs.isdir(key)]
 
     def remove_partials(self, folder: StorePath, prefix: str = "") -> int:
         """Abort the incomplete multipart uploads under `folder` whose name starts with
