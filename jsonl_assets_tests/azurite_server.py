@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +13,7 @@ import pytest
 
 from jsonl_assets.core.store import base
 
-from .gcs_server import free_port, stop, wait_for
-from .object_server import ObjectServer
+from .object_server import ObjectServer, free_port, serving
 
 REPO = Path(__file__).resolve().parents[1]
 AZURITE = REPO / ".venv" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
@@ -41,19 +39,11 @@ def azure_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     args = ["--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence"]
-    args += ["--silent", "--loose", "--skipApiVersionCheck"]
-    process = subprocess.Popen(
-        [command, *args], stdout=subprocess.DEVNULL, cwd=tmp_path_factory.mktemp("azurite")
-    )
-    try:
-        wait_for(f"{endpoint}/{ACCOUNT}?comp=list", process)
-        for scheme in SCHEMES:
-            base._stores.pop(scheme, None)  # a store made with another environment
+    # --disableTelemetry: Azurite would otherwise send usage data out; nothing leaves loopback.
+    args += ["--silent", "--loose", "--skipApiVersionCheck", "--disableTelemetry"]
+    ready = f"{endpoint}/{ACCOUNT}?comp=list"
+    with serving([command, *args], ready, SCHEMES, cwd=tmp_path_factory.mktemp("azurite")):
         yield endpoint
-    finally:
-        for scheme in SCHEMES:
-            base._stores.pop(scheme, None)
-        stop(process)
 
 
 @pytest.fixture

@@ -5,10 +5,6 @@ a test a bucket of its own and `STORAGE_EMULATOR_HOST` pointing at the server.""
 from __future__ import annotations
 
 import itertools
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -16,40 +12,10 @@ import pytest
 from jsonl_assets.core.store import base
 from jsonl_assets.core.store.gcs import EMULATOR_ENV
 
-from .object_server import ObjectServer
+from .object_server import ObjectServer, free_port, serving
 
 _buckets = itertools.count()
 SCHEMES = ("gs", "gcs")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
-    """Until `url` answers (any HTTP status) or the server has died."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server for {url} did not start") from None
-            time.sleep(0.1)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -60,16 +26,8 @@ def gcs_endpoint() -> Iterator[str]:
     endpoint = f"http://127.0.0.1:{port}"
     args = ["-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(port)]
     args += ["-external-url", endpoint, "-log-level", "error"]
-    process = subprocess.Popen([str(_get_binary_path()), *args], stdout=subprocess.DEVNULL)
-    try:
-        wait_for(f"{endpoint}/storage/v1/b", process)
-        for scheme in SCHEMES:
-            base._stores.pop(scheme, None)  # a store made with another environment
+    with serving([str(_get_binary_path()), *args], f"{endpoint}/storage/v1/b", SCHEMES):
         yield endpoint
-    finally:
-        for scheme in SCHEMES:
-            base._stores.pop(scheme, None)
-        stop(process)
 
 
 @pytest.fixture

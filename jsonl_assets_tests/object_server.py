@@ -4,9 +4,19 @@ the server. `object_store` runs a test once per backend."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
+
+from jsonl_assets.core.store import base
 
 
 @dataclass(frozen=True)
@@ -18,6 +28,51 @@ class ObjectServer:
 
     def url(self, key: str) -> str:
         return f"{self.scheme}://{self.bucket}/{key}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    """Until `url` answers (any HTTP status) or the server has died."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server for {url} did not start") from None
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def serving(
+    command: list[str], ready: str, schemes: tuple[str, ...], cwd: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`command` running until the block ends (then stopped by its PID), once `ready` answers;
+    the stores of `schemes` are made afresh inside the block and after it (their clients
+    read the environment that points them at a server)."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, cwd=cwd)
+    try:
+        wait_for(ready, process)
+        for scheme in schemes:
+            base._stores.pop(scheme, None)
+        yield process
+    finally:
+        for scheme in schemes:
+            base._stores.pop(scheme, None)
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def pending_uploads(store: object, folder: str) -> list[str] | None:
