@@ -4,7 +4,8 @@ deletion.
 
 * `output.dir`, `work_dir` and `quarantine_dir` may not be the filesystem root, the home dir
   (or a folder above it), one another or inside one another, nor a folder a source glob
-  reads (so a build never reads back its own output), nor hold a source folder.
+  reads (so a build never reads back its own output), nor hold a source folder. Object-storage
+  locations obey the same rules, as key prefixes.
 * Orphan removal deletes only shards this project recorded as its own (its partition ledger
   in the work dir, or the published metadata.json); any other file in the package dir
   (a user's `data/cpt-train-00007.jsonl.zst`, `data/x.jsonl.zst`, `notes.txt`) fails the
@@ -220,3 +221,64 @@ def test_own_orphans_are_still_removed_even_without_the_work_dir(
         assert all((package / name).exists() for name in LOCK_FILES)
     finally:
         held.release()
+
+
+@pytest.mark.parametrize(
+    ("dirs", "globs", "blamed", "message"),
+    [
+        ({"output.dir": "s3://b/pkg", "output.quarantine_dir": "s3://b/pkg"}, [],
+         "output.quarantine_dir", "is the same location as output.dir"),
+        ({"output.dir": "gs://b/pkg", "output.quarantine_dir": "gcs://b/pkg/q"}, [],
+         "output.quarantine_dir", "lies inside output.dir"),
+        ({"output.dir": "az://c/pkg/p", "output.quarantine_dir": "az://c/pkg"}, [],
+         "output.dir", "lies inside output.quarantine_dir"),
+        ({"output.dir": "s3://b/raw/pkg"}, ["s3://b/raw/**/*.jsonl"],
+         "output.dir", "lies in s3://b/raw, the source root of sources[0].paths[0]"),
+        ({"output.dir": "s3://b/raw/sub/pkg"}, ["s3://b/raw/*.jsonl"],
+         "output.dir", "the source root"),  # not reached by the glob: refused all the same
+        ({"output.dir": "s3://b/raw"}, ["s3://b/raw/x.jsonl"],
+         "output.dir", "the source root"),
+        ({"output.dir": "s3://b"}, ["s3://b/raw/*.jsonl"],
+         "output.dir", "holds s3://b/raw, which sources[0].paths[0]"),
+    ],
+)  # fmt: skip
+def test_object_storage_locations_obey_the_same_rules(
+    dirs: dict[str, str], globs: list[str], blamed: str, message: str
+) -> None:
+    from jsonl_assets.core.config.output_dirs import DirProblem, check_url_dirs
+
+    with pytest.raises(DirProblem) as raised:
+        check_url_dirs(dirs, [("sources[0]", globs)])
+    assert raised.value.key == blamed and message in raised.value.message
+
+
+def test_object_storage_locations_apart_are_allowed() -> None:
+    from jsonl_assets.core.config.output_dirs import check_url_dirs
+
+    check_url_dirs(
+        {"output.dir": "s3://b/pkg", "output.quarantine_dir": "s3://b/pkg-quarantine"},
+        [("sources[0]", ["s3://b/raw/**/*.jsonl"]), ("sources[1]", ["s3://other/pkg/*.jsonl"])],
+    )
+    check_url_dirs({"output.dir": "gs://b/raw"}, [("sources[0]", ["s3://b/raw/*.jsonl"])])
+
+
+@pytest.mark.slow
+def test_a_package_inside_an_object_storage_source_is_refused_at_load_time(
+    s3: Any, tmp_path: Path
+) -> None:
+    from jsonl_assets.core.store.base import store_for
+
+    store_for(s3.url("raw/a.jsonl")).publish(s3.url("raw/a.jsonl"), b'{"id": "1", "text": "x"}\n')
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "d"},
+            "output": {"dir": s3.url("raw/pkg"), "quarantine_dir": s3.url("quarantine")},
+            "sources": [{"name": "n", "paths": [s3.url("raw/**/*.jsonl")], "objective": "cpt",
+                         "adapter": "text", "split": "train"}],
+        },
+    )  # fmt: skip
+    with pytest.raises(
+        ConfigError, match=r"output\.dir: .*raw/pkg lies in s3://.*/raw, the source"
+    ):
+        load_config(config)

@@ -24,7 +24,12 @@ from jsonl_assets.core.config.models import (
     PerObjective,
     SourceThresholds,
 )
-from jsonl_assets.core.config.output_dirs import DirProblem, check_own_dirs, check_source_overlap
+from jsonl_assets.core.config.output_dirs import (
+    DirProblem,
+    check_own_dirs,
+    check_source_overlap,
+    check_url_dirs,
+)
 from jsonl_assets.core.config.pipeline import (
     DatasetConfig,
     OutputConfig,
@@ -159,8 +164,20 @@ def _check_source_overlap(
         )
         for i, s in enumerate(sources)
     ]
+    urls = {
+        key: os.fspath(path)
+        for key, path in (
+            ("output.dir", output.dir),
+            ("output.quarantine_dir", output.quarantine_dir),
+        )
+        if isinstance(path, StoreURL)
+    }
+    url_globs = [
+        (f"sources[{i}]", [p for p in s.patterns if is_url(p)]) for i, s in enumerate(sources)
+    ]
     try:
         check_source_overlap(dirs, cfg_path.parent, entries)
+        check_url_dirs(urls, url_globs)
     except DirProblem as exc:
         raise ConfigError(cfg_path, exc.key, exc.message) from None
 

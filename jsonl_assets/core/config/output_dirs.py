@@ -6,7 +6,9 @@ another; none may lie in a source root (a glob's folder before its first wildcar
 When that root is the config's own folder (`train.jsonl`, `*.jsonl`), only the folders the
 glob's wildcards can reach count: a package beside the config is the common layout. A file a glob
 matched through a symlink into one of the dirs is refused too. So a build never reads back
-its own output, nor ships its work or quarantine files inside the package.
+its own output, nor ships its work or quarantine files inside the package. Object-storage
+locations (`s3://`, `gs://`, `az://`) obey the same rules, compared as key prefixes
+(`check_url_dirs`): there is no symlink nor `..` there to follow.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from jsonl_assets.core.config.source_globs import can_reach, expand_glob, split_root
+from jsonl_assets.core.config.source_globs import can_reach, expand_glob, has_magic, split_root
 
 
 class DirProblem(Exception):
@@ -92,6 +94,55 @@ def check_source_overlap(
                         f"{source_key}.paths[{j}]",
                         f"matches {file}, which lies inside {key} ({path}) (through a "
                         "symlink): a build would read its own output back",
+                    )
+
+
+def url_parts(url: str) -> tuple[str, ...]:
+    """A location's scheme (as its backend's first name: `gcs` is `gs`), bucket and key parts."""
+    from jsonl_assets.core.store.base import backends, url_scheme
+
+    scheme = url_scheme(url)
+    canonical = getattr(backends().get(scheme), "SCHEMES", (scheme,))[0]
+    rest = url.split("://", 1)[1]
+    return (f"{canonical}://", *(p for p in rest.split("/") if p))
+
+
+def _under(inner: tuple[str, ...], outer: tuple[str, ...]) -> bool:
+    return len(inner) > len(outer) and inner[: len(outer)] == outer
+
+
+def check_url_dirs(dirs: Mapping[str, str], sources: Sequence[tuple[str, Sequence[str]]]) -> None:
+    """`dirs`: dotted key -> object-storage location, in config order; `sources`: (dotted key
+    of the source, its object-storage globs). The two may not be one location nor lie in one
+    another, and neither may lie in a glob's source root (its parts before the first wildcard)
+    nor hold it."""
+    own = {key: url_parts(url) for key, url in dirs.items()}
+    items = list(own.items())
+    for i, (key_a, a) in enumerate(items):
+        for key_b, b in items[i + 1 :]:
+            if a == b:
+                raise DirProblem(key_b, f"{dirs[key_b]} is the same location as {key_a}")
+            if _under(b, a):
+                raise DirProblem(key_b, f"{dirs[key_b]} lies inside {key_a} ({dirs[key_a]})")
+            if _under(a, b):
+                raise DirProblem(key_a, f"{dirs[key_a]} lies inside {key_b} ({dirs[key_b]})")
+    for source_key, patterns in sources:
+        for j, pattern in enumerate(patterns):
+            parts = url_parts(pattern)
+            cut = next(i for i, p in enumerate(parts) if has_magic(p) or i == len(parts) - 1)
+            root = parts[:cut]
+            shown = "/".join(root).replace(":///", "://", 1)
+            where = f"{source_key}.paths[{j}] ({pattern!r})"
+            for key, path in own.items():
+                if path == root or _under(path, root):  # reached or not, as for a local root
+                    raise DirProblem(
+                        key,
+                        f"{dirs[key]} lies in {shown}, the source root of {where}: a build "
+                        "could read its own output back; move it out of the sources",
+                    )
+                if _under(root, path):
+                    raise DirProblem(
+                        key, f"{dirs[key]} holds {shown}, which {where} reads; keep them apart"
                     )
 
 
