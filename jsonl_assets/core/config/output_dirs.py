@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 
 from jsonl_assets.core.config.source_globs import can_reach, expand_glob, has_magic, split_root
 
@@ -29,7 +29,7 @@ class DirProblem(Exception):
         super().__init__(f"{key}: {message}")
 
 
-def _inside(path: Path, folder: Path) -> bool:
+def _inside(path: PurePath, folder: PurePath) -> bool:
     return path != folder and path.is_relative_to(folder)
 
 
@@ -50,15 +50,20 @@ def check_own_dirs(dirs: Mapping[str, Path]) -> None:
             raise DirProblem(key, f"{path} exists and is not a folder")
         if home is not None and _inside(home, path):
             raise DirProblem(key, f"{path} holds the home dir {home}; choose a folder of its own")
+    _check_apart(dirs, {key: str(path) for key, path in dirs.items()}, "folder")
+
+
+def _check_apart(dirs: Mapping[str, PurePath], shown: Mapping[str, str], noun: str) -> None:
+    """No two of `dirs` are one `noun` or lie in one another."""
     items = list(dirs.items())
     for i, (key_a, a) in enumerate(items):
         for key_b, b in items[i + 1 :]:
             if a == b:
-                raise DirProblem(key_b, f"{b} is the same folder as {key_a}")
+                raise DirProblem(key_b, f"{shown[key_b]} is the same {noun} as {key_a}")
             if _inside(b, a):
-                raise DirProblem(key_b, f"{b} lies inside {key_a} ({a})")
+                raise DirProblem(key_b, f"{shown[key_b]} lies inside {key_a} ({shown[key_a]})")
             if _inside(a, b):
-                raise DirProblem(key_a, f"{a} lies inside {key_b} ({b})")
+                raise DirProblem(key_a, f"{shown[key_a]} lies inside {key_b} ({shown[key_b]})")
 
 
 def check_source_overlap(
@@ -97,18 +102,14 @@ def check_source_overlap(
                     )
 
 
-def url_parts(url: str) -> tuple[str, ...]:
-    """A location's scheme (as its backend's first name: `gcs` is `gs`), bucket and key parts."""
+def url_path(url: str) -> PurePosixPath:
+    """A location as a path `/<scheme>:/<bucket>/<key parts>` (the scheme as its backend's
+    first name: `gcs://` is `gs://`), to compare like a local one."""
     from jsonl_assets.core.store.base import backends, url_scheme
 
     scheme = url_scheme(url)
     canonical = getattr(backends().get(scheme), "SCHEMES", (scheme,))[0]
-    rest = url.split("://", 1)[1]
-    return (f"{canonical}://", *(p for p in rest.split("/") if p))
-
-
-def _under(inner: tuple[str, ...], outer: tuple[str, ...]) -> bool:
-    return len(inner) > len(outer) and inner[: len(outer)] == outer
+    return PurePosixPath("/", f"{canonical}:", *(p for p in url.split("://", 1)[1].split("/") if p))
 
 
 def check_url_dirs(dirs: Mapping[str, str], sources: Sequence[tuple[str, Sequence[str]]]) -> None:
@@ -116,31 +117,23 @@ def check_url_dirs(dirs: Mapping[str, str], sources: Sequence[tuple[str, Sequenc
     of the source, its object-storage globs). The two may not be one location nor lie in one
     another, and neither may lie in a glob's source root (its parts before the first wildcard)
     nor hold it."""
-    own = {key: url_parts(url) for key, url in dirs.items()}
-    items = list(own.items())
-    for i, (key_a, a) in enumerate(items):
-        for key_b, b in items[i + 1 :]:
-            if a == b:
-                raise DirProblem(key_b, f"{dirs[key_b]} is the same location as {key_a}")
-            if _under(b, a):
-                raise DirProblem(key_b, f"{dirs[key_b]} lies inside {key_a} ({dirs[key_a]})")
-            if _under(a, b):
-                raise DirProblem(key_a, f"{dirs[key_a]} lies inside {key_b} ({dirs[key_b]})")
+    own = {key: url_path(url) for key, url in dirs.items()}
+    _check_apart(own, dirs, "location")
     for source_key, patterns in sources:
         for j, pattern in enumerate(patterns):
-            parts = url_parts(pattern)
+            parts = url_path(pattern).parts
             cut = next(i for i, p in enumerate(parts) if has_magic(p) or i == len(parts) - 1)
-            root = parts[:cut]
-            shown = "/".join(root).replace(":///", "://", 1)
+            root = PurePosixPath(*parts[:cut])
+            shown = f"{parts[1]}//{'/'.join(parts[2:cut])}"
             where = f"{source_key}.paths[{j}] ({pattern!r})"
             for key, path in own.items():
-                if path == root or _under(path, root):  # reached or not, as for a local root
+                if path == root or _inside(path, root):  # reached or not, as for a local root
                     raise DirProblem(
                         key,
                         f"{dirs[key]} lies in {shown}, the source root of {where}: a build "
                         "could read its own output back; move it out of the sources",
                     )
-                if _under(root, path):
+                if _inside(root, path):
                     raise DirProblem(
                         key, f"{dirs[key]} holds {shown}, which {where} reads; keep them apart"
                     )

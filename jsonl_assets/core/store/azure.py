@@ -20,7 +20,7 @@ from jsonl_assets.core.store.base import ABSENT, FileStat, PreconditionFailed, S
 from jsonl_assets.core.store.object_store import (
     ObjectStore,
     PartUpload,
-    needs_package,
+    client_class,
     split_url,
 )
 
@@ -77,12 +77,8 @@ class AzureStore(ObjectStore):
     SCHEME = "az"
 
     def make_fs(self) -> Any:
-        try:
-            from adlfs import AzureBlobFileSystem
-        except ImportError as exc:
-            raise ValueError(needs_package("az://", "azure", exc)) from exc
-
-        return AzureBlobFileSystem(skip_instance_cache=True, use_listings_cache=False)
+        file_system = client_class("adlfs", "AzureBlobFileSystem", "az://", "azure")
+        return file_system(skip_instance_cache=True, use_listings_cache=False)
 
     def tag(self, info: dict[str, Any]) -> str:
         etag = str(info.get("etag") or "").strip('"')

@@ -22,7 +22,7 @@ from jsonl_assets.core.store.base import ABSENT, FileStat, PreconditionFailed, S
 from jsonl_assets.core.store.object_store import (
     ObjectStore,
     PartUpload,
-    needs_package,
+    client_class,
     split_url,
 )
 
@@ -117,13 +117,10 @@ class GCSStore(ObjectStore):
     SCHEME = "gs"
 
     def make_fs(self) -> Any:
-        try:
-            from gcsfs.core import GCSFileSystem  # the plain client (no gRPC bucket-type probe)
-        except ImportError as exc:
-            raise ValueError(needs_package("gs://", "gcs", exc)) from exc
-
+        # gcsfs.core's plain client: gcsfs's default one probes each bucket's type over gRPC.
+        file_system = client_class("gcsfs.core", "GCSFileSystem", "gs://", "gcs")
         token = "anon" if os.environ.get(EMULATOR_ENV) else None
-        return GCSFileSystem(token=token, skip_instance_cache=True, use_listings_cache=False)
+        return file_system(token=token, skip_instance_cache=True, use_listings_cache=False)
 
     def tag(self, info: dict[str, Any]) -> str:
         return str(info.get("generation") or info.get("etag") or "")

@@ -9,6 +9,7 @@ lists, stats and removes through botocore.
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 from collections.abc import Iterator
@@ -71,12 +72,15 @@ def nanoseconds(value: Any) -> int:
     return int(float(value) * 1e9) if isinstance(value, int | float) else 0
 
 
-def needs_package(scheme: str, extra: str, exc: ImportError) -> str:
-    """The message for a backend whose client library is not installed."""
-    return (
-        f"{scheme} locations need the {exc.name or 'client'} package, which is not installed: "
-        f"pip install 'jsonl-assets[{extra}]'"
-    )
+def client_class(module: str, name: str, scheme: str, extra: str) -> Any:
+    """`module.name` of a backend's client library, or a message naming the extra to install."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        raise ValueError(
+            f"{scheme} locations need the {exc.name or module} package, which is not "
+            f"installed: pip install 'jsonl-assets[{extra}]'"
+        ) from exc
 
 
 class PartUpload:
