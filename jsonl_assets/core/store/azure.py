@@ -11,12 +11,11 @@ on the ETag, or `If-None-Match: *` for the first one; HTTP 412/409 become `Preco
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Coroutine
 from typing import Any, ClassVar
 
 from jsonl_assets.core.fault_points import reached
-from jsonl_assets.core.store.base import ABSENT, FileStat, PreconditionFailed, StorePath
+from jsonl_assets.core.store.base import ABSENT, StorePath
 from jsonl_assets.core.store.object_store import (
     ObjectStore,
     PartUpload,
@@ -110,29 +109,19 @@ class AzureStore(ObjectStore):
     def put(self, container: str, key: str, data: bytes, **condition: Any) -> Any:
         return self.call(container, key, "upload_blob", data=data, **condition)
 
-    def publish(self, path: StorePath, data: bytes, expected_tag: str | None = None) -> FileStat:
+    def put_if(self, bucket: str, key: str, data: bytes, expected_tag: str | None) -> None:
         from azure.core import MatchConditions
+
+        condition: dict[str, Any] = {"overwrite": expected_tag != ABSENT}
+        if expected_tag not in (None, ABSENT):
+            condition["etag"] = f'"{expected_tag.split("@", 1)[0]}"'
+            condition["match_condition"] = MatchConditions.IfNotModified
+        self.put(bucket, key, data, **condition)
+
+    def lost_race(self, exc: Exception) -> bool:
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 
-        container, key = split_url(path)
-        condition: dict[str, Any] = {"overwrite": True}
-        if expected_tag == ABSENT:
-            condition = {"overwrite": False}
-        elif expected_tag is not None:
-            etag = f'"{expected_tag.split("@", 1)[0]}"'
-            condition["etag"], condition["match_condition"] = etag, MatchConditions.IfNotModified
-        try:
-            self.put(container, key, data, **condition)
-        except (ResourceModifiedError, ResourceExistsError) as exc:
-            raise PreconditionFailed(
-                f"HTTP 412 from {os.fspath(path)}: another version was published "
-                f"(expected {expected_tag})"
-            ) from exc
-        except Exception as exc:
-            raise OSError(f"cannot write {os.fspath(path)}: {exc}") from exc
-        st = self.stat(path)
-        assert st is not None
-        return st
+        return isinstance(exc, ResourceModifiedError | ResourceExistsError)  # 412, 409
 
     async def _uncommitted(self, container: str, prefix: str) -> list[str]:
         """Names under `prefix` that have uncommitted blocks and no committed version."""

@@ -18,12 +18,11 @@ from typing import Any, ClassVar, Final
 import orjson
 
 from jsonl_assets.core.fault_points import reached
-from jsonl_assets.core.store.base import ABSENT, FileStat, PreconditionFailed, StorePath
+from jsonl_assets.core.store.base import ABSENT, StorePath
 from jsonl_assets.core.store.object_store import (
     ObjectStore,
     PartUpload,
     client_class,
-    split_url,
 )
 
 EMULATOR_ENV: Final = "STORAGE_EMULATOR_HOST"
@@ -141,23 +140,14 @@ class GCSStore(ObjectStore):
         )
         return response
 
-    def publish(self, path: StorePath, data: bytes, expected_tag: str | None = None) -> FileStat:
-        bucket, key = split_url(path)
+    def put_if(self, bucket: str, key: str, data: bytes, expected_tag: str | None) -> None:
         condition = {}
         if expected_tag is not None:
             condition = {"ifGenerationMatch": "0" if expected_tag == ABSENT else expected_tag}
-        try:
-            self.upload(bucket, key, data, **condition)
-        except FileExistsError as exc:  # gcsfs's name for HTTP 412
-            raise PreconditionFailed(
-                f"HTTP 412 from {os.fspath(path)}: another version was published "
-                f"(expected {expected_tag})"
-            ) from exc
-        except Exception as exc:
-            raise OSError(f"cannot write {os.fspath(path)}: {exc}") from exc
-        st = self.stat(path)
-        assert st is not None
-        return st
+        self.upload(bucket, key, data, **condition)
+
+    def lost_race(self, exc: Exception) -> bool:
+        return isinstance(exc, FileExistsError)  # gcsfs's name for HTTP 412
 
     def remove_partials(self, folder: StorePath, prefix: str = "") -> int:
         """Nothing to clear: Cloud Storage lists no unfinished resumable upload, and one is

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from jsonl_assets.core.fault_points import reached
-from jsonl_assets.core.store.base import AtomicWrite, Entry, FileStat, StorePath, copy_file_in
+from jsonl_assets.core.store.base import (
+    AtomicWrite,
+    Entry,
+    FileStat,
+    PreconditionFailed,
+    StorePath,
+    copy_file_in,
+)
 from jsonl_assets.core.store.url import is_url
 
 READ_BLOCK: Final = 4 << 20  # read-ahead of a streamed read
@@ -133,6 +140,29 @@ class ObjectStore:
 
     def open_atomic(self, path: StorePath) -> AtomicWrite:
         raise NotImplementedError
+
+    def put_if(self, bucket: str, key: str, data: bytes, expected_tag: str | None) -> None:
+        """Write the object in one request, only over the version `expected_tag` (`ABSENT`:
+        only if there is none; None: unconditionally)."""
+        raise NotImplementedError
+
+    def lost_race(self, exc: Exception) -> bool:
+        """Whether `put_if` failed for its condition (HTTP 412, or 409 for a racing write)."""
+        raise NotImplementedError
+
+    def publish(self, path: StorePath, data: bytes, expected_tag: str | None = None) -> FileStat:
+        try:
+            self.put_if(*split_url(path), data, expected_tag)
+        except Exception as exc:
+            if self.lost_race(exc):
+                raise PreconditionFailed(
+                    f"HTTP 412 from {os.fspath(path)}: another version was published "
+                    f"(expected {expected_tag})"
+                ) from exc
+            raise OSError(f"cannot write {os.fspath(path)}: {exc}") from exc
+        st = self.stat(path)
+        assert st is not None
+        return st
 
     @property
     def fs(self) -> Any:

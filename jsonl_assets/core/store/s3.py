@@ -21,7 +21,6 @@ from jsonl_assets.core.store.base import (
     ABSENT,
     Entry,
     FileStat,
-    PreconditionFailed,
     StorePath,
 )
 from jsonl_assets.core.store.object_store import ObjectStore, PartUpload, nanoseconds, split_url
@@ -182,28 +181,19 @@ class S3Store(ObjectStore):
         )
         return FileStat(0, 0, is_dir=True) if below.get("KeyCount", 0) else None
 
-    def publish(self, path: StorePath, data: bytes, expected_tag: str | None = None) -> FileStat:
-        bucket, key = split_url(path)
+    def put_if(self, bucket: str, key: str, data: bytes, expected_tag: str | None) -> None:
         condition: dict[str, str] = {}
         if expected_tag == ABSENT:
             condition = {"IfNoneMatch": "*"}
         elif expected_tag is not None:
             condition = {"IfMatch": f'"{expected_tag.split("@", 1)[0]}"'}
-        try:
-            self.call("put_object", Bucket=bucket, Key=key, Body=data, **condition)
-        except Exception as exc:
-            if _status(exc) in (409, 412) or _code(exc) in (
-                "PreconditionFailed",
-                "ConditionalRequestConflict",
-            ):
-                raise PreconditionFailed(
-                    f"HTTP 412 from {os.fspath(path)}: another version was published "
-                    f"(expected {expected_tag})"
-                ) from exc
-            raise OSError(f"cannot write {os.fspath(path)}: {exc}") from exc
-        st = self.stat(path)
-        assert st is not None
-        return st
+        self.call("put_object", Bucket=bucket, Key=key, Body=data, **condition)
+
+    def lost_race(self, exc: Exception) -> bool:
+        return _status(exc) in (409, 412) or _code(exc) in (
+            "PreconditionFailed",
+            "ConditionalRequestConflict",
+        )
 
     def remove(self, path: StorePath, missing_ok: bool = True, recursive: bool = False) -> None:
         bucket, key = split_url(path)
