@@ -45,8 +45,10 @@ def _upload(object_store: ObjectServer, folder: Path, prefix: str = "raw") -> No
 def _object_config(
     object_store: ObjectServer, root: Path, config: Path, package: str = "pkg"
 ) -> Path:
-    """`config` with every source glob read from the bucket (`raw/...` -> `s3://b/raw/...`, or gs://, az://),
-    the package and quarantine in the bucket, work dir local."""
+    """The sample project on the store: its raw files uploaded, and `config` with every source
+    glob read from the bucket (`raw/...` -> `s3://b/raw/...`, or gs://, az://), the package and
+    quarantine in the bucket, work dir local."""
+    _upload(object_store, config.parent / "raw")
     data = yaml.safe_load(config.read_text())
     for source in data["sources"]:
         paths = source["paths"] if isinstance(source["paths"], list) else [source["paths"]]
@@ -95,7 +97,6 @@ def _add_rft_record(object_store: ObjectServer, sample_project: Path) -> None:
 def test_sources_on_object_storage_into_a_package_there_equal_the_local_build(
     object_store: ObjectServer, sample_project: Path, tmp_path: Path
 ) -> None:
-    _upload(object_store, sample_project.parent / "raw")
     config = _object_config(object_store, tmp_path / "object-project", sample_project)
     package = build_with_core(config)
     assert str(package) == object_store.url("pkg")
@@ -125,7 +126,6 @@ def test_sources_on_object_storage_into_a_package_there_equal_the_local_build(
 def test_a_reader_holding_the_old_metadata_on_object_storage_reads_every_old_shard(
     object_store: ObjectServer, sample_project: Path, tmp_path: Path
 ) -> None:
-    _upload(object_store, sample_project.parent / "raw")
     config = _object_config(object_store, tmp_path / "p", sample_project)
     build_with_core(config)
     package = object_store.url("pkg")
@@ -281,7 +281,6 @@ def test_the_sensor_sees_a_new_etag_and_requests_only_its_partitions(
 ) -> None:
     from .test_sensors import tick
 
-    _upload(object_store, sample_project.parent / "raw")
     config = _object_config(object_store, tmp_path / "p", sample_project)
     monkeypatch.setenv(CONFIG_ENV_VAR, str(config))
     baseline = tick(instance, None)
@@ -316,7 +315,6 @@ def test_a_changed_object_changes_the_data_version_of_the_partitions_it_feeds(
 
     from .test_sensors import defs, report, tick
 
-    _upload(object_store, sample_project.parent / "raw")
     config = _object_config(object_store, tmp_path / "p", sample_project)
     monkeypatch.setenv(CONFIG_ENV_VAR, str(config))
     baseline = tick(instance, None)
