@@ -186,6 +186,19 @@ MARKED: dict[str, tuple[str, ...]] = {
     "test_verify_hostile.py::test_mutated_metadata_never_raises": ("slow",),
     "test_verify_hostile.py::test_zstd_bomb_is_bounded": ("slow",),
     "test_dangerous_dirs.py::test_own_orphans_are_still_removed": ("slow",),
+    "test_dangerous_dirs.py::test_a_quarantine_inside_a_source_glob_is_refused_by_the_cli": (
+        "slow",
+    ),
+    "test_verify_hostile.py::test_metadata_json_size_cap": ("slow",),
+    # One verify subprocess each: two cases of each kind stay in the default run.
+    **{
+        f"test_verify_hostile.py::test_unparseable_metadata[{case}]": ("slow",)
+        for case in ("top-level string", "BOM", "invalid UTF-8", "deep nesting", "empty", "NUL")
+    },
+    "test_verify_hostile.py::test_metadata_json_odd_file_types[socket]": ("slow",),
+    "test_verify_hostile.py::test_metadata_json_odd_file_types[loop]": ("slow",),
+    "test_schedules.py::test_definitions_load_without_a_config": ("slow",),
+    "test_assets.py::test_package_valid_fails_on_cross_split_leakage": ("slow",),
 }
 
 
