@@ -193,7 +193,14 @@ MARKED: dict[str, tuple[str, ...]] = {
     # One verify subprocess each: two cases of each kind stay in the default run.
     **{
         f"test_verify_hostile.py::test_unparseable_metadata[{case}]": ("slow",)
-        for case in ("top-level string", "BOM", "invalid UTF-8", "deep nesting", "empty", "NUL")
+        for case in (
+            "top-level string",
+            "BOM",
+            "invalid UTF-8",
+            "deep nesting",
+            "empty",
+            "NUL bytes",
+        )
     },
     "test_verify_hostile.py::test_metadata_json_odd_file_types[socket]": ("slow",),
     "test_verify_hostile.py::test_metadata_json_odd_file_types[loop]": ("slow",),
