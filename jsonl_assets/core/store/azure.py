@@ -66,7 +66,9 @@ class AzureAtomicWrite(PartUpload):
         self._chunks, self._buffered = [], 0
         if self._blocks:
             self._blocks = []
-            self._store.remove_uncommitted(self._bucket, self._key)
+            # best effort, as on S3 and GCS: an abort never hides the error that caused it
+            with contextlib.suppress(Exception):
+                self._store.remove_uncommitted(self._bucket, self._key)
 
 
 class AzureStore(ObjectStore):
@@ -132,10 +134,10 @@ class AzureStore(ObjectStore):
         return sorted(names)
 
     def remove_uncommitted(self, container: str, key: str) -> None:
+        """Delete `key` if it has staged blocks and no committed version (uncommitted blocks
+        would otherwise expire by themselves, in a week)."""
         if key in self.run(self._uncommitted(container, key)):
-            # best effort: uncommitted blocks expire by themselves (a week)
-            with contextlib.suppress(Exception):
-                self.call(container, key, "delete_blob")
+            self.call(container, key, "delete_blob")
 
     def remove_partials(self, folder: StorePath, prefix: str = "") -> int:
         """Delete the blobs under `folder` whose name starts with `prefix` that a killed write
