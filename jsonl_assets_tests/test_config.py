@@ -143,3 +143,47 @@ def test_uses_object_storage(tmp_path: Path, output: dict, expected: bool) -> No
     doc = _base(tmp_path) | {"output": output}
     cfg = load_config(write_config(tmp_path / "pipeline.yaml", doc))
     assert cfg.uses_object_storage() is expected
+
+
+def _bounded_numbers() -> list[tuple[str, float, float | None, bool]]:
+    """(dotted key, lower bound, upper bound, whether an integer) of every bounded number of
+    the config's top-level sections, read from the models themselves."""
+    from annotated_types import Ge, Le
+
+    from jsonl_assets.core.config.models import Document
+
+    out = []
+    for section, info in Document.model_fields.items():
+        model = info.annotation
+        if not isinstance(model, type) or not hasattr(model, "model_fields"):
+            continue
+        for name, field in model.model_fields.items():
+            annotation = field.rebuild_annotation()
+            metas = [
+                m
+                for t in (annotation, *getattr(annotation, "__args__", ()))
+                for m in getattr(t, "__metadata__", ())
+            ]
+            metas = [x for m in metas for x in (m, *getattr(m, "metadata", []))]
+            ge = next((m.ge for m in metas if isinstance(m, Ge)), None)
+            le = next((m.le for m in metas if isinstance(m, Le)), None)
+            if ge is not None:
+                is_int = "int" in str(annotation) and "float" not in str(annotation)
+                out.append((f"{section}.{name}", ge, le, is_int))
+    return out
+
+
+@pytest.mark.parametrize(("key", "ge", "le", "is_int"), _bounded_numbers(), ids=lambda v: str(v))
+def test_a_number_out_of_bounds_is_told_its_own_bounds(
+    tmp_path: Path, key: str, ge: float, le: float | None, is_int: bool
+) -> None:
+    section, name = key.split(".")
+    config = _base(tmp_path)
+    config[section] = {name: ge - 1}
+    path = write_config(tmp_path / "pipeline.yaml", config)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == key
+    bounds = f"between {ge} and {le}" if le is not None else f">= {ge}"
+    assert bounds in info.value.message
+    assert ("integer" in info.value.message) == is_int

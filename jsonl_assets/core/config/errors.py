@@ -59,7 +59,8 @@ def _walk(root: Any, loc: tuple[Any, ...]) -> tuple[str, Any, Any]:
                 key = f"{key}.{part}" if key else str(part)
                 current = None
                 continue
-            parent, field = current, current.model_fields[part].annotation
+            # With its bounds: pydantic moves a plain field's Field(ge=...) out of the annotation.
+            parent, field = current, current.model_fields[part].rebuild_annotation()
             current = field
         else:
             parent, field, current = None, None, None
@@ -122,13 +123,14 @@ def _message(error: ErrorDetails, parent: Any, field: Any, key: str) -> str:
     if kind == "literal_error":
         return f"must be one of {', '.join(map(str, literal_choices(field)))}; got {value!r}"
     names = type_names(field) if field is not None else []
+    ge, le = _bound(field, "ge"), _bound(field, "le")
     if "int" in names and kind in ("int_type", "greater_than_equal", "int_from_float"):
-        ge = next((m.ge for m in _metadata(field) if getattr(m, "ge", None) is not None), 0)
-        return f"must be an integer >= {ge}, got {value!r}"
+        return f"must be an integer >= {ge if ge is not None else 0}, got {value!r}"
     if "float" in names:
+        bounds = f"between {ge} and {le}" if le is not None else f">= {ge}"
         if kind.endswith("_type"):
-            return f"must be a number between 0 and 1, got {value!r}"
-        return f"must be between 0 and 1, got {value!r}"
+            return f"must be a number {bounds}, got {value!r}"
+        return f"must be {bounds}, got {value!r}"
     if kind in ("string_type", "string_pattern_mismatch"):
         return f"must be a non-empty string, got {type_name(value)}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
@@ -136,6 +138,13 @@ def _message(error: ErrorDetails, parent: Any, field: Any, key: str) -> str:
     if kind == "list_type":
         return f"must be a list, got {type_name(value)}"
     return leaf_message(error, field) if field is not None else value_message(error)
+
+
+def _bound(annotation: Any, name: str) -> Any:
+    return next(
+        (getattr(m, name) for m in _metadata(annotation) if getattr(m, name, None) is not None),
+        None,
+    )
 
 
 def _metadata(annotation: Any) -> list[Any]:
