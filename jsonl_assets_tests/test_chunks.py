@@ -226,3 +226,58 @@ def test_a_killed_chunked_build_resumes_without_redoing_finished_chunks(
             f"the rerun reused {reused} and ran {8 - reused}"
         )
     assert reused == finished and sft[-1]["chunks_done"] == 8
+
+
+# --- polars' thread pool does not survive a fork ----------------------------------------------
+
+
+def _parquet_project(tmp: Path) -> Path:
+    """Four Parquet files (a chunk each) feeding sft's three splits."""
+    import polars as pl
+
+    raw = tmp / "raw"
+    raw.mkdir(parents=True)
+    for n in range(4):
+        rows = [
+            {"instruction": f"q{n}-{i}: what is {i}?", "input": "", "output": f"{i} " * 5}
+            for i in range(1500)
+        ]
+        pl.DataFrame(rows).write_parquet(raw / f"part{n}.parquet")
+    return write_config(
+        tmp / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "parquet chunks"},
+            "splits": {"validation": 0.2, "test": 0.2},
+            "sources": [
+                {
+                    "name": "alpaca",
+                    "paths": ["raw/*.parquet"],
+                    "objective": "sft",
+                    "adapter": "alpaca",
+                    "split": "auto",
+                }
+            ],
+        },
+    )
+
+
+def test_parquet_chunks_run_on_workers_of_a_process_where_polars_ran(tmp_path: Path) -> None:
+    """`build --workers 2`: two partition workers, three partitions of four Parquet chunks, so
+    one worker forks chunk workers after its first merge ran polars. A forked child's polars
+    call would wait forever for the parent's pool threads; those workers are spawned."""
+    config = _parquet_project(tmp_path / "two")
+    cli = [str(REPO / ".venv" / "bin" / "jsonl-assets"), "build", "--config", str(config)]
+    done = subprocess.run([*cli, "--workers", "2"], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for split in SPLITS:
+        assert f"sft|{split}: chunk 4/4" in done.stdout
+    shutil.copytree(
+        tmp_path / "two",
+        tmp_path / "one",
+        ignore=shutil.ignore_patterns("package", "work", "quarantine"),
+    )
+    one = tmp_path / "one" / "pipeline.yaml"
+    cli[-1] = str(one)
+    done = subprocess.run([*cli, "--workers", "1"], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _digests(tmp_path / "two") == _digests(tmp_path / "one")

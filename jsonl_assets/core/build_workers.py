@@ -15,6 +15,9 @@ the CLI would go on), so it must never run in the CLI's main thread.
   parent died before the call, a thread notices the parent pid change within 0.5 s.
 - Each worker has its own process group, so a Ctrl-C in the terminal reaches only the CLI,
   which stops the workers itself (they never print an interrupted run's errors).
+- Workers are forked, unless polars' thread pool runs in this process and the work may call
+  polars: its threads do not survive a fork, and the child's first polars call would wait for
+  them forever. Those workers are spawned (a fresh interpreter).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import contextlib
 import ctypes
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import threading
@@ -30,6 +34,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any, Final
 
 from jsonl_assets.core import fault_points
@@ -37,6 +42,8 @@ from jsonl_assets.core import fault_points
 INTERRUPTED: Final = "interrupted; rerun to resume"
 SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PR_SET_PDEATHSIG: Final = 1
+# The threads of polars' compute pool and of its async runtime (Linux thread names).
+_POLARS_THREADS: Final = re.compile(r"(polars-\d+|tokio-rt-worker)")
 
 _pools: list[ProcessPoolExecutor] = []
 _cleanups: list[Callable[[], None]] = []
@@ -86,7 +93,7 @@ def stop_workers() -> None:
             os.waitpid(pid, 0)
 
 
-def _init_worker(parent: int) -> None:
+def _init_worker(parent: int, kill_also: list[int]) -> None:
     for sig in SIGNALS:  # not the CLI's handler: a worker that is signalled just dies
         signal.signal(sig, signal.SIG_DFL)
     with contextlib.suppress(OSError):
@@ -97,7 +104,7 @@ def _init_worker(parent: int) -> None:
     if os.getppid() != parent:  # the parent died before the kernel was asked to tell us
         os.killpg(0, signal.SIGKILL)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-    fault_points.kill_also.append(parent)
+    fault_points.kill_also[:] = [*kill_also, parent]  # a spawned worker inherits no list
 
 
 def _watch_parent(parent: int) -> None:
@@ -106,17 +113,35 @@ def _watch_parent(parent: int) -> None:
     os.killpg(0, signal.SIGKILL)  # this worker and what it started
 
 
-def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """Forked workers (they inherit the imported code), stopped on an interrupt; the caller
-    ends them with `shutdown_pools`."""
+def worker_pool(workers: int, *, polars: bool = True) -> ProcessPoolExecutor:
+    """Workers stopped on an interrupt; the caller ends them with `release_pool` or
+    `shutdown_pools`. Forked (they inherit the imported code) unless `polars` (the work may
+    call polars) and polars' thread pool runs here: then spawned, with picklable work."""
+    method = "spawn" if polars and polars_running() else "fork"
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=multiprocessing.get_context("fork"),
+        mp_context=multiprocessing.get_context(method),
         initializer=_init_worker,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), list(fault_points.kill_also)),
     )
     _pools.append(pool)
     return pool
+
+
+def polars_running() -> bool:
+    """Whether polars' thread pool has started in this process (its threads are listed)."""
+    try:
+        tasks = list(Path("/proc/self/task").iterdir())
+    except OSError:
+        return False  # not Linux: no way to tell; fork as before
+    for task in tasks:
+        try:
+            name = (task / "comm").read_text().strip()
+        except OSError:
+            continue  # the thread ended meanwhile
+        if _POLARS_THREADS.fullmatch(name):
+            return True
+    return False
 
 
 def release_pool(pool: ProcessPoolExecutor) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Final
 
 from jsonl_assets.core.build_workers import release_pool, result, worker_pool
@@ -36,6 +37,21 @@ def _run_in_slot(
         return run_chunk(cfg, dirs, plan, chunk_fp, task)
 
 
+def _submit_in_slot(pool: ProcessPoolExecutor, *args: Any) -> Future[dict[str, Any]]:
+    """Submit a chunk once a slot is free; the slot is freed when the chunk ends. The slot is
+    taken here, not in the worker: a spawned worker inherits no semaphore."""
+    if not _slots:
+        return pool.submit(run_chunk, *args)
+    _slots[0].acquire()
+    try:
+        future = pool.submit(run_chunk, *args)
+    except BaseException:
+        _slots[0].release()
+        raise
+    future.add_done_callback(lambda _: _slots[0].release())
+    return future
+
+
 # runner(cfg, dirs, plan, validated fingerprint, tasks) -> marker reports, in task order
 ChunkRunner = Callable[
     [PipelineConfig, PartitionDirs, ChunkPlan, str, list[ChunkTask]], list[dict[str, Any]]
@@ -61,7 +77,7 @@ def process_runner(workers: int) -> ChunkRunner:
         # from outside is a WorkerDied with a clear message, as for the partition workers.
         pool = worker_pool(min(workers, len(tasks)))
         try:
-            futures = [pool.submit(_run_in_slot, *a) for a in args]
+            futures = [_submit_in_slot(pool, *a) for a in args]
             return [progress.done(result(f)) for f in futures]
         finally:
             release_pool(pool)

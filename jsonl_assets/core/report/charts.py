@@ -256,7 +256,7 @@ def draw_all(data: dict[str, Any], processes: int = 1) -> dict[str, str | None]:
     else:
         from jsonl_assets.core.build_workers import release_pool, result, worker_pool
 
-        pool = worker_pool(1)
+        pool = worker_pool(1, polars=False)
         try:
             drawing = pool.submit(_drawn, lengths)
             svgs = _drawn(rest)

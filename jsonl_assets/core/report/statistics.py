@@ -308,7 +308,7 @@ def _map(
     if workers <= 1 or len(tasks) <= 1:
         yield from (fn(*t) for t in tasks)
         return
-    pool = worker_pool(min(workers, len(tasks)))
+    pool = worker_pool(min(workers, len(tasks)), polars=False)
     try:
         futures = [pool.submit(fn, *t) for t in tasks]
         yield from (result(f) for f in futures)

@@ -1,0 +1,40 @@
+"""The build's worker pools: forked, unless polars' thread pool runs in the process and the
+work may call polars (a forked child's polars call would wait forever for the parent's pool
+threads), then spawned."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+SCRIPT = """
+import polars as pl
+from jsonl_assets.core import build_workers as bw
+
+def methods():
+    out = []
+    for polars in (True, False):
+        pool = bw.worker_pool(1, polars=polars)
+        out.append(pool._mp_context.get_start_method())
+        assert pool.submit(sum, [1, 2]).result(timeout=60) == 3
+        bw.release_pool(pool)
+    return out
+
+print(bw.polars_running(), *methods())
+pl.DataFrame({"a": list(range(200_000))}).group_by("a").len()  # starts polars' pool
+print(bw.polars_running(), *methods())
+frame = bw.worker_pool(1).submit(pl.DataFrame({"a": [3, 1, 3]}).unique, maintain_order=True)
+print(frame.result(timeout=60)["a"].to_list())
+"""
+
+
+def test_workers_are_spawned_only_when_polars_runs_and_the_work_may_call_it() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "False fork fork",
+        "True spawn fork",
+        "[3, 1]",  # polars in a worker of a process where polars ran
+    ]
