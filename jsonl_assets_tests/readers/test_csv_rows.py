@@ -3,11 +3,14 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jsonl_assets.core.readers import ReadLimits, SourceFile, read_source
 from jsonl_assets.core.readers.csv_rows import sniff_delimiter
@@ -175,3 +178,78 @@ def test_truncated_stream_keeps_rows_before_damage(tmp_path: Path, codec: str) -
 
 def test_header_only_file_yields_nothing(tmp_path: Path) -> None:
     assert read(tmp_path, b"a,b\n") == []
+
+
+# --- a quoted field still open at the end of the file ----------------------------------------
+
+
+def records(items: list[Any]) -> list[dict[str, Any]]:
+    return [i[1] for i in items if type(i) is tuple]
+
+
+def test_a_stray_quote_never_merges_the_rows_after_it_into_one_field(tmp_path: Path) -> None:
+    # The field count matches: without the check, rows 2 and 3 would silently become part of
+    # row 1's last field.
+    data = b'instruction,input,output\nq1,,"a1 with a stray quote\nq2,,a2\r\nq3,,a3'
+    items = read(tmp_path, data)
+    assert reasons(items) == [(1, "csv_unclosed_quote")]
+    bad = items[0]
+    assert bad.raw == b'q1,,"a1 with a stray quote'
+    assert "(line 2)" in bad.detail and "end of the file (line 4)" in bad.detail
+    assert items[1:] == [
+        (2, {"instruction": "q2", "input": "", "output": "a2"}, None),
+        (3, {"instruction": "q3", "input": "", "output": "a3"}, None),
+    ]
+
+
+def test_rows_after_an_unclosed_quote_keep_their_numbers_and_checks(tmp_path: Path) -> None:
+    data = b'a,b\n1,"multi\nline"\n"2,open\n3,x\n4,y,extra\n5,z\n'
+    items = read(tmp_path, data)
+    assert reasons(items) == [(2, "csv_unclosed_quote"), (4, "csv_field_count")]
+    assert "(line 4)" in items[1].detail
+    assert "(line 6)" in items[3].detail
+    assert records(items) == [
+        {"a": "1", "b": "multi\nline"},
+        {"a": "3", "b": "x"},
+        {"a": "5", "b": "z"},
+    ]
+
+
+def test_an_unclosed_quote_in_a_one_column_file(tmp_path: Path) -> None:
+    items = read(tmp_path, b'text\n"hello\nworld\nagain', fmt="csv", options={"delimiter": ","})
+    assert reasons(items) == [(1, "csv_unclosed_quote")]
+    assert records(items) == [{"text": "world"}, {"text": "again"}]
+
+
+def test_an_unclosed_quote_in_the_header_rejects_the_file(tmp_path: Path) -> None:
+    items = read(tmp_path, b'"a,b\n1,2\n')
+    assert reasons(items) == [(0, "csv_bad_header")]
+    assert "never closed" in items[0].detail and items[0].raw == b'"a,b'
+
+
+_CELL = st.text(alphabet='ab ,"\n\r', max_size=6)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.lists(_CELL, min_size=1, max_size=3), min_size=1, max_size=8))
+def test_rows_are_the_csv_modules_unless_a_quote_is_left_open(cells: list[list[str]]) -> None:
+    """Any text: without a quoted field open at the end, each item is the csv module's row
+    (a record, or a field-count reject); with one, the reject is a physical line holding a
+    quote. Rows are numbered 1, 2, ... either way."""
+    text = "h1,h2\n" + "\n".join(",".join(row) for row in cells)
+    with tempfile.TemporaryDirectory() as tmp:
+        items = read(Path(tmp), text.encode(), options={"delimiter": ","})
+    theirs = [r for r in csv.reader(io.StringIO(text, newline="")) if r][1:]
+    unclosed = [i for i in items if isinstance(i, Rejection) and i.reason == "csv_unclosed_quote"]
+    if not unclosed:
+        assert len(items) == len(theirs)
+        for item, row in zip(items, theirs, strict=True):
+            if isinstance(item, Rejection):
+                assert item.reason == "csv_field_count" and len(row) != 2
+            else:
+                assert list(item[1].values()) == row
+    lines = text.encode().splitlines()
+    for reject in unclosed:
+        assert b'"' in reject.raw and reject.raw in lines
+    positions = [i.position if isinstance(i, Rejection) else i[0] for i in items]
+    assert positions == list(range(1, len(items) + 1))

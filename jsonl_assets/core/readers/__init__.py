@@ -65,6 +65,7 @@ REASONS: Final = (
     "not_an_array",
     "too_large",
     "csv_field_count",
+    "csv_unclosed_quote",
     "csv_bad_header",
     "unsupported_value",
 )

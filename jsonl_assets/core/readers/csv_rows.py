@@ -15,6 +15,10 @@ Reason codes:
   with its exact field bytes and reading goes on. Bytes an encoding cannot even escape end the
   file with `invalid_encoding`.
 * `csv_field_count`: a row whose number of fields differs from the header's.
+* `csv_unclosed_quote`: a quoted field still open at the end of the file (a stray quote
+  would otherwise swallow every later line into one field, silently when the field count
+  happens to match). The physical line where that row starts is rejected, and the lines after
+  it are read again as rows.
 * `csv_bad_header`: duplicate column names or a header that is not valid text (position 0;
   the file is not read, as no row can be named).
 * `too_large`: a field past `max_record_bytes` (csv.field_size_limit) or a physical line longer
@@ -53,6 +57,9 @@ SNIFF_BYTES: Final = 64 * 1024
 SNIFF_DELIMITERS: Final = ",\t;|"
 _ERRORS: Final = "jsonl_assets.core.readers.csv_rows.escape"
 _SURROGATE: Final = re.compile("[\udc80-\udcff]")
+# The last line csv.reader is given: a lone high surrogate, which no decoding makes (the
+# error handler makes \udc80-\udcff). A quoted field still open at the end takes it in.
+_END: Final = "\ud800"
 
 
 class _EscapeCounter:
@@ -118,60 +125,93 @@ def _rows(
 ) -> Iterator[ReadItem]:
     escapes_at_start = _EscapeCounter.count
     check_text = False
-    reader = csv.reader(_bounded_lines(text, limit), delimiter=delimiter, quotechar=quotechar)
+    lines = _Lines(text, limit)
     dialect = (delimiter, quotechar)
     header: list[str] | None = None
     width = 0
     row_no = 0
     line_end = 0  # physical line where the previous row ended
     try:
-        for row in reader:
-            line_start = line_end + 1
-            line_end = reader.line_num
-            if not row:
-                continue
-            if not check_text and _EscapeCounter.count != escapes_at_start:
-                check_text = True
-            if header is None:
-                problem = _header_problem(row, check_text)
-                if problem is not None:
+        reader: Iterator[list[str]] | None = csv.reader(
+            lines, delimiter=delimiter, quotechar=quotechar
+        )
+        while reader is not None:
+            rows, reader = reader, None
+            for row in rows:
+                line_start = line_end + 1
+                line_end = lines.count
+                physical, lines.row = lines.row, []
+                if not row:
+                    continue
+                if row[-1].endswith(_END):
+                    if not physical:  # `_END` alone: the end, outside any quoted field
+                        continue
+                    # A quoted field still open at the end of the file took `_END` in.
+                    if header is None:
+                        yield Rejection(
+                            position=0,
+                            reason="csv_bad_header",
+                            detail=f"header row (line {line_start}): a quoted field is never "
+                            "closed; the file was not read",
+                            raw=_line_bytes(physical[0], encoding),
+                        )
+                        return
+                    row_no += 1
                     yield Rejection(
-                        position=0,
-                        reason="csv_bad_header",
-                        detail=f"header row (line {line_start}): {problem}; the file was not read",
+                        position=row_no,
+                        reason="csv_unclosed_quote",
+                        detail=f"row {row_no} (line {line_start}): a quoted field opened here is "
+                        f"still open at the end of the file (line {line_end}); this line is "
+                        "rejected and the lines after it are read as rows",
+                        raw=_line_bytes(physical[0], encoding),
+                    )
+                    lines.again(physical[1:])
+                    line_end = line_start
+                    reader = csv.reader(lines, delimiter=delimiter, quotechar=quotechar)
+                    break
+                if not check_text and _EscapeCounter.count != escapes_at_start:
+                    check_text = True
+                if header is None:
+                    problem = _header_problem(row, check_text)
+                    if problem is not None:
+                        yield Rejection(
+                            position=0,
+                            reason="csv_bad_header",
+                            detail=f"header row (line {line_start}): {problem}; the file was "
+                            "not read",
+                            raw=_reserialise(row, dialect, encoding),
+                        )
+                        return
+                    header = row
+                    width = len(header)
+                    continue
+                row_no += 1
+                if check_text and any(map(_SURROGATE.search, row)):
+                    yield Rejection(
+                        position=row_no,
+                        reason=reason_bad_text,
+                        detail=f"row {row_no} (line {line_start}) holds bytes that are not valid "
+                        f"{encoding.removesuffix('-sig')}",
                         raw=_reserialise(row, dialect, encoding),
                     )
-                    return
-                header = row
-                width = len(header)
-                continue
-            row_no += 1
-            if check_text and any(map(_SURROGATE.search, row)):
-                yield Rejection(
-                    position=row_no,
-                    reason=reason_bad_text,
-                    detail=f"row {row_no} (line {line_start}) holds bytes that are not valid "
-                    f"{encoding.removesuffix('-sig')}",
-                    raw=_reserialise(row, dialect, encoding),
-                )
-                continue
-            if len(row) != width:
-                yield Rejection(
-                    position=row_no,
-                    reason="csv_field_count",
-                    detail=f"row {row_no} (line {line_start}) has {len(row)} fields, "
-                    f"the header has {width}",
-                    raw=_reserialise(row, dialect, encoding),
-                )
-                continue
-            if empty_as_null:
-                yield (
-                    row_no,
-                    dict(zip(header, [v if v else None for v in row], strict=True)),
-                    None,
-                )
-            else:
-                yield (row_no, dict(zip(header, row, strict=True)), None)
+                    continue
+                if len(row) != width:
+                    yield Rejection(
+                        position=row_no,
+                        reason="csv_field_count",
+                        detail=f"row {row_no} (line {line_start}) has {len(row)} fields, "
+                        f"the header has {width}",
+                        raw=_reserialise(row, dialect, encoding),
+                    )
+                    continue
+                if empty_as_null:
+                    yield (
+                        row_no,
+                        dict(zip(header, [v if v else None for v in row], strict=True)),
+                        None,
+                    )
+                else:
+                    yield (row_no, dict(zip(header, row, strict=True)), None)
     except _Overlong as exc:
         prefix = exc.line[:RAW_PREFIX].encode(encoding.removesuffix("-sig"), "surrogateescape")
         yield Rejection(
@@ -200,13 +240,47 @@ def _rows(
         )
 
 
-def _bounded_lines(text: io.TextIOWrapper, limit: int) -> Iterator[str]:
-    """Physical lines (newline kept), never longer than `limit` + 1 characters in memory."""
-    readline = text.readline
-    while line := readline(limit + 1):
-        if len(line) > limit:
-            raise _Overlong(line)
-        yield line
+class _Lines:
+    """csv.reader's physical lines (newline kept, never longer than `limit` characters in
+    memory), counted; the lines of the row being read are kept in `row` until the caller takes
+    them. The input ends with a line holding only `_END`; `again(lines)` hands `lines` out once
+    more (the input has ended: a quoted field was open there), then `_END` again."""
+
+    def __init__(self, text: io.TextIOWrapper, limit: int) -> None:
+        self._readline = text.readline
+        self._limit = limit
+        self._again: list[str] = []  # last first
+        self._ended = False
+        self.row: list[str] = []
+        self.count = 0  # physical lines handed out, `_END` not counted
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._again:
+            line = self._again.pop()
+        else:
+            line = self._readline(self._limit + 1)
+            if not line:
+                if self._ended:
+                    raise StopIteration
+                self._ended = True
+                return _END
+            if len(line) > self._limit:
+                raise _Overlong(line)
+        self.count += 1
+        self.row.append(line)
+        return line
+
+    def again(self, lines: list[str]) -> None:
+        self._again = lines[::-1]
+        self.count -= len(lines)
+        self._ended = False
+
+
+def _line_bytes(line: str, encoding: str) -> bytes:
+    return line.rstrip("\r\n").encode(encoding.removesuffix("-sig"), "surrogateescape")
 
 
 def _header_problem(row: list[str], check_text: bool) -> str | None:

@@ -38,6 +38,7 @@ _EXACT: Final = {
             "corrupt_file",
             "unsupported_value",
             "csv_field_count",
+            "csv_unclosed_quote",
             "csv_bad_header",
         ),
         PARSE_FAILURE_RATE,
