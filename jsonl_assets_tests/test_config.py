@@ -92,6 +92,31 @@ def test_environment_variable_selects_the_config(
         ),
         (lambda c: c["sources"].append(dict(c["sources"][0])), "sources[1].name", "duplicate"),
         (lambda c: c["dataset"].pop("name"), "dataset.name", "required"),
+        (
+            lambda c: c["sources"][0].update(metadata_fields=["topic", "topic"]),
+            "sources[0].metadata_fields[1]",
+            "listed twice",
+        ),
+        (
+            lambda c: c["sources"][0].update(metadata_fields=["trace"]),
+            "sources[0].metadata_fields[0]",
+            "the build's trace",
+        ),
+        (
+            lambda c: c["sources"][0].update(license="MIT", metadata_fields=["x", "license"]),
+            "sources[0].metadata_fields[1]",
+            "set by license",
+        ),
+        (
+            lambda c: c["sources"][0].update(metadata={"team": "a"}, metadata_fields=["team"]),
+            "sources[0].metadata_fields[0]",
+            "set by metadata",
+        ),
+        (
+            lambda c: c["sources"][0].update(metadata_fields="topic"),
+            "sources[0].metadata_fields",
+            "list",
+        ),
     ],
 )
 def test_config_errors_name_file_and_key(tmp_path: Path, mutate, key: str, message: str) -> None:

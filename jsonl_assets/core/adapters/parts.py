@@ -392,7 +392,7 @@ def record_metadata(raw: Mapping[str, Any], key: str = "metadata") -> dict[str, 
     """A raw record's own ``metadata`` object, for ``Adapted.metadata``.
 
     Only an object is carried over: in a non-spec shape a ``metadata`` key holding anything
-    else is just another source field (the stage's source-field mechanism can keep it).
+    else is just another source field (a source's ``metadata_fields`` can keep it).
     """
     meta = raw.get(key)
     return meta if type(meta) is dict else None

@@ -22,6 +22,7 @@ from jsonl_assets.core.config.models import (
     Document,
     Output,
     PerObjective,
+    SourceFields,
     SourceThresholds,
 )
 from jsonl_assets.core.config.output_dirs import (
@@ -253,6 +254,27 @@ def _parse_quality(
         raise ConfigError(cfg_path, f"{key}.{exc.key}" if exc.key else key, exc.message) from exc
 
 
+def _metadata_fields(cfg_path: Path, key: str, s: SourceFields) -> tuple[str, ...]:
+    """`metadata_fields`, checked: each once, and none that a record's metadata already gets
+    from the build (`trace`) or from this source's config (`metadata`, `license`,
+    `content_type`), which would override it."""
+    fields = s.metadata_fields or []
+    taken = {"trace": "the build's trace", **dict.fromkeys(s.metadata or {}, "metadata")}
+    if s.license:
+        taken["license"] = "license"
+    if s.content_type:
+        taken["content_type"] = "content_type"
+    for n, name in enumerate(fields):
+        where = f"{key}.metadata_fields[{n}]"
+        if name in fields[:n]:
+            raise ConfigError(cfg_path, where, f"{name!r} is listed twice")
+        if name in taken:
+            raise ConfigError(
+                cfg_path, where, f"{name!r} is a metadata key set by {taken[name]}; pick another"
+            )
+    return tuple(fields)
+
+
 def _format(cfg_path: Path, where: str, given: str | None, name: str) -> str:
     """A source file's format: the source's `format`, else the one its extension names."""
     try:
@@ -322,6 +344,7 @@ def _source(
     if id_field is None and s.adapter == "mapping" and adapter_options.get("id"):
         id_field = adapter_options["id"]  # the mapping adapter's `id` path is the source id
     given = s.thresholds or SourceThresholds()
+    metadata_fields = _metadata_fields(cfg_path, key, s)
     return SourceConfig(
         name=s.name,
         objective=s.objective,
@@ -336,6 +359,7 @@ def _source(
         content_type=s.content_type,
         license=s.license,
         metadata=s.metadata or {},
+        metadata_fields=metadata_fields,
         quality=_parse_quality(
             cfg_path, f"{key}.quality", raw.get("quality"), quality, s.objective
         ),

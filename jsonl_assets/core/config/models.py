@@ -133,6 +133,8 @@ class SourceFields(Model):
     content_type: Text | None = None
     license: Text | None = None
     metadata: dict[str, Any] | None = None
+    # Top-level fields of each raw record copied, when present, into its record's metadata.
+    metadata_fields: list[Text] | None = None
     quality: Any = None  # parsed by rules.quality_policy (it knows the rule names)
     thresholds: SourceThresholds | None = None
 

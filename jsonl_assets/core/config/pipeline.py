@@ -72,6 +72,7 @@ class SourceConfig:
     content_type: str | None = None
     license: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    metadata_fields: tuple[str, ...] = ()  # raw fields copied into each record's metadata
     quality: QualityPolicy = DEFAULT_POLICY  # the global policy with the source's overrides
     # `sources[].thresholds`: only the keys the config sets (they override the global and
     # per-objective values for this source).

@@ -52,6 +52,7 @@ class _FileContext:
         "counts",
         "file_b64",
         "id_field",
+        "kept_fields",
         "kind",
         "name",
         "split",
@@ -82,6 +83,7 @@ class _FileContext:
         if source.content_type:
             meta["content_type"] = source.content_type
         self.base_meta = meta
+        self.kept_fields = source.metadata_fields
 
     def trace(self, position: int) -> dict[str, Any]:
         name, file, sha = self.trace_base
@@ -101,6 +103,8 @@ def transform_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp:
             "content_type": s.content_type,
             "license": s.license,
             "metadata": dict(s.metadata),
+            # Only when set: the fingerprints of configs without it stay as they were.
+            **({"metadata_fields": list(s.metadata_fields)} if s.metadata_fields else {}),
         }
         for s in cfg.sources_for(dirs.objective, dirs.split)
     ]
@@ -208,6 +212,8 @@ class Transformer:
                     counts["routed_elsewhere"] += 1
                     continue
                 meta = dict(a.metadata) if a.metadata else {}
+                if ctx.kept_fields and type(raw) is dict:
+                    meta.update((k, raw[k]) for k in ctx.kept_fields if k in raw)
                 meta.update(ctx.base_meta)
                 meta["trace"] = ctx.trace(position)
                 record = {"id": record_id, **a.record, "metadata": meta}
