@@ -85,28 +85,67 @@ def test_truncated_stream_keeps_items_before_damage(tmp_path: Path, codec: str) 
         (b"{'a': 1}", "parse_error"),
         (b'{"a": "x\x01"}', "parse_error"),
         (b'{"a": "caf\xe9"}', "invalid_utf8"),
+        (b'{"a": "]},{", "b": NaN}', "parse_error"),  # brackets in a string move no end
     ],
 )
-def test_error_mid_array_keeps_items_before_and_ends_file(
-    tmp_path: Path, bad: bytes, reason: str
+@pytest.mark.parametrize("codec", ["none", "zstd"])
+def test_a_damaged_item_is_rejected_with_its_bytes_and_the_items_after_it_are_read(
+    tmp_path: Path, bad: bytes, reason: str, codec: str
 ) -> None:
-    data = b'[{"a": 1}, {"a": 2},\n ' + bad + b', {"a": 4}]'
+    # Enough items that the damage falls in a later read buffer than the first.
+    good = b", ".join(b'{"a": %d}' % i for i in range(1, 5001))
+    data = b"[" + good + b",\n " + bad + b', {"a": 5002}, {"a": 5003}]'
+    items = read(tmp_path, data, codec)
+    assert len(items) == 5003
+    assert items[:5000] == [(i, {"a": i}, orjson.dumps({"a": i})) for i in range(1, 5001)]
+    assert reasons(items) == [(5001, reason)]
+    bad_item = items[5000]
+    assert bad_item.raw == bad and "item 5001: invalid JSON" in bad_item.detail
+    assert "the items after it are read" in bad_item.detail
+    assert items[5001:] == [(i, {"a": i}, orjson.dumps({"a": i})) for i in (5002, 5003)]
+
+
+def test_every_damaged_item_is_rejected_on_its_own(tmp_path: Path) -> None:
+    data = b'[{"a": 1}, {"a": NaN}, {"a": 3}, 4, {"a": Infinity}, {"a": 6} {"a": 7},, {"a": 8}]'
     items = read(tmp_path, data)
-    assert items[:2] == [
-        (1, {"a": 1}, orjson.dumps({"a": 1})),
-        (2, {"a": 2}, orjson.dumps({"a": 2})),
+    assert reasons(items) == [
+        (2, "parse_error"),
+        (4, "not_an_object"),
+        (5, "parse_error"),
+        (7, "parse_error"),  # no comma before it
+        (8, "parse_error"),  # two commas before it
     ]
-    assert reasons(items) == [(3, reason)]
-    assert "after item 2" in items[2].detail and "not read" in items[2].detail
-    assert len(items) == 3
+    assert [i[1]["a"] for i in items if type(i) is tuple] == [1, 3, 6]
+    assert [i.raw for i in items if isinstance(i, Rejection)][2:] == [
+        b'{"a": Infinity}',
+        b'{"a": 7}',
+        b'{"a": 8}',
+    ]
+
+
+def test_an_unterminated_string_swallows_the_rest_into_one_rejected_item(tmp_path: Path) -> None:
+    items = read(tmp_path, b'[{"a": 1}, {"a": "open}, {"a": 3}]')
+    assert items[0] == (1, {"a": 1}, orjson.dumps({"a": 1}))
+    assert reasons(items) == [(2, "parse_error")] and len(items) == 2
+    assert items[1].raw == b'{"a": "open}, {"a": 3}]'
+
+
+def test_a_nested_items_path_still_ends_the_file_at_the_damage(tmp_path: Path) -> None:
+    data = b'{"data": [{"a": 1}, {"a": NaN}, {"a": 3}]}'
+    items = read(tmp_path, data, options={"items_path": "data.item"})
+    assert items[0] == (1, {"a": 1}, orjson.dumps({"a": 1}))
+    assert reasons(items) == [(2, "parse_error")] and len(items) == 2
+    assert "after item 1" in items[1].detail and "not read" in items[1].detail
 
 
 def test_truncated_plain_file_and_trailing_garbage(tmp_path: Path) -> None:
     items = read(tmp_path, b'[{"a": 1}, {"a": 2}, {"a"')
     assert reasons(items) == [(3, "parse_error")] and "premature EOF" in items[-1].detail
+    assert items[-1].raw == b'{"a"'
     items = read(tmp_path, b'[{"a": 1}] [{"a": 2}]')
     assert items[0] == (1, {"a": 1}, orjson.dumps({"a": 1}))
-    assert reasons(items) == [(2, "parse_error")] and "trailing garbage" in items[-1].detail
+    assert reasons(items) == [(2, "parse_error")]
+    assert "after the end of the array" in items[-1].detail and items[-1].raw == b'[{"a": 2}]'
 
 
 def test_non_objects_and_deep_nesting_are_rejected_one_by_one(tmp_path: Path) -> None:

@@ -10,10 +10,13 @@ e.g. `"data.item"` for `{"data": [...]}`.
 Reason codes:
 * `not_an_object`: an item that is not a JSON object;
 * `too_large`: an item whose orjson serialisation exceeds `max_record_bytes`;
-* `parse_error`: invalid JSON (NaN, trailing comma, ...) or nesting deeper
-  than orjson can serialise. The items before it are kept and the file ends there: a JSON
-  document cannot be resynchronised after a syntax error. Invalid UTF-8 inside a string is
-  reported as `invalid_utf8`, also ending the file;
+* `parse_error`: invalid JSON (NaN, a bad token, a missing comma, ...) or nesting deeper
+  than orjson can serialise; `invalid_utf8`: invalid UTF-8 inside a string. In a top-level
+  array (the default `items_path`) only the damaged item is rejected, with its bytes: the
+  file is read again as item spans (json_items.py, which looks only at strings and
+  brackets, so the damage does not move an item's ends), and each item after it is parsed
+  on its own. Data after the array's `]` is one `parse_error`. Under another `items_path`
+  the file ends at the damage (the items before it are kept);
 * `not_an_array`: nothing was found at `items_path` (position 0: the whole file), e.g. the
   file holds an object but `items_path` is the default `"item"`. With the default path this
   is seen from the first byte; with another path, only a file that yielded no item is
@@ -25,7 +28,9 @@ thousands of levels deep is parsed slowly (quadratically) before it is rejected.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -41,6 +46,7 @@ from jsonl_assets.core.readers.exact_numbers import (
     json_default,
     value_problem,
 )
+from jsonl_assets.core.readers.json_items import Span, array_spans
 from jsonl_assets.core.readers.jsonl import BOM, RAW_PREFIX
 from jsonl_assets.core.readers.source_file import ChunkReader, SourceFile
 from jsonl_assets.core.traces import Rejection
@@ -69,75 +75,177 @@ def read_json_array(
         count = yield from _items(stream, items_path, limits.max_record_bytes)
     finally:
         stream.close()
+    if isinstance(count, _Damage):
+        if items_path == "item":
+            yield from _after_damage(source, count, limits.max_record_bytes)
+        else:
+            yield count.rejection("; the rest of the file was not read")
+        return
     if count == 0 and not _path_holds_array(source, items_path):
         yield _not_an_array(items_path, "no array was found there")
 
 
+@dataclass(frozen=True, slots=True)
+class _Damage:
+    """Where and why the parser stopped: after `index` items."""
+
+    index: int
+    reason: str
+    message: str
+    where: str
+
+    def rejection(self, then: str, raw: dict[str, Any] | None = None) -> Rejection:
+        return Rejection(
+            position=self.index + 1,
+            reason=self.reason,
+            detail=f"invalid JSON after item {self.index} ({self.where}): {self.message}{then}",
+            **(raw or {}),
+        )
+
+    def item_rejection(self, raw: dict[str, Any]) -> Rejection:
+        return Rejection(
+            position=self.index + 1,
+            reason=self.reason,
+            detail=f"item {self.index + 1}: invalid JSON ({self.where}): {self.message}; the "
+            "items after it are read",
+            **raw,
+        )
+
+
 def _items(
     stream: _BomSkippingReader, items_path: str, limit: int
-) -> Generator[ReadItem, None, int | None]:
-    """The items at `items_path`; returns how many were seen, or None after a parse error."""
-    dumps = orjson.dumps
+) -> Generator[ReadItem, None, int | _Damage]:
+    """The items at `items_path`; returns how many were seen, or where the parser stopped."""
     converted = CountingDefault()
     index = 0
     try:
         for value in ijson.items(stream, items_path, buf_size=IJSON_BUFFER):
             index += 1
-            if type(value) is not dict:
-                yield Rejection(
-                    position=index,
-                    reason="not_an_object",
-                    detail=f"item {index} is a JSON {json_type_of(value)}, not an object",
-                    raw=_serialise_prefix(value),
-                )
-                continue
-            decimals = converted.count
-            try:
-                data = dumps(value, default=converted)
-            except orjson.JSONEncodeError as exc:
-                why = value_problem(value)
-                if why is not None:
-                    yield Rejection(
-                        position=index,
-                        reason="unsupported_value",
-                        detail=f"item {index}: {why}; the record is not written rather than "
-                        "altered",
-                    )
-                    continue
-                yield Rejection(
-                    position=index,
-                    reason="parse_error",
-                    detail=f"item {index} cannot be serialised: {exc} "
-                    "(orjson nests at most 254 levels)",
-                )
-                continue
-            size = len(data)
-            if size > limit:
-                yield Rejection(
-                    position=index,
-                    reason="too_large",
-                    detail=f"item {index} is {size} bytes as JSON, over the limit of "
-                    f"{limit} bytes (max_record_bytes)",
-                    raw=data[:RAW_PREFIX],
-                    raw_truncated=True,
-                    raw_size=size,
-                )
-                continue
-            if converted.count != decimals:
-                value = decimals_as_floats(value)  # as written
-            yield (index, value, data)  # the extract stage writes these bytes as they are
+            yield _judged(index, value, limit, converted)
     except ijson.JSONError as exc:
         message = _ijson_message(exc)
         reason = "invalid_utf8" if "invalid bytes in UTF8" in message else "parse_error"
-        yield Rejection(
-            position=index + 1,
-            reason=reason,
-            detail=f"invalid JSON after item {index} (in decompressed bytes "
-            f"{stream.consumed_before_last_read}-{stream.consumed}): {message}; "
-            "the rest of the file was not read",
-        )
-        return None
+        where = f"in decompressed bytes {stream.consumed_before_last_read}-{stream.consumed}"
+        return _Damage(index, reason, message, where)
     return index
+
+
+def _judged(index: int, value: Any, limit: int, converted: CountingDefault) -> ReadItem:
+    """Item `index` as a record `(index, value, its JSON bytes)`, or why it is rejected."""
+    if type(value) is not dict:
+        return Rejection(
+            position=index,
+            reason="not_an_object",
+            detail=f"item {index} is a JSON {json_type_of(value)}, not an object",
+            raw=_serialise_prefix(value),
+        )
+    decimals = converted.count
+    try:
+        data = orjson.dumps(value, default=converted)
+    except orjson.JSONEncodeError as exc:
+        why = value_problem(value)
+        if why is not None:
+            return Rejection(
+                position=index,
+                reason="unsupported_value",
+                detail=f"item {index}: {why}; the record is not written rather than altered",
+            )
+        return Rejection(
+            position=index,
+            reason="parse_error",
+            detail=f"item {index} cannot be serialised: {exc} (orjson nests at most 254 levels)",
+        )
+    size = len(data)
+    if size > limit:
+        return Rejection(
+            position=index,
+            reason="too_large",
+            detail=f"item {index} is {size} bytes as JSON, over the limit of {limit} bytes "
+            "(max_record_bytes)",
+            raw=data[:RAW_PREFIX],
+            raw_truncated=True,
+            raw_size=size,
+        )
+    if converted.count != decimals:
+        value = decimals_as_floats(value)  # as written
+    return (index, value, data)  # the extract stage writes these bytes as they are
+
+
+def _after_damage(source: SourceFile, damage: _Damage, limit: int) -> Iterator[ReadItem]:
+    """The file read again as item spans: the `damage.index` items read before are passed
+    over, the next one is rejected with the parser's message and its bytes, and every item
+    after it is parsed on its own."""
+    converted = CountingDefault()
+    stream = _BomSkippingReader(source.chunks())
+    index = 0
+    try:
+        for span in array_spans(iter(lambda: stream.read(IJSON_BUFFER), b""), limit):
+            if span.tail:
+                yield Rejection(
+                    position=index + 1,
+                    reason="parse_error",
+                    detail=f"{span.size} bytes of data after the end of the array",
+                    **_raw(span),
+                )
+                return
+            index += 1
+            if index <= damage.index:
+                continue
+            if index == damage.index + 1:
+                yield damage.item_rejection(_raw(span))
+                continue
+            yield _parsed(span, index, limit, converted)
+    finally:
+        stream.close()
+    if index <= damage.index:  # the spans ended first: nothing more to read
+        yield damage.rejection("")
+
+
+def _parsed(span: Span, index: int, limit: int, converted: CountingDefault) -> ReadItem:
+    """One item's span parsed on its own (the same parser, the same checks)."""
+    if not span.closed:
+        where = "inside it" if span.size else "before the array's `]`"
+        return Rejection(
+            position=index,
+            reason="parse_error",
+            detail=f"item {index}: the file ends {where}",
+            **_raw(span),
+        )
+    if span.commas != (index > 1):
+        return Rejection(
+            position=index,
+            reason="parse_error",
+            detail=f"item {index}: {span.commas} commas between it and the item before, not one",
+            **_raw(span),
+        )
+    if span.size > limit:
+        return Rejection(
+            position=index,
+            reason="too_large",
+            detail=f"item {index} is {span.size} bytes, over the limit of {limit} bytes "
+            "(max_record_bytes)",
+            **_raw(span),
+        )
+    try:
+        values = list(ijson.items(io.BytesIO(b"[" + span.data + b"]"), "item"))
+    except ijson.JSONError as exc:
+        message = _ijson_message(exc)
+        return Rejection(
+            position=index,
+            reason="invalid_utf8" if "invalid bytes in UTF8" in message else "parse_error",
+            detail=f"item {index}: invalid JSON: {message}",
+            **_raw(span),
+        )
+    return _judged(index, values[0], limit, converted)
+
+
+def _raw(span: Span) -> dict[str, Any]:
+    """A rejected span's bytes as a Rejection's raw (a prefix of a large one)."""
+    if not span.size:
+        return {}
+    if span.size == len(span.data):  # all of it was kept (at most max_record_bytes + 1)
+        return {"raw": span.data}
+    return {"raw": span.data[:RAW_PREFIX], "raw_truncated": True, "raw_size": span.size}
 
 
 def _not_an_array(items_path: str, why: str) -> Rejection:

@@ -34,7 +34,8 @@ from jsonl_assets.core.traces import trace_dict
 STAGE = "extracted"
 CODE_VERSION = "6"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
-# after a quoted field left open at the end of the file are read (csv_unclosed_quote)
+# after a quoted field left open at the end of the file, and JSON array items after a
+# damaged one, are read
 MARKER = "extracted.json"
 
 

@@ -1,0 +1,167 @@
+"""The items of a top-level JSON array as byte spans, found by looking only at strings (with
+their escapes) and brackets. What is wrong inside an item (invalid UTF-8, NaN, a bad token)
+does not move its ends, so the json_array reader can reject a damaged item and read the items
+after it. Commas between items are counted, not required: the reader rejects an item with
+other than one before it. Validity is the parser's business. Memory: one item's first
+`limit` + 1 bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final
+
+_OUTSIDE: Final = re.compile(rb'["\[\]{},]')
+_IN_STRING: Final = re.compile(rb'["\\]')
+_WS: Final = b" \t\r\n"
+_OPENERS: Final = frozenset(b'"[{')
+_NOT_WS: Final = re.compile(rb"[^ \t\r\n]")
+_BEFORE, _BETWEEN, _ITEM, _AFTER = range(4)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One item: its bytes (the first `limit` + 1 when `size` is larger); `closed` False when
+    the file ends inside it; `tail` True for data after the array's `]` (not an item);
+    `commas` the commas between it and the item before (one is right; none for the first)."""
+
+    data: bytes
+    size: int
+    closed: bool = True
+    tail: bool = False
+    commas: int = 1
+
+
+class _Collect:
+    """The bytes of the span being read, at most `cap` of them kept."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.parts: list[bytes] = []
+        self.kept = 0
+        self.size = 0
+
+    def add(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.kept < self.cap:
+            piece = data[: self.cap - self.kept]
+            self.parts.append(piece)
+            self.kept += len(piece)
+
+    def span(self, closed: bool = True, tail: bool = False, commas: int = 1) -> Span:
+        data = b"".join(self.parts)
+        stripped = len(data) - len(data.rstrip(_WS))
+        size = self.size - stripped if self.size == self.kept else self.size
+        return Span(data[: len(data) - stripped], size, closed, tail, commas)
+
+
+def array_spans(chunks: Iterator[bytes], limit: int) -> Iterator[Span]:
+    """The spans of the items of the array that starts the stream, then a `tail` span if
+    anything but whitespace follows its `]`; an unclosed last span if the file ends first."""
+    phase = _BEFORE
+    depth = commas = before = 0
+    in_string = escaped = False
+    item = _Collect(limit + 1)
+    for chunk in chunks:
+        i, n = 0, len(chunk)
+        while i < n:
+            if phase in (_BEFORE, _BETWEEN):
+                m = _NOT_WS.search(chunk, i)
+                if m is None:
+                    break
+                j = m.start()
+                if phase == _BEFORE:  # the array's `[` (the caller saw that it is one)
+                    phase, i, commas = _BETWEEN, j + 1, 0
+                    continue
+                if chunk[j] == 0x2C:  # `,`
+                    commas += 1
+                    i = j + 1
+                    continue
+                if chunk[j] == 0x5D:  # `]`
+                    phase, i = _AFTER, j + 1
+                    item = _Collect(limit + 1)
+                    continue
+                phase, depth, i = _ITEM, 0, j
+                item, before, commas = _Collect(limit + 1), commas, 0
+                continue
+            if phase == _AFTER:
+                m = _NOT_WS.search(chunk, i) if not item.size else None
+                if m is not None:
+                    item.add(chunk[m.start() :])
+                elif item.size:
+                    item.add(chunk[i:])
+                break
+            if escaped:  # the escaped byte opened this chunk
+                escaped = False
+                item.add(chunk[i : i + 1])
+                i += 1
+                continue
+            if in_string:
+                m = _IN_STRING.search(chunk, i)
+                if m is None:
+                    item.add(chunk[i:])
+                    break
+                j = m.start()
+                if chunk[j] == 0x5C:  # a backslash: the next byte is escaped
+                    if j + 1 >= n:
+                        escaped = True
+                        item.add(chunk[i:])
+                        break
+                    item.add(chunk[i : j + 2])
+                    i = j + 2
+                    continue
+                in_string = False
+                item.add(chunk[i : j + 1])
+                i = j + 1
+                if depth == 0:  # a string item ends with its quote
+                    yield item.span(commas=before)
+                    phase, commas = _BETWEEN, 0
+                continue
+            m = _OUTSIDE.search(chunk, i)
+            if m is None:
+                item.add(chunk[i:])
+                break
+            j = m.start()
+            c = chunk[j]
+            if depth == 0 and c in _OPENERS and (item.size or j > i):
+                # A scalar item, then a string or container with no comma: two items.
+                item.add(chunk[i:j])
+                yield item.span(commas=before)
+                item, before, i = _Collect(limit + 1), 0, j
+                continue
+            if c == 0x22:  # `"`
+                in_string = True
+                item.add(chunk[i : j + 1])
+                i = j + 1
+            elif c == 0x5B or c == 0x7B:  # `[` `{`
+                depth += 1
+                item.add(chunk[i : j + 1])
+                i = j + 1
+            elif c == 0x2C and depth == 0:  # `,` after a scalar item
+                item.add(chunk[i:j])
+                yield item.span(commas=before)
+                phase, i, commas = _BETWEEN, j + 1, 1
+            elif c == 0x5D and depth == 0:  # `]` after a scalar item: the array ends
+                item.add(chunk[i:j])
+                yield item.span(commas=before)
+                phase, i = _AFTER, j + 1
+                item = _Collect(limit + 1)
+            elif c == 0x5D or c == 0x7D:  # `]` `}`
+                item.add(chunk[i : j + 1])
+                i = j + 1
+                if depth > 0:
+                    depth -= 1
+                    if depth == 0:
+                        yield item.span(commas=before)
+                        phase = _BETWEEN
+            else:  # a comma inside a container
+                item.add(chunk[i : j + 1])
+                i = j + 1
+    if phase == _ITEM:
+        yield item.span(closed=False, commas=before)
+    elif phase == _AFTER and item.size:
+        yield item.span(tail=True)
+    elif phase == _BETWEEN:
+        yield Span(b"", 0, closed=False)  # no `]`: the array never ends
