@@ -8,8 +8,10 @@ manifest run. `verify` checks any LLM Training Data v1 package, ours or not.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import os
+import signal
 import sys
 import threading
 import time
@@ -125,6 +127,9 @@ def cmd_build(args: argparse.Namespace) -> int:
             return EXIT_FAILED
     try:
         return _build(args, cfg)
+    except BrokenPipeError:  # stdout closed (`| head`): stopped as by SIGPIPE, never returns
+        build_workers.interrupt(signal.SIGPIPE)
+        raise
     except build_workers.WorkerDied as exc:
         build_workers.stop_workers()
         print(str(exc), file=sys.stderr)
@@ -171,7 +176,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     # one forked after them (cmd_build shuts the pools down).
     # --workers N: N processes in all, across partitions and their chunks.
     runners.share_slots(args.workers)
-    progress.listen(_chunk_progress)
+    progress.listen(functools.partial(_chunk_progress, os.getpid()))
     pool = build_workers.worker_pool(workers)
     futures = [
         pool.submit(
@@ -244,8 +249,13 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     return EXIT_OK
 
 
-def _chunk_progress(line: str, _: dict[str, Any]) -> None:
-    print(f"  {line}", flush=True)
+def _chunk_progress(cli: int, line: str, _: dict[str, Any]) -> None:
+    """Print a partition's progress (in its worker); a closed stdout stops the build: the
+    CLI's SIGPIPE handler does that, as when the CLI itself writes to it."""
+    try:
+        print(f"  {line}", flush=True)
+    except BrokenPipeError:
+        os.kill(cli, signal.SIGPIPE)
 
 
 def _progress(r: dict[str, Any]) -> None:
@@ -452,7 +462,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     report.set_defaults(func=cmd_report)
     args = parser.parse_args(argv)
-    code = int(args.func(args))
+    try:
+        code = int(args.func(args))
+    except BrokenPipeError:  # stdout closed (`jsonl-assets verify ... | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # for the exit's flush
+        return 128 + signal.SIGPIPE
     # Dagster leaves ~200k objects that the interpreter's last collections would walk at
     # exit (0.4 s); frozen, they are not walked. Everything is committed by now.
     gc.freeze()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from jsonl_assets.core.fault_points import PAUSE_ENV_VAR, PAUSE_FILE_ENV_VAR
 from jsonl_assets_tests import test_restart as restart
 from jsonl_assets_tests.test_package_lock import Build
 
@@ -159,3 +161,55 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
     rerun = Build(config, workers=2, keys=KEYS)
     assert rerun.finish() == 0, rerun.text
     assert restart.outputs(config.parent) == restart.outputs(reference)
+
+
+@pytest.mark.crash
+@pytest.mark.parametrize("when", ["start-up", "mid-build"])
+def test_a_closed_stdout_stops_the_build_cleanly_and_it_resumes(tmp_path: Path, when: str) -> None:
+    """`jsonl-assets build | head -1`: the CLI (or a worker printing progress) writes to a
+    closed pipe. The build stops as for a signal: exit 141 (SIGPIPE), one line on stderr, no
+    traceback, no process left; the rerun ends byte-identical to an uninterrupted build."""
+    reference = tmp_path / "clean"
+    restart.build_stages(restart.make_project(reference), KEYS)
+    config = restart.make_project(tmp_path / "piped")
+    tag = uuid.uuid4().hex
+    pause_file = config.parent / "paused"
+    home = config.parent / "dagster_home"
+    home.mkdir()
+    env = {**os.environ, TAG: tag, "DAGSTER_HOME": str(home)}
+    if when == "mid-build":
+        env.update({PAUSE_ENV_VAR: "extract.batch:1", PAUSE_FILE_ENV_VAR: str(pause_file)})
+    read, write = os.pipe()
+    cmd = [str(restart.CLI), "build", "--config", str(config), "--workers", "2"]
+    for key in KEYS:
+        cmd += ["--partition", key]
+    proc = subprocess.Popen(cmd, env=env, stdout=write, stderr=subprocess.PIPE, text=True)
+    os.close(write)
+    if when == "mid-build":
+        with os.fdopen(read, "rb") as out:
+            assert out.readline().startswith(b"building ")
+            deadline = time.monotonic() + 90
+            while not pause_file.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        pause_file.unlink()  # the pipe is closed: the next line the build prints breaks it
+    else:
+        os.close(read)  # closed before the build prints its first line
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGPIPE, err
+    assert err.count(LINE) == 1 and "Traceback" not in err, err
+    assert not _no_process_left(tag)
+    rerun = Build(config, workers=2, keys=KEYS)
+    assert rerun.finish() == 0, rerun.text
+    assert restart.outputs(config.parent) == restart.outputs(reference)
+
+
+def test_a_closed_stdout_ends_verify_quietly(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [str(restart.CLI), "verify", str(tmp_path)],  # no metadata.json: an error is printed
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGPIPE and b"Traceback" not in err, err

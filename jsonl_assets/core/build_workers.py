@@ -5,7 +5,7 @@ process; the CLI's own main thread only waits for them. Dagster replaces the SIG
 handlers of the thread that runs an execution (to turn them into a run failure, after which
 the CLI would go on), so it must never run in the CLI's main thread.
 
-- SIGINT, SIGTERM or SIGHUP to the CLI: every worker's process group (the worker and what
+- SIGINT, SIGTERM or SIGHUP to the CLI, or its stdout closed (SIGPIPE): every worker's process group (the worker and what
   Dagster started under it, such as its compute-log `tail`s) gets SIGKILL, the cleanups run
   (the package lock is released), the CLI prints `interrupted; rerun to resume` and exits
   128 + the signal. A SIGKILL leaves nothing half-visible (see the restart guarantees), so
@@ -41,6 +41,7 @@ from jsonl_assets.core import fault_points
 
 INTERRUPTED: Final = "interrupted; rerun to resume"
 SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_HANDLED: Final = (*SIGNALS, signal.SIGPIPE)
 PR_SET_PDEATHSIG: Final = 1
 # The threads of polars' compute pool and of its async runtime (Linux thread names).
 _POLARS_THREADS: Final = re.compile(r"(polars-\d+|tokio-rt-worker)")
@@ -54,8 +55,9 @@ class WorkerDied(Exception):
 
 
 def install() -> None:
-    """Route SIGINT, SIGTERM and SIGHUP of this process to `_interrupted`."""
-    for sig in SIGNALS:
+    """Route SIGINT, SIGTERM and SIGHUP of this process to `interrupt`, and SIGPIPE: a closed
+    stdout (`jsonl-assets build | head`) stops the build the same way, not with a traceback."""
+    for sig in _HANDLED:
         signal.signal(sig, _interrupted)
 
 
@@ -66,7 +68,13 @@ def on_interrupt(cleanup: Callable[[], None]) -> None:
 
 
 def _interrupted(signum: int, _frame: Any) -> None:
-    for sig in SIGNALS:  # one stop, one line, whatever else arrives meanwhile
+    interrupt(signum)
+
+
+def interrupt(signum: int) -> None:
+    """Stop the build as for signal `signum`: kill the workers, run the cleanups, print one
+    line and exit 128 + `signum`. Never returns."""
+    for sig in _HANDLED:  # one stop, one line, whatever else arrives meanwhile
         signal.signal(sig, signal.SIG_IGN)
     stop_workers()
     for cleanup in reversed(_cleanups):
@@ -96,6 +104,8 @@ def stop_workers() -> None:
 def _init_worker(parent: int, kill_also: list[int]) -> None:
     for sig in SIGNALS:  # not the CLI's handler: a worker that is signalled just dies
         signal.signal(sig, signal.SIG_DFL)
+    # A write to a closed stdout raises BrokenPipeError, as in any Python process.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     with contextlib.suppress(OSError):
         os.setpgrp()
     if sys.platform.startswith("linux"):
