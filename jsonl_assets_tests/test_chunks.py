@@ -9,11 +9,13 @@ three and eight (the plan's counts are asserted, so a changed sample fails loudl
 from __future__ import annotations
 
 import gzip
+import hashlib
 import itertools
 import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +249,7 @@ def _parquet_project(tmp: Path) -> Path:
         tmp / "pipeline.yaml",
         {
             "dataset": {"name": "t", "description": "parquet chunks"},
+            "output": {"chunk_bytes": 4096},  # each file larger: a chunk each
             "splits": {"validation": 0.2, "test": 0.2},
             "sources": [
                 {
@@ -281,3 +284,84 @@ def test_parquet_chunks_run_on_workers_of_a_process_where_polars_ran(tmp_path: P
     done = subprocess.run([*cli, "--workers", "1"], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     assert _digests(tmp_path / "two") == _digests(tmp_path / "one")
+
+
+# --- many small files: packed into a few chunks ------------------------------------------------
+
+
+def _small_files_project(root: Path, chunk_bytes: int) -> Path:
+    """Sixty small files (each over 4096 bytes) in three formats and two sources (gzip JSONL,
+    CSV, JSON arrays), with bad inputs and ids repeated across files."""
+
+    def text(n: int) -> str:
+        return f"note {n}: " + hashlib.sha256(b"%d" % n).hexdigest() * 3
+
+    raw = root / "raw"
+    raw.mkdir(parents=True)
+    for f in range(20):
+        rows = [_note(text((f * 7 + i) % 90)) for i in range(60)]
+        if f % 6 == 1:
+            rows.insert(3, b"{not json")
+        (raw / f"a{f:02d}.jsonl.gz").write_bytes(gzip.compress(b"\n".join(rows) + b"\n", mtime=0))
+        csv_rows = "".join(f'"{text((f * 5 + i) % 70)}, in csv",x{i}\n' for i in range(30))
+        (raw / f"b{f:02d}.csv").write_text(
+            "text,extra\n" + csv_rows + ('"open\n' if f == 4 else "")
+        )
+        items = [{"text": text(1000 + (f * 3 + i) % 50)} for i in range(30)]
+        body = orjson.dumps(items)
+        if f % 7 == 2:
+            body = body.replace(b'{"text"', b'{"text": NaN, "t"', 1)
+        (raw / f"c{f:02d}.json").write_bytes(body)
+    return write_config(
+        root / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "many small files"},
+            "output": {"chunk_bytes": chunk_bytes, "max_records_per_shard": 64},
+            "thresholds": {"max_duplicate_id_rate": 1.0, "max_parse_failure_rate": 1.0},
+            "sources": [
+                {
+                    "name": "notes",
+                    "paths": ["raw/a*.jsonl.gz"],
+                    "objective": "cpt",
+                    "adapter": "native",
+                    "split": "train",
+                },
+                {
+                    "name": "texts",
+                    "paths": ["raw/b*.csv", "raw/c*.json"],
+                    "objective": "cpt",
+                    "adapter": "text",
+                    "split": "train",
+                    "metadata_fields": ["extra"],
+                },
+            ],
+        },
+    )
+
+
+def test_many_small_files_are_packed_into_few_chunks_with_the_same_bytes(tmp_path: Path) -> None:
+    built = []
+    for name, chunk_bytes, workers, chunks in (
+        ("one-each", 4096, 1, 60),  # every file is larger than 4096 bytes
+        ("packed", 40_000, 2, None),
+        ("all-in-one", 256 << 20, 1, 1),
+    ):
+        config = _small_files_project(tmp_path / name, chunk_bytes)
+        cfg = load_config(config)
+        plan = plan_chunks(cfg, dirs_for(cfg, "cpt|train"))
+        assert sum(c.files for c in plan.chunks) == 60
+        if chunks is not None:
+            assert len(plan.chunks) == chunks, [c.files for c in plan.chunks]
+        else:
+            assert 3 <= len(plan.chunks) <= 20, [c.files for c in plan.chunks]
+        result = build_partition(cfg, "cpt|train", runner=process_runner(workers))
+        assert result.shards is not None
+        publish(cfg)
+        built.append(_digests(config.parent))
+    assert built[0] == built[1] == built[2]
+    q = (tmp_path / "packed" / "quarantine").rglob("*.jsonl")
+    reasons = Counter(
+        orjson.loads(line)["reason"] for p in q for line in p.read_bytes().splitlines()
+    )
+    assert reasons["duplicate_id"] > 0 and reasons["parse_error"] == 7
+    assert reasons["csv_unclosed_quote"] == 1

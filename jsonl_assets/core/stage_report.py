@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -85,8 +85,9 @@ class StageReport:
 
     @property
     def extra(self) -> dict[str, Any]:
-        """The details as a plain dict (a view, for JSON metadata)."""
-        return asdict(self.details) if self.details is not None else {}
+        """The details as a plain dict (a view, for JSON metadata: its values are the details'
+        own, not copies, since a partition of many files lists them all)."""
+        return dict(vars(self.details)) if self.details is not None else {}
 
     @property
     def quarantined(self) -> int:
@@ -102,8 +103,9 @@ class StageReport:
 
     def to_json(self) -> dict[str, Any]:
         """The persisted form (the stage's marker): the details under `extra`."""
-        data = asdict(self)
-        data["extra"] = data.pop("details") or {}
+        data = dict(vars(self))
+        data.pop("details")
+        data["extra"] = self.extra
         return data
 
     @classmethod

@@ -49,6 +49,7 @@ def plan(
             mapping_key=f"chunk_{chunk.index}",
             metadata={
                 "file_index": chunk.file_index,
+                "files": chunk.files,
                 "bytes": chunk.size,
                 "first_line": chunk.first_line + 1,
             },

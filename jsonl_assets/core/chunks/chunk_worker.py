@@ -20,7 +20,7 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.chunks.id_buckets import BucketFiles
-from jsonl_assets.core.chunks.plan import CHUNKS_DIR, Chunk, ChunkPlan, partition_inputs
+from jsonl_assets.core.chunks.plan import CHUNKS_DIR, Chunk, ChunkPlan, partition_input
 from jsonl_assets.core.config import PipelineConfig, SourceInput
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.gc_pause import gc_paused
@@ -45,7 +45,8 @@ from jsonl_assets.core.store.work_files import (
     write_marker,
 )
 
-CHUNK_VERSION: Final = "3"  # 3: the report's measures; id buckets by two digest bytes
+CHUNK_VERSION: Final = "4"  # 3: the report's measures; id buckets by two digest bytes;
+# 4: several whole files a chunk
 MARKER: Final = "chunk.json"
 LINES: Final = "lines.jsonl"
 REJECTS: Final = "rejects.jsonl"
@@ -92,21 +93,10 @@ def run_chunk(
     path = chunk_path(dirs, chunk_fp, task.index)
     store_for(path).remove(path, recursive=True)
     chunk = plan.chunks[task.index]
-    source, item = partition_inputs(cfg, dirs)[chunk.file_index]
     cdirs = replace(dirs, work=path, quarantine=path)
     extraction = Extraction(cfg, cdirs)
-    limits = ReadLimits(max_record_bytes=cfg.max_record_bytes)
-    hashed: SourceFile | _RangeOf
-    if chunk.start is None:
-        hashed = SourceFile(item.path, item.rel)
-        hashed.hash_remaining()
-        items = read_source(hashed, item.format, source.read_options, limits, cdirs.scratch)
-    else:
-        hashed = _RangeOf(item, chunk)
-        items = hashed.items(limits.max_record_bytes)
-    entry = file_entry(source.name, item, hashed)
-    transformer = Transformer(cfg, cdirs, [entry])
-    validator = Validator(cfg, cdirs, [entry], list(task.toolsets), terminated=True)
+    transformer = Transformer(cfg, cdirs, [])
+    validator = Validator(cfg, cdirs, [], list(task.toolsets), terminated=True)
     transformer.on_new_toolset = lambda toolset: validator.add_toolsets([toolset])
     out = _ChunkFiles(path)
     # The report's measures of the accepted records (none when the report is off).
@@ -114,14 +104,9 @@ def run_chunk(
     if measures is not None:
         validator.on_accept = measures.add
     parts = (extraction, transformer, validator, out)
+    entries: list[dict[str, Any]] = []
     try:
-        loads = orjson.loads
-        records = (
-            (0, position, value if exact else loads(raw), raw)
-            for _, position, value, raw, exact in extraction.file_records(
-                chunk.file_index, source, item, hashed, items
-            )
-        )
+        records = _records(cfg, dirs, chunk, extraction, (transformer, validator), entries)
         while True:
             taken = _Batch(records)
             transformer.add_batch(taken, validator.judge)
@@ -143,7 +128,7 @@ def run_chunk(
     report = {
         "index": task.index,
         "file_index": chunk.file_index,
-        "file": entry,
+        "files": entries,
         "bytes_in": chunk.size,
         "lines": validator.index,
         "accepted": out.accepted,
@@ -162,6 +147,41 @@ def run_chunk(
     }
     write_marker(path / MARKER, chunk_fp, report)
     return {**report, "ran": True}
+
+
+def _records(
+    cfg: PipelineConfig,
+    dirs: PartitionDirs,
+    chunk: Chunk,
+    extraction: Extraction,
+    stages: tuple[Transformer, Validator],
+    entries: list[dict[str, Any]],
+) -> Iterator[tuple[int, int, Any, bytes]]:
+    """The chunk's raw records `(file k of the chunk, position, value, raw bytes)`, file by
+    file; each file is hashed, then announced to the stages (`entries` too), then read."""
+    loads = orjson.loads
+    limits = ReadLimits(max_record_bytes=cfg.max_record_bytes)
+    for k in range(chunk.files):
+        fi = chunk.file_index + k
+        source, item = partition_input(cfg, dirs, fi)
+        hashed: SourceFile | _RangeOf
+        if chunk.start is None:
+            hashed = SourceFile(item.path, item.rel)
+            hashed.hash_remaining()
+            items = read_source(
+                hashed, item.format, source.read_options, limits, extraction.dirs.scratch
+            )
+        else:
+            hashed = _RangeOf(item, chunk)
+            items = hashed.items(limits.max_record_bytes)
+        entry = file_entry(source.name, item, hashed)
+        entries.append(entry)
+        for stage in stages:
+            stage.add_file(entry)
+        for _, position, value, raw, exact in extraction.file_records(
+            fi, source, item, hashed, items
+        ):
+            yield k, position, value if exact else loads(raw), raw
 
 
 class _RangeOf:

@@ -114,13 +114,14 @@ def _bucket_ids(
         if not len(entries):
             continue
         rows += len(entries)
+        # A chunk's positions count its files from 0: shifted to the partition's file index.
         high = np.uint64(report["file_index"] << _POSITION_BITS)
         frames.append(
             pl.DataFrame(
                 {
                     "hi": entries["hi"].astype(np.uint64),
                     "lo": entries["lo"].astype(np.uint64),
-                    "pos": entries["pos"].astype(np.uint64) | high,
+                    "pos": entries["pos"].astype(np.uint64) + high,
                 }
             )
         )

@@ -12,6 +12,8 @@ marker: the rerun merges again from the chunks (which are not redone).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import time
 from array import array
 from collections.abc import Callable, Iterator
@@ -62,12 +64,12 @@ def merge_chunks(
     parts: tuple[Part, ...] = (extraction, transformer, validator, staged)
     try:
         for _, report in chunks:
-            if report["file_index"] == len(extraction.files):
-                entry = report["file"]
-                extraction.files.append(entry)
-                transformer.add_file(entry)
-                validator.add_file(entry)
-                staged.add_file(entry)
+            for k, entry in enumerate(report["files"]):
+                if report["file_index"] + k == len(extraction.files):
+                    extraction.files.append(entry)
+                    transformer.add_file(entry)
+                    validator.add_file(entry)
+                    staged.add_file(entry)
         duplicates, validator.ids, validator.id_set_bytes = find_duplicates(chunks, ids_dir(dirs))
         cell = CellStats(dirs.objective, dirs.split)
         measured = all(report.get("measured") for _, report in chunks)
@@ -116,6 +118,7 @@ def _replay(
     transformer.out.bytes_written += report["transform"]["bytes_out"]
     validator.add_tallies(report["validate"], fi)
     base = validator.index
+    file_of = _file_indices(fi, report["validate"]["in_per_file"])
     entries = _entries(path / REJECTS, base)
     dups = iter(duplicates)
     next_entry = next(entries, None)
@@ -132,11 +135,30 @@ def _replay(
             batch_dups.append((next_dup[0] - (first - base), next_dup[1]))
             next_dup = next(dups, None)
         validator.put_verdicts(batch_entries, len(lines), batch_dups)
-        fis = array("I", [fi]) * len(lines)
+        fis = file_of(first - base, len(lines))
         rejects = validator.finish_batch(lines, fis)
         staged.add_batch(lines, fis, rejects, first)
     if next_entry is not None or next_dup is not None:
         raise ValueError(f"{path}: verdicts past the chunk's {report['lines']} lines")
+
+
+def _file_indices(first_file: int, lines_per_file: list[int]) -> Callable[[int, int], array]:
+    """`of(start, n)`: the file index of each of the chunk's lines `start` to `start + n`
+    (its files hold `lines_per_file` lines each, in order, from file `first_file` on)."""
+    if len(lines_per_file) == 1:
+        return lambda _, n: array("I", [first_file]) * n
+    ends = list(itertools.accumulate(lines_per_file))
+
+    def of(start: int, n: int) -> array:
+        out = array("I")
+        k = bisect.bisect_right(ends, start)
+        while n > 0:
+            take = min(n, ends[k] - start)
+            out.extend(array("I", [first_file + k]) * take)
+            start, n, k = start + take, n - take, k + 1
+        return out
+
+    return of
 
 
 def _measured(path: Path, duplicates: list[tuple[int, int]], cell: CellStats) -> None:

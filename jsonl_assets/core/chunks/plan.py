@@ -2,9 +2,10 @@
 
 Plain (uncompressed) JSONL larger than `output.chunk_bytes` is cut into newline-aligned byte
 ranges; each range records the lines before it, so traces keep their file-wide line numbers,
-and the file's sha256 (one pass over the file finds both). Everything else is a whole-file
-chunk: compressed files, JSON arrays, CSV/TSV (a quoted field may hold a newline), text and
-Parquet. The plan is a pure function of the config and the source files (their identity and
+and the file's sha256 (one pass over the file finds both). Everything else is read whole:
+compressed files, JSON arrays, CSV/TSV (a quoted field may hold a newline), text and Parquet.
+Consecutive whole files are packed into one chunk while they fit in `chunk_bytes` together,
+so many small files cost a few chunks, not one each. The plan is a pure function of the config and the source files (their identity and
 bytes), and is recorded in the work dir (`chunks/plan.json`) under the partition's extract
 fingerprint, so a rebuild reuses it without reading the files again.
 """
@@ -12,7 +13,7 @@ fingerprint, so a rebuild reuses it without reading the files again.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
 from jsonl_assets.core.config import PipelineConfig, SourceConfig, SourceInput
@@ -28,15 +29,15 @@ from jsonl_assets.core.store.work_files import (
 
 CHUNKS_DIR: Final = "chunks"
 PLAN: Final = "plan.json"
-PLAN_VERSION: Final = "1"
+PLAN_VERSION: Final = "2"  # 2: small whole files packed into one chunk
 _READ: Final = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """One piece of a partition's input: file `file_index` (in the partition's file order),
-    whole (`start` None) or bytes [start, end) holding lines `first_line + 1`...; `sha256` of
-    the whole file when known at plan time (byte ranges)."""
+    """One piece of a partition's input: the `files` whole files from `file_index` on (in the
+    partition's file order), or bytes [start, end) of file `file_index` holding lines
+    `first_line + 1`...; `sha256` of that file when known at plan time (byte ranges)."""
 
     index: int
     file_index: int
@@ -45,6 +46,7 @@ class Chunk:
     end: int | None = None
     first_line: int = 0
     sha256: str | None = None
+    files: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,17 @@ def partition_inputs(
     return [(s, i) for s in cfg.sources_for(dirs.objective, dirs.split) for i in s.inputs]
 
 
+def partition_input(
+    cfg: PipelineConfig, dirs: PartitionDirs, index: int
+) -> tuple[SourceConfig, SourceInput]:
+    """The partition's file `index` (found source by source, not by listing every file)."""
+    for source in cfg.sources_for(dirs.objective, dirs.split):
+        if index < len(source.inputs):
+            return source, source.inputs[index]
+        index -= len(source.inputs)
+    raise IndexError(f"{dirs.key} has no file {index}")
+
+
 def plan_chunks(cfg: PipelineConfig, dirs: PartitionDirs) -> ChunkPlan:
     """The partition's chunk plan: the recorded one when its inputs are unchanged."""
     chunk_bytes = cfg.output.chunk_bytes
@@ -91,6 +104,10 @@ def plan_chunks(cfg: PipelineConfig, dirs: PartitionDirs) -> ChunkPlan:
         plain = size > chunk_bytes and SourceFile(item.path, item.rel).compression == "none"
         if item.format == "jsonl" and plain:
             chunks.extend(_ranges(item, fi, size, chunk_bytes, len(chunks)))
+            continue
+        last = chunks[-1] if chunks else None
+        if last is not None and last.start is None and last.size + size <= chunk_bytes:
+            chunks[-1] = replace(last, size=last.size + size, files=last.files + 1)
             continue
         chunks.append(Chunk(len(chunks), fi, size))
     plan = ChunkPlan(plan_fp, tuple(chunks), len(inputs))

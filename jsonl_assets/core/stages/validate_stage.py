@@ -294,7 +294,7 @@ class Validator:
         }
 
     def add_tallies(self, tallies: dict[str, Any], file_index: int) -> None:
-        """Add a chunk's tallies (its file is `file_index` here), in chunk order."""
+        """Add a chunk's tallies (its first file is `file_index` here), in chunk order."""
         self.rule_counts.update(tallies["rules"])
         self.quality_rejected.update(tallies["quality_rejected"])
         self.quality_warned.update(tallies["quality_warned"])
@@ -304,7 +304,8 @@ class Validator:
             examples.extend(traces[: EXAMPLES_PER_REASON - len(examples)])
         for source, counts in tallies["counters"].items():
             self.counters[source].update(counts)
-        self.in_per_file[file_index] += sum(tallies["in_per_file"])
+        for k, count in enumerate(tallies["in_per_file"]):
+            self.in_per_file[file_index + k] += count
         self.unresolved.update(tallies["unresolved"])
 
     def _start_batch(self) -> None:
