@@ -170,7 +170,9 @@ MARKED: dict[str, tuple[str, ...]] = {
     "test_chunks.py::test_the_package_is_golden_for_any_chunks_and_workers[8-c": ("slow",),
     "test_chunks.py::test_the_package_is_golden_for_any_chunks_and_workers[8-3]": ("slow",),
     "test_chunks.py::test_parquet_chunks_run_on_workers_of_a_process_where_polars_ran": ("slow",),
-    "test_chunks.py::test_many_small_files_are_packed_into_few_chunks_with_the_same_bytes": ("slow",),
+    "test_chunks.py::test_many_small_files_are_packed_into_few_chunks_with_the_same_bytes": (
+        "slow",
+    ),
     "test_chunk_job.py::test_celery": ("slow",),
     "test_chunk_job.py::test_the_multiprocess": ("slow",),
     "test_chunk_job.py::test_the_in_process": ("slow",),
