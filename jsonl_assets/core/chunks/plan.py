@@ -5,9 +5,10 @@ ranges; each range records the lines before it, so traces keep their file-wide l
 and the file's sha256 (one pass over the file finds both). Everything else is read whole:
 compressed files, JSON arrays, CSV/TSV (a quoted field may hold a newline), text and Parquet.
 Consecutive whole files are packed into one chunk while they fit in `chunk_bytes` together,
-so many small files cost a few chunks, not one each. The plan is a pure function of the config and the source files (their identity and
-bytes), and is recorded in the work dir (`chunks/plan.json`) under the partition's extract
-fingerprint, so a rebuild reuses it without reading the files again.
+so many small files cost a few chunks, not one each. The plan is a pure function of the
+config and the source files (their identity and bytes), and is recorded in the work dir
+(`chunks/plan.json`) under the partition's extract fingerprint, so a rebuild reuses it
+without reading the files again.
 """
 
 from __future__ import annotations
@@ -82,10 +83,11 @@ def partition_input(
     cfg: PipelineConfig, dirs: PartitionDirs, index: int
 ) -> tuple[SourceConfig, SourceInput]:
     """The partition's file `index` (found source by source, not by listing every file)."""
+    left = index
     for source in cfg.sources_for(dirs.objective, dirs.split):
-        if index < len(source.inputs):
-            return source, source.inputs[index]
-        index -= len(source.inputs)
+        if left < len(source.inputs):
+            return source, source.inputs[left]
+        left -= len(source.inputs)
     raise IndexError(f"{dirs.key} has no file {index}")
 
 
