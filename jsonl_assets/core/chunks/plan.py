@@ -91,10 +91,13 @@ def partition_input(
     raise IndexError(f"{dirs.key} has no file {index}")
 
 
-def plan_chunks(cfg: PipelineConfig, dirs: PartitionDirs) -> ChunkPlan:
-    """The partition's chunk plan: the recorded one when its inputs are unchanged."""
+def plan_chunks(cfg: PipelineConfig, dirs: PartitionDirs, extract_fp: str = "") -> ChunkPlan:
+    """The partition's chunk plan: the recorded one when its inputs are unchanged.
+    `extract_fp`: the partition's extract fingerprint, if the caller has it (computing it
+    stats every source file, a request each on object storage)."""
     chunk_bytes = cfg.output.chunk_bytes
-    plan_fp = fingerprint("chunks", PLAN_VERSION, extract_fingerprint(cfg, dirs), chunk_bytes)
+    extract_fp = extract_fp or extract_fingerprint(cfg, dirs)
+    plan_fp = fingerprint("chunks", PLAN_VERSION, extract_fp, chunk_bytes)
     path = dirs.work / CHUNKS_DIR / PLAN
     if (cached := read_marker(path, plan_fp)) is not None:
         chunks = tuple(Chunk(**c) for c in cached["chunks"])

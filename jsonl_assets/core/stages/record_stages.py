@@ -107,7 +107,7 @@ def _chunked(
 ) -> list[StageReport]:
     if force:
         store_for(dirs.work).remove(dirs.work / CHUNKS_DIR, recursive=True)
-    plan = plan_chunks(cfg, dirs)
+    plan = plan_chunks(cfg, dirs, fps["extracted"])
     tasks = [ChunkTask(dirs.key, c.index) for c in plan.chunks]
     reports = runner(cfg, dirs, plan, fps["validated"], tasks)
     # A record rejected for a toolset that some chunk derives: its chunk again, all known.
