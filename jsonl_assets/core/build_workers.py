@@ -5,11 +5,12 @@ process; the CLI's own main thread only waits for them. Dagster replaces the SIG
 handlers of the thread that runs an execution (to turn them into a run failure, after which
 the CLI would go on), so it must never run in the CLI's main thread.
 
-- SIGINT, SIGTERM or SIGHUP to the CLI, or its stdout closed (SIGPIPE): every worker's process group (the worker and what
-  Dagster started under it, such as its compute-log `tail`s) gets SIGKILL, the cleanups run
-  (the package lock is released), the CLI prints `interrupted; rerun to resume` and exits
-  128 + the signal. A SIGKILL leaves nothing half-visible (see the restart guarantees), so
-  the next build resumes from what was committed.
+- SIGINT, SIGTERM or SIGHUP to the CLI, or its stdout closed (SIGPIPE): every worker's
+  process group (the worker and what Dagster started under it, such as its compute-log
+  `tail`s) gets SIGKILL, the cleanups run (the package lock is released), the CLI prints
+  `interrupted; rerun to resume` and exits 128 + the signal. A SIGKILL leaves nothing
+  half-visible (see the restart guarantees), so the next build resumes from what was
+  committed.
 - Workers die with their parent: each asks the kernel for SIGKILL when its parent dies
   (Linux `prctl(PR_SET_PDEATHSIG)`, through ctypes) and, where that is not available or the
   parent died before the call, a thread notices the parent pid change within 0.5 s.

@@ -94,12 +94,11 @@ class _Damage:
     message: str
     where: str
 
-    def rejection(self, then: str, raw: dict[str, Any] | None = None) -> Rejection:
+    def rejection(self, then: str) -> Rejection:
         return Rejection(
             position=self.index + 1,
             reason=self.reason,
             detail=f"invalid JSON after item {self.index} ({self.where}): {self.message}{then}",
-            **(raw or {}),
         )
 
     def item_rejection(self, raw: dict[str, Any]) -> Rejection:
