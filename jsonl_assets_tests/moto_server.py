@@ -1,10 +1,17 @@
 """A real S3 server on loopback for the object-storage tests: moto's `ThreadedMotoServer` on
 127.0.0.1, port 0, started and stopped by the `s3_endpoint` fixture; `s3` gives a test a
-bucket and the AWS environment pointing at the server (endpoint, dummy keys, region)."""
+bucket and the AWS environment pointing at the server (endpoint, dummy keys, region);
+`recorded_requests` lists the requests the server got meanwhile (moto's recorder)."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
+import os
+import tempfile
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +25,9 @@ _buckets = itertools.count()
 
 
 def start_server() -> tuple[object, str]:
+    # moto's recorder writes where this says, read once when moto is imported.
+    folder = tempfile.mkdtemp(prefix="moto-recording-")
+    os.environ.setdefault("MOTO_RECORDER_FILEPATH", os.path.join(folder, "requests.jsonl"))
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -34,6 +44,31 @@ def aws_env(endpoint: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+
+
+@contextlib.contextmanager
+def recorded_requests(endpoint: str) -> Iterator[list[tuple[str, str]]]:
+    """The (method, path) of every request the server gets inside the block, from any
+    process, filled in when the block ends."""
+    requests: list[tuple[str, str]] = []
+
+    def call(action: str) -> bytes:
+        with urllib.request.urlopen(  # the loopback server
+            urllib.request.Request(f"{endpoint}/moto-api/recorder/{action}", method="POST")
+        ) as response:
+            return bytes(response.read())
+
+    call("reset-recording")
+    call("start-recording")
+    try:
+        yield requests
+    finally:
+        call("stop-recording")
+        for line in call("download-recording").decode().splitlines():
+            entry = json.loads(line)
+            path = urllib.parse.unquote(urllib.parse.urlsplit(entry["url"]).path)
+            requests.append((entry["method"], path))
+        call("reset-recording")
 
 
 @pytest.fixture(scope="session")

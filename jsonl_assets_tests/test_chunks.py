@@ -25,10 +25,12 @@ import yaml
 
 from jsonl_assets.core.build import build_partition, dirs_for, publish
 from jsonl_assets.core.chunks import progress
+from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, run_chunk
 from jsonl_assets.core.chunks.plan import plan_chunks
 from jsonl_assets.core.chunks.runners import process_runner
 from jsonl_assets.core.config import load_config
 from jsonl_assets.core.fault_points import ENV_VAR
+from jsonl_assets.core.readers import SourceChangedError
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 
 from .conftest import SAMPLE_DATA, published_quarantine, write_config
@@ -62,15 +64,14 @@ def build_all(config: Path, workers: int) -> Path:
     return config.parent
 
 
-def test_the_plan_cuts_plain_jsonl_at_newlines_and_counts_the_lines_before(
-    tmp_path: Path,
-) -> None:
+def _notes_project(tmp_path: Path) -> Path:
+    """A plain JSONL file of 400 notes (cut into 8 ranges of 4096 bytes) and its gzip copy."""
     lines = [_note(f"note {i} " + "x" * (i % 50)) + b"\n" for i in range(400)]
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "a.jsonl").write_bytes(b"".join(lines))
     with gzip.open(tmp_path / "raw" / "b.jsonl.gz", "wb") as handle:
         handle.write(b"".join(lines))
-    config = write_config(
+    return write_config(
         tmp_path / "pipeline.yaml",
         {
             "dataset": {"name": "t", "description": "chunk plan"},
@@ -86,7 +87,12 @@ def test_the_plan_cuts_plain_jsonl_at_newlines_and_counts_the_lines_before(
             ],
         },
     )
-    cfg = load_config(config)
+
+
+def test_the_plan_cuts_plain_jsonl_at_newlines_and_counts_the_lines_before(
+    tmp_path: Path,
+) -> None:
+    cfg = load_config(_notes_project(tmp_path))
     plan = plan_chunks(cfg, dirs_for(cfg, "cpt|train"))
     data = (tmp_path / "raw" / "a.jsonl").read_bytes()
     ranges = [c for c in plan.chunks if c.start is not None]
@@ -102,6 +108,23 @@ def test_the_plan_cuts_plain_jsonl_at_newlines_and_counts_the_lines_before(
         assert after.first_line == data.count(b"\n", 0, after.start)
         assert before.size >= 4096
     assert plan_chunks(cfg, dirs_for(cfg, "cpt|train")) == plan  # recorded, and reused
+
+
+def test_a_range_is_read_only_from_the_version_of_the_file_it_was_cut_from(
+    tmp_path: Path,
+) -> None:
+    cfg = load_config(_notes_project(tmp_path))
+    dirs = dirs_for(cfg, "cpt|train")
+    plan = plan_chunks(cfg, dirs)
+    path = tmp_path / "raw" / "a.jsonl"
+    before = os.stat(path)
+    data = path.read_bytes()
+    with open(path, "r+b") as fh:  # the same size, lines of other lengths: the cuts are off
+        fh.write(data[2000:] + data[:2000])
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    task = ChunkTask("cpt|train", 1)
+    with pytest.raises(SourceChangedError, match=r"a\.jsonl changed since the partition"):
+        run_chunk(cfg, dirs, plan, chunk_fingerprint("v", plan, task), task)
 
 
 @pytest.mark.parametrize(

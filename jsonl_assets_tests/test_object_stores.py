@@ -82,7 +82,7 @@ def test_listing_globs_and_removal(object_store: ObjectServer) -> None:
         ("sub", True),
     ]
     assert list(store.list(object_store.url("nothing-here"))) == []
-    assert store_glob(object_store.url("raw/**/*.jsonl")) == [
+    assert list(store_glob(object_store.url("raw/**/*.jsonl"))) == [
         object_store.url("raw/a.jsonl"),
         object_store.url("raw/sub/b.jsonl"),
     ]

@@ -25,9 +25,9 @@ class RecordingStore(LocalStore):
     written: ClassVar[set[Path]] = set()
     read: ClassVar[set[Path]] = set()
 
-    def open_read(self, path: StorePath, start: int = 0, end: int | None = None):  # type: ignore[no-untyped-def]
+    def open_read(self, path: StorePath, start: int = 0, end: int | None = None, version=None):  # type: ignore[no-untyped-def]
         self.read.add(Path(path))
-        return super().open_read(path, start, end)
+        return super().open_read(path, start, end, version)
 
     def open_atomic(self, path: StorePath) -> LocalAtomicWrite:
         self.written.add(Path(path))

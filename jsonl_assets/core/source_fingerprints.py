@@ -111,9 +111,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fingerprint_file(path: Path, previous: FileFingerprint | None) -> tuple[FileFingerprint, bool]:
-    """The file's fingerprint, and whether its content had to be read (stat differed)."""
-    st = existing_stat(path)
+def fingerprint_file(
+    path: Path, previous: FileFingerprint | None, listed: FileStat | None = None
+) -> tuple[FileFingerprint, bool]:
+    """The file's fingerprint, and whether its content had to be read (stat differed);
+    `listed`: an object's stat from its listing (then nothing is asked of the object)."""
+    st = listed if listed is not None else existing_stat(path)
     if st.etag:  # object storage: the ETag (with the version id) names the bytes; none is read
         return FileFingerprint(st.size, st.mtime_ns, 0, 0, f"etag:{st.etag}"), False
     if previous is not None and previous.same_stat(st):
@@ -175,7 +178,7 @@ def take_snapshot(
         for item in source.inputs:
             key = str(item.path)
             if key not in files:
-                fp, read = fingerprint_file(item.path, previous.get(key))
+                fp, read = fingerprint_file(item.path, previous.get(key), item.listed)
                 files[key] = fp
                 if read:
                     hashed.append(key)

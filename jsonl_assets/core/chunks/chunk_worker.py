@@ -36,7 +36,7 @@ from jsonl_assets.core.report.measure_columns import MeasureColumns, report_enab
 from jsonl_assets.core.stages.extract_stage import Extraction, file_entry
 from jsonl_assets.core.stages.transform_stage import Transformer
 from jsonl_assets.core.stages.validate_stage import Validator
-from jsonl_assets.core.store.base import existing_stat, store_for
+from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.work_files import (
     PartitionDirs,
     WorkFileWriter,
@@ -166,7 +166,7 @@ def _records(
         source, item = partition_input(cfg, dirs, fi)
         hashed: SourceFile | _RangeOf
         if chunk.start is None:
-            hashed = SourceFile(item.path, item.rel)
+            hashed = SourceFile(item.path, item.rel, item.listed)
             hashed.hash_remaining()
             items = read_source(
                 hashed, item.format, source.read_options, limits, extraction.dirs.scratch
@@ -186,7 +186,7 @@ def _records(
 
 class _RangeOf:
     """A byte range of a plain JSONL file, read with its file-wide line numbers; `sha256`
-    and `size` are the whole file's (from the plan)."""
+    and `size` are the whole file's, as planned (the file must still be that version)."""
 
     compression = "none"
 
@@ -194,29 +194,35 @@ class _RangeOf:
         assert chunk.sha256 is not None and chunk.start is not None and chunk.end is not None
         self.item, self.chunk = item, chunk
         self.sha256: str = chunk.sha256
-        st = existing_stat(item.path)
+        st = item.observed_stat()
+        if list(st.identity) != chunk.identity:
+            raise SourceChangedError(f"{item.rel} changed since the partition was planned")
+        self._stat = st
         self.size: int = st.size
         self.etag: str = st.etag
-        self._identity = (st.size, st.mtime_ns, st.inode, st.etag)
 
     def items(self, limit: int) -> Iterator[ReadItem]:
         return iter_jsonl(self._pieces(), limit, self.chunk.first_line)
 
     def _pieces(self) -> Iterator[bytes]:
-        path, chunk = self.item.path, self.chunk
+        path, chunk, rel = self.item.path, self.chunk, self.item.rel
         assert chunk.start is not None and chunk.end is not None
-        with store_for(path).open_read(path) as handle:
-            handle.seek(chunk.start)
-            left = chunk.end - chunk.start
-            while left > 0:
-                data = handle.read(min(_READ, left))
-                if not data:
-                    break
-                left -= len(data)
-                yield data
-        st = existing_stat(path)
-        if left or (st.size, st.mtime_ns, st.inode, st.etag) != self._identity:
-            raise SourceChangedError(f"{self.item.rel} changed while it was read")
+        store = store_for(path)
+        try:
+            with store.open_read(path, version=self._stat) as handle:
+                handle.seek(chunk.start)
+                left = chunk.end - chunk.start
+                while left > 0:
+                    data = handle.read(min(_READ, left))
+                    if not data:
+                        break
+                    left -= len(data)
+                    yield data
+        except SourceChangedError as exc:
+            raise SourceChangedError(f"{rel} changed while it was read ({exc})") from None
+        now = self._stat if store.PINS_READS else store.stat(path)
+        if left or now is None or now.identity != self._stat.identity:
+            raise SourceChangedError(f"{rel} changed while it was read")
 
 
 class _ChunkFiles:

@@ -20,7 +20,7 @@ from typing import Any, Final
 from jsonl_assets.core.config import PipelineConfig, SourceConfig, SourceInput
 from jsonl_assets.core.readers import SourceFile
 from jsonl_assets.core.stages.extract_stage import extract_fingerprint
-from jsonl_assets.core.store.base import existing_stat, store_for
+from jsonl_assets.core.store.base import FileStat, SourceChangedError, VersionChanged, store_for
 from jsonl_assets.core.store.work_files import (
     PartitionDirs,
     fingerprint,
@@ -30,7 +30,8 @@ from jsonl_assets.core.store.work_files import (
 
 CHUNKS_DIR: Final = "chunks"
 PLAN: Final = "plan.json"
-PLAN_VERSION: Final = "2"  # 2: small whole files packed into one chunk
+PLAN_VERSION: Final = "3"  # 2: small whole files packed into one chunk; 3: a range's
+# file identity
 _READ: Final = 1 << 20
 
 
@@ -38,7 +39,8 @@ _READ: Final = 1 << 20
 class Chunk:
     """One piece of a partition's input: the `files` whole files from `file_index` on (in the
     partition's file order), or bytes [start, end) of file `file_index` holding lines
-    `first_line + 1`...; `sha256` of that file when known at plan time (byte ranges)."""
+    `first_line + 1`...; for a byte range, the `sha256` and `identity` (`FileStat.identity`)
+    of the file it was cut from: the cuts hold for that version only."""
 
     index: int
     file_index: int
@@ -48,6 +50,7 @@ class Chunk:
     first_line: int = 0
     sha256: str | None = None
     files: int = 1
+    identity: list[Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +108,11 @@ def plan_chunks(cfg: PipelineConfig, dirs: PartitionDirs, extract_fp: str = "") 
     chunks: list[Chunk] = []
     inputs = partition_inputs(cfg, dirs)
     for fi, (_, item) in enumerate(inputs):
-        size = existing_stat(item.path).size
-        plain = size > chunk_bytes and SourceFile(item.path, item.rel).compression == "none"
+        st = item.observed_stat()
+        size = st.size
+        plain = size > chunk_bytes and SourceFile(item.path, item.rel, st).compression == "none"
         if item.format == "jsonl" and plain:
-            chunks.extend(_ranges(item, fi, size, chunk_bytes, len(chunks)))
+            chunks.extend(_ranges(item, fi, st, chunk_bytes, len(chunks)))
             continue
         last = chunks[-1] if chunks else None
         if last is not None and last.start is None and last.size + size <= chunk_bytes:
@@ -120,34 +124,41 @@ def plan_chunks(cfg: PipelineConfig, dirs: PartitionDirs, extract_fp: str = "") 
     return plan
 
 
-def _ranges(item: SourceInput, fi: int, size: int, chunk_bytes: int, first: int) -> list[Chunk]:
+def _ranges(item: SourceInput, fi: int, st: FileStat, chunk_bytes: int, first: int) -> list[Chunk]:
     """Newline-aligned ranges of at least `chunk_bytes` of a plain file (the last excepted),
     in one hashing pass: each cut is just after the first newline that makes it that long."""
+    size = st.size
     hasher = hashlib.sha256()
     cuts: list[tuple[int, int]] = [(0, 0)]  # (offset, lines before it)
     lines = 0
     offset = 0
     target = chunk_bytes - 1  # a chunk holds at least chunk_bytes (the last one excepted)
-    with store_for(item.path).open_read(item.path) as handle:
-        while data := handle.read(_READ):
-            hasher.update(data)
-            at = 0
-            while target < offset + len(data):
-                nl = data.find(b"\n", max(at, target - offset))
-                if nl < 0:
-                    break
-                lines += data.count(b"\n", at, nl + 1)
-                at = nl + 1
-                if offset + at < size:
-                    cuts.append((offset + at, lines))
-                target = offset + at + chunk_bytes - 1
-            lines += data.count(b"\n", at)
-            offset += len(data)
-    if offset != size:
-        raise OSError(f"{item.rel} changed while it was planned ({size} -> {offset} bytes)")
+    store = store_for(item.path)
+    try:
+        with store.open_read(item.path, version=st) as handle:
+            while data := handle.read(_READ):
+                hasher.update(data)
+                at = 0
+                while target < offset + len(data):
+                    nl = data.find(b"\n", max(at, target - offset))
+                    if nl < 0:
+                        break
+                    lines += data.count(b"\n", at, nl + 1)
+                    at = nl + 1
+                    if offset + at < size:
+                        cuts.append((offset + at, lines))
+                    target = offset + at + chunk_bytes - 1
+                lines += data.count(b"\n", at)
+                offset += len(data)
+    except VersionChanged as exc:
+        raise SourceChangedError(f"{item.rel} changed while it was planned ({exc})") from None
+    now = st if store.PINS_READS else store.stat(item.path)
+    if offset != size or now is None or now.identity != st.identity:
+        raise SourceChangedError(f"{item.rel} changed while it was planned; build it again")
     sha = hasher.hexdigest()
     ends = [c[0] for c in cuts[1:]] + [size]
+    identity = list(st.identity)
     return [
-        Chunk(first + k, fi, end - start, start, end, before, sha)
+        Chunk(first + k, fi, end - start, start, end, before, sha, identity=identity)
         for k, ((start, before), end) in enumerate(zip(cuts, ends, strict=True))
     ]

@@ -315,9 +315,11 @@ def _source(
                 raise ConfigError(
                     cfg_path, f"{key}.paths[{n}]", f"glob {pattern!r} matched no object"
                 )
-            for url in urls:
+            for url, listed in urls.items():
                 file_format = _format(cfg_path, f"{key}.paths[{n}]", s.format, url)
-                inputs[url] = SourceInput(path=location(url), rel=url, format=file_format)
+                inputs[url] = SourceInput(
+                    path=location(url), rel=url, format=file_format, listed=listed
+                )
             continue
         matched = [Path(p) for p in expand_glob(str(root / pattern))]
         if not matched:

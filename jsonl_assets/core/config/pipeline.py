@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from jsonl_assets.core.rules.quality_policy import DEFAULT_POLICY, QualityPolicy
+from jsonl_assets.core.store.base import FileStat, existing_stat
 from jsonl_assets.core.store.url import is_url
 
 
@@ -55,6 +56,13 @@ class SourceInput:
     rel: str  # valid UTF-8; a name that is not is escaped (traces.file_name)
     format: str
     rel_b64: str | None = None  # base64 of the raw name when it is not valid UTF-8
+    listed: FileStat | None = None  # an object's stat from the glob's listing
+
+    def observed_stat(self) -> FileStat:
+        """The file as this build knows it: an object as its listing showed it (every read
+        is then held to that version, and no request is spent on a HEAD), a local file as a
+        `stat` shows it now."""
+        return self.listed if self.listed is not None else existing_stat(self.path)
 
 
 @dataclass(frozen=True, slots=True)

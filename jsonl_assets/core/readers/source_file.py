@@ -1,16 +1,17 @@
 """One source file as the readers see it: stored bytes, their codec, their hash.
 
-`SourceFile` opens nothing until asked. `chunks()` streams the decompressed content and
-hashes the *stored* bytes on the way (one pass, one file handle); when the decompressor stops
-on damage, the rest of the stored bytes is still read into the hash, so `sha256` names the
-whole file. A read closed early by its consumer leaves the hash unknown; `hash_remaining()`
-then hashes the file in a separate pass. `ensure_unchanged()` compares the file's
-identity (size, mtime_ns, inode) at construction with the file now, and the number of bytes
-actually hashed with the size seen at construction.
+`SourceFile` is held to one version of the file, the stat it is given (an object's listing)
+or takes: every open checks it (on S3 every GET is conditional on the ETag) and
+`ensure_unchanged()` checks it again after the read, with the number of bytes hashed.
+`chunks()` streams the decompressed content and hashes the *stored* bytes on the way (one
+pass); when the decompressor stops on damage, the rest is still hashed, so `sha256` names
+the whole file. A read closed early leaves the hash to `hash_remaining()`. A small object
+is fetched once, whole: one GET serves its codec, its hash and its records.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -26,15 +27,22 @@ from jsonl_assets.core.compression import (
     iter_decompressed,
 )
 from jsonl_assets.core.store import file_hashes
-from jsonl_assets.core.store.base import FileStat, existing_stat, store_for
-from jsonl_assets.core.store.url import location
+from jsonl_assets.core.store.base import (
+    FileStat,
+    SourceChangedError,
+    VersionChanged,
+    existing_stat,
+    identity_changes,
+    store_for,
+)
+from jsonl_assets.core.store.object_store import READ_BLOCK
+from jsonl_assets.core.store.url import is_url, location
+
+__all__ = ["ChunkReader", "SourceChangedError", "SourceFile"]
 
 DEFAULT_CHUNK: Final = 1 << 20
 _MAGIC_LEN: Final = 4
-
-
-class SourceChangedError(Exception):
-    """The file changed (or was replaced) while it was being read."""
+SMALL_OBJECT: Final = READ_BLOCK  # an object this small is fetched whole, in one GET
 
 
 class _HashingReader(io.RawIOBase):
@@ -88,19 +96,42 @@ _NO_HASH: Final = _NoHash()
 class SourceFile:
     """A raw input file: `path` is opened, `rel` (config-relative) is what traces show."""
 
-    def __init__(self, path: Path, rel: str) -> None:
+    def __init__(self, path: Path, rel: str, stat: FileStat | None = None) -> None:
         self.path = location(path)
         self.rel = rel
         self._store = store_for(self.path)
-        st = existing_stat(self.path)
+        st = stat if stat is not None else existing_stat(self.path)
         self._stat = st
-        self._identity = _identity(st)
         self.size: int = st.size
-        with self._store.open_read(self.path) as fh:
-            self.compression: str = detect_compression(fh.read(_MAGIC_LEN))
         self._sha256: str | None = None
         self._hashed_bytes: int | None = None
         self._damage: list[DamagedLines] | None = None
+        self._body: bytes | None = None
+        if is_url(self.path) and st.size <= SMALL_OBJECT:
+            with self._open("when opened for reading") as fh:
+                self._body = fh.read()
+            self._sha256 = hashlib.sha256(self._body).hexdigest()
+            self._hashed_bytes = len(self._body)
+            head = self._body[:_MAGIC_LEN]
+        else:
+            with self._open("when opened for reading") as fh:
+                head = fh.read(_MAGIC_LEN)
+        self.compression: str = detect_compression(head)
+
+    @contextlib.contextmanager
+    def _open(self, when: str) -> Iterator[BinaryIO]:
+        """The stored bytes, held to the file's version: `SourceChangedError` naming the file
+        if it is another when opened or, on S3, at any GET of the read."""
+        try:
+            if self._body is not None:
+                yield io.BytesIO(self._body)
+                return
+            with self._store.open_read(self.path, version=self._stat) as fh:
+                yield fh
+        except VersionChanged as exc:
+            raise SourceChangedError(f"{self.rel}: file changed {when} ({exc})") from None
+        except FileNotFoundError:
+            raise SourceChangedError(f"{self.rel}: file disappeared while being read") from None
 
     def __repr__(self) -> str:
         return f"SourceFile({self.rel!r}, compression={self.compression!r}, size={self.size})"
@@ -128,8 +159,7 @@ class SourceFile:
         """
         # Hashed beforehand (`hash_remaining()` first): only count the bytes read.
         hasher = hashlib.sha256() if self._sha256 is None else _NO_HASH
-        with self._store.open_read(self.path) as fh:
-            self._check_identity(self._identity_now(), "when opened for reading")
+        with self._open("when opened for reading") as fh:
             reader = _HashingReader(fh, hasher)
             # Members found bad by `damage()` are skipped over (their records are quarantined).
             skip = self._damage is not None
@@ -161,8 +191,7 @@ class SourceFile:
             if self._sha256 is None and (sha := file_hashes.known(self.path.resolve(), self._stat)):
                 self._sha256 = sha
             hasher = hashlib.sha256() if self._sha256 is None else _NO_HASH
-            with self._store.open_read(self.path) as fh:
-                self._check_identity(self._identity_now(), "when opened for checking")
+            with self._open("when opened for checking") as fh:
                 reader = _HashingReader(fh, hasher)
                 found = damaged_lines(reader, self.compression)  # type: ignore[arg-type]
                 reader.drain()
@@ -186,8 +215,7 @@ class SourceFile:
             self.damage()  # one pass: the members are checked and the file hashed
         if self._sha256 is None:
             hasher = hashlib.sha256()
-            with self._store.open_read(self.path) as fh:
-                self._check_identity(self._identity_now(), "when opened for hashing")
+            with self._open("when opened for hashing") as fh:
                 reader = _HashingReader(fh, hasher)
                 reader.drain()
             self._sha256 = hasher.hexdigest()
@@ -197,11 +225,12 @@ class SourceFile:
     def local_path_for_random_access(self, scratch_dir: Path) -> Path:
         """A seekable, uncompressed path with this file's content (for Parquet).
 
-        The path itself when the file is stored uncompressed; otherwise a decompressed copy
-        written into `scratch_dir`, which the caller deletes when done (see `is_scratch_copy`).
+        The path itself when the file is stored uncompressed (and is not a small object, whose
+        bytes are here already); otherwise a decompressed copy written into `scratch_dir`,
+        which the caller deletes when done (see `is_scratch_copy`).
         Raises `TruncatedInput` (and removes the partial copy) when the stream is damaged.
         """
-        if self.compression == "none":
+        if self.compression == "none" and self._body is None:
             return self.path
         scratch_dir.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix="decompressed-", suffix=".tmp", dir=scratch_dir)
@@ -219,35 +248,20 @@ class SourceFile:
         return Path(path) != self.path
 
     def ensure_unchanged(self) -> None:
-        """Raise `SourceChangedError` if the file is not the one that was opened and read."""
-        self._check_identity(self._identity_now(), "after reading")
+        """Raise `SourceChangedError` if the file is not the one that was opened and read (a
+        store that pins every read to the version, S3, needs no look after it)."""
+        if not self._store.PINS_READS:
+            now = self._store.stat(self.path)
+            if now is None:
+                raise SourceChangedError(f"{self.rel}: file disappeared while being read")
+            if now.identity != self._stat.identity:
+                changes = identity_changes(self._stat, now)
+                raise SourceChangedError(f"{self.rel}: file changed after reading ({changes})")
         if self._hashed_bytes is not None and self._hashed_bytes != self.size:
             raise SourceChangedError(
                 f"{self.rel}: {self._hashed_bytes} bytes were read but the file had "
                 f"{self.size} bytes when opened"
             )
-
-    def _identity_now(self) -> tuple[int, int, int, str]:
-        st = self._store.stat(self.path)
-        if st is None:
-            raise SourceChangedError(f"{self.rel}: file disappeared while being read")
-        return _identity(st)
-
-    def _check_identity(self, now: tuple[int, int, int, str], when: str) -> None:
-        if now == self._identity:
-            return
-        names = ("size", "mtime_ns", "inode", "etag")
-        changes = ", ".join(
-            f"{name} {before} -> {after}"
-            for name, before, after in zip(names, self._identity, now, strict=True)
-            if before != after
-        )
-        raise SourceChangedError(f"{self.rel}: file changed {when} ({changes})")
-
-
-def _identity(st: FileStat) -> tuple[int, int, int, str]:
-    """What must not change while a file is read (an object's ETag included)."""
-    return (st.size, st.mtime_ns, st.inode, st.etag)
 
 
 class ChunkReader(io.RawIOBase):

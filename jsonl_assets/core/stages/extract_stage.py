@@ -19,9 +19,8 @@ from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.pending_rejections import PendingRejections
 from jsonl_assets.core.quarantine import QuarantineWriter
 from jsonl_assets.core.readers import READERS, ReadItem, ReadLimits, read_source
-from jsonl_assets.core.readers.source_file import SourceChangedError, SourceFile
-from jsonl_assets.core.stage_report import ExtractDetails, SourceCounters, StageError, StageReport
-from jsonl_assets.core.store.base import existing_stat
+from jsonl_assets.core.readers.source_file import SourceFile
+from jsonl_assets.core.stage_report import ExtractDetails, SourceCounters, StageReport
 from jsonl_assets.core.store.work_files import (
     CountingSink,
     PartitionDirs,
@@ -32,10 +31,10 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "6"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "7"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
-# damaged one, are read
+# damaged one, are read; 7: a file's identity is its ETag, or its ctime too
 MARKER = "extracted.json"
 
 
@@ -48,8 +47,7 @@ def extract_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
     files = []
     for source in cfg.sources_for(dirs.objective, dirs.split):
         for item in source.inputs:
-            st = existing_stat(item.path)
-            files.append([source.name, item.rel, st.size, st.mtime_ns, st.inode])
+            files.append([source.name, item.rel, *item.observed_stat().identity])
     sources = [_source_identity(s) for s in cfg.sources_for(dirs.objective, dirs.split)]
     return fingerprint(STAGE, CODE_VERSION, dirs.key, cfg.max_record_bytes, sources, files)
 
@@ -142,27 +140,21 @@ class Extraction:
         pending = 0  # lines of the batch
         counted = 0  # their bytes, when they are not built
         good = 0
-        try:
-            for entry in items:
-                if type(entry) is tuple:
-                    position, value, raw = entry
-                    if raw is None:
-                        raw = dumps(value)
-                    counted += framing + len(raw) + len(b"%d" % position)
-                    pending += 1
-                    yield index, position, value, raw, exact
-                    if pending >= 4096:
-                        good += pending
-                        self.out.bytes_written += counted
-                        pending, counted = 0, 0
-                        reached("extract.batch")
-                else:
-                    rejected.append(entry)  # type: ignore[arg-type]
-        except SourceChangedError as exc:
-            raise StageError(
-                f"{dirs.key}: {exc}; nothing of this partition was written, build it "
-                "again once the file is no longer being modified"
-            ) from exc
+        for entry in items:
+            if type(entry) is tuple:
+                position, value, raw = entry
+                if raw is None:
+                    raw = dumps(value)
+                counted += framing + len(raw) + len(b"%d" % position)
+                pending += 1
+                yield index, position, value, raw, exact
+                if pending >= 4096:
+                    good += pending
+                    self.out.bytes_written += counted
+                    pending, counted = 0, 0
+                    reached("extract.batch")
+            else:
+                rejected.append(entry)  # type: ignore[arg-type]
         good += pending
         self.out.bytes_written += counted
         reached("extract.file")

@@ -28,7 +28,7 @@ from jsonl_assets.core.chunks.plan import CHUNKS_DIR, plan_chunks
 from jsonl_assets.core.chunks.runners import ChunkRunner, run_in_process
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.gc_pause import gc_paused
-from jsonl_assets.core.stage_report import StageReport
+from jsonl_assets.core.stage_report import StageError, StageReport
 from jsonl_assets.core.stages.extract_stage import MARKER as EXTRACT_MARKER
 from jsonl_assets.core.stages.extract_stage import extract_fingerprint
 from jsonl_assets.core.stages.shard_stage import shard_fingerprint, shards_ready
@@ -36,7 +36,7 @@ from jsonl_assets.core.stages.transform_stage import MARKER as TRANSFORM_MARKER
 from jsonl_assets.core.stages.transform_stage import transform_fingerprint
 from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
 from jsonl_assets.core.stages.validate_stage import validate_fingerprint
-from jsonl_assets.core.store.base import store_for
+from jsonl_assets.core.store.base import SourceChangedError, store_for
 from jsonl_assets.core.store.work_files import PartitionDirs, read_marker
 
 # gate(extract_report, transform_report): whether the stages after extracted may commit. The
@@ -76,7 +76,13 @@ def run_record_stages(
     if len(kept) == len(_MARKERS):
         reports = list(kept.values())
         return reports if gate(reports[0], reports[1]) else reports[:1]
-    return _chunked(cfg, dirs, fps, kept, gate, helper_thread, runner, force)
+    try:
+        return _chunked(cfg, dirs, fps, kept, gate, helper_thread, runner, force)
+    except SourceChangedError as exc:  # from the plan, or a chunk in any process
+        raise StageError(
+            f"{dirs.key}: {exc}; nothing of this partition was written, build it "
+            "again once the file is no longer being modified"
+        ) from exc
 
 
 def stage_fingerprints(cfg: PipelineConfig, dirs: PartitionDirs) -> dict[str, str]:

@@ -35,6 +35,15 @@ class PreconditionFailed(Exception):
     """`publish` found another version than the one it was told to replace."""
 
 
+class SourceChangedError(Exception):
+    """A file is not the version that was observed: it changed, or was replaced or removed."""
+
+
+class VersionChanged(SourceChangedError):
+    """What a store raises when a read held to a version finds another (the message says
+    how, the caller names the file)."""
+
+
 @dataclass(frozen=True, slots=True)
 class FileStat:
     """What a file looks like now: size and modification time, plus the local identity
@@ -51,6 +60,28 @@ class FileStat:
     @property
     def tag(self) -> str:
         return self.etag or f"{self.inode:x}-{self.size:x}-{self.mtime_ns:x}-{self.ctime_ns:x}"
+
+    @property
+    def identity(self) -> tuple[int | str, ...]:
+        """What names one version of the file's bytes: on object storage the size and ETag
+        (a listing and a HEAD give the same; a version id, which only a HEAD gives, is left
+        out), else the size, mtime, inode and ctime (a rewrite that keeps the size and sets
+        the mtime back still moves the ctime)."""
+        if self.etag:
+            return (self.size, self.etag.partition("@")[0])
+        return (self.size, self.mtime_ns, self.inode, self.ctime_ns)
+
+
+def identity_changes(before: FileStat, after: FileStat) -> str:
+    """How `after` differs from `before` ("size 3 -> 5, inode 7 -> 9"); "" if it does not."""
+    names = (
+        ("size", "etag") if before.etag or after.etag else ("size", "mtime_ns", "inode", "ctime_ns")
+    )
+    return ", ".join(
+        f"{name} {getattr(before, name)} -> {getattr(after, name)}"
+        for name in names
+        if getattr(before, name) != getattr(after, name)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +111,21 @@ class Store(Protocol):
 
     SCHEMES: ClassVar[tuple[str, ...]]  # the URL schemes it serves ("": plain paths)
 
-    def open_read(self, path: StorePath, start: int = 0, end: int | None = None) -> BinaryIO:
+    PINS_READS: ClassVar[bool]
+    """Whether every request of `open_read(..., version=...)` is conditional on the version
+    (S3's If-Match), so that no byte of another version can be read: then nothing needs to
+    be checked after a read. A local file is checked when opened, and can still change."""
+
+    def open_read(
+        self,
+        path: StorePath,
+        start: int = 0,
+        end: int | None = None,
+        version: FileStat | None = None,
+    ) -> BinaryIO:
         """A binary stream of bytes `start` to `end` (exclusive; None: to the end);
-        `FileNotFoundError` if nothing is there."""
+        `FileNotFoundError` if nothing is there. With `version` (a stat taken earlier), the
+        file must still be that version (`FileStat.identity`), else `VersionChanged`."""
         ...
 
     def open_atomic(self, path: StorePath) -> AtomicWrite:

@@ -30,8 +30,10 @@ from jsonl_assets.core.store.base import (
     FileStat,
     PreconditionFailed,
     StorePath,
+    VersionChanged,
     committed,
     copy_file_in,
+    identity_changes,
 )
 
 COPY_CHUNK: Final = 4 << 20
@@ -101,9 +103,21 @@ class LocalStore:
     """The `Store` of plain paths and `file://` URLs."""
 
     SCHEMES: ClassVar[tuple[str, ...]] = ("", "file")
+    PINS_READS: ClassVar[bool] = False
 
-    def open_read(self, path: StorePath, start: int = 0, end: int | None = None) -> BinaryIO:
+    def open_read(
+        self,
+        path: StorePath,
+        start: int = 0,
+        end: int | None = None,
+        version: FileStat | None = None,
+    ) -> BinaryIO:
         handle = open(_path(path), "rb")  # noqa: SIM115 - the caller closes it
+        if version is not None:
+            now = _stat(os.fstat(handle.fileno()))
+            if now.identity != version.identity:
+                handle.close()
+                raise VersionChanged(identity_changes(version, now))
         if start:
             handle.seek(start)
         if end is None:

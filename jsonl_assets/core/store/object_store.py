@@ -24,7 +24,9 @@ from jsonl_assets.core.store.base import (
     FileStat,
     PreconditionFailed,
     StorePath,
+    VersionChanged,
     copy_file_in,
+    identity_changes,
 )
 from jsonl_assets.core.store.url import is_url
 
@@ -126,6 +128,7 @@ class ObjectStore:
     system and whose `tag` reads the version token from an fsspec `info` dict."""
 
     SCHEME: str = ""  # the scheme of the URLs it returns (globs)
+    PINS_READS: bool = False
     PART_BYTES: int = 8 << 20  # bytes a part of an upload holds before it is sent
 
     def __init__(self) -> None:
@@ -176,7 +179,19 @@ class ObjectStore:
         """`bucket/key`, as fsspec names an object."""
         return "/".join(p for p in split_url(path) if p)
 
-    def open_read(self, path: StorePath, start: int = 0, end: int | None = None) -> BinaryIO:
+    def open_read(
+        self,
+        path: StorePath,
+        start: int = 0,
+        end: int | None = None,
+        version: FileStat | None = None,
+    ) -> BinaryIO:
+        if version is not None:  # checked when opened (`PINS_READS` is False)
+            now = self.stat(path)
+            if now is None:
+                raise VersionChanged("it is gone")
+            if now.identity != version.identity:
+                raise VersionChanged(identity_changes(version, now))
         try:
             handle = self.fs.open(
                 self.key(path), "rb", block_size=READ_BLOCK, cache_type="readahead"
@@ -212,9 +227,18 @@ class ObjectStore:
             info = self.fs.info(self.key(path))
         except FileNotFoundError:
             return None
+        return self.info_stat(info)
+
+    def info_stat(self, info: dict[str, Any]) -> FileStat:
+        """The stat in an fsspec `info` (or listing) entry."""
         if info.get("type") == "directory":
             return FileStat(0, 0, is_dir=True)
-        modified = info.get("mtime") or info.get("last_modified") or info.get("updated")
+        modified = (
+            info.get("mtime")
+            or info.get("last_modified")
+            or info.get("updated")
+            or info.get("LastModified")
+        )
         return FileStat(int(info.get("size") or 0), nanoseconds(modified), etag=self.tag(info))
 
     def move_in(self, source: StorePath, path: StorePath) -> None:
@@ -243,7 +267,12 @@ class ObjectStore:
             if not missing_ok:
                 raise FileNotFoundError(2, "no such object", os.fspath(path)) from None
 
-    def glob(self, pattern: str) -> list[str]:
-        """URLs of the objects matching `pattern` (fsspec glob: `*`, `?`, `[...]`, `**`)."""
+    def glob(self, pattern: str) -> dict[str, FileStat]:
+        """The objects matching `pattern` (fsspec glob: `*`, `?`, `[...]`, `**`): URL -> its
+        stat from the listing (so that a build asks nothing more of an object to know it)."""
         found = self.fs.glob(self.key(pattern), detail=True)
-        return [f"{self.SCHEME}://{k}" for k, v in found.items() if v.get("type") != "directory"]
+        return {
+            f"{self.SCHEME}://{k}": self.info_stat(v)
+            for k, v in found.items()
+            if v.get("type") != "directory"
+        }

@@ -12,9 +12,10 @@ no folders: a "folder" is a key prefix, and it exists while an object lies under
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 from collections.abc import Iterator
-from typing import Any, ClassVar, Final
+from typing import Any, BinaryIO, ClassVar, Final
 
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.store.base import (
@@ -22,8 +23,16 @@ from jsonl_assets.core.store.base import (
     Entry,
     FileStat,
     StorePath,
+    VersionChanged,
 )
-from jsonl_assets.core.store.object_store import ObjectStore, PartUpload, nanoseconds, split_url
+from jsonl_assets.core.store.object_store import (
+    READ_BLOCK,
+    ObjectStore,
+    PartUpload,
+    nanoseconds,
+    ranged,
+    split_url,
+)
 
 PART_BYTES: Final = 5 << 20  # multipart part size: S3's minimum (the last part excepted)
 DELETE_BATCH: Final = 1000
@@ -57,6 +66,43 @@ def _missing(exc: Exception) -> bool:
         or _status(exc) == 404
         or _code(exc) in ("NoSuchKey", "404", "NotFound")
     )
+
+
+class _Pinned(io.RawIOBase):
+    """An s3fs read-only file whose GETs carry If-Match: a failed condition (s3fs raises
+    `FileExpired`) or a vanished object becomes `SourceChangedError`."""
+
+    def __init__(self, handle: Any, etag: str) -> None:
+        super().__init__()
+        self._handle, self._etag = handle, etag
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return int(self._handle.seek(offset, whence))
+
+    def tell(self) -> int:
+        return int(self._handle.tell())
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self._handle.read(len(buffer))
+        except FileNotFoundError:
+            raise VersionChanged("it is gone") from None
+        except OSError as exc:
+            if type(exc).__name__ != "FileExpired":
+                raise
+            raise VersionChanged(f"its ETag is no longer {self._etag}") from None
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
 
 
 class S3AtomicWrite(PartUpload):
@@ -129,11 +175,42 @@ class S3Store(ObjectStore):
     SCHEMES: ClassVar[tuple[str, ...]] = ("s3",)
     SCHEME = "s3"
     PART_BYTES = PART_BYTES
+    PINS_READS = True
 
     def make_fs(self) -> Any:
         import s3fs
 
         return s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
+
+    def tag(self, info: dict[str, Any]) -> str:
+        return str(info.get("ETag", "")).strip('"')
+
+    def open_read(
+        self,
+        path: StorePath,
+        start: int = 0,
+        end: int | None = None,
+        version: FileStat | None = None,
+    ) -> BinaryIO:
+        """With `version`: no HEAD (its size is known), and every ranged GET carries
+        `If-Match: <its ETag>`, so a byte of another version is never read."""
+        if version is None or not version.etag:
+            return super().open_read(path, start, end)
+        try:
+            handle = self.fs.open(
+                self.key(path),
+                "rb",
+                block_size=READ_BLOCK,
+                cache_type="readahead",
+                size=version.size,
+            )
+        except FileNotFoundError:
+            raise VersionChanged("it is gone") from None
+        etag = version.etag.partition("@")[0]
+        # What a HEAD would have told s3fs (it asks for it lazily), and its GET arguments.
+        handle.details = {"name": self.key(path), "size": version.size, "ETag": f'"{etag}"'}
+        handle.read_kw = {**handle.read_kw, "IfMatch": f'"{etag}"'}
+        return ranged(_Pinned(handle, etag), start, end)
 
     def call(self, method: str, **kwargs: Any) -> Any:
         """A botocore call through s3fs's client (its retries, its credentials chain)."""

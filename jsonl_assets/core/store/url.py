@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from jsonl_assets.core.store.base import read_bytes, store_for, url_scheme
+from jsonl_assets.core.store.base import FileStat, read_bytes, store_for, url_scheme
 
 
 def is_url(text: str | os.PathLike[str]) -> bool:
@@ -86,9 +86,11 @@ class StoreURL(os.PathLike[str]):
         return self._url[len(prefix) :]
 
 
-def store_glob(pattern: str) -> list[str]:
-    """The objects a URL glob matches (`s3://bucket/raw/**/*.jsonl`), as URLs, sorted."""
-    return sorted(store_for(pattern).glob(pattern))  # type: ignore[attr-defined]
+def store_glob(pattern: str) -> dict[str, FileStat]:
+    """The objects a URL glob matches (`s3://bucket/raw/**/*.jsonl`): URL -> the listing's
+    stat, sorted by URL."""
+    found = store_for(pattern).glob(pattern)  # type: ignore[attr-defined]
+    return {url: found[url] for url in sorted(found)}
 
 
 def location(text: str | os.PathLike[str]) -> Any:

@@ -1,0 +1,57 @@
+"""The extracted stage knows a source file by its identity: a file rewritten with the same
+size and its mtime set back (`cp -p`, `rsync -t`, a restore) is a new file, and is read
+again, never served from the previous build's chunks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+
+from jsonl_assets.core.build import build_partition, publish
+from jsonl_assets.core.config import load_config
+from jsonl_assets_tests.conftest import read_shard, write_config
+
+
+def _rows(tag: str) -> bytes:
+    rows = [{"instruction": f"q{i} {tag}", "output": f"a{i}"} for i in range(3)]
+    return b"".join(orjson.dumps(r) + b"\n" for r in rows)
+
+
+def _instructions(config: Path) -> list[str]:
+    cfg = load_config(config)
+    build_partition(cfg, "sft|train")
+    publish(cfg)
+    package = config.parent / "package"
+    meta = orjson.loads((package / "metadata.json").read_bytes())
+    listed = [package / s["path"] for entry in meta["files"] for s in entry["shards"]]
+    records = [r for p in listed for r in read_shard(p)]
+    return sorted(r["messages"][0]["content"][0]["text"] for r in records)
+
+
+def test_a_same_size_rewrite_with_its_mtime_set_back_is_read_again(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    path = raw / "a.jsonl"
+    path.write_bytes(_rows("old"))
+    source = {"objective": "sft", "adapter": "alpaca", "split": "train", "license": "MIT"}
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "identity"},
+            "sources": [{"name": "a", "paths": ["raw/a.jsonl"], **source}],
+        },
+    )
+    assert _instructions(config) == ["q0 old", "q1 old", "q2 old"]
+    before = os.stat(path)
+    with open(path, "r+b") as fh:  # in place: same inode, same size
+        fh.write(_rows("new"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ino,
+    )
+    assert _instructions(config) == ["q0 new", "q1 new", "q2 new"]

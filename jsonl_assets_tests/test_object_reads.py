@@ -1,0 +1,158 @@
+"""How a build reads its source objects, against real servers on loopback: the listing names
+each object's version, a small object costs one GET and no HEAD, a rebuild with nothing
+changed asks no object anything, and an object overwritten after its listing is never read
+as the listed one (a conditional GET on S3, a check at open elsewhere)."""
+
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+import zstandard
+
+from jsonl_assets.core.build import build_partition
+from jsonl_assets.core.config import load_config
+from jsonl_assets.core.readers.source_file import SMALL_OBJECT, SourceChangedError, SourceFile
+from jsonl_assets.core.stage_report import StageError
+from jsonl_assets.core.store.base import read_bytes, store_for
+from jsonl_assets.core.store.url import store_glob
+
+from .conftest import write_config
+from .moto_server import recorded_requests
+from .object_server import ObjectServer
+
+pytestmark = pytest.mark.slow  # starting the servers takes seconds
+
+OBJECTS = 24
+
+
+def _rows(n: int, tag: str = "") -> bytes:
+    rows = [{"instruction": f"q{n}.{i}{tag}", "output": f"a{n}.{i}"} for i in range(4)]
+    return b"".join(orjson.dumps(r) + b"\n" for r in rows)
+
+
+def _config(object_store: ObjectServer, root: Path) -> Path:
+    source = {"objective": "sft", "adapter": "alpaca", "split": "train", "license": "MIT"}
+    return write_config(
+        root / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "many small objects"},
+            "output": {
+                "dir": object_store.url("pkg"),
+                "quarantine_dir": object_store.url("pkg-quarantine"),
+                "work_dir": "work",
+            },
+            "sources": [{"name": "a", "paths": [object_store.url("raw/*.jsonl")], **source}],
+        },
+    )
+
+
+def _build(config: Path, env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "jsonl_assets.cli", "build", "--config", str(config)],
+        env={**os.environ, **env, "DAGSTER_HOME": str(config.parent / "home")},
+        cwd=config.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def _per_object(requests: list[tuple[str, str]], bucket: str) -> dict[str, list[str]]:
+    """The methods of the requests that named one raw object, by object."""
+    per: dict[str, list[str]] = collections.defaultdict(list)
+    for method, path in requests:
+        if path.startswith(f"/{bucket}/raw/"):
+            per[path.rsplit("/", 1)[-1]].append(method)
+    return dict(per)
+
+
+def _questions(package: str) -> list[str]:
+    meta = orjson.loads(read_bytes(f"{package}/metadata.json"))
+    out = []
+    for entry in meta["files"]:
+        for shard in entry["shards"]:
+            data = zstandard.ZstdDecompressor().stream_reader(
+                read_bytes(f"{package}/{shard['path']}")
+            )
+            for line in data.read().splitlines():
+                out.append(orjson.loads(line)["messages"][0]["content"][0]["text"])
+    return sorted(out)
+
+
+def test_a_small_object_costs_one_get_and_a_rebuild_with_nothing_changed_none(
+    s3: ObjectServer, tmp_path: Path
+) -> None:
+    store = store_for(s3.url("raw"))
+    for n in range(OBJECTS):
+        store.publish(s3.url(f"raw/part{n:03d}.jsonl"), _rows(n))
+    config = _config(s3, tmp_path)
+    expected = sorted(f"q{n}.{i}" for n in range(OBJECTS) for i in range(4))
+
+    with recorded_requests(s3.endpoint) as first:
+        _build(config, s3.env)
+    names = [f"part{n:03d}.jsonl" for n in range(OBJECTS)]
+    assert _per_object(first, s3.bucket) == {name: ["GET"] for name in names}
+    assert _questions(s3.url("pkg")) == expected
+
+    with recorded_requests(s3.endpoint) as again:
+        _build(config, s3.env)
+    assert _per_object(again, s3.bucket) == {}
+    assert again, "the rebuild was recorded (it lists the bucket and reads the package)"
+
+    # Same size, new bytes: the ETag names it, so the partition is read again - once.
+    store.publish(s3.url("raw/part005.jsonl"), _rows(5, "!"))
+    with recorded_requests(s3.endpoint) as changed:
+        _build(config, s3.env)
+    assert _per_object(changed, s3.bucket) == {name: ["GET"] for name in names}
+    assert _questions(s3.url("pkg")) == sorted(
+        q + "!" if q.startswith("q5.") else q for q in expected
+    )
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_an_object_overwritten_after_its_listing_is_never_read_as_the_listed_one(
+    object_store: ObjectServer, size: str
+) -> None:
+    url = object_store.url("raw/a.jsonl")
+    lines = 1 if size == "small" else 2 * SMALL_OBJECT // 18 + 1000  # 18 bytes a line
+    body = b"".join(b'{"n": %10d}\n' % i for i in range(lines))
+    store = store_for(url)
+    store.publish(url, body)
+    listed = store_glob(object_store.url("raw/*.jsonl"))[url]
+    assert listed.size == len(body)
+    if size == "small":
+        store.publish(url, body.replace(b"0", b"1"))  # same size, other bytes
+        with pytest.raises(SourceChangedError, match=r"a\.jsonl: file changed when opened"):
+            SourceFile(url, url, listed)
+        return
+    source = SourceFile(url, url, listed)
+    chunks = source.chunks(size=1 << 20)
+    assert next(chunks).startswith(b'{"n":          0}')
+    store.publish(url, body.replace(b"0", b"1"))
+    with pytest.raises(SourceChangedError, match=r"a\.jsonl"):
+        for _ in chunks:
+            pass
+        source.ensure_unchanged()
+
+
+def test_a_build_whose_listed_object_was_overwritten_fails_and_the_rerun_reads_the_new_one(
+    s3: ObjectServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = store_for(s3.url("raw"))
+    for n in range(3):
+        store.publish(s3.url(f"raw/part{n:03d}.jsonl"), _rows(n))
+    config = _config(s3, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(config)  # the listing: the build holds every object to it
+    store.publish(s3.url("raw/part001.jsonl"), _rows(1, "!"))
+    with pytest.raises(StageError, match=r"raw/part001\.jsonl: file changed when opened"):
+        build_partition(cfg, "sft|train")
+    result = build_partition(load_config(config), "sft|train")
+    assert result.shards is not None and result.shards.records_out == 12
