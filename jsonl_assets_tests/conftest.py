@@ -209,6 +209,9 @@ MARKED: dict[str, tuple[str, ...]] = {
     "test_verify_hostile.py::test_metadata_json_odd_file_types[socket]": ("slow",),
     "test_verify_hostile.py::test_metadata_json_odd_file_types[loop]": ("slow",),
     "test_schedules.py::test_definitions_load_without_a_config": ("slow",),
+    "readers/test_parquet.py::test_a_damaged_row_group_is_quarantined_row_by_row_and_the_rows_after_it_are_kept[2]": (
+        "slow",
+    ),
     "test_assets.py::test_package_valid_fails_on_cross_split_leakage": ("slow",),
 }
 

@@ -16,7 +16,9 @@ Decimal a double cannot hold, or a NaN/infinite float (JSON has none), is `unsup
 
 Reason codes: `corrupt_file` (the rows before the damage are kept: as the streaming engine
 reads ahead, after an error the rows not yet delivered are re-read by slices, halved down to
-one row near the damage; the file ends there),
+one row near the damage; each row of the damaged range is quarantined and the rows after it
+are read on, polars skipping the row groups before a slice; a file whose footer is unreadable
+is one `corrupt_file`),
 `too_large` (a row whose JSON serialisation exceeds `max_record_bytes`), `unsupported_value`
 (a row orjson cannot serialise or write exactly, e.g. nesting past 254 levels, see above).
 """
@@ -83,16 +85,27 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
 def _recover(
     path: Path, row_no: int, step: int, limit: int, first_error: BaseException
 ) -> Iterator[ReadItem]:
+    """Rows from `row_no` on by slices, halved down to one row near the damage. An unreadable
+    row starts a damaged range, found by probing rows after it (`_readable_from`): each of
+    its rows is `corrupt_file`, and the rows after it are read on. Without a readable footer
+    (no row count) the file ends at the damage with one `corrupt_file`."""
+    total = _row_count(path)
     size = step
     error: BaseException = first_error
-    while True:
+    while total is None or row_no < total:
         try:
             batch = _frame(path).slice(row_no, size).collect()
         except _POLARS_ERRORS as exc:
             error = exc
-            if size == 1:
+            if size > 1:
+                size //= 2
+                continue
+            if total is None:
                 break
-            size //= 2
+            end = _readable_from(path, row_no, total)
+            for bad in range(row_no + 1, end + 1):
+                yield _corrupt_row(bad, row_no + 1, end, error)
+            row_no = end
             continue
         if batch.height == 0:
             return  # every row could be read after all
@@ -101,7 +114,43 @@ def _recover(
             row_no += 1
             yield _checked(row_no, row, limit, floats)
         size = min(size * 2, step)
-    yield _corrupt(row_no, error)
+    if total is None:
+        yield _corrupt(row_no, error)
+
+
+def _row_count(path: Path) -> int | None:
+    """The file's row count from its footer; None when the footer cannot be read."""
+    try:
+        return int(pl.scan_parquet(os.fspath(path)).select(pl.len()).collect().item())
+    except _POLARS_ERRORS:
+        return None
+
+
+def _readable(path: Path, index: int) -> bool:
+    try:
+        _frame(path).slice(index, 1).collect()
+    except _POLARS_ERRORS:
+        return False
+    return True
+
+
+def _readable_from(path: Path, bad: int, total: int) -> int:
+    """The first readable row (0-based) after the unreadable row `bad`, or `total`: rows
+    `bad + 1`, `+ 2`, `+ 4`, ... are probed until one reads, then the edge between the last
+    unreadable probe and it is found by bisection. Parquet damage spans whole pages or row
+    groups, so the rows in between are taken as unreadable too (they are quarantined, not
+    lost, should one of them have been readable)."""
+    last_bad, gap = bad, 1
+    while bad + gap < total and not _readable(path, bad + gap):
+        last_bad, gap = bad + gap, gap * 2
+    first_good = min(bad + gap, total)
+    while first_good - last_bad > 1:
+        middle = (last_bad + first_good) // 2
+        if _readable(path, middle):
+            first_good = middle
+        else:
+            last_bad = middle
+    return first_good
 
 
 def _frame(path: Path) -> pl.LazyFrame:
@@ -156,6 +205,15 @@ def _unsupported(row_no: int, why: str) -> Rejection:
         position=row_no,
         reason="unsupported_value",
         detail=f"row {row_no}: {why}; the record is not written rather than altered",
+    )
+
+
+def _corrupt_row(row: int, first: int, last: int, exc: BaseException) -> Rejection:
+    return Rejection(
+        position=row,
+        reason="corrupt_file",
+        detail=f"Parquet row {row} is in the damaged rows {first}-{last}, which cannot be "
+        f"read (the rows after them are): {type(exc).__name__}: {_first_line(exc)}",
     )
 
 
