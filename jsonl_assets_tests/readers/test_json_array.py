@@ -130,9 +130,38 @@ def test_an_unterminated_string_swallows_the_rest_into_one_rejected_item(tmp_pat
     assert items[1].raw == b'{"a": "open}, {"a": 3}]'
 
 
-def test_a_nested_items_path_still_ends_the_file_at_the_damage(tmp_path: Path) -> None:
-    data = b'{"data": [{"a": 1}, {"a": NaN}, {"a": 3}]}'
+@pytest.mark.parametrize("codec", ["none", "zstd"])
+def test_under_a_nested_items_path_the_items_after_a_damaged_one_are_read(
+    tmp_path: Path, codec: str
+) -> None:
+    # Enough items that the damage falls in a later read buffer than the first; a decoy
+    # array, a key with an escape and brackets in strings before the path.
+    good = b", ".join(b'{"a": %d}' % i for i in range(1, 5001))
+    data = (
+        b'{"meta": {"data": [0], "s": "]}["}, "d\\u0061ta": {"x": [1]}, "data": {"items": ['
+        + good
+        + b', {"a": NaN}, {"a": 5002}, {"a": 5003}], "after": 1}, "tail": [NaN]}'
+    )
+    items = read(tmp_path, data, codec, options={"items_path": "data.items.item"})
+    assert len(items) == 5003
+    assert items[:5000] == [(i, {"a": i}, orjson.dumps({"a": i})) for i in range(1, 5001)]
+    assert reasons(items) == [(5001, "parse_error")]
+    assert items[5000].raw == b'{"a": NaN}'
+    assert items[5001:] == [(i, {"a": i}, orjson.dumps({"a": i})) for i in (5002, 5003)]
+
+
+def test_damage_after_a_nested_array_is_one_parse_error(tmp_path: Path) -> None:
+    data = b'{"data": [{"a": 1}, {"a": 2}], "x": NaN}'
     items = read(tmp_path, data, options={"items_path": "data.item"})
+    assert [i[1] for i in items[:2]] == [{"a": 1}, {"a": 2}]
+    assert reasons(items) == [(3, "parse_error")] and len(items) == 3
+
+
+def test_an_items_path_through_an_array_still_ends_the_file_at_the_damage(
+    tmp_path: Path,
+) -> None:
+    data = b'[{"data": [{"a": 1}, {"a": NaN}, {"a": 3}]}]'
+    items = read(tmp_path, data, options={"items_path": "item.data.item"})
     assert items[0] == (1, {"a": 1}, orjson.dumps({"a": 1}))
     assert reasons(items) == [(2, "parse_error")] and len(items) == 2
     assert "after item 1" in items[1].detail and "not read" in items[1].detail

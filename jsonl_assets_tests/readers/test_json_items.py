@@ -1,5 +1,6 @@
 """Item spans of a JSON array (json_items.py): on valid arrays they are exactly the items,
-however the stream is cut; on damaged ones they keep each item's ends."""
+however the stream is cut; on damaged ones they keep each item's ends. `array_at` finds the
+array under a key path as ijson's prefix names it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jsonl_assets.core.readers.json_items import Span, array_spans
+from jsonl_assets.core.readers.json_items import Span, array_at, array_spans
 
 _SCALARS = (
     st.none()
@@ -72,3 +73,33 @@ def test_a_file_that_ends_inside_the_array() -> None:
         (b'{"a": 1}', True),
         (b"", False),
     ]
+
+
+_KEYS = st.text(alphabet=st.sampled_from('ab"\\[]{}:,. é'), min_size=1, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_KEYS, min_size=1, max_size=3),
+    st.lists(_VALUES, max_size=4),
+    st.dictionaries(_KEYS, _VALUES, max_size=3),
+    st.sampled_from([1, 2, 3, 7, 4096]),
+)
+def test_array_at_finds_the_array_under_its_keys_however_the_stream_is_cut(
+    keys: list[str], items: list[Any], noise: dict[str, Any], size: int
+) -> None:
+    doc: Any = items
+    for key in reversed(keys):  # siblings before the path, and a decoy array under them
+        doc = {**{k: v for k, v in noise.items() if k != key}, "decoy": [noise], key: doc}
+    data = orjson.dumps(doc)
+    pieces = iter([data[i : i + size] for i in range(0, len(data), size)])
+    found = b"".join(array_at(pieces, keys))
+    assert found.startswith(orjson.dumps(items))
+    assert [
+        orjson.loads(s.data) for s in array_spans(iter([found]), 1 << 20) if not s.tail
+    ] == items
+
+
+def test_array_at_yields_nothing_without_such_an_array() -> None:
+    assert list(array_at(iter([b'{"data": {"item": [1]}, "x": [2]}']), ["data"])) == []
+    assert list(array_at(iter([b'[{"data": [1]}]']), ["data"])) == []

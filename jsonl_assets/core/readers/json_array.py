@@ -11,12 +11,13 @@ Reason codes:
 * `not_an_object`: an item that is not a JSON object;
 * `too_large`: an item whose orjson serialisation exceeds `max_record_bytes`;
 * `parse_error`: invalid JSON (NaN, a bad token, a missing comma, ...) or nesting deeper
-  than orjson can serialise; `invalid_utf8`: invalid UTF-8 inside a string. In a top-level
-  array (the default `items_path`) only the damaged item is rejected, with its bytes: the
-  file is read again as item spans (json_items.py, which looks only at strings and
-  brackets, so the damage does not move an item's ends), and each item after it is parsed
-  on its own. Data after the array's `]` is one `parse_error`. Under another `items_path`
-  the file ends at the damage (the items before it are kept);
+  than orjson can serialise; `invalid_utf8`: invalid UTF-8 inside a string. Only the
+  damaged item is rejected, with its bytes: the file is read again as item spans
+  (json_items.py, which looks only at strings and brackets, so the damage does not move an
+  item's ends), and each item after it is parsed on its own. Data after a top-level
+  array's `]` is one `parse_error`. An `items_path` through object keys (`data.item`,
+  `a.b.item`) is found the same way; one through an array (`item.data.item`) ends the file
+  at the damage (the items before it are kept);
 * `not_an_array`: nothing was found at `items_path` (position 0: the whole file), e.g. the
   file holds an object but `items_path` is the default `"item"`. With the default path this
   is seen from the first byte; with another path, only a file that yielded no item is
@@ -46,7 +47,7 @@ from jsonl_assets.core.readers.exact_numbers import (
     json_default,
     value_problem,
 )
-from jsonl_assets.core.readers.json_items import Span, array_spans
+from jsonl_assets.core.readers.json_items import Span, array_at, array_spans
 from jsonl_assets.core.readers.jsonl import BOM, RAW_PREFIX
 from jsonl_assets.core.readers.source_file import ChunkReader, SourceFile
 from jsonl_assets.core.traces import Rejection
@@ -76,8 +77,9 @@ def read_json_array(
     finally:
         stream.close()
     if isinstance(count, _Damage):
-        if items_path == "item":
-            yield from _after_damage(source, count, limits.max_record_bytes)
+        keys = items_path.split(".")[:-1]
+        if items_path.endswith("item") and "item" not in keys:
+            yield from _after_damage(source, count, limits.max_record_bytes, keys)
         else:
             yield count.rejection("; the rest of the file was not read")
         return
@@ -170,15 +172,20 @@ def _judged(index: int, value: Any, limit: int, converted: CountingDefault) -> R
     return (index, value, data)  # the extract stage writes these bytes as they are
 
 
-def _after_damage(source: SourceFile, damage: _Damage, limit: int) -> Iterator[ReadItem]:
-    """The file read again as item spans: the `damage.index` items read before are passed
-    over, the next one is rejected with the parser's message and its bytes, and every item
-    after it is parsed on its own."""
+def _after_damage(
+    source: SourceFile, damage: _Damage, limit: int, keys: list[str]
+) -> Iterator[ReadItem]:
+    """The file read again as the item spans of the array under `keys` (none: the top-level
+    array): the `damage.index` items read before are passed over, the next one is rejected
+    with the parser's message and its bytes, and every item after it is parsed on its own."""
     converted = CountingDefault()
     stream = _BomSkippingReader(source.chunks())
     index = 0
+    chunks: Iterator[bytes] = iter(lambda: stream.read(IJSON_BUFFER), b"")
     try:
-        for span in array_spans(iter(lambda: stream.read(IJSON_BUFFER), b""), limit):
+        for span in array_spans(array_at(chunks, keys) if keys else chunks, limit):
+            if span.tail and keys:
+                break  # the rest of the enclosing object
             if span.tail:
                 yield Rejection(
                     position=index + 1,

@@ -1,5 +1,5 @@
-"""The items of a top-level JSON array as byte spans, found by looking only at strings (with
-their escapes) and brackets. What is wrong inside an item (invalid UTF-8, NaN, a bad token)
+"""The items of a JSON array as byte spans, found by looking only at strings (with their
+escapes) and brackets; `array_at` finds an array nested under object keys the same way. What is wrong inside an item (invalid UTF-8, NaN, a bad token)
 does not move its ends, so the json_array reader can reject a damaged item and read the items
 after it. Commas between items are counted, not required: the reader rejects an item with
 other than one before it. Validity is the parser's business. Memory: one item's first
@@ -9,15 +9,19 @@ other than one before it. Validity is the parser's business. Memory: one item's 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
+
+import orjson
 
 _OUTSIDE: Final = re.compile(rb'["\[\]{},]')
 _IN_STRING: Final = re.compile(rb'["\\]')
 _WS: Final = b" \t\r\n"
 _OPENERS: Final = frozenset(b'"[{')
 _NOT_WS: Final = re.compile(rb"[^ \t\r\n]")
+_STRUCTURE: Final = re.compile(rb'["\[\]{}:,]')
+_KEY_CAP: Final = 1 << 16  # a longer key is kept cut: it cannot be one of the path's keys
 _BEFORE, _BETWEEN, _ITEM, _AFTER = range(4)
 
 
@@ -165,3 +169,61 @@ def array_spans(chunks: Iterator[bytes], limit: int) -> Iterator[Span]:
         yield item.span(tail=True)
     elif phase == _BETWEEN:
         yield Span(b"", 0, closed=False)  # no `]`: the array never ends
+
+
+def array_at(chunks: Iterator[bytes], keys: Sequence[str]) -> Iterator[bytes]:
+    """The stream from the `[` of the array under object keys `keys` (ijson's prefix
+    `keys[0].keys[1]...`, the top-level value an object) to its end; nothing if there is
+    none. The first such array counts; what comes before it is only scanned for structure."""
+    path: list[str | None] = []  # the key of each open object; None for an open array
+    key = b""  # the last string read in an object (its key once a `:` follows)
+    in_string = escaped = False
+    want = list(keys)
+    for chunk in chunks:
+        i, n = 0, len(chunk)
+        while i < n:
+            if in_string:
+                if escaped:
+                    escaped, i = False, i + 1
+                    if len(key) < _KEY_CAP:
+                        key += chunk[i - 1 : i]
+                    continue
+                m = _IN_STRING.search(chunk, i)
+                end = n if m is None else m.start()
+                if len(key) < _KEY_CAP:
+                    key += chunk[i:end]
+                if m is None:
+                    break
+                if chunk[end] == 0x5C:  # a backslash: the next byte is escaped
+                    escaped, i = True, end + 1
+                    if len(key) < _KEY_CAP:
+                        key += b"\\"
+                    continue
+                in_string, i = False, end + 1
+                continue
+            m = _STRUCTURE.search(chunk, i)
+            if m is None:
+                break
+            j, c = m.start(), chunk[m.start()]
+            i = j + 1
+            if c == 0x22:  # `"`: a key or a string value
+                in_string, key = True, b""
+            elif c == 0x3A and path and path[-1] is not None:  # `:` after a key
+                path[-1] = _decoded(key)
+            elif c == 0x5B:  # `[`
+                if path == want:
+                    yield chunk[j:]
+                    yield from chunks
+                    return
+                path.append(None)
+            elif c == 0x7B:  # `{`
+                path.append("")
+            elif c in (0x5D, 0x7D) and path:  # `]` `}`
+                path.pop()
+
+
+def _decoded(key: bytes) -> str:
+    try:
+        return str(orjson.loads(b'"' + key + b'"'))
+    except orjson.JSONDecodeError:
+        return ""
