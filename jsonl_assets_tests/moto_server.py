@@ -49,7 +49,7 @@ def aws_env(endpoint: str) -> dict[str, str]:
 @contextlib.contextmanager
 def recorded_requests(endpoint: str) -> Iterator[list[tuple[str, str]]]:
     """The (method, path) of every request the server gets inside the block, from any
-    process, filled in when the block ends."""
+    process, filled in when the block ends; the path keeps its query (`/b?list-type=2&...`)."""
     requests: list[tuple[str, str]] = []
 
     def call(action: str) -> bytes:
@@ -66,8 +66,9 @@ def recorded_requests(endpoint: str) -> Iterator[list[tuple[str, str]]]:
         call("stop-recording")
         for line in call("download-recording").decode().splitlines():
             entry = json.loads(line)
-            path = urllib.parse.unquote(urllib.parse.urlsplit(entry["url"]).path)
-            requests.append((entry["method"], path))
+            url = urllib.parse.urlsplit(entry["url"])
+            query = f"?{urllib.parse.unquote(url.query)}" if url.query else ""
+            requests.append((entry["method"], urllib.parse.unquote(url.path) + query))
         call("reset-recording")
 
 

@@ -1,7 +1,8 @@
 """How a build reads its source objects, against real servers on loopback: the listing names
 each object's version, a small object costs one GET and no HEAD, a rebuild with nothing
-changed asks no object anything, and an object overwritten after its listing is never read
-as the listed one (a conditional GET on S3, a check at open elsewhere)."""
+changed asks no object anything, an object overwritten after its listing is never read as
+the listed one (a conditional GET on S3, a check at open elsewhere), and the chunk steps of
+the `build_chunks` job list no bucket (their plan names the objects)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import orjson
 import pytest
+import yaml
 import zstandard
 
 from jsonl_assets.core.build import build_partition
@@ -21,6 +24,7 @@ from jsonl_assets.core.readers.source_file import SMALL_OBJECT, SourceChangedErr
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.base import read_bytes, store_for
 from jsonl_assets.core.store.url import store_glob
+from jsonl_assets.defs.chunk_job import build_chunks
 
 from .conftest import write_config
 from .moto_server import recorded_requests
@@ -71,6 +75,11 @@ def _per_object(requests: list[tuple[str, str]], bucket: str) -> dict[str, list[
         if path.startswith(f"/{bucket}/raw/"):
             per[path.rsplit("/", 1)[-1]].append(method)
     return dict(per)
+
+
+def _listings(requests: list[tuple[str, str]]) -> int:
+    """How many requests listed the raw objects."""
+    return sum(m == "GET" and "prefix=raw/" in p for m, p in requests)
 
 
 def _questions(package: str) -> list[str]:
@@ -156,3 +165,44 @@ def test_a_build_whose_listed_object_was_overwritten_fails_and_the_rerun_reads_t
         build_partition(cfg, "sft|train")
     result = build_partition(load_config(config), "sft|train")
     assert result.shards is not None and result.shards.records_out == 12
+
+
+def test_the_chunk_steps_of_the_job_read_the_objects_their_plan_names_and_list_nothing(
+    s3: ObjectServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = store_for(s3.url("raw"))
+    for n in range(OBJECTS):
+        rows = [{"instruction": f"q{n}.{i}", "output": f"a{n}.{i}"} for i in range(40)]
+        store.publish(
+            s3.url(f"raw/part{n:03d}.jsonl"), b"".join(orjson.dumps(r) + b"\n" for r in rows)
+        )
+    config = _config(s3, tmp_path)
+    doc = orjson.loads(orjson.dumps(yaml.safe_load(config.read_text())))
+    doc["output"]["chunk_bytes"] = 8192
+    write_config(config, doc)
+    monkeypatch.chdir(tmp_path)
+    run_config = {
+        "ops": {"plan": {"config": {"partition": "sft|train"}}},
+        "resources": {"pipeline": {"config": {"config_path": str(config)}}},
+        "execution": {"config": {"in_process": {}}},
+    }
+    with recorded_requests(s3.endpoint) as requests, dg.instance_for_test() as instance:
+        result = dg.execute_job(
+            dg.reconstructable(build_chunks), instance=instance, run_config=run_config
+        )
+    assert result.success
+    chunk_steps = [
+        e for e in result.all_events if e.is_step_start and e.step_key.startswith("chunk[")
+    ]
+    assert len(chunk_steps) >= 4
+    with recorded_requests(s3.endpoint) as one_load:
+        load_config(config)
+    per_load = _listings(one_load)
+    assert per_load  # the glob lists the bucket
+    # The plan step's config and the merge step's: none for the chunk steps.
+    assert _listings(requests) == 2 * per_load
+    assert _per_object(requests, s3.bucket) == {
+        f"part{n:03d}.jsonl": ["GET"] for n in range(OBJECTS)
+    }
+    cfg = load_config(config)
+    assert build_partition(cfg, "sft|train").shards.records_out == OBJECTS * 40  # reused

@@ -3,10 +3,13 @@ the run config (defs/executors.py: in-process, multiprocess, Celery) places each
 anywhere, then the merge and the shards in one step.
 
 plan -> chunk (one step per chunk, `.map`) -> merge (`.collect`). Steps hand each other only
-the partition key and a chunk's index: the records go through the work dir (the store), never
-through Dagster's IO manager. A chunk step whose chunk is finished does nothing; the merge
-step finds every chunk finished and merges (core/stages/record_stages.py), under the
-partition's lock, then moves the shards into the package (core/build.py).
+the partition key, a chunk's index and the fingerprints of the plan and of the partition's
+validated stage: the records go through the work dir (the store), never through Dagster's IO
+manager. A chunk step reads the recorded plan, which names the files (an object with its
+listed ETag), so it lists no bucket and stats no file. A chunk step whose chunk is finished
+does nothing; the merge step finds every chunk finished and merges
+(core/stages/record_stages.py), under the partition's lock, then moves the shards into the
+package (core/build.py).
 """
 
 from collections.abc import Iterator
@@ -16,7 +19,7 @@ import dagster as dg
 
 from jsonl_assets.core.build import build_partition, dirs_for
 from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, run_chunk
-from jsonl_assets.core.chunks.plan import plan_chunks
+from jsonl_assets.core.chunks.plan import plan_chunks, recorded_chunk_plan
 from jsonl_assets.core.malloc_tuning import tune_malloc
 from jsonl_assets.core.stages.record_stages import stage_fingerprints
 from jsonl_assets.defs.executors import chunks_executor
@@ -38,14 +41,17 @@ def plan(
 ) -> Iterator[dg.DynamicOutput[str]]:
     """The partition's chunk plan (in the step's metadata); one output per chunk."""
     cfg = pipeline.load()
-    chunk_plan = plan_chunks(cfg, dirs_for(cfg, config.partition))
+    dirs = dirs_for(cfg, config.partition)
+    fps = stage_fingerprints(cfg, dirs)
+    chunk_plan = plan_chunks(cfg, dirs, fps["extracted"])
     context.log.info(
         f"{config.partition}: {len(chunk_plan.chunks)} chunk(s) of "
         f"{cfg.output.chunk_bytes} bytes over {chunk_plan.files} file(s)"
     )
     for chunk in chunk_plan.chunks:
+        task = [config.partition, str(chunk.index), chunk_plan.fingerprint, fps["validated"]]
         yield dg.DynamicOutput(
-            f"{config.partition}{_SEP}{chunk.index}",
+            _SEP.join(task),
             mapping_key=f"chunk_{chunk.index}",
             metadata={
                 "file_index": chunk.file_index,
@@ -59,13 +65,14 @@ def plan(
 @dg.op
 def chunk(context: dg.OpExecutionContext, pipeline: PipelineResource, task: str) -> str:
     """Read, adapt and validate one chunk into the work dir (nothing if it is finished)."""
-    key, _, index = task.partition(_SEP)
-    cfg = pipeline.load()
+    key, index, plan_fp, validated_fp = task.split(_SEP)
+    cfg = pipeline.load(list_files=False)  # the plan names the files
     dirs = dirs_for(cfg, key)
-    fps = stage_fingerprints(cfg, dirs)
-    chunk_plan = plan_chunks(cfg, dirs, fps["extracted"])
+    chunk_plan = recorded_chunk_plan(dirs, plan_fp)
+    if chunk_plan is None:
+        raise dg.Failure(f"{key}: the chunk plan {plan_fp[:16]} is gone; run the job again")
     chunk_task = ChunkTask(key, int(index))
-    chunk_fp = chunk_fingerprint(fps["validated"], chunk_plan, chunk_task)
+    chunk_fp = chunk_fingerprint(validated_fp, chunk_plan, chunk_task)
     if cfg.uses_object_storage():
         tune_malloc()
     report = run_chunk(cfg, dirs, chunk_plan, chunk_fp, chunk_task)

@@ -23,8 +23,9 @@ class PipelineResource(dg.ConfigurableResource):
     # of the report (`jsonl-assets build --workers`); 1: in the step.
     chunk_workers: int = 1
 
-    def load(self) -> PipelineConfig:
-        return load_config(resolve_config_path(self.config_path))
+    def load(self, *, list_files: bool = True) -> PipelineConfig:
+        """The config; without `list_files` its sources' globs are not expanded."""
+        return load_config(resolve_config_path(self.config_path), list_files=list_files)
 
     def dirs(self, cfg: PipelineConfig, key: str | dg.MultiPartitionKey) -> PartitionDirs:
         objective, split = split_key(key)

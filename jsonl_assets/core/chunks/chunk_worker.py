@@ -20,7 +20,7 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.chunks.id_buckets import BucketFiles
-from jsonl_assets.core.chunks.plan import CHUNKS_DIR, Chunk, ChunkPlan, partition_input
+from jsonl_assets.core.chunks.plan import CHUNKS_DIR, Chunk, ChunkPlan
 from jsonl_assets.core.config import PipelineConfig, SourceInput
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.gc_pause import gc_paused
@@ -106,7 +106,7 @@ def run_chunk(
     parts = (extraction, transformer, validator, out)
     entries: list[dict[str, Any]] = []
     try:
-        records = _records(cfg, dirs, chunk, extraction, (transformer, validator), entries)
+        records = _records(cfg, plan, chunk, extraction, (transformer, validator), entries)
         while True:
             taken = _Batch(records)
             transformer.add_batch(taken, validator.judge)
@@ -151,7 +151,7 @@ def run_chunk(
 
 def _records(
     cfg: PipelineConfig,
-    dirs: PartitionDirs,
+    plan: ChunkPlan,
     chunk: Chunk,
     extraction: Extraction,
     stages: tuple[Transformer, Validator],
@@ -163,7 +163,7 @@ def _records(
     limits = ReadLimits(max_record_bytes=cfg.max_record_bytes)
     for k in range(chunk.files):
         fi = chunk.file_index + k
-        source, item = partition_input(cfg, dirs, fi)
+        source, item = plan.input(cfg, fi)
         hashed: SourceFile | _RangeOf
         if chunk.start is None:
             hashed = SourceFile(item.path, item.rel, item.listed)

@@ -14,6 +14,7 @@ without reading the files again.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
@@ -21,6 +22,7 @@ from jsonl_assets.core.config import PipelineConfig, SourceConfig, SourceInput
 from jsonl_assets.core.readers import SourceFile
 from jsonl_assets.core.stages.extract_stage import extract_fingerprint
 from jsonl_assets.core.store.base import FileStat, SourceChangedError, VersionChanged, store_for
+from jsonl_assets.core.store.url import location
 from jsonl_assets.core.store.work_files import (
     PartitionDirs,
     fingerprint,
@@ -30,8 +32,8 @@ from jsonl_assets.core.store.work_files import (
 
 CHUNKS_DIR: Final = "chunks"
 PLAN: Final = "plan.json"
-PLAN_VERSION: Final = "3"  # 2: small whole files packed into one chunk; 3: a range's
-# file identity
+PLAN_VERSION: Final = "4"  # 2: small whole files packed into one chunk; 3: a range's
+# file identity; 4: the files it was made from
 _READ: Final = 1 << 20
 
 
@@ -55,14 +57,50 @@ class Chunk:
 
 @dataclass(frozen=True, slots=True)
 class ChunkPlan:
-    """A partition's chunks, in global (file, position) order, and the plan's fingerprint."""
+    """A partition's chunks, in global (file, position) order, the plan's fingerprint, and
+    the files it was made from as (source name, file) - with an object's listed stat, so that
+    a chunk worker reads exactly these, and needs no listing of its own."""
 
     fingerprint: str
     chunks: tuple[Chunk, ...]
-    files: int
+    inputs: tuple[tuple[str, SourceInput], ...]
+
+    @property
+    def files(self) -> int:
+        return len(self.inputs)
+
+    def input(self, cfg: PipelineConfig, index: int) -> tuple[SourceConfig, SourceInput]:
+        """The partition's file `index` and its source's config."""
+        name, item = self.inputs[index]
+        return cfg.source(name), item
 
     def as_json(self) -> dict[str, Any]:
-        return {"files": self.files, "chunks": [asdict(c) for c in self.chunks]}
+        return {
+            "files": self.files,
+            "chunks": [asdict(c) for c in self.chunks],
+            "inputs": [_input_json(name, item) for name, item in self.inputs],
+        }
+
+
+def _input_json(name: str, item: SourceInput) -> list[Any]:
+    st = item.listed
+    listed = None if st is None else [st.size, st.mtime_ns, st.etag]
+    return [name, os.fspath(item.path), item.rel, item.format, item.rel_b64, listed]
+
+
+def _input_from(row: list[Any]) -> tuple[str, SourceInput]:
+    name, path, rel, fmt, rel_b64, listed = row
+    st = None if listed is None else FileStat(listed[0], listed[1], etag=listed[2])
+    return name, SourceInput(location(path), rel, fmt, rel_b64, st)
+
+
+def recorded_chunk_plan(dirs: PartitionDirs, plan_fp: str) -> ChunkPlan | None:
+    """The partition's recorded plan of fingerprint `plan_fp`, or None."""
+    cached = read_marker(dirs.work / CHUNKS_DIR / PLAN, plan_fp)
+    if cached is None:
+        return None
+    chunks = tuple(Chunk(**c) for c in cached["chunks"])
+    return ChunkPlan(plan_fp, chunks, tuple(_input_from(row) for row in cached["inputs"]))
 
 
 def recorded_plan(dirs: PartitionDirs) -> dict[str, Any] | None:
@@ -75,25 +113,6 @@ def recorded_plan(dirs: PartitionDirs) -> dict[str, Any] | None:
         return None
 
 
-def partition_inputs(
-    cfg: PipelineConfig, dirs: PartitionDirs
-) -> list[tuple[SourceConfig, SourceInput]]:
-    """The partition's files in the build's order (source by source, file by file)."""
-    return [(s, i) for s in cfg.sources_for(dirs.objective, dirs.split) for i in s.inputs]
-
-
-def partition_input(
-    cfg: PipelineConfig, dirs: PartitionDirs, index: int
-) -> tuple[SourceConfig, SourceInput]:
-    """The partition's file `index` (found source by source, not by listing every file)."""
-    left = index
-    for source in cfg.sources_for(dirs.objective, dirs.split):
-        if left < len(source.inputs):
-            return source, source.inputs[left]
-        left -= len(source.inputs)
-    raise IndexError(f"{dirs.key} has no file {index}")
-
-
 def plan_chunks(cfg: PipelineConfig, dirs: PartitionDirs, extract_fp: str = "") -> ChunkPlan:
     """The partition's chunk plan: the recorded one when its inputs are unchanged.
     `extract_fp`: the partition's extract fingerprint, if the caller has it (computing it
@@ -101,12 +120,11 @@ def plan_chunks(cfg: PipelineConfig, dirs: PartitionDirs, extract_fp: str = "") 
     chunk_bytes = cfg.output.chunk_bytes
     extract_fp = extract_fp or extract_fingerprint(cfg, dirs)
     plan_fp = fingerprint("chunks", PLAN_VERSION, extract_fp, chunk_bytes)
-    path = dirs.work / CHUNKS_DIR / PLAN
-    if (cached := read_marker(path, plan_fp)) is not None:
-        chunks = tuple(Chunk(**c) for c in cached["chunks"])
-        return ChunkPlan(plan_fp, chunks, cached["files"])
+    if (cached := recorded_chunk_plan(dirs, plan_fp)) is not None:
+        return cached
     chunks: list[Chunk] = []
-    inputs = partition_inputs(cfg, dirs)
+    # The partition's files in the build's order: source by source, file by file.
+    inputs = [(s.name, i) for s in cfg.sources_for(dirs.objective, dirs.split) for i in s.inputs]
     for fi, (_, item) in enumerate(inputs):
         st = item.observed_stat()
         size = st.size
@@ -119,8 +137,8 @@ def plan_chunks(cfg: PipelineConfig, dirs: PartitionDirs, extract_fp: str = "") 
             chunks[-1] = replace(last, size=last.size + size, files=last.files + 1)
             continue
         chunks.append(Chunk(len(chunks), fi, size))
-    plan = ChunkPlan(plan_fp, tuple(chunks), len(inputs))
-    write_marker(path, plan_fp, plan.as_json())
+    plan = ChunkPlan(plan_fp, tuple(chunks), tuple(inputs))
+    write_marker(dirs.work / CHUNKS_DIR / PLAN, plan_fp, plan.as_json())
     return plan
 
 

@@ -64,7 +64,11 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> PipelineConfig:
+def load_config(
+    path: str | os.PathLike[str] | None = None, *, list_files: bool = True
+) -> PipelineConfig:
+    """The config at `path`; without `list_files` its sources' globs are not expanded (their
+    `inputs` are empty): for a chunk worker, which reads the files its chunk plan names."""
     cfg_path = resolve_config_path(path)
     if not cfg_path.exists():
         raise ConfigError(cfg_path, "", "config file not found")
@@ -78,10 +82,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> PipelineConfig:
         raise ConfigError(cfg_path, "", f"not valid YAML: {exc}") from exc
     except YamlProblem as exc:
         raise ConfigError(cfg_path, exc.key, exc.message) from None
-    return parse_config(data, cfg_path)
+    return parse_config(data, cfg_path, list_files=list_files)
 
 
-def parse_config(data: Any, cfg_path: Path) -> PipelineConfig:
+def parse_config(data: Any, cfg_path: Path, *, list_files: bool = True) -> PipelineConfig:
     """Validate a parsed YAML document; `cfg_path` anchors relative paths and error messages."""
     root = cfg_path.parent
     if not isinstance(data, dict):
@@ -104,7 +108,7 @@ def parse_config(data: Any, cfg_path: Path) -> PipelineConfig:
     toolsets = _parse_toolsets(cfg_path, doc.toolsets)
     quality = _parse_quality(cfg_path, "quality", doc.quality, DEFAULT_POLICY, None)
     sources = tuple(
-        _source(cfg_path, root, i, entry, data["sources"][i], quality)
+        _source(cfg_path, root, i, entry, data["sources"][i], quality, list_files)
         for i, entry in enumerate(doc.sources)
     )
     seen: set[str] = set()
@@ -283,10 +287,55 @@ def _format(cfg_path: Path, where: str, given: str | None, name: str) -> str:
         raise ConfigError(cfg_path, where, f"{name}: {exc}; set `format` for this source") from exc
 
 
+def _inputs(
+    cfg_path: Path, root: Path, key: str, fmt: str | None, patterns: list[str]
+) -> dict[str, SourceInput]:
+    """The files a source's globs match, by config-relative name (an object: its URL)."""
+    inputs: dict[str, SourceInput] = {}
+    for n, pattern in enumerate(patterns):
+        if is_url(pattern):  # object storage: the URL is the file's name in traces
+            try:
+                urls = store_glob(pattern)
+            except OSError as exc:
+                raise ConfigError(cfg_path, f"{key}.paths[{n}]", f"{pattern}: {exc}") from None
+            if not urls:
+                raise ConfigError(
+                    cfg_path, f"{key}.paths[{n}]", f"glob {pattern!r} matched no object"
+                )
+            for url, listed in urls.items():
+                file_format = _format(cfg_path, f"{key}.paths[{n}]", fmt, url)
+                inputs[url] = SourceInput(
+                    path=location(url), rel=url, format=file_format, listed=listed
+                )
+            continue
+        matched = [Path(p) for p in expand_glob(str(root / pattern))]
+        if not matched:
+            raise ConfigError(
+                cfg_path,
+                f"{key}.paths[{n}]",
+                f"glob {pattern!r} matched no file (relative to {root})"
+                + bracket_hint(root, pattern),
+            )
+        for path in matched:
+            rel, rel_b64 = file_name(Path(os.path.relpath(path.resolve(), root)).as_posix())
+            file_format = _format(cfg_path, f"{key}.paths[{n}]", fmt, rel)
+            inputs[rel] = SourceInput(
+                path=path.resolve(), rel=rel, format=file_format, rel_b64=rel_b64
+            )
+    return inputs
+
+
 def _source(
-    cfg_path: Path, root: Path, i: int, s: Any, raw: dict[str, Any], quality: QualityPolicy
+    cfg_path: Path,
+    root: Path,
+    i: int,
+    s: Any,
+    raw: dict[str, Any],
+    quality: QualityPolicy,
+    list_files: bool,
 ) -> SourceConfig:
-    """One validated source entry resolved against the files its globs match."""
+    """One validated source entry resolved against the files its globs match (none looked
+    for without `list_files`)."""
     key = f"sources[{i}]"
     try:
         adapter_options = resolve_options(s.adapter, raw.get("options"), s.objective)
@@ -304,37 +353,7 @@ def _source(
             f"{key}.paths",
             "must be a glob or a non-empty list of globs (relative to the config file)",
         )
-    inputs: dict[str, SourceInput] = {}
-    for n, pattern in enumerate(patterns):
-        if is_url(pattern):  # object storage: the URL is the file's name in traces
-            try:
-                urls = store_glob(pattern)
-            except OSError as exc:
-                raise ConfigError(cfg_path, f"{key}.paths[{n}]", f"{pattern}: {exc}") from None
-            if not urls:
-                raise ConfigError(
-                    cfg_path, f"{key}.paths[{n}]", f"glob {pattern!r} matched no object"
-                )
-            for url, listed in urls.items():
-                file_format = _format(cfg_path, f"{key}.paths[{n}]", s.format, url)
-                inputs[url] = SourceInput(
-                    path=location(url), rel=url, format=file_format, listed=listed
-                )
-            continue
-        matched = [Path(p) for p in expand_glob(str(root / pattern))]
-        if not matched:
-            raise ConfigError(
-                cfg_path,
-                f"{key}.paths[{n}]",
-                f"glob {pattern!r} matched no file (relative to {root})"
-                + bracket_hint(root, pattern),
-            )
-        for path in matched:
-            rel, rel_b64 = file_name(Path(os.path.relpath(path.resolve(), root)).as_posix())
-            file_format = _format(cfg_path, f"{key}.paths[{n}]", s.format, rel)
-            inputs[rel] = SourceInput(
-                path=path.resolve(), rel=rel, format=file_format, rel_b64=rel_b64
-            )
+    inputs = _inputs(cfg_path, root, key, s.format, patterns) if list_files else {}
     read_options = s.read_options or {}
     for file_format in sorted({i.format for i in inputs.values()}):
         try:  # the format's options model, keyed on the format name
