@@ -24,6 +24,7 @@ from jsonl_assets.core.chunks import progress, runners
 from jsonl_assets.core.config import CONFIG_ENV_VAR, ConfigError, PipelineConfig, load_config
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.store.package_lock import TOKEN_ENV, Holder, PackageBusyError, PackageLock
+from jsonl_assets.core.store.url import listed_once
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -106,6 +107,13 @@ def _config_or_none(path: str | os.PathLike[str] | None) -> PipelineConfig | Non
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    # A build is one observation of its sources: each glob on object storage lists its
+    # bucket once, and the config loads of the build's runs and steps reuse that listing.
+    with listed_once():
+        return _locked_build(args)
+
+
+def _locked_build(args: argparse.Namespace) -> int:
     # Interrupts are ours from the start: Dagster never runs in this thread (build_workers).
     build_workers.install()
     # Set-up (Dagster's import, the definitions, the instance) allocates ~200k objects that

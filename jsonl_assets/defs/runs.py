@@ -269,7 +269,7 @@ def _persisted_summary(
 ) -> dict[str, Any]:
     """Counts, accounting and warnings of the `stages` that ran (or were up to date), read
     from their persisted results; the failed rate checks of `result`."""
-    dirs = dirs_for(load_config(config_path), key)
+    dirs = dirs_for(load_config(config_path, list_files=False), key)
     shards = _persisted(dirs, SHARDS_MARKER) if "shards" in stages else None
     validated = _persisted(dirs, VALIDATE_MARKER) if "validated" in stages else None
     summary = build_summary.collect(result, shards["extra"] if shards else None)

@@ -8,7 +8,9 @@ no folders). `location` turns a configured string into a `Path` or a `StoreURL`.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from jsonl_assets.core.store.base import FileStat, read_bytes, store_for, url_scheme
@@ -86,11 +88,30 @@ class StoreURL(os.PathLike[str]):
         return self._url[len(prefix) :]
 
 
+_listings: list[dict[str, dict[str, FileStat]]] = []  # the open `listed_once` scopes
+
+
+@contextlib.contextmanager
+def listed_once() -> Iterator[None]:
+    """Within the block, each glob lists its bucket once: a build is one observation of its
+    sources, however many times its runs and steps load the config."""
+    _listings.append({})
+    try:
+        yield
+    finally:
+        _listings.pop()
+
+
 def store_glob(pattern: str) -> dict[str, FileStat]:
     """The objects a URL glob matches (`s3://bucket/raw/**/*.jsonl`): URL -> the listing's
-    stat, sorted by URL."""
+    stat, sorted by URL (the scope's listing inside `listed_once`)."""
+    if _listings and pattern in _listings[-1]:
+        return _listings[-1][pattern]
     found = store_for(pattern).glob(pattern)  # type: ignore[attr-defined]
-    return {url: found[url] for url in sorted(found)}
+    listed = {url: found[url] for url in sorted(found)}
+    if _listings:
+        _listings[-1][pattern] = listed
+    return listed
 
 
 def location(text: str | os.PathLike[str]) -> Any:
