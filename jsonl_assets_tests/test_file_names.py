@@ -11,6 +11,9 @@ from pathlib import Path
 
 import orjson
 
+from jsonl_assets.core.build import dirs_for
+from jsonl_assets.core.chunks.plan import plan_chunks, recorded_chunk_plan
+from jsonl_assets.core.config import load_config
 from jsonl_assets_tests.values_helpers import (
     build,
     doc_line,
@@ -52,3 +55,10 @@ def test_a_non_utf8_file_name_is_kept_losslessly_in_every_output(tmp_path: Path)
     meta = orjson.loads((tmp_path / "package" / "metadata.json").read_bytes())
     files = {f["file"]: f for f in meta["extensions"]["x-jsonl-assets"]["source_files"]}
     assert files[shown]["file_b64"] == b64 and "file_b64" not in files["raw/plain.jsonl"]
+
+    # The chunk plan records the file by its raw bytes, and reads it back the same.
+    cfg = load_config(config)
+    dirs = dirs_for(cfg, "cpt|train")
+    plan = plan_chunks(cfg, dirs)
+    assert recorded_chunk_plan(dirs, plan.fingerprint) == plan
+    assert os.fsencode(plan.inputs[0][1].path).endswith(b"raw/" + bad_name)

@@ -36,7 +36,7 @@ from jsonl_assets.core.report.measure_columns import MeasureColumns, report_enab
 from jsonl_assets.core.stages.extract_stage import Extraction, file_entry
 from jsonl_assets.core.stages.transform_stage import Transformer
 from jsonl_assets.core.stages.validate_stage import Validator
-from jsonl_assets.core.store.base import store_for
+from jsonl_assets.core.store.base import VersionChanged, ensure_still, store_for
 from jsonl_assets.core.store.work_files import (
     PartitionDirs,
     WorkFileWriter,
@@ -207,22 +207,19 @@ class _RangeOf:
     def _pieces(self) -> Iterator[bytes]:
         path, chunk, rel = self.item.path, self.chunk, self.item.rel
         assert chunk.start is not None and chunk.end is not None
-        store = store_for(path)
         try:
-            with store.open_read(path, version=self._stat) as handle:
+            with store_for(path).open_read(path, version=self._stat) as handle:
                 handle.seek(chunk.start)
                 left = chunk.end - chunk.start
                 while left > 0:
                     data = handle.read(min(_READ, left))
                     if not data:
-                        break
+                        raise VersionChanged(f"it ends {left} bytes before the range does")
                     left -= len(data)
                     yield data
-        except SourceChangedError as exc:
+            ensure_still(path, self._stat)
+        except VersionChanged as exc:
             raise SourceChangedError(f"{rel} changed while it was read ({exc})") from None
-        now = self._stat if store.PINS_READS else store.stat(path)
-        if left or now is None or now.identity != self._stat.identity:
-            raise SourceChangedError(f"{rel} changed while it was read")
 
 
 class _ChunkFiles:

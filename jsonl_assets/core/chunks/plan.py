@@ -13,6 +13,7 @@ without reading the files again.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from dataclasses import asdict, dataclass, replace
@@ -21,7 +22,13 @@ from typing import Any, Final
 from jsonl_assets.core.config import PipelineConfig, SourceConfig, SourceInput
 from jsonl_assets.core.readers import SourceFile
 from jsonl_assets.core.stages.extract_stage import extract_fingerprint
-from jsonl_assets.core.store.base import FileStat, SourceChangedError, VersionChanged, store_for
+from jsonl_assets.core.store.base import (
+    FileStat,
+    SourceChangedError,
+    VersionChanged,
+    ensure_still,
+    store_for,
+)
 from jsonl_assets.core.store.url import location
 from jsonl_assets.core.store.work_files import (
     PartitionDirs,
@@ -85,11 +92,18 @@ class ChunkPlan:
 def _input_json(name: str, item: SourceInput) -> list[Any]:
     st = item.listed
     listed = None if st is None else [st.size, st.mtime_ns, st.etag]
-    return [name, os.fspath(item.path), item.rel, item.format, item.rel_b64, listed]
+    path = os.fspath(item.path)
+    try:
+        path.encode()
+    except UnicodeEncodeError:  # a name that is not UTF-8: its bytes, in base64
+        path = {"b64": base64.b64encode(os.fsencode(path)).decode()}  # type: ignore[assignment]
+    return [name, path, item.rel, item.format, item.rel_b64, listed]
 
 
 def _input_from(row: list[Any]) -> tuple[str, SourceInput]:
     name, path, rel, fmt, rel_b64, listed = row
+    if isinstance(path, dict):
+        path = os.fsdecode(base64.b64decode(path["b64"]))
     st = None if listed is None else FileStat(listed[0], listed[1], etag=listed[2])
     return name, SourceInput(location(path), rel, fmt, rel_b64, st)
 
@@ -168,11 +182,11 @@ def _ranges(item: SourceInput, fi: int, st: FileStat, chunk_bytes: int, first: i
                     target = offset + at + chunk_bytes - 1
                 lines += data.count(b"\n", at)
                 offset += len(data)
+        if offset != size:
+            raise VersionChanged(f"{offset} bytes were read of {size}")
+        ensure_still(item.path, st)
     except VersionChanged as exc:
         raise SourceChangedError(f"{item.rel} changed while it was planned ({exc})") from None
-    now = st if store.PINS_READS else store.stat(item.path)
-    if offset != size or now is None or now.identity != st.identity:
-        raise SourceChangedError(f"{item.rel} changed while it was planned; build it again")
     sha = hasher.hexdigest()
     ends = [c[0] for c in cuts[1:]] + [size]
     identity = list(st.identity)

@@ -31,8 +31,8 @@ from jsonl_assets.core.store.base import (
     FileStat,
     SourceChangedError,
     VersionChanged,
+    ensure_still,
     existing_stat,
-    identity_changes,
     store_for,
 )
 from jsonl_assets.core.store.object_store import READ_BLOCK
@@ -250,13 +250,10 @@ class SourceFile:
     def ensure_unchanged(self) -> None:
         """Raise `SourceChangedError` if the file is not the one that was opened and read (a
         store that pins every read to the version, S3, needs no look after it)."""
-        if not self._store.PINS_READS:
-            now = self._store.stat(self.path)
-            if now is None:
-                raise SourceChangedError(f"{self.rel}: file disappeared while being read")
-            if now.identity != self._stat.identity:
-                changes = identity_changes(self._stat, now)
-                raise SourceChangedError(f"{self.rel}: file changed after reading ({changes})")
+        try:
+            ensure_still(self.path, self._stat)
+        except VersionChanged as exc:
+            raise SourceChangedError(f"{self.rel}: file changed after reading ({exc})") from None
         if self._hashed_bytes is not None and self._hashed_bytes != self.size:
             raise SourceChangedError(
                 f"{self.rel}: {self._hashed_bytes} bytes were read but the file had "

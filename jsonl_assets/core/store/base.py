@@ -72,16 +72,31 @@ class FileStat:
         return (self.size, self.mtime_ns, self.inode, self.ctime_ns)
 
 
-def identity_changes(before: FileStat, after: FileStat) -> str:
-    """How `after` differs from `before` ("size 3 -> 5, inode 7 -> 9"); "" if it does not."""
+def ensure_version(version: FileStat, now: FileStat | None) -> None:
+    """Raise `VersionChanged`, saying how ("size 3 -> 5, inode 7 -> 9", "it is gone"),
+    unless `now` is the version `version` names (`FileStat.identity`)."""
+    if now is None:
+        raise VersionChanged("it is gone")
+    if now.identity == version.identity:
+        return
     names = (
-        ("size", "etag") if before.etag or after.etag else ("size", "mtime_ns", "inode", "ctime_ns")
+        ("size", "etag") if version.etag or now.etag else ("size", "mtime_ns", "inode", "ctime_ns")
     )
-    return ", ".join(
-        f"{name} {getattr(before, name)} -> {getattr(after, name)}"
-        for name in names
-        if getattr(before, name) != getattr(after, name)
+    raise VersionChanged(
+        ", ".join(
+            f"{name} {getattr(version, name)} -> {getattr(now, name)}"
+            for name in names
+            if getattr(version, name) != getattr(now, name)
+        )
     )
+
+
+def ensure_still(path: StorePath, version: FileStat) -> None:
+    """After a read held to `version`: `VersionChanged` if the file is another now (a store
+    whose every read is conditional on the version, `PINS_READS`, is not asked)."""
+    store = store_for(path)
+    if not store.PINS_READS:
+        ensure_version(version, store.stat(path))
 
 
 @dataclass(frozen=True, slots=True)

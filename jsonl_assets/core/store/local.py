@@ -33,7 +33,7 @@ from jsonl_assets.core.store.base import (
     VersionChanged,
     committed,
     copy_file_in,
-    identity_changes,
+    ensure_version,
 )
 
 COPY_CHUNK: Final = 4 << 20
@@ -114,10 +114,11 @@ class LocalStore:
     ) -> BinaryIO:
         handle = open(_path(path), "rb")  # noqa: SIM115 - the caller closes it
         if version is not None:
-            now = _stat(os.fstat(handle.fileno()))
-            if now.identity != version.identity:
+            try:
+                ensure_version(version, _stat(os.fstat(handle.fileno())))
+            except VersionChanged:
                 handle.close()
-                raise VersionChanged(identity_changes(version, now))
+                raise
         if start:
             handle.seek(start)
         if end is None:

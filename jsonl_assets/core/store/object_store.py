@@ -24,9 +24,8 @@ from jsonl_assets.core.store.base import (
     FileStat,
     PreconditionFailed,
     StorePath,
-    VersionChanged,
     copy_file_in,
-    identity_changes,
+    ensure_version,
 )
 from jsonl_assets.core.store.url import is_url
 
@@ -187,11 +186,7 @@ class ObjectStore:
         version: FileStat | None = None,
     ) -> BinaryIO:
         if version is not None:  # checked when opened (`PINS_READS` is False)
-            now = self.stat(path)
-            if now is None:
-                raise VersionChanged("it is gone")
-            if now.identity != version.identity:
-                raise VersionChanged(identity_changes(version, now))
+            ensure_version(version, self.stat(path))
         try:
             handle = self.fs.open(
                 self.key(path), "rb", block_size=READ_BLOCK, cache_type="readahead"
