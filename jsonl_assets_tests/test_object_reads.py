@@ -14,12 +14,14 @@ from pathlib import Path
 
 import dagster as dg
 import orjson
+import polars as pl
 import pytest
 import yaml
 import zstandard
 
 from jsonl_assets.core.build import build_partition
 from jsonl_assets.core.config import load_config
+from jsonl_assets.core.readers import ReadLimits, read_source
 from jsonl_assets.core.readers.source_file import SMALL_OBJECT, SourceChangedError, SourceFile
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.base import read_bytes, store_for
@@ -211,3 +213,32 @@ def test_the_chunk_steps_of_the_job_read_the_objects_their_plan_names_and_list_n
     }
     cfg = load_config(config)
     assert build_partition(cfg, "sft|train").shards.records_out == OBJECTS * 40  # reused
+
+
+@pytest.mark.parametrize("rows", [100, 60_000])
+def test_a_parquet_object_is_read_whole_or_by_polars_and_checked_after_the_read(
+    s3: ObjectServer, tmp_path: Path, rows: int
+) -> None:
+    frame = pl.DataFrame({"instruction": [os.urandom(48).hex() for _ in range(rows)]})
+    local = tmp_path / "a.parquet"
+    frame.write_parquet(local, compression="uncompressed")
+    url = s3.url("raw/a.parquet")
+    store = store_for(url)
+    store.publish(url, local.read_bytes())
+    listed = store_glob(s3.url("raw/*.parquet"))[url]
+    scratch = tmp_path / "scratch"
+    source = SourceFile(url, url, listed)
+    got = [
+        item[1]["instruction"] for item in read_source(source, "parquet", {}, ReadLimits(), scratch)
+    ]
+    assert got == frame["instruction"].to_list()
+    assert not scratch.exists() or not list(scratch.iterdir())  # a scratch copy is removed
+    if local.stat().st_size <= SMALL_OBJECT:
+        return  # fetched whole: read from a scratch copy of the listed version
+    # Larger: polars reads it by its URL, not through the reads held to the listed ETag, so
+    # the object is looked at again after the read.
+    source = SourceFile(url, url, listed)
+    source.hash_remaining()  # held to the listed ETag: the bytes hashed are that version's
+    store.publish(url, local.read_bytes()[:-16] + bytes(16))  # the footer's end: not Parquet
+    with pytest.raises(SourceChangedError, match=r"a\.parquet: file changed after reading"):
+        list(read_source(source, "parquet", {}, ReadLimits(), scratch))

@@ -32,6 +32,7 @@ from jsonl_assets.core.store.base import (
     SourceChangedError,
     VersionChanged,
     ensure_still,
+    ensure_version,
     existing_stat,
     store_for,
 )
@@ -107,6 +108,7 @@ class SourceFile:
         self._hashed_bytes: int | None = None
         self._damage: list[DamagedLines] | None = None
         self._body: bytes | None = None
+        self._read_elsewhere = False
         if is_url(self.path) and st.size <= SMALL_OBJECT:
             with self._open("when opened for reading") as fh:
                 self._body = fh.read()
@@ -231,6 +233,7 @@ class SourceFile:
         Raises `TruncatedInput` (and removes the partial copy) when the stream is damaged.
         """
         if self.compression == "none" and self._body is None:
+            self._read_elsewhere = True  # by another reader, not held to the version
             return self.path
         scratch_dir.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix="decompressed-", suffix=".tmp", dir=scratch_dir)
@@ -245,13 +248,17 @@ class SourceFile:
         return target
 
     def is_scratch_copy(self, path: Path) -> bool:
-        return Path(path) != self.path
+        return os.fspath(path) != os.fspath(self.path)  # the path may be an object's URL
 
     def ensure_unchanged(self) -> None:
         """Raise `SourceChangedError` if the file is not the one that was opened and read (a
-        store that pins every read to the version, S3, needs no look after it)."""
+        store that pins every read to the version, S3, needs no look after it, unless the
+        file was also read by another reader: polars reads a Parquet object by its URL)."""
         try:
-            ensure_still(self.path, self._stat)
+            if self._read_elsewhere:
+                ensure_version(self._stat, self._store.stat(self.path))
+            else:
+                ensure_still(self.path, self._stat)
         except VersionChanged as exc:
             raise SourceChangedError(f"{self.rel}: file changed after reading ({exc})") from None
         if self._hashed_bytes is not None and self._hashed_bytes != self.size:
