@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import orjson
@@ -91,7 +92,8 @@ def _listings_of_one_load(s3: ObjectServer, config: Path) -> int:
     return _listings(requests)
 
 
-def _questions(package: str) -> list[str]:
+def _records(package: str) -> list[dict[str, Any]]:
+    """The package's records, in metadata.json's order."""
     meta = orjson.loads(read_bytes(f"{package}/metadata.json"))
     out = []
     for entry in meta["files"]:
@@ -99,9 +101,12 @@ def _questions(package: str) -> list[str]:
             data = zstandard.ZstdDecompressor().stream_reader(
                 read_bytes(f"{package}/{shard['path']}")
             )
-            for line in data.read().splitlines():
-                out.append(orjson.loads(line)["messages"][0]["content"][0]["text"])
-    return sorted(out)
+            out.extend(orjson.loads(line) for line in data.read().splitlines())
+    return out
+
+
+def _questions(package: str) -> list[str]:
+    return sorted(r["messages"][0]["content"][0]["text"] for r in _records(package))
 
 
 def test_a_small_object_costs_one_get_and_a_rebuild_with_nothing_changed_none(
@@ -242,3 +247,89 @@ def test_a_parquet_object_is_read_whole_or_by_polars_and_checked_after_the_read(
     store.publish(url, local.read_bytes()[:-16] + bytes(16))  # the footer's end: not Parquet
     with pytest.raises(SourceChangedError, match=r"a\.parquet: file changed after reading"):
         list(read_source(source, "parquet", {}, ReadLimits(), scratch))
+
+
+def _format_files(large_rows: int) -> dict[str, bytes]:
+    """Every input format small (one GET), and plain JSONL, a JSON array and Parquet larger
+    than SMALL_OBJECT (byte ranges, a stream held to the ETag, polars by URL)."""
+    import gzip
+    import hashlib
+    import io
+
+    def rows(tag: str, n: int) -> list[dict[str, str]]:
+        return [
+            {"instruction": f"{tag} {i} {hashlib.sha256(b'%d' % i).hexdigest()}", "output": f"a{i}"}
+            for i in range(n)
+        ]
+
+    def jsonl(r: list[dict[str, str]]) -> bytes:
+        return b"".join(orjson.dumps(x) + b"\n" for x in r)
+
+    def parquet(r: list[dict[str, str]]) -> bytes:
+        out = io.BytesIO()
+        pl.DataFrame(r).write_parquet(out, compression="uncompressed")
+        return out.getvalue()
+
+    def csv(r: list[dict[str, str]]) -> bytes:
+        return (
+            "instruction,output\n" + "".join(f"{x['instruction']},{x['output']}\n" for x in r)
+        ).encode()
+
+    files = {
+        "small.jsonl": jsonl(rows("jl", 20)),
+        "small.jsonl.gz": gzip.compress(jsonl(rows("gz", 20)), mtime=0),
+        "small.jsonl.zst": zstandard.ZstdCompressor().compress(jsonl(rows("zs", 20))),
+        "small.json": orjson.dumps(rows("ja", 20)),
+        "small.csv": csv(rows("cs", 20)),
+        "small.parquet": parquet(rows("pq", 20)),
+        "large.jsonl": jsonl(rows("JL", large_rows)),
+        "large.json": orjson.dumps(rows("JA", large_rows)),
+        "large.parquet": parquet(rows("PQ", large_rows)),
+    }
+    assert all(len(files[f"large.{ext}"]) > SMALL_OBJECT for ext in ("jsonl", "json", "parquet"))
+    return files
+
+
+def test_every_format_small_and_large_on_s3_gives_the_records_of_the_same_files_on_disk(
+    s3: ObjectServer, tmp_path: Path
+) -> None:
+    files = _format_files(large_rows=60_000)
+    (tmp_path / "local" / "raw").mkdir(parents=True)
+    store = store_for(s3.url("raw"))
+    for name, data in files.items():
+        store.publish(s3.url(f"raw/{name}"), data)
+        (tmp_path / "local" / "raw" / name).write_bytes(data)
+    source = {
+        "name": "a",
+        "objective": "sft",
+        "adapter": "alpaca",
+        "split": "train",
+        "license": "MIT",
+    }
+    local = write_config(
+        tmp_path / "local" / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "formats"},
+            "output": {"chunk_bytes": 1 << 20},
+            "sources": [{**source, "paths": ["raw/*"]}],
+        },
+    )
+    remote = _config(s3, tmp_path / "remote")
+    doc = yaml.safe_load(remote.read_text())
+    doc["output"]["chunk_bytes"] = 1 << 20
+    doc["sources"][0]["paths"] = [s3.url("raw/*")]
+    write_config(remote, doc)
+    _build(local, {})
+    _build(remote, s3.env)
+
+    def records(package: str) -> list[dict[str, Any]]:
+        out = []
+        for record in _records(package):
+            trace = record["metadata"]["trace"]
+            trace["file"] = trace["file"].rsplit("/", 1)[-1]  # raw/x vs s3://bucket/raw/x
+            out.append(record)
+        return out
+
+    local_records = records(str(tmp_path / "local" / "package"))
+    assert len(local_records) == 6 * 20 + 3 * 60_000
+    assert records(s3.url("pkg")) == local_records  # the same records, in the same order
