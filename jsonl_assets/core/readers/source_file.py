@@ -227,12 +227,13 @@ class SourceFile:
     def local_path_for_random_access(self, scratch_dir: Path) -> Path:
         """A seekable, uncompressed path with this file's content (for Parquet).
 
-        The path itself when the file is stored uncompressed (and is not a small object, whose
-        bytes are here already); otherwise a decompressed copy written into `scratch_dir`,
-        which the caller deletes when done (see `is_scratch_copy`).
+        The path itself when the file is stored uncompressed and polars reads its store's
+        paths (local, S3), unless it is a small object whose bytes are here already;
+        otherwise a decompressed copy written into `scratch_dir`, which the caller deletes
+        when done (see `is_scratch_copy`).
         Raises `TruncatedInput` (and removes the partial copy) when the stream is damaged.
         """
-        if self.compression == "none" and self._body is None:
+        if self.compression == "none" and self._body is None and self._store.POLARS_READS:
             self._read_elsewhere = True  # by another reader, not held to the version
             return self.path
         scratch_dir.mkdir(parents=True, exist_ok=True)

@@ -104,6 +104,7 @@ class LocalStore:
 
     SCHEMES: ClassVar[tuple[str, ...]] = ("", "file")
     PINS_READS: ClassVar[bool] = False
+    POLARS_READS: ClassVar[bool] = True
 
     def open_read(
         self,

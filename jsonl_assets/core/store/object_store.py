@@ -128,6 +128,7 @@ class ObjectStore:
 
     SCHEME: str = ""  # the scheme of the URLs it returns (globs)
     PINS_READS: bool = False
+    POLARS_READS: bool = False
     PART_BYTES: int = 8 << 20  # bytes a part of an upload holds before it is sent
 
     def __init__(self) -> None:

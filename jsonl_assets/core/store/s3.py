@@ -176,6 +176,7 @@ class S3Store(ObjectStore):
     SCHEME = "s3"
     PART_BYTES = PART_BYTES
     PINS_READS = True
+    POLARS_READS = True
 
     def make_fs(self) -> Any:
         import s3fs
