@@ -245,3 +245,25 @@ def test_numbers_are_exact_or_unsupported_value_and_the_array_goes_on(tmp_path: 
     assert "a: the number 99999999999999999999999 is an integer beyond 64 bits" in items[1].detail
     assert "more precision than a double" in items[2].detail
     assert items[3] == (4, {"a": 4}, b'{"a":4}')
+
+
+@pytest.mark.parametrize("codec", ["none", "zstd"])
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_lone_surrogate_escape_rejects_its_item_and_a_pair_is_kept(
+    tmp_path: Path, codec: str, nested: bool
+) -> None:
+    """yajl2_c would write `\\ud800` as `?`, join `\\ud800\\u0041` into U+10041, and raise
+    UnicodeDecodeError on `\\udfff\\ud800`: each such item is a parse_error, the rest exact."""
+    texts = [r"\ud83d\ude00", r"\ud800", "plain", r"\ud800\u0041", r"\\ud800", r"\udfff\ud800"]
+    # Far apart, so the damage falls mid-stream with good items before it in the same read.
+    items = [b'{"i": %d, "v": "%s", "pad": "%s"}' % (n, t.encode(), b"x" * 30_000)
+             for n, t in enumerate(texts)]  # fmt: skip
+    data = b"[" + b",".join(items) + b"]"
+    if nested:
+        data = b'{"head": {"x": 1}, "data": ' + data + b"}"
+    got = read(tmp_path, data, codec, {"items_path": "data.item"} if nested else None)
+    assert reasons(got) == [(2, "parse_error"), (4, "parse_error"), (6, "parse_error")]
+    assert "lone UTF-16 surrogate escape" in got[1].detail
+    kept = [g for g in got if not isinstance(g, Rejection)]
+    assert [(g[0], g[1]["v"]) for g in kept] == [(1, "\U0001f600"), (3, "plain"), (5, r"\ud800")]
+    assert [g.raw for g in got if isinstance(g, Rejection)] == [items[1], items[3], items[5]]

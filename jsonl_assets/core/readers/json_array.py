@@ -10,7 +10,8 @@ e.g. `"data.item"` for `{"data": [...]}`.
 Reason codes:
 * `not_an_object`: an item that is not a JSON object;
 * `too_large`: an item whose orjson serialisation exceeds `max_record_bytes`;
-* `parse_error`: invalid JSON (NaN, a bad token, a missing comma, ...) or nesting deeper
+* `parse_error`: invalid JSON (NaN, a bad token, a missing comma, a lone surrogate escape
+  such as `"\\ud800"`: json_escapes.py) or nesting deeper
   than orjson can serialise; `invalid_utf8`: invalid UTF-8 inside a string. Only the
   damaged item is rejected, with its bytes: the file is read again as item spans
   (json_items.py, which looks only at strings and brackets, so the damage does not move an
@@ -47,6 +48,11 @@ from jsonl_assets.core.readers.exact_numbers import (
     json_default,
     value_problem,
 )
+from jsonl_assets.core.readers.json_escapes import (
+    LoneSurrogate,
+    first_lone_surrogate,
+    surrogate_checked,
+)
 from jsonl_assets.core.readers.json_items import Span, array_at, array_spans
 from jsonl_assets.core.readers.jsonl import BOM, RAW_PREFIX
 from jsonl_assets.core.readers.source_file import ChunkReader, SourceFile
@@ -64,7 +70,7 @@ def read_json_array(
 ) -> Iterator[ReadItem]:
     """Records and rejections of one JSON array file, in item order."""
     items_path: str = options.get("items_path", "item")
-    stream = _BomSkippingReader(source.chunks())
+    stream = _BomSkippingReader(surrogate_checked(source.chunks()))
     try:
         if items_path == "item":
             first = stream.peek_first_byte()
@@ -128,6 +134,11 @@ def _items(
         reason = "invalid_utf8" if "invalid bytes in UTF8" in message else "parse_error"
         where = f"in decompressed bytes {stream.consumed_before_last_read}-{stream.consumed}"
         return _Damage(index, reason, message, where)
+    except LoneSurrogate as exc:
+        return _Damage(index, "parse_error", str(exc), "in a string")
+    except UnicodeDecodeError as exc:  # yajl2_c on text that is no string it can decode
+        where = f"in decompressed bytes {stream.consumed_before_last_read}-{stream.consumed}"
+        return _Damage(index, "parse_error", f"undecodable string: {exc.reason}", where)
     return index
 
 
@@ -233,6 +244,8 @@ def _parsed(span: Span, index: int, limit: int, converted: CountingDefault) -> R
             **_raw(span),
         )
     try:
+        if (lone := first_lone_surrogate(span.data)) is not None:
+            raise lone
         values = list(ijson.items(io.BytesIO(b"[" + span.data + b"]"), "item"))
     except ijson.JSONError as exc:
         message = _ijson_message(exc)
@@ -240,6 +253,13 @@ def _parsed(span: Span, index: int, limit: int, converted: CountingDefault) -> R
             position=index,
             reason="invalid_utf8" if "invalid bytes in UTF8" in message else "parse_error",
             detail=f"item {index}: invalid JSON: {message}",
+            **_raw(span),
+        )
+    except (LoneSurrogate, UnicodeDecodeError) as exc:
+        return Rejection(
+            position=index,
+            reason="parse_error",
+            detail=f"item {index}: invalid JSON: {exc}",
             **_raw(span),
         )
     return _judged(index, values[0], limit, converted)
@@ -276,7 +296,7 @@ def _path_holds_array(source: SourceFile, items_path: str) -> bool:
         for prefix, event, _ in ijson.parse(stream, buf_size=IJSON_BUFFER):
             if prefix == container:
                 return bool(event == "start_array")
-    except ijson.JSONError:
+    except (ijson.JSONError, UnicodeDecodeError):
         return False
     finally:
         stream.close()
