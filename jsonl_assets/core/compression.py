@@ -67,9 +67,15 @@ def detect_compression(head: bytes) -> str:
     """Codec named by the first bytes of a file: `gzip`, `zstd` or `none`."""
     if head.startswith(GZIP_MAGIC):
         return "gzip"
-    if head.startswith(ZSTD_MAGIC):
+    if head.startswith(ZSTD_MAGIC) or _is_skippable_frame(head):
         return "zstd"
     return "none"
+
+
+def _is_skippable_frame(head: bytes) -> bool:
+    """A zstd skippable frame (magic 0x184D2A50-0x184D2A5F, little-endian) starts the file:
+    pzstd writes one before each frame, other tools put metadata there."""
+    return len(head) >= 4 and head[0] & 0xF0 == 0x50 and head[1:4] == b"\x2a\x4d\x18"
 
 
 class _CountingReader(io.RawIOBase):

@@ -282,3 +282,21 @@ def test_corpus_files(tmp_path: Path, rel: str, count: int, corpus: Path) -> Non
     raw_lines = path.read_bytes().splitlines()
     assert [i[2] for i in items] == raw_lines
     assert [i[0] for i in items] == list(range(1, count + 1))
+
+
+def test_a_zstd_file_that_starts_with_a_skippable_frame_is_zstd(tmp_path: Path) -> None:
+    """pzstd's layout: a skippable frame (magic 0x184D2A50-5F) with the size of the frame
+    after it, before each frame; the records are read, not quarantined as text."""
+    frames = []
+    for n, part in enumerate((LINES[:1000], LINES[1000:2000])):
+        frame = zstandard.ZstdCompressor(write_checksum=True).compress(b"\n".join(part) + b"\n")
+        frames.append((0x184D2A50 + n * 15).to_bytes(4, "little") + (4).to_bytes(4, "little"))
+        frames.append(len(frame).to_bytes(4, "little") + frame)
+    path = tmp_path / "data.jsonl.zst"
+    path.write_bytes(b"".join(frames))
+    source = SourceFile(path, path.name)
+    assert source.compression == "zstd"
+    items = list(read_source(source, "jsonl", {}, ReadLimits(16 << 20), tmp_path / "scratch"))
+    assert rejections(items) == []
+    assert [r[0] for r in records(items)] == list(range(1, 2001))
+    assert [r[2] for r in records(items)] == LINES[:2000]

@@ -36,7 +36,8 @@ CODE_VERSION = "10"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
 # after a damaged row group are read; 9: and JSON array items after a damaged one under a
-# nested items_path; 10: a JSON array item with a lone surrogate escape is a parse_error
+# nested items_path; 10: a JSON array item with a lone surrogate escape is a parse_error,
+# and a file that starts with a zstd skippable frame is zstd
 MARKER = "extracted.json"
 
 
