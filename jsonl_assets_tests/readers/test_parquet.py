@@ -139,6 +139,33 @@ def test_values_are_json_ready(tmp_path: Path) -> None:
     assert orjson.loads(items[0][2])["when"] == "2024-05-01T12:30:00"
 
 
+def test_binary_and_durations_inside_structs_lists_and_arrays_are_json_ready(
+    tmp_path: Path,
+) -> None:
+    df = pl.DataFrame(
+        {
+            "s": [{"blob": b"\x00\xff", "wait": dt.timedelta(milliseconds=3), "n": 1}],
+            "l": [[b"ab", None]],
+            "a": [[dt.timedelta(seconds=1), dt.timedelta(microseconds=7)]],
+            "ls": [[{"w": dt.timedelta(seconds=2)}]],
+        },
+        schema={
+            "s": pl.Struct({"blob": pl.Binary, "wait": pl.Duration("ms"), "n": pl.Int64}),
+            "l": pl.List(pl.Binary),
+            "a": pl.Array(pl.Duration("us"), 2),
+            "ls": pl.List(pl.Struct({"w": pl.Duration("ns")})),
+        },
+    )
+    items = read(tmp_path, parquet_bytes(tmp_path, df))
+    row = {
+        "s": {"blob": "AP8=", "wait": 3000, "n": 1},
+        "l": ["YWI=", None],
+        "a": [1_000_000, 7],
+        "ls": [{"w": 2_000_000}],
+    }
+    assert items == [(1, row, orjson.dumps(row))]
+
+
 def test_decimals_are_exact_floats_or_unsupported_value(tmp_path: Path) -> None:
     df = pl.DataFrame(
         {"s": [{"d": Decimal("1.5")}, {"d": Decimal("12345678901234567890.1")}]},
@@ -178,3 +205,45 @@ def _group_readable(tmp_path: Path, data: bytes, group: int) -> bool:
     except pl.exceptions.PolarsError:
         return False
     return True
+
+
+def test_a_time_with_nanoseconds_is_unsupported_value_never_cut_to_microseconds(
+    tmp_path: Path,
+) -> None:
+    """Python's datetime and time hold microseconds, and a Duration is written in integer
+    microseconds: a row whose ns value has digits below that is not written, at any depth."""
+    ns = [0, 1_700_000_000_123_456_000, 1_700_000_000_123_456_789, 1, 5, 7, 9, -1]
+    df = pl.DataFrame(
+        {
+            "i": list(range(len(ns))),
+            "ts": pl.Series([ns[0], ns[1], ns[2], 0, 0, 0, 0, 0]).cast(pl.Datetime("ns")),
+            "tm": pl.Series([0, 1000, 0, 999, 0, 0, 0, 0]).cast(pl.Time),
+            "dur": pl.Series([0, 1000, 0, 0, 5, 0, 0, ns[7]]).cast(pl.Duration("ns")),
+            "nested": [
+                {"at": 0},
+                {"at": 2000},
+                {"at": 0},
+                {"at": 0},
+                {"at": 0},
+                {"at": 7},
+                {"at": 0},
+                {"at": 0},
+            ],
+            "many": [[0], [0, 3000], [], [], [], [], [0, 9], None],
+        }
+    ).with_columns(
+        pl.col("nested").struct.with_fields(pl.field("at").cast(pl.Datetime("ns"))),
+        pl.col("many").cast(pl.List(pl.Duration("ns"))),
+    )
+    items = read(tmp_path, parquet_bytes(tmp_path, df))
+    cut = [(i.position, i.reason) for i in items if isinstance(i, Rejection)]
+    assert cut == [(3, "unsupported_value"), (4, "unsupported_value"), (5, "unsupported_value"),
+                   (6, "unsupported_value"), (7, "unsupported_value"), (8, "unsupported_value")]  # fmt: skip
+    assert "nanoseconds" in items[2].detail
+    kept = {i[0]: i[1] for i in items if not isinstance(i, Rejection)}
+    assert kept[2]["ts"] == dt.datetime(2023, 11, 14, 22, 13, 20, 123456)
+    assert kept[2]["tm"] == dt.time(0, 0, 0, 1) and kept[2]["dur"] == 1
+    assert kept[2]["many"] == [0, 3] and kept[2]["nested"] == {
+        "at": dt.datetime(1970, 1, 1, 0, 0, 0, 2)
+    }
+    assert sorted(kept) == [1, 2]

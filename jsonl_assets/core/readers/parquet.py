@@ -7,9 +7,10 @@ memory still grows with the largest row group, which is decoded whole. A Parquet
 gzip/zstd-compressed (detected by magic bytes) is first decompressed into `scratch_dir`
 (`SourceFile.local_path_for_random_access`) and the copy is removed afterwards.
 
-Values: each row becomes a dict (nested structs/lists as dicts/lists). Top-level columns of
-types JSON cannot hold are converted: Binary -> base64 string, Duration -> integer
-microseconds; Date/Datetime/Time stay Python objects (orjson writes them as RFC 3339 strings).
+Values: each row becomes a dict (nested structs/lists as dicts/lists). Values of types JSON
+cannot hold are converted at any depth (parquet_values.py): Binary -> base64 string,
+Duration -> integer microseconds; Date/Datetime/Time stay Python objects (orjson writes them
+as RFC 3339 strings); a row with a time that has nanoseconds is `unsupported_value`.
 A Decimal (at any depth) is written as the float that holds the same value; a row holding a
 Decimal a double cannot hold, or a NaN/infinite float (JSON has none), is `unsupported_value`
 (exact_numbers.py). uint64 is written as it is.
@@ -43,6 +44,7 @@ from jsonl_assets.core.readers.exact_numbers import (
     value_problem,
 )
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
+from jsonl_assets.core.readers.parquet_values import CUT, with_json_values
 from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.traces import Rejection
 
@@ -51,6 +53,10 @@ if TYPE_CHECKING:
 
 DEFAULT_BATCH_ROWS: Final = 8192
 _POLARS_ERRORS: Final = (plx.PolarsError, plx.PanicException, OSError)
+_CUT_WHY: Final = (
+    "a datetime, time or duration holds nanoseconds, which Python's datetime and time (and "
+    "a duration's integer microseconds) would cut"
+)
 
 
 def read_parquet(
@@ -73,9 +79,9 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
         frame = _frame(path)
         floats = any(_has_float(t) for t in frame.collect_schema().values())
         for batch in frame.collect_batches(chunk_size=batch_rows, maintain_order=True):
-            for row in batch.iter_rows(named=True):
+            for item in _batch_items(batch, row_no, limit, floats):
                 row_no += 1
-                yield _checked(row_no, row, limit, floats)
+                yield item
     except _POLARS_ERRORS as exc:
         # The streaming engine reads ahead, so the error may come from a row group well after
         # the rows delivered so far: read on by slices, halving them near the damage.
@@ -110,9 +116,9 @@ def _recover(
         if batch.height == 0:
             return  # every row could be read after all
         floats = any(_has_float(t) for t in batch.schema.values())
-        for row in batch.iter_rows(named=True):
+        for item in _batch_items(batch, row_no, limit, floats):
             row_no += 1
-            yield _checked(row_no, row, limit, floats)
+            yield item
         size = min(size * 2, step)
     if total is None:
         yield _corrupt(row_no, error)
@@ -154,9 +160,7 @@ def _readable_from(path: Path, bad: int, total: int) -> int:
 
 
 def _frame(path: Path) -> pl.LazyFrame:
-    frame = pl.scan_parquet(os.fspath(path))  # a URL: polars reads it by ranged requests
-    conversions = _json_conversions(frame.collect_schema())
-    return frame.with_columns(conversions) if conversions else frame
+    return with_json_values(pl.scan_parquet(os.fspath(path)))  # a URL: ranged requests
 
 
 def _has_float(dtype: Any) -> bool:
@@ -167,6 +171,20 @@ def _has_float(dtype: Any) -> bool:
         return any(_has_float(f.dtype) for f in dtype.fields)
     inner = getattr(dtype, "inner", None)
     return inner is not None and _has_float(inner)
+
+
+def _batch_items(batch: pl.DataFrame, row_no: int, limit: int, floats: bool) -> Iterator[ReadItem]:
+    """The rows of `batch` (row `row_no + 1` first), each checked; a row that holds a time
+    with nanoseconds is `unsupported_value` (see parquet_values.py)."""
+    cut = None
+    if CUT in batch.schema:
+        cut = batch.get_column(CUT).to_list()
+        batch = batch.drop(CUT)
+    for i, row in enumerate(batch.iter_rows(named=True)):
+        if cut is not None and cut[i]:
+            yield _unsupported(row_no + i + 1, _CUT_WHY)
+        else:
+            yield _checked(row_no + i + 1, row, limit, floats)
 
 
 def _checked(row_no: int, row: dict[str, Any], limit: int, floats: bool = False) -> ReadItem:
@@ -224,16 +242,6 @@ def _corrupt(row_no: int, exc: BaseException) -> Rejection:
         detail=f"Parquet file unreadable after row {row_no}: {type(exc).__name__}: "
         f"{_first_line(exc)}",
     )
-
-
-def _json_conversions(schema: pl.Schema) -> list[pl.Expr]:
-    exprs = []
-    for name, dtype in schema.items():
-        if dtype == pl.Binary:
-            exprs.append(pl.col(name).bin.encode("base64"))
-        elif isinstance(dtype, pl.Duration):
-            exprs.append(pl.col(name).dt.total_microseconds())
-    return exprs
 
 
 def _first_line(exc: BaseException) -> str:
