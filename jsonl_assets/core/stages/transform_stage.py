@@ -38,7 +38,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "transformed"
-CODE_VERSION = "3"  # 3: typed report
+CODE_VERSION = "4"  # 3: typed report; 4: a record's own metadata kept, lines capped as written
 MARKER = "transformed.json"
 
 
@@ -84,6 +84,28 @@ class _FileContext:
             meta["content_type"] = source.content_type
         self.base_meta = meta
         self.kept_fields = source.metadata_fields
+
+    def metadata(self, made: Any, raw: Any, position: int) -> dict[str, Any]:
+        """A made record's `metadata`: what the record itself says (the adapter's metadata,
+        then `metadata_fields`), the source's `metadata`, `license` and `content_type` where
+        it says nothing, and the trace; a trace the record held already is kept in it as
+        `upstream`. No value the record brought is replaced."""
+        meta = dict(made.metadata) if made.metadata else {}
+        if self.kept_fields and type(raw) is dict:
+            for k in self.kept_fields:
+                if k in raw and k not in meta:
+                    meta[k] = raw[k]
+        if meta:
+            for k, v in self.base_meta.items():
+                if k not in meta:
+                    meta[k] = v
+        else:
+            meta.update(self.base_meta)
+        trace = self.trace(position)
+        if "trace" in meta:
+            trace["upstream"] = meta["trace"]
+        meta["trace"] = trace
+        return meta
 
     def trace(self, position: int) -> dict[str, Any]:
         name, file, sha = self.trace_base
@@ -178,6 +200,7 @@ class Transformer:
         dumps = orjson.dumps
         newline = orjson.OPT_APPEND_NEWLINE
         lines, file_index = self.lines, self.file_index
+        max_bytes = self.cfg.max_record_bytes
         for fi, position, raw, raw_bytes in entries:
             ctx = contexts[fi]
             counts = ctx.counts
@@ -211,12 +234,7 @@ class Transformer:
                 if split != target_split:
                     counts["routed_elsewhere"] += 1
                     continue
-                meta = dict(a.metadata) if a.metadata else {}
-                if ctx.kept_fields and type(raw) is dict:
-                    meta.update((k, raw[k]) for k in ctx.kept_fields if k in raw)
-                meta.update(ctx.base_meta)
-                meta["trace"] = ctx.trace(position)
-                record = {"id": record_id, **a.record, "metadata": meta}
+                record = {"id": record_id, **a.record, "metadata": ctx.metadata(a, raw, position)}
                 if a.toolset is not None and a.toolset["id"] not in toolsets:
                     toolsets[a.toolset["id"]] = a.toolset
                     if self.on_new_toolset is not None:
@@ -227,7 +245,17 @@ class Transformer:
                     out = bytes(memoryview(dumps(record, option=newline)))
                 except orjson.JSONEncodeError as exc:
                     counts["quarantined"] += 1
-                    quarantine.add(*_rejection(exc), meta["trace"], raw_bytes)
+                    quarantine.add(*_rejection(exc), record["metadata"]["trace"], raw_bytes)
+                    continue
+                if len(out) > max_bytes:
+                    counts["quarantined"] += 1
+                    quarantine.add(
+                        "too_large",
+                        f"the record is {len(out)} bytes as written (with its id, trace and "
+                        f"JSON escapes), over the limit of {max_bytes} bytes (max_record_bytes)",
+                        record["metadata"]["trace"],
+                        raw_bytes,
+                    )
                     continue
                 lines.append(out)
                 if judge is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import zstandard
 
 from jsonl_assets.core.build import build_partition, publish
 from jsonl_assets.core.config import load_config
@@ -67,3 +68,104 @@ def test_metadata_fields_copy_raw_fields_into_each_records_metadata(tmp_path: Pa
     ]
     plain = _metadata(_project(tmp_path / "plain", None))
     assert [m for m in plain if set(m) != {"license", "line"}] == []
+
+
+def test_a_records_own_metadata_is_kept_and_its_trace_becomes_upstream(tmp_path: Path) -> None:
+    """The source's license, content_type and metadata fill in only what a record does not
+    say; a record's own trace (a package built before, re-read) stays as `trace.upstream`."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+
+    def doc(n: int) -> list[dict[str, str]]:
+        return [{"role": "user", "content": f"text {n}"}, {"role": "assistant", "content": "a"}]
+
+    rows = [
+        {"messages": doc(1), "metadata": {"trace": {"origin": "u-42"}, "license": "MIT", "k": 1}},
+        {"messages": doc(2), "metadata": {"batch": "own", "content_type": "prose"}},
+        {"messages": doc(3), "team": "top", "metadata": {"team": "own"}},
+        {"messages": doc(4), "team": "top"},
+    ]
+    (raw / "a.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    source = {"name": "a", "paths": ["raw/a.jsonl"], "objective": "sft", "adapter": "chat"}
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "own metadata"},
+            "sources": [
+                {
+                    **source,
+                    "split": "train",
+                    "license": "CC0-1.0",
+                    "content_type": "notes",
+                    "metadata": {"batch": "config"},
+                    "metadata_fields": ["team"],
+                }
+            ],
+        },
+    )
+    cfg = load_config(config)
+    build_partition(cfg, "sft|train")
+    publish(cfg)
+    records = [r for path in package_shards(tmp_path / "package") for r in read_shard(path)]
+    meta = {int(r["messages"][0]["content"][0]["text"][5:]): r["metadata"] for r in records}
+    assert [list(m) for m in (meta[1], meta[2])] == [
+        ["trace", "license", "k", "batch", "content_type"],
+        ["batch", "content_type", "license", "trace"],
+    ]
+    assert meta[1]["trace"]["upstream"] == {"origin": "u-42"}
+    assert meta[1]["trace"]["line"] == 1 and meta[1]["license"] == "MIT"
+    assert (meta[1]["batch"], meta[1]["content_type"]) == ("config", "notes")
+    assert (meta[2]["batch"], meta[2]["content_type"], meta[2]["license"]) == (
+        "own",
+        "prose",
+        "CC0-1.0",
+    )
+    assert meta[3]["team"] == "own" and meta[4]["team"] == "top"
+    assert "upstream" not in meta[2]["trace"]
+
+
+def test_a_record_longer_than_max_record_bytes_as_written_is_too_large(tmp_path: Path) -> None:
+    """A CSV field of control characters is 6x longer as JSON: the line is capped as
+    written, so no shard line passes `limits.max_record_bytes` (verify's line cap)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    rows = [("q1", "a1"), ("q2", "\x01" * 1500), ("q3", "a3")]
+    (raw / "a.csv").write_bytes(
+        b"instruction,output\n" + b"".join(f"{q},{a}\n".encode() for q, a in rows)
+    )
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "lines capped as written"},
+            "limits": {"max_record_bytes": 2048},
+            "thresholds": {"max_parse_failure_rate": 0.5},
+            "sources": [
+                {
+                    "name": "a",
+                    "paths": ["raw/a.csv"],
+                    "objective": "sft",
+                    "adapter": "alpaca",
+                    "split": "train",
+                }
+            ],
+        },
+    )
+    cfg = load_config(config)
+    build_partition(cfg, "sft|train")
+    publish(cfg)
+    lines = [
+        line
+        for path in package_shards(tmp_path / "package")
+        for line in zstandard.ZstdDecompressor().stream_reader(path.open("rb")).read().splitlines()
+    ]
+    assert len(lines) == 2 and max(len(line) for line in lines) <= 2048
+    quarantined = [
+        orjson.loads(line)
+        for path in (tmp_path / "quarantine").rglob("*.jsonl")
+        for line in path.read_bytes().splitlines()
+    ]
+    assert [(q["reason"], q["trace"]["row"]) for q in quarantined] == [("too_large", 2)]
+    assert (
+        "as written" in quarantined[0]["detail"] and "max_record_bytes" in quarantined[0]["detail"]
+    )
+    assert orjson.loads(quarantined[0]["raw"]) == {"instruction": "q2", "output": "\x01" * 1500}
