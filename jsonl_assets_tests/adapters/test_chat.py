@@ -271,7 +271,57 @@ def test_multimodal_parts_reasoning_and_annotations() -> None:
         ],
         "annotations": {"weight": 1},
     }
+    assert user["annotations"] == {"part_extras": {"1": {"image_url": {"detail": "high"}}}}
     assert_valid(out)
+
+
+def test_part_keys_a_spec_part_cannot_hold_are_kept_in_the_message_annotations() -> None:
+    cache = {"type": "ephemeral"}
+    raw = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "q", "cache_control": cache},
+                    {
+                        "type": "input_audio",
+                        "input_audio": {"data": "AA==", "format": "wav", "rate": 16000},
+                        "id": "a1",
+                    },
+                    {"type": "text", "text": "plain"},
+                ],
+                "annotations": {"lang": "en"},
+                "weight": 0,
+            },
+            {"role": "assistant", "content": [{"type": "refusal", "refusal": "no", "x": 1}]},
+            {"role": "user", "content": "next"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+                ],
+            },
+            {
+                "role": "tool",
+                "tool_call_id": "c1",
+                "content": [{"type": "text", "text": "{}", "cache_control": cache}],
+            },
+            {"role": "assistant", "content": "done"},
+        ]
+    }
+    messages = adapt(raw).record["messages"]
+    assert messages[0]["annotations"] == {
+        "lang": "en",
+        "weight": 0,
+        "part_extras": {
+            "0": {"cache_control": cache},
+            "1": {"input_audio": {"rate": 16000}, "id": "a1"},
+        },
+    }
+    assert messages[1]["annotations"] == {"part_extras": {"0": {"x": 1}}}
+    assert "annotations" not in messages[2] and "annotations" not in messages[3]
+    assert messages[4]["annotations"] == {"part_extras": {"0": {"cache_control": cache}}}
 
 
 def test_empty_text_beside_tool_calls_is_dropped() -> None:

@@ -18,7 +18,9 @@ Input: ``{"messages": [{"role", "content", "name"?, "tool_calls"?, "tool_call_id
   the call it answers (by ``tool_call_id``; without one, the oldest unanswered call, matched by
   ``name`` when given) and whose ``result`` is the content's JSON object, or
   ``{"content": text}``; no such call -> ``adapter:unmatched_tool_result``;
-* other message keys (e.g. ``weight``) are kept in the message's ``annotations``;
+* other message keys (e.g. ``weight``) are kept in the message's ``annotations``, and so
+  are the keys of OpenAI-style parts that spec parts cannot hold (``cache_control``,
+  ``image_url.detail``), under ``annotations.part_extras`` by part index;
 * record ``tools`` (or legacy ``functions``) -> a derived toolset, see
   ``toolsets.attach_toolset`` for the policy; record ``metadata`` -> ``Adapted.metadata``.
 
@@ -53,6 +55,7 @@ from jsonl_assets.core.adapters.toolsets import (
     toolset_from_declared,
 )
 
+PART_EXTRAS: Final = "part_extras"
 _ROLES: Final = {
     "system": "system",
     "user": "user",
@@ -150,6 +153,16 @@ def convert_messages(
     return out
 
 
+def _with_part_extras(
+    annotations: dict[str, Any] | None, extras: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The message's annotations with `part_extras`: what its OpenAI-style parts said beyond
+    what spec parts hold (`cache_control`, `image_url.detail`...), by index in `content`."""
+    if not extras:
+        return annotations
+    return {**(annotations or {}), PART_EXTRAS: extras}
+
+
 def _convert_message(msg: Any, where: str, tracker: CallTracker) -> dict[str, Any]:
     if type(msg) is not dict:
         raise wrong_type(where, "an object", msg)
@@ -171,9 +184,11 @@ def _convert_message(msg: Any, where: str, tracker: CallTracker) -> dict[str, An
         if call_id is not None and type(call_id) is not str:
             raise wrong_type(f"{where}.tool_call_id", "a string", call_id)
         cid, cname = tracker.answer(call_id, name, where)
-        text = content_text(msg.get("content"), f"{where}.content")
+        extras: dict[str, Any] = {}
+        text = content_text(msg.get("content"), f"{where}.content", extras)
         part = tool_result_part(cname, cid, result_value(text))
         new: dict[str, Any] = {"role": "tool", "content": [part]}
+        annotations = _with_part_extras(annotations, extras)
         if annotations:
             new["annotations"] = annotations
         return new
@@ -181,7 +196,9 @@ def _convert_message(msg: Any, where: str, tracker: CallTracker) -> dict[str, An
     if type(content) is str:
         parts = [{"type": "text", "text": content}]
     else:
-        parts = convert_content(content, f"{where}.content")
+        extras = {}
+        parts = convert_content(content, f"{where}.content", extras)
+        annotations = _with_part_extras(annotations, extras)
     # Normally only assistants carry these; on another role they are mapped all the same (the
     # validator warns about tool calls outside assistant messages) rather than dropped.
     thought = msg.get("reasoning_content")

@@ -204,13 +204,38 @@ def _data_uri_mime(uri: str) -> str | None:
     return mime or None
 
 
+# The keys each OpenAI-style part type maps (and, for its object, the keys mapped in it).
+_MAPPED_PART_KEYS: Final = {
+    "text": ({"type", "text"}, None),
+    "refusal": ({"type", "refusal"}, None),
+    "image_url": ({"type", "image_url"}, ("image_url", {"url"})),
+    "input_audio": ({"type", "input_audio"}, ("input_audio", {"data", "format"})),
+}
+
+
+def part_extras(part: dict[str, Any]) -> dict[str, Any] | None:
+    """What a converted OpenAI-style part says beyond what the spec part holds (e.g.
+    ``cache_control``, ``image_url.detail``), in the part's shape; None when nothing."""
+    mapped = _MAPPED_PART_KEYS.get(part.get("type"))  # type: ignore[arg-type]
+    if mapped is None:
+        return None  # passed through whole
+    keys, inner = mapped
+    extras = {k: v for k, v in part.items() if k not in keys}
+    if inner is not None and type(part.get(inner[0])) is dict:
+        rest = {k: v for k, v in part[inner[0]].items() if k not in inner[1]}
+        if rest:
+            extras[inner[0]] = rest
+    return extras or None
+
+
 def convert_part(part: Any, where: str) -> dict[str, Any]:
     """One OpenAI-style or spec content part as a spec part.
 
     OpenAI ``text`` / ``refusal`` -> text; ``image_url`` -> image with ``ref.uri`` (and
     ``mime_type`` for ``data:`` URIs); ``input_audio`` -> audio whose ``ref.uri`` is a
-    ``data:`` URI holding the base64 payload. Parts already in a spec shape (reasoning, json,
-    media, tool_call, tool_result) are passed through for the validator to judge.
+    ``data:`` URI holding the base64 payload (``part_extras`` holds the keys these leave
+    out). Parts already in a spec shape (reasoning, json, media, tool_call, tool_result) are
+    passed through for the validator to judge.
     """
     if type(part) is not dict:
         raise wrong_type(where, "an object", part)
@@ -255,25 +280,33 @@ def convert_part(part: Any, where: str) -> dict[str, Any]:
     raise AdapterError(UNSUPPORTED_CONTENT, f"{where}.type {kind!r} is not a known content part")
 
 
-def convert_content(content: Any, where: str) -> list[dict[str, Any]]:
-    """Chat content (string, null or list of parts) as a list of spec parts."""
+def convert_content(
+    content: Any, where: str, extras: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Chat content (string, null or list of parts) as a list of spec parts; `extras`, if
+    given, gets each part's `part_extras` under the part's index in `content` ("0", "1"...)."""
     if type(content) is str:
         return [{"type": "text", "text": content}]
     if content is None:
         return []
     if type(content) is list:
-        return [convert_part(p, f"{where}[{i}]") for i, p in enumerate(content)]
+        parts = [convert_part(p, f"{where}[{i}]") for i, p in enumerate(content)]
+        if extras is not None:
+            for i, p in enumerate(content):
+                if (more := part_extras(p)) is not None:
+                    extras[str(i)] = more
+        return parts
     raise wrong_type(where, "a string, null or an array of parts", content)
 
 
-def content_text(content: Any, where: str) -> str:
+def content_text(content: Any, where: str, extras: dict[str, Any] | None = None) -> str:
     """The text of chat content: a string as is, text parts joined, null as ''."""
     if type(content) is str:
         return content
     if content is None:
         return ""
     texts: list[str] = []
-    for part in convert_content(content, where):
+    for part in convert_content(content, where, extras):
         if part["type"] != "text":
             raise AdapterError(
                 UNSUPPORTED_CONTENT, f"{where} holds a {part['type']!r} part where text is needed"

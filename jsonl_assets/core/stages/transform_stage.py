@@ -38,7 +38,8 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "transformed"
-CODE_VERSION = "4"  # 3: typed report; 4: a record's own metadata kept, lines capped as written
+CODE_VERSION = "5"  # 3: typed report; 4: a record's own metadata kept, lines capped as
+# written; 5: the chat adapter keeps OpenAI part keys in annotations.part_extras
 MARKER = "transformed.json"
 
 
