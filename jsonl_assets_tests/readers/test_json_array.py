@@ -267,3 +267,11 @@ def test_a_lone_surrogate_escape_rejects_its_item_and_a_pair_is_kept(
     kept = [g for g in got if not isinstance(g, Rejection)]
     assert [(g[0], g[1]["v"]) for g in kept] == [(1, "\U0001f600"), (3, "plain"), (5, r"\ud800")]
     assert [g.raw for g in got if isinstance(g, Rejection)] == [items[1], items[3], items[5]]
+
+
+def test_after_a_damaged_item_an_item_that_repeats_a_key_is_duplicate_key(tmp_path: Path) -> None:
+    data = b'[{"a": 1}, {"a": NaN}, {"a": 1, "a": 2}, {"b": {"c": 1, "c": 1}}, {"a": 3}]'
+    got = read(tmp_path, data)
+    assert reasons(got) == [(2, "parse_error"), (3, "duplicate_key"), (4, "duplicate_key")]
+    assert got[2].raw == b'{"a": 1, "a": 2}'
+    assert [g[0] for g in got if not isinstance(g, Rejection)] == [1, 5]

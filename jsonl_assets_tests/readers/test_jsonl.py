@@ -300,3 +300,22 @@ def test_a_zstd_file_that_starts_with_a_skippable_frame_is_zstd(tmp_path: Path) 
     assert rejections(items) == []
     assert [r[0] for r in records(items)] == list(range(1, 2001))
     assert [r[2] for r in records(items)] == LINES[:2000]
+
+
+def test_an_object_that_repeats_a_key_is_duplicate_key_at_any_depth(tmp_path: Path) -> None:
+    """orjson keeps the last value of a repeated key: the record is quarantined, not written
+    with one of its values gone. Key ends inside strings, spaces before colons and escaped
+    quotes do not make a record suspect for nothing."""
+    lines = [
+        b'{"a": 1, "a": 2}',
+        b'{"m": {"v": 1, "w": {"x": [{"k": "a", "k": "b"}]}}}',
+        b'{"a" : 1, "b"\t:2, "c": "x\\":y", "\\\\": 3}',  # a key named \\ : no repeat
+        b'{"t": "she said \\"a\\": yes", "u": "\\u0022:"}',
+        b'{"k": 1, "K": 2, "k\\u0301": 3}',
+        b'{"a": {"b": 1}, "c": {"b": 2}}',
+        b'{"x" :1 , "x" :2}',
+    ]
+    items = read(tmp_path, b"\n".join(lines) + b"\n")
+    assert rejections(items) == [(1, "duplicate_key"), (2, "duplicate_key"), (7, "duplicate_key")]
+    assert "repeats the key 'k'" in items[1].detail and items[1].raw == lines[1]
+    assert [r[0] for r in records(items)] == [3, 4, 5, 6]

@@ -42,6 +42,7 @@ from pydantic import Field, field_validator
 
 from jsonl_assets.core.options import Options
 from jsonl_assets.core.readers.base import ReaderSpec, ReadItem, json_type_of
+from jsonl_assets.core.readers.duplicate_keys import repeated_key, repeated_key_detail
 from jsonl_assets.core.readers.exact_numbers import (
     CountingDefault,
     decimals_as_floats,
@@ -260,6 +261,13 @@ def _parsed(span: Span, index: int, limit: int, converted: CountingDefault) -> R
             position=index,
             reason="parse_error",
             detail=f"item {index}: invalid JSON: {exc}",
+            **_raw(span),
+        )
+    if (key := repeated_key(span.data, values[0])) is not None:
+        return Rejection(
+            position=index,
+            reason="duplicate_key",
+            detail=f"item {index}: {repeated_key_detail(key)}",
             **_raw(span),
         )
     return _judged(index, values[0], limit, converted)

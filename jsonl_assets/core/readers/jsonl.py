@@ -12,7 +12,8 @@ checked against the limit (and reported as `raw_size`) is the line's bytes witho
 (a CR before it counts), whatever the chunking.
 
 Reason codes: `invalid_utf8`, `parse_error`, `not_an_object`, `too_large`,
-`unsupported_value` (a number orjson cannot hold exactly, see exact_numbers.py); and, when the
+`unsupported_value` (a number orjson cannot hold exactly, see exact_numbers.py),
+`duplicate_key` (an object repeats a key, see duplicate_keys.py); and, when the
 compressed stream is damaged, `corrupt_file` for the line that was cut (with its partial
 bytes), after every complete line before it.
 """
@@ -27,6 +28,7 @@ import orjson
 
 from jsonl_assets.core.compression import TruncatedInput
 from jsonl_assets.core.readers.base import ReaderSpec, ReadItem, json_type_of
+from jsonl_assets.core.readers.duplicate_keys import repeated_key, repeated_key_detail
 from jsonl_assets.core.readers.exact_numbers import jsonl_problem, suspect_offsets, token_problem
 from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.traces import Rejection
@@ -115,6 +117,8 @@ def iter_jsonl(chunks: Iterable[bytes], limit: int, first_line: int = 0) -> Iter
                     yield _not_an_object(lineno, value, line)
                 elif suspects and lineno in suspects and (why := jsonl_problem(line, value)):
                     yield _unsupported(lineno, why, line)
+                elif (key := repeated_key(line, value)) is not None:
+                    yield _repeated(lineno, key, line)
                 else:
                     yield (lineno, value, line)
             if len(tail) > limit:
@@ -160,6 +164,8 @@ def iter_jsonl(chunks: Iterable[bytes], limit: int, first_line: int = 0) -> Iter
             yield _not_an_object(lineno, value, line)
         elif suspect_offsets(line) and (why := jsonl_problem(line, value)):
             yield _unsupported(lineno, why, line)
+        elif (key := repeated_key(line, value)) is not None:
+            yield _repeated(lineno, key, line)
         else:
             yield (lineno, value, line)
 
@@ -214,6 +220,16 @@ def _unsupported(lineno: int, why: str, line: bytes) -> Rejection:
         position=lineno,
         reason="unsupported_value",
         detail=f"line {lineno}: {why}; the record is not written rather than altered",
+        raw=line,
+        raw_size=len(line),
+    )
+
+
+def _repeated(lineno: int, key: str, line: bytes) -> Rejection:
+    return Rejection(
+        position=lineno,
+        reason="duplicate_key",
+        detail=f"line {lineno}: {repeated_key_detail(key)}",
         raw=line,
         raw_size=len(line),
     )
