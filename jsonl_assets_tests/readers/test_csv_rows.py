@@ -143,21 +143,50 @@ def test_bad_header_rejects_the_file(tmp_path: Path) -> None:
     assert "duplicate column names ['a']" in items[0].detail
 
 
-def test_field_over_the_limit_ends_the_file(tmp_path: Path) -> None:
+def test_a_quoted_field_over_the_limit_is_skipped_and_the_rows_after_it_are_read(
+    tmp_path: Path,
+) -> None:
     big = b"z" * 5000
-    data = b'a,b\n1,ok\n2,"' + big + b"\n" + big + b'"\n3,never\n'
+    data = b'a,b\n1,ok\n2,"' + big + b"\n" + big + b'"\n3,after\n'
     items = read(tmp_path, data, limit=4096)
     assert items[0] == (1, {"a": "1", "b": "ok"}, None)
     assert reasons(items) == [(2, "too_large")]
-    assert "not read" in items[1].detail and len(items) == 2
+    assert (
+        "row 2 (from line 3)" in items[1].detail
+        and "skipped to its end (line 4)" in items[1].detail
+    )
+    assert items[1].raw == (b'2,"' + big)[:1024] and items[1].raw_size == 10006
+    assert items[2] == (3, {"a": "3", "b": "after"}, None)
 
 
-def test_overlong_physical_line_ends_the_file(tmp_path: Path) -> None:
-    data = b"a,b\n1,ok\n" + b"2," + b"y" * 100_000 + b"\n3,never\n"
+def test_a_field_over_the_limit_on_short_lines_is_skipped_by_its_quoting(tmp_path: Path) -> None:
+    """Each line is short, the field is not: a delimiter, a doubled quote and a quote that
+    closes nothing inside it do not end the row; the row after it is read."""
+    lines = [b'x,"y\n'] + [b'part, ""quoted"", more\n'] * 400 + [b'end",tail\n']
+    data = b"a,b\n1,ok\n2," + b"".join(lines) + b"3,after\n4,last\n"
+    items = read(tmp_path, data, limit=4096)
+    assert reasons(items) == [(2, "too_large")]
+    assert "a field is longer than 4096" in items[1].detail
+    assert "skipped to its end (line 404)" in items[1].detail
+    assert items[2:] == [(3, {"a": "3", "b": "after"}, None), (4, {"a": "4", "b": "last"}, None)]
+
+
+def test_overlong_physical_line_is_skipped_and_the_rows_after_it_are_read(tmp_path: Path) -> None:
+    data = b"a,b\n1,ok\n" + b"2," + b"y" * 100_000 + b"\r\n3,after\n" + b"4," + b"w" * 9000
     items = read(tmp_path, data, limit=5000)
     assert items[0] == (1, {"a": "1", "b": "ok"}, None)
-    assert reasons(items) == [(2, "too_large")]
+    assert reasons(items) == [(2, "too_large"), (4, "too_large")]
     assert items[1].raw == (b"2," + b"y" * 2000)[:1024] and items[1].raw_truncated
+    assert items[1].raw_size == 100_004 and "(line 3)" in items[1].detail
+    assert items[2] == (3, {"a": "3", "b": "after"}, None)
+    assert items[3].raw_size == 9002 and "(line 5)" in items[3].detail
+
+
+def test_a_stray_quote_before_an_overlong_rest_ends_the_file_in_one_row(tmp_path: Path) -> None:
+    data = b'a,b\n1,ok\n2,"open\n' + (b"y" * 3000 + b"\n") * 5
+    items = read(tmp_path, data, limit=4096)
+    assert reasons(items) == [(2, "too_large")]
+    assert "the file ends inside its quoted field (line 8)" in items[1].detail
 
 
 @pytest.mark.parametrize("codec", ["gzip", "zstd"])

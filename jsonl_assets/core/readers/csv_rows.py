@@ -22,9 +22,10 @@ Reason codes:
 * `csv_bad_header`: duplicate column names or a header that is not valid text (position 0;
   the file is not read, as no row can be named).
 * `too_large`: a field past `max_record_bytes` (csv.field_size_limit) or a physical line longer
-  than `max_record_bytes` characters. This ends the file: a CSV row cannot be skipped safely
-  since its quoting state is unknown, so the detail says the rest was not read.
-* `parse_error`: any other csv module error; also ends the file.
+  than `max_record_bytes` characters. The row is read to its end, following its quoting as
+  the csv module does, without being held (csv_skip.py), and reading goes on at the next
+  row; its first 1 KiB is the `raw`.
+* `parse_error`: any other csv module error; ends the file.
 
 The `raw` of a rejected row is the row re-serialised with the file's dialect (the csv module
 does not expose source bytes), encoded back with `surrogateescape` so undecodable bytes are
@@ -46,6 +47,7 @@ from pydantic import Field, model_validator
 
 from jsonl_assets.core.options import Options
 from jsonl_assets.core.readers.base import ReaderSpec, ReadItem
+from jsonl_assets.core.readers.csv_skip import skip_row
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
 from jsonl_assets.core.readers.source_file import ChunkReader, SourceFile
 from jsonl_assets.core.traces import Rejection
@@ -131,105 +133,102 @@ def _rows(
     width = 0
     row_no = 0
     line_end = 0  # physical line where the previous row ended
+    reader: Iterator[list[str]] | None = csv.reader(lines, delimiter=delimiter, quotechar=quotechar)
     try:
-        reader: Iterator[list[str]] | None = csv.reader(
-            lines, delimiter=delimiter, quotechar=quotechar
-        )
         while reader is not None:
             rows, reader = reader, None
-            for row in rows:
-                line_start = line_end + 1
-                line_end = lines.count
-                physical, lines.row = lines.row, []
-                if not row:
-                    continue
-                if row[-1].endswith(_END):
-                    if not physical:  # `_END` alone: the end, outside any quoted field
+            try:
+                for row in rows:
+                    line_start = line_end + 1
+                    line_end = lines.count
+                    physical, lines.row = lines.row, []
+                    if not row:
                         continue
-                    # A quoted field still open at the end of the file took `_END` in.
-                    if header is None:
+                    if row[-1].endswith(_END):
+                        if not physical:  # `_END` alone: the end, outside any quoted field
+                            continue
+                        # A quoted field still open at the end of the file took `_END` in.
+                        if header is None:
+                            yield Rejection(
+                                position=0,
+                                reason="csv_bad_header",
+                                detail=f"header row (line {line_start}): a quoted field is never "
+                                "closed; the file was not read",
+                                raw=_line_bytes(physical[0], encoding),
+                            )
+                            return
+                        row_no += 1
                         yield Rejection(
-                            position=0,
-                            reason="csv_bad_header",
-                            detail=f"header row (line {line_start}): a quoted field is never "
-                            "closed; the file was not read",
+                            position=row_no,
+                            reason="csv_unclosed_quote",
+                            detail=f"row {row_no} (line {line_start}): a quoted field opened here is "
+                            f"still open at the end of the file (line {line_end}); this line is "
+                            "rejected and the lines after it are read as rows",
                             raw=_line_bytes(physical[0], encoding),
                         )
-                        return
+                        lines.again(physical[1:])
+                        line_end = line_start
+                        reader = csv.reader(lines, delimiter=delimiter, quotechar=quotechar)
+                        break
+                    if not check_text and _EscapeCounter.count != escapes_at_start:
+                        check_text = True
+                    if header is None:
+                        problem = _header_problem(row, check_text)
+                        if problem is not None:
+                            yield Rejection(
+                                position=0,
+                                reason="csv_bad_header",
+                                detail=f"header row (line {line_start}): {problem}; the file was "
+                                "not read",
+                                raw=_reserialise(row, dialect, encoding),
+                            )
+                            return
+                        header = row
+                        width = len(header)
+                        continue
                     row_no += 1
-                    yield Rejection(
-                        position=row_no,
-                        reason="csv_unclosed_quote",
-                        detail=f"row {row_no} (line {line_start}): a quoted field opened here is "
-                        f"still open at the end of the file (line {line_end}); this line is "
-                        "rejected and the lines after it are read as rows",
-                        raw=_line_bytes(physical[0], encoding),
-                    )
-                    lines.again(physical[1:])
-                    line_end = line_start
-                    reader = csv.reader(lines, delimiter=delimiter, quotechar=quotechar)
-                    break
-                if not check_text and _EscapeCounter.count != escapes_at_start:
-                    check_text = True
-                if header is None:
-                    problem = _header_problem(row, check_text)
-                    if problem is not None:
+                    if check_text and any(map(_SURROGATE.search, row)):
                         yield Rejection(
-                            position=0,
-                            reason="csv_bad_header",
-                            detail=f"header row (line {line_start}): {problem}; the file was "
-                            "not read",
+                            position=row_no,
+                            reason=reason_bad_text,
+                            detail=f"row {row_no} (line {line_start}) holds bytes that are not valid "
+                            f"{encoding.removesuffix('-sig')}",
                             raw=_reserialise(row, dialect, encoding),
                         )
-                        return
-                    header = row
-                    width = len(header)
-                    continue
+                        continue
+                    if len(row) != width:
+                        yield Rejection(
+                            position=row_no,
+                            reason="csv_field_count",
+                            detail=f"row {row_no} (line {line_start}) has {len(row)} fields, "
+                            f"the header has {width}",
+                            raw=_reserialise(row, dialect, encoding),
+                        )
+                        continue
+                    if empty_as_null:
+                        yield (
+                            row_no,
+                            dict(zip(header, [v if v else None for v in row], strict=True)),
+                            None,
+                        )
+                    else:
+                        yield (row_no, dict(zip(header, row, strict=True)), None)
+            except (_Overlong, csv.Error) as exc:
+                if isinstance(exc, csv.Error) and "field larger than field limit" not in str(exc):
+                    raise
+                # Too large to hold: the row is skipped by following its quoting, and
+                # reading goes on at the next row.
+                line_start = line_end + 1
                 row_no += 1
-                if check_text and any(map(_SURROGATE.search, row)):
-                    yield Rejection(
-                        position=row_no,
-                        reason=reason_bad_text,
-                        detail=f"row {row_no} (line {line_start}) holds bytes that are not valid "
-                        f"{encoding.removesuffix('-sig')}",
-                        raw=_reserialise(row, dialect, encoding),
-                    )
-                    continue
-                if len(row) != width:
-                    yield Rejection(
-                        position=row_no,
-                        reason="csv_field_count",
-                        detail=f"row {row_no} (line {line_start}) has {len(row)} fields, "
-                        f"the header has {width}",
-                        raw=_reserialise(row, dialect, encoding),
-                    )
-                    continue
-                if empty_as_null:
-                    yield (
-                        row_no,
-                        dict(zip(header, [v if v else None for v in row], strict=True)),
-                        None,
-                    )
-                else:
-                    yield (row_no, dict(zip(header, row, strict=True)), None)
-    except _Overlong as exc:
-        prefix = exc.line[:RAW_PREFIX].encode(encoding.removesuffix("-sig"), "surrogateescape")
-        yield Rejection(
-            position=row_no + 1,
-            reason="too_large",
-            detail=f"row {row_no + 1} (from line {line_end + 1}): a physical line is longer "
-            f"than {limit} characters (max_record_bytes); the rest of the file was not read",
-            raw=prefix,
-            raw_truncated=True,
-        )
+                yield _skipped(exc, lines, dialect, limit, row_no, line_start, encoding)
+                line_end = lines.count
+                reader = csv.reader(lines, delimiter=delimiter, quotechar=quotechar)
     except csv.Error as exc:
-        too_large = "field larger than field limit" in str(exc)
         yield Rejection(
             position=row_no + 1,
-            reason="too_large" if too_large else "parse_error",
-            detail=f"row {row_no + 1} (from line {line_end + 1}): {exc}"
-            + (f" (max_record_bytes {limit})" if too_large else "")
-            + "; the rest of the file was not read",
+            reason="parse_error",
+            detail=f"row {row_no + 1} (from line {line_end + 1}): {exc}; the rest of the file "
+            "was not read",
         )
     except UnicodeDecodeError as exc:
         yield Rejection(
@@ -238,6 +237,40 @@ def _rows(
             detail=f"row {row_no + 1} (from line {line_end + 1}): cannot decode as "
             f"{encoding}: {exc.reason}; the rest of the file was not read",
         )
+
+
+def _skipped(
+    exc: Exception,
+    lines: _Lines,
+    dialect: tuple[str, str],
+    limit: int,
+    row_no: int,
+    line_start: int,
+    encoding: str,
+) -> Rejection:
+    """Row `row_no`, too large to hold, read to its end and dropped (csv_skip.py)."""
+    held = lines.row
+    if isinstance(exc, _Overlong):
+        held = [*held, exc.line]
+        what = f"a physical line is longer than {limit} characters"
+    else:
+        what = f"a field is longer than {limit} characters"
+    prefix = "".join(held)[:RAW_PREFIX]
+    ended, rest = lines.skip_row(held, dialect)
+    size = sum(map(len, held)) + rest
+    then = (
+        f"skipped to its end (line {lines.count}); reading goes on"
+        if ended
+        else f"the file ends inside its quoted field (line {lines.count}): a stray quote?"
+    )
+    return Rejection(
+        position=row_no,
+        reason="too_large",
+        detail=f"row {row_no} (from line {line_start}): {what} (max_record_bytes); {then}",
+        raw=prefix.encode(encoding.removesuffix("-sig"), "surrogateescape"),
+        raw_truncated=True,
+        raw_size=size,
+    )
 
 
 class _Lines:
@@ -272,6 +305,28 @@ class _Lines:
         self.count += 1
         self.row.append(line)
         return line
+
+    def skip_row(self, held: list[str], dialect: tuple[str, str]) -> tuple[bool, int]:
+        """Read to the end of the row whose text so far is `held` (csv_skip.py), dropping
+        what is read; returns whether the row ended and how many characters were dropped.
+        A line read in several pieces counts once; the row's lines are let go."""
+        dropped = 0
+        partial = bool(held) and not held[-1].endswith(("\n", "\r"))  # an overlong line
+
+        def piece() -> str:
+            nonlocal dropped, partial
+            text = self._again.pop() if self._again else self._readline(self._limit + 1)
+            dropped += len(text)
+            if text and not partial:
+                self.count += 1  # a new physical line starts
+            partial = bool(text) and not text.endswith(("\n", "\r"))
+            return text
+
+        if partial:
+            self.count += 1  # the overlong line, never handed out whole
+        _, ended = skip_row(held, piece, *dialect)
+        self.row = []
+        return ended, dropped
 
     def again(self, lines: list[str]) -> None:
         self._again = lines[::-1]
