@@ -51,6 +51,10 @@ MANIFEST_NAME = "metadata.json"
 LEAKAGE_EXAMPLES = 10
 
 
+class SourceVersionsDiffer(StageError):
+    """Two partitions of one package read different versions of a source file."""
+
+
 class PackageChangedError(StageError):
     """Another publisher replaced metadata.json after this build started (HTTP 412)."""
 
@@ -141,6 +145,28 @@ def _trace(f: dict[str, Any], position: int) -> dict[str, Any]:
     return trace
 
 
+def ensure_one_version(partitions: Sequence[PartitionShards]) -> None:
+    """Raise `SourceVersionsDiffer` when two partitions read a source file with different
+    contents (it changed between them): such a package would mix two versions of it."""
+    seen: dict[tuple[str, str], tuple[str, str]] = {}
+    mixed: list[str] = []
+    for p in partitions:
+        for f in p.files:
+            first = seen.setdefault((f["source"], f["file"]), (f["sha256"], p.key))
+            if first[0] != f["sha256"]:
+                mixed.append(
+                    f"{f['file']} (source {f['source']}): {first[1]} read sha256 "
+                    f"{first[0][:12]}..., {p.key} read {f['sha256'][:12]}..."
+                )
+    if mixed:
+        raise SourceVersionsDiffer(
+            "a source file changed between the partitions that read it, so the package would "
+            f"mix two versions of it; nothing was published. {'; '.join(mixed[:5])}"
+            + (f"; and {len(mixed) - 5} more" if len(mixed) > 5 else "")
+            + ". Build again: the partitions that read the old version are rebuilt"
+        )
+
+
 def publish_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> ManifestResult:
     """Verify and publish metadata.json. Two builds of the same package publish one after the
     other (they would otherwise share the candidate's and metadata.json's temporary files)."""
@@ -154,6 +180,7 @@ def _publish(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> Mani
     expected = recorded_base(cfg) or current_tag(cfg)  # publish replaces this version only
     previous = own_manifest(cfg.output.dir)
     check_package(cfg.output.dir, cfg.output.work_dir)  # metadata.json replaces only our own
+    ensure_one_version(partitions)
     document = build_manifest(cfg, partitions)
     data = manifest_bytes(document)
     candidate = cfg.output.work_dir / "manifest" / MANIFEST_NAME
