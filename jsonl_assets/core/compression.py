@@ -158,27 +158,56 @@ def damaged_lines(raw: BinaryIO, compression: str, chunk: int = READ_CHUNK) -> l
 
 
 class _Pull:
-    """Compressed bytes, read on demand, with the offset of the first unconsumed one."""
+    """Compressed bytes, read on demand, with the offset of the first unconsumed one. Taking
+    bytes moves a position instead of copying what is left, so a stream of many tiny members
+    costs what its bytes cost."""
 
     def __init__(self, raw: BinaryIO, chunk: int) -> None:
         self.raw = raw
         self.chunk = chunk
-        self.buf = b""
+        self._buf = b""
+        self._pos = 0
         self.offset = 0
+
+    def available(self) -> int:
+        return len(self._buf) - self._pos
 
     def fill(self, n: int) -> bool:
         """Make at least `n` bytes available if the stream has them."""
-        while len(self.buf) < n:
-            data = self.raw.read(max(self.chunk, n - len(self.buf)))
+        while self.available() < n:
+            data = self.raw.read(max(self.chunk, n - self.available()))
             if not data:
                 return False
-            self.buf += data
+            self._buf = self._buf[self._pos :] + data
+            self._pos = 0
         return True
 
+    def peek(self, n: int, start: int = 0) -> bytes:
+        return self._buf[self._pos + start : self._pos + start + n]
+
+    def find(self, sub: bytes, start: int) -> int:
+        at = self._buf.find(sub, self._pos + start)
+        return at - self._pos if at >= 0 else -1
+
     def take(self, n: int) -> bytes:
-        out, self.buf = self.buf[:n], self.buf[n:]
+        out = self._buf[self._pos : self._pos + n]
+        self._pos += len(out)
         self.offset += len(out)
         return out
+
+    def give_back(self, n: int) -> None:
+        """Un-take the last `n` bytes taken (still in the buffer)."""
+        self._pos -= n
+        self.offset -= n
+
+    def skip_zeros(self) -> None:
+        """Pass zero bytes (padding between gzip members)."""
+        while self.fill(1) and self._buf[self._pos] == 0:
+            rest = self._buf[self._pos :]
+            self.take(len(rest) - len(rest.lstrip(b"\x00")))
+
+
+_FIRST_FEED: Final = 4096  # bytes first given to a member's inflater (then doubled)
 
 
 def _iter_gzip(raw: BinaryIO, chunk: int, markers: bool, skip_bad: bool) -> Iterator[object]:
@@ -186,33 +215,33 @@ def _iter_gzip(raw: BinaryIO, chunk: int, markers: bool, skip_bad: bool) -> Iter
     src = _Pull(raw, chunk)
     member = 0
     while True:
-        while src.fill(1) and src.buf[:1] == b"\x00":  # zero padding between members
-            src.take(len(src.buf) - len(src.buf.lstrip(b"\x00")))
-        if not src.buf:
+        src.skip_zeros()
+        if not src.available():
             return
         start = src.offset
         _gzip_header(src, member)
         inflater = zlib.decompressobj(-15)
         crc = 0
         size = 0
-        data = src.take(len(src.buf))
+        feed = _FIRST_FEED  # what follows a small member is copied back, so feed little first
         while not inflater.eof:
-            if not data:
-                data = raw.read(chunk)
-                if not data:
-                    raise TruncatedInput("gzip", src.offset, "stream ended inside a member", True)
-                src.offset += len(data)
-            try:
-                out = inflater.decompress(data, chunk)
-            except zlib.error as exc:
-                raise TruncatedInput("gzip", start, f"member {member}: {exc}") from exc
-            data = inflater.unconsumed_tail
-            if out:
-                crc = zlib.crc32(out, crc)
-                size += len(out)
-                yield out
-        src.buf = inflater.unused_data  # everything after the member (unconsumed_tail is stale)
-        src.offset -= len(src.buf)
+            if not src.fill(1):
+                raise TruncatedInput("gzip", src.offset, "stream ended inside a member", True)
+            data = src.take(min(feed, src.available()))
+            feed = min(feed * 2, chunk)
+            while data:
+                try:
+                    out = inflater.decompress(data, chunk)
+                except zlib.error as exc:
+                    raise TruncatedInput("gzip", start, f"member {member}: {exc}") from exc
+                data = inflater.unconsumed_tail
+                if out:
+                    crc = zlib.crc32(out, crc)
+                    size += len(out)
+                    yield out
+                if inflater.eof:
+                    break
+        src.give_back(len(inflater.unused_data))  # the bytes after the member
         if not src.fill(8):
             raise TruncatedInput("gzip", src.offset, "stream ended inside a member trailer", True)
         want_crc, want_size = struct.unpack("<II", src.take(8))
@@ -237,7 +266,7 @@ def _gzip_header(src: _Pull, member: int) -> None:
     at = src.offset
     if not src.fill(10):
         raise TruncatedInput("gzip", at, "stream ended inside a member header", True)
-    head = src.buf
+    head = src.peek(10)
     if head[:2] != GZIP_MAGIC or head[2] != 8:
         what = "not a gzip member" if member else "not a gzip file"
         raise TruncatedInput("gzip", at, f"{what} (bytes {head[:3].hex()})")
@@ -246,15 +275,15 @@ def _gzip_header(src: _Pull, member: int) -> None:
     if flags & 4:  # FEXTRA
         if not src.fill(n + 2):
             raise TruncatedInput("gzip", at, "stream ended inside a member header", True)
-        n += 2 + int.from_bytes(src.buf[n : n + 2], "little")
+        n += 2 + int.from_bytes(src.peek(2, n), "little")
     for flag in (8, 16):  # FNAME, FCOMMENT: zero-terminated
         if flags & flag:
-            while (end := src.buf.find(b"\x00", n)) < 0:
-                if len(src.buf) > _MAX_HEADER:  # a hostile header is not buffered whole
+            while (end := src.find(b"\x00", n)) < 0:
+                if src.available() > _MAX_HEADER:  # a hostile header is not buffered whole
                     raise TruncatedInput(
                         "gzip", at, f"member header longer than {_MAX_HEADER} bytes"
                     )
-                if not src.fill(len(src.buf) + 1):
+                if not src.fill(src.available() + 1):
                     raise TruncatedInput("gzip", at, "stream ended inside a member header", True)
             n = end + 1
     if flags & 2:  # FHCRC
