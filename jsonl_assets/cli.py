@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
+import math
 import os
 import signal
 import sys
@@ -370,6 +371,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    """A wait in seconds: a finite number, 0 or more (a bare `--wait` waits as long as needed)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds, 0 or more: {text!r}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jsonl-assets", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -401,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     build.add_argument(
         "--wait",
         nargs="?",
-        type=float,
+        type=_seconds,
         const=float("inf"),
         metavar="SECONDS",
         help="if another build holds the package dir, wait for it (at most SECONDS) instead of "
@@ -466,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--config", help=f"pipeline config (default: ${CONFIG_ENV_VAR} or data/pipeline.yaml)"
     )
     report.add_argument(
-        "--wait", type=float, default=600.0, metavar="SECONDS", help="wait for a build this long"
+        "--wait", type=_seconds, default=600.0, metavar="SECONDS", help="wait for a build this long"
     )
     report.set_defaults(func=cmd_report)
     args = parser.parse_args(argv)

@@ -74,7 +74,5 @@ def test_many_tiny_gzip_members_headers_and_padding_across_reads(chunk: int) -> 
 
 def test_a_stream_of_many_empty_gzip_members_ends_with_the_record_after_them() -> None:
     empty = gzip.compress(b"", mtime=0)
-    data = (
-        gzip.compress(b'{"a": 1}\n', mtime=0) + empty * 50_000 + gzip.compress(b"end\n", mtime=0)
-    )
+    data = gzip.compress(b'{"a": 1}\n', mtime=0) + empty * 50_000 + gzip.compress(b"end\n", mtime=0)
     assert b"".join(iter_decompressed(io.BytesIO(data), "gzip")) == b'{"a": 1}\nend\n'

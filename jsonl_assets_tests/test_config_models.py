@@ -59,7 +59,34 @@ CASES = [
     ),
     ({"adapter": None}, "sources[0].adapter", ["required", "chat", "sharegpt", "mapping"]),
     ({"adapter": "chat", "options": ["x"]}, "sources[0].options", ["mapping"]),
+    ({"adapter": "chat", "paths": ["raw/*.jsonl", ""]}, "sources[0].paths[1]", ["non-empty", "''"]),
 ]
+
+
+@pytest.mark.parametrize(
+    ("cron", "words"),
+    [
+        ("99 99 99 99 99", "five-field cron"),
+        ("*/5 * * * * *", "five fields"),
+        ("0 0 30 2 *", "February"),
+        ("0 3 * *", "five-field cron"),
+    ],
+)
+def test_a_cron_dagster_would_refuse_is_a_config_error(
+    tmp_path: Path, cron: str, words: str
+) -> None:
+    path = _config(tmp_path, adapter="chat")
+    path.write_text(path.read_text() + f"schedule:\n  cron: '{cron}'\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == "schedule.cron" and words in info.value.message, info.value
+
+
+def test_a_cron_dagster_accepts_loads(tmp_path: Path) -> None:
+    for cron in ("0 3 * * mon-fri", "@daily", "*/15 1-5 * 1,6 0"):
+        path = _config(tmp_path, adapter="chat")
+        path.write_text(path.read_text() + f"schedule:\n  cron: '{cron}'\n")
+        assert load_config(path).schedule_cron == cron
 
 
 @pytest.mark.parametrize(("source", "key", "words"), CASES, ids=[c[1] for c in CASES])

@@ -31,7 +31,7 @@ sources:
 
 def _project(tmp_path: Path, text: str) -> Path:
     raw = tmp_path / "raw"
-    raw.mkdir(exist_ok=True)
+    raw.mkdir(parents=True, exist_ok=True)
     (raw / "a.jsonl").write_text('{"text": "hello"}\n', encoding="utf-8")
     path = tmp_path / "pipeline.yaml"
     path.write_text(text, encoding="utf-8")
@@ -100,7 +100,20 @@ def test_billion_laughs_is_refused_quickly(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert info.value.key.startswith("sources[0].metadata")
-    assert "aliases" in info.value.message
+    assert "aliases add more than 100000 values" in info.value.message
+
+
+def test_many_values_written_out_are_not_an_alias_bomb_and_a_huge_config_is_refused_at_once(
+    tmp_path: Path,
+) -> None:
+    """The alias cap counts what aliases add: 150,000 values written out load; a config past
+    the size cap is refused before it is parsed."""
+    ones = ", ".join(["1"] * 150_000)
+    cfg = load_config(_project(tmp_path / "a", _meta(f"big: [{ones}]")))
+    assert len(cfg.sources[0].metadata["big"]) == 150_000
+    with pytest.raises(ConfigError) as info:
+        load_config(_project(tmp_path / "b", _meta(f"big: [{ones * 6}]")))
+    assert "larger than 2 MiB" in info.value.message and "settings" in info.value.message
 
 
 def test_merge_keys_and_small_aliases_are_allowed(tmp_path: Path) -> None:

@@ -251,3 +251,17 @@ def test_a_dagster_run_waits_for_the_package_lock_then_fails_naming_the_holder(
         )
     assert result.success
     assert not (package / LOCK).exists() and not (package / HOLDER).exists()
+
+
+@pytest.mark.parametrize("wait", ["nan", "-1", "inf", "soon"])
+def test_a_wait_that_is_not_a_finite_number_of_seconds_is_refused(
+    wait: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jsonl_assets.cli import main
+
+    for command in (["build", "--config", "x.yaml", "--wait", wait], ["report", "--wait", wait]):
+        with pytest.raises(SystemExit) as info:
+            main(command)
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --wait" in err and "Traceback" not in err

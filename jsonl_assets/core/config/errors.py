@@ -34,11 +34,34 @@ class ConfigError(Exception):
 
 def from_validation(file: Path | str, exc: ValidationError, root: type[BaseModel]) -> ConfigError:
     """The first pydantic error as a ConfigError: dotted key, allowed names, today's wording."""
-    error = exc.errors()[0]
+    errors = exc.errors()
+    error = _chosen(errors)
     key, parent, field = _walk(root, error["loc"])
     if error["type"].startswith("union_tag_"):
         key += ".adapter"  # the discriminator
     return ConfigError(file, key, _message(error, parent, field, key))
+
+
+def _chosen(errors: list[ErrorDetails]) -> ErrorDetails:
+    """The error to report: the first, unless it is one branch of a union (`str | list[str]`)
+    and another branch of the same value went deeper (the list branch naming the bad item)."""
+    first = errors[0]
+    branch = next((i for i, part in enumerate(first["loc"]) if _is_branch(part)), None)
+    if branch is None:
+        return first
+    same_value = first["loc"][:branch]
+    deeper = [
+        e
+        for e in errors[1:]
+        if e["loc"][:branch] == same_value and len(e["loc"]) > len(first["loc"])
+    ]
+    return max(deeper, key=lambda e: len(e["loc"])) if deeper else first
+
+
+def _is_branch(part: Any) -> bool:
+    """Whether a loc segment names a union member (pydantic's `constrained-str`,
+    `list[constrained-str]`), not a key."""
+    return isinstance(part, str) and (part.startswith("constrained-") or "[" in part)
 
 
 def _walk(root: Any, loc: tuple[Any, ...]) -> tuple[str, Any, Any]:
@@ -46,6 +69,8 @@ def _walk(root: Any, loc: tuple[Any, ...]) -> tuple[str, Any, Any]:
     a discriminated union's tag segment (the adapter name) is dropped from the key."""
     key, current, parent, field = "", root, None, None
     for part in loc:
+        if _is_branch(part):
+            continue
         current = _unwrap(current, part)
         if isinstance(part, int):
             key += f"[{part}]"
@@ -131,7 +156,9 @@ def _message(error: ErrorDetails, parent: Any, field: Any, key: str) -> str:
         if kind.endswith("_type"):
             return f"must be a number {bounds}, got {value!r}"
         return f"must be {bounds}, got {value!r}"
-    if kind in ("string_type", "string_pattern_mismatch"):
+    if kind == "string_pattern_mismatch":
+        return f"must be a non-empty string, got {value!r}"
+    if kind == "string_type":
         return f"must be a non-empty string, got {type_name(value)}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
         return f"must be a mapping, got {type_name(value)}"

@@ -75,7 +75,12 @@ def load_config(
     if not cfg_path.is_file():
         raise ConfigError(cfg_path, "", "not a regular file")
     if cfg_path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ConfigError(cfg_path, "", f"larger than {MAX_CONFIG_BYTES >> 20} MiB")
+        raise ConfigError(
+            cfg_path,
+            "",
+            f"larger than {MAX_CONFIG_BYTES >> 20} MiB: a pipeline config holds settings; "
+            "data belongs in the sources",
+        )
     try:
         data = load_strict(cfg_path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -20,7 +20,6 @@ SOURCE_SPLITS: Final = (*SPLITS, "auto")
 SHARD_BY: Final = ("objective", "content_type")
 NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 CONTENT_TYPE_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_]*$")
-CRON_RE: Final = re.compile(r"^(\S+\s+){4}\S+$")
 ISO_DATETIME: Final = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
 )
@@ -105,9 +104,25 @@ class Schedule(Model):
     @field_validator("cron")
     @classmethod
     def _five_fields(cls, value: str) -> str:
-        if not CRON_RE.match(value):
-            raise ValueError(f"must be a five-field cron expression, got {value!r}")
+        problem = cron_problem(value)
+        if problem is not None:
+            raise ValueError(f"{problem}, got {value!r}")
         return value
+
+
+def cron_problem(value: str) -> str | None:
+    """Why Dagster would refuse `value` as a schedule (its check, through croniter, the
+    library it vendors), or None."""
+    from croniter import croniter  # only a config with a schedule pays for the import
+
+    if not croniter.is_valid(value):
+        return "must be a valid five-field cron expression (minute hour day month weekday)"
+    fields = croniter.expand(value)[0]
+    if len(fields) != 5:
+        return "must have five fields (minute hour day month weekday), not seconds"
+    if fields[3] == [2] and len(fields[2]) == 1 and fields[2][0] in (30, 31):
+        return "names a day February never has"
+    return None
 
 
 class Sensor(Model):
