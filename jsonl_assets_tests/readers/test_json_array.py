@@ -275,3 +275,23 @@ def test_after_a_damaged_item_an_item_that_repeats_a_key_is_duplicate_key(tmp_pa
     assert reasons(got) == [(2, "parse_error"), (3, "duplicate_key"), (4, "duplicate_key")]
     assert got[2].raw == b'{"a": 1, "a": 2}'
     assert [g[0] for g in got if not isinstance(g, Rejection)] == [1, 5]
+
+
+@pytest.mark.parametrize("codec", ["none", "gzip"])
+def test_an_item_that_repeats_a_key_is_duplicate_key_and_the_items_after_it_are_read(
+    tmp_path: Path, codec: str
+) -> None:
+    data = (
+        b'[{"a": 1}, {"a": 1, "a": 2}, {"b": {"c": [{"d": 1, "d": 1}]}}, {"k": 1, "k": 2, "k": 3},'
+        b' {"a": {"x": 1}, "b": {"x": 2}}, {"e": 0.5}]'
+    )
+    got = read(tmp_path, data, codec)
+    assert reasons(got) == [(2, "duplicate_key"), (3, "duplicate_key"), (4, "duplicate_key")]
+    assert "repeats the key 'a'" in got[1].detail and "'d'" in got[2].detail
+    kept = [g for g in got if not isinstance(g, Rejection)]
+    assert [(g[0], g[1]) for g in kept] == [
+        (1, {"a": 1}),
+        (5, {"a": {"x": 1}, "b": {"x": 2}}),
+        (6, {"e": 0.5}),
+    ]
+    assert all(type(g[1]) is dict for g in kept) and type(kept[1][1]["a"]) is dict

@@ -1,7 +1,9 @@
 """A JSON object that repeats a key: every parser keeps one of its values (orjson and ijson
 the last), so such a record is quarantined as `duplicate_key` instead of written altered.
 
-The check costs one `orjson.dumps` and two byte counts per record. Outside strings a colon
+JSON array items are built by ijson as `KeysOnce` objects, which keep a repeated key aside
+under a key orjson cannot write, so writing the item fails and `first_repeated` names it.
+For a JSONL line the check costs one `orjson.dumps` and two byte counts. Outside strings a colon
 only ends a key, and a colon in a string is written as it is (JSON has no reason to escape
 it), so a record's text holds no more colons than its parsed value's compact JSON unless a
 key was repeated (the repeated member's colon, and those in its dropped value, are gone).
@@ -13,9 +15,43 @@ from the count; nothing else can.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
 
 import orjson
+
+
+class KeysOnce(dict[Any, Any]):
+    """ijson's `map_type`: a key set twice is kept aside under `(REPEATED, key)`, not replaced
+    (raising would stop ijson's parse); orjson refuses to write such an object."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if key in self:
+            key = (REPEATED, key)
+            while key in self:  # a third time, and more
+                key = (REPEATED, key)
+        dict.__setitem__(self, key, value)
+
+
+REPEATED: Final = "repeated key"
+
+
+def first_repeated(value: Any) -> str | None:
+    """The first key a `KeysOnce` object in `value` holds twice, depth first, or None."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            for key in item:
+                if type(key) is tuple:
+                    while type(key) is tuple:
+                        key = key[1]
+                    return str(key)
+            todo.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            todo.extend(reversed(item))
+    return None
 
 
 class _Repeated(ValueError):

@@ -200,7 +200,7 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
     stack: list[tuple[str, Any]] = [(path, value)]
     while stack:
         here, node = stack.pop()
-        if type(node) is dict:
+        if isinstance(node, dict):  # a KeysOnce too
             stack.extend(
                 (f"{here}.{key}" if here else str(key), child)
                 for key, child in reversed(node.items())

@@ -42,10 +42,13 @@ from pydantic import Field, field_validator
 
 from jsonl_assets.core.options import Options
 from jsonl_assets.core.readers.base import ReaderSpec, ReadItem, json_type_of
-from jsonl_assets.core.readers.duplicate_keys import repeated_key, repeated_key_detail
+from jsonl_assets.core.readers.duplicate_keys import (
+    KeysOnce,
+    first_repeated,
+    repeated_key_detail,
+)
 from jsonl_assets.core.readers.exact_numbers import (
     CountingDefault,
-    decimals_as_floats,
     json_default,
     value_problem,
 )
@@ -127,7 +130,7 @@ def _items(
     converted = CountingDefault()
     index = 0
     try:
-        for value in ijson.items(stream, items_path, buf_size=IJSON_BUFFER):
+        for value in ijson.items(stream, items_path, buf_size=IJSON_BUFFER, map_type=KeysOnce):
             index += 1
             yield _judged(index, value, limit, converted)
     except ijson.JSONError as exc:
@@ -145,17 +148,22 @@ def _items(
 
 def _judged(index: int, value: Any, limit: int, converted: CountingDefault) -> ReadItem:
     """Item `index` as a record `(index, value, its JSON bytes)`, or why it is rejected."""
-    if type(value) is not dict:
+    if not isinstance(value, dict):  # a KeysOnce (see _items)
         return Rejection(
             position=index,
             reason="not_an_object",
             detail=f"item {index} is a JSON {json_type_of(value)}, not an object",
             raw=_serialise_prefix(value),
         )
-    decimals = converted.count
     try:
         data = orjson.dumps(value, default=converted)
     except orjson.JSONEncodeError as exc:
+        if (key := first_repeated(value)) is not None:
+            return Rejection(
+                position=index,
+                reason="duplicate_key",
+                detail=f"item {index}: {repeated_key_detail(key)}",
+            )
         why = value_problem(value)
         if why is not None:
             return Rejection(
@@ -179,9 +187,8 @@ def _judged(index: int, value: Any, limit: int, converted: CountingDefault) -> R
             raw_truncated=True,
             raw_size=size,
         )
-    if converted.count != decimals:
-        value = decimals_as_floats(value)  # as written
-    return (index, value, data)  # the extract stage writes these bytes as they are
+    # Plain dicts, with the values as written (a Decimal as the float that holds it).
+    return (index, orjson.loads(data), data)  # the extract stage writes these bytes
 
 
 def _after_damage(
@@ -247,7 +254,7 @@ def _parsed(span: Span, index: int, limit: int, converted: CountingDefault) -> R
     try:
         if (lone := first_lone_surrogate(span.data)) is not None:
             raise lone
-        values = list(ijson.items(io.BytesIO(b"[" + span.data + b"]"), "item"))
+        values = list(ijson.items(io.BytesIO(b"[" + span.data + b"]"), "item", map_type=KeysOnce))
     except ijson.JSONError as exc:
         message = _ijson_message(exc)
         return Rejection(
@@ -263,14 +270,10 @@ def _parsed(span: Span, index: int, limit: int, converted: CountingDefault) -> R
             detail=f"item {index}: invalid JSON: {exc}",
             **_raw(span),
         )
-    if (key := repeated_key(span.data, values[0])) is not None:
-        return Rejection(
-            position=index,
-            reason="duplicate_key",
-            detail=f"item {index}: {repeated_key_detail(key)}",
-            **_raw(span),
-        )
-    return _judged(index, values[0], limit, converted)
+    judged = _judged(index, values[0], limit, converted)
+    if isinstance(judged, Rejection) and judged.reason == "duplicate_key":
+        return Rejection(position=index, reason=judged.reason, detail=judged.detail, **_raw(span))
+    return judged
 
 
 def _raw(span: Span) -> dict[str, Any]:
