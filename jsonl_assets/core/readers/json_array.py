@@ -9,6 +9,7 @@ e.g. `"data.item"` for `{"data": [...]}`.
 
 Reason codes:
 * `not_an_object`: an item that is not a JSON object;
+* `duplicate_key`: an item with an object that repeats a key (duplicate_keys.KeysOnce);
 * `too_large`: an item whose orjson serialisation exceeds `max_record_bytes`;
 * `parse_error`: invalid JSON (NaN, a bad token, a missing comma, a lone surrogate escape
   such as `"\\ud800"`: json_escapes.py) or nesting deeper
