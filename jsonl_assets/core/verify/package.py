@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from jsonl_assets.core.rules import ERROR, Problem, RecordContext, content_problems
+from jsonl_assets.core.rules.walk_state import Problems
 from jsonl_assets.core.store.url import location
 from jsonl_assets.core.verify.asset_index import check_asset_index
 from jsonl_assets.core.verify.files import check_files
@@ -73,6 +74,9 @@ def verify_package(
         for problem in problems:
             message = f"{problem.message} ({problem.rule})"
             sink.add("A13", problem.severity, METADATA_FILE, None, message)
+        if isinstance(problems, Problems):  # those the walk only counted
+            for (_, severity), count in problems.omitted.items():
+                sink.count("A13", severity, METADATA_FILE, count)
 
     refs: set[str] | None = set() if assets is not None else None
     tally = check_files(
