@@ -3,6 +3,11 @@ made earlier in the same branch (E4-E7), the message role (E8) and the tool's in
 
 E9 is a small structural check: `required` keys, the JSON Schema primitive types of declared
 properties and `additionalProperties: false`. It is not a JSON Schema validator.
+
+A preference record's branches share its context's calls without copying them: a branch
+looks them up in `Walk.context_calls`, and the context's unanswered calls are listed once
+(`Pending`). Once E7 holds its cap of problems, a branch counts its unanswered context calls
+from its own answers, so the record's cost is not (context calls) x (candidates).
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ def tool_part(w: Walk, part: dict[str, Any], kind: str, loc: Loc, role: str | No
         if calls is None:
             calls = w.calls = {}
         first = calls.get(call_id)
+        if first is None and w.context_calls is not None:
+            first = w.context_calls.get(call_id)
         if first is not None:
             w.report("E4.repeat", loc, short(call_id), render(first[1]))
         else:
@@ -78,6 +85,8 @@ def tool_part(w: Walk, part: dict[str, Any], kind: str, loc: Loc, role: str | No
                 _schema(w, part.get("arguments"), schema, loc)
         return
     call = calls.get(call_id) if calls is not None else None
+    if call is None and w.context_calls is not None:
+        call = w.context_calls.get(call_id)
     if call is None:
         w.report("E5.unknown", loc, short(call_id))
         return
@@ -89,14 +98,42 @@ def tool_part(w: Walk, part: dict[str, Any], kind: str, loc: Loc, role: str | No
         w.answered.add(call_id)
 
 
-def unanswered(w: Walk, candidate: int) -> None:
-    """E7: calls of the branch (of candidate `candidate`; -1: the record) left unanswered."""
-    calls = w.calls
-    if calls is None:
-        return
-    answered = w.answered or set()
+_NONE: Final[frozenset[str]] = frozenset()
+
+
+class Pending:
+    """The calls a preference record's context leaves unanswered (E7 for each branch):
+    `calls` as (call_id, name, location) in call order, `index` their positions."""
+
+    __slots__ = ("calls", "index")
+
+    def __init__(self, calls: dict[str, tuple[str, Loc]], answered: set[str] | None) -> None:
+        done = answered or _NONE
+        self.calls = [(c, name, loc) for c, (name, loc) in calls.items() if c not in done]
+        self.index = {c: i for i, (c, _, _) in enumerate(self.calls)}
+
+
+def unanswered(w: Walk, candidate: int, pending: Pending | None = None) -> None:
+    """E7: calls of the branch (of candidate `candidate`; -1: the record) left unanswered:
+    first the context's `pending` calls the branch does not answer, then its own calls."""
+    answered = w.answered or _NONE
     branch = f" (in the branch of candidates[{candidate}])" if candidate >= 0 else ""
-    for call_id, (name, loc) in calls.items():
+    if pending is not None and pending.calls:
+        calls = pending.calls
+        i = 0
+        while i < len(calls) and not w.full("E7.unanswered"):
+            call_id, name, loc = calls[i]
+            i += 1
+            if call_id not in answered:
+                w.report("E7.unanswered", loc, short(call_id), short(name), branch)
+        if i < len(calls):  # the rest are counted: those after i the branch leaves open
+            index = pending.index
+            closed = sum(1 for call_id in answered if index.get(call_id, -1) >= i)
+            w.omit("E7.unanswered", len(calls) - i - closed)
+    own = w.calls
+    if own is None:
+        return
+    for call_id, (name, loc) in own.items():
         if call_id not in answered:
             w.report("E7.unanswered", loc, short(call_id), short(name), branch)
 

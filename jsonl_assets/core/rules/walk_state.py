@@ -162,7 +162,9 @@ class Walk:
     `toolset` is the record's own `toolset_id` (ABSENT: inherited, BROKEN: not a string);
     `tools` is resolved at the first tool_call. `calls` maps call_id -> (name, location) and
     `answered` holds the answered call_ids of the current branch; both are made on first use.
-    `in_record` is False for a bare content array, where tool use is not judged.
+    `in_record` is False for a bare content array, where tool use is not judged. In a
+    candidate's branch, `context_calls` are the calls of the shared context (read, never
+    copied) and `calls`/`answered` only the branch's own.
     """
 
     # No __slots__: the tool state defaults to these class attributes, so that a walk over a
@@ -172,6 +174,7 @@ class Walk:
     tools: Any = None
     calls: dict[str, tuple[str, Loc]] | None = None
     answered: set[str] | None = None
+    context_calls: dict[str, tuple[str, Loc]] | None = None
 
     def __init__(self, plan: Plan, ctx: RecordContext) -> None:
         self.problems = Problems()
