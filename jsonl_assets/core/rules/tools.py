@@ -2,7 +2,8 @@
 made earlier in the same branch (E4-E7), the message role (E8) and the tool's input_schema (E9).
 
 E9 is a small structural check: `required` keys, the JSON Schema primitive types of declared
-properties and `additionalProperties: false`. It is not a JSON Schema validator.
+properties and `additionalProperties: false` (each schema read once: schemas.py). It is not
+a JSON Schema validator.
 
 A preference record's branches share its context's calls without copying them: a branch
 looks them up in `Walk.context_calls`, and the context's unanswered calls are listed once
@@ -12,10 +13,10 @@ from its own answers, so the record's cost is not (context calls) x (candidates)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Final
 
-from jsonl_assets.core.rules.vocabulary import ABSENT, NO_DICT, is_number, json_type_name, short
+from jsonl_assets.core.rules.schemas import SchemaIndex, ToolSchema
+from jsonl_assets.core.rules.vocabulary import ABSENT, json_type_name, short
 from jsonl_assets.core.rules.walk_state import Loc, Walk, render
 
 BROKEN: Final[Any] = object()  # the record's toolset_id is not a string: no toolset, no E3
@@ -26,6 +27,8 @@ class Tools:
 
     __slots__ = ("names", "schemas", "toolset_id", "unresolved")
 
+    schemas: SchemaIndex | None  # the package's schemas, when this toolset has any
+
     def __init__(self, w: Walk) -> None:
         ref = w.toolset
         if ref is ABSENT:
@@ -33,10 +36,8 @@ class Tools:
         self.toolset_id: str | None = ref if type(ref) is str else None
         self.unresolved = ref is None  # nothing names a toolset at all (E3)
         self.names = w.ctx.toolsets.get(ref) if self.toolset_id is not None else None
-        schemas = w.ctx.tool_schemas
-        self.schemas: Mapping[str, dict[str, Any]] | None = (
-            schemas.get(ref) if schemas is not None and self.toolset_id is not None else None
-        )
+        schemas = w.ctx.schema_index
+        self.schemas = schemas if schemas is not None and self.toolset_id in schemas else None
 
 
 def tool_part(w: Walk, part: dict[str, Any], kind: str, loc: Loc, role: str | None) -> None:
@@ -78,9 +79,10 @@ def tool_part(w: Walk, part: dict[str, Any], kind: str, loc: Loc, role: str | No
             if tools.unresolved:
                 w.report("E3.no_toolset", loc, short(name))
         elif name not in tools.names:
-            w.report("E2.tool", loc, short(name), repr(tools.toolset_id))
+            w.report("E2.tool", loc, short(name), short(tools.toolset_id))
         elif tools.schemas is not None and "E9" in w.keep:
-            schema = tools.schemas.get(name)
+            assert tools.toolset_id is not None  # schemas are looked up by it
+            schema = tools.schemas.tool(tools.toolset_id, name)
             if schema is not None:
                 _schema(w, part.get("arguments"), schema, loc)
         return
@@ -138,44 +140,24 @@ def unanswered(w: Walk, candidate: int, pending: Pending | None = None) -> None:
             w.report("E7.unanswered", loc, short(call_id), short(name), branch)
 
 
-def _schema(w: Walk, arguments: object, schema: object, loc: Loc) -> None:
-    """E9: `arguments` against `input_schema`; non-object arguments are E10's business."""
-    if type(arguments) is not dict or type(schema) is not dict:
+def _schema(w: Walk, arguments: object, schema: ToolSchema, loc: Loc) -> None:
+    """E9: `arguments` against `input_schema`; non-object arguments are E10's business.
+    Costs O(len(arguments)), whatever the size of the schema."""
+    if type(arguments) is not dict:
         return
-    required = schema.get("required")
-    if type(required) is list:
-        missing = [key for key in required if type(key) is str and key not in arguments]
-        if missing:
-            w.report("E9.required", loc, ", ".join(map(repr, missing)))
-    props = schema.get("properties")
-    if type(props) is not dict:
-        props = NO_DICT
-    closed = schema.get("additionalProperties") is False
+    shown, count = schema.missing(arguments)
+    if count:
+        listed = ", ".join(map(short, shown))
+        if count > len(shown):
+            listed += f" and {count - len(shown)} more"
+        w.report("E9.required", loc, listed)
+    props = schema.props
+    closed = schema.closed
     for key, value in arguments.items():
         sub = props.get(key)
         if type(sub) is dict:
-            expected = sub.get("type")
-            if expected is not None and not _type_matches(value, expected):
-                w.report("E9.type", loc, repr(key), json_type_name(value), expected)
+            expected = schema.expected(key, sub)
+            if expected is not None and not expected.matches(value):
+                w.report("E9.type", loc, short(key), json_type_name(value), expected.text)
         elif sub is None and closed:
-            w.report("E9.undeclared", loc, repr(key))
-
-
-def _type_matches(value: object, expected: object) -> bool:
-    if type(expected) is list:
-        return any(_type_matches(value, item) for item in expected)
-    if expected == "string":
-        return type(value) is str
-    if expected == "integer":
-        return type(value) is int or (type(value) is float and value.is_integer())
-    if expected == "number":
-        return is_number(value)
-    if expected == "boolean":
-        return type(value) is bool
-    if expected == "object":
-        return type(value) is dict
-    if expected == "array":
-        return type(value) is list
-    if expected == "null":
-        return value is None
-    return True  # not a JSON Schema primitive type name: not ours to judge
+            w.report("E9.undeclared", loc, short(key))
