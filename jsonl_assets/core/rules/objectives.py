@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from jsonl_assets.core.rules.context import RecordContext
 from jsonl_assets.core.rules.messages import walk_messages
-from jsonl_assets.core.rules.tools import unanswered
+from jsonl_assets.core.rules.tools import Pending, unanswered
 from jsonl_assets.core.rules.vocabulary import (
     ABSENT,
     CANDIDATE_KEYS,
@@ -44,10 +44,17 @@ def candidates(
     chosen = rejected = False
     ids: dict[str, int] | None = None
     branches = 0
+    # Each branch starts from the context's calls: they are looked up, not copied, and the
+    # ones the context leaves unanswered are listed once.
     if w is None:
         context_calls = context_answered = None
     else:
         context_calls, context_answered = w.calls, w.answered
+    pending = (
+        Pending(context_calls, context_answered)
+        if context_calls is not None and plan.unanswered_warns
+        else None
+    )
     for k, candidate in enumerate(entries):
         if type(candidate) is not dict:
             w = w or Walk(plan, ctx)
@@ -78,18 +85,19 @@ def candidates(
             w = w or Walk(plan, ctx)
             _candidate(w, candidate, k, label, candidate_id, repeats, continuation)
         if type(continuation) is list:
-            if context_calls is not None:  # each branch starts from the context's calls
+            if context_calls is not None:
                 assert w is not None  # the context's calls are kept in it
-                w.calls = dict(context_calls)
-                w.answered = set(context_answered) if context_answered is not None else None
+                w.context_calls = context_calls
+                w.calls, w.answered = {}, None  # the branch's own
             elif w is not None and w.calls is not None:
                 w.calls = w.answered = None
             _, w = walk_messages(w, plan, ctx, continuation, k)
             if w is not None and w.calls is not None and plan.unanswered_warns:
-                unanswered(w, k)
+                unanswered(w, k, pending)
             branches += 1
     if w is not None:
         w.calls, w.answered = context_calls, context_answered
+        w.context_calls = None
     if not chosen:
         w = w or Walk(plan, ctx)
         w.report("F3.chosen", None)

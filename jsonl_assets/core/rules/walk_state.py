@@ -1,7 +1,9 @@
 """The state of one record walk: the problems found so far and the tool calls of the branch.
 
 Paths are kept as `(prefix, i, j)` and formatted only when a kept finding is reported, so a
-valid record costs no string work at all.
+valid record costs no string work at all. A walk holds at most `PROBLEMS_PER_RULE` problems
+of each rule and only counts the rest (`Problems.omitted`), so what one record costs is
+bounded by its size, however many findings it makes.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ CONTENT: Final = -2
 # The roles a message walk reports (walk_messages).
 ASSISTANT: Final = 1
 DOCUMENT: Final = 2
+# The problems of one rule a walk holds (and formats); past it, they are only counted. Not
+# below verify's cap per (rule, file), so verify lists what it listed before.
+PROBLEMS_PER_RULE: Final = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,42 @@ class Problem:
     rule: str
     severity: str  # "error" | "warning"
     message: str
+
+
+class Problems(list[Problem]):
+    """The problems of one walk, in walk order: the first `PROBLEMS_PER_RULE` of each rule.
+    `omitted` counts the others, per (rule, severity); they are neither built nor held.
+    Problems are added with `add` (which keeps the count per rule)."""
+
+    __slots__ = ("_held", "omitted")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._held: dict[str, int] | None = None  # per rule; counted once the list is long
+        self.omitted: dict[tuple[str, str], int] = {}
+
+    def full(self, rule: str) -> bool:
+        """Whether `rule` holds `PROBLEMS_PER_RULE` problems (no rule can, in a shorter list)."""
+        if len(self) < PROBLEMS_PER_RULE:
+            return False
+        held = self._held
+        if held is None:
+            held = self._held = {}
+            for problem in self:
+                held[problem.rule] = held.get(problem.rule, 0) + 1
+        return held.get(rule, 0) >= PROBLEMS_PER_RULE
+
+    def add(self, problem: Problem) -> None:
+        self.append(problem)
+        held = self._held
+        if held is not None:
+            held[problem.rule] = held.get(problem.rule, 0) + 1
+
+    def omit(self, rule: str, severity: str, count: int = 1) -> None:
+        """Count `count` problems of `rule` that are not held."""
+        if count > 0:
+            key = (rule, severity)
+            self.omitted[key] = self.omitted.get(key, 0) + count
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +162,9 @@ class Walk:
     `toolset` is the record's own `toolset_id` (ABSENT: inherited, BROKEN: not a string);
     `tools` is resolved at the first tool_call. `calls` maps call_id -> (name, location) and
     `answered` holds the answered call_ids of the current branch; both are made on first use.
-    `in_record` is False for a bare content array, where tool use is not judged.
+    `in_record` is False for a bare content array, where tool use is not judged. In a
+    candidate's branch, `context_calls` are the calls of the shared context (read, never
+    copied) and `calls`/`answered` only the branch's own.
     """
 
     # No __slots__: the tool state defaults to these class attributes, so that a walk over a
@@ -131,9 +174,10 @@ class Walk:
     tools: Any = None
     calls: dict[str, tuple[str, Loc]] | None = None
     answered: set[str] | None = None
+    context_calls: dict[str, tuple[str, Loc]] | None = None
 
     def __init__(self, plan: Plan, ctx: RecordContext) -> None:
-        self.problems: list[Problem] = []
+        self.problems = Problems()
         self.plan = plan
         self.keep = plan.keep
         self.ctx = ctx
@@ -141,9 +185,24 @@ class Walk:
     def report(self, key: str, loc: Loc | None, *args: object) -> None:
         if key in self.keep:
             finding = FINDINGS[key]
+            problems = self.problems
+            if len(problems) >= PROBLEMS_PER_RULE and problems.full(finding.code):
+                problems.omit(finding.code, finding.severity)
+                return
             where = "" if loc is None else render(loc)
             message = finding.template.format(*args, where=where)
-            self.problems.append(Problem(finding.code, finding.severity, message))
+            problems.add(Problem(finding.code, finding.severity, message))
+
+    def full(self, key: str) -> bool:
+        """Whether a report of `key` would only be counted: its rule holds its cap (False
+        for a key the plan does not keep)."""
+        return key in self.keep and self.problems.full(FINDINGS[key].code)
+
+    def omit(self, key: str, count: int) -> None:
+        """Count `count` reports of `key` without making them (its rule holds its cap)."""
+        if key in self.keep:
+            finding = FINDINGS[key]
+            self.problems.omit(finding.code, finding.severity, count)
 
     def require(self, part: dict[str, Any], key: str, kind: type, of: str, loc: Loc) -> bool:
         """D15: `part[key]` is present and of type `kind`; `of` names the part type."""

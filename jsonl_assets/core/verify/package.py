@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from jsonl_assets.core.rules import ERROR, Problem, RecordContext, content_problems
+from jsonl_assets.core.rules.schemas import SchemaIndex
+from jsonl_assets.core.rules.walk_state import Problems
 from jsonl_assets.core.store.url import location
 from jsonl_assets.core.verify.asset_index import check_asset_index
 from jsonl_assets.core.verify.files import check_files
@@ -62,7 +64,7 @@ def verify_package(
         toolsets=toolsets,
         default_toolset_id=default_toolset,
         asset_ids=asset_ids,
-        tool_schemas=schemas,
+        tool_schemas=SchemaIndex(schemas),  # read once for all files
     )
     defaults = meta.get("defaults")
     if type(defaults) is dict and "system" in defaults:
@@ -73,6 +75,9 @@ def verify_package(
         for problem in problems:
             message = f"{problem.message} ({problem.rule})"
             sink.add("A13", problem.severity, METADATA_FILE, None, message)
+        if isinstance(problems, Problems):  # those the walk only counted
+            for (_, severity), count in problems.omitted.items():
+                sink.count("A13", severity, METADATA_FILE, count)
 
     refs: set[str] | None = set() if assets is not None else None
     tally = check_files(

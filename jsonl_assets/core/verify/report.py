@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from jsonl_assets.core.rules import ERROR, WARNING, Problem, json_type_name
+from jsonl_assets.core.rules.walk_state import PROBLEMS_PER_RULE, Problems
 
 METADATA_FILE: Final = "metadata.json"
 FINDINGS_PER_RULE_FILE: Final = 20
 FINDINGS_PER_RULE: Final = 1000  # kept per rule over all files; past it only counted
+# A record's walk holds as many of a rule as a file keeps: a record lists what it did before.
+assert PROBLEMS_PER_RULE >= FINDINGS_PER_RULE_FILE
 
 jtype = json_type_name
 # Values from a hostile manifest are shown short and flat: reprlib stops at depth 6 and
@@ -123,8 +126,24 @@ class Sink:
         self.add(rule, WARNING, file, line, message)
 
     def problems(self, problems: list[Problem], file: str, line: int | None) -> None:
+        """A record's problems; those its walk only counted (`Problems.omitted`, past a cap
+        not below this sink's) are counted here as findings left out."""
         for problem in problems:
             self.add(problem.rule, problem.severity, file, line, problem.message)
+        if isinstance(problems, Problems):
+            for (rule, severity), count in problems.omitted.items():
+                self.count(rule, severity, file, count)
+
+    def count(self, rule: str, severity: str, file: str, count: int) -> None:
+        """Count `count` findings that were never made (a record walk held only the first
+        ones of their rule): they are counted as omitted, like findings past the caps."""
+        if severity == ERROR:
+            self.errors += count
+        else:
+            self.warnings += count
+        full = self.per_rule.get(rule, 0) >= FINDINGS_PER_RULE
+        key = (rule, "*" if full else file)
+        self.omitted[key] = self.omitted.get(key, 0) + count
 
     def meta_error(self, rule: str, message: str) -> None:
         self.add(rule, ERROR, METADATA_FILE, None, message)
