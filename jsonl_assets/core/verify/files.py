@@ -27,6 +27,7 @@ class Tally:
     records: int = 0
     shards: int = 0
     trusted: int = 0
+    stopped: int = 0  # shards whose records were no longer parsed (--max-shard-errors)
 
 
 def check_files(
@@ -127,4 +128,5 @@ def check_files(
             tally.records += check.record_count
             tally.shards += 1
             tally.trusted += not check.parsed
+            tally.stopped += check.stopped is not None
     return tally

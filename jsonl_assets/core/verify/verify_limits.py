@@ -9,6 +9,8 @@
   over the whole file (every gzip member or zstd frame of it together).
 * `bounded_lines` splits chunks into lines but never holds more than `max_line_bytes` of one
   line: a longer line is reported by its length and its bytes are dropped as they stream by.
+  `bounded_blocks` gives the same lines a chunk's worth at a time (shards' records).
+* Past `VerifyLimits.max_shard_errors` errors a shard's records are no longer parsed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ DEFAULT_EXPANSION_FLOOR: Final = 64 * MiB
 # Hashing runs at about 1 GiB/s: a shard past this (a sparse `truncate -s 1T` file, say) is an
 # error without being read, so verify's time stays bounded by what it will read.
 DEFAULT_MAX_SHARD_BYTES: Final = 64 << 30
+# Past this many errors in one shard its records are no longer parsed (a shard of 50 million
+# 2-byte invalid lines would otherwise cost 50 million parses and findings); the file is
+# still read to the end for its size, sha256 and decompression. Warnings do not count: a
+# valid record may warn (F12), and blank lines (D2) are counted in bulk.
+DEFAULT_MAX_SHARD_ERRORS: Final = 100_000
 
 _KINDS: Final = (
     (stat.S_ISDIR, "a directory"),
@@ -55,6 +62,7 @@ class VerifyLimits:
     max_expansion: int = DEFAULT_MAX_EXPANSION
     expansion_floor: int = DEFAULT_EXPANSION_FLOOR
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES
+    max_shard_errors: int = DEFAULT_MAX_SHARD_ERRORS
 
     def decompressed_cap(self, on_disk: int) -> int:
         return max(self.expansion_floor, self.max_expansion * on_disk)
@@ -220,3 +228,71 @@ def bounded_lines(chunks: Iterator[bytes], max_line: int) -> Iterator[bytes | in
         yield pending_len
     elif pending:
         yield b"".join(pending)
+
+
+def bounded_blocks(chunks: Iterator[bytes], max_line: int) -> Iterator[bytes | int]:
+    """`bounded_lines` by blocks: each bytes item is one or more whole lines joined by
+    `\\n` (`item.split(b"\\n")` gives them, so a block never ends with its last newline), an
+    int the length of a line longer than `max_line` (never held). Lines come in the order
+    and with the contents `bounded_lines` gives, but a chunk's lines stay in one block, so a
+    caller can count or scan them with bytes operations instead of one step per line."""
+    pending: list[bytes] = []
+    pending_len = 0
+    skipping = False  # inside an over-long line: its bytes are counted, not kept
+    try:
+        for chunk in chunks:
+            if pending or skipping:
+                newline = chunk.find(b"\n")
+                if newline < 0:
+                    pending_len += len(chunk)
+                    if not skipping:
+                        if pending_len > max_line:
+                            pending, skipping = [], True
+                        else:
+                            pending.append(chunk)
+                    continue
+                length = pending_len + newline
+                if skipping or length > max_line:
+                    yield length
+                else:
+                    pending.append(chunk[:newline])
+                    yield b"".join(pending)
+                pending, pending_len, skipping = [], 0, False
+                chunk = chunk[newline + 1 :]
+            last = chunk.rfind(b"\n")
+            if last >= 0:
+                body = chunk[:last]
+                if len(body) <= max_line:
+                    yield body
+                else:
+                    yield from _split_long(body, max_line)
+            tail = chunk[last + 1 :]
+            if tail:
+                pending_len = len(tail)
+                if pending_len > max_line:
+                    skipping = True
+                else:
+                    pending.append(tail)
+    except Exception:
+        if skipping:  # already too long, wherever the stream broke: still reported
+            yield pending_len
+        raise
+    if skipping:
+        yield pending_len
+    elif pending:
+        yield b"".join(pending)
+
+
+def _split_long(body: bytes, max_line: int) -> Iterator[bytes | int]:
+    """The lines of `body` as blocks of short lines and the lengths of the long ones."""
+    short: list[bytes] = []
+    for part in body.split(b"\n"):
+        if len(part) <= max_line:
+            short.append(part)
+            continue
+        if short:
+            yield b"\n".join(short)
+            short = []
+        yield len(part)
+    if short:
+        yield b"\n".join(short)
