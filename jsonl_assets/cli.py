@@ -456,8 +456,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=_byte_size,
         default=vl.DEFAULT_MAX_SHARD_BYTES,
         metavar="BYTES",
-        help="a shard file larger than this on disk is a C13 error and is not read "
-        "(default: 64GiB)",
+        help="a shard file (or the asset index) larger than this on disk is a C13 (G1) error "
+        "and is not read (default: 64GiB)",
     )
     verify.add_argument(
         "--max-shard-errors",

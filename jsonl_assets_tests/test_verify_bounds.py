@@ -1,4 +1,5 @@
-"""`verify` stays bounded on shards of millions of tiny lines.
+"""`verify` stays bounded on shards of millions of tiny lines, reads each file once, and
+agrees with the build's readers on repeated keys and numbers orjson changes.
 
 Work is measured, not timed: how many findings `Sink.add` was asked to make, how many bytes
 `ShardStream` read, which findings came out. A blank-lines bomb is checked against the
@@ -20,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jsonl_assets.core.verify import report as report_module
-from jsonl_assets.core.verify import verify_limits
+from jsonl_assets.core.verify import shard_stream, verify_limits
 from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets.core.verify.report import FINDINGS_PER_RULE_FILE, VerifyReport
 from jsonl_assets.core.verify.verify_limits import VerifyLimits, bounded_lines
@@ -55,6 +56,20 @@ def count_adds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(report_module.Sink, "add", counted)
     return calls
+
+
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the bytes every `ShardStream` reads from disk."""
+    total = [0]
+    read = shard_stream.ShardStream.read
+
+    def counted(self: shard_stream.ShardStream, n: int = -1) -> bytes:
+        data = read(self, n)
+        total[0] += len(data)
+        return data
+
+    monkeypatch.setattr(shard_stream.ShardStream, "read", counted)
+    return total
 
 
 def listed(report: VerifyReport, rule: str) -> list[int | None]:
@@ -170,3 +185,24 @@ def test_invalid_lines_bomb_with_default_limits(tmp_path: Path) -> None:
     assert run.peak_rss_kb < RSS_BOUND_KB
     run = run_verify(tmp_path, "--max-shard-errors", "10", *CAP_8MB)
     assert_error(run, "D1", "checking stopped at line 12")
+
+
+# --- B. the asset index is capped like a shard -----------------------------------------
+
+
+def test_asset_index_larger_than_max_shard_bytes_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shard = write_shard(tmp_path, "data/cpt-train-00000.jsonl", [cpt_record("c1")])
+    with open(tmp_path / "assets.jsonl", "wb") as handle:
+        handle.truncate(1 << 30)  # sparse: 1 GiB of NUL bytes read in full before
+    write_meta(
+        tmp_path,
+        [{"split": "train", "objective": "cpt", "shards": [shard]}],
+        asset_index={"path": "assets.jsonl"},
+    )
+    read = count_reads(monkeypatch)
+    report = verify_package(tmp_path, limits=VerifyLimits(max_shard_bytes=MiB))
+    g1 = [f for f in report.findings if f.rule == "G1"]
+    assert len(g1) == 1 and "more than --max-shard-bytes (1048576): not read" in g1[0].message
+    assert read[0] < MiB, read[0]

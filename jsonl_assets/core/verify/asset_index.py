@@ -1,8 +1,8 @@
 """The asset index: G1-G5 (G5, unused assets, is decided in `package` once every record is read).
 
 The index file is read through `shard_stream.ShardStream` like a shard: only a regular file
-inside the package, decompressed within the expansion cap, lines bounded (a longer line
-is G2).
+inside the package, no larger than `max_shard_bytes` on disk (else G1, not read),
+decompressed within the expansion cap, lines bounded (a longer line is G2).
 """
 
 from __future__ import annotations
@@ -47,6 +47,16 @@ def check_asset_index(
         stream = ShardStream.open(package_dir / path, package_dir)
     except Unreadable as exc:
         sink.error("G1", path, None, f"asset index file {exc.reason}")
+        return None
+    if stream.total > limits.max_shard_bytes:
+        stream.close()
+        sink.error(
+            "G1",
+            path,
+            None,
+            f"asset index file is {stream.total} bytes, more than --max-shard-bytes "
+            f"({limits.max_shard_bytes}): not read",
+        )
         return None
     assets: dict[str, int] = {}
     line_no = 0
