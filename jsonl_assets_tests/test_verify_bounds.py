@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,3 +207,29 @@ def test_asset_index_larger_than_max_shard_bytes_is_not_read(
     g1 = [f for f in report.findings if f.rule == "G1"]
     assert len(g1) == 1 and "more than --max-shard-bytes (1048576): not read" in g1[0].message
     assert read[0] < MiB, read[0]
+
+
+# --- C. one file behind many entries is read once --------------------------------------
+
+
+def test_links_to_one_shard_are_c18_and_it_is_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shard = write_shard(tmp_path, "data/cpt-train-00000.jsonl", [cpt_record("c1")] * 200)
+    target = tmp_path / shard["path"]
+    entries = [shard]
+    for i in range(10):
+        link = tmp_path / "data" / f"link-{i}.jsonl"
+        if i % 2:
+            os.link(target, link)  # a hard link: another name, the same inode
+        else:
+            link.symlink_to(target.name)
+        entries.append({**shard, "path": f"data/link-{i}.jsonl"})
+    write_meta(tmp_path, [{"split": "train", "objective": "cpt", "shards": entries}])
+    read = count_reads(monkeypatch)
+    report = verify_package(tmp_path)
+    c18 = [f.message for f in report.findings if f.rule == "C18"]
+    assert len(c18) == 10, report.findings
+    assert all("is the same file as files[0].shards[0]" in m for m in c18)
+    assert report.shards_checked == 1 and report.records_checked == 200
+    assert read[0] == target.stat().st_size
