@@ -233,3 +233,58 @@ def test_links_to_one_shard_are_c18_and_it_is_read_once(
     assert all("is the same file as files[0].shards[0]" in m for m in c18)
     assert report.shards_checked == 1 and report.records_checked == 200
     assert read[0] == target.stat().st_size
+
+
+# --- D, E. what the build's readers refuse, verify refuses -------------------------------
+
+
+def test_repeated_keys_are_errors(tmp_path: Path) -> None:
+    rec = orjson.dumps(cpt_record("c1"))
+    twice = rec[:-1] + b',"messages":[{"role":"assistant","content":[]}]}'
+    shard = write_shard(tmp_path, "data/cpt-train-00000.jsonl", [twice, rec])
+    meta = (
+        b'{"files":[{"split":"train","objective":"cpt","shards":[{"path":"../../etc/passwd"}]}],'
+        b'"schema_version":"llm-training-data/v1","dataset":{"name":"t"},"files":'
+        + orjson.dumps([{"split": "train", "objective": "cpt", "shards": [shard]}])
+        + b"}"
+    )
+    (tmp_path / "metadata.json").write_bytes(meta)
+    report = verify_package(tmp_path)
+    a1 = [f for f in report.findings if f.rule == "A1"]
+    assert len(a1) == 1 and "repeats the key 'files'" in a1[0].message
+    d1 = [f for f in report.findings if f.rule == "D1"]
+    assert [f.line for f in d1] == [1] and "repeats the key 'messages'" in d1[0].message
+
+
+def test_numbers_orjson_changes_are_errors_named_as_written(tmp_path: Path) -> None:
+    lines = [
+        b'{"id":"c1","messages":[{"role":"document","content":[{"type":"json",'
+        b'"data":{"x":123456789012345678901234567890}}]}]}',
+        b'{"id":"c2","messages":[{"role":"document","content":[{"type":"image",'
+        b'"ref":{"uri":"u"},"bytes":18446744073709551616}]}]}',
+        b'{"id":"c3","messages":[{"role":"document","content":[{"type":"json",'
+        b'"data":{"x":18446744073709551615, "y": 0.1}}]}]}',  # held exactly: no finding
+    ]
+    shard = write_shard(tmp_path, "data/cpt-train-00000.jsonl", lines)
+    entry = orjson.dumps({"split": "train", "objective": "cpt", "shards": [shard]})
+    (tmp_path / "metadata.json").write_bytes(
+        b'{"schema_version":"llm-training-data/v1","dataset":{"name":"t"},"files":['
+        + entry.replace(b'"record_count":3', b'"record_count":18446744073709551616')
+        + b"]}"
+    )
+    report = verify_package(tmp_path)
+    found = [(f.rule, f.line, f.message) for f in report.findings]
+    d1 = [(n, m) for r, n, m in found if r == "D1"]
+    assert [n for n, _ in d1] == [1, 2], found
+    assert d1[0][1].startswith(
+        "messages[0].content[0].data.x: the number 123456789012345678901234567890 is an "
+        "integer beyond 64 bits"
+    )
+    assert d1[1][1].startswith(
+        "messages[0].content[0].bytes: the number 18446744073709551616 is an integer beyond"
+    )
+    assert not any("e+19" in m or "e+29" in m for _, _, m in found), found  # no D18
+    assert any(
+        r == "A1" and "record_count: the number 18446744073709551616" in m for r, _, m in found
+    )
+    assert any(r == "C16" and "record_count is 18446744073709551616" in m for r, _, m in found)

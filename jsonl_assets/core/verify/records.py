@@ -12,10 +12,16 @@ A hostile shard costs about what its bytes cost, not one Python step per line:
 * past `limits.max_shard_errors` errors the records are no longer parsed: the rest of the
   file is decompressed (C15) and hashed (C17) only, and one error, listed whatever the caps,
   says so and which checks were not made (C16 is then skipped).
+
+As the build (`readers/jsonl.py`) does, an object that repeats a key and a number orjson does
+not read with its exact value (an integer beyond 64 bits, more precision than a double) are
+D1 errors; such a record is then checked as the standard library reads it, so a rule names
+its numbers as written.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Final
 
@@ -23,6 +29,8 @@ import orjson
 
 from jsonl_assets.core.compression import TruncatedInput
 from jsonl_assets.core.dedup import id_digest
+from jsonl_assets.core.readers.duplicate_keys import repeated_key
+from jsonl_assets.core.readers.exact_numbers import jsonl_problem, suspect_offsets
 from jsonl_assets.core.rules import (
     ERROR,
     WARNING,
@@ -33,7 +41,7 @@ from jsonl_assets.core.rules import (
 )
 from jsonl_assets.core.rules.spec_vocabulary import MEDIA_PART_TYPES
 from jsonl_assets.core.verify.ids import IdSink
-from jsonl_assets.core.verify.report import Finding, Sink, jtype, too_long
+from jsonl_assets.core.verify.report import Finding, Sink, jtype, show, too_long
 from jsonl_assets.core.verify.shard_stream import ShardStream
 from jsonl_assets.core.verify.verify_limits import ExpansionExceeded, VerifyLimits, bounded_blocks
 
@@ -110,14 +118,16 @@ class _Reader:
                 return False
             self.blanks(newlines + 1)
             return True
+        offsets = suspect_offsets(block)
+        suspects = {block.count(b"\n", 0, at) for at in offsets} if offsets else None
         if len(block) >= DENSE_LINE * (newlines + 1):
-            for line in block.split(b"\n"):
+            for i, line in enumerate(block.split(b"\n")):
                 if self.full():
                     return False
                 if not line or line.isspace():
                     self.blanks(1)
                 else:
-                    self.record(line)
+                    self.record(line, suspects is not None and i in suspects)
             return True
         # Many short lines: each run of blank lines is counted in one step, its lines never
         # split out. In `marks` every blank line is empty and each other line is one match.
@@ -134,7 +144,7 @@ class _Reader:
                     i += blank
                 if self.full():
                     return False
-                self.record(lines[i])
+                self.record(lines[i], suspects is not None and i in suspects)
                 i += 1
                 pos = match.end() + 1
         if newlines + 1 > i:
@@ -147,7 +157,7 @@ class _Reader:
         self.sink.add_run("D2", WARNING, self.path, self.line_no + 1, n, "blank line")
         self.line_no += n
 
-    def record(self, line: bytes) -> None:
+    def record(self, line: bytes, suspect: bool) -> None:
         self.line_no += 1
         self.count += 1
         sink = self.sink
@@ -160,6 +170,21 @@ class _Reader:
             else:
                 sink.skip("D1", ERROR, path)
             return
+        if type(record) is dict:
+            key = repeated_key(line, record)
+            if key is not None:
+                self.error(
+                    "D1",
+                    f"an object repeats the key {show(key)}: a reader keeps only one of its "
+                    "values (the build quarantines such a record as duplicate_key)",
+                )
+            if suspect and (why := jsonl_problem(line, record)) is not None:
+                self.error(
+                    "D1",
+                    f"{why}: a reader of 64-bit integers and doubles (orjson, say) would "
+                    "change it (the build quarantines such a record as unsupported_value)",
+                )
+                record = _exact(line, record)
         if self.objective is not None:
             try:
                 problems = self.check(record, self.objective, self.ctx)
@@ -188,6 +213,15 @@ class _Reader:
         if self.digests and self.id_sink is not None:
             self.id_sink(self.digests, self.lines)
         self.digests, self.lines = [], []
+
+
+def _exact(line: bytes, record: dict[str, Any]) -> dict[str, Any]:
+    """`line` as the standard library reads it: integers beyond 64 bits keep their value."""
+    try:
+        value = json.loads(line)
+    except (ValueError, RecursionError):
+        return record
+    return value if type(value) is dict else record
 
 
 def read_records(
