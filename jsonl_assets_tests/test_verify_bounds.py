@@ -288,3 +288,26 @@ def test_numbers_orjson_changes_are_errors_named_as_written(tmp_path: Path) -> N
         r == "A1" and "record_count: the number 18446744073709551616" in m for r, _, m in found
     )
     assert any(r == "C16" and "record_count is 18446744073709551616" in m for r, _, m in found)
+
+
+# --- F. a shard in a folder that cannot be searched ------------------------------------
+
+
+def test_a_shard_that_cannot_be_reached_for_permissions_is_c13(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As an unprivileged user, `data/locked` mode 000 makes realpath fail with EACCES
+    (root ignores the mode, so the error is injected): C13, not C12 "cannot be resolved"."""
+    shard = write_shard(tmp_path, "data/locked/cpt-train-00000.jsonl", [cpt_record("c1")])
+    write_meta(tmp_path, [{"split": "train", "objective": "cpt", "shards": [shard]}])
+    realpath = os.path.realpath
+
+    def denied(path: Any, *, strict: bool = False) -> str:
+        if strict and "locked" in str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return realpath(path, strict=strict)
+
+    monkeypatch.setattr(os.path, "realpath", denied)
+    report = verify_package(tmp_path)
+    found = [(f.rule, f.message) for f in report.findings]
+    assert found == [("C13", "shard file cannot be opened: Permission denied")], found

@@ -102,6 +102,8 @@ def open_regular(path: Path, root: Path | None) -> tuple[BinaryIO, int]:
         real = Path(os.path.realpath(path, strict=True))
     except FileNotFoundError:
         raise Unreadable("missing", "does not exist") from None
+    except PermissionError as exc:  # a folder on the way may not be searched: C13, not C12
+        raise Unreadable("error", f"cannot be opened: {_why(exc)}") from None
     except (OSError, RuntimeError, ValueError) as exc:
         raise Unreadable("unresolvable", f"cannot be resolved: {_why(exc)}") from None
     if root is not None:
