@@ -209,6 +209,38 @@ def test_asset_index_larger_than_max_shard_bytes_is_not_read(
     assert read[0] < MiB, read[0]
 
 
+def asset_index_bomb(pkg: Path, filler: bytes, mib: int) -> None:
+    shard = write_shard(pkg, "data/cpt-train-00000.jsonl", [cpt_record("c1")])
+    gzip_shard(pkg, "assets.jsonl.gz", b'{"asset_id": "leaf-1", "uri": "u"}\n', filler, mib)
+    write_meta(
+        pkg,
+        [{"split": "train", "objective": "cpt", "shards": [shard]}],
+        asset_index={"path": "assets.jsonl.gz"},
+    )
+
+
+def test_asset_index_blank_lines_are_counted_in_bulk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """4 MiB of "\\n" in the asset index: 4,194,304 G2 warnings, fewer than 100 made."""
+    asset_index_bomb(tmp_path, b"\n", 4)
+    adds = count_adds(monkeypatch)
+    report = verify_package(tmp_path)
+    assert report.ok, report.findings
+    assert report.warning_count == 4 * MiB
+    assert listed(report, "G2") == list(range(2, 2 + FINDINGS_PER_RULE_FILE))
+    assert adds[0] < 100, adds[0]
+
+
+def test_asset_index_is_no_longer_parsed_past_the_error_budget(tmp_path: Path) -> None:
+    asset_index_bomb(tmp_path, b"x\n", 1)
+    report = verify_package(tmp_path, limits=VerifyLimits(max_shard_errors=500))
+    stopped = [f for f in report.findings if "checking stopped" in f.message]
+    assert [(f.rule, f.line) for f in stopped] == [("G2", 502)], report.findings
+    assert "(D19) and unused assets (G5) were not checked" in stopped[0].message
+    assert report.error_count == 501
+
+
 # --- C. one file behind many entries is read once --------------------------------------
 
 

@@ -7,7 +7,8 @@ and is never held; a record nested too deeply for the rule checks is D1. `warnin
 
 A hostile shard costs about what its bytes cost, not one Python step per line:
 
-* blank lines (D2) are counted by runs with bytes operations in a block of short lines;
+* blank lines (D2) are counted by runs (`verify_limits.block_lines`), with bytes operations
+  in a block of short lines;
 * a finding past the caps of `report.Sink` is counted without its message being made;
 * past `limits.max_shard_errors` errors the records are no longer parsed: the rest of the
   file is decompressed (C15) and hashed (C17) only, and one error, listed whatever the caps,
@@ -22,7 +23,6 @@ its numbers as written.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Final
 
 import orjson
@@ -43,13 +43,14 @@ from jsonl_assets.core.rules.spec_vocabulary import MEDIA_PART_TYPES
 from jsonl_assets.core.verify.ids import IdSink
 from jsonl_assets.core.verify.report import Finding, Sink, jtype, show, too_long
 from jsonl_assets.core.verify.shard_stream import ShardStream
-from jsonl_assets.core.verify.verify_limits import ExpansionExceeded, VerifyLimits, bounded_blocks
+from jsonl_assets.core.verify.verify_limits import (
+    ExpansionExceeded,
+    VerifyLimits,
+    block_lines,
+    bounded_blocks,
+)
 
 ID_BATCH: Final = 8192
-# A block whose lines average fewer bytes than this has its blank lines found by runs.
-DENSE_LINE: Final = 64
-_SPACE_BUT_NEWLINE: Final = b" \t\r\x0b\x0c"  # with b"\n", what bytes.isspace() accepts
-_NONBLANK: Final = re.compile(rb"[^\n]+")
 _NOT_CHECKED: Final = (
     "its later lines were not parsed: their record rules (D, E, F), blank lines (D2), "
     "duplicate ids (D7) and asset references (D19, G5), and the shard's record_count (C16), "
@@ -112,45 +113,20 @@ class _Reader:
             self.sink.error("D1", self.path, self.line_no, too_long(block, self.max_line))
             return True
         assert type(block) is bytes
-        newlines = block.count(b"\n")
-        if newlines == len(block):  # only empty lines
+        suspects: set[int] | None = None  # lines that may hold a number orjson alters
+        i = 0  # the index in the block of the line `item` starts at
+        for item in block_lines(block):
             if self.full():
                 return False
-            self.blanks(newlines + 1)
-            return True
-        offsets = suspect_offsets(block)
-        suspects = {block.count(b"\n", 0, at) for at in offsets} if offsets else None
-        if len(block) >= DENSE_LINE * (newlines + 1):
-            for i, line in enumerate(block.split(b"\n")):
-                if self.full():
-                    return False
-                if not line or line.isspace():
-                    self.blanks(1)
-                else:
-                    self.record(line, suspects is not None and i in suspects)
-            return True
-        # Many short lines: each run of blank lines is counted in one step, its lines never
-        # split out. In `marks` every blank line is empty and each other line is one match.
-        marks = block.translate(None, _SPACE_BUT_NEWLINE)
-        i = pos = 0
-        if newlines != len(marks):
-            lines = block.split(b"\n")
-            for match in _NONBLANK.finditer(marks):
-                blank = match.start() - pos
-                if blank:
-                    if self.full():
-                        return False
-                    self.blanks(blank)
-                    i += blank
-                if self.full():
-                    return False
-                self.record(lines[i], suspects is not None and i in suspects)
-                i += 1
-                pos = match.end() + 1
-        if newlines + 1 > i:
-            if self.full():
-                return False
-            self.blanks(newlines + 1 - i)
+            if type(item) is int:
+                self.blanks(item)
+                i += item
+                continue
+            assert type(item) is bytes
+            if suspects is None:  # a block of blank lines only is not scanned
+                suspects = {block.count(b"\n", 0, at) for at in suspect_offsets(block)}
+            self.record(item, i in suspects)
+            i += 1
         return True
 
     def blanks(self, n: int) -> None:

@@ -9,13 +9,15 @@
   over the whole file (every gzip member or zstd frame of it together).
 * `bounded_lines` splits chunks into lines but never holds more than `max_line_bytes` of one
   line: a longer line is reported by its length and its bytes are dropped as they stream by.
-  `bounded_blocks` gives the same lines a chunk's worth at a time (shards' records).
+  `bounded_blocks` gives the same lines a chunk's worth at a time, and `block_lines` the
+  lines of a block with each run of blank lines as its count, found with bytes operations.
 * Past `VerifyLimits.max_shard_errors` errors a shard's records are no longer parsed.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +40,11 @@ DEFAULT_MAX_SHARD_BYTES: Final = 64 << 30
 # still read to the end for its size, sha256 and decompression. Warnings do not count: a
 # valid record may warn (F12), and blank lines (D2) are counted in bulk.
 DEFAULT_MAX_SHARD_ERRORS: Final = 100_000
+
+# A block whose lines average fewer bytes than this has its blank lines found by runs.
+DENSE_LINE: Final = 64
+_SPACE_BUT_NEWLINE: Final = b" \t\r\x0b\x0c"  # with b"\n", what bytes.isspace() accepts
+_NONBLANK: Final = re.compile(rb"[^\n]+")
 
 _KINDS: Final = (
     (stat.S_ISDIR, "a directory"),
@@ -298,3 +305,42 @@ def _split_long(body: bytes, max_line: int) -> Iterator[bytes | int]:
         yield len(part)
     if short:
         yield b"\n".join(short)
+
+
+def block_lines(block: bytes) -> Iterator[bytes | int]:
+    """The lines of a `bounded_blocks` block in order: a line that is not blank as bytes, a
+    run of n blank lines (empty or whitespace only, `not line or line.isspace()`) as n.
+
+    In a block of short lines (a lines bomb) the runs are found with bytes operations: one
+    count for a block of newlines only, else one regex match per line that is not blank."""
+    newlines = block.count(b"\n")
+    if newlines == len(block):
+        yield newlines + 1
+        return
+    if len(block) >= DENSE_LINE * (newlines + 1):
+        blank = 0
+        for line in block.split(b"\n"):
+            if not line or line.isspace():
+                blank += 1
+                continue
+            if blank:
+                yield blank
+                blank = 0
+            yield line
+        if blank:
+            yield blank
+        return
+    # In `marks` every blank line is empty and each other line is one match.
+    marks = block.translate(None, _SPACE_BUT_NEWLINE)
+    lines = block.split(b"\n")
+    i = pos = 0
+    for match in _NONBLANK.finditer(marks):
+        blank = match.start() - pos
+        if blank:
+            yield blank
+            i += blank
+        yield lines[i]
+        i += 1
+        pos = match.end() + 1
+    if newlines + 1 > i:
+        yield newlines + 1 - i
