@@ -289,6 +289,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         max_expansion=args.max_expansion,
         expansion_floor=args.expansion_floor,
         max_shard_bytes=args.max_shard_bytes,
+        max_shard_errors=args.max_shard_errors,
     )
     try:
         report = verify_package(
@@ -467,8 +468,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=_byte_size,
         default=vl.DEFAULT_MAX_SHARD_BYTES,
         metavar="BYTES",
-        help="a shard file larger than this on disk is a C13 error and is not read "
-        "(default: 64GiB)",
+        help="a shard file (or the asset index) larger than this on disk is a C13 (G1) error "
+        "and is not read (default: 64GiB)",
+    )
+    verify.add_argument(
+        "--max-shard-errors",
+        type=_positive_int,
+        default=vl.DEFAULT_MAX_SHARD_ERRORS,
+        metavar="N",
+        help="past N errors in one shard its records are no longer parsed; the file is still "
+        "read to the end for C15 and C17 (default: 100000)",
     )
     verify.set_defaults(func=cmd_verify)
     report = sub.add_parser(

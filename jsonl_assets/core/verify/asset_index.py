@@ -1,8 +1,9 @@
 """The asset index: G1-G5 (G5, unused assets, is decided in `package` once every record is read).
 
 The index file is read through `shard_stream.ShardStream` like a shard: only a regular file
-inside the package, decompressed within the expansion cap, lines bounded (a longer line
-is G2).
+inside the package, no larger than `max_shard_bytes` on disk (else G1, not read),
+decompressed within the expansion cap, lines bounded (a longer line is G2), blank lines
+counted by runs and, past `max_shard_errors` errors in it, no longer parsed (as a shard's).
 """
 
 from __future__ import annotations
@@ -13,10 +14,17 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.compression import TruncatedInput, detect_compression
+from jsonl_assets.core.rules import ERROR, WARNING
 from jsonl_assets.core.verify.paths import path_problem
-from jsonl_assets.core.verify.report import METADATA_FILE, Sink, jtype, show, too_long
+from jsonl_assets.core.verify.report import METADATA_FILE, Finding, Sink, jtype, show, too_long
 from jsonl_assets.core.verify.shard_stream import ShardStream
-from jsonl_assets.core.verify.verify_limits import ExpansionExceeded, Unreadable, VerifyLimits
+from jsonl_assets.core.verify.verify_limits import (
+    ExpansionExceeded,
+    Unreadable,
+    VerifyLimits,
+    block_lines,
+    bounded_blocks,
+)
 
 _ASSET_KEYS: Final = frozenset({"asset_id", "uri", "mime_type", "sha256", "bytes", "metadata"})
 
@@ -48,25 +56,69 @@ def check_asset_index(
     except Unreadable as exc:
         sink.error("G1", path, None, f"asset index file {exc.reason}")
         return None
+    if stream.total > limits.max_shard_bytes:
+        stream.close()
+        sink.error(
+            "G1",
+            path,
+            None,
+            f"asset index file is {stream.total} bytes, more than --max-shard-bytes "
+            f"({limits.max_shard_bytes}): not read",
+        )
+        return None
+    with stream:
+        return _read_index(stream, path, sink, limits)
+
+
+def _read_index(
+    stream: ShardStream, path: str, sink: Sink, limits: VerifyLimits
+) -> dict[str, int] | None:
+    """G2-G4 on every line, as `records` reads a shard: blank lines counted by runs, and
+    past `limits.max_shard_errors` errors in the index no line is parsed (the index is then
+    unusable: None)."""
     assets: dict[str, int] = {}
     line_no = 0
-    with stream:
-        codec = detect_compression(stream.head)
-        cap = limits.decompressed_cap(stream.total)
-        try:
-            for line in stream.lines(codec, cap, limits.max_line_bytes):
+    codec = detect_compression(stream.head)
+    chunks = stream.chunks(codec, limits.decompressed_cap(stream.total))
+    budget = sink.errors + limits.max_shard_errors
+    stopped = False
+    try:
+        for block in bounded_blocks(chunks, limits.max_line_bytes):
+            if type(block) is int:
+                if sink.errors >= budget:
+                    stopped = True
+                    break
                 line_no += 1
-                if type(line) is int:
-                    sink.error("G2", path, line_no, too_long(line, limits.max_line_bytes))
-                elif not line or line.isspace():
-                    sink.warning("G2", path, line_no, "blank line")
+                sink.error("G2", path, line_no, too_long(block, limits.max_line_bytes))
+                continue
+            for item in block_lines(block):
+                if sink.errors >= budget:
+                    stopped = True
+                    break
+                if type(item) is int:
+                    sink.add_run("G2", WARNING, path, line_no + 1, item, "blank line")
+                    line_no += item
                 else:
-                    _check_asset_line(line, path, line_no, assets, sink)
-        except TruncatedInput as exc:
-            sink.error("G1", path, None, str(exc))
-        except ExpansionExceeded as exc:
-            sink.error("G1", path, None, f"{codec} stream {exc} (after line {line_no})")
-    return assets
+                    line_no += 1
+                    _check_asset_line(item, path, line_no, assets, sink)
+            if stopped:
+                break
+        if stopped:
+            message = (
+                f"checking stopped at line {line_no + 1}: the asset index has "
+                f"{limits.max_shard_errors} errors (--max-shard-errors); its later lines were "
+                "not parsed, so the records' asset references (D19) and unused assets (G5) "
+                "were not checked; the file was still read to the end for G1"
+            )
+            sink.always(Finding("G2", ERROR, path, line_no + 1, message))
+        for _ in chunks:  # stopped: the rest is decompressed for G1, not parsed
+            pass
+    except TruncatedInput as exc:
+        sink.error("G1", path, None, str(exc))
+    except ExpansionExceeded as exc:
+        where = "" if stopped else f" (after line {line_no})"
+        sink.error("G1", path, None, f"{codec} stream {exc}{where}")
+    return None if stopped else assets
 
 
 def _check_asset_line(
@@ -75,7 +127,10 @@ def _check_asset_line(
     try:
         asset = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        sink.error("G2", path, line_no, f"line is not valid JSON: {exc}")
+        if sink.wants("G2", path):
+            sink.error("G2", path, line_no, f"line is not valid JSON: {exc}")
+        else:
+            sink.skip("G2", ERROR, path)
         return
     if type(asset) is not dict:
         sink.error("G2", path, line_no, f"asset must be an object, got {jtype(asset)}")

@@ -1,11 +1,15 @@
 """The `files` array: C1-C8, C18 and C19 on each entry, then each shard (`shards`).
 
-C18 compares shard paths in normal form (`paths.normal_path`); the ids of every shard go
-to one `ids.PackageIds` (D7, L1).
+C18 compares shard paths in normal form (`paths.normal_path`), and the files they name:
+two paths that reach one file (a symlink or hard link inside the package, same device and
+inode) are C18 too, and the file is read once. The ids of every shard go to one
+`ids.PackageIds` (D7, L1).
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +17,9 @@ from typing import Any
 
 from jsonl_assets.core.rules import RecordContext
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+from jsonl_assets.core.store.url import is_url
 from jsonl_assets.core.verify.ids import PackageIds, shard_sink
-from jsonl_assets.core.verify.paths import normal_path
+from jsonl_assets.core.verify.paths import normal_path, path_problem
 from jsonl_assets.core.verify.report import METADATA_FILE, Sink, jtype, show
 from jsonl_assets.core.verify.shards import verify_shard
 from jsonl_assets.core.verify.verify_limits import VerifyLimits
@@ -27,6 +32,7 @@ class Tally:
     records: int = 0
     shards: int = 0
     trusted: int = 0
+    stopped: int = 0  # shards whose records were no longer parsed (--max-shard-errors)
 
 
 def check_files(
@@ -47,6 +53,8 @@ def check_files(
     err = sink.meta_error
     ids = PackageIds()
     seen_paths: dict[str, str] = {}
+    seen_files: dict[tuple[int, int], str] = {}
+    local = not is_url(package_dir)
     pairs: dict[tuple[str, str], int] = {}
     for i, entry in enumerate(files):
         where = f"files[{i}]"
@@ -109,6 +117,18 @@ def check_files(
                     err("C18", f"{where}.shards[{j}]: {show(path)} is also {seen_paths[normal]}")
                     continue
                 seen_paths[normal] = f"{where}.shards[{j}]"
+                identity = None  # a path out of the package is C12 in verify_shard
+                if local and path_problem(package_dir, path) is None:
+                    identity = file_identity(package_dir / path)
+                if identity is not None:
+                    if identity in seen_files:
+                        err(
+                            "C18",
+                            f"{where}.shards[{j}]: {show(path)} is the same file as "
+                            f"{seen_files[identity]} (through a link): not read again",
+                        )
+                        continue
+                    seen_files[identity] = f"{where}.shards[{j}] ({show(path)})"
             id_sink = None
             if type(path) is str:
                 id_sink = shard_sink(ids, sink, path, valid_split, forbid_split_leakage)
@@ -127,4 +147,15 @@ def check_files(
             tally.records += check.record_count
             tally.shards += 1
             tally.trusted += not check.parsed
+            tally.stopped += check.stopped is not None
     return tally
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the regular file `path` reaches through symlinks, else None (the
+    shard check then says what is wrong with it)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None

@@ -1,12 +1,15 @@
 """metadata.json itself: A1-A12, A14 and A15 (A13 needs the toolsets; see `package`).
 
 metadata.json larger than `max_metadata_bytes`, or not a regular file inside the package,
-is A1. A15: a non-string `reasoning_policy` is an error (the field's type is spec); a value
+is A1; so is an object that repeats a key, or a number orjson does not read with its value
+(an integer beyond 64 bits: the manifest is then checked as the standard library reads it,
+so the findings show the number as written), as the build's readers refuse them in records. A15: a non-string `reasoning_policy` is an error (the field's type is spec); a value
 other than `train` is a warning.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +17,8 @@ from typing import Any, Final
 
 import orjson
 
+from jsonl_assets.core.readers.duplicate_keys import repeated_key
+from jsonl_assets.core.readers.exact_numbers import jsonl_problem, suspect_offsets
 from jsonl_assets.core.rules.spec_vocabulary import SCHEMA_VERSION
 from jsonl_assets.core.verify.report import METADATA_FILE, Sink, jtype, show
 from jsonl_assets.core.verify.verify_limits import Unreadable, VerifyLimits, read_capped
@@ -57,6 +62,28 @@ def load_manifest(
     if type(meta) is not dict:
         sink.error("A1", METADATA_FILE, None, f"root must be an object, got {jtype(meta)}")
         return None
+    key = repeated_key(data, meta)
+    if key is not None:
+        sink.error(
+            "A1",
+            METADATA_FILE,
+            None,
+            f"an object repeats the key {show(key)}: readers keep different ones of its values "
+            "(orjson, and this check, the last)",
+        )
+    if suspect_offsets(data) and (why := jsonl_problem(data, meta)) is not None:
+        sink.error(
+            "A1",
+            METADATA_FILE,
+            None,
+            f"{why}: a reader of 64-bit integers and doubles (orjson, say) would change it",
+        )
+        try:  # the values as written, for the checks that show them
+            exact = json.loads(data)
+        except (ValueError, RecursionError):
+            exact = None
+        if type(exact) is dict:
+            meta = exact
     return meta
 
 

@@ -1,27 +1,203 @@
 """Every line of a shard against the record rules (D, E, F through `core.rules`).
 
-Lines are split across chunk boundaries by `verify_limits.bounded_lines` and parsed with
-orjson, so memory holds one chunk and one line at a time. A line longer than
-`max_line_bytes` is D1 and is never held; a record nested too deeply for the rule checks is
-D1. `warnings=False` (the build's check) reports record errors only.
+Lines come a chunk at a time from `verify_limits.bounded_blocks` and are parsed with orjson,
+so memory holds one chunk and one line at a time. A line longer than `max_line_bytes` is D1
+and is never held; a record nested too deeply for the rule checks is D1. `warnings=False`
+(the build's check) reports record errors only.
+
+A hostile shard costs about what its bytes cost, not one Python step per line:
+
+* blank lines (D2) are counted by runs (`verify_limits.block_lines`), with bytes operations
+  in a block of short lines;
+* a finding past the caps of `report.Sink` is counted without its message being made;
+* past `limits.max_shard_errors` errors the records are no longer parsed: the rest of the
+  file is decompressed (C15) and hashed (C17) only, and one error, listed whatever the caps,
+  says so and which checks were not made (C16 is then skipped).
+
+As the build (`readers/jsonl.py`) does, an object that repeats a key and a number orjson does
+not read with its exact value (an integer beyond 64 bits, more precision than a double) are
+D1 errors; such a record is then checked as the standard library reads it, so a rule names
+its numbers as written.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
 
 import orjson
 
 from jsonl_assets.core.compression import TruncatedInput
 from jsonl_assets.core.dedup import id_digest
-from jsonl_assets.core.rules import ERROR, Problem, RecordContext, record_errors, record_problems
+from jsonl_assets.core.readers.duplicate_keys import repeated_key
+from jsonl_assets.core.readers.exact_numbers import jsonl_problem, suspect_offsets
+from jsonl_assets.core.rules import (
+    ERROR,
+    WARNING,
+    Problem,
+    RecordContext,
+    record_errors,
+    record_problems,
+)
 from jsonl_assets.core.rules.spec_vocabulary import MEDIA_PART_TYPES
 from jsonl_assets.core.verify.ids import IdSink
-from jsonl_assets.core.verify.report import Sink, jtype, too_long
+from jsonl_assets.core.verify.report import Finding, Sink, jtype, show, too_long
 from jsonl_assets.core.verify.shard_stream import ShardStream
-from jsonl_assets.core.verify.verify_limits import ExpansionExceeded, VerifyLimits
+from jsonl_assets.core.verify.verify_limits import (
+    ExpansionExceeded,
+    VerifyLimits,
+    block_lines,
+    bounded_blocks,
+)
 
 ID_BATCH: Final = 8192
+_NOT_CHECKED: Final = (
+    "its later lines were not parsed: their record rules (D, E, F), blank lines (D2), "
+    "duplicate ids (D7) and asset references (D19, G5), and the shard's record_count (C16), "
+    "were not checked; the file was still read to the end for C15 and C17"
+)
+
+
+class _Reader:
+    """The state of one `read_records` pass."""
+
+    def __init__(
+        self,
+        path: str,
+        objective: str | None,
+        ctx: RecordContext,
+        sink: Sink,
+        id_sink: IdSink | None,
+        warnings: bool,
+        asset_refs: set[str] | None,
+        limits: VerifyLimits,
+    ) -> None:
+        self.path = path
+        self.objective = objective
+        self.ctx = ctx
+        self.sink = sink
+        self.id_sink = id_sink
+        self.check = record_problems if warnings else record_errors
+        self.asset_refs = asset_refs
+        self.max_errors = limits.max_shard_errors
+        self.max_line = limits.max_line_bytes
+        self.count = 0
+        self.line_no = 0
+        self.digests: list[bytes] = []
+        self.lines: list[int] = []
+        self.stopped: Finding | None = None
+
+    def full(self) -> bool:
+        """Past the error budget: record why (once) and tell the caller to stop."""
+        if self.sink.errors < self.max_errors:
+            return False
+        if self.stopped is None:
+            message = (
+                f"checking stopped at line {self.line_no + 1}: the shard has "
+                f"{self.sink.errors} errors (--max-shard-errors {self.max_errors}); " + _NOT_CHECKED
+            )
+            self.stopped = Finding("D1", ERROR, self.path, self.line_no + 1, message)
+            self.sink.always(self.stopped)
+        return True
+
+    def error(self, rule: str, message: str) -> None:
+        self.sink.error(rule, self.path, self.line_no, message)
+
+    def block(self, block: bytes | int) -> bool:
+        """Check the lines of one block; False once the error budget is spent."""
+        if type(block) is int:
+            if self.full():
+                return False
+            self.line_no += 1
+            self.count += 1
+            self.sink.error("D1", self.path, self.line_no, too_long(block, self.max_line))
+            return True
+        assert type(block) is bytes
+        suspects: set[int] | None = None  # lines that may hold a number orjson alters
+        i = 0  # the index in the block of the line `item` starts at
+        for item in block_lines(block):
+            if self.full():
+                return False
+            if type(item) is int:
+                self.blanks(item)
+                i += item
+                continue
+            assert type(item) is bytes
+            if suspects is None:  # a block of blank lines only is not scanned
+                suspects = {block.count(b"\n", 0, at) for at in suspect_offsets(block)}
+            self.record(item, i in suspects)
+            i += 1
+        return True
+
+    def blanks(self, n: int) -> None:
+        self.sink.add_run("D2", WARNING, self.path, self.line_no + 1, n, "blank line")
+        self.line_no += n
+
+    def record(self, line: bytes, suspect: bool) -> None:
+        self.line_no += 1
+        self.count += 1
+        sink = self.sink
+        path = self.path
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            if sink.wants("D1", path):
+                self.error("D1", f"line is not valid JSON: {exc}")
+            else:
+                sink.skip("D1", ERROR, path)
+            return
+        if type(record) is dict:
+            key = repeated_key(line, record)
+            if key is not None:
+                self.error(
+                    "D1",
+                    f"an object repeats the key {show(key)}: a reader keeps only one of its "
+                    "values (the build quarantines such a record as duplicate_key)",
+                )
+            if suspect and (why := jsonl_problem(line, record)) is not None:
+                self.error(
+                    "D1",
+                    f"{why}: a reader of 64-bit integers and doubles (orjson, say) would "
+                    "change it (the build quarantines such a record as unsupported_value)",
+                )
+                record = _exact(line, record)
+        if self.objective is not None:
+            try:
+                problems = self.check(record, self.objective, self.ctx)
+            except RecursionError:
+                problems = [Problem("D1", ERROR, "record is nested too deeply to check")]
+            if problems:
+                sink.problems(problems, path, self.line_no)
+        elif type(record) is not dict:
+            if sink.wants("D1", path):
+                self.error("D1", f"record: root must be an object, got {jtype(record)}")
+            else:
+                sink.skip("D1", ERROR, path)
+        if type(record) is not dict:
+            return
+        if self.id_sink is not None:
+            record_id = record.get("id")
+            if type(record_id) is str:
+                self.digests.append(id_digest(record_id))
+                self.lines.append(self.line_no)
+                if len(self.digests) >= ID_BATCH:
+                    self.flush_ids()
+        if self.asset_refs is not None and (b"asset_id" in line or b"\\u" in line):
+            collect_asset_refs(record, self.asset_refs)
+
+    def flush_ids(self) -> None:
+        if self.digests and self.id_sink is not None:
+            self.id_sink(self.digests, self.lines)
+        self.digests, self.lines = [], []
+
+
+def _exact(line: bytes, record: dict[str, Any]) -> dict[str, Any]:
+    """`line` as the standard library reads it: integers beyond 64 bits keep their value."""
+    try:
+        value = json.loads(line)
+    except (ValueError, RecursionError):
+        return record
+    return value if type(value) is dict else record
 
 
 def read_records(
@@ -35,75 +211,37 @@ def read_records(
     warnings: bool,
     asset_refs: set[str] | None,
     limits: VerifyLimits,
-) -> tuple[int, bool]:
-    """Check every line of the shard; return (records found, stream damaged or capped).
+) -> tuple[int, bool, Finding | None]:
+    """Check every line of the shard; return (records found, stream damaged or capped, the
+    finding that says checking stopped at `limits.max_shard_errors`, or None).
 
     A line longer than `limits.max_line_bytes` is a D1 error (counted as a record, never
     held); more than `limits.decompressed_cap` bytes is a C15 error and ends the reading.
     """
-    check = record_problems if warnings else record_errors
-    loads = orjson.loads
-    decode_error = orjson.JSONDecodeError
-    count = 0
-    line_no = 0
-    digests: list[bytes] = []
-    lines: list[int] = []
+    reader = _Reader(path, objective, ctx, sink, id_sink, warnings, asset_refs, limits)
     damaged = False
-    max_line = limits.max_line_bytes
+    chunks = stream.chunks(codec, limits.decompressed_cap(stream.total))
     try:
-        for line in stream.lines(codec, limits.decompressed_cap(stream.total), max_line):
-            line_no += 1
-            if type(line) is int:
-                count += 1
-                sink.error("D1", path, line_no, too_long(line, max_line))
-                continue
-            if not line or line.isspace():
-                sink.warning("D2", path, line_no, "blank line")
-                continue
-            count += 1
-            try:
-                record = loads(line)
-            except decode_error as exc:
-                sink.error("D1", path, line_no, f"line is not valid JSON: {exc}")
-                continue
-            if objective is not None:
-                try:
-                    problems = check(record, objective, ctx)
-                except RecursionError:
-                    problems = [Problem("D1", ERROR, "record is nested too deeply to check")]
-                if problems:
-                    sink.problems(problems, path, line_no)
-            elif type(record) is not dict:
-                sink.error(
-                    "D1", path, line_no, f"record: root must be an object, got {jtype(record)}"
-                )
-            if type(record) is not dict:
-                continue
-            if id_sink is not None:
-                record_id = record.get("id")
-                if type(record_id) is str:
-                    digests.append(id_digest(record_id))
-                    lines.append(line_no)
-                    if len(digests) >= ID_BATCH:
-                        id_sink(digests, lines)
-                        digests, lines = [], []
-            if asset_refs is not None and (b"asset_id" in line or b"\\u" in line):
-                collect_asset_refs(record, asset_refs)
+        for block in bounded_blocks(chunks, limits.max_line_bytes):
+            if not reader.block(block):
+                break
+        for _ in chunks:  # stopped: the rest is decompressed for C15, not split or parsed
+            pass
     except TruncatedInput as exc:
         damaged = True
         sink.error(
             "C15",
             path,
             None,
-            f"{exc.compression} stream damaged at compressed offset {exc.offset} "
-            f"(after line {line_no}): {exc.detail}",
+            f"{exc.compression} stream damaged at compressed offset {exc.offset}"
+            f"{'' if reader.stopped else f' (after line {reader.line_no})'}: {exc.detail}",
         )
     except ExpansionExceeded as exc:
         damaged = True
-        sink.error("C15", path, None, f"{codec} stream {exc} (after line {line_no})")
-    if digests and id_sink is not None:
-        id_sink(digests, lines)
-    return count, damaged
+        where = "" if reader.stopped else f" (after line {reader.line_no})"
+        sink.error("C15", path, None, f"{codec} stream {exc}{where}")
+    reader.flush_ids()
+    return reader.count, damaged, reader.stopped
 
 
 def collect_asset_refs(record: dict[str, Any], out: set[str]) -> None:

@@ -3,7 +3,9 @@ that keeps the first findings of each (rule, file) and counts every one.
 
 Findings are kept for the first `FINDINGS_PER_RULE_FILE` (20) of each (rule, file) and
 `FINDINGS_PER_RULE` (1000) of each rule; all are counted (`error_count`, `warning_count`,
-`omitted`).
+`omitted`). A caller with many findings asks `Sink.wants` first and `Sink.skip`s the ones
+that would not be kept, without formatting their messages; `Sink.add_run` adds a run of
+findings on consecutive lines (blank lines) in one step.
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ class ShardCheck:
     warning_count: int = 0
     omitted: dict[str, int] = field(default_factory=dict)
     parsed: bool = True
+    # The finding that says the records were no longer checked past --max-shard-errors (it
+    # is also in `findings`, and is listed whatever the caps).
+    stopped: Finding | None = None
 
     @property
     def ok(self) -> bool:
@@ -119,6 +124,42 @@ class Sink:
         else:
             self.omitted[key] = self.omitted.get(key, 0) + 1
 
+    def wants(self, rule: str, file: str) -> bool:
+        """Whether the next finding of (rule, file) would be kept (else `skip` it)."""
+        return (
+            self.per_rule.get(rule, 0) < FINDINGS_PER_RULE
+            and self.kept.get((rule, file), 0) < self.cap
+        )
+
+    def skip(self, rule: str, severity: str, file: str, n: int = 1) -> None:
+        """Count `n` findings that `wants` said would not be kept (no message is made)."""
+        if severity == ERROR:
+            self.errors += n
+        else:
+            self.warnings += n
+        full = self.per_rule.get(rule, 0) >= FINDINGS_PER_RULE
+        key = (rule, "*" if full else file)
+        self.omitted[key] = self.omitted.get(key, 0) + n
+
+    def add_run(
+        self, rule: str, severity: str, file: str, first_line: int, n: int, message: str
+    ) -> None:
+        """`n` findings on lines first_line, first_line + 1, ... (as `n` calls of `add`)."""
+        while n and self.wants(rule, file):
+            self.add(rule, severity, file, first_line, message)
+            first_line += 1
+            n -= 1
+        if n:
+            self.skip(rule, severity, file, n)
+
+    def always(self, finding: Finding) -> None:
+        """Keep `finding` whatever the caps (it says what was not checked)."""
+        if finding.severity == ERROR:
+            self.errors += 1
+        else:
+            self.warnings += 1
+        self.findings.append(finding)
+
     def error(self, rule: str, file: str, line: int | None, message: str) -> None:
         self.add(rule, ERROR, file, line, message)
 
@@ -153,7 +194,10 @@ class Sink:
 
     def merge(self, check: ShardCheck) -> None:
         for finding in check.findings:
-            self._keep(finding)
+            if finding is check.stopped:
+                self.findings.append(finding)
+            else:
+                self._keep(finding)
         for rule, count in check.omitted.items():
             full = self.per_rule.get(rule, 0) >= FINDINGS_PER_RULE
             key = (rule, "*" if full else check.path)

@@ -3,7 +3,8 @@
 Choices where the checklist leaves room: a FIFO, device, socket or directory is C13, a
 symlink out of the package C12, a file past `max_shard_bytes` C13 (not read). C15 also fires
 when the magic bytes contradict the declared codec (its records are then not read); C16's
-count comparison is skipped when C15 fired. C17: a digest that is not 64 hex characters is
+count comparison is skipped when C15 fired or the records were no longer parsed past
+`max_shard_errors` (see `records`). C17: a digest that is not 64 hex characters is
 an error, upper-case hex that matches a warning. C20: a shard of `LARGE_SHARD_BYTES` or more
 without `sha256` or `record_count`. A shard the build already verified (`trusted_sha256`)
 whose declared and on-disk sha256 still equal that digest is checked by hash only.
@@ -21,7 +22,14 @@ from jsonl_assets.core.rules.spec_vocabulary import COMPRESSIONS
 from jsonl_assets.core.verify.ids import IdSink
 from jsonl_assets.core.verify.paths import path_problem
 from jsonl_assets.core.verify.records import read_records
-from jsonl_assets.core.verify.report import METADATA_FILE, ShardCheck, Sink, jtype, show
+from jsonl_assets.core.verify.report import (
+    METADATA_FILE,
+    Finding,
+    ShardCheck,
+    Sink,
+    jtype,
+    show,
+)
 from jsonl_assets.core.verify.shard_stream import ShardStream
 from jsonl_assets.core.verify.verify_limits import Unreadable, VerifyLimits
 
@@ -110,6 +118,7 @@ def verify_shard(
 
     count = 0
     damaged = False
+    stopped: Finding | None = None
     with stream:
         head = stream.head
         found = detect_compression(head)
@@ -136,13 +145,19 @@ def verify_shard(
             else:  # changed since it was verified: verify it in full
                 stream.rewind()
         if codec is not None and not trusted:
-            count, damaged = read_records(
+            count, damaged, stopped = read_records(
                 stream, codec, path, objective, ctx, sink, id_sink, warnings, asset_refs, limits
             )
         stream.drain()
     digest = stream.sha256()
 
-    if declared_count is not None and not damaged and codec is not None and declared_count != count:
+    if (
+        declared_count is not None
+        and not damaged
+        and stopped is None
+        and codec is not None
+        and declared_count != count
+    ):
         sink.error(
             "C16", path, None, f"record_count is {declared_count} but the shard holds {count}"
         )
@@ -157,7 +172,9 @@ def verify_shard(
                 None,
                 f"large shard ({stream.size} bytes) without {' and '.join(missing)}",
             )
-    return _shard_result(path, sink, digest, count, stream.size, parsed=not trusted)
+    return _shard_result(
+        path, sink, digest, count, stream.size, parsed=not trusted, stopped=stopped
+    )
 
 
 def _shard_result(
@@ -168,10 +185,20 @@ def _shard_result(
     size: int = 0,
     *,
     parsed: bool = True,
+    stopped: Finding | None = None,
 ) -> ShardCheck:
     omitted = {rule: n for (rule, _), n in sink.omitted.items()}
     return ShardCheck(
-        path, sha256, count, size, sink.findings, sink.errors, sink.warnings, omitted, parsed
+        path,
+        sha256,
+        count,
+        size,
+        sink.findings,
+        sink.errors,
+        sink.warnings,
+        omitted,
+        parsed,
+        stopped,
     )
 
 

@@ -9,11 +9,15 @@
   over the whole file (every gzip member or zstd frame of it together).
 * `bounded_lines` splits chunks into lines but never holds more than `max_line_bytes` of one
   line: a longer line is reported by its length and its bytes are dropped as they stream by.
+  `bounded_blocks` gives the same lines a chunk's worth at a time, and `block_lines` the
+  lines of a block with each run of blank lines as its count, found with bytes operations.
+* Past `VerifyLimits.max_shard_errors` errors a shard's records are no longer parsed.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +35,16 @@ DEFAULT_EXPANSION_FLOOR: Final = 64 * MiB
 # Hashing runs at about 1 GiB/s: a shard past this (a sparse `truncate -s 1T` file, say) is an
 # error without being read, so verify's time stays bounded by what it will read.
 DEFAULT_MAX_SHARD_BYTES: Final = 64 << 30
+# Past this many errors in one shard its records are no longer parsed (a shard of 50 million
+# 2-byte invalid lines would otherwise cost 50 million parses and findings); the file is
+# still read to the end for its size, sha256 and decompression. Warnings do not count: a
+# valid record may warn (F12), and blank lines (D2) are counted in bulk.
+DEFAULT_MAX_SHARD_ERRORS: Final = 100_000
+
+# A block whose lines average fewer bytes than this has its blank lines found by runs.
+DENSE_LINE: Final = 64
+_SPACE_BUT_NEWLINE: Final = b" \t\r\x0b\x0c"  # with b"\n", what bytes.isspace() accepts
+_NONBLANK: Final = re.compile(rb"[^\n]+")
 
 _KINDS: Final = (
     (stat.S_ISDIR, "a directory"),
@@ -55,6 +69,7 @@ class VerifyLimits:
     max_expansion: int = DEFAULT_MAX_EXPANSION
     expansion_floor: int = DEFAULT_EXPANSION_FLOOR
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES
+    max_shard_errors: int = DEFAULT_MAX_SHARD_ERRORS
 
     def decompressed_cap(self, on_disk: int) -> int:
         return max(self.expansion_floor, self.max_expansion * on_disk)
@@ -94,6 +109,8 @@ def open_regular(path: Path, root: Path | None) -> tuple[BinaryIO, int]:
         real = Path(os.path.realpath(path, strict=True))
     except FileNotFoundError:
         raise Unreadable("missing", "does not exist") from None
+    except PermissionError as exc:  # a folder on the way may not be searched: C13, not C12
+        raise Unreadable("error", f"cannot be opened: {_why(exc)}") from None
     except (OSError, RuntimeError, ValueError) as exc:
         raise Unreadable("unresolvable", f"cannot be resolved: {_why(exc)}") from None
     if root is not None:
@@ -220,3 +237,110 @@ def bounded_lines(chunks: Iterator[bytes], max_line: int) -> Iterator[bytes | in
         yield pending_len
     elif pending:
         yield b"".join(pending)
+
+
+def bounded_blocks(chunks: Iterator[bytes], max_line: int) -> Iterator[bytes | int]:
+    """`bounded_lines` by blocks: each bytes item is one or more whole lines joined by
+    `\\n` (`item.split(b"\\n")` gives them, so a block never ends with its last newline), an
+    int the length of a line longer than `max_line` (never held). Lines come in the order
+    and with the contents `bounded_lines` gives, but a chunk's lines stay in one block, so a
+    caller can count or scan them with bytes operations instead of one step per line."""
+    pending: list[bytes] = []
+    pending_len = 0
+    skipping = False  # inside an over-long line: its bytes are counted, not kept
+    try:
+        for chunk in chunks:
+            if pending or skipping:
+                newline = chunk.find(b"\n")
+                if newline < 0:
+                    pending_len += len(chunk)
+                    if not skipping:
+                        if pending_len > max_line:
+                            pending, skipping = [], True
+                        else:
+                            pending.append(chunk)
+                    continue
+                length = pending_len + newline
+                if skipping or length > max_line:
+                    yield length
+                else:
+                    pending.append(chunk[:newline])
+                    yield b"".join(pending)
+                pending, pending_len, skipping = [], 0, False
+                chunk = chunk[newline + 1 :]
+            last = chunk.rfind(b"\n")
+            if last >= 0:
+                body = chunk[:last]
+                if len(body) <= max_line:
+                    yield body
+                else:
+                    yield from _split_long(body, max_line)
+            tail = chunk[last + 1 :]
+            if tail:
+                pending_len = len(tail)
+                if pending_len > max_line:
+                    skipping = True
+                else:
+                    pending.append(tail)
+    except Exception:
+        if skipping:  # already too long, wherever the stream broke: still reported
+            yield pending_len
+        raise
+    if skipping:
+        yield pending_len
+    elif pending:
+        yield b"".join(pending)
+
+
+def _split_long(body: bytes, max_line: int) -> Iterator[bytes | int]:
+    """The lines of `body` as blocks of short lines and the lengths of the long ones."""
+    short: list[bytes] = []
+    for part in body.split(b"\n"):
+        if len(part) <= max_line:
+            short.append(part)
+            continue
+        if short:
+            yield b"\n".join(short)
+            short = []
+        yield len(part)
+    if short:
+        yield b"\n".join(short)
+
+
+def block_lines(block: bytes) -> Iterator[bytes | int]:
+    """The lines of a `bounded_blocks` block in order: a line that is not blank as bytes, a
+    run of n blank lines (empty or whitespace only, `not line or line.isspace()`) as n.
+
+    In a block of short lines (a lines bomb) the runs are found with bytes operations: one
+    count for a block of newlines only, else one regex match per line that is not blank."""
+    newlines = block.count(b"\n")
+    if newlines == len(block):
+        yield newlines + 1
+        return
+    if len(block) >= DENSE_LINE * (newlines + 1):
+        blank = 0
+        for line in block.split(b"\n"):
+            if not line or line.isspace():
+                blank += 1
+                continue
+            if blank:
+                yield blank
+                blank = 0
+            yield line
+        if blank:
+            yield blank
+        return
+    # In `marks` every blank line is empty and each other line is one match.
+    marks = block.translate(None, _SPACE_BUT_NEWLINE)
+    lines = block.split(b"\n")
+    i = pos = 0
+    for match in _NONBLANK.finditer(marks):
+        blank = match.start() - pos
+        if blank:
+            yield blank
+            i += blank
+        yield lines[i]
+        i += 1
+        pos = match.end() + 1
+    if newlines + 1 > i:
+        yield newlines + 1 - i
