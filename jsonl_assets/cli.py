@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
-import math
 import os
 import signal
 import sys
@@ -20,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from jsonl_assets.cli_arguments import byte_size, positive_int, seconds
 from jsonl_assets.core import build_summary, build_workers
 from jsonl_assets.core.chunks import progress, runners
 from jsonl_assets.core.config import CONFIG_ENV_VAR, ConfigError, PipelineConfig, load_config
@@ -348,41 +348,6 @@ def _printable(text: str, limit: int = 2000) -> str:
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
-def _byte_size(text: str) -> int:
-    """A byte count for a CLI flag: `16777216`, `16MiB`, `16M`, `64KiB`, `1G` ..."""
-    units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-    raw = text.strip().lower().removesuffix("ib").removesuffix("b")
-    number, unit = (raw[:-1], raw[-1]) if raw[-1:] in units else (raw, "")
-    try:
-        value = int(number) * units[unit]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a byte size: {text!r} (e.g. 16MiB)") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 byte: {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    """A wait in seconds: a finite number, 0 or more (a bare `--wait` waits as long as needed)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds, 0 or more: {text!r}")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jsonl-assets", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -400,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     build.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=os.cpu_count() or 1,
         help="worker processes in all, across partitions and a partition's chunks "
         "(default: the number of cores)",
@@ -414,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     build.add_argument(
         "--wait",
         nargs="?",
-        type=_seconds,
+        type=seconds,
         const=float("inf"),
         metavar="SECONDS",
         help="if another build holds the package dir, wait for it (at most SECONDS) instead of "
@@ -435,14 +400,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     verify.add_argument(
         "--max-metadata-bytes",
-        type=_byte_size,
+        type=byte_size,
         default=vl.DEFAULT_MAX_METADATA_BYTES,
         metavar="BYTES",
         help="a larger metadata.json is an A1 error (default: 16MiB)",
     )
     verify.add_argument(
         "--max-line-bytes",
-        type=_byte_size,
+        type=byte_size,
         default=vl.DEFAULT_MAX_LINE_BYTES,
         metavar="BYTES",
         help="a longer line is a D1 (shard) or G2 (asset index) error and is never held "
@@ -450,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     verify.add_argument(
         "--max-expansion",
-        type=_positive_int,
+        type=positive_int,
         default=vl.DEFAULT_MAX_EXPANSION,
         metavar="RATIO",
         help="a file may decompress to RATIO x its on-disk size (but always to "
@@ -458,14 +423,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     verify.add_argument(
         "--expansion-floor",
-        type=_byte_size,
+        type=byte_size,
         default=vl.DEFAULT_EXPANSION_FLOOR,
         metavar="BYTES",
         help="decompressed bytes every file may reach whatever its size (default: 64MiB)",
     )
     verify.add_argument(
         "--max-shard-bytes",
-        type=_byte_size,
+        type=byte_size,
         default=vl.DEFAULT_MAX_SHARD_BYTES,
         metavar="BYTES",
         help="a shard file (or the asset index) larger than this on disk is a C13 (G1) error "
@@ -473,7 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     verify.add_argument(
         "--max-shard-errors",
-        type=_positive_int,
+        type=positive_int,
         default=vl.DEFAULT_MAX_SHARD_ERRORS,
         metavar="N",
         help="past N errors in one shard its records are no longer parsed; the file is still "
@@ -487,7 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--config", help=f"pipeline config (default: ${CONFIG_ENV_VAR} or data/pipeline.yaml)"
     )
     report.add_argument(
-        "--wait", type=_seconds, default=600.0, metavar="SECONDS", help="wait for a build this long"
+        "--wait", type=seconds, default=600.0, metavar="SECONDS", help="wait for a build this long"
     )
     report.set_defaults(func=cmd_report)
     args = parser.parse_args(argv)
