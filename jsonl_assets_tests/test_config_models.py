@@ -118,21 +118,3 @@ def test_resolved_options_are_the_models_defaults(tmp_path: Path) -> None:
     cfg = load_config(_config(tmp_path, adapter="qa_reference", objective="rft"))
     assert cfg.sources[0].adapter_options["grading"] == "exact_match"
     assert cfg.sources[0].adapter_options["objective"] == "rft"
-
-
-@pytest.mark.parametrize(
-    ("output", "words"),
-    [
-        ("{compression: none, level: 9}", "only to compression gzip or zstd"),
-        ("{compression: gzip, level: 10}", "gzip levels run from 0 to 9"),
-        ("{compression: zstd, level: 23}", "zstd levels run from 1 to 22"),
-    ],
-)
-def test_a_compression_level_the_codec_has_not_is_a_config_error(
-    tmp_path: Path, output: str, words: str
-) -> None:
-    path = _config(tmp_path, adapter="chat")
-    path.write_text(path.read_text() + f"output: {output}\n")
-    with pytest.raises(ConfigError) as info:
-        load_config(path)
-    assert info.value.key == "output.level" and words in info.value.message, info.value

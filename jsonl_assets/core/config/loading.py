@@ -207,10 +207,6 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
         raise ConfigError(cfg_path, "output.level", "gzip levels run from 0 to 9")
     if o.level is not None and o.compression == "zstd" and o.level > 22:
         raise ConfigError(cfg_path, "output.level", "zstd levels run from 1 to 22")
-    if o.level is not None and o.compression == "none":
-        raise ConfigError(
-            cfg_path, "output.level", "a level applies only to compression gzip or zstd"
-        )
     if o.max_records_per_shard is None and o.max_bytes_per_shard is None:
         raise ConfigError(
             cfg_path,
