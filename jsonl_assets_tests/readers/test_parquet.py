@@ -247,3 +247,19 @@ def test_a_time_with_nanoseconds_is_unsupported_value_never_cut_to_microseconds(
         "at": dt.datetime(1970, 1, 1, 0, 0, 0, 2)
     }
     assert sorted(kept) == [1, 2]
+
+
+@pytest.mark.parametrize("name", ["data[1].parquet", "q?x.parquet", "a*b.parquet", "k=v.parquet"])
+def test_a_file_name_with_glob_characters_is_read_as_that_one_file(
+    tmp_path: Path, name: str
+) -> None:
+    """polars would expand the name as a pattern: `data[1].parquet` read `data1.parquet`'s rows,
+    `q?x.parquet` matched nothing (one corrupt_file, every row lost)."""
+    mine = tmp_path / "src" / name
+    mine.parent.mkdir()
+    pl.DataFrame({"i": [1, 2, 3]}).write_parquet(mine)
+    for decoy in ("data1.parquet", "qzx.parquet", "aXb.parquet"):
+        pl.DataFrame({"i": [9]}).write_parquet(mine.parent / decoy)
+    source = SourceFile(mine, name)
+    items = list(read_source(source, "parquet", {}, ReadLimits(16 << 20), tmp_path / "scratch"))
+    assert [(i[0], i[1]) for i in items] == [(1, {"i": 1}), (2, {"i": 2}), (3, {"i": 3})]

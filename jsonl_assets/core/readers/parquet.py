@@ -127,7 +127,7 @@ def _recover(
 def _row_count(path: Path) -> int | None:
     """The file's row count from its footer; None when the footer cannot be read."""
     try:
-        return int(pl.scan_parquet(os.fspath(path)).select(pl.len()).collect().item())
+        return int(_scan(path).select(pl.len()).collect().item())
     except _POLARS_ERRORS:
         return None
 
@@ -160,7 +160,13 @@ def _readable_from(path: Path, bad: int, total: int) -> int:
 
 
 def _frame(path: Path) -> pl.LazyFrame:
-    return with_json_values(pl.scan_parquet(os.fspath(path)))  # a URL: ranged requests
+    return with_json_values(_scan(path))
+
+
+def _scan(path: Path) -> pl.LazyFrame:
+    """The one file at `path` (a URL: polars reads it by ranged requests): its name is never a
+    pattern (`data[1].parquet`, `q?.parquet`), nor its folders hive partitions."""
+    return pl.scan_parquet(os.fspath(path), glob=False, hive_partitioning=False)
 
 
 def _has_float(dtype: Any) -> bool:
