@@ -13,12 +13,14 @@ so the retention GC (package_gc.py) removes only files this project wrote.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
 
 from jsonl_assets.core.rules.reject_reasons import STAGE_RATE
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.shard_families import snapshot_digest
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.base import copy_file_in, read_bytes, store_for, write_bytes
@@ -29,6 +31,16 @@ SNAPSHOTS: Final = "snapshots"
 LEDGER: Final = "quarantine_files"
 MANIFEST: Final = "metadata.json"
 _READ: Final = 4 << 20
+_QUARANTINE_PATH: Final = re.compile(
+    rf"(?:(?:{'|'.join(OBJECTIVES)})-(?:{'|'.join(SPLITS)})-[0-9a-f]{{16}}/"
+    rf"(?:{'|'.join(STAGE_RATE)})\.jsonl|{SNAPSHOTS}/[0-9a-f]{{16}}\.json)"
+)
+
+
+def is_quarantine_path(rel: str) -> bool:
+    """Whether `rel` (relative to the quarantine dir) has the shape of a file this module
+    writes: `<objective>-<split>-<16 hex>/<stage>.jsonl` or `snapshots/<16 hex>.json`."""
+    return _QUARANTINE_PATH.fullmatch(rel) is not None
 
 
 def pointer_rel(metadata: bytes) -> str:

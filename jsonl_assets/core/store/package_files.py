@@ -21,7 +21,7 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
-from jsonl_assets.core.shard_families import SNAPSHOT_FOLDER, shard_name_pattern
+from jsonl_assets.core.shard_families import SNAPSHOT_FOLDER, is_shard_path, shard_name_pattern
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.atomic_files import is_partial_name
 from jsonl_assets.core.store.base import Entry, read_bytes, store_for, write_bytes
@@ -94,13 +94,17 @@ def own_manifest(package: Path) -> dict[str, Any] | None:
 
 
 def listed_shards(doc: dict[str, Any] | None) -> set[str]:
+    """The shard paths a metadata.json lists that have the shape of ours (`is_shard_path`):
+    a hand-edited document naming `../x`, `/etc/x` or `metadata.json` makes none of them
+    ours."""
     names: set[str] = set()
     files = doc.get("files") if doc else None
     for entry in files if isinstance(files, list) else []:
         shards = entry.get("shards") if isinstance(entry, dict) else None
         for shard in shards if isinstance(shards, list) else []:
-            if isinstance(shard, dict) and isinstance(shard.get("path"), str):
-                names.add(shard["path"])
+            path = shard.get("path") if isinstance(shard, dict) else None
+            if isinstance(path, str) and is_shard_path(path):
+                names.add(path)
     return names
 
 
