@@ -25,6 +25,7 @@ from jsonl_assets.core.shard_families import SNAPSHOT_FOLDER, is_shard_path, sha
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.atomic_files import is_partial_name
 from jsonl_assets.core.store.base import Entry, read_bytes, store_for, write_bytes
+from jsonl_assets.core.store.url import is_url
 
 LEDGER: Final = "package_files"
 MANIFEST: Final = "metadata.json"
@@ -122,9 +123,12 @@ def owned(package: Path, work_dir: Path) -> tuple[set[str], bool]:
 def foreign_files(package: Path, work_dir: Path) -> list[str]:
     """Paths (relative to the package) of what this project did not write."""
     store = store_for(package)
-    st = store.stat(package)
-    if st is None or not st.is_dir:
-        return []
+    if not is_url(package):
+        st = store.stat(package)
+        if st is None or not st.is_dir:
+            return []
+    # On object storage the package is the prefix `<dir>/`, listed whatever sits at `<dir>`
+    # itself (an object of that very key makes `stat` answer "a file", not "a folder").
     # The folder is listed before the ledgers are read: a shard is claimed before it gets
     # its name, so one a concurrent build of another partition just wrote is in its ledger.
     candidates: list[tuple[str, Entry]] = []  # (relative path, its listing)
