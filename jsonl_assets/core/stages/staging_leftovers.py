@@ -53,7 +53,9 @@ def clear_stale_staging(
     uploads = getattr(store, "incomplete_uploads", None)
     if uploads is not None:  # a prefix may hold nothing but an upload
         prefix = f"{os.fspath(root).split('://', 1)[1].partition('/')[2]}/"
-        found |= {key[len(prefix) :].split("/", 1)[0] for key in uploads(root)}
+        found |= {
+            key[len(prefix) :].split("/", 1)[0] for key in uploads(root) if key.startswith(prefix)
+        }
     cleared = []
     for name in sorted(found - keep):
         owner = root / name
