@@ -83,6 +83,15 @@ def test_the_filesystem_root_is_refused_at_load_time(tmp_path: Path) -> None:
         assert error.key == f"output.{key}" and "filesystem root" in error.message
 
 
+def test_a_bucket_root_is_refused_at_load_time(tmp_path: Path) -> None:
+    # Like the filesystem root: at `s3://bucket` the package's report (`<dir>-report/`) would
+    # land inside the package, and every later build would call it foreign. Refused before any
+    # request reaches the bucket (no server runs here).
+    for key, url in (("dir", "s3://bucket"), ("quarantine_dir", "s3://bucket/"), ("dir", "gs://b")):
+        error = _refused(_project(tmp_path / key, **{key: url}))
+        assert error.key == f"output.{key}" and "is a bucket root" in error.message
+
+
 def test_the_home_dir_and_folders_above_it_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -238,8 +247,13 @@ def test_own_orphans_are_still_removed_even_without_the_work_dir(
          "output.dir", "the source root"),  # not reached by the glob: refused all the same
         ({"output.dir": "s3://b/raw"}, ["s3://b/raw/x.jsonl"],
          "output.dir", "the source root"),
-        ({"output.dir": "s3://b"}, ["s3://b/raw/*.jsonl"],
-         "output.dir", "holds s3://b/raw, which sources[0].paths[0]"),
+        ({"output.dir": "s3://b/data"}, ["s3://b/data/raw/*.jsonl"],
+         "output.dir", "holds s3://b/data/raw, which sources[0].paths[0]"),
+        ({"output.dir": "s3://b"}, ["s3://src/raw/*.jsonl"], "output.dir", "is a bucket root"),
+        ({"output.dir": "gs://b/pkg", "output.quarantine_dir": "gs://q/"}, [],
+         "output.quarantine_dir", "gs://q/ is a bucket root"),
+        ({"output.dir": "az://c", "output.quarantine_dir": "az://c/q"}, [],
+         "output.dir", "is a bucket root"),
     ],
 )  # fmt: skip
 def test_object_storage_locations_obey_the_same_rules(

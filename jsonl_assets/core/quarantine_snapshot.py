@@ -7,28 +7,42 @@ folder). Before metadata.json is committed, the manifest stage writes the snapsh
 `<quarantine_dir>/snapshots/<digest of the metadata.json bytes>.json`, naming each partition's
 folder and files: a reader holding a metadata.json finds exactly that build's quarantine
 (`published_quarantine`). Each file is claimed in a work-dir ledger before it gets its name,
-so the retention GC (package_gc.py) removes only files this project wrote.
+so the retention GC (package_gc.py) removes only files this project wrote. A copy killed
+midway (a multipart upload on object storage) is cleared by the partition's next publish.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
 
 from jsonl_assets.core.rules.reject_reasons import STAGE_RATE
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.shard_families import snapshot_digest
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.base import copy_file_in, read_bytes, store_for, write_bytes
 from jsonl_assets.core.store.package_files import claim, ledger_names
+from jsonl_assets.core.store.url import is_url
 from jsonl_assets.core.store.work_files import PartitionDirs
 
 SNAPSHOTS: Final = "snapshots"
 LEDGER: Final = "quarantine_files"
 MANIFEST: Final = "metadata.json"
 _READ: Final = 4 << 20
+_QUARANTINE_PATH: Final = re.compile(
+    rf"(?:(?:{'|'.join(OBJECTIVES)})-(?:{'|'.join(SPLITS)})-[0-9a-f]{{16}}/"
+    rf"(?:{'|'.join(STAGE_RATE)})\.jsonl|{SNAPSHOTS}/[0-9a-f]{{16}}\.json)"
+)
+
+
+def is_quarantine_path(rel: str) -> bool:
+    """Whether `rel` (relative to the quarantine dir) has the shape of a file this module
+    writes: `<objective>-<split>-<16 hex>/<stage>.jsonl` or `snapshots/<16 hex>.json`."""
+    return _QUARANTINE_PATH.fullmatch(rel) is not None
 
 
 def pointer_rel(metadata: bytes) -> str:
@@ -76,6 +90,7 @@ def publish_quarantine(dirs: PartitionDirs) -> dict[str, Any]:
         found.append((stage, source, *_digest(source)))
     folder = f"{dirs.family_prefix}-{snapshot_digest((s.name, h, n) for _, s, h, n, _ in found)}"
     store = store_for(dirs.quarantine_root)
+    remove_partial_copies(dirs)
     files = []
     for stage, source, sha, size, lines in found:
         rel = f"{folder}/{source.name}"
@@ -86,6 +101,22 @@ def publish_quarantine(dirs: PartitionDirs) -> dict[str, Any]:
             copy_file_in(store, source, target, _READ)
         files.append({"path": rel, "stage": stage, "sha256": sha, "bytes": size, "records": lines})
     return {"folder": folder, "files": files}
+
+
+def remove_partial_copies(dirs: PartitionDirs) -> int:
+    """Clear what a killed copy left in any of the partition's quarantine folders (this
+    build's or an earlier one's): an incomplete multipart upload on object storage (never
+    visible, but billed until aborted), a hidden `.partial` file on disk. Returns how many."""
+    root = dirs.quarantine_root
+    store = store_for(root)
+    if is_url(root):  # an upload is no object: its folder may list nothing
+        return store.remove_partials(root, f"{dirs.family_prefix}-")
+    pattern = re.compile(rf"{re.escape(dirs.family_prefix)}-[0-9a-f]{{16}}")
+    return sum(
+        store.remove_partials(root / entry.name)
+        for entry in list(store.list(root))
+        if entry.is_dir and not entry.is_symlink and pattern.fullmatch(entry.name)
+    )
 
 
 def write_pointer(

@@ -18,6 +18,7 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store.work_files import PartitionDirs
 
 DEFAULT_CONTENT_TYPE: Final = "general"
@@ -41,6 +42,25 @@ def snapshot_digest(files: Iterable[tuple[str, str, int]]) -> str:
     name of a content-addressed folder (of shards, or of a partition's quarantine)."""
     listed = sorted([Path(name).name, sha, size] for name, sha, size in files)
     return hashlib.sha256(orjson.dumps(listed)).hexdigest()[:SNAPSHOT_DIGEST_CHARS]
+
+
+_PARTITION: Final = (
+    f"(?:{'|'.join(map(re.escape, OBJECTIVES))})-(?:{'|'.join(map(re.escape, SPLITS))})"
+)
+_SHARD_PATH: Final = re.compile(
+    rf"data/(?:(?P<folder>{_PARTITION})-[0-9a-f]{{{SNAPSHOT_DIGEST_CHARS}}}/)?"
+    rf"(?P<family>{_PARTITION})-(?:[a-z0-9][a-z0-9_]*-)?\d{{5}}\.jsonl(?:\.gz|\.zst)?"
+)
+
+
+def is_shard_path(rel: str) -> bool:
+    """Whether `rel` (relative to the package) has the shape of a shard path this project
+    writes: `data/<objective>-<split>-<16 hex>/<objective>-<split>[-<type>]-NNNNN.jsonl[.zst|.gz]`
+    (its snapshot folder) or, as before snapshot folders, `data/<that file name>`. Nothing
+    else - `metadata.json`, `../x`, an absolute path, a README - is ever a shard of ours,
+    whatever a metadata.json or a ledger says."""
+    found = _SHARD_PATH.fullmatch(rel)
+    return found is not None and found["folder"] in (None, found["family"])
 
 
 def shard_name_pattern(family_prefix: str) -> re.Pattern[str]:

@@ -30,6 +30,7 @@ from jsonl_assets.core.config.output_dirs import (
     check_own_dirs,
     check_source_overlap,
     check_url_dirs,
+    check_url_roots,
 )
 from jsonl_assets.core.config.pipeline import (
     DatasetConfig,
@@ -226,6 +227,9 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
     try:  # object-storage locations cannot hold a local dir nor lie in one
         check_own_dirs(
             {f"output.{name}": p for name, p in dirs.items() if not isinstance(p, StoreURL)}
+        )
+        check_url_roots(
+            {f"output.{name}": os.fspath(p) for name, p in dirs.items() if isinstance(p, StoreURL)}
         )
     except DirProblem as exc:
         raise ConfigError(cfg_path, exc.key, exc.message) from None

@@ -8,7 +8,9 @@ glob's wildcards can reach count: a package beside the config is the common layo
 matched through a symlink into one of the dirs is refused too. So a build never reads back
 its own output, nor ships its work or quarantine files inside the package. Object-storage
 locations (`s3://`, `gs://`, `az://`) obey the same rules, compared as key prefixes
-(`check_url_dirs`): there is no symlink nor `..` there to follow.
+(`check_url_dirs`): there is no symlink nor `..` there to follow. A bucket (or container)
+root is refused like the filesystem root: the package is the prefix `<dir>/`, and its report
+(`<dir>-report/`) would land inside it.
 """
 
 from __future__ import annotations
@@ -112,11 +114,25 @@ def url_path(url: str) -> PurePosixPath:
     return PurePosixPath("/", f"{canonical}:", *(p for p in url.split("://", 1)[1].split("/") if p))
 
 
+def check_url_roots(dirs: Mapping[str, str]) -> None:
+    """`dirs`: dotted key -> object-storage location. None may be a bucket (or container)
+    root: like the filesystem root, it is no folder of its own (and the package's report,
+    `<dir>-report/`, would land inside the package)."""
+    for key, url in dirs.items():
+        if len(url_path(url).parts) <= 3:  # `/`, `<scheme>:`, the bucket
+            raise DirProblem(
+                key,
+                f"{url} is a bucket root; choose a prefix of its own "
+                "(for example s3://bucket/package)",
+            )
+
+
 def check_url_dirs(dirs: Mapping[str, str], sources: Sequence[tuple[str, Sequence[str]]]) -> None:
     """`dirs`: dotted key -> object-storage location, in config order; `sources`: (dotted key
     of the source, its object-storage globs). The two may not be one location nor lie in one
     another, and neither may lie in a glob's source root (its parts before the first wildcard)
     nor hold it."""
+    check_url_roots(dirs)
     own = {key: url_path(url) for key, url in dirs.items()}
     _check_apart(own, dirs, "location")
     for source_key, patterns in sources:

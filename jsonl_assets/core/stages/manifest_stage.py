@@ -9,7 +9,8 @@ metadata.json replaced, atomically, and only the version this build started from
 (snapshot_base.py): a publisher that lost the race publishes nothing. Then shards no longer
 listed are retired and, after the retention window, removed (package_gc.py). The snapshot's
 quarantine pointer is written just before metadata.json (quarantine_snapshot.py): the
-quarantine a reader of this metadata.json finds is this build's, already whole.
+quarantine a reader of this metadata.json finds is this build's, already whole. On object
+storage, the staging prefixes no build can adopt any more go too (staging_leftovers.py).
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.manifest_builder import PartitionShards, build_manifest, manifest_bytes
 from jsonl_assets.core.quarantine_snapshot import pointer_rel, read_pointer, write_pointer
-from jsonl_assets.core.rules.spec_vocabulary import SPLITS
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.stage_report import StageError
+from jsonl_assets.core.stages.staged_shards import STAGED_OBJECTS
+from jsonl_assets.core.stages.staging_leftovers import clear_quietly
 from jsonl_assets.core.stages.validate_stage import IDS
 from jsonl_assets.core.store.atomic_files import write_atomic
 from jsonl_assets.core.store.base import PreconditionFailed, read_bytes, store_for
@@ -235,6 +238,14 @@ def _publish(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> Mani
             cfg.output.retention_hours,
             quarantine=quarantine,
         )
+        own = [
+            partition_dirs(cfg.output.work_dir, cfg.output.quarantine_dir, cfg.output.dir, o, s)
+            for o in OBJECTIVES
+            for s in SPLITS
+        ]
+        result.collected += [
+            f"{STAGED_OBJECTS}/{name}/" for name in clear_quietly(cfg.output.dir, own)
+        ]
     result.seconds = time.perf_counter() - started
     return result
 

@@ -26,13 +26,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
+
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.line_batch import LineBatch
 from jsonl_assets.core.shard_families import FamilyContent, file_family, snapshot_folder
 from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal, ShardWriteError, ShardWriter
 from jsonl_assets.core.source_fingerprints import file_sha256
-from jsonl_assets.core.store.base import store_for
+from jsonl_assets.core.store.base import store_for, write_bytes
 from jsonl_assets.core.store.package_files import LOCK_PREFIX
 from jsonl_assets.core.store.url import is_url
 from jsonl_assets.core.store.work_files import PartitionDirs, read_marker, write_marker
@@ -41,6 +43,7 @@ STAGED_DIR: Final = "staged"
 MARKER: Final = "staged.json"
 FRAME_THREADS: Final = 2
 STAGED_OBJECTS: Final = f"{LOCK_PREFIX}-staged"  # in a package on object storage
+OWNER: Final = "owner.json"  # in a staging prefix: the host and work dir that stage there
 
 
 def staged_root(dirs: PartitionDirs) -> Path:
@@ -51,8 +54,22 @@ def staged_root(dirs: PartitionDirs) -> Path:
     server-side copy (the digest of the host and work dir keeps builders apart)."""
     if not is_url(dirs.package):
         return dirs.work / STAGED_DIR
+    return staging_owner(dirs) / dirs.family_prefix
+
+
+def staging_owner(dirs: PartitionDirs) -> Path:
+    """`<package>/.jsonl-assets-staged/<digest of the host and the partition's work dir>`:
+    the prefix that holds what this host and work dir stage for the partition (object
+    storage only), and its `owner.json` (`OWNER`: who, for `staging_leftovers.py`)."""
     owner = hashlib.sha256(f"{socket.gethostname()}:{dirs.work.resolve()}".encode()).hexdigest()
-    return dirs.package / STAGED_OBJECTS / owner[:16] / dirs.family_prefix
+    return dirs.package / STAGED_OBJECTS / owner[:16]
+
+
+def _claim_staging(dirs: PartitionDirs) -> None:
+    """Write the staging prefix's `owner.json` (before any upload under it)."""
+    if is_url(dirs.package):
+        doc = {"host": socket.gethostname(), "work": str(dirs.work.resolve())}
+        write_bytes(staging_owner(dirs) / OWNER, orjson.dumps(doc, option=orjson.OPT_SORT_KEYS))
 
 
 class StagedShards:
@@ -60,6 +77,7 @@ class StagedShards:
 
     def __init__(self, cfg: PipelineConfig, dirs: PartitionDirs, background: bool = True) -> None:
         discard(dirs)
+        _claim_staging(dirs)
         self.cfg = cfg
         self.dirs = dirs
         self.root = staged_root(dirs)
@@ -202,15 +220,16 @@ def staged_folder(dirs: PartitionDirs, staged: dict[str, Any]) -> str:
 
 def discard(dirs: PartitionDirs) -> None:
     """Remove the staged shards and their marker (the marker first: it vouches for them); on
-    object storage, abort the multipart uploads a killed pass left under the staging prefix."""
+    object storage, abort the multipart uploads a killed pass left under the staging prefix
+    and remove the prefix (`owner.json` included)."""
     store = store_for(dirs.work)
     store.remove(dirs.file(MARKER))
     with contextlib.suppress(OSError):
         store.remove(dirs.work / STAGED_DIR, recursive=True)
-    root = staged_root(dirs)
-    if is_url(root):
-        store_for(root).remove_partials(root)
-        store_for(root).remove(root, recursive=True)
+    if is_url(dirs.package):
+        owner = staging_owner(dirs)
+        store_for(owner).remove_partials(owner)
+        store_for(owner).remove(owner, recursive=True)
 
 
 def adopt(

@@ -21,10 +21,11 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
-from jsonl_assets.core.shard_families import SNAPSHOT_FOLDER, shard_name_pattern
+from jsonl_assets.core.shard_families import SNAPSHOT_FOLDER, is_shard_path, shard_name_pattern
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.atomic_files import is_partial_name
 from jsonl_assets.core.store.base import Entry, read_bytes, store_for, write_bytes
+from jsonl_assets.core.store.url import is_url
 
 LEDGER: Final = "package_files"
 MANIFEST: Final = "metadata.json"
@@ -94,13 +95,17 @@ def own_manifest(package: Path) -> dict[str, Any] | None:
 
 
 def listed_shards(doc: dict[str, Any] | None) -> set[str]:
+    """The shard paths a metadata.json lists that have the shape of ours (`is_shard_path`):
+    a hand-edited document naming `../x`, `/etc/x` or `metadata.json` makes none of them
+    ours."""
     names: set[str] = set()
     files = doc.get("files") if doc else None
     for entry in files if isinstance(files, list) else []:
         shards = entry.get("shards") if isinstance(entry, dict) else None
         for shard in shards if isinstance(shards, list) else []:
-            if isinstance(shard, dict) and isinstance(shard.get("path"), str):
-                names.add(shard["path"])
+            path = shard.get("path") if isinstance(shard, dict) else None
+            if isinstance(path, str) and is_shard_path(path):
+                names.add(path)
     return names
 
 
@@ -118,9 +123,12 @@ def owned(package: Path, work_dir: Path) -> tuple[set[str], bool]:
 def foreign_files(package: Path, work_dir: Path) -> list[str]:
     """Paths (relative to the package) of what this project did not write."""
     store = store_for(package)
-    st = store.stat(package)
-    if st is None or not st.is_dir:
-        return []
+    if not is_url(package):
+        st = store.stat(package)
+        if st is None or not st.is_dir:
+            return []
+    # On object storage the package is the prefix `<dir>/`, listed whatever sits at `<dir>`
+    # itself (an object of that very key makes `stat` answer "a file", not "a folder").
     # The folder is listed before the ledgers are read: a shard is claimed before it gets
     # its name, so one a concurrent build of another partition just wrote is in its ledger.
     candidates: list[tuple[str, Entry]] = []  # (relative path, its listing)

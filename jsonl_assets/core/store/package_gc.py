@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
 
-from jsonl_assets.core.quarantine_snapshot import claimed_files, pointer_files
+from jsonl_assets.core.quarantine_snapshot import claimed_files, is_quarantine_path, pointer_files
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+from jsonl_assets.core.shard_families import is_shard_path
 from jsonl_assets.core.store.base import read_bytes, store_for, write_bytes
 from jsonl_assets.core.store.package_files import (
     ledger_names,
@@ -88,6 +90,7 @@ def collect_garbage(
         retired_path(work_dir),
         retention_hours * 3600,
         now,
+        is_shard_path,
     )
     if quarantine is not None:
         removed += _retire(
@@ -98,6 +101,7 @@ def collect_garbage(
             retired_path(work_dir, RETIRED_QUARANTINE),
             retention_hours * 3600,
             now,
+            is_quarantine_path,
         )
     return removed
 
@@ -110,11 +114,16 @@ def _retire(
     path: Path,
     retention: float,
     now: float,
+    ours_shape: Callable[[str], bool],
 ) -> list[str]:
     """Under `root`: retire the files ours (in a ledger, or `previous`) but not `listed`,
     remove those retired for `retention` seconds (and the folders they leave empty), and
-    settle the ledgers. Returns the paths removed, relative to `root`."""
-    ours = set().union(*ledgers.values()) | previous
+    settle the ledgers. Returns the paths removed, relative to `root`.
+
+    Only a name with the shape of a file this project writes there (`ours_shape`: a shard
+    path, a quarantine file or pointer) is ever retired or removed: whatever else a ledger
+    or the replaced document names (`../x`, an absolute path, `metadata.json`) is left alone."""
+    ours = {name for name in set().union(*ledgers.values()) | previous if ours_shape(name)}
     before = _load(path)
     retired = {name: before.get(name, now) for name in sorted(ours - listed)}
     store = store_for(root)
