@@ -301,7 +301,7 @@ def _inputs(
         if is_url(pattern):  # object storage: the URL is the file's name in traces
             try:
                 urls = store_glob(pattern)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # no such bucket, an unnameable key
                 raise ConfigError(cfg_path, f"{key}.paths[{n}]", f"{pattern}: {exc}") from None
             if not urls:
                 raise ConfigError(
