@@ -1,6 +1,6 @@
 """Source globs on object storage, against real servers on loopback: a key that is also a
 prefix is read, hidden names are matched as on local disk, a key that would be read under
-another name is refused (config error)."""
+another name is refused (config error; C12 in verify)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import pytest
 from jsonl_assets.core.config import ConfigError, load_config
 from jsonl_assets.core.config.source_globs import expand_glob
 from jsonl_assets.core.store.base import read_bytes, store_for
-from jsonl_assets.core.store.url import store_glob
+from jsonl_assets.core.store.url import StoreURL, store_glob
+from jsonl_assets.core.verify.package import verify_package
 
 from .conftest import build_with_core, write_config
 from .object_server import ObjectServer
+from .test_package_verifier import sft_record, simple_package
 
 
 def _lines(start: int, count: int) -> bytes:
@@ -91,3 +93,25 @@ def test_a_glob_matching_a_key_read_under_another_name_is_a_config_error(
     with pytest.raises(ConfigError, match="cannot be read under its own name") as caught:
         load_config(_config(tmp_path, [s3.url(pattern)]))
     assert caught.value.key == "sources[0].paths[0]" and repr(key) in str(caught.value)
+
+
+@pytest.mark.slow
+def test_verify_refuses_a_shard_path_that_names_another_key(
+    s3: ObjectServer, tmp_path: Path
+) -> None:
+    shard = simple_package(tmp_path / "local", [sft_record("s1")])
+    data = (tmp_path / "local" / shard["path"]).read_bytes()
+    meta = orjson.loads((tmp_path / "local" / "metadata.json").read_bytes())
+    good = orjson.dumps(meta)
+    _put(s3, f"ok/{shard['path']}", data)
+    _put(s3, "ok/metadata.json", good)
+    assert verify_package(StoreURL(s3.url("ok"))).ok
+    for n, path in enumerate(
+        (shard["path"].replace("/", "//"), shard["path"] + "/", shard["path"] + "?versionId=x")
+    ):
+        meta["files"][0]["shards"][0]["path"] = path
+        _put(s3, f"p{n}/metadata.json", orjson.dumps(meta))
+        _put(s3, f"p{n}/{shard['path']}", data)  # only under the normal key
+        report = verify_package(StoreURL(s3.url(f"p{n}")))
+        assert not report.ok and [f.rule for f in report.findings] == ["C12"], path
+        assert "read as another object" in report.findings[0].message
