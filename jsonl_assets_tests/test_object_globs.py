@@ -1,6 +1,7 @@
-"""Source globs on object storage, against real servers on loopback: a key that is also a
-prefix is read, hidden names are matched as on local disk, a key that would be read under
-another name is refused (config error; C12 in verify)."""
+"""Source globs and shard paths on object storage, against real servers on loopback: a key
+that is also a prefix is read, hidden names are matched as on local disk, a key that would be
+read under another name is refused (config error; C12 in verify), an unsupported URL scheme is
+a config error at load time, and a missing output bucket stops a build before it reads."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from jsonl_assets.core.config import ConfigError, load_config
+from jsonl_assets.core.config import ConfigError, check_buckets, load_config
 from jsonl_assets.core.config.source_globs import expand_glob
 from jsonl_assets.core.store.base import read_bytes, store_for
 from jsonl_assets.core.store.url import StoreURL, store_glob
@@ -115,3 +116,49 @@ def test_verify_refuses_a_shard_path_that_names_another_key(
         report = verify_package(StoreURL(s3.url(f"p{n}")))
         assert not report.ok and [f.rule for f in report.findings] == ["C12"], path
         assert "read as another object" in report.findings[0].message
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("sources[0].paths[0]", "s3a://bucket/raw/*.jsonl"),
+        ("sources[0].paths[0]", "https://127.0.0.1:1/raw/a.jsonl"),
+        ("output.dir", "s3a://bucket/pkg"),
+        ("output.quarantine_dir", "http://127.0.0.1:1/q"),
+    ],
+)
+@pytest.mark.parametrize("list_files", [True, False])
+def test_an_unsupported_scheme_is_a_config_error(
+    tmp_path: Path, where: str, value: str, list_files: bool
+) -> None:
+    output = {"dir": "pkg", "quarantine_dir": "q", "work_dir": "work"}
+    paths = ["raw/*.jsonl"]
+    if where.startswith("output."):
+        output[where.split(".")[1]] = value
+    else:
+        paths = [value]
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.jsonl").write_bytes(_lines(0, 1))
+    with pytest.raises(ConfigError, match="unsupported URL scheme") as caught:
+        load_config(_config(tmp_path, paths, output), list_files=list_files)
+    assert caught.value.key == where and value in str(caught.value)
+    assert "s3://" in str(caught.value)  # the supported schemes are named
+
+
+@pytest.mark.slow
+def test_a_missing_output_bucket_stops_the_build_before_it_reads(
+    s3: ObjectServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jsonl_assets.cli import main
+
+    _put(s3, "raw/a.jsonl", _lines(0, 10))
+    for name in ("dir", "quarantine_dir"):
+        output = {"dir": s3.url("pkg"), "quarantine_dir": s3.url("q"), "work_dir": "work"}
+        output[name] = "s3://no-such-bucket-here/x"
+        config = _config(tmp_path, [s3.url("raw/*.jsonl")], output)
+        with pytest.raises(ConfigError, match="'no-such-bucket-here' does not exist"):
+            check_buckets(load_config(config))
+        assert main(["build", "--config", str(config)]) == 2
+        err = capsys.readouterr().err
+        assert f"output.{name}" in err and "does not exist" in err
+        assert not (tmp_path / "work").exists()  # no source was read, no stage ran

@@ -265,6 +265,17 @@ class ObjectStore:
             if not missing_ok:
                 raise FileNotFoundError(2, "no such object", os.fspath(path)) from None
 
+    def bucket_exists(self, bucket: str) -> bool:
+        """False only if the store says there is no such bucket (any other failure: True,
+        the build's first write finds out)."""
+        try:
+            self.fs.info(bucket)
+        except FileNotFoundError:
+            return False
+        except Exception:
+            return True
+        return True
+
     def objects(self, bucket: str, prefix: str) -> Iterator[tuple[str, FileStat]]:
         """Every object of `bucket` whose key starts with `prefix`, by its key, with the
         listing's stat (a flat listing: no folders)."""

@@ -286,6 +286,13 @@ class S3Store(ObjectStore):
             raise FileNotFoundError(2, "no such object", os.fspath(path))
         self.call("delete_object", Bucket=bucket, Key=key)
 
+    def bucket_exists(self, bucket: str) -> bool:
+        try:
+            self.call("head_bucket", Bucket=bucket)
+        except Exception as exc:
+            return not _missing(exc)  # 403 and the like: it may exist, writes will tell
+        return True
+
     def objects(self, bucket: str, prefix: str) -> Iterator[tuple[str, FileStat]]:
         """Every object under `prefix` as the listing names it (s3fs would report a key that
         is also the prefix of others as a folder, and cut one at `?versionId=`)."""
