@@ -22,7 +22,13 @@ from typing import Any
 from jsonl_assets.cli_arguments import byte_size, positive_int, seconds
 from jsonl_assets.core import build_summary, build_workers
 from jsonl_assets.core.chunks import progress, runners
-from jsonl_assets.core.config import CONFIG_ENV_VAR, ConfigError, PipelineConfig, load_config
+from jsonl_assets.core.config import (
+    CONFIG_ENV_VAR,
+    ConfigError,
+    PipelineConfig,
+    check_buckets,
+    load_config,
+)
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.store.package_lock import TOKEN_ENV, Holder, PackageBusyError, PackageLock
 from jsonl_assets.core.store.url import listed_once
@@ -99,9 +105,12 @@ def _lock_package(package: Path, wait: float | None) -> PackageLock:
 
 
 def _config_or_none(path: str | os.PathLike[str] | None) -> PipelineConfig | None:
-    """The loaded config, or None after printing why it is refused (file, key, reason)."""
+    """The loaded config, or None after printing why it is refused (file, key, reason): its
+    output buckets are checked too, before any source is read."""
     try:
-        return load_config(path)
+        cfg = load_config(path)
+        check_buckets(cfg)
+        return cfg
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return None

@@ -10,7 +10,7 @@ import dagster as dg
 from jsonl_assets.core.build import build_records, build_shards, publish
 from jsonl_assets.core.chunks.plan import recorded_plan
 from jsonl_assets.core.chunks.runners import process_runner
-from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.config import PipelineConfig, check_buckets
 from jsonl_assets.core.manifest_builder import PartitionShards
 from jsonl_assets.core.rules.rate_checks import RateEvaluation, RateGate
 from jsonl_assets.core.source_fingerprints import read_partition_version
@@ -208,6 +208,7 @@ def record_stages(
     for the `shards` step. A failed parse_failure_rate check leaves transformed and validated
     unmaterialised, as Dagster would block separate steps."""
     cfg = pipeline.load()
+    check_buckets(cfg)  # before any source is read
     dirs = pipeline.dirs(cfg, context.partition_key)
     gate = RateGate(cfg, dirs.key)  # the core's gate; the checks below are its view
     with chunk_progress_logged(context.log):

@@ -20,6 +20,7 @@ import dagster as dg
 from jsonl_assets.core.build import build_partition, dirs_for
 from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, run_chunk
 from jsonl_assets.core.chunks.plan import plan_chunks, recorded_chunk_plan
+from jsonl_assets.core.config import check_buckets
 from jsonl_assets.core.malloc_tuning import tune_malloc
 from jsonl_assets.core.stages.record_stages import stage_fingerprints
 from jsonl_assets.defs.executors import chunks_executor
@@ -41,6 +42,7 @@ def plan(
 ) -> Iterator[dg.DynamicOutput[str]]:
     """The partition's chunk plan (in the step's metadata); one output per chunk."""
     cfg = pipeline.load()
+    check_buckets(cfg)  # before any source is read
     dirs = dirs_for(cfg, config.partition)
     fps = stage_fingerprints(cfg, dirs)
     chunk_plan = plan_chunks(cfg, dirs, fps["extracted"])

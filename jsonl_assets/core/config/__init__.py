@@ -5,6 +5,7 @@ from jsonl_assets.core.config.errors import ConfigError
 from jsonl_assets.core.config.loading import (
     CONFIG_ENV_VAR,
     DEFAULT_CONFIG_PATH,
+    check_buckets,
     load_config,
     parse_config,
     resolve_config_path,
@@ -28,6 +29,7 @@ __all__ = [
     "SourceConfig",
     "SourceInput",
     "Thresholds",
+    "check_buckets",
     "load_config",
     "parse_config",
     "resolve_config_path",

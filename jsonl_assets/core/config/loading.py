@@ -51,7 +51,14 @@ from jsonl_assets.core.rules.quality_policy import (
     parse_policy,
 )
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
-from jsonl_assets.core.store.url import StoreURL, is_url, location, store_glob
+from jsonl_assets.core.store.url import (
+    StoreURL,
+    is_url,
+    location,
+    missing_bucket,
+    scheme_problem,
+    store_glob,
+)
 from jsonl_assets.core.traces import file_name
 from jsonl_assets.core.verify.toolsets import toolset_errors
 
@@ -146,6 +153,26 @@ def parse_config(data: Any, cfg_path: Path, *, list_files: bool = True) -> Pipel
     )
 
 
+def check_buckets(cfg: PipelineConfig) -> None:
+    """`ConfigError` unless the bucket of an object-storage `output.dir` or `quarantine_dir`
+    exists: a build writes objects into it and never creates one, so it checks this before it
+    reads any source (a request to the store: `load_config` makes none for its output)."""
+    for name in ("dir", "quarantine_dir"):
+        path = getattr(cfg.output, name)
+        if isinstance(path, StoreURL):
+            try:
+                bucket = missing_bucket(path)
+            except ValueError as exc:  # the backend's client library is not installed
+                raise ConfigError(cfg.path, f"output.{name}", str(exc)) from None
+            if bucket is not None:
+                raise ConfigError(
+                    cfg.path,
+                    f"output.{name}",
+                    f"{path}: the bucket {bucket!r} does not exist (a build writes into a "
+                    "bucket, it never creates one)",
+                )
+
+
 def _override(base: Thresholds, given: SourceThresholds) -> Thresholds:
     return Thresholds(
         **{
@@ -214,6 +241,10 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
             "output.max_records_per_shard",
             "set max_records_per_shard, max_bytes_per_shard or both",
         )
+    for name in ("dir", "quarantine_dir"):
+        problem = scheme_problem(getattr(o, name))
+        if problem is not None:
+            raise ConfigError(cfg_path, f"output.{name}", problem)
     if is_url(o.work_dir):
         raise ConfigError(
             cfg_path, "output.work_dir", "must be a local folder (it is scratch); got a URL"
@@ -305,7 +336,7 @@ def _inputs(
         if is_url(pattern):  # object storage: the URL is the file's name in traces
             try:
                 urls = store_glob(pattern)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # no such bucket, an unnameable key, no backend
                 raise ConfigError(cfg_path, f"{key}.paths[{n}]", f"{pattern}: {exc}") from None
             if not urls:
                 raise ConfigError(
@@ -362,6 +393,10 @@ def _source(
             f"{key}.paths",
             "must be a glob or a non-empty list of globs (relative to the config file)",
         )
+    for n, pattern in enumerate(patterns):
+        problem = scheme_problem(pattern)
+        if problem is not None:
+            raise ConfigError(cfg_path, f"{key}.paths[{n}]", problem)
     inputs = _inputs(cfg_path, root, key, s.format, patterns) if list_files else {}
     read_options = s.read_options or {}
     for file_format in sorted({i.format for i in inputs.values()}):

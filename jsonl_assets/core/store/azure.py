@@ -76,6 +76,7 @@ class AzureStore(ObjectStore):
 
     SCHEMES: ClassVar[tuple[str, ...]] = ("az", "abfs")
     SCHEME = "az"
+    CUT_AT = ("?versionid=",)  # adlfs reads the key before it (and that version)
 
     def make_fs(self) -> Any:
         file_system = client_class("adlfs", "AzureBlobFileSystem", "az://", "azure")

@@ -27,6 +27,7 @@ from jsonl_assets.core.store.base import (
     copy_file_in,
     ensure_version,
 )
+from jsonl_assets.core.store.object_keys import listing_prefix, matching_keys, pattern_parts
 from jsonl_assets.core.store.url import is_url
 
 READ_BLOCK: Final = 4 << 20  # read-ahead of a streamed read
@@ -130,6 +131,7 @@ class ObjectStore:
     PINS_READS: bool = False
     POLARS_READS: bool = False
     PART_BYTES: int = 8 << 20  # bytes a part of an upload holds before it is sent
+    CUT_AT: tuple[str, ...] = ()  # where the client cuts a key (a version query)
 
     def __init__(self) -> None:
         self._fs: Any = None
@@ -263,12 +265,39 @@ class ObjectStore:
             if not missing_ok:
                 raise FileNotFoundError(2, "no such object", os.fspath(path)) from None
 
+    def bucket_exists(self, bucket: str) -> bool:
+        """False only if the store says there is no such bucket (any other failure: True,
+        the build's first write finds out)."""
+        try:
+            self.fs.info(bucket)
+        except FileNotFoundError:
+            return False
+        except Exception:
+            return True
+        return True
+
+    def objects(self, bucket: str, prefix: str) -> Iterator[tuple[str, FileStat]]:
+        """Every object of `bucket` whose key starts with `prefix`, by its key, with the
+        listing's stat (a flat listing: no folders)."""
+        folder = prefix.rpartition("/")[0]
+        root = f"{bucket}/{folder}" if folder else bucket
+        try:
+            found = self.fs.find(root, detail=True)
+        except FileNotFoundError:
+            return
+        for name, info in found.items():
+            key = name[len(bucket) + 1 :]
+            if info.get("type") != "directory" and key.startswith(prefix):
+                yield key, self.info_stat(info)
+
     def glob(self, pattern: str) -> dict[str, FileStat]:
-        """The objects matching `pattern` (fsspec glob: `*`, `?`, `[...]`, `**`): URL -> its
-        stat from the listing (so that a build asks nothing more of an object to know it)."""
-        found = self.fs.glob(self.key(pattern), detail=True)
-        return {
-            f"{self.SCHEME}://{k}": self.info_stat(v)
-            for k, v in found.items()
-            if v.get("type") != "directory"
-        }
+        """The objects matching `pattern` (`*`, `?`, `[...]`, `**`, with glob.glob's rules,
+        object_keys.py): URL -> its stat from the listing (so that a build asks nothing more
+        of an object to know it). `UnnameableKey` if it matches a key that cannot be read
+        under its own name."""
+        text = os.fspath(pattern)
+        rest = text.split("://", 1)[1] if "://" in text else text
+        bucket, _, key_glob = rest.partition("/")
+        listed = dict(self.objects(bucket, listing_prefix(pattern_parts(key_glob))))
+        keys = matching_keys(key_glob, ((k, st.size) for k, st in listed.items()), self.CUT_AT)
+        return {f"{self.SCHEME}://{bucket}/{k}": listed[k] for k in keys}

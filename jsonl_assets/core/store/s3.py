@@ -174,6 +174,7 @@ class S3Store(ObjectStore):
 
     SCHEMES: ClassVar[tuple[str, ...]] = ("s3",)
     SCHEME = "s3"
+    CUT_AT = ("?versionId=",)  # s3fs reads the key before it (and that version)
     PART_BYTES = PART_BYTES
     PINS_READS = True
     POLARS_READS = True
@@ -284,6 +285,27 @@ class S3Store(ObjectStore):
         if not missing_ok and self.stat(path) is None:
             raise FileNotFoundError(2, "no such object", os.fspath(path))
         self.call("delete_object", Bucket=bucket, Key=key)
+
+    def bucket_exists(self, bucket: str) -> bool:
+        try:
+            self.call("head_bucket", Bucket=bucket)
+        except Exception as exc:
+            return not _missing(exc)  # 403 and the like: it may exist, writes will tell
+        return True
+
+    def objects(self, bucket: str, prefix: str) -> Iterator[tuple[str, FileStat]]:
+        """Every object under `prefix` as the listing names it (s3fs would report a key that
+        is also the prefix of others as a folder, and cut one at `?versionId=`)."""
+        token: dict[str, str] = {}
+        while True:
+            page = self.call("list_objects_v2", Bucket=bucket, Prefix=prefix, **token)
+            for item in page.get("Contents", []):
+                etag = str(item.get("ETag", "")).strip('"')
+                modified = nanoseconds(item.get("LastModified"))
+                yield item["Key"], FileStat(int(item.get("Size", 0)), modified, etag=etag)
+            if not page.get("IsTruncated"):
+                return
+            token = {"ContinuationToken": page["NextContinuationToken"]}
 
     def _keys(self, bucket: str, prefix: str) -> Iterator[str]:
         token: dict[str, str] = {}

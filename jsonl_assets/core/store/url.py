@@ -13,12 +13,25 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from jsonl_assets.core.store.base import FileStat, read_bytes, store_for, url_scheme
+from jsonl_assets.core.store.base import FileStat, backends, read_bytes, store_for, url_scheme
 
 
 def is_url(text: str | os.PathLike[str]) -> bool:
     """Whether `text` names a location of a non-local store (`s3://`, `gs://` ...)."""
     return url_scheme(text) not in ("", "file")
+
+
+def scheme_problem(text: str | os.PathLike[str]) -> str | None:
+    """Why the URL `text` names no store here (a scheme no backend serves), or None."""
+    scheme = url_scheme(text)
+    known = backends()
+    if scheme in ("", "file") or scheme in known:
+        return None
+    supported = ", ".join(f"{s}://" for s in sorted(known) if s)
+    return (
+        f"{os.fspath(text)!r}: unsupported URL scheme {scheme}:// (supported: plain paths, "
+        f"{supported})"
+    )
 
 
 class StoreURL(os.PathLike[str]):
@@ -88,7 +101,7 @@ class StoreURL(os.PathLike[str]):
         return self._url[len(prefix) :]
 
 
-_listings: list[dict[str, dict[str, FileStat]]] = []  # the open `listed_once` scopes
+_listings: list[dict[str, Any]] = []  # the open `listed_once` scopes
 
 
 @contextlib.contextmanager
@@ -112,6 +125,18 @@ def store_glob(pattern: str) -> dict[str, FileStat]:
     if _listings:
         _listings[-1][pattern] = listed
     return listed
+
+
+def missing_bucket(url: str | os.PathLike[str]) -> str | None:
+    """The bucket (container) of the URL `url` if the store says it does not exist; None if it
+    does, or if the store cannot tell (a refused or failed request: the build finds out)."""
+    store = store_for(url)
+    bucket = os.fspath(url).split("://", 1)[1].partition("/")[0]
+    cache = _listings[-1] if _listings else {}
+    key = f"bucket:{url_scheme(url)}://{bucket}"
+    if key not in cache:
+        cache[key] = store.bucket_exists(bucket)  # type: ignore[attr-defined]
+    return None if cache[key] else bucket
 
 
 def location(text: str | os.PathLike[str]) -> Any:

@@ -1,7 +1,9 @@
 """Path safety for names a manifest declares (C12 for shards, G1 for the asset index).
 
 C12 also rejects NUL characters, backslash-rooted and UNC paths, and a path that resolves
-(through symlinks) outside the package directory.
+(through symlinks) outside the package directory; on object storage, a path that names no key
+of its own (`data//x`, `data/x/`, `data/x?versionId=1`: the URL or the client would read
+another key).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import re
 from pathlib import Path
 from typing import Final
 
+from jsonl_assets.core.store.base import store_for
+from jsonl_assets.core.store.object_keys import key_problem
 from jsonl_assets.core.store.url import is_url
 from jsonl_assets.core.verify.report import show
 
@@ -29,8 +33,9 @@ def path_problem(package_dir: Path, path: str) -> str | None:
         return f"path {show(path)} has a drive letter or URI scheme"
     if ".." in re.split(r"[/\\]", path):
         return f"path {show(path)} has a '..' segment"
-    if is_url(package_dir):
-        return None  # object storage: no symlinks, and the checks above keep it inside
+    if is_url(package_dir):  # no symlinks, and the checks above keep it inside
+        problem = key_problem(path, getattr(store_for(package_dir), "CUT_AT", ()))
+        return f"path {show(path)} is read as another object: {problem}" if problem else None
     try:
         root = package_dir.resolve()
         target = (root / path).resolve()
