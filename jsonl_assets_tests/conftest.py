@@ -13,14 +13,26 @@ import orjson
 import pytest
 import yaml
 
-from jsonl_assets_tests.azurite_server import azure, azure_endpoint  # noqa: F401 - fixtures
+from jsonl_assets_tests.azurite_server import azure, azure_endpoint, connection_string  # noqa: F401 - fixtures
+from jsonl_assets_tests.gcs_server import EMULATOR_ENV as GCS_EMULATOR_ENV
 from jsonl_assets_tests.gcs_server import gcs, gcs_endpoint  # noqa: F401 - fixtures
-from jsonl_assets_tests.moto_server import s3, s3_endpoint  # noqa: F401 - fixtures
+from jsonl_assets_tests.moto_server import aws_env, s3, s3_endpoint  # noqa: F401 - fixtures
 from jsonl_assets_tests.object_server import object_store  # noqa: F401 - fixtures
 
 # Builds in tests skip report.html and DATACARD.md (matplotlib: ~1-2 s a build); the report's
 # own tests (jsonl_assets_tests/core/report/) turn it back on.
 os.environ.setdefault("JSONL_ASSETS_REPORT", "0")
+
+# No test reaches an address outside loopback: an object-store client that no fixture pointed
+# at its loopback server finds a closed loopback port and dummy keys (so no cloud metadata
+# service is asked for credentials either). The `s3`, `gcs` and `azure` fixtures override these.
+DEAD_ENDPOINT = "http://127.0.0.1:9"
+for _key, _value in {
+    **aws_env(DEAD_ENDPOINT),
+    GCS_EMULATOR_ENV: DEAD_ENDPOINT,
+    "AZURE_STORAGE_CONNECTION_STRING": connection_string(DEAD_ENDPOINT),
+}.items():
+    os.environ.setdefault(_key, _value)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = REPO / "data"
