@@ -25,7 +25,7 @@ from jsonl_assets.core.verify import report as report_module
 from jsonl_assets.core.verify import shard_stream, verify_limits
 from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets.core.verify.report import FINDINGS_PER_RULE_FILE, VerifyReport
-from jsonl_assets.core.verify.verify_limits import VerifyLimits, bounded_lines
+from jsonl_assets.core.verify.verify_limits import VerifyLimits
 from jsonl_assets_tests.test_package_verifier import cpt_record, sft_record, write_meta, write_shard
 from jsonl_assets_tests.test_verify_hostile import RSS_BOUND_KB, assert_error, run_verify
 
@@ -136,11 +136,16 @@ def test_short_lines_give_the_findings_of_a_line_by_line_reading(
     st.lists(st.sampled_from([b"", b" ", b"\n", b"ab", b"\n\n", b"x" * 9, b"\t\n"]), max_size=30),
     st.integers(1, 12),
 )
-def test_blocks_hold_the_lines_bounded_lines_gives(parts: list[bytes], max_line: int) -> None:
+def test_blocks_hold_the_lines_of_the_stream(parts: list[bytes], max_line: int) -> None:
+    """The lines of the whole stream, split at once; a line past `max_line` as its length."""
+
     def chunks() -> Iterator[bytes]:
         yield from parts
 
-    expected = list(bounded_lines(chunks(), max_line))
+    lines = b"".join(parts).split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()  # the newline ends the last line
+    expected = [line if len(line) <= max_line else len(line) for line in lines]
     got: list[bytes | int] = []
     for block in verify_limits.bounded_blocks(chunks(), max_line):
         if isinstance(block, int):

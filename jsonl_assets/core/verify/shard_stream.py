@@ -16,7 +16,7 @@ from typing import BinaryIO, Final, cast
 import zstandard
 
 from jsonl_assets.core.compression import READ_CHUNK, TruncatedInput, iter_decompressed
-from jsonl_assets.core.verify.verify_limits import MiB, bounded_lines, capped, open_regular
+from jsonl_assets.core.verify.verify_limits import MiB, capped, open_regular
 
 HEAD_BYTES: Final = 4  # enough for every codec's magic bytes
 
@@ -82,10 +82,6 @@ class ShardStream:
         else:
             source = iter_decompressed(cast(BinaryIO, self), codec, chunk)
         return source if cap is None else capped(source, cap)
-
-    def lines(self, codec: str, cap: int | None, max_line: int) -> Iterator[bytes | int]:
-        """The decompressed lines (see `verify_limits.bounded_lines`)."""
-        return bounded_lines(self.chunks(codec, cap), max_line)
 
     def close(self) -> None:
         self._raw.close()

@@ -7,8 +7,9 @@
   growing file cannot keep the verifier busy) and hashes what it reads.
 * `capped` stops a decompressed stream past `VerifyLimits.decompressed_cap` bytes, counted
   over the whole file (every gzip member or zstd frame of it together).
-* `bounded_lines` splits chunks into lines but never holds more than `max_line_bytes` of one
-  line: a longer line is reported by its length and its bytes are dropped as they stream by.
+* `bounded_blocks` splits chunks into blocks of lines but never holds more than
+  `max_line_bytes` of one line: a longer line is reported by its length and its bytes are
+  dropped as they stream by.
   `bounded_blocks` gives the same lines a chunk's worth at a time, and `block_lines` the
   lines of a block with each run of blank lines as its count, found with bytes operations.
 * Past `VerifyLimits.max_shard_errors` errors a shard's records are no longer parsed.
@@ -188,63 +189,14 @@ def capped(chunks: Iterator[bytes], cap: int) -> Iterator[bytes]:
         yield chunk
 
 
-def bounded_lines(chunks: Iterator[bytes], max_line: int) -> Iterator[bytes | int]:
-    """Split chunks into lines (without the newline). A line longer than `max_line` bytes is
-    yielded as its length (an int) and never held. A final line without a newline is
-    yielded; an incomplete line before an exception from `chunks` is not (unless it is
-    already too long: its length so far is yielded, then the exception is raised)."""
-    pending: list[bytes] = []
-    pending_len = 0
-    skipping = False  # inside an over-long line: its bytes are counted, not kept
-    try:
-        for chunk in chunks:
-            if pending or skipping:
-                newline = chunk.find(b"\n")
-                if newline < 0:
-                    pending_len += len(chunk)
-                    if not skipping:
-                        if pending_len > max_line:
-                            pending, skipping = [], True
-                        else:
-                            pending.append(chunk)
-                    continue
-                length = pending_len + newline
-                if skipping or length > max_line:
-                    yield length
-                else:
-                    pending.append(chunk[:newline])
-                    yield b"".join(pending)
-                pending, pending_len, skipping = [], 0, False
-                chunk = chunk[newline + 1 :]
-            parts = chunk.split(b"\n")
-            tail = parts.pop()
-            if len(chunk) <= max_line:
-                yield from parts
-            else:
-                for part in parts:
-                    yield part if len(part) <= max_line else len(part)
-            if tail:
-                pending_len = len(tail)
-                if pending_len > max_line:
-                    skipping = True
-                else:
-                    pending.append(tail)
-    except Exception:
-        if skipping:  # already too long, wherever the stream broke: still reported
-            yield pending_len
-        raise
-    if skipping:
-        yield pending_len
-    elif pending:
-        yield b"".join(pending)
-
-
 def bounded_blocks(chunks: Iterator[bytes], max_line: int) -> Iterator[bytes | int]:
-    """`bounded_lines` by blocks: each bytes item is one or more whole lines joined by
-    `\\n` (`item.split(b"\\n")` gives them, so a block never ends with its last newline), an
-    int the length of a line longer than `max_line` (never held). Lines come in the order
-    and with the contents `bounded_lines` gives, but a chunk's lines stay in one block, so a
-    caller can count or scan them with bytes operations instead of one step per line."""
+    """The lines of `chunks` (without their newlines), by blocks: each bytes item is one or
+    more whole lines joined by `\\n` (`item.split(b"\\n")` gives them, so a block never ends
+    with its last newline), an int the length of a line longer than `max_line` (never held).
+    A chunk's lines stay in one block, so a caller can count or scan them with bytes
+    operations instead of one step per line. A final line without a newline is yielded; an
+    incomplete line before an exception from `chunks` is not (unless it is already too long:
+    its length so far is yielded, then the exception is raised)."""
     pending: list[bytes] = []
     pending_len = 0
     skipping = False  # inside an over-long line: its bytes are counted, not kept
