@@ -8,6 +8,7 @@ such an item is rejected like any other invalid JSON instead of being written al
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from typing import Final
@@ -109,23 +110,15 @@ def surrogate_checked(chunks: Iterator[bytes]) -> Iterator[bytes]:
     between two chunks is looked at whole)."""
     scanner = _Scanner()
     try:
-        for chunk in chunks:
+        for chunk in itertools.chain(chunks, (None,)):  # None: the end, decide what is held
             try:
-                ready = scanner.feed(chunk)
+                ready = scanner.feed(chunk or b"", final=chunk is None)
             except LoneSurrogate:
                 if scanner.ready:
                     yield scanner.ready
                 raise
             if ready:
                 yield ready
-        try:
-            ready = scanner.feed(b"", final=True)
-        except LoneSurrogate:
-            if scanner.ready:
-                yield scanner.ready
-            raise
-        if ready:
-            yield ready
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:

@@ -205,34 +205,23 @@ def _too_large(lineno: int, prefix: bytes, size: int, limit: int) -> Rejection:
     )
 
 
+def _line(lineno: int, reason: str, detail: str, line: bytes) -> Rejection:
+    """Line `lineno` rejected whole, with its bytes."""
+    return Rejection(position=lineno, reason=reason, detail=detail, raw=line, raw_size=len(line))
+
+
 def _not_an_object(lineno: int, value: Any, line: bytes) -> Rejection:
-    return Rejection(
-        position=lineno,
-        reason="not_an_object",
-        detail=f"line holds a JSON {json_type_of(value)}, not an object",
-        raw=line,
-        raw_size=len(line),
-    )
+    detail = f"line holds a JSON {json_type_of(value)}, not an object"
+    return _line(lineno, "not_an_object", detail, line)
 
 
 def _unsupported(lineno: int, why: str, line: bytes) -> Rejection:
-    return Rejection(
-        position=lineno,
-        reason="unsupported_value",
-        detail=f"line {lineno}: {why}; the record is not written rather than altered",
-        raw=line,
-        raw_size=len(line),
-    )
+    detail = f"line {lineno}: {why}; the record is not written rather than altered"
+    return _line(lineno, "unsupported_value", detail, line)
 
 
 def _repeated(lineno: int, key: str, line: bytes) -> Rejection:
-    return Rejection(
-        position=lineno,
-        reason="duplicate_key",
-        detail=f"line {lineno}: {repeated_key_detail(key)}",
-        raw=line,
-        raw_size=len(line),
-    )
+    return _line(lineno, "duplicate_key", f"line {lineno}: {repeated_key_detail(key)}", line)
 
 
 def _classify(lineno: int, line: bytes, exc: orjson.JSONDecodeError) -> Rejection | None:
