@@ -127,13 +127,13 @@ class Store(Protocol):
     SCHEMES: ClassVar[tuple[str, ...]]  # the URL schemes it serves ("": plain paths)
 
     PINS_READS: ClassVar[bool]
+    """Whether every request of `open_read(..., version=...)` is conditional on the version
+    (S3's If-Match), so that no byte of another version can be read: then nothing needs to
+    be checked after a read. A local file is checked when opened, and can still change."""
     POLARS_READS: ClassVar[bool]
     """Whether polars reads this store's paths itself, with the same credentials and
     endpoint (local paths; S3 through the AWS environment). Else a Parquet file is copied to
     a local scratch file through `open_read` first."""
-    """Whether every request of `open_read(..., version=...)` is conditional on the version
-    (S3's If-Match), so that no byte of another version can be read: then nothing needs to
-    be checked after a read. A local file is checked when opened, and can still change."""
 
     def open_read(
         self,
