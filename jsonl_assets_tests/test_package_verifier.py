@@ -609,6 +609,27 @@ def test_asset_index_rules(tmp_path: Path) -> None:
     assert "G1" in rules(verify_package(tmp_path), "error")
 
 
+def test_an_asset_line_that_repeats_a_key_or_holds_an_inexact_number_is_g2(
+    tmp_path: Path,
+) -> None:
+    """As D1 for a record: a reader keeps one of two values, or changes the number."""
+    simple_package(tmp_path, [cpt_record("d1")], objective="cpt")
+    meta = orjson.loads((tmp_path / "metadata.json").read_bytes())
+    meta["asset_index"] = {"path": "assets.jsonl"}
+    (tmp_path / "metadata.json").write_bytes(orjson.dumps(meta))
+    (tmp_path / "assets.jsonl").write_bytes(
+        b'{"asset_id": "a", "uri": "s3://x/a.png", "uri": "s3://x/b.png"}\n'
+        b'{"asset_id": "b", "uri": "s3://x/b.png", "bytes": 123456789012345678901234567890}\n'
+        b'{"asset_id": "c", "uri": "s3://x/c.png", "metadata": {"w": 0.10000000000000000001}}\n'
+        b'{"asset_id": "d", "uri": "s3://x/d.png", "metadata": {"k": "1e400 as text"}}\n'
+    )
+    report = verify_package(tmp_path)
+    g2 = [(f.line, f.message) for f in report.findings if f.rule == "G2"]
+    assert [line for line, _ in g2] == [1, 2, 3]
+    assert "repeats the key 'uri'" in g2[0][1]
+    assert g2[1][1].startswith("bytes: ") and g2[2][1].startswith("metadata.w: ")
+
+
 def test_duplicate_ids_and_split_leakage(tmp_path: Path) -> None:
     train = write_shard(
         tmp_path, "data/sft-train-00000.jsonl", [sft_record("a"), sft_record("b"), sft_record("a")]

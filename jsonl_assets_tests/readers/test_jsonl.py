@@ -319,3 +319,17 @@ def test_an_object_that_repeats_a_key_is_duplicate_key_at_any_depth(tmp_path: Pa
     assert rejections(items) == [(1, "duplicate_key"), (2, "duplicate_key"), (7, "duplicate_key")]
     assert "repeats the key 'k'" in items[1].detail and items[1].raw == lines[1]
     assert [r[0] for r in records(items)] == [3, 4, 5, 6]
+
+
+def test_a_repeated_key_hidden_by_escaped_colons_is_duplicate_key(tmp_path: Path) -> None:
+    """A colon written as an escape comes back as `:` in the parsed value's JSON, so it could
+    make up for the colon a repeated key lost: such a line is always checked key by key."""
+    lines = [
+        b'{"k\\u003a": 1, "k\\u003a": 2}',
+        b'{"a": 1, "a": "\\u003A"}',
+        b'{"a\\u003a": 1, "b\\u003b": 2}',  # escapes, no repeat
+    ]
+    items = read(tmp_path, b"\n".join(lines) + b"\n")
+    assert rejections(items) == [(1, "duplicate_key"), (2, "duplicate_key")]
+    assert "repeats the key 'k:'" in items[0].detail
+    assert [r[0] for r in records(items)] == [3]

@@ -8,8 +8,8 @@ only ends a key, and a colon in a string is written as it is (JSON has no reason
 it), so a record's text holds no more colons than its parsed value's compact JSON unless a
 key was repeated (the repeated member's colon, and those in its dropped value, are gone).
 Only then is the record parsed again, by the standard library with a hook that sees every
-key, to name the key. A source that writes colons as `\\u003a` could hide a repeated key
-from the count; nothing else can.
+key, to name the key. A line with an escape in `\\u0030`-`\\u003f` (which could be an escaped
+colon, written back as `:`) is always parsed again.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class _Repeated(ValueError):
 def repeated_key(line: bytes, value: Any) -> str | None:
     """The first key an object in `line` repeats (`value` is `line` parsed), or None."""
     try:
-        if line.count(b":") <= orjson.dumps(value).count(b":"):
+        if b"\\u003" not in line and line.count(b":") <= orjson.dumps(value).count(b":"):
             return None
     except orjson.JSONEncodeError:
         pass  # nested past orjson's 254 levels: rejected later as unserializable

@@ -4,6 +4,8 @@ The index file is read through `shard_stream.ShardStream` like a shard: only a r
 inside the package, no larger than `max_shard_bytes` on disk (else G1, not read),
 decompressed within the expansion cap, lines bounded (a longer line is G2), blank lines
 counted by runs and, past `max_shard_errors` errors in it, no longer parsed (as a shard's).
+A line that repeats a key or holds a number a 64-bit reader would change is G2, as D1 is for
+a record.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.compression import TruncatedInput, detect_compression
+from jsonl_assets.core.readers.duplicate_keys import repeated_key
+from jsonl_assets.core.readers.exact_numbers import jsonl_problem, suspect_offsets
 from jsonl_assets.core.rules import ERROR, WARNING
 from jsonl_assets.core.verify.paths import path_problem
 from jsonl_assets.core.verify.report import METADATA_FILE, Finding, Sink, jtype, show, too_long
@@ -135,6 +139,15 @@ def _check_asset_line(
     if type(asset) is not dict:
         sink.error("G2", path, line_no, f"asset must be an object, got {jtype(asset)}")
         return
+    key = repeated_key(line, asset)
+    if key is not None:
+        sink.error(
+            "G2", path, line_no, f"an object repeats the key {show(key)}: a reader keeps one value"
+        )
+    if suspect_offsets(line) and (why := jsonl_problem(line, asset)) is not None:
+        sink.error(
+            "G2", path, line_no, f"{why}: a reader of 64-bit integers and doubles would change it"
+        )
     for key in ("asset_id", "uri"):
         if type(asset.get(key)) is not str:
             sink.error("G2", path, line_no, f"asset needs a string {show(key)}")
