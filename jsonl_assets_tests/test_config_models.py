@@ -89,6 +89,24 @@ def test_a_cron_dagster_accepts_loads(tmp_path: Path) -> None:
         assert load_config(path).schedule_cron == cron
 
 
+@pytest.mark.parametrize("when", ["2025-02-30T12:00:00Z", "2025-03-01T25:61:99Z", "2025-03-01"])
+def test_an_impossible_created_at_is_a_config_error(tmp_path: Path, when: str) -> None:
+    """The shape alone is not enough: `verify` would warn A10 on the published package."""
+    path = _config(tmp_path, adapter="chat")
+    text = path.read_text()
+    path.write_text(text.replace("dataset:\n", f"dataset:\n  created_at: '{when}'\n", 1))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == "dataset.created_at" and "ISO-8601" in info.value.message
+
+
+def test_a_real_created_at_loads(tmp_path: Path) -> None:
+    path = _config(tmp_path, adapter="chat")
+    text = path.read_text()
+    path.write_text(text.replace("dataset:\n", "dataset:\n  created_at: '2024-02-29T23:59:59Z'\n"))
+    assert load_config(path).dataset.created_at == "2024-02-29T23:59:59Z"
+
+
 @pytest.mark.parametrize(("source", "key", "words"), CASES, ids=[c[1] for c in CASES])
 def test_option_errors_name_the_option_and_the_allowed_names(
     tmp_path: Path, source: dict[str, Any], key: str, words: list[str]

@@ -282,7 +282,7 @@ def test_wrong_record_count(tmp_path: Path) -> None:
     assert finding.message == "record_count is 2 but the shard holds 1"
 
 
-@pytest.mark.parametrize("count", [True, -1, 1.0, "1"])
+@pytest.mark.parametrize("count", [True, -1, 1.5, "1"])
 def test_record_count_must_be_a_non_negative_integer(tmp_path: Path, count: object) -> None:
     simple_package(tmp_path, [sft_record("a")], shard={"record_count": count})
     report = verify_package(tmp_path)
@@ -379,12 +379,27 @@ def test_extension_disagrees_with_compression(tmp_path: Path) -> None:
     assert report.ok and rules(report) == {"C14"}
 
 
+def test_integral_numbers_written_with_a_fraction_are_counts(tmp_path: Path) -> None:
+    """JSON Schema 2020-12 (the spec's schemas) reads 1.0 as the integer 1."""
+    media = {"type": "image", "ref": {"uri": "s3://x/a.png"}, "bytes": 10.0}
+    record = {"id": "m", "messages": [msg("user", media), msg("assistant", text("ok"))]}
+    shard = write_shard(tmp_path, "data/sft-train-00000.jsonl", [record])
+    shard["record_count"] = 1.0
+    write_meta(tmp_path, [{"split": "train", "objective": "sft", "shards": [shard]}])
+    report = verify_package(tmp_path)
+    assert report.ok and not rules(report, "error")
+    shard["record_count"] = 1.5
+    write_meta(tmp_path, [{"split": "train", "objective": "sft", "shards": [shard]}])
+    assert rules(verify_package(tmp_path), "error") == {"C16"}
+
+
 def test_unsafe_shard_paths(tmp_path: Path) -> None:
     pkg = tmp_path / "pkg"
     outside = tmp_path / "outside.jsonl"
     outside.write_bytes(encode([sft_record("x")]))
     (pkg / "data").mkdir(parents=True)
     os.symlink(outside, pkg / "data" / "link.jsonl")
+    (pkg / "data" / "real.jsonl").write_bytes(encode([sft_record("y")]))
     paths = [
         str(outside),
         "../outside.jsonl",
@@ -392,6 +407,7 @@ def test_unsafe_shard_paths(tmp_path: Path) -> None:
         "data/link.jsonl",
         "C:/data/x.jsonl",
         "s3://bucket/x.jsonl",
+        "data/real.jsonl/",  # pathlib drops the slash; `cat` says "Not a directory"
     ]
     write_meta(
         pkg, [{"split": "train", "objective": "sft", "shards": [{"path": p} for p in paths]}]
@@ -405,6 +421,7 @@ def test_unsafe_shard_paths(tmp_path: Path) -> None:
     assert "'..' segment" in messages[1] and "'..' segment" in messages[2]
     assert "resolves outside the package directory" in messages[3]
     assert "drive letter or URI scheme" in messages[4] and "URI scheme" in messages[5]
+    assert "ends with a separator" in messages[6]
 
 
 def test_symlink_inside_package_is_fine(tmp_path: Path) -> None:

@@ -193,7 +193,7 @@ ERROR_CASES = [
     pytest.param("sft", sft(msg("user", image(uri="s3://x", path="y")), msg("assistant")), ["D17"], id="D17-ref-key"),
     pytest.param("sft", sft(msg("user", {**image(), "bytes": -1}), msg("assistant")), ["D18"], id="D18-negative"),
     pytest.param("sft", sft(msg("user", {**image(), "bytes": True}), msg("assistant")), ["D18"], id="D18-bool"),
-    pytest.param("sft", sft(msg("user", {**image(), "bytes": 2.0}), msg("assistant")), ["D18"], id="D18-float"),
+    pytest.param("sft", sft(msg("user", {**image(), "bytes": 2.5}), msg("assistant")), ["D18"], id="D18-float"),
     pytest.param("sft", sft(msg("user", {**image(), "sha256": 1}), msg("assistant")), ["D18"], id="D18-sha"),
     pytest.param("sft", sft(msg("user", {**image(), "mime_type": None}), msg("assistant")), ["D18"], id="D18-mime"),
     pytest.param("sft", sft(msg("user", image(asset_id="nope")), msg("assistant")), ["D19"], id="D19"),

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from jsonl_assets.core.adapters import ADAPTERS
 from jsonl_assets.core.readers import READERS
 from jsonl_assets.core.rules.spec_vocabulary import SPLITS
+from jsonl_assets.core.rules.vocabulary import is_iso_datetime
 
 SOURCE_SPLITS: Final = (*SPLITS, "auto")
 SHARD_BY: Final = ("objective", "content_type")
@@ -44,7 +45,7 @@ class Dataset(Model):
     @field_validator("created_at")
     @classmethod
     def _iso(cls, value: str | None) -> str | None:
-        if value is not None and not ISO_DATETIME.match(value):
+        if value is not None and not (ISO_DATETIME.match(value) and is_iso_datetime(value)):
             raise ValueError(
                 f"must be an ISO-8601 date-time like 2025-03-01T12:00:00Z, got {value!r}"
             )

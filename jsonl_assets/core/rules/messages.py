@@ -18,6 +18,7 @@ from jsonl_assets.core.rules.vocabulary import (
     MESSAGE_KEYS,
     PART_KEYS,
     REF_KEYS,
+    is_count,
     json_type_name,
     short,
 )
@@ -253,7 +254,7 @@ def _media(w: Walk, part: dict[str, Any], kind: str, loc: Loc) -> None:
                 w.report("D17.both", loc)
     if other_keys:
         size = part.get("bytes", 0)
-        if type(size) is not int or size < 0:
+        if not is_count(size):
             w.report("D18.bytes", loc, short(size))
         for key in ("sha256", "mime_type"):
             value = part.get(key, "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final
 
 from jsonl_assets.core.rules.spec_vocabulary import MEDIA_PART_TYPES, OBJECTIVES, PART_TYPES
@@ -59,3 +60,21 @@ def short(value: object, limit: int = 60) -> str:
 
 def is_number(value: object) -> bool:
     return type(value) is int or type(value) is float
+
+
+def is_count(value: object) -> bool:
+    """A non-negative integer as JSON Schema 2020-12 reads one: `3` and `3.0` alike."""
+    if type(value) is float:
+        return value.is_integer() and value >= 0
+    return type(value) is int and value >= 0
+
+
+def is_iso_datetime(text: str) -> bool:
+    """Whether `text` is a real ISO-8601 date-time (a bare date is not one)."""
+    if len(text) < 11:
+        return False
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True

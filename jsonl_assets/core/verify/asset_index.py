@@ -19,6 +19,7 @@ from jsonl_assets.core.compression import TruncatedInput, detect_compression
 from jsonl_assets.core.readers.duplicate_keys import repeated_key
 from jsonl_assets.core.readers.exact_numbers import jsonl_problem, suspect_offsets
 from jsonl_assets.core.rules import ERROR, WARNING
+from jsonl_assets.core.rules.vocabulary import is_count
 from jsonl_assets.core.verify.paths import path_problem
 from jsonl_assets.core.verify.report import METADATA_FILE, Finding, Sink, jtype, show, too_long
 from jsonl_assets.core.verify.shard_stream import ShardStream
@@ -157,7 +158,7 @@ def _check_asset_line(
     for key in ("mime_type", "sha256"):
         if key in asset and type(asset[key]) is not str:
             sink.error("G3", path, line_no, f"{key}: must be a string, got {jtype(asset[key])}")
-    if "bytes" in asset and (type(asset["bytes"]) is not int or asset["bytes"] < 0):
+    if "bytes" in asset and not is_count(asset["bytes"]):
         sink.error(
             "G3",
             path,

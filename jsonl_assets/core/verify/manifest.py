@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -20,6 +19,7 @@ import orjson
 from jsonl_assets.core.readers.duplicate_keys import repeated_key
 from jsonl_assets.core.readers.exact_numbers import jsonl_problem, suspect_offsets
 from jsonl_assets.core.rules.spec_vocabulary import SCHEMA_VERSION
+from jsonl_assets.core.rules.vocabulary import is_iso_datetime
 from jsonl_assets.core.verify.report import METADATA_FILE, Sink, jtype, show
 from jsonl_assets.core.verify.verify_limits import Unreadable, VerifyLimits, read_capped
 
@@ -127,7 +127,7 @@ def check_manifest(meta: dict[str, Any], sink: Sink) -> None:
         ):
             err("A9", "dataset.tags: must be an array of strings")
         created = dataset.get("created_at")
-        if type(created) is str and not _is_datetime(created):
+        if type(created) is str and not is_iso_datetime(created):
             warn("A10", f"dataset.created_at: {show(created)} is not an ISO-8601 date-time")
         _unknown_keys(dataset, _DATASET_KEYS, "dataset", warn)
 
@@ -169,16 +169,6 @@ def _unknown_keys(
     for key in obj:
         if key not in known:
             warn("A11", f"{where}.{key}: unknown key")
-
-
-def _is_datetime(text: str) -> bool:
-    if len(text) < 11:  # a bare date is not a date-time
-        return False
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
 
 
 def check_defaults(meta: dict[str, Any], toolsets: Mapping[str, Any], sink: Sink) -> str | None:

@@ -19,6 +19,7 @@ from typing import Any, Final
 from jsonl_assets.core.compression import detect_compression
 from jsonl_assets.core.rules import RecordContext
 from jsonl_assets.core.rules.spec_vocabulary import COMPRESSIONS
+from jsonl_assets.core.rules.vocabulary import is_count
 from jsonl_assets.core.verify.ids import IdSink
 from jsonl_assets.core.verify.paths import path_problem
 from jsonl_assets.core.verify.records import read_records
@@ -206,12 +207,12 @@ def _declared_count(shard: Mapping[str, Any], path: str, sink: Sink) -> int | No
     if "record_count" not in shard:
         return None
     value = shard["record_count"]
-    if type(value) is not int or value < 0:
+    if not is_count(value):
         sink.error(
             "C16", path, None, f"record_count must be a non-negative integer, got {show(value)}"
         )
         return None
-    return value
+    return int(value)
 
 
 def _declared_sha(shard: Mapping[str, Any], path: str, sink: Sink) -> str | None:
