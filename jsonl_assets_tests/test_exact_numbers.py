@@ -159,9 +159,10 @@ def test_parquet_decimal_and_uint64_come_out_exactly_or_are_quarantined(
     assert all(e["reason"] == "unsupported_value" for e in entries)
 
 
-def test_a_big_integer_an_adapter_makes_is_unsupported_value(tmp_path: Path) -> None:
+def test_a_big_integer_an_adapter_makes_is_adapter_unsupported_value(tmp_path: Path) -> None:
     """Before: qa_reference's numeric answer `#### 123456789012345678901234567890` was
-    quarantined as `unserializable` with a detail about nesting depth."""
+    quarantined as `unserializable` with a detail about nesting depth, then as the reader
+    code `unsupported_value` (counted toward parse_failure_rate): it is the adapter's doing."""
     (tmp_path / "raw").mkdir()
     rows = [
         {"question": "What is 2+2?", "answer": "#### 4"},
@@ -193,5 +194,7 @@ def test_a_big_integer_an_adapter_makes_is_unsupported_value(tmp_path: Path) -> 
         .read_bytes()
         .splitlines()
     ]
-    assert [(e["reason"], e["trace"]["line"]) for e in entries] == [("unsupported_value", 2)]
+    assert [(e["reason"], e["trace"]["line"]) for e in entries] == [
+        ("adapter:unsupported_value", 2)
+    ]
     assert "beyond 64 bits" in entries[0]["detail"]

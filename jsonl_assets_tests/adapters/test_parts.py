@@ -9,6 +9,7 @@ from jsonl_assets.core.adapters.base import AdapterError
 from jsonl_assets.core.adapters.parts import (
     REASON_CODES,
     CallTracker,
+    embedded_json,
     get_path,
     parse_arguments,
     parse_path,
@@ -73,6 +74,33 @@ def test_arguments_and_results() -> None:
     assert result_value("[1, 2]") == {"content": "[1, 2]"}
     assert result_value("{not json") == {"content": "{not json"}
     assert result_value("") == {"content": ""}
+
+
+def test_embedded_json_is_parsed_exactly_or_refused_naming_the_field() -> None:
+    """One function parses every JSON text an adapter finds in a string: arguments, results,
+    ShareGPT function calls, `tools`. Before: orjson.loads changed the numbers and kept the
+    last value of a repeated key."""
+    assert embedded_json('{"n": 18446744073709551615, "f": 0.1}', "x") == {
+        "n": 18446744073709551615,
+        "f": 0.1,
+    }
+    for text, reason, needle in (
+        ('{"n": 123456789012345678901234567890}', "adapter:unsupported_value", "n: the number"),
+        ('{"f": 0.30000000000000000001}', "adapter:unsupported_value", "would be 0.3"),
+        ('{"k": 1, "k": 2}', "adapter:duplicate_key", "repeats the key 'k'"),
+    ):
+        with pytest.raises(AdapterError) as err:
+            embedded_json(text, "messages[3].arguments")
+        assert err.value.reason == reason
+        assert err.value.detail.startswith("messages[3].arguments is JSON text")
+        assert needle in err.value.detail, err.value.detail
+        with pytest.raises(AdapterError) as err:
+            parse_arguments(text, "messages[3].arguments")
+        assert err.value.reason == reason
+        # A result has a lossless fallback: its text.
+        assert result_value(text) == {"content": text}
+    with pytest.raises(orjson.JSONDecodeError):
+        embedded_json("{not json", "x")
 
 
 def test_call_tracker() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from jsonl_assets.core.adapters import build_adapter, resolve_options
 from jsonl_assets.core.adapters.base import Adapted, AdapterError
 from jsonl_assets.core.adapters.qa_reference import parse_number
 from jsonl_assets.core.rules import RecordContext, record_errors, record_problems
+from jsonl_assets.core.rules.reject_reasons import ADAPTER_REJECT_RATE, known_rate
 
 GSM8K_REGEX = r"####\s*(.+?)\s*$"
 
@@ -88,6 +90,66 @@ def test_numeric_parsing_and_tolerance() -> None:
     assert parse_number(".5", "a") == 0.5
     direct = adapt({"question": "q", "answer": 42}, grading="numeric")
     assert direct.record["reference"]["answer"] == 42
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("9007199254740993.0", 9007199254740993),  # an int, not the double 9007199254740992
+        ("18446744073709551615", 2**64 - 1),
+        ("-9223372036854775808", -(2**63)),
+        ("1e20", 1e20),  # beyond 64 bits, but a double holds it exactly
+        ("100000000000000000000", 1e20),
+        ("1.5e300", 1.5e300),
+        ("0.1", 0.1),
+        ("-0.0", 0),
+        ("1,234.5", 1234.5),
+    ],
+)
+def test_numeric_answers_are_written_as_the_number_written(text: str, number: float) -> None:
+    """Before: `9007199254740993.0` became 9007199254740992 (float() then int()), and `1e20`
+    the int 10**20, quarantined as the reader code `unsupported_value`."""
+    value = parse_number(text, "answer")
+    assert value == number and type(value) is type(number)
+    out = adapt(
+        {"question": "q", "answer": f"#### {text}"}, answer_regex=GSM8K_REGEX, grading="numeric"
+    )
+    written = orjson.dumps(out.record["reference"]["answer"])
+    assert Decimal(written.decode()) == Decimal(text.replace(",", ""))
+    assert_valid(out)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("0.30000000000000000001", "it would be 0.3"),
+        ("123456789012345678901234567890", "integer beyond 64 bits"),
+        ("18446744073709551616", "integer beyond 64 bits"),
+        ("1e-400", "it would be 0.0"),
+    ],
+)
+def test_numeric_answers_no_number_holds_are_adapter_unsupported_value(
+    text: str, needle: str
+) -> None:
+    """Before: `0.30000000000000000001` was written as 0.3, silently."""
+    for fn in (
+        lambda: adapt(
+            {"question": "q", "answer": f"#### {text}"}, answer_regex=GSM8K_REGEX, grading="numeric"
+        ),
+        lambda: build_adapter(
+            "mapping",
+            resolve_options(
+                "mapping",
+                {"objective": "rft", "user": "q", "answer": "a", "grading": "numeric"},
+                "rft",
+            ),
+        )({"q": "q", "a": text}),
+    ):
+        with pytest.raises(AdapterError) as err:
+            fn()
+        assert err.value.reason == "adapter:unsupported_value"
+        assert text in err.value.detail and needle in err.value.detail, err.value.detail
+    assert known_rate("adapter:unsupported_value") == ADAPTER_REJECT_RATE
 
 
 def test_any_of() -> None:

@@ -225,3 +225,36 @@ def test_option_validation() -> None:
         resolve_options("sharegpt", {"roles": {}}, "sft")
     with pytest.raises(ValueError, match="role_key' must be str"):
         resolve_options("sharegpt", {"role_key": ["from"]}, "sft")
+
+
+def test_function_calls_no_parsed_value_holds_are_quarantined_observations_kept_as_text() -> None:
+    """Before: `"account": 12345678901234567890123` was written as 1.2345678901234568e+22,
+    `"amount": 0.1000000000000000000001` as 0.1, `"to": "A", "to": "B"` as `"to": "B"`, and
+    the observation `{"txn": 98765432109876543210987}` as `{"txn": 9.876543210987655e+22}`."""
+
+    def conversation(call: str, observation: str) -> dict[str, Any]:
+        return {
+            "conversations": [
+                {"from": "human", "value": "pay"},
+                {"from": "function_call", "value": call},
+                {"from": "observation", "value": observation},
+                {"from": "gpt", "value": "paid"},
+            ]
+        }
+
+    for arguments, reason, needle in (
+        ('{"account": 12345678901234567890123}', "unsupported_value", "arguments.account:"),
+        ('{"amount": 0.1000000000000000000001}', "unsupported_value", "would be 0.1"),
+        ('{"to": "A", "to": "B"}', "duplicate_key", "'to'"),
+        ('"{\\"n\\": 1e400}"', "unsupported_value", "beyond the range"),  # arguments as text
+    ):
+        call = '{"name": "pay", "arguments": ' + arguments + "}"
+        with pytest.raises(AdapterError) as err:
+            adapt(conversation(call, "ok"))
+        assert err.value.reason == "adapter:" + reason
+        assert "conversations[1].value" in err.value.detail
+        assert needle in err.value.detail, err.value.detail
+    observation = '{"txn": 98765432109876543210987}'
+    out = adapt(conversation('{"name": "pay", "arguments": {"to": "A"}}', observation))
+    assert out.record["messages"][2]["content"][0]["result"] == {"content": observation}
+    assert_valid(out)

@@ -6,7 +6,9 @@
 * field access that raises ``AdapterError`` with stable reason codes, including dotted paths
   (``"data.items.0.text"``);
 * tool calls and results: argument parsing, result wrapping, call-id bookkeeping
-  (toolsets are in ``toolsets.py``).
+  (toolsets are in ``toolsets.py``);
+* JSON text held in a string field (``embedded_json``): parsed exactly as written, by the
+  readers' checks, or refused.
 
 Nothing here mutates its input. Dicts built here are new; values taken over from the input
 unchanged (a spec-shaped part, a tool's JSON schema, parsed arguments) are shared, not copied.
@@ -20,6 +22,8 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.adapters.base import AdapterError
+from jsonl_assets.core.readers.exact_json import DUPLICATE_KEY as INEXACT_KEY
+from jsonl_assets.core.readers.exact_json import InexactJson, loads_exact
 from jsonl_assets.core.rules.spec_vocabulary import PART_TYPES
 
 # Stable reason codes. Every AdapterError raised by an adapter uses one of these.
@@ -38,6 +42,10 @@ ANSWER_NOT_FOUND: Final = "adapter:answer_not_found"
 NOT_NUMERIC: Final = "adapter:not_numeric"
 EMPTY_TEXT: Final = "adapter:empty_text"
 NO_INSTANCES: Final = "adapter:no_instances"
+# A value the adapter would have to write altered: a number no JSON value holds exactly (in
+# JSON text held in a string, or a numeric answer), or JSON text whose object repeats a key.
+UNSUPPORTED_VALUE: Final = "adapter:unsupported_value"
+DUPLICATE_KEY: Final = "adapter:duplicate_key"
 
 REASON_CODES: Final = (
     MISSING_FIELD,
@@ -55,6 +63,8 @@ REASON_CODES: Final = (
     NOT_NUMERIC,
     EMPTY_TEXT,
     NO_INSTANCES,
+    UNSUPPORTED_VALUE,
+    DUPLICATE_KEY,
 )
 
 
@@ -330,16 +340,42 @@ def extra_annotations(raw: Mapping[str, Any], known: frozenset[str]) -> dict[str
     return out or None
 
 
+# --------------------------------------------------------------------------- JSON text
+
+
+def embedded_json(text: str | bytes, where: str) -> Any:
+    """The value of the JSON text a string field holds (``where`` names the field), exactly
+    as written. Every adapter parses such text with this (or, with a lossless fallback of its
+    own, with ``loads_exact`` directly).
+
+    Text that is not JSON raises ``orjson.JSONDecodeError`` (each caller has its own code for
+    it). JSON that no parsed value holds exactly raises ``adapter:unsupported_value`` (a number
+    beyond 64 bits or a double, named with its path) or ``adapter:duplicate_key``: there is no
+    lossless way to write it, so the record is quarantined rather than written altered.
+    """
+    try:
+        return loads_exact(text)
+    except InexactJson as exc:
+        if exc.kind == INEXACT_KEY:
+            raise AdapterError(DUPLICATE_KEY, f"{where} is JSON text in which {exc.why}") from None
+        raise AdapterError(
+            UNSUPPORTED_VALUE,
+            f"{where} is JSON text that no parsed value holds as written ({exc.why}): the "
+            "record is not written rather than altered",
+        ) from None
+
+
 # --------------------------------------------------------------------------- tool use
 
 
 def parse_arguments(arguments: Any, where: str) -> Any:
-    """Tool-call arguments: a JSON string is parsed ('' -> {}), other JSON values kept."""
+    """Tool-call arguments: a JSON string is parsed exactly (``embedded_json``; '' -> {}),
+    other JSON values kept."""
     if type(arguments) is str:
         if not arguments.strip():
             return {}
         try:
-            return orjson.loads(arguments)
+            return embedded_json(arguments, where)
         except orjson.JSONDecodeError as exc:
             raise AdapterError(
                 BAD_ARGUMENTS_JSON, f"{where} is not valid JSON ({exc}): {arguments[:200]!r}"
@@ -350,12 +386,13 @@ def parse_arguments(arguments: Any, where: str) -> Any:
 
 
 def result_value(text: str) -> Any:
-    """A tool result from its text: the object when the text is a JSON object, else
-    ``{"content": text}``."""
+    """A tool result from its text: the object when the text is a JSON object parsed exactly
+    (``loads_exact``), else ``{"content": text}`` -- also for an object no parsed value holds
+    exactly (a number beyond 64 bits or a double, a repeated key): the text is kept as is."""
     if text[:1] == "{" or text.lstrip()[:1] == "{":
         try:
-            value = orjson.loads(text)
-        except orjson.JSONDecodeError:
+            value = loads_exact(text)
+        except (orjson.JSONDecodeError, InexactJson):
             return {"content": text}
         if type(value) is dict:
             return value

@@ -10,7 +10,12 @@ message; the answer becomes ``reference``:
   - ``exact_match`` -> ``{"grading": {"type": "exact_match"}, "answer": <text or number>}``;
   - ``numeric`` -> ``{"grading": {"type": "numeric", "tolerance": t}, "answer": <number>}``:
     the answer is parsed after removing thousands separators (``"1,234"`` -> ``1234``), an int
-    when integral, else a float; not a finite number -> ``adapter:not_numeric``;
+    when integral and within 64 bits (``"9007199254740993.0"`` -> ``9007199254740993``), else
+    a float when a double holds it exactly (``"1e20"``, ``"0.5"``); not a finite number
+    (``"1e400"``) -> ``adapter:not_numeric``; a number neither holds exactly
+    (``"0.30000000000000000001"``, ``"1e-400"``, an integer of 30 digits) ->
+    ``adapter:unsupported_value``, never written as another number (numeric grading needs a
+    number, so the text cannot stand in for it);
   - ``any_of`` -> ``{"grading": {"type": "any_of"}, "answers": [...]}``: a list answer is used
     as is; a string is split on ``answers_separator`` (when set; parts stripped, empty parts
     dropped) or used as a one-element list.
@@ -23,6 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, Final, Literal
 
 from pydantic import Field
@@ -31,6 +37,7 @@ from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOption
 from jsonl_assets.core.adapters.parts import (
     ANSWER_NOT_FOUND,
     NOT_NUMERIC,
+    UNSUPPORTED_VALUE,
     missing,
     record_metadata,
     require_object,
@@ -38,6 +45,7 @@ from jsonl_assets.core.adapters.parts import (
     text_message,
     wrong_type,
 )
+from jsonl_assets.core.readers.exact_numbers import INT_MAX, INT_MIN, decimal_problem
 
 GRADINGS: Final = ("exact_match", "numeric", "any_of")
 
@@ -64,16 +72,34 @@ _NUMBER: Final = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 def parse_number(text: str, where: str) -> int | float:
-    """A number from answer text: thousands commas removed, int when integral."""
+    """The number answer text writes, exactly: thousands commas removed; an int when integral
+    and within 64 bits, else a float when a double holds it exactly. Not a finite number ->
+    ``adapter:not_numeric``; a number neither holds -> ``adapter:unsupported_value``."""
     cleaned = text.strip().replace(",", "")
     if not _NUMBER.fullmatch(cleaned):
         raise AdapterError(NOT_NUMERIC, f"{where} {text[:80]!r} is not a number")
-    if "." not in cleaned and "e" not in cleaned and "E" not in cleaned:
-        return int(cleaned)
-    value = float(cleaned)
-    if not math.isfinite(value):
+    value = Decimal(cleaned)
+    # adjusted() first: int() of `1e999999999` would build a billion-digit integer.
+    if value.adjusted() < 20 and value == value.to_integral_value():
+        integral = int(value)
+        if INT_MIN <= integral <= INT_MAX:
+            return integral
+    double = float(value)
+    if not math.isfinite(double):
         raise AdapterError(NOT_NUMERIC, f"{where} {text[:80]!r} is not a finite number")
-    return int(value) if value.is_integer() else value
+    why = decimal_problem(value, cleaned)
+    if why is None:
+        return double
+    if value == value.to_integral_value():
+        why = (
+            "the number is an integer beyond 64 bits that a double does not hold "
+            f"(it would be {double!r})"
+        )
+    raise AdapterError(
+        UNSUPPORTED_VALUE,
+        f"{where} {text[:80]!r}: {why}; numeric grading needs a number, so the record is "
+        "not written rather than altered",
+    )
 
 
 def check_options(options: Mapping[str, Any]) -> re.Pattern[str] | None:

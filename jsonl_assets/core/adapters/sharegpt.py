@@ -34,6 +34,7 @@ from jsonl_assets.core.adapters.parts import (
     BAD_ARGUMENTS_JSON,
     UNKNOWN_ROLE,
     CallTracker,
+    embedded_json,
     extra_annotations,
     missing,
     optional_str,
@@ -81,7 +82,7 @@ class Options(AdapterOptions):
 
 def _calls(value: str, where: str, tracker: CallTracker) -> list[dict[str, Any]]:
     try:
-        parsed = orjson.loads(value)
+        parsed = embedded_json(value, where)
     except orjson.JSONDecodeError as exc:
         raise AdapterError(
             BAD_ARGUMENTS_JSON, f"{where} is not valid JSON ({exc}): {value[:200]!r}"

@@ -13,6 +13,7 @@ from jsonl_assets.core.adapters.base import AdapterError
 from jsonl_assets.core.adapters.parts import (
     BAD_TOOLS,
     CallTracker,
+    embedded_json,
     missing,
     wrong_type,
 )
@@ -75,7 +76,7 @@ def toolset_from_declared(raw_tools: Any, where: str) -> dict[str, Any] | None:
         if not raw_tools.strip():
             return None
         try:
-            raw_tools = orjson.loads(raw_tools)
+            raw_tools = embedded_json(raw_tools, where)
         except orjson.JSONDecodeError as exc:
             raise AdapterError(BAD_TOOLS, f"{where} is not valid JSON ({exc})") from None
     if type(raw_tools) is not list:

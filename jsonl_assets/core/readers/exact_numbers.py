@@ -157,7 +157,7 @@ def value_problem(value: Any) -> str | None:
     return None
 
 
-def jsonl_problem(line: bytes, value: dict[str, Any]) -> str | None:
+def jsonl_problem(line: bytes, value: Any) -> str | None:
     """For a line `suspect` flagged: `<path>: <why>` for its first number that orjson did not
     read with its exact value, or None. `value` is orjson's reading of `line`."""
     tokens = [m for m in _TOKENS.findall(line) if m[:1] != b'"']
@@ -189,7 +189,7 @@ def token_problem(line: bytes) -> str | None:
     return None
 
 
-def _path_of(value: dict[str, Any], k: int, count: int) -> str:
+def _path_of(value: Any, k: int, count: int) -> str:
     """The path of the k-th number of `value` in document order (when the counts agree: a
     repeated key keeps one value, so they may not)."""
     numbers = [p for p, leaf in _leaves(value, "") if type(leaf) in (int, float)]

@@ -318,9 +318,10 @@ def _rejection(exc: Exception) -> tuple[str, str]:
     if isinstance(exc, MissingIdError):
         return "missing_id", str(exc)
     if "64-bit" in str(exc):
-        # An adapter can make a number the reader never saw (qa_reference's numeric answer):
-        # it is quarantined as the readers quarantine one, never written altered.
-        return "unsupported_value", (
+        # A backstop: an adapter refuses a number it would write altered itself (parts.py
+        # `embedded_json`, qa_reference `parse_number`, as adapter:unsupported_value). One it
+        # made anyway is the adapter's doing too, so it counts toward the adapter rate.
+        return "adapter:unsupported_value", (
             "the adapter made an integer beyond 64 bits (e.g. a numeric answer): it cannot be "
             "written exactly, and is never written altered"
         )
