@@ -14,7 +14,7 @@ unchanged (a spec-shaped part, a tool's JSON schema, parsed arguments) are share
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 import orjson
@@ -38,6 +38,7 @@ ANSWER_NOT_FOUND: Final = "adapter:answer_not_found"
 NOT_NUMERIC: Final = "adapter:not_numeric"
 EMPTY_TEXT: Final = "adapter:empty_text"
 NO_INSTANCES: Final = "adapter:no_instances"
+ANNOTATION_CONFLICT: Final = "adapter:annotation_conflict"
 
 REASON_CODES: Final = (
     MISSING_FIELD,
@@ -55,6 +56,7 @@ REASON_CODES: Final = (
     NOT_NUMERIC,
     EMPTY_TEXT,
     NO_INSTANCES,
+    ANNOTATION_CONFLICT,
 )
 
 
@@ -315,10 +317,14 @@ def content_text(content: Any, where: str, extras: dict[str, Any] | None = None)
     return "".join(texts)
 
 
-def extra_annotations(raw: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any] | None:
+def extra_annotations(
+    raw: Mapping[str, Any], known: frozenset[str] | set[str], where: str = "message"
+) -> dict[str, Any] | None:
     """Annotations for a message: the raw ``annotations`` object (if it is one) followed by
-    every other key of ``raw`` the adapter does not map, in ``raw``'s order, skipping
-    null/empty values. Nothing the source says about a message is dropped."""
+    every other key of ``raw`` not in ``known`` (the keys the adapter mapped), in ``raw``'s
+    order, skipping null/empty values. Nothing the source says about a message is dropped: a
+    key both in ``annotations`` and beside it with another value raises
+    ``adapter:annotation_conflict`` (see ``add_annotation``)."""
     base = raw.get("annotations")
     out: dict[str, Any] = dict(base) if type(base) is dict else {}
     for key, value in raw.items():
@@ -326,8 +332,40 @@ def extra_annotations(raw: Mapping[str, Any], known: frozenset[str]) -> dict[str
             continue
         if key == "annotations" and type(value) is dict:
             continue
-        out[key] = value
+        add_annotation(out, key, value, where)
     return out or None
+
+
+def add_annotation(annotations: dict[str, Any], key: str, value: Any, where: str) -> None:
+    """``annotations[key] = value``, unless the key holds another value already: then
+    ``adapter:annotation_conflict`` (one of the two would be lost). An equal value is fine."""
+    if key in annotations and not same_json(annotations[key], value):
+        raise AdapterError(
+            ANNOTATION_CONFLICT,
+            f"{where}: annotations.{key} is {_short(annotations[key])} but the message also "
+            f"gives {key} = {_short(value)}; one of them would be lost",
+        )
+    annotations[key] = value
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Whether two JSON values are equal, types included (``1``, ``1.0`` and ``true`` differ;
+    an object's key order does not matter)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(same_json(v, b[k]) for k, v in a.items())
+    if type(a) is list:
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _short(value: Any) -> str:
+    try:
+        text = orjson.dumps(value, default=str).decode()
+    except orjson.JSONEncodeError:
+        text = f"a {json_type(value)}"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 # --------------------------------------------------------------------------- tool use
@@ -366,18 +404,24 @@ class CallTracker:
     """Tool calls seen so far in one record: names by call id, and the unanswered ones.
 
     Call ids missing from the source are synthesised as ``call_<n>`` (n = 1-based count of
-    calls in the record), so the same input always gets the same ids.
+    calls in the record), so the same input always gets the same ids. An id some call of the
+    record has in the source (``source_ids``, asked for the first time an id is needed: any
+    message, earlier or later) or that is taken already is never made up: ``call_<n>_<k>``
+    with the lowest free ``k`` (1, 2, ...) replaces it.
     """
 
-    __slots__ = ("_names", "_pending", "count")
+    __slots__ = ("_names", "_pending", "_reserved", "_source_ids", "count")
 
-    def __init__(self) -> None:
+    def __init__(self, source_ids: Callable[[], Iterable[str]] | None = None) -> None:
         self._names: dict[str, str] = {}
         self._pending: list[str] = []
+        self._source_ids = source_ids
+        self._reserved: frozenset[str] | None = None
         self.count = 0
 
     def fork(self) -> CallTracker:
-        other = CallTracker()
+        other = CallTracker(self._source_ids)
+        other._reserved = self._reserved
         other._names = dict(self._names)
         other._pending = list(self._pending)
         other.count = self.count
@@ -386,9 +430,20 @@ class CallTracker:
     def call(self, name: str, call_id: str | None) -> str:
         self.count += 1
         if call_id is None:
-            call_id = f"call_{self.count}"
+            call_id = self._free_id()
         self._names[call_id] = name
         self._pending.append(call_id)
+        return call_id
+
+    def _free_id(self) -> str:
+        if self._reserved is None:
+            self._reserved = frozenset(self._source_ids() if self._source_ids else ())
+        taken = self._reserved
+        call_id = f"call_{self.count}"
+        k = 0
+        while call_id in taken or call_id in self._names:
+            k += 1
+            call_id = f"call_{self.count}_{k}"
         return call_id
 
     def answer(self, call_id: str | None, name: str | None, where: str) -> tuple[str, str]:
