@@ -39,6 +39,8 @@ NOT_NUMERIC: Final = "adapter:not_numeric"
 EMPTY_TEXT: Final = "adapter:empty_text"
 NO_INSTANCES: Final = "adapter:no_instances"
 ANNOTATION_CONFLICT: Final = "adapter:annotation_conflict"
+# Raised by the transformed stage: a `metadata_fields` value the record's metadata contradicts.
+METADATA_CONFLICT: Final = "adapter:metadata_conflict"
 
 REASON_CODES: Final = (
     MISSING_FIELD,
@@ -57,6 +59,7 @@ REASON_CODES: Final = (
     EMPTY_TEXT,
     NO_INSTANCES,
     ANNOTATION_CONFLICT,
+    METADATA_CONFLICT,
 )
 
 
