@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import orjson
 
+from jsonl_assets.core.adapters.toolsets import TOOL_EXTRAS
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SCHEMA_VERSION, SPLITS
 
@@ -96,15 +97,24 @@ def build_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -
     needs at least one shard)."""
     built = sorted((p for p in partitions if p.shards), key=_order)
     toolsets: dict[str, dict[str, Any]] = {t["id"]: _canonical(t) for t in cfg.toolsets}
+    tool_extras: dict[str, Any] = {}
     for p in built:
         for toolset in p.toolsets:
-            toolsets.setdefault(toolset["id"], _canonical(toolset))
+            if toolset["id"] not in toolsets:
+                # What the source's tools said beyond the spec's tool keys: in `extensions`.
+                spec = {k: v for k, v in toolset.items() if k != TOOL_EXTRAS}
+                toolsets[toolset["id"]] = _canonical(spec)
+                if TOOL_EXTRAS in toolset:
+                    tool_extras[toolset["id"]] = _canonical(toolset[TOOL_EXTRAS])
     doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "dataset": _dataset(cfg)}
     if cfg.defaults:
         doc["defaults"] = dict(cfg.defaults)
     if toolsets:
         doc["toolsets"] = [toolsets[k] for k in sorted(toolsets)]
-    doc["extensions"] = {EXTENSION_KEY: _extension(cfg, built)}
+    extension = _extension(cfg, built)
+    if tool_extras:
+        extension["tool_extras"] = {k: tool_extras[k] for k in sorted(tool_extras)}
+    doc["extensions"] = {EXTENSION_KEY: extension}
     doc["files"] = [_file_entry(cfg, p) for p in built]
     return doc
 

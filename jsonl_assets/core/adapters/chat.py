@@ -13,14 +13,20 @@ Input: ``{"messages": [{"role", "content", "name"?, "tool_calls"?, "tool_call_id
   a ``refusal`` string -> a trailing text part; ``tool_calls`` -> ``tool_call`` parts after
   the text (``arguments`` JSON is parsed; invalid JSON -> ``adapter:bad_arguments_json``);
   the legacy ``function_call`` likewise; call ids missing from the source are synthesised
-  ``call_<n>`` (1-based count of calls in the record);
-* a tool message -> a ``tool`` message with one ``tool_result`` part whose ``name`` comes from
-  the call it answers (by ``tool_call_id``; without one, the oldest unanswered call, matched by
-  ``name`` when given) and whose ``result`` is the content's JSON object, or
-  ``{"content": text}``; no such call -> ``adapter:unmatched_tool_result``;
-* other message keys (e.g. ``weight``) are kept in the message's ``annotations``, and so
-  are the keys of OpenAI-style parts that spec parts cannot hold (``cache_control``,
-  ``image_url.detail``), under ``annotations.part_extras`` by part index;
+  ``call_<n>`` (1-based count of calls in the record; ``call_<n>_<k>`` when a call of the
+  record has that id in the source);
+* a tool message -> a ``tool`` message with one ``tool_result`` part answering a call (by
+  ``tool_call_id``; without one, the oldest unanswered call, matched by ``name`` when given),
+  named by the message's ``name`` (one that differs from the call's is kept, and the
+  validator rejects it: spec E6) or else the call's, whose ``result`` is the content's JSON
+  object, or ``{"content": text}``; no such call -> ``adapter:unmatched_tool_result``;
+* every message key not mapped above is kept in the message's ``annotations``: other keys
+  (e.g. ``weight``), a ``tool_call_id`` outside a tool message, a non-string ``reasoning``
+  or ``refusal``, a ``reasoning`` that differs from ``reasoning_content``, keys a tool
+  message does not use; and so are the keys of OpenAI-style parts that spec parts cannot
+  hold (``cache_control``, ``image_url.detail``), under ``annotations.part_extras`` by part
+  index. Nothing is overwritten: such a key that the message's own ``annotations`` object
+  holds with another value -> ``adapter:annotation_conflict``;
 * record ``tools`` (or legacy ``functions``) -> a derived toolset, see
   ``toolsets.attach_toolset`` for the policy; record ``metadata`` -> ``Adapted.metadata``.
 
@@ -34,6 +40,7 @@ from typing import Any, Final
 
 from pydantic import Field
 
+from jsonl_assets.core.adapters.annotations import add_annotation, extra_annotations
 from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.parts import (
     UNKNOWN_ROLE,
@@ -41,7 +48,6 @@ from jsonl_assets.core.adapters.parts import (
     CallTracker,
     content_text,
     convert_content,
-    extra_annotations,
     missing,
     parse_arguments,
     require_object,
@@ -65,19 +71,9 @@ _ROLES: Final = {
 }
 # Roles a two-key {"role", "content": str} message may have on the fast path (not tools).
 _FAST_ROLES: Final = frozenset({"system", "user", "assistant"})
-_MAPPED_KEYS: Final = frozenset(
-    {
-        "role",
-        "content",
-        "name",
-        "tool_calls",
-        "tool_call_id",
-        "function_call",
-        "refusal",
-        "reasoning_content",
-        "reasoning",
-    }
-)
+# The keys every message maps; the others are mapped only where they are used (see
+# `_convert_message`), and every key not mapped goes to the message's annotations.
+_BASE_KEYS: Final = frozenset({"role", "content", "name"})
 
 
 class Options(AdapterOptions):
@@ -118,6 +114,20 @@ def _tool_calls(
         parts.append(_call_part(legacy, None, f"{where}.function_call", tracker))
 
 
+def source_call_ids(*message_lists: Any) -> set[str]:
+    """The call ids the source gives (``tool_calls[].id``) in the given message lists: ids
+    a synthesised one must not repeat (``CallTracker``)."""
+    ids: set[str] = set()
+    for messages in message_lists:
+        if type(messages) is not list:
+            continue
+        for msg in messages:
+            calls = msg.get("tool_calls") if type(msg) is dict else None
+            if type(calls) is list:
+                ids.update(c["id"] for c in calls if type(c) is dict and type(c.get("id")) is str)
+    return ids
+
+
 def _call_part(
     fn: dict[str, Any], call_id: str | None, where: str, tracker: CallTracker
 ) -> dict[str, Any]:
@@ -153,14 +163,18 @@ def convert_messages(
     return out
 
 
-def _with_part_extras(
-    annotations: dict[str, Any] | None, extras: dict[str, Any]
+def _annotations(
+    msg: dict[str, Any], used: set[str], extras: dict[str, Any], where: str
 ) -> dict[str, Any] | None:
-    """The message's annotations with `part_extras`: what its OpenAI-style parts said beyond
-    what spec parts hold (`cache_control`, `image_url.detail`...), by index in `content`."""
-    if not extras:
-        return annotations
-    return {**(annotations or {}), PART_EXTRAS: extras}
+    """The message's annotations: every key of `msg` not in `used` (`annotations.extra_annotations`)
+    and `part_extras`: what its OpenAI-style parts said beyond what spec parts hold
+    (`cache_control`, `image_url.detail`...), by index in `content`. A collision with a key the
+    source's own `annotations` hold raises `adapter:annotation_conflict`."""
+    annotations = None if used.issuperset(msg) else extra_annotations(msg, used, where)
+    if extras:
+        annotations = annotations or {}
+        add_annotation(annotations, PART_EXTRAS, extras, where)
+    return annotations
 
 
 def _convert_message(msg: Any, where: str, tracker: CallTracker) -> dict[str, Any]:
@@ -178,17 +192,20 @@ def _convert_message(msg: Any, where: str, tracker: CallTracker) -> dict[str, An
     name = msg.get("name")
     if name is not None and type(name) is not str:
         raise wrong_type(f"{where}.name", "a string", name)
-    annotations = None if _MAPPED_KEYS.issuperset(msg) else extra_annotations(msg, _MAPPED_KEYS)
+    used = set(_BASE_KEYS)  # the keys mapped; the others go to the annotations
+    extras: dict[str, Any] = {}
     if role == "tool":
         call_id = msg.get("tool_call_id")
         if call_id is not None and type(call_id) is not str:
             raise wrong_type(f"{where}.tool_call_id", "a string", call_id)
+        used.add("tool_call_id")
         cid, cname = tracker.answer(call_id, name, where)
-        extras: dict[str, Any] = {}
         text = content_text(msg.get("content"), f"{where}.content", extras)
-        part = tool_result_part(cname, cid, result_value(text))
+        # The source's name is kept: one that differs from the call's reaches the validator
+        # (spec E6) instead of being replaced by the call's.
+        part = tool_result_part(cname if name is None else name, cid, result_value(text))
         new: dict[str, Any] = {"role": "tool", "content": [part]}
-        annotations = _with_part_extras(annotations, extras)
+        annotations = _annotations(msg, used, extras, where)
         if annotations:
             new["annotations"] = annotations
         return new
@@ -196,26 +213,33 @@ def _convert_message(msg: Any, where: str, tracker: CallTracker) -> dict[str, An
     if type(content) is str:
         parts = [{"type": "text", "text": content}]
     else:
-        extras = {}
         parts = convert_content(content, f"{where}.content", extras)
-        annotations = _with_part_extras(annotations, extras)
     # Normally only assistants carry these; on another role they are mapped all the same (the
-    # validator warns about tool calls outside assistant messages) rather than dropped.
-    thought = msg.get("reasoning_content")
-    if thought is None:
-        thought = msg.get("reasoning")
-    if type(thought) is str and thought:
+    # validator warns about tool calls outside assistant messages) rather than dropped. A
+    # value not mapped (a second, different reasoning text; a non-string reasoning or refusal)
+    # goes to the annotations.
+    thought = None
+    for key in ("reasoning_content", "reasoning"):
+        value = msg.get(key)
+        if type(value) is str and (not value or thought is None or value == thought):
+            used.add(key)
+            thought = value or thought
+    if thought:
         parts.insert(0, {"type": "reasoning", "text": thought})
     refusal = msg.get("refusal")
-    if type(refusal) is str and refusal:
-        parts.append({"type": "text", "text": refusal})
+    if type(refusal) is str:
+        used.add("refusal")
+        if refusal:
+            parts.append({"type": "text", "text": refusal})
     if msg.get("tool_calls") or msg.get("function_call"):
         if parts and parts[-1] == {"type": "text", "text": ""}:
             parts.pop()  # "content": "" beside tool calls carries nothing
         _tool_calls(msg, where, tracker, parts)
+        used.update(("tool_calls", "function_call"))
     new = {"role": role, "content": parts}
     if name is not None:
         new["name"] = name
+    annotations = _annotations(msg, used, extras, where)
     if annotations:
         new["annotations"] = annotations
     return new
@@ -232,7 +256,7 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
             if raw_messages is None:
                 raise missing(field)
             raise wrong_type(field, "an array of messages", raw_messages)
-        tracker = CallTracker()
+        tracker = CallTracker(lambda: source_call_ids(raw_messages))
         messages = convert_messages(raw_messages, field, tracker)
         meta = raw.get("metadata")
         if type(meta) is not dict:

@@ -16,7 +16,7 @@ unchanged (a spec-shaped part, a tool's JSON schema, parsed arguments) are share
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 import orjson
@@ -46,6 +46,9 @@ NO_INSTANCES: Final = "adapter:no_instances"
 # JSON text held in a string, or a numeric answer), or JSON text whose object repeats a key.
 UNSUPPORTED_VALUE: Final = "adapter:unsupported_value"
 DUPLICATE_KEY: Final = "adapter:duplicate_key"
+ANNOTATION_CONFLICT: Final = "adapter:annotation_conflict"
+# Raised by the transformed stage: a `metadata_fields` value the record's metadata contradicts.
+METADATA_CONFLICT: Final = "adapter:metadata_conflict"
 
 REASON_CODES: Final = (
     MISSING_FIELD,
@@ -65,6 +68,8 @@ REASON_CODES: Final = (
     NO_INSTANCES,
     UNSUPPORTED_VALUE,
     DUPLICATE_KEY,
+    ANNOTATION_CONFLICT,
+    METADATA_CONFLICT,
 )
 
 
@@ -325,21 +330,6 @@ def content_text(content: Any, where: str, extras: dict[str, Any] | None = None)
     return "".join(texts)
 
 
-def extra_annotations(raw: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any] | None:
-    """Annotations for a message: the raw ``annotations`` object (if it is one) followed by
-    every other key of ``raw`` the adapter does not map, in ``raw``'s order, skipping
-    null/empty values. Nothing the source says about a message is dropped."""
-    base = raw.get("annotations")
-    out: dict[str, Any] = dict(base) if type(base) is dict else {}
-    for key, value in raw.items():
-        if key in known or value is None or value == [] or value == {}:
-            continue
-        if key == "annotations" and type(value) is dict:
-            continue
-        out[key] = value
-    return out or None
-
-
 # --------------------------------------------------------------------------- JSON text
 
 
@@ -403,18 +393,24 @@ class CallTracker:
     """Tool calls seen so far in one record: names by call id, and the unanswered ones.
 
     Call ids missing from the source are synthesised as ``call_<n>`` (n = 1-based count of
-    calls in the record), so the same input always gets the same ids.
+    calls in the record), so the same input always gets the same ids. An id some call of the
+    record has in the source (``source_ids``, asked for the first time an id is needed: any
+    message, earlier or later) or that is taken already is never made up: ``call_<n>_<k>``
+    with the lowest free ``k`` (1, 2, ...) replaces it.
     """
 
-    __slots__ = ("_names", "_pending", "count")
+    __slots__ = ("_names", "_pending", "_reserved", "_source_ids", "count")
 
-    def __init__(self) -> None:
+    def __init__(self, source_ids: Callable[[], Iterable[str]] | None = None) -> None:
         self._names: dict[str, str] = {}
         self._pending: list[str] = []
+        self._source_ids = source_ids
+        self._reserved: frozenset[str] | None = None
         self.count = 0
 
     def fork(self) -> CallTracker:
-        other = CallTracker()
+        other = CallTracker(self._source_ids)
+        other._reserved = self._reserved
         other._names = dict(self._names)
         other._pending = list(self._pending)
         other.count = self.count
@@ -423,9 +419,20 @@ class CallTracker:
     def call(self, name: str, call_id: str | None) -> str:
         self.count += 1
         if call_id is None:
-            call_id = f"call_{self.count}"
+            call_id = self._free_id()
         self._names[call_id] = name
         self._pending.append(call_id)
+        return call_id
+
+    def _free_id(self) -> str:
+        if self._reserved is None:
+            self._reserved = frozenset(self._source_ids() if self._source_ids else ())
+        taken = self._reserved
+        call_id = f"call_{self.count}"
+        k = 0
+        while call_id in taken or call_id in self._names:
+            k += 1
+            call_id = f"call_{self.count}_{k}"
         return call_id
 
     def answer(self, call_id: str | None, name: str | None, where: str) -> tuple[str, str]:

@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import Field
 
 from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
-from jsonl_assets.core.adapters.chat import convert_messages
+from jsonl_assets.core.adapters.chat import convert_messages, source_call_ids
 from jsonl_assets.core.adapters.parts import (
     EMPTY_CANDIDATE,
     NO_DIFFERING_TURN,
@@ -104,7 +104,7 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
         chosen_raw = side_value(raw, chosen_field)
         rejected_raw = side_value(raw, rejected_field)
         prompt_raw = raw.get(prompt_field)
-        tracker = CallTracker()
+        tracker = CallTracker(lambda: source_call_ids(prompt_raw, chosen_raw, rejected_raw))
         strip = {chosen_field: 0, rejected_field: 0}
         if prompt_raw is None:
             if type(chosen_raw) is not list or type(rejected_raw) is not list:

@@ -29,13 +29,13 @@ from typing import Any, Final
 import orjson
 from pydantic import Field
 
+from jsonl_assets.core.adapters.annotations import extra_annotations
 from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.parts import (
     BAD_ARGUMENTS_JSON,
     UNKNOWN_ROLE,
     CallTracker,
     embedded_json,
-    extra_annotations,
     missing,
     optional_str,
     parse_arguments,

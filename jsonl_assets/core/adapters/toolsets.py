@@ -1,14 +1,20 @@
 """Toolsets for the adapters: spec tool entries from OpenAI or bare function definitions, and
-the content-derived toolset id ``"tools-" + sha256(canonical tool list)[:12]``."""
+the content-derived toolset id ``"tools-" + sha256(canonical tool list)[:12]``.
+
+What a declared tool says beyond the spec's tool keys (OpenAI's ``strict``, a wrapper's
+vendor keys) is kept, per tool name, in the derived toolset's ``TOOL_EXTRAS`` and written to
+metadata.json's ``extensions.x-jsonl-assets.tool_extras.<toolset id>`` (spec: vendor data in
+``extensions``, never as new tool keys)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
+from jsonl_assets.core.adapters.annotations import same_json
 from jsonl_assets.core.adapters.base import AdapterError
 from jsonl_assets.core.adapters.parts import (
     BAD_TOOLS,
@@ -18,18 +24,37 @@ from jsonl_assets.core.adapters.parts import (
     wrong_type,
 )
 
+# The keys a raw tool maps to its spec entry: an OpenAI wrapper's, then a definition's.
+_WRAPPER_KEYS: Final = frozenset({"type", "function"})
+_DEFINITION_KEYS: Final = frozenset(
+    {"name", "description", "parameters", "input_schema", "output_schema"}
+)
+# A derived toolset's key holding, per tool name, what the source's tools say beyond the
+# spec's tool keys (spec rule B4). It never reaches a toolset in metadata.json: the manifest
+# moves it to `extensions.x-jsonl-assets.tool_extras.<toolset id>`.
+TOOL_EXTRAS: Final = "tool_extras"
 
-def spec_tool(raw: Any, where: str) -> dict[str, Any]:
+
+def spec_tool(raw: Any, where: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """A spec tool entry from an OpenAI tool (``{"type":"function","function":{...}}``) or a
-    bare function definition (``{"name","description","parameters"|"input_schema"}``)."""
+    bare function definition (``{"name","description","parameters"|"input_schema"}``), and
+    the keys of ``raw`` the entry cannot hold (e.g. OpenAI's ``strict``), in ``raw``'s shape
+    (``{"function": {"strict": true}}``), or None. Both ``parameters`` and ``input_schema``
+    with different values -> ``adapter:bad_tools`` (neither can be chosen)."""
     if type(raw) is not dict:
         raise wrong_type(where, "an object", raw)
+    extras: dict[str, Any] = {}
     fn = raw.get("function")
     if type(fn) is dict:
         kind = raw.get("type", "function")
         if kind != "function":
             raise AdapterError(BAD_TOOLS, f"{where}.type {kind!r} is not 'function'")
+        extras = _extras(raw, _WRAPPER_KEYS)
         raw, where = fn, f"{where}.function"
+        if inner := _extras(fn, _DEFINITION_KEYS):
+            extras["function"] = inner
+    else:
+        extras = _extras(raw, _DEFINITION_KEYS)
     name = raw.get("name")
     if type(name) is not str or not name:
         if name is None:
@@ -42,8 +67,14 @@ def spec_tool(raw: Any, where: str) -> dict[str, Any]:
             raise wrong_type(f"{where}.description", "a string", description)
         tool["description"] = description
     schema = raw.get("parameters")
+    other = raw.get("input_schema")
     if schema is None:
-        schema = raw.get("input_schema")
+        schema = other
+    elif other is not None and not same_json(schema, other):
+        raise AdapterError(
+            BAD_TOOLS,
+            f"{where} gives both parameters and input_schema, with different values",
+        )
     if schema is not None:
         if type(schema) is not dict:
             raise wrong_type(f"{where}.parameters", "an object", schema)
@@ -53,18 +84,29 @@ def spec_tool(raw: Any, where: str) -> dict[str, Any]:
         if type(output_schema) is not dict:
             raise wrong_type(f"{where}.output_schema", "an object", output_schema)
         tool["output_schema"] = output_schema
-    return tool
+    return tool, extras or None
 
 
-def toolset_id_for(tools: list[dict[str, Any]]) -> str:
+def _extras(raw: dict[str, Any], mapped: frozenset[str]) -> dict[str, Any]:
+    """The keys of ``raw`` not in ``mapped`` (null values say nothing), in ``raw``'s order."""
+    return {k: v for k, v in raw.items() if k not in mapped and v is not None}
+
+
+def toolset_id_for(tools: list[dict[str, Any]], extras: dict[str, Any] | None = None) -> str:
     """``"tools-"`` + the first 12 hex digits of the sha256 of the spec tool list serialised
-    by orjson with sorted keys (list order kept)."""
-    canonical = orjson.dumps(tools, option=orjson.OPT_SORT_KEYS)
+    by orjson with sorted keys (list order kept); with ``extras`` (see ``TOOL_EXTRAS``), of
+    ``[tools, extras]``, so toolsets differing only there get different ids."""
+    value: Any = tools if not extras else [tools, extras]
+    canonical = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     return "tools-" + hashlib.sha256(canonical).hexdigest()[:12]
 
 
-def make_toolset(tools: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"id": toolset_id_for(tools), "tools": tools}
+def make_toolset(
+    tools: list[dict[str, Any]], extras: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    if not extras:
+        return {"id": toolset_id_for(tools), "tools": tools}
+    return {"id": toolset_id_for(tools, extras), "tools": tools, TOOL_EXTRAS: extras}
 
 
 def toolset_from_declared(raw_tools: Any, where: str) -> dict[str, Any] | None:
@@ -83,13 +125,18 @@ def toolset_from_declared(raw_tools: Any, where: str) -> dict[str, Any] | None:
         raise wrong_type(where, "an array of tools (or a JSON string of one)", raw_tools)
     if not raw_tools:
         return None
-    tools = [spec_tool(t, f"{where}[{i}]") for i, t in enumerate(raw_tools)]
+    tools: list[dict[str, Any]] = []
+    extras: dict[str, Any] = {}
     seen: set[str] = set()
-    for tool in tools:
+    for i, t in enumerate(raw_tools):
+        tool, more = spec_tool(t, f"{where}[{i}]")
         if tool["name"] in seen:
             raise AdapterError(BAD_TOOLS, f"{where} declares tool {tool['name']!r} twice")
         seen.add(tool["name"])
-    return make_toolset(tools)
+        tools.append(tool)
+        if more is not None:
+            extras[tool["name"]] = more
+    return make_toolset(tools, extras)
 
 
 def toolset_from_names(names: Iterable[str]) -> dict[str, Any]:

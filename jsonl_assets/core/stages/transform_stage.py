@@ -17,7 +17,9 @@ from typing import Any
 import orjson
 
 from jsonl_assets.core.adapters import build_adapter
+from jsonl_assets.core.adapters.annotations import same_json
 from jsonl_assets.core.adapters.base import AdapterError
+from jsonl_assets.core.adapters.parts import METADATA_CONFLICT
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.quarantine import QuarantineWriter
@@ -38,8 +40,10 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "transformed"
-CODE_VERSION = "5"  # 3: typed report; 4: a record's own metadata kept, lines capped as
-# written; 5: the chat adapter keeps OpenAI part keys in annotations.part_extras
+CODE_VERSION = "6"  # 3: typed report; 4: a record's own metadata kept, lines capped as
+# written; 5: the chat adapter keeps OpenAI part keys in annotations.part_extras; 6: every
+# chat message field kept, call ids never repeat a source id, one split per input,
+# metadata_fields conflicts and tool keys beyond the spec's kept (adapter:*_conflict)
 MARKER = "transformed.json"
 
 
@@ -90,11 +94,11 @@ class _FileContext:
         """A made record's `metadata`: what the record itself says (the adapter's metadata,
         then `metadata_fields`), the source's `metadata`, `license` and `content_type` where
         it says nothing, and the trace; a trace the record held already is kept in it as
-        `upstream`. No value the record brought is replaced."""
+        `upstream`. No value the record brought is replaced (`check_kept_fields` ran)."""
         meta = dict(made.metadata) if made.metadata else {}
         if self.kept_fields and type(raw) is dict:
             for k in self.kept_fields:
-                if k in raw and k not in meta:
+                if k in raw and k not in meta:  # else equal to it (`check_kept_fields`)
                     meta[k] = raw[k]
         if meta:
             for k, v in self.base_meta.items():
@@ -107,6 +111,24 @@ class _FileContext:
             trace["upstream"] = meta["trace"]
         meta["trace"] = trace
         return meta
+
+    def check_kept_fields(self, adapted: list[Any], raw: Any) -> None:
+        """`adapter:metadata_conflict` when a `metadata_fields` field of `raw` and the same
+        key of a made record's own metadata hold different values (one would be lost); an
+        equal value is fine."""
+        if type(raw) is not dict:
+            return
+        for made in adapted:
+            own = made.metadata
+            if not own:
+                continue
+            for k in self.kept_fields:
+                if k in raw and k in own and not same_json(own[k], raw[k]):
+                    raise AdapterError(
+                        METADATA_CONFLICT,
+                        f"metadata_fields: the record's field {k!r} and its own metadata.{k} "
+                        "hold different values; one of them would be lost",
+                    )
 
     def trace(self, position: int) -> dict[str, Any]:
         name, file, sha = self.trace_base
@@ -220,6 +242,8 @@ class Transformer:
                     else content_id(a.record)
                     for a in adapted
                 ]
+                if ctx.kept_fields:
+                    ctx.check_kept_fields(adapted, raw)
             except (AdapterError, MissingIdError, orjson.JSONEncodeError) as exc:
                 if not ctx.charged:
                     counts["charged_elsewhere"] += 1
@@ -230,11 +254,13 @@ class Transformer:
                 quarantine.add(reason, detail, ctx.trace(position), raw_bytes)
                 continue
             counts["made"] += len(adapted)
+            # Every record made from one input goes to one split, its first record's (an
+            # alpaca task's instances never straddle splits; adding an instance moves none).
+            split = ctx.split if ctx.split != "auto" else split_for_id(ids[0], vr, tr)
+            if split != target_split:
+                counts["routed_elsewhere"] += len(adapted)
+                continue
             for a, record_id in zip(adapted, ids, strict=True):
-                split = ctx.split if ctx.split != "auto" else split_for_id(record_id, vr, tr)
-                if split != target_split:
-                    counts["routed_elsewhere"] += 1
-                    continue
                 record = {"id": record_id, **a.record, "metadata": ctx.metadata(a, raw, position)}
                 if a.toolset is not None and a.toolset["id"] not in toolsets:
                     toolsets[a.toolset["id"]] = a.toolset

@@ -10,6 +10,7 @@ import zstandard
 
 from jsonl_assets.core.build import build_partition, publish
 from jsonl_assets.core.config import load_config
+from jsonl_assets.core.record_ids import split_for_id
 from jsonl_assets_tests.conftest import package_shards, read_shard, write_config
 
 
@@ -82,7 +83,7 @@ def test_a_records_own_metadata_is_kept_and_its_trace_becomes_upstream(tmp_path:
     rows = [
         {"messages": doc(1), "metadata": {"trace": {"origin": "u-42"}, "license": "MIT", "k": 1}},
         {"messages": doc(2), "metadata": {"batch": "own", "content_type": "prose"}},
-        {"messages": doc(3), "team": "top", "metadata": {"team": "own"}},
+        {"messages": doc(3), "team": "own", "metadata": {"team": "own"}},  # equal: fine
         {"messages": doc(4), "team": "top"},
     ]
     (raw / "a.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
@@ -121,6 +122,7 @@ def test_a_records_own_metadata_is_kept_and_its_trace_becomes_upstream(tmp_path:
         "CC0-1.0",
     )
     assert meta[3]["team"] == "own" and meta[4]["team"] == "top"
+    assert list(meta[3]).count("team") == 1
     assert "upstream" not in meta[2]["trace"]
 
 
@@ -169,3 +171,98 @@ def test_a_record_longer_than_max_record_bytes_as_written_is_too_large(tmp_path:
         "as written" in quarantined[0]["detail"] and "max_record_bytes" in quarantined[0]["detail"]
     )
     assert orjson.loads(quarantined[0]["raw"]) == {"instruction": "q2", "output": "\x01" * 1500}
+
+
+def _quarantined(root: Path) -> list[dict]:
+    return [
+        orjson.loads(line)
+        for path in sorted((root / "quarantine").rglob("*.jsonl"))
+        for line in path.read_bytes().splitlines()
+    ]
+
+
+def test_a_metadata_field_the_records_metadata_contradicts_is_quarantined(
+    tmp_path: Path,
+) -> None:
+    """Neither value is dropped: the input is quarantined, naming the field."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    msgs = [{"role": "user", "content": "u"}, {"role": "assistant", "content": "v"}]
+    rows = [
+        {"messages": msgs, "metadata": {"category": "from-metadata"}, "category": "top-level"},
+        {"messages": [*msgs[:1], {"role": "assistant", "content": "w"}], "category": "x"},
+        {
+            "messages": [*msgs[:1], {"role": "assistant", "content": "z"}],
+            "category": 1,
+            "metadata": {"category": 1.0},
+        },  # 1 and 1.0 are different JSON values
+    ]
+    (raw / "a.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "metadata field conflict"},
+            "thresholds": {"max_adapter_reject_rate": 0.9},
+            "sources": [
+                {
+                    "name": "a",
+                    "paths": ["raw/a.jsonl"],
+                    "objective": "sft",
+                    "adapter": "chat",
+                    "split": "train",
+                    "metadata_fields": ["category"],
+                }
+            ],
+        },
+    )
+    cfg = load_config(config)
+    build_partition(cfg, "sft|train")
+    publish(cfg)
+    records = [r for path in package_shards(tmp_path / "package") for r in read_shard(path)]
+    assert [r["metadata"]["category"] for r in records] == ["x"]
+    quarantined = _quarantined(tmp_path)
+    assert [(q["reason"], q["trace"]["line"]) for q in quarantined] == [
+        ("adapter:metadata_conflict", 1),
+        ("adapter:metadata_conflict", 3),
+    ]
+    assert "'category'" in quarantined[0]["detail"]
+
+
+def test_the_records_made_from_one_input_share_one_split(tmp_path: Path) -> None:
+    """An alpaca task's instances land in the split of its first instance, with or without
+    `id_field`: no task straddles splits; the other adapters make one record per input."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    tasks = [
+        {
+            "id": f"task{t}",
+            "instruction": f"TASK-{t}",
+            "instances": [{"input": f"{t}-{k}", "output": f"out {t} {k}"} for k in range(6)],
+        }
+        for t in range(12)
+    ]
+    (raw / "a.jsonl").write_bytes(b"".join(orjson.dumps(t) + b"\n" for t in tasks))
+    source = {"paths": ["raw/a.jsonl"], "objective": "sft", "adapter": "alpaca", "split": "auto"}
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "one split per input"},
+            "splits": {"validation": 0.3, "test": 0.3},
+            "sources": [{"name": "a", **source, "id_field": "id"}, {"name": "b", **source}],
+        },
+    )
+    cfg = load_config(config)
+    for split in ("train", "validation", "test"):
+        build_partition(cfg, f"sft|{split}")
+    publish(cfg)
+    splits: dict[tuple[str, str], set[str]] = {}
+    for path in package_shards(tmp_path / "package"):
+        split = path.parent.name.split("-")[1]
+        for r in read_shard(path):
+            task = r["messages"][0]["content"][0]["text"].split("\n")[0]
+            splits.setdefault((r["metadata"]["trace"]["source"], task), set()).add(split)
+    assert len(splits) == 24 and all(len(s) == 1 for s in splits.values()), splits
+    # the split of the first instance's id: a task with one instance keeps its split
+    for t in range(12):
+        assert splits[("a", f"TASK-{t}")] == {split_for_id(f"a:task{t}#1", 0.3, 0.3)}
+    assert len({next(iter(s)) for s in splits.values()}) == 3  # the test spans the splits

@@ -1,0 +1,63 @@
+"""Message annotations: every key of a source message the adapter does not map is kept there,
+and a key is never overwritten by another value (`adapter:annotation_conflict`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from jsonl_assets.core.adapters.base import AdapterError
+from jsonl_assets.core.adapters.parts import ANNOTATION_CONFLICT, json_type
+
+
+def extra_annotations(
+    raw: Mapping[str, Any], known: frozenset[str] | set[str], where: str = "message"
+) -> dict[str, Any] | None:
+    """Annotations for a message: the raw ``annotations`` object (if it is one) followed by
+    every other key of ``raw`` not in ``known`` (the keys the adapter mapped), in ``raw``'s
+    order, skipping null/empty values. Nothing the source says about a message is dropped: a
+    key both in ``annotations`` and beside it with another value raises
+    ``adapter:annotation_conflict`` (see ``add_annotation``)."""
+    base = raw.get("annotations")
+    out: dict[str, Any] = dict(base) if type(base) is dict else {}
+    for key, value in raw.items():
+        if key in known or value is None or value == [] or value == {}:
+            continue
+        if key == "annotations" and type(value) is dict:
+            continue
+        add_annotation(out, key, value, where)
+    return out or None
+
+
+def add_annotation(annotations: dict[str, Any], key: str, value: Any, where: str) -> None:
+    """``annotations[key] = value``, unless the key holds another value already: then
+    ``adapter:annotation_conflict`` (one of the two would be lost). An equal value is fine."""
+    if key in annotations and not same_json(annotations[key], value):
+        raise AdapterError(
+            ANNOTATION_CONFLICT,
+            f"{where}: annotations.{key} is {_short(annotations[key])} but the message also "
+            f"gives {key} = {_short(value)}; one of them would be lost",
+        )
+    annotations[key] = value
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Whether two JSON values are equal, types included (``1``, ``1.0`` and ``true`` differ;
+    an object's key order does not matter)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(same_json(v, b[k]) for k, v in a.items())
+    if type(a) is list:
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _short(value: Any) -> str:
+    try:
+        text = orjson.dumps(value, default=str).decode()
+    except orjson.JSONEncodeError:
+        text = f"a {json_type(value)}"
+    return text if len(text) <= 80 else text[:77] + "..."

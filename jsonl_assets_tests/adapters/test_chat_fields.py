@@ -1,0 +1,180 @@
+"""The `chat` adapter keeps every message field the source gives: what it does not map goes to
+the message's annotations, a collision there is a quarantine reason, never an overwrite; and
+synthesised call ids never repeat an id the source gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from jsonl_assets.core.adapters import build_adapter, resolve_options
+from jsonl_assets.core.adapters.base import Adapted, AdapterError
+from jsonl_assets.core.rules import RecordContext, record_errors
+
+
+def adapt(raw: Any, adapter: str = "chat", objective: str = "sft") -> Adapted:
+    fn = build_adapter(adapter, resolve_options(adapter, None, objective))
+    [out] = fn(raw)
+    return out
+
+
+def errors(a: Adapted, objective: str = "sft") -> list[Any]:
+    known = {}
+    if a.toolset is not None:
+        known[a.toolset["id"]] = frozenset(t["name"] for t in a.toolset["tools"])
+    return record_errors(a.record, objective, RecordContext(toolsets=known))
+
+
+def chat(*messages: dict[str, Any]) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": "u"}, *messages]}
+
+
+def test_message_fields_not_mapped_are_kept_in_the_annotations() -> None:
+    cases: list[tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]] = [
+        # a second, different reasoning text beside reasoning_content
+        (
+            {"role": "assistant", "content": "v", "reasoning_content": "R1", "reasoning": "R2"},
+            [{"type": "reasoning", "text": "R1"}, {"type": "text", "text": "v"}],
+            {"reasoning": "R2"},
+        ),
+        # the same text twice is mapped once
+        (
+            {"role": "assistant", "content": "v", "reasoning_content": "R", "reasoning": "R"},
+            [{"type": "reasoning", "text": "R"}, {"type": "text", "text": "v"}],
+            None,
+        ),
+        # non-string reasoning and refusal
+        (
+            {"role": "assistant", "content": "v", "reasoning": {"s": 1}, "refusal": ["no"]},
+            [{"type": "text", "text": "v"}],
+            {"reasoning": {"s": 1}, "refusal": ["no"]},
+        ),
+        # tool_call_id outside a tool message
+        (
+            {"role": "assistant", "content": "v", "tool_call_id": "T"},
+            [{"type": "text", "text": "v"}],
+            {"tool_call_id": "T"},
+        ),
+        # a falsy tool_calls that is not a list is a value all the same
+        (
+            {"role": "assistant", "content": "v", "tool_calls": ""},
+            [{"type": "text", "text": "v"}],
+            {"tool_calls": ""},
+        ),
+    ]
+    for message, content, expected in cases:
+        got = adapt(chat(message)).record["messages"][1]
+        assert got["content"] == content, message
+        assert got.get("annotations") == expected, message
+
+
+def test_keys_a_tool_message_does_not_use_are_kept() -> None:
+    raw = chat(
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "function": {"name": "f", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "ok", "refusal": "R", "weight": 2},
+        {"role": "assistant", "content": "done"},
+    )
+    tool = adapt(raw).record["messages"][2]
+    assert tool["annotations"] == {"refusal": "R", "weight": 2}
+
+
+def test_a_tool_message_name_differing_from_its_call_reaches_the_validator() -> None:
+    raw = chat(
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "function": {"name": "weather", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "c1", "name": "stocks", "content": "sunny"},
+        {"role": "assistant", "content": "v"},
+    )
+    out = adapt(raw)
+    assert out.record["messages"][2]["content"][0]["name"] == "stocks"
+    assert [e.rule for e in errors(out)] == ["E6"]
+    raw["messages"][2]["name"] = "weather"  # the same name: valid
+    assert errors(adapt(raw)) == []
+
+
+def test_an_annotation_collision_is_quarantined_not_overwritten() -> None:
+    raw = chat({"role": "assistant", "content": "v", "annotations": {"weight": 1}, "weight": 0})
+    with pytest.raises(AdapterError) as err:
+        adapt(raw)
+    assert err.value.reason == "adapter:annotation_conflict"
+    assert "annotations.weight is 1" in err.value.detail and "weight = 0" in err.value.detail
+    # true and 1 are different JSON values
+    raw["messages"][1].update(annotations={"weight": True}, weight=1)
+    with pytest.raises(AdapterError):
+        adapt(raw)
+    # an equal value loses nothing
+    raw["messages"][1].update(annotations={"weight": 1, "by": "x"}, weight=1)
+    assert adapt(raw).record["messages"][1]["annotations"] == {"weight": 1, "by": "x"}
+    # the source's own part_extras key beside part keys a spec part cannot hold
+    raw = chat(
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "v", "cache_control": {"type": "ephemeral"}}],
+            "annotations": {"part_extras": "mine"},
+        }
+    )
+    with pytest.raises(AdapterError) as err:
+        adapt(raw)
+    assert err.value.reason == "adapter:annotation_conflict"
+
+
+def _legacy_then_explicit(explicit_id: str) -> dict[str, Any]:
+    return chat(
+        {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}},
+        {"role": "function", "name": "f", "content": "r1"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": explicit_id, "function": {"name": "g", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": explicit_id, "content": "r2"},
+        {"role": "assistant", "content": "ok"},
+    )
+
+
+def test_a_synthesised_call_id_never_repeats_a_source_id() -> None:
+    out = adapt(_legacy_then_explicit("call_1"))
+    msgs = out.record["messages"]
+    ids = [msgs[i]["content"][0]["call_id"] for i in (1, 2, 3, 4)]
+    assert ids == ["call_1_1", "call_1_1", "call_1", "call_1"]
+    assert errors(out) == []
+    # without a collision the id stays call_<n>
+    msgs = adapt(_legacy_then_explicit("abc")).record["messages"]
+    assert msgs[1]["content"][0]["call_id"] == "call_1"
+    # call_1_1 taken too: the next free k
+    raw = _legacy_then_explicit("call_1")
+    raw["messages"][3]["tool_calls"].append(
+        {"id": "call_1_1", "function": {"name": "h", "arguments": "{}"}}
+    )
+    raw["messages"].insert(5, {"role": "tool", "tool_call_id": "call_1_1", "content": "r3"})
+    out = adapt(raw)
+    assert out.record["messages"][1]["content"][0]["call_id"] == "call_1_2"
+    assert errors(out) == []
+
+
+def test_preference_pairs_synthesised_ids_avoid_ids_of_every_side() -> None:
+    call = {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": ""}}
+    raw = {
+        "prompt": [{"role": "user", "content": "q"}, call, {"role": "function", "name": "f"}],
+        "chosen": [
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": "call_1", "function": {"name": "g", "arguments": "{}"}}],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": "r"},
+            {"role": "assistant", "content": "yes"},
+        ],
+        "rejected": "no",
+    }
+    out = adapt(raw, "preference_pairs", "preference")
+    assert out.record["messages"][1]["content"][0]["call_id"] == "call_1_1"
+    assert out.record["candidates"][0]["messages"][0]["content"][0]["call_id"] == "call_1"

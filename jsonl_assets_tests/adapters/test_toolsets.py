@@ -1,0 +1,62 @@
+"""Declared tools: what a tool says beyond the spec's tool keys (OpenAI's `strict`, vendor
+keys) is kept beside the spec entry, never dropped; a tool with two different schemas is
+rejected."""
+
+from __future__ import annotations
+
+import pytest
+
+from jsonl_assets.core.adapters.base import AdapterError
+from jsonl_assets.core.adapters.toolsets import (
+    TOOL_EXTRAS,
+    spec_tool,
+    toolset_from_declared,
+    toolset_id_for,
+)
+
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
+
+
+def test_tool_keys_beyond_the_spec_are_kept_in_the_tools_shape() -> None:
+    openai = {
+        "type": "function",
+        "cache_control": {"type": "ephemeral"},
+        "function": {"name": "w", "description": "d", "strict": True, "parameters": SCHEMA},
+    }
+    tool, extras = spec_tool(openai, "tools[0]")
+    assert tool == {"name": "w", "description": "d", "input_schema": SCHEMA}
+    assert extras == {"cache_control": {"type": "ephemeral"}, "function": {"strict": True}}
+    bare = {"name": "w", "input_schema": SCHEMA, "x-owner": "team", "examples": None}
+    assert spec_tool(bare, "tools[0]") == (
+        {"name": "w", "input_schema": SCHEMA},
+        {"x-owner": "team"},
+    )
+    # parameters and input_schema both, equal: nothing is lost
+    both = {"name": "w", "parameters": SCHEMA, "input_schema": dict(SCHEMA)}
+    assert spec_tool(both, "t") == ({"name": "w", "input_schema": SCHEMA}, None)
+
+
+def test_a_tool_with_two_different_schemas_is_rejected() -> None:
+    other = {"type": "object", "properties": {"OTHER": {"type": "string"}}}
+    with pytest.raises(AdapterError) as err:
+        spec_tool({"function": {"name": "w", "parameters": SCHEMA, "input_schema": other}}, "t")
+    assert err.value.reason == "adapter:bad_tools"
+    assert "parameters and input_schema" in err.value.detail
+
+
+def test_a_toolset_with_extras_carries_them_and_gets_its_own_id() -> None:
+    def tools(strict: object) -> list[dict[str, object]]:
+        fn = {"name": "w", "parameters": SCHEMA}
+        if strict is not None:
+            fn["strict"] = strict
+        return [{"type": "function", "function": fn}]
+
+    plain = toolset_from_declared(tools(None), "tools")
+    strict = toolset_from_declared(tools(True), "tools")
+    lax = toolset_from_declared(tools(False), "tools")
+    assert plain is not None and strict is not None and lax is not None
+    spec = [{"name": "w", "input_schema": SCHEMA}]
+    assert plain == {"id": toolset_id_for(spec), "tools": spec}  # as before: no extras key
+    assert strict[TOOL_EXTRAS] == {"w": {"function": {"strict": True}}}
+    assert strict["tools"] == lax["tools"] == spec
+    assert len({plain["id"], strict["id"], lax["id"]}) == 3
