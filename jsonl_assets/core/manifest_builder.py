@@ -92,12 +92,14 @@ def _order(p: PartitionShards) -> tuple[int, int]:
 
 
 def build_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> dict[str, Any]:
-    """The metadata.json document. Partitions without shards get no file entry (spec: an entry
-    needs at least one shard)."""
-    built = sorted((p for p in partitions if p.shards), key=_order)
+    """The metadata.json document. Every built partition's source files are in the extension,
+    and the accounting of every built partition that read an input, shards or not (one whose
+    every input was quarantined too; one that read nothing has nothing to account for).
+    Partitions without shards get no file entry (spec C8: an entry needs at least one shard)."""
+    built = sorted(partitions, key=_order)
     toolsets: dict[str, dict[str, Any]] = {t["id"]: _canonical(t) for t in cfg.toolsets}
     for p in built:
-        for toolset in p.toolsets:
+        for toolset in p.toolsets if p.shards else ():  # toolsets of records in the package
             toolsets.setdefault(toolset["id"], _canonical(toolset))
     doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "dataset": _dataset(cfg)}
     if cfg.defaults:
@@ -105,7 +107,7 @@ def build_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -
     if toolsets:
         doc["toolsets"] = [toolsets[k] for k in sorted(toolsets)]
     doc["extensions"] = {EXTENSION_KEY: _extension(cfg, built)}
-    doc["files"] = [_file_entry(cfg, p) for p in built]
+    doc["files"] = [_file_entry(cfg, p) for p in built if p.shards]
     return doc
 
 
@@ -153,7 +155,11 @@ def _extension(cfg: PipelineConfig, built: Sequence[PartitionShards]) -> dict[st
             for s in cfg.sources
         ],
         "source_files": [files[k] for k in sorted(files)],
-        "accounting": {p.key: _accounting(p.accounting) for p in built},
+        "accounting": {
+            p.key: _accounting(p.accounting)
+            for p in built
+            if p.shards or p.accounting.get("read", 0)
+        },
     }
 
 
