@@ -165,9 +165,12 @@ def _extension(cfg: PipelineConfig, built: Sequence[PartitionShards]) -> dict[st
 
 def _accounting(accounting: Mapping[str, Any]) -> dict[str, Any]:
     """A partition's accounting, per source too: read = written + quarantined, the quarantined
-    by reason (an auditor reconciles them with the shards' records and the quarantine files)."""
+    by reason (an auditor reconciles them with the shards' records and the quarantine files);
+    where files were left unread, their count (`unread_files`) and, per source, its `files`."""
     out: dict[str, Any] = {
-        k: accounting[k] for k in ("read", "written", "quarantined") if k in accounting
+        k: accounting[k]
+        for k in ("read", "written", "quarantined", "unread_files")
+        if k in accounting
     }
     per_source = accounting.get("per_source") or {}
     out["sources"] = {
@@ -176,6 +179,7 @@ def _accounting(accounting: Mapping[str, Any]) -> dict[str, Any]:
             "written": c["written"],
             "quarantined": c["quarantined"],
             "quarantined_by_reason": dict(sorted(c.get("quarantined_by_reason", {}).items())),
+            **{k: c[k] for k in ("files", "unread_files") if k in c},
         }
         for name, c in sorted(per_source.items())
     }
