@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from jsonl_assets.core.rules.rate_checks import count_text
 from jsonl_assets.core.traces import format_trace
 
 # Metadata key written by the Dagster layer (checks.RATE_REPORT).
@@ -53,12 +54,16 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO, numeric_from: int = 2) ->
 
 
 def print_sources(results: Sequence[Mapping[str, Any]], out: TextIO) -> None:
-    """Per partition and source: read = written + quarantined, the quarantined by reason;
+    """Per partition and source: read = written + quarantined, the unread files (of the
+    source's files, when a rejection left bytes of a file unread), the quarantined by reason;
     then a line for each built partition whose sources held no records."""
-    rows = [["partition", "source", "read", "written", "quarantined", "quarantined by reason"]]
+    rows = [
+        ["partition", "source", "read", "written", "quarantined", "unread files", "quarantined by reason"]
+    ]  # fmt: skip
     for r in results:
         for name, c in (r.get("per_source") or {}).items():
             reasons = c.get("quarantined_by_reason") or {}
+            unread = f"{c['unread_files']} of {c['files']}" if c.get("unread_files") else "0"
             rows.append(
                 [
                     r["key"],
@@ -66,6 +71,7 @@ def print_sources(results: Sequence[Mapping[str, Any]], out: TextIO) -> None:
                     str(c["read"]),
                     str(c["written"]),
                     str(c["quarantined"]),
+                    unread,
                     ", ".join(f"{reason} {n}" for reason, n in reasons.items()) or "-",
                 ]
             )
@@ -95,17 +101,14 @@ def failure_block(check: Mapping[str, Any]) -> str:
     lines = [f"FAILED {check['check']} on {check['partition']} ({check['asset']})"]
     scopes = [check["overall"], *check["sources"]]
     for scope in scopes:
-        if scope["total"] and scope["failed"] / scope["total"] <= scope["threshold"]:
-            continue
-        if not scope["total"] and not scope["failed"]:
+        if scope["rate"] <= scope["threshold"]:
             continue
         what = "all sources" if scope["scope"] == "partition" else f"source {scope['scope']}"
         if scope["scope"] == "partition" and len(check["sources"]) == 1:
             continue  # the one source's line below says the same
-        rate = scope["failed"] / scope["total"] if scope["total"] else 0.0
         lines.append(
-            f"  {what}: {scope['failed']} of {scope['total']} inputs quarantined "
-            f"({rate:.3%}), above the threshold of {scope['threshold']:.3%}"
+            f"  {what}: {count_text(scope)}; {scope['rate']:.3%} is above the threshold of "
+            f"{scope['threshold']:.3%}"
         )
         reasons = list(scope["reasons"].items())
         for reason, n in reasons[:TOP_REASONS]:

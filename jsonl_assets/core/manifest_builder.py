@@ -93,13 +93,15 @@ def _order(p: PartitionShards) -> tuple[int, int]:
 
 
 def build_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> dict[str, Any]:
-    """The metadata.json document. Partitions without shards get no file entry (spec: an entry
-    needs at least one shard)."""
-    built = sorted((p for p in partitions if p.shards), key=_order)
+    """The metadata.json document. Every built partition's source files are in the extension,
+    and the accounting of every built partition that read an input, shards or not (one whose
+    every input was quarantined too; one that read nothing has nothing to account for).
+    Partitions without shards get no file entry (spec C8: an entry needs at least one shard)."""
+    built = sorted(partitions, key=_order)
     toolsets: dict[str, dict[str, Any]] = {t["id"]: _canonical(t) for t in cfg.toolsets}
     tool_extras: dict[str, Any] = {}
     for p in built:
-        for toolset in p.toolsets:
+        for toolset in p.toolsets if p.shards else ():  # toolsets of records in the package
             if toolset["id"] not in toolsets:
                 # What the source's tools said beyond the spec's tool keys: in `extensions`.
                 spec = {k: v for k, v in toolset.items() if k != TOOL_EXTRAS}
@@ -115,7 +117,7 @@ def build_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -
     if tool_extras:
         extension["tool_extras"] = {k: tool_extras[k] for k in sorted(tool_extras)}
     doc["extensions"] = {EXTENSION_KEY: extension}
-    doc["files"] = [_file_entry(cfg, p) for p in built]
+    doc["files"] = [_file_entry(cfg, p) for p in built if p.shards]
     return doc
 
 
@@ -163,15 +165,22 @@ def _extension(cfg: PipelineConfig, built: Sequence[PartitionShards]) -> dict[st
             for s in cfg.sources
         ],
         "source_files": [files[k] for k in sorted(files)],
-        "accounting": {p.key: _accounting(p.accounting) for p in built},
+        "accounting": {
+            p.key: _accounting(p.accounting)
+            for p in built
+            if p.shards or p.accounting.get("read", 0)
+        },
     }
 
 
 def _accounting(accounting: Mapping[str, Any]) -> dict[str, Any]:
     """A partition's accounting, per source too: read = written + quarantined, the quarantined
-    by reason (an auditor reconciles them with the shards' records and the quarantine files)."""
+    by reason (an auditor reconciles them with the shards' records and the quarantine files);
+    where files were left unread, their count (`unread_files`) and, per source, its `files`."""
     out: dict[str, Any] = {
-        k: accounting[k] for k in ("read", "written", "quarantined") if k in accounting
+        k: accounting[k]
+        for k in ("read", "written", "quarantined", "unread_files")
+        if k in accounting
     }
     per_source = accounting.get("per_source") or {}
     out["sources"] = {
@@ -180,6 +189,7 @@ def _accounting(accounting: Mapping[str, Any]) -> dict[str, Any]:
             "written": c["written"],
             "quarantined": c["quarantined"],
             "quarantined_by_reason": dict(sorted(c.get("quarantined_by_reason", {}).items())),
+            **{k: c[k] for k in ("files", "unread_files") if k in c},
         }
         for name, c in sorted(per_source.items())
     }

@@ -37,12 +37,15 @@ class PendingRejections:
         self._spill: IO[bytes] | None = None
         self._count = 0
         self.spilled = 0
+        # Whether a rejection left bytes of the file unread (Rejection.leaves_unread).
+        self.unread = False
 
     def __len__(self) -> int:
         return self._count
 
     def append(self, rejection: Rejection) -> None:
         self._count += 1
+        self.unread = self.unread or rejection.leaves_unread
         if not self._keep:
             return
         if self._spill is None:

@@ -19,6 +19,9 @@ class StageError(Exception):
 class ExtractDetails:
     files: list[dict[str, Any]]  # per source file: source, file, kind, sha256, bytes, ...
     charged_elsewhere: int = 0
+    # The unread files charged here (`{"source", "file"}`, in file order): a rejection left
+    # bytes of each unread (traces.Rejection.leaves_unread).
+    unread_files: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass

@@ -21,6 +21,8 @@ class Rejection:
 
     `position` is 1-based in the unit of the reader's position kind (0 for whole-file
     problems). `raw` holds the offending bytes (possibly a prefix, see `raw_truncated`).
+    `unread_rest`: the reader stopped at this damage, could not read past it, and bytes of
+    the file follow it (a file merely cut short at its end has nothing after the cut).
     """
 
     position: int
@@ -29,6 +31,13 @@ class Rejection:
     raw: bytes | None = None
     raw_truncated: bool = False
     raw_size: int | None = None
+    unread_rest: bool = False
+
+    @property
+    def leaves_unread(self) -> bool:
+        """Whether bytes of the file were left unread, making it an *unread file*: a whole-file
+        rejection (position 0: none of its records were read) or `unread_rest`."""
+        return self.position == 0 or self.unread_rest
 
 
 def trace_dict(

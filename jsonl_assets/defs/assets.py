@@ -37,8 +37,7 @@ from jsonl_assets.defs.resources import PipelineResource
 from jsonl_assets.defs.stage_metadata import (
     PUBLISHED_QUARANTINE,
     ROW_COUNT,
-    percent,
-    rate_label,
+    rate_metadata,
     stage_metadata,
 )
 from jsonl_assets.defs.ui_metadata import (
@@ -53,6 +52,7 @@ GROUP: Final = "llm_training_data"
 OWNERS: Final = [team_owner(DEFAULT_TEAM)]  # ownership.with_team sets the config's team
 TAGS: Final = team_tags(DEFAULT_TEAM)
 SOURCE_FILES: Final = "source_files"
+UNREAD_FILES: Final = "unread_files"
 QUALITY_WARNED: Final = "quality_warned"
 MANIFEST_VERSION: Final = "1"
 
@@ -65,14 +65,14 @@ VALIDATED: Final = dg.AssetKey("validated")
 def _extracted_result(
     cfg: PipelineConfig, dirs: PartitionDirs, report: StageReport, evaluation: RateEvaluation
 ) -> dg.MaterializeResult:
-    failed = report.quarantined
     details = report.details
     assert isinstance(details, ExtractDetails)
     meta = stage_metadata(report)
-    meta["parse_failures"] = dg.MetadataValue.int(failed)
-    meta[rate_label(checks.PARSE_FAILURE_RATE)] = percent(evaluation.overall.rate)
-    meta["inputs_charged"] = dg.MetadataValue.int(evaluation.overall.total)
+    meta.update(rate_metadata("parse_failures", evaluation))
+    meta["inputs_charged"] = dg.MetadataValue.int(evaluation.all_inputs.total)
     meta[SOURCE_FILES] = dg.MetadataValue.int(len(details.files))
+    # Files a rejection left (partly) unread: the parse-failure rate counts them too.
+    meta[UNREAD_FILES] = dg.MetadataValue.int(evaluation.all_inputs.unread_files)
     if (plan := recorded_plan(dirs)) is not None:  # how the partition was cut into chunks
         meta["chunks"] = dg.MetadataValue.int(len(plan["chunks"]))
         shown = {"files": plan["files"], "chunks": plan["chunks"][:200]}  # bounded metadata
@@ -97,8 +97,7 @@ def _transformed_result(report: StageReport, evaluation: RateEvaluation) -> dg.M
     meta = stage_metadata(report)
     meta["routed_to_other_splits"] = dg.MetadataValue.int(details.routed_elsewhere)
     meta["toolsets"] = dg.MetadataValue.int(len(details.toolsets))
-    meta["adapter_rejects"] = dg.MetadataValue.int(evaluation.overall.failed)
-    meta[rate_label(checks.ADAPTER_REJECT_RATE)] = percent(evaluation.overall.rate)
+    meta.update(rate_metadata("adapter_rejects", evaluation))
     return dg.MaterializeResult(
         asset_key=TRANSFORMED,
         metadata=meta,
@@ -113,12 +112,10 @@ def _validated_result(
     details = report.details
     assert isinstance(details, ValidateDetails)
     meta = stage_metadata(report)
+    meta.update(rate_metadata("duplicate_ids", dups))
+    meta.update(rate_metadata("invalid_records", invalid))
     meta.update(
         {
-            "duplicate_ids": dg.MetadataValue.int(details.duplicates),
-            rate_label(checks.DUPLICATE_ID_RATE): percent(dups.overall.rate),
-            "invalid_records": dg.MetadataValue.int(details.invalid),
-            rate_label(checks.INVALID_RATE): percent(invalid.overall.rate),
             "id_set (B)": dg.MetadataValue.int(details.id_set_bytes),
             # Valid but useless (quality_policy.py): quarantined ones count as invalid.
             "quality_quarantined": dg.MetadataValue.json(details.quality_quarantined),

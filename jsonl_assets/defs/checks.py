@@ -11,7 +11,12 @@ from typing import Any, Final
 import dagster as dg
 
 from jsonl_assets.core.rules import reject_reasons
-from jsonl_assets.core.rules.rate_checks import PARTITION_SCOPE, RateCount, RateEvaluation
+from jsonl_assets.core.rules.rate_checks import (
+    PARTITION_SCOPE,
+    RateCount,
+    RateEvaluation,
+    count_text,
+)
 from jsonl_assets.defs.stage_metadata import percent
 from jsonl_assets.defs.ui_metadata import format_trace, table
 
@@ -94,6 +99,7 @@ def rate_check(evaluation: RateEvaluation, asset: dg.AssetKey | None = None) -> 
             f"{c.threshold:.3%}",
             "ok" if c.passed else "ABOVE",
             ", ".join(f"{r} {n}" for r, n in c.reasons.items()),
+            ", ".join(c.unread_names),
         ]
         for c in (evaluation.overall, *evaluation.sources)
     ]
@@ -109,7 +115,10 @@ def rate_check(evaluation: RateEvaluation, asset: dg.AssetKey | None = None) -> 
             "rate (%)": percent(evaluation.overall.rate),
             "threshold (%)": percent(evaluation.overall.threshold),
             "per_source": dg.MetadataValue.md(
-                table(["scope", "failed", "of", "rate", "threshold", "", "reasons"], rows)
+                table(
+                    ["scope", "failed", "of", "rate", "threshold", "", "reasons", "unread files"],
+                    rows,
+                )
             ),
             "example_traces": dg.MetadataValue.md(_examples_md(evaluation)),
             RATE_REPORT: dg.MetadataValue.json(evaluation.to_json()),
@@ -121,8 +130,8 @@ def describe(evaluation: RateEvaluation, count: RateCount) -> str:
     where = "" if count.scope == PARTITION_SCOPE else f"source {count.scope}: "
     verdict = "within" if count.passed else "ABOVE"
     return (
-        f"{where}{count.failed} of {count.total} inputs ({count.rate:.3%}), {verdict} the "
-        f"threshold of {count.threshold:.3%}"
+        f"{where}{count_text(count.to_json())}; {count.rate:.3%} is {verdict} the threshold of "
+        f"{count.threshold:.3%}"
     )
 
 

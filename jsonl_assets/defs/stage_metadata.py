@@ -8,6 +8,7 @@ from typing import Any, Final
 
 import dagster as dg
 
+from jsonl_assets.core.rules.rate_checks import RateEvaluation
 from jsonl_assets.core.stage_report import StageReport
 from jsonl_assets.defs.ui_metadata import quarantine_table
 
@@ -55,4 +56,30 @@ def stage_metadata(report: StageReport) -> dict[str, Any]:
     if "by_reason" in q:
         meta[QUARANTINE_TABLE] = dg.MetadataValue.md(quarantine_table(q))
         meta[QUARANTINE_FILE] = dg.MetadataValue.path(q["path"])
+    return meta
+
+
+def rate_metadata(count_label: str, evaluation: RateEvaluation) -> dict[str, Any]:
+    """A rate check's numbers as a stage shows them, one rule for every stage: `count_label`
+    counts the partition's quarantined inputs whose reason counts toward the rate by the
+    reason table (reject_reasons.py), whichever stage quarantined them, and the rate is theirs
+    over every input of the partition (RateEvaluation.all_inputs); a source judged on its own
+    threshold is also shown on its own (`<rate>: own thresholds`)."""
+    shown = evaluation.all_inputs
+    meta: dict[str, Any] = {
+        count_label: dg.MetadataValue.int(shown.failed),
+        rate_label(evaluation.check): percent(shown.rate),
+    }
+    if own := evaluation.own_thresholds:
+        meta[f"{evaluation.check}: own thresholds"] = dg.MetadataValue.json(
+            {
+                c.scope: {
+                    "failed": c.failed,
+                    "total": c.total,
+                    "rate (%)": round(c.rate * 100.0, 4),
+                    "threshold (%)": round(c.threshold * 100.0, 4),
+                }
+                for c in own
+            }
+        )
     return meta

@@ -49,11 +49,13 @@ def accounting_table(per_source: Mapping[str, Mapping[str, Any]]) -> str:
             c["read"],
             c["written"],
             c["quarantined"],
+            f"{c['unread_files']} of {c['files']}" if c.get("unread_files") else 0,
             ", ".join(f"{r} {n}" for r, n in (c.get("quarantined_by_reason") or {}).items()),
         ]
         for name, c in per_source.items()
     ]
-    return table(["source", "read", "written", "quarantined", "by reason"], rows)
+    header = ["source", "read", "written", "quarantined", "unread files", "by reason"]
+    return table(header, rows)
 
 
 def content_table(content: Mapping[str, Mapping[str, Any]]) -> str:

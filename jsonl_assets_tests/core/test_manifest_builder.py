@@ -1,15 +1,18 @@
-"""metadata.json keeps what a record's declared tools say beyond the spec's tool keys in
-`extensions.x-jsonl-assets.tool_extras`, by toolset id: the toolsets hold spec keys only
-(rule B4) and nothing the source said is dropped."""
+"""metadata.json from the partitions' results: tool keys beyond the spec's go to
+`extensions.x-jsonl-assets.tool_extras` by toolset id (rule B4: toolsets hold spec keys only),
+and every built partition that read an input is accounted for, shards or not (spec C8: only a
+partition with shards gets a `files` entry)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from jsonl_assets.core.build import build_partition, publish
 from jsonl_assets.core.config import load_config
+from jsonl_assets.core.manifest_builder import EXTENSION_KEY, PartitionShards, build_manifest
 from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets_tests.conftest import package_shards, read_shard, write_config
 
@@ -73,3 +76,47 @@ def test_tool_keys_beyond_the_spec_go_to_the_manifests_extensions(tmp_path: Path
     assert list(extras) == sorted(extras)
     report = verify_package(package)
     assert report.ok, report.findings[:5]
+
+
+def _file(source: str, file: str) -> dict[str, Any]:
+    return {"source": source, "file": file, "sha256": "0" * 64, "bytes": 10}
+
+
+def _accounting(source: str, read: int, written: int) -> dict[str, Any]:
+    quarantined = read - written
+    reasons = {"parse_error": quarantined} if quarantined else {}
+    counts = {"read": read, "written": written, "quarantined": quarantined}
+    return {**counts, "per_source": {source: {**counts, "quarantined_by_reason": reasons}}}
+
+
+def test_a_partition_with_every_input_quarantined_is_accounted(sample_project: Path) -> None:
+    cfg = load_config(sample_project)
+    shard = {"path": "data/a.jsonl.zst", "compression": "zstd", "record_count": 5}
+    partitions = [
+        PartitionShards(
+            "sft",
+            "train",
+            shards=[{**shard, "sha256": "1" * 64}],
+            files=[_file("support_chats", "raw/chats.jsonl")],
+            accounting=_accounting("support_chats", 5, 5),
+        ),
+        PartitionShards(
+            "cpt",
+            "train",
+            shards=[],
+            files=[_file("garden_notes", "raw/notes.jsonl")],
+            accounting=_accounting("garden_notes", 20, 0),
+        ),
+        PartitionShards(  # built, but nothing was charged to it: nothing to account for
+            "rft", "validation", shards=[], accounting={"read": 0, "written": 0, "quarantined": 0}
+        ),
+    ]
+    doc = build_manifest(cfg, partitions)
+    extension = doc["extensions"][EXTENSION_KEY]
+    assert list(extension["accounting"]) == ["sft|train", "cpt|train"]
+    notes = extension["accounting"]["cpt|train"]
+    assert (notes["read"], notes["written"], notes["quarantined"]) == (20, 0, 20)
+    assert notes["sources"]["garden_notes"]["quarantined_by_reason"] == {"parse_error": 20}
+    files = [(f["source"], f["file"]) for f in extension["source_files"]]
+    assert ("garden_notes", "raw/notes.jsonl") in files
+    assert [(f["objective"], f["split"]) for f in doc["files"]] == [("sft", "train")]

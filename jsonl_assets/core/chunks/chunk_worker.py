@@ -45,8 +45,8 @@ from jsonl_assets.core.store.work_files import (
     write_marker,
 )
 
-CHUNK_VERSION: Final = "4"  # 3: the report's measures; id buckets by two digest bytes;
-# 4: several whole files a chunk
+CHUNK_VERSION: Final = "5"  # 3: the report's measures; id buckets by two digest bytes;
+# 4: several whole files a chunk; 5: its unread files
 MARKER: Final = "chunk.json"
 LINES: Final = "lines.jsonl"
 REJECTS: Final = "rejects.jsonl"
@@ -136,6 +136,7 @@ def run_chunk(
         "extract": {
             "counters": extraction.counters.as_dict(),
             "bytes_out": extraction.out.bytes_written,
+            "unread_files": extraction.unread_files,
         },
         "transform": {
             "counters": transformer.counters.as_dict(),

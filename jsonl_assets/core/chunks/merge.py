@@ -108,6 +108,7 @@ def _replay(
     extraction.quarantine.add_lines_of(path / "extracted.jsonl")
     for source, counts in report["extract"]["counters"].items():
         extraction.counters[source].update(counts)
+    extraction.unread_files.extend(report["extract"]["unread_files"])
     extraction.bytes_in += report["bytes_in"]
     extraction.out.bytes_written += report["extract"]["bytes_out"]
     transformer.quarantine.add_lines_of(path / "transformed.jsonl")

@@ -146,7 +146,12 @@ def read_source(
                     last = item[0] if type(item) is tuple else item.position  # type: ignore[union-attr]
                     yield item
             except TruncatedInput as exc:
-                yield Rejection(position=last + 1, reason="corrupt_file", detail=str(exc))
+                yield Rejection(
+                    position=last + 1,
+                    reason="corrupt_file",
+                    detail=str(exc),
+                    unread_rest=not exc.cut,
+                )
     source.hash_remaining()
     source.ensure_unchanged()
 

@@ -229,6 +229,7 @@ def _rows(
             reason="parse_error",
             detail=f"row {row_no + 1} (from line {line_end + 1}): {exc}; the rest of the file "
             "was not read",
+            unread_rest=True,
         )
     except UnicodeDecodeError as exc:
         yield Rejection(
@@ -236,6 +237,7 @@ def _rows(
             reason="invalid_encoding",
             detail=f"row {row_no + 1} (from line {line_end + 1}): cannot decode as "
             f"{encoding}: {exc.reason}; the rest of the file was not read",
+            unread_rest=True,
         )
 
 

@@ -92,7 +92,7 @@ def read_json_array(
         if items_path.endswith("item") and "item" not in keys:
             yield from _after_damage(source, count, limits.max_record_bytes, keys)
         else:
-            yield count.rejection("; the rest of the file was not read")
+            yield count.rejection("; the rest of the file was not read", unread_rest=True)
         return
     if count == 0 and not _path_holds_array(source, items_path):
         yield _not_an_array(items_path, "no array was found there")
@@ -107,11 +107,12 @@ class _Damage:
     message: str
     where: str
 
-    def rejection(self, then: str) -> Rejection:
+    def rejection(self, then: str, unread_rest: bool) -> Rejection:
         return Rejection(
             position=self.index + 1,
             reason=self.reason,
             detail=f"invalid JSON after item {self.index} ({self.where}): {self.message}{then}",
+            unread_rest=unread_rest,
         )
 
     def item_rejection(self, raw: dict[str, Any]) -> Rejection:
@@ -224,7 +225,7 @@ def _after_damage(
     finally:
         stream.close()
     if index <= damage.index:  # the spans ended first: nothing more to read
-        yield damage.rejection("")
+        yield damage.rejection("", unread_rest=False)
 
 
 def _parsed(span: Span, index: int, limit: int, converted: CountingDefault) -> ReadItem:

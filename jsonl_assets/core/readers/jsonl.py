@@ -144,6 +144,7 @@ def iter_jsonl(chunks: Iterable[bytes], limit: int, first_line: int = 0) -> Iter
             raw=partial or None,
             raw_truncated=size > len(partial),
             raw_size=size or None,
+            unread_rest=not exc.cut,
         )
         return
     if skipping:

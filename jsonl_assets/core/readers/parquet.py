@@ -247,6 +247,7 @@ def _corrupt(row_no: int, exc: BaseException) -> Rejection:
         reason="corrupt_file",
         detail=f"Parquet file unreadable after row {row_no}: {type(exc).__name__}: "
         f"{_first_line(exc)}",
+        unread_rest=True,  # without its footer, the rows after row_no cannot be found
     )
 
 

@@ -86,7 +86,10 @@ def read_text(
     if stream.damage is not None:
         # Everything decoded before the damage was chunked above (its last line may be cut).
         yield Rejection(
-            position=max(lines_seen, 1), reason="corrupt_file", detail=str(stream.damage)
+            position=max(lines_seen, 1),
+            reason="corrupt_file",
+            detail=str(stream.damage),
+            unread_rest=not stream.damage.cut,
         )
 
 

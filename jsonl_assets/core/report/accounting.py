@@ -44,6 +44,7 @@ def partition_accounting(manifest: dict[str, Any]) -> list[dict[str, Any]]:
                 "read": source.get("read", 0),
                 "written": source.get("written", 0),
                 "by_reason": dict(sorted((source.get("quarantined_by_reason") or {}).items())),
+                **{k: source[k] for k in ("files", "unread_files") if k in source},
             }
             for name, source in sorted(entry.get("sources", {}).items())
         }

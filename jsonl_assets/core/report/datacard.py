@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.report.record_measures import DEFINITIONS
-from jsonl_assets.core.rules.rate_checks import evaluate
+from jsonl_assets.core.rules.rate_checks import RateCount, SourceFiles, evaluate
 from jsonl_assets.core.rules.reject_reasons import RATES, THRESHOLD_KEYS
 from jsonl_assets.core.rules.spec_vocabulary import SCHEMA_VERSION, SPLITS
 
@@ -42,21 +42,29 @@ def _written_by_source(data: dict[str, Any]) -> dict[str, int]:
 def rate_results(cfg: PipelineConfig, data: dict[str, Any]) -> list[list[Any]]:
     """Every rate check of every partition, evaluated by the build's own rate-check code on
     metadata.json's accounting: one row per partition, `failed/read = rate (threshold)` per
-    check, and the partition's result."""
+    check over all its inputs (then each source on its own threshold), and the partition's
+    result."""
     rows = []
     for row in data["accounting"]:
         key, sources = row["partition"], row["sources"]
         reads = {n: s["read"] for n, s in sources.items()}
         summary = {"by_source": {n: s["by_reason"] for n, s in sources.items()}}
+        files = SourceFiles.of_accounting(sources)
         cells: list[Any] = [key]
         passed = True
         for check in RATES:
-            result = evaluate(cfg, key, check, reads, [(UNKNOWN_STAGE, summary)])
-            o = result.overall
+            result = evaluate(cfg, key, check, reads, [(UNKNOWN_STAGE, summary)], files=files)
             passed = passed and result.passed
-            cells.append(f"{o.failed}/{o.total} = {pct(o.failed, o.total)} (max {o.threshold:.2%})")
+            own = [f"{c.scope} {_rate_cell(c, 'own max')}" for c in result.own_thresholds]
+            cells.append("; ".join([_rate_cell(result.all_inputs, "max"), *own]))
         rows.append([*cells, "passed" if passed else "FAILED"])
     return rows
+
+
+def _rate_cell(c: RateCount, limit: str) -> str:
+    unread = f", {c.unread_files}/{c.files} files unread" if c.unread_files else ""
+    rate = f"{c.rate:.2%}" if c.total or c.files else "-"
+    return f"{c.failed}/{c.total}{unread} = {rate} ({limit} {c.threshold:.2%})"
 
 
 def render_datacard(cfg: PipelineConfig, data: dict[str, Any]) -> bytes:

@@ -6,8 +6,15 @@ README's rule: a record counts in the partition its split puts it in; an input r
 it has an id counts in the `train` partition of a `split: auto` source. So the denominator of
 every rate is the partition's `read` of the accounting (read = written + quarantined).
 
+The parse-failure rate also counts files: a rejection that leaves bytes of its file unread
+(a whole file rejected at once, or the rest of a file after damage the reader cannot read
+past: `traces.Rejection.leaves_unread`) makes it an *unread file*, and the rate is the larger
+of the record rate and the file rate (unread files / source files charged to the scope), so a
+5,000-row file rejected as one input cannot hide behind the other files' records.
+
 A source's `thresholds` override the global and per-objective ones for that source: it is
-judged on its own threshold, and the partition's rate counts the other sources only.
+judged on its own threshold, and the partition's gated rate (`overall`) counts the other
+sources only. What is shown as the partition's rate is `all_inputs`: every source's inputs.
 """
 
 from __future__ import annotations
@@ -25,13 +32,36 @@ from jsonl_assets.core.rules.reject_reasons import (
     rate_of,
 )
 from jsonl_assets.core.stage_report import StageReport
+from jsonl_assets.core.stages.extract_stage import charged_here
 
 PARTITION_SCOPE = "partition"
+NAMED_FILES = 20  # unread files named in a message, at most
+
+
+@dataclass(frozen=True)
+class SourceFiles:
+    """A source's files charged to a partition, how many of them were left unread, and their
+    names when known (metadata.json's accounting has the counts only)."""
+
+    files: int = 0
+    unread: int = 0
+    names: tuple[str, ...] = ()
+
+    @classmethod
+    def of_accounting(cls, sources: Mapping[str, Mapping[str, Any]]) -> dict[str, SourceFiles]:
+        """Per source, from a partition's `sources` accounting (its `files`, `unread_files`)."""
+        return {
+            name: cls(int(c.get("files", 0)), int(c.get("unread_files", 0)))
+            for name, c in sources.items()
+            if c.get("unread_files")
+        }
 
 
 @dataclass(frozen=True)
 class RateCount:
-    """One rate of one scope: the partition, or one source in it."""
+    """One rate of one scope: the partition, or one source in it. `files` and `unread_files`
+    (the parse-failure rate only): the scope's source files and how many were left unread,
+    `unread_names` their names when known."""
 
     scope: str
     failed: int
@@ -40,25 +70,45 @@ class RateCount:
     reasons: dict[str, int] = field(default_factory=dict)
     # The first quarantined trace of each reason (sources only).
     examples: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: int = 0
+    unread_files: int = 0
+    unread_names: tuple[str, ...] = ()
+    own_threshold: bool = False  # a source judged on its own `thresholds`
+
+    @property
+    def record_rate(self) -> float:
+        return self.failed / self.total if self.total else 0.0
+
+    @property
+    def file_rate(self) -> float:
+        return self.unread_files / self.files if self.files else 0.0
 
     @property
     def rate(self) -> float:
-        return self.failed / self.total if self.total else 0.0
+        """The larger of the record rate and the file rate."""
+        return max(self.record_rate, self.file_rate)
 
     @property
     def passed(self) -> bool:
         return self.rate <= self.threshold
 
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"rate": self.rate}
+
 
 @dataclass(frozen=True)
 class RateEvaluation:
-    """A rate check of a partition: the partition's count and each source's."""
+    """A rate check of a partition: the gated partition count (`overall`: the sources on the
+    partition's threshold), each source's, and `all_inputs`, every source's inputs together:
+    the partition's rate as every display shows it (a source on its own threshold is judged
+    and shown separately, in `sources`)."""
 
     check: str
     partition: str
     overall: RateCount
     sources: tuple[RateCount, ...]
     quarantine_files: tuple[str, ...]
+    all_inputs: RateCount
     # False when a `split: auto` source's records were not routed yet (the extracted stage
     # materialised on its own): its denominator is then every input the stage read.
     exact: bool = True
@@ -71,8 +121,39 @@ class RateEvaluation:
     def failing(self) -> list[RateCount]:
         return [c for c in (self.overall, *self.sources) if not c.passed]
 
+    @property
+    def own_thresholds(self) -> tuple[RateCount, ...]:
+        """The sources judged on their own threshold (left out of `overall`)."""
+        return tuple(s for s in self.sources if s.own_threshold)
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"passed": self.passed}
+        return {
+            "check": self.check,
+            "partition": self.partition,
+            "overall": self.overall.to_json(),
+            "sources": [s.to_json() for s in self.sources],
+            "quarantine_files": list(self.quarantine_files),
+            "all_inputs": self.all_inputs.to_json(),
+            "exact": self.exact,
+            "passed": self.passed,
+        }
+
+
+def count_text(scope: Mapping[str, Any]) -> str:
+    """`<failed> of <total> inputs quarantined (<rate>)`, and when files were left unread
+    `; <n> of <files> files unread (<rate>): <names>` (a RateCount's JSON form; the first
+    NAMED_FILES names)."""
+    failed, total = scope["failed"], scope["total"]
+    text = f"{failed} of {total} inputs quarantined ({failed / total if total else 0.0:.3%})"
+    if unread := scope.get("unread_files", 0):
+        files = max(scope.get("files", 0), unread)
+        text += f"; {unread} of {files} files unread ({unread / files:.3%})"
+        if names := scope.get("unread_names"):
+            more = len(names) - NAMED_FILES
+            text += (
+                ": " + ", ".join(names[:NAMED_FILES]) + (f" and {more} more" if more > 0 else "")
+            )
+    return text
 
 
 def source_reads(
@@ -97,6 +178,29 @@ def source_reads(
     return reads
 
 
+def source_files(
+    cfg: PipelineConfig, partition: str, extract: Mapping[str, Any]
+) -> dict[str, SourceFiles]:
+    """Per source, its files charged to `partition` and the unread ones, from the extracted
+    stage's details (`extra` of its report). A `split: auto` source's files are charged to
+    its `train` partition, as its rejections are (extract_stage.charged_here)."""
+    split = partition.split("|", 1)[1]
+    counts: dict[str, int] = {}
+    for entry in extract.get("files", []):
+        name = entry["source"]
+        if not _known(cfg, name) or charged_here(cfg.source(name), split):
+            counts[name] = counts.get(name, 0) + 1
+    unread: dict[str, list[str]] = {}
+    for entry in extract.get("unread_files", []):
+        unread.setdefault(entry["source"], []).append(entry["file"])
+    return {
+        name: SourceFiles(
+            counts.get(name, 0), len(unread.get(name, ())), tuple(unread.get(name, ()))
+        )
+        for name in sorted(set(counts) | set(unread))
+    }
+
+
 def evaluate(
     cfg: PipelineConfig,
     partition: str,
@@ -104,15 +208,18 @@ def evaluate(
     reads: Mapping[str, int],
     quarantines: Iterable[tuple[str, Mapping[str, Any]]],
     exact: bool = True,
+    files: Mapping[str, SourceFiles] | None = None,
 ) -> RateEvaluation:
     """Check `check` of `partition` ("objective|split"): `reads` per source (source_reads),
-    `quarantines` the (stage, quarantine summary) of the stages that ran."""
+    `quarantines` the (stage, quarantine summary) of the stages that ran, `files` per source
+    (source_files; the parse-failure rate counts unread files too)."""
+    files = (files or {}) if check == PARSE_FAILURE_RATE else {}
     objective = partition.split("|", 1)[0]
     key = THRESHOLD_KEYS[check]
     default = float(getattr(cfg.thresholds_for(objective), key))
     reasons: dict[str, dict[str, int]] = {}
     examples: dict[str, dict[str, dict[str, Any]]] = {}
-    files: list[str] = []
+    paths: list[str] = []
     for stage, summary in quarantines:
         counted = False
         for name, by_reason in (summary.get("by_source") or {}).items():
@@ -125,14 +232,13 @@ def evaluate(
                     if trace is not None:
                         examples.setdefault(name, {}).setdefault(reason, trace)
         if counted and summary.get("path"):
-            files.append(str(summary["path"]))
+            paths.append(str(summary["path"]))
     counts: list[RateCount] = []
-    overall_failed = overall_total = 0
-    overall_reasons: dict[str, int] = {}
-    for name in sorted(set(reads) | set(reasons)):
+    for name in sorted(set(reads) | set(reasons) | set(files)):
         by_reason = dict(sorted(reasons.get(name, {}).items(), key=lambda kv: (-kv[1], kv[0])))
         failed, total = sum(by_reason.values()), reads.get(name, 0)
         own = _source_threshold(cfg, name, key)
+        mine = files.get(name, SourceFiles())
         counts.append(
             RateCount(
                 scope=name,
@@ -141,21 +247,40 @@ def evaluate(
                 threshold=default if own is None else own,
                 reasons=by_reason,
                 examples=examples.get(name, {}),
+                files=max(mine.files, mine.unread),
+                unread_files=mine.unread,
+                unread_names=mine.names,
+                own_threshold=own is not None,
             )
         )
-        if own is None:  # judged on its own threshold otherwise
-            overall_failed += failed
-            overall_total += max(total, failed)
-            for reason, n in by_reason.items():
-                overall_reasons[reason] = overall_reasons.get(reason, 0) + n
-    overall = RateCount(
-        scope=PARTITION_SCOPE,
-        failed=overall_failed,
-        total=overall_total,
-        threshold=default,
-        reasons=dict(sorted(overall_reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+    overall = _together([c for c in counts if not c.own_threshold], default)
+    return RateEvaluation(
+        check=check,
+        partition=partition,
+        overall=overall,
+        sources=tuple(counts),
+        quarantine_files=tuple(paths),
+        all_inputs=_together(counts, default),
+        exact=exact,
     )
-    return RateEvaluation(check, partition, overall, tuple(counts), tuple(files), exact)
+
+
+def _together(counts: Sequence[RateCount], threshold: float) -> RateCount:
+    """The partition scope of `counts`: their inputs, quarantined inputs and files summed."""
+    reasons: dict[str, int] = {}
+    for c in counts:
+        for reason, n in c.reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + n
+    return RateCount(
+        scope=PARTITION_SCOPE,
+        failed=sum(c.failed for c in counts),
+        total=sum(c.total for c in counts),
+        threshold=threshold,
+        reasons=dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        files=sum(c.files for c in counts),
+        unread_files=sum(c.unread_files for c in counts),
+        unread_names=tuple(f for c in counts for f in c.unread_names),
+    )
 
 
 def evaluate_all(
@@ -175,7 +300,8 @@ def evaluate_all(
         cfg.source(name).split == "auto" for name in reads if _known(cfg, name)
     )
     quarantines = [(stage, r["quarantine"]) for stage, r in reports.items()]
-    return {c: evaluate(cfg, partition, c, reads, quarantines, exact) for c in checks}
+    files = source_files(cfg, partition, extract.get("extra") or {})
+    return {c: evaluate(cfg, partition, c, reads, quarantines, exact, files) for c in checks}
 
 
 def _known(cfg: PipelineConfig, name: str) -> bool:

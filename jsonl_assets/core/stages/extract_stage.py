@@ -31,7 +31,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "15"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "16"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -40,7 +40,7 @@ CODE_VERSION = "15"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # and a file that starts with a zstd skippable frame is zstd; 11: Parquet binary and durations
 # converted at any depth, a time with nanoseconds is unsupported_value; 12: duplicate_key;
 # 13: the CSV rows after a too_large one are read; 14: duplicate_key in every JSON array item;
-# 15: a Parquet file's name is never a glob pattern
+# 15: a Parquet file's name is never a glob pattern; 16: unread files
 MARKER = "extracted.json"
 
 
@@ -98,6 +98,8 @@ class Extraction:
         self.out = CountingSink(dirs.file("extracted.jsonl"))
         self.quarantine = QuarantineWriter(dirs.quarantine / f"{STAGE}.jsonl", STAGE)
         self.bytes_in = 0
+        # Files a rejection left (partly) unread, charged here: `{"source", "file"}`.
+        self.unread_files: list[dict[str, str]] = []
 
     def records(self, hash_first: bool = False) -> Iterator[tuple[int, int, Any, bytes, bool]]:
         """Good records, one at a time, as `(file_index, position, value, raw bytes, exact)`,
@@ -170,6 +172,9 @@ class Extraction:
         counts["records"] += good
         if not here:
             counts["charged_elsewhere"] += len(rejected)
+        elif rejected.unread:
+            counts["unread_files"] += 1
+            self.unread_files.append({"source": source.name, "file": item.rel})
         for rej in rejected:  # none are kept when they are charged elsewhere
             counts["quarantined"] += 1
             self.quarantine.add(
@@ -198,7 +203,9 @@ class Extraction:
             seconds=time.perf_counter() - started,
             quarantine=self.quarantine.summary(),
             per_source=per_source,
-            details=ExtractDetails(files=self.files, charged_elsewhere=elsewhere),
+            details=ExtractDetails(
+                files=self.files, charged_elsewhere=elsewhere, unread_files=self.unread_files
+            ),
         )
         write_marker(self.dirs.file(MARKER), stage_fp, report.to_json())
         return report
