@@ -140,6 +140,31 @@ def test_a_toolset_derived_later_is_judged_against_every_toolset(tmp_path: Path)
     assert validated.records_out == BATCH_RECORDS + 12, validated.quarantine
     assert validated.quarantined == 0
     assert not dirs.file("transformed.jsonl").exists()
+    # The chunk run again with the derived toolsets left no folder of its first run.
+    assert [p.name for p in (dirs.work / "chunks").iterdir()] == ["plan.json"]
+
+
+def test_chunk_folders_of_earlier_builds_are_removed(sample_project: Path) -> None:
+    """Folders a killed build left (another fingerprint, or a kill after the merge committed)
+    are removed by the next merge, or by the next build that finds every stage up to date."""
+    cfg = load_config(sample_project)
+    dirs = next(d for d in _dirs(sample_project) if d.key == "sft|train")
+    chunks = dirs.work / "chunks"
+
+    def leave_stale() -> None:
+        stale = chunks / "00000-0123456789abcdef"
+        stale.mkdir(parents=True, exist_ok=True)
+        (stale / "lines.jsonl").write_bytes(b'{"id": "stale"}\n')
+        (chunks / "ids").mkdir(exist_ok=True)
+        (chunks / "ids" / "00").write_bytes(b"x")
+
+    leave_stale()
+    run_record_stages(cfg, dirs)
+    assert [p.name for p in chunks.iterdir()] == ["plan.json"]
+    leave_stale()
+    reports = run_record_stages(cfg, dirs)
+    assert all(r.reused for r in reports)
+    assert [p.name for p in chunks.iterdir()] == ["plan.json"]
 
 
 def test_a_refused_gate_commits_extracted_only(sample_project: Path) -> None:

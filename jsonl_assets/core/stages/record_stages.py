@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, chunk_path
-from jsonl_assets.core.chunks.merge import ids_dir, merge_chunks
-from jsonl_assets.core.chunks.plan import CHUNKS_DIR, plan_chunks
+from jsonl_assets.core.chunks.merge import merge_chunks
+from jsonl_assets.core.chunks.plan import CHUNKS_DIR, PLAN, plan_chunks
 from jsonl_assets.core.chunks.runners import ChunkRunner, run_in_process
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.gc_pause import gc_paused
@@ -74,6 +74,7 @@ def run_record_stages(
     if "validated" in kept and not shards_ready(dirs, fps["shards"]):
         del kept["validated"]
     if len(kept) == len(_MARKERS):
+        _clear_chunks(dirs)  # a build killed after its merge committed left them
         reports = list(kept.values())
         return reports if gate(reports[0], reports[1]) else reports[:1]
     try:
@@ -133,9 +134,18 @@ def _chunked(
         for t, r in zip(tasks, reports, strict=True)
     ]
     result = merge_chunks(cfg, dirs, chunks, fps, kept, gate, helper_thread)
-    # Merged (committed, or stopped by the gate): the chunks' copies are no longer needed (the
-    # plan stays, as the record of how the partition was cut). A merge that failed keeps them,
-    # so that the rerun does not redo them.
-    for path in [*(p for p, _ in chunks), ids_dir(dirs)]:
-        store_for(path).remove(path, recursive=True)
+    # Merged (committed, or stopped by the gate): the chunks' copies are no longer needed. A
+    # merge that failed keeps them, so that the rerun does not redo them.
+    _clear_chunks(dirs)
     return result
+
+
+def _clear_chunks(dirs: PartitionDirs) -> None:
+    """Remove everything under the partition's chunks folder but the plan (the record of how
+    the partition was cut): this build's chunks and id buckets, and those of earlier builds
+    with other fingerprints (killed before their merge, or chunks run again for toolsets)."""
+    folder = dirs.work / CHUNKS_DIR
+    store = store_for(folder)
+    for entry in store.list(folder):
+        if entry.name != PLAN:
+            store.remove(folder / entry.name, recursive=entry.is_dir)
