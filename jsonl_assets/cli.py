@@ -162,7 +162,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         # Dagster is imported here, not for `verify`.
         from jsonl_assets.core.build import dirs_for
         from jsonl_assets.core.partition_state import BUILD, UP_TO_DATE, partition_state
-        from jsonl_assets.core.report.package_report import warm_up_report
+        from jsonl_assets.core.report.package_report import report_files, warm_up_report
         from jsonl_assets.defs import runs
 
         config_path = str(cfg.path)
@@ -241,6 +241,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     if keys:
         warm.join()  # never fork while a thread imports
     build_workers.release_pool(pool)
+    reported_before = report_files(cfg)  # the report beside the package, before publishing
     gc.freeze()
     publisher = build_workers.worker_pool(1)
     outcome = build_workers.result(
@@ -264,7 +265,29 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         f"{meta.get('shards')} shards, {meta.get('partitions')} partitions "
         f"({time.perf_counter() - started:.1f} s)"
     )
+    from jsonl_assets.core.report.measure_columns import report_enabled
+
+    if not report_enabled():
+        _print_no_report(cfg, reported_before)
     return EXIT_OK
+
+
+def _print_no_report(cfg: PipelineConfig, before: list[str]) -> None:
+    """What a build without a report ($JSONL_ASSETS_REPORT=0) left beside the package."""
+    from jsonl_assets.core.report.package_report import report_dir, report_files, stamped_for
+
+    folder = _printable(str(report_dir(cfg)))
+    if report_files(cfg):
+        why = "its stamp names this metadata.json" if stamped_for(cfg) else "not the report's files"
+        print(f"report: not written ($JSONL_ASSETS_REPORT=0); {folder} is kept ({why})")
+        return
+    gone = (
+        f"; the report of the earlier package ({', '.join(before)}) was removed" if before else ""
+    )
+    print(
+        f"report: not written ($JSONL_ASSETS_REPORT=0){gone}; `jsonl-assets report --config "
+        f"{_printable(str(cfg.path))}` writes {folder}"
+    )
 
 
 def _chunk_progress(cli: int, line: str, _: dict[str, Any]) -> None:
