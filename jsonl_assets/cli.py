@@ -266,28 +266,11 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         f"({time.perf_counter() - started:.1f} s)"
     )
     from jsonl_assets.core.report.measure_columns import report_enabled
+    from jsonl_assets.core.report.package_report import no_report_note
 
     if not report_enabled():
-        _print_no_report(cfg, reported_before)
+        print(_printable(no_report_note(cfg, reported_before)))
     return EXIT_OK
-
-
-def _print_no_report(cfg: PipelineConfig, before: list[str]) -> None:
-    """What a build without a report ($JSONL_ASSETS_REPORT=0) left beside the package."""
-    from jsonl_assets.core.report.package_report import report_dir, report_files, stamped_for
-
-    folder = _printable(str(report_dir(cfg)))
-    if report_files(cfg):
-        why = "its stamp names this metadata.json" if stamped_for(cfg) else "not the report's files"
-        print(f"report: not written ($JSONL_ASSETS_REPORT=0); {folder} is kept ({why})")
-        return
-    gone = (
-        f"; the report of the earlier package ({', '.join(before)}) was removed" if before else ""
-    )
-    print(
-        f"report: not written ($JSONL_ASSETS_REPORT=0){gone}; `jsonl-assets report --config "
-        f"{_printable(str(cfg.path))}` writes {folder}"
-    )
 
 
 def _chunk_progress(cli: int, line: str, _: dict[str, Any]) -> None:

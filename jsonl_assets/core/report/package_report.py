@@ -108,6 +108,22 @@ def retire_stale_report(cfg: PipelineConfig) -> list[str]:
     return removed
 
 
+def no_report_note(cfg: PipelineConfig, before: list[str]) -> str:
+    """What a build without a report ($JSONL_ASSETS_REPORT=0) left beside the package, given
+    the report's files there `before` it published (`report_files`)."""
+    folder = report_dir(cfg)
+    if report_files(cfg):
+        why = "its stamp names this metadata.json" if stamped_for(cfg) else "not the report's files"
+        return f"report: not written ($JSONL_ASSETS_REPORT=0); {folder} is kept ({why})"
+    gone = (
+        f"; the report of the earlier package ({', '.join(before)}) was removed" if before else ""
+    )
+    return (
+        f"report: not written ($JSONL_ASSETS_REPORT=0){gone}; `jsonl-assets report --config "
+        f"{cfg.path}` writes {folder}"
+    )
+
+
 def stamped_for(cfg: PipelineConfig, stamp: bytes | None = None) -> bool:
     """Whether report.stamp (`stamp`, if read already) names the published metadata.json."""
     if stamp is None:

@@ -10,10 +10,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from jsonl_assets.cli import _print_no_report
 from jsonl_assets.core.config import load_config
 from jsonl_assets.core.report import DATACARD, REPORT_HTML, report_dir
-from jsonl_assets.core.report.package_report import STAMP, report_files
+from jsonl_assets.core.report.package_report import STAMP, no_report_note, report_files
 from jsonl_assets_tests.conftest import build_with_core, write_config
 
 
@@ -37,7 +36,7 @@ def _package(root: Path, records: int) -> Path:
 
 
 def test_a_build_without_a_report_removes_the_earlier_packages_report(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("JSONL_ASSETS_REPORT", "1")
     config = _package(tmp_path, 40)
@@ -48,15 +47,13 @@ def test_a_build_without_a_report_removes_the_earlier_packages_report(
     monkeypatch.setenv("JSONL_ASSETS_REPORT", "0")
     build_with_core(config)
     assert report_files(cfg) == [REPORT_HTML, DATACARD, STAMP]
-    _print_no_report(cfg, report_files(cfg))
-    assert "is kept (its stamp names this metadata.json)" in capsys.readouterr().out
+    assert "is kept (its stamp names this metadata.json)" in no_report_note(cfg, report_files(cfg))
     # A new package without a report: the card of 40 records goes.
     before = report_files(cfg)
     _package(tmp_path, 100)
     build_with_core(config)
     assert report_files(cfg) == []
-    _print_no_report(cfg, before)
-    out = capsys.readouterr().out
+    out = no_report_note(cfg, before)
     assert "report: not written ($JSONL_ASSETS_REPORT=0); the report of the earlier package" in out
     assert "`jsonl-assets report --config" in out
 
