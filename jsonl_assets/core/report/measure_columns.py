@@ -83,8 +83,8 @@ class MeasureColumns:
                 NONE if document is None else document[1],
                 len(m.responses),
                 licence
-                if type(licence) is int
-                else self._licences.setdefault(licence, len(self._licences)),  # type: ignore[arg-type]
+                if isinstance(licence, int)
+                else self._licences.setdefault(licence, len(self._licences)),
             )
         )
         for chars, words in m.responses:
