@@ -162,7 +162,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         # Dagster is imported here, not for `verify`.
         from jsonl_assets.core.build import dirs_for
         from jsonl_assets.core.partition_state import BUILD, UP_TO_DATE, partition_state
-        from jsonl_assets.core.report.package_report import warm_up_report
+        from jsonl_assets.core.report.package_report import report_files, warm_up_report
         from jsonl_assets.defs import runs
 
         config_path = str(cfg.path)
@@ -241,6 +241,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     if keys:
         warm.join()  # never fork while a thread imports
     build_workers.release_pool(pool)
+    reported_before = report_files(cfg)  # the report beside the package, before publishing
     gc.freeze()
     publisher = build_workers.worker_pool(1)
     outcome = build_workers.result(
@@ -264,6 +265,11 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         f"{meta.get('shards')} shards, {meta.get('partitions')} partitions "
         f"({time.perf_counter() - started:.1f} s)"
     )
+    from jsonl_assets.core.report.measure_columns import report_enabled
+    from jsonl_assets.core.report.package_report import no_report_note
+
+    if not report_enabled():
+        print(_printable(no_report_note(cfg, reported_before)))
     return EXIT_OK
 
 

@@ -262,19 +262,24 @@ _CELL = st.text(alphabet='ab ,"\n\r', max_size=6)
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.lists(_CELL, min_size=1, max_size=3), min_size=1, max_size=8))
 def test_rows_are_the_csv_modules_unless_a_quote_is_left_open(cells: list[list[str]]) -> None:
-    """Any text: without a quoted field open at the end, each item is the csv module's row
-    (a record, or a field-count reject); with one, the reject is a physical line holding a
+    """Any text: without a quoted field open at the end, each item is the strict csv module's
+    row (a record, or a field-count reject) or error (a `csv_bad_quote` reject holding the
+    row's lines as they are in the file); with one, the reject is a physical line holding a
     quote. Rows are numbered 1, 2, ... either way."""
     text = "h1,h2\n" + "\n".join(",".join(row) for row in cells)
     with tempfile.TemporaryDirectory() as tmp:
         items = read(Path(tmp), text.encode(), options={"delimiter": ","})
-    theirs = [r for r in csv.reader(io.StringIO(text, newline="")) if r][1:]
+    theirs = _strict_rows(text)[1:]  # after the header
     unclosed = [i for i in items if isinstance(i, Rejection) and i.reason == "csv_unclosed_quote"]
     if not unclosed:
         assert len(items) == len(theirs)
         for item, row in zip(items, theirs, strict=True):
-            if isinstance(item, Rejection):
+            if row is None:
+                assert isinstance(item, Rejection) and item.reason == "csv_bad_quote"
+                assert item.raw in text.encode()
+            elif isinstance(item, Rejection):
                 assert item.reason == "csv_field_count" and len(row) != 2
+                assert item.raw in text.encode()
             else:
                 assert list(item[1].values()) == row
     lines = text.encode().splitlines()
@@ -282,3 +287,76 @@ def test_rows_are_the_csv_modules_unless_a_quote_is_left_open(cells: list[list[s
         assert b'"' in reject.raw and reject.raw in lines
     positions = [i.position if isinstance(i, Rejection) else i[0] for i in items]
     assert positions == list(range(1, len(items) + 1))
+
+
+def _strict_rows(text: str) -> list[list[str] | None]:
+    """The strict csv module's non-blank rows, None for a row with text after a closing
+    quote; up to a quoted field open at the end."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    out: list[list[str] | None] = []
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return out
+        except csv.Error as exc:
+            if " expected after " not in str(exc):
+                return out
+            out.append(None)
+            continue
+        if row:
+            out.append(row)
+
+
+# --- text after a closing quote ---------------------------------------------------------------
+
+
+def test_text_after_a_closing_quote_is_rejected_with_the_rows_bytes(tmp_path: Path) -> None:
+    """The csv module's default dialect keeps the text after a closing quote and changes the
+    value (`"r6"x` -> `r6x`, `"unclosed, "c"` -> `unclosed, c"`); such rows are rejected with
+    their bytes and line, and the rows after them are read."""
+    data = (
+        b'prompt,response\np1,r1\n"p6","r6"x\n"too","many","fields"\n'
+        b'"unclosed, "c","r"\r\n"a"b,"multi\nline"\np7,r7\n'
+    )
+    items = read(tmp_path, data)
+    assert reasons(items) == [
+        (2, "csv_bad_quote"),
+        (3, "csv_field_count"),
+        (4, "csv_bad_quote"),
+        (5, "csv_bad_quote"),
+        (6, "csv_field_count"),
+    ]
+    assert [i.raw for i in items if isinstance(i, Rejection)] == [
+        b'"p6","r6"x',
+        b'"too","many","fields"',
+        b'"unclosed, "c","r"',
+        b'"a"b,"multi',
+        b'line"',
+    ]
+    assert "row 2 (line 3)" in items[1].detail and "end of line 3" in items[1].detail
+    assert "row 4 (line 5)" in items[3].detail
+    assert records(items) == [
+        {"prompt": "p1", "response": "r1"},
+        {"prompt": "p7", "response": "r7"},
+    ]
+
+
+def test_a_multiline_row_with_text_after_a_quote_keeps_all_its_lines(tmp_path: Path) -> None:
+    data = b'a,b\n1,"two\nlines"x\n2,ok\n'
+    items = read(tmp_path, data)
+    assert reasons(items) == [(1, "csv_bad_quote")]
+    assert items[0].raw == b'1,"two\nlines"x' and "row 1 (line 2)" in items[0].detail
+    assert items[1] == (2, {"a": "2", "b": "ok"}, None)
+
+
+def test_text_after_a_quote_in_the_header_rejects_the_file(tmp_path: Path) -> None:
+    items = read(tmp_path, b'"a"x,b\n1,2\n')
+    assert reasons(items) == [(0, "csv_bad_header")] and items[0].raw == b'"a"x,b'
+
+
+def test_rejected_rows_keep_their_bytes_not_a_reserialisation(tmp_path: Path) -> None:
+    data = b'a;b\n"1";"x""y";"z"\n2;caf\xe9\n'
+    items = read(tmp_path, data, options={"delimiter": ";"})
+    assert reasons(items) == [(1, "csv_field_count"), (2, "invalid_utf8")]
+    assert items[0].raw == b'"1";"x""y";"z"' and items[1].raw == b"2;caf\xe9"

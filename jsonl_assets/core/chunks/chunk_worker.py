@@ -32,7 +32,11 @@ from jsonl_assets.core.readers import (
     read_source,
 )
 from jsonl_assets.core.readers.jsonl import iter_jsonl
-from jsonl_assets.core.report.measure_columns import MeasureColumns, report_enabled
+from jsonl_assets.core.report.measure_columns import (
+    MEASURES_VERSION,
+    MeasureColumns,
+    report_enabled,
+)
 from jsonl_assets.core.stages.extract_stage import Extraction, file_entry
 from jsonl_assets.core.stages.transform_stage import Transformer
 from jsonl_assets.core.stages.validate_stage import Validator
@@ -132,7 +136,7 @@ def run_chunk(
         "bytes_in": chunk.size,
         "lines": validator.index,
         "accepted": out.accepted,
-        "measured": measures is not None,
+        "measured": MEASURES_VERSION if measures is not None else False,
         "extract": {
             "counters": extraction.counters.as_dict(),
             "bytes_out": extraction.out.bytes_written,

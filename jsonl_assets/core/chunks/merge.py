@@ -28,7 +28,7 @@ from jsonl_assets.core.chunks.id_buckets import find_duplicates
 from jsonl_assets.core.chunks.plan import CHUNKS_DIR
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.line_batch import line_batches
-from jsonl_assets.core.report.measure_columns import read_blocks
+from jsonl_assets.core.report.measure_columns import MEASURES_VERSION, read_blocks
 from jsonl_assets.core.report.statistics import CellStats
 from jsonl_assets.core.stage_report import StageReport
 from jsonl_assets.core.stages.extract_stage import Extraction
@@ -72,13 +72,13 @@ def merge_chunks(
                     staged.add_file(entry)
         duplicates, validator.ids, validator.id_set_bytes = find_duplicates(chunks, ids_dir(dirs))
         cell = CellStats(dirs.objective, dirs.split)
-        measured = all(report.get("measured") for _, report in chunks)
+        measured = all(report.get("measured") == MEASURES_VERSION for _, report in chunks)
         for (path, report), found in zip(chunks, duplicates, strict=True):
             _replay(path, report, found, extraction, transformer, validator, staged)
             if measured:
                 _measured(path, found, cell)
-        # No statistics unless every chunk measured its records (the report then measures
-        # the shards).
+        # No statistics unless every chunk measured its records, in this version's blocks
+        # (the report then measures the shards).
         staged.statistics = cell.to_json() if measured else {}
     except BaseException:
         for part in parts:

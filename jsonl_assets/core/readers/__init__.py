@@ -66,6 +66,7 @@ REASONS: Final = (
     "too_large",
     "csv_field_count",
     "csv_unclosed_quote",
+    "csv_bad_quote",
     "csv_bad_header",
     "unsupported_value",
 )

@@ -19,6 +19,11 @@ Reason codes:
   would otherwise swallow every later line into one field, silently when the field count
   happens to match). The physical line where that row starts is rejected, and the lines after
   it are read again as rows.
+* `csv_bad_quote`: a quoted field's closing quote followed by anything other than the
+  delimiter, a second quote or the line end (`"a"x`, `"open, "b"`). The csv module's
+  default dialect would keep the text after the quote and change the value (`"a"x` -> `ax`);
+  the rows are read with `strict=True`, and such a row is rejected from its first physical
+  line to the end of the line holding the stray text; reading goes on at the next line.
 * `csv_bad_header`: duplicate column names or a header that is not valid text (position 0;
   the file is not read, as no row can be named).
 * `too_large`: a field past `max_record_bytes` (csv.field_size_limit) or a physical line longer
@@ -27,9 +32,9 @@ Reason codes:
   row; its first 1 KiB is the `raw`.
 * `parse_error`: any other csv module error; ends the file.
 
-The `raw` of a rejected row is the row re-serialised with the file's dialect (the csv module
-does not expose source bytes), encoded back with `surrogateescape` so undecodable bytes are
-exact.
+The `raw` of a rejected row is the text of its physical lines as read (its final line end
+dropped), encoded back with `surrogateescape`: the row's bytes in the file, undecodable ones
+included (a UTF-8 BOM before the header is not part of it).
 """
 
 from __future__ import annotations
@@ -133,7 +138,7 @@ def _rows(
     width = 0
     row_no = 0
     line_end = 0  # physical line where the previous row ended
-    reader: Iterator[list[str]] | None = csv.reader(lines, delimiter=delimiter, quotechar=quotechar)
+    reader: Iterator[list[str]] | None = _reader(lines, dialect)
     try:
         while reader is not None:
             rows, reader = reader, None
@@ -142,34 +147,8 @@ def _rows(
                     line_start = line_end + 1
                     line_end = lines.count
                     physical, lines.row = lines.row, []
-                    if not row:
+                    if not row or not physical:  # a blank line, or `_END` alone: the end
                         continue
-                    if row[-1].endswith(_END):
-                        if not physical:  # `_END` alone: the end, outside any quoted field
-                            continue
-                        # A quoted field still open at the end of the file took `_END` in.
-                        if header is None:
-                            yield Rejection(
-                                position=0,
-                                reason="csv_bad_header",
-                                detail=f"header row (line {line_start}): a quoted field is never "
-                                "closed; the file was not read",
-                                raw=_line_bytes(physical[0], encoding),
-                            )
-                            return
-                        row_no += 1
-                        yield Rejection(
-                            position=row_no,
-                            reason="csv_unclosed_quote",
-                            detail=f"row {row_no} (line {line_start}): a quoted field opened here is "
-                            f"still open at the end of the file (line {line_end}); this line is "
-                            "rejected and the lines after it are read as rows",
-                            raw=_line_bytes(physical[0], encoding),
-                        )
-                        lines.again(physical[1:])
-                        line_end = line_start
-                        reader = csv.reader(lines, delimiter=delimiter, quotechar=quotechar)
-                        break
                     if not check_text and _EscapeCounter.count != escapes_at_start:
                         check_text = True
                     if header is None:
@@ -180,7 +159,7 @@ def _rows(
                                 reason="csv_bad_header",
                                 detail=f"header row (line {line_start}): {problem}; the file was "
                                 "not read",
-                                raw=_reserialise(row, dialect, encoding),
+                                raw=_row_bytes(physical, encoding),
                             )
                             return
                         header = row
@@ -193,7 +172,7 @@ def _rows(
                             reason=reason_bad_text,
                             detail=f"row {row_no} (line {line_start}) holds bytes that are not valid "
                             f"{encoding.removesuffix('-sig')}",
-                            raw=_reserialise(row, dialect, encoding),
+                            raw=_row_bytes(physical, encoding),
                         )
                         continue
                     if len(row) != width:
@@ -202,7 +181,7 @@ def _rows(
                             reason="csv_field_count",
                             detail=f"row {row_no} (line {line_start}) has {len(row)} fields, "
                             f"the header has {width}",
-                            raw=_reserialise(row, dialect, encoding),
+                            raw=_row_bytes(physical, encoding),
                         )
                         continue
                     if empty_as_null:
@@ -214,15 +193,50 @@ def _rows(
                     else:
                         yield (row_no, dict(zip(header, row, strict=True)), None)
             except (_Overlong, csv.Error) as exc:
+                line_start = line_end + 1
+                quoting = _quoting_problem(exc, lines.count)
+                if quoting is not None:
+                    # The row's lines so far (all of them when it is open at the end).
+                    physical, lines.row = lines.row, []
+                    if header is None:
+                        yield Rejection(
+                            position=0,
+                            reason="csv_bad_header",
+                            detail=f"header row (line {line_start}): {quoting[1]}; the file was "
+                            "not read",
+                            raw=_row_bytes(physical[:1] if quoting[0] else physical, encoding),
+                        )
+                        return
+                    row_no += 1
+                    if quoting[0]:
+                        yield Rejection(
+                            position=row_no,
+                            reason="csv_unclosed_quote",
+                            detail=f"row {row_no} (line {line_start}): {quoting[1]}; this line "
+                            "is rejected and the lines after it are read as rows",
+                            raw=_row_bytes(physical[:1], encoding),
+                        )
+                        lines.again(physical[1:])
+                        line_end = line_start
+                    else:
+                        yield Rejection(
+                            position=row_no,
+                            reason="csv_bad_quote",
+                            detail=f"row {row_no} (line {line_start}): {quoting[1]}; the row is "
+                            f"rejected to the end of line {lines.count} and reading goes on",
+                            raw=_row_bytes(physical, encoding),
+                        )
+                        line_end = lines.count
+                    reader = _reader(lines, dialect)
+                    continue
                 if isinstance(exc, csv.Error) and "field larger than field limit" not in str(exc):
                     raise
                 # Too large to hold: the row is skipped by following its quoting, and
                 # reading goes on at the next row.
-                line_start = line_end + 1
                 row_no += 1
                 yield _skipped(exc, lines, dialect, limit, row_no, line_start, encoding)
                 line_end = lines.count
-                reader = csv.reader(lines, delimiter=delimiter, quotechar=quotechar)
+                reader = _reader(lines, dialect)
     except csv.Error as exc:
         yield Rejection(
             position=row_no + 1,
@@ -239,6 +253,30 @@ def _rows(
             f"{encoding}: {exc.reason}; the rest of the file was not read",
             unread_rest=True,
         )
+
+
+def _reader(lines: _Lines, dialect: tuple[str, str]) -> Iterator[list[str]]:
+    """csv.reader in strict mode: text after a closing quote and a quoted field open at the
+    end of the input are errors (`_quoting_problem`), not values changed silently."""
+    return csv.reader(lines, delimiter=dialect[0], quotechar=dialect[1], strict=True)
+
+
+def _quoting_problem(exc: Exception, line: int) -> tuple[bool, str] | None:
+    """(open at the end?, what) for the strict reader's quoting errors; None for others."""
+    if not isinstance(exc, csv.Error):
+        return None
+    message = str(exc)
+    if message == "unexpected end of data":
+        return True, (
+            f"a quoted field opened here is never closed: it is still open at the end of the "
+            f"file (line {line})"
+        )
+    if " expected after " in message:
+        return False, (
+            f"text follows a closing quote on line {line} ({message}): the csv module would "
+            "have joined it to the field"
+        )
+    return None
 
 
 def _skipped(
@@ -336,8 +374,10 @@ class _Lines:
         self._ended = False
 
 
-def _line_bytes(line: str, encoding: str) -> bytes:
-    return line.rstrip("\r\n").encode(encoding.removesuffix("-sig"), "surrogateescape")
+def _row_bytes(physical: list[str], encoding: str) -> bytes:
+    """The row's bytes as read: its physical lines, without the final line end."""
+    text = "".join(physical).removesuffix("\n").removesuffix("\r")
+    return text.encode(encoding.removesuffix("-sig"), "surrogateescape")
 
 
 def _header_problem(row: list[str], check_text: bool) -> str | None:
@@ -352,12 +392,6 @@ def _header_problem(row: list[str], check_text: bool) -> str | None:
     if duplicates:
         return f"duplicate column names {sorted(set(duplicates))}"
     return None
-
-
-def _reserialise(row: list[str], dialect: tuple[str, str], encoding: str) -> bytes:
-    out = io.StringIO()
-    csv.writer(out, delimiter=dialect[0], quotechar=dialect[1], lineterminator="\n").writerow(row)
-    return out.getvalue().rstrip("\n").encode(encoding.removesuffix("-sig"), "surrogateescape")
 
 
 def _head(chunks: Iterator[bytes], size: int) -> bytes:

@@ -1,10 +1,12 @@
 """Skipping one CSV row too large to hold, so that reading goes on at the next row.
 
-The row's quoting is followed as the csv module reads it (its default, non-strict dialect:
-a quote opens a quoted field only at the field's start, a doubled quote inside one is a
-quote, a quote after a closing quote is text), over the text of the row already handed to
-the csv module and then over the rest of its physical lines, read in pieces of at most
-`limit` characters and dropped. The row ends at the first line end outside a quoted field.
+The row's quoting is followed as the csv module reads it in strict mode (csv_rows.py): a
+quote opens a quoted field only at the field's start, a doubled quote inside one is a quote,
+and text after a closing quote other than the delimiter or a line end is an error, after
+which the strict reader drops the rest of that physical line and starts the next row on the
+next line. This is followed over the text of the row already handed to the csv module and
+then over the rest of its physical lines, read in pieces of at most `limit` characters and
+dropped. The row ends at the first line end outside a quoted field.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Final
 
-_START, _FIELD, _QUOTED, _QUOTE_IN_QUOTED, ENDED = range(5)
+_START, _FIELD, _QUOTED, _QUOTE_IN_QUOTED, _BAD_QUOTE, ENDED = range(6)
 _EOL: Final = "\r\n"
 
 
@@ -26,6 +28,9 @@ def _advance(state: int, text: str, delimiter: str, quote: str, stop: re.Pattern
             if j < 0:
                 return _QUOTED
             state, i = _QUOTE_IN_QUOTED, j + 1
+        elif state == _BAD_QUOTE:  # text after a closing quote: the row ends with its line
+            rest = text[i:]
+            return ENDED if "\n" in rest or "\r" in rest else _BAD_QUOTE
         elif state == _FIELD:
             m = stop.search(text, i)
             if m is None:
@@ -37,6 +42,9 @@ def _advance(state: int, text: str, delimiter: str, quote: str, stop: re.Pattern
             c = text[i]
             if c == quote:
                 state = _QUOTED
+            elif state == _QUOTE_IN_QUOTED and c != delimiter and c not in _EOL:
+                state = _BAD_QUOTE
+                continue
             elif c == delimiter:
                 state = _START
             elif c in _EOL:

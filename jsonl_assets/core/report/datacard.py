@@ -1,19 +1,26 @@
 """DATACARD.md: the common dataset-card headings (summary, sources with licences, collection
-and processing, splits, known limitations, quality checks), written from the pipeline config
-and the report's measured data; nothing in it is typed by hand."""
+and processing, splits, known limitations, quality checks), written from the report's data:
+the published metadata.json (the dataset, its sources, the files read, the accounting) and
+the records as written (counts, licences); nothing in it is typed by hand. Settings that
+metadata.json does not record (globs, read and adapter options, quality rules, split ratios,
+shard sizes, thresholds) are the pipeline config's when the card is written, and the card
+says so."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Final
 
-from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.config import PipelineConfig, SourceConfig
+from jsonl_assets.core.readers import infer_format
+from jsonl_assets.core.report.licences import LicenceCounts, licences_by_source
 from jsonl_assets.core.report.record_measures import DEFINITIONS
 from jsonl_assets.core.rules.rate_checks import RateCount, SourceFiles, evaluate
 from jsonl_assets.core.rules.reject_reasons import RATES, THRESHOLD_KEYS
 from jsonl_assets.core.rules.spec_vocabulary import SCHEMA_VERSION, SPLITS
 
 NOT_STATED: Final = "not stated"
+AT_REPORT: Final = "config at report time"
 UNKNOWN_STAGE: Final = "validated"  # a reason the rate table does not know counts as invalid
 
 
@@ -68,33 +75,43 @@ def _rate_cell(c: RateCount, limit: str) -> str:
 
 
 def render_datacard(cfg: PipelineConfig, data: dict[str, Any]) -> bytes:
-    ds, totals, cells = cfg.dataset, data["totals"], data["cells"]
+    ds, totals, cells = data["dataset"], data["totals"], data["cells"]
     written = _written_by_source(data)
     files = data["source_files"]
-    out = [f"# Dataset card: {ds.name}", "", "## Summary", "", ds.description, ""]
+    licences = licences_by_source(cells)
+    compression = ", ".join(data.get("compression", [])) or "-"
+    out = [f"# Dataset card: {ds.get('name')}", "", "## Summary", "", str(ds.get("description"))]
     out += [
-        f"- Dataset id: {ds.dataset_id or NOT_STATED}",
-        f"- Licence: {ds.license or NOT_STATED}",
-        f"- Contact: {ds.contact or NOT_STATED}",
-        f"- Tags: {', '.join(ds.tags) or 'none'}",
-        f"- Format: {SCHEMA_VERSION} (JSONL shards, {cfg.output.compression} compression)",
+        "",
+        f"- Dataset id: {ds.get('dataset_id') or NOT_STATED}",
+        f"- Licence: {ds.get('license') or NOT_STATED} (the dataset's; each record's "
+        "`metadata.license` is counted under Sources)",
+        f"- Contact: {ds.get('contact') or NOT_STATED}",
+        f"- Tags: {', '.join(ds.get('tags', [])) or 'none'}",
+        f"- Format: {SCHEMA_VERSION} (JSONL shards, {compression} compression)",
         f"- Records: {totals['records']:,} in {totals['shards']:,} shards "
         f"({len(cells)} objective/split cells)",
         "",
         "## Sources",
         "",
+        "As metadata.json lists them; the licences are those the published records carry "
+        "(`metadata.license`: the record's own, or the source's configured licence where it had "
+        "none), with their record counts.",
+        "",
     ]
     rows = [
-        [s.name, s.objective, s.split, s.adapter,
-         ", ".join(f"`{f['file']}`" for f in files if f["source"] == s.name) or "none",
-         s.license or NOT_STATED, written.get(s.name, 0),
-         pct(written.get(s.name, 0), totals["records"])]
-        for s in cfg.sources
+        [s["name"], s["objective"], s["split"], s["adapter"],
+         ", ".join(f"`{f['file']}`" for f in files if f["source"] == s["name"]) or "none",
+         s.get("license") or NOT_STATED,
+         licences.get(s["name"], LicenceCounts()).describe(), written.get(s["name"], 0),
+         pct(written.get(s["name"], 0), totals["records"])]
+        for s in data["sources"]
     ]  # fmt: skip
-    header = ["source", "objective", "split", "adapter", "files", "licence", "records", "share"]
+    header = ["source", "objective", "split", "adapter", "files", "configured licence",
+              "licences written (records)", "records", "share"]  # fmt: skip
     out.append(md_table(header, rows))
     out += ["", "## Collection and processing", ""]
-    out += _processing(cfg)
+    out += _processing(cfg, data)
     out += ["", "## Splits", ""]
     out += _splits(cfg, cells)
     out += ["", "## Known limitations", ""]
@@ -107,29 +124,64 @@ def render_datacard(cfg: PipelineConfig, data: dict[str, Any]) -> bytes:
     return "\n".join(out).encode()
 
 
-def _processing(cfg: PipelineConfig) -> list[str]:
-    lines = ["1. **Reading.** Each source's files are read by format (one reader per format):"]
-    for s in cfg.sources:
-        formats = sorted({i.format for i in s.inputs})
-        read = f"; read options {dict(s.read_options)}" if s.read_options else ""
-        lines.append(
-            f"   - `{s.name}`: {len(s.inputs)} file(s) matching "
-            f"{', '.join(f'`{p}`' for p in s.patterns)}, format {', '.join(formats) or '-'}{read}"
-        )
+def _configured(cfg: PipelineConfig, name: str) -> SourceConfig | None:
+    return next((s for s in cfg.sources if s.name == name), None)
+
+
+def _formats(source: SourceConfig | None, names: list[str]) -> str:
+    """The readers of the files read: the source's `format`, else their extensions'."""
+    if source is not None and source.format:
+        return source.format
+    found = set()
+    for name in names:
+        try:
+            found.add(infer_format(name))
+        except ValueError:
+            found.add("?")
+    return ", ".join(sorted(found)) or "-"
+
+
+def _processing(cfg: PipelineConfig, data: dict[str, Any]) -> list[str]:
+    sources = data["sources"]
+    lines = [
+        f"Files and counts are metadata.json's; what is marked ({AT_REPORT}) is the pipeline "
+        "config's when this card was written (metadata.json does not record it; the card is "
+        "written again when the config changes, see `report.stamp`).",
+        "",
+        "1. **Reading.** Each source's files, as metadata.json lists them, read by format "
+        "(one reader per format):",
+    ]
+    for entry in sources:
+        s = _configured(cfg, entry["name"])
+        names = [f["file"] for f in data["source_files"] if f["source"] == entry["name"]]
+        if s is None:
+            setting = f"no longer in the config; format {_formats(None, names)}"
+        else:
+            read = f", read options {dict(s.read_options)}" if s.read_options else ""
+            setting = (
+                f"format {_formats(s, names)}; patterns "
+                f"{', '.join(f'`{p}`' for p in s.patterns)}{read} ({AT_REPORT})"
+            )
+        lines.append(f"   - `{entry['name']}`: {len(names)} file(s) read; {setting}")
     lines.append("2. **Adapters.** Each raw record is mapped to the spec's record shape:")
-    for s in cfg.sources:
-        options = f" with options {dict(s.adapter_options)}" if s.adapter_options else ""
-        id_field = f", id from `{s.id_field}`" if s.id_field else ", id derived from content"
-        lines.append(f"   - `{s.name}`: adapter `{s.adapter}`{options}{id_field}")
+    for entry in sources:
+        s = _configured(cfg, entry["name"])
+        if s is None:
+            detail = f" (options: not in the config now, {AT_REPORT})"
+        else:
+            options = f" with options {dict(s.adapter_options)}" if s.adapter_options else ""
+            id_field = f", id from `{s.id_field}`" if s.id_field else ", id derived from content"
+            detail = f"{options}{id_field} ({AT_REPORT})"
+        lines.append(f"   - `{entry['name']}`: adapter `{entry['adapter']}`{detail}")
     lines.append(
         "3. **Validation.** Every record is checked against the rules of "
         f"{SCHEMA_VERSION}; a failing record is quarantined with its reason and trace "
-        f"(file, line). Spec warnings: `{cfg.quality.spec_warnings}`."
+        f"(file, line). Spec warnings: `{cfg.quality.spec_warnings}` ({AT_REPORT})."
     )
-    for objective in dict.fromkeys(s.objective for s in cfg.sources):
+    for objective in dict.fromkeys(s["objective"] for s in sources):
         rules = cfg.quality.rules_for(objective)
         text = ", ".join(f"`{r}`: {a}" for r, a in rules) or "none"
-        lines.append(f"   - quality rules for {objective}: {text}")
+        lines.append(f"   - quality rules for {objective}: {text} ({AT_REPORT})")
     lines.append(
         "4. **Deduplication.** By record id within each partition: a record whose id was "
         "already written is quarantined as `duplicate_id`; an id in two splits stops the "
@@ -139,7 +191,7 @@ def _processing(cfg: PipelineConfig) -> list[str]:
         "5. **Split assignment.** A source with a fixed `split` goes to that split; a "
         "`split: auto` source's records go by a hash of their id: "
         f"{100 * cfg.test_ratio:g}% test, {100 * cfg.validation_ratio:g}% validation, the "
-        "rest train."
+        f"rest train ({AT_REPORT})."
     )
     o = cfg.output
     lines.append(
@@ -147,7 +199,8 @@ def _processing(cfg: PipelineConfig) -> list[str]:
         f"(level {o.level if o.level is not None else 'default'}), at most "
         f"{o.max_records_per_shard or 'unlimited'} records"
         + (f" and {o.max_bytes_per_shard:,} bytes" if o.max_bytes_per_shard else "")
-        + " per shard; metadata.json is published last, after the package verifier passed."
+        + f" per shard ({AT_REPORT}); metadata.json is published last, after the package "
+        "verifier passed."
     )
     return lines
 
@@ -161,26 +214,46 @@ def _splits(cfg: PipelineConfig, cells: list[dict[str, Any]]) -> list[str]:
         rows.append([split, *values, sum(values)])
     ratios = (
         f"Configured for `split: auto` sources: validation {cfg.validation_ratio:g}, "
-        f"test {cfg.test_ratio:g}."
+        f"test {cfg.test_ratio:g} ({AT_REPORT})."
     )
     return [md_table(["split", *objectives, "total"], rows), "", ratios]
 
 
 def limitations(cfg: PipelineConfig, data: dict[str, Any]) -> list[str]:
-    """Limitations that follow from the config and the measured data."""
+    """Limitations that follow from the published package and the measured data."""
     out = []
-    unstated = [s.name for s in cfg.sources if not s.license]
-    if unstated:
-        out.append(f"Licence not stated for: {', '.join(unstated)}.")
+    sources = data["sources"]
+    licences = licences_by_source(data["cells"])
+    if not data["dataset"].get("license"):
+        out.append("The dataset's licence is not stated.")
+    for s in sources:
+        counts = licences.get(s["name"])
+        if counts is None or not counts.records:
+            continue
+        configured = s.get("license")
+        if counts.none:
+            out.append(
+                f"Licence not stated for {counts.none:,} of {counts.records:,} records of "
+                f"`{s['name']}` (no `metadata.license`)."
+            )
+        own = counts.other_than(configured) if configured else LicenceCounts()
+        if own.records:
+            known = own.records - own.other
+            many = f" (up to {own.records:,})" if own.other else ""
+            out.append(
+                f"{known:,}{many} of {counts.records:,} records of `{s['name']}` carry their "
+                f"own licence (`metadata.license`, kept), not the source's `{configured}`: "
+                f"{own.describe()}."
+            )
     present = {(c["objective"], c["split"]) for c in data["cells"] if c["records"]}
-    for objective in dict.fromkeys(s.objective for s in cfg.sources):
+    for objective in dict.fromkeys(s["objective"] for s in sources):
         missing = [s for s in SPLITS if (objective, s) not in present]
         if missing:
             out.append(f"{objective} has no records in: {', '.join(missing)}.")
     written = _written_by_source(data)
-    for s in cfg.sources:
-        if not written.get(s.name):
-            out.append(f"Source `{s.name}` contributed no records.")
+    for s in sources:
+        if not written.get(s["name"]):
+            out.append(f"Source `{s['name']}` contributed no records.")
     totals = data["totals"]
     if totals["quarantined"]:
         out.append(
@@ -188,7 +261,7 @@ def limitations(cfg: PipelineConfig, data: dict[str, Any]) -> list[str]:
             f"({pct(totals['quarantined'], totals['read'])}) were quarantined and are not in "
             "the package (reasons in report.html)."
         )
-    if cfg.defaults and "system" in cfg.defaults:
+    if data.get("default_system"):
         out.append(
             "Prompt lengths leave out the package-wide default system prompt (`defaults.system`)."
         )

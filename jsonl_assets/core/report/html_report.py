@@ -7,6 +7,7 @@ import re
 from html import escape
 from typing import Any, Final
 
+from jsonl_assets.core.report.licences import licences_by_source
 from jsonl_assets.core.report.report_data import embed_data, mean
 
 CSS: Final = """
@@ -105,6 +106,14 @@ def render_html(data: dict[str, Any], svgs: dict[str, str | None] | None = None)
             for s, v in c["sources"].items()
         ],
     )  # fmt: skip
+    configured = {s["name"]: s.get("license") for s in data.get("sources", [])}
+    licences = table(
+        ["source", "configured licence", "licences written (records)"],
+        [
+            [source, configured.get(source) or "not stated", counts.describe('"')]
+            for source, counts in sorted(licences_by_source(cells).items())
+        ],
+    )
     rates = table(
         ["partition", "read", "written", "quarantined", "parse failures", "parse-failure rate",
          "duplicates", "duplicate rate"],
@@ -146,7 +155,9 @@ def render_html(data: dict[str, Any], svgs: dict[str, str | None] | None = None)
                      *(_chart(svgs, k) for k in ("turns", "tool_calls", "candidates",
                                                  "grading_types"))),
             _section("mixture", "Realised source mixture",
-                     _chart(svgs, "mixture"), mixture),
+                     _chart(svgs, "mixture"), mixture,
+                     "<h3>Licences of the published records (<code>metadata.license</code>)</h3>",
+                     licences),
             _section("quarantine", "Quarantine reasons",
                      _chart(svgs, "quarantine"),
                      *(("<h3>Example traces</h3>", examples) if quarantine["by_reason"]

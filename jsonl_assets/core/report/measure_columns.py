@@ -20,6 +20,9 @@ from jsonl_assets.core.report.record_measures import measure
 from jsonl_assets.core.store.base import store_for
 
 NONE: Final = -1  # a measure the record does not have
+# A chunk's report says `"measured": MEASURES_VERSION` when its blocks are of this version
+# (2: the licence column); the merge adds only such blocks.
+MEASURES_VERSION: Final = 2
 SWITCH: Final = "JSONL_ASSETS_REPORT"  # "0": a build neither measures nor writes the report
 # One row per record; its responses' (chars, words) are rows of a second table, in order.
 COLUMNS: Final = (
@@ -35,6 +38,7 @@ COLUMNS: Final = (
     "document_chars",
     "document_words",
     "responses",
+    "licence",  # index into the block's licences, or licences.NONE / NOT_TEXT
 )
 _WIDTH: Final = len(COLUMNS)
 _COL: Final = {name: i for i, name in enumerate(COLUMNS)}
@@ -52,6 +56,7 @@ class MeasureColumns:
         self.objective = objective
         self._sources: dict[str, int] = {}
         self._gradings: dict[str, int] = {}
+        self._licences: dict[str, int] = {}
         self._start()
 
     def _start(self) -> None:
@@ -62,7 +67,7 @@ class MeasureColumns:
     def add(self, record: dict[str, Any], line: int) -> None:
         m = measure(record, self.objective)
         sources, gradings = self._sources, self._gradings
-        prompt, document = m.prompt, m.document
+        prompt, document, licence = m.prompt, m.document, m.licence
         self._rows.extend(
             (
                 line,
@@ -77,6 +82,9 @@ class MeasureColumns:
                 NONE if document is None else document[0],
                 NONE if document is None else document[1],
                 len(m.responses),
+                licence
+                if isinstance(licence, int)
+                else self._licences.setdefault(licence, len(self._licences)),
             )
         )
         for chars, words in m.responses:
@@ -91,6 +99,7 @@ class MeasureColumns:
                 "responses": len(self._responses) // 2,
                 "sources": list(self._sources),
                 "gradings": list(self._gradings),
+                "licences": list(self._licences),
             }
         )
         block = b"".join(
@@ -120,6 +129,7 @@ class Columns:
     responses: np.ndarray  # (responses, 2) int64
     sources: list[str]
     gradings: list[str]
+    licences: list[str]
 
     def column(self, name: str) -> np.ndarray:
         return self.rows[:, _COL[name]]
@@ -129,13 +139,15 @@ def iter_blocks(handle: IO[bytes], name: str = "measures") -> Iterator[Columns]:
     """The blocks of a measures file (`name` in errors), one at a time."""
     while head := handle.read(4):
         header = orjson.loads(handle.read(int.from_bytes(head, "little")))
+        if "licences" not in header:
+            raise ValueError(f"{name}: a block without licences (measured by an older version)")
         n, m = header["records"], header["responses"]
         body = handle.read(8 * (n * _WIDTH + 2 * m))
         if len(body) != 8 * (n * _WIDTH + 2 * m):
             raise ValueError(f"{name}: a block of {n} records ends early")
         rows = np.frombuffer(body, "<i8", n * _WIDTH).reshape(n, _WIDTH)
         responses = np.frombuffer(body, "<i8", 2 * m, 8 * n * _WIDTH).reshape(m, 2)
-        yield Columns(rows, responses, header["sources"], header["gradings"])
+        yield Columns(rows, responses, header["sources"], header["gradings"], header["licences"])
 
 
 def read_blocks(path: Path) -> Iterator[Columns]:

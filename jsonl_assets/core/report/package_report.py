@@ -2,11 +2,15 @@
 atomically through the store, after metadata.json was published. They are not inside the
 package: metadata.json does not list them and `verify` would flag them as foreign files.
 `report.stamp`, written last, names what they were made from; a build that publishes the
-same metadata.json from the same config keeps them instead of drawing them again."""
+same metadata.json from the same config keeps them instead of drawing them again. A build
+that writes no report ($JSONL_ASSETS_REPORT=0) removes a report that is not of the
+metadata.json it published (`retire_stale_report`): the folder never describes another
+package than the one beside it."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -25,7 +29,13 @@ REPORT_HTML: Final = "report.html"
 DATACARD: Final = "DATACARD.md"
 DIR_SUFFIX: Final = "-report"
 STAMP: Final = "report.stamp"
-REPORT_VERSION: Final = "1"  # part of the stamp: bump it when the report's content changes
+# The shapes of the report's own files: only such files are ever removed.
+_STAMP_SHAPE: Final = re.compile(rb"\A[0-9A-Za-z.]+ [0-9a-f]{64} [0-9a-f]{64}\n\Z")
+_HEADS: Final = {
+    REPORT_HTML: b'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Data report: ',
+    DATACARD: b"# Dataset card: ",
+}
+REPORT_VERSION: Final = "2"  # 2: licences as written, the card's facts from metadata.json  # part of the stamp: bump it when the report's content changes
 
 
 def report_dir(cfg: PipelineConfig) -> Path | StoreURL:
@@ -63,6 +73,69 @@ def write_report(
     return ReportResult(html, card, data, svgs)
 
 
+def report_files(cfg: PipelineConfig) -> list[str]:
+    """The names of the report's files beside the package now."""
+    folder = report_dir(cfg)
+    store = store_for(folder)
+    return [n for n in (REPORT_HTML, DATACARD, STAMP) if store.stat(folder / n) is not None]
+
+
+def retire_stale_report(cfg: PipelineConfig) -> list[str]:
+    """Remove the report beside the package unless its stamp names the published
+    metadata.json (a build without a report must not leave an earlier package's card and
+    figures beside a new package): report.html and DATACARD.md when they are of the report's
+    own shape, then report.stamp (last: a removal cut short is finished next time). A stamp
+    that is not of the report's shape leaves the folder alone. Returns the paths removed."""
+    folder = report_dir(cfg)
+    store = store_for(folder)
+    stamp_path = folder / STAMP
+    stamp = read_bytes(stamp_path) if store.stat(stamp_path) is not None else None
+    if stamp is not None and (not _STAMP_SHAPE.match(stamp) or stamped_for(cfg, stamp)):
+        return []
+    removed = []
+    for name, head in _HEADS.items():
+        path = folder / name
+        if store.stat(path) is None:
+            continue
+        with store.open_read(path, 0, len(head)) as handle:
+            if handle.read(len(head)) != head:
+                continue
+        store.remove(path)
+        removed.append(str(path))
+    if stamp is not None:
+        store.remove(stamp_path)
+        removed.append(str(stamp_path))
+    return removed
+
+
+def no_report_note(cfg: PipelineConfig, before: list[str]) -> str:
+    """What a build without a report ($JSONL_ASSETS_REPORT=0) left beside the package, given
+    the report's files there `before` it published (`report_files`)."""
+    folder = report_dir(cfg)
+    if report_files(cfg):
+        why = "its stamp names this metadata.json" if stamped_for(cfg) else "not the report's files"
+        return f"report: not written ($JSONL_ASSETS_REPORT=0); {folder} is kept ({why})"
+    gone = (
+        f"; the report of the earlier package ({', '.join(before)}) was removed" if before else ""
+    )
+    return (
+        f"report: not written ($JSONL_ASSETS_REPORT=0){gone}; `jsonl-assets report --config "
+        f"{cfg.path}` writes {folder}"
+    )
+
+
+def stamped_for(cfg: PipelineConfig, stamp: bytes | None = None) -> bool:
+    """Whether report.stamp (`stamp`, if read already) names the published metadata.json."""
+    if stamp is None:
+        path = report_dir(cfg) / STAMP
+        if store_for(path).stat(path) is None:
+            return False
+        stamp = read_bytes(path)
+    manifest = hashlib.sha256(read_bytes(cfg.output.dir / MANIFEST)).hexdigest().encode()
+    fields = stamp.split()
+    return len(fields) == 3 and fields[1] == manifest
+
+
 def report_stamp(cfg: PipelineConfig) -> bytes:
     """What the report is made of: the report's version, metadata.json's sha256 (it pins every
     shard and the accounting) and the config's fingerprint (the card's source)."""
@@ -97,7 +170,11 @@ def report_after_publication(
     measured: MeasuredCells | None = None,
 ) -> ReportResult | None:
     """The build's hook: the report of a package whose metadata.json was just published
-    (None when it was not, or when $JSONL_ASSETS_REPORT is "0")."""
-    if not result.published or not report_enabled():
+    (None when it was not, or when $JSONL_ASSETS_REPORT is "0": then a report of another
+    metadata.json is removed)."""
+    if not result.published:
+        return None
+    if not report_enabled():
+        retire_stale_report(cfg)
         return None
     return current_report(cfg) or write_report(cfg, workers, measured)

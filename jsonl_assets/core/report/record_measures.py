@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Final, NamedTuple
 
+from jsonl_assets.core.report.licences import licence_key
+
 PROMPT_ROLES: Final = frozenset({"system", "user"})
 RESPONSE_ROLES: Final = frozenset({"assistant"})
 DOCUMENT_ROLES: Final = frozenset({"document"})
@@ -22,6 +24,8 @@ DEFINITIONS: Final = {
     "turns": "messages of a record's `messages` other than system and document ones",
     "tool-call share": "records with at least one `tool_call` part (messages or candidates)",
     "characters per source": "all `text` parts of the record",
+    "licences": "records per `metadata.license` as written (the record's own, or its "
+    "source's configured licence where it had none), per source",
 }
 
 
@@ -94,6 +98,7 @@ class RecordMeasures(NamedTuple):
     """One record's values; a kind of text is None when the record has no such message."""
 
     source: str
+    licence: str | int  # licences.licence_key
     chars: int
     prompt: Size | None
     responses: list[Size]
@@ -136,6 +141,7 @@ def measure(record: dict[str, Any], objective: str) -> RecordMeasures:
         grading = kind if isinstance(kind, str) else NO_GRADING
     return RecordMeasures(
         source if isinstance(source, str) else NO_TRACE,
+        licence_key(metadata),
         chars,
         prompt,
         responses,

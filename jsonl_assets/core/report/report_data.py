@@ -67,6 +67,10 @@ def compute_report(
         "accounting": rows,
         "quarantine": {"by_reason": reason_totals(rows), "examples": examples},
         "sources": extension.get("sources", []),
+        "compression": sorted(
+            {s.get("compression", "none") for f in manifest.get("files", []) for s in f["shards"]}
+        ),
+        "default_system": "system" in (manifest.get("defaults") or {}),
         "source_files": extension.get("source_files", []),
     }
 

@@ -19,6 +19,7 @@ import orjson
 from jsonl_assets.core.build_workers import release_pool, result, worker_pool
 from jsonl_assets.core.compression import iter_decompressed
 from jsonl_assets.core.gc_pause import gc_paused
+from jsonl_assets.core.report.licences import NOT_TEXT, LicenceCounts
 from jsonl_assets.core.report.measure_columns import COLUMNS, NONE, Columns, MeasureColumns
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store.base import read_bytes, store_for
@@ -116,6 +117,7 @@ class CellStats:
     grading_types: Counter[str] = field(default_factory=Counter)
     source_records: Counter[str] = field(default_factory=Counter)
     source_chars: Counter[str] = field(default_factory=Counter)
+    licences: dict[str, LicenceCounts] = field(default_factory=dict)  # per source
 
     def add_columns(self, cols: Columns, keep: np.ndarray | None = None) -> None:
         """Add the measured records of `cols` (those where `keep` is True, if given)."""
@@ -141,6 +143,13 @@ class CellStats:
         for index, n in _counts(sources):
             self.source_records[cols.sources[index]] += n
             self.source_chars[cols.sources[index]] += int(chars[sources == index].sum())
+        # (source, licence) pairs as one integer: licence indices start at NOT_TEXT (-2).
+        width = len(cols.licences) - NOT_TEXT
+        for pair, n in _counts(sources * width + (col["licence"] - NOT_TEXT)):
+            source, licence = divmod(pair, width)
+            licence += NOT_TEXT
+            counts = self.licences.setdefault(cols.sources[source], LicenceCounts())
+            counts.add(licence if licence < 0 else cols.licences[licence], n)
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> CellStats:
@@ -157,6 +166,7 @@ class CellStats:
         for source, figures in doc["sources"].items():
             cell.source_records[source] = figures["records"]
             cell.source_chars[source] = figures["chars"]
+        cell.licences = {s: LicenceCounts.from_json(c) for s, c in doc["licences"].items()}
         return cell
 
     def merge(self, other: CellStats) -> None:
@@ -172,6 +182,8 @@ class CellStats:
         self.grading_types.update(other.grading_types)
         self.source_records.update(other.source_records)
         self.source_chars.update(other.source_chars)
+        for source, counts in other.licences.items():
+            self.licences.setdefault(source, LicenceCounts()).merge(counts)
 
     def to_json(self) -> dict[str, Any]:
         sources = sorted(self.source_records)
@@ -191,6 +203,7 @@ class CellStats:
                 s: {"records": self.source_records[s], "chars": self.source_chars[s]}
                 for s in sources
             },
+            "licences": {s: self.licences[s].to_json() for s in sorted(self.licences)},
         }
 
 
@@ -248,7 +261,12 @@ def package_cells(
         key = (entry["objective"], entry["split"])
         listed = entry.get("shards", [])
         known = (measured or {}).get(key)
-        if known is not None and known[0] == sorted(s.get("sha256") for s in listed):
+        # (statistics without licence counts are an older version's: measured again)
+        if (
+            known is not None
+            and known[0] == sorted(s.get("sha256") for s in listed)
+            and "licences" in known[1]
+        ):
             cells[key] = CellStats.from_json(known[1])
             cells[key].shards = len(listed)
             continue

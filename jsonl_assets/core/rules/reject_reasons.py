@@ -40,6 +40,7 @@ _EXACT: Final = {
             "duplicate_key",
             "csv_field_count",
             "csv_unclosed_quote",
+            "csv_bad_quote",
             "csv_bad_header",
         ),
         PARSE_FAILURE_RATE,

@@ -64,6 +64,7 @@ def cell_figures(objective: str, records: list[dict[str, Any]]) -> dict[str, Any
     grading: Counter[str] = Counter()
     records_by_source: Counter[str] = Counter()
     chars_by_source: Counter[str] = Counter()
+    licences: dict[str, Counter[str]] = {}
     tool = 0
     for r in records:
         messages = r["messages"]
@@ -86,6 +87,8 @@ def cell_figures(objective: str, records: list[dict[str, Any]]) -> dict[str, Any
         source = r["metadata"]["trace"]["source"]
         records_by_source[source] += 1
         chars_by_source[source] += sum(_all_text(ms) for ms in every)
+        licence = r["metadata"].get("license")
+        licences.setdefault(source, Counter())[licence if licence is not None else "(none)"] += 1
     return {
         "records": len(records),
         "lengths": lengths,
@@ -97,6 +100,7 @@ def cell_figures(objective: str, records: list[dict[str, Any]]) -> dict[str, Any
             s: {"records": records_by_source[s], "chars": chars_by_source[s]}
             for s in records_by_source
         },
+        "licences": {s: dict(c) for s, c in licences.items()},
     }
 
 

@@ -1,5 +1,6 @@
-"""DATACARD.md: the dataset-card headings, sources with their licences ("not stated" when the
-config has none), and split and source counts equal to the published shards'."""
+"""DATACARD.md: the dataset-card headings, sources with their configured licences ("not
+stated" when the config has none) and the licences their records carry, and split and source
+counts equal to the published shards'."""
 
 from __future__ import annotations
 
@@ -48,14 +49,24 @@ def test_the_card_is_generated_from_config_and_package(
         "problems": "MIT",
         "notes": "CC0-1.0",
     }
-    assert {name: int(row[6].replace(",", "")) for name, row in sources.items()} == by_source
+    written = {name: row[6] for name, row in sources.items()}
+    assert written == {
+        "chats": f"`CC-BY-4.0` {by_source['chats']}",
+        "tips": f"none {by_source['tips']}",
+        "problems": f"`MIT` {by_source['problems']}",
+        "notes": f"`CC0-1.0` {by_source['notes']}",
+    }
+    assert {name: int(row[7].replace(",", "")) for name, row in sources.items()} == by_source
     splits = _table(card, "## Splits")
     objectives = ["sft", "preference", "rft", "cpt"]
     for row in splits:
         split, counts = row[0], [int(v.replace(",", "")) for v in row[1:]]
         expected = [len(records.get((o, split), [])) for o in objectives]
         assert counts == [*expected, sum(expected)], split
-    assert "Licence not stated for: tips." in card
+    assert (
+        f"Licence not stated for {by_source['tips']} of {by_source['tips']} records of `tips`"
+        in card
+    )
     assert "rft has no records in: validation, test." in card
     checks = {row[0]: row for row in _table(card, "## Quality checks and results")}
     assert checks["rft\\|train"][3].startswith("1/19 = 5.26%")  # invalid_rate: the F7 record

@@ -31,6 +31,12 @@ def test_report_figures_match_the_shards(tiny_package: Path, tiny_data: dict[str
         for key in ("records", "turns", "candidates", "grading_types", "tool_call_records"):
             assert theirs[key] == mine[key], (where, key)
         assert theirs["sources"] == mine["sources"], where
+        # Few licences: every one counted by name, none under `other`.
+        licences = {
+            s: {**c["values"], **({"(none)": c["none"]} if c["none"] else {})}
+            for s, c in theirs["licences"].items()
+        }
+        assert licences == mine["licences"], where
         for kind, values in mine["lengths"].items():
             for i, unit in enumerate(("chars", "words")):
                 expected = histogram([v[i] for v in values], edges)

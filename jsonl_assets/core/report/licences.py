@@ -1,0 +1,108 @@
+"""The licences the published records carry (`metadata.license`, as written: the record's own,
+or its source's configured one where it had none), counted per source.
+
+Bounded and exact whoever counts what: per source, the `MAX_VALUES` smallest distinct
+licence strings (in code-point order) are kept with their counts, the records with any other
+string are counted together as `other`. Adding two such counts and keeping the smallest
+strings again gives the counts of all the records together (a string among the smallest of
+the whole is among the smallest of every part it occurs in), so the figures do not depend on
+how the records were split between chunks, workers or shards. A string longer than
+`MAX_CHARS` is counted under its first `MAX_CHARS` characters followed by `…`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+MAX_VALUES: Final = 32
+MAX_CHARS: Final = 200
+NONE: Final = -1  # the record has no `metadata.license`
+NOT_TEXT: Final = -2  # its `metadata.license` is not a string
+
+
+def licence_key(metadata: Any) -> str | int:
+    """What a record's `metadata` says about its licence: the string (shortened past
+    `MAX_CHARS`), or `NONE` / `NOT_TEXT`."""
+    if not isinstance(metadata, dict) or "license" not in metadata:
+        return NONE
+    value = metadata["license"]
+    if not isinstance(value, str):
+        return NOT_TEXT
+    return value if len(value) <= MAX_CHARS else value[:MAX_CHARS] + "…"
+
+
+@dataclass(slots=True)
+class LicenceCounts:
+    """One source's records by licence."""
+
+    values: Counter[str] = field(default_factory=Counter)
+    other: int = 0  # records with a string past the `MAX_VALUES` smallest
+    none: int = 0
+    not_text: int = 0
+
+    def add(self, key: str | int, n: int = 1) -> None:
+        if key == NONE:
+            self.none += n
+        elif key == NOT_TEXT:
+            self.not_text += n
+        else:
+            self.values[str(key)] += n
+            if len(self.values) > MAX_VALUES:
+                self._cap()
+
+    def _cap(self) -> None:
+        for value in sorted(self.values)[MAX_VALUES:]:
+            self.other += self.values.pop(value)
+
+    def merge(self, other: LicenceCounts) -> None:
+        self.values.update(other.values)
+        self.other += other.other
+        self.none += other.none
+        self.not_text += other.not_text
+        if len(self.values) > MAX_VALUES:
+            self._cap()
+
+    @property
+    def records(self) -> int:
+        return sum(self.values.values()) + self.other + self.none + self.not_text
+
+    def other_than(self, configured: str) -> LicenceCounts:
+        """The records that carry a licence other than `configured` (those counted under
+        `other` may hold it: past `MAX_VALUES` strings, which is not known)."""
+        key = licence_key({"license": configured})
+        values = Counter({v: n for v, n in self.values.items() if v != key})
+        return LicenceCounts(values, self.other, 0, self.not_text)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "values": {v: self.values[v] for v in sorted(self.values)},
+            "other": self.other,
+            "none": self.none,
+            "not_text": self.not_text,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> LicenceCounts:
+        return cls(Counter(doc["values"]), doc["other"], doc["none"], doc["not_text"])
+
+    def describe(self, quote: str = "`") -> str:
+        """`` `MIT` 3, none 2 ``: the counts as the data card shows them."""
+        parts = [f"{quote}{v}{quote} {n:,}" for v, n in sorted(self.values.items())]
+        if self.other:
+            parts.append(f"other licences {self.other:,} (more than {MAX_VALUES} distinct)")
+        if self.not_text:
+            parts.append(f"not a string {self.not_text:,}")
+        if self.none:
+            parts.append(f"none {self.none:,}")
+        return ", ".join(parts) or "-"
+
+
+def licences_by_source(cells: list[dict[str, Any]]) -> dict[str, LicenceCounts]:
+    """The licence counts of the report's cells, added per source."""
+    out: dict[str, LicenceCounts] = {}
+    for cell in cells:
+        for source, doc in cell.get("licences", {}).items():
+            out.setdefault(source, LicenceCounts()).merge(LicenceCounts.from_json(doc))
+    return out

@@ -1,0 +1,141 @@
+"""The data card and report show the licences the published records carry (a record's own
+`metadata.license` is kept by the build), counted, not the source's configured licence; the
+counts are bounded and the same however the records were split between parts; and the card's
+facts are the published metadata.json's, not the config's glob at report time."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jsonl_assets.core.config import load_config
+from jsonl_assets.core.report.datacard import render_datacard
+from jsonl_assets.core.report.html_report import render_html
+from jsonl_assets.core.report.licences import MAX_VALUES, NONE, LicenceCounts, licence_key
+from jsonl_assets.core.report.report_data import compute_report
+from jsonl_assets.core.report.statistics import load_manifest, package_cells
+from jsonl_assets_tests.conftest import build_with_core, write_config
+
+_KEYS = st.one_of(st.integers(0, 80).map(lambda i: f"L{i:02d}"), st.just(NONE))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_KEYS, max_size=40), min_size=1, max_size=6), st.randoms())
+def test_counts_do_not_depend_on_how_the_records_were_split(
+    parts: list[list[Any]], rnd: Any
+) -> None:
+    whole = LicenceCounts()
+    for key in (k for part in parts for k in part):
+        whole.add(key)
+    counted = []
+    for part in parts:
+        counts = LicenceCounts()
+        for key in part:
+            counts.add(key)
+        counted.append(counts)
+    rnd.shuffle(counted)
+    merged = LicenceCounts()
+    for counts in counted:
+        merged.merge(counts)
+    assert merged.to_json() == whole.to_json()
+    assert len(whole.values) <= MAX_VALUES
+    every = Counter(k for part in parts for k in part if k != NONE)
+    assert whole.records == sum(len(p) for p in parts)
+    assert whole.values == Counter({k: every[k] for k in sorted(every)[:MAX_VALUES]})
+
+
+def test_a_long_licence_is_counted_under_its_start() -> None:
+    assert licence_key({"license": "x" * 500}) == "x" * 200 + "…"
+    assert licence_key({}) == NONE and licence_key({"license": 3}) != NONE
+
+
+def _chats(path: Path, n: int, licence: Any = None, every: int = 2) -> None:
+    with path.open("wb") as f:
+        for i in range(n):
+            record: dict[str, Any] = {
+                "messages": [
+                    {"role": "user", "content": f"{path.name} q{i}"},
+                    {"role": "assistant", "content": f"a{i}"},
+                ]
+            }
+            if licence is not None and (every == 1 or i % every):
+                record["metadata"] = {"license": licence}
+            f.write(orjson.dumps(record) + b"\n")
+
+
+def _config(root: Path, dataset_licence: str | None, source_licence: str | None) -> Path:
+    dataset: dict[str, Any] = {"name": "lic", "description": "licence claims"}
+    source: dict[str, Any] = {"name": "a", "paths": ["raw/*.jsonl"], "objective": "sft",
+                              "adapter": "native", "split": "train"}  # fmt: skip
+    if dataset_licence:
+        dataset["license"] = dataset_licence
+    if source_licence:
+        source["license"] = source_licence
+    return write_config(
+        root / "pipeline.yaml",
+        {"dataset": dataset, "output": {"dir": "package"}, "sources": [source]},
+    )
+
+
+def _sources_row(card: str) -> list[str]:
+    line = next(x for x in card.splitlines() if x.startswith("| a |"))
+    return [c.strip() for c in line.strip("|").split(" | ")]
+
+
+@pytest.mark.parametrize("report", ["0", "1"])
+def test_records_with_their_own_licence_are_shown_and_flagged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, report: str
+) -> None:
+    # With the report on, the build's chunks count the licences; off, the shards are read.
+    monkeypatch.setenv("JSONL_ASSETS_REPORT", report)
+    (tmp_path / "raw").mkdir()
+    _chats(tmp_path / "raw" / "a.jsonl", 40, "CC-BY-NC-4.0")
+    cfg = load_config(_config(tmp_path, "CC0-1.0", "CC0-1.0"))
+    build_with_core(cfg.path)
+    data = orjson.loads(orjson.dumps(compute_report(cfg.output.dir)))
+    card = render_datacard(cfg, data).decode()
+    row = _sources_row(card)
+    assert row[5:8] == ["CC0-1.0", "`CC-BY-NC-4.0` 20, `CC0-1.0` 20", "40"]
+    assert (
+        "- 20 of 40 records of `a` carry their own licence (`metadata.license`, kept), not the "
+        "source's `CC0-1.0`: `CC-BY-NC-4.0` 20." in card
+    )
+    html = render_html(data, {}).decode()
+    assert "<td>&quot;CC-BY-NC-4.0&quot; 20, &quot;CC0-1.0&quot; 20</td>" in html
+    manifest = load_manifest(cfg.output.dir)
+    for workers in (1, 2):
+        assert [
+            c.to_json()["licences"] for c in package_cells(cfg.output.dir, manifest, workers)
+        ] == [c["licences"] for c in data["cells"]]
+
+
+def test_no_configured_licence_and_every_record_has_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "raw").mkdir()
+    _chats(tmp_path / "raw" / "a.jsonl", 30, "MIT", every=1)
+    cfg = load_config(_config(tmp_path, None, None))
+    build_with_core(cfg.path)
+    card = render_datacard(cfg, compute_report(cfg.output.dir)).decode()
+    assert _sources_row(card)[5:7] == ["not stated", "`MIT` 30"]
+    assert "Licence not stated for" not in card
+    assert "- The dataset's licence is not stated." in card
+
+
+def test_the_card_counts_the_files_built_not_the_glob_now(tmp_path: Path) -> None:
+    (tmp_path / "raw").mkdir()
+    _chats(tmp_path / "raw" / "one.jsonl", 20)
+    build_with_core(_config(tmp_path, None, None))
+    _chats(tmp_path / "raw" / "two.jsonl", 20)  # lands after the build
+    cfg = load_config(tmp_path / "pipeline.yaml")
+    assert len(cfg.sources[0].inputs) == 2
+    card = render_datacard(cfg, compute_report(cfg.output.dir)).decode()
+    assert "   - `a`: 1 file(s) read; format jsonl; patterns `raw/*.jsonl` (config at" in card
+    assert _sources_row(card)[4] == "`raw/one.jsonl`"
+    assert "- Licence not stated for 20 of 20 records of `a` (no `metadata.license`)." in card
