@@ -186,12 +186,14 @@ def test_parse_failure_rate_check_fails_and_blocks_downstream(
     assert evaluation.metadata["failed"].value == 1
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {"extracted"}  # transformed, validated and shards never ran
-    # The one pass computed them, but committed nothing of them.
+    # The one pass computed them, but committed nothing of them (the pass's transformed
+    # report is kept for the shards step and the publication, which decide the check again).
     work = sample_project.parent / "work" / "sft" / "train"
     assert sorted(p.name for p in work.iterdir() if not p.name.startswith(".")) == [
         "chunks",  # the chunk plan alone
         "extracted.json",
         "quarantine",  # extracted.jsonl alone
+        "rate_gate.json",
     ]
     assert [p.name for p in (work / "quarantine").iterdir()] == ["extracted.jsonl"]
 

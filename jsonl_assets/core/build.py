@@ -12,6 +12,7 @@ from jsonl_assets.core.chunks.runners import ChunkRunner, run_in_process
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.malloc_tuning import tune_malloc
 from jsonl_assets.core.manifest_builder import PartitionShards
+from jsonl_assets.core.partition_gate import ChecksFailed, keep_gate_report, record_verdict
 from jsonl_assets.core.report.package_report import ReportResult, report_after_publication
 from jsonl_assets.core.report.statistics import measured_cells
 from jsonl_assets.core.rules.rate_checks import RateEvaluation, RateGate
@@ -20,12 +21,7 @@ from jsonl_assets.core.stage_report import ShardsDetails, StageReport
 from jsonl_assets.core.stages.manifest_stage import ManifestResult, publish_manifest
 from jsonl_assets.core.stages.record_stages import Gate, run_record_stages
 from jsonl_assets.core.stages.shard_stage import MARKER as SHARDS_MARKER
-from jsonl_assets.core.stages.shard_stage import (
-    run_shards,
-    shard_fingerprint,
-    verify_partition_shards,
-)
-from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
+from jsonl_assets.core.stages.shard_stage import run_shards, verify_partition_shards
 from jsonl_assets.core.store.package_lock import package_lock
 from jsonl_assets.core.store.partition_lock import partition_lock
 from jsonl_assets.core.store.work_files import (
@@ -55,14 +51,25 @@ def build_records(
     runner: ChunkRunner = run_in_process,
 ) -> list[StageReport]:
     """Stages 1-3 under the partition's lock: extracted, transformed, validated (only
-    extracted when `gate`, a RateGate's `records`, refuses the rest); `runner` runs the
-    partition's chunks."""
+    extracted when `gate`, a RateGate's `records`, refuses the rest: the pass's transformed
+    report is then kept for `record_verdict`); `runner` runs the partition's chunks."""
     if cfg.uses_object_storage():
         tune_malloc()
+    refused: list[StageReport] = []
+
+    def gated(extract: StageReport, transform: StageReport) -> bool:
+        if gate(extract, transform):
+            return True
+        refused.append(transform)
+        return False
+
     with partition_lock(dirs.work, dirs.key, lock_timeout):
-        return run_record_stages(
-            cfg, dirs, force=force, gate=gate, helper_thread=helper_thread, runner=runner
+        reports = run_record_stages(
+            cfg, dirs, force=force, gate=gated, helper_thread=helper_thread, runner=runner
         )
+        if refused:
+            keep_gate_report(cfg, dirs, refused[-1])
+        return reports
 
 
 def build_shards(
@@ -70,13 +77,20 @@ def build_shards(
 ) -> tuple[StageReport, dict[str, Any]]:
     """Stage 4 under the package's and the partition's locks (the package's first: it is never
     waited for while a partition lock is held): the staged shards moved into the package,
-    then re-read from disk. The verification is persisted beside the shards marker."""
+    then re-read from disk. The verification is persisted beside the shards marker.
+
+    Raises ChecksFailed, touching nothing, unless the partition's record stages are those of
+    its current inputs and pass the blocking rate checks under the current thresholds
+    (`record_verdict`, as the publication asks it)."""
     if cfg.uses_object_storage():
         tune_malloc()
     with (
         package_lock(cfg.output.dir, lock_timeout),
         partition_lock(dirs.work, dirs.key, lock_timeout),
     ):
+        verdict = record_verdict(cfg, dirs)
+        if not verdict.passed:
+            raise ChecksFailed(verdict.problems)
         report = run_shards(cfg, dirs, force=force)
         verification = verify_partition_shards(cfg, dirs, report)
         marker = read_marker_any(dirs, SHARDS_MARKER)
@@ -138,8 +152,7 @@ def read_marker_any(dirs: PartitionDirs, name: str) -> dict[str, Any] | None:
 
 def built_partitions(cfg: PipelineConfig) -> tuple[list[PartitionShards], list[str]]:
     """Every built partition's shards, from its persisted shards result, and the problems
-    that stop the publication: shards older than their validated stage (a blocking check
-    failed after a rebuild), or shards that failed shards_verified."""
+    that stop the publication (see `built_partition`)."""
     partitions: list[PartitionShards] = []
     problems: list[str] = []
     for objective in OBJECTIVES:
@@ -147,25 +160,30 @@ def built_partitions(cfg: PipelineConfig) -> tuple[list[PartitionShards], list[s
             built = built_partition(cfg, f"{objective}|{split}")
             if isinstance(built, PartitionShards):
                 partitions.append(built)
-            elif built is not None:
-                problems.append(built)
+            else:
+                problems.extend(built)
     return partitions, problems
 
 
-def built_partition(cfg: PipelineConfig, key: str) -> PartitionShards | str | None:
-    """A partition's shards from its persisted shards result; None when it has none, or the
-    problem that stops its publication (see `built_partitions`)."""
+def built_partition(cfg: PipelineConfig, key: str) -> PartitionShards | list[str]:
+    """A partition's shards from its persisted shards result, or the problems that stop its
+    publication (none: a partition never built is left out). Its shards are published only
+    if its record stages are those of its current inputs and pass the blocking rate checks
+    under the current thresholds (`record_verdict`, which the shards step asks too), the
+    shards are those of these stages, and they passed shards_verified."""
     dirs = dirs_for(cfg, key)
     marker = read_marker_any(dirs, SHARDS_MARKER)
+    verdict = record_verdict(cfg, dirs)
     if marker is None:
-        return None
-    validated = read_marker_any(dirs, VALIDATE_MARKER)
-    expected = shard_fingerprint(cfg, dirs, validated["fingerprint"]) if validated else None
-    if marker["fingerprint"] != expected:
-        return f"{dirs.key}: validated was rebuilt after its shards (blocked by a failed check?)"
+        # Never built: left out, unless its latest build failed a blocking check.
+        return verdict.problems if verdict.checks_failed else []
+    if not verdict.passed:
+        return verdict.problems
+    if marker["fingerprint"] != verdict.fingerprints["shards"]:
+        return [f"{key}: its shards are not those of its current record stages; build it again"]
     verified = read_marker(dirs.file(VERIFIED), marker["fingerprint"])
     if verified is None or not verified.get("passed", False):
-        return f"{dirs.key}: its shards failed shards_verified"
+        return [f"{key}: its shards failed shards_verified"]
     report = StageReport.from_json(marker["report"])
     assert isinstance(report.details, ShardsDetails)
     return PartitionShards.from_details(dirs.objective, dirs.split, report.details)

@@ -12,7 +12,8 @@ from jsonl_assets.core.chunks.plan import recorded_plan
 from jsonl_assets.core.chunks.runners import process_runner
 from jsonl_assets.core.config import PipelineConfig, check_buckets
 from jsonl_assets.core.manifest_builder import PartitionShards
-from jsonl_assets.core.rules.rate_checks import RateEvaluation, RateGate
+from jsonl_assets.core.partition_gate import ChecksFailed
+from jsonl_assets.core.rules.rate_checks import RateEvaluation, RateGate, failure_text
 from jsonl_assets.core.source_fingerprints import read_partition_version
 from jsonl_assets.core.stage_report import (
     ExtractDetails,
@@ -203,7 +204,8 @@ def record_stages(
     """Stages 1-3 of a partition, three assets computed by one step: every record is read,
     parsed, adapted and judged in one streaming pass that stages the accepted records' shards
     for the `shards` step. A failed parse_failure_rate check leaves transformed and validated
-    unmaterialised, as Dagster would block separate steps."""
+    unmaterialised, as Dagster would block separate steps: the step fails with that check
+    (their own checks were not evaluated). A failed blocking check is not retried."""
     cfg = pipeline.load()
     check_buckets(cfg)  # before any source is read
     dirs = pipeline.dirs(cfg, context.partition_key)
@@ -219,10 +221,19 @@ def record_stages(
             runner=process_runner(pipeline.chunk_workers),
         )
     evaluations = gate.evaluate(reports)
-    yield _extracted_result(cfg, dirs, reports[0], evaluations[checks.PARSE_FAILURE_RATE])
-    if len(reports) == len(_STAGES):
-        yield _transformed_result(reports[1], evaluations[checks.ADAPTER_REJECT_RATE])
-        yield _validated_result(reports[2], evaluations)
+    parse = evaluations[checks.PARSE_FAILURE_RATE]
+    yield _extracted_result(cfg, dirs, reports[0], parse)
+    if not gate.passed(evaluations):
+        checks.no_run_retry(context)  # the same inputs fail the same check again
+    if len(reports) < len(_STAGES):
+        # Stopped after extracted: no transformed or validated to report (nor their checks).
+        raise dg.Failure(
+            description=f"{failure_text(parse)}; transformed and validated were not "
+            "committed, and their checks not evaluated",
+            allow_retries=False,
+        )
+    yield _transformed_result(reports[1], evaluations[checks.ADAPTER_REJECT_RATE])
+    yield _validated_result(reports[2], evaluations)
 
 
 @dg.asset(
@@ -245,12 +256,18 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
     the work dir, and are moved in (this step runs only if the validated checks pass);
     otherwise they are written from the transformed work file. Shards of earlier builds that
     are no longer listed are removed. The shard list recorded here is what the manifest is
-    built from."""
+    built from. It refuses (and touches nothing) while a blocking rate check of the partition
+    fails under the current thresholds, or its record stages are not those of its current
+    sources and config: the publication asks the same (core/partition_gate.py)."""
     cfg = pipeline.load()
     dirs = pipeline.dirs(cfg, context.partition_key)
-    report, verification = build_shards(
-        cfg, dirs, force=pipeline.force, lock_timeout=pipeline.lock_timeout_seconds
-    )
+    try:
+        report, verification = build_shards(
+            cfg, dirs, force=pipeline.force, lock_timeout=pipeline.lock_timeout_seconds
+        )
+    except ChecksFailed as exc:
+        checks.no_run_retry(context)  # the same inputs are refused again
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
     details = report.details
     assert isinstance(details, ShardsDetails)
     accounting = details.accounting
@@ -317,13 +334,15 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
     """metadata.json, assembled from the shard lists that the `shards` step persisted in the
     work dir for every built partition (partitions never built, or without records, are left
     out). It is verified before it is published and written last, atomically. A partition
-    whose validated stage was rebuilt without new shards (a blocking check failed) stops the
-    publication."""
+    whose latest blocking rate check fails under the current thresholds, whose record stages
+    or shards are not those of its current sources and config, or whose shards failed
+    shards_verified stops the publication (core/build.py built_partition)."""
     cfg = pipeline.load()
     publication = publish(cfg, pipeline.lock_timeout_seconds, pipeline.chunk_workers)
     result, partitions = publication.manifest, publication.partitions
     if result is None:
         problems = publication.problems
+        checks.no_run_retry(context)  # refused on what is persisted: a retry is refused too
         check = checks.package_valid_check(0, 0, 0, [], [], problems)
         return dg.MaterializeResult(
             metadata={

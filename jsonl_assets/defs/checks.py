@@ -29,6 +29,8 @@ PACKAGE_VALID: Final = "package_valid"
 EMPTY_PARTITION: Final = "empty_partition"
 # Structured result of a rate check, which the CLI's failure report reads.
 RATE_REPORT: Final = "rate_report"
+# The run tag by which a run opts out of the instance's run retries on a step failure.
+RETRY_ON_FAILURE_TAG: Final = "dagster/retry_on_asset_or_op_failure"
 
 _PER_SOURCE = (
     " Decided per partition and per source, on the inputs charged to it; a source's own "
@@ -64,6 +66,13 @@ def spec(
             description=CHECK_DESCRIPTIONS[name],
             partitions_def=partitions_def,
         )
+
+
+def no_run_retry(context: dg.AssetExecutionContext) -> None:
+    """The run fails on a blocking check that the same inputs fail again (or on a refusal of
+    what is persisted): the instance's run retries (dagster.yaml) do not rerun it. A run's
+    tags at its failure decide whether it is retried."""
+    context.instance.add_run_tags(context.run_id, {RETRY_ON_FAILURE_TAG: "false"})
 
 
 def empty_partition_check(files: int, written: int) -> dg.AssetCheckResult:

@@ -156,6 +156,19 @@ def count_text(scope: Mapping[str, Any]) -> str:
     return text
 
 
+def failure_text(evaluation: RateEvaluation) -> str:
+    """`<partition>: blocking check <check> failed: [source <name>: ]<count_text>; <rate> is
+    ABOVE the threshold of <threshold>`, for the first failing scope (the refusal message of
+    the shards step and of the publication)."""
+    count = evaluation.failing[0] if evaluation.failing else evaluation.overall
+    where = "" if count.scope == PARTITION_SCOPE else f"source {count.scope}: "
+    return (
+        f"{evaluation.partition}: blocking check {evaluation.check} failed: {where}"
+        f"{count_text(count.to_json())}; {count.rate:.3%} is ABOVE the threshold of "
+        f"{count.threshold:.3%}"
+    )
+
+
 def source_reads(
     extract: Mapping[str, Mapping[str, int]], transform: Mapping[str, Mapping[str, int]] | None
 ) -> dict[str, int]:
