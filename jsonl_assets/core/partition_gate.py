@@ -1,7 +1,9 @@
-"""Whether a partition's persisted record stages may go on to the package: they are the
-stages of its CURRENT inputs (the fingerprints computed now from the config and the source
-files, not one marker compared with another), and they pass the blocking rate checks under
-the CURRENT thresholds (re-evaluated from the persisted stage reports: rate_checks.py).
+"""Whether a partition's persisted record stages may go on to the package: they are one
+chain from its last committed extraction under the CURRENT config (so a later extraction
+whose checks failed is never bypassed by the stages of an earlier one, and a config changed
+since is built first), and they pass the blocking rate checks under the CURRENT thresholds
+(re-evaluated from the persisted stage reports: rate_checks.py). Sources are not stat'ed: a
+file touched since the build (same bytes) does not hold the publication back.
 
 The shards step and the publication both ask `record_verdict` (core/build.py), so no path -
 the CLI, a Dagster run of `shards` alone or of `manifest`, the publish_manifest job - moves
@@ -23,7 +25,7 @@ from jsonl_assets.core.rules.rate_checks import RateEvaluation, evaluate_all, fa
 from jsonl_assets.core.rules.reject_reasons import PARSE_FAILURE_RATE
 from jsonl_assets.core.stage_report import StageError, StageReport
 from jsonl_assets.core.stages.extract_stage import MARKER as EXTRACT_MARKER
-from jsonl_assets.core.stages.record_stages import stage_fingerprints
+from jsonl_assets.core.stages.record_stages import recorded_fingerprints
 from jsonl_assets.core.stages.transform_stage import MARKER as TRANSFORM_MARKER
 from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
 from jsonl_assets.core.store.work_files import PartitionDirs, read_marker, write_marker
@@ -70,10 +72,9 @@ class Verdict:
 def record_verdict(cfg: PipelineConfig, dirs: PartitionDirs) -> Verdict:
     """The verdict on `dirs`' partition (see the module's docstring)."""
     key = dirs.key
-    try:
-        fps = stage_fingerprints(cfg, dirs)
-    except OSError as exc:  # a source file went away since the config listed it
-        return Verdict(key, {}, problems=[f"{key}: a source file cannot be read now ({exc})"])
+    fps = recorded_fingerprints(cfg, dirs)
+    if fps is None:
+        return Verdict(key, {}, problems=[_stale(key)])
     reports: dict[str, dict[str, Any]] = {}
     for stage, marker in _MARKERS.items():
         report = read_marker(dirs.file(marker), fps[stage])
@@ -101,10 +102,9 @@ def record_verdict(cfg: PipelineConfig, dirs: PartitionDirs) -> Verdict:
 def keep_gate_report(cfg: PipelineConfig, dirs: PartitionDirs, transformed: StageReport) -> None:
     """Persist the pass's transformed report when the parse check stopped the pass (so that
     `record_verdict` can decide the check again under the thresholds of its time)."""
-    try:
-        fps = stage_fingerprints(cfg, dirs)
-    except OSError:
-        return  # the next verdict finds the stages out of date anyway
+    fps = recorded_fingerprints(cfg, dirs)
+    if fps is None:
+        return  # nothing extracted: the next verdict finds the stages out of date anyway
     write_marker(dirs.file(GATE_MARKER), fps["transformed"], transformed.to_json())
 
 
@@ -114,6 +114,6 @@ def _failures(evaluations: Mapping[str, RateEvaluation]) -> list[str]:
 
 def _stale(key: str) -> str:
     return (
-        f"{key}: its record stages (extracted, transformed, validated) were not built from "
-        "its current sources and config; build the partition again"
+        f"{key}: its record stages (extracted, transformed, validated) were not all built "
+        "from its last extraction under the current config; build the partition again"
     )

@@ -335,7 +335,7 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
     work dir for every built partition (partitions never built, or without records, are left
     out). It is verified before it is published and written last, atomically. A partition
     whose latest blocking rate check fails under the current thresholds, whose record stages
-    or shards are not those of its current sources and config, or whose shards failed
+    or shards do not follow its last extraction under the current config, or whose shards failed
     shards_verified stops the publication (core/build.py built_partition)."""
     cfg = pipeline.load()
     publication = publish(cfg, pipeline.lock_timeout_seconds, pipeline.chunk_workers)

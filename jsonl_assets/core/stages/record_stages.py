@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
+import orjson
+
 from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, chunk_path
 from jsonl_assets.core.chunks.merge import merge_chunks
 from jsonl_assets.core.chunks.plan import CHUNKS_DIR, PLAN, plan_chunks
@@ -36,7 +38,7 @@ from jsonl_assets.core.stages.transform_stage import MARKER as TRANSFORM_MARKER
 from jsonl_assets.core.stages.transform_stage import transform_fingerprint
 from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
 from jsonl_assets.core.stages.validate_stage import validate_fingerprint
-from jsonl_assets.core.store.base import SourceChangedError, store_for
+from jsonl_assets.core.store.base import SourceChangedError, read_bytes, store_for
 from jsonl_assets.core.store.work_files import PartitionDirs, read_marker
 
 # gate(extract_report, transform_report): whether the stages after extracted may commit. The
@@ -88,7 +90,24 @@ def run_record_stages(
 
 def stage_fingerprints(cfg: PipelineConfig, dirs: PartitionDirs) -> dict[str, str]:
     """The fingerprints of the partition's stages (extracted ... shards) for its inputs now."""
-    fps = {"extracted": extract_fingerprint(cfg, dirs)}
+    return _chain(cfg, dirs, extract_fingerprint(cfg, dirs))
+
+
+def recorded_fingerprints(cfg: PipelineConfig, dirs: PartitionDirs) -> dict[str, str] | None:
+    """The stage fingerprints that follow the partition's last committed extraction under the
+    current config (None before any): what its committed later stages must carry to be that
+    extraction's, judged by today's settings. Sources are not stat'ed again: a file touched
+    since (same bytes, new time) does not make the built stages someone else's."""
+    try:
+        marker = orjson.loads(read_bytes(dirs.file(EXTRACT_MARKER)))
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return None
+    extracted = marker.get("fingerprint") if type(marker) is dict else None
+    return _chain(cfg, dirs, extracted) if type(extracted) is str else None
+
+
+def _chain(cfg: PipelineConfig, dirs: PartitionDirs, extracted: str) -> dict[str, str]:
+    fps = {"extracted": extracted}
     fps["transformed"] = transform_fingerprint(cfg, dirs, fps["extracted"])
     fps["validated"] = validate_fingerprint(cfg, dirs, fps["transformed"])
     fps["shards"] = shard_fingerprint(cfg, dirs, fps["validated"])
