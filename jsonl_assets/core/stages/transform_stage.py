@@ -40,10 +40,11 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "transformed"
-CODE_VERSION = "6"  # 3: typed report; 4: a record's own metadata kept, lines capped as
+CODE_VERSION = "7"  # 3: typed report; 4: a record's own metadata kept, lines capped as
 # written; 5: the chat adapter keeps OpenAI part keys in annotations.part_extras; 6: every
 # chat message field kept, call ids never repeat a source id, one split per input,
-# metadata_fields conflicts and tool keys beyond the spec's kept (adapter:*_conflict)
+# metadata_fields conflicts and tool keys beyond the spec's kept (adapter:*_conflict); 7: one
+# split per input only with id_field (a content id decides its own split)
 MARKER = "transformed.json"
 
 
@@ -254,13 +255,10 @@ class Transformer:
                 quarantine.add(reason, detail, ctx.trace(position), raw_bytes)
                 continue
             counts["made"] += len(adapted)
-            # Every record made from one input goes to one split, its first record's (an
-            # alpaca task's instances never straddle splits; adding an instance moves none).
-            split = ctx.split if ctx.split != "auto" else split_for_id(ids[0], vr, tr)
-            if split != target_split:
-                counts["routed_elsewhere"] += len(adapted)
-                continue
-            for a, record_id in zip(adapted, ids, strict=True):
+            for a, record_id, split in zip(adapted, ids, _splits(ctx, ids, vr, tr), strict=True):
+                if split != target_split:
+                    counts["routed_elsewhere"] += 1
+                    continue
                 record = {"id": record_id, **a.record, "metadata": ctx.metadata(a, raw, position)}
                 if a.toolset is not None and a.toolset["id"] not in toolsets:
                     toolsets[a.toolset["id"]] = a.toolset
@@ -335,6 +333,18 @@ class Transformer:
 
     def abort(self) -> None:
         self.quarantine.abort()
+
+
+def _splits(ctx: _FileContext, ids: list[str], vr: float, tr: float) -> list[str]:
+    """The split of each record one input made. With `id_field` the ids come from the input's
+    own id, so its records (an alpaca task's instances) share their first record's split; a
+    content id is the record itself, so it alone decides: the same record always lands in
+    one split, whichever input made it, and the partition's dedup catches a repeat."""
+    if ctx.split != "auto":
+        return [ctx.split] * len(ids)
+    if ctx.id_field:
+        return [split_for_id(ids[0], vr, tr)] * len(ids)
+    return [split_for_id(i, vr, tr) for i in ids]
 
 
 def _rejection(exc: Exception) -> tuple[str, str]:

@@ -229,8 +229,8 @@ def test_a_metadata_field_the_records_metadata_contradicts_is_quarantined(
 
 
 def test_the_records_made_from_one_input_share_one_split(tmp_path: Path) -> None:
-    """An alpaca task's instances land in the split of its first instance, with or without
-    `id_field`: no task straddles splits; the other adapters make one record per input."""
+    """With `id_field` an alpaca task's instances land in the split of its first instance:
+    no task straddles splits. Without it each record's content id decides its split (below)."""
     raw = tmp_path / "raw"
     raw.mkdir()
     tasks = [
@@ -239,7 +239,7 @@ def test_the_records_made_from_one_input_share_one_split(tmp_path: Path) -> None
             "instruction": f"TASK-{t}",
             "instances": [{"input": f"{t}-{k}", "output": f"out {t} {k}"} for k in range(6)],
         }
-        for t in range(12)
+        for t in range(30)
     ]
     (raw / "a.jsonl").write_bytes(b"".join(orjson.dumps(t) + b"\n" for t in tasks))
     source = {"paths": ["raw/a.jsonl"], "objective": "sft", "adapter": "alpaca", "split": "auto"}
@@ -248,7 +248,7 @@ def test_the_records_made_from_one_input_share_one_split(tmp_path: Path) -> None
         {
             "dataset": {"name": "t", "description": "one split per input"},
             "splits": {"validation": 0.3, "test": 0.3},
-            "sources": [{"name": "a", **source, "id_field": "id"}, {"name": "b", **source}],
+            "sources": [{"name": "a", **source, "id_field": "id"}],
         },
     )
     cfg = load_config(config)
@@ -261,8 +261,47 @@ def test_the_records_made_from_one_input_share_one_split(tmp_path: Path) -> None
         for r in read_shard(path):
             task = r["messages"][0]["content"][0]["text"].split("\n")[0]
             splits.setdefault((r["metadata"]["trace"]["source"], task), set()).add(split)
-    assert len(splits) == 24 and all(len(s) == 1 for s in splits.values()), splits
+    assert len(splits) == 30 and all(len(s) == 1 for s in splits.values()), splits
     # the split of the first instance's id: a task with one instance keeps its split
-    for t in range(12):
+    for t in range(30):
         assert splits[("a", f"TASK-{t}")] == {split_for_id(f"a:task{t}#1", 0.3, 0.3)}
     assert len({next(iter(s)) for s in splits.values()}) == 3  # the test spans the splits
+
+
+def test_a_record_with_a_content_id_lands_in_one_split_whichever_input_made_it(
+    tmp_path: Path,
+) -> None:
+    """Without `id_field` a record's id is its content: an instance repeated elsewhere as a
+    plain record gets the instance's split, so the repeat is a duplicate_id there and no id
+    is in two splits (the package publishes)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    tasks = [
+        {
+            "instruction": f"TASK-{t}",
+            "instances": [{"input": f"{t}-{k}", "output": f"out {t} {k}"} for k in range(2)],
+        }
+        for t in range(40)
+    ]
+    repeats = [
+        {"instruction": f"TASK-{t}", "input": f"{t}-1", "output": f"out {t} 1"} for t in range(40)
+    ]
+    rows = tasks + repeats
+    (raw / "a.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    source = {"paths": ["raw/a.jsonl"], "objective": "sft", "adapter": "alpaca", "split": "auto"}
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "content ids"},
+            "splits": {"validation": 0.3, "test": 0.3},
+            "thresholds": {"max_duplicate_id_rate": 1.0},
+            "sources": [{"name": "a", **source}],
+        },
+    )
+    cfg = load_config(config)
+    for split in ("train", "validation", "test"):
+        build_partition(cfg, f"sft|{split}")
+    published = publish(cfg)
+    assert published.manifest is not None, published.problems
+    records = [r for path in package_shards(tmp_path / "package") for r in read_shard(path)]
+    assert len(records) == 80
