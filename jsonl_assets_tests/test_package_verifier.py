@@ -400,6 +400,7 @@ def test_unsafe_shard_paths(tmp_path: Path) -> None:
     (pkg / "data").mkdir(parents=True)
     os.symlink(outside, pkg / "data" / "link.jsonl")
     (pkg / "data" / "real.jsonl").write_bytes(encode([sft_record("y")]))
+    (pkg / "data" / "real2.jsonl").write_bytes(encode([sft_record("z")]))
     paths = [
         str(outside),
         "../outside.jsonl",
@@ -408,6 +409,7 @@ def test_unsafe_shard_paths(tmp_path: Path) -> None:
         "C:/data/x.jsonl",
         "s3://bucket/x.jsonl",
         "data/real.jsonl/",  # pathlib drops the slash; `cat` says "Not a directory"
+        "data/real2.jsonl/.",
     ]
     write_meta(
         pkg, [{"split": "train", "objective": "sft", "shards": [{"path": p} for p in paths]}]
@@ -421,7 +423,7 @@ def test_unsafe_shard_paths(tmp_path: Path) -> None:
     assert "'..' segment" in messages[1] and "'..' segment" in messages[2]
     assert "resolves outside the package directory" in messages[3]
     assert "drive letter or URI scheme" in messages[4] and "URI scheme" in messages[5]
-    assert "ends with a separator" in messages[6]
+    assert "ends with a separator" in messages[6] and "ends with a separator" in messages[7]
 
 
 def test_symlink_inside_package_is_fine(tmp_path: Path) -> None:

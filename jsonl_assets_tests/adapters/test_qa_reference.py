@@ -9,6 +9,7 @@ import pytest
 
 from jsonl_assets.core.adapters import build_adapter, resolve_options
 from jsonl_assets.core.adapters.base import Adapted, AdapterError
+from jsonl_assets.core.adapters.parts import NOT_NUMERIC
 from jsonl_assets.core.adapters.qa_reference import parse_number
 from jsonl_assets.core.rules import RecordContext, record_errors, record_problems
 from jsonl_assets.core.rules.reject_reasons import ADAPTER_REJECT_RATE, known_rate
@@ -85,6 +86,11 @@ def test_numeric_parsing_and_tolerance() -> None:
     }
     assert_valid(out)
     assert parse_number("1,234", "a") == 1234
+    assert parse_number("-12,345,678.25", "a") == -12345678.25
+    for text in ("3,14", "0,5", "1,2,3", "1,2345", ",123", "12,34.5"):  # not thousands commas
+        with pytest.raises(AdapterError) as info:
+            parse_number(text, "a")
+        assert info.value.reason == NOT_NUMERIC, text
     assert parse_number(" -3.0 ", "a") == -3 and type(parse_number("-3.0", "a")) is int
     assert parse_number("2.5e3", "a") == 2500
     assert parse_number(".5", "a") == 0.5

@@ -69,13 +69,18 @@ class Options(AdapterOptions):
 
 
 _NUMBER: Final = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+# Commas only as thousands separators: `1,234,567.5`; `3,14` (a decimal comma) is no number.
+_GROUPED: Final = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?")
 
 
 def parse_number(text: str, where: str) -> int | float:
-    """The number answer text writes, exactly: thousands commas removed; an int when integral
-    and within 64 bits, else a float when a double holds it exactly. Not a finite number ->
-    ``adapter:not_numeric``; a number neither holds -> ``adapter:unsupported_value``."""
-    cleaned = text.strip().replace(",", "")
+    """The number answer text writes, exactly: thousands commas removed (a comma elsewhere, a
+    decimal comma say, is no number); an int when integral and within 64 bits, else a float
+    when a double holds it exactly. Not a finite number -> ``adapter:not_numeric``; a number
+    neither holds -> ``adapter:unsupported_value``."""
+    cleaned = text.strip()
+    if "," in cleaned and _GROUPED.fullmatch(cleaned):
+        cleaned = cleaned.replace(",", "")
     if not _NUMBER.fullmatch(cleaned):
         raise AdapterError(NOT_NUMERIC, f"{where} {text[:80]!r} is not a number")
     value = Decimal(cleaned)

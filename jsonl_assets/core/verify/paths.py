@@ -1,7 +1,7 @@
 """Path safety for names a manifest declares (C12 for shards, G1 for the asset index).
 
-C12 also rejects NUL characters, backslash-rooted and UNC paths, a trailing separator
-(pathlib would drop it, a POSIX reader would not), and a path that resolves
+C12 also rejects NUL characters, backslash-rooted and UNC paths, a trailing separator or
+`.` segment (pathlib would drop it, a POSIX reader would not), and a path that resolves
 (through symlinks) outside the package directory; on object storage, a path that names no key
 of its own (`data//x`, `data/x/`, `data/x?versionId=1`: the URL or the client would read
 another key).
@@ -34,8 +34,10 @@ def path_problem(package_dir: Path, path: str) -> str | None:
         return f"path {show(path)} has a drive letter or URI scheme"
     if ".." in re.split(r"[/\\]", path):
         return f"path {show(path)} has a '..' segment"
-    if path.endswith(("/", "\\")):
-        return f"path {show(path)} ends with a separator: a reader opens a folder, not a file"
+    if re.split(r"[/\\]", path)[-1] in ("", "."):
+        return (
+            f"path {show(path)} ends with a separator or '.': a reader opens a folder, not a file"
+        )
     if is_url(package_dir):  # no symlinks, and the checks above keep it inside
         problem = key_problem(path, getattr(store_for(package_dir), "CUT_AT", ()))
         return f"path {show(path)} is read as another object: {problem}" if problem else None
