@@ -178,3 +178,90 @@ def test_preference_pairs_synthesised_ids_avoid_ids_of_every_side() -> None:
     out = adapt(raw, "preference_pairs", "preference")
     assert out.record["messages"][1]["content"][0]["call_id"] == "call_1_1"
     assert out.record["candidates"][0]["messages"][0]["content"][0]["call_id"] == "call_1"
+
+
+def _called(*calls: dict[str, Any], legacy: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A chat whose assistant makes `calls` (and the `legacy` function_call), each answered."""
+    call: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": list(calls)}
+    if legacy is not None:
+        call["function_call"] = legacy
+    answers = [{"role": "tool", "tool_call_id": c["id"], "content": "ok"} for c in calls]
+    if legacy is not None:
+        answers.append({"role": "function", "name": legacy["name"], "content": "ok"})
+    return chat(call, *answers, {"role": "assistant", "content": "done"})
+
+
+def test_tool_call_keys_a_tool_call_part_cannot_hold_are_kept_in_call_extras() -> None:
+    first = {
+        "id": "c1",
+        "type": "function",
+        "index": 3,
+        "function": {"name": "f", "arguments": "{}", "strict": True},
+    }
+    second = {"id": "c2", "function": {"name": "f", "arguments": "{}"}}
+    legacy = {"name": "g", "arguments": "{}", "id": "fc-1", "vendor": {"x": 1}, "none": None}
+    out = adapt(_called(first, second, legacy=legacy))
+    msg = out.record["messages"][1]
+    assert [p["call_id"] for p in msg["content"]] == ["c1", "c2", "fc-1"]
+    assert msg["annotations"] == {
+        "call_extras": {
+            "0": {"index": 3, "function": {"strict": True}},
+            "function_call": {"vendor": {"x": 1}},
+        }
+    }
+    assert errors(out) == []
+    # nothing beyond the mapped keys: no annotations
+    assert "annotations" not in adapt(_called(second)).record["messages"][1]
+    # the source's own call_extras annotation is never overwritten
+    raw = _called(first)
+    raw["messages"][1]["annotations"] = {"call_extras": {"0": {"index": 0}}}
+    with pytest.raises(AdapterError) as err:
+        adapt(raw)
+    assert err.value.reason == "adapter:annotation_conflict"
+    assert "call_extras" in err.value.detail
+
+
+def test_a_legacy_function_call_id_is_the_call_id() -> None:
+    legacy = {"name": "f", "arguments": "{}", "id": "fc-77"}
+    out = adapt(_called(legacy=legacy))
+    msgs = out.record["messages"]
+    assert msgs[1]["content"][0]["call_id"] == "fc-77"
+    assert msgs[2]["content"][0]["call_id"] == "fc-77"
+    assert "annotations" not in msgs[1]
+    assert errors(out) == []
+    # a synthesised id never repeats a legacy call's id
+    raw = _called({"function": {"name": "g", "arguments": "{}"}, "id": None})
+    raw["messages"][1]["tool_calls"][0].pop("id")
+    raw["messages"][2] = {"role": "tool", "name": "g", "content": "ok"}
+    raw["messages"].insert(
+        3, {"role": "assistant", "content": None, "function_call": {**legacy, "id": "call_1"}}
+    )
+    raw["messages"].insert(4, {"role": "function", "name": "f", "content": "r"})
+    msgs = adapt(raw).record["messages"]
+    assert msgs[1]["content"][0]["call_id"] == "call_1_1"
+    assert msgs[3]["content"][0]["call_id"] == "call_1"
+    # an id that is not a string cannot be a call id
+    with pytest.raises(AdapterError) as err:
+        adapt(_called(legacy={**legacy, "id": 77}))
+    assert err.value.reason == "adapter:wrong_type" and "function_call.id" in err.value.detail
+
+
+def test_a_tool_message_of_several_text_parts_keeps_their_boundaries() -> None:
+    def result(content: Any) -> Any:
+        raw = _called({"id": "c1", "function": {"name": "f", "arguments": "{}"}})
+        raw["messages"][2]["content"] = content
+        out = adapt(raw)
+        assert errors(out) == []
+        return out.record["messages"][2]
+
+    two = [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]
+    assert result(two)["content"][0]["result"] == {"content": two}
+    assert result(two)["content"][0]["result"] != result("ab")["content"][0]["result"]
+    # one part is the text itself (a JSON object is the result, as for a string)
+    assert result([{"type": "text", "text": '{"x": 1}'}])["content"][0]["result"] == {"x": 1}
+    assert result([])["content"][0]["result"] == {"content": ""}
+    # part keys a text part cannot hold are kept by part index
+    tagged = [two[0], {**two[1], "cache_control": {"type": "ephemeral"}}]
+    msg = result(tagged)
+    assert msg["content"][0]["result"] == {"content": two}
+    assert msg["annotations"] == {"part_extras": {"1": {"cache_control": {"type": "ephemeral"}}}}

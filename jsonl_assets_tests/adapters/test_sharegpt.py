@@ -258,3 +258,47 @@ def test_function_calls_no_parsed_value_holds_are_quarantined_observations_kept_
     out = adapt(conversation('{"name": "pay", "arguments": {"to": "A"}}', observation))
     assert out.record["messages"][2]["content"][0]["result"] == {"content": observation}
     assert_valid(out)
+
+
+def test_an_id_in_a_function_call_is_the_call_id_and_other_keys_are_kept() -> None:
+    calls = [
+        {"name": "weather", "arguments": {"city": "Oslo"}, "id": "w-1", "index": 0},
+        {"name": "weather", "arguments": {"city": "Lima"}},
+    ]
+    raw = {
+        "conversations": [
+            {"from": "human", "value": "Oslo and Lima?"},
+            {"from": "function_call", "value": json.dumps(calls)},
+            {"from": "observation", "value": "-3"},
+            {"from": "observation", "value": "19"},
+            {"from": "function_call", "value": json.dumps({"name": "weather", "id": "call_2"})},
+            {"from": "observation", "value": "-4"},
+            {"from": "gpt", "value": "Cold, warm."},
+        ]
+    }
+    out = adapt(raw)
+    msgs = out.record["messages"]
+    # the given ids are used; a synthesised one never repeats a given one (call_2 is taken)
+    assert [p["call_id"] for p in msgs[1]["content"]] == ["w-1", "call_2_1"]
+    assert [msgs[i]["content"][0]["call_id"] for i in (2, 3, 4, 5)] == [
+        "w-1",
+        "call_2_1",
+        "call_2",
+        "call_2",
+    ]
+    assert msgs[1]["annotations"] == {"call_extras": {"0": {"index": 0}}}
+    assert "annotations" not in msgs[4]
+    assert_valid(out)
+    # a single object's keys are kept under "0", never overwriting the turn's annotations
+    raw["conversations"][4]["value"] = json.dumps({"name": "weather", "id": "x", "strict": True})
+    assert adapt(raw).record["messages"][4]["annotations"] == {
+        "call_extras": {"0": {"strict": True}}
+    }
+    raw["conversations"][4]["annotations"] = {"call_extras": {}}
+    with pytest.raises(AdapterError) as err:
+        adapt(raw)
+    assert err.value.reason == "adapter:annotation_conflict"
+    raw["conversations"][4] = {"from": "function_call", "value": '{"name": "w", "id": 7}'}
+    with pytest.raises(AdapterError) as err:
+        adapt(raw)
+    assert err.value.reason == "adapter:wrong_type" and ".id" in err.value.detail

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from jsonl_assets.core.adapters import build_adapter, resolve_options
 from jsonl_assets.core.adapters.base import AdapterError
 from jsonl_assets.core.adapters.toolsets import (
     TOOL_EXTRAS,
@@ -60,3 +61,44 @@ def test_a_toolset_with_extras_carries_them_and_gets_its_own_id() -> None:
     assert strict[TOOL_EXTRAS] == {"w": {"function": {"strict": True}}}
     assert strict["tools"] == lax["tools"] == spec
     assert len({plain["id"], strict["id"], lax["id"]}) == 3
+
+
+def test_functions_beside_tools_are_merged_into_one_toolset_or_rejected() -> None:
+    f = {"type": "function", "function": {"name": "f", "parameters": SCHEMA}}
+    g = {"name": "g", "description": "d"}
+    merged = toolset_from_declared([f], "tools", ([g], "functions"))
+    assert merged is not None
+    assert merged["tools"] == [
+        {"name": "f", "input_schema": SCHEMA},
+        {"name": "g", "description": "d"},
+    ]
+    # a tool both lists declare alike is one entry
+    same = toolset_from_declared([f, g], "tools", ([f["function"]], "functions"))
+    assert same == merged
+    # declared differently (the schema, or only a key beyond the spec's): neither can be chosen
+    for other in ({"name": "f"}, {"name": "f", "parameters": SCHEMA, "strict": True}):
+        with pytest.raises(AdapterError) as err:
+            toolset_from_declared([f], "tools", ([g, other], "functions"))
+        assert err.value.reason == "adapter:bad_tools"
+        assert "tools[0] and functions[1]" in err.value.detail and "'f'" in err.value.detail
+    # either list alone, or empty beside the other
+    assert toolset_from_declared(None, "tools", ([g], "functions")) == toolset_from_declared(
+        [g], "tools"
+    )
+    assert toolset_from_declared([], "tools", (None, "functions")) is None
+
+
+def test_the_chat_adapter_keeps_functions_given_beside_tools() -> None:
+    fn = build_adapter("chat", resolve_options("chat", None, "sft"))
+    raw = {
+        "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+        "tools": [{"type": "function", "function": {"name": "f"}}],
+        "functions": [{"name": "g"}],
+    }
+    [out] = fn(raw)
+    assert out.toolset is not None and out.toolset["tools"] == [{"name": "f"}, {"name": "g"}]
+    assert out.record["toolset_id"] == out.toolset["id"]
+    raw["functions"] = [{"name": "f", "description": "other"}]
+    with pytest.raises(AdapterError) as err:
+        fn(raw)
+    assert err.value.reason == "adapter:bad_tools"

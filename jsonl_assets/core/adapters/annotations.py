@@ -1,15 +1,22 @@
 """Message annotations: every key of a source message the adapter does not map is kept there,
-and a key is never overwritten by another value (`adapter:annotation_conflict`)."""
+and a key is never overwritten by another value (`adapter:annotation_conflict`).
+
+What a message's parts or tool calls say beyond what spec parts hold goes there too, in the
+source's shape: ``part_extras`` (OpenAI part keys such as ``cache_control``) by part index,
+``call_extras`` (tool-call keys such as ``index`` or ``function.strict``) by call index."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 from jsonl_assets.core.adapters.base import AdapterError
 from jsonl_assets.core.adapters.parts import ANNOTATION_CONFLICT, json_type
+
+PART_EXTRAS: Final = "part_extras"
+CALL_EXTRAS: Final = "call_extras"
 
 
 def extra_annotations(
@@ -28,6 +35,47 @@ def extra_annotations(
         if key == "annotations" and type(value) is dict:
             continue
         add_annotation(out, key, value, where)
+    return out or None
+
+
+def message_annotations(
+    raw: Mapping[str, Any],
+    known: frozenset[str] | set[str],
+    where: str,
+    extras: Mapping[str, dict[str, Any]],
+) -> dict[str, Any] | None:
+    """A message's annotations: ``extra_annotations`` (every key of ``raw`` not in ``known``),
+    then each non-empty ``extras`` value (e.g. ``{PART_EXTRAS: {...}, CALL_EXTRAS: {...}}``)
+    under its key, never overwriting (``add_annotation``)."""
+    annotations = None if known.issuperset(raw) else extra_annotations(raw, known, where)
+    for key, value in extras.items():
+        if value:
+            annotations = annotations or {}
+            add_annotation(annotations, key, value, where)
+    return annotations
+
+
+def unmapped_keys(
+    obj: Mapping[str, Any],
+    mapped: frozenset[str],
+    inner: Mapping[str, frozenset[str]] | None = None,
+) -> dict[str, Any] | None:
+    """The keys of ``obj`` an adapter does not map, in ``obj``'s shape and order (null values
+    say nothing): keys not in ``mapped``, and for a key of ``inner`` whose value is an object,
+    that object's keys not in ``inner[key]``, under that key. None when there are none."""
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        if value is None:
+            continue
+        if key not in mapped:
+            out[key] = value
+        elif (
+            inner
+            and key in inner
+            and type(value) is dict
+            and (rest := unmapped_keys(value, inner[key]))
+        ):
+            out[key] = rest
     return out or None
 
 

@@ -12,23 +12,29 @@ Input: ``{"messages": [{"role", "content", "name"?, "tool_calls"?, "tool_call_id
 * an assistant's ``reasoning_content`` (or ``reasoning``) string -> a leading reasoning part;
   a ``refusal`` string -> a trailing text part; ``tool_calls`` -> ``tool_call`` parts after
   the text (``arguments`` JSON is parsed; invalid JSON -> ``adapter:bad_arguments_json``);
-  the legacy ``function_call`` likewise; call ids missing from the source are synthesised
-  ``call_<n>`` (1-based count of calls in the record; ``call_<n>_<k>`` when a call of the
-  record has that id in the source);
+  the legacy ``function_call`` likewise (its ``id`` is the call id); call ids missing from
+  the source are synthesised ``call_<n>`` (1-based count of calls in the record;
+  ``call_<n>_<k>`` when a call of the record has that id in the source);
 * a tool message -> a ``tool`` message with one ``tool_result`` part answering a call (by
   ``tool_call_id``; without one, the oldest unanswered call, matched by ``name`` when given),
   named by the message's ``name`` (one that differs from the call's is kept, and the
   validator rejects it: spec E6) or else the call's, whose ``result`` is the content's JSON
-  object, or ``{"content": text}``; no such call -> ``adapter:unmatched_tool_result``;
+  object, or ``{"content": text}``, or for content of several text parts
+  ``{"content": [the text parts]}`` (``parts.content_result``); no such call ->
+  ``adapter:unmatched_tool_result``;
 * every message key not mapped above is kept in the message's ``annotations``: other keys
   (e.g. ``weight``), a ``tool_call_id`` outside a tool message, a non-string ``reasoning``
   or ``refusal``, a ``reasoning`` that differs from ``reasoning_content``, keys a tool
   message does not use; and so are the keys of OpenAI-style parts that spec parts cannot
   hold (``cache_control``, ``image_url.detail``), under ``annotations.part_extras`` by part
-  index. Nothing is overwritten: such a key that the message's own ``annotations`` object
-  holds with another value -> ``adapter:annotation_conflict``;
-* record ``tools`` (or legacy ``functions``) -> a derived toolset, see
-  ``toolsets.attach_toolset`` for the policy; record ``metadata`` -> ``Adapted.metadata``.
+  index, and the keys of tool calls a ``tool_call`` part cannot hold (``index``,
+  ``function.strict``: all but ``id``, ``type``, ``function.name``, ``function.arguments``),
+  under ``annotations.call_extras`` by index in ``tool_calls`` (``"function_call"`` for the
+  legacy call). Nothing is overwritten: such a key that the message's own ``annotations``
+  object holds with another value -> ``adapter:annotation_conflict``;
+* record ``tools`` and legacy ``functions`` -> one derived toolset (both lists merged; a tool
+  both declare differently -> ``adapter:bad_tools``), see ``toolsets.attach_toolset`` for
+  the policy; record ``metadata`` -> ``Adapted.metadata``.
 
 Whether the result has an assistant turn is the validator's concern (spec rule F1).
 """
@@ -40,18 +46,22 @@ from typing import Any, Final
 
 from pydantic import Field
 
-from jsonl_assets.core.adapters.annotations import add_annotation, extra_annotations
+from jsonl_assets.core.adapters.annotations import (
+    CALL_EXTRAS,
+    PART_EXTRAS,
+    message_annotations,
+    unmapped_keys,
+)
 from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.parts import (
     UNKNOWN_ROLE,
     UNSUPPORTED_CONTENT,
     CallTracker,
-    content_text,
+    content_result,
     convert_content,
     missing,
     parse_arguments,
     require_object,
-    result_value,
     tool_call_part,
     tool_result_part,
     wrong_type,
@@ -61,7 +71,6 @@ from jsonl_assets.core.adapters.toolsets import (
     toolset_from_declared,
 )
 
-PART_EXTRAS: Final = "part_extras"
 _ROLES: Final = {
     "system": "system",
     "user": "user",
@@ -74,6 +83,10 @@ _FAST_ROLES: Final = frozenset({"system", "user", "assistant"})
 # The keys every message maps; the others are mapped only where they are used (see
 # `_convert_message`), and every key not mapped goes to the message's annotations.
 _BASE_KEYS: Final = frozenset({"role", "content", "name"})
+# The keys a tool call maps to its `tool_call` part (the others go to `call_extras`).
+_CALL_KEYS: Final = frozenset({"id", "type", "function"})
+_FUNCTION_KEYS: Final = frozenset({"name", "arguments"})
+_LEGACY_KEYS: Final = frozenset({"id", "name", "arguments"})
 
 
 class Options(AdapterOptions):
@@ -85,8 +98,15 @@ class Options(AdapterOptions):
 
 
 def _tool_calls(
-    msg: dict[str, Any], where: str, tracker: CallTracker, parts: list[dict[str, Any]]
+    msg: dict[str, Any],
+    where: str,
+    tracker: CallTracker,
+    parts: list[dict[str, Any]],
+    extras: dict[str, Any],
 ) -> None:
+    """The message's tool calls as `tool_call` parts appended to `parts`; what a call says
+    beyond them goes to `extras` by index in `tool_calls` ("function_call" for the legacy
+    call), in the call's shape."""
     calls = msg.get("tool_calls")
     if calls is not None:
         if type(calls) is not list:
@@ -103,34 +123,50 @@ def _tool_calls(
                 if fn is None:
                     raise missing(f"{cwhere}.function")
                 raise wrong_type(f"{cwhere}.function", "an object", fn)
-            call_id = call.get("id")
-            if call_id is not None and type(call_id) is not str:
-                raise wrong_type(f"{cwhere}.id", "a string", call_id)
-            parts.append(_call_part(fn, call_id, f"{cwhere}.function", tracker))
+            parts.append(_call_part(fn, call.get("id"), cwhere, tracker))
+            if more := unmapped_keys(call, _CALL_KEYS, {"function": _FUNCTION_KEYS}):
+                extras[str(j)] = more
     legacy = msg.get("function_call")
     if legacy is not None:
         if type(legacy) is not dict:
             raise wrong_type(f"{where}.function_call", "an object", legacy)
-        parts.append(_call_part(legacy, None, f"{where}.function_call", tracker))
+        lwhere = f"{where}.function_call"
+        parts.append(_call_part(legacy, legacy.get("id"), lwhere, tracker, lwhere))
+        if more := unmapped_keys(legacy, _LEGACY_KEYS):
+            extras["function_call"] = more
 
 
 def source_call_ids(*message_lists: Any) -> set[str]:
-    """The call ids the source gives (``tool_calls[].id``) in the given message lists: ids
-    a synthesised one must not repeat (``CallTracker``)."""
+    """The call ids the source gives (``tool_calls[].id``, ``function_call.id``) in the given
+    message lists: ids a synthesised one must not repeat (``CallTracker``)."""
     ids: set[str] = set()
     for messages in message_lists:
         if type(messages) is not list:
             continue
         for msg in messages:
-            calls = msg.get("tool_calls") if type(msg) is dict else None
+            if type(msg) is not dict:
+                continue
+            calls = msg.get("tool_calls")
             if type(calls) is list:
                 ids.update(c["id"] for c in calls if type(c) is dict and type(c.get("id")) is str)
+            legacy = msg.get("function_call")
+            if type(legacy) is dict and type(legacy.get("id")) is str:
+                ids.add(legacy["id"])
     return ids
 
 
 def _call_part(
-    fn: dict[str, Any], call_id: str | None, where: str, tracker: CallTracker
+    fn: dict[str, Any],
+    call_id: Any,
+    cwhere: str,
+    tracker: CallTracker,
+    fwhere: str | None = None,
 ) -> dict[str, Any]:
+    """The `tool_call` part of a call whose id is `call_id` (None: synthesised) and whose
+    function (name, arguments) is `fn`; `cwhere` names the call, `fwhere` the function."""
+    if call_id is not None and type(call_id) is not str:
+        raise wrong_type(f"{cwhere}.id", "a string", call_id)
+    where = fwhere or f"{cwhere}.function"
     name = fn.get("name")
     if type(name) is not str:
         if name is None:
@@ -163,20 +199,6 @@ def convert_messages(
     return out
 
 
-def _annotations(
-    msg: dict[str, Any], used: set[str], extras: dict[str, Any], where: str
-) -> dict[str, Any] | None:
-    """The message's annotations: every key of `msg` not in `used` (`annotations.extra_annotations`)
-    and `part_extras`: what its OpenAI-style parts said beyond what spec parts hold
-    (`cache_control`, `image_url.detail`...), by index in `content`. A collision with a key the
-    source's own `annotations` hold raises `adapter:annotation_conflict`."""
-    annotations = None if used.issuperset(msg) else extra_annotations(msg, used, where)
-    if extras:
-        annotations = annotations or {}
-        add_annotation(annotations, PART_EXTRAS, extras, where)
-    return annotations
-
-
 def _convert_message(msg: Any, where: str, tracker: CallTracker) -> dict[str, Any]:
     if type(msg) is not dict:
         raise wrong_type(where, "an object", msg)
@@ -193,19 +215,19 @@ def _convert_message(msg: Any, where: str, tracker: CallTracker) -> dict[str, An
     if name is not None and type(name) is not str:
         raise wrong_type(f"{where}.name", "a string", name)
     used = set(_BASE_KEYS)  # the keys mapped; the others go to the annotations
-    extras: dict[str, Any] = {}
+    extras: dict[str, Any] = {}  # part_extras
     if role == "tool":
         call_id = msg.get("tool_call_id")
         if call_id is not None and type(call_id) is not str:
             raise wrong_type(f"{where}.tool_call_id", "a string", call_id)
         used.add("tool_call_id")
         cid, cname = tracker.answer(call_id, name, where)
-        text = content_text(msg.get("content"), f"{where}.content", extras)
+        result = content_result(msg.get("content"), f"{where}.content", extras)
         # The source's name is kept: one that differs from the call's reaches the validator
         # (spec E6) instead of being replaced by the call's.
-        part = tool_result_part(cname if name is None else name, cid, result_value(text))
+        part = tool_result_part(cname if name is None else name, cid, result)
         new: dict[str, Any] = {"role": "tool", "content": [part]}
-        annotations = _annotations(msg, used, extras, where)
+        annotations = message_annotations(msg, used, where, {PART_EXTRAS: extras})
         if annotations:
             new["annotations"] = annotations
         return new
@@ -231,15 +253,18 @@ def _convert_message(msg: Any, where: str, tracker: CallTracker) -> dict[str, An
         used.add("refusal")
         if refusal:
             parts.append({"type": "text", "text": refusal})
+    call_extras: dict[str, Any] = {}
     if msg.get("tool_calls") or msg.get("function_call"):
         if parts and parts[-1] == {"type": "text", "text": ""}:
             parts.pop()  # "content": "" beside tool calls carries nothing
-        _tool_calls(msg, where, tracker, parts)
+        _tool_calls(msg, where, tracker, parts, call_extras)
         used.update(("tool_calls", "function_call"))
     new = {"role": role, "content": parts}
     if name is not None:
         new["name"] = name
-    annotations = _annotations(msg, used, extras, where)
+    annotations = message_annotations(
+        msg, used, where, {PART_EXTRAS: extras, CALL_EXTRAS: call_extras}
+    )
     if annotations:
         new["annotations"] = annotations
     return new
@@ -262,17 +287,11 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
         if type(meta) is not dict:
             meta = None
         raw_tools = raw.get("tools")
-        if (
-            raw_tools is None
-            and configured is None
-            and not tracker.count
-            and "functions" not in raw
-        ):
+        raw_functions = raw.get("functions")
+        if raw_tools is None and raw_functions is None and configured is None and not tracker.count:
             return [Adapted({"messages": messages}, None, "", meta)]  # the common case: no tools
-        where = "tools"
-        if raw_tools is None and "functions" in raw:
-            raw_tools, where = raw["functions"], "functions"
-        declared = toolset_from_declared(raw_tools, where) if raw_tools is not None else None
+        # Both lists are the record's tools: merged into one toolset (toolset_from_declared).
+        declared = toolset_from_declared(raw_tools, "tools", (raw_functions, "functions"))
         record, toolset = attach_toolset(messages, declared, tracker, configured)
         return [Adapted(record, toolset, "", meta)]
 

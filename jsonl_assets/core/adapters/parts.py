@@ -314,20 +314,22 @@ def convert_content(
     raise wrong_type(where, "a string, null or an array of parts", content)
 
 
-def content_text(content: Any, where: str, extras: dict[str, Any] | None = None) -> str:
-    """The text of chat content: a string as is, text parts joined, null as ''."""
+def content_result(content: Any, where: str, extras: dict[str, Any] | None = None) -> Any:
+    """A tool result from a tool message's chat content: a string, or a list of one text part,
+    by ``result_value``; null or no part as ``{"content": ""}``; several text parts as
+    ``{"content": [the text parts]}``, so their boundaries are kept. A part other than text
+    -> ``adapter:unsupported_content``."""
     if type(content) is str:
-        return content
-    if content is None:
-        return ""
-    texts: list[str] = []
-    for part in convert_content(content, where, extras):
+        return result_value(content)
+    parts = convert_content(content, where, extras)
+    for part in parts:
         if part["type"] != "text":
             raise AdapterError(
                 UNSUPPORTED_CONTENT, f"{where} holds a {part['type']!r} part where text is needed"
             )
-        texts.append(part["text"])
-    return "".join(texts)
+    if len(parts) > 1:
+        return {"content": parts}
+    return result_value(parts[0]["text"] if parts else "")
 
 
 # --------------------------------------------------------------------------- JSON text

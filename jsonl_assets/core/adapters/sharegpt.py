@@ -7,9 +7,11 @@ Input: ``{"conversations": [{"from": ..., "value": ...}, ...], "system"?, "tools
 * ``human``, ``user`` -> user; ``gpt``, ``assistant``, ``chatgpt``, ``bing``, ``bard`` ->
   assistant; ``system`` -> system;
 * ``function_call`` -> an assistant message of ``tool_call`` parts: the value is JSON
-  ``{"name", "arguments"}`` (``arguments`` an object or a JSON string), or a list of such
-  objects for parallel calls; call ids are synthesised ``call_<n>`` (1-based within the
-  record); invalid JSON -> ``adapter:bad_arguments_json``;
+  ``{"name", "arguments", "id"?}`` (``arguments`` an object or a JSON string), or a list of
+  such objects for parallel calls; a call's ``id`` is its call id, else one is synthesised
+  ``call_<n>`` (1-based within the record; ``call_<n>_<k>`` when a call of the record has
+  that id); a call's other keys go to the message's ``annotations.call_extras`` by call
+  index (``"0"`` for a single object); invalid JSON -> ``adapter:bad_arguments_json``;
 * ``observation``, ``tool`` -> a tool message whose ``tool_result`` answers the oldest
   unanswered call (``result`` = the value's JSON object, else ``{"content": value}``); no
   unanswered call -> ``adapter:unmatched_tool_result``;
@@ -17,7 +19,8 @@ Input: ``{"conversations": [{"from": ..., "value": ...}, ...], "system"?, "tools
 
 The record's ``system`` string (when non-empty) becomes a leading system message; ``tools``
 (a list or a JSON string of one) becomes a derived toolset (policy: ``toolsets.attach_toolset``).
-Turn keys other than ``from``/``value`` go to the message's ``annotations``. Field names are
+Turn keys other than ``from``/``value`` go to the message's ``annotations`` (never
+overwriting: ``adapter:annotation_conflict``). Field names are
 options, so the role/content-keyed variant (``{"messages": [{"role", "content"}]}``) works too.
 """
 
@@ -29,7 +32,11 @@ from typing import Any, Final
 import orjson
 from pydantic import Field
 
-from jsonl_assets.core.adapters.annotations import extra_annotations
+from jsonl_assets.core.adapters.annotations import (
+    CALL_EXTRAS,
+    message_annotations,
+    unmapped_keys,
+)
 from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.parts import (
     BAD_ARGUMENTS_JSON,
@@ -64,6 +71,8 @@ _ROLES: Final = {
     "observation": "observation",
     "tool": "observation",
 }
+# The keys of a call object a `tool_call` part holds (the others go to `call_extras`).
+_CALL_KEYS: Final = frozenset({"name", "arguments", "id"})
 
 
 class Options(AdapterOptions):
@@ -80,17 +89,26 @@ class Options(AdapterOptions):
     )
 
 
-def _calls(value: str, where: str, tracker: CallTracker) -> list[dict[str, Any]]:
+def _parse_calls(value: str, where: str) -> tuple[list[Any], bool]:
+    """The call objects a ``function_call`` value holds, and whether it is a list of them."""
     try:
         parsed = embedded_json(value, where)
     except orjson.JSONDecodeError as exc:
         raise AdapterError(
             BAD_ARGUMENTS_JSON, f"{where} is not valid JSON ({exc}): {value[:200]!r}"
         ) from None
-    calls = parsed if type(parsed) is list else [parsed]
+    return (parsed, True) if type(parsed) is list else ([parsed], False)
+
+
+def _calls(
+    value: str, where: str, tracker: CallTracker, extras: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The ``tool_call`` parts of a ``function_call`` value; what a call says beyond them goes
+    to ``extras`` by call index."""
+    calls, is_list = _parse_calls(value, where)
     parts: list[dict[str, Any]] = []
     for j, call in enumerate(calls):
-        cwhere = f"{where}[{j}]" if type(parsed) is list else where
+        cwhere = f"{where}[{j}]" if is_list else where
         if type(call) is not dict:
             raise wrong_type(cwhere, 'a JSON object {"name", "arguments"}', call)
         name = call.get("name")
@@ -98,10 +116,31 @@ def _calls(value: str, where: str, tracker: CallTracker) -> list[dict[str, Any]]
             if name is None:
                 raise missing(f"{cwhere}.name")
             raise wrong_type(f"{cwhere}.name", "a string", name)
+        call_id = call.get("id")
+        if call_id is not None and type(call_id) is not str:
+            raise wrong_type(f"{cwhere}.id", "a string", call_id)
         arguments = parse_arguments(call.get("arguments"), f"{cwhere}.arguments")
-        cid = tracker.call(name, None)
+        cid = tracker.call(name, call_id)
         parts.append(tool_call_part(name, cid, arguments))
+        if more := unmapped_keys(call, _CALL_KEYS):
+            extras[str(j)] = more
     return parts
+
+
+def _source_ids(turns: list[Any], role_key: str, content_key: str) -> set[str]:
+    """The call ids the ``function_call`` turns give: ids a synthesised one must not repeat."""
+    ids: set[str] = set()
+    for turn in turns:
+        if type(turn) is not dict or type(turn.get(role_key)) is not str:
+            continue
+        if turn[role_key].lower() != "function_call" or type(turn.get(content_key)) is not str:
+            continue
+        try:
+            calls, _ = _parse_calls(turn[content_key], "")
+        except AdapterError:
+            continue  # the turn is quarantined when it is reached
+        ids.update(c["id"] for c in calls if type(c) is dict and type(c.get("id")) is str)
+    return ids
 
 
 def build(options: Mapping[str, Any]) -> AdaptFn:
@@ -124,7 +163,7 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
         system = optional_str(raw, system_field)
         if system:
             messages.append({"role": "system", "content": [{"type": "text", "text": system}]})
-        tracker = CallTracker()
+        tracker = CallTracker(lambda: _source_ids(turns, role_key, content_key))
         for i, turn in enumerate(turns):
             where = f"{field}[{i}]"
             if type(turn) is not dict:
@@ -145,8 +184,10 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
                 if value is None:
                     raise missing(f"{where}.{content_key}")
                 raise wrong_type(f"{where}.{content_key}", "a string", value)
+            call_extras: dict[str, Any] = {}
             if role == "function_call":
-                role, parts = "assistant", _calls(value, f"{where}.{content_key}", tracker)
+                role = "assistant"
+                parts = _calls(value, f"{where}.{content_key}", tracker, call_extras)
             elif role == "observation":
                 cid, name = tracker.answer(None, None, where)
                 role = "tool"
@@ -154,8 +195,8 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
             else:
                 parts = [{"type": "text", "text": value}]
             msg: dict[str, Any] = {"role": role, "content": parts}
-            if len(turn) > 2:
-                annotations = extra_annotations(turn, known)
+            if len(turn) > 2 or call_extras:
+                annotations = message_annotations(turn, known, where, {CALL_EXTRAS: call_extras})
                 if annotations:
                     msg["annotations"] = annotations
             messages.append(msg)

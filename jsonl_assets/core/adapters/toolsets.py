@@ -109,34 +109,58 @@ def make_toolset(
     return {"id": toolset_id_for(tools, extras), "tools": tools, TOOL_EXTRAS: extras}
 
 
-def toolset_from_declared(raw_tools: Any, where: str) -> dict[str, Any] | None:
+def toolset_from_declared(
+    raw_tools: Any, where: str, *more: tuple[Any, str]
+) -> dict[str, Any] | None:
     """The toolset a record declares (a list of tools, or a JSON string of one); None when it
-    declares none (absent, null, empty list or empty string)."""
+    declares none (absent, null, empty list or empty string).
+
+    ``more`` are further ``(list, where)`` pairs the record declares tools in (chat's legacy
+    ``functions`` beside ``tools``): their tools follow, in order, in the same toolset. A tool
+    two lists declare alike (spec entry and extras) is one entry; declared differently ->
+    ``adapter:bad_tools`` naming both (neither can be chosen); twice in one list, also."""
+    tools: list[dict[str, Any]] = []
+    extras: dict[str, Any] = {}
+    origin: dict[str, tuple[str, str]] = {}  # tool name -> (its list, where it is declared)
+    for raw, lwhere in ((raw_tools, where), *more):
+        for i, t in enumerate(_tool_list(raw, lwhere)):
+            twhere = f"{lwhere}[{i}]"
+            tool, tool_extras = spec_tool(t, twhere)
+            name = tool["name"]
+            if name in origin:
+                first_list, first = origin[name]
+                if first_list == lwhere:
+                    raise AdapterError(BAD_TOOLS, f"{lwhere} declares tool {name!r} twice")
+                known = next(x for x in tools if x["name"] == name)
+                if same_json(known, tool) and same_json(extras.get(name), tool_extras):
+                    continue
+                raise AdapterError(
+                    BAD_TOOLS,
+                    f"{first} and {twhere} both declare tool {name!r}, differently; neither "
+                    "can be chosen",
+                )
+            origin[name] = (lwhere, twhere)
+            tools.append(tool)
+            if tool_extras is not None:
+                extras[name] = tool_extras
+    return make_toolset(tools, extras) if tools else None
+
+
+def _tool_list(raw_tools: Any, where: str) -> list[Any]:
+    """A declared tool list (a JSON string of one parsed exactly); [] for none (absent, null,
+    empty string)."""
     if raw_tools is None:
-        return None
+        return []
     if type(raw_tools) is str:
         if not raw_tools.strip():
-            return None
+            return []
         try:
             raw_tools = embedded_json(raw_tools, where)
         except orjson.JSONDecodeError as exc:
             raise AdapterError(BAD_TOOLS, f"{where} is not valid JSON ({exc})") from None
     if type(raw_tools) is not list:
         raise wrong_type(where, "an array of tools (or a JSON string of one)", raw_tools)
-    if not raw_tools:
-        return None
-    tools: list[dict[str, Any]] = []
-    extras: dict[str, Any] = {}
-    seen: set[str] = set()
-    for i, t in enumerate(raw_tools):
-        tool, more = spec_tool(t, f"{where}[{i}]")
-        if tool["name"] in seen:
-            raise AdapterError(BAD_TOOLS, f"{where} declares tool {tool['name']!r} twice")
-        seen.add(tool["name"])
-        tools.append(tool)
-        if more is not None:
-            extras[tool["name"]] = more
-    return make_toolset(tools, extras)
+    return raw_tools
 
 
 def toolset_from_names(names: Iterable[str]) -> dict[str, Any]:
