@@ -20,13 +20,14 @@ from jsonl_assets.defs.assets import record_stages
 from jsonl_assets.defs.definitions import defs as load_code_location
 from jsonl_assets.defs.observations import DATA_VERSION_TAG, RAW_SOURCES_KEY, raw_sources
 from jsonl_assets.defs.resources import PipelineResource
-from jsonl_assets.defs.schedules import BATCH_SIZE_TAG, BATCH_TAG
+from jsonl_assets.defs.schedules import BATCH_SIZE_TAG, BATCH_TAG, batch_run_requests
 from jsonl_assets.defs.sensors import (
     CHANGED_SOURCES_TAG,
     PUBLISH_SENSOR_NAME,
     SOURCES_SENSOR_NAME,
     build_sources_sensor,
     publish_after_batch,
+    publish_decision,
 )
 
 SFT = "raw/sft/support_chats.jsonl"  # split: auto -> three sft partitions
@@ -270,8 +271,9 @@ def test_manifest_is_published_once_the_whole_batch_succeeded(
         dagster_instance=instance,
         dagster_run=first.dagster_run,
     )
-    waiting = publish_after_batch(context)
-    assert isinstance(waiting, dg.SkipReason) and "1 of 2" in (waiting.skip_message or "")
+    assert publish_after_batch(context) is None  # None: the tick goes on to the next run
+    waiting = publish_decision(instance, first.dagster_run)
+    assert isinstance(waiting, str) and "1 of 2" in waiting
 
     second = run_request(instance, requests[1])
     assert second.success
@@ -292,6 +294,37 @@ def test_manifest_is_published_once_the_whole_batch_succeeded(
     assert (configured.parent / "package" / "metadata.json").is_file()
 
 
+def publish_tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorExecutionData:
+    """One tick of `publish_after_batch` as the sensor daemon evaluates it."""
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, repository_def=defs.get_repository_def()
+    )
+    return defs.get_sensor_def(PUBLISH_SENSOR_NAME).evaluate_tick(context)
+
+
+def test_one_publish_tick_goes_through_every_finished_run(
+    configured: Path, instance: dg.DagsterInstance
+) -> None:
+    """A tick is handed every run that finished since the last one: runs that publish nothing
+    (a batch still waiting, a batch already published) must not end the tick, so each batch
+    publishes on the first tick after its last run, however many runs finished before it."""
+    started = publish_tick(instance, None)  # the first tick only sets the cursor
+    assert not started.run_requests
+    waiting = batch_run_requests(["rft|train", "rft|test"], "test", "waiting", configured)
+    first = batch_run_requests(["rft|train", "rft|test"], "test", "first", configured)
+    second = batch_run_requests(["rft|test"], "test", "second", configured)
+    for request in [waiting[0], *first, *second]:  # `waiting` never gets its second run
+        assert run_request(instance, request).success
+
+    one = publish_tick(instance, started.cursor)
+    assert [r.run_key for r in one.run_requests or []] == ["first:manifest"]
+    assert run_request(instance, (one.run_requests or [])[0]).success  # what the daemon does
+    two = publish_tick(instance, one.cursor)
+    assert [r.run_key for r in two.run_requests or []] == ["second:manifest"]
+    three = publish_tick(instance, two.cursor)
+    assert not three.run_requests
+
+
 def test_failed_partition_blocks_the_batch(configured: Path, instance: dg.DagsterInstance) -> None:
     baseline = tick(instance, None)
     append_copy_of_first_line(configured.parent / SFT)
@@ -309,9 +342,9 @@ def test_failed_partition_blocks_the_batch(configured: Path, instance: dg.Dagste
         dagster_instance=instance,
         dagster_run=ok.dagster_run,
     )
-    decision = publish_after_batch(context)
-    assert isinstance(decision, dg.SkipReason)
-    assert "sft|train" in (decision.skip_message or "")
+    assert publish_after_batch(context) is None
+    decision = publish_decision(instance, ok.dagster_run)
+    assert isinstance(decision, str) and "sft|train" in decision
 
 
 def test_observing_raw_sources_gives_the_sensor_versions(

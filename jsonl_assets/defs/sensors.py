@@ -10,7 +10,10 @@ partitions; a tick that sees no content change requests nothing.
 
 `publish_after_batch` runs the `publish_manifest` job once every run of a batch (from this
 sensor or from the `package_rebuild` schedule) has succeeded. A batch with a failed run
-publishes nothing: metadata.json stays as it was, as with `jsonl-assets build`.
+publishes nothing: metadata.json stays as it was, as with `jsonl-assets build`. A tick goes
+through every finished run Dagster hands it (those that publish nothing return None, since a
+run-status sensor's tick ends at the first run that returns something) up to the first batch
+it publishes, so a batch publishes within about one tick of its last run.
 """
 
 from __future__ import annotations
@@ -126,21 +129,31 @@ def latest_runs_by_partition(instance: dg.DagsterInstance, batch: str) -> dict[s
     return latest
 
 
-def publish_decision(
-    instance: dg.DagsterInstance, run: dg.DagsterRun
-) -> dg.RunRequest | dg.SkipReason:
-    """Publish when every partition of `run`'s batch has a successful newest run."""
+def manifest_requested(instance: dg.DagsterInstance, batch: str) -> bool:
+    """Whether a `publish_manifest` run of `batch` exists (requested by an earlier tick)."""
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(job_name=publish_manifest_job.name, tags={BATCH_TAG: batch}),
+        limit=1,
+    )
+    return bool(runs)
+
+
+def publish_decision(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dg.RunRequest | str:
+    """Publish when every partition of `run`'s batch has a successful newest run and the
+    batch's manifest run was not requested yet; otherwise why not (a message to log)."""
     batch = run.tags.get(BATCH_TAG)
     if not batch:
-        return dg.SkipReason(f"run {run.run_id} is not part of a batch")
+        return f"run {run.run_id} is not part of a batch"
     size = int(run.tags.get(BATCH_SIZE_TAG, "0"))
     latest = latest_runs_by_partition(instance, batch)
     waiting = sorted(k for k, r in latest.items() if r.status != dg.DagsterRunStatus.SUCCESS)
     if len(latest) < size or waiting:
-        return dg.SkipReason(
+        return (
             f"batch {batch}: {len(latest) - len(waiting)} of {size} partitions succeeded; "
             f"waiting for {', '.join(waiting) or 'runs not yet created'}"
         )
+    if manifest_requested(instance, batch):
+        return f"batch {batch}: its manifest run was already requested"
     return dg.RunRequest(
         run_key=f"{batch}:manifest",
         job_name=publish_manifest_job.name,
@@ -162,5 +175,12 @@ def publish_decision(
         "publish_manifest once for the batch. A batch with a failed run publishes nothing."
     ),
 )
-def publish_after_batch(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
-    return publish_decision(context.instance, context.dagster_run)
+def publish_after_batch(context: dg.RunStatusSensorContext) -> dg.RunRequest | None:
+    # Dagster ends a tick at the first run for which this returns something other than None:
+    # a run that publishes nothing returns None (its reason is logged), so one tick works
+    # through every finished run up to the first batch it publishes.
+    decision = publish_decision(context.instance, context.dagster_run)
+    if isinstance(decision, str):
+        context.log.info(decision)
+        return None
+    return decision
