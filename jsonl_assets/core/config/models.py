@@ -13,6 +13,7 @@ from typing import Annotated, Any, Final, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from jsonl_assets.core.adapters import ADAPTERS
+from jsonl_assets.core.config.cron import cron_problem
 from jsonl_assets.core.readers import READERS
 from jsonl_assets.core.rules.spec_vocabulary import SPLITS
 from jsonl_assets.core.rules.vocabulary import is_iso_datetime
@@ -109,21 +110,6 @@ class Schedule(Model):
         if problem is not None:
             raise ValueError(f"{problem}, got {value!r}")
         return value
-
-
-def cron_problem(value: str) -> str | None:
-    """Why Dagster would refuse `value` as a schedule (its check, through croniter, the
-    library it vendors), or None."""
-    from croniter import croniter  # only a config with a schedule pays for the import
-
-    if not croniter.is_valid(value):
-        return "must be a valid five-field cron expression (minute hour day month weekday)"
-    fields = croniter.expand(value)[0]
-    if len(fields) != 5:
-        return "must have five fields (minute hour day month weekday), not seconds"
-    if fields[3] == [2] and len(fields[2]) == 1 and fields[2][0] in (30, 31):
-        return "names a day February never has"
-    return None
 
 
 class Sensor(Model):
