@@ -118,7 +118,7 @@ def build_rebuild_schedule(cron: str) -> dg.ScheduleDefinition:
         path = resolve_config_path()
         try:
             load_config(path)
-        except ConfigError as exc:
+        except (ConfigError, OSError) as exc:
             return dg.SkipReason(f"config error, nothing launched: {exc}")
         batch = f"{SCHEDULE_NAME}:{tick_id(context)}"
         return batch_run_requests(all_partition_keys(), SCHEDULE_NAME, batch, path)

@@ -60,7 +60,7 @@ def evaluate_sources(cursor: str | None) -> dg.SensorResult:
     path = resolve_config_path()
     try:
         cfg = load_config(path)
-    except ConfigError as exc:
+    except (ConfigError, OSError) as exc:
         # The cursor is left as it was: the next valid config is compared with the last one.
         return dg.SensorResult(skip_reason=f"config error, nothing launched: {exc}")
     folder = snapshot_folder(cfg)
