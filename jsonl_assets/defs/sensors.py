@@ -12,12 +12,14 @@ partitions; a tick that sees no content change requests nothing.
 sensor or from the `package_rebuild` schedule) has succeeded. A batch with a failed run
 publishes nothing: metadata.json stays as it was, as with `jsonl-assets build`. A tick goes
 through every finished run Dagster hands it (those that publish nothing return None, since a
-run-status sensor's tick ends at the first run that returns something) up to the first batch
-it publishes, so a batch publishes within about one tick of its last run.
+run-status sensor's tick ends at the first run that returns something), and the run that
+publishes also publishes every other batch completed by a run that succeeded after it (Dagster
+hands a tick at most 5 runs), so a batch publishes within about one tick of its last run.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from typing import Final
 
@@ -47,6 +49,7 @@ PUBLISH_INTERVAL_SECONDS: Final = 15
 CHANGED_SOURCES_TAG: Final = "jsonl-assets/changed-sources"
 PARTITION_TAG: Final = "dagster/partition"
 MAX_TAG_CHARS: Final = 200
+MAX_LATER_RUNS: Final = 1000  # runs that succeeded after the one a tick is handed
 
 
 def _short(names: list[str]) -> str:
@@ -162,6 +165,30 @@ def publish_decision(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dg.Run
     )
 
 
+def publish_requests(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[dg.RunRequest]:
+    """The publish requests due when `run` succeeded: for its batch and for every other batch
+    with a run that succeeded since, each once complete and not yet requested. Dagster hands
+    a run-status sensor at most 5 runs a tick (DAGSTER_RUN_STATUS_SENSOR_PROCESS_LIMIT), so
+    the runs queued behind `run` are looked at now rather than ticks later."""
+    record = instance.get_run_record_by_id(run.run_id)
+    since = record.update_timestamp - dt.timedelta(seconds=1) if record else None
+    later = instance.get_runs(
+        filters=dg.RunsFilter(
+            job_name=build_partition_job.name,
+            statuses=[dg.DagsterRunStatus.SUCCESS],
+            updated_after=since,
+        ),
+        limit=MAX_LATER_RUNS,
+    )
+    first_of_batch: dict[str, dg.DagsterRun] = {}
+    for each in [run, *later]:
+        batch = each.tags.get(BATCH_TAG)
+        if batch:
+            first_of_batch.setdefault(batch, each)
+    decisions = [publish_decision(instance, each) for each in first_of_batch.values()]
+    return [d for d in decisions if isinstance(d, dg.RunRequest)]
+
+
 @dg.run_status_sensor(
     name=PUBLISH_SENSOR_NAME,
     run_status=dg.DagsterRunStatus.SUCCESS,
@@ -175,12 +202,12 @@ def publish_decision(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dg.Run
         "publish_manifest once for the batch. A batch with a failed run publishes nothing."
     ),
 )
-def publish_after_batch(context: dg.RunStatusSensorContext) -> dg.RunRequest | None:
+def publish_after_batch(context: dg.RunStatusSensorContext) -> list[dg.RunRequest] | None:
     # Dagster ends a tick at the first run for which this returns something other than None:
     # a run that publishes nothing returns None (its reason is logged), so one tick works
-    # through every finished run up to the first batch it publishes.
-    decision = publish_decision(context.instance, context.dagster_run)
-    if isinstance(decision, str):
-        context.log.info(decision)
-        return None
-    return decision
+    # through every finished run it is handed; the first one that publishes also publishes
+    # every batch that a run queued behind it completed.
+    requests = publish_requests(context.instance, context.dagster_run)
+    if not requests:
+        context.log.info(str(publish_decision(context.instance, context.dagster_run)))
+    return requests or None
