@@ -333,3 +333,25 @@ def test_a_partition_with_sources_but_no_record_raises_the_empty_partition_warni
     assert check_results(materialize(sample_project, instance, "rft|validation"))[
         checks.EMPTY_PARTITION
     ].passed
+
+
+def test_validated_reports_the_bytes_it_accepted(
+    sample_project: Path, instance: dg.DagsterInstance
+) -> None:
+    """`bytes_out (B)` of validated is the size of the lines it accepted (the shards' content,
+    uncompressed), not 0; the shards step reports no `removed_orphans` (it removes nothing:
+    unlisted shards go after the retention window)."""
+    result = materialize(sample_project, instance, "sft|train")  # 2 of 247 quarantined
+    assert result.success
+    meta = {
+        e.materialization.asset_key.to_user_string(): e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    cfg = load_config(sample_project)
+    marker = read_marker_any(dirs_for(cfg, "sft|train"), "shards.json")
+    assert marker is not None
+    accepted = sum(c["bytes"] for c in marker["report"]["extra"]["content"].values())
+    validated = meta["validated"]
+    assert validated["bytes_out (B)"].value == accepted
+    assert 0 < accepted < validated["bytes_in (B)"].value
+    assert "removed_orphans" not in meta["shards"]

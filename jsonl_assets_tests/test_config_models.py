@@ -70,6 +70,10 @@ CASES = [
         ("*/5 * * * * *", "five fields"),
         ("0 0 30 2 *", "February"),
         ("0 3 * *", "five-field cron"),
+        ("0 0 15W * *", "nearest-weekday"),
+        ("0 0 31 4 *", "never fires"),
+        ("0 0 31 2,4 *", "never fires"),
+        ("0 0 30,31 2 *", "never fires"),
     ],
 )
 def test_a_cron_dagster_would_refuse_is_a_config_error(

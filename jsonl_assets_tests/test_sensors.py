@@ -20,13 +20,14 @@ from jsonl_assets.defs.assets import record_stages
 from jsonl_assets.defs.definitions import defs as load_code_location
 from jsonl_assets.defs.observations import DATA_VERSION_TAG, RAW_SOURCES_KEY, raw_sources
 from jsonl_assets.defs.resources import PipelineResource
-from jsonl_assets.defs.schedules import BATCH_SIZE_TAG, BATCH_TAG
+from jsonl_assets.defs.schedules import BATCH_SIZE_TAG, BATCH_TAG, batch_run_requests
 from jsonl_assets.defs.sensors import (
     CHANGED_SOURCES_TAG,
     PUBLISH_SENSOR_NAME,
     SOURCES_SENSOR_NAME,
     build_sources_sensor,
     publish_after_batch,
+    publish_decision,
 )
 
 SFT = "raw/sft/support_chats.jsonl"  # split: auto -> three sft partitions
@@ -270,8 +271,9 @@ def test_manifest_is_published_once_the_whole_batch_succeeded(
         dagster_instance=instance,
         dagster_run=first.dagster_run,
     )
-    waiting = publish_after_batch(context)
-    assert isinstance(waiting, dg.SkipReason) and "1 of 2" in (waiting.skip_message or "")
+    assert publish_after_batch(context) is None  # None: the tick goes on to the next run
+    waiting = publish_decision(instance, first.dagster_run)
+    assert isinstance(waiting, str) and "1 of 2" in waiting
 
     second = run_request(instance, requests[1])
     assert second.success
@@ -281,8 +283,9 @@ def test_manifest_is_published_once_the_whole_batch_succeeded(
         dagster_instance=instance,
         dagster_run=second.dagster_run,
     )
-    publish = publish_after_batch(context)
-    assert isinstance(publish, dg.RunRequest)
+    requested = publish_after_batch(context)
+    assert isinstance(requested, list) and len(requested) == 1
+    publish = requested[0]
     assert publish.job_name == "publish_manifest"
     assert publish.run_key == f"{requests[0].tags[BATCH_TAG]}:manifest"
     manifest = run_request(instance, publish)
@@ -290,6 +293,42 @@ def test_manifest_is_published_once_the_whole_batch_succeeded(
     checks = {e.check_name: e.passed for e in manifest.get_asset_check_evaluations()}
     assert checks == {"package_valid": True}
     assert (configured.parent / "package" / "metadata.json").is_file()
+
+
+def publish_tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorExecutionData:
+    """One tick of `publish_after_batch` as the sensor daemon evaluates it."""
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, repository_def=defs.get_repository_def()
+    )
+    return defs.get_sensor_def(PUBLISH_SENSOR_NAME).evaluate_tick(context)
+
+
+def test_one_publish_tick_goes_through_every_finished_run(
+    configured: Path, instance: dg.DagsterInstance
+) -> None:
+    """A tick is handed the runs that finished since the last one (at most 5: Dagster's
+    limit): a run that publishes nothing (its batch still waiting, or already published) must
+    not end the tick, and the runs queued behind the limit must not wait ticks: every batch
+    completed before the tick publishes on that tick."""
+    started = publish_tick(instance, None)  # the first tick only sets the cursor
+    assert not started.run_requests
+    big = ["rft|test", "rft|validation", "cpt|test", "cpt|validation", "sft|test", "sft|validation"]
+    waiting = batch_run_requests(["rft|train", "rft|test"], "test", "waiting", configured)
+    first = batch_run_requests(big, "test", "first", configured)
+    second = batch_run_requests(["rft|test"], "test", "second", configured)
+    for request in [waiting[0], *first, *second]:  # `waiting` never gets its second run
+        assert run_request(instance, request).success
+
+    one = publish_tick(instance, started.cursor)
+    requests = one.run_requests or []
+    assert sorted(r.run_key for r in requests) == ["first:manifest", "second:manifest"]
+    for request in requests:  # what the daemon does with them
+        assert run_request(instance, request).success
+    cursor = one.cursor
+    for _ in range(3):  # the runs left behind Dagster's limit: nothing more to publish
+        later = publish_tick(instance, cursor)
+        assert not later.run_requests
+        cursor = later.cursor
 
 
 def test_failed_partition_blocks_the_batch(configured: Path, instance: dg.DagsterInstance) -> None:
@@ -309,9 +348,9 @@ def test_failed_partition_blocks_the_batch(configured: Path, instance: dg.Dagste
         dagster_instance=instance,
         dagster_run=ok.dagster_run,
     )
-    decision = publish_after_batch(context)
-    assert isinstance(decision, dg.SkipReason)
-    assert "sft|train" in (decision.skip_message or "")
+    assert publish_after_batch(context) is None
+    decision = publish_decision(instance, ok.dagster_run)
+    assert isinstance(decision, str) and "sft|train" in decision
 
 
 def test_observing_raw_sources_gives_the_sensor_versions(

@@ -4,6 +4,7 @@ are read from it."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -51,7 +52,6 @@ class ValidateDetails:
 class ShardsDetails:
     shards: list[dict[str, Any]]  # path, compression, record_count, sha256, bytes
     reused_shards: int
-    removed_orphans: list[str]
     accounting: dict[str, Any]  # read = written + quarantined, per source too
     content: dict[str, Any]  # per family: length, lines and sha256 of the accepted records
     toolsets: list[dict[str, Any]]
@@ -116,6 +116,9 @@ class StageReport:
         fields = dict(data)
         details = fields.pop("extra", None)
         kind = _DETAILS.get(fields["stage"])
+        if details and kind:  # a marker of an earlier version may hold a dropped field
+            known = {f.name for f in dataclasses.fields(kind)}
+            details = {k: v for k, v in details.items() if k in known}
         return cls(**fields, details=kind(**details) if details and kind else None)
 
     @classmethod

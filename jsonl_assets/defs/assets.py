@@ -250,15 +250,17 @@ def record_stages(
     tags=TAGS,
 )
 def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
-    """Compressed JSONL shards in the package (data/<objective>-<split>-NNNNN.jsonl.zst),
-    rotated by records and/or on-disk bytes, each committed by atomic rename with its
-    record_count and sha256. After a one-pass build the shards are already written, staged in
-    the work dir, and are moved in (this step runs only if the validated checks pass);
-    otherwise they are written from the transformed work file. Shards of earlier builds that
-    are no longer listed are removed. The shard list recorded here is what the manifest is
-    built from. It refuses (and touches nothing) while a blocking rate check of the partition
-    fails under the current thresholds, or its record stages are not those of its current
-    sources and config: the publication asks the same (core/partition_gate.py)."""
+    """Compressed JSONL shards in the package
+    (data/<objective>-<split>-<digest>/<objective>-<split>-NNNNN.jsonl.zst), rotated by records
+    and/or on-disk bytes, each with its record_count and sha256. The record stages' one pass
+    wrote them, staged in the work dir; this step moves them in (it runs only if the validated
+    checks pass) and re-reads them (shards_verified). It removes nothing: shards of earlier
+    builds that the published metadata.json no longer lists are collected after a later
+    publish, once `output.retention_hours` has passed (core/store/package_gc.py). The shard
+    list recorded here is what the manifest is built from. It refuses (and touches nothing)
+    while a blocking rate check of the partition fails under the current thresholds, or its
+    record stages do not follow its last extraction under the current config: the
+    publication asks the same (core/partition_gate.py)."""
     cfg = pipeline.load()
     dirs = pipeline.dirs(cfg, context.partition_key)
     try:
@@ -280,7 +282,6 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
             # source; the stage counters above are the shards step's own.
             "accounting": dg.MetadataValue.md(accounting_table(accounting["per_source"])),
             "reused_shards": dg.MetadataValue.int(details.reused_shards),
-            "removed_orphans": dg.MetadataValue.int(len(details.removed_orphans)),
             "verified": dg.MetadataValue.bool(bool(verification["passed"])),
             "verify duration (s)": dg.MetadataValue.float(round(verification["seconds"], 3)),
             # Per shard family: records, bytes and sha256 of the accepted records, which

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Final
 
 import dagster as dg
+from dagster._utils.schedules import cron_string_iterator, is_valid_cron_string
 
 from jsonl_assets.core.config import ConfigError, load_config, resolve_config_path
 from jsonl_assets.defs.jobs import build_partition_job
@@ -61,6 +62,22 @@ def batch_run_requests(
     ]
 
 
+def schedulable_cron(cron: str) -> str:
+    """`cron` if Dagster accepts it and it has a next tick, else the default cron. The config
+    refuses such a cron already (`core/config/cron.py` mirrors Dagster's rule); this is the
+    last line, so that a cron the two ever disagree on cannot keep the code location from
+    loading, nor fail the scheduler on every tick."""
+    if not is_valid_cron_string(cron):
+        return DEFAULT_CRON
+    try:
+        next(
+            cron_string_iterator(dt.datetime(2000, 1, 1, tzinfo=dt.UTC).timestamp(), cron, TIMEZONE)
+        )
+    except (ValueError, StopIteration):  # CroniterBadDateError is a ValueError
+        return DEFAULT_CRON
+    return cron
+
+
 def configured_automation(config_path: str | None = None) -> tuple[str, int, str]:
     """(`schedule.cron`, `sensor.interval_seconds`, `ui.team`) of the config, read once when
     the code location loads; the defaults when the config is missing or invalid (the code
@@ -69,7 +86,7 @@ def configured_automation(config_path: str | None = None) -> tuple[str, int, str
         cfg = load_config(config_path)
     except (ConfigError, OSError):
         return DEFAULT_CRON, DEFAULT_INTERVAL_SECONDS, DEFAULT_TEAM
-    return cfg.schedule_cron, cfg.sensor_interval_seconds, cfg.team
+    return schedulable_cron(cfg.schedule_cron), cfg.sensor_interval_seconds, cfg.team
 
 
 def configured_cron(config_path: str | None = None) -> str:
@@ -101,7 +118,7 @@ def build_rebuild_schedule(cron: str) -> dg.ScheduleDefinition:
         path = resolve_config_path()
         try:
             load_config(path)
-        except ConfigError as exc:
+        except (ConfigError, OSError) as exc:
             return dg.SkipReason(f"config error, nothing launched: {exc}")
         batch = f"{SCHEDULE_NAME}:{tick_id(context)}"
         return batch_run_requests(all_partition_keys(), SCHEDULE_NAME, batch, path)

@@ -10,11 +10,16 @@ partitions; a tick that sees no content change requests nothing.
 
 `publish_after_batch` runs the `publish_manifest` job once every run of a batch (from this
 sensor or from the `package_rebuild` schedule) has succeeded. A batch with a failed run
-publishes nothing: metadata.json stays as it was, as with `jsonl-assets build`.
+publishes nothing: metadata.json stays as it was, as with `jsonl-assets build`. A tick goes
+through every finished run Dagster hands it (those that publish nothing return None, since a
+run-status sensor's tick ends at the first run that returns something), and the run that
+publishes also publishes every other batch completed by a run that succeeded after it (Dagster
+hands a tick at most 5 runs), so a batch publishes within about one tick of its last run.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from typing import Final
 
@@ -44,6 +49,7 @@ PUBLISH_INTERVAL_SECONDS: Final = 15
 CHANGED_SOURCES_TAG: Final = "jsonl-assets/changed-sources"
 PARTITION_TAG: Final = "dagster/partition"
 MAX_TAG_CHARS: Final = 200
+MAX_LATER_RUNS: Final = 1000  # runs that succeeded after the one a tick is handed
 
 
 def _short(names: list[str]) -> str:
@@ -57,7 +63,7 @@ def evaluate_sources(cursor: str | None) -> dg.SensorResult:
     path = resolve_config_path()
     try:
         cfg = load_config(path)
-    except ConfigError as exc:
+    except (ConfigError, OSError) as exc:
         # The cursor is left as it was: the next valid config is compared with the last one.
         return dg.SensorResult(skip_reason=f"config error, nothing launched: {exc}")
     folder = snapshot_folder(cfg)
@@ -126,27 +132,61 @@ def latest_runs_by_partition(instance: dg.DagsterInstance, batch: str) -> dict[s
     return latest
 
 
-def publish_decision(
-    instance: dg.DagsterInstance, run: dg.DagsterRun
-) -> dg.RunRequest | dg.SkipReason:
-    """Publish when every partition of `run`'s batch has a successful newest run."""
+def manifest_requested(instance: dg.DagsterInstance, batch: str) -> bool:
+    """Whether a `publish_manifest` run of `batch` exists (requested by an earlier tick)."""
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(job_name=publish_manifest_job.name, tags={BATCH_TAG: batch}),
+        limit=1,
+    )
+    return bool(runs)
+
+
+def publish_decision(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dg.RunRequest | str:
+    """Publish when every partition of `run`'s batch has a successful newest run and the
+    batch's manifest run was not requested yet; otherwise why not (a message to log)."""
     batch = run.tags.get(BATCH_TAG)
     if not batch:
-        return dg.SkipReason(f"run {run.run_id} is not part of a batch")
+        return f"run {run.run_id} is not part of a batch"
     size = int(run.tags.get(BATCH_SIZE_TAG, "0"))
     latest = latest_runs_by_partition(instance, batch)
     waiting = sorted(k for k, r in latest.items() if r.status != dg.DagsterRunStatus.SUCCESS)
     if len(latest) < size or waiting:
-        return dg.SkipReason(
+        return (
             f"batch {batch}: {len(latest) - len(waiting)} of {size} partitions succeeded; "
             f"waiting for {', '.join(waiting) or 'runs not yet created'}"
         )
+    if manifest_requested(instance, batch):
+        return f"batch {batch}: its manifest run was already requested"
     return dg.RunRequest(
         run_key=f"{batch}:manifest",
         job_name=publish_manifest_job.name,
         run_config={"resources": run.run_config.get("resources", {})},
         tags={BATCH_TAG: batch, TRIGGER_TAG: run.tags.get(TRIGGER_TAG, "")},
     )
+
+
+def publish_requests(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[dg.RunRequest]:
+    """The publish requests due when `run` succeeded: for its batch and for every other batch
+    with a run that succeeded since, each once complete and not yet requested. Dagster hands
+    a run-status sensor at most 5 runs a tick (DAGSTER_RUN_STATUS_SENSOR_PROCESS_LIMIT), so
+    the runs queued behind `run` are looked at now rather than ticks later."""
+    record = instance.get_run_record_by_id(run.run_id)
+    since = record.update_timestamp - dt.timedelta(seconds=1) if record else None
+    later = instance.get_runs(
+        filters=dg.RunsFilter(
+            job_name=build_partition_job.name,
+            statuses=[dg.DagsterRunStatus.SUCCESS],
+            updated_after=since,
+        ),
+        limit=MAX_LATER_RUNS,
+    )
+    first_of_batch: dict[str, dg.DagsterRun] = {}
+    for each in [run, *later]:
+        batch = each.tags.get(BATCH_TAG)
+        if batch:
+            first_of_batch.setdefault(batch, each)
+    decisions = [publish_decision(instance, each) for each in first_of_batch.values()]
+    return [d for d in decisions if isinstance(d, dg.RunRequest)]
 
 
 @dg.run_status_sensor(
@@ -162,5 +202,12 @@ def publish_decision(
         "publish_manifest once for the batch. A batch with a failed run publishes nothing."
     ),
 )
-def publish_after_batch(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
-    return publish_decision(context.instance, context.dagster_run)
+def publish_after_batch(context: dg.RunStatusSensorContext) -> list[dg.RunRequest] | None:
+    # Dagster ends a tick at the first run for which this returns something other than None:
+    # a run that publishes nothing returns None (its reason is logged), so one tick works
+    # through every finished run it is handed; the first one that publishes also publishes
+    # every batch that a run queued behind it completed.
+    requests = publish_requests(context.instance, context.dagster_run)
+    if not requests:
+        context.log.info(str(publish_decision(context.instance, context.dagster_run)))
+    return requests or None

@@ -231,5 +231,8 @@ def commit_stages(
         raise
     derived = transformer.toolsets
     toolsets = [derived[k] for k in sorted(derived)]
-    validate_report = validator.commit(fps["validated"], clock() - spent["validated"], toolsets)
+    accepted = sum(c.bytes for c in staged.content.values())  # the lines validated accepted
+    validate_report = validator.commit(
+        fps["validated"], clock() - spent["validated"], toolsets, accepted
+    )
     return [extract_report, transform_report, validate_report]

@@ -68,8 +68,11 @@ DEFAULT_CONFIG_PATH: Final = Path("data/pipeline.yaml")
 
 def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """--config beats $JSONL_ASSETS_CONFIG beats data/pipeline.yaml (relative to the cwd)."""
-    chosen = explicit or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH
-    return Path(chosen).expanduser().resolve()
+    chosen = Path(explicit or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH).expanduser()
+    try:
+        return chosen.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: load_config then says it cannot be read
+        return chosen.absolute()
 
 
 def load_config(
@@ -78,19 +81,25 @@ def load_config(
     """The config at `path`; without `list_files` its sources' globs are not expanded (their
     `inputs` are empty): for a chunk worker, which reads the files its chunk plan names."""
     cfg_path = resolve_config_path(path)
-    if not cfg_path.exists():
-        raise ConfigError(cfg_path, "", "config file not found")
-    if not cfg_path.is_file():
-        raise ConfigError(cfg_path, "", "not a regular file")
-    if cfg_path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ConfigError(
-            cfg_path,
-            "",
-            f"larger than {MAX_CONFIG_BYTES >> 20} MiB: a pipeline config holds settings; "
-            "data belongs in the sources",
-        )
     try:
-        data = load_strict(cfg_path.read_text(encoding="utf-8"))
+        if not cfg_path.exists():
+            raise ConfigError(cfg_path, "", "config file not found")
+        if not cfg_path.is_file():
+            raise ConfigError(cfg_path, "", "not a regular file")
+        if cfg_path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                cfg_path,
+                "",
+                f"larger than {MAX_CONFIG_BYTES >> 20} MiB: a pipeline config holds settings; "
+                "data belongs in the sources",
+            )
+        text = cfg_path.read_text(encoding="utf-8")
+    except OSError as exc:  # no permission to read it, a name too long, ...
+        raise ConfigError(cfg_path, "", f"cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(cfg_path, "", f"not valid YAML: {exc}") from exc
+    try:
+        data = load_strict(text)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(cfg_path, "", f"not valid YAML: {exc}") from exc
     except YamlProblem as exc:
@@ -252,7 +261,7 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
     dirs = {
         name: location(getattr(o, name))
         if is_url(getattr(o, name))
-        else (root / os.path.expanduser(getattr(o, name))).resolve()
+        else _resolved(cfg_path, f"output.{name}", root / os.path.expanduser(getattr(o, name)))
         for name in ("dir", "work_dir", "quarantine_dir")
     }
     try:  # object-storage locations cannot hold a local dir nor lie in one
@@ -276,6 +285,15 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
         retention_hours=o.retention_hours,
         chunk_bytes=o.chunk_bytes,
     )
+
+
+def _resolved(cfg_path: Path, key: str, path: Path) -> Path:
+    """`path` resolved, or a ConfigError naming `key` when the OS cannot resolve it (a loop
+    of symlinks, a name it refuses)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # RuntimeError: a symlink loop
+        raise ConfigError(cfg_path, key, f"{path}: cannot be resolved ({exc})") from None
 
 
 def _parse_toolsets(cfg_path: Path, value: Any) -> tuple[Mapping[str, Any], ...]:
@@ -357,11 +375,10 @@ def _inputs(
                 + bracket_hint(root, pattern),
             )
         for path in matched:
-            rel, rel_b64 = file_name(Path(os.path.relpath(path.resolve(), root)).as_posix())
+            resolved = _resolved(cfg_path, f"{key}.paths[{n}]", path)
+            rel, rel_b64 = file_name(Path(os.path.relpath(resolved, root)).as_posix())
             file_format = _format(cfg_path, f"{key}.paths[{n}]", fmt, rel)
-            inputs[rel] = SourceInput(
-                path=path.resolve(), rel=rel, format=file_format, rel_b64=rel_b64
-            )
+            inputs[rel] = SourceInput(path=resolved, rel=rel, format=file_format, rel_b64=rel_b64)
     return inputs
 
 

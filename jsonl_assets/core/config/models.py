@@ -7,12 +7,14 @@ Cross-file checks (globs, dirs, formats per file, objective fit) are in `loading
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Annotated, Any, Final, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator
 
 from jsonl_assets.core.adapters import ADAPTERS
+from jsonl_assets.core.config.cron import cron_problem
 from jsonl_assets.core.readers import READERS
 from jsonl_assets.core.rules.spec_vocabulary import SPLITS
 from jsonl_assets.core.rules.vocabulary import is_iso_datetime
@@ -26,6 +28,30 @@ ISO_DATETIME: Final = re.compile(
 )
 
 Text = Annotated[str, Field(pattern=r"\S")]  # a non-empty string
+
+
+def _os_path(value: str) -> str:
+    """A string the OS can take as a path: no NUL byte, and encodable as a file name (the
+    problems no file system check could report later, only a crash)."""
+    problem = os_path_problem(value)
+    if problem is not None:
+        raise ValueError(f"{problem}, got {value!r}")
+    return value
+
+
+def os_path_problem(value: str) -> str | None:
+    """Why the OS would refuse `value` as a path whatever the file system, or None."""
+    if "\0" in value:
+        return "must not contain a NUL byte (no path can hold one)"
+    try:
+        os.fsencode(value)
+    except UnicodeEncodeError:
+        return "cannot be encoded as a file name"
+    return None
+
+
+# A path or glob of the config (dirs, source paths): non-empty, and one the OS can take.
+PathText = Annotated[Text, AfterValidator(_os_path)]
 Rate = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
@@ -53,9 +79,9 @@ class Dataset(Model):
 
 
 class Output(Model):
-    dir: Text = "package"
-    work_dir: Text = "work"
-    quarantine_dir: Text = "quarantine"
+    dir: PathText = "package"
+    work_dir: PathText = "work"
+    quarantine_dir: PathText = "quarantine"
     compression: Literal["none", "gzip", "zstd"] = "zstd"
     level: Annotated[int, Field(ge=0)] | None = None
     max_records_per_shard: Annotated[int, Field(ge=1)] | None = 100_000
@@ -111,21 +137,6 @@ class Schedule(Model):
         return value
 
 
-def cron_problem(value: str) -> str | None:
-    """Why Dagster would refuse `value` as a schedule (its check, through croniter, the
-    library it vendors), or None."""
-    from croniter import croniter  # only a config with a schedule pays for the import
-
-    if not croniter.is_valid(value):
-        return "must be a valid five-field cron expression (minute hour day month weekday)"
-    fields = croniter.expand(value)[0]
-    if len(fields) != 5:
-        return "must have five fields (minute hour day month weekday), not seconds"
-    if fields[3] == [2] and len(fields[2]) == 1 and fields[2][0] in (30, 31):
-        return "names a day February never has"
-    return None
-
-
 class Sensor(Model):
     interval_seconds: Annotated[int, Field(ge=5)] = 60
 
@@ -140,7 +151,7 @@ class SourceFields(Model):
     """The keys every source has; `adapter` and `options` come from its union member."""
 
     name: Text
-    paths: Text | list[Text]
+    paths: PathText | list[PathText]
     objective: Literal["sft", "preference", "rft", "cpt"]
     split: Literal["train", "validation", "test", "auto"]
     format: Text | None = None

@@ -48,11 +48,27 @@ def check_own_dirs(dirs: Mapping[str, Path]) -> None:
             raise DirProblem(key, f"{path} is the filesystem root; choose a folder of its own")
         if home is not None and path == home:
             raise DirProblem(key, f"{path} is the home dir; choose a folder of its own")
-        if path.exists() and not path.is_dir():
-            raise DirProblem(key, f"{path} exists and is not a folder")
+        try:
+            _check_creatable(key, path)
+        except OSError as exc:  # a name too long, a loop of symlinks, no permission to look
+            raise DirProblem(key, f"{path}: not a usable folder ({exc.strerror})") from None
         if home is not None and _inside(home, path):
             raise DirProblem(key, f"{path} holds the home dir {home}; choose a folder of its own")
     _check_apart(dirs, {key: str(path) for key, path in dirs.items()}, "folder")
+
+
+def _check_creatable(key: str, path: Path) -> None:
+    """`path` is a folder, or a build can create it: its nearest existing ancestor is a
+    folder (OSError when the OS refuses to look the path up)."""
+    if path.exists():
+        if not path.is_dir():
+            raise DirProblem(key, f"{path} exists and is not a folder")
+        return
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise DirProblem(key, f"{path} lies under {parent}, which is not a folder")
+            return
 
 
 def _check_apart(dirs: Mapping[str, PurePath], shown: Mapping[str, str], noun: str) -> None:

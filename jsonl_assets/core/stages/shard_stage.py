@@ -169,7 +169,6 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
         details=ShardsDetails(
             shards=[_shard_json(s) for s in shards],
             reused_shards=reused_shards,
-            removed_orphans=[],  # unlisted shards are collected after a publish
             accounting=accounting,
             content=staged["content"],
             toolsets=details["toolsets"],

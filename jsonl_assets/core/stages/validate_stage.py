@@ -316,8 +316,11 @@ class Validator:
         self._accepted: list[int] = []
         self._duplicates = []
 
-    def commit(self, stage_fp: str, started: float, toolsets: list[dict[str, Any]]) -> StageReport:
-        """Commit the id digests and the quarantine, then the marker."""
+    def commit(
+        self, stage_fp: str, started: float, toolsets: list[dict[str, Any]], bytes_out: int
+    ) -> StageReport:
+        """Commit the id digests and the quarantine, then the marker. `bytes_out`: the bytes
+        of the accepted lines (newlines included), as handed to the shards."""
         counters, files = self.counters, self.files
         for fi, count in enumerate(self.in_per_file):
             if count:
@@ -337,7 +340,7 @@ class Validator:
             records_in=index,
             records_out=index - invalid - self.duplicates,
             bytes_in=self.bytes_in,
-            bytes_out=0,
+            bytes_out=bytes_out,
             seconds=time.perf_counter() - started,
             quarantine=self.quarantine.summary(),
             per_source=per_source,

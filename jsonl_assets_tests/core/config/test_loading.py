@@ -1,0 +1,62 @@
+"""A path-valued key the OS cannot take (a NUL byte, a name too long, a folder under a file,
+a loop of symlinks) is a ConfigError naming the file and the dotted key: never a ValueError or
+OSError out of config loading, so the CLI says "config error", the code location loads with
+its defaults and the sensor skips its tick."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from jsonl_assets.core.config import CONFIG_ENV_VAR, ConfigError, load_config
+from jsonl_assets.defs.definitions import build_defs
+from jsonl_assets.defs.schedules import DEFAULT_CRON, configured_automation
+from jsonl_assets.defs.sensors import evaluate_sources
+
+KEYS = ["output.dir", "output.work_dir", "output.quarantine_dir", "sources[0].paths[0]"]
+VALUES = {
+    "nul": "pack\0age",
+    "nul after ~": "~nobody\0",
+    "long name": "a" * 300,
+    "under a file": "pipeline.yaml/sub",
+    "symlink loop": "loop/x",
+}
+
+
+def _with(config: Path, key: str, value: str) -> Path:
+    data = yaml.safe_load(config.read_text())
+    if key.startswith("output."):
+        data["output"][key.removeprefix("output.")] = value
+    else:
+        data["sources"][0]["paths"] = [value]
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    return config
+
+
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("what", list(VALUES))
+def test_a_path_the_os_refuses_is_a_config_error(sample_project: Path, key: str, what: str) -> None:
+    loop = sample_project.parent / "loop"
+    loop.symlink_to(loop)  # a link to itself
+    config = _with(sample_project, key, VALUES[what])
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    assert info.value.file == str(config)
+    if what == "symlink loop" and key.startswith("sources"):
+        return  # glob matches nothing through the loop: a ConfigError on the key as well
+    assert info.value.key == key, info.value
+
+
+def test_a_nul_in_a_dir_leaves_the_code_location_and_sensor_working(
+    sample_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _with(sample_project, "output.dir", "pack\0age")
+    monkeypatch.setenv(CONFIG_ENV_VAR, str(config))
+    assert configured_automation()[0] == DEFAULT_CRON
+    defs = build_defs()
+    assert isinstance(defs.get_schedule_def("package_rebuild"), dg.ScheduleDefinition)
+    tick = evaluate_sources(None)
+    assert tick.skip_reason is not None and "output.dir" in str(tick.skip_reason)
