@@ -161,7 +161,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     with gc_paused():
         # Dagster is imported here, not for `verify`.
         from jsonl_assets.core.build import dirs_for
-        from jsonl_assets.core.partition_state import BUILD, partition_state
+        from jsonl_assets.core.partition_state import BUILD, UP_TO_DATE, partition_state
         from jsonl_assets.core.report.package_report import report_files, warm_up_report
         from jsonl_assets.defs import runs
 
@@ -173,9 +173,8 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
             if key not in valid:
                 print(f"unknown partition {key!r}; partitions look like sft|train", file=sys.stderr)
                 return EXIT_CONFIG
-        # A partition whose every stage is up to date (and its checks pass on the current
-        # thresholds) costs no run. One no source feeds is built once, like any other (empty),
-        # so that the CLI and Dagster's schedule or backfills leave the same outputs.
+        # A partition that no source feeds and that never produced anything, or whose every
+        # stage is up to date (and its checks pass on the current thresholds), costs no run.
         states = {} if args.force else {k: partition_state(cfg, dirs_for(cfg, k)) for k in keys}
         skipped = {k: states[k] for k in keys if states.get(k, BUILD) != BUILD}
         keys = [k for k in keys if k not in skipped]
@@ -217,7 +216,11 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     if keys:
         warm.start()
     # Up-to-date partitions are summarised from what their stages persisted (no run).
-    results.extend(runs.up_to_date_summary(k, config_path) for k in skipped)
+    results.extend(
+        runs.up_to_date_summary(k, config_path)
+        for k, state in skipped.items()
+        if state == UP_TO_DATE
+    )
     for future in futures:
         results.append(build_workers.result(future))
         _progress(results[-1])

@@ -158,7 +158,6 @@ MARKED: dict[str, tuple[str, ...]] = {
     "test_hostile_input.py::test_a_file_changing_while_read": ("slow",),
     "test_source_accounting.py::": ("slow",),
     "test_sensors.py::test_a_partition_run_rehashes": ("slow",),
-    "test_partition_state.py::test_cli_and_dagster_leave": ("slow",),
     "test_sensors.py::test_changed_source_marks_only": ("slow",),
     "test_sensors.py::test_failed_partition_blocks": ("slow",),
     "test_sensors.py::test_manifest_is_published_once": ("slow",),

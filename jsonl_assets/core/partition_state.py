@@ -1,18 +1,13 @@
-"""Whether a partition needs a build at all: every stage's persisted result still matches the
-config, the code and the source files (size, mtime, inode), its shards are in the package and
-verified, and its rate checks pass on the current thresholds. `jsonl-assets build` starts no
-run for such a partition.
-
-A partition that no source feeds follows the same rule as any other: it is built once (empty:
-no shard, an empty quarantine published with the package) and is up to date after that. So
-the CLI, a schedule tick, a backfill or a materialisation of all twelve partitions leave the
-same outputs, byte for byte, the quarantine snapshot included."""
+"""Whether a partition needs a build at all: it has no source and no earlier output, or every
+stage's persisted result still matches the config, the code and the source files (size,
+mtime, inode), its shards are in the package and verified, and its rate checks pass on the
+current thresholds. `jsonl-assets build` starts no run for such a partition."""
 
 from __future__ import annotations
 
 from typing import Final
 
-from jsonl_assets.core.build import VERIFIED
+from jsonl_assets.core.build import VERIFIED, read_marker_any
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.rules.rate_checks import evaluate_all
 from jsonl_assets.core.stages.extract_stage import MARKER as EXTRACT_MARKER
@@ -26,11 +21,14 @@ from jsonl_assets.core.stages.validate_stage import validate_fingerprint
 from jsonl_assets.core.store.work_files import PartitionDirs, read_marker
 
 BUILD: Final = "build"
+NO_SOURCES: Final = "no sources"
 UP_TO_DATE: Final = "up to date"
 
 
 def partition_state(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
-    """BUILD or UP_TO_DATE (whether a source feeds the partition or not)."""
+    """BUILD, NO_SOURCES (nothing feeds it and nothing was built) or UP_TO_DATE."""
+    if not cfg.sources_for(dirs.objective, dirs.split):
+        return BUILD if read_marker_any(dirs, SHARDS_MARKER) is not None else NO_SOURCES
     try:
         fps = {EXTRACT_MARKER: extract_fingerprint(cfg, dirs)}
     except OSError:  # a source file went away: the build says which
