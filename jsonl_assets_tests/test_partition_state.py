@@ -3,14 +3,25 @@ or every stage up to date with its checks passing on the current thresholds."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import dagster as dg
+import pytest
 import yaml
 
 from jsonl_assets.core.build import build_partition, dirs_for
 from jsonl_assets.core.config import load_config
 from jsonl_assets.core.partition_state import BUILD, NO_SOURCES, UP_TO_DATE, partition_state
+from jsonl_assets.defs.partitions import all_partition_keys
+
+from .conftest import materialize
+
+CLI = Path(sys.executable).parent / "jsonl-assets"
 
 
 def state(config: Path, key: str) -> str:
@@ -45,3 +56,43 @@ def test_partition_state_follows_sources_markers_and_thresholds(sample_project: 
     for shard in (dirs.package / "data").glob("rft-test-*/*.jsonl*"):
         shard.unlink()
     assert state(sample_project, "rft|test") == BUILD
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.startswith(".jsonl-assets")  # the package lock
+    }
+
+
+@pytest.mark.slow
+def test_cli_and_dagster_leave_the_same_package_and_quarantine(
+    sample_project: Path, tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    """`jsonl-assets build` (which starts no run for rft|validation: no source feeds it) and a
+    materialisation of all twelve partitions (a schedule tick, a backfill) then the manifest:
+    the same package and the same quarantine dir, snapshot pointer included (a partition no
+    source feeds with nothing quarantined publishes no quarantine)."""
+    dagster_copy = tmp_path / "dagster"
+    shutil.copytree(sample_project.parent, dagster_copy)
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}  # the report is off (conftest)
+    (tmp_path / "home").mkdir()
+    done = subprocess.run(
+        [str(CLI), "build", "--config", str(sample_project), "--workers", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    config = dagster_copy / "pipeline.yaml"
+    for key in all_partition_keys():  # what a schedule tick or a backfill runs
+        assert materialize(config, instance, key).success, key
+    assert materialize(config, instance, None).success
+    for folder in ("package", "quarantine"):
+        cli, dagster = _tree(sample_project.parent / folder), _tree(dagster_copy / folder)
+        assert cli == dagster, folder
+    snapshots = [p for p in _tree(dagster_copy / "quarantine") if p.startswith("snapshots/")]
+    assert len(snapshots) == 1
+    assert not any(p.startswith("rft-validation-") for p in _tree(dagster_copy / "quarantine"))

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import orjson
 
+from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.rules.reject_reasons import STAGE_RATE
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.shard_families import snapshot_digest
@@ -74,11 +75,13 @@ def _digest(path: Path) -> tuple[str, int, int]:
     return digest.hexdigest(), size, lines
 
 
-def publish_quarantine(dirs: PartitionDirs) -> dict[str, Any]:
+def publish_quarantine(cfg: PipelineConfig, dirs: PartitionDirs) -> dict[str, Any]:
     """Copy the partition's quarantine (as its record stages wrote it) into its
     content-addressed folder under the quarantine dir, unless it is there already; return
     the folder and its files (path relative to the quarantine dir, stage, sha256, bytes,
-    records)."""
+    records). A partition no source feeds with nothing quarantined publishes nothing ({}):
+    whether it was built empty (a schedule, a backfill) or never (the CLI skips it), the
+    snapshot is the same."""
     found = []
     for stage in STAGE_RATE:
         source = dirs.quarantine / f"{stage}.jsonl"
@@ -88,6 +91,8 @@ def publish_quarantine(dirs: PartitionDirs) -> dict[str, Any]:
                 "build the partition again (--force) to write it"
             )
         found.append((stage, source, *_digest(source)))
+    if not cfg.sources_for(dirs.objective, dirs.split) and not any(f[3] for f in found):
+        return {}
     folder = f"{dirs.family_prefix}-{snapshot_digest((s.name, h, n) for _, s, h, n, _ in found)}"
     store = store_for(dirs.quarantine_root)
     remove_partial_copies(dirs)

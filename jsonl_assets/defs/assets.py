@@ -288,11 +288,12 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
             # shards_verified found the shards decompress to (in full in shards.json).
             "content": dg.MetadataValue.md(content_table(details.content)),
             "shards_json": dg.MetadataValue.path(str(dirs.file(SHARDS_MARKER))),
-            PUBLISHED_QUARANTINE: dg.MetadataValue.path(
-                str(dirs.quarantine_root / details.quarantine["folder"])
-            ),
         }
     )
+    if details.quarantine:  # none for a partition no source feeds that quarantined nothing
+        meta[PUBLISHED_QUARANTINE] = dg.MetadataValue.path(
+            str(dirs.quarantine_root / details.quarantine["folder"])
+        )
     return dg.MaterializeResult(
         metadata=meta,
         check_results=[

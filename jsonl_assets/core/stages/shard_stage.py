@@ -98,7 +98,7 @@ def _shards_intact(package: Path, shards: list[dict[str, Any]]) -> bool:
 
 def _quarantine_intact(dirs: PartitionDirs, quarantine: dict[str, Any]) -> bool:
     store = store_for(dirs.quarantine_root)
-    for entry in quarantine["files"]:
+    for entry in quarantine.get("files", ()):
         st = store.stat(dirs.quarantine_root / entry["path"])
         if st is None or st.is_dir or st.size != entry["bytes"]:
             return False
@@ -128,7 +128,7 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
     if cached is not None and _shards_intact(dirs.package, cached["extra"]["shards"]):
         discard_staged(dirs)  # left by a run killed just before it removed them
         if not _quarantine_intact(dirs, cached["extra"]["quarantine"]):
-            publish_quarantine(dirs)  # the same work copies: the same folder and files
+            publish_quarantine(cfg, dirs)  # the same work copies: the same folder and files
         return StageReport.reused_from(cached, started)
 
     check_package(dirs.package, cfg.output.work_dir)  # before anything in it is touched
@@ -155,7 +155,7 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
             f"{validate_report['records_out']}; refusing to publish an inconsistent partition"
         )
     accounting = partition_accounting(cfg, dirs, validate_report, written)
-    quarantine = publish_quarantine(dirs)  # before metadata.json can list the shards
+    quarantine = publish_quarantine(cfg, dirs)  # before metadata.json can list the shards
     report = StageReport(
         stage=STAGE,
         partition=dirs.key,
