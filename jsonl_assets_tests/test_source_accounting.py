@@ -119,6 +119,9 @@ def test_a_per_source_threshold_relaxes_that_source_only(tmp_path: Path) -> None
         "written": 1,
         "quarantined": QA_ROWS - 1,
         "quarantined_by_reason": {"adapter:missing_field": QA_ROWS - 1},
+        "files": 1,
+        "unread_files": 0,
+        "thresholds": {"max_adapter_reject_rate": 1.0},  # judged on its own: recorded
     }
 
 

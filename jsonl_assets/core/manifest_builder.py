@@ -14,6 +14,8 @@ import orjson
 
 from jsonl_assets.core.adapters.toolsets import TOOL_EXTRAS
 from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.rules.rate_checks import RateLimits
+from jsonl_assets.core.rules.reject_reasons import RATES, THRESHOLD_KEYS
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SCHEMA_VERSION, SPLITS
 
 GENERATOR: Final = "jsonl-assets/0.1.0"
@@ -166,22 +168,27 @@ def _extension(cfg: PipelineConfig, built: Sequence[PartitionShards]) -> dict[st
         ],
         "source_files": [files[k] for k in sorted(files)],
         "accounting": {
-            p.key: _accounting(p.accounting)
+            p.key: _accounting(p.accounting, RateLimits.of_config(cfg, p.key))
             for p in built
             if p.shards or p.accounting.get("read", 0)
         },
     }
 
 
-def _accounting(accounting: Mapping[str, Any]) -> dict[str, Any]:
+def _accounting(accounting: Mapping[str, Any], limits: RateLimits) -> dict[str, Any]:
     """A partition's accounting, per source too: read = written + quarantined, the quarantined
     by reason (an auditor reconciles them with the shards' records and the quarantine files);
-    where files were left unread, their count (`unread_files`) and, per source, its `files`."""
+    the source `files` charged to it and the `unread_files` among them; and the `thresholds`
+    the blocking rate checks judged it by (`limits`: the publication publishes a partition
+    only when its checks pass under the config it publishes with, partition_gate.py), a
+    source's own `thresholds` beside its counts. So the rate checks can be decided again from
+    metadata.json alone, as the build decided them (rate_checks.evaluate_accounting)."""
     out: dict[str, Any] = {
         k: accounting[k]
-        for k in ("read", "written", "quarantined", "unread_files")
+        for k in ("read", "written", "quarantined", "files", "unread_files")
         if k in accounting
     }
+    out["thresholds"] = {THRESHOLD_KEYS[r]: limits.partition[THRESHOLD_KEYS[r]] for r in RATES}
     per_source = accounting.get("per_source") or {}
     out["sources"] = {
         name: {
@@ -190,6 +197,7 @@ def _accounting(accounting: Mapping[str, Any]) -> dict[str, Any]:
             "quarantined": c["quarantined"],
             "quarantined_by_reason": dict(sorted(c.get("quarantined_by_reason", {}).items())),
             **{k: c[k] for k in ("files", "unread_files") if k in c},
+            **({"thresholds": own} if (own := limits.of_source(name)) else {}),
         }
         for name, c in sorted(per_source.items())
     }

@@ -1,4 +1,5 @@
-"""Rejections: per partition counts and rates from metadata.json's accounting, and a few
+"""Rejections: per partition counts and rates from metadata.json's accounting (the rates as
+the build's rate checks count them), and a few
 example traces per reason from the snapshot's quarantine files (streamed, a few kept per
 reason)."""
 
@@ -10,10 +11,11 @@ from typing import Any, Final
 
 import orjson
 
+from jsonl_assets.core.rules.rate_checks import RateLimits, evaluate_accounting, together
 from jsonl_assets.core.rules.reject_reasons import (
     DUPLICATE_ID_RATE,
     PARSE_FAILURE_RATE,
-    known_rate,
+    THRESHOLD_KEYS,
 )
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store.base import store_for
@@ -23,46 +25,65 @@ DETAIL_CHARS: Final = 200
 ACCOUNTING_KEY: Final = "x-jsonl-assets"
 
 
-def rate(part: int, whole: int) -> float:
-    return round(part / whole, 6) if whole else 0.0
+# Judges nothing (every rate passes): the rates of a package whose metadata.json records no
+# thresholds (an older build's) are still the build's counts; only the card judges, by the
+# config at report time then (datacard.rate_results).
+RATES_ONLY: Final = RateLimits(dict.fromkeys(THRESHOLD_KEYS.values(), 1.0))
 
 
 def partition_accounting(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per partition: read, written, quarantined, by reason, and the parse-failure
-    and duplicate counts and rates (shares of the records read)."""
+    """One row per partition: read, written, quarantined, by reason, the source files charged
+    and the unread ones, and the parse-failure and duplicate counts and rates: the rates of the
+    build's rate checks (rate_checks.evaluate_accounting: for parse failures, the larger of the
+    record rate and the file rate). `sources` and `thresholds` are metadata.json's (a row is
+    an accounting entry evaluate_accounting reads); `thresholds` only when it records them."""
     extension = manifest.get("extensions", {}).get(ACCOUNTING_KEY, {})
     rows = []
     for key, entry in extension.get("accounting", {}).items():
         reasons: Counter[str] = Counter()
         for source in entry.get("sources", {}).values():
             reasons.update(source.get("quarantined_by_reason") or {})
-        parse = sum(n for r, n in reasons.items() if known_rate(r) == PARSE_FAILURE_RATE)
-        duplicate = sum(n for r, n in reasons.items() if known_rate(r) == DUPLICATE_ID_RATE)
-        read = entry.get("read", 0)
+        judged = evaluate_accounting(key, entry, RATES_ONLY)
+        parse = judged[PARSE_FAILURE_RATE].all_inputs
+        duplicate = judged[DUPLICATE_ID_RATE].all_inputs
         sources = {
             name: {
                 "read": source.get("read", 0),
                 "written": source.get("written", 0),
-                "by_reason": dict(sorted((source.get("quarantined_by_reason") or {}).items())),
-                **{k: source[k] for k in ("files", "unread_files") if k in source},
+                "quarantined": source.get("quarantined", 0),
+                "quarantined_by_reason": dict(
+                    sorted((source.get("quarantined_by_reason") or {}).items())
+                ),
+                **{k: source[k] for k in ("files", "unread_files", "thresholds") if k in source},
             }
             for name, source in sorted(entry.get("sources", {}).items())
         }
         rows.append(
             {
                 "partition": key,
-                "read": read,
+                "read": entry.get("read", 0),
                 "written": entry.get("written", 0),
                 "quarantined": entry.get("quarantined", 0),
+                "files": parse.files,
+                "unread_files": parse.unread_files,
                 "by_reason": {r: reasons[r] for r in sorted(reasons)},
-                "parse_failures": parse,
-                "parse_failure_rate": rate(parse, read),
-                "duplicates": duplicate,
-                "duplicate_rate": rate(duplicate, read),
+                "parse_failures": parse.failed,
+                "parse_failure_rate": round(parse.rate, 6),
+                "duplicates": duplicate.failed,
+                "duplicate_rate": round(duplicate.rate, 6),
+                **({"thresholds": entry["thresholds"]} if "thresholds" in entry else {}),
                 "sources": sources,
             }
         )
     return rows
+
+
+def package_rate(rows: list[dict[str, Any]], check: str) -> float:
+    """A rate over every partition (the report's totals), counted as the rate checks count
+    it: the partitions' inputs and files summed, then the larger of the record and file rate
+    (evaluate_accounting, rate_checks.together)."""
+    counts = [evaluate_accounting(r["partition"], r, RATES_ONLY, [check])[check] for r in rows]
+    return round(together([c.all_inputs for c in counts], 1.0).rate, 6)
 
 
 def reason_totals(rows: list[dict[str, Any]]) -> dict[str, int]:

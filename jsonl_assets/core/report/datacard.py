@@ -1,27 +1,27 @@
 """DATACARD.md: the common dataset-card headings (summary, sources with licences, collection
 and processing, splits, known limitations, quality checks), written from the report's data:
 the published metadata.json (the dataset, its sources, the files read, the accounting) and
-the records as written (counts, licences); nothing in it is typed by hand. Settings that
-metadata.json does not record (globs, read and adapter options, quality rules, split ratios,
-shard sizes, thresholds) are the pipeline config's when the card is written, and the card
-says so."""
+the records as written (counts, licences); nothing in it is typed by hand. The rate checks
+are the build's: its counts and the thresholds it judged by, as metadata.json records them.
+Settings that metadata.json does not record (globs, read and adapter options, quality rules,
+split ratios, shard sizes) are the pipeline config's when the card is written, and the card
+says so, as it marks the config's thresholds."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from jsonl_assets.core.config import PipelineConfig, SourceConfig
 from jsonl_assets.core.readers import infer_format
 from jsonl_assets.core.report.licences import LicenceCounts, licences_by_source
 from jsonl_assets.core.report.record_measures import DEFINITIONS
-from jsonl_assets.core.rules.rate_checks import RateCount, SourceFiles, evaluate
+from jsonl_assets.core.rules.rate_checks import RateCount, RateLimits, evaluate_accounting
 from jsonl_assets.core.rules.reject_reasons import RATES, THRESHOLD_KEYS
 from jsonl_assets.core.rules.spec_vocabulary import SCHEMA_VERSION, SPLITS
 
 NOT_STATED: Final = "not stated"
 AT_REPORT: Final = "config at report time"
-UNKNOWN_STAGE: Final = "validated"  # a reason the rate table does not know counts as invalid
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -47,24 +47,26 @@ def _written_by_source(data: dict[str, Any]) -> dict[str, int]:
 
 
 def rate_results(cfg: PipelineConfig, data: dict[str, Any]) -> list[list[Any]]:
-    """Every rate check of every partition, evaluated by the build's own rate-check code on
-    metadata.json's accounting: one row per partition, `failed/read = rate (threshold)` per
-    check over all its inputs (then each source on its own threshold), and the partition's
-    result."""
+    """Every rate check of every partition as the build decided it: evaluated by the build's
+    own rate-check code (rate_checks.evaluate_accounting) on metadata.json's accounting and the
+    thresholds it records. One row per partition, `failed/read[, unread/files files unread] =
+    rate (max threshold)` per check over all its inputs (then each source on its own
+    threshold), and the partition's result. A package whose metadata.json records no
+    thresholds (an older build's) is judged by the config's, marked `config at report time`."""
     rows = []
     for row in data["accounting"]:
-        key, sources = row["partition"], row["sources"]
-        reads = {n: s["read"] for n, s in sources.items()}
-        summary = {"by_source": {n: s["by_reason"] for n, s in sources.items()}}
-        files = SourceFiles.of_accounting(sources)
+        key = row["partition"]
+        recorded = "thresholds" in row
+        judged = evaluate_accounting(key, row, RateLimits.of_config(cfg, key))
+        limit = "max" if recorded else f"max, {AT_REPORT}"
         cells: list[Any] = [key]
-        passed = True
         for check in RATES:
-            result = evaluate(cfg, key, check, reads, [(UNKNOWN_STAGE, summary)], files=files)
-            passed = passed and result.passed
-            own = [f"{c.scope} {_rate_cell(c, 'own max')}" for c in result.own_thresholds]
-            cells.append("; ".join([_rate_cell(result.all_inputs, "max"), *own]))
-        rows.append([*cells, "passed" if passed else "FAILED"])
+            result = judged[check]
+            own = [f"{c.scope} {_rate_cell(c, f'own {limit}')}" for c in result.own_thresholds]
+            cells.append("; ".join([_rate_cell(result.all_inputs, limit), *own]))
+        passed = all(e.passed for e in judged.values())
+        verdict = "passed" if passed else "FAILED"
+        rows.append([*cells, verdict if recorded else f"{verdict} ({AT_REPORT})"])
     return rows
 
 
@@ -72,6 +74,57 @@ def _rate_cell(c: RateCount, limit: str) -> str:
     unread = f", {c.unread_files}/{c.files} files unread" if c.unread_files else ""
     rate = f"{c.rate:.2%}" if c.total or c.files else "-"
     return f"{c.failed}/{c.total}{unread} = {rate} ({limit} {c.threshold:.2%})"
+
+
+def _threshold_text(limits: Mapping[str, float]) -> str:
+    return ", ".join(f"{THRESHOLD_KEYS[r]} {limits[THRESHOLD_KEYS[r]]:g}" for r in RATES)
+
+
+def threshold_lines(cfg: PipelineConfig, data: dict[str, Any]) -> list[str]:
+    """What the rate table judges by: the thresholds the build recorded in metadata.json (per
+    partition; a source's own beside it), and the config's at report time, marked so, with
+    the partitions whose thresholds the config has changed since."""
+    rows = data["accounting"]
+    lines = []
+    groups: dict[str, list[str]] = {}
+    for r in rows:
+        if "thresholds" in r:
+            groups.setdefault(_threshold_text(r["thresholds"]), []).append(r["partition"])
+    if groups:
+        where = (
+            [f"every partition: {next(iter(groups))}"]
+            if len(groups) == 1 and sum(map(len, groups.values())) == len(rows)
+            else [f"{', '.join(keys)}: {text}" for text, keys in groups.items()]
+        )
+        lines.append(
+            f"- Rate thresholds the build judged by (metadata.json), {'; '.join(where)} (a "
+            "source's own beside it in the table). The table's verdicts are the build's."
+        )
+    lines.append(f"- Global rate thresholds: {_global_text(cfg)} ({AT_REPORT}).")
+    changed = []
+    for r in rows:
+        if "thresholds" not in r:
+            continue
+        now = RateLimits.of_config(cfg, r["partition"])
+        then = RateLimits.of_accounting(r)
+        assert then is not None
+        names = set(then.sources) | set(now.sources)
+        if now.partition != then.partition or any(
+            now.of_source(n) != then.of_source(n) for n in names if n in r["sources"]
+        ):
+            changed.append(r["partition"])
+    if changed:
+        lines.append(
+            f"- The config at report time sets other thresholds than the build judged by for "
+            f"{', '.join(changed)} ({AT_REPORT}); the package was not judged by them."
+        )
+    return lines
+
+
+def _global_text(cfg: PipelineConfig) -> str:
+    return ", ".join(
+        f"{THRESHOLD_KEYS[r]} {getattr(cfg.thresholds, THRESHOLD_KEYS[r]):g}" for r in RATES
+    )
 
 
 def render_datacard(cfg: PipelineConfig, data: dict[str, Any]) -> bytes:
@@ -278,10 +331,7 @@ def _quality(cfg: PipelineConfig, data: dict[str, Any]) -> list[str]:
         "- Package verification: passed (metadata.json is published only when the package "
         "verifier finds no error and no id is in two splits; `jsonl-assets verify` rechecks it)."
     ]
-    thresholds = ", ".join(
-        f"{THRESHOLD_KEYS[r]} {getattr(cfg.thresholds, THRESHOLD_KEYS[r]):g}" for r in RATES
-    )
-    lines += [f"- Global rate thresholds: {thresholds}.", ""]
+    lines += [*threshold_lines(cfg, data), ""]
     lines.append(
         md_table(
             ["partition", *RATES, "result"],

@@ -21,6 +21,13 @@ dl.defs dt{font-weight:bold}dl.defs dd{margin:0 0 6px 16px}
 """
 
 
+_RATES_NOTE: Final = (
+    "<p>As the build's blocking rate checks count them: the share of the inputs read that "
+    "were quarantined for the rate's reasons; for parse failures, the larger of that and the "
+    "share of the source files left unread.</p>"
+)
+
+
 def table(header: list[str], rows: list[list[Any]]) -> str:
     head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(_td(v) for v in row) + "</tr>" for row in rows)
@@ -115,11 +122,12 @@ def render_html(data: dict[str, Any], svgs: dict[str, str | None] | None = None)
         ],
     )
     rates = table(
-        ["partition", "read", "written", "quarantined", "parse failures", "parse-failure rate",
-         "duplicates", "duplicate rate"],
+        ["partition", "read", "written", "quarantined", "parse failures", "files unread",
+         "parse-failure rate", "duplicates", "duplicate rate"],
         [
             [r["partition"], r["read"], r["written"], r["quarantined"], r["parse_failures"],
-             percent(r["parse_failure_rate"]), r["duplicates"], percent(r["duplicate_rate"])]
+             f"{r['unread_files']:,} of {r['files']:,}", percent(r["parse_failure_rate"]),
+             r["duplicates"], percent(r["duplicate_rate"])]
             for r in data["accounting"]
         ],
     )  # fmt: skip
@@ -162,7 +170,7 @@ def render_html(data: dict[str, Any], svgs: dict[str, str | None] | None = None)
                      _chart(svgs, "quarantine"),
                      *(("<h3>Example traces</h3>", examples) if quarantine["by_reason"]
                        else ("<p>Nothing was quarantined.</p>",))),
-            _section("rates", "Parse-failure and duplicate rates (share of records read)", rates),
+            _section("rates", "Parse-failure and duplicate rates", _RATES_NOTE, rates),
             _section("definitions", "Definitions", f'<dl class="defs">{definitions}</dl>'),
         ]
     )  # fmt: skip

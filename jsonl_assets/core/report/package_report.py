@@ -1,11 +1,14 @@
 """Writes report.html and DATACARD.md beside the package (`<output.dir>-report/`), each
 atomically through the store, after metadata.json was published. They are not inside the
 package: metadata.json does not list them and `verify` would flag them as foreign files.
-`report.stamp`, written last, names what they were made from; a build that publishes the
-same metadata.json from the same config keeps them instead of drawing them again. A build
-that writes no report ($JSONL_ASSETS_REPORT=0) removes a report that is not of the
-metadata.json it published (`retire_stale_report`): the folder never describes another
-package than the one beside it."""
+`report.stamp` names what they were made from; a build that publishes the same
+metadata.json from the same config keeps them instead of drawing them again. The stamp is
+written twice: first marked `writing` (before either file is replaced), then, after both,
+as it is: a write killed midway leaves a `writing` stamp, never files without a stamp or a
+stamp that vouches for files it did not see written. A build that writes no report
+($JSONL_ASSETS_REPORT=0) removes a report of ours that is not of the metadata.json it
+published (`retire_stale_report`): the folder never describes another package than the one
+beside it; files without a stamp are not ours and are left alone."""
 
 from __future__ import annotations
 
@@ -30,12 +33,15 @@ DATACARD: Final = "DATACARD.md"
 DIR_SUFFIX: Final = "-report"
 STAMP: Final = "report.stamp"
 # The shapes of the report's own files: only such files are ever removed.
-_STAMP_SHAPE: Final = re.compile(rb"\A[0-9A-Za-z.]+ [0-9a-f]{64} [0-9a-f]{64}\n\Z")
+_STAMP_SHAPE: Final = re.compile(rb"\A(writing )?[0-9A-Za-z.]+ [0-9a-f]{64} [0-9a-f]{64}\n\Z")
+WRITING: Final = b"writing "  # the stamp's mark while the report's files are being replaced
 _HEADS: Final = {
     REPORT_HTML: b'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Data report: ',
     DATACARD: b"# Dataset card: ",
 }
-REPORT_VERSION: Final = "2"  # 2: licences as written, the card's facts from metadata.json  # part of the stamp: bump it when the report's content changes
+# Part of the stamp: bump it when the report's content changes. 2: licences as written, the
+# card's facts from metadata.json; 3: the rates and thresholds the build's checks judged by.
+REPORT_VERSION: Final = "3"
 
 
 def report_dir(cfg: PipelineConfig) -> Path | StoreURL:
@@ -67,6 +73,7 @@ def write_report(
     svgs = draw_all(data, workers)
     folder = report_dir(cfg)
     html, card = folder / REPORT_HTML, folder / DATACARD
+    write_bytes(folder / STAMP, WRITING + stamp)  # a kill from here on leaves it marked
     write_bytes(html, render_html(data, svgs))
     write_bytes(card, render_datacard(cfg, data))
     write_bytes(folder / STAMP, stamp)
@@ -81,16 +88,21 @@ def report_files(cfg: PipelineConfig) -> list[str]:
 
 
 def retire_stale_report(cfg: PipelineConfig) -> list[str]:
-    """Remove the report beside the package unless its stamp names the published
+    """Remove our report beside the package unless its stamp names the published
     metadata.json (a build without a report must not leave an earlier package's card and
     figures beside a new package): report.html and DATACARD.md when they are of the report's
     own shape, then report.stamp (last: a removal cut short is finished next time). A stamp
-    that is not of the report's shape leaves the folder alone. Returns the paths removed."""
+    marked `writing` (a report write killed midway) is removed with its files whatever it
+    names. No stamp, or one not of the report's shape: the files are not ours (ours are
+    always written under their stamp) and the folder is left alone. Returns the paths
+    removed."""
     folder = report_dir(cfg)
     store = store_for(folder)
     stamp_path = folder / STAMP
-    stamp = read_bytes(stamp_path) if store.stat(stamp_path) is not None else None
-    if stamp is not None and (not _STAMP_SHAPE.match(stamp) or stamped_for(cfg, stamp)):
+    if store.stat(stamp_path) is None:
+        return []
+    stamp = read_bytes(stamp_path)
+    if not _STAMP_SHAPE.match(stamp) or stamped_for(cfg, stamp):
         return []
     removed = []
     for name, head in _HEADS.items():
@@ -102,9 +114,8 @@ def retire_stale_report(cfg: PipelineConfig) -> list[str]:
                 continue
         store.remove(path)
         removed.append(str(path))
-    if stamp is not None:
-        store.remove(stamp_path)
-        removed.append(str(stamp_path))
+    store.remove(stamp_path)
+    removed.append(str(stamp_path))
     return removed
 
 
@@ -125,7 +136,8 @@ def no_report_note(cfg: PipelineConfig, before: list[str]) -> str:
 
 
 def stamped_for(cfg: PipelineConfig, stamp: bytes | None = None) -> bool:
-    """Whether report.stamp (`stamp`, if read already) names the published metadata.json."""
+    """Whether report.stamp (`stamp`, if read already) names the published metadata.json, and
+    is complete (not marked `writing`)."""
     if stamp is None:
         path = report_dir(cfg) / STAMP
         if store_for(path).stat(path) is None:

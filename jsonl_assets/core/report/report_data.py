@@ -11,9 +11,9 @@ import orjson
 from jsonl_assets.core.quarantine_snapshot import published_quarantine
 from jsonl_assets.core.report.accounting import (
     ACCOUNTING_KEY,
+    package_rate,
     partition_accounting,
     quarantine_examples,
-    rate,
     reason_totals,
 )
 from jsonl_assets.core.report.record_measures import DEFINITIONS
@@ -23,6 +23,7 @@ from jsonl_assets.core.report.statistics import (
     load_manifest,
     package_cells,
 )
+from jsonl_assets.core.rules.reject_reasons import DUPLICATE_ID_RATE, PARSE_FAILURE_RATE
 
 REPORT_SCHEMA: Final = "jsonl-assets-report/1"
 DATA_SCRIPT: Final = '<script type="application/json" id="report-data">'
@@ -44,8 +45,6 @@ def compute_report(
     rows = partition_accounting(manifest)
     extension = manifest.get("extensions", {}).get(ACCOUNTING_KEY, {})
     read = sum(r["read"] for r in rows)
-    parse = sum(r["parse_failures"] for r in rows)
-    duplicates = sum(r["duplicates"] for r in rows)
     listed = [r["partition"] for r in rows]  # the partitions the counts are of
     examples = quarantine_examples({k: published[k] for k in listed if k in (published or {})})
     return {
@@ -58,10 +57,12 @@ def compute_report(
             "shards": sum(c["shards"] for c in cells),
             "read": read,
             "quarantined": sum(r["quarantined"] for r in rows),
-            "parse_failures": parse,
-            "parse_failure_rate": rate(parse, read),
-            "duplicates": duplicates,
-            "duplicate_rate": rate(duplicates, read),
+            "files": sum(r["files"] for r in rows),
+            "unread_files": sum(r["unread_files"] for r in rows),
+            "parse_failures": sum(r["parse_failures"] for r in rows),
+            "parse_failure_rate": package_rate(rows, PARSE_FAILURE_RATE),
+            "duplicates": sum(r["duplicates"] for r in rows),
+            "duplicate_rate": package_rate(rows, DUPLICATE_ID_RATE),
         },
         "cells": cells,
         "accounting": rows,

@@ -36,6 +36,9 @@ from jsonl_assets.core.stages.extract_stage import charged_here
 
 PARTITION_SCOPE = "partition"
 NAMED_FILES = 20  # unread files named in a message, at most
+# The stage a reason of metadata.json's accounting is taken as quarantined by, when the table
+# does not know the reason (the accounting keeps reasons, not stages).
+ACCOUNTED_STAGE = "validated"
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,55 @@ class SourceFiles:
 
     @classmethod
     def of_accounting(cls, sources: Mapping[str, Mapping[str, Any]]) -> dict[str, SourceFiles]:
-        """Per source, from a partition's `sources` accounting (its `files`, `unread_files`)."""
+        """Per source, from a partition's `sources` accounting (its `files`, `unread_files`):
+        every source the build counted files of, healthy ones too (they are the file rate's
+        denominator)."""
         return {
             name: cls(int(c.get("files", 0)), int(c.get("unread_files", 0)))
             for name, c in sources.items()
-            if c.get("unread_files")
+            if c.get("files") or c.get("unread_files")
         }
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """The thresholds a partition is judged by: `partition`, its objective's (the global ones
+    with the objective's overrides), by threshold key; `sources`, the keys a source sets in its
+    own `thresholds` (they replace the partition's for it)."""
+
+    partition: Mapping[str, float]
+    sources: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    @classmethod
+    def of_config(cls, cfg: PipelineConfig, partition: str) -> RateLimits:
+        limits = cfg.thresholds_for(partition.split("|", 1)[0])
+        return cls(
+            {key: float(getattr(limits, key)) for key in THRESHOLD_KEYS.values()},
+            {
+                s.name: {k: float(v) for k, v in s.thresholds.items()}
+                for s in cfg.sources
+                if s.thresholds
+            },
+        )
+
+    @classmethod
+    def of_accounting(cls, entry: Mapping[str, Any]) -> RateLimits | None:
+        """The thresholds a partition's metadata.json accounting records (`thresholds`, and a
+        source's own `thresholds`), or None when it records none (an older build's)."""
+        if "thresholds" not in entry:
+            return None
+        sources = entry.get("sources") or {}
+        return cls(
+            {k: float(v) for k, v in entry["thresholds"].items()},
+            {
+                n: {k: float(v) for k, v in (c.get("thresholds") or {}).items()}
+                for n, c in sources.items()
+            },
+        )
+
+    def of_source(self, name: str) -> dict[str, float]:
+        """The thresholds `name` sets itself (none: it is judged on the partition's)."""
+        return dict(sorted(self.sources.get(name, {}).items()))
 
 
 @dataclass(frozen=True)
@@ -215,7 +261,7 @@ def source_files(
 
 
 def evaluate(
-    cfg: PipelineConfig,
+    limits: PipelineConfig | RateLimits,
     partition: str,
     check: str,
     reads: Mapping[str, int],
@@ -223,13 +269,15 @@ def evaluate(
     exact: bool = True,
     files: Mapping[str, SourceFiles] | None = None,
 ) -> RateEvaluation:
-    """Check `check` of `partition` ("objective|split"): `reads` per source (source_reads),
-    `quarantines` the (stage, quarantine summary) of the stages that ran, `files` per source
-    (source_files; the parse-failure rate counts unread files too)."""
+    """Check `check` of `partition` ("objective|split") under `limits` (a config's, or
+    RateLimits: those a build recorded): `reads` per source (source_reads), `quarantines` the
+    (stage, quarantine summary) of the stages that ran, `files` per source (source_files; the
+    parse-failure rate counts unread files too)."""
+    if not isinstance(limits, RateLimits):
+        limits = RateLimits.of_config(limits, partition)
     files = (files or {}) if check == PARSE_FAILURE_RATE else {}
-    objective = partition.split("|", 1)[0]
     key = THRESHOLD_KEYS[check]
-    default = float(getattr(cfg.thresholds_for(objective), key))
+    default = limits.partition[key]
     reasons: dict[str, dict[str, int]] = {}
     examples: dict[str, dict[str, dict[str, Any]]] = {}
     paths: list[str] = []
@@ -250,7 +298,7 @@ def evaluate(
     for name in sorted(set(reads) | set(reasons) | set(files)):
         by_reason = dict(sorted(reasons.get(name, {}).items(), key=lambda kv: (-kv[1], kv[0])))
         failed, total = sum(by_reason.values()), reads.get(name, 0)
-        own = _source_threshold(cfg, name, key)
+        own = limits.sources.get(name, {}).get(key)
         mine = files.get(name, SourceFiles())
         counts.append(
             RateCount(
@@ -266,20 +314,21 @@ def evaluate(
                 own_threshold=own is not None,
             )
         )
-    overall = _together([c for c in counts if not c.own_threshold], default)
+    overall = together([c for c in counts if not c.own_threshold], default)
     return RateEvaluation(
         check=check,
         partition=partition,
         overall=overall,
         sources=tuple(counts),
         quarantine_files=tuple(paths),
-        all_inputs=_together(counts, default),
+        all_inputs=together(counts, default),
         exact=exact,
     )
 
 
-def _together(counts: Sequence[RateCount], threshold: float) -> RateCount:
-    """The partition scope of `counts`: their inputs, quarantined inputs and files summed."""
+def together(counts: Sequence[RateCount], threshold: float) -> RateCount:
+    """The partition scope of `counts` (or the package's, of partitions' counts): their
+    inputs, quarantined inputs and files summed."""
     reasons: dict[str, int] = {}
     for c in counts:
         for reason, n in c.reasons.items():
@@ -314,17 +363,36 @@ def evaluate_all(
     )
     quarantines = [(stage, r["quarantine"]) for stage, r in reports.items()]
     files = source_files(cfg, partition, extract.get("extra") or {})
-    return {c: evaluate(cfg, partition, c, reads, quarantines, exact, files) for c in checks}
+    limits = RateLimits.of_config(cfg, partition)
+    return {c: evaluate(limits, partition, c, reads, quarantines, exact, files) for c in checks}
+
+
+def evaluate_accounting(
+    partition: str,
+    entry: Mapping[str, Any],
+    fallback: RateLimits | None = None,
+    checks: Iterable[str] = RATES,
+) -> dict[str, RateEvaluation]:
+    """The rate checks of a partition as its build decided them, from its accounting in
+    metadata.json (`entry`: per source `read`, `quarantined_by_reason`, `files`,
+    `unread_files`, and the `thresholds` judged by): the same counts and the same `evaluate`
+    as the gate's, so DATACARD.md and report.html show the gate's rates. `fallback`: the
+    thresholds to judge by when the entry records none (a package of an older build)."""
+    sources = entry.get("sources") or {}
+    limits = RateLimits.of_accounting(entry) or fallback
+    if limits is None:
+        raise ValueError(f"{partition}: metadata.json records no thresholds and none were given")
+    reads = {name: int(c.get("read", 0)) for name, c in sources.items()}
+    summary = {"by_source": {n: c.get("quarantined_by_reason") or {} for n, c in sources.items()}}
+    files = SourceFiles.of_accounting(sources)
+    return {
+        c: evaluate(limits, partition, c, reads, [(ACCOUNTED_STAGE, summary)], files=files)
+        for c in checks
+    }
 
 
 def _known(cfg: PipelineConfig, name: str) -> bool:
     return any(s.name == name for s in cfg.sources)
-
-
-def _source_threshold(cfg: PipelineConfig, name: str, key: str) -> float | None:
-    if not _known(cfg, name):
-        return None
-    return cfg.source(name).thresholds.get(key)
 
 
 class RateGate:

@@ -32,7 +32,7 @@ from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.quarantine_snapshot import publish_quarantine
 from jsonl_assets.core.read_ahead import read_ahead
-from jsonl_assets.core.rules.rate_checks import source_files, source_reads
+from jsonl_assets.core.rules.rate_checks import SourceFiles, source_files, source_reads
 from jsonl_assets.core.shard_families import FamilyContent, family_of
 from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal
 from jsonl_assets.core.stage_report import ShardsDetails, StageError, StageReport
@@ -62,8 +62,8 @@ from jsonl_assets.core.verify.shard_stream import ShardStream
 from jsonl_assets.core.verify.verify_limits import Unreadable
 
 STAGE = "shards"
-CODE_VERSION = "6"  # 4: typed report, staged shards only; 5: the quarantine published;
-# 6: unread files in the accounting
+CODE_VERSION = "7"  # 4: typed report, staged shards only; 5: the quarantine published;
+# 6: unread files in the accounting; 7: every source's files in the accounting
 MARKER = "shards.json"
 JOURNAL = "shards.journal"
 # Finding of shards_verified when a shard's lines are not the records validated accepted.
@@ -197,9 +197,9 @@ def partition_accounting(
     cfg: PipelineConfig, dirs: PartitionDirs, validate_report: dict[str, Any], written: int
 ) -> dict[str, Any]:
     """records read = records written + records quarantined, per source and in total, and
-    per source the quarantined records by reason; for a source with unread files
-    (rate_checks.source_files), its `files` charged here and `unread_files` (counts), and the
-    partition's `unread_files` in total.
+    per source the quarantined records by reason; per source and in total, the `files`
+    charged here and the `unread_files` among them (rate_checks.source_files: the counts the
+    parse-failure check's file rate is of, healthy sources' files too).
 
     "Read" counts the partition's own records: raw inputs charged to it plus the records
     adapters made for it (one raw input can make several, e.g. alpaca instances).
@@ -220,12 +220,19 @@ def partition_accounting(
             "quarantined": sum(reasons.values()),
             "quarantined_by_reason": dict(sorted(reasons.items())),
         }
-    for name, files in source_files(cfg, dirs.key, extract.get("extra") or {}).items():
-        if files.unread and name in per_source:
-            per_source[name] |= {"files": files.files, "unread_files": files.unread}
-    totals = {k: sum(p[k] for p in per_source.values()) for k in ("read", "written", "quarantined")}
-    if unread := sum(p.get("unread_files", 0) for p in per_source.values()):
-        totals["unread_files"] = unread
+    charged = source_files(cfg, dirs.key, extract.get("extra") or {})
+    for name in sorted(set(per_source) | set(charged)):
+        files = charged.get(name, SourceFiles())
+        mine = per_source.setdefault(
+            name, {"read": 0, "written": 0, "quarantined": 0, "quarantined_by_reason": {}}
+        )
+        # As the rate check counts them (rate_checks.evaluate): never fewer files than unread.
+        mine |= {"files": max(files.files, files.unread), "unread_files": files.unread}
+    per_source = dict(sorted(per_source.items()))
+    totals = {
+        k: sum(p[k] for p in per_source.values())
+        for k in ("read", "written", "quarantined", "files", "unread_files")
+    }
     if totals["written"] != written or any(
         p["read"] != p["written"] + p["quarantined"] for p in per_source.values()
     ):

@@ -1,7 +1,8 @@
 """A build without a report ($JSONL_ASSETS_REPORT=0) never leaves an earlier package's
 report.html and DATACARD.md beside the package it published: a report whose stamp names
-another metadata.json is removed (only files of the report's own shape), one that names the
-published metadata.json is kept, and the CLI says which."""
+another metadata.json, or whose write was cut short, is removed (only files of the report's
+own shape), one that names the published metadata.json is kept, files without a stamp are
+not ours and are kept, and the CLI says which."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ import pytest
 
 from jsonl_assets.core.config import load_config
 from jsonl_assets.core.report import DATACARD, REPORT_HTML, report_dir
-from jsonl_assets.core.report.package_report import STAMP, no_report_note, report_files
+from jsonl_assets.core.report.package_report import (
+    STAMP,
+    WRITING,
+    current_report,
+    no_report_note,
+    report_files,
+    report_stamp,
+    stamped_for,
+)
 from jsonl_assets_tests.conftest import build_with_core, write_config
 
 
@@ -71,10 +80,46 @@ def test_files_not_of_the_reports_shape_are_left_alone(
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Data report: x'
     )
     build_with_core(config)
-    # No stamp: the report's own html goes, the foreign card stays.
-    assert report_files(cfg) == [DATACARD]
+    # No stamp: not ours (our report is always written under its stamp), all of it stays.
+    assert report_files(cfg) == [REPORT_HTML, DATACARD]
     (folder / STAMP).write_text("not a stamp\n")
     (folder / REPORT_HTML).write_text('<!DOCTYPE html>\n<html lang="en"><head><meta charset=')
     _package(tmp_path, 11)
     build_with_core(config)
     assert report_files(cfg) == [REPORT_HTML, DATACARD, STAMP]  # a stamp not ours: untouched
+
+
+def test_a_hand_written_card_without_a_stamp_is_kept_on_a_first_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JSONL_ASSETS_REPORT", "0")
+    config = _package(tmp_path, 3)
+    cfg = load_config(config)
+    folder = report_dir(cfg)
+    folder.mkdir(parents=True)
+    card = b"# Dataset card: garden helpdesk (hand-written)\n\nreviewed by legal; keep\n"
+    (folder / DATACARD).write_bytes(card)  # of the report's shape, but no stamp: not ours
+    before = report_files(cfg)
+    build_with_core(config)
+    assert (folder / DATACARD).read_bytes() == card
+    out = no_report_note(cfg, before)
+    assert "was removed" not in out and "is kept (not the report's files)" in out
+
+
+def test_a_report_write_cut_short_is_marked_and_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write killed after the report's files were replaced but before the stamp was
+    completed leaves the stamp marked `writing`: not kept as current, and removed with the
+    files by a build without a report, even when it names the published metadata.json."""
+    monkeypatch.setenv("JSONL_ASSETS_REPORT", "1")
+    config = _package(tmp_path, 5)
+    build_with_core(config)
+    cfg = load_config(config)
+    stamp = report_dir(cfg) / STAMP
+    assert stamp.read_bytes() == report_stamp(cfg)
+    stamp.write_bytes(WRITING + report_stamp(cfg))  # as write_report leaves it when killed
+    assert current_report(cfg) is None and not stamped_for(cfg)
+    monkeypatch.setenv("JSONL_ASSETS_REPORT", "0")
+    build_with_core(config)
+    assert report_files(cfg) == []
