@@ -24,6 +24,7 @@ from jsonl_assets.core.readers.csv_skip import skip_row
 # bytes are \udc00-\udcff, csv_text.py). A quoted field still open at the end takes it in.
 END: Final = "\ud800"
 SPILL_IN_MEMORY: Final = 1 << 20
+_SPILL_BATCH: Final = 1 << 16
 _EOL: Final = ("\n", "\r")
 
 
@@ -142,7 +143,6 @@ class Lines:
         """Hand out the lines after the first of a row whose quoted field the file ended in."""
         self.close()
         self._replayed = skipped.spill or io.StringIO()
-        self._replayed.seek(0)
         self._readline = self._replayed.readline
         self.count = skipped.first_line
         self._ended = False
@@ -160,16 +160,24 @@ def _content_size(line: str) -> int:
 
 class _Spill:
     """Text written in order, kept to be read again (utf-8 with surrogates passed: every
-    character, escaped bytes included, comes back as written)."""
+    character, escaped bytes included, comes back as written); written in batches."""
 
     def __init__(self, scratch_dir: Path) -> None:
         self._scratch_dir = scratch_dir
-        self.file: IO[str] | None = None
+        self._pending: list[str] = []
+        self._pending_size = 0
+        self._file: IO[str] | None = None
 
     def write(self, text: str) -> None:
-        if self.file is None:
+        self._pending.append(text)
+        self._pending_size += len(text)
+        if self._pending_size >= _SPILL_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._file is None:
             self._scratch_dir.mkdir(parents=True, exist_ok=True)
-            self.file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (closed by its reader)
+            self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (closed by its reader)
                 SPILL_IN_MEMORY,
                 "w+",
                 encoding="utf-8",
@@ -177,8 +185,19 @@ class _Spill:
                 newline="",
                 dir=self._scratch_dir,
             )
-        self.file.write(text)
+        self._file.write("".join(self._pending))
+        self._pending, self._pending_size = [], 0
+
+    @property
+    def file(self) -> IO[str] | None:
+        """The text written, to be read from its start (None: nothing was written)."""
+        if self._pending:
+            self._flush()
+        if self._file is not None:
+            self._file.seek(0)
+        return self._file
 
     def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
+        self._pending = []
+        if self._file is not None:
+            self._file.close()
