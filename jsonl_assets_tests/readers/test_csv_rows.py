@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -182,11 +183,16 @@ def test_overlong_physical_line_is_skipped_and_the_rows_after_it_are_read(tmp_pa
     assert items[3].raw_size == 9002 and "(line 5)" in items[3].detail
 
 
-def test_a_stray_quote_before_an_overlong_rest_ends_the_file_in_one_row(tmp_path: Path) -> None:
-    data = b'a,b\n1,ok\n2,"open\n' + (b"y" * 3000 + b"\n") * 5
-    items = read(tmp_path, data, limit=4096)
-    assert reasons(items) == [(2, "too_large")]
-    assert "the file ends inside its quoted field (line 8)" in items[1].detail
+def test_a_stray_quote_before_an_overlong_rest_is_an_unclosed_quote(tmp_path: Path) -> None:
+    """A row too large to hold whose quoted field the file ends in is what a small row would
+    be: its first line rejected as csv_unclosed_quote, the lines after it read again as rows
+    (not one too_large row for the rest of the file)."""
+    data = b'a,b\n1,ok\n2,"open\n' + b"".join(b"%d,%s\n" % (i, b"y" * 3000) for i in range(3, 8))
+    small, big = read(tmp_path, data, limit=4096), read(tmp_path, data, limit=1 << 20)
+    assert small == big
+    assert reasons(small) == [(2, "csv_unclosed_quote")] and small[1].raw == b'2,"open'
+    assert not small[1].unread_rest and "end of the file (line 8)" in small[1].detail
+    assert records(small)[1:] == [{"a": str(i), "b": "y" * 3000} for i in range(3, 8)]
 
 
 @pytest.mark.parametrize("codec", ["gzip", "zstd"])
@@ -360,3 +366,147 @@ def test_rejected_rows_keep_their_bytes_not_a_reserialisation(tmp_path: Path) ->
     items = read(tmp_path, data, options={"delimiter": ";"})
     assert reasons(items) == [(1, "csv_field_count"), (2, "invalid_utf8")]
     assert items[0].raw == b'"1";"x""y";"z"' and items[1].raw == b"2;caf\xe9"
+
+
+# --- rows too large to hold: the same rows whatever the limit ---------------------------------
+
+
+def test_a_stray_quote_in_a_row_too_large_keeps_the_rows_after_it(tmp_path: Path) -> None:
+    """The review's case: 198 short rows after a stray quote, limit 1 KiB; then more than
+    SPILL_IN_MEMORY characters after the stray quote (spilled to the scratch folder)."""
+    rows = [b"id,text", b'1,"hello'] + [
+        b"%d,row number %d %s" % (i, i, b"x" * 20) for i in range(2, 200)
+    ]
+    data = b"\n".join(rows) + b"\n"
+    small, big = read(tmp_path, data, limit=1024), read(tmp_path, data, limit=1 << 20)
+    assert small == big and reasons(small) == [(1, "csv_unclosed_quote")]
+    assert len(records(small)) == 198 and not small[0].leaves_unread
+    tail = b"".join(b'%d,%s""\r\n' % (i, b"z" * 100) for i in range(3, 12_000))
+    data = b'a,b\n1,ok\n2,"open\r\n' + tail
+    items = read(tmp_path, data, limit=4096)
+    assert items == read(tmp_path, data, limit=4 << 20)
+    assert reasons(items) == [(2, "csv_unclosed_quote")] and items[1].raw == b'2,"open'
+    assert "(line 3)" in items[1].detail and "end of the file (line 12000)" in items[1].detail
+    assert len(records(items)) == 1 + 11_997
+    assert items[-1] == (11_999, {"a": "11999", "b": "z" * 100 + '""'}, None)
+    assert [p.name for p in tmp_path.iterdir()] == ["data.csv.gz"]  # no spill left
+
+
+def test_a_stray_quote_on_an_overlong_line_keeps_a_prefix_of_that_line(tmp_path: Path) -> None:
+    data = b'a,b\n1,"' + b"q" * 5000 + b"\r\n2,after\n"
+    items = read(tmp_path, data, limit=4096)
+    assert reasons(items) == [(1, "csv_unclosed_quote")]
+    assert items[0].raw == (b'1,"' + b"q" * 5000)[:1024] and items[0].raw_truncated
+    assert items[0].raw_size == 5005 and "longer than 4096 characters" in items[0].detail
+    assert items[1] == (2, {"a": "2", "b": "after"}, None)
+
+
+def test_a_header_too_large_to_hold_rejects_the_file(tmp_path: Path) -> None:
+    """The header is never skipped like a row: the first data row would become the header."""
+    header = b",".join(b"column_%03d" % i for i in range(100))
+    for data in (
+        header + b"\n" + header.replace(b"column", b"v") + b"\n",
+        b'a,"b' + b"\nline" * 600 + b'"\n1,2\n',
+    ):
+        items = read(tmp_path, data, limit=1024)
+        assert reasons(items) == [(0, "csv_bad_header")] and len(items) == 1
+        assert items[0].leaves_unread and items[0].raw_truncated and items[0].raw == data[:1024]
+        assert "header row (line 1)" in items[0].detail and "(max_record_bytes)" in items[0].detail
+
+
+def test_a_line_of_exactly_the_limit_is_not_too_large_and_line_numbers_stay_right(
+    tmp_path: Path,
+) -> None:
+    """At most `limit` characters before the line end fit; an overlong line ending in `\\n`
+    or cut between its `\\r` and `\\n` counts once."""
+    data = (
+        b"a,b\n1," + b"x" * 8 + b"\n"  # 10 characters: fits
+        b"2," + b"y" * 9 + b"\n"  # 11 + \n: read whole, too large
+        b"3," + b"y" * 9 + b"\r\n"  # 11 + \r\n: cut after \r
+        b"4,ok\r\n5,z,extra\n"
+    )
+    items = read(tmp_path, data, limit=10)
+    assert reasons(items) == [(2, "too_large"), (3, "too_large"), (5, "csv_field_count")]
+    assert items[0] == (1, {"a": "1", "b": "x" * 8}, None)
+    assert "(from line 3)" in items[1].detail and "(from line 4)" in items[2].detail
+    assert items[3] == (4, {"a": "4", "b": "ok"}, None) and "(line 6)" in items[4].detail
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_CELL, min_size=1, max_size=3), min_size=1, max_size=8), st.integers(5, 9))
+def test_a_small_limit_only_turns_rows_into_too_large(cells: list[list[str]], limit: int) -> None:
+    """Any text read with a small limit: the same items as with a big one, except rows too
+    large to hold (too_large) and the prefix of a long line with a stray quote."""
+    text = "h1,h2\n" + "\n".join(",".join(row) for row in cells)
+    with tempfile.TemporaryDirectory() as tmp:
+        small = read(Path(tmp), text.encode(), options={"delimiter": ","}, limit=limit)
+        big = read(Path(tmp), text.encode(), options={"delimiter": ","})
+    assert len(small) == len(big)
+    for mine, theirs in zip(small, big, strict=True):
+        if isinstance(mine, Rejection) and mine.reason == "too_large":
+            assert (
+                theirs.position if isinstance(theirs, Rejection) else theirs[0]
+            ) == mine.position
+        elif isinstance(mine, Rejection) and mine.raw_truncated:
+            assert isinstance(theirs, Rejection) and theirs.reason == mine.reason
+            assert theirs.raw is not None and theirs.raw.startswith(mine.raw or b"")
+        elif isinstance(mine, Rejection):
+            assert isinstance(theirs, Rejection)
+            assert (mine.position, mine.reason, mine.raw) == (
+                theirs.position,
+                theirs.reason,
+                theirs.raw,
+            )
+        else:
+            assert mine == theirs
+
+
+# --- encodings: a rejected row's raw is its bytes in the file ---------------------------------
+
+
+TABLE = "a,b\n1,ça\nbad,row,x\n2,été\n"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "file_codec", "bom"),
+    [
+        ("utf-16", "utf-16-be", codecs.BOM_UTF16_BE),
+        ("utf-16", "utf-16-le", codecs.BOM_UTF16_LE),
+        ("utf-32", "utf-32-be", codecs.BOM_UTF32_BE),
+        ("utf-32", "utf-32-le", codecs.BOM_UTF32_LE),
+        ("utf-16-be", "utf-16-be", b""),
+        ("utf-8-sig", "utf-8", codecs.BOM_UTF8),
+        ("latin-1", "latin-1", b""),
+        ("cp1252", "cp1252", b""),
+    ],
+)
+def test_a_rejected_rows_raw_is_its_bytes_in_the_file(
+    tmp_path: Path, encoding: str, file_codec: str, bom: bytes
+) -> None:
+    """Not the text encoded again with the codec named (Python's utf-16 writes a BOM and
+    little-endian): the file's own bytes, in its byte order."""
+    data = bom + TABLE.encode(file_codec)
+    items = read(tmp_path, data, options={"encoding": encoding, "delimiter": ","})
+    assert reasons(items) == [(2, "csv_field_count")]
+    assert items[1].raw == "bad,row,x".encode(file_codec)
+    assert records(items) == [{"a": "1", "b": "ça"}, {"a": "2", "b": "été"}]
+
+
+def test_undecodable_utf16_is_localised_to_its_row_even_at_the_files_end(tmp_path: Path) -> None:
+    """A lone surrogate code unit inside the file and a file cut one byte into a character
+    (its last row without a line end): each row rejected with its exact bytes, nothing
+    left unread; a byte below 0x80 escapes like any other."""
+    lone = "a,b\n1,x\n".encode("utf-16-be") + b"\xd8\x00" + "2,y\n3,z\n4,w".encode("utf-16-be")
+    data = codecs.BOM_UTF16_BE + lone + b"\x00"
+    items = read(tmp_path, data, options={"encoding": "utf-16", "delimiter": ","})
+    assert reasons(items) == [(2, "invalid_encoding"), (4, "invalid_encoding")]
+    assert items[1].raw == b"\xd8\x00" + "2,y".encode("utf-16-be") and items[1].raw in data
+    assert items[3].raw == "4,w".encode("utf-16-be") + b"\x00" and data.endswith(items[3].raw)
+    assert not any(i.leaves_unread for i in items if isinstance(i, Rejection))
+    assert records(items) == [{"a": "1", "b": "x"}, {"a": "3", "b": "z"}]
+
+
+def test_a_utf16_file_without_a_bom_is_a_bad_header_not_a_crash(tmp_path: Path) -> None:
+    items = read(tmp_path, "a,b\n1,2\n".encode("utf-16-le"), options={"encoding": "utf-16"})
+    assert reasons(items) == [(0, "csv_bad_header")]
+    assert "does not start with BOM" in items[0].detail and items[0].leaves_unread

@@ -5,8 +5,9 @@ quote opens a quoted field only at the field's start, a doubled quote inside one
 and text after a closing quote other than the delimiter or a line end is an error, after
 which the strict reader drops the rest of that physical line and starts the next row on the
 next line. This is followed over the text of the row already handed to the csv module and
-then over the rest of its physical lines, read in pieces of at most `limit` characters and
-dropped. The row ends at the first line end outside a quoted field.
+then over the rest of its physical lines, read in pieces (csv_lines.py) and dropped. The
+row ends at the first line end outside a quoted field; a row the input ends inside a quoted
+field did not end (csv_rows.py reads the lines after its first one again).
 """
 
 from __future__ import annotations

@@ -1,0 +1,203 @@
+"""The physical lines csv.reader is given (csv_rows.py), counted, and rows too large to hold.
+
+A line is read with `readline(limit + 2)`: a line of at most `limit` characters before its
+line end (`\\n`, `\\r\\n` or `\\r`) is handed out whole; the first piece of a longer one raises
+`Overlong`, and is counted as a line. `skip_row` reads a row too large to hold to its end
+in pieces (csv_skip.py), dropping them: only the row's size and its first physical line
+(as much of it as was held) are kept. The lines after that first line are spilled (in
+memory up to `SPILL_IN_MEMORY` characters, then to a temporary file in the scratch folder):
+when the file ends inside the row's quoted field (a stray quote), `replay` hands them out
+again as rows, as `again` does for a row held in memory.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Final
+
+from jsonl_assets.core.readers.csv_skip import skip_row
+
+# The last line csv.reader is given: a lone high surrogate, which no decoding makes (escaped
+# bytes are \udc00-\udcff, csv_text.py). A quoted field still open at the end takes it in.
+END: Final = "\ud800"
+SPILL_IN_MEMORY: Final = 1 << 20
+_SPILL_BATCH: Final = 1 << 16
+_EOL: Final = ("\n", "\r")
+
+
+class Overlong(Exception):
+    """A physical line longer than the limit; `line` is its first piece."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__("overlong physical line")
+        self.line = line
+
+
+@dataclass
+class Skipped:
+    """A row read to its end by `Lines.skip_row`."""
+
+    ended: bool  # False: the file ended inside the row's quoted field
+    size: int  # characters of the row, line ends included
+    first: str  # the start of the row's first physical line, as held
+    first_size: int  # characters of that whole line, its line end included
+    first_line: int  # its line number
+    spill: IO[str] | None  # the lines after the first one (None: there were none)
+
+    @property
+    def first_whole(self) -> bool:
+        """Whether `first` is the whole line (but the `\\n` of a `\\r\\n` cut after its `\\r`)."""
+        return self.first_size - len(self.first) <= self.first.endswith("\r")
+
+
+class Lines:
+    """csv.reader's physical lines (newline kept, never more than `limit` + 2 characters in
+    memory), counted; the lines of the row being read are kept in `row` until the caller
+    takes them. The input ends with a line holding only `END`; `again(lines)` hands `lines`
+    out once more (the input has ended: a quoted field was open there), then `END` again."""
+
+    def __init__(self, text: IO[str], limit: int, scratch_dir: Path) -> None:
+        self._readline = text.readline
+        self._limit = limit
+        self._size = limit + 2  # a piece: at most `limit` characters and a `\r\n`
+        self._scratch_dir = scratch_dir
+        self._replayed: IO[str] | None = None  # a spill being read again, closed at the end
+        self._again: list[str] = []  # last first
+        self._ended = False
+        self._cut_cr = False  # the row skipped last ended with a `\r` cut from its `\n`
+        self.row: list[str] = []
+        self.count = 0  # physical lines handed out, `END` not counted
+
+    def __iter__(self) -> Lines:
+        return self
+
+    def _piece(self) -> str:
+        """The next piece of the input ("" at its end)."""
+        return self._again.pop() if self._again else self._readline(self._size)
+
+    def _is_cut_cr(self, piece: str) -> bool:
+        """Whether `piece` may end with the `\r` of a `\r\n` cut by the piece size."""
+        return len(piece) == self._size and piece[-1] == "\r"
+
+    def __next__(self) -> str:
+        line = self._again.pop() if self._again else self._readline(self._size)
+        if self._cut_cr:
+            self._cut_cr = False
+            if line == "\n":  # the end of the line the skipped row ended on
+                line = self._piece()
+        if not line:
+            if self._ended:
+                raise StopIteration
+            self._ended = True
+            return END
+        self.count += 1
+        if len(line) > self._limit and _content_size(line) > self._limit:
+            raise Overlong(line)
+        self.row.append(line)
+        return line
+
+    def skip_row(self, held: list[str], dialect: tuple[str, str]) -> Skipped:
+        """Read to the end of the row whose text so far is `held` (csv_skip.py), each piece
+        counted in its line and dropped; the row's lines are let go."""
+        first_line = self.count - len(held) + 1
+        first_size = len(held[0])
+        in_first = len(held) == 1
+        size = sum(map(len, held))
+        last = held[-1]
+        spill = _Spill(self._scratch_dir)
+        for line in held[1:]:
+            spill.write(line)
+
+        def more() -> str:
+            nonlocal in_first, first_size, size, last
+            piece = self._piece()
+            if not piece:
+                return piece
+            size += len(piece)
+            if last.endswith(_EOL) and not (piece == "\n" and self._is_cut_cr(last)):
+                self.count += 1  # a new physical line
+                in_first = False
+            last = piece
+            if in_first:
+                first_size += len(piece)
+            else:
+                spill.write(piece)
+            return piece
+
+        _, ended = skip_row(held, more, *dialect)
+        self.row = []
+        if ended:
+            spill.close()
+            self._cut_cr = self._is_cut_cr(last)
+        return Skipped(ended, size, held[0], first_size, first_line, None if ended else spill.file)
+
+    def again(self, lines: list[str]) -> None:
+        self._again = lines[::-1]
+        self.count -= len(lines)
+        self._ended = False
+
+    def replay(self, skipped: Skipped) -> None:
+        """Hand out the lines after the first of a row whose quoted field the file ended in."""
+        self.close()
+        self._replayed = skipped.spill or io.StringIO()
+        self._readline = self._replayed.readline
+        self.count = skipped.first_line
+        self._ended = False
+
+    def close(self) -> None:
+        if self._replayed is not None:
+            self._replayed.close()
+            self._replayed = None
+
+
+def _content_size(line: str) -> int:
+    """Characters of `line` before its line end."""
+    return len(line) - (2 if line.endswith("\r\n") else line.endswith(_EOL))
+
+
+class _Spill:
+    """Text written in order, kept to be read again (utf-8 with surrogates passed: every
+    character, escaped bytes included, comes back as written); written in batches."""
+
+    def __init__(self, scratch_dir: Path) -> None:
+        self._scratch_dir = scratch_dir
+        self._pending: list[str] = []
+        self._pending_size = 0
+        self._file: IO[str] | None = None
+
+    def write(self, text: str) -> None:
+        self._pending.append(text)
+        self._pending_size += len(text)
+        if self._pending_size >= _SPILL_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._file is None:
+            self._scratch_dir.mkdir(parents=True, exist_ok=True)
+            self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (closed by its reader)
+                SPILL_IN_MEMORY,
+                "w+",
+                encoding="utf-8",
+                errors="surrogatepass",
+                newline="",
+                dir=self._scratch_dir,
+            )
+        self._file.write("".join(self._pending))
+        self._pending, self._pending_size = [], 0
+
+    @property
+    def file(self) -> IO[str] | None:
+        """The text written, to be read from its start (None: nothing was written)."""
+        if self._pending:
+            self._flush()
+        if self._file is not None:
+            self._file.seek(0)
+        return self._file
+
+    def close(self) -> None:
+        self._pending = []
+        if self._file is not None:
+            self._file.close()

@@ -1,0 +1,75 @@
+"""A CSV file's text, decoded so that every byte of it can be given back (csv_rows.py).
+
+Bytes the encoding cannot decode are each escaped as one lone surrogate, U+DC00 + the byte:
+the `surrogateescape` scheme, extended to bytes below 0x80, which UTF-16 and UTF-32 can leave
+undecodable (a lone surrogate code unit, a file cut inside a character). No decoding makes
+these characters, so a row holding one is known to hold undecodable bytes, and no byte ends
+the file early.
+
+`text_bytes` turns a row's text back into the file's bytes: each escape into its byte, the
+rest encoded with `raw_codec`, the file's codec without a BOM, in the file's byte order (a
+UTF-16/32 file's BOM decides it; the BOM is not part of any row). That is the file's bytes
+for every codec that writes a text one way only: UTF-8/16/32, the single-byte codecs. A
+codec that can write one text in several ways (the ISO-2022 codecs, UTF-7, cp932's duplicate
+codes) gives the text's own encoding, which may differ from the file's bytes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import sys
+from typing import Final
+
+ESCAPES: Final = "jsonl_assets.core.readers.csv_text.escape"
+ESCAPED: Final = re.compile("[\udc00-\udcff]")
+_RUNS: Final = re.compile("([\udc00-\udcff]+)")
+_BOMS: Final = {
+    "utf-16": ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")),
+    "utf-32": ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be")),
+}
+
+
+class EscapeCounter:
+    """Counts the undecodable byte runs escaped so far (process-wide, monotonic)."""
+
+    count = 0
+
+
+def _escape(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    EscapeCounter.count += 1
+    bad = bytes(exc.object[exc.start : exc.end])
+    return "".join(chr(0xDC00 + b) for b in bad), exc.end
+
+
+codecs.register_error(ESCAPES, _escape)
+
+
+def raw_codec(encoding: str, head: bytes) -> str:
+    """The codec that writes the text of a file decoded with `encoding` back as its bytes:
+    UTF-8 without a BOM; UTF-16/32 in the byte order of the BOM at the file's start (Python's
+    decoder reads them in that order and drops the BOM), else in the machine's order."""
+    name = codecs.lookup(encoding).name
+    if name == "utf-8-sig":
+        return "utf-8"
+    if name in _BOMS:
+        for bom, codec in _BOMS[name]:
+            if head.startswith(bom):
+                return codec
+        return f"{name}-{'le' if sys.byteorder == 'little' else 'be'}"
+    return name
+
+
+def text_bytes(text: str, codec: str) -> bytes:
+    """`text`'s bytes in the file: escapes turned back into their bytes, the rest encoded."""
+    parts = _RUNS.split(text)
+    if len(parts) == 1:
+        return text.encode(codec)
+    encoder = codecs.getincrementalencoder(codec)()
+    out = bytearray()
+    for i, part in enumerate(parts):
+        out += bytes(ord(c) - 0xDC00 for c in part) if i % 2 else encoder.encode(part)
+    out += encoder.encode("", True)
+    return bytes(out)
