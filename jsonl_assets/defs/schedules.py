@@ -68,14 +68,21 @@ def schedulable_cron(cron: str) -> str:
     last line, so that a cron the two ever disagree on cannot keep the code location from
     loading, nor fail the scheduler on every tick."""
     if not is_valid_cron_string(cron):
-        return DEFAULT_CRON
+        return _fallback(cron, "Dagster refuses it")
     try:
         next(
             cron_string_iterator(dt.datetime(2000, 1, 1, tzinfo=dt.UTC).timestamp(), cron, TIMEZONE)
         )
     except (ValueError, StopIteration):  # CroniterBadDateError is a ValueError
-        return DEFAULT_CRON
+        return _fallback(cron, "Dagster's scheduler finds no tick for it")
     return cron
+
+
+def _fallback(cron: str, why: str) -> str:
+    dg.get_dagster_logger().warning(
+        f"schedule.cron {cron!r}: {why}; package_rebuild runs on {DEFAULT_CRON!r} instead"
+    )
+    return DEFAULT_CRON
 
 
 def configured_automation(config_path: str | None = None) -> tuple[str, int, str]:

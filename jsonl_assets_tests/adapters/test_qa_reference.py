@@ -87,7 +87,8 @@ def test_numeric_parsing_and_tolerance() -> None:
     assert_valid(out)
     assert parse_number("1,234", "a") == 1234
     assert parse_number("-12,345,678.25", "a") == -12345678.25
-    for text in ("3,14", "0,5", "1,2,3", "1,2345", ",123", "12,34.5"):  # not thousands commas
+    # Not thousands commas (no group of thousands starts with 0: `0,125` is a decimal comma).
+    for text in ("3,14", "0,5", "1,2,3", "1,2345", ",123", "12,34.5", "0,125", "-0,500", "00,250"):
         with pytest.raises(AdapterError) as info:
             parse_number(text, "a")
         assert info.value.reason == NOT_NUMERIC, text

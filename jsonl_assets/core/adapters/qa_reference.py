@@ -70,7 +70,7 @@ class Options(AdapterOptions):
 
 _NUMBER: Final = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 # Commas only as thousands separators: `1,234,567.5`; `3,14` (a decimal comma) is no number.
-_GROUPED: Final = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?")
+_GROUPED: Final = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?")
 
 
 def parse_number(text: str, where: str) -> int | float:
