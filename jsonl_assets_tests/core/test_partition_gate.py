@@ -71,6 +71,21 @@ def test_stages_built_under_another_config_are_not_published(sample_project: Pat
     assert not _problems(sample_project)
 
 
+def test_stages_extracted_under_other_read_settings_are_not_published(
+    sample_project: Path,
+) -> None:
+    """An extraction-level change (the files a glob matches, `max_record_bytes`) is caught
+    too, though the chain's later stages would match: the marker records its settings."""
+    assert build_partition(load_config(sample_project), KEY).shards is not None
+    data = yaml.safe_load(sample_project.read_text())
+    data.setdefault("limits", {})["max_record_bytes"] = 1 << 20
+    sample_project.write_text(yaml.safe_dump(data, sort_keys=False))
+    (problem,) = _problems(sample_project)
+    assert "not all built from its last extraction under the current config" in problem
+    assert build_partition(load_config(sample_project), KEY).shards is not None
+    assert not _problems(sample_project)
+
+
 def test_a_parse_check_that_stopped_the_pass_is_decided_again_from_what_it_kept(
     sample_project: Path,
 ) -> None:

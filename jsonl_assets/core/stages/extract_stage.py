@@ -31,7 +31,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "18"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "19"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -42,7 +42,8 @@ CODE_VERSION = "18"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # 13: the CSV rows after a too_large one are read; 14: duplicate_key in every JSON array item;
 # 15: a Parquet file's name is never a glob pattern; 16: unread files; 17: CSV read in strict
 # mode (csv_bad_quote), rejected CSV rows keep their bytes; 18: CSV edges (a stray quote in a
-# row too large, a header too large, undecodable bytes localised to their row)
+# row too large, a header too large, undecodable bytes localised to their row); 19: the
+# marker records its extraction settings (partition_gate)
 MARKER = "extracted.json"
 
 
@@ -58,6 +59,14 @@ def extract_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
             files.append([source.name, item.rel, *item.observed_stat().identity])
     sources = [_source_identity(s) for s in cfg.sources_for(dirs.objective, dirs.split)]
     return fingerprint(STAGE, CODE_VERSION, dirs.key, cfg.max_record_bytes, sources, files)
+
+
+def extract_settings(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
+    """The config's part of the extraction's identity (the fingerprint without the files'
+    stats), recorded in the marker: whether a committed extraction was made under today's
+    config can be told without stat'ing a source (core/partition_gate.py)."""
+    sources = [_source_identity(s) for s in cfg.sources_for(dirs.objective, dirs.split)]
+    return fingerprint(STAGE, CODE_VERSION, dirs.key, cfg.max_record_bytes, sources)
 
 
 def _source_identity(source: SourceConfig) -> dict[str, Any]:
@@ -209,7 +218,8 @@ class Extraction:
                 files=self.files, charged_elsewhere=elsewhere, unread_files=self.unread_files
             ),
         )
-        write_marker(self.dirs.file(MARKER), stage_fp, report.to_json())
+        settings = extract_settings(self.cfg, self.dirs)
+        write_marker(self.dirs.file(MARKER), stage_fp, report.to_json(), settings=settings)
         return report
 
     def abort(self) -> None:

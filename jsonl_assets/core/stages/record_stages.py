@@ -32,7 +32,7 @@ from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.stage_report import StageError, StageReport
 from jsonl_assets.core.stages.extract_stage import MARKER as EXTRACT_MARKER
-from jsonl_assets.core.stages.extract_stage import extract_fingerprint
+from jsonl_assets.core.stages.extract_stage import extract_fingerprint, extract_settings
 from jsonl_assets.core.stages.shard_stage import shard_fingerprint, shards_ready
 from jsonl_assets.core.stages.transform_stage import MARKER as TRANSFORM_MARKER
 from jsonl_assets.core.stages.transform_stage import transform_fingerprint
@@ -95,14 +95,18 @@ def stage_fingerprints(cfg: PipelineConfig, dirs: PartitionDirs) -> dict[str, st
 
 def recorded_fingerprints(cfg: PipelineConfig, dirs: PartitionDirs) -> dict[str, str] | None:
     """The stage fingerprints that follow the partition's last committed extraction under the
-    current config (None before any): what its committed later stages must carry to be that
-    extraction's, judged by today's settings. Sources are not stat'ed again: a file touched
-    since (same bytes, new time) does not make the built stages someone else's."""
+    current config (None before any, or when that extraction was made under other extraction
+    settings: read options, formats, the files a glob matches, `max_record_bytes`): what its
+    committed later stages must carry to be that extraction's, judged by today's settings.
+    Sources are not stat'ed again: a file touched since (same bytes, new time) does not make
+    the built stages someone else's."""
     try:
         marker = orjson.loads(read_bytes(dirs.file(EXTRACT_MARKER)))
     except (FileNotFoundError, orjson.JSONDecodeError):
         return None
-    extracted = marker.get("fingerprint") if type(marker) is dict else None
+    if type(marker) is not dict or marker.get("settings") != extract_settings(cfg, dirs):
+        return None
+    extracted = marker.get("fingerprint")
     return _chain(cfg, dirs, extracted) if type(extracted) is str else None
 
 

@@ -92,11 +92,13 @@ def read_marker(path: Path, expected_fingerprint: str) -> dict[str, Any] | None:
     return marker.get("report")
 
 
-def write_marker(path: Path, stage_fingerprint: str, report: dict[str, Any]) -> None:
+def write_marker(path: Path, stage_fingerprint: str, report: dict[str, Any], **extra: str) -> None:
+    """`extra`: more top-level keys of the marker (the extracted stage's `settings`)."""
     write_bytes(
         path,
         orjson.dumps(
-            {"fingerprint": stage_fingerprint, "report": report}, option=orjson.OPT_INDENT_2
+            {"fingerprint": stage_fingerprint, "report": report, **extra},
+            option=orjson.OPT_INDENT_2,
         ),
     )
     reached("marker:" + path.stem)
