@@ -159,6 +159,7 @@ MARKED: dict[str, tuple[str, ...]] = {
     "test_source_accounting.py::": ("slow",),
     "test_sensors.py::test_a_partition_run_rehashes": ("slow",),
     "test_sensors.py::test_changed_source_marks_only": ("slow",),
+    "test_sensors.py::test_one_publish_tick_goes_through": ("slow",),
     "test_sensors.py::test_failed_partition_blocks": ("slow",),
     "test_sensors.py::test_manifest_is_published_once": ("slow",),
     "test_sensors.py::test_observing_raw_sources": ("slow",),
