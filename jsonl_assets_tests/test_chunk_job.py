@@ -131,9 +131,9 @@ def celery_workers(redis_url: str, tmp_path: Path) -> Iterator[list[int]]:
         log.close()
 
 
-def _run(config: Path, executor: dict[str, Any]) -> dg.JobExecutionResult:
+def _run(config: Path, executor: dict[str, Any], key: str = KEY) -> dg.JobExecutionResult:
     run_config = {
-        "ops": {"plan": {"config": {"partition": KEY}}},
+        "ops": {"plan": {"config": {"partition": key}}},
         "resources": {"pipeline": {"config": {"config_path": str(config)}}},
         "execution": {"config": executor},
     }
@@ -164,6 +164,16 @@ def test_the_in_process_executor_builds_a_golden_partition(tmp_path: Path) -> No
     result = _run(config, {"in_process": {}})
     assert list(_step_pids(result)) == [os.getpid()]  # every step in this process
     _finish_and_compare(config)
+
+
+def test_a_partition_no_source_feeds_has_no_chunk_and_the_merge_still_runs(
+    tmp_path: Path,
+) -> None:
+    """rft|validation: the plan yields no chunk; the merge builds the partition (empty)."""
+    config = sample_with_chunks(tmp_path, 40384)
+    result = _run(config, {"in_process": {}}, "rft|validation")
+    merged = [e for e in result.all_events if e.event_type_value == "STEP_SUCCESS"]
+    assert {e.step_key for e in merged} == {"plan", "merge"}
 
 
 def test_the_multiprocess_executor_builds_a_golden_partition(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 the run config (defs/executors.py: in-process, multiprocess, Celery) places each chunk
 anywhere, then the merge and the shards in one step.
 
-plan -> chunk (one step per chunk, `.map`) -> merge (`.collect`). Steps hand each other only
+plan -> chunk (one step per chunk, `.map`) -> merge (`.collect`, with the key). Steps hand each other only
 the partition key, a chunk's index and the fingerprints of the plan and of the partition's
 validated stage: the records go through the work dir (the store), never through Dagster's IO
 manager. A chunk step reads the recorded plan, which names the files (an object with its
@@ -36,11 +36,13 @@ class ChunkBuildConfig(dg.Config):
     partition: str
 
 
-@dg.op(out=dg.DynamicOut(str))
+@dg.op(out={"key": dg.Out(str), "chunks": dg.DynamicOut(str)})
 def plan(
     context: dg.OpExecutionContext, config: ChunkBuildConfig, pipeline: PipelineResource
-) -> Iterator[dg.DynamicOutput[str]]:
-    """The partition's chunk plan (in the step's metadata); one output per chunk."""
+) -> Iterator[dg.Output[str] | dg.DynamicOutput[str]]:
+    """The partition's chunk plan (in the step's metadata); one output per chunk, and the
+    partition's key on its own (a partition no source feeds has no chunk, and the merge
+    still builds it: empty, or clearing what an earlier build left)."""
     cfg = pipeline.load()
     check_buckets(cfg)  # before any source is read
     dirs = dirs_for(cfg, config.partition)
@@ -50,10 +52,12 @@ def plan(
         f"{config.partition}: {len(chunk_plan.chunks)} chunk(s) of "
         f"{cfg.output.chunk_bytes} bytes over {chunk_plan.files} file(s)"
     )
+    yield dg.Output(config.partition, output_name="key")
     for chunk in chunk_plan.chunks:
         task = [config.partition, str(chunk.index), chunk_plan.fingerprint, fps["validated"]]
         yield dg.DynamicOutput(
             _SEP.join(task),
+            output_name="chunks",
             mapping_key=f"chunk_{chunk.index}",
             metadata={
                 "file_index": chunk.file_index,
@@ -91,9 +95,11 @@ def chunk(context: dg.OpExecutionContext, pipeline: PipelineResource, task: str)
 
 
 @dg.op
-def merge(context: dg.OpExecutionContext, pipeline: PipelineResource, tasks: list[str]) -> None:
-    """Merge the finished chunks and move the shards into the package."""
-    key = tasks[0].partition(_SEP)[0]
+def merge(
+    context: dg.OpExecutionContext, pipeline: PipelineResource, key: str, tasks: list[str]
+) -> None:
+    """Merge the finished chunks (`tasks`, none for a partition no source feeds) and move the
+    shards into the package."""
     cfg = pipeline.load()
     with chunk_progress_logged(context.log):  # gated by the blocking rate checks (RateGate)
         result = build_partition(cfg, key, lock_timeout=pipeline.lock_timeout_seconds)
@@ -117,4 +123,5 @@ def merge(context: dg.OpExecutionContext, pipeline: PipelineResource, tasks: lis
     "the merge and its shards.",
 )
 def build_chunks() -> None:
-    merge(plan().map(chunk).collect())
+    key, chunks = plan()
+    merge(key, chunks.map(chunk).collect())
