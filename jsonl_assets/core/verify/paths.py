@@ -34,13 +34,13 @@ def path_problem(package_dir: Path, path: str) -> str | None:
         return f"path {show(path)} has a drive letter or URI scheme"
     if ".." in re.split(r"[/\\]", path):
         return f"path {show(path)} has a '..' segment"
+    if is_url(package_dir):  # no symlinks, and the checks above keep it inside
+        problem = key_problem(path, getattr(store_for(package_dir), "CUT_AT", ()))
+        return f"path {show(path)} is read as another object: {problem}" if problem else None
     if re.split(r"[/\\]", path)[-1] in ("", "."):
         return (
             f"path {show(path)} ends with a separator or '.': a reader opens a folder, not a file"
         )
-    if is_url(package_dir):  # no symlinks, and the checks above keep it inside
-        problem = key_problem(path, getattr(store_for(package_dir), "CUT_AT", ()))
-        return f"path {show(path)} is read as another object: {problem}" if problem else None
     try:
         root = package_dir.resolve()
         target = (root / path).resolve()
