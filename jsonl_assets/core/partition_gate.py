@@ -24,18 +24,10 @@ from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.rules.rate_checks import RateEvaluation, evaluate_all, failure_text
 from jsonl_assets.core.rules.reject_reasons import PARSE_FAILURE_RATE
 from jsonl_assets.core.stage_report import StageError, StageReport
-from jsonl_assets.core.stages.extract_stage import MARKER as EXTRACT_MARKER
-from jsonl_assets.core.stages.record_stages import recorded_fingerprints
-from jsonl_assets.core.stages.transform_stage import MARKER as TRANSFORM_MARKER
-from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
+from jsonl_assets.core.stages.record_stages import STAGE_MARKERS, recorded_fingerprints
 from jsonl_assets.core.store.work_files import PartitionDirs, read_marker, write_marker
 
 GATE_MARKER: Final = "rate_gate.json"  # the pass's transformed report, when the gate stopped it
-_MARKERS: Final = {
-    "extracted": EXTRACT_MARKER,
-    "transformed": TRANSFORM_MARKER,
-    "validated": VALIDATE_MARKER,
-}
 
 
 class ChecksFailed(StageError):
@@ -76,7 +68,7 @@ def record_verdict(cfg: PipelineConfig, dirs: PartitionDirs) -> Verdict:
     if fps is None:
         return Verdict(key, {}, problems=[_stale(key)])
     reports: dict[str, dict[str, Any]] = {}
-    for stage, marker in _MARKERS.items():
+    for stage, marker in STAGE_MARKERS.items():
         report = read_marker(dirs.file(marker), fps[stage])
         if report is None:
             break

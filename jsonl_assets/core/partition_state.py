@@ -10,14 +10,9 @@ from typing import Final
 from jsonl_assets.core.build import VERIFIED, read_marker_any
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.rules.rate_checks import evaluate_all
-from jsonl_assets.core.stages.extract_stage import MARKER as EXTRACT_MARKER
-from jsonl_assets.core.stages.extract_stage import extract_fingerprint
+from jsonl_assets.core.stages.record_stages import STAGE_MARKERS, stage_fingerprints
 from jsonl_assets.core.stages.shard_stage import MARKER as SHARDS_MARKER
-from jsonl_assets.core.stages.shard_stage import shard_fingerprint, shards_ready
-from jsonl_assets.core.stages.transform_stage import MARKER as TRANSFORM_MARKER
-from jsonl_assets.core.stages.transform_stage import transform_fingerprint
-from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
-from jsonl_assets.core.stages.validate_stage import validate_fingerprint
+from jsonl_assets.core.stages.shard_stage import shards_ready
 from jsonl_assets.core.store.work_files import PartitionDirs, read_marker
 
 BUILD: Final = "build"
@@ -30,15 +25,13 @@ def partition_state(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
     if not cfg.sources_for(dirs.objective, dirs.split):
         return BUILD if read_marker_any(dirs, SHARDS_MARKER) is not None else NO_SOURCES
     try:
-        fps = {EXTRACT_MARKER: extract_fingerprint(cfg, dirs)}
+        fps = stage_fingerprints(cfg, dirs)
     except OSError:  # a source file went away: the build says which
         return BUILD
-    fps[TRANSFORM_MARKER] = transform_fingerprint(cfg, dirs, fps[EXTRACT_MARKER])
-    fps[VALIDATE_MARKER] = validate_fingerprint(cfg, dirs, fps[TRANSFORM_MARKER])
-    shards_fp = shard_fingerprint(cfg, dirs, fps[VALIDATE_MARKER])
+    shards_fp = fps["shards"]
     reports = {}
-    for marker, fp in fps.items():
-        cached = read_marker(dirs.file(marker), fp)
+    for stage, marker in STAGE_MARKERS.items():
+        cached = read_marker(dirs.file(marker), fps[stage])
         if cached is None:
             return BUILD
         reports[cached["stage"]] = cached

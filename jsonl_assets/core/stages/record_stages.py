@@ -67,7 +67,7 @@ def run_record_stages(
     started = time.perf_counter()
     fps = stage_fingerprints(cfg, dirs)
     kept: dict[str, StageReport] = {}
-    for stage, marker in () if force else _MARKERS.items():
+    for stage, marker in () if force else STAGE_MARKERS.items():
         cached = read_marker(dirs.file(marker), fps[stage])
         if cached is None:
             break
@@ -75,7 +75,7 @@ def run_record_stages(
     # Validated vouches for shards the shards stage can still adopt (or has adopted).
     if "validated" in kept and not shards_ready(dirs, fps["shards"]):
         del kept["validated"]
-    if len(kept) == len(_MARKERS):
+    if len(kept) == len(STAGE_MARKERS):
         _clear_chunks(dirs)  # a build killed after its merge committed left them
         reports = list(kept.values())
         return reports if gate(reports[0], reports[1]) else reports[:1]
@@ -118,7 +118,7 @@ def _chain(cfg: PipelineConfig, dirs: PartitionDirs, extracted: str) -> dict[str
     return fps
 
 
-_MARKERS: Final = {
+STAGE_MARKERS: Final = {
     "extracted": EXTRACT_MARKER,
     "transformed": TRANSFORM_MARKER,
     "validated": VALIDATE_MARKER,
