@@ -302,3 +302,14 @@ def test_an_id_in_a_function_call_is_the_call_id_and_other_keys_are_kept() -> No
     with pytest.raises(AdapterError) as err:
         adapt(raw)
     assert err.value.reason == "adapter:wrong_type" and ".id" in err.value.detail
+
+
+def test_a_whitespace_only_system_is_kept_and_an_empty_one_is_none() -> None:
+    turns = [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]
+    out = adapt({"conversations": turns, "system": " \n"})
+    assert out.record["messages"][0] == {
+        "role": "system",
+        "content": [{"type": "text", "text": " \n"}],
+    }
+    out = adapt({"conversations": turns, "system": ""})
+    assert [m["role"] for m in out.record["messages"]] == ["user", "assistant"]
