@@ -244,7 +244,7 @@ def test_function_calls_no_parsed_value_holds_are_quarantined_observations_kept_
 
     for arguments, reason, needle in (
         ('{"account": 12345678901234567890123}', "unsupported_value", "arguments.account:"),
-        ('{"amount": 0.1000000000000000000001}', "unsupported_value", "would be 0.1"),
+        ('{"amount": 0.1000000000000000000001}', "unsupported_value", "would be written as 0.1 "),
         ('{"to": "A", "to": "B"}', "duplicate_key", "'to'"),
         ('"{\\"n\\": 1e400}"', "unsupported_value", "beyond the range"),  # arguments as text
     ):

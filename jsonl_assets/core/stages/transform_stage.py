@@ -47,7 +47,8 @@ CODE_VERSION = "9"  # 3: typed report; 4: a record's own metadata kept, lines ca
 # split per input only with id_field (a content id decides its own split); 8: tool-call keys,
 # `functions` beside `tools` and a tool message's text parts kept; 9: whitespace-only optional
 # text kept, a prompt repeat stripped only when equal as JSON, alpaca instances beside an
-# output/input refused and instance keys kept, `mapping` keeps the record's metadata
+# output/input refused and instance keys kept, `mapping` keeps the record's metadata;
+# adapter:unsupported_value details name the text a double would be written as
 MARKER = "transformed.json"
 
 
