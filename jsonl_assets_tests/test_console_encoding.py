@@ -15,9 +15,7 @@ def test_a_build_prints_a_name_its_console_cannot_encode_as_escapes(tmp_path: Pa
     cfg = yaml.safe_load(config.read_text(encoding="utf-8"))
     cfg["dataset"]["name"] = "jardín 花园"
     config.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    done = restart.run_cli_build(
-        config, env={"PYTHONIOENCODING": "ascii"}, keys=("cpt|train",)
-    )
+    done = restart.run_cli_build(config, env={"PYTHONIOENCODING": "ascii"}, keys=("cpt|train",))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
     assert "of jard\\xedn \\u82b1\\u56ed with" in done.stdout

@@ -4,7 +4,6 @@ import codecs
 import gzip
 import itertools
 import re
-import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -295,7 +294,6 @@ def _utf16_32(codec: str, bom: bytes, bad: str, tail: str) -> tuple[bytes, bytes
         ("UTF_16BE", "utf-16-be", b""),
         ("utf-16", "utf-16-be", codecs.BOM_UTF16_BE),
         ("utf-16", "utf-16-le", codecs.BOM_UTF16_LE),
-        ("utf-16", f"utf-16-{sys.byteorder[0]}e", b""),  # no BOM: the machine's order
         ("utf-32", "utf-32-be", codecs.BOM_UTF32_BE),
         ("utf-32-le", "utf-32-le", b""),
     ],
@@ -334,3 +332,16 @@ def test_every_spelling_of_utf8_rejects_the_files_bytes_as_invalid_utf8(
         (document,) = read(tmp_path, data, mode="document", encoding=encoding)
         assert isinstance(document, Rejection) and document.reason == "invalid_utf8"
         assert document.raw == data.removeprefix(codecs.BOM_UTF8)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "UTF-32"])
+def test_utf16_32_without_a_bom_is_refused_whole_never_read_in_the_machines_order(
+    tmp_path: Path, encoding: str
+) -> None:
+    """Python reads such a file in the machine's byte order: the same bytes would be other
+    text on another machine (big-endian `hello` read as little-endian is CJK)."""
+    data = "hello\nworld\n".encode(encoding.lower() + "-be")
+    items = read(tmp_path, data, encoding=encoding)
+    assert len(items) == 1 and isinstance(items[0], Rejection)
+    assert items[0].reason == "invalid_encoding" and items[0].position == 0
+    assert "without a byte-order mark" in items[0].detail and "-le or " in items[0].detail

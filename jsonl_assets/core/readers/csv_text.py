@@ -58,12 +58,21 @@ def codec_name(encoding: str, owner: str) -> str:
         raise ValueError(f"{owner} encoding: unknown codec {encoding!r}") from None
 
 
+def unknown_byte_order(encoding: str, head: bytes) -> bool:
+    """Whether a file decoded with `encoding` (utf-16, utf-32) has no BOM to say its byte
+    order. Python's decoder would then pick the machine's, so the same bytes would read as
+    other text elsewhere: such a file is refused (`utf-16-le`/`-be` name the order)."""
+    name = codecs.lookup(encoding).name
+    return name in _BOMS and not any(head.startswith(bom) for bom, _ in _BOMS[name])
+
+
 def file_codec(encoding: str, head: bytes) -> tuple[int, str]:
     """`(bom, codec)` for a file decoded with `encoding` whose first bytes are `head` (4 or
     more, or the whole file): its first `bom` bytes are a BOM that is not text, and `codec`
     reads the bytes after it and writes their text back as them. UTF-8 without a BOM;
     UTF-16/32 in the byte order of the BOM at the file's start (as Python's decoder reads
-    them, dropping the BOM), else in the machine's order (as `bytes.decode` does)."""
+    them, dropping the BOM); without one, in the machine's order (as `bytes.decode` does), but
+    both readers refuse such a file first (`unknown_byte_order`, the CSV header's decoding)."""
     name = codecs.lookup(encoding).name
     if name == "utf-8-sig":
         return (len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0), "utf-8"

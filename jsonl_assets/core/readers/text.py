@@ -59,6 +59,7 @@ from jsonl_assets.core.readers.csv_text import (
     file_codec,
     stream_head,
     text_bytes,
+    unknown_byte_order,
 )
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
 from jsonl_assets.core.readers.source_file import SourceFile
@@ -81,6 +82,14 @@ def read_text(
     stream = _StopAtDamage(source.chunks())
     chunks = iter(stream)
     head = stream_head(chunks, _BOM_MAX)
+    if head and unknown_byte_order(encoding, head):
+        yield Rejection(
+            position=0,
+            reason="invalid_encoding",
+            detail=f"{encoding} without a byte-order mark: its byte order is unknown (set the "
+            f"encoding to {encoding}-le or {encoding}-be); the file was not read",
+        )
+        return
     bom, codec = file_codec("utf-8-sig" if encoding == "utf-8" else encoding, head)
     text_format = _TextFormat(
         encoding=encoding.removesuffix("-sig"),

@@ -45,7 +45,8 @@ CODE_VERSION = "20"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # row too large, a header too large, undecodable bytes localised to their row); 19: the
 # marker records its extraction settings (partition_gate); 20: text: UTF-16/32 undecodable
 # bytes reject their chunk, a cut gzip/zstd file's cut line is corrupt_file; encoding names
-# canonical; unsupported_value details name the text a double would be written as
+# canonical; unsupported_value details name the text a double would be written as; UTF-16/32
+# text without a BOM refused
 MARKER = "extracted.json"
 
 
