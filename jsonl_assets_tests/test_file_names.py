@@ -1,7 +1,9 @@
 """A source file whose name is not valid UTF-8: the build goes on, and every output that names
 the file (record traces, quarantine entries, the extracted report, metadata.json) keeps the
 name losslessly: `file` shows it with each invalid byte escaped as `\\xNN`, and `file_b64`
-holds the base64 of the name's raw bytes. Valid names are written exactly as before."""
+holds the base64 of the name's raw bytes. Valid names are written exactly as before. A file
+under a symlinked data folder is named by the link (the same package wherever the link
+points)."""
 
 from __future__ import annotations
 
@@ -62,3 +64,27 @@ def test_a_non_utf8_file_name_is_kept_losslessly_in_every_output(tmp_path: Path)
     plan = plan_chunks(cfg, dirs)
     assert recorded_chunk_plan(dirs, plan.fingerprint) == plan
     assert os.fsencode(plan.inputs[0][1].path).endswith(b"raw/" + bad_name)
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def test_a_symlinked_data_folder_gives_the_same_package_wherever_it_points(
+    tmp_path: Path,
+) -> None:
+    trees = []
+    for project, data in (("p1", "data/corpus"), ("q/p2", "far/away/corpus")):
+        (tmp_path / data).mkdir(parents=True)
+        (tmp_path / data / "a.jsonl").write_bytes(b"{not json\n" + doc_line(1) + b"\n")
+        (tmp_path / project).mkdir(parents=True)
+        (tmp_path / project / "raw").symlink_to(tmp_path / data)
+        config = make_cpt_project(tmp_path / project, ["raw/*.jsonl"])
+        done = build(config)
+        assert done.returncode == 0, done.stdout + done.stderr
+        [entry] = quarantined(config)
+        assert entry["trace"]["file"] == "raw/a.jsonl"
+        trees.append(_tree(config.parent / "package"))
+    assert trees[0] == trees[1]

@@ -129,8 +129,9 @@ def parse_config(data: Any, cfg_path: Path, *, list_files: bool = True) -> Pipel
     }
     toolsets = _parse_toolsets(cfg_path, doc.toolsets)
     quality = _parse_quality(cfg_path, "quality", doc.quality, DEFAULT_POLICY, None)
+    names: dict[Path, tuple[str, str | None]] = {}  # shared: a file has one name per config
     sources = tuple(
-        _source(cfg_path, root, i, entry, data["sources"][i], quality, list_files)
+        _source(cfg_path, root, i, entry, data["sources"][i], quality, list_files, names)
         for i, entry in enumerate(doc.sources)
     )
     seen: set[str] = set()
@@ -346,10 +347,22 @@ def _format(cfg_path: Path, where: str, given: str | None, name: str) -> str:
 
 
 def _inputs(
-    cfg_path: Path, root: Path, key: str, fmt: str | None, patterns: list[str]
-) -> dict[str, SourceInput]:
-    """The files a source's globs match, by config-relative name (an object: its URL)."""
-    inputs: dict[str, SourceInput] = {}
+    cfg_path: Path,
+    root: Path,
+    key: str,
+    fmt: str | None,
+    patterns: list[str],
+    names: dict[Path, tuple[str, str | None]],
+) -> dict[Path | str, SourceInput]:
+    """The files a source's globs match, by resolved path (an object: by its URL).
+
+    A file's name is the path its glob matched, relative to the config folder lexically (no
+    symlink resolved: a data folder symlinked under the config folder gives the same names
+    wherever it points), and `file_b64` when its bytes are not UTF-8 (`file_name`). A file
+    reached twice (two globs, two sources, two symlinked routes) is one file, found by its
+    resolved path: it keeps the name of its first match (`names`, shared by the sources, in
+    config order; a glob's matches in the order of their bytes)."""
+    inputs: dict[Path | str, SourceInput] = {}
     for n, pattern in enumerate(patterns):
         if is_url(pattern):  # object storage: the URL is the file's name in traces
             try:
@@ -366,7 +379,7 @@ def _inputs(
                     path=location(url), rel=url, format=file_format, listed=listed
                 )
             continue
-        matched = [Path(p) for p in expand_glob(str(root / pattern))]
+        matched = sorted(expand_glob(str(root / pattern)), key=os.fsencode)
         if not matched:
             raise ConfigError(
                 cfg_path,
@@ -375,10 +388,15 @@ def _inputs(
                 + bracket_hint(root, pattern),
             )
         for path in matched:
-            resolved = _resolved(cfg_path, f"{key}.paths[{n}]", path)
-            rel, rel_b64 = file_name(Path(os.path.relpath(resolved, root)).as_posix())
+            resolved = _resolved(cfg_path, f"{key}.paths[{n}]", Path(path))
+            if resolved not in names:
+                lexical = os.path.relpath(os.path.normpath(path), root)
+                names[resolved] = file_name(Path(lexical).as_posix())
+            rel, rel_b64 = names[resolved]
             file_format = _format(cfg_path, f"{key}.paths[{n}]", fmt, rel)
-            inputs[rel] = SourceInput(path=resolved, rel=rel, format=file_format, rel_b64=rel_b64)
+            inputs[resolved] = SourceInput(
+                path=resolved, rel=rel, format=file_format, rel_b64=rel_b64
+            )
     return inputs
 
 
@@ -390,9 +408,10 @@ def _source(
     raw: dict[str, Any],
     quality: QualityPolicy,
     list_files: bool,
+    names: dict[Path, tuple[str, str | None]],
 ) -> SourceConfig:
     """One validated source entry resolved against the files its globs match (none looked
-    for without `list_files`)."""
+    for without `list_files`; `names`: see `_inputs`)."""
     key = f"sources[{i}]"
     try:
         adapter_options = resolve_options(s.adapter, raw.get("options"), s.objective)
@@ -414,7 +433,7 @@ def _source(
         problem = scheme_problem(pattern)
         if problem is not None:
             raise ConfigError(cfg_path, f"{key}.paths[{n}]", problem)
-    inputs = _inputs(cfg_path, root, key, s.format, patterns) if list_files else {}
+    inputs = _inputs(cfg_path, root, key, s.format, patterns, names) if list_files else {}
     read_options = s.read_options or {}
     for file_format in sorted({i.format for i in inputs.values()}):
         try:  # the format's options model, keyed on the format name
@@ -432,7 +451,7 @@ def _source(
         objective=s.objective,
         adapter=s.adapter,
         split=s.split,
-        inputs=tuple(inputs[k] for k in sorted(inputs)),
+        inputs=tuple(sorted(inputs.values(), key=lambda i: (i.rel, i.rel_b64 or ""))),
         patterns=tuple(patterns),
         adapter_options=adapter_options,
         read_options=read_options,
