@@ -2,7 +2,8 @@
 
 Every problem is a `ConfigError` naming the file and the dotted key, raised before any data
 is touched: unknown keys, bad values, unknown adapter/format/option names, missing files and
-globs that match nothing. Paths in the config are relative to the config file's folder.
+globs that match nothing. Paths in the config are relative to the config file's folder, and
+are UTF-8 text: the bytes of the file names they stand for (core/file_names.py).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from jsonl_assets.core.config.pipeline import (
     Thresholds,
 )
 from jsonl_assets.core.config.source_globs import bracket_hint, expand_glob
+from jsonl_assets.core.file_names import file_name, os_path, shown
 from jsonl_assets.core.options import OptionsError, type_name
 from jsonl_assets.core.readers import infer_format
 from jsonl_assets.core.readers import resolve_options as resolve_read_options
@@ -59,7 +61,6 @@ from jsonl_assets.core.store.url import (
     scheme_problem,
     store_glob,
 )
-from jsonl_assets.core.traces import file_name
 from jsonl_assets.core.verify.toolsets import toolset_errors
 
 CONFIG_ENV_VAR: Final = "JSONL_ASSETS_CONFIG"
@@ -262,7 +263,9 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
     dirs = {
         name: location(getattr(o, name))
         if is_url(getattr(o, name))
-        else _resolved(cfg_path, f"output.{name}", root / os.path.expanduser(getattr(o, name)))
+        else _resolved(
+            cfg_path, f"output.{name}", root / os.path.expanduser(os_path(getattr(o, name)))
+        )
         for name in ("dir", "work_dir", "quarantine_dir")
     }
     try:  # object-storage locations cannot hold a local dir nor lie in one
@@ -384,7 +387,7 @@ def _inputs(
             raise ConfigError(
                 cfg_path,
                 f"{key}.paths[{n}]",
-                f"glob {pattern!r} matched no file (relative to {root})"
+                f"glob {shown(pattern)!r} matched no file (relative to {shown(str(root))})"
                 + bracket_hint(root, pattern),
             )
         for path in matched:
@@ -422,7 +425,11 @@ def _source(
         where = "options" if raw.get("options") is not None and "option" in str(exc) else "adapter"
         raise ConfigError(cfg_path, f"{key}.{where}", str(exc)) from None
     # `~` means the home dir here as in a shell: `output.dir: ~` must meet the home-dir check.
-    patterns = [os.path.expanduser(p) for p in ([s.paths] if isinstance(s.paths, str) else s.paths)]
+    # A local glob is turned into the OS-level `str` of its UTF-8 bytes (core/file_names.py).
+    patterns = [
+        p if is_url(p) else os.path.expanduser(os_path(p))
+        for p in ([s.paths] if isinstance(s.paths, str) else s.paths)
+    ]
     if not patterns:
         raise ConfigError(
             cfg_path,

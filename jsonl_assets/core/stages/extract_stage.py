@@ -44,7 +44,8 @@ CODE_VERSION = "20"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # mode (csv_bad_quote), rejected CSV rows keep their bytes; 18: CSV edges (a stray quote in a
 # row too large, a header too large, undecodable bytes localised to their row); 19: the
 # marker records its extraction settings (partition_gate); 20: a file's name is the path its
-# glob matched (a symlinked folder is not resolved)
+# glob matched (a symlinked folder is not resolved), its bytes shown as UTF-8 whatever the
+# locale (file_names)
 MARKER = "extracted.json"
 
 
