@@ -172,6 +172,8 @@ MARKED: dict[str, tuple[str, ...]] = {
     "test_exact_numbers.py::test_json": ("slow",),
     "test_exact_numbers.py::test_parquet": ("slow",),
     "test_file_names.py::test_a_non_utf8_file_name": ("slow",),
+    "test_file_names.py::test_names_and_globs_do_not_depend_on_the_locale": ("slow",),
+    "test_file_names.py::test_a_symlinked_data_folder_gives_the_same_package": ("slow",),
     "test_quality_build.py::test_the_cli_shows": ("slow",),
     "test_record_stages.py::test_a_toolset_derived_later": ("slow",),
     "test_record_stages.py::test_hostile_corpus": ("slow",),

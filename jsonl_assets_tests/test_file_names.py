@@ -1,19 +1,26 @@
 """A source file whose name is not valid UTF-8: the build goes on, and every output that names
 the file (record traces, quarantine entries, the extracted report, metadata.json) keeps the
 name losslessly: `file` shows it with each invalid byte escaped as `\\xNN`, and `file_b64`
-holds the base64 of the name's raw bytes. Valid names are written exactly as before."""
+holds the base64 of the name's raw bytes. Valid names are written exactly as before. A name
+is its bytes on disk whatever the locale, and a file under a symlinked data folder is named
+by the link (the same package wherever the link points)."""
 
 from __future__ import annotations
 
 import base64
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from jsonl_assets.core.build import dirs_for
 from jsonl_assets.core.chunks.plan import plan_chunks, recorded_chunk_plan
 from jsonl_assets.core.config import load_config
+from jsonl_assets_tests.test_restart import run_cli_build
 from jsonl_assets_tests.values_helpers import (
     build,
     doc_line,
@@ -62,3 +69,83 @@ def test_a_non_utf8_file_name_is_kept_losslessly_in_every_output(tmp_path: Path)
     plan = plan_chunks(cfg, dirs)
     assert recorded_chunk_plan(dirs, plan.fingerprint) == plan
     assert os.fsencode(plan.inputs[0][1].path).endswith(b"raw/" + bad_name)
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def _non_utf8_envs(tmp_path: Path) -> list[dict[str, str]]:
+    """Environments in which Python's file system encoding is not UTF-8: a Latin-1 locale
+    generated under tmp_path (LOCPATH, nothing system-wide), and Python's ASCII mode."""
+    envs = [{"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}]
+    if shutil.which("localedef"):
+        locales = tmp_path / "locales"
+        locales.mkdir()
+        subprocess.run(  # exits 1 on mere warnings: the locale is then written all the same
+            ["localedef", "-i", "en_US", "-f", "ISO-8859-1", str(locales / "en_US.ISO-8859-1")],
+            capture_output=True,
+            check=False,
+        )
+        envs.insert(0, {"LOCPATH": str(locales), "LC_ALL": "en_US.ISO-8859-1", "PYTHONUTF8": "0"})
+    probe = [sys.executable, "-c", "import sys; print(sys.getfilesystemencoding())"]
+    return [
+        env
+        for env in envs
+        if subprocess.run(probe, env={**os.environ, **env}, capture_output=True, text=True)
+        .stdout.strip()
+        .lower()
+        .replace("-", "")
+        != "utf8"
+    ]
+
+
+def _locale_project(root: Path) -> Path:
+    (root / "raw" / "été").mkdir(parents=True)
+    (root / "raw" / "é.jsonl").write_bytes(doc_line(1) + b"\n")  # a UTF-8 name
+    (root / os.fsdecode(b"raw/\xe9x.jsonl")).write_bytes(doc_line(2) + b"\n")  # not UTF-8
+    (root / "raw" / "été" / "n.jsonl").write_bytes(doc_line(3) + b"\n")
+    return make_cpt_project(root, ["raw/*.jsonl", "raw/été/*.jsonl"])
+
+
+def test_names_and_globs_do_not_depend_on_the_locale(tmp_path: Path) -> None:
+    envs = _non_utf8_envs(tmp_path)
+    if not envs:
+        pytest.skip("no non-UTF-8 file system encoding can be had here")
+    reference = _locale_project(tmp_path / "utf8")
+    done = run_cli_build(reference, env={"LC_ALL": "C.UTF-8"}, keys=("cpt|train",))
+    assert done.returncode == 0, done.stdout + done.stderr
+    expected = _tree(tmp_path / "utf8" / "package")
+    meta = orjson.loads(expected["metadata.json"])
+    files = {
+        f["file"]: f.get("file_b64") for f in meta["extensions"]["x-jsonl-assets"]["source_files"]
+    }
+    b64 = base64.b64encode(b"raw/\xe9x.jsonl").decode()
+    assert files == {"raw/é.jsonl": None, "raw/\\xe9x.jsonl": b64, "raw/été/n.jsonl": None}
+    for n, env in enumerate(envs):
+        config = _locale_project(tmp_path / f"other{n}")
+        # Its messages in UTF-8 (read as text here); the file system encoding stays the env's.
+        shown = {**env, "PYTHONIOENCODING": "utf-8:backslashreplace"}
+        done = run_cli_build(config, env=shown, keys=("cpt|train",))
+        assert done.returncode == 0, (env, done.stdout + done.stderr)
+        assert _tree(config.parent / "package") == expected, env
+
+
+def test_a_symlinked_data_folder_gives_the_same_package_wherever_it_points(
+    tmp_path: Path,
+) -> None:
+    trees = []
+    for project, data in (("p1", "data/corpus"), ("q/p2", "far/away/corpus")):
+        (tmp_path / data).mkdir(parents=True)
+        (tmp_path / data / "a.jsonl").write_bytes(b"{not json\n" + doc_line(1) + b"\n")
+        (tmp_path / project).mkdir(parents=True)
+        (tmp_path / project / "raw").symlink_to(tmp_path / data)
+        config = make_cpt_project(tmp_path / project, ["raw/*.jsonl"])
+        done = build(config)
+        assert done.returncode == 0, done.stdout + done.stderr
+        [entry] = quarantined(config)
+        assert entry["trace"]["file"] == "raw/a.jsonl"
+        trees.append(_tree(config.parent / "package"))
+    assert trees[0] == trees[1]

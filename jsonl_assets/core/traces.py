@@ -3,13 +3,13 @@
 A trace names the source, the file (relative to the config folder, never absolute), the
 position inside it (`line` for JSONL/text, `row` for CSV/Parquet, `item` for JSON arrays)
 and the sha256 of the file's stored bytes; a file name that is not valid UTF-8 is shown escaped,
-with its raw bytes in `file_b64` (see `file_name`).
+with its raw bytes in `file_b64` (see `core/file_names.py`: a name is its bytes on disk, shown
+as UTF-8 whatever the locale).
 """
 
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,27 +43,12 @@ class Rejection:
 def trace_dict(
     source: str, file: str, kind: str, position: int, sha256: str, file_b64: str | None = None
 ) -> dict[str, Any]:
-    """The JSON form of a trace, with keys in a fixed order (`file_b64`: see `file_name`)."""
+    """The JSON form of a trace, with keys in a fixed order (`file_b64`: see
+    `file_names.file_name`)."""
     trace = {"source": source, "file": file, kind: position, "sha256": sha256}
     if file_b64 is not None:
         trace["file_b64"] = file_b64
     return trace
-
-
-def file_name(rel: str) -> tuple[str, str | None]:
-    """A file's config-relative name as outputs show it, and `file_b64`.
-
-    A name that is valid UTF-8 is shown as it is, with no `file_b64` (outputs are byte-identical
-    to what they always were). A name that is not (the OS gives it to Python with surrogate
-    escapes) is shown with each invalid byte as `\\xNN`, and `file_b64` holds the base64 of
-    the name's raw bytes: lossless, and never ambiguous, since only such names carry it.
-    """
-    try:
-        rel.encode("utf-8")
-    except UnicodeEncodeError:
-        raw = os.fsencode(rel)
-        return raw.decode("utf-8", "backslashreplace"), base64.b64encode(raw).decode("ascii")
-    return rel, None
 
 
 def raw_fields(raw: bytes | None) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 Every problem is a `ConfigError` naming the file and the dotted key, raised before any data
 is touched: unknown keys, bad values, unknown adapter/format/option names, missing files and
-globs that match nothing. Paths in the config are relative to the config file's folder.
+globs that match nothing. Paths in the config are relative to the config file's folder, and
+are UTF-8 text: the bytes of the file names they stand for (core/file_names.py).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from jsonl_assets.core.config.pipeline import (
     Thresholds,
 )
 from jsonl_assets.core.config.source_globs import bracket_hint, expand_glob
+from jsonl_assets.core.file_names import file_name, os_path, shown
 from jsonl_assets.core.options import OptionsError, type_name
 from jsonl_assets.core.readers import infer_format
 from jsonl_assets.core.readers import resolve_options as resolve_read_options
@@ -59,7 +61,6 @@ from jsonl_assets.core.store.url import (
     scheme_problem,
     store_glob,
 )
-from jsonl_assets.core.traces import file_name
 from jsonl_assets.core.verify.toolsets import toolset_errors
 
 CONFIG_ENV_VAR: Final = "JSONL_ASSETS_CONFIG"
@@ -129,8 +130,9 @@ def parse_config(data: Any, cfg_path: Path, *, list_files: bool = True) -> Pipel
     }
     toolsets = _parse_toolsets(cfg_path, doc.toolsets)
     quality = _parse_quality(cfg_path, "quality", doc.quality, DEFAULT_POLICY, None)
+    names: dict[Path, tuple[str, str | None]] = {}  # shared: a file has one name per config
     sources = tuple(
-        _source(cfg_path, root, i, entry, data["sources"][i], quality, list_files)
+        _source(cfg_path, root, i, entry, data["sources"][i], quality, list_files, names)
         for i, entry in enumerate(doc.sources)
     )
     seen: set[str] = set()
@@ -261,7 +263,9 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
     dirs = {
         name: location(getattr(o, name))
         if is_url(getattr(o, name))
-        else _resolved(cfg_path, f"output.{name}", root / os.path.expanduser(getattr(o, name)))
+        else _resolved(
+            cfg_path, f"output.{name}", root / os.path.expanduser(os_path(getattr(o, name)))
+        )
         for name in ("dir", "work_dir", "quarantine_dir")
     }
     try:  # object-storage locations cannot hold a local dir nor lie in one
@@ -346,10 +350,22 @@ def _format(cfg_path: Path, where: str, given: str | None, name: str) -> str:
 
 
 def _inputs(
-    cfg_path: Path, root: Path, key: str, fmt: str | None, patterns: list[str]
-) -> dict[str, SourceInput]:
-    """The files a source's globs match, by config-relative name (an object: its URL)."""
-    inputs: dict[str, SourceInput] = {}
+    cfg_path: Path,
+    root: Path,
+    key: str,
+    fmt: str | None,
+    patterns: list[str],
+    names: dict[Path, tuple[str, str | None]],
+) -> dict[Path | str, SourceInput]:
+    """The files a source's globs match, by resolved path (an object: by its URL).
+
+    A file's name is the path its glob matched, relative to the config folder lexically (no
+    symlink resolved: a data folder symlinked under the config folder gives the same names
+    wherever it points), and `file_b64` when its bytes are not UTF-8 (`file_name`). A file
+    reached twice (two globs, two sources, two symlinked routes) is one file, found by its
+    resolved path: it keeps the name of its first match (`names`, shared by the sources, in
+    config order; a glob's matches in the order of their bytes)."""
+    inputs: dict[Path | str, SourceInput] = {}
     for n, pattern in enumerate(patterns):
         if is_url(pattern):  # object storage: the URL is the file's name in traces
             try:
@@ -366,19 +382,24 @@ def _inputs(
                     path=location(url), rel=url, format=file_format, listed=listed
                 )
             continue
-        matched = [Path(p) for p in expand_glob(str(root / pattern))]
+        matched = sorted(expand_glob(str(root / pattern)), key=os.fsencode)
         if not matched:
             raise ConfigError(
                 cfg_path,
                 f"{key}.paths[{n}]",
-                f"glob {pattern!r} matched no file (relative to {root})"
+                f"glob {shown(pattern)!r} matched no file (relative to {shown(str(root))})"
                 + bracket_hint(root, pattern),
             )
         for path in matched:
-            resolved = _resolved(cfg_path, f"{key}.paths[{n}]", path)
-            rel, rel_b64 = file_name(Path(os.path.relpath(resolved, root)).as_posix())
+            resolved = _resolved(cfg_path, f"{key}.paths[{n}]", Path(path))
+            if resolved not in names:
+                lexical = os.path.relpath(os.path.normpath(path), root)
+                names[resolved] = file_name(Path(lexical).as_posix())
+            rel, rel_b64 = names[resolved]
             file_format = _format(cfg_path, f"{key}.paths[{n}]", fmt, rel)
-            inputs[rel] = SourceInput(path=resolved, rel=rel, format=file_format, rel_b64=rel_b64)
+            inputs[resolved] = SourceInput(
+                path=resolved, rel=rel, format=file_format, rel_b64=rel_b64
+            )
     return inputs
 
 
@@ -390,9 +411,10 @@ def _source(
     raw: dict[str, Any],
     quality: QualityPolicy,
     list_files: bool,
+    names: dict[Path, tuple[str, str | None]],
 ) -> SourceConfig:
     """One validated source entry resolved against the files its globs match (none looked
-    for without `list_files`)."""
+    for without `list_files`; `names`: see `_inputs`)."""
     key = f"sources[{i}]"
     try:
         adapter_options = resolve_options(s.adapter, raw.get("options"), s.objective)
@@ -403,7 +425,11 @@ def _source(
         where = "options" if raw.get("options") is not None and "option" in str(exc) else "adapter"
         raise ConfigError(cfg_path, f"{key}.{where}", str(exc)) from None
     # `~` means the home dir here as in a shell: `output.dir: ~` must meet the home-dir check.
-    patterns = [os.path.expanduser(p) for p in ([s.paths] if isinstance(s.paths, str) else s.paths)]
+    # A local glob is turned into the OS-level `str` of its UTF-8 bytes (core/file_names.py).
+    patterns = [
+        p if is_url(p) else os.path.expanduser(os_path(p))
+        for p in ([s.paths] if isinstance(s.paths, str) else s.paths)
+    ]
     if not patterns:
         raise ConfigError(
             cfg_path,
@@ -414,7 +440,7 @@ def _source(
         problem = scheme_problem(pattern)
         if problem is not None:
             raise ConfigError(cfg_path, f"{key}.paths[{n}]", problem)
-    inputs = _inputs(cfg_path, root, key, s.format, patterns) if list_files else {}
+    inputs = _inputs(cfg_path, root, key, s.format, patterns, names) if list_files else {}
     read_options = s.read_options or {}
     for file_format in sorted({i.format for i in inputs.values()}):
         try:  # the format's options model, keyed on the format name
@@ -432,7 +458,7 @@ def _source(
         objective=s.objective,
         adapter=s.adapter,
         split=s.split,
-        inputs=tuple(inputs[k] for k in sorted(inputs)),
+        inputs=tuple(sorted(inputs.values(), key=lambda i: (i.rel, i.rel_b64 or ""))),
         patterns=tuple(patterns),
         adapter_options=adapter_options,
         read_options=read_options,

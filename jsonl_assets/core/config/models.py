@@ -7,7 +7,6 @@ Cross-file checks (globs, dirs, formats per file, objective fit) are in `loading
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Annotated, Any, Final, Literal, Union
 
@@ -15,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model,
 
 from jsonl_assets.core.adapters import ADAPTERS
 from jsonl_assets.core.config.cron import cron_problem
+from jsonl_assets.core.file_names import os_path
 from jsonl_assets.core.readers import READERS
 from jsonl_assets.core.rules.spec_vocabulary import SPLITS
 from jsonl_assets.core.rules.vocabulary import is_iso_datetime
@@ -31,7 +31,7 @@ Text = Annotated[str, Field(pattern=r"\S")]  # a non-empty string
 
 
 def _os_path(value: str) -> str:
-    """A string the OS can take as a path: no NUL byte, and encodable as a file name (the
+    """A string the OS can take as a path: no NUL byte, and encodable as UTF-8 (the
     problems no file system check could report later, only a crash)."""
     problem = os_path_problem(value)
     if problem is not None:
@@ -44,7 +44,7 @@ def os_path_problem(value: str) -> str | None:
     if "\0" in value:
         return "must not contain a NUL byte (no path can hold one)"
     try:
-        os.fsencode(value)
+        os_path(value)  # its UTF-8 bytes, whatever the locale (core/file_names.py)
     except UnicodeEncodeError:
         return "cannot be encoded as a file name"
     return None

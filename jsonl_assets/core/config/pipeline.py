@@ -72,7 +72,7 @@ class SourceConfig:
     adapter: str
     split: str
     inputs: tuple[SourceInput, ...]
-    patterns: tuple[str, ...]
+    patterns: tuple[str, ...]  # a local glob as the OS takes it (`file_names.shown` shows it)
     adapter_options: Mapping[str, Any] = field(default_factory=dict)
     read_options: Mapping[str, Any] = field(default_factory=dict)
     format: str | None = None

@@ -2,9 +2,10 @@
 
 `expand_glob` matches what `glob.glob(pattern, recursive=True)` matches (the same `*`, `?`,
 `[...]`, `**` and hidden-name rules), but a `**` enters each real directory (device, inode)
-once: a symlink loop, or many links to one folder, cannot make it walk 2^40 paths. Names are
-`str` as `os.fsdecode` gives them, so a file name that is not UTF-8 is matched and passed on
-(with surrogate escapes, `os.fsencode` gives its bytes back).
+once: a symlink loop, or many links to one folder, cannot make it walk 2^40 paths. Patterns
+and names are OS-level `str` (a config glob goes through `file_names.os_path` first), so a
+file name that is not UTF-8 is matched and passed on (with surrogate escapes, `os.fsencode`
+gives its bytes back).
 """
 
 from __future__ import annotations

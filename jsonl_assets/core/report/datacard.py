@@ -13,12 +13,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from jsonl_assets.core.config import PipelineConfig, SourceConfig
+from jsonl_assets.core.file_names import shown
 from jsonl_assets.core.readers import infer_format
 from jsonl_assets.core.report.licences import LicenceCounts, licences_by_source
 from jsonl_assets.core.report.record_measures import DEFINITIONS
 from jsonl_assets.core.rules.rate_checks import RateCount, RateLimits, evaluate_accounting
 from jsonl_assets.core.rules.reject_reasons import RATES, THRESHOLD_KEYS
 from jsonl_assets.core.rules.spec_vocabulary import SCHEMA_VERSION, SPLITS
+from jsonl_assets.core.store.url import is_url
 
 NOT_STATED: Final = "not stated"
 AT_REPORT: Final = "config at report time"
@@ -181,6 +183,11 @@ def _configured(cfg: PipelineConfig, name: str) -> SourceConfig | None:
     return next((s for s in cfg.sources if s.name == name), None)
 
 
+def _pattern(pattern: str) -> str:
+    """A source glob as the config wrote it (a local one's bytes shown as UTF-8)."""
+    return pattern if is_url(pattern) else shown(pattern)
+
+
 def _formats(source: SourceConfig | None, names: list[str]) -> str:
     """The readers of the files read: the source's `format`, else their extensions'."""
     if source is not None and source.format:
@@ -213,7 +220,7 @@ def _processing(cfg: PipelineConfig, data: dict[str, Any]) -> list[str]:
             read = f", read options {dict(s.read_options)}" if s.read_options else ""
             setting = (
                 f"format {_formats(s, names)}; patterns "
-                f"{', '.join(f'`{p}`' for p in s.patterns)}{read} ({AT_REPORT})"
+                f"{', '.join(f'`{_pattern(p)}`' for p in s.patterns)}{read} ({AT_REPORT})"
             )
         lines.append(f"   - `{entry['name']}`: {len(names)} file(s) read; {setting}")
     lines.append("2. **Adapters.** Each raw record is mapped to the spec's record shape:")

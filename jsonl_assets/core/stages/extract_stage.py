@@ -46,7 +46,8 @@ CODE_VERSION = "20"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # marker records its extraction settings (partition_gate); 20: text: UTF-16/32 undecodable
 # bytes reject their chunk, a cut gzip/zstd file's cut line is corrupt_file; encoding names
 # canonical; unsupported_value details name the text a double would be written as; UTF-16/32
-# text without a BOM refused
+# text without a BOM refused; a file's name is the path its glob matched (a symlinked folder
+# is not resolved), its bytes shown as UTF-8 whatever the locale (file_names)
 MARKER = "extracted.json"
 
 

@@ -1,0 +1,43 @@
+"""File names, the same whatever the locale.
+
+One model: a file name is the bytes on disk. A path or glob of the config is UTF-8 text, so
+its bytes are its UTF-8 encoding (`os_path` turns it, once, into the `str` the OS functions
+take). A name written to an output is those bytes decoded as UTF-8; a name whose bytes are
+not UTF-8 is shown with each invalid byte as `\\xNN`, and `file_b64` holds the base64 of its
+bytes (`file_name`). Reading, stat and globbing use the OS-level `str` (`os.fsdecode` of the
+bytes): the locale's file system encoding decides only how Python spells the bytes inside
+the process, never which file a config names nor how an output names it.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+
+
+def os_path(text: str) -> str:
+    """A config path or glob (UTF-8 text) as the OS-level `str` naming its UTF-8 bytes.
+
+    A surrogate escape (`\\udc80`-`\\udcff`, as `os.fsdecode` writes a byte that is not UTF-8)
+    stands for that byte. Raises UnicodeEncodeError for any other lone surrogate (no bytes
+    stand for it)."""
+    return os.fsdecode(text.encode("utf-8", "surrogateescape"))
+
+
+def file_name(name: str) -> tuple[str, str | None]:
+    """An OS-level name (as `os` functions give it) as outputs show it, and its `file_b64`.
+
+    A name whose bytes are valid UTF-8 is shown as it is, with no `file_b64`. A name whose
+    bytes are not is shown with each invalid byte as `\\xNN`, and `file_b64` holds the base64
+    of the name's bytes: lossless, and never ambiguous, since only such names carry it.
+    """
+    raw = os.fsencode(name)
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "backslashreplace"), base64.b64encode(raw).decode("ascii")
+
+
+def shown(name: str) -> str:
+    """An OS-level path as messages and reports show it (`file_name`'s text)."""
+    return file_name(name)[0]
