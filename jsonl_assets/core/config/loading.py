@@ -60,6 +60,7 @@ from jsonl_assets.core.store.url import (
     store_glob,
 )
 from jsonl_assets.core.traces import file_name
+from jsonl_assets.core.verify.defaults import defaults_errors
 from jsonl_assets.core.verify.toolsets import toolset_errors
 
 CONFIG_ENV_VAR: Final = "JSONL_ASSETS_CONFIG"
@@ -127,7 +128,7 @@ def parse_config(data: Any, cfg_path: Path, *, list_files: bool = True) -> Pipel
         for objective in OBJECTIVES
         if getattr(per_objective, objective) is not None
     }
-    toolsets = _parse_toolsets(cfg_path, doc.toolsets)
+    toolsets = _parse_toolsets(cfg_path, doc.toolsets, data.get("defaults"))
     quality = _parse_quality(cfg_path, "quality", doc.quality, DEFAULT_POLICY, None)
     sources = tuple(
         _source(cfg_path, root, i, entry, data["sources"][i], quality, list_files)
@@ -296,15 +297,15 @@ def _resolved(cfg_path: Path, key: str, path: Path) -> Path:
         raise ConfigError(cfg_path, key, f"{path}: cannot be resolved ({exc})") from None
 
 
-def _parse_toolsets(cfg_path: Path, value: Any) -> tuple[Mapping[str, Any], ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
+def _parse_toolsets(cfg_path: Path, value: Any, defaults: Any) -> tuple[Mapping[str, Any], ...]:
+    """`toolsets`, and `defaults` beside them, as the package verifier checks them in
+    metadata.json (B1-B7, A13/A14): refused here rather than after the build."""
+    if value is not None and not isinstance(value, list):
         raise ConfigError(cfg_path, "toolsets", "must be a list of spec toolsets")
-    errors = toolset_errors(value)  # the package verifier's B1-B7 errors
+    errors = toolset_errors(value or []) or defaults_errors(defaults, value or [])
     if errors:
         raise ConfigError(cfg_path, *errors[0])
-    return tuple(value)
+    return tuple(value or ())
 
 
 def _parse_quality(

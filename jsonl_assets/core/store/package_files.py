@@ -166,7 +166,8 @@ def _snapshot_candidates(package: Path, folder: str, prefix: str) -> list[tuple[
     return [
         (f"data/{folder}/{e.name}" + "/" * e.is_dir, e)
         for e in sorted(store_for(package).list(package / "data" / folder), key=lambda e: e.name)
-        if not _is_partial(e) and not (shard.fullmatch(e.name) and not e.is_dir and not e.is_symlink)
+        if not _is_partial(e)
+        and not (shard.fullmatch(e.name) and not e.is_dir and not e.is_symlink)
     ]
 
 
