@@ -117,10 +117,15 @@ def listed_once() -> Iterator[None]:
 
 def store_glob(pattern: str) -> dict[str, FileStat]:
     """The objects a URL glob matches (`s3://bucket/raw/**/*.jsonl`): URL -> the listing's
-    stat, sorted by URL (the scope's listing inside `listed_once`)."""
+    stat, sorted by URL (the scope's listing inside `listed_once`). `OSError` when the store
+    cannot be asked (the client's own errors, named, as well)."""
     if _listings and pattern in _listings[-1]:
         return _listings[-1][pattern]
-    found = store_for(pattern).glob(pattern)  # type: ignore[attr-defined]
+    store: Any = store_for(pattern)
+    try:
+        found = store.glob(pattern)
+    except store.client_errors() as exc:  # an unreachable endpoint, refused credentials
+        raise OSError(f"cannot list the objects ({type(exc).__name__}: {exc})") from exc
     listed = {url: found[url] for url in sorted(found)}
     if _listings:
         _listings[-1][pattern] = listed

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from jsonl_assets.core.config import CONFIG_ENV_VAR, ConfigError, load_config
+from jsonl_assets.core.store import base
 from jsonl_assets.defs.definitions import build_defs
 from jsonl_assets.defs.schedules import DEFAULT_CRON, configured_automation
 from jsonl_assets.defs.sensors import evaluate_sources
@@ -60,3 +61,36 @@ def test_a_nul_in_a_dir_leaves_the_code_location_and_sensor_working(
     assert isinstance(defs.get_schedule_def("package_rebuild"), dg.ScheduleDefinition)
     tick = evaluate_sources(None)
     assert tick.skip_reason is not None and "output.dir" in str(tick.skip_reason)
+
+
+def test_an_unreachable_object_store_is_a_config_error_and_the_code_location_loads(
+    sample_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore's EndpointConnectionError is no OSError: it escaped config loading (a
+    traceback from `build`, a code location that failed to load). Nothing listens on
+    127.0.0.1:9; no request leaves the machine."""
+    for key, value in {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_MAX_ATTEMPTS": "1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delitem(base._stores, "s3", raising=False)  # a store of another endpoint
+    config = _with(sample_project, "sources[0].paths[0]", "s3://bucket/raw/*.jsonl")
+    try:
+        with pytest.raises(ConfigError) as info:
+            load_config(config)
+        assert info.value.key == "sources[0].paths[0]", info.value
+        assert "EndpointConnectionError" in info.value.message
+        assert "http://127.0.0.1:9/" in info.value.message
+        monkeypatch.setenv(CONFIG_ENV_VAR, str(config))
+        defs = build_defs()
+        assert isinstance(defs.get_schedule_def("package_rebuild"), dg.ScheduleDefinition)
+        tick = evaluate_sources(None)
+        assert tick.skip_reason is not None and "sources[0].paths[0]" in str(tick.skip_reason)
+    finally:
+        base._stores.pop("s3", None)  # made with this test's environment
