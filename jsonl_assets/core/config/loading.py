@@ -51,6 +51,7 @@ from jsonl_assets.core.rules.quality_policy import (
     parse_policy,
 )
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
+from jsonl_assets.core.store.base import local_path
 from jsonl_assets.core.store.url import (
     StoreURL,
     is_url,
@@ -251,7 +252,7 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
             "output.max_records_per_shard",
             "set max_records_per_shard, max_bytes_per_shard or both",
         )
-    for name in ("dir", "quarantine_dir"):
+    for name in ("dir", "quarantine_dir", "work_dir"):
         problem = scheme_problem(getattr(o, name))
         if problem is not None:
             raise ConfigError(cfg_path, f"output.{name}", problem)
@@ -262,7 +263,9 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
     dirs = {
         name: location(getattr(o, name))
         if is_url(getattr(o, name))
-        else _resolved(cfg_path, f"output.{name}", root / os.path.expanduser(getattr(o, name)))
+        else _resolved(
+            cfg_path, f"output.{name}", root / os.path.expanduser(local_path(getattr(o, name)))
+        )
         for name in ("dir", "work_dir", "quarantine_dir")
     }
     try:  # object-storage locations cannot hold a local dir nor lie in one
@@ -404,17 +407,18 @@ def _source(
         where = "options" if raw.get("options") is not None and "option" in str(exc) else "adapter"
         raise ConfigError(cfg_path, f"{key}.{where}", str(exc)) from None
     # `~` means the home dir here as in a shell: `output.dir: ~` must meet the home-dir check.
-    patterns = [os.path.expanduser(p) for p in ([s.paths] if isinstance(s.paths, str) else s.paths)]
+    given = [s.paths] if isinstance(s.paths, str) else s.paths
+    for n, pattern in enumerate(given):
+        problem = scheme_problem(pattern)
+        if problem is not None:
+            raise ConfigError(cfg_path, f"{key}.paths[{n}]", problem)
+    patterns = [os.path.expanduser(local_path(p)) for p in given]  # file:///x is /x
     if not patterns:
         raise ConfigError(
             cfg_path,
             f"{key}.paths",
             "must be a glob or a non-empty list of globs (relative to the config file)",
         )
-    for n, pattern in enumerate(patterns):
-        problem = scheme_problem(pattern)
-        if problem is not None:
-            raise ConfigError(cfg_path, f"{key}.paths[{n}]", problem)
     inputs = _inputs(cfg_path, root, key, s.format, patterns) if list_files else {}
     read_options = s.read_options or {}
     for file_format in sorted({i.format for i in inputs.values()}):

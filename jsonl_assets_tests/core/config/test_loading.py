@@ -94,3 +94,31 @@ def test_an_unreachable_object_store_is_a_config_error_and_the_code_location_loa
         assert tick.skip_reason is not None and "sources[0].paths[0]" in str(tick.skip_reason)
     finally:
         base._stores.pop("s3", None)  # made with this test's environment
+
+
+def test_a_file_url_is_the_local_path_it_names(sample_project: Path, tmp_path: Path) -> None:
+    """`output.dir: file:///abs/elsewhere` was joined to the config's folder (a package built
+    silently into `<config dir>/file:/abs/elsewhere`); a source glob likewise."""
+    data = yaml.safe_load(sample_project.read_text())
+    raw = sample_project.parent / "raw"
+    first = data["sources"][0]["paths"][0]
+    data["sources"][0]["paths"] = [f"file://{raw.parent}/{first}"]
+    for name in ("dir", "work_dir", "quarantine_dir"):
+        data["output"][name] = f"file://{tmp_path}/out/{name}"
+    sample_project.write_text(yaml.safe_dump(data, sort_keys=False))
+    cfg = load_config(sample_project)
+    assert cfg.output.dir == tmp_path / "out" / "dir"
+    assert cfg.output.work_dir == tmp_path / "out" / "work_dir"
+    assert cfg.output.quarantine_dir == tmp_path / "out" / "quarantine_dir"
+    assert cfg.sources[0].patterns == (f"{raw.parent}/{first}",)
+    assert cfg.sources[0].inputs and all(i.path.is_file() for i in cfg.sources[0].inputs)
+
+
+@pytest.mark.parametrize("key", ["output.dir", "output.work_dir", "sources[0].paths[0]"])
+def test_a_file_url_with_a_host_or_a_relative_path_is_a_config_error(
+    sample_project: Path, key: str
+) -> None:
+    config = _with(sample_project, key, "file://raw/x")
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    assert info.value.key == key and "absolute local path" in info.value.message, info.value
