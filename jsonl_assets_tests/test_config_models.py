@@ -104,6 +104,35 @@ def test_an_impossible_created_at_is_a_config_error(tmp_path: Path, when: str) -
     assert info.value.key == "dataset.created_at" and "ISO-8601" in info.value.message
 
 
+@pytest.mark.parametrize(
+    ("source", "key"),
+    [
+        ({"content_type": "doc\n"}, "sources[0].content_type"),
+        ({"name": "notes\n"}, "sources[0].name"),
+    ],
+)
+def test_a_trailing_newline_does_not_pass_a_name_pattern(
+    tmp_path: Path, source: dict[str, str], key: str
+) -> None:
+    """`re.match` with `$` accepted "doc\\n": the newline reached shard names, the ledger and
+    record ids."""
+    path = _config(tmp_path, adapter="chat", **source)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == key and "must match" in info.value.message, info.value
+
+
+def test_a_created_at_with_a_trailing_newline_is_a_config_error(tmp_path: Path) -> None:
+    path = _config(tmp_path, adapter="chat")
+    text = path.read_text()
+    path.write_text(
+        text.replace("dataset:\n", 'dataset:\n  created_at: "2024-02-29T23:59:59Z\\n"\n')
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == "dataset.created_at" and "ISO-8601" in info.value.message
+
+
 def test_a_real_created_at_loads(tmp_path: Path) -> None:
     path = _config(tmp_path, adapter="chat")
     text = path.read_text()

@@ -76,6 +76,23 @@ CASES = [
     ),
     # Recursive alias: would make a self-containing list.
     (_meta("loop: &l [*l]"), "sources[0].metadata.loop[0]", "alias"),
+    # Explicit tags on text their constructor cannot read (IndexError/KeyError before).
+    (_meta("x: !!int"), "sources[0].metadata.x", "not an integer"),
+    (_meta("x: !!int '-'"), "sources[0].metadata.x", "not an integer"),
+    (_meta("x: !!int '+'"), "sources[0].metadata.x", "not an integer"),
+    (_meta("x: !!int '_'"), "sources[0].metadata.x", "not an integer"),
+    (_meta("x: !!float ''"), "sources[0].metadata.x", "not a number"),
+    (_meta("x: !!float"), "sources[0].metadata.x", "not a number"),
+    (_meta("x: !!bool 'maybe'"), "sources[0].metadata.x", "not a boolean"),
+    (_meta("x: !!bool maybe"), "sources[0].metadata.x", "not a boolean"),
+    # !!null made null of any text, silently.
+    (_meta("x: !!null 'abc'"), "sources[0].metadata.x", "!!null takes no value"),
+    # Two merge keys in one mapping: the first one's values were dropped silently.
+    (
+        HEAD + "    <<: {license: mit}\n    <<: {license: cc0}\n",
+        "sources[0].<<",
+        "duplicate merge key",
+    ),
 ]
 
 
@@ -101,6 +118,49 @@ def test_billion_laughs_is_refused_quickly(tmp_path: Path) -> None:
         load_config(path)
     assert info.value.key.startswith("sources[0].metadata")
     assert "aliases add more than 100000 values" in info.value.message
+
+
+def test_explicit_null_and_bool_tags_on_their_own_words_still_load(tmp_path: Path) -> None:
+    block = "a: !!null\nb: !!null ''\nc: ~\nd: !!null null\ne: !!bool 'TRUE'\nf: !!int '7'\n"
+    cfg = load_config(_project(tmp_path, _meta(block)))
+    assert cfg.sources[0].metadata == {
+        "a": None,
+        "b": None,
+        "c": None,
+        "d": None,
+        "e": True,
+        "f": 7,
+    }
+
+
+def test_deep_nesting_is_refused_before_libyaml_composes_it(tmp_path: Path) -> None:
+    """30,000 nested `[` (60 KB): libyaml's composer recursed in C and the process died of a
+    stack overflow (SIGSEGV) before the depth check; a subprocess, so a crash fails the test."""
+    path = _project(tmp_path, HEAD + "defaults: " + "[" * 30_000 + "]" * 30_000 + "\n")
+    code = (
+        "import sys\nfrom jsonl_assets.core.config import ConfigError, load_config\n"
+        "try:\n    load_config(sys.argv[1])\nexcept ConfigError as e:\n"
+        "    print(e.key.split('[')[0], '|', e.message)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "defaults | nested deeper than 100 levels", run.stdout
+
+
+def test_one_long_string_aliased_many_times_is_refused(tmp_path: Path) -> None:
+    """1 MB written once and aliased 99,000 times: under the file cap and the 100,000-value
+    alias cap, ~99 GB once expanded (the build serialises the config): refused by bytes."""
+    text = HEAD + 'defaults:\n  big: &b "' + "a" * 1_000_000 + '"\n  x: ['
+    path = _project(tmp_path, text + ", ".join(["*b"] * 99_000) + "]\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key.startswith("defaults.x[")
+    assert "aliases expanded, pass 8 MiB" in info.value.message
+    # A few aliases of a long string are fine.
+    cfg = load_config(_project(tmp_path / "ok", text + "*b, *b, *b]\n"))
+    assert cfg.defaults is not None and len(cfg.defaults["x"]) == 3
 
 
 def test_many_values_written_out_are_not_an_alias_bomb_and_a_huge_config_is_refused_at_once(

@@ -8,6 +8,12 @@ plain scalar that YAML 1.1 silently turns into something else (`no` -> false, `1
 `0755` -> 493) is a `(key, message)` problem. Merge keys (`<<`) and aliases are allowed; an
 alias loop, or aliases that add more than `MAX_EXPANDED_NODES` values once expanded, are
 refused (billion laughs).
+
+Before anything is composed, one pass over the parser's events (libyaml's parser keeps its own
+stack; its composer recurses in C and overflows the stack on 30,000 nested `[`) refuses
+nesting deeper than `MAX_DEPTH` and a document whose text, with every alias expanded, passes
+`MAX_EXPANDED_BYTES` (one long string aliased many times: few values, gigabytes once the build
+serialises the config for its fingerprint and metadata.json).
 """
 
 from __future__ import annotations
@@ -24,12 +30,16 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 MAX_CONFIG_BYTES: Final = 2 << 20
 MAX_EXPANDED_NODES: Final = 100_000
 MAX_DEPTH: Final = 100
+# The document's scalars (keys and values) with every alias expanded, in characters: a config
+# is at most MAX_CONFIG_BYTES written out, aliases may repeat it a few times over.
+MAX_EXPANDED_BYTES: Final = 8 << 20
 
 _T = "tag:yaml.org,2002:"
 _INT_MIN: Final = -(1 << 63)
 _INT_MAX: Final = (1 << 64) - 1  # orjson writes unsigned 64-bit integers too
-_BOOL_WORDS = re.compile(r"^(true|false)$", re.IGNORECASE)
-_LEADING_ZERO = re.compile(r"^[-+]?0[0-9_]+$")
+_BOOL_WORDS = re.compile(r"true|false", re.IGNORECASE)
+_NULL_WORDS: Final = ("", "~", "null", "Null", "NULL")  # what YAML reads as null
+_LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+")
 
 
 class YamlProblem(Exception):
@@ -44,6 +54,7 @@ class YamlProblem(Exception):
 def load_strict(text: str) -> Any:
     """The document as plain JSON values; `YamlProblem` for a value JSON cannot hold,
     `yaml.YAMLError` for text that is not YAML."""
+    _check_events(text)
     loader = _Loader(text)
     try:
         try:
@@ -67,60 +78,124 @@ def _join(parent: str, key: str) -> str:
     return f"{parent}.{key}" if parent else key
 
 
+class _Open:
+    """A collection whose end event has not come yet."""
+
+    __slots__ = ("anchor", "is_map", "key", "n", "name", "start")
+
+    def __init__(self, key: str, is_map: bool, anchor: str | None, start: tuple[int, int]) -> None:
+        self.key, self.is_map, self.anchor, self.start = key, is_map, anchor, start
+        self.n = 0  # events of children seen (a mapping: keys and values alternate)
+        self.name = ""  # a mapping: the last key's text
+
+
+def _check_events(text: str) -> None:
+    """Depth and expanded size from the parser's events alone (no recursion anywhere)."""
+    loader = _Loader(text)
+    stack: list[_Open] = []
+    # anchor -> (values, characters) of its node with aliases expanded, once it has ended
+    anchors: dict[str, tuple[int, int]] = {}
+    values = chars = written = 0  # so far: expanded values, their characters, values written
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                done = stack.pop()
+                if done.anchor is not None:
+                    anchors[done.anchor] = (values - done.start[0], chars - done.start[1])
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue
+            key = _child_key(stack[-1]) if stack else ""
+            if stack:
+                parent = stack[-1]
+                if parent.is_map and parent.n % 2 == 0:
+                    scalar = isinstance(event, yaml.ScalarEvent)
+                    parent.name = event.value if scalar else "?"
+                parent.n += 1
+            if len(stack) > MAX_DEPTH:
+                raise YamlProblem(key, f"nested deeper than {MAX_DEPTH} levels")
+            if isinstance(event, yaml.AliasEvent):  # an unknown or open anchor: the composer's
+                added = anchors.get(event.anchor, (0, 0))
+                values, chars = values + added[0], chars + added[1]
+            else:
+                written += 1
+                values += 1
+                if isinstance(event, yaml.ScalarEvent):
+                    chars += len(event.value) + 1
+                    if event.anchor is not None:
+                        anchors[event.anchor] = (1, len(event.value) + 1)
+                else:
+                    is_map = isinstance(event, yaml.MappingStartEvent)
+                    stack.append(_Open(key, is_map, event.anchor, (values - 1, chars)))
+            # What aliases add beyond the values written out: only that outgrows the file.
+            if values - written > MAX_EXPANDED_NODES:
+                raise YamlProblem(
+                    key,
+                    f"aliases add more than {MAX_EXPANDED_NODES} values once expanded (a YAML "
+                    "bomb?); use fewer nested aliases",
+                )
+            if chars > MAX_EXPANDED_BYTES:
+                raise YamlProblem(
+                    key,
+                    f"the config's values, aliases expanded, pass {MAX_EXPANDED_BYTES >> 20} MiB "
+                    "(one long string aliased many times?); alias less",
+                )
+    finally:
+        loader.dispose()
+
+
+def _child_key(parent: _Open) -> str:
+    """Dotted key of the node the next event of `parent` starts."""
+    if not parent.is_map:
+        return f"{parent.key}[{parent.n}]"
+    return parent.key if parent.n % 2 == 0 else _join(parent.key, parent.name)
+
+
 class _Checker:
+    """Checks each node of the composed document once (sizes and depth: `_check_events`)."""
+
     def __init__(self, loader: Any) -> None:
         self.loader = loader
-        self.sizes: dict[int, int] = {}  # expanded size of each node already checked
+        self.done: set[int] = set()  # nodes already checked
         self.open: set[int] = set()  # nodes being checked (an alias to one is a loop)
-        self.distinct = 0  # nodes checked, each once: the values written out
 
-    def check(self, node: Node, key: str, depth: int) -> int:
-        """Check `node` (at dotted `key`); return its size with every alias expanded."""
-        done = self.sizes.get(id(node))
-        if done is not None:
-            return done
+    def check(self, node: Node, key: str, depth: int) -> None:
+        """Check `node` (at dotted `key`)."""
+        if id(node) in self.done:
+            return
         if id(node) in self.open:
             raise YamlProblem(key, "an alias refers to the node that contains it (a loop)")
-        if depth > MAX_DEPTH:
+        if depth > MAX_DEPTH:  # merges nest deeper than their events
             raise YamlProblem(key, f"nested deeper than {MAX_DEPTH} levels")
         self.open.add(id(node))
-        self.distinct += 1
         if isinstance(node, ScalarNode):
             _check_scalar(self.loader, node, key)
-            size = 1
         elif isinstance(node, SequenceNode):
-            size = self._sequence(node, key, depth)
+            if node.tag != _T + "seq":
+                raise YamlProblem(key, _tag_message(node.tag))
+            for i, item in enumerate(node.value):
+                self.check(item, f"{key}[{i}]", depth + 1)
         elif isinstance(node, MappingNode):
-            size = self._mapping(node, key, depth)
+            self._mapping(node, key, depth)
         else:  # pragma: no cover - the composer makes only these three
             raise YamlProblem(key, f"unexpected YAML node {type(node).__name__}")
         self.open.discard(id(node))
-        # What aliases add: the expanded size beyond the values written out (a lower bound
-        # below the root, exact at the root); only that can grow past the file's size.
-        if size - self.distinct > MAX_EXPANDED_NODES:
-            raise YamlProblem(
-                key,
-                f"aliases add more than {MAX_EXPANDED_NODES} values once expanded (a YAML "
-                "bomb?); use fewer nested aliases",
-            )
-        self.sizes[id(node)] = size
-        return size
+        self.done.add(id(node))
 
-    def _sequence(self, node: SequenceNode, key: str, depth: int) -> int:
-        if node.tag != _T + "seq":
-            raise YamlProblem(key, _tag_message(node.tag))
-        return 1 + sum(
-            self.check(item, f"{key}[{i}]", depth + 1) for i, item in enumerate(node.value)
-        )
-
-    def _mapping(self, node: MappingNode, key: str, depth: int) -> int:
+    def _mapping(self, node: MappingNode, key: str, depth: int) -> None:
         if node.tag != _T + "map":
             raise YamlProblem(key, _tag_message(node.tag))
-        size = 1
         seen: set[str] = set()
         for key_node, value_node in node.value:
             if key_node.tag == _T + "merge":
-                size += self._merge(value_node, key, depth)
+                if "<<" in seen:  # PyYAML would keep only the last merge's values
+                    raise YamlProblem(
+                        _join(key, "<<"),
+                        "duplicate merge key; merge several mappings with `<<: [*a, *b]`",
+                    )
+                seen.add("<<")
+                self._merge(value_node, key, depth)
                 continue
             if not isinstance(key_node, ScalarNode) or key_node.tag not in (
                 _T + "str",
@@ -137,39 +212,42 @@ class _Checker:
             if name in seen:
                 raise YamlProblem(sub, "duplicate key (YAML would keep only the last one)")
             seen.add(name)
-            size += self.check(value_node, sub, depth + 1)
-        return size
+            self.check(value_node, sub, depth + 1)
 
-    def _merge(self, value: Node, key: str, depth: int) -> int:
+    def _merge(self, value: Node, key: str, depth: int) -> None:
         """`<<: *a` or `<<: [*a, *b]`: each merged node must be a mapping."""
         merged = value.value if isinstance(value, SequenceNode) else [value]
-        size = 0
         for item in merged:
             if not isinstance(item, MappingNode):
                 raise YamlProblem(_join(key, "<<"), "a merge key takes a mapping or a list of them")
-            size += self.check(item, key, depth + 1)
-        return size
+            self.check(item, key, depth + 1)
 
 
 def _check_scalar(loader: Any, node: ScalarNode, key: str) -> None:
     tag, text, plain = node.tag, node.value, not node.style  # None, or "" from libyaml
-    if tag == _T + "str" or tag == _T + "null":
+    if tag == _T + "str":
+        return
+    if tag == _T + "null":
+        if text not in _NULL_WORDS:  # the constructor makes null of any text
+            raise YamlProblem(key, f"!!null takes no value, got {text!r}")
         return
     if tag == _T + "bool":
-        if plain and not _BOOL_WORDS.match(text):
+        if _BOOL_WORDS.fullmatch(text):
+            return
+        if plain and text.lower() in loader.bool_values:
             raise YamlProblem(
                 key,
                 f"YAML 1.1 reads {text!r} as a boolean; write true or false, "
                 f"or quote it for the string ('{text}')",
             )
-        return
+        raise YamlProblem(key, f"not a boolean: {text!r} (write true or false)")
     if tag == _T + "int":
-        if plain and (":" in text or _LEADING_ZERO.match(text)):
+        if plain and (":" in text or _LEADING_ZERO.fullmatch(text)):
             kind = "a base-60 number" if ":" in text else "an octal number"
             raise YamlProblem(key, f"YAML 1.1 reads {text!r} as {kind}; quote it ('{text}')")
         try:
             value = loader.construct_yaml_int(node)
-        except ValueError as exc:
+        except (ValueError, IndexError) as exc:  # IndexError: '', '-', '_' under !!int
             raise YamlProblem(key, f"not an integer: {text!r}") from exc
         if not _INT_MIN <= value <= _INT_MAX:
             raise YamlProblem(
@@ -181,7 +259,7 @@ def _check_scalar(loader: Any, node: ScalarNode, key: str) -> None:
             raise YamlProblem(key, f"YAML 1.1 reads {text!r} as a base-60 number; quote it")
         try:
             value = loader.construct_yaml_float(node)
-        except ValueError as exc:
+        except (ValueError, IndexError) as exc:  # IndexError: '' under !!float
             raise YamlProblem(key, f"not a number: {text!r}") from exc
         if math.isnan(value):
             raise YamlProblem(key, f"{text} is NaN, which JSON cannot hold")

@@ -53,6 +53,7 @@ from jsonl_assets.core.rules.quality_policy import (
     parse_policy,
 )
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
+from jsonl_assets.core.store.base import local_path
 from jsonl_assets.core.store.url import (
     StoreURL,
     is_url,
@@ -61,6 +62,7 @@ from jsonl_assets.core.store.url import (
     scheme_problem,
     store_glob,
 )
+from jsonl_assets.core.verify.defaults import defaults_errors
 from jsonl_assets.core.verify.toolsets import toolset_errors
 
 CONFIG_ENV_VAR: Final = "JSONL_ASSETS_CONFIG"
@@ -128,7 +130,7 @@ def parse_config(data: Any, cfg_path: Path, *, list_files: bool = True) -> Pipel
         for objective in OBJECTIVES
         if getattr(per_objective, objective) is not None
     }
-    toolsets = _parse_toolsets(cfg_path, doc.toolsets)
+    toolsets = _parse_toolsets(cfg_path, doc.toolsets, data.get("defaults"))
     quality = _parse_quality(cfg_path, "quality", doc.quality, DEFAULT_POLICY, None)
     names: dict[Path, tuple[str, str | None]] = {}  # shared: a file has one name per config
     sources = tuple(
@@ -252,7 +254,7 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
             "output.max_records_per_shard",
             "set max_records_per_shard, max_bytes_per_shard or both",
         )
-    for name in ("dir", "quarantine_dir"):
+    for name in ("dir", "quarantine_dir", "work_dir"):
         problem = scheme_problem(getattr(o, name))
         if problem is not None:
             raise ConfigError(cfg_path, f"output.{name}", problem)
@@ -264,7 +266,9 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
         name: location(getattr(o, name))
         if is_url(getattr(o, name))
         else _resolved(
-            cfg_path, f"output.{name}", root / os.path.expanduser(os_path(getattr(o, name)))
+            cfg_path,
+            f"output.{name}",
+            root / os.path.expanduser(os_path(local_path(getattr(o, name)))),
         )
         for name in ("dir", "work_dir", "quarantine_dir")
     }
@@ -300,15 +304,15 @@ def _resolved(cfg_path: Path, key: str, path: Path) -> Path:
         raise ConfigError(cfg_path, key, f"{path}: cannot be resolved ({exc})") from None
 
 
-def _parse_toolsets(cfg_path: Path, value: Any) -> tuple[Mapping[str, Any], ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
+def _parse_toolsets(cfg_path: Path, value: Any, defaults: Any) -> tuple[Mapping[str, Any], ...]:
+    """`toolsets`, and `defaults` beside them, as the package verifier checks them in
+    metadata.json (B1-B7, A13/A14): refused here rather than after the build."""
+    if value is not None and not isinstance(value, list):
         raise ConfigError(cfg_path, "toolsets", "must be a list of spec toolsets")
-    errors = toolset_errors(value)  # the package verifier's B1-B7 errors
+    errors = toolset_errors(value or []) or defaults_errors(defaults, value or [])
     if errors:
         raise ConfigError(cfg_path, *errors[0])
-    return tuple(value)
+    return tuple(value or ())
 
 
 def _parse_quality(
@@ -425,21 +429,20 @@ def _source(
         where = "options" if raw.get("options") is not None and "option" in str(exc) else "adapter"
         raise ConfigError(cfg_path, f"{key}.{where}", str(exc)) from None
     # `~` means the home dir here as in a shell: `output.dir: ~` must meet the home-dir check.
-    # A local glob is turned into the OS-level `str` of its UTF-8 bytes (core/file_names.py).
-    patterns = [
-        p if is_url(p) else os.path.expanduser(os_path(p))
-        for p in ([s.paths] if isinstance(s.paths, str) else s.paths)
-    ]
+    given = [s.paths] if isinstance(s.paths, str) else s.paths
+    for n, pattern in enumerate(given):
+        problem = scheme_problem(pattern)
+        if problem is not None:
+            raise ConfigError(cfg_path, f"{key}.paths[{n}]", problem)
+    # A local glob (`file:///x` is `/x`) is turned into the OS-level `str` of its UTF-8 bytes
+    # (core/file_names.py).
+    patterns = [p if is_url(p) else os.path.expanduser(os_path(local_path(p))) for p in given]
     if not patterns:
         raise ConfigError(
             cfg_path,
             f"{key}.paths",
             "must be a glob or a non-empty list of globs (relative to the config file)",
         )
-    for n, pattern in enumerate(patterns):
-        problem = scheme_problem(pattern)
-        if problem is not None:
-            raise ConfigError(cfg_path, f"{key}.paths[{n}]", problem)
     inputs = _inputs(cfg_path, root, key, s.format, patterns, names) if list_files else {}
     read_options = s.read_options or {}
     for file_format in sorted({i.format for i in inputs.values()}):

@@ -71,7 +71,7 @@ class Dataset(Model):
     @field_validator("created_at")
     @classmethod
     def _iso(cls, value: str | None) -> str | None:
-        if value is not None and not (ISO_DATETIME.match(value) and is_iso_datetime(value)):
+        if value is not None and not (ISO_DATETIME.fullmatch(value) and is_iso_datetime(value)):
             raise ValueError(
                 f"must be an ISO-8601 date-time like 2025-03-01T12:00:00Z, got {value!r}"
             )
@@ -168,14 +168,14 @@ class SourceFields(Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not NAME_RE.match(value):
+        if not NAME_RE.fullmatch(value):
             raise ValueError(f"must match {NAME_RE.pattern}, got {value!r}")
         return value
 
     @field_validator("content_type")
     @classmethod
     def _content_type(cls, value: str | None) -> str | None:
-        if value is not None and not CONTENT_TYPE_RE.match(value):
+        if value is not None and not CONTENT_TYPE_RE.fullmatch(value):
             raise ValueError(
                 f"must match {CONTENT_TYPE_RE.pattern} (it becomes part of shard names)"
             )

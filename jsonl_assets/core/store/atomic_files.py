@@ -26,7 +26,7 @@ def partial_path(final: Path) -> Path:
 
 
 def is_partial_name(name: str) -> bool:
-    return bool(_PARTIAL.match(name))
+    return bool(_PARTIAL.fullmatch(name))
 
 
 def fsync_dir(folder: Path) -> None:

@@ -192,6 +192,13 @@ def url_scheme(path_or_url: StorePath) -> str:
     return head.lower() if sep and head.isalnum() and len(head) > 1 else ""
 
 
+def local_path(path_or_url: StorePath) -> str:
+    """The local path a `file://` URL names (`file:///data/raw` -> `/data/raw`, taken as
+    written: no %-decoding, like a plain path); any other text as it is."""
+    text = os.fspath(path_or_url)
+    return text.split("://", 1)[1] if url_scheme(text) == "file" else text
+
+
 _stores: dict[str, Store] = {}
 _found: list[bool] = []
 

@@ -114,6 +114,11 @@ class GCSStore(ObjectStore):
 
     SCHEMES: ClassVar[tuple[str, ...]] = ("gs", "gcs")
     SCHEME = "gs"
+    CLIENT_ERRORS = (
+        "gcsfs.retry:HttpError",
+        "google.auth.exceptions:GoogleAuthError",
+        "aiohttp:ClientError",
+    )
 
     def make_fs(self) -> Any:
         # gcsfs.core's plain client: gcsfs's default one probes each bucket's type over gRPC.

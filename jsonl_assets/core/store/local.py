@@ -34,6 +34,7 @@ from jsonl_assets.core.store.base import (
     committed,
     copy_file_in,
     ensure_version,
+    local_path,
 )
 
 COPY_CHUNK: Final = 4 << 20
@@ -95,8 +96,7 @@ def _stat(st: os.stat_result) -> FileStat:
 
 
 def _path(path: StorePath) -> Path:
-    text = os.fspath(path)
-    return Path(text[len("file://") :] if text.startswith("file://") else text)
+    return Path(local_path(path))
 
 
 class LocalStore:

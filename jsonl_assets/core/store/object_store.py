@@ -9,6 +9,7 @@ lists, stats and removes through botocore.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import os
@@ -132,6 +133,18 @@ class ObjectStore:
     POLARS_READS: bool = False
     PART_BYTES: int = 8 << 20  # bytes a part of an upload holds before it is sent
     CUT_AT: tuple[str, ...] = ()  # where the client cuts a key (a version query)
+    # `module:Class` of the client library's own errors (an unreachable endpoint, refused
+    # credentials) that are not OSError: `client_errors` imports them when asked
+    CLIENT_ERRORS: tuple[str, ...] = ()
+
+    def client_errors(self) -> tuple[type[Exception], ...]:
+        """The client library's error classes (`CLIENT_ERRORS`) that are installed."""
+        found = []
+        for name in self.CLIENT_ERRORS:
+            module, _, attr = name.partition(":")
+            with contextlib.suppress(ImportError, AttributeError):
+                found.append(getattr(importlib.import_module(module), attr))
+        return tuple(found)
 
     def __init__(self) -> None:
         self._fs: Any = None

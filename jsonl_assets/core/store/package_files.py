@@ -140,7 +140,7 @@ def foreign_files(package: Path, work_dir: Path) -> list[str]:
             for sub in sorted(store.list(package / name), key=lambda e: e.name):
                 if _is_partial(sub):
                     continue
-                folder = SNAPSHOT_FOLDER.match(sub.name)
+                folder = SNAPSHOT_FOLDER.fullmatch(sub.name)
                 if folder and sub.is_dir and not sub.is_symlink:
                     candidates.extend(_snapshot_candidates(package, sub.name, folder["prefix"]))
                     continue
@@ -166,7 +166,8 @@ def _snapshot_candidates(package: Path, folder: str, prefix: str) -> list[tuple[
     return [
         (f"data/{folder}/{e.name}" + "/" * e.is_dir, e)
         for e in sorted(store_for(package).list(package / "data" / folder), key=lambda e: e.name)
-        if not _is_partial(e) and not (shard.match(e.name) and not e.is_dir and not e.is_symlink)
+        if not _is_partial(e)
+        and not (shard.fullmatch(e.name) and not e.is_dir and not e.is_symlink)
     ]
 
 

@@ -13,7 +13,14 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from jsonl_assets.core.store.base import FileStat, backends, read_bytes, store_for, url_scheme
+from jsonl_assets.core.store.base import (
+    FileStat,
+    backends,
+    local_path,
+    read_bytes,
+    store_for,
+    url_scheme,
+)
 
 
 def is_url(text: str | os.PathLike[str]) -> bool:
@@ -25,6 +32,11 @@ def scheme_problem(text: str | os.PathLike[str]) -> str | None:
     """Why the URL `text` names no store here (a scheme no backend serves), or None."""
     scheme = url_scheme(text)
     known = backends()
+    if scheme == "file" and not local_path(text).startswith("/"):
+        return (
+            f"{os.fspath(text)!r}: a file:// URL names an absolute local path "
+            "(file:///data/raw); write a plain path for one relative to the config"
+        )
     if scheme in ("", "file") or scheme in known:
         return None
     supported = ", ".join(f"{s}://" for s in sorted(known) if s)
@@ -117,10 +129,15 @@ def listed_once() -> Iterator[None]:
 
 def store_glob(pattern: str) -> dict[str, FileStat]:
     """The objects a URL glob matches (`s3://bucket/raw/**/*.jsonl`): URL -> the listing's
-    stat, sorted by URL (the scope's listing inside `listed_once`)."""
+    stat, sorted by URL (the scope's listing inside `listed_once`). `OSError` when the store
+    cannot be asked (the client's own errors, named, as well)."""
     if _listings and pattern in _listings[-1]:
         return _listings[-1][pattern]
-    found = store_for(pattern).glob(pattern)  # type: ignore[attr-defined]
+    store: Any = store_for(pattern)
+    try:
+        found = store.glob(pattern)
+    except store.client_errors() as exc:  # an unreachable endpoint, refused credentials
+        raise OSError(f"cannot list the objects ({type(exc).__name__}: {exc})") from exc
     listed = {url: found[url] for url in sorted(found)}
     if _listings:
         _listings[-1][pattern] = listed
@@ -140,7 +157,8 @@ def missing_bucket(url: str | os.PathLike[str]) -> str | None:
 
 
 def location(text: str | os.PathLike[str]) -> Any:
-    """A configured location: a `StoreURL` for a URL, else a `pathlib.Path`."""
+    """A configured location: a `StoreURL` for a URL, else a `pathlib.Path` (of the path a
+    `file://` URL names)."""
     from pathlib import Path
 
-    return StoreURL(os.fspath(text)) if is_url(text) else Path(text)
+    return StoreURL(os.fspath(text)) if is_url(text) else Path(local_path(text))

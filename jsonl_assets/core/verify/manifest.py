@@ -1,4 +1,4 @@
-"""metadata.json itself: A1-A12, A14 and A15 (A13 needs the toolsets; see `package`).
+"""metadata.json itself: A1-A12 and A15 (A13/A14 need the toolsets: `defaults`).
 
 metadata.json larger than `max_metadata_bytes`, or not a regular file inside the package,
 is A1; so is an object that repeats a key, or a number orjson does not read with its value
@@ -10,7 +10,7 @@ other than `train` is a warning.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -88,7 +88,7 @@ def load_manifest(
 
 
 def check_manifest(meta: dict[str, Any], sink: Sink) -> None:
-    """A2-A12 and A15 (A13/A14 need the toolsets; see check_defaults)."""
+    """A2-A12 and A15 (A13/A14 need the toolsets; see `defaults`)."""
     err = sink.meta_error
     warn = sink.meta_warning
     version = meta.get("schema_version")
@@ -169,19 +169,3 @@ def _unknown_keys(
     for key in obj:
         if key not in known:
             warn("A11", f"{where}.{key}: unknown key")
-
-
-def check_defaults(meta: dict[str, Any], toolsets: Mapping[str, Any], sink: Sink) -> str | None:
-    """A14; return the default toolset id when it is a string."""
-    defaults = meta.get("defaults")
-    if type(defaults) is not dict or "toolset_id" not in defaults:
-        return None
-    toolset_id = defaults["toolset_id"]
-    if type(toolset_id) is not str:
-        sink.error("A14", METADATA_FILE, None, "defaults.toolset_id: must be a string")
-        return None
-    if toolset_id not in toolsets:
-        sink.error(
-            "A14", METADATA_FILE, None, f"defaults.toolset_id: unknown toolset {show(toolset_id)}"
-        )
-    return toolset_id

@@ -20,13 +20,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from jsonl_assets.core.rules import ERROR, Problem, RecordContext, content_problems
+from jsonl_assets.core.rules import RecordContext
 from jsonl_assets.core.rules.schemas import SchemaIndex
 from jsonl_assets.core.rules.walk_state import Problems
 from jsonl_assets.core.store.url import location
 from jsonl_assets.core.verify.asset_index import check_asset_index
+from jsonl_assets.core.verify.defaults import default_toolset as default_toolset_of
+from jsonl_assets.core.verify.defaults import system_problems
 from jsonl_assets.core.verify.files import check_files
-from jsonl_assets.core.verify.manifest import check_defaults, check_manifest, load_manifest
+from jsonl_assets.core.verify.manifest import check_manifest, load_manifest
 from jsonl_assets.core.verify.report import METADATA_FILE, Sink, VerifyReport, show
 from jsonl_assets.core.verify.shards import DEFAULT_LIMITS
 from jsonl_assets.core.verify.toolsets import Report, check_toolsets
@@ -58,7 +60,12 @@ def verify_package(
         return VerifyReport(sink.findings, sink.errors, sink.warnings, 0, 0, sink.omitted)
     check_manifest(meta, sink)
     toolsets, schemas = check_toolsets(meta.get("toolsets"), _metadata_report(sink))
-    default_toolset = check_defaults(meta, toolsets, sink)
+    defaults = meta.get("defaults")
+    default_toolset = default_toolset_of(
+        defaults,
+        toolsets,
+        lambda rule, severity, message: sink.add(rule, severity, METADATA_FILE, None, message),
+    )
     assets = check_asset_index(package_dir, meta, sink, limits)
     asset_ids = frozenset(assets) if assets is not None else None
     base = RecordContext(
@@ -67,18 +74,13 @@ def verify_package(
         asset_ids=asset_ids,
         tool_schemas=SchemaIndex(schemas),  # read once for all files
     )
-    defaults = meta.get("defaults")
-    if type(defaults) is dict and "system" in defaults:
-        try:
-            problems = content_problems(defaults["system"], "defaults.system", base)
-        except RecursionError:
-            problems = [Problem("D1", ERROR, "defaults.system is nested too deeply to check")]
-        for problem in problems:
-            message = f"{problem.message} ({problem.rule})"
-            sink.add("A13", problem.severity, METADATA_FILE, None, message)
-        if isinstance(problems, Problems):  # those the walk only counted
-            for (_, severity), count in problems.omitted.items():
-                sink.count("A13", severity, METADATA_FILE, count)
+    problems = system_problems(defaults, base)
+    for problem in problems:
+        message = f"{problem.message} ({problem.rule})"
+        sink.add("A13", problem.severity, METADATA_FILE, None, message)
+    if isinstance(problems, Problems):  # those the walk only counted
+        for (_, severity), count in problems.omitted.items():
+            sink.count("A13", severity, METADATA_FILE, count)
 
     refs: set[str] | None = set() if assets is not None else None
     tally = check_files(

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from jsonl_assets.core.config import CONFIG_ENV_VAR, ConfigError, load_config
+from jsonl_assets.core.store import base
 from jsonl_assets.defs.definitions import build_defs
 from jsonl_assets.defs.schedules import DEFAULT_CRON, configured_automation
 from jsonl_assets.defs.sensors import evaluate_sources
@@ -60,3 +61,64 @@ def test_a_nul_in_a_dir_leaves_the_code_location_and_sensor_working(
     assert isinstance(defs.get_schedule_def("package_rebuild"), dg.ScheduleDefinition)
     tick = evaluate_sources(None)
     assert tick.skip_reason is not None and "output.dir" in str(tick.skip_reason)
+
+
+def test_an_unreachable_object_store_is_a_config_error_and_the_code_location_loads(
+    sample_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore's EndpointConnectionError is no OSError: it escaped config loading (a
+    traceback from `build`, a code location that failed to load). Nothing listens on
+    127.0.0.1:9; no request leaves the machine."""
+    for key, value in {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_MAX_ATTEMPTS": "1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delitem(base._stores, "s3", raising=False)  # a store of another endpoint
+    config = _with(sample_project, "sources[0].paths[0]", "s3://bucket/raw/*.jsonl")
+    try:
+        with pytest.raises(ConfigError) as info:
+            load_config(config)
+        assert info.value.key == "sources[0].paths[0]", info.value
+        assert "EndpointConnectionError" in info.value.message
+        assert "http://127.0.0.1:9/" in info.value.message
+        monkeypatch.setenv(CONFIG_ENV_VAR, str(config))
+        defs = build_defs()
+        assert isinstance(defs.get_schedule_def("package_rebuild"), dg.ScheduleDefinition)
+        tick = evaluate_sources(None)
+        assert tick.skip_reason is not None and "sources[0].paths[0]" in str(tick.skip_reason)
+    finally:
+        base._stores.pop("s3", None)  # made with this test's environment
+
+
+def test_a_file_url_is_the_local_path_it_names(sample_project: Path, tmp_path: Path) -> None:
+    """`output.dir: file:///abs/elsewhere` was joined to the config's folder (a package built
+    silently into `<config dir>/file:/abs/elsewhere`); a source glob likewise."""
+    data = yaml.safe_load(sample_project.read_text())
+    raw = sample_project.parent / "raw"
+    first = data["sources"][0]["paths"][0]
+    data["sources"][0]["paths"] = [f"file://{raw.parent}/{first}"]
+    for name in ("dir", "work_dir", "quarantine_dir"):
+        data["output"][name] = f"file://{tmp_path}/out/{name}"
+    sample_project.write_text(yaml.safe_dump(data, sort_keys=False))
+    cfg = load_config(sample_project)
+    assert cfg.output.dir == tmp_path / "out" / "dir"
+    assert cfg.output.work_dir == tmp_path / "out" / "work_dir"
+    assert cfg.output.quarantine_dir == tmp_path / "out" / "quarantine_dir"
+    assert cfg.sources[0].patterns == (f"{raw.parent}/{first}",)
+    assert cfg.sources[0].inputs and all(i.path.is_file() for i in cfg.sources[0].inputs)
+
+
+@pytest.mark.parametrize("key", ["output.dir", "output.work_dir", "sources[0].paths[0]"])
+def test_a_file_url_with_a_host_or_a_relative_path_is_a_config_error(
+    sample_project: Path, key: str
+) -> None:
+    config = _with(sample_project, key, "file://raw/x")
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    assert info.value.key == key and "absolute local path" in info.value.message, info.value

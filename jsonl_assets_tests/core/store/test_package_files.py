@@ -38,3 +38,21 @@ def test_an_object_at_the_package_key_alone_is_no_foreign_file(
     store_for(package).publish(package, b"beside the package, not in it")
     store_for(package).publish(StoreURL(s3.url("pkg-other/x")), b"not in it either")
     check_package(package, tmp_path / "work")
+
+
+def test_names_with_a_trailing_newline_are_not_ours_by_shape(tmp_path: Path) -> None:
+    """`$` in a Python regex matches before a final newline: a shard name, a snapshot folder
+    or a `.partial` temporary with one must not pass as ours (fullmatch)."""
+    package = tmp_path / "pkg"
+    folder = package / "data" / "cpt-train-0123456789abcdef"
+    folder.mkdir(parents=True)
+    (folder / "cpt-train-00000.jsonl.zst\n").write_bytes(b"x")
+    (package / "data" / "cpt-train-0123456789abcdef\n").mkdir()
+    (package / ".x.partial\n").write_bytes(b"x")
+    with pytest.raises(ForeignFilesError) as raised:
+        check_package(package, tmp_path / "work")
+    assert raised.value.names == [
+        ".x.partial\n",
+        "data/cpt-train-0123456789abcdef/cpt-train-00000.jsonl.zst\n",
+        "data/cpt-train-0123456789abcdef\n/",
+    ]
