@@ -31,7 +31,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "19"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "20"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -43,7 +43,9 @@ CODE_VERSION = "19"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # 15: a Parquet file's name is never a glob pattern; 16: unread files; 17: CSV read in strict
 # mode (csv_bad_quote), rejected CSV rows keep their bytes; 18: CSV edges (a stray quote in a
 # row too large, a header too large, undecodable bytes localised to their row); 19: the
-# marker records its extraction settings (partition_gate)
+# marker records its extraction settings (partition_gate); 20: Parquet maps checked and
+# converted like other values (a repeated key is duplicate_key), durations that overflow and
+# dates Python cannot hold are unsupported_value, types polars cannot read unsupported_type
 MARKER = "extracted.json"
 
 
