@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
+import io
 import os
 import signal
 import sys
@@ -363,7 +364,16 @@ def _printable(text: str, limit: int = 2000) -> str:
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
+def _escape_what_the_console_cannot_show() -> None:
+    """A console whose encoding lacks a character (a Latin-1 locale, a dataset named in
+    Chinese) shows it as an escape instead of stopping the command."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _escape_what_the_console_cannot_show()
     parser = argparse.ArgumentParser(prog="jsonl-assets", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser(

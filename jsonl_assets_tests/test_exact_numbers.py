@@ -3,8 +3,9 @@ as `unsupported_value` naming the file, the position and the number; never alter
 
 Kept: integers in [-2**63, 2**64 - 1] and decimals that the nearest double gives back exactly
 (`0.1`, `1.5e300`, `1E5` written as `100000.0`). Quarantined: integers beyond 64 bits, decimals
-with more precision than a double, overflow (`1e400`) and underflow (`1e-400`), in JSONL,
-JSON arrays and Parquet (uint64 and Decimal columns)."""
+with more precision than a double, decimals the nearest double writes as another number (2**-30
+written out in full), overflow (`1e400`) and underflow (`1e-400`), in JSONL, JSON arrays and
+Parquet (uint64 and Decimal columns)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import orjson
 import polars as pl
 import pytest
 
+from jsonl_assets.core.readers.exact_numbers import number_problem
 from jsonl_assets_tests.conftest import write_config
 from jsonl_assets_tests.test_restart import run_cli_build
 from jsonl_assets_tests.values_helpers import (
@@ -46,6 +48,7 @@ ALTERED = [
     "-1e400",
     "1e-400",
     "1.2345678901234567891e-310",
+    "9.31322574615478515625E-10",  # 2**-30 exactly, but written 9.313225746154785e-10
 ]
 
 
@@ -82,6 +85,26 @@ def _check(config: Path, numbers: list[str], position: str) -> None:
             shown = re.search(r"the number (\S+) ", entry["detail"])
             assert shown and Decimal(shown.group(1)) == Decimal(number), entry
             assert "metadata.v" in entry["detail"], entry
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("9.31322574615478515625E-10", "9.313225746154785e-10"),  # 2**-30, held exactly
+        ("1180591620717411303424.0", "1.1805916207174113e+21"),  # 2**70, held exactly
+        ("0.1000000000000000000001", "0.1"),
+        ("1e-400", "0.0"),
+    ],
+)
+def test_a_refused_decimal_is_named_with_the_text_it_would_be_written_as(
+    text: str, written: str
+) -> None:
+    """Before: "has more precision than a double holds", false for 2**-30 and 2**70, which a
+    double holds exactly: what is true is that the shortest text written is another number."""
+    assert number_problem(text) == (
+        f"the number {text} would be written as {written} (the shortest text of the nearest "
+        "double), which is another decimal number"
+    )
 
 
 def test_jsonl_numbers_come_out_exactly_or_are_quarantined(tmp_path: Path) -> None:

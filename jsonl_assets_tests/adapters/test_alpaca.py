@@ -43,7 +43,7 @@ def test_instruction_with_and_without_input() -> None:
         b'{"messages":[{"role":"user","content":[{"type":"text"'
     )
     assert_valid(with_input)
-    for blank in ("", "  \n", None):
+    for blank in ("", None):
         raw = {
             "instruction": "Give three tips for staying healthy.",
             "input": blank,
@@ -74,6 +74,76 @@ def test_system_and_history_llama_factory_style() -> None:
         ("assistant", "9."),
     ]
     assert_valid(out)
+
+
+def test_whitespace_only_input_and_system_are_kept_as_given() -> None:
+    # Only "" and null are no input: whitespace-only text is a value the source gives, kept
+    # where a non-blank one goes (before: it vanished, with no trace).
+    raw = {"instruction": "Echo.", "input": "  \n", "output": "ok", "system": " \t"}
+    [out] = adapt(raw)
+    assert texts(out) == [("system", " \t"), ("user", "Echo.\n\n  \n"), ("assistant", "ok")]
+    assert_valid(out)
+    [inst] = adapt({"instruction": "Echo.", "instances": [{"input": "\t", "output": "ok"}]})
+    assert texts(inst) == [("user", "Echo.\n\n\t"), ("assistant", "ok")]
+    [no_system] = adapt({"instruction": "Echo.", "output": "ok", "system": ""})
+    assert texts(no_system) == [("user", "Echo."), ("assistant", "ok")]
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"output": "see instances"}, "output"),
+        ({"output": ""}, "output"),
+        ({"input": "TOP-LEVEL INPUT"}, "input"),
+        ({"input": " "}, "input"),
+    ],
+)
+def test_instances_beside_an_output_or_input_are_refused_not_dropped(
+    extra: dict[str, Any], field: str
+) -> None:
+    # Mapped as a plain record, every instance vanished; mapped by instances, the top-level
+    # output or input did. Neither is right: the record is ambiguous and is refused.
+    raw = {"instruction": "Translate", **extra, "instances": [{"input": "chat", "output": "cat"}]}
+    with pytest.raises(AdapterError) as err:
+        adapt(raw)
+    assert err.value.reason == "adapter:conflicting_fields"
+    assert "instances" in err.value.detail and field in err.value.detail
+
+
+def test_instances_beside_an_empty_input_or_a_null_output_are_mapped() -> None:
+    raw = {
+        "instruction": "T",
+        "input": "",
+        "output": None,
+        "instances": [{"input": "a", "output": "b"}],
+    }
+    [out] = adapt(raw)
+    assert texts(out) == [("user", "T\n\na"), ("assistant", "b")]
+    with pytest.raises(AdapterError) as err:
+        adapt({"instruction": "T", "input": 3, "instances": [{"input": "a", "output": "b"}]})
+    assert err.value.reason == "adapter:wrong_type" and "input" in err.value.detail
+
+
+def test_instance_keys_beyond_input_and_output_go_to_its_record_metadata() -> None:
+    raw = {
+        "instruction": "Classify.",
+        "metadata": {"lang": "en", "id": "task-1-a"},
+        "instances": [
+            {"id": "task-1-a", "input": "x", "output": "y", "explanation": "because"},
+            {"input": "z", "output": "w", "note": None},
+        ],
+    }
+    first, second = adapt(raw)
+    assert first.metadata == {"lang": "en", "id": "task-1-a", "explanation": "because"}
+    assert second.metadata == {"lang": "en", "id": "task-1-a"}
+    assert raw["metadata"] == {"lang": "en", "id": "task-1-a"}  # the input is not changed
+    [alone] = adapt({"instruction": "C", "instances": [{"input": "x", "output": "y", "k": [1]}]})
+    assert alone.metadata == {"k": [1]}
+    clash = {**raw, "instances": [{"id": "task-1-b", "input": "x", "output": "y"}]}
+    with pytest.raises(AdapterError) as err:
+        adapt(clash)
+    assert err.value.reason == "adapter:metadata_conflict"
+    assert "instances[0].id" in err.value.detail
 
 
 def test_seed_corpus_instances_variant(corpus: Path) -> None:

@@ -43,7 +43,11 @@ def _call_chat(arguments: str, result: str, tools: Any = None) -> dict[str, Any]
             "adapter:unsupported_value",
             "order_no: the number 123456789012345678901234567890 is an integer beyond 64 bits",
         ),
-        ('{"amount": 0.1000000000000000000001}', "adapter:unsupported_value", "would be 0.1"),
+        (
+            '{"amount": 0.1000000000000000000001}',
+            "adapter:unsupported_value",
+            "would be written as 0.1 ",
+        ),
         ('{"a": 1e400}', "adapter:unsupported_value", "beyond the range of a double"),
         ('{"x": 1, "x": 2}', "adapter:duplicate_key", "repeats the key 'x'"),
     ],

@@ -192,3 +192,24 @@ def test_resolved_options_are_complete() -> None:
     resolved = resolve_options("mapping", {"objective": "cpt", "document": "text"}, "cpt")
     assert resolved["objective"] == "cpt" and resolved["document"] == "text"
     assert resolved["user"] is None and resolved["grading"] is None
+
+
+@pytest.mark.parametrize(
+    ("objective", "options"),
+    [
+        ("sft", {"user": "q", "assistant": "a"}),
+        ("preference", {"prompt": "q", "chosen": "a", "rejected": "b"}),
+        ("rft", {"user": "q", "answer": "a"}),
+        ("cpt", {"document": "a"}),
+    ],
+)
+def test_the_record_own_metadata_object_is_kept(objective: str, options: dict[str, str]) -> None:
+    # It was dropped: every adapter keeps it (README: "A record's metadata keeps every value
+    # the record brought: its own metadata object first").
+    meta = {"lang": "en", "licence": "CC-BY-4.0"}
+    raw = {"q": "q", "a": "a", "b": "b", "metadata": meta}
+    out = adapt(raw, objective, **options)
+    assert out.metadata == meta
+    assert "metadata" not in out.record
+    # As elsewhere, only an object is the record's metadata (another value is a field).
+    assert adapt({**raw, "metadata": "x"}, objective, **options).metadata is None

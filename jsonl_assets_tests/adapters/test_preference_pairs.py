@@ -88,7 +88,78 @@ def test_ultrafeedback_style_full_conversations_repeat_the_prompt() -> None:
     assert_valid(out)
 
 
-def test_prompt_as_messages_and_candidates_as_continuations() -> None:
+def test_a_repeated_prompt_message_saying_more_is_kept_in_its_side() -> None:
+    # Stripped as a repeat of a prompt string, such a message lost its other keys (name,
+    # weight, annotations). Now, as with a prompt list (whose repeat must equal it whole), only
+    # a bare {"role": "user", "content": prompt} is stripped; anything more stays in its side.
+    answer = {"role": "assistant", "content": "A"}
+    cases = [
+        ({"name": "bob"}, {**msg("user", "hi"), "name": "bob"}),
+        (
+            {"weight": 0, "annotations": {"lang": "en"}},
+            {**msg("user", "hi"), "annotations": {"lang": "en", "weight": 0}},
+        ),
+    ]
+    for extra, expected in cases:
+        head = {"role": "user", "content": "hi", **extra}
+        for prompt in ("hi", [{"role": "user", "content": "hi"}]):
+            out = adapt({"prompt": prompt, "chosen": [head, answer], "rejected": "B"})
+            assert out.record["messages"] == [msg("user", "hi")]
+            assert out.record["candidates"][0]["messages"] == [expected, msg("assistant", "A")]
+            assert_valid(out)
+    # A bare repeat (content as a string or as one text part) is still stripped.
+    for content in ("hi", [{"type": "text", "text": "hi"}]):
+        bare = {"role": "user", "content": content}
+        out = adapt(
+            {
+                "prompt": "hi",
+                "chosen": [bare, answer],
+                "rejected": [bare, {**answer, "content": "B"}],
+            }
+        )
+        assert [c["messages"] for c in out.record["candidates"]] == [
+            [msg("assistant", "A")],
+            [msg("assistant", "B")],
+        ]
+
+
+def test_repeated_messages_are_equal_as_json_types_included() -> None:
+    # Python's == takes 1, 1.0 and True for one value: a context message was stripped from a
+    # side (or taken from the other side) whose value differed in type, which then vanished.
+    one = {"role": "user", "content": "q", "weight": 1}
+    true = {**one, "weight": True}
+    answer = {"role": "assistant", "content": "A"}
+    out = adapt(
+        {"prompt": [one], "chosen": [true, answer], "rejected": [one, answer | {"content": "B"}]}
+    )
+    assert out.record["candidates"][0]["messages"][0]["annotations"] == {"weight": True}
+    assert out.record["candidates"][1]["messages"] == [msg("assistant", "B")]
+    # No prompt: the context is the sides' common prefix, equal as JSON.
+    shared = [one, answer]
+    out = adapt({"chosen": [*shared, one, answer], "rejected": [*shared, true, answer]})
+    assert len(out.record["messages"]) == 2
+    sides = [c["messages"][0]["annotations"] for c in out.record["candidates"]]
+    assert sides == [{"weight": 1}, {"weight": True}]
+    assert type(sides[0]["weight"]) is int
+    with pytest.raises(AdapterError) as err:
+        adapt({"chosen": [one, answer], "rejected": [one | {"weight": 1.0}, answer]})
+    assert err.value.reason == "adapter:no_shared_context"
+    # Sides differing only in a value's type are not identical.
+    out = adapt(
+        {"prompt": "q", "chosen": [answer | {"weight": 1}], "rejected": [answer | {"weight": True}]}
+    )
+    assert [c["messages"][0]["annotations"] for c in out.record["candidates"]] == sides
+
+
+def test_a_whitespace_only_system_is_kept_as_given() -> None:
+    # It vanished (no message, no trace); the spec allows any text, and `chat` keeps a blank
+    # system message as written. Only "" (and null) count as no system prompt.
+    out = adapt({"prompt": "q", "chosen": "a", "rejected": "b", "system": "  \n"})
+    assert out.record["messages"] == [msg("system", "  \n"), msg("user", "q")]
+    assert_valid(out)
+    out = adapt({"prompt": "q", "chosen": "a", "rejected": "b", "system": ""})
+    assert out.record["messages"] == [msg("user", "q")]
+
     prompt = [
         {"role": "system", "content": "You are a terse assistant."},
         {"role": "user", "content": "Capital of Australia?"},

@@ -133,3 +133,12 @@ def test_option_validation() -> None:
         resolve_options("prompt_response", {"answer_field": "a"}, "sft")
     with pytest.raises(ValueError, match="cannot produce 'preference'"):
         resolve_options("prompt_response", None, "preference")
+
+
+def test_whitespace_only_system_and_context_are_kept_as_given() -> None:
+    # Both vanished (no message, no trace); only "" and null count as absent.
+    out = adapt({"prompt": "q", "response": "a", "system": " ", "context": "\n\t"})
+    assert texts(out) == [("system", " "), ("user", "q\n\n\n\t"), ("assistant", "a")]
+    assert_valid(out)
+    out = adapt({"prompt": "q", "response": "a", "system": "", "context": ""})
+    assert texts(out) == [("user", "q"), ("assistant", "a")]

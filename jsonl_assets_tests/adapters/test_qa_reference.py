@@ -129,10 +129,12 @@ def test_numeric_answers_are_written_as_the_number_written(text: str, number: fl
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("0.30000000000000000001", "it would be 0.3"),
+        ("0.30000000000000000001", "would be written as 0.3 "),
         ("123456789012345678901234567890", "integer beyond 64 bits"),
         ("18446744073709551616", "integer beyond 64 bits"),
-        ("1e-400", "it would be 0.0"),
+        ("1e-400", "would be written as 0.0 "),
+        # 2**70: a double holds it exactly, but its shortest text is another number
+        ("1180591620717411303424", "would be written as 1.1805916207174113e+21 "),
     ],
 )
 def test_numeric_answers_no_number_holds_are_adapter_unsupported_value(
@@ -156,6 +158,8 @@ def test_numeric_answers_no_number_holds_are_adapter_unsupported_value(
             fn()
         assert err.value.reason == "adapter:unsupported_value"
         assert text in err.value.detail and needle in err.value.detail, err.value.detail
+        # Before: 2**70 was "an integer beyond 64 bits that a double does not hold" (false)
+        assert "does not hold" not in err.value.detail, err.value.detail
     assert known_rate("adapter:unsupported_value") == ADAPTER_REJECT_RATE
 
 

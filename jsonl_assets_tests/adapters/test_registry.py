@@ -101,3 +101,34 @@ def test_option_errors() -> None:
         resolve_options("text", ["text_field"], "cpt")  # type: ignore[arg-type]
     # null for an option whose default is null is fine
     assert resolve_options("chat", {"toolset_id": None}, "sft")["toolset_id"] is None
+
+
+# A minimal raw record, options and objective per adapter.
+MINIMAL: dict[str, tuple[dict[str, object], dict[str, object], str]] = {
+    "native": ({"messages": [{"role": "user", "content": "q"}]}, {}, "sft"),
+    "chat": ({"messages": [{"role": "user", "content": "q"}]}, {}, "sft"),
+    "sharegpt": ({"conversations": [{"from": "human", "value": "q"}]}, {}, "sft"),
+    "alpaca": ({"instruction": "q", "output": "a"}, {}, "sft"),
+    "prompt_response": ({"prompt": "q", "response": "a"}, {}, "sft"),
+    "preference_pairs": ({"prompt": "q", "chosen": "a", "rejected": "b"}, {}, "preference"),
+    "hh_rlhf": (
+        {"chosen": "\n\nHuman: q\n\nAssistant: a", "rejected": "\n\nHuman: q\n\nAssistant: b"},
+        {},
+        "preference",
+    ),
+    "qa_reference": ({"question": "q", "answer": "a"}, {}, "rft"),
+    "text": ({"text": "t"}, {}, "cpt"),
+    "mapping": ({"q": "q", "a": "a"}, {"objective": "sft", "user": "q", "assistant": "a"}, "sft"),
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_adapter_keeps_the_record_own_metadata_object(name: str) -> None:
+    # `mapping` dropped it; one table so that no adapter (a new one included) can.
+    assert set(MINIMAL) == set(ADAPTERS)
+    raw, options, objective = MINIMAL[name]
+    meta = {"lang": "en", "license": "CC-BY-4.0"}
+    made = list(
+        build_adapter(name, resolve_options(name, options, objective))({**raw, "metadata": meta})
+    )
+    assert made and all(a.metadata == meta for a in made)

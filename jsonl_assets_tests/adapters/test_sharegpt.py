@@ -244,7 +244,7 @@ def test_function_calls_no_parsed_value_holds_are_quarantined_observations_kept_
 
     for arguments, reason, needle in (
         ('{"account": 12345678901234567890123}', "unsupported_value", "arguments.account:"),
-        ('{"amount": 0.1000000000000000000001}', "unsupported_value", "would be 0.1"),
+        ('{"amount": 0.1000000000000000000001}', "unsupported_value", "would be written as 0.1 "),
         ('{"to": "A", "to": "B"}', "duplicate_key", "'to'"),
         ('"{\\"n\\": 1e400}"', "unsupported_value", "beyond the range"),  # arguments as text
     ):
@@ -302,3 +302,14 @@ def test_an_id_in_a_function_call_is_the_call_id_and_other_keys_are_kept() -> No
     with pytest.raises(AdapterError) as err:
         adapt(raw)
     assert err.value.reason == "adapter:wrong_type" and ".id" in err.value.detail
+
+
+def test_a_whitespace_only_system_is_kept_and_an_empty_one_is_none() -> None:
+    turns = [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]
+    out = adapt({"conversations": turns, "system": " \n"})
+    assert out.record["messages"][0] == {
+        "role": "system",
+        "content": [{"type": "text", "text": " \n"}],
+    }
+    out = adapt({"conversations": turns, "system": ""})
+    assert [m["role"] for m in out.record["messages"]] == ["user", "assistant"]

@@ -86,3 +86,17 @@ def test_option_validation() -> None:
         resolve_options("text", None, "sft")
     with pytest.raises(ValueError, match="unknown option 'chunk_size'"):
         resolve_options("text", {"chunk_size": 10}, "cpt")
+
+
+def test_a_whitespace_only_title_is_kept_as_given() -> None:
+    # It vanished (no part, no trace); only "" and null are no title.
+    out = adapt({"text": "body", "title": "\t"}, title_field="title")
+    assert out.record["messages"][0] == {
+        "role": "document",
+        "content": [{"type": "json", "data": {"title": "\t"}}],
+    }
+    assert_valid(out)
+    for none in ("", None):
+        assert (
+            len(adapt({"text": "body", "title": none}, title_field="title").record["messages"]) == 1
+        )

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import codecs
 import gzip
 import itertools
 import re
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jsonl_assets.core.readers import ReadLimits, SourceFile, read_source
+from jsonl_assets.core.readers import ReadLimits, SourceFile, read_source, resolve_options
 from jsonl_assets.core.readers.text import chunk_text, split_lines
 from jsonl_assets.core.traces import Rejection
 
@@ -36,10 +38,10 @@ def read(
     )
 
 
-def reassemble(items: list[Any]) -> bytes:
+def reassemble(items: list[Any], codec: str = "utf-8") -> bytes:
     """Accepted chunks' text and rejected chunks' raw bytes, in position order."""
     return b"".join(
-        i.raw if isinstance(i, Rejection) else i[1]["text"].encode("utf-8") for i in items
+        (i.raw or b"") if isinstance(i, Rejection) else i[1]["text"].encode(codec) for i in items
     )
 
 
@@ -204,8 +206,11 @@ def test_truncated_stream(tmp_path: Path, codec: str) -> None:
     items = list(read_source(SourceFile(path, "cut.txt"), "text", {}, ReadLimits(), tmp_path))
     last = items[-1]
     assert isinstance(last, Rejection) and last.reason == "corrupt_file"
+    assert all(type(i) is tuple for i in items[:-1])
     kept = reassemble(items[:-1])
-    assert len(kept) > len(data) // 4 and data.startswith(kept)
+    assert len(kept) > len(data) // 4 and kept.endswith(b"\n")
+    # the cut line is the rejection's raw, never a written chunk
+    assert last.raw and b"\n" not in last.raw and data.startswith(kept + last.raw)
     assert last.position == kept.count(b"\n") + 1
     document = list(
         read_source(
@@ -213,3 +218,130 @@ def test_truncated_stream(tmp_path: Path, codec: str) -> None:
         )
     )
     assert [(i.position, i.reason) for i in document] == [(1, "corrupt_file")]
+
+
+def _gzip_cut_after(written: bytes, rest: bytes) -> bytes:
+    """A gzip file cut short (a cut download) right after the content `written`."""
+    compressor = zlib.compressobj(wbits=31)
+    head = compressor.compress(written) + compressor.flush(zlib.Z_FULL_FLUSH)
+    whole = head + compressor.compress(rest) + compressor.flush()
+    assert gzip.decompress(whole) == written + rest
+    return head
+
+
+@pytest.mark.parametrize(
+    ("written", "kept", "cut"),
+    [
+        (b"alpha beta\n\ngamma delt", [(1, "alpha beta\n\n")], b"gamma delt"),
+        # the cut line's chunk keeps its complete lines; the cut piece goes
+        (b"one\ntwo\nthr", [(1, "one\ntwo\n")], b"thr"),
+        # cut inside a character: corrupt_file, not invalid_utf8
+        (b"ok\n\ncaf\xc3", [(1, "ok\n\n")], b"caf\xc3"),
+        # a long line: its earlier pieces are whole chunks (max_chars each), the last is cut
+        (b"x" * 45, [(1, "x" * 20), (1, "x" * 20)], b"x" * 5),
+        (b"", [], b""),
+    ],
+)
+def test_a_cut_gzip_file_never_writes_its_cut_line(
+    tmp_path: Path, written: bytes, kept: list[tuple[int, str]], cut: bytes
+) -> None:
+    """README, "Corrupt gzip members": every complete line before the cut is kept and the cut
+    line is `corrupt_file`. Before: the chunk holding the cut line was written, cut."""
+    path = tmp_path / "cut.txt"
+    path.write_bytes(_gzip_cut_after(written, b"a epsilon\n\nmore\n"))
+    items = list(
+        read_source(SourceFile(path, "cut.txt"), "text", {"max_chars": 20}, ReadLimits(), tmp_path)
+    )
+    assert [(i[0], i[1]["text"]) for i in items[:-1]] == kept
+    last = items[-1]
+    assert isinstance(last, Rejection) and last.reason == "corrupt_file"
+    assert last.raw == (cut or None) and not last.unread_rest
+    assert last.position == written.count(b"\n") + 1
+    assert reassemble(items) == written
+
+
+def test_a_gzip_file_cut_at_a_line_end_keeps_every_line(tmp_path: Path) -> None:
+    path = tmp_path / "cut.txt"
+    path.write_bytes(_gzip_cut_after(b"one\n\ntwo\n", b"three\n"))
+    items = list(read_source(SourceFile(path, "cut.txt"), "text", {}, ReadLimits(), tmp_path))
+    assert items[0] == (1, {"text": "one\n\ntwo\n"}, None)
+    assert [(i.position, i.reason, i.raw) for i in items[1:]] == [(4, "corrupt_file", None)]
+
+
+# A lone high surrogate code unit, a lone low one (in UTF-16-LE the bytes 80 dc, which
+# surrogateescape cannot give back), a file ending inside a character.
+BAD_UNITS = {"lone_high": 0xD800, "lone_low": 0xDC80, "odd_end": None}
+
+
+def _utf16_32(codec: str, bom: bytes, bad: str, tail: str) -> tuple[bytes, bytes]:
+    """(file, bytes after its BOM) with the unit `bad` between good paragraphs."""
+    good, after = "ab\n\n", "cd\nx\n"
+    unit = BAD_UNITS[bad]
+    if unit is None:
+        body = (good + after).encode(codec) + b"A"
+    else:
+        size = 2 if codec.startswith("utf-16") else 4
+        order = "little" if codec.endswith("le") else "big"
+        body = good.encode(codec) + unit.to_bytes(size, order) + after.encode(codec)
+    return bom + body + tail.encode(codec), body + tail.encode(codec)
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_UNITS))
+@pytest.mark.parametrize(
+    ("encoding", "codec", "bom"),
+    [
+        ("utf-16-le", "utf-16-le", b""),
+        ("UTF_16BE", "utf-16-be", b""),
+        ("utf-16", "utf-16-be", codecs.BOM_UTF16_BE),
+        ("utf-16", "utf-16-le", codecs.BOM_UTF16_LE),
+        ("utf-32", "utf-32-be", codecs.BOM_UTF32_BE),
+        ("utf-32-le", "utf-32-le", b""),
+    ],
+)
+def test_utf16_32_undecodable_units_reject_only_their_chunk(
+    tmp_path: Path, encoding: str, codec: str, bom: bytes, bad: str
+) -> None:
+    """Before: a lone surrogate unit or a file ending inside a character raised
+    UnicodeDecodeError, and the bytes 80 dc UnicodeEncodeError, failing the partition."""
+    data, body = _utf16_32(codec, bom, bad, "" if bad == "odd_end" else "\nend\n")
+    items = read(tmp_path, data, max_chars=6, encoding=encoding)
+    assert items[0] == (1, {"text": "ab\n\n"}, None)
+    rejected = [i for i in items if isinstance(i, Rejection)]
+    assert [(r.position, r.reason) for r in rejected] == [(3, "invalid_encoding")]
+    assert rejected[0].raw in body and rejected[0].raw_size == len(rejected[0].raw)
+    assert reassemble(items, codec) == body
+    if bad != "odd_end":  # the rest of the file is read
+        assert items[-1] == (6, {"text": "end\n"}, None)
+    (document,) = read(tmp_path, data, mode="document", encoding=encoding)
+    assert isinstance(document, Rejection) and document.reason == "invalid_encoding"
+    assert document.raw == body
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "UTF8", "utf_8_sig", "UTF-8-SIG", "utf-8-sig"])
+def test_every_spelling_of_utf8_rejects_the_files_bytes_as_invalid_utf8(
+    tmp_path: Path, encoding: str
+) -> None:
+    """Before: with `utf_8_sig` or `UTF-8-SIG` a rejected chunk's raw got a BOM the file does
+    not have, and the reason was invalid_encoding."""
+    assert resolve_options("text", {"encoding": encoding})["encoding"] in ("utf-8", "utf-8-sig")
+    for data in (b"ok\n\nbad \xff\n", b"\xef\xbb\xbfok\n\nbad \xff\n"):
+        items = read(tmp_path, data, max_chars=4, encoding=encoding)
+        rejected = [i for i in items if isinstance(i, Rejection)]
+        assert [(r.position, r.reason, r.raw) for r in rejected] == [(3, "invalid_utf8", b"\xff\n")]
+        assert "not valid utf-8 " in rejected[0].detail
+        (document,) = read(tmp_path, data, mode="document", encoding=encoding)
+        assert isinstance(document, Rejection) and document.reason == "invalid_utf8"
+        assert document.raw == data.removeprefix(codecs.BOM_UTF8)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "UTF-32"])
+def test_utf16_32_without_a_bom_is_refused_whole_never_read_in_the_machines_order(
+    tmp_path: Path, encoding: str
+) -> None:
+    """Python reads such a file in the machine's byte order: the same bytes would be other
+    text on another machine (big-endian `hello` read as little-endian is CJK)."""
+    data = "hello\nworld\n".encode(encoding.lower() + "-be")
+    items = read(tmp_path, data, encoding=encoding)
+    assert len(items) == 1 and isinstance(items[0], Rejection)
+    assert items[0].reason == "invalid_encoding" and items[0].position == 0
+    assert "without a byte-order mark" in items[0].detail and "-le or " in items[0].detail

@@ -23,6 +23,9 @@ list), which becomes a single text message with the role of its option (``prompt
 system, user, assistant (sft, rft) or system, user, document (cpt). A missing path ->
 ``adapter:missing_field`` naming the path. rft references are built like `qa_reference`'s
 (``grading`` exact_match | numeric | any_of, default exact_match; ``tolerance`` default 0).
+
+The raw record's own ``metadata`` object is the record's metadata, as with every adapter
+(``record_metadata``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from jsonl_assets.core.adapters.parts import (
     FieldPath,
     get_path,
     parse_path,
+    record_metadata,
     require_object,
     text_message,
     wrong_type,
@@ -158,6 +162,6 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
             record = {"messages": messages, "reference": reference}
         else:
             record = {"messages": messages}
-        return [Adapted(record)]
+        return [Adapted(record, metadata=record_metadata(raw))]
 
     return adapt_mapping

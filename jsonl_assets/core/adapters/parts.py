@@ -42,6 +42,9 @@ ANSWER_NOT_FOUND: Final = "adapter:answer_not_found"
 NOT_NUMERIC: Final = "adapter:not_numeric"
 EMPTY_TEXT: Final = "adapter:empty_text"
 NO_INSTANCES: Final = "adapter:no_instances"
+# Two fields of a record that each say what one piece of the record is (alpaca `output` and
+# `instances`): mapping either would drop the other.
+CONFLICTING_FIELDS: Final = "adapter:conflicting_fields"
 # A value the adapter would have to write altered: a number no JSON value holds exactly (in
 # JSON text held in a string, or a numeric answer), or JSON text whose object repeats a key.
 UNSUPPORTED_VALUE: Final = "adapter:unsupported_value"
@@ -66,6 +69,7 @@ REASON_CODES: Final = (
     NOT_NUMERIC,
     EMPTY_TEXT,
     NO_INSTANCES,
+    CONFLICTING_FIELDS,
     UNSUPPORTED_VALUE,
     DUPLICATE_KEY,
     ANNOTATION_CONFLICT,
@@ -133,6 +137,20 @@ def optional_str(obj: Mapping[str, Any], key: str | None, where: str = "") -> st
         return value
     label = f"{where}.{key}" if where else key
     raise wrong_type(label, "a string", value)
+
+
+def optional_text(obj: Mapping[str, Any], key: str | None, where: str = "") -> str | None:
+    """An optional text field (a system prompt, an input, a context, a title): ``obj[key]``
+    when it is a non-empty string, None when unset, absent, null or ``""`` (no text to keep);
+    other types -> ``adapter:wrong_type``. Whitespace-only text is text: it is returned as
+    given, never taken for absent, so no value the source gives vanishes."""
+    return optional_str(obj, key, where) or None
+
+
+def joined_text(first: str, extra: str | None) -> str:
+    """``first``, then a blank line and ``extra`` when there is one (alpaca ``input``, Dolly
+    ``context``): ``extra`` as given, whitespace-only too."""
+    return f"{first}\n\n{extra}" if extra else first
 
 
 FieldPath = tuple[tuple[str, int | None], ...]

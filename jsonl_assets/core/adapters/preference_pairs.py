@@ -7,10 +7,15 @@ a list of chat messages (``{"role", "content"}``, converted like the `chat` adap
 * chosen/rejected string -> one assistant message; list -> those messages;
 * chosen/rejected lists that repeat the prompt (UltraFeedback-style full conversations) have
   the repeated prefix stripped: the leading messages equal to the prompt list, or a leading
-  user message with the prompt string;
+  message that is exactly ``{"role": "user", "content": <the prompt string>}`` (content also
+  as one text part). Only messages that say nothing the context does not are stripped: a
+  repeated message with any other key (``name``, ``weight``, ``annotations``...), or one that
+  differs in a value's JSON type, stays in its side, converted like any message;
 * no prompt at all and chosen/rejected lists (full conversations): their longest common prefix
-  (leaving each side at least one message) is the context;
-* an optional ``system`` string -> a system message before the context.
+  (messages equal as JSON, types included; leaving each side at least one message) is the
+  context;
+* an optional ``system`` string -> a system message before the context, whitespace-only text
+  as given (``""`` counts as absent).
 
 Tool calls and results inside message lists are converted as in `chat` (calls in the context
 can be answered in a candidate), but no toolset is derived: give such sources a toolset through
@@ -25,10 +30,11 @@ stripping -> ``adapter:empty_candidate``; no prompt and nothing shared ->
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from pydantic import Field
 
+from jsonl_assets.core.adapters.annotations import same_json
 from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.chat import convert_messages, source_call_ids
 from jsonl_assets.core.adapters.parts import (
@@ -37,7 +43,7 @@ from jsonl_assets.core.adapters.parts import (
     NO_SHARED_CONTEXT,
     CallTracker,
     missing,
-    optional_str,
+    optional_text,
     record_metadata,
     require_object,
     text_message,
@@ -60,7 +66,7 @@ def preference_record(
     context: list[dict[str, Any]], chosen: list[dict[str, Any]], rejected: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """A preference record body; identical sides -> ``adapter:no_differing_turn``."""
-    if chosen == rejected:
+    if same_json(chosen, rejected):
         raise AdapterError(NO_DIFFERING_TURN, "chosen and rejected are identical")
     return {
         "messages": context,
@@ -68,17 +74,31 @@ def preference_record(
     }
 
 
+_PROMPT_KEYS: Final = frozenset({"role", "content"})
+
+
 def _is_prompt_message(msg: Any, prompt: str) -> bool:
-    if type(msg) is not dict or msg.get("role") != "user":
+    """Whether ``msg`` repeats a prompt string and nothing else: exactly a role ``user`` and
+    the prompt as content (a string or one text part). A message with any other key is not
+    the prompt's repetition (stripping it would drop that key), as with a prompt list, whose
+    repetition must equal it whole."""
+    if type(msg) is not dict or msg.keys() != _PROMPT_KEYS or msg["role"] != "user":
         return False
-    content = msg.get("content")
-    return content == prompt or content == [{"type": "text", "text": prompt}]
+    content = msg["content"]
+    return same_json(content, prompt) or same_json(content, [{"type": "text", "text": prompt}])
+
+
+def _repeats(side: list[Any], prefix: list[Any]) -> bool:
+    """Whether ``side`` starts with the messages of ``prefix``, equal as JSON (types
+    included: ``1``, ``1.0`` and ``true`` differ, so no value is stripped for another)."""
+    n = len(prefix)
+    return len(side) >= n and all(same_json(a, b) for a, b in zip(side, prefix, strict=False))
 
 
 def _common_prefix(a: list[Any], b: list[Any]) -> int:
     limit = min(len(a), len(b)) - 1
     k = 0
-    while k < limit and a[k] == b[k]:
+    while k < limit and same_json(a[k], b[k]):
         k += 1
     return k
 
@@ -127,7 +147,7 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
             context = convert_messages(prompt_raw, prompt_field, tracker)
             n = len(prompt_raw)
             for field, side in ((chosen_field, chosen_raw), (rejected_field, rejected_raw)):
-                if type(side) is list and n and side[:n] == prompt_raw:
+                if type(side) is list and n and _repeats(side, prompt_raw):
                     strip[field] = n
         else:
             raise wrong_type(prompt_field, "a string or an array of messages", prompt_raw)
@@ -146,8 +166,8 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
                     )
             sides.append(msgs)
 
-        system = optional_str(raw, system_field)
-        if system and not system.isspace():
+        system = optional_text(raw, system_field)
+        if system is not None:
             context.insert(0, text_message("system", system))
         record = preference_record(context, sides[0], sides[1])
         return [Adapted(record, metadata=record_metadata(raw))]

@@ -8,9 +8,10 @@ neither is set, the pair is detected per record, first match wins, among
 and a record with none of them -> ``adapter:missing_field`` listing the accepted pairs.
 
 ``context_field`` (default: ``context`` when the record has it, as in Databricks Dolly) is
-appended to the user turn after a blank line when it has text. ``system_field`` (default:
-``system`` when present) becomes a leading system message when it has text. Context and
-system are optional by nature, so a record without them is fine.
+appended to the user turn after a blank line when it is a non-empty string. ``system_field``
+(default: ``system`` when present) becomes a leading system message when it is a non-empty
+string. Whitespace-only text is kept as given in both (``""`` and null count as absent).
+Context and system are optional by nature, so a record without them is fine.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from pydantic import Field
 from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.parts import (
     MISSING_FIELD,
-    optional_str,
+    joined_text,
+    optional_text,
     record_metadata,
     require_object,
     require_str,
@@ -77,12 +79,10 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
             pkey, rkey = prompt_field, response_field
         prompt = require_str(raw, pkey)
         response = require_str(raw, rkey)
-        context = optional_str(raw, context_field)
-        if context and not context.isspace():
-            prompt = f"{prompt}\n\n{context}"
+        prompt = joined_text(prompt, optional_text(raw, context_field))
         messages: list[dict[str, Any]] = []
-        system = optional_str(raw, system_field)
-        if system and not system.isspace():
+        system = optional_text(raw, system_field)
+        if system is not None:
             messages.append(text_message("system", system))
         messages.append(text_message("user", prompt))
         messages.append(text_message("assistant", response))

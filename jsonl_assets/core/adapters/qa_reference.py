@@ -76,8 +76,8 @@ _GROUPED: Final = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?
 def parse_number(text: str, where: str) -> int | float:
     """The number answer text writes, exactly: thousands commas removed (a comma elsewhere, a
     decimal comma say, is no number); an int when integral and within 64 bits, else a float
-    when a double holds it exactly. Not a finite number -> ``adapter:not_numeric``; a number
-    neither holds -> ``adapter:unsupported_value``."""
+    when its double is written as the same number (exact_numbers.decimal_problem). Not a
+    finite number -> ``adapter:not_numeric``; any other -> ``adapter:unsupported_value``."""
     cleaned = text.strip()
     if "," in cleaned and _GROUPED.fullmatch(cleaned):
         cleaned = cleaned.replace(",", "")
@@ -96,10 +96,7 @@ def parse_number(text: str, where: str) -> int | float:
     if why is None:
         return double
     if value == value.to_integral_value():
-        why = (
-            "the number is an integer beyond 64 bits that a double does not hold "
-            f"(it would be {double!r})"
-        )
+        why = f"an integer beyond 64 bits, and {why}"
     raise AdapterError(
         UNSUPPORTED_VALUE,
         f"{where} {text[:80]!r}: {why}; numeric grading needs a number, so the record is "

@@ -17,8 +17,9 @@ Input: ``{"conversations": [{"from": ..., "value": ...}, ...], "system"?, "tools
   unanswered call -> ``adapter:unmatched_tool_result``;
 * anything else -> ``adapter:unknown_role``.
 
-The record's ``system`` string (when non-empty) becomes a leading system message; ``tools``
-(a list or a JSON string of one) becomes a derived toolset (policy: ``toolsets.attach_toolset``).
+The record's ``system`` string (when non-empty; whitespace-only text as given) becomes a
+leading system message; ``tools`` (a list or a JSON string of one) becomes a derived toolset
+(policy: ``toolsets.attach_toolset``).
 Turn keys other than ``from``/``value`` go to the message's ``annotations`` (never
 overwriting: ``adapter:annotation_conflict``). Field names are
 options, so the role/content-keyed variant (``{"messages": [{"role", "content"}]}``) works too.
@@ -44,7 +45,7 @@ from jsonl_assets.core.adapters.parts import (
     CallTracker,
     embedded_json,
     missing,
-    optional_str,
+    optional_text,
     parse_arguments,
     record_metadata,
     require_object,
@@ -160,8 +161,8 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
                 raise missing(field)
             raise wrong_type(field, "an array of turns", turns)
         messages: list[dict[str, Any]] = []
-        system = optional_str(raw, system_field)
-        if system:
+        system = optional_text(raw, system_field)
+        if system is not None:
             messages.append({"role": "system", "content": [{"type": "text", "text": system}]})
         tracker = CallTracker(lambda: _source_ids(turns, role_key, content_key))
         for i, turn in enumerate(turns):

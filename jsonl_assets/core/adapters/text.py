@@ -2,8 +2,9 @@
 
 Input: ``{"text": str}`` (key: option ``text_field``). Output: one ``document`` message with
 the text verbatim as a text part. With ``title_field`` set and the record holding a non-empty
-string there, a leading ``document`` message carries ``{"type": "json", "data": {"title": ...}}``
-(the spec's way to attach bibliographic data); a record without a title is fine.
+string there (whitespace-only included, as given), a leading ``document`` message carries
+``{"type": "json", "data": {"title": ...}}`` (the spec's way to attach bibliographic data); a
+record without a title (absent, null or ``""``) is fine.
 
 Empty or whitespace-only text -> ``adapter:empty_text``.
 """
@@ -19,7 +20,7 @@ from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOption
 from jsonl_assets.core.adapters.parts import (
     EMPTY_TEXT,
     json_part,
-    optional_str,
+    optional_text,
     record_metadata,
     require_object,
     require_str,
@@ -41,8 +42,8 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
         if not text or text.isspace():
             raise AdapterError(EMPTY_TEXT, f"{text_field} is empty or only whitespace")
         messages: list[dict[str, Any]] = []
-        title = optional_str(raw, title_field)
-        if title and not title.isspace():
+        title = optional_text(raw, title_field)
+        if title is not None:
             messages.append({"role": "document", "content": [json_part({"title": title})]})
         messages.append({"role": "document", "content": [{"type": "text", "text": text}]})
         return [Adapted({"messages": messages}, metadata=record_metadata(raw))]

@@ -44,7 +44,6 @@ duplicate codes) gives the text's own encoding.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import itertools
@@ -53,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from jsonl_assets.core.options import Options
 from jsonl_assets.core.readers.base import ReaderSpec, ReadItem
@@ -62,7 +61,9 @@ from jsonl_assets.core.readers.csv_text import (
     ESCAPED,
     ESCAPES,
     EscapeCounter,
+    codec_name,
     raw_codec,
+    stream_head,
     text_bytes,
 )
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
@@ -102,11 +103,11 @@ def read_csv(
     """Records and rejections of one CSV/TSV file, in row order."""
     encoding: str = options.get("encoding", "utf-8")
     chunks = source.chunks()
-    head = _head(chunks, SNIFF_BYTES)
+    head = stream_head(chunks, SNIFF_BYTES)
     delimiter: str | None = options.get("delimiter")
     if delimiter is None:
         delimiter = sniff_delimiter(head, encoding)
-    py_encoding = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    py_encoding = "utf-8-sig" if encoding == "utf-8" else encoding
     fmt = _Format(
         dialect=(delimiter, options.get("quotechar", '"')),
         empty_as_null=options.get("empty_as_null", False),
@@ -360,19 +361,6 @@ def _header_problem(row: list[str], check_text: bool) -> str | None:
     return None
 
 
-def _head(chunks: Iterator[bytes], size: int) -> bytes:
-    """At least `size` bytes from the front of the stream (all of it if shorter)."""
-    parts: list[bytes] = []
-    got = 0
-    while got < size:
-        chunk = next(chunks, None)
-        if chunk is None:
-            break
-        parts.append(chunk)
-        got += len(chunk)
-    return b"".join(parts)
-
-
 def sniff_delimiter(head: bytes, encoding: str = "utf-8") -> str:
     """The delimiter among `, \\t ; |` that csv.Sniffer sees in the complete lines of `head`."""
     sample = head[:SNIFF_BYTES]
@@ -395,6 +383,11 @@ class CsvOptions(Options):
     encoding: str = Field("utf-8", description="a Python codec name; a UTF-8 BOM is dropped")
     empty_as_null: bool = Field(False, description="turn empty fields into null instead of ''")
 
+    @field_validator("encoding")
+    @classmethod
+    def _codec(cls, value: str) -> str:
+        return codec_name(value, "csv option")
+
     @model_validator(mode="after")
     def _check(self) -> CsvOptions:
         for name in ("delimiter", "quotechar"):
@@ -403,10 +396,6 @@ class CsvOptions(Options):
                 raise ValueError(f"csv option {name} must be one character other than a newline")
         if self.delimiter is not None and self.delimiter == self.quotechar:
             raise ValueError("csv options delimiter and quotechar must differ")
-        try:
-            codecs.lookup(self.encoding)
-        except LookupError:
-            raise ValueError(f"csv option encoding: unknown codec {self.encoding!r}") from None
         return self
 
 

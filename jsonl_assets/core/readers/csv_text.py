@@ -1,4 +1,5 @@
-"""A CSV file's text, decoded so that every byte of it can be given back (csv_rows.py).
+"""A file's text, decoded so that every byte of it can be given back (the CSV reader,
+csv_rows.py, and the text reader, text.py).
 
 Bytes the encoding cannot decode are each escaped as one lone surrogate, U+DC00 + the byte:
 the `surrogateescape` scheme, extended to bytes below 0x80, which UTF-16 and UTF-32 can leave
@@ -6,12 +7,12 @@ undecodable (a lone surrogate code unit, a file cut inside a character). No deco
 these characters, so a row holding one is known to hold undecodable bytes, and no byte ends
 the file early.
 
-`text_bytes` turns a row's text back into the file's bytes: each escape into its byte, the
-rest encoded with `raw_codec`, the file's codec without a BOM, in the file's byte order (a
-UTF-16/32 file's BOM decides it; the BOM is not part of any row). That is the file's bytes
-for every codec that writes a text one way only: UTF-8/16/32, the single-byte codecs. A
-codec that can write one text in several ways (the ISO-2022 codecs, UTF-7, cp932's duplicate
-codes) gives the text's own encoding, which may differ from the file's bytes.
+`text_bytes` turns a row's (a chunk's) text back into the file's bytes: each escape into its
+byte, the rest encoded with `raw_codec`, the file's codec without a BOM, in the file's byte
+order (a UTF-16/32 file's BOM decides it; the BOM is not part of any row). That is the
+file's bytes for every codec that writes a text one way only: UTF-8/16/32, the single-byte
+codecs. A codec that can write one text in several ways (the ISO-2022 codecs, UTF-7, cp932's
+duplicate codes) gives the text's own encoding, which may differ from the file's bytes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import codecs
 import re
 import sys
+from collections.abc import Iterator
 from typing import Final
 
 ESCAPES: Final = "jsonl_assets.core.readers.csv_text.escape"
@@ -47,19 +49,58 @@ def _escape(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error(ESCAPES, _escape)
 
 
-def raw_codec(encoding: str, head: bytes) -> str:
-    """The codec that writes the text of a file decoded with `encoding` back as its bytes:
-    UTF-8 without a BOM; UTF-16/32 in the byte order of the BOM at the file's start (Python's
-    decoder reads them in that order and drops the BOM), else in the machine's order."""
+def codec_name(encoding: str, owner: str) -> str:
+    """The codec's canonical name (`UTF_8_SIG` -> `utf-8-sig`): options hold it so, and the
+    readers compare names. ValueError naming `owner` for an unknown codec."""
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise ValueError(f"{owner} encoding: unknown codec {encoding!r}") from None
+
+
+def unknown_byte_order(encoding: str, head: bytes) -> bool:
+    """Whether a file decoded with `encoding` (utf-16, utf-32) has no BOM to say its byte
+    order. Python's decoder would then pick the machine's, so the same bytes would read as
+    other text elsewhere: such a file is refused (`utf-16-le`/`-be` name the order)."""
+    name = codecs.lookup(encoding).name
+    return name in _BOMS and not any(head.startswith(bom) for bom, _ in _BOMS[name])
+
+
+def file_codec(encoding: str, head: bytes) -> tuple[int, str]:
+    """`(bom, codec)` for a file decoded with `encoding` whose first bytes are `head` (4 or
+    more, or the whole file): its first `bom` bytes are a BOM that is not text, and `codec`
+    reads the bytes after it and writes their text back as them. UTF-8 without a BOM;
+    UTF-16/32 in the byte order of the BOM at the file's start (as Python's decoder reads
+    them, dropping the BOM); without one, in the machine's order (as `bytes.decode` does), but
+    both readers refuse such a file first (`unknown_byte_order`, the CSV header's decoding)."""
     name = codecs.lookup(encoding).name
     if name == "utf-8-sig":
-        return "utf-8"
+        return (len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0), "utf-8"
     if name in _BOMS:
         for bom, codec in _BOMS[name]:
             if head.startswith(bom):
-                return codec
-        return f"{name}-{'le' if sys.byteorder == 'little' else 'be'}"
-    return name
+                return len(bom), codec
+        return 0, f"{name}-{'le' if sys.byteorder == 'little' else 'be'}"
+    return 0, name
+
+
+def raw_codec(encoding: str, head: bytes) -> str:
+    """The codec that writes the text of a file decoded with `encoding` back as its bytes
+    (`file_codec`)."""
+    return file_codec(encoding, head)[1]
+
+
+def stream_head(chunks: Iterator[bytes], size: int) -> bytes:
+    """At least `size` bytes from the front of the stream (all of it if shorter)."""
+    parts: list[bytes] = []
+    got = 0
+    while got < size:
+        chunk = next(chunks, None)
+        if chunk is None:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
 
 
 def text_bytes(text: str, codec: str) -> bytes:

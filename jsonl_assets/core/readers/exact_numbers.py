@@ -5,7 +5,9 @@ A number outside that (an integer beyond 64 bits, a decimal with more precision 
 `1e400`, `1e-400`) would come out as another value, so the readers quarantine its record as
 `unsupported_value`, naming the number and its path in the record. A decimal is kept when the
 double nearest to it is written back as the same value (`0.1`, `1.5e300`; `1E5` is written
-`100000.0`).
+`100000.0`); one whose double's shortest text is another decimal number is refused even when
+the double holds it exactly (`9.31322574615478515625E-10`, 2**-30, would be written
+`9.313225746154785e-10`).
 
 JSONL pays one C-level pass per block of lines (`suspect_offsets`): only a line holding a
 number token of 16 or more characters, or with an exponent and a run of 3 digits, is looked
@@ -101,7 +103,12 @@ def decimal_problem(value: Decimal, text: str | None = None) -> str | None:
     if not math.isfinite(double):
         return f"the number {shown} is beyond the range of a double"
     if Decimal(repr(double)) != value:
-        return f"the number {shown} has more precision than a double holds (it would be {double!r})"
+        # Even when the double is exactly `value` (2**-30 written out in full), what orjson
+        # writes is its shortest text, another decimal number than the one read.
+        return (
+            f"the number {shown} would be written as {double!r} (the shortest text of the "
+            "nearest double), which is another decimal number"
+        )
     return None
 
 

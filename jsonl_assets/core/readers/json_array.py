@@ -58,6 +58,18 @@ from jsonl_assets.core.readers.json_escapes import (
     first_lone_surrogate,
     surrogate_checked,
 )
+
+# One parser on every machine: ijson's default is $IJSON_BACKEND, else the first backend that
+# imports, and the pure-Python ones read some bad bytes differently (another reason, another
+# item blamed). The compiled yajl2_c backend ships in ijson's wheels.
+try:
+    _IJSON: Final = ijson.get_backend("yajl2_c")
+except ImportError as exc:  # pragma: no cover - a source build of ijson without its C part
+    raise ImportError(
+        "jsonl-assets reads JSON arrays with ijson's compiled yajl2_c backend, which this "
+        "ijson install lacks; reinstall ijson from its wheel (pip install --force-reinstall "
+        "--only-binary ijson ijson)"
+    ) from exc
 from jsonl_assets.core.readers.json_items import Span, array_at, array_spans
 from jsonl_assets.core.readers.jsonl import BOM, RAW_PREFIX
 from jsonl_assets.core.readers.source_file import ChunkReader, SourceFile
@@ -132,7 +144,7 @@ def _items(
     converted = CountingDefault()
     index = 0
     try:
-        for value in ijson.items(stream, items_path, buf_size=IJSON_BUFFER, map_type=KeysOnce):
+        for value in _IJSON.items(stream, items_path, buf_size=IJSON_BUFFER, map_type=KeysOnce):
             index += 1
             yield _judged(index, value, limit, converted)
     except ijson.JSONError as exc:
@@ -256,7 +268,7 @@ def _parsed(span: Span, index: int, limit: int, converted: CountingDefault) -> R
     try:
         if (lone := first_lone_surrogate(span.data)) is not None:
             raise lone
-        values = list(ijson.items(io.BytesIO(b"[" + span.data + b"]"), "item", map_type=KeysOnce))
+        values = list(_IJSON.items(io.BytesIO(b"[" + span.data + b"]"), "item", map_type=KeysOnce))
     except ijson.JSONError as exc:
         message = _ijson_message(exc)
         return Rejection(
@@ -306,7 +318,7 @@ def _path_holds_array(source: SourceFile, items_path: str) -> bool:
     container = items_path[: -len("item")].rstrip(".")
     stream = _BomSkippingReader(source.chunks())
     try:
-        for prefix, event, _ in ijson.parse(stream, buf_size=IJSON_BUFFER):
+        for prefix, event, _ in _IJSON.parse(stream, buf_size=IJSON_BUFFER):
             if prefix == container:
                 return bool(event == "start_array")
     except (ijson.JSONError, UnicodeDecodeError):

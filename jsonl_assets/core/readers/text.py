@@ -22,30 +22,45 @@ So each chunk is an exact, contiguous span of the decoded text, at most `max_cha
 keeps its separators; chunks follow each other without gap or overlap, and concatenating them
 gives the file's text exactly. The split depends only on the text, not on how it was read.
 
-Undecodable bytes are decoded with `surrogateescape`; a chunk (or the document) holding any is
-rejected as `invalid_utf8` (`invalid_encoding` for other encodings) with its exact bytes as raw,
-and the following chunks go on. Concatenating the accepted chunks' text and the rejected chunks'
-raw bytes in position order reproduces the file (without BOM). In `document` mode a file whose
-decoded text is larger than `max_record_bytes` bytes is rejected `too_large`.
+Bytes the encoding cannot decode are escaped (`csv_text.py`, as the CSV reader does: UTF-16/32
+included, a lone surrogate unit or a file cut inside a character); a chunk (or the document)
+holding any is rejected as `invalid_utf8` (`invalid_encoding` for other encodings) with its
+exact bytes as raw, and the following chunks go on. Concatenating the accepted chunks' text and
+the rejected chunks' raw bytes in position order reproduces the file (without BOM; a UTF-16/32
+file without one is read in the machine's byte order, as Python's `bytes.decode` reads it). In
+`document` mode a file whose decoded text is larger than `max_record_bytes` bytes is rejected
+`too_large`.
 
 A damaged gzip/zstd stream: in `chunks` mode the text decoded before the damage is chunked as
-usual (its last line may be cut short), then `corrupt_file` names the line where the damage
-is; in `document` mode the document is rejected `corrupt_file`.
+usual, except its cut line: the text after the last newline before the damage (at most
+`max_chars` characters, the last piece of that line) is never written, it is rejected
+`corrupt_file` with its bytes as raw, at its line; every line before it is kept. In
+`document` mode the document is rejected `corrupt_file`.
 """
 
 from __future__ import annotations
 
 import codecs
-import re
+import itertools
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from jsonl_assets.core.compression import TruncatedInput
 from jsonl_assets.core.options import Options
 from jsonl_assets.core.readers.base import ReaderSpec, ReadItem
+from jsonl_assets.core.readers.csv_text import (
+    ESCAPED,
+    ESCAPES,
+    codec_name,
+    file_codec,
+    stream_head,
+    text_bytes,
+    unknown_byte_order,
+)
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
 from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.traces import Rejection
@@ -55,7 +70,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_CHARS: Final = 4000
 MODES: Final = ("chunks", "document")
-_SURROGATE: Final = re.compile("[\udc80-\udcff]")
+_BOM_MAX: Final = 4  # bytes: the longest BOM (UTF-32)
 
 
 def read_text(
@@ -63,11 +78,27 @@ def read_text(
 ) -> Iterator[ReadItem]:
     """Text records (`{"text": ...}`) and rejections of one text file."""
     mode: str = options.get("mode", "chunks")
-    encoding = _python_encoding(options.get("encoding", "utf-8"))
-    bad_text = "invalid_utf8" if encoding == "utf-8-sig" else "invalid_encoding"
+    encoding: str = options.get("encoding", "utf-8")  # canonical (TextOptions)
+    stream = _StopAtDamage(source.chunks())
+    chunks = iter(stream)
+    head = stream_head(chunks, _BOM_MAX)
+    if head and unknown_byte_order(encoding, head):
+        yield Rejection(
+            position=0,
+            reason="invalid_encoding",
+            detail=f"{encoding} without a byte-order mark: its byte order is unknown (set the "
+            f"encoding to {encoding}-le or {encoding}-be); the file was not read",
+        )
+        return
+    bom, codec = file_codec("utf-8-sig" if encoding == "utf-8" else encoding, head)
+    text_format = _TextFormat(
+        encoding=encoding.removesuffix("-sig"),
+        codec=codec,
+        bad_text="invalid_utf8" if codec == "utf-8" else "invalid_encoding",
+    )
+    body = itertools.chain((head[bom:],), chunks)
     if mode == "document":
-        stream = _StopAtDamage(source.chunks())
-        item = _document(stream, encoding, limits.max_record_bytes, bad_text)
+        item = _document(body, text_format, limits.max_record_bytes)
         if stream.damage is not None:
             # A document cut short is not a good record: the whole file is rejected.
             yield Rejection(position=1, reason="corrupt_file", detail=str(stream.damage))
@@ -75,21 +106,55 @@ def read_text(
             yield item
         return
     max_chars: int = options.get("max_chars", DEFAULT_MAX_CHARS)
-    stream = _StopAtDamage(source.chunks())
-    lines_seen = 0
-    for line, text in chunk_text(decode_pieces(stream, encoding), max_chars):
-        lines_seen = line + text.count("\n")
-        if _SURROGATE.search(text) is None:
-            yield (line, {"text": text}, None)
-        else:
-            yield _undecodable(line, text, encoding, bad_text, "chunk")
-    if stream.damage is not None:
-        # Everything decoded before the damage was chunked above (its last line may be cut).
-        yield Rejection(
-            position=max(lines_seen, 1),
-            reason="corrupt_file",
-            detail=str(stream.damage),
-            unread_rest=not stream.damage.cut,
+    held: tuple[int, str] | None = None  # the last chunk: it may hold the cut line
+    for chunk in chunk_text(decode_pieces(body, codec), max_chars):
+        if held is not None:
+            yield text_format.chunk(*held)
+        held = chunk
+    if stream.damage is None:
+        if held is not None:
+            yield text_format.chunk(*held)
+        return
+    line, text = held if held is not None else (1, "")
+    end = text.rfind("\n") + 1
+    if end:
+        yield text_format.chunk(line, text[:end])
+    cut = text_format.raw(text[end:]) if end < len(text) else None
+    yield Rejection(
+        position=line + text.count("\n"),
+        reason="corrupt_file",
+        detail=f"{stream.damage}; "
+        + ("the line it cuts is not written" if cut else "every line before it is kept"),
+        raw=cut,
+        raw_size=len(cut) if cut else None,
+        unread_rest=not stream.damage.cut,
+    )
+
+
+@dataclass(frozen=True)
+class _TextFormat:
+    encoding: str  # as named in details (canonical)
+    codec: str  # the text's bytes in the file (csv_text.file_codec)
+    bad_text: str  # the reason of a chunk holding undecodable bytes
+
+    def raw(self, text: str) -> bytes:
+        return text_bytes(text, self.codec)
+
+    def chunk(self, line: int, text: str) -> ReadItem:
+        if ESCAPED.search(text) is None:
+            return (line, {"text": text}, None)
+        return self.undecodable(line, text, self.raw(text), "chunk")
+
+    def undecodable(self, line: int, text: str, raw: bytes, what: str) -> Rejection:
+        bad = ESCAPED.search(text)
+        where = f" (first at character {bad.start()})" if bad is not None else ""
+        return Rejection(
+            position=line,
+            reason=self.bad_text,
+            detail=f"{what} starting at line {line} holds bytes that are not valid "
+            f"{self.encoding}{where}",
+            raw=raw,
+            raw_size=len(raw),
         )
 
 
@@ -107,9 +172,9 @@ class _StopAtDamage:
             self.damage = exc
 
 
-def decode_pieces(chunks: Iterable[bytes], encoding: str) -> Iterator[str]:
-    """Incrementally decoded text; undecodable bytes become lone surrogates."""
-    decoder = codecs.getincrementaldecoder(encoding)(errors="surrogateescape")
+def decode_pieces(chunks: Iterable[bytes], codec: str) -> Iterator[str]:
+    """Incrementally decoded text; undecodable bytes are escaped (csv_text.ESCAPES)."""
+    decoder = codecs.getincrementaldecoder(codec)(errors=ESCAPES)
     for chunk in chunks:
         text = decoder.decode(chunk)
         if text:
@@ -119,8 +184,9 @@ def decode_pieces(chunks: Iterable[bytes], encoding: str) -> Iterator[str]:
         yield text
 
 
-def _document(chunks: Iterable[bytes], encoding: str, limit: int, bad_text: str) -> ReadItem | None:
-    """The whole text as one record (or its rejection); None for an empty file."""
+def _document(chunks: Iterable[bytes], text_format: _TextFormat, limit: int) -> ReadItem | None:
+    """The whole text (the bytes after the BOM) as one record, or its rejection; None for an
+    empty file."""
     parts: list[bytes] = []
     size = 0
     over = False
@@ -129,14 +195,10 @@ def _document(chunks: Iterable[bytes], encoding: str, limit: int, bad_text: str)
         if size <= limit:
             parts.append(chunk)
         elif not over:
-            # Too large: keep only a prefix (with room for a BOM) and count the rest.
+            # Too large: keep only a prefix and count the rest.
             over = True
-            parts.append(chunk[: RAW_PREFIX + len(codecs.BOM_UTF8)])
-            parts = [b"".join(parts)[: RAW_PREFIX + len(codecs.BOM_UTF8)]]
+            parts = [b"".join([*parts, chunk])[:RAW_PREFIX]]
     data = b"".join(parts)
-    if encoding == "utf-8-sig" and data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-        size -= len(codecs.BOM_UTF8)
     if size > limit:
         return Rejection(
             position=1,
@@ -149,24 +211,10 @@ def _document(chunks: Iterable[bytes], encoding: str, limit: int, bad_text: str)
         )
     if not data:
         return None
-    text = data.decode(encoding, "surrogateescape")
-    if _SURROGATE.search(text) is None:
+    text = data.decode(text_format.codec, ESCAPES)
+    if ESCAPED.search(text) is None:
         return (1, {"text": text}, None)
-    return _undecodable(1, text, encoding, bad_text, "document")
-
-
-def _undecodable(line: int, text: str, encoding: str, reason: str, what: str) -> Rejection:
-    raw = text.encode(encoding.removesuffix("-sig"), "surrogateescape")
-    bad = _SURROGATE.search(text)
-    where = f" (first at character {bad.start()})" if bad is not None else ""
-    return Rejection(
-        position=line,
-        reason=reason,
-        detail=f"{what} starting at line {line} holds bytes that are not valid "
-        f"{encoding.removesuffix('-sig')}{where}",
-        raw=raw,
-        raw_size=len(raw),
-    )
+    return text_format.undecodable(1, text, data, "document")
 
 
 def split_lines(pieces: Iterable[str], max_chars: int) -> Iterator[tuple[str, bool]]:
@@ -277,10 +325,6 @@ def chunk_text(pieces: Iterable[str], max_chars: int) -> Iterator[tuple[int, str
         yield packer.flush()
 
 
-def _python_encoding(encoding: str) -> str:
-    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
-
-
 class TextOptions(Options):
     mode: Literal["chunks", "document"] = Field(
         "chunks",
@@ -288,16 +332,17 @@ class TextOptions(Options):
         "'document': the whole file is one record",
     )
     max_chars: int = Field(DEFAULT_MAX_CHARS, description="largest chunk, in characters")
-    encoding: str = Field("utf-8", description="a Python codec name")
+    encoding: str = Field("utf-8", description="a Python codec name; a UTF-8 BOM is dropped")
+
+    @field_validator("encoding")
+    @classmethod
+    def _codec(cls, value: str) -> str:
+        return codec_name(value, "text option")
 
     @model_validator(mode="after")
     def _check(self) -> TextOptions:
         if self.max_chars < 1:
             raise ValueError("text option max_chars must be at least 1")
-        try:
-            codecs.lookup(self.encoding)
-        except LookupError:
-            raise ValueError(f"text option encoding: unknown codec {self.encoding!r}") from None
         return self
 
 

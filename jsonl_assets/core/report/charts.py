@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Final
 
 import matplotlib
@@ -37,9 +38,19 @@ WIDTH: Final = 9.0
 METADATA: Final = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)
 
 
+@contextmanager
+def _style() -> Iterator[None]:
+    """matplotlib's own defaults plus RC, whatever matplotlibrc the environment holds (the
+    working dir's, $MATPLOTLIBRC, ~/.config/matplotlib): the charts are the same anywhere."""
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        matplotlib.rcParams.update(RC)
+        yield
+
+
 def _svg(figure: Figure) -> str:
     out = io.StringIO()
-    with matplotlib.rc_context(RC):
+    with _style():
         figure.savefig(out, format="svg", metadata={"Date": None})
     text = out.getvalue()
     text = text[text.index("<svg") :]  # inline: without the XML declaration and DOCTYPE
@@ -47,7 +58,7 @@ def _svg(figure: Figure) -> str:
 
 
 def _figure(rows: int, cols: int, height: float) -> tuple[Figure, list[Axes]]:
-    with matplotlib.rc_context(RC):
+    with _style():
         figure = Figure(figsize=(WIDTH, height), layout="constrained")
         axes = figure.subplots(rows, cols, squeeze=False)
     return figure, [a for row in axes for a in row]
@@ -230,7 +241,8 @@ ChartJob = tuple[str, Callable[..., str | None], tuple[Any, ...]]  # name, drawi
 
 
 def _drawn(jobs: list[ChartJob]) -> dict[str, str | None]:
-    return {name: draw(*args) for name, draw, args in jobs}
+    with _style():
+        return {name: draw(*args) for name, draw, args in jobs}
 
 
 def draw_all(data: dict[str, Any], processes: int = 1) -> dict[str, str | None]:

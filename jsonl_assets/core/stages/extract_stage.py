@@ -43,9 +43,12 @@ CODE_VERSION = "20"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # 15: a Parquet file's name is never a glob pattern; 16: unread files; 17: CSV read in strict
 # mode (csv_bad_quote), rejected CSV rows keep their bytes; 18: CSV edges (a stray quote in a
 # row too large, a header too large, undecodable bytes localised to their row); 19: the
-# marker records its extraction settings (partition_gate); 20: Parquet maps checked and
-# converted like other values (a repeated key is duplicate_key), durations that overflow and
-# dates Python cannot hold are unsupported_value, types polars cannot read unsupported_type
+# marker records its extraction settings (partition_gate); 20: text: UTF-16/32 undecodable
+# bytes reject their chunk, a cut gzip/zstd file's cut line is corrupt_file; encoding names
+# canonical; unsupported_value details name the text a double would be written as; UTF-16/32
+# text without a BOM refused; Parquet maps checked and converted like other values (a
+# repeated key is duplicate_key), durations that overflow and dates Python cannot hold are
+# unsupported_value, types polars cannot read unsupported_type
 MARKER = "extracted.json"
 
 

@@ -71,11 +71,20 @@ def test_the_sample_build_writes_a_deterministic_report(
     assert metadata["report_html"].value == str(folder / REPORT_HTML)
     assert "data:image/svg+xml;base64," in metadata["report_mixture"].value
     assert "| sft/train | support_chats | 245 |" in metadata["report_mixture"].value
-    # `jsonl-assets report` writes them again, the same.
+    # `jsonl-assets report` writes them again, the same, whatever matplotlibrc files the
+    # environment holds (the working dir's and the user's).
     written = {name: (folder / name).read_bytes() for name in (REPORT_HTML, DATACARD)}
     shutil.rmtree(folder)
+    styled = tmp_path / "styled"
+    (styled / "xdg" / "matplotlib").mkdir(parents=True)
+    (styled / "matplotlibrc").write_text("font.size: 20\naxes.grid: False\nsvg.hashsalt: x\n")
+    (styled / "xdg" / "matplotlib" / "matplotlibrc").write_text("lines.linewidth: 7\n")
     again = subprocess.run(
-        [str(cli), "report", "--config", str(config)], capture_output=True, text=True, env=env
+        [str(cli), "report", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env={**env, "XDG_CONFIG_HOME": str(styled / "xdg")},
+        cwd=styled,
     )
     assert again.returncode == 0, again.stderr
     assert {name: (folder / name).read_bytes() for name in written} == written
