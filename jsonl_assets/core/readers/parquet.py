@@ -9,14 +9,16 @@ gzip/zstd-compressed (detected by magic bytes) is first decompressed into `scrat
 
 Values: each row becomes a dict (nested structs/lists as dicts/lists, maps as dicts). Values
 of types JSON cannot hold are converted at any depth, map keys and values included
-(parquet_values.py): Binary -> base64 string, Duration -> integer microseconds;
-Date/Datetime/Time stay Python objects (orjson writes them as RFC 3339 strings). A row with a
-time that has nanoseconds, a duration whose microseconds pass 64 bits, or a date Python cannot
-hold (years 1-9999) is `unsupported_value`, and the rest of its batch is written. A Decimal
-(at any depth) is written as the float that holds the same value; a row holding a Decimal a
-double cannot hold, or a NaN/infinite float (JSON has none), is `unsupported_value`
-(exact_numbers.py). uint64 is written as it is. What polars alters on read (a map's repeated
-key, a duration in seconds past 64 bits) is found in the footer (parquet_checks.py).
+(parquet_values.py): Binary -> base64 string, Duration -> integer microseconds, Datetime with
+a time zone -> its RFC 3339 text, written by polars with its bundled time zone rules (never
+the machine's tz database); Date, naive Datetime and Time stay Python objects (orjson writes
+them as RFC 3339 strings). A row with a time that has nanoseconds, a duration whose
+microseconds pass 64 bits, or a date Python cannot hold (years 1-9999) is `unsupported_value`,
+and the rest of its batch is written. A Decimal (at any depth) is written as the float that
+holds the same value; a row holding a Decimal a double cannot hold, or a NaN/infinite float
+(JSON has none), is `unsupported_value` (exact_numbers.py). uint64 is written as it is. What
+polars alters on read (a map's repeated key, a duration in seconds past 64 bits) is found
+row by row with pyarrow (parquet_checks.py).
 
 Reason codes: `corrupt_file` (the rows before the damage are kept: as the streaming engine
 reads ahead, after an error the rows not yet delivered are re-read by slices, halved down to
@@ -25,7 +27,7 @@ are read on, polars skipping the row groups before a slice; a file whose footer 
 is one `corrupt_file`),
 `too_large` (a row whose JSON serialisation exceeds `max_record_bytes`), `unsupported_value`
 (a row orjson cannot serialise or write exactly, e.g. nesting past 254 levels, see above),
-`duplicate_key` (a row of a row group where a map repeats a key), `unsupported_type` (a valid
+`duplicate_key` (a row whose map repeats a key, at any depth), `unsupported_type` (a valid
 file with a column polars cannot read: the whole file, position 0).
 """
 
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -49,19 +52,19 @@ from jsonl_assets.core.readers.exact_numbers import (
     value_problem,
 )
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
-from jsonl_assets.core.readers.parquet_checks import Suspect, inspect
 from jsonl_assets.core.readers.parquet_values import with_json_values
 from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.traces import Rejection
 
 if TYPE_CHECKING:
     from jsonl_assets.core.readers import ReadLimits
+    from jsonl_assets.core.readers.parquet_checks import Inspection
 
 DEFAULT_BATCH_ROWS: Final = 8192
 _POLARS_ERRORS: Final = (plx.PolarsError, plx.PanicException, OSError)
-# The exceptions Python raises turning a value it cannot hold into an object (a date
-# before year 1 or after 9999, also once moved into the column's time zone).
-_ROW_ERRORS: Final = (ValueError, OverflowError)
+# The exceptions turning a value Python cannot hold into an object raises (a date before
+# year 1 or after 9999; polars panics on one past what its own date type holds).
+_ROW_ERRORS: Final = (ValueError, OverflowError, plx.PanicException)
 
 
 def read_parquet(
@@ -79,8 +82,12 @@ def read_parquet(
 
 def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadItem]:
     """Rows in file order; damage ends the file with `corrupt_file` after the rows before it."""
+    # pyarrow (parquet_checks) is imported here, when a Parquet file is read: it takes about
+    # 0.25 s, which every command would pay at import.
+    from jsonl_assets.core.readers.parquet_checks import Inspection, inspect
+
     row_no = 0
-    suspects: list[Suspect] = []
+    seen = Inspection()
     try:
         seen = inspect(path, lambda: _scan(path))
         if seen.refused is not None:
@@ -91,17 +98,16 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
                 "row of it can be read exactly",
             )
             return
-        suspects = seen.suspects
         frame, flag = _frame(path)
         floats = any(_has_float(t) for t in frame.collect_schema().values())
         for batch in frame.collect_batches(chunk_size=batch_rows, maintain_order=True):
-            for item in _batch_items(batch, row_no, limit, floats, flag, suspects):
+            for item in _batch_items(batch, row_no, limit, floats, flag, seen):
                 row_no += 1
                 yield item
     except _POLARS_ERRORS as exc:
         # The streaming engine reads ahead, so the error may come from a row group well after
         # the rows delivered so far: read on by slices, halving them near the damage.
-        yield from _recover(path, row_no, batch_rows, limit, exc, suspects)
+        yield from _recover(path, row_no, batch_rows, limit, exc, seen)
 
 
 def _recover(
@@ -110,7 +116,7 @@ def _recover(
     step: int,
     limit: int,
     first_error: BaseException,
-    suspects: list[Suspect],
+    seen: Inspection,
 ) -> Iterator[ReadItem]:
     """Rows from `row_no` on by slices, halved down to one row near the damage. An unreadable
     row starts a damaged range, found by probing rows after it (`_readable_from`): each of
@@ -138,7 +144,7 @@ def _recover(
         if batch.height == 0:
             return  # every row could be read after all
         floats = any(_has_float(t) for t in batch.schema.values())
-        for item in _batch_items(batch, row_no, limit, floats, flag, suspects):
+        for item in _batch_items(batch, row_no, limit, floats, flag, seen):
             row_no += 1
             yield item
         size = min(size * 2, step)
@@ -210,19 +216,22 @@ def _batch_items(
     limit: int,
     floats: bool,
     flag: str | None,
-    suspects: list[Suspect],
+    seen: Inspection,
 ) -> Iterator[ReadItem]:
     """The rows of `batch` (row `row_no + 1` first), each checked; a row flagged in the column
     `flag` (a value the conversion would alter, see parquet_values.py), or holding a value
-    Python cannot hold, is `unsupported_value`; a row that is one of `suspects` is quarantined
-    with the suspect's reason (parquet_checks.py). Should turning the batch's rows into dicts
-    fail, the rows from the failing one on are turned one at a time, so only the rows that
-    fail are quarantined and the batch's other rows are written."""
+    Python cannot hold, is `unsupported_value`; a row `seen` found polars reads altered is
+    quarantined with that finding's reason (parquet_checks.py). Should turning the batch's
+    rows into dicts fail, the rows from the failing one on are turned one at a time, so only
+    the rows that fail are quarantined and the batch's other rows are written."""
     whys: list[str | None] | None = None
     if flag is not None:
         whys = batch.get_column(flag).to_list()
         batch = batch.drop(flag)
-    near = [s for s in suspects if s.first < row_no + batch.height and s.end > row_no]
+    near = replace(
+        seen,
+        suspects=[s for s in seen.suspects if s.first < row_no + batch.height and s.end > row_no],
+    )
     done = 0
     try:
         for row in batch.iter_rows(named=True):
@@ -246,12 +255,18 @@ def _row_item(
     limit: int,
     floats: bool,
     why: str | None,
-    suspects: list[Suspect],
+    seen: Inspection,
 ) -> ReadItem:
-    """Row `row_no` (1-based) checked: flagged with `why`, one of `suspects`, or as read."""
+    """Row `row_no` (1-based) checked: flagged with `why`, found by `seen`, or as read."""
     if why is not None:
         return _unsupported(row_no, why)
-    for s in suspects:
+    if (found := seen.rows.get(row_no - 1)) is not None:
+        return Rejection(
+            position=row_no,
+            reason=found.reason,
+            detail=f"row {row_no}: {found.why}; the record is not written rather than altered",
+        )
+    for s in seen.suspects:
         if s.first < row_no <= s.end and row.get(s.column) is not None:
             return Rejection(
                 position=row_no,

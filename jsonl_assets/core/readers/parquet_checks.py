@@ -1,46 +1,55 @@
-"""A Parquet file looked at before its rows are read: refused whole, or rows to distrust.
+"""A Parquet file looked at with pyarrow before polars reads its rows: refused whole, or the
+rows polars would read altered.
 
 `inspect` refuses a file with a column of a type polars cannot read (`unsupported_type`:
-list_view, found in the footer's Arrow schema before polars panics on it; decimal256, time
-zones, see parquet_types.py), and finds the row groups where polars' values are not the
-file's (see parquet_footer.py):
-- a map column whose leaves hold more values in the footer than polars' maps give: some
-  map of that row group repeats a key, and polars kept only its last value. polars does not
-  say which row's, so each row of the row group with a value in that column is
-  `duplicate_key`;
-- a duration column in seconds whose min/max statistics in that row group (or their lack)
-  allow a value polars' conversion to milliseconds wraps around: each row of the row group
-  with a value in that column is `unsupported_value`.
+list_view, found in pyarrow's Arrow schema before polars panics on it; decimal256, unknown
+time zones, see parquet_types.py), and finds, row by row, what polars 2.1 reads without a
+word but altered:
+- a map that repeats a key: polars builds its Map keeping the last value. pyarrow reads the
+  map with its repeats, so each row whose map (at any depth) holds a key twice is
+  `duplicate_key`, naming the column and the key; the row's other maps and the other rows
+  are written;
+- a duration in seconds: polars holds milliseconds at the coarsest and multiplies on read,
+  wrapping around past 64 bits (2**62 s reads as 0 ms). Where a row group's min/max
+  statistics for such a leaf pass what integer microseconds hold (or are missing), pyarrow
+  reads that column of that row group, and each row with a value that does not fit is
+  `unsupported_value`.
+Row groups pyarrow cannot read are left to polars' read, which reports them as damage; a
+column of one pyarrow cannot read but polars can is quarantined where it has a value.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from jsonl_assets.core.readers.parquet_footer import (
-    ARROW_LIST_VIEWS,
-    ArrowLeaf,
-    RowGroup,
-    arrow_leaves,
-    footer,
-    row_groups,
-    seconds,
-)
 from jsonl_assets.core.readers.parquet_types import unsupported_column
-from jsonl_assets.core.readers.parquet_values import flag_name
+from jsonl_assets.core.store.base import StorePath, store_for
 
-_MAX_SECONDS: Final = (2**63 - 1) // 10**6  # the most seconds integer microseconds hold
+MAX_SECONDS: Final = (2**63 - 1) // 10**6  # the most seconds integer microseconds hold
 _ALL_ROWS: Final = 2**63
+_ARROW_ERRORS: Final = (pa.ArrowException, OSError, ValueError)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Why a row is not written as polars reads it."""
+
+    reason: str
+    why: str
 
 
 @dataclass(frozen=True, slots=True)
 class Suspect:
-    """Rows `first` to `end` (0-based, end excluded) with a value in `column` are `reason`."""
+    """Rows `first` to `end` (0-based, end excluded) with a value in `column` are `reason`:
+    values that could not be checked."""
 
     first: int
     end: int
@@ -55,171 +64,212 @@ class Suspect:
 @dataclass(slots=True)
 class Inspection:
     refused: str | None = None  # why the whole file is `unsupported_type`
+    rows: dict[int, Finding] = field(default_factory=dict)  # by 0-based row
     suspects: list[Suspect] = field(default_factory=list)
 
 
-def inspect(path: Any, scan: Callable[[], pl.LazyFrame]) -> Inspection:
+def inspect(path: StorePath, scan: Callable[[], pl.LazyFrame]) -> Inspection:
     """What must be known about the file at `path` before its rows are read (`scan`: its
     lazy frame). Errors reading the file are left to the read, which reports them."""
     try:
-        meta = pl.read_parquet_metadata(os.fspath(path))
-    except (pl.exceptions.PolarsError, OSError):
+        handle = store_for(path).open_read(path)
+    except OSError:
         return Inspection()
-    leaves = arrow_leaves(meta["ARROW:schema"]) if "ARROW:schema" in meta else None
-    for leaf in leaves or ():
-        if leaf.type_id in ARROW_LIST_VIEWS:
-            return Inspection(
-                f"column {leaf.column!r} holds the Arrow type {ARROW_LIST_VIEWS[leaf.type_id]}, "
-                "which polars cannot read"
-            )
-    try:
-        schema = scan().collect_schema()
-    except pl.exceptions.PanicException as exc:
-        text = str(exc).strip().splitlines()
-        return Inspection(f"polars cannot read the file's schema ({text[0] if text else exc})")
-    except (pl.exceptions.PolarsError, OSError):
-        return Inspection()
-    if (why := unsupported_column(schema)) is not None:
-        return Inspection(why)
-    in_seconds = [leaf for leaf in leaves or () if seconds(leaf.unit)]
-    maps = {name: dtype for name, dtype in schema.items() if _has_map(dtype)}
-    if not in_seconds and not maps:
-        return Inspection()
-    data = footer(path)
-    groups = row_groups(data) if data is not None else None
-    return Inspection(suspects=_seconds(groups, in_seconds) + _maps(groups, maps, scan))
-
-
-def _seconds(groups: list[RowGroup] | None, leaves: list[ArrowLeaf]) -> list[Suspect]:
-    """Row groups where a duration in seconds may not fit (statistics past the range, or none)."""
-    found = []
-    for leaf in leaves:
-        for first, end, group in _spans(groups):
-            chunks = [c for c in group.chunks if c.path[0] == leaf.column] if group else []
-            stats = chunks[leaf.index] if leaf.index < len(chunks) else None
-            low, high = (_int(stats.min), _int(stats.max)) if stats else (None, None)
-            if low is None or high is None:
-                seen = "are missing, so none of its values can be trusted"
-            elif max(-low, high) > _MAX_SECONDS:
-                seen = (
-                    f"go from {low} to {high} s, past what integer microseconds hold; polars "
-                    "does not tell which row's value wrapped"
+    with handle:
+        try:
+            parquet = pq.ParquetFile(handle)
+            arrow = parquet.schema_arrow
+        except _ARROW_ERRORS:
+            parquet = arrow = None
+        for column in arrow or ():
+            if (kind := _list_view(column.type)) is not None:
+                return Inspection(
+                    f"column {column.name!r} holds the Arrow type {kind}, which polars cannot read"
                 )
-            else:
-                continue
-            why = (
-                f"column {leaf.column!r} holds durations in seconds, which polars multiplies "
-                f"into milliseconds wrapping around past 64 bits, and its statistics here {seen}"
-            )
-            found.append(Suspect(first, end, leaf.column, "unsupported_value", why))
-    return found
+        try:
+            schema = scan().collect_schema()
+        except pl.exceptions.PanicException as exc:
+            text = str(exc).strip().splitlines()
+            return Inspection(f"polars cannot read the file's schema ({text[0] if text else exc})")
+        except (pl.exceptions.PolarsError, OSError):
+            return Inspection()
+        if (why := unsupported_column(schema)) is not None:
+            return Inspection(why)
+        if parquet is None or arrow is None:
+            return Inspection(suspects=_unchecked(schema))
+        found = Inspection()
+        _check(parquet, arrow, found)
+        return found
 
 
-def _maps(
-    groups: list[RowGroup] | None, maps: Mapping[str, Any], scan: Callable[[], pl.LazyFrame]
-) -> list[Suspect]:
-    """Row groups where a map column's leaves hold more values than polars' maps give."""
-    if not maps:
-        return []
-    names = list(maps)
-    counts = _polars_counts(groups, maps, scan) if groups is not None else {}
-    found = []
-    for g, (first, end, group) in enumerate(_spans(groups)):
-        for i, name in enumerate(names):
-            if group is None:
-                why = (
-                    f"the file's footer, needed to check the maps of column {name!r} for a "
-                    "repeated key, cannot be read"
-                )
-                found.append(Suspect(first, end, name, "duplicate_key", why))
-                continue
-            polars_has = counts.get(g, [0] * len(names))[i]
-            stored = sum(c.num_values for c in group.chunks if c.path[0] == name)
-            if stored != polars_has:
-                why = (
-                    f"column {name!r} holds a map that repeats a key in this row group: its "
-                    f"leaves hold {stored} values in the file, polars' maps {polars_has}; "
-                    "polars keeps only the last value of a repeated key and does not tell "
-                    "which row's map it was"
-                )
-                found.append(Suspect(first, end, name, "duplicate_key", why))
-    return found
-
-
-def _polars_counts(
-    groups: list[RowGroup], maps: Mapping[str, Any], scan: Callable[[], pl.LazyFrame]
-) -> dict[int, list[int]]:
-    """Per row group (by index), how many values polars' columns `maps` put in their leaves."""
-    starts = pl.Series(_starts(groups), dtype=pl.UInt64)
-    row = flag_name(scan().collect_schema().names())  # a name no column has
-    group = pl.lit(starts).search_sorted(pl.col(row).cast(pl.UInt64), side="right") - 1
-    slots = (
-        _slots(pl.col(name), dtype).alias(f"c{i}") for i, (name, dtype) in enumerate(maps.items())
+def _unchecked(schema: pl.Schema) -> list[Suspect]:
+    """Columns polars reads but pyarrow cannot, which may hold what polars alters."""
+    why = (
+        "pyarrow cannot read the file's footer, so the maps (a repeated key) and durations "
+        "(seconds past 64-bit microseconds) of column {!r} cannot be checked"
     )
-    frame = scan().with_row_index(row).select(group.alias("g"), *slots)
-    totals = frame.group_by("g").agg(pl.all().sum()).collect(engine="streaming")
-    return {g: rest for g, *rest in totals.iter_rows()}
+    return [
+        Suspect(0, _ALL_ROWS, name, "unsupported_value", why.format(name))
+        for name, dtype in schema.items()
+        if _polars_has(dtype, lambda t: isinstance(t, pl.Map | pl.Duration))
+    ]
 
 
-def _spans(groups: list[RowGroup] | None) -> list[tuple[int, int, RowGroup | None]]:
-    if groups is None:
-        return [(0, _ALL_ROWS, None)]
-    starts = _starts(groups)
-    return [(s, s + g.num_rows, g) for s, g in zip(starts, groups, strict=True)]
+def _check(parquet: pq.ParquetFile, arrow: pa.Schema, found: Inspection) -> None:
+    """Every column with a map or a duration in seconds, row group by row group."""
+    meta = parquet.metadata
+    leaves = [list(_leaves(column.type)) for column in arrow]
+    aligned = sum(map(len, leaves)) == meta.num_columns
+    first_leaf = 0
+    for column, kinds in zip(arrow, leaves, strict=True):
+        start, first_leaf = first_leaf, first_leaf + len(kinds)
+        maps, seconds = _has_map(column.type), "seconds" in kinds
+        if not maps and not seconds:
+            continue
+        row = 0
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            first, row = row, row + group.num_rows
+            ranges = [group.column(start + i).statistics for i, k in enumerate(kinds)
+                      if k == "seconds"] if aligned else [None]  # fmt: skip
+            past = seconds and not all(_within(s) for s in ranges)
+            if not maps and not past:
+                continue
+            try:
+                table = parquet.read_row_group(g, columns=[column.name], use_threads=False)
+            except _ARROW_ERRORS as exc:
+                why = (
+                    f"pyarrow cannot read column {column.name!r} in this row group to check "
+                    f"its maps for a repeated key and its durations in seconds ({exc})"
+                )
+                found.suspects.append(Suspect(first, row, column.name, "unsupported_value", why))
+                continue
+            at = first
+            for chunk in table.column(0).chunks:
+                rows = pa.array(np.arange(at, at + len(chunk), dtype=np.int64))
+                _walk(chunk, rows, column.name, found.rows, maps, past)
+                at += len(chunk)
 
 
-def _starts(groups: list[RowGroup]) -> list[int]:
-    starts, at = [], 0
-    for group in groups:
-        starts.append(at)
-        at += group.num_rows
-    return starts
+def _within(stats: Any) -> bool:
+    """Whether statistics say every value of a leaf of seconds fits in microseconds."""
+    if stats is None or not stats.has_min_max:
+        return False
+    low, high = stats.min, stats.max
+    if not isinstance(low, int) or not isinstance(high, int):
+        return False
+    return low >= -MAX_SECONDS and high <= MAX_SECONDS
 
 
-def _int(stat: bytes | None) -> int | None:
-    return int.from_bytes(stat, "little", signed=True) if stat and len(stat) == 8 else None
+def _walk(
+    array: pa.Array, rows: pa.Array, name: str, out: dict[int, Finding], maps: bool, secs: bool
+) -> None:
+    """Find, in `array` (its values' rows are `rows`), the maps that repeat a key and the
+    durations in seconds past what microseconds hold, at any depth."""
+    kind = array.type
+    if pa.types.is_struct(kind):
+        for child in array.flatten():  # null structs make their fields null
+            _walk(child, rows, name, out, maps, secs)
+    elif pa.types.is_map(kind):
+        entries = pa.list_(pa.struct([kind.key_field, kind.item_field]))
+        listed = array.cast(entries)
+        owners = pc.list_parent_indices(listed)
+        inner = pc.list_flatten(listed)
+        keys, values = inner.field(0), inner.field(1)
+        if maps:
+            for owner, key in _repeats(owners, keys):
+                row = rows[owner].as_py()
+                why = (
+                    f"column {name!r} holds a map that repeats the key {key!r} (polars keeps "
+                    "only its last value)"
+                )
+                out.setdefault(row, Finding("duplicate_key", why))
+        inner_rows = rows.take(owners)
+        _walk(keys, inner_rows, name, out, maps, secs)
+        _walk(values, inner_rows, name, out, maps, secs)
+    elif _listlike(kind):
+        _walk(pc.list_flatten(array), rows.take(pc.list_parent_indices(array)), name, out,
+              maps, secs)  # fmt: skip
+    elif secs and pa.types.is_duration(kind) and kind.unit == "s":
+        values = array.cast(pa.int64())
+        past = pc.or_(pc.greater(values, MAX_SECONDS), pc.less(values, -MAX_SECONDS))
+        for i in pc.indices_nonzero(past.fill_null(False)).to_pylist():
+            why = (
+                f"column {name!r} holds the duration {values[i].as_py()} s, which does not "
+                "fit in 64-bit integer microseconds (polars would wrap it around)"
+            )
+            out.setdefault(rows[i].as_py(), Finding("unsupported_value", why))
 
 
-def _has_map(dtype: Any) -> bool:
-    if isinstance(dtype, pl.Map):
+def _repeats(owners: pa.Array, keys: pa.Array) -> Iterator[tuple[int, Any]]:
+    """(map, key) for each map (by index) whose keys hold that key more than once."""
+    table = pa.table({"m": owners, "k": keys})
+    try:
+        counts = table.group_by(["m", "k"], use_threads=False).aggregate([("m", "count")])
+    except (pa.ArrowNotImplementedError, pa.ArrowTypeError):  # keys grouping cannot hash
+        seen: set[tuple[int, str]] = set()
+        for owner, key in zip(owners.to_pylist(), keys.to_pylist(), strict=True):
+            if (owner, repr(key)) in seen:
+                yield owner, key
+            seen.add((owner, repr(key)))
+        return
+    repeated = counts.filter(pc.greater(counts["m_count"], 1))
+    yield from zip(repeated["m"].to_pylist(), repeated["k"].to_pylist(), strict=True)
+
+
+def _listlike(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_list(kind)
+        or pa.types.is_large_list(kind)
+        or (pa.types.is_fixed_size_list(kind))
+    )
+
+
+def _leaves(kind: pa.DataType) -> Iterator[str]:
+    """Per Parquet leaf column of a value of `kind` in order: "seconds" for a duration in
+    seconds, "" for others."""
+    inner = _nested(kind)
+    if inner:
+        for t in inner:
+            yield from _leaves(t)
+    elif pa.types.is_duration(kind) and kind.unit == "s":
+        yield "seconds"
+    else:
+        yield ""
+
+
+def _nested(kind: pa.DataType) -> list[pa.DataType]:
+    """The types directly inside `kind`."""
+    if isinstance(kind, pa.ExtensionType):
+        return [kind.storage_type]
+    if pa.types.is_struct(kind):
+        return [kind.field(i).type for i in range(kind.num_fields)]
+    if pa.types.is_map(kind):
+        return [kind.key_type, kind.item_type]
+    if _listlike(kind) or pa.types.is_list_view(kind) or pa.types.is_large_list_view(kind):
+        return [kind.value_type]
+    return []
+
+
+def _list_view(kind: pa.DataType) -> str | None:
+    """The list_view type in `kind` (polars panics on them), or None."""
+    if pa.types.is_list_view(kind):
+        return "list_view"
+    if pa.types.is_large_list_view(kind):
+        return "large_list_view"
+    return next((v for t in _nested(kind) if (v := _list_view(t)) is not None), None)
+
+
+def _has_map(kind: pa.DataType) -> bool:
+    return pa.types.is_map(kind) or any(_has_map(t) for t in _nested(kind))
+
+
+def _polars_has(dtype: Any, test: Callable[[Any], bool]) -> bool:
+    if test(dtype):
         return True
     if isinstance(dtype, pl.Struct):
-        return any(_has_map(f.dtype) for f in dtype.fields)
+        return any(_polars_has(f.dtype, test) for f in dtype.fields)
+    if isinstance(dtype, pl.Map):
+        return _polars_has(dtype.key, test) or _polars_has(dtype.value, test)
     inner = getattr(dtype, "inner", None)
-    return inner is not None and _has_map(inner)
-
-
-def _leaves(dtype: Any) -> int:
-    """How many Parquet leaf columns a value of `dtype` is stored in."""
-    if isinstance(dtype, pl.Struct):
-        return sum(_leaves(f.dtype) for f in dtype.fields)
-    if isinstance(dtype, pl.Map):
-        return _leaves(dtype.key) + _leaves(dtype.value)
-    if isinstance(dtype, pl.List | pl.Array):
-        return _leaves(dtype.inner)
-    return 1
-
-
-def _slots(expr: pl.Expr, dtype: Any) -> pl.Expr:
-    """Per value, how many values the Parquet leaves under it hold: one per leaf for a null
-    or an empty list or map, else the sum over its fields or items."""
-    empty = pl.lit(_leaves(dtype), dtype=pl.Int64)
-    if isinstance(dtype, pl.Struct):
-        parts = [_slots(expr.struct.field(f.name), f.dtype) for f in dtype.fields]
-        return pl.when(expr.is_null()).then(empty).otherwise(pl.sum_horizontal(parts))
-    if isinstance(dtype, pl.Map):
-        entry = pl.Struct({"key": dtype.key, "value": dtype.value})
-        return _listed(expr.map.entries(), entry, empty)
-    if isinstance(dtype, pl.List | pl.Array):
-        listed = expr.arr.to_list() if isinstance(dtype, pl.Array) else expr
-        return _listed(listed, dtype.inner, empty)
-    return pl.lit(1, dtype=pl.Int64)
-
-
-def _listed(listed: pl.Expr, inner: Any, empty: pl.Expr) -> pl.Expr:
-    size = listed.list.len().cast(pl.Int64)
-    if _leaves(inner) == 1 and not isinstance(inner, pl.Struct | pl.Map | pl.List | pl.Array):
-        items = size
-    else:
-        items = listed.list.eval(_slots(pl.element(), inner)).list.sum().cast(pl.Int64)
-    return pl.when(listed.is_null() | (size == 0)).then(empty).otherwise(items)
+    return inner is not None and _polars_has(inner, test)

@@ -6,15 +6,15 @@ digits (decimal256), a list_view, or a timestamp whose time zone is a fixed offs
 `RUST_BACKTRACE` is set) and fails others at the first row, both of which would look like a
 damaged file. Fixed offsets are read: polars would refuse them only because they are not
 names of its time zone database, and with `POLARS_IGNORE_TIMEZONE_PARSE_ERROR` it reads them
-as the offsets they are (Python's `datetime.timezone`, which orjson writes as `+05:30`). A
-time zone that is neither a fixed offset nor a name Python knows is refused with its column.
+(the reader writes them with that offset, parquet_values.py). A time zone that is neither a
+fixed offset nor a name in polars' own time zone database (the one it formats timestamps
+with, bundled with it: never the machine's) is refused with its column.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import zoneinfo
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any, Final
@@ -60,16 +60,27 @@ def _unsupported(dtype: Any) -> str | None:
         )
     zone = getattr(dtype, "time_zone", None)
     if isinstance(dtype, pl.Datetime) and zone is not None and not _known_zone(zone):
-        return f"the time zone {zone!r} is neither a fixed offset nor a zone Python knows"
+        return f"the time zone {zone!r} is neither a fixed offset nor a zone polars knows"
     return None
+
+
+def fixed_offset(zone: str) -> int | None:
+    """The minutes east of UTC of a fixed-offset zone (`+05:30`, `-03:00`), else None."""
+    if not _OFFSET.fullmatch(zone):
+        return None
+    minutes = int(zone[1:3]) * 60 + int(zone[4:6])
+    return -minutes if zone[0] == "-" else minutes
 
 
 @lru_cache(maxsize=256)
 def _known_zone(zone: str) -> bool:
-    if _OFFSET.fullmatch(zone) or zone == "UTC":
+    """Whether timestamps in `zone` can be written: a fixed offset, or a zone of polars' own
+    database (replace_time_zone refuses other names, even with
+    POLARS_IGNORE_TIMEZONE_PARSE_ERROR, without a panic)."""
+    if fixed_offset(zone) is not None:
         return True
     try:
-        zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        pl.Series([0], dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone(zone)
+    except pl.exceptions.PolarsError:
         return False
     return True

@@ -47,8 +47,9 @@ CODE_VERSION = "20"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # bytes reject their chunk, a cut gzip/zstd file's cut line is corrupt_file; encoding names
 # canonical; unsupported_value details name the text a double would be written as; UTF-16/32
 # text without a BOM refused; Parquet maps checked and converted like other values (a
-# repeated key is duplicate_key), durations that overflow and dates Python cannot hold are
-# unsupported_value, types polars cannot read unsupported_type
+# repeated key is duplicate_key, that row only), durations that overflow and dates Python
+# cannot hold are unsupported_value (that row only), types polars cannot read
+# unsupported_type, timestamps with a time zone written by polars' bundled tz rules
 MARKER = "extracted.json"
 
 
