@@ -7,13 +7,18 @@ memory still grows with the largest row group, which is decoded whole. A Parquet
 gzip/zstd-compressed (detected by magic bytes) is first decompressed into `scratch_dir`
 (`SourceFile.local_path_for_random_access`) and the copy is removed afterwards.
 
-Values: each row becomes a dict (nested structs/lists as dicts/lists). Values of types JSON
-cannot hold are converted at any depth (parquet_values.py): Binary -> base64 string,
-Duration -> integer microseconds; Date/Datetime/Time stay Python objects (orjson writes them
-as RFC 3339 strings); a row with a time that has nanoseconds is `unsupported_value`.
-A Decimal (at any depth) is written as the float that holds the same value; a row holding a
-Decimal a double cannot hold, or a NaN/infinite float (JSON has none), is `unsupported_value`
-(exact_numbers.py). uint64 is written as it is.
+Values: each row becomes a dict (nested structs/lists as dicts/lists, maps as dicts). Values
+of types JSON cannot hold are converted at any depth, map keys and values included
+(parquet_values.py): Binary -> base64 string, Duration -> integer microseconds, Datetime with
+a time zone -> its RFC 3339 text, written by polars with its bundled time zone rules (never
+the machine's tz database); Date, naive Datetime and Time stay Python objects (orjson writes
+them as RFC 3339 strings). A row with a time that has nanoseconds, a duration whose
+microseconds pass 64 bits, or a date Python cannot hold (years 1-9999) is `unsupported_value`,
+and the rest of its batch is written. A Decimal (at any depth) is written as the float that
+holds the same value; a row holding a Decimal a double cannot hold, or a NaN/infinite float
+(JSON has none), is `unsupported_value` (exact_numbers.py). uint64 is written as it is. What
+polars alters on read (a map's repeated key, a duration in seconds past 64 bits) is found
+row by row with pyarrow (parquet_checks.py).
 
 Reason codes: `corrupt_file` (the rows before the damage are kept: as the streaming engine
 reads ahead, after an error the rows not yet delivered are re-read by slices, halved down to
@@ -21,13 +26,16 @@ one row near the damage; each row of the damaged range is quarantined and the ro
 are read on, polars skipping the row groups before a slice; a file whose footer is unreadable
 is one `corrupt_file`),
 `too_large` (a row whose JSON serialisation exceeds `max_record_bytes`), `unsupported_value`
-(a row orjson cannot serialise or write exactly, e.g. nesting past 254 levels, see above).
+(a row orjson cannot serialise or write exactly, e.g. nesting past 254 levels, see above),
+`duplicate_key` (a row whose map repeats a key, at any depth), `unsupported_type` (a valid
+file with a column polars cannot read: the whole file, position 0).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -44,19 +52,19 @@ from jsonl_assets.core.readers.exact_numbers import (
     value_problem,
 )
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
-from jsonl_assets.core.readers.parquet_values import CUT, with_json_values
+from jsonl_assets.core.readers.parquet_values import with_json_values
 from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.traces import Rejection
 
 if TYPE_CHECKING:
     from jsonl_assets.core.readers import ReadLimits
+    from jsonl_assets.core.readers.parquet_checks import Inspection
 
 DEFAULT_BATCH_ROWS: Final = 8192
 _POLARS_ERRORS: Final = (plx.PolarsError, plx.PanicException, OSError)
-_CUT_WHY: Final = (
-    "a datetime, time or duration holds nanoseconds, which Python's datetime and time (and "
-    "a duration's integer microseconds) would cut"
-)
+# The exceptions turning a value Python cannot hold into an object raises (a date before
+# year 1 or after 9999; polars panics on one past what its own date type holds).
+_ROW_ERRORS: Final = (ValueError, OverflowError, plx.PanicException)
 
 
 def read_parquet(
@@ -74,22 +82,41 @@ def read_parquet(
 
 def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadItem]:
     """Rows in file order; damage ends the file with `corrupt_file` after the rows before it."""
+    # pyarrow (parquet_checks) is imported here, when a Parquet file is read: it takes about
+    # 0.25 s, which every command would pay at import.
+    from jsonl_assets.core.readers.parquet_checks import Inspection, inspect
+
     row_no = 0
+    seen = Inspection()
     try:
-        frame = _frame(path)
+        seen = inspect(path, lambda: _scan(path))
+        if seen.refused is not None:
+            yield Rejection(
+                position=0,
+                reason="unsupported_type",
+                detail=f"Parquet file not read: {seen.refused}; it is valid Parquet, but no "
+                "row of it can be read exactly",
+            )
+            return
+        frame, flag = _frame(path)
         floats = any(_has_float(t) for t in frame.collect_schema().values())
         for batch in frame.collect_batches(chunk_size=batch_rows, maintain_order=True):
-            for item in _batch_items(batch, row_no, limit, floats):
+            for item in _batch_items(batch, row_no, limit, floats, flag, seen):
                 row_no += 1
                 yield item
     except _POLARS_ERRORS as exc:
         # The streaming engine reads ahead, so the error may come from a row group well after
         # the rows delivered so far: read on by slices, halving them near the damage.
-        yield from _recover(path, row_no, batch_rows, limit, exc)
+        yield from _recover(path, row_no, batch_rows, limit, exc, seen)
 
 
 def _recover(
-    path: Path, row_no: int, step: int, limit: int, first_error: BaseException
+    path: Path,
+    row_no: int,
+    step: int,
+    limit: int,
+    first_error: BaseException,
+    seen: Inspection,
 ) -> Iterator[ReadItem]:
     """Rows from `row_no` on by slices, halved down to one row near the damage. An unreadable
     row starts a damaged range, found by probing rows after it (`_readable_from`): each of
@@ -100,7 +127,8 @@ def _recover(
     error: BaseException = first_error
     while total is None or row_no < total:
         try:
-            batch = _frame(path).slice(row_no, size).collect()
+            frame, flag = _frame(path)
+            batch = frame.slice(row_no, size).collect()
         except _POLARS_ERRORS as exc:
             error = exc
             if size > 1:
@@ -116,7 +144,7 @@ def _recover(
         if batch.height == 0:
             return  # every row could be read after all
         floats = any(_has_float(t) for t in batch.schema.values())
-        for item in _batch_items(batch, row_no, limit, floats):
+        for item in _batch_items(batch, row_no, limit, floats, flag, seen):
             row_no += 1
             yield item
         size = min(size * 2, step)
@@ -134,7 +162,7 @@ def _row_count(path: Path) -> int | None:
 
 def _readable(path: Path, index: int) -> bool:
     try:
-        _frame(path).slice(index, 1).collect()
+        _frame(path)[0].slice(index, 1).collect()
     except _POLARS_ERRORS:
         return False
     return True
@@ -159,7 +187,8 @@ def _readable_from(path: Path, bad: int, total: int) -> int:
     return first_good
 
 
-def _frame(path: Path) -> pl.LazyFrame:
+def _frame(path: Path) -> tuple[pl.LazyFrame, str | None]:
+    """The file's rows with values JSON holds, and the name of their flag column."""
     return with_json_values(_scan(path))
 
 
@@ -175,22 +204,77 @@ def _has_float(dtype: Any) -> bool:
         return True
     if isinstance(dtype, pl.Struct):
         return any(_has_float(f.dtype) for f in dtype.fields)
+    if isinstance(dtype, pl.Map):
+        return _has_float(dtype.key) or _has_float(dtype.value)
     inner = getattr(dtype, "inner", None)
     return inner is not None and _has_float(inner)
 
 
-def _batch_items(batch: pl.DataFrame, row_no: int, limit: int, floats: bool) -> Iterator[ReadItem]:
-    """The rows of `batch` (row `row_no + 1` first), each checked; a row that holds a time
-    with nanoseconds is `unsupported_value` (see parquet_values.py)."""
-    cut = None
-    if CUT in batch.schema:
-        cut = batch.get_column(CUT).to_list()
-        batch = batch.drop(CUT)
-    for i, row in enumerate(batch.iter_rows(named=True)):
-        if cut is not None and cut[i]:
-            yield _unsupported(row_no + i + 1, _CUT_WHY)
-        else:
-            yield _checked(row_no + i + 1, row, limit, floats)
+def _batch_items(
+    batch: pl.DataFrame,
+    row_no: int,
+    limit: int,
+    floats: bool,
+    flag: str | None,
+    seen: Inspection,
+) -> Iterator[ReadItem]:
+    """The rows of `batch` (row `row_no + 1` first), each checked; a row flagged in the column
+    `flag` (a value the conversion would alter, see parquet_values.py), or holding a value
+    Python cannot hold, is `unsupported_value`; a row `seen` found polars reads altered is
+    quarantined with that finding's reason (parquet_checks.py). Should turning the batch's
+    rows into dicts fail, the rows from the failing one on are turned one at a time, so only
+    the rows that fail are quarantined and the batch's other rows are written."""
+    whys: list[str | None] | None = None
+    if flag is not None:
+        whys = batch.get_column(flag).to_list()
+        batch = batch.drop(flag)
+    near = replace(
+        seen,
+        suspects=[s for s in seen.suspects if s.first < row_no + batch.height and s.end > row_no],
+    )
+    done = 0
+    try:
+        for row in batch.iter_rows(named=True):
+            why = (whys and whys[done]) or None
+            yield _row_item(row_no + done + 1, row, limit, floats, why, near)
+            done += 1
+    except _ROW_ERRORS:
+        for i in range(done, batch.height):
+            try:
+                row = batch.row(i, named=True)
+            except _ROW_ERRORS as exc:
+                why = f"a value Python cannot hold ({type(exc).__name__}: {_first_line(exc)})"
+                yield _unsupported(row_no + i + 1, why)
+                continue
+            yield _row_item(row_no + i + 1, row, limit, floats, (whys and whys[i]) or None, near)
+
+
+def _row_item(
+    row_no: int,
+    row: dict[str, Any],
+    limit: int,
+    floats: bool,
+    why: str | None,
+    seen: Inspection,
+) -> ReadItem:
+    """Row `row_no` (1-based) checked: flagged with `why`, found by `seen`, or as read."""
+    if why is not None:
+        return _unsupported(row_no, why)
+    if (found := seen.rows.get(row_no - 1)) is not None:
+        return Rejection(
+            position=row_no,
+            reason=found.reason,
+            detail=f"row {row_no}: {found.why}; the record is not written rather than altered",
+        )
+    for s in seen.suspects:
+        if s.first < row_no <= s.end and row.get(s.column) is not None:
+            return Rejection(
+                position=row_no,
+                reason=s.reason,
+                detail=f"row {row_no}: {s.why} ({s.rows()}); the record is not written "
+                "rather than altered",
+            )
+    return _checked(row_no, row, limit, floats)
 
 
 def _checked(row_no: int, row: dict[str, Any], limit: int, floats: bool = False) -> ReadItem:

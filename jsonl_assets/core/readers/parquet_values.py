@@ -1,34 +1,80 @@
 """Parquet values JSON cannot hold, converted by polars before a row becomes a dict.
 
-At any depth (struct fields, list and array items): Binary becomes a base64 string, a
-Duration its integer microseconds. Python's datetime and time hold microseconds, so a row
-with a nanosecond Datetime, a Time or a nanosecond Duration whose value has digits below
-the microsecond is flagged in the column `CUT` (computed from the values as stored), and
-the reader quarantines it instead of writing it cut.
+At any depth (struct fields, list and array items, map keys and values): Binary becomes a
+base64 string, a Duration its integer microseconds, and a Datetime with a time zone its RFC
+3339 text, written by polars with its bundled time zone rules (never the machine's tz
+database, which Python's zoneinfo reads: the same file gives the same text everywhere), as
+orjson writes a Python datetime: `2024-06-01T05:00:00+05:00`, `.ffffff` only when there are
+microseconds, the offset in minutes; a fixed-offset zone (`+05:30`) with that offset. A row
+that holds a value this would alter is flagged instead, in a flag column (`flag_name`: a name
+the file's schema does not hold, so it never hides or stands for a column of the file) whose
+value is why, computed from the values as stored; the reader quarantines the row instead of
+writing it altered: Python's datetime and time hold microseconds, so a nanosecond Datetime,
+a Time or a nanosecond Duration with digits below the microsecond; a millisecond Duration
+whose value in microseconds does not fit in 64 bits (polars' conversion would wrap around);
+and a Datetime with a time zone outside years 1-9999 in that zone (as a naive one, which
+Python cannot hold, parquet.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import polars as pl
 
-CUT: Final = "\x00jsonl-assets:cut"  # no Parquet writer names a column like this
+from jsonl_assets.core.readers.parquet_types import fixed_offset
+
+FLAG: Final = "\x00jsonl-assets:flag"
+CUT_WHY: Final = (
+    "a datetime, time or duration holds nanoseconds, which Python's datetime and time (and "
+    "a duration's integer microseconds) would cut"
+)
+WIDE_WHY: Final = "a duration does not fit in 64-bit integer microseconds"
+YEAR_WHY: Final = "a value Python cannot hold (a date outside years 1-9999 in its time zone)"
+_MAX_MS: Final = (2**63 - 1) // 1000  # the largest millisecond count that fits in microseconds
+_I64: Final = (-(2**63), 2**63 - 1)
+_PER_MINUTE: Final = {"ms": 60_000, "us": 60_000_000}
+_WHOLE: Final = "%Y-%m-%dT%H:%M:%S"
+_FRACTION: Final = "%Y-%m-%dT%H:%M:%S%.6f"
+
+Check = Callable[[pl.Expr, Any], "pl.Expr | None"]
 
 
-def with_json_values(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """`frame` with its columns converted, and the column `CUT` when a type can hold
-    nanoseconds (one `with_columns`: every expression sees the values as stored)."""
+def flag_name(names: Iterable[str]) -> str:
+    """`FLAG`, or `FLAG` with a number after it: the first that is not one of `names`."""
+    taken = set(names)
+    name, n = FLAG, 0
+    while name in taken:
+        n += 1
+        name = f"{FLAG}#{n}"
+    return name
+
+
+def with_json_values(frame: pl.LazyFrame) -> tuple[pl.LazyFrame, str | None]:
+    """`frame` with its columns converted, and the name of its flag column (a String, null
+    for a row holding no value the conversion would alter), or None when no column can hold
+    such a value (one `with_columns`: every expression sees the values as stored)."""
     schema = frame.collect_schema()
     exprs = [
         conv.alias(name)
         for name, dtype in schema.items()
         if (conv := _converted(pl.col(name), dtype)) is not None
     ]
-    found = [e for name, dtype in schema.items() if (e := _nanos(pl.col(name), dtype)) is not None]
-    if found:
-        exprs.append(pl.any_horizontal(found).fill_null(False).alias(CUT))
-    return frame.with_columns(exprs) if exprs else frame
+    whys = []
+    for check, why in ((_nanos, CUT_WHY), (_wide, WIDE_WHY), (_years, YEAR_WHY)):
+        found = [
+            e
+            for name, dtype in schema.items()
+            if (e := _any(pl.col(name), dtype, check)) is not None
+        ]
+        if found:
+            whys.append(pl.when(pl.any_horizontal(found).fill_null(False)).then(pl.lit(why)))
+    flag = None
+    if whys:
+        flag = flag_name(schema.names())
+        exprs.append(pl.coalesce(whys).alias(flag))
+    return (frame.with_columns(exprs) if exprs else frame), flag
 
 
 def _converted(expr: pl.Expr, dtype: Any) -> pl.Expr | None:
@@ -37,6 +83,8 @@ def _converted(expr: pl.Expr, dtype: Any) -> pl.Expr | None:
         return expr.bin.encode("base64")
     if isinstance(dtype, pl.Duration):
         return expr.dt.total_microseconds()
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+        return _zoned_text(expr, dtype)
     if isinstance(dtype, pl.Struct):
         fields = [
             conv.alias(f.name)
@@ -44,6 +92,10 @@ def _converted(expr: pl.Expr, dtype: Any) -> pl.Expr | None:
             if (conv := _converted(pl.field(f.name), f.dtype)) is not None
         ]
         return expr.struct.with_fields(fields) if fields else None
+    if isinstance(dtype, pl.Map):
+        entry = pl.Struct({"key": dtype.key, "value": dtype.value})
+        inner = _converted(pl.element(), entry)
+        return None if inner is None else expr.map.entries().list.eval(inner).list.to_map()
     if isinstance(dtype, pl.List | pl.Array):
         inner = _converted(pl.element(), dtype.inner)
         if inner is None:
@@ -53,19 +105,86 @@ def _converted(expr: pl.Expr, dtype: Any) -> pl.Expr | None:
     return None
 
 
+def _zoned(expr: pl.Expr, dtype: pl.Datetime) -> tuple[pl.Expr, pl.Expr, str | None]:
+    """A timestamp with a time zone: its wall time to format (a naive one for a fixed
+    offset), whether it is within years 1-9999 there, and the offset text to append (None
+    for a named zone: polars' `%:z` writes it)."""
+    zone = dtype.time_zone or "UTC"
+    minutes = fixed_offset(zone)
+    if minutes is None:
+        year = expr.dt.year()
+        return expr, year.is_between(1, 9999), None
+    stored, unit = expr.to_physical(), dtype.time_unit
+    if unit == "ns":  # digits below the microsecond are flagged (_nanos)
+        stored, unit = stored // 1000, "us"
+    shift = minutes * _PER_MINUTE[unit]
+    fits = stored.is_between(_I64[0] - min(shift, 0), _I64[1] - max(shift, 0))
+    wall = pl.when(fits).then(stored + shift).cast(pl.Datetime(unit))
+    sign = "-" if minutes < 0 else "+"
+    text = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return wall, fits & wall.dt.year().is_between(1, 9999), text
+
+
+def _zoned_text(expr: pl.Expr, dtype: pl.Datetime) -> pl.Expr:
+    """A timestamp with a time zone as orjson writes a Python datetime (null where it is
+    outside years 1-9999: the row is flagged, _years)."""
+    wall, within, offset = _zoned(expr, dtype)
+    safe = pl.when(within).then(wall)  # polars panics formatting out-of-range values
+    zone = "%:z" if offset is None else ""
+    text = (
+        pl.when(safe.dt.microsecond() != 0)
+        .then(safe.dt.to_string(_FRACTION + zone))
+        .otherwise(safe.dt.to_string(_WHOLE + zone))
+    )
+    return text if offset is None else pl.concat_str([text, pl.lit(offset)])
+
+
+def _years(expr: pl.Expr, dtype: Any) -> pl.Expr | None:
+    """Per value, whether it is a timestamp with a time zone outside years 1-9999 there."""
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+        return expr.is_not_null() & ~_zoned(expr, dtype)[1].fill_null(False)
+    return None
+
+
 def _nanos(expr: pl.Expr, dtype: Any) -> pl.Expr | None:
-    """Per row, whether `expr` holds a value with a part below the microsecond."""
-    if isinstance(dtype, pl.Time) or (isinstance(dtype, pl.Datetime) and dtype.time_unit == "ns"):
-        return (expr.dt.nanosecond() % 1000 != 0).fill_null(False)
+    """Per value, whether it has a part below the microsecond."""
+    if isinstance(dtype, pl.Datetime) and dtype.time_unit == "ns":
+        return expr.to_physical() % 1000 != 0
+    if isinstance(dtype, pl.Time):
+        return expr.dt.nanosecond() % 1000 != 0
     if isinstance(dtype, pl.Duration) and dtype.time_unit == "ns":
-        return (expr.dt.total_nanoseconds() % 1000 != 0).fill_null(False)
+        return expr.dt.total_nanoseconds() % 1000 != 0
+    return None
+
+
+def _wide(expr: pl.Expr, dtype: Any) -> pl.Expr | None:
+    """Per value, whether it is a duration too long for integer microseconds."""
+    if isinstance(dtype, pl.Duration) and dtype.time_unit == "ms":
+        return expr.dt.total_milliseconds().abs() > _MAX_MS
+    return None
+
+
+def _any(expr: pl.Expr, dtype: Any, check: Check) -> pl.Expr | None:
+    """Per row, whether `check` holds for a value of `expr` at any depth (None: it cannot)."""
+    if (found := check(expr, dtype)) is not None:
+        return found.fill_null(False)
     if isinstance(dtype, pl.Struct):
         fields = [
-            e for f in dtype.fields if (e := _nanos(expr.struct.field(f.name), f.dtype)) is not None
+            e
+            for f in dtype.fields
+            if (e := _any(expr.struct.field(f.name), f.dtype, check)) is not None
         ]
         return pl.any_horizontal(fields).fill_null(False) if fields else None
+    if isinstance(dtype, pl.Map):
+        entry = pl.Struct({"key": dtype.key, "value": dtype.value})
+        inner = _any(pl.element(), entry, check)
+        return (
+            None
+            if inner is None
+            else expr.map.entries().list.eval(inner).list.any().fill_null(False)
+        )
     if isinstance(dtype, pl.List | pl.Array):
-        inner = _nanos(pl.element(), dtype.inner)
+        inner = _any(pl.element(), dtype.inner, check)
         if inner is None:
             return None
         listed = expr.arr.to_list() if isinstance(dtype, pl.Array) else expr

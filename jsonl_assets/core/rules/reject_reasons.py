@@ -37,6 +37,7 @@ _EXACT: Final = {
             "too_large",
             "corrupt_file",
             "unsupported_value",
+            "unsupported_type",
             "duplicate_key",
             "csv_field_count",
             "csv_unclosed_quote",

@@ -47,7 +47,11 @@ CODE_VERSION = "20"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # bytes reject their chunk, a cut gzip/zstd file's cut line is corrupt_file; encoding names
 # canonical; unsupported_value details name the text a double would be written as; UTF-16/32
 # text without a BOM refused; a file's name is the path its glob matched (a symlinked folder
-# is not resolved), its bytes shown as UTF-8 whatever the locale (file_names)
+# is not resolved), its bytes shown as UTF-8 whatever the locale (file_names); Parquet maps
+# checked and converted like other values (a repeated key is duplicate_key, that row only),
+# durations that overflow and dates Python cannot hold are unsupported_value (that row only),
+# types polars cannot read unsupported_type, timestamps with a time zone written by polars'
+# bundled tz rules
 MARKER = "extracted.json"
 
 
