@@ -171,3 +171,16 @@ def test_unsupported_column_names_nested_types() -> None:
     unknown = unsupported_column({"z": pl.Datetime("us", "Mars/Olympus")})
     assert unknown is not None and "nor a zone polars knows" in unknown
     assert unsupported_column({"z": pl.Datetime("us", "-03:00"), "d": pl.Decimal(38, 0)}) is None
+
+
+def test_a_zone_offset_with_seconds_is_unsupported_value_never_rounded(tmp_path: Path) -> None:
+    """Tokyo was +09:18:59 in 1880 (local mean time): `%:z` wrote +09:19, an instant one
+    second off. That row is quarantined; the rows beside it are written."""
+    per_second = 10**6
+    values = [-2_840_140_800 * per_second, 1_700_000_000 * per_second]  # 1880, 2023
+    stamps = pa.array(values, type=pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    path = arrow_parquet(tmp_path, {"t": stamps.cast(pa.timestamp("us", tz="Asia/Tokyo"))})
+    items = read_file(tmp_path, path)
+    assert isinstance(items[0], Rejection) and items[0].reason == "unsupported_value"
+    assert "offset then had seconds" in items[0].detail
+    assert items[1][2] == b'{"t":"2023-11-15T07:13:20+09:00"}'

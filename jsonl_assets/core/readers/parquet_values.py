@@ -12,8 +12,8 @@ value is why, computed from the values as stored; the reader quarantines the row
 writing it altered: Python's datetime and time hold microseconds, so a nanosecond Datetime,
 a Time or a nanosecond Duration with digits below the microsecond; a millisecond Duration
 whose value in microseconds does not fit in 64 bits (polars' conversion would wrap around);
-and a Datetime with a time zone outside years 1-9999 in that zone (as a naive one, which
-Python cannot hold, parquet.py).
+a Datetime with a time zone outside years 1-9999 in that zone (as a naive one, which
+Python cannot hold, parquet.py), or whose zone's offset then had seconds.
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ CUT_WHY: Final = (
 )
 WIDE_WHY: Final = "a duration does not fit in 64-bit integer microseconds"
 YEAR_WHY: Final = "a value Python cannot hold (a date outside years 1-9999 in its time zone)"
+OFFSET_WHY: Final = (
+    "a timestamp whose time zone's offset then had seconds (local mean time, before about "
+    "1900), which an RFC 3339 offset cannot hold"
+)
 _MAX_MS: Final = (2**63 - 1) // 1000  # the largest millisecond count that fits in microseconds
 _I64: Final = (-(2**63), 2**63 - 1)
 _PER_MINUTE: Final = {"ms": 60_000, "us": 60_000_000}
@@ -62,7 +66,8 @@ def with_json_values(frame: pl.LazyFrame) -> tuple[pl.LazyFrame, str | None]:
         if (conv := _converted(pl.col(name), dtype)) is not None
     ]
     whys = []
-    for check, why in ((_nanos, CUT_WHY), (_wide, WIDE_WHY), (_years, YEAR_WHY)):
+    checks = ((_nanos, CUT_WHY), (_wide, WIDE_WHY), (_years, YEAR_WHY), (_seconds, OFFSET_WHY))
+    for check, why in checks:
         found = [
             e
             for name, dtype in schema.items()
@@ -143,6 +148,19 @@ def _years(expr: pl.Expr, dtype: Any) -> pl.Expr | None:
     """Per value, whether it is a timestamp with a time zone outside years 1-9999 there."""
     if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
         return expr.is_not_null() & ~_zoned(expr, dtype)[1].fill_null(False)
+    return None
+
+
+def _seconds(expr: pl.Expr, dtype: Any) -> pl.Expr | None:
+    """Per value, whether it is a timestamp whose named zone's offset has seconds there
+    (Tokyo's +09:18:59 in 1880): `%:z` would write +09:19, another instant."""
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+        if fixed_offset(dtype.time_zone) is not None:
+            return None
+        wall, within, _ = _zoned(expr, dtype)
+        safe = pl.when(within).then(wall)
+        offset = (safe.dt.base_utc_offset() + safe.dt.dst_offset()).dt.total_seconds()
+        return offset % 60 != 0
     return None
 
 
