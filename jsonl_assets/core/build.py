@@ -30,8 +30,15 @@ from jsonl_assets.core.store.work_files import (
     read_marker,
     write_marker,
 )
+from jsonl_assets.core.store.work_owner import claim_work_dir
 
 VERIFIED: Final = "shards.verified.json"  # the last shards_verified result, per shards marker
+
+
+def claim_work(cfg: PipelineConfig) -> None:
+    """The config's work dir serves its package (recorded at first use), else `ConfigError`
+    before anything is written (work_owner.py): every step that writes there asks first."""
+    claim_work_dir(cfg.path, cfg.output.work_dir, cfg.output.dir)
 
 
 def dirs_for(cfg: PipelineConfig, key: str) -> PartitionDirs:
@@ -53,6 +60,7 @@ def build_records(
     """Stages 1-3 under the partition's lock: extracted, transformed, validated (only
     extracted when `gate`, a RateGate's `records`, refuses the rest: the pass's transformed
     report is then kept for `record_verdict`); `runner` runs the partition's chunks."""
+    claim_work(cfg)
     if cfg.uses_object_storage():
         tune_malloc()
     refused: list[StageReport] = []
@@ -82,6 +90,7 @@ def build_shards(
     Raises ChecksFailed, touching nothing, unless the partition's record stages are those of
     its current inputs and pass the blocking rate checks under the current thresholds
     (`record_verdict`, as the publication asks it)."""
+    claim_work(cfg)
     if cfg.uses_object_storage():
         tune_malloc()
     with (
@@ -204,6 +213,7 @@ def publish(cfg: PipelineConfig, lock_timeout: float = 600.0, workers: int = 1) 
     """Verify and publish metadata.json from every built partition's persisted results; then
     the report (from the statistics the partitions' chunks measured; charts drawn on up to
     `workers` processes)."""
+    claim_work(cfg)
     if cfg.uses_object_storage():
         tune_malloc()
     partitions, problems = built_partitions(cfg)
