@@ -276,7 +276,11 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     )
     from jsonl_assets.core.report.measure_columns import report_enabled
     from jsonl_assets.core.report.package_report import no_report_note
+    from jsonl_assets.defs.stage_metadata import REPORT_NOT_WRITTEN
 
+    if meta.get(REPORT_NOT_WRITTEN):  # the package stands; only its report is missing
+        print(printable(f"report: not written: {meta[REPORT_NOT_WRITTEN]}"), file=sys.stderr)
+        return EXIT_FAILED
     if not report_enabled():
         print(printable(no_report_note(cfg, reported_before)))
     return EXIT_OK
@@ -343,6 +347,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write report.html and DATACARD.md again for the config's published package."""
     from jsonl_assets.core.build import built_partitions
     from jsonl_assets.core.report import write_report
+    from jsonl_assets.core.report.package_report import ReportDirNotOurs
     from jsonl_assets.core.report.statistics import measured_cells
     from jsonl_assets.core.store.package_lock import package_lock
 
@@ -355,7 +360,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             # published ones; the others' shards are measured.
             measured = measured_cells(built_partitions(cfg)[0])
             result = write_report(cfg, os.cpu_count() or 1, measured)
-    except (OSError, PackageBusyError) as exc:
+    except (OSError, PackageBusyError, ReportDirNotOurs) as exc:
         print(f"cannot write the report of {cfg.output.dir}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(f"wrote {result.html} and {result.datacard}")

@@ -13,7 +13,11 @@ from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.malloc_tuning import tune_malloc
 from jsonl_assets.core.manifest_builder import PartitionShards
 from jsonl_assets.core.partition_gate import ChecksFailed, keep_gate_report, record_verdict
-from jsonl_assets.core.report.package_report import ReportResult, report_after_publication
+from jsonl_assets.core.report.package_report import (
+    ReportDirNotOurs,
+    ReportResult,
+    report_after_publication,
+)
 from jsonl_assets.core.report.statistics import measured_cells
 from jsonl_assets.core.rules.rate_checks import RateEvaluation, RateGate
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
@@ -207,12 +211,16 @@ class Publication:
     problems: list[str] = field(default_factory=list)
     manifest: ManifestResult | None = None
     report: ReportResult | None = None  # report.html and DATACARD.md beside the package
+    # Why the report of a published package was not written (the package stays published).
+    report_problem: str | None = None
 
 
 def publish(cfg: PipelineConfig, lock_timeout: float = 600.0, workers: int = 1) -> Publication:
     """Verify and publish metadata.json from every built partition's persisted results; then
     the report (from the statistics the partitions' chunks measured; charts drawn on up to
-    `workers` processes)."""
+    `workers` processes). A report that fails after the publication (a report dir holding
+    files that are not ours, a full disk) leaves the package published: `report_problem`
+    says why it was not written."""
     claim_work(cfg)
     if cfg.uses_object_storage():
         tune_malloc()
@@ -223,7 +231,11 @@ def publish(cfg: PipelineConfig, lock_timeout: float = 600.0, workers: int = 1) 
         return Publication(partitions, problems)
     with package_lock(cfg.output.dir, lock_timeout):
         manifest = publish_manifest(cfg, partitions)
-        report = report_after_publication(cfg, manifest, workers, measured_cells(partitions))
+        try:
+            report = report_after_publication(cfg, manifest, workers, measured_cells(partitions))
+        except Exception as exc:  # after the publication: it stands, the report is not written
+            why = str(exc) if isinstance(exc, ReportDirNotOurs) else f"{type(exc).__name__}: {exc}"
+            return Publication(partitions, [], manifest, None, why)
         return Publication(partitions, [], manifest, report)
 
 
