@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
-import io
 import os
 import signal
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonl_assets.cli_arguments import byte_size, positive_int, seconds
+from jsonl_assets.console_text import escape_what_the_console_cannot_show, printable
 from jsonl_assets.core import build_summary, build_workers
 from jsonl_assets.core.chunks import progress, runners
 from jsonl_assets.core.config import (
@@ -33,6 +33,7 @@ from jsonl_assets.core.config import (
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.store.package_lock import TOKEN_ENV, Holder, PackageBusyError, PackageLock
 from jsonl_assets.core.store.url import listed_once
+from jsonl_assets.core.store.work_owner import claim_work_dir
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -105,16 +106,23 @@ def _lock_package(package: Path, wait: float | None) -> PackageLock:
     return lock
 
 
-def _config_or_none(path: str | os.PathLike[str] | None) -> PipelineConfig | None:
+def _config_or_none(
+    path: str | os.PathLike[str] | None, claim: bool = False
+) -> PipelineConfig | None:
     """The loaded config, or None after printing why it is refused (file, key, reason): its
-    output buckets are checked too, before any source is read."""
+    output buckets are checked too, before any source is read; with `claim` (a build), its
+    work dir must serve its package (work_owner.py), before anything is written."""
     try:
         cfg = load_config(path)
         check_buckets(cfg)
+        if claim:
+            claim_work_dir(cfg.path, cfg.output.work_dir, cfg.output.dir)
         return cfg
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
-        return None
+    except OSError as exc:  # the work dir cannot be written
+        print(f"config error: output.work_dir: {exc}", file=sys.stderr)
+    return None
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -132,7 +140,7 @@ def _locked_build(args: argparse.Namespace) -> int:
     # them again and again, 0.3 s in all - and then they are frozen: later collections skip
     # them (and forked workers share their pages).
     with gc_paused():
-        cfg = _config_or_none(args.config)
+        cfg = _config_or_none(args.config, claim=True)
         if cfg is None:
             return EXIT_CONFIG
         try:
@@ -268,9 +276,13 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     )
     from jsonl_assets.core.report.measure_columns import report_enabled
     from jsonl_assets.core.report.package_report import no_report_note
+    from jsonl_assets.defs.stage_metadata import REPORT_NOT_WRITTEN
 
+    if meta.get(REPORT_NOT_WRITTEN):  # the package stands; only its report is missing
+        print(printable(f"report: not written: {meta[REPORT_NOT_WRITTEN]}"), file=sys.stderr)
+        return EXIT_FAILED
     if not report_enabled():
-        print(_printable(no_report_note(cfg, reported_before)))
+        print(printable(no_report_note(cfg, reported_before)))
     return EXIT_OK
 
 
@@ -312,19 +324,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
             package, forbid_split_leakage=args.forbid_split_leakage, limits=limits
         )
     except Exception as exc:  # a bug, not a verdict: one line, no traceback
-        print(f"{_printable(str(package))}: verify failed: {type(exc).__name__}: {exc}")
+        print(f"{printable(str(package))}: verify failed: {type(exc).__name__}: {exc}")
         return EXIT_FAILED
     for f in report.findings:
         if f.severity == "warning" and not args.warnings:
             continue
         where = f"{f.file}:{f.line}" if f.line else f.file
-        print(_printable(f"{f.severity.upper():7} {f.rule:4} {where}: {f.message}"))
+        print(printable(f"{f.severity.upper():7} {f.rule:4} {where}: {f.message}"))
     omitted = sum(report.omitted.values())
     if omitted:
         print(f"({omitted} more findings counted but not listed)")
     status = "valid" if report.ok else "INVALID"
     print(
-        f"{_printable(str(package))}: {status} — {report.shards_checked} shards, "
+        f"{printable(str(package))}: {status} — {report.shards_checked} shards, "
         f"{report.records_checked} records, "
         f"{report.error_count} errors, {report.warning_count} warnings"
     )
@@ -335,6 +347,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write report.html and DATACARD.md again for the config's published package."""
     from jsonl_assets.core.build import built_partitions
     from jsonl_assets.core.report import write_report
+    from jsonl_assets.core.report.package_report import ReportDirNotOurs
     from jsonl_assets.core.report.statistics import measured_cells
     from jsonl_assets.core.store.package_lock import package_lock
 
@@ -347,33 +360,15 @@ def cmd_report(args: argparse.Namespace) -> int:
             # published ones; the others' shards are measured.
             measured = measured_cells(built_partitions(cfg)[0])
             result = write_report(cfg, os.cpu_count() or 1, measured)
-    except (OSError, PackageBusyError) as exc:
+    except (OSError, PackageBusyError, ReportDirNotOurs) as exc:
         print(f"cannot write the report of {cfg.output.dir}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(f"wrote {result.html} and {result.datacard}")
     return EXIT_OK
 
 
-def _printable(text: str, limit: int = 2000) -> str:
-    """`text` with control characters (newlines, escape sequences) shown as escapes, and
-    shortened to about `limit` characters (a hostile path may be 100 KB long)."""
-    if len(text) > limit:
-        text = f"{text[: limit // 2]}...({len(text) - limit} characters)...{text[-limit // 2 :]}"
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
-
-
-def _escape_what_the_console_cannot_show() -> None:
-    """A console whose encoding lacks a character (a Latin-1 locale, a dataset named in
-    Chinese) shows it as an escape instead of stopping the command."""
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(errors="backslashreplace")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    _escape_what_the_console_cannot_show()
+    escape_what_the_console_cannot_show()
     parser = argparse.ArgumentParser(prog="jsonl-assets", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser(

@@ -13,7 +13,11 @@ from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.malloc_tuning import tune_malloc
 from jsonl_assets.core.manifest_builder import PartitionShards
 from jsonl_assets.core.partition_gate import ChecksFailed, keep_gate_report, record_verdict
-from jsonl_assets.core.report.package_report import ReportResult, report_after_publication
+from jsonl_assets.core.report.package_report import (
+    ReportDirNotOurs,
+    ReportResult,
+    report_after_publication,
+)
 from jsonl_assets.core.report.statistics import measured_cells
 from jsonl_assets.core.rules.rate_checks import RateEvaluation, RateGate
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
@@ -30,8 +34,15 @@ from jsonl_assets.core.store.work_files import (
     read_marker,
     write_marker,
 )
+from jsonl_assets.core.store.work_owner import claim_work_dir
 
 VERIFIED: Final = "shards.verified.json"  # the last shards_verified result, per shards marker
+
+
+def claim_work(cfg: PipelineConfig) -> None:
+    """The config's work dir serves its package (recorded at first use), else `ConfigError`
+    before anything is written (work_owner.py): every step that writes there asks first."""
+    claim_work_dir(cfg.path, cfg.output.work_dir, cfg.output.dir)
 
 
 def dirs_for(cfg: PipelineConfig, key: str) -> PartitionDirs:
@@ -53,6 +64,7 @@ def build_records(
     """Stages 1-3 under the partition's lock: extracted, transformed, validated (only
     extracted when `gate`, a RateGate's `records`, refuses the rest: the pass's transformed
     report is then kept for `record_verdict`); `runner` runs the partition's chunks."""
+    claim_work(cfg)
     if cfg.uses_object_storage():
         tune_malloc()
     refused: list[StageReport] = []
@@ -82,6 +94,7 @@ def build_shards(
     Raises ChecksFailed, touching nothing, unless the partition's record stages are those of
     its current inputs and pass the blocking rate checks under the current thresholds
     (`record_verdict`, as the publication asks it)."""
+    claim_work(cfg)
     if cfg.uses_object_storage():
         tune_malloc()
     with (
@@ -198,12 +211,17 @@ class Publication:
     problems: list[str] = field(default_factory=list)
     manifest: ManifestResult | None = None
     report: ReportResult | None = None  # report.html and DATACARD.md beside the package
+    # Why the report of a published package was not written (the package stays published).
+    report_problem: str | None = None
 
 
 def publish(cfg: PipelineConfig, lock_timeout: float = 600.0, workers: int = 1) -> Publication:
     """Verify and publish metadata.json from every built partition's persisted results; then
     the report (from the statistics the partitions' chunks measured; charts drawn on up to
-    `workers` processes)."""
+    `workers` processes). A report that fails after the publication (a report dir holding
+    files that are not ours, a full disk) leaves the package published: `report_problem`
+    says why it was not written."""
+    claim_work(cfg)
     if cfg.uses_object_storage():
         tune_malloc()
     partitions, problems = built_partitions(cfg)
@@ -213,7 +231,11 @@ def publish(cfg: PipelineConfig, lock_timeout: float = 600.0, workers: int = 1) 
         return Publication(partitions, problems)
     with package_lock(cfg.output.dir, lock_timeout):
         manifest = publish_manifest(cfg, partitions)
-        report = report_after_publication(cfg, manifest, workers, measured_cells(partitions))
+        try:
+            report = report_after_publication(cfg, manifest, workers, measured_cells(partitions))
+        except Exception as exc:  # after the publication: it stands, the report is not written
+            why = str(exc) if isinstance(exc, ReportDirNotOurs) else f"{type(exc).__name__}: {exc}"
+            return Publication(partitions, [], manifest, None, why)
         return Publication(partitions, [], manifest, report)
 
 

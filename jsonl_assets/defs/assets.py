@@ -3,7 +3,7 @@ streaming pass), shards and the manifest. Each reads the config, calls the core'
 (core/build.py), and reports the typed results as metadata and check results."""
 
 from collections.abc import Iterator, Sequence
-from typing import Final
+from typing import Any, Final
 
 import dagster as dg
 
@@ -37,6 +37,7 @@ from jsonl_assets.defs.report_metadata import report_metadata
 from jsonl_assets.defs.resources import PipelineResource
 from jsonl_assets.defs.stage_metadata import (
     PUBLISHED_QUARANTINE,
+    REPORT_NOT_WRITTEN,
     ROW_COUNT,
     rate_metadata,
     stage_metadata,
@@ -383,9 +384,21 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
             "shards": dg.MetadataValue.int(sum(c.shards for c in summary.values())),
             "duration (s)": dg.MetadataValue.float(round(result.seconds, 3)),
             **report_metadata(publication.report),
+            **report_problem_metadata(context, publication.report_problem),
         },
         check_results=[check],
     )
+
+
+def report_problem_metadata(
+    context: dg.AssetExecutionContext, problem: str | None
+) -> dict[str, Any]:
+    """Why the report of the package just published was not written (logged as a warning):
+    the package stays published."""
+    if problem is None:
+        return {}
+    context.log.warning(f"metadata.json was published; the report was not written: {problem}")
+    return {REPORT_NOT_WRITTEN: dg.MetadataValue.text(problem)}
 
 
 STAGE_ASSETS: Final = [record_stages, shards]

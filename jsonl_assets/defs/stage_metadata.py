@@ -25,6 +25,8 @@ REUSED: Final = "reused"
 QUARANTINE_TABLE: Final = "quarantine_by_reason"
 QUARANTINE_FILE: Final = "quarantine_file"  # as the stage wrote it, in the work dir
 PUBLISHED_QUARANTINE: Final = "quarantine_published"  # the folder published with the shards
+# The manifest's: why the report of the package it published was not written.
+REPORT_NOT_WRITTEN: Final = "report_not_written"
 
 
 def percent(rate: float) -> dg.MetadataValue:

@@ -32,6 +32,7 @@ from jsonl_assets.core.config.output_dirs import (
     check_source_overlap,
     check_url_dirs,
     check_url_roots,
+    guarded_dirs,
 )
 from jsonl_assets.core.config.pipeline import (
     DatasetConfig,
@@ -198,15 +199,14 @@ def _override(base: Thresholds, given: SourceThresholds) -> Thresholds:
 def _check_source_overlap(
     cfg_path: Path, output: OutputConfig, sources: Sequence[SourceConfig]
 ) -> None:
-    dirs = {
-        key: path
-        for key, path in (
-            ("output.dir", output.dir),
-            ("output.work_dir", output.work_dir),
-            ("output.quarantine_dir", output.quarantine_dir),
-        )
-        if not isinstance(path, StoreURL)
-    }
+    guarded = guarded_dirs(
+        {
+            "output.dir": output.dir,
+            "output.work_dir": output.work_dir,
+            "output.quarantine_dir": output.quarantine_dir,
+        }
+    )
+    dirs = {key: path for key, path in guarded.items() if not isinstance(path, StoreURL)}
     entries = [  # object-storage globs and objects cannot lie in a local dir
         (
             f"sources[{i}]",
@@ -215,14 +215,7 @@ def _check_source_overlap(
         )
         for i, s in enumerate(sources)
     ]
-    urls = {
-        key: os.fspath(path)
-        for key, path in (
-            ("output.dir", output.dir),
-            ("output.quarantine_dir", output.quarantine_dir),
-        )
-        if isinstance(path, StoreURL)
-    }
+    urls = {key: os.fspath(path) for key, path in guarded.items() if isinstance(path, StoreURL)}
     url_globs = [
         (f"sources[{i}]", [p for p in s.patterns if is_url(p)]) for i, s in enumerate(sources)
     ]
@@ -272,13 +265,10 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
         )
         for name in ("dir", "work_dir", "quarantine_dir")
     }
+    guarded = guarded_dirs({f"output.{name}": p for name, p in dirs.items()})
     try:  # object-storage locations cannot hold a local dir nor lie in one
-        check_own_dirs(
-            {f"output.{name}": p for name, p in dirs.items() if not isinstance(p, StoreURL)}
-        )
-        check_url_roots(
-            {f"output.{name}": os.fspath(p) for name, p in dirs.items() if isinstance(p, StoreURL)}
-        )
+        check_own_dirs({k: p for k, p in guarded.items() if not isinstance(p, StoreURL)})
+        check_url_roots({k: os.fspath(p) for k, p in guarded.items() if isinstance(p, StoreURL)})
     except DirProblem as exc:
         raise ConfigError(cfg_path, exc.key, exc.message) from None
     return OutputConfig(

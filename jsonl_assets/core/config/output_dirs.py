@@ -1,4 +1,5 @@
-"""Where a build may write: `output.dir`, `work_dir` and `quarantine_dir`, checked at load time.
+"""Where a build may write: `output.dir`, its report dir (`<output.dir>-report`, `REPORT_KEY`),
+`work_dir` and `quarantine_dir`, checked at load time (`guarded_dirs` lists them).
 
 Paths are compared resolved (symlinks and `..` followed). A dir may not be the filesystem
 root, the home dir or a folder above it; the three may not be one folder or lie inside one
@@ -18,8 +19,40 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath, PurePosixPath
+from typing import Final, TypeVar
 
 from jsonl_assets.core.config.source_globs import can_reach, expand_glob, has_magic, split_root
+from jsonl_assets.core.store.url import StoreURL
+
+REPORT_SUFFIX: Final = "-report"
+REPORT_KEY: Final = "output.dir's report dir"  # the name the checks give the report dir
+
+_Dir = TypeVar("_Dir", Path, StoreURL)
+
+
+def report_dir_of(package: _Dir) -> _Dir:
+    """The package's report dir: a folder (or prefix) beside it, named after it."""
+    return package.parent / (package.name + REPORT_SUFFIX)
+
+
+def guarded_dirs(dirs: Mapping[str, Path | StoreURL]) -> dict[str, Path | StoreURL]:
+    """`dirs` (`output.dir`, `output.work_dir`, `output.quarantine_dir`: a resolved path or an
+    object-storage location) with the report dir after `output.dir`, resolved too (a symlink
+    named `<dir>-report` leads where the report is written)."""
+    out: dict[str, Path | StoreURL] = {}
+    for key, path in dirs.items():
+        out[key] = path
+        if key == "output.dir":
+            report = report_dir_of(path)
+            out[REPORT_KEY] = report if isinstance(report, StoreURL) else _resolve(report)
+    return out
+
+
+def _resolve(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop: `_check_creatable` says so
+        return path
 
 
 class DirProblem(Exception):

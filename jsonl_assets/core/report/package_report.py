@@ -8,7 +8,10 @@ as it is: a write killed midway leaves a `writing` stamp, never files without a 
 stamp that vouches for files it did not see written. A build that writes no report
 ($JSONL_ASSETS_REPORT=0) removes a report of ours that is not of the metadata.json it
 published (`retire_stale_report`): the folder never describes another package than the one
-beside it; files without a stamp are not ours and are left alone."""
+beside it; files without a stamp are not ours and are left alone. A report is never written
+into a folder that holds files but no stamp of ours (`check_report_dir`): a user's own
+report.html or DATACARD.md there is kept, and the build says so (the package stays
+published)."""
 
 from __future__ import annotations
 
@@ -19,18 +22,20 @@ from pathlib import Path
 from typing import Any, Final
 
 from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.config.output_dirs import REPORT_SUFFIX, report_dir_of
 from jsonl_assets.core.report.datacard import render_datacard
 from jsonl_assets.core.report.html_report import charts_of, render_html
 from jsonl_assets.core.report.measure_columns import report_enabled
 from jsonl_assets.core.report.report_data import compute_report, embedded_data
 from jsonl_assets.core.report.statistics import MANIFEST, MeasuredCells
 from jsonl_assets.core.stages.manifest_stage import ManifestResult
+from jsonl_assets.core.store.atomic_files import is_partial_name
 from jsonl_assets.core.store.base import read_bytes, store_for, write_bytes
 from jsonl_assets.core.store.url import StoreURL
 
 REPORT_HTML: Final = "report.html"
 DATACARD: Final = "DATACARD.md"
-DIR_SUFFIX: Final = "-report"
+DIR_SUFFIX: Final = REPORT_SUFFIX
 STAMP: Final = "report.stamp"
 # The shapes of the report's own files: only such files are ever removed.
 _STAMP_SHAPE: Final = re.compile(rb"\A(writing )?[0-9A-Za-z.]+ [0-9a-f]{64} [0-9a-f]{64}\n\Z")
@@ -47,8 +52,32 @@ REPORT_VERSION: Final = "3"
 def report_dir(cfg: PipelineConfig) -> Path | StoreURL:
     """Where the report goes: a folder beside the package, named after it (a local folder
     or an object-storage prefix alike)."""
-    package = cfg.output.dir
-    return package.parent / (package.name + DIR_SUFFIX)
+    return report_dir_of(cfg.output.dir)
+
+
+class ReportDirNotOurs(Exception):
+    """The report dir holds files this project did not write (no report.stamp of ours)."""
+
+
+def check_report_dir(cfg: PipelineConfig) -> None:
+    """`ReportDirNotOurs` unless the report dir is empty (or absent) or holds our stamp: our
+    files are only ever written under it (`write_report` writes it first), so files without
+    it are someone else's. Leftovers of a killed write (`.<name>.partial`) are ours."""
+    folder = report_dir(cfg)
+    store = store_for(folder)
+    names = sorted(e.name for e in store.list(folder) if not is_partial_name(e.name))
+    if not names:
+        return
+    if STAMP in names:
+        with store.open_read(folder / STAMP, 0, 256) as handle:
+            if _STAMP_SHAPE.match(handle.read()):
+                return
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    raise ReportDirNotOurs(
+        f"{folder} holds files this project did not write ({shown}; no {STAMP} of ours), "
+        f"so they are left as they are: move them out of {folder} (or remove them), then "
+        f"`jsonl-assets report --config {cfg.path}` writes the report"
+    )
 
 
 @dataclass(frozen=True)
@@ -65,9 +94,11 @@ def write_report(
     """Compute the published package's statistics and write its report and data card (the
     same bytes for the same package, whoever writes them: the build or `jsonl-assets report`);
     its shards measured (but those of the cells the build measured, `measured`) and its
-    charts drawn on up to `workers` processes."""
+    charts drawn on up to `workers` processes. `ReportDirNotOurs`, writing nothing, when the
+    report dir holds files that are not ours (`check_report_dir`)."""
     from jsonl_assets.core.report.charts import draw_all  # matplotlib: imported when drawing
 
+    check_report_dir(cfg)  # before anything is computed or written
     stamp = report_stamp(cfg)  # before reading: a later publication makes it stale
     data = compute_report(cfg.output.dir, cfg.output.quarantine_dir, workers, measured)
     svgs = draw_all(data, workers)

@@ -3,7 +3,8 @@
 Writes go to a hidden `.<name>.partial` beside the final name (see atomic_files.py), which
 is renamed over it at `commit()` and the folder fsynced. `move_in` renames, or copies under
 a temporary name when the source is on another file system (EXDEV). `publish` compares the
-current version's tag before it writes; the caller holds the package's manifest lock, so no
+current version's tag before it writes (with `ABSENT`, a hard link creates the name only if
+it is free); the caller holds the package's manifest lock, so no
 other build of this project publishes in between.
 """
 
@@ -72,6 +73,29 @@ class LocalAtomicWrite:
         except OSError as exc:
             self.abort()
             raise_named(exc, self.path)
+
+    def commit_new(self) -> bool:
+        """`commit`, but only if nothing is at `path`: the `.partial` is hard-linked to the
+        name, which fails if the name exists (`PreconditionFailed`), so of two writers one
+        creates it and the other finds it. False, committing nothing, when the file system
+        has no hard links (the caller compares, then commits)."""
+        try:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            reached("before_rename:" + self.path.name)
+            os.link(self._tmp, self.path)
+        except FileExistsError:
+            self.abort()
+            raise PreconditionFailed(f"{self.path} exists (expected none)") from None
+        except OSError as exc:
+            if exc.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                return False
+            self.abort()
+            raise_named(exc, self.path)
+        self.abort()  # the name holds the bytes now; the `.partial` link goes
+        fsync_dir(self.path.parent)
+        return True
 
     def abort(self) -> None:
         """Close and delete the `.partial` file (also when closing fails: a full disk makes
@@ -156,6 +180,18 @@ class LocalStore:
 
     def publish(self, path: StorePath, data: bytes, expected_tag: str | None = None) -> FileStat:
         target = _path(path)
+        if expected_tag == ABSENT:
+            out = self.open_atomic(target)
+            try:
+                out.write(data)
+            except BaseException:
+                out.abort()
+                raise
+            if out.commit_new():
+                st = self.stat(target)
+                assert st is not None
+                return st
+            out.abort()
         if expected_tag is not None:
             now = self.stat(target)
             found = ABSENT if now is None else now.tag
