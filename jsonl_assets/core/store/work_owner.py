@@ -5,7 +5,8 @@ shards, quarantine files and snapshot pointers that package's builds wrote (pack
 quarantine_snapshot.py). The removal of no-longer-listed files trusts those ledgers, so two
 packages sharing one work dir (two configs beside each other with the default `work`) would
 each remove what the other's metadata.json still names. So the first build with a work dir
-records the package it serves (its `output.dir`, resolved, or its object-storage URL), created
+records the package it serves (its `output.dir`, relative to the work dir, or its
+object-storage URL), created
 only if absent (`Store.publish(..., ABSENT)`: two first builds cannot both claim it); a build
 of another package with that work dir is refused before it writes anything (`claim_work_dir`).
 """
@@ -45,11 +46,20 @@ def work_dir_package(work_dir: Path) -> str | None:
     return repr(data[:200])
 
 
+def _as_recorded(work_dir: Path, package: Path | StoreURL) -> str:
+    """The package as the work dir records it: a URL as it is; a local dir relative to the
+    (local) work dir, so a project moved or copied whole (config, package and work dir
+    together, or one volume mounted elsewhere) still finds its work dir its own."""
+    if isinstance(package, Path) and isinstance(work_dir, Path):
+        return Path(os.path.relpath(package, work_dir)).as_posix()
+    return os.fspath(package)
+
+
 def claim_work_dir(config_path: Path | str, work_dir: Path, package: Path | StoreURL) -> None:
     """Record that `work_dir` serves `package` (the config's `output.dir`), unless it already
     does; `ConfigError` on `output.work_dir`, naming both packages and what to do, when it
     serves another package (nothing is written then)."""
-    mine = os.fspath(package)
+    mine = _as_recorded(work_dir, package)
     held = work_dir_package(work_dir)
     if held is None:
         doc = {"package": mine, "config": os.fspath(config_path)}
@@ -61,6 +71,9 @@ def claim_work_dir(config_path: Path | str, work_dir: Path, package: Path | Stor
         except PreconditionFailed:  # another first build claimed it meanwhile
             held = work_dir_package(work_dir)
     if held != mine:
+        if isinstance(work_dir, Path) and "://" not in held:
+            held = os.path.normpath(work_dir / held)  # as the user knows it
+            mine = os.fspath(package)
         raise ConfigError(
             config_path,
             "output.work_dir",

@@ -17,11 +17,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from jsonl_assets.core.build import build_partition, publish
 from jsonl_assets.core.config import ConfigError, load_config
 from jsonl_assets.core.store.base import ABSENT, PreconditionFailed, store_for
+from jsonl_assets.core.store.work_owner import claim_work_dir
 from jsonl_assets_tests.conftest import build_with_core, write_config
 
 CLI = Path(sys.executable).parent / "jsonl-assets"
@@ -81,7 +83,7 @@ def test_a_second_package_with_the_same_work_dir_is_refused_before_any_write(
         assert str(package_a) in error.message and "pkgB" in error.message, error
         assert "its own work_dir" in error.message and "remove" in error.message, error
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
-    assert str(package_a) in (tmp_path / "work" / "package.json").read_text()
+    assert orjson.loads((tmp_path / "work" / "package.json").read_bytes())["package"] == "../pkgA"
     _quarantine_intact(package_a, quarantine)
     # Through the CLI: exit 2 (a config error), no traceback, the package dir never made.
     home = tmp_path / "dagster_home"
@@ -161,3 +163,15 @@ def test_the_claim_is_made_once_and_kept(tmp_path: Path) -> None:
     assert [p.name for p in work.iterdir()] == [OWNER_FILE]  # no temporary file left
     with pytest.raises(ConfigError, match=r"output\.work_dir"):
         claim_work_dir(tmp_path / "q.yaml", work, tmp_path / "other")
+
+
+def test_a_project_moved_whole_keeps_its_work_dir(tmp_path: Path) -> None:
+    """The package is recorded relative to the work dir: a project moved or copied with its
+    work dir (or one volume mounted elsewhere) is still the same package's."""
+    work = tmp_path / "a" / "work"
+    claim_work_dir(tmp_path / "a" / "pipeline.yaml", work, tmp_path / "a" / "package")
+    moved = tmp_path / "b"
+    (tmp_path / "a").rename(moved)
+    claim_work_dir(moved / "pipeline.yaml", moved / "work", moved / "package")
+    with pytest.raises(ConfigError, match=str(moved / "package")):
+        claim_work_dir(moved / "other.yaml", moved / "work", moved / "other-package")
