@@ -40,7 +40,7 @@ from jsonl_assets.core.config.pipeline import (
     SourceInput,
     Thresholds,
 )
-from jsonl_assets.core.config.source_globs import bracket_hint, expand_glob
+from jsonl_assets.core.config.source_globs import bracket_hint, expand_glob, rooted
 from jsonl_assets.core.options import OptionsError, type_name
 from jsonl_assets.core.readers import infer_format
 from jsonl_assets.core.readers import resolve_options as resolve_read_options
@@ -366,7 +366,7 @@ def _inputs(
                     path=location(url), rel=url, format=file_format, listed=listed
                 )
             continue
-        matched = [Path(p) for p in expand_glob(str(root / pattern))]
+        matched = [Path(p) for p in expand_glob(rooted(root, pattern))]
         if not matched:
             raise ConfigError(
                 cfg_path,

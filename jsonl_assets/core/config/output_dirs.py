@@ -19,7 +19,13 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath, PurePosixPath
 
-from jsonl_assets.core.config.source_globs import can_reach, expand_glob, has_magic, split_root
+from jsonl_assets.core.config.source_globs import (
+    can_reach,
+    expand_glob,
+    has_magic,
+    rooted,
+    split_root,
+)
 
 
 class DirProblem(Exception):
@@ -94,7 +100,7 @@ def check_source_overlap(
     for source_key, patterns, inputs in sources:
         for j, pattern in enumerate(patterns):
             where = f"{source_key}.paths[{j}] ({pattern!r})"
-            folder, rest = split_root(str(root / pattern))
+            folder, rest = split_root(rooted(root, pattern))
             folder = folder.resolve()
             for key, path in dirs.items():
                 if path == folder or _inside(path, folder):
@@ -173,6 +179,6 @@ def check_url_dirs(dirs: Mapping[str, str], sources: Sequence[tuple[str, Sequenc
 
 def _pattern_of(root: Path, patterns: Sequence[str], file: Path) -> int:
     for j, pattern in enumerate(patterns):
-        if any(Path(p).resolve() == file for p in expand_glob(str(root / pattern))):
+        if any(Path(p).resolve() == file for p in expand_glob(rooted(root, pattern))):
             return j
     return 0
