@@ -10,7 +10,14 @@ import pytest
 import zstandard
 
 from jsonl_assets.core.compression import iter_decompressed
-from jsonl_assets.core.shard_writer import ShardJournal, ShardWriteError, ShardWriter
+from jsonl_assets.core.shard_families import (
+    MAX_SHARDS,
+    TooManyShards,
+    is_shard_path,
+    shard_name_pattern,
+)
+from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal, ShardWriteError, ShardWriter
+from jsonl_assets.core.stage_report import StageError
 
 
 def _lines(n: int, size: int = 60) -> list[bytes]:
@@ -282,3 +289,30 @@ def test_frames_made_ahead_give_the_same_shards(
     assert b"".join(_read_back(tmp_path / "ahead" / "pkg" / s.path) for s in ahead) == _joined(
         lines
     )
+
+
+def test_a_family_past_100000_shards_fails_before_a_six_digit_name(tmp_path: Path) -> None:
+    """Shard numbers have the spec's five digits (`NNNNN`): resumed after 99,999 committed
+    shards with one record a shard, the writer writes shard 99999 (a name the package's
+    checks and GC call ours) and then refuses the 100,001st, naming the partition and the
+    limits to raise, without writing any file for it."""
+    committed = [
+        ShardInfo(
+            f"data/sft-train-{n:05d}.jsonl.zst", "zstd", 1, "0" * 64, 1, "sft-train", n, n + 1
+        )
+        for n in range(MAX_SHARDS - 1)
+    ]
+    lines = _lines(MAX_SHARDS + 1)
+    writer = ShardWriter(tmp_path / "pkg", "sft-train", "zstd", None, 1, None, None, committed)
+    writer.add(lines[MAX_SHARDS - 1], MAX_SHARDS - 1)
+    with pytest.raises(TooManyShards) as caught:
+        writer.add(lines[MAX_SHARDS], MAX_SHARDS)
+        writer.close()
+    message = str(caught.value)
+    assert "sft|train" in message and "100000" in message
+    assert "max_records_per_shard" in message and "max_bytes_per_shard" in message
+    assert isinstance(caught.value, StageError)
+    written = sorted(p.name for p in (tmp_path / "pkg" / "data").iterdir())
+    assert written == ["sft-train-99999.jsonl.zst"]
+    assert shard_name_pattern("sft-train").match(written[0])
+    assert is_shard_path(f"data/{written[0]}")

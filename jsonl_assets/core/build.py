@@ -25,7 +25,7 @@ from jsonl_assets.core.stage_report import ShardsDetails, StageReport
 from jsonl_assets.core.stages.manifest_stage import ManifestResult, publish_manifest
 from jsonl_assets.core.stages.record_stages import Gate, run_record_stages
 from jsonl_assets.core.stages.shard_stage import MARKER as SHARDS_MARKER
-from jsonl_assets.core.stages.shard_stage import run_shards, verify_partition_shards
+from jsonl_assets.core.stages.shard_stage import VERIFIED, run_shards, verify_partition_shards
 from jsonl_assets.core.store.package_lock import package_lock
 from jsonl_assets.core.store.partition_lock import partition_lock
 from jsonl_assets.core.store.work_files import (
@@ -35,8 +35,6 @@ from jsonl_assets.core.store.work_files import (
     write_marker,
 )
 from jsonl_assets.core.store.work_owner import claim_work_dir
-
-VERIFIED: Final = "shards.verified.json"  # the last shards_verified result, per shards marker
 
 
 def claim_work(cfg: PipelineConfig) -> None:
@@ -231,12 +229,38 @@ def publish(cfg: PipelineConfig, lock_timeout: float = 600.0, workers: int = 1) 
         return Publication(partitions, problems)
     with package_lock(cfg.output.dir, lock_timeout):
         manifest = publish_manifest(cfg, partitions)
+        if not manifest.published:
+            _record_unverified(cfg, partitions, manifest)
         try:
             report = report_after_publication(cfg, manifest, workers, measured_cells(partitions))
         except Exception as exc:  # after the publication: it stands, the report is not written
             why = str(exc) if isinstance(exc, ReportDirNotOurs) else f"{type(exc).__name__}: {exc}"
             return Publication(partitions, [], manifest, None, why)
         return Publication(partitions, [], manifest, report)
+
+
+# The verifier's findings that a shard file is not the one recorded: missing or unreadable,
+# does not decompress, another line count, another size or sha256.
+SHARD_FILE_RULES: Final = frozenset({"C13", "C15", "C16", "C17"})
+
+
+def _record_unverified(
+    cfg: PipelineConfig, partitions: list[PartitionShards], manifest: ManifestResult
+) -> None:
+    """Record a failed shards_verified for each partition whose shard files the package's
+    verification found changed (a shard corrupted in place after an earlier build verified
+    it, even at the same size): the next build writes those shards again instead of calling
+    the partition up to date and failing its publication for ever."""
+    broken = {
+        f.file for f in manifest.findings if f.severity == "error" and f.rule in SHARD_FILE_RULES
+    }
+    for partition in partitions:
+        bad = sorted(broken & {s["path"] for s in partition.shards})
+        dirs = dirs_for(cfg, partition.key)
+        marker = read_marker_any(dirs, SHARDS_MARKER)
+        if bad and marker is not None:
+            found = {"passed": False, "source": "package verification", "bad_shards": bad}
+            write_marker(dirs.file(VERIFIED), marker["fingerprint"], found)
 
 
 def nothing_to_publish(partitions: list[PartitionShards]) -> str:

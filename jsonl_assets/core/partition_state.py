@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Final
 
-from jsonl_assets.core.build import VERIFIED, read_marker_any
+from jsonl_assets.core.build import read_marker_any
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.rules.rate_checks import evaluate_all
 from jsonl_assets.core.stages.record_stages import STAGE_MARKERS, stage_fingerprints
 from jsonl_assets.core.stages.shard_stage import MARKER as SHARDS_MARKER
-from jsonl_assets.core.stages.shard_stage import shards_ready
+from jsonl_assets.core.stages.shard_stage import VERIFIED, shards_ready
 from jsonl_assets.core.store.work_files import PartitionDirs, read_marker
 
 BUILD: Final = "build"

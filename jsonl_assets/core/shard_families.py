@@ -19,6 +19,7 @@ import orjson
 
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.work_files import PartitionDirs
 
 DEFAULT_CONTENT_TYPE: Final = "general"
@@ -44,12 +45,39 @@ def snapshot_digest(files: Iterable[tuple[str, str, int]]) -> str:
     return hashlib.sha256(orjson.dumps(listed)).hexdigest()[:SNAPSHOT_DIGEST_CHARS]
 
 
+SHARD_NUMBER_DIGITS: Final = 5
+"""A shard's number in its family: five digits, zero-padded (the spec's naming convention,
+`<prefix>-<split>-NNNNN`), so a family holds at most `MAX_SHARDS` shards."""
+MAX_SHARDS: Final = 10**SHARD_NUMBER_DIGITS
+_NUMBER: Final = rf"\d{{{SHARD_NUMBER_DIGITS}}}"
+
+
+class TooManyShards(StageError):
+    """A family would need more shards than its names can number: the partition fails before
+    its first shard without a name of ours is written."""
+
+
+def shard_file_name(family: str, number: int, extension: str) -> str:
+    """`<family>-NNNNN<extension>`: the name of a family's shard `number` (0-based). Raises
+    TooManyShards for a number five digits cannot write (a longer name would not be ours to
+    the package's checks and its garbage collection)."""
+    if not 0 <= number < MAX_SHARDS:
+        partition = "|".join(family.split("-")[:2])
+        raise TooManyShards(
+            f"{partition}: shard family {family} needs more than {MAX_SHARDS} shards, and shard "
+            f"numbers have {SHARD_NUMBER_DIGITS} digits (the spec's `NNNNN`); raise "
+            "output.max_records_per_shard or output.max_bytes_per_shard so that the "
+            "partition fits (nothing of it was published)"
+        )
+    return f"{family}-{number:0{SHARD_NUMBER_DIGITS}d}{extension}"
+
+
 _PARTITION: Final = (
     f"(?:{'|'.join(map(re.escape, OBJECTIVES))})-(?:{'|'.join(map(re.escape, SPLITS))})"
 )
 _SHARD_PATH: Final = re.compile(
     rf"data/(?:(?P<folder>{_PARTITION})-[0-9a-f]{{{SNAPSHOT_DIGEST_CHARS}}}/)?"
-    rf"(?P<family>{_PARTITION})-(?:[a-z0-9][a-z0-9_]*-)?\d{{5}}\.jsonl(?:\.gz|\.zst)?"
+    rf"(?P<family>{_PARTITION})-(?:[a-z0-9][a-z0-9_]*-)?{_NUMBER}\.jsonl(?:\.gz|\.zst)?"
 )
 
 
@@ -66,7 +94,7 @@ def is_shard_path(rel: str) -> bool:
 def shard_name_pattern(family_prefix: str) -> re.Pattern[str]:
     """Names of every shard partition `<objective>-<split>` (`family_prefix`) may own."""
     return re.compile(
-        rf"^{re.escape(family_prefix)}-(?:[a-z0-9][a-z0-9_]*-)?\d{{5}}\.jsonl(?:\.gz|\.zst)?$"
+        rf"^{re.escape(family_prefix)}-(?:[a-z0-9][a-z0-9_]*-)?{_NUMBER}\.jsonl(?:\.gz|\.zst)?$"
     )
 
 

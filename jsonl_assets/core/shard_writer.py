@@ -1,7 +1,9 @@
 """Shard writing: frames, rotation by records and on-disk bytes, sha256, atomic commit, journal.
 
 A shard family (`data/<objective>-<split>[-<content_type>]-NNNNN.jsonl[.gz|.zst]`) is written
-by one `ShardWriter`. Records are packed into frames (see compression.py); a frame goes into
+by one `ShardWriter` (names from shard_families.shard_file_name: at most 100,000 shards a
+family, the five digits of the spec's `NNNNN`; the next one fails the partition, named, before
+it is written). Records are packed into frames (see compression.py); a frame goes into
 the current shard unless that would pass `max_bytes`, in which case the shard is committed and
 a new one starts with the same records re-batched from scratch. A shard therefore depends only
 on the records from its first one onwards, which is what makes resuming exact: after a crash
@@ -31,6 +33,7 @@ import orjson
 from jsonl_assets.core.compression import FrameCompressor
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.rules.spec_vocabulary import SHARD_EXTENSIONS
+from jsonl_assets.core.shard_families import shard_file_name
 from jsonl_assets.core.store.atomic_files import os_error_reason
 from jsonl_assets.core.store.base import AtomicWrite, read_bytes, store_for, write_bytes
 from jsonl_assets.core.store.package_files import LEDGER, claim
@@ -228,7 +231,7 @@ class ShardWriter:
         return len(self.shards)
 
     def _relpath(self, number: int) -> str:
-        return f"data/{self.family}-{number:05d}{self._ext}"
+        return f"data/{shard_file_name(self.family, number, self._ext)}"
 
     def add(self, record: bytes, index: int) -> None:
         """Append one serialised record (without its newline) with its input index."""

@@ -19,6 +19,7 @@ from typing import Any, Final
 import numpy as np
 import polars as pl
 
+from jsonl_assets.core.arrow_files import scan_ipc_file
 from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.work_files import WorkFileWriter
 
@@ -145,7 +146,7 @@ def write_ids(parts: list[Path], out: Any) -> None:
     """The buckets' id files as one Arrow file into `out` (a binary file), streamed: no more
     than a bucket's ids in memory. The parts are removed."""
     whole = parts[0].with_name("ids.arrow")
-    pl.concat([pl.scan_ipc(p) for p in parts]).sink_ipc(whole)
+    pl.concat([scan_ipc_file(p) for p in parts]).sink_ipc(whole)
     with open(whole, "rb") as handle:
         shutil.copyfileobj(handle, out, 1 << 20)
     for path in [*parts, whole]:

@@ -42,7 +42,7 @@ from jsonl_assets.core.config.pipeline import (
     SourceInput,
     Thresholds,
 )
-from jsonl_assets.core.config.source_globs import bracket_hint, expand_glob
+from jsonl_assets.core.config.source_globs import bracket_hint, expand_glob, rooted
 from jsonl_assets.core.file_names import file_name, os_path, shown
 from jsonl_assets.core.options import OptionsError, type_name
 from jsonl_assets.core.readers import infer_format
@@ -376,7 +376,7 @@ def _inputs(
                     path=location(url), rel=url, format=file_format, listed=listed
                 )
             continue
-        matched = sorted(expand_glob(str(root / pattern)), key=os.fsencode)
+        matched = sorted(expand_glob(rooted(root, pattern)), key=os.fsencode)
         if not matched:
             raise ConfigError(
                 cfg_path,

@@ -21,7 +21,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath, PurePosixPath
 from typing import Final, TypeVar
 
-from jsonl_assets.core.config.source_globs import can_reach, expand_glob, has_magic, split_root
+from jsonl_assets.core.config.source_globs import (
+    can_reach,
+    expand_glob,
+    has_magic,
+    rooted,
+    split_root,
+)
 from jsonl_assets.core.store.url import StoreURL
 
 REPORT_SUFFIX: Final = "-report"
@@ -127,7 +133,7 @@ def check_source_overlap(
     for source_key, patterns, inputs in sources:
         for j, pattern in enumerate(patterns):
             where = f"{source_key}.paths[{j}] ({pattern!r})"
-            folder, rest = split_root(str(root / pattern))
+            folder, rest = split_root(rooted(root, pattern))
             folder = folder.resolve()
             for key, path in dirs.items():
                 if path == folder or _inside(path, folder):
@@ -206,6 +212,6 @@ def check_url_dirs(dirs: Mapping[str, str], sources: Sequence[tuple[str, Sequenc
 
 def _pattern_of(root: Path, patterns: Sequence[str], file: Path) -> int:
     for j, pattern in enumerate(patterns):
-        if any(Path(p).resolve() == file for p in expand_glob(str(root / pattern))):
+        if any(Path(p).resolve() == file for p in expand_glob(rooted(root, pattern))):
             return j
     return 0

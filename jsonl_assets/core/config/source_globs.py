@@ -14,14 +14,36 @@ import fnmatch
 import functools
 import glob
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Final
 
 RECURSIVE = "**"
 
 
 def has_magic(part: str) -> bool:
     return glob.has_magic(part)
+
+
+_ESCAPED: Final = re.compile(r"\[([*?\[])\]")
+_LITERAL: Final = re.compile(r"(?:[^*?\[]|\[[*?\[]\])*")
+
+
+def literal(part: str) -> str | None:
+    """The one name a glob part matches when it holds no wildcard but escaped ones (`[[]`,
+    `[*]`, `[?]`, as `glob.escape` writes them), else None."""
+    return _ESCAPED.sub(r"\1", part) if _LITERAL.fullmatch(part) else None
+
+
+def rooted(root: Path, pattern: str) -> str:
+    """A source glob relative to the config's folder `root`, as one pattern: the folder's own
+    name taken literally (`glob.escape`: a project in `proj[v2]/` reads from that folder, never
+    a sibling `projv/`), only the pattern's wildcards being wildcards. An absolute pattern is
+    itself."""
+    if os.path.isabs(pattern):
+        return pattern
+    return os.path.join(glob.escape(os.fspath(root)), pattern)
 
 
 def expand_glob(pattern: str) -> list[str]:
@@ -36,15 +58,15 @@ def expand_glob(pattern: str) -> list[str]:
         if part == RECURSIVE:
             seen: set[tuple[int, int]] = set()  # per `**`: another `**` may enter them again
             candidates = [p for c in candidates for p in _recurse(c, dir_only, seen)]
-        elif has_magic(part):
+        elif (exact := literal(part)) is not None:
+            candidates = [os.path.join(c, exact) for c in candidates]
+        else:
             candidates = [
                 os.path.join(c, name)
                 for c in candidates
                 for name in _names(c, dir_only)
                 if _visible(name, part) and fnmatch.fnmatchcase(name, part)
             ]
-        else:
-            candidates = [os.path.join(c, part) for c in candidates]
     return [c for c in candidates if os.path.isfile(c)]
 
 
@@ -116,13 +138,14 @@ def _recurse(folder: str, dir_only: bool, seen: set[tuple[int, int]]) -> Iterato
 
 
 def split_root(pattern: str) -> tuple[Path, list[str]]:
-    """The folder a glob reads from (its parts before the first one with a wildcard; the
-    file's own folder for a pattern without any) and the parts after it."""
+    """The folder a glob reads from (its parts before the first one with a wildcard, escaped
+    wildcards taken literally; the file's own folder for a pattern without any) and the
+    parts after it."""
     parts = _parts(pattern)
     base = Path(os.sep if pattern.startswith(os.sep) else os.curdir)
     for i, part in enumerate(parts):
-        if has_magic(part) or i == len(parts) - 1:
-            return base.joinpath(*parts[:i]), parts[i:]
+        if literal(part) is None or i == len(parts) - 1:
+            return base.joinpath(*(str(literal(p)) for p in parts[:i])), parts[i:]
     return base, parts
 
 
@@ -156,7 +179,7 @@ def bracket_hint(root: Path, pattern: str) -> str:
         "; `[` and `]` are glob brackets (`[ab]` matches a or b): to match a literal `[` "
         f"write `[[]` (`]` alone is literal), e.g. {escaped!r}"
     )
-    found = len(expand_glob(str(root / escaped)))
+    found = len(expand_glob(rooted(root, escaped)))
     if found:
         hint += f", which matches {found} file(s)"
     return hint

@@ -24,6 +24,7 @@ from typing import Any
 
 import polars as pl
 
+from jsonl_assets.core.arrow_files import scan_ipc_file
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.manifest_builder import PartitionShards, build_manifest, manifest_bytes
@@ -111,7 +112,7 @@ def split_leakage(
             for f in p.files:
                 ids.add_file(f"{p.key}:{f['file']}", split)
                 entries.append(f)
-            scan = pl.scan_ipc(path)
+            scan = scan_ipc_file(path)
             height = scan.select(pl.len()).collect().item()
             for offset in range(0, height, ID_BATCH):  # a batch in memory at a time
                 batch = scan.slice(offset, ID_BATCH).collect()

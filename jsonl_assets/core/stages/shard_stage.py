@@ -66,6 +66,7 @@ CODE_VERSION = "7"  # 4: typed report, staged shards only; 5: the quarantine pub
 # 6: unread files in the accounting; 7: every source's files in the accounting
 MARKER = "shards.json"
 JOURNAL = "shards.journal"
+VERIFIED = "shards.verified.json"  # the last shards_verified result, per shards marker
 # Finding of shards_verified when a shard's lines are not the records validated accepted.
 ACCEPTED = "accepted"
 
@@ -105,11 +106,20 @@ def _quarantine_intact(dirs: PartitionDirs, quarantine: dict[str, Any]) -> bool:
     return True
 
 
+def verification_failed(dirs: PartitionDirs, stage_fp: str) -> bool:
+    """Whether shards_verified last failed on the shards of these inputs: the package's copies
+    are not the bytes recorded (changed in place, even at the same size), so they must be
+    written again, not reused on their size."""
+    verified = read_marker(dirs.file(VERIFIED), stage_fp)
+    return verified is not None and not verified.get("passed", False)
+
+
 def shards_ready(dirs: PartitionDirs, stage_fp: str) -> bool:
-    """Whether the shards of these inputs are in the package (the stage's marker) or can still
-    be moved there (staged, each in the staging folder or already in the package)."""
+    """Whether the shards of these inputs are in the package (the stage's marker, and their
+    last verification did not fail) or can still be moved there (staged, each in the staging
+    folder or already in the package)."""
     done = read_marker(dirs.file(MARKER), stage_fp)
-    if done is not None:
+    if done is not None and not verification_failed(dirs, stage_fp):
         return _shards_intact(dirs.package, done["extra"]["shards"]) and _quarantine_intact(
             dirs, done["extra"]["quarantine"]
         )
@@ -125,6 +135,8 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
     stage_fp = shard_fingerprint(cfg, dirs, upstream_fp)
     marker_path = dirs.file(MARKER)
     cached = None if force else read_marker(marker_path, stage_fp)
+    if verification_failed(dirs, stage_fp):
+        cached = None  # the package's copies failed verification: adopt the staged ones again
     if cached is not None and _shards_intact(dirs.package, cached["extra"]["shards"]):
         discard_staged(dirs)  # left by a run killed just before it removed them
         if not _quarantine_intact(dirs, cached["extra"]["quarantine"]):

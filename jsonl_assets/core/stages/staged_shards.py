@@ -237,9 +237,11 @@ def adopt(
 ) -> list[ShardInfo] | None:
     """Move the staged shards into the partition's snapshot folder in the package, each
     journaled once there, skipping those `committed` holds. A shard whose name is already
-    there (an unchanged partition: the folder is named after the content) is reused as it is
-    and its staged copy dropped. None if a staged shard is gone (the record stages then run
-    again)."""
+    there (an unchanged partition: the folder is named after the content) is reused as it is,
+    and its staged copy dropped, only if it holds exactly the staged bytes (its sha256, read
+    again): a copy changed in place, even at the same size (bit rot, a hand edit), is
+    replaced by the staged shard. None if a staged shard is gone and the package holds no
+    exact copy of it (the record stages then run again)."""
     done = {s.path for s in committed}
     root = staged_root(dirs)
     folder = staged_folder(dirs, staged)
@@ -252,26 +254,28 @@ def adopt(
             continue
         source, target = root / entry["path"], dirs.package / info.path
         journal.claim(info.path)
-        if _is_shard(target, info, check_hash=False):
-            pass  # published by an earlier build with the same content: reused by reference
+        if _is_shard(target, info):
+            pass  # published by an earlier build with the same content (or moved by a run
+            # killed before the journal): reused by reference
         elif (st := store_for(source).stat(source)) and not st.is_dir and st.size == info.bytes:
-            _move(source, target)
+            _move(source, target)  # absent, or not these bytes: the staged copy replaces it
             reached("shard.renamed")
-        elif not _is_shard(target, info):  # else moved by a run killed before the journal
+        else:
             return None
         journal.append(info)
         reached("shard.journaled")
     return shards
 
 
-def _is_shard(path: Path, info: ShardInfo, check_hash: bool = True) -> bool:
-    """Whether `path` holds the shard `info` (its size; and its sha256, with `check_hash`)."""
+def _is_shard(path: Path, info: ShardInfo) -> bool:
+    """Whether `path` holds the shard `info`: its size, then its sha256 (read only when the
+    size matches)."""
     st = store_for(path).stat(path)
     return (
         st is not None
         and not st.is_dir
         and st.size == info.bytes
-        and (not check_hash or file_sha256(path) == info.sha256)
+        and file_sha256(path) == info.sha256
     )
 
 

@@ -1,0 +1,19 @@
+"""Arrow IPC files this project writes in its work dir (record ids), read back with polars.
+
+polars treats a path as a glob by default (`*`, `?`, `[...]`) and may read `key=value`
+folders as hive partitions: a work dir named `work[1]` would match nothing, or a sibling
+`work1` and read its files instead. Every scan of a file we built goes through `scan_ipc_file`:
+that one file, its name taken literally.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+
+
+def scan_ipc_file(path: Path) -> pl.LazyFrame:
+    """The one Arrow IPC file at `path` (never a glob, nor hive partitions)."""
+    return pl.scan_ipc(os.fspath(path), glob=False, hive_partitioning=False)
