@@ -20,6 +20,7 @@ from jsonl_assets.core.pending_rejections import PendingRejections
 from jsonl_assets.core.quarantine import QuarantineWriter
 from jsonl_assets.core.readers import READERS, ReadItem, ReadLimits, read_source
 from jsonl_assets.core.readers.source_file import SourceFile
+from jsonl_assets.core.source_fingerprints import SourcesSnapshot, partition_snapshot
 from jsonl_assets.core.stage_report import ExtractDetails, SourceCounters, StageReport
 from jsonl_assets.core.store.work_files import (
     CountingSink,
@@ -31,7 +32,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "19"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "20"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -43,7 +44,8 @@ CODE_VERSION = "19"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # 15: a Parquet file's name is never a glob pattern; 16: unread files; 17: CSV read in strict
 # mode (csv_bad_quote), rejected CSV rows keep their bytes; 18: CSV edges (a stray quote in a
 # row too large, a header too large, undecodable bytes localised to their row); 19: the
-# marker records its extraction settings (partition_gate)
+# marker records its extraction settings (partition_gate); 20: a file is known by its
+# content (sha256), not its stat: a touched or copied file is not read again
 MARKER = "extracted.json"
 
 
@@ -52,18 +54,24 @@ def charged_here(source: SourceConfig, split: str) -> bool:
     return source.split != "auto" or split == "train"
 
 
-def extract_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
+def extract_fingerprint(
+    cfg: PipelineConfig, dirs: PartitionDirs, snapshot: SourcesSnapshot | None = None
+) -> str:
+    """The extraction's fingerprint: its settings and each file's config-relative name and
+    content (sha256; an object's ETag), as `partition_snapshot` knows them (or `snapshot`, one
+    taken of them): a file touched, copied or moved with its bytes unchanged keeps it."""
+    snapshot = snapshot or partition_snapshot(cfg, dirs)
     files = []
     for source in cfg.sources_for(dirs.objective, dirs.split):
         for item in source.inputs:
-            files.append([source.name, item.rel, *item.observed_stat().identity])
+            files.append([source.name, item.rel, snapshot.files[str(item.path)].sha256])
     sources = [_source_identity(s) for s in cfg.sources_for(dirs.objective, dirs.split)]
     return fingerprint(STAGE, CODE_VERSION, dirs.key, cfg.max_record_bytes, sources, files)
 
 
 def extract_settings(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
     """The config's part of the extraction's identity (the fingerprint without the files'
-    stats), recorded in the marker: whether a committed extraction was made under today's
+    contents), recorded in the marker: whether a committed extraction was made under today's
     config can be told without stat'ing a source (core/partition_gate.py)."""
     sources = [_source_identity(s) for s in cfg.sources_for(dirs.objective, dirs.split)]
     return fingerprint(STAGE, CODE_VERSION, dirs.key, cfg.max_record_bytes, sources)
