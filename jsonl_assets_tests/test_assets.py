@@ -194,6 +194,7 @@ def test_parse_failure_rate_check_fails_and_blocks_downstream(
         "extracted.json",
         "quarantine",  # extracted.jsonl alone
         "rate_gate.json",
+        "raw_sources.fingerprints.json",  # the files' stats and sha256s
     ]
     assert [p.name for p in (work / "quarantine").iterdir()] == ["extracted.jsonl"]
 

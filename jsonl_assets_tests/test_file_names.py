@@ -68,7 +68,7 @@ def test_a_non_utf8_file_name_is_kept_losslessly_in_every_output(tmp_path: Path)
     dirs = dirs_for(cfg, "cpt|train")
     plan = plan_chunks(cfg, dirs)
     assert recorded_chunk_plan(dirs, plan.fingerprint) == plan
-    assert os.fsencode(plan.inputs[0][1].path).endswith(b"raw/" + bad_name)
+    assert os.fsencode(plan.input(cfg, 0)[1].path).endswith(b"raw/" + bad_name)
 
 
 def _tree(folder: Path) -> dict[str, bytes]:

@@ -35,10 +35,13 @@ def test_partition_state_follows_sources_markers_and_thresholds(sample_project: 
     assert state(sample_project, "rft|test") == BUILD  # never built
     build_partition(cfg, "rft|test")
     assert state(sample_project, "rft|test") == UP_TO_DATE
-    # A source file whose stat moved: its stages must look at it again.
+    # A source file whose stat moved, with the same bytes (touched): nothing to build.
     source = sample_project.parent / "raw" / "rft" / "seedlings_test.jsonl"
     st = source.stat()
     os.utime(source, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert state(sample_project, "rft|test") == UP_TO_DATE
+    # Its bytes changed: its stages must look at it again.
+    source.write_bytes(source.read_bytes().replace(b'"beds-1000"', b'"beds-9999"'))
     assert state(sample_project, "rft|test") == BUILD
     build_partition(cfg, "rft|test")
     assert state(sample_project, "rft|test") == UP_TO_DATE

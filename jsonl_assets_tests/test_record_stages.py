@@ -22,6 +22,7 @@ from jsonl_assets.core.adapters.toolsets import (
 from jsonl_assets.core.chunks.chunk_worker import BATCH_RECORDS
 from jsonl_assets.core.config import load_config
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+from jsonl_assets.core.source_fingerprints import FINGERPRINTS_FILE
 from jsonl_assets.core.stages.record_stages import run_record_stages
 from jsonl_assets.core.store.work_files import PartitionDirs, partition_dirs
 from jsonl_assets.core.verify.package import verify_package
@@ -173,7 +174,8 @@ def test_a_refused_gate_commits_extracted_only(sample_project: Path) -> None:
     reports = run_record_stages(cfg, dirs, gate=lambda extract, transform: False)
     assert [r.stage for r in reports] == ["extracted"]
     left = sorted(p.name for p in dirs.work.iterdir() if p.name != ".lock")
-    assert left == ["chunks", "extracted.json", "quarantine"]  # chunks/: the plan alone
+    # chunks/: the plan alone; the files' stats and sha256s (source_fingerprints.py)
+    assert left == ["chunks", "extracted.json", "quarantine", FINGERPRINTS_FILE]
     assert [p.name for p in (dirs.work / "chunks").iterdir()] == ["plan.json"]
     assert sorted(p.name for p in dirs.quarantine.iterdir()) == ["extracted.jsonl"]
     before = (dirs.quarantine / "extracted.jsonl").read_bytes()

@@ -1,6 +1,6 @@
 """Whether a partition needs a build at all: it has no source and no earlier output, or every
-stage's persisted result still matches the config, the code and the source files (size,
-mtime, inode), its shards are in the package and verified, and its rate checks pass on the
+stage's persisted result still matches the config, the code and the source files' content
+(their sha256s, looked up by stat: `source_fingerprints.partition_snapshot`), its shards are in the package and verified, and its rate checks pass on the
 current thresholds. `jsonl-assets build` starts no run for such a partition."""
 
 from __future__ import annotations

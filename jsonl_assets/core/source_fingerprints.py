@@ -27,12 +27,21 @@ import orjson
 from jsonl_assets.core.config import PipelineConfig, SourceConfig
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store import file_hashes
-from jsonl_assets.core.store.base import FileStat, existing_stat, store_for, write_bytes
+from jsonl_assets.core.store.base import (
+    FileStat,
+    existing_stat,
+    read_bytes,
+    store_for,
+    write_bytes,
+)
+from jsonl_assets.core.store.work_files import PartitionDirs
 
 CURSOR_FORMAT: Final = 2  # 2: the snapshot in a file beside the cursor, not in it
 SNAPSHOT_PREFIX: Final = "raw_sources.snapshot."
 HASH_CHUNK_BYTES: Final = 1 << 20
 VERSION_CHARS: Final = 16
+# A partition's record of its files' stats and sha256s (`partition_snapshot`), in its work dir.
+FINGERPRINTS_FILE: Final = "raw_sources.fingerprints.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +123,16 @@ def file_sha256(path: Path) -> str:
 def fingerprint_file(
     path: Path, previous: FileFingerprint | None, listed: FileStat | None = None
 ) -> tuple[FileFingerprint, bool]:
-    """The file's fingerprint, and whether its content had to be read (stat differed);
+    """The file's fingerprint, and whether its content had to be read (stat differed from
+    `previous`, and this process had not hashed it at that stat: file_hashes.py);
     `listed`: an object's stat from its listing (then nothing is asked of the object)."""
     st = listed if listed is not None else existing_stat(path)
     if st.etag:  # object storage: the ETag (with the version id) names the bytes; none is read
         return FileFingerprint(st.size, st.mtime_ns, 0, 0, f"etag:{st.etag}"), False
     if previous is not None and previous.same_stat(st):
         return previous, False
+    if (known := file_hashes.known(path.resolve(), st)) is not None:  # hashed in this process
+        return FileFingerprint(st.size, st.mtime_ns, st.inode, st.ctime_ns, known), False
     sha = file_sha256(path)
     after = existing_stat(path)
     if (after.size, after.mtime_ns) != (st.size, st.mtime_ns):
@@ -128,6 +140,32 @@ def fingerprint_file(
         return FileFingerprint(-1, -1, -1, -1, sha), True
     file_hashes.remember(path.resolve(), st, sha)
     return FileFingerprint(st.size, st.mtime_ns, st.inode, st.ctime_ns, sha), True
+
+
+def partition_snapshot(cfg: PipelineConfig, dirs: PartitionDirs) -> SourcesSnapshot:
+    """The files of the sources that feed partition `dirs`, fingerprinted against the record
+    of the partition's last look (`FINGERPRINTS_FILE`, beside its work files): a file whose
+    stat is unchanged costs one `stat`, a touched or copied one a re-hash. The record is
+    rewritten when it changed. The in-run observation of `raw_sources` and the extracted
+    stage's fingerprint both look through here: one stat -> sha256 record per partition."""
+    path = dirs.file(FINGERPRINTS_FILE)
+    # The record names each file as the config does (config-relative, an object's URL), not
+    # by its path: a moved project, or a volume mounted elsewhere, re-hashes nothing.
+    names = {
+        str(i.path): i.rel if i.rel_b64 is None else f"b64:{i.rel_b64}"
+        for s in cfg.sources_for(dirs.objective, dirs.split)
+        for i in s.inputs
+    }
+    try:
+        recorded = fingerprints_from_json(orjson.loads(read_bytes(path)))
+    except (OSError, TypeError, ValueError, AttributeError):
+        recorded = {}
+    previous = {p: recorded[name] for p, name in names.items() if name in recorded}
+    snapshot = take_snapshot(cfg, previous, only=sources_feeding(cfg, dirs.key))
+    now = {names[p]: fp for p, fp in snapshot.files.items()}
+    if now != recorded:
+        write_bytes(path, orjson.dumps(fingerprints_to_json(now)))
+    return snapshot
 
 
 def _canonical(value: Any) -> bytes:
@@ -247,7 +285,8 @@ def changed_partitions(before: SourcesSnapshot, after: SourcesSnapshot) -> list[
 
 
 def fingerprints_to_json(files: Mapping[str, FileFingerprint]) -> dict[str, list[Any]]:
-    """Fingerprints as plain JSON, keyed by absolute path (the cursor and observations use it)."""
+    """Fingerprints as plain JSON, keyed as given (the cursor: by absolute path; a partition's
+    record: by config-relative name)."""
     return {
         path: [fp.size, fp.mtime_ns, fp.inode, fp.ctime_ns, fp.sha256]
         for path, fp in sorted(files.items())

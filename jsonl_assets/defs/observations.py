@@ -8,23 +8,17 @@ partition's `extracted` stale and leaves the other partitions fresh. Observation
 "Observe" in the UI, and from `record_observations` for callers outside a run.
 """
 
-import json
-import os
 import warnings
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any, Final
 
 import dagster as dg
 
-from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.source_fingerprints import (
-    FileFingerprint,
+    FINGERPRINTS_FILE,
     SourcesSnapshot,
     all_partition_key_strings,
-    fingerprints_from_json,
-    fingerprints_to_json,
-    sources_feeding,
+    partition_snapshot,
     take_snapshot,
 )
 from jsonl_assets.defs.ownership import DEFAULT_TEAM, team_owner, team_tags
@@ -36,7 +30,6 @@ RAW_SOURCES_KEY: Final = dg.AssetKey("raw_sources")
 GROUP: Final = "llm_training_data"  # the stage assets' group (assets.GROUP)
 DATA_VERSION_TAG: Final = "dagster/data_version"  # dagster's tag for an event's data version
 FINGERPRINTS: Final = "fingerprints"  # metadata key: the file of the stats and sha256s
-FINGERPRINTS_FILE: Final = "raw_sources.fingerprints.json"
 
 
 def partition_metadata(snapshot: SourcesSnapshot, key: str) -> dict[str, "dg.RawMetadataValue"]:
@@ -85,39 +78,19 @@ def record_observations(
     return len(events)
 
 
-def _fingerprints_file(pipeline: PipelineResource, cfg: PipelineConfig, key: str) -> Path:
-    return pipeline.dirs(cfg, key).file(FINGERPRINTS_FILE)
-
-
-def _previous_fingerprints(path: Path) -> dict[str, FileFingerprint]:
-    """The fingerprints the partition's last in-run observation wrote, if any."""
-    try:
-        return fingerprints_from_json(json.loads(path.read_bytes()))
-    except (OSError, TypeError, ValueError, AttributeError):
-        return {}
-
-
-def _write_fingerprints(path: Path, snapshot: SourcesSnapshot) -> None:
-    """Atomically (a reader sees the old file or the new one, never half of one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    # json, not orjson: a file name that is not UTF-8 holds surrogates, which json escapes.
-    partial.write_text(json.dumps(fingerprints_to_json(snapshot.files)), encoding="ascii")
-    os.replace(partial, path)
-
-
 def _observe(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> Iterator[Any]:
     cfg = pipeline.load()
     # A run for one partition observes (and hashes the files of) that partition only;
     # "Observe" without a partition, all twelve.
     if context.has_partition_key:
         key = str(context.partition_key)
-        path = _fingerprints_file(pipeline, cfg, key)
-        snapshot = take_snapshot(cfg, _previous_fingerprints(path), only=sources_feeding(cfg, key))
-        # This snapshot holds exactly this partition's files: the next run of the partition
-        # re-hashes only those whose stat changed. The stats and hashes go to a file beside
-        # the partition's work files; the observation names it.
-        _write_fingerprints(path, snapshot)
+        dirs = pipeline.dirs(cfg, key)
+        # This snapshot holds exactly this partition's files: the next look at the partition
+        # (this run's extracted stage, the next run) re-hashes only those whose stat changed.
+        # The stats and hashes go to a file beside the partition's work files; the
+        # observation names it.
+        snapshot = partition_snapshot(cfg, dirs)
+        path = dirs.file(FINGERPRINTS_FILE)
         metadata = {
             **partition_metadata(snapshot, key),
             FINGERPRINTS: dg.MetadataValue.path(str(path)),

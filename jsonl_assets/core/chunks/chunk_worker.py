@@ -40,7 +40,7 @@ from jsonl_assets.core.report.measure_columns import (
 from jsonl_assets.core.stages.extract_stage import Extraction, file_entry
 from jsonl_assets.core.stages.transform_stage import Transformer
 from jsonl_assets.core.stages.validate_stage import Validator
-from jsonl_assets.core.store.base import VersionChanged, ensure_still, store_for
+from jsonl_assets.core.store.base import FileStat, VersionChanged, ensure_still, store_for
 from jsonl_assets.core.store.work_files import (
     PartitionDirs,
     WorkFileWriter,
@@ -168,16 +168,17 @@ def _records(
     limits = ReadLimits(max_record_bytes=cfg.max_record_bytes)
     for k in range(chunk.files):
         fi = chunk.file_index + k
-        source, item = plan.input(cfg, fi)
+        # The file where the current config finds it, if it is the version planned.
+        source, item, st = plan.opened(cfg, fi)
         hashed: SourceFile | _RangeOf
         if chunk.start is None:
-            hashed = SourceFile(item.path, item.rel, item.listed)
-            hashed.hash_remaining()
+            hashed = SourceFile(item.path, item.rel, st)
+            hashed.hash_remaining()  # known from the plan (file_hashes), but for an object
             items = read_source(
                 hashed, item.format, source.read_options, limits, extraction.dirs.scratch
             )
         else:
-            hashed = _RangeOf(item, chunk)
+            hashed = _RangeOf(item, chunk, st)
             items = hashed.items(limits.max_record_bytes)
         entry = file_entry(source.name, item, hashed)
         entries.append(entry)
@@ -191,17 +192,14 @@ def _records(
 
 class _RangeOf:
     """A byte range of a plain JSONL file, read with its file-wide line numbers; `sha256`
-    and `size` are the whole file's, as planned (the file must still be that version)."""
+    and `size` are the whole file's, as planned (`st`: the file's stat, of that version)."""
 
     compression = "none"
 
-    def __init__(self, item: SourceInput, chunk: Chunk) -> None:
+    def __init__(self, item: SourceInput, chunk: Chunk, st: FileStat) -> None:
         assert chunk.sha256 is not None and chunk.start is not None and chunk.end is not None
         self.item, self.chunk = item, chunk
         self.sha256: str = chunk.sha256
-        st = item.observed_stat()
-        if list(st.identity) != chunk.identity:
-            raise SourceChangedError(f"{item.rel} changed since the partition was planned")
         self._stat = st
         self.size: int = st.size
         self.etag: str = st.etag

@@ -2,13 +2,16 @@
 
 Plain (uncompressed) JSONL larger than `output.chunk_bytes` is cut into newline-aligned byte
 ranges; each range records the lines before it, so traces keep their file-wide line numbers,
-and the file's sha256 (one pass over the file finds both). Everything else is read whole:
+and the file's sha256 (the fingerprint's; an object's is found by the cutting pass).
+Everything else is read whole:
 compressed files, JSON arrays, CSV/TSV (a quoted field may hold a newline), text and Parquet.
 Consecutive whole files are packed into one chunk while they fit in `chunk_bytes` together,
 so many small files cost a few chunks, not one each. The plan is a pure function of the
-config and the source files (their identity and bytes), and is recorded in the work dir
+config and the source files' names and bytes, and is recorded in the work dir
 (`chunks/plan.json`) under the partition's extract fingerprint, so a rebuild reuses it
-without reading the files again.
+without reading the files again. It names each file as the config does (never by a path):
+a chunk opens the file where the current config finds that name (a moved project, a volume
+mounted elsewhere), and only if it is the version planned (`ChunkPlan.opened`).
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ import base64
 import hashlib
 import os
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any, Final
 
 from jsonl_assets.core.config import PipelineConfig, SourceConfig, SourceInput
 from jsonl_assets.core.readers import SourceFile
+from jsonl_assets.core.source_fingerprints import fingerprint_file, partition_snapshot
 from jsonl_assets.core.stages.extract_stage import extract_fingerprint
+from jsonl_assets.core.store import file_hashes
 from jsonl_assets.core.store.base import (
     FileStat,
     SourceChangedError,
@@ -29,7 +35,7 @@ from jsonl_assets.core.store.base import (
     ensure_still,
     store_for,
 )
-from jsonl_assets.core.store.url import location
+from jsonl_assets.core.store.url import is_url, location
 from jsonl_assets.core.store.work_files import (
     PartitionDirs,
     fingerprint,
@@ -39,8 +45,9 @@ from jsonl_assets.core.store.work_files import (
 
 CHUNKS_DIR: Final = "chunks"
 PLAN: Final = "plan.json"
-PLAN_VERSION: Final = "4"  # 2: small whole files packed into one chunk; 3: a range's
-# file identity; 4: the files it was made from
+PLAN_VERSION: Final = "5"  # 2: small whole files packed into one chunk; 3: a range's
+# file identity; 4: the files it was made from; 5: named as the config names them (no
+# path), with the identity and content they were planned for
 _READ: Final = 1 << 20
 
 
@@ -48,8 +55,8 @@ _READ: Final = 1 << 20
 class Chunk:
     """One piece of a partition's input: the `files` whole files from `file_index` on (in the
     partition's file order), or bytes [start, end) of file `file_index` holding lines
-    `first_line + 1`...; for a byte range, the `sha256` and `identity` (`FileStat.identity`)
-    of the file it was cut from: the cuts hold for that version only."""
+    `first_line + 1`...; for a byte range, the `sha256` of the file it was cut from (its
+    content's, an object's too): the cuts hold for that version only."""
 
     index: int
     file_index: int
@@ -59,53 +66,101 @@ class Chunk:
     first_line: int = 0
     sha256: str | None = None
     files: int = 1
-    identity: list[Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedFile:
+    """A file of the plan, named as the config names it - never by where it was found: its
+    source, its config-relative name (`rel`, with `rel_b64`; an object's URL), its format,
+    an object's listed stat, and the version the plan was made for: its `identity`
+    (`FileStat.identity`) and content (`sha256`; an object's "etag:<ETag>")."""
+
+    source: str
+    rel: str
+    format: str
+    rel_b64: str | None
+    listed: FileStat | None
+    identity: tuple[int | str, ...]
+    sha256: str
 
 
 @dataclass(frozen=True, slots=True)
 class ChunkPlan:
     """A partition's chunks, in global (file, position) order, the plan's fingerprint, and
-    the files it was made from as (source name, file) - with an object's listed stat, so that
-    a chunk worker reads exactly these, and needs no listing of its own."""
+    the files it was made from. A file is opened where the *current* config finds its name
+    (`opened`): a project moved, or a shared volume mounted elsewhere, reads its own files."""
 
     fingerprint: str
     chunks: tuple[Chunk, ...]
-    inputs: tuple[tuple[str, SourceInput], ...]
+    inputs: tuple[PlannedFile, ...]
 
     @property
     def files(self) -> int:
         return len(self.inputs)
 
     def input(self, cfg: PipelineConfig, index: int) -> tuple[SourceConfig, SourceInput]:
-        """The partition's file `index` and its source's config."""
-        name, item = self.inputs[index]
-        return cfg.source(name), item
+        """The partition's file `index`, where the current config finds it, and its source's
+        config. A config loaded without listing its files (a chunk step: the plan names
+        them) locates it from its name; an object keeps its planned listing."""
+        planned = self.inputs[index]
+        source = cfg.source(planned.source)
+        if not source.inputs:
+            return source, SourceInput(
+                _located(cfg, planned.rel, planned.rel_b64),
+                planned.rel,
+                planned.format,
+                planned.rel_b64,
+                planned.listed,
+            )
+        for item in source.inputs:
+            if (item.rel, item.rel_b64) == (planned.rel, planned.rel_b64):
+                return source, item
+        raise SourceChangedError(f"{planned.rel} is no longer a file of source {source.name}")
+
+    def opened(self, cfg: PipelineConfig, index: int) -> tuple[SourceConfig, SourceInput, FileStat]:
+        """`input(cfg, index)` and the file's stat now, if it is the version the plan was
+        made for: the same identity, or the same bytes (a file touched or copied since: hashed
+        again, once); else `SourceChangedError`. Every chunk read starts here. The planned
+        sha256 is remembered for the stat (file_hashes.py): reading the file hashes nothing."""
+        source, item = self.input(cfg, index)
+        planned = self.inputs[index]
+        st = item.observed_stat()
+        if st.identity != planned.identity:
+            fp, _ = fingerprint_file(item.path, None, item.listed)
+            if fp.sha256 != planned.sha256:
+                raise SourceChangedError(f"{item.rel} changed since the partition was planned")
+            st = FileStat(fp.size, fp.mtime_ns, fp.inode, fp.ctime_ns)
+        elif not st.etag:
+            file_hashes.remember(Path(item.path).resolve(), st, planned.sha256)
+        return source, item, st
 
     def as_json(self) -> dict[str, Any]:
         return {
             "files": self.files,
             "chunks": [asdict(c) for c in self.chunks],
-            "inputs": [_input_json(name, item) for name, item in self.inputs],
+            "inputs": [_input_json(f) for f in self.inputs],
         }
 
 
-def _input_json(name: str, item: SourceInput) -> list[Any]:
-    st = item.listed
+def _located(cfg: PipelineConfig, rel: str, rel_b64: str | None) -> Path:
+    """Where the config at hand finds the file of config-relative name `rel` (an object:
+    its URL), as config/loading.py named it."""
+    if is_url(rel):
+        return location(rel)
+    name = os.fsdecode(base64.b64decode(rel_b64)) if rel_b64 is not None else rel
+    return Path(os.path.normpath(cfg.root / name))
+
+
+def _input_json(f: PlannedFile) -> list[Any]:
+    st = f.listed
     listed = None if st is None else [st.size, st.mtime_ns, st.etag]
-    path = os.fspath(item.path)
-    try:
-        path.encode()
-    except UnicodeEncodeError:  # a name that is not UTF-8: its bytes, in base64
-        path = {"b64": base64.b64encode(os.fsencode(path)).decode()}  # type: ignore[assignment]
-    return [name, path, item.rel, item.format, item.rel_b64, listed]
+    return [f.source, f.rel, f.format, f.rel_b64, listed, list(f.identity), f.sha256]
 
 
-def _input_from(row: list[Any]) -> tuple[str, SourceInput]:
-    name, path, rel, fmt, rel_b64, listed = row
-    if isinstance(path, dict):
-        path = os.fsdecode(base64.b64decode(path["b64"]))
+def _input_from(row: list[Any]) -> PlannedFile:
+    source, rel, fmt, rel_b64, listed, identity, sha = row
     st = None if listed is None else FileStat(listed[0], listed[1], etag=listed[2])
-    return name, SourceInput(location(path), rel, fmt, rel_b64, st)
+    return PlannedFile(source, rel, fmt, rel_b64, st, tuple(identity), sha)
 
 
 def recorded_chunk_plan(dirs: PartitionDirs, plan_fp: str) -> ChunkPlan | None:
@@ -129,22 +184,35 @@ def recorded_plan(dirs: PartitionDirs) -> dict[str, Any] | None:
 
 def plan_chunks(cfg: PipelineConfig, dirs: PartitionDirs, extract_fp: str = "") -> ChunkPlan:
     """The partition's chunk plan: the recorded one when its inputs are unchanged.
-    `extract_fp`: the partition's extract fingerprint, if the caller has it (computing it
-    stats every source file, a request each on object storage)."""
+    `extract_fp`: the partition's extract fingerprint, if the caller has it; the files must
+    still be those it was computed from."""
     chunk_bytes = cfg.output.chunk_bytes
-    extract_fp = extract_fp or extract_fingerprint(cfg, dirs)
-    plan_fp = fingerprint("chunks", PLAN_VERSION, extract_fp, chunk_bytes)
+    snapshot = partition_snapshot(cfg, dirs)  # their stats and sha256s (the fingerprint's)
+    now = extract_fingerprint(cfg, dirs, snapshot)
+    if extract_fp and extract_fp != now:
+        raise SourceChangedError("a source file changed as the build started")
+    plan_fp = fingerprint("chunks", PLAN_VERSION, now, chunk_bytes)
     if (cached := recorded_chunk_plan(dirs, plan_fp)) is not None:
         return cached
     chunks: list[Chunk] = []
+    inputs: list[PlannedFile] = []
     # The partition's files in the build's order: source by source, file by file.
-    inputs = [(s.name, i) for s in cfg.sources_for(dirs.objective, dirs.split) for i in s.inputs]
-    for fi, (_, item) in enumerate(inputs):
+    items = [(s.name, i) for s in cfg.sources_for(dirs.objective, dirs.split) for i in s.inputs]
+    for fi, (name, item) in enumerate(items):
         st = item.observed_stat()
+        seen = snapshot.files[str(item.path)]
+        if not st.etag and not seen.same_stat(st):
+            raise SourceChangedError(f"{item.rel} changed while it was planned")
+        inputs.append(
+            PlannedFile(
+                name, item.rel, item.format, item.rel_b64, item.listed, st.identity, seen.sha256
+            )
+        )
         size = st.size
         plain = size > chunk_bytes and SourceFile(item.path, item.rel, st).compression == "none"
         if item.format == "jsonl" and plain:
-            chunks.extend(_ranges(item, fi, st, chunk_bytes, len(chunks)))
+            known = None if st.etag else seen.sha256  # an object's content is hashed here
+            chunks.extend(_ranges(item, fi, st, chunk_bytes, len(chunks), known))
             continue
         last = chunks[-1] if chunks else None
         if last is not None and last.start is None and last.size + size <= chunk_bytes:
@@ -156,11 +224,14 @@ def plan_chunks(cfg: PipelineConfig, dirs: PartitionDirs, extract_fp: str = "") 
     return plan
 
 
-def _ranges(item: SourceInput, fi: int, st: FileStat, chunk_bytes: int, first: int) -> list[Chunk]:
+def _ranges(
+    item: SourceInput, fi: int, st: FileStat, chunk_bytes: int, first: int, sha: str | None
+) -> list[Chunk]:
     """Newline-aligned ranges of at least `chunk_bytes` of a plain file (the last excepted),
-    in one hashing pass: each cut is just after the first newline that makes it that long."""
+    in one pass, which hashes the file unless its `sha` is known: each cut is just after the
+    first newline that makes it that long."""
     size = st.size
-    hasher = hashlib.sha256()
+    hasher = hashlib.sha256() if sha is None else None
     cuts: list[tuple[int, int]] = [(0, 0)]  # (offset, lines before it)
     lines = 0
     offset = 0
@@ -169,7 +240,8 @@ def _ranges(item: SourceInput, fi: int, st: FileStat, chunk_bytes: int, first: i
     try:
         with store.open_read(item.path, version=st) as handle:
             while data := handle.read(_READ):
-                hasher.update(data)
+                if hasher is not None:
+                    hasher.update(data)
                 at = 0
                 while target < offset + len(data):
                     nl = data.find(b"\n", max(at, target - offset))
@@ -187,10 +259,10 @@ def _ranges(item: SourceInput, fi: int, st: FileStat, chunk_bytes: int, first: i
         ensure_still(item.path, st)
     except VersionChanged as exc:
         raise SourceChangedError(f"{item.rel} changed while it was planned ({exc})") from None
-    sha = hasher.hexdigest()
+    if hasher is not None:
+        sha = hasher.hexdigest()
     ends = [c[0] for c in cuts[1:]] + [size]
-    identity = list(st.identity)
     return [
-        Chunk(first + k, fi, end - start, start, end, before, sha, identity=identity)
+        Chunk(first + k, fi, end - start, start, end, before, sha)
         for k, ((start, before), end) in enumerate(zip(cuts, ends, strict=True))
     ]

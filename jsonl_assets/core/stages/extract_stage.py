@@ -20,6 +20,7 @@ from jsonl_assets.core.pending_rejections import PendingRejections
 from jsonl_assets.core.quarantine import QuarantineWriter
 from jsonl_assets.core.readers import READERS, ReadItem, ReadLimits, read_source
 from jsonl_assets.core.readers.source_file import SourceFile
+from jsonl_assets.core.source_fingerprints import SourcesSnapshot, partition_snapshot
 from jsonl_assets.core.stage_report import ExtractDetails, SourceCounters, StageReport
 from jsonl_assets.core.store.work_files import (
     CountingSink,
@@ -51,7 +52,8 @@ CODE_VERSION = "20"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # checked and converted like other values (a repeated key is duplicate_key, that row only),
 # durations that overflow and dates Python cannot hold are unsupported_value (that row only),
 # types polars cannot read unsupported_type, timestamps with a time zone written by polars'
-# bundled tz rules
+# bundled tz rules; a file is
+# known by its content (sha256), not its stat: a touched or copied file is not read again
 MARKER = "extracted.json"
 
 
@@ -60,18 +62,24 @@ def charged_here(source: SourceConfig, split: str) -> bool:
     return source.split != "auto" or split == "train"
 
 
-def extract_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
+def extract_fingerprint(
+    cfg: PipelineConfig, dirs: PartitionDirs, snapshot: SourcesSnapshot | None = None
+) -> str:
+    """The extraction's fingerprint: its settings and each file's config-relative name and
+    content (sha256; an object's ETag), as `partition_snapshot` knows them (or `snapshot`, one
+    taken of them): a file touched, copied or moved with its bytes unchanged keeps it."""
+    snapshot = snapshot or partition_snapshot(cfg, dirs)
     files = []
     for source in cfg.sources_for(dirs.objective, dirs.split):
         for item in source.inputs:
-            files.append([source.name, item.rel, *item.observed_stat().identity])
+            files.append([source.name, item.rel, snapshot.files[str(item.path)].sha256])
     sources = [_source_identity(s) for s in cfg.sources_for(dirs.objective, dirs.split)]
     return fingerprint(STAGE, CODE_VERSION, dirs.key, cfg.max_record_bytes, sources, files)
 
 
 def extract_settings(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
     """The config's part of the extraction's identity (the fingerprint without the files'
-    stats), recorded in the marker: whether a committed extraction was made under today's
+    contents), recorded in the marker: whether a committed extraction was made under today's
     config can be told without stat'ing a source (core/partition_gate.py)."""
     sources = [_source_identity(s) for s in cfg.sources_for(dirs.objective, dirs.split)]
     return fingerprint(STAGE, CODE_VERSION, dirs.key, cfg.max_record_bytes, sources)

@@ -1,8 +1,11 @@
 """sha256 of whole source files, remembered for the life of the process by file identity.
 
-A partition run hashes its source files twice over: the `raw_sources` observation that
-starts the run, and the extraction that follows (which needs each file's sha256 before it
-reads the file, see record_stages.py). The second asks here first. A hash is reused only for
+A partition run needs its source files' sha256s several times: the `raw_sources`
+observation that starts the run and the extracted stage's fingerprint (both through
+`source_fingerprints.partition_snapshot`, whose record beside the partition's work files
+carries them from build to build), the chunk plan, and the extraction (which needs each
+file's sha256 before it reads the file, see record_stages.py; a chunk is told it by the plan,
+ChunkPlan.opened). Each asks here first, so a file is hashed once. A hash is reused only for
 the same path with the same size, mtime, inode and ctime - the identity the observation
 already trusts between runs - so a file rewritten since is hashed again.
 """

@@ -1,0 +1,141 @@
+"""The chunk plan names its files as the config does, never by a path, and a partition's
+stages are known by their files' content, not their stat.
+
+A project moved (or a volume mounted elsewhere) reads its own files, even when another tree
+now sits at its old path; a source touched, or a project copied (new inodes, new times),
+with the same bytes reruns nothing; a chunk reads a file only if it is the version planned.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from jsonl_assets.core.build import build_partition, dirs_for, publish
+from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, run_chunk
+from jsonl_assets.core.chunks.plan import CHUNKS_DIR, PLAN, plan_chunks
+from jsonl_assets.core.config import load_config
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+from jsonl_assets.core.store.base import SourceChangedError
+
+KEYS = [f"{o}|{s}" for o in OBJECTIVES for s in SPLITS]
+BUILT = ("package", "work", "quarantine", "package-report")
+
+
+def _small_chunks(config: Path, **extra: object) -> Path:
+    """The sample config with 16 KiB chunks (its plain JSONL cut into ranges) and `extra`."""
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    doc["output"]["chunk_bytes"] = 16384
+    doc.update(extra)
+    config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return config
+
+
+def _build(config: Path) -> list[tuple[str, bool]]:
+    """Build every partition and publish; each record stage's (name, reused)."""
+    cfg = load_config(config)
+    stages = [(s.stage, s.reused) for k in KEYS for s in build_partition(cfg, k).stages]
+    result = publish(cfg)
+    assert result.manifest is not None and result.manifest.published, result.problems
+    return stages
+
+
+def _package(project: Path) -> dict[str, bytes]:
+    package = project / "package"
+    return {
+        str(p.relative_to(package)): p.read_bytes()
+        for p in sorted(package.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+def _fresh_copy(project: Path, target: Path) -> Path:
+    """A copy of `project`'s config and raw files only, built from scratch."""
+    shutil.copytree(project, target, ignore=shutil.ignore_patterns(*BUILT))
+    _build(target / "pipeline.yaml")
+    return target
+
+
+def test_a_moved_project_reads_its_own_files_not_the_tree_at_its_old_path(
+    sample_project: Path, tmp_path: Path
+) -> None:
+    a = tmp_path / "a"
+    shutil.move(sample_project.parent, a)
+    _build(_small_chunks(a / "pipeline.yaml"))
+    b = tmp_path / "b"
+    a.rename(b)
+    # Another tree at the old path: the same names, other records.
+    shutil.copytree(b, a, ignore=shutil.ignore_patterns(*BUILT))
+    for path in (
+        a / "raw" / "sft" / "support_chats.jsonl",
+        a / "raw" / "cpt" / "garden_notes.jsonl",
+        a / "raw" / "rft" / "seedlings_test.jsonl",  # read whole
+    ):
+        path.write_bytes(path.read_bytes().replace(b"the", b"NOT-B").replace(b"bed", b"NOT-B"))
+    # A change that reruns the record stages and keeps the extraction's fingerprint.
+    _small_chunks(b / "pipeline.yaml", quality={"empty_assistant": "warn"})
+    stages = _build(b / "pipeline.yaml")
+    assert ("validated", False) in stages  # every chunk read again
+    plan = (b / "work" / "sft" / "train" / CHUNKS_DIR / PLAN).read_bytes()
+    assert str(tmp_path).encode() not in plan  # the plan names files, never where they were
+    assert b"NOT-B" not in b"".join(_package(b).values())
+    assert _package(b) == _package(_fresh_copy(b, tmp_path / "c"))
+
+
+def test_a_touched_source_reruns_nothing(sample_project: Path) -> None:
+    project = sample_project.parent
+    _build(_small_chunks(sample_project))
+    before = _package(project)
+    for path in (project / "raw").rglob("*"):
+        if path.is_file():
+            os.utime(path, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    stages = _build(sample_project)
+    assert stages and all(reused for _, reused in stages), stages
+    assert _package(project) == before
+
+
+def test_a_copied_project_reruns_nothing(sample_project: Path, tmp_path: Path) -> None:
+    project = sample_project.parent
+    _build(_small_chunks(sample_project))
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, copy_function=shutil.copyfile)  # new inodes and times
+    stages = _build(copy / "pipeline.yaml")
+    assert stages and all(reused for _, reused in stages), stages
+    assert _package(copy) == _package(project)
+
+
+def _planned(project: Path) -> tuple[object, object, object, int]:
+    cfg = load_config(_small_chunks(project / "pipeline.yaml"))
+    dirs = dirs_for(cfg, "rft|train")  # one whole zstd file
+    plan = plan_chunks(cfg, dirs)
+    assert [c.start for c in plan.chunks] == [None]
+    return cfg, dirs, plan, 0
+
+
+def test_a_whole_file_chunk_reads_only_the_version_planned(sample_project: Path) -> None:
+    project = sample_project.parent
+    cfg, dirs, plan, index = _planned(project)
+    path = project / "raw" / "rft" / "seedlings_train.jsonl.zst"
+    path.write_bytes(path.read_bytes()[:-8] + b"\0" * 8)  # other bytes, same size
+    task = ChunkTask("rft|train", index)
+    with pytest.raises(SourceChangedError, match=r"seedlings_train\.jsonl\.zst changed since"):
+        run_chunk(cfg, dirs, plan, chunk_fingerprint("v", plan, task), task)  # type: ignore[arg-type]
+
+
+def test_a_chunk_reads_a_touched_file_of_the_same_bytes(sample_project: Path) -> None:
+    project = sample_project.parent
+    cfg, dirs, plan, index = _planned(project)
+    path = project / "raw" / "rft" / "seedlings_train.jsonl.zst"
+    os.utime(path, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    task = ChunkTask("rft|train", index)
+    report = run_chunk(cfg, dirs, plan, chunk_fingerprint("v", plan, task), task)  # type: ignore[arg-type]
+    assert report["ran"] and report["lines"] > 0
+    assert (
+        orjson.loads(orjson.dumps(report["files"]))[0]["file"]
+        == "raw/rft/seedlings_train.jsonl.zst"
+    )
