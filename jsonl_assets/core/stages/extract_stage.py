@@ -52,8 +52,8 @@ CODE_VERSION = "20"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # checked and converted like other values (a repeated key is duplicate_key, that row only),
 # durations that overflow and dates Python cannot hold are unsupported_value (that row only),
 # types polars cannot read unsupported_type, timestamps with a time zone written by polars'
-# bundled tz rules; a file is
-# known by its content (sha256), not its stat: a touched or copied file is not read again
+# bundled tz rules; a file is known by its content (sha256), not its stat: a touched or
+# copied file is not read again
 MARKER = "extracted.json"
 
 
