@@ -196,7 +196,13 @@ def test_a_full_disk_while_staging_fails_the_pass_cleanly(
     # committed; validated, which vouches for staged shards, was not. The finished chunks stay
     # for the rerun.
     left = sorted(p.name for p in dirs.work.iterdir() if p.name not in (".lock", "scratch"))
-    assert left == ["chunks", "extracted.json", "quarantine", "transformed.json"]
+    assert left == [
+        "chunks",
+        "extracted.json",
+        "quarantine",
+        "raw_sources.fingerprints.json",  # the sources' stat -> sha256 record
+        "transformed.json",
+    ]
     monkeypatch.undo()
     reports = run_record_stages(cfg, dirs)
     assert [r.reused for r in reports] == [True, True, False]
