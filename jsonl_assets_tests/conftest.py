@@ -228,6 +228,12 @@ MARKED: dict[str, tuple[str, ...]] = {
         "slow",
     ),
     "test_assets.py::test_package_valid_fails_on_cross_split_leakage": ("slow",),
+    # Whole builds (several seconds each): unit tests beside them cover the same code.
+    "core/report/test_report_dir.py::test_foreign_files_in_the_report_dir": ("slow",),
+    "core/chunks/test_plan_sources.py::test_a_moved_project": ("slow",),
+    "core/chunks/test_plan_sources.py::test_a_copied_project": ("slow",),
+    "test_console_encoding.py::": ("slow",),
+    "readers/test_parquet_types.py::test_a_time_zone_is_written_the_same": ("slow",),
 }
 
 
