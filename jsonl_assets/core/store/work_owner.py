@@ -5,8 +5,8 @@ shards, quarantine files and snapshot pointers that package's builds wrote (pack
 quarantine_snapshot.py). The removal of no-longer-listed files trusts those ledgers, so two
 packages sharing one work dir (two configs beside each other with the default `work`) would
 each remove what the other's metadata.json still names. So the first build with a work dir
-records the package it serves (its `output.dir`, relative to the work dir, or its
-object-storage URL), created
+records the package it serves (its `output.dir`, as it is and relative to the work dir, or
+its object-storage URL), created
 only if absent (`Store.publish(..., ABSENT)`: two first builds cannot both claim it); a build
 of another package with that work dir is refused before it writes anything (`claim_work_dir`).
 """
@@ -20,6 +20,7 @@ from typing import Final
 import orjson
 
 from jsonl_assets.core.config.errors import ConfigError
+from jsonl_assets.core.file_names import shown
 from jsonl_assets.core.store.base import ABSENT, PreconditionFailed, read_bytes, store_for
 from jsonl_assets.core.store.url import StoreURL
 
@@ -30,9 +31,10 @@ def owner_path(work_dir: Path) -> Path:
     return work_dir / OWNER_FILE
 
 
-def work_dir_package(work_dir: Path) -> str | None:
-    """The package the work dir serves (as recorded), None if it records none yet; a record
-    that names no package reads as its raw text (never ours)."""
+def work_dir_package(work_dir: Path) -> dict[str, str] | None:
+    """What the work dir records of its package (`package`: its dir or URL, `relative`: a
+    local dir relative to the work dir), None if it records none yet; a record that names no
+    package reads as its raw text (never ours)."""
     path = owner_path(work_dir)
     if store_for(path).stat(path) is None:
         return None
@@ -42,17 +44,24 @@ def work_dir_package(work_dir: Path) -> str | None:
     except orjson.JSONDecodeError:
         doc = None
     if isinstance(doc, dict) and isinstance(doc.get("package"), str):
-        return str(doc["package"])
-    return repr(data[:200])
+        return {k: v for k, v in doc.items() if k in ("package", "relative") and type(v) is str}
+    return {"package": repr(data[:200])}
 
 
-def _as_recorded(work_dir: Path, package: Path | StoreURL) -> str:
-    """The package as the work dir records it: a URL as it is; a local dir relative to the
-    (local) work dir, so a project moved or copied whole (config, package and work dir
-    together, or one volume mounted elsewhere) still finds its work dir its own."""
+def _as_recorded(work_dir: Path, package: Path | StoreURL) -> dict[str, str]:
+    """The package as the work dir records it: its dir (as text: `file_names.shown`, so a
+    name that is not UTF-8 is written too) or URL; and a local dir relative to the (local)
+    work dir too. Either one matching is the same package: a project moved or copied whole
+    (config, package and work dir together) and a work dir moved beside a package that
+    stayed (an absolute `output.dir`) both keep their work dir."""
+    record = {"package": shown(os.fspath(package))}
     if isinstance(package, Path) and isinstance(work_dir, Path):
-        return Path(os.path.relpath(package, work_dir)).as_posix()
-    return os.fspath(package)
+        record["relative"] = shown(Path(os.path.relpath(package, work_dir)).as_posix())
+    return record
+
+
+def _same(held: dict[str, str], mine: dict[str, str]) -> bool:
+    return any(key in held and held[key] == mine.get(key) for key in ("package", "relative"))
 
 
 def claim_work_dir(config_path: Path | str, work_dir: Path, package: Path | StoreURL) -> None:
@@ -62,23 +71,24 @@ def claim_work_dir(config_path: Path | str, work_dir: Path, package: Path | Stor
     mine = _as_recorded(work_dir, package)
     held = work_dir_package(work_dir)
     if held is None:
-        doc = {"package": mine, "config": os.fspath(config_path)}
+        doc = {**mine, "config": shown(os.fspath(config_path))}
         try:
             store_for(work_dir).publish(
                 owner_path(work_dir), orjson.dumps(doc, option=orjson.OPT_INDENT_2), ABSENT
             )
             return
         except PreconditionFailed:  # another first build claimed it meanwhile
-            held = work_dir_package(work_dir)
-    if held != mine:
-        if isinstance(work_dir, Path) and "://" not in held:
-            held = os.path.normpath(work_dir / held)  # as the user knows it
-            mine = os.fspath(package)
+            held = work_dir_package(work_dir) or {}
+    if not _same(held, mine):
+        other = held.get("package", "?")
+        if "relative" in held:  # where it is now if it moved with the work dir
+            beside = os.path.normpath(os.path.join(shown(os.fspath(work_dir)), held["relative"]))
+            other = beside if beside == other else f"{beside} (recorded at {other})"
         raise ConfigError(
             config_path,
             "output.work_dir",
-            f"{work_dir} holds the build state of another package, {held} (its "
-            f"{OWNER_FILE}), not of this config's output.dir {mine}: a build of this package "
-            "would remove files that package still lists. Give each config its own "
-            f"work_dir; if {held} is gone (or was moved), remove {work_dir} and build again",
+            f"{work_dir} holds the build state of another package, {other} (its "
+            f"{OWNER_FILE}), not of this config's output.dir {mine['package']}: a build of "
+            "this package would remove files that package still lists. Give each config its "
+            f"own work_dir; if {other} is gone (or was moved), remove {work_dir} and build again",
         )

@@ -83,7 +83,8 @@ def test_a_second_package_with_the_same_work_dir_is_refused_before_any_write(
         assert str(package_a) in error.message and "pkgB" in error.message, error
         assert "its own work_dir" in error.message and "remove" in error.message, error
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
-    assert orjson.loads((tmp_path / "work" / "package.json").read_bytes())["package"] == "../pkgA"
+    record = orjson.loads((tmp_path / "work" / "package.json").read_bytes())
+    assert record["package"] == str(package_a) and record["relative"] == "../pkgA"
     _quarantine_intact(package_a, quarantine)
     # Through the CLI: exit 2 (a config error), no traceback, the package dir never made.
     home = tmp_path / "dagster_home"
@@ -175,3 +176,21 @@ def test_a_project_moved_whole_keeps_its_work_dir(tmp_path: Path) -> None:
     claim_work_dir(moved / "pipeline.yaml", moved / "work", moved / "package")
     with pytest.raises(ConfigError, match=str(moved / "package")):
         claim_work_dir(moved / "other.yaml", moved / "work", moved / "other-package")
+
+
+def test_a_work_dir_moved_beside_a_package_that_stayed_is_still_its_own(tmp_path: Path) -> None:
+    """An absolute `output.dir`: the project (config, work dir) moves, the package stays."""
+    package = tmp_path / "pkgs" / "garden"
+    claim_work_dir(tmp_path / "a" / "proj" / "p.yaml", tmp_path / "a" / "proj" / "work", package)
+    (tmp_path / "b" / "c").mkdir(parents=True)
+    (tmp_path / "a" / "proj").rename(tmp_path / "b" / "c" / "proj")
+    claim_work_dir(tmp_path / "b" / "c" / "proj" / "p.yaml", tmp_path / "b/c/proj/work", package)
+
+
+def test_names_that_are_not_utf8_are_recorded_not_a_crash(tmp_path: Path) -> None:
+    folder = tmp_path / os.fsdecode(b"proj\xe9")
+    work = folder / "work"
+    claim_work_dir(folder / "p.yaml", work, folder / "package")
+    claim_work_dir(folder / "p.yaml", work, folder / "package")
+    with pytest.raises(ConfigError, match=r"proj\\xe9/package"):
+        claim_work_dir(folder / "q.yaml", work, folder / "other")
