@@ -30,6 +30,7 @@ from jsonl_assets.core.config import (
     check_buckets,
     load_config,
 )
+from jsonl_assets.core.file_names import shown
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.store.package_lock import TOKEN_ENV, Holder, PackageBusyError, PackageLock
 from jsonl_assets.core.store.url import listed_once
@@ -270,7 +271,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         return EXIT_FAILED
     meta = outcome["meta"]
     print(
-        f"\npublished {meta.get('metadata_json')}: {meta.get('records')} records in "
+        f"\npublished {shown(str(meta.get('metadata_json')))}: {meta.get('records')} records in "
         f"{meta.get('shards')} shards, {meta.get('partitions')} partitions "
         f"({time.perf_counter() - started:.1f} s)"
     )

@@ -149,3 +149,26 @@ def test_a_symlinked_data_folder_gives_the_same_package_wherever_it_points(
         assert entry["trace"]["file"] == "raw/a.jsonl"
         trees.append(_tree(config.parent / "package"))
     assert trees[0] == trees[1]
+
+
+def test_a_project_folder_and_a_parquet_file_not_utf8_build(tmp_path: Path) -> None:
+    """polars takes paths as UTF-8 text: the work dir's Arrow files and a Parquet source under
+    such a folder failed every partition ("an object without a read() method"), and the stage
+    markers and the claim of the work dir could not be written."""
+    import polars as pl
+
+    from jsonl_assets.core.build import build_partition, publish
+    from jsonl_assets.core.verify.package import verify_package
+
+    root = tmp_path / os.fsdecode(b"proj\xe9")
+    (root / "raw").mkdir(parents=True)
+    (root / "raw" / "a.jsonl").write_bytes(doc_line(1) + b"\n{not json\n")
+    with open(root / "raw" / os.fsdecode(b"b\xe9.parquet"), "wb") as handle:
+        pl.DataFrame({"messages": [[{"role": "document", "content": "pq"}]]}).write_parquet(handle)
+    cfg = load_config(make_cpt_project(root, ["raw/*.jsonl", "raw/*.parquet"]))
+    build_partition(cfg, "cpt|train")
+    result = publish(cfg)
+    assert result.manifest.published
+    report = verify_package(cfg.output.dir)
+    assert report.error_count == 0
+    assert len(shard_records(cfg.path)) == 2 and len(quarantined(cfg.path)) == 1

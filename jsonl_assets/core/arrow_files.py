@@ -8,12 +8,13 @@ that one file, its name taken literally.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import polars as pl
 
+from jsonl_assets.core.polars_paths import polars_path
+
 
 def scan_ipc_file(path: Path) -> pl.LazyFrame:
     """The one Arrow IPC file at `path` (never a glob, nor hive partitions)."""
-    return pl.scan_ipc(os.fspath(path), glob=False, hive_partitioning=False)
+    return pl.scan_ipc(polars_path(path), glob=False, hive_partitioning=False)

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import orjson
 
+from jsonl_assets.core.file_names import shown
 from jsonl_assets.core.store.atomic_files import write_partial
 from jsonl_assets.core.store.base import AtomicWrite, store_for
 from jsonl_assets.core.traces import raw_fields
@@ -110,7 +111,7 @@ class QuarantineWriter:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "path": str(self.path),
+            "path": shown(str(self.path)),  # shown only (a name that is not UTF-8 escaped)
             "count": self.count,
             "by_reason": dict(sorted(self.by_reason.items())),
             "examples": {k: self.examples[k] for k in sorted(self.examples)},

@@ -33,7 +33,6 @@ file with a column polars cannot read: the whole file, position 0).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -45,6 +44,7 @@ import polars.exceptions as plx
 from pydantic import Field, field_validator
 
 from jsonl_assets.core.options import Options
+from jsonl_assets.core.polars_paths import polars_path
 from jsonl_assets.core.readers.base import ReaderSpec, ReadItem
 from jsonl_assets.core.readers.exact_numbers import (
     CountingDefault,
@@ -195,7 +195,7 @@ def _frame(path: Path) -> tuple[pl.LazyFrame, str | None]:
 def _scan(path: Path) -> pl.LazyFrame:
     """The one file at `path` (a URL: polars reads it by ranged requests): its name is never a
     pattern (`data[1].parquet`, `q?.parquet`), nor its folders hive partitions."""
-    return pl.scan_parquet(os.fspath(path), glob=False, hive_partitioning=False)
+    return pl.scan_parquet(polars_path(path), glob=False, hive_partitioning=False)
 
 
 def _has_float(dtype: Any) -> bool:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 import orjson
 
+from jsonl_assets.core.file_names import shown
 from jsonl_assets.core.store.base import ABSENT, read_bytes, store_for, write_bytes
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def recorded_base(cfg: PipelineConfig) -> str | None:
         doc = orjson.loads(read_bytes(base_path(cfg)))
     except (FileNotFoundError, orjson.JSONDecodeError):
         return None
-    if not isinstance(doc, dict) or doc.get("package") != os.fspath(cfg.output.dir):
+    if not isinstance(doc, dict) or doc.get("package") != shown(os.fspath(cfg.output.dir)):
         return None
     tag = doc.get("tag")
     return tag if isinstance(tag, str) else None
@@ -60,7 +61,7 @@ def remember_base(cfg: PipelineConfig) -> str:
     tag = recorded_base(cfg)
     if tag is None:
         tag = current_tag(cfg)
-        doc = {"package": os.fspath(cfg.output.dir), "tag": tag}
+        doc = {"package": shown(os.fspath(cfg.output.dir)), "tag": tag}
         try:
             write_bytes(base_path(cfg), orjson.dumps(doc))
         except OSError:  # another partition of this build wrote it at the same moment
