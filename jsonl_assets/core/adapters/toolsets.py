@@ -9,6 +9,7 @@ metadata.json's ``extensions.x-jsonl-assets.tool_extras.<toolset id>`` (spec: ve
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -90,6 +91,9 @@ def spec_tool(raw: Any, where: str) -> tuple[dict[str, Any], dict[str, Any] | No
 def _extras(raw: dict[str, Any], mapped: frozenset[str]) -> dict[str, Any]:
     """The keys of ``raw`` not in ``mapped`` (null values say nothing), in ``raw``'s order."""
     return {k: v for k, v in raw.items() if k not in mapped and v is not None}
+
+
+DERIVED_ID: Final = re.compile(r"tools-[0-9a-f]{12}")  # the shape of `toolset_id_for`'s ids
 
 
 def toolset_id_for(tools: list[dict[str, Any]], extras: dict[str, Any] | None = None) -> str:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from jsonl_assets.core.adapters import resolve_options
+from jsonl_assets.core.adapters.toolsets import DERIVED_ID
 from jsonl_assets.core.config.config_yaml import MAX_CONFIG_BYTES, YamlProblem, load_strict
 from jsonl_assets.core.config.errors import ConfigError, from_validation
 from jsonl_assets.core.config.models import (
@@ -299,6 +300,12 @@ def _parse_toolsets(cfg_path: Path, value: Any, defaults: Any) -> tuple[Mapping[
     metadata.json (B1-B7, A13/A14): refused here rather than after the build."""
     if value is not None and not isinstance(value, list):
         raise ConfigError(cfg_path, "toolsets", "must be a list of spec toolsets")
+    declared = {t.get("id") for t in value or [] if isinstance(t, dict)}
+    named = defaults.get("toolset_id") if isinstance(defaults, dict) else None
+    if isinstance(named, str) and named not in declared and DERIVED_ID.fullmatch(named):
+        # A toolset the build derives from the records (`tools-<hash>`) exists only once
+        # they are read: the manifest checks A14 against the package's toolsets.
+        defaults = {k: v for k, v in defaults.items() if k != "toolset_id"}
     errors = toolset_errors(value or []) or defaults_errors(defaults, value or [])
     if errors:
         raise ConfigError(cfg_path, *errors[0])

@@ -52,3 +52,11 @@ def test_valid_defaults_load(sample_project: Path) -> None:
     }
     cfg = load_config(_with_defaults(sample_project, defaults, TOOLSETS), list_files=False)
     assert cfg.defaults == defaults
+
+
+def test_a_toolset_the_build_derives_may_be_the_default(sample_project: Path) -> None:
+    """`tools-<hash>` toolsets come from the records (chat `tools`): they exist only after
+    the transformed stage, so the manifest checks them (a package naming one verifies)."""
+    defaults = {"toolset_id": "tools-94fdaf43f9d9"}
+    cfg = load_config(_with_defaults(sample_project, defaults), list_files=False)
+    assert cfg.defaults == defaults
