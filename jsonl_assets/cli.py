@@ -116,8 +116,8 @@ def _config_or_none(
     try:
         cfg = load_config(path)
         check_buckets(cfg)
-        if claim:
-            claim_work_dir(cfg.path, cfg.output.work_dir, cfg.output.dir)
+        if claim:  # checked only: a build refused for a busy package writes nothing
+            claim_work_dir(cfg.path, cfg.output.work_dir, cfg.output.dir, record=False)
         return cfg
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
@@ -154,6 +154,11 @@ def _locked_build(args: argparse.Namespace) -> int:
             print(f"cannot lock the package dir {cfg.output.dir}: {exc}", file=sys.stderr)
             return EXIT_FAILED
     try:
+        try:
+            claim_work_dir(cfg.path, cfg.output.work_dir, cfg.output.dir)
+        except (ConfigError, OSError) as exc:  # claimed by another package meanwhile
+            print(f"config error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
         return _build(args, cfg)
     except BrokenPipeError:  # stdout closed (`| head`): stopped as by SIGPIPE, never returns
         build_workers.interrupt(signal.SIGPIPE)

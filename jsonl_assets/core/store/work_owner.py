@@ -64,12 +64,17 @@ def _same(held: dict[str, str], mine: dict[str, str]) -> bool:
     return any(key in held and held[key] == mine.get(key) for key in ("package", "relative"))
 
 
-def claim_work_dir(config_path: Path | str, work_dir: Path, package: Path | StoreURL) -> None:
+def claim_work_dir(
+    config_path: Path | str, work_dir: Path, package: Path | StoreURL, record: bool = True
+) -> None:
     """Record that `work_dir` serves `package` (the config's `output.dir`), unless it already
     does; `ConfigError` on `output.work_dir`, naming both packages and what to do, when it
-    serves another package (nothing is written then)."""
+    serves another package (nothing is written then). With `record` False, only that check:
+    nothing is written (the CLI checks before it takes the package lock, and records after)."""
     mine = _as_recorded(work_dir, package)
     held = work_dir_package(work_dir)
+    if held is None and not record:
+        return
     if held is None:
         doc = {**mine, "config": shown(os.fspath(config_path))}
         try:
