@@ -62,12 +62,16 @@ class LocalAtomicWrite:
     def fileno(self) -> int:
         return self._handle.fileno()
 
+    def _close_durably(self) -> None:
+        """The `.partial` file's bytes on disk (flushed, fsynced) and the file closed."""
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        reached("before_rename:" + self.path.name)
+
     def commit(self) -> None:
         try:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
-            reached("before_rename:" + self.path.name)
+            self._close_durably()
             os.replace(self._tmp, self.path)
             fsync_dir(self.path.parent)
         except OSError as exc:
@@ -80,10 +84,7 @@ class LocalAtomicWrite:
         creates it and the other finds it. False, committing nothing, when the file system
         has no hard links (the caller compares, then commits)."""
         try:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
-            reached("before_rename:" + self.path.name)
+            self._close_durably()
             os.link(self._tmp, self.path)
         except FileExistsError:
             self.abort()
