@@ -295,6 +295,10 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
         meta[PUBLISHED_QUARANTINE] = dg.MetadataValue.path(
             str(dirs.quarantine_root / details.quarantine["folder"])
         )
+    if not verification["passed"]:
+        # A retry of this step alone finds the staged shards moved in and fails otherwise; the
+        # next full run of the partition writes them again (shard_stage.verification_failed).
+        checks.no_run_retry(context)
     return dg.MaterializeResult(
         metadata=meta,
         check_results=[
@@ -371,6 +375,8 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
     check = checks.package_valid_check(
         result.error_count, result.warning_count, result.leaked_ids, findings, result.leakage
     )
+    if not result.published:
+        checks.no_run_retry(context)  # the same package is refused again
     return dg.MaterializeResult(
         metadata={
             "published": result.published,

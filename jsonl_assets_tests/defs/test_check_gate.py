@@ -141,3 +141,22 @@ def test_materialising_shards_alone_does_not_bypass_a_failed_check(
     refused = _publish(sample_project, retrying_instance)
     assert not refused.passed and not metadata.exists()
     assert "duplicate_id_rate" in (refused.description or "")
+
+
+def test_a_failed_shards_verified_and_a_refused_package_are_not_retried(
+    sample_project: Path, retrying_instance: dg.DagsterInstance
+) -> None:
+    """A retry of the shards step alone finds its staged shards moved in ("gone"), and the
+    same package is refused again: neither run is retried; the next full run repairs."""
+    _built_and_published(sample_project, retrying_instance)
+    shard = sorted((sample_project.parent / "package").rglob("cpt-train-*.jsonl.zst"))[0]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # the same size, one byte flipped
+    shard.write_bytes(bytes(data))
+    result = materialize(sample_project, retrying_instance, KEY)
+    assert not result.success
+    run = retrying_instance.get_run_by_id(result.run_id)
+    assert run is not None and run.tags.get(WILL_RETRY) == "false"
+    refused = materialize(sample_project, retrying_instance, None)
+    run = retrying_instance.get_run_by_id(refused.run_id)
+    assert run is not None and run.tags.get(WILL_RETRY) == "false"
