@@ -137,3 +137,13 @@ def test_definitions_load_without_a_config(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [DEFAULT_CRON, "60"]
+
+
+def test_the_schedule_is_read_without_listing_the_sources(sample_project: Path) -> None:
+    """The code location reads cron, interval and team without listing a glob: an object
+    store slow to fail (minutes of its client's retries) held up `dagster dev`'s load."""
+    data = yaml.safe_load(sample_project.read_text())
+    data["schedule"] = {"cron": "15 1 * * 1"}
+    data["sources"][0]["paths"] = ["raw/nothing-matches-*.jsonl"]  # listing it would fail
+    sample_project.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert configured_cron(str(sample_project)) == "15 1 * * 1"

@@ -88,9 +88,10 @@ def _fallback(cron: str, why: str) -> str:
 def configured_automation(config_path: str | None = None) -> tuple[str, int, str]:
     """(`schedule.cron`, `sensor.interval_seconds`, `ui.team`) of the config, read once when
     the code location loads; the defaults when the config is missing or invalid (the code
-    location must load anyway, and the runs then report the config error)."""
+    location must load anyway, and the runs then report the config error). The sources'
+    globs are not listed: a slow object store must not hold up the code location's load."""
     try:
-        cfg = load_config(config_path)
+        cfg = load_config(config_path, list_files=False)
     except (ConfigError, OSError):
         return DEFAULT_CRON, DEFAULT_INTERVAL_SECONDS, DEFAULT_TEAM
     return schedulable_cron(cfg.schedule_cron), cfg.sensor_interval_seconds, cfg.team
