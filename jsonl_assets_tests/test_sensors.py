@@ -395,3 +395,19 @@ def test_a_partition_run_rehashes_only_the_source_files_whose_stat_changed(
     assert hashed_by_run() == 0  # unchanged stat: the recorded fingerprint is reused
     add_rft_test_record(configured.parent / "raw" / "rft" / "seedlings_test.jsonl")
     assert hashed_by_run() == 1
+
+
+def test_a_config_whose_work_dir_serves_another_package_launches_nothing_and_writes_nothing(
+    configured: Path, instance: dg.DagsterInstance
+) -> None:
+    """Its snapshot would replace the other package's sensor snapshots (a real change of that
+    package then launched nothing): refused like its builds."""
+    from jsonl_assets.core.store.work_owner import claim_work_dir
+
+    cfg = load_config(configured, list_files=False)
+    claim_work_dir(cfg.path, cfg.output.work_dir, cfg.output.dir.parent / "another-package")
+    before = sorted(p.relative_to(cfg.output.work_dir) for p in cfg.output.work_dir.rglob("*"))
+    data = tick(instance, None)
+    assert not data.run_requests and "output.work_dir" in (data.skip_message or "")
+    after = sorted(p.relative_to(cfg.output.work_dir) for p in cfg.output.work_dir.rglob("*"))
+    assert after == before

@@ -21,6 +21,7 @@ from jsonl_assets.core.source_fingerprints import (
     partition_snapshot,
     take_snapshot,
 )
+from jsonl_assets.core.store.work_owner import claim_work_dir
 from jsonl_assets.defs.ownership import DEFAULT_TEAM, team_owner, team_tags
 from jsonl_assets.defs.partitions import PARTITIONS
 from jsonl_assets.defs.resources import PipelineResource
@@ -85,6 +86,8 @@ def _observe(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> I
     if context.has_partition_key:
         key = str(context.partition_key)
         dirs = pipeline.dirs(cfg, key)
+        # Its record goes to the work dir: never to another package's (refused, as the stages).
+        claim_work_dir(cfg.path, cfg.output.work_dir, cfg.output.dir)
         # This snapshot holds exactly this partition's files: the next look at the partition
         # (this run's extracted stage, the next run) re-hashes only those whose stat changed.
         # The stats and hashes go to a file beside the partition's work files; the

@@ -34,6 +34,7 @@ from jsonl_assets.core.source_fingerprints import (
     snapshot_folder,
     take_snapshot,
 )
+from jsonl_assets.core.store.work_owner import claim_work_dir
 from jsonl_assets.defs.jobs import build_partition_job, publish_manifest_job
 from jsonl_assets.defs.observations import observation_events
 from jsonl_assets.defs.schedules import (
@@ -63,6 +64,8 @@ def evaluate_sources(cursor: str | None) -> dg.SensorResult:
     path = resolve_config_path()
     try:
         cfg = load_config(path)
+        # Its snapshots live in the work dir: never in another package's (its sensor's).
+        claim_work_dir(cfg.path, cfg.output.work_dir, cfg.output.dir, record=False)
     except (ConfigError, OSError) as exc:
         # The cursor is left as it was: the next valid config is compared with the last one.
         return dg.SensorResult(skip_reason=f"config error, nothing launched: {exc}")
