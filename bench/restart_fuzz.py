@@ -50,7 +50,7 @@ def count_points(root: Path, keys: tuple[str, ...], **project: Any) -> Counter[s
 
     config = rt.make_project(root, **project)
     for stage in ("extract", "transform", "validate", "shard", "manifest"):
-        importlib.import_module(f"jsonl_assets.{stage}_stage")
+        importlib.import_module(f"jsonl_assets.core.stages.{stage}_stage")
     original = fault_points.reached
     patched = [
         module

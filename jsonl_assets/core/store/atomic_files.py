@@ -21,8 +21,9 @@ class _Writable(Protocol):
     def write(self, data: bytes, /) -> int: ...
 
 
-def partial_path(final: Path) -> Path:
-    return final.with_name(f".{final.name}{PARTIAL_SUFFIX}")
+def partial_path(final: Path, tag: str = "") -> Path:
+    """`.<name>.partial`, or `.<name>.<tag>.partial` (a writer's own)."""
+    return final.with_name(f".{final.name}{'.' + tag if tag else ''}{PARTIAL_SUFFIX}")
 
 
 def is_partial_name(name: str) -> bool:

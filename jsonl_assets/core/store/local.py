@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import shutil
 import stat as stat_module
 from collections.abc import Iterator
@@ -44,9 +45,12 @@ COPY_CHUNK: Final = 4 << 20
 class LocalAtomicWrite:
     """A `.partial` file that becomes `path` at `commit()` (fsynced, renamed, folder fsynced)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, unique: bool = False) -> None:
         self.path = path
-        self._tmp = partial_path(path)
+        # `unique`: a `.partial` of this writer's own, for writers that may race (commit_new):
+        # a shared one would be truncated and linked by the other writer.
+        tag = f"{os.getpid()}-{secrets.token_hex(4)}" if unique else ""
+        self._tmp = partial_path(path, tag)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._handle: BinaryIO = open(self._tmp, "wb")  # noqa: SIM115 - commit/abort close it
@@ -182,7 +186,7 @@ class LocalStore:
     def publish(self, path: StorePath, data: bytes, expected_tag: str | None = None) -> FileStat:
         target = _path(path)
         if expected_tag == ABSENT:
-            out = self.open_atomic(target)
+            out = LocalAtomicWrite(target, unique=True)
             try:
                 out.write(data)
             except BaseException:

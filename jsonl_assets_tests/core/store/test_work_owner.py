@@ -194,3 +194,40 @@ def test_names_that_are_not_utf8_are_recorded_not_a_crash(tmp_path: Path) -> Non
     claim_work_dir(folder / "p.yaml", work, folder / "package")
     with pytest.raises(ConfigError, match=r"proj\\xe9/package"):
         claim_work_dir(folder / "q.yaml", work, folder / "other")
+
+
+def _claims_at_once(work: Path, packages: list[Path]) -> list[BaseException | None]:
+    import threading
+
+    start = threading.Barrier(len(packages))
+    outcomes: list[BaseException | None] = [None] * len(packages)
+
+    def claim(i: int) -> None:
+        start.wait()
+        try:
+            claim_work_dir(work.parent / f"c{i}.yaml", work, packages[i])
+        except BaseException as exc:  # the outcome is what is checked
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(len(packages))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+def test_claims_at_the_same_moment_leave_one_owner(tmp_path: Path) -> None:
+    """Two first builds shared one `.package.json.partial`: the winner could record the
+    loser's package, and the loser failed with FileNotFoundError."""
+    for n in range(40):
+        work = tmp_path / f"w{n}" / "work"
+        a, b = tmp_path / f"w{n}" / "a", tmp_path / f"w{n}" / "b"
+        outcomes = _claims_at_once(work, [a, b])
+        recorded = orjson.loads((work / "package.json").read_bytes())["package"]
+        winner = a if recorded == str(a) else b
+        assert recorded == str(winner)
+        refused = [o for o in outcomes if o is not None]
+        assert len(refused) == 1 and isinstance(refused[0], ConfigError), outcomes
+        same = _claims_at_once(tmp_path / f"s{n}" / "work", [a, a])
+        assert same == [None, None]
