@@ -33,6 +33,10 @@ class RecordingStore(LocalStore):
         self.written.add(Path(path))
         return super().open_atomic(path)
 
+    def publish(self, path: StorePath, data: bytes, expected_tag: str | None = None):  # type: ignore[no-untyped-def]
+        self.written.add(Path(path))
+        return super().publish(path, data, expected_tag)
+
     def append(self, path: StorePath, data: bytes) -> None:
         self.written.add(Path(path))
         super().append(path, data)
