@@ -172,3 +172,23 @@ def test_a_project_folder_and_a_parquet_file_not_utf8_build(tmp_path: Path) -> N
     report = verify_package(cfg.output.dir)
     assert report.error_count == 0
     assert len(shard_records(cfg.path)) == 2 and len(quarantined(cfg.path)) == 1
+
+
+def test_the_polars_aliases_are_one_link_per_path_in_one_private_folder(tmp_path: Path) -> None:
+    """Forked workers exit without atexit: a folder per process was left behind by every
+    build. One folder of the user's own, private; the same path gets the same link."""
+    import stat
+
+    from jsonl_assets.core.polars_paths import polars_path
+
+    plain = tmp_path / "plain.arrow"
+    assert polars_path(plain) == str(plain)
+    odd = tmp_path / os.fsdecode(b"w\xe9") / "ids.arrow"
+    first, again = polars_path(odd), polars_path(odd)
+    assert first == again and first.isascii() and first.endswith(".arrow")
+    folder = Path(first).parent
+    assert os.readlink(first) == str(odd)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700 and folder.stat().st_uid == os.getuid()
+    odd.parent.mkdir()
+    Path(first).write_bytes(b"through the link")
+    assert odd.read_bytes() == b"through the link"

@@ -1,19 +1,27 @@
 """Paths handed to polars: it takes a path as UTF-8 text (a `str` holding a surrogate
 escape, a file or folder name that is not UTF-8, reaches it as "an object without a read()
-method"). Such a path is handed over as a symlink with an ASCII name, in a folder of this
-process's own under the temp dir, that leads to it: reads and writes through it reach the
-file itself."""
+method"). Such a path is handed over as a symlink with an ASCII name (a hash of the path) in
+this user's own folder under the temp dir, leading to it: reads and writes through it reach
+the file itself. The folder is shared by the build's processes (forked workers exit without
+cleaning up), holds one small link per such path, and is only ever used if it is the user's
+own and private."""
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import os
-import shutil
+import stat
 import tempfile
 from pathlib import Path
 
-_aliases: list[Path] = []  # the process's alias folder, made on first need
+
+def _alias_folder() -> Path:
+    folder = Path(tempfile.gettempdir()) / f"jsonl-assets-paths-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise PermissionError(f"{folder} is not a private folder of this user: not used")
+    return folder
 
 
 def polars_path(path: Path | str) -> str:
@@ -25,12 +33,12 @@ def polars_path(path: Path | str) -> str:
         return text
     except UnicodeEncodeError:
         pass
-    if not _aliases:
-        folder = Path(tempfile.mkdtemp(prefix="jsonl-assets-paths-"))
-        atexit.register(shutil.rmtree, folder, True)
-        _aliases.append(folder)
-    raw = os.fsencode(os.path.abspath(text))
-    alias = _aliases[0] / (hashlib.sha256(raw).hexdigest()[:32] + Path(text).suffix)
-    if not alias.is_symlink():
-        os.symlink(os.fsdecode(raw), alias)
+    target = os.fsdecode(os.fsencode(os.path.abspath(text)))
+    digest = hashlib.sha256(os.fsencode(target)).hexdigest()[:32]
+    alias = _alias_folder() / (digest + Path(text).suffix)
+    try:
+        os.symlink(target, alias)
+    except FileExistsError:
+        if os.readlink(alias) != target:  # never another target under this path's name
+            raise PermissionError(f"{alias} leads elsewhere than {target!r}: not used") from None
     return str(alias)
