@@ -166,3 +166,13 @@ def test_a_backend_without_its_client_library_says_what_to_install(
     store = type(store_for(url))()  # a fresh instance: no file system made yet
     with pytest.raises(ValueError, match=rf"{url[:5]} locations need .*jsonl-assets\[{extra}\]"):
         store.stat(url)
+
+
+def test_a_killed_writers_own_partial_is_removed_by_the_next_publish(tmp_path: Path) -> None:
+    """A create-if-absent publish writes a `.partial` of its own (writers may race); one a
+    killed writer left (its pid gone) is removed, as a shared name would be overwritten."""
+    store = store_for(tmp_path)
+    left = tmp_path / ".metadata.json.999999999-0a1b2c3d.partial"  # no such pid
+    left.write_bytes(b"half")
+    store.publish(tmp_path / "metadata.json", b"whole", expected_tag=ABSENT)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metadata.json"]

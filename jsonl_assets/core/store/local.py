@@ -10,6 +10,7 @@ other build of this project publishes in between.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -40,6 +41,27 @@ from jsonl_assets.core.store.base import (
 )
 
 COPY_CHUNK: Final = 4 << 20
+
+
+def _remove_dead_writers_partials(path: Path) -> None:
+    """The `.partial` files of `path` that writers since killed left (their pid is gone):
+    a rerun leaves no trace of a writer killed before its rename, as with a shared name."""
+    prefix, suffix = f".{path.name}.", PARTIAL_SUFFIX
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    for name in names:
+        pid, sep, _ = name[len(prefix) : -len(suffix)].partition("-")
+        if not (name.startswith(prefix) and name.endswith(suffix) and sep and pid.isdigit()):
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                os.unlink(path.parent / name)
+        except OSError:
+            pass  # alive (another user's): not ours to remove
 
 
 class LocalAtomicWrite:
@@ -185,6 +207,7 @@ class LocalStore:
 
     def publish(self, path: StorePath, data: bytes, expected_tag: str | None = None) -> FileStat:
         target = _path(path)
+        _remove_dead_writers_partials(target)
         if expected_tag == ABSENT:
             out = LocalAtomicWrite(target, unique=True)
             try:
