@@ -333,3 +333,15 @@ def test_a_repeated_key_hidden_by_escaped_colons_is_duplicate_key(tmp_path: Path
     assert rejections(items) == [(1, "duplicate_key"), (2, "duplicate_key")]
     assert "repeats the key 'k:'" in items[0].detail
     assert [r[0] for r in records(items)] == [3]
+
+
+@pytest.mark.parametrize("junk", [b"\x0c", b"\x0b", b" \x0c "])
+def test_form_feed_or_vertical_tab_line_is_parse_error_not_blank(
+    tmp_path: Path, junk: bytes
+) -> None:
+    """Only JSON whitespace (space, tab, CR) makes a line blank: a line of form feed or
+    vertical tab (`bytes.isspace()` accepts them) is quarantined with its bytes."""
+    items = read(tmp_path, b'{"a": 1}\n' + junk + b'\n \t\n{"a": 3}\n')
+    assert rejections(items) == [(2, "parse_error")]
+    assert items[1].raw == junk
+    assert [r[0] for r in records(items)] == [1, 4]

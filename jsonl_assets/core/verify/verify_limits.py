@@ -44,7 +44,9 @@ DEFAULT_MAX_SHARD_ERRORS: Final = 100_000
 
 # A block whose lines average fewer bytes than this has its blank lines found by runs.
 DENSE_LINE: Final = 64
-_SPACE_BUT_NEWLINE: Final = b" \t\r\x0b\x0c"  # with b"\n", what bytes.isspace() accepts
+# With b"\n", JSON's whitespace (RFC 8259): a line of only these is blank. Form feed and
+# vertical tab, which bytes.isspace() accepts, are not JSON whitespace: such a line is D1.
+_SPACE_BUT_NEWLINE: Final = b" \t\r"
 _NONBLANK: Final = re.compile(rb"[^\n]+")
 
 _KINDS: Final = (
@@ -261,7 +263,7 @@ def _split_long(body: bytes, max_line: int) -> Iterator[bytes | int]:
 
 def block_lines(block: bytes) -> Iterator[bytes | int]:
     """The lines of a `bounded_blocks` block in order: a line that is not blank as bytes, a
-    run of n blank lines (empty or whitespace only, `not line or line.isspace()`) as n.
+    run of n blank lines (empty or JSON whitespace only: space, tab, CR) as n.
 
     In a block of short lines (a lines bomb) the runs are found with bytes operations: one
     count for a block of newlines only, else one regex match per line that is not blank."""
@@ -272,7 +274,7 @@ def block_lines(block: bytes) -> Iterator[bytes | int]:
     if len(block) >= DENSE_LINE * (newlines + 1):
         blank = 0
         for line in block.split(b"\n"):
-            if not line or line.isspace():
+            if not line.strip(_SPACE_BUT_NEWLINE):
                 blank += 1
                 continue
             if blank:
