@@ -215,12 +215,18 @@ def test_asset_index_larger_than_max_shard_bytes_is_not_read(
 
 
 def asset_index_bomb(pkg: Path, filler: bytes, mib: int) -> None:
+    """An asset index (plain JSONL: the spec gives it no compression) of one asset, then
+    `mib` MiB of `filler`."""
     shard = write_shard(pkg, "data/cpt-train-00000.jsonl", [cpt_record("c1")])
-    gzip_shard(pkg, "assets.jsonl.gz", b'{"asset_id": "leaf-1", "uri": "u"}\n', filler, mib)
+    with open(pkg / "assets.jsonl", "wb") as out:
+        out.write(b'{"asset_id": "leaf-1", "uri": "u"}\n')
+        block = filler * (MiB // len(filler))
+        for _ in range(mib):
+            out.write(block)
     write_meta(
         pkg,
         [{"split": "train", "objective": "cpt", "shards": [shard]}],
-        asset_index={"path": "assets.jsonl.gz"},
+        asset_index={"path": "assets.jsonl"},
     )
 
 

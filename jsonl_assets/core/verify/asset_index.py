@@ -1,11 +1,15 @@
 """The asset index: G1-G5 (G5, unused assets, is decided in `package` once every record is read).
 
 The index file is read through `shard_stream.ShardStream` like a shard: only a regular file
-inside the package, no larger than `max_shard_bytes` on disk (else G1, not read),
-decompressed within the expansion cap, lines bounded (a longer line is G2), blank lines
+inside the package, no larger than `max_shard_bytes` on disk (else G1, not read), lines
+bounded (a longer line is G2), blank lines
 counted by runs and, past `max_shard_errors` errors in it, no longer parsed (as a shard's).
 A line that repeats a key or holds a number a 64-bit reader would change is G2, as D1 is for
 a record.
+
+The index is plain JSONL: spec 8.1 gives it a path and `format: jsonl`, no compression. A file
+that starts with gzip or zstd magic bytes is one G2 error and is not read (decompressing it
+would accept a file a plain JSONL reader cannot read); the index is then unusable (None).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any, Final
 
 import orjson
 
-from jsonl_assets.core.compression import TruncatedInput, detect_compression
+from jsonl_assets.core.compression import detect_compression
 from jsonl_assets.core.readers.duplicate_keys import repeated_key
 from jsonl_assets.core.readers.exact_numbers import jsonl_problem, suspect_offsets
 from jsonl_assets.core.rules import ERROR, WARNING
@@ -24,7 +28,6 @@ from jsonl_assets.core.verify.paths import path_problem
 from jsonl_assets.core.verify.report import METADATA_FILE, Finding, Sink, jtype, show, too_long
 from jsonl_assets.core.verify.shard_stream import ShardStream
 from jsonl_assets.core.verify.verify_limits import (
-    ExpansionExceeded,
     Unreadable,
     VerifyLimits,
     block_lines,
@@ -84,45 +87,45 @@ def _read_index(
     assets: dict[str, int] = {}
     line_no = 0
     codec = detect_compression(stream.head)
-    chunks = stream.chunks(codec, limits.decompressed_cap(stream.total))
+    if codec != "none":
+        message = (
+            f"the asset index holds {codec}-compressed bytes: the index is plain JSONL (spec "
+            "8.1 gives it no compression), so its lines are not JSON objects; it was not read, "
+            "so the records' asset references (D19) and unused assets (G5) were not checked"
+        )
+        sink.always(Finding("G2", ERROR, path, 1, message))
+        return None
+    chunks = stream.chunks("none")
     budget = sink.errors + limits.max_shard_errors
     stopped = False
-    try:
-        for block in bounded_blocks(chunks, limits.max_line_bytes):
-            if type(block) is int:
-                if sink.errors >= budget:
-                    stopped = True
-                    break
-                line_no += 1
-                sink.error("G2", path, line_no, too_long(block, limits.max_line_bytes))
-                continue
-            for item in block_lines(block):
-                if sink.errors >= budget:
-                    stopped = True
-                    break
-                if type(item) is int:
-                    sink.add_run("G2", WARNING, path, line_no + 1, item, "blank line")
-                    line_no += item
-                else:
-                    line_no += 1
-                    _check_asset_line(item, path, line_no, assets, sink)
-            if stopped:
+    for block in bounded_blocks(chunks, limits.max_line_bytes):
+        if type(block) is int:
+            if sink.errors >= budget:
+                stopped = True
                 break
+            line_no += 1
+            sink.error("G2", path, line_no, too_long(block, limits.max_line_bytes))
+            continue
+        for item in block_lines(block):
+            if sink.errors >= budget:
+                stopped = True
+                break
+            if type(item) is int:
+                sink.add_run("G2", WARNING, path, line_no + 1, item, "blank line")
+                line_no += item
+            else:
+                line_no += 1
+                _check_asset_line(item, path, line_no, assets, sink)
         if stopped:
-            message = (
-                f"checking stopped at line {line_no + 1}: the asset index has "
-                f"{limits.max_shard_errors} errors (--max-shard-errors); its later lines were "
-                "not parsed, so the records' asset references (D19) and unused assets (G5) "
-                "were not checked; the file was still read to the end for G1"
-            )
-            sink.always(Finding("G2", ERROR, path, line_no + 1, message))
-        for _ in chunks:  # stopped: the rest is decompressed for G1, not parsed
-            pass
-    except TruncatedInput as exc:
-        sink.error("G1", path, None, str(exc))
-    except ExpansionExceeded as exc:
-        where = "" if stopped else f" (after line {line_no})"
-        sink.error("G1", path, None, f"{codec} stream {exc}{where}")
+            break
+    if stopped:
+        message = (
+            f"checking stopped at line {line_no + 1}: the asset index has "
+            f"{limits.max_shard_errors} errors (--max-shard-errors); its later lines were "
+            "not parsed, so the records' asset references (D19) and unused assets (G5) "
+            "were not checked"
+        )
+        sink.always(Finding("G2", ERROR, path, line_no + 1, message))
     return None if stopped else assets
 
 

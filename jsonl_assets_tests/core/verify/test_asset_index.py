@@ -1,0 +1,52 @@
+"""verify/asset_index.py: the asset index is plain JSONL (spec 8.1: a path and `format:
+jsonl`, no compression field). A gzip or zstd file is a G2 error and is never decompressed,
+so no `ref.asset_id` resolves through it."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import orjson
+import pytest
+import zstandard
+
+from jsonl_assets.core.verify.package import verify_package
+from jsonl_assets_tests.test_package_verifier import encode, msg, simple_package
+
+ASSETS = encode([{"asset_id": "leaf-1", "uri": "s3://b/leaf-1.png"}])
+COMPRESSED = {
+    "gzip": gzip.compress(ASSETS, mtime=0),
+    "zstd": zstandard.ZstdCompressor().compress(ASSETS),
+}
+
+
+def _package(pkg: Path, index: bytes) -> None:
+    record = {
+        "id": "d1",
+        "messages": [msg("document", {"type": "image", "ref": {"asset_id": "leaf-1"}})],
+    }
+    simple_package(pkg, [record], objective="cpt")
+    meta = orjson.loads((pkg / "metadata.json").read_bytes())
+    meta["asset_index"] = {"path": "assets.jsonl", "format": "jsonl"}
+    (pkg / "metadata.json").write_bytes(orjson.dumps(meta))
+    (pkg / "assets.jsonl").write_bytes(index)
+
+
+def test_a_plain_asset_index_resolves_references(tmp_path: Path) -> None:
+    _package(tmp_path, ASSETS)
+    report = verify_package(tmp_path)
+    assert report.ok, report.findings
+    assert not [f for f in report.findings if f.rule[0] == "G" or f.rule == "D19"]
+
+
+@pytest.mark.parametrize("codec", sorted(COMPRESSED))
+def test_a_compressed_asset_index_is_g2_and_not_read(tmp_path: Path, codec: str) -> None:
+    _package(tmp_path, COMPRESSED[codec])
+    report = verify_package(tmp_path)
+    assert not report.ok
+    g = [(f.rule, f.severity, f.line) for f in report.findings if f.rule[0] == "G"]
+    assert g == [("G2", "error", 1)], report.findings
+    message = next(f.message for f in report.findings if f.rule == "G2")
+    assert f"holds {codec}-compressed bytes" in message
+    assert "plain JSONL" in message and "(D19)" in message
