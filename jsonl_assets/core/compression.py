@@ -201,7 +201,7 @@ class _Pull:
         self.offset -= n
 
     def skip_zeros(self) -> None:
-        """Pass zero bytes (padding between gzip members)."""
+        """Pass zero bytes (padding after the last gzip member)."""
         while self.fill(1) and self._buf[self._pos] == 0:
             rest = self._buf[self._pos :]
             self.take(len(rest) - len(rest.lstrip(b"\x00")))
@@ -211,12 +211,27 @@ _FIRST_FEED: Final = 4096  # bytes first given to a member's inflater (then doub
 
 
 def _iter_gzip(raw: BinaryIO, chunk: int, markers: bool, skip_bad: bool) -> Iterator[object]:
-    """gzip members one after the other (RFC 1952), each inflated and checked (CRC-32, length)."""
+    """gzip members one after the other (RFC 1952), each inflated and checked (CRC-32, length).
+
+    Zero bytes after a member are padding only at the very end of the file (GNU gzip skips
+    them there); a member after them is damage: gzip -dc and zlib stop at the zeros, so
+    readers would differ on the content. Zeros before the first member are not gzip."""
     src = _Pull(raw, chunk)
     member = 0
     while True:
-        src.skip_zeros()
-        if not src.available():
+        if member:
+            padding = src.offset
+            src.skip_zeros()
+            if not src.fill(1):
+                return
+            if src.offset != padding:
+                raise TruncatedInput(
+                    "gzip",
+                    padding,
+                    f"{src.offset - padding} zero bytes before member {member}: zero padding "
+                    "is allowed only at the end of the file (gzip -dc and zlib stop at it)",
+                )
+        elif not src.fill(1):
             return
         start = src.offset
         _gzip_header(src, member)
@@ -259,6 +274,7 @@ def _iter_gzip(raw: BinaryIO, chunk: int, markers: bool, skip_bad: bool) -> Iter
 
 
 _MAX_HEADER: Final = 1 << 20
+_RESERVED_FLAGS: Final = 0xE0  # FLG bits 5-7 (RFC 1952 2.3.1.2)
 
 
 def _gzip_header(src: _Pull, member: int) -> None:
@@ -271,6 +287,13 @@ def _gzip_header(src: _Pull, member: int) -> None:
         what = "not a gzip member" if member else "not a gzip file"
         raise TruncatedInput("gzip", at, f"{what} (bytes {head[:3].hex()})")
     flags = head[3]
+    if flags & _RESERVED_FLAGS:
+        raise TruncatedInput(
+            "gzip",
+            at,
+            f"member {member}: reserved header flag bits set (FLG {flags:#04x}); RFC 1952 "
+            "2.3.1.2 requires a reader to refuse them",
+        )
     n = 10
     if flags & 4:  # FEXTRA
         if not src.fill(n + 2):
@@ -286,7 +309,18 @@ def _gzip_header(src: _Pull, member: int) -> None:
                 if not src.fill(src.available() + 1):
                     raise TruncatedInput("gzip", at, "stream ended inside a member header", True)
             n = end + 1
-    if flags & 2:  # FHCRC
+    if flags & 2:  # FHCRC: the low 16 bits of the CRC-32 of the header bytes before it
+        if not src.fill(n + 2):
+            raise TruncatedInput("gzip", at, "stream ended inside a member header", True)
+        want = int.from_bytes(src.peek(2, n), "little")
+        got = zlib.crc32(src.peek(n)) & 0xFFFF
+        if want != got:
+            raise TruncatedInput(
+                "gzip",
+                at,
+                f"member {member}: header CRC16 {want:04x} does not match its header "
+                f"(computed {got:04x})",
+            )
         n += 2
     if not src.fill(n):
         raise TruncatedInput("gzip", at, "stream ended inside a member header", True)

@@ -4,6 +4,7 @@ import gzip
 import hashlib
 import itertools
 import tracemalloc
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -345,3 +346,42 @@ def test_form_feed_or_vertical_tab_line_is_parse_error_not_blank(
     assert rejections(items) == [(2, "parse_error")]
     assert items[1].raw == junk
     assert [r[0] for r in records(items)] == [1, 4]
+
+
+def _gzip_cases() -> dict[str, bytes]:
+    """Two gzip members (records 1-3, 4-6) joined in ways RFC 1952 readers refuse or read
+    differently: the second member is damage, so only the first member's records are read."""
+    one = gzip.compress(b"".join(b'{"n": %d}\n' % i for i in range(3)), mtime=0)
+    two = gzip.compress(b"".join(b'{"n": %d}\n' % i for i in range(3, 6)), mtime=0)
+    header = two[:3] + bytes([two[3] | 2]) + two[4:10]
+    bad_crc = (zlib.crc32(header) & 0xFFFF) ^ 0x5555
+    return {
+        "reserved header flag bits": one + two[:3] + bytes([0x20]) + two[4:],
+        "header CRC16": one + header + bad_crc.to_bytes(2, "little") + two[10:],
+        "zero padding is allowed only at the end": one + b"\x00" * 8 + two,
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_gzip_cases()))
+def test_a_gzip_source_with_a_member_rfc_1952_refuses_is_corrupt_after_it(
+    tmp_path: Path, case: str
+) -> None:
+    """The build reads gzip sources with verify's decoder and rule: the records before the
+    damage are kept, the rest is one `corrupt_file` naming it."""
+    path = tmp_path / "data.jsonl.gz"
+    path.write_bytes(_gzip_cases()[case])
+    source = SourceFile(path, path.name)
+    items = list(read_source(source, "jsonl", {}, ReadLimits(), tmp_path / "scratch"))
+    assert [r[1]["n"] for r in records(items)] == [0, 1, 2]
+    [entry] = [i for i in items if isinstance(i, Rejection)]
+    assert (entry.position, entry.reason, entry.unread_rest) == (4, "corrupt_file", True)
+    assert case in entry.detail
+
+
+def test_zero_padding_at_the_end_of_a_gzip_source_is_not_damage(tmp_path: Path) -> None:
+    data = b'{"a": 1}\n{"a": 2}\n'
+    path = tmp_path / "data.jsonl.gz"
+    path.write_bytes(gzip.compress(data, mtime=0) + b"\x00" * 512)
+    source = SourceFile(path, path.name)
+    items = list(read_source(source, "jsonl", {}, ReadLimits(), tmp_path / "scratch"))
+    assert [r[1] for r in items] == [{"a": 1}, {"a": 2}]

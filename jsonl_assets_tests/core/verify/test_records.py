@@ -4,9 +4,14 @@ holds a bounded number."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
+import zlib
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from jsonl_assets.core.verify.package import verify_package
 
@@ -74,3 +79,61 @@ def test_counted_problems_of_defaults_system_reach_the_report(tmp_path: Path) ->
     assert report.error_count == 30
     assert [f.rule for f in report.findings] == ["A13"] * 20
     assert report.omitted == {("A13", "metadata.json"): 10}
+
+
+def _gzip_members() -> tuple[bytes, bytes]:
+    recs = [
+        {
+            "id": f"r{i}",
+            "messages": [{"role": "document", "content": [{"type": "text", "text": "t"}]}],
+        }
+        for i in range(6)
+    ]
+    data = [b"".join(json.dumps(r).encode() + b"\n" for r in part) for part in (recs[:3], recs[3:])]
+    return gzip.compress(data[0], mtime=0), gzip.compress(data[1], mtime=0)
+
+
+def _gzip_shard_cases() -> dict[str, bytes]:
+    """gzip shards RFC 1952 readers refuse (reserved FLG bits, a wrong header CRC16) or read
+    differently (gzip -dc and zlib stop at zeros between members)."""
+    one, two = _gzip_members()
+    header = one[:3] + bytes([one[3] | 2]) + one[4:10]
+    bad_crc = (zlib.crc32(header) & 0xFFFF) ^ 0x5555
+    return {
+        "reserved header flag bits": one[:3] + bytes([0x20]) + one[4:] + two,
+        "header CRC16": header + bad_crc.to_bytes(2, "little") + one[10:] + two,
+        "zero padding is allowed only at the end": one + b"\x00" * 8 + two,
+    }
+
+
+def _gzip_package(path: Path, blob: bytes) -> None:
+    (path / "data").mkdir()
+    (path / "data" / "a.jsonl.gz").write_bytes(blob)
+    shard = {
+        "path": "data/a.jsonl.gz",
+        "compression": "gzip",
+        "record_count": 6,
+        "sha256": hashlib.sha256(blob).hexdigest(),
+    }
+    meta = {
+        "schema_version": "llm-training-data/v1",
+        "dataset": {"name": "t"},
+        "files": [{"split": "train", "objective": "cpt", "shards": [shard]}],
+    }
+    (path / "metadata.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("case", sorted(_gzip_shard_cases()))
+def test_gzip_shards_rfc_1952_readers_refuse_are_c15(tmp_path: Path, case: str) -> None:
+    _gzip_package(tmp_path, _gzip_shard_cases()[case])
+    report = verify_package(tmp_path)
+    c15 = [f.message for f in report.findings if f.rule == "C15"]
+    assert len(c15) == 1 and case in c15[0], report.findings
+    assert not report.ok
+
+
+def test_zero_padding_at_the_end_of_a_gzip_shard_is_valid(tmp_path: Path) -> None:
+    one, two = _gzip_members()
+    _gzip_package(tmp_path, one + two + b"\x00" * 8)
+    report = verify_package(tmp_path)
+    assert report.ok and report.records_checked == 6, report.findings
