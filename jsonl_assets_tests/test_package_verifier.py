@@ -631,7 +631,8 @@ def test_asset_index_rules(tmp_path: Path) -> None:
 def test_an_asset_line_that_repeats_a_key_or_holds_an_inexact_number_is_g2(
     tmp_path: Path,
 ) -> None:
-    """As D1 for a record: a reader keeps one of two values, or changes the number."""
+    """As D1 for a record: a repeated key is an error (a reader keeps one of two values); a
+    number a float64/int64 reader changes is valid JSON, a warning."""
     simple_package(tmp_path, [cpt_record("d1")], objective="cpt")
     meta = orjson.loads((tmp_path / "metadata.json").read_bytes())
     meta["asset_index"] = {"path": "assets.jsonl"}
@@ -645,6 +646,9 @@ def test_an_asset_line_that_repeats_a_key_or_holds_an_inexact_number_is_g2(
     report = verify_package(tmp_path)
     g2 = [(f.line, f.message) for f in report.findings if f.rule == "G2"]
     assert [line for line, _ in g2] == [1, 2, 3]
+    severities = [f.severity for f in report.findings if f.rule == "G2"]
+    assert severities == ["error", "warning", "warning"]
+    assert not [f for f in report.findings if f.rule == "G3"]  # a big `bytes` is a count
     assert "repeats the key 'uri'" in g2[0][1]
     assert g2[1][1].startswith("bytes: ") and g2[2][1].startswith("metadata.w: ")
 

@@ -4,8 +4,9 @@ The index file is read through `shard_stream.ShardStream` like a shard: only a r
 inside the package, no larger than `max_shard_bytes` on disk (else G1, not read), lines
 bounded (a longer line is G2), blank lines
 counted by runs and, past `max_shard_errors` errors in it, no longer parsed (as a shard's).
-A line that repeats a key or holds a number a 64-bit reader would change is G2, as D1 is for
-a record.
+A line that repeats a key is G2, as D1 is for a record; a number a float64/int64 parser
+would change is valid JSON: a G2 warning, and the line is checked as
+`exact_values.read_exact` reads it.
 
 The index is plain JSONL: spec 8.1 gives it a path and `format: jsonl`, no compression. A file
 that starts with gzip or zstd magic bytes is one G2 error and is not read (decompressing it
@@ -21,9 +22,9 @@ import orjson
 
 from jsonl_assets.core.compression import detect_compression
 from jsonl_assets.core.readers.duplicate_keys import repeated_key
-from jsonl_assets.core.readers.exact_numbers import jsonl_problem, suspect_offsets
 from jsonl_assets.core.rules import ERROR, WARNING
 from jsonl_assets.core.rules.vocabulary import is_count
+from jsonl_assets.core.verify.exact_values import INEXACT_NOTE, read_exact
 from jsonl_assets.core.verify.paths import path_problem
 from jsonl_assets.core.verify.report import METADATA_FILE, Finding, Sink, jtype, show, too_long
 from jsonl_assets.core.verify.shard_stream import ShardStream
@@ -133,13 +134,16 @@ def _check_asset_line(
     line: bytes, path: str, line_no: int, assets: dict[str, int], sink: Sink
 ) -> None:
     try:
-        asset = orjson.loads(line)
+        parsed = read_exact(line)
     except orjson.JSONDecodeError as exc:
         if sink.wants("G2", path):
             sink.error("G2", path, line_no, f"line is not valid JSON: {exc}")
         else:
             sink.skip("G2", ERROR, path)
         return
+    asset = parsed.value
+    if parsed.inexact is not None:
+        sink.warning("G2", path, line_no, f"{parsed.inexact}: {INEXACT_NOTE}")
     if type(asset) is not dict:
         sink.error("G2", path, line_no, f"asset must be an object, got {jtype(asset)}")
         return
@@ -147,10 +151,6 @@ def _check_asset_line(
     if key is not None:
         sink.error(
             "G2", path, line_no, f"an object repeats the key {show(key)}: a reader keeps one value"
-        )
-    if suspect_offsets(line) and (why := jsonl_problem(line, asset)) is not None:
-        sink.error(
-            "G2", path, line_no, f"{why}: a reader of 64-bit integers and doubles would change it"
         )
     for key in ("asset_id", "uri"):
         if type(asset.get(key)) is not str:

@@ -1,15 +1,16 @@
 """metadata.json itself: A1-A12 and A15 (A13/A14 need the toolsets: `defaults`).
 
 metadata.json larger than `max_metadata_bytes`, or not a regular file inside the package,
-is A1; so is an object that repeats a key, or a number orjson does not read with its value
-(an integer beyond 64 bits: the manifest is then checked as the standard library reads it,
-so the findings show the number as written), as the build's readers refuse them in records. A15: a non-string `reasoning_policy` is an error (the field's type is spec); a value
-other than `train` is a warning.
+is A1; so is an object that repeats a key, as the build's readers refuse it in records. A
+number orjson does not read with its value (an integer beyond 64 bits, `1e400`) is valid JSON:
+an A1 warning, and the manifest is checked as `exact_values.read_exact` reads it, so the
+findings show the number as written and its type is kept (a big integer is an integer). A15:
+a non-string `reasoning_policy` is an error (the field's type is spec); a value other than
+`train` is a warning.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
@@ -17,9 +18,9 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.readers.duplicate_keys import repeated_key
-from jsonl_assets.core.readers.exact_numbers import jsonl_problem, suspect_offsets
 from jsonl_assets.core.rules.spec_vocabulary import SCHEMA_VERSION
 from jsonl_assets.core.rules.vocabulary import is_iso_datetime
+from jsonl_assets.core.verify.exact_values import INEXACT_NOTE, read_exact
 from jsonl_assets.core.verify.report import METADATA_FILE, Sink, jtype, show
 from jsonl_assets.core.verify.verify_limits import Unreadable, VerifyLimits, read_capped
 
@@ -55,10 +56,11 @@ def load_manifest(
         sink.error("A1", METADATA_FILE, None, message)
         return None
     try:
-        meta = orjson.loads(data)
+        parsed = read_exact(data)
     except (orjson.JSONDecodeError, RecursionError) as exc:
         sink.error("A1", METADATA_FILE, None, f"metadata.json is not valid JSON: {exc}")
         return None
+    meta = parsed.value
     if type(meta) is not dict:
         sink.error("A1", METADATA_FILE, None, f"root must be an object, got {jtype(meta)}")
         return None
@@ -71,19 +73,8 @@ def load_manifest(
             f"an object repeats the key {show(key)}: readers keep different ones of its values "
             "(orjson, and this check, the last)",
         )
-    if suspect_offsets(data) and (why := jsonl_problem(data, meta)) is not None:
-        sink.error(
-            "A1",
-            METADATA_FILE,
-            None,
-            f"{why}: a reader of 64-bit integers and doubles (orjson, say) would change it",
-        )
-        try:  # the values as written, for the checks that show them
-            exact = json.loads(data)
-        except (ValueError, RecursionError):
-            exact = None
-        if type(exact) is dict:
-            meta = exact
+    if parsed.inexact is not None:
+        sink.warning("A1", METADATA_FILE, None, f"{parsed.inexact}: {INEXACT_NOTE}")
     return meta
 
 

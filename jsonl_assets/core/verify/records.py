@@ -14,15 +14,15 @@ A hostile shard costs about what its bytes cost, not one Python step per line:
   file is decompressed (C15) and hashed (C17) only, and one error, listed whatever the caps,
   says so and which checks were not made (C16 is then skipped).
 
-As the build (`readers/jsonl.py`) does, an object that repeats a key and a number orjson does
-not read with its exact value (an integer beyond 64 bits, more precision than a double) are
-D1 errors; such a record is then checked as the standard library reads it, so a rule names
-its numbers as written.
+As the build (`readers/jsonl.py`) does, an object that repeats a key is a D1 error. A number
+orjson does not read with its exact value (an integer beyond 64 bits, more precision than a
+double, `1e400`) is valid JSON: a D1 warning (the build quarantines such a record as
+`unsupported_value`), and the record is checked as `exact_values.read_exact` reads it, so a
+rule sees and names its numbers as written.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
 import orjson
@@ -30,7 +30,7 @@ import orjson
 from jsonl_assets.core.compression import TruncatedInput
 from jsonl_assets.core.dedup import id_digest
 from jsonl_assets.core.readers.duplicate_keys import repeated_key
-from jsonl_assets.core.readers.exact_numbers import jsonl_problem, suspect_offsets
+from jsonl_assets.core.readers.exact_numbers import suspect_offsets
 from jsonl_assets.core.rules import (
     ERROR,
     WARNING,
@@ -40,6 +40,7 @@ from jsonl_assets.core.rules import (
     record_problems,
 )
 from jsonl_assets.core.rules.spec_vocabulary import MEDIA_PART_TYPES
+from jsonl_assets.core.verify.exact_values import INEXACT_NOTE, read_exact
 from jsonl_assets.core.verify.ids import IdSink
 from jsonl_assets.core.verify.report import Finding, Sink, jtype, show, too_long
 from jsonl_assets.core.verify.shard_stream import ShardStream
@@ -78,6 +79,7 @@ class _Reader:
         self.sink = sink
         self.id_sink = id_sink
         self.check = record_problems if warnings else record_errors
+        self.warnings = warnings
         self.asset_refs = asset_refs
         self.max_errors = limits.max_shard_errors
         self.max_line = limits.max_line_bytes
@@ -139,13 +141,14 @@ class _Reader:
         sink = self.sink
         path = self.path
         try:
-            record = orjson.loads(line)
+            parsed = read_exact(line, suspect)
         except orjson.JSONDecodeError as exc:
             if sink.wants("D1", path):
                 self.error("D1", f"line is not valid JSON: {exc}")
             else:
                 sink.skip("D1", ERROR, path)
             return
+        record = parsed.value
         if type(record) is dict:
             key = repeated_key(line, record)
             if key is not None:
@@ -154,13 +157,8 @@ class _Reader:
                     f"an object repeats the key {show(key)}: a reader keeps only one of its "
                     "values (the build quarantines such a record as duplicate_key)",
                 )
-            if suspect and (why := jsonl_problem(line, record)) is not None:
-                self.error(
-                    "D1",
-                    f"{why}: a reader of 64-bit integers and doubles (orjson, say) would "
-                    "change it (the build quarantines such a record as unsupported_value)",
-                )
-                record = _exact(line, record)
+        if parsed.inexact is not None and self.warnings:
+            sink.warning("D1", path, self.line_no, f"{parsed.inexact}: {INEXACT_NOTE}")
         if self.objective is not None:
             try:
                 problems = self.check(record, self.objective, self.ctx)
@@ -189,15 +187,6 @@ class _Reader:
         if self.digests and self.id_sink is not None:
             self.id_sink(self.digests, self.lines)
         self.digests, self.lines = [], []
-
-
-def _exact(line: bytes, record: dict[str, Any]) -> dict[str, Any]:
-    """`line` as the standard library reads it: integers beyond 64 bits keep their value."""
-    try:
-        value = json.loads(line)
-    except (ValueError, RecursionError):
-        return record
-    return value if type(value) is dict else record
 
 
 def read_records(

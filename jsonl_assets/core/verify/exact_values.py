@@ -1,0 +1,97 @@
+"""JSON text as `verify` reads it: every valid JSON number is accepted, with its exact value.
+
+The spec sets no limit on numbers (D1 "valid JSON", A1 "parses as JSON", G2 "a JSON object"),
+so a number a float64/int64 parser cannot hold (an integer beyond 64 bits, more precision than
+a double, `1e400`, `1e-400`) is valid. orjson reads such a number as a nearby double or refuses
+it as infinite; the build quarantines its record (`unsupported_value`) rather than write an
+altered value, and `verify` warns about it (the callers: records, manifest, asset index) and
+checks the rest as the standard library reads the text: a big integer is an `int`, a long or
+huge decimal a `float` (`1e400` is `inf`, `1e-400` is `0.0`), every other value what orjson
+gives, so no other rule's result changes. NaN and Infinity are not JSON: still refused.
+
+Text orjson refuses for an infinite number is accepted only if it is valid JSON once every
+such number is written `0` (orjson, strict, checks the rest: a lone surrogate escape, say).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from jsonl_assets.core.readers.exact_numbers import jsonl_problem, suspect_offsets, token_problem
+
+# A string (skipped) or a JSON number, in document order.
+_TOKENS: Final = re.compile(
+    rb'"[^"\\]*(?:\\.[^"\\]*)*"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?'
+)
+INEXACT_NOTE: Final = (
+    "a float64/int64 JSON parser (orjson, say) cannot read this number exactly (valid JSON: "
+    "the build quarantines such a record as unsupported_value rather than alter it)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExactJson:
+    """`value`: the text's value, numbers exact; `inexact`: `<path>: <why>` for the first
+    number a float64/int64 parser would change, or None."""
+
+    value: Any
+    inexact: str | None
+
+
+def read_exact(data: bytes, suspect: bool | None = None) -> ExactJson:
+    """`data` parsed; raise `orjson.JSONDecodeError` if it is not JSON. `suspect`: whether
+    `exact_numbers.suspect_offsets` flags the text (None: look)."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if not str(exc).startswith("number is infinity"):
+            raise
+        orjson.loads(_infinite_as_zero(data))  # the rest must be JSON: raises if not
+        exact = _standard(data)
+        if exact is None:  # nested past the standard library's recursion limit
+            exact = orjson.loads(_infinite_as_zero(data))
+        why = (
+            jsonl_problem(data, exact)  # names the number as written
+            or token_problem(data)
+            or f"a number is beyond the range of a double ({exc})"
+        )
+        return ExactJson(exact, why)
+    kind = type(value)
+    if kind is not dict and kind is not list:
+        return ExactJson(value, None)
+    if suspect is None:
+        suspect = bool(suspect_offsets(data))
+    if suspect and (why := jsonl_problem(data, value)) is not None:
+        exact = _standard(data)
+        return ExactJson(value if exact is None else exact, why)
+    return ExactJson(value, None)
+
+
+def _infinite_as_zero(data: bytes) -> bytes:
+    """`data` with every number token that a double cannot hold (it overflows) as `0`."""
+
+    def swap(match: re.Match[bytes]) -> bytes:
+        token = match.group()
+        if token[:1] == b'"' or math.isfinite(float(token)):
+            return token
+        return b"0"
+
+    return _TOKENS.sub(swap, data)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _standard(data: bytes) -> Any:
+    """`data` as the standard library reads it (UTF-8 only), or None if it cannot."""
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return None
