@@ -385,3 +385,26 @@ def test_zero_padding_at_the_end_of_a_gzip_source_is_not_damage(tmp_path: Path) 
     source = SourceFile(path, path.name)
     items = list(read_source(source, "jsonl", {}, ReadLimits(), tmp_path / "scratch"))
     assert [r[1] for r in items] == [{"a": 1}, {"a": 2}]
+
+
+@pytest.mark.parametrize(
+    ("number", "kept"),
+    [
+        ("1" * 5000, None),  # more digits than int() converts
+        ("-" + "1" * 5000, None),
+        ("1e" + "9" * 30, None),  # an exponent Decimal cannot hold
+        ("1e-" + "9" * 30, None),
+        ("0e" + "9" * 30, 0.0),  # zero whatever its exponent: the same value
+        ("-0.0e-" + "9" * 30, -0.0),
+    ],
+)
+def test_numbers_of_any_length_or_exponent_are_judged_not_crashed_on(
+    tmp_path: Path, number: str, kept: float | None
+) -> None:
+    line = b'{"a": %s}' % number.encode()
+    items = read(tmp_path, b'{"ok": 1}\n' + line + b"\n")
+    if kept is None:
+        assert rejections(items) == [(2, "unsupported_value")]
+        assert "the number " + number[:20] in items[1].detail
+    else:
+        assert records(items)[1][1] == {"a": kept}

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 INT_MIN: Final = -(2**63)
 INT_MAX: Final = 2**64 - 1
+_INT_DIGITS: Final = len(str(INT_MAX))  # an integer with more digits is out of range
 _SHOWN: Final = 60  # characters of a number quoted in a detail
 
 # The pre-filter maps digits to 0, the other characters of a number (`.eE+-`) to 1 and the
@@ -84,13 +85,27 @@ def _stands_as_number(data: bytes, start: int, end: int) -> bool:
 
 
 def number_problem(text: str) -> str | None:
-    """Why the JSON number `text` cannot be written with its value, or None if it can."""
+    """Why the JSON number `text` cannot be written with its value, or None if it can.
+
+    Any length and exponent: an integer of more digits than `int()` converts (4,300) or an
+    exponent beyond what `Decimal` holds (18 digits) is judged without them."""
     if not any(c in text for c in ".eE"):
-        value = int(text)
-        if INT_MIN <= value <= INT_MAX:
-            return None
-        return f"the number {_shown(text)} is an integer beyond 64 bits"
-    return decimal_problem(Decimal(text), text)
+        if len(text.lstrip("-")) > _INT_DIGITS or not INT_MIN <= int(text) <= INT_MAX:
+            return f"the number {_shown(text)} is an integer beyond 64 bits"
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:  # an exponent of 19+ digits
+        mantissa, _, exponent = text.lower().partition("e")
+        if not Decimal(mantissa):
+            return None  # zero, whatever its exponent: written 0.0, the same value
+        if exponent.startswith("-"):
+            return (
+                f"the number {_shown(text)} would be written as 0.0 (the shortest text of the "
+                "nearest double), which is another decimal number"
+            )
+        return f"the number {_shown(text)} is beyond the range of a double"
+    return decimal_problem(value, text)
 
 
 def decimal_problem(value: Decimal, text: str | None = None) -> str | None:
@@ -180,7 +195,7 @@ def token_problem(line: bytes) -> str | None:
     line orjson refused because of it (so there is no orjson value to find the path in)."""
     try:
         value = json.loads(line, parse_float=Decimal)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError, ArithmeticError):  # a huge exponent: InvalidOperation
         value = None
     if value is not None and (why := value_problem(value)) is not None:
         return why

@@ -5,9 +5,10 @@ so a number a float64/int64 parser cannot hold (an integer beyond 64 bits, more 
 a double, `1e400`, `1e-400`) is valid. orjson reads such a number as a nearby double or refuses
 it as infinite; the build quarantines its record (`unsupported_value`) rather than write an
 altered value, and `verify` warns about it (the callers: records, manifest, asset index) and
-checks the rest as the standard library reads the text: a big integer is an `int`, a long or
-huge decimal a `float` (`1e400` is `inf`, `1e-400` is `0.0`), every other value what orjson
-gives, so no other rule's result changes. NaN and Infinity are not JSON: still refused.
+checks the rest as the standard library reads the text: a big integer is an `int` (past 4,300
+digits, which Python will not turn into text, `inf`), a long or huge decimal a `float` (`1e400`
+is `inf`, `1e-400` is `0.0`), every other value what orjson gives, so no other rule's result
+changes. NaN and Infinity are not JSON: still refused.
 
 Text orjson refuses for an infinite number is accepted only if it is valid JSON once every
 such number is written `0` (orjson, strict, checks the rest: a lone surrogate escape, say).
@@ -29,6 +30,7 @@ from jsonl_assets.core.readers.exact_numbers import jsonl_problem, suspect_offse
 _TOKENS: Final = re.compile(
     rb'"[^"\\]*(?:\\.[^"\\]*)*"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?'
 )
+_INT_TEXT: Final = 4300
 INEXACT_NOTE: Final = (
     "a float64/int64 JSON parser (orjson, say) cannot read this number exactly (valid JSON: "
     "the build quarantines such a record as unsupported_value rather than alter it)"
@@ -89,9 +91,17 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _int(text: str) -> int | float:
+    """An integer; past the 4,300 digits Python converts between int and text (so no rule
+    could show it in a message), the infinity of its sign: a number beyond any reader."""
+    if len(text.lstrip("-")) <= _INT_TEXT:
+        return int(text)
+    return -math.inf if text.startswith("-") else math.inf
+
+
 def _standard(data: bytes) -> Any:
     """`data` as the standard library reads it (UTF-8 only), or None if it cannot."""
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+        return json.loads(data.decode("utf-8"), parse_int=_int, parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         return None

@@ -7,6 +7,7 @@ type (a big integer is an integer), so range and type rules still apply to it.""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,23 @@ def test_an_asset_line_with_such_a_number_is_a_g2_warning_and_fully_checked(
         ("G2", "warning", 3),
         ("G2", "error", 3),  # `uri` must be a string
     ], report.findings
+
+
+@pytest.mark.parametrize(
+    ("number", "value", "why"),
+    [
+        ("1" * 5000, math.inf, "is an integer beyond 64 bits"),
+        ("-" + "1" * 5000, -math.inf, "is an integer beyond 64 bits"),
+        ("1e" + "9" * 30, math.inf, "is beyond the range of a double"),
+        ("1e-" + "9" * 30, 0.0, "would be written as 0.0"),
+    ],
+)
+def test_read_exact_takes_numbers_of_any_length_or_exponent(
+    number: str, value: float, why: str
+) -> None:
+    """Past what Python turns into text (4,300 digits) an integer is read as infinite, so no
+    rule's message fails to show it; the warning still names it."""
+    parsed = read_exact(b'{"x": %s}' % number.encode())
+    assert parsed.value == {"x": value}
+    assert parsed.inexact is not None and why in parsed.inexact
+    assert parsed.inexact.startswith("x: the number " + number[:20])
