@@ -10,8 +10,8 @@ from typing import Any
 import dagster as dg
 
 from jsonl_assets.core.report import ReportResult
-from jsonl_assets.core.report.datacard import md_table
 from jsonl_assets.core.report.html_report import length_rows, percent
+from jsonl_assets.core.report.markdown_text import md_table
 
 IMAGES = {
     "report_records": ("records",),

@@ -13,6 +13,7 @@ how the records were split between chunks, workers or shards. A string longer th
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -87,9 +88,10 @@ class LicenceCounts:
     def from_json(cls, doc: dict[str, Any]) -> LicenceCounts:
         return cls(Counter(doc["values"]), doc["other"], doc["none"], doc["not_text"])
 
-    def describe(self, quote: str = "`") -> str:
-        """`` `MIT` 3, none 2 ``: the counts as the data card shows them."""
-        parts = [f"{quote}{v}{quote} {n:,}" for v, n in sorted(self.values.items())]
+    def describe(self, show: Callable[[str], str] = '"{}"'.format) -> str:
+        """`"MIT" 3, none 2`: the counts, each licence string as `show` writes it (the data
+        card: a Markdown code span, markdown_text.md_code)."""
+        parts = [f"{show(v)} {n:,}" for v, n in sorted(self.values.items())]
         if self.other:
             parts.append(f"other licences {self.other:,} (more than {MAX_VALUES} distinct)")
         if self.not_text:
