@@ -1,11 +1,13 @@
 """The report's charts as SVG text, drawn by matplotlib offline and byte-identical for the
-same data: fixed rcParams (font, hash salt), no date in the SVG, no pyplot global state."""
+same data: fixed rcParams (font, hash salt), no date in the SVG, no pyplot global state.
+Every text is drawn as it is: mathtext is off (`text.parse_math`), so a label from the data
+(a grading type, a source, a reason) with `$` in it is neither parsed nor an error."""
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -28,6 +30,7 @@ RC: Final = {
     "grid.alpha": 0.3,
     "figure.dpi": 96.0,
     "path.simplify": False,
+    "text.parse_math": False,  # labels come from the data: `$...$` is text, not maths
 }
 PALETTE: Final = (
     "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2",
@@ -144,7 +147,7 @@ def count_chart(cells: list[dict[str, Any]], key: str, title: str, xlabel: str) 
         return None
     figure, axes = _figure(1, len(objectives), 2.6)
     for ax, (objective, splits) in zip(axes, objectives.items(), strict=True):
-        values = sorted({v for c in splits.values() for v in c[key]}, key=_natural)
+        values = category_order({v for c in splits.values() for v in c[key]})
         series = {
             s: [100 * c[key].get(v, 0) / max(sum(c[key].values()), 1) for v in values]
             for s, c in splits.items()
@@ -160,8 +163,18 @@ def count_chart(cells: list[dict[str, Any]], key: str, title: str, xlabel: str) 
     return _svg(figure)
 
 
+_DIGITS: Final = re.compile(r"[0-9]+")
+
+
 def _natural(value: str) -> tuple[int, int, str]:
-    return (0, int(value), "") if value.isdigit() else (1, 0, value)
+    """ASCII numbers first, by value, then the rest; the value itself breaks every tie."""
+    return (0, int(value), value) if _DIGITS.fullmatch(value) else (1, 0, value)
+
+
+def category_order(values: Iterable[str]) -> list[str]:
+    """The order of a chart's categories (`3`, `03` and `003` too), whatever order they came
+    in (a set's iteration order differs between processes)."""
+    return sorted(values, key=_natural)
 
 
 def share_chart(cells: list[dict[str, Any]]) -> str:
