@@ -91,7 +91,7 @@ def threshold_lines(cfg: PipelineConfig, data: dict[str, Any]) -> list[str]:
         where = (
             [f"every partition: {next(iter(groups))}"]
             if len(groups) == 1 and sum(map(len, groups.values())) == len(rows)
-            else [f"{', '.join(map(md_text, keys))}: {text}" for text, keys in groups.items()]
+            else [f"{', '.join(keys)}: {text}" for text, keys in groups.items()]
         )
         lines.append(
             f"- Rate thresholds the build judged by (metadata.json), {'; '.join(where)} (a "
@@ -113,7 +113,7 @@ def threshold_lines(cfg: PipelineConfig, data: dict[str, Any]) -> list[str]:
     if changed:
         lines.append(
             f"- The config at report time sets other thresholds than the build judged by for "
-            f"{', '.join(map(md_text, changed))} ({AT_REPORT}); the package was not judged by them."
+            f"{', '.join(changed)} ({AT_REPORT}); the package was not judged by them."
         )
     return lines
 

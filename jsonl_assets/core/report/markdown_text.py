@@ -30,7 +30,8 @@ _INVISIBLE: Final = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 _SHORT: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_SPECIAL: Final = re.compile(r"[\\`*_\[\]<>&|~#$]")
+# `_` between two letters or digits cannot open or close emphasis (`support_chats` stays so).
+_SPECIAL: Final = re.compile(r"[\\`*\[\]<>&|~#$]|(?<![^\W_])_|_(?![^\W_])")
 _BLOCK_START: Final = re.compile(r"[-+=>]|[0-9]{1,9}[.)]")
 
 

@@ -37,6 +37,7 @@ HOSTILE = [
     "---",
     "> quote",
     "a\u2028b",
+    "support_chats a_b_ __init__ x__y__z _é_ü_ *a*b*",
 ]
 
 
