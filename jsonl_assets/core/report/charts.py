@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from jsonl_assets.core.report.bounded_counts import OTHER_NOTE
 from jsonl_assets.core.report.report_data import bin_labels
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 
@@ -141,18 +142,26 @@ def _share(histogram: dict[str, Any], i: int) -> float:
 
 def count_chart(cells: list[dict[str, Any]], key: str, title: str, xlabel: str) -> str | None:
     """Bars of a per-record count or category (`turns`, `candidates`, `grading_types`), one
-    panel per objective that has any, one colour per split."""
-    objectives = {o: s for o, s in _by_objective(cells).items() if any(c[key] for c in s.values())}
+    panel per objective that has any, one colour per split. A bounded category's records past
+    the values kept (`<key>_other`, bounded_counts) are one last bar, `other`; a label is
+    shortened past `LABEL_CHARS`."""
+    other = f"{key}_other"
+    objectives = {
+        o: s
+        for o, s in _by_objective(cells).items()
+        if any(c[key] or c.get(other) for c in s.values())
+    }
     if not objectives:
         return None
     figure, axes = _figure(1, len(objectives), 2.6)
     for ax, (objective, splits) in zip(axes, objectives.items(), strict=True):
         values = category_order({v for c in splits.values() for v in c[key]})
+        rest = any(c.get(other) for c in splits.values())  # the `other` bar, last
         series = {
-            s: [100 * c[key].get(v, 0) / max(sum(c[key].values()), 1) for v in values]
+            s: _shares([c[key].get(v, 0) for v in values] + ([c.get(other, 0)] if rest else []))
             for s, c in splits.items()
         }
-        _grouped(ax, values, series)
+        _grouped(ax, [*map(_label, values), *([OTHER_LABEL] if rest else [])], series)
         ax.set_title(f"{objective}: {title}")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("% of the split's records")
@@ -164,6 +173,16 @@ def count_chart(cells: list[dict[str, Any]], key: str, title: str, xlabel: str) 
 
 
 _DIGITS: Final = re.compile(r"[0-9]+")
+OTHER_LABEL: Final = f"other ({OTHER_NOTE})"
+LABEL_CHARS: Final = 40
+
+
+def _shares(counts: list[int]) -> list[float]:
+    return [100 * n / max(sum(counts), 1) for n in counts]
+
+
+def _label(value: str) -> str:
+    return value if len(value) <= LABEL_CHARS else value[:LABEL_CHARS] + "…"
 
 
 def _natural(value: str) -> tuple[int, int, str]:
