@@ -353,7 +353,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write report.html and DATACARD.md again for the config's published package."""
     from jsonl_assets.core.build import built_partitions
     from jsonl_assets.core.report import write_report
-    from jsonl_assets.core.report.package_report import ReportDirNotOurs
+    from jsonl_assets.core.report.package_report import ReportDirNotOurs, ReportNotWritten
     from jsonl_assets.core.report.statistics import measured_cells
     from jsonl_assets.core.store.package_lock import package_lock
 
@@ -366,7 +366,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             # published ones; the others' shards are measured.
             measured = measured_cells(built_partitions(cfg)[0])
             result = write_report(cfg, os.cpu_count() or 1, measured)
-    except (OSError, PackageBusyError, ReportDirNotOurs) as exc:
+    except (OSError, PackageBusyError, ReportDirNotOurs, ReportNotWritten) as exc:
         print(f"cannot write the report of {cfg.output.dir}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(f"wrote {result.html} and {result.datacard}")

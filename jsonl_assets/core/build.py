@@ -15,6 +15,7 @@ from jsonl_assets.core.manifest_builder import PartitionShards
 from jsonl_assets.core.partition_gate import ChecksFailed, keep_gate_report, record_verdict
 from jsonl_assets.core.report.package_report import (
     ReportDirNotOurs,
+    ReportNotWritten,
     ReportResult,
     report_after_publication,
 )
@@ -234,7 +235,8 @@ def publish(cfg: PipelineConfig, lock_timeout: float = 600.0, workers: int = 1) 
         try:
             report = report_after_publication(cfg, manifest, workers, measured_cells(partitions))
         except Exception as exc:  # after the publication: it stands, the report is not written
-            why = str(exc) if isinstance(exc, ReportDirNotOurs) else f"{type(exc).__name__}: {exc}"
+            known = isinstance(exc, ReportDirNotOurs | ReportNotWritten)
+            why = str(exc) if known else f"{type(exc).__name__}: {exc}"
             return Publication(partitions, [], manifest, None, why)
         return Publication(partitions, [], manifest, report)
 

@@ -10,8 +10,9 @@ from typing import Any
 import dagster as dg
 
 from jsonl_assets.core.report import ReportResult
-from jsonl_assets.core.report.datacard import md_table
+from jsonl_assets.core.report.bounded_counts import OTHER_NOTE
 from jsonl_assets.core.report.html_report import length_rows, percent
+from jsonl_assets.core.report.markdown_text import md_table
 
 IMAGES = {
     "report_records": ("records",),
@@ -59,7 +60,7 @@ def report_tables(data: dict[str, Any]) -> dict[str, str]:
             ["objective/split", "turns", "candidates", "grading types"],
             [
                 [_cell(c), _counts(c["turns"]), _counts(c["candidates"]),
-                 _counts(c["grading_types"])]
+                 _counts(c["grading_types"], c.get("grading_types_other", 0))]
                 for c in cells
             ],
         ),
@@ -85,8 +86,10 @@ def report_tables(data: dict[str, Any]) -> dict[str, str]:
     }  # fmt: skip
 
 
-def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k}: {v}" for k, v in counts.items()) or "-"
+def _counts(counts: dict[str, int], other: int = 0) -> str:
+    """`a: 1, b: 2` (and `other: n`, the records past the values kept)."""
+    more = [f"other ({OTHER_NOTE}): {other}"] if other else []
+    return ", ".join([*(f"{k}: {v}" for k, v in counts.items()), *more]) or "-"
 
 
 def _where(example: dict[str, Any]) -> str:

@@ -1,11 +1,13 @@
 """The report's charts as SVG text, drawn by matplotlib offline and byte-identical for the
-same data: fixed rcParams (font, hash salt), no date in the SVG, no pyplot global state."""
+same data: fixed rcParams (font, hash salt), no date in the SVG, no pyplot global state.
+Every text is drawn as it is: mathtext is off (`text.parse_math`), so a label from the data
+(a grading type, a source, a reason) with `$` in it is neither parsed nor an error."""
 
 from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -14,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from jsonl_assets.core.report.bounded_counts import OTHER_NOTE
 from jsonl_assets.core.report.report_data import bin_labels
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 
@@ -28,6 +31,7 @@ RC: Final = {
     "grid.alpha": 0.3,
     "figure.dpi": 96.0,
     "path.simplify": False,
+    "text.parse_math": False,  # labels come from the data: `$...$` is text, not maths
 }
 PALETTE: Final = (
     "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2",
@@ -138,18 +142,26 @@ def _share(histogram: dict[str, Any], i: int) -> float:
 
 def count_chart(cells: list[dict[str, Any]], key: str, title: str, xlabel: str) -> str | None:
     """Bars of a per-record count or category (`turns`, `candidates`, `grading_types`), one
-    panel per objective that has any, one colour per split."""
-    objectives = {o: s for o, s in _by_objective(cells).items() if any(c[key] for c in s.values())}
+    panel per objective that has any, one colour per split. A bounded category's records past
+    the values kept (`<key>_other`, bounded_counts) are one last bar, `other`; a label is
+    shortened past `LABEL_CHARS`."""
+    other = f"{key}_other"
+    objectives = {
+        o: s
+        for o, s in _by_objective(cells).items()
+        if any(c[key] or c.get(other) for c in s.values())
+    }
     if not objectives:
         return None
     figure, axes = _figure(1, len(objectives), 2.6)
     for ax, (objective, splits) in zip(axes, objectives.items(), strict=True):
-        values = sorted({v for c in splits.values() for v in c[key]}, key=_natural)
+        values = category_order({v for c in splits.values() for v in c[key]})
+        rest = any(c.get(other) for c in splits.values())  # the `other` bar, last
         series = {
-            s: [100 * c[key].get(v, 0) / max(sum(c[key].values()), 1) for v in values]
+            s: _shares([c[key].get(v, 0) for v in values] + ([c.get(other, 0)] if rest else []))
             for s, c in splits.items()
         }
-        _grouped(ax, values, series)
+        _grouped(ax, [*map(_label, values), *([OTHER_LABEL] if rest else [])], series)
         ax.set_title(f"{objective}: {title}")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("% of the split's records")
@@ -160,8 +172,28 @@ def count_chart(cells: list[dict[str, Any]], key: str, title: str, xlabel: str) 
     return _svg(figure)
 
 
+_DIGITS: Final = re.compile(r"[0-9]+")
+OTHER_LABEL: Final = f"other ({OTHER_NOTE})"
+LABEL_CHARS: Final = 40
+
+
+def _shares(counts: list[int]) -> list[float]:
+    return [100 * n / max(sum(counts), 1) for n in counts]
+
+
+def _label(value: str) -> str:
+    return value if len(value) <= LABEL_CHARS else value[:LABEL_CHARS] + "…"
+
+
 def _natural(value: str) -> tuple[int, int, str]:
-    return (0, int(value), "") if value.isdigit() else (1, 0, value)
+    """ASCII numbers first, by value, then the rest; the value itself breaks every tie."""
+    return (0, int(value), value) if _DIGITS.fullmatch(value) else (1, 0, value)
+
+
+def category_order(values: Iterable[str]) -> list[str]:
+    """The order of a chart's categories (`3`, `03` and `003` too), whatever order they came
+    in (a set's iteration order differs between processes)."""
+    return sorted(values, key=_natural)
 
 
 def share_chart(cells: list[dict[str, Any]]) -> str:

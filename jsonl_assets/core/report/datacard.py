@@ -9,13 +9,14 @@ says so, as it marks the config's thresholds."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Final
 
 from jsonl_assets.core.config import PipelineConfig, SourceConfig
 from jsonl_assets.core.file_names import shown
 from jsonl_assets.core.readers import infer_format
 from jsonl_assets.core.report.licences import LicenceCounts, licences_by_source
+from jsonl_assets.core.report.markdown_text import Md, md_code, md_table, md_text
 from jsonl_assets.core.report.record_measures import DEFINITIONS
 from jsonl_assets.core.rules.rate_checks import RateCount, RateLimits, evaluate_accounting
 from jsonl_assets.core.rules.reject_reasons import RATES, THRESHOLD_KEYS
@@ -26,14 +27,8 @@ NOT_STATED: Final = "not stated"
 AT_REPORT: Final = "config at report time"
 
 
-def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    def cell(v: Any) -> str:
-        text = f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+def _table_code(value: Any) -> Md:
+    return md_code(value, in_table=True)
 
 
 def pct(part: float, whole: float) -> str:
@@ -135,14 +130,14 @@ def render_datacard(cfg: PipelineConfig, data: dict[str, Any]) -> bytes:
     files = data["source_files"]
     licences = licences_by_source(cells)
     compression = ", ".join(data.get("compression", [])) or "-"
-    out = [f"# Dataset card: {ds.get('name')}", "", "## Summary", "", str(ds.get("description"))]
+    out = [f"# Dataset card: {md_text(ds.get('name'))}", "", "## Summary", ""]
+    out += [md_text(ds.get("description"), line_start=True), ""]
     out += [
-        "",
-        f"- Dataset id: {ds.get('dataset_id') or NOT_STATED}",
-        f"- Licence: {ds.get('license') or NOT_STATED} (the dataset's; each record's "
+        f"- Dataset id: {md_text(ds.get('dataset_id') or NOT_STATED)}",
+        f"- Licence: {md_text(ds.get('license') or NOT_STATED)} (the dataset's; each record's "
         "`metadata.license` is counted under Sources)",
-        f"- Contact: {ds.get('contact') or NOT_STATED}",
-        f"- Tags: {', '.join(ds.get('tags', [])) or 'none'}",
+        f"- Contact: {md_text(ds.get('contact') or NOT_STATED)}",
+        f"- Tags: {', '.join(map(md_text, ds.get('tags', []))) or 'none'}",
         f"- Format: {SCHEMA_VERSION} (JSONL shards, {compression} compression)",
         f"- Records: {totals['records']:,} in {totals['shards']:,} shards "
         f"({len(cells)} objective/split cells)",
@@ -156,9 +151,11 @@ def render_datacard(cfg: PipelineConfig, data: dict[str, Any]) -> bytes:
     ]
     rows = [
         [s["name"], s["objective"], s["split"], s["adapter"],
-         ", ".join(f"`{f['file']}`" for f in files if f["source"] == s["name"]) or "none",
+         Md(", ".join(_table_code(f["file"]) for f in files if f["source"] == s["name"])
+            or "none"),
          s.get("license") or NOT_STATED,
-         licences.get(s["name"], LicenceCounts()).describe(), written.get(s["name"], 0),
+         Md(licences.get(s["name"], LicenceCounts()).describe(_table_code)),
+         written.get(s["name"], 0),
          pct(written.get(s["name"], 0), totals["records"])]
         for s in data["sources"]
     ]  # fmt: skip
@@ -191,14 +188,14 @@ def _pattern(pattern: str) -> str:
 def _formats(source: SourceConfig | None, names: list[str]) -> str:
     """The readers of the files read: the source's `format`, else their extensions'."""
     if source is not None and source.format:
-        return source.format
+        return md_text(source.format)
     found = set()
     for name in names:
         try:
             found.add(infer_format(name))
         except ValueError:
             found.add("?")
-    return ", ".join(sorted(found)) or "-"
+    return ", ".join(map(md_text, sorted(found))) or "-"
 
 
 def _processing(cfg: PipelineConfig, data: dict[str, Any]) -> list[str]:
@@ -217,31 +214,35 @@ def _processing(cfg: PipelineConfig, data: dict[str, Any]) -> list[str]:
         if s is None:
             setting = f"no longer in the config; format {_formats(None, names)}"
         else:
-            read = f", read options {dict(s.read_options)}" if s.read_options else ""
+            read = f", read options {md_text(dict(s.read_options))}" if s.read_options else ""
             setting = (
                 f"format {_formats(s, names)}; patterns "
-                f"{', '.join(f'`{_pattern(p)}`' for p in s.patterns)}{read} ({AT_REPORT})"
+                f"{', '.join(md_code(_pattern(p)) for p in s.patterns)}{read} ({AT_REPORT})"
             )
-        lines.append(f"   - `{entry['name']}`: {len(names)} file(s) read; {setting}")
+        lines.append(f"   - {md_code(entry['name'])}: {len(names)} file(s) read; {setting}")
     lines.append("2. **Adapters.** Each raw record is mapped to the spec's record shape:")
     for entry in sources:
         s = _configured(cfg, entry["name"])
         if s is None:
             detail = f" (options: not in the config now, {AT_REPORT})"
         else:
-            options = f" with options {dict(s.adapter_options)}" if s.adapter_options else ""
-            id_field = f", id from `{s.id_field}`" if s.id_field else ", id derived from content"
+            options = (
+                f" with options {md_text(dict(s.adapter_options))}" if s.adapter_options else ""
+            )
+            id_field = (
+                f", id from {md_code(s.id_field)}" if s.id_field else ", id derived from content"
+            )
             detail = f"{options}{id_field} ({AT_REPORT})"
-        lines.append(f"   - `{entry['name']}`: adapter `{entry['adapter']}`{detail}")
+        lines.append(f"   - {md_code(entry['name'])}: adapter {md_code(entry['adapter'])}{detail}")
     lines.append(
         "3. **Validation.** Every record is checked against the rules of "
         f"{SCHEMA_VERSION}; a failing record is quarantined with its reason and trace "
-        f"(file, line). Spec warnings: `{cfg.quality.spec_warnings}` ({AT_REPORT})."
+        f"(file, line). Spec warnings: {md_code(cfg.quality.spec_warnings)} ({AT_REPORT})."
     )
     for objective in dict.fromkeys(s["objective"] for s in sources):
         rules = cfg.quality.rules_for(objective)
-        text = ", ".join(f"`{r}`: {a}" for r, a in rules) or "none"
-        lines.append(f"   - quality rules for {objective}: {text} ({AT_REPORT})")
+        text = ", ".join(f"{md_code(r)}: {md_text(a)}" for r, a in rules) or "none"
+        lines.append(f"   - quality rules for {md_text(objective)}: {text} ({AT_REPORT})")
     lines.append(
         "4. **Deduplication.** By record id within each partition: a record whose id was "
         "already written is quarantined as `duplicate_id`; an id in two splits stops the "
@@ -294,26 +295,26 @@ def limitations(cfg: PipelineConfig, data: dict[str, Any]) -> list[str]:
         if counts.none:
             out.append(
                 f"Licence not stated for {counts.none:,} of {counts.records:,} records of "
-                f"`{s['name']}` (no `metadata.license`)."
+                f"{md_code(s['name'])} (no `metadata.license`)."
             )
         own = counts.other_than(configured) if configured else LicenceCounts()
         if own.records:
             known = own.records - own.other
             many = f" (up to {own.records:,})" if own.other else ""
             out.append(
-                f"{known:,}{many} of {counts.records:,} records of `{s['name']}` carry their "
-                f"own licence (`metadata.license`, kept), not the source's `{configured}`: "
-                f"{own.describe()}."
+                f"{known:,}{many} of {counts.records:,} records of {md_code(s['name'])} carry "
+                f"their own licence (`metadata.license`, kept), not the source's "
+                f"{md_code(configured)}: {own.describe(md_code)}."
             )
     present = {(c["objective"], c["split"]) for c in data["cells"] if c["records"]}
     for objective in dict.fromkeys(s["objective"] for s in sources):
         missing = [s for s in SPLITS if (objective, s) not in present]
         if missing:
-            out.append(f"{objective} has no records in: {', '.join(missing)}.")
+            out.append(f"{md_text(objective)} has no records in: {', '.join(missing)}.")
     written = _written_by_source(data)
     for s in sources:
         if not written.get(s["name"]):
-            out.append(f"Source `{s['name']}` contributed no records.")
+            out.append(f"Source {md_code(s['name'])} contributed no records.")
     totals = data["totals"]
     if totals["quarantined"]:
         out.append(

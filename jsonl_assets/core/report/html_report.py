@@ -117,7 +117,7 @@ def render_html(data: dict[str, Any], svgs: dict[str, str | None] | None = None)
     licences = table(
         ["source", "configured licence", "licences written (records)"],
         [
-            [source, configured.get(source) or "not stated", counts.describe('"')]
+            [source, configured.get(source) or "not stated", counts.describe()]
             for source, counts in sorted(licences_by_source(cells).items())
         ],
     )

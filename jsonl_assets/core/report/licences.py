@@ -1,23 +1,28 @@
 """The licences the published records carry (`metadata.license`, as written: the record's own,
 or its source's configured one where it had none), counted per source.
 
-Bounded and exact whoever counts what: per source, the `MAX_VALUES` smallest distinct
-licence strings (in code-point order) are kept with their counts, the records with any other
-string are counted together as `other`. Adding two such counts and keeping the smallest
-strings again gives the counts of all the records together (a string among the smallest of
-the whole is among the smallest of every part it occurs in), so the figures do not depend on
-how the records were split between chunks, workers or shards. A string longer than
+Bounded and exact whoever counts what (bounded_counts.BoundedCounts, as the grading types):
+per source, the `MAX_VALUES` smallest distinct licence strings are kept with their counts,
+the records with any other string are counted together as `other`; a string longer than
 `MAX_CHARS` is counted under its first `MAX_CHARS` characters followed by `…`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
-MAX_VALUES: Final = 32
-MAX_CHARS: Final = 200
+from jsonl_assets.core.report.bounded_counts import (
+    MAX_CHARS,
+    MAX_VALUES,
+    OTHER_NOTE,
+    BoundedCounts,
+    bounded_key,
+)
+
+__all__ = ["MAX_CHARS", "MAX_VALUES", "LicenceCounts", "licence_key", "licences_by_source"]
 NONE: Final = -1  # the record has no `metadata.license`
 NOT_TEXT: Final = -2  # its `metadata.license` is not a string
 
@@ -30,39 +35,29 @@ def licence_key(metadata: Any) -> str | int:
     value = metadata["license"]
     if not isinstance(value, str):
         return NOT_TEXT
-    return value if len(value) <= MAX_CHARS else value[:MAX_CHARS] + "…"
+    return bounded_key(value)
 
 
 @dataclass(slots=True)
-class LicenceCounts:
-    """One source's records by licence."""
+class LicenceCounts(BoundedCounts):
+    """One source's records by licence (`values` and `other`: BoundedCounts)."""
 
-    values: Counter[str] = field(default_factory=Counter)
-    other: int = 0  # records with a string past the `MAX_VALUES` smallest
     none: int = 0
     not_text: int = 0
 
-    def add(self, key: str | int, n: int = 1) -> None:
+    def add(self, key: str | int, n: int = 1) -> None:  # type: ignore[override]
         if key == NONE:
             self.none += n
         elif key == NOT_TEXT:
             self.not_text += n
         else:
-            self.values[str(key)] += n
-            if len(self.values) > MAX_VALUES:
-                self._cap()
+            BoundedCounts.add(self, str(key), n)
 
-    def _cap(self) -> None:
-        for value in sorted(self.values)[MAX_VALUES:]:
-            self.other += self.values.pop(value)
-
-    def merge(self, other: LicenceCounts) -> None:
-        self.values.update(other.values)
-        self.other += other.other
-        self.none += other.none
-        self.not_text += other.not_text
-        if len(self.values) > MAX_VALUES:
-            self._cap()
+    def merge(self, other: BoundedCounts) -> None:
+        BoundedCounts.merge(self, other)
+        if isinstance(other, LicenceCounts):
+            self.none += other.none
+            self.not_text += other.not_text
 
     @property
     def records(self) -> int:
@@ -77,7 +72,7 @@ class LicenceCounts:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "values": {v: self.values[v] for v in sorted(self.values)},
+            "values": self.sorted_values(),
             "other": self.other,
             "none": self.none,
             "not_text": self.not_text,
@@ -87,11 +82,12 @@ class LicenceCounts:
     def from_json(cls, doc: dict[str, Any]) -> LicenceCounts:
         return cls(Counter(doc["values"]), doc["other"], doc["none"], doc["not_text"])
 
-    def describe(self, quote: str = "`") -> str:
-        """`` `MIT` 3, none 2 ``: the counts as the data card shows them."""
-        parts = [f"{quote}{v}{quote} {n:,}" for v, n in sorted(self.values.items())]
+    def describe(self, show: Callable[[str], str] = '"{}"'.format) -> str:
+        """`"MIT" 3, none 2`: the counts, each licence string as `show` writes it (the data
+        card: a Markdown code span, markdown_text.md_code)."""
+        parts = [f"{show(v)} {n:,}" for v, n in sorted(self.values.items())]
         if self.other:
-            parts.append(f"other licences {self.other:,} (more than {MAX_VALUES} distinct)")
+            parts.append(f"other licences {self.other:,} ({OTHER_NOTE})")
         if self.not_text:
             parts.append(f"not a string {self.not_text:,}")
         if self.none:

@@ -11,7 +11,12 @@ published (`retire_stale_report`): the folder never describes another package th
 beside it; files without a stamp are not ours and are left alone. A report is never written
 into a folder that holds files but no stamp of ours (`check_report_dir`): a user's own
 report.html or DATACARD.md there is kept, and the build says so (the package stays
-published)."""
+published). A report that fails once it has begun (a full disk, a chart that cannot be
+drawn) removes the report beside the package (`ReportNotWritten`): its `writing` stamp is
+written before anything is computed, so an earlier package's report.html and DATACARD.md
+are never left beside a new package. The stamp and the files' heads are read bounded and
+only from regular files (`verify_limits.open_regular`, O_NONBLOCK): a FIFO, a device or a
+huge file named report.stamp is not ours, never a hang."""
 
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ from jsonl_assets.core.stages.manifest_stage import ManifestResult
 from jsonl_assets.core.store.atomic_files import is_partial_name
 from jsonl_assets.core.store.base import read_bytes, store_for, write_bytes
 from jsonl_assets.core.store.url import StoreURL
+from jsonl_assets.core.verify.verify_limits import Unreadable, open_regular
 
 REPORT_HTML: Final = "report.html"
 DATACARD: Final = "DATACARD.md"
@@ -45,8 +51,29 @@ _HEADS: Final = {
     DATACARD: b"# Dataset card: ",
 }
 # Part of the stamp: bump it when the report's content changes. 2: licences as written, the
-# card's facts from metadata.json; 3: the rates and thresholds the build's checks judged by.
-REPORT_VERSION: Final = "3"
+# card's facts from metadata.json; 3: the rates and thresholds the build's checks judged by;
+# 4: values escaped in the card, grading types bounded as the licences (an `other` count).
+REPORT_VERSION: Final = "4"
+_STAMP_BYTES: Final = 256  # more than any stamp of ours: a longer file is not one
+# A report.html found beside the package that is larger than this is drawn again.
+MAX_HTML_BYTES: Final = 256 << 20
+
+
+def _read_head(path: Path | StoreURL, size: int) -> bytes | None:
+    """At most `size` bytes from the start of `path` if it is a regular file (None if it is
+    missing or is not one: a FIFO is opened without blocking and refused)."""
+    try:
+        handle, _ = open_regular(path, None)  # type: ignore[arg-type]
+    except Unreadable:
+        return None
+    with handle:
+        return handle.read(size)
+
+
+def _read_stamp(folder: Path | StoreURL) -> bytes | None:
+    """report.stamp in `folder` if it is one of ours (the report's shape), else None."""
+    stamp = _read_head(folder / STAMP, _STAMP_BYTES + 1)
+    return stamp if stamp is not None and _STAMP_SHAPE.match(stamp) else None
 
 
 def report_dir(cfg: PipelineConfig) -> Path | StoreURL:
@@ -59,6 +86,10 @@ class ReportDirNotOurs(Exception):
     """The report dir holds files this project did not write (no report.stamp of ours)."""
 
 
+class ReportNotWritten(Exception):
+    """The report failed once begun; the report beside the package was removed."""
+
+
 def check_report_dir(cfg: PipelineConfig) -> None:
     """`ReportDirNotOurs` unless the report dir is empty (or absent) or holds our stamp: our
     files are only ever written under it (`write_report` writes it first), so files without
@@ -68,10 +99,8 @@ def check_report_dir(cfg: PipelineConfig) -> None:
     names = sorted(e.name for e in store.list(folder) if not is_partial_name(e.name))
     if not names:
         return
-    if STAMP in names:
-        with store.open_read(folder / STAMP, 0, 256) as handle:
-            if _STAMP_SHAPE.match(handle.read()):
-                return
+    if STAMP in names and _read_stamp(folder) is not None:
+        return
     shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
     raise ReportDirNotOurs(
         f"{folder} holds files this project did not write ({shown}; no {STAMP} of ours), "
@@ -95,16 +124,36 @@ def write_report(
     same bytes for the same package, whoever writes them: the build or `jsonl-assets report`);
     its shards measured (but those of the cells the build measured, `measured`) and its
     charts drawn on up to `workers` processes. `ReportDirNotOurs`, writing nothing, when the
-    report dir holds files that are not ours (`check_report_dir`)."""
-    from jsonl_assets.core.report.charts import draw_all  # matplotlib: imported when drawing
-
+    report dir holds files that are not ours (`check_report_dir`). Any failure after that
+    removes the report beside the package (report.html and DATACARD.md of ours and the stamp)
+    and raises `ReportNotWritten`: no earlier report stays beside the package."""
     check_report_dir(cfg)  # before anything is computed or written
     stamp = report_stamp(cfg)  # before reading: a later publication makes it stale
+    folder = report_dir(cfg)
+    try:
+        write_bytes(folder / STAMP, WRITING + stamp)  # a kill from here on leaves it marked
+        return _write_files(cfg, folder, stamp, workers, measured)
+    except Exception as exc:
+        removed = _remove_report(folder)
+        gone = f"{', '.join(removed)} removed" if removed else "nothing of it is left"
+        raise ReportNotWritten(
+            f"{type(exc).__name__}: {exc}; the report in {folder} was removed rather than "
+            f"left beside this package ({gone})"
+        ) from exc
+
+
+def _write_files(
+    cfg: PipelineConfig,
+    folder: Path | StoreURL,
+    stamp: bytes,
+    workers: int,
+    measured: MeasuredCells | None,
+) -> ReportResult:
+    from jsonl_assets.core.report.charts import draw_all  # matplotlib: imported when drawing
+
     data = compute_report(cfg.output.dir, cfg.output.quarantine_dir, workers, measured)
     svgs = draw_all(data, workers)
-    folder = report_dir(cfg)
     html, card = folder / REPORT_HTML, folder / DATACARD
-    write_bytes(folder / STAMP, WRITING + stamp)  # a kill from here on leaves it marked
     write_bytes(html, render_html(data, svgs))
     write_bytes(card, render_datacard(cfg, data))
     write_bytes(folder / STAMP, stamp)
@@ -128,25 +177,26 @@ def retire_stale_report(cfg: PipelineConfig) -> list[str]:
     always written under their stamp) and the folder is left alone. Returns the paths
     removed."""
     folder = report_dir(cfg)
+    stamp = _read_stamp(folder)
+    if stamp is None or stamped_for(cfg, stamp):
+        return []
+    return _remove_report(folder)
+
+
+def _remove_report(folder: Path | StoreURL) -> list[str]:
+    """Remove report.html and DATACARD.md of the report's own shape, then report.stamp, if
+    the stamp is ours (else nothing: the files are not ours). The paths removed."""
+    if _read_stamp(folder) is None:
+        return []
     store = store_for(folder)
-    stamp_path = folder / STAMP
-    if store.stat(stamp_path) is None:
-        return []
-    stamp = read_bytes(stamp_path)
-    if not _STAMP_SHAPE.match(stamp) or stamped_for(cfg, stamp):
-        return []
     removed = []
     for name, head in _HEADS.items():
         path = folder / name
-        if store.stat(path) is None:
-            continue
-        with store.open_read(path, 0, len(head)) as handle:
-            if handle.read(len(head)) != head:
-                continue
-        store.remove(path)
-        removed.append(str(path))
-    store.remove(stamp_path)
-    removed.append(str(stamp_path))
+        if _read_head(path, len(head)) == head:
+            store.remove(path)
+            removed.append(str(path))
+    store.remove(folder / STAMP)
+    removed.append(str(folder / STAMP))
     return removed
 
 
@@ -170,10 +220,9 @@ def stamped_for(cfg: PipelineConfig, stamp: bytes | None = None) -> bool:
     """Whether report.stamp (`stamp`, if read already) names the published metadata.json, and
     is complete (not marked `writing`)."""
     if stamp is None:
-        path = report_dir(cfg) / STAMP
-        if store_for(path).stat(path) is None:
-            return False
-        stamp = read_bytes(path)
+        stamp = _read_stamp(report_dir(cfg))
+    if stamp is None or not _STAMP_SHAPE.match(stamp):
+        return False
     manifest = hashlib.sha256(read_bytes(cfg.output.dir / MANIFEST)).hexdigest().encode()
     fields = stamp.split()
     return len(fields) == 3 and fields[1] == manifest
@@ -191,12 +240,17 @@ def current_report(cfg: PipelineConfig) -> ReportResult | None:
     folder = report_dir(cfg)
     html, card = folder / REPORT_HTML, folder / DATACARD
     store = store_for(folder)
-    if store.stat(html) is None or store.stat(card) is None or store.stat(folder / STAMP) is None:
+    if store.stat(html) is None or store.stat(card) is None:
         return None
-    if read_bytes(folder / STAMP) != report_stamp(cfg):
+    if _read_stamp(folder) != report_stamp(cfg) or _read_head(card, 0) is None:
         return None
-    page = read_bytes(html)
-    return ReportResult(html, card, embedded_data(page), charts_of(page))
+    page = _read_head(html, MAX_HTML_BYTES + 1)
+    if page is None or len(page) > MAX_HTML_BYTES:
+        return None
+    try:
+        return ReportResult(html, card, embedded_data(page), charts_of(page))
+    except ValueError:  # not a whole report of ours after all: it is written again
+        return None
 
 
 def warm_up_report() -> None:

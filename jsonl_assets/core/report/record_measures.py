@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Final, NamedTuple
 
+from jsonl_assets.core.report.bounded_counts import bounded_key
 from jsonl_assets.core.report.licences import licence_key
 
 PROMPT_ROLES: Final = frozenset({"system", "user"})
@@ -138,7 +139,7 @@ def measure(record: dict[str, Any], objective: str) -> RecordMeasures:
         reference = record.get("reference")
         spec = reference.get("grading") if isinstance(reference, dict) else None
         kind = spec.get("type") if isinstance(spec, dict) else None
-        grading = kind if isinstance(kind, str) else NO_GRADING
+        grading = bounded_key(kind) if isinstance(kind, str) else NO_GRADING
     return RecordMeasures(
         source if isinstance(source, str) else NO_TRACE,
         licence_key(metadata),

@@ -91,14 +91,20 @@ def mean(histogram: dict[str, Any]) -> float | None:
     return round(histogram["sum"] / histogram["count"], 1) if histogram["count"] else None
 
 
+# JSON escapes for the characters HTML gives a meaning to in a script element (`</script`,
+# `<!--` and `<script` change how it ends): they occur only inside JSON strings.
+_HTML_SAFE: Final = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
 def embed_data(data: dict[str, Any]) -> str:
-    """The data as report.html carries it (a `</` could not end the script element)."""
-    payload = orjson.dumps(data).decode().replace("</", "<\\/")
+    """The data as report.html carries it: JSON without a `<`, `>` or `&` (escaped as
+    `\\u003c` ...: no record value can end the script element or keep it open)."""
+    payload = orjson.dumps(data).decode().translate(_HTML_SAFE)
     return f"{DATA_SCRIPT}{payload}</script>"
 
 
 def embedded_data(html: bytes) -> dict[str, Any]:
-    """The data a report.html carries."""
+    """The data a report.html carries (an older report's `<\\/` escapes too)."""
     text = html.decode()
     start = text.index(DATA_SCRIPT) + len(DATA_SCRIPT)
     payload = text[start : text.index("</script>", start)]

@@ -19,6 +19,7 @@ import orjson
 from jsonl_assets.core.build_workers import release_pool, result, worker_pool
 from jsonl_assets.core.compression import iter_decompressed
 from jsonl_assets.core.gc_pause import gc_paused
+from jsonl_assets.core.report.bounded_counts import BoundedCounts, bounded_key
 from jsonl_assets.core.report.licences import NOT_TEXT, LicenceCounts
 from jsonl_assets.core.report.measure_columns import COLUMNS, NONE, Columns, MeasureColumns
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
@@ -114,7 +115,7 @@ class CellStats:
     turns: Counter[int] = field(default_factory=Counter)
     tool_call_records: int = 0
     candidates: Counter[int] = field(default_factory=Counter)
-    grading_types: Counter[str] = field(default_factory=Counter)
+    grading_types: BoundedCounts = field(default_factory=BoundedCounts)  # as the licences
     source_records: Counter[str] = field(default_factory=Counter)
     source_chars: Counter[str] = field(default_factory=Counter)
     licences: dict[str, LicenceCounts] = field(default_factory=dict)  # per source
@@ -138,7 +139,7 @@ class CellStats:
         self.tool_call_records += int(col["tool_call"].sum())
         _count(self.candidates, col["candidates"][col["candidates"] != NONE])
         for index, n in _counts(col["grading"][col["grading"] != NONE]):
-            self.grading_types[cols.gradings[index]] += n
+            self.grading_types.add(bounded_key(cols.gradings[index]), n)
         sources, chars = col["source"], col["chars"]
         for index, n in _counts(sources):
             self.source_records[cols.sources[index]] += n
@@ -162,7 +163,9 @@ class CellStats:
         cell.turns = Counter({int(k): v for k, v in doc["turns"].items()})
         cell.tool_call_records = doc["tool_call_records"]
         cell.candidates = Counter({int(k): v for k, v in doc["candidates"].items()})
-        cell.grading_types = Counter(doc["grading_types"])
+        cell.grading_types = BoundedCounts.of(
+            doc["grading_types"], doc.get("grading_types_other", 0)
+        )
         for source, figures in doc["sources"].items():
             cell.source_records[source] = figures["records"]
             cell.source_chars[source] = figures["chars"]
@@ -179,7 +182,7 @@ class CellStats:
         self.turns.update(other.turns)
         self.tool_call_records += other.tool_call_records
         self.candidates.update(other.candidates)
-        self.grading_types.update(other.grading_types)
+        self.grading_types.merge(other.grading_types)
         self.source_records.update(other.source_records)
         self.source_chars.update(other.source_chars)
         for source, counts in other.licences.items():
@@ -198,7 +201,8 @@ class CellStats:
             "turns": _sorted(self.turns),
             "tool_call_records": self.tool_call_records,
             "candidates": _sorted(self.candidates),
-            "grading_types": _sorted(self.grading_types),
+            "grading_types": self.grading_types.sorted_values(),
+            "grading_types_other": self.grading_types.other,  # past the smallest MAX_VALUES
             "sources": {
                 s: {"records": self.source_records[s], "chars": self.source_chars[s]}
                 for s in sources

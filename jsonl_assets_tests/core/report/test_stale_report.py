@@ -6,11 +6,14 @@ not ours and are kept, and the CLI says which."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import orjson
 import pytest
 
+from jsonl_assets.core.build import Publication, build_partition, publish
 from jsonl_assets.core.config import load_config
 from jsonl_assets.core.report import DATACARD, REPORT_HTML, report_dir
 from jsonl_assets.core.report.package_report import (
@@ -22,6 +25,7 @@ from jsonl_assets.core.report.package_report import (
     report_stamp,
     stamped_for,
 )
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets_tests.conftest import build_with_core, write_config
 
 
@@ -123,3 +127,63 @@ def test_a_report_write_cut_short_is_marked_and_removed(
     monkeypatch.setenv("JSONL_ASSETS_REPORT", "0")
     build_with_core(config)
     assert report_files(cfg) == []
+
+
+def _publish(config: Path) -> Publication:
+    cfg = load_config(config)
+    for objective in OBJECTIVES:
+        for split in SPLITS:
+            build_partition(cfg, f"{objective}|{split}")
+    return publish(cfg)
+
+
+def test_a_report_that_fails_removes_the_earlier_packages_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report of a new package fails once begun (DATACARD.md cannot be replaced: a
+    folder of that name): the earlier package's report.html and stamp are removed, not left
+    beside the new package, and the build's message says so."""
+    monkeypatch.setenv("JSONL_ASSETS_REPORT", "1")
+    config = _package(tmp_path, 4)
+    build_with_core(config)
+    cfg = load_config(config)
+    folder = report_dir(cfg)
+    (folder / DATACARD).unlink()
+    (folder / DATACARD).mkdir()  # the card's write fails after report.html was written
+    _package(tmp_path, 9)
+    result = _publish(config)
+    assert result.manifest is not None and result.manifest.published
+    assert result.report is None and result.report_problem is not None
+    assert "was removed rather than left beside this package" in result.report_problem
+    assert not (folder / REPORT_HTML).exists() and not (folder / STAMP).exists()
+    assert report_files(cfg) == [DATACARD]  # the folder (not ours), nothing else
+
+
+@pytest.mark.parametrize("report", ["0", "1"])
+def test_a_stamp_that_is_not_a_regular_file_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, report: str
+) -> None:
+    """A FIFO named report.stamp is not opened for reading (it would block, holding the
+    package lock) and a huge one is not read whole: neither is ours, the folder is left
+    alone, and the build says why."""
+    monkeypatch.setenv("JSONL_ASSETS_REPORT", report)
+    config = _package(tmp_path, 3)
+    cfg = load_config(config)
+    folder = report_dir(cfg)
+    folder.mkdir(parents=True)
+    os.mkfifo(folder / STAMP)
+    result = _publish(config)  # a FIFO opened for reading would block here for ever
+    assert result.manifest is not None and result.manifest.published
+    if report == "1":
+        assert "holds files this project did not write (report.stamp" in str(result.report_problem)
+    else:
+        assert result.report_problem is None
+        assert "is kept (not the report's files)" in no_report_note(cfg, report_files(cfg))
+    assert stat.S_ISFIFO((folder / STAMP).lstat().st_mode)
+    (folder / STAMP).unlink()
+    with (folder / STAMP).open("wb") as big:  # sparse: 1 GiB on no disk
+        big.write(report_stamp(cfg))
+        big.truncate(1 << 30)
+    result = _publish(config)
+    assert result.report is None if report == "1" else result.report_problem is None
+    assert (folder / STAMP).stat().st_size == 1 << 30

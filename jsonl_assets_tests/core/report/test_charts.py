@@ -1,0 +1,52 @@
+"""The charts draw every label from the data as literal text (no mathtext: `$\\foo$` neither
+fails nor turns into maths), take any category name (`²` is not a number), and order tied
+categories (`3`, `03`, `003`) the same whatever order they came in."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from html import escape
+from typing import Any
+
+from jsonl_assets.core.report.charts import category_order, count_chart, draw_all
+
+HOSTILE = ["$\\foo$", "a$b$c", "²", "3", "03", "003", "10", "exact_match", "$x^2$"]
+
+
+def _rft_data(data: dict[str, Any], types: list[str]) -> dict[str, Any]:
+    data = copy.deepcopy(data)
+    rft = [c for c in data["cells"] if c["objective"] == "rft"]
+    assert rft
+    for cell in rft:
+        cell["grading_types"] = {t: i + 1 for i, t in enumerate(types)}
+    return data
+
+
+def test_data_labels_are_drawn_as_text(tiny_data: dict[str, Any]) -> None:
+    data = _rft_data(tiny_data, HOSTILE)
+    data["quarantine"]["by_reason"] = {"adapter:$\\bad$": 2, **data["quarantine"]["by_reason"]}
+    svgs = draw_all(data)
+    chart = svgs["grading_types"]
+    assert chart is not None
+    for label in HOSTILE:
+        assert f">{escape(label, quote=False)}<" in chart, label
+    assert ">adapter:$\\bad$<" in (svgs["quarantine"] or "")
+
+
+def test_tied_categories_have_one_order() -> None:
+    orders = {tuple(category_order(p)) for p in itertools.permutations(["3", "03", "003", "²"])}
+    assert orders == {("003", "03", "3", "²")}
+    assert category_order(["10", "9", "b", "a", "٣"]) == ["9", "10", "a", "b", "٣"]
+
+
+def test_the_chart_does_not_depend_on_the_order_of_the_counts(tiny_data: dict[str, Any]) -> None:
+    one = _rft_data(tiny_data, ["3", "03", "003", "exact_match"])
+    other = copy.deepcopy(one)
+    for cell in other["cells"]:
+        cell["grading_types"] = dict(reversed(list(cell["grading_types"].items())))
+    drawn = [
+        count_chart(d["cells"], "grading_types", "grading types", "grading.type")
+        for d in (one, other)
+    ]
+    assert drawn[0] == drawn[1]

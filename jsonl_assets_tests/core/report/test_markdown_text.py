@@ -1,0 +1,152 @@
+"""Text that is not ours (record values, config strings, file names) cannot change the
+structure of DATACARD.md or the Dagster metadata's tables: rendered by a real Markdown parser
+(markdown-it, GFM tables, raw HTML on), hostile values add no heading, list item, table row or
+HTML token, and render as themselves with their control and bidi characters made visible."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jsonl_assets.core.config import load_config
+from jsonl_assets.core.report.datacard import render_datacard
+from jsonl_assets.core.report.markdown_text import md_code, md_table, md_text, visible
+
+markdown_it = pytest.importorskip("markdown_it")
+
+HOSTILE = [
+    "!`",
+    "<img src=x onerror=alert(1)>",
+    "BSD\n# INJECTED HEADING",
+    "GPL\r| fake | row |",
+    "a\x00b\u202eevil\u2066",
+    "x`<img src=x>`.jsonl",
+    "```",
+    " `a` ",
+    "\\|pipe\\",
+    "&amp; &#60;b&#62;",
+    "<!--<script>",
+    "$\\frac{1}{2}$ **bold** _it_ [link](http://x) ~~s~~",
+    "# head",
+    "- item",
+    "1. item",
+    "    indented",
+    "---",
+    "> quote",
+    "a\u2028b",
+    "support_chats a_b_ __init__ x__y__z _é_ü_ *a*b*",
+]
+
+
+def _parser() -> Any:
+    return markdown_it.MarkdownIt("commonmark", {"html": True}).enable("table")
+
+
+def _structure(text: str) -> tuple[list[str], list[int], list[str], int]:
+    """Headings, each table's row count, HTML tokens, and list items."""
+    tokens = _parser().parse(text)
+    headings, rows, html = [], [], []
+    items = 0
+    for i, t in enumerate(tokens):
+        if t.type == "heading_open":
+            headings.append(tokens[i + 1].content)
+        if t.type == "table_open":
+            rows.append(0)
+        if t.type == "tr_open":
+            rows[-1] += 1
+        if t.type == "list_item_open":
+            items += 1
+        if t.type == "html_block":
+            html.append(t.content)
+        for child in (t.children or []) if t.type == "inline" else []:
+            if child.type == "html_inline":
+                html.append(child.content)
+    return headings, rows, html, items
+
+
+def _inline_text(text: str) -> str:
+    """The rendered text of a one-paragraph (or one-cell) document, code spans included."""
+    tokens = _parser().parse(text)
+    inline = next(t for t in tokens if t.type == "inline")
+    return "".join(c.content for c in inline.children or [] if c.type in ("text", "code_inline"))
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_text_renders_as_itself(value: str) -> None:
+    for markdown in (md_text(value, line_start=True), "x " + md_code(value)):
+        headings, rows, html, items = _structure(markdown)
+        assert (headings, rows, html, items) == ([], [], [], 0), markdown
+        shown = _inline_text(markdown).removeprefix("x ")
+        assert shown == visible(value)
+    assert "\n" not in visible(value) and "\r" not in visible(value)
+    assert "\x00" not in visible(value) and "\u202e" not in visible(value)
+
+
+def test_hostile_cells_keep_the_table() -> None:
+    table = md_table(["value", "code", "n"], [[v, md_code(v, in_table=True), 1] for v in HOSTILE])
+    headings, rows, html, items = _structure(table)
+    assert (headings, rows, html, items) == ([], [1 + len(HOSTILE)], [], 0)
+    cells = [t for t in _parser().parse(table) if t.type == "inline"][3:]
+    for i, value in enumerate(HOSTILE):
+        text_cell, code_cell = cells[3 * i], cells[3 * i + 1]
+        assert "".join(c.content for c in text_cell.children) == visible(value)
+        assert "".join(c.content for c in code_cell.children) == visible(value)
+
+
+def _hostile_data(data: dict[str, Any]) -> dict[str, Any]:
+    data = copy.deepcopy(data)
+    data["dataset"].update(
+        name="t2 <b>bold</b>\n## INJECTED-FROM-NAME",
+        description="desc\n\n# INJECTED\n<script>alert(1)</script>",
+        license="MIT\r| x | y |",
+        contact="a`b\n- fake bullet",
+        tags=["t\n# TAG-HEADING"],
+    )
+    for source in data["sources"]:
+        source["license"] = "SRC\n# SRC-LICENCE-HEADING"
+    for f in data["source_files"]:
+        f["file"] = "x`<img src=x onerror=alert(1)>`\n# F.jsonl"
+    for cell in data["cells"]:
+        for counts in cell["licences"].values():
+            counts["values"] = {v: 1 for v in HOSTILE}
+    return data
+
+
+def test_the_card_keeps_its_structure_whatever_the_values(
+    tiny_package: Path, tiny_data: dict[str, Any]
+) -> None:
+    cfg = load_config(tiny_package)
+    plain = _structure(render_datacard(cfg, tiny_data).decode())
+    card = render_datacard(cfg, _hostile_data(tiny_data)).decode()
+    headings, rows, html, items = _structure(card)
+    assert html == []
+    name = _hostile_data(tiny_data)["dataset"]["name"]
+    assert headings[0] == "Dataset card: " + md_text(name)
+    assert headings[1:] == plain[0][1:]
+    assert rows == plain[1]
+    assert items >= plain[3]
+    inline = [t.content for t in _parser().parse(card) if t.type == "inline"]
+    assert not [t for t in inline if t.startswith(("fake", "INJECTED", "TAG", "F.jsonl"))]
+    assert "\r" not in card and "\u202e" not in card and "\x00" not in card
+
+
+def test_the_dagster_tables_keep_their_structure(tiny_data: dict[str, Any]) -> None:
+    from jsonl_assets.defs.report_metadata import report_tables
+
+    data = copy.deepcopy(tiny_data)
+    plain = {k: _structure(v) for k, v in report_tables(data).items()}
+    for cell in data["cells"]:
+        cell["grading_types"] = {v: 1 for v in HOSTILE}
+        cell["sources"] = {v: {"records": 1, "chars": 1} for v in HOSTILE}
+    data["quarantine"]["examples"] = {
+        r: [{"trace": {"file": HOSTILE[i % len(HOSTILE)], "line": 1}}]
+        for i, r in enumerate(data["quarantine"]["by_reason"])
+    }
+    for key, text in report_tables(data).items():
+        headings, rows, html, items = _structure(text)
+        assert (headings, html, items) == ([], [], 0), key
+        if key != "report_mixture":  # a row per source
+            assert rows == plain[key][1], key
