@@ -45,13 +45,22 @@ COPY_CHUNK: Final = 4 << 20
 
 def _remove_dead_writers_partials(path: Path) -> None:
     """The `.partial` files of `path` that writers since killed left (their pid is gone):
-    a rerun leaves no trace of a writer killed before its rename, as with a shared name."""
+    a rerun leaves no trace of a writer killed before its rename, as with a shared name.
+    The untagged `.<name>.partial` goes too: versions before 950e546 wrote every publish
+    there, and a publish now uses it only itself, after this (the caller holds the package
+    lock, so no other publish of `path` is under way): an old build killed before its
+    first rename of metadata.json leaves no trace either."""
     prefix, suffix = f".{path.name}.", PARTIAL_SUFFIX
     try:
         names = os.listdir(path.parent)
     except OSError:
         return
+    legacy = partial_path(path).name
     for name in names:
+        if name == legacy:
+            with contextlib.suppress(OSError):
+                os.unlink(path.parent / name)
+            continue
         pid, sep, _ = name[len(prefix) : -len(suffix)].partition("-")
         if not (name.startswith(prefix) and name.endswith(suffix) and sep and pid.isdigit()):
             continue
