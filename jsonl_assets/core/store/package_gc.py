@@ -12,7 +12,8 @@ check (package_files.owned) until then. A retired shard that is listed again is 
 Removed names leave the ledgers; an emptied snapshot folder goes too. The quarantine files
 and snapshot pointers (quarantine_snapshot.py) are collected the same way, with their own
 ledgers and `retired_quarantine.json`: a reader holding an old metadata.json keeps its
-quarantine for as long as its shards.
+quarantine for as long as its shards. The quarantine files of the layout before snapshots
+(`<objective>/<split>/<stage>.jsonl`, quarantine_snapshot.legacy_files) are retired too.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import orjson
 from jsonl_assets.core.quarantine_snapshot import (
     claimed_files,
     is_quarantine_path,
+    legacy_files,
     pointer_files,
 )
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
@@ -90,7 +92,7 @@ def collect_garbage(
         removed += _retire(
             quarantine.root,
             claimed_files(work_dir, _partition_keys()),
-            pointer_files(*quarantine.previous),
+            pointer_files(*quarantine.previous) | legacy_files(quarantine.root),
             pointer_files(*quarantine.published),
             retired_path(work_dir, RETIRED_QUARANTINE),
             retention_hours * 3600,
@@ -137,8 +139,9 @@ def _retire(
     for ledger, names in ledgers.items():
         if names & gone:
             settle(ledger, names - gone)
-    for folder in sorted({str(Path(name).parent) for name in removed}):
-        if folder not in (".", "data") and not any(store.list(root / folder)):
+    folders = {str(parent) for name in removed for parent in Path(name).parents}
+    for folder in sorted(folders - {".", "data"}, key=lambda f: (-f.count("/"), f)):
+        if not any(store.list(root / folder)):  # the deepest first: `sft/train`, then `sft`
             with contextlib.suppress(OSError):
                 store.remove(root / folder, recursive=True)
     return removed

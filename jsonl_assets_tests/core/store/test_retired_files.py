@@ -1,5 +1,5 @@
 """What the retention GC retired stays ours until it removes it (core/store/package_gc.py,
-package_files.owned).
+package_files.owned), and the quarantine layout before snapshots is collected too.
 
 Before: `_retire` rebuilt its set of our files from the ledgers and the replaced metadata.json
 alone, so a shard only a replaced metadata.json listed (the flat shards of a version before
@@ -97,6 +97,36 @@ def test_a_hand_edited_retired_record_removes_nothing_not_shaped_like_ours(
     assert removed == [] and all(v.read_text() == "precious" for v in victims)
     assert _retired(work) == {} and _retired(work, "retired_quarantine.json") == {}
     assert foreign_files(package, work) == ["README.md"]
+
+
+def test_the_quarantine_layout_before_snapshots_is_retired_and_removed(tmp_path: Path) -> None:
+    """`<quarantine_dir>/<objective>/<split>/<stage>.jsonl` (c8beb97 up to 91f5056): exactly
+    those names are ours, retired like an unlisted snapshot's files and removed after the
+    window with the folders they leave empty; anything else there is kept."""
+    package, work, quarantine = tmp_path / "pkg", tmp_path / "work", tmp_path / "q"
+    old = [f"{o}/{s}/{stage}.jsonl" for o, s in (("sft", "train"), ("cpt", "test"))
+           for stage in ("extracted", "transformed", "validated")]  # fmt: skip
+    kept = ["cpt/test/notes.txt", "cpt/test/extracted.jsonl.bak", "misc/train/extracted.jsonl"]
+    for rel in old + kept:
+        (quarantine / rel).parent.mkdir(parents=True, exist_ok=True)
+        (quarantine / rel).write_text("line\n")
+    (quarantine / "rft" / "train").mkdir(parents=True)
+    (quarantine / "rft" / "train" / "validated.jsonl").symlink_to(tmp_path / "victim.txt")
+    (tmp_path / "victim.txt").write_text("precious")
+    snapshots = QuarantineSnapshots(quarantine, (None, None), (None, None))
+    args: dict[str, Any] = {"previous": None, "published": _doc(), "quarantine": snapshots}
+    assert collect_garbage(package, work, retention_hours=1, now=0.0, **args) == []
+    assert _retired(work, "retired_quarantine.json") == dict.fromkeys(old, 0.0)
+    removed = collect_garbage(package, work, retention_hours=1, now=HOUR, **args)
+    assert sorted(removed) == sorted(old)
+    assert not (quarantine / "sft").exists() and (quarantine / "cpt" / "test").is_dir()
+    assert sorted(str(p.relative_to(quarantine)) for p in quarantine.rglob("*") if p.is_file()) == [
+        "cpt/test/extracted.jsonl.bak",
+        "cpt/test/notes.txt",
+        "misc/train/extracted.jsonl",
+        "rft/train/validated.jsonl",
+    ]
+    assert (tmp_path / "victim.txt").read_text() == "precious"
 
 
 def _as_before_the_ledgers(package: Path, work: Path) -> list[str]:
