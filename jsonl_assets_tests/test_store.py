@@ -176,3 +176,14 @@ def test_a_killed_writers_own_partial_is_removed_by_the_next_publish(tmp_path: P
     left.write_bytes(b"half")
     store.publish(tmp_path / "metadata.json", b"whole", expected_tag=ABSENT)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metadata.json"]
+
+
+def test_an_old_versions_shared_partial_is_removed_by_a_publish_if_absent(tmp_path: Path) -> None:
+    """Versions before 950e546 wrote every publish to the untagged `.<name>.partial`: an old
+    build killed before metadata.json's first rename left it, and the first publish of the
+    new version (create if absent, with a `.partial` of its own) removes it."""
+    store = store_for(tmp_path)
+    (tmp_path / ".metadata.json.partial").write_bytes(b"half")
+    (tmp_path / ".other.json.partial").write_bytes(b"not this file's")
+    store.publish(tmp_path / "metadata.json", b"whole", expected_tag=ABSENT)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.json.partial", "metadata.json"]

@@ -9,6 +9,9 @@ folder and files: a reader holding a metadata.json finds exactly that build's qu
 (`published_quarantine`). Each file is claimed in a work-dir ledger before it gets its name,
 so the retention GC (package_gc.py) removes only files this project wrote. A copy killed
 midway (a multipart upload on object storage) is cleared by the partition's next publish.
+The layout before snapshots (c8beb97 up to 91f5056), `<objective>/<split>/<stage>.jsonl`,
+named by no ledger nor pointer, is found by listing (`legacy_files`: exactly those names)
+and retired and removed like the files of a snapshot no longer published.
 """
 
 from __future__ import annotations
@@ -34,16 +37,40 @@ SNAPSHOTS: Final = "snapshots"
 LEDGER: Final = "quarantine_files"
 MANIFEST: Final = "metadata.json"
 _READ: Final = 4 << 20
+_O, _S, _STAGES = "|".join(OBJECTIVES), "|".join(SPLITS), "|".join(STAGE_RATE)
 _QUARANTINE_PATH: Final = re.compile(
-    rf"(?:(?:{'|'.join(OBJECTIVES)})-(?:{'|'.join(SPLITS)})-[0-9a-f]{{16}}/"
-    rf"(?:{'|'.join(STAGE_RATE)})\.jsonl|{SNAPSHOTS}/[0-9a-f]{{16}}\.json)"
+    rf"(?:(?:{_O})-(?:{_S})-[0-9a-f]{{16}}/(?:{_STAGES})\.jsonl|{SNAPSHOTS}/[0-9a-f]{{16}}\.json"
+    rf"|(?:{_O})/(?:{_S})/(?:{_STAGES})\.jsonl)"
 )
 
 
 def is_quarantine_path(rel: str) -> bool:
     """Whether `rel` (relative to the quarantine dir) has the shape of a file this module
-    writes: `<objective>-<split>-<16 hex>/<stage>.jsonl` or `snapshots/<16 hex>.json`."""
+    writes: `<objective>-<split>-<16 hex>/<stage>.jsonl` or `snapshots/<16 hex>.json`; or
+    wrote before snapshots: `<objective>/<split>/<stage>.jsonl`."""
     return _QUARANTINE_PATH.fullmatch(rel) is not None
+
+
+def legacy_files(quarantine_root: Path) -> set[str]:
+    """The files of the layout before snapshots under the quarantine dir,
+    `<objective>/<split>/<stage>.jsonl` (regular files of exactly those names; a symlink or
+    anything else there is not ours), relative to it."""
+    store = store_for(quarantine_root)
+    found: set[str] = set()
+    for objective in _folders(quarantine_root, OBJECTIVES):
+        for split in _folders(quarantine_root / objective, SPLITS):
+            found |= {
+                f"{objective}/{split}/{e.name}"
+                for e in store.list(quarantine_root / objective / split)
+                if not e.is_dir and not e.is_symlink
+                and is_quarantine_path(f"{objective}/{split}/{e.name}")
+            }  # fmt: skip
+    return found
+
+
+def _folders(parent: Path, names: tuple[str, ...]) -> list[str]:
+    entries = store_for(parent).list(parent)
+    return sorted(e.name for e in entries if e.is_dir and not e.is_symlink and e.name in names)
 
 
 def pointer_rel(metadata: bytes) -> str:

@@ -45,13 +45,23 @@ COPY_CHUNK: Final = 4 << 20
 
 def _remove_dead_writers_partials(path: Path) -> None:
     """The `.partial` files of `path` that writers since killed left (their pid is gone):
-    a rerun leaves no trace of a writer killed before its rename, as with a shared name."""
+    a rerun leaves no trace of a writer killed before its rename, as with a shared name.
+    The untagged `.<name>.partial` goes too: versions before 950e546 wrote every publish
+    there, so an old build killed before its first rename of metadata.json left it. Now only
+    a publish that must replace (metadata.json, under the package lock) or one on a file
+    system without hard links (`commit_new` False) writes it, each after this call; two
+    publishes if absent racing on such a file system shared that one name before too."""
     prefix, suffix = f".{path.name}.", PARTIAL_SUFFIX
     try:
         names = os.listdir(path.parent)
     except OSError:
         return
+    legacy = partial_path(path).name
     for name in names:
+        if name == legacy:
+            with contextlib.suppress(OSError):
+                os.unlink(path.parent / name)
+            continue
         pid, sep, _ = name[len(prefix) : -len(suffix)].partition("-")
         if not (name.startswith(prefix) and name.endswith(suffix) and sep and pid.isdigit()):
             continue

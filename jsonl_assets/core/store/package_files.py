@@ -3,7 +3,11 @@
 Before a shard gets its final name in the package, its path is appended (fsynced) to the
 partition's ledger, `<work>/<objective>/<split>/package_files`; the garbage collection
 (package_gc.py) rewrites the ledgers without what it removed. A file is ours if a ledger of
-the work dir, or the package's own metadata.json (one this project wrote), names it. Besides
+the work dir, the package's own metadata.json (one this project wrote), or the work dir's
+`manifest/retired.json` names it: the GC records there each shard of ours no longer listed
+until it removes it, so one that only a replaced metadata.json listed (a work dir lost, or
+the flat `data/<name>` shards of a version before the ledgers) stays ours until then. Of
+each of those lists only the names of our shards' shape (`is_shard_path`) count. Besides
 those: `metadata.json` itself, hidden `.<name>.partial` temporaries (removed by the next run),
 the package lock's `.jsonl-assets*` files, and the shards in a partition's snapshot folder
 (`data/<objective>-<split>-<16 hex digits>/<objective>-<split>...-NNNNN.jsonl...`): another
@@ -28,6 +32,7 @@ from jsonl_assets.core.store.base import Entry, read_bytes, store_for, write_byt
 from jsonl_assets.core.store.url import is_url
 
 LEDGER: Final = "package_files"
+RETIRED_FILE: Final = "retired.json"
 MANIFEST: Final = "metadata.json"
 LOCK_PREFIX: Final = ".jsonl-assets"
 _MAX_MANIFEST_BYTES: Final = 256 << 20
@@ -70,6 +75,22 @@ def ledger_path(work_partition_dir: Path) -> Path:
     return work_partition_dir / LEDGER
 
 
+def retired_path(work_dir: Path, name: str = RETIRED_FILE) -> Path:
+    """Where the GC records what it retired (package_gc.py): `<work_dir>/manifest/<name>`."""
+    return work_dir / "manifest" / name
+
+
+def load_retired(path: Path) -> dict[str, float]:
+    """A retired record: each path retired and since when (seconds since the epoch)."""
+    try:
+        doc = orjson.loads(read_bytes(path))
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {k: float(v) for k, v in doc.items() if isinstance(v, int | float)}
+
+
 def own_manifest(package: Path) -> dict[str, Any] | None:
     """The package's metadata.json if this project wrote it (a regular file with our
     extension), else None."""
@@ -110,13 +131,14 @@ def listed_shards(doc: dict[str, Any] | None) -> set[str]:
 
 
 def owned(package: Path, work_dir: Path) -> tuple[set[str], bool]:
-    """Shard paths (`data/<name>`) this project recorded as its own, and whether
-    metadata.json is ours."""
+    """Shard paths (`data/<name>`) this project recorded as its own (metadata.json, the
+    ledgers, the shards retired and not yet removed), and whether metadata.json is ours."""
     doc = own_manifest(package)
     names = listed_shards(doc)
     for objective in OBJECTIVES:
         for split in SPLITS:
             names |= ledger_names(ledger_path(work_dir / objective / split))
+    names |= {name for name in load_retired(retired_path(work_dir)) if is_shard_path(name)}
     return names, doc is not None
 
 

@@ -5,11 +5,15 @@ dir, or by the metadata.json it replaced) that the new metadata.json does not li
 *retired*: `<work_dir>/manifest/retired.json` records when it was first seen unlisted. It is
 removed at a later publish (or this one, with `output.retention_hours: 0`) once it has been
 retired for the retention window, so a reader still holding the old metadata.json keeps
-every shard it lists for that long. A retired shard that is listed again is simply kept.
+every shard it lists for that long. What retired.json lists stays retired, with its first
+time, until it is removed (it was ours when it was retired, even if no ledger names it: a
+work dir lost, shards of a version before the ledgers), and stays ours for the foreign-file
+check (package_files.owned) until then. A retired shard that is listed again is simply kept.
 Removed names leave the ledgers; an emptied snapshot folder goes too. The quarantine files
 and snapshot pointers (quarantine_snapshot.py) are collected the same way, with their own
 ledgers and `retired_quarantine.json`: a reader holding an old metadata.json keeps its
-quarantine for as long as its shards.
+quarantine for as long as its shards. The quarantine files of the layout before snapshots
+(`<objective>/<split>/<stage>.jsonl`, quarantine_snapshot.legacy_files) are retired too.
 """
 
 from __future__ import annotations
@@ -23,18 +27,24 @@ from typing import Any, Final
 
 import orjson
 
-from jsonl_assets.core.quarantine_snapshot import claimed_files, is_quarantine_path, pointer_files
+from jsonl_assets.core.quarantine_snapshot import (
+    claimed_files,
+    is_quarantine_path,
+    legacy_files,
+    pointer_files,
+)
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.shard_families import is_shard_path
-from jsonl_assets.core.store.base import read_bytes, store_for, write_bytes
+from jsonl_assets.core.store.base import store_for, write_bytes
 from jsonl_assets.core.store.package_files import (
     ledger_names,
     ledger_path,
     listed_shards,
+    load_retired,
+    retired_path,
     settle,
 )
 
-RETIRED_FILE: Final = "retired.json"
 RETIRED_QUARANTINE: Final = "retired_quarantine.json"
 
 
@@ -46,20 +56,6 @@ class QuarantineSnapshots:
     root: Path
     previous: tuple[dict[str, Any] | None, str | None]
     published: tuple[dict[str, Any] | None, str | None]
-
-
-def retired_path(work_dir: Path, name: str = RETIRED_FILE) -> Path:
-    return work_dir / "manifest" / name
-
-
-def _load(path: Path) -> dict[str, float]:
-    try:
-        doc = orjson.loads(read_bytes(path))
-    except (FileNotFoundError, orjson.JSONDecodeError):
-        return {}
-    if not isinstance(doc, dict):
-        return {}
-    return {k: float(v) for k, v in doc.items() if isinstance(v, int | float)}
 
 
 def _partition_keys() -> list[tuple[str, str]]:
@@ -96,7 +92,7 @@ def collect_garbage(
         removed += _retire(
             quarantine.root,
             claimed_files(work_dir, _partition_keys()),
-            pointer_files(*quarantine.previous),
+            pointer_files(*quarantine.previous) | legacy_files(quarantine.root),
             pointer_files(*quarantine.published),
             retired_path(work_dir, RETIRED_QUARANTINE),
             retention_hours * 3600,
@@ -116,15 +112,18 @@ def _retire(
     now: float,
     ours_shape: Callable[[str], bool],
 ) -> list[str]:
-    """Under `root`: retire the files ours (in a ledger, or `previous`) but not `listed`,
-    remove those retired for `retention` seconds (and the folders they leave empty), and
-    settle the ledgers. Returns the paths removed, relative to `root`.
+    """Under `root`: retire the files ours (in a ledger, `previous`, or retired already at
+    `path`) but not `listed`, remove those retired for `retention` seconds (and the folders
+    they leave empty), and settle the ledgers. Returns the paths removed, relative to `root`.
+    A name retired earlier keeps its first time until it is removed or listed again.
 
     Only a name with the shape of a file this project writes there (`ours_shape`: a shard
-    path, a quarantine file or pointer) is ever retired or removed: whatever else a ledger
-    or the replaced document names (`../x`, an absolute path, `metadata.json`) is left alone."""
-    ours = {name for name in set().union(*ledgers.values()) | previous if ours_shape(name)}
-    before = _load(path)
+    path, a quarantine file or pointer) is ever retired or removed: whatever else a ledger,
+    the replaced document or a hand-edited retired record names (`../x`, an absolute path,
+    `metadata.json`) is left alone."""
+    before = load_retired(path)
+    named = set().union(*ledgers.values()) | previous | set(before)
+    ours = {name for name in named if ours_shape(name)}
     retired = {name: before.get(name, now) for name in sorted(ours - listed)}
     store = store_for(root)
     removed: list[str] = []
@@ -140,8 +139,9 @@ def _retire(
     for ledger, names in ledgers.items():
         if names & gone:
             settle(ledger, names - gone)
-    for folder in sorted({str(Path(name).parent) for name in removed}):
-        if folder not in (".", "data") and not any(store.list(root / folder)):
+    folders = {str(parent) for name in removed for parent in Path(name).parents}
+    for folder in sorted(folders - {".", "data"}, key=lambda f: (-f.count("/"), f)):
+        if not any(store.list(root / folder)):  # the deepest first: `sft/train`, then `sft`
             with contextlib.suppress(OSError):
                 store.remove(root / folder, recursive=True)
     return removed

@@ -22,7 +22,7 @@ import orjson
 from jsonl_assets.core.config.errors import ConfigError
 from jsonl_assets.core.file_names import shown
 from jsonl_assets.core.store.base import ABSENT, PreconditionFailed, read_bytes, store_for
-from jsonl_assets.core.store.url import StoreURL
+from jsonl_assets.core.store.url import StoreURL, is_url, url_scheme
 
 OWNER_FILE: Final = "package.json"
 
@@ -44,8 +44,20 @@ def work_dir_package(work_dir: Path) -> dict[str, str] | None:
     except orjson.JSONDecodeError:
         doc = None
     if isinstance(doc, dict) and isinstance(doc.get("package"), str):
-        return {k: v for k, v in doc.items() if k in ("package", "relative") and type(v) is str}
+        record = {k: v for k, v in doc.items() if k in ("package", "relative") and type(v) is str}
+        return _legacy_relative(work_dir, record)
     return {"package": repr(data[:200])}
+
+
+def _legacy_relative(work_dir: Path, record: dict[str, str]) -> dict[str, str]:
+    """A record of the versions before the `relative` key (d3f2113..386e64c) held a local
+    package relative to the work dir in `package` itself (`"../package"`): it is read as
+    `relative` is, resolved against the work dir."""
+    package = record["package"]
+    if "relative" in record or url_scheme(package) or is_url(work_dir) or os.path.isabs(package):
+        return record
+    beside = os.path.normpath(os.path.join(shown(os.fspath(work_dir)), package))
+    return {"package": beside, "relative": package}
 
 
 def _as_recorded(work_dir: Path, package: Path | StoreURL) -> dict[str, str]:

@@ -231,3 +231,19 @@ def test_claims_at_the_same_moment_leave_one_owner(tmp_path: Path) -> None:
         assert len(refused) == 1 and isinstance(refused[0], ConfigError), outcomes
         same = _claims_at_once(tmp_path / f"s{n}" / "work", [a, a])
         assert same == [None, None]
+
+
+def test_an_old_record_with_a_relative_package_is_the_same_package(tmp_path: Path) -> None:
+    """Versions d3f2113..386e64c recorded a local package relative to the work dir in
+    `package` itself (no `relative` key): that package is still this work dir's; another is
+    refused, named where it is."""
+    from jsonl_assets.core.store.work_owner import OWNER_FILE
+
+    work = tmp_path / "work"
+    work.mkdir()
+    record = {"package": "../package", "config": str(tmp_path / "pipeline.yaml")}
+    (work / OWNER_FILE).write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2))
+    claim_work_dir(tmp_path / "pipeline.yaml", work, tmp_path / "package")
+    with pytest.raises(ConfigError, match=str(tmp_path / "package")):
+        claim_work_dir(tmp_path / "pipeline.yaml", work, tmp_path / "other")
+    assert orjson.loads((work / OWNER_FILE).read_bytes()) == record  # kept as it was
