@@ -257,6 +257,7 @@ class _ChunkFiles:
     def abort(self) -> None:
         for writer in self._writers():
             writer.abort()
+        self.ids.abort()
 
 
 class _Batch:

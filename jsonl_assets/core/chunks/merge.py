@@ -24,6 +24,7 @@ import numpy as np
 import orjson
 
 from jsonl_assets.core.chunks.chunk_worker import LINES, MEASURES, REJECTS
+from jsonl_assets.core.chunks.duplicates import ChunkDuplicates
 from jsonl_assets.core.chunks.id_buckets import find_duplicates
 from jsonl_assets.core.chunks.plan import CHUNKS_DIR
 from jsonl_assets.core.config import PipelineConfig
@@ -73,10 +74,13 @@ def merge_chunks(
         duplicates, validator.ids, validator.id_set_bytes = find_duplicates(chunks, ids_dir(dirs))
         cell = CellStats(dirs.objective, dirs.split)
         measured = all(report.get("measured") == MEASURES_VERSION for _, report in chunks)
-        for (path, report), found in zip(chunks, duplicates, strict=True):
-            _replay(path, report, found, extraction, transformer, validator, staged)
+        for c, (path, report) in enumerate(chunks):
+            with duplicates.of_chunk(c) as found:
+                _replay(path, report, found, extraction, transformer, validator, staged)
             if measured:
-                _measured(path, found, cell)
+                with duplicates.of_chunk(c) as found:
+                    _measured(path, found, cell)
+        duplicates.remove()
         # No statistics unless every chunk measured its records, in this version's blocks
         # (the report then measures the shards).
         staged.statistics = cell.to_json() if measured else {}
@@ -98,7 +102,7 @@ def ids_dir(dirs: PartitionDirs) -> Path:
 def _replay(
     path: Path,
     report: dict[str, Any],
-    duplicates: list[tuple[int, int]],
+    duplicates: ChunkDuplicates,
     extraction: Extraction,
     transformer: Transformer,
     validator: Validator,
@@ -121,9 +125,7 @@ def _replay(
     base = validator.index
     file_of = _file_indices(fi, report["validate"]["in_per_file"])
     entries = _entries(path / REJECTS, base)
-    dups = iter(duplicates)
     next_entry = next(entries, None)
-    next_dup = next(dups, None)
     for lines in line_batches(path / LINES, _READ):
         first = validator.index
         end = first - base + len(lines)  # chunk-local index after the batch
@@ -131,15 +133,14 @@ def _replay(
         while next_entry is not None and next_entry[0] < first + len(lines):
             batch_entries.append(next_entry)
             next_entry = next(entries, None)
-        batch_dups: list[tuple[int, int]] = []
-        while next_dup is not None and next_dup[0] < end:
-            batch_dups.append((next_dup[0] - (first - base), next_dup[1]))
-            next_dup = next(dups, None)
+        found = duplicates.before(end)  # this batch's: no more are held
+        lines_in_batch = (found["line"] - np.uint64(first - base)).tolist()
+        batch_dups = list(zip(lines_in_batch, found["kept"].tolist(), strict=True))
         validator.put_verdicts(batch_entries, len(lines), batch_dups)
         fis = file_of(first - base, len(lines))
         rejects = validator.finish_batch(lines, fis)
         staged.add_batch(lines, fis, rejects, first)
-    if next_entry is not None or next_dup is not None:
+    if next_entry is not None or duplicates.left():
         raise ValueError(f"{path}: verdicts past the chunk's {report['lines']} lines")
 
 
@@ -162,12 +163,16 @@ def _file_indices(first_file: int, lines_per_file: list[int]) -> Callable[[int, 
     return of
 
 
-def _measured(path: Path, duplicates: list[tuple[int, int]], cell: CellStats) -> None:
+def _measured(path: Path, duplicates: ChunkDuplicates, cell: CellStats) -> None:
     """Add the report's measures of the chunk's accepted records, but its duplicates, to
-    `cell`: the statistics of exactly the records its shards hold."""
-    dropped = np.array([line for line, _ in duplicates], dtype=np.int64)
+    `cell`: the statistics of exactly the records its shards hold. The blocks come in line
+    order, so each takes the duplicates up to its last line (no more are held)."""
     for cols in read_blocks(path / MEASURES):
-        keep = ~np.isin(cols.column("line"), dropped) if len(dropped) else None
+        line = cols.column("line")
+        keep = None
+        if len(line):
+            dropped = duplicates.before(int(line.max()) + 1)["line"].astype(np.int64)
+            keep = ~np.isin(line, dropped) if len(dropped) else None
         cell.add_columns(cols, keep)
 
 
