@@ -310,3 +310,47 @@ def test_one_huge_row_group_is_read_in_bounded_batches(tmp_path: Path) -> None:
     assert rows_one == rows_many == 200_000
     # KiB. Measured here: about 190 and 185 MB; before, 351 MB against 200 MB.
     assert peak_one < peak_many + (40 << 10), (peak_one, peak_many)
+
+
+def test_rows_decoded_by_batches_are_the_rows_polars_reads(tmp_path: Path) -> None:
+    # Row groups of 7 rows read 3 at a time (pyarrow, batch by batch) against row groups of
+    # 3 (polars, a row group at a time): the same items, values, rejections and positions.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from jsonl_assets.core.readers.parquet import iter_parquet_rows
+    from jsonl_assets.core.readers.parquet_checks import arrow_batches
+
+    n = 20
+    table = pa.table(
+        {
+            "i": pa.array([i if i % 5 else None for i in range(n)], pa.int64()),
+            "u": pa.array([2**64 - 1 - i for i in range(n)], pa.uint64()),
+            "f": [i / 3 for i in range(n)],
+            "s": [f"é{i}" * (i % 4) for i in range(n)],
+            "b": [bytes([i, 255]) for i in range(n)],
+            "t": pa.array(
+                [dt.datetime(2024, 1, 1, i) for i in range(n)], pa.timestamp("us", "Asia/Tokyo")
+            ),
+            "d": pa.array([dt.timedelta(seconds=i) for i in range(n)], pa.duration("us")),
+            "dec": pa.array([Decimal(f"{i}.25") for i in range(n)], pa.decimal128(10, 2)),
+            "st": [{"a": i, "l": [i, i + 1]} for i in range(n)],
+            "m": pa.array(
+                [[("k", i), ("k", 0)] if i == 9 else [("k", i)] for i in range(n)],
+                pa.map_(pa.string(), pa.int64()),
+            ),
+            "big": ["x" * (3000 if i == 12 else 1) for i in range(n)],
+        }
+    )
+    batched, whole = tmp_path / "batched.parquet", tmp_path / "whole.parquet"
+    pq.write_table(table, batched, row_group_size=7)
+    pq.write_table(table, whole, row_group_size=3)
+    schema = pl.scan_parquet(batched).collect_schema()
+    assert arrow_batches(whole, 3, schema) is None  # no row group over 3 rows: polars
+    assert arrow_batches(batched, 3, schema) is not None  # pyarrow, batch by batch
+    got = list(iter_parquet_rows(batched, 3, 1000))
+    assert got == list(iter_parquet_rows(whole, 3, 1000))
+    assert [(r.position, r.reason) for r in got if isinstance(r, Rejection)] == [
+        (10, "duplicate_key"),
+        (13, "too_large"),
+    ]

@@ -1,11 +1,12 @@
 """Parquet: one record per row, decoded batch by batch (`batch_rows`) by pyarrow.
 
-Position kind `row`: 1-based row number in file order. pyarrow's `ParquetFile.iter_batches`
-decodes `batch_rows` rows at a time, so a huge row group costs about what a small one costs
-(a 200 MB row group: 190 MB peak against 351 MB decoded whole); each batch becomes a polars
-frame and gets the same conversions (parquet_checks.arrow_batches). Only when pyarrow would
-give polars a column of another type than polars' own reader gives, or cannot open the file,
-is it read by polars' streaming engine (`pl.scan_parquet(...).collect_batches()`), which
+Position kind `row`: 1-based row number in file order. A file with a row group of more than
+`batch_rows` rows is decoded by pyarrow's `ParquetFile.iter_batches`, `batch_rows` rows at a
+time, so a huge row group costs about what a small one costs (a 200 MB row group: 190 MB peak
+against 351 MB decoded whole); each batch becomes a polars frame and gets the same
+conversions (parquet_checks.arrow_batches). Other files, and files whose columns pyarrow would
+give polars with another type than polars' own reader gives (or that pyarrow cannot open),
+are read by polars' streaming engine (`pl.scan_parquet(...).collect_batches()`), which
 decodes a whole row group at a time (peak memory then grows with the largest row group).
 Either way a single value is decoded whole: a cell larger than `max_record_bytes` is held in
 memory (with its page) before its row is quarantined as `too_large`; the footer's sizes do not
