@@ -373,7 +373,12 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
         for f in result.findings[:20]
     ]
     check = checks.package_valid_check(
-        result.error_count, result.warning_count, result.leaked_ids, findings, result.leakage
+        result.error_count,
+        result.warning_count,
+        result.leaked_ids,
+        findings,
+        result.leakage,
+        [result.refused] if result.refused else [],
     )
     if not result.published:
         checks.no_run_retry(context)  # the same package is refused again

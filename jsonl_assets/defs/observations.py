@@ -35,6 +35,8 @@ FINGERPRINTS: Final = "fingerprints"  # metadata key: the file of the stats and 
 
 def partition_metadata(snapshot: SourcesSnapshot, key: str) -> dict[str, "dg.RawMetadataValue"]:
     sources = snapshot.sources_for(key)
+    # Sources in config order, each one's files in its order: the table shows the first
+    # MAX_TABLE_ROWS (ui_metadata.table); file_count and bytes count them all.
     rows = [[s.name, rel, size, sha[:12]] for s in sources for rel, sha, size in s.files]
     return {
         "sources": dg.MetadataValue.text(", ".join(s.name for s in sources) or "-"),

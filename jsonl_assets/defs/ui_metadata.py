@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.traces import format_trace
@@ -14,9 +14,20 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+# Rows a table shows at most: metadata of thousands of files (long names) would otherwise
+# reach Dagster's event and gRPC limits; the counts and totals are numeric metadata beside it.
+MAX_TABLE_ROWS: Final = 100
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], max_rows: int = MAX_TABLE_ROWS
+) -> str:
+    """A Markdown table of the first `max_rows` rows, in the order given, then a line
+    `_and K more (N rows in all)_` when there are more."""
     head = "| " + " | ".join(headers) + " |\n| " + " | ".join("---" for _ in headers) + " |\n"
-    return head + "".join("| " + " | ".join(_cell(c) for c in row) + " |\n" for row in rows)
+    body = "".join("| " + " | ".join(_cell(c) for c in row) + " |\n" for row in rows[:max_rows])
+    more = len(rows) - max_rows
+    return head + body + (f"\n_and {more} more ({len(rows)} rows in all)_\n" if more > 0 else "")
 
 
 def shards_table(shards: Sequence[Mapping[str, Any]]) -> str:

@@ -339,3 +339,61 @@ def test_the_items_and_reasons_do_not_depend_on_the_ijson_backend_the_machine_pi
     default = run(None)
     assert "(1, {'t': 'ok'}" in default and "'ok2'" in default
     assert run(backend) == default
+
+
+def _peak_while_reading(tmp_path: Path, data: bytes, **kwargs: Any) -> tuple[list[Any], int]:
+    import tracemalloc
+
+    path = tmp_path / "big.json"
+    path.write_bytes(data)
+    del data
+    source = SourceFile(path, path.name)
+    options = kwargs.get("options") or {}
+    tracemalloc.start()
+    try:
+        items = list(read_source(source, "json_array", options, ReadLimits(256 << 10), tmp_path))
+        return items, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+GIANT = 16 << 20  # 64 times the limit of 256 KiB these tests read with
+
+
+@pytest.mark.parametrize(
+    "giant",
+    [
+        b'{"s": "' + b"z" * GIANT + b'"}',  # an object
+        b'"' + b"z" * GIANT + b'"',  # a non-object item
+        b'{"n": ' + b"9" * GIANT + b"}",  # a number no parser could hold either
+    ],
+)
+def test_an_item_over_the_limit_is_skipped_by_bytes_without_being_parsed(
+    tmp_path: Path, giant: bytes
+) -> None:
+    data = b'[{"a": 1}, ' + giant + b', {"a": 3}, "s"]'
+    items, peak = _peak_while_reading(tmp_path, data)
+    assert reasons(items) == [(2, "too_large"), (4, "not_an_object")]
+    assert items[1].raw_size == len(giant) and items[1].raw == giant[:1024]
+    assert "item 2 is" in items[1].detail
+    assert [i[0] for i in items if type(i) is tuple] == [1, 3]
+    assert peak < GIANT // 2, peak  # the limit and read buffers (4.6 MB), not the item
+
+
+def test_a_giant_value_beside_a_nested_items_path_is_only_scanned(tmp_path: Path) -> None:
+    huge = b'"' + b"z" * GIANT + b'"'
+    data = b'{"meta": ' + huge + b', "data": [{"a": 1}, {"a": 2}], "after": ' + huge + b"}"
+    items, peak = _peak_while_reading(tmp_path, data, options={"items_path": "data.item"})
+    assert items == [(1, {"a": 1}, orjson.dumps({"a": 1})), (2, {"a": 2}, orjson.dumps({"a": 2}))]
+    assert peak < GIANT // 2, peak
+    items, peak = _peak_while_reading(
+        tmp_path, b'{"meta": ' + huge + b"}", options={"items_path": "data.item"}
+    )
+    assert reasons(items) == [(0, "not_an_array")] and peak < GIANT // 2, peak
+
+
+def test_short_values_beside_a_nested_items_path_are_still_checked(tmp_path: Path) -> None:
+    data = b'{"meta": [1], "data": [{"a": 1}, {"a": 2}], "x": "\xff"}'
+    items = read(tmp_path, data, options={"items_path": "data.item"})
+    assert [i[1] for i in items[:2]] == [{"a": 1}, {"a": 2}]
+    assert reasons(items) == [(3, "invalid_utf8")] and len(items) == 3

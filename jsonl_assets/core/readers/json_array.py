@@ -10,7 +10,14 @@ e.g. `"data.item"` for `{"data": [...]}`.
 Reason codes:
 * `not_an_object`: an item that is not a JSON object;
 * `duplicate_key`: an item with an object that repeats a key (duplicate_keys.KeysOnce);
-* `too_large`: an item whose orjson serialisation exceeds `max_record_bytes`;
+* `too_large`: an item whose orjson serialisation exceeds `max_record_bytes`. ijson builds
+  the value it reads whole, so a read more than the limit (and two read buffers) past the
+  end of the last item stops it, and the file is read again as item spans (json_items.py,
+  as after damage below): an item over the limit in bytes is skipped by bytes, never parsed
+  (at most its first limit + 1 bytes held), and the items after it are parsed one by one,
+  numbered as before. So is a value over the limit beside a nested `items_path` (`data.item`):
+  scanned, not parsed (and not checked). Under an `items_path` through an array
+  (`item.data.item`) there are no spans: such an item is built whole, then rejected;
 * `parse_error`: invalid JSON (NaN, a bad token, a missing comma, a lone surrogate escape
   such as `"\\ud800"`: json_escapes.py) or nesting deeper
   than orjson can serialise; `invalid_utf8`: invalid UTF-8 inside a string. Only the
@@ -87,7 +94,12 @@ def read_json_array(
 ) -> Iterator[ReadItem]:
     """Records and rejections of one JSON array file, in item order."""
     items_path: str = options.get("items_path", "item")
-    stream = _BomSkippingReader(surrogate_checked(source.chunks()))
+    keys = items_path.split(".")[:-1]
+    by_spans = items_path.split(".")[-1] == "item" and "item" not in keys
+    limit = limits.max_record_bytes
+    # Past the limit with no item ended, ijson would build what it is reading whole: stop it
+    # and find the items by bytes instead (when they can be: the path goes through keys).
+    stream = _BomSkippingReader(surrogate_checked(source.chunks()), limit if by_spans else None)
     try:
         if items_path == "item":
             first = stream.peek_first_byte()
@@ -96,18 +108,21 @@ def read_json_array(
             if first != b"[":
                 yield _not_an_array(items_path, f"the top-level value starts with {first!r}")
                 return
-        count = yield from _items(stream, items_path, limits.max_record_bytes)
+        count = yield from _items(stream, items_path, limit)
     finally:
         stream.close()
     if isinstance(count, _Damage):
-        keys = items_path.split(".")[:-1]
-        if items_path.endswith("item") and "item" not in keys:
-            yield from _after_damage(source, count, limits.max_record_bytes, keys)
+        if by_spans:
+            yield from _after_damage(source, count, limit, keys)
         else:
             yield count.rejection("; the rest of the file was not read", unread_rest=True)
         return
     if count == 0 and not _path_holds_array(source, items_path):
         yield _not_an_array(items_path, "no array was found there")
+
+
+class _TooFar(Exception):
+    """Raised into ijson by a read more than the limit past the last item ijson gave."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +133,7 @@ class _Damage:
     reason: str
     message: str
     where: str
+    too_far: bool = False  # no damage: an item (or what surrounds the array) is over the limit
 
     def rejection(self, then: str, unread_rest: bool) -> Rejection:
         return Rejection(
@@ -147,6 +163,9 @@ def _items(
         for value in _IJSON.items(stream, items_path, buf_size=IJSON_BUFFER, map_type=KeysOnce):
             index += 1
             yield _judged(index, value, limit, converted)
+            stream.item_ended()
+    except _TooFar:
+        return _Damage(index, "", "", "", too_far=True)
     except ijson.JSONError as exc:
         message = _ijson_message(exc)
         reason = "invalid_utf8" if "invalid bytes in UTF8" in message else "parse_error"
@@ -210,13 +229,17 @@ def _after_damage(
 ) -> Iterator[ReadItem]:
     """The file read again as the item spans of the array under `keys` (none: the top-level
     array): the `damage.index` items read before are passed over, the next one is rejected
-    with the parser's message and its bytes, and every item after it is parsed on its own."""
+    with the parser's message and its bytes (parsed on its own if the parser only went too
+    far), and every item after it is parsed on its own. An item over `limit` bytes is skipped
+    by bytes, never parsed, and so is what surrounds the array."""
     converted = CountingDefault()
     stream = _BomSkippingReader(source.chunks())
     index = 0
     chunks: Iterator[bytes] = iter(lambda: stream.read(IJSON_BUFFER), b"")
+    found: list[bytes] = []  # the array's first piece, once array_at found it
     try:
-        for span in array_spans(array_at(chunks, keys) if keys else chunks, limit):
+        pieces = _first_kept(array_at(chunks, keys), found) if keys else chunks
+        for span in array_spans(pieces, limit):
             if span.tail and keys:
                 break  # the rest of the enclosing object
             if span.tail:
@@ -230,14 +253,23 @@ def _after_damage(
             index += 1
             if index <= damage.index:
                 continue
-            if index == damage.index + 1:
+            if index == damage.index + 1 and not damage.too_far:
                 yield damage.item_rejection(_raw(span))
                 continue
             yield _parsed(span, index, limit, converted)
     finally:
         stream.close()
-    if index <= damage.index:  # the spans ended first: nothing more to read
+    if damage.too_far and index == 0 and keys and not found:
+        yield _not_an_array(".".join([*keys, "item"]), "no array was found there")
+    elif index <= damage.index and not damage.too_far:  # the spans ended first
         yield damage.rejection("", unread_rest=False)
+
+
+def _first_kept(pieces: Iterator[bytes], first: list[bytes]) -> Iterator[bytes]:
+    for piece in pieces:
+        if not first:
+            first.append(piece[:1])
+        yield piece
 
 
 def _parsed(span: Span, index: int, limit: int, converted: CountingDefault) -> ReadItem:
@@ -346,10 +378,19 @@ def _serialise_prefix(value: Any) -> bytes | None:
 class _BomSkippingReader(ChunkReader):
     """A ChunkReader that drops a leading UTF-8 BOM and can peek at the first JSON byte."""
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
+    def __init__(self, chunks: Iterator[bytes], limit: int | None = None) -> None:
         super().__init__(chunks)
         self._started = False
         self.consumed_before_last_read = 0
+        # With a limit, a read more than `limit` and two buffers past the end of the last
+        # item raises _TooFar: an item that large (or whitespace, or a value beside a nested
+        # array) is never built whole by the parser.
+        self._too_far = None if limit is None else limit + 2 * IJSON_BUFFER
+        self._item_end = 0
+
+    def item_ended(self) -> None:
+        """ijson gave an item: the next one ends at most `limit` bytes further on."""
+        self._item_end = self.consumed
 
     def _start(self) -> None:
         self._started = True
@@ -376,6 +417,8 @@ class _BomSkippingReader(ChunkReader):
     def read(self, n: int | None = -1) -> bytes:
         if not self._started:
             self._start()
+        if self._too_far is not None and self.consumed - self._item_end > self._too_far:
+            raise _TooFar
         self.consumed_before_last_read = self.consumed
         return super().read(n)
 

@@ -27,7 +27,12 @@ import polars as pl
 from jsonl_assets.core.arrow_files import scan_ipc_file
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.fault_points import reached
-from jsonl_assets.core.manifest_builder import PartitionShards, build_manifest, manifest_bytes
+from jsonl_assets.core.manifest_builder import (
+    EXTENSION_KEY,
+    PartitionShards,
+    build_manifest,
+    manifest_bytes,
+)
 from jsonl_assets.core.quarantine_snapshot import pointer_rel, read_pointer, write_pointer
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.stage_report import StageError
@@ -73,6 +78,8 @@ class ManifestResult:
     warning_count: int
     leakage: list[dict[str, Any]] = field(default_factory=list)
     leaked_ids: int = 0
+    # Why the manifest was refused before it was verified (too large: `oversized`).
+    refused: str | None = None
     seconds: float = 0.0
     collected: list[str] = field(default_factory=list)
     quarantine_pointer: str = ""  # the pointer to the quarantine published with it
@@ -187,14 +194,16 @@ def _publish(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> Mani
     ensure_one_version(partitions)
     document = build_manifest(cfg, partitions)
     data = manifest_bytes(document)
+    if len(data) > DEFAULT_MAX_METADATA_BYTES:  # a default `verify` would refuse the package
+        return _oversized(cfg, document, len(data), started)
     candidate = cfg.output.work_dir / "manifest" / MANIFEST_NAME
     write_atomic(candidate, data)
     verified = {s["path"]: s["sha256"] for p in partitions for s in p.shards}
-    # The verifier's caps guard against foreign packages; here they must not refuse what
-    # this build wrote: its own manifest, and lines up to limits.max_record_bytes (the
-    # transform quarantines a record longer than that as written).
+    # The verifier's default caps: what this build publishes, a default `verify` accepts.
+    # Lines may be longer only up to limits.max_record_bytes, as configured (the transform
+    # quarantines a record longer than that as written).
     limits = VerifyLimits(
-        max_metadata_bytes=max(DEFAULT_MAX_METADATA_BYTES, len(data)),
+        max_metadata_bytes=DEFAULT_MAX_METADATA_BYTES,
         max_line_bytes=max(DEFAULT_MAX_LINE_BYTES, cfg.max_record_bytes),
     )
     report = verify_package(
@@ -249,6 +258,38 @@ def _publish(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> Mani
         ]
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _oversized(
+    cfg: PipelineConfig, document: dict[str, Any], size: int, started: float
+) -> ManifestResult:
+    """The manifest refused for its size, before anything is written or published."""
+    extension = document.get("extensions", {}).get(EXTENSION_KEY, {})
+    message = oversized_message(
+        size, len(document.get("toolsets", [])), len(extension.get("source_files", []))
+    )
+    return ManifestResult(
+        path=cfg.output.dir / MANIFEST_NAME,
+        published=False,
+        document=document,
+        findings=[Finding("A1", "error", MANIFEST_NAME, None, message)],
+        error_count=1,
+        warning_count=0,
+        refused=message,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def oversized_message(size: int, toolsets: int, source_files: int) -> str:
+    cap = DEFAULT_MAX_METADATA_BYTES
+    return (
+        f"metadata.json would be {size} bytes, more than {cap} ({cap >> 20} MiB), the most "
+        "`jsonl-assets verify` reads by default; it lists "
+        f"{toolsets} toolsets and {source_files} source files. Nothing was published: the "
+        "package is unchanged. Make it list fewer: fewer, larger files per source (e.g. "
+        "concatenate small files), and fewer distinct tool lists (give a source's records "
+        "one toolset with the adapter option toolset_id, or share one tool list among them)"
+    )
 
 
 def _quarantine_pointers(

@@ -67,3 +67,55 @@ def test_a_file_that_changed_between_partitions_is_never_published_mixed(tmp_pat
     assert [f["sha256"] for f in meta["extensions"]["x-jsonl-assets"]["source_files"]] == [
         records[0]["metadata"]["trace"]["sha256"]
     ]
+
+
+def _chats(path: Path, count: int, description: str = "d") -> None:
+    rows = (
+        {
+            "messages": [
+                {"role": "user", "content": f"q{i}"},
+                {"role": "assistant", "content": "a"},
+            ],
+            "tools": [
+                {
+                    "type": "function",
+                    "function": {"name": f"tool_{i}", "description": description, "parameters": {}},
+                }
+            ],
+        }
+        for i in range(count)
+    )
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+
+
+def test_a_manifest_a_default_verify_would_refuse_is_not_published(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _chats(raw / "a.jsonl", 3)
+    source = {"name": "c", "paths": ["raw/*.jsonl"], "objective": "sft", "adapter": "chat"}
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {"dataset": {"name": "t", "description": "d"}, "sources": [{**source, "split": "train"}]},
+    )
+    cfg = load_config(config)
+    build_partition(cfg, "sft|train")
+    assert publish(cfg).manifest.published  # type: ignore[union-attr]
+    package = tmp_path / "package"
+    meta = (package / "metadata.json").read_bytes()
+    listed = [s["path"] for f in orjson.loads(meta)["files"] for s in f["shards"]]
+    before = {path: (package / path).read_bytes() for path in listed}
+
+    # 180 distinct tool lists of 100 KB each: an 18 MB metadata.json.
+    _chats(raw / "b.jsonl", 180, "x" * 100_000)
+    cfg = load_config(config)
+    build_partition(cfg, "sft|train")
+    result = publish(cfg).manifest
+    assert result is not None and not result.published
+    assert result.refused is not None and result.error_count == 1
+    size = int(result.refused.split(" bytes")[0].rsplit(" ", 1)[1])
+    assert size > 16 << 20 and f"more than {16 << 20} (16 MiB)" in result.refused
+    assert "183 toolsets and 2 source files" in result.refused
+    assert "Nothing was published" in result.refused and "toolset_id" in result.refused
+    # The published version stands: its metadata.json and the shards it lists.
+    assert (package / "metadata.json").read_bytes() == meta
+    assert {path: (package / path).read_bytes() for path in listed} == before

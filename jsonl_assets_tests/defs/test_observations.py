@@ -1,0 +1,36 @@
+"""The raw_sources observation of a partition fed by many files: a table of the first
+MAX_TABLE_ROWS files and how many more, the count and bytes of all of them as numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jsonl_assets.core.config import load_config
+from jsonl_assets.core.source_fingerprints import take_snapshot
+from jsonl_assets.defs.observations import partition_metadata
+from jsonl_assets.defs.ui_metadata import MAX_TABLE_ROWS, table
+from jsonl_assets_tests.conftest import write_config
+
+
+def test_the_files_table_of_an_observation_is_capped(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    count = MAX_TABLE_ROWS + 50
+    for i in range(count):
+        (raw / f"{'n' * 200}{i:04d}.jsonl").write_bytes(b'{"text": "x"}\n' * (i + 1))
+    source = {"name": "s", "paths": ["raw/*.jsonl"], "objective": "cpt", "adapter": "native"}
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {"dataset": {"name": "t", "description": "d"}, "sources": [{**source, "split": "train"}]},
+    )
+    meta = partition_metadata(take_snapshot(load_config(config)), "cpt|train")
+    files = meta["files"].value  # type: ignore[union-attr]
+    assert meta["file_count"].value == count  # type: ignore[union-attr]
+    assert meta["bytes (B)"].value == 14 * count * (count + 1) // 2  # type: ignore[union-attr]
+    assert files.count("\n| s | raw/") == MAX_TABLE_ROWS
+    assert f"raw/{'n' * 200}0000.jsonl" in files and f"{MAX_TABLE_ROWS:04d}.jsonl" not in files
+    assert files.endswith(f"_and 50 more ({count} rows in all)_\n")
+
+
+def test_a_short_table_is_whole() -> None:
+    assert table(["a"], [[1], [2]]) == "| a |\n| --- |\n| 1 |\n| 2 |\n"
