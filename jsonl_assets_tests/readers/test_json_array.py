@@ -247,6 +247,22 @@ def test_numbers_are_exact_or_unsupported_value_and_the_array_goes_on(tmp_path: 
     assert items[3] == (4, {"a": 4}, b'{"a":4}')
 
 
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_number_whose_exponent_decimal_cannot_hold_is_unsupported_value_not_a_crash(
+    tmp_path: Path, nested: bool
+) -> None:
+    # Valid JSON; ijson's Decimal raised InvalidOperation and failed the whole partition.
+    items = b'[{"a": 1}, {"a": 1e99999999999999999999}, {"a": -2E-12345678901234567890}, {"a": 4}]'
+    data = b'{"data": ' + items + b"}" if nested else items
+    got = read(tmp_path, data, options={"items_path": "data.item"} if nested else None)
+    assert got[0] == (1, {"a": 1}, b'{"a":1}')
+    assert reasons(got) == [(2, "unsupported_value"), (3, "unsupported_value")]
+    assert got[1].raw == b'{"a": 1e99999999999999999999}'
+    assert got[2].raw == b'{"a": -2E-12345678901234567890}'
+    assert "exponent beyond what can be read exactly" in got[1].detail
+    assert got[3] == (4, {"a": 4}, b'{"a":4}')
+
+
 @pytest.mark.parametrize("codec", ["none", "zstd"])
 @pytest.mark.parametrize("nested", [False, True])
 def test_a_lone_surrogate_escape_rejects_its_item_and_a_pair_is_kept(

@@ -3,7 +3,8 @@
 Position kind `item`: 1-based index of the item in the array. Only one item is held at a
 time. ijson gives numbers exactly (int, Decimal); a Decimal is written as the float that holds
 the same value, and an item holding a number orjson cannot write exactly (an integer beyond
-64 bits, a decimal a double cannot hold) is `unsupported_value` (see exact_numbers.py). With the option
+64 bits, a decimal a double cannot hold, an exponent of more than 18 digits) is
+`unsupported_value` (see exact_numbers.py). With the option
 `items_path` (an ijson prefix, default `"item"`) an array nested in a top-level object is read,
 e.g. `"data.item"` for `{"data": [...]}`.
 
@@ -41,6 +42,7 @@ from __future__ import annotations
 import io
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -125,6 +127,14 @@ class _TooFar(Exception):
     """Raised into ijson by a read more than the limit past the last item ijson gave."""
 
 
+# ijson's yajl2_c reads every number through Decimal, which raises on an exponent past its
+# 18 digits (valid JSON such as 1e99999999999999999999): that item cannot be read exactly.
+_HUGE_EXPONENT: Final = (
+    "a number with an exponent beyond what can be read exactly (more than 18 digits); the "
+    "record is not written rather than altered"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Damage:
     """Where and why the parser stopped: after `index` items."""
@@ -144,13 +154,12 @@ class _Damage:
         )
 
     def item_rejection(self, raw: dict[str, Any]) -> Rejection:
-        return Rejection(
-            position=self.index + 1,
-            reason=self.reason,
-            detail=f"item {self.index + 1}: invalid JSON ({self.where}): {self.message}; the "
-            "items after it are read",
-            **raw,
-        )
+        detail = f"item {self.index + 1}: "
+        if self.reason == "unsupported_value":  # valid JSON the parser cannot read exactly
+            detail += self.message
+        else:
+            detail += f"invalid JSON ({self.where}): {self.message}; the items after it are read"
+        return Rejection(position=self.index + 1, reason=self.reason, detail=detail, **raw)
 
 
 def _items(
@@ -173,6 +182,8 @@ def _items(
         return _Damage(index, reason, message, where)
     except LoneSurrogate as exc:
         return _Damage(index, "parse_error", str(exc), "in a string")
+    except InvalidOperation:
+        return _Damage(index, "unsupported_value", _HUGE_EXPONENT, "in a number")
     except UnicodeDecodeError as exc:  # yajl2_c on text that is no string it can decode
         where = f"in decompressed bytes {stream.consumed_before_last_read}-{stream.consumed}"
         return _Damage(index, "parse_error", f"undecodable string: {exc.reason}", where)
@@ -314,6 +325,13 @@ def _parsed(span: Span, index: int, limit: int, converted: CountingDefault) -> R
             position=index,
             reason="parse_error",
             detail=f"item {index}: invalid JSON: {exc}",
+            **_raw(span),
+        )
+    except InvalidOperation:
+        return Rejection(
+            position=index,
+            reason="unsupported_value",
+            detail=f"item {index}: {_HUGE_EXPONENT}",
             **_raw(span),
         )
     judged = _judged(index, values[0], limit, converted)
