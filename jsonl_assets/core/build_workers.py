@@ -5,6 +5,8 @@ process; the CLI's own main thread only waits for them. Dagster replaces the SIG
 handlers of the thread that runs an execution (to turn them into a run failure, after which
 the CLI would go on), so it must never run in the CLI's main thread.
 
+- A signal ignored when the CLI started (`nohup`'s SIGHUP, SIGINT of `cmd &` in a script)
+  stays ignored, by the CLI and its workers.
 - SIGINT, SIGTERM or SIGHUP to the CLI, or its stdout closed (SIGPIPE): every worker's
   process group (the worker and what Dagster started under it, such as its compute-log
   `tail`s) gets SIGKILL, the cleanups run (the package lock is released), the CLI prints
@@ -57,8 +59,13 @@ class WorkerDied(Exception):
 
 def install() -> None:
     """Route SIGINT, SIGTERM and SIGHUP of this process to `interrupt`, and SIGPIPE: a closed
-    stdout (`jsonl-assets build | head`) stops the build the same way, not with a traceback."""
+    stdout (`jsonl-assets build | head`) stops the build the same way, not with a traceback.
+    A signal ignored when the process started stays ignored (`nohup` ignores SIGHUP, a shell
+    SIGINT for `cmd &`), in the workers too. SIGPIPE is always handled: Python itself ignores
+    it at start, whatever the parent set."""
     for sig in _HANDLED:
+        if sig in SIGNALS and signal.getsignal(sig) == signal.SIG_IGN:
+            continue
         signal.signal(sig, _interrupted)
 
 
@@ -104,7 +111,8 @@ def stop_workers() -> None:
 
 def _init_worker(parent: int, kill_also: list[int]) -> None:
     for sig in SIGNALS:  # not the CLI's handler: a worker that is signalled just dies
-        signal.signal(sig, signal.SIG_DFL)
+        if signal.getsignal(sig) != signal.SIG_IGN:  # ignored by the CLI: ignored here too
+            signal.signal(sig, signal.SIG_DFL)
     # A write to a closed stdout raises BrokenPipeError, as in any Python process.
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     with contextlib.suppress(OSError):
