@@ -212,7 +212,8 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     progress.listen(functools.partial(_chunk_progress, os.getpid()))
     pool = build_workers.worker_pool(workers)
     futures = [
-        pool.submit(
+        build_workers.submit(
+            pool,
             build_workers.call_in_thread,
             runs.build_partition,
             key,
@@ -260,7 +261,8 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     gc.freeze()
     publisher = build_workers.worker_pool(1)
     outcome = build_workers.result(
-        publisher.submit(
+        build_workers.submit(
+            publisher,
             build_workers.call_in_thread,
             runs.publish,
             config_path,

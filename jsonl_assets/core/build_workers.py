@@ -34,7 +34,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -196,15 +196,29 @@ def call_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
     return out["value"]
 
 
+@contextlib.contextmanager
+def _worker_deaths() -> Iterator[None]:
+    """A pool broken by a worker killed from outside is a WorkerDied, wherever the pool says
+    so: at a submit (a worker died since the last one) or at a result."""
+    try:
+        yield
+    except BrokenProcessPool:
+        raise WorkerDied(
+            "a worker process of the build died (killed from outside?); rerun to resume"
+        ) from None
+
+
+def submit(pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """`pool.submit(fn, *args)`; a worker killed from outside is a WorkerDied."""
+    with _worker_deaths():
+        return pool.submit(fn, *args)
+
+
 def result(future: Future[Any]) -> Any:
     """The future's result; a worker killed from outside is a WorkerDied, not a traceback."""
-    try:
+    with _worker_deaths():
         # In slices: a signal may be delivered to another thread, and a wait without a timeout
         # would not return to let the main thread run the handler.
         while True:
             with contextlib.suppress(TimeoutError):
                 return future.result(timeout=0.2)
-    except BrokenProcessPool:
-        raise WorkerDied(
-            "a worker process of the build died (killed from outside?); rerun to resume"
-        ) from None

@@ -69,3 +69,31 @@ def test_a_signal_ignored_at_start_stays_ignored_by_the_cli_and_its_workers() ->
     )
     assert done.returncode == 0, (done.returncode, done.stderr)
     assert done.stdout.splitlines() == ["cli alive True", "worker alive"]
+
+
+KILLED_SCRIPT = """
+import os, signal, time
+from jsonl_assets.core import build_workers as bw
+
+pool = bw.worker_pool(1, polars=False)
+os.kill(bw.submit(pool, os.getpid).result(timeout=60), signal.SIGKILL)  # killed from outside
+while not pool._broken:  # the pool's manager thread notices the death
+    time.sleep(0.05)
+try:
+    bw.submit(pool, sum, [1, 2])
+except bw.WorkerDied as exc:
+    print(exc)
+bw.shutdown_pools()
+"""
+
+
+def test_a_worker_killed_from_outside_is_a_worker_died_at_the_next_submit() -> None:
+    """The chunk runner submits chunk after chunk: the pool says a worker was killed at a
+    submit as well as at a result, and both are the same WorkerDied, not BrokenProcessPool."""
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_SCRIPT], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "a worker process of the build died (killed from outside?); rerun to resume"
+    ]
