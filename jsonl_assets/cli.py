@@ -163,7 +163,7 @@ def _locked_build(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # stdout closed (`| head`): stopped as by SIGPIPE, never returns
         build_workers.interrupt(signal.SIGPIPE)
         raise
-    except build_workers.WorkerDied as exc:
+    except build_workers.BuildStopped as exc:  # a worker killed, Dagster's storage failed
         build_workers.stop_workers()
         print(str(exc), file=sys.stderr)
         return EXIT_FAILED

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from jsonl_assets.core import fault_points
+from jsonl_assets.core.store.atomic_files import limit_hint
 
 INTERRUPTED: Final = "interrupted; rerun to resume"
 SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -53,7 +54,11 @@ _pools: list[ProcessPoolExecutor] = []
 _cleanups: list[Callable[[], None]] = []
 
 
-class WorkerDied(Exception):
+class BuildStopped(Exception):
+    """An error that stops the build, said in one line (its message), without a traceback."""
+
+
+class WorkerDied(BuildStopped):
     """A worker process ended without returning (killed from outside the build)."""
 
 
@@ -137,12 +142,13 @@ def worker_pool(workers: int, *, polars: bool = True) -> ProcessPoolExecutor:
     `shutdown_pools`. Forked (they inherit the imported code) unless `polars` (the work may
     call polars) and polars' thread pool runs here: then spawned, with picklable work."""
     method = "spawn" if polars and polars_running() else "fork"
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context(method),
-        initializer=_init_worker,
-        initargs=(os.getpid(), list(fault_points.kill_also)),
-    )
+    with _starting():
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context(method),
+            initializer=_init_worker,
+            initargs=(os.getpid(), list(fault_points.kill_also)),
+        )
     _pools.append(pool)
     return pool
 
@@ -208,9 +214,21 @@ def _worker_deaths() -> Iterator[None]:
         ) from None
 
 
+@contextlib.contextmanager
+def _starting() -> Iterator[None]:
+    """A pool or a worker that cannot be started (its pipes and semaphores are files: EMFILE)
+    says so, and which limit it ran into."""
+    try:
+        yield
+    except OSError as exc:
+        raise OSError(
+            exc.errno, f"cannot start a worker process: {exc.strerror or exc}{limit_hint(exc)}"
+        ) from exc
+
+
 def submit(pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: Any) -> Future[Any]:
     """`pool.submit(fn, *args)`; a worker killed from outside is a WorkerDied."""
-    with _worker_deaths():
+    with _worker_deaths(), _starting():
         return pool.submit(fn, *args)
 
 
