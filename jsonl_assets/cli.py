@@ -120,7 +120,7 @@ def _locked_build(args: argparse.Namespace) -> int:
         build_workers.interrupt(signal.SIGPIPE)
         raise
     except build_workers.BuildStopped as exc:  # a worker killed, Dagster's storage failed
-        build_workers.stop_workers()
+        build_workers.stop_workers(reap=False)  # shutdown_pools reaps them
         print(str(exc), file=sys.stderr)
         return EXIT_FAILED
     finally:

@@ -100,8 +100,10 @@ def interrupt(signum: int) -> None:
     os._exit(128 + signum)
 
 
-def stop_workers() -> None:
-    """SIGKILL every worker's process group, then reap the workers."""
+def stop_workers(reap: bool = True) -> None:
+    """SIGKILL every worker's process group, then reap the workers; without `reap` their
+    pools do (`shutdown_pools`: a pool whose processes were reaped under it waits forever
+    for them to end)."""
     pids = [pid for pool in _pools for pid in getattr(pool, "_processes", None) or {}]
     for pid in pids:
         try:
@@ -109,7 +111,7 @@ def stop_workers() -> None:
         except OSError:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)  # killed before it made its group
-    for pid in pids:
+    for pid in pids if reap else ():
         with contextlib.suppress(ChildProcessError, OSError):
             os.waitpid(pid, 0)
 
