@@ -444,7 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stdout_guard.guard()
     try:
         code = int(args.func(args))
-        sys.stdout.flush()  # here, not at exit: a failure is then handled as any other
+        stdout_guard.flush()  # here, not at exit: a failure is then handled as any other
     except StdoutLost as lost:  # `jsonl-assets verify ... | head`, `> /dev/full`
         stdout_guard.say(lost)
         stdout_guard.discard()  # for the exit's flush

@@ -55,9 +55,27 @@ class _Guarded:
 
 
 def guard() -> None:
-    """Route stdout's write errors to `StdoutLost` (no stdout at all: nothing to guard)."""
-    if sys.stdout is not None and not isinstance(sys.stdout, _Guarded):
+    """Route stdout's write errors to `StdoutLost`. Started with stdout closed (`>&-`:
+    `sys.stdout` is None), stdout is /dev/null: output is dropped, no file the build opens
+    takes fd 1 (and what a child process writes there), and Dagster's log capture, which
+    mirrors stdout through `tail` processes, finds one to write to."""
+    if sys.stdout is None:
+        try:
+            os.fstat(1)
+        except OSError:
+            fd = os.open(os.devnull, os.O_WRONLY)
+            if fd != 1:
+                os.dup2(fd, 1)
+                os.close(fd)
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - the process's stdout
+    if not isinstance(sys.stdout, _Guarded):
         sys.stdout = _Guarded(sys.stdout)  # type: ignore[assignment]
+
+
+def flush() -> None:
+    """Flush stdout, if there is one (a failure is a `StdoutLost`)."""
+    if sys.stdout is not None:
+        sys.stdout.flush()
 
 
 def say(lost: StdoutLost | OSError) -> None:

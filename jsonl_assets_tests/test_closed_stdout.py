@@ -53,3 +53,23 @@ def test_a_stdout_that_fails_ends_verify_and_build_with_one_line(sample_project:
     code, err = _to_dev_full([str(restart.CLI), "verify", str(package)])
     assert code == 128 + signal.SIGPIPE, err
     assert err.splitlines() == ["cannot write to stdout: No space left on device"], err
+
+
+def test_a_build_started_with_stdout_closed_prints_nothing_and_publishes(
+    sample_project: Path,
+) -> None:
+    """`jsonl-assets build >&-`: no stdout at all is not an error (output is dropped), and
+    Dagster's log capture, whose `tail`s write to stdout, says nothing on stderr."""
+    env = {**os.environ, "DAGSTER_HOME": str(sample_project.parent / "dagster_home")}
+    cmd = [str(restart.CLI), "build", "--config", str(sample_project), "--workers", "2"]
+    cmd += ["--partition", "cpt|train"]
+    done = subprocess.run(
+        cmd,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert (sample_project.parent / "package" / "metadata.json").is_file()
