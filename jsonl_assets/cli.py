@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from jsonl_assets import stdout_guard
 from jsonl_assets.cli_arguments import byte_size, positive_int, seconds
+from jsonl_assets.cli_tables import print_table, print_warned
 from jsonl_assets.console_text import escape_what_the_console_cannot_show, printable
 from jsonl_assets.core import build_summary, build_workers
 from jsonl_assets.core.chunks import progress, runners
@@ -35,59 +37,12 @@ from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.store.package_lock import TOKEN_ENV, Holder, PackageBusyError, PackageLock
 from jsonl_assets.core.store.url import listed_once
 from jsonl_assets.core.store.work_owner import claim_work_dir
+from jsonl_assets.stdout_guard import StdoutLost
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_BUSY = 3  # another build holds the package dir
-
-
-def _print_table(rows: Sequence[dict[str, Any]]) -> None:
-    headers = [
-        "partition",
-        "read",
-        "written",
-        "quarantined",
-        "shards",
-        "bytes",
-        "seconds",
-        "status",
-    ]
-    lines = [headers]
-    for r in rows:
-        status = "ok" if r["success"] else "FAILED"
-        if r["success"] and r.get("reused"):
-            status = "ok (up to date, no run)" if r.get("up_to_date") else "ok (reused)"
-        lines.append(
-            [
-                r["key"],
-                str(r.get("read", "-")),
-                str(r.get("written", "-")),
-                str(r.get("quarantined", "-")),
-                str(r.get("shards", "-")),
-                str(r.get("bytes", "-")),
-                f"{r['seconds']:.1f}",
-                status,
-            ]
-        )
-    widths = [max(len(row[i]) for row in lines) for i in range(len(headers))]
-    for n, row in enumerate(lines):
-        print(
-            "  ".join(
-                cell.ljust(w) if i == 0 else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
-
-
-def _print_warned(rows: Sequence[dict[str, Any]]) -> None:
-    """Records written in spite of a quality finding or spec warning set to `warn`."""
-    for r in rows:
-        if r.get("warned"):
-            counts = ", ".join(f"{reason} {n}" for reason, n in r["warned"].items())
-            print(f"{r['key']}: written with warnings: {counts}")
 
 
 def _lock_package(package: Path, wait: float | None) -> PackageLock:
@@ -160,11 +115,12 @@ def _locked_build(args: argparse.Namespace) -> int:
             print(f"config error: {exc}", file=sys.stderr)
             return EXIT_CONFIG
         return _build(args, cfg)
-    except BrokenPipeError:  # stdout closed (`| head`): stopped as by SIGPIPE, never returns
+    except StdoutLost as lost:  # `| head`, `> /dev/full`: stopped as by SIGPIPE, never returns
+        stdout_guard.say(lost)
         build_workers.interrupt(signal.SIGPIPE)
         raise
-    except build_workers.WorkerDied as exc:
-        build_workers.stop_workers()
+    except build_workers.BuildStopped as exc:  # a worker killed, Dagster's storage failed
+        build_workers.stop_workers(reap=False)  # shutdown_pools reaps them
         print(str(exc), file=sys.stderr)
         return EXIT_FAILED
     finally:
@@ -212,7 +168,8 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     progress.listen(functools.partial(_chunk_progress, os.getpid()))
     pool = build_workers.worker_pool(workers)
     futures = [
-        pool.submit(
+        build_workers.submit(
+            pool,
             build_workers.call_in_thread,
             runs.build_partition,
             key,
@@ -242,8 +199,8 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     results.sort(key=lambda r: valid.index(r["key"]))
     if results:
         print()
-        _print_table(results)
-    _print_warned(results)
+        print_table(results)
+    print_warned(results)
     build_summary.print_sources(results, sys.stdout)
     failed = [r for r in results if not r["success"]]
     if failed:
@@ -260,7 +217,8 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     gc.freeze()
     publisher = build_workers.worker_pool(1)
     outcome = build_workers.result(
-        publisher.submit(
+        build_workers.submit(
+            publisher,
             build_workers.call_in_thread,
             runs.publish,
             config_path,
@@ -297,7 +255,8 @@ def _chunk_progress(cli: int, line: str, _: dict[str, Any]) -> None:
     CLI's SIGPIPE handler does that, as when the CLI itself writes to it."""
     try:
         print(f"  {line}", flush=True)
-    except BrokenPipeError:
+    except (StdoutLost, OSError) as lost:
+        stdout_guard.say(lost)
         os.kill(cli, signal.SIGPIPE)
 
 
@@ -482,11 +441,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     report.set_defaults(func=cmd_report)
     args = parser.parse_args(argv)
+    stdout_guard.guard()
     try:
         code = int(args.func(args))
-    except BrokenPipeError:  # stdout closed (`jsonl-assets verify ... | head`)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # for the exit's flush
-        return 128 + signal.SIGPIPE
+        stdout_guard.flush()  # here, not at exit: a failure is then handled as any other
+    except StdoutLost as lost:  # `jsonl-assets verify ... | head`, `> /dev/full`
+        stdout_guard.say(lost)
+        stdout_guard.discard()  # for the exit's flush
+        return stdout_guard.EXIT_STDOUT_LOST
     # Dagster leaves ~200k objects that the interpreter's last collections would walk at
     # exit (0.4 s); frozen, they are not walked. Everything is committed by now.
     gc.freeze()

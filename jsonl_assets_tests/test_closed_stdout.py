@@ -3,9 +3,12 @@ build's own case, which must also stop its workers, is in test_signals.py)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from jsonl_assets_tests import test_restart as restart
 
@@ -20,3 +23,53 @@ def test_a_closed_stdout_ends_verify_quietly(tmp_path: Path) -> None:
     proc.stdout.close()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGPIPE and b"Traceback" not in err, err
+
+
+def _to_dev_full(cmd: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
+    with open("/dev/full", "w") as full:  # ENOSPC on every write
+        done = subprocess.run(
+            cmd, stdout=full, stderr=subprocess.PIPE, text=True, timeout=300, env=env
+        )
+    return done.returncode, done.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_stdout_that_fails_ends_verify_and_build_with_one_line(sample_project: Path) -> None:
+    """stdout on a full disk (`> /dev/full`): handled as a closed pipe (exit 141) with one
+    line on stderr saying why, no traceback, no "Exception ignored"; a build so stopped
+    resumes."""
+    env = {**os.environ, "DAGSTER_HOME": str(sample_project.parent / "dagster_home")}
+    build = [str(restart.CLI), "build", "--config", str(sample_project), "--workers", "1"]
+    build += ["--partition", "cpt|train"]
+    code, err = _to_dev_full(build, env)
+    assert code == 128 + signal.SIGPIPE, err
+    assert err.splitlines() == [
+        "cannot write to stdout: No space left on device",
+        "interrupted; rerun to resume",
+    ], err
+    rerun = subprocess.run(build, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    package = sample_project.parent / "package"
+    code, err = _to_dev_full([str(restart.CLI), "verify", str(package)])
+    assert code == 128 + signal.SIGPIPE, err
+    assert err.splitlines() == ["cannot write to stdout: No space left on device"], err
+
+
+def test_a_build_started_with_stdout_closed_prints_nothing_and_publishes(
+    sample_project: Path,
+) -> None:
+    """`jsonl-assets build >&-`: no stdout at all is not an error (output is dropped), and
+    Dagster's log capture, whose `tail`s write to stdout, says nothing on stderr."""
+    env = {**os.environ, "DAGSTER_HOME": str(sample_project.parent / "dagster_home")}
+    cmd = [str(restart.CLI), "build", "--config", str(sample_project), "--workers", "2"]
+    cmd += ["--partition", "cpt|train"]
+    done = subprocess.run(
+        cmd,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert (sample_project.parent / "package" / "metadata.json").is_file()

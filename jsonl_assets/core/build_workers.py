@@ -5,6 +5,8 @@ process; the CLI's own main thread only waits for them. Dagster replaces the SIG
 handlers of the thread that runs an execution (to turn them into a run failure, after which
 the CLI would go on), so it must never run in the CLI's main thread.
 
+- A signal ignored when the CLI started (`nohup`'s SIGHUP, SIGINT of `cmd &` in a script)
+  stays ignored, by the CLI and its workers.
 - SIGINT, SIGTERM or SIGHUP to the CLI, or its stdout closed (SIGPIPE): every worker's
   process group (the worker and what Dagster started under it, such as its compute-log
   `tail`s) gets SIGKILL, the cleanups run (the package lock is released), the CLI prints
@@ -32,13 +34,14 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Final
 
 from jsonl_assets.core import fault_points
+from jsonl_assets.core.store.atomic_files import limit_hint
 
 INTERRUPTED: Final = "interrupted; rerun to resume"
 SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -51,14 +54,23 @@ _pools: list[ProcessPoolExecutor] = []
 _cleanups: list[Callable[[], None]] = []
 
 
-class WorkerDied(Exception):
+class BuildStopped(Exception):
+    """An error that stops the build, said in one line (its message), without a traceback."""
+
+
+class WorkerDied(BuildStopped):
     """A worker process ended without returning (killed from outside the build)."""
 
 
 def install() -> None:
     """Route SIGINT, SIGTERM and SIGHUP of this process to `interrupt`, and SIGPIPE: a closed
-    stdout (`jsonl-assets build | head`) stops the build the same way, not with a traceback."""
+    stdout (`jsonl-assets build | head`) stops the build the same way, not with a traceback.
+    A signal ignored when the process started stays ignored (`nohup` ignores SIGHUP, a shell
+    SIGINT for `cmd &`), in the workers too. SIGPIPE is always handled: Python itself ignores
+    it at start, whatever the parent set."""
     for sig in _HANDLED:
+        if sig in SIGNALS and signal.getsignal(sig) == signal.SIG_IGN:
+            continue
         signal.signal(sig, _interrupted)
 
 
@@ -88,8 +100,10 @@ def interrupt(signum: int) -> None:
     os._exit(128 + signum)
 
 
-def stop_workers() -> None:
-    """SIGKILL every worker's process group, then reap the workers."""
+def stop_workers(reap: bool = True) -> None:
+    """SIGKILL every worker's process group, then reap the workers; without `reap` their
+    pools do (`shutdown_pools`: a pool whose processes were reaped under it waits forever
+    for them to end)."""
     pids = [pid for pool in _pools for pid in getattr(pool, "_processes", None) or {}]
     for pid in pids:
         try:
@@ -97,14 +111,15 @@ def stop_workers() -> None:
         except OSError:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)  # killed before it made its group
-    for pid in pids:
+    for pid in pids if reap else ():
         with contextlib.suppress(ChildProcessError, OSError):
             os.waitpid(pid, 0)
 
 
 def _init_worker(parent: int, kill_also: list[int]) -> None:
     for sig in SIGNALS:  # not the CLI's handler: a worker that is signalled just dies
-        signal.signal(sig, signal.SIG_DFL)
+        if signal.getsignal(sig) != signal.SIG_IGN:  # ignored by the CLI: ignored here too
+            signal.signal(sig, signal.SIG_DFL)
     # A write to a closed stdout raises BrokenPipeError, as in any Python process.
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     with contextlib.suppress(OSError):
@@ -129,12 +144,13 @@ def worker_pool(workers: int, *, polars: bool = True) -> ProcessPoolExecutor:
     `shutdown_pools`. Forked (they inherit the imported code) unless `polars` (the work may
     call polars) and polars' thread pool runs here: then spawned, with picklable work."""
     method = "spawn" if polars and polars_running() else "fork"
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context(method),
-        initializer=_init_worker,
-        initargs=(os.getpid(), list(fault_points.kill_also)),
-    )
+    with _starting():
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context(method),
+            initializer=_init_worker,
+            initargs=(os.getpid(), list(fault_points.kill_also)),
+        )
     _pools.append(pool)
     return pool
 
@@ -188,15 +204,41 @@ def call_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
     return out["value"]
 
 
+@contextlib.contextmanager
+def _worker_deaths() -> Iterator[None]:
+    """A pool broken by a worker killed from outside is a WorkerDied, wherever the pool says
+    so: at a submit (a worker died since the last one) or at a result."""
+    try:
+        yield
+    except BrokenProcessPool:
+        raise WorkerDied(
+            "a worker process of the build died (killed from outside?); rerun to resume"
+        ) from None
+
+
+@contextlib.contextmanager
+def _starting() -> Iterator[None]:
+    """A pool or a worker that cannot be started (its pipes and semaphores are files: EMFILE)
+    says so, and which limit it ran into."""
+    try:
+        yield
+    except OSError as exc:
+        raise OSError(
+            exc.errno, f"cannot start a worker process: {exc.strerror or exc}{limit_hint(exc)}"
+        ) from exc
+
+
+def submit(pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """`pool.submit(fn, *args)`; a worker killed from outside is a WorkerDied."""
+    with _worker_deaths(), _starting():
+        return pool.submit(fn, *args)
+
+
 def result(future: Future[Any]) -> Any:
     """The future's result; a worker killed from outside is a WorkerDied, not a traceback."""
-    try:
+    with _worker_deaths():
         # In slices: a signal may be delivered to another thread, and a wait without a timeout
         # would not return to let the main thread run the handler.
         while True:
             with contextlib.suppress(TimeoutError):
                 return future.result(timeout=0.2)
-    except BrokenProcessPool:
-        raise WorkerDied(
-            "a worker process of the build died (killed from outside?); rerun to resume"
-        ) from None

@@ -8,11 +8,15 @@ own and private."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+from jsonl_assets.core.store.atomic_files import raise_named
 
 
 def _alias_folder() -> Path:
@@ -42,3 +46,13 @@ def polars_path(path: Path | str) -> str:
         if os.readlink(alias) != target:  # never another target under this path's name
             raise PermissionError(f"{alias} leads elsewhere than {target!r}: not used") from None
     return str(alias)
+
+
+@contextlib.contextmanager
+def polars_output(path: Path) -> Iterator[str]:
+    """`polars_path(path)` for a file polars writes; its failure names the file (polars says
+    "No space left on device (os error 28)" and nothing more)."""
+    try:
+        yield polars_path(path)
+    except OSError as exc:
+        raise_named(exc, path)

@@ -142,6 +142,13 @@ def fingerprint_file(
     return FileFingerprint(st.size, st.mtime_ns, st.inode, st.ctime_ns, sha), True
 
 
+def not_a_file_fingerprint(why: str) -> FileFingerprint:
+    """The fingerprint of a matched path that is not a regular file (`SourceInput.not_a_file`):
+    no bytes, and in place of a sha256 what it is, so the partition's version changes when it
+    becomes a file (a volume mounted under a dangling symlink), even an empty one."""
+    return FileFingerprint(0, 0, 0, 0, f"not-a-file:{why}")
+
+
 def partition_snapshot(cfg: PipelineConfig, dirs: PartitionDirs) -> SourcesSnapshot:
     """The files of the sources that feed partition `dirs`, fingerprinted against the record
     of the partition's last look (`FINGERPRINTS_FILE`, beside its work files): a file whose
@@ -215,7 +222,9 @@ def take_snapshot(
         entries: list[tuple[str, str, int]] = []
         for item in source.inputs:
             key = str(item.path)
-            if key not in files:
+            if key not in files and item.not_a_file is not None:
+                files[key] = not_a_file_fingerprint(item.not_a_file)
+            elif key not in files:
                 fp, read = fingerprint_file(item.path, previous.get(key), item.listed)
                 files[key] = fp
                 if read:

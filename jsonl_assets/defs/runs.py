@@ -48,6 +48,7 @@ from jsonl_assets.defs.ownership import partition_tags
 from jsonl_assets.defs.partitions import all_partition_keys
 from jsonl_assets.defs.sqlite_holds import held_open, run_files, shared_files
 from jsonl_assets.defs.stage_metadata import REUSED
+from jsonl_assets.defs.storage_errors import step_error, storage_errors
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MODULE: Final = "jsonl_assets.defs.definitions"  # workspace.yaml's code location
@@ -90,7 +91,8 @@ def prepare() -> None:
     run_definitions().resolve_job_def("build_partition")
     run_definitions().resolve_job_def("publish_manifest")
     _prepared.clear()
-    _prepared[home] = dg.DagsterInstance.get()
+    with storage_errors():
+        _prepared[home] = dg.DagsterInstance.get()
 
 
 def _instance(instance: dg.DagsterInstance | None) -> dg.DagsterInstance:
@@ -139,7 +141,19 @@ def _execute(
     tags: dict[str, str],
     partition_key: str | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """`JobDefinition.execute_in_process`, but the run carries the code location's origin."""
+    """`JobDefinition.execute_in_process`, but the run carries the code location's origin. A
+    failure of Dagster's storage (recording the run or its events) is a `StorageFailed`."""
+    with storage_errors():
+        return _execute_recorded(job_name, run_config, instance, tags, partition_key)
+
+
+def _execute_recorded(
+    job_name: str,
+    run_config: dict[str, Any],
+    instance: dg.DagsterInstance,
+    tags: dict[str, str],
+    partition_key: str | None,
+) -> dg.ExecuteInProcessResult:
     job_def = run_definitions().resolve_job_def(job_name)
     if partition_key is not None:
         tags = {**tags, **job_def.get_tags_for_partition_key(partition_key, None)}
@@ -211,6 +225,7 @@ def _errors(result: dg.ExecuteInProcessResult) -> list[str]:
             ):
                 error = error.cause
             message = error.message.strip() if error else "failed"
+            message = step_error(message) or message
             # Our own errors say what is wrong; their module path only hides it.
             cls, sep, said = message.partition(": ")
             if sep and cls.startswith("jsonl_assets."):

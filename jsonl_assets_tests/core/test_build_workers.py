@@ -4,6 +4,7 @@ threads), then spawned."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 
@@ -37,4 +38,62 @@ def test_workers_are_spawned_only_when_polars_runs_and_the_work_may_call_it() ->
         "False fork fork",
         "True spawn fork",
         "[3, 1]",  # polars in a worker of a process where polars ran
+    ]
+
+
+IGNORED_SCRIPT = """
+import os, signal
+from jsonl_assets.core import build_workers as bw
+
+def hup_self():
+    os.kill(os.getpid(), signal.SIGHUP)
+    return "worker alive"
+
+bw.install()
+os.kill(os.getpid(), signal.SIGHUP)  # ignored since start-up: no interrupt
+print("cli alive", signal.getsignal(signal.SIGTERM) is bw._interrupted)
+print(bw.worker_pool(1, polars=False).submit(hup_self).result(timeout=60))
+bw.shutdown_pools()
+"""
+
+
+def test_a_signal_ignored_at_start_stays_ignored_by_the_cli_and_its_workers() -> None:
+    """`nohup jsonl-assets build`: SIGHUP ignored by the parent stays ignored (SIGTERM is
+    still the build's own)."""
+    done = subprocess.run(
+        [sys.executable, "-c", IGNORED_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert done.stdout.splitlines() == ["cli alive True", "worker alive"]
+
+
+KILLED_SCRIPT = """
+import os, signal, time
+from jsonl_assets.core import build_workers as bw
+
+pool = bw.worker_pool(1, polars=False)
+os.kill(bw.submit(pool, os.getpid).result(timeout=60), signal.SIGKILL)  # killed from outside
+while not pool._broken:  # the pool's manager thread notices the death
+    time.sleep(0.05)
+try:
+    bw.submit(pool, sum, [1, 2])
+except bw.WorkerDied as exc:
+    print(exc)
+bw.shutdown_pools()
+"""
+
+
+def test_a_worker_killed_from_outside_is_a_worker_died_at_the_next_submit() -> None:
+    """The chunk runner submits chunk after chunk: the pool says a worker was killed at a
+    submit as well as at a result, and both are the same WorkerDied, not BrokenProcessPool."""
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_SCRIPT], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "a worker process of the build died (killed from outside?); rerun to resume"
     ]

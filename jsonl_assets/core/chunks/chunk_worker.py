@@ -28,8 +28,6 @@ from jsonl_assets.core.readers import (
     ReadItem,
     ReadLimits,
     SourceChangedError,
-    SourceFile,
-    read_source,
 )
 from jsonl_assets.core.readers.jsonl import iter_jsonl
 from jsonl_assets.core.report.measure_columns import (
@@ -37,7 +35,12 @@ from jsonl_assets.core.report.measure_columns import (
     MeasureColumns,
     report_enabled,
 )
-from jsonl_assets.core.stages.extract_stage import Extraction, file_entry
+from jsonl_assets.core.stages.extract_stage import (
+    Extraction,
+    HashedBytes,
+    file_entry,
+    read_input,
+)
 from jsonl_assets.core.stages.transform_stage import Transformer
 from jsonl_assets.core.stages.validate_stage import Validator
 from jsonl_assets.core.store.base import FileStat, VersionChanged, ensure_still, store_for
@@ -170,13 +173,11 @@ def _records(
         fi = chunk.file_index + k
         # The file where the current config finds it, if it is the version planned.
         source, item, st = plan.opened(cfg, fi)
-        hashed: SourceFile | _RangeOf
+        hashed: HashedBytes
         if chunk.start is None:
-            hashed = SourceFile(item.path, item.rel, st)
-            hashed.hash_remaining()  # known from the plan (file_hashes), but for an object
-            items = read_source(
-                hashed, item.format, source.read_options, limits, extraction.dirs.scratch
-            )
+            opened, items = read_input(source, item, limits, extraction.dirs, st)
+            opened.hash_remaining()  # known from the plan (file_hashes), but for an object
+            hashed = opened
         else:
             hashed = _RangeOf(item, chunk, st)
             items = hashed.items(limits.max_record_bytes)

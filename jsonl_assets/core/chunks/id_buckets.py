@@ -22,7 +22,7 @@ import polars as pl
 
 from jsonl_assets.core.arrow_files import scan_ipc_file
 from jsonl_assets.core.chunks.duplicates import DUPLICATE, Duplicates
-from jsonl_assets.core.polars_paths import polars_path
+from jsonl_assets.core.polars_paths import polars_output
 from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.work_files import WorkFileWriter
 
@@ -112,7 +112,8 @@ def find_duplicates(
         duplicates.add_bucket(bucket, chunk, found)
         distinct = ids.filter(first)
         parts.append(scratch / f"ids.{bucket:02d}.arrow")
-        distinct.write_ipc(polars_path(parts[-1]))
+        with polars_output(parts[-1]) as target:
+            distinct.write_ipc(target)
         peak = max(peak, ids.estimated_size() + distinct.estimated_size())
         del ids, first, distinct, repeats, found, chunk
     return duplicates, parts, peak
@@ -181,7 +182,8 @@ def write_ids(parts: list[Path], out: Any) -> None:
     """The buckets' id files as one Arrow file into `out` (a binary file), streamed: no more
     than a bucket's ids in memory. The parts are removed."""
     whole = parts[0].with_name("ids.arrow")
-    pl.concat([scan_ipc_file(p) for p in parts]).sink_ipc(polars_path(whole))
+    with polars_output(whole) as target:
+        pl.concat([scan_ipc_file(p) for p in parts]).sink_ipc(target)
     with open(whole, "rb") as handle:
         shutil.copyfileobj(handle, out, 1 << 20)
     for path in [*parts, whole]:

@@ -25,7 +25,11 @@ from typing import Any, Final
 
 from jsonl_assets.core.config import PipelineConfig, SourceConfig, SourceInput
 from jsonl_assets.core.readers import SourceFile
-from jsonl_assets.core.source_fingerprints import fingerprint_file, partition_snapshot
+from jsonl_assets.core.source_fingerprints import (
+    fingerprint_file,
+    not_a_file_fingerprint,
+    partition_snapshot,
+)
 from jsonl_assets.core.stages.extract_stage import extract_fingerprint
 from jsonl_assets.core.store import file_hashes
 from jsonl_assets.core.store.base import (
@@ -125,6 +129,10 @@ class ChunkPlan:
         source, item = self.input(cfg, index)
         planned = self.inputs[index]
         st = item.observed_stat()
+        if item.not_a_file is not None or planned.sha256.startswith("not-a-file:"):
+            if planned.sha256 != not_a_file_fingerprint(item.not_a_file or "").sha256:
+                raise SourceChangedError(f"{item.rel} changed since the partition was planned")
+            return source, item, st  # never opened: quarantined whole (read_input)
         if st.identity != planned.identity:
             fp, _ = fingerprint_file(item.path, None, item.listed)
             if fp.sha256 != planned.sha256:

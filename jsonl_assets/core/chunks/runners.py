@@ -11,7 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Final
 
-from jsonl_assets.core.build_workers import release_pool, result, worker_pool
+from jsonl_assets.core.build_workers import release_pool, result, submit, worker_pool
 from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, run_chunk
 from jsonl_assets.core.chunks.plan import ChunkPlan
 from jsonl_assets.core.chunks.progress import Progress
@@ -41,10 +41,10 @@ def _submit_in_slot(pool: ProcessPoolExecutor, *args: Any) -> Future[dict[str, A
     """Submit a chunk once a slot is free; the slot is freed when the chunk ends. The slot is
     taken here, not in the worker: a spawned worker inherits no semaphore."""
     if not _slots:
-        return pool.submit(run_chunk, *args)
+        return submit(pool, run_chunk, *args)
     _slots[0].acquire()
     try:
-        future = pool.submit(run_chunk, *args)
+        future = submit(pool, run_chunk, *args)
     except BaseException:
         _slots[0].release()
         raise

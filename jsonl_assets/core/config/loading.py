@@ -43,7 +43,7 @@ from jsonl_assets.core.config.pipeline import (
     SourceInput,
     Thresholds,
 )
-from jsonl_assets.core.config.source_globs import bracket_hint, expand_glob, rooted
+from jsonl_assets.core.config.source_globs import bracket_hint, match_glob, rooted
 from jsonl_assets.core.file_names import file_name, os_path, shown
 from jsonl_assets.core.options import OptionsError, type_name
 from jsonl_assets.core.readers import infer_format
@@ -383,7 +383,8 @@ def _inputs(
                     path=location(url), rel=url, format=file_format, listed=listed
                 )
             continue
-        matched = sorted(expand_glob(rooted(root, pattern)), key=os.fsencode)
+        found, not_files = match_glob(rooted(root, pattern))
+        matched = sorted([*found, *not_files], key=os.fsencode)
         if not matched:
             raise ConfigError(
                 cfg_path,
@@ -392,14 +393,21 @@ def _inputs(
                 + bracket_hint(root, pattern),
             )
         for path in matched:
-            resolved = _resolved(cfg_path, f"{key}.paths[{n}]", Path(path))
+            if path in not_files:  # never resolved (a loop) nor opened (a FIFO): by its path
+                resolved = Path(os.path.abspath(path))
+            else:
+                resolved = _resolved(cfg_path, f"{key}.paths[{n}]", Path(path))
             if resolved not in names:
                 lexical = os.path.relpath(os.path.normpath(path), root)
                 names[resolved] = file_name(Path(lexical).as_posix())
             rel, rel_b64 = names[resolved]
             file_format = _format(cfg_path, f"{key}.paths[{n}]", fmt, rel)
             inputs[resolved] = SourceInput(
-                path=resolved, rel=rel, format=file_format, rel_b64=rel_b64
+                path=resolved,
+                rel=rel,
+                format=file_format,
+                rel_b64=rel_b64,
+                not_a_file=not_files.get(path),
             )
     return inputs
 

@@ -57,11 +57,16 @@ class SourceInput:
     format: str
     rel_b64: str | None = None  # base64 of the raw name when it is not valid UTF-8
     listed: FileStat | None = None  # an object's stat from the glob's listing
+    # Why a matched path is not a regular file (a FIFO, a dangling symlink: see
+    # source_globs.not_a_file): it is never opened, and is quarantined whole, unread.
+    not_a_file: str | None = None
 
     def observed_stat(self) -> FileStat:
         """The file as this build knows it: an object as its listing showed it (every read
         is then held to that version, and no request is spent on a HEAD), a local file as a
-        `stat` shows it now."""
+        `stat` shows it now (a path that is not a file: no bytes)."""
+        if self.not_a_file is not None:
+            return FileStat(0, 0)
         return self.listed if self.listed is not None else existing_stat(self.path)
 
 

@@ -10,11 +10,13 @@ gives its bytes back).
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import functools
 import glob
 import os
 import re
+import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
@@ -48,6 +50,57 @@ def rooted(root: Path, pattern: str) -> str:
 
 def expand_glob(pattern: str) -> list[str]:
     """Regular files (symlinks to them included) matching `pattern` (an absolute path)."""
+    return [c for c in _matches(pattern) if os.path.isfile(c)]
+
+
+def match_glob(pattern: str) -> tuple[list[str], dict[str, str]]:
+    """The regular files matching `pattern` (as `expand_glob`), and the other matched paths
+    that are not folders, each with why it cannot be read as a file (`not_a_file`): a source
+    must not lose them silently."""
+    files: list[str] = []
+    others: dict[str, str] = {}
+    for path in _matches(pattern):
+        if os.path.isfile(path):
+            files.append(path)
+        elif (why := not_a_file(path)) is not None:
+            others[path] = why
+    return files, others
+
+
+def not_a_file(path: str) -> str | None:
+    """Why the path, which a glob matched, is not a regular file (symlinks followed): "dangling
+    symlink to <target>", "symlink loop", "not a regular file: FIFO" (socket, character
+    device, block device); None for a regular file, a folder (not data) or a path that is
+    not there at all. Never opens it (a FIFO would block)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        try:
+            link = os.lstat(path)
+        except OSError:
+            return None  # not there: nothing was matched
+        if not stat.S_ISLNK(link.st_mode):
+            return f"cannot be examined: {exc.strerror or exc}"
+        if exc.errno == errno.ELOOP:
+            return "symlink loop"
+        if exc.errno == errno.ENOENT:
+            return f"dangling symlink to {os.readlink(path)}"
+        return f"symlink that cannot be followed: {exc.strerror or exc}"
+    if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
+        return None
+    return f"not a regular file: {_KINDS.get(stat.S_IFMT(st.st_mode), 'unknown kind')}"
+
+
+_KINDS: Final = {
+    stat.S_IFIFO: "FIFO",
+    stat.S_IFSOCK: "socket",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+}
+
+
+def _matches(pattern: str) -> list[str]:
+    """Every path `pattern` (an absolute path) matches, of any kind."""
     if pattern.endswith(os.sep):
         return []  # only folders match a pattern ending with a separator
     base = os.sep if pattern.startswith(os.sep) else os.curdir
@@ -67,7 +120,7 @@ def expand_glob(pattern: str) -> list[str]:
                 for name in _names(c, dir_only)
                 if _visible(name, part) and fnmatch.fnmatchcase(name, part)
             ]
-    return [c for c in candidates if os.path.isfile(c)]
+    return [c for c in candidates if os.path.lexists(c)]
 
 
 def _parts(pattern: str) -> list[str]:

@@ -36,6 +36,7 @@ _EXACT: Final = {
             "not_an_array",
             "too_large",
             "corrupt_file",
+            "not_a_file",  # a matched path that is not a regular file: a FIFO, a dangling link
             "unsupported_value",
             "unsupported_type",
             "duplicate_key",

@@ -7,6 +7,7 @@ it as `charged_elsewhere`), so that every input is quarantined exactly once.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -22,6 +23,7 @@ from jsonl_assets.core.readers import READERS, ReadItem, ReadLimits, read_source
 from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.source_fingerprints import SourcesSnapshot, partition_snapshot
 from jsonl_assets.core.stage_report import ExtractDetails, SourceCounters, StageReport
+from jsonl_assets.core.store.base import FileStat
 from jsonl_assets.core.store.work_files import (
     CountingSink,
     PartitionDirs,
@@ -29,7 +31,7 @@ from jsonl_assets.core.store.work_files import (
     read_marker,
     write_marker,
 )
-from jsonl_assets.core.traces import trace_dict
+from jsonl_assets.core.traces import Rejection, trace_dict
 
 STAGE = "extracted"
 CODE_VERSION = "20"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
@@ -142,13 +144,10 @@ class Extraction:
         for source in cfg.sources_for(dirs.objective, dirs.split):
             for item in source.inputs:
                 index = len(self.files)
-                source_file = SourceFile(item.path, item.rel)
+                source_file, items = read_input(source, item, limits, dirs)
                 if hash_first:
                     source_file.hash_remaining()
                     self.files.append(file_entry(source.name, item, source_file))
-                items = read_source(
-                    source_file, item.format, source.read_options, limits, dirs.scratch
-                )
                 yield from self.file_records(index, source, item, source_file, items)
                 if not hash_first:
                     self.files.append(file_entry(source.name, item, source_file))
@@ -240,6 +239,39 @@ class Extraction:
 
     def abort(self) -> None:
         self.quarantine.abort()
+
+
+class _NotAFile:
+    """What is known of the bytes of a matched path that is not a regular file: none were
+    read (a FIFO would block, a device never end). The sha256 is that of no bytes."""
+
+    size = 0
+    compression = "none"
+    etag = ""
+    sha256 = hashlib.sha256(b"").hexdigest()
+
+    def hash_remaining(self) -> None:
+        pass
+
+
+def read_input(
+    source: SourceConfig,
+    item: SourceInput,
+    limits: ReadLimits,
+    dirs: PartitionDirs,
+    st: FileStat | None = None,
+) -> tuple[SourceFile | _NotAFile, Iterator[ReadItem]]:
+    """A whole file opened for the extraction (`st`: its stat, as planned) and its records
+    and rejections. A path that is not a regular file (a FIFO, a device, a dangling symlink:
+    `SourceInput.not_a_file`) is never opened: it is one whole-file rejection `not_a_file`
+    naming what it is, an unread file (position 0), quarantined like a file whose header
+    cannot be read."""
+    if item.not_a_file is not None:
+        lost = Rejection(position=0, reason="not_a_file", detail=item.not_a_file)
+        return _NotAFile(), iter([lost])
+    source_file = SourceFile(item.path, item.rel, st)
+    items = read_source(source_file, item.format, source.read_options, limits, dirs.scratch)
+    return source_file, items
 
 
 def file_entry(source: str, item: SourceInput, source_file: HashedBytes) -> dict[str, Any]:

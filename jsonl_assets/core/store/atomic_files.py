@@ -8,8 +8,10 @@ leaves at most stray `.partial` files, which `remove_partials` clears on the nex
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import resource
 from pathlib import Path
 from typing import Final, NoReturn, Protocol
 
@@ -42,7 +44,18 @@ def named_os_error(exc: OSError, path: Path) -> OSError:
     """The same error, naming the file (a bare ENOSPC does not say which write failed)."""
     if exc.filename == str(path):
         return exc  # named already
-    return OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}", str(path))
+    said = f"cannot write {path}: {exc.strerror or exc}{limit_hint(exc)}"
+    if exc.errno is None:  # polars' errors: "No space left on device (os error 28)"
+        return OSError(said)
+    return OSError(exc.errno, said, str(path))
+
+
+def limit_hint(exc: OSError) -> str:
+    """For EMFILE, the limit this process ran into (`ulimit -n`); else ""."""
+    if exc.errno != errno.EMFILE:
+        return ""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return f" (this process may hold {soft} open files: raise `ulimit -n`)"
 
 
 def raise_named(exc: OSError, path: Path) -> NoReturn:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from jsonl_assets.core.store.atomic_files import raise_named
+
 
 class PartitionBusyError(Exception):
     """Another live process is building this partition."""
@@ -27,10 +29,10 @@ def _write_pid(fd: int) -> None:
 
 @contextmanager
 def partition_lock(work: Path, key: str, timeout: float = 600.0) -> Iterator[None]:
-    work.mkdir(parents=True, exist_ok=True)
     path = work / ".lock"
     lock = FileLock(path, thread_local=False, fallback_to_soft=False, on_acquired=_write_pid)
     try:
+        work.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=timeout, poll_interval=0.2)
     except Timeout:
         try:
@@ -41,6 +43,8 @@ def partition_lock(work: Path, key: str, timeout: float = 600.0) -> Iterator[Non
             f"partition {key} is being built by another process (pid {holder}); "
             f"waited {timeout:.0f}s"
         ) from None
+    except OSError as exc:  # the folder, the lock file or the pid written into it (ENOSPC)
+        raise_named(exc, path)
     try:
         yield
     finally:

@@ -1,0 +1,71 @@
+"""A path a source glob matches that is not a regular file (a FIFO, a symlink to a device, a
+dangling symlink to an unmounted volume) is never opened and never skipped silently: it is a
+file lost whole, quarantined `not_a_file` with what it is, an unread file in the
+parse-failure rate; when it becomes a file (the volume mounted) the partition is rebuilt and
+its records are read. A folder a glob matches is not data and stays out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import yaml
+
+from jsonl_assets.core.build import build_partition
+from jsonl_assets.core.config import load_config
+from jsonl_assets.core.config.source_globs import expand_glob, match_glob
+from jsonl_assets_tests.conftest import write_config
+
+NOTE = {"messages": [{"role": "document", "content": "Mulch keeps the roots cool. (v2)"}]}
+
+
+def _quarantined(config: Path) -> dict[str, tuple[str, str]]:
+    path = config.parent / "work" / "cpt" / "train" / "quarantine" / "extracted.jsonl"
+    rows = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    return {r["trace"]["file"]: (r["reason"], r["detail"]) for r in rows}
+
+
+def test_paths_that_are_not_files_are_quarantined_whole_then_read_once_files(
+    sample_project: Path,
+) -> None:
+    cpt = sample_project.parent / "raw" / "cpt"
+    volume = sample_project.parent.parent / "volume"  # not mounted yet: not there
+    os.mkfifo(cpt / "pipe.jsonl")  # opened, it would block the build
+    (cpt / "zero.jsonl").symlink_to("/dev/zero")  # read, it would never end
+    (cpt / "notes_2.jsonl").symlink_to(volume / "notes_2.jsonl")
+    (cpt / "loop.jsonl").symlink_to("loop.jsonl")
+    (cpt / "folder.jsonl").mkdir()
+    raw = yaml.safe_load(sample_project.read_text(encoding="utf-8"))
+    raw["thresholds"]["max_parse_failure_rate"] = 1.0  # the good records are still built
+    write_config(sample_project, raw)
+
+    files, others = match_glob(str(cpt / "*.jsonl"))
+    assert files == expand_glob(str(cpt / "*.jsonl")) == [str(cpt / "garden_notes.jsonl")]
+    assert others == {
+        str(cpt / "loop.jsonl"): "symlink loop",
+        str(cpt / "notes_2.jsonl"): f"dangling symlink to {volume / 'notes_2.jsonl'}",
+        str(cpt / "pipe.jsonl"): "not a regular file: FIFO",
+        str(cpt / "zero.jsonl"): "not a regular file: character device",
+    }
+
+    result = build_partition(load_config(sample_project), "cpt|train")
+    assert result.shards is not None, result.evaluations
+    lost = {
+        "raw/cpt/loop.jsonl": ("not_a_file", "symlink loop"),
+        "raw/cpt/notes_2.jsonl": ("not_a_file", f"dangling symlink to {volume}/notes_2.jsonl"),
+        "raw/cpt/pipe.jsonl": ("not_a_file", "not a regular file: FIFO"),
+        "raw/cpt/zero.jsonl": ("not_a_file", "not a regular file: character device"),
+    }
+    assert _quarantined(sample_project) == lost
+    extracted = result.stages[0]
+    assert extracted.per_source["garden_notes"]["unread_files"] == 4, extracted.per_source
+    read_before = extracted.records_out
+
+    volume.mkdir()  # the volume is mounted: the link leads to a file
+    (volume / "notes_2.jsonl").write_bytes(orjson.dumps(NOTE) + b"\n")
+    again = build_partition(load_config(sample_project), "cpt|train")
+    assert not again.stages[0].reused
+    assert again.stages[0].records_out == read_before + 1
+    del lost["raw/cpt/notes_2.jsonl"]
+    assert _quarantined(sample_project) == lost
