@@ -263,6 +263,17 @@ def test_a_number_whose_exponent_decimal_cannot_hold_is_unsupported_value_not_a_
     assert got[3] == (4, {"a": 4}, b'{"a":4}')
 
 
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_number_decimal_cannot_hold_beside_the_array_blames_no_item(
+    tmp_path: Path, where: str
+) -> None:
+    meta = b'"meta": 1e99999999999999999999'
+    array = b'"data": [{"a": 1}, {"b": 2}]'
+    data = b"{" + (meta + b", " + array if where == "before" else array + b", " + meta) + b"}"
+    got = read(tmp_path, data, options={"items_path": "data.item"})
+    assert got == [(1, {"a": 1}, b'{"a":1}'), (2, {"b": 2}, b'{"b":2}')]
+
+
 @pytest.mark.parametrize("codec", ["none", "zstd"])
 @pytest.mark.parametrize("nested", [False, True])
 def test_a_lone_surrogate_escape_rejects_its_item_and_a_pair_is_kept(

@@ -143,7 +143,9 @@ class _Damage:
     reason: str
     message: str
     where: str
-    too_far: bool = False  # no damage: an item (or what surrounds the array) is over the limit
+    # no damage: an item (or what surrounds the array) is over the limit, or holds a number
+    # the parser cannot read (each item is then parsed on its own)
+    too_far: bool = False
 
     def rejection(self, then: str, unread_rest: bool) -> Rejection:
         return Rejection(
@@ -154,12 +156,13 @@ class _Damage:
         )
 
     def item_rejection(self, raw: dict[str, Any]) -> Rejection:
-        detail = f"item {self.index + 1}: "
-        if self.reason == "unsupported_value":  # valid JSON the parser cannot read exactly
-            detail += self.message
-        else:
-            detail += f"invalid JSON ({self.where}): {self.message}; the items after it are read"
-        return Rejection(position=self.index + 1, reason=self.reason, detail=detail, **raw)
+        return Rejection(
+            position=self.index + 1,
+            reason=self.reason,
+            detail=f"item {self.index + 1}: invalid JSON ({self.where}): {self.message}; the "
+            "items after it are read",
+            **raw,
+        )
 
 
 def _items(
@@ -183,7 +186,9 @@ def _items(
     except LoneSurrogate as exc:
         return _Damage(index, "parse_error", str(exc), "in a string")
     except InvalidOperation:
-        return _Damage(index, "unsupported_value", _HUGE_EXPONENT, "in a number")
+        # No item to blame yet: the number may lie beside the array (scanned, not checked);
+        # each item is then parsed on its own, and one holding it is unsupported_value.
+        return _Damage(index, "", "", "", too_far=True)
     except UnicodeDecodeError as exc:  # yajl2_c on text that is no string it can decode
         where = f"in decompressed bytes {stream.consumed_before_last_read}-{stream.consumed}"
         return _Damage(index, "parse_error", f"undecodable string: {exc.reason}", where)
