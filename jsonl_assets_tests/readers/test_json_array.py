@@ -263,6 +263,20 @@ def test_a_number_whose_exponent_decimal_cannot_hold_is_unsupported_value_not_a_
     assert got[3] == (4, {"a": 4}, b'{"a":4}')
 
 
+def test_every_array_of_a_repeated_path_key_is_read_after_a_too_large_item(
+    tmp_path: Path,
+) -> None:
+    # ijson reads both arrays of {"data": [...], "data": [...]}; reading by spans (after a
+    # too-large item) read only the first, and the second's items were lost without a trace.
+    big = b'{"t": "' + b"x" * 300_000 + b'"}'  # past the limit and two read buffers
+    data = b'{"data": [{"a": 1}], "n": [1], "data": [' + big + b', {"c": 3}], "data": []}'
+    got = read(tmp_path, data, options={"items_path": "data.item"}, limit=100)
+    assert got[0] == (1, {"a": 1}, b'{"a":1}')
+    assert reasons(got) == [(2, "too_large")]
+    assert got[2] == (3, {"c": 3}, b'{"c":3}')
+    assert len(got) == 3
+
+
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_a_number_decimal_cannot_hold_beside_the_array_blames_no_item(
     tmp_path: Path, where: str

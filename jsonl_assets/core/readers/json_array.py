@@ -249,36 +249,55 @@ def _after_damage(
     far), and every item after it is parsed on its own. An item over `limit` bytes is skipped
     by bytes, never parsed, and so is what surrounds the array."""
     converted = CountingDefault()
-    stream = _BomSkippingReader(source.chunks())
     index = 0
-    chunks: Iterator[bytes] = iter(lambda: stream.read(IJSON_BUFFER), b"")
     found: list[bytes] = []  # the array's first piece, once array_at found it
-    try:
-        pieces = _first_kept(array_at(chunks, keys), found) if keys else chunks
-        for span in array_spans(pieces, limit):
-            if span.tail and keys:
-                break  # the rest of the enclosing object
-            if span.tail:
-                yield Rejection(
-                    position=index + 1,
-                    reason="parse_error",
-                    detail=f"{span.size} bytes of data after the end of the array",
-                    **_raw(span),
-                )
-                return
-            index += 1
-            if index <= damage.index:
-                continue
-            if index == damage.index + 1 and not damage.too_far:
-                yield damage.item_rejection(_raw(span))
-                continue
-            yield _parsed(span, index, limit, converted)
-    finally:
-        stream.close()
+    for span, first in _spans_at(source, keys, limit, found):
+        if span.tail:
+            yield Rejection(
+                position=index + 1,
+                reason="parse_error",
+                detail=f"{span.size} bytes of data after the end of the array",
+                **_raw(span),
+            )
+            return
+        index += 1
+        if index <= damage.index:
+            continue
+        if index == damage.index + 1 and not damage.too_far:
+            yield damage.item_rejection(_raw(span))
+            continue
+        yield _parsed(span, index, first, limit, converted)
     if damage.too_far and index == 0 and keys and not found:
         yield _not_an_array(".".join([*keys, "item"]), "no array was found there")
     elif index <= damage.index and not damage.too_far:  # the spans ended first
         yield damage.rejection("", unread_rest=False)
+
+
+def _spans_at(
+    source: SourceFile, keys: list[str], limit: int, found: list[bytes]
+) -> Iterator[tuple[Span, bool]]:
+    """The item spans of the top-level array, then its tail if any; or those of every array
+    under `keys`, in file order (an object that repeats the path's key holds several, and
+    ijson reads them all): one more pass over the file for each, until none is left. Each
+    span comes with whether it is the first of its array."""
+    skip = 0
+    while True:
+        stream = _BomSkippingReader(source.chunks())
+        chunks: Iterator[bytes] = iter(lambda: stream.read(IJSON_BUFFER), b"")  # noqa: B023
+        first: list[bytes] = []
+        try:
+            pieces = _first_kept(array_at(chunks, keys, skip), first) if keys else chunks
+            for n, span in enumerate(array_spans(pieces, limit)):
+                if span.tail and keys:
+                    break  # the rest of the enclosing object
+                yield span, n == 0
+        finally:
+            stream.close()
+        if not keys or not first:
+            return
+        if not found:
+            found.append(first[0])
+        skip += 1
 
 
 def _first_kept(pieces: Iterator[bytes], first: list[bytes]) -> Iterator[bytes]:
@@ -288,7 +307,9 @@ def _first_kept(pieces: Iterator[bytes], first: list[bytes]) -> Iterator[bytes]:
         yield piece
 
 
-def _parsed(span: Span, index: int, limit: int, converted: CountingDefault) -> ReadItem:
+def _parsed(
+    span: Span, index: int, first: bool, limit: int, converted: CountingDefault
+) -> ReadItem:
     """One item's span parsed on its own (the same parser, the same checks)."""
     if not span.closed:
         where = "inside it" if span.size else "before the array's `]`"
@@ -298,7 +319,7 @@ def _parsed(span: Span, index: int, limit: int, converted: CountingDefault) -> R
             detail=f"item {index}: the file ends {where}",
             **_raw(span),
         )
-    if span.commas != (index > 1):
+    if span.commas != (not first):  # the first item of its array follows no comma
         return Rejection(
             position=index,
             reason="parse_error",

@@ -171,10 +171,11 @@ def array_spans(chunks: Iterator[bytes], limit: int) -> Iterator[Span]:
         yield Span(b"", 0, closed=False)  # no `]`: the array never ends
 
 
-def array_at(chunks: Iterator[bytes], keys: Sequence[str]) -> Iterator[bytes]:
+def array_at(chunks: Iterator[bytes], keys: Sequence[str], skip: int = 0) -> Iterator[bytes]:
     """The stream from the `[` of the array under object keys `keys` (ijson's prefix
     `keys[0].keys[1]...`, the top-level value an object) to its end; nothing if there is
-    none. The first such array counts; what comes before it is only scanned for structure."""
+    none. The first such array after `skip` others counts (an object may repeat a key, and
+    ijson reads every array at the path); what comes before it is only scanned for structure."""
     path: list[str | None] = []  # the key of each open object; None for an open array
     key = b""  # the last string read in an object (its key once a `:` follows)
     in_string = escaped = False
@@ -211,7 +212,9 @@ def array_at(chunks: Iterator[bytes], keys: Sequence[str]) -> Iterator[bytes]:
             elif c == 0x3A and path and path[-1] is not None:  # `:` after a key
                 path[-1] = _decoded(key)
             elif c == 0x5B:  # `[`
-                if path == want:
+                if path == want and skip:
+                    skip -= 1
+                elif path == want:
                     yield chunk[j:]
                     yield from chunks
                     return
