@@ -26,8 +26,9 @@ Reason codes:
   (json_items.py, which looks only at strings and brackets, so the damage does not move an
   item's ends), and each item after it is parsed on its own. Data after a top-level
   array's `]` is one `parse_error`. An `items_path` through object keys (`data.item`,
-  `a.b.item`) is found the same way; one through an array (`item.data.item`) ends the file
-  at the damage (the items before it are kept);
+  `a.b.item`) is found the same way (every array there, if an object repeats the key); one
+  through an array (`item.data.item`) ends the file at the damage (the items before it are
+  kept);
 * `not_an_array`: nothing was found at `items_path` (position 0: the whole file), e.g. the
   file holds an object but `items_path` is the default `"item"`. With the default path this
   is seen from the first byte; with another path, only a file that yielded no item is
