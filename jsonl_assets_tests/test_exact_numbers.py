@@ -18,7 +18,7 @@ import orjson
 import polars as pl
 import pytest
 
-from jsonl_assets.core.readers.exact_numbers import number_problem
+from jsonl_assets.core.readers.exact_numbers import number_problem, suspect_lines, suspect_offsets
 from jsonl_assets_tests.conftest import write_config
 from jsonl_assets_tests.test_restart import run_cli_build
 from jsonl_assets_tests.values_helpers import (
@@ -221,3 +221,18 @@ def test_a_big_integer_an_adapter_makes_is_adapter_unsupported_value(tmp_path: P
         ("adapter:unsupported_value", 2)
     ]
     assert "beyond 64 bits" in entries[0]["detail"]
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"",
+        b'{"a": 1}\n{"b": 2}',
+        b'{"a": 0.30000000000000004, "b": 1e400}\n\n{"c": 12345678901234567890}\n{"d": 1}\n',
+        b'{"e": [' + b", ".join([b"0.1234567890123456"] * 50) + b"]}\n" * 3 + b'{"f": 2e-400}',
+        b'{"s": "12345678901234567890"}\n{"t": 1e5}\n\n\n{"u": [1E+99999]}',
+    ],
+)
+def test_suspect_lines_are_the_lines_of_the_suspect_offsets(block: bytes) -> None:
+    # One count per newline, not one from the block's start per number (quadratic).
+    assert suspect_lines(block) == {block.count(b"\n", 0, at) for at in suspect_offsets(block)}

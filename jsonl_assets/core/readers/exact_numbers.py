@@ -71,6 +71,24 @@ def suspect_offsets(data: bytes) -> list[int]:
     return found
 
 
+def suspect_lines(data: bytes) -> set[int]:
+    """The 0-based numbers of the lines of `data` holding a `suspect_offsets` number, in one
+    pass: each newline counted once, however many suspect numbers a line holds (counting
+    from the block's start for each number cost a 3 MB line of doubles 82 s)."""
+    lines: set[int] = set()
+    line = counted = 0  # `line` newlines in data[:counted]
+    line_end = -1  # where the last line found ends (its newline, or the end of `data`)
+    for at in suspect_offsets(data):
+        if at > line_end:
+            line += data.count(b"\n", counted, at)
+            counted = at
+            line_end = data.find(b"\n", at)
+            if line_end < 0:
+                line_end = len(data)
+            lines.add(line)
+    return lines
+
+
 def _stands_as_number(data: bytes, start: int, end: int) -> bool:
     """Whether data[start:end] stands where a JSON number can: a value after `:`, `,` or `[`."""
     before = start - 1

@@ -29,7 +29,12 @@ import orjson
 from jsonl_assets.core.compression import TruncatedInput
 from jsonl_assets.core.readers.base import ReaderSpec, ReadItem, json_type_of
 from jsonl_assets.core.readers.duplicate_keys import repeated_key, repeated_key_detail
-from jsonl_assets.core.readers.exact_numbers import jsonl_problem, suspect_offsets, token_problem
+from jsonl_assets.core.readers.exact_numbers import (
+    jsonl_problem,
+    suspect_lines,
+    suspect_offsets,
+    token_problem,
+)
 from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.traces import Rejection
 
@@ -90,10 +95,7 @@ def iter_jsonl(chunks: Iterable[bytes], limit: int, first_line: int = 0) -> Iter
                 data = b"".join(parts)
             else:
                 data = chunk
-            offsets = suspect_offsets(data)
-            suspects = (
-                {lineno + 1 + data.count(b"\n", 0, at) for at in offsets} if offsets else None
-            )
+            suspects = {lineno + 1 + n for n in suspect_lines(data)} or None
             lines = data.split(b"\n")
             tail = lines.pop()
             big = len(data) > limit  # only then can a line be over the limit

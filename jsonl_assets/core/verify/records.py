@@ -30,7 +30,7 @@ import orjson
 from jsonl_assets.core.compression import TruncatedInput
 from jsonl_assets.core.dedup import id_digest
 from jsonl_assets.core.readers.duplicate_keys import repeated_key
-from jsonl_assets.core.readers.exact_numbers import suspect_offsets
+from jsonl_assets.core.readers.exact_numbers import suspect_lines
 from jsonl_assets.core.rules import (
     ERROR,
     WARNING,
@@ -126,7 +126,7 @@ class _Reader:
                 continue
             assert type(item) is bytes
             if suspects is None:  # a block of blank lines only is not scanned
-                suspects = {block.count(b"\n", 0, at) for at in suspect_offsets(block)}
+                suspects = suspect_lines(block)
             self.record(item, i in suspects)
             i += 1
         return True
