@@ -7,8 +7,9 @@ it as infinite; the build quarantines its record (`unsupported_value`) rather th
 altered value, and `verify` warns about it (the callers: records, manifest, asset index) and
 checks the rest as the standard library reads the text: a big integer is an `int` (past 4,300
 digits, which Python will not turn into text, `inf`), a long or huge decimal a `float` (`1e400`
-is `inf`, `1e-400` is `0.0`), every other value what orjson gives, so no other rule's result
-changes. NaN and Infinity are not JSON: still refused.
+is `inf`), the nearest double unless that is a whole number the text is not (then the next
+double toward it: `27.000000000000000000001` is no count, `-1e-400` is negative), every other
+value what orjson gives, so no other rule's result changes. NaN and Infinity are not JSON: still refused.
 
 Text orjson refuses for an infinite number is accepted only if it is valid JSON once every
 such number is written `0` (orjson, strict, checks the rest: a lone surrogate escape, say).
@@ -20,6 +21,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 import orjson
@@ -99,9 +101,33 @@ def _int(text: str) -> int | float:
     return -math.inf if text.startswith("-") else math.inf
 
 
+def _float(text: str) -> float:
+    """The nearest double, unless rounding makes it a whole number the text is not
+    (`27.000000000000000000001` -> 27.0, `-1e-400` -> -0.0): then the next double toward the
+    text's value, so a rule asking for a (non-negative) integer judges what the text says."""
+    value = float(text)
+    if not value.is_integer():
+        return value  # also inf: 1e400 is no integer either way
+    try:
+        exact = Decimal(text)
+    except InvalidOperation:  # an exponent past Decimal's: a zero only by underflow
+        mantissa = text.lower().partition("e")[0]
+        if value == 0 and mantissa.strip("-+0.") != "":
+            return math.nextafter(value, math.copysign(math.inf, value))
+        return value
+    if exact == exact.to_integral_value():
+        return value
+    return math.nextafter(value, math.inf if exact > Decimal(value) else -math.inf)
+
+
 def _standard(data: bytes) -> Any:
     """`data` as the standard library reads it (UTF-8 only), or None if it cannot."""
     try:
-        return json.loads(data.decode("utf-8"), parse_int=_int, parse_constant=_refuse_constant)
+        return json.loads(
+            data.decode("utf-8"),
+            parse_int=_int,
+            parse_float=_float,
+            parse_constant=_refuse_constant,
+        )
     except (ValueError, RecursionError):
         return None
