@@ -319,7 +319,7 @@ def test_rows_decoded_by_batches_are_the_rows_polars_reads(tmp_path: Path) -> No
     import pyarrow.parquet as pq
 
     from jsonl_assets.core.readers.parquet import iter_parquet_rows
-    from jsonl_assets.core.readers.parquet_checks import arrow_batches
+    from jsonl_assets.core.readers.parquet_decode import arrow_batches
 
     n = 20
     table = pa.table(
@@ -347,7 +347,12 @@ def test_rows_decoded_by_batches_are_the_rows_polars_reads(tmp_path: Path) -> No
     pq.write_table(table, whole, row_group_size=3)
     schema = pl.scan_parquet(batched).collect_schema()
     assert arrow_batches(whole, 3, schema) is None  # no row group over 3 rows: polars
-    assert arrow_batches(batched, 3, schema) is not None  # pyarrow, batch by batch
+    for path in (batched, whole):  # pyarrow's values are those polars' reader gives
+        decoded = arrow_batches(path, 3, schema, start=0)
+        assert decoded is not None
+        frames = [piece for piece in decoded if isinstance(piece, pl.DataFrame)]
+        assert all(f.height <= 3 for f in frames)
+        assert pl.concat(frames).to_dicts() == pl.read_parquet(path).to_dicts()
     got = list(iter_parquet_rows(batched, 3, 1000))
     assert got == list(iter_parquet_rows(whole, 3, 1000))
     assert [(r.position, r.reason) for r in got if isinstance(r, Rejection)] == [

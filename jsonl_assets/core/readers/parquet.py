@@ -2,12 +2,18 @@
 
 Position kind `row`: 1-based row number in file order. A file with a row group of more than
 `batch_rows` rows is decoded by pyarrow's `ParquetFile.iter_batches`, `batch_rows` rows at a
-time, so a huge row group costs about what a small one costs (a 200 MB row group: 190 MB peak
-against 351 MB decoded whole); each batch becomes a polars frame and gets the same
-conversions (parquet_checks.arrow_batches). Other files, and files whose columns pyarrow would
-give polars with another type than polars' own reader gives (or that pyarrow cannot open),
-are read by polars' streaming engine (`pl.scan_parquet(...).collect_batches()`), which
-decodes a whole row group at a time (peak memory then grows with the largest row group).
+time, so a huge row group costs about what a small one costs (a 200 MB row group: 190 MB
+peak against 351 MB decoded whole); each batch is validated (a string that is not UTF-8
+makes its row `invalid_utf8`), becomes a polars frame and gets the same conversions
+(parquet_decode.py); a batch polars panics on converting is converted row by row, each row
+it panics on `unsupported_value`. Other files, and files whose columns pyarrow would give
+polars with another type than polars' own reader gives (or that pyarrow cannot open), are
+read by polars' streaming engine (`pl.scan_parquet(...).collect_batches()`), which decodes a
+whole row group at a time (peak memory then grows with the largest row group) about three
+times as fast. What polars' reader fails on or leaves out (fewer rows than the footer holds:
+the streaming engine ends quietly when a worker thread panics) is read again by pyarrow from
+the first row not delivered, so `batch_rows` never changes the output; a shortfall left
+after that is read again by slices (`_recover`): every row is written or quarantined.
 Either way a single value is decoded whole: a cell larger than `max_record_bytes` is held in
 memory (with its page) before its row is quarantined as `too_large`; the footer's sizes do not
 tell a cell's size exactly, so it is not refused unread. A Parquet file stored
@@ -34,13 +40,14 @@ are read on, polars skipping the row groups before a slice; a file whose footer 
 is one `corrupt_file`),
 `too_large` (a row whose JSON serialisation exceeds `max_record_bytes`), `unsupported_value`
 (a row orjson cannot serialise or write exactly, e.g. nesting past 254 levels, see above),
-`duplicate_key` (a row whose map repeats a key, at any depth), `unsupported_type` (a valid
+`duplicate_key` (a row whose map repeats a key, at any depth), `invalid_utf8` (a row with a
+string that is not UTF-8, at any depth, naming the column path), `unsupported_type` (a valid
 file with a column polars cannot read: the whole file, position 0).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -72,6 +79,7 @@ _POLARS_ERRORS: Final = (plx.PolarsError, plx.PanicException, OSError)
 # The exceptions turning a value Python cannot hold into an object raises (a date before
 # year 1 or after 9999; polars panics on one past what its own date type holds).
 _ROW_ERRORS: Final = (ValueError, OverflowError, plx.PanicException)
+_PANICS: Final = (plx.PanicException, plx.ComputeError, plx.InvalidOperationError)
 
 
 def read_parquet(
@@ -89,12 +97,14 @@ def read_parquet(
 
 def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadItem]:
     """Rows in file order; damage ends the file with `corrupt_file` after the rows before it."""
-    # pyarrow (parquet_checks) is imported here, when a Parquet file is read: it takes about
-    # 0.25 s, which every command would pay at import.
-    from jsonl_assets.core.readers.parquet_checks import Inspection, arrow_batches, inspect
+    # pyarrow (parquet_checks, parquet_decode) is imported here, when a Parquet file is read:
+    # it takes about 0.25 s, which every command would pay at import.
+    from jsonl_assets.core.readers.parquet_checks import Inspection, inspect
+    from jsonl_assets.core.readers.parquet_decode import arrow_batches
 
-    row_no = 0
+    done = _Count()
     seen = Inspection()
+    error: BaseException | None = None
     try:
         seen = inspect(path, lambda: _scan(path))
         if seen.refused is not None:
@@ -107,20 +117,89 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
             return
         frame, flag = _frame(path)
         floats = any(_has_float(t) for t in frame.collect_schema().values())
-        # pyarrow decodes batch by batch; polars (the fallback) a row group at a time.
-        decoded = arrow_batches(path, batch_rows, _scan(path).collect_schema())
+        schema = _scan(path).collect_schema()
+        # pyarrow decodes batch by batch; polars (the fast path) a row group at a time.
+        decoded = arrow_batches(path, batch_rows, schema)
         if decoded is None:
-            batches = frame.collect_batches(chunk_size=batch_rows, maintain_order=True)
-        else:  # the same conversions, on each batch
-            batches = (with_json_values(raw.lazy())[0].collect() for raw in decoded)
-        for batch in batches:
-            for item in _batch_items(batch, row_no, limit, floats, flag, seen):
-                row_no += 1
-                yield item
+            fast = frame.collect_batches(chunk_size=batch_rows, maintain_order=True)
+            try:
+                yield from _emit(fast, done, limit, floats, flag, seen)
+            except _POLARS_ERRORS as exc:
+                error = exc
+            total = _row_count(path)
+            if error is not None or (total is not None and done.n < total):
+                # what polars' reader failed on or left out: pyarrow reads it again, checked
+                decoded = arrow_batches(path, batch_rows, schema, start=done.n)
+                error = error if decoded is None else None
+        if decoded is not None:
+            converted = (piece for raw in decoded for piece in _converted(raw))
+            yield from _emit(converted, done, limit, floats, flag, seen)
     except _POLARS_ERRORS as exc:
+        error = exc
+    if error is not None:
         # The streaming engine reads ahead, so the error may come from a row group well after
         # the rows delivered so far: read on by slices, halving them near the damage.
-        yield from _recover(path, row_no, batch_rows, limit, exc, seen)
+        yield from _recover(path, done.n, batch_rows, limit, error, seen)
+        return
+    total = _row_count(path)
+    if total is not None and done.n < total:
+        # Fewer rows than the footer holds, without an error: never silent, the rest is read
+        # again by slices (each row that cannot be read is quarantined).
+        why = f"the read ended after row {done.n} of the {total} the footer holds"
+        yield from _recover(path, done.n, batch_rows, limit, ShortRead(why), seen)
+
+
+class _Count:
+    """Rows delivered so far (written or quarantined)."""
+
+    n = 0
+
+
+def _emit(
+    pieces: Iterable[Any],
+    done: _Count,
+    limit: int,
+    floats: bool,
+    flag: str | None,
+    seen: Inspection,
+) -> Iterator[ReadItem]:
+    """The items of decoded frames and `BadRow`s, counting them in `done`."""
+    from jsonl_assets.core.readers.parquet_decode import BadRow
+
+    for piece in pieces:
+        if isinstance(piece, BadRow):
+            done.n += 1
+            yield _bad_row(done.n, piece.reason, piece.why)
+            continue
+        for item in _batch_items(piece, done.n, limit, floats, flag, seen):
+            done.n += 1
+            yield item
+
+
+class ShortRead(Exception):
+    """A read that gave fewer rows than the file's footer holds."""
+
+
+def _converted(raw: Any) -> Iterator[Any]:
+    """A batch pyarrow decoded with values JSON holds (a `BadRow` as it is). Should polars
+    panic converting it (a datetime past what its calendar holds), its rows are converted
+    one by one and each row it panics on is `unsupported_value`, the others kept."""
+    if not isinstance(raw, pl.DataFrame):
+        yield raw
+        return
+    try:
+        yield with_json_values(raw.lazy())[0].collect()
+        return
+    except _PANICS:
+        pass
+    from jsonl_assets.core.readers.parquet_decode import BadRow
+
+    for i in range(raw.height):
+        try:
+            yield with_json_values(raw.slice(i, 1).lazy())[0].collect()
+        except _PANICS as exc:
+            why = f"a value polars cannot convert ({type(exc).__name__}: {_first_line(exc)})"
+            yield BadRow("unsupported_value", why)
 
 
 def _recover(
@@ -147,6 +226,13 @@ def _recover(
             if size > 1:
                 size //= 2
                 continue
+            if isinstance(exc, plx.PanicException) and total is not None:
+                # a value polars panics on (not damage: that is an error): this row only
+                row_no += 1
+                why = f"a value polars cannot read ({type(exc).__name__}: {_first_line(exc)})"
+                yield _unsupported(row_no, why)
+                size = step
+                continue
             if total is None:
                 break
             end = _readable_from(path, row_no, total)
@@ -155,7 +241,10 @@ def _recover(
             row_no = end
             continue
         if batch.height == 0:
-            return  # every row could be read after all
+            # no row where the footer says there are more: never silent
+            for bad in range(row_no + 1, (total or row_no) + 1):
+                yield _corrupt_row(bad, row_no + 1, total or row_no, error)
+            return
         floats = any(_has_float(t) for t in batch.schema.values())
         for item in _batch_items(batch, row_no, limit, floats, flag, seen):
             row_no += 1
@@ -319,6 +408,14 @@ def _checked(row_no: int, row: dict[str, Any], limit: int, floats: bool = False)
     if converted.count:
         row = decimals_as_floats(row)  # as written
     return (row_no, row, data)  # the extract stage writes these bytes as they are
+
+
+def _bad_row(row_no: int, reason: str, why: str) -> Rejection:
+    return Rejection(
+        position=row_no,
+        reason=reason,
+        detail=f"row {row_no}: {why}; the record is not written rather than altered",
+    )
 
 
 def _unsupported(row_no: int, why: str) -> Rejection:

@@ -134,14 +134,25 @@ def _zoned_text(expr: pl.Expr, dtype: pl.Datetime) -> pl.Expr:
     """A timestamp with a time zone as orjson writes a Python datetime (null where it is
     outside years 1-9999: the row is flagged, _years)."""
     wall, within, offset = _zoned(expr, dtype)
-    safe = pl.when(within).then(wall)  # polars panics formatting out-of-range values
+    safe = _in_range(wall, within, dtype, offset)
     zone = "%:z" if offset is None else ""
     text = (
         pl.when(safe.dt.microsecond() != 0)
         .then(safe.dt.to_string(_FRACTION + zone))
         .otherwise(safe.dt.to_string(_WHOLE + zone))
     )
-    return text if offset is None else pl.concat_str([text, pl.lit(offset)])
+    text = text if offset is None else pl.concat_str([text, pl.lit(offset)])
+    return pl.when(within).then(text)
+
+
+def _in_range(wall: pl.Expr, within: pl.Expr, dtype: pl.Datetime, offset: str | None) -> pl.Expr:
+    """`wall` where it is `within` years 1-9999, 1970-01-01 elsewhere: the values stored
+    behind a null are computed on too, and polars panics on one past its calendar ("invalid
+    or out-of-range datetime", in a worker thread: its streaming engine then ends the file
+    quietly), so no value out of range is left behind a null."""
+    unit = "us" if dtype.time_unit == "ns" and offset is not None else dtype.time_unit
+    kind = pl.Datetime(unit, None if offset is not None else dtype.time_zone)
+    return pl.when(within).then(wall.to_physical()).otherwise(0).cast(kind)
 
 
 def _years(expr: pl.Expr, dtype: Any) -> pl.Expr | None:
@@ -158,9 +169,9 @@ def _seconds(expr: pl.Expr, dtype: Any) -> pl.Expr | None:
         if fixed_offset(dtype.time_zone) is not None:
             return None
         wall, within, _ = _zoned(expr, dtype)
-        safe = pl.when(within).then(wall)
+        safe = _in_range(wall, within, dtype, None)
         offset = (safe.dt.base_utc_offset() + safe.dt.dst_offset()).dt.total_seconds()
-        return offset % 60 != 0
+        return within & (offset % 60 != 0)
     return None
 
 

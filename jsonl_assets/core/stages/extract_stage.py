@@ -34,7 +34,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import Rejection, trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "21"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "22"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -57,7 +57,11 @@ CODE_VERSION = "21"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # bundled tz rules; a file is known by its content (sha256), not its stat: a touched or
 # copied file is not read again; 21: gzip read as RFC 1952 readers read it (reserved flags,
 # header CRC, zero padding only at the end), a JSON array item over the limit skipped by bytes,
-# an exponent past 18 digits unsupported_value, a matched path that is no file not_a_file
+# an exponent past 18 digits unsupported_value, a matched path that is no file not_a_file;
+# 22: Parquet decoded by pyarrow batches for every file (result independent of batch_rows),
+# invalid UTF-8 in a string is invalid_utf8 (that row only), a timestamp past polars'
+# calendar no longer empties its file (that row unsupported_value), rows read checked
+# against the footer
 MARKER = "extracted.json"
 
 
