@@ -43,6 +43,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_BUSY = 3  # another build holds the package dir
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # Ctrl-C, as a shell reports it
 
 
 def _lock_package(package: Path, wait: float | None) -> PackageLock:
@@ -449,6 +450,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         stdout_guard.say(lost)
         stdout_guard.discard()  # for the exit's flush
         return stdout_guard.EXIT_STDOUT_LOST
+    except KeyboardInterrupt:  # Ctrl-C in verify or report (build stops on its own handler)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one adds no traceback
+        print("interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
     # Dagster leaves ~200k objects that the interpreter's last collections would walk at
     # exit (0.4 s); frozen, they are not walked. Everything is committed by now.
     gc.freeze()

@@ -13,6 +13,7 @@ from jsonl_assets.core.chunks.runners import process_runner
 from jsonl_assets.core.config import PipelineConfig, check_buckets
 from jsonl_assets.core.manifest_builder import PartitionShards
 from jsonl_assets.core.partition_gate import ChecksFailed
+from jsonl_assets.core.report.markdown_text import md_list
 from jsonl_assets.core.rules.rate_checks import RateEvaluation, RateGate, failure_text
 from jsonl_assets.core.source_fingerprints import read_partition_version
 from jsonl_assets.core.stage_report import (
@@ -354,7 +355,7 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
         return dg.MaterializeResult(
             metadata={
                 "published": False,
-                "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems)),
+                "problems": dg.MetadataValue.md(md_list(problems)),
                 "summary": dg.MetadataValue.md(
                     package_summary_table(package_cells(partitions, problems))
                 ),

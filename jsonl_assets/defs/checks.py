@@ -10,6 +10,7 @@ from typing import Any, Final
 
 import dagster as dg
 
+from jsonl_assets.core.report.markdown_text import md_list
 from jsonl_assets.core.rules import reject_reasons
 from jsonl_assets.core.rules.rate_checks import (
     PARTITION_SCOPE,
@@ -145,12 +146,13 @@ def describe(evaluation: RateEvaluation, count: RateCount) -> str:
 
 
 def _examples_md(evaluation: RateEvaluation) -> str:
-    lines = [
-        f"- {c.scope}: {reason}: {format_trace(trace)}"
+    """Up to 10 items `scope: reason: trace`, escaped (markdown_text.md_list)."""
+    items = [
+        f"{c.scope}: {reason}: {format_trace(trace)}"
         for c in evaluation.sources
         for reason, trace in c.examples.items()
     ]
-    return "\n".join(lines[:10]) or "_none_"
+    return md_list(items[:10]) or "_none_"
 
 
 def shards_verified_check(result: Mapping[str, Any]) -> dg.AssetCheckResult:

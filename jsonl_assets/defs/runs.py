@@ -48,7 +48,7 @@ from jsonl_assets.defs.ownership import partition_tags
 from jsonl_assets.defs.partitions import all_partition_keys
 from jsonl_assets.defs.sqlite_holds import held_open, run_files, shared_files
 from jsonl_assets.defs.stage_metadata import REUSED
-from jsonl_assets.defs.storage_errors import step_error, storage_errors
+from jsonl_assets.defs.storage_errors import instance_errors, step_error, storage_errors
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MODULE: Final = "jsonl_assets.defs.definitions"  # workspace.yaml's code location
@@ -60,13 +60,13 @@ __all__ = ["all_partition_keys", "build_partition", "ensure_dagster_home", "prep
 
 def ensure_dagster_home() -> Path:
     """$DAGSTER_HOME, or the project-local `.dagster_home/` in the current folder (created on
-    first use, with the project's `dagster.yaml`: the current folder's, else the one beside
-    this package, else a minimal one with telemetry off)."""
-    if home := os.environ.get("DAGSTER_HOME"):
-        path = Path(home).resolve()
-    else:
-        path = (Path.cwd() / ".dagster_home").resolve()
-        os.environ["DAGSTER_HOME"] = str(path)
+        first use, with the project's `dagster.yaml`: the current folder's, else the one beside
+        this package, else a minimal one with telemetry off). A relative $DAGSTER_HOME is made
+    absolute (from the current folder)."""
+    home = os.environ.get("DAGSTER_HOME")
+    path = Path(home or Path.cwd() / ".dagster_home").resolve()
+    # Absolute for Dagster too (it refuses a relative one), as for this process's workers.
+    os.environ["DAGSTER_HOME"] = str(path)
     path.mkdir(parents=True, exist_ok=True)
     instance_yaml = path / "dagster.yaml"
     if not instance_yaml.exists():
@@ -87,11 +87,12 @@ def prepare() -> None:
     before it forks its workers: they share both instead of each building them again
     (`DagsterInstance.get()` opens a new one on every call; its storages connect per use, so
     the forked workers can use the parent's)."""
-    home = str(ensure_dagster_home())
     run_definitions().resolve_job_def("build_partition")
     run_definitions().resolve_job_def("publish_manifest")
     _prepared.clear()
-    with storage_errors():
+    # A home that is a file or a dagster.yaml Dagster cannot read: one line, no traceback.
+    with instance_errors():
+        home = str(ensure_dagster_home())
         _prepared[home] = dg.DagsterInstance.get()
 
 

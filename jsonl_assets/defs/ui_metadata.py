@@ -1,4 +1,6 @@
-"""Markdown tables the Dagster UI shows for partitions and the package (plain strings)."""
+"""Markdown tables the Dagster UI shows for partitions and the package. Every cell goes
+through core/report/markdown_text.py (the one escaping of text that is not ours): a file name,
+reason or trace adds no HTML, link, image, heading or row."""
 
 from __future__ import annotations
 
@@ -6,13 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from jsonl_assets.core.report.markdown_text import Md, md_table
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.traces import format_trace
-
-
-def _cell(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
 
 # Rows a table shows at most: metadata of thousands of files (long names) would otherwise
 # reach Dagster's event and gRPC limits; the counts and totals are numeric metadata beside it.
@@ -22,12 +20,11 @@ MAX_TABLE_ROWS: Final = 100
 def table(
     headers: Sequence[str], rows: Sequence[Sequence[Any]], max_rows: int = MAX_TABLE_ROWS
 ) -> str:
-    """A Markdown table of the first `max_rows` rows, in the order given, then a line
-    `_and K more (N rows in all)_` when there are more."""
-    head = "| " + " | ".join(headers) + " |\n| " + " | ".join("---" for _ in headers) + " |\n"
-    body = "".join("| " + " | ".join(_cell(c) for c in row) + " |\n" for row in rows[:max_rows])
+    """A Markdown table (`md_table`: every cell escaped) of the first `max_rows` rows, in the
+    order given, then a line `_and K more (N rows in all)_` when there are more."""
     more = len(rows) - max_rows
-    return head + body + (f"\n_and {more} more ({len(rows)} rows in all)_\n" if more > 0 else "")
+    shown = md_table(headers, rows[:max_rows])
+    return Md(shown + (f"\n\n_and {more:,} more ({len(rows):,} rows in all)_" if more > 0 else ""))
 
 
 def shards_table(shards: Sequence[Mapping[str, Any]]) -> str:

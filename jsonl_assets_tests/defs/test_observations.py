@@ -29,8 +29,8 @@ def test_the_files_table_of_an_observation_is_capped(tmp_path: Path) -> None:
     assert meta["bytes (B)"].value == 14 * count * (count + 1) // 2  # type: ignore[union-attr]
     assert files.count("\n| s | raw/") == MAX_TABLE_ROWS
     assert f"raw/{'n' * 200}0000.jsonl" in files and f"{MAX_TABLE_ROWS:04d}.jsonl" not in files
-    assert files.endswith(f"_and 50 more ({count} rows in all)_\n")
+    assert files.endswith(f"_and 50 more ({count} rows in all)_")
 
 
 def test_a_short_table_is_whole() -> None:
-    assert table(["a"], [[1], [2]]) == "| a |\n| --- |\n| 1 |\n| 2 |\n"
+    assert table(["a"], [[1], [2]]) == "| a |\n|---|\n| 1 |\n| 2 |"

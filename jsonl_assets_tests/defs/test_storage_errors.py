@@ -52,6 +52,55 @@ def test_a_failing_dagster_storage_is_one_line_naming_it(
     assert not (sample_project.parent / "package" / "metadata.json").exists()
 
 
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        ("a file", "failed: {home}: File exists; rerun to resume"),
+        ("dagster.yaml unparsable", "cannot be opened: while parsing a flow"),
+        ("dagster.yaml refused", "cannot be opened: "),
+    ],
+)
+def test_a_dagster_home_that_cannot_be_opened_is_one_line(
+    sample_project: Path, damage: str, said: str
+) -> None:
+    """$DAGSTER_HOME a file, or its dagster.yaml unparsable or not Dagster's schema: one line
+    naming it and why, exit 1, no traceback (it was FileExistsError's, yaml's, Dagster's)."""
+    home = sample_project.parent / "dagster_home"
+    if damage == "a file":
+        home.write_text("not a dir")
+    else:
+        home.mkdir()
+        bad = "storage:\n  sqlite: [\n" if damage == "dagster.yaml unparsable" else "storage: 3\n"
+        (home / "dagster.yaml").write_text(bad)
+    done = _build(sample_project, home)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(
+        f"Dagster's {'storage' if damage == 'a file' else 'instance'} in {home} (DAGSTER_HOME) "
+    ), lines
+    assert said.format(home=home) in lines[0], lines
+    assert not (sample_project.parent / "package" / "metadata.json").exists()
+
+
+def test_a_relative_dagster_home_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dagster refuses a relative $DAGSTER_HOME: the build resolves it from the current folder
+    (for its own instance and its workers') instead of ending with Dagster's traceback."""
+    import dagster as dg
+
+    from jsonl_assets.defs.runs import ensure_dagster_home
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", "relative/home")
+    assert ensure_dagster_home() == tmp_path / "relative" / "home"
+    assert os.environ["DAGSTER_HOME"] == str(tmp_path / "relative" / "home")
+    with dg.DagsterInstance.get() as instance:
+        assert instance.root_directory == str(tmp_path / "relative" / "home")
+
+
 def test_a_step_failed_by_the_storage_says_so() -> None:
     """A step that reads the instance (too many open files: sqlite cannot open its file)."""
     said = step_error(

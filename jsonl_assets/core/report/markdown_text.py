@@ -2,13 +2,19 @@
 place that writes Markdown (DATACARD.md, the Dagster metadata's tables) goes through here, so
 no value can add a heading, a list item, a table row or live HTML, or hide characters.
 
-* `visible`: control characters (C0, DEL, C1), bidi controls, line/paragraph separators and
-  lone surrogates become escapes (`\\n`, `\\r`, `\\t`, `\\u202e`, ...): never raw.
+* `visible`: every character that shows nothing of itself becomes an escape (`\\n`, `\\r`,
+  `\\t`, `\\u200b`, `\\U000e0041`, ...): never raw. Decided by Unicode category, not a list:
+  controls (Cc), format characters (Cf: bidi controls, zero-width space and joiners, word
+  joiner, BOM, soft hyphen, tag characters), line and paragraph separators (Zl, Zp), lone
+  surrogates (Cs), private use (Co) and unassigned code points (Cn, as Python's Unicode
+  database knows them). So `MIT` and `MIT\\u200b` never look alike. Ordinary text (accents,
+  combining marks, CJK, emoji) stays; an emoji ZWJ sequence shows its joiners as `\\u200d`.
 * `md_text`: plain text; `visible`, then every character Markdown (CommonMark, GFM, GitHub's
   `$` maths) gives a meaning to inline is backslash-escaped (`< > &` too: no HTML, no
   entity), spaces at either end as `&#32;` (else trimmed), and, at the start of a line,
   what would open a block (`-`, `+`, `=`, `>`, `1.`).
 * `md_code`: a code span whose fence is longer than any backtick run inside.
+* `md_list`: a bullet list, each item `md_text` at a line start.
 * `md_table`: a GFM table; a cell is `md_text` of its value unless it is `Md` (Markdown
   made here) already.
 """
@@ -16,7 +22,8 @@ no value can add a heading, a list item, a table row or live HTML, or hide chara
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 
@@ -26,23 +33,27 @@ class Md(str):
     __slots__ = ()
 
 
-_INVISIBLE: Final = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
+# Categories of the characters that show nothing of themselves (or nothing reliable).
+_INVISIBLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_ASCII_CONTROLS: Final = re.compile("[\x00-\x1f\x7f]")
 _SHORT: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # `_` between two letters or digits cannot open or close emphasis (`support_chats` stays so).
 _SPECIAL: Final = re.compile(r"[\\`*\[\]<>&|~#$]|(?<![^\W_])_|_(?![^\W_])")
 _BLOCK_START: Final = re.compile(r"[-+=>]|[0-9]{1,9}[.)]")
 
 
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    return _SHORT.get(char) or f"\\u{ord(char):04x}"
+def _escaped(char: str) -> str:
+    code = ord(char)
+    return _SHORT.get(char) or (f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
 
 
 def visible(text: str) -> str:
-    """`text` with its control, bidi and separator characters written as escapes."""
-    return _INVISIBLE.sub(_escape, text)
+    """`text` with every character of an invisible category (`_INVISIBLE_CATEGORIES`)
+    written as an escape."""
+    if text.isascii():  # the common case: only C0 and DEL can hide
+        return _ASCII_CONTROLS.sub(lambda m: _escaped(m.group()), text)
+    category = unicodedata.category
+    return "".join(_escaped(c) if category(c) in _INVISIBLE_CATEGORIES else c for c in text)
 
 
 def md_text(value: Any, line_start: bool = False) -> Md:
@@ -72,6 +83,12 @@ def md_code(value: Any, in_table: bool = False) -> Md:
     if in_table:
         body = body.replace("|", "\\|")
     return Md(f"{fence}{body}{fence}")
+
+
+def md_list(items: Iterable[Any]) -> Md:
+    """A bullet list, one item per value (`md_text`, escaped as at a line start: an item
+    cannot open a nested list, a quote or a heading)."""
+    return Md("\n".join(f"- {md_text(item, line_start=True)}" for item in items))
 
 
 def md_cell(value: Any) -> Md:

@@ -150,3 +150,37 @@ def test_the_dagster_tables_keep_their_structure(tiny_data: dict[str, Any]) -> N
         assert (headings, html, items) == ([], [], 0), key
         if key != "report_mixture":  # a row per source
             assert rows == plain[key][1], key
+
+
+INVISIBLE = {
+    "\u200b": "\\u200b",  # zero-width space (Cf)
+    "\u2060": "\\u2060",  # word joiner (Cf)
+    "\ufeff": "\\ufeff",  # BOM (Cf)
+    "\u00ad": "\\u00ad",  # soft hyphen (Cf)
+    "\u200d": "\\u200d",  # zero-width joiner (Cf): an emoji ZWJ sequence shows it
+    "\U000e0041": "\\U000e0041",  # tag character (Cf)
+    "\ue000": "\\ue000",  # private use (Co)
+    "\U0010fffe": "\\U0010fffe",  # a noncharacter, unassigned (Cn)
+    "\x85": "\\u0085",  # NEL (Cc)
+    "\u2029": "\\u2029",  # paragraph separator (Zp)
+}
+
+
+@pytest.mark.parametrize("char", sorted(INVISIBLE))
+def test_every_invisible_character_is_an_escape(char: str) -> None:
+    """`MIT` and `MIT` + an invisible character never look alike, in text or in code."""
+    shown = INVISIBLE[char]
+    assert visible(f"MIT{char}") == f"MIT{shown}"
+    assert md_code(f"MIT{char}") == f"`MIT{shown}`"
+    assert md_text(f"MIT{char}") == "MIT" + shown.replace("\\", "\\\\")
+    assert _rendered_text(md_text(f"MIT{char}")) == f"MIT{shown}"
+
+
+def test_ordinary_text_stays_as_it_is() -> None:
+    text = "Ça va? naïve café 日本語 한국어 e\u0301 👩🏽 نص עברית ‘quotes’ – NBSP\u00a0"
+    assert visible(text) == text
+
+
+def _rendered_text(markdown: str) -> str:
+    tokens = _parser().parse(markdown)
+    return "".join(c.content for t in tokens for c in t.children or [] if c.type == "text")
