@@ -216,8 +216,16 @@ class S3Store(ObjectStore):
         return ranged(_Pinned(handle, etag), start, end)
 
     def call(self, method: str, **kwargs: Any) -> Any:
-        """A botocore call through s3fs's client (its retries, its credentials chain)."""
-        return self.fs.call_s3(method, **kwargs)
+        """A botocore call through s3fs's client (its retries, its credentials chain). s3fs
+        raises a refused request as an OSError; an unreachable endpoint or missing
+        credentials (botocore's own errors) become one here too, so every caller's OSError
+        handling names them."""
+        try:
+            return self.fs.call_s3(method, **kwargs)
+        except self.client_errors() as exc:
+            if isinstance(exc, OSError):
+                raise
+            raise OSError(f"S3 {method}: {type(exc).__name__}: {exc}") from exc
 
     def open_atomic(self, path: StorePath) -> S3AtomicWrite:
         return S3AtomicWrite(self, path)

@@ -5,6 +5,7 @@ limit (`ulimit -f` gives EFBIG where a full disk gives ENOSPC: the same unnamed 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +49,32 @@ def test_io_errors_of_the_work_dir_name_the_file_or_the_limit(tmp_path: Path) ->
     assert ids.startswith(f"cannot write {tmp_path}/ids.arrow: "), ids
     assert pool.startswith("[Errno 24] cannot start a worker process: Too many open files"), pool
     assert pool.endswith("open files: raise `ulimit -n`)"), pool
+
+
+def test_an_unreachable_object_store_is_one_line_naming_the_request(tmp_path: Path) -> None:
+    # The conftest points every object-store client at a closed loopback port. botocore's
+    # EndpointConnectionError is no OSError: `report` and `verify` printed its traceback.
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(
+        "dataset: {name: t, description: d, dataset_id: t-v1, license: CC0-1.0}\n"
+        "output: {dir: 's3://nowhere/pkg', work_dir: work, quarantine_dir: 's3://nowhere/q'}\n"
+        "sources:\n"
+        "  - {name: a, paths: [raw/a.jsonl], objective: sft, adapter: native, split: train,"
+        " license: CC0-1.0}\n"
+    )
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.jsonl").write_text('{"text": "x"}\n')
+    cli = [sys.executable, "-m", "jsonl_assets.cli"]
+    for args in (["report", "--config", str(config)], ["verify", "s3://nowhere/pkg"]):
+        run = subprocess.run(
+            [*cli, *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={**os.environ, "AWS_MAX_ATTEMPTS": "1"},
+            timeout=120,
+        )
+        out = run.stdout + run.stderr
+        assert run.returncode == 1, out
+        assert "Traceback" not in out, out
+        assert "EndpointConnectionError: Could not connect to the endpoint URL" in out, out
