@@ -149,6 +149,19 @@ def build_with_core(config_path: Path, helper_thread: bool = True) -> Path:
 # tests keep their bytes) or that are slow only as a group: node id prefix -> markers. A bare
 # `pytest` deselects these (pyproject addopts); `python3 run.py test` runs them.
 MARKED: dict[str, tuple[str, ...]] = {
+    "core/chunks/test_duplicates.py::test_spilled_duplicates": ("slow",),
+    "core/chunks/test_duplicates.py::test_a_chunks_bucket_files": ("slow",),
+    "readers/test_parquet.py::test_one_huge_row_group": ("slow",),
+    "defs/test_storage_errors.py::": ("slow",),
+    "test_cli_interrupt.py::": ("slow",),
+    "core/store/test_named_io_errors.py::test_an_unreachable_object_store": ("slow",),
+    "core/report/test_grading_types.py::": ("slow",),
+    "core/report/test_charts.py::test_data_labels": ("slow",),
+    "core/report/test_stale_report.py::test_a_report_that_fails": ("slow",),
+    "test_chunks.py::test_the_package_is_golden_for_any_chunks_and_workers[8-2]": ("slow",),
+    "defs/test_manifest_asset.py::test_an_oversized_manifest": ("slow",),
+    "core/stages/test_manifest_stage.py::test_a_manifest_a_default_verify": ("slow",),
+    "core/store/test_work_owner.py::test_changing_output_dir_while_keeping": ("slow",),
     "test_restart.py::test_kill_at_any_point": ("crash", "slow"),
     "test_concurrency.py::test_second_builder_fails_clearly_then_waits_then_recovers": ("crash",),
     "test_package_lock.py::test_a_dagster_run_waits_for_the_package_lock": ("slow",),
