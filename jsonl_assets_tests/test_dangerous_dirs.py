@@ -60,6 +60,11 @@ def _cli(config: Path) -> subprocess.CompletedProcess[str]:
     home = config.parent / "dagster_home"
     home.mkdir(exist_ok=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return build_cpt_train(config, home)
+
+
+def build_cpt_train(config: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    """`jsonl-assets build` of the partition cpt|train, one worker, DAGSTER_HOME `home`."""
     return subprocess.run(
         [str(CLI), "build", "--config", str(config), "--partition", "cpt|train", "--workers", "1"],
         env={**os.environ, "DAGSTER_HOME": str(home)},

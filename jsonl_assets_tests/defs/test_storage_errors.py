@@ -5,24 +5,14 @@ traceback (it was SQLAlchemy's two-level traceback)."""
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from jsonl_assets.defs.storage_errors import step_error
-from jsonl_assets_tests.test_restart import CLI
+from jsonl_assets_tests.test_dangerous_dirs import build_cpt_train
 
-
-def _build(config: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(CLI), "build", "--config", str(config), "--partition", "cpt|train", "--workers", "1"],
-        env={**os.environ, "DAGSTER_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=config.parent,
-    )
+_build = build_cpt_train
 
 
 @pytest.mark.parametrize(
