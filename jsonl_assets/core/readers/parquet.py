@@ -105,6 +105,7 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
     done = _Count()
     seen = Inspection()
     error: BaseException | None = None
+    total: int | None = None  # the footer's row count, read once
     try:
         seen = inspect(path, lambda: _scan(path))
         if seen.refused is not None:
@@ -118,6 +119,7 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
         frame, flag = _frame(path)
         floats = any(_has_float(t) for t in frame.collect_schema().values())
         schema = _scan(path).collect_schema()
+        total = _row_count(path)
         # pyarrow decodes batch by batch; polars (the fast path) a row group at a time.
         decoded = arrow_batches(path, batch_rows, schema)
         if decoded is None:
@@ -126,7 +128,6 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
                 yield from _emit(fast, done, limit, floats, flag, seen)
             except _POLARS_ERRORS as exc:
                 error = exc
-            total = _row_count(path)
             if error is not None or (total is not None and done.n < total):
                 # what polars' reader failed on or left out: pyarrow reads it again, checked
                 decoded = arrow_batches(path, batch_rows, schema, start=done.n)
@@ -141,7 +142,6 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
         # the rows delivered so far: read on by slices, halving them near the damage.
         yield from _recover(path, done.n, batch_rows, limit, error, seen)
         return
-    total = _row_count(path)
     if total is not None and done.n < total:
         # Fewer rows than the footer holds, without an error: never silent, the rest is read
         # again by slices (each row that cannot be read is quarantined).
