@@ -154,6 +154,7 @@ MARKED: dict[str, tuple[str, ...]] = {
     "readers/test_parquet.py::test_one_huge_row_group": ("slow",),
     "defs/test_storage_errors.py::": ("slow",),
     "test_cli_interrupt.py::": ("slow",),
+    "test_ignored_signals.py::": ("slow",),
     "core/store/test_named_io_errors.py::test_an_unreachable_object_store": ("slow",),
     "core/report/test_grading_types.py::": ("slow",),
     "core/report/test_charts.py::test_data_labels": ("slow",),

@@ -15,6 +15,7 @@ deletion.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +30,7 @@ from .conftest import build_with_core, package_shards, write_config
 CLI = Path(sys.executable).parent / "jsonl-assets"
 
 
-def _project(tmp_path: Path, records: int = 30, **output: Any) -> Path:
+def notes_project(tmp_path: Path, records: int = 30, **output: Any) -> Path:
     raw = tmp_path / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     lines = "".join(f'{{"id": "n{i}", "text": "note number {i}"}}\n' for i in range(records))
@@ -63,8 +64,16 @@ def _cli(config: Path) -> subprocess.CompletedProcess[str]:
     return build_cpt_train(config, home)
 
 
-def build_cpt_train(config: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    """`jsonl-assets build` of the partition cpt|train, one worker, DAGSTER_HOME `home`."""
+def build_cpt_train(
+    config: Path, home: Path, ignored: tuple[int, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """`jsonl-assets build` of the partition cpt|train, one worker, DAGSTER_HOME `home`,
+    started with the signals `ignored` ignored (as `nohup` does)."""
+
+    def ignore() -> None:
+        for sig in ignored:
+            signal.signal(sig, signal.SIG_IGN)
+
     return subprocess.run(
         [str(CLI), "build", "--config", str(config), "--partition", "cpt|train", "--workers", "1"],
         env={**os.environ, "DAGSTER_HOME": str(home)},
@@ -72,6 +81,7 @@ def build_cpt_train(config: Path, home: Path) -> subprocess.CompletedProcess[str
         text=True,
         timeout=300,
         cwd=config.parent,
+        preexec_fn=ignore,
     )
 
 
@@ -84,7 +94,7 @@ def _refused(config: Path) -> ConfigError:
 def test_the_filesystem_root_is_refused_at_load_time(tmp_path: Path) -> None:
     # Nothing is built: the refusal is in load_config, before any I/O on the dirs.
     for key in ("dir", "work_dir", "quarantine_dir"):
-        error = _refused(_project(tmp_path, **{key: "/"}))
+        error = _refused(notes_project(tmp_path, **{key: "/"}))
         assert error.key == f"output.{key}" and "filesystem root" in error.message
 
 
@@ -93,7 +103,7 @@ def test_a_bucket_root_is_refused_at_load_time(tmp_path: Path) -> None:
     # land inside the package, and every later build would call it foreign. Refused before any
     # request reaches the bucket (no server runs here).
     for key, url in (("dir", "s3://bucket"), ("quarantine_dir", "s3://bucket/"), ("dir", "gs://b")):
-        error = _refused(_project(tmp_path / key, **{key: url}))
+        error = _refused(notes_project(tmp_path / key, **{key: url}))
         assert error.key == f"output.{key}" and "is a bucket root" in error.message
 
 
@@ -103,12 +113,12 @@ def test_the_home_dir_and_folders_above_it_are_refused(
     home = tmp_path / "home" / "me"
     home.mkdir(parents=True)
     monkeypatch.setenv("HOME", str(home))
-    error = _refused(_project(tmp_path / "p1", dir=str(home)))
+    error = _refused(notes_project(tmp_path / "p1", dir=str(home)))
     assert error.key == "output.dir" and "home" in error.message
-    error = _refused(_project(tmp_path / "p2", quarantine_dir=str(home.parent)))
+    error = _refused(notes_project(tmp_path / "p2", quarantine_dir=str(home.parent)))
     assert error.key == "output.quarantine_dir" and "home" in error.message
     # `~` is the home dir, as in a shell (before: a folder named `~` beside the config).
-    error = _refused(_project(tmp_path / "p3", dir="~"))
+    error = _refused(notes_project(tmp_path / "p3", dir="~"))
     assert error.key == "output.dir" and "home" in error.message
     assert not (tmp_path / "p3" / "~").exists()
     assert not list(home.iterdir())
@@ -133,7 +143,7 @@ def test_the_home_dir_and_folders_above_it_are_refused(
 def test_overlapping_dirs_are_refused(
     tmp_path: Path, output: dict[str, str], key: str, words: str
 ) -> None:
-    error = _refused(_project(tmp_path, **output))
+    error = _refused(notes_project(tmp_path, **output))
     assert error.key == key, error
     assert words in error.message, error
 
@@ -141,20 +151,20 @@ def test_overlapping_dirs_are_refused(
 def test_a_dir_in_a_source_root_is_refused_even_where_the_glob_does_not_reach(
     tmp_path: Path,
 ) -> None:
-    error = _refused(_project(tmp_path, dir="raw/package", glob="raw/*.jsonl"))
+    error = _refused(notes_project(tmp_path, dir="raw/package", glob="raw/*.jsonl"))
     assert error.key == "output.dir" and "source root" in error.message
 
 
 def test_a_package_beside_the_config_is_allowed_where_no_glob_reaches(tmp_path: Path) -> None:
-    cfg = load_config(_project(tmp_path, dir="out", glob="r*/*.jsonl"))
+    cfg = load_config(notes_project(tmp_path, dir="out", glob="r*/*.jsonl"))
     assert cfg.output.dir == tmp_path / "out"
     (tmp_path / "train.jsonl").write_text('{"text": "x"}\n')
-    cfg = load_config(_project(tmp_path, dir="package", glob="train.jsonl"))
+    cfg = load_config(notes_project(tmp_path, dir="package", glob="train.jsonl"))
     assert cfg.output.dir == tmp_path / "package"
 
 
 def test_a_symlink_that_leads_a_glob_into_the_package_is_refused(tmp_path: Path) -> None:
-    config = _project(tmp_path, dir="out")
+    config = notes_project(tmp_path, dir="out")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "old.jsonl").write_text('{"text": "x"}\n')
     os.symlink("../out", tmp_path / "raw" / "link")
@@ -164,7 +174,7 @@ def test_a_symlink_that_leads_a_glob_into_the_package_is_refused(tmp_path: Path)
 
 def test_a_quarantine_inside_a_source_glob_is_refused_by_the_cli(tmp_path: Path) -> None:
     """Before: each build read the last one's quarantine back (1 -> 2 -> 3 ... rejects)."""
-    config = _project(tmp_path, quarantine_dir="raw/quarantine")
+    config = notes_project(tmp_path, quarantine_dir="raw/quarantine")
     for _ in range(2):
         run = _cli(config)
         assert run.returncode == 2, run.stdout + run.stderr
@@ -174,7 +184,7 @@ def test_a_quarantine_inside_a_source_glob_is_refused_by_the_cli(tmp_path: Path)
 
 
 def test_work_and_quarantine_inside_the_package_are_refused_by_the_cli(tmp_path: Path) -> None:
-    config = _project(tmp_path, work_dir="package/work", quarantine_dir="package/quarantine")
+    config = notes_project(tmp_path, work_dir="package/work", quarantine_dir="package/quarantine")
     run = _cli(config)
     assert run.returncode == 2, run.stdout + run.stderr
     assert "inside output.dir" in run.stderr
@@ -188,7 +198,7 @@ def test_work_and_quarantine_inside_the_package_are_refused_by_the_cli(tmp_path:
 def test_a_foreign_file_in_the_package_fails_the_build_and_is_kept(
     tmp_path: Path, foreign: str
 ) -> None:
-    config = _project(tmp_path)
+    config = notes_project(tmp_path)
     path = tmp_path / "package" / foreign
     path.parent.mkdir(parents=True)
     path.write_bytes(b"the user's own bytes\n")
@@ -210,7 +220,7 @@ def test_own_orphans_are_still_removed_even_without_the_work_dir(
 
     from jsonl_assets.core.store.package_lock import LOCK_FILES, TOKEN_ENV, PackageLock, read_holder
 
-    config = _project(tmp_path, records=30, retention_hours=0)
+    config = notes_project(tmp_path, records=30, retention_hours=0)
     package = build_with_core(config)
     assert len(package_shards(package)) == 3  # 30 records kept, 10 per shard
     (tmp_path / "raw" / "notes.jsonl").write_text('{"id": "a", "text": "only"}\n')

@@ -6,7 +6,10 @@ handlers of the thread that runs an execution (to turn them into a run failure, 
 the CLI would go on), so it must never run in the CLI's main thread.
 
 - A signal ignored when the CLI started (`nohup`'s SIGHUP, SIGINT of `cmd &` in a script)
-  stays ignored, by the CLI and its workers.
+  stays ignored, by the CLI and its workers. An ignored SIGTERM is kept by a handler that does
+  nothing, not by SIG_IGN, which every program they start would inherit: Dagster stops its
+  compute-log `tail`s with SIGTERM, and a `tail` ignoring it outlives the build holding its
+  stdout, so the caller never reads to the end.
 - SIGINT, SIGTERM or SIGHUP to the CLI, or its stdout closed (SIGPIPE): every worker's
   process group (the worker and what Dagster started under it, such as its compute-log
   `tail`s) gets SIGKILL, the cleanups run (the package lock is released), the CLI prints
@@ -69,9 +72,30 @@ def install() -> None:
     SIGINT for `cmd &`), in the workers too. SIGPIPE is always handled: Python itself ignores
     it at start, whatever the parent set."""
     for sig in _HANDLED:
-        if sig in SIGNALS and signal.getsignal(sig) == signal.SIG_IGN:
+        if sig in SIGNALS and _keep_ignored(sig):
             continue
         signal.signal(sig, _interrupted)
+
+
+def _ignore(_signum: int, _frame: Any) -> None:
+    """SIGTERM's handler in a process that started with it ignored (see the module docstring)."""
+
+
+def _keep_ignored(sig: int) -> bool:
+    """Whether `sig` is ignored here; it then stays ignored (SIGTERM through `_ignore`)."""
+    handler = signal.getsignal(sig)
+    if handler is _ignore:
+        return True
+    if handler != signal.SIG_IGN:
+        return False
+    if sig == signal.SIGTERM:
+        signal.signal(sig, _ignore)
+    return True
+
+
+def ignored_signals() -> list[int]:
+    """The signals this process keeps ignored, for its workers (a spawned one starts afresh)."""
+    return [sig for sig in SIGNALS if signal.getsignal(sig) in (signal.SIG_IGN, _ignore)]
 
 
 def on_interrupt(cleanup: Callable[[], None]) -> None:
@@ -116,10 +140,12 @@ def stop_workers(reap: bool = True) -> None:
             os.waitpid(pid, 0)
 
 
-def _init_worker(parent: int, kill_also: list[int]) -> None:
+def _init_worker(parent: int, kill_also: list[int], ignored: list[int]) -> None:
     for sig in SIGNALS:  # not the CLI's handler: a worker that is signalled just dies
-        if signal.getsignal(sig) != signal.SIG_IGN:  # ignored by the CLI: ignored here too
+        if sig not in ignored:
             signal.signal(sig, signal.SIG_DFL)
+        else:  # ignored by the CLI: ignored here too
+            signal.signal(sig, _ignore if sig == signal.SIGTERM else signal.SIG_IGN)
     # A write to a closed stdout raises BrokenPipeError, as in any Python process.
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     with contextlib.suppress(OSError):
@@ -149,7 +175,7 @@ def worker_pool(workers: int, *, polars: bool = True) -> ProcessPoolExecutor:
             max_workers=workers,
             mp_context=multiprocessing.get_context(method),
             initializer=_init_worker,
-            initargs=(os.getpid(), list(fault_points.kill_also)),
+            initargs=(os.getpid(), list(fault_points.kill_also), ignored_signals()),
         )
     _pools.append(pool)
     return pool

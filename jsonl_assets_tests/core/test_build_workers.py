@@ -71,6 +71,39 @@ def test_a_signal_ignored_at_start_stays_ignored_by_the_cli_and_its_workers() ->
     assert done.stdout.splitlines() == ["cli alive True", "worker alive"]
 
 
+TERM_IGNORED_SCRIPT = """
+import os, signal, subprocess
+from jsonl_assets.core import build_workers as bw
+
+def term_self_then_start_a_program():
+    os.kill(os.getpid(), signal.SIGTERM)  # ignored since start-up: the worker lives on
+    status = subprocess.run(["cat", "/proc/self/status"], capture_output=True, text=True).stdout
+    mask = next(int(line.split()[1], 16) for line in status.splitlines() if line.startswith("SigIgn:"))
+    return "program ignores SIGTERM" if mask & (1 << (signal.SIGTERM - 1)) else "program may be stopped"
+
+bw.install()
+os.kill(os.getpid(), signal.SIGTERM)
+print("cli alive")
+print(bw.worker_pool(1, polars=False).submit(term_self_then_start_a_program).result(timeout=60))
+bw.shutdown_pools()
+"""
+
+
+def test_an_ignored_sigterm_stays_ignored_but_is_not_passed_on_to_the_programs_started() -> None:
+    """A parent that ignores SIGTERM: the CLI and its workers ignore it, but a program they
+    start (Dagster's compute-log `tail`, which Dagster stops with SIGTERM) does not inherit the
+    ignore, or it would outlive the build holding its stdout, and the caller would wait forever."""
+    done = subprocess.run(
+        [sys.executable, "-c", TERM_IGNORED_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert done.stdout.splitlines() == ["cli alive", "program may be stopped"]
+
+
 KILLED_SCRIPT = """
 import os, signal, time
 from jsonl_assets.core import build_workers as bw
