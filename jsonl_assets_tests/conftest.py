@@ -150,6 +150,9 @@ def build_with_core(config_path: Path, helper_thread: bool = True) -> Path:
 # `pytest` deselects these (pyproject addopts); `python3 run.py test` runs them.
 MARKED: dict[str, tuple[str, ...]] = {
     "core/chunks/test_duplicates.py::test_spilled_duplicates": ("slow",),
+    "core/store/test_shared_quarantine.py::test_a_rebuild_keeps_the_quarantine_another_package_published[24.0]": (
+        "slow",
+    ),
     "core/chunks/test_duplicates.py::test_a_chunks_bucket_files": ("slow",),
     "readers/test_parquet.py::test_one_huge_row_group": ("slow",),
     "defs/test_storage_errors.py::": ("slow",),

@@ -12,12 +12,22 @@ midway (a multipart upload on object storage) is cleared by the partition's next
 The layout before snapshots (c8beb97 up to 91f5056), `<objective>/<split>/<stage>.jsonl`,
 named by no ledger nor pointer, is found by listing (`legacy_files`: exactly those names)
 and retired and removed like the files of a snapshot no longer published.
+
+A quarantine dir may be shared by packages (each with its own work dir): two of them can
+publish one folder name (the same content: an empty quarantine). The GC never removes a
+file that any pointer in the dir names (`files_named`), and the pointer is written under the
+quarantine dir's lock (`quarantine_lock`, which the GC holds while it chooses) once every file
+it names is checked present, a file another package's GC removed since the shards stage being
+copied again from the work dir: a published pointer always resolves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any, Final
 
@@ -30,18 +40,24 @@ from jsonl_assets.core.shard_families import snapshot_digest
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.base import copy_file_in, read_bytes, store_for, write_bytes
 from jsonl_assets.core.store.package_files import claim, ledger_names
+from jsonl_assets.core.store.package_lock import PackageLock
 from jsonl_assets.core.store.url import is_url
-from jsonl_assets.core.store.work_files import PartitionDirs
+from jsonl_assets.core.store.work_files import QUARANTINE_DIR, PartitionDirs
 
 SNAPSHOTS: Final = "snapshots"
 LEDGER: Final = "quarantine_files"
 MANIFEST: Final = "metadata.json"
+LOCK_WAIT: Final = 600.0  # seconds: the lock is held only to write a pointer or choose removals
 _READ: Final = 4 << 20
 _O, _S, _STAGES = "|".join(OBJECTIVES), "|".join(SPLITS), "|".join(STAGE_RATE)
 _QUARANTINE_PATH: Final = re.compile(
     rf"(?:(?:{_O})-(?:{_S})-[0-9a-f]{{16}}/(?:{_STAGES})\.jsonl|{SNAPSHOTS}/[0-9a-f]{{16}}\.json"
     rf"|(?:{_O})/(?:{_S})/(?:{_STAGES})\.jsonl)"
 )
+
+
+class QuarantineMissing(StageError):
+    """A file the published quarantine snapshot names is not in the quarantine dir."""
 
 
 def is_quarantine_path(rel: str) -> bool:
@@ -151,11 +167,25 @@ def remove_partial_copies(dirs: PartitionDirs) -> int:
     )
 
 
+@contextlib.contextmanager
+def quarantine_lock(quarantine_root: Path) -> Iterator[None]:
+    """Hold the quarantine dir's lock (package_lock.PackageLock of that dir: a kernel lock in
+    it, or for a URL a local lock keyed by it): a pointer is written, and the GC chooses what
+    to remove, one at a time."""
+    lock = PackageLock(quarantine_root)
+    lock.acquire(LOCK_WAIT)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def write_pointer(
     quarantine_root: Path, work_dir: Path, metadata: bytes, partitions: dict[str, dict[str, Any]]
 ) -> str:
     """Write the pointer of the snapshot `metadata` (before metadata.json is committed):
-    each partition's published quarantine. Returns its path relative to the quarantine dir."""
+    each partition's published quarantine, every file of which is there (`_restore`).
+    Returns its path relative to the quarantine dir."""
     rel = pointer_rel(metadata)
     path = quarantine_root / rel
     doc = {
@@ -163,10 +193,59 @@ def write_pointer(
         "partitions": {key: partitions[key] for key in sorted(partitions)},
     }
     data = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
-    if _read(path) != data:  # the same bytes again (a rerun, an unchanged package): kept
-        claim(pointer_ledger(work_dir), rel)
-        write_bytes(path, data)
+    with quarantine_lock(quarantine_root):
+        for key in sorted(partitions):
+            _restore(quarantine_root, work_dir, key, partitions[key]["files"])
+        if _read(path) != data:  # the same bytes again (a rerun, an unchanged package): kept
+            claim(pointer_ledger(work_dir), rel)
+            write_bytes(path, data)
     return rel
+
+
+def _restore(quarantine_root: Path, work_dir: Path, key: str, files: list[dict[str, Any]]) -> None:
+    """Copy again from the work dir each of the partition's published quarantine `files`
+    that is no longer in the quarantine dir (another package's GC removed a folder of the
+    same name since the shards stage found it there)."""
+    store = store_for(quarantine_root)
+    objective, split = key.split("|")
+    work = work_dir / objective / split
+    for entry in files:
+        target = quarantine_root / entry["path"]
+        st = store.stat(target)
+        if st is not None and not st.is_dir and st.size == entry["bytes"]:
+            continue
+        source = work / QUARANTINE_DIR / f"{entry['stage']}.jsonl"
+        if not source.is_file() or _digest(source)[0] != entry["sha256"]:
+            raise StageError(
+                f"{key}: the quarantine file {target} is gone from the quarantine dir and the "
+                "work dir no longer holds its content; nothing was published. Build the "
+                "partition again (--force) to publish its quarantine anew"
+            )
+        claim(work / LEDGER, entry["path"])
+        copy_file_in(store, source, target, _READ)
+
+
+def files_named(quarantine_root: Path, exclude: AbstractSet[str] = frozenset()) -> set[str]:
+    """The quarantine files that the pointers in the quarantine dir name (any package's
+    snapshot: published, or replaced and not yet removed), but for the pointers in
+    `exclude`: what no clean-up may remove."""
+    store = store_for(quarantine_root)
+    names: set[str] = set()
+    for entry in list(store.list(quarantine_root / SNAPSHOTS)):
+        rel = f"{SNAPSHOTS}/{entry.name}"
+        if entry.is_dir or rel in exclude or not is_quarantine_path(rel):
+            continue
+        try:
+            doc = orjson.loads(read_bytes(quarantine_root / rel))
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            continue  # removed meanwhile, or no pointer a reader could resolve
+        partitions = doc.get("partitions") if isinstance(doc, dict) else None
+        for part in partitions.values() if isinstance(partitions, dict) else []:
+            files = part.get("files") if isinstance(part, dict) else None
+            for f in files if isinstance(files, list) else []:
+                if isinstance(f, dict) and isinstance(f.get("path"), str):
+                    names.add(f["path"])
+    return names
 
 
 def _read(path: Path) -> bytes | None:
@@ -196,10 +275,20 @@ def published_quarantine(package: Path, quarantine_root: Path) -> dict[str, list
     doc = read_pointer(quarantine_root, metadata)
     if doc is None:
         return None
-    return {
+    found = {
         key: [quarantine_root / f["path"] for f in entry["files"]]
         for key, entry in doc["partitions"].items()
     }
+    store = store_for(quarantine_root)
+    missing = [p for paths in found.values() for p in paths if store.stat(p) is None]
+    if missing:
+        raise QuarantineMissing(
+            f"the quarantine published with {package / MANIFEST} is incomplete: "
+            f"{snapshot_path(quarantine_root, metadata)} names {missing[0]}, which is gone"
+            + f" (and {len(missing) - 1} more)" * (len(missing) > 1)
+            + "; build the package again to publish its quarantine anew"
+        )
+    return found
 
 
 def pointer_files(doc: dict[str, Any] | None, rel: str | None) -> set[str]:

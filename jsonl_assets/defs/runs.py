@@ -55,6 +55,8 @@ MODULE: Final = "jsonl_assets.defs.definitions"  # workspace.yaml's code locatio
 LOCATION: Final = "jsonl_assets"
 REPOSITORY: Final = "__repository__"  # the name Dagster gives a module's Definitions
 CLI_TAGS = {"jsonl-assets/cli": "build"}
+# How a step's dg.Failure is named before its message: "dagster._core.definitions.events.Failure".
+_FAILURE: Final = f"{dg.Failure.__module__}.{dg.Failure.__qualname__}"
 __all__ = ["all_partition_keys", "build_partition", "ensure_dagster_home", "prepare", "publish"]
 
 
@@ -227,9 +229,10 @@ def _errors(result: dg.ExecuteInProcessResult) -> list[str]:
                 error = error.cause
             message = error.message.strip() if error else "failed"
             message = step_error(message) or message
-            # Our own errors say what is wrong; their module path only hides it.
+            # Our own errors, and the dg.Failure a step raises with our message, say what
+            # is wrong; their module path only hides it.
             cls, sep, said = message.partition(": ")
-            if sep and cls.startswith("jsonl_assets."):
+            if sep and (cls.startswith("jsonl_assets.") or cls == _FAILURE):
                 message = said
             out.append(f"{event.step_key}: {message}")
     return out

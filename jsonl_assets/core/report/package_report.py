@@ -33,6 +33,7 @@ from jsonl_assets.core.report.html_report import charts_of, render_html
 from jsonl_assets.core.report.measure_columns import report_enabled
 from jsonl_assets.core.report.report_data import compute_report, embedded_data
 from jsonl_assets.core.report.statistics import MANIFEST, MeasuredCells
+from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.stages.manifest_stage import ManifestResult
 from jsonl_assets.core.store.atomic_files import is_partial_name
 from jsonl_assets.core.store.base import read_bytes, store_for, write_bytes
@@ -136,8 +137,9 @@ def write_report(
     except Exception as exc:
         removed = _remove_report(folder)
         gone = f"{', '.join(removed)} removed" if removed else "nothing of it is left"
+        said = str(exc) if isinstance(exc, StageError) else f"{type(exc).__name__}: {exc}"
         raise ReportNotWritten(
-            f"{type(exc).__name__}: {exc}; the report in {folder} was removed rather than "
+            f"{said}; the report in {folder} was removed rather than "
             f"left beside this package ({gone})"
         ) from exc
 

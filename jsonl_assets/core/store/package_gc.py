@@ -12,7 +12,12 @@ check (package_files.owned) until then. A retired shard that is listed again is 
 Removed names leave the ledgers; an emptied snapshot folder goes too. The quarantine files
 and snapshot pointers (quarantine_snapshot.py) are collected the same way, with their own
 ledgers and `retired_quarantine.json`: a reader holding an old metadata.json keeps its
-quarantine for as long as its shards. The quarantine files of the layout before snapshots
+quarantine for as long as its shards. A quarantine dir may be shared by packages, whose
+content-addressed folders can have one name (an empty quarantine's, say): a quarantine file
+any pointer in the quarantine dir still names (another package's published or retired
+snapshot) is never removed, only kept retired until no pointer names it; the choice is made
+under the quarantine dir's lock, which the pointer's writer takes too
+(quarantine_snapshot.quarantine_lock). The quarantine files of the layout before snapshots
 (`<objective>/<split>/<stage>.jsonl`, quarantine_snapshot.legacy_files) are retired too.
 """
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -29,9 +35,11 @@ import orjson
 
 from jsonl_assets.core.quarantine_snapshot import (
     claimed_files,
+    files_named,
     is_quarantine_path,
     legacy_files,
     pointer_files,
+    quarantine_lock,
 )
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.shard_families import is_shard_path
@@ -89,16 +97,19 @@ def collect_garbage(
         is_shard_path,
     )
     if quarantine is not None:
-        removed += _retire(
-            quarantine.root,
-            claimed_files(work_dir, _partition_keys()),
-            pointer_files(*quarantine.previous) | legacy_files(quarantine.root),
-            pointer_files(*quarantine.published),
-            retired_path(work_dir, RETIRED_QUARANTINE),
-            retention_hours * 3600,
-            now,
-            is_quarantine_path,
-        )
+        with quarantine_lock(quarantine.root):  # no pointer is written while we choose
+            removed += _retire(
+                quarantine.root,
+                claimed_files(work_dir, _partition_keys()),
+                pointer_files(*quarantine.previous),
+                pointer_files(*quarantine.published),
+                retired_path(work_dir, RETIRED_QUARANTINE),
+                retention_hours * 3600,
+                now,
+                is_quarantine_path,
+                legacy=legacy_files(quarantine.root),
+                still_named=lambda due: files_named(quarantine.root, exclude=due),
+            )
     return removed
 
 
@@ -111,26 +122,36 @@ def _retire(
     retention: float,
     now: float,
     ours_shape: Callable[[str], bool],
+    legacy: AbstractSet[str] = frozenset(),
+    still_named: Callable[[set[str]], set[str]] | None = None,
 ) -> list[str]:
-    """Under `root`: retire the files ours (in a ledger, `previous`, or retired already at
-    `path`) but not `listed`, remove those retired for `retention` seconds (and the folders
-    they leave empty), and settle the ledgers. Returns the paths removed, relative to `root`.
-    A name retired earlier keeps its first time until it is removed or listed again.
+    """Under `root`: retire the files ours (in a ledger, `previous`, `legacy`, or retired
+    already at `path`) but not `listed`, remove those retired for `retention` seconds (and
+    the folders they leave empty), and settle the ledgers. Returns the paths removed,
+    relative to `root`. A name retired earlier keeps its first time until it is removed or
+    listed again; a name `previous` (the document just replaced) lists was listed until now,
+    so its time is now, whatever an earlier retirement said (another work dir's build may
+    have listed it again meanwhile). Of the names due, those `still_named` returns (named by
+    a snapshot someone may still read: another package's, sharing the folder) stay retired.
 
     Only a name with the shape of a file this project writes there (`ours_shape`: a shard
     path, a quarantine file or pointer) is ever retired or removed: whatever else a ledger,
     the replaced document or a hand-edited retired record names (`../x`, an absolute path,
     `metadata.json`) is left alone."""
     before = load_retired(path)
-    named = set().union(*ledgers.values()) | previous | set(before)
+    named = set().union(*ledgers.values()) | previous | legacy | set(before)
     ours = {name for name in named if ours_shape(name)}
-    retired = {name: before.get(name, now) for name in sorted(ours - listed)}
+    retired = {
+        name: now if name in previous else before.get(name, now) for name in sorted(ours - listed)
+    }
+    due = {name for name, since in retired.items() if now - since >= retention}
+    if due and still_named is not None:
+        due -= still_named(due)
     store = store_for(root)
     removed: list[str] = []
-    for name, since in retired.items():
-        if now - since >= retention:
-            store.remove(root / name)
-            removed.append(name)
+    for name in sorted(due):
+        store.remove(root / name)
+        removed.append(name)
     for name in removed:
         del retired[name]
     if retired or before:
