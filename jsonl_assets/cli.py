@@ -405,8 +405,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=positive_int,
         default=vl.DEFAULT_MAX_EXPANSION,
         metavar="RATIO",
-        help="a file may decompress to RATIO x its on-disk size (but always to "
-        "--expansion-floor); beyond is a C15 (shard) or G1 (asset index) error (default: 1000)",
+        help="a shard may decompress to RATIO x its on-disk size (but always to "
+        "--expansion-floor); beyond is a C15 error (the asset index is never decompressed: "
+        "compressed, it is a G2 error) (default: 1000)",
     )
     verify.add_argument(
         "--expansion-floor",

@@ -17,7 +17,12 @@ import yaml
 from pydantic import ValidationError
 
 from jsonl_assets.core.adapters import resolve_options
-from jsonl_assets.core.config.config_yaml import MAX_CONFIG_BYTES, YamlProblem, load_strict
+from jsonl_assets.core.config.config_yaml import (
+    MAX_CONFIG_BYTES,
+    YamlProblem,
+    load_strict,
+    syntax_message,
+)
 from jsonl_assets.core.config.errors import ConfigError, from_validation
 from jsonl_assets.core.config.models import (
     Document,
@@ -107,7 +112,9 @@ def load_config(
         raise ConfigError(cfg_path, "", f"not valid YAML: {exc}") from exc
     try:
         data = load_strict(text)
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except yaml.YAMLError as exc:
+        raise ConfigError(cfg_path, "", f"not valid YAML: {syntax_message(exc)}") from exc
+    except UnicodeDecodeError as exc:
         raise ConfigError(cfg_path, "", f"not valid YAML: {exc}") from exc
     except YamlProblem as exc:
         raise ConfigError(cfg_path, exc.key, exc.message) from None
