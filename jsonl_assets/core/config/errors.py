@@ -137,7 +137,8 @@ def _message(error: ErrorDetails, parent: Any, field: Any, key: str) -> str:
         message = option_message({**error, "loc": (key.rsplit(".", 1)[-1],)}, parent)
         return f"adapter {adapter!r}: {message}" if adapter else message
     if kind == "missing":
-        return "is required"
+        choices = literal_choices(field) if field is not None else []
+        return f"is required: one of {', '.join(map(str, choices))}" if choices else "is required"
     if kind == "union_tag_not_found":
         return f"adapter is required; valid adapters: {', '.join(sorted(_adapters()))}"
     if kind == "union_tag_invalid":
