@@ -91,7 +91,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def _locked_build(args: argparse.Namespace) -> int:
     # Interrupts are ours from the start: Dagster never runs in this thread (build_workers).
-    build_workers.install()
+    build_workers.install(stdout_guard.stdout_lost)
     # Set-up (Dagster's import, the definitions, the instance) allocates ~200k objects that
     # live as long as the process. The collector is paused meanwhile - its scans would walk
     # them again and again, 0.3 s in all - and then they are frozen: later collections skip
@@ -257,6 +257,7 @@ def _chunk_progress(cli: int, line: str, _: dict[str, Any]) -> None:
     try:
         print(f"  {line}", flush=True)
     except (StdoutLost, OSError) as lost:
+        stdout_guard.mark_lost()  # shared with the CLI: its SIGPIPE is then about stdout
         stdout_guard.say(lost)
         os.kill(cli, signal.SIGPIPE)
 
@@ -404,8 +405,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=positive_int,
         default=vl.DEFAULT_MAX_EXPANSION,
         metavar="RATIO",
-        help="a file may decompress to RATIO x its on-disk size (but always to "
-        "--expansion-floor); beyond is a C15 (shard) or G1 (asset index) error (default: 1000)",
+        help="a shard may decompress to RATIO x its on-disk size (but always to "
+        "--expansion-floor); beyond is a C15 error (the asset index is never decompressed: "
+        "compressed, it is a G2 error) (default: 1000)",
     )
     verify.add_argument(
         "--expansion-floor",

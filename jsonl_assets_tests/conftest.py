@@ -272,6 +272,7 @@ MARKED: dict[str, tuple[str, ...]] = {
     "core/report/test_stale_report.py::test_a_report_write_cut_short": ("slow",),
     "core/report/test_stale_report.py::test_a_build_without_a_report": ("slow",),
     "test_closed_stdout.py::": ("slow",),
+    "test_closed_stderr.py::": ("slow",),
     "test_assets.py::test_a_failed_validated_check_keeps": ("slow",),
     "test_assets.py::test_a_partition_with_sources_but_no_record": ("slow",),
     "defs/test_check_gate.py::test_a_failed_parse_check": ("slow",),

@@ -73,3 +73,23 @@ def test_a_build_started_with_stdout_closed_prints_nothing_and_publishes(
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert (sample_project.parent / "package" / "metadata.json").is_file()
+
+
+def test_stdout_and_stderr_on_one_closed_pipe_stop_the_build_with_141(
+    sample_project: Path,
+) -> None:
+    """`jsonl-assets build 2>&1 | head -1`: the line `interrupted; rerun to resume` cannot
+    be written either; the build still exits 141 (it exited 1, the code of a failed build,
+    with a traceback nobody could read), and the rerun publishes."""
+    env = {**os.environ, "DAGSTER_HOME": str(sample_project.parent / "dagster_home")}
+    cmd = [str(restart.CLI), "build", "--config", str(sample_project), "--workers", "1"]
+    cmd += ["--partition", "cpt|train"]
+    read, write = os.pipe()
+    proc = subprocess.Popen(cmd, env=env, stdout=write, stderr=write)
+    os.close(write)
+    with os.fdopen(read, "rb") as out:
+        assert out.readline().startswith(b"building ")
+    assert proc.wait(timeout=120) == 128 + signal.SIGPIPE
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert (sample_project.parent / "package" / "metadata.json").is_file()

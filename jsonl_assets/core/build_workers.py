@@ -55,6 +55,8 @@ _POLARS_THREADS: Final = re.compile(r"(polars-\d+|tokio-rt-worker)")
 
 _pools: list[ProcessPoolExecutor] = []
 _cleanups: list[Callable[[], None]] = []
+# Whether a SIGPIPE means stdout is lost (see `install`).
+_stdout_lost: list[Callable[[], bool]] = [lambda: True]
 
 
 class BuildStopped(Exception):
@@ -65,12 +67,14 @@ class WorkerDied(BuildStopped):
     """A worker process ended without returning (killed from outside the build)."""
 
 
-def install() -> None:
+def install(stdout_lost: Callable[[], bool] = lambda: True) -> None:
     """Route SIGINT, SIGTERM and SIGHUP of this process to `interrupt`, and SIGPIPE: a closed
     stdout (`jsonl-assets build | head`) stops the build the same way, not with a traceback.
     A signal ignored when the process started stays ignored (`nohup` ignores SIGHUP, a shell
     SIGINT for `cmd &`), in the workers too. SIGPIPE is always handled: Python itself ignores
-    it at start, whatever the parent set."""
+    it at start, whatever the parent set. A SIGPIPE while `stdout_lost()` is false came from
+    another write (a closed stderr, which the CLI drops quietly): it does not stop the build."""
+    _stdout_lost[0] = stdout_lost
     for sig in _HANDLED:
         if sig in SIGNALS and _keep_ignored(sig):
             continue
@@ -105,6 +109,8 @@ def on_interrupt(cleanup: Callable[[], None]) -> None:
 
 
 def _interrupted(signum: int, _frame: Any) -> None:
+    if signum == signal.SIGPIPE and not _stdout_lost[0]():
+        return
     interrupt(signum)
 
 
@@ -119,7 +125,8 @@ def interrupt(signum: int) -> None:
             cleanup()
     with contextlib.suppress(BaseException):
         sys.stdout.flush()
-    os.write(2, f"{INTERRUPTED}\n".encode())
+    with contextlib.suppress(OSError):  # stderr gone too (`2>&1 | head`): the code says it
+        os.write(2, f"{INTERRUPTED}\n".encode())
     # No interpreter shutdown: it would join the pool's threads and run Dagster's handlers.
     os._exit(128 + signum)
 

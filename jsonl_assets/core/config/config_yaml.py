@@ -18,6 +18,8 @@ serialises the config for its fingerprint and metadata.json).
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import math
 import re
 from typing import Any, Final
@@ -38,6 +40,8 @@ _T = "tag:yaml.org,2002:"
 _INT_MIN: Final = -(1 << 63)
 _INT_MAX: Final = (1 << 64) - 1  # orjson writes unsigned 64-bit integers too
 _BOOL_WORDS = re.compile(r"true|false", re.IGNORECASE)
+# Keys whose value must be an ISO-8601 date-time (models.Dataset), not a bare date.
+DATETIME_KEYS: Final = frozenset({"dataset.created_at"})
 _NULL_WORDS: Final = ("", "~", "null", "Null", "NULL")  # what YAML reads as null
 _LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+")
 
@@ -267,9 +271,13 @@ def _check_scalar(loader: Any, node: ScalarNode, key: str) -> None:
             raise YamlProblem(key, f"{text} is Infinity, which JSON cannot hold")
         return
     if tag == _T + "timestamp":
+        quoted = text
+        if key in DATETIME_KEYS:  # advice that loads: an ISO-8601 date-time with its zone
+            with contextlib.suppress(ValueError, TypeError):
+                quoted = datetime_advice(loader.construct_yaml_timestamp(node))
         raise YamlProblem(
             key,
-            f"YAML reads {text!r} as a date/time, which JSON cannot hold; quote it ('{text}')",
+            f"YAML reads {text!r} as a date/time, which JSON cannot hold; quote it ('{quoted}')",
         )
     raise YamlProblem(key, _tag_message(tag))
 
@@ -289,3 +297,30 @@ def _describe(node: Node) -> str:
         kind = node.tag.removeprefix(_T)
         return f"{kind} {node.value!r}"
     return "a list" if isinstance(node, SequenceNode) else "a mapping"
+
+
+def datetime_advice(moment: dt.date) -> str:
+    """`moment` as the ISO-8601 date-time a date-time key takes: a date at midnight, a time
+    without a zone in UTC (as YAML reads one)."""
+    if not isinstance(moment, dt.datetime):
+        return f"{moment.isoformat()}T00:00:00Z"
+    return moment.isoformat() + ("Z" if moment.tzinfo is None else "")
+
+
+def syntax_message(exc: yaml.YAMLError) -> str:
+    """A YAML syntax error in one line, placed by line and column of the config file (1-based;
+    PyYAML's own text spans lines and names the text `<unicode string>`)."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return " ".join(str(exc).split())
+    where = _place(exc.problem_mark)
+    problem = " ".join((exc.problem or str(exc)).split())
+    message = f"{where}: {problem}" if where else problem
+    if exc.context:
+        context_place = _place(exc.context_mark)
+        suffix = f" at {context_place}" if context_place and context_place != where else ""
+        message += f" ({' '.join(exc.context.split())}{suffix})"
+    return message
+
+
+def _place(mark: Any) -> str:
+    return "" if mark is None else f"line {mark.line + 1}, column {mark.column + 1}"

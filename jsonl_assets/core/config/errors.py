@@ -20,6 +20,9 @@ from jsonl_assets.core.options import (
     value_message,
 )
 
+# Why a value may be null without the user writing `null` (`output.dir: ~` meant the home dir).
+YAML_NULLS = "YAML reads an empty value and a bare `~` as null"
+
 
 class ConfigError(Exception):
     """A config problem: `file`, dotted `key`, and what is wrong."""
@@ -27,6 +30,9 @@ class ConfigError(Exception):
     def __init__(self, file: Path | str, key: str, message: str) -> None:
         self.file = str(file)
         self.key = key
+        # one line, as the CLI prints it (a library's message may span several)
+        if "\n" in message:
+            message = " ".join(line.strip() for line in message.splitlines() if line.strip())
         self.message = message
         where = f"{self.file}: {key}" if key else self.file
         super().__init__(f"{where}: {message}")
@@ -131,7 +137,8 @@ def _message(error: ErrorDetails, parent: Any, field: Any, key: str) -> str:
         message = option_message({**error, "loc": (key.rsplit(".", 1)[-1],)}, parent)
         return f"adapter {adapter!r}: {message}" if adapter else message
     if kind == "missing":
-        return "is required"
+        choices = literal_choices(field) if field is not None else []
+        return f"is required: one of {', '.join(map(str, choices))}" if choices else "is required"
     if kind == "union_tag_not_found":
         return f"adapter is required; valid adapters: {', '.join(sorted(_adapters()))}"
     if kind == "union_tag_invalid":
@@ -158,6 +165,9 @@ def _message(error: ErrorDetails, parent: Any, field: Any, key: str) -> str:
         return f"must be {bounds}, got {value!r}"
     if kind == "string_pattern_mismatch":
         return f"must be a non-empty string, got {value!r}"
+    if kind == "string_type" and value is None:
+        home = "; the home dir is '~', quoted" if key.startswith("output.") else ""
+        return f"must be a non-empty string, got null ({YAML_NULLS}{home})"
     if kind == "string_type":
         return f"must be a non-empty string, got {type_name(value)}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):

@@ -9,7 +9,7 @@ are UTF-8 text: the bytes of the file names they stand for (core/file_names.py).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -17,8 +17,12 @@ import yaml
 from pydantic import ValidationError
 
 from jsonl_assets.core.adapters import resolve_options
-from jsonl_assets.core.adapters.toolsets import DERIVED_ID
-from jsonl_assets.core.config.config_yaml import MAX_CONFIG_BYTES, YamlProblem, load_strict
+from jsonl_assets.core.config.config_yaml import (
+    MAX_CONFIG_BYTES,
+    YamlProblem,
+    load_strict,
+    syntax_message,
+)
 from jsonl_assets.core.config.errors import ConfigError, from_validation
 from jsonl_assets.core.config.models import (
     Document,
@@ -44,6 +48,11 @@ from jsonl_assets.core.config.pipeline import (
     Thresholds,
 )
 from jsonl_assets.core.config.source_globs import bracket_hint, match_glob, rooted
+from jsonl_assets.core.config.toolset_names import (
+    check_option_toolset,
+    declared_ids,
+    parse_toolsets,
+)
 from jsonl_assets.core.file_names import file_name, os_path, shown
 from jsonl_assets.core.options import OptionsError, type_name
 from jsonl_assets.core.readers import infer_format
@@ -64,8 +73,6 @@ from jsonl_assets.core.store.url import (
     scheme_problem,
     store_glob,
 )
-from jsonl_assets.core.verify.defaults import defaults_errors
-from jsonl_assets.core.verify.toolsets import toolset_errors
 
 CONFIG_ENV_VAR: Final = "JSONL_ASSETS_CONFIG"
 DEFAULT_CONFIG_PATH: Final = Path("data/pipeline.yaml")
@@ -105,7 +112,9 @@ def load_config(
         raise ConfigError(cfg_path, "", f"not valid YAML: {exc}") from exc
     try:
         data = load_strict(text)
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except yaml.YAMLError as exc:
+        raise ConfigError(cfg_path, "", f"not valid YAML: {syntax_message(exc)}") from exc
+    except UnicodeDecodeError as exc:
         raise ConfigError(cfg_path, "", f"not valid YAML: {exc}") from exc
     except YamlProblem as exc:
         raise ConfigError(cfg_path, exc.key, exc.message) from None
@@ -132,11 +141,14 @@ def parse_config(data: Any, cfg_path: Path, *, list_files: bool = True) -> Pipel
         for objective in OBJECTIVES
         if getattr(per_objective, objective) is not None
     }
-    toolsets = _parse_toolsets(cfg_path, doc.toolsets, data.get("defaults"))
+    toolsets = parse_toolsets(cfg_path, doc.toolsets, data.get("defaults"))
+    toolset_ids = declared_ids(list(toolsets))
     quality = _parse_quality(cfg_path, "quality", doc.quality, DEFAULT_POLICY, None)
     names: dict[Path, tuple[str, str | None]] = {}  # shared: a file has one name per config
     sources = tuple(
-        _source(cfg_path, root, i, entry, data["sources"][i], quality, list_files, names)
+        _source(
+            cfg_path, root, i, entry, data["sources"][i], quality, list_files, names, toolset_ids
+        )
         for i, entry in enumerate(doc.sources)
     )
     seen: set[str] = set()
@@ -295,23 +307,6 @@ def _resolved(cfg_path: Path, key: str, path: Path) -> Path:
         raise ConfigError(cfg_path, key, f"{path}: cannot be resolved ({exc})") from None
 
 
-def _parse_toolsets(cfg_path: Path, value: Any, defaults: Any) -> tuple[Mapping[str, Any], ...]:
-    """`toolsets`, and `defaults` beside them, as the package verifier checks them in
-    metadata.json (B1-B7, A13/A14): refused here rather than after the build."""
-    if value is not None and not isinstance(value, list):
-        raise ConfigError(cfg_path, "toolsets", "must be a list of spec toolsets")
-    declared = {t.get("id") for t in value or [] if isinstance(t, dict)}
-    named = defaults.get("toolset_id") if isinstance(defaults, dict) else None
-    if isinstance(named, str) and named not in declared and DERIVED_ID.fullmatch(named):
-        # A toolset the build derives from the records (`tools-<hash>`) exists only once
-        # they are read: the manifest checks A14 against the package's toolsets.
-        defaults = {k: v for k, v in defaults.items() if k != "toolset_id"}
-    errors = toolset_errors(value or []) or defaults_errors(defaults, value or [])
-    if errors:
-        raise ConfigError(cfg_path, *errors[0])
-    return tuple(value or ())
-
-
 def _parse_quality(
     cfg_path: Path, key: str, data: Any, base: QualityPolicy, objective: str | None
 ) -> QualityPolicy:
@@ -421,9 +416,11 @@ def _source(
     quality: QualityPolicy,
     list_files: bool,
     names: dict[Path, tuple[str, str | None]],
+    toolset_ids: frozenset[str],
 ) -> SourceConfig:
     """One validated source entry resolved against the files its globs match (none looked
-    for without `list_files`; `names`: see `_inputs`)."""
+    for without `list_files`; `names`: see `_inputs`); a toolset its adapter options name
+    must be one of `toolset_ids` (the config's)."""
     key = f"sources[{i}]"
     try:
         adapter_options = resolve_options(s.adapter, raw.get("options"), s.objective)
@@ -433,6 +430,7 @@ def _source(
     except ValueError as exc:
         where = "options" if raw.get("options") is not None and "option" in str(exc) else "adapter"
         raise ConfigError(cfg_path, f"{key}.{where}", str(exc)) from None
+    check_option_toolset(cfg_path, key, adapter_options, toolset_ids)
     # `~` means the home dir here as in a shell: `output.dir: ~` must meet the home-dir check.
     given = [s.paths] if isinstance(s.paths, str) else s.paths
     for n, pattern in enumerate(given):

@@ -7,12 +7,14 @@ Cross-file checks (globs, dirs, formats per file, objective fit) are in `loading
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated, Any, Final, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator
 
 from jsonl_assets.core.adapters import ADAPTERS
+from jsonl_assets.core.config.config_yaml import datetime_advice
 from jsonl_assets.core.config.cron import cron_problem
 from jsonl_assets.core.file_names import os_path
 from jsonl_assets.core.readers import READERS
@@ -72,8 +74,12 @@ class Dataset(Model):
     @classmethod
     def _iso(cls, value: str | None) -> str | None:
         if value is not None and not (ISO_DATETIME.fullmatch(value) and is_iso_datetime(value)):
+            try:
+                hint = f" (as a date-time: '{datetime_advice(dt.datetime.fromisoformat(value))}')"
+            except ValueError:
+                hint = ""
             raise ValueError(
-                f"must be an ISO-8601 date-time like 2025-03-01T12:00:00Z, got {value!r}"
+                f"must be an ISO-8601 date-time like 2025-03-01T12:00:00Z, got {value!r}{hint}"
             )
         return value
 

@@ -50,3 +50,18 @@ def test_a_compressed_asset_index_is_g2_and_not_read(tmp_path: Path, codec: str)
     message = next(f.message for f in report.findings if f.rule == "G2")
     assert f"holds {codec}-compressed bytes" in message
     assert "plain JSONL" in message and "(D19)" in message
+
+
+def test_verify_help_does_not_promise_an_expansion_check_of_the_asset_index(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--max-expansion` said "C15 (shard) or G1 (asset index)"; the index is never
+    decompressed (a compressed one is G2, above)."""
+    from jsonl_assets.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["verify", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    expansion = text[text.index("--max-expansion RATIO a ") :][:300]
+    assert "C15" in expansion and "G1" not in expansion, expansion
+    assert "asset index is never decompressed" in expansion

@@ -1,0 +1,76 @@
+"""The config's `toolsets`, and every place the config names one of them, checked at load.
+
+A toolset id the config names (`defaults.toolset_id`, an adapter's `toolset_id` option) must
+be one the config's `toolsets` declare, or it is a config error naming the key and the
+declared ids, before any data is read: otherwise every record would name a toolset the
+package lacks (spec rules A14, D8) and the build would fail after reading everything. An id
+of the shape the build derives from records' own tools (`tools-<12 hex>`) exists only once
+the records are read, so the manifest and the validator check it instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jsonl_assets.core.adapters.toolsets import DERIVED_ID
+from jsonl_assets.core.config.errors import ConfigError
+from jsonl_assets.core.verify.defaults import defaults_errors
+from jsonl_assets.core.verify.report import show
+from jsonl_assets.core.verify.toolsets import toolset_errors
+
+# The adapter option naming a toolset of the config (chat, sharegpt; any adapter that has it).
+TOOLSET_OPTION = "toolset_id"
+
+
+def declared_ids(toolsets: Any) -> frozenset[str]:
+    """The string ids of the config's `toolsets` entries."""
+    if not isinstance(toolsets, list):
+        return frozenset()
+    return frozenset(
+        t["id"] for t in toolsets if isinstance(t, dict) and isinstance(t.get("id"), str)
+    )
+
+
+def declared_hint(declared: frozenset[str]) -> str:
+    """What the config declares, for an "unknown toolset" message."""
+    if not declared:
+        return "the config declares no `toolsets`; declare it there (id and tools)"
+    return "declared toolsets: " + ", ".join(show(i) for i in sorted(declared))
+
+
+def parse_toolsets(cfg_path: Path, value: Any, defaults: Any) -> tuple[Mapping[str, Any], ...]:
+    """`toolsets`, and `defaults` beside them, as the package verifier checks them in
+    metadata.json (B1-B7, A13/A14): refused here rather than after the build."""
+    if value is not None and not isinstance(value, list):
+        raise ConfigError(cfg_path, "toolsets", "must be a list of spec toolsets")
+    declared = declared_ids(value)
+    named = defaults.get("toolset_id") if isinstance(defaults, dict) else None
+    if isinstance(named, str) and named not in declared and DERIVED_ID.fullmatch(named):
+        # A toolset the build derives from the records (`tools-<hash>`) exists only once
+        # they are read: the manifest checks A14 against the package's toolsets.
+        defaults = {k: v for k, v in defaults.items() if k != "toolset_id"}
+    errors = toolset_errors(value or []) or defaults_errors(defaults, value or [])
+    if errors:
+        key, reason = errors[0]
+        if key == "defaults.toolset_id" and reason.startswith("unknown toolset"):
+            reason = f"{reason}; {declared_hint(declared)}"
+        raise ConfigError(cfg_path, key, reason)
+    return tuple(value or ())
+
+
+def check_option_toolset(
+    cfg_path: Path, key: str, options: Mapping[str, Any], declared: frozenset[str]
+) -> None:
+    """ConfigError at `<key>.options.toolset_id` when a source's adapter option names a
+    toolset the config does not declare (and that the build cannot derive)."""
+    named = options.get(TOOLSET_OPTION)
+    if not isinstance(named, str) or named in declared or DERIVED_ID.fullmatch(named):
+        return
+    raise ConfigError(
+        cfg_path,
+        f"{key}.options.{TOOLSET_OPTION}",
+        f"unknown toolset {show(named)} (spec rule D8: every record of this source that "
+        f"declares no tools would name it); {declared_hint(declared)}",
+    )
