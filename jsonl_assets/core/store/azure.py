@@ -77,6 +77,7 @@ class AzureStore(ObjectStore):
     SCHEMES: ClassVar[tuple[str, ...]] = ("az", "abfs")
     SCHEME = "az"
     CUT_AT = ("?versionid=",)  # adlfs reads the key before it (and that version)
+    CLIENT_LOGGERS = ("fsspec", "adlfs", "azure")
     CLIENT_ERRORS = ("azure.core.exceptions:AzureError", "aiohttp:ClientError")
 
     def make_fs(self) -> Any:

@@ -114,6 +114,7 @@ class GCSStore(ObjectStore):
 
     SCHEMES: ClassVar[tuple[str, ...]] = ("gs", "gcs")
     SCHEME = "gs"
+    CLIENT_LOGGERS = ("fsspec", "gcsfs")
     CLIENT_ERRORS = (
         "gcsfs.retry:HttpError",
         "google.auth.exceptions:GoogleAuthError",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import logging
 import os
 from collections.abc import Iterator
 from datetime import datetime
@@ -124,6 +125,11 @@ class PartUpload:
         return data
 
 
+def _hush(logger: logging.Logger) -> None:
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
 class ObjectStore:
     """The `Store` methods plain fsspec answers, for a backend whose `make_fs` gives its file
     system and whose `tag` reads the version token from an fsspec `info` dict."""
@@ -136,6 +142,11 @@ class ObjectStore:
     # `module:Class` of the client library's own errors (an unreachable endpoint, refused
     # credentials) that are not OSError: `client_errors` imports them when asked
     CLIENT_ERRORS: tuple[str, ...] = ()
+    # The client library's loggers. A failure the store reports as one clear error is logged
+    # by some clients first (gcsfs logs the traceback once out of retries), and Python prints
+    # a record no handler takes: each gets a NullHandler (a handler the user's logging
+    # configuration puts on the root still receives the records).
+    CLIENT_LOGGERS: tuple[str, ...] = ("fsspec",)
 
     def client_errors(self) -> tuple[type[Exception], ...]:
         """The client library's error classes (`CLIENT_ERRORS`) that are installed."""
@@ -149,6 +160,8 @@ class ObjectStore:
     def __init__(self) -> None:
         self._fs: Any = None
         self._pid = 0
+        for name in self.CLIENT_LOGGERS:
+            _hush(logging.getLogger(name))
 
     def make_fs(self) -> Any:
         raise NotImplementedError

@@ -175,6 +175,7 @@ class S3Store(ObjectStore):
     SCHEMES: ClassVar[tuple[str, ...]] = ("s3",)
     SCHEME = "s3"
     CUT_AT = ("?versionId=",)  # s3fs reads the key before it (and that version)
+    CLIENT_LOGGERS = ("fsspec", "s3fs", "botocore", "aiobotocore")
     CLIENT_ERRORS = ("botocore.exceptions:BotoCoreError", "botocore.exceptions:ClientError")
     PART_BYTES = PART_BYTES
     PINS_READS = True
