@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import random
 import struct
 import zlib
 
@@ -9,8 +10,10 @@ import pytest
 import zstandard
 
 from jsonl_assets.core.compression import (
+    READ_CHUNK,
     FrameCompressor,
     TruncatedInput,
+    damaged_lines,
     detect_compression,
     iter_decompressed,
 )
@@ -129,3 +132,68 @@ def test_zero_padding_is_allowed_only_at_the_end_of_a_gzip_file() -> None:
     out, exc = _read(b"\x00" * 8 + one)
     assert out == b"" and exc is not None and "not a gzip file" in exc.detail
     assert _read(b"") == (b"", None)
+
+
+def _multi_frame_zstd() -> tuple[bytes, list[bytes], int]:
+    """Frames of every kind the scanner must follow: multi-block (raw, RLE and compressed
+    blocks), without a content size, without a checksum, empty, and skippable frames; the
+    checksum of one (index `bad` among the content frames) is damaged."""
+    rng = random.Random(7)
+    parts = [
+        PAYLOAD[:300_000],  # several compressed blocks
+        rng.randbytes(200_000) + b"\n",  # raw blocks
+        b"a" * 300_000 + b"\n",  # RLE blocks
+        PAYLOAD[300_000:301_000],
+        b"",
+        PAYLOAD[301_000:302_000],
+    ]
+    with_sum = zstandard.ZstdCompressor(write_checksum=True)
+    frames = [
+        bytearray(with_sum.compress(parts[0])),
+        bytearray(with_sum.compress(parts[1])),
+        bytearray(
+            zstandard.ZstdCompressor(write_checksum=True, write_content_size=False).compress(
+                parts[2]
+            )
+        ),
+        bytearray(zstandard.ZstdCompressor(write_checksum=False).compress(parts[3])),
+        bytearray(with_sum.compress(parts[4])),
+        bytearray(with_sum.compress(parts[5])),
+    ]
+    bad = 2
+    frames[bad][-1] ^= 0x10
+    skippable = b"\x5a\x2a\x4d\x18" + (2).to_bytes(4, "little") + b"ok"
+    return skippable + b"".join(bytes(f) for f in frames), parts, bad
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 4096, READ_CHUNK])
+def test_a_zstd_frame_failing_its_checksum_is_passed_when_asked(chunk: int) -> None:
+    """Like a gzip member failing its CRC-32: its whole content comes out (the last block
+    included), `damaged_lines` names its lines, and the frames after it are read; strict
+    reading (shards, verify) still stops at it."""
+    data, parts, bad = _multi_frame_zstd()
+    out = b"".join(iter_decompressed(io.BytesIO(data), "zstd", chunk, skip_bad_members=True))
+    assert out == b"".join(parts)
+    first = b"".join(parts[:bad]).count(b"\n") + 1
+    [damage] = damaged_lines(io.BytesIO(data), "zstd", chunk)
+    assert (damage.first, damage.last) == (first, first + parts[bad].count(b"\n") - 1)
+    assert "frame 3 at compressed offset" in damage.detail  # the skippable frame is frame 0
+    assert "failed its content checksum" in damage.detail
+    got = bytearray()
+    with pytest.raises(TruncatedInput, match="checksum"):
+        for piece in iter_decompressed(io.BytesIO(data), "zstd", chunk):
+            got += piece
+    assert bytes(got).startswith(b"".join(parts[:bad]))
+
+
+def test_zstd_bytes_that_do_not_decode_still_end_the_stream() -> None:
+    """Only a checksum failure is passed over: a frame whose blocks do not decode leaves
+    the rest of the file unread (it cannot be followed)."""
+    cctx = zstandard.ZstdCompressor(write_checksum=True)
+    frames = [cctx.compress(PAYLOAD[:1000]), bytearray(cctx.compress(PAYLOAD[1000:90_000]))]
+    frames[1][zstandard.frame_header_size(bytes(frames[1]))] |= 0b110  # a reserved block type
+    data = frames[0] + bytes(frames[1]) + cctx.compress(PAYLOAD[90_000:91_000])
+    damage = damaged_lines(io.BytesIO(data), "zstd")
+    assert len(damage) == 1 and damage[0].last is None
+    with pytest.raises(TruncatedInput):
+        b"".join(iter_decompressed(io.BytesIO(data), "zstd", skip_bad_members=True))

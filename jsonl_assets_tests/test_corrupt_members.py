@@ -91,14 +91,48 @@ def test_a_zstd_frame_failing_its_content_checksum_is_quarantined(tmp_path: Path
     frames = [cctx.compress(_lines(0, 300)), bytearray(cctx.compress(_lines(300, 3000)))]
     frames[1][-1] ^= 0x01  # the stored checksum no longer matches the content
     config = _project(tmp_path, "notes.jsonl.zst", frames[0] + bytes(frames[1]))
-    written, entries = _accounted(config, None)
+    written, entries = _accounted(config, 3300)
     assert written == list(range(300))
-    # The lines decoded before the frame's last block are quarantined one by one; zstd gives
-    # nothing of the block whose checksum fails: one entry stands for the rest of the file.
-    bad = sorted(e["trace"]["line"] for e in entries)
-    assert bad == list(range(301, 301 + len(bad))) and len(bad) > 1000, bad[-3:]
+    # Every line of the frame, its last block's included, is quarantined with its bytes.
+    assert sorted(e["trace"]["line"] for e in entries) == list(range(301, 3301))
     assert {e["reason"] for e in entries} == {"corrupt_file"}
-    assert "checksum" in entries[-1]["detail"] and "frame 1 " in entries[-1]["detail"]
+    assert orjson.loads(entries[-1]["raw"]) == doc(3299)
+    assert "frame 1 at compressed offset" in entries[-1]["detail"]
+    assert "failed its content checksum" in entries[-1]["detail"]
+
+
+def _zstd_frames(parts: list[bytes], bad: int) -> bytes:
+    """`parts` as zstd frames with content checksums, frame `bad`'s checksum damaged; a
+    skippable frame (as pzstd writes) before each."""
+    cctx = zstandard.ZstdCompressor(write_checksum=True)
+    frames = [bytearray(cctx.compress(part)) for part in parts]
+    frames[bad][-2] ^= 0x40
+    skippable = b"\x50\x2a\x4d\x18" + (3).to_bytes(4, "little") + b"pz!"
+    return b"".join(skippable + bytes(frame) for frame in frames)
+
+
+def test_the_zstd_frames_after_one_failing_its_checksum_are_written(tmp_path: Path) -> None:
+    data = _zstd_frames([_lines(0, 100), _lines(100, 100), _lines(200, 100)], bad=1)
+    config = _project(tmp_path, "notes.jsonl.zst", data)
+    written, entries = _accounted(config, 300)
+    assert written == [*range(100), *range(200, 300)]
+    assert sorted(e["trace"]["line"] for e in entries) == list(range(101, 201))
+    assert {e["reason"] for e in entries} == {"corrupt_file"}
+    assert "frame 3 " in entries[0]["detail"]  # the skippable frames count as frames
+    acc = orjson.loads((config.parent / "package" / "metadata.json").read_bytes())
+    sources = acc["extensions"]["x-jsonl-assets"]["accounting"]["cpt|train"]["sources"]
+    assert sources["notes"]["unread_files"] == 0
+
+
+def test_a_zstd_json_array_with_a_bad_frame_quarantines_every_record(tmp_path: Path) -> None:
+    body = b"[" + b",\n".join(doc_line(i) for i in range(90)) + b"]"
+    data = _zstd_frames([body[:2000], body[2000:4000], body[4000:]], bad=1)
+    written, entries = _accounted(_project(tmp_path, "notes.json.zst", data), 90)
+    assert written == []
+    assert sorted(e["trace"]["item"] for e in entries) == list(range(1, 91))
+    assert {e["reason"] for e in entries} == {"corrupt_file"}
+    assert "every record of this file" in entries[0]["detail"]
+    assert orjson.loads(entries[-1]["raw"]) == doc(89)
 
 
 def test_a_gzip_json_array_with_a_bad_member_quarantines_every_record(tmp_path: Path) -> None:

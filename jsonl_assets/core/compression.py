@@ -22,8 +22,9 @@ from typing import BinaryIO, Final
 
 import zstandard
 
+from jsonl_assets.core.zstd_frames import ZSTD_MAGIC, FrameEnd, FrameScanner, is_skippable_frame
+
 GZIP_MAGIC: Final = b"\x1f\x8b"
-ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
 READ_CHUNK: Final = 1 << 20
 
 DEFAULT_LEVELS: Final = {"none": 0, "gzip": 6, "zstd": 3}
@@ -67,15 +68,10 @@ def detect_compression(head: bytes) -> str:
     """Codec named by the first bytes of a file: `gzip`, `zstd` or `none`."""
     if head.startswith(GZIP_MAGIC):
         return "gzip"
-    if head.startswith(ZSTD_MAGIC) or _is_skippable_frame(head):
+    # A skippable frame: pzstd writes one before each frame, other tools put metadata there.
+    if head.startswith(ZSTD_MAGIC) or is_skippable_frame(head):
         return "zstd"
     return "none"
-
-
-def _is_skippable_frame(head: bytes) -> bool:
-    """A zstd skippable frame (magic 0x184D2A50-0x184D2A5F, little-endian) starts the file:
-    pzstd writes one before each frame, other tools put metadata there."""
-    return len(head) >= 4 and head[0] & 0xF0 == 0x50 and head[1:4] == b"\x2a\x4d\x18"
 
 
 class _CountingReader(io.RawIOBase):
@@ -103,8 +99,10 @@ def iter_decompressed(
 
     Everything decompressed before the damage has been yielded when the error is raised,
     so callers keep the good records that precede it. A gzip member whose CRC-32 or length
-    does not match is damage too, found only at its end; with `skip_bad_members` (the caller
-    knows the bad members from `damaged_lines`) the stream goes on with the next member.
+    does not match, or a zstd frame whose content checksum does not, is damage too, found only
+    at its end (its whole content has been yielded); with `skip_bad_members` (the caller knows
+    the bad members from `damaged_lines`) the stream goes on with the next member. Without it
+    (shards, verify) the first bad member ends the stream.
     """
     if compression == "none":
         while data := raw.read(chunk):
@@ -113,7 +111,7 @@ def iter_decompressed(
         for data in _iter_gzip(raw, chunk, markers=False, skip_bad=skip_bad_members):
             yield data  # type: ignore[misc]
     elif compression == "zstd":
-        for data in _iter_zstd(raw, chunk, markers=False):
+        for data in _iter_zstd(raw, chunk, markers=False, skip_bad=skip_bad_members):
             yield data  # type: ignore[misc]
     else:
         raise ValueError(f"unknown compression {compression!r}")
@@ -134,7 +132,7 @@ def damaged_lines(raw: BinaryIO, compression: str, chunk: int = READ_CHUNK) -> l
     items = (
         _iter_gzip(raw, chunk, markers=True, skip_bad=True)
         if compression == "gzip"
-        else _iter_zstd(raw, chunk, markers=True)
+        else _iter_zstd(raw, chunk, markers=True, skip_bad=True)
     )
     found: list[DamagedLines] = []
     newlines = 0  # in the content so far
@@ -331,11 +329,20 @@ def _gzip_header(src: _Pull, member: int) -> None:
 # 128 KiB and costs at least 4 bytes, so one call yields at most 4 MiB whatever the input (a
 # decompression bomb included). The slicing costs about 0.3 s per GB decompressed.
 _ZSTD_FEED: Final = 128
+_NO_END: Final = 1 << 62  # no checksum ahead to stop the feed at
 
 
-def _iter_zstd(raw: BinaryIO, chunk: int, markers: bool) -> Iterator[object]:
+def _iter_zstd(raw: BinaryIO, chunk: int, markers: bool, skip_bad: bool) -> Iterator[object]:
+    """zstd frames one after the other, each decoded and, when it has a content checksum,
+    checked. With `skip_bad`, `FrameScanner` reads the frame boundaries ahead of the decoder: a
+    frame's content and its checksum are fed apart, so the whole content is yielded before the
+    check, and a frame that fails it is passed to go on with the next one. Without it (shards,
+    verify) the first error ends the stream and no scanning is paid for."""
     dctx = zstandard.ZstdDecompressor()
     dobj = dctx.decompressobj()
+    frames = FrameScanner() if skip_bad else None
+    current: FrameEnd | None = None  # the frame being decoded, once the scanner has its end
+    feed_to = _NO_END  # compressed offset the current piece may not pass (its checksum)
     offset = 0  # compressed bytes fully handed to the decompressor
     frame = 0
     frame_start = 0
@@ -343,17 +350,36 @@ def _iter_zstd(raw: BinaryIO, chunk: int, markers: bool) -> Iterator[object]:
     pending: list[bytes] = []  # small outputs gathered into chunks of about `chunk`
     pending_len = 0
     while data := raw.read(chunk):
+        if frames is not None:
+            frames.feed(data)
+            current = None
+        base = offset  # compressed offset of data[0]
         view = memoryview(data)
         pos = 0
         while pos < len(view):
-            piece = view[pos : pos + _ZSTD_FEED]
+            if frames is not None and (current is None or offset >= min(feed_to, current.end)):
+                current, feed_to = _current_frame(frames, offset)
+            piece = view[pos : min(pos + _ZSTD_FEED, feed_to - base)]
             try:
                 out = dobj.decompress(piece)
             except zstandard.ZstdError as exc:
                 if pending:
                     yield b"".join(pending)
-                where = f"frame {frame} at compressed offset {frame_start if in_frame else offset}"
-                raise TruncatedInput("zstd", offset, f"{where}: {exc}") from exc
+                    pending = []
+                    pending_len = 0
+                start = frame_start if in_frame else offset
+                where = f"frame {frame} at compressed offset {start}"
+                if not skip_bad or not _failed_checksum(exc, current, offset):
+                    raise TruncatedInput("zstd", offset, f"{where}: {exc}") from exc
+                bad = f"zstd {where} failed its content checksum ({exc})"
+                if markers:
+                    yield MemberEnd(frame, start, bad)
+                dobj = dctx.decompressobj()
+                in_frame = False
+                frame += 1
+                pos += current.end - offset  # type: ignore[union-attr]
+                offset = current.end  # type: ignore[union-attr]
+                continue
             if not in_frame:
                 frame_start = offset
             in_frame = True
@@ -369,10 +395,10 @@ def _iter_zstd(raw: BinaryIO, chunk: int, markers: bool) -> Iterator[object]:
             if out:
                 pending.append(out)
                 pending_len += len(out)
-                if pending_len >= chunk or (ended and markers):
-                    yield b"".join(pending)
-                    pending = []
-                    pending_len = 0
+            if pending and (pending_len >= chunk or (ended and markers)):
+                yield b"".join(pending)
+                pending = []
+                pending_len = 0
             if ended:
                 if markers:
                     yield MemberEnd(frame, frame_start, None)
@@ -381,6 +407,28 @@ def _iter_zstd(raw: BinaryIO, chunk: int, markers: bool) -> Iterator[object]:
         yield b"".join(pending)
     if in_frame:
         raise TruncatedInput("zstd", offset, "stream ended inside a frame", True)
+
+
+def _current_frame(frames: FrameScanner, offset: int) -> tuple[FrameEnd | None, int]:
+    """The frame `offset` is in, if the scanner has read its end, and the offset the decoder
+    is fed up to before its checksum (the content, then the checksum, in separate calls)."""
+    while frames.frames and frames.frames[0].end <= offset:
+        frames.frames.popleft()
+    current = frames.frames[0] if frames.frames else None
+    if current is None or current.checksum is None or current.checksum <= offset:
+        return current, _NO_END
+    return current, current.checksum
+
+
+def _failed_checksum(exc: zstandard.ZstdError, frame: FrameEnd | None, offset: int) -> bool:
+    """The decoder stopped at `offset` on a content checksum that does not match (the frame
+    decoded whole; the scanner knows where it ends), not on bytes that do not decode."""
+    return (
+        "checksum" in str(exc)
+        and frame is not None
+        and frame.checksum is not None
+        and frame.checksum <= offset < frame.end
+    )
 
 
 class FrameCompressor:

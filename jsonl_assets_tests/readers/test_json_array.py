@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -438,3 +440,40 @@ def test_short_values_beside_a_nested_items_path_are_still_checked(tmp_path: Pat
     items = read(tmp_path, data, options={"items_path": "data.item"})
     assert [i[1] for i in items[:2]] == [{"a": 1}, {"a": 2}]
     assert reasons(items) == [(3, "invalid_utf8")] and len(items) == 3
+
+
+ODD_ITEMS = [
+    b'{"text": "dup", "d": 1, "d": {"x": [2, 3]}, "d": 4}',
+    b'{"text": "big", "n": 1e400, "m": 123456789012345678901234567890}',
+    b'{"text": "precise", "n": 0.1000000000000000055511151231257827}',
+    b"[1e400]",
+    b'{"deep": ' + b"[" * 300 + b"]" * 300 + b"}",
+]
+
+
+def _pairs(raw: bytes) -> Any:
+    """`raw` parsed keeping every member and every number's digits."""
+    return json.loads(raw, object_pairs_hook=list, parse_float=Decimal)
+
+
+@pytest.mark.parametrize("damaged", [False, True])
+def test_every_rejected_item_is_quarantined_with_its_input(tmp_path: Path, damaged: bool) -> None:
+    """No item is rejected without its raw input: read by the streaming parser (which gives
+    values) an item is rendered faithfully, a repeated key and the number as read included;
+    read as spans (after damage) it is its own bytes."""
+    head = b'[{"bad": tru}, ' if damaged else b"["
+    items = read(tmp_path, head + b", ".join([b'{"text": "ok"}', *ODD_ITEMS]) + b"]")
+    rejected = [i for i in items if isinstance(i, Rejection)][int(damaged) :]
+    assert [i.reason for i in rejected] == [
+        "duplicate_key",
+        "unsupported_value",
+        "unsupported_value",
+        "not_an_object",
+        "parse_error",
+    ]
+    for item, source in zip(rejected, ODD_ITEMS, strict=True):
+        assert item.raw is not None, item
+        if damaged:
+            assert item.raw == source
+        else:
+            assert _pairs(item.raw) == _pairs(source)

@@ -187,6 +187,8 @@ def test_nan_and_infinity_are_unsupported_value(tmp_path: Path) -> None:
     assert [(i.position, i.reason) for i in items[1:3]] == [(2, "unsupported_value")] * 1 + [
         (3, "unsupported_value")
     ]
+    # quarantined with a rendering of the row as read (it has no bytes of its own)
+    assert [i.raw for i in items[1:3]] == [b'{"f":NaN}', b'{"f":Infinity}']
 
 
 def test_row_over_the_limit_is_too_large(tmp_path: Path) -> None:

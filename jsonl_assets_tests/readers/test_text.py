@@ -218,6 +218,9 @@ def test_truncated_stream(tmp_path: Path, codec: str) -> None:
         )
     )
     assert [(i.position, i.reason) for i in document] == [(1, "corrupt_file")]
+    # the document read before the cut is its raw, not dropped
+    assert document[0].raw and data.startswith(document[0].raw)
+    assert len(document[0].raw) > len(kept)
 
 
 def _gzip_cut_after(written: bytes, rest: bytes) -> bytes:

@@ -68,6 +68,7 @@ from jsonl_assets.core.readers.json_escapes import (
     first_lone_surrogate,
     surrogate_checked,
 )
+from jsonl_assets.core.readers.json_render import rendered_raw
 
 # One parser on every machine: ijson's default is $IJSON_BACKEND, else the first backend that
 # imports, and the pure-Python ones read some bad bytes differently (another reason, another
@@ -203,16 +204,18 @@ def _judged(index: int, value: Any, limit: int, converted: CountingDefault) -> R
             position=index,
             reason="not_an_object",
             detail=f"item {index} is a JSON {json_type_of(value)}, not an object",
-            raw=_serialise_prefix(value),
+            **_prefix_or_rendered(value, limit),
         )
     try:
         data = orjson.dumps(value, default=converted)
     except orjson.JSONEncodeError as exc:
+        raw = rendered_raw(value, limit)  # ijson gives values, not bytes: json_render.py
         if (key := first_repeated(value)) is not None:
             return Rejection(
                 position=index,
                 reason="duplicate_key",
                 detail=f"item {index}: {repeated_key_detail(key)}",
+                **raw,
             )
         why = value_problem(value)
         if why is not None:
@@ -220,11 +223,13 @@ def _judged(index: int, value: Any, limit: int, converted: CountingDefault) -> R
                 position=index,
                 reason="unsupported_value",
                 detail=f"item {index}: {why}; the record is not written rather than altered",
+                **raw,
             )
         return Rejection(
             position=index,
             reason="parse_error",
             detail=f"item {index} cannot be serialised: {exc} (orjson nests at most 254 levels)",
+            **raw,
         )
     size = len(data)
     if size > limit:
@@ -362,7 +367,7 @@ def _parsed(
             **_raw(span),
         )
     judged = _judged(index, values[0], limit, converted)
-    if isinstance(judged, Rejection) and judged.reason == "duplicate_key":
+    if isinstance(judged, Rejection) and judged.reason != "too_large":  # its bytes, not rendered
         return Rejection(position=index, reason=judged.reason, detail=judged.detail, **_raw(span))
     return judged
 
@@ -413,11 +418,12 @@ def _ijson_message(exc: ijson.JSONError) -> str:
     return " | ".join(lines[:2])
 
 
-def _serialise_prefix(value: Any) -> bytes | None:
+def _prefix_or_rendered(value: Any, limit: int) -> dict[str, Any]:
+    """A value's JSON prefix, or its rendering when orjson cannot write it (json_render.py)."""
     try:
-        return orjson.dumps(value, default=json_default)[:RAW_PREFIX]
+        return {"raw": orjson.dumps(value, default=json_default)[:RAW_PREFIX]}
     except orjson.JSONEncodeError:
-        return None
+        return rendered_raw(value, limit)
 
 
 class _BomSkippingReader(ChunkReader):

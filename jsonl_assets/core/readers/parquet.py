@@ -65,6 +65,7 @@ from jsonl_assets.core.readers.exact_numbers import (
     decimals_as_floats,
     value_problem,
 )
+from jsonl_assets.core.readers.json_render import rendered_raw
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
 from jsonl_assets.core.readers.parquet_values import with_json_values
 from jsonl_assets.core.readers.source_file import SourceFile
@@ -384,17 +385,19 @@ def _checked(row_no: int, row: dict[str, Any], limit: int, floats: bool = False)
     try:
         data = orjson.dumps(row, default=converted)
     except orjson.JSONEncodeError as exc:
+        # The row's values are as stored (ones polars would alter never get here): rendered.
         why = value_problem(row)
         if why is not None:
-            return _unsupported(row_no, why)
+            return _unsupported(row_no, why, rendered_raw(row, limit))
         return Rejection(
             position=row_no,
             reason="unsupported_value",
             detail=f"row {row_no} cannot be written as JSON: {exc}",
+            **rendered_raw(row, limit),
         )
     # orjson writes NaN and infinities as null: only a row with a null can hold one.
     if floats and b"null" in data and (why := value_problem(row)) is not None:
-        return _unsupported(row_no, why)
+        return _unsupported(row_no, why, rendered_raw(row, limit))
     if len(data) > limit:
         return Rejection(
             position=row_no,
@@ -418,11 +421,12 @@ def _bad_row(row_no: int, reason: str, why: str) -> Rejection:
     )
 
 
-def _unsupported(row_no: int, why: str) -> Rejection:
+def _unsupported(row_no: int, why: str, raw: dict[str, Any] | None = None) -> Rejection:
     return Rejection(
         position=row_no,
         reason="unsupported_value",
         detail=f"row {row_no}: {why}; the record is not written rather than altered",
+        **(raw or {}),
     )
 
 

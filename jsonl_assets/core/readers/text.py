@@ -101,7 +101,8 @@ def read_text(
         item = _document(body, text_format, limits.max_record_bytes)
         if stream.damage is not None:
             # A document cut short is not a good record: the whole file is rejected.
-            yield Rejection(position=1, reason="corrupt_file", detail=str(stream.damage))
+            raw = _document_raw(item, text_format.codec)
+            yield Rejection(position=1, reason="corrupt_file", detail=str(stream.damage), **raw)
         elif item is not None:
             yield item
         return
@@ -215,6 +216,16 @@ def _document(chunks: Iterable[bytes], text_format: _TextFormat, limit: int) -> 
     if ESCAPED.search(text) is None:
         return (1, {"text": text}, None)
     return text_format.undecodable(1, text, data, "document")
+
+
+def _document_raw(item: ReadItem | None, codec: str) -> dict[str, Any]:
+    """The raw fields of a document cut short: the bytes read before the cut (after the BOM)."""
+    if item is None:
+        return {}
+    if isinstance(item, Rejection):
+        return {"raw": item.raw, "raw_truncated": item.raw_truncated, "raw_size": item.raw_size}
+    data = item[1]["text"].encode(codec)  # decoded without an escape: the bytes again
+    return {"raw": data, "raw_size": len(data)}
 
 
 def split_lines(pieces: Iterable[str], max_chars: int) -> Iterator[tuple[str, bool]]:

@@ -34,7 +34,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import Rejection, trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "22"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "23"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -61,7 +61,9 @@ CODE_VERSION = "22"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # 22: Parquet decoded by pyarrow batches for every file (result independent of batch_rows),
 # invalid UTF-8 in a string is invalid_utf8 (that row only), a timestamp past polars'
 # calendar no longer empties its file (that row unsupported_value), rows read checked
-# against the footer
+# against the footer; 23: a zstd frame failing its content checksum is passed (its records
+# quarantined, the frames after it read), JSON array items and Parquet rows rejected as
+# duplicate_key / unsupported_value / unserialisable keep a rendering as raw
 MARKER = "extracted.json"
 
 
