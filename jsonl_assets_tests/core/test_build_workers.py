@@ -60,15 +60,20 @@ bw.shutdown_pools()
 def test_a_signal_ignored_at_start_stays_ignored_by_the_cli_and_its_workers() -> None:
     """`nohup jsonl-assets build`: SIGHUP ignored by the parent stays ignored (SIGTERM is
     still the build's own)."""
+    assert _run_ignoring(IGNORED_SCRIPT, signal.SIGHUP) == ["cli alive True", "worker alive"]
+
+
+def _run_ignoring(script: str, sig: int) -> list[str]:
+    """The lines `script` prints, run by a parent that ignores `sig`; it must exit 0."""
     done = subprocess.run(
-        [sys.executable, "-c", IGNORED_SCRIPT],
+        [sys.executable, "-c", script],
         capture_output=True,
         text=True,
         timeout=120,
-        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+        preexec_fn=lambda: signal.signal(sig, signal.SIG_IGN),
     )
     assert done.returncode == 0, (done.returncode, done.stderr)
-    assert done.stdout.splitlines() == ["cli alive True", "worker alive"]
+    return done.stdout.splitlines()
 
 
 TERM_IGNORED_SCRIPT = """
@@ -93,15 +98,8 @@ def test_an_ignored_sigterm_stays_ignored_but_is_not_passed_on_to_the_programs_s
     """A parent that ignores SIGTERM: the CLI and its workers ignore it, but a program they
     start (Dagster's compute-log `tail`, which Dagster stops with SIGTERM) does not inherit the
     ignore, or it would outlive the build holding its stdout, and the caller would wait forever."""
-    done = subprocess.run(
-        [sys.executable, "-c", TERM_IGNORED_SCRIPT],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),
-    )
-    assert done.returncode == 0, (done.returncode, done.stderr)
-    assert done.stdout.splitlines() == ["cli alive", "program may be stopped"]
+    lines = _run_ignoring(TERM_IGNORED_SCRIPT, signal.SIGTERM)
+    assert lines == ["cli alive", "program may be stopped"]
 
 
 KILLED_SCRIPT = """
