@@ -160,6 +160,10 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
             print(f"  {key:<22} {state}: no run")
         started = time.perf_counter()
         runs.prepare()  # the instance and the jobs, loaded once before the freeze and the forks
+        # A run left STARTED by a killed build (or dagster dev) would hold its partition's
+        # slot in Dagster's queue for good.
+        for line in runs.free_dead_runs():
+            print(f"  dead run marked: {line}")
         gc.freeze()
     results: list[dict[str, Any]] = []
     # Every run goes to a forked worker (one at a time with --workers 1); the publication to

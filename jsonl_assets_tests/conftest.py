@@ -195,6 +195,7 @@ MARKED: dict[str, tuple[str, ...]] = {
     "test_sensors.py::test_failed_partition_blocks": ("slow",),
     "test_sensors.py::test_manifest_is_published_once": ("slow",),
     "test_sensors.py::test_observing_raw_sources": ("slow",),
+    "defs/test_dead_runs.py::test_a_killed_build_frees_its_partition": ("slow",),
     "test_assets.py::test_sample_builds_a_valid": ("slow",),
     "test_assets.py::test_shards_verified_fails_on_a_tampered": ("slow",),
     "test_assets.py::test_duplicate_and_invalid_rate_checks": ("slow",),

@@ -289,7 +289,11 @@ def test_webserver_shows_lineage_partitions_checks_and_staleness(
     sensors = {
         s["name"]: s["sensorState"]["status"] for s in instigators["sensorsOrError"]["results"]
     }
-    assert sensors == {"raw_sources_changed": "RUNNING", "publish_after_batch": "RUNNING"}
+    assert sensors == {
+        "raw_sources_changed": "RUNNING",
+        "publish_after_batch": "RUNNING",
+        "dead_runs": "RUNNING",
+    }
     runs = instigators["runsOrError"]["results"]
     assert sorted((r["jobName"], r["status"]) for r in runs) == [
         ("build_partition", "SUCCESS"),

@@ -13,6 +13,7 @@ import dagster as dg
 
 from jsonl_assets.defs.assets import ALL_ASSETS
 from jsonl_assets.defs.chunk_job import build_chunks
+from jsonl_assets.defs.dead_runs import dead_runs_sensor
 from jsonl_assets.defs.jobs import build_partition_job, publish_manifest_job
 from jsonl_assets.defs.observations import raw_sources
 from jsonl_assets.defs.ownership import with_team
@@ -38,7 +39,7 @@ def build_defs(config_path: str | None = None) -> dg.Definitions:
     cron, interval_seconds, team = configured_automation(config_path)
     automation = dg.Definitions(
         schedules=[build_rebuild_schedule(cron)],
-        sensors=[build_sources_sensor(interval_seconds), publish_after_batch],
+        sensors=[build_sources_sensor(interval_seconds), publish_after_batch, dead_runs_sensor],
     )
     return with_team(dg.Definitions.merge(run_definitions(), automation), team)
 

@@ -43,6 +43,7 @@ from jsonl_assets.core.config import load_config
 from jsonl_assets.core.stages.shard_stage import MARKER as SHARDS_MARKER
 from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
 from jsonl_assets.core.store.work_files import PartitionDirs
+from jsonl_assets.defs.dead_runs import STARTED_MESSAGE, mark_dead_runs, worker_metadata
 from jsonl_assets.defs.definitions import run_definitions
 from jsonl_assets.defs.ownership import partition_tags
 from jsonl_assets.defs.partitions import all_partition_keys
@@ -57,7 +58,14 @@ REPOSITORY: Final = "__repository__"  # the name Dagster gives a module's Defini
 CLI_TAGS = {"jsonl-assets/cli": "build"}
 # How a step's dg.Failure is named before its message: "dagster._core.definitions.events.Failure".
 _FAILURE: Final = f"{dg.Failure.__module__}.{dg.Failure.__qualname__}"
-__all__ = ["all_partition_keys", "build_partition", "ensure_dagster_home", "prepare", "publish"]
+__all__ = [
+    "all_partition_keys",
+    "build_partition",
+    "ensure_dagster_home",
+    "free_dead_runs",
+    "prepare",
+    "publish",
+]
 
 
 def ensure_dagster_home() -> Path:
@@ -105,6 +113,14 @@ def _instance(instance: dg.DagsterInstance | None) -> dg.DagsterInstance:
     home = os.environ.get("DAGSTER_HOME")
     prepared = _prepared.get(str(Path(home).resolve())) if home else None
     return prepared or dg.DagsterInstance.get()
+
+
+def free_dead_runs(instance: dg.DagsterInstance | None = None) -> list[str]:
+    """Mark failed the runs on this machine whose worker process is gone (a build or
+    `dagster dev` killed earlier: defs/dead_runs.py), one line each. Not retried by Dagster:
+    this build runs again what needs it."""
+    with storage_errors():
+        return mark_dead_runs(_instance(instance), "jsonl-assets build", retry=False)
 
 
 def _run_config(
@@ -180,6 +196,11 @@ def _execute_recorded(
             ),
         )
         holds.enter_context(held_open(run_files(instance, run.run_id)))
+        # Which process runs it, as Dagster records for the runs it launches: a run whose
+        # process is killed is then marked failed (defs/dead_runs.py) instead of staying STARTED.
+        instance.report_engine_event(
+            STARTED_MESSAGE.format(pid=os.getpid()), run, worker_metadata(os.getpid())
+        )
         output_capture: dict[Any, Any] = {}
         events = list(
             ExecuteRunWithPlanIterable(

@@ -1,0 +1,205 @@
+"""Runs whose worker process died (kill -9, OOM, a crash of `dagster dev` or of a
+`jsonl-assets build`) are marked failed, so they stop holding their partition's only slot.
+
+Dagster's default run launcher cannot probe a run worker's health, and its run monitoring
+only fails runs stuck in STARTING or CANCELING: a run whose process is gone would stay
+STARTED forever and, with `dagster.yaml`'s `dagster/partition` limit of 1, every later run of
+that partition would wait QUEUED forever.
+
+A run's worker is known by the engine event "Started process for run (pid: N)" (metadata
+`pid`): Dagster writes it when the default launcher starts a run (UI, schedule, sensor,
+retry), and `defs/runs.py` writes the same for the runs of `jsonl-assets build` (its forked
+workers), with the host too. A STARTED or CANCELING run is dead when that pid
+is not running, is a zombie, or is a newer process that reused the pid (it started after the
+run's worker reported itself). Only runs known to be on this machine are judged: those whose
+event names this host, and those without a host when this instance can only run them here
+(the default run launcher and local SQLite storage). A run without such an event is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import dagster as dg
+from dagster._core.events import (
+    DagsterEventType,
+    EngineEventData,
+    JobFailureData,
+    RunFailureReason,
+)
+from dagster._core.launcher import DefaultRunLauncher
+from dagster._core.storage.runs import InMemoryRunStorage, SqliteRunStorage
+
+DEAD_RUNS_SENSOR_NAME: Final = "dead_runs"
+DEAD_RUNS_INTERVAL_SECONDS: Final = 30
+STARTED_MESSAGE: Final = "Started process for run (pid: {pid})."  # as dagster/_grpc/impl.py
+HOST_KEY: Final = "host"
+# A process that started this long after its run's pid event is a newer one that reused the
+# pid (the worker reports itself after it started; /proc's boot time is in whole seconds).
+REUSE_SLACK_SECONDS: Final = 2.0
+JUDGED: Final = (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING)
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A run's worker as its pid event recorded it."""
+
+    pid: int
+    host: str | None  # None: Dagster's own event, which names no host
+    reported_at: float  # the event's timestamp (epoch seconds)
+
+
+def worker_metadata(pid: int) -> EngineEventData:
+    """The metadata of the pid event a `jsonl-assets build` run writes for itself."""
+    return EngineEventData(
+        metadata={
+            "pid": dg.MetadataValue.text(str(pid)),
+            HOST_KEY: dg.MetadataValue.text(socket.gethostname()),
+        }
+    )
+
+
+def _text(value: object) -> str | None:
+    return str(getattr(value, "value", value)) if value is not None else None
+
+
+def run_worker(instance: dg.DagsterInstance, run_id: str) -> Worker | None:
+    """The newest worker recorded for `run_id` (a resumed run has several), or None."""
+    records = instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.ENGINE_EVENT, ascending=False, limit=1000
+    ).records
+    for record in records:
+        entry = record.event_log_entry
+        event = entry.dagster_event
+        data = event.event_specific_data if event else None
+        metadata = getattr(data, "metadata", None) or {}
+        pid = _text(metadata.get("pid"))
+        said = (event.message if event else None) or entry.user_message
+        if pid and pid.isdigit() and said.startswith("Started process for run"):
+            return Worker(int(pid), _text(metadata.get(HOST_KEY)), entry.timestamp)
+    return None
+
+
+def _boot_time() -> float | None:
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def process_state(pid: int) -> tuple[str, float] | None:
+    """(state letter, start time in epoch seconds) of a running pid from /proc, or None when
+    no such process exists."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    boot = _boot_time() or 0.0
+    return fields[0], boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def worker_alive(worker: Worker) -> bool:
+    """Whether the process that reported itself as `worker` still runs (this host)."""
+    if not Path("/proc/self/stat").exists():  # no /proc: whether the pid exists, only
+        try:
+            os.kill(worker.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    state = process_state(worker.pid)
+    if state is None or state[0] in ("Z", "X"):
+        return False
+    return state[1] <= worker.reported_at + REUSE_SLACK_SECONDS
+
+
+def runs_only_here(instance: dg.DagsterInstance) -> bool:
+    """Whether every run of this instance without a host runs on this machine: the default
+    run launcher (a subprocess of the local code server) and storage local to this machine."""
+    local = isinstance(instance.run_storage, (SqliteRunStorage, InMemoryRunStorage))
+    return local and isinstance(instance.run_launcher, DefaultRunLauncher)
+
+
+def _on_this_host(worker: Worker, only_here: bool) -> bool:
+    return worker.host == socket.gethostname() if worker.host is not None else only_here
+
+
+def dead_runs(instance: dg.DagsterInstance) -> list[tuple[dg.DagsterRun, Worker]]:
+    """The STARTED or CANCELING runs on this machine whose worker process is gone."""
+    only_here = runs_only_here(instance)
+    found = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=list(JUDGED))):
+        worker = run_worker(instance, run.run_id)
+        if worker and _on_this_host(worker, only_here) and not worker_alive(worker):
+            found.append((run, worker))
+    return found
+
+
+def dead_message(worker: Worker, by: str) -> str:
+    where = f" on {worker.host}" if worker.host else ""
+    return (
+        f"The run's worker process (pid {worker.pid}{where}) is gone (killed, or its machine "
+        f"or `dagster dev` crashed) while the run was in progress: marked failed by {by} so "
+        "the partition's later runs can start. Work the stages committed is reused by the "
+        "next run of this partition."
+    )
+
+
+def mark_dead_runs(instance: dg.DagsterInstance, by: str, retry: bool = True) -> list[str]:
+    """Mark every dead run failed (a CANCELING one canceled); return one line per run.
+    A failed run is retried under the instance's run_retries unless `retry` is False."""
+    lines = []
+    for run, worker in dead_runs(instance):
+        message = dead_message(worker, by)
+        current = instance.get_run_by_id(run.run_id)
+        if current is None or current.status not in JUDGED:
+            continue  # finished meanwhile
+        if current.status == dg.DagsterRunStatus.CANCELING:
+            instance.report_run_canceled(current, message)
+            outcome = "canceled"
+        else:
+            if not retry:
+                instance.add_run_tags(run.run_id, {"dagster/max_retries": "0"})
+                current = instance.get_run_by_id(run.run_id) or current
+            failure = JobFailureData(
+                error=None, failure_reason=RunFailureReason.UNEXPECTED_TERMINATION
+            )
+            instance.report_run_failed(current, message, failure)
+            outcome = "failed"
+        partition = run.tags.get("dagster/partition")
+        of = f" ({partition})" if partition else ""
+        lines.append(
+            f"run {run.run_id}{of} of {run.job_name}: worker pid {worker.pid} gone, {outcome}"
+        )
+    return lines
+
+
+@dg.sensor(
+    name=DEAD_RUNS_SENSOR_NAME,
+    minimum_interval_seconds=DEAD_RUNS_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        f"Every {DEAD_RUNS_INTERVAL_SECONDS} s: marks failed the runs still STARTED (canceled "
+        "the CANCELING ones) whose worker process on this machine is gone (kill -9, OOM, a "
+        "crash of dagster dev or of jsonl-assets build), so they free their partition's slot "
+        "in the queue; the run's failure says so, and run_retries applies."
+    ),
+)
+def dead_runs_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    """Frees the queue of runs whose worker died: each tick names what it marked."""
+    lines = mark_dead_runs(context.instance, f"the {DEAD_RUNS_SENSOR_NAME} sensor")
+    for line in lines:
+        context.log.warning(line)
+    if lines:
+        return dg.SkipReason(f"marked {len(lines)} dead run(s): " + "; ".join(lines))
+    return dg.SkipReason("no run in progress has lost its worker process")
