@@ -9,11 +9,14 @@ that partition would wait QUEUED forever.
 A run's worker is known by the engine event "Started process for run (pid: N)" (metadata
 `pid`): Dagster writes it when the default launcher starts a run (UI, schedule, sensor,
 retry), and `defs/runs.py` writes the same for the runs of `jsonl-assets build` (its forked
-workers), with the host too. A STARTED or CANCELING run is dead when that pid
-is not running, is a zombie, or is a newer process that reused the pid (it started after the
-run's worker reported itself). Only runs known to be on this machine are judged: those whose
-event names this host, and those without a host when this instance can only run them here
-(the default run launcher and local SQLite storage). A run without such an event is left alone.
+workers), with where the pid means something (the host, the boot and the pid namespace: a
+container with the host's name numbers its processes apart) and the process's start time
+(in clock ticks since boot). A STARTED or CANCELING run is dead when that pid is not running,
+is a zombie, or is another process that reused the pid (another start time; for Dagster's
+own event, which has none, a process started after the run's worker reported itself). Only
+runs whose pid can be judged here are: a build's run recorded in this boot and pid
+namespace, and Dagster's own when this instance can only run them here (the default run
+launcher and local SQLite storage). A run without such an event is left alone.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ DEAD_RUNS_SENSOR_NAME: Final = "dead_runs"
 DEAD_RUNS_INTERVAL_SECONDS: Final = 30
 STARTED_MESSAGE: Final = "Started process for run (pid: {pid})."  # as dagster/_grpc/impl.py
 HOST_KEY: Final = "host"
+PLACE_KEY: Final = "pid_namespace"  # `<boot id>/<pid namespace>`: where the pid is this process
+START_KEY: Final = "start_ticks"  # the process's start, clock ticks after boot (/proc/<pid>/stat)
 # A process that started this long after its run's pid event is a newer one that reused the
 # pid (the worker reports itself after it started; /proc's boot time is in whole seconds).
 REUSE_SLACK_SECONDS: Final = 2.0
@@ -51,16 +56,30 @@ class Worker:
     pid: int
     host: str | None  # None: Dagster's own event, which names no host
     reported_at: float  # the event's timestamp (epoch seconds)
+    place: str | None = None  # PLACE_KEY of a build's run (None: not recorded or no /proc)
+    start: int | None = None  # START_KEY of a build's run
 
 
 def worker_metadata(pid: int) -> EngineEventData:
     """The metadata of the pid event a `jsonl-assets build` run writes for itself."""
-    return EngineEventData(
-        metadata={
-            "pid": dg.MetadataValue.text(str(pid)),
-            HOST_KEY: dg.MetadataValue.text(socket.gethostname()),
-        }
-    )
+    metadata = {
+        "pid": dg.MetadataValue.text(str(pid)),
+        HOST_KEY: dg.MetadataValue.text(socket.gethostname()),
+    }
+    place, stat = pid_place(), _stat(pid)
+    if place is not None and stat is not None:
+        metadata[PLACE_KEY] = dg.MetadataValue.text(place)
+        metadata[START_KEY] = dg.MetadataValue.text(str(stat[1]))
+    return EngineEventData(metadata=metadata)
+
+
+def pid_place() -> str | None:
+    """`<boot id>/<pid namespace>` of this process: a pid names one process only there."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}/{os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return None
 
 
 def _text(value: object) -> str | None:
@@ -80,7 +99,14 @@ def run_worker(instance: dg.DagsterInstance, run_id: str) -> Worker | None:
         pid = _text(metadata.get("pid"))
         said = (event.message if event else None) or entry.user_message
         if pid and pid.isdigit() and said.startswith("Started process for run"):
-            return Worker(int(pid), _text(metadata.get(HOST_KEY)), entry.timestamp)
+            start = _text(metadata.get(START_KEY))
+            return Worker(
+                int(pid),
+                _text(metadata.get(HOST_KEY)),
+                entry.timestamp,
+                _text(metadata.get(PLACE_KEY)),
+                int(start) if start and start.isdigit() else None,
+            )
     return None
 
 
@@ -94,17 +120,26 @@ def _boot_time() -> float | None:
     return None
 
 
-def process_state(pid: int) -> tuple[str, float] | None:
-    """(state letter, start time in epoch seconds) of a running pid from /proc, or None when
-    no such process exists."""
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, start in clock ticks after boot) of a running pid from /proc, or None
+    when no such process exists (or there is no /proc)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except OSError:
         return None
     # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
     fields = stat[stat.rindex(")") + 2 :].split()
+    return fields[0], int(fields[19])
+
+
+def process_state(pid: int) -> tuple[str, float] | None:
+    """(state letter, start time in epoch seconds) of a running pid from /proc, or None when
+    no such process exists."""
+    stat = _stat(pid)
+    if stat is None:
+        return None
     boot = _boot_time() or 0.0
-    return fields[0], boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return stat[0], boot + stat[1] / os.sysconf("SC_CLK_TCK")
 
 
 def worker_alive(worker: Worker) -> bool:
@@ -117,6 +152,9 @@ def worker_alive(worker: Worker) -> bool:
         except PermissionError:
             return True
         return True
+    if worker.start is not None:  # a build's run: its process is known by its start, exactly
+        stat = _stat(worker.pid)
+        return stat is not None and stat[0] not in ("Z", "X") and stat[1] == worker.start
     state = process_state(worker.pid)
     if state is None or state[0] in ("Z", "X"):
         return False
@@ -131,7 +169,12 @@ def runs_only_here(instance: dg.DagsterInstance) -> bool:
 
 
 def _on_this_host(worker: Worker, only_here: bool) -> bool:
-    return worker.host == socket.gethostname() if worker.host is not None else only_here
+    """Whether the worker's pid names a process of this boot and pid namespace."""
+    if worker.place is not None:  # a build's run
+        return worker.place == pid_place()
+    if worker.host is not None:  # a build's run on a machine without /proc: the host only
+        return pid_place() is None and worker.host == socket.gethostname()
+    return only_here
 
 
 def dead_runs(instance: dg.DagsterInstance) -> list[tuple[dg.DagsterRun, Worker]]:

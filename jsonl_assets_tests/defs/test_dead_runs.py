@@ -19,6 +19,8 @@ from dagster._core.test_utils import create_run_for_test
 
 from jsonl_assets.defs.dead_runs import (
     DEAD_RUNS_SENSOR_NAME,
+    PLACE_KEY,
+    START_KEY,
     STARTED_MESSAGE,
     dead_runs_sensor,
     worker_metadata,
@@ -131,6 +133,35 @@ def test_a_run_of_another_host_is_left_alone(instance: dg.DagsterInstance) -> No
     run = started_run(instance, pid, data=data)
     assert tick(instance).startswith("no run")
     assert status(instance, run) == dg.DagsterRunStatus.STARTED
+
+
+def _recorded(pid: int, **changes: str) -> EngineEventData:
+    """A build run's pid event for `pid`, with some of its metadata changed."""
+    metadata = dict(worker_metadata(pid).metadata)
+    metadata.update({key: dg.MetadataValue.text(value) for key, value in changes.items()})
+    return EngineEventData(metadata=metadata)
+
+
+def test_a_build_run_of_another_pid_namespace_is_left_alone(instance: dg.DagsterInstance) -> None:
+    # A build in a container with this host's name: its pids are not this /proc's, so a pid
+    # missing here says nothing (a live run was marked failed), and one present is another
+    # process.
+    pid = dead_pid()
+    elsewhere = started_run(instance, pid, data=_recorded(os.getpid(), **{PLACE_KEY: "b/pid:[1]"}))
+    assert "pid:[" in worker_metadata(os.getpid()).metadata[PLACE_KEY].value
+    assert tick(instance).startswith("no run")
+    assert status(instance, elsewhere) == dg.DagsterRunStatus.STARTED
+
+
+def test_a_build_runs_pid_held_by_a_process_of_another_start_counts_as_dead(
+    instance: dg.DagsterInstance, sleeper: subprocess.Popen[bytes]
+) -> None:
+    start = int(worker_metadata(sleeper.pid).metadata[START_KEY].value)
+    run = started_run(
+        instance, sleeper.pid, data=_recorded(sleeper.pid, **{START_KEY: str(start - 1)})
+    )
+    assert run.run_id in tick(instance)
+    assert status(instance, run) == dg.DagsterRunStatus.FAILURE
 
 
 def test_a_canceling_run_whose_worker_died_is_canceled(instance: dg.DagsterInstance) -> None:
