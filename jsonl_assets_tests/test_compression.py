@@ -11,12 +11,15 @@ import zstandard
 
 from jsonl_assets.core.compression import (
     READ_CHUNK,
+    SHARD_MAX_WINDOW,
+    SOURCE_MAX_WINDOW,
     FrameCompressor,
     TruncatedInput,
     damaged_lines,
     detect_compression,
     iter_decompressed,
 )
+from jsonl_assets.core.zstd_frames import ZSTD_MAGIC
 
 
 def with_header_crc(member: bytes, bad: bool = False) -> bytes:
@@ -197,3 +200,52 @@ def test_zstd_bytes_that_do_not_decode_still_end_the_stream() -> None:
     assert len(damage) == 1 and damage[0].last is None
     with pytest.raises(TruncatedInput):
         b"".join(iter_decompressed(io.BytesIO(data), "zstd", skip_bad_members=True))
+
+
+def long_window_frame(data: bytes, window_log: int) -> bytes:
+    """`data` in one frame of unknown size declaring a 2**window_log window, as
+    `zstd --long=N` writes from a pipe."""
+    params = zstandard.ZstdCompressionParameters.from_level(
+        3, window_log=window_log, enable_ldm=True
+    )
+    cobj = zstandard.ZstdCompressor(compression_params=params).compressobj()
+    return cobj.compress(data) + cobj.flush()
+
+
+def frame_header_with_window_log(window_log: int) -> bytes:
+    """The start of a frame that declares a 2**window_log window (no content size)."""
+    return ZSTD_MAGIC + bytes([0, (window_log - 10) << 3]) + b"\x01\x00\x00"
+
+
+def test_shards_are_read_within_zstd_default_window_and_a_larger_one_is_refused_not_damage() -> (
+    None
+):
+    frame = long_window_frame(PAYLOAD, 28)
+    assert zstandard.get_frame_parameters(frame).window_size == 1 << 28
+    with pytest.raises(TruncatedInput) as info:
+        b"".join(iter_decompressed(io.BytesIO(frame), "zstd"))  # type: ignore[arg-type]
+    message = str(info.value)
+    assert "damaged" not in message and "refused" in message
+    assert "window of 256 MiB" in message and "128 MiB" in message and "--long=27" in message
+    assert b"".join(iter_decompressed(io.BytesIO(frame), "zstd", max_window=SOURCE_MAX_WINDOW)) == (  # type: ignore[arg-type]
+        PAYLOAD
+    )
+
+
+def test_a_frame_over_the_format_maximum_is_refused_naming_its_window() -> None:
+    frame = frame_header_with_window_log(32)
+    with pytest.raises(TruncatedInput) as info:
+        list(iter_decompressed(io.BytesIO(frame), "zstd", max_window=SOURCE_MAX_WINDOW))  # type: ignore[arg-type]
+    assert "window of 4096 MiB" in str(info.value) and "--long=31" in str(info.value)
+    [found] = damaged_lines(io.BytesIO(frame), "zstd", max_window=SOURCE_MAX_WINDOW)  # type: ignore[arg-type]
+    assert "refused" in found.detail and "damaged" not in found.detail
+
+
+@pytest.mark.parametrize("level", range(1, 23))
+def test_every_zstd_level_we_write_stays_within_the_shard_window(level: int) -> None:
+    # No content size known: the window the level picks for a stream of any length.
+    assert 1 << zstandard.ZstdCompressionParameters.from_level(level).window_log <= (
+        SHARD_MAX_WINDOW
+    )
+    frame = FrameCompressor("zstd", level).compress(PAYLOAD)
+    assert zstandard.get_frame_parameters(frame).window_size <= SHARD_MAX_WINDOW

@@ -22,12 +22,24 @@ from typing import BinaryIO, Final
 
 import zstandard
 
-from jsonl_assets.core.zstd_frames import ZSTD_MAGIC, FrameEnd, FrameScanner, is_skippable_frame
+from jsonl_assets.core.zstd_frames import (
+    ZSTD_MAGIC,
+    FrameEnd,
+    FrameScanner,
+    is_skippable_frame,
+    window_refusal,
+)
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
 READ_CHUNK: Final = 1 << 20
 
 DEFAULT_LEVELS: Final = {"none": 0, "gzip": 6, "zstd": 3}
+
+# The largest zstd window decoded. Shards: zstd's default (`--long=27`), which every level we
+# write stays within. Sources: zstd's maximum on 64-bit (`--long=31`); a frame allocates only
+# the window it declares (a frame of known size: at most its size).
+SHARD_MAX_WINDOW: Final = 1 << 27
+SOURCE_MAX_WINDOW: Final = 1 << 31
 
 
 class TruncatedInput(Exception):
@@ -35,8 +47,12 @@ class TruncatedInput(Exception):
     stored bytes simply end (what was decompressed before is a prefix of the content), as
     opposed to bytes that do not decode or fail a checksum."""
 
-    def __init__(self, compression: str, offset: int, detail: str, cut: bool = False) -> None:
-        super().__init__(f"{compression} stream damaged at compressed offset {offset}: {detail}")
+    def __init__(
+        self, compression: str, offset: int, detail: str, cut: bool = False, damaged: bool = True
+    ) -> None:
+        what = "damaged" if damaged else "refused"  # refused: valid, but over a reader limit
+        self.headline = f"{compression} stream {what} at compressed offset {offset}"
+        super().__init__(f"{self.headline}: {detail}")
         self.compression = compression
         self.offset = offset
         self.detail = detail
@@ -93,7 +109,12 @@ class _CountingReader(io.RawIOBase):
 
 
 def iter_decompressed(
-    raw: BinaryIO, compression: str, chunk: int = READ_CHUNK, *, skip_bad_members: bool = False
+    raw: BinaryIO,
+    compression: str,
+    chunk: int = READ_CHUNK,
+    *,
+    skip_bad_members: bool = False,
+    max_window: int = SHARD_MAX_WINDOW,
 ) -> Iterator[bytes]:
     """Yield decompressed chunks of `raw`; raise TruncatedInput if the stream is damaged.
 
@@ -102,7 +123,8 @@ def iter_decompressed(
     does not match, or a zstd frame whose content checksum does not, is damage too, found only
     at its end (its whole content has been yielded); with `skip_bad_members` (the caller knows
     the bad members from `damaged_lines`) the stream goes on with the next member. Without it
-    (shards, verify) the first bad member ends the stream.
+    (shards, verify) the first bad member ends the stream. A zstd frame whose window is over
+    `max_window` is refused (TruncatedInput, not marked damaged, saying so).
     """
     if compression == "none":
         while data := raw.read(chunk):
@@ -111,13 +133,18 @@ def iter_decompressed(
         for data in _iter_gzip(raw, chunk, markers=False, skip_bad=skip_bad_members):
             yield data  # type: ignore[misc]
     elif compression == "zstd":
-        for data in _iter_zstd(raw, chunk, markers=False, skip_bad=skip_bad_members):
+        for data in _iter_zstd(raw, chunk, False, skip_bad_members, max_window):
             yield data  # type: ignore[misc]
     else:
         raise ValueError(f"unknown compression {compression!r}")
 
 
-def damaged_lines(raw: BinaryIO, compression: str, chunk: int = READ_CHUNK) -> list[DamagedLines]:
+def damaged_lines(
+    raw: BinaryIO,
+    compression: str,
+    chunk: int = READ_CHUNK,
+    max_window: int = SHARD_MAX_WINDOW,
+) -> list[DamagedLines]:
     """The lines of the decompressed content that damaged gzip members / zstd frames touch,
     in one streaming pass (nothing is held but a chunk).
 
@@ -132,7 +159,7 @@ def damaged_lines(raw: BinaryIO, compression: str, chunk: int = READ_CHUNK) -> l
     items = (
         _iter_gzip(raw, chunk, markers=True, skip_bad=True)
         if compression == "gzip"
-        else _iter_zstd(raw, chunk, markers=True, skip_bad=True)
+        else _iter_zstd(raw, chunk, True, True, max_window)
     )
     found: list[DamagedLines] = []
     newlines = 0  # in the content so far
@@ -332,13 +359,15 @@ _ZSTD_FEED: Final = 128
 _NO_END: Final = 1 << 62  # no checksum ahead to stop the feed at
 
 
-def _iter_zstd(raw: BinaryIO, chunk: int, markers: bool, skip_bad: bool) -> Iterator[object]:
+def _iter_zstd(
+    raw: BinaryIO, chunk: int, markers: bool, skip_bad: bool, max_window: int
+) -> Iterator[object]:
     """zstd frames one after the other, each decoded and, when it has a content checksum,
     checked. With `skip_bad`, `FrameScanner` reads the frame boundaries ahead of the decoder: a
     frame's content and its checksum are fed apart, so the whole content is yielded before the
     check, and a frame that fails it is passed to go on with the next one. Without it (shards,
     verify) the first error ends the stream and no scanning is paid for."""
-    dctx = zstandard.ZstdDecompressor()
+    dctx = zstandard.ZstdDecompressor(max_window_size=max_window)
     dobj = dctx.decompressobj()
     frames = FrameScanner() if skip_bad else None
     current: FrameEnd | None = None  # the frame being decoded, once the scanner has its end
@@ -369,6 +398,11 @@ def _iter_zstd(raw: BinaryIO, chunk: int, markers: bool, skip_bad: bool) -> Iter
                     pending_len = 0
                 start = frame_start if in_frame else offset
                 where = f"frame {frame} at compressed offset {start}"
+                head = bytes(view[start - base : start - base + 18]) if start >= base else b""
+                if refused := window_refusal(str(exc), head, max_window):
+                    raise TruncatedInput(
+                        "zstd", start, f"{where}: {refused}", damaged=False
+                    ) from exc
                 if not skip_bad or not _failed_checksum(exc, current, offset):
                     raise TruncatedInput("zstd", offset, f"{where}: {exc}") from exc
                 bad = f"zstd {where} failed its content checksum ({exc})"

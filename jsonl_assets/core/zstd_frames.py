@@ -113,3 +113,42 @@ class FrameScanner:
         self._head = b""
         self._need = need
         self._in_block = block
+
+
+def declared_window(head: bytes) -> int | None:
+    """The window a frame header (`head`, from the frame's first byte) declares, in bytes
+    (RFC 8878 3.1.1.1.2; a single-segment frame's window is its content size); None when
+    `head` does not hold it."""
+    if len(head) < 6 or head[:4] != ZSTD_MAGIC:
+        return None
+    descriptor = head[4]
+    if not descriptor >> 5 & 1:
+        exponent, mantissa = head[5] >> 3, head[5] & 7
+        base = 1 << (10 + exponent)
+        return base + (base >> 3) * mantissa
+    n = _CONTENT_SIZE_BYTES[descriptor >> 6] or 1
+    at = 5 + _DICT_ID_BYTES[descriptor & 3]
+    if len(head) < at + n:
+        return None
+    size = int.from_bytes(head[at : at + n], "little")
+    return size + 256 if n == 2 else size
+
+
+def window_refusal(error: str, head: bytes, limit: int) -> str | None:
+    """Why the decoder refused a frame whose window is over `limit` (zstd says "Frame requires
+    too much memory"), in words that say so; None for any other error. The frame is not
+    damaged: it asks for more memory than the reader allows (`zstd -d` refuses it too without
+    `--long`/`--memory`)."""
+    if "too much memory" not in error:
+        return None
+    window = declared_window(head)
+    size = f" of {_mib(window)}" if window else ""
+    return (
+        f"the frame declares a window{size}, over the {_mib(limit)} this reader allows "
+        f"(`zstd --long={limit.bit_length() - 1}`): not damage, but a window too large to "
+        "decode in bounded memory; recompress it with a smaller window (a lower --long)"
+    )
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):g} MiB ({n} bytes)"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import zlib
 from pathlib import Path
@@ -10,7 +11,9 @@ import pytest
 import zstandard
 
 from jsonl_assets.core.compression import TruncatedInput
+from jsonl_assets.core.readers import ReadLimits, read_source
 from jsonl_assets.core.readers.source_file import ChunkReader, SourceChangedError, SourceFile
+from jsonl_assets_tests.test_compression import frame_header_with_window_log, long_window_frame
 
 PAYLOAD = b"".join(b'{"n": %d, "t": "line %d"}\n' % (i, i) for i in range(50_000))
 
@@ -182,3 +185,31 @@ def test_chunk_reader_serves_reads_across_chunks() -> None:
     assert reader.read() == b"ghi"
     assert reader.read(1) == b""
     assert reader.consumed == 9
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json_array"])
+def test_a_source_written_with_zstd_long_28_is_read_not_called_damaged(
+    tmp_path: Path, fmt: str
+) -> None:
+    """`zstd --long=28` from a pipe declares a 256 MiB window, over zstd's default decoder
+    limit (128 MiB): a valid file, read whole (sources allow zstd's maximum, 2 GiB)."""
+    records = [{"id": f"n{i}", "text": f"note {i}"} for i in range(200)]
+    body = (
+        b"".join(json.dumps(r).encode() + b"\n" for r in records)
+        if fmt == "jsonl"
+        else json.dumps(records).encode()
+    )
+    path = tmp_path / f"notes.{fmt}.zst"
+    path.write_bytes(long_window_frame(body, 28))
+    items = list(read_source(SourceFile(path, path.name), fmt, {}, ReadLimits(), tmp_path))
+    assert [item[1] for item in items] == records  # type: ignore[index]
+
+
+def test_a_source_frame_over_zstd_maximum_window_is_refused_saying_why(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl.zst"
+    path.write_bytes(long_window_frame(b'{"id": "a"}\n', 20) + frame_header_with_window_log(32))
+    *kept, rejection = read_source(SourceFile(path, path.name), "jsonl", {}, ReadLimits(), tmp_path)
+    assert [item[1] for item in kept] == [{"id": "a"}]  # type: ignore[index]
+    assert rejection.reason == "corrupt_file"  # type: ignore[union-attr]
+    detail = rejection.detail  # type: ignore[union-attr]
+    assert "damaged" not in detail and "window of 4096 MiB" in detail and "--long=31" in detail

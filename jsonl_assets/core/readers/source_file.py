@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from jsonl_assets.core.compression import (
+    SOURCE_MAX_WINDOW,
     DamagedLines,
     damaged_lines,
     detect_compression,
@@ -81,7 +82,9 @@ def decompressed_chunks(
     """Decompressed chunks of about `size` bytes; `TruncatedInput` on damage (see
     `compression.iter_decompressed`: good data before the damage is always yielded, and one
     call never inflates a few KB into an unbounded amount)."""
-    return iter_decompressed(reader, compression, size, skip_bad_members=skip_bad_members)  # type: ignore[arg-type]
+    return iter_decompressed(  # type: ignore[arg-type]
+        reader, compression, size, skip_bad_members=skip_bad_members, max_window=SOURCE_MAX_WINDOW
+    )
 
 
 class _NoHash:
@@ -195,7 +198,7 @@ class SourceFile:
             hasher = hashlib.sha256() if self._sha256 is None else _NO_HASH
             with self._open("when opened for checking") as fh:
                 reader = _HashingReader(fh, hasher)
-                found = damaged_lines(reader, self.compression)  # type: ignore[arg-type]
+                found = damaged_lines(reader, self.compression, max_window=SOURCE_MAX_WINDOW)  # type: ignore[arg-type]
                 reader.drain()
             if hasher is not _NO_HASH:
                 self._sha256 = hasher.hexdigest()

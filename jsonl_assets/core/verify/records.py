@@ -222,7 +222,7 @@ def read_records(
             "C15",
             path,
             None,
-            f"{exc.compression} stream damaged at compressed offset {exc.offset}"
+            f"{exc.headline}"
             f"{'' if reader.stopped else f' (after line {reader.line_no})'}: {exc.detail}",
         )
     except ExpansionExceeded as exc:

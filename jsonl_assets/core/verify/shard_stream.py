@@ -15,8 +15,14 @@ from typing import BinaryIO, Final, cast
 
 import zstandard
 
-from jsonl_assets.core.compression import READ_CHUNK, TruncatedInput, iter_decompressed
+from jsonl_assets.core.compression import (
+    READ_CHUNK,
+    SHARD_MAX_WINDOW,
+    TruncatedInput,
+    iter_decompressed,
+)
 from jsonl_assets.core.verify.verify_limits import MiB, capped, open_regular
+from jsonl_assets.core.zstd_frames import window_refusal
 
 HEAD_BYTES: Final = 4  # enough for every codec's magic bytes
 
@@ -101,4 +107,6 @@ def _zstd_frames(stream: ShardStream, chunk: int) -> Iterator[bytes]:
         while data := reader.read(chunk):
             yield data
     except zstandard.ZstdError as exc:
+        if refused := window_refusal(str(exc), b"", SHARD_MAX_WINDOW):
+            raise TruncatedInput("zstd", 0, refused, damaged=False) from exc
         raise TruncatedInput("zstd", 0, str(exc)) from exc
