@@ -477,3 +477,15 @@ def test_every_rejected_item_is_quarantined_with_its_input(tmp_path: Path, damag
             assert item.raw == source
         else:
             assert _pairs(item.raw) == _pairs(source)
+
+
+def test_a_rejected_item_is_rendered_with_each_number_as_read(tmp_path: Path) -> None:
+    """A decimal keeps its digits and stays a fraction (`1.50E+02`, which Decimal holds as
+    150, is `1.50E+2`, not the integer `150`); `-0.0` keeps its sign. The integer `-0` is
+    the integer 0 once ijson has read it: it is written `0` (README, Quarantine)."""
+    source = b'{"a": 1, "a": -0, "f": 1.50E+02, "g": -0.0, "h": 0E0, "i": 15E2, "j": 2.5e-3}'
+    [rejected] = read(tmp_path, b"[" + source + b"]")
+    assert isinstance(rejected, Rejection) and rejected.reason == "duplicate_key"
+    assert rejected.raw == (b'{"a":1,"a":0,"f":1.50E+2,"g":-0.0,"h":0E+0,"i":1.5E+3,"j":0.0025}')
+    assert _pairs(rejected.raw) == _pairs(source.replace(b"-0,", b"0,"))
+    assert all(type(v) is Decimal for k, v in _pairs(rejected.raw) if k in "fghij")

@@ -4,8 +4,9 @@ A JSON array item rejected by the streaming parser (ijson gives values, not thei
 Parquet row is quarantined with this rendering as its `raw`: what orjson refuses to write is
 rendered as it was read, not dropped or altered. Every member of an object is kept, a
 repeated key included (duplicate_keys.KeysOnce keeps it aside, in its place in the order);
-an integer beyond 64 bits is written with all its digits, a decimal as ijson read it
-(`1E+400`), a float that is not finite as `NaN`, `Infinity` or `-Infinity` (as Python's json
+an integer beyond 64 bits is written with all its digits, a decimal with its digits and
+exponent as ijson read it (`1E+400`, `0.10`; `1.50E+02`, which Decimal holds as 150, as
+`1.50E+2`: a fraction, not an integer), a float that is not finite as `NaN`, `Infinity` or `-Infinity` (as Python's json
 writes them; JSON has no such number); bytes as a JSON string of their escaped text. Nesting
 is followed without recursion (an item may be nested thousands of levels deep), and the
 rendering stops past a cap: a prefix, marked truncated.
@@ -80,7 +81,10 @@ def _leaf(value: Any) -> bytes:
     if isinstance(value, float) and not math.isfinite(value):
         return b"NaN" if math.isnan(value) else b"Infinity" if value > 0 else b"-Infinity"
     if isinstance(value, Decimal):
-        return str(value).encode()  # its digits and exponent as read (`1E+400`, `0.10`)
+        text = str(value)  # its digits and exponent as read (`1E+400`, `0.10`, `-0.0`)
+        if text.lstrip("-").isdigit():  # exponent 0 (`1.50E+02` is 150): keep it a fraction
+            text = format(value, "E")  # every digit: `1.50E+2`
+        return text.encode()
     try:
         return orjson.dumps(value)
     except (orjson.JSONEncodeError, TypeError):
