@@ -34,8 +34,10 @@ Reason codes:
   is seen from the first byte; with another path, only a file that yielded no item is
   scanned a second time (event by event) to tell an empty array from a missing one.
 
-Known limit: ijson's cost per event grows with nesting depth, so a hostile file nested tens of
-thousands of levels deep is parsed slowly (quadratically) before it is rejected.
+ijson never reads an integer of more than 4,300 digits (it would crash) nor nesting deeper
+than 1,024 levels (its memory grows with the square of the depth): json_guard.py stops it
+before such bytes, and each item is then parsed on its own, as after damage: such an item is
+`unsupported_value` or `parse_error`, with its bytes.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ from jsonl_assets.core.readers.json_escapes import (
     first_lone_surrogate,
     surrogate_checked,
 )
+from jsonl_assets.core.readers.json_guard import Hostile, hostile_item
 from jsonl_assets.core.readers.json_render import rendered_raw
 
 # One parser on every machine: ijson's default is $IJSON_BACKEND, else the first backend that
@@ -82,15 +85,13 @@ except ImportError as exc:  # pragma: no cover - a source build of ijson without
         "--only-binary ijson ijson)"
     ) from exc
 from jsonl_assets.core.readers.json_items import Span, array_at, array_spans
-from jsonl_assets.core.readers.jsonl import BOM, RAW_PREFIX
-from jsonl_assets.core.readers.source_file import ChunkReader, SourceFile
+from jsonl_assets.core.readers.json_stream import IJSON_BUFFER, GuardedReader, TooFar
+from jsonl_assets.core.readers.jsonl import RAW_PREFIX
+from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.traces import Rejection
 
 if TYPE_CHECKING:
     from jsonl_assets.core.readers import ReadLimits
-
-IJSON_BUFFER: Final = 1 << 16
-_WS: Final = b" \t\r\n"
 
 
 def read_json_array(
@@ -103,7 +104,9 @@ def read_json_array(
     limit = limits.max_record_bytes
     # Past the limit with no item ended, ijson would build what it is reading whole: stop it
     # and find the items by bytes instead (when they can be: the path goes through keys).
-    stream = _BomSkippingReader(surrogate_checked(source.chunks()), limit if by_spans else None)
+    stream = GuardedReader(
+        surrogate_checked(source.chunks()), limit if by_spans else None, len(keys) + 1
+    )
     try:
         if items_path == "item":
             first = stream.peek_first_byte()
@@ -123,10 +126,6 @@ def read_json_array(
         return
     if count == 0 and not _path_holds_array(source, items_path):
         yield _not_an_array(items_path, "no array was found there")
-
-
-class _TooFar(Exception):
-    """Raised into ijson by a read more than the limit past the last item ijson gave."""
 
 
 # ijson's yajl2_c reads every number through Decimal, which raises on an exponent past its
@@ -168,7 +167,7 @@ class _Damage:
 
 
 def _items(
-    stream: _BomSkippingReader, items_path: str, limit: int
+    stream: GuardedReader, items_path: str, limit: int
 ) -> Generator[ReadItem, None, int | _Damage]:
     """The items at `items_path`; returns how many were seen, or where the parser stopped."""
     converted = CountingDefault()
@@ -178,8 +177,11 @@ def _items(
             index += 1
             yield _judged(index, value, limit, converted)
             stream.item_ended()
-    except _TooFar:
+    except TooFar:
         return _Damage(index, "", "", "", too_far=True)
+    except Hostile as exc:  # not read: each item is then judged on its own (json_guard.py)
+        reason = "parse_error" if exc.deep else "unsupported_value"
+        return _Damage(index, reason, str(exc), f"by byte {stream.consumed}", too_far=True)
     except ijson.JSONError as exc:
         message = _ijson_message(exc)
         reason = "invalid_utf8" if "invalid bytes in UTF8" in message else "parse_error"
@@ -288,7 +290,7 @@ def _spans_at(
     span comes with whether it is the first of its array."""
     skip = 0
     while True:
-        stream = _BomSkippingReader(source.chunks())
+        stream = GuardedReader(source.chunks())
         chunks: Iterator[bytes] = iter(lambda: stream.read(IJSON_BUFFER), b"")  # noqa: B023
         first: list[bytes] = []
         try:
@@ -340,6 +342,9 @@ def _parsed(
             "(max_record_bytes)",
             **_raw(span),
         )
+    if (hostile := hostile_item(span.data)) is not None:
+        reason, why = hostile
+        return Rejection(position=index, reason=reason, detail=f"item {index}: {why}", **_raw(span))
     try:
         if (lone := first_lone_surrogate(span.data)) is not None:
             raise lone
@@ -398,12 +403,12 @@ def _path_holds_array(source: SourceFile, items_path: str) -> bool:
     if not items_path.endswith("item"):
         return False
     container = items_path[: -len("item")].rstrip(".")
-    stream = _BomSkippingReader(source.chunks())
+    stream = GuardedReader(source.chunks(), None, container.count(".") + 1)
     try:
         for prefix, event, _ in _IJSON.parse(stream, buf_size=IJSON_BUFFER):
             if prefix == container:
                 return bool(event == "start_array")
-    except (ijson.JSONError, UnicodeDecodeError):
+    except (ijson.JSONError, UnicodeDecodeError, Hostile):
         return False
     finally:
         stream.close()
@@ -424,54 +429,6 @@ def _prefix_or_rendered(value: Any, limit: int) -> dict[str, Any]:
         return {"raw": orjson.dumps(value, default=json_default)[:RAW_PREFIX]}
     except orjson.JSONEncodeError:
         return rendered_raw(value, limit)
-
-
-class _BomSkippingReader(ChunkReader):
-    """A ChunkReader that drops a leading UTF-8 BOM and can peek at the first JSON byte."""
-
-    def __init__(self, chunks: Iterator[bytes], limit: int | None = None) -> None:
-        super().__init__(chunks)
-        self._started = False
-        self.consumed_before_last_read = 0
-        # With a limit, a read more than `limit` and two buffers past the end of the last
-        # item raises _TooFar: an item that large (or whitespace, or a value beside a nested
-        # array) is never built whole by the parser.
-        self._too_far = None if limit is None else limit + 2 * IJSON_BUFFER
-        self._item_end = 0
-
-    def item_ended(self) -> None:
-        """ijson gave an item: the next one ends at most `limit` bytes further on."""
-        self._item_end = self.consumed
-
-    def _start(self) -> None:
-        self._started = True
-        head = b""
-        while len(head) < len(BOM) and self._fill():
-            head += self._buf[self._pos :]
-            self._buf = b""
-            self._pos = 0
-        if head.startswith(BOM):
-            head = head[len(BOM) :]
-        self._buf = head
-
-    def peek_first_byte(self) -> bytes | None:
-        """The first non-whitespace byte, not consumed; None for an empty document."""
-        if not self._started:
-            self._start()
-        while self._fill():
-            rest = self._buf[self._pos :].lstrip(_WS)
-            if rest:
-                return rest[:1]
-            self._pos = len(self._buf)
-        return None
-
-    def read(self, n: int | None = -1) -> bytes:
-        if not self._started:
-            self._start()
-        if self._too_far is not None and self.consumed - self._item_end > self._too_far:
-            raise _TooFar
-        self.consumed_before_last_read = self.consumed
-        return super().read(n)
 
 
 class JsonArrayOptions(Options):

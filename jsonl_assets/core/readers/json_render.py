@@ -90,7 +90,8 @@ def _leaf(value: Any) -> bytes:
     except (orjson.JSONEncodeError, TypeError):
         pass
     if isinstance(value, int):
-        return str(value).encode()  # beyond 64 bits: every digit
+        # beyond 64 bits: every digit (Decimal, as str() refuses more than 4,300 of them)
+        return str(Decimal(value)).encode()
     if isinstance(value, str):
         return json.dumps(value).encode()  # a lone surrogate, escaped
     if isinstance(value, (bytes, bytearray, memoryview)):
