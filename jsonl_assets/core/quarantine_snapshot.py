@@ -14,11 +14,14 @@ named by no ledger nor pointer, is found by listing (`legacy_files`: exactly tho
 and retired and removed like the files of a snapshot no longer published.
 
 A quarantine dir may be shared by packages (each with its own work dir): two of them can
-publish one folder name (the same content: an empty quarantine). The GC never removes a
-file that any pointer in the dir names (`files_named`), and the pointer is written under the
-quarantine dir's lock (`quarantine_lock`, which the GC holds while it chooses) once every file
-it names is checked present, a file another package's GC removed since the shards stage being
-copied again from the work dir: a published pointer always resolves.
+publish one folder name (the same content: an empty quarantine). Every write into it is made
+under the quarantine dir's lock (`quarantine_lock`): a partition's copy (and the clean-up of
+partial copies before it, which would otherwise take away another build's copy in progress,
+whose temporary name is the same), a pointer, the GC. The GC never removes a file that any
+pointer in the dir names (`files_named`), and a pointer is written once every file it names is
+checked present, a file another package's GC removed since the shards stage being copied again
+from the work dir: a published pointer always resolves. On object storage the lock is local
+(keyed by the URL): builds on other machines are not kept apart by it (see the README).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from jsonl_assets.core.store.work_files import QUARANTINE_DIR, PartitionDirs
 SNAPSHOTS: Final = "snapshots"
 LEDGER: Final = "quarantine_files"
 MANIFEST: Final = "metadata.json"
-LOCK_WAIT: Final = 600.0  # seconds: the lock is held only to write a pointer or choose removals
+LOCK_WAIT: Final = 600.0  # seconds: the lock is held to copy a quarantine, write a pointer, GC
 _READ: Final = 4 << 20
 _O, _S, _STAGES = "|".join(OBJECTIVES), "|".join(SPLITS), "|".join(STAGE_RATE)
 _QUARANTINE_PATH: Final = re.compile(
@@ -138,23 +141,28 @@ def publish_quarantine(cfg: PipelineConfig, dirs: PartitionDirs) -> dict[str, An
         return {}
     folder = f"{dirs.family_prefix}-{snapshot_digest((s.name, h, n) for _, s, h, n, _ in found)}"
     store = store_for(dirs.quarantine_root)
-    remove_partial_copies(dirs)
     files = []
-    for stage, source, sha, size, lines in found:
-        rel = f"{folder}/{source.name}"
-        target = dirs.quarantine_root / rel
-        st = store.stat(target)
-        if st is None or st.is_dir or st.size != size:
-            claim(partition_ledger(dirs), rel)
-            copy_file_in(store, source, target, _READ)
-        files.append({"path": rel, "stage": stage, "sha256": sha, "bytes": size, "records": lines})
+    with quarantine_lock(dirs.quarantine_root):  # another package may publish this folder too
+        remove_partial_copies(dirs)
+        for stage, source, sha, size, lines in found:
+            rel = f"{folder}/{source.name}"
+            target = dirs.quarantine_root / rel
+            st = store.stat(target)
+            if st is None or st.is_dir or st.size != size:
+                claim(partition_ledger(dirs), rel)
+                copy_file_in(store, source, target, _READ)
+            files.append(
+                {"path": rel, "stage": stage, "sha256": sha, "bytes": size, "records": lines}
+            )
     return {"folder": folder, "files": files}
 
 
 def remove_partial_copies(dirs: PartitionDirs) -> int:
     """Clear what a killed copy left in any of the partition's quarantine folders (this
-    build's or an earlier one's): an incomplete multipart upload on object storage (never
-    visible, but billed until aborted), a hidden `.partial` file on disk. Returns how many."""
+    build's or an earlier one's, any package's): an incomplete multipart upload on object
+    storage (never visible, but billed until aborted), a hidden `.partial` file on disk.
+    Called under `quarantine_lock`, so no copy of this machine is in progress. Returns how
+    many."""
     root = dirs.quarantine_root
     store = store_for(root)
     if is_url(root):  # an upload is no object: its folder may list nothing
@@ -170,8 +178,9 @@ def remove_partial_copies(dirs: PartitionDirs) -> int:
 @contextlib.contextmanager
 def quarantine_lock(quarantine_root: Path) -> Iterator[None]:
     """Hold the quarantine dir's lock (package_lock.PackageLock of that dir: a kernel lock in
-    it, or for a URL a local lock keyed by it): a pointer is written, and the GC chooses what
-    to remove, one at a time."""
+    it, or for a URL a local lock keyed by it): every write into the quarantine dir (a
+    partition's copy with the clean-up of partial copies before it, a pointer, the GC's
+    choice and removals) is made one at a time."""
     lock = PackageLock(quarantine_root)
     lock.acquire(LOCK_WAIT)
     try:
