@@ -190,6 +190,9 @@ MARKED: dict[str, tuple[str, ...]] = {
     "core/store/test_shared_quarantine.py::test_a_rebuild_keeps_the_quarantine_another_package_published[24.0]": (
         "slow",
     ),
+    "core/store/test_shared_quarantine.py::test_two_packages_built_at_once_both_publish_their_shared_quarantine": (
+        "slow",
+    ),
     "core/chunks/test_duplicates.py::test_a_chunks_bucket_files": ("slow",),
     "readers/test_parquet.py::test_one_huge_row_group": ("slow",),
     "defs/test_storage_errors.py::": ("slow",),

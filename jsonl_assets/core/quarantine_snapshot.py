@@ -14,11 +14,15 @@ named by no ledger nor pointer, is found by listing (`legacy_files`: exactly tho
 and retired and removed like the files of a snapshot no longer published.
 
 A quarantine dir may be shared by packages (each with its own work dir): two of them can
-publish one folder name (the same content: an empty quarantine). The GC never removes a
-file that any pointer in the dir names (`files_named`), and the pointer is written under the
-quarantine dir's lock (`quarantine_lock`, which the GC holds while it chooses) once every file
-it names is checked present, a file another package's GC removed since the shards stage being
-copied again from the work dir: a published pointer always resolves.
+publish one folder name (the same content: an empty quarantine), at the same time. A copy on
+disk goes through a temporary name of its own (pid-tagged), and the clean-up of partial copies
+removes only those whose writer is gone; an upload to object storage, whose clean-up aborts
+every upload of the partition's folders, is made under the quarantine dir's lock
+(`quarantine_lock`). The pointer and the GC take that lock too: the GC never removes a file
+that any pointer in the dir names (`files_named`), and a pointer is written once every file it
+names is checked present, a file another package's GC removed since the shards stage being
+copied again from the work dir: a published pointer always resolves. On object storage the
+lock is local (keyed by the URL): builds on other machines are not kept apart by it (README).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.shard_families import snapshot_digest
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.base import copy_file_in, read_bytes, store_for, write_bytes
+from jsonl_assets.core.store.local import LocalAtomicWrite, remove_dead_writers_partials
 from jsonl_assets.core.store.package_files import claim, ledger_names
 from jsonl_assets.core.store.package_lock import PackageLock
 from jsonl_assets.core.store.url import is_url
@@ -47,7 +52,7 @@ from jsonl_assets.core.store.work_files import QUARANTINE_DIR, PartitionDirs
 SNAPSHOTS: Final = "snapshots"
 LEDGER: Final = "quarantine_files"
 MANIFEST: Final = "metadata.json"
-LOCK_WAIT: Final = 600.0  # seconds: the lock is held only to write a pointer or choose removals
+LOCK_WAIT: Final = 600.0  # seconds: held to write a pointer, GC, or upload a quarantine
 _READ: Final = 4 << 20
 _O, _S, _STAGES = "|".join(OBJECTIVES), "|".join(SPLITS), "|".join(STAGE_RATE)
 _QUARANTINE_PATH: Final = re.compile(
@@ -137,41 +142,71 @@ def publish_quarantine(cfg: PipelineConfig, dirs: PartitionDirs) -> dict[str, An
     if not cfg.sources_for(dirs.objective, dirs.split) and not any(f[3] for f in found):
         return {}
     folder = f"{dirs.family_prefix}-{snapshot_digest((s.name, h, n) for _, s, h, n, _ in found)}"
-    store = store_for(dirs.quarantine_root)
-    remove_partial_copies(dirs)
+    root = dirs.quarantine_root
+    store = store_for(root)
     files = []
-    for stage, source, sha, size, lines in found:
-        rel = f"{folder}/{source.name}"
-        target = dirs.quarantine_root / rel
-        st = store.stat(target)
-        if st is None or st.is_dir or st.size != size:
-            claim(partition_ledger(dirs), rel)
-            copy_file_in(store, source, target, _READ)
-        files.append({"path": rel, "stage": stage, "sha256": sha, "bytes": size, "records": lines})
+    # Another package's build may copy into this folder at the same time: on disk each copy has
+    # a temporary name of its own; an upload (whose clean-up aborts any) is made under the lock.
+    with quarantine_lock(root) if is_url(root) else contextlib.nullcontext():
+        remove_partial_copies(dirs)
+        for stage, source, sha, size, lines in found:
+            rel = f"{folder}/{source.name}"
+            target = root / rel
+            st = store.stat(target)
+            if st is None or st.is_dir or st.size != size:
+                claim(partition_ledger(dirs), rel)
+                _copy_in(source, target)
+            files.append(
+                {"path": rel, "stage": stage, "sha256": sha, "bytes": size, "records": lines}
+            )
     return {"folder": folder, "files": files}
 
 
-def remove_partial_copies(dirs: PartitionDirs) -> int:
+def _copy_in(source: Path, target: Path) -> None:
+    """Copy the work-dir file `source` to `target` in the quarantine dir, atomically: on disk
+    through a `.partial` of this writer's own (pid-tagged), which no other build's clean-up
+    removes while this process lives nor renames into place; the same content-addressed
+    name written by two builds at once gets the same bytes."""
+    if is_url(target):
+        copy_file_in(store_for(target), source, target, _READ)
+        return
+    try:
+        out = LocalAtomicWrite(target, unique=True)
+    except FileNotFoundError:  # another package's GC removed the folder, empty, just then
+        out = LocalAtomicWrite(target, unique=True)
+    try:
+        with open(source, "rb") as src:
+            while data := src.read(_READ):
+                out.write(data)
+    except BaseException:
+        out.abort()
+        raise
+    out.commit()
+
+
+def remove_partial_copies(dirs: PartitionDirs) -> None:
     """Clear what a killed copy left in any of the partition's quarantine folders (this
-    build's or an earlier one's): an incomplete multipart upload on object storage (never
-    visible, but billed until aborted), a hidden `.partial` file on disk. Returns how many."""
+    build's or an earlier one's, any package's): an incomplete multipart upload on object
+    storage (never visible, but billed until aborted; called under `quarantine_lock`, so no
+    upload of this machine is in progress), or on disk a hidden `.partial` file whose writer
+    (the pid in its name) is gone, or of the untagged name versions before this one wrote."""
     root = dirs.quarantine_root
     store = store_for(root)
     if is_url(root):  # an upload is no object: its folder may list nothing
-        return store.remove_partials(root, f"{dirs.family_prefix}-")
+        store.remove_partials(root, f"{dirs.family_prefix}-")
+        return
     pattern = re.compile(rf"{re.escape(dirs.family_prefix)}-[0-9a-f]{{16}}")
-    return sum(
-        store.remove_partials(root / entry.name)
-        for entry in list(store.list(root))
-        if entry.is_dir and not entry.is_symlink and pattern.fullmatch(entry.name)
-    )
+    for entry in list(store.list(root)):
+        if entry.is_dir and not entry.is_symlink and pattern.fullmatch(entry.name):
+            for stage in STAGE_RATE:
+                remove_dead_writers_partials(root / entry.name / f"{stage}.jsonl")
 
 
 @contextlib.contextmanager
 def quarantine_lock(quarantine_root: Path) -> Iterator[None]:
     """Hold the quarantine dir's lock (package_lock.PackageLock of that dir: a kernel lock in
-    it, or for a URL a local lock keyed by it): a pointer is written, and the GC chooses what
-    to remove, one at a time."""
+    it, or for a URL a local lock keyed by it): a pointer is written, the GC chooses and
+    removes, and (on object storage) a partition's quarantine is uploaded, one at a time."""
     lock = PackageLock(quarantine_root)
     lock.acquire(LOCK_WAIT)
     try:
@@ -222,7 +257,7 @@ def _restore(quarantine_root: Path, work_dir: Path, key: str, files: list[dict[s
                 "partition again (--force) to publish its quarantine anew"
             )
         claim(work / LEDGER, entry["path"])
-        copy_file_in(store, source, target, _READ)
+        _copy_in(source, target)
 
 
 def files_named(quarantine_root: Path, exclude: AbstractSet[str] = frozenset()) -> set[str]:

@@ -43,7 +43,7 @@ from jsonl_assets.core.store.base import (
 COPY_CHUNK: Final = 4 << 20
 
 
-def _remove_dead_writers_partials(path: Path) -> None:
+def remove_dead_writers_partials(path: Path) -> None:
     """The `.partial` files of `path` that writers since killed left (their pid is gone):
     a rerun leaves no trace of a writer killed before its rename, as with a shared name.
     The untagged `.<name>.partial` goes too: versions before 950e546 wrote every publish
@@ -217,7 +217,7 @@ class LocalStore:
 
     def publish(self, path: StorePath, data: bytes, expected_tag: str | None = None) -> FileStat:
         target = _path(path)
-        _remove_dead_writers_partials(target)
+        remove_dead_writers_partials(target)
         if expected_tag == ABSENT:
             out = LocalAtomicWrite(target, unique=True)
             try:

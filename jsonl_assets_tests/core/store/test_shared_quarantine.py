@@ -8,7 +8,12 @@ removed the folder the other package's published snapshot still listed (at once 
 `retention_hours: 0`, a day later by default). The other package's report then failed with a
 raw FileNotFoundError. Likewise a shard the replaced metadata.json listed (another work dir's
 build of the same package listed it again) kept the retirement time an earlier build of ours
-gave it, and went at once."""
+gave it, and went at once.
+
+Two such packages built at the same time: the copy of a partition's quarantine into the shared
+folder ran outside the quarantine dir's lock; the other build's clean-up of partial copies
+removed the `.partial` of the copy in progress (and both copies shared that one temporary
+name), so one build failed with a raw FileNotFoundError."""
 
 from __future__ import annotations
 
@@ -31,6 +36,8 @@ from jsonl_assets.core.report.package_report import ReportNotWritten, write_repo
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.package_gc import QuarantineSnapshots, collect_garbage, retired_path
 
+from ...test_package_lock import Build
+from ...test_package_lock import _no_build_outlives_its_test as _no_build_outlives_its_test
 from ...test_snapshot_publish import _build, _project
 
 HOUR = 3600.0
@@ -171,3 +178,27 @@ def test_the_report_names_a_missing_quarantine_file(tmp_path: Path) -> None:
         write_report(load_config(config))
     assert str(missing) in str(caught.value) and "FileNotFoundError" not in str(caught.value)
     assert "build the package again" in str(caught.value)
+
+
+def test_two_packages_built_at_once_both_publish_their_shared_quarantine(tmp_path: Path) -> None:
+    config_a, config_b, quarantine = _pair(tmp_path, 24.0)
+    # B pauses with its copy of validated.jsonl into the shared folder written, not renamed
+    # (the first such rename is its work-dir quarantine, the second the copy): a slow disk.
+    b = Build(config_b, pause_at="before_rename:validated.jsonl:2", keys=("sft|train",))
+    b.wait_paused()
+    partial = list(quarantine.glob("sft-train-*/.validated.jsonl*.partial"))
+    assert len(partial) == 1
+    a = Build(config_a, keys=("sft|train",))  # copies into the same folder meanwhile
+    assert a.finish() == 0, a.text
+    assert partial[0].exists(), "A's clean-up removed B's copy in progress"
+    b.resume()
+    assert b.finish() == 0, b.text
+    for name in ("a", "b"):
+        package = tmp_path / name / "package"
+        assert _missing(package, quarantine) == []
+        found = published_quarantine(package, quarantine)
+        assert found is not None
+        work = tmp_path / name / "work" / "sft" / "train" / "quarantine"
+        for path in found["sft|train"]:
+            assert path.read_bytes() == (work / path.name).read_bytes()
+    assert not list(quarantine.rglob("*.partial"))
