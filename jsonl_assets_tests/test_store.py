@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import ClassVar
@@ -29,9 +30,9 @@ class RecordingStore(LocalStore):
         self.read.add(Path(path))
         return super().open_read(path, start, end, version)
 
-    def open_atomic(self, path: StorePath) -> LocalAtomicWrite:
+    def open_atomic(self, path: StorePath, shared: bool = False) -> LocalAtomicWrite:
         self.written.add(Path(path))
-        return super().open_atomic(path)
+        return super().open_atomic(path, shared)
 
     def publish(self, path: StorePath, data: bytes, expected_tag: str | None = None):  # type: ignore[no-untyped-def]
         self.written.add(Path(path))
@@ -187,3 +188,26 @@ def test_an_old_versions_shared_partial_is_removed_by_a_publish_if_absent(tmp_pa
     (tmp_path / ".other.json.partial").write_bytes(b"not this file's")
     store.publish(tmp_path / "metadata.json", b"whole", expected_tag=ABSENT)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.json.partial", "metadata.json"]
+
+
+def test_remove_partials_leaves_a_live_writers_temporary(tmp_path: Path) -> None:
+    # A folder several packages write (a shared quarantine dir): the clean-up of one build
+    # must not take away another build's copy in progress.
+    store = store_for(tmp_path)
+    live = store.open_atomic(tmp_path / "validated.jsonl", shared=True)
+    live.write(b"{}\n")
+    gone = tmp_path / f".validated.jsonl.{_exited_pid()}-0123abcd.partial"
+    gone.write_bytes(b"")
+    untagged = tmp_path / ".validated.jsonl.partial"
+    untagged.write_bytes(b"")
+    assert store.remove_partials(tmp_path) == 2
+    assert not gone.exists() and not untagged.exists()
+    live.commit()
+    assert (tmp_path / "validated.jsonl").read_bytes() == b"{}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["validated.jsonl"]
+
+
+def _exited_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid

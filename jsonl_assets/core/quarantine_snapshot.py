@@ -43,7 +43,6 @@ from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.shard_families import snapshot_digest
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.base import copy_file_in, read_bytes, store_for, write_bytes
-from jsonl_assets.core.store.local import LocalAtomicWrite, remove_dead_writers_partials
 from jsonl_assets.core.store.package_files import claim, ledger_names
 from jsonl_assets.core.store.package_lock import PackageLock
 from jsonl_assets.core.store.url import is_url
@@ -163,25 +162,14 @@ def publish_quarantine(cfg: PipelineConfig, dirs: PartitionDirs) -> dict[str, An
 
 
 def _copy_in(source: Path, target: Path) -> None:
-    """Copy the work-dir file `source` to `target` in the quarantine dir, atomically: on disk
-    through a `.partial` of this writer's own (pid-tagged), which no other build's clean-up
-    removes while this process lives nor renames into place; the same content-addressed
-    name written by two builds at once gets the same bytes."""
-    if is_url(target):
-        copy_file_in(store_for(target), source, target, _READ)
-        return
+    """Copy the work-dir file `source` to `target` in the quarantine dir, atomically, through
+    a temporary of this writer's own (`shared`): another package's build may write the same
+    content-addressed name at the same time, and its clean-up leaves a live writer's alone."""
+    store = store_for(target)
     try:
-        out = LocalAtomicWrite(target, unique=True)
+        copy_file_in(store, source, target, _READ, shared=True)
     except FileNotFoundError:  # another package's GC removed the folder, empty, just then
-        out = LocalAtomicWrite(target, unique=True)
-    try:
-        with open(source, "rb") as src:
-            while data := src.read(_READ):
-                out.write(data)
-    except BaseException:
-        out.abort()
-        raise
-    out.commit()
+        copy_file_in(store, source, target, _READ, shared=True)
 
 
 def remove_partial_copies(dirs: PartitionDirs) -> None:
@@ -198,8 +186,7 @@ def remove_partial_copies(dirs: PartitionDirs) -> None:
     pattern = re.compile(rf"{re.escape(dirs.family_prefix)}-[0-9a-f]{{16}}")
     for entry in list(store.list(root)):
         if entry.is_dir and not entry.is_symlink and pattern.fullmatch(entry.name):
-            for stage in STAGE_RATE:
-                remove_dead_writers_partials(root / entry.name / f"{stage}.jsonl")
+            store.remove_partials(root / entry.name)
 
 
 @contextlib.contextmanager

@@ -89,8 +89,8 @@ class AzureStore(ObjectStore):
         version = info.get("version_id")
         return f"{etag}@{version}" if version else etag
 
-    def open_atomic(self, path: StorePath) -> AzureAtomicWrite:
-        return AzureAtomicWrite(self, path)
+    def open_atomic(self, path: StorePath, shared: bool = False) -> AzureAtomicWrite:
+        return AzureAtomicWrite(self, path)  # an upload is its writer's own, shared or not
 
     def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
         """Run one of the blob client's coroutines on adlfs's event loop."""

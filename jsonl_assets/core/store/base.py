@@ -147,8 +147,10 @@ class Store(Protocol):
         file must still be that version (`FileStat.identity`), else `VersionChanged`."""
         ...
 
-    def open_atomic(self, path: StorePath) -> AtomicWrite:
-        """Start writing `path` (parent folders are created); see `AtomicWrite`."""
+    def open_atomic(self, path: StorePath, shared: bool = False) -> AtomicWrite:
+        """Start writing `path` (parent folders are created); see `AtomicWrite`. `shared`:
+        other processes may write the same content to `path` at the same time (a folder named
+        by its content, which packages share): each write then has a temporary of its own."""
         ...
 
     def append(self, path: StorePath, data: bytes) -> None:
@@ -176,7 +178,8 @@ class Store(Protocol):
 
     def remove_partials(self, folder: StorePath, prefix: str = "") -> int:
         """Clear what killed writes left in `folder` for names starting with `prefix` (hidden
-        `.partial` files; incomplete multipart uploads on object storage); how many."""
+        `.partial` files, never one whose writer lives; incomplete multipart uploads on object
+        storage); how many."""
         ...
 
     def remove(self, path: StorePath, missing_ok: bool = True, recursive: bool = False) -> None:
@@ -257,10 +260,13 @@ def write_bytes(path: StorePath, data: bytes) -> None:
         out.write(data)
 
 
-def copy_file_in(store: Store, source: Path, path: StorePath, chunk: int) -> None:
+def copy_file_in(
+    store: Store, source: Path, path: StorePath, chunk: int, shared: bool = False
+) -> None:
     """Copy the local file `source` to `path` on `store`, `chunk` bytes at a time, through an
-    atomic write (nothing is visible under `path` unless the whole copy committed)."""
-    with committed(store.open_atomic(path)) as out, open(source, "rb") as src:
+    atomic write (nothing is visible under `path` unless the whole copy committed; `shared`:
+    see `Store.open_atomic`)."""
+    with committed(store.open_atomic(path, shared)) as out, open(source, "rb") as src:
         while data := src.read(chunk):
             out.write(data)
 

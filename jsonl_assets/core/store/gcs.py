@@ -130,8 +130,8 @@ class GCSStore(ObjectStore):
     def tag(self, info: dict[str, Any]) -> str:
         return str(info.get("generation") or info.get("etag") or "")
 
-    def open_atomic(self, path: StorePath) -> GCSAtomicWrite:
-        return GCSAtomicWrite(self, path)
+    def open_atomic(self, path: StorePath, shared: bool = False) -> GCSAtomicWrite:
+        return GCSAtomicWrite(self, path)  # an upload is its writer's own, shared or not
 
     def upload(self, bucket: str, key: str, data: bytes, **condition: str) -> dict[str, Any]:
         """One multipart upload (metadata and bytes in one request), with its preconditions."""

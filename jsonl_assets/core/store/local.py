@@ -43,7 +43,7 @@ from jsonl_assets.core.store.base import (
 COPY_CHUNK: Final = 4 << 20
 
 
-def remove_dead_writers_partials(path: Path) -> None:
+def _remove_dead_writers_partials(path: Path) -> None:
     """The `.partial` files of `path` that writers since killed left (their pid is gone):
     a rerun leaves no trace of a writer killed before its rename, as with a shared name.
     The untagged `.<name>.partial` goes too: versions before 950e546 wrote every publish
@@ -65,13 +65,27 @@ def remove_dead_writers_partials(path: Path) -> None:
         pid, sep, _ = name[len(prefix) : -len(suffix)].partition("-")
         if not (name.startswith(prefix) and name.endswith(suffix) and sep and pid.isdigit()):
             continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
+        if not _alive(int(pid)):
             with contextlib.suppress(OSError):
                 os.unlink(path.parent / name)
-        except OSError:
-            pass  # alive (another user's): not ours to remove
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's: not ours to remove
+    return True
+
+
+def _live_writers(name: str) -> bool:
+    """Whether the hidden `.partial` `name` is a write in progress: tagged with the pid of
+    a process that lives (`LocalAtomicWrite(unique=True)`: `.<target>.<pid>-<hex>.partial`)."""
+    tag = name[: -len(PARTIAL_SUFFIX)].rpartition(".")[2]
+    pid, sep, token = tag.partition("-")
+    return bool(sep) and pid.isdigit() and len(token) == 8 and _alive(int(pid))
 
 
 class LocalAtomicWrite:
@@ -190,8 +204,8 @@ class LocalStore:
         with handle:
             return BytesIO(handle.read(max(0, end - start)))
 
-    def open_atomic(self, path: StorePath) -> LocalAtomicWrite:
-        return LocalAtomicWrite(_path(path))
+    def open_atomic(self, path: StorePath, shared: bool = False) -> LocalAtomicWrite:
+        return LocalAtomicWrite(_path(path), unique=shared)
 
     def append(self, path: StorePath, data: bytes) -> None:
         target = _path(path)
@@ -217,7 +231,7 @@ class LocalStore:
 
     def publish(self, path: StorePath, data: bytes, expected_tag: str | None = None) -> FileStat:
         target = _path(path)
-        remove_dead_writers_partials(target)
+        _remove_dead_writers_partials(target)
         if expected_tag == ABSENT:
             out = LocalAtomicWrite(target, unique=True)
             try:
@@ -260,8 +274,11 @@ class LocalStore:
     def remove_partials(self, folder: StorePath, prefix: str = "") -> int:
         removed = 0
         for entry in list(self.list(folder)):
-            if entry.name.startswith("." + prefix) and entry.name.endswith(PARTIAL_SUFFIX):
-                self.remove(_path(folder) / entry.name)
+            name = entry.name
+            if name.startswith("." + prefix) and name.endswith(PARTIAL_SUFFIX):
+                if _live_writers(name):
+                    continue  # another process's write in progress (a shared folder)
+                self.remove(_path(folder) / name)
                 removed += 1
         return removed
 

@@ -169,7 +169,7 @@ class ObjectStore:
     def tag(self, info: dict[str, Any]) -> str:
         raise NotImplementedError
 
-    def open_atomic(self, path: StorePath) -> AtomicWrite:
+    def open_atomic(self, path: StorePath, shared: bool = False) -> AtomicWrite:
         raise NotImplementedError
 
     def put_if(self, bucket: str, key: str, data: bytes, expected_tag: str | None) -> None:

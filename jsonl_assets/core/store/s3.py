@@ -228,8 +228,8 @@ class S3Store(ObjectStore):
                 raise
             raise OSError(f"S3 {method}: {type(exc).__name__}: {exc}") from exc
 
-    def open_atomic(self, path: StorePath) -> S3AtomicWrite:
-        return S3AtomicWrite(self, path)
+    def open_atomic(self, path: StorePath, shared: bool = False) -> S3AtomicWrite:
+        return S3AtomicWrite(self, path)  # an upload is its writer's own, shared or not
 
     def list(self, folder: StorePath) -> Iterator[Entry]:
         bucket, key = split_url(folder)
