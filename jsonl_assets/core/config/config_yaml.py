@@ -255,7 +255,9 @@ def _check_scalar(loader: Any, node: ScalarNode, key: str) -> None:
             raise YamlProblem(key, f"not an integer: {text!r}") from exc
         if not _INT_MIN <= value <= _INT_MAX:
             raise YamlProblem(
-                key, f"integer {text} does not fit in 64 bits (JSON readers lose it); quote it"
+                key,
+                f"integer {text} does not fit in 64 bits (JSON readers lose it): "
+                "a smaller number, or quoted if it is text (an id)",
             )
         return
     if tag == _T + "float":

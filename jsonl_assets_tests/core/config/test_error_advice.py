@@ -77,3 +77,15 @@ def test_the_created_at_advice_loads(tmp_path: Path, written: str) -> None:
     assert advice, err.message
     (tmp_path / "pipeline.yaml").write_text(config(f"'{advice[0]}'"))
     assert load_config(tmp_path / "pipeline.yaml").dataset.created_at == advice[0]
+
+
+def test_an_integer_past_64_bits_in_a_number_option_is_not_told_to_be_quoted(
+    tmp_path: Path,
+) -> None:
+    # Quoting a number option (chunk_bytes) only swaps one refusal for another: the advice
+    # names a smaller number first; quoting is for text that looks like a number (an id).
+    head = "dataset: {name: t, description: d}\noutput: {chunk_bytes: " + "9" * 22 + "}\n"
+    error = _load(tmp_path, head + SOURCES)
+    assert error.key == "output.chunk_bytes"
+    assert "does not fit in 64 bits" in error.message
+    assert "a smaller number, or quoted if it is text" in error.message
