@@ -51,23 +51,27 @@ def _remove_dead_writers_partials(path: Path) -> None:
     a publish that must replace (metadata.json, under the package lock) or one on a file
     system without hard links (`commit_new` False) writes it, each after this call; two
     publishes if absent racing on such a file system shared that one name before too."""
-    prefix, suffix = f".{path.name}.", PARTIAL_SUFFIX
+    prefix = f".{path.name}."
     try:
         names = os.listdir(path.parent)
     except OSError:
         return
     legacy = partial_path(path).name
     for name in names:
-        if name == legacy:
+        pid = _writer_pid(name) if name.startswith(prefix) else None
+        if name == legacy or (pid is not None and not _alive(pid)):
             with contextlib.suppress(OSError):
                 os.unlink(path.parent / name)
-            continue
-        pid, sep, _ = name[len(prefix) : -len(suffix)].partition("-")
-        if not (name.startswith(prefix) and name.endswith(suffix) and sep and pid.isdigit()):
-            continue
-        if not _alive(int(pid)):
-            with contextlib.suppress(OSError):
-                os.unlink(path.parent / name)
+
+
+def _writer_pid(name: str) -> int | None:
+    """The pid a writer's own `.partial` is tagged with (`LocalAtomicWrite(unique=True)`:
+    `.<target>.<pid>-<8 hex>.partial`), or None for another name."""
+    if not name.endswith(PARTIAL_SUFFIX):
+        return None
+    tag = name[: -len(PARTIAL_SUFFIX)].rpartition(".")[2]
+    pid, sep, token = tag.partition("-")
+    return int(pid) if sep and pid.isdigit() and len(token) == 8 else None
 
 
 def _alive(pid: int) -> bool:
@@ -78,14 +82,6 @@ def _alive(pid: int) -> bool:
     except OSError:
         return True  # another user's: not ours to remove
     return True
-
-
-def _live_writers(name: str) -> bool:
-    """Whether the hidden `.partial` `name` is a write in progress: tagged with the pid of
-    a process that lives (`LocalAtomicWrite(unique=True)`: `.<target>.<pid>-<hex>.partial`)."""
-    tag = name[: -len(PARTIAL_SUFFIX)].rpartition(".")[2]
-    pid, sep, token = tag.partition("-")
-    return bool(sep) and pid.isdigit() and len(token) == 8 and _alive(int(pid))
 
 
 class LocalAtomicWrite:
@@ -276,7 +272,8 @@ class LocalStore:
         for entry in list(self.list(folder)):
             name = entry.name
             if name.startswith("." + prefix) and name.endswith(PARTIAL_SUFFIX):
-                if _live_writers(name):
+                pid = _writer_pid(name)
+                if pid is not None and _alive(pid):
                     continue  # another process's write in progress (a shared folder)
                 self.remove(_path(folder) / name)
                 removed += 1
