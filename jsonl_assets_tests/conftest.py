@@ -149,6 +149,9 @@ def build_with_core(config_path: Path, helper_thread: bool = True) -> Path:
 # tests keep their bytes) or that are slow only as a group: node id prefix -> markers. A bare
 # `pytest` deselects these (pyproject addopts); `python3 run.py test` runs them.
 MARKED: dict[str, tuple[str, ...]] = {
+    # dagster-k8s's import (1.5 s) and the kubernetes client's retries against a closed port
+    "defs/test_executors.py::test_a_k8s_run_asks": ("slow",),
+    "defs/test_executors.py::test_the_readme_k8s_example": ("slow",),
     # 2026-12-05: the slowest of the default run on a new machine, which took 97 s with
     # PYTHONDONTWRITEBYTECODE=1 (every module compiled afresh in each process); the limit is 90 s
     "test_quality_build.py::test_spec_warnings_are_counted_and_can_be_quarantined": ("slow",),
