@@ -55,7 +55,10 @@ def test_blank_chars_are_whitespace_format_characters_and_fillers() -> None:
     derived = "".join(
         c
         for c in map(chr, range(sys.maxunicode + 1))
-        if c.isspace() or unicodedata.category(c) == "Cf" or c in fillers
+        # Whitespace is Unicode's White_Space: str.isspace() less U+001C..U+001F (control chars)
+        if (c.isspace() and c not in "\x1c\x1d\x1e\x1f")
+        or unicodedata.category(c) == "Cf"
+        or c in fillers
     )
     assert derived == BLANK_CHARS
 
@@ -63,7 +66,7 @@ def test_blank_chars_are_whitespace_format_characters_and_fillers() -> None:
 @pytest.mark.parametrize(
     "value",
     ["", " ", "\n\t\r", "\u00a0", "\u3000", "\u2028\u2029", "\u200b", "\ufeff", "\u200d\u2060",
-     "\u3164", "\u2800", " \u00ad ", "\U000e0020"],
+     "\u3164", "\u2800", " \u00ad ", "\U000e0020", "\x09\x0d", "\x85", "\u200a\u205f"],
 )  # fmt: skip
 def test_blank_text(value: str) -> None:
     assert is_blank(value)
@@ -71,7 +74,11 @@ def test_blank_text(value: str) -> None:
     assert content_blank(value)
 
 
-@pytest.mark.parametrize("value", ["a", " a ", "\u200bx", "0", ".", "\u00e9", "\U0001f600", "-"])
+@pytest.mark.parametrize(
+    "value",
+    ["a", " a ", "\u200bx", "0", ".", "\u00e9", "\U0001f600", "-", "\x1c", "\x1d", "\x1e",
+     "\x1f", "\x1c\x1d\x1f", " \x1e\u3000", "\x01", "\x1b"],
+)  # fmt: skip
 def test_not_blank_text(value: str) -> None:
     assert not is_blank(value)
     assert not content_blank([text(" "), text(value)])
@@ -124,6 +131,14 @@ def test_sft_final_assistant_turn() -> None:
         "toolset_id": "t",
     }
     assert rules_of(tools, "sft") == []
+
+
+@pytest.mark.parametrize("answer", ["\x1e", "\x1c\x1d\x1f", "\x01", " \x1f "])
+def test_an_answer_of_control_characters_is_not_blank(answer: str) -> None:
+    # U+001C..U+001F are control characters, no whitespace (README: blank is Unicode
+    # whitespace, format characters and fillers), like U+0001: the rules leave them alone.
+    record = sft(msg("user", text(answer)), msg("assistant", text(answer)))
+    assert rules_of(record, "sft") == []
 
 
 def test_sft_prompting_user_turn() -> None:

@@ -36,6 +36,13 @@ def test_plain_document_is_kept_verbatim() -> None:
     assert_valid(out)
 
 
+@pytest.mark.parametrize("text", ["\x1c", "\x1d", "\x1e", "\x1f", " \x1f\n", "\x01"])
+def test_control_characters_are_text_not_whitespace(text: str) -> None:
+    # U+001C..U+001F are control characters (White_Space=No) that str.isspace() counts.
+    out = adapt({"text": text})
+    assert out.record["messages"][0]["content"] == [{"type": "text", "text": text}]
+
+
 def test_title_becomes_a_leading_json_part() -> None:
     raw = {"title": "Rock Pools", "body": "Rock pools form where...", "metadata": {"year": 2021}}
     out = adapt(raw, text_field="body", title_field="title")
@@ -64,6 +71,7 @@ def test_tinyshakespeare_speeches(tmp_path: Path, corpus: Path) -> None:
     [
         ({"text": ""}, {}, "adapter:empty_text", "text"),
         ({"text": " \n\t "}, {}, "adapter:empty_text", "whitespace"),
+        ({"text": "\u3000\xa0\u2028\x85"}, {}, "adapter:empty_text", "whitespace"),
         ({"content": "x"}, {}, "adapter:missing_field", "text"),
         ({"text": ["a", "b"]}, {}, "adapter:wrong_type", "text"),
         ({"text": "x", "title": 3}, {"title_field": "title"}, "adapter:wrong_type", "title"),

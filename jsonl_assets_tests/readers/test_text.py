@@ -17,6 +17,8 @@ from jsonl_assets.core.readers import ReadLimits, SourceFile, read_source, resol
 from jsonl_assets.core.readers.text import chunk_text, split_lines
 from jsonl_assets.core.traces import Rejection
 
+# U+001C..U+001F: str.isspace() says whitespace, Unicode (White_Space=No) says control chars.
+INFO_SEPARATORS = "\x1c\x1d\x1e\x1f"
 LYING_NAME = {"none": "data.txt.gz", "gzip": "data.txt.zst", "zstd": "data.txt"}
 
 
@@ -57,7 +59,7 @@ def naive_chunks(text: str, max_chars: int) -> list[str]:
     unit: list[str] = []
     blank_tail = False
     for piece, whole in items:
-        if whole and piece.isspace():
+        if whole and all(c.isspace() and c not in INFO_SEPARATORS for c in piece):
             blank_tail = True
         elif blank_tail:
             units.append(unit)
@@ -94,7 +96,22 @@ def pieces(text: str, cuts: list[int]) -> list[str]:
 
 
 TEXT = st.lists(
-    st.sampled_from(["word ", "é", "\n", "\n\n", "  \n", "\r\n", "x" * 9, " ", "\t", "\n\n\n"]),
+    st.sampled_from(
+        [
+            "word ",
+            "é",
+            "\n",
+            "\n\n",
+            "  \n",
+            "\r\n",
+            "x" * 9,
+            " ",
+            "\t",
+            "\n\n\n",
+            "\x1e\n",
+            "\u3000\n",
+        ]
+    ),
     max_size=40,
 ).map("".join)
 
@@ -133,6 +150,20 @@ def test_paragraphs_are_packed_greedily_and_kept_whole() -> None:
     assert list(chunk_text([text], 15)) == [(1, "aaa\nbbb\n\nccc\n\n\n"), (7, "ddd\n")]
     assert list(chunk_text([text], 10)) == [(1, "aaa\nbbb\n\n"), (4, "ccc\n\n\nddd\n")]
     assert list(chunk_text([text], 9)) == [(1, "aaa\nbbb\n\n"), (4, "ccc\n\n\n"), (7, "ddd\n")]
+
+
+@pytest.mark.parametrize("char", [*INFO_SEPARATORS, "\x01"])
+def test_a_line_of_control_characters_is_not_blank(char: str) -> None:
+    # U+001C..U+001F are no whitespace (blank_text.py): such a line starts a paragraph, it
+    # does not end one as a blank line would.
+    text = f"aaa\n\n{char}\nbbb\n"
+    assert list(chunk_text([text], 7)) == [(1, "aaa\n\n"), (3, f"{char}\nbbb\n")]
+
+
+@pytest.mark.parametrize("char", [" ", "\t", "\x0b", "\x0c", "\x85", "\xa0", "\u2028", "\u3000"])
+def test_a_line_of_unicode_whitespace_is_blank(char: str) -> None:
+    text = f"aaa\n\n{char}\nbbb\n"
+    assert list(chunk_text([text], 7)) == [(1, f"aaa\n\n{char}\n"), (4, "bbb\n")]
 
 
 def test_long_paragraph_split_at_lines_then_hard_split() -> None:

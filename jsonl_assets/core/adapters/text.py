@@ -6,7 +6,8 @@ string there (whitespace-only included, as given), a leading ``document`` messag
 ``{"type": "json", "data": {"title": ...}}`` (the spec's way to attach bibliographic data); a
 record without a title (absent, null or ``""``) is fine.
 
-Empty or whitespace-only text -> ``adapter:empty_text``.
+Empty or whitespace-only text (Unicode White_Space, ``blank_text.py``: U+001C..U+001F are
+content) -> ``adapter:empty_text``. Nothing is stripped.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from jsonl_assets.core.adapters.parts import (
     require_object,
     require_str,
 )
+from jsonl_assets.core.blank_text import is_whitespace_only
 
 
 class Options(AdapterOptions):
@@ -39,7 +41,7 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
     def adapt_text(raw: Any) -> list[Adapted]:
         require_object(raw)
         text = require_str(raw, text_field)
-        if not text or text.isspace():
+        if not text or is_whitespace_only(text):
             raise AdapterError(EMPTY_TEXT, f"{text_field} is empty or only whitespace")
         messages: list[dict[str, Any]] = []
         title = optional_text(raw, title_field)

@@ -7,7 +7,8 @@ chunks), `encoding` (`utf-8`; a UTF-8 BOM is not text and is dropped).
 Chunking rule (mode `chunks`), stated exactly:
 
 * Lines end after each `"\\n"` (kept in the line; `"\\r\\n"` keeps its `"\\r"`); the last line
-  may have no newline. A *blank* line is a whole line made only of whitespace.
+  may have no newline. A *blank* line is a whole line made only of whitespace (Unicode White_Space,
+  `blank_text.py`; not U+001C..U+001F).
 * A line longer than `max_chars` characters (newline included) is cut into pieces of exactly
   `max_chars` characters counted from the line start, the last piece holding the rest; pieces
   are never blank.
@@ -49,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from jsonl_assets.core.blank_text import is_whitespace_only
 from jsonl_assets.core.compression import TruncatedInput
 from jsonl_assets.core.options import Options
 from jsonl_assets.core.readers.base import ReaderSpec, ReadItem
@@ -307,7 +309,7 @@ def chunk_text(pieces: Iterable[str], max_chars: int) -> Iterator[tuple[int, str
         line = lineno
         if text[-1] == "\n":
             lineno += 1
-        if whole and text.isspace():
+        if whole and is_whitespace_only(text):
             blank_tail = True
         elif blank_tail:
             if overflow:

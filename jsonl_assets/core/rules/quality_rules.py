@@ -13,9 +13,10 @@ are), never walking the whole record. The rules, and where each applies:
 * `empty_document` (cpt): no document message carries text or media (a record without
   document messages: no message does).
 
-Blank text: every character is Unicode whitespace (`str.isspace`: NBSP, U+3000, U+2028 ...)
-or invisible: a format character (category Cf: zero-width space/joiners, BOM, bidi marks,
-soft hyphen) or a blank-rendering filler (Hangul fillers, braille blank, variation selectors).
+Blank text (`blank_text.is_blank`): every character is Unicode whitespace (White_Space: NBSP,
+U+3000, U+2028 ...; not the control characters U+001C..U+001F, which `str.isspace` counts) or
+invisible: a format character (category Cf: zero-width space/joiners, BOM, bidi marks, soft
+hyphen) or a blank-rendering filler (Hangul fillers, braille blank, variation selectors).
 A part carries content when it is text with non-blank text, a json part with a non-empty
 `data`, or a media, tool_call or tool_result part. An *answer* (a final assistant turn, a
 candidate's final message) does not count reasoning parts: reasoning with no answer after it
@@ -27,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Container
 from typing import Any, Final
 
+from jsonl_assets.core.blank_text import BLANK_CHARS, BLANK_SET, is_blank
+
 RULE_OBJECTIVES: Final[dict[str, tuple[str, ...]]] = {
     "empty_assistant": ("sft",),
     "empty_user": ("sft", "preference", "rft"),
@@ -35,23 +38,6 @@ RULE_OBJECTIVES: Final[dict[str, tuple[str, ...]]] = {
     "empty_document": ("cpt",),
 }
 
-# Whitespace (`str.isspace`), format characters (category Cf) and blank-rendering fillers
-# (U+034F, U+115F, U+1160, U+180B-U+180D, U+2800, U+3164, U+FE00-U+FE0F, U+FFA0), as code point
-# ranges (Unicode 14, Python 3.11), spelled out: deriving them at import costs 0.2 s. A test
-# derives them again and compares.
-_BLANK_RANGES: Final = (
-    (0x9, 0xD), (0x1C, 0x20), (0x85, 0x85), (0xA0, 0xA0), (0xAD, 0xAD), (0x34F, 0x34F),
-    (0x600, 0x605), (0x61C, 0x61C), (0x6DD, 0x6DD), (0x70F, 0x70F), (0x890, 0x891),
-    (0x8E2, 0x8E2), (0x115F, 0x1160), (0x1680, 0x1680), (0x180B, 0x180E), (0x2000, 0x200F),
-    (0x2028, 0x202F), (0x205F, 0x2064), (0x2066, 0x206F), (0x2800, 0x2800), (0x3000, 0x3000),
-    (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF9, 0xFFFB),
-    (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x13438), (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
-)  # fmt: skip
-BLANK_CHARS: Final = "".join(chr(c) for lo, hi in _BLANK_RANGES for c in range(lo, hi + 1))
-# Most texts start with a visible character: one set lookup settles them. Only a text that
-# starts blank pays for `strip(BLANK_CHARS)`.
-_BLANK_SET: Final = frozenset(BLANK_CHARS)
 
 Finding = tuple[str, str]  # (rule, detail)
 
@@ -59,11 +45,6 @@ Finding = tuple[str, str]  # (rule, detail)
 _TURN: Final = 0  # any content
 _ANSWER: Final = 1  # reasoning does not count
 _DOCUMENT: Final = 2  # reasoning and json do not count
-
-
-def is_blank(text: str) -> bool:
-    """True when `text` has no visible character (empty, whitespace or invisible only)."""
-    return not text or (text[0] in _BLANK_SET and not text.strip(BLANK_CHARS))
 
 
 def _value_blank(value: object) -> bool:
@@ -90,7 +71,7 @@ def content_blank(content: object, mode: int = _TURN) -> bool:
         if kind == "text" or (kind == "reasoning" and mode == _TURN):
             text = part.get("text")
             if type(text) is not str or (
-                text and (text[0] not in _BLANK_SET or text.strip(BLANK_CHARS))
+                text and (text[0] not in BLANK_SET or text.strip(BLANK_CHARS))
             ):
                 return False
         elif kind == "reasoning":

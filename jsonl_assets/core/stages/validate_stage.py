@@ -35,7 +35,7 @@ from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.work_files import PartitionDirs, fingerprint, write_marker
 
 STAGE = "validated"
-CODE_VERSION = "4"  # 4: typed report
+CODE_VERSION = "5"  # 4: typed report; 5: U+001C..U+001F are not blank (blank_text)
 IDS = "validated.ids.arrow"
 MARKER = "validated.json"
 _POSITION_BITS = 40
