@@ -430,6 +430,33 @@ def test_malformed(raw: Any, reason: str, needle: str) -> None:
     assert needle in err.detail
 
 
+def _call_with_arguments(arguments: str) -> dict[str, Any]:
+    call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": arguments}}
+    return {
+        "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "tool_calls": [call]}]
+    }
+
+
+@pytest.mark.parametrize("arguments", ["", " ", "\n\t\r "])
+def test_arguments_of_json_whitespace_are_no_arguments(arguments: str) -> None:
+    call = adapt(_call_with_arguments(arguments)).record["messages"][1]["content"][0]
+    assert call["arguments"] == {}
+
+
+@pytest.mark.parametrize("arguments", ["\u3000", "\xa0", "\x1f", "\x1c\x1d", "\u2028"])
+def test_arguments_of_other_characters_are_not_json_never_dropped(arguments: str) -> None:
+    # No JSON text: not written as {} (the characters would vanish), rejected.
+    err = reason_of(_call_with_arguments(arguments))
+    assert err.reason == "adapter:bad_arguments_json"
+    assert "arguments" in err.detail
+
+
+@pytest.mark.parametrize("tools", ["\u3000", "\x1f"])
+def test_a_tools_string_of_non_json_whitespace_is_bad_tools(tools: str) -> None:
+    err = reason_of({"messages": [{"role": "user", "content": "q"}], "tools": tools})
+    assert err.reason == "adapter:bad_tools"
+
+
 def test_option_validation() -> None:
     with pytest.raises(ValueError, match=r"cannot produce 'preference'.*\['sft'\]"):
         resolve_options("chat", None, "preference")

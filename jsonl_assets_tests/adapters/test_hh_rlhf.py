@@ -5,6 +5,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from jsonl_assets.core.adapters import build_adapter, resolve_options
 from jsonl_assets.core.adapters.base import Adapted, AdapterError
@@ -88,6 +90,51 @@ def test_fixture_file_round_trip(tmp_path: Path) -> None:
     assert orjson.dumps(records) == orjson.dumps(again)
 
 
+@pytest.mark.parametrize(
+    "turn",
+    ["\u3000\u3000你好", "q\x1f", "a\xa0", "b\u2028", " indented", "trailing ", "line\n",
+     "\x1c\x1d\x1e", "\t\ttab", "\u200bzero width", "", " "],
+)  # fmt: skip
+def test_turn_text_is_kept_verbatim(turn: str) -> None:
+    # Only the marker and its one separator space are syntax; every other character is content.
+    chosen = f"\n\nHuman: {turn}\n\nAssistant: {turn}\n\nHuman: {turn}\n\nAssistant: A{turn}"
+    rejected = f"\n\nHuman: {turn}\n\nAssistant: {turn}\n\nHuman: {turn}\n\nAssistant: B{turn}"
+    out = adapt({"chosen": chosen, "rejected": rejected})
+    assert out.record["messages"] == [msg("user", turn), msg("assistant", turn), msg("user", turn)]
+    chosen_side, rejected_side = out.record["candidates"]
+    assert chosen_side["messages"] == [msg("assistant", f"A{turn}")]
+    assert rejected_side["messages"] == [msg("assistant", f"B{turn}")]
+
+
+@pytest.mark.parametrize("tail", ["\u3000", "\xa0", "\u2028", "\x1f", " ", "\n"])
+def test_answers_differing_only_in_trailing_characters_stay_distinct(tail: str) -> None:
+    head = "\n\nHuman: hi\n\nAssistant: "
+    out = adapt({"chosen": f"{head}ok{tail}", "rejected": f"{head}ok"})
+    assert [c["messages"] for c in out.record["candidates"]] == [
+        [msg("assistant", f"ok{tail}")],
+        [msg("assistant", "ok")],
+    ]
+
+
+_MARKERS = ("\n\nHuman:", "\n\nAssistant:")
+TURN = st.text(max_size=12).filter(lambda t: not any(m in t for m in _MARKERS))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TURN, min_size=4, max_size=4))
+def test_any_turn_text_round_trips(turns: list[str]) -> None:
+    user, answer, chosen, rejected = turns
+    assume(chosen != rejected)
+    head = f"\n\nHuman: {user}\n\nAssistant: {answer}\n\nHuman: {user}\n\nAssistant: "
+    out = adapt({"chosen": head + chosen, "rejected": head + rejected})
+    context = [msg("user", user), msg("assistant", answer), msg("user", user)]
+    assert out.record["messages"] == context
+    assert [c["messages"] for c in out.record["candidates"]] == [
+        [msg("assistant", chosen)],
+        [msg("assistant", rejected)],
+    ]
+
+
 def test_custom_field_names() -> None:
     raw = {"good": HH_LINES[0]["chosen"], "bad": HH_LINES[0]["rejected"]}
     assert_valid(adapt(raw, chosen_field="good", rejected_field="bad"))
@@ -117,10 +164,34 @@ def test_custom_field_names() -> None:
         (
             {
                 "chosen": "\n\nHuman: hi\n\nAssistant: yo",
-                "rejected": "\n\nHuman:  hi \n\nAssistant: yo ",
+                "rejected": "\n\nHuman:hi\n\nAssistant:yo",
             },
             "adapter:no_differing_turn",
-            "whitespace",
+            "separator space",
+        ),
+        (
+            {
+                "chosen": "\n\nHuman: hi\n\nAssistant: yo",
+                "rejected": "\n\nHuman:  hi \n\nAssistant: yo ",
+            },
+            "adapter:no_shared_context",
+            "first turn",
+        ),
+        (
+            {
+                "chosen": " \n\nHuman: hi\n\nAssistant: a",
+                "rejected": "\n\nHuman: hi\n\nAssistant: b",
+            },
+            "adapter:transcript_unparseable",
+            "before its first turn marker",
+        ),
+        (
+            {
+                "chosen": "\x1f\n\nHuman: hi\n\nAssistant: a",
+                "rejected": "\n\nHuman: hi\n\nAssistant: b",
+            },
+            "adapter:transcript_unparseable",
+            "before its first turn marker",
         ),
         (
             {

@@ -74,6 +74,12 @@ def test_exact_match_default_and_key_order() -> None:
     assert number.record["reference"]["answer"] == 9.81
 
 
+@pytest.mark.parametrize("space", [" ", "\u3000", "\xa0", "\u2028", "\n\t"])
+def test_numeric_answer_may_have_unicode_whitespace_around_it(space: str) -> None:
+    out = adapt({"question": "q", "answer": f"{space}1,234{space}"}, grading="numeric")
+    assert out.record["reference"]["answer"] == 1234
+
+
 def test_numeric_parsing_and_tolerance() -> None:
     out = adapt(
         {"question": "g on Earth in m/s², two decimals?", "answer": "9.81"},
@@ -178,6 +184,13 @@ def test_any_of() -> None:
         answers_separator="|",
     )
     assert split.record["reference"]["answers"] == ["Bern", "Berne"]
+    # Only Unicode whitespace is stripped from the parts: U+001C..U+001F are content.
+    kept = adapt(
+        {"question": "q", "answer": "\u3000a\x1f |\xa0\x1c| \u2028 "},
+        grading="any_of",
+        answers_separator="|",
+    )
+    assert kept.record["reference"]["answers"] == ["a\x1f", "\x1c"]
     single = adapt({"question": "q", "answer": "only"}, grading="any_of")
     assert single.record["reference"]["answers"] == ["only"]
 
@@ -222,6 +235,19 @@ def test_regex_without_group_and_custom_fields() -> None:
             "finite",
         ),
         ({"question": "q", "answer": True}, {"grading": "numeric"}, "adapter:not_numeric", "bool"),
+        # A control character (U+001C..U+001F, stripped by str.strip) is no whitespace.
+        (
+            {"question": "q", "answer": "18\x1f"},
+            {"grading": "numeric"},
+            "adapter:not_numeric",
+            "18",
+        ),
+        (
+            {"question": "q", "answer": "\x1c18"},
+            {"grading": "numeric"},
+            "adapter:not_numeric",
+            "18",
+        ),
         ({"question": "q"}, {}, "adapter:missing_field", "answer"),
         ({"answer": "a"}, {}, "adapter:missing_field", "question"),
         ({"question": "q", "answer": {"x": 1}}, {}, "adapter:wrong_type", "answer"),

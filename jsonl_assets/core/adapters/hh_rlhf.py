@@ -3,8 +3,11 @@
 Input: ``{"chosen": "\\n\\nHuman: ...\\n\\nAssistant: ...", "rejected": "..."}``.
 
 Each transcript is split on the markers ``"\\n\\nHuman:"`` and ``"\\n\\nAssistant:"`` into
-user/assistant turns (turn text stripped of surrounding whitespace). Text before the first
-marker, or no marker at all -> ``adapter:transcript_unparseable``.
+user/assistant turns. The format's syntax is all that is removed: each marker and the one space
+that follows it (the separator, when there); a turn's text is everything else up to the next
+marker, verbatim (no whitespace stripped: U+3000 indentation, NBSP, a trailing space or
+newline are content). Text before the first marker (whitespace included), or no marker at
+all -> ``adapter:transcript_unparseable``.
 
 The turns both transcripts share from the start are the context ``messages``; what follows in
 each (normally the final assistant turn) is its candidate. The shared prefix always leaves each
@@ -33,7 +36,8 @@ from jsonl_assets.core.adapters.parts import (
 )
 from jsonl_assets.core.adapters.preference_pairs import candidate
 
-_MARKER: Final = re.compile(r"\n\n(Human|Assistant):")
+# A marker and the one separator space after it (when there): the format's only syntax.
+_MARKER: Final = re.compile(r"\n\n(Human|Assistant): ?")
 _ROLE: Final = {"Human": "user", "Assistant": "assistant"}
 
 
@@ -53,12 +57,13 @@ def parse_transcript(text: str, field: str) -> list[Turn]:
             TRANSCRIPT_UNPARSEABLE,
             f"{field} has no '\\n\\nHuman:' or '\\n\\nAssistant:' marker: {text[:120]!r}",
         )
-    if pieces[0].strip():
+    if pieces[0]:
         raise AdapterError(
             TRANSCRIPT_UNPARSEABLE,
-            f"{field} has text before its first turn marker: {pieces[0][:120]!r}",
+            f"{field} has text before its first turn marker (kept nowhere, so the record is "
+            f"not written): {pieces[0][:120]!r}",
         )
-    return [(_ROLE[pieces[i]], pieces[i + 1].strip()) for i in range(1, len(pieces), 2)]
+    return [(_ROLE[pieces[i]], pieces[i + 1]) for i in range(1, len(pieces), 2)]
 
 
 def build(options: Mapping[str, Any]) -> AdaptFn:
@@ -80,7 +85,8 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
         if chosen == rejected:
             raise AdapterError(
                 NO_DIFFERING_TURN,
-                f"{chosen_field} and {rejected_field} differ only in whitespace around turns",
+                f"{chosen_field} and {rejected_field} differ only in the separator space after a "
+                "turn marker",
             )
         limit = min(len(chosen), len(rejected)) - 1
         k = 0

@@ -22,6 +22,7 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.adapters.base import AdapterError
+from jsonl_assets.core.blank_text import JSON_WHITESPACE
 from jsonl_assets.core.readers.exact_json import DUPLICATE_KEY as INEXACT_KEY
 from jsonl_assets.core.readers.exact_json import InexactJson, loads_exact
 from jsonl_assets.core.rules.spec_vocabulary import PART_TYPES
@@ -379,10 +380,10 @@ def embedded_json(text: str | bytes, where: str) -> Any:
 
 
 def parse_arguments(arguments: Any, where: str) -> Any:
-    """Tool-call arguments: a JSON string is parsed exactly (``embedded_json``; '' -> {}),
-    other JSON values kept."""
+    """Tool-call arguments: a JSON string is parsed exactly (``embedded_json``; '' or only
+    JSON whitespace -> {}: no value; any other text must be JSON), other JSON values kept."""
     if type(arguments) is str:
-        if not arguments.strip():
+        if not arguments.strip(JSON_WHITESPACE):
             return {}
         try:
             return embedded_json(arguments, where)

@@ -9,7 +9,8 @@ message; the answer becomes ``reference``:
 * ``grading``:
   - ``exact_match`` -> ``{"grading": {"type": "exact_match"}, "answer": <text or number>}``;
   - ``numeric`` -> ``{"grading": {"type": "numeric", "tolerance": t}, "answer": <number>}``:
-    the answer is parsed after removing thousands separators (``"1,234"`` -> ``1234``), an int
+    the answer is parsed after removing the whitespace at its ends (White_Space only: a
+    control character makes it ``adapter:not_numeric``) and thousands separators (``"1,234"`` -> ``1234``), an int
     when integral and within 64 bits (``"9007199254740993.0"`` -> ``9007199254740993``), else
     a float when a double holds it exactly (``"1e20"``, ``"0.5"``); not a finite number
     (``"1e400"``) -> ``adapter:not_numeric``; a number neither holds exactly
@@ -17,8 +18,9 @@ message; the answer becomes ``reference``:
     ``adapter:unsupported_value``, never written as another number (numeric grading needs a
     number, so the text cannot stand in for it);
   - ``any_of`` -> ``{"grading": {"type": "any_of"}, "answers": [...]}``: a list answer is used
-    as is; a string is split on ``answers_separator`` (when set; parts stripped, empty parts
-    dropped) or used as a one-element list.
+    as is; a string is split on ``answers_separator`` (when set; each part stripped of the whitespace
+    at its ends, Unicode White_Space only (``blank_text.py``: U+001C..U+001F are kept), and
+    parts left empty dropped) or used as a one-element list.
 * ``keep_solution`` (default false): the full answer text (worked solution with its final
   answer line, verbatim) becomes an assistant message after the question.
 """
@@ -45,6 +47,7 @@ from jsonl_assets.core.adapters.parts import (
     text_message,
     wrong_type,
 )
+from jsonl_assets.core.blank_text import strip_whitespace
 from jsonl_assets.core.readers.exact_numbers import INT_MAX, INT_MIN, decimal_problem
 
 GRADINGS: Final = ("exact_match", "numeric", "any_of")
@@ -78,7 +81,7 @@ def parse_number(text: str, where: str) -> int | float:
     decimal comma say, is no number); an int when integral and within 64 bits, else a float
     when its double is written as the same number (exact_numbers.decimal_problem). Not a
     finite number -> ``adapter:not_numeric``; any other -> ``adapter:unsupported_value``."""
-    cleaned = text.strip()
+    cleaned = strip_whitespace(text)
     if "," in cleaned and _GROUPED.fullmatch(cleaned):
         cleaned = cleaned.replace(",", "")
     if not _NUMBER.fullmatch(cleaned):
@@ -136,7 +139,7 @@ def make_reference(
         if type(answer) is list:
             answers = answer
         elif type(answer) is str and separator is not None:
-            answers = [a.strip() for a in answer.split(separator) if a.strip()]
+            answers = [a for a in map(strip_whitespace, answer.split(separator)) if a]
         else:
             answers = [answer]
         if not answers:

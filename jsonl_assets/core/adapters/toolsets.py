@@ -24,6 +24,7 @@ from jsonl_assets.core.adapters.parts import (
     missing,
     wrong_type,
 )
+from jsonl_assets.core.blank_text import JSON_WHITESPACE
 
 # The keys a raw tool maps to its spec entry: an OpenAI wrapper's, then a definition's.
 _WRAPPER_KEYS: Final = frozenset({"type", "function"})
@@ -152,11 +153,11 @@ def toolset_from_declared(
 
 def _tool_list(raw_tools: Any, where: str) -> list[Any]:
     """A declared tool list (a JSON string of one parsed exactly); [] for none (absent, null,
-    empty string)."""
+    empty string, or one of only JSON whitespace)."""
     if raw_tools is None:
         return []
     if type(raw_tools) is str:
-        if not raw_tools.strip():
+        if not raw_tools.strip(JSON_WHITESPACE):
             return []
         try:
             raw_tools = embedded_json(raw_tools, where)

@@ -40,7 +40,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "transformed"
-CODE_VERSION = "9"  # 3: typed report; 4: a record's own metadata kept, lines capped as
+CODE_VERSION = "10"  # 3: typed report; 4: a record's own metadata kept, lines capped as
 # written; 5: the chat adapter keeps OpenAI part keys in annotations.part_extras; 6: every
 # chat message field kept, call ids never repeat a source id, one split per input,
 # metadata_fields conflicts and tool keys beyond the spec's kept (adapter:*_conflict); 7: one
@@ -48,7 +48,10 @@ CODE_VERSION = "9"  # 3: typed report; 4: a record's own metadata kept, lines ca
 # `functions` beside `tools` and a tool message's text parts kept; 9: whitespace-only optional
 # text kept, a prompt repeat stripped only when equal as JSON, alpaca instances beside an
 # output/input refused and instance keys kept, `mapping` keeps the record's metadata;
-# adapter:unsupported_value details name the text a double would be written as
+# adapter:unsupported_value details name the text a double would be written as; 10: hh_rlhf
+# turns verbatim (only the marker and its separator space removed), U+001C..U+001F are not
+# whitespace (text empty_text, qa_reference stripping), arguments/tools strings of non-JSON
+# whitespace are JSON errors, not {} / []
 MARKER = "transformed.json"
 
 
