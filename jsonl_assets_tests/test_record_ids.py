@@ -41,3 +41,21 @@ def test_split_depends_only_on_the_id_and_follows_the_ratios() -> None:
     # Stable across releases: pinned values.
     assert split_for_id("rec-0", 0.1, 0.05) == split_for_id("rec-0", 0.1, 0.05)
     assert {split_for_id("x", 0.0, 0.0), split_for_id("x", 0.0, 1.0 - 1e-12)} <= {"train", "test"}
+
+
+def test_suffixed_ids_never_equal_a_plain_id_of_the_same_source() -> None:
+    """In a source whose adapter makes `#<n>` suffixes (alpaca), a `#` in the value is doubled:
+    the instance 1 of task `t` and a plain record whose own id is `t#1` get two ids, and the
+    composition is injective over values and suffixes."""
+    assert source_id("s", {"id": "task"}, "id", "#1", suffixed=True) == "s:task#1"
+    assert source_id("s", {"id": "task#1"}, "id", suffixed=True) == "s:task##1"
+    assert source_id("s", {"id": 7}, "id", "#2", suffixed=True) == "s:7#2"
+    # Without suffixes (every other adapter) the value is kept as given.
+    assert source_id("s", {"id": "page#top"}, "id") == "s:page#top"
+    values = ["t", "t#", "t#1", "t##1", "t#1#1", "#", "##", "#1", "1", "t#11", "t###1"]
+    made: dict[str, tuple[str, str]] = {}
+    for value in values:
+        for suffix in ("", "#1", "#2", "#11"):
+            made_id = source_id("s", {"id": value}, "id", suffix, suffixed=True)
+            assert made_id not in made, (value, suffix, made[made_id])
+            made[made_id] = (value, suffix)

@@ -1,6 +1,12 @@
 """Deterministic record ids and hash-based split assignment.
 
 * With `id_field`, a record's id is `<source name>:<value>` (+ the adapter's suffix, e.g. `#2`).
+  The composition is injective: a source name holds no `:` (config NAME_RE), and in a source
+  whose adapter makes suffixes (`alpaca`) every `#` of the value is doubled, so a suffix
+  (`#` and digits, after an even run of `#` at most) never reads as part of a value: the
+  instance 1 of task `t` is `s:t#1`, a plain record whose own id is `t#1` is `s:t##1`. Ids of
+  other sources are the value as given. The integer `1` and the string `"1"` are one id, by
+  design (a CSV column and a JSONL number name the same record).
 * Otherwise it is the first 32 hex characters (128 bits) of the sha256 of the record body
   serialised with sorted keys: identical content gets the same id wherever it comes from, so
   duplicates across sources are caught too.
@@ -39,7 +45,11 @@ def lookup_path(value: Any, dotted: str) -> Any:
     return value
 
 
-def source_id(source_name: str, raw: Any, id_field: str, suffix: str = "") -> str:
+def source_id(
+    source_name: str, raw: Any, id_field: str, suffix: str = "", *, suffixed: bool = False
+) -> str:
+    """`<source_name>:<value>` + `suffix`; `suffixed`: the source's adapter makes suffixes
+    (`AdapterSpec.id_suffixes`), so every `#` of the value is doubled (injective ids)."""
     value = (
         raw.get(id_field)
         if "." not in id_field and isinstance(raw, dict)
@@ -49,6 +59,8 @@ def source_id(source_name: str, raw: Any, id_field: str, suffix: str = "") -> st
         raise MissingIdError(
             f"id field {id_field!r} is missing or not a string/integer (got {value!r})"
         )
+    if suffixed and type(value) is str and "#" in value:
+        value = value.replace("#", "##")
     return f"{source_name}:{value}{suffix}"
 
 

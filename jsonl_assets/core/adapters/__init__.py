@@ -35,7 +35,13 @@ __all__ = ["ADAPTERS", "build_adapter", "resolve_options"]
 ALL_OBJECTIVES: Final = frozenset(OBJECTIVES)
 
 
-def _spec(name: str, module: ModuleType, objectives: frozenset[str] | set[str]) -> AdapterSpec:
+def _spec(
+    name: str,
+    module: ModuleType,
+    objectives: frozenset[str] | set[str],
+    *,
+    id_suffixes: bool = False,
+) -> AdapterSpec:
     doc = (module.__doc__ or "").strip()
     return AdapterSpec(
         name=name,
@@ -43,6 +49,7 @@ def _spec(name: str, module: ModuleType, objectives: frozenset[str] | set[str]) 
         build=module.build,
         options=module.Options,
         doc=doc,
+        id_suffixes=id_suffixes,
     )
 
 
@@ -52,7 +59,7 @@ ADAPTERS: Final[dict[str, AdapterSpec]] = {
         _spec("native", native, ALL_OBJECTIVES),
         _spec("chat", chat, {"sft"}),
         _spec("sharegpt", sharegpt, {"sft"}),
-        _spec("alpaca", alpaca, {"sft"}),
+        _spec("alpaca", alpaca, {"sft"}, id_suffixes=True),
         _spec("prompt_response", prompt_response, {"sft"}),
         _spec("preference_pairs", preference_pairs, {"preference"}),
         _spec("hh_rlhf", hh_rlhf, {"preference"}),

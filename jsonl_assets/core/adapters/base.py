@@ -31,7 +31,8 @@ class Adapted:
     `record` holds `messages` plus `candidates` (preference) or `reference` (rft) and
     optionally `toolset_id`; never `id` or `metadata`. `toolset` is the spec toolset the record
     uses when the adapter derived one from the raw data (its `id` equals record["toolset_id"]).
-    `id_suffix` distinguishes several records made from one raw value (e.g. `#1`).
+    `id_suffix` distinguishes several records made from one raw value: `#` and a 1-based
+    number (`#1`), only from an adapter registered with `id_suffixes`.
     `metadata` is record-level metadata carried over from the raw value, if any.
     """
 
@@ -54,6 +55,9 @@ class AdapterSpec:
 
     `build(options)` receives the validated options (defaults filled in) and the source's
     objective under the key `objective`, and returns the per-record function.
+    `id_suffixes`: whether its records may carry an `id_suffix` (`#<n>`); the ids of such a
+    source escape `#` in the source's own id value (record_ids.source_id), so that a suffixed
+    id never equals a plain one.
     """
 
     name: str
@@ -61,3 +65,4 @@ class AdapterSpec:
     build: Callable[[Mapping[str, Any]], AdaptFn]
     options: type[AdapterOptions] = AdapterOptions
     doc: str = ""
+    id_suffixes: bool = False

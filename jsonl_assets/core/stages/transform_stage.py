@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from jsonl_assets.core.adapters import build_adapter
+from jsonl_assets.core.adapters import ADAPTERS, build_adapter
 from jsonl_assets.core.adapters.annotations import same_json
 from jsonl_assets.core.adapters.base import AdapterError
 from jsonl_assets.core.adapters.parts import METADATA_CONFLICT
@@ -40,7 +40,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "transformed"
-CODE_VERSION = "10"  # 3: typed report; 4: a record's own metadata kept, lines capped as
+CODE_VERSION = "11"  # 3: typed report; 4: a record's own metadata kept, lines capped as
 # written; 5: the chat adapter keeps OpenAI part keys in annotations.part_extras; 6: every
 # chat message field kept, call ids never repeat a source id, one split per input,
 # metadata_fields conflicts and tool keys beyond the spec's kept (adapter:*_conflict); 7: one
@@ -51,7 +51,8 @@ CODE_VERSION = "10"  # 3: typed report; 4: a record's own metadata kept, lines c
 # adapter:unsupported_value details name the text a double would be written as; 10: hh_rlhf
 # turns verbatim (only the marker and its separator space removed), U+001C..U+001F are not
 # whitespace (text empty_text, qa_reference stripping), arguments/tools strings of non-JSON
-# whitespace are JSON errors, not {} / []
+# whitespace are JSON errors, not {} / []; 11: a `#` in an alpaca source's id value doubled
+# (an instance id `t#1` never equals a plain id `t#1`)
 MARKER = "transformed.json"
 
 
@@ -69,6 +70,7 @@ class _FileContext:
         "kind",
         "name",
         "split",
+        "suffixed",
         "trace_base",
     )
 
@@ -85,6 +87,7 @@ class _FileContext:
         self.counts = counters[source.name]
         self.adapt = adapters[source.name]
         self.id_field = source.id_field
+        self.suffixed = ADAPTERS[source.adapter].id_suffixes
         self.split = source.split
         self.charged = charged_here(source, split)
         self.kind = file_entry["kind"]
@@ -245,7 +248,7 @@ class Transformer:
                         "adapter:no_records", "the adapter produced no record from this input"
                     )
                 ids = [
-                    source_id(ctx.name, raw, ctx.id_field, a.id_suffix)
+                    source_id(ctx.name, raw, ctx.id_field, a.id_suffix, suffixed=ctx.suffixed)
                     if ctx.id_field
                     else content_id(a.record)
                     for a in adapted

@@ -268,6 +268,50 @@ def test_the_records_made_from_one_input_share_one_split(tmp_path: Path) -> None
     assert len({next(iter(s)) for s in splits.values()}) == 3  # the test spans the splits
 
 
+def test_an_instance_id_never_equals_a_plain_records_own_id(tmp_path: Path) -> None:
+    """Alpaca with `id_field`: the instances of task `t` are `s:t#1`, `s:t#2`; a plain record
+    whose own id is `t#1` or `t#2` is another record, with another id (`s:t##1`): nothing is
+    quarantined as a duplicate_id, no id is in two splits, every record is written."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    # a task whose instance 2 hashes to another split than its first (the task's split)
+    t = next(
+        f"task{i}"
+        for i in range(1000)
+        if split_for_id(f"s:task{i}#1", 0.3, 0.3) != split_for_id(f"s:task{i}#2", 0.3, 0.3)
+    )
+    rows = [
+        {
+            "id": t,
+            "instruction": "Translate to French",
+            "instances": [{"input": "cat", "output": "chat"}, {"input": "dog", "output": "chien"}],
+        },
+        {"id": f"{t}#1", "instruction": "What is 2+2?", "output": "4"},
+        {"id": f"{t}#2", "instruction": "What is 3+3?", "output": "6"},
+    ]
+    (raw / "a.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    source = {"paths": ["raw/a.jsonl"], "objective": "sft", "adapter": "alpaca", "split": "auto"}
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "injective ids"},
+            "splits": {"validation": 0.3, "test": 0.3},
+            "thresholds": {"max_duplicate_id_rate": 1.0},
+            "sources": [{"name": "s", **source, "id_field": "id"}],
+        },
+    )
+    cfg = load_config(config)
+    for split in ("train", "validation", "test"):
+        build_partition(cfg, f"sft|{split}")
+    published = publish(cfg)
+    assert published.manifest is not None, published.problems
+    assert _quarantined(tmp_path) == []
+    records = [r for path in package_shards(tmp_path / "package") for r in read_shard(path)]
+    assert sorted(r["id"] for r in records) == sorted(
+        [f"s:{t}#1", f"s:{t}#2", f"s:{t}##1", f"s:{t}##2"]
+    )
+
+
 def test_a_record_with_a_content_id_lands_in_one_split_whichever_input_made_it(
     tmp_path: Path,
 ) -> None:
