@@ -18,6 +18,7 @@ from jsonl_assets.core.rules.rate_checks import (
     RateEvaluation,
     count_text,
 )
+from jsonl_assets.core.stages.manifest_stage import leakage_summary
 from jsonl_assets.defs.stage_metadata import percent
 from jsonl_assets.defs.ui_metadata import format_trace, table
 
@@ -198,7 +199,8 @@ def package_valid_check(
     problems: Sequence[str] = (),
 ) -> dg.AssetCheckResult:
     passed = errors == 0 and leaked_ids == 0 and not problems
-    parts = [f"{errors} errors, {warnings} warnings, {leaked_ids} ids in two splits"]
+    # The leaks named in the description itself: it is the message the CLI prints.
+    parts = [f"{errors} errors, {warnings} warnings, {leakage_summary(leaked_ids, leakage)}"]
     parts.extend(problems)
     leakage_rows = [
         [" / ".join(x["splits"]), format_trace(x["first"] or {}), format_trace(x["second"] or {})]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from jsonl_assets.core.store.package_gc import QuarantineSnapshots, collect_garb
 from jsonl_assets.core.store.partition_lock import partition_lock
 from jsonl_assets.core.store.snapshot_base import current_tag, forget_base, recorded_base
 from jsonl_assets.core.store.work_files import partition_dirs
+from jsonl_assets.core.traces import format_trace
 from jsonl_assets.core.verify.ids import LINE_BITS, LINE_MASK, PackageIds
 from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets.core.verify.records import ID_BATCH
@@ -147,6 +148,39 @@ def split_leakage(
                             }
                         )
     return leaked, examples
+
+
+LEAKS_NAMED = 3  # leaks a refusal's message names (the check's table holds LEAKAGE_EXAMPLES)
+
+
+def leakage_summary(leaked: int, examples: Sequence[Mapping[str, Any]]) -> str:
+    """`<n> ids in two splits`, then where the first leaks' two copies came from (split,
+    source, file, position), so that a refusal can be acted on from its message alone:
+    `1 ids in two splits: an id in train at raw/tr.jsonl line 2 (source tr) is in test at
+    raw/te.jsonl line 2 (source te)`. Control characters of a file name are escaped."""
+    text = f"{leaked} ids in two splits"
+    named = [_leak(x) for x in examples[:LEAKS_NAMED]]
+    if not named:
+        return text
+    more = f"; {leaked - len(named)} more" if leaked > len(named) else ""
+    return f"{text}: {'; '.join(named)}{more}"
+
+
+def _leak(example: Mapping[str, Any]) -> str:
+    first_split, second_split = example["splits"]
+    return (
+        f"an id in {first_split} at {_place(example['first'])} is in {second_split} at "
+        f"{_place(example['second'])}"
+    )
+
+
+def _place(trace: Mapping[str, Any] | None) -> str:
+    if not trace:
+        return "?"
+    where = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode() for c in format_trace(trace)
+    )
+    return f"{where} (source {trace.get('source', '?')})"
 
 
 def _trace(f: dict[str, Any], position: int) -> dict[str, Any]:
