@@ -21,6 +21,7 @@ from jsonl_assets.core.pending_rejections import PendingRejections
 from jsonl_assets.core.quarantine import QuarantineWriter
 from jsonl_assets.core.readers import READERS, ReadItem, ReadLimits, read_source
 from jsonl_assets.core.readers.source_file import SourceFile
+from jsonl_assets.core.readers.unwritable_values import unwritable
 from jsonl_assets.core.source_fingerprints import SourcesSnapshot, partition_snapshot
 from jsonl_assets.core.stage_report import ExtractDetails, SourceCounters, StageReport
 from jsonl_assets.core.store.base import FileStat
@@ -189,7 +190,11 @@ class Extraction:
             if type(entry) is tuple:
                 position, value, raw = entry
                 if raw is None:
-                    raw = dumps(value)
+                    try:
+                        raw = dumps(value)
+                    except orjson.JSONEncodeError as exc:  # a lone surrogate (a codec's)
+                        rejected.append(unwritable(position, kind, value, exc))
+                        continue
                 counted += framing + len(raw) + len(b"%d" % position)
                 pending += 1
                 yield index, position, value, raw, exact

@@ -55,3 +55,61 @@ def test_a_same_size_rewrite_with_its_mtime_set_back_is_read_again(tmp_path: Pat
         before.st_ino,
     )
     assert _instructions(config) == ["q0 new", "q1 new", "q2 new"]
+
+
+def test_a_value_decoded_to_a_lone_surrogate_rejects_its_row_only(tmp_path: Path) -> None:
+    """A codec that decodes `\\ud800` to a lone surrogate (unicode_escape): the CSV row or
+    text chunk holding one cannot be written as JSON. It is `unsupported_value` naming its
+    position and field, its raw rendered, and the other records are written (the partitions
+    used to fail with a bare TypeError)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.csv").write_text("id,text\nok1,hello\n\\ud800x,bad one\nok2,world\n")
+    (raw / "b.txt").write_text("good")
+    (raw / "c.txt").write_text("bad \\ud83d text")
+    (raw / "d.txt").write_text("fine")
+    options = {"objective": "cpt", "adapter": "text", "split": "auto"}
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "lone surrogates"},
+            "thresholds": {"max_parse_failure_rate": 1},
+            "sources": [
+                {
+                    "name": "s",
+                    "paths": ["raw/a.csv"],
+                    "id_field": "id",
+                    "read_options": {"encoding": "unicode_escape"},
+                    **options,
+                },
+                {
+                    "name": "t",
+                    "paths": ["raw/*.txt"],
+                    "read_options": {"encoding": "unicode_escape", "mode": "document"},
+                    **options,
+                },
+            ],
+        },
+    )
+    cfg = load_config(config)
+    for split in ("train", "validation", "test"):
+        build_partition(cfg, f"cpt|{split}")
+    assert publish(cfg).manifest is not None
+    package = tmp_path / "package"
+    meta = orjson.loads((package / "metadata.json").read_bytes())
+    listed = [package / s["path"] for entry in meta["files"] for s in entry["shards"]]
+    texts = sorted(r["messages"][0]["content"][0]["text"] for p in listed for r in read_shard(p))
+    assert texts == ["fine", "good", "hello", "world"]
+    quarantined = [
+        orjson.loads(line)
+        for path in sorted((tmp_path / "quarantine").rglob("*.jsonl"))
+        for line in path.read_bytes().splitlines()
+    ]
+    by_file = {q["trace"]["file"]: q for q in quarantined}
+    assert sorted(by_file) == ["raw/a.csv", "raw/c.txt"], quarantined
+    csv_row = by_file["raw/a.csv"]
+    assert csv_row["reason"] == "unsupported_value" and csv_row["trace"]["row"] == 2
+    assert "row 2: field 'id' holds a lone surrogate U+D800" in csv_row["detail"]
+    assert orjson.loads(csv_row["raw"].replace("\\ud800", "?")) == {"id": "?x", "text": "bad one"}
+    chunk = by_file["raw/c.txt"]
+    assert chunk["reason"] == "unsupported_value" and "U+D83D" in chunk["detail"], chunk
