@@ -8,6 +8,8 @@ so quoted fields may span lines. Values stay strings (`empty_as_null` turns "" i
 Options: `delimiter` (default: detected with csv.Sniffer on the first 64 KiB among
 `, \\t ; |`, falling back to `,`; TSV defaults to tab), `quotechar` (`"`), `encoding`
 (`utf-8`; a UTF-8 BOM is dropped, as UTF-16/32 drop theirs), `empty_as_null` (false).
+A gzip/zstd stream cut short (inside those first 64 KiB too: stream_head.py) keeps every row
+that ended before the cut; the read then ends with `corrupt_file` at the next row.
 
 Reason codes:
 * `invalid_utf8` (`invalid_encoding` for other encodings): undecodable bytes are escaped
@@ -46,7 +48,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,11 +64,11 @@ from jsonl_assets.core.readers.csv_text import (
     EscapeCounter,
     codec_name,
     raw_codec,
-    stream_head,
     text_bytes,
 )
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
 from jsonl_assets.core.readers.source_file import ChunkReader, SourceFile
+from jsonl_assets.core.readers.stream_head import read_head
 from jsonl_assets.core.traces import Rejection
 
 if TYPE_CHECKING:
@@ -102,11 +103,12 @@ def read_csv(
 ) -> Iterator[ReadItem]:
     """Records and rejections of one CSV/TSV file, in row order."""
     encoding: str = options.get("encoding", "utf-8")
-    chunks = source.chunks()
-    head = stream_head(chunks, SNIFF_BYTES)
+    # A stream cut inside the head raises after it: the rows before the cut are read.
+    start = read_head(source.chunks(), SNIFF_BYTES)
+    head = start.data
     delimiter: str | None = options.get("delimiter")
     if delimiter is None:
-        delimiter = sniff_delimiter(head, encoding)
+        delimiter = sniff_delimiter(head, encoding, cut=start.broken)
     py_encoding = "utf-8-sig" if encoding == "utf-8" else encoding
     fmt = _Format(
         dialect=(delimiter, options.get("quotechar", '"')),
@@ -116,7 +118,7 @@ def read_csv(
         codec=raw_codec(py_encoding, head),
         reason_bad_text="invalid_utf8" if py_encoding == "utf-8-sig" else "invalid_encoding",
     )
-    raw = ChunkReader(itertools.chain((head,), chunks))
+    raw = ChunkReader(start.stream())
     buffer = io.BufferedReader(raw, 1 << 16)
     text = io.TextIOWrapper(buffer, encoding=py_encoding, errors=ESCAPES, newline="")
     lines = Lines(text, fmt.limit, scratch_dir)
@@ -361,10 +363,11 @@ def _header_problem(row: list[str], check_text: bool) -> str | None:
     return None
 
 
-def sniff_delimiter(head: bytes, encoding: str = "utf-8") -> str:
-    """The delimiter among `, \\t ; |` that csv.Sniffer sees in the complete lines of `head`."""
+def sniff_delimiter(head: bytes, encoding: str = "utf-8", cut: bool = False) -> str:
+    """The delimiter among `, \\t ; |` that csv.Sniffer sees in the complete lines of `head`
+    (`cut`: the stream broke after `head`, so its last line may be cut short too)."""
     sample = head[:SNIFF_BYTES]
-    if len(head) > SNIFF_BYTES:
+    if len(head) > SNIFF_BYTES or cut:
         cut = max(sample.rfind(b"\n"), sample.rfind(b"\r"))
         if cut > 0:
             sample = sample[:cut]

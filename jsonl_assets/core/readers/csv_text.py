@@ -20,7 +20,6 @@ from __future__ import annotations
 import codecs
 import re
 import sys
-from collections.abc import Iterator
 from typing import Final
 
 ESCAPES: Final = "jsonl_assets.core.readers.csv_text.escape"
@@ -88,19 +87,6 @@ def raw_codec(encoding: str, head: bytes) -> str:
     """The codec that writes the text of a file decoded with `encoding` back as its bytes
     (`file_codec`)."""
     return file_codec(encoding, head)[1]
-
-
-def stream_head(chunks: Iterator[bytes], size: int) -> bytes:
-    """At least `size` bytes from the front of the stream (all of it if shorter)."""
-    parts: list[bytes] = []
-    got = 0
-    while got < size:
-        chunk = next(chunks, None)
-        if chunk is None:
-            break
-        parts.append(chunk)
-        got += len(chunk)
-    return b"".join(parts)
 
 
 def text_bytes(text: str, codec: str) -> bytes:

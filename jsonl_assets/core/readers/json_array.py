@@ -21,7 +21,8 @@ Reason codes:
   (`item.data.item`) there are no spans: such an item is built whole, then rejected;
 * `parse_error`: invalid JSON (NaN, a bad token, a missing comma, a lone surrogate escape
   such as `"\\ud800"`: json_escapes.py) or nesting deeper
-  than orjson can serialise; `invalid_utf8`: invalid UTF-8 inside a string. Only the
+  than orjson can serialise; `invalid_utf8`: invalid UTF-8 inside a string (any kind: a
+  byte that starts no character, a cut or overlong sequence, an encoded surrogate). Only the
   damaged item is rejected, with its bytes: the file is read again as item spans
   (json_items.py, which looks only at strings and brackets, so the damage does not move an
   item's ends), and each item after it is parsed on its own. Data after a top-level
@@ -65,6 +66,7 @@ from jsonl_assets.core.readers.exact_numbers import (
     json_default,
     value_problem,
 )
+from jsonl_assets.core.readers.invalid_utf8 import decoder_message, parser_reason, utf8_problem
 from jsonl_assets.core.readers.json_escapes import (
     LoneSurrogate,
     first_lone_surrogate,
@@ -156,13 +158,17 @@ class _Damage:
             unread_rest=unread_rest,
         )
 
-    def item_rejection(self, raw: dict[str, Any]) -> Rejection:
+    def item_rejection(self, span: Span) -> Rejection:
+        """The damaged item, with its bytes: `invalid_utf8` if they are not UTF-8 (a bad byte
+        outside a string is an invalid character to the parser), as in JSONL."""
+        not_utf8 = utf8_problem(span.data) if self.reason == "parse_error" else None
         return Rejection(
             position=self.index + 1,
-            reason=self.reason,
-            detail=f"item {self.index + 1}: invalid JSON ({self.where}): {self.message}; the "
-            "items after it are read",
-            **raw,
+            reason="invalid_utf8" if not_utf8 else self.reason,
+            detail=f"item {self.index + 1}: invalid JSON ({self.where}): {self.message}"
+            + (f" ({not_utf8})" if not_utf8 else "")
+            + "; the items after it are read",
+            **_raw(span),
         )
 
 
@@ -184,7 +190,7 @@ def _items(
         return _Damage(index, reason, str(exc), f"by byte {stream.consumed}", too_far=True)
     except ijson.JSONError as exc:
         message = _ijson_message(exc)
-        reason = "invalid_utf8" if "invalid bytes in UTF8" in message else "parse_error"
+        reason = parser_reason(message, None)
         where = f"in decompressed bytes {stream.consumed_before_last_read}-{stream.consumed}"
         return _Damage(index, reason, message, where)
     except LoneSurrogate as exc:
@@ -193,9 +199,9 @@ def _items(
         # No item to blame yet: the number may lie beside the array (scanned, not checked);
         # each item is then parsed on its own, and one holding it is unsupported_value.
         return _Damage(index, "", "", "", too_far=True)
-    except UnicodeDecodeError as exc:  # yajl2_c on text that is no string it can decode
+    except UnicodeDecodeError as exc:  # yajl2_c lets overlong forms and surrogates through
         where = f"in decompressed bytes {stream.consumed_before_last_read}-{stream.consumed}"
-        return _Damage(index, "parse_error", f"undecodable string: {exc.reason}", where)
+        return _Damage(index, "invalid_utf8", decoder_message(exc), where)
     return index
 
 
@@ -272,7 +278,7 @@ def _after_damage(
         if index <= damage.index:
             continue
         if index == damage.index + 1 and not damage.too_far:
-            yield damage.item_rejection(_raw(span))
+            yield damage.item_rejection(span)
             continue
         yield _parsed(span, index, first, limit, converted)
     if damage.too_far and index == 0 and keys and not found:
@@ -353,15 +359,22 @@ def _parsed(
         message = _ijson_message(exc)
         return Rejection(
             position=index,
-            reason="invalid_utf8" if "invalid bytes in UTF8" in message else "parse_error",
+            reason=parser_reason(message, span.data),
             detail=f"item {index}: invalid JSON: {message}",
             **_raw(span),
         )
-    except (LoneSurrogate, UnicodeDecodeError) as exc:
+    except LoneSurrogate as exc:
         return Rejection(
             position=index,
             reason="parse_error",
             detail=f"item {index}: invalid JSON: {exc}",
+            **_raw(span),
+        )
+    except UnicodeDecodeError as exc:
+        return Rejection(
+            position=index,
+            reason="invalid_utf8",
+            detail=f"item {index}: invalid JSON: {decoder_message(exc)}",
             **_raw(span),
         )
     except InvalidOperation:

@@ -104,13 +104,31 @@ def first_lone_surrogate(data: bytes) -> LoneSurrogate | None:
     return None
 
 
+def _held_at_damage(scanner: _Scanner) -> bytes:
+    """The bytes held back when the stream breaks: an item they end is complete. A lone
+    surrogate among them ends them before it (that item is then cut off with the rest)."""
+    try:
+        return scanner.feed(b"", final=True)
+    except LoneSurrogate:
+        return scanner.ready
+
+
 def surrogate_checked(chunks: Iterator[bytes]) -> Iterator[bytes]:
     """`chunks`' bytes, each lone surrogate escape raising `LoneSurrogate` once every byte
     before it has been yielded (a few bytes are held back, so that an escape or a pair split
-    between two chunks is looked at whole)."""
+    between two chunks is looked at whole; an error of `chunks` is raised after them)."""
     scanner = _Scanner()
+    stream = itertools.chain(chunks, (None,))  # None: the end, decide what is held
     try:
-        for chunk in itertools.chain(chunks, (None,)):  # None: the end, decide what is held
+        while True:
+            try:
+                chunk = next(stream)
+            except StopIteration:
+                return
+            except Exception:  # a damaged stream (TruncatedInput): what is held comes first
+                if held := _held_at_damage(scanner):
+                    yield held
+                raise
             try:
                 ready = scanner.feed(chunk or b"", final=chunk is None)
             except LoneSurrogate:

@@ -10,6 +10,7 @@ from typing import Final
 from jsonl_assets.core.readers.json_guard import StreamGuard
 from jsonl_assets.core.readers.jsonl import BOM
 from jsonl_assets.core.readers.source_file import ChunkReader
+from jsonl_assets.core.readers.stream_head import read_head
 
 IJSON_BUFFER: Final = 1 << 16
 _WS: Final = b" \t\r\n"
@@ -42,15 +43,13 @@ class GuardedReader(ChunkReader):
         self._item_end = self.consumed
 
     def _start(self) -> None:
+        """Drop a leading BOM (or the start of one the stream breaks inside: no first byte to
+        judge); a stream that breaks there raises after the bytes before (stream_head.py)."""
         self._started = True
-        head = b""
-        while len(head) < len(BOM) and self._fill():
-            head += self._buf[self._pos :]
-            self._buf = b""
-            self._pos = 0
-        if head.startswith(BOM):
-            head = head[len(BOM) :]
-        self._buf = head
+        start = read_head(self._chunks, len(BOM))
+        cut_bom = start.broken and BOM.startswith(start.data)
+        skip = len(BOM) if start.data.startswith(BOM) or cut_bom else 0
+        self._chunks = start.stream(skip)
 
     def peek_first_byte(self) -> bytes | None:
         """The first non-whitespace byte, not consumed; None for an empty document."""

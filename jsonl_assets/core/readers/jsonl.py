@@ -36,6 +36,7 @@ from jsonl_assets.core.readers.exact_numbers import (
     token_problem,
 )
 from jsonl_assets.core.readers.source_file import SourceFile
+from jsonl_assets.core.readers.stream_head import read_head
 from jsonl_assets.core.traces import Rejection
 
 if TYPE_CHECKING:
@@ -174,18 +175,10 @@ def iter_jsonl(chunks: Iterable[bytes], limit: int, first_line: int = 0) -> Iter
 
 
 def _strip_bom(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The chunks with a UTF-8 BOM at the very start removed (even if split over chunks)."""
-    it = iter(chunks)
-    head = b""
-    for chunk in it:
-        head += chunk
-        if len(head) >= len(BOM) or not BOM.startswith(head):
-            break
-    if head.startswith(BOM):
-        head = head[len(BOM) :]
-    if head:
-        yield head
-    yield from it
+    """The chunks with a UTF-8 BOM at the very start removed (even if split over chunks); a
+    stream that breaks inside those first bytes raises after them (stream_head.py)."""
+    start = read_head(iter(chunks), len(BOM))
+    return start.stream(len(BOM) if start.data.startswith(BOM) else 0)
 
 
 def _prefix(parts: list[bytes]) -> bytes:

@@ -42,7 +42,6 @@ usual, except its cut line: the text after the last newline before the damage (a
 from __future__ import annotations
 
 import codecs
-import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,12 +58,12 @@ from jsonl_assets.core.readers.csv_text import (
     ESCAPES,
     codec_name,
     file_codec,
-    stream_head,
     text_bytes,
     unknown_byte_order,
 )
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
 from jsonl_assets.core.readers.source_file import SourceFile
+from jsonl_assets.core.readers.stream_head import read_head
 from jsonl_assets.core.traces import Rejection
 
 if TYPE_CHECKING:
@@ -82,8 +81,8 @@ def read_text(
     mode: str = options.get("mode", "chunks")
     encoding: str = options.get("encoding", "utf-8")  # canonical (TextOptions)
     stream = _StopAtDamage(source.chunks())
-    chunks = iter(stream)
-    head = stream_head(chunks, _BOM_MAX)
+    start = read_head(iter(stream), _BOM_MAX)  # the damage is kept by _StopAtDamage
+    head = start.data
     if head and unknown_byte_order(encoding, head):
         yield Rejection(
             position=0,
@@ -98,7 +97,7 @@ def read_text(
         codec=codec,
         bad_text="invalid_utf8" if codec == "utf-8" else "invalid_encoding",
     )
-    body = itertools.chain((head[bom:],), chunks)
+    body = start.stream(bom)
     if mode == "document":
         item = _document(body, text_format, limits.max_record_bytes)
         if stream.damage is not None:
