@@ -50,6 +50,7 @@ from jsonl_assets.defs.ui_metadata import (
     package_summary_table,
     shards_table,
 )
+from jsonl_assets.defs.user_errors import user_errors_said
 
 GROUP: Final = "llm_training_data"
 OWNERS: Final = [team_owner(DEFAULT_TEAM)]  # ownership.with_team sets the config's team
@@ -200,6 +201,7 @@ def _stage_spec(
         checks.spec(checks.INVALID_RATE, "validated", PARTITIONS),
     ],
 )
+@user_errors_said
 def record_stages(
     context: dg.AssetExecutionContext, pipeline: PipelineResource
 ) -> Iterator[dg.MaterializeResult]:
@@ -251,6 +253,7 @@ def record_stages(
     owners=OWNERS,
     tags=TAGS,
 )
+@user_errors_said
 def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
     """Compressed JSONL shards in the package
     (data/<objective>-<split>-<digest>/<objective>-<split>-NNNNN.jsonl.zst), rotated by records
@@ -338,6 +341,7 @@ def package_cells(
     owners=OWNERS,
     tags=TAGS,
 )
+@user_errors_said
 def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
     """metadata.json, assembled from the shard lists that the `shards` step persisted in the
     work dir for every built partition (partitions never built, or without records, are left

@@ -26,6 +26,7 @@ from jsonl_assets.core.stages.record_stages import stage_fingerprints
 from jsonl_assets.defs.executors import chunks_executor
 from jsonl_assets.defs.progress_logs import chunk_progress_logged
 from jsonl_assets.defs.resources import PipelineResource
+from jsonl_assets.defs.user_errors import user_errors_said
 
 _SEP = "#"
 
@@ -37,6 +38,7 @@ class ChunkBuildConfig(dg.Config):
 
 
 @dg.op(out={"key": dg.Out(str), "chunks": dg.DynamicOut(str)})
+@user_errors_said
 def plan(
     context: dg.OpExecutionContext, config: ChunkBuildConfig, pipeline: PipelineResource
 ) -> Iterator[dg.Output[str] | dg.DynamicOutput[str]]:
@@ -69,6 +71,7 @@ def plan(
 
 
 @dg.op
+@user_errors_said
 def chunk(context: dg.OpExecutionContext, pipeline: PipelineResource, task: str) -> str:
     """Read, adapt and validate one chunk into the work dir (nothing if it is finished)."""
     key, index, plan_fp, validated_fp = task.split(_SEP)
@@ -95,6 +98,7 @@ def chunk(context: dg.OpExecutionContext, pipeline: PipelineResource, task: str)
 
 
 @dg.op
+@user_errors_said
 def merge(
     context: dg.OpExecutionContext, pipeline: PipelineResource, key: str, tasks: list[str]
 ) -> None:

@@ -26,6 +26,7 @@ from jsonl_assets.defs.ownership import DEFAULT_TEAM, team_owner, team_tags
 from jsonl_assets.defs.partitions import PARTITIONS
 from jsonl_assets.defs.resources import PipelineResource
 from jsonl_assets.defs.ui_metadata import table
+from jsonl_assets.defs.user_errors import user_errors_said
 
 RAW_SOURCES_KEY: Final = dg.AssetKey("raw_sources")
 GROUP: Final = "llm_training_data"  # the stage assets' group (assets.GROUP)
@@ -137,4 +138,4 @@ with warnings.catch_warnings():
             )
         ],
     )
-raw_sources = _decorate(_observe)
+raw_sources = _decorate(user_errors_said(_observe))

@@ -13,6 +13,8 @@ from jsonl_assets.core.report import ReportResult
 from jsonl_assets.core.report.bounded_counts import OTHER_NOTE
 from jsonl_assets.core.report.html_report import length_rows, percent
 from jsonl_assets.core.report.markdown_text import md_table
+from jsonl_assets.defs.stage_metadata import percent as rate_percent
+from jsonl_assets.defs.stage_metadata import rate_label
 
 IMAGES = {
     "report_records": ("records",),
@@ -106,8 +108,9 @@ def report_metadata(report: ReportResult | None) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "report_html": dg.MetadataValue.path(str(report.html)),
         "datacard": dg.MetadataValue.path(str(report.datacard)),
-        "parse_failure_rate_pct": dg.MetadataValue.float(100 * totals["parse_failure_rate"]),
-        "duplicate_rate_pct": dg.MetadataValue.float(100 * totals["duplicate_rate"]),
+        # Named and rounded as every rate the assets show (stage_metadata.percent).
+        rate_label("parse_failure_rate"): rate_percent(totals["parse_failure_rate"]),
+        rate_label("duplicate_rate"): rate_percent(totals["duplicate_rate"]),
     }
     for key, text in report_tables(report.data).items():
         images = _images(report, key) if key in IMAGES else ""

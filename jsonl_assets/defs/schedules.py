@@ -20,6 +20,7 @@ from jsonl_assets.core.config import ConfigError, load_config, resolve_config_pa
 from jsonl_assets.defs.jobs import build_partition_job
 from jsonl_assets.defs.ownership import DEFAULT_TEAM, partition_tags
 from jsonl_assets.defs.partitions import all_partition_keys
+from jsonl_assets.defs.user_errors import USER_ERRORS, said
 
 SCHEDULE_NAME: Final = "package_rebuild"
 DEFAULT_CRON: Final = "0 3 * * *"
@@ -126,8 +127,8 @@ def build_rebuild_schedule(cron: str) -> dg.ScheduleDefinition:
         path = resolve_config_path()
         try:
             load_config(path)
-        except (ConfigError, OSError) as exc:
-            return dg.SkipReason(f"config error, nothing launched: {exc}")
+        except USER_ERRORS as exc:  # one line, as a run's failure (user_errors.py)
+            return dg.SkipReason(f"nothing launched: {said(exc)}")
         batch = f"{SCHEDULE_NAME}:{tick_id(context)}"
         return batch_run_requests(all_partition_keys(), SCHEDULE_NAME, batch, path)
 

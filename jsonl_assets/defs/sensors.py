@@ -43,6 +43,7 @@ from jsonl_assets.defs.schedules import (
     TRIGGER_TAG,
     batch_run_requests,
 )
+from jsonl_assets.defs.user_errors import USER_ERRORS, said
 
 SOURCES_SENSOR_NAME: Final = "raw_sources_changed"
 PUBLISH_SENSOR_NAME: Final = "publish_after_batch"
@@ -118,7 +119,10 @@ def build_sources_sensor(interval_seconds: int) -> dg.SensorDefinition:
         ),
     )
     def raw_sources_changed(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        return evaluate_sources(context.cursor)
+        try:
+            return evaluate_sources(context.cursor)
+        except USER_ERRORS as exc:  # a source unreadable, the storage: one line, cursor kept
+            return dg.SensorResult(skip_reason=f"nothing launched: {said(exc)}")
 
     return raw_sources_changed
 
