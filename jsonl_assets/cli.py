@@ -124,6 +124,10 @@ def _locked_build(args: argparse.Namespace) -> int:
         build_workers.stop_workers(reap=False)  # shutdown_pools reaps them
         print(str(exc), file=sys.stderr)
         return EXIT_FAILED
+    except ConfigError as exc:  # the config, loaded again by a run, became invalid meanwhile
+        build_workers.stop_workers(reap=False)
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     finally:
         build_workers.shutdown_pools()
         lock.release()
