@@ -285,6 +285,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    if not args.package_dir:  # `verify "$DIR"` with DIR unset: not the current folder
+        print("verify: package_dir: empty path; name the package dir", file=sys.stderr)
+        return EXIT_CONFIG
     package = location(args.package_dir)
     limits = VerifyLimits(
         max_metadata_bytes=args.max_metadata_bytes,

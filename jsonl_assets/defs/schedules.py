@@ -123,8 +123,8 @@ def build_rebuild_schedule(cron: str) -> dg.ScheduleDefinition:
     def package_rebuild(
         context: dg.ScheduleEvaluationContext,
     ) -> list[dg.RunRequest] | dg.SkipReason:
-        path = resolve_config_path()
         try:
+            path = resolve_config_path()
             load_config(path)
         except (ConfigError, OSError) as exc:
             return dg.SkipReason(f"config error, nothing launched: {exc}")
