@@ -52,14 +52,14 @@ def _lock_package(package: Path, wait: float | None) -> PackageLock:
 
     def waiting(holder: Holder | None) -> None:
         who = holder.describe() if holder else "another build"
-        print(f"waiting for {lock.path}, held by {who}", file=sys.stderr, flush=True)
+        print(printable(f"waiting for {lock.path}, held by {who}"), file=sys.stderr, flush=True)
 
     stale = lock.acquire(0.0 if wait is None else wait, on_wait=waiting)
     build_workers.on_interrupt(lock.abandon)
     # The runs of this build (in its worker processes) find the token and know the lock is theirs.
     os.environ[TOKEN_ENV] = lock.token
     if stale is not None:
-        print(f"took over {lock.path} from a build that died ({stale.describe()})")
+        print(printable(f"took over {lock.path} from a build that died ({stale.describe()})"))
     return lock
 
 
@@ -76,9 +76,9 @@ def _config_or_none(
             claim_work_dir(cfg.path, cfg.output.work_dir, cfg.output.dir, record=False)
         return cfg
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+        print(printable(f"config error: {exc}"), file=sys.stderr)
     except OSError as exc:  # the work dir cannot be written
-        print(f"config error: output.work_dir: {exc}", file=sys.stderr)
+        print(printable(f"config error: output.work_dir: {exc}"), file=sys.stderr)
     return None
 
 
@@ -104,16 +104,18 @@ def _locked_build(args: argparse.Namespace) -> int:
             lock = _lock_package(cfg.output.dir, args.wait)
         except PackageBusyError as exc:
             hint = "; rerun with --wait to wait for it" if args.wait is None else ""
-            print(f"{exc}{hint}", file=sys.stderr)
+            print(printable(f"{exc}{hint}"), file=sys.stderr)
             return EXIT_BUSY
         except OSError as exc:
-            print(f"cannot lock the package dir {cfg.output.dir}: {exc}", file=sys.stderr)
+            print(
+                printable(f"cannot lock the package dir {cfg.output.dir}: {exc}"), file=sys.stderr
+            )
             return EXIT_FAILED
     try:
         try:
             claim_work_dir(cfg.path, cfg.output.work_dir, cfg.output.dir)
         except (ConfigError, OSError) as exc:  # claimed by another package meanwhile
-            print(f"config error: {exc}", file=sys.stderr)
+            print(printable(f"config error: {exc}"), file=sys.stderr)
             return EXIT_CONFIG
         return _build(args, cfg)
     except StdoutLost as lost:  # `| head`, `> /dev/full`: stopped as by SIGPIPE, never returns
@@ -122,8 +124,12 @@ def _locked_build(args: argparse.Namespace) -> int:
         raise
     except build_workers.BuildStopped as exc:  # a worker killed, Dagster's storage failed
         build_workers.stop_workers(reap=False)  # shutdown_pools reaps them
-        print(str(exc), file=sys.stderr)
+        print(printable(exc), file=sys.stderr)
         return EXIT_FAILED
+    except ConfigError as exc:  # the config, loaded again by a run, became invalid meanwhile
+        build_workers.stop_workers(reap=False)
+        print(printable(f"config error: {exc}"), file=sys.stderr)
+        return EXIT_CONFIG
     finally:
         build_workers.shutdown_pools()
         lock.release()
@@ -143,7 +149,10 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         keys = args.partition or valid
         for key in keys:
             if key not in valid:
-                print(f"unknown partition {key!r}; partitions look like sft|train", file=sys.stderr)
+                print(
+                    printable(f"unknown partition {key!r}; partitions look like sft|train"),
+                    file=sys.stderr,
+                )
                 return EXIT_CONFIG
         # A partition that no source feeds and that never produced anything, or whose every
         # stage is up to date (and its checks pass on the current thresholds), costs no run.
@@ -154,7 +163,10 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         # A partition compresses on a second thread only if a core is left for it.
         helper_thread = workers < (os.cpu_count() or 1)
         print(
-            f"building {len(keys)} partition(s) of {cfg.dataset.name} with {workers} worker(s); config {config_path}"
+            printable(
+                f"building {len(keys)} partition(s) of {cfg.dataset.name} with {workers} "
+                f"worker(s); config {config_path}"
+            )
         )
         for key, state in skipped.items():
             print(f"  {key:<22} {state}: no run")
@@ -163,7 +175,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         # A run left STARTED by a killed build (or dagster dev) would hold its partition's
         # slot in Dagster's queue for good.
         for line in runs.free_dead_runs():
-            print(f"  dead run marked: {line}")
+            print(printable(f"  dead run marked: {line}"))
         gc.freeze()
     results: list[dict[str, Any]] = []
     # Every run goes to a forked worker (one at a time with --workers 1); the publication to
@@ -234,12 +246,12 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
     )
     if not outcome["success"]:
         for line in outcome["failed_checks"] or outcome["errors"]:
-            print(f"manifest: {line}", file=sys.stderr)
+            print(printable(f"manifest: {line}"), file=sys.stderr)
         print("metadata.json was not published", file=sys.stderr)
         return EXIT_FAILED
     meta = outcome["meta"]
     print(
-        f"\npublished {shown(str(meta.get('metadata_json')))}: {meta.get('records')} records in "
+        f"\npublished {printable(shown(str(meta.get('metadata_json'))))}: {meta.get('records')} records in "
         f"{meta.get('shards')} shards, {meta.get('partitions')} partitions "
         f"({time.perf_counter() - started:.1f} s)"
     )
@@ -259,7 +271,7 @@ def _chunk_progress(cli: int, line: str, _: dict[str, Any]) -> None:
     """Print a partition's progress (in its worker); a closed stdout stops the build: the
     CLI's SIGPIPE handler does that, as when the CLI itself writes to it."""
     try:
-        print(f"  {line}", flush=True)
+        print(printable(f"  {line}"), flush=True)
     except (StdoutLost, OSError) as lost:
         stdout_guard.mark_lost()  # shared with the CLI: its SIGPIPE is then about stdout
         stdout_guard.say(lost)
@@ -281,6 +293,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    if not args.package_dir:  # `verify "$DIR"` with DIR unset: not the current folder
+        print("verify: package_dir: empty path; name the package dir", file=sys.stderr)
+        return EXIT_CONFIG
     package = location(args.package_dir)
     limits = VerifyLimits(
         max_metadata_bytes=args.max_metadata_bytes,
@@ -295,7 +310,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             package, forbid_split_leakage=args.forbid_split_leakage, limits=limits
         )
     except Exception as exc:  # a bug, not a verdict: one line, no traceback
-        print(f"{printable(str(package))}: verify failed: {type(exc).__name__}: {exc}")
+        print(printable(f"{package}: verify failed: {type(exc).__name__}: {exc}"))
         return EXIT_FAILED
     for f in report.findings:
         if f.severity == "warning" and not args.warnings:
@@ -332,9 +347,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             measured = measured_cells(built_partitions(cfg)[0])
             result = write_report(cfg, os.cpu_count() or 1, measured)
     except (OSError, PackageBusyError, ReportDirNotOurs, ReportNotWritten) as exc:
-        print(f"cannot write the report of {cfg.output.dir}: {exc}", file=sys.stderr)
+        print(printable(f"cannot write the report of {cfg.output.dir}: {exc}"), file=sys.stderr)
         return EXIT_FAILED
-    print(f"wrote {result.html} and {result.datacard}")
+    print(printable(f"wrote {result.html} and {result.datacard}"))
     return EXIT_OK
 
 

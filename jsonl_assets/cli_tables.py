@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from jsonl_assets.console_text import printable
+
 
 def print_table(rows: Sequence[dict[str, Any]]) -> None:
     headers = [
@@ -34,6 +36,7 @@ def print_table(rows: Sequence[dict[str, Any]]) -> None:
                 status,
             ]
         )
+    lines = [[printable(cell) for cell in row] for row in lines]
     widths = [max(len(row[i]) for row in lines) for i in range(len(headers))]
     for n, row in enumerate(lines):
         print(
@@ -51,4 +54,4 @@ def print_warned(rows: Sequence[dict[str, Any]]) -> None:
     for r in rows:
         if r.get("warned"):
             counts = ", ".join(f"{reason} {n}" for reason, n in r["warned"].items())
-            print(f"{r['key']}: written with warnings: {counts}")
+            print(printable(f"{r['key']}: written with warnings: {counts}"))

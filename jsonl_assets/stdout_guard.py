@@ -24,13 +24,15 @@ import stat
 import sys
 from typing import Any, Final, TextIO
 
+from jsonl_assets.core.picklable_errors import Picklable
+
 EXIT_STDOUT_LOST: Final = 128 + signal.SIGPIPE
 # One byte shared with the forked workers: set once this process or one of them failed to
 # write to stdout (a worker then sends the CLI a SIGPIPE, see `stdout_lost`).
 _LOST: Final = mmap.mmap(-1, 1)
 
 
-class StdoutLost(Exception):
+class StdoutLost(Picklable):
     """A write to stdout failed (`error`)."""
 
     def __init__(self, error: OSError) -> None:

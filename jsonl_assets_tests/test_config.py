@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jsonl_assets.core.config import ConfigError, load_config
+from jsonl_assets.core.config import CONFIG_ENV_VAR, ConfigError, load_config
 
 from .conftest import write_config
 
@@ -212,3 +212,52 @@ def test_a_number_out_of_bounds_is_told_its_own_bounds(
     bounds = f"between {ge} and {le}" if le is not None else f">= {ge}"
     assert bounds in info.value.message
     assert ("integer" in info.value.message) == is_int
+
+
+@pytest.mark.parametrize("command", ["build", "report"])
+@pytest.mark.parametrize("given", ["--config", "env"])
+def test_an_empty_config_path_is_refused_not_the_default_config(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    given: str,
+) -> None:
+    """`--config "$CFG"` / `JSONL_ASSETS_CONFIG="$CFG"` with CFG unset: a config error naming
+    the empty setting, never a build of data/pipeline.yaml (here a decoy that would say so)."""
+    from jsonl_assets.cli import main
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "pipeline.yaml").write_text("decoy: [\n")
+    monkeypatch.chdir(tmp_path)
+    if given == "env":
+        monkeypatch.setenv(CONFIG_ENV_VAR, "")
+        argv = [command]
+        said = f"config error: ${CONFIG_ENV_VAR}: set but empty"
+    else:
+        monkeypatch.delenv(CONFIG_ENV_VAR, raising=False)
+        argv = [command, "--config", ""]
+        said = "config error: --config: empty path"
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(said) and err.count("\n") == 1, err
+    assert "pipeline.yaml" not in err
+
+
+def test_an_empty_config_path_is_refused_by_load_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CONFIG_ENV_VAR, "")
+    with pytest.raises(ConfigError, match=r"JSONL_ASSETS_CONFIG: set but empty"):
+        load_config()
+    with pytest.raises(ConfigError, match="empty path"):
+        load_config("")
+
+
+def test_verify_refuses_an_empty_package_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jsonl_assets.cli import main
+
+    monkeypatch.chdir(tmp_path)  # verify '' checked the current folder
+    assert main(["verify", ""]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == "verify: package_dir: empty path; name the package dir\n"

@@ -145,6 +145,25 @@ def test_a_worker_killed_from_outside_fails_the_build_clearly(tmp_path: Path) ->
 
 
 @pytest.mark.crash
+def test_a_config_broken_during_the_build_is_a_config_error_not_a_killed_worker(
+    tmp_path: Path,
+) -> None:
+    """A run in a worker loads the config again; made invalid meanwhile, its ConfigError
+    reaches the CLI (it broke the pool, unpicklable: "killed from outside?")."""
+    config = restart.make_project(tmp_path / "edited")
+    tag = uuid.uuid4().hex
+    build = Build(config, pause_at="extract.batch:1", workers=2, keys=KEYS, env={TAG: tag})
+    build.wait_paused()
+    config.write_text("dataset: [\n")
+    build.resume()
+    rc = build.finish(timeout=60)
+    assert rc == 2, build.text
+    assert f"config error: {config}: not valid YAML: line 2, column 1" in build.text, build.text
+    assert "killed" not in build.text and "Traceback" not in build.text, build.text
+    assert not _no_process_left(tag)
+
+
+@pytest.mark.crash
 def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
     reference = tmp_path / "clean"
     restart.build_stages(restart.make_project(reference), KEYS)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from jsonl_assets.core.report.markdown_text import visible
 from jsonl_assets.core.rules.rate_checks import count_text
 from jsonl_assets.core.traces import format_trace
 
@@ -42,6 +43,7 @@ def collect(result: Any | None, shards: Mapping[str, Any] | None) -> dict[str, A
 
 
 def _table(rows: Sequence[Sequence[str]], out: TextIO, numeric_from: int = 2) -> None:
+    rows = [[visible(c) for c in row] for row in rows]  # a source name holds no line break
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for n, row in enumerate(rows):
         cells = [
@@ -92,7 +94,8 @@ def empty_partition_line(r: Mapping[str, Any]) -> str | None:
     if not files:
         return None
     sources = sorted({source for source, _ in files})
-    return f"{r['key']}: no records in {', '.join(sources)} ({', '.join(f for _, f in files)})"
+    said = f"{r['key']}: no records in {', '.join(sources)} ({', '.join(f for _, f in files)})"
+    return visible(said)  # file and source names escaped: one line, shown as they are
 
 
 def failure_block(check: Mapping[str, Any]) -> str:
@@ -121,7 +124,8 @@ def failure_block(check: Mapping[str, Any]) -> str:
         lines.append("  (split: auto records not yet routed: counted on every input read)")
     for path in check["quarantine_files"]:
         lines.append(f"  quarantine: {_short(path)}")
-    return "\n".join(lines)
+    # Each line escaped (file names, source names, values in reasons): none can add a line.
+    return "\n".join(visible(line) for line in lines)
 
 
 def _short(path: str) -> str:
@@ -145,4 +149,4 @@ def print_failures(results: Sequence[Mapping[str, Any]], out: TextIO) -> None:
         others = [c for c in r["failed_checks"] if c.split(":", 1)[0].split(".")[-1] not in named]
         errors = [] if blocks else r["errors"]
         for line in others or errors or ([] if blocks else ["failed"]):
-            print(f"{r['key']}: {line}", file=out)
+            print(visible(f"{r['key']}: {line}"), file=out)

@@ -32,6 +32,7 @@ import contextlib
 import ctypes
 import multiprocessing
 import os
+import pickle
 import re
 import signal
 import sys
@@ -65,6 +66,11 @@ class BuildStopped(Exception):
 
 class WorkerDied(BuildStopped):
     """A worker process ended without returning (killed from outside the build)."""
+
+
+class UnpicklableError(BuildStopped):
+    """An error a worker raised that pickle cannot carry back (a library's exception class
+    whose `__init__` takes other arguments than its message): its class name and message."""
 
 
 def install(stdout_lost: Callable[[], bool] = lambda: True) -> None:
@@ -262,9 +268,22 @@ def _starting() -> Iterator[None]:
 
 
 def submit(pool: ProcessPoolExecutor, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-    """`pool.submit(fn, *args)`; a worker killed from outside is a WorkerDied."""
+    """`pool.submit(fn, *args)`; a worker killed from outside is a WorkerDied. An error `fn`
+    raises comes back as itself (the package's are `Picklable`), or, should pickle not carry
+    it, as an `UnpicklableError` saying it: never as a broken pool (a WorkerDied)."""
     with _worker_deaths(), _starting():
-        return pool.submit(fn, *args)
+        return pool.submit(_carried, fn, *args)
+
+
+def _carried(fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception as exc:
+        try:
+            pickle.loads(pickle.dumps(exc))
+        except Exception:
+            raise UnpicklableError(f"{type(exc).__name__}: {exc}") from None
+        raise
 
 
 def result(future: Future[Any]) -> Any:

@@ -22,6 +22,7 @@ from typing import BinaryIO, Final
 
 import zstandard
 
+from jsonl_assets.core.picklable_errors import Picklable
 from jsonl_assets.core.zstd_frames import (
     ZSTD_MAGIC,
     FrameEnd,
@@ -42,7 +43,7 @@ SHARD_MAX_WINDOW: Final = 1 << 27
 SOURCE_MAX_WINDOW: Final = 1 << 31
 
 
-class TruncatedInput(Exception):
+class TruncatedInput(Picklable):
     """A compressed stream ended (or broke) before its end-of-stream marker. `cut`: the
     stored bytes simply end (what was decompressed before is a prefix of the content), as
     opposed to bytes that do not decode or fail a checksum."""

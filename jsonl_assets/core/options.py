@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
 
+from jsonl_assets.core.picklable_errors import Picklable
+
 
 class Options(BaseModel):
     """Base of every options model: unknown keys are errors, no type coercion."""
@@ -22,7 +24,7 @@ class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class OptionsError(ValueError):
+class OptionsError(Picklable, ValueError):
     """Bad options; `option` is the offending option name (None: the options as a whole)."""
 
     def __init__(self, option: str | None, message: str) -> None:

@@ -10,8 +10,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from jsonl_assets.core.picklable_errors import Picklable
 
-class StageError(Exception):
+
+class StageError(Picklable):
     """A stage cannot produce a trustworthy output for its partition (e.g. a source changed
     while it was read). The partition fails with this message; nothing is committed."""
 

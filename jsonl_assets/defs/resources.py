@@ -25,7 +25,10 @@ class PipelineResource(dg.ConfigurableResource):
 
     def load(self, *, list_files: bool = True) -> PipelineConfig:
         """The config; without `list_files` its sources' globs are not expanded."""
-        return load_config(resolve_config_path(self.config_path), list_files=list_files)
+        path = resolve_config_path(
+            self.config_path, given_as="resources.pipeline.config.config_path"
+        )
+        return load_config(path, list_files=list_files)
 
     def dirs(self, cfg: PipelineConfig, key: str | dg.MultiPartitionKey) -> PartitionDirs:
         objective, split = split_key(key)

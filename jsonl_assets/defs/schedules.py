@@ -124,8 +124,8 @@ def build_rebuild_schedule(cron: str) -> dg.ScheduleDefinition:
     def package_rebuild(
         context: dg.ScheduleEvaluationContext,
     ) -> list[dg.RunRequest] | dg.SkipReason:
-        path = resolve_config_path()
         try:
+            path = resolve_config_path()
             load_config(path)
         except USER_ERRORS as exc:  # one line, as a run's failure (user_errors.py)
             return dg.SkipReason(f"nothing launched: {said(exc)}")

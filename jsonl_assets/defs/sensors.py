@@ -62,9 +62,8 @@ def _short(names: list[str]) -> str:
 def evaluate_sources(cursor: str | None) -> dg.SensorResult:
     """One tick of `raw_sources_changed`, given the previous cursor (pure apart from reading
     the config and the source files)."""
-    path = resolve_config_path()
     try:
-        cfg = load_config(path)
+        cfg = load_config(resolve_config_path())
         # Its snapshots live in the work dir: never in another package's (its sensor's).
         claim_work_dir(cfg.path, cfg.output.work_dir, cfg.output.dir, record=False)
     except (ConfigError, OSError) as exc:

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from jsonl_assets.core.options import Options
+from jsonl_assets.core.picklable_errors import Picklable
 
 
-class AdapterError(Exception):
+class AdapterError(Picklable):
     """A raw record this adapter cannot map. `reason` is a stable code, e.g. `adapter:missing_field`."""
 
     def __init__(self, reason: str, detail: str) -> None:

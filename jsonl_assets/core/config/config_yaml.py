@@ -27,6 +27,8 @@ from typing import Any, Final
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from jsonl_assets.core.picklable_errors import Picklable
+
 # A config holds settings, not data: YAML costs about 10 µs a value in Python (resolving,
 # checking, constructing), so 2 MiB of the densest YAML is read in a few seconds.
 MAX_CONFIG_BYTES: Final = 2 << 20
@@ -46,7 +48,7 @@ _NULL_WORDS: Final = ("", "~", "null", "Null", "NULL")  # what YAML reads as nul
 _LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+")
 
 
-class YamlProblem(Exception):
+class YamlProblem(Picklable):
     """A value of the config that JSON cannot hold: dotted `key` and `message`."""
 
     def __init__(self, key: str, message: str) -> None:

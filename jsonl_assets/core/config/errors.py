@@ -19,12 +19,13 @@ from jsonl_assets.core.options import (
     type_names,
     value_message,
 )
+from jsonl_assets.core.picklable_errors import Picklable
 
 # Why a value may be null without the user writing `null` (`output.dir: ~` meant the home dir).
 YAML_NULLS = "YAML reads an empty value and a bare `~` as null"
 
 
-class ConfigError(Exception):
+class ConfigError(Picklable):
     """A config problem: `file`, dotted `key`, and what is wrong."""
 
     def __init__(self, file: Path | str, key: str, message: str) -> None:

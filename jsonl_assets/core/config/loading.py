@@ -78,9 +78,21 @@ CONFIG_ENV_VAR: Final = "JSONL_ASSETS_CONFIG"
 DEFAULT_CONFIG_PATH: Final = Path("data/pipeline.yaml")
 
 
-def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """--config beats $JSONL_ASSETS_CONFIG beats data/pipeline.yaml (relative to the cwd)."""
-    chosen = Path(explicit or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH).expanduser()
+def resolve_config_path(
+    explicit: str | os.PathLike[str] | None = None, given_as: str = "--config"
+) -> Path:
+    """--config beats $JSONL_ASSETS_CONFIG beats data/pipeline.yaml (relative to the cwd).
+    A path given but empty (`--config ''`, `JSONL_ASSETS_CONFIG=`: an unset shell variable)
+    is a ConfigError naming it (`given_as`), never the next choice: that would build
+    another config's package."""
+    env = os.environ.get(CONFIG_ENV_VAR)
+    if explicit is not None and not os.fspath(explicit):
+        raise ConfigError(given_as, "", "empty path; name the pipeline config file")
+    if explicit is None and env == "":
+        raise ConfigError(
+            f"${CONFIG_ENV_VAR}", "", "set but empty; name the pipeline config file or unset it"
+        )
+    chosen = Path(explicit or env or DEFAULT_CONFIG_PATH).expanduser()
     try:
         return chosen.resolve()
     except (OSError, RuntimeError):  # a symlink loop: load_config then says it cannot be read

@@ -28,6 +28,7 @@ from jsonl_assets.core.config.source_globs import (
     rooted,
     split_root,
 )
+from jsonl_assets.core.picklable_errors import Picklable
 from jsonl_assets.core.store.url import StoreURL
 
 REPORT_SUFFIX: Final = "-report"
@@ -61,7 +62,7 @@ def _resolve(path: Path) -> Path:
         return path
 
 
-class DirProblem(Exception):
+class DirProblem(Picklable):
     """A dangerous dir: the dotted config `key` to blame and the message."""
 
     def __init__(self, key: str, message: str) -> None:

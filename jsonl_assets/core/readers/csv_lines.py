@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
 
+from jsonl_assets.core.picklable_errors import Picklable
 from jsonl_assets.core.readers.csv_skip import skip_row
 
 # The last line csv.reader is given: a lone high surrogate, which no decoding makes (escaped
@@ -28,7 +29,7 @@ _SPILL_BATCH: Final = 1 << 16
 _EOL: Final = ("\n", "\r")
 
 
-class Overlong(Exception):
+class Overlong(Picklable):
     """A physical line longer than the limit; `line` is its first piece."""
 
     def __init__(self, line: str) -> None:

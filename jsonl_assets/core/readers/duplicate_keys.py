@@ -19,6 +19,8 @@ from typing import Any, Final
 
 import orjson
 
+from jsonl_assets.core.picklable_errors import Picklable
+
 
 class KeysOnce(dict[Any, Any]):
     """ijson's `map_type`: a key set twice is kept aside under `(REPEATED, key)`, not replaced
@@ -54,7 +56,7 @@ def first_repeated(value: Any) -> str | None:
     return None
 
 
-class _Repeated(ValueError):
+class _Repeated(Picklable, ValueError):
     def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import orjson
 
+from jsonl_assets.core.picklable_errors import Picklable
 from jsonl_assets.core.readers.duplicate_keys import repeated_key, repeated_key_detail
 from jsonl_assets.core.readers.exact_numbers import (
     jsonl_problem,
@@ -27,7 +28,7 @@ DUPLICATE_KEY: Final = "duplicate_key"
 _JSON_WS: Final = b" \t\r\n"
 
 
-class InexactJson(Exception):
+class InexactJson(Picklable):
     """Valid JSON whose parsed value would not be what the text says. `kind` is
     `unsupported_value` (a number) or `duplicate_key`; `why` says which and where."""
 

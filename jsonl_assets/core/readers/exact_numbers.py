@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from jsonl_assets.core.picklable_errors import Picklable
+
 INT_MIN: Final = -(2**63)
 INT_MAX: Final = 2**64 - 1
 _INT_DIGITS: Final = len(str(INT_MAX))  # an integer with more digits is out of range
@@ -42,7 +44,7 @@ _SPACE: Final = frozenset(b" \t\r\n")
 _TOKENS: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|-?[0-9][0-9.eE+-]*')
 
 
-class InexactNumber(TypeError):
+class InexactNumber(Picklable, TypeError):
     """orjson's `default` hook met a number it cannot write with the same value."""
 
     def __init__(self, why: str) -> None:

@@ -13,12 +13,14 @@ import re
 from collections.abc import Iterator
 from typing import Final
 
+from jsonl_assets.core.picklable_errors import Picklable
+
 _SURROGATE: Final = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _ESCAPE: Final = 6  # len(b"\\ud800")
 _BACKSLASH: Final = 0x5C
 
 
-class LoneSurrogate(ValueError):
+class LoneSurrogate(Picklable, ValueError):
     """A lone surrogate escape at `offset` of the checked bytes."""
 
     def __init__(self, offset: int, escape: bytes) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Final
 
+from jsonl_assets.core.picklable_errors import Picklable
 from jsonl_assets.core.readers.exact_numbers import number_problem
 
 # The JSONL reader's limit (orjson reads at most 1,024 levels of arrays/objects).
@@ -46,7 +47,7 @@ _ROUNDS: Final = 16
 _STEP: Final = {0x5B: 1, 0x7B: 1, 0x5D: -1, 0x7D: -1}
 
 
-class Hostile(Exception):
+class Hostile(Picklable):
     """Raised into ijson by a read whose bytes it must not parse (see the module doc)."""
 
     def __init__(self, deep: bool) -> None:

@@ -298,11 +298,11 @@ def draw_all(data: dict[str, Any], processes: int = 1) -> dict[str, str | None]:
     if processes < 2 or not lengths:
         svgs = {**_drawn(lengths), **_drawn(rest)}
     else:
-        from jsonl_assets.core.build_workers import release_pool, result, worker_pool
+        from jsonl_assets.core.build_workers import release_pool, result, submit, worker_pool
 
         pool = worker_pool(1, polars=False)
         try:
-            drawing = pool.submit(_drawn, lengths)
+            drawing = submit(pool, _drawn, lengths)
             svgs = _drawn(rest)
             svgs.update(result(drawing))
         finally:

@@ -16,13 +16,15 @@ from typing import Any, Final
 import numpy as np
 import orjson
 
-from jsonl_assets.core.build_workers import release_pool, result, worker_pool
-from jsonl_assets.core.compression import iter_decompressed
+from jsonl_assets.core.build_workers import release_pool, result, submit, worker_pool
+from jsonl_assets.core.compression import TruncatedInput, iter_decompressed
+from jsonl_assets.core.file_names import shown
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.report.bounded_counts import BoundedCounts, bounded_key
 from jsonl_assets.core.report.licences import NOT_TEXT, LicenceCounts
 from jsonl_assets.core.report.measure_columns import COLUMNS, NONE, Columns, MeasureColumns
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.base import read_bytes, store_for
 
 MANIFEST: Final = "metadata.json"
@@ -305,22 +307,45 @@ def shard_cell(
     stop: int | None = None,
 ) -> CellStats:
     """The statistics of a shard's lines `first` to `stop` (None: its end); the part that
-    starts at line 0 counts the shard."""
+    starts at line 0 counts the shard. A shard that is cut or damaged, or a line that is not
+    a record of the spec, is a `ShardUnreadable` naming the shard (and line)."""
     cell = CellStats(objective, split, shards=int(first == 0))
     columns = MeasureColumns(objective)
     loads, add = orjson.loads, columns.add
-    lines = iter_lines(package / shard["path"], shard.get("compression", "none"))
-    for index, line in enumerate(lines):
-        if index < first:
-            continue
-        if stop is not None and index >= stop:
-            break
-        if line.strip():
-            add(loads(line), index)
-            if columns.count == _BLOCK_RECORDS:
-                cell.add_columns(columns.columns())
+    path = package / shard["path"]
+    lines = iter_lines(path, shard.get("compression", "none"))
+    try:
+        for index, line in enumerate(lines):
+            if index < first:
+                continue
+            if stop is not None and index >= stop:
+                break
+            if line.strip():
+                try:
+                    add(loads(line), index)
+                except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                    raise ShardUnreadable(
+                        _unreadable(package, path, f"line {index + 1}: ", exc)
+                    ) from exc
+                if columns.count == _BLOCK_RECORDS:
+                    cell.add_columns(columns.columns())
+    except TruncatedInput as exc:
+        raise ShardUnreadable(_unreadable(package, path, "", exc)) from exc
     cell.add_columns(columns.columns())
     return cell
+
+
+class ShardUnreadable(StageError):
+    """A published shard the report cannot measure: cut, damaged, or holding a line that is
+    not a record (the message names the shard, the line where known, and why)."""
+
+
+def _unreadable(package: Path, path: Path, where: str, exc: Exception) -> str:
+    why = str(exc) if isinstance(exc, TruncatedInput) else f"{type(exc).__name__}: {exc}"
+    return (
+        f"shard {shown(str(path))}: {where}{why} (the package is damaged: "
+        f"`jsonl-assets verify {shown(str(package))}` lists what is wrong)"
+    )
 
 
 def _map(
@@ -332,7 +357,7 @@ def _map(
         return
     pool = worker_pool(min(workers, len(tasks)), polars=False)
     try:
-        futures = [pool.submit(fn, *t) for t in tasks]
+        futures = [submit(pool, fn, *t) for t in tasks]
         yield from (result(f) for f in futures)
     finally:
         release_pool(pool)

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from jsonl_assets.core.picklable_errors import Picklable
 from jsonl_assets.core.rules.quality_rules import RULE_OBJECTIVES
 
 QUARANTINE: Final = "quarantine"
@@ -33,7 +34,7 @@ DEFAULT_ACTIONS: Final[Mapping[str, str]] = {
 }
 
 
-class PolicyError(ValueError):
+class PolicyError(Picklable, ValueError):
     """A bad `quality` mapping: `key` is the dotted key below the mapping ('' for itself)."""
 
     def __init__(self, key: str, message: str) -> None:

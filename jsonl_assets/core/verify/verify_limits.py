@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from jsonl_assets.core.picklable_errors import Picklable
 from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.url import is_url
 
@@ -78,7 +79,7 @@ class VerifyLimits:
         return max(self.expansion_floor, self.max_expansion * on_disk)
 
 
-class Unreadable(Exception):
+class Unreadable(Picklable):
     """A file that is not opened. `kind`: missing, outside, unresolvable, not_regular, error."""
 
     def __init__(self, kind: str, reason: str) -> None:
@@ -87,7 +88,7 @@ class Unreadable(Exception):
         self.reason = reason
 
 
-class ExpansionExceeded(Exception):
+class ExpansionExceeded(Picklable):
     """A compressed file decompressed to more than its cap."""
 
     def __init__(self, cap: int) -> None:

@@ -3,12 +3,20 @@ recomputed here from the published shards."""
 
 from __future__ import annotations
 
+import shutil
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from jsonl_assets.core.config import load_config
-from jsonl_assets.core.report.statistics import load_manifest, package_cells
+from jsonl_assets.core.report.statistics import (
+    ShardUnreadable,
+    iter_lines,
+    load_manifest,
+    package_cells,
+)
 from jsonl_assets_tests.core.report.independent import (
     cell_figures,
     histogram,
@@ -61,3 +69,40 @@ def test_shards_measured_on_worker_processes_add_up_to_the_same_figures(
     assert max(s["record_count"] for e in manifest["files"] for s in e["shards"]) == 10
     for workers in (3, 12):
         assert [c.to_json() for c in package_cells(package, manifest, workers)] == one
+
+
+def _copied_package(tiny_package: Path, tmp_path: Path) -> tuple[Path, dict[str, Any], Path]:
+    package = tmp_path / "package"
+    shutil.copytree(load_config(tiny_package).output.dir, package)
+    manifest = load_manifest(package)
+    shard = package / manifest["files"][0]["shards"][0]["path"]
+    return package, manifest, shard
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_cut_shard_is_named_not_a_killed_worker(
+    tiny_package: Path, tmp_path: Path, workers: int
+) -> None:
+    package, manifest, shard = _copied_package(tiny_package, tmp_path)
+    data = shard.read_bytes()
+    shard.write_bytes(data[:50])  # cut inside its first line (or its compressed stream)
+    with pytest.raises(ShardUnreadable) as caught:
+        package_cells(package, manifest, workers)
+    message = str(caught.value)
+    assert (shard.name in message and "line 1" in message) or "offset" in message
+    assert "killed" not in message
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_shard_line_that_is_not_json_is_named_with_its_line(
+    tiny_package: Path, tmp_path: Path, workers: int
+) -> None:
+    package, manifest, shard = _copied_package(tiny_package, tmp_path)
+    entry = manifest["files"][0]["shards"][0]
+    lines = list(iter_lines(shard, entry.get("compression", "none")))
+    entry["compression"] = "none"  # (the manifest is the one given, not the file's)
+    lines[2] = b"not json"
+    shard.write_bytes(b"\n".join(lines))
+    with pytest.raises(ShardUnreadable) as caught:
+        package_cells(package, manifest, workers)
+    assert f"shard {shard}: line 3: JSONDecodeError" in str(caught.value)
