@@ -212,6 +212,7 @@ def polars_running() -> bool:
 
 def release_pool(pool: ProcessPoolExecutor) -> None:
     """Shut one pool down and forget it."""
+    _unblock_broken(pool)
     pool.shutdown(wait=True, cancel_futures=True)
     with contextlib.suppress(ValueError):
         _pools.remove(pool)
@@ -219,8 +220,23 @@ def release_pool(pool: ProcessPoolExecutor) -> None:
 
 def shutdown_pools() -> None:
     while _pools:
+        _unblock_broken(_pools[-1])
         _pools[-1].shutdown(wait=True, cancel_futures=True)
         _pools.pop()
+
+
+def _unblock_broken(pool: ProcessPoolExecutor) -> None:
+    """If a worker of `pool` died: its other workers killed and the pool's own end of the
+    result pipe closed, so that the pool's thread, which may wait for the rest of a message the
+    dead worker never finished, reads the end of the pipe and stops (a shutdown, or the
+    interpreter's exit, joins that thread: it would wait forever)."""
+    if _dead_worker(pools=[pool]) is None:
+        return
+    for pid in list(getattr(pool, "_processes", None) or {}):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        pool._result_queue._writer.close()  # type: ignore[attr-defined]
 
 
 def call_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
@@ -245,14 +261,65 @@ def call_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
 
 @contextlib.contextmanager
 def _worker_deaths() -> Iterator[None]:
-    """A pool broken by a worker killed from outside is a WorkerDied, wherever the pool says
-    so: at a submit (a worker died since the last one) or at a result."""
+    """A pool broken by a worker that died is a WorkerDied saying how it ended, wherever the
+    pool says so: at a submit (a worker died since the last one) or at a result."""
     try:
         yield
     except BrokenProcessPool:
-        raise WorkerDied(
-            "a worker process of the build died (killed from outside?); rerun to resume"
-        ) from None
+        raise WorkerDied(died_message(_dead_worker(wait=1.0))) from None
+
+
+# How long a result waits, once a worker is seen dead, for its pool to say it is broken: a
+# worker dying while it wrote to the pool's shared result pipe can leave the pool waiting
+# for the rest of that message forever.
+DEAD_POOL_GRACE: Final = 5.0
+
+_SIGNAL_CAUSES: Final = {
+    signal.SIGKILL: "killed from outside, or by the kernel's out-of-memory killer: see dmesg",
+    signal.SIGABRT: "a native library aborted: out of memory?",
+    signal.SIGSEGV: "a native library crashed",
+    signal.SIGBUS: "a native library crashed",
+    signal.SIGTERM: "killed from outside?",
+    signal.SIGINT: "killed from outside?",
+    signal.SIGHUP: "killed from outside?",
+}
+
+
+def died_message(exitcode: int | None) -> str:
+    """The line a worker's death stops the build with: its exit status as seen (a signal
+    by name, with its likely cause), None when it cannot be known."""
+    if exitcode is None:
+        how = "died (killed from outside?)"
+    elif exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        cause = _SIGNAL_CAUSES.get(-exitcode)
+        how = f"died with {name}" + (f" ({cause})" if cause else "")
+    else:
+        how = f"exited with status {exitcode}"
+    return f"a worker process of the build {how}; rerun to resume"
+
+
+def _dead_worker(wait: float = 0.0, pools: list[ProcessPoolExecutor] | None = None) -> int | None:
+    """The exit status of a worker of the build's pools that ended with a failure (a negative
+    signal number or a nonzero status), else None. A pool's workers only end on its shutdown,
+    with 0; when one dies the pool terminates the others (SIGTERM), so a status other than
+    SIGTERM's is the first death. With `wait`, the workers get that long to be reaped;
+    `pools`: only theirs."""
+    deadline = time.monotonic() + wait
+    codes: list[int] = []
+    for pool in list(_pools if pools is None else pools):
+        with contextlib.suppress(RuntimeError):  # the pool's thread changed the dict meanwhile
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                if wait:
+                    proc.join(max(0.0, deadline - time.monotonic()))
+                code = proc.exitcode
+                if code:
+                    codes.append(code)
+    first = [c for c in codes if c != -signal.SIGTERM]
+    return (first or codes or [None])[0]
 
 
 @contextlib.contextmanager
@@ -291,6 +358,11 @@ def result(future: Future[Any]) -> Any:
     with _worker_deaths():
         # In slices: a signal may be delivered to another thread, and a wait without a timeout
         # would not return to let the main thread run the handler.
+        seen_dead: float | None = None
         while True:
             with contextlib.suppress(TimeoutError):
                 return future.result(timeout=0.2)
+            if (code := _dead_worker()) is not None:  # the pool may never say so: no hang
+                seen_dead = seen_dead or time.monotonic()
+                if time.monotonic() - seen_dead > DEAD_POOL_GRACE:
+                    raise WorkerDied(died_message(code))

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import sqlite3
 from collections.abc import Iterator
+from typing import Final
 
 import yaml
 from dagster import DagsterError
 from sqlalchemy.exc import SQLAlchemyError
 
 from jsonl_assets.core.build_workers import BuildStopped
+from jsonl_assets.core.store.atomic_files import limit_hint
 
 _FROM_STORAGE = ("sqlalchemy.", "sqlite3.")
 
@@ -35,12 +38,42 @@ def instance_message(reason: str) -> str:
     return f"Dagster's instance in {home} (DAGSTER_HOME) cannot be opened: {reason}"
 
 
+CWD_GONE: Final = (
+    "the current directory no longer exists (it was deleted or moved away): cd to an "
+    "existing folder and rerun"
+)
+# SQLite's word for an open() that failed, EMFILE included (its errno is not kept).
+_UNOPENED: Final = "unable to open database file"
+# Below this many open files, an unopened SQLite file is likely the limit's doing.
+_LOW_FILE_LIMIT: Final = 256
+
+
+def cwd_gone() -> bool:
+    """Whether this process's current directory was deleted (Dagster asks for it)."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    return False
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename:
-        return f"{exc.filename}: {exc.strerror or exc}"
+        return f"{exc.filename}: {exc.strerror or exc}{limit_hint(exc)}"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}{limit_hint(exc)}"
     cause = getattr(exc, "orig", None) or exc  # SQLAlchemy's wrapper holds sqlite's error
     text = str(cause).strip().splitlines()
-    return text[0] if text else type(cause).__name__
+    said = text[0] if text else type(cause).__name__
+    return said + _open_limit_hint(said)
+
+
+def _open_limit_hint(said: str) -> str:
+    """For SQLite's "unable to open database file" under a low `ulimit -n`, the likely cause."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if _UNOPENED not in said or soft == resource.RLIM_INFINITY or soft >= _LOW_FILE_LIMIT:
+        return ""
+    return f" (Too many open files? this process may hold {soft} open files: raise `ulimit -n`)"
 
 
 @contextlib.contextmanager
@@ -51,6 +84,8 @@ def storage_errors() -> Iterator[None]:
     try:
         yield
     except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+        if isinstance(exc, OSError) and cwd_gone():  # os.getcwd() for the run's origin
+            raise BuildStopped(CWD_GONE) from None
         raise StorageFailed(storage_message(_reason(exc))) from None
 
 
@@ -63,7 +98,7 @@ def instance_errors() -> Iterator[None]:
     try:
         with storage_errors():
             yield
-    except StorageFailed:
+    except BuildStopped:  # StorageFailed, or the current directory gone
         raise
     except Exception as exc:
         said = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
@@ -82,4 +117,4 @@ def step_error(message: str) -> str | None:
     _, _, said = first.partition(": ")
     if said.startswith("(") and ") " in said:  # "(sqlite3.OperationalError) disk I/O error"
         said = said.split(") ", 1)[1]
-    return storage_message(said or first)
+    return storage_message((said or first) + _open_limit_hint(said or first))

@@ -126,5 +126,45 @@ def test_a_worker_killed_from_outside_is_a_worker_died_at_the_next_submit() -> N
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        "a worker process of the build died (killed from outside?); rerun to resume"
+        "a worker process of the build died with SIGKILL (killed from outside, or by the "
+        "kernel's out-of-memory killer: see dmesg); rerun to resume"
     ]
+
+
+ABORTED_SCRIPT = """
+import multiprocessing, os, struct, sys
+from jsonl_assets.core import build_workers as bw
+
+def aborts():
+    os.abort()  # as a native library does when an allocation fails
+
+def aborts_mid_result():
+    # The pool's shared result pipe holds half a message when the worker dies: the pool's
+    # thread waits for the rest of it and never says the pool is broken.
+    results = multiprocessing.current_process()._args[1]
+    os.write(results._writer.fileno(), struct.pack("!i", 1000) + b"x" * 10)
+    os.abort()
+
+for fn in (aborts, aborts_mid_result):
+    pool = bw.worker_pool(1, polars=False)
+    try:
+        bw.result(bw.submit(pool, fn))
+    except bw.WorkerDied as exc:
+        print(exc)
+    bw.shutdown_pools()
+"""
+
+
+def test_a_worker_that_aborts_is_said_so_and_never_hangs_the_build() -> None:
+    """A worker that dies of SIGABRT (polars' allocator on a failed allocation) is said to,
+    with its likely cause, not taken for one killed from outside; one that dies while it
+    wrote its result fails the build as well, instead of leaving it waiting forever."""
+    done = subprocess.run(
+        [sys.executable, "-c", ABORTED_SCRIPT], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    aborted = (
+        "a worker process of the build died with SIGABRT (a native library aborted: "
+        "out of memory?); rerun to resume"
+    )
+    assert done.stdout.splitlines() == [aborted, aborted]

@@ -5,11 +5,14 @@ traceback (it was SQLAlchemy's two-level traceback)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from jsonl_assets.defs.storage_errors import step_error
+from jsonl_assets.core.build_workers import BuildStopped
+from jsonl_assets.defs.storage_errors import CWD_GONE, StorageFailed, step_error, storage_errors
 from jsonl_assets_tests.test_dangerous_dirs import build_cpt_train
 
 _build = build_cpt_train
@@ -100,3 +103,50 @@ def test_a_step_failed_by_the_storage_says_so() -> None:
     assert said is not None and said.startswith("Dagster's storage in ")
     assert said.endswith("failed: unable to open database file; rerun to resume"), said
     assert step_error("OSError: [Errno 28] cannot write /w/x: No space left on device") is None
+
+
+def test_a_deleted_current_directory_is_not_blamed_on_the_storage(tmp_path: Path) -> None:
+    """Dagster asks for the current directory when it records a run: from a deleted one that
+    is said as such, not as a failure of the storage in DAGSTER_HOME ("rerun to resume")."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    here = os.getcwd()
+    os.chdir(gone)
+    gone.rmdir()
+    try:
+        with pytest.raises(BuildStopped) as caught, storage_errors():
+            os.getcwd()
+    finally:
+        os.chdir(here)
+    assert not isinstance(caught.value, StorageFailed)
+    assert str(caught.value) == CWD_GONE
+
+
+EMFILE_SCRIPT = """
+import resource, sqlite3, sys
+from jsonl_assets.defs.storage_errors import StorageFailed, storage_errors
+resource.setrlimit(resource.RLIMIT_NOFILE, (40, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+held = []
+try:
+    with storage_errors():
+        for i in range(100):
+            held.append(sqlite3.connect(f"{sys.argv[1]}/{i}.db"))
+except StorageFailed as exc:
+    print(exc)
+"""
+
+
+def test_a_storage_out_of_file_descriptors_says_so(tmp_path: Path) -> None:
+    """SQLite says only "unable to open database file" when open() fails with EMFILE: under a
+    low `ulimit -n` the line names the likely cause and what to do."""
+    done = subprocess.run(
+        [sys.executable, "-c", EMFILE_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "unable to open database file (Too many open files? this process may hold 40 " in (
+        done.stdout
+    ), done.stdout
+    assert "raise `ulimit -n`)" in done.stdout

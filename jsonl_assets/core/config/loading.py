@@ -47,7 +47,12 @@ from jsonl_assets.core.config.pipeline import (
     SourceInput,
     Thresholds,
 )
-from jsonl_assets.core.config.source_globs import bracket_hint, match_glob, rooted
+from jsonl_assets.core.config.source_globs import (
+    bracket_hint,
+    is_unlisted_folder,
+    match_glob,
+    rooted,
+)
 from jsonl_assets.core.config.toolset_names import (
     check_option_toolset,
     declared_ids,
@@ -408,7 +413,9 @@ def _inputs(
                 lexical = os.path.relpath(os.path.normpath(path), root)
                 names[resolved] = file_name(Path(lexical).as_posix())
             rel, rel_b64 = names[resolved]
-            file_format = _format(cfg_path, f"{key}.paths[{n}]", fmt, rel)
+            # a folder the glob could not list has no extension: the pattern's names have one
+            named = pattern if is_unlisted_folder(not_files.get(path)) else rel
+            file_format = _format(cfg_path, f"{key}.paths[{n}]", fmt, named)
             inputs[resolved] = SourceInput(
                 path=resolved,
                 rel=rel,

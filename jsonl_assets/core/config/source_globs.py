@@ -6,6 +6,10 @@ once: a symlink loop, or many links to one folder, cannot make it walk 2^40 path
 and names are OS-level `str` (a config glob goes through `file_names.os_path` first), so a
 file name that is not UTF-8 is matched and passed on (with surrogate escapes, `os.fsencode`
 gives its bytes back).
+
+Where `glob` skips a folder it cannot list or enter (no permission, vanished mid-walk, a symlink
+loop, an I/O error) without a word, `match_glob` names it with why (`unlisted_folder`): the
+files in it would otherwise be lost silently.
 """
 
 from __future__ import annotations
@@ -50,21 +54,39 @@ def rooted(root: Path, pattern: str) -> str:
 
 def expand_glob(pattern: str) -> list[str]:
     """Regular files (symlinks to them included) matching `pattern` (an absolute path)."""
-    return [c for c in _matches(pattern) if os.path.isfile(c)]
+    return [c for c in _matches(pattern, {}) if os.path.isfile(c)]
 
 
 def match_glob(pattern: str) -> tuple[list[str], dict[str, str]]:
     """The regular files matching `pattern` (as `expand_glob`), and the other matched paths
-    that are not folders, each with why it cannot be read as a file (`not_a_file`): a source
+    that are not folders, each with why it cannot be read as a file (`not_a_file`), with the
+    folders the expansion had to list or enter but could not (`unlisted_folder`): a source
     must not lose them silently."""
     files: list[str] = []
+    unlisted: dict[str, str] = {}
     others: dict[str, str] = {}
-    for path in _matches(pattern):
+    for path in _matches(pattern, unlisted):
         if os.path.isfile(path):
             files.append(path)
         elif (why := not_a_file(path)) is not None:
             others[path] = why
-    return files, others
+    return files, {**unlisted, **others}
+
+
+UNLISTED: Final = "folder the glob cannot list or enter"
+
+
+def unlisted_folder(why: str) -> str:
+    """The `not_a_file` reason of a folder a glob had to list or enter but could not."""
+    return f"{UNLISTED}: {why}; the files in it are not read"
+
+
+def is_unlisted_folder(why: str | None) -> bool:
+    return why is not None and why.startswith(UNLISTED)
+
+
+def _error(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def not_a_file(path: str) -> str | None:
@@ -99,28 +121,46 @@ _KINDS: Final = {
 }
 
 
-def _matches(pattern: str) -> list[str]:
-    """Every path `pattern` (an absolute path) matches, of any kind."""
+def _matches(pattern: str, unlisted: dict[str, str]) -> list[str]:
+    """Every path `pattern` (an absolute path) matches, of any kind; the folders it had to
+    list or enter but could not go to `unlisted` (path -> why)."""
     if pattern.endswith(os.sep):
         return []  # only folders match a pattern ending with a separator
     base = os.sep if pattern.startswith(os.sep) else os.curdir
     parts = _parts(pattern)
     candidates = [base]
+    seen_there: set[str] = set()  # paths a listing showed: gone later, they vanished mid-walk
     for i, part in enumerate(parts):
         dir_only = i < len(parts) - 1
         if part == RECURSIVE:
             seen: set[tuple[int, int]] = set()  # per `**`: another `**` may enter them again
-            candidates = [p for c in candidates for p in _recurse(c, dir_only, seen)]
+            walk = _Walk(dir_only, seen, unlisted, seen_there)
+            candidates = [p for c in candidates for p in walk.recurse(c)]
+            seen_there.update(candidates)
         elif (exact := literal(part)) is not None:
             candidates = [os.path.join(c, exact) for c in candidates]
         else:
-            candidates = [
+            listed = [
                 os.path.join(c, name)
                 for c in candidates
-                for name in _names(c, dir_only)
-                if _visible(name, part) and fnmatch.fnmatchcase(name, part)
+                for name in _names(c, part, dir_only, unlisted, seen_there)
             ]
-    return [c for c in candidates if os.path.lexists(c)]
+            seen_there.update(listed)
+            candidates = listed
+    return [c for c in candidates if _exists(c, unlisted)]
+
+
+def _exists(path: str, unlisted: dict[str, str]) -> bool:
+    """os.path.lexists, but a path that cannot be examined for another reason than its
+    absence (a folder on the way without search permission, a loop, an I/O error) is named
+    in `unlisted`."""
+    try:
+        os.lstat(path)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            unlisted[os.path.dirname(path)] = unlisted_folder(_error(exc))
+        return False
+    return True
 
 
 def _parts(pattern: str) -> list[str]:
@@ -136,58 +176,97 @@ def _visible(name: str, part: str) -> bool:
     return not name.startswith(".") or part.startswith(".")
 
 
-def _names(folder: str, dir_only: bool) -> list[str]:
+def _names(
+    folder: str, part: str, dir_only: bool, unlisted: dict[str, str], seen_there: set[str]
+) -> list[str]:
+    """The names in `folder` matching the glob part `part` (folders only with `dir_only`).
+    A folder that is not there is no match, unless a listing showed it (it vanished); any
+    other failure to list it, or to tell whether a matching entry is a folder, is named in
+    `unlisted`."""
     try:
-        with os.scandir(folder) as entries:
-            return [e.name for e in entries if not dir_only or _is_dir(e)]
-    except OSError:
+        with os.scandir(folder) as it:
+            entries = [
+                e for e in it if _visible(e.name, part) and fnmatch.fnmatchcase(e.name, part)
+            ]
+    except OSError as exc:
+        if folder in seen_there or exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            unlisted[folder] = unlisted_folder(_error(exc))
         return []
+    if not dir_only:
+        return [e.name for e in entries]
+    return [e.name for e in entries if _is_dir(e, unlisted)]
 
 
-def _is_dir(entry: os.DirEntry[str]) -> bool:
+def _is_dir(entry: os.DirEntry[str], unlisted: dict[str, str]) -> bool:
+    """Whether the entry is a folder (symlinks followed); a dangling symlink is not (as for
+    glob), one that cannot be followed for another reason (a loop, no permission) is named in
+    `unlisted`."""
     try:
         return entry.is_dir()
-    except OSError:
+    except OSError as exc:
+        unlisted[entry.path] = unlisted_folder(_error(exc))
         return False
 
 
-def _recurse(folder: str, dir_only: bool, seen: set[tuple[int, int]]) -> Iterator[str]:
-    """`folder` and every visible path below it (folders only with `dir_only`), descending
-    into each real folder once."""
-    try:
-        st = os.stat(folder)
-    except OSError:
-        return
-    if not os.path.isdir(folder) or (st.st_dev, st.st_ino) in seen:
-        return
-    seen.add((st.st_dev, st.st_ino))
-    yield folder
-    stack = [folder]
-    while stack:
-        current = stack.pop()
+class _Walk:
+    """One `**`: every visible path below a folder, descending into each real folder once."""
+
+    def __init__(
+        self,
+        dir_only: bool,
+        seen: set[tuple[int, int]],
+        unlisted: dict[str, str],
+        seen_there: set[str],
+    ) -> None:
+        self.dir_only = dir_only
+        self.seen = seen
+        self.unlisted = unlisted
+        self.seen_there = seen_there
+
+    def recurse(self, folder: str) -> Iterator[str]:
+        """`folder` and every visible path below it (folders only with `dir_only`)."""
         try:
-            with os.scandir(current) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError:
-            continue
-        below: list[str] = []
-        for entry in entries:
-            if entry.name.startswith("."):
+            st = os.stat(folder)
+        except OSError as exc:
+            if folder in self.seen_there or exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                self.unlisted[folder] = unlisted_folder(_error(exc))
+            return
+        if not stat.S_ISDIR(st.st_mode) or (st.st_dev, st.st_ino) in self.seen:
+            return
+        self.seen.add((st.st_dev, st.st_ino))
+        yield folder
+        stack = [folder]
+        while stack:
+            current = stack.pop()
+            try:
+                with os.scandir(current) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError as exc:  # it was a folder a moment ago
+                self.unlisted[current] = unlisted_folder(_error(exc))
                 continue
-            is_dir = _is_dir(entry)
-            if dir_only and not is_dir:
-                continue
-            path = os.path.join(current, entry.name)
-            yield path
-            if is_dir:
-                try:
-                    st = os.stat(path)
-                except OSError:
+            below: list[str] = []
+            for entry in entries:
+                if entry.name.startswith("."):
                     continue
-                if (st.st_dev, st.st_ino) not in seen:
-                    seen.add((st.st_dev, st.st_ino))
+                is_dir = _is_dir(entry, self.unlisted)
+                if self.dir_only and not is_dir:
+                    continue
+                path = os.path.join(current, entry.name)
+                yield path
+                if is_dir and (key := self._unseen(path)) is not None:
+                    self.seen.add(key)
                     below.append(path)
-        stack.extend(reversed(below))
+            stack.extend(reversed(below))
+
+    def _unseen(self, path: str) -> tuple[int, int] | None:
+        """The folder's (device, inode) if the walk has not entered it yet."""
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            self.unlisted[path] = unlisted_folder(_error(exc))
+            return None
+        key = (st.st_dev, st.st_ino)
+        return None if key in self.seen else key
 
 
 def split_root(pattern: str) -> tuple[Path, list[str]]:
