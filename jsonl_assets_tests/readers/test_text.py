@@ -13,6 +13,9 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jsonl_assets.core.adapters import build_adapter
+from jsonl_assets.core.adapters import resolve_options as adapter_options
+from jsonl_assets.core.blank_text import BLANK_CHARS
 from jsonl_assets.core.readers import ReadLimits, SourceFile, read_source, resolve_options
 from jsonl_assets.core.readers.text import chunk_text, split_lines
 from jsonl_assets.core.traces import Rejection
@@ -87,7 +90,23 @@ def naive_chunks(text: str, max_chars: int) -> list[str]:
             current += piece
     if current:
         chunks.append(current)
-    return chunks
+    return attach_blank(chunks)
+
+
+def attach_blank(chunks: list[str]) -> list[str]:
+    """Each blank chunk joined to the chunk before it (leading ones: to the first non-blank)."""
+    out: list[str] = []
+    lead = ""
+    for chunk in chunks:
+        if chunk.strip(BLANK_CHARS) and out:
+            out.append(chunk)
+        elif chunk.strip(BLANK_CHARS):
+            out.append(lead + chunk)
+        elif out:
+            out[-1] += chunk
+        else:
+            lead += chunk
+    return out or ([lead] if lead else [])
 
 
 def pieces(text: str, cuts: list[int]) -> list[str]:
@@ -110,6 +129,7 @@ TEXT = st.lists(
             "\n\n\n",
             "\x1e\n",
             "\u3000\n",
+            "\u200b",
         ]
     ),
     max_size=40,
@@ -126,7 +146,9 @@ def test_chunks_reassemble_exactly_whatever_the_read_split(
     got = list(chunk_text(pieces(text, cuts), max_chars))
     chunks = [c for _, c in got]
     assert "".join(chunks) == text
-    assert all(0 < len(c) <= max_chars for c in chunks)
+    # blank text is attached to a neighbour: no chunk is blank unless the whole text is
+    assert all(c.strip(BLANK_CHARS) for c in chunks) or len(chunks) == 1
+    assert all(len(c.rstrip(BLANK_CHARS)) <= max_chars for c in chunks[1:])
     assert chunks == naive_chunks(text, max_chars)
     # each position is the line on which the chunk starts
     offset = 0
@@ -176,6 +198,61 @@ def test_long_paragraph_split_at_lines_then_hard_split() -> None:
         (3, "zz\n\n"),
         (5, "end\n"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "max_chars", "want"),
+    [
+        # a line of exactly max_chars: its newline stays with it, never a chunk of its own
+        ("a" * 8 + "\n" + "b" * 8 + "\n", 8, [(1, "a" * 8 + "\n"), (2, "b" * 8 + "\n")]),
+        # blank lines fitting beside neither paragraph stay with the one before them
+        ("a" * 7 + "\n\n\n" + "b" * 7 + "\n", 8, [(1, "a" * 7 + "\n\n\n"), (4, "b" * 7 + "\n")]),
+        # a line cut into pieces whose tail is whitespace (and invisible characters)
+        (
+            "ab" + " " * 9 + "\u200b\t\n\nc\n",
+            4,
+            [(1, "ab" + " " * 9 + "\u200b\t\n\n"), (3, "c\n")],
+        ),
+        # blank lines at the file start that do not fit beside the first paragraph
+        ("\n\n\n" + "a" * 7 + "\n", 8, [(1, "\n\n\n" + "a" * 7 + "\n")]),
+        # a file blank throughout is one blank chunk
+        ("\n  \n\n", 2, [(1, "\n  \n\n")]),
+    ],
+)
+def test_blank_text_is_never_a_chunk_of_its_own(
+    text: str, max_chars: int, want: list[tuple[int, str]]
+) -> None:
+    """Before: the lone newline of a line of exactly max_chars (or blank lines that fit beside
+    no paragraph) made a chunk of its own, which the text adapter rejects as empty_text."""
+    assert list(chunk_text([text], max_chars)) == want
+
+
+def assert_good_text_records(tmp_path: Path, data: bytes, max_chars: int) -> None:
+    """Every chunk is accepted by the text adapter (no empty_text) and they reassemble."""
+    adapt = build_adapter("text", adapter_options("text", {}, "cpt"))
+    items = read(tmp_path, data, max_chars=max_chars)
+    assert all(type(i) is tuple for i in items) and reassemble(items) == data
+    for _, record, _ in items:
+        adapt(record)  # raises AdapterError (empty_text) on a blank chunk
+
+
+@pytest.mark.parametrize("max_chars", [4000, 57, 1])
+def test_a_paragraph_of_exactly_max_chars_is_a_good_text_record(
+    tmp_path: Path, max_chars: int
+) -> None:
+    """The audit's file: two one-line paragraphs of exactly max_chars. Before: each line's
+    newline was a chunk of its own, rejected adapter:empty_text (the build failed)."""
+    data = ("a" * max_chars + "\n" + "b" * max_chars + "\n").encode()
+    assert_good_text_records(tmp_path, data, max_chars)
+
+
+@pytest.mark.parametrize("max_chars", [100, 200, 57])
+def test_every_tinyshakespeare_chunk_is_a_good_text_record(
+    tmp_path: Path, corpus: Path, max_chars: int
+) -> None:
+    """Blank lines beside full chunks (before: 34 newline-only chunks at max_chars 100)."""
+    data = (corpus / "tinyshakespeare" / "input.txt").read_bytes()
+    assert_good_text_records(tmp_path, data, max_chars)
 
 
 @pytest.mark.parametrize("codec", ["none", "gzip", "zstd"])

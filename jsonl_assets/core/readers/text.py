@@ -18,9 +18,16 @@ Chunking rule (mode `chunks`), stated exactly:
   within `max_chars` characters, otherwise the chunk is closed and the unit starts the next
   one. A unit longer than `max_chars` by itself closes the current chunk and is packed the same
   way line (piece) by line, its last chunk staying open for the units after it.
+* Blank text never stands alone: a packed chunk that is blank (`blank_text.is_blank`: only
+  whitespace or invisible characters, such as the lone `"\\n"` of a line cut at `max_chars`,
+  or blank lines that fit beside neither their paragraph nor the next one) is attached to the
+  end of the chunk before it; blank chunks at the file start are attached to the start of the
+  first non-blank chunk. Only a file that is blank throughout gives a blank chunk (one).
 
-So each chunk is an exact, contiguous span of the decoded text, at most `max_chars` long, that
-keeps its separators; chunks follow each other without gap or overlap, and concatenating them
+So each chunk is an exact, contiguous span of the decoded text that keeps its separators: at
+most `max_chars` characters, plus the blank text attached to it (a chunk grows with a blank
+run, so a run of whitespace larger than `max_record_bytes` makes a chunk the transform stage
+rejects `too_large`). Chunks follow each other without gap or overlap, and concatenating them
 gives the file's text exactly. The split depends only on the text, not on how it was read.
 
 Bytes the encoding cannot decode are escaped (`csv_text.py`, as the CSV reader does: UTF-16/32
@@ -33,8 +40,8 @@ file without one is read in the machine's byte order, as Python's `bytes.decode`
 `too_large`.
 
 A damaged gzip/zstd stream: in `chunks` mode the text decoded before the damage is chunked as
-usual, except its cut line: the text after the last newline before the damage (at most
-`max_chars` characters, the last piece of that line) is never written, it is rejected
+usual, except its cut line: the text after the last newline before the damage (the last
+piece of that line, at most `max_chars` characters, with any blank text attached) is never written, it is rejected
 `corrupt_file` with its bytes as raw, at its line; every line before it is kept. In
 `document` mode the document is rejected `corrupt_file`.
 """
@@ -49,7 +56,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from jsonl_assets.core.blank_text import is_whitespace_only
+from jsonl_assets.core.blank_text import is_blank, is_whitespace_only
 from jsonl_assets.core.compression import TruncatedInput
 from jsonl_assets.core.options import Options
 from jsonl_assets.core.readers.base import ReaderSpec, ReadItem
@@ -295,9 +302,29 @@ class _Packer:
 
 
 def chunk_text(pieces: Iterable[str], max_chars: int) -> Iterator[tuple[int, str]]:
-    """`(start_line, chunk)` pairs per the module's chunking rule."""
+    """`(start_line, chunk)` pairs per the module's chunking rule: the packed chunks, each
+    blank one attached to the chunk before it (before the first non-blank one: after it)."""
     if max_chars < 1:
         raise ValueError("max_chars must be at least 1")
+    line = 1
+    held: list[str] = []  # the chunk to yield, with the blank chunks attached so far
+    leading = True  # `held` is only blank chunks from the file start
+    for start, chunk in _packed_chunks(pieces, max_chars):
+        if is_blank(chunk):
+            held.append(chunk)
+            continue
+        if not leading:
+            yield line, "".join(held)
+            held = []
+            line = start
+        held.append(chunk)
+        leading = False
+    if held:
+        yield line, "".join(held)
+
+
+def _packed_chunks(pieces: Iterable[str], max_chars: int) -> Iterator[tuple[int, str]]:
+    """`(start_line, chunk)` pairs packed per the module's rule, blank ones included."""
     packer = _Packer(max_chars)
     unit: list[tuple[str, int]] = []
     unit_length = 0
@@ -343,7 +370,10 @@ class TextOptions(Options):
         description="'chunks': paragraph-packed chunks of at most max_chars; "
         "'document': the whole file is one record",
     )
-    max_chars: int = Field(DEFAULT_MAX_CHARS, description="largest chunk, in characters")
+    max_chars: int = Field(
+        DEFAULT_MAX_CHARS,
+        description="largest chunk, in characters (besides blank text attached to it)",
+    )
     encoding: str = Field("utf-8", description="a Python codec name; a UTF-8 BOM is dropped")
 
     @field_validator("encoding")
