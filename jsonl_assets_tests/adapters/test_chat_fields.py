@@ -259,9 +259,111 @@ def test_a_tool_message_of_several_text_parts_keeps_their_boundaries() -> None:
     assert result(two)["content"][0]["result"] != result("ab")["content"][0]["result"]
     # one part is the text itself (a JSON object is the result, as for a string)
     assert result([{"type": "text", "text": '{"x": 1}'}])["content"][0]["result"] == {"x": 1}
-    assert result([])["content"][0]["result"] == {"content": ""}
+    # no part is no text: the empty list, never the text "" (nor null)
+    assert result([])["content"][0]["result"] == {"content": []}
     # part keys a text part cannot hold are kept by part index
     tagged = [two[0], {**two[1], "cache_control": {"type": "ephemeral"}}]
     msg = result(tagged)
     assert msg["content"][0]["result"] == {"content": two}
     assert msg["annotations"] == {"part_extras": {"1": {"cache_control": {"type": "ephemeral"}}}}
+
+
+def test_empty_values_are_kept_and_null_says_nothing_by_one_rule_everywhere() -> None:
+    """One rule for message, part and call keys (adapters/unmapped.py): null is as absent,
+    every other value is kept. Before: a message key holding [] or {} vanished (chat and
+    sharegpt), while a part or call key holding them was kept, and a part key's null too."""
+    raw = chat(
+        {"role": "user", "content": "q", "tags": [], "labels": {}, "gone": None},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "a", "cache_control": {}, "seen": None},
+                {"type": "image_url", "image_url": {"url": "https://x/i.png", "detail": None}},
+            ],
+            "weight": 1,
+            "extra": {},
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "index": None,
+                    "flags": [],
+                    "function": {"name": "f", "arguments": "{}", "strict": {}},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "ok", "meta": {}},
+        {"role": "assistant", "content": "done", "tool_calls": []},
+    )
+    messages = adapt(raw).record["messages"]
+    assert messages[1]["annotations"] == {"tags": [], "labels": {}}
+    assert messages[2]["annotations"] == {
+        "weight": 1,
+        "extra": {},
+        "part_extras": {"0": {"cache_control": {}}},
+        "call_extras": {"0": {"flags": [], "function": {"strict": {}}}},
+    }
+    assert messages[3]["annotations"] == {"meta": {}}
+    assert messages[4]["annotations"] == {"tool_calls": []}
+    turns = {
+        "conversations": [
+            {"from": "human", "value": "q", "tags": [], "none": None},
+            {"from": "gpt", "value": "a", "scores": {}},
+        ]
+    }
+    sharegpt = adapt(turns, "sharegpt").record["messages"]
+    assert [m.get("annotations") for m in sharegpt] == [{"tags": []}, {"scores": {}}]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "extras"),
+    [
+        ("ogg", None),
+        ("opus", {"part_extras": {"0": {"input_audio": {"format": "opus"}}}}),
+        ("wav", None),
+        ("mp3", None),
+    ],
+)
+def test_an_audio_format_its_media_type_does_not_name_is_kept(
+    fmt: str, extras: dict[str, Any] | None
+) -> None:
+    """Before: "opus" and "ogg" both became audio/ogg and nothing said which it was."""
+    part = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": fmt}}
+    raw = {"messages": [{"role": "user", "content": [part]}, {"role": "assistant", "content": "a"}]}
+    msg = adapt(raw).record["messages"][0]
+    assert msg["content"][0]["type"] == "audio"
+    assert msg.get("annotations") == extras
+
+
+def test_an_empty_text_part_given_beside_tool_calls_is_kept() -> None:
+    """Before: an explicit {"type": "text", "text": ""} beside tool calls was dropped, with
+    its index (which part_extras use); only the string "content": "" says no text."""
+    call = {"id": "c1", "function": {"name": "f", "arguments": "{}"}}
+
+    def first_parts(content: Any, **more: Any) -> list[dict[str, Any]]:
+        raw = chat(
+            {"role": "assistant", "content": content, "tool_calls": [call], **more},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+            {"role": "assistant", "content": "done"},
+        )
+        return adapt(raw).record["messages"][1]["content"]
+
+    empty = {"type": "text", "text": ""}
+    assert [p["type"] for p in first_parts("")] == ["tool_call"]
+    assert [p["type"] for p in first_parts("", refusal=5)] == ["tool_call"]
+    assert first_parts([{"type": "text", "text": "a"}, empty])[:2] == [
+        {"type": "text", "text": "a"},
+        empty,
+    ]
+    assert first_parts([empty])[0] == empty
+
+
+def test_a_tool_result_of_null_empty_text_or_no_part_stays_three_results() -> None:
+    """Before: content null was written {"content": ""}, as the text "" is."""
+    results = []
+    for content in (None, "", []):
+        raw = _called({"id": "c1", "function": {"name": "f", "arguments": "{}"}})
+        raw["messages"][2]["content"] = content
+        out = adapt(raw)
+        assert errors(out) == []
+        results.append(out.record["messages"][2]["content"][0]["result"])
+    assert results == [{"content": None}, {"content": ""}, {"content": []}]

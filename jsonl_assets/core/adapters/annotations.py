@@ -14,6 +14,17 @@ import orjson
 
 from jsonl_assets.core.adapters.base import AdapterError
 from jsonl_assets.core.adapters.parts import ANNOTATION_CONFLICT, json_type
+from jsonl_assets.core.adapters.unmapped import says_something, unmapped_keys
+
+__all__ = [
+    "CALL_EXTRAS",
+    "PART_EXTRAS",
+    "add_annotation",
+    "extra_annotations",
+    "message_annotations",
+    "same_json",
+    "unmapped_keys",
+]
 
 PART_EXTRAS: Final = "part_extras"
 CALL_EXTRAS: Final = "call_extras"
@@ -24,13 +35,13 @@ def extra_annotations(
 ) -> dict[str, Any] | None:
     """Annotations for a message: the raw ``annotations`` object (if it is one) followed by
     every other key of ``raw`` not in ``known`` (the keys the adapter mapped), in ``raw``'s
-    order, skipping null/empty values. Nothing the source says about a message is dropped: a
-    key both in ``annotations`` and beside it with another value raises
-    ``adapter:annotation_conflict`` (see ``add_annotation``)."""
+    order, by ``unmapped.py``'s rule (null says nothing; ``[]`` and ``{}`` are kept). Nothing
+    the source says about a message is dropped: a key both in ``annotations`` and beside it
+    with another value raises ``adapter:annotation_conflict`` (see ``add_annotation``)."""
     base = raw.get("annotations")
     out: dict[str, Any] = dict(base) if type(base) is dict else {}
     for key, value in raw.items():
-        if key in known or value is None or value == [] or value == {}:
+        if key in known or not says_something(value):
             continue
         if key == "annotations" and type(value) is dict:
             continue
@@ -53,30 +64,6 @@ def message_annotations(
             annotations = annotations or {}
             add_annotation(annotations, key, value, where)
     return annotations
-
-
-def unmapped_keys(
-    obj: Mapping[str, Any],
-    mapped: frozenset[str],
-    inner: Mapping[str, frozenset[str]] | None = None,
-) -> dict[str, Any] | None:
-    """The keys of ``obj`` an adapter does not map, in ``obj``'s shape and order (null values
-    say nothing): keys not in ``mapped``, and for a key of ``inner`` whose value is an object,
-    that object's keys not in ``inner[key]``, under that key. None when there are none."""
-    out: dict[str, Any] = {}
-    for key, value in obj.items():
-        if value is None:
-            continue
-        if key not in mapped:
-            out[key] = value
-        elif (
-            inner
-            and key in inner
-            and type(value) is dict
-            and (rest := unmapped_keys(value, inner[key]))
-        ):
-            out[key] = rest
-    return out or None
 
 
 def add_annotation(annotations: dict[str, Any], key: str, value: Any, where: str) -> None:

@@ -19,8 +19,9 @@ Input: ``{"messages": [{"role", "content", "name"?, "tool_calls"?, "tool_call_id
   ``tool_call_id``; without one, the oldest unanswered call, matched by ``name`` when given),
   named by the message's ``name`` (one that differs from the call's is kept, and the
   validator rejects it: spec E6) or else the call's, whose ``result`` is the content's JSON
-  object, or ``{"content": text}``, or for content of several text parts
-  ``{"content": [the text parts]}`` (``parts.content_result``); no such call ->
+  object, or ``{"content": text}``, or for content of several text parts (or none: ``[]``)
+  ``{"content": [the text parts]}``, for null content ``{"content": null}``
+  (``parts.content_result``); no such call ->
   ``adapter:unmatched_tool_result``;
 * every message key not mapped above is kept in the message's ``annotations``: other keys
   (e.g. ``weight``), a ``tool_call_id`` outside a tool message, a non-string ``reasoning``
@@ -30,8 +31,13 @@ Input: ``{"messages": [{"role", "content", "name"?, "tool_calls"?, "tool_call_id
   index, and the keys of tool calls a ``tool_call`` part cannot hold (``index``,
   ``function.strict``: all but ``id``, ``type``, ``function.name``, ``function.arguments``),
   under ``annotations.call_extras`` by index in ``tool_calls`` (``"function_call"`` for the
-  legacy call). Nothing is overwritten: such a key that the message's own ``annotations``
-  object holds with another value -> ``adapter:annotation_conflict``;
+  legacy call); by ``unmapped.py``'s one rule: a key holding null is as absent, any other
+  value (``[]`` and ``{}`` included) is kept, and an ``input_audio.format`` its media type
+  does not name (``opus``, written ``audio/ogg``) is a part extra. Nothing is overwritten:
+  such a key that the message's own ``annotations`` object holds with another value ->
+  ``adapter:annotation_conflict``;
+* ``"content": ""`` beside tool calls writes no text part (it says "no text"); an empty text
+  part given in a content list is kept, as given;
 * record ``tools`` and legacy ``functions`` -> one derived toolset (both lists merged; a tool
   both declare differently -> ``adapter:bad_tools``), see ``toolsets.attach_toolset`` for
   the policy; record ``metadata`` -> ``Adapted.metadata``.
@@ -255,8 +261,10 @@ def _convert_message(msg: Any, where: str, tracker: CallTracker) -> dict[str, An
             parts.append({"type": "text", "text": refusal})
     call_extras: dict[str, Any] = {}
     if msg.get("tool_calls") or msg.get("function_call"):
-        if parts and parts[-1] == {"type": "text", "text": ""}:
-            parts.pop()  # "content": "" beside tool calls carries nothing
+        if content == "" and parts[-1] == {"type": "text", "text": ""}:
+            # The string "content": "" beside tool calls carries nothing (OpenAI writes it for
+            # "no text"); an empty text part given in a content list is kept, as given.
+            parts.pop()
         _tool_calls(msg, where, tracker, parts, call_extras)
         used.update(("tool_calls", "function_call"))
     new = {"role": role, "content": parts}

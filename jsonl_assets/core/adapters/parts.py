@@ -22,6 +22,7 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.adapters.base import AdapterError
+from jsonl_assets.core.adapters.unmapped import AUDIO_MIME, part_extras
 from jsonl_assets.core.blank_text import JSON_WHITESPACE
 from jsonl_assets.core.readers.exact_json import DUPLICATE_KEY as INEXACT_KEY
 from jsonl_assets.core.readers.exact_json import InexactJson, loads_exact
@@ -218,17 +219,6 @@ def tool_result_part(name: str, call_id: str, result: Any) -> dict[str, Any]:
     return {"type": "tool_result", "name": name, "call_id": call_id, "result": result}
 
 
-_AUDIO_MIME: Final = {
-    "wav": "audio/wav",
-    "mp3": "audio/mpeg",
-    "flac": "audio/flac",
-    "ogg": "audio/ogg",
-    "opus": "audio/ogg",
-    "m4a": "audio/mp4",
-    "webm": "audio/webm",
-}
-
-
 def _data_uri_mime(uri: str) -> str | None:
     """The media type of a ``data:`` URI, e.g. ``image/png``; None for other URIs."""
     if not uri.startswith("data:"):
@@ -236,30 +226,6 @@ def _data_uri_mime(uri: str) -> str | None:
     head = uri[5 : uri.find(",")] if "," in uri else ""
     mime = head.split(";", 1)[0]
     return mime or None
-
-
-# The keys each OpenAI-style part type maps (and, for its object, the keys mapped in it).
-_MAPPED_PART_KEYS: Final = {
-    "text": ({"type", "text"}, None),
-    "refusal": ({"type", "refusal"}, None),
-    "image_url": ({"type", "image_url"}, ("image_url", {"url"})),
-    "input_audio": ({"type", "input_audio"}, ("input_audio", {"data", "format"})),
-}
-
-
-def part_extras(part: dict[str, Any]) -> dict[str, Any] | None:
-    """What a converted OpenAI-style part says beyond what the spec part holds (e.g.
-    ``cache_control``, ``image_url.detail``), in the part's shape; None when nothing."""
-    mapped = _MAPPED_PART_KEYS.get(part.get("type"))  # type: ignore[arg-type]
-    if mapped is None:
-        return None  # passed through whole
-    keys, inner = mapped
-    extras = {k: v for k, v in part.items() if k not in keys}
-    if inner is not None and type(part.get(inner[0])) is dict:
-        rest = {k: v for k, v in part[inner[0]].items() if k not in inner[1]}
-        if rest:
-            extras[inner[0]] = rest
-    return extras or None
 
 
 def convert_part(part: Any, where: str) -> dict[str, Any]:
@@ -297,11 +263,11 @@ def convert_part(part: Any, where: str) -> dict[str, Any]:
         fmt = spec.get("format")
         if type(data) is not str:
             raise wrong_type(f"{where}.input_audio.data", "a base64 string", data)
-        mime = _AUDIO_MIME.get(fmt) if type(fmt) is str else None
+        mime = AUDIO_MIME.get(fmt) if type(fmt) is str else None
         if mime is None:
             raise AdapterError(
                 UNSUPPORTED_CONTENT,
-                f"{where}.input_audio.format {fmt!r} is not one of {sorted(_AUDIO_MIME)}",
+                f"{where}.input_audio.format {fmt!r} is not one of {sorted(AUDIO_MIME)}",
             )
         return {"type": "audio", "ref": {"uri": f"data:{mime};base64,{data}"}, "mime_type": mime}
     if kind == "refusal":
@@ -335,20 +301,22 @@ def convert_content(
 
 def content_result(content: Any, where: str, extras: dict[str, Any] | None = None) -> Any:
     """A tool result from a tool message's chat content: a string, or a list of one text part,
-    by ``result_value``; null or no part as ``{"content": ""}``; several text parts as
-    ``{"content": [the text parts]}``, so their boundaries are kept. A part other than text
-    -> ``adapter:unsupported_content``."""
+    by ``result_value``; null as ``{"content": null}``; several text parts, or none (``[]``),
+    as ``{"content": [the text parts]}``, so their boundaries are kept and null, ``""`` and
+    ``[]`` stay three results. A part other than text -> ``adapter:unsupported_content``."""
     if type(content) is str:
         return result_value(content)
+    if content is None:
+        return {"content": None}
     parts = convert_content(content, where, extras)
     for part in parts:
         if part["type"] != "text":
             raise AdapterError(
                 UNSUPPORTED_CONTENT, f"{where} holds a {part['type']!r} part where text is needed"
             )
-    if len(parts) > 1:
+    if len(parts) != 1:
         return {"content": parts}
-    return result_value(parts[0]["text"] if parts else "")
+    return result_value(parts[0]["text"])
 
 
 # --------------------------------------------------------------------------- JSON text

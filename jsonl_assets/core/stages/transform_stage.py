@@ -40,7 +40,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "transformed"
-CODE_VERSION = "11"  # 3: typed report; 4: a record's own metadata kept, lines capped as
+CODE_VERSION = "12"  # 3: typed report; 4: a record's own metadata kept, lines capped as
 # written; 5: the chat adapter keeps OpenAI part keys in annotations.part_extras; 6: every
 # chat message field kept, call ids never repeat a source id, one split per input,
 # metadata_fields conflicts and tool keys beyond the spec's kept (adapter:*_conflict); 7: one
@@ -52,7 +52,10 @@ CODE_VERSION = "11"  # 3: typed report; 4: a record's own metadata kept, lines c
 # turns verbatim (only the marker and its separator space removed), U+001C..U+001F are not
 # whitespace (text empty_text, qa_reference stripping), arguments/tools strings of non-JSON
 # whitespace are JSON errors, not {} / []; 11: a `#` in an alpaca source's id value doubled
-# (an instance id `t#1` never equals a plain id `t#1`)
+# (an instance id `t#1` never equals a plain id `t#1`); 12: chat/sharegpt keys holding [] or
+# {} kept in annotations (null as absent everywhere, parts included), an input_audio format its
+# media type does not name kept, an explicit empty text part beside tool calls kept, a tool
+# message's null content {"content": null} and [] {"content": []}
 MARKER = "transformed.json"
 
 
