@@ -207,6 +207,17 @@ def test_remove_partials_leaves_a_live_writers_temporary(tmp_path: Path) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["validated.jsonl"]
 
 
+def test_a_partial_tagged_with_a_non_ascii_digit_is_no_pid_and_never_crashes(
+    tmp_path: Path,
+) -> None:
+    """`"²".isdigit()` is True but int("²") raises: such a name crashed the clean-up."""
+    store = store_for(tmp_path)
+    odd = tmp_path / ".validated.jsonl.\u00b2-0123abcd.partial"
+    odd.write_bytes(b"")
+    assert store.remove_partials(tmp_path) == 1
+    assert not odd.exists()
+
+
 def _exited_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()

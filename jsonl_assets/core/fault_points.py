@@ -44,7 +44,7 @@ def parse(spec: str) -> tuple[str | None, int]:
     if not spec:
         return None, 1
     point, sep, count = spec.rpartition(":")
-    if sep and count.isdigit():
+    if sep and count.isascii() and count.isdigit():
         return point, max(1, int(count))
     return spec, 1
 

@@ -21,6 +21,8 @@ from typing import Any
 
 import orjson
 
+from jsonl_assets.core.field_paths import lookup_path
+
 _SORTED = orjson.OPT_SORT_KEYS
 _TWO_64 = float(1 << 64)
 
@@ -31,18 +33,6 @@ class MissingIdError(Exception):
 
 def content_id(body: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(body, option=_SORTED)).hexdigest()[:32]
-
-
-def lookup_path(value: Any, dotted: str) -> Any:
-    """Follow a dotted path (`data.q`, `items.0.text`) through dicts and lists; None if absent."""
-    for part in dotted.split("."):
-        if isinstance(value, dict):
-            value = value.get(part)
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return None
-    return value
 
 
 def source_id(

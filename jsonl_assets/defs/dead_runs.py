@@ -98,14 +98,14 @@ def run_worker(instance: dg.DagsterInstance, run_id: str) -> Worker | None:
         metadata = getattr(data, "metadata", None) or {}
         pid = _text(metadata.get("pid"))
         said = (event.message if event else None) or entry.user_message
-        if pid and pid.isdigit() and said.startswith("Started process for run"):
+        if pid and pid.isascii() and pid.isdigit() and said.startswith("Started process for run"):
             start = _text(metadata.get(START_KEY))
             return Worker(
                 int(pid),
                 _text(metadata.get(HOST_KEY)),
                 entry.timestamp,
                 _text(metadata.get(PLACE_KEY)),
-                int(start) if start and start.isdigit() else None,
+                int(start) if start and start.isascii() and start.isdigit() else None,
             )
     return None
 

@@ -12,7 +12,6 @@ from jsonl_assets.core.adapters.parts import (
     embedded_json,
     get_path,
     parse_arguments,
-    parse_path,
     result_value,
 )
 from jsonl_assets.core.adapters.toolsets import (
@@ -20,6 +19,7 @@ from jsonl_assets.core.adapters.toolsets import (
     toolset_from_names,
     toolset_id_for,
 )
+from jsonl_assets.core.field_paths import parse_path
 
 
 def test_paths() -> None:

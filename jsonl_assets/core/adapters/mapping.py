@@ -38,9 +38,7 @@ from pydantic import Field
 from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
 from jsonl_assets.core.adapters.parts import (
     MISSING_FIELD,
-    FieldPath,
     get_path,
-    parse_path,
     record_metadata,
     require_object,
     text_message,
@@ -48,6 +46,7 @@ from jsonl_assets.core.adapters.parts import (
 )
 from jsonl_assets.core.adapters.preference_pairs import preference_record
 from jsonl_assets.core.adapters.qa_reference import make_reference
+from jsonl_assets.core.field_paths import FieldPath, parse_path
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
 
 PATH_OPTIONS: Final = (

@@ -24,6 +24,7 @@ import orjson
 from jsonl_assets.core.adapters.base import AdapterError
 from jsonl_assets.core.adapters.unmapped import AUDIO_MIME, part_extras
 from jsonl_assets.core.blank_text import JSON_WHITESPACE
+from jsonl_assets.core.field_paths import FieldPath
 from jsonl_assets.core.readers.exact_json import DUPLICATE_KEY as INEXACT_KEY
 from jsonl_assets.core.readers.exact_json import InexactJson, loads_exact
 from jsonl_assets.core.rules.spec_vocabulary import PART_TYPES
@@ -153,23 +154,6 @@ def joined_text(first: str, extra: str | None) -> str:
     """``first``, then a blank line and ``extra`` when there is one (alpaca ``input``, Dolly
     ``context``): ``extra`` as given, whitespace-only too."""
     return f"{first}\n\n{extra}" if extra else first
-
-
-FieldPath = tuple[tuple[str, int | None], ...]
-
-
-def parse_path(path: str) -> FieldPath:
-    """Split a dotted path (``"data.items.0.text"``) into segments.
-
-    A segment of digits also works as a list index. Raises ValueError for an empty path or an
-    empty segment (``"a..b"``), so that configuration mistakes surface when options resolve.
-    """
-    if type(path) is not str or not path:
-        raise ValueError(f"field path must be a non-empty string, got {path!r}")
-    segments = path.split(".")
-    if any(not s for s in segments):
-        raise ValueError(f"field path {path!r} has an empty segment")
-    return tuple((s, int(s) if s.isdigit() else None) for s in segments)
 
 
 def get_path(value: Any, path: FieldPath, label: str) -> Any:

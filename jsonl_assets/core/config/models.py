@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model,
 from jsonl_assets.core.adapters import ADAPTERS
 from jsonl_assets.core.config.config_yaml import datetime_advice
 from jsonl_assets.core.config.cron import cron_problem
+from jsonl_assets.core.field_paths import parse_path
 from jsonl_assets.core.file_names import os_path
 from jsonl_assets.core.readers import READERS
 from jsonl_assets.core.rules.spec_vocabulary import SPLITS
@@ -185,6 +186,13 @@ class SourceFields(Model):
             raise ValueError(
                 f"must match {CONTENT_TYPE_RE.pattern} (it becomes part of shard names)"
             )
+        return value
+
+    @field_validator("id_field")
+    @classmethod
+    def _id_field(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_path(value)  # one path rule (field_paths): a bad path stops the load
         return value
 
     @field_validator("format")

@@ -55,7 +55,8 @@ CODE_VERSION = "12"  # 3: typed report; 4: a record's own metadata kept, lines c
 # (an instance id `t#1` never equals a plain id `t#1`); 12: chat/sharegpt keys holding [] or
 # {} kept in annotations (null as absent everywhere, parts included), an input_audio format its
 # media type does not name kept, an explicit empty text part beside tool calls kept, a tool
-# message's null content {"content": null} and [] {"content": []}
+# message's null content {"content": null} and [] {"content": []}; an id_field segment of
+# non-ASCII digits (`٣`) is an object key only, never an array index (field_paths)
 MARKER = "transformed.json"
 
 

@@ -71,7 +71,7 @@ def _writer_pid(name: str) -> int | None:
         return None
     tag = name[: -len(PARTIAL_SUFFIX)].rpartition(".")[2]
     pid, sep, token = tag.partition("-")
-    return int(pid) if sep and pid.isdigit() and len(token) == 8 else None
+    return int(pid) if sep and pid.isascii() and pid.isdigit() and len(token) == 8 else None
 
 
 def _alive(pid: int) -> bool:
