@@ -23,6 +23,7 @@ WHITESPACE: Final = (
 # JSON text's insignificant whitespace (RFC 8259): an embedded JSON string of only these holds
 # no value.
 JSON_WHITESPACE: Final = " \t\n\r"
+JSON_WHITESPACE_BYTES: Final = JSON_WHITESPACE.encode()  # a JSON line of only these is blank
 
 # Whitespace, format characters and fillers as code point ranges (Unicode 14, Python 3.11),
 # spelled out: deriving them at import costs 0.2 s. A test derives them again and compares.
@@ -54,3 +55,15 @@ def strip_whitespace(text: str) -> str:
 def is_blank(text: str) -> bool:
     """True when `text` has no visible character (empty, whitespace or invisible only)."""
     return not text or (text[0] in BLANK_SET and not text.strip(BLANK_CHARS))
+
+
+# The control characters `str.split()` takes for whitespace and White_Space does not: mapped to
+# a visible character before `split()`, whose other separators are exactly WHITESPACE.
+_NOT_WHITESPACE: Final = {c: "x" for c in range(0x1C, 0x20)}
+
+
+def count_words(text: str) -> int:
+    """How many runs of non-whitespace (White_Space) characters `text` holds."""
+    if "\x1c" in text or "\x1d" in text or "\x1e" in text or "\x1f" in text:
+        text = text.translate(_NOT_WHITESPACE)
+    return len(text.split())

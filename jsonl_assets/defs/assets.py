@@ -375,7 +375,8 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
             "line": f.line,
             "message": f.message,
         }
-        for f in result.findings[:20]
+        # errors first: the check's description names the first ones
+        for f in sorted(result.findings, key=lambda f: f.severity != "error")[:20]
     ]
     check = checks.package_valid_check(
         result.error_count,

@@ -18,7 +18,7 @@ from jsonl_assets.core.rules.rate_checks import (
     RateEvaluation,
     count_text,
 )
-from jsonl_assets.core.stages.manifest_stage import leakage_summary
+from jsonl_assets.core.stages.manifest_stage import errors_summary, leakage_summary
 from jsonl_assets.defs.stage_metadata import percent
 from jsonl_assets.defs.ui_metadata import format_trace, table
 
@@ -201,6 +201,9 @@ def package_valid_check(
     passed = errors == 0 and leaked_ids == 0 and not problems
     # The leaks named in the description itself: it is the message the CLI prints.
     parts = [f"{errors} errors, {warnings} warnings, {leakage_summary(leaked_ids, leakage)}"]
+    named = errors_summary(errors, findings)  # which checks failed, so the CLI says it too
+    if named:
+        parts.append(f"errors: {named}")
     parts.extend(problems)
     leakage_rows = [
         [" / ".join(x["splits"]), format_trace(x["first"] or {}), format_trace(x["second"] or {})]

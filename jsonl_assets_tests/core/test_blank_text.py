@@ -8,6 +8,7 @@ import pytest
 
 from jsonl_assets.core.blank_text import (
     WHITESPACE,
+    count_words,
     is_blank,
     is_whitespace_only,
     strip_whitespace,
@@ -47,3 +48,16 @@ def test_every_white_space_character_is_whitespace_and_blank(char: str) -> None:
 def test_empty_text_is_blank_but_not_whitespace() -> None:
     assert is_blank("")
     assert not is_whitespace_only("")
+
+
+@pytest.mark.parametrize("sep", [*INFO_SEPARATORS, "\x01", "\u200b"])
+def test_control_and_format_characters_do_not_separate_words(sep: str) -> None:
+    """The report's word counts: str.split() would count `a\x1fb` as two words."""
+    assert count_words(f"a{sep}b c") == 2
+    assert count_words(sep) == 1
+
+
+@pytest.mark.parametrize("sep", WHITE_SPACE)
+def test_every_white_space_character_separates_words(sep: str) -> None:
+    assert count_words(f"{sep}a{sep}{sep}b{sep}") == 2
+    assert count_words(sep * 3) == 0

@@ -81,3 +81,29 @@ def test_the_package_checks_tables_escape_findings() -> None:
     _assert_inert(metadata["leakage_examples"].value, rows=2)
     result = {"passed": True, "shards": 1, "records": 1, "bad_shards": 0, "findings": [finding]}
     _assert_inert(checks.shards_verified_check(result).metadata["findings"].value, rows=2)
+
+
+def test_the_package_check_description_names_the_first_errors() -> None:
+    """The CLI prints the description: a refusal says which verify rules failed, not only
+    `1 errors` (a warning listed first is not named; past three errors, a count)."""
+    a4 = {"severity": "error", "rule": "A4", "file": "metadata.json", "line": None}
+    a4["message"] = "dataset.name: is blank (no visible character): '\\u200b'"
+    check = checks.package_valid_check(1, 0, 0, [a4], [])
+    assert not check.passed
+    assert check.description == (
+        "1 errors, 0 warnings, 0 ids in two splits; errors: A4 metadata.json: dataset.name: "
+        "is blank (no visible character): '\\u200b'"
+    )
+    warning = {"severity": "warning", "rule": "D2", "file": "s.jsonl", "line": 1, "message": "w"}
+    errors = [
+        {"severity": "error", "rule": f"D{i}", "file": "s\x1b.jsonl", "line": i, "message": "m"}
+        for i in range(5)
+    ]
+    described = checks.package_valid_check(5, 1, 0, [warning, *errors], []).description or ""
+    assert described.endswith(
+        "errors: D0 s\\x1b.jsonl line 0: m; D1 s\\x1b.jsonl line 1: m; "
+        "D2 s\\x1b.jsonl line 2: m; 2 more"
+    )
+    assert checks.package_valid_check(0, 1, 0, [warning], []).description == (
+        "0 errors, 1 warnings, 0 ids in two splits"
+    )

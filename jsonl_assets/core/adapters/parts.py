@@ -352,7 +352,7 @@ def result_value(text: str) -> Any:
     """A tool result from its text: the object when the text is a JSON object parsed exactly
     (``loads_exact``), else ``{"content": text}`` -- also for an object no parsed value holds
     exactly (a number beyond 64 bits or a double, a repeated key): the text is kept as is."""
-    if text[:1] == "{" or text.lstrip()[:1] == "{":
+    if text[:1] == "{" or text.lstrip(JSON_WHITESPACE)[:1] == "{":
         try:
             value = loads_exact(text)
         except (orjson.JSONDecodeError, InexactJson):

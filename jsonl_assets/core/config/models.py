@@ -14,6 +14,7 @@ from typing import Annotated, Any, Final, Literal, Union
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator
 
 from jsonl_assets.core.adapters import ADAPTERS
+from jsonl_assets.core.blank_text import is_blank
 from jsonl_assets.core.config.config_yaml import datetime_advice
 from jsonl_assets.core.config.cron import cron_problem
 from jsonl_assets.core.field_paths import parse_path
@@ -30,7 +31,20 @@ ISO_DATETIME: Final = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
 )
 
-Text = Annotated[str, Field(pattern=r"\S")]  # a non-empty string
+
+def _not_blank(value: str) -> str:
+    """A string with a visible character: blank is `blank_text.is_blank`, the definition
+    every reader, adapter, rule and verify's A4 judge by (so a name the config takes is one
+    the build's own verify takes)."""
+    if is_blank(value):
+        raise ValueError(
+            f"must be a non-empty string, not blank (only whitespace or invisible characters), "
+            f"got {value!r}"
+        )
+    return value
+
+
+Text = Annotated[str, AfterValidator(_not_blank)]  # a string with a visible character
 
 
 def _os_path(value: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 import orjson
 
+from jsonl_assets.core.blank_text import JSON_WHITESPACE_BYTES
 from jsonl_assets.core.rules.rate_checks import RateLimits, evaluate_accounting, together
 from jsonl_assets.core.rules.reject_reasons import (
     DUPLICATE_ID_RATE,
@@ -104,7 +105,7 @@ def quarantine_examples(files: dict[str, list[Path]]) -> dict[str, list[Any]]:
             stage = path.stem
             with store_for(path).open_read(path) as handle:
                 for line in handle:  # one quarantine line at a time
-                    if not line.strip():
+                    if not line.strip(JSON_WHITESPACE_BYTES):
                         continue
                     item = orjson.loads(line)
                     kept = examples.setdefault(str(item.get("reason")), [])

@@ -21,8 +21,9 @@ from jsonl_assets.core.store.base import store_for
 
 NONE: Final = -1  # a measure the record does not have
 # A chunk's report says `"measured": MEASURES_VERSION` when its blocks are of this version
-# (2: the licence column); the merge adds only such blocks.
-MEASURES_VERSION: Final = 2
+# (2: the licence column; 3: words split on White_Space, U+001C..U+001F are not separators);
+# the merge adds only such blocks.
+MEASURES_VERSION: Final = 3
 SWITCH: Final = "JSONL_ASSETS_REPORT"  # "0": a build neither measures nor writes the report
 # One row per record; its responses' (chars, words) are rows of a second table, in order.
 COLUMNS: Final = (

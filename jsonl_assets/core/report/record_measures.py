@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Final, NamedTuple
 
+from jsonl_assets.core.blank_text import count_words
 from jsonl_assets.core.report.bounded_counts import bounded_key
 from jsonl_assets.core.report.licences import licence_key
 
@@ -68,13 +69,13 @@ def _walk(messages: list[Any]) -> tuple[int, bool, int, Size | None, Size | None
                     chars += n
                     if kind == PROMPT:
                         p_chars += n
-                        p_words += len(text.split())
+                        p_words += count_words(text)
                     elif kind == RESPONSE:
                         r_chars += n
-                        r_words += len(text.split())
+                        r_words += count_words(text)
                     elif kind == DOCUMENT:
                         d_chars += n
-                        d_words += len(text.split())
+                        d_words += count_words(text)
             elif ptype == "tool_call":
                 tool_call = True
     return (

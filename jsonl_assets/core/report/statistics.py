@@ -16,6 +16,7 @@ from typing import Any, Final
 import numpy as np
 import orjson
 
+from jsonl_assets.core.blank_text import JSON_WHITESPACE_BYTES
 from jsonl_assets.core.build_workers import release_pool, result, submit, worker_pool
 from jsonl_assets.core.compression import TruncatedInput, iter_decompressed
 from jsonl_assets.core.file_names import shown
@@ -320,7 +321,7 @@ def shard_cell(
                 continue
             if stop is not None and index >= stop:
                 break
-            if line.strip():
+            if line.strip(JSON_WHITESPACE_BYTES):
                 try:
                     add(loads(line), index)
                 except (ValueError, TypeError, KeyError, AttributeError) as exc:

@@ -151,6 +151,28 @@ def split_leakage(
 
 
 LEAKS_NAMED = 3  # leaks a refusal's message names (the check's table holds LEAKAGE_EXAMPLES)
+ERRORS_NAMED = 3  # verify errors a refusal's message names (the check's table holds more)
+
+
+def errors_summary(errors: int, findings: Sequence[Mapping[str, Any]]) -> str:
+    """The first ERRORS_NAMED error findings, each its rule, file (and line) and message, so
+    that a refusal says which check failed: `A4 metadata.json: dataset.name: is blank ...`;
+    "" when no error finding is given. Control characters are escaped."""
+    named = [_finding(f) for f in findings if f.get("severity") == "error"][:ERRORS_NAMED]
+    if not named:
+        return ""
+    more = f"; {errors - len(named)} more" if errors > len(named) else ""
+    return f"{'; '.join(named)}{more}"
+
+
+def _finding(finding: Mapping[str, Any]) -> str:
+    line = finding.get("line")
+    where = f"{finding.get('file')}{f' line {line}' if line is not None else ''}"
+    return _printable(f"{finding.get('rule')} {where}: {finding.get('message')}")
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def leakage_summary(leaked: int, examples: Sequence[Mapping[str, Any]]) -> str:
@@ -177,10 +199,7 @@ def _leak(example: Mapping[str, Any]) -> str:
 def _place(trace: Mapping[str, Any] | None) -> str:
     if not trace:
         return "?"
-    where = "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode() for c in format_trace(trace)
-    )
-    return f"{where} (source {trace.get('source', '?')})"
+    return f"{_printable(format_trace(trace))} (source {trace.get('source', '?')})"
 
 
 def _trace(f: dict[str, Any], position: int) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import orjson
 
+from jsonl_assets.core.blank_text import is_blank
 from jsonl_assets.core.readers.duplicate_keys import repeated_key
 from jsonl_assets.core.rules.spec_vocabulary import SCHEMA_VERSION
 from jsonl_assets.core.rules.vocabulary import is_iso_datetime
@@ -107,8 +108,8 @@ def check_manifest(meta: dict[str, Any], sink: Sink) -> None:
             err("A4", "dataset.name: missing")
         elif type(name) is not str:
             err("A4", f"dataset.name: must be a string, got {jtype(name)}")
-        elif not name.strip():
-            err("A4", "dataset.name: is blank")
+        elif is_blank(name):
+            err("A4", f"dataset.name: is blank (no visible character): {show(name)}")
         for key in _DATASET_STRINGS:
             if key in dataset and type(dataset[key]) is not str:
                 err("A9", f"dataset.{key}: must be a string, got {jtype(dataset[key])}")
