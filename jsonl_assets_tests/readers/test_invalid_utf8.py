@@ -56,3 +56,30 @@ def test_a_lone_surrogate_escape_in_the_first_bytes_is_rejected_not_raised(
     tmp_path: Path,
 ) -> None:
     assert outcome(tmp_path, "s.json", b'["\\ud800"]', "json_array") == ["parse_error"]
+
+
+# Whatever else is wrong with an item, its invalid UTF-8 decides its reason (JSONL's order).
+ALSO_WRONG = {
+    "lone_surrogate_escape": b'{"text":"\\ud800","b":"%s"}',
+    "deeper_than_1024": b'{"text":"%s","d":' + b"[" * 1100 + b"]" * 1100 + b"}",
+    "integer_of_5000_digits": b'{"text":"%s","n":' + b"9" * 5000 + b"}",
+    "nan": b'{"text":"%s","n":NaN}',
+}
+
+
+@pytest.mark.parametrize("also", sorted(ALSO_WRONG))
+@pytest.mark.parametrize("kind", ["ff", "overlong", "surrogate"])
+def test_invalid_utf8_wins_over_any_other_reason_wherever_the_item_is(
+    tmp_path: Path, also: str, kind: str
+) -> None:
+    """The same item is `invalid_utf8` in JSONL, first in a JSON array, and after an earlier
+    damaged item (each item then parsed on its own): never `parse_error` by where it is."""
+    item = ALSO_WRONG[also].replace(b"%s", BAD[kind])
+    good, damaged = b'{"text":"ok"}', b'{"text":NaN}'
+    for items, expected in (
+        ([good, item, good], ["ok", "invalid_utf8", "ok"]),
+        ([damaged, good, item, good], ["parse_error", "ok", "invalid_utf8", "ok"]),
+    ):
+        assert outcome(tmp_path, "a.jsonl", b"\n".join(items), "jsonl") == expected
+        array = b"[" + b",".join(items) + b"]"
+        assert outcome(tmp_path, "a.json", array, "json_array") == expected, items

@@ -38,14 +38,16 @@ Reason codes:
 ijson never reads an integer of more than 4,300 digits (it would crash) nor nesting deeper
 than 1,024 levels (its memory grows with the square of the depth): json_guard.py stops it
 before such bytes, and each item is then parsed on its own, as after damage: such an item is
-`unsupported_value` or `parse_error`, with its bytes.
+`unsupported_value` or `parse_error`, with its bytes. An item parsed on its own takes JSONL's
+order of reasons: `too_large`, then `invalid_utf8` if its bytes are not UTF-8 (whatever else is
+wrong with it), then the others.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Generator, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -324,7 +326,22 @@ def _first_kept(pieces: Iterator[bytes], first: list[bytes]) -> Iterator[bytes]:
 def _parsed(
     span: Span, index: int, first: bool, limit: int, converted: CountingDefault
 ) -> ReadItem:
-    """One item's span parsed on its own (the same parser, the same checks)."""
+    """One item's span parsed on its own (the same parser, the same checks). The reasons'
+    precedence is JSONL's: `too_large` first, then any invalid UTF-8 in the item's bytes is
+    `invalid_utf8` (whatever else is wrong: a lone surrogate escape, nesting past 1,024
+    levels, a number no value holds), then the other reasons."""
+    judged = _parsed_alone(span, index, first, limit, converted)
+    if not isinstance(judged, Rejection) or judged.reason in ("too_large", "invalid_utf8"):
+        return judged
+    not_utf8 = utf8_problem(span.data)
+    if not_utf8 is None:
+        return judged
+    return replace(judged, reason="invalid_utf8", detail=f"{judged.detail} ({not_utf8})")
+
+
+def _parsed_alone(
+    span: Span, index: int, first: bool, limit: int, converted: CountingDefault
+) -> ReadItem:
     if not span.closed:
         where = "inside it" if span.size else "before the array's `]`"
         return Rejection(

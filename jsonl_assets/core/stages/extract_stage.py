@@ -35,7 +35,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import Rejection, trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "27"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "28"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -71,7 +71,8 @@ CODE_VERSION = "27"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # 26: a small gzip/zstd file cut inside the head a reader reads first (CSV sniffing, BOMs)
 # keeps its complete records (stream_head); any invalid UTF-8 in a JSON array item is invalid_utf8
 # 27: text chunks: a blank chunk (a cut line's lone newline, blank lines beside no paragraph)
-# is attached to a neighbouring chunk, never a chunk of its own
+# is attached to a neighbouring chunk, never a chunk of its own; 28: a JSON array item parsed
+# on its own is invalid_utf8 before any other reason but too_large (JSONL's order)
 MARKER = "extracted.json"
 
 
