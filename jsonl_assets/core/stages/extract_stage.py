@@ -21,7 +21,7 @@ from jsonl_assets.core.pending_rejections import PendingRejections
 from jsonl_assets.core.quarantine import QuarantineWriter
 from jsonl_assets.core.readers import READERS, ReadItem, ReadLimits, read_source
 from jsonl_assets.core.readers.source_file import SourceFile
-from jsonl_assets.core.readers.unwritable_values import unwritable
+from jsonl_assets.core.readers.unwritable_values import join_surrogate_pairs, unwritable
 from jsonl_assets.core.source_fingerprints import SourcesSnapshot, partition_snapshot
 from jsonl_assets.core.stage_report import ExtractDetails, SourceCounters, StageReport
 from jsonl_assets.core.store.base import FileStat
@@ -72,7 +72,8 @@ CODE_VERSION = "28"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # keeps its complete records (stream_head); any invalid UTF-8 in a JSON array item is invalid_utf8
 # 27: text chunks: a blank chunk (a cut line's lone newline, blank lines beside no paragraph)
 # is attached to a neighbouring chunk, never a chunk of its own; 28: a JSON array item parsed
-# on its own is invalid_utf8 before any other reason but too_large (JSONL's order)
+# on its own is invalid_utf8 before any other reason but too_large (JSONL's order); a surrogate
+# pair a codec decoded as two code points (unicode_escape `\\ud83d\\ude00`) is joined, not lone
 MARKER = "extracted.json"
 
 
@@ -197,9 +198,13 @@ class Extraction:
                 if raw is None:
                     try:
                         raw = dumps(value)
-                    except orjson.JSONEncodeError as exc:  # a lone surrogate (a codec's)
-                        rejected.append(unwritable(position, kind, value, exc))
-                        continue
+                    except orjson.JSONEncodeError:  # surrogates (a codec's): pairs joined
+                        value = join_surrogate_pairs(value)
+                        try:
+                            raw = dumps(value)
+                        except orjson.JSONEncodeError as exc:  # a lone surrogate
+                            rejected.append(unwritable(position, kind, value, exc))
+                            continue
                 counted += framing + len(raw) + len(b"%d" % position)
                 pending += 1
                 yield index, position, value, raw, exact

@@ -4,6 +4,7 @@ again, never served from the previous build's chunks."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -113,3 +114,63 @@ def test_a_value_decoded_to_a_lone_surrogate_rejects_its_row_only(tmp_path: Path
     assert orjson.loads(csv_row["raw"].replace("\\ud800", "?")) == {"id": "?x", "text": "bad one"}
     chunk = by_file["raw/c.txt"]
     assert chunk["reason"] == "unsupported_value" and "U+D83D" in chunk["detail"], chunk
+
+
+def test_a_surrogate_pair_a_codec_decoded_as_two_code_points_is_joined(tmp_path: Path) -> None:
+    """unicode_escape decodes `\\ud83d\\ude00` (U+1F600) to two surrogates: the pair is one
+    character, written as a JSON decoder reads the same escapes; only a surrogate no pair holds
+    is lone (a low half first, a high half alone), named by the detail and escaped in the raw."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.csv").write_text(
+        "id,text\n"
+        "1,\\ud83d\\ude00 pair\n"  # U+1F600
+        "2,\\ud83d\\udc0d snake\n"  # U+1F40D: a low half in U+DC00-U+DCFF
+        "\\ud83d\\ude00k,key\n"  # in the id too
+        "4,\\ude00\\ud83d reversed\n"  # a low half then a high one: two lone surrogates
+        "5,\\ud83d\\ude00\\ud83d then lone\n"
+    )
+    (raw / "b.txt").write_text("doc \\ud83d\\ude00 text")
+    options = {"objective": "cpt", "adapter": "text", "split": "train"}
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "surrogate pairs"},
+            "thresholds": {"max_parse_failure_rate": 1},
+            "sources": [
+                {
+                    "name": "s",
+                    "paths": ["raw/a.csv"],
+                    "id_field": "id",
+                    "read_options": {"encoding": "unicode_escape"},
+                    **options,
+                },
+                {
+                    "name": "t",
+                    "paths": ["raw/b.txt"],
+                    "read_options": {"encoding": "unicode_escape", "mode": "document"},
+                    **options,
+                },
+            ],
+        },
+    )
+    cfg = load_config(config)
+    build_partition(cfg, "cpt|train")
+    assert publish(cfg).manifest is not None
+    package = tmp_path / "package"
+    meta = orjson.loads((package / "metadata.json").read_bytes())
+    listed = [package / s["path"] for entry in meta["files"] for s in entry["shards"]]
+    records = [r for p in listed for r in read_shard(p)]
+    texts = sorted(r["messages"][0]["content"][0]["text"] for r in records)
+    assert texts == ["doc \U0001f600 text", "key", "\U0001f40d snake", "\U0001f600 pair"]
+    quarantined = [
+        orjson.loads(line)
+        for path in sorted((tmp_path / "quarantine").rglob("*.jsonl"))
+        for line in path.read_bytes().splitlines()
+    ]
+    by_row = {q["trace"]["row"]: q for q in quarantined}
+    assert sorted(by_row) == [4, 5], quarantined
+    assert "field 'text' holds a lone surrogate U+DE00" in by_row[4]["detail"]
+    assert "field 'text' holds a lone surrogate U+D83D" in by_row[5]["detail"]
+    # the raw names what the detail says: the lone half escaped, the pair joined
+    assert json.loads(by_row[5]["raw"]) == {"id": "5", "text": "\U0001f600\ud83d then lone"}
