@@ -92,3 +92,25 @@ def test_an_id_field_with_an_empty_segment_is_a_config_error(tmp_path: Path, id_
 @pytest.mark.parametrize("id_field", ["ids.²", "meta.id", "ids.0"])
 def test_an_id_field_of_good_segments_loads(tmp_path: Path, id_field: str) -> None:
     assert load_config(_config(tmp_path, id_field)).sources[0].id_field == id_field
+
+
+def test_a_digit_segment_too_long_for_int_loads_and_is_judged_by_the_one_rule(
+    tmp_path: Path,
+) -> None:
+    """Before: a segment of more than 4,300 digits failed the config load with Python's int()
+    message ("use sys.set_int_max_str_digits()"). It is an index past the end of every array
+    (none is that long) and, on an object, the key it spells."""
+    big = "1" * 5000
+    assert load_config(_config(tmp_path, f"d.{big}")).sources[0].id_field == f"d.{big}"
+    path = parse_path(f"d.{big}")
+    raw: dict[str, Any] = {"d": {big: "k1"}, "ids": ["a", "b"]}
+    assert lookup_path(raw, f"d.{big}") == "k1"
+    assert get_path(raw, path, "d") == "k1"
+    assert source_id("s", raw, f"d.{big}") == "s:k1"
+    assert lookup_path(raw, f"ids.{big}") is None
+    with pytest.raises(AdapterError) as err:
+        get_path(raw, parse_path(f"ids.{big}"), "ids")
+    assert err.value.reason == "adapter:missing_field"
+    # Leading zeros do not count: 5,000 zeros then 1 is index 1.
+    assert list_index("0" * 5000 + "1") == 1
+    assert lookup_path(raw, "ids." + "0" * 5000 + "1") == "b"
