@@ -357,6 +357,35 @@ def test_an_empty_text_part_given_beside_tool_calls_is_kept() -> None:
     assert first_parts([empty])[0] == empty
 
 
+def test_empty_string_content_beside_tool_calls_writes_no_text_part_whatever_else_is_given() -> (
+    None
+):
+    """Before: with a `refusal` (a part appended after the content) the empty text part of
+    `"content": ""` stayed; only the last part was looked at."""
+    call = {"id": "c1", "function": {"name": "f", "arguments": "{}"}}
+    legacy = {"name": "f", "arguments": "{}"}
+
+    def first_parts(**more: Any) -> list[dict[str, Any]]:
+        raw = chat(
+            {"role": "assistant", "content": "", **more},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"},
+            {"role": "assistant", "content": "done"},
+        )
+        return adapt(raw).record["messages"][1]["content"]
+
+    for calls in ({"tool_calls": [call]}, {"function_call": {**legacy, "id": "c1"}}):
+        for more in ({}, {"refusal": "no"}, {"refusal": ""}, {"reasoning_content": "why"}):
+            parts = first_parts(**calls, **more)
+            assert {"type": "text", "text": ""} not in parts, (calls, more)
+            assert parts[-1]["type"] == "tool_call"
+    assert [p.get("text") for p in first_parts(tool_calls=[call], refusal="no")] == ["no", None]
+    assert [p.get("text") for p in first_parts(tool_calls=[call], refusal="no", reasoning="r")] == [
+        "r",
+        "no",
+        None,
+    ]
+
+
 def test_a_tool_result_of_null_empty_text_or_no_part_stays_three_results() -> None:
     """Before: content null was written {"content": ""}, as the text "" is."""
     results = []

@@ -238,8 +238,12 @@ def _convert_message(msg: Any, where: str, tracker: CallTracker) -> dict[str, An
             new["annotations"] = annotations
         return new
     content = msg.get("content")
+    calls = bool(msg.get("tool_calls") or msg.get("function_call"))
     if type(content) is str:
-        parts = [{"type": "text", "text": content}]
+        # The string "content": "" beside tool calls carries nothing (OpenAI writes it for
+        # "no text"), whatever else the message holds; an empty text part given in a content
+        # list is kept, as given.
+        parts = [] if calls and not content else [{"type": "text", "text": content}]
     else:
         parts = convert_content(content, f"{where}.content", extras)
     # Normally only assistants carry these; on another role they are mapped all the same (the
@@ -260,11 +264,7 @@ def _convert_message(msg: Any, where: str, tracker: CallTracker) -> dict[str, An
         if refusal:
             parts.append({"type": "text", "text": refusal})
     call_extras: dict[str, Any] = {}
-    if msg.get("tool_calls") or msg.get("function_call"):
-        if content == "" and parts[-1] == {"type": "text", "text": ""}:
-            # The string "content": "" beside tool calls carries nothing (OpenAI writes it for
-            # "no text"); an empty text part given in a content list is kept, as given.
-            parts.pop()
+    if calls:
         _tool_calls(msg, where, tracker, parts, call_extras)
         used.update(("tool_calls", "function_call"))
     new = {"role": role, "content": parts}

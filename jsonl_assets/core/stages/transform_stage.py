@@ -40,7 +40,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "transformed"
-CODE_VERSION = "12"  # 3: typed report; 4: a record's own metadata kept, lines capped as
+CODE_VERSION = "13"  # 3: typed report; 4: a record's own metadata kept, lines capped as
 # written; 5: the chat adapter keeps OpenAI part keys in annotations.part_extras; 6: every
 # chat message field kept, call ids never repeat a source id, one split per input,
 # metadata_fields conflicts and tool keys beyond the spec's kept (adapter:*_conflict); 7: one
@@ -56,7 +56,8 @@ CODE_VERSION = "12"  # 3: typed report; 4: a record's own metadata kept, lines c
 # {} kept in annotations (null as absent everywhere, parts included), an input_audio format its
 # media type does not name kept, an explicit empty text part beside tool calls kept, a tool
 # message's null content {"content": null} and [] {"content": []}; an id_field segment of
-# non-ASCII digits (`٣`) is an object key only, never an array index (field_paths)
+# non-ASCII digits (`٣`) is an object key only, never an array index (field_paths); 13: chat
+# "content": "" beside tool calls writes no text part when a refusal follows it either
 MARKER = "transformed.json"
 
 
