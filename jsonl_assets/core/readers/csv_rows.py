@@ -28,7 +28,9 @@ Reason codes:
   default dialect would keep the text after the quote and change the value (`"a"x` -> `ax`);
   the rows are read with `strict=True`, and such a row is rejected from its first physical
   line to the end of the line holding the stray text; reading goes on at the next line.
-* `csv_bad_header`: duplicate column names, a header that is not valid text, or one too
+* `csv_bad_header`: duplicate column names (compared once the surrogate pairs a codec such as
+  `unicode_escape` decodes as two code points are joined, as in every cell: surrogate_pairs.py),
+  a header that is not valid text, or one too
   large to hold (position 0; the file is not read, as no row can be named).
 * `too_large`: a field past `max_record_bytes` (csv.field_size_limit) or a physical line of
   more than `max_record_bytes` characters before its line end. The row is read to its end,
@@ -69,6 +71,7 @@ from jsonl_assets.core.readers.csv_text import (
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
 from jsonl_assets.core.readers.source_file import ChunkReader, SourceFile
 from jsonl_assets.core.readers.stream_head import read_head
+from jsonl_assets.core.readers.surrogate_pairs import join_cells
 from jsonl_assets.core.traces import Rejection
 
 if TYPE_CHECKING:
@@ -87,6 +90,7 @@ class _Format:
     encoding: str  # as named in details
     codec: str  # the text's bytes in the file (csv_text.raw_codec)
     reason_bad_text: str
+    joins_pairs: bool  # the codec may decode a surrogate pair as two code points
 
     def raw(self, physical: list[str]) -> bytes:
         """A row's bytes as read: its physical lines, without the final line end."""
@@ -117,6 +121,7 @@ def read_csv(
         encoding=py_encoding.removesuffix("-sig"),
         codec=raw_codec(py_encoding, head),
         reason_bad_text="invalid_utf8" if py_encoding == "utf-8-sig" else "invalid_encoding",
+        joins_pairs=py_encoding != "utf-8-sig",
     )
     raw = ChunkReader(start.stream())
     buffer = io.BufferedReader(raw, 1 << 16)
@@ -152,11 +157,10 @@ def _rows(lines: Lines, fmt: _Format, buffer: io.BufferedReader) -> Iterator[Rea
                     if not check_text and EscapeCounter.count != escapes_at_start:
                         check_text = True
                     if header is None:
-                        problem = _header_problem(row, check_text)
+                        header, problem = _header(row, check_text, fmt.joins_pairs)
                         if problem is not None:
                             yield _bad_header(line_start, problem, fmt.raw(physical))
                             return
-                        header = row
                         width = len(header)
                         continue
                     row_no += 1
@@ -169,6 +173,8 @@ def _rows(lines: Lines, fmt: _Format, buffer: io.BufferedReader) -> Iterator[Rea
                             raw=fmt.raw(physical),
                         )
                         continue
+                    if fmt.joins_pairs:  # after the escape check: no escaped byte is joined
+                        row = join_cells(row)
                     if len(row) != width:
                         yield Rejection(
                             position=row_no,
@@ -349,18 +355,22 @@ def _skipped(
     ), line_start
 
 
-def _header_problem(row: list[str], check_text: bool) -> str | None:
+def _header(row: list[str], check_text: bool, joins_pairs: bool) -> tuple[list[str], str | None]:
+    """The column names (surrogate pairs joined first: two names that differ only in how a
+    character was escaped are one name) and what makes them no header, or None."""
     if check_text and any(map(ESCAPED.search, row)):
-        return "column names hold undecodable bytes"
+        return row, "column names hold undecodable bytes"
+    names = join_cells(row) if joins_pairs else row
     seen: set[str] = set()
     duplicates = []
-    for name in row:
+    for name in names:
         if name in seen:
             duplicates.append(name)
         seen.add(name)
     if duplicates:
-        return f"duplicate column names {sorted(set(duplicates))}"
-    return None
+        joined = " (surrogate pairs joined)" if names != row else ""
+        return names, f"duplicate column names{joined} {sorted(set(duplicates))}"
+    return names, None
 
 
 def sniff_delimiter(head: bytes, encoding: str = "utf-8", cut: bool = False) -> str:

@@ -11,7 +11,9 @@ Chunking rule (mode `chunks`), stated exactly:
   `blank_text.py`; not U+001C..U+001F).
 * A line longer than `max_chars` characters (newline included) is cut into pieces of exactly
   `max_chars` characters counted from the line start, the last piece holding the rest; pieces
-  are never blank.
+  are never blank. Characters are code points of the text as decoded, a surrogate pair a codec
+  decoded as two (`unicode_escape`: `\\ud83d\\ude00`) joined into one first
+  (`surrogate_pairs.py`), so no cut splits a pair.
 * A *paragraph unit* is a run of non-blank lines followed by the run of blank lines after it
   (blank lines at the very start of the file form a unit of their own).
 * Units are packed greedily in file order: a unit joins the current chunk if the chunk stays
@@ -63,6 +65,7 @@ from jsonl_assets.core.readers.base import ReaderSpec, ReadItem
 from jsonl_assets.core.readers.csv_text import (
     ESCAPED,
     ESCAPES,
+    EscapeCounter,
     codec_name,
     file_codec,
     text_bytes,
@@ -71,6 +74,7 @@ from jsonl_assets.core.readers.csv_text import (
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
 from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.readers.stream_head import read_head
+from jsonl_assets.core.readers.surrogate_pairs import join_pairs, join_pieces
 from jsonl_assets.core.traces import Rejection
 
 if TYPE_CHECKING:
@@ -182,15 +186,25 @@ class _StopAtDamage:
 
 
 def decode_pieces(chunks: Iterable[bytes], codec: str) -> Iterator[str]:
-    """Incrementally decoded text; undecodable bytes are escaped (csv_text.ESCAPES)."""
+    """Incrementally decoded text; undecodable bytes are escaped (csv_text.ESCAPES), and
+    surrogate pairs a codec decoded as two code points are joined (surrogate_pairs.py)."""
+    pieces = _decoded(chunks, codec)
+    if codec == "utf-8":  # it decodes no surrogate: escapes only, never a pair
+        return (text for text, _ in pieces)
+    return join_pieces(pieces)
+
+
+def _decoded(chunks: Iterable[bytes], codec: str) -> Iterator[tuple[str, bool]]:
+    """`(text, escapes)`: each piece decoded, and whether a byte was escaped so far."""
     decoder = codecs.getincrementaldecoder(codec)(errors=ESCAPES)
+    start = EscapeCounter.count
     for chunk in chunks:
         text = decoder.decode(chunk)
         if text:
-            yield text
+            yield text, EscapeCounter.count != start
     text = decoder.decode(b"", final=True)
     if text:
-        yield text
+        yield text, EscapeCounter.count != start
 
 
 def _document(chunks: Iterable[bytes], text_format: _TextFormat, limit: int) -> ReadItem | None:
@@ -220,7 +234,9 @@ def _document(chunks: Iterable[bytes], text_format: _TextFormat, limit: int) -> 
         )
     if not data:
         return None
+    start = EscapeCounter.count
     text = data.decode(text_format.codec, ESCAPES)
+    text = join_pairs(text, escapes=EscapeCounter.count != start)
     if ESCAPED.search(text) is None:
         return (1, {"text": text}, None)
     return text_format.undecodable(1, text, data, "document")

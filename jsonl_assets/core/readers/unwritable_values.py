@@ -3,8 +3,8 @@
 A reader's value may hold text no UTF-8 JSON can hold: a lone surrogate (U+D800-U+DFFF),
 which a codec such as `unicode_escape` or `raw_unicode_escape` decodes `\\ud800` to (a CSV
 or text source's `encoding`). Such a codec decodes a pair's two escapes (`\\ud83d\\ude00`)
-to two surrogates: the extract stage joins each pair into its character first
-(`join_surrogate_pairs`, as a JSON decoder does), so only a surrogate no pair holds is lone.
+to two surrogates: the readers join each pair into its character as they decode
+(`surrogate_pairs.py`, as a JSON decoder does), so only a surrogate no pair holds is lone.
 orjson refuses to serialise it; the extract stage then rejects that record alone as
 `unsupported_value`, naming the position and the field, with a JSON rendering of the value
 (the surrogate escaped) as its raw, and goes on with the next one.
@@ -19,24 +19,6 @@ from typing import Any, Final
 from jsonl_assets.core.traces import Rejection
 
 _LONE: Final = re.compile("[\ud800-\udfff]")
-_PAIR: Final = re.compile("[\ud800-\udbff][\udc00-\udfff]")
-
-
-def _joined(match: re.Match[str]) -> str:
-    return match.group().encode("utf-16-le", "surrogatepass").decode("utf-16-le")
-
-
-def join_surrogate_pairs(value: Any) -> Any:
-    """`value` with every high + low surrogate pair in its strings (keys included) joined into
-    the one character it encodes, as a JSON decoder joins `\\ud83d\\ude00` (a codec such as
-    `unicode_escape` decodes each escape on its own); lone surrogates are kept."""
-    if isinstance(value, str):
-        return _PAIR.sub(_joined, value) if _LONE.search(value) else value
-    if isinstance(value, dict):
-        return {join_surrogate_pairs(k): join_surrogate_pairs(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [join_surrogate_pairs(v) for v in value]
-    return value
 
 
 def first_lone_surrogate(value: Any, where: str = "") -> tuple[str, str] | None:

@@ -21,7 +21,7 @@ from jsonl_assets.core.pending_rejections import PendingRejections
 from jsonl_assets.core.quarantine import QuarantineWriter
 from jsonl_assets.core.readers import READERS, ReadItem, ReadLimits, read_source
 from jsonl_assets.core.readers.source_file import SourceFile
-from jsonl_assets.core.readers.unwritable_values import join_surrogate_pairs, unwritable
+from jsonl_assets.core.readers.unwritable_values import unwritable
 from jsonl_assets.core.source_fingerprints import SourcesSnapshot, partition_snapshot
 from jsonl_assets.core.stage_report import ExtractDetails, SourceCounters, StageReport
 from jsonl_assets.core.store.base import FileStat
@@ -35,7 +35,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import Rejection, trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "28"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "29"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -74,6 +74,9 @@ CODE_VERSION = "28"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # is attached to a neighbouring chunk, never a chunk of its own; 28: a JSON array item parsed
 # on its own is invalid_utf8 before any other reason but too_large (JSONL's order); a surrogate
 # pair a codec decoded as two code points (unicode_escape `\\ud83d\\ude00`) is joined, not lone
+# 29: such pairs are joined where the CSV/text readers decode (a CSV header's duplicate check
+# sees joined names; a text chunk never splits a pair); a cut text stream's blank lines before
+# its cut line are attached (to the chunk before, or to the cut line's rejection)
 MARKER = "extracted.json"
 
 
@@ -198,13 +201,9 @@ class Extraction:
                 if raw is None:
                     try:
                         raw = dumps(value)
-                    except orjson.JSONEncodeError:  # surrogates (a codec's): pairs joined
-                        value = join_surrogate_pairs(value)
-                        try:
-                            raw = dumps(value)
-                        except orjson.JSONEncodeError as exc:  # a lone surrogate
-                            rejected.append(unwritable(position, kind, value, exc))
-                            continue
+                    except orjson.JSONEncodeError as exc:  # a lone surrogate (a codec's)
+                        rejected.append(unwritable(position, kind, value, exc))
+                        continue
                 counted += framing + len(raw) + len(b"%d" % position)
                 pending += 1
                 yield index, position, value, raw, exact
