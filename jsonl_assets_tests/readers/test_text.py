@@ -379,6 +379,53 @@ def test_a_gzip_file_cut_at_a_line_end_keeps_every_line(tmp_path: Path) -> None:
     assert [(i.position, i.reason, i.raw) for i in items[1:]] == [(4, "corrupt_file", None)]
 
 
+def _cut_trailer(data: bytes, codec: str) -> bytes:
+    """A gzip/zstd file whose text all decodes but whose stream is cut (trailer missing)."""
+    if codec == "gzip":
+        return gzip.compress(data, mtime=0)[:-8]
+    return zstandard.ZstdCompressor(write_checksum=True).compress(data)[:-4]
+
+
+CUT_BODIES = [
+    "\n\nhello",  # blank lines at the file start, then the cut line
+    "abcdefgh\n\n\nxyz",  # blank lines left open after a long line
+    "one\n\n\ntwo",
+    "para one\nline\n\n \t\n\ncut",
+    " \n\u3000\nx",
+    "a\n\nb\n\n\n\nc",
+    "abc\n",  # cut at a line end: nothing cut
+]
+
+
+@pytest.mark.parametrize("codec", ["gzip", "zstd"])
+@pytest.mark.parametrize("body", CUT_BODIES)
+def test_a_cut_stream_never_makes_blank_lines_a_chunk_of_their_own(
+    tmp_path: Path, codec: str, body: str
+) -> None:
+    """Before: the cut-stream branch split the last chunk at its last newline after blank text
+    had been attached to it, and yielded the blank lines before the cut line as a chunk of
+    their own (`\\n\\nhello`, `abcdefgh\\n\\n\\nxyz`): the text adapter rejected it
+    adapter:empty_text. They are attached to the chunk before, or (at the file start) to the
+    cut line's rejection."""
+    data = body.encode()
+    cut_line = body.count("\n") + 1
+    for max_chars in range(1, len(body) + 2):
+        items = read(tmp_path, _cut_trailer(data, codec), max_chars=max_chars)
+        *chunks, last = items
+        assert isinstance(last, Rejection) and last.reason == "corrupt_file", items
+        assert all(type(i) is tuple and i[1]["text"].strip() for i in chunks), (max_chars, items)
+        assert reassemble(items) == data
+        tail = body[body.rfind("\n") + 1 :]
+        if not tail:
+            assert last.raw is None and last.position == cut_line
+        elif chunks:  # the cut line's last piece (its earlier ones are chunks)
+            assert last.raw and tail.encode().endswith(last.raw), (max_chars, items)
+            assert last.position == cut_line
+        else:  # only blank lines before the cut line: they go with it
+            assert last.raw == data and last.position == 1
+            assert f"(line {cut_line})" in last.detail or cut_line == 1
+
+
 # A lone high surrogate code unit, a lone low one (in UTF-16-LE the bytes 80 dc, which
 # surrogateescape cannot give back), a file ending inside a character.
 BAD_UNITS = {"lone_high": 0xD800, "lone_low": 0xDC80, "odd_end": None}

@@ -44,7 +44,9 @@ file without one is read in the machine's byte order, as Python's `bytes.decode`
 A damaged gzip/zstd stream: in `chunks` mode the text decoded before the damage is chunked as
 usual, except its cut line: the text after the last newline before the damage (the last
 piece of that line, at most `max_chars` characters, with any blank text attached) is never written, it is rejected
-`corrupt_file` with its bytes as raw, at its line; every line before it is kept. In
+`corrupt_file` with its bytes as raw, at its line; every line before it is kept. Blank lines
+just before the cut line stay attached as blank text always is: to the chunk before them, or,
+at the file start, to the cut line's rejection (which then starts at line 1). In
 `document` mode the document is rejected `corrupt_file`.
 """
 
@@ -119,28 +121,57 @@ def read_text(
             yield item
         return
     max_chars: int = options.get("max_chars", DEFAULT_MAX_CHARS)
-    held: tuple[int, str] | None = None  # the last chunk: it may hold the cut line
+    # The last two chunks: the last may hold the cut line, and blank lines before that line
+    # must then be attached to the chunk before it.
+    before: tuple[int, str] | None = None
+    held: tuple[int, str] | None = None
     for chunk in chunk_text(decode_pieces(body, codec), max_chars):
-        if held is not None:
-            yield text_format.chunk(*held)
-        held = chunk
+        if before is not None:
+            yield text_format.chunk(*before)
+        before, held = held, chunk
     if stream.damage is None:
-        if held is not None:
-            yield text_format.chunk(*held)
+        for last in (before, held):
+            if last is not None:
+                yield text_format.chunk(*last)
         return
+    yield from _cut_end(before, held, text_format, stream.damage)
+
+
+def _cut_end(
+    before: tuple[int, str] | None,
+    held: tuple[int, str] | None,
+    text_format: _TextFormat,
+    damage: TruncatedInput,
+) -> Iterator[ReadItem]:
+    """The last chunks of a stream cut short: `held` (the last chunk) loses the text after its
+    last newline (the cut line), rejected `corrupt_file`. What stays of `held` is a chunk, or,
+    when blank (blank lines before the cut line), attached as blank text always is: to the
+    chunk `before`, or with none, to the cut line's rejection."""
     line, text = held if held is not None else (1, "")
     end = text.rfind("\n") + 1
-    if end:
-        yield text_format.chunk(line, text[:end])
-    cut = text_format.raw(text[end:]) if end < len(text) else None
+    kept, rest = text[:end], text[end:]
+    cut_line = line + kept.count("\n")
+    start = cut_line  # the line where the rejected text starts
+    if kept and rest and is_blank(kept):
+        if before is not None:
+            before = (before[0], before[1] + kept)
+        else:  # blank lines at the file start: attached to the cut line
+            rest, start = text, line
+        kept = ""
+    if before is not None:
+        yield text_format.chunk(*before)
+    if kept:
+        yield text_format.chunk(line, kept)
+    cut = text_format.raw(rest) if rest else None
+    what = "the line it cuts" if start == cut_line else f"the line it cuts (line {cut_line})"
     yield Rejection(
-        position=line + text.count("\n"),
+        position=start,
         reason="corrupt_file",
-        detail=f"{stream.damage}; "
-        + ("the line it cuts is not written" if cut else "every line before it is kept"),
+        detail=f"{damage}; "
+        + (f"{what} is not written" if cut else "every line before it is kept"),
         raw=cut,
         raw_size=len(cut) if cut else None,
-        unread_rest=not stream.damage.cut,
+        unread_rest=not damage.cut,
     )
 
 
