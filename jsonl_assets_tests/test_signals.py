@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import yaml
 
 from jsonl_assets.core.fault_points import PAUSE_ENV_VAR, PAUSE_FILE_ENV_VAR
 from jsonl_assets_tests import test_restart as restart
@@ -220,3 +221,62 @@ def test_a_closed_stdout_stops_the_build_cleanly_and_it_resumes(tmp_path: Path, 
     rerun = Build(config, workers=2, keys=KEYS)
     assert rerun.finish() == 0, rerun.text
     assert restart.outputs(config.parent) == restart.outputs(reference)
+
+
+def _children(pid: int) -> list[int]:
+    """The live children of `pid`, oldest first (by start time)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+            found.append((int(fields[19]), int(entry.name)))
+    return [child for _, child in sorted(found)]
+
+
+def _is_build_process(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return b"build" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return False
+
+
+@pytest.mark.crash
+def test_a_chunk_worker_killed_from_outside_is_said_by_its_signal(tmp_path: Path) -> None:
+    """kill -9 of a chunk worker (a process of a partition worker's chunk pool) in a build of
+    several partitions on several workers: the partition fails with the worker's death and
+    its signal, never with an error of the partition worker waiting on processes that are not
+    its children (its parent's partition workers, which a forked process inherits the list of:
+    "AssertionError: can only join a child process"). The victim is a chunk worker of the
+    partition worker started last (it inherited the others), paused at its first batch."""
+    config = restart.make_project(tmp_path / "chunks")
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    doc["output"]["chunk_bytes"] = 16384  # every partition: several chunks
+    config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    tag = uuid.uuid4().hex
+    keys = ("sft|train", "sft|validation", "sft|test", "cpt|train")
+    build = Build(config, pause_at="chunk.batch:1", workers=2, keys=keys, env={TAG: tag})
+    build.wait_paused()
+    victim = None
+    deadline = time.monotonic() + 60
+    while victim is None and time.monotonic() < deadline and build.proc.poll() is None:
+        time.sleep(1.0)  # every chunk worker started meanwhile is paused at its first batch
+        later = [w for w in _children(build.proc.pid) if _is_build_process(w)][1:]
+        chunk_workers = [c for w in later for c in _children(w) if _is_build_process(c)]
+        victim = chunk_workers[0] if chunk_workers else None
+        if victim is None:  # the later partition worker has no chunk pool yet: let it go on
+            build.pause_file.unlink(missing_ok=True)
+    assert victim is not None, build.text
+    os.kill(victim, signal.SIGKILL)
+    while build.proc.poll() is None:  # the other workers go on past their pause
+        build.pause_file.unlink(missing_ok=True)
+        time.sleep(0.05)
+    rc = build.finish(timeout=60)
+    assert rc == 1, build.text
+    assert "a worker process of the build died with SIGKILL" in build.text, build.text
+    assert "rerun to resume" in build.text, build.text
+    assert "AssertionError" not in build.text and "Traceback" not in build.text, build.text
+    assert not _no_process_left(tag)

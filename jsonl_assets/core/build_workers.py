@@ -24,6 +24,9 @@ the CLI would go on), so it must never run in the CLI's main thread.
 - Workers are forked, unless polars' thread pool runs in this process and the work may call
   polars: its threads do not survive a fork, and the child's first polars call would wait for
   them forever. Those workers are spawned (a fresh interpreter).
+- A forked process starts with no pool and no cleanup of this module (`_forget_parent`): the
+  pools, workers and cleanups it would inherit are its parent's, not its own to wait on, kill
+  or run (a partition worker whose chunk pool breaks waits on its own chunk workers only).
 """
 
 from __future__ import annotations
@@ -58,6 +61,19 @@ _pools: list[ProcessPoolExecutor] = []
 _cleanups: list[Callable[[], None]] = []
 # Whether a SIGPIPE means stdout is lost (see `install`).
 _stdout_lost: list[Callable[[], bool]] = [lambda: True]
+
+
+def _forget_parent() -> None:
+    """In a forked child: its parent's pools, workers and cleanups are not its own. Waiting on
+    a process that is not its child fails (multiprocessing asserts), killing them would stop
+    the parent's other workers, and the parent's cleanups (its package lock) are the
+    parent's to run."""
+    _pools.clear()
+    _cleanups.clear()
+    _stdout_lost[:] = [lambda: True]
+
+
+os.register_at_fork(after_in_child=_forget_parent)
 
 
 class BuildStopped(Exception):
@@ -313,6 +329,8 @@ def _dead_worker(wait: float = 0.0, pools: list[ProcessPoolExecutor] | None = No
     for pool in list(_pools if pools is None else pools):
         with contextlib.suppress(RuntimeError):  # the pool's thread changed the dict meanwhile
             for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                if getattr(proc, "_parent_pid", None) != os.getpid():
+                    continue  # not this process's child: not its to wait on
                 if wait:
                     proc.join(max(0.0, deadline - time.monotonic()))
                 code = proc.exitcode

@@ -168,3 +168,47 @@ def test_a_worker_that_aborts_is_said_so_and_never_hangs_the_build() -> None:
         "out of memory?); rerun to resume"
     )
     assert done.stdout.splitlines() == [aborted, aborted]
+
+
+NESTED_SCRIPT = """
+import os, signal
+from jsonl_assets.core import build_workers as bw
+
+def dies():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def partition():
+    # A partition worker: forked from the CLI, it must not hold the CLI's pools nor cleanups,
+    # and a chunk worker of its own killed is said by its signal.
+    inherited = (len(bw._pools), len(bw._cleanups))
+    pool = bw.worker_pool(2, polars=False)
+    try:
+        bw.result(bw.submit(pool, dies))
+    except bw.WorkerDied as exc:
+        return inherited, str(exc)
+    finally:
+        bw.release_pool(pool)
+
+bw.on_interrupt(lambda: None)
+outer = bw.worker_pool(3, polars=False)
+futures = [bw.submit(outer, partition) for _ in range(3)]
+for future in futures:
+    print(*bw.result(future))
+bw.shutdown_pools()
+"""
+
+
+def test_a_forked_worker_holds_none_of_its_parents_pools() -> None:
+    """A worker of a pool is forked with this module's lists: its parent's pools (its sibling
+    workers among them) and cleanups are not its own. Its own chunk pool broken, it waits on
+    its own children only: the death is said by its signal, never as "AssertionError: can
+    only join a child process" (waiting on a sibling)."""
+    done = subprocess.run(
+        [sys.executable, "-c", NESTED_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    died = (
+        "a worker process of the build died with SIGKILL (killed from outside, or by the "
+        "kernel's out-of-memory killer: see dmesg); rerun to resume"
+    )
+    assert done.stdout.splitlines() == [f"(0, 0) {died}"] * 3, done.stdout + done.stderr
