@@ -44,23 +44,16 @@ from jsonl_assets.core.config.pipeline import (
     OutputConfig,
     PipelineConfig,
     SourceConfig,
-    SourceInput,
     Thresholds,
 )
-from jsonl_assets.core.config.source_globs import (
-    bracket_hint,
-    is_unlisted_folder,
-    match_glob,
-    rooted,
-)
+from jsonl_assets.core.config.source_inputs import resolved_path, source_inputs
 from jsonl_assets.core.config.toolset_names import (
     check_option_toolset,
     declared_ids,
     parse_toolsets,
 )
-from jsonl_assets.core.file_names import file_name, os_path, shown
+from jsonl_assets.core.file_names import os_path
 from jsonl_assets.core.options import OptionsError, type_name
-from jsonl_assets.core.readers import infer_format
 from jsonl_assets.core.readers import resolve_options as resolve_read_options
 from jsonl_assets.core.rules.quality_policy import (
     DEFAULT_POLICY,
@@ -76,7 +69,6 @@ from jsonl_assets.core.store.url import (
     location,
     missing_bucket,
     scheme_problem,
-    store_glob,
 )
 
 CONFIG_ENV_VAR: Final = "JSONL_ASSETS_CONFIG"
@@ -288,7 +280,7 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
     dirs = {
         name: location(getattr(o, name))
         if is_url(getattr(o, name))
-        else _resolved(
+        else resolved_path(
             cfg_path,
             f"output.{name}",
             root / os.path.expanduser(os_path(local_path(getattr(o, name)))),
@@ -313,15 +305,6 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
         retention_hours=o.retention_hours,
         chunk_bytes=o.chunk_bytes,
     )
-
-
-def _resolved(cfg_path: Path, key: str, path: Path) -> Path:
-    """`path` resolved, or a ConfigError naming `key` when the OS cannot resolve it (a loop
-    of symlinks, a name it refuses)."""
-    try:
-        return path.resolve()
-    except (OSError, RuntimeError, ValueError) as exc:  # RuntimeError: a symlink loop
-        raise ConfigError(cfg_path, key, f"{path}: cannot be resolved ({exc})") from None
 
 
 def _parse_quality(
@@ -354,78 +337,6 @@ def _metadata_fields(cfg_path: Path, key: str, s: SourceFields) -> tuple[str, ..
     return tuple(fields)
 
 
-def _format(cfg_path: Path, where: str, given: str | None, name: str) -> str:
-    """A source file's format: the source's `format`, else the one its extension names."""
-    try:
-        return given or infer_format(name)
-    except ValueError as exc:
-        raise ConfigError(cfg_path, where, f"{name}: {exc}; set `format` for this source") from exc
-
-
-def _inputs(
-    cfg_path: Path,
-    root: Path,
-    key: str,
-    fmt: str | None,
-    patterns: list[str],
-    names: dict[Path, tuple[str, str | None]],
-) -> dict[Path | str, SourceInput]:
-    """The files a source's globs match, by resolved path (an object: by its URL).
-
-    A file's name is the path its glob matched, relative to the config folder lexically (no
-    symlink resolved: a data folder symlinked under the config folder gives the same names
-    wherever it points), and `file_b64` when its bytes are not UTF-8 (`file_name`). A file
-    reached twice (two globs, two sources, two symlinked routes) is one file, found by its
-    resolved path: it keeps the name of its first match (`names`, shared by the sources, in
-    config order; a glob's matches in the order of their bytes)."""
-    inputs: dict[Path | str, SourceInput] = {}
-    for n, pattern in enumerate(patterns):
-        if is_url(pattern):  # object storage: the URL is the file's name in traces
-            try:
-                urls = store_glob(pattern)
-            except (OSError, ValueError) as exc:  # no such bucket, an unnameable key, no backend
-                raise ConfigError(cfg_path, f"{key}.paths[{n}]", f"{pattern}: {exc}") from None
-            if not urls:
-                raise ConfigError(
-                    cfg_path, f"{key}.paths[{n}]", f"glob {pattern!r} matched no object"
-                )
-            for url, listed in urls.items():
-                file_format = _format(cfg_path, f"{key}.paths[{n}]", fmt, url)
-                inputs[url] = SourceInput(
-                    path=location(url), rel=url, format=file_format, listed=listed
-                )
-            continue
-        found, not_files = match_glob(rooted(root, pattern))
-        matched = sorted([*found, *not_files], key=os.fsencode)
-        if not matched:
-            raise ConfigError(
-                cfg_path,
-                f"{key}.paths[{n}]",
-                f"glob {shown(pattern)!r} matched no file (relative to {shown(str(root))})"
-                + bracket_hint(root, pattern),
-            )
-        for path in matched:
-            if path in not_files:  # never resolved (a loop) nor opened (a FIFO): by its path
-                resolved = Path(os.path.abspath(path))
-            else:
-                resolved = _resolved(cfg_path, f"{key}.paths[{n}]", Path(path))
-            if resolved not in names:
-                lexical = os.path.relpath(os.path.normpath(path), root)
-                names[resolved] = file_name(Path(lexical).as_posix())
-            rel, rel_b64 = names[resolved]
-            # a folder the glob could not list has no extension: the pattern's names have one
-            named = pattern if is_unlisted_folder(not_files.get(path)) else rel
-            file_format = _format(cfg_path, f"{key}.paths[{n}]", fmt, named)
-            inputs[resolved] = SourceInput(
-                path=resolved,
-                rel=rel,
-                format=file_format,
-                rel_b64=rel_b64,
-                not_a_file=not_files.get(path),
-            )
-    return inputs
-
-
 def _source(
     cfg_path: Path,
     root: Path,
@@ -438,7 +349,7 @@ def _source(
     toolset_ids: frozenset[str],
 ) -> SourceConfig:
     """One validated source entry resolved against the files its globs match (none looked
-    for without `list_files`; `names`: see `_inputs`); a toolset its adapter options name
+    for without `list_files`; `names`: see `source_inputs`); a toolset its adapter options name
     must be one of `toolset_ids` (the config's)."""
     key = f"sources[{i}]"
     try:
@@ -465,9 +376,10 @@ def _source(
             f"{key}.paths",
             "must be a glob or a non-empty list of globs (relative to the config file)",
         )
-    inputs = _inputs(cfg_path, root, key, s.format, patterns, names) if list_files else {}
+    inputs = source_inputs(cfg_path, root, key, s.format, patterns, names) if list_files else {}
     read_options = s.read_options or {}
-    for file_format in sorted({i.format for i in inputs.values()}):
+    # the formats of the files read (a path never read has no options to check)
+    for file_format in sorted({i.format for i in inputs.values() if i.not_a_file is None}):
         try:  # the format's options model, keyed on the format name
             resolve_read_options(file_format, read_options)
         except OptionsError as exc:

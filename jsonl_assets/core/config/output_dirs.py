@@ -135,7 +135,10 @@ def check_source_overlap(
         for j, pattern in enumerate(patterns):
             where = f"{source_key}.paths[{j}] ({pattern!r})"
             folder, rest = split_root(rooted(root, pattern))
-            folder = folder.resolve()
+            try:
+                folder = folder.resolve()
+            except (OSError, RuntimeError):  # RuntimeError: a symlink loop
+                continue  # nothing is read through it (its glob names it, unread)
             for key, path in dirs.items():
                 if path == folder or _inside(path, folder):
                     below = path.relative_to(folder).parts

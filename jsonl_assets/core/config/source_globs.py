@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Final
 
 RECURSIVE = "**"
+# Errors that say a path is not there (nor can be: a name longer than the OS allows).
+_ABSENT: Final = (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG)
 
 
 def has_magic(part: str) -> bool:
@@ -157,10 +159,38 @@ def _exists(path: str, unlisted: dict[str, str]) -> bool:
     try:
         os.lstat(path)
     except OSError as exc:
-        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
-            unlisted[os.path.dirname(path)] = unlisted_folder(_error(exc))
+        if exc.errno not in _ABSENT:
+            _name_blocking(path, exc, unlisted)
         return False
     return True
+
+
+def _name_blocking(path: str, exc: OSError, unlisted: dict[str, str]) -> None:
+    """Name in `unlisted` the folder that stopped `path` from being listed or examined
+    (`exc`): the deepest folder on its way that is there but cannot be entered (`raw/locked`
+    for `raw/locked/sub/x.jsonl`, whichever part of the pattern named it), else `path`'s
+    folder. Several paths under one such folder are one entry. A path with a name the OS
+    refuses (longer than it allows) names nothing: no such path can be there."""
+    folder = _blocking_folder(path)
+    if folder is not None:
+        unlisted[folder] = unlisted_folder(_error(exc))
+
+
+def _blocking_folder(path: str) -> str | None:
+    """The parent of the first path on the way to `path` that cannot be examined (`lstat`):
+    the folder that cannot be entered; `path`'s own folder if each can be; None if that first
+    path cannot be there at all (missing, under a file, a name too long)."""
+    head = os.sep if path.startswith(os.sep) else ""
+    parts = [p for p in path.split(os.sep) if p]
+    for k in range(1, len(parts) + 1):
+        prefix = head + os.sep.join(parts[:k])
+        try:
+            os.lstat(prefix)
+        except OSError as exc:
+            if exc.errno in _ABSENT:
+                return None
+            return os.path.dirname(prefix) or os.curdir
+    return os.path.dirname(path)  # `folder/`: the folder itself
 
 
 def _parts(pattern: str) -> list[str]:
@@ -189,8 +219,10 @@ def _names(
                 e for e in it if _visible(e.name, part) and fnmatch.fnmatchcase(e.name, part)
             ]
     except OSError as exc:
-        if folder in seen_there or exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+        if folder in seen_there:  # vanished mid-walk
             unlisted[folder] = unlisted_folder(_error(exc))
+        elif exc.errno not in _ABSENT:
+            _name_blocking(os.path.join(folder, ""), exc, unlisted)
         return []
     if not dir_only:
         return [e.name for e in entries]
@@ -228,8 +260,10 @@ class _Walk:
         try:
             st = os.stat(folder)
         except OSError as exc:
-            if folder in self.seen_there or exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            if folder in self.seen_there:  # vanished mid-walk
                 self.unlisted[folder] = unlisted_folder(_error(exc))
+            elif exc.errno not in _ABSENT:
+                _name_blocking(os.path.join(folder, ""), exc, self.unlisted)
             return
         if not stat.S_ISDIR(st.st_mode) or (st.st_dev, st.st_ino) in self.seen:
             return

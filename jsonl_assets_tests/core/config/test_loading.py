@@ -1,5 +1,6 @@
 """A path-valued key the OS cannot take (a NUL byte, a name too long, a folder under a file,
-a loop of symlinks) is a ConfigError naming the file and the dotted key: never a ValueError or
+a loop of symlinks) is a ConfigError naming the file and the dotted key (a source glob through a
+symlink loop: the loop is a folder it cannot enter, quarantined unread): never a ValueError or
 OSError out of config loading, so the CLI says "config error", the code location loads with
 its defaults and the sensor skips its tick."""
 
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from jsonl_assets.core.config import CONFIG_ENV_VAR, ConfigError, load_config
+from jsonl_assets.core.config.source_globs import unlisted_folder
 from jsonl_assets.core.store import base
 from jsonl_assets.defs.definitions import build_defs
 from jsonl_assets.defs.schedules import DEFAULT_CRON, configured_automation
@@ -25,6 +27,9 @@ VALUES = {
     "under a file": "pipeline.yaml/sub",
     "symlink loop": "loop/x",
 }
+
+
+LOOP = unlisted_folder("Too many levels of symbolic links")
 
 
 def _with(config: Path, key: str, value: str) -> Path:
@@ -43,11 +48,14 @@ def test_a_path_the_os_refuses_is_a_config_error(sample_project: Path, key: str,
     loop = sample_project.parent / "loop"
     loop.symlink_to(loop)  # a link to itself
     config = _with(sample_project, key, VALUES[what])
+    if what == "symlink loop" and key.startswith("sources"):
+        # a folder the glob must enter but cannot: one input quarantined unread, named
+        inputs = load_config(config).sources[0].inputs
+        assert [(i.rel, i.not_a_file) for i in inputs] == [("loop", LOOP)]
+        return
     with pytest.raises(ConfigError) as info:
         load_config(config)
     assert info.value.file == str(config)
-    if what == "symlink loop" and key.startswith("sources"):
-        return  # glob matches nothing through the loop: a ConfigError on the key as well
     assert info.value.key == key, info.value
 
 

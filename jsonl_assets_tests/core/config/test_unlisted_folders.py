@@ -119,3 +119,143 @@ def test_a_build_counts_an_unlisted_folder_as_an_unread_file(sample_project: Pat
         ("raw/cpt/more", "not_a_file", LOOP)
     ]
     assert result.stages[0].per_source["garden_notes"]["unread_files"] == 1
+
+
+def test_the_folder_named_is_the_one_that_cannot_be_entered(shared_tree: Path) -> None:
+    """Whatever part of the pattern leads below it (a literal path, a literal part after a
+    wildcard, a `**`), the entry names the folder that cannot be entered, never a deeper path
+    that cannot even be examined (and may not exist); paths under it are one entry."""
+    if os.geteuid() != 0:
+        os.chmod(shared_tree / "locked", 0)
+    locked = str(shared_tree / "locked")
+    for pattern in (
+        "locked/deep/deeper/x.jsonl",  # no such path: only `locked` is known
+        "locked/deep/*.jsonl",
+        "*/deep/*.jsonl",
+        "*/deep/x.jsonl",
+        "locked/deep/**/*.jsonl",
+        "*/deep/**",
+    ):
+        files, others = _matched_by_another_user(str(shared_tree / pattern))
+        assert (files, others) == ([], {locked: DENIED}), pattern
+
+
+BUILD = """
+import sys, orjson
+from jsonl_assets.core.build import build_partition
+from jsonl_assets.core.config import load_config
+cfg = load_config(sys.argv[1])
+inputs = [[i.rel, i.format, i.not_a_file] for s in cfg.sources for i in s.inputs]
+result = build_partition(cfg, "cpt|train")
+stage = result.stages[0].per_source["notes"]
+failed = [e.to_json() for e in result.evaluations.values() if not e.passed]
+print(orjson.dumps([inputs, stage["unread_files"], failed]).decode())
+"""
+
+
+@pytest.mark.parametrize("pattern", ["raw/*/*", "raw/**", "raw/*/data_*"])
+def test_an_unlisted_folder_needs_no_format_and_the_rest_builds(pattern: str) -> None:
+    """A format-less source whose glob names no extension (`raw/*/*`: jsonl and csv files)
+    with a folder it cannot enter: the folder is quarantined `not_a_file` (it is never read,
+    so it needs no format) and the readable files build; the config is not refused with
+    "cannot infer the format"."""
+    top = Path(tempfile.mkdtemp())
+    raw = top / "raw"
+    try:
+        for folder, name, data in (
+            ("a", "data_a.jsonl", b'{"text": "basil"}\n{"text": "thyme"}\n'),
+            ("c", "data_c.csv", b"text\nsoil notes\nfern notes\n"),
+            ("locked", "data_b.jsonl", LINE),
+        ):
+            (raw / folder).mkdir(parents=True)
+            (raw / folder / name).write_bytes(data)
+        config = write_config(
+            top / "pipeline.yaml",
+            {
+                "dataset": {"name": "t", "description": "unlisted folder"},
+                "thresholds": {"max_parse_failure_rate": 0.9},
+                "splits": {"validation": 0.0, "test": 0.0},
+                "sources": [
+                    {"name": "notes", "paths": [pattern], "objective": "cpt"}
+                    | {"adapter": "text", "split": "train"}
+                ],
+            },
+        )
+        if os.geteuid() == 0:  # the project is nobody's, but the locked folder
+            for path in [top, *top.rglob("*")]:
+                os.chown(path, 65534, 65534)
+            os.chown(raw / "locked", 0, 0)
+        os.chmod(raw / "locked", 0o700 if os.geteuid() == 0 else 0)
+        inputs, unread, failed = orjson.loads(_as_another_user(BUILD, str(config)))
+    finally:
+        os.chmod(raw / "locked", 0o700)
+        shutil.rmtree(top)
+    assert [i for i in inputs if i[2] is not None] == [["raw/locked", "jsonl", DENIED]]
+    assert sorted(i[:2] for i in inputs if i[2] is None) == [
+        ["raw/a/data_a.jsonl", "jsonl"],
+        ["raw/c/data_c.csv", "csv"],
+    ]
+    assert (unread, failed) == (1, [])
+
+
+def _as_another_user(code: str, *args: str) -> bytes:
+    """`python -c code args` as `nobody` when the tests run as root, else as this user."""
+    root = str(Path(jsonl_assets.__file__).parent.parent)
+    run = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        user="nobody" if os.geteuid() == 0 else None,
+        env={**os.environ, "PYTHONPATH": root, "HOME": "/tmp"},
+        cwd="/",
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr.decode(errors="replace")
+    return run.stdout
+
+
+def test_a_path_never_read_needs_no_format(tmp_path: Path) -> None:
+    """A FIFO without an extension matched by a format-less `raw/*`: quarantined unread, it
+    does not refuse the config for want of a format (the files read still need one)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.jsonl").write_bytes(LINE)
+    os.mkfifo(raw / "pipe")
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "fifo"},
+            "sources": [
+                {"name": "notes", "paths": ["raw/*"], "objective": "cpt"}
+                | {"adapter": "text", "split": "train"}
+            ],
+        },
+    )
+    inputs = [(i.rel, i.format, i.not_a_file) for i in load_config(config).sources[0].inputs]
+    assert inputs == [
+        ("raw/a.jsonl", "jsonl", None),
+        ("raw/pipe", "jsonl", "not a regular file: FIFO"),
+    ]
+
+
+@pytest.mark.parametrize("pattern", ["loop/*.jsonl", "loop/x.jsonl", "loop/**"])
+def test_a_source_root_that_is_a_symlink_loop_is_named_not_a_crash(
+    tmp_path: Path, pattern: str
+) -> None:
+    """The folder a glob reads from is itself a symlink loop: the config loads (the check
+    that sources and outputs lie apart cannot resolve it, and nothing is read through it),
+    the loop is the input named."""
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.jsonl").write_bytes(LINE)
+    (tmp_path / "loop").symlink_to("loop")
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "loop"},
+            "sources": [
+                {"name": "notes", "paths": ["raw/*.jsonl", pattern], "objective": "cpt"}
+                | {"adapter": "text", "split": "train"}
+            ],
+        },
+    )
+    inputs = [(i.rel, i.not_a_file) for i in load_config(config).sources[0].inputs]
+    assert sorted(inputs) == [("loop", LOOP), ("raw/a.jsonl", None)]
