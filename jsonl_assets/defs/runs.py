@@ -50,6 +50,7 @@ from jsonl_assets.defs.partitions import all_partition_keys
 from jsonl_assets.defs.sqlite_holds import held_open, run_files, shared_files
 from jsonl_assets.defs.stage_metadata import REUSED
 from jsonl_assets.defs.storage_errors import instance_errors, step_error, storage_errors
+from jsonl_assets.defs.user_errors import STACK
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MODULE: Final = "jsonl_assets.defs.definitions"  # workspace.yaml's code location
@@ -235,11 +236,14 @@ def _failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
     ]
 
 
-def _errors(result: dg.ExecuteInProcessResult) -> list[str]:
+def _errors(result: dg.ExecuteInProcessResult, verbose: bool = False) -> list[str]:
+    """A line per failed step; with `verbose`, the stack of the error a step said in one line
+    (user_errors.STACK), a line each, under it."""
     out = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
-            error = event.event_specific_data.error
+            data = event.event_specific_data
+            error = data.error
             # Dagster wraps what the stage raised ("Error occurred while executing op ..."):
             # show the stage's own error, which says what is wrong.
             while (
@@ -256,6 +260,10 @@ def _errors(result: dg.ExecuteInProcessResult) -> list[str]:
             if sep and (cls.startswith("jsonl_assets.") or cls == _FAILURE):
                 message = said
             out.append(f"{event.step_key}: {message}")
+            failure = getattr(data, "user_failure_data", None)
+            stack = (failure.metadata if failure is not None else {}).get(STACK)
+            if verbose and stack is not None:
+                out.extend(f"{event.step_key}:   {line}" for line in stack.value.splitlines())
     return out
 
 
@@ -286,7 +294,7 @@ def build_partition(
         "key": key,
         "success": result.success,
         "failed_checks": _failed_checks(result),
-        "errors": _errors(result),
+        "errors": _errors(result, verbose),
         "seconds": time.perf_counter() - started,
         "run_id": result.run_id,
     }
@@ -354,6 +362,6 @@ def publish(
     return {
         "success": result.success,
         "failed_checks": _failed_checks(result),
-        "errors": _errors(result),
+        "errors": _errors(result, verbose),
         "meta": meta,
     }

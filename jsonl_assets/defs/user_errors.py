@@ -9,7 +9,12 @@ the cause (a config error, a refused dir, a permission), the run also tags itsel
 do not run it again for nothing; a transient one (a source changed while read, a busy
 partition, a full disk, the storage) is retried as any failed run, as are crashes. The step
 also tags its run with its partition's `objective` and `split` when the launcher did not (a
-backfill of the assets, the UI's Materialize)."""
+backfill of the assets, the UI's Materialize).
+
+The one line is for the user; the error's stack is kept for a developer (an OSError may as well
+come from a bug of ours): in the Failure's metadata (`stack`, on the step's failure in the UI
+and the event log), in a debug event of the step's log, and printed by `jsonl-assets build
+--verbose` under the error's line (defs/runs.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import errno
 import functools
 import inspect
 import sqlite3
+import traceback
 from collections.abc import Callable, Iterator
 from typing import Any, Final, TypeVar
 
@@ -42,6 +48,8 @@ from jsonl_assets.defs.ownership import partition_tags
 from jsonl_assets.defs.storage_errors import storage_message
 
 F = TypeVar("F", bound=Callable[..., Any])
+# The Failure's metadata key holding the stack of the error it stands for.
+STACK: Final = "stack"
 _CONTEXTS: Final = (dg.OpExecutionContext, dg.AssetExecutionContext)
 
 _CONFIG: Final = (ConfigError, DirProblem, PolicyError, OptionsError)
@@ -116,15 +124,28 @@ def tag_partition_run(context: Any) -> None:
         context.instance.add_run_tags(context.run_id, wanted)
 
 
+def stack_of(exc: BaseException) -> str:
+    """The error's traceback as Python prints it (its chained causes too)."""
+    return "".join(traceback.format_exception(exc)).rstrip("\n")
+
+
 def _failure(context: Any, exc: BaseException) -> dg.Failure:
     key = _partition(context)
     message = f"{key}: {said(exc)}" if key else said(exc)
+    stack = stack_of(exc)
     deterministic = retry_cannot_fix(exc)
-    if deterministic and context is not None:
-        # The storage failing too: the run may then be retried, no harm done.
+    if context is not None:
+        # The storage failing too: the stack stays in the Failure, the run may be retried.
         with contextlib.suppress(*USER_ERRORS):
-            no_run_retry(context)
-    return dg.Failure(description=message, allow_retries=not deterministic)
+            context.log.debug(f"{message}\n{stack}")
+        if deterministic:
+            with contextlib.suppress(*USER_ERRORS):
+                no_run_retry(context)
+    return dg.Failure(
+        description=message,
+        allow_retries=not deterministic,
+        metadata={STACK: dg.MetadataValue.text(stack)},
+    )
 
 
 def user_errors_said(fn: F) -> F:

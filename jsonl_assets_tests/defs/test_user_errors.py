@@ -16,13 +16,15 @@ import pytest
 import yaml
 from dagster._daemon.auto_run_reexecution.auto_run_reexecution import should_retry
 
+from jsonl_assets.core.config import ConfigError
 from jsonl_assets.core.store.base import SourceChangedError
+from jsonl_assets.defs import runs
 from jsonl_assets.defs.assets import STAGE_ASSETS
 from jsonl_assets.defs.checks import RETRY_ON_FAILURE_TAG
 from jsonl_assets.defs.definitions import run_definitions
 from jsonl_assets.defs.partitions import PARTITIONS
 from jsonl_assets.defs.resources import PipelineResource
-from jsonl_assets.defs.user_errors import user_errors_said
+from jsonl_assets.defs.user_errors import STACK, user_errors_said
 
 FAILURE = f"{dg.Failure.__module__}.{dg.Failure.__qualname__}: "
 KEY = "sft|train"
@@ -144,3 +146,40 @@ def test_every_run_of_a_partition_has_the_objective_and_split_tags(
     assert run is not None
     assert (run.tags.get("objective"), run.tags.get("split")) == ("cpt", "test")
     assert instance.get_runs(filters=dg.RunsFilter(tags={"objective": "cpt"}))
+
+
+def _internal_bug() -> None:
+    open("/nonexistent/internal-bug-path")  # noqa: SIM115  # a code mistake: an OSError
+
+
+def _source_changed() -> None:
+    raise SourceChangedError("raw/a.jsonl changed while it was read")
+
+
+def _config_refused() -> None:
+    raise ConfigError("/p/pipeline.yaml", "sources[0]", "bad")
+
+
+@pytest.mark.parametrize("raiser", [_internal_bug, _source_changed, _config_refused])
+def test_the_stack_of_an_error_said_in_one_line_is_kept(raiser, tmp_path: Path) -> None:
+    """Any error the wrapper says in one line (an OSError from a bug of ours as well as a
+    user's) keeps its stack: in the step failure's metadata, in a debug event of the run's
+    log, and under its line with `--verbose` (runs._errors); the line itself is unchanged."""
+
+    @dg.asset(name=f"fails_{raiser.__name__.strip('_')}")
+    @user_errors_said
+    def fails(context: dg.AssetExecutionContext) -> None:
+        raiser()
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([fails], instance=instance, raise_on_error=False)
+        frame = f"in {raiser.__name__}"
+        step = _failures(instance, result.run_id)[0]
+        said = _assert_said_in_one_line(step, "")
+        stack = step.event_specific_data.user_failure_data.metadata[STACK].value
+        assert frame in stack and stack.splitlines()[0].startswith("Traceback"), stack
+        debug = [r.user_message for r in instance.all_logs(result.run_id) if r.level == 10]
+        assert any(frame in m and said in m for m in debug), debug
+    quiet, verbose = runs._errors(result), runs._errors(result, verbose=True)
+    assert quiet == [verbose[0]] and verbose[0].endswith(said)
+    assert any(frame in line for line in verbose[1:]), verbose
