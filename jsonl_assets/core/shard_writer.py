@@ -4,8 +4,11 @@ A shard family (`data/<objective>-<split>[-<content_type>]-NNNNN.jsonl[.gz|.zst]
 by one `ShardWriter` (names from shard_families.shard_file_name: at most 100,000 shards a
 family, the five digits of the spec's `NNNNN`; the next one fails the partition, named, before
 it is written). Records are packed into frames (see compression.py); a frame goes into
-the current shard unless that would pass `max_bytes`, in which case the shard is committed and
-a new one starts with the same records re-batched from scratch. A shard therefore depends only
+the current shard unless that would pass `max_bytes` (at most a default `verify`'s
+`--max-shard-bytes`) or take the shard past the expansion cap of a default `verify`
+(`verify_limits.DEFAULT_LIMITS.decompressed_cap`: highly compressible text reaches 1000x), in
+which case the shard is committed and a new one starts with the same records re-batched from
+scratch. A shard therefore depends only
 on the records from its first one onwards, which is what makes resuming exact: after a crash
 the journal says which shards are committed and where each family stopped, and the writer
 starts the next shard exactly as an uninterrupted run would have.
@@ -37,6 +40,7 @@ from jsonl_assets.core.shard_families import shard_file_name
 from jsonl_assets.core.store.atomic_files import os_error_reason
 from jsonl_assets.core.store.base import AtomicWrite, read_bytes, store_for, write_bytes
 from jsonl_assets.core.store.package_files import LEDGER, claim
+from jsonl_assets.core.verify.verify_limits import DEFAULT_LIMITS
 
 if TYPE_CHECKING:
     from jsonl_assets.core.config import OutputConfig
@@ -139,6 +143,12 @@ def _after_lines(data: bytes, pos: int, n: int) -> int:
     return pos
 
 
+def _too_expanded(decompressed: int, on_disk: int) -> bool:
+    """A file of `on_disk` bytes decompressing to `decompressed` is past the expansion cap of
+    a default `verify` (C15): the writer starts a new shard before a frame would take it there."""
+    return decompressed > DEFAULT_LIMITS.decompressed_cap(on_disk)
+
+
 def _split_pieces(pieces: list[Piece], n: int) -> tuple[list[Piece], list[Piece]]:
     """The first `n` records of `pieces`, and the rest."""
     first: list[Piece] = []
@@ -178,7 +188,8 @@ class ShardWriter:
         self.family = family
         self.compression = compression
         self.max_records = max_records or (1 << 62)
-        self.max_bytes = max_bytes or (1 << 62)
+        # A shard is never larger on disk than a default `verify` reads (--max-shard-bytes).
+        self.max_bytes = min(max_bytes or (1 << 62), DEFAULT_LIMITS.max_shard_bytes)
         self.frame_target = min(FRAME_TARGET_BYTES, max(1, self.max_bytes // 2))
         self.journal = journal
         self.shards: list[ShardInfo] = list(committed or [])
@@ -202,6 +213,8 @@ class ShardWriter:
         self._hash = hashlib.sha256()
         self._records = 0
         self._bytes = 0
+        self._raw = 0
+        self._raw = 0  # decompressed bytes of the shard being written
 
     @classmethod
     def for_output(
@@ -327,11 +340,19 @@ class ShardWriter:
         the records are batched exactly as when each frame is written as soon as it is made)."""
         future, pieces, count = self._inflight.popleft()
         frame = future.result()
-        rotate = self._records and self._bytes + len(frame) > self.max_bytes
-        split = not rotate and len(frame) > self.max_bytes and count > 1
+        raw = sum(len(p[0]) for p in pieces)
+        rotate = self._records and (
+            self._bytes + len(frame) > self.max_bytes
+            or _too_expanded(self._raw + raw, self._bytes + len(frame))
+        )
+        split = (
+            not rotate
+            and count > 1
+            and (len(frame) > self.max_bytes or _too_expanded(raw, len(frame)))
+        )
         if not rotate and not split:
             last = pieces[-1]
-            self._write_frame(frame, count, last[1] + last[2] - 1)
+            self._write_frame(frame, count, last[1] + last[2] - 1, raw)
             return
         later = [piece for _, ps, _ in self._inflight for piece in ps] + self._pending
         self._inflight.clear()
@@ -357,7 +378,7 @@ class ShardWriter:
         for data, first_index, _ in pieces:
             self.add_block(data, first_index)
 
-    def _write_frame(self, frame: bytes, count: int, last_index: int) -> None:
+    def _write_frame(self, frame: bytes, count: int, last_index: int, raw: int) -> None:
         if self._handle is None:
             self._open()
         assert self._handle is not None
@@ -368,6 +389,7 @@ class ShardWriter:
         self._hash.update(frame)
         self._records += count
         self._bytes += len(frame)
+        self._raw += raw
         self._last_index = last_index
         reached("shard.frame")
         if self._records >= self.max_records:
@@ -384,6 +406,7 @@ class ShardWriter:
         self._hash = hashlib.sha256()
         self._records = 0
         self._bytes = 0
+        self._raw = 0
 
     def _fail(self, exc: OSError) -> None:
         final = self._final_path()
@@ -422,3 +445,4 @@ class ShardWriter:
             reached("shard.journaled")
         self._records = 0
         self._bytes = 0
+        self._raw = 0

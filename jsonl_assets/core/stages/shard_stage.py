@@ -59,11 +59,12 @@ from jsonl_assets.core.store.work_files import (
     write_marker,
 )
 from jsonl_assets.core.verify.shard_stream import ShardStream
-from jsonl_assets.core.verify.verify_limits import Unreadable
+from jsonl_assets.core.verify.verify_limits import DEFAULT_LIMITS, ExpansionExceeded, Unreadable
 
 STAGE = "shards"
-CODE_VERSION = "7"  # 4: typed report, staged shards only; 5: the quarantine published;
-# 6: unread files in the accounting; 7: every source's files in the accounting
+CODE_VERSION = "8"  # 4: typed report, staged shards only; 5: the quarantine published;
+# 6: unread files in the accounting; 7: every source's files in the accounting; 8: shards
+# rotate within a default verify's expansion cap and --max-shard-bytes
 MARKER = "shards.json"
 JOURNAL = "shards.journal"
 VERIFIED = "shards.verified.json"  # the last shards_verified result, per shards marker
@@ -328,14 +329,19 @@ def _check_shard(
     if stream.total != shard["bytes"]:
         problems.append(("C17", None, f"{stream.total} bytes on disk, {shard['bytes']} recorded"))
     count = 0
+    cap = DEFAULT_LIMITS.decompressed_cap(stream.total)  # a default `verify` reads no further
     with stream:
         try:
-            for chunk in read_ahead(stream.chunks(shard["compression"], chunk=CHUNK, own=True)):
+            for chunk in read_ahead(
+                stream.chunks(shard["compression"], cap, chunk=CHUNK, own=True)
+            ):
                 lines = chunk.count(b"\n")
                 content.update(chunk, lines)
                 count += lines
         except TruncatedInput as exc:
             problems.append(("C15", count + 1, f"the shard does not decompress: {exc}"))
+        except ExpansionExceeded as exc:
+            problems.append(("C15", count + 1, f"the shard {exc} (a default verify's cap)"))
         stream.drain()
     if stream.sha256() != shard["sha256"]:
         problems.append(("C17", None, "sha256 of the file differs from the one recorded"))

@@ -32,9 +32,8 @@ from jsonl_assets.core.verify.report import (
     show,
 )
 from jsonl_assets.core.verify.shard_stream import ShardStream
-from jsonl_assets.core.verify.verify_limits import Unreadable, VerifyLimits
+from jsonl_assets.core.verify.verify_limits import DEFAULT_LIMITS, Unreadable, VerifyLimits
 
-DEFAULT_LIMITS: Final = VerifyLimits()
 LARGE_SHARD_BYTES: Final = 64 * 1024 * 1024
 _SHARD_KEYS: Final = frozenset({"path", "compression", "record_count", "sha256"})
 _EXTENSION_CODEC: Final = (("gzip", ".gz"), ("zstd", ".zst"))

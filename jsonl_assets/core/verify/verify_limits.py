@@ -79,6 +79,11 @@ class VerifyLimits:
         return max(self.expansion_floor, self.max_expansion * on_disk)
 
 
+# The caps of a default `verify`: the shard writer keeps every shard within them, so a package
+# a default build publishes passes a default `verify`.
+DEFAULT_LIMITS: Final = VerifyLimits()
+
+
 class Unreadable(Picklable):
     """A file that is not opened. `kind`: missing, outside, unresolvable, not_regular, error."""
 
