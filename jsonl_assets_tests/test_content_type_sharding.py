@@ -1,14 +1,15 @@
 """`output.shard_by: content_type`: one shard family per content type within each partition.
 
-Shards are named data/<objective>-<split>-<content_type>-NNNNN.jsonl.zst (sources without a
-content_type form the family `general`), rotation by records and by on-disk bytes applies within
-each family, metadata.json lists every family's shards under its partition's file entry, and
+Shards are named data/<objective>-<split>-<digest>/<objective>-<split>-<content_type>-NNNNN
+.jsonl.zst (sources without a content_type form the family `general`; metadata.json's `notes`
+say so), rotation by records and by on-disk bytes applies within each family, metadata.json lists every family's shards under its partition's file entry, and
 switching the sharding setting removes the shards of the earlier layout.
 """
 
 from __future__ import annotations
 
 import base64
+import posixpath
 import random
 import re
 from collections import Counter
@@ -166,3 +167,25 @@ def test_content_type_families_rotate_and_are_listed_under_their_partition(
         "cpt-test-00000.jsonl.zst"
     ]
     assert verify_package(package).ok
+
+
+def test_the_notes_of_a_file_entry_say_where_its_shards_are(tmp_path: Path) -> None:
+    """The `notes` of each file entry name the folder and the file names its shards have."""
+    config = make_project(tmp_path)
+    cfg, _ = build_package(config)
+    metadata = orjson.loads((cfg.output.dir / "metadata.json").read_bytes())
+    for entry in metadata["files"]:
+        prefix = f"{entry['objective']}-{entry['split']}"
+        folders = {posixpath.dirname(shard["path"]) for shard in entry["shards"]}
+        assert len(folders) == 1
+        (folder,) = folders
+        assert re.fullmatch(rf"data/{prefix}-[0-9a-f]{{16}}", folder)
+        note = entry["notes"]
+        assert note == (
+            f"sharded by content type: {folder}/{prefix}-<content_type>-NNNNN.jsonl.zst"
+        )
+        pattern = re.escape(note.split(": ", 1)[1])
+        pattern = pattern.replace(re.escape("<content_type>"), "[a-z0-9_]+")
+        pattern = pattern.replace("NNNNN", r"\d{5}")
+        for shard in entry["shards"]:
+            assert re.fullmatch(pattern, shard["path"]), (note, shard["path"])

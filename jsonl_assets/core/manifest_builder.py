@@ -6,6 +6,7 @@ shards always give the same bytes. `created_at` appears only when the config set
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -16,7 +17,12 @@ from jsonl_assets.core.adapters.toolsets import TOOL_EXTRAS
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.rules.rate_checks import RateLimits
 from jsonl_assets.core.rules.reject_reasons import RATES, THRESHOLD_KEYS
-from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SCHEMA_VERSION, SPLITS
+from jsonl_assets.core.rules.spec_vocabulary import (
+    OBJECTIVES,
+    SCHEMA_VERSION,
+    SHARD_EXTENSIONS,
+    SPLITS,
+)
 
 GENERATOR: Final = "jsonl-assets/0.1.0"
 EXTENSION_KEY: Final = "x-jsonl-assets"
@@ -135,8 +141,23 @@ def _file_entry(cfg: PipelineConfig, p: PartitionShards) -> dict[str, Any]:
         for s in sorted(p.shards, key=lambda s: s["path"])
     ]
     if cfg.output.shard_by == "content_type":
-        entry["notes"] = "sharded by content type: data/<objective>-<split>-<content_type>-NNNNN"
+        entry["notes"] = content_type_note(p.objective, p.split, [s["path"] for s in p.shards])
     return entry
+
+
+def content_type_note(objective: str, split: str, paths: Sequence[str]) -> str:
+    """Where a partition sharded by content type keeps its shards, as they are named: its
+    snapshot folder in `data/` (shard_families.snapshot_folder), then one family per type."""
+    folders = sorted({posixpath.dirname(path) for path in paths})
+    folder = folders[0] if len(folders) == 1 else f"data/{objective}-{split}-<digest>"
+    extensions = sorted({_shard_extension(path) for path in paths})
+    ext = extensions[0] if len(extensions) == 1 else ".jsonl[.gz|.zst]"
+    return f"sharded by content type: {folder}/{objective}-{split}-<content_type>-NNNNN{ext}"
+
+
+def _shard_extension(path: str) -> str:
+    by_length = sorted(SHARD_EXTENSIONS.values(), key=len, reverse=True)
+    return next((ext for ext in by_length if path.endswith(ext)), "")
 
 
 def _extension(cfg: PipelineConfig, built: Sequence[PartitionShards]) -> dict[str, Any]:
