@@ -26,7 +26,15 @@ from jsonl_assets.core.rules import ERROR, WARNING
 from jsonl_assets.core.rules.vocabulary import is_count
 from jsonl_assets.core.verify.exact_values import INEXACT_NOTE, read_exact
 from jsonl_assets.core.verify.paths import path_problem
-from jsonl_assets.core.verify.report import METADATA_FILE, Finding, Sink, jtype, show, too_long
+from jsonl_assets.core.verify.report import (
+    METADATA_FILE,
+    Finding,
+    Sink,
+    jtype,
+    not_json,
+    show,
+    too_long,
+)
 from jsonl_assets.core.verify.shard_stream import ShardStream
 from jsonl_assets.core.verify.verify_limits import (
     Unreadable,
@@ -137,7 +145,7 @@ def _check_asset_line(
         parsed = read_exact(line)
     except orjson.JSONDecodeError as exc:
         if sink.wants("G2", path):
-            sink.error("G2", path, line_no, f"line is not valid JSON: {exc}")
+            sink.error("G2", path, line_no, f"line is not valid JSON: {not_json(line, exc)}")
         else:
             sink.skip("G2", ERROR, path)
         return

@@ -42,7 +42,7 @@ from jsonl_assets.core.rules import (
 from jsonl_assets.core.rules.spec_vocabulary import MEDIA_PART_TYPES
 from jsonl_assets.core.verify.exact_values import INEXACT_NOTE, read_exact
 from jsonl_assets.core.verify.ids import IdSink
-from jsonl_assets.core.verify.report import Finding, Sink, jtype, show, too_long
+from jsonl_assets.core.verify.report import Finding, Sink, jtype, not_json, show, too_long
 from jsonl_assets.core.verify.shard_stream import ShardStream
 from jsonl_assets.core.verify.verify_limits import (
     ExpansionExceeded,
@@ -144,7 +144,7 @@ class _Reader:
             parsed = read_exact(line, suspect)
         except orjson.JSONDecodeError as exc:
             if sink.wants("D1", path):
-                self.error("D1", f"line is not valid JSON: {exc}")
+                self.error("D1", f"line is not valid JSON: {not_json(line, exc)}")
             else:
                 sink.skip("D1", ERROR, path)
             return

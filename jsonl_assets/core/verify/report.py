@@ -212,3 +212,20 @@ def too_long(length: int, limit: int) -> str:
         f"line is longer than --max-line-bytes ({limit}; {length} bytes read): it was not "
         "parsed (the build's limits.max_record_bytes bounds records the same way)"
     )
+
+
+def not_json(data: bytes, exc: BaseException) -> str:
+    """Why the JSON parser refused `data` (a line, or metadata.json), as "invalid UTF-8 at
+    byte N (...)" when its bytes are not UTF-8 (orjson calls any such byte a surrogate), else
+    the parser's message. N counts from 0, as the build's reader says it (`invalid_utf8`)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        at = bad.start
+        pair = data[at : at + 2]
+        if len(pair) == 2 and pair[0] == 0xED and pair[1] >= 0xA0:
+            why = f"0xed 0x{pair[1]:02x}: a UTF-16 surrogate, U+D800-U+DFFF, encoded as UTF-8"
+        else:
+            why = f"0x{data[at]:02x}: {bad.reason}"
+        return f"invalid UTF-8 at byte {at} ({why})"
+    return str(exc)

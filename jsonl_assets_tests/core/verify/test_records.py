@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from jsonl_assets.core.verify.package import verify_package
+from jsonl_assets_tests.test_package_verifier import cpt_record, write_meta, write_shard
 
 
 def _package(path: Path, record: dict[str, Any], **defaults: Any) -> None:
@@ -137,3 +138,44 @@ def test_zero_padding_at_the_end_of_a_gzip_shard_is_valid(tmp_path: Path) -> Non
     _gzip_package(tmp_path, one + two + b"\x00" * 8)
     report = verify_package(tmp_path)
     assert report.ok and report.records_checked == 6, report.findings
+
+
+BAD_UTF8 = [
+    (b'{"id": "c2", "x": "\xff"}', "invalid UTF-8 at byte 19 (0xff: invalid start byte)"),
+    (b'{"id": "c2", "x": "\xe2\x82"}', "invalid UTF-8 at byte 19 (0xe2: invalid continuation"),
+    (b'{"id": "c2", "x": "\xed\xa0\x80"}', "invalid UTF-8 at byte 19 (0xed 0xa0: a UTF-16 surr"),
+]
+
+
+@pytest.mark.parametrize(("line", "reason"), BAD_UTF8)
+def test_a_line_that_is_not_utf8_says_so_and_where(
+    tmp_path: Path, line: bytes, reason: str
+) -> None:
+    """orjson calls every byte that is not UTF-8 a surrogate: verify names the byte and its
+    offset instead, in a shard (D1), the asset index (G2) and metadata.json (A1)."""
+    shard = write_shard(tmp_path, "data/cpt-train-00000.jsonl", [cpt_record("c1")])
+    path = tmp_path / shard["path"]
+    path.write_bytes(path.read_bytes() + line + b"\n")
+    shard.pop("sha256")
+    shard["record_count"] = 2
+    (tmp_path / "assets.jsonl").write_bytes(b'{"asset_id": "a", "uri": "u"}\n' + line + b"\n")
+    write_meta(
+        tmp_path,
+        [{"split": "train", "objective": "cpt", "shards": [shard]}],
+        asset_index={"path": "assets.jsonl", "format": "jsonl"},
+    )
+    report = verify_package(tmp_path)
+    found = {(f.rule, f.line): f.message for f in report.findings if f.rule in ("D1", "G2")}
+    assert found.keys() == {("D1", 2), ("G2", 2)}, report.findings
+    for message in found.values():
+        assert message.startswith(f"line is not valid JSON: {reason}"), message
+        assert "surrogates not allowed" not in message
+
+    meta = tmp_path / "metadata.json"
+    meta.write_bytes(meta.read_bytes()[:-1] + b', "x": "\xff"}')
+    offset = meta.read_bytes().index(b"\xff")
+    (a1,) = [f.message for f in verify_package(tmp_path).findings if f.rule == "A1"]
+    assert a1 == (
+        f"metadata.json is not valid JSON: invalid UTF-8 at byte {offset} "
+        "(0xff: invalid start byte)"
+    )
