@@ -193,6 +193,7 @@ MARKED: dict[str, tuple[str, ...]] = {
         "slow",
     ),
     "readers/test_text.py::test_chunks_reassemble_exactly_whatever_the_read_split": ("slow",),
+    "readers/test_text.py::test_a_long_blank_run_is_read_in_bounded_memory": ("slow",),
     "core/chunks/test_duplicates.py::test_spilled_duplicates": ("slow",),
     "core/store/test_shared_quarantine.py::test_a_rebuild_keeps_the_quarantine_another_package_published[24.0]": (
         "slow",

@@ -106,8 +106,8 @@ def test_nesting_at_the_limit_is_left_to_the_parser(tmp_path: Path) -> None:
     deep = b'{"deep": ' + b"[" * inner + b"]" * inner + b"}"
     assert hostile_item(deep) is None
     items = read(tmp_path, b"[%s]" % deep)
-    assert isinstance(items[0], Rejection)
-    assert "cannot be serialised" in items[0].detail  # orjson's 254 levels, as before
+    # a record, as the same JSONL line (orjson reads it; writing it is unserializable later)
+    assert type(items[0]) is tuple and items[0][2] == deep.replace(b" ", b"")
 
 
 def test_the_stream_guard_follows_strings_and_escapes_across_any_chunking() -> None:

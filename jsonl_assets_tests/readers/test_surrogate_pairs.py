@@ -67,10 +67,14 @@ def test_a_text_chunk_never_splits_a_pair(tmp_path: Path, max_chars: int) -> Non
     got = read(tmp_path, "e.txt", data, "text", max_chars=max_chars)
     assert not [i for i in got if isinstance(i, Rejection)], got
     texts = [item[1]["text"] for item in got]
-    assert "".join(texts) == f"abc{SMILE} is a smile\n\nnext {SMILE}{SMILE} end\n"
+    # at max_chars 1 the blank line is more blank text than a chunk takes: no record
+    blank = "\n\n" if max_chars > 1 else "\n"
+    assert "".join(texts) == f"abc{SMILE} is a smile{blank}next {SMILE}{SMILE} end\n"
     assert all(c < "\ud800" or c > "\udfff" for t in texts for c in t)
     whole = read(tmp_path, "d.txt", data, "text", mode="document")
-    assert [item[1]["text"] for item in whole] == ["".join(texts)]
+    assert [item[1]["text"] for item in whole] == [
+        f"abc{SMILE} is a smile\n\nnext {SMILE}{SMILE} end\n"
+    ]
 
 
 @pytest.mark.parametrize(("name", "fmt"), [("e.txt", "text"), ("s.csv", "csv")])

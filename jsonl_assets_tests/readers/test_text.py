@@ -4,6 +4,7 @@ import codecs
 import gzip
 import itertools
 import re
+import tracemalloc
 import zlib
 from pathlib import Path
 from typing import Any
@@ -90,23 +91,41 @@ def naive_chunks(text: str, max_chars: int) -> list[str]:
             current += piece
     if current:
         chunks.append(current)
-    return attach_blank(chunks)
+    return attach_blank(chunks, max_chars)
 
 
-def attach_blank(chunks: list[str]) -> list[str]:
-    """Each blank chunk joined to the chunk before it (leading ones: to the first non-blank)."""
-    out: list[str] = []
-    lead = ""
+def attach_blank(chunks: list[str], max_chars: int) -> list[str]:
+    """Blank chunks joined to a neighbour, at most max_chars characters of them: a run after a
+    chunk, its longest prefix within max_chars to that chunk; a run at the file start, its
+    longest suffix within max_chars to the first chunk (or to each other in a blank file);
+    the blank chunks left over stand alone."""
+    runs: list[list[str]] = [[]]  # blank runs, a non-blank chunk between two runs
+    texts: list[str] = []
     for chunk in chunks:
-        if chunk.strip(BLANK_CHARS) and out:
-            out.append(chunk)
-        elif chunk.strip(BLANK_CHARS):
-            out.append(lead + chunk)
-        elif out:
-            out[-1] += chunk
+        if chunk.strip(BLANK_CHARS):
+            texts.append(chunk)
+            runs.append([])
         else:
-            lead += chunk
-    return out or ([lead] if lead else [])
+            runs[-1].append(chunk)
+    out: list[str] = []
+    lead = runs[0]
+    cut = len(lead)
+    while cut > 0 and sum(map(len, lead[cut - 1 :])) <= max_chars:
+        cut -= 1
+    out += lead[:cut]
+    if not texts:
+        return out + (["".join(lead[cut:])] if lead[cut:] else [])
+    for i, (text, run) in enumerate(zip(texts, runs[1:], strict=True)):
+        keep = 0
+        while keep < len(run) and sum(map(len, run[: keep + 1])) <= max_chars:
+            keep += 1
+        out.append(("".join(lead[cut:]) if i == 0 else "") + text + "".join(run[:keep]))
+        out += run[keep:]
+    return out
+
+
+def longest_blank_run(text: str) -> int:
+    return max(map(len, re.findall(f"[{re.escape(BLANK_CHARS)}]+", text)), default=0)
 
 
 def pieces(text: str, cuts: list[int]) -> list[str]:
@@ -146,9 +165,12 @@ def test_chunks_reassemble_exactly_whatever_the_read_split(
     got = list(chunk_text(pieces(text, cuts), max_chars))
     chunks = [c for _, c in got]
     assert "".join(chunks) == text
-    # blank text is attached to a neighbour: no chunk is blank unless the whole text is
-    assert all(c.strip(BLANK_CHARS) for c in chunks) or len(chunks) == 1
-    assert all(len(c.rstrip(BLANK_CHARS)) <= max_chars for c in chunks[1:])
+    # blank text is attached to a neighbour, at most max_chars of it: a chunk is blank only
+    # in a blank run longer than max_chars (or a blank text), and never holds more than that
+    long_run = longest_blank_run(text) > max_chars
+    assert all(c.strip(BLANK_CHARS) for c in chunks) or long_run or len(chunks) == 1
+    assert all(len(c.strip(BLANK_CHARS)) <= max_chars for c in chunks)
+    assert all(len(c) <= 3 * max_chars for c in chunks)
     assert chunks == naive_chunks(text, max_chars)
     # each position is the line on which the chunk starts
     offset = 0
@@ -210,13 +232,27 @@ def test_long_paragraph_split_at_lines_then_hard_split() -> None:
         # a line cut into pieces whose tail is whitespace (and invisible characters)
         (
             "ab" + " " * 9 + "\u200b\t\n\nc\n",
-            4,
+            8,
             [(1, "ab" + " " * 9 + "\u200b\t\n\n"), (3, "c\n")],
         ),
+        # more blank text than max_chars: max_chars of it attached, the rest stands alone
+        (
+            "ab" + " " * 9 + "\u200b\t\n\nc\n",
+            4,
+            [(1, "ab      "), (1, "   \u200b"), (1, "\t\n\n"), (3, "c\n")],
+        ),
+        (
+            "a\n" + "\n" * 9 + "b\n",
+            3,
+            [(1, "a\n\n\n\n\n"), (6, "\n\n\n"), (9, "\n\n"), (11, "b\n")],
+        ),
+        # a long blank run at the file start: the blank chunks nearest the text attached
+        ("\n" * 6 + "b\n", 2, [(1, "\n\n"), (3, "\n\n"), (5, "\n\nb\n")]),
         # blank lines at the file start that do not fit beside the first paragraph
         ("\n\n\n" + "a" * 7 + "\n", 8, [(1, "\n\n\n" + "a" * 7 + "\n")]),
-        # a file blank throughout is one blank chunk
-        ("\n  \n\n", 2, [(1, "\n  \n\n")]),
+        # a file blank throughout is one blank chunk (within max_chars)
+        ("\n  \n\n", 5, [(1, "\n  \n\n")]),
+        ("\n  \n\n", 2, [(1, "\n"), (2, "  "), (2, "\n\n")]),
     ],
 )
 def test_blank_text_is_never_a_chunk_of_its_own(
@@ -414,6 +450,9 @@ def test_a_cut_stream_never_makes_blank_lines_a_chunk_of_their_own(
         *chunks, last = items
         assert isinstance(last, Rejection) and last.reason == "corrupt_file", items
         assert all(type(i) is tuple and i[1]["text"].strip() for i in chunks), (max_chars, items)
+        if max_chars < longest_blank_run(body):  # the rest of the run stands alone: no record
+            assert last.position <= cut_line
+            continue
         assert reassemble(items) == data
         tail = body[body.rfind("\n") + 1 :]
         if not tail:
@@ -503,3 +542,56 @@ def test_utf16_32_without_a_bom_is_refused_whole_never_read_in_the_machines_orde
     assert len(items) == 1 and isinstance(items[0], Rejection)
     assert items[0].reason == "invalid_encoding" and items[0].position == 0
     assert "without a byte-order mark" in items[0].detail and "-le or " in items[0].detail
+
+
+def _peak_read(tmp_path: Path, data: bytes) -> tuple[list[Any], int]:
+    """The items read from `data` and the reading's peak of traced memory."""
+    path = tmp_path / "blank.txt"
+    path.write_bytes(data)
+    tracemalloc.start()
+    try:
+        items = list(
+            read_source(SourceFile(path, path.name), "text", {}, ReadLimits(16 << 20), tmp_path)
+        )
+        return items, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(
+    ("blank", "size"),
+    [(" ", 16 << 20), (" " * 999 + "\n", 16 << 20), ("\u3000" * 99 + "\r\n", 12 << 20)],
+)
+def test_a_long_blank_run_is_read_in_bounded_memory_and_no_paragraph_is_lost(
+    tmp_path: Path, blank: str, size: int
+) -> None:
+    """Before: every blank chunk of a run was held and attached to the paragraph before it
+    (or at the file start after it), so memory grew with the run (~14x through a build) and
+    the paragraph became a chunk the transform stage rejected too_large. Now at most max_chars
+    (4000) characters of blank text are attached; the rest of the run is not a record."""
+    _peak_read(tmp_path, b"warm up\n")
+    run = blank * (size // len(blank.encode()))
+    text = run + "hello\n" + run + "world\n" + run
+    items, peak = _peak_read(tmp_path, text.encode())
+    assert peak < 12 << 20, peak  # read buffers, not the runs (before: 60 to 190 MB)
+    assert [i[1]["text"].strip(BLANK_CHARS) for i in items] == ["hello", "world"]
+    for (line, record, _), word in zip(items, ["hello", "world"], strict=True):
+        assert len(record["text"]) <= 3 * 4000  # the word, at most 4000 blank characters each side
+        start = text.index(word) - record["text"].index(word)  # an exact span of the text
+        assert text[start : start + len(record["text"])] == record["text"]
+        assert line == text.count("\n", 0, start) + 1
+    blank_file, peak = _peak_read(tmp_path, run.encode())
+    assert peak < 12 << 20, peak
+    # a file blank throughout: one record, its last blank chunk (the adapter: empty_text)
+    assert len(blank_file) == 1 and not blank_file[0][1]["text"].strip(BLANK_CHARS)
+    assert 0 < len(blank_file[0][1]["text"]) <= 4000
+
+
+def test_blank_lines_past_max_chars_are_no_record(tmp_path: Path) -> None:
+    data = b"\n" * 30 + b"hello\n" + b"\n" * 30 + b"world" + b" \n" * 30
+    items = read(tmp_path, data, max_chars=10)
+    assert items == [
+        (21, {"text": "\n" * 10 + "hello\n" + "\n" * 14}, None),
+        (62, {"text": "world \n" + " \n" * 6}, None),
+    ]
+    assert read(tmp_path, data) == [(1, {"text": data.decode()}, None)]  # max_chars 4000

@@ -20,8 +20,10 @@ Reason codes:
   scanned, not parsed (and not checked). Under an `items_path` through an array
   (`item.data.item`) there are no spans: such an item is built whole, then rejected;
 * `parse_error`: invalid JSON (NaN, a bad token, a missing comma, a lone surrogate escape
-  such as `"\\ud800"`: json_escapes.py) or nesting deeper
-  than orjson can serialise; `invalid_utf8`: invalid UTF-8 inside a string (any kind: a
+  such as `"\\ud800"`: json_escapes.py); an item nested deeper than
+  the 254 levels orjson writes (it reads 1,024) is a record, its bytes a faithful rendering
+  (json_render.py), `unserializable` where the transform stage must write it, as the same
+  JSONL line is; `invalid_utf8`: invalid UTF-8 inside a string (any kind: a
   byte that starts no character, a cut or overlong sequence, an encoded surrogate). Only the
   damaged item is rejected, with its bytes: the file is read again as item spans
   (json_items.py, which looks only at strings and brackets, so the damage does not move an
@@ -235,12 +237,23 @@ def _judged(index: int, value: Any, limit: int, converted: CountingDefault) -> R
                 detail=f"item {index}: {why}; the record is not written rather than altered",
                 **raw,
             )
-        return Rejection(
-            position=index,
-            reason="parse_error",
-            detail=f"item {index} cannot be serialised: {exc} (orjson nests at most 254 levels)",
-            **raw,
-        )
+        if "raw_truncated" in raw:
+            return Rejection(
+                position=index,
+                reason="too_large",
+                detail=f"item {index} is over the limit of {limit} bytes as JSON "
+                "(max_record_bytes)",
+                **raw,
+            )
+        if "Recursion limit" not in str(exc):
+            return Rejection(
+                position=index,
+                reason="parse_error",
+                detail=f"item {index} cannot be serialised: {exc}",
+                **raw,
+            )
+        # Nested past the 254 levels orjson writes: a record, as the same JSONL line is.
+        data = raw["raw"]
     size = len(data)
     if size > limit:
         return Rejection(

@@ -20,23 +20,34 @@ Chunking rule (mode `chunks`), stated exactly:
   within `max_chars` characters, otherwise the chunk is closed and the unit starts the next
   one. A unit longer than `max_chars` by itself closes the current chunk and is packed the same
   way line (piece) by line, its last chunk staying open for the units after it.
-* Blank text never stands alone: a packed chunk that is blank (`blank_text.is_blank`: only
-  whitespace or invisible characters, such as the lone `"\\n"` of a line cut at `max_chars`,
-  or blank lines that fit beside neither their paragraph nor the next one) is attached to the
-  end of the chunk before it; blank chunks at the file start are attached to the start of the
-  first non-blank chunk. Only a file that is blank throughout gives a blank chunk (one).
+* Blank text is attached to a neighbouring chunk, at most `max_chars` characters of it: a
+  packed chunk that is blank (`blank_text.is_blank`: only whitespace or invisible characters,
+  such as the lone `"\\n"` of a line cut at `max_chars`, or blank lines that fit beside
+  neither their paragraph nor the next one) is attached to the end of the chunk before it
+  while the blank text attached there stays within `max_chars` characters; blank chunks at
+  the file start are attached to the start of the first non-blank chunk, the ones nearest it
+  within `max_chars` characters. A blank chunk left over (a blank run longer than `max_chars`:
+  the rest of it after the chunk before, or the start of a leading run) stands alone, as does
+  a file blank throughout (one chunk when it is at most `max_chars` characters).
 
 So each chunk is an exact, contiguous span of the decoded text that keeps its separators: at
-most `max_chars` characters, plus the blank text attached to it (a chunk grows with a blank
-run, so a run of whitespace larger than `max_record_bytes` makes a chunk the transform stage
-rejects `too_large`). Chunks follow each other without gap or overlap, and concatenating them
-gives the file's text exactly. The split depends only on the text, not on how it was read.
+most `max_chars` characters, plus at most `max_chars` characters of blank text attached after
+it (and, for the first chunk, before it), so memory stays bounded whatever a blank run's
+length. Chunks follow each other without gap or overlap, and concatenating them gives the
+file's text exactly. The split depends only on the text, not on how it was read.
+
+A blank chunk is not a record (`read_text` yields nothing for it, as the JSONL reader yields
+nothing for a blank line), except the last chunk of a file blank throughout (its one record,
+which the `text` adapter rejects as `empty_text`): a file with text never gives a record the
+adapter rejects as `empty_text`, and a paragraph is never rejected because of whitespace
+after it. The text of the blank chunks is the only text of the file neither written nor
+quarantined.
 
 Bytes the encoding cannot decode are escaped (`csv_text.py`, as the CSV reader does: UTF-16/32
 included, a lone surrogate unit or a file cut inside a character); a chunk (or the document)
 holding any is rejected as `invalid_utf8` (`invalid_encoding` for other encodings) with its
-exact bytes as raw, and the following chunks go on. Concatenating the accepted chunks' text and
-the rejected chunks' raw bytes in position order reproduces the file (without BOM; a UTF-16/32
+exact bytes as raw, and the following chunks go on. Concatenating the accepted chunks' text,
+the rejected chunks' raw bytes and the blank chunks' text in order reproduces the file (without BOM; a UTF-16/32
 file without one is read in the machine's byte order, as Python's `bytes.decode` reads it). In
 `document` mode a file whose decoded text is larger than `max_record_bytes` bytes is rejected
 `too_large`.
@@ -53,6 +64,7 @@ at the file start, to the cut line's rejection (which then starts at line 1). In
 from __future__ import annotations
 
 import codecs
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,14 +137,17 @@ def read_text(
     # must then be attached to the chunk before it.
     before: tuple[int, str] | None = None
     held: tuple[int, str] | None = None
+    blank_file = True
     for chunk in chunk_text(decode_pieces(body, codec), max_chars):
         if before is not None:
-            yield text_format.chunk(*before)
+            yield from text_format.chunk(*before)
         before, held = held, chunk
+        blank_file = blank_file and is_blank(chunk[1])
     if stream.damage is None:
-        for last in (before, held):
-            if last is not None:
-                yield text_format.chunk(*last)
+        if before is not None:
+            yield from text_format.chunk(*before)
+        if held is not None:  # a file blank throughout: its last chunk is its one record
+            yield from text_format.chunk(*held, blank=blank_file)
         return
     yield from _cut_end(before, held, text_format, stream.damage)
 
@@ -159,9 +174,9 @@ def _cut_end(
             rest, start = text, line
         kept = ""
     if before is not None:
-        yield text_format.chunk(*before)
+        yield from text_format.chunk(*before)
     if kept:
-        yield text_format.chunk(line, kept)
+        yield from text_format.chunk(line, kept)
     cut = text_format.raw(rest) if rest else None
     what = "the line it cuts" if start == cut_line else f"the line it cuts (line {cut_line})"
     yield Rejection(
@@ -184,10 +199,13 @@ class _TextFormat:
     def raw(self, text: str) -> bytes:
         return text_bytes(text, self.codec)
 
-    def chunk(self, line: int, text: str) -> ReadItem:
-        if ESCAPED.search(text) is None:
-            return (line, {"text": text}, None)
-        return self.undecodable(line, text, self.raw(text), "chunk")
+    def chunk(self, line: int, text: str, blank: bool = False) -> Iterator[ReadItem]:
+        """The chunk's record or rejection; none for a blank chunk (blank text no chunk
+        could take: not a record, as the JSONL reader's blank lines are not) unless `blank`."""
+        if ESCAPED.search(text) is not None:
+            yield self.undecodable(line, text, self.raw(text), "chunk")
+        elif blank or not is_blank(text):
+            yield (line, {"text": text}, None)
 
     def undecodable(self, line: int, text: str, raw: bytes, what: str) -> Rejection:
         bad = ESCAPED.search(text)
@@ -349,25 +367,43 @@ class _Packer:
 
 
 def chunk_text(pieces: Iterable[str], max_chars: int) -> Iterator[tuple[int, str]]:
-    """`(start_line, chunk)` pairs per the module's chunking rule: the packed chunks, each
-    blank one attached to the chunk before it (before the first non-blank one: after it)."""
+    """`(start_line, chunk)` pairs per the module's chunking rule: the packed chunks, blank ones
+    attached to a neighbour up to `max_chars` characters of blank text, the rest of a longer
+    blank run standing alone. At most `max_chars` characters of blank text are held."""
     if max_chars < 1:
         raise ValueError("max_chars must be at least 1")
-    line = 1
-    held: list[str] = []  # the chunk to yield, with the blank chunks attached so far
-    leading = True  # `held` is only blank chunks from the file start
-    for start, chunk in _packed_chunks(pieces, max_chars):
-        if is_blank(chunk):
-            held.append(chunk)
-            continue
-        if not leading:
-            yield line, "".join(held)
-            held = []
-            line = start
-        held.append(chunk)
-        leading = False
-    if held:
-        yield line, "".join(held)
+    chunk: tuple[int, list[str]] | None = None  # the last non-blank chunk, blank text attached
+    attached = 0  # characters of blank text attached to `chunk`
+    overflow = False  # the blank run after `chunk` did not fit: the rest of it stands alone
+    leading: deque[tuple[int, str]] = deque()  # the file start's blank chunks nearest its text
+    leading_length = 0
+    for start, text in _packed_chunks(pieces, max_chars):
+        if not is_blank(text):
+            if chunk is not None and not overflow:
+                yield chunk[0], "".join(chunk[1])
+            chunk = (leading[0][0] if leading else start, [*(t for _, t in leading), text])
+            leading.clear()
+            attached = 0
+            overflow = False
+        elif chunk is None:  # the file start: keep the last blank chunks within max_chars
+            leading.append((start, text))
+            leading_length += len(text)
+            while leading_length > max_chars:
+                first = leading.popleft()
+                leading_length -= len(first[1])
+                yield first
+        elif not overflow and attached + len(text) <= max_chars:
+            chunk[1].append(text)
+            attached += len(text)
+        else:
+            if not overflow:  # the chunk is complete: the rest of its blank run stands alone
+                yield chunk[0], "".join(chunk[1])
+                overflow = True
+            yield start, text
+    if chunk is not None and not overflow:
+        yield chunk[0], "".join(chunk[1])
+    elif chunk is None and leading:  # a file blank throughout
+        yield leading[0][0], "".join(t for _, t in leading)
 
 
 def _packed_chunks(pieces: Iterable[str], max_chars: int) -> Iterator[tuple[int, str]]:

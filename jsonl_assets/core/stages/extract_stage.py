@@ -35,7 +35,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import Rejection, trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "29"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "30"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -77,6 +77,9 @@ CODE_VERSION = "29"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # 29: such pairs are joined where the CSV/text readers decode (a CSV header's duplicate check
 # sees joined names; a text chunk never splits a pair); a cut text stream's blank lines before
 # its cut line are attached (to the chunk before, or to the cut line's rejection)
+# 30: text chunks: at most max_chars of blank text attached each side, a longer blank run's
+# rest is blank chunks that are no record (memory flat); a JSON array item nested 255-1,024
+# levels is a record (its rendering), unserializable later as the same JSONL line
 MARKER = "extracted.json"
 
 
