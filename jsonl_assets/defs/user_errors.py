@@ -131,7 +131,8 @@ def stack_of(exc: BaseException) -> str:
 
 def _failure(context: Any, exc: BaseException) -> dg.Failure:
     key = _partition(context)
-    message = f"{key}: {said(exc)}" if key else said(exc)
+    text = said(exc)
+    message = f"{key}: {text}" if key and not text.startswith(f"{key}: ") else text
     stack = stack_of(exc)
     deterministic = retry_cannot_fix(exc)
     if context is not None:
