@@ -155,14 +155,20 @@ for fn in (aborts, aborts_mid_result):
 """
 
 
+def _run_script(script: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`script` run by a new interpreter (its pools its own), which must exit 0."""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def test_a_worker_that_aborts_is_said_so_and_never_hangs_the_build() -> None:
     """A worker that dies of SIGABRT (polars' allocator on a failed allocation) is said to,
     with its likely cause, not taken for one killed from outside; one that dies while it
     wrote its result fails the build as well, instead of leaving it waiting forever."""
-    done = subprocess.run(
-        [sys.executable, "-c", ABORTED_SCRIPT], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
+    done = _run_script(ABORTED_SCRIPT, 120)
     aborted = (
         "a worker process of the build died with SIGABRT (a native library aborted: "
         "out of memory?); rerun to resume"
@@ -203,10 +209,7 @@ def test_a_forked_worker_holds_none_of_its_parents_pools() -> None:
     workers among them) and cleanups are not its own. Its own chunk pool broken, it waits on
     its own children only: the death is said by its signal, never as "AssertionError: can
     only join a child process" (waiting on a sibling)."""
-    done = subprocess.run(
-        [sys.executable, "-c", NESTED_SCRIPT], capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
+    done = _run_script(NESTED_SCRIPT, 60)
     died = (
         "a worker process of the build died with SIGKILL (killed from outside, or by the "
         "kernel's out-of-memory killer: see dmesg); rerun to resume"

@@ -58,22 +58,14 @@ def test_a_same_size_rewrite_with_its_mtime_set_back_is_read_again(tmp_path: Pat
     assert _instructions(config) == ["q0 new", "q1 new", "q2 new"]
 
 
-def test_a_value_decoded_to_a_lone_surrogate_rejects_its_row_only(tmp_path: Path) -> None:
-    """A codec that decodes `\\ud800` to a lone surrogate (unicode_escape): the CSV row or
-    text chunk holding one cannot be written as JSON. It is `unsupported_value` naming its
-    position and field, its raw rendered, and the other records are written (the partitions
-    used to fail with a bare TypeError)."""
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    (raw / "a.csv").write_text("id,text\nok1,hello\n\\ud800x,bad one\nok2,world\n")
-    (raw / "b.txt").write_text("good")
-    (raw / "c.txt").write_text("bad \\ud83d text")
-    (raw / "d.txt").write_text("fine")
-    options = {"objective": "cpt", "adapter": "text", "split": "auto"}
-    config = write_config(
+def _escaped_sources(tmp_path: Path, description: str, split: str, texts: str) -> Path:
+    """A config of two `unicode_escape` sources under `raw/`: `s`, raw/a.csv with its `id`
+    column as `id_field`, and `t`, the text files `texts` in document mode (cpt, text)."""
+    options = {"objective": "cpt", "adapter": "text", "split": split}
+    return write_config(
         tmp_path / "pipeline.yaml",
         {
-            "dataset": {"name": "t", "description": "lone surrogates"},
+            "dataset": {"name": "t", "description": description},
             "thresholds": {"max_parse_failure_rate": 1},
             "sources": [
                 {
@@ -85,13 +77,27 @@ def test_a_value_decoded_to_a_lone_surrogate_rejects_its_row_only(tmp_path: Path
                 },
                 {
                     "name": "t",
-                    "paths": ["raw/*.txt"],
+                    "paths": [texts],
                     "read_options": {"encoding": "unicode_escape", "mode": "document"},
                     **options,
                 },
             ],
         },
     )
+
+
+def test_a_value_decoded_to_a_lone_surrogate_rejects_its_row_only(tmp_path: Path) -> None:
+    """A codec that decodes `\\ud800` to a lone surrogate (unicode_escape): the CSV row or
+    text chunk holding one cannot be written as JSON. It is `unsupported_value` naming its
+    position and field, its raw rendered, and the other records are written (the partitions
+    used to fail with a bare TypeError)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.csv").write_text("id,text\nok1,hello\n\\ud800x,bad one\nok2,world\n")
+    (raw / "b.txt").write_text("good")
+    (raw / "c.txt").write_text("bad \\ud83d text")
+    (raw / "d.txt").write_text("fine")
+    config = _escaped_sources(tmp_path, "lone surrogates", "auto", "raw/*.txt")
     cfg = load_config(config)
     for split in ("train", "validation", "test"):
         build_partition(cfg, f"cpt|{split}")
@@ -131,29 +137,7 @@ def test_a_surrogate_pair_a_codec_decoded_as_two_code_points_is_joined(tmp_path:
         "5,\\ud83d\\ude00\\ud83d then lone\n"
     )
     (raw / "b.txt").write_text("doc \\ud83d\\ude00 text")
-    options = {"objective": "cpt", "adapter": "text", "split": "train"}
-    config = write_config(
-        tmp_path / "pipeline.yaml",
-        {
-            "dataset": {"name": "t", "description": "surrogate pairs"},
-            "thresholds": {"max_parse_failure_rate": 1},
-            "sources": [
-                {
-                    "name": "s",
-                    "paths": ["raw/a.csv"],
-                    "id_field": "id",
-                    "read_options": {"encoding": "unicode_escape"},
-                    **options,
-                },
-                {
-                    "name": "t",
-                    "paths": ["raw/b.txt"],
-                    "read_options": {"encoding": "unicode_escape", "mode": "document"},
-                    **options,
-                },
-            ],
-        },
-    )
+    config = _escaped_sources(tmp_path, "surrogate pairs", "train", "raw/b.txt")
     cfg = load_config(config)
     build_partition(cfg, "cpt|train")
     assert publish(cfg).manifest is not None
