@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import re
@@ -289,6 +290,8 @@ def _worker_deaths() -> Iterator[None]:
 # worker dying while it wrote to the pool's shared result pipe can leave the pool waiting
 # for the rest of that message forever.
 DEAD_POOL_GRACE: Final = 5.0
+# How long an ended worker's exit status may take to be stored by the thread reaping it.
+EXIT_STATUS_SETTLE: Final = 1.0
 
 _SIGNAL_CAUSES: Final = {
     signal.SIGKILL: "killed from outside, or by the kernel's out-of-memory killer: see dmesg",
@@ -333,11 +336,31 @@ def _dead_worker(wait: float = 0.0, pools: list[ProcessPoolExecutor] | None = No
                     continue  # not this process's child: not its to wait on
                 if wait:
                     proc.join(max(0.0, deadline - time.monotonic()))
-                code = proc.exitcode
+                code = _exitcode(proc)
                 if code:
                     codes.append(code)
     first = [c for c in codes if c != -signal.SIGTERM]
     return (first or codes or [None])[0]
+
+
+def _exitcode(proc: multiprocessing.process.BaseProcess) -> int | None:
+    """`proc.exitcode`, once it has ended. The pool's thread may be reaping it at the same
+    moment: our `waitpid` then fails (ECHILD) and reads None until that thread stores the
+    status, a moment later; so an ended process's status is waited for, briefly."""
+    code = proc.exitcode
+    settle = time.monotonic() + EXIT_STATUS_SETTLE
+    while code is None and _ended(proc) and time.monotonic() < settle:
+        time.sleep(0.002)
+        code = proc.exitcode
+    return code
+
+
+def _ended(proc: multiprocessing.process.BaseProcess) -> bool:
+    """Whether `proc` has ended (its sentinel is ready), reaped or not."""
+    try:
+        return bool(multiprocessing.connection.wait([proc.sentinel], timeout=0))
+    except (OSError, ValueError):  # its sentinel closed: the pool is done with it
+        return False
 
 
 @contextlib.contextmanager
