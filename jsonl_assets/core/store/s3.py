@@ -68,6 +68,16 @@ def _missing(exc: Exception) -> bool:
     )
 
 
+def _named(exc: OSError, where: str) -> OSError:
+    """`exc` (of its class) with `where` before its message."""
+    if exc.errno and exc.strerror:
+        return OSError(exc.errno, f"{where}: {exc.strerror}")  # OSError picks the class
+    try:
+        return type(exc)(f"{where}: {exc}")
+    except Exception:  # a class that takes other arguments
+        return OSError(f"{where}: {exc}")
+
+
 class _Pinned(io.RawIOBase):
     """An s3fs read-only file whose GETs carry If-Match: a failed condition (s3fs raises
     `FileExpired`) or a vanished object becomes `SourceChangedError`."""
@@ -223,10 +233,22 @@ class S3Store(ObjectStore):
         handling names them."""
         try:
             return self.fs.call_s3(method, **kwargs)
-        except self.client_errors() as exc:
-            if isinstance(exc, OSError):
-                raise
-            raise OSError(f"S3 {method}: {type(exc).__name__}: {exc}") from exc
+        except (FileNotFoundError, FileExistsError):
+            raise  # an answer its caller asked for (absent, a failed condition), not a failure
+        except (OSError, *self.client_errors()) as exc:
+            where = f"S3 {method} {self._where(kwargs)}"
+            if isinstance(exc, OSError):  # s3fs's translation of a refusal: its class kept
+                raise _named(exc, where) from (exc.__cause__ or exc)
+            raise OSError(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+    def _where(self, kwargs: dict[str, Any]) -> str:
+        """The URL a call was about, and the endpoint it went to unless AWS's own."""
+        url = f"s3://{kwargs.get('Bucket', '')}/{kwargs.get('Key', kwargs.get('Prefix', ''))}"
+        client = getattr(self.fs, "s3", None)
+        endpoint = str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "")
+        return (
+            url if not endpoint or endpoint.endswith(".amazonaws.com") else f"{url} at {endpoint}"
+        )
 
     def open_atomic(self, path: StorePath, shared: bool = False) -> S3AtomicWrite:
         return S3AtomicWrite(self, path)  # an upload is its writer's own, shared or not
