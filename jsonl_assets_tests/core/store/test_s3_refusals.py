@@ -4,6 +4,7 @@ buckets needs. A moto server enforcing authentication runs on 127.0.0.1 in a chi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -27,8 +28,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def refusing_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def refusing_server() -> Iterator[str]:
     """The endpoint of a moto server that answers one request unauthenticated (the bucket's
     creation), then refuses the dummy keys; stopped by its PID."""
     port = _free_port()
@@ -50,15 +51,26 @@ def refusing_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise
                 time.sleep(0.2)
-        for key, value in aws_env(endpoint).items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.delenv("AWS_PROFILE", raising=False)
-        base._stores.pop("s3", None)
         yield endpoint
     finally:
-        base._stores.pop("s3", None)
         server.terminate()
         server.wait(10)
+
+
+@pytest.fixture
+def refusing_s3(refusing_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The AWS environment pointing at that server, with a bucket made while it still answered."""
+    for key, value in aws_env(refusing_server).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    base._stores.pop("s3", None)
+    store = base.store_for("s3://out")
+    with contextlib.suppress(OSError):  # the server's one unauthenticated answer: the first test's
+        store.call("create_bucket", Bucket="out")  # type: ignore[attr-defined]
+    try:
+        yield refusing_server
+    finally:
+        base._stores.pop("s3", None)
 
 
 CALLS: dict[str, Callable[[S3Store], Any]] = {
@@ -76,7 +88,6 @@ def test_a_refused_request_names_its_url_operation_and_endpoint(
 ) -> None:
     store = base.store_for("s3://out")
     assert isinstance(store, S3Store)
-    store.call("create_bucket", Bucket="out")  # the one request answered without keys
     with pytest.raises(PermissionError) as raised:
         CALLS[name](store)
     message = str(raised.value)
