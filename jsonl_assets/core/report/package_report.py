@@ -54,8 +54,10 @@ _HEADS: Final = {
 # Part of the stamp: bump it when the report's content changes. 2: licences as written, the
 # card's facts from metadata.json; 3: the rates and thresholds the build's checks judged by;
 # 4: values escaped in the card, grading types bounded as the licences (an `other` count);
-# 5: words split on White_Space only (blank_text.count_words).
-REPORT_VERSION: Final = "5"
+# 5: words split on White_Space only (blank_text.count_words); 6: values from the data shown
+# visibly in report.html and its charts (markdown_text.visible_value, as in the card), spaces
+# that would not show escaped in both, the licence "" written `empty string`.
+REPORT_VERSION: Final = "6"
 _STAMP_BYTES: Final = 256  # more than any stamp of ours: a longer file is not one
 # A report.html found beside the package that is larger than this is drawn again.
 MAX_HTML_BYTES: Final = 256 << 20
