@@ -207,14 +207,17 @@ def _remove_report(folder: Path | StoreURL) -> list[str]:
 
 def no_report_note(cfg: PipelineConfig, before: list[str]) -> str:
     """What a build without a report ($JSONL_ASSETS_REPORT=0) left beside the package, given
-    the report's files there `before` it published (`report_files`)."""
+    the report's files there `before` it published (`report_files`): what was removed, and
+    what is left."""
     folder = report_dir(cfg)
-    if report_files(cfg):
+    left = report_files(cfg)
+    removed = [name for name in before if name not in left]
+    gone = f"; the report of the earlier package ({', '.join(removed)}) was removed" * bool(removed)
+    if left:
         why = "its stamp names this metadata.json" if stamped_for(cfg) else "not the report's files"
-        return f"report: not written ($JSONL_ASSETS_REPORT=0); {folder} is kept ({why})"
-    gone = (
-        f"; the report of the earlier package ({', '.join(before)}) was removed" if before else ""
-    )
+        left_as = "left as it is" if len(left) == 1 else "left as they are"
+        kept = f"{', '.join(left)} in {folder} {left_as}" if removed else f"{folder} is kept"
+        return f"report: not written ($JSONL_ASSETS_REPORT=0){gone}; {kept} ({why})"
     return (
         f"report: not written ($JSONL_ASSETS_REPORT=0){gone}; `jsonl-assets report --config "
         f"{cfg.path}` writes {folder}"
