@@ -12,7 +12,7 @@ import dagster as dg
 from jsonl_assets.core.report import ReportResult
 from jsonl_assets.core.report.bounded_counts import OTHER_NOTE
 from jsonl_assets.core.report.html_report import length_rows, percent
-from jsonl_assets.core.report.markdown_text import md_table
+from jsonl_assets.core.report.markdown_text import md_table, visible_value
 from jsonl_assets.defs.stage_metadata import percent as rate_percent
 from jsonl_assets.defs.stage_metadata import rate_label
 
@@ -89,9 +89,10 @@ def report_tables(data: dict[str, Any]) -> dict[str, str]:
 
 
 def _counts(counts: dict[str, int], other: int = 0) -> str:
-    """`a: 1, b: 2` (and `other: n`, the records past the values kept)."""
+    """`a: 1, b: 2` (and `other: n`, the records past the values kept); a value from the
+    data as report.html shows it (visible_value)."""
     more = [f"other ({OTHER_NOTE}): {other}"] if other else []
-    return ", ".join([*(f"{k}: {v}" for k, v in counts.items()), *more]) or "-"
+    return ", ".join([*(f"{visible_value(k)}: {v}" for k, v in counts.items()), *more]) or "-"
 
 
 def _where(example: dict[str, Any]) -> str:

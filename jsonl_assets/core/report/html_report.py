@@ -1,5 +1,10 @@
 """report.html: one self-contained page (inline SVG charts, inline CSS, no script that runs,
-nothing fetched) with the report's data embedded as JSON for machines."""
+nothing fetched) with the report's data embedded as JSON for machines. Text that is not ours
+(the dataset's name and description, source and file names, licences, trace details) is
+shown by the rule DATACARD.md uses (markdown_text.visible_value, `visible` for prose): every
+character that shows nothing of itself, and every space that would not show as one, is an
+escape (`\\u200b`, `\\u202e`, `\\u0020`), so no value looks like another or reorders
+the text beside it."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from html import escape
 from typing import Any, Final
 
 from jsonl_assets.core.report.licences import licences_by_source
+from jsonl_assets.core.report.markdown_text import visible, visible_value
 from jsonl_assets.core.report.report_data import embed_data, mean
 
 CSS: Final = """
@@ -37,7 +43,7 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
 def _td(value: Any) -> str:
     number = isinstance(value, int | float) or (isinstance(value, str) and value.endswith("%"))
     attribute = ' class="n"' if number else ""
-    return f"<td{attribute}>{escape(_cell(value))}</td>"
+    return f"<td{attribute}>{escape(visible_value(_cell(value)))}</td>"
 
 
 def _cell(value: Any) -> str:
@@ -48,6 +54,11 @@ def _cell(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def _quoted(value: str) -> str:
+    """A licence in a list of them: quoted, as a value shows (visible_value)."""
+    return f'"{visible_value(value)}"'
 
 
 def percent(value: float) -> str:
@@ -92,14 +103,14 @@ def render_html(data: dict[str, Any], svgs: dict[str, str | None] | None = None)
         svgs = charts.draw_all(data)
     cells, totals = data["cells"], data["totals"]
     dataset = data["dataset"]
-    name = escape(str(dataset.get("name", "package")))
+    name = escape(visible(str(dataset.get("name", "package"))))
     objectives = dict.fromkeys(c["objective"] for c in cells)
     records = table(
         ["objective/split", "records", "shards", "tool-call share", "sources"],
         [
             [f"{c['objective']}/{c['split']}", c["records"], c["shards"],
              percent(c["tool_call_records"] / c["records"]) if c["records"] else "-",
-             ", ".join(c["sources"])]
+             ", ".join(map(visible_value, c["sources"]))]
             for c in cells
         ],
     )  # fmt: skip
@@ -117,7 +128,7 @@ def render_html(data: dict[str, Any], svgs: dict[str, str | None] | None = None)
     licences = table(
         ["source", "configured licence", "licences written (records)"],
         [
-            [source, configured.get(source) or "not stated", counts.describe()]
+            [source, configured.get(source) or "not stated", counts.describe(_quoted)]
             for source, counts in sorted(licences_by_source(cells).items())
         ],
     )
@@ -147,7 +158,7 @@ def render_html(data: dict[str, Any], svgs: dict[str, str | None] | None = None)
     body = "".join(
         [
             f"<h1>Data report: {name}</h1>",
-            f"<p>{escape(str(dataset.get('description', '')))}</p>",
+            f"<p>{escape(visible(str(dataset.get('description', ''))))}</p>",
             f"<p>{totals['records']:,} records in {totals['shards']:,} shards; "
             f"{totals['read']:,} read, {totals['quarantined']:,} quarantined "
             f"(parse-failure rate {percent(totals['parse_failure_rate'])}, "

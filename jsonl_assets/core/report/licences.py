@@ -25,6 +25,7 @@ from jsonl_assets.core.report.bounded_counts import (
 __all__ = ["MAX_CHARS", "MAX_VALUES", "LicenceCounts", "licence_key", "licences_by_source"]
 NONE: Final = -1  # the record has no `metadata.license`
 NOT_TEXT: Final = -2  # its `metadata.license` is not a string
+EMPTY: Final = "empty string"  # how `describe` writes the licence "" (no value to show)
 
 
 def licence_key(metadata: Any) -> str | int:
@@ -82,10 +83,11 @@ class LicenceCounts(BoundedCounts):
     def from_json(cls, doc: dict[str, Any]) -> LicenceCounts:
         return cls(Counter(doc["values"]), doc["other"], doc["none"], doc["not_text"])
 
-    def describe(self, show: Callable[[str], str] = '"{}"'.format) -> str:
+    def describe(self, show: Callable[[str], str]) -> str:
         """`"MIT" 3, none 2`: the counts, each licence string as `show` writes it (the data
-        card: a Markdown code span, markdown_text.md_code)."""
-        parts = [f"{show(v)} {n:,}" for v, n in sorted(self.values.items())]
+        card: a Markdown code span, markdown_text.md_code; report.html: quoted, its
+        markdown_text.visible_value), the empty string as `empty string`."""
+        parts = [f"{show(v) if v else EMPTY} {n:,}" for v, n in sorted(self.values.items())]
         if self.other:
             parts.append(f"other licences {self.other:,} ({OTHER_NOTE})")
         if self.not_text:

@@ -9,11 +9,17 @@ no value can add a heading, a list item, a table row or live HTML, or hide chara
   surrogates (Cs), private use (Co) and unassigned code points (Cn, as Python's Unicode
   database knows them). So `MIT` and `MIT\\u200b` never look alike. Ordinary text (accents,
   combining marks, CJK, emoji) stays; an emoji ZWJ sequence shows its joiners as `\\u200d`.
+* `visible_value`: a value shown as a value (a licence, a file or source name, a grading
+  type: in a code span, a table cell, a chart label), `visible` and, escaped the same way,
+  the spaces a reader could not count: at either end, in a run of two or more (HTML and
+  Markdown collapse or trim them) and every space other than U+0020 (U+00A0 looks like
+  one). So ` `, `  ` and `a  b` never look like `` (nothing), ` ` or `a b`. report.html
+  (`html_report`, `charts`) and DATACARD.md (`md_code`) use this one rule.
 * `md_text`: plain text; `visible`, then every character Markdown (CommonMark, GFM, GitHub's
   `$` maths) gives a meaning to inline is backslash-escaped (`< > &` too: no HTML, no
   entity), spaces at either end as `&#32;` (else trimmed), and, at the start of a line,
   what would open a block (`-`, `+`, `=`, `>`, `1.`).
-* `md_code`: a code span whose fence is longer than any backtick run inside.
+* `md_code`: a code span (`visible_value`) whose fence is longer than any backtick run inside.
 * `md_list`: a bullet list, each item `md_text` at a line start.
 * `md_table`: a GFM table; a cell is `md_text` of its value unless it is `Md` (Markdown
   made here) already.
@@ -56,6 +62,16 @@ def visible(text: str) -> str:
     return "".join(_escaped(c) if category(c) in _INVISIBLE_CATEGORIES else c for c in text)
 
 
+# After `visible`, whitespace left is a space (Zs): U+0020 is kept where one shows as one.
+_HIDDEN_SPACES: Final = re.compile(r"^\s+|\s+$|\s{2,}|[^\S ]")
+
+
+def visible_value(text: str) -> str:
+    """`text` as a value shows it (`visible`, and the spaces that would not show as such
+    written as escapes: see the module's doc)."""
+    return _HIDDEN_SPACES.sub(lambda m: "".join(map(_escaped, m.group())), visible(text))
+
+
 def md_text(value: Any, line_start: bool = False) -> Md:
     """`value` as Markdown inline text that renders as itself (`visible`). `line_start`: it
     begins a line (a paragraph, a heading's text), so block markers are escaped too."""
@@ -70,15 +86,15 @@ def md_text(value: Any, line_start: bool = False) -> Md:
 
 
 def md_code(value: Any, in_table: bool = False) -> Md:
-    """`value` as a code span (`visible`): fenced by more backticks than its longest run,
-    padded with a space where CommonMark would strip one. `in_table`: its `|` escaped (GFM
-    splits cells before it parses code spans)."""
-    body = visible(str(value))
+    """`value` as a code span (`visible_value`): fenced by more backticks than its longest
+    run, padded with a space where CommonMark would strip one. `in_table`: its `|` escaped
+    (GFM splits cells before it parses code spans)."""
+    body = visible_value(str(value))
     if not body:
         return Md("` `")
     longest = max((len(run) for run in re.findall("`+", body)), default=0)
     fence = "`" * (longest + 1)
-    if body[0] == "`" or body[-1] == "`" or (body[0] == body[-1] == " " and body.strip(" ")):
+    if body[0] == "`" or body[-1] == "`":  # (never a space at either end: visible_value)
         body = f" {body} "
     if in_table:
         body = body.replace("|", "\\|")

@@ -54,8 +54,10 @@ _HEADS: Final = {
 # Part of the stamp: bump it when the report's content changes. 2: licences as written, the
 # card's facts from metadata.json; 3: the rates and thresholds the build's checks judged by;
 # 4: values escaped in the card, grading types bounded as the licences (an `other` count);
-# 5: words split on White_Space only (blank_text.count_words).
-REPORT_VERSION: Final = "5"
+# 5: words split on White_Space only (blank_text.count_words); 6: values from the data shown
+# visibly in report.html and its charts (markdown_text.visible_value, as in the card), spaces
+# that would not show escaped in both, the licence "" written `empty string`.
+REPORT_VERSION: Final = "6"
 _STAMP_BYTES: Final = 256  # more than any stamp of ours: a longer file is not one
 # A report.html found beside the package that is larger than this is drawn again.
 MAX_HTML_BYTES: Final = 256 << 20
@@ -205,14 +207,17 @@ def _remove_report(folder: Path | StoreURL) -> list[str]:
 
 def no_report_note(cfg: PipelineConfig, before: list[str]) -> str:
     """What a build without a report ($JSONL_ASSETS_REPORT=0) left beside the package, given
-    the report's files there `before` it published (`report_files`)."""
+    the report's files there `before` it published (`report_files`): what was removed, and
+    what is left."""
     folder = report_dir(cfg)
-    if report_files(cfg):
+    left = report_files(cfg)
+    removed = [name for name in before if name not in left]
+    gone = f"; the report of the earlier package ({', '.join(removed)}) was removed" * bool(removed)
+    if left:
         why = "its stamp names this metadata.json" if stamped_for(cfg) else "not the report's files"
-        return f"report: not written ($JSONL_ASSETS_REPORT=0); {folder} is kept ({why})"
-    gone = (
-        f"; the report of the earlier package ({', '.join(before)}) was removed" if before else ""
-    )
+        left_as = "left as it is" if len(left) == 1 else "left as they are"
+        kept = f"{', '.join(left)} in {folder} {left_as}" if removed else f"{folder} is kept"
+        return f"report: not written ($JSONL_ASSETS_REPORT=0){gone}; {kept} ({why})"
     return (
         f"report: not written ($JSONL_ASSETS_REPORT=0){gone}; `jsonl-assets report --config "
         f"{cfg.path}` writes {folder}"

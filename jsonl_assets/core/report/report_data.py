@@ -8,7 +8,12 @@ from typing import Any, Final
 
 import orjson
 
-from jsonl_assets.core.quarantine_snapshot import published_quarantine
+from jsonl_assets.core.file_names import shown
+from jsonl_assets.core.quarantine_snapshot import (
+    QuarantineMissing,
+    published_quarantine,
+    snapshot_path,
+)
 from jsonl_assets.core.report.accounting import (
     ACCOUNTING_KEY,
     package_rate,
@@ -19,11 +24,13 @@ from jsonl_assets.core.report.accounting import (
 from jsonl_assets.core.report.record_measures import DEFINITIONS
 from jsonl_assets.core.report.statistics import (
     LENGTH_EDGES,
+    MANIFEST,
     MeasuredCells,
     load_manifest,
     package_cells,
 )
 from jsonl_assets.core.rules.reject_reasons import DUPLICATE_ID_RATE, PARSE_FAILURE_RATE
+from jsonl_assets.core.store.base import read_bytes
 
 REPORT_SCHEMA: Final = "jsonl-assets-report/1"
 DATA_SCRIPT: Final = '<script type="application/json" id="report-data">'
@@ -38,11 +45,12 @@ def compute_report(
     """Statistics of the published package in `package` (the build's, for the cells in
     `measured`; the others streamed from their shards on up to `workers` processes: see
     statistics.package_cells) and of its rejections (counts from metadata.json, examples from
-    the quarantine published with it under `quarantine_dir`, when given)."""
+    the quarantine published with it under `quarantine_dir`, when given: `QuarantineMissing`
+    when records were quarantined and it is not there, see `_published_quarantine`)."""
     manifest = load_manifest(package)
-    published = published_quarantine(package, quarantine_dir) if quarantine_dir else None
-    cells = [c.to_json() for c in package_cells(package, manifest, workers, measured)]
     rows = partition_accounting(manifest)
+    published = _published_quarantine(package, quarantine_dir, rows) if quarantine_dir else None
+    cells = [c.to_json() for c in package_cells(package, manifest, workers, measured)]
     extension = manifest.get("extensions", {}).get(ACCOUNTING_KEY, {})
     read = sum(r["read"] for r in rows)
     listed = [r["partition"] for r in rows]  # the partitions the counts are of
@@ -74,6 +82,27 @@ def compute_report(
         "default_system": "system" in (manifest.get("defaults") or {}),
         "source_files": extension.get("source_files", []),
     }
+
+
+def _published_quarantine(
+    package: Path, quarantine_dir: Path, rows: list[dict[str, Any]]
+) -> dict[str, list[Path]] | None:
+    """The quarantine files published with the package. When its accounting counts quarantined
+    records, their example traces are part of the report: a quarantine dir without the
+    package's snapshot (moved, not copied along, unreachable) fails the report, naming it,
+    rather than drawing another report of the same package without them (and stamping it)."""
+    published = published_quarantine(package, quarantine_dir)
+    quarantined = sum(r["quarantined"] for r in rows)
+    if published is None and quarantined:
+        pointer = snapshot_path(quarantine_dir, read_bytes(package / MANIFEST))
+        raise QuarantineMissing(
+            f"the quarantine published with {shown(str(package / MANIFEST))} is not in "
+            f"{shown(str(quarantine_dir))} (no {shown(str(pointer))}), and the report's example "
+            f"traces of its {quarantined:,} quarantined records are read from it: make "
+            f"{shown(str(quarantine_dir))} available (or build the package again to publish its "
+            "quarantine anew), then `jsonl-assets report`"
+        )
+    return published
 
 
 def bin_labels(edges: list[int]) -> list[str]:

@@ -7,18 +7,19 @@ reader can recompute.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 import numpy as np
 import orjson
 
 from jsonl_assets.core.blank_text import JSON_WHITESPACE_BYTES
 from jsonl_assets.core.build_workers import release_pool, result, submit, worker_pool
-from jsonl_assets.core.compression import TruncatedInput, iter_decompressed
+from jsonl_assets.core.compression import READ_CHUNK, TruncatedInput, iter_decompressed
 from jsonl_assets.core.file_names import shown
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.report.bounded_counts import BoundedCounts, bounded_key
@@ -217,13 +218,40 @@ class CellStats:
 def iter_lines(path: Path, compression: str) -> Iterator[bytes]:
     """The lines of a shard, streamed (a line is never longer than the verifier allowed)."""
     with store_for(path).open_read(path) as raw:
-        rest = b""
-        for chunk in iter_decompressed(raw, compression):
-            lines = (rest + chunk).split(b"\n")
-            rest = lines.pop()
-            yield from lines
-        if rest:
-            yield rest
+        yield from _lines(raw, compression)
+
+
+def _lines(raw: BinaryIO, compression: str) -> Iterator[bytes]:
+    rest = b""
+    for chunk in iter_decompressed(raw, compression):
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield from lines
+    if rest:
+        yield rest
+
+
+class _Hashed:
+    """A binary stream whose bytes are hashed (sha256) as they are read: the shard's digest
+    comes from the one pass that measures it."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._sha = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self._sha.update(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def sha256(self) -> str:
+        """The digest of every byte of the stream (what the decompressor left unread too)."""
+        while self.read(READ_CHUNK):
+            pass
+        return self._sha.hexdigest()
 
 
 def load_manifest(package: Path) -> dict[str, Any]:
@@ -309,19 +337,26 @@ def shard_cell(
 ) -> CellStats:
     """The statistics of a shard's lines `first` to `stop` (None: its end); the part that
     starts at line 0 counts the shard. A shard that is cut or damaged, or a line that is not
-    a record of the spec, is a `ShardUnreadable` naming the shard (and line)."""
+    a record of the spec, is a `ShardUnreadable` naming the shard (and line); so is one whose
+    bytes are not those metadata.json lists (its sha256, hashed as they are read, or its
+    record_count), checked by the part that reads to its end (every part reads from the
+    shard's first byte)."""
     cell = CellStats(objective, split, shards=int(first == 0))
     columns = MeasureColumns(objective)
     loads, add = orjson.loads, columns.add
     path = package / shard["path"]
-    lines = iter_lines(path, shard.get("compression", "none"))
-    try:
-        for index, line in enumerate(lines):
-            if index < first:
-                continue
-            if stop is not None and index >= stop:
-                break
-            if line.strip(JSON_WHITESPACE_BYTES):
+    records = 0  # non-blank lines, as verify counts them (C16)
+    with store_for(path).open_read(path) as handle:
+        raw = _Hashed(handle)
+        try:
+            for index, line in enumerate(_lines(raw, shard.get("compression", "none"))):
+                if stop is not None and index >= stop:
+                    break
+                if not line.strip(JSON_WHITESPACE_BYTES):
+                    continue
+                records += 1
+                if index < first:
+                    continue
                 try:
                     add(loads(line), index)
                 except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -330,10 +365,27 @@ def shard_cell(
                     ) from exc
                 if columns.count == _BLOCK_RECORDS:
                     cell.add_columns(columns.columns())
-    except TruncatedInput as exc:
-        raise ShardUnreadable(_unreadable(package, path, "", exc)) from exc
+        except TruncatedInput as exc:
+            raise ShardUnreadable(_unreadable(package, path, "", exc)) from exc
+        if stop is None:  # read to its end (from its first byte): is it metadata.json's?
+            _check_listed(package, path, shard, raw.sha256(), records)
     cell.add_columns(columns.columns())
     return cell
+
+
+def _check_listed(
+    package: Path, path: Path, shard: dict[str, Any], sha256: str, records: int
+) -> None:
+    """`ShardUnreadable` unless the shard's bytes are the ones metadata.json lists (its
+    `sha256`) and hold its `record_count`: other bytes are not the package's figures."""
+    listed, count = shard.get("sha256"), shard.get("record_count")
+    if isinstance(listed, str) and listed.lower() != sha256:
+        why = f"its sha256 is {sha256}, metadata.json lists {listed}"
+    elif isinstance(count, int) and count != records:
+        why = f"it holds {records} records, metadata.json lists {count}"
+    else:
+        return
+    raise ShardUnreadable(_damaged(package, path, why))
 
 
 class ShardUnreadable(StageError):
@@ -343,8 +395,12 @@ class ShardUnreadable(StageError):
 
 def _unreadable(package: Path, path: Path, where: str, exc: Exception) -> str:
     why = str(exc) if isinstance(exc, TruncatedInput) else f"{type(exc).__name__}: {exc}"
+    return _damaged(package, path, f"{where}{why}")
+
+
+def _damaged(package: Path, path: Path, why: str) -> str:
     return (
-        f"shard {shown(str(path))}: {where}{why} (the package is damaged: "
+        f"shard {shown(str(path))}: {why} (the package is damaged: "
         f"`jsonl-assets verify {shown(str(package))}` lists what is wrong)"
     )
 

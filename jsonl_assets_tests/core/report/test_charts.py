@@ -50,3 +50,20 @@ def test_the_chart_does_not_depend_on_the_order_of_the_counts(tiny_data: dict[st
         for d in (one, other)
     ]
     assert drawn[0] == drawn[1]
+
+
+def test_labels_with_invisible_characters_are_drawn_as_escapes(tiny_data: dict[str, Any]) -> None:
+    """A grading type, source or reason holding a bidi control, a zero-width space or spaces
+    that would not show is drawn as report.html shows values (markdown_text.visible_value):
+    the SVG text holds none of them raw (before: `\\u202e` reversed the label)."""
+    data = _rft_data(tiny_data, ["\u202eTIM", "MIT\u200b", "", " ", "a  b"])
+    data["quarantine"]["by_reason"] = {"quality:x\u2066": 2, **data["quarantine"]["by_reason"]}
+    for cell in data["cells"]:
+        cell["sources"] = {f"{s}\u200b": v for s, v in cell["sources"].items()}
+    svgs = draw_all(data)
+    for name in ("grading_types", "mixture", "quarantine"):
+        assert not set(svgs[name] or "") & set("\u202e\u200b\u2066"), name
+    chart = svgs["grading_types"] or ""
+    for label in ("\\u202eTIM", "MIT\\u200b", "empty string", "\\u0020", "a\\u0020\\u0020b"):
+        assert f">{escape(label, quote=False)}<" in chart, label
+    assert ">quality:x\\u2066<" in (svgs["quarantine"] or "")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import re
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +67,73 @@ def test_record_values_cannot_end_or_hold_open_the_data_script(tiny_data: dict[s
     assert not set(payload.decode()) & set("<>&")
     assert report_data.embedded_data(html) == data
     assert embedded_data(html) == data
+
+
+# Characters that show nothing of themselves (markdown_text's categories) and spaces that are
+# not U+0020: none may reach the page's text raw.
+_HIDDEN = re.compile(r"[\u200b\u202e\u2066\u2028\u00a0\x00\n\r\t\u00ad\U000e0041]")
+TRICKY = ["MIT", "MIT\u200b", "\u202eTIM", "x\ny", "x y", "a\u2066b\u00adc", "\U000e0041tag"]
+
+
+def _page_text(html: bytes) -> str:
+    """The page without its data script (the machine-readable copy holds the values as data)
+    and without its inline charts."""
+    text = re.sub(r"<script.*?</script>", "", html.decode(), flags=re.S)
+    text = re.sub(r"<svg.*?</svg>|<style>.*?</style>", "", text, flags=re.S)
+    return text.replace("<!DOCTYPE html>\n", "").removesuffix("\n")
+
+
+def _licence_cells(text: str) -> list[str]:
+    """The licences-written cells of the page, as text without their counts."""
+    start = text.index("licences written (records)")
+    cells = re.findall(r"<td>([^<]*)</td></tr>", text[start : text.index("</table>", start)])
+    return [re.sub(r" [0-9,]+(?=, |$)", "", unescape(c)) for c in cells]
+
+
+def _tricky_data(data: dict[str, Any]) -> dict[str, Any]:
+    data = copy.deepcopy(data)
+    data["dataset"]["name"] = "tiny\u202eevil"
+    data["dataset"]["description"] = "desc\u202e reversed\u2028line"
+    for cell in data["cells"]:
+        for counts in cell["licences"].values():
+            counts["values"] = {v: i + 1 for i, v in enumerate(TRICKY)}
+        cell["sources"] = {f"{s}\u200b": v for s, v in cell["sources"].items()}
+    for s in data["sources"]:
+        s["license"] = "CC\u200bBY"
+    for items in data["quarantine"]["examples"].values():
+        for e in items:
+            e["trace"] = {**(e["trace"] or {}), "file": "raw/\u202ecod.jsonl", "line": 1}
+            e["detail"] = "bad\u200b value\r\nnext"
+    return data
+
+
+def test_values_with_invisible_or_bidi_characters_show_as_escapes(
+    tiny_data: dict[str, Any],
+) -> None:
+    """report.html shows every value by the card's rule (markdown_text.visible_value): `MIT`,
+    `MIT` + U+200B and U+202E + `TIM` are three different licences on the page, and no value
+    reorders or hides the text beside it (before: all raw, `"MIT" 10, "MIT" 10, "01 "MIT`)."""
+    assert tiny_data["quarantine"]["examples"]  # traces to show
+    text = _page_text(render_html(_tricky_data(tiny_data), {}))
+    assert not _HIDDEN.findall(text)
+    shown = (
+        '"MIT", "MIT\\u200b", "a\\u2066b\\u00adc", "x\\ny", "x y", "\\u202eTIM", "\\U000e0041tag"'
+    )
+    assert {c.removesuffix(", none") for c in _licence_cells(text)} == {shown}
+    assert "Data report: tiny\\u202eevil</h1><p>desc\\u202e reversed\\u2028line</p>" in text
+    assert "<td>raw/\\u202ecod.jsonl</td>" in text and "<td>bad\\u200b value\\r\\nnext</td>" in text
+    assert "<td>CC\\u200bBY</td>" in text
+
+
+def test_licences_that_differ_only_in_spaces_show_differently(tiny_data: dict[str, Any]) -> None:
+    data = copy.deepcopy(tiny_data)
+    values = ["", " ", "  ", "a b", "a  b", "a\u00a0b", "MIT ", "MIT"]
+    for cell in data["cells"]:
+        for counts in cell["licences"].values():
+            counts["values"] = {v: 1 for v in values}
+    text = _page_text(render_html(data, {}))
+    shown = (
+        'empty string, "\\u0020", "\\u0020\\u0020", "MIT", "MIT\\u0020", "a\\u0020\\u0020b", '
+        '"a b", "a\\u00a0b"'
+    )
+    assert {c.removesuffix(", none") for c in _licence_cells(text)} == {shown}

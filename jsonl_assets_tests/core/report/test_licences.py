@@ -5,6 +5,8 @@ facts are the published metadata.json's, not the config's glob at report time.""
 
 from __future__ import annotations
 
+import copy
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -139,3 +141,25 @@ def test_the_card_counts_the_files_built_not_the_glob_now(tmp_path: Path) -> Non
     assert "   - `a`: 1 file(s) read; format jsonl; patterns `raw/*.jsonl` (config at" in card
     assert _sources_row(card)[4] == "`raw/one.jsonl`"
     assert "- Licence not stated for 20 of 20 records of `a` (no `metadata.license`)." in card
+
+
+def test_licences_that_differ_only_in_spaces_are_written_differently(
+    tiny_package: Path, tiny_data: dict[str, Any]
+) -> None:
+    """The card's licence list tells `""` from `" "`, `"  "`, `"a  b"` from `"a b"` and a
+    no-break space from a space (before: `""` and `" "` were both `` ` ` ``): spaces that would
+    not show are escapes, by the rule report.html uses (markdown_text.visible_value)."""
+    data = copy.deepcopy(tiny_data)
+    values = ["", " ", "  ", "a b", "a  b", "a\u00a0b", "MIT ", "MIT"]
+    for cell in data["cells"]:
+        for counts in cell["licences"].values():
+            counts["values"] = {v: 1 for v in values}
+    card = render_datacard(load_config(tiny_package), data).decode()
+    row = next(x for x in card.splitlines() if x.startswith("| chats |"))
+    cell = [c.strip() for c in row.strip("|").split(" | ")][6]
+    shown = re.sub(r" [0-9,]+(?=, |$)", "", cell).split(", ")
+    assert shown == [
+        "empty string", "`\\u0020`", "`\\u0020\\u0020`", "`MIT`", "`MIT\\u0020`",
+        "`a\\u0020\\u0020b`", "`a b`", "`a\\u00a0b`",
+    ]  # fmt: skip
+    assert len(set(shown)) == len(values)

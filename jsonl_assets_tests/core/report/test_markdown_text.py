@@ -13,7 +13,13 @@ import pytest
 
 from jsonl_assets.core.config import load_config
 from jsonl_assets.core.report.datacard import render_datacard
-from jsonl_assets.core.report.markdown_text import md_code, md_table, md_text, visible
+from jsonl_assets.core.report.markdown_text import (
+    md_code,
+    md_table,
+    md_text,
+    visible,
+    visible_value,
+)
 
 markdown_it = pytest.importorskip("markdown_it")
 
@@ -76,11 +82,15 @@ def _inline_text(text: str) -> str:
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_text_renders_as_itself(value: str) -> None:
-    for markdown in (md_text(value, line_start=True), "x " + md_code(value)):
+    # Plain text as it is (`visible`); a code span as a value (`visible_value`: its spaces too).
+    for markdown, show in (
+        (md_text(value, line_start=True), visible),
+        ("x " + md_code(value), visible_value),
+    ):
         headings, rows, html, items = _structure(markdown)
         assert (headings, rows, html, items) == ([], [], [], 0), markdown
         shown = _inline_text(markdown).removeprefix("x ")
-        assert shown == visible(value)
+        assert shown == show(value)
     assert "\n" not in visible(value) and "\r" not in visible(value)
     assert "\x00" not in visible(value) and "\u202e" not in visible(value)
 
@@ -93,7 +103,7 @@ def test_hostile_cells_keep_the_table() -> None:
     for i, value in enumerate(HOSTILE):
         text_cell, code_cell = cells[3 * i], cells[3 * i + 1]
         assert "".join(c.content for c in text_cell.children) == visible(value)
-        assert "".join(c.content for c in code_cell.children) == visible(value)
+        assert "".join(c.content for c in code_cell.children) == visible_value(value)
 
 
 def _hostile_data(data: dict[str, Any]) -> dict[str, Any]:

@@ -187,3 +187,41 @@ def test_a_stamp_that_is_not_a_regular_file_is_not_read(
     result = _publish(config)
     assert result.report is None if report == "1" else result.report_problem is None
     assert (folder / STAMP).stat().st_size == 1 << 30
+
+
+@pytest.mark.parametrize(
+    ("stamp", "html", "removed", "left"),
+    [
+        # the earlier package's report, beside a card the user wrote over ours
+        (b"5 " + b"a" * 64 + b" " + b"b" * 64 + b"\n", True, "report.html, report.stamp", "DATACARD.md"),
+        # a report write killed midway, beside a report.html and card of the user's
+        (WRITING + b"5 " + b"a" * 64 + b" " + b"b" * 64 + b"\n", False, "report.stamp",
+         "report.html, DATACARD.md"),
+    ],
+)  # fmt: skip
+def test_the_note_says_what_was_removed_and_what_is_left(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stamp: bytes,
+    html: bool,
+    removed: str,
+    left: str,
+) -> None:
+    """Before: once any file was left, the note said `<folder> is kept`, though the build had
+    removed the earlier package's report.html and report.stamp beside it."""
+    monkeypatch.setenv("JSONL_ASSETS_REPORT", "0")
+    config = _package(tmp_path, 6)
+    cfg = load_config(config)
+    folder = report_dir(cfg)
+    folder.mkdir(parents=True)
+    (folder / STAMP).write_bytes(stamp)
+    (folder / DATACARD).write_text("# Our own hand-written card\n")
+    head = '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Data report: '
+    (folder / REPORT_HTML).write_text(head + "x" if html else "<p>our own page</p>\n")
+    before = report_files(cfg)
+    build_with_core(config)
+    note = no_report_note(cfg, before)
+    assert report_files(cfg) == [n for n in (REPORT_HTML, DATACARD) if n in left]
+    assert "is kept" not in note
+    assert f"the report of the earlier package ({removed}) was removed" in note
+    assert f"{left} in {folder} left as " in note and note.endswith("(not the report's files)")

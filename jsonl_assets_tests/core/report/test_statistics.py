@@ -3,14 +3,18 @@ recomputed here from the published shards."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
+import zstandard
 
 from jsonl_assets.core.config import load_config
+from jsonl_assets.core.report import write_report
+from jsonl_assets.core.report.package_report import ReportNotWritten, report_files
 from jsonl_assets.core.report.statistics import (
     ShardUnreadable,
     iter_lines,
@@ -106,3 +110,52 @@ def test_a_shard_line_that_is_not_json_is_named_with_its_line(
     with pytest.raises(ShardUnreadable) as caught:
         package_cells(package, manifest, workers)
     assert f"shard {shard}: line 3: JSONDecodeError" in str(caught.value)
+
+
+def _rewritten(shard: Path, compression: str, lines: list[bytes]) -> None:
+    data = b"".join(line + b"\n" for line in lines)
+    shard.write_bytes(zstandard.ZstdCompressor().compress(data) if compression == "zstd" else data)
+
+
+@pytest.mark.parametrize("workers", [1, 3, 12])
+def test_a_shard_that_is_not_metadata_jsons_fails_the_report(
+    tiny_package: Path, tmp_path: Path, workers: int
+) -> None:
+    """A shard whose bytes are not the ones metadata.json lists (its last line gone: a valid
+    stream of valid records) is not measured as the package: its sha256, taken as it is
+    read, names it (before: the report counted 9 records where metadata.json lists 10). On
+    12 workers the shard is measured in two line ranges; the one that reads to its end checks."""
+    package, manifest, shard = _copied_package(tiny_package, tmp_path)
+    entry = manifest["files"][0]["shards"][0]
+    compression = entry.get("compression", "none")
+    assert entry["record_count"] == 10
+    _rewritten(shard, compression, list(iter_lines(shard, compression))[:-1])
+    with pytest.raises(ShardUnreadable) as caught:
+        package_cells(package, manifest, workers)
+    message = str(caught.value)
+    assert message.startswith(f"shard {shard}: its sha256 is ")
+    assert f"metadata.json lists {entry['sha256']}" in message
+    assert f"`jsonl-assets verify {package}`" in message and "\n" not in message
+    # Without a sha256 listed, the record count tells.
+    del entry["sha256"]
+    with pytest.raises(ShardUnreadable, match=r"it holds 9 records, metadata\.json lists 10"):
+        package_cells(package, manifest, workers)
+
+
+def test_a_report_of_a_shard_not_metadata_jsons_writes_nothing(
+    tiny_package: Path, tmp_path: Path
+) -> None:
+    """`jsonl-assets report` on such a package (its work dir gone): nothing written, no stamp
+    that a later build would keep."""
+    root = tmp_path / "data"
+    shutil.copytree(tiny_package.parent, root, ignore=shutil.ignore_patterns("work", "*-report"))
+    cfg = load_config(root / tiny_package.name)
+    manifest = load_manifest(cfg.output.dir)
+    entry = manifest["files"][0]["shards"][0]
+    shard = cfg.output.dir / entry["path"]
+    compression = entry.get("compression", "none")
+    lines = list(iter_lines(shard, compression))
+    _rewritten(shard, compression, [lines[1], lines[0], *lines[2:]])  # same records, other bytes
+    with pytest.raises(ReportNotWritten, match=re.escape(f"shard {shard}: its sha256 is ")):
+        write_report(cfg)
+    assert report_files(cfg) == []
