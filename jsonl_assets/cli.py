@@ -196,6 +196,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
             helper_thread,
             args.verbose,
             args.workers,
+            args.replace_other_dataset,
         )
         for key in keys
     ]
@@ -242,6 +243,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
             None,
             args.verbose,
             args.workers,
+            args.replace_other_dataset,
         )
     )
     if not outcome["success"]:
@@ -378,6 +380,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     build.add_argument(
         "--force", action="store_true", help="redo every stage instead of reusing finished work"
+    )
+    build.add_argument(
+        "--replace-other-dataset",
+        action="store_true",
+        help="replace a jsonl-assets package of another dataset (its metadata.json names "
+        "another dataset.name) found in output.dir; without it the build refuses to touch it",
     )
     build.add_argument(
         "--verbose", action="store_true", help="also print Dagster's errors with stack traces"

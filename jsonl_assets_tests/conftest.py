@@ -152,6 +152,12 @@ MARKED: dict[str, tuple[str, ...]] = {
     # 2026-12-05 (afternoon): the default run took 88.7 s on the quiet machine; these are
     # the slowest of the day's new tests (a real build as `nobody` in a child, gzip -9 frames)
     "core/config/test_unlisted_folders.py": ("slow",),
+    # fix7-dc: two builds of two datasets each (5-10 s)
+    "core/store/test_other_dataset.py": ("slow",),
+    # fix7-dc: three publications with the report drawn (~4 s each case)
+    "core/report/test_report_dir.py::test_a_users_own_file_under_our_stamp_is_kept_and_the_report_says_so": (
+        "slow",
+    ),
     "test_shard_writer_limits.py::test_a_highly_compressible_shard_rotates_within_the_default_expansion_cap[gzip-9]": (
         "slow",
     ),

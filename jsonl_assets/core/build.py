@@ -84,7 +84,12 @@ def build_records(
 
 
 def build_shards(
-    cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False, lock_timeout: float = 600.0
+    cfg: PipelineConfig,
+    dirs: PartitionDirs,
+    *,
+    force: bool = False,
+    lock_timeout: float = 600.0,
+    replace_other_dataset: bool = False,
 ) -> tuple[StageReport, dict[str, Any]]:
     """Stage 4 under the package's and the partition's locks (the package's first: it is never
     waited for while a partition lock is held): the staged shards moved into the package,
@@ -92,7 +97,8 @@ def build_shards(
 
     Raises ChecksFailed, touching nothing, unless the partition's record stages are those of
     its current inputs and pass the blocking rate checks under the current thresholds
-    (`record_verdict`, as the publication asks it)."""
+    (`record_verdict`, as the publication asks it); `OtherDatasetError`, touching nothing,
+    when the package dir holds another dataset's package, unless `replace_other_dataset`."""
     claim_work(cfg)
     if cfg.uses_object_storage():
         tune_malloc()
@@ -103,7 +109,7 @@ def build_shards(
         verdict = record_verdict(cfg, dirs)
         if not verdict.passed:
             raise ChecksFailed(verdict.problems)
-        report = run_shards(cfg, dirs, force=force)
+        report = run_shards(cfg, dirs, force=force, replace_other_dataset=replace_other_dataset)
         verification = verify_partition_shards(cfg, dirs, report)
         marker = read_marker_any(dirs, SHARDS_MARKER)
         if marker is not None:
@@ -131,6 +137,7 @@ def build_partition(
     helper_thread: bool = True,
     lock_timeout: float = 600.0,
     runner: ChunkRunner = run_in_process,
+    replace_other_dataset: bool = False,
 ) -> PartitionResult:
     """Build one partition (`objective|split`) from its config, without Dagster, gated by
     the blocking rate checks as the Dagster assets are (`RateGate`)."""
@@ -148,7 +155,13 @@ def build_partition(
     evaluations = gate.evaluate(stages)
     if not gate.passed(evaluations):
         return PartitionResult(key, stages, evaluations)
-    report, verification = build_shards(cfg, dirs, force=force, lock_timeout=lock_timeout)
+    report, verification = build_shards(
+        cfg,
+        dirs,
+        force=force,
+        lock_timeout=lock_timeout,
+        replace_other_dataset=replace_other_dataset,
+    )
     return PartitionResult(key, stages, evaluations, report, verification)
 
 
@@ -214,8 +227,14 @@ class Publication:
     report_problem: str | None = None
 
 
-def publish(cfg: PipelineConfig, lock_timeout: float = 600.0, workers: int = 1) -> Publication:
-    """Verify and publish metadata.json from every built partition's persisted results; then
+def publish(
+    cfg: PipelineConfig,
+    lock_timeout: float = 600.0,
+    workers: int = 1,
+    replace_other_dataset: bool = False,
+) -> Publication:
+    """Verify and publish metadata.json from every built partition's persisted results (over a
+    package of another dataset only if `replace_other_dataset`); then
     the report (from the statistics the partitions' chunks measured; charts drawn on up to
     `workers` processes). A report that fails after the publication (a report dir holding
     files that are not ours, a full disk) leaves the package published: `report_problem`
@@ -229,7 +248,7 @@ def publish(cfg: PipelineConfig, lock_timeout: float = 600.0, workers: int = 1) 
     if problems:
         return Publication(partitions, problems)
     with package_lock(cfg.output.dir, lock_timeout):
-        manifest = publish_manifest(cfg, partitions)
+        manifest = publish_manifest(cfg, partitions, replace_other_dataset)
         if not manifest.published:
             _record_unverified(cfg, partitions, manifest)
         try:

@@ -270,7 +270,11 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
     dirs = pipeline.dirs(cfg, context.partition_key)
     try:
         report, verification = build_shards(
-            cfg, dirs, force=pipeline.force, lock_timeout=pipeline.lock_timeout_seconds
+            cfg,
+            dirs,
+            force=pipeline.force,
+            lock_timeout=pipeline.lock_timeout_seconds,
+            replace_other_dataset=pipeline.replace_other_dataset,
         )
     except ChecksFailed as exc:
         checks.no_run_retry(context)  # the same inputs are refused again
@@ -350,7 +354,9 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
     or shards do not follow its last extraction under the current config, or whose shards failed
     shards_verified stops the publication (core/build.py built_partition)."""
     cfg = pipeline.load()
-    publication = publish(cfg, pipeline.lock_timeout_seconds, pipeline.chunk_workers)
+    publication = publish(
+        cfg, pipeline.lock_timeout_seconds, pipeline.chunk_workers, pipeline.replace_other_dataset
+    )
     result, partitions = publication.manifest, publication.partitions
     if result is None:
         problems = publication.problems

@@ -14,6 +14,9 @@ class PipelineResource(dg.ConfigurableResource):
 
     config_path: str | None = None
     force: bool = False
+    # Replace a package of another dataset found in output.dir (`jsonl-assets build
+    # --replace-other-dataset`; core/store/package_files.py check_dataset).
+    replace_other_dataset: bool = False
     lock_timeout_seconds: float = 600.0
     # The one-pass build compresses its shards on a helper thread. Off when every core already
     # builds a partition (`jsonl-assets build --workers` as many as the cores): the threads

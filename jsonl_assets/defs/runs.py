@@ -130,12 +130,14 @@ def _run_config(
     helper_thread: bool = True,
     verbose: bool = False,
     chunk_workers: int = 1,
+    replace_other_dataset: bool = False,
 ) -> dict[str, Any]:
     pipeline = {
         "config_path": config_path,
         "force": force,
         "helper_thread": helper_thread,
         "chunk_workers": chunk_workers,
+        "replace_other_dataset": replace_other_dataset,
     }
     return {
         "resources": {"pipeline": {"config": pipeline}},
@@ -275,13 +277,16 @@ def build_partition(
     helper_thread: bool = True,
     verbose: bool = False,
     chunk_workers: int = 1,
+    replace_other_dataset: bool = False,
 ) -> dict[str, Any]:
     """Run the `build_partition` job for one key; return a summary (runs in a worker process;
     its chunks on up to `chunk_workers` processes)."""
     started = time.perf_counter()
     result = _execute(
         "build_partition",
-        _run_config(config_path, force, helper_thread, verbose, chunk_workers),
+        _run_config(
+            config_path, force, helper_thread, verbose, chunk_workers, replace_other_dataset
+        ),
         _instance(instance),
         CLI_TAGS,
         partition_key=key,
@@ -347,12 +352,19 @@ def publish(
     instance: dg.DagsterInstance | None = None,
     verbose: bool = False,
     workers: int = 1,
+    replace_other_dataset: bool = False,
 ) -> dict[str, Any]:
     """Run the `publish_manifest` job (its report on up to `workers` processes);
     return its outcome and the manifest's metadata."""
     result = _execute(
         "publish_manifest",
-        _run_config(config_path, False, verbose=verbose, chunk_workers=workers),
+        _run_config(
+            config_path,
+            False,
+            verbose=verbose,
+            chunk_workers=workers,
+            replace_other_dataset=replace_other_dataset,
+        ),
         _instance(instance),
         CLI_TAGS,
     )

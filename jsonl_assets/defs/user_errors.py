@@ -40,7 +40,7 @@ from jsonl_assets.core.shard_families import TooManyShards
 from jsonl_assets.core.shard_writer import ShardWriteError
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.base import SourceChangedError
-from jsonl_assets.core.store.package_files import ForeignFilesError
+from jsonl_assets.core.store.package_files import ForeignFilesError, OtherDatasetError
 from jsonl_assets.core.store.package_lock import PackageBusyError
 from jsonl_assets.core.store.partition_lock import PartitionBusyError
 from jsonl_assets.defs.checks import no_run_retry
@@ -66,7 +66,13 @@ USER_ERRORS: Final = (
     ShardWriteError,
 )
 # Refused whatever the moment: the same run fails the same way again.
-_DETERMINISTIC: Final = (*_CONFIG, ChecksFailed, ForeignFilesError, TooManyShards)
+_DETERMINISTIC: Final = (
+    *_CONFIG,
+    ChecksFailed,
+    ForeignFilesError,
+    OtherDatasetError,
+    TooManyShards,
+)
 _DETERMINISTIC_ERRNOS: Final = frozenset(
     {
         errno.EACCES,

@@ -1,7 +1,9 @@
 """Where a build may write: `output.dir`, its report dir (`<output.dir>-report`, `REPORT_KEY`),
 `work_dir` and `quarantine_dir`, checked at load time (`guarded_dirs` lists them).
 
-Paths are compared resolved (symlinks and `..` followed). A dir may not be the filesystem
+Paths are compared resolved (symlinks and `..` followed) and by folder identity
+(`dir_identity.py`: `(st_dev, st_ino)`, so a bind mount or another second name of one folder
+is that folder; a dir yet to be made by its nearest existing ancestor). A dir may not be the filesystem
 root, the home dir or a folder above it; the three may not be one folder or lie inside one
 another; none may lie in a source root (a glob's folder before its first wildcard), nor hold one.
 When that root is the config's own folder (`train.jsonl`, `*.jsonl`), only the folders the
@@ -17,10 +19,11 @@ root is refused like the filesystem root: the package is the prefix `<dir>/`, an
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePath, PurePosixPath
 from typing import Final, TypeVar
 
+from jsonl_assets.core.config.dir_identity import Identities
 from jsonl_assets.core.config.source_globs import (
     can_reach,
     expand_glob,
@@ -35,6 +38,7 @@ REPORT_SUFFIX: Final = "-report"
 REPORT_KEY: Final = "output.dir's report dir"  # the name the checks give the report dir
 
 _Dir = TypeVar("_Dir", Path, StoreURL)
+_P = TypeVar("_P", bound=PurePath)
 
 
 def report_dir_of(package: _Dir) -> _Dir:
@@ -80,21 +84,30 @@ def _home() -> Path | None:
     return None if home == "~" else Path(home).resolve()
 
 
+def _aka(path: Path, folder: Path) -> str:
+    """What to add when `path` lies in `folder` only by identity (not as spelt)."""
+    if path.is_relative_to(folder):
+        return ""
+    return " (one folder under two names: a bind mount, a second mount or another alias)"
+
+
 def check_own_dirs(dirs: Mapping[str, Path]) -> None:
     """`dirs`: dotted key -> resolved path, in config order."""
     home = _home()
+    ids = Identities()
     for key, path in dirs.items():
-        if path.parent == path:
+        if path.parent == path or ids.same(path, Path(path.anchor)):
             raise DirProblem(key, f"{path} is the filesystem root; choose a folder of its own")
-        if home is not None and path == home:
+        if home is not None and ids.same(path, home):
             raise DirProblem(key, f"{path} is the home dir; choose a folder of its own")
         try:
             _check_creatable(key, path)
         except OSError as exc:  # a name too long, a loop of symlinks, no permission to look
             raise DirProblem(key, f"{path}: not a usable folder ({exc.strerror})") from None
-        if home is not None and _inside(home, path):
+        if home is not None and ids.inside(home, path):
             raise DirProblem(key, f"{path} holds the home dir {home}; choose a folder of its own")
-    _check_apart(dirs, {key: str(path) for key, path in dirs.items()}, "folder")
+    shown = {key: str(path) for key, path in dirs.items()}
+    _check_apart(dirs, shown, "folder", ids.parts_below)
 
 
 def _check_creatable(key: str, path: Path) -> None:
@@ -111,16 +124,28 @@ def _check_creatable(key: str, path: Path) -> None:
             return
 
 
-def _check_apart(dirs: Mapping[str, PurePath], shown: Mapping[str, str], noun: str) -> None:
-    """No two of `dirs` are one `noun` or lie in one another."""
+def _spelt_below(path: _P, folder: _P) -> tuple[str, ...] | None:
+    """`path`'s parts below `folder` as spelt (object-storage keys have no other names)."""
+    return path.relative_to(folder).parts if path.is_relative_to(folder) else None
+
+
+def _check_apart(
+    dirs: Mapping[str, _P],
+    shown: Mapping[str, str],
+    noun: str,
+    below: Callable[[_P, _P], tuple[str, ...] | None] = _spelt_below,
+) -> None:
+    """No two of `dirs` are one `noun` or lie in one another (`below`: a path's parts below
+    a folder, None when it is not in it)."""
     items = list(dirs.items())
     for i, (key_a, a) in enumerate(items):
         for key_b, b in items[i + 1 :]:
-            if a == b:
+            b_in_a, a_in_b = below(b, a), below(a, b)
+            if b_in_a == () or a_in_b == ():
                 raise DirProblem(key_b, f"{shown[key_b]} is the same {noun} as {key_a}")
-            if _inside(b, a):
+            if b_in_a:
                 raise DirProblem(key_b, f"{shown[key_b]} lies inside {key_a} ({shown[key_a]})")
-            if _inside(a, b):
+            if a_in_b:
                 raise DirProblem(key_a, f"{shown[key_a]} lies inside {key_b} ({shown[key_b]})")
 
 
@@ -131,6 +156,7 @@ def check_source_overlap(
 ) -> None:
     """`sources`: (dotted key of the source, its globs, the files they matched, resolved)."""
     project = root.resolve()
+    ids = Identities()
     for source_key, patterns, inputs in sources:
         for j, pattern in enumerate(patterns):
             where = f"{source_key}.paths[{j}] ({pattern!r})"
@@ -140,26 +166,30 @@ def check_source_overlap(
             except (OSError, RuntimeError):  # RuntimeError: a symlink loop
                 continue  # nothing is read through it (its glob names it, unread)
             for key, path in dirs.items():
-                if path == folder or _inside(path, folder):
-                    below = path.relative_to(folder).parts
-                    if folder != project or ".." in rest or can_reach(rest, below):
+                below = ids.parts_below(path, folder)
+                if below is not None:
+                    if not ids.same(folder, project) or ".." in rest or can_reach(rest, below):
                         raise DirProblem(
                             key,
-                            f"{path} lies in {folder}, the source root of {where}: a build "
-                            "could read its own output back; move it out of the sources",
+                            f"{path} lies in {folder}, the source root of {where}"
+                            f"{_aka(path, folder)}: a build could read its own output back; "
+                            "move it out of the sources",
                         )
-                elif _inside(folder, path):
+                elif ids.inside(folder, path):
                     raise DirProblem(
-                        key, f"{path} holds {folder}, which {where} reads; keep them apart"
+                        key,
+                        f"{path} holds {folder}, which {where} reads{_aka(folder, path)}; "
+                        "keep them apart",
                     )
         for file in inputs:
             for key, path in dirs.items():
-                if file.is_relative_to(path):
+                if ids.parts_below(file, path) is not None:
                     j = _pattern_of(root, patterns, file)
+                    how = "a symlink" if file.is_relative_to(path) else "a second name of it"
                     raise DirProblem(
                         f"{source_key}.paths[{j}]",
-                        f"matches {file}, which lies inside {key} ({path}) (through a "
-                        "symlink): a build would read its own output back",
+                        f"matches {file}, which lies inside {key} ({path}) (through {how}): "
+                        "a build would read its own output back",
                     )
 
 

@@ -9,9 +9,12 @@ stamp that vouches for files it did not see written. A build that writes no repo
 ($JSONL_ASSETS_REPORT=0) removes a report of ours that is not of the metadata.json it
 published (`retire_stale_report`): the folder never describes another package than the one
 beside it; files without a stamp are not ours and are left alone. A report is never written
-into a folder that holds files but no stamp of ours (`check_report_dir`): a user's own
-report.html or DATACARD.md there is kept, and the build says so (the package stays
-published). A report that fails once it has begun (a full disk, a chart that cannot be
+into a folder that holds files not ours (`check_report_dir`): any file when there is no
+stamp of ours, and, under our stamp, a report.html or DATACARD.md not of the report's own
+shape (a hand-written card put in place of ours). The same rule (`_foreign_names`) decides
+what the removal takes and what is kept as current: a user's own report.html or DATACARD.md
+there is never replaced nor removed, and the build says so (the package stays published; our
+own files of an earlier package beside it are removed). A report that fails once it has begun (a full disk, a chart that cannot be
 drawn) removes the report beside the package (`ReportNotWritten`): its `writing` stamp is
 written before anything is computed, so an earlier package's report.html and DATACARD.md
 are never left beside a new package. The stamp and the files' heads are read bounded and
@@ -94,22 +97,42 @@ class ReportNotWritten(Exception):
     """The report failed once begun; the report beside the package was removed."""
 
 
-def check_report_dir(cfg: PipelineConfig) -> None:
-    """`ReportDirNotOurs` unless the report dir is empty (or absent) or holds our stamp: our
-    files are only ever written under it (`write_report` writes it first), so files without
-    it are someone else's. Leftovers of a killed write (`.<name>.partial`) are ours."""
-    folder = report_dir(cfg)
+def _is_ours(path: Path | StoreURL, name: str) -> bool:
+    """Whether the report file `name` at `path` is of the report's own shape (its head)."""
+    head = _HEADS[name]
+    return _read_head(path, len(head)) == head
+
+
+def _foreign_names(folder: Path | StoreURL) -> tuple[list[str], bool]:
+    """The names in the report dir that are not ours, and whether its stamp is ours. Without
+    a stamp of ours every file is someone else's (ours are only ever written under it:
+    `write_report` writes it first); under it, a report.html or DATACARD.md is ours only if
+    it is of the report's own shape. Leftovers of a killed write (`.<name>.partial`) are
+    ours."""
     store = store_for(folder)
     names = sorted(e.name for e in store.list(folder) if not is_partial_name(e.name))
+    if not names or STAMP not in names or _read_stamp(folder) is None:
+        return names, False
+    return [n for n in names if n in _HEADS and not _is_ours(folder / n, n)], True
+
+
+def check_report_dir(cfg: PipelineConfig) -> None:
+    """`ReportDirNotOurs` unless every file of the report dir we would replace is ours
+    (`_foreign_names`). Then the files not ours stay as they are; ours there of an earlier
+    package (a stamp naming another metadata.json) are removed, so they do not stay beside
+    this package under a stamp that no longer describes it."""
+    folder = report_dir(cfg)
+    names, stamped = _foreign_names(folder)
     if not names:
         return
-    if STAMP in names and _read_stamp(folder) is not None:
-        return
     shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    why = "not of the report's own shape" if stamped else f"no {STAMP} of ours"
+    removed = retire_stale_report(cfg) if stamped else []
+    gone = f"; our report of an earlier package there was removed ({', '.join(removed)})"
     raise ReportDirNotOurs(
-        f"{folder} holds files this project did not write ({shown}; no {STAMP} of ours), "
-        f"so they are left as they are: move them out of {folder} (or remove them), then "
-        f"`jsonl-assets report --config {cfg.path}` writes the report"
+        f"{folder} holds files this project did not write ({shown}; {why}), so they are "
+        f"left as they are: move them out of {folder} (or remove them), then `jsonl-assets "
+        f"report --config {cfg.path}` writes the report{gone * bool(removed)}"
     )
 
 
@@ -195,9 +218,9 @@ def _remove_report(folder: Path | StoreURL) -> list[str]:
         return []
     store = store_for(folder)
     removed = []
-    for name, head in _HEADS.items():
+    for name in _HEADS:
         path = folder / name
-        if _read_head(path, len(head)) == head:
+        if _is_ours(path, name):
             store.remove(path)
             removed.append(str(path))
     store.remove(folder / STAMP)
@@ -250,10 +273,10 @@ def current_report(cfg: PipelineConfig) -> ReportResult | None:
     store = store_for(folder)
     if store.stat(html) is None or store.stat(card) is None:
         return None
-    if _read_stamp(folder) != report_stamp(cfg) or _read_head(card, 0) is None:
-        return None
+    if _read_stamp(folder) != report_stamp(cfg) or not _is_ours(card, DATACARD):
+        return None  # a card not ours (a hand-written one) is not kept as the report's
     page = _read_head(html, MAX_HTML_BYTES + 1)
-    if page is None or len(page) > MAX_HTML_BYTES:
+    if page is None or len(page) > MAX_HTML_BYTES or not page.startswith(_HEADS[REPORT_HTML]):
         return None
     try:
         return ReportResult(html, card, embedded_data(page), charts_of(page))

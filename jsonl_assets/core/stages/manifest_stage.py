@@ -41,7 +41,7 @@ from jsonl_assets.core.stages.staging_leftovers import clear_quietly
 from jsonl_assets.core.stages.validate_stage import IDS
 from jsonl_assets.core.store.atomic_files import write_atomic
 from jsonl_assets.core.store.base import PreconditionFailed, read_bytes, store_for
-from jsonl_assets.core.store.package_files import check_package, own_manifest
+from jsonl_assets.core.store.package_files import check_dataset, check_package, own_manifest
 from jsonl_assets.core.store.package_gc import QuarantineSnapshots, collect_garbage
 from jsonl_assets.core.store.partition_lock import partition_lock
 from jsonl_assets.core.store.snapshot_base import current_tag, forget_base, recorded_base
@@ -231,19 +231,27 @@ def ensure_one_version(partitions: Sequence[PartitionShards]) -> None:
         )
 
 
-def publish_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> ManifestResult:
+def publish_manifest(
+    cfg: PipelineConfig,
+    partitions: Sequence[PartitionShards],
+    replace_other_dataset: bool = False,
+) -> ManifestResult:
     """Verify and publish metadata.json. Two builds of the same package publish one after the
-    other (they would otherwise share the candidate's and metadata.json's temporary files)."""
+    other (they would otherwise share the candidate's and metadata.json's temporary files).
+    A package of another dataset there is replaced only if `replace_other_dataset`."""
     with partition_lock(cfg.output.work_dir / "manifest", "manifest"):
-        return _publish(cfg, partitions)
+        return _publish(cfg, partitions, replace_other_dataset)
 
 
-def _publish(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> ManifestResult:
+def _publish(
+    cfg: PipelineConfig, partitions: Sequence[PartitionShards], replace_other_dataset: bool
+) -> ManifestResult:
     started = time.perf_counter()
     store = store_for(cfg.output.dir)
     expected = recorded_base(cfg) or current_tag(cfg)  # publish replaces this version only
     previous = own_manifest(cfg.output.dir)
     check_package(cfg.output.dir, cfg.output.work_dir)  # metadata.json replaces only our own
+    check_dataset(cfg.output.dir, cfg.output.work_dir, cfg.dataset.name, replace_other_dataset)
     ensure_one_version(partitions)
     document = build_manifest(cfg, partitions)
     data = manifest_bytes(document)

@@ -49,7 +49,7 @@ from jsonl_assets.core.stages.transform_stage import upstream_marker
 from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
 from jsonl_assets.core.store.atomic_files import remove_partials
 from jsonl_assets.core.store.base import store_for
-from jsonl_assets.core.store.package_files import check_package
+from jsonl_assets.core.store.package_files import check_dataset, check_package
 from jsonl_assets.core.store.snapshot_base import remember_base
 from jsonl_assets.core.store.work_files import (
     CHUNK,
@@ -129,7 +129,13 @@ def shards_ready(dirs: PartitionDirs, stage_fp: str) -> bool:
 
 
 @gc_paused()
-def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False) -> StageReport:
+def run_shards(
+    cfg: PipelineConfig,
+    dirs: PartitionDirs,
+    *,
+    force: bool = False,
+    replace_other_dataset: bool = False,
+) -> StageReport:
     started = time.perf_counter()
     remember_base(cfg)  # the metadata.json this build replaces: read before it adds a file
     upstream_fp, validate_report = upstream_marker(dirs, VALIDATE_MARKER)
@@ -145,6 +151,7 @@ def run_shards(cfg: PipelineConfig, dirs: PartitionDirs, *, force: bool = False)
         return StageReport.reused_from(cached, started)
 
     check_package(dirs.package, cfg.output.work_dir)  # before anything in it is touched
+    check_dataset(dirs.package, cfg.output.work_dir, cfg.dataset.name, replace_other_dataset)
     journal = ShardJournal(dirs.file(JOURNAL), stage_fp)
     if force:
         journal.discard()

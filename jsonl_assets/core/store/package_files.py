@@ -15,6 +15,12 @@ build, from another work dir or machine, may be adding one before it publishes, 
 never called foreign (they are only removed when a ledger or metadata.json names them).
 Anything else - a user's shard-like `data/sft-train-00007.jsonl.zst`, `data/x.jsonl.zst`, a
 README - is foreign: the build fails naming it and never deletes or replaces it.
+
+A metadata.json of ours is that of this config's package only if it names the config's
+`dataset.name`, or the work dir recorded one of its shards (a dataset renamed): another
+dataset's jsonl-assets package (downloaded, copied, or named by a mistyped `output.dir`) is
+not replaced, nor its shards retired, unless the build is told so (`check_dataset`,
+`--replace-other-dataset`).
 """
 
 from __future__ import annotations
@@ -51,6 +57,36 @@ class ForeignFilesError(StageError):
             f"the package dir {package} holds files not written by jsonl-assets: {shown}. "
             "Nothing was deleted or replaced; move them away or choose another output.dir"
         )
+
+
+class OtherDatasetError(StageError):
+    """The package dir holds the package of another dataset (its metadata.json names another
+    `dataset.name`, and the work dir recorded none of its shards)."""
+
+
+REPLACE_FLAG: Final = "--replace-other-dataset"
+
+
+def check_dataset(package: Path, work_dir: Path, name: str, replace_other: bool = False) -> None:
+    """`OtherDatasetError` when the package dir holds a package of ours (`own_manifest`) of
+    another dataset than `name` that this work dir did not build, unless `replace_other`."""
+    doc = own_manifest(package)
+    if doc is None or replace_other:
+        return
+    dataset = doc.get("dataset")
+    theirs = dataset.get("name") if isinstance(dataset, dict) else None
+    if theirs == name:
+        return
+    if listed_shards(doc) & _recorded(work_dir):
+        return  # this work dir built it: the same package, its dataset renamed
+    shown = repr(theirs) if isinstance(theirs, str) else "no dataset name"
+    raise OtherDatasetError(
+        f"the package dir {package} holds the package of another dataset: its "
+        f"{MANIFEST} names {shown}, this config's dataset.name is {name!r}, and this work "
+        f"dir ({work_dir}) did not build it. Nothing was deleted or replaced; choose another "
+        f"output.dir, or build with `jsonl-assets build {REPLACE_FLAG}` (in Dagster: "
+        "resources.pipeline.config.replace_other_dataset: true) to replace that package"
+    )
 
 
 def claim(ledger: Path, relpath: str) -> None:
@@ -130,16 +166,20 @@ def listed_shards(doc: dict[str, Any] | None) -> set[str]:
     return names
 
 
+def _recorded(work_dir: Path) -> set[str]:
+    """Shard paths the work dir recorded: its ledgers and the shards it retired."""
+    names: set[str] = set()
+    for objective in OBJECTIVES:
+        for split in SPLITS:
+            names |= ledger_names(ledger_path(work_dir / objective / split))
+    return names | {name for name in load_retired(retired_path(work_dir)) if is_shard_path(name)}
+
+
 def owned(package: Path, work_dir: Path) -> tuple[set[str], bool]:
     """Shard paths (`data/<name>`) this project recorded as its own (metadata.json, the
     ledgers, the shards retired and not yet removed), and whether metadata.json is ours."""
     doc = own_manifest(package)
-    names = listed_shards(doc)
-    for objective in OBJECTIVES:
-        for split in SPLITS:
-            names |= ledger_names(ledger_path(work_dir / objective / split))
-    names |= {name for name in load_retired(retired_path(work_dir)) if is_shard_path(name)}
-    return names, doc is not None
+    return listed_shards(doc) | _recorded(work_dir), doc is not None
 
 
 def foreign_files(package: Path, work_dir: Path) -> list[str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from jsonl_assets.core.build import publish
 from jsonl_assets.core.config import ConfigError, load_config
@@ -133,3 +134,51 @@ def test_foreign_files_in_the_report_dir_are_kept_and_the_package_stays_publishe
     assert publish(cfg).report is not None
     assert (report / "report.stamp").is_file()
     assert publish(cfg).report_problem is None  # our own report, stamped: kept or redrawn
+
+
+@pytest.mark.parametrize("name", ["DATACARD.md", "report.html"])
+def test_a_users_own_file_under_our_stamp_is_kept_and_the_report_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Under our report.stamp, a report.html or DATACARD.md is ours only if it is of the
+    report's own shape, the rule the removal already followed. Before: a hand-written card
+    put in place of ours was replaced by the next build's report (exit 0, no word), while a
+    build without a report kept it as not ours."""
+    monkeypatch.setenv("JSONL_ASSETS_REPORT", "1")
+    config = _project(tmp_path)
+    build_with_core(config)
+    report = tmp_path / "package-report"
+    assert sorted(p.name for p in report.iterdir()) == [
+        "DATACARD.md",
+        "report.html",
+        "report.stamp",
+    ]
+    own = b"# Our curated card\n\nHand-written; do not lose.\n"
+    (report / name).write_bytes(own)
+    cfg = load_config(config)
+    # The same package again: the user's file is not kept as the report's current one.
+    result = publish(cfg)
+    assert result.manifest is not None and result.manifest.published
+    assert result.report is None and result.report_problem is not None
+    assert f"did not write ({name}; not of the report's own shape)" in result.report_problem
+    assert "was removed" not in result.report_problem  # its stamp names this package
+    assert (report / name).read_bytes() == own
+    assert len(list(report.iterdir())) == 3
+    # A new package (another description): ours of the earlier one go, the user's stays.
+    doc = yaml.safe_load(config.read_text())
+    doc["dataset"]["description"] = "another description"
+    write_config(config, doc)
+    cfg = load_config(config)
+    result = publish(cfg)
+    assert result.manifest is not None and result.manifest.published
+    assert result.report is None and result.report_problem is not None
+    assert f"({name}; not of the report's own shape)" in result.report_problem
+    assert "our report of an earlier package there was removed" in result.report_problem
+    assert [p.name for p in report.iterdir()] == [name]
+    assert (report / name).read_bytes() == own
+    # `jsonl-assets report` refuses the same way, naming the file it did not write.
+    run = subprocess.run(
+        [str(CLI), "report", "--config", str(config)], capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 1 and f"did not write ({name}" in run.stderr, run.stdout + run.stderr
+    assert (report / name).read_bytes() == own

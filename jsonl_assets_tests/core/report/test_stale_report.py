@@ -141,22 +141,24 @@ def test_a_report_that_fails_removes_the_earlier_packages_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The report of a new package fails once begun (DATACARD.md cannot be replaced: a
-    folder of that name): the earlier package's report.html and stamp are removed, not left
-    beside the new package, and the build's message says so."""
+    folder holds its temporary name): the earlier package's report.html, DATACARD.md and
+    stamp are removed, not left beside the new package, and the build's message says so. (A
+    folder named DATACARD.md itself is not ours: the report is refused before it begins,
+    test_report_dir.py.)"""
     monkeypatch.setenv("JSONL_ASSETS_REPORT", "1")
     config = _package(tmp_path, 4)
     build_with_core(config)
     cfg = load_config(config)
     folder = report_dir(cfg)
-    (folder / DATACARD).unlink()
-    (folder / DATACARD).mkdir()  # the card's write fails after report.html was written
+    (folder / f".{DATACARD}.partial").mkdir()  # the card's write fails after report.html's
+    (folder / f".{DATACARD}.partial" / "x").write_text("x")
     _package(tmp_path, 9)
     result = _publish(config)
     assert result.manifest is not None and result.manifest.published
     assert result.report is None and result.report_problem is not None
     assert "was removed rather than left beside this package" in result.report_problem
     assert not (folder / REPORT_HTML).exists() and not (folder / STAMP).exists()
-    assert report_files(cfg) == [DATACARD]  # the folder (not ours), nothing else
+    assert report_files(cfg) == []
 
 
 @pytest.mark.parametrize("report", ["0", "1"])
