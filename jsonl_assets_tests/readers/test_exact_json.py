@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from jsonl_assets.core.readers.exact_json import InexactJson, loads_exact
+from jsonl_assets.core.readers.exact_json import DUPLICATE_KEY, InexactJson, loads_exact
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,12 @@ def test_json_no_parsed_value_holds_is_refused(text: str, kind: str, needle: str
 def test_text_that_is_not_json_is_a_decode_error(text: str) -> None:
     with pytest.raises(orjson.JSONDecodeError):
         loads_exact(text)
+
+
+def test_a_repeated_key_beside_a_value_nested_1000_deep_is_refused() -> None:
+    """orjson reads 1,024 levels; the repeated-key pass used the standard library's parser,
+    which stops near 1,000, and then said "no repeat": a tool call's arguments passed."""
+    text = b'{"a": 1, "a": 2, "d": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    with pytest.raises(InexactJson) as caught:
+        loads_exact(text)
+    assert caught.value.kind == DUPLICATE_KEY

@@ -408,3 +408,18 @@ def test_numbers_of_any_length_or_exponent_are_judged_not_crashed_on(
         assert "the number " + number[:20] in items[1].detail
     else:
         assert records(items)[1][1] == {"a": kept}
+
+
+def test_a_repeated_key_beside_a_value_nested_1000_deep_is_duplicate_key(tmp_path: Path) -> None:
+    """orjson reads 1,024 levels; the key check's standard-library parser stopped near 1,000
+    and said "no repeat" (the line was refused later for its depth, as another reason). An
+    inexact number in a line that repeats a key is named by its path (it was "a number")."""
+    deep = b"[" * 1000 + b"]" * 1000
+    lines = [
+        b'{"a": 1, "d": ' + deep + b', "a": 2}',
+        b'{"a": 1, "a": 2, "n": [0, 123456789012345678901234567890]}',
+    ]
+    items = read(tmp_path, b"\n".join(lines) + b"\n")
+    assert rejections(items) == [(1, "duplicate_key"), (2, "unsupported_value")]
+    assert "repeats the key 'a'" in items[0].detail
+    assert "n[1]: the number 123456789012345678901234567890 " in items[1].detail

@@ -7,19 +7,19 @@ For a JSONL line the check costs one `orjson.dumps` and two byte counts. Outside
 only ends a key, and a colon in a string is written as it is (JSON has no reason to escape
 it), so a record's text holds no more colons than its parsed value's compact JSON unless a
 key was repeated (the repeated member's colon, and those in its dropped value, are gone).
-Only then is the record parsed again, by the standard library with a hook that sees every
-key, to name the key. A line with an escape in `\\u0030`-`\\u003f` (which could be an escaped
-colon, written back as `:`) is always parsed again.
+Only then is the record walked again, key by key (`json_scan.first_repeated_key`, which does
+not recurse: any depth orjson reads, 1,024 levels, is checked), to name the key. A line with an
+escape in `\\u0030`-`\\u003f` (which could be an escaped colon, written back as `:`) is always
+walked again.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
 import orjson
 
-from jsonl_assets.core.picklable_errors import Picklable
+from jsonl_assets.core.readers.json_scan import first_repeated_key
 
 
 class KeysOnce(dict[Any, Any]):
@@ -56,12 +56,6 @@ def first_repeated(value: Any) -> str | None:
     return None
 
 
-class _Repeated(Picklable, ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
 def repeated_key(line: bytes, value: Any) -> str | None:
     """The first key an object in `line` repeats (`value` is `line` parsed), or None."""
     try:
@@ -69,24 +63,7 @@ def repeated_key(line: bytes, value: Any) -> str | None:
             return None
     except orjson.JSONEncodeError:
         pass  # nested past orjson's 254 levels: rejected later as unserializable
-    try:
-        json.loads(line, object_pairs_hook=_no_repeats)
-    except _Repeated as exc:
-        return exc.key
-    except (RecursionError, ValueError):
-        return None
-    return None
-
-
-def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _Repeated(key)
-            seen.add(key)
-    return out
+    return first_repeated_key(line)
 
 
 def repeated_key_detail(key: str) -> str:

@@ -62,7 +62,7 @@ def loads_exact(text: str | bytes) -> Any:
         return value
     if kind is not dict and kind is not list:
         return value
-    if suspect_offsets(data) and (why := jsonl_problem(data, value)) is not None:
+    if suspect_offsets(data) and (why := jsonl_problem(data)) is not None:
         raise InexactJson(UNSUPPORTED_VALUE, why)
     if (key := repeated_key(data, value)) is not None:
         raise InexactJson(DUPLICATE_KEY, repeated_key_detail(key))

@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from jsonl_assets.core.picklable_errors import Picklable
+from jsonl_assets.core.readers.json_scan import first_number_problem
 
 INT_MIN: Final = -(2**63)
 INT_MAX: Final = 2**64 - 1
@@ -199,15 +200,11 @@ def value_problem(value: Any) -> str | None:
     return None
 
 
-def jsonl_problem(line: bytes, value: Any) -> str | None:
-    """For a line `suspect` flagged: `<path>: <why>` for its first number that orjson did not
-    read with its exact value, or None. `value` is orjson's reading of `line`."""
-    tokens = [m for m in _TOKENS.findall(line) if m[:1] != b'"']
-    for k, token in enumerate(tokens):
-        why = number_problem(token.decode("ascii"))
-        if why is not None:
-            return f"{_path_of(value, k, len(tokens))}: {why}"
-    return None
+def jsonl_problem(line: bytes) -> str | None:
+    """For a line `suspect` flagged (orjson read it): `<path>: <why>` for its first number that
+    orjson did not read with its exact value, or None. The line is walked token by token
+    (`json_scan`: any depth, stopping at that number, whose path alone is built)."""
+    return first_number_problem(line, number_problem)
 
 
 def token_problem(line: bytes) -> str | None:
@@ -229,13 +226,6 @@ def token_problem(line: bytes) -> str | None:
             if why is not None:
                 return f"{why} (at byte {match.start()})"
     return None
-
-
-def _path_of(value: Any, k: int, count: int) -> str:
-    """The path of the k-th number of `value` in document order (when the counts agree: a
-    repeated key keeps one value, so they may not)."""
-    numbers = [p for p, leaf in _leaves(value, "") if type(leaf) in (int, float)]
-    return numbers[k] if len(numbers) == count else "a number"
 
 
 def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:

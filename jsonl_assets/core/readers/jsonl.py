@@ -118,7 +118,7 @@ def iter_jsonl(chunks: Iterable[bytes], limit: int, first_line: int = 0) -> Iter
                     continue
                 if type(value) is not dict:
                     yield _not_an_object(lineno, value, line)
-                elif suspects and lineno in suspects and (why := jsonl_problem(line, value)):
+                elif suspects and lineno in suspects and (why := jsonl_problem(line)):
                     yield _unsupported(lineno, why, line)
                 elif (key := repeated_key(line, value)) is not None:
                     yield _repeated(lineno, key, line)
@@ -166,7 +166,7 @@ def iter_jsonl(chunks: Iterable[bytes], limit: int, first_line: int = 0) -> Iter
             return
         if type(value) is not dict:
             yield _not_an_object(lineno, value, line)
-        elif suspect_offsets(line) and (why := jsonl_problem(line, value)):
+        elif suspect_offsets(line) and (why := jsonl_problem(line)):
             yield _unsupported(lineno, why, line)
         elif (key := repeated_key(line, value)) is not None:
             yield _repeated(lineno, key, line)

@@ -35,7 +35,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import Rejection, trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "30"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "31"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -80,6 +80,8 @@ CODE_VERSION = "30"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # 30: text chunks: at most max_chars of blank text attached each side, a longer blank run's
 # rest is blank chunks that are no record (memory flat); a JSON array item nested 255-1,024
 # levels is a record (its rendering), unserializable later as the same JSONL line
+# 31: a repeated key beside a value nested ~1,000 deep is duplicate_key (the check recursed and
+# gave up); an inexact number in a line that repeats a key is named by its path, not "a number"
 MARKER = "extracted.json"
 
 

@@ -24,7 +24,7 @@ from jsonl_assets.core.compression import detect_compression
 from jsonl_assets.core.readers.duplicate_keys import repeated_key
 from jsonl_assets.core.rules import ERROR, WARNING
 from jsonl_assets.core.rules.vocabulary import is_count
-from jsonl_assets.core.verify.exact_values import INEXACT_NOTE, read_exact
+from jsonl_assets.core.verify.exact_values import INEXACT_NOTE, NumberTooLong, read_exact
 from jsonl_assets.core.verify.paths import path_problem
 from jsonl_assets.core.verify.report import (
     METADATA_FILE,
@@ -148,6 +148,9 @@ def _check_asset_line(
             sink.error("G2", path, line_no, f"line is not valid JSON: {not_json(line, exc)}")
         else:
             sink.skip("G2", ERROR, path)
+        return
+    except NumberTooLong as exc:
+        sink.error("G2", path, line_no, str(exc))
         return
     asset = parsed.value
     if parsed.inexact is not None:

@@ -21,7 +21,7 @@ from jsonl_assets.core.blank_text import is_blank
 from jsonl_assets.core.readers.duplicate_keys import repeated_key
 from jsonl_assets.core.rules.spec_vocabulary import SCHEMA_VERSION
 from jsonl_assets.core.rules.vocabulary import is_iso_datetime
-from jsonl_assets.core.verify.exact_values import INEXACT_NOTE, read_exact
+from jsonl_assets.core.verify.exact_values import INEXACT_NOTE, NumberTooLong, read_exact
 from jsonl_assets.core.verify.report import METADATA_FILE, Sink, jtype, not_json, show
 from jsonl_assets.core.verify.verify_limits import Unreadable, VerifyLimits, read_capped
 
@@ -62,6 +62,9 @@ def load_manifest(
         sink.error(
             "A1", METADATA_FILE, None, f"metadata.json is not valid JSON: {not_json(data, exc)}"
         )
+        return None
+    except NumberTooLong as exc:
+        sink.error("A1", METADATA_FILE, None, f"metadata.json: {exc}")
         return None
     meta = parsed.value
     if type(meta) is not dict:

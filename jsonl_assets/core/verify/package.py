@@ -28,6 +28,7 @@ from jsonl_assets.core.verify.asset_index import check_asset_index
 from jsonl_assets.core.verify.defaults import default_toolset as default_toolset_of
 from jsonl_assets.core.verify.defaults import system_problems
 from jsonl_assets.core.verify.files import check_files
+from jsonl_assets.core.verify.int_text import long_int_text
 from jsonl_assets.core.verify.manifest import check_manifest, load_manifest
 from jsonl_assets.core.verify.report import METADATA_FILE, Sink, VerifyReport, show
 from jsonl_assets.core.verify.shards import DEFAULT_LIMITS
@@ -35,6 +36,7 @@ from jsonl_assets.core.verify.toolsets import Report, check_toolsets
 from jsonl_assets.core.verify.verify_limits import VerifyLimits
 
 
+@long_int_text()
 def verify_package(
     package_dir: Path,
     *,

@@ -40,7 +40,7 @@ from jsonl_assets.core.rules import (
     record_problems,
 )
 from jsonl_assets.core.rules.spec_vocabulary import MEDIA_PART_TYPES
-from jsonl_assets.core.verify.exact_values import INEXACT_NOTE, read_exact
+from jsonl_assets.core.verify.exact_values import INEXACT_NOTE, NumberTooLong, read_exact
 from jsonl_assets.core.verify.ids import IdSink
 from jsonl_assets.core.verify.report import Finding, Sink, jtype, not_json, show, too_long
 from jsonl_assets.core.verify.shard_stream import ShardStream
@@ -147,6 +147,9 @@ class _Reader:
                 self.error("D1", f"line is not valid JSON: {not_json(line, exc)}")
             else:
                 sink.skip("D1", ERROR, path)
+            return
+        except NumberTooLong as exc:
+            self.error("D1", str(exc))
             return
         record = parsed.value
         if type(record) is dict:

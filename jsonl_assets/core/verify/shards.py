@@ -21,6 +21,7 @@ from jsonl_assets.core.rules import RecordContext
 from jsonl_assets.core.rules.spec_vocabulary import COMPRESSIONS
 from jsonl_assets.core.rules.vocabulary import is_count
 from jsonl_assets.core.verify.ids import IdSink
+from jsonl_assets.core.verify.int_text import long_int_text
 from jsonl_assets.core.verify.paths import path_problem
 from jsonl_assets.core.verify.records import read_records
 from jsonl_assets.core.verify.report import (
@@ -41,6 +42,7 @@ _CONTENT: Final = {"none": "not compressed", "gzip": "gzip", "zstd": "zstd"}
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
 
 
+@long_int_text()
 def verify_shard(
     package_dir: Path,
     shard: Mapping[str, Any],

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import math
+import tracemalloc
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from jsonl_assets.core.verify.exact_values import read_exact
+from jsonl_assets.core.verify.exact_values import MAX_INT_DIGITS, NumberTooLong, read_exact
 from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets.core.verify.report import VerifyReport
 from jsonl_assets_tests.test_package_verifier import encode, sft_record, write_meta, write_shard
@@ -178,18 +180,140 @@ def test_an_asset_line_with_such_a_number_is_a_g2_warning_and_fully_checked(
 @pytest.mark.parametrize(
     ("number", "value", "why"),
     [
-        ("1" * 5000, math.inf, "is an integer beyond 64 bits"),
-        ("-" + "1" * 5000, -math.inf, "is an integer beyond 64 bits"),
+        ("1" * 5000, int(Decimal("1" * 5000)), "is an integer beyond 64 bits"),
+        ("-" + "7" * 20000, -int(Decimal("7" * 20000)), "is an integer beyond 64 bits"),
         ("1e" + "9" * 30, math.inf, "is beyond the range of a double"),
         ("1e-" + "9" * 30, 5e-324, "would be written as 0.0"),
     ],
+    ids=["5000-digits", "negative-20000-digits", "huge-exponent", "tiny-exponent"],
 )
 def test_read_exact_takes_numbers_of_any_length_or_exponent(
     number: str, value: float, why: str
 ) -> None:
-    """Past what Python turns into text (4,300 digits) an integer is read as infinite, so no
-    rule's message fails to show it; the warning still names it."""
+    """An integer past what Python turns into text (4,300 digits) is still an int with its
+    value (it was `inf`: a count rejected as a float); the warning names it."""
     parsed = read_exact(b'{"x": %s}' % number.encode())
+    assert type(parsed.value["x"]) is type(value)
     assert parsed.value == {"x": value}
     assert parsed.inexact is not None and why in parsed.inexact
     assert parsed.inexact.startswith("x: the number " + number[:20])
+
+
+def _bytes_package(tmp_path: Path, part_bytes: bytes, asset_bytes: bytes, count: bytes) -> None:
+    record = (
+        b'{"id":"r1","messages":[{"role":"user","content":[{"type":"text","text":"hi"},'
+        b'{"type":"image","ref":{"uri":"https://example.org/a.png"},"bytes":' + part_bytes + b"}]},"
+        b'{"role":"assistant","content":[{"type":"text","text":"hello"}]}]}'
+    )
+    shard = write_shard(tmp_path, "data/sft-train-00000.jsonl", [record])
+    entry = {"split": "train", "objective": "sft", "shards": [shard]}
+    _meta(tmp_path, entry, count, asset_index={"path": "assets.jsonl"})
+    (tmp_path / "assets.jsonl").write_bytes(
+        b'{"asset_id":"a","uri":"https://example.org/a.png","bytes":' + asset_bytes + b"}\n"
+    )
+
+
+def test_integers_of_thousands_of_digits_are_judged_with_their_value(tmp_path: Path) -> None:
+    """A `bytes` of 5,000 digits is a non-negative integer (D18, G3 satisfied: it was `inf`,
+    an error); a `record_count` of 10,000 digits is unequal to the records, and its C16
+    message shows digits; a negative one of 5,000 digits is an error that shows them."""
+    big = b"1" * 5000
+    _bytes_package(tmp_path, big, big, b"9" * 10000)
+    report = verify_package(tmp_path, verified_shards=None)
+    errors = [(f.rule, f.message) for f in report.findings if f.severity == "error"]
+    assert [rule for rule, _ in errors] == ["C16"], report.findings
+    assert "record_count is 9999999999" in errors[0][1] and "inf" not in errors[0][1]
+    assert not any("inf" in f.message for f in report.findings)
+
+    neg = tmp_path / "negative"
+    _bytes_package(neg, b"-" + big, b"-" + big, b"1")
+    report = verify_package(neg)
+    errors = [(f.rule, f.message) for f in report.findings if f.severity == "error"]
+    assert sorted(rule for rule, _ in errors) == ["D18", "G3"], report.findings
+    assert all("got -1111111111" in message for _, message in errors), errors
+
+
+def test_an_integer_past_max_int_digits_is_a_named_error_of_its_line(tmp_path: Path) -> None:
+    huge = b"1" * (MAX_INT_DIGITS + 1)
+    _bytes_package(tmp_path, huge, b"1", b"1")
+    report = verify_package(tmp_path)
+    errors = [f for f in report.findings if f.severity == "error"]
+    assert [f.rule for f in errors] == ["D1"], report.findings
+    assert f"an integer of {MAX_INT_DIGITS + 1} digits, more than verify reads" in (
+        errors[0].message
+    )
+    with pytest.raises(NumberTooLong):
+        read_exact(b'{"x": [%s]}' % huge)
+
+
+DEEP = b"[" * 1000 + b"]" * 1000  # orjson reads 1,024 levels; json.loads stops near 1,000
+
+
+def _deep_record(extra: bytes = b"", part_bytes: bytes = b"1") -> bytes:
+    return (
+        b'{"id":"a",' + extra + b'"metadata":{"d":' + DEEP + b'},"messages":[{"role":"user",'
+        b'"content":[{"type":"image","ref":{"uri":"https://example.org/a.png"},"bytes":'
+        + part_bytes
+        + b'}]},{"role":"assistant","content":[{"type":"text","text":"ok"}]}]}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("record", "rule", "needle"),
+    [
+        (_deep_record(b'"id":"b",'), "D1", "repeats the key 'id'"),
+        (_deep_record(part_bytes=b"-1e400"), "D18", "bytes: must be a non-negative integer"),
+        (_deep_record(part_bytes=b"-1" + b"0" * 30), "D18", "got -1000000000"),
+    ],
+)
+def test_a_value_nested_1000_deep_turns_no_check_off(
+    tmp_path: Path, record: bytes, rule: str, needle: str
+) -> None:
+    """A sibling nested 1,000 deep (under orjson's 1,024) made the repeated-key pass and the
+    exact-number pass give up (Python's recursion limit): the record passed verify."""
+    shard = write_shard(tmp_path, "data/sft-train-00000.jsonl", [record])
+    write_meta(tmp_path, [{"split": "train", "objective": "sft", "shards": [shard]}])
+    report = verify_package(tmp_path)
+    errors = [f for f in report.findings if f.severity == "error"]
+    assert [f.rule for f in errors] == [rule], report.findings
+    assert needle in errors[0].message
+
+
+def test_a_deep_manifest_or_asset_line_still_has_its_repeated_keys_found(tmp_path: Path) -> None:
+    shard = write_shard(tmp_path, "data/sft-train-00000.jsonl", [sft_record("a")])
+    write_meta(
+        tmp_path,
+        [{"split": "train", "objective": "sft", "shards": [shard]}],
+        asset_index={"path": "assets.jsonl"},
+    )
+    path = tmp_path / "metadata.json"
+    data = path.read_bytes()
+    path.write_bytes(
+        data.replace(b'"files":', b'"extensions":{"x-deep":' + DEEP + b'},"files":[],"files":', 1)
+    )
+    (tmp_path / "assets.jsonl").write_bytes(
+        b'{"asset_id":"a","uri":"u","asset_id":"b","metadata":{"d":' + DEEP + b"}}\n"
+    )
+    report = verify_package(tmp_path)
+    found = [(f.rule, f.message) for f in report.findings if f.severity == "error"]
+    assert any(r == "A1" and "repeats the key 'files'" in m for r, m in found), found
+    assert any(r == "G2" and "repeats the key 'asset_id'" in m for r, m in found), found
+
+
+def test_a_line_of_infinite_numbers_costs_memory_of_the_order_of_its_size() -> None:
+    """A line of `1e400` cost ~5 times what orjson's reading of a line as long with exact
+    numbers costs (a path string and a token per number, the standard library's value, a
+    substituted copy): 1.1 GB for a 16 MiB line. Now about the same as that reading."""
+    line = b'{"id":"x","metadata":{"a":[' + b",".join([b"1e400"] * 40_000) + b"]}}"
+    exact = line.replace(b"1e400", b"12345")
+    peaks = []
+    for text in (exact, line):
+        tracemalloc.start()
+        try:
+            parsed = read_exact(text)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert parsed.inexact is not None and parsed.inexact.startswith("metadata.a[0]: ")
+    assert parsed.value["metadata"]["a"][-1] == math.inf
+    assert peaks[1] < 1.5 * peaks[0], peaks
