@@ -4,9 +4,8 @@ metadata.json larger than `max_metadata_bytes`, or not a regular file inside the
 is A1; so is an object that repeats a key, as the build's readers refuse it in records. A
 number orjson does not read with its value (an integer beyond 64 bits, `1e400`) is valid JSON:
 an A1 warning, and the manifest is checked as `exact_values.read_exact` reads it, so the
-findings show the number as written and its type is kept (a big integer is an integer). A15:
-a non-string `reasoning_policy` is an error (the field's type is spec); a value other than
-`train` is a warning.
+findings show the number as written and its type is kept (a big integer is an integer). A15
+is `defaults.reasoning_policy` (verify/defaults.py): one check with the config's at load.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from jsonl_assets.core.blank_text import is_blank
 from jsonl_assets.core.readers.duplicate_keys import repeated_key
 from jsonl_assets.core.rules.spec_vocabulary import SCHEMA_VERSION
 from jsonl_assets.core.rules.vocabulary import is_iso_datetime
+from jsonl_assets.core.verify.defaults import reasoning_policy
 from jsonl_assets.core.verify.exact_values import INEXACT_NOTE, NumberTooLong, read_exact
 from jsonl_assets.core.verify.report import METADATA_FILE, Sink, jtype, not_json, show
 from jsonl_assets.core.verify.verify_limits import Unreadable, VerifyLimits, read_capped
@@ -149,12 +149,10 @@ def check_manifest(meta: dict[str, Any], sink: Sink) -> None:
     defaults = meta.get("defaults")
     if type(defaults) is dict:
         _unknown_keys(defaults, _DEFAULTS_KEYS, "defaults", warn)
-        if "reasoning_policy" in defaults:
-            policy = defaults["reasoning_policy"]
-            if type(policy) is not str:
-                err("A15", f"defaults.reasoning_policy: must be a string, got {jtype(policy)}")
-            elif policy != "train":
-                warn("A15", f"defaults.reasoning_policy: {show(policy)} is not 'train'")
+        reasoning_policy(  # A15: one check with the config's (`defaults` at load)
+            defaults,
+            lambda rule, severity, message: sink.add(rule, severity, METADATA_FILE, None, message),
+        )
     index = meta.get("asset_index")
     if type(index) is dict:
         _unknown_keys(index, _ASSET_INDEX_KEYS, "asset_index", warn)

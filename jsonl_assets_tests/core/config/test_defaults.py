@@ -1,5 +1,6 @@
 """`defaults` is checked when the config loads as `verify` checks it in metadata.json (A13:
-`system` is an array of valid content parts; A14: `toolset_id` names a toolset): a typo used
+`system` is an array of valid content parts; A14: `toolset_id` names a toolset; A15:
+`reasoning_policy` is a string): a typo used
 to pass loading, run the whole build and fail at the manifest with "1 errors" and no reason."""
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def _with_defaults(config: Path, defaults: Any, toolsets: Any = None) -> Path:
         ({"toolset_id": 5}, TOOLSETS, "defaults.toolset_id", "must be a string"),
         ({"system": 5}, None, "defaults.system", "array of content parts"),
         ({"system": [{"type": "text"}]}, None, "defaults.system[0]", "A13"),
+        ({"reasoning_policy": 5}, None, "defaults.reasoning_policy", "A15"),
+        ({"reasoning_policy": ["train"]}, None, "defaults.reasoning_policy", "must be a string"),
+        ({"reasoning_policy": {}}, None, "defaults.reasoning_policy", "must be a string"),
     ],
 )
 def test_defaults_the_verifier_would_refuse_are_config_errors(
