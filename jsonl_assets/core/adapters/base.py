@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from pydantic import ValidationInfo, field_validator
+
+from jsonl_assets.core.blank_text import is_blank
 from jsonl_assets.core.options import Options
 from jsonl_assets.core.picklable_errors import Picklable
 
@@ -47,7 +50,25 @@ AdaptFn = Callable[[Any], Iterable[Adapted]]
 
 
 class AdapterOptions(Options):
-    """Base of an adapter's options model (each adapter module declares `Options`)."""
+    """Base of an adapter's options model (each adapter module declares `Options`).
+
+    Its string options name things (a record key, a dotted path, a toolset id): a blank one
+    (`blank_text.is_blank`) names nothing and is refused when the config loads, naming the
+    option. An option whose value is text, not a name (a separator, a regex), is listed in
+    the model's `TEXT_OPTIONS`.
+    """
+
+    TEXT_OPTIONS: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*")
+    @classmethod
+    def _name_not_blank(cls, value: Any, info: ValidationInfo) -> Any:
+        if type(value) is str and info.field_name not in cls.TEXT_OPTIONS and is_blank(value):
+            raise ValueError(
+                f"option {info.field_name!r} names a record key, path or toolset: it must not "
+                f"be blank (empty, only whitespace or invisible characters), got {value!r}"
+            )
+        return value
 
 
 @dataclass(frozen=True, slots=True)

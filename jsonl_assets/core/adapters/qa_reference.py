@@ -54,6 +54,8 @@ GRADINGS: Final = ("exact_match", "numeric", "any_of")
 
 
 class Options(AdapterOptions):
+    TEXT_OPTIONS = frozenset({"answer_regex", "answers_separator"})  # text, not names
+
     question_field: str = Field("question", description="Key of the question.")
     answer_field: str = Field("answer", description="Key of the answer.")
     answer_regex: str | None = Field(

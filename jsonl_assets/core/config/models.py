@@ -82,7 +82,7 @@ class Dataset(Model):
     dataset_id: Text | None = None
     license: Text | None = None
     contact: Text | None = None
-    tags: list[str] = []
+    tags: list[Text] = []
     created_at: Text | None = None
 
     @field_validator("created_at")

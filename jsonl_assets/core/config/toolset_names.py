@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonl_assets.core.adapters.toolsets import DERIVED_ID
+from jsonl_assets.core.blank_text import is_blank
 from jsonl_assets.core.config.errors import ConfigError
 from jsonl_assets.core.verify.defaults import defaults_errors
 from jsonl_assets.core.verify.report import show
@@ -51,13 +52,37 @@ def parse_toolsets(cfg_path: Path, value: Any, defaults: Any) -> tuple[Mapping[s
         # A toolset the build derives from the records (`tools-<hash>`) exists only once
         # they are read: the manifest checks A14 against the package's toolsets.
         defaults = {k: v for k, v in defaults.items() if k != "toolset_id"}
-    errors = toolset_errors(value or []) or defaults_errors(defaults, value or [])
+    errors = (
+        toolset_errors(value or [])
+        or _blank_names(value or [])
+        or defaults_errors(defaults, value or [])
+    )
     if errors:
         key, reason = errors[0]
         if key == "defaults.toolset_id" and reason.startswith("unknown toolset"):
             reason = f"{reason}; {declared_hint(declared)}"
         raise ConfigError(cfg_path, key, reason)
     return tuple(value or ())
+
+
+def _blank_names(toolsets: list[Any]) -> list[tuple[str, str]]:
+    """(dotted key, reason) of each blank (`blank_text.is_blank`) toolset id or tool name of
+    `toolsets` (free of B1-B7 errors): a name with no visible character names nothing."""
+    problems = []
+    for i, toolset in enumerate(toolsets):
+        names = [(f"toolsets[{i}].id", toolset["id"])]
+        names += [
+            (f"toolsets[{i}].tools[{j}].name", t["name"]) for j, t in enumerate(toolset["tools"])
+        ]
+        problems += [
+            (
+                key,
+                f"must not be blank (empty, only whitespace or invisible characters), got {name!r}",
+            )
+            for key, name in names
+            if is_blank(name)
+        ]
+    return problems
 
 
 def check_option_toolset(
