@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from jsonl_assets.core.adapters import resolve_options
+from jsonl_assets.core.blank_text import is_blank
 from jsonl_assets.core.config.config_yaml import (
     MAX_CONFIG_BYTES,
     YamlProblem,
@@ -337,6 +338,28 @@ def _metadata_fields(cfg_path: Path, key: str, s: SourceFields) -> tuple[str, ..
     return tuple(fields)
 
 
+def _check_metadata(cfg_path: Path, key: str, s: SourceFields) -> None:
+    """A source's `metadata`: no blank key, no `trace` (the build's), and no `license` or
+    `content_type` other than the source's own key of that name gives: the build sets those
+    keys from it, so one of two values for the same records would be dropped without a word."""
+    own = {"license": s.license, "content_type": s.content_type}
+    for name, value in (s.metadata or {}).items():
+        where = f"{key}.metadata.{name}"
+        if is_blank(name):
+            raise ConfigError(
+                cfg_path, f"{key}.metadata", f"a blank key {name!r} names nothing; give it a name"
+            )
+        if name == "trace":
+            raise ConfigError(cfg_path, where, "'trace' is the metadata key the build sets")
+        if own.get(name) is not None and value != own[name]:
+            raise ConfigError(
+                cfg_path,
+                where,
+                f"{value!r} clashes with the source's {name}: {own[name]!r}, which the build "
+                f"sets as metadata.{name}; give one value",
+            )
+
+
 def _source(
     cfg_path: Path,
     root: Path,
@@ -389,6 +412,7 @@ def _source(
     if id_field is None and s.adapter == "mapping" and adapter_options.get("id"):
         id_field = adapter_options["id"]  # the mapping adapter's `id` path is the source id
     given = s.thresholds or SourceThresholds()
+    _check_metadata(cfg_path, key, s)
     metadata_fields = _metadata_fields(cfg_path, key, s)
     return SourceConfig(
         name=s.name,
