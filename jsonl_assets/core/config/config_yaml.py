@@ -27,6 +27,7 @@ from typing import Any, Final
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from jsonl_assets.core.config.text_places import reader_message
 from jsonl_assets.core.picklable_errors import Picklable
 
 # A config holds settings, not data: YAML costs about 10 µs a value in Python (resolving,
@@ -311,9 +312,12 @@ def datetime_advice(moment: dt.date) -> str:
     return moment.isoformat() + ("Z" if moment.tzinfo is None else "")
 
 
-def syntax_message(exc: yaml.YAMLError) -> str:
+def syntax_message(exc: yaml.YAMLError, text: str = "") -> str:
     """A YAML syntax error in one line, placed by line and column of the config file (1-based;
-    PyYAML's own text spans lines and names the text `<unicode string>`)."""
+    PyYAML's own text spans lines and names the text `<unicode string>`); a character the
+    reader refuses is placed in `text`, the config's text (text_places)."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        return reader_message(exc, text)
     if not isinstance(exc, yaml.MarkedYAMLError):
         return " ".join(str(exc).split())
     where = _place(exc.problem_mark)

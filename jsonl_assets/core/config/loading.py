@@ -8,6 +8,7 @@ are UTF-8 text: the bytes of the file names they stand for (core/file_names.py).
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,6 +49,7 @@ from jsonl_assets.core.config.pipeline import (
     Thresholds,
 )
 from jsonl_assets.core.config.source_inputs import resolved_path, source_inputs
+from jsonl_assets.core.config.text_places import decode_message
 from jsonl_assets.core.config.toolset_names import (
     check_option_toolset,
     declared_ids,
@@ -104,8 +106,10 @@ def load_config(
     `inputs` are empty): for a chunk worker, which reads the files its chunk plan names."""
     cfg_path = resolve_config_path(path)
     try:
-        if not cfg_path.exists():
-            raise ConfigError(cfg_path, "", "config file not found")
+        try:
+            cfg_path.stat()
+        except FileNotFoundError:
+            raise ConfigError(cfg_path, "", "config file not found") from None
         if not cfg_path.is_file():
             raise ConfigError(cfg_path, "", "not a regular file")
         if cfg_path.stat().st_size > MAX_CONFIG_BYTES:
@@ -115,15 +119,19 @@ def load_config(
                 f"larger than {MAX_CONFIG_BYTES >> 20} MiB: a pipeline config holds settings; "
                 "data belongs in the sources",
             )
-        text = cfg_path.read_text(encoding="utf-8")
-    except OSError as exc:  # no permission to read it, a name too long, ...
-        raise ConfigError(cfg_path, "", f"cannot be read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(cfg_path, "", f"not valid YAML: {exc}") from exc
+        raw = cfg_path.read_bytes()
+        text = raw.decode("utf-8")
+    except OSError as exc:  # no permission to read it, a loop of symlinks, a name too long, ...
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.ELOOP:
+            reason = f"a loop of symlinks ({reason})"
+        raise ConfigError(cfg_path, "", f"cannot be read: {reason}") from None
+    except UnicodeDecodeError as exc:  # placed by line and column like a YAML syntax error
+        raise ConfigError(cfg_path, "", f"not valid YAML: {decode_message(raw, exc)}") from None
     try:
         data = load_strict(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(cfg_path, "", f"not valid YAML: {syntax_message(exc)}") from exc
+        raise ConfigError(cfg_path, "", f"not valid YAML: {syntax_message(exc, text)}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(cfg_path, "", f"not valid YAML: {exc}") from exc
     except YamlProblem as exc:
