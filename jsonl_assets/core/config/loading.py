@@ -68,6 +68,7 @@ from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
 from jsonl_assets.core.store.base import local_path
 from jsonl_assets.core.store.url import (
     StoreURL,
+    dot_segment_problem,
     is_url,
     location,
     missing_bucket,
@@ -280,6 +281,8 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
         )
     for name in ("dir", "quarantine_dir", "work_dir"):
         problem = scheme_problem(getattr(o, name))
+        if problem is None and is_url(getattr(o, name)):
+            problem = dot_segment_problem(getattr(o, name))
         if problem is not None:
             raise ConfigError(cfg_path, f"output.{name}", problem)
     if is_url(o.work_dir):

@@ -46,6 +46,22 @@ def scheme_problem(text: str | os.PathLike[str]) -> str | None:
     )
 
 
+def dot_segment_problem(text: str | os.PathLike[str]) -> str | None:
+    """Why the object-storage location `text` cannot be a dir of the build: a `.` or `..`
+    segment (a key prefix is no path: the store would keep `x/..` as a literal key, while a
+    reader who resolves it looks elsewhere, at the bucket root for `s3://b/x/..`), or None."""
+    url = os.fspath(text)
+    _, _, rest = url.partition("://")
+    dots = sorted({p for p in rest.split("/") if p in (".", "..")})
+    if not dots:
+        return None
+    return (
+        f"{url!r}: a {' or '.join(repr(d) for d in dots)} segment in an object-storage "
+        "location is kept as a literal key, not resolved; write the prefix without it "
+        "(for example s3://bucket/package)"
+    )
+
+
 class StoreURL(os.PathLike[str]):
     """A URL with the parts of `pathlib.Path` the build uses on its output dirs."""
 
