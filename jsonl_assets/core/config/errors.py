@@ -157,8 +157,15 @@ def _message(error: ErrorDetails, parent: Any, field: Any, key: str) -> str:
         return f"must be one of {', '.join(map(str, literal_choices(field)))}; got {value!r}"
     names = type_names(field) if field is not None else []
     ge, le = _bound(field, "ge"), _bound(field, "le")
-    if "int" in names and kind in ("int_type", "greater_than_equal", "int_from_float"):
-        return f"must be an integer >= {ge if ge is not None else 0}, got {value!r}"
+    if "int" in names and kind in (
+        "int_type",
+        "greater_than_equal",
+        "less_than_equal",
+        "int_from_float",
+    ):
+        low = ge if ge is not None else 0
+        bounds = f"between {low} and {le}" if le is not None else f">= {low}"
+        return f"must be an integer {bounds}, got {value!r}"
     if "float" in names:
         bounds = f"between {ge} and {le}" if le is not None else f">= {ge}"
         if kind.endswith("_type"):

@@ -267,6 +267,13 @@ THRESHOLD_KEYS: Final = (
 
 
 def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
+    if o.level is not None and o.compression == "none":
+        raise ConfigError(
+            cfg_path,
+            "output.level",
+            f"compression: none takes no level, got {o.level!r} (remove level, or set "
+            "compression: gzip or zstd)",
+        )
     if o.level is not None and o.compression == "zstd" and o.level < 1:
         raise ConfigError(cfg_path, "output.level", f"must be an integer >= 1, got {o.level!r}")
     if o.level is not None and o.compression == "gzip" and o.level > 9:

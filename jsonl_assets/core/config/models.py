@@ -142,8 +142,14 @@ class GlobalThresholds(Model):
     per_objective: PerObjective | None = None
 
 
+# Largest `limits.max_record_bytes`: the CSV reader hands it to `csv.field_size_limit` (a C
+# long, 32 bits on some platforms) and to `readline` (a C ssize_t); a record is held whole in
+# memory, so 2 GiB is far past any record a build can use.
+MAX_RECORD_BYTES_BOUND: Final = (1 << 31) - 1
+
+
 class Limits(Model):
-    max_record_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024
+    max_record_bytes: Annotated[int, Field(ge=1024, le=MAX_RECORD_BYTES_BOUND)] = 16 * 1024 * 1024
 
 
 class Schedule(Model):
@@ -158,8 +164,12 @@ class Schedule(Model):
         return value
 
 
+# Dagster's GraphQL API (what the UI reads) sends `minIntervalSeconds` as a 32-bit Int.
+MAX_INTERVAL_SECONDS: Final = (1 << 31) - 1
+
+
 class Sensor(Model):
-    interval_seconds: Annotated[int, Field(ge=5)] = 60
+    interval_seconds: Annotated[int, Field(ge=5, le=MAX_INTERVAL_SECONDS)] = 60
 
 
 class Ui(Model):

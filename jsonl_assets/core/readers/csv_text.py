@@ -50,11 +50,30 @@ codecs.register_error(ESCAPES, _escape)
 
 def codec_name(encoding: str, owner: str) -> str:
     """The codec's canonical name (`UTF_8_SIG` -> `utf-8-sig`): options hold it so, and the
-    readers compare names. ValueError naming `owner` for an unknown codec."""
+    readers compare names. ValueError naming `owner` for an unknown codec, or one that is
+    not a text encoding (bytes to text): `base64`, `zlib`, `hex` (bytes to bytes), `rot13`
+    (text to text), `undefined` (refuses everything) cannot decode a file."""
     try:
-        return codecs.lookup(encoding).name
+        info = codecs.lookup(encoding)
     except LookupError:
         raise ValueError(f"{owner} encoding: unknown codec {encoding!r}") from None
+    if not _is_text_codec(info):
+        raise ValueError(
+            f"{owner} encoding: {encoding!r} is not a text encoding (it does not decode bytes "
+            "to text); name one such as utf-8, utf-16 or latin-1"
+        )
+    return info.name
+
+
+def _is_text_codec(info: codecs.CodecInfo) -> bool:
+    """Whether the codec decodes bytes to text: flagged a text encoding by Python (what
+    `bytes.decode` checks), and decoding and encoding nothing work (`undefined` fails)."""
+    if not getattr(info, "_is_text_encoding", True):
+        return False
+    try:
+        return isinstance(info.decode(b"")[0], str) and isinstance(info.encode("")[0], bytes)
+    except (UnicodeError, TypeError, ValueError, LookupError):
+        return False
 
 
 def unknown_byte_order(encoding: str, head: bytes) -> bool:
