@@ -67,6 +67,15 @@ CASES = [
     (_meta("country: NO"), "sources[0].metadata.country", "quote"),
     (_meta("t: 1:30"), "sources[0].metadata.t", "quote"),
     (_meta("code: 0755"), "sources[0].metadata.code", "quote"),
+    # YAML 1.1's binary integers and digit underscores: strings under YAML 1.2.
+    (_meta("batch: 0b1010"), "sources[0].metadata.batch", "binary"),
+    (_meta("batch: -0b1_0"), "sources[0].metadata.batch", "binary"),
+    (_meta("code: 1_000"), "sources[0].metadata.code", "underscores"),
+    (_meta("lot: 0x_1F"), "sources[0].metadata.lot", "underscores"),
+    (_meta("grade: 1_0.5"), "sources[0].metadata.grade", "underscores"),
+    (_meta("grade: 1.0_5"), "sources[0].metadata.grade", "underscores"),
+    (_meta("code: +1_0"), "sources[0].metadata.code", "quote"),
+    (HEAD + "limits: {max_record_bytes: 1_048_576}\n", "limits.max_record_bytes", "1048576"),
     (HEAD + "dataset: {name: u, description: e}\n", "dataset", "duplicate"),
     (HEAD.replace("name: a", "name: a\n    name: b"), "sources[0].name", "duplicate"),
     (
@@ -206,6 +215,20 @@ def test_plain_json_values_still_load(tmp_path: Path) -> None:
         "z": None,
         "hex": 31,
         "l": [1, 2.5, "x"],
+    }
+
+
+def test_yaml11_only_numbers_quoted_and_ordinary_numbers_still_load(tmp_path: Path) -> None:
+    block = "b: '0b1010'\nu: '1_000'\nx: \"0x_1F\"\ni: +12\nf: -0.5\ne: 1.0e+5\nw: _\n"
+    cfg = load_config(_project(tmp_path, _meta(block)))
+    assert cfg.sources[0].metadata == {
+        "b": "0b1010",
+        "u": "1_000",
+        "x": "0x_1F",
+        "i": 12,
+        "f": -0.5,
+        "e": 100000.0,
+        "w": "_",
     }
 
 

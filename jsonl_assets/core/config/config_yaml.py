@@ -5,9 +5,9 @@ with its dotted key: strings, 64-bit integers, finite floats, true/false, null, 
 mappings with string keys. Anything else a YAML tag can make (binary, set, omap, pairs,
 timestamps, NaN/Infinity, python/* or custom tags), a key repeated in one mapping, and a
 plain scalar that YAML 1.1 silently turns into something else (`no` -> false, `1:30` -> 90,
-`0755` -> 493) is a `(key, message)` problem. Merge keys (`<<`) and aliases are allowed; an
-alias loop, or aliases that add more than `MAX_EXPANDED_NODES` values once expanded, are
-refused (billion laughs).
+`0755` -> 493, `0b1010` -> 10, `1_000` -> 1000) is a `(key, message)` problem. Merge keys
+(`<<`) and aliases are allowed; an alias loop, or aliases that add more than
+`MAX_EXPANDED_NODES` values once expanded, are refused (billion laughs).
 
 Before anything is composed, one pass over the parser's events (libyaml's parser keeps its own
 stack; its composer recurses in C and overflows the stack on 30,000 nested `[`) refuses
@@ -47,6 +47,7 @@ _BOOL_WORDS = re.compile(r"true|false", re.IGNORECASE)
 DATETIME_KEYS: Final = frozenset({"dataset.created_at"})
 _NULL_WORDS: Final = ("", "~", "null", "Null", "NULL")  # what YAML reads as null
 _LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+")
+_BINARY = re.compile(r"[-+]?0b[0-1_]+")  # YAML 1.1's binary integers (not in YAML 1.2)
 
 
 class YamlProblem(Picklable):
@@ -252,6 +253,8 @@ def _check_scalar(loader: Any, node: ScalarNode, key: str) -> None:
         if plain and (":" in text or _LEADING_ZERO.fullmatch(text)):
             kind = "a base-60 number" if ":" in text else "an octal number"
             raise YamlProblem(key, f"YAML 1.1 reads {text!r} as {kind}; quote it ('{text}')")
+        if plain:
+            _check_yaml11_number(loader, node, key, "int")
         try:
             value = loader.construct_yaml_int(node)
         except (ValueError, IndexError) as exc:  # IndexError: '', '-', '_' under !!int
@@ -266,6 +269,8 @@ def _check_scalar(loader: Any, node: ScalarNode, key: str) -> None:
     if tag == _T + "float":
         if plain and ":" in text:
             raise YamlProblem(key, f"YAML 1.1 reads {text!r} as a base-60 number; quote it")
+        if plain:
+            _check_yaml11_number(loader, node, key, "float")
         try:
             value = loader.construct_yaml_float(node)
         except (ValueError, IndexError) as exc:  # IndexError: '' under !!float
@@ -285,6 +290,28 @@ def _check_scalar(loader: Any, node: ScalarNode, key: str) -> None:
             f"YAML reads {text!r} as a date/time, which JSON cannot hold; quote it ('{quoted}')",
         )
     raise YamlProblem(key, _tag_message(tag))
+
+
+def _check_yaml11_number(loader: Any, node: ScalarNode, key: str, kind: str) -> None:
+    """A plain number only YAML 1.1 reads as one: a binary integer (`0b1010` -> 10) or digits
+    with underscores (`1_000` -> 1000, `0x_1F` -> 31, `1_0.5` -> 10.5). YAML 1.2 (and most
+    readers of the file) take them as the strings they look like."""
+    text = node.value
+    binary = _BINARY.fullmatch(text) is not None
+    if not binary and "_" not in text:
+        return
+    construct = loader.construct_yaml_int if kind == "int" else loader.construct_yaml_float
+    try:
+        value = construct(node)
+    except (ValueError, IndexError):  # `0b_`, `1__`: no number to show
+        value = None
+    shown = "" if value is None else f" ({value!r})"
+    what = "a binary number" if binary else "a number, dropping its underscores"
+    raise YamlProblem(
+        key,
+        f"YAML 1.1 reads {text!r} as {what}{shown}; quote it for the string ('{text}')"
+        + ("" if value is None or binary else f" or write {value!r}"),
+    )
 
 
 def _tag_message(tag: str) -> str:
