@@ -33,6 +33,8 @@ def _build(config: Path, compression: str) -> tuple[PipelineConfig, PartitionDir
     data = yaml.safe_load(config.read_text())
     data["output"] = {**data.get("output", {}), "compression": compression}
     data["output"]["max_records_per_shard"] = 60
+    if compression == "none":
+        data["output"].pop("level", None)  # a level needs a codec (a config error otherwise)
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     cfg = load_config(config)
     out = cfg.output
