@@ -34,30 +34,29 @@ def _error(path: Path) -> ConfigError:
     return info.value
 
 
-@pytest.mark.parametrize("value", HUGE)
-def test_max_record_bytes_past_a_c_long_is_a_config_error(tmp_path: Path, value: int) -> None:
-    """The CSV reader passes it to csv.field_size_limit (a C long): OverflowError mid-build."""
-    error = _error(_config(tmp_path, limits={"max_record_bytes": value}))
-    assert error.key == "limits.max_record_bytes"
-    assert str(2**31 - 1) in error.message
-
-
-def test_max_record_bytes_at_the_bound_loads(tmp_path: Path) -> None:
-    cfg = load_config(_config(tmp_path, limits={"max_record_bytes": 2**31 - 1}))
-    assert cfg.max_record_bytes == 2**31 - 1
+# (section, key, the loaded config's attribute): the CSV reader passes max_record_bytes to
+# csv.field_size_limit (a C long: OverflowError mid-build); the UI's sensor query sends
+# minIntervalSeconds as a 32-bit GraphQL Int.
+BOUNDED = [
+    ("limits", "max_record_bytes", "max_record_bytes"),
+    ("sensor", "interval_seconds", "sensor_interval_seconds"),
+]
 
 
 @pytest.mark.parametrize("value", HUGE)
-def test_sensor_interval_past_graphql_int_is_a_config_error(tmp_path: Path, value: int) -> None:
-    """The UI's sensor query sends minIntervalSeconds as a 32-bit GraphQL Int."""
-    error = _error(_config(tmp_path, sensor={"interval_seconds": value}))
-    assert error.key == "sensor.interval_seconds"
+@pytest.mark.parametrize(("section", "key", "attribute"), BOUNDED)
+def test_a_value_past_its_consumers_int_is_a_config_error(
+    tmp_path: Path, section: str, key: str, attribute: str, value: int
+) -> None:
+    error = _error(_config(tmp_path, **{section: {key: value}}))
+    assert error.key == f"{section}.{key}"
     assert str(2**31 - 1) in error.message
 
 
-def test_sensor_interval_at_the_bound_loads(tmp_path: Path) -> None:
-    cfg = load_config(_config(tmp_path, sensor={"interval_seconds": 2**31 - 1}))
-    assert cfg.sensor_interval_seconds == 2**31 - 1
+@pytest.mark.parametrize(("section", "key", "attribute"), BOUNDED)
+def test_a_value_at_the_bound_loads(tmp_path: Path, section: str, key: str, attribute: str) -> None:
+    cfg = load_config(_config(tmp_path, **{section: {key: 2**31 - 1}}))
+    assert getattr(cfg, attribute) == 2**31 - 1
 
 
 @pytest.mark.parametrize("fmt", ["csv", "txt"])

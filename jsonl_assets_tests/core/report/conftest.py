@@ -90,3 +90,23 @@ def tiny_data(tiny_package: Path) -> dict[str, Any]:
     """The report's data of the tiny package, through JSON (as report.html embeds it)."""
     cfg = load_config(tiny_package)
     return orjson.loads(orjson.dumps(compute_report(cfg.output.dir, cfg.output.quarantine_dir)))
+
+
+def chat_config(root: Path, records: int) -> Path:
+    """The config of a one-source sft package of `records` chats under `root` (not built)."""
+    (root / "raw").mkdir(exist_ok=True)
+    lines = [
+        orjson.dumps({"messages": [{"role": "user", "content": f"q{i}"},
+                                   {"role": "assistant", "content": f"a{i}"}]})
+        for i in range(records)
+    ]  # fmt: skip
+    (root / "raw" / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    return write_config(
+        root / "pipeline.yaml",
+        {
+            "dataset": {"name": "stale", "description": "stale card"},
+            "output": {"dir": "package"},
+            "sources": [{"name": "a", "paths": ["raw/a.jsonl"], "objective": "sft",
+                         "adapter": "chat", "split": "train"}],
+        },
+    )  # fmt: skip

@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import orjson
 import pytest
 
 from jsonl_assets.core.config import load_config
@@ -15,7 +14,9 @@ from jsonl_assets.core.quarantine_snapshot import QuarantineMissing
 from jsonl_assets.core.report import write_report
 from jsonl_assets.core.report.package_report import ReportNotWritten, report_files
 from jsonl_assets.core.report.report_data import compute_report
-from jsonl_assets_tests.conftest import build_with_core, write_config
+from jsonl_assets_tests.conftest import build_with_core
+
+from .conftest import chat_config
 
 
 def test_a_report_without_the_packages_quarantine_fails_naming_it(
@@ -36,22 +37,7 @@ def test_a_report_without_the_packages_quarantine_fails_naming_it(
 
 
 def test_a_package_that_quarantined_nothing_needs_no_quarantine(tmp_path: Path) -> None:
-    (tmp_path / "raw").mkdir()
-    lines = [
-        orjson.dumps({"messages": [{"role": "user", "content": f"q{i}"},
-                                   {"role": "assistant", "content": "a"}]})
-        for i in range(5)
-    ]  # fmt: skip
-    (tmp_path / "raw" / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
-    config = write_config(
-        tmp_path / "pipeline.yaml",
-        {
-            "dataset": {"name": "q", "description": "d"},
-            "output": {"dir": "package"},
-            "sources": [{"name": "a", "paths": ["raw/a.jsonl"], "objective": "sft",
-                         "adapter": "chat", "split": "train"}],
-        },
-    )  # fmt: skip
+    config = chat_config(tmp_path, 5)
     build_with_core(config)
     cfg = load_config(config)
     shutil.rmtree(cfg.output.quarantine_dir, ignore_errors=True)

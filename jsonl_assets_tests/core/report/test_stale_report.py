@@ -10,7 +10,6 @@ import os
 import stat
 from pathlib import Path
 
-import orjson
 import pytest
 
 from jsonl_assets.core.build import Publication, build_partition, publish
@@ -26,33 +25,16 @@ from jsonl_assets.core.report.package_report import (
     stamped_for,
 )
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
-from jsonl_assets_tests.conftest import build_with_core, write_config
+from jsonl_assets_tests.conftest import build_with_core
 
-
-def _package(root: Path, records: int) -> Path:
-    (root / "raw").mkdir(exist_ok=True)
-    lines = [
-        orjson.dumps({"messages": [{"role": "user", "content": f"q{i}"},
-                                   {"role": "assistant", "content": f"a{i}"}]})
-        for i in range(records)
-    ]  # fmt: skip
-    (root / "raw" / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
-    return write_config(
-        root / "pipeline.yaml",
-        {
-            "dataset": {"name": "stale", "description": "stale card"},
-            "output": {"dir": "package"},
-            "sources": [{"name": "a", "paths": ["raw/a.jsonl"], "objective": "sft",
-                         "adapter": "chat", "split": "train"}],
-        },
-    )  # fmt: skip
+from .conftest import chat_config
 
 
 def test_a_build_without_a_report_removes_the_earlier_packages_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("JSONL_ASSETS_REPORT", "1")
-    config = _package(tmp_path, 40)
+    config = chat_config(tmp_path, 40)
     build_with_core(config)
     cfg = load_config(config)
     assert report_files(cfg) == [REPORT_HTML, DATACARD, STAMP]
@@ -63,7 +45,7 @@ def test_a_build_without_a_report_removes_the_earlier_packages_report(
     assert "is kept (its stamp names this metadata.json)" in no_report_note(cfg, report_files(cfg))
     # A new package without a report: the card of 40 records goes.
     before = report_files(cfg)
-    _package(tmp_path, 100)
+    chat_config(tmp_path, 100)
     build_with_core(config)
     assert report_files(cfg) == []
     out = no_report_note(cfg, before)
@@ -75,7 +57,7 @@ def test_files_not_of_the_reports_shape_are_left_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("JSONL_ASSETS_REPORT", "0")
-    config = _package(tmp_path, 10)
+    config = chat_config(tmp_path, 10)
     cfg = load_config(config)
     folder = report_dir(cfg)
     folder.mkdir(parents=True)
@@ -88,7 +70,7 @@ def test_files_not_of_the_reports_shape_are_left_alone(
     assert report_files(cfg) == [REPORT_HTML, DATACARD]
     (folder / STAMP).write_text("not a stamp\n")
     (folder / REPORT_HTML).write_text('<!DOCTYPE html>\n<html lang="en"><head><meta charset=')
-    _package(tmp_path, 11)
+    chat_config(tmp_path, 11)
     build_with_core(config)
     assert report_files(cfg) == [REPORT_HTML, DATACARD, STAMP]  # a stamp not ours: untouched
 
@@ -97,7 +79,7 @@ def test_a_hand_written_card_without_a_stamp_is_kept_on_a_first_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("JSONL_ASSETS_REPORT", "0")
-    config = _package(tmp_path, 3)
+    config = chat_config(tmp_path, 3)
     cfg = load_config(config)
     folder = report_dir(cfg)
     folder.mkdir(parents=True)
@@ -117,7 +99,7 @@ def test_a_report_write_cut_short_is_marked_and_removed(
     completed leaves the stamp marked `writing`: not kept as current, and removed with the
     files by a build without a report, even when it names the published metadata.json."""
     monkeypatch.setenv("JSONL_ASSETS_REPORT", "1")
-    config = _package(tmp_path, 5)
+    config = chat_config(tmp_path, 5)
     build_with_core(config)
     cfg = load_config(config)
     stamp = report_dir(cfg) / STAMP
@@ -146,13 +128,13 @@ def test_a_report_that_fails_removes_the_earlier_packages_report(
     folder named DATACARD.md itself is not ours: the report is refused before it begins,
     test_report_dir.py.)"""
     monkeypatch.setenv("JSONL_ASSETS_REPORT", "1")
-    config = _package(tmp_path, 4)
+    config = chat_config(tmp_path, 4)
     build_with_core(config)
     cfg = load_config(config)
     folder = report_dir(cfg)
     (folder / f".{DATACARD}.partial").mkdir()  # the card's write fails after report.html's
     (folder / f".{DATACARD}.partial" / "x").write_text("x")
-    _package(tmp_path, 9)
+    chat_config(tmp_path, 9)
     result = _publish(config)
     assert result.manifest is not None and result.manifest.published
     assert result.report is None and result.report_problem is not None
@@ -169,7 +151,7 @@ def test_a_stamp_that_is_not_a_regular_file_is_not_read(
     package lock) and a huge one is not read whole: neither is ours, the folder is left
     alone, and the build says why."""
     monkeypatch.setenv("JSONL_ASSETS_REPORT", report)
-    config = _package(tmp_path, 3)
+    config = chat_config(tmp_path, 3)
     cfg = load_config(config)
     folder = report_dir(cfg)
     folder.mkdir(parents=True)
@@ -212,7 +194,7 @@ def test_the_note_says_what_was_removed_and_what_is_left(
     """Before: once any file was left, the note said `<folder> is kept`, though the build had
     removed the earlier package's report.html and report.stamp beside it."""
     monkeypatch.setenv("JSONL_ASSETS_REPORT", "0")
-    config = _package(tmp_path, 6)
+    config = chat_config(tmp_path, 6)
     cfg = load_config(config)
     folder = report_dir(cfg)
     folder.mkdir(parents=True)
