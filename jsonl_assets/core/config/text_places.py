@@ -19,7 +19,9 @@ _BREAK: Final = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 
 def place(prefix: str) -> str:
-    """`line L, column C` of the character right after `prefix` (the text before it)."""
+    """`line L, column C` of the character right after `prefix` (the text before it). A
+    byte-order mark that starts the text is no column, as for YAML's own marks."""
+    prefix = prefix.removeprefix("\ufeff")
     line = 1
     start = 0
     for match in _BREAK.finditer(prefix):

@@ -71,3 +71,14 @@ def test_a_symlink_loop_is_named(tmp_path: Path) -> None:
 
 def test_a_missing_config_is_still_not_found(tmp_path: Path) -> None:
     assert "not found" in _error(tmp_path / "none.yaml").message
+
+
+@pytest.mark.parametrize(
+    ("line_one", "column"),
+    [(b"\x07a: 1", 1), (b"ab\xff: 1", 3), (b'a: "\xc3\xa9\x1b"', 6)],
+)
+def test_a_byte_order_mark_is_no_column(tmp_path: Path, line_one: bytes, column: int) -> None:
+    """YAML drops a leading BOM (its own marks do not count it): so do these places."""
+    config = tmp_path / "bom.yaml"
+    config.write_bytes(b"\xef\xbb\xbf" + line_one + b"\n")
+    assert _placed(_error(config)) == (1, column)
