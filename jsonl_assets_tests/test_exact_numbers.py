@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +19,12 @@ import orjson
 import polars as pl
 import pytest
 
-from jsonl_assets.core.readers.exact_numbers import number_problem, suspect_lines, suspect_offsets
+from jsonl_assets.core.readers.exact_numbers import (
+    number_problem,
+    suspect_lines,
+    suspect_offsets,
+    token_problem,
+)
 from jsonl_assets_tests.conftest import write_config
 from jsonl_assets_tests.test_restart import run_cli_build
 from jsonl_assets_tests.values_helpers import (
@@ -236,3 +242,19 @@ def test_a_big_integer_an_adapter_makes_is_adapter_unsupported_value(tmp_path: P
 def test_suspect_lines_are_the_lines_of_the_suspect_offsets(block: bytes) -> None:
     # One count per newline, not one from the block's start per number (quadratic).
     assert suspect_lines(block) == {block.count(b"\n", 0, at) for at in suspect_offsets(block)}
+
+
+@pytest.mark.parametrize("limit", [0, 640, 4300, 100_000])
+def test_a_refused_lines_detail_is_the_same_whatever_the_int_digit_limit(limit: int) -> None:
+    """A line orjson refuses as infinite is judged again without `int()` of its long integers:
+    the quarantine detail must not depend on the process's `int_max_str_digits`
+    (PYTHONINTMAXSTRDIGITS, or verify raising it meanwhile)."""
+    line = b'{"a": 1, "b": 1' + b"0" * 5000 + b', "c": 1e400}'
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(limit)
+    try:
+        detail = token_problem(line)
+    finally:
+        sys.set_int_max_str_digits(before)
+    assert detail is not None and detail.startswith("b: the number 1000"), detail
+    assert "(5001 characters) is an integer beyond 64 bits" in detail

@@ -188,6 +188,8 @@ def value_problem(value: Any) -> str | None:
     beyond 64 bits, an inexact Decimal, a NaN or infinite float), or None."""
     for path, leaf in _leaves(value, ""):
         t = type(leaf)
+        if t is _LongInteger:
+            return f"{path or '$'}: the number {_shown(leaf)} is an integer beyond 64 bits"
         if t is int:
             if not INT_MIN <= leaf <= INT_MAX:
                 return f"{path or '$'}: the number {_shown(str(leaf))} is an integer beyond 64 bits"
@@ -211,7 +213,7 @@ def token_problem(line: bytes) -> str | None:
     """`<path>: <why>` for the first number of `line` that cannot be written exactly, for a
     line orjson refused because of it (so there is no orjson value to find the path in)."""
     try:
-        value = json.loads(line, parse_float=Decimal)
+        value = json.loads(line, parse_float=Decimal, parse_int=_integer)
     except (ValueError, RecursionError, ArithmeticError):  # a huge exponent: InvalidOperation
         value = None
     if value is not None and (why := value_problem(value)) is not None:
@@ -226,6 +228,15 @@ def token_problem(line: bytes) -> str | None:
             if why is not None:
                 return f"{why} (at byte {match.start()})"
     return None
+
+
+class _LongInteger(str):
+    """An integer token of more digits than any 64-bit integer, kept as its text: `int()` of it
+    would depend on the process's `int_max_str_digits` (and so would the detail)."""
+
+
+def _integer(text: str) -> int | _LongInteger:
+    return _LongInteger(text) if len(text.lstrip("-")) > _INT_DIGITS else int(text)
 
 
 def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
