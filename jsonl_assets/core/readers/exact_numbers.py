@@ -204,9 +204,15 @@ def value_problem(value: Any) -> str | None:
 
 def jsonl_problem(line: bytes) -> str | None:
     """For a line `suspect` flagged (orjson read it): `<path>: <why>` for its first number that
-    orjson did not read with its exact value, or None. The line is walked token by token
-    (`json_scan`: any depth, stopping at that number, whose path alone is built)."""
-    return first_number_problem(line, number_problem)
+    orjson did not read with its exact value, or None. Its numbers are judged one by one (a
+    regular expression finds them); only a line with a problem is walked token by token
+    (`json_scan`: any depth, stopping at that number, whose path alone is built): a line of
+    exact doubles, the usual suspect, costs no walk."""
+    for match in _TOKENS.finditer(line):
+        token = match.group()
+        if token[:1] != b'"' and (why := number_problem(token.decode("ascii"))) is not None:
+            return first_number_problem(line, number_problem) or f"{why} (at byte {match.start()})"
+    return None
 
 
 def token_problem(line: bytes) -> str | None:
