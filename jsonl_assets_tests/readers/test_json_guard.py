@@ -1,11 +1,12 @@
-"""What ijson must never read (json_guard.py): an integer of more than 4,300 digits (yajl2_c
-crashes the process) and nesting deeper than 1,024 levels (its memory grows with the square
+"""What ijson must never read (json_guard.py): an integer of more than 640 digits (Python's
+lowest int_max_str_digits: past the process's limit, yajl2_c crashes the process) and nesting deeper than 1,024 levels (its memory grows with the square
 of the depth). Such an item is quarantined on its own, with its bytes; the items after it are
 read."""
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -36,8 +37,14 @@ print(json.dumps(out))
 """
 
 
-def read_in_child(tmp_path: Path, data: bytes, options: dict[str, Any] | None = None) -> Any:
-    """The read in a child process: before the guard, ijson killed the process (SIGSEGV)."""
+def read_in_child(
+    tmp_path: Path, data: bytes, options: dict[str, Any] | None = None, digits: str | None = None
+) -> Any:
+    """The read in a child process: before the guard, ijson killed the process (SIGSEGV).
+    `digits`: its PYTHONINTMAXSTRDIGITS."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONINTMAXSTRDIGITS"}
+    if digits is not None:
+        env["PYTHONINTMAXSTRDIGITS"] = digits
     path = tmp_path / "data.json"
     path.write_bytes(data)
     proc = subprocess.run(
@@ -45,6 +52,7 @@ def read_in_child(tmp_path: Path, data: bytes, options: dict[str, Any] | None = 
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
     assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
     return json.loads(proc.stdout)
@@ -69,6 +77,17 @@ def test_an_integer_too_long_for_python_is_unsupported_value_and_the_items_after
     assert "is an integer beyond 64 bits" in got[1][2]
     assert got[1][3] == bad.decode()  # its bytes, as read
     assert got[2][2] == {"id": 3, "n": 4300}
+
+
+@pytest.mark.parametrize("digits", ["640", "4300", "0"])
+def test_the_read_is_the_same_under_any_int_digit_limit(tmp_path: Path, digits: str) -> None:
+    """A 1,000-digit integer crashed a process whose PYTHONINTMAXSTRDIGITS was under 1,000:
+    now every setting reads the file alike, the integer's item named by its path."""
+    bad = b'{"id": 2, "meta": {"n": [' + b"7" * 1000 + b"]}}"
+    got = read_in_child(tmp_path, b'[{"id": 1}, %s, {"id": 3}]' % bad, digits=digits)
+    assert [g[:2] for g in got] == [["record", 1], ["unsupported_value", 2], ["record", 3]]
+    assert got[1][2].startswith("item 2: meta.n[0]: the number 777"), got[1][2]
+    assert got[1][3] == bad.decode()  # its bytes, as read
 
 
 def test_long_digit_runs_that_are_no_integer_are_read_as_before(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ Reason codes:
   is seen from the first byte; with another path, only a file that yielded no item is
   scanned a second time (event by event) to tell an empty array from a missing one.
 
-ijson never reads an integer of more than 4,300 digits (it would crash) nor nesting deeper
+ijson never reads an integer of more than 640 digits (it would crash) nor nesting deeper
 than 1,024 levels (its memory grows with the square of the depth): json_guard.py stops it
 before such bytes, and each item is then parsed on its own, as after damage: such an item is
 `unsupported_value` or `parse_error`, with its bytes. An item parsed on its own takes JSONL's

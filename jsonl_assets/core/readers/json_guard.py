@@ -1,15 +1,17 @@
 """What the JSON array reader must never hand to ijson: an integer too long for Python, or
 nesting too deep.
 
-ijson's yajl2_c backend converts an integer with `int()`, which refuses more than 4,300
-digits (Python's `int_max_str_digits`), and yajl2_c does not check the failure: the process
-dies (SIGSEGV). And it builds a prefix string as long as the depth for every event, so an
-item nested tens of thousands of levels deep takes memory that grows with the square of its
-depth (a 200 KB item: tens of GB). So the bytes are looked at before ijson reads them:
+ijson's yajl2_c backend converts an integer with `int()`, which refuses more digits than
+Python's `int_max_str_digits` (4,300, or as low as 640 by PYTHONINTMAXSTRDIGITS: the guard
+stops at 640 digits whatever the setting, so what is read never depends on it), and yajl2_c
+does not check the failure: the process dies (SIGSEGV). And it builds a prefix string as long
+as the depth for every event, so an item nested tens of thousands of levels deep takes memory
+that grows with the square of its depth (a 200 KB item: tens of GB). So the bytes are looked
+at before ijson reads them:
 
 * `StreamGuard` follows the stream chunk by chunk (one C-level pass per chunk for strings,
   brackets and digit runs; a bracket-by-bracket count only for a chunk whose openers could
-  reach the limit) and says when a chunk may hold such a value: a run of more than 4,300
+  reach the limit) and says when a chunk may hold such a value: a run of more than 640
   digits outside strings (an integer, or the digits of a decimal, which ijson reads safely:
   the reader then decides item by item) or nesting deeper than `MAX_DEPTH` levels below the
   array. The chunk is not given to ijson.
@@ -21,16 +23,20 @@ depth (a 200 KB item: tens of GB). So the bytes are looked at before ijson reads
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Final
 
 from jsonl_assets.core.picklable_errors import Picklable
 from jsonl_assets.core.readers.exact_numbers import number_problem
+from jsonl_assets.core.readers.json_scan import first_number_problem
 
 # The JSONL reader's limit (orjson reads at most 1,024 levels of arrays/objects).
 MAX_DEPTH: Final = 1024
-INT_DIGITS: Final = 4300  # Python's default int_max_str_digits
+# The lowest `int_max_str_digits` a process may have (640: PYTHONINTMAXSTRDIGITS can lower the
+# default 4,300 that far): ijson is safe, and reads the same, under any setting.
+INT_DIGITS: Final = sys.int_info.str_digits_check_threshold
 
 DEEP_DETAIL: Final = (
     f"JSON nested deeper than orjson's limit of {MAX_DEPTH} levels of arrays/objects"
@@ -38,8 +44,8 @@ DEEP_DETAIL: Final = (
 
 _STRINGS: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _LONG_RUN: Final = b"0" * (INT_DIGITS + 1)
-_ZEROED: Final = bytes.maketrans(b"123456789", b"000000000")  # digit runs become zeros
 _LONG_INT: Final = re.compile(rb"(?<![0-9.eE+-])-?[0-9]{%d,}(?![0-9.eE])" % (INT_DIGITS + 1))
+_ZEROED: Final = bytes.maketrans(b"123456789", b"000000000")  # digit runs become zeros
 _DIGITS: Final = b"0123456789"
 _NOT_BRACKET: Final = bytes(b for b in range(256) if b not in b"[]{}")
 _BRACKETS: Final = bytes.maketrans(b"{}", b"[]")
@@ -130,7 +136,7 @@ def _deeper(outside: bytes, depth: int, limit: int) -> int:
 
 def hostile_item(data: bytes) -> tuple[str, str] | None:
     """`(reason, detail)` for one item's bytes that ijson must not read, else None: an
-    integer of more than 4,300 digits is `unsupported_value`, nesting deeper than
+    integer of more than `INT_DIGITS` digits is `unsupported_value`, nesting deeper than
     `MAX_DEPTH` is `parse_error`."""
     guard = StreamGuard(base=0)
     try:
@@ -143,5 +149,8 @@ def hostile_item(data: bytes) -> tuple[str, str] | None:
     long_int = _LONG_INT.search(outside)
     if long_int is None:
         return None  # the digits of a decimal: ijson reads it as a Decimal
-    why = number_problem(long_int.group().decode("ascii"))
+    # Named by its path, as the item's first inexact number is when ijson reads the item.
+    why = first_number_problem(data, number_problem) or number_problem(
+        long_int.group().decode("ascii")
+    )
     return "unsupported_value", f"{why}; the record is not written rather than altered"

@@ -35,7 +35,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import Rejection, trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "32"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "33"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -84,6 +84,8 @@ CODE_VERSION = "32"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # gave up); an inexact number in a line that repeats a key is named by its path, not "a number"
 # 32: a line with an integer past 4,300 digits and an infinite number: its detail names the
 # path (as under any int_max_str_digits), not "at byte N"
+# 33: a JSON array item holding an integer of 641-4,300 digits is judged on its bytes (raw as
+# read, the integer named by its path), as under any PYTHONINTMAXSTRDIGITS
 MARKER = "extracted.json"
 
 
