@@ -59,8 +59,10 @@ _HEADS: Final = {
 # 4: values escaped in the card, grading types bounded as the licences (an `other` count);
 # 5: words split on White_Space only (blank_text.count_words); 6: values from the data shown
 # visibly in report.html and its charts (markdown_text.visible_value, as in the card), spaces
-# that would not show escaped in both, the licence "" written `empty string`.
-REPORT_VERSION: Final = "6"
+# that would not show escaped in both, the licence "" written `empty string`; 7: default-
+# ignorable and blank characters escaped too, the card's configured values (licences, tags,
+# id, contact) in code spans, the empty string `""` and a value's `"` escaped where unfenced.
+REPORT_VERSION: Final = "7"
 _STAMP_BYTES: Final = 256  # more than any stamp of ours: a longer file is not one
 # A report.html found beside the package that is larger than this is drawn again.
 MAX_HTML_BYTES: Final = 256 << 20
