@@ -337,6 +337,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from jsonl_assets.core.report import write_report
     from jsonl_assets.core.report.package_report import ReportDirNotOurs, ReportNotWritten
     from jsonl_assets.core.report.statistics import measured_cells
+    from jsonl_assets.core.store.package_files import OtherDatasetError
     from jsonl_assets.core.store.package_lock import package_lock
 
     cfg = _config_or_none(args.config)
@@ -348,7 +349,13 @@ def cmd_report(args: argparse.Namespace) -> int:
             # published ones; the others' shards are measured.
             measured = measured_cells(built_partitions(cfg)[0])
             result = write_report(cfg, os.cpu_count() or 1, measured)
-    except (OSError, PackageBusyError, ReportDirNotOurs, ReportNotWritten) as exc:
+    except (
+        OSError,
+        PackageBusyError,
+        OtherDatasetError,
+        ReportDirNotOurs,
+        ReportNotWritten,
+    ) as exc:
         print(printable(f"cannot write the report of {cfg.output.dir}: {exc}"), file=sys.stderr)
         return EXIT_FAILED
     print(printable(f"wrote {result.html} and {result.datacard}"))

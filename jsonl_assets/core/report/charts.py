@@ -2,8 +2,9 @@
 same data: fixed rcParams (font, hash salt), no date in the SVG, no pyplot global state.
 Every text is drawn as it is: mathtext is off (`text.parse_math`), so a label from the data
 (a grading type, a source, a reason) with `$` in it is neither parsed nor an error; a label
-from the data is shown as report.html shows values (markdown_text.visible_value: an
-invisible or bidi-control character, or a space that would not show, as an escape)."""
+from the data is shown as report.html shows values (markdown_text.unfenced_value: an
+invisible or bidi-control character, or a space that would not show, as an escape; a `"`
+as `\\u0022` and the empty string as `""`, so no two values share a label)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from jsonl_assets.core.report.bounded_counts import OTHER_NOTE
-from jsonl_assets.core.report.licences import EMPTY
-from jsonl_assets.core.report.markdown_text import visible_value
+from jsonl_assets.core.report.markdown_text import unfenced_value
 from jsonl_assets.core.report.report_data import bin_labels
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 
@@ -186,12 +186,11 @@ def _shares(counts: list[int]) -> list[float]:
 
 
 def _label(value: str) -> str:
-    """A category from the data as a tick label: visible, shortened past `LABEL_CHARS`."""
-    if not value:
-        return EMPTY
+    """A category from the data as a tick label (markdown_text.unfenced_value: visible, its
+    `"` escaped, the empty string `""`), shortened past `LABEL_CHARS`."""
     if len(value) <= LABEL_CHARS:
-        return visible_value(value)
-    return visible_value(value[:LABEL_CHARS]) + "…"
+        return unfenced_value(value)
+    return unfenced_value(value[:LABEL_CHARS]) + "…"
 
 
 def _natural(value: str) -> tuple[int, int, str]:
@@ -254,7 +253,7 @@ def mixture_chart(cells: list[dict[str, Any]]) -> str:
                 value = sums.get(source, {}).get(measure, 0)
                 shares.append(100 * value / total if total else 0.0)
             ax.barh(range(len(rows)), shares, left=left, color=colours[source],
-                    label=visible_value(source))  # fmt: skip
+                    label=unfenced_value(source))  # fmt: skip
             left = [a + b for a, b in zip(left, shares, strict=True)]
         ax.set_yticks(range(len(rows)), [label for label, _ in rows])
         ax.set_xlim(0, 100)
@@ -272,7 +271,7 @@ def quarantine_chart(by_reason: dict[str, int]) -> str | None:
     reasons = list(by_reason)[::-1]
     figure, (ax,) = _figure(1, 1, 0.3 * len(reasons) + 1.2)
     ax.barh(range(len(reasons)), [by_reason[r] for r in reasons], color=PALETTE[3])
-    ax.set_yticks(range(len(reasons)), [visible_value(r) for r in reasons])
+    ax.set_yticks(range(len(reasons)), [unfenced_value(r) for r in reasons])
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("records quarantined")
     ax.set_title("Quarantine reasons")

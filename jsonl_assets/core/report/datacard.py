@@ -31,6 +31,12 @@ def _table_code(value: Any) -> Md:
     return md_code(value, in_table=True)
 
 
+def _value(value: Any) -> str:
+    """A configured or recorded value (a licence, a tag, an id, a contact) as the card shows
+    values (a code span: markdown_text.visible_value, as report.html), or `not stated`."""
+    return md_code(value) if value else NOT_STATED
+
+
 def pct(part: float, whole: float) -> str:
     return f"{100 * part / whole:.2f}%" if whole else "-"
 
@@ -133,11 +139,11 @@ def render_datacard(cfg: PipelineConfig, data: dict[str, Any]) -> bytes:
     out = [f"# Dataset card: {md_text(ds.get('name'))}", "", "## Summary", ""]
     out += [md_text(ds.get("description"), line_start=True), ""]
     out += [
-        f"- Dataset id: {md_text(ds.get('dataset_id') or NOT_STATED)}",
-        f"- Licence: {md_text(ds.get('license') or NOT_STATED)} (the dataset's; each record's "
+        f"- Dataset id: {_value(ds.get('dataset_id'))}",
+        f"- Licence: {_value(ds.get('license'))} (the dataset's; each record's "
         "`metadata.license` is counted under Sources)",
-        f"- Contact: {md_text(ds.get('contact') or NOT_STATED)}",
-        f"- Tags: {', '.join(map(md_text, ds.get('tags', []))) or 'none'}",
+        f"- Contact: {_value(ds.get('contact'))}",
+        f"- Tags: {', '.join(map(md_code, ds.get('tags', []))) or 'none'}",
         f"- Format: {SCHEMA_VERSION} (JSONL shards, {compression} compression)",
         f"- Records: {totals['records']:,} in {totals['shards']:,} shards "
         f"({len(cells)} objective/split cells)",
@@ -153,7 +159,7 @@ def render_datacard(cfg: PipelineConfig, data: dict[str, Any]) -> bytes:
         [s["name"], s["objective"], s["split"], s["adapter"],
          Md(", ".join(_table_code(f["file"]) for f in files if f["source"] == s["name"])
             or "none"),
-         s.get("license") or NOT_STATED,
+         _table_code(s["license"]) if s.get("license") else NOT_STATED,
          Md(licences.get(s["name"], LicenceCounts()).describe(_table_code)),
          written.get(s["name"], 0),
          pct(written.get(s["name"], 0), totals["records"])]

@@ -13,7 +13,7 @@ from html import escape
 from typing import Any, Final
 
 from jsonl_assets.core.report.licences import licences_by_source
-from jsonl_assets.core.report.markdown_text import visible, visible_value
+from jsonl_assets.core.report.markdown_text import unfenced_value, visible, visible_value
 from jsonl_assets.core.report.report_data import embed_data, mean
 
 CSS: Final = """
@@ -57,8 +57,9 @@ def _cell(value: Any) -> str:
 
 
 def _quoted(value: str) -> str:
-    """A licence in a list of them: quoted, as a value shows (visible_value)."""
-    return f'"{visible_value(value)}"'
+    """A licence in a list of them: quoted, as a value shows without a fence
+    (markdown_text.unfenced_value: its `"` escaped, the empty string `""`)."""
+    return f'"{unfenced_value(value)}"' if value else unfenced_value(value)
 
 
 def percent(value: float) -> str:

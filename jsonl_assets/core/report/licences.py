@@ -21,11 +21,12 @@ from jsonl_assets.core.report.bounded_counts import (
     BoundedCounts,
     bounded_key,
 )
+from jsonl_assets.core.report.markdown_text import EMPTY_VALUE
 
 __all__ = ["MAX_CHARS", "MAX_VALUES", "LicenceCounts", "licence_key", "licences_by_source"]
 NONE: Final = -1  # the record has no `metadata.license`
 NOT_TEXT: Final = -2  # its `metadata.license` is not a string
-EMPTY: Final = "empty string"  # how `describe` writes the licence "" (no value to show)
+EMPTY: Final = EMPTY_VALUE  # how `describe` writes the licence "": `""`, fenced by nothing
 
 
 def licence_key(metadata: Any) -> str | int:
@@ -86,7 +87,7 @@ class LicenceCounts(BoundedCounts):
     def describe(self, show: Callable[[str], str]) -> str:
         """`"MIT" 3, none 2`: the counts, each licence string as `show` writes it (the data
         card: a Markdown code span, markdown_text.md_code; report.html: quoted, its
-        markdown_text.visible_value), the empty string as `empty string`."""
+        markdown_text.unfenced_value), the empty string as `""`."""
         parts = [f"{show(v) if v else EMPTY} {n:,}" for v, n in sorted(self.values.items())]
         if self.other:
             parts.append(f"other licences {self.other:,} ({OTHER_NOTE})")

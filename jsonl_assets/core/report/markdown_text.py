@@ -3,23 +3,35 @@ place that writes Markdown (DATACARD.md, the Dagster metadata's tables) goes thr
 no value can add a heading, a list item, a table row or live HTML, or hide characters.
 
 * `visible`: every character that shows nothing of itself becomes an escape (`\\n`, `\\r`,
-  `\\t`, `\\u200b`, `\\U000e0041`, ...): never raw. Decided by Unicode category, not a list:
-  controls (Cc), format characters (Cf: bidi controls, zero-width space and joiners, word
-  joiner, BOM, soft hyphen, tag characters), line and paragraph separators (Zl, Zp), lone
-  surrogates (Cs), private use (Co) and unassigned code points (Cn, as Python's Unicode
-  database knows them). So `MIT` and `MIT\\u200b` never look alike. Ordinary text (accents,
-  combining marks, CJK, emoji) stays; an emoji ZWJ sequence shows its joiners as `\\u200d`.
+  `\\t`, `\\u200b`, `\\U000e0041`, ...): never raw (`is_invisible`, the one test the card,
+  report.html and the charts use). Decided by Unicode properties, not a list of examples:
+  the categories controls (Cc), format characters (Cf: bidi controls, zero-width space and
+  joiners, word joiner, BOM, soft hyphen, tag characters), line and paragraph separators (Zl,
+  Zp), lone surrogates (Cs), private use (Co) and unassigned code points (Cn, as Python's
+  Unicode database knows them); every Default_Ignorable_Code_Point (Unicode's derived
+  property, which renderers draw as nothing: combining grapheme joiner, variation selectors,
+  Hangul fillers, Khmer inherent vowels, Mongolian free variation selectors, ...;
+  `_DEFAULT_IGNORABLE`); and the characters whose glyph is blank though they are not
+  spaces (U+2800 BRAILLE PATTERN BLANK, U+1D159 MUSICAL SYMBOL NULL NOTEHEAD). So `MIT`,
+  `MIT\\u200b`, `MIT\\u034f` and `MIT\\u3164` never look alike. Ordinary text (accents,
+  combining marks, CJK, emoji) stays; an emoji ZWJ sequence shows its joiners as `\\u200d`,
+  an emoji presentation selector as `\\ufe0f`.
 * `visible_value`: a value shown as a value (a licence, a file or source name, a grading
   type: in a code span, a table cell, a chart label), `visible` and, escaped the same way,
   the spaces a reader could not count: at either end, in a run of two or more (HTML and
   Markdown collapse or trim them) and every space other than U+0020 (U+00A0 looks like
   one). So ` `, `  ` and `a  b` never look like `` (nothing), ` ` or `a b`. report.html
   (`html_report`, `charts`) and DATACARD.md (`md_code`) use this one rule.
+* `unfenced_value`: a value shown without a code span around it (a chart label, inside
+  report.html's double quotes): `visible_value` with `"` written `\\u0022`, and the empty
+  string as `""` (`EMPTY_VALUE`), which no other value is then shown as. The card writes
+  the empty string `""` too, beside code spans.
 * `md_text`: plain text; `visible`, then every character Markdown (CommonMark, GFM, GitHub's
   `$` maths) gives a meaning to inline is backslash-escaped (`< > &` too: no HTML, no
   entity), spaces at either end as `&#32;` (else trimmed), and, at the start of a line,
   what would open a block (`-`, `+`, `=`, `>`, `1.`).
-* `md_code`: a code span (`visible_value`) whose fence is longer than any backtick run inside.
+* `md_code`: a code span (`visible_value`) whose fence is longer than any backtick run inside
+  (the empty string: `""`, `EMPTY_VALUE`).
 * `md_list`: a bullet list, each item `md_text` at a line start.
 * `md_table`: a GFM table; a cell is `md_text` of its value unless it is `Md` (Markdown
   made here) already.
@@ -29,6 +41,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
@@ -41,6 +54,21 @@ class Md(str):
 
 # Categories of the characters that show nothing of themselves (or nothing reliable).
 _INVISIBLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+# Default_Ignorable_Code_Point, from Unicode's DerivedCoreProperties.txt (Unicode 14.0.0, the
+# version of Python 3.11's unicodedata, which does not expose the property; the list is the
+# same through 16.0): 4,174 code points. Those of category Cf or Cn are caught by category
+# already; listed whole, as the standard lists them.
+_DEFAULT_IGNORABLE: Final = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+    (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)  # fmt: skip
+# Not default-ignorable, not spaces, but drawn as a blank glyph (the Unicode code charts'):
+# they read as a space or as nothing.
+_BLANK_GLYPHS: Final = frozenset({"\u2800", "\U0001d159"})
+_IGNORABLE_STARTS: Final = tuple(start for start, _ in _DEFAULT_IGNORABLE)
 _ASCII_CONTROLS: Final = re.compile("[\x00-\x1f\x7f]")
 _SHORT: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # `_` between two letters or digits cannot open or close emphasis (`support_chats` stays so).
@@ -53,13 +81,22 @@ def _escaped(char: str) -> str:
     return _SHORT.get(char) or (f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
 
 
+def is_invisible(char: str) -> bool:
+    """Whether `char` shows nothing of itself (see the module's doc): an invisible category,
+    a Default_Ignorable_Code_Point, or a blank glyph."""
+    if unicodedata.category(char) in _INVISIBLE_CATEGORIES or char in _BLANK_GLYPHS:
+        return True
+    code = ord(char)
+    index = bisect_right(_IGNORABLE_STARTS, code) - 1
+    return index >= 0 and code <= _DEFAULT_IGNORABLE[index][1]
+
+
 def visible(text: str) -> str:
-    """`text` with every character of an invisible category (`_INVISIBLE_CATEGORIES`)
-    written as an escape."""
+    """`text` with every character that shows nothing of itself (`is_invisible`) written as
+    an escape."""
     if text.isascii():  # the common case: only C0 and DEL can hide
         return _ASCII_CONTROLS.sub(lambda m: _escaped(m.group()), text)
-    category = unicodedata.category
-    return "".join(_escaped(c) if category(c) in _INVISIBLE_CATEGORIES else c for c in text)
+    return "".join(_escaped(c) if is_invisible(c) else c for c in text)
 
 
 # After `visible`, whitespace left is a space (Zs): U+0020 is kept where one shows as one.
@@ -70,6 +107,15 @@ def visible_value(text: str) -> str:
     """`text` as a value shows it (`visible`, and the spaces that would not show as such
     written as escapes: see the module's doc)."""
     return _HIDDEN_SPACES.sub(lambda m: "".join(map(_escaped, m.group())), visible(text))
+
+
+EMPTY_VALUE: Final = '""'  # the empty string shown as a value where no code span fences it
+
+
+def unfenced_value(text: str) -> str:
+    """`text` as a value shown without a fence around it (a chart label, report.html's quoted
+    licences): `visible_value`, `"` as `\\u0022`; the empty string as `EMPTY_VALUE`."""
+    return visible_value(text).replace('"', "\\u0022") if text else EMPTY_VALUE
 
 
 def md_text(value: Any, line_start: bool = False) -> Md:
@@ -91,7 +137,7 @@ def md_code(value: Any, in_table: bool = False) -> Md:
     (GFM splits cells before it parses code spans)."""
     body = visible_value(str(value))
     if not body:
-        return Md("` `")
+        return Md(EMPTY_VALUE)  # as report.html and the charts show it (`unfenced_value`)
     longest = max((len(run) for run in re.findall("`+", body)), default=0)
     fence = "`" * (longest + 1)
     if body[0] == "`" or body[-1] == "`":  # (never a space at either end: visible_value)

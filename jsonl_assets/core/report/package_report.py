@@ -14,10 +14,15 @@ stamp of ours, and, under our stamp, a report.html or DATACARD.md not of the rep
 shape (a hand-written card put in place of ours). The same rule (`_foreign_names`) decides
 what the removal takes and what is kept as current: a user's own report.html or DATACARD.md
 there is never replaced nor removed, and the build says so (the package stays published; our
-own files of an earlier package beside it are removed). A report that fails once it has begun (a full disk, a chart that cannot be
-drawn) removes the report beside the package (`ReportNotWritten`): its `writing` stamp is
-written before anything is computed, so an earlier package's report.html and DATACARD.md
-are never left beside a new package. The stamp and the files' heads are read bounded and
+own files of an earlier package beside it are removed). A config of another dataset than the
+package's (`package_files.check_dataset`, the build's rule) is refused before anything is
+read or removed. An earlier package's report (a stamp naming another metadata.json, or
+marked `writing`) is removed before the report is computed, so it is never left beside a new
+package, not even by a report killed midway. Everything that can refuse (the quarantine
+published with the package, shards that are not metadata.json's, a chart that cannot be
+drawn) is computed before the `writing` stamp: a report that fails there leaves this
+package's report as it is. A report that fails once its files are being replaced (a full
+disk) removes the report beside the package (`ReportNotWritten`). The stamp and the files' heads are read bounded and
 only from regular files (`verify_limits.open_regular`, O_NONBLOCK): a FIFO, a device or a
 huge file named report.stamp is not ours, never a hang."""
 
@@ -40,6 +45,7 @@ from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.stages.manifest_stage import ManifestResult
 from jsonl_assets.core.store.atomic_files import is_partial_name
 from jsonl_assets.core.store.base import read_bytes, store_for, write_bytes
+from jsonl_assets.core.store.package_files import check_dataset
 from jsonl_assets.core.store.url import StoreURL
 from jsonl_assets.core.verify.verify_limits import Unreadable, open_regular
 
@@ -59,8 +65,10 @@ _HEADS: Final = {
 # 4: values escaped in the card, grading types bounded as the licences (an `other` count);
 # 5: words split on White_Space only (blank_text.count_words); 6: values from the data shown
 # visibly in report.html and its charts (markdown_text.visible_value, as in the card), spaces
-# that would not show escaped in both, the licence "" written `empty string`.
-REPORT_VERSION: Final = "6"
+# that would not show escaped in both, the licence "" written `empty string`; 7: default-
+# ignorable and blank characters escaped too, the card's configured values (licences, tags,
+# id, contact) in code spans, the empty string `""` and a value's `"` escaped where unfenced.
+REPORT_VERSION: Final = "7"
 _STAMP_BYTES: Final = 256  # more than any stamp of ours: a longer file is not one
 # A report.html found beside the package that is larger than this is drawn again.
 MAX_HTML_BYTES: Final = 256 << 20
@@ -150,42 +158,72 @@ def write_report(
     """Compute the published package's statistics and write its report and data card (the
     same bytes for the same package, whoever writes them: the build or `jsonl-assets report`);
     its shards measured (but those of the cells the build measured, `measured`) and its
-    charts drawn on up to `workers` processes. `ReportDirNotOurs`, writing nothing, when the
-    report dir holds files that are not ours (`check_report_dir`). Any failure after that
-    removes the report beside the package (report.html and DATACARD.md of ours and the stamp)
-    and raises `ReportNotWritten`: no earlier report stays beside the package."""
+    charts drawn on up to `workers` processes. Touching nothing: `OtherDatasetError` when the
+    package is another dataset's (`check_dataset`, as the build decides), `ReportDirNotOurs`
+    when the report dir holds files that are not ours (`check_report_dir`). Then an earlier
+    package's report is removed (`retire_stale_report`) and the report is computed: a
+    failure there (`ReportNotWritten`) leaves this package's report as it is. A failure while
+    the files are replaced removes the report beside the package (report.html and
+    DATACARD.md of ours and the stamp) and raises `ReportNotWritten`."""
+    check_dataset(cfg.output.dir, cfg.output.work_dir, cfg.dataset.name)
     check_report_dir(cfg)  # before anything is computed or written
     stamp = report_stamp(cfg)  # before reading: a later publication makes it stale
     folder = report_dir(cfg)
+    retired = retire_stale_report(cfg)  # never beside this package, even if killed below
+    try:
+        result = _compute(cfg, folder, workers, measured)
+    except Exception as exc:
+        if retired:
+            kept = (
+                f"the report of an earlier package in {folder} was removed ({', '.join(retired)})"
+            )
+        elif report_files(cfg):
+            kept = f"the report of this package in {folder} was left as it is"
+        else:
+            kept = "nothing was written"
+        raise ReportNotWritten(f"{_said(exc)}; {kept}") from exc
     try:
         write_bytes(folder / STAMP, WRITING + stamp)  # a kill from here on leaves it marked
-        return _write_files(cfg, folder, stamp, workers, measured)
+        return _write_files(folder, stamp, result)
     except Exception as exc:
         removed = _remove_report(folder)
         gone = f"{', '.join(removed)} removed" if removed else "nothing of it is left"
-        said = str(exc) if isinstance(exc, StageError) else f"{type(exc).__name__}: {exc}"
         raise ReportNotWritten(
-            f"{said}; the report in {folder} was removed rather than "
+            f"{_said(exc)}; the report in {folder} was removed rather than "
             f"left beside this package ({gone})"
         ) from exc
 
 
-def _write_files(
-    cfg: PipelineConfig,
-    folder: Path | StoreURL,
-    stamp: bytes,
-    workers: int,
-    measured: MeasuredCells | None,
-) -> ReportResult:
+def _said(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, StageError) else f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True)
+class _Computed:
+    result: ReportResult
+    page: bytes
+    card: bytes
+
+
+def _compute(
+    cfg: PipelineConfig, folder: Path | StoreURL, workers: int, measured: MeasuredCells | None
+) -> _Computed:
+    """The report's data, charts and files' bytes: every check that can refuse (the published
+    quarantine there, the shards metadata.json's, a chart drawn) runs here, before anything
+    is written."""
     from jsonl_assets.core.report.charts import draw_all  # matplotlib: imported when drawing
 
     data = compute_report(cfg.output.dir, cfg.output.quarantine_dir, workers, measured)
     svgs = draw_all(data, workers)
-    html, card = folder / REPORT_HTML, folder / DATACARD
-    write_bytes(html, render_html(data, svgs))
-    write_bytes(card, render_datacard(cfg, data))
+    result = ReportResult(folder / REPORT_HTML, folder / DATACARD, data, svgs)
+    return _Computed(result, render_html(data, svgs), render_datacard(cfg, data))
+
+
+def _write_files(folder: Path | StoreURL, stamp: bytes, computed: _Computed) -> ReportResult:
+    write_bytes(computed.result.html, computed.page)
+    write_bytes(computed.result.datacard, computed.card)
     write_bytes(folder / STAMP, stamp)
-    return ReportResult(html, card, data, svgs)
+    return computed.result
 
 
 def report_files(cfg: PipelineConfig) -> list[str]:

@@ -9,7 +9,7 @@ import itertools
 from html import escape
 from typing import Any
 
-from jsonl_assets.core.report.charts import category_order, count_chart, draw_all
+from jsonl_assets.core.report.charts import _label, category_order, count_chart, draw_all
 
 HOSTILE = ["$\\foo$", "a$b$c", "²", "3", "03", "003", "10", "exact_match", "$x^2$"]
 
@@ -64,6 +64,25 @@ def test_labels_with_invisible_characters_are_drawn_as_escapes(tiny_data: dict[s
     for name in ("grading_types", "mixture", "quarantine"):
         assert not set(svgs[name] or "") & set("\u202e\u200b\u2066"), name
     chart = svgs["grading_types"] or ""
-    for label in ("\\u202eTIM", "MIT\\u200b", "empty string", "\\u0020", "a\\u0020\\u0020b"):
+    for label in ("\\u202eTIM", "MIT\\u200b", '""', "\\u0020", "a\\u0020\\u0020b"):
         assert f">{escape(label, quote=False)}<" in chart, label
     assert ">quality:x\\u2066<" in (svgs["quarantine"] or "")
+
+
+def test_the_empty_category_has_a_label_no_other_value_has() -> None:
+    """The category "" is drawn `""`, as report.html and the card write the empty string;
+    a value's own `"` is an escape, so neither `empty string` nor `""` itself share it
+    (before: "" and "empty string" both read `empty string`)."""
+    from jsonl_assets.core.report.html_report import _quoted
+    from jsonl_assets.core.report.licences import LicenceCounts
+    from jsonl_assets.core.report.markdown_text import md_code
+
+    values = ["", "empty string", '""', '"', " ", "\u00a0"]
+    labels = [_label(v) for v in values]
+    assert labels[0] == '""' and len(set(labels)) == len(values)
+    assert len({_quoted(v) for v in values}) == len(values) and _quoted("") == '""'
+    counts = LicenceCounts()
+    counts.values.update({v: 1 for v in values})
+    assert counts.describe(_quoted).startswith('"" 1, ')
+    assert counts.describe(md_code).startswith('"" 1, ')
+    assert md_code("") == '""' and md_code('""') == '`""`'

@@ -4,6 +4,7 @@ counts equal to the published shards'."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,10 @@ def test_the_card_is_generated_from_config_and_package(
     assert set(sources) == {"chats", "tips", "problems", "notes"}
     licences = {name: row[5] for name, row in sources.items()}
     assert licences == {
-        "chats": "CC-BY-4.0",
+        "chats": "`CC-BY-4.0`",
         "tips": "not stated",
-        "problems": "MIT",
-        "notes": "CC0-1.0",
+        "problems": "`MIT`",
+        "notes": "`CC0-1.0`",
     }
     written = {name: row[6] for name, row in sources.items()}
     assert written == {
@@ -72,3 +73,23 @@ def test_the_card_is_generated_from_config_and_package(
     assert checks["rft\\|train"][3].startswith("1/19 = 5.26%")  # invalid_rate: the F7 record
     assert all(row[-1] == "passed" for row in checks.values())
     assert "- Package verification: passed" in card
+
+
+def test_configured_values_are_shown_as_values(
+    tiny_package: Path, tiny_data: dict[str, Any]
+) -> None:
+    """The dataset's licence, id, contact and tags and each source's configured licence are
+    values: shown as report.html shows them (markdown_text.visible_value, in code spans), so
+    `MIT` + U+00A0 does not read `MIT`, nor the tag `a  b` read `a b` (before: prose, raw)."""
+    data = copy.deepcopy(tiny_data)
+    data["dataset"].update(
+        license="MIT\u00a0", dataset_id="id ", contact="x\u3000y", tags=["a  b", "a b", "t\u00a0"]
+    )
+    for source in data["sources"]:
+        source["license"] = "MIT\u00a0"
+    card = render_datacard(load_config(tiny_package), data).decode()
+    assert "- Licence: `MIT\\u00a0` (the dataset's" in card
+    assert "- Dataset id: `id\\u0020`" in card and "- Contact: `x\\u3000y`" in card
+    assert "- Tags: `a\\u0020\\u0020b`, `a b`, `t\\u00a0`" in card
+    assert {row[5] for row in _table(card, "## Sources")} == {"`MIT\\u00a0`"}
+    assert "\u00a0" not in card and "\u3000" not in card and "a  b" not in card

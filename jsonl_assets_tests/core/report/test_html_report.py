@@ -133,7 +133,7 @@ def test_licences_that_differ_only_in_spaces_show_differently(tiny_data: dict[st
             counts["values"] = {v: 1 for v in values}
     text = _page_text(render_html(data, {}))
     shown = (
-        'empty string, "\\u0020", "\\u0020\\u0020", "MIT", "MIT\\u0020", "a\\u0020\\u0020b", '
+        '"", "\\u0020", "\\u0020\\u0020", "MIT", "MIT\\u0020", "a\\u0020\\u0020b", '
         '"a b", "a\\u00a0b"'
     )
     assert {c.removesuffix(", none") for c in _licence_cells(text)} == {shown}

@@ -103,7 +103,7 @@ def test_records_with_their_own_licence_are_shown_and_flagged(
     data = orjson.loads(orjson.dumps(compute_report(cfg.output.dir)))
     card = render_datacard(cfg, data).decode()
     row = _sources_row(card)
-    assert row[5:8] == ["CC0-1.0", "`CC-BY-NC-4.0` 20, `CC0-1.0` 20", "40"]
+    assert row[5:8] == ["`CC0-1.0`", "`CC-BY-NC-4.0` 20, `CC0-1.0` 20", "40"]
     assert (
         "- 20 of 40 records of `a` carry their own licence (`metadata.license`, kept), not the "
         "source's `CC0-1.0`: `CC-BY-NC-4.0` 20." in card
@@ -159,7 +159,7 @@ def test_licences_that_differ_only_in_spaces_are_written_differently(
     cell = [c.strip() for c in row.strip("|").split(" | ")][6]
     shown = re.sub(r" [0-9,]+(?=, |$)", "", cell).split(", ")
     assert shown == [
-        "empty string", "`\\u0020`", "`\\u0020\\u0020`", "`MIT`", "`MIT\\u0020`",
+        '""', "`\\u0020`", "`\\u0020\\u0020`", "`MIT`", "`MIT\\u0020`",
         "`a\\u0020\\u0020b`", "`a b`", "`a\\u00a0b`",
     ]  # fmt: skip
     assert len(set(shown)) == len(values)

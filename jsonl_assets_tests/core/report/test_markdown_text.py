@@ -14,6 +14,7 @@ import pytest
 from jsonl_assets.core.config import load_config
 from jsonl_assets.core.report.datacard import render_datacard
 from jsonl_assets.core.report.markdown_text import (
+    is_invisible,
     md_code,
     md_table,
     md_text,
@@ -194,3 +195,48 @@ def test_ordinary_text_stays_as_it_is() -> None:
 def _rendered_text(markdown: str) -> str:
     tokens = _parser().parse(markdown)
     return "".join(c.content for t in tokens for c in t.children or [] if c.type == "text")
+
+
+# Default_Ignorable_Code_Point characters outside Cc/Cf/Cn (Mn, Lo: drawn as nothing), and
+# characters drawn as a blank glyph: each was shown raw before (`MIT` + U+034F read `MIT`).
+IGNORABLE = [
+    "\u034f",  # COMBINING GRAPHEME JOINER (Mn)
+    "\u115f", "\u1160", "\u3164", "\uffa0",  # Hangul fillers (Lo)
+    "\u17b4", "\u17b5",  # Khmer inherent vowels (Mn)
+    "\u180b", "\u180f",  # Mongolian free variation selectors (Mn)
+    "\ufe00", "\ufe0f", "\U000e0100", "\U000e01ef",  # variation selectors (Mn)
+    "\u2800", "\U0001d159",  # BRAILLE PATTERN BLANK, MUSICAL SYMBOL NULL NOTEHEAD (So, blank)
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("char", IGNORABLE, ids=lambda c: f"U+{ord(c):04X}")
+def test_default_ignorable_and_blank_characters_are_escapes(char: str) -> None:
+    """The card's code spans and text, report.html's values and the chart labels (one test,
+    `is_invisible`) write them as escapes: `MIT` + one of them never looks like `MIT`."""
+    from jsonl_assets.core.report.charts import _label
+    from jsonl_assets.core.report.html_report import _quoted
+
+    code = ord(char)
+    shown = f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    assert is_invisible(char)
+    assert visible(f"MIT{char}") == visible_value(f"MIT{char}") == f"MIT{shown}"
+    assert md_code(f"MIT{char}") == f"`MIT{shown}`"
+    assert _quoted(f"MIT{char}") == f'"MIT{shown}"'
+    assert _label(f"MIT{char}") == f"MIT{shown}"
+
+
+def test_every_default_ignorable_code_point_is_invisible() -> None:
+    """The whole property (DerivedCoreProperties.txt, Unicode 14.0-16.0: 4,174 code points),
+    whatever their category; the characters just outside each range stay as they are."""
+    ranges = [
+        (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+        (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+        (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+        (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+        (0xE0000, 0xE0FFF),
+    ]  # fmt: skip
+    codes = [c for first, last in ranges for c in range(first, last + 1)]
+    assert len(codes) == 4174
+    assert all(is_invisible(chr(c)) for c in codes)
+    assert not any(is_invisible(c) for c in "\u034e\u0350\u115e\u1161\u3163\u3165\ufdff\u2801")
+    assert visible("❤\ufe0f") == "❤\\ufe0f"  # an emoji's presentation selector shows too
