@@ -349,14 +349,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             # published ones; the others' shards are measured.
             measured = measured_cells(built_partitions(cfg)[0])
             result = write_report(cfg, os.cpu_count() or 1, measured)
-    except (
-        OSError,
-        PackageBusyError,
-        OtherDatasetError,
-        ReportDirNotOurs,
-        ReportNotWritten,
-    ) as exc:
-        print(printable(f"cannot write the report of {cfg.output.dir}: {exc}"), file=sys.stderr)
+    except (OSError, PackageBusyError, OtherDatasetError, ReportDirNotOurs, ReportNotWritten) as e:
+        print(printable(f"cannot write the report of {cfg.output.dir}: {e}"), file=sys.stderr)
         return EXIT_FAILED
     print(printable(f"wrote {result.html} and {result.datacard}"))
     return EXIT_OK

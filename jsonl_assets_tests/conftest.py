@@ -152,6 +152,24 @@ MARKED: dict[str, tuple[str, ...]] = {
     # 2026-12-05 (afternoon): the default run took 88.7 s on the quiet machine; these are
     # the slowest of the day's new tests (a real build as `nobody` in a child, gzip -9 frames)
     "core/config/test_unlisted_folders.py": ("slow",),
+    # 2026-12-05 (evening): the default run took 86.7 s on the quiet machine; the slowest of
+    # the evening's new tests (charts drawn, reports computed twice, a k8s schema import)
+    "core/report/test_charts.py::test_labels_with_invisible_characters_are_drawn_as_escapes": (
+        "slow",
+    ),
+    "core/report/test_report_data.py::test_a_report_with_another_datasets_config_touches_nothing": (
+        "slow",
+    ),
+    "core/report/test_report_data.py::test_a_report_that_cannot_be_computed_keeps_this_packages_report": (
+        "slow",
+    ),
+    "core/store/test_shared_quarantine.py::test_a_rebuild_keeps_the_quarantine_another_package_published[0.0]": (
+        "slow",
+    ),
+    "defs/test_executors.py::test_a_wrong_k8s_config_is_refused_naming_its_key": ("slow",),
+    "defs/test_user_errors.py::test_a_bad_config_fails_the_ui_run_in_one_line_and_is_not_retried": (
+        "slow",
+    ),
     # fix7-dc: two builds of two datasets each (5-10 s)
     "core/store/test_other_dataset.py": ("slow",),
     # fix7-dc: three publications with the report drawn (~4 s each case)
