@@ -35,14 +35,16 @@ def _joined(lines: list[bytes]) -> bytes:
     return b"".join(line + b"\n" for line in lines)
 
 
-def _write(tmp: Path, lines: list[bytes], compression: str = "zstd", **kw) -> list:
+def write_shards(tmp: Path, lines: list[bytes], compression: str = "zstd", **kw) -> list:
+    """`lines` written by a `ShardWriter` of family `family` (sft-train) into `tmp/pkg`;
+    `level`, `max_records`, `max_bytes`, `committed`, `threads` as the writer takes them."""
     journal = ShardJournal(tmp / "work" / "journal", "fp")
     journal.path.parent.mkdir(parents=True, exist_ok=True)
     writer = ShardWriter(
         tmp / "pkg",
-        "sft-train",
+        kw.get("family", "sft-train"),
         compression,
-        None,
+        kw.get("level"),
         kw.get("max_records"),
         kw.get("max_bytes"),
         journal,
@@ -66,7 +68,7 @@ def test_rotation_by_records_reads_back_with_standard_tools(
     tmp_path: Path, compression: str
 ) -> None:
     lines = _lines(250)
-    shards = _write(tmp_path, lines, compression, max_records=100)
+    shards = write_shards(tmp_path, lines, compression, max_records=100)
     assert [s.record_count for s in shards] == [100, 100, 50]
     assert [s.path for s in shards] == [
         f"data/sft-train-0000{i}{ {'none': '.jsonl', 'gzip': '.jsonl.gz', 'zstd': '.jsonl.zst'}[compression] }"
@@ -92,7 +94,7 @@ def test_rotation_by_records_reads_back_with_standard_tools(
 
 
 def test_gzip_members_have_no_timestamp_or_name(tmp_path: Path) -> None:
-    shards = _write(tmp_path, _lines(10), "gzip")
+    shards = write_shards(tmp_path, _lines(10), "gzip")
     raw = (tmp_path / "pkg" / shards[0].path).read_bytes()
     assert raw[4:8] == b"\0\0\0\0"  # mtime 0
     assert raw[3] & 0x08 == 0  # no FNAME flag
@@ -101,7 +103,7 @@ def test_gzip_members_have_no_timestamp_or_name(tmp_path: Path) -> None:
 @pytest.mark.parametrize("compression", ["none", "zstd"])
 def test_rotation_by_on_disk_bytes(tmp_path: Path, compression: str) -> None:
     lines = _lines(400, size=200)
-    shards = _write(tmp_path, lines, compression, max_bytes=4096)
+    shards = write_shards(tmp_path, lines, compression, max_bytes=4096)
     assert len(shards) > 3
     for s in shards:
         assert s.bytes <= 4096 or s.record_count == 1
@@ -111,7 +113,7 @@ def test_rotation_by_on_disk_bytes(tmp_path: Path, compression: str) -> None:
 
 def test_single_record_larger_than_limit_gets_its_own_shard(tmp_path: Path) -> None:
     lines = [*_lines(3), orjson.dumps({"big": "x" * 5000}), *_lines(3)]
-    shards = _write(tmp_path, lines, "none", max_bytes=1024)
+    shards = write_shards(tmp_path, lines, "none", max_bytes=1024)
     big = [s for s in shards if s.bytes > 1024]
     assert len(big) == 1 and big[0].record_count == 1
     assert b"".join(_read_back(tmp_path / "pkg" / s.path) for s in shards) == _joined(lines)
@@ -134,7 +136,7 @@ def test_no_partial_file_is_visible_and_commit_is_atomic(tmp_path: Path) -> None
 
 def test_resume_from_journal_is_byte_identical(tmp_path: Path) -> None:
     lines = _lines(1000, size=150)
-    clean = _write(tmp_path / "clean", lines, "zstd", max_records=120, max_bytes=6000)
+    clean = write_shards(tmp_path / "clean", lines, "zstd", max_records=120, max_bytes=6000)
     # An interrupted run: stops after 5 committed shards, leaving a journal.
     journal = ShardJournal(tmp_path / "resume" / "journal", "fp")
     journal.path.parent.mkdir(parents=True)
@@ -148,7 +150,7 @@ def test_resume_from_journal_is_byte_identical(tmp_path: Path) -> None:
         tmp_path / "resume" / "pkg"
     )
     assert len(committed) == 5
-    resumed = _write(
+    resumed = write_shards(
         tmp_path / "resume", lines, "zstd", max_records=120, max_bytes=6000, committed=committed
     )
     assert [(s.path, s.sha256) for s in resumed] == [(s.path, s.sha256) for s in clean]
@@ -156,7 +158,7 @@ def test_resume_from_journal_is_byte_identical(tmp_path: Path) -> None:
 
 def test_journal_ignores_other_fingerprints_and_torn_lines(tmp_path: Path) -> None:
     lines = _lines(300)
-    shards = _write(tmp_path, lines, "zstd", max_records=100)
+    shards = write_shards(tmp_path, lines, "zstd", max_records=100)
     journal_path = tmp_path / "work" / "journal"
     text = journal_path.read_bytes()
     journal_path.write_bytes(text + b'{"torn')
@@ -195,7 +197,9 @@ def test_disk_full_names_the_shard_and_leaves_no_partial(
 @pytest.mark.parametrize(("max_records", "max_bytes"), [(37, None), (None, 3000), (50, 5000)])
 def test_add_run_matches_adding_one_by_one(tmp_path: Path, max_records, max_bytes) -> None:
     lines = _lines(700, size=120)
-    one = _write(tmp_path / "one", lines, "zstd", max_records=max_records, max_bytes=max_bytes)
+    one = write_shards(
+        tmp_path / "one", lines, "zstd", max_records=max_records, max_bytes=max_bytes
+    )
     journal = ShardJournal(tmp_path / "run" / "journal", "fp")
     journal.path.parent.mkdir(parents=True)
     writer = ShardWriter(
@@ -238,7 +242,7 @@ def test_shard_bytes_are_pinned(
     tmp_path: Path, compression: str, max_records: int | None, max_bytes: int | None, threads: int
 ) -> None:
     lines = _lines(700, size=120)
-    one_by_one = _write(
+    one_by_one = write_shards(
         tmp_path / "one",
         lines,
         compression,
@@ -280,8 +284,8 @@ def test_frames_made_ahead_give_the_same_shards(
         for i, n in enumerate(sizes)
     ]
     kw = {"max_records": max_records, "max_bytes": max_bytes}
-    one = _write(tmp_path / "one", lines, compression, **kw)
-    ahead = _write(tmp_path / "ahead", lines, compression, threads=3, **kw)
+    one = write_shards(tmp_path / "one", lines, compression, **kw)
+    ahead = write_shards(tmp_path / "ahead", lines, compression, threads=3, **kw)
     assert len(one) >= 3
     assert [(s.path, s.sha256, s.record_count, s.covered_until) for s in ahead] == [
         (s.path, s.sha256, s.record_count, s.covered_until) for s in one

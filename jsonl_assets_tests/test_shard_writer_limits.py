@@ -9,10 +9,10 @@ import orjson
 import pytest
 
 from jsonl_assets.core.rules import RecordContext
-from jsonl_assets.core.shard_writer import ShardJournal, ShardWriter
 from jsonl_assets.core.verify.shard_stream import ShardStream
 from jsonl_assets.core.verify.shards import verify_shard
 from jsonl_assets.core.verify.verify_limits import DEFAULT_LIMITS, MiB
+from jsonl_assets_tests.test_shard_writer import write_shards
 
 
 def _documents(n: int, chars: int) -> list[bytes]:
@@ -31,22 +31,7 @@ def _documents(n: int, chars: int) -> list[bytes]:
 
 
 def _write(tmp: Path, lines: list[bytes], compression: str, level: int | None, **kw) -> list:
-    journal = ShardJournal(tmp / "work" / "journal", "fp")
-    journal.path.parent.mkdir(parents=True, exist_ok=True)
-    writer = ShardWriter(
-        tmp / "pkg",
-        "cpt-train",
-        compression,
-        level,
-        None,
-        None,
-        journal,
-        kw.get("committed"),
-        kw.get("threads", 1),
-    )
-    for i, line in enumerate(lines):
-        writer.add(line, i)
-    return writer.close()
+    return write_shards(tmp, lines, compression, family="cpt-train", level=level, **kw)
 
 
 @pytest.mark.parametrize(("compression", "level"), [("zstd", None), ("zstd", 19), ("gzip", 9)])

@@ -86,6 +86,20 @@ def _escaped_sources(tmp_path: Path, description: str, split: str, texts: str) -
     )
 
 
+def _published(root: Path) -> tuple[list[dict], list[dict]]:
+    """The records of the package under `root` (its metadata.json's shards) and every
+    quarantine entry under `root/quarantine`."""
+    package = root / "package"
+    meta = orjson.loads((package / "metadata.json").read_bytes())
+    listed = [package / s["path"] for entry in meta["files"] for s in entry["shards"]]
+    quarantined = [
+        orjson.loads(line)
+        for path in sorted((root / "quarantine").rglob("*.jsonl"))
+        for line in path.read_bytes().splitlines()
+    ]
+    return [r for p in listed for r in read_shard(p)], quarantined
+
+
 def test_a_value_decoded_to_a_lone_surrogate_rejects_its_row_only(tmp_path: Path) -> None:
     """A codec that decodes `\\ud800` to a lone surrogate (unicode_escape): the CSV row or
     text chunk holding one cannot be written as JSON. It is `unsupported_value` naming its
@@ -102,16 +116,9 @@ def test_a_value_decoded_to_a_lone_surrogate_rejects_its_row_only(tmp_path: Path
     for split in ("train", "validation", "test"):
         build_partition(cfg, f"cpt|{split}")
     assert publish(cfg).manifest is not None
-    package = tmp_path / "package"
-    meta = orjson.loads((package / "metadata.json").read_bytes())
-    listed = [package / s["path"] for entry in meta["files"] for s in entry["shards"]]
-    texts = sorted(r["messages"][0]["content"][0]["text"] for p in listed for r in read_shard(p))
+    records, quarantined = _published(tmp_path)
+    texts = sorted(r["messages"][0]["content"][0]["text"] for r in records)
     assert texts == ["fine", "good", "hello", "world"]
-    quarantined = [
-        orjson.loads(line)
-        for path in sorted((tmp_path / "quarantine").rglob("*.jsonl"))
-        for line in path.read_bytes().splitlines()
-    ]
     by_file = {q["trace"]["file"]: q for q in quarantined}
     assert sorted(by_file) == ["raw/a.csv", "raw/c.txt"], quarantined
     csv_row = by_file["raw/a.csv"]
@@ -141,17 +148,9 @@ def test_a_surrogate_pair_a_codec_decoded_as_two_code_points_is_joined(tmp_path:
     cfg = load_config(config)
     build_partition(cfg, "cpt|train")
     assert publish(cfg).manifest is not None
-    package = tmp_path / "package"
-    meta = orjson.loads((package / "metadata.json").read_bytes())
-    listed = [package / s["path"] for entry in meta["files"] for s in entry["shards"]]
-    records = [r for p in listed for r in read_shard(p)]
+    records, quarantined = _published(tmp_path)
     texts = sorted(r["messages"][0]["content"][0]["text"] for r in records)
     assert texts == ["doc \U0001f600 text", "key", "\U0001f40d snake", "\U0001f600 pair"]
-    quarantined = [
-        orjson.loads(line)
-        for path in sorted((tmp_path / "quarantine").rglob("*.jsonl"))
-        for line in path.read_bytes().splitlines()
-    ]
     by_row = {q["trace"]["row"]: q for q in quarantined}
     assert sorted(by_row) == [4, 5], quarantined
     assert "field 'text' holds a lone surrogate U+DE00" in by_row[4]["detail"]
