@@ -49,17 +49,26 @@ def scheme_problem(text: str | os.PathLike[str]) -> str | None:
 def dot_segment_problem(text: str | os.PathLike[str]) -> str | None:
     """Why the object-storage location `text` cannot be a dir of the build: a `.` or `..`
     segment (a key prefix is no path: the store would keep `x/..` as a literal key, while a
-    reader who resolves it looks elsewhere, at the bucket root for `s3://b/x/..`), or None."""
+    reader who resolves it looks elsewhere, at the bucket root for `s3://b/x/..`), or a marker
+    its client cuts keys at; None if it can."""
     url = os.fspath(text)
     _, _, rest = url.partition("://")
     dots = sorted({p for p in rest.split("/") if p in (".", "..")})
-    if not dots:
-        return None
-    return (
-        f"{url!r}: a {' or '.join(repr(d) for d in dots)} segment in an object-storage "
-        "location is kept as a literal key, not resolved; write the prefix without it "
-        "(for example s3://bucket/package)"
-    )
+    if dots:
+        return (
+            f"{url!r}: a {' or '.join(repr(d) for d in dots)} segment in an object-storage "
+            "location is kept as a literal key, not resolved; write the prefix without it "
+            "(for example s3://bucket/package)"
+        )
+    # A marker the client cuts a key at (`?versionId=`): objects written under the prefix
+    # would be read back as other keys, and the build could never find its own shards.
+    for marker in getattr(store_for(url), "CUT_AT", ()):
+        if marker.lower() in rest.lower():
+            return (
+                f"{url!r}: holds {marker!r}, where the storage client cuts a key when it "
+                "reads it back; choose a prefix without it"
+            )
+    return None
 
 
 class StoreURL(os.PathLike[str]):
