@@ -152,6 +152,10 @@ MARKED: dict[str, tuple[str, ...]] = {
     # 2026-12-05 (afternoon): the default run took 88.7 s on the quiet machine; these are
     # the slowest of the day's new tests (a real build as `nobody` in a child, gzip -9 frames)
     "core/config/test_unlisted_folders.py": ("slow",),
+    # two concurrent runs of a partition's chunks, four rounds (6 s)
+    "core/chunks/test_chunk_lock.py::test_two_runs_of_one_partitions_chunks_at_once_both_succeed_with_the_same_bytes": (
+        "slow",
+    ),
     # 2026-12-05 (evening): the default run took 86.7 s on the quiet machine; the slowest of
     # the evening's new tests (charts drawn, reports computed twice, a k8s schema import)
     "core/report/test_charts.py::test_labels_with_invisible_characters_are_drawn_as_escapes": (

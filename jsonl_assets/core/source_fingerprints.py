@@ -170,8 +170,8 @@ def partition_snapshot(cfg: PipelineConfig, dirs: PartitionDirs) -> SourcesSnaps
     previous = {p: recorded[name] for p, name in names.items() if name in recorded}
     snapshot = take_snapshot(cfg, previous, only=sources_feeding(cfg, dirs.key))
     now = {names[p]: fp for p, fp in snapshot.files.items()}
-    if now != recorded:
-        write_bytes(path, orjson.dumps(fingerprints_to_json(now)))
+    if now != recorded:  # a temporary of its own: the plan steps of two runs may race here
+        write_bytes(path, orjson.dumps(fingerprints_to_json(now)), shared=True)
     return snapshot
 
 

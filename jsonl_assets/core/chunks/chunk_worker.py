@@ -4,13 +4,20 @@ It writes into its own folder of the work dir (`chunks/<index>-<fingerprint>/`):
 lines it made (`lines.jsonl`, the exact bytes a shard will hold), the rule rejects
 (`rejects.jsonl`, with their line indices), the accepted records' id digests, positions and
 line indices (`ids.<bucket>.bin`, id_buckets.py), its extract and transform
-quarantine, and last its marker (`chunk.json`, with its counts). A chunk with a marker is
-never redone; a killed one leaves no marker, and is redone whole. Duplicate ids are left to
-the merge (merge.py), which sees every chunk in order.
+quarantine, and last its marker (`chunk.json`, with its counts). It writes them into a
+temporary folder of its own (`chunks/.<index>-<fingerprint>.<pid>-<tag>.partial/`), renamed
+to the chunk's name once the marker is in it, so no reader ever sees half a chunk; and it
+runs under the chunk's lock (chunk_lock.py), so two builds of one partition at once never
+write one chunk together: the second waits, then takes the first's chunk. A chunk with a
+marker is never redone; a killed one leaves no marker, and is redone whole. Duplicate ids
+are left to the merge (merge.py), which sees every chunk in order.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -19,6 +26,7 @@ from typing import Any, Final
 
 import orjson
 
+from jsonl_assets.core.chunks.chunk_lock import chunk_index_of, chunk_lock
 from jsonl_assets.core.chunks.id_buckets import BucketFiles
 from jsonl_assets.core.chunks.plan import CHUNKS_DIR, Chunk, ChunkPlan
 from jsonl_assets.core.config import PipelineConfig, SourceInput
@@ -43,6 +51,7 @@ from jsonl_assets.core.stages.extract_stage import (
 )
 from jsonl_assets.core.stages.transform_stage import Transformer
 from jsonl_assets.core.stages.validate_stage import Validator
+from jsonl_assets.core.store.atomic_files import fsync_dir, is_partial_name, partial_path
 from jsonl_assets.core.store.base import FileStat, VersionChanged, ensure_still, store_for
 from jsonl_assets.core.store.work_files import (
     PartitionDirs,
@@ -93,12 +102,51 @@ def finished_chunk(dirs: PartitionDirs, chunk_fp: str, index: int) -> dict[str, 
 def run_chunk(
     cfg: PipelineConfig, dirs: PartitionDirs, plan: ChunkPlan, chunk_fp: str, task: ChunkTask
 ) -> dict[str, Any]:
-    """Run one chunk unless it is finished; its marker report (`ran`: whether it ran now)."""
+    """Run one chunk unless it is finished; its marker report (`ran`: whether it ran now).
+    Under the chunk's lock (chunk_lock.py): a second runner of the chunk waits for the first,
+    then takes its finished chunk (or redoes it, if the first died or failed)."""
     if (done := finished_chunk(dirs, chunk_fp, task.index)) is not None:
         return {**done, "ran": False}
+    with chunk_lock(dirs, task.index):
+        if (done := finished_chunk(dirs, chunk_fp, task.index)) is not None:
+            return {**done, "ran": False}
+        path = chunk_path(dirs, chunk_fp, task.index)
+        _clear_index(path, task.index)
+        tmp = partial_path(path, f"{os.getpid()}-{secrets.token_hex(4)}")
+        try:
+            report = _run_into(cfg, dirs, plan, chunk_fp, task, tmp)
+            os.replace(tmp, path)  # the whole chunk appears at once, its marker in it
+            fsync_dir(path.parent)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return {**report, "ran": True}
+
+
+def _clear_index(path: Path, index: int) -> None:
+    """Under chunk `index`'s lock: its unfinished folder `path` and the temporary folders
+    of its dead runners (no live one can be writing). A finished folder of another
+    fingerprint stays: a merge may be reading it (the merge clears it, chunk_lock.py)."""
+    folder = path.parent
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if name == path.name or (is_partial_name(name) and chunk_index_of(name) == index):
+            store_for(folder).remove(folder / name, recursive=True)
+
+
+def _run_into(
+    cfg: PipelineConfig,
+    dirs: PartitionDirs,
+    plan: ChunkPlan,
+    chunk_fp: str,
+    task: ChunkTask,
+    path: Path,
+) -> dict[str, Any]:
+    """Run the chunk into the private folder `path`, its marker written last; its report."""
     started = time.perf_counter()
-    path = chunk_path(dirs, chunk_fp, task.index)
-    store_for(path).remove(path, recursive=True)
     chunk = plan.chunks[task.index]
     cdirs = replace(dirs, work=path, quarantine=path)
     extraction = Extraction(cfg, cdirs)
@@ -154,7 +202,7 @@ def run_chunk(
         "seconds": time.perf_counter() - started,
     }
     write_marker(path / MARKER, chunk_fp, report)
-    return {**report, "ran": True}
+    return report
 
 
 def _records(

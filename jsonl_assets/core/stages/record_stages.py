@@ -18,12 +18,14 @@ same bytes as if it had been known from the start).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any, Final
 
 import orjson
 
+from jsonl_assets.core.chunks.chunk_lock import ChunkBusyError, chunk_index_of, chunk_lock
 from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, chunk_path
 from jsonl_assets.core.chunks.merge import merge_chunks
 from jsonl_assets.core.chunks.plan import CHUNKS_DIR, PLAN, plan_chunks
@@ -136,7 +138,7 @@ def _chunked(
     force: bool,
 ) -> list[StageReport]:
     if force:
-        store_for(dirs.work).remove(dirs.work / CHUNKS_DIR, recursive=True)
+        _clear_chunks(dirs, keep=())
     plan = plan_chunks(cfg, dirs, fps["extracted"])
     tasks = [ChunkTask(dirs.key, c.index) for c in plan.chunks]
     reports = runner(cfg, dirs, plan, fps["validated"], tasks)
@@ -163,12 +165,19 @@ def _chunked(
     return result
 
 
-def _clear_chunks(dirs: PartitionDirs) -> None:
-    """Remove everything under the partition's chunks folder but the plan (the record of how
-    the partition was cut): this build's chunks and id buckets, and those of earlier builds
-    with other fingerprints (killed before their merge, or chunks run again for toolsets)."""
+def _clear_chunks(dirs: PartitionDirs, keep: tuple[str, ...] = (PLAN,)) -> None:
+    """Remove everything under the partition's chunks folder but `keep` (the plan: the record
+    of how the partition was cut): this build's chunks and id buckets, and those of earlier
+    builds with other fingerprints (killed before their merge, or chunks run again for
+    toolsets). A chunk another build's runner holds (chunk_lock.py) is left to it."""
     folder = dirs.work / CHUNKS_DIR
     store = store_for(folder)
     for entry in store.list(folder):
-        if entry.name != PLAN:
+        if entry.name in keep:
+            continue
+        index = chunk_index_of(entry.name)
+        if index is None:
+            store.remove(folder / entry.name, recursive=entry.is_dir)
+            continue
+        with contextlib.suppress(ChunkBusyError), chunk_lock(dirs, index, timeout=0):
             store.remove(folder / entry.name, recursive=entry.is_dir)

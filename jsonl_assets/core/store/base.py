@@ -254,9 +254,9 @@ def committed(out: AtomicWrite) -> Iterator[AtomicWrite]:
     out.commit()
 
 
-def write_bytes(path: StorePath, data: bytes) -> None:
-    """Write a small file atomically."""
-    with committed(store_for(path).open_atomic(path)) as out:
+def write_bytes(path: StorePath, data: bytes, shared: bool = False) -> None:
+    """Write a small file atomically (`shared`: see `Store.open_atomic`)."""
+    with committed(store_for(path).open_atomic(path, shared)) as out:
         out.write(data)
 
 

@@ -93,13 +93,16 @@ def read_marker(path: Path, expected_fingerprint: str) -> dict[str, Any] | None:
 
 
 def write_marker(path: Path, stage_fingerprint: str, report: dict[str, Any], **extra: str) -> None:
-    """`extra`: more top-level keys of the marker (the extracted stage's `settings`)."""
+    """`extra`: more top-level keys of the marker (the extracted stage's `settings`). Its
+    temporary is its writer's own: two builds may record one plan at once (the plan step
+    takes no lock), and would otherwise truncate and rename each other's."""
     write_bytes(
         path,
         orjson.dumps(
             {"fingerprint": stage_fingerprint, "report": report, **extra},
             option=orjson.OPT_INDENT_2,
         ),
+        shared=True,
     )
     reached("marker:" + path.stem)
 
