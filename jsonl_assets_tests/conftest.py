@@ -296,6 +296,7 @@ MARKED: dict[str, tuple[str, ...]] = {
         "slow",
     ),
     "test_chunk_job.py::test_celery": ("slow",),
+    "test_chunk_job.py::test_a_celery_worker_killed": ("crash", "slow"),
     "test_chunk_job.py::test_the_multiprocess": ("slow",),
     "test_chunk_job.py::test_the_in_process": ("slow",),
     # Over a second each on 2 cores; their ground is covered in the default run by faster

@@ -2,18 +2,21 @@
 executor its run config names, in-process, multiprocess and Celery, the package equal to the
 golden one each time.
 
-The Celery test is real: a `redis-server` on a free loopback port (no persistence) and two
+The Celery tests are real: a `redis-server` on a free loopback port (no persistence) and two
 Celery workers (`celery -A dagster_celery.app worker`, the app dagster-celery's own CLI
-starts) are started as fixtures and stopped by their PIDs; the steps run in those workers.
+starts, with the project's settings: defs/celery_settings.py, as the README starts them) are
+started as fixtures and stopped by their PIDs; the steps run in those workers' processes.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import orjson
 import pytest
 import redis
 
@@ -29,6 +33,7 @@ from jsonl_assets.core.config import load_config
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.defs.chunk_job import build_chunks
 
+from .conftest import write_config
 from .test_chunks import sample_with_chunks
 from .test_golden_package import GOLDEN, _digests
 
@@ -85,7 +90,9 @@ def celery_workers(redis_url: str, tmp_path: Path) -> Iterator[list[int]]:
     config_dir = tmp_path / "celery_config"
     config_dir.mkdir()
     (config_dir / "dagster_celery_config.py").write_text(
-        f"broker_url = {redis_url!r}\nresult_backend = {redis_url!r}\n", encoding="utf-8"
+        "from jsonl_assets.defs.celery_settings import *\n"
+        f"broker_url = {redis_url!r}\nresult_backend = {redis_url!r}\n",
+        encoding="utf-8",
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(config_dir), os.getcwd()])}
     celery = Path(sys.executable).parent / "celery"
@@ -98,7 +105,9 @@ def celery_workers(redis_url: str, tmp_path: Path) -> Iterator[list[int]]:
                 "dagster_celery.app",
                 "worker",
                 "--pool",
-                "solo",
+                "prefork",
+                "--concurrency",
+                "1",
                 "--prefetch-multiplier",
                 "1",
                 "--without-gossip",
@@ -190,5 +199,115 @@ def test_celery_workers_build_a_golden_partition(
     result = _run(config, {"celery": {"broker": redis_url, "backend": redis_url}})
     pids = _step_pids(result)
     print(f"\n  steps per Celery worker pid: {dict(pids)} (workers {celery_workers})")
-    assert set(pids) <= set(celery_workers) and sum(pids.values()) == 10
+    assert set(pids) <= _children(celery_workers) and sum(pids.values()) == 10
     _finish_and_compare(config)
+
+
+def _children(pids: list[int]) -> set[int]:
+    """The child processes of `pids` (a prefork worker's step runs in its child)."""
+    found: set[int] = set()
+    for pid in pids:
+        path = Path(f"/proc/{pid}/task/{pid}/children")
+        if path.exists():
+            found |= {int(c) for c in path.read_text().split()}
+    return found
+
+
+def _in_chunk(pid: int) -> bool:
+    """Whether process `pid` holds a chunk's unfinished file open (a chunk step midway)."""
+    try:
+        links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+    except OSError:  # the process or one of its fds just went away
+        return False
+    return any("/chunks/" in link and ".partial" in link for link in links)
+
+
+def _kill_one_mid_chunk(workers: list[int], killed: list[int], stop: threading.Event) -> None:
+    """SIGKILL the first worker process seen midway through a chunk step; its pid to `killed`."""
+    while not stop.is_set():
+        for pid in _children(workers):
+            if _in_chunk(pid):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+        time.sleep(0.01)
+
+
+def _chats(tmp: Path, name: str) -> Path:
+    """30,000 chats (19 MB) in 10 chunks of 2 MB: a chunk step lasts about a second."""
+    data = tmp / name
+    (data / "raw").mkdir(parents=True)
+    rnd = random.Random(7)
+    with (data / "raw" / "chats.jsonl").open("wb") as out:
+        for i in range(30000):
+            messages = [
+                {"role": "user", "content": f"q {i} " + "w" * rnd.randint(100, 600)},
+                {"role": "assistant", "content": f"a {i} " + "z" * rnd.randint(10, 300)},
+            ]
+            out.write(orjson.dumps({"id": f"c{i}", "messages": messages}) + b"\n")
+    doc = {
+        "dataset": {"name": "ck", "dataset_id": "ck-v1", "description": "d",
+                    "license": "CC0-1.0", "contact": "a@example.org"},
+        "output": {"dir": "package", "compression": "zstd", "level": 3,
+                   "max_records_per_shard": 1000, "work_dir": "work",
+                   "quarantine_dir": "quarantine", "chunk_bytes": 2_000_000},
+        "sources": [{"name": "chats", "paths": ["raw/*.jsonl"], "objective": "sft",
+                     "adapter": "chat", "split": "train", "id_field": "id",
+                     "license": "CC0-1.0"}],
+    }  # fmt: skip
+    return write_config(data / "pipeline.yaml", doc)
+
+
+def test_a_celery_worker_killed_mid_chunk_hands_its_chunk_to_a_live_worker(
+    tmp_path: Path, redis_url: str, celery_workers: list[int]
+) -> None:
+    """kill -9 of the process running a chunk step: the task, acked late, goes back to the
+    queue (task_reject_on_worker_lost), a live worker runs the chunk again and the run ends
+    with the bytes of a one-worker build (it used to wait for the lost task forever)."""
+    config = _chats(tmp_path, "celery")
+    killed: list[int] = []
+    stop = threading.Event()
+    killer = threading.Thread(
+        target=_kill_one_mid_chunk, args=(celery_workers, killed, stop), daemon=True
+    )
+    outcome: list[Any] = []
+
+    def run() -> None:
+        with dg.instance_for_test() as instance:
+            result = dg.execute_job(
+                dg.reconstructable(build_chunks),
+                instance=instance,
+                run_config={
+                    "ops": {"plan": {"config": {"partition": KEY}}},
+                    "resources": {"pipeline": {"config": {"config_path": str(config)}}},
+                    "execution": {
+                        "config": {"celery": {"broker": redis_url, "backend": redis_url}}
+                    },
+                },
+                raise_on_error=False,
+            )
+            starts = Counter(
+                e.step_key
+                for e in instance.all_logs(result.run_id)
+                if e.dagster_event and e.dagster_event.event_type_value == "STEP_START"
+            )
+            outcome.extend([result.success, starts])
+
+    killer.start()
+    job = threading.Thread(target=run, daemon=True)  # a hung run fails the test, not the suite
+    job.start()
+    job.join(240)
+    stop.set()
+    assert killed, "no worker process was caught midway through a chunk"
+    assert not job.is_alive(), "the run still waits for the killed worker's chunk after 240 s"
+    success, starts = outcome
+    assert success
+    assert max(starts.values()) == 2 and sum(starts.values()) == 13  # one chunk ran again
+    one_worker = _chats(tmp_path, "one_worker")
+    for built in (config, one_worker):  # the celery one's sft|train is reused as it is
+        cfg = load_config(built)
+        for objective in OBJECTIVES:
+            for split in SPLITS:
+                build_partition(cfg, f"{objective}|{split}")
+        assert publish(cfg).manifest is not None
+    assert _digests(config.parent) == _digests(one_worker.parent)

@@ -20,10 +20,12 @@ import dagster as dg
 from dagster._config import process_config
 from dagster_celery import celery_executor
 
+from .celery_settings import CELERY_SETTINGS
+
 EXECUTORS: Final[dict[str, dg.ExecutorDefinition]] = {
     "in_process": dg.in_process_executor,
     "multiprocess": dg.multiprocess_executor,
-    "celery": celery_executor,
+    "celery": celery_executor,  # its workers read defs/celery_settings.py too (README)
 }
 
 
@@ -48,6 +50,16 @@ def _k8s_config(executor: dg.ExecutorDefinition, config: Any) -> dict[str, Any]:
         errors = "; ".join(e.message for e in result.errors or [])
         raise dg.Failure(f"execution.config.{K8S}: {errors}")
     return result.value  # type: ignore[return-value]
+
+
+CELERY: Final = "celery"
+
+
+def _celery_config(config: Any) -> dict[str, Any]:
+    """`config` with this project's Celery settings under `config_source` (the run's win)."""
+    config = dict(config or {})
+    config["config_source"] = {**CELERY_SETTINGS, **(config.get("config_source") or {})}
+    return config
 
 
 def _requirements(config: Any) -> list[Any]:
@@ -80,6 +92,8 @@ def chunks_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
         config = _k8s_config(chosen, config)
     else:
         chosen = EXECUTORS[mode]
+        if mode == CELERY:
+            config = _celery_config(config)
     return chosen.executor_creation_fn(  # type: ignore[misc]
         dg.InitExecutorContext(
             job=init_context.job,
