@@ -92,14 +92,32 @@ class AzureStore(ObjectStore):
     def open_atomic(self, path: StorePath, shared: bool = False) -> AzureAtomicWrite:
         return AzureAtomicWrite(self, path)  # an upload is its writer's own, shared or not
 
-    def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        """Run one of the blob client's coroutines on adlfs's event loop."""
+    def run(self, coroutine: Coroutine[Any, Any, Any], where: str = "") -> Any:
+        """Run one of the blob client's coroutines on adlfs's event loop. A request the service
+        refuses (wrong key, an invalid name) is an OSError naming `where` (call and URL) and
+        the endpoint, in one line; absent blobs and failed conditions stay the SDK's own
+        errors, which their callers judge."""
+        from azure.core.exceptions import (
+            HttpResponseError,
+            ResourceExistsError,
+            ResourceModifiedError,
+            ResourceNotFoundError,
+        )
         from fsspec.asyn import sync
 
         async def wrapped() -> Any:
             return await coroutine
 
-        return sync(self.fs.loop, wrapped)
+        try:
+            return sync(self.fs.loop, wrapped)
+        except (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError):
+            raise
+        except HttpResponseError as exc:
+            endpoint = getattr(self.fs.service_client, "url", "") or ""
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            error = getattr(exc, "error_code", None)
+            code = f" ({getattr(error, 'value', error)})" if error else ""
+            raise OSError(f"Azure {where} at {endpoint}: {first}{code}") from exc
 
     async def blob_call(self, container: str, key: str, method: str, **kwargs: Any) -> Any:
         """`method` of the blob client of `container`/`key`, with `kwargs`."""
@@ -109,7 +127,9 @@ class AzureStore(ObjectStore):
 
     def call(self, container: str, key: str, method: str, **kwargs: Any) -> Any:
         """`blob_call`, run to its end."""
-        return self.run(self.blob_call(container, key, method, **kwargs))
+        return self.run(
+            self.blob_call(container, key, method, **kwargs), f"{method} az://{container}/{key}"
+        )
 
     def put(self, container: str, key: str, data: bytes, **condition: Any) -> Any:
         return self.call(container, key, "upload_blob", data=data, **condition)
@@ -139,14 +159,17 @@ class AzureStore(ObjectStore):
     def remove_uncommitted(self, container: str, key: str) -> None:
         """Delete `key` if it has staged blocks and no committed version (uncommitted blocks
         would otherwise expire by themselves, in a week)."""
-        if key in self.run(self._uncommitted(container, key)):
+        if key in self.run(self._uncommitted(container, key), f"list_blobs az://{container}/{key}"):
             self.call(container, key, "delete_blob")
 
     def remove_partials(self, folder: StorePath, prefix: str = "") -> int:
         """Delete the blobs under `folder` whose name starts with `prefix` that a killed write
         left with staged blocks and no committed version (never visible); return how many."""
         container, key = split_url(folder)
-        names = self.run(self._uncommitted(container, f"{key}/{prefix}" if key else prefix))
+        start = f"{key}/{prefix}" if key else prefix
+        names = self.run(
+            self._uncommitted(container, start), f"list_blobs az://{container}/{start}"
+        )
         for name in names:
             self.call(container, name, "delete_blob")
         return len(names)
@@ -154,4 +177,6 @@ class AzureStore(ObjectStore):
     def incomplete_uploads(self, folder: StorePath) -> list[str]:
         """Names under `folder` with staged blocks and no committed version."""
         container, key = split_url(folder)
-        return list(self.run(self._uncommitted(container, key)))
+        return list(
+            self.run(self._uncommitted(container, key), f"list_blobs az://{container}/{key}")
+        )
