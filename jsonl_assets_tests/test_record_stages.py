@@ -173,7 +173,7 @@ def test_a_refused_gate_commits_extracted_only(sample_project: Path) -> None:
     dirs = next(d for d in _dirs(sample_project) if d.key == "sft|train")
     reports = run_record_stages(cfg, dirs, gate=lambda extract, transform: False)
     assert [r.stage for r in reports] == ["extracted"]
-    left = sorted(p.name for p in dirs.work.iterdir() if p.name != ".lock")
+    left = sorted(p.name for p in dirs.work.iterdir() if not p.name.startswith(".lock"))
     # chunks/: the plan alone; the files' stats and sha256s (source_fingerprints.py)
     assert left == ["chunks", "extracted.json", "quarantine", FINGERPRINTS_FILE]
     assert [p.name for p in (dirs.work / "chunks").iterdir()] == ["plan.json"]
