@@ -212,8 +212,11 @@ KILL_POINTS = ("chunk.batch:3", "marker:chunk:6", "marker:staged", "shard.frame:
 
 
 def _chunk_markers(config: Path) -> int:
+    """The finished chunks: those whose folder is in place (a chunk is written into a hidden
+    `.….partial` folder, its marker last, then renamed: a kill before the rename leaves its
+    marker in the hidden folder, an unfinished chunk)."""
     work = config.parent / "work" / "sft" / "train" / "chunks"
-    return len(list(work.glob("*/chunk.json")))
+    return sum(not p.parent.name.startswith(".") for p in work.glob("*/chunk.json"))
 
 
 @pytest.mark.parametrize("point", KILL_POINTS)
