@@ -20,6 +20,7 @@ class Identities:
 
     def __init__(self) -> None:
         self._seen: dict[Path, Identity | None] = {}
+        self._anchors: dict[Path, tuple[Identity, tuple[str, ...]] | None] = {}
 
     def of(self, path: Path) -> Identity | None:
         """`path`'s identity (symlinks followed), None if it does not exist or cannot be
@@ -36,11 +37,14 @@ class Identities:
     def anchor(self, path: Path) -> tuple[Identity, tuple[str, ...]] | None:
         """The identity of `path`'s nearest existing ancestor (itself, if it exists) and the
         names of `path` below it."""
-        for ancestor in (path, *path.parents):
-            ident = self.of(ancestor)
-            if ident is not None:
-                return ident, path.parts[len(ancestor.parts) :]
-        return None
+        if path not in self._anchors:
+            self._anchors[path] = None
+            for ancestor in (path, *path.parents):
+                ident = self.of(ancestor)
+                if ident is not None:
+                    self._anchors[path] = (ident, path.parts[len(ancestor.parts) :])
+                    break
+        return self._anchors[path]
 
     def parts_below(self, path: Path, folder: Path) -> tuple[str, ...] | None:
         """The names of `path` below `folder` (`()` when it is that folder), or None when it

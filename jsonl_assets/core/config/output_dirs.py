@@ -181,9 +181,14 @@ def check_source_overlap(
                         f"{path} holds {folder}, which {where} reads{_aka(folder, path)}; "
                         "keep them apart",
                     )
+        # A file is never an output folder nor one's existing ancestor, so its folder decides:
+        # each folder is judged once, by its first file (the one a per-file walk would name).
+        first_in: dict[Path, Path] = {}
         for file in inputs:
+            first_in.setdefault(file.parent, file)
+        for parent, file in first_in.items():
             for key, path in dirs.items():
-                if ids.parts_below(file, path) is not None:
+                if ids.parts_below(parent, path) is not None:
                     j = _pattern_of(root, patterns, file)
                     how = "a symlink" if file.is_relative_to(path) else "a second name of it"
                     raise DirProblem(

@@ -35,6 +35,21 @@ def resolved_path(cfg_path: Path, key: str, path: Path) -> Path:
         raise ConfigError(cfg_path, key, f"{path}: cannot be resolved ({exc})") from None
 
 
+def _resolved_file(cfg_path: Path, key: str, path: str, folders: dict[str, Path]) -> Path:
+    """`resolved_path` of a matched file, its folder resolved once for all the files in it
+    (a file that is not a symlink resolves to its resolved folder and its own name)."""
+    head, name = os.path.split(path)
+    if head and name not in ("", ".", "..") and not os.path.islink(path):
+        folder = folders.get(head)
+        if folder is None:
+            try:
+                folder = folders[head] = Path(head).resolve()
+            except (OSError, RuntimeError, ValueError):
+                return resolved_path(cfg_path, key, Path(path))  # names the file, as ever
+        return folder / name
+    return resolved_path(cfg_path, key, Path(path))
+
+
 def _format(cfg_path: Path, where: str, given: str | None, name: str) -> str:
     """A source file's format: the source's `format`, else the one its extension names."""
     try:
@@ -60,6 +75,7 @@ def source_inputs(
     resolved path: it keeps the name of its first match (`names`, shared by the sources, in
     config order; a glob's matches in the order of their bytes)."""
     inputs: dict[Path | str, SourceInput] = {}
+    folders: dict[str, Path] = {}
     for n, pattern in enumerate(patterns):
         if is_url(pattern):  # object storage: the URL is the file's name in traces
             try:
@@ -89,7 +105,7 @@ def source_inputs(
             if path in not_files:  # never resolved (a loop) nor opened (a FIFO): by its path
                 resolved = Path(os.path.abspath(path))
             else:
-                resolved = resolved_path(cfg_path, f"{key}.paths[{n}]", Path(path))
+                resolved = _resolved_file(cfg_path, f"{key}.paths[{n}]", path, folders)
             if resolved not in names:
                 lexical = os.path.relpath(os.path.normpath(path), root)
                 names[resolved] = file_name(Path(lexical).as_posix())
