@@ -75,6 +75,7 @@ class PartitionShards:
 
 
 def _dataset(cfg: PipelineConfig) -> dict[str, Any]:
+    """The config's `dataset`, every key it sets (an empty `tags` list too) and no other."""
     d = cfg.dataset
     out: dict[str, Any] = {"name": d.name}
     if d.dataset_id:
@@ -85,7 +86,7 @@ def _dataset(cfg: PipelineConfig) -> dict[str, Any]:
     for key in ("license", "contact"):
         if value := getattr(d, key):
             out[key] = value
-    if d.tags:
+    if d.tags is not None:
         out["tags"] = list(d.tags)
     return out
 
@@ -117,9 +118,9 @@ def build_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -
                 if TOOL_EXTRAS in toolset:
                     tool_extras[toolset["id"]] = _canonical(toolset[TOOL_EXTRAS])
     doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "dataset": _dataset(cfg)}
-    if cfg.defaults:
+    if cfg.defaults is not None:  # `defaults: {}` is copied as set
         doc["defaults"] = dict(cfg.defaults)
-    if toolsets:
+    if toolsets or _sets_toolsets(cfg):
         doc["toolsets"] = [toolsets[k] for k in sorted(toolsets)]
     extension = _extension(cfg, built)
     if tool_extras:
@@ -127,6 +128,11 @@ def build_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -
     doc["extensions"] = {EXTENSION_KEY: extension}
     doc["files"] = [_file_entry(cfg, p) for p in built if p.shards]
     return doc
+
+
+def _sets_toolsets(cfg: PipelineConfig) -> bool:
+    """Whether the config sets `toolsets`, an empty list too (copied as set, like `tags`)."""
+    return isinstance(cfg.raw, Mapping) and cfg.raw.get("toolsets") is not None
 
 
 def _file_entry(cfg: PipelineConfig, p: PartitionShards) -> dict[str, Any]:

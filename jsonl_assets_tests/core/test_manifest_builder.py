@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from jsonl_assets.core.build import build_partition, publish
 from jsonl_assets.core.config import load_config
@@ -120,3 +121,51 @@ def test_a_partition_with_every_input_quarantined_is_accounted(sample_project: P
     files = [(f["source"], f["file"]) for f in extension["source_files"]]
     assert ("garden_notes", "raw/notes.jsonl") in files
     assert [(f["objective"], f["split"]) for f in doc["files"]] == [("sft", "train")]
+
+
+# A key the config may set to an empty value, with that value; the parent its copy is in.
+EMPTY_VALUES: dict[str, tuple[str | None, Any]] = {
+    "tags": ("dataset", []),
+    "defaults": (None, {}),
+    "toolsets": (None, []),
+}
+
+
+def _config_with(tmp_path: Path, key: str, value: Any) -> Path:
+    """A one-record chat config with `key` (under its parent) set to `value` ("absent": not
+    set)."""
+    (tmp_path / "raw").mkdir(exist_ok=True)
+    row = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    (tmp_path / "raw" / "a.jsonl").write_bytes(orjson.dumps(row) + b"\n")
+    source = {"name": "a", "paths": ["raw/a.jsonl"], "objective": "sft", "adapter": "chat"}
+    data: dict[str, Any] = {
+        "dataset": {"name": "t", "description": "d"},
+        "sources": [{**source, "split": "train"}],
+    }
+    parent = EMPTY_VALUES[key][0]
+    if value != "absent":
+        (data[parent] if parent else data)[key] = value
+    return write_config(tmp_path / "pipeline.yaml", data)
+
+
+@pytest.mark.parametrize("key", sorted(EMPTY_VALUES))
+def test_an_empty_value_the_config_sets_is_copied_as_set(tmp_path: Path, key: str) -> None:
+    """`dataset: {tags: []}` (and `defaults: {}`, `toolsets: []`) was left out of
+    metadata.json without a word: "copied when set", and an empty value is set. Absent or
+    null, the key stays absent."""
+    parent, empty = EMPTY_VALUES[key]
+
+    def copied(doc: dict[str, Any]) -> dict[str, Any]:
+        return doc[parent] if parent else doc
+
+    for value in (None, "absent"):
+        doc = build_manifest(load_config(_config_with(tmp_path, key, value)), [])
+        assert key not in copied(doc), value
+    cfg = load_config(_config_with(tmp_path, key, empty))
+    assert copied(build_manifest(cfg, []))[key] == empty
+    build_partition(cfg, "sft|train")
+    publish(cfg)
+    doc = orjson.loads((tmp_path / "package" / "metadata.json").read_bytes())
+    assert copied(doc)[key] == empty
+    report = verify_package(tmp_path / "package")
+    assert report.ok, report.findings[:5]

@@ -8,7 +8,8 @@ The record passes through as it is, with three changes:
   ``[{"type": "text", "text": s}]`` instead — a common near-miss of the spec shape.
 
 Every other key and value is kept untouched, unknown keys included: the validator rejects
-them with a spec reason rather than this adapter dropping them silently. This is a hot path,
+them with a spec reason rather than this adapter dropping them silently (the transformed
+stage moves those the source's `metadata_fields` names into the record's metadata). This is a hot path,
 so it copies only the dicts it changes (shallow) and does no per-message work beyond a type
 check.
 """

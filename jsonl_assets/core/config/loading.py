@@ -27,6 +27,7 @@ from jsonl_assets.core.config.config_yaml import (
 )
 from jsonl_assets.core.config.errors import ConfigError, from_validation
 from jsonl_assets.core.config.models import (
+    Dataset,
     Document,
     Output,
     PerObjective,
@@ -181,7 +182,7 @@ def parse_config(data: Any, cfg_path: Path, *, list_files: bool = True) -> Pipel
     return PipelineConfig(
         path=cfg_path,
         root=root,
-        dataset=DatasetConfig(**{**doc.dataset.model_dump(), "tags": tuple(doc.dataset.tags)}),
+        dataset=_dataset(doc.dataset),
         output=output,
         validation_ratio=float(doc.splits.validation),
         test_ratio=float(doc.splits.test),
@@ -217,6 +218,12 @@ def check_buckets(cfg: PipelineConfig) -> None:
                     f"{path}: the bucket {bucket!r} does not exist (a build writes into a "
                     "bucket, it never creates one)",
                 )
+
+
+def _dataset(d: Dataset) -> DatasetConfig:
+    """`dataset`, with `tags` None when not set: an empty list is set, and copied."""
+    tags = None if d.tags is None else tuple(d.tags)
+    return DatasetConfig(**{**d.model_dump(), "tags": tags})
 
 
 def _override(base: Thresholds, given: SourceThresholds) -> Thresholds:

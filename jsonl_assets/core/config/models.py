@@ -82,7 +82,7 @@ class Dataset(Model):
     dataset_id: Text | None = None
     license: Text | None = None
     contact: Text | None = None
-    tags: list[Text] = []
+    tags: list[Text] | None = None  # `[]` is set (copied), unlike absent
     created_at: Text | None = None
 
     @field_validator("created_at")

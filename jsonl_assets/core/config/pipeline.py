@@ -22,7 +22,7 @@ class DatasetConfig:
     dataset_id: str | None = None
     license: str | None = None
     contact: str | None = None
-    tags: tuple[str, ...] = ()
+    tags: tuple[str, ...] | None = None  # None: not set; () is set, and copied
     created_at: str | None = None
 
 

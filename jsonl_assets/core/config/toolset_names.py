@@ -6,6 +6,11 @@ declared ids, before any data is read: otherwise every record would name a tools
 package lacks (spec rules A14, D8) and the build would fail after reading everything. An id
 of the shape the build derives from records' own tools (`tools-<12 hex>`) exists only once
 the records are read, so the manifest and the validator check it instead.
+
+A toolset the config declares under an id of that shape must be the toolset that id derives
+from (its tools hash to it): any other would take the place of the toolset the build derives
+from records declaring other tools, and those records would be quarantined as naming tools
+their toolset lacks, for a mistake of the config.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jsonl_assets.core.adapters.toolsets import DERIVED_ID
+import orjson
+
+from jsonl_assets.core.adapters.toolsets import DERIVED_ID, toolset_id_for
 from jsonl_assets.core.blank_text import is_blank
 from jsonl_assets.core.config.errors import ConfigError
 from jsonl_assets.core.verify.defaults import defaults_errors
@@ -55,6 +62,7 @@ def parse_toolsets(cfg_path: Path, value: Any, defaults: Any) -> tuple[Mapping[s
     errors = (
         toolset_errors(value or [])
         or _blank_names(value or [])
+        or _derived_shape_ids(value or [])
         or defaults_errors(defaults, value or [])
     )
     if errors:
@@ -82,6 +90,33 @@ def _blank_names(toolsets: list[Any]) -> list[tuple[str, str]]:
             for key, name in names
             if is_blank(name)
         ]
+    return problems
+
+
+def _derived_shape_ids(toolsets: list[Any]) -> list[tuple[str, str]]:
+    """(dotted key, reason) of each toolset id of `toolsets` (free of B1-B7 errors) that has
+    the shape of a derived id (`tools-<12 hex>`) but is not the id its own tools derive: it
+    would replace the toolset the build derives from records declaring other tools."""
+    problems = []
+    for i, toolset in enumerate(toolsets):
+        named = toolset["id"]
+        if not DERIVED_ID.fullmatch(named):
+            continue
+        try:
+            own = toolset_id_for(list(toolset["tools"]))
+        except orjson.JSONEncodeError:
+            own = None
+        if named != own:
+            problems.append(
+                (
+                    f"toolsets[{i}].id",
+                    f"{show(named)} has the shape of the ids the build derives from records' "
+                    "own tools (tools-<12 hex>), but these tools derive "
+                    f"{show(own) if own else 'no such id'}: records declaring the tools "
+                    f"{show(named)} stands for would be checked against this toolset instead; "
+                    "give it an id of another shape (and use that id where the config names it)",
+                )
+            )
     return problems
 
 

@@ -9,6 +9,7 @@ batch by batch (record_stages.py), never written to a work file.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from array import array
 from collections.abc import Callable, Iterable
@@ -24,6 +25,7 @@ from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.quarantine import QuarantineWriter
 from jsonl_assets.core.record_ids import MissingIdError, content_id, source_id, split_for_id
+from jsonl_assets.core.rules.vocabulary import RECORD_KEYS
 from jsonl_assets.core.stage_report import (
     SourceCounters,
     StageError,
@@ -40,7 +42,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "transformed"
-CODE_VERSION = "13"  # 3: typed report; 4: a record's own metadata kept, lines capped as
+CODE_VERSION = "14"  # 3: typed report; 4: a record's own metadata kept, lines capped as
 # written; 5: the chat adapter keeps OpenAI part keys in annotations.part_extras; 6: every
 # chat message field kept, call ids never repeat a source id, one split per input,
 # metadata_fields conflicts and tool keys beyond the spec's kept (adapter:*_conflict); 7: one
@@ -57,7 +59,8 @@ CODE_VERSION = "13"  # 3: typed report; 4: a record's own metadata kept, lines c
 # media type does not name kept, an explicit empty text part beside tool calls kept, a tool
 # message's null content {"content": null} and [] {"content": []}; an id_field segment of
 # non-ASCII digits (`٣`) is an object key only, never an array index (field_paths); 13: chat
-# "content": "" beside tool calls writes no text part when a refusal follows it either
+# "content": "" beside tool calls writes no text part when a refusal follows it either; 14: a
+# `metadata_fields` field a made record holds as a key the spec record lacks (native) is moved
 MARKER = "transformed.json"
 
 
@@ -73,6 +76,7 @@ class _FileContext:
         "id_field",
         "kept_fields",
         "kind",
+        "moved_fields",
         "name",
         "split",
         "suffixed",
@@ -105,6 +109,23 @@ class _FileContext:
             meta["content_type"] = source.content_type
         self.base_meta = meta
         self.kept_fields = source.metadata_fields
+        spec_keys = RECORD_KEYS[source.objective]
+        self.moved_fields = tuple(k for k in self.kept_fields if k not in spec_keys)
+
+    def move_kept_fields(self, adapted: list[Any], raw: Any) -> list[Any]:
+        """`adapted` without the `metadata_fields` fields of `raw` that a made record holds as
+        keys the spec record does not have (`native` keeps every top-level key): they go to
+        its `metadata` only (`metadata()`), where at top level they would be unknown keys
+        (D6) and the option could never keep them."""
+        if type(raw) is not dict:
+            return adapted
+        moved = [k for k in self.moved_fields if k in raw]
+        return [
+            dataclasses.replace(a, record={k: v for k, v in a.record.items() if k not in moved})
+            if any(k in a.record for k in moved)
+            else a
+            for a in adapted
+        ]
 
     def metadata(self, made: Any, raw: Any, position: int) -> dict[str, Any]:
         """A made record's `metadata`: what the record itself says (the adapter's metadata,
@@ -252,6 +273,8 @@ class Transformer:
                     raise AdapterError(
                         "adapter:no_records", "the adapter produced no record from this input"
                     )
+                if ctx.moved_fields:
+                    adapted = ctx.move_kept_fields(adapted, raw)
                 ids = [
                     source_id(ctx.name, raw, ctx.id_field, a.id_suffix, suffixed=ctx.suffixed)
                     if ctx.id_field

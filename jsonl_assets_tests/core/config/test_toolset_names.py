@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from jsonl_assets.core.adapters.toolsets import make_toolset, toolset_id_for
 from jsonl_assets.core.config import ConfigError, load_config
 
 TOOLSETS = [{"id": "support-tools", "tools": [{"name": "lookup_order"}]}]
@@ -69,3 +70,31 @@ def test_an_unknown_default_toolset_names_the_declared_ones(tmp_path: Path) -> N
     assert info.value.key == "defaults.toolset_id"
     assert "unknown toolset 'nope'" in info.value.message
     assert "declared toolsets: 'support-tools'" in info.value.message
+
+
+GET_W = {"name": "get_w", "description": "weather", "input_schema": {"type": "object"}}
+
+
+@pytest.mark.parametrize("tools", [[{"name": "other_tool"}], [GET_W, {"name": "other_tool"}]])
+def test_a_declared_toolset_may_not_take_the_id_other_tools_derive(
+    tmp_path: Path, tools: list[dict[str, Any]]
+) -> None:
+    """A config toolset under the id that records' own tools derive took the place of the
+    derived toolset without a word: every such record was then quarantined `schema:E2`
+    ("'get_w' is not a tool of toolset ...") for the config's mistake."""
+    derived = toolset_id_for([GET_W])
+    toolsets = [*TOOLSETS, {"id": derived, "tools": tools}]
+    config = _config(tmp_path, {"adapter": "chat"}, toolsets=toolsets)
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    assert info.value.key == "toolsets[1].id", info.value
+    assert f"'{derived}' has the shape of the ids the build derives" in info.value.message
+    assert f"these tools derive '{toolset_id_for(tools)}'" in info.value.message
+
+
+def test_a_derived_toolset_copied_as_it_is_may_be_declared(tmp_path: Path) -> None:
+    """The toolset a package's metadata.json lists for records' tools, copied unchanged into
+    the config: its tools derive its id, so it is the very toolset such records derive."""
+    toolset = make_toolset([GET_W])
+    config = _config(tmp_path, {"adapter": "chat"}, toolsets=[toolset])
+    assert load_config(config).toolsets == (toolset,)

@@ -4,10 +4,12 @@ each record's metadata, beside what the config and the build add."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import zstandard
 
+from jsonl_assets.core.adapters import ADAPTERS
 from jsonl_assets.core.build import build_partition, publish
 from jsonl_assets.core.config import load_config
 from jsonl_assets.core.record_ids import split_for_id
@@ -349,3 +351,66 @@ def test_a_record_with_a_content_id_lands_in_one_split_whichever_input_made_it(
     assert published.manifest is not None, published.problems
     records = [r for path in package_shards(tmp_path / "package") for r in read_shard(path)]
     assert len(records) == 80
+
+
+_ANSWER = {"role": "assistant", "content": "a"}
+# One valid raw record, its options and objective per adapter (every adapter: a new one too);
+# "Q" is replaced by a text of its own per adapter, so that no two records are duplicates.
+_VALID: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
+    "native": ({"messages": [{"role": "user", "content": "Q"}, _ANSWER]}, {}, "sft"),
+    "chat": ({"messages": [{"role": "user", "content": "Q"}, _ANSWER]}, {}, "sft"),
+    "sharegpt": (
+        {"conversations": [{"from": "human", "value": "Q"}, {"from": "gpt", "value": "a"}]},
+        {},
+        "sft",
+    ),
+    "alpaca": ({"instruction": "Q", "output": "a"}, {}, "sft"),
+    "prompt_response": ({"prompt": "Q", "response": "a"}, {}, "sft"),
+    "preference_pairs": ({"prompt": "Q", "chosen": "a", "rejected": "b"}, {}, "preference"),
+    "hh_rlhf": (
+        {"chosen": "\n\nHuman: Q\n\nAssistant: a", "rejected": "\n\nHuman: Q\n\nAssistant: b"},
+        {},
+        "preference",
+    ),
+    "qa_reference": ({"question": "Q", "answer": "a"}, {}, "rft"),
+    "text": ({"text": "Q"}, {}, "cpt"),
+    "mapping": ({"q": "Q", "a": "a"}, {"objective": "sft", "user": "q", "assistant": "a"}, "sft"),
+}
+
+
+def test_every_adapter_writes_metadata_fields_into_metadata_only(tmp_path: Path) -> None:
+    """`native` keeps a record's every top-level key: a `metadata_fields` field was copied
+    into `metadata` and also left at the top level, so the record failed D6 and the option
+    could never keep it. Now, for every adapter, the field is in `metadata` only; a field
+    the spec record has (`messages`) is copied and stays where it is."""
+    assert set(_VALID) == set(ADAPTERS)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    sources = []
+    for name, (row, options, objective) in _VALID.items():
+        line = orjson.dumps({**row, "category": f"c-{name}"}).replace(b"Q", name.encode())
+        (raw / f"{name}.jsonl").write_bytes(line)
+        kept = ["category", "messages"] if name == "native" else ["category"]
+        source = {"name": name, "paths": [f"raw/{name}.jsonl"], "objective": objective}
+        sources.append(
+            {**source, "adapter": name, "split": "train", "metadata_fields": kept}
+            | ({"options": options} if options else {})
+        )
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {"dataset": {"name": "t", "description": "metadata fields"}, "sources": sources},
+    )
+    cfg = load_config(config)
+    for objective in sorted({s.objective for s in cfg.sources}):
+        build_partition(cfg, f"{objective}|train")
+    publish(cfg)
+    assert _quarantined(tmp_path) == []
+    records = [r for path in package_shards(tmp_path / "package") for r in read_shard(path)]
+    categories = {r["metadata"]["trace"]["source"]: r["metadata"]["category"] for r in records}
+    assert len(records) == len(_VALID) and categories == {n: f"c-{n}" for n in _VALID}
+    assert [r for r in records if "category" in r] == []
+    (native,) = [r for r in records if r["metadata"]["trace"]["source"] == "native"]
+    assert native["metadata"]["messages"] == [{"role": "user", "content": "native"}, _ANSWER]
+    assert [m["content"] for m in native["messages"]] == [
+        [{"type": "text", "text": t}] for t in ("native", "a")
+    ]
