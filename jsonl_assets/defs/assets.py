@@ -11,7 +11,6 @@ from jsonl_assets.core.build import build_records, build_shards, publish
 from jsonl_assets.core.chunks.plan import recorded_plan
 from jsonl_assets.core.chunks.runners import process_runner
 from jsonl_assets.core.config import PipelineConfig, check_buckets
-from jsonl_assets.core.partition_gate import ChecksFailed
 from jsonl_assets.core.rules.rate_checks import RateEvaluation, RateGate, failure_text
 from jsonl_assets.core.source_fingerprints import read_partition_version
 from jsonl_assets.core.stage_report import (
@@ -264,17 +263,14 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
     publication asks the same (core/partition_gate.py)."""
     cfg = pipeline.load()
     dirs = pipeline.dirs(cfg, context.partition_key)
-    try:
-        report, verification = build_shards(
-            cfg,
-            dirs,
-            force=pipeline.force,
-            lock_timeout=pipeline.lock_timeout_seconds,
-            replace_other_dataset=pipeline.replace_other_dataset,
-        )
-    except ChecksFailed as exc:
-        checks.no_run_retry(context)  # the same inputs are refused again
-        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    # A refusal (ChecksFailed) fails the step in one line, not retried (user_errors_said).
+    report, verification = build_shards(
+        cfg,
+        dirs,
+        force=pipeline.force,
+        lock_timeout=pipeline.lock_timeout_seconds,
+        replace_other_dataset=pipeline.replace_other_dataset,
+    )
     details = report.details
     assert isinstance(details, ShardsDetails)
     accounting = details.accounting
