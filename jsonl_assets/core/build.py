@@ -225,6 +225,9 @@ class Publication:
     report: ReportResult | None = None  # report.html and DATACARD.md beside the package
     # Why the report of a published package was not written (the package stays published).
     report_problem: str | None = None
+    # Per partition a problem left out: the records its current record stages quarantined
+    # (None: none of them is current), for the manifest's summary (`left_out`).
+    left_out: dict[str, int | None] = field(default_factory=dict)
 
 
 def publish(
@@ -246,7 +249,7 @@ def publish(
     if not problems and not any(p.shards for p in partitions):
         problems.append(nothing_to_publish(partitions))
     if problems:
-        return Publication(partitions, problems)
+        return Publication(partitions, problems, left_out=left_out(cfg, problems))
     with package_lock(cfg.output.dir, lock_timeout):
         manifest = publish_manifest(cfg, partitions, replace_other_dataset)
         if not manifest.published:
@@ -258,6 +261,19 @@ def publish(
             why = str(exc) if known else f"{type(exc).__name__}: {exc}"
             return Publication(partitions, [], manifest, None, why)
         return Publication(partitions, [], manifest, report)
+
+
+def problem_partition(problem: str) -> str | None:
+    """The partition a problem names (`<objective>|<split>: <why>`), if it names one."""
+    key, sep, _ = problem.partition(": ")
+    return key if sep and "|" in key else None
+
+
+def left_out(cfg: PipelineConfig, problems: list[str]) -> dict[str, int | None]:
+    """Per partition the problems name: the records its current record stages quarantined
+    (`Verdict.quarantined`; None when none of them is current)."""
+    keys = dict.fromkeys(k for p in problems if (k := problem_partition(p)) is not None)
+    return {key: record_verdict(cfg, dirs_for(cfg, key)).quarantined for key in keys}
 
 
 # The verifier's findings that a shard file is not the one recorded: missing or unreadable,

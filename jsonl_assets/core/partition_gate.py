@@ -60,6 +60,14 @@ class Verdict:
         """Whether a blocking rate check fails (not merely stages out of date)."""
         return any(not e.passed for e in self.evaluations.values())
 
+    @property
+    def quarantined(self) -> int | None:
+        """The records its current record stages quarantined (their persisted reports: a pass
+        the parse check stopped committed extracted's only); None when none is current."""
+        if not self.reports:
+            return None
+        return sum(int(r.get("quarantine", {}).get("count", 0)) for r in self.reports.values())
+
 
 def record_verdict(cfg: PipelineConfig, dirs: PartitionDirs) -> Verdict:
     """The verdict on `dirs`' partition (see the module's docstring)."""

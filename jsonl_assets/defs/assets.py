@@ -2,7 +2,7 @@
 streaming pass), shards and the manifest. Each reads the config, calls the core's build path
 (core/build.py), and reports the typed results as metadata and check results."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, Final
 
 import dagster as dg
@@ -11,9 +11,6 @@ from jsonl_assets.core.build import build_records, build_shards, publish
 from jsonl_assets.core.chunks.plan import recorded_plan
 from jsonl_assets.core.chunks.runners import process_runner
 from jsonl_assets.core.config import PipelineConfig, check_buckets
-from jsonl_assets.core.manifest_builder import PartitionShards
-from jsonl_assets.core.partition_gate import ChecksFailed
-from jsonl_assets.core.report.markdown_text import md_list
 from jsonl_assets.core.rules.rate_checks import RateEvaluation, RateGate, failure_text
 from jsonl_assets.core.source_fingerprints import read_partition_version
 from jsonl_assets.core.stage_report import (
@@ -30,6 +27,11 @@ from jsonl_assets.core.stages.transform_stage import CODE_VERSION as TRANSFORM_V
 from jsonl_assets.core.stages.validate_stage import CODE_VERSION as VALIDATE_VERSION
 from jsonl_assets.core.store.work_files import PartitionDirs
 from jsonl_assets.defs import checks
+from jsonl_assets.defs.manifest_metadata import (
+    left_out_metadata,
+    published_metadata,
+    refused_metadata,
+)
 from jsonl_assets.defs.observations import raw_sources
 from jsonl_assets.defs.ownership import DEFAULT_TEAM, team_owner, team_tags
 from jsonl_assets.defs.partitions import PARTITIONS
@@ -39,17 +41,10 @@ from jsonl_assets.defs.resources import PipelineResource
 from jsonl_assets.defs.stage_metadata import (
     PUBLISHED_QUARANTINE,
     REPORT_NOT_WRITTEN,
-    ROW_COUNT,
     rate_metadata,
     stage_metadata,
 )
-from jsonl_assets.defs.ui_metadata import (
-    Cell,
-    accounting_table,
-    content_table,
-    package_summary_table,
-    shards_table,
-)
+from jsonl_assets.defs.ui_metadata import accounting_table, content_table, shards_table
 from jsonl_assets.defs.user_errors import user_errors_said
 
 GROUP: Final = "llm_training_data"
@@ -268,17 +263,14 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
     publication asks the same (core/partition_gate.py)."""
     cfg = pipeline.load()
     dirs = pipeline.dirs(cfg, context.partition_key)
-    try:
-        report, verification = build_shards(
-            cfg,
-            dirs,
-            force=pipeline.force,
-            lock_timeout=pipeline.lock_timeout_seconds,
-            replace_other_dataset=pipeline.replace_other_dataset,
-        )
-    except ChecksFailed as exc:
-        checks.no_run_retry(context)  # the same inputs are refused again
-        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    # A refusal (ChecksFailed) fails the step in one line, not retried (user_errors_said).
+    report, verification = build_shards(
+        cfg,
+        dirs,
+        force=pipeline.force,
+        lock_timeout=pipeline.lock_timeout_seconds,
+        replace_other_dataset=pipeline.replace_other_dataset,
+    )
     details = report.details
     assert isinstance(details, ShardsDetails)
     accounting = details.accounting
@@ -316,26 +308,6 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
     )
 
 
-def package_cells(
-    partitions: Sequence[PartitionShards], problems: Sequence[str]
-) -> dict[tuple[str, str], Cell]:
-    """Per objective × split: records written, quarantined, shards and the checks' outcome
-    (the blocking checks passed for every partition the manifest reads; `empty` is the
-    empty_partition warning; a problem names why a partition was left out)."""
-    cells: dict[tuple[str, str], Cell] = {}
-    for p in partitions:
-        records = sum(s["record_count"] for s in p.shards)
-        quarantined = int(p.accounting.get("quarantined", 0))
-        outcome = "checks passed" if records or not p.files else "WARNING empty_partition"
-        cells[(p.objective, p.split)] = Cell(records, quarantined, len(p.shards), outcome)
-    for problem in problems:
-        key, sep, why = problem.partition(": ")
-        if sep and "|" in key:
-            objective, _, split = key.partition("|")
-            cells[(objective, split)] = Cell(0, 0, 0, f"FAILED: {why}")
-    return cells
-
-
 @dg.asset(
     group_name=GROUP,
     code_version=MANIFEST_VERSION,
@@ -359,20 +331,9 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
     )
     result, partitions = publication.manifest, publication.partitions
     if result is None:
-        problems = publication.problems
         checks.no_run_retry(context)  # refused on what is persisted: a retry is refused too
-        check = checks.package_valid_check(0, 0, 0, [], [], problems)
-        return dg.MaterializeResult(
-            metadata={
-                "published": False,
-                "problems": dg.MetadataValue.md(md_list(problems)),
-                "summary": dg.MetadataValue.md(
-                    package_summary_table(package_cells(partitions, problems))
-                ),
-            },
-            check_results=[check],
-        )
-    summary = {k: c for k, c in package_cells(partitions, []).items() if c.shards}
+        check = checks.package_valid_check(0, 0, 0, [], [], publication.problems)
+        return dg.MaterializeResult(metadata=left_out_metadata(publication), check_results=[check])
     findings = [
         {
             "severity": f.severity,
@@ -394,18 +355,12 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
     )
     if not result.published:
         checks.no_run_retry(context)  # the same package is refused again
+        why = check.description or "refused"
+        meta = refused_metadata(partitions, result, why)
+        return dg.MaterializeResult(metadata=meta, check_results=[check])
     return dg.MaterializeResult(
         metadata={
-            "published": result.published,
-            "metadata_json": dg.MetadataValue.path(str(result.path)),
-            # The pointer to the quarantine published with this metadata.json.
-            PUBLISHED_QUARANTINE: dg.MetadataValue.path(result.quarantine_pointer),
-            "summary": dg.MetadataValue.md(package_summary_table(package_cells(partitions, []))),
-            "partitions": dg.MetadataValue.int(len(summary)),
-            "records": dg.MetadataValue.int(sum(c.records for c in summary.values())),
-            ROW_COUNT: dg.MetadataValue.int(sum(c.records for c in summary.values())),
-            "shards": dg.MetadataValue.int(sum(c.shards for c in summary.values())),
-            "duration (s)": dg.MetadataValue.float(round(result.seconds, 3)),
+            **published_metadata(partitions, result),
             **report_metadata(publication.report),
             **report_problem_metadata(context, publication.report_problem),
         },

@@ -81,13 +81,18 @@ def content_table(content: Mapping[str, Mapping[str, Any]]) -> str:
 
 @dataclass(frozen=True)
 class Cell:
-    """One objective × split of the package: what was written, what was quarantined, and
-    how its checks ended (`ok`, `empty`, or why it was left out)."""
+    """One objective × split of the package: what was written, what was quarantined (None:
+    not known, for a partition left out whose record stages are out of date), and how its
+    checks ended (`checks passed`, `WARNING empty_partition`, or why it was left out)."""
 
     records: int
-    quarantined: int
+    quarantined: int | None
     shards: int
     outcome: str
+
+    def text(self) -> str:
+        quarantined = "" if self.quarantined is None else f"{self.quarantined} quarantined, "
+        return f"{self.records} written, {quarantined}{self.shards} shards: {self.outcome}"
 
 
 def package_summary_table(cells: Mapping[tuple[str, str], Cell]) -> str:
@@ -98,10 +103,6 @@ def package_summary_table(cells: Mapping[tuple[str, str], Cell]) -> str:
         row: list[Any] = [split]
         for objective in OBJECTIVES:
             c = cells.get((objective, split))
-            row.append(
-                f"{c.records} written, {c.quarantined} quarantined, {c.shards} shards: {c.outcome}"
-                if c
-                else "-"
-            )
+            row.append(c.text() if c else "-")
         rows.append(row)
     return table(["split", *OBJECTIVES], rows)

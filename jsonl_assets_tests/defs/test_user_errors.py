@@ -7,6 +7,7 @@ from the UI failed as "DagsterExecutionStepExecutionError: Error occurred while 
 retried the run for nothing. Every run of a partition carries the `objective` and `split` tags,
 however launched (before: only the schedule's, the sensor's and the CLI's)."""
 
+import ast
 import errno
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,3 +184,60 @@ def test_the_stack_of_an_error_said_in_one_line_is_kept(raiser, tmp_path: Path) 
     quiet, verbose = runs._errors(result), runs._errors(result, verbose=True)
     assert quiet == [verbose[0]] and verbose[0].endswith(said)
     assert any(frame in line for line in verbose[1:]), verbose
+
+
+def test_a_shards_refusal_is_said_in_one_line_and_not_retried(
+    tmp_path: Path, retrying: dg.DagsterInstance
+) -> None:
+    """`shards` alone on a partition whose parse check failed: its refusal (ChecksFailed) is
+    one line, like every user error (before: a dg.Failure raised from the ChecksFailed inside
+    the step's own handler, so the UI showed the ChecksFailed as a chained cause under a stack
+    of the step's frames)."""
+    from jsonl_assets.core.build import build_partition
+    from jsonl_assets.core.config import load_config
+    from jsonl_assets.defs.assets import shards
+    from jsonl_assets_tests.defs.test_manifest_metadata import _rft
+
+    config = _rft(tmp_path)
+    build_partition(load_config(config), "rft|train")
+    result = dg.materialize(
+        [shards],
+        partition_key="rft|train",
+        instance=retrying,
+        resources={"pipeline": PipelineResource(config_path=str(config))},
+        raise_on_error=False,
+    )
+    events = _failures(retrying, result.run_id)
+    assert [e.event_type for e in events] == list(FAILURES)
+    for event in events:
+        said = _assert_said_in_one_line(event, "blocking check parse_failure_rate failed")
+        assert said.startswith("rft|train: blocking check parse_failure_rate failed: 20 of 100")
+    run = retrying.get_run_by_id(result.run_id)
+    assert run is not None and run.tags.get(RETRY_ON_FAILURE_TAG) == "false"
+    assert not should_retry(run, retrying)
+
+
+def _raises_from_a_handler(function: ast.AST) -> list[int]:
+    """Lines of `raise` statements in `function` with an explicit cause or inside an except
+    handler (the raised error would carry the caught one as its cause or context)."""
+    lines = [n.lineno for n in ast.walk(function) if isinstance(n, ast.Raise) and n.cause]
+    for handler in (n for n in ast.walk(function) if isinstance(n, ast.ExceptHandler)):
+        lines += [n.lineno for n in ast.walk(handler) if isinstance(n, ast.Raise) and n.exc]
+    return sorted(set(lines))
+
+
+def test_no_step_raises_a_failure_from_a_caught_error() -> None:
+    """Every step of the Dagster layer (a compute function under `user_errors_said`) leaves
+    the caught user errors to it: none raises from within a handler of its own."""
+    import jsonl_assets.defs
+
+    steps = 0
+    for module in sorted(Path(jsonl_assets.defs.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            names = {ast.unparse(d) for d in node.decorator_list}
+            if "user_errors_said" in names:
+                steps += 1
+                assert not _raises_from_a_handler(node), (module.name, node.name)
+    assert steps >= 5  # record_stages, shards, manifest, chunk, merge...

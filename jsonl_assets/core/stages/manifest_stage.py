@@ -84,6 +84,8 @@ class ManifestResult:
     seconds: float = 0.0
     collected: list[str] = field(default_factory=list)
     quarantine_pointer: str = ""  # the pointer to the quarantine published with it
+    # The verified candidate in the work dir (None: refused before it was written).
+    candidate: Path | None = None
 
     @property
     def valid(self) -> bool:
@@ -280,6 +282,7 @@ def _publish(
         warning_count=report.warning_count,
         leakage=leakage,
         leaked_ids=leaked,
+        candidate=candidate,
     )
     if result.valid:
         replaced = _current_bytes(result.path) if previous is not None else None
