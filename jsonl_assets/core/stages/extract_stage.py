@@ -87,7 +87,8 @@ CODE_VERSION = "34"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # 33: a JSON array item holding an integer of 641-4,300 digits is judged on its bytes (raw as
 # read, the integer named by its path), as under any PYTHONINTMAXSTRDIGITS
 # 34: a line end (JSONL `\r\n`, a CSV row's own) never counts toward max_record_bytes or a
-# too_large raw_size: the same record gets the same verdict whatever the file's line ends
+# too_large raw_size: the same record gets the same verdict whatever the file's line ends;
+# a Parquet file whose schema repeats a column or struct field name is duplicate_key, position 0
 MARKER = "extracted.json"
 
 
