@@ -12,6 +12,7 @@ from jsonl_assets.core.chunks.runners import ChunkRunner, run_in_process
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.malloc_tuning import tune_malloc
 from jsonl_assets.core.manifest_builder import PartitionShards
+from jsonl_assets.core.named_list import some_names
 from jsonl_assets.core.partition_gate import ChecksFailed, keep_gate_report, record_verdict
 from jsonl_assets.core.report.package_report import (
     ReportDirNotOurs,
@@ -304,8 +305,8 @@ def nothing_to_publish(partitions: list[PartitionShards]) -> str:
     """Why there is no package: no built partition holds a record (a package needs at least
     one file entry, spec rule A6); names the sources and files that held none."""
     empty = [
-        f"{p.key}: {', '.join(sorted({f['source'] for f in p.files}))} "
-        f"({', '.join(f['file'] for f in p.files)})"
+        f"{p.key}: {some_names(sorted({f['source'] for f in p.files}), 'sources')} "
+        f"({some_names([f['file'] for f in p.files])})"
         for p in partitions
         if p.files
     ]

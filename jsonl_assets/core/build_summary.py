@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from jsonl_assets.core.named_list import some_names
 from jsonl_assets.core.report.markdown_text import visible
 from jsonl_assets.core.rules.rate_checks import count_text
 from jsonl_assets.core.traces import format_trace
@@ -94,7 +95,8 @@ def empty_partition_line(r: Mapping[str, Any]) -> str | None:
     if not files:
         return None
     sources = sorted({source for source, _ in files})
-    said = f"{r['key']}: no records in {', '.join(sources)} ({', '.join(f for _, f in files)})"
+    named = some_names([f for _, f in files])  # bounded: a source may match 10^5 files
+    said = f"{r['key']}: no records in {some_names(sources, 'sources')} ({named})"
     return visible(said)  # file and source names escaped: one line, shown as they are
 
 

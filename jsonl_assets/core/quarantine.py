@@ -1,4 +1,6 @@
-"""The exclusion writer: every rejected input, with stage, reason, detail, trace and raw bytes.
+"""The exclusion writer: every rejected input, with stage, reason, detail, trace and raw bytes
+(what the stage judged: the input as read, the reader's raw record, or, for the validated
+stage, the spec record made from it; the README's "Quarantine" says which).
 
 One JSONL file per stage and partition, `<quarantine_dir>/<objective>/<split>/<stage>.jsonl`,
 written under a temporary name and renamed when the stage finishes, so a killed stage never

@@ -10,6 +10,7 @@ from typing import Any, Final
 
 import dagster as dg
 
+from jsonl_assets.core.named_list import some_names
 from jsonl_assets.core.report.markdown_text import md_list
 from jsonl_assets.core.rules import reject_reasons
 from jsonl_assets.core.rules.rate_checks import (
@@ -110,7 +111,7 @@ def rate_check(evaluation: RateEvaluation, asset: dg.AssetKey | None = None) -> 
             f"{c.threshold:.3%}",
             "ok" if c.passed else "ABOVE",
             ", ".join(f"{r} {n}" for r, n in c.reasons.items()),
-            ", ".join(c.unread_names),
+            some_names(c.unread_names),
         ]
         for c in (evaluation.overall, *evaluation.sources)
     ]

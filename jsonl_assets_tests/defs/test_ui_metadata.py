@@ -73,6 +73,16 @@ def test_the_rate_checks_tables_and_example_traces_escape_file_names() -> None:
     assert "a \\<img src=x onerror=alert(1)\\>" in examples
 
 
+def test_the_rate_checks_unread_files_cell_is_bounded() -> None:
+    """A source of 20,000 unread files named every one in one table cell."""
+    names = tuple(f"raw/f{i}.jsonl" for i in range(20_000))
+    source = RateCount("s", 1, 20_000, 0.0, {"corrupt_file": 1}, {}, 20_000, 20_000, names)
+    overall = RateCount("partition", 1, 20_000, 0.0, {"corrupt_file": 1})
+    evaluation = RateEvaluation("parse_failure_rate", "cpt|train", overall, (source,), (), overall)
+    cell = checks.rate_check(evaluation).metadata["per_source"].value
+    assert len(cell) < 3000 and "and 19,980 more files" in cell
+
+
 def test_the_package_checks_tables_escape_findings() -> None:
     finding = {"severity": "error", "rule": "D1", "file": NAME, "line": 2, "message": NAME}
     leak = {"splits": ["train", NAME], "first": TRACE, "second": TRACE}

@@ -156,7 +156,7 @@ def test_a_quoted_field_over_the_limit_is_skipped_and_the_rows_after_it_are_read
         "row 2 (from line 3)" in items[1].detail
         and "skipped to its end (line 4)" in items[1].detail
     )
-    assert items[1].raw == (b'2,"' + big)[:1024] and items[1].raw_size == 10006
+    assert items[1].raw == (b'2,"' + big)[:1024] and items[1].raw_size == 10005
     assert items[2] == (3, {"a": "3", "b": "after"}, None)
 
 
@@ -178,7 +178,7 @@ def test_overlong_physical_line_is_skipped_and_the_rows_after_it_are_read(tmp_pa
     assert items[0] == (1, {"a": "1", "b": "ok"}, None)
     assert reasons(items) == [(2, "too_large"), (4, "too_large")]
     assert items[1].raw == (b"2," + b"y" * 2000)[:1024] and items[1].raw_truncated
-    assert items[1].raw_size == 100_004 and "(line 3)" in items[1].detail
+    assert items[1].raw_size == 100_002 and "(line 3)" in items[1].detail
     assert items[2] == (3, {"a": "3", "b": "after"}, None)
     assert items[3].raw_size == 9002 and "(line 5)" in items[3].detail
 
@@ -397,7 +397,7 @@ def test_a_stray_quote_on_an_overlong_line_keeps_a_prefix_of_that_line(tmp_path:
     items = read(tmp_path, data, limit=4096)
     assert reasons(items) == [(1, "csv_unclosed_quote")]
     assert items[0].raw == (b'1,"' + b"q" * 5000)[:1024] and items[0].raw_truncated
-    assert items[0].raw_size == 5005 and "longer than 4096 characters" in items[0].detail
+    assert items[0].raw_size == 5003 and "longer than 4096 characters" in items[0].detail
     assert items[1] == (2, {"a": "2", "b": "after"}, None)
 
 
@@ -430,6 +430,33 @@ def test_a_line_of_exactly_the_limit_is_not_too_large_and_line_numbers_stay_righ
     assert items[0] == (1, {"a": "1", "b": "x" * 8}, None)
     assert "(from line 3)" in items[1].detail and "(from line 4)" in items[2].detail
     assert items[3] == (4, {"a": "4", "b": "ok"}, None) and "(line 6)" in items[4].detail
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"])
+def test_the_line_end_never_counts_toward_the_limit_or_the_size(tmp_path: Path, end: bytes) -> None:
+    """The same rows get the same verdicts and sizes whatever the file's line ends: a line of
+    `limit` characters fits, one more is too large, and `raw_size` (like `raw`) leaves the
+    row's own line end out (the line ends inside a quoted field are its text)."""
+    rows = [
+        b"1," + b"x" * 8,  # 10 characters: fits
+        b"2," + b"y" * 9,  # 11: too large
+        b"3," + b"y" * 30,  # 32: too large, read in several pieces
+        b'4,"' + b"q" * 3 + end + b"q" * 20 + b'"',  # a field of 24 > 10 over two lines
+        b"5,ok",
+        b"6," + b"z" * 9,  # too large, the file's last line (with its line end)
+    ]
+    data = end.join([b"a,b", *rows]) + end
+    items = read(tmp_path, data, limit=10)
+    assert reasons(items) == [
+        (2, "too_large"),
+        (3, "too_large"),
+        (4, "too_large"),
+        (6, "too_large"),
+    ]
+    assert items[0] == (1, {"a": "1", "b": "x" * 8}, None)
+    assert items[4] == (5, {"a": "5", "b": "ok"}, None)
+    sizes = [i.raw_size for i in items if isinstance(i, Rejection)]
+    assert sizes == [11, 32, len(rows[3]), 11]
 
 
 @settings(max_examples=300, deadline=None)

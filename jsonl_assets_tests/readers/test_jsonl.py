@@ -172,7 +172,7 @@ def test_fifty_megabyte_line_is_skipped_in_bounded_memory(tmp_path: Path, codec:
     too_large = items[1]
     assert isinstance(too_large, Rejection) and too_large.reason == "too_large"
     assert too_large.position == 2
-    assert too_large.raw_size == 50_000_009 + 1  # the CR before the newline counts
+    assert too_large.raw_size == 50_000_009  # the line end (here CRLF) does not count
     assert too_large.raw == (b'{"a": "' + b"x" * 2000)[:1024] and too_large.raw_truncated
     assert items[2] == (3, {"after": 2}, b'{"after": 2}')
 
@@ -188,6 +188,40 @@ def test_limit_is_inclusive_and_independent_of_chunking() -> None:
         got = list(iter_jsonl(chunks, limit))
         assert [type(g).__name__ for g in got] == ["tuple", "Rejection", "tuple"], size
         assert got[1].raw_size == limit + 1
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r\n"])
+def test_the_line_end_never_counts_toward_the_limit_whatever_the_chunking(end: bytes) -> None:
+    limit = 64
+    exact = b'{"a": "' + b"y" * (limit - 9) + b'"}'
+    over = exact[:-2] + b'y"}'
+    data = end.join([exact, over, b'{"b": 1}', over + b"y" * 2000, exact, over]) + end
+    for size in (1, 2, 7, 63, 64, 65, 66, 67, 1000):
+        chunks = [data[i : i + size] for i in range(0, len(data), size)]
+        got = list(iter_jsonl(chunks, limit))
+        assert got[0] == (1, {"a": "y" * (limit - 9)}, exact), (end, size)
+        assert got[4] == (5, {"a": "y" * (limit - 9)}, exact), (end, size)
+        for n, want in ((1, over), (3, over + b"y" * 2000), (5, over)):
+            rejection = got[n]
+            assert isinstance(rejection, Rejection), (end, size, n)
+            assert rejection.reason == "too_large"
+            assert rejection.raw_size == len(want)
+            # What was held of it (up to 1 KiB), never the CR of its line end.
+            assert want.startswith(rejection.raw) and rejection.raw
+            assert rejection.raw_truncated == (len(rejection.raw) < len(want))
+            assert f"line is {len(want)} bytes" in rejection.detail
+
+
+def test_a_cr_ending_the_last_line_does_not_count_toward_the_limit() -> None:
+    exact = b'{"a": "' + b"y" * 55 + b'"}'
+    over = exact[:-2] + b'y"}'
+    for size in (1, 64, 65, 1000):
+        for line, verdict in ((exact, "tuple"), (over, "Rejection")):
+            data = line + b"\r"
+            chunks = [data[i : i + size] for i in range(0, len(data), size)]
+            got = list(iter_jsonl(chunks, 64))
+            assert [type(g).__name__ for g in got] == [verdict], size
+        assert got[0].raw_size == 65 and got[0].raw == over
 
 
 def test_zero_byte_file_yields_nothing(tmp_path: Path) -> None:
@@ -207,10 +241,10 @@ def reference(data: bytes, limit: int) -> list[tuple[Any, ...]]:
         lines.pop()
     out: list[tuple[Any, ...]] = []
     for n, line in enumerate(lines, 1):
+        line = line.removesuffix(b"\r")  # with its `\n`, the line end: not record bytes
         if len(line) > limit:
             out.append((n, "too_large", len(line)))
             continue
-        line = line.removesuffix(b"\r")
         if not line.strip(b" \t\r"):
             continue
         try:

@@ -1,4 +1,5 @@
-"""Valid Parquet files with a type polars cannot read: `unsupported_type`, never damage; and
+"""Valid Parquet files with a type polars cannot read: `unsupported_type`, never damage (nor
+a schema that repeats a name: `duplicate_key`); and
 timestamps with a time zone, written the same on every machine.
 
 Files polars cannot write are written here with pyarrow (`arrow_parquet`).
@@ -17,6 +18,7 @@ from typing import Any
 import orjson
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from jsonl_assets.core.readers.parquet_types import unsupported_column
@@ -52,6 +54,39 @@ def test_a_type_polars_cannot_read_is_unsupported_type_naming_the_column(tmp_pat
         assert len(items) == 1 and isinstance(items[0], Rejection)
         assert (items[0].reason, items[0].position) == ("unsupported_type", 0)
         assert items[0].leaves_unread and says in items[0].detail
+
+
+def test_a_schema_repeating_a_name_is_duplicate_key_for_the_file_never_damage(
+    tmp_path: Path,
+) -> None:
+    """Columns named alike were one `corrupt_file` at row 1 ("unreadable after row 0:
+    DuplicateError"), a struct repeating a field name `corrupt_file` for every row, and a
+    list of such structs was written keeping one of the values: each is a valid file whose
+    rows would be JSON objects repeating a key, refused whole at position 0 as the CSV
+    reader refuses duplicate column names."""
+    strings = pa.array(["p1", "p2"])
+    pair = pa.StructArray.from_arrays([pa.array([1, 2]), pa.array([3, 4])], names=["a", "a"])
+    listed = pa.ListArray.from_arrays(pa.array([0, 1, 2], pa.int32()), pair)
+    tables = {
+        "duplicate column names ['prompt']": pa.Table.from_arrays(
+            [strings, pa.array(["r1", "r2"]), strings], names=["prompt", "response", "prompt"]
+        ),
+        "column 's' holds a struct with duplicate field names ['a']": pa.Table.from_arrays(
+            [strings, pa.StructArray.from_arrays([pair], names=["inner"])], names=["p", "s"]
+        ),
+        "column 'l' holds a struct with duplicate field names ['a']": pa.Table.from_arrays(
+            [strings, listed], names=["p", "l"]
+        ),
+    }
+    for says, table in tables.items():
+        path = tmp_path / "dup.parquet"
+        pq.write_table(table, path)
+        assert pq.ParquetFile(path).read().num_rows == 2  # valid Parquet
+        items = read_file(tmp_path, path)
+        assert len(items) == 1 and isinstance(items[0], Rejection), says
+        assert (items[0].reason, items[0].position) == ("duplicate_key", 0)
+        assert items[0].leaves_unread and says in items[0].detail
+        assert "repeat a key" in items[0].detail
 
 
 def test_no_panic_backtrace_reaches_stderr(tmp_path: Path) -> None:

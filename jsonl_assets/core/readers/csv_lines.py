@@ -42,11 +42,18 @@ class Skipped:
     """A row read to its end by `Lines.skip_row`."""
 
     ended: bool  # False: the file ended inside the row's quoted field
-    size: int  # characters of the row, line ends included
+    size: int  # characters of the row, line ends inside it included, not its own
     first: str  # the start of the row's first physical line, as held
     first_size: int  # characters of that whole line, its line end included
     first_line: int  # its line number
     spill: IO[str] | None  # the lines after the first one (None: there were none)
+    first_end: int = 0  # characters of the first line's line end (0: it has none)
+
+    @property
+    def first_content(self) -> int:
+        """Characters of the first line before its line end (the size the quarantine
+        reports: a line end is not record bytes)."""
+        return self.first_size - self.first_end
 
     @property
     def first_whole(self) -> bool:
@@ -108,22 +115,26 @@ class Lines:
         in_first = len(held) == 1
         size = sum(map(len, held))
         last = held[-1]
+        tail = "".join(held)[-2:]  # the row's last two characters so far
+        first_tail = held[0][-2:]
         spill = _Spill(self._scratch_dir)
         for line in held[1:]:
             spill.write(line)
 
         def more() -> str:
-            nonlocal in_first, first_size, size, last
+            nonlocal in_first, first_size, size, last, tail, first_tail
             piece = self._piece()
             if not piece:
                 return piece
             size += len(piece)
+            tail = (tail + piece)[-2:]
             if last.endswith(_EOL) and not (piece == "\n" and self._is_cut_cr(last)):
                 self.count += 1  # a new physical line
                 in_first = False
             last = piece
             if in_first:
                 first_size += len(piece)
+                first_tail = (first_tail + piece)[-2:]
             else:
                 spill.write(piece)
             return piece
@@ -133,7 +144,17 @@ class Lines:
         if ended:
             spill.close()
             self._cut_cr = self._is_cut_cr(last)
-        return Skipped(ended, size, held[0], first_size, first_line, None if ended else spill.file)
+        # A row that ended on the `\r` of a `\r\n` cut by the piece size: its `\n` is not
+        # counted (read by the next line), the `\r` is dropped here like a whole line end.
+        return Skipped(
+            ended,
+            size - _end_size(tail),
+            held[0],
+            first_size,
+            first_line,
+            None if ended else spill.file,
+            _end_size(first_tail),
+        )
 
     def again(self, lines: list[str]) -> None:
         self._again = lines[::-1]
@@ -154,9 +175,14 @@ class Lines:
             self._replayed = None
 
 
+def _end_size(line: str) -> int:
+    """Characters of `line`'s line end (`\n`, `\r\n` or `\r`; 0: it has none)."""
+    return 2 if line.endswith("\r\n") else int(line.endswith(_EOL))
+
+
 def _content_size(line: str) -> int:
     """Characters of `line` before its line end."""
-    return len(line) - (2 if line.endswith("\r\n") else line.endswith(_EOL))
+    return len(line) - _end_size(line)
 
 
 class _Spill:

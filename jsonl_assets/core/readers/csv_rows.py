@@ -35,7 +35,9 @@ Reason codes:
 * `too_large`: a field past `max_record_bytes` (csv.field_size_limit) or a physical line of
   more than `max_record_bytes` characters before its line end. The row is read to its end,
   following its quoting as the csv module does, without being held (csv_lines.py,
-  csv_skip.py), and reading goes on at the next row; its first 1 KiB is the `raw`.
+  csv_skip.py), and reading goes on at the next row; its first 1 KiB is the `raw`, and its
+  `raw_size` the characters of the row without its final line end (as `raw` has none), so
+  neither verdict nor size depends on the file's line ends (`\n`, `\r\n` or `\r`).
 * `parse_error`: any other csv module error; ends the file.
 
 The `raw` of a rejected row is the text of its physical lines as read (its final line end
@@ -351,7 +353,7 @@ def _skipped(
         f"{what} (the line is longer than {fmt.limit} characters, max_record_bytes)",
         fmt.prefix(skipped.first),
         raw_truncated=True,
-        raw_size=skipped.first_size,
+        raw_size=skipped.first_content,
     ), line_start
 
 

@@ -8,8 +8,9 @@ only a 1 KiB prefix for the quarantine entry.
 
 Accepted: a UTF-8 BOM at the start of the file, CRLF line ends, blank lines, a last line
 without a newline. `raw` of a record is its exact bytes without newline, CR or BOM. The size
-checked against the limit (and reported as `raw_size`) is the line's bytes without its newline
-(a CR before it counts), whatever the chunking.
+checked against the limit (and reported as `raw_size`) is the line's bytes without its line
+end (`\n` or `\r\n`; a CR ending the file's last line is dropped too, as from its `raw`), so a
+record gets the same verdict whatever the file's line ends, and whatever the chunking.
 
 Reason codes: `invalid_utf8`, `parse_error`, `not_an_object`, `too_large`,
 `unsupported_value` (a number orjson cannot hold exactly, see exact_numbers.py),
@@ -66,17 +67,23 @@ def iter_jsonl(chunks: Iterable[bytes], limit: int, first_line: int = 0) -> Iter
     skipping = False  # inside a line already known to be too large
     skip_prefix = b""
     skip_size = 0
+    skip_last = b""  # the last byte skipped: a CR there may be the line end's
     stream = _strip_bom(chunks) if first_line == 0 else iter(chunks)
     try:
         for chunk in stream:
+            if not chunk:
+                continue
             if skipping:
                 nl = chunk.find(b"\n")
                 if nl < 0:
                     skip_size += len(chunk)
+                    skip_last = chunk[-1:] or skip_last
                     continue
                 skip_size += nl
+                if nl:
+                    skip_last = chunk[nl - 1 : nl]
                 lineno += 1
-                yield _too_large(lineno, skip_prefix, skip_size, limit)
+                yield _too_large(lineno, skip_prefix, skip_size - (skip_last == b"\r"), limit)
                 skipping = False
                 chunk = chunk[nl + 1 :]
                 if not chunk:
@@ -84,9 +91,10 @@ def iter_jsonl(chunks: Iterable[bytes], limit: int, first_line: int = 0) -> Iter
             if b"\n" not in chunk:
                 parts.append(chunk)
                 plen += len(chunk)
-                if plen > limit:
+                if _over(plen, chunk, limit):
                     skip_prefix = _prefix(parts)
                     skip_size = plen
+                    skip_last = chunk[-1:]
                     parts = []
                     plen = 0
                     skipping = True
@@ -104,11 +112,11 @@ def iter_jsonl(chunks: Iterable[bytes], limit: int, first_line: int = 0) -> Iter
             del data
             for line in lines:
                 lineno += 1
+                if cr and line[-1:] == b"\r":
+                    line = line[:-1]
                 if big and len(line) > limit:
                     yield _too_large(lineno, line[:RAW_PREFIX], len(line), limit)
                     continue
-                if cr and line[-1:] == b"\r":
-                    line = line[:-1]
                 try:
                     value = loads(line)
                 except decode_error as exc:
@@ -124,9 +132,10 @@ def iter_jsonl(chunks: Iterable[bytes], limit: int, first_line: int = 0) -> Iter
                     yield _repeated(lineno, key, line)
                 else:
                     yield (lineno, value, line)
-            if len(tail) > limit:
+            if _over(len(tail), tail, limit):
                 skip_prefix = tail[:RAW_PREFIX]
                 skip_size = len(tail)
+                skip_last = tail[-1:]
                 parts = []
                 plen = 0
                 skipping = True
@@ -151,7 +160,7 @@ def iter_jsonl(chunks: Iterable[bytes], limit: int, first_line: int = 0) -> Iter
         )
         return
     if skipping:
-        yield _too_large(lineno + 1, skip_prefix, skip_size, limit)
+        yield _too_large(lineno + 1, skip_prefix, skip_size - (skip_last == b"\r"), limit)
     elif parts:
         line = b"".join(parts)
         if line[-1:] == b"\r":
@@ -190,7 +199,16 @@ def _prefix(parts: list[bytes]) -> bytes:
     return bytes(out)
 
 
+def _over(size: int, data: bytes, limit: int) -> bool:
+    """Whether a pending partial line of `size` bytes, ending with `data`, is already over
+    the limit: one byte more is allowed only for a CR, which may be its line end's."""
+    return size > limit and (size > limit + 1 or data[-1:] != b"\r")
+
+
 def _too_large(lineno: int, prefix: bytes, size: int, limit: int) -> Rejection:
+    """Line `lineno` of `size` bytes (line end not counted): `prefix` is its first bytes as
+    skipped, cut to `size` (a short line's prefix may hold the CR of its line end)."""
+    prefix = prefix[:size]
     return Rejection(
         position=lineno,
         reason="too_large",

@@ -40,7 +40,8 @@ are read on, polars skipping the row groups before a slice; a file whose footer 
 is one `corrupt_file`),
 `too_large` (a row whose JSON serialisation exceeds `max_record_bytes`), `unsupported_value`
 (a row orjson cannot serialise or write exactly, e.g. nesting past 254 levels, see above),
-`duplicate_key` (a row whose map repeats a key, at any depth), `invalid_utf8` (a row with a
+`duplicate_key` (a row whose map repeats a key, at any depth; or the whole file, position 0,
+when its schema repeats a column name or a struct's field name, parquet_checks.py), `invalid_utf8` (a row with a
 string that is not UTF-8, at any depth, naming the column path), `unsupported_type` (a valid
 file with a column polars cannot read: the whole file, position 0).
 """
@@ -112,7 +113,7 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
         if seen.refused is not None:
             yield Rejection(
                 position=0,
-                reason="unsupported_type",
+                reason=seen.refused_reason,
                 detail=f"Parquet file not read: {seen.refused}; it is valid Parquet, but no "
                 "row of it can be read exactly",
             )

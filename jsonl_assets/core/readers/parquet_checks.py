@@ -1,9 +1,12 @@
 """A Parquet file looked at with pyarrow before polars reads its rows: refused whole, or the
 rows polars would read altered.
 
-`inspect` refuses a file with a column of a type polars cannot read (`unsupported_type`:
-list_view, found in pyarrow's Arrow schema before polars panics on it; decimal256, unknown
-time zones, see parquet_types.py), and finds, row by row, what polars 2.1 reads without a
+`inspect` refuses a file whose schema repeats a name (`duplicate_key`: two columns, or two
+fields of a struct at any depth, named alike; each row would be a JSON object repeating a key,
+and polars either refuses the file or keeps one of the values: found in pyarrow's Arrow
+schema, like the CSV reader's duplicate column names), a file with a column of a type polars
+cannot read (`unsupported_type`: list_view, found in pyarrow's Arrow schema before polars
+panics on it; decimal256, unknown time zones, see parquet_types.py), and finds, row by row, what polars 2.1 reads without a
 word but altered:
 - a map that repeats a key: polars builds its Map keeping the last value. pyarrow reads the
   map with its repeats, so each row whose map (at any depth) holds a key twice is
@@ -63,9 +66,10 @@ class Suspect:
 
 @dataclass(slots=True)
 class Inspection:
-    refused: str | None = None  # why the whole file is `unsupported_type`
+    refused: str | None = None  # why the whole file is not read (as `refused_reason`)
     rows: dict[int, Finding] = field(default_factory=dict)  # by 0-based row
     suspects: list[Suspect] = field(default_factory=list)
+    refused_reason: str = "unsupported_type"
 
 
 def inspect(path: StorePath, scan: Callable[[], pl.LazyFrame]) -> Inspection:
@@ -81,6 +85,11 @@ def inspect(path: StorePath, scan: Callable[[], pl.LazyFrame]) -> Inspection:
             arrow = parquet.schema_arrow
         except _ARROW_ERRORS:
             parquet = arrow = None
+        if arrow is not None and (repeated := repeated_names(arrow)) is not None:
+            return Inspection(
+                f"{repeated}, so its rows would hold JSON objects that repeat a key",
+                refused_reason="duplicate_key",
+            )
         for column in arrow or ():
             if (kind := _list_view(column.type)) is not None:
                 return Inspection(
@@ -249,6 +258,35 @@ def _nested(kind: pa.DataType) -> list[pa.DataType]:
     if _listlike(kind) or pa.types.is_list_view(kind) or pa.types.is_large_list_view(kind):
         return [kind.value_type]
     return []
+
+
+def repeated_names(arrow: pa.Schema) -> str | None:
+    """What repeats a name in `arrow` (the column names, then each struct's field names at any
+    depth, in column order), or None."""
+    if repeats := _names_twice(arrow.names):
+        return f"duplicate column names {repeats}"
+    for column in arrow:
+        if (repeats := _repeated_fields(column.type)) is not None:
+            return f"column {column.name!r} holds a struct with duplicate field names {repeats}"
+    return None
+
+
+def _repeated_fields(kind: pa.DataType) -> list[str] | None:
+    """The repeated field names of the first struct in `kind` that repeats one, or None."""
+    if pa.types.is_struct(kind) and (repeats := _names_twice([f.name for f in kind])):
+        return repeats
+    return next((r for t in _nested(kind) if (r := _repeated_fields(t)) is not None), None)
+
+
+def _names_twice(names: list[str]) -> list[str]:
+    """The names that occur more than once, in order of their first repeat."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for name in names:
+        if name in seen and name not in out:
+            out.append(name)
+        seen.add(name)
+    return out
 
 
 def _list_view(kind: pa.DataType) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from jsonl_assets.core.config import PipelineConfig, SourceConfig
 from jsonl_assets.core.file_names import shown
+from jsonl_assets.core.named_list import NAMED, some_names
 from jsonl_assets.core.readers import infer_format
 from jsonl_assets.core.report.licences import LicenceCounts, licences_by_source
 from jsonl_assets.core.report.markdown_text import Md, md_code, md_table, md_text
@@ -157,8 +158,7 @@ def render_datacard(cfg: PipelineConfig, data: dict[str, Any]) -> bytes:
     ]
     rows = [
         [s["name"], s["objective"], s["split"], s["adapter"],
-         Md(", ".join(_table_code(f["file"]) for f in files if f["source"] == s["name"])
-            or "none"),
+         Md(_files_cell(files, s["name"])),
          _table_code(s["license"]) if s.get("license") else NOT_STATED,
          Md(licences.get(s["name"], LicenceCounts()).describe(_table_code)),
          written.get(s["name"], 0),
@@ -189,6 +189,17 @@ def _configured(cfg: PipelineConfig, name: str) -> SourceConfig | None:
 def _pattern(pattern: str) -> str:
     """A source glob as the config wrote it (a local one's bytes shown as UTF-8)."""
     return pattern if is_url(pattern) else shown(pattern)
+
+
+def _files_cell(files: list[dict[str, Any]], source: str) -> str:
+    """The source's files read, the first `NAMED` of them (metadata.json lists them all)."""
+    names = [_table_code(f["file"]) for f in files if f["source"] == source]
+    listed = some_names(names)
+    return (
+        f"{listed} (metadata.json lists all {len(names):,})"
+        if len(names) > NAMED
+        else (listed or "none")
+    )
 
 
 def _formats(source: SourceConfig | None, names: list[str]) -> str:

@@ -42,7 +42,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import trace_dict
 
 STAGE = "transformed"
-CODE_VERSION = "14"  # 3: typed report; 4: a record's own metadata kept, lines capped as
+CODE_VERSION = "15"  # 3: typed report; 4: a record's own metadata kept, lines capped as
 # written; 5: the chat adapter keeps OpenAI part keys in annotations.part_extras; 6: every
 # chat message field kept, call ids never repeat a source id, one split per input,
 # metadata_fields conflicts and tool keys beyond the spec's kept (adapter:*_conflict); 7: one
@@ -61,6 +61,8 @@ CODE_VERSION = "14"  # 3: typed report; 4: a record's own metadata kept, lines c
 # non-ASCII digits (`٣`) is an object key only, never an array index (field_paths); 13: chat
 # "content": "" beside tool calls writes no text part when a refusal follows it either; 14: a
 # `metadata_fields` field a made record holds as a key the spec record lacks (native) is moved
+# into metadata, not copied; 15: a record's line as written is measured without its newline
+# (as `verify` measures it)
 MARKER = "transformed.json"
 
 
@@ -310,11 +312,11 @@ class Transformer:
                     counts["quarantined"] += 1
                     quarantine.add(*_rejection(exc), record["metadata"]["trace"], raw_bytes)
                     continue
-                if len(out) > max_bytes:
+                if len(out) - 1 > max_bytes:  # its newline is no record byte
                     counts["quarantined"] += 1
                     quarantine.add(
                         "too_large",
-                        f"the record is {len(out)} bytes as written (with its id, trace and "
+                        f"the record is {len(out) - 1} bytes as written (with its id, trace and "
                         f"JSON escapes), over the limit of {max_bytes} bytes (max_record_bytes)",
                         record["metadata"]["trace"],
                         raw_bytes,

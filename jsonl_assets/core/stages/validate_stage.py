@@ -5,7 +5,8 @@ staged shards, in memory) and at the end the digests of the accepted ids
 (`validated.ids.arrow`, for the package's leakage check).
 A rejected record goes to quarantine with `schema:<rule>` (the checklist rule it broke),
 `quality:<rule>` (valid but useless: the quality policy, quality_policy.py) or `duplicate_id`
-and the trace of the record that was kept. Records that pass are counted per spec warning
+and the trace of the record that was kept; its `raw` is the spec record as the shard would
+have held it (not the input: its trace names the input's file and position). Records that pass are counted per spec warning
 (W rule) they raise and per quality rule set to `warn`.
 """
 

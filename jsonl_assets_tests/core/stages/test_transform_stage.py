@@ -175,6 +175,55 @@ def test_a_record_longer_than_max_record_bytes_as_written_is_too_large(tmp_path:
     assert orjson.loads(quarantined[0]["raw"]) == {"instruction": "q2", "output": "\x01" * 1500}
 
 
+def _written_lines(root: Path, limit: int) -> tuple[list[bytes], list[dict]]:
+    """The shard lines (without newline) and quarantine of a one-record build in `root`."""
+    raw = root / "raw"
+    raw.mkdir(parents=True)
+    (raw / "a.jsonl").write_bytes(b'{"text": "' + b"w" * 1500 + b'"}\n')
+    config = write_config(
+        root / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "the newline is no record byte"},
+            "limits": {"max_record_bytes": limit},
+            "thresholds": {
+                "max_parse_failure_rate": 1.0,
+                "max_adapter_reject_rate": 1.0,
+                "max_invalid_rate": 1.0,
+            },
+            "sources": [
+                {
+                    "name": "a",
+                    "paths": ["raw/a.jsonl"],
+                    "objective": "cpt",
+                    "adapter": "text",
+                    "split": "train",
+                }
+            ],
+        },
+    )
+    cfg = load_config(config)
+    build_partition(cfg, "cpt|train")
+    publish(cfg)
+    lines = [
+        line
+        for path in package_shards(root / "package")
+        for line in zstandard.ZstdDecompressor().stream_reader(path.open("rb")).read().splitlines()
+    ]
+    return lines, _quarantined(root)
+
+
+def test_a_record_exactly_max_record_bytes_as_written_is_written(tmp_path: Path) -> None:
+    """The written line's newline does not count toward `max_record_bytes`, as `verify`'s
+    line cap does not count it: a record of exactly the limit is written, one byte less of
+    limit makes it too_large, naming its size without the newline."""
+    (line,), _ = _written_lines(tmp_path / "measure", 16 << 20)
+    size = len(line)
+    assert _written_lines(tmp_path / "exact", size) == ([line], [])
+    lines, quarantined = _written_lines(tmp_path / "under", size - 1)
+    assert lines == [] and [q["reason"] for q in quarantined] == ["too_large"]
+    assert f"the record is {size} bytes as written" in quarantined[0]["detail"]
+
+
 def _quarantined(root: Path) -> list[dict]:
     return [
         orjson.loads(line)
