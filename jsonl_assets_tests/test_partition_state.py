@@ -14,8 +14,9 @@ import dagster as dg
 import pytest
 import yaml
 
-from jsonl_assets.core.build import build_partition, dirs_for
+from jsonl_assets.core.build import build_partition, built_partition, dirs_for
 from jsonl_assets.core.config import load_config
+from jsonl_assets.core.manifest_builder import PartitionShards
 from jsonl_assets.core.partition_state import BUILD, NO_SOURCES, UP_TO_DATE, partition_state
 from jsonl_assets.defs.partitions import all_partition_keys
 
@@ -59,6 +60,31 @@ def test_partition_state_follows_sources_markers_and_thresholds(sample_project: 
     for shard in (dirs.package / "data").glob("rft-test-*/*.jsonl*"):
         shard.unlink()
     assert state(sample_project, "rft|test") == BUILD
+
+
+def test_a_sourceless_partition_built_once_is_up_to_date_after(sample_project: Path) -> None:
+    """A partition no source feeds, built anyway (`--force`, a schedule tick or a backfill
+    build all twelve) or whose source was removed from the config, is built (empty) once to
+    drop its old output, then costs no run: it used to be BUILD on every later build."""
+    cfg = load_config(sample_project)
+    assert state(sample_project, "rft|validation") == NO_SOURCES
+    build_partition(cfg, "rft|validation")
+    assert state(sample_project, "rft|validation") == UP_TO_DATE
+    # A source removed from the config: its partition's old shards go, once.
+    build_partition(cfg, "rft|test")
+    old = sorted((dirs_for(cfg, "rft|test").package / "data").glob("rft-test-*"))
+    assert old and state(sample_project, "rft|test") == UP_TO_DATE
+    doc = yaml.safe_load(sample_project.read_text())
+    doc["sources"] = [s for s in doc["sources"] if s["name"] != "seedlings_test"]
+    sample_project.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert state(sample_project, "rft|test") == BUILD
+    cfg = load_config(sample_project)
+    result = build_partition(cfg, "rft|test")
+    assert result.shards is not None
+    built = built_partition(cfg, "rft|test")
+    assert isinstance(built, PartitionShards) and not built.shards
+    assert state(sample_project, "rft|test") == UP_TO_DATE
+    assert state(sample_project, "rft|validation") == UP_TO_DATE
 
 
 def _tree(root: Path) -> dict[str, str]:

@@ -11,6 +11,7 @@ import orjson
 import pytest
 import yaml
 from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+from dagster._core.definitions.instigation_logger import get_instigation_log_records
 from dagster._core.loader import LoadingContextForTest
 
 from jsonl_assets.core.config import CONFIG_ENV_VAR, load_config
@@ -329,6 +330,34 @@ def test_one_publish_tick_goes_through_every_finished_run(
         later = publish_tick(instance, cursor)
         assert not later.run_requests
         cursor = later.cursor
+
+
+def test_a_publish_tick_notes_in_its_log_and_prints_nothing(
+    configured: Path, instance: dg.DagsterInstance, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Why a tick published nothing (a batch waiting for its runs) is in the tick's log,
+    as the UI shows it, and not on the console of `dagster dev`: it was an INFO line there
+    on every tick, without `run.py ui --verbose`."""
+    started = publish_tick(instance, None)
+    waiting = batch_run_requests(["rft|train", "rft|test"], "test", "waiting", configured)
+    assert run_request(instance, waiting[0]).success
+    capfd.readouterr()
+    log_key = ["ticks", PUBLISH_SENSOR_NAME, "1"]
+    with dg.SensorEvaluationContext(  # as the sensor daemon builds it: the tick has a log
+        instance_ref=instance.get_ref(),
+        cursor=started.cursor,
+        log_key=log_key,  # no repository name: the runs ran in process, without an origin
+        repository_def=defs.get_repository_def(),
+        instance=instance,
+        sensor_name=PUBLISH_SENSOR_NAME,
+    ) as context:
+        data = defs.get_sensor_def(PUBLISH_SENSOR_NAME).evaluate_tick(context)
+    assert not data.run_requests
+    console = capfd.readouterr()
+    assert "batch waiting" not in console.out + console.err
+    assert " - INFO - " not in console.out + console.err
+    logged = [r["msg"] for r in get_instigation_log_records(instance, log_key)]
+    assert any("batch waiting: 1 of 2 partitions succeeded" in m for m in logged), logged
 
 
 def test_failed_partition_blocks_the_batch(configured: Path, instance: dg.DagsterInstance) -> None:

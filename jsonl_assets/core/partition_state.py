@@ -1,7 +1,11 @@
 """Whether a partition needs a build at all: it has no source and no earlier output, or every
 stage's persisted result still matches the config, the code and the source files' content
 (their sha256s, looked up by stat: `source_fingerprints.partition_snapshot`), its shards are in the package and verified, and its rate checks pass on the
-current thresholds. `jsonl-assets build` starts no run for such a partition."""
+current thresholds. `jsonl-assets build` starts no run for such a partition.
+
+A partition no source feeds any more but that was built before (with a source since removed,
+or empty by `--force`, a schedule tick or a backfill) takes the same test: its old output is
+rebuilt (empty) once, as the stages' fingerprints no longer match; after that, nothing."""
 
 from __future__ import annotations
 
@@ -22,8 +26,11 @@ UP_TO_DATE: Final = "up to date"
 
 def partition_state(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
     """BUILD, NO_SOURCES (nothing feeds it and nothing was built) or UP_TO_DATE."""
-    if not cfg.sources_for(dirs.objective, dirs.split):
-        return BUILD if read_marker_any(dirs, SHARDS_MARKER) is not None else NO_SOURCES
+    if (
+        not cfg.sources_for(dirs.objective, dirs.split)
+        and read_marker_any(dirs, SHARDS_MARKER) is None
+    ):
+        return NO_SOURCES
     try:
         fps = stage_fingerprints(cfg, dirs)
     except OSError:  # a source file went away: the build says which

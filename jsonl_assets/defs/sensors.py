@@ -43,6 +43,7 @@ from jsonl_assets.defs.schedules import (
     TRIGGER_TAG,
     batch_run_requests,
 )
+from jsonl_assets.defs.tick_logs import note
 from jsonl_assets.defs.user_errors import USER_ERRORS, said
 
 SOURCES_SENSOR_NAME: Final = "raw_sources_changed"
@@ -210,10 +211,11 @@ def publish_requests(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[d
 )
 def publish_after_batch(context: dg.RunStatusSensorContext) -> list[dg.RunRequest] | None:
     # Dagster ends a tick at the first run for which this returns something other than None:
-    # a run that publishes nothing returns None (its reason is logged), so one tick works
-    # through every finished run it is handed; the first one that publishes also publishes
-    # every batch that a run queued behind it completed.
+    # a run that publishes nothing returns None (its reason goes to the tick's log, not to the
+    # console: tick_logs), so one tick works through every finished run it is handed; the
+    # first one that publishes also publishes every batch that a run queued behind it
+    # completed.
     requests = publish_requests(context.instance, context.dagster_run)
     if not requests:
-        context.log.info(str(publish_decision(context.instance, context.dagster_run)))
+        note(context.log, str(publish_decision(context.instance, context.dagster_run)))
     return requests or None
