@@ -11,11 +11,15 @@ import dagster as dg
 
 from jsonl_assets.core.report import ReportResult
 from jsonl_assets.core.report.bounded_counts import OTHER_NOTE
+from jsonl_assets.core.report.charts import MIXTURE_SOURCES, mixture_sources
 from jsonl_assets.core.report.html_report import length_rows, percent
 from jsonl_assets.core.report.markdown_text import md_table, visible_value
 from jsonl_assets.defs.stage_metadata import percent as rate_percent
 from jsonl_assets.defs.stage_metadata import rate_label
 
+# Sources a table cell names or a cell's mixture rows show: the metadata stays bounded
+# however many sources the config has.
+SOURCES_SHOWN = MIXTURE_SOURCES
 IMAGES = {
     "report_records": ("records",),
     "report_lengths": ("lengths_sft", "lengths_preference", "lengths_rft", "lengths_cpt"),
@@ -49,7 +53,7 @@ def report_tables(data: dict[str, Any]) -> dict[str, str]:
             [
                 [_cell(c), c["records"], c["shards"],
                  percent(c["tool_call_records"] / c["records"]) if c["records"] else "-",
-                 ", ".join(c["sources"])]
+                 _source_names(list(c["sources"]))]
                 for c in cells
             ],
         ),
@@ -68,7 +72,7 @@ def report_tables(data: dict[str, Any]) -> dict[str, str]:
         ),
         "report_mixture": md_table(
             ["objective/split", "source", "records", "characters"],
-            [[_cell(c), s, v["records"], v["chars"]] for c in cells for s, v in c["sources"].items()],
+            [row for c in cells for row in _mixture_rows(c)],
         ),
         "report_quarantine": md_table(
             ["reason", "records", "example (file:line)"],
@@ -86,6 +90,25 @@ def report_tables(data: dict[str, Any]) -> dict[str, str]:
             ],
         ),
     }  # fmt: skip
+
+
+def _source_names(names: list[str]) -> str:
+    """A cell's sources, the first `SOURCES_SHOWN` of them (report.html lists them all)."""
+    more = len(names) - SOURCES_SHOWN
+    shown = names if more <= 0 else [*names[:SOURCES_SHOWN], f"and {more} more"]
+    return ", ".join(shown)
+
+
+def _mixture_rows(c: dict[str, Any]) -> list[list[Any]]:
+    """A cell's rows of the mixture table: its `SOURCES_SHOWN - 1` largest sources and one
+    `other` row past `SOURCES_SHOWN` (report.html has every source's row)."""
+    shown, rest = mixture_sources([c], SOURCES_SHOWN)
+    rows = [[_cell(c), s, c["sources"][s]["records"], c["sources"][s]["chars"]] for s in shown]
+    if rest:
+        other = [c["sources"][s] for s in rest]
+        rows.append([_cell(c), f"other ({len(rest)} sources)",
+                     sum(v["records"] for v in other), sum(v["chars"] for v in other)])  # fmt: skip
+    return rows
 
 
 def _counts(counts: dict[str, int], other: int = 0) -> str:

@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from jsonl_assets.core.report import ReportResult
-from jsonl_assets.defs.report_metadata import report_metadata
+from jsonl_assets.core.report.charts import mixture_chart
+from jsonl_assets.core.report.markdown_text import md_table
+from jsonl_assets.defs.report_metadata import (
+    SOURCES_SHOWN,
+    _images,
+    _mixture_rows,
+    _source_names,
+    report_metadata,
+)
 
 EMPTY: dict[str, Any] = {"cells": [], "quarantine": {"by_reason": {}, "examples": {}}}
 
@@ -22,3 +30,18 @@ def test_the_package_rates_are_rounded_percentages_named_as_the_readme_says(
     meta = report_metadata(report)
     rates = {k: v.value for k, v in meta.items() if "rate" in k and not k.startswith("report_")}
     assert rates == {"parse_failure_rate (%)": 0.1049, "duplicate_rate (%)": 0.1049}
+
+
+def test_the_report_metadata_is_bounded_whatever_the_number_of_sources(tmp_path: Path) -> None:
+    """600 sources made `report_mixture` a 1.25 MB value (a chart and a table row for each
+    source): its chart, its table and the records table's source list are now bounded."""
+
+    def size(n: int) -> int:
+        sources = {f"source_{i:04d}": {"records": 1 + i % 7, "chars": 50} for i in range(n)}
+        cell = {"objective": "sft", "split": "train", "sources": sources}
+        report = ReportResult(tmp_path / "r.html", tmp_path / "D.md", EMPTY,
+                              {"mixture": mixture_chart([cell])})  # fmt: skip
+        rows = md_table(["a", "b", "c", "d"], _mixture_rows(cell))
+        return len(rows + _images(report, "report_mixture") + _source_names(list(sources)))
+
+    assert size(600) < 1.2 * size(SOURCES_SHOWN)

@@ -12,6 +12,12 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Final
 
 from jsonl_assets.core.build_workers import release_pool, result, submit, worker_pool
+from jsonl_assets.core.chunks.chunk_orders import (
+    ChunkOrder,
+    order_for,
+    record_config,
+    run_order,
+)
 from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, run_chunk
 from jsonl_assets.core.chunks.plan import ChunkPlan
 from jsonl_assets.core.chunks.progress import Progress
@@ -37,14 +43,14 @@ def _run_in_slot(
         return run_chunk(cfg, dirs, plan, chunk_fp, task)
 
 
-def _submit_in_slot(pool: ProcessPoolExecutor, *args: Any) -> Future[dict[str, Any]]:
+def _submit_in_slot(pool: ProcessPoolExecutor, order: ChunkOrder) -> Future[dict[str, Any]]:
     """Submit a chunk once a slot is free; the slot is freed when the chunk ends. The slot is
     taken here, not in the worker: a spawned worker inherits no semaphore."""
     if not _slots:
-        return submit(pool, run_chunk, *args)
+        return submit(pool, run_order, order)
     _slots[0].acquire()
     try:
-        future = submit(pool, run_chunk, *args)
+        future = submit(pool, run_order, order)
     except BaseException:
         _slots[0].release()
         raise
@@ -70,14 +76,21 @@ def process_runner(workers: int) -> ChunkRunner:
         tasks: list[ChunkTask],
     ) -> list[dict[str, Any]]:
         progress = Progress(dirs.key, plan)
-        args = [(cfg, dirs, plan, chunk_fingerprint(validated_fp, plan, t), t) for t in tasks]
+        fps = [chunk_fingerprint(validated_fp, plan, t) for t in tasks]
         if workers <= 1 or len(tasks) <= 1:
-            return [progress.done(_run_in_slot(*a)) for a in args]
+            return [
+                progress.done(_run_in_slot(cfg, dirs, plan, fp, t))
+                for fp, t in zip(fps, tasks, strict=True)
+            ]
+        # Each task crosses to the pool as a small order (chunk_orders.py): the workers load
+        # the recorded config and plan once, not the whole plan and config once per chunk.
+        record_config(cfg, dirs)
+        orders = [order_for(cfg, dirs, plan, fp, t) for fp, t in zip(fps, tasks, strict=True)]
         # The build's worker pool: its processes die with this one and a chunk process killed
         # from outside is a WorkerDied with a clear message, as for the partition workers.
         pool = worker_pool(min(workers, len(tasks)))
         try:
-            futures = [_submit_in_slot(pool, *a) for a in args]
+            futures = [_submit_in_slot(pool, order) for order in orders]
             return [progress.done(result(f)) for f in futures]
         finally:
             release_pool(pool)

@@ -236,24 +236,49 @@ def mixture_rows(cells: list[dict[str, Any]]) -> list[tuple[str, dict[str, dict[
     return rows
 
 
+MIXTURE_SOURCES: Final = len(PALETTE)  # bars a mixture chart draws, `other` included
+OTHER_COLOUR: Final = "#7f7f7f"
+
+
+def mixture_sources(cells: list[dict[str, Any]], limit: int) -> tuple[list[str], list[str]]:
+    """(the sources shown, by name; those shown together as `other`): every source when
+    there are at most `limit`, else the `limit - 1` with the most records in the package
+    (ties by name) and the rest as one, so a chart or table stays bounded however many
+    sources the config has."""
+    records: dict[str, int] = {}
+    for c in cells:
+        for source, v in c["sources"].items():
+            records[source] = records.get(source, 0) + v["records"]
+    if len(records) <= limit:
+        return sorted(records), []
+    top = sorted(records, key=lambda s: (-records[s], s))[: limit - 1]
+    return sorted(top), sorted(set(records) - set(top))
+
+
 def mixture_chart(cells: list[dict[str, Any]]) -> str:
-    """Stacked bars of each source's share of records and of characters."""
-    sources = sorted({s for c in cells for s in c["sources"]})
+    """Stacked bars of each source's share of records and of characters: the
+    `MIXTURE_SOURCES - 1` largest sources and one `other` bar past `MIXTURE_SOURCES`."""
+    sources, rest = mixture_sources(cells, MIXTURE_SOURCES)
     colours = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(sources)}
+    labels = {s: unfenced_value(s) for s in sources}
+    groups = {s: [s] for s in sources}
+    if rest:
+        groups[""] = rest
+        colours[""] = OTHER_COLOUR
+        labels[""] = f"other ({len(rest)} sources)"
     rows = mixture_rows(cells)[::-1]
     figure, axes = _figure(1, 2, 0.32 * len(rows) + 1.6)
     for ax, measure, title in zip(
         axes, ("records", "chars"), ("share of records", "share of characters"), strict=True
     ):
         left = [0.0] * len(rows)
-        for source in sources:
+        for key, members in groups.items():
             shares = []
             for _, sums in rows:
                 total = sum(v[measure] for v in sums.values())
-                value = sums.get(source, {}).get(measure, 0)
+                value = sum(sums.get(s, {}).get(measure, 0) for s in members)
                 shares.append(100 * value / total if total else 0.0)
-            ax.barh(range(len(rows)), shares, left=left, color=colours[source],
-                    label=unfenced_value(source))  # fmt: skip
+            ax.barh(range(len(rows)), shares, left=left, color=colours[key], label=labels[key])
             left = [a + b for a, b in zip(left, shares, strict=True)]
         ax.set_yticks(range(len(rows)), [label for label, _ in rows])
         ax.set_xlim(0, 100)

@@ -9,7 +9,14 @@ import itertools
 from html import escape
 from typing import Any
 
-from jsonl_assets.core.report.charts import _label, category_order, count_chart, draw_all
+from jsonl_assets.core.report.charts import (
+    MIXTURE_SOURCES,
+    _label,
+    category_order,
+    count_chart,
+    draw_all,
+    mixture_chart,
+)
 
 HOSTILE = ["$\\foo$", "a$b$c", "²", "3", "03", "003", "10", "exact_match", "$x^2$"]
 
@@ -86,3 +93,20 @@ def test_the_empty_category_has_a_label_no_other_value_has() -> None:
     assert counts.describe(_quoted).startswith('"" 1, ')
     assert counts.describe(md_code).startswith('"" 1, ')
     assert md_code("") == '""' and md_code('""') == '`""`'
+
+
+def _many_sources(n: int) -> list[dict[str, Any]]:
+    """Two cells fed by `n` sources of 1..n records (sft/train has them all)."""
+    sources = {f"s{i:04d}": {"records": i + 1, "chars": 10 * (i + 1)} for i in range(n)}
+    return [
+        {"objective": "sft", "split": "train", "sources": sources},
+        {"objective": "sft", "split": "test", "sources": dict(list(sources.items())[:3])},
+    ]
+
+
+def test_the_mixture_chart_is_bounded_whatever_the_number_of_sources() -> None:
+    few, many = mixture_chart(_many_sources(MIXTURE_SOURCES)), mixture_chart(_many_sources(400))
+    assert len(many) < 1.2 * len(few), (len(few), len(many))
+    assert f"other ({400 - MIXTURE_SOURCES + 1} sources)" in many
+    assert "s0399" in many and "s0000" not in many  # the largest are shown by name
+    assert "other (" not in few and "s0000" in few  # up to the bound: every source
