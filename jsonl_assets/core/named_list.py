@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-NAMED: Final = 20  # names a message lists at most (rate_checks.NAMED_FILES says the same)
+NAMED: Final = 20  # names a message lists at most
 
 
 def some_names(names: Sequence[str], what: str = "files", most: int = NAMED) -> str:

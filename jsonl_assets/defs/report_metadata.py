@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from jsonl_assets.core.named_list import some_names
 from jsonl_assets.core.report import ReportResult
 from jsonl_assets.core.report.bounded_counts import OTHER_NOTE
 from jsonl_assets.core.report.charts import MIXTURE_SOURCES, mixture_sources
@@ -53,7 +54,7 @@ def report_tables(data: dict[str, Any]) -> dict[str, str]:
             [
                 [_cell(c), c["records"], c["shards"],
                  percent(c["tool_call_records"] / c["records"]) if c["records"] else "-",
-                 _source_names(list(c["sources"]))]
+                 some_names(list(c["sources"]), "sources", SOURCES_SHOWN)]
                 for c in cells
             ],
         ),
@@ -90,13 +91,6 @@ def report_tables(data: dict[str, Any]) -> dict[str, str]:
             ],
         ),
     }  # fmt: skip
-
-
-def _source_names(names: list[str]) -> str:
-    """A cell's sources, the first `SOURCES_SHOWN` of them (report.html lists them all)."""
-    more = len(names) - SOURCES_SHOWN
-    shown = names if more <= 0 else [*names[:SOURCES_SHOWN], f"and {more} more"]
-    return ", ".join(shown)
 
 
 def _mixture_rows(c: dict[str, Any]) -> list[list[Any]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from jsonl_assets.core.named_list import some_names
 from jsonl_assets.core.report import ReportResult
 from jsonl_assets.core.report.charts import mixture_chart
 from jsonl_assets.core.report.markdown_text import md_table
@@ -14,7 +15,6 @@ from jsonl_assets.defs.report_metadata import (
     SOURCES_SHOWN,
     _images,
     _mixture_rows,
-    _source_names,
     report_metadata,
 )
 
@@ -42,6 +42,10 @@ def test_the_report_metadata_is_bounded_whatever_the_number_of_sources(tmp_path:
         report = ReportResult(tmp_path / "r.html", tmp_path / "D.md", EMPTY,
                               {"mixture": mixture_chart([cell])})  # fmt: skip
         rows = md_table(["a", "b", "c", "d"], _mixture_rows(cell))
-        return len(rows + _images(report, "report_mixture") + _source_names(list(sources)))
+        return len(
+            rows
+            + _images(report, "report_mixture")
+            + some_names(list(sources), "sources", SOURCES_SHOWN)
+        )
 
     assert size(600) < 1.2 * size(SOURCES_SHOWN)

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.named_list import NAMED
 from jsonl_assets.core.rules.reject_reasons import (
     PARSE_FAILURE_RATE,
     RATES,
@@ -35,7 +36,7 @@ from jsonl_assets.core.stage_report import StageReport
 from jsonl_assets.core.stages.extract_stage import charged_here
 
 PARTITION_SCOPE = "partition"
-NAMED_FILES = 20  # unread files named in a message, at most
+NAMED_FILES = NAMED  # unread files named in a message, at most
 # The stage a reason of metadata.json's accounting is taken as quarantined by, when the table
 # does not know the reason (the accounting keeps reasons, not stages).
 ACCOUNTED_STAGE = "validated"
