@@ -53,7 +53,7 @@ elif kind == "bucket":
         bucket_file(chunk, b).touch()
     base = rss_peak_mb()  # the file is written; the search starts here
     start = time.perf_counter()
-    found, parts, own = find_duplicates([(chunk, {"file_index": 0})], folder / "ids")
+    found, parts, own = find_duplicates([(chunk, 0)], folder / "ids")
     kept = n - found.count
     own = own * kept / n  # the table holds every entry; per distinct id below
 else:

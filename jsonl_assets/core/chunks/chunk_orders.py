@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-from jsonl_assets.core.chunks.chunk_worker import ChunkTask, run_chunk
+from jsonl_assets.core.chunks.chunk_worker import ChunkDone, ChunkTask, done_of, run_chunk
 from jsonl_assets.core.chunks.plan import CHUNKS_DIR, ChunkPlan, recorded_chunk_plan
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.config.loading import load_config, parse_config
@@ -59,10 +59,11 @@ def order_for(
     return ChunkOrder(str(cfg.path), cfg.fingerprint(), dirs, plan.fingerprint, chunk_fp, task)
 
 
-def run_order(order: ChunkOrder) -> dict[str, Any]:
+def run_order(order: ChunkOrder) -> ChunkDone:
     """In a worker: run the ordered chunk (`run_chunk`) with the recorded config and plan."""
     cfg, plan = _loaded(order)
-    return run_chunk(cfg, order.dirs, plan, order.chunk_fp, order.task)
+    report = run_chunk(cfg, order.dirs, plan, order.chunk_fp, order.task)
+    return done_of(order.dirs, order.chunk_fp, report)
 
 
 def _loaded(order: ChunkOrder) -> tuple[PipelineConfig, ChunkPlan]:

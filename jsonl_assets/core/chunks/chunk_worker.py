@@ -83,6 +83,53 @@ class ChunkTask:
     toolsets: tuple[dict[str, Any], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class ChunkDone:
+    """What a partition keeps of a finished chunk until its merge, whatever the chunk's
+    files, rules and toolsets: the merge reads the rest from its marker (`report_of`)."""
+
+    index: int
+    path: Path
+    chunk_fp: str
+    file_index: int
+    files: int
+    lines: int
+    accepted: int
+    bytes_in: int
+    seconds: float
+    measured: bool  # its accepted records measured in this version's blocks
+    ran: bool  # run now (not found finished)
+    unresolved: tuple[str, ...]  # toolset names its records named and no toolset it knew had
+
+
+def done_of(dirs: PartitionDirs, chunk_fp: str, report: dict[str, Any]) -> ChunkDone:
+    """The `ChunkDone` of a chunk's report (as `run_chunk` returns it)."""
+    return ChunkDone(
+        index=report["index"],
+        path=chunk_path(dirs, chunk_fp, report["index"]),
+        chunk_fp=chunk_fp,
+        file_index=report["file_index"],
+        files=len(report["files"]),
+        lines=report["lines"],
+        accepted=report["accepted"],
+        bytes_in=report["bytes_in"],
+        seconds=report["seconds"],
+        measured=report.get("measured") == MEASURES_VERSION,
+        ran=report["ran"],
+        unresolved=tuple(report["validate"]["unresolved"]),
+    )
+
+
+def report_of(done: ChunkDone) -> dict[str, Any]:
+    """The whole marker report of a finished chunk, read again from its folder."""
+    report = read_marker(done.path / MARKER, done.chunk_fp)
+    if report is None:
+        raise FileNotFoundError(
+            f"{done.path}: the finished chunk's marker is gone; rerun the build"
+        )
+    return report
+
+
 def chunk_fingerprint(validated_fp: str, plan: ChunkPlan, task: ChunkTask) -> str:
     return fingerprint(
         "chunk", CHUNK_VERSION, validated_fp, plan.fingerprint, task.index, list(task.toolsets)

@@ -14,6 +14,7 @@ back chunk by chunk: neither holds anything per record for a whole chunk or part
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -85,9 +86,9 @@ class BucketFiles:
 
 
 def find_duplicates(
-    chunks: list[tuple[Path, dict[str, Any]]], scratch: Path
+    chunks: Sequence[tuple[Path, int]], scratch: Path
 ) -> tuple[Duplicates, list[Path], int]:
-    """The duplicates of every chunk, spilled to `scratch` bucket by bucket (duplicates.py:
+    """The duplicates of every chunk `(folder, its first file's index in the partition)`, spilled to `scratch` bucket by bucket (duplicates.py:
     per chunk, `(line index in the chunk, position kept)` in line order); the distinct ids
     (hi, lo, pos: the accepted ids' digests, for the leakage check), one Arrow file per bucket
     in `scratch`; the largest bucket's id set in bytes (the dedup's memory)."""
@@ -139,20 +140,18 @@ def _first_rows(ids: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
     return pl.Series(mask), repeats.select("row", "pos_kept").sort("row")
 
 
-def _bucket_ids(
-    chunks: list[tuple[Path, dict[str, Any]]], bucket: int
-) -> tuple[pl.DataFrame, list[int]]:
+def _bucket_ids(chunks: Sequence[tuple[Path, int]], bucket: int) -> tuple[pl.DataFrame, list[int]]:
     """One bucket's entries of every chunk, in chunk order: hi, lo (the digest's halves, big
     endian) and pos (file index and position); and the row each chunk's entries start at."""
     frames, starts, rows = [], [], 0
-    for path, report in chunks:
+    for path, file_index in chunks:
         starts.append(rows)
         entries = _read_entries(path, bucket)
         if not len(entries):
             continue
         rows += len(entries)
         # A chunk's positions count its files from 0: shifted to the partition's file index.
-        high = np.uint64(report["file_index"] << _POSITION_BITS)
+        high = np.uint64(file_index << _POSITION_BITS)
         frames.append(
             pl.DataFrame(
                 {
@@ -173,7 +172,7 @@ def _read_entries(path: Path, bucket: int) -> np.ndarray:
         return np.frombuffer(handle.read(), dtype=_RECORD)
 
 
-def _lines(chunks: list[tuple[Path, dict[str, Any]]], bucket: int) -> list[np.ndarray]:
+def _lines(chunks: Sequence[tuple[Path, int]], bucket: int) -> list[np.ndarray]:
     """Each chunk's line indices of its entries in `bucket` (read again: only for repeats)."""
     return [_read_entries(path, bucket)["line"] for path, _ in chunks]
 

@@ -23,13 +23,13 @@ from typing import Any, Final
 import numpy as np
 import orjson
 
-from jsonl_assets.core.chunks.chunk_worker import LINES, MEASURES, REJECTS
+from jsonl_assets.core.chunks.chunk_worker import LINES, MEASURES, REJECTS, ChunkDone, report_of
 from jsonl_assets.core.chunks.duplicates import ChunkDuplicates
 from jsonl_assets.core.chunks.id_buckets import find_duplicates
 from jsonl_assets.core.chunks.plan import CHUNKS_DIR
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.line_batch import line_batches
-from jsonl_assets.core.report.measure_columns import MEASURES_VERSION, read_blocks
+from jsonl_assets.core.report.measure_columns import read_blocks
 from jsonl_assets.core.report.statistics import CellStats
 from jsonl_assets.core.stage_report import StageReport
 from jsonl_assets.core.stages.extract_stage import Extraction
@@ -49,14 +49,15 @@ Part = Extraction | Transformer | Validator | StagedShards
 def merge_chunks(
     cfg: PipelineConfig,
     dirs: PartitionDirs,
-    chunks: list[tuple[Path, dict[str, Any]]],
+    chunks: list[ChunkDone],
     fps: dict[str, str],
     kept: dict[str, StageReport],
     gate: Gate,
     helper_thread: bool,
 ) -> list[StageReport]:
-    """Merge the finished chunks `(folder, marker report)`, in plan order, and commit the
-    stages (those in `kept` keep their committed outputs)."""
+    """Merge the finished chunks, in plan order, and commit the stages (those in `kept` keep
+    their committed outputs). Each chunk's report is read from its marker when its turn
+    comes: the partition's memory does not grow with what the reports hold."""
     started = time.perf_counter()
     extraction = Extraction(cfg, dirs)
     transformer = Transformer(cfg, dirs, [])
@@ -64,22 +65,28 @@ def merge_chunks(
     staged = StagedShards(cfg, dirs, background=helper_thread)
     parts: tuple[Part, ...] = (extraction, transformer, validator, staged)
     try:
-        for _, report in chunks:
-            for k, entry in enumerate(report["files"]):
-                if report["file_index"] + k == len(extraction.files):
+        for done in chunks:
+            if done.file_index + done.files <= len(extraction.files):
+                continue  # its files are known (it began within an earlier chunk's file)
+            for k, entry in enumerate(report_of(done)["files"]):
+                if done.file_index + k == len(extraction.files):
                     extraction.files.append(entry)
                     transformer.add_file(entry)
                     validator.add_file(entry)
                     staged.add_file(entry)
-        duplicates, validator.ids, validator.id_set_bytes = find_duplicates(chunks, ids_dir(dirs))
+        duplicates, validator.ids, validator.id_set_bytes = find_duplicates(
+            [(d.path, d.file_index) for d in chunks], ids_dir(dirs)
+        )
         cell = CellStats(dirs.objective, dirs.split)
-        measured = all(report.get("measured") == MEASURES_VERSION for _, report in chunks)
-        for c, (path, report) in enumerate(chunks):
+        measured = all(d.measured for d in chunks)
+        for c, done in enumerate(chunks):
             with duplicates.of_chunk(c) as found:
-                _replay(path, report, found, extraction, transformer, validator, staged)
+                _replay(
+                    done.path, report_of(done), found, extraction, transformer, validator, staged
+                )
             if measured:
                 with duplicates.of_chunk(c) as found:
-                    _measured(path, found, cell)
+                    _measured(done.path, found, cell)
         duplicates.remove()
         # No statistics unless every chunk measured its records, in this version's blocks
         # (the report then measures the shards).
@@ -190,13 +197,13 @@ def commit_stages(
     gate: Gate,
     parts: tuple[Extraction, Transformer, Validator, StagedShards],
     seconds: float,
-    chunks: list[tuple[Path, dict[str, Any]]],
+    chunks: list[ChunkDone],
 ) -> list[StageReport]:
     """Commit extracted, transformed, (the staged shards,) validated in order; a stage in
     `kept` keeps its committed outputs and report."""
     extraction, transformer, validator, staged = parts
     clock = time.perf_counter
-    chunk_seconds = sum(r["seconds"] for _, r in chunks)
+    chunk_seconds = sum(d.seconds for d in chunks)
     # The chunks' time, split as the one pass's was: reading first, then the rest.
     spent = {
         "extracted": chunk_seconds / 3,

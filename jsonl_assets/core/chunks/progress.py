@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from jsonl_assets.core.chunks.chunk_worker import ChunkDone
 from jsonl_assets.core.chunks.plan import ChunkPlan
 
 _listeners: list[Callable[[str, dict[str, Any]], None]] = []
@@ -36,14 +37,14 @@ class Progress:
         self.records = 0
         self.bytes = 0
 
-    def done(self, report: dict[str, Any]) -> dict[str, Any]:
-        """Count a finished chunk's report (and tell the listeners); returns the report."""
+    def done(self, done: ChunkDone) -> ChunkDone:
+        """Count a finished chunk (and tell the listeners); returns it."""
         self.chunks += 1
-        self.ran += bool(report.get("ran"))
-        self.records += report["lines"]
-        self.bytes += report["bytes_in"]
+        self.ran += done.ran
+        self.records += done.lines
+        self.bytes += done.bytes_in
         if self.total <= 1 or not _listeners:
-            return report
+            return done
         elapsed = max(time.perf_counter() - self.started, 1e-6)
         rate = self.records / elapsed
         eta = elapsed * (self.total_bytes - self.bytes) / max(self.bytes, 1)
@@ -61,4 +62,4 @@ class Progress:
         )
         for listener in list(_listeners):
             listener(line, figures)
-        return report
+        return done

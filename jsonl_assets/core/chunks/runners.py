@@ -1,7 +1,8 @@
 """Chunk runners: who runs a partition's chunks. In this process, one after the other
 (`run_in_process`), or on a pool of forked processes (`process_runner(n)`). Dagster's
 executors are the third kind: each chunk is a step (defs/chunk_job.py), and the merge's runner
-then finds every chunk finished. A runner returns the chunks' marker reports in task order.
+then finds every chunk finished. A runner returns the finished chunks (`ChunkDone`, small
+whatever the chunk's report holds) in task order.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from jsonl_assets.core.chunks.chunk_orders import (
     record_config,
     run_order,
 )
-from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, run_chunk
+from jsonl_assets.core.chunks.chunk_worker import (
+    ChunkDone,
+    ChunkTask,
+    chunk_fingerprint,
+    done_of,
+    run_chunk,
+)
 from jsonl_assets.core.chunks.plan import ChunkPlan
 from jsonl_assets.core.chunks.progress import Progress
 from jsonl_assets.core.config import PipelineConfig
@@ -36,14 +43,14 @@ def share_slots(workers: int) -> None:
 
 def _run_in_slot(
     cfg: PipelineConfig, dirs: PartitionDirs, plan: ChunkPlan, chunk_fp: str, task: ChunkTask
-) -> dict[str, Any]:
+) -> ChunkDone:
     if not _slots:
-        return run_chunk(cfg, dirs, plan, chunk_fp, task)
+        return done_of(dirs, chunk_fp, run_chunk(cfg, dirs, plan, chunk_fp, task))
     with _slots[0]:
-        return run_chunk(cfg, dirs, plan, chunk_fp, task)
+        return done_of(dirs, chunk_fp, run_chunk(cfg, dirs, plan, chunk_fp, task))
 
 
-def _submit_in_slot(pool: ProcessPoolExecutor, order: ChunkOrder) -> Future[dict[str, Any]]:
+def _submit_in_slot(pool: ProcessPoolExecutor, order: ChunkOrder) -> Future[ChunkDone]:
     """Submit a chunk once a slot is free; the slot is freed when the chunk ends. The slot is
     taken here, not in the worker: a spawned worker inherits no semaphore."""
     if not _slots:
@@ -58,9 +65,9 @@ def _submit_in_slot(pool: ProcessPoolExecutor, order: ChunkOrder) -> Future[dict
     return future
 
 
-# runner(cfg, dirs, plan, validated fingerprint, tasks) -> marker reports, in task order
+# runner(cfg, dirs, plan, validated fingerprint, tasks) -> finished chunks, in task order
 ChunkRunner = Callable[
-    [PipelineConfig, PartitionDirs, ChunkPlan, str, list[ChunkTask]], list[dict[str, Any]]
+    [PipelineConfig, PartitionDirs, ChunkPlan, str, list[ChunkTask]], list[ChunkDone]
 ]
 
 
@@ -74,7 +81,7 @@ def process_runner(workers: int) -> ChunkRunner:
         plan: ChunkPlan,
         validated_fp: str,
         tasks: list[ChunkTask],
-    ) -> list[dict[str, Any]]:
+    ) -> list[ChunkDone]:
         progress = Progress(dirs.key, plan)
         fps = [chunk_fingerprint(validated_fp, plan, t) for t in tasks]
         if workers <= 1 or len(tasks) <= 1:

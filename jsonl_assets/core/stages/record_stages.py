@@ -26,7 +26,7 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.chunks.chunk_lock import ChunkBusyError, chunk_index_of, chunk_lock
-from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, chunk_path
+from jsonl_assets.core.chunks.chunk_worker import ChunkDone, ChunkTask, report_of
 from jsonl_assets.core.chunks.merge import merge_chunks
 from jsonl_assets.core.chunks.plan import CHUNKS_DIR, PLAN, plan_chunks
 from jsonl_assets.core.chunks.runners import ChunkRunner, run_in_process
@@ -141,28 +141,30 @@ def _chunked(
         _clear_chunks(dirs, keep=())
     plan = plan_chunks(cfg, dirs, fps["extracted"])
     tasks = [ChunkTask(dirs.key, c.index) for c in plan.chunks]
-    reports = runner(cfg, dirs, plan, fps["validated"], tasks)
+    done = runner(cfg, dirs, plan, fps["validated"], tasks)
     # A record rejected for a toolset that some chunk derives: its chunk again, all known.
-    derived: dict[str, dict[str, Any]] = {}
-    for report in reports:
-        for toolset in report["transform"]["toolsets"]:
-            derived.setdefault(toolset["id"], toolset)
-    again = [r["index"] for r in reports if set(r["validate"]["unresolved"]) & set(derived)]
-    if again:
-        known = tuple(derived[k] for k in sorted(derived))
-        redo = [ChunkTask(dirs.key, i, known) for i in again]
-        for task, report in zip(redo, runner(cfg, dirs, plan, fps["validated"], redo), strict=True):
-            reports[task.index] = report
-            tasks[task.index] = task
-    chunks = [
-        (chunk_path(dirs, chunk_fingerprint(fps["validated"], plan, t), t.index), r)
-        for t, r in zip(tasks, reports, strict=True)
-    ]
-    result = merge_chunks(cfg, dirs, chunks, fps, kept, gate, helper_thread)
+    if any(d.unresolved for d in done):
+        derived = _derived_toolsets(done)
+        again = [d.index for d in done if set(d.unresolved) & set(derived)]
+        if again:
+            known = tuple(derived[k] for k in sorted(derived))
+            redo = [ChunkTask(dirs.key, i, known) for i in again]
+            for task, d in zip(redo, runner(cfg, dirs, plan, fps["validated"], redo), strict=True):
+                done[task.index] = d
+    result = merge_chunks(cfg, dirs, done, fps, kept, gate, helper_thread)
     # Merged (committed, or stopped by the gate): the chunks' copies are no longer needed. A
     # merge that failed keeps them, so that the rerun does not redo them.
     _clear_chunks(dirs)
     return result
+
+
+def _derived_toolsets(done: list[ChunkDone]) -> dict[str, dict[str, Any]]:
+    """Every toolset the chunks derived, by id (the first chunk's), read from their markers."""
+    derived: dict[str, dict[str, Any]] = {}
+    for d in done:
+        for toolset in report_of(d)["transform"]["toolsets"]:
+            derived.setdefault(toolset["id"], toolset)
+    return derived
 
 
 def _clear_chunks(dirs: PartitionDirs, keep: tuple[str, ...] = (PLAN,)) -> None:

@@ -76,10 +76,10 @@ def test_an_order_runs_the_chunk_as_run_chunk_does(tmp_path: Path) -> None:
     record_config(cfg, dirs)
     order = order_for(cfg, dirs, plan, fp, task)
     config.write_text("not: [a config")  # edited during the build: the recorded one runs
-    report = run_order(pickle.loads(pickle.dumps(order)))
-    assert report["ran"] and report["accepted"] == 1
+    done = run_order(pickle.loads(pickle.dumps(order)))
+    assert done.ran and done.accepted == 1
     again = run_chunk(cfg, dirs, plan, fp, task)
-    assert not again["ran"] and again["lines"] == report["lines"]
+    assert not again["ran"] and again["lines"] == done.lines
 
 
 def test_a_pool_builds_from_orders(tmp_path: Path) -> None:
@@ -87,6 +87,6 @@ def test_a_pool_builds_from_orders(tmp_path: Path) -> None:
     dirs = dirs_for(cfg, KEY)
     plan = plan_chunks(cfg, dirs)
     tasks = [ChunkTask(KEY, c.index) for c in plan.chunks]
-    reports = process_runner(2)(cfg, dirs, plan, "0" * 64, tasks)
-    assert [r["index"] for r in reports] == [0, 1, 2, 3, 4]
-    assert all(r["ran"] and r["accepted"] == 1 for r in reports)
+    done = process_runner(2)(cfg, dirs, plan, "0" * 64, tasks)
+    assert [d.index for d in done] == [0, 1, 2, 3, 4]
+    assert all(d.ran and d.accepted == 1 for d in done)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 REPEATS = 20  # each id in each chunk's part REPEATS times
 
 
-def _chunks(root: Path) -> tuple[list[tuple[Path, dict]], list[list[tuple[int, int]]]]:
+def _chunks(root: Path) -> tuple[list[tuple[Path, int]], list[list[tuple[int, int]]]]:
     """CHUNKS chunk folders written by BucketFiles (id i of line n: i = n % IDS), and the
     duplicates a plain first-occurrence scan finds, per chunk."""
     digests = [hashlib.sha256(b"%d" % i).digest()[:16] for i in range(IDS)]
@@ -45,7 +45,7 @@ def _chunks(root: Path) -> tuple[list[tuple[Path, dict]], list[list[tuple[int, i
             else:
                 seen[i] = 7 * n  # file index 0: the position as is
         expected.append(dups)
-        out.append((folder, {"file_index": 0}))
+        out.append((folder, 0))
     return out, expected
 
 

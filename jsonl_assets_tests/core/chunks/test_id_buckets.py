@@ -16,7 +16,7 @@ ENTRY = struct.Struct("<16sQQ")
 POSITION_BITS = 40
 
 
-def _write_chunks(root: Path, chunks: list[list[tuple[bytes, int]]]) -> list[tuple[Path, dict]]:
+def _write_chunks(root: Path, chunks: list[list[tuple[bytes, int]]]) -> list[tuple[Path, int]]:
     """Chunk folders whose entries (digest, position) all go to bucket 3, in line order."""
     out = []
     for c, entries in enumerate(chunks):
@@ -26,7 +26,7 @@ def _write_chunks(root: Path, chunks: list[list[tuple[bytes, int]]]) -> list[tup
             bucket_file(folder, b).touch()
         data = b"".join(ENTRY.pack(d, 2 * i, p) for i, (d, p) in enumerate(entries))
         bucket_file(folder, 3).write_bytes(data)
-        out.append((folder, {"file_index": c % 2}))
+        out.append((folder, c % 2))
     return out
 
 
