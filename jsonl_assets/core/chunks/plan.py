@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from jsonl_assets.core.config import PipelineConfig, SourceConfig, SourceInput
+from jsonl_assets.core.config.path_names import kept_normpath
+from jsonl_assets.core.file_names import shown
 from jsonl_assets.core.readers import SourceFile
 from jsonl_assets.core.source_fingerprints import (
     fingerprint_file,
@@ -123,8 +125,7 @@ class ChunkPlan:
             )
         cached = self._named.get(source.name)
         if cached is None or cached[0] is not source:  # first use, or another config's
-            by_name = {(item.rel, item.rel_b64): item for item in reversed(source.inputs)}
-            cached = self._named[source.name] = (source, by_name)
+            cached = self._named[source.name] = (source, _by_name(source))
         item = cached[1].get((planned.rel, planned.rel_b64))
         if item is not None:
             return source, item
@@ -159,13 +160,27 @@ class ChunkPlan:
         }
 
 
+def _by_name(source: SourceConfig) -> dict[tuple[str, str | None], SourceInput]:
+    """A source's inputs by name. Config loading gives two files one name never
+    (`path_names.FileNames`); were it to, no chunk may open one of them for the other."""
+    by_name: dict[tuple[str, str | None], SourceInput] = {}
+    for item in source.inputs:
+        other = by_name.setdefault((item.rel, item.rel_b64), item)
+        if other is not item and other.path != item.path:
+            raise SourceChangedError(
+                f"{item.rel} names two files of source {source.name} "
+                f"({shown(os.fspath(other.path))} and {shown(os.fspath(item.path))})"
+            )
+    return by_name
+
+
 def _located(cfg: PipelineConfig, rel: str, rel_b64: str | None) -> Path:
     """Where the config at hand finds the file of config-relative name `rel` (an object:
-    its URL), as config/loading.py named it."""
+    its URL), as config/loading.py named it (a `..` after a symlink is kept: `path_names`)."""
     if is_url(rel):
         return location(rel)
     name = os.fsdecode(base64.b64decode(rel_b64)) if rel_b64 is not None else rel
-    return Path(os.path.normpath(cfg.root / name))
+    return Path(kept_normpath(os.fspath(cfg.root / name)))
 
 
 def _input_json(f: PlannedFile) -> list[Any]:

@@ -42,6 +42,7 @@ from jsonl_assets.core.config.output_dirs import (
     check_url_roots,
     guarded_dirs,
 )
+from jsonl_assets.core.config.path_names import FileNames
 from jsonl_assets.core.config.pipeline import (
     DatasetConfig,
     OutputConfig,
@@ -164,7 +165,7 @@ def parse_config(data: Any, cfg_path: Path, *, list_files: bool = True) -> Pipel
     toolsets = parse_toolsets(cfg_path, doc.toolsets, data.get("defaults"))
     toolset_ids = declared_ids(list(toolsets))
     quality = _parse_quality(cfg_path, "quality", doc.quality, DEFAULT_POLICY, None)
-    names: dict[Path, tuple[str, str | None]] = {}  # shared: a file has one name per config
+    names = FileNames()  # shared: a file has one name per config, a name one file
     sources = tuple(
         _source(
             cfg_path, root, i, entry, data["sources"][i], quality, list_files, names, toolset_ids
@@ -393,7 +394,7 @@ def _source(
     raw: dict[str, Any],
     quality: QualityPolicy,
     list_files: bool,
-    names: dict[Path, tuple[str, str | None]],
+    names: FileNames,
     toolset_ids: frozenset[str],
 ) -> SourceConfig:
     """One validated source entry resolved against the files its globs match (none looked

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Final
 
 from jsonl_assets.core.config.errors import ConfigError
+from jsonl_assets.core.config.path_names import FileNames, kept_normpath
 from jsonl_assets.core.config.pipeline import SourceInput
 from jsonl_assets.core.config.source_globs import (
     bracket_hint,
@@ -21,7 +22,7 @@ from jsonl_assets.core.config.source_globs import (
     match_glob,
     rooted,
 )
-from jsonl_assets.core.file_names import file_name, shown
+from jsonl_assets.core.file_names import shown
 from jsonl_assets.core.readers import infer_format
 from jsonl_assets.core.store.url import is_url, location, store_glob
 
@@ -64,16 +65,17 @@ def source_inputs(
     key: str,
     fmt: str | None,
     patterns: list[str],
-    names: dict[Path, tuple[str, str | None]],
+    names: FileNames,
 ) -> dict[Path | str, SourceInput]:
     """The files a source's globs match, by resolved path (an object: by its URL).
 
     A file's name is the path its glob matched, relative to the config folder lexically (no
     symlink resolved: a data folder symlinked under the config folder gives the same names
-    wherever it points), and `file_b64` when its bytes are not UTF-8 (`file_name`). A file
-    reached twice (two globs, two sources, two symlinked routes) is one file, found by its
-    resolved path: it keeps the name of its first match (`names`, shared by the sources, in
-    config order; a glob's matches in the order of their bytes)."""
+    wherever it points; a `..` after a symlink kept: `path_names.py`), and `file_b64` when its
+    bytes are not UTF-8 (`file_name`). A file reached twice (two globs, two sources, two
+    symlinked routes) is one file, found by its resolved path: it keeps the name of its first
+    match (`names`, shared by the sources, in config order; a glob's matches in the order of
+    their bytes); a name two files would get is a ConfigError naming both."""
     inputs: dict[Path | str, SourceInput] = {}
     folders: dict[str, Path] = {}
     for n, pattern in enumerate(patterns):
@@ -102,17 +104,16 @@ def source_inputs(
                 + bracket_hint(root, pattern),
             )
         for path in matched:
+            where = f"{key}.paths[{n}]"
             if path in not_files:  # never resolved (a loop) nor opened (a FIFO): by its path
-                resolved = Path(os.path.abspath(path))
+                absolute = path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
+                resolved = Path(kept_normpath(absolute, names.links))
             else:
-                resolved = _resolved_file(cfg_path, f"{key}.paths[{n}]", path, folders)
-            if resolved not in names:
-                lexical = os.path.relpath(os.path.normpath(path), root)
-                names[resolved] = file_name(Path(lexical).as_posix())
-            rel, rel_b64 = names[resolved]
+                resolved = _resolved_file(cfg_path, where, path, folders)
+            rel, rel_b64 = names.name(cfg_path, where, root, path, resolved)
             why = not_files.get(path)
             if why is None:
-                file_format = _format(cfg_path, f"{key}.paths[{n}]", fmt, rel)
+                file_format = _format(cfg_path, where, fmt, rel)
             else:
                 file_format = _unread_format(fmt, pattern if is_unlisted_folder(why) else rel)
             inputs[resolved] = SourceInput(

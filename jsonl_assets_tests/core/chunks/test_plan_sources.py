@@ -139,3 +139,52 @@ def test_a_chunk_reads_a_touched_file_of_the_same_bytes(sample_project: Path) ->
         orjson.loads(orjson.dumps(report["files"]))[0]["file"]
         == "raw/rft/seedlings_train.jsonl.zst"
     )
+
+
+def test_two_files_reached_through_a_symlink_and_dotdot_are_planned_and_read_apart(
+    tmp_path: Path,
+) -> None:
+    """`raw/x.jsonl` and `raw/link/../x.jsonl` (`elsewhere/x.jsonl`) were both named
+    `raw/x.jsonl`: the plan opened the first for both, and every build failed with "changed
+    since the partition was planned". Each is now named, planned and traced as itself, by a
+    chunk step that lists no files too."""
+    from jsonl_assets.core.chunks.plan import ChunkPlan
+    from jsonl_assets_tests.core.config.test_loading_names import _link_and_dotdot
+    from jsonl_assets_tests.values_helpers import make_cpt_project, shard_records
+
+    here, there = _link_and_dotdot(tmp_path)
+    config = make_cpt_project(tmp_path, ["raw/x.jsonl", "raw/link/../x.jsonl"])
+    cfg = load_config(config)
+    dirs = dirs_for(cfg, "cpt|train")
+    plan = plan_chunks(cfg, dirs)
+    for listed in (cfg, load_config(config, list_files=False)):
+        fresh = ChunkPlan(plan.fingerprint, plan.chunks, plan.inputs)
+        opened = [fresh.opened(listed, i)[1] for i in range(plan.files)]
+        assert [(i.rel, Path(i.path).resolve()) for i in opened] == [
+            ("raw/link/../x.jsonl", there),
+            ("raw/x.jsonl", here),
+        ]
+    build_partition(cfg, "cpt|train")
+    assert publish(cfg).manifest.published
+    files = {r["id"]: r["metadata"]["trace"]["file"] for r in shard_records(config)}
+    assert sorted(files.values()) == ["raw/link/../x.jsonl", "raw/x.jsonl"]
+
+
+def test_a_plan_never_opens_one_of_two_files_of_one_name_for_the_other(tmp_path: Path) -> None:
+    """Loading never gives two files one name; a config that did (built by hand here) is
+    refused by the plan's lookup, naming both, not read from the first file."""
+    import dataclasses
+
+    from jsonl_assets_tests.values_helpers import doc_line, make_cpt_project
+
+    (tmp_path / "raw").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "raw" / f"{name}.jsonl").write_bytes(doc_line(1) + b"\n")
+    cfg = load_config(make_cpt_project(tmp_path, ["raw/*.jsonl"]))
+    plan = plan_chunks(cfg, dirs_for(cfg, "cpt|train"))
+    [source] = cfg.sources
+    first, second = source.inputs
+    clash = dataclasses.replace(source, inputs=(first, dataclasses.replace(second, rel=first.rel)))
+    clashing = dataclasses.replace(cfg, sources=(clash,))
+    with pytest.raises(SourceChangedError, match=r"raw/a\.jsonl names two files .*b\.jsonl"):
+        plan.input(clashing, 1)

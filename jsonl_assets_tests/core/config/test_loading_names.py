@@ -62,3 +62,30 @@ def test_a_file_outside_the_config_folder_keeps_a_dotdot_name(tmp_path: Path) ->
     (data / "a.jsonl").write_bytes(doc_line(1) + b"\n")
     config = make_cpt_project(tmp_path / "project", [str(data / "*.jsonl")])
     assert _names(config) == [[("../data/a.jsonl", (data / "a.jsonl").resolve())]]
+
+
+def _link_and_dotdot(tmp_path: Path) -> tuple[Path, Path]:
+    """`raw/link` -> `elsewhere/dir`: `raw/link/../x.jsonl` is `elsewhere/x.jsonl`."""
+    (tmp_path / "elsewhere" / "dir").mkdir(parents=True)
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "link").symlink_to(tmp_path / "elsewhere" / "dir")
+    (tmp_path / "raw" / "x.jsonl").write_bytes(doc_line(1) + b"\n")
+    (tmp_path / "elsewhere" / "x.jsonl").write_bytes(doc_line(2) + b"\n")
+    return (tmp_path / "raw" / "x.jsonl").resolve(), (tmp_path / "elsewhere" / "x.jsonl").resolve()
+
+
+def test_a_dotdot_after_a_symlink_names_the_file_it_reaches(tmp_path: Path) -> None:
+    """`normpath` dropped `link/..` as text: both files were named `raw/x.jsonl` (a build of
+    one source failed on every run, two sources' traces named the wrong file)."""
+    here, there = _link_and_dotdot(tmp_path)
+    config = make_cpt_project(tmp_path, ["raw/x.jsonl", "raw/link/../x.jsonl"])
+    assert _names(config) == [[("raw/link/../x.jsonl", there), ("raw/x.jsonl", here)]]
+    data = yaml.safe_load(config.read_text())
+    data["sources"][0]["paths"] = ["raw/link/../*.jsonl"]
+    data["sources"].append({**data["sources"][0], "name": "notes2", "paths": ["raw/*.jsonl"]})
+    config.write_text(yaml.safe_dump(data))
+    assert _names(config) == [[("raw/link/../x.jsonl", there)], [("raw/x.jsonl", here)]]
+    # One file by two spellings is still one file, named by its first match.
+    data["sources"][0]["paths"] = ["raw/link/../dir/../x.jsonl", "elsewhere/*.jsonl"]
+    config.write_text(yaml.safe_dump(data))
+    assert _names(config) == [[("raw/link/../x.jsonl", there)], [("raw/x.jsonl", here)]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jsonl_assets.core.config.path_names import FileNames
 from jsonl_assets.core.config.source_inputs import source_inputs
 
 
@@ -28,7 +29,7 @@ def _tree(tmp_path: Path) -> Path:
 def test_matched_files_resolve_as_each_file_alone(tmp_path: Path) -> None:
     root = _tree(tmp_path)
     patterns = ["data/*.jsonl", "data/linked/*.jsonl", "data/dir_then_up/../real/*.jsonl"]
-    inputs = source_inputs(root / "c.yaml", root, "sources[0]", "jsonl", patterns, {})
+    inputs = source_inputs(root / "c.yaml", root, "sources[0]", "jsonl", patterns, FileNames())
     store = (tmp_path / "store" / "real").resolve()
     assert set(inputs) == {
         (root / "data" / "plain.jsonl").resolve(),
