@@ -1,8 +1,9 @@
 """`output.shard_by: content_type`: one shard family per content type within each partition.
 
 Shards are named data/<objective>-<split>-<digest>/<objective>-<split>-<content_type>-NNNNN
-.jsonl.zst (sources without a content_type form the family `general`; metadata.json's `notes`
-say so), rotation by records and by on-disk bytes applies within each family, metadata.json lists every family's shards under its partition's file entry, and
+.jsonl.zst, by each record's own metadata.content_type (the source's where the record sets
+none; records without one form the family `general`; metadata.json's `notes` say so), a
+content type that cannot name a shard is quarantined, rotation by records and by on-disk bytes applies within each family, metadata.json lists every family's shards under its partition's file entry, and
 switching the sharding setting removes the shards of the earlier layout.
 """
 
@@ -189,3 +190,100 @@ def test_the_notes_of_a_file_entry_say_where_its_shards_are(tmp_path: Path) -> N
         pattern = pattern.replace("NNNNN", r"\d{5}")
         for shard in entry["shards"]:
             assert re.fullmatch(pattern, shard["path"]), (note, shard["path"])
+
+
+def _shard_bytes(package: Path) -> dict[str, bytes]:
+    return {rel.rsplit("/", 1)[1]: (package / rel).read_bytes() for rel in shard_relpaths(package)}
+
+
+def _own_types_project(root: Path, chunk_bytes: int) -> Path:
+    """A `chat` source some of whose records carry another content type of their own, and a
+    source without one whose records each carry one (or null, or none)."""
+    raw = root / "raw"
+    raw.mkdir(parents=True)
+
+    def chat(n: int, **metadata: Any) -> bytes:
+        turns = [{"role": "user", "content": f"q{n} " + "x" * 200}, {"role": "assistant",
+                 "content": f"a{n}"}]  # fmt: skip
+        record = {"id": f"r{n}", "messages": turns, **({"metadata": metadata} if metadata else {})}
+        return orjson.dumps(record) + b"\n"
+
+    typed = [chat(n, content_type="forum") if n % 3 == 0 else chat(n) for n in range(30)]
+    (raw / "typed.jsonl").write_bytes(b"".join(typed))
+    kinds = [{"content_type": "code"}, {"content_type": "forum"}, {"content_type": None}, {}]
+    (raw / "untyped.jsonl").write_bytes(b"".join(chat(100 + n, **kinds[n % 4]) for n in range(20)))
+
+    def source(name: str, **kw: Any) -> dict[str, Any]:
+        return {"name": name, "paths": [f"raw/{name}.jsonl"], "objective": "sft",
+                "adapter": "native", "id_field": "id", "split": "train", **kw}  # fmt: skip
+
+    config = {
+        "dataset": {"name": "own-types", "description": "records' own content types"},
+        "output": {"shard_by": "content_type", "retention_hours": 0, "chunk_bytes": chunk_bytes},
+        "sources": [source("typed", content_type="chat"), source("untyped")],
+    }
+    return write_config(root / "pipeline.yaml", config)
+
+
+def test_a_record_goes_to_the_shard_of_its_own_content_type(tmp_path: Path) -> None:
+    """A record's own metadata.content_type (kept: the source's only fills it where the record
+    sets none) names its shard family, not its source's: every shard's name agrees with each
+    record in it, null or no content type is `general`, and the bytes are the same whether
+    the partition is read as one chunk or many."""
+    packages = []
+    for chunk_bytes in (256 << 20, 4096):
+        root = tmp_path / str(chunk_bytes)
+        cfg, _ = build_package(_own_types_project(root, chunk_bytes))
+        assert verify_package(cfg.output.dir).ok
+        packages.append(cfg.output.dir)
+    entries = listing(packages[0])
+    found: Counter[str | None] = Counter()
+    for shard in entries[("sft", "train")]:
+        family = SHARD_NAME.match(shard["path"]).group(3)
+        types = content_types(packages[0], shard)
+        assert set(types) == {None if family == "general" else family}, (shard["path"], types)
+        found.update(types)
+    assert found == Counter({"chat": 20, "forum": 10 + 5, "code": 5, None: 10})
+    assert _shard_bytes(packages[0]) == _shard_bytes(packages[1])
+
+
+def test_a_content_type_that_cannot_name_a_shard_is_quarantined(tmp_path: Path) -> None:
+    """With shard_by: content_type, a record whose own content type cannot be part of a shard
+    name (not a string, upper case, a path, too long) is quarantined as `content_type_name`,
+    named; no shard name holds it. Sharded by objective, the same records are written."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    bad = [5, "Forum Posts", "../x", "a" * 101, ""]
+    turns = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    lines = [
+        orjson.dumps({"id": f"r{n}", "messages": turns, "metadata": {"content_type": v}})
+        for n, v in enumerate([*bad, "ok"])
+    ]
+    (raw / "a.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    source = {"name": "a", "paths": ["raw/a.jsonl"], "objective": "sft", "adapter": "native",
+              "id_field": "id", "split": "train"}  # fmt: skip
+    config = {
+        "dataset": {"name": "bad-types", "description": "content types that name no shard"},
+        "output": {"shard_by": "content_type", "retention_hours": 0},
+        "thresholds": {"max_adapter_reject_rate": 1},
+        "sources": [source],
+    }
+    path = write_config(tmp_path / "pipeline.yaml", config)
+    cfg, reports = build_package(path)
+    assert [p.rsplit("/", 1)[1] for p in shard_relpaths(cfg.output.dir)] == [
+        "sft-train-ok-00000.jsonl.zst"
+    ]
+    accounting = reports["sft|train"].extra["accounting"]
+    assert accounting["per_source"]["a"]["quarantined_by_reason"] == {"content_type_name": 5}
+    quarantined = [
+        orjson.loads(line)
+        for line in (cfg.output.work_dir / "sft" / "train" / "quarantine" / "transformed.jsonl")
+        .read_bytes()
+        .splitlines()
+    ]
+    assert [q["reason"] for q in quarantined] == ["content_type_name"] * 5
+    assert "'Forum Posts' cannot name a shard" in quarantined[1]["detail"]
+
+    config["output"] = {"retention_hours": 0}
+    cfg, reports = build_package(write_config(tmp_path / "pipeline.yaml", config))
+    assert reports["sft|train"].records_out == 6

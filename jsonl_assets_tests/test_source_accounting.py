@@ -245,3 +245,37 @@ def test_a_partition_whose_sources_are_all_empty_says_so(tmp_path: Path) -> None
     assert "rft|test: no records in empty_qa (raw/a.jsonl, raw/b.jsonl.gz)" in run.stdout
     doc = orjson.loads((tmp_path / "package" / "metadata.json").read_bytes())
     assert [(f["objective"], f["split"]) for f in doc["files"]] == [("rft", "train")]
+
+
+def test_a_build_whose_every_record_was_quarantined_says_so(tmp_path: Path) -> None:
+    """Records read and every one quarantined (by the reader, and by the validator): the build
+    says how many were read and quarantined, the top reasons and where the quarantine is,
+    never that the sources held no records."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.jsonl").write_bytes(b'{"text":"a","k":1,"k":2}\n[1]\n[2]\n')
+    # A chat record calling a tool its toolset lacks: rejected by the validator (schema:E2).
+    call = {"role": "assistant", "content": [{"type": "tool_call", "name": "nope",
+            "call_id": "c1", "arguments": {}}]}  # fmt: skip
+    chat = {"id": "n1", "toolset_id": "none", "messages": [{"role": "user", "content": "u"}, call]}
+    (raw / "chat.jsonl").write_bytes(orjson.dumps(chat) + b"\n")
+    text = {"name": "a", "paths": ["raw/a.jsonl"], "objective": "cpt", "adapter": "text"}
+    native = {"name": "n", "paths": ["raw/chat.jsonl"], "objective": "sft", "adapter": "native"}
+    loose = {"max_parse_failure_rate": 1, "max_invalid_rate": 1}
+    _config(
+        tmp_path,
+        [{**text, "split": "train"}, {**native, "split": "train", "id_field": "id"}],
+        splits={"validation": 0, "test": 0},
+        thresholds=loose,
+    )
+    run = _cli(tmp_path, "build", "--config", "pipeline.yaml")
+    print(run.stdout, run.stderr)
+    said = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "held no records" not in said
+    assert "the sources held 4 records and all 4 were quarantined" in said
+    assert "not_an_object 2, duplicate_key 1, schema:" in said
+    assert "cpt|train: 3 read, 3 quarantined, quarantine quarantine/cpt-train-" in said
+    assert "sft|train: 1 read, 1 quarantined, quarantine quarantine/sft-train-" in said
+    for folder in ("cpt-train-", "sft-train-"):
+        assert [p for p in (tmp_path / "quarantine").iterdir() if p.name.startswith(folder)]

@@ -5,9 +5,12 @@ and the tests call these functions."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
+from jsonl_assets.core.build_summary import shown_path
 from jsonl_assets.core.chunks.runners import ChunkRunner, run_in_process
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.malloc_tuning import tune_malloc
@@ -248,7 +251,7 @@ def publish(
         tune_malloc()
     partitions, problems = built_partitions(cfg)
     if not problems and not any(p.shards for p in partitions):
-        problems.append(nothing_to_publish(partitions))
+        problems.append(nothing_to_publish(partitions, cfg.output.quarantine_dir))
     if problems:
         return Publication(partitions, problems, left_out=left_out(cfg, problems))
     with package_lock(cfg.output.dir, lock_timeout):
@@ -301,9 +304,16 @@ def _record_unverified(
             write_marker(dirs.file(VERIFIED), marker["fingerprint"], found)
 
 
-def nothing_to_publish(partitions: list[PartitionShards]) -> str:
+def nothing_to_publish(
+    partitions: list[PartitionShards], quarantine_dir: Path | None = None
+) -> str:
     """Why there is no package: no built partition holds a record (a package needs at least
-    one file entry, spec rule A6); names the sources and files that held none."""
+    one file entry, spec rule A6). When the sources held records and every one was
+    quarantined, says so - how many, the top reasons, where the quarantine is - else names
+    the sources and files that held none."""
+    read = sum(p.accounting.get("read", 0) for p in partitions)
+    if read:
+        return _all_quarantined(partitions, read, quarantine_dir)
     empty = [
         f"{p.key}: {some_names(sorted({f['source'] for f in p.files}), 'sources')} "
         f"({some_names([f['file'] for f in p.files])})"
@@ -314,4 +324,41 @@ def nothing_to_publish(partitions: list[PartitionShards]) -> str:
     return (
         "no records: the sources of every built partition held no records, so there is no "
         f"package to publish (a package needs at least one shard). Sources read: {where}"
+    )
+
+
+TOP_REASONS: Final = 3  # the quarantine reasons a message names, most frequent first
+
+
+def _all_quarantined(
+    partitions: list[PartitionShards], read: int, quarantine_dir: Path | None
+) -> str:
+    """`N records read, all N quarantined` with the top reasons, each partition's numbers and
+    its quarantine folder (relative to `quarantine_dir`, the configured one)."""
+    reasons: Counter[str] = Counter()
+    each = []
+    for p in partitions:
+        mine = p.accounting
+        if not mine.get("read"):
+            continue
+        for source in (mine.get("per_source") or {}).values():
+            reasons.update(source.get("quarantined_by_reason") or {})
+        folder = (p.quarantine or {}).get("folder")
+        where = ""
+        if folder:
+            where = (
+                f", quarantine {shown_path(quarantine_dir / folder if quarantine_dir else folder)}"
+            )
+        each.append(
+            f"{p.key}: {mine['read']:,} read, {mine.get('quarantined', 0):,} quarantined{where}"
+        )
+    ranked = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+    top = ", ".join(f"{reason} {n:,}" for reason, n in ranked[:TOP_REASONS])
+    if len(ranked) > TOP_REASONS:
+        top += f" and {len(ranked) - TOP_REASONS:,} more reasons"
+    quarantined = sum(p.accounting.get("quarantined", 0) for p in partitions)
+    return (
+        f"no records written: the sources held {read:,} records and all {quarantined:,} were "
+        f"quarantined (top reasons: {top or 'none recorded'}), so there is no package to "
+        f"publish (a package needs at least one shard). {'; '.join(each)}"
     )

@@ -125,17 +125,17 @@ def failure_block(check: Mapping[str, Any]) -> str:
     if not check["exact"]:
         lines.append("  (split: auto records not yet routed: counted on every input read)")
     for path in check["quarantine_files"]:
-        lines.append(f"  quarantine: {_short(path)}")
+        lines.append(f"  quarantine: {shown_path(path)}")
     # Each line escaped (file names, source names, values in reasons): none can add a line.
     return "\n".join(visible(line) for line in lines)
 
 
-def _short(path: str) -> str:
+def shown_path(path: str | Path) -> str:
     """A path relative to the current folder when it lies inside it."""
     try:
         return str(Path(path).relative_to(Path.cwd()))
     except ValueError:
-        return path
+        return str(path)
 
 
 def print_failures(results: Sequence[Mapping[str, Any]], out: TextIO) -> None:

@@ -1,5 +1,5 @@
-"""Shard families: which family (`<objective>-<split>[-<content_type>]`) a source file's
-records go to, the names a partition's shards may take, the content digest of a family, and
+"""Shard families: which family (`<objective>-<split>[-<content_type>]`) a record goes to
+(its own content type under `output.shard_by: content_type`), the names a partition's shards may take, the content digest of a family, and
 the partition's snapshot folder `data/<objective>-<split>-<digest>/` its shards are published in.
 
 The digest - length, line count and sha256 of a family's accepted lines, in order - is taken
@@ -18,6 +18,7 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.config.models import CONTENT_TYPE_RE
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.work_files import PartitionDirs
@@ -99,11 +100,47 @@ def shard_name_pattern(family_prefix: str) -> re.Pattern[str]:
 
 
 def file_family(cfg: PipelineConfig, dirs: PartitionDirs, entry: dict[str, Any]) -> str:
-    """The shard family of a source file (an entry of the extracted stage's `files`)."""
+    """The shard family of a source file's records (an entry of the extracted stage's
+    `files`) when shards are not split by content type (else `record_family`, per record)."""
     if cfg.output.shard_by != "content_type":
         return dirs.family_prefix
     source = next(s for s in cfg.sources if s.name == entry["source"])
     return f"{dirs.family_prefix}-{source.content_type or DEFAULT_CONTENT_TYPE}"
+
+
+MAX_CONTENT_TYPE_CHARS: Final = 100
+"""The longest content type a shard name holds (a file name has at most 255 bytes)."""
+
+
+def content_type_problem(value: Any) -> str | None:
+    """Why a record's `metadata.content_type` cannot name its shard family under
+    `output.shard_by: content_type` (None when it can: a name the config would accept for
+    `sources[].content_type`, or null/absent, the family `general`)."""
+    if value is None:
+        return None
+    if type(value) is not str:
+        return f"metadata.content_type is a {type(value).__name__}, not a string"
+    if not CONTENT_TYPE_RE.fullmatch(value) or len(value) > MAX_CONTENT_TYPE_CHARS:
+        shown = value if len(value) <= 60 else f"{value[:60]}..."
+        return (
+            f"metadata.content_type {shown!r} cannot name a shard: with output.shard_by: "
+            f"content_type it must match {CONTENT_TYPE_RE.pattern} (at most "
+            f"{MAX_CONTENT_TYPE_CHARS} characters)"
+        )
+    return None
+
+
+def record_family(family_prefix: str, line: bytes) -> str:
+    """`<objective>-<split>-<content_type>`: the family of a record's line under
+    `output.shard_by: content_type`, by the record's own `metadata.content_type` (the
+    source's only where the record set none: transform_stage), `general` without one - so
+    a shard's name agrees with every record in it. The transformed stage quarantined the
+    records whose content type cannot name a shard (`content_type_problem`)."""
+    metadata = orjson.loads(line).get("metadata")
+    value = metadata.get("content_type") if type(metadata) is dict else None
+    if content_type_problem(value) is not None:  # not made by the transformed stage
+        raise StageError(f"{family_prefix}: a record's {content_type_problem(value)}")
+    return f"{family_prefix}-{value or DEFAULT_CONTENT_TYPE}"
 
 
 def family_of(path: str) -> str:

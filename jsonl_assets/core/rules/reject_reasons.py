@@ -50,6 +50,8 @@ _EXACT: Final = {
     # transformed stage: no id, or a record that cannot be written as JSON.
     "missing_id": ADAPTER_REJECT_RATE,
     "unserializable": ADAPTER_REJECT_RATE,
+    # output.shard_by: content_type, a record's own content type that cannot name its shard
+    "content_type_name": ADAPTER_REJECT_RATE,
     "duplicate_id": DUPLICATE_ID_RATE,
 }
 # Families of codes, by prefix.

@@ -31,7 +31,12 @@ import orjson
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.line_batch import LineBatch
-from jsonl_assets.core.shard_families import FamilyContent, file_family, snapshot_folder
+from jsonl_assets.core.shard_families import (
+    FamilyContent,
+    file_family,
+    record_family,
+    snapshot_folder,
+)
 from jsonl_assets.core.shard_writer import ShardInfo, ShardJournal, ShardWriteError, ShardWriter
 from jsonl_assets.core.source_fingerprints import file_sha256
 from jsonl_assets.core.store.base import store_for, write_bytes
@@ -83,6 +88,8 @@ class StagedShards:
         self.root = staged_root(dirs)
         self.families: list[str] = []  # per file index
         self._one_family = True
+        # shard_by content_type: each record's family is its own content type (record_family)
+        self._by_record = cfg.output.shard_by == "content_type"
         self.writers: dict[str, ShardWriter] = {}
         self.content: dict[str, FamilyContent] = {}
         # The report's statistics of the records staged (the merge measures them).
@@ -139,7 +146,11 @@ class StagedShards:
         for index in [*rejects, first + len(lines)]:  # runs between rejects
             k = index - first
             if k > start:
-                if one_family:
+                if self._by_record:
+                    prefix = self.dirs.family_prefix
+                    for j in range(start, k):
+                        self._add(record_family(prefix, lines[j]), lines[j], first + j, 1)
+                elif one_family:
                     self._add(families[0], lines.run(start, k), first + start, k - start)
                 else:
                     for j in range(start, k):

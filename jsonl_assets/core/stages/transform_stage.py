@@ -13,7 +13,7 @@ import dataclasses
 import time
 from array import array
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -26,6 +26,7 @@ from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.quarantine import QuarantineWriter
 from jsonl_assets.core.record_ids import MissingIdError, content_id, source_id, split_for_id
 from jsonl_assets.core.rules.vocabulary import RECORD_KEYS
+from jsonl_assets.core.shard_families import content_type_problem
 from jsonl_assets.core.stage_report import (
     SourceCounters,
     StageError,
@@ -64,6 +65,9 @@ CODE_VERSION = "15"  # 3: typed report; 4: a record's own metadata kept, lines c
 # into metadata, not copied; 15: a record's line as written is measured without its newline
 # (as `verify` measures it)
 MARKER = "transformed.json"
+CT: Final = "content_type"
+# A record's own content type that cannot name its shard (output.shard_by: content_type).
+CONTENT_TYPE_NAME: Final = "content_type_name"
 
 
 class _FileContext:
@@ -192,8 +196,18 @@ def transform_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp:
         }
         for s in cfg.sources_for(dirs.objective, dirs.split)
     ]
+    # Only with content_type sharding (which quarantines a content type that cannot name a
+    # shard): the fingerprints of other configs stay as they were.
+    by_type = ["shard_by", "content_type"] if cfg.output.shard_by == "content_type" else []
     return fingerprint(
-        STAGE, CODE_VERSION, dirs.key, upstream_fp, sources, cfg.validation_ratio, cfg.test_ratio
+        STAGE,
+        CODE_VERSION,
+        dirs.key,
+        upstream_fp,
+        sources,
+        cfg.validation_ratio,
+        cfg.test_ratio,
+        *by_type,
     )
 
 
@@ -263,6 +277,7 @@ class Transformer:
         newline = orjson.OPT_APPEND_NEWLINE
         lines, file_index = self.lines, self.file_index
         max_bytes = self.cfg.max_record_bytes
+        by_type = self.cfg.output.shard_by == "content_type"  # it names the record's shard
         for fi, position, raw, raw_bytes in entries:
             ctx = contexts[fi]
             counts = ctx.counts
@@ -311,6 +326,12 @@ class Transformer:
                 except orjson.JSONEncodeError as exc:
                     counts["quarantined"] += 1
                     quarantine.add(*_rejection(exc), record["metadata"]["trace"], raw_bytes)
+                    continue
+                if by_type and (problem := content_type_problem(record["metadata"].get(CT))):
+                    counts["quarantined"] += 1
+                    quarantine.add(
+                        CONTENT_TYPE_NAME, problem, record["metadata"]["trace"], raw_bytes
+                    )
                     continue
                 if len(out) - 1 > max_bytes:  # its newline is no record byte
                     counts["quarantined"] += 1
