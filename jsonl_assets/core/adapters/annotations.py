@@ -79,11 +79,21 @@ def add_annotation(annotations: dict[str, Any], key: str, value: Any, where: str
 
 def same_json(a: Any, b: Any) -> bool:
     """Whether two JSON values are equal, types included (``1``, ``1.0`` and ``true`` differ;
-    an object's key order does not matter)."""
-    if type(a) is not type(b):
-        return False
-    if type(a) is dict:
-        return a.keys() == b.keys() and all(same_json(v, b[k]) for k, v in a.items())
-    if type(a) is list:
-        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
+    an object's key order does not matter). Compared without recursion: a value nested
+    1,000 deep (readers accept 1,024) is compared, not a RecursionError."""
+    todo = [(a, b)]
+    while todo:
+        x, y = todo.pop()
+        if type(x) is not type(y):
+            return False
+        if type(x) is dict:
+            if x.keys() != y.keys():
+                return False
+            todo.extend((v, y[k]) for k, v in x.items())
+        elif type(x) is list:
+            if len(x) != len(y):
+                return False
+            todo.extend(zip(x, y, strict=True))
+        elif x != y:
+            return False
+    return True

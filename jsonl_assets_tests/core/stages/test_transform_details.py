@@ -124,3 +124,35 @@ def test_an_alpaca_instance_key_clashing_with_a_metadata_field_names_the_instanc
     assert 'field "cat" and instances[0].cat ' in first and "own metadata" not in first
     assert "the whole input record is refused, with all 2 records it makes" in first
     assert 'field "cat" and its own metadata.cat hold' in second and "whole" not in second
+
+
+def test_a_metadata_field_clash_of_deep_values_is_quarantined(tmp_path: Path) -> None:
+    """Values nested 600 deep on both sides are compared without recursion (same_json
+    raised RecursionError and failed the partition); the clash is quarantined, the equal
+    pair is not a conflict (it is too deep to write: unserializable)."""
+    user = '{"role":"user","content":"q"},{"role":"assistant","content":"a"}'
+    lines = [
+        '{"messages":['
+        + user
+        + '],"cat":'
+        + _deep(600)
+        + ',"metadata":{"cat":'
+        + _deep(600)[:-600]
+        + "[1"
+        + "]" * 601
+        + "}}",
+        '{"messages":['
+        + user
+        + '],"cat":'
+        + _deep(600)
+        + ',"metadata":{"cat":'
+        + _deep(600)
+        + "}}",
+        '{"messages":[' + user + '],"cat":"ok"}',
+    ]
+    records, quarantined = _build(tmp_path, lines, "chat", metadata_fields=["cat"])
+    assert [r["metadata"]["cat"] for r in records] == ["ok"]
+    assert [(q["reason"], q["trace"]["line"]) for q in quarantined] == [
+        ("adapter:metadata_conflict", 1),
+        ("unserializable", 2),
+    ]
