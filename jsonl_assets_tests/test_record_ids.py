@@ -30,6 +30,32 @@ def test_source_id_uses_dotted_paths_and_suffix() -> None:
             source_id("s", raw, "id")
 
 
+def test_a_missing_id_detail_shows_the_value_as_bounded_json_whatever_its_depth() -> None:
+    """An id value nested 1,000 deep (the readers accept it) is `missing_id`: repr() of it
+    raised RecursionError, which failed the whole partition. The value is shown as JSON,
+    cut: `true`, `null`, `{"a":1}`, never Python's `True`, `None`, `{'a': 1}`."""
+    deep: list = []
+    inner = deep
+    for _ in range(1000):
+        inner.append([])
+        inner = inner[0]
+    shown = {}
+    for name, raw in (
+        ("deep", {"id": deep}),
+        ("true", {"id": True}),
+        ("none", {}),
+        ("obj", {"id": {"a": 1}}),
+        ("long", {"id": ["x" * 10**6]}),
+    ):
+        with pytest.raises(MissingIdError) as err:
+            source_id("s", raw, "id")
+        shown[name] = str(err.value)
+    assert shown["deep"].endswith("(got " + "[" * 77 + "...)")
+    assert shown["true"] == 'id field "id" is missing or not a string/integer (got true)'
+    assert shown["none"].endswith("(got null)") and shown["obj"].endswith('(got {"a":1})')
+    assert len(shown["long"]) < 200
+
+
 def test_split_depends_only_on_the_id_and_follows_the_ratios() -> None:
     ids = [f"rec-{i}" for i in range(20000)]
     first = [split_for_id(i, 0.1, 0.05) for i in ids]

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from jsonl_assets.core.field_paths import lookup_path
+from jsonl_assets.core.value_text import value_text
 
 _SORTED = orjson.OPT_SORT_KEYS
 _TWO_64 = float(1 << 64)
@@ -47,7 +48,7 @@ def source_id(
     )
     if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
         raise MissingIdError(
-            f"id field {id_field!r} is missing or not a string/integer (got {value!r})"
+            f"id field {value_text(id_field)} is missing or not a string/integer (got {value_text(value)})"
         )
     if suffixed and type(value) is str and "#" in value:
         value = value.replace("#", "##")

@@ -369,7 +369,7 @@ def test_record_problems_has_no_warnings_for_a_complete_tool_exchange() -> None:
         ({"messages": {"role": "user"}}, "adapter:wrong_type", "messages"),
         ({"messages": [{"role": "narrator", "content": "x"}]}, "adapter:unknown_role", "narrator"),
         ({"messages": [{"content": "x"}]}, "adapter:missing_field", "role"),
-        ({"messages": [{"role": ["user"], "content": "x"}]}, "adapter:unknown_role", "['user']"),
+        ({"messages": [{"role": ["user"], "content": "x"}]}, "adapter:unknown_role", '["user"]'),
         ({"messages": ["hello"]}, "adapter:wrong_type", "messages[0]"),
         ({"messages": [{"role": "user", "content": 42}]}, "adapter:wrong_type", "content"),
         (

@@ -80,7 +80,7 @@ def test_functions_beside_tools_are_merged_into_one_toolset_or_rejected() -> Non
         with pytest.raises(AdapterError) as err:
             toolset_from_declared([f], "tools", ([g, other], "functions"))
         assert err.value.reason == "adapter:bad_tools"
-        assert "tools[0] and functions[1]" in err.value.detail and "'f'" in err.value.detail
+        assert "tools[0] and functions[1]" in err.value.detail and '"f"' in err.value.detail
     # either list alone, or empty beside the other
     assert toolset_from_declared(None, "tools", ([g], "functions")) == toolset_from_declared(
         [g], "tools"

@@ -70,7 +70,8 @@ def instance_metadata(
         if key in out and not same_json(out[key], value):
             raise AdapterError(
                 METADATA_CONFLICT,
-                f"{where}.{key} differs from the record's metadata.{key}; one would be lost",
+                f"{where}.{key} differs from the record's metadata.{key}; one would be lost "
+                "(the whole input record is refused, with its other instances)",
             )
         out[key] = value
     return out
@@ -152,7 +153,11 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
                 text_message("assistant", require_str(instance, output_field, where)),
             ]
             own = instance_metadata(meta, unmapped_keys(instance, mapped), where)
-            out.append(Adapted({"messages": messages}, id_suffix=f"#{n}", metadata=own))
+            out.append(
+                Adapted(
+                    {"messages": messages}, id_suffix=f"#{n}", metadata=own, metadata_from=where
+                )
+            )
         return out
 
     return adapt_alpaca

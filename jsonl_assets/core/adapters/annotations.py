@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-import orjson
-
 from jsonl_assets.core.adapters.base import AdapterError
-from jsonl_assets.core.adapters.parts import ANNOTATION_CONFLICT, json_type
+from jsonl_assets.core.adapters.parts import ANNOTATION_CONFLICT
 from jsonl_assets.core.adapters.unmapped import says_something, unmapped_keys
+from jsonl_assets.core.value_text import value_text
 
 __all__ = [
     "CALL_EXTRAS",
@@ -72,27 +71,29 @@ def add_annotation(annotations: dict[str, Any], key: str, value: Any, where: str
     if key in annotations and not same_json(annotations[key], value):
         raise AdapterError(
             ANNOTATION_CONFLICT,
-            f"{where}: annotations.{key} is {_short(annotations[key])} but the message also "
-            f"gives {key} = {_short(value)}; one of them would be lost",
+            f"{where}: annotations.{key} is {value_text(annotations[key])} but the message also "
+            f"gives {key} = {value_text(value)}; one of them would be lost",
         )
     annotations[key] = value
 
 
 def same_json(a: Any, b: Any) -> bool:
     """Whether two JSON values are equal, types included (``1``, ``1.0`` and ``true`` differ;
-    an object's key order does not matter)."""
-    if type(a) is not type(b):
-        return False
-    if type(a) is dict:
-        return a.keys() == b.keys() and all(same_json(v, b[k]) for k, v in a.items())
-    if type(a) is list:
-        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
-
-
-def _short(value: Any) -> str:
-    try:
-        text = orjson.dumps(value, default=str).decode()
-    except orjson.JSONEncodeError:
-        text = f"a {json_type(value)}"
-    return text if len(text) <= 80 else text[:77] + "..."
+    an object's key order does not matter). Compared without recursion: a value nested
+    1,000 deep (readers accept 1,024) is compared, not a RecursionError."""
+    todo = [(a, b)]
+    while todo:
+        x, y = todo.pop()
+        if type(x) is not type(y):
+            return False
+        if type(x) is dict:
+            if x.keys() != y.keys():
+                return False
+            todo.extend((v, y[k]) for k, v in x.items())
+        elif type(x) is list:
+            if len(x) != len(y):
+                return False
+            todo.extend(zip(x, y, strict=True))
+        elif x != y:
+            return False
+    return True

@@ -37,13 +37,16 @@ class Adapted:
     uses when the adapter derived one from the raw data (its `id` equals record["toolset_id"]).
     `id_suffix` distinguishes several records made from one raw value: `#` and a 1-based
     number (`#1`), only from an adapter registered with `id_suffixes`.
-    `metadata` is record-level metadata carried over from the raw value, if any.
+    `metadata` is record-level metadata carried over from the raw value, if any: the raw
+    record's own `metadata` object, then keys the adapter found elsewhere, in the part of the
+    raw value `metadata_from` names (alpaca: an instance's other keys, `instances[0]`).
     """
 
     record: dict[str, Any]
     toolset: dict[str, Any] | None = None
     id_suffix: str = ""
     metadata: dict[str, Any] | None = None
+    metadata_from: str = ""
 
 
 AdaptFn = Callable[[Any], Iterable[Adapted]]

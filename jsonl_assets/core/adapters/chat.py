@@ -76,6 +76,7 @@ from jsonl_assets.core.adapters.toolsets import (
     attach_toolset,
     toolset_from_declared,
 )
+from jsonl_assets.core.value_text import value_text
 
 _ROLES: Final = {
     "system": "system",
@@ -123,7 +124,9 @@ def _tool_calls(
                 raise wrong_type(cwhere, "an object", call)
             kind = call.get("type", "function")
             if kind != "function":
-                raise AdapterError(UNSUPPORTED_CONTENT, f"{cwhere}.type {kind!r} is not 'function'")
+                raise AdapterError(
+                    UNSUPPORTED_CONTENT, f"{cwhere}.type {value_text(kind)} is not 'function'"
+                )
             fn = call.get("function")
             if type(fn) is not dict:
                 if fn is None:
@@ -215,7 +218,7 @@ def _convert_message(msg: Any, where: str, tracker: CallTracker) -> dict[str, An
             raise missing(f"{where}.role")
         raise AdapterError(
             UNKNOWN_ROLE,
-            f"{where}.role {raw_role!r} is not one of system, user, assistant, tool, function",
+            f"{where}.role {value_text(raw_role)} is not one of system, user, assistant, tool, function",
         )
     name = msg.get("name")
     if name is not None and type(name) is not str:

@@ -35,6 +35,7 @@ from jsonl_assets.core.adapters.parts import (
     text_message,
 )
 from jsonl_assets.core.adapters.preference_pairs import candidate
+from jsonl_assets.core.value_text import value_text
 
 # A marker and the one separator space after it (when there): the format's only syntax.
 _MARKER: Final = re.compile(r"\n\n(Human|Assistant): ?")
@@ -55,13 +56,13 @@ def parse_transcript(text: str, field: str) -> list[Turn]:
     if len(pieces) < 3:
         raise AdapterError(
             TRANSCRIPT_UNPARSEABLE,
-            f"{field} has no '\\n\\nHuman:' or '\\n\\nAssistant:' marker: {text[:120]!r}",
+            f"{field} has no '\\n\\nHuman:' or '\\n\\nAssistant:' marker: {value_text(text, 120)}",
         )
     if pieces[0]:
         raise AdapterError(
             TRANSCRIPT_UNPARSEABLE,
             f"{field} has text before its first turn marker (kept nowhere, so the record is "
-            f"not written): {pieces[0][:120]!r}",
+            f"not written): {value_text(pieces[0], 120)}",
         )
     return [(_ROLE[pieces[i]], pieces[i + 1]) for i in range(1, len(pieces), 2)]
 

@@ -28,6 +28,7 @@ from jsonl_assets.core.field_paths import FieldPath
 from jsonl_assets.core.readers.exact_json import DUPLICATE_KEY as INEXACT_KEY
 from jsonl_assets.core.readers.exact_json import InexactJson, loads_exact
 from jsonl_assets.core.rules.spec_vocabulary import PART_TYPES
+from jsonl_assets.core.value_text import value_text
 
 # Stable reason codes. Every AdapterError raised by an adapter uses one of these.
 MISSING_FIELD: Final = "adapter:missing_field"
@@ -251,7 +252,7 @@ def convert_part(part: Any, where: str) -> dict[str, Any]:
         if mime is None:
             raise AdapterError(
                 UNSUPPORTED_CONTENT,
-                f"{where}.input_audio.format {fmt!r} is not one of {sorted(AUDIO_MIME)}",
+                f"{where}.input_audio.format {value_text(fmt)} is not one of {sorted(AUDIO_MIME)}",
             )
         return {"type": "audio", "ref": {"uri": f"data:{mime};base64,{data}"}, "mime_type": mime}
     if kind == "refusal":
@@ -259,9 +260,11 @@ def convert_part(part: Any, where: str) -> dict[str, Any]:
         if type(text) is not str:
             raise wrong_type(f"{where}.refusal", "a string", text)
         return {"type": "text", "text": text}
-    if kind in PART_TYPES:
+    if type(kind) is str and kind in PART_TYPES:
         return part
-    raise AdapterError(UNSUPPORTED_CONTENT, f"{where}.type {kind!r} is not a known content part")
+    raise AdapterError(
+        UNSUPPORTED_CONTENT, f"{where}.type {value_text(kind)} is not a known content part"
+    )
 
 
 def convert_content(
@@ -296,7 +299,8 @@ def content_result(content: Any, where: str, extras: dict[str, Any] | None = Non
     for part in parts:
         if part["type"] != "text":
             raise AdapterError(
-                UNSUPPORTED_CONTENT, f"{where} holds a {part['type']!r} part where text is needed"
+                UNSUPPORTED_CONTENT,
+                f"{where} holds a {value_text(part['type'])} part where text is needed",
             )
     if len(parts) != 1:
         return {"content": parts}
@@ -341,7 +345,8 @@ def parse_arguments(arguments: Any, where: str) -> Any:
             return embedded_json(arguments, where)
         except orjson.JSONDecodeError as exc:
             raise AdapterError(
-                BAD_ARGUMENTS_JSON, f"{where} is not valid JSON ({exc}): {arguments[:200]!r}"
+                BAD_ARGUMENTS_JSON,
+                f"{where} is not valid JSON ({exc}): {value_text(arguments, 200)}",
             ) from None
     if arguments is None:
         return {}
@@ -419,7 +424,7 @@ class CallTracker:
             if known is None:
                 raise AdapterError(
                     UNMATCHED_TOOL_RESULT,
-                    f"{where} answers call id {call_id!r}, but no earlier tool call has it",
+                    f"{where} answers call id {value_text(call_id)}, but no earlier tool call has it",
                 )
             if call_id in self._pending:
                 self._pending.remove(call_id)
@@ -428,7 +433,7 @@ class CallTracker:
             if name is None or self._names[pending] == name:
                 del self._pending[i]
                 return pending, self._names[pending]
-        wanted = f" to {name!r}" if name is not None else ""
+        wanted = f" to {value_text(name)}" if name is not None else ""
         raise AdapterError(
             UNMATCHED_TOOL_RESULT, f"{where} is a tool result with no unanswered call{wanted}"
         )

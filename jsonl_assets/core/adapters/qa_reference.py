@@ -49,6 +49,7 @@ from jsonl_assets.core.adapters.parts import (
 )
 from jsonl_assets.core.blank_text import strip_whitespace
 from jsonl_assets.core.readers.exact_numbers import INT_MAX, INT_MIN, decimal_problem
+from jsonl_assets.core.value_text import value_text
 
 GRADINGS: Final = ("exact_match", "numeric", "any_of")
 
@@ -87,7 +88,7 @@ def parse_number(text: str, where: str) -> int | float:
     if "," in cleaned and _GROUPED.fullmatch(cleaned):
         cleaned = cleaned.replace(",", "")
     if not _NUMBER.fullmatch(cleaned):
-        raise AdapterError(NOT_NUMERIC, f"{where} {text[:80]!r} is not a number")
+        raise AdapterError(NOT_NUMERIC, f"{where} {value_text(text)} is not a number")
     value = Decimal(cleaned)
     # adjusted() first: int() of `1e999999999` would build a billion-digit integer.
     if value.adjusted() < 20 and value == value.to_integral_value():
@@ -96,7 +97,7 @@ def parse_number(text: str, where: str) -> int | float:
             return integral
     double = float(value)
     if not math.isfinite(double):
-        raise AdapterError(NOT_NUMERIC, f"{where} {text[:80]!r} is not a finite number")
+        raise AdapterError(NOT_NUMERIC, f"{where} {value_text(text)} is not a finite number")
     why = decimal_problem(value, cleaned)
     if why is None:
         return double
@@ -104,7 +105,7 @@ def parse_number(text: str, where: str) -> int | float:
         why = f"an integer beyond 64 bits, and {why}"
     raise AdapterError(
         UNSUPPORTED_VALUE,
-        f"{where} {text[:80]!r}: {why}; numeric grading needs a number, so the record is "
+        f"{where} {value_text(text)}: {why}; numeric grading needs a number, so the record is "
         "not written rather than altered",
     )
 
@@ -175,7 +176,7 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
                 raise AdapterError(
                     ANSWER_NOT_FOUND,
                     f"{answer_field} does not match answer_regex {regex.pattern!r}: "
-                    f"{text[-120:]!r}",
+                    f"{value_text(text[-120:], 130)}",
                 )
             answer = match.group(1) if regex.groups else match.group(0)
             if answer is None:

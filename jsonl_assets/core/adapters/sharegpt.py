@@ -58,6 +58,7 @@ from jsonl_assets.core.adapters.toolsets import (
     attach_toolset,
     toolset_from_declared,
 )
+from jsonl_assets.core.value_text import value_text
 
 _ROLES: Final = {
     "human": "user",
@@ -96,7 +97,7 @@ def _parse_calls(value: str, where: str) -> tuple[list[Any], bool]:
         parsed = embedded_json(value, where)
     except orjson.JSONDecodeError as exc:
         raise AdapterError(
-            BAD_ARGUMENTS_JSON, f"{where} is not valid JSON ({exc}): {value[:200]!r}"
+            BAD_ARGUMENTS_JSON, f"{where} is not valid JSON ({exc}): {value_text(value, 200)}"
         ) from None
     return (parsed, True) if type(parsed) is list else ([parsed], False)
 
@@ -178,7 +179,7 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
             if role is None:
                 raise AdapterError(
                     UNKNOWN_ROLE,
-                    f"{where}.{role_key} {speaker!r} is not one of {', '.join(_ROLES)}",
+                    f"{where}.{role_key} {value_text(speaker)} is not one of {', '.join(_ROLES)}",
                 )
             value = turn.get(content_key)
             if type(value) is not str:

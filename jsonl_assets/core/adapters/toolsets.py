@@ -25,6 +25,7 @@ from jsonl_assets.core.adapters.parts import (
     wrong_type,
 )
 from jsonl_assets.core.blank_text import JSON_WHITESPACE
+from jsonl_assets.core.value_text import value_text
 
 # The keys a raw tool maps to its spec entry: an OpenAI wrapper's, then a definition's.
 _WRAPPER_KEYS: Final = frozenset({"type", "function"})
@@ -50,7 +51,7 @@ def spec_tool(raw: Any, where: str) -> tuple[dict[str, Any], dict[str, Any] | No
     if type(fn) is dict:
         kind = raw.get("type", "function")
         if kind != "function":
-            raise AdapterError(BAD_TOOLS, f"{where}.type {kind!r} is not 'function'")
+            raise AdapterError(BAD_TOOLS, f"{where}.type {value_text(kind)} is not 'function'")
         extras = _extras(raw, _WRAPPER_KEYS)
         raw, where = fn, f"{where}.function"
         if inner := _extras(fn, _DEFINITION_KEYS):
@@ -135,13 +136,15 @@ def toolset_from_declared(
             if name in origin:
                 first_list, first = origin[name]
                 if first_list == lwhere:
-                    raise AdapterError(BAD_TOOLS, f"{lwhere} declares tool {name!r} twice")
+                    raise AdapterError(
+                        BAD_TOOLS, f"{lwhere} declares tool {value_text(name)} twice"
+                    )
                 known = next(x for x in tools if x["name"] == name)
                 if same_json(known, tool) and same_json(extras.get(name), tool_extras):
                     continue
                 raise AdapterError(
                     BAD_TOOLS,
-                    f"{first} and {twhere} both declare tool {name!r}, differently; neither "
+                    f"{first} and {twhere} both declare tool {value_text(name)}, differently; neither "
                     "can be chosen",
                 )
             origin[name] = (lwhere, twhere)

@@ -20,6 +20,7 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.readers.json_scan import first_repeated_key
+from jsonl_assets.core.rules.vocabulary import short
 
 
 class KeysOnce(dict[Any, Any]):
@@ -67,7 +68,9 @@ def repeated_key(line: bytes, value: Any) -> str | None:
 
 
 def repeated_key_detail(key: str) -> str:
+    """The key is quoted as rule messages quote names, cut to 80 characters (a key can be
+    megabytes long)."""
     return (
-        f"an object repeats the key {key!r}: a parser keeps only one of its values, so the "
+        f"an object repeats the key {short(key, 80)}: a parser keeps only one of its values, so the "
         "record is not written rather than altered"
     )

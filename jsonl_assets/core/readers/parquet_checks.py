@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jsonl_assets.core.readers.parquet_types import unsupported_column
+from jsonl_assets.core.rules.vocabulary import short
 from jsonl_assets.core.store.base import StorePath, store_for
 
 MAX_SECONDS: Final = (2**63 - 1) // 10**6  # the most seconds integer microseconds hold
@@ -189,7 +190,7 @@ def _walk(
             for owner, key in _repeats(owners, keys):
                 row = rows[owner].as_py()
                 why = (
-                    f"column {name!r} holds a map that repeats the key {key!r} (polars keeps "
+                    f"column {name!r} holds a map that repeats the key {short(key, 80)} (polars keeps "
                     "only its last value)"
                 )
                 out.setdefault(row, Finding("duplicate_key", why))

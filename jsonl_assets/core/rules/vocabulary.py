@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from jsonl_assets.core.rules.spec_vocabulary import MEDIA_PART_TYPES, OBJECTIVES, PART_TYPES
+from jsonl_assets.core.value_text import value_text
 
 BASE_RECORD_KEYS: Final = frozenset({"id", "messages", "toolset_id", "metadata"})
 RECORD_KEYS: Final = {
@@ -53,8 +54,14 @@ def json_type_name(value: object) -> str:
 
 
 def short(value: object, limit: int = 60) -> str:
-    """repr() of a value, cut to `limit` characters."""
-    text = repr(value)
+    """A value for a rule message, at most `limit` characters (a cut one ends in `...`): a
+    scalar as Python writes it (`'text'`, `True`, `None`, the checklist's quoting), an array
+    or object as JSON by `value_text`, which never recurses (repr() raises RecursionError on
+    a value nested 1,000 deep) and stops at the cut (a long string too: repr() would copy
+    it whole first)."""
+    if isinstance(value, (dict, list, tuple)) or (type(value) is int and value.bit_length() > 64):
+        return value_text(value, limit)  # an integer past str()'s 4,300 digits too
+    text = repr(value[: limit + 1] if isinstance(value, str) else value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -35,7 +35,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import Rejection, trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "34"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "35"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -89,6 +89,7 @@ CODE_VERSION = "34"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # 34: a line end (JSONL `\r\n`, a CSV row's own) never counts toward max_record_bytes or a
 # too_large raw_size: the same record gets the same verdict whatever the file's line ends;
 # a Parquet file whose schema repeats a column or struct field name is duplicate_key, position 0
+# 35: a repeated key (JSON object, Parquet map) in a duplicate_key detail cut to 80 characters
 MARKER = "extracted.json"
 
 

@@ -41,9 +41,10 @@ from jsonl_assets.core.store.work_files import (
     write_marker,
 )
 from jsonl_assets.core.traces import trace_dict
+from jsonl_assets.core.value_text import value_text
 
 STAGE = "transformed"
-CODE_VERSION = "15"  # 3: typed report; 4: a record's own metadata kept, lines capped as
+CODE_VERSION = "16"  # 3: typed report; 4: a record's own metadata kept, lines capped as
 # written; 5: the chat adapter keeps OpenAI part keys in annotations.part_extras; 6: every
 # chat message field kept, call ids never repeat a source id, one split per input,
 # metadata_fields conflicts and tool keys beyond the spec's kept (adapter:*_conflict); 7: one
@@ -63,7 +64,9 @@ CODE_VERSION = "15"  # 3: typed report; 4: a record's own metadata kept, lines c
 # "content": "" beside tool calls writes no text part when a refusal follows it either; 14: a
 # `metadata_fields` field a made record holds as a key the spec record lacks (native) is moved
 # into metadata, not copied; 15: a record's line as written is measured without its newline
-# (as `verify` measures it)
+# (as `verify` measures it); 16: record values in quarantine details as bounded JSON
+# (value_text: an id nested 1,000 deep is missing_id, not a crash), a metadata_fields conflict
+# with an alpaca instance key names the instance
 MARKER = "transformed.json"
 CT: Final = "content_type"
 # A record's own content type that cannot name its shard (output.shard_by: content_type).
@@ -157,8 +160,10 @@ class _FileContext:
 
     def check_kept_fields(self, adapted: list[Any], raw: Any) -> None:
         """`adapter:metadata_conflict` when a `metadata_fields` field of `raw` and the same
-        key of a made record's own metadata hold different values (one would be lost); an
-        equal value is fine."""
+        key of a made record's metadata hold different values (one would be lost); an equal
+        value is fine. The detail names where that key came from: the record's own
+        `metadata`, or the part of the record the adapter took it from (`Adapted.metadata_from`,
+        an alpaca instance), and says when the input made several records: all go with it."""
         if type(raw) is not dict:
             return
         for made in adapted:
@@ -167,17 +172,31 @@ class _FileContext:
                 continue
             for k in self.kept_fields:
                 if k in raw and k in own and not same_json(own[k], raw[k]):
-                    raise AdapterError(
-                        METADATA_CONFLICT,
-                        f"metadata_fields: the record's field {k!r} and its own metadata.{k} "
-                        "hold different values; one of them would be lost",
-                    )
+                    raise AdapterError(METADATA_CONFLICT, _kept_conflict(k, raw, made, adapted))
 
     def trace(self, position: int) -> dict[str, Any]:
         name, file, sha = self.trace_base
         if self.file_b64 is not None:
             return trace_dict(name, file, self.kind, position, sha, self.file_b64)
         return {"source": name, "file": file, self.kind: position, "sha256": sha}
+
+
+def _kept_conflict(key: str, raw: dict[str, Any], made: Any, adapted: list[Any]) -> str:
+    """The detail of a `metadata_fields` conflict on `key` (`check_kept_fields`)."""
+    record_meta = raw.get("metadata")
+    if made.metadata_from and not (type(record_meta) is dict and key in record_meta):
+        where = f"{made.metadata_from}.{key} (a key the adapter moves into metadata)"
+    else:
+        where = f"its own metadata.{key}"
+    whole = (
+        f"; the whole input record is refused, with all {len(adapted)} records it makes"
+        if len(adapted) > 1
+        else ""
+    )
+    return (
+        f"metadata_fields: the record's field {value_text(key)} and {where} hold different "
+        f"values; one of them would be lost{whole}"
+    )
 
 
 def transform_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp: str) -> str:

@@ -36,7 +36,8 @@ from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.work_files import PartitionDirs, fingerprint, write_marker
 
 STAGE = "validated"
-CODE_VERSION = "5"  # 4: typed report; 5: U+001C..U+001F are not blank (blank_text)
+CODE_VERSION = "6"  # 4: typed report; 5: U+001C..U+001F are not blank (blank_text); 6: an
+# array or object in a rule message as bounded JSON (rules.vocabulary.short: never recurses)
 IDS = "validated.ids.arrow"
 MARKER = "validated.json"
 _POSITION_BITS = 40

@@ -276,7 +276,7 @@ def test_a_metadata_field_the_records_metadata_contradicts_is_quarantined(
         ("adapter:metadata_conflict", 1),
         ("adapter:metadata_conflict", 3),
     ]
-    assert "'category'" in quarantined[0]["detail"]
+    assert '"category"' in quarantined[0]["detail"]
 
 
 def test_the_records_made_from_one_input_share_one_split(tmp_path: Path) -> None:
