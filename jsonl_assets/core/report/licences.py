@@ -4,7 +4,8 @@ or its source's configured one where it had none), counted per source.
 Bounded and exact whoever counts what (bounded_counts.BoundedCounts, as the grading types):
 per source, the `MAX_VALUES` smallest distinct licence strings are kept with their counts,
 the records with any other string are counted together as `other`; a string longer than
-`MAX_CHARS` is counted under its first `MAX_CHARS` characters followed by `…`.
+`MAX_CHARS` is counted under its first `MAX_CHARS` characters followed by `…` and the start of
+its sha256 (`bounded_key`: two licences that differ only past `MAX_CHARS` stay two).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ EMPTY: Final = EMPTY_VALUE  # how `describe` writes the licence "": `""`, fenced
 
 
 def licence_key(metadata: Any) -> str | int:
-    """What a record's `metadata` says about its licence: the string (shortened past
-    `MAX_CHARS`), or `NONE` / `NOT_TEXT`."""
+    """What a record's `metadata` says about its licence: the string (`bounded_key`: shortened
+    past `MAX_CHARS`, with its digest), or `NONE` / `NOT_TEXT`."""
     if not isinstance(metadata, dict) or "license" not in metadata:
         return NONE
     value = metadata["license"]

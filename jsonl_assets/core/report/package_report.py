@@ -69,7 +69,8 @@ _HEADS: Final = {
 # ignorable and blank characters escaped too, the card's configured values (licences, tags,
 # id, contact) in code spans, the empty string `""` and a value's `"` escaped where unfenced;
 # 8: the mixture chart bounded (the largest sources and one `other` bar); 9: words GFM would
-# autolink (`www.`, `://`, e-mail) in code spans.
+# autolink (`www.`, `://`, e-mail) in code spans, a licence or grading type past 200
+# characters counted by its digest (two that differ past 200 stay two).
 REPORT_VERSION: Final = "9"
 _STAMP_BYTES: Final = 256  # more than any stamp of ours: a longer file is not one
 # A report.html found beside the package that is larger than this is drawn again.
