@@ -68,10 +68,20 @@ class LicenceCounts(BoundedCounts):
 
     def other_than(self, configured: str) -> LicenceCounts:
         """The records that carry a licence other than `configured` (those counted under
-        `other` may hold it: past `MAX_VALUES` strings, which is not known)."""
+        `other` too: whether some of them hold `configured` is `other_may_hold`)."""
         key = licence_key({"license": configured})
         values = Counter({v: n for v, n in self.values.items() if v != key})
         return LicenceCounts(values, self.other, 0, self.not_text)
+
+    def other_may_hold(self, licence: str) -> bool:
+        """Whether records counted under `other` may carry `licence`. `other` holds only
+        strings that sort after every kept one (the `MAX_VALUES` smallest are kept, whoever
+        counted: BoundedCounts), so a licence that is kept, or sorts before the largest kept
+        one, is not among them: the figures of `other_than` are then exact."""
+        if not self.other:
+            return False
+        key = licence_key({"license": licence})
+        return key not in self.values and (not self.values or key > max(self.values))
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -240,3 +240,35 @@ def test_licences_that_differ_only_in_spaces_are_written_differently(
     ]  # fmt: skip
     assert len(set(shown)) == len(values)
 
+
+@pytest.mark.parametrize(
+    ("configured", "exact"),
+    [("L00", True), ("L17", True), ("L31", True), ("K", True), ("L305", True),
+     ("L40", False), ("L31x", False), ("M", False)],
+)  # fmt: skip
+def test_the_count_of_records_with_their_own_licence_is_exact_when_it_is_known(
+    tiny_package: Path, tiny_data: dict[str, Any], configured: str, exact: bool
+) -> None:
+    """70 licences: the 32 smallest by name are kept, the rest is `other`, which holds only
+    strings past the largest kept (`L31`). So when the source's licence is kept, or sorts
+    before `L31`, no `other` record carries it: the card gives the exact count (before: the
+    kept values' sum, `up to` the exact count). Only past `L31` is the bound real."""
+    counts = LicenceCounts()
+    every = Counter({f"L{i:02d}": 1 + i % 5 for i in range(70)})
+    for licence, n in every.items():
+        counts.add(licence_key({"license": licence}), n)
+    assert counts.other and len(counts.values) == MAX_VALUES
+    data = copy.deepcopy(tiny_data)
+    cells = [c for c in data["cells"] if "chats" in c["licences"]]
+    for cell in cells:
+        del cell["licences"]["chats"]
+    cells[0]["licences"]["chats"] = counts.to_json()
+    next(s for s in data["sources"] if s["name"] == "chats")["license"] = configured
+    card = render_datacard(load_config(tiny_package), data).decode()
+    line = next(x for x in card.splitlines() if "records of `chats` carry their own" in x)
+    own = counts.records - every[configured]  # as the files hold them
+    kept = sum(n for v, n in counts.values.items() if v != configured)
+    bound = kept + counts.other  # when `other` may hold the source's licence
+    expected = f"- {own:,} of " if exact else f"- {kept:,} (up to {bound:,}) of "
+    assert line.startswith(expected + f"{counts.records:,} records of `chats`"), line
+    assert counts.other_may_hold(configured) is not exact
