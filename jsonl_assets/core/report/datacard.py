@@ -316,8 +316,11 @@ def limitations(cfg: PipelineConfig, data: dict[str, Any]) -> list[str]:
             )
         own = counts.other_than(configured) if configured else LicenceCounts()
         if own.records:
-            known = own.records - own.other
-            many = f" (up to {own.records:,})" if own.other else ""
+            # `other` records may carry the configured licence only when it sorts after
+            # every kept one; else all of them carry another: the figure is exact.
+            unsure = own.other if counts.other_may_hold(configured or "") else 0
+            known = own.records - unsure
+            many = f" (up to {own.records:,})" if unsure else ""
             out.append(
                 f"{known:,}{many} of {counts.records:,} records of {md_code(s['name'])} carry "
                 f"their own licence (`metadata.license`, kept), not the source's "

@@ -4,7 +4,8 @@ or its source's configured one where it had none), counted per source.
 Bounded and exact whoever counts what (bounded_counts.BoundedCounts, as the grading types):
 per source, the `MAX_VALUES` smallest distinct licence strings are kept with their counts,
 the records with any other string are counted together as `other`; a string longer than
-`MAX_CHARS` is counted under its first `MAX_CHARS` characters followed by `…`.
+`MAX_CHARS` is counted under its first `MAX_CHARS` characters followed by `…` and the start of
+its sha256 (`bounded_key`: two licences that differ only past `MAX_CHARS` stay two).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ EMPTY: Final = EMPTY_VALUE  # how `describe` writes the licence "": `""`, fenced
 
 
 def licence_key(metadata: Any) -> str | int:
-    """What a record's `metadata` says about its licence: the string (shortened past
-    `MAX_CHARS`), or `NONE` / `NOT_TEXT`."""
+    """What a record's `metadata` says about its licence: the string (`bounded_key`: shortened
+    past `MAX_CHARS`, with its digest), or `NONE` / `NOT_TEXT`."""
     if not isinstance(metadata, dict) or "license" not in metadata:
         return NONE
     value = metadata["license"]
@@ -67,10 +68,20 @@ class LicenceCounts(BoundedCounts):
 
     def other_than(self, configured: str) -> LicenceCounts:
         """The records that carry a licence other than `configured` (those counted under
-        `other` may hold it: past `MAX_VALUES` strings, which is not known)."""
+        `other` too: whether some of them hold `configured` is `other_may_hold`)."""
         key = licence_key({"license": configured})
         values = Counter({v: n for v, n in self.values.items() if v != key})
         return LicenceCounts(values, self.other, 0, self.not_text)
+
+    def other_may_hold(self, licence: str) -> bool:
+        """Whether records counted under `other` may carry `licence`. `other` holds only
+        strings that sort after every kept one (the `MAX_VALUES` smallest are kept, whoever
+        counted: BoundedCounts), so a licence that is kept, or sorts before the largest kept
+        one, is not among them: the figures of `other_than` are then exact."""
+        if not self.other:
+            return False
+        key = licence_key({"license": licence})
+        return key not in self.values and (not self.values or key > max(self.values))
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -29,7 +29,11 @@ no value can add a heading, a list item, a table row or live HTML, or hide chara
 * `md_text`: plain text; `visible`, then every character Markdown (CommonMark, GFM, GitHub's
   `$` maths) gives a meaning to inline is backslash-escaped (`< > &` too: no HTML, no
   entity), spaces at either end as `&#32;` (else trimmed), and, at the start of a line,
-  what would open a block (`-`, `+`, `=`, `>`, `1.`).
+  what would open a block (`-`, `+`, `=`, `>`, `1.`). A word that GFM's autolink extension
+  would make a link without brackets (`www.`, `scheme://`, `name@domain.tld`, `_LINKABLE`)
+  is written as a code span instead (`` `www.example.com` ``): read as it is, never a link.
+  A backslash escape is not enough: remark-gfm (the Dagster UI's Markdown) finds these
+  words in the text after escapes are resolved; no renderer looks inside a code span.
 * `md_code`: a code span (`visible_value`) whose fence is longer than any backtick run inside
   (the empty string: `""`, `EMPTY_VALUE`).
 * `md_list`: a bullet list, each item `md_text` at a line start.
@@ -74,6 +78,12 @@ _SHORT: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # `_` between two letters or digits cannot open or close emphasis (`support_chats` stays so).
 _SPECIAL: Final = re.compile(r"[\\`*\[\]<>&|~#$]|(?<![^\W_])_|_(?![^\W_])")
 _BLOCK_START: Final = re.compile(r"[-+=>]|[0-9]{1,9}[.)]")
+# GFM's autolink literals (spec 6.9; cmark-gfm, micromark and remark-gfm's own patterns): a
+# word holding `www.`, a scheme's `://` or an e-mail address, wherever it stands (a code span
+# ends a text node: the text after one starts anew). The word runs to a space, `|` or a
+# backtick (neither is in the code span: it would need escaping), its punctuation included.
+_WORD: Final = r"[^\s|`]*"
+_LINKABLE: Final = re.compile(rf"{_WORD}(?:(?i:www\.|://)|[-.\w+]@[-\w]+(?:\.[-\w]+)+){_WORD}")
 
 
 def _escaped(char: str) -> str:
@@ -118,10 +128,22 @@ def unfenced_value(text: str) -> str:
     return visible_value(text).replace('"', "\\u0022") if text else EMPTY_VALUE
 
 
+def _escape_inline(text: str) -> str:
+    """`text` (`visible` already) with Markdown's inline characters escaped and every word
+    GFM would autolink in a code span (see the module's doc)."""
+    out, end = [], 0
+    for word in _LINKABLE.finditer(text):
+        out += (_SPECIAL.sub(r"\\\g<0>", text[end : word.start()]), f"`{word.group()}`")
+        end = word.end()
+    if not out:  # the common case
+        return _SPECIAL.sub(r"\\\g<0>", text)
+    return "".join((*out, _SPECIAL.sub(r"\\\g<0>", text[end:])))
+
+
 def md_text(value: Any, line_start: bool = False) -> Md:
     """`value` as Markdown inline text that renders as itself (`visible`). `line_start`: it
     begins a line (a paragraph, a heading's text), so block markers are escaped too."""
-    text = _SPECIAL.sub(r"\\\g<0>", visible(str(value)))
+    text = _escape_inline(visible(str(value)))
     body = text.strip(" ")
     if line_start and (start := _BLOCK_START.match(body)):
         body = body[: start.end() - 1] + "\\" + body[start.end() - 1 :]

@@ -21,9 +21,10 @@ from jsonl_assets.core.store.base import store_for
 
 NONE: Final = -1  # a measure the record does not have
 # A chunk's report says `"measured": MEASURES_VERSION` when its blocks are of this version
-# (2: the licence column; 3: words split on White_Space, U+001C..U+001F are not separators);
+# (2: the licence column; 3: words split on White_Space, U+001C..U+001F are not separators;
+# 4: a licence or grading type past bounded_counts.MAX_CHARS kept by its digest, not its start);
 # the merge adds only such blocks.
-MEASURES_VERSION: Final = 3
+MEASURES_VERSION: Final = 4
 SWITCH: Final = "JSONL_ASSETS_REPORT"  # "0": a build neither measures nor writes the report
 # One row per record; its responses' (chars, words) are rows of a second table, in order.
 COLUMNS: Final = (

@@ -68,8 +68,11 @@ _HEADS: Final = {
 # that would not show escaped in both, the licence "" written `empty string`; 7: default-
 # ignorable and blank characters escaped too, the card's configured values (licences, tags,
 # id, contact) in code spans, the empty string `""` and a value's `"` escaped where unfenced;
-# 8: the mixture chart bounded (the largest sources and one `other` bar).
-REPORT_VERSION: Final = "8"
+# 8: the mixture chart bounded (the largest sources and one `other` bar); 9: words GFM would
+# autolink (`www.`, `://`, e-mail) in code spans, a licence or grading type past 200
+# characters counted by its digest (two that differ past 200 stay two), the card's count of
+# records with their own licence exact when `other` cannot hold the source's.
+REPORT_VERSION: Final = "9"
 _STAMP_BYTES: Final = 256  # more than any stamp of ours: a longer file is not one
 # A report.html found beside the package that is larger than this is drawn again.
 MAX_HTML_BYTES: Final = 256 << 20

@@ -22,7 +22,7 @@ from jsonl_assets.core.build_workers import release_pool, result, submit, worker
 from jsonl_assets.core.compression import READ_CHUNK, TruncatedInput, iter_decompressed
 from jsonl_assets.core.file_names import shown
 from jsonl_assets.core.gc_pause import gc_paused
-from jsonl_assets.core.report.bounded_counts import BoundedCounts, bounded_key
+from jsonl_assets.core.report.bounded_counts import BoundedCounts, is_key
 from jsonl_assets.core.report.licences import NOT_TEXT, LicenceCounts
 from jsonl_assets.core.report.measure_columns import COLUMNS, NONE, Columns, MeasureColumns
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
@@ -143,7 +143,7 @@ class CellStats:
         self.tool_call_records += int(col["tool_call"].sum())
         _count(self.candidates, col["candidates"][col["candidates"] != NONE])
         for index, n in _counts(col["grading"][col["grading"] != NONE]):
-            self.grading_types.add(bounded_key(cols.gradings[index]), n)
+            self.grading_types.add(cols.gradings[index], n)  # keys (bounded_key) already
         sources, chars = col["source"], col["chars"]
         for index, n in _counts(sources):
             self.source_records[cols.sources[index]] += n
@@ -167,7 +167,7 @@ class CellStats:
         cell.turns = Counter({int(k): v for k, v in doc["turns"].items()})
         cell.tool_call_records = doc["tool_call_records"]
         cell.candidates = Counter({int(k): v for k, v in doc["candidates"].items()})
-        cell.grading_types = BoundedCounts.of(
+        cell.grading_types = BoundedCounts.of_keys(
             doc["grading_types"], doc.get("grading_types_other", 0)
         )
         for source, figures in doc["sources"].items():
@@ -282,6 +282,12 @@ def measured_cells(
     }
 
 
+def current_keys(doc: dict[str, Any]) -> bool:
+    """Whether the values counted in `doc` (CellStats.to_json) are keys of this version."""
+    licences = (v for counts in doc["licences"].values() for v in counts["values"])
+    return all(map(is_key, (*doc.get("grading_types", ()), *licences)))
+
+
 def package_cells(
     package: Path, manifest: dict[str, Any], workers: int = 1, measured: MeasuredCells | None = None
 ) -> list[CellStats]:
@@ -296,11 +302,13 @@ def package_cells(
         key = (entry["objective"], entry["split"])
         listed = entry.get("shards", [])
         known = (measured or {}).get(key)
-        # (statistics without licence counts are an older version's: measured again)
+        # (statistics without licence counts, or with a value an older version kept or
+        # shortened otherwise than `bounded_key`, are an older version's: measured again)
         if (
             known is not None
             and known[0] == sorted(s.get("sha256") for s in listed)
             and "licences" in known[1]
+            and current_keys(known[1])
         ):
             cells[key] = CellStats.from_json(known[1])
             cells[key].shards = len(listed)

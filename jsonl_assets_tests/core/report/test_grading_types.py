@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from jsonl_assets.core.config import load_config
-from jsonl_assets.core.report.bounded_counts import MAX_CHARS, MAX_VALUES, BoundedCounts
+from jsonl_assets.core.report.bounded_counts import KEY_CHARS, MAX_VALUES, BoundedCounts
 from jsonl_assets.core.report.charts import OTHER_LABEL, count_chart
 from jsonl_assets.core.report.report_data import compute_report
 from jsonl_assets.core.report.statistics import load_manifest, package_cells
@@ -53,8 +53,8 @@ def test_grading_types_are_bounded_like_licences(
     (cell,) = data["cells"]
     expected = BoundedCounts.of(dict.fromkeys(_types(), 0))
     kept = sorted(expected.values)
-    assert len(kept) == MAX_VALUES and all(len(k) <= MAX_CHARS + 1 for k in kept)
-    assert kept[0] == "exact_match" and kept[1].endswith("x…")
+    assert len(kept) == MAX_VALUES and all(len(k) <= KEY_CHARS for k in kept)
+    assert kept[0] == "exact_match" and kept[1].startswith("type-000-" + "x" * 191 + "… (sha256 ")
     assert cell["grading_types"] == {k: 5 if k == "exact_match" else 1 for k in kept}
     assert cell["grading_types_other"] == TYPES + 5 - sum(cell["grading_types"].values())
     manifest = load_manifest(cfg.output.dir)

@@ -6,6 +6,7 @@ HTML token, and render as themselves with their control and bidi characters made
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from jsonl_assets.core.report.datacard import render_datacard
 from jsonl_assets.core.report.markdown_text import (
     is_invisible,
     md_code,
+    md_list,
     md_table,
     md_text,
     visible,
@@ -240,3 +242,59 @@ def test_every_default_ignorable_code_point_is_invisible() -> None:
     assert all(is_invisible(chr(c)) for c in codes)
     assert not any(is_invisible(c) for c in "\u034e\u0350\u115e\u1161\u3163\u3165\ufdff\u2801")
     assert visible("❤\ufe0f") == "❤\\ufe0f"  # an emoji's presentation selector shows too
+
+
+LINKABLE = [
+    "www.evil.example",
+    "links www.evil.example here",
+    "Official mirror: www.evil.example/download - login at https://evil.example/login",
+    "mail admin@evil.example or ADMIN+x@EVIL.EXAMPLE.",
+    "WWW.EVIL.EXAMPLE and HTTP://EVIL.EXAMPLE",
+    "www.evil.example.jsonl:2",
+    "ftp://evil.example/x mailto:a@evil.example xmpp:b@evil.example/r",
+    "x|www.evil.example|https://evil.example|a@evil.example",
+    "`www.evil.example` *https://evil.example* _www.evil.example_ (www.evil.example)",
+    "~www.evil.example~ [a@evil.example](https://evil.example) <https://evil.example>",
+    "a_b@evil.example\u200bwww.evil.example",
+    "- www.evil.example",
+]
+# GFM's autolink literals as remark-gfm (the Dagster UI) finds them: in each text node, after
+# backslash escapes and entities are resolved (mdast-util-gfm-autolink-literal's patterns).
+_URL = re.compile(r"(https?://|www(?=\.))([-.\w]+)([^ \t\r\n]*)", re.I | re.A)
+_EMAIL = re.compile(r"([-.\w+]+)@([-\w]+(?:\.[-\w]+)+)", re.A)
+
+
+def _autolinked(markdown: str) -> list[str]:
+    """What a GFM renderer would link: a literal in a text node (escapes resolved: a backslash
+    does not hide it from remark-gfm), or a link markdown-it itself parsed."""
+    found = []
+    for token in _parser().parse(markdown):
+        for child in token.children or [] if token.type == "inline" else []:
+            if child.type == "text":
+                found += [m.group() for m in (*_URL.finditer(child.content),
+                                              *_EMAIL.finditer(child.content))]  # fmt: skip
+            if child.type == "link_open":
+                found.append(str(child.attrs.get("href")))
+    return found
+
+
+@pytest.mark.parametrize("value", LINKABLE)
+def test_no_value_becomes_a_gfm_autolink(value: str) -> None:
+    """A `www.` or `scheme://` word or an e-mail address is a link in GFM without brackets
+    (spec 6.9, on GitHub, the Hugging Face Hub and in the Dagster UI); md_text writes such a
+    word as a code span: it reads as it is, no renderer links it. Before: only Markdown's
+    inline characters were escaped, and `www.evil.example` in a dataset's name or a file name
+    in a Dagster table was a link."""
+    for markdown in (md_text(value), md_text(value, line_start=True), md_list([value])):
+        assert _autolinked(markdown) == [], markdown
+        assert _structure(markdown)[:3] == ([], [], [])
+    assert _inline_text(md_text(value, line_start=True)) == visible(value)
+    table = md_table(["value", "n"], [[value, 1], ["b", 2]])
+    assert _autolinked(table) == [] and _structure(table)[1] == [3], table
+    cell = [t for t in _parser().parse(table) if t.type == "inline"][2]
+    assert "".join(c.content for c in cell.children or []) == visible(value)
+
+
+def test_text_without_a_link_is_written_as_before() -> None:
+    for value in ("support_chats", "a @ b", "3.5 www", "x.y:z", "user@host", "http:/x"):
+        assert "`" not in md_text(value), value
