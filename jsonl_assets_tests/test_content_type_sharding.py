@@ -282,7 +282,7 @@ def test_a_content_type_that_cannot_name_a_shard_is_quarantined(tmp_path: Path) 
         .splitlines()
     ]
     assert [q["reason"] for q in quarantined] == ["content_type_name"] * 5
-    assert "'Forum Posts' cannot name a shard" in quarantined[1]["detail"]
+    assert '"Forum Posts" cannot name a shard' in quarantined[1]["detail"]
 
     config["output"] = {"retention_hours": 0}
     cfg, reports = build_package(write_config(tmp_path / "pipeline.yaml", config))

@@ -18,7 +18,7 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.config import PipelineConfig
-from jsonl_assets.core.config.models import CONTENT_TYPE_RE
+from jsonl_assets.core.config.models import content_type_name_problem
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.work_files import PartitionDirs
@@ -108,26 +108,12 @@ def file_family(cfg: PipelineConfig, dirs: PartitionDirs, entry: dict[str, Any])
     return f"{dirs.family_prefix}-{source.content_type or DEFAULT_CONTENT_TYPE}"
 
 
-MAX_CONTENT_TYPE_CHARS: Final = 100
-"""The longest content type a shard name holds (a file name has at most 255 bytes)."""
-
-
 def content_type_problem(value: Any) -> str | None:
     """Why a record's `metadata.content_type` cannot name its shard family under
-    `output.shard_by: content_type` (None when it can: a name the config would accept for
-    `sources[].content_type`, or null/absent, the family `general`)."""
-    if value is None:
-        return None
-    if type(value) is not str:
-        return f"metadata.content_type is a {type(value).__name__}, not a string"
-    if not CONTENT_TYPE_RE.fullmatch(value) or len(value) > MAX_CONTENT_TYPE_CHARS:
-        shown = value if len(value) <= 60 else f"{value[:60]}..."
-        return (
-            f"metadata.content_type {shown!r} cannot name a shard: with output.shard_by: "
-            f"content_type it must match {CONTENT_TYPE_RE.pattern} (at most "
-            f"{MAX_CONTENT_TYPE_CHARS} characters)"
-        )
-    return None
+    `output.shard_by: content_type` (None when it can): `content_type_name_problem`, the
+    rule the config's own content types are held to when it loads."""
+    problem = content_type_name_problem(value)
+    return None if problem is None else f"metadata.content_type {problem}"
 
 
 def record_family(family_prefix: str, line: bytes) -> str:

@@ -33,6 +33,7 @@ from jsonl_assets.core.config.models import (
     PerObjective,
     SourceFields,
     SourceThresholds,
+    content_type_name_problem,
 )
 from jsonl_assets.core.config.output_dirs import (
     DirProblem,
@@ -152,6 +153,9 @@ def parse_config(data: Any, cfg_path: Path, *, list_files: bool = True) -> Pipel
     except ValidationError as exc:
         raise from_validation(cfg_path, exc, Document) from None
     output = _output(cfg_path, doc.output, root)
+    if output.shard_by == "content_type":
+        for i, entry in enumerate(doc.sources):
+            _check_shard_content_type(cfg_path, f"sources[{i}]", entry)
     if doc.splits.validation + doc.splits.test >= 1:
         raise ConfigError(cfg_path, "splits", "validation + test must be below 1")
     base = doc.thresholds
@@ -362,6 +366,22 @@ def _metadata_fields(cfg_path: Path, key: str, s: SourceFields) -> tuple[str, ..
                 cfg_path, where, f"{name!r} is a metadata key set by {taken[name]}; pick another"
             )
     return tuple(fields)
+
+
+def _check_shard_content_type(cfg_path: Path, key: str, s: SourceFields) -> None:
+    """With `output.shard_by: content_type`, the content type a source gives the records that
+    set none (its `content_type`, else its `metadata.content_type`) must name a shard, by the
+    rule `transformed` holds each record to (`content_type_name_problem`): else every such
+    record would be quarantined as `content_type_name`, for a value of the config."""
+    if s.content_type is not None:
+        where, value = f"{key}.content_type", s.content_type
+    else:
+        where, value = f"{key}.metadata.content_type", (s.metadata or {}).get("content_type")
+    problem = content_type_name_problem(value)
+    if problem is not None:
+        raise ConfigError(
+            cfg_path, where, f"{problem}; every record of the source that sets none gets it"
+        )
 
 
 def _check_metadata(cfg_path: Path, key: str, s: SourceFields) -> None:

@@ -21,15 +21,38 @@ from jsonl_assets.core.field_paths import parse_path
 from jsonl_assets.core.file_names import os_path
 from jsonl_assets.core.readers import READERS
 from jsonl_assets.core.rules.spec_vocabulary import SPLITS
-from jsonl_assets.core.rules.vocabulary import is_iso_datetime
+from jsonl_assets.core.rules.vocabulary import is_iso_datetime, json_type_name
+from jsonl_assets.core.value_text import value_text
 
 SOURCE_SPLITS: Final = (*SPLITS, "auto")
 SHARD_BY: Final = ("objective", "content_type")
 NAME_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 CONTENT_TYPE_RE: Final = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+MAX_CONTENT_TYPE_CHARS: Final = 100
+"""The longest content type a shard name holds (a file name has at most 255 bytes)."""
 ISO_DATETIME: Final = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
 )
+
+
+def content_type_name_problem(value: Any) -> str | None:
+    """Why `value` cannot name a shard family under `output.shard_by: content_type`, as the
+    rest of a sentence about where it is (None when it can: a string matching
+    `CONTENT_TYPE_RE` of at most `MAX_CONTENT_TYPE_CHARS` characters, or null, the family
+    `general`). The one rule for a record's `metadata.content_type` (transformed quarantines
+    it as `content_type_name`) and for the content type a source's config gives its records
+    (refused when the config loads). The value is shown by `value_text`."""
+    if value is None:
+        return None
+    if type(value) is not str:
+        return f"{value_text(value)} is {json_type_name(value)}, not a string"
+    if CONTENT_TYPE_RE.fullmatch(value) and len(value) <= MAX_CONTENT_TYPE_CHARS:
+        return None
+    size = f"; it has {len(value)}" if len(value) > MAX_CONTENT_TYPE_CHARS else ""
+    return (
+        f"{value_text(value)} cannot name a shard: with output.shard_by: content_type it must "
+        f"match {CONTENT_TYPE_RE.pattern} (at most {MAX_CONTENT_TYPE_CHARS} characters{size})"
+    )
 
 
 def _not_blank(value: str) -> str:

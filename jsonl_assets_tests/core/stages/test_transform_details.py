@@ -18,7 +18,9 @@ def _deep(depth: int) -> str:
     return "[" * depth + "]" * depth
 
 
-def _build(root: Path, lines: list[str], adapter: str, **source: Any) -> tuple[list, list]:
+def _build(
+    root: Path, lines: list[str], adapter: str, output: dict | None = None, **source: Any
+) -> tuple[list, list]:
     """Published records and quarantined entries of a one-file sft build in `root`."""
     raw = root / "raw"
     raw.mkdir(parents=True)
@@ -27,6 +29,7 @@ def _build(root: Path, lines: list[str], adapter: str, **source: Any) -> tuple[l
         root / "pipeline.yaml",
         {
             "dataset": {"name": "t", "description": "details"},
+            **({"output": output} if output else {}),
             "thresholds": {"max_adapter_reject_rate": 1.0},
             "sources": [
                 {
@@ -155,4 +158,32 @@ def test_a_metadata_field_clash_of_deep_values_is_quarantined(tmp_path: Path) ->
     assert [(q["reason"], q["trace"]["line"]) for q in quarantined] == [
         ("adapter:metadata_conflict", 1),
         ("unserializable", 2),
+    ]
+
+
+def test_a_content_type_name_detail_shows_the_value_as_bounded_json(tmp_path: Path) -> None:
+    """With shard_by: content_type, the `content_type_name` detail shows the record's value
+    as `value_text` does (JSON quoting, cut to 80 characters), a non-string with its JSON
+    type: not Python's repr() (`'Bad Name'`) nor its type (`a int`)."""
+    values = ["Bad Name", "it's", 7, True, {"a": [1]}, "Q" * 5000, "a" * 101]
+    lines = [
+        orjson.dumps({**_chat(i), "metadata": {"content_type": v}}).decode()
+        for i, v in enumerate([*values, "ok"])
+    ]
+    out = {"shard_by": "content_type"}
+    records, quarantined = _build(tmp_path, lines, "native", out, id_field="id")
+    assert [r["id"] for r in records] == ["a:r7"]
+    assert [q["reason"] for q in quarantined] == ["content_type_name"] * len(values)
+    rule = (
+        "cannot name a shard: with output.shard_by: content_type it must match "
+        "^[a-z0-9][a-z0-9_]*$ (at most 100 characters"
+    )
+    assert [q["detail"] for q in quarantined] == [
+        f'metadata.content_type "Bad Name" {rule})',
+        f'metadata.content_type "it\'s" {rule})',
+        "metadata.content_type 7 is an integer, not a string",
+        "metadata.content_type true is a boolean, not a string",
+        'metadata.content_type {"a":[1]} is an object, not a string',
+        f'metadata.content_type "{"Q" * 76}... {rule}; it has 5000)',
+        f'metadata.content_type "{"a" * 76}... {rule}; it has 101)',
     ]
