@@ -34,10 +34,12 @@ from jsonl_assets.core.rules.quality_rules import quality_findings
 from jsonl_assets.core.stage_report import SourceCounters, StageReport, ValidateDetails
 from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.work_files import PartitionDirs, fingerprint, write_marker
+from jsonl_assets.core.value_text import value_text
 
 STAGE = "validated"
-CODE_VERSION = "6"  # 4: typed report; 5: U+001C..U+001F are not blank (blank_text); 6: an
-# array or object in a rule message as bounded JSON (rules.vocabulary.short: never recurses)
+CODE_VERSION = "7"  # 4: typed report; 5: U+001C..U+001F are not blank (blank_text); 6: an
+# array or object in a rule message as bounded JSON (rules.vocabulary.short: never recurses);
+# 7: a duplicate_id detail shows the id as bounded JSON (value_text), not its whole repr()
 IDS = "validated.ids.arrow"
 MARKER = "validated.json"
 _POSITION_BITS = 40
@@ -245,7 +247,7 @@ class Validator:
                 (
                     self.index + k,
                     "duplicate_id",
-                    f"id {record['id']!r} was already written from {kept_file['file']} "
+                    f"id {value_text(record['id'])} was already written from {kept_file['file']} "
                     f"{kept_file['kind']} {kept_pos}",
                     record["metadata"]["trace"],
                     lines[k][:cut],

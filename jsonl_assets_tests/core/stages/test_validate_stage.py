@@ -8,6 +8,7 @@ import orjson
 
 from jsonl_assets.core.build import build_partition, publish
 from jsonl_assets.core.config import load_config
+from jsonl_assets.core.value_text import value_text
 from jsonl_assets_tests.conftest import write_config
 
 LINES = [
@@ -73,3 +74,38 @@ def test_a_validated_reject_keeps_the_spec_record_made_with_a_trace_to_its_input
         assert entry["raw"].encode() == orjson.dumps(record)  # the line as written
     noref = orjson.loads(got[2]["raw"])
     assert noref["messages"] == [{"role": "user", "content": [{"type": "text", "text": "café q"}]}]
+
+
+def test_a_duplicate_id_detail_shows_the_id_as_bounded_json(tmp_path: Path) -> None:
+    """The `duplicate_id` detail shows the id as `value_text` does (JSON, cut to 80
+    characters), not as Python's repr() of the whole id: a 20,000-character id with quotes
+    made a 20,051-character detail in Python quoting."""
+    raw_dir = tmp_path / "raw"
+    raw_dir.mkdir()
+    long_id = "x" * 20_000 + "'\"é"
+    rows = [{"id": i, "messages": [{"role": "document", "content": f"t{n}"}]}
+            for n, i in enumerate([long_id, long_id, "it's", "it's", "ok"])]  # fmt: skip
+    (raw_dir / "r.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    source = {"name": "s", "paths": ["raw/r.jsonl"], "objective": "cpt", "adapter": "native",
+              "split": "train", "id_field": "id"}  # fmt: skip
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "duplicate ids"},
+            "thresholds": {"max_duplicate_id_rate": 1.0},
+            "sources": [source],
+        },
+    )
+    cfg = load_config(config)
+    build_partition(cfg, "cpt|train")
+    publish(cfg)
+    details = [
+        orjson.loads(line)["detail"]
+        for path in sorted((tmp_path / "quarantine").rglob("validated.jsonl"))
+        for line in path.read_bytes().splitlines()
+    ]
+    assert details == [
+        f"id {value_text('s:' + long_id)} was already written from raw/r.jsonl line 1",
+        'id "s:it\'s" was already written from raw/r.jsonl line 3',
+    ]
+    assert len(details[0]) < 150 and details[0].startswith('id "s:xxx')
