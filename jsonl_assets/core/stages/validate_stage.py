@@ -34,12 +34,11 @@ from jsonl_assets.core.rules.quality_rules import quality_findings
 from jsonl_assets.core.stage_report import SourceCounters, StageReport, ValidateDetails
 from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.work_files import PartitionDirs, fingerprint, write_marker
-from jsonl_assets.core.value_text import value_text
 
 STAGE = "validated"
 CODE_VERSION = "7"  # 4: typed report; 5: U+001C..U+001F are not blank (blank_text); 6: an
 # array or object in a rule message as bounded JSON (rules.vocabulary.short: never recurses);
-# 7: a duplicate_id detail shows the id as bounded JSON (value_text), not its whole repr()
+# 7: a duplicate_id detail cuts its id at 80 characters (it held the whole id)
 IDS = "validated.ids.arrow"
 MARKER = "validated.json"
 _POSITION_BITS = 40
@@ -247,7 +246,7 @@ class Validator:
                 (
                     self.index + k,
                     "duplicate_id",
-                    f"id {value_text(record['id'])} was already written from {kept_file['file']} "
+                    f"id {_shown_id(record['id'])} was already written from {kept_file['file']} "
                     f"{kept_file['kind']} {kept_pos}",
                     record["metadata"]["trace"],
                     lines[k][:cut],
@@ -379,3 +378,9 @@ def _write_ids(path: Path, parts: list[Path]) -> None:
         out.abort()
         raise
     out.commit()
+
+
+def _shown_id(value: str) -> str:
+    """A written id (a string: the spec record passed its rules) in a `duplicate_id`
+    detail: in Python's quoting, as ever, cut at 80 characters."""
+    return repr(value) if len(value) <= 80 else f"{value[:80]!r}... ({len(value)} characters)"
