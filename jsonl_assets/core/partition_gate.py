@@ -31,8 +31,9 @@ GATE_MARKER: Final = "rate_gate.json"  # the pass's transformed report, when the
 
 
 class ChecksFailed(StageError):
-    """The shards step refused: a blocking rate check of the partition fails, or its record
-    stages are not those of its current inputs. The message names the partition and why."""
+    """A step refused the partition: a blocking rate check of it fails (the parse check that
+    stopped the record stages' pass, or, for the shards step, any), or its record stages are
+    not those of its current inputs. The message names the partition and why."""
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))

@@ -11,6 +11,7 @@ from jsonl_assets.core.build import build_records, build_shards, publish
 from jsonl_assets.core.chunks.plan import recorded_plan
 from jsonl_assets.core.chunks.runners import process_runner
 from jsonl_assets.core.config import PipelineConfig, check_buckets
+from jsonl_assets.core.partition_gate import ChecksFailed
 from jsonl_assets.core.rules.rate_checks import RateEvaluation, RateGate, failure_text
 from jsonl_assets.core.source_fingerprints import read_partition_version
 from jsonl_assets.core.stage_report import (
@@ -226,10 +227,12 @@ def record_stages(
         checks.no_run_retry(context)  # the same inputs fail the same check again
     if len(reports) < len(_STAGES):
         # Stopped after extracted: no transformed or validated to report (nor their checks).
-        raise dg.Failure(
-            description=f"{failure_text(parse)}; transformed and validated were not "
-            "committed, and their checks not evaluated",
-            allow_retries=False,
+        # Said in one line by user_errors_said, as every refusal of a blocking check.
+        raise ChecksFailed(
+            [
+                f"{failure_text(parse)}; transformed and validated were not committed, and "
+                "their checks not evaluated"
+            ]
         )
     yield _transformed_result(reports[1], evaluations[checks.ADAPTER_REJECT_RATE])
     yield _validated_result(reports[2], evaluations)
@@ -249,7 +252,9 @@ def record_stages(
     tags=TAGS,
 )
 @user_errors_said
-def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+def shards(
+    context: dg.AssetExecutionContext, pipeline: PipelineResource
+) -> Iterator[dg.MaterializeResult]:
     """Compressed JSONL shards in the package
     (data/<objective>-<split>-<digest>/<objective>-<split>-NNNNN.jsonl.zst), rotated by records
     and/or on-disk bytes, each with its record_count and sha256. The record stages' one pass
@@ -299,7 +304,9 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
         # A retry of this step alone finds the staged shards moved in and fails otherwise; the
         # next full run of the partition writes them again (shard_stage.verification_failed).
         checks.no_run_retry(context)
-    return dg.MaterializeResult(
+    # A generator: a failed shards_verified fails the step in one line after this result
+    # (user_errors_said), not with Dagster's generic DagsterAssetCheckFailedError.
+    yield dg.MaterializeResult(
         metadata=meta,
         check_results=[
             checks.shards_verified_check(verification),
@@ -318,7 +325,9 @@ def shards(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.
     tags=TAGS,
 )
 @user_errors_said
-def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> dg.MaterializeResult:
+def manifest(
+    context: dg.AssetExecutionContext, pipeline: PipelineResource
+) -> Iterator[dg.MaterializeResult]:
     """metadata.json, assembled from the shard lists that the `shards` step persisted in the
     work dir for every built partition (partitions never built, or without records, are left
     out). It is verified before it is published and written last, atomically. A partition
@@ -333,7 +342,9 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
     if result is None:
         checks.no_run_retry(context)  # refused on what is persisted: a retry is refused too
         check = checks.package_valid_check(0, 0, 0, [], [], publication.problems)
-        return dg.MaterializeResult(metadata=left_out_metadata(publication), check_results=[check])
+        # A refusal (failed package_valid) is said in one line after it (user_errors_said).
+        yield dg.MaterializeResult(metadata=left_out_metadata(publication), check_results=[check])
+        return
     findings = [
         {
             "severity": f.severity,
@@ -357,8 +368,9 @@ def manifest(context: dg.AssetExecutionContext, pipeline: PipelineResource) -> d
         checks.no_run_retry(context)  # the same package is refused again
         why = check.description or "refused"
         meta = refused_metadata(partitions, result, why)
-        return dg.MaterializeResult(metadata=meta, check_results=[check])
-    return dg.MaterializeResult(
+        yield dg.MaterializeResult(metadata=meta, check_results=[check])
+        return
+    yield dg.MaterializeResult(
         metadata={
             **published_metadata(partitions, result),
             **report_metadata(publication.report),

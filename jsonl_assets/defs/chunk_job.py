@@ -22,6 +22,9 @@ from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, 
 from jsonl_assets.core.chunks.plan import plan_chunks, recorded_chunk_plan
 from jsonl_assets.core.config import check_buckets
 from jsonl_assets.core.malloc_tuning import tune_malloc
+from jsonl_assets.core.partition_gate import ChecksFailed
+from jsonl_assets.core.rules.rate_checks import failure_text
+from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.stages.record_stages import stage_fingerprints
 from jsonl_assets.defs.executors import chunks_executor
 from jsonl_assets.defs.progress_logs import chunk_progress_logged
@@ -79,7 +82,7 @@ def chunk(context: dg.OpExecutionContext, pipeline: PipelineResource, task: str)
     dirs = dirs_for(cfg, key)
     chunk_plan = recorded_chunk_plan(dirs, plan_fp)
     if chunk_plan is None:
-        raise dg.Failure(f"{key}: the chunk plan {plan_fp[:16]} is gone; run the job again")
+        raise StageError(f"{key}: the chunk plan {plan_fp[:16]} is gone; run the job again")
     chunk_task = ChunkTask(key, int(index))
     chunk_fp = chunk_fingerprint(validated_fp, chunk_plan, chunk_task)
     if cfg.uses_object_storage():
@@ -113,11 +116,9 @@ def merge(
         meta["shards_verified"] = bool(result.verification and result.verification["passed"])
     context.add_output_metadata(meta)
     if result.shards is None:
-        failed = sorted(name for name, e in result.evaluations.items() if not e.passed)
-        raise dg.Failure(
-            f"{key}: blocking rate check(s) failed ({', '.join(failed) or 'parse_failure_rate'});"
-            " no shards were written"
-        )
+        # Said in one line by user_errors_said, as every refusal of a blocking check.
+        failed = [failure_text(e) for e in result.evaluations.values() if not e.passed]
+        raise ChecksFailed([*failed, "no shards were written"])
 
 
 @dg.job(

@@ -11,6 +11,10 @@ partition, a full disk, the storage) is retried as any failed run, as are crashe
 also tags its run with its partition's `objective` and `split` when the launcher did not (a
 backfill of the assets, the UI's Materialize).
 
+A blocking check that a step reports failed is said the same way, `<partition>: blocking check
+<name> failed: <why>` (check_refusals.py), not with Dagster's generic
+DagsterAssetCheckFailedError.
+
 The one line is for the user; the error's stack is kept for a developer (an OSError may as well
 come from a bug of ours): in the Failure's metadata (`stack`, on the step's failure in the UI
 and the event log), in a debug event of the step's log, and printed by `jsonl-assets build
@@ -43,6 +47,7 @@ from jsonl_assets.core.store.base import SourceChangedError
 from jsonl_assets.core.store.package_files import ForeignFilesError, OtherDatasetError
 from jsonl_assets.core.store.package_lock import PackageBusyError
 from jsonl_assets.core.store.partition_lock import PartitionBusyError
+from jsonl_assets.defs.check_refusals import blocking_checks, refusals
 from jsonl_assets.defs.checks import no_run_retry
 from jsonl_assets.defs.ownership import partition_tags
 from jsonl_assets.defs.storage_errors import storage_message
@@ -135,10 +140,13 @@ def stack_of(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc)).rstrip("\n")
 
 
-def _failure(context: Any, exc: BaseException) -> dg.Failure:
+def _partition_said(context: Any, text: str) -> str:
     key = _partition(context)
-    text = said(exc)
-    message = f"{key}: {text}" if key and not text.startswith(f"{key}: ") else text
+    return f"{key}: {text}" if key and not text.startswith(f"{key}: ") else text
+
+
+def _failure(context: Any, exc: BaseException) -> dg.Failure:
+    message = _partition_said(context, said(exc))
     stack = stack_of(exc)
     deterministic = retry_cannot_fix(exc)
     if context is not None:
@@ -155,9 +163,20 @@ def _failure(context: Any, exc: BaseException) -> dg.Failure:
     )
 
 
+def _refused(context: Any, refused: list[str]) -> dg.Failure:
+    """The step's failed blocking checks (check_refusals.py): the same inputs fail them again."""
+    if context is not None:
+        with contextlib.suppress(*USER_ERRORS):
+            no_run_retry(context)
+    return dg.Failure(description=_partition_said(context, "; ".join(refused)), allow_retries=False)
+
+
 def user_errors_said(fn: F) -> F:
     """`fn` (a step's compute function, its context first) failing with a one-line
-    `dg.Failure` on a user error (module doc); a generator stays a generator."""
+    `dg.Failure` on a user error (module doc); a generator stays a generator, and fails the
+    same way, after its results, when they report a blocking check failed
+    (check_refusals.py). A step with blocking checks is a generator, so that its results are
+    recorded before it fails (`test_every_step_with_blocking_checks_is_a_generator`)."""
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
@@ -165,8 +184,14 @@ def user_errors_said(fn: F) -> F:
             context = _context(args, kwargs)
             try:
                 tag_partition_run(context)
-                yield from fn(*args, **kwargs)
-                return
+                blocking, refused = blocking_checks(context), []
+                with contextlib.closing(fn(*args, **kwargs)) as results:
+                    for item in results:
+                        refused += refusals(item, blocking)
+                        yield item
+                if not refused:
+                    return
+                failure = _refused(context, refused)
             except USER_ERRORS as exc:
                 failure = _failure(context, exc)
             raise failure  # outside the handler: no chained cause, no frame of ours but this
