@@ -311,3 +311,34 @@ def test_a_celery_worker_killed_mid_chunk_hands_its_chunk_to_a_live_worker(
                 build_partition(cfg, f"{objective}|{split}")
         assert publish(cfg).manifest is not None
     assert _digests(config.parent) == _digests(one_worker.parent)
+
+
+def test_chunk_steps_run_the_config_the_plan_step_recorded(tmp_path: Path) -> None:
+    """The config file edited after the plan step (the sft source's content type) and
+    restored before the merge: every chunk step runs the config the plan recorded, so the
+    package is the golden one. The chunk steps used to load the file as it was at their
+    start and file their chunks under the plan's fingerprints: the edited config's records
+    went into the package of the original."""
+    config = sample_with_chunks(tmp_path, 40384)  # 3 chunks
+    original = config.read_text(encoding="utf-8")
+    edited = original.replace("content_type: chat", "content_type: edited")
+    assert edited != original
+
+    @dg.success_hook
+    def edit_between_steps(context: dg.HookContext) -> None:
+        if context.op.name == "plan":
+            config.write_text(edited, encoding="utf-8")
+        elif context.op.name == "chunk":
+            config.write_text(original, encoding="utf-8")  # as it was, before the merge
+
+    job = build_chunks.with_hooks({edit_between_steps})
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            run_config={
+                "ops": {"plan": {"config": {"partition": KEY}}},
+                "resources": {"pipeline": {"config": {"config_path": str(config)}}},
+            },
+            instance=instance,
+        )
+    assert result.success
+    _finish_and_compare(config)

@@ -3,10 +3,12 @@ the run config (defs/executors.py: in-process, multiprocess, Celery) places each
 anywhere, then the merge and the shards in one step.
 
 plan -> chunk (one step per chunk, `.map`) -> merge (`.collect`, with the key). Steps hand each other only
-the partition key, a chunk's index and the fingerprints of the plan and of the partition's
-validated stage: the records go through the work dir (the store), never through Dagster's IO
-manager. A chunk step reads the recorded plan, which names the files (an object with its
-listed ETag), so it lists no bucket and stats no file. A chunk step whose chunk is finished
+the partition key, a chunk's index and the fingerprints of the plan, of the partition's
+validated stage and of the config: the records go through the work dir (the store), never
+through Dagster's IO manager. A chunk step reads the recorded plan, which names the files (an
+object with its listed ETag), so it lists no bucket and stats no file, and runs the config
+the plan step recorded beside it (chunk_orders.py), as a pool's worker does: an edit of the
+config file during the run changes no chunk. A chunk step whose chunk is finished
 does nothing; the merge step finds every chunk finished and merges
 (core/stages/record_stages.py), under the partition's lock, then moves the shards into the
 package (core/build.py).
@@ -18,7 +20,8 @@ from typing import Any
 import dagster as dg
 
 from jsonl_assets.core.build import build_partition, dirs_for
-from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint, run_chunk
+from jsonl_assets.core.chunks.chunk_orders import ChunkOrder, record_config, run_order
+from jsonl_assets.core.chunks.chunk_worker import ChunkTask, chunk_fingerprint
 from jsonl_assets.core.chunks.plan import plan_chunks, recorded_chunk_plan
 from jsonl_assets.core.config import check_buckets
 from jsonl_assets.core.malloc_tuning import tune_malloc
@@ -53,13 +56,20 @@ def plan(
     dirs = dirs_for(cfg, config.partition)
     fps = stage_fingerprints(cfg, dirs)
     chunk_plan = plan_chunks(cfg, dirs, fps["extracted"])
+    config_fp = record_config(cfg, dirs) if chunk_plan.chunks else ""
     context.log.info(
         f"{config.partition}: {len(chunk_plan.chunks)} chunk(s) of "
         f"{cfg.output.chunk_bytes} bytes over {chunk_plan.files} file(s)"
     )
     yield dg.Output(config.partition, output_name="key")
     for chunk in chunk_plan.chunks:
-        task = [config.partition, str(chunk.index), chunk_plan.fingerprint, fps["validated"]]
+        task = [
+            config.partition,
+            str(chunk.index),
+            chunk_plan.fingerprint,
+            fps["validated"],
+            config_fp,
+        ]
         yield dg.DynamicOutput(
             _SEP.join(task),
             output_name="chunks",
@@ -77,8 +87,8 @@ def plan(
 @user_errors_said
 def chunk(context: dg.OpExecutionContext, pipeline: PipelineResource, task: str) -> str:
     """Read, adapt and validate one chunk into the work dir (nothing if it is finished)."""
-    key, index, plan_fp, validated_fp = task.split(_SEP)
-    cfg = pipeline.load(list_files=False)  # the plan names the files
+    key, index, plan_fp, validated_fp, config_fp = task.split(_SEP)
+    cfg = pipeline.load(list_files=False)  # where the work dir is; the plan names the files
     dirs = dirs_for(cfg, key)
     chunk_plan = recorded_chunk_plan(dirs, plan_fp)
     if chunk_plan is None:
@@ -87,14 +97,16 @@ def chunk(context: dg.OpExecutionContext, pipeline: PipelineResource, task: str)
     chunk_fp = chunk_fingerprint(validated_fp, chunk_plan, chunk_task)
     if cfg.uses_object_storage():
         tune_malloc()
-    report = run_chunk(cfg, dirs, chunk_plan, chunk_fp, chunk_task)
+    # The config the plan step recorded (the file's, if it is still that one): never the
+    # file as edited since, whose chunks would be filed under the recorded fingerprints.
+    done = run_order(ChunkOrder(str(cfg.path), config_fp, dirs, plan_fp, chunk_fp, chunk_task))
     context.add_output_metadata(
         {
-            "ran": report["ran"],
-            "lines": report["lines"],
-            "accepted": report["accepted"],
-            "bytes_in": report["bytes_in"],
-            "seconds": round(report["seconds"], 3),
+            "ran": done.ran,
+            "lines": done.lines,
+            "accepted": done.accepted,
+            "bytes_in": done.bytes_in,
+            "seconds": round(done.seconds, 3),
         }
     )
     return task
