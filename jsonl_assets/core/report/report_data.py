@@ -117,7 +117,9 @@ def bin_labels(edges: list[int]) -> list[str]:
 
 
 def mean(histogram: dict[str, Any]) -> float | None:
-    return round(histogram["sum"] / histogram["count"], 1) if histogram["count"] else None
+    """The mean of a length histogram to the two decimals the tables show (it was rounded
+    to one and shown with two: 4/3 read 1.30)."""
+    return round(histogram["sum"] / histogram["count"], 2) if histogram["count"] else None
 
 
 # JSON escapes for the characters HTML gives a meaning to in a script element (`</script`,

@@ -100,3 +100,15 @@ def test_a_report_with_another_datasets_config_touches_nothing(
     with pytest.raises(OtherDatasetError):
         write_report(cfg)
     assert {n: (report_dir(cfg) / n).read_bytes() for n in report_files(cfg)} == files
+
+
+@pytest.mark.parametrize(
+    ("total", "count", "shown"), [(4, 3, "1.33"), (26, 6, "4.33"), (7, 6, "1.17"), (5, 2, "2.50")]
+)
+def test_a_length_mean_is_shown_to_the_decimals_it_has(total: int, count: int, shown: str) -> None:
+    """The tables print a mean with two decimals: it was rounded to one first (4/3: 1.30)."""
+    from jsonl_assets.core.report.html_report import table
+    from jsonl_assets.core.report.report_data import mean
+
+    value = mean({"sum": total, "count": count})
+    assert f'<td class="n">{shown}</td>' in table(["mean"], [[value]])
