@@ -155,6 +155,9 @@ MARKED: dict[str, tuple[str, ...]] = {
         "slow",
     ),
     "test_chunk_job.py::test_chunk_steps_run_the_config_the_plan_step_recorded": ("slow",),
+    "core/chunks/test_progress.py::test_progress_is_told_while_chunks_still_wait_for_a_slot": (
+        "slow",
+    ),
     "test_chunk_job.py::test_a_partition_no_source_feeds_has_no_chunk_and_the_merge_still_runs": (
         "slow",
     ),

@@ -50,12 +50,16 @@ def _run_in_slot(
         return done_of(dirs, chunk_fp, run_chunk(cfg, dirs, plan, chunk_fp, task))
 
 
-def _submit_in_slot(pool: ProcessPoolExecutor, order: ChunkOrder) -> Future[ChunkDone]:
-    """Submit a chunk once a slot is free; the slot is freed when the chunk ends. The slot is
-    taken here, not in the worker: a spawned worker inherits no semaphore."""
+def _take_slot(timeout: float) -> bool:
+    """Take a slot for a chunk (True), or say none was free within `timeout` (False). The
+    slot is taken here, not in the worker: a spawned worker inherits no semaphore."""
+    return not _slots or _slots[0].acquire(timeout=timeout)
+
+
+def _submit_taken(pool: ProcessPoolExecutor, order: ChunkOrder) -> Future[ChunkDone]:
+    """Submit a chunk whose slot is taken (`_take_slot`); the slot is freed when it ends."""
     if not _slots:
         return submit(pool, run_order, order)
-    _slots[0].acquire()
     try:
         future = submit(pool, run_order, order)
     except BaseException:
@@ -63,6 +67,28 @@ def _submit_in_slot(pool: ProcessPoolExecutor, order: ChunkOrder) -> Future[Chun
         raise
     future.add_done_callback(lambda _: _slots[0].release())
     return future
+
+
+def _run_on_pool(
+    pool: ProcessPoolExecutor, orders: list[ChunkOrder], progress: Progress
+) -> list[ChunkDone]:
+    """Submit each order once a slot is free, counting the chunks that finish (in order)
+    while it waits: under `--workers N` the submissions wait for slots until the last chunks
+    run, and a partition's progress would otherwise be told only once they all ended."""
+    futures: list[Future[ChunkDone]] = []
+    out: list[ChunkDone] = []
+
+    def count_finished() -> None:
+        while len(out) < len(futures) and futures[len(out)].done():
+            out.append(progress.done(result(futures[len(out)])))
+
+    for order in orders:
+        while not _take_slot(timeout=0.2):
+            count_finished()
+        futures.append(_submit_taken(pool, order))
+        count_finished()
+    out.extend(progress.done(result(f)) for f in futures[len(out) :])
+    return out
 
 
 # runner(cfg, dirs, plan, validated fingerprint, tasks) -> finished chunks, in task order
@@ -97,8 +123,7 @@ def process_runner(workers: int) -> ChunkRunner:
         # from outside is a WorkerDied with a clear message, as for the partition workers.
         pool = worker_pool(min(workers, len(tasks)))
         try:
-            futures = [_submit_in_slot(pool, order) for order in orders]
-            return [progress.done(result(f)) for f in futures]
+            return _run_on_pool(pool, orders, progress)
         finally:
             release_pool(pool)
 
