@@ -155,6 +155,9 @@ MARKED: dict[str, tuple[str, ...]] = {
         "slow",
     ),
     "test_chunk_job.py::test_chunk_steps_run_the_config_the_plan_step_recorded": ("slow",),
+    "defs/test_check_refusals.py::test_a_manifest_refusal_in_a_partitioned_run_names_the_partitions_that_stopped_it": (
+        "slow",
+    ),
     "test_chunk_job.py::test_a_partition_no_source_feeds_has_no_chunk_and_the_merge_still_runs": (
         "slow",
     ),
