@@ -158,6 +158,9 @@ MARKED: dict[str, tuple[str, ...]] = {
     "core/chunks/test_progress.py::test_progress_is_told_while_chunks_still_wait_for_a_slot": (
         "slow",
     ),
+    "defs/test_check_refusals.py::test_a_manifest_refusal_in_a_partitioned_run_names_the_partitions_that_stopped_it": (
+        "slow",
+    ),
     "test_chunk_job.py::test_a_partition_no_source_feeds_has_no_chunk_and_the_merge_still_runs": (
         "slow",
     ),

@@ -342,3 +342,18 @@ def test_chunk_steps_run_the_config_the_plan_step_recorded(tmp_path: Path) -> No
         )
     assert result.success
     _finish_and_compare(config)
+
+
+def test_a_chunk_task_of_another_version_is_one_line(tmp_path: Path) -> None:
+    """A run of an older version (its tasks had four fields) re-executed from failure: the
+    chunk step says so in one line (it was a ValueError and its traceback)."""
+    from jsonl_assets.defs.chunk_job import chunk
+    from jsonl_assets.defs.resources import PipelineResource
+
+    config = sample_with_chunks(tmp_path, 40384)
+    context = dg.build_op_context(resources={"pipeline": PipelineResource(config_path=str(config))})
+    with pytest.raises(dg.Failure) as failed:
+        chunk(context, task=f"{KEY}#0#{'0' * 64}#{'1' * 64}")
+    message = failed.value.description or ""
+    assert message.startswith(f"{KEY}: this chunk step's task was made by another version")
+    assert "\n" not in message

@@ -35,6 +35,7 @@ from jsonl_assets.defs.resources import PipelineResource
 from jsonl_assets.defs.user_errors import user_errors_said
 
 _SEP = "#"
+_TASK_FIELDS = 5  # key, chunk index, plan, validated and config fingerprints
 
 
 class ChunkBuildConfig(dg.Config):
@@ -87,7 +88,13 @@ def plan(
 @user_errors_said
 def chunk(context: dg.OpExecutionContext, pipeline: PipelineResource, task: str) -> str:
     """Read, adapt and validate one chunk into the work dir (nothing if it is finished)."""
-    key, index, plan_fp, validated_fp, config_fp = task.split(_SEP)
+    fields = task.split(_SEP)
+    if len(fields) != _TASK_FIELDS:  # a run of an older version, re-executed from failure
+        raise StageError(
+            f"{fields[0]}: this chunk step's task was made by another version of jsonl-assets "
+            "(its plan step); launch build_chunks again rather than re-executing that run"
+        )
+    key, index, plan_fp, validated_fp, config_fp = fields
     cfg = pipeline.load(list_files=False)  # where the work dir is; the plan names the files
     dirs = dirs_for(cfg, key)
     chunk_plan = recorded_chunk_plan(dirs, plan_fp)

@@ -140,8 +140,16 @@ def stack_of(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc)).rstrip("\n")
 
 
+def _step_partition(context: Any) -> str | None:
+    """The partition the step's own work is of: none for an unpartitioned asset (the
+    manifest, the whole package) even in a run that has a partition key."""
+    if context is not None and context.has_assets_def and context.assets_def.partitions_def is None:
+        return None
+    return _partition(context)
+
+
 def _partition_said(context: Any, text: str) -> str:
-    key = _partition(context)
+    key = _step_partition(context)
     return f"{key}: {text}" if key and not text.startswith(f"{key}: ") else text
 
 

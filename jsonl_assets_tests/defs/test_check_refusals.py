@@ -142,3 +142,42 @@ def test_every_blocking_check_refusal_of_a_run_is_said_in_one_line(tmp_path: Pat
         for said in _said(instance, chunks.run_id):
             assert said.startswith(expected["cpt|test"]), said
             assert said.endswith("; no shards were written"), said
+
+
+def test_a_manifest_refusal_in_a_partitioned_run_names_the_partitions_that_stopped_it(
+    sample_project: Path,
+) -> None:
+    """Every asset materialised for `cpt|test`, whose checks pass, while `sft|train` holds too
+    many rejects: the manifest's one line names `sft|train`, and is not prefixed with the
+    run's partition (the manifest is the whole package's, not `cpt|test`'s)."""
+    from jsonl_assets.core.build import build_partition
+    from jsonl_assets.core.config import load_config
+    from jsonl_assets.defs.assets import ALL_ASSETS
+    from jsonl_assets.defs.observations import raw_sources
+    from jsonl_assets.defs.resources import PipelineResource
+
+    config = sample_project
+    bad = config.parent / "raw" / "sft" / "bad.jsonl"
+    bad.write_text(
+        "".join(json.dumps({"id": f"b{i}", "messages": "nope"}) + "\n" for i in range(40))
+    )
+    cfg = load_config(config)
+    for key in ("sft|train", "sft|validation", "sft|test"):
+        build_partition(cfg, key)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [raw_sources, *ALL_ASSETS],
+            partition_key="cpt|test",
+            instance=instance,
+            resources={"pipeline": PipelineResource(config_path=str(config))},
+            raise_on_error=False,
+        )
+    [failure] = [
+        e.event_specific_data.error.message
+        for e in result.all_events
+        if e.event_type_value == "STEP_FAILURE" and e.step_key == "manifest"
+    ]
+    line = failure.strip().splitlines()[0]
+    assert "blocking check package_valid failed" in line
+    assert "sft|train: blocking check adapter_reject_rate failed" in line
+    assert "cpt|test:" not in line
