@@ -102,3 +102,54 @@ def test_the_chat_adapter_keeps_functions_given_beside_tools() -> None:
     with pytest.raises(AdapterError) as err:
         fn(raw)
     assert err.value.reason == "adapter:bad_tools"
+
+
+def _calling(adapter: str, tool: str) -> dict[str, object]:
+    """A raw record of `adapter` that calls `tool` and declares no tools."""
+    if adapter == "chat":
+        call = {"id": "x1", "type": "function", "function": {"name": tool, "arguments": "{}"}}
+        return {
+            "messages": [
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": None, "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": "x1", "content": "ok"},
+                {"role": "assistant", "content": "done"},
+            ]
+        }
+    return {
+        "conversations": [
+            {"from": "human", "value": "q"},
+            {"from": "function_call", "value": f'{{"name": "{tool}", "arguments": {{}}}}'},
+            {"from": "observation", "value": "ok"},
+            {"from": "gpt", "value": "done"},
+        ]
+    }
+
+
+@pytest.mark.parametrize("adapter", ["chat", "sharegpt"])
+def test_a_record_calling_tools_it_does_not_declare_inherits_the_default_toolset(
+    adapter: str,
+) -> None:
+    """With `defaults.toolset_id` set, a record declaring no tools names no toolset and
+    derives none (it inherits the default, which the validator judges its calls by: E2); a
+    toolset is made up from the calls only when no toolset applies."""
+    raw = _calling(adapter, "delete_everything")
+    plain = resolve_options(adapter, {}, "sft")
+    (inherits,) = build_adapter(adapter, plain, default_toolset_id="shop")(raw)
+    assert "toolset_id" not in inherits.record and inherits.toolset is None
+    # the option still names its toolset, default or not
+    named = resolve_options(adapter, {"toolset_id": "other"}, "sft")
+    for default in (None, "shop"):
+        (opted,) = build_adapter(adapter, named, default_toolset_id=default)(raw)
+        assert opted.record["toolset_id"] == "other" and opted.toolset is None
+    # declared tools are the record's toolset, default or not
+    declared = dict(raw, tools=[{"name": "delete_everything"}])
+    (own,) = build_adapter(adapter, plain, default_toolset_id="shop")(declared)
+    assert own.toolset is not None and own.record["toolset_id"] == own.toolset["id"]
+    # no toolset applies: the calls make one (as before)
+    (derived,) = build_adapter(adapter, plain)(raw)
+    assert derived.toolset == {
+        "id": toolset_id_for([{"name": "delete_everything"}]),
+        "tools": [{"name": "delete_everything"}],
+    }
+    assert derived.record["toolset_id"] == derived.toolset["id"]

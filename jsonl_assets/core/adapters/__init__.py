@@ -26,7 +26,7 @@ from jsonl_assets.core.adapters import (
     sharegpt,
     text,
 )
-from jsonl_assets.core.adapters.base import AdapterSpec, AdaptFn
+from jsonl_assets.core.adapters.base import DEFAULT_TOOLSET, AdapterSpec, AdaptFn
 from jsonl_assets.core.options import OptionsError, validate_options
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
 
@@ -112,9 +112,15 @@ def resolve_options(
     return resolved
 
 
-def build_adapter(adapter: str, options: Mapping[str, Any]) -> AdaptFn:
-    """The per-record function of ``adapter``; ``options`` come from ``resolve_options``."""
+def build_adapter(
+    adapter: str, options: Mapping[str, Any], default_toolset_id: str | None = None
+) -> AdaptFn:
+    """The per-record function of ``adapter``; ``options`` come from ``resolve_options``;
+    ``default_toolset_id`` is the config's ``defaults.toolset_id`` (records declaring no
+    tools inherit it: ``toolsets.attach_toolset``)."""
     spec = ADAPTERS.get(adapter)
     if spec is None:
         raise ValueError(f"unknown adapter {adapter!r}; valid adapters: {sorted(ADAPTERS)}")
+    if default_toolset_id is not None:
+        options = {**options, DEFAULT_TOOLSET: default_toolset_id}
     return spec.build(options)

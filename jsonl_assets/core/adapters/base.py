@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from pydantic import ValidationInfo, field_validator
 
@@ -74,12 +74,19 @@ class AdapterOptions(Options):
         return value
 
 
+# The key of `AdapterSpec.build`'s options holding the config's `defaults.toolset_id`, when set
+# (never an option a source gives: `build_adapter` adds it).
+DEFAULT_TOOLSET: Final = "default_toolset_id"
+
+
 @dataclass(frozen=True, slots=True)
 class AdapterSpec:
     """A registered adapter: which objectives it serves, its options, and its factory.
 
-    `build(options)` receives the validated options (defaults filled in) and the source's
-    objective under the key `objective`, and returns the per-record function.
+    `build(options)` receives the validated options (defaults filled in), the source's
+    objective under the key `objective` and, under `DEFAULT_TOOLSET` when the config sets
+    one, its `defaults.toolset_id` (the toolset records without their own inherit), and
+    returns the per-record function.
     `id_suffixes`: whether its records may carry an `id_suffix` (`#<n>`); the ids of such a
     source escape `#` in the source's own id value (record_ids.source_id), so that a suffixed
     id never equals a plain one.

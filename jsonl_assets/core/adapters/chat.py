@@ -58,7 +58,13 @@ from jsonl_assets.core.adapters.annotations import (
     message_annotations,
     unmapped_keys,
 )
-from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
+from jsonl_assets.core.adapters.base import (
+    DEFAULT_TOOLSET,
+    Adapted,
+    AdapterError,
+    AdapterOptions,
+    AdaptFn,
+)
 from jsonl_assets.core.adapters.parts import (
     UNKNOWN_ROLE,
     UNSUPPORTED_CONTENT,
@@ -284,6 +290,7 @@ def _convert_message(msg: Any, where: str, tracker: CallTracker) -> dict[str, An
 def build(options: Mapping[str, Any]) -> AdaptFn:
     field: str = options["messages_field"]
     configured: str | None = options["toolset_id"]
+    default: str | None = options.get(DEFAULT_TOOLSET)
 
     def adapt_chat(raw: Any) -> list[Adapted]:
         require_object(raw)
@@ -303,7 +310,7 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
             return [Adapted({"messages": messages}, None, "", meta)]  # the common case: no tools
         # Both lists are the record's tools: merged into one toolset (toolset_from_declared).
         declared = toolset_from_declared(raw_tools, "tools", (raw_functions, "functions"))
-        record, toolset = attach_toolset(messages, declared, tracker, configured)
+        record, toolset = attach_toolset(messages, declared, tracker, configured, default)
         return [Adapted(record, toolset, "", meta)]
 
     return adapt_chat

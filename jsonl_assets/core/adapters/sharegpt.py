@@ -38,7 +38,13 @@ from jsonl_assets.core.adapters.annotations import (
     message_annotations,
     unmapped_keys,
 )
-from jsonl_assets.core.adapters.base import Adapted, AdapterError, AdapterOptions, AdaptFn
+from jsonl_assets.core.adapters.base import (
+    DEFAULT_TOOLSET,
+    Adapted,
+    AdapterError,
+    AdapterOptions,
+    AdaptFn,
+)
 from jsonl_assets.core.adapters.parts import (
     BAD_ARGUMENTS_JSON,
     UNKNOWN_ROLE,
@@ -152,6 +158,7 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
     system_field: str = options["system_field"]
     tools_field: str = options["tools_field"]
     configured: str | None = options["toolset_id"]
+    default: str | None = options.get(DEFAULT_TOOLSET)
     known = frozenset({role_key, content_key})
 
     def adapt_sharegpt(raw: Any) -> list[Adapted]:
@@ -204,7 +211,7 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
             messages.append(msg)
         raw_tools = raw.get(tools_field)
         declared = toolset_from_declared(raw_tools, tools_field) if raw_tools is not None else None
-        record, toolset = attach_toolset(messages, declared, tracker, configured)
+        record, toolset = attach_toolset(messages, declared, tracker, configured, default)
         return [Adapted(record, toolset=toolset, metadata=record_metadata(raw))]
 
     return adapt_sharegpt

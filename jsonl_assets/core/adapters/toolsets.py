@@ -181,6 +181,7 @@ def attach_toolset(
     declared: dict[str, Any] | None,
     tracker: CallTracker | None,
     configured_id: str | None,
+    default_id: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The record body and its derived toolset, by the tool policy shared by chat-like
     adapters:
@@ -188,12 +189,21 @@ def attach_toolset(
     1. tools declared in the record -> that toolset (record ``toolset_id`` = its id);
     2. else the ``toolset_id`` option, when set -> record ``toolset_id`` names it (a toolset
        the config declares); no toolset is derived;
-    3. else, when the record calls tools -> a description-less toolset of the called names,
-       so the record is self-consistent;
-    4. else no toolset.
+    3. else, when the config's ``defaults.toolset_id`` (``default_id``) is set -> no
+       ``toolset_id`` and no toolset: the record inherits the default, as a record in the
+       spec's shape does, and the validator judges its calls against it (E2);
+    4. else, when the record calls tools -> a description-less toolset of the called names,
+       so the record is self-consistent (no toolset applies from the config or the record);
+    5. else no toolset.
     """
     toolset = declared
-    if toolset is None and configured_id is None and tracker is not None and tracker.count:
+    if (
+        toolset is None
+        and configured_id is None
+        and default_id is None
+        and tracker is not None
+        and tracker.count
+    ):
         toolset = toolset_from_names(tracker.called_names())
     if toolset is not None:
         return {"toolset_id": toolset["id"], "messages": messages}, toolset

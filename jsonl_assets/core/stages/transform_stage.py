@@ -44,7 +44,7 @@ from jsonl_assets.core.traces import trace_dict
 from jsonl_assets.core.value_text import value_text
 
 STAGE = "transformed"
-CODE_VERSION = "17"  # 3: typed report; 4: a record's own metadata kept, lines capped as
+CODE_VERSION = "18"  # 3: typed report; 4: a record's own metadata kept, lines capped as
 # written; 5: the chat adapter keeps OpenAI part keys in annotations.part_extras; 6: every
 # chat message field kept, call ids never repeat a source id, one split per input,
 # metadata_fields conflicts and tool keys beyond the spec's kept (adapter:*_conflict); 7: one
@@ -67,7 +67,9 @@ CODE_VERSION = "17"  # 3: typed report; 4: a record's own metadata kept, lines c
 # (as `verify` measures it); 16: record values in quarantine details as bounded JSON
 # (value_text: an id nested 1,000 deep is missing_id, not a crash), a metadata_fields conflict
 # with an alpaca instance key names the instance; 17: a content_type_name detail shows the
-# value as bounded JSON (value_text) and a non-string's JSON type ("an integer")
+# value as bounded JSON (value_text) and a non-string's JSON type ("an integer"); 18: a
+# chat/sharegpt record calling tools but declaring none inherits `defaults.toolset_id` when
+# set (no toolset derived from its calls; the validator judges them, E2)
 MARKER = "transformed.json"
 CT: Final = "content_type"
 # A record's own content type that cannot name its shard (output.shard_by: content_type).
@@ -216,6 +218,9 @@ def transform_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp:
         }
         for s in cfg.sources_for(dirs.objective, dirs.split)
     ]
+    # Only when set (records declaring no tools inherit it, chat's and sharegpt's too).
+    default = default_toolset_id(cfg)
+    inherited = ["defaults.toolset_id", default] if default is not None else []
     # Only with content_type sharding (which quarantines a content type that cannot name a
     # shard): the fingerprints of other configs stay as they were.
     by_type = ["shard_by", "content_type"] if cfg.output.shard_by == "content_type" else []
@@ -228,7 +233,14 @@ def transform_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp:
         cfg.validation_ratio,
         cfg.test_ratio,
         *by_type,
+        *inherited,
     )
+
+
+def default_toolset_id(cfg: PipelineConfig) -> str | None:
+    """The config's `defaults.toolset_id`: the toolset of records that name none."""
+    named = (cfg.defaults or {}).get("toolset_id")
+    return named if type(named) is str else None
 
 
 def upstream_marker(dirs: PartitionDirs, name: str) -> tuple[str, dict[str, Any]]:
@@ -256,7 +268,7 @@ class Transformer:
         self.cfg = cfg
         self.dirs = dirs
         self.adapters = {
-            s.name: build_adapter(s.adapter, s.adapter_options)
+            s.name: build_adapter(s.adapter, s.adapter_options, default_toolset_id(cfg))
             for s in cfg.sources_for(dirs.objective, dirs.split)
         }
         self.counters = SourceCounters()

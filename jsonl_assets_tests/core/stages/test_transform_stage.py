@@ -463,3 +463,85 @@ def test_every_adapter_writes_metadata_fields_into_metadata_only(tmp_path: Path)
     assert [m["content"] for m in native["messages"]] == [
         [{"type": "text", "text": t}] for t in ("native", "a")
     ]
+
+
+def _tool_record(adapter: str, rid: str, tool: str) -> dict[str, Any]:
+    """A record of `adapter` (chat, sharegpt, native) calling `tool`, declaring no tools."""
+    if adapter == "chat":
+        call = {"id": "x1", "type": "function", "function": {"name": tool, "arguments": "{}"}}
+        messages: list[dict[str, Any]] = [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "x1", "content": "ok"},
+            {"role": "assistant", "content": "done"},
+        ]
+        return {"id": rid, "messages": messages}
+    if adapter == "sharegpt":
+        turns = [
+            {"from": "human", "value": "q"},
+            {"from": "function_call", "value": orjson.dumps({"name": tool}).decode()},
+            {"from": "observation", "value": "ok"},
+            {"from": "gpt", "value": "done"},
+        ]
+        return {"id": rid, "conversations": turns}
+    text = [{"type": "text", "text": "done"}]
+    call = {"type": "tool_call", "name": tool, "call_id": "x1", "arguments": {}}
+    result = {"type": "tool_result", "name": tool, "call_id": "x1", "result": {"content": "ok"}}
+    return {
+        "id": rid,
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "q"}]},
+            {"role": "assistant", "content": [call]},
+            {"role": "tool", "content": [result]},
+            {"role": "assistant", "content": text},
+        ],
+    }
+
+
+def test_a_chat_record_calling_undeclared_tools_is_judged_by_the_default_toolset(
+    tmp_path: Path,
+) -> None:
+    """`defaults.toolset_id` governs a chat/sharegpt record that declares no tools, as it
+    governs the same record in the spec's shape: a call to a tool the default toolset lacks
+    is `schema:E2` for every adapter, and no toolset is made up from the calls."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    adapters = ("chat", "sharegpt", "native")
+    for adapter in adapters:
+        rows = [
+            _tool_record(adapter, "good", "lookup_order"),
+            _tool_record(adapter, "bad", "delete_everything"),
+        ]
+        (raw / f"{adapter}.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {
+            "dataset": {"name": "t", "description": "default toolset"},
+            "thresholds": {"max_invalid_rate": 1.0},
+            "toolsets": [{"id": "shop", "tools": [{"name": "lookup_order"}]}],
+            "defaults": {"toolset_id": "shop"},
+            "sources": [
+                {
+                    "name": a,
+                    "paths": [f"raw/{a}.jsonl"],
+                    "objective": "sft",
+                    "adapter": a,
+                    "split": "train",
+                    "id_field": "id",
+                }
+                for a in adapters
+            ],
+        },
+    )
+    cfg = load_config(config)
+    build_partition(cfg, "sft|train")
+    publish(cfg)
+    records = [r for path in package_shards(tmp_path / "package") for r in read_shard(path)]
+    assert sorted(r["id"] for r in records) == [f"{a}:good" for a in sorted(adapters)]
+    assert all("toolset_id" not in r for r in records)
+    quarantined = _quarantined(tmp_path)
+    assert sorted((q["trace"]["source"], q["reason"]) for q in quarantined) == [
+        (a, "schema:E2") for a in sorted(adapters)
+    ]
+    meta = orjson.loads((tmp_path / "package" / "metadata.json").read_bytes())
+    assert [t["id"] for t in meta["toolsets"]] == ["shop"]
