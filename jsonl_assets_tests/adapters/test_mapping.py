@@ -213,3 +213,66 @@ def test_the_record_own_metadata_object_is_kept(objective: str, options: dict[st
     assert "metadata" not in out.record
     # As elsewhere, only an object is the record's metadata (another value is a field).
     assert adapt({**raw, "metadata": "x"}, objective, **options).metadata is None
+
+
+@pytest.mark.parametrize("empty", [{"sys": ""}, {"sys": None}, {}, {"sys": {"x": None}}])
+def test_an_optional_path_holding_no_value_writes_no_message(empty: dict[str, Any]) -> None:
+    # A system path holding "" was written as an empty system message, null was wrong_type
+    # and a missing one missing_field: an optional path is an optional text field, where
+    # nothing there, null and "" are no value (README, Adapters), as alpaca's `system`.
+    raw = {"q": "hi", "a": "yo", **empty}
+    path = "sys.y" if "sys" in empty and type(empty["sys"]) is dict else "sys"
+    out = adapt(raw, "sft", user="q", assistant="a", system=path)
+    assert [m["role"] for m in out.record["messages"]] == ["user", "assistant"]
+    assert_valid(out, "sft")
+    rft = adapt({"q": "hi", "n": 4, **empty}, "rft", user="q", answer="n", assistant=path)
+    assert [m["role"] for m in rft.record["messages"]] == ["user"]
+    cpt = adapt({"d": "text", **empty}, "cpt", document="d", user=path)
+    assert [m["role"] for m in cpt.record["messages"]] == ["document"]
+    # Whitespace-only text is text, kept as given; another type is still wrong_type.
+    kept = adapt({**raw, "sys": " "}, "sft", user="q", assistant="a", system="sys")
+    assert kept.record["messages"][0] == {
+        "role": "system",
+        "content": [{"type": "text", "text": " "}],
+    }
+    with pytest.raises(AdapterError) as err:
+        adapt({**raw, "sys": 3}, "sft", user="q", assistant="a", system="sys")
+    assert err.value.reason == "adapter:wrong_type"
+
+
+@pytest.mark.parametrize(
+    ("raw", "objective", "options"),
+    [
+        ({"q": "hi", "a": None}, "sft", {"user": "q", "assistant": "a"}),
+        ({"q": None, "a": "yo"}, "sft", {"user": "q", "assistant": "a"}),
+        (
+            {"p": "hi", "c": None, "r": "no"},
+            "preference",
+            {"prompt": "p", "chosen": "c", "rejected": "r"},
+        ),
+        (
+            {"q": "hi", "d": {"a": None}},
+            "rft",
+            {"user": "q", "answer": "d.a", "grading": "numeric"},
+        ),
+        ({"q": "hi", "d": {"a": None}}, "rft", {"user": "q", "answer": "d.a"}),
+        ({"q": "hi", "d": {"a": None}}, "rft", {"user": "q", "answer": "d.a", "grading": "any_of"}),
+        ({"doc": None}, "cpt", {"document": "doc"}),
+    ],
+)
+def test_a_required_path_holding_null_is_missing_field(
+    raw: dict[str, Any], objective: str, options: dict[str, Any]
+) -> None:
+    # It was adapter:wrong_type ("got null"), or not_numeric ("is a NoneType"): README says
+    # missing_field is "a required field is absent or null".
+    with pytest.raises(AdapterError) as err:
+        adapt(raw, objective, **options)
+    assert err.value.reason == "adapter:missing_field"
+    assert "is null" in err.value.detail
+
+
+def test_a_numeric_answer_of_another_type_names_its_json_type() -> None:
+    with pytest.raises(AdapterError) as err:
+        adapt({"q": "hi", "a": [1]}, "rft", user="q", answer="a", grading="numeric")
+    assert err.value.reason == "adapter:not_numeric"
+    assert "is array, not a number" in err.value.detail

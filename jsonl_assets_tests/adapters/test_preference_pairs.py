@@ -151,6 +151,34 @@ def test_repeated_messages_are_equal_as_json_types_included() -> None:
     assert [c["messages"][0]["annotations"] for c in out.record["candidates"]] == sides
 
 
+def test_a_repeated_message_with_a_null_key_is_compared_as_written() -> None:
+    # Parquet gives every message each key some message has, null where unset. The null
+    # `name` made the repeat "carry more", so it was not stripped, yet it was written without
+    # the null key: each candidate began with a verbatim copy of the prompt turn.
+    user = {"role": "user", "content": "q", "name": None}
+    chosen = [user, {"role": "assistant", "content": "a", "name": "bot"}]
+    rejected = [user, {"role": "assistant", "content": "b", "name": None}]
+    for prompt in ("q", [{"role": "user", "content": "q"}], [user]):
+        out = adapt({"prompt": prompt, "chosen": chosen, "rejected": rejected})
+        assert out.record["messages"] == [msg("user", "q")]
+        assert [c["messages"] for c in out.record["candidates"]] == [
+            [{**msg("assistant", "a"), "name": "bot"}],
+            [msg("assistant", "b")],
+        ]
+        assert_valid(out)
+    # No prompt: the common prefix is compared as written too.
+    out = adapt({"chosen": chosen, "rejected": [{"role": "user", "content": "q"}, rejected[1]]})
+    assert out.record["messages"] == [msg("user", "q")]
+    assert [len(c["messages"]) for c in out.record["candidates"]] == [1, 1]
+    # A null deeper down (a part's key) is as absent as well; a value is not.
+    part = {"role": "user", "content": [{"type": "text", "text": "q", "cache_control": None}]}
+    out = adapt({"prompt": "q", "chosen": [part, chosen[1]], "rejected": "b"})
+    assert out.record["candidates"][0]["messages"] == [{**msg("assistant", "a"), "name": "bot"}]
+    named = {**user, "name": "bob"}
+    out = adapt({"prompt": "q", "chosen": [named, chosen[1]], "rejected": "b"})
+    assert out.record["candidates"][0]["messages"][0] == {**msg("user", "q"), "name": "bob"}
+
+
 def test_a_whitespace_only_system_is_kept_as_given() -> None:
     # It vanished (no message, no trace); the spec allows any text, and `chat` keeps a blank
     # system message as written. Only "" (and null) count as no system prompt.

@@ -43,8 +43,8 @@ def texts(a: Adapted) -> list[tuple[str, str]]:
             {"instruction": "List two primes.", "response": "2 and 3."},
             ("List two primes.", "2 and 3."),
         ),
-        # first matching pair wins
-        ({"prompt": "p", "response": "r", "question": "q", "answer": "a"}, ("p", "r")),
+        # null is as absent: the one pair holding values is the record's (Parquet columns)
+        ({"prompt": None, "response": None, "question": "q", "answer": "a"}, ("q", "a")),
     ],
 )
 def test_detected_pairs(raw: dict[str, Any], expected: tuple[str, str]) -> None:
@@ -142,3 +142,36 @@ def test_whitespace_only_system_and_context_are_kept_as_given() -> None:
     assert_valid(out)
     out = adapt({"prompt": "q", "response": "a", "system": "", "context": ""})
     assert texts(out) == [("user", "q"), ("assistant", "a")]
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        ({"prompt": "2+2?", "response": "4", "completion": "five"}, "completion"),
+        (
+            {"question": "q", "answer": "a", "instruction": "Say hi", "response": "hi"},
+            "instruction",
+        ),
+        ({"prompt": "p", "response": "r", "question": "q", "answer": "a"}, "question, answer"),
+        ({"prompt": "p", "completion": "c", "answer": ""}, "answer"),
+        ({"instruction": "i", "response": "r", "context": "c", "input": "x"}, "context and input"),
+    ],
+)
+def test_competing_fields_are_refused_not_dropped(raw: dict[str, Any], needle: str) -> None:
+    # A second answer or pair beside the detected one would be dropped whichever is mapped:
+    # ambiguous, refused as alpaca refuses `instances` beside an `output`.
+    with pytest.raises(AdapterError) as err:
+        adapt(raw)
+    assert err.value.reason == "adapter:conflicting_fields"
+    assert needle in err.value.detail
+
+
+def test_an_alpaca_input_is_appended_to_the_prompt_as_a_context() -> None:
+    raw = {"instruction": "Translate to English", "input": "Hallo Welt", "response": "Hello"}
+    out = adapt(raw)
+    assert texts(out) == [("user", "Translate to English\n\nHallo Welt"), ("assistant", "Hello")]
+    assert_valid(out)
+    # "" and null say nothing, here too; a competing key holding null is as absent.
+    for empty in ("", None):
+        out = adapt({**raw, "input": empty, "completion": None, "context": empty})
+        assert texts(out) == [("user", "Translate to English"), ("assistant", "Hello")]

@@ -20,8 +20,12 @@ by this adapter; the id itself is assigned by the pipeline from the source's ``i
 Each path must lead to a string (``answer``: a string or number; for ``any_of`` grading also a
 list), which becomes a single text message with the role of its option (``prompt`` -> user,
 ``chosen``/``rejected`` -> assistant candidates, ``document`` -> document). Message order is
-system, user, assistant (sft, rft) or system, user, document (cpt). A missing path ->
-``adapter:missing_field`` naming the path. rft references are built like `qa_reference`'s
+system, user, assistant (sft, rft) or system, user, document (cpt). A required path that finds
+nothing (a missing key, an index past the end, a step into a scalar or null) or null ->
+``adapter:missing_field`` naming the path; another type -> ``adapter:wrong_type``. An optional
+path (``system``; rft ``assistant``; cpt ``user``) is an optional text field, as everywhere:
+nothing there, null or ``""`` is no value (no message), whitespace-only text is kept as given,
+another type -> ``adapter:wrong_type``. rft references are built like `qa_reference`'s
 (``grading`` exact_match | numeric | any_of, default exact_match; ``tolerance`` default 0).
 
 The raw record's own ``metadata`` object is the record's metadata, as with every adapter
@@ -132,12 +136,30 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
     }[objective]
     roles = {"system": "system", "user": "user", "prompt": "user"}
     roles |= {"assistant": "assistant", "document": "document"}
+    optional = frozenset(RULES[objective][1])
 
-    def text_at(raw: Any, key: str) -> str:
+    def value_at(raw: Any, key: str) -> Any:
+        """The required value at ``key``'s path; nothing there or null -> missing_field."""
         value = get_path(raw, paths[key], labels[key])
+        if value is None:
+            raise AdapterError(MISSING_FIELD, f"field path {labels[key]!r} ({key}) is null")
+        return value
+
+    def as_text(key: str, value: Any) -> str:
         if type(value) is not str:
             raise wrong_type(f"field path {labels[key]!r} ({key})", "a string", value)
         return value
+
+    def text_at(raw: Any, key: str) -> str | None:
+        """The text at ``key``'s path; None for an optional one holding no value (nothing
+        there, null or ``""``), as for any optional text field."""
+        if key not in optional:
+            return as_text(key, value_at(raw, key))
+        try:
+            value = get_path(raw, paths[key], labels[key])
+        except AdapterError:
+            return None
+        return None if value is None or value == "" else as_text(key, value)
 
     def adapt_mapping(raw: Any) -> list[Adapted]:
         require_object(raw)
@@ -147,15 +169,19 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
                 raise AdapterError(MISSING_FIELD, f"field path {labels['id']!r} (id) is empty")
             if type(value) is not str and type(value) is not int:
                 raise wrong_type(f"field path {labels['id']!r} (id)", "a string or integer", value)
-        messages = [text_message(roles[k], text_at(raw, k)) for k in order if k in paths]
+        messages = [
+            text_message(roles[k], text)
+            for k in order
+            if k in paths and (text := text_at(raw, k)) is not None
+        ]
         if objective == "preference":
             record = preference_record(
                 messages,
-                [text_message("assistant", text_at(raw, "chosen"))],
-                [text_message("assistant", text_at(raw, "rejected"))],
+                [text_message("assistant", as_text("chosen", value_at(raw, "chosen")))],
+                [text_message("assistant", as_text("rejected", value_at(raw, "rejected")))],
             )
         elif objective == "rft":
-            answer = get_path(raw, paths["answer"], labels["answer"])
+            answer = value_at(raw, "answer")
             where = f"field path {labels['answer']!r}"
             reference = make_reference(answer, grading, tolerance, None, where)
             record = {"messages": messages, "reference": reference}

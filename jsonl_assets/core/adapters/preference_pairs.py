@@ -6,13 +6,15 @@ a list of chat messages (``{"role", "content"}``, converted like the `chat` adap
 * prompt string -> one user message; prompt list -> those messages (the shared context);
 * chosen/rejected string -> one assistant message; list -> those messages;
 * chosen/rejected lists that repeat the prompt (UltraFeedback-style full conversations) have
-  the repeated prefix stripped: the leading messages equal to the prompt list, or a leading
-  message that is exactly ``{"role": "user", "content": <the prompt string>}`` (content also
-  as one text part). Only messages that say nothing the context does not are stripped: a
-  repeated message with any other key (``name``, ``weight``, ``annotations``...), or one that
-  differs in a value's JSON type, stays in its side, converted like any message;
+  the repeated prefix stripped: the leading messages that, as written (converted), equal the
+  context the prompt makes (a prompt string: ``{"role": "user", "content": <the prompt>}``,
+  content also as one text part). Messages are compared the way they are written, as JSON,
+  types included: a key holding null is as absent (the conversion reads it so; Parquet gives
+  every message each key some message has), while a repeated message saying more (``name``,
+  ``weight``, ``annotations``...), or differing in a value's JSON type, is written with it,
+  so it stays in its side;
 * no prompt at all and chosen/rejected lists (full conversations): their longest common prefix
-  (messages equal as JSON, types included; leaving each side at least one message) is the
+  (messages equal as written, compared alike; leaving each side at least one message) is the
   context;
 * an optional ``system`` string -> a system message before the context, whitespace-only text
   as given (``""`` counts as absent).
@@ -30,7 +32,7 @@ stripping -> ``adapter:empty_candidate``; no prompt and nothing shared ->
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from pydantic import Field
 
@@ -74,31 +76,45 @@ def preference_record(
     }
 
 
-_PROMPT_KEYS: Final = frozenset({"role", "content"})
+def _written(messages: list[Any], where: str, tracker: CallTracker) -> list[dict[str, Any]] | None:
+    """``messages`` as they would be written (converted like `chat`, with a copy of
+    ``tracker``), or None when they cannot be (the real conversion reports why)."""
+    try:
+        return convert_messages(messages, where, tracker.fork())
+    except AdapterError:
+        return None
 
 
-def _is_prompt_message(msg: Any, prompt: str) -> bool:
-    """Whether ``msg`` repeats a prompt string and nothing else: exactly a role ``user`` and
-    the prompt as content (a string or one text part). A message with any other key is not
-    the prompt's repetition (stripping it would drop that key), as with a prompt list, whose
-    repetition must equal it whole."""
-    if type(msg) is not dict or msg.keys() != _PROMPT_KEYS or msg["role"] != "user":
+def _repeats(
+    side: list[Any], context: list[dict[str, Any]], where: str, tracker: CallTracker
+) -> bool:
+    """Whether ``side`` starts with the ``context`` messages, compared as written: converted
+    from the state the context was converted from (``tracker``), equal as JSON, types
+    included (``1``, ``1.0`` and ``true`` differ). A key holding null is as absent, as the
+    conversion reads it, so a Parquet message's ``"name": null`` is no difference; a message
+    saying more (``name``, ``weight``...) is written with it, so it differs and stays."""
+    n = len(context)
+    if len(side) < n:
         return False
-    content = msg["content"]
-    return same_json(content, prompt) or same_json(content, [{"type": "text", "text": prompt}])
+    return same_json(_written(side[:n], where, tracker), context)
 
 
-def _repeats(side: list[Any], prefix: list[Any]) -> bool:
-    """Whether ``side`` starts with the messages of ``prefix``, equal as JSON (types
-    included: ``1``, ``1.0`` and ``true`` differ, so no value is stripped for another)."""
-    n = len(prefix)
-    return len(side) >= n and all(same_json(a, b) for a, b in zip(side, prefix, strict=False))
-
-
-def _common_prefix(a: list[Any], b: list[Any]) -> int:
+def _common_prefix(
+    a: list[Any], b: list[Any], where_a: str, where_b: str, tracker: CallTracker
+) -> int:
+    """How many leading messages ``a`` and ``b`` share as written (leaving each at least
+    one), converted one by one as a whole side would be."""
     limit = min(len(a), len(b)) - 1
+    ta, tb = tracker.fork(), tracker.fork()
     k = 0
-    while k < limit and same_json(a[k], b[k]):
+    while k < limit:
+        try:
+            wa = convert_messages(a[k : k + 1], where_a, ta, k)
+            wb = convert_messages(b[k : k + 1], where_b, tb, k)
+        except AdapterError:
+            break  # the side's own conversion reports it
+        if not same_json(wa, wb):
+            break
         k += 1
     return k
 
@@ -126,10 +142,11 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
         prompt_raw = raw.get(prompt_field)
         tracker = CallTracker(lambda: source_call_ids(prompt_raw, chosen_raw, rejected_raw))
         strip = {chosen_field: 0, rejected_field: 0}
+        before = tracker.fork()  # the state a repeated context is converted from
         if prompt_raw is None:
             if type(chosen_raw) is not list or type(rejected_raw) is not list:
                 raise missing(prompt_field)
-            k = _common_prefix(chosen_raw, rejected_raw)
+            k = _common_prefix(chosen_raw, rejected_raw, chosen_field, rejected_field, before)
             if k == 0:
                 raise AdapterError(
                     NO_SHARED_CONTEXT,
@@ -138,19 +155,16 @@ def build(options: Mapping[str, Any]) -> AdaptFn:
                 )
             context = convert_messages(chosen_raw[:k], chosen_field, tracker)
             strip = {chosen_field: k, rejected_field: k}
-        elif type(prompt_raw) is str:
-            context = [text_message("user", prompt_raw)]
-            for field, side in ((chosen_field, chosen_raw), (rejected_field, rejected_raw)):
-                if type(side) is list and side and _is_prompt_message(side[0], prompt_raw):
-                    strip[field] = 1
-        elif type(prompt_raw) is list:
-            context = convert_messages(prompt_raw, prompt_field, tracker)
-            n = len(prompt_raw)
-            for field, side in ((chosen_field, chosen_raw), (rejected_field, rejected_raw)):
-                if type(side) is list and n and _repeats(side, prompt_raw):
-                    strip[field] = n
         else:
-            raise wrong_type(prompt_field, "a string or an array of messages", prompt_raw)
+            if type(prompt_raw) is str:
+                context = [text_message("user", prompt_raw)]
+            elif type(prompt_raw) is list:
+                context = convert_messages(prompt_raw, prompt_field, tracker)
+            else:
+                raise wrong_type(prompt_field, "a string or an array of messages", prompt_raw)
+            for field, side in ((chosen_field, chosen_raw), (rejected_field, rejected_raw)):
+                if type(side) is list and context and _repeats(side, context, field, before):
+                    strip[field] = len(context)
 
         sides: list[list[dict[str, Any]]] = []
         for field, side in ((chosen_field, chosen_raw), (rejected_field, rejected_raw)):

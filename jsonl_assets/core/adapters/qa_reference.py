@@ -40,6 +40,7 @@ from jsonl_assets.core.adapters.parts import (
     ANSWER_NOT_FOUND,
     NOT_NUMERIC,
     UNSUPPORTED_VALUE,
+    json_type,
     missing,
     record_metadata,
     require_object,
@@ -136,7 +137,7 @@ def make_reference(
         elif type(answer) is int or (type(answer) is float and math.isfinite(answer)):
             number = answer
         else:
-            raise AdapterError(NOT_NUMERIC, f"{where} is a {type(answer).__name__}, not a number")
+            raise AdapterError(NOT_NUMERIC, f"{where} is {json_type(answer)}, not a number")
         return {"grading": {"type": "numeric", "tolerance": tolerance}, "answer": number}
     if grading == "any_of":
         if type(answer) is list:

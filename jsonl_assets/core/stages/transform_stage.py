@@ -44,7 +44,7 @@ from jsonl_assets.core.traces import trace_dict
 from jsonl_assets.core.value_text import value_text
 
 STAGE = "transformed"
-CODE_VERSION = "18"  # 3: typed report; 4: a record's own metadata kept, lines capped as
+CODE_VERSION = "19"  # 3: typed report; 4: a record's own metadata kept, lines capped as
 # written; 5: the chat adapter keeps OpenAI part keys in annotations.part_extras; 6: every
 # chat message field kept, call ids never repeat a source id, one split per input,
 # metadata_fields conflicts and tool keys beyond the spec's kept (adapter:*_conflict); 7: one
@@ -69,7 +69,11 @@ CODE_VERSION = "18"  # 3: typed report; 4: a record's own metadata kept, lines c
 # with an alpaca instance key names the instance; 17: a content_type_name detail shows the
 # value as bounded JSON (value_text) and a non-string's JSON type ("an integer"); 18: a
 # chat/sharegpt record calling tools but declaring none inherits `defaults.toolset_id` when
-# set (no toolset derived from its calls; the validator judges them, E2)
+# set (no toolset derived from its calls; the validator judges them, E2); 19:
+# prompt_response refuses a pair beside another pair key (conflicting_fields) and appends an
+# alpaca `input`; preference_pairs compares messages as written (a null key is as absent);
+# `mapping` optional paths absent, null or "" write no message, a null required one is
+# missing_field
 MARKER = "transformed.json"
 CT: Final = "content_type"
 # A record's own content type that cannot name its shard (output.shard_by: content_type).
