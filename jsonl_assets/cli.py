@@ -34,7 +34,13 @@ from jsonl_assets.core.config import (
 )
 from jsonl_assets.core.file_names import shown
 from jsonl_assets.core.gc_pause import gc_paused
-from jsonl_assets.core.store.package_lock import TOKEN_ENV, Holder, PackageBusyError, PackageLock
+from jsonl_assets.core.store.package_lock import (
+    BUILD,
+    TOKEN_ENV,
+    Holder,
+    PackageBusyError,
+    PackageLock,
+)
 from jsonl_assets.core.store.url import listed_once
 from jsonl_assets.core.store.work_owner import claim_work_dir
 from jsonl_assets.stdout_guard import StdoutLost
@@ -47,7 +53,7 @@ EXIT_INTERRUPTED = 128 + signal.SIGINT  # Ctrl-C, as a shell reports it
 
 def _lock_package(package: Path, wait: float | None) -> PackageLock:
     """Hold the package dir for the whole build: fail at once, or wait (--wait)."""
-    lock = PackageLock(package)
+    lock = PackageLock(package, BUILD)
 
     def waiting(holder: Holder | None) -> None:
         who = holder.describe() if holder else "another build"
@@ -58,7 +64,7 @@ def _lock_package(package: Path, wait: float | None) -> PackageLock:
     # The runs of this build (in its worker processes) find the token and know the lock is theirs.
     os.environ[TOKEN_ENV] = lock.token
     if stale is not None:
-        print(printable(f"took over {lock.path} from a build that died ({stale.describe()})"))
+        print(printable(f"took over {lock.path} from a process that died ({stale.describe()})"))
     return lock
 
 
@@ -337,13 +343,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from jsonl_assets.core.report.package_report import ReportDirNotOurs, ReportNotWritten
     from jsonl_assets.core.report.statistics import measured_cells
     from jsonl_assets.core.store.package_files import OtherDatasetError
-    from jsonl_assets.core.store.package_lock import package_lock
+    from jsonl_assets.core.store.package_lock import REPORT, package_lock
 
     cfg = _config_or_none(args.config)
     if cfg is None:
         return EXIT_CONFIG
     try:
-        with package_lock(cfg.output.dir, args.wait):
+        with package_lock(cfg.output.dir, args.wait, REPORT):
             # The statistics the build measured, of partitions whose shards are the
             # published ones; the others' shards are measured.
             measured = measured_cells(built_partitions(cfg)[0])

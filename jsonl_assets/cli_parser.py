@@ -54,8 +54,8 @@ def command_parser(description: str) -> argparse.ArgumentParser:
         type=seconds,
         const=float("inf"),
         metavar="SECONDS",
-        help="if another build holds the package dir, wait for it (at most SECONDS) instead of "
-        f"failing at once with exit code {EXIT_BUSY}",
+        help="if another build or a report holds the package dir, wait for it (at most SECONDS) "
+        f"instead of failing at once with exit code {EXIT_BUSY}",
     )
     verify = sub.add_parser(
         "verify", help="check an LLM Training Data v1 package against every error rule of the spec"

@@ -273,6 +273,7 @@ MARKED: dict[str, tuple[str, ...]] = {
     "test_signals.py::test_a_config_broken_during_the_build": ("slow",),
     "test_concurrency.py::test_second_builder_fails_clearly_then_waits_then_recovers": ("crash",),
     "test_package_lock.py::test_a_dagster_run_waits_for_the_package_lock": ("slow",),
+    "test_package_lock.py::test_a_build_refused_while_a_report_holds": ("slow",),
     "test_concurrency.py::test_two_builds_of_the_same_project": ("slow",),
     "test_concurrency.py::test_concurrent_publications": ("slow",),
     "test_determinism.py::": ("slow",),

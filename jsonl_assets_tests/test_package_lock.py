@@ -162,7 +162,8 @@ def test_two_builds_into_one_package_take_turns(tmp_path: Path) -> None:
     assert not (tmp_path / "b" / "work").exists(), "the refused build wrote to its work dir"
     holder = _holder(package)
     assert holder["pid"] == a.proc.pid and holder["host"] == socket.gethostname()
-    assert holder["started"] in b.text
+    assert holder["started"] in b.text and holder["command"] == "jsonl-assets build"
+    assert "is locked by another build" in b.text and "held by `jsonl-assets build`, pid" in b.text
 
     # With --wait, B waits for A to publish (A's package is then whole), then builds.
     b = Build(config_b, "--wait", pause_at="marker:extracted:1")
@@ -251,6 +252,54 @@ def test_a_dagster_run_waits_for_the_package_lock_then_fails_naming_the_holder(
         )
     assert result.success
     assert not (package / LOCK).exists() and not (package / HOLDER).exists()
+
+
+def test_a_build_refused_while_a_report_holds_the_package_names_the_report(
+    tmp_path: Path,
+) -> None:
+    """Before: `jsonl-assets report` holds the package lock while it reads the package, and a
+    build started meanwhile exited 3 with `<dir> is locked by another build: ... held by pid
+    N` - there was no other build, N was the report. The holder's record now says what it is."""
+    config = restart.make_project(tmp_path, chats=200, notes=300)
+    restart.build_stages(config, KEYS)
+    package = tmp_path / "package"
+    pause = tmp_path / "report-paused"
+    env = {**os.environ, PAUSE_ENV_VAR: "before_rename:report.html"}
+    env[PAUSE_FILE_ENV_VAR] = str(pause)
+    env.pop(ENV_VAR, None)
+    report = subprocess.Popen(
+        [str(restart.CLI), "report", "--config", str(config)],
+        env={**env, "DAGSTER_HOME": str(tmp_path)},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    _STARTED.append(report)  # type: ignore[arg-type]
+    deadline = time.monotonic() + 90
+    while not pause.exists():
+        assert report.poll() is None, report.communicate()[0]
+        assert time.monotonic() < deadline, "the report never reached its pause point"
+        time.sleep(0.05)
+    build = Build(config)
+    assert build.finish(timeout=60) == 3, build.text
+    said = build.text
+    assert "is locked by a report (`jsonl-assets report`; a report and a build exclude" in said
+    assert f"is held by `jsonl-assets report`, pid {report.pid} on host" in said, said
+    assert "another build" not in said and "rerun with --wait" in said, said
+    assert _holder(package)["command"] == "jsonl-assets report"
+    pause.unlink()
+    assert report.wait(timeout=120) == 0, report.communicate()[0]
+    # The other way round: a build's record says so.
+    from jsonl_assets.core.store.package_lock import BUILD, REPORT, PackageBusyError, PackageLock
+
+    lock = PackageLock(package, BUILD)
+    lock.acquire()
+    try:
+        with pytest.raises(PackageBusyError, match=r"locked by another build: .* held by `jsonl"):
+            PackageLock(package, REPORT).acquire(0)
+    finally:
+        lock.release()
 
 
 @pytest.mark.parametrize("wait", ["nan", "-1", "inf", "soon"])

@@ -31,7 +31,7 @@ from jsonl_assets.core.stages.manifest_stage import ManifestResult, publish_mani
 from jsonl_assets.core.stages.record_stages import Gate, run_record_stages
 from jsonl_assets.core.stages.shard_stage import MARKER as SHARDS_MARKER
 from jsonl_assets.core.stages.shard_stage import VERIFIED, run_shards, verify_partition_shards
-from jsonl_assets.core.store.package_lock import package_lock
+from jsonl_assets.core.store.package_lock import package_lock, step_command
 from jsonl_assets.core.store.partition_lock import partition_lock
 from jsonl_assets.core.store.work_files import (
     PartitionDirs,
@@ -107,7 +107,7 @@ def build_shards(
     if cfg.uses_object_storage():
         tune_malloc()
     with (
-        package_lock(cfg.output.dir, lock_timeout),
+        package_lock(cfg.output.dir, lock_timeout, step_command("shards")),
         partition_lock(dirs.work, dirs.key, lock_timeout),
     ):
         verdict = record_verdict(cfg, dirs)
@@ -254,7 +254,7 @@ def publish(
         problems.append(nothing_to_publish(partitions, cfg.output.quarantine_dir))
     if problems:
         return Publication(partitions, problems, left_out=left_out(cfg, problems))
-    with package_lock(cfg.output.dir, lock_timeout):
+    with package_lock(cfg.output.dir, lock_timeout, step_command("manifest")):
         manifest = publish_manifest(cfg, partitions, replace_other_dataset)
         if not manifest.published:
             _record_unverified(cfg, partitions, manifest)

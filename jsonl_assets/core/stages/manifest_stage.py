@@ -44,6 +44,7 @@ from jsonl_assets.core.store.base import PreconditionFailed, read_bytes, store_f
 from jsonl_assets.core.store.package_files import check_dataset, check_package, own_manifest
 from jsonl_assets.core.store.package_gc import QuarantineSnapshots, collect_garbage
 from jsonl_assets.core.store.partition_lock import partition_lock
+from jsonl_assets.core.store.published_manifests import note_published
 from jsonl_assets.core.store.snapshot_base import current_tag, forget_base, recorded_base
 from jsonl_assets.core.store.work_files import partition_dirs
 from jsonl_assets.core.traces import format_trace
@@ -289,6 +290,7 @@ def _publish(
         quarantine = _quarantine_pointers(cfg, partitions, data, replaced)
         assert quarantine.published[1] is not None
         result.quarantine_pointer = os.fspath(cfg.output.quarantine_dir / quarantine.published[1])
+        note_published(cfg.output.work_dir, data)  # this work dir's package, even if renamed
         reached("before_publish")
         try:
             store.publish(result.path, data, expected_tag=expected)

@@ -17,10 +17,12 @@ Anything else - a user's shard-like `data/sft-train-00007.jsonl.zst`, `data/x.js
 README - is foreign: the build fails naming it and never deletes or replaces it.
 
 A metadata.json of ours is that of this config's package only if it names the config's
-`dataset.name`, or the work dir recorded one of its shards (a dataset renamed): another
-dataset's jsonl-assets package (downloaded, copied, or named by a mistyped `output.dir`) is
-not replaced, nor its shards retired, unless the build is told so (`check_dataset`,
-`--replace-other-dataset`).
+`dataset.name`, or this work dir published that very document (a dataset renamed with its
+work dir kept; published_manifests.py; a work dir from before that record: one whose ledgers
+recorded all its shards): another dataset's jsonl-assets package (downloaded, copied, named
+by a mistyped `output.dir`, or published there on purpose by another config, even one whose
+shards coincide with some of ours) is not replaced, nor its shards retired, unless the build
+is told so (`check_dataset`, `--replace-other-dataset`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from jsonl_assets.core.shard_families import SNAPSHOT_FOLDER, is_shard_path, sha
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.atomic_files import is_partial_name
 from jsonl_assets.core.store.base import Entry, read_bytes, store_for, write_bytes
+from jsonl_assets.core.store.published_manifests import digest, published_digests
 from jsonl_assets.core.store.url import is_url
 
 LEDGER: Final = "package_files"
@@ -61,7 +64,7 @@ class ForeignFilesError(StageError):
 
 class OtherDatasetError(StageError):
     """The package dir holds the package of another dataset (its metadata.json names another
-    `dataset.name`, and the work dir recorded none of its shards)."""
+    `dataset.name`, and this work dir did not publish it)."""
 
 
 REPLACE_FLAG: Final = "--replace-other-dataset"
@@ -69,16 +72,15 @@ REPLACE_FLAG: Final = "--replace-other-dataset"
 
 def check_dataset(package: Path, work_dir: Path, name: str, replace_other: bool = False) -> None:
     """`OtherDatasetError` when the package dir holds a package of ours (`own_manifest`) of
-    another dataset than `name` that this work dir did not build, unless `replace_other`."""
-    doc = own_manifest(package)
-    if doc is None or replace_other:
+    another dataset than `name` that this work dir did not publish, unless `replace_other`."""
+    found = _own_document(package)
+    if found is None or replace_other:
         return
+    doc, data = found
     dataset = doc.get("dataset")
     theirs = dataset.get("name") if isinstance(dataset, dict) else None
-    if theirs == name:
-        return
-    if listed_shards(doc) & _recorded(work_dir):
-        return  # this work dir built it: the same package, its dataset renamed
+    if theirs == name or _published_here(work_dir, doc, data):
+        return  # this config's dataset, or the same package with its dataset renamed
     shown = repr(theirs) if isinstance(theirs, str) else "no dataset name"
     raise OtherDatasetError(
         f"the package dir {package} holds the package of another dataset: its "
@@ -127,9 +129,27 @@ def load_retired(path: Path) -> dict[str, float]:
     return {k: float(v) for k, v in doc.items() if isinstance(v, int | float)}
 
 
+def _published_here(work_dir: Path, doc: dict[str, Any], data: bytes) -> bool:
+    """Whether this work dir published the metadata.json `data` (its record of what it
+    published; a work dir from before that record: its ledgers recorded all the shards the
+    document lists). Some shards in common prove nothing: shards are content-addressed, and
+    two datasets built from the same sources share them."""
+    digests = published_digests(work_dir)
+    if digests is not None:
+        return digest(data) in digests
+    listed = listed_shards(doc)
+    return bool(listed) and listed <= _recorded(work_dir)
+
+
 def own_manifest(package: Path) -> dict[str, Any] | None:
     """The package's metadata.json if this project wrote it (a regular file with our
     extension), else None."""
+    found = _own_document(package)
+    return None if found is None else found[0]
+
+
+def _own_document(package: Path) -> tuple[dict[str, Any], bytes] | None:
+    """`own_manifest` with the document's bytes as read."""
     path = package / MANIFEST
     store = store_for(path)
     try:
@@ -138,7 +158,8 @@ def own_manifest(package: Path) -> dict[str, Any] | None:
             return None
         if any(e.name == MANIFEST and e.is_symlink for e in store.list(package)):
             return None
-        doc = orjson.loads(read_bytes(path))
+        data = read_bytes(path)
+        doc = orjson.loads(data)
     except (OSError, orjson.JSONDecodeError):
         return None
     from jsonl_assets.core.manifest_builder import EXTENSION_KEY, GENERATOR
@@ -148,7 +169,7 @@ def own_manifest(package: Path) -> dict[str, Any] | None:
     generator = ext[EXTENSION_KEY].get("generator") if ours else None  # type: ignore[index]
     if not isinstance(generator, str) or generator.split("/")[0] != GENERATOR.split("/")[0]:
         return None
-    return doc
+    return doc, data
 
 
 def listed_shards(doc: dict[str, Any] | None) -> set[str]:

@@ -3,8 +3,9 @@
 The lock is `<output.dir>/.jsonl-assets.lock`, a kernel `flock` taken through filelock: two
 configs that share an output dir see the same lock whatever their work dirs, and the kernel
 drops it when its holder dies (kill -9 included), so a stale lock is simply taken over. Who
-holds it (pid, host, start time, a token) is in `.jsonl-assets.lock.json` beside it, replaced
-atomically. Both files are hidden, listed nowhere and removed on release; the verifier and the
+holds it (pid, host, start time, a token, and what it is: `jsonl-assets build`,
+`jsonl-assets report`, a run's `shards` or `manifest` step) is in `.jsonl-assets.lock.json`
+beside it, replaced atomically, so a refusal names what to wait for. Both files are hidden, listed nowhere and removed on release; the verifier and the
 orphan removal never look at them.
 
 A package on object storage (`s3://...`) cannot hold a kernel lock: its lock is a local
@@ -15,6 +16,8 @@ shard folders and the conditional publish of metadata.json (snapshot_base.py).
 `jsonl-assets build` holds the lock for its whole build and passes its token to the runs it
 starts (environment variable JSONL_ASSETS_PACKAGE_LOCK): their `shards` and `manifest` steps
 see that the holder is their own build and go on. Any other run's steps take the lock.
+`jsonl-assets report` holds it too, while it reads the package: a report and a build of one
+package dir exclude each other.
 """
 
 from __future__ import annotations
@@ -41,6 +44,13 @@ LOCK_NAME: Final = ".jsonl-assets.lock"
 HOLDER_NAME: Final = ".jsonl-assets.lock.json"
 LOCK_FILES: Final = (LOCK_NAME, HOLDER_NAME)  # what the lock leaves in the package dir
 TOKEN_ENV: Final = "JSONL_ASSETS_PACKAGE_LOCK"
+BUILD: Final = "jsonl-assets build"
+REPORT: Final = "jsonl-assets report"
+
+
+def step_command(step: str) -> str:
+    """What a run's step holding the lock is called in its record (`shards`, `manifest`)."""
+    return f"the {step} step of a run"
 
 
 class PackageBusyError(Exception):
@@ -53,9 +63,19 @@ class Holder:
     host: str
     started: str  # UTC, ISO 8601
     token: str
+    command: str = ""  # what holds it (BUILD, REPORT, step_command); "" in older records
 
     def describe(self) -> str:
-        return f"pid {self.pid} on host {self.host}, started {self.started}"
+        who = f"pid {self.pid} on host {self.host}, started {self.started}"
+        if self.command.startswith("jsonl-assets "):
+            return f"`{self.command}`, {who}"
+        return f"{self.command}, {who}" if self.command else who
+
+    def kind(self) -> str:
+        """What the package is locked by, for a refusal: a report, or another build."""
+        if self.command == REPORT:
+            return "a report (`jsonl-assets report`; a report and a build exclude each other)"
+        return "another build"
 
 
 def lock_folder(package: Path) -> Path:
@@ -70,7 +90,14 @@ def read_holder(package: Path) -> Holder | None:
     """Who holds (or, if no one holds the lock, last held without releasing) the package."""
     try:
         data = orjson.loads((lock_folder(package) / HOLDER_NAME).read_bytes())
-        return Holder(int(data["pid"]), str(data["host"]), str(data["started"]), str(data["token"]))
+        command = data.get("command", "")
+        return Holder(
+            int(data["pid"]),
+            str(data["host"]),
+            str(data["started"]),
+            str(data["token"]),
+            command if isinstance(command, str) else "",
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -78,8 +105,9 @@ def read_holder(package: Path) -> Holder | None:
 class PackageLock:
     """The lock of one package dir. `acquire` returns the holder a dead builder left, if any."""
 
-    def __init__(self, package: Path) -> None:
+    def __init__(self, package: Path, command: str = "") -> None:
         self.package = package
+        self.command = command
         self.folder = lock_folder(package)
         self.path = self.folder / LOCK_NAME
         # fallback_to_soft=False: a filesystem without flock fails loudly rather than getting
@@ -114,6 +142,7 @@ class PackageLock:
             socket.gethostname(),
             datetime.now(UTC).isoformat(timespec="seconds"),
             self.token,
+            self.command,
         )
         tmp = self.folder / f"{HOLDER_NAME}.{os.getpid()}.tmp"
         tmp.write_bytes(orjson.dumps(asdict(holder)))
@@ -151,8 +180,9 @@ class PackageLock:
                 break
             time.sleep(0.05)
         who = holder.describe() if holder else f"a process that left no record in {HOLDER_NAME}"
+        kind = holder.kind() if holder else "another build"
         after = f" (waited {waited:.0f} s)" if waited else ""
-        return f"{self.package} is locked by another build: {self.path} is held by {who}{after}"
+        return f"{self.package} is locked by {kind}: {self.path} is held by {who}{after}"
 
 
 def held_by_this_build(package: Path) -> bool:
@@ -164,13 +194,14 @@ def held_by_this_build(package: Path) -> bool:
 
 
 @contextlib.contextmanager
-def package_lock(package: Path, timeout: float = 0.0) -> Iterator[None]:
-    """Hold the package's lock for a step of a Dagster run, unless this run's own
-    `jsonl-assets build` holds it already."""
+def package_lock(package: Path, timeout: float = 0.0, command: str = "") -> Iterator[None]:
+    """Hold the package's lock for a step of a Dagster run (or `jsonl-assets report`:
+    `command` says which, in the holder's record), unless this run's own `jsonl-assets build`
+    holds it already."""
     if held_by_this_build(package):
         yield
         return
-    lock = PackageLock(package)
+    lock = PackageLock(package, command)
     lock.acquire(timeout)
     try:
         yield

@@ -121,3 +121,77 @@ def test_the_dagster_steps_refuse_in_one_line(tmp_path: Path, alpha_copy: Path) 
         assert not result.success and _name(alpha_copy) == "alpha"
         assert materialize(config, instance, None, replace_other_dataset=True).success
     assert _name(alpha_copy) == "beta"
+
+
+def _variant(config: Path, name: str, shard_records: int) -> Path:
+    """A config beside `config`: the same sources (and a small validation split, one shard
+    whatever `shard_records`) and output.dir, its own work and quarantine dirs, dataset
+    `name`, `shard_records` records per shard."""
+    lines = "".join(f'{{"id": "v{i}", "text": "check {i}"}}\n' for i in range(3))
+    (config.parent / "valid").mkdir(exist_ok=True)
+    (config.parent / "valid" / "notes.jsonl").write_text(lines, encoding="utf-8")
+    doc = yaml.safe_load(config.read_text())
+    doc["sources"].append({**doc["sources"][0], "name": "checks", "paths": ["valid/*.jsonl"]})
+    doc["sources"][1]["split"] = "validation"
+    doc["dataset"]["name"] = name
+    doc["output"].update(
+        work_dir=f"work-{name}", quarantine_dir=f"q-{name}", max_records_per_shard=shard_records
+    )
+    return write_config(config.with_name(f"{name}.yaml"), doc)
+
+
+@pytest.mark.parametrize("beta_shard_records", [10, 20], ids=["all-shards-shared", "some"])
+def test_shards_in_common_do_not_make_another_datasets_package_ours(
+    tmp_path: Path, beta_shard_records: int
+) -> None:
+    """Before: a work dir that had recorded ANY shard the package lists "built" it. Shards are
+    content-addressed, so beta - alpha's sources with other settings, published over alpha's
+    package on purpose - shares shard files with alpha's earlier build, and alpha's plain
+    rebuild replaced beta's metadata.json and retired its shards, exit 0, no word."""
+    base = _project(tmp_path, "base", "package", 25)
+    alpha = load_config(_variant(base, "alpha", 10))
+    beta = load_config(_variant(base, "beta", beta_shard_records))
+    package = build_with_core(alpha.path)
+    alphas = set(_files(package))
+    with pytest.raises(OtherDatasetError, match="names 'alpha'"):
+        build_partition(beta, KEY)
+    for key in (KEY, "cpt|validation"):
+        build_partition(beta, key, replace_other_dataset=True)
+    assert publish(beta, replace_other_dataset=True).manifest.published  # type: ignore[union-attr]
+    before = _files(package)
+    assert {n for n in set(before) & alphas if n.startswith("data/")}  # shards in common
+    if beta_shard_records == 10:  # its shards are all in the package: reused, nothing added
+        build_partition(alpha, KEY)
+    else:
+        with pytest.raises(OtherDatasetError, match="names 'beta', this config's dataset"):
+            build_partition(alpha, KEY)
+    with pytest.raises(OtherDatasetError, match="names 'beta'"):
+        publish(alpha)
+    assert _files(package) == before and _name(package) == "beta"
+    # beta's own work dir, renamed: still its package.
+    renamed = yaml.safe_load(beta.path.read_text())
+    renamed["dataset"]["name"] = "beta-renamed"
+    build_with_core(write_config(beta.path, renamed))
+    assert _name(package) == "beta-renamed"
+
+
+def test_a_work_dir_from_before_the_publish_record_needs_all_the_shards(tmp_path: Path) -> None:
+    """A work dir without `manifest/published.json` (an older version's): its package is
+    still recognised when renamed (its ledgers recorded all the shards), another dataset's
+    that shares only some shards with it is not."""
+    base = _project(tmp_path, "base", "package", 25)
+    alpha = _variant(base, "alpha", 10)
+    package = build_with_core(alpha)
+    (tmp_path / "work-alpha" / "manifest" / "published.json").unlink()
+    doc = yaml.safe_load(alpha.read_text())
+    doc["dataset"]["name"] = "alpha-renamed"
+    build_with_core(write_config(alpha, doc))
+    assert _name(package) == "alpha-renamed"
+    beta = load_config(_variant(base, "beta", 20))  # its validation shard is alpha's too
+    for key in (KEY, "cpt|validation"):
+        build_partition(beta, key, replace_other_dataset=True)
+    assert publish(beta, replace_other_dataset=True).manifest.published  # type: ignore[union-attr]
+    (tmp_path / "work-alpha" / "manifest" / "published.json").unlink()
+    with pytest.raises(OtherDatasetError, match="names 'beta'"):
+        build_partition(load_config(alpha), KEY)
+    assert _name(package) == "beta"
