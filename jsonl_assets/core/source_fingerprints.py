@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -81,12 +81,18 @@ class SourcesSnapshot:
     files: Mapping[str, FileFingerprint]
     sources: Mapping[str, SourceFiles]
     hashed: tuple[str, ...] = ()  # absolute paths whose content was read for this snapshot
+    # How many of them each source read (a file two sources list counts for the first).
+    hashed_per_source: Mapping[str, int] = field(default_factory=dict)
 
     def partition_versions(self) -> dict[str, str]:
         """Data version of each of the twelve partitions, keyed `objective|split`."""
         return {
             key: partition_version(self.sources_for(key)) for key in all_partition_key_strings()
         }
+
+    def hashed_for(self, key: str) -> int:
+        """How many files of the partition's sources were read for this snapshot."""
+        return sum(self.hashed_per_source.get(s.name, 0) for s in self.sources_for(key))
 
     def sources_for(self, key: str) -> list[SourceFiles]:
         objective, split = key.split("|", 1)
@@ -215,6 +221,7 @@ def take_snapshot(
     wanted = None if only is None else set(only)
     files: dict[str, FileFingerprint] = {}
     hashed: list[str] = []
+    hashed_per_source: dict[str, int] = {}
     sources: dict[str, SourceFiles] = {}
     for index, source in enumerate(cfg.sources):
         if wanted is not None and source.name not in wanted:
@@ -229,9 +236,12 @@ def take_snapshot(
                 files[key] = fp
                 if read:
                     hashed.append(key)
+                    hashed_per_source[source.name] = hashed_per_source.get(source.name, 0) + 1
             entries.append((item.rel, files[key].sha256, files[key].size))
         sources[source.name] = _source_files(source, _source_entry(cfg, index), entries)
-    return SourcesSnapshot(files=files, sources=sources, hashed=tuple(hashed))
+    return SourcesSnapshot(
+        files=files, sources=sources, hashed=tuple(hashed), hashed_per_source=hashed_per_source
+    )
 
 
 def _source_files(

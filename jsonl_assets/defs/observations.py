@@ -42,7 +42,7 @@ def partition_metadata(snapshot: SourcesSnapshot, key: str) -> dict[str, "dg.Raw
     return {
         "sources": dg.MetadataValue.text(", ".join(s.name for s in sources) or "-"),
         "file_count": dg.MetadataValue.int(len(rows)),
-        "files_hashed": dg.MetadataValue.int(len(snapshot.hashed)),
+        "files_hashed": dg.MetadataValue.int(snapshot.hashed_for(key)),
         "bytes (B)": dg.MetadataValue.int(sum(r[2] for r in rows)),
         "files": dg.MetadataValue.md(
             table(["source", "file", "bytes", "sha256"], rows)

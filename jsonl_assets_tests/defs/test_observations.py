@@ -34,3 +34,31 @@ def test_the_files_table_of_an_observation_is_capped(tmp_path: Path) -> None:
 
 def test_a_short_table_is_whole() -> None:
     assert table(["a"], [[1], [2]]) == "| a |\n|---|\n| 1 |\n| 2 |"
+
+
+def test_files_hashed_counts_the_partitions_own_files(tmp_path: Path) -> None:
+    """`files_hashed` is the number of the partition's files read for the snapshot (it was
+    the snapshot's whole count: 6 on a partition of one file)."""
+    for name, lines in (("cpt", 5), ("sft", 1)):
+        (tmp_path / name).mkdir()
+        for i in range(lines):
+            (tmp_path / name / f"{i}.jsonl").write_bytes(b'{"text": "x"}\n')
+    sources = [
+        {"name": "notes", "paths": ["cpt/*.jsonl"], "objective": "cpt", "adapter": "native",
+         "split": "train"},
+        {"name": "chats", "paths": ["sft/*.jsonl"], "objective": "sft", "adapter": "native",
+         "split": "test"},
+    ]  # fmt: skip
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {"dataset": {"name": "t", "description": "d"}, "sources": sources},
+    )
+    cfg = load_config(config)
+    first = take_snapshot(cfg)
+    hashed = {
+        k: partition_metadata(first, k)["files_hashed"].value
+        for k in ("cpt|train", "sft|test", "rft|test")
+    }  # type: ignore[union-attr]
+    assert hashed == {"cpt|train": 5, "sft|test": 1, "rft|test": 0}
+    again = take_snapshot(cfg, first.files)  # nothing changed: nothing read
+    assert partition_metadata(again, "cpt|train")["files_hashed"].value == 0  # type: ignore[union-attr]
