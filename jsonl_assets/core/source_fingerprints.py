@@ -81,8 +81,8 @@ class SourcesSnapshot:
     files: Mapping[str, FileFingerprint]
     sources: Mapping[str, SourceFiles]
     hashed: tuple[str, ...] = ()  # absolute paths whose content was read for this snapshot
-    # How many of them each source read (a file two sources list counts for the first).
-    hashed_per_source: Mapping[str, int] = field(default_factory=dict)
+    # The paths of `hashed` each source lists (a file two sources list is under both).
+    hashed_per_source: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def partition_versions(self) -> dict[str, str]:
         """Data version of each of the twelve partitions, keyed `objective|split`."""
@@ -91,8 +91,12 @@ class SourcesSnapshot:
         }
 
     def hashed_for(self, key: str) -> int:
-        """How many files of the partition's sources were read for this snapshot."""
-        return sum(self.hashed_per_source.get(s.name, 0) for s in self.sources_for(key))
+        """How many files of the partition's sources were read for this snapshot (a file
+        several of its sources list counts once)."""
+        read: set[str] = set()
+        for source in self.sources_for(key):
+            read |= self.hashed_per_source.get(source.name, frozenset())
+        return len(read)
 
     def sources_for(self, key: str) -> list[SourceFiles]:
         objective, split = key.split("|", 1)
@@ -221,7 +225,8 @@ def take_snapshot(
     wanted = None if only is None else set(only)
     files: dict[str, FileFingerprint] = {}
     hashed: list[str] = []
-    hashed_per_source: dict[str, int] = {}
+    read_now: set[str] = set()
+    hashed_per_source: dict[str, frozenset[str]] = {}
     sources: dict[str, SourceFiles] = {}
     for index, source in enumerate(cfg.sources):
         if wanted is not None and source.name not in wanted:
@@ -236,8 +241,10 @@ def take_snapshot(
                 files[key] = fp
                 if read:
                     hashed.append(key)
-                    hashed_per_source[source.name] = hashed_per_source.get(source.name, 0) + 1
+                    read_now.add(key)
             entries.append((item.rel, files[key].sha256, files[key].size))
+        read_here = {str(item.path) for item in source.inputs}.intersection(read_now)
+        hashed_per_source[source.name] = frozenset(read_here)
         sources[source.name] = _source_files(source, _source_entry(cfg, index), entries)
     return SourcesSnapshot(
         files=files, sources=sources, hashed=tuple(hashed), hashed_per_source=hashed_per_source

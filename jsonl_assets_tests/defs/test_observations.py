@@ -62,3 +62,28 @@ def test_files_hashed_counts_the_partitions_own_files(tmp_path: Path) -> None:
     assert hashed == {"cpt|train": 5, "sft|test": 1, "rft|test": 0}
     again = take_snapshot(cfg, first.files)  # nothing changed: nothing read
     assert partition_metadata(again, "cpt|train")["files_hashed"].value == 0  # type: ignore[union-attr]
+
+
+def test_a_file_several_sources_list_counts_for_each_partition_once(tmp_path: Path) -> None:
+    """A file two sources list was read once for the snapshot; each partition those sources
+    feed counts it, once (it was credited to the first source only: the second's partition
+    said 0)."""
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "shared.jsonl").write_bytes(b'{"text": "x"}\n')
+    (tmp_path / "raw" / "own.jsonl").write_bytes(b'{"text": "y"}\n')
+    base = {"objective": "cpt", "adapter": "native"}
+    sources = [
+        {**base, "name": "a", "paths": ["raw/shared.jsonl"], "split": "train"},
+        {**base, "name": "b", "paths": ["raw/shared.jsonl", "raw/own.jsonl"], "split": "test"},
+        {**base, "name": "c", "paths": ["raw/shared.jsonl"], "split": "test"},
+    ]
+    config = write_config(
+        tmp_path / "pipeline.yaml",
+        {"dataset": {"name": "t", "description": "d"}, "sources": sources},
+    )
+    snapshot = take_snapshot(load_config(config))
+    hashed = {
+        k: partition_metadata(snapshot, k)["files_hashed"].value for k in ("cpt|train", "cpt|test")
+    }  # type: ignore[union-attr]
+    assert hashed == {"cpt|train": 1, "cpt|test": 2}
+    assert len(snapshot.hashed) == 2
