@@ -151,7 +151,7 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         config_path = str(cfg.path)
         os.environ[CONFIG_ENV_VAR] = config_path
         valid = runs.all_partition_keys()
-        keys = args.partition or valid
+        keys = list(dict.fromkeys(args.partition or valid))  # a repeated one runs once
         for key in keys:
             if key not in valid:
                 print(
@@ -342,13 +342,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     from jsonl_assets.core.report import write_report
     from jsonl_assets.core.report.package_report import ReportDirNotOurs, ReportNotWritten
     from jsonl_assets.core.report.statistics import measured_cells
+    from jsonl_assets.core.store.base import store_for
     from jsonl_assets.core.store.package_files import OtherDatasetError
     from jsonl_assets.core.store.package_lock import REPORT, package_lock
 
     cfg = _config_or_none(args.config)
     if cfg is None:
         return EXIT_CONFIG
+    metadata = cfg.output.dir / "metadata.json"
     try:
+        if store_for(metadata).stat(metadata) is None:
+            print(
+                printable(f"no package to report on: {metadata} does not exist (build it first)"),
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
         with package_lock(cfg.output.dir, args.wait, REPORT):
             # The statistics the build measured, of partitions whose shards are the
             # published ones; the others' shards are measured.

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Final
+
+MAX_WORKERS: Final = 4096
 
 
 def byte_size(text: str) -> int:
@@ -28,6 +31,15 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def worker_count(text: str) -> int:
+    """`--workers`: 1 to MAX_WORKERS processes (a larger count is a typo, and past 2**31 the
+    slots' semaphore cannot hold it)."""
+    value = positive_int(text)
+    if value > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_WORKERS}: {text!r}")
     return value
 
 

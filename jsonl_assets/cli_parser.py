@@ -7,7 +7,7 @@ import argparse
 import os
 from typing import Final
 
-from jsonl_assets.cli_arguments import byte_size, positive_int, seconds
+from jsonl_assets.cli_arguments import MAX_WORKERS, byte_size, positive_int, seconds, worker_count
 from jsonl_assets.core.config import CONFIG_ENV_VAR
 
 EXIT_BUSY: Final = 3  # another build holds the package dir
@@ -31,10 +31,10 @@ def command_parser(description: str) -> argparse.ArgumentParser:
     )
     build.add_argument(
         "--workers",
-        type=positive_int,
+        type=worker_count,
         default=os.cpu_count() or 1,
-        help="worker processes in all, across partitions and a partition's chunks "
-        "(default: the number of cores)",
+        help="worker processes in all, across partitions and a partition's chunks, 1 to "
+        f"{MAX_WORKERS} (default: the number of cores)",
     )
     build.add_argument(
         "--force", action="store_true", help="redo every stage instead of reusing finished work"

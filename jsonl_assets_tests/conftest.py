@@ -149,6 +149,7 @@ def build_with_core(config_path: Path, helper_thread: bool = True) -> Path:
 # tests keep their bytes) or that are slow only as a group: node id prefix -> markers. A bare
 # `pytest` deselects these (pyproject addopts); `python3 run.py test` runs them.
 MARKED: dict[str, tuple[str, ...]] = {
+    "test_cli_arguments.py::test_a_partition_named_twice_is_built_once": ("slow",),
     # 2026-12-05 (night): the default run took 89 s with that night's new tests (85 s before
     # them); their Dagster runs go to CI
     "defs/test_check_refusals.py::test_every_blocking_check_refusal_of_a_run_is_said_in_one_line": (
