@@ -27,7 +27,7 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.config import PipelineConfig, SourceConfig
-from jsonl_assets.core.file_names import file_key
+from jsonl_assets.core.file_names import file_key, os_name_key, os_name_of_key
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store import file_hashes
 from jsonl_assets.core.store.base import (
@@ -347,7 +347,7 @@ def dump_cursor(
     instance's until this tick is committed)."""
     body = orjson.dumps(
         {
-            "files": fingerprints_to_json(snapshot.files),
+            "files": fingerprints_to_json({os_name_key(p): fp for p, fp in snapshot.files.items()}),
             "sources": {
                 name: {
                     "objective": s.objective,
@@ -398,7 +398,7 @@ def load_cursor(text: str | None, folder: Path) -> Cursor | None:
         if "/" in name or not name.startswith(SNAPSHOT_PREFIX):
             return None
         data = orjson.loads((folder / name).read_bytes())
-        files = fingerprints_from_json(data["files"])
+        files = {os_name_of_key(k): fp for k, fp in fingerprints_from_json(data["files"]).items()}
         sources = {
             name: SourceFiles(
                 name=name,
