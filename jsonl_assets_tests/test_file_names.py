@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+import yaml
 
 from jsonl_assets.core.build import dirs_for
 from jsonl_assets.core.chunks.plan import plan_chunks, recorded_chunk_plan
@@ -192,3 +193,88 @@ def test_the_polars_aliases_are_one_link_per_path_in_one_private_folder(tmp_path
     odd.parent.mkdir()
     Path(first).write_bytes(b"through the link")
     assert odd.read_bytes() == b"through the link"
+
+
+def _collision_project(root: Path, split: str = "train") -> Path:
+    """`raw/bad<0xFF>.jsonl` (not UTF-8) and `raw/bad\\xff.jsonl` (a backslash, x, f, f): two
+    files shown under the same name, told apart by the first one's `file_b64`."""
+    raw = root / "raw"
+    raw.mkdir(parents=True)
+    (raw / os.fsdecode(b"bad\xff.jsonl")).write_bytes(doc_line(1) + b"\n" + doc_line(2) + b"\n")
+    (raw / "bad\\xff.jsonl").write_bytes(doc_line(3) + b"\n")
+    config = make_cpt_project(root, ["raw/*.jsonl"])
+    raw_config = yaml.safe_load(config.read_text(encoding="utf-8"))
+    raw_config["sources"][0]["split"] = split
+    config.write_text(yaml.safe_dump(raw_config, sort_keys=False), encoding="utf-8")
+    return config
+
+
+def test_two_files_whose_shown_names_coincide_are_two_files(tmp_path: Path) -> None:
+    """Every partition read both, then the manifest took them for one file read in two
+    versions ("a source file changed between the partitions that read it") and refused to
+    publish on every build; past it, `source_files` would have kept one of the two."""
+    from jsonl_assets.core.build import build_partition, publish
+    from jsonl_assets.core.source_fingerprints import read_partition_version, take_snapshot
+
+    config = _collision_project(tmp_path, split="auto")  # three partitions read both files
+    cfg = load_config(config)
+    keys = ["cpt|train", "cpt|validation", "cpt|test"]
+    for attempt in range(2):  # and a rebuild publishes again
+        for key in keys:
+            build_partition(cfg, key)
+        assert publish(cfg).manifest.published, attempt
+    meta = orjson.loads((tmp_path / "package" / "metadata.json").read_bytes())
+    files = meta["extensions"]["x-jsonl-assets"]["source_files"]
+    b64 = base64.b64encode(b"raw/bad\xff.jsonl").decode()
+    assert [(f["file"], f.get("file_b64"), f["bytes"]) for f in files] == [
+        ("raw/bad\\xff.jsonl", None, len(doc_line(3)) + 1),
+        ("raw/bad\\xff.jsonl", b64, len(doc_line(1)) + len(doc_line(2)) + 2),
+    ]
+    assert sorted(r["metadata"]["n"] for r in shard_records(config)) == [1, 2, 3]
+    # The version `extracted` derives from what it read is the one the snapshot observes.
+    versions = take_snapshot(cfg).partition_versions()
+    for key in keys:
+        assert read_partition_version(cfg, key, files) == versions[key], key
+
+
+def test_the_fingerprints_tell_apart_files_whose_shown_names_coincide(tmp_path: Path) -> None:
+    """The partition's version (what the sensor compares) and the extraction's fingerprint
+    keyed files by their shown name: swapping the two files' bytes, or renaming
+    `bad\\xff.jsonl` to `bad<0xFF>.jsonl` with the same bytes, went unseen (the traces kept
+    the old name, without `file_b64`)."""
+    from jsonl_assets.core.source_fingerprints import take_snapshot
+    from jsonl_assets.core.stages.extract_stage import extract_fingerprint
+
+    config = _collision_project(tmp_path / "both")
+    raw = config.parent / "raw"
+    byte_name, literal = raw / os.fsdecode(b"bad\xff.jsonl"), raw / "bad\\xff.jsonl"
+    before = take_snapshot(load_config(config)).partition_versions()["cpt|train"]
+    first, second = byte_name.read_bytes(), literal.read_bytes()
+    byte_name.write_bytes(second)
+    literal.write_bytes(first)
+    after = take_snapshot(load_config(config)).partition_versions()["cpt|train"]
+    assert after != before
+
+    seen: list[tuple[str, str]] = []
+    for name in ["bad\\xff.jsonl", os.fsdecode(b"bad\xff.jsonl")]:
+        root = tmp_path / f"one{len(seen)}"
+        (root / "raw").mkdir(parents=True)
+        (root / "raw" / name).write_bytes(doc_line(1) + b"\n")
+        cfg = load_config(make_cpt_project(root, ["raw/*.jsonl"]))
+        version = take_snapshot(cfg).partition_versions()["cpt|train"]
+        seen.append((version, extract_fingerprint(cfg, dirs_for(cfg, "cpt|train"))))
+    assert seen[0][0] != seen[1][0] and seen[0][1] != seen[1][1]
+
+
+def test_file_keys_are_json_and_tell_names_apart() -> None:
+    from jsonl_assets.core.file_names import file_key, key_text, os_name_key, os_name_of_key
+
+    byte_name, literal = os.fsdecode(b"/d/caf\xe9/bad\xff.jsonl"), "/d/caf\\xe9/bad\\xff.jsonl"
+    assert os_name_key(literal) == literal  # an ordinary name is its own key, as before
+    assert os_name_key("/d/café.jsonl") == "/d/café.jsonl"
+    keys = [os_name_key(byte_name), os_name_key(literal)]
+    assert keys[0] != keys[1] and key_text(keys[0]) == key_text(keys[1]) == literal
+    assert orjson.loads(orjson.dumps(keys)) == keys
+    assert [os_name_of_key(k) for k in keys] == [byte_name, literal]
+    assert os_name_of_key("/d/café.jsonl") == "/d/café.jsonl"
+    assert file_key("raw/a.jsonl", None) == "raw/a.jsonl"

@@ -221,3 +221,22 @@ def test_partial_snapshot_hashes_only_the_feeding_sources(sample_project: Path) 
         assert len(part.files) == 1 and set(part.hashed) <= set(part.files)
         assert set(part.sources) == set(names)
         assert part.partition_versions()[key] == full[key]
+
+
+def test_cursor_round_trip_with_paths_not_utf8(tmp_path: Path) -> None:
+    """The sensor's snapshot is keyed by absolute path: a file name (or a project folder) not
+    UTF-8 stopped every tick on `orjson` ("str is not valid UTF-8"). Its key is the shown path
+    and the bytes' base64, read back to the same path (its fingerprint is found again)."""
+    from jsonl_assets_tests.values_helpers import doc_line, make_cpt_project
+
+    root = tmp_path / os.fsdecode(b"proj\xe9")
+    (root / "raw").mkdir(parents=True)
+    (root / "raw" / os.fsdecode(b"a\xff.jsonl")).write_bytes(doc_line(1) + b"\n")
+    (root / "raw" / "a\\xff.jsonl").write_bytes(doc_line(2) + b"\n")
+    snap = take_snapshot(load_config(make_cpt_project(root, ["raw/*.jsonl"])))
+    folder = tmp_path / "sensor"
+    cursor = load_cursor(dump_cursor(snap, "abcd", 1, folder), folder)
+    assert cursor is not None
+    assert dict(cursor.snapshot.files) == dict(snap.files)
+    assert dict(cursor.snapshot.sources) == dict(snap.sources)
+    assert len({rel for rel, _, _ in snap.sources["notes"].files}) == 2

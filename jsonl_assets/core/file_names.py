@@ -4,9 +4,12 @@ One model: a file name is the bytes on disk. A path or glob of the config is UTF
 its bytes are its UTF-8 encoding (`os_path` turns it, once, into the `str` the OS functions
 take). A name written to an output is those bytes decoded as UTF-8; a name whose bytes are
 not UTF-8 is shown with each invalid byte as `\\xNN`, and `file_b64` holds the base64 of its
-bytes (`file_name`). Reading, stat and globbing use the OS-level `str` (`os.fsdecode` of the
-bytes): the locale's file system encoding decides only how Python spells the bytes inside
-the process, never which file a config names nor how an output names it.
+bytes (`file_name`). Where files are told apart by name (a stage's fingerprint, a manifest's
+`source_files`, a partition's version, the sensor's snapshot) the key is `file_key`: a shown
+name alone may be two files' (`bad<0xFF>` and the literal text `bad\\xff`). Reading, stat
+and globbing use the OS-level `str` (`os.fsdecode` of the bytes): the locale's file system
+encoding decides only how Python spells the bytes inside the process, never which file a
+config names nor how an output names it.
 """
 
 from __future__ import annotations
@@ -41,3 +44,32 @@ def file_name(name: str) -> tuple[str, str | None]:
 def shown(name: str) -> str:
     """An OS-level path as messages and reports show it (`file_name`'s text)."""
     return file_name(name)[0]
+
+
+# Joins a shown name and its `file_b64` in a key: no file name or URL holds a NUL.
+KEY_SEPARATOR = "\0"
+
+
+def file_key(text: str, b64: str | None) -> str:
+    """One string per file that tells any two apart, from its name as outputs show it
+    (`file_name`'s text and `file_b64`): the text itself for a UTF-8 name (so keys of ordinary
+    names are their names, as before), else the text, a NUL and the base64 of the name's bytes
+    (only such names carry `file_b64`, and no name holds a NUL). JSON-safe: never a lone
+    surrogate."""
+    return text if b64 is None else f"{text}{KEY_SEPARATOR}{b64}"
+
+
+def os_name_key(name: str) -> str:
+    """`file_key` of an OS-level name or path (as `os` functions give it): a JSON key for it."""
+    return file_key(*file_name(name))
+
+
+def os_name_of_key(key: str) -> str:
+    """The OS-level name or path whose `os_name_key` is `key` (its inverse)."""
+    text, sep, b64 = key.partition(KEY_SEPARATOR)
+    return os.fsdecode(base64.b64decode(b64)) if sep else os_path(text)
+
+
+def key_text(key: str) -> str:
+    """The shown name of a `file_key`."""
+    return key.split(KEY_SEPARATOR, 1)[0]

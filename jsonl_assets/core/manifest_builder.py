@@ -167,11 +167,13 @@ def _shard_extension(path: str) -> str:
 
 
 def _extension(cfg: PipelineConfig, built: Sequence[PartitionShards]) -> dict[str, Any]:
-    files: dict[tuple[str, str], dict[str, Any]] = {}
+    # By (source, file, file_b64): two files whose shown names coincide are both listed, the
+    # one whose name is UTF-8 first; ordinary names sort as ever.
+    files: dict[tuple[str, str, str], dict[str, Any]] = {}
     for p in built:
         for f in p.files:
             files.setdefault(
-                (f["source"], f["file"]),
+                (f["source"], f["file"], f.get("file_b64", "")),
                 {
                     "source": f["source"],
                     "file": f["file"],

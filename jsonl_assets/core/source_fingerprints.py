@@ -9,7 +9,9 @@ ETag and size (and version id, on a versioned bucket) stand for its content.
 
 A source's digest covers its entry in the config (adapter, options, split, ...) and the
 (config-relative name, sha256) of every file its globs match, so adding, removing, editing
-or re-configuring a source changes it. A partition's version covers the digests of the
+or re-configuring a source changes it. A file is named by its `file_key` (its name, and for a
+name that is not UTF-8 the name's bytes too: `core/file_names.py`), so two files whose shown
+names coincide stay two, and every key is JSON (the sensor's snapshot, a partition's record). A partition's version covers the digests of the
 sources that feed it: a source with `split: auto` feeds the three splits of its objective,
 a source with a declared split feeds that one partition.
 """
@@ -25,6 +27,7 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.config import PipelineConfig, SourceConfig
+from jsonl_assets.core.file_names import file_key, os_name_key, os_name_of_key
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store import file_hashes
 from jsonl_assets.core.store.base import (
@@ -71,12 +74,13 @@ class SourceFiles:
     objective: str
     split: str
     digest: str
-    files: tuple[tuple[str, str, int], ...]  # (config-relative name, sha256, size)
+    files: tuple[tuple[str, str, int], ...]  # (config-relative `file_key`, sha256, size)
 
 
 @dataclass(frozen=True, slots=True)
 class SourcesSnapshot:
-    """Every configured source at one moment. `files` is keyed by absolute path."""
+    """Every configured source at one moment. `files` is keyed by absolute path (as `os`
+    functions take it: `os_name_key` makes it JSON)."""
 
     files: Mapping[str, FileFingerprint]
     sources: Mapping[str, SourceFiles]
@@ -169,7 +173,7 @@ def partition_snapshot(cfg: PipelineConfig, dirs: PartitionDirs) -> SourcesSnaps
     # The record names each file as the config does (config-relative, an object's URL), not
     # by its path: a moved project, or a volume mounted elsewhere, re-hashes nothing.
     names = {
-        str(i.path): i.rel if i.rel_b64 is None else f"b64:{i.rel_b64}"
+        str(i.path): file_key(i.rel, i.rel_b64)
         for s in cfg.sources_for(dirs.objective, dirs.split)
         for i in s.inputs
     }
@@ -242,7 +246,7 @@ def take_snapshot(
                 if read:
                     hashed.append(key)
                     read_now.add(key)
-            entries.append((item.rel, files[key].sha256, files[key].size))
+            entries.append((file_key(item.rel, item.rel_b64), files[key].sha256, files[key].size))
         read_here = {str(item.path) for item in source.inputs}.intersection(read_now)
         hashed_per_source[source.name] = frozenset(read_here)
         sources[source.name] = _source_files(source, _source_entry(cfg, index), entries)
@@ -267,13 +271,15 @@ def read_partition_version(
     cfg: PipelineConfig, key: str, files: Iterable[Mapping[str, Any]]
 ) -> str:
     """A partition's version from the files a stage actually read (dicts with `source`,
-    `file`, `sha256`, `bytes` and, for an object, `etag`, as `extracted` reports them). It
+    `file`, `sha256`, `bytes`, `file_b64` for a name that is not UTF-8 and, for an object,
+    `etag`, as `extracted` reports them). It
     equals the snapshot's `partition_versions()[key]` when the files did not change in
     between (an object is named by its ETag there, as `fingerprint_file` names it)."""
     by_source: dict[str, list[tuple[str, str, int]]] = {}
     for f in files:
         named = f"etag:{f['etag']}" if f.get("etag") else str(f["sha256"])
-        by_source.setdefault(str(f["source"]), []).append((str(f["file"]), named, int(f["bytes"])))
+        name = file_key(str(f["file"]), f.get("file_b64"))
+        by_source.setdefault(str(f["source"]), []).append((name, named, int(f["bytes"])))
     objective, split = key.split("|", 1)
     return partition_version(
         [
@@ -341,7 +347,7 @@ def dump_cursor(
     instance's until this tick is committed)."""
     body = orjson.dumps(
         {
-            "files": fingerprints_to_json(snapshot.files),
+            "files": fingerprints_to_json({os_name_key(p): fp for p, fp in snapshot.files.items()}),
             "sources": {
                 name: {
                     "objective": s.objective,
@@ -392,7 +398,7 @@ def load_cursor(text: str | None, folder: Path) -> Cursor | None:
         if "/" in name or not name.startswith(SNAPSHOT_PREFIX):
             return None
         data = orjson.loads((folder / name).read_bytes())
-        files = fingerprints_from_json(data["files"])
+        files = {os_name_of_key(k): fp for k, fp in fingerprints_from_json(data["files"]).items()}
         sources = {
             name: SourceFiles(
                 name=name,

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import dagster as dg
 
+from jsonl_assets.core.file_names import key_text
 from jsonl_assets.core.source_fingerprints import (
     FINGERPRINTS_FILE,
     SourcesSnapshot,
@@ -38,7 +39,7 @@ def partition_metadata(snapshot: SourcesSnapshot, key: str) -> dict[str, "dg.Raw
     sources = snapshot.sources_for(key)
     # Sources in config order, each one's files in its order: the table shows the first
     # MAX_TABLE_ROWS (ui_metadata.table); file_count and bytes count them all.
-    rows = [[s.name, rel, size, sha[:12]] for s in sources for rel, sha, size in s.files]
+    rows = [[s.name, key_text(key), size, sha[:12]] for s in sources for key, sha, size in s.files]
     return {
         "sources": dg.MetadataValue.text(", ".join(s.name for s in sources) or "-"),
         "file_count": dg.MetadataValue.int(len(rows)),

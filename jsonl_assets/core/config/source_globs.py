@@ -25,6 +25,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
+from jsonl_assets.core.file_names import shown
+
 RECURSIVE = "**"
 # Errors that say a path is not there (nor can be: a name longer than the OS allows).
 _ABSENT: Final = (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG)
@@ -93,7 +95,7 @@ def _error(exc: OSError) -> str:
 
 def not_a_file(path: str) -> str | None:
     """Why the path, which a glob matched, is not a regular file (symlinks followed): "dangling
-    symlink to <target>", "symlink loop", "not a regular file: FIFO" (socket, character
+    symlink to <target>" (shown as `file_names.shown` shows a name), "symlink loop", "not a regular file: FIFO" (socket, character
     device, block device); None for a regular file, a folder (not data) or a path that is
     not there at all. Never opens it (a FIFO would block)."""
     try:
@@ -108,7 +110,9 @@ def not_a_file(path: str) -> str | None:
         if exc.errno == errno.ELOOP:
             return "symlink loop"
         if exc.errno == errno.ENOENT:
-            return f"dangling symlink to {os.readlink(path)}"
+            # The target as outputs show a name (`\xNN` for a byte that is not UTF-8): the
+            # text goes into a quarantine entry and the partition's fingerprint, both JSON.
+            return f"dangling symlink to {shown(os.readlink(path))}"
         return f"symlink that cannot be followed: {exc.strerror or exc}"
     if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
         return None

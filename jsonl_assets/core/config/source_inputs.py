@@ -33,7 +33,9 @@ def resolved_path(cfg_path: Path, key: str, path: Path) -> Path:
     try:
         return path.resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # RuntimeError: a symlink loop
-        raise ConfigError(cfg_path, key, f"{path}: cannot be resolved ({exc})") from None
+        raise ConfigError(
+            cfg_path, key, f"{shown(str(path))}: cannot be resolved ({exc})"
+        ) from None
 
 
 def _resolved_file(cfg_path: Path, key: str, path: str, folders: dict[str, Path]) -> Path:

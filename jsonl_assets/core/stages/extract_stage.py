@@ -16,6 +16,7 @@ import orjson
 
 from jsonl_assets.core.config import PipelineConfig, SourceConfig, SourceInput
 from jsonl_assets.core.fault_points import reached
+from jsonl_assets.core.file_names import file_key
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.pending_rejections import PendingRejections
 from jsonl_assets.core.quarantine import QuarantineWriter
@@ -108,7 +109,8 @@ def extract_fingerprint(
     files = []
     for source in cfg.sources_for(dirs.objective, dirs.split):
         for item in source.inputs:
-            files.append([source.name, item.rel, snapshot.files[str(item.path)].sha256])
+            name = file_key(item.rel, item.rel_b64)
+            files.append([source.name, name, snapshot.files[str(item.path)].sha256])
     sources = [_source_identity(s) for s in cfg.sources_for(dirs.objective, dirs.split)]
     return fingerprint(STAGE, CODE_VERSION, dirs.key, cfg.max_record_bytes, sources, files)
 
@@ -127,7 +129,7 @@ def _source_identity(source: SourceConfig) -> dict[str, Any]:
         "split": source.split,
         "format": source.format,
         "read_options": dict(source.read_options),
-        "files": [[i.rel, i.format] for i in source.inputs],
+        "files": [[file_key(i.rel, i.rel_b64), i.format] for i in source.inputs],
     }
 
 

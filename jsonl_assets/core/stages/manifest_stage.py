@@ -27,6 +27,7 @@ import polars as pl
 from jsonl_assets.core.arrow_files import scan_ipc_file
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.fault_points import reached
+from jsonl_assets.core.file_names import file_key
 from jsonl_assets.core.manifest_builder import (
     EXTENSION_KEY,
     PartitionShards,
@@ -214,12 +215,14 @@ def _trace(f: dict[str, Any], position: int) -> dict[str, Any]:
 
 def ensure_one_version(partitions: Sequence[PartitionShards]) -> None:
     """Raise `SourceVersionsDiffer` when two partitions read a source file with different
-    contents (it changed between them): such a package would mix two versions of it."""
+    contents (it changed between them): such a package would mix two versions of it. A file
+    is known by its `file_key`: two files whose shown names coincide are two files."""
     seen: dict[tuple[str, str], tuple[str, str]] = {}
     mixed: list[str] = []
     for p in partitions:
         for f in p.files:
-            first = seen.setdefault((f["source"], f["file"]), (f["sha256"], p.key))
+            key = (f["source"], file_key(f["file"], f.get("file_b64")))
+            first = seen.setdefault(key, (f["sha256"], p.key))
             if first[0] != f["sha256"]:
                 mixed.append(
                     f"{f['file']} (source {f['source']}): {first[1]} read sha256 "

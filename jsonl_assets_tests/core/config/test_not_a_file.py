@@ -69,3 +69,27 @@ def test_paths_that_are_not_files_are_quarantined_whole_then_read_once_files(
     assert again.stages[0].records_out == read_before + 1
     del lost["raw/cpt/notes_2.jsonl"]
     assert _quarantined(sample_project) == lost
+
+
+def test_a_dangling_symlink_to_a_name_not_utf8_is_quarantined_not_a_crash(
+    sample_project: Path,
+) -> None:
+    """A link to `/mnt/not-mounted/caf<0xE9>.jsonl` (a Latin-1 name on a volume not mounted):
+    its target reached the partition's fingerprint as a lone surrogate, and every build (and
+    the sensor's every tick) stopped on a traceback ("str is not valid UTF-8") before any
+    stage ran. The target is shown as a name is (`\\xNN`), and the link is the one file lost."""
+    from jsonl_assets.core.source_fingerprints import take_snapshot
+
+    cpt = sample_project.parent / "raw" / "cpt"
+    os.symlink(b"/mnt/not-mounted/caf\xe9.jsonl", os.fsencode(cpt / "gone.jsonl"))
+    raw = yaml.safe_load(sample_project.read_text(encoding="utf-8"))
+    raw["thresholds"]["max_parse_failure_rate"] = 1.0
+    write_config(sample_project, raw)
+    why = "dangling symlink to /mnt/not-mounted/caf\\xe9.jsonl"
+    assert match_glob(str(cpt / "*.jsonl"))[1] == {str(cpt / "gone.jsonl"): why}
+
+    cfg = load_config(sample_project)
+    assert take_snapshot(cfg).partition_versions()  # JSON through and through
+    result = build_partition(cfg, "cpt|train")
+    assert result.shards is not None, result.evaluations
+    assert _quarantined(sample_project) == {"raw/cpt/gone.jsonl": ("not_a_file", why)}
