@@ -39,7 +39,9 @@ def partition_metadata(snapshot: SourcesSnapshot, key: str) -> dict[str, "dg.Raw
     sources = snapshot.sources_for(key)
     # Sources in config order, each one's files in its order: the table shows the first
     # MAX_TABLE_ROWS (ui_metadata.table); file_count and bytes count them all.
-    rows = [[s.name, key_text(key), size, sha[:12]] for s in sources for key, sha, size in s.files]
+    rows = [
+        [s.name, key_text(name), size, sha[:12]] for s in sources for name, sha, size in s.files
+    ]
     return {
         "sources": dg.MetadataValue.text(", ".join(s.name for s in sources) or "-"),
         "file_count": dg.MetadataValue.int(len(rows)),
