@@ -109,3 +109,38 @@ def test_a_refused_shards_step_removes_what_an_earlier_pass_staged(
     # Told to: the pass runs again (its staged shards are gone) and the shards move in.
     assert build_partition(beta, KEY, replace_other_dataset=True).shards is not None
     assert not any(STAGED_OBJECTS in key for key in _package(object_store))
+
+
+def test_the_build_chunks_job_refuses_before_its_merge_stages_and_replaces_when_told(
+    s3: ObjectServer, tmp_path: Path
+) -> None:
+    """Before: besides the staged objects, the job's merge ignored the resource's
+    `replace_other_dataset`: a run told to replace the package was refused all the same."""
+    from jsonl_assets.defs.chunk_job import build_chunks
+
+    build_with_core(_project(tmp_path, s3, "alpha"))
+    before = _package(s3)
+    beta = _project(tmp_path, s3, "beta")
+
+    def run(replace: bool) -> dg.ExecuteInProcessResult:
+        pipeline = {"config_path": str(beta), "replace_other_dataset": replace}
+        with dg.instance_for_test() as instance:
+            return build_chunks.execute_in_process(
+                run_config={
+                    "ops": {"plan": {"config": {"partition": KEY}}},
+                    "resources": {"pipeline": {"config": pipeline}},
+                },
+                instance=instance,
+                raise_on_error=False,
+            )
+
+    refused = run(replace=False)
+    assert not refused.success
+    failures = [e for e in refused.all_events if e.is_step_failure]
+    assert [e.step_key for e in failures] == ["merge"]
+    error = failures[0].step_failure_data.error
+    assert error is not None and "holds the package of another dataset" in error.message
+    assert _package(s3) == before
+    assert run(replace=True).success
+    added = set(_package(s3)) - set(before)
+    assert added and all(key.startswith("pkg/data/cpt-train-") for key in added), added
