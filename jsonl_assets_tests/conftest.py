@@ -192,6 +192,8 @@ MARKED: dict[str, tuple[str, ...]] = {
     ),
     # fix7-dc: two builds of two datasets each (5-10 s)
     "core/store/test_other_dataset.py": ("slow",),
+    # moto, fake-gcs-server and Azurite builds, 3-9 s each
+    "core/stages/test_refused_staging.py": ("slow",),
     # fix7-dc: three publications with the report drawn (~4 s each case)
     "core/report/test_report_dir.py::test_a_users_own_file_under_our_stamp_is_kept_and_the_report_says_so": (
         "slow",

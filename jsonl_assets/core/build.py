@@ -63,10 +63,13 @@ def build_records(
     helper_thread: bool = True,
     lock_timeout: float = 600.0,
     runner: ChunkRunner = run_in_process,
+    replace_other_dataset: bool = False,
 ) -> list[StageReport]:
     """Stages 1-3 under the partition's lock: extracted, transformed, validated (only
     extracted when `gate`, a RateGate's `records`, refuses the rest: the pass's transformed
-    report is then kept for `record_verdict`); `runner` runs the partition's chunks."""
+    report is then kept for `record_verdict`); `runner` runs the partition's chunks.
+    `OtherDatasetError` (or `ForeignFilesError`), before a shard is staged, when the shards
+    step would refuse the package dir (run_record_stages)."""
     claim_work(cfg)
     if cfg.uses_object_storage():
         tune_malloc()
@@ -80,7 +83,13 @@ def build_records(
 
     with partition_lock(dirs.work, dirs.key, lock_timeout):
         reports = run_record_stages(
-            cfg, dirs, force=force, gate=gated, helper_thread=helper_thread, runner=runner
+            cfg,
+            dirs,
+            force=force,
+            gate=gated,
+            helper_thread=helper_thread,
+            runner=runner,
+            replace_other_dataset=replace_other_dataset,
         )
         if refused:
             keep_gate_report(cfg, dirs, refused[-1])
@@ -102,7 +111,8 @@ def build_shards(
     Raises ChecksFailed, touching nothing, unless the partition's record stages are those of
     its current inputs and pass the blocking rate checks under the current thresholds
     (`record_verdict`, as the publication asks it); `OtherDatasetError`, touching nothing,
-    when the package dir holds another dataset's package, unless `replace_other_dataset`."""
+    when the package dir holds another dataset's package, unless `replace_other_dataset`
+    (what an earlier pass staged in that package dir, on object storage, is removed)."""
     claim_work(cfg)
     if cfg.uses_object_storage():
         tune_malloc()
@@ -155,6 +165,7 @@ def build_partition(
         helper_thread=helper_thread,
         lock_timeout=lock_timeout,
         runner=runner,
+        replace_other_dataset=replace_other_dataset,
     )
     evaluations = gate.evaluate(stages)
     if not gate.passed(evaluations):

@@ -219,6 +219,7 @@ def record_stages(
             helper_thread=pipeline.helper_thread,
             lock_timeout=pipeline.lock_timeout_seconds,
             runner=process_runner(pipeline.chunk_workers),
+            replace_other_dataset=pipeline.replace_other_dataset,
         )
     evaluations = gate.evaluate(reports)
     parse = evaluations[checks.PARSE_FAILURE_RATE]

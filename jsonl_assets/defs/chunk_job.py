@@ -11,7 +11,8 @@ the plan step recorded beside it (chunk_orders.py), as a pool's worker does: an 
 config file during the run changes no chunk. A chunk step whose chunk is finished
 does nothing; the merge step finds every chunk finished and merges
 (core/stages/record_stages.py), under the partition's lock, then moves the shards into the
-package (core/build.py).
+package (core/build.py). A package dir of another dataset is refused before the merge stages
+a shard, unless the resource's `replace_other_dataset` (package_files.py `check_ours`).
 """
 
 from collections.abc import Iterator
@@ -128,7 +129,12 @@ def merge(
     shards into the package."""
     cfg = pipeline.load()
     with chunk_progress_logged(context.log):  # gated by the blocking rate checks (RateGate)
-        result = build_partition(cfg, key, lock_timeout=pipeline.lock_timeout_seconds)
+        result = build_partition(
+            cfg,
+            key,
+            lock_timeout=pipeline.lock_timeout_seconds,
+            replace_other_dataset=pipeline.replace_other_dataset,
+        )
     meta: dict[str, Any] = {"stages": [s.stage for s in result.stages]}
     if result.shards is not None:
         meta["records_written"] = result.shards.records_out

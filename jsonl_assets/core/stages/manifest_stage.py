@@ -42,7 +42,7 @@ from jsonl_assets.core.stages.staging_leftovers import clear_quietly
 from jsonl_assets.core.stages.validate_stage import IDS
 from jsonl_assets.core.store.atomic_files import write_atomic
 from jsonl_assets.core.store.base import PreconditionFailed, read_bytes, store_for
-from jsonl_assets.core.store.package_files import check_dataset, check_package, own_manifest
+from jsonl_assets.core.store.package_files import check_ours, own_manifest
 from jsonl_assets.core.store.package_gc import QuarantineSnapshots, collect_garbage
 from jsonl_assets.core.store.partition_lock import partition_lock
 from jsonl_assets.core.store.published_manifests import note_published
@@ -256,8 +256,8 @@ def _publish(
     store = store_for(cfg.output.dir)
     expected = recorded_base(cfg) or current_tag(cfg)  # publish replaces this version only
     previous = own_manifest(cfg.output.dir)
-    check_package(cfg.output.dir, cfg.output.work_dir)  # metadata.json replaces only our own
-    check_dataset(cfg.output.dir, cfg.output.work_dir, cfg.dataset.name, replace_other_dataset)
+    # metadata.json replaces only our own, of this dataset (or one we are told to replace)
+    check_ours(cfg.output.dir, cfg.output.work_dir, cfg.dataset.name, replace_other_dataset)
     ensure_one_version(partitions)
     document = build_manifest(cfg, partitions)
     data = manifest_bytes(document)

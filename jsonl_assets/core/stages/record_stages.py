@@ -41,6 +41,7 @@ from jsonl_assets.core.stages.transform_stage import transform_fingerprint
 from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
 from jsonl_assets.core.stages.validate_stage import validate_fingerprint
 from jsonl_assets.core.store.base import SourceChangedError, read_bytes, store_for
+from jsonl_assets.core.store.package_files import check_ours
 from jsonl_assets.core.store.work_files import PartitionDirs, read_marker
 
 # gate(extract_report, transform_report): whether the stages after extracted may commit. The
@@ -61,11 +62,16 @@ def run_record_stages(
     gate: Gate = _always,
     helper_thread: bool = True,
     runner: ChunkRunner = run_in_process,
+    replace_other_dataset: bool = False,
 ) -> list[StageReport]:
     """Reports of extracted, transformed and validated, in order; only extracted's when
     `gate` refuses it. Stages whose inputs are unchanged are reused. `helper_thread`: the
     merge compresses its shards on a second thread (worth it with a core to spare);
-    `runner` runs the chunks (in this process by default)."""
+    `runner` runs the chunks (in this process by default). A pass that would stage shards
+    is refused, before its chunks and again before its merge stages a shard, by what the
+    shards step would refuse about the package dir (`check_ours`: files not ours, another
+    dataset's package unless `replace_other_dataset`): on object storage the staging is in
+    the package dir, and a refused build adds nothing there."""
     started = time.perf_counter()
     fps = stage_fingerprints(cfg, dirs)
     kept: dict[str, StageReport] = {}
@@ -82,7 +88,9 @@ def run_record_stages(
         reports = list(kept.values())
         return reports if gate(reports[0], reports[1]) else reports[:1]
     try:
-        return _chunked(cfg, dirs, fps, kept, gate, helper_thread, runner, force)
+        return _chunked(
+            cfg, dirs, fps, kept, gate, helper_thread, runner, force, replace_other_dataset
+        )
     except SourceChangedError as exc:  # from the plan, or a chunk in any process
         raise StageError(
             f"{dirs.key}: {exc}; nothing of this partition was written, build it "
@@ -136,7 +144,9 @@ def _chunked(
     helper_thread: bool,
     runner: ChunkRunner,
     force: bool,
+    replace_other_dataset: bool,
 ) -> list[StageReport]:
+    _check_package_dir(cfg, dirs, replace_other_dataset)  # before any work
     if force:
         _clear_chunks(dirs, keep=())
     plan = plan_chunks(cfg, dirs, fps["extracted"])
@@ -151,11 +161,18 @@ def _chunked(
             redo = [ChunkTask(dirs.key, i, known) for i in again]
             for task, d in zip(redo, runner(cfg, dirs, plan, fps["validated"], redo), strict=True):
                 done[task.index] = d
+    # Again right before the merge stages its shards: the chunks may have taken hours.
+    _check_package_dir(cfg, dirs, replace_other_dataset)
     result = merge_chunks(cfg, dirs, done, fps, kept, gate, helper_thread)
     # Merged (committed, or stopped by the gate): the chunks' copies are no longer needed. A
     # merge that failed keeps them, so that the rerun does not redo them.
     _clear_chunks(dirs)
     return result
+
+
+def _check_package_dir(cfg: PipelineConfig, dirs: PartitionDirs, replace_other: bool) -> None:
+    """The shards step's refusal of the package dir (`check_ours`), asked before staging."""
+    check_ours(dirs.package, cfg.output.work_dir, cfg.dataset.name, replace_other)
 
 
 def _derived_toolsets(done: list[ChunkDone]) -> dict[str, dict[str, Any]]:

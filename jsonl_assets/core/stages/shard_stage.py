@@ -6,11 +6,11 @@ one pass (record_stages.py) writes them, staged in the work dir (staged_shards.p
 stage moves them into the package. Nothing the published metadata.json lists is rewritten
 or removed here: a changed partition gets a new folder, and the shards no longer listed are
 collected after the next publish, once the retention window has passed (package_gc.py). A
-package holding a file this project did not write fails the stage before it touches the
-package (package_files.py). The report carries the
-accounting of the whole partition (read = written + quarantined) and each family's content
-digest: length, line count and sha256 of the accepted lines, taken as they were handed to
-the shard writer.
+package dir holding a file this project did not write, or another dataset's package, fails
+the stage before it touches the package (package_files.py `check_ours`), and what an earlier
+pass staged in it (object storage) is removed. The report carries the accounting of the
+whole partition (read = written + quarantined) and each family's content digest: length,
+line count and sha256 of the accepted lines, taken as they were handed to the shard writer.
 
 `verify_partition_shards` (the shards_verified check) then re-reads every shard from disk:
 its size and sha256 are the ones recorded, it decompresses to its end, its line count is its
@@ -44,12 +44,17 @@ from jsonl_assets.core.stages.staged_shards import (
     staged_present,
 )
 from jsonl_assets.core.stages.staged_shards import discard as discard_staged
+from jsonl_assets.core.stages.staged_shards import withdraw as withdraw_staged
 from jsonl_assets.core.stages.transform_stage import MARKER as TRANSFORM_MARKER
 from jsonl_assets.core.stages.transform_stage import upstream_marker
 from jsonl_assets.core.stages.validate_stage import MARKER as VALIDATE_MARKER
 from jsonl_assets.core.store.atomic_files import remove_partials
 from jsonl_assets.core.store.base import store_for
-from jsonl_assets.core.store.package_files import check_dataset, check_package
+from jsonl_assets.core.store.package_files import (
+    ForeignFilesError,
+    OtherDatasetError,
+    check_ours,
+)
 from jsonl_assets.core.store.snapshot_base import remember_base
 from jsonl_assets.core.store.work_files import (
     CHUNK,
@@ -150,8 +155,11 @@ def run_shards(
             publish_quarantine(cfg, dirs)  # the same work copies: the same folder and files
         return StageReport.reused_from(cached, started)
 
-    check_package(dirs.package, cfg.output.work_dir)  # before anything in it is touched
-    check_dataset(dirs.package, cfg.output.work_dir, cfg.dataset.name, replace_other_dataset)
+    try:  # before anything in it is touched
+        check_ours(dirs.package, cfg.output.work_dir, cfg.dataset.name, replace_other_dataset)
+    except (ForeignFilesError, OtherDatasetError):
+        withdraw_staged(dirs)  # what an earlier pass staged in it (object storage) goes
+        raise
     journal = ShardJournal(dirs.file(JOURNAL), stage_fp)
     if force:
         journal.discard()

@@ -11,7 +11,9 @@ it wrote, so a killed adoption resumes).
 
 `staged.json`, committed before the validated marker, holds the shards stage's fingerprint,
 the staged shards, and each family's content digest (what `shards_verified` checks against).
-A pass killed midway leaves a staging folder that the next pass clears.
+A pass killed midway leaves a staging folder that the next pass clears. Nothing is staged
+into a package dir that refuses the build (record_stages.py asks `check_ours` first), and a
+shards step refused there removes what was staged in it earlier (`withdraw`).
 """
 
 from __future__ import annotations
@@ -241,6 +243,18 @@ def discard(dirs: PartitionDirs) -> None:
         owner = staging_owner(dirs)
         store_for(owner).remove_partials(owner)
         store_for(owner).remove(owner, recursive=True)
+
+
+def withdraw(dirs: PartitionDirs) -> None:
+    """After a refusal of the package dir (another dataset's package, files not ours:
+    `package_files.check_ours`): on object storage, what this work dir staged under the
+    package (`discard`: its uploads, `owner.json`, and the marker that vouched for them), so
+    that the refused build leaves nothing there; a failure to remove them is not allowed to
+    hide the refusal. A local package's staging is in the work dir: kept, for the build told
+    to go on (`--replace-other-dataset`, files moved away) to adopt."""
+    if is_url(dirs.package):
+        with contextlib.suppress(OSError):
+            discard(dirs)
 
 
 def adopt(

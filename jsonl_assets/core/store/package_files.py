@@ -23,6 +23,11 @@ recorded all its shards): another dataset's jsonl-assets package (downloaded, co
 by a mistyped `output.dir`, or published there on purpose by another config, even one whose
 shards coincide with some of ours) is not replaced, nor its shards retired, unless the build
 is told so (`check_dataset`, `--replace-other-dataset`).
+
+`check_ours` asks both, and every step that would add a file to the package dir asks it
+first: the record stages before they stage a shard (on object storage the shards are staged
+under a hidden prefix of the package dir), the shards step before it moves one in, the
+manifest step before it publishes. A build refused there adds nothing to the package dir.
 """
 
 from __future__ import annotations
@@ -263,3 +268,11 @@ def check_package(package: Path, work_dir: Path) -> None:
     foreign = foreign_files(package, work_dir)
     if foreign:
         raise ForeignFilesError(package, foreign)
+
+
+def check_ours(package: Path, work_dir: Path, name: str, replace_other: bool = False) -> None:
+    """Every refusal a build makes about the package dir, before it adds a file there:
+    `ForeignFilesError` (`check_package`), then `OtherDatasetError` (`check_dataset`, unless
+    `replace_other`)."""
+    check_package(package, work_dir)
+    check_dataset(package, work_dir, name, replace_other)
