@@ -169,8 +169,9 @@ def _build(args: argparse.Namespace, cfg: PipelineConfig) -> int:
         helper_thread = workers < (os.cpu_count() or 1)
         print(
             printable(
-                f"building {len(keys)} partition(s) of {cfg.dataset.name} with {workers} "
-                f"worker(s); config {config_path}"
+                f"building {len(keys)} partition(s) of {cfg.dataset.name} with "
+                f"{args.workers} worker(s) (up to {workers} partition(s) at once); "
+                f"config {config_path}"
             )
         )
         for key, state in skipped.items():

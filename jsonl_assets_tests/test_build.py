@@ -76,3 +76,16 @@ def test_the_record_stages_cannot_be_materialised_one_by_one(
             resources={"pipeline": PipelineResource(config_path=str(sample_project))},
         )
     assert "subset" in str(raised.value.__cause__)
+
+
+def test_a_publication_before_any_partition_is_built_says_to_build_them(
+    sample_project: Path,
+) -> None:
+    """A manifest materialised first (nothing built) is told which partitions to build; it
+    said the sources of every built partition held no records and that no partition had a
+    source."""
+    cfg = load_config(sample_project)
+    said = publish(cfg).problems
+    assert len(said) == 1 and said[0].startswith("nothing to publish yet"), said
+    assert "sft|train, sft|validation" in said[0] and "(11 fed by the config's sources)" in said[0]
+    assert "held no records" not in said[0] and not (sample_project.parent / "package").exists()

@@ -36,7 +36,8 @@ def test_a_partition_named_twice_is_built_once(tmp_path: Path) -> None:
     args = ("build", "--config", str(config), "--force", "--workers", "2")
     done = _cli(*args, "--partition", "cpt|train", "--partition", "cpt|train", env=env)
     assert done.returncode == 0, done.stderr
-    assert "building 1 partition(s)" in done.stdout
+    assert "building 1 partition(s) of " in done.stdout
+    assert "with 2 worker(s) (up to 1 partition(s) at once)" in done.stdout
     assert (tmp_path / "package" / "metadata.json").is_file()
 
 

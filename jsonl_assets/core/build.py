@@ -6,6 +6,7 @@ and the tests call these functions."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -262,7 +263,9 @@ def publish(
         tune_malloc()
     partitions, problems = built_partitions(cfg)
     if not problems and not any(p.shards for p in partitions):
-        problems.append(nothing_to_publish(partitions, cfg.output.quarantine_dir))
+        built = {p.key for p in partitions}
+        unbuilt = [k for k in fed_partitions(cfg) if k not in built]
+        problems.append(nothing_to_publish(partitions, cfg.output.quarantine_dir, unbuilt))
     if problems:
         return Publication(partitions, problems, left_out=left_out(cfg, problems))
     with package_lock(cfg.output.dir, lock_timeout, step_command("manifest")):
@@ -315,14 +318,31 @@ def _record_unverified(
             write_marker(dirs.file(VERIFIED), marker["fingerprint"], found)
 
 
+def fed_partitions(cfg: PipelineConfig) -> list[str]:
+    """The partitions some configured source feeds, in objective-then-split order."""
+    return [f"{o}|{s}" for o in OBJECTIVES for s in SPLITS if cfg.sources_for(o, s)]
+
+
 def nothing_to_publish(
-    partitions: list[PartitionShards], quarantine_dir: Path | None = None
+    partitions: list[PartitionShards],
+    quarantine_dir: Path | None = None,
+    unbuilt: Sequence[str] = (),
 ) -> str:
     """Why there is no package: no built partition holds a record (a package needs at least
-    one file entry, spec rule A6). When the sources held records and every one was
-    quarantined, says so - how many, the top reasons, where the quarantine is - else names
-    the sources and files that held none."""
+    one file entry, spec rule A6). When partitions the sources feed are not built yet
+    (`unbuilt`: a manifest materialised first), says to build them; when the sources held
+    records and every one was quarantined, says so - how many, the top reasons, where the
+    quarantine is - else names the sources and files that held none."""
     read = sum(p.accounting.get("read", 0) for p in partitions)
+    if unbuilt:
+        some = some_names(list(unbuilt), "partitions")
+        return (
+            f"nothing to publish yet: no partition holding a record is built, and {some} "
+            f"({len(unbuilt)} fed by the config's sources) "
+            f"{'is' if len(unbuilt) == 1 else 'are'} not built: build "
+            f"{'it' if len(unbuilt) == 1 else 'them'} first (`jsonl-assets build`, or "
+            "materialise their stages in Dagster), then the manifest"
+        )
     if read:
         return _all_quarantined(partitions, read, quarantine_dir)
     empty = [
