@@ -21,17 +21,19 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connectio
 
 
 class ThrottlingProxy:
-    """Every `every`-th request (counted across all clients) gets an S3 error instead of an
-    answer, alternating SlowDown and InternalError; `refused` counts them by HTTP method."""
+    """The second request of each HTTP method, and every `every`-th after it (counted across
+    all clients), gets an S3 error instead of an answer, alternating SlowDown and
+    InternalError; `refused` counts them by method. Per method, so every kind of request is
+    refused at least once however few of it a build makes (a retry is never refused again)."""
 
-    def __init__(self, upstream: str, every: int = 3) -> None:
+    def __init__(self, upstream: str, every: int = 10) -> None:
         target = urllib.parse.urlsplit(upstream)
         if target.hostname not in ("127.0.0.1", "localhost"):
             raise ValueError(f"the proxy forwards only to loopback, not {upstream}")
         self._upstream = (target.hostname, target.port or 80)
         self._every = every
         self._lock = threading.Lock()
-        self._count = 0
+        self._count: collections.Counter[str] = collections.Counter()
         self.refused: collections.Counter[str] = collections.Counter()
         self.forwarded: collections.Counter[str] = collections.Counter()
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -40,8 +42,8 @@ class ThrottlingProxy:
 
     def _refuse_next(self, method: str) -> int | None:
         with self._lock:
-            self._count += 1
-            if self._count % self._every:
+            self._count[method] += 1
+            if self._count[method] % self._every != 2 % self._every:
                 self.forwarded[method] += 1
                 return None
             self.refused[method] += 1
@@ -117,7 +119,7 @@ class ThrottlingProxy:
 
 
 @contextmanager
-def throttling(upstream: str, every: int = 3) -> Iterator[ThrottlingProxy]:
+def throttling(upstream: str, every: int = 10) -> Iterator[ThrottlingProxy]:
     proxy = ThrottlingProxy(upstream, every)
     proxy.start()
     try:
