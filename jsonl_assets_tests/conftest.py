@@ -211,8 +211,8 @@ MARKED: dict[str, tuple[str, ...]] = {
     "core/test_build_workers.py::test_a_worker_that_aborts_is_said_so_and_never_hangs_the_build": (
         "slow",
     ),
-    # dagster-k8s's import (1.5 s) and the kubernetes client's retries against a closed port
-    "defs/test_executors.py::test_a_k8s_run_asks": ("slow",),
+    # dagster-k8s's import (1.5 s) and a real run of the chunk job
+    "defs/test_executors.py::test_a_k8s_run_sends": ("slow",),
     "defs/test_executors.py::test_the_readme_k8s_example": ("slow",),
     # 2026-12-05: the slowest of the default run on a new machine, which took 97 s with
     # PYTHONDONTWRITEBYTECODE=1 (every module compiled afresh in each process); the limit is 90 s

@@ -1,16 +1,20 @@
 """The chunk job's executor selector (defs/executors.py): the `k8s` choice is dagster-k8s's
 own `k8s_job_executor`, built from the README's example config as written, and a run on it
-really asks the Kubernetes API (of a kubeconfig naming a closed loopback port) for its pods.
-No cluster runs here, so no pod starts."""
+really sends its plan step's Job to the Kubernetes API of its kubeconfig: a loopback server
+here that records the Job and refuses it (403). No cluster runs here, so no pod starts."""
 
 from __future__ import annotations
 
+import http.server
 import re
 import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import orjson
 import pytest
 import yaml
 from dagster._core.definitions.job_base import InMemoryJob
@@ -34,11 +38,12 @@ def _readme_k8s_config() -> dict[str, Any]:
     raise AssertionError("the README has no execution.config.k8s example")
 
 
-def _kubeconfig(tmp_path: Path) -> tuple[Path, int]:
-    """A kubeconfig whose cluster is a loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def _kubeconfig(tmp_path: Path, port: int | None = None) -> tuple[Path, int]:
+    """A kubeconfig whose cluster is `port` on loopback (by default one nothing listens on)."""
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
     path = tmp_path / "kubeconfig"
     path.write_text(
         yaml.safe_dump(
@@ -100,10 +105,56 @@ def test_a_wrong_k8s_config_is_refused_naming_its_key(config: dict[str, Any], na
     assert f"execution.config.{K8S}" in str(info.value) and named in str(info.value)
 
 
-def test_a_k8s_run_asks_the_kubeconfig_cluster_for_its_plan_step_pod(tmp_path: Path) -> None:
-    """The run's first step is launched as a Kubernetes Job on the kubeconfig's API server: a
-    closed loopback port here, so the launch fails and names that address."""
-    kubeconfig, port = _kubeconfig(tmp_path)
+class _RefusingApi(http.server.ThreadingHTTPServer):
+    """A Kubernetes API server on loopback that records each request (method, path, body) and
+    refuses it with 403 Forbidden: not a status dagster-k8s retries (a closed port is retried
+    three times, 10 s apart)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, bytes]] = []
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _refuse(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                api.requests.append((self.command, self.path, body))
+                status = {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                          "message": "refused by the test's API server", "reason": "Forbidden",
+                          "code": 403}  # fmt: skip
+                data = orjson.dumps(status)
+                self.send_response(403)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _refuse
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.daemon_threads = True
+
+
+@pytest.fixture
+def refusing_api() -> Iterator[_RefusingApi]:
+    api = _RefusingApi()
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    try:
+        yield api
+    finally:
+        api.shutdown()
+        api.server_close()
+
+
+def test_a_k8s_run_sends_its_plan_step_job_to_the_kubeconfig_cluster(
+    tmp_path: Path, refusing_api: _RefusingApi
+) -> None:
+    """The run's first step is launched as a Kubernetes Job on the kubeconfig's API server
+    (a loopback server here, which refuses it): the Job of the `plan` step, with the README's
+    image and namespace, reaches it, and the run fails naming the refusal."""
+    kubeconfig, _ = _kubeconfig(tmp_path, refusing_api.server_address[1])
     config = sample_with_chunks(tmp_path, 40384)
     k8s = {
         **_readme_k8s_config(),
@@ -139,7 +190,14 @@ def test_a_k8s_run_asks_the_kubeconfig_cluster_for_its_plan_step_pod(tmp_path: P
             str(e.message) + str(getattr(e.event_specific_data, "error", ""))
             for e in result.all_events
         )
-    # urllib3's refusal, from the kubernetes client's call to create the plan step's Job
-    assert f"host='127.0.0.1', port={port}" in messages, messages[-2000:]
-    assert "create_namespaced_job" in messages
+    method, path, body = refusing_api.requests[0]
+    assert (method, path) == ("POST", f"/apis/batch/v1/namespaces/{k8s['job_namespace']}/jobs")
+    job = orjson.loads(body)
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "jsonl-assets:test"
+    assert job["metadata"]["labels"]["dagster/op"] == "plan"
+    env = {e["name"]: e.get("value") for e in container.get("env", [])}
+    assert env["DAGSTER_RUN_STEP_KEY"] == "plan" and env["DAGSTER_RUN_JOB_NAME"] == "build_chunks"
+    assert "refused by the test's API server" in messages, messages[-2000:]
+    assert "Forbidden" in messages and "create_namespaced_job" in messages
     assert not (tmp_path / "package").exists()  # no step ran here
