@@ -278,3 +278,8 @@ def test_file_keys_are_json_and_tell_names_apart() -> None:
     assert [os_name_of_key(k) for k in keys] == [byte_name, literal]
     assert os_name_of_key("/d/café.jsonl") == "/d/café.jsonl"
     assert file_key("raw/a.jsonl", None) == "raw/a.jsonl"
+    # An object's key may hold a NUL: its key is escaped too, and none collides or misreads.
+    names = ["s3://b/n\0ul.jsonl", "s3://b/\0x", byte_name, literal, "s3://b/x"]
+    keys = [os_name_key(n) for n in names]
+    assert len(set(keys)) == len(names) and [os_name_of_key(k) for k in keys] == names
+    assert key_text(keys[0]) == "s3://b/n\0ul.jsonl" and key_text(keys[4]) == "s3://b/x"

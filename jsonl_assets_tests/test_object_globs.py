@@ -162,3 +162,24 @@ def test_a_missing_output_bucket_stops_the_build_before_it_reads(
         err = capsys.readouterr().err
         assert f"output.{name}" in err and "does not exist" in err
         assert not (tmp_path / "work").exists()  # no source was read, no stage ran
+
+
+@pytest.mark.slow
+def test_the_sensor_cursor_keeps_an_object_whose_key_holds_a_nul(
+    s3: ObjectServer, tmp_path: Path
+) -> None:
+    """An object key may hold a NUL (a local path cannot): the cursor's key of such an object
+    failed to decode (`binascii.Error`), so the sensor threw its cursor away on every tick and
+    saw no change of any source again."""
+    from jsonl_assets.core.source_fingerprints import dump_cursor, load_cursor, take_snapshot
+
+    _put(s3, "raw/a.jsonl", _lines(0, 3))
+    _put(s3, "raw/n\0ul.jsonl", _lines(3, 3))
+    _put(s3, "raw/\0lead.jsonl", _lines(6, 3))
+    snap = take_snapshot(load_config(_config(tmp_path, [s3.url("raw/*.jsonl")])))
+    assert len(snap.files) == 3
+    folder = tmp_path / "sensor"
+    cursor = load_cursor(dump_cursor(snap, "abcd", 1, folder), folder)
+    assert cursor is not None
+    assert dict(cursor.snapshot.files) == dict(snap.files)
+    assert dict(cursor.snapshot.sources) == dict(snap.sources)

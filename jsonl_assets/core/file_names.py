@@ -46,17 +46,20 @@ def shown(name: str) -> str:
     return file_name(name)[0]
 
 
-# Joins a shown name and its `file_b64` in a key: no file name or URL holds a NUL.
-KEY_SEPARATOR = "\0"
+# Starts the key of a name that is not UTF-8 or that holds a NUL (an object's key may).
+KEY_ESCAPE = "\0"
 
 
 def file_key(text: str, b64: str | None) -> str:
     """One string per file that tells any two apart, from its name as outputs show it
-    (`file_name`'s text and `file_b64`): the text itself for a UTF-8 name (so keys of ordinary
-    names are their names, as before), else the text, a NUL and the base64 of the name's bytes
-    (only such names carry `file_b64`, and no name holds a NUL). JSON-safe: never a lone
-    surrogate."""
-    return text if b64 is None else f"{text}{KEY_SEPARATOR}{b64}"
+    (`file_name`'s text and `file_b64`): the text itself for a UTF-8 name without a NUL (so
+    keys of ordinary names are their names), else a NUL and the base64 of the name's bytes.
+    A key starting with a NUL is always the second form, so keys never collide and always
+    decode (`os_name_of_key`). JSON-safe: never a lone surrogate."""
+    if b64 is None and KEY_ESCAPE not in text:
+        return text
+    raw = b64 if b64 is not None else base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return f"{KEY_ESCAPE}{raw}"
 
 
 def os_name_key(name: str) -> str:
@@ -66,10 +69,11 @@ def os_name_key(name: str) -> str:
 
 def os_name_of_key(key: str) -> str:
     """The OS-level name or path whose `os_name_key` is `key` (its inverse)."""
-    text, sep, b64 = key.partition(KEY_SEPARATOR)
-    return os.fsdecode(base64.b64decode(b64)) if sep else os_path(text)
+    if key.startswith(KEY_ESCAPE):
+        return os.fsdecode(base64.b64decode(key[len(KEY_ESCAPE) :], validate=True))
+    return os_path(key)
 
 
 def key_text(key: str) -> str:
     """The shown name of a `file_key`."""
-    return key.split(KEY_SEPARATOR, 1)[0]
+    return shown(os_name_of_key(key)) if key.startswith(KEY_ESCAPE) else key
