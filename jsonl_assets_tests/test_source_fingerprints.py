@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from jsonl_assets.core.config import load_config
@@ -240,3 +243,30 @@ def test_cursor_round_trip_with_paths_not_utf8(tmp_path: Path) -> None:
     assert dict(cursor.snapshot.files) == dict(snap.files)
     assert dict(cursor.snapshot.sources) == dict(snap.sources)
     assert len({rel for rel, _, _ in snap.sources["notes"].files}) == 2
+
+
+ASCII_MODE = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+
+
+@pytest.mark.parametrize("mode", [{}, ASCII_MODE], ids=["utf8", "ascii-mode"])
+def test_snapshot_keys_round_trip_whatever_the_locale(mode: dict[str, str]) -> None:
+    """The cursor's keys of object URLs (text: `é`, a NUL) and of local paths (bytes: one not
+    UTF-8), in UTF-8 and in Python's ASCII mode: a URL holding `é` went through the locale's
+    file system encoding and failed every tick in ASCII mode."""
+    script = """
+import os, sys
+from jsonl_assets.core.source_fingerprints import key_path, path_key
+names = ["s3://b/raw/caf\\u00e9.jsonl", "gs://b/n\\0ul.jsonl", "az://c/plain.jsonl",
+         os.fsdecode(b"/d/caf\\xc3\\xa9/bad\\xff.jsonl"), "/d/a.jsonl"]
+keys = [path_key(n) for n in names]
+assert len(set(keys)) == len(names), keys
+assert [key_path(k) for k in keys] == names, [key_path(k) for k in keys]
+assert keys[0] == names[0] and keys[2] == names[2] and keys[4] == names[4]
+print(sys.getfilesystemencoding(), "ok")
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LC_")} | mode
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ascii" if mode else "utf-8", "ok"]

@@ -18,6 +18,7 @@ a source with a declared split feeds that one partition.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.config import PipelineConfig, SourceConfig
-from jsonl_assets.core.file_names import file_key, os_name_key, os_name_of_key
+from jsonl_assets.core.file_names import KEY_ESCAPE, file_key, os_name_key, os_name_of_key
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store import file_hashes
 from jsonl_assets.core.store.base import (
@@ -35,6 +36,7 @@ from jsonl_assets.core.store.base import (
     existing_stat,
     read_bytes,
     store_for,
+    url_scheme,
     write_bytes,
 )
 from jsonl_assets.core.store.work_files import PartitionDirs
@@ -109,6 +111,26 @@ class SourcesSnapshot:
             for _, s in sorted(self.sources.items())
             if s.objective == objective and split in splits_fed(s.split)
         ]
+
+
+def path_key(path: str) -> str:
+    """A snapshot's path as a JSON key: an object's URL is text, keyed as it is (`file_key`);
+    a local path is an OS-level name, keyed by its bytes (`os_name_key`). The locale decides
+    neither (in Python's ASCII mode a URL holding `é` is no OS-level name to encode)."""
+    return file_key(path, None) if _is_url(path) else os_name_key(path)
+
+
+def key_path(key: str) -> str:
+    """The snapshot path whose `path_key` is `key` (its inverse)."""
+    if not key.startswith(KEY_ESCAPE):
+        return key if _is_url(key) else os_name_of_key(key)
+    raw = base64.b64decode(key[len(KEY_ESCAPE) :], validate=True)
+    text = raw.decode("utf-8", "surrogateescape")
+    return text if _is_url(text) else os_name_of_key(key)
+
+
+def _is_url(text: str) -> bool:
+    return url_scheme(text) not in ("", "file")
 
 
 def all_partition_key_strings() -> list[str]:
@@ -347,7 +369,7 @@ def dump_cursor(
     instance's until this tick is committed)."""
     body = orjson.dumps(
         {
-            "files": fingerprints_to_json({os_name_key(p): fp for p, fp in snapshot.files.items()}),
+            "files": fingerprints_to_json({path_key(p): fp for p, fp in snapshot.files.items()}),
             "sources": {
                 name: {
                     "objective": s.objective,
@@ -398,7 +420,7 @@ def load_cursor(text: str | None, folder: Path) -> Cursor | None:
         if "/" in name or not name.startswith(SNAPSHOT_PREFIX):
             return None
         data = orjson.loads((folder / name).read_bytes())
-        files = {os_name_of_key(k): fp for k, fp in fingerprints_from_json(data["files"]).items()}
+        files = {key_path(k): fp for k, fp in fingerprints_from_json(data["files"]).items()}
         sources = {
             name: SourceFiles(
                 name=name,
