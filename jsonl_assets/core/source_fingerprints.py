@@ -36,9 +36,9 @@ from jsonl_assets.core.store.base import (
     existing_stat,
     read_bytes,
     store_for,
-    url_scheme,
     write_bytes,
 )
+from jsonl_assets.core.store.url import is_url
 from jsonl_assets.core.store.work_files import PartitionDirs
 
 CURSOR_FORMAT: Final = 2  # 2: the snapshot in a file beside the cursor, not in it
@@ -117,20 +117,16 @@ def path_key(path: str) -> str:
     """A snapshot's path as a JSON key: an object's URL is text, keyed as it is (`file_key`);
     a local path is an OS-level name, keyed by its bytes (`os_name_key`). The locale decides
     neither (in Python's ASCII mode a URL holding `é` is no OS-level name to encode)."""
-    return file_key(path, None) if _is_url(path) else os_name_key(path)
+    return file_key(path, None) if is_url(path) else os_name_key(path)
 
 
 def key_path(key: str) -> str:
     """The snapshot path whose `path_key` is `key` (its inverse)."""
     if not key.startswith(KEY_ESCAPE):
-        return key if _is_url(key) else os_name_of_key(key)
+        return key if is_url(key) else os_name_of_key(key)
     raw = base64.b64decode(key[len(KEY_ESCAPE) :], validate=True)
     text = raw.decode("utf-8", "surrogateescape")
-    return text if _is_url(text) else os_name_of_key(key)
-
-
-def _is_url(text: str) -> bool:
-    return url_scheme(text) not in ("", "file")
+    return text if is_url(text) else os_name_of_key(key)
 
 
 def all_partition_key_strings() -> list[str]:
