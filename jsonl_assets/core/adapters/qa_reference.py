@@ -12,9 +12,8 @@ message; the answer becomes ``reference``:
     the answer is parsed after removing the whitespace at its ends (White_Space only: a
     control character makes it ``adapter:not_numeric``) and thousands separators (``"1,234"`` -> ``1234``), an int
     when integral and within 64 bits (``"9007199254740993.0"`` -> ``9007199254740993``), else
-    a float when a double holds it exactly (``"1e20"``, ``"0.5"``); not a finite number
-    (``"1e400"``) -> ``adapter:not_numeric``; a number neither holds exactly
-    (``"0.30000000000000000001"``, ``"1e-400"``, an integer of 30 digits) ->
+    a float when a double holds it exactly (``"1e20"``, ``"0.5"``); a number neither holds
+    exactly (``"0.30000000000000000001"``, ``"1e400"``, ``"1e-400"``, an integer of 30 digits) ->
     ``adapter:unsupported_value``, never written as another number (numeric grading needs a
     number, so the text cannot stand in for it);
   - ``any_of`` -> ``{"grading": {"type": "any_of"}, "answers": [...]}``: a list answer is used
@@ -30,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
 from pydantic import Field
@@ -49,7 +48,12 @@ from jsonl_assets.core.adapters.parts import (
     wrong_type,
 )
 from jsonl_assets.core.blank_text import strip_whitespace
-from jsonl_assets.core.readers.exact_numbers import INT_MAX, INT_MIN, decimal_problem
+from jsonl_assets.core.readers.exact_numbers import (
+    INT_MAX,
+    INT_MIN,
+    decimal_problem,
+    number_problem,
+)
 from jsonl_assets.core.value_text import value_text
 
 GRADINGS: Final = ("exact_match", "numeric", "any_of")
@@ -83,28 +87,35 @@ _GROUPED: Final = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?
 def parse_number(text: str, where: str) -> int | float:
     """The number answer text writes, exactly: thousands commas removed (a comma elsewhere, a
     decimal comma say, is no number); an int when integral and within 64 bits, else a float
-    when its double is written as the same number (exact_numbers.decimal_problem). Not a
-    finite number -> ``adapter:not_numeric``; any other -> ``adapter:unsupported_value``."""
+    when its double is written as the same number (exact_numbers.decimal_problem). Text that
+    is no number -> ``adapter:not_numeric``; a number neither holds (``1e400`` beyond a double
+    included) -> ``adapter:unsupported_value``."""
     cleaned = strip_whitespace(text)
     if "," in cleaned and _GROUPED.fullmatch(cleaned):
         cleaned = cleaned.replace(",", "")
     if not _NUMBER.fullmatch(cleaned):
         raise AdapterError(NOT_NUMERIC, f"{where} {value_text(text)} is not a number")
-    value = Decimal(cleaned)
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:  # an exponent of 19+ digits: zero, or no int nor double holds it
+        if (why := number_problem(cleaned)) is None:
+            return 0
+        raise _unsupported(where, text, why) from None
     # adjusted() first: int() of `1e999999999` would build a billion-digit integer.
     if value.adjusted() < 20 and value == value.to_integral_value():
         integral = int(value)
         if INT_MIN <= integral <= INT_MAX:
             return integral
-    double = float(value)
-    if not math.isfinite(double):
-        raise AdapterError(NOT_NUMERIC, f"{where} {value_text(text)} is not a finite number")
     why = decimal_problem(value, cleaned)
     if why is None:
-        return double
-    if value == value.to_integral_value():
+        return float(value)
+    if math.isfinite(float(value)) and value == value.to_integral_value():
         why = f"an integer beyond 64 bits, and {why}"
-    raise AdapterError(
+    raise _unsupported(where, text, why)
+
+
+def _unsupported(where: str, text: str, why: str) -> AdapterError:
+    return AdapterError(
         UNSUPPORTED_VALUE,
         f"{where} {value_text(text)}: {why}; numeric grading needs a number, so the record is "
         "not written rather than altered",
