@@ -1,7 +1,8 @@
 """A busy S3: a build and a verify whose requests are refused (503 SlowDown, 500
-InternalError: the second of each HTTP method and every tenth after it) by a loopback proxy in
-front of the moto server retry, and end with the same bytes as a build never refused. (Every
-third request, as before: 190 s of the clients' retry back-off, 18% of the CI run.)"""
+InternalError: the second of each HTTP method and every twentieth after it) by a loopback proxy
+in front of the moto server retry, and end with the same bytes as a build never refused. (Every
+third request, as before: 190 s of the clients' retry back-off, 18% of the CI run; every tenth:
+35 s of it.)"""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def test_a_build_through_a_throttling_s3_retries_and_gives_the_bytes_of_a_calm_o
     built = _cli("build", "--config", str(calm), endpoint=s3.endpoint, home=tmp_path / "h1")
     assert built.returncode == 0, built.stdout + built.stderr
 
-    with throttling(s3.endpoint, every=10) as proxy:
+    with throttling(s3.endpoint, every=20) as proxy:
         built = _cli("build", "--config", str(busy), endpoint=proxy.endpoint, home=tmp_path / "h2")
         assert built.returncode == 0, built.stdout + built.stderr
         verified = _cli("verify", s3.url("busy"), endpoint=proxy.endpoint, home=tmp_path / "h2")
@@ -50,7 +51,7 @@ def test_a_build_through_a_throttling_s3_retries_and_gives_the_bytes_of_a_calm_o
     # Every kind of request the build makes was refused at least once on its way.
     for method in ("GET", "HEAD", "PUT", "DELETE"):
         assert proxy.refused[method] > 0, (method, proxy.refused, proxy.forwarded)
-    assert sum(proxy.refused.values()) * 5 <= sum(proxy.forwarded.values()) + 5
+    assert sum(proxy.refused.values()) * 10 <= sum(proxy.forwarded.values()) + 5
     print(f"refused {dict(proxy.refused)}, forwarded {dict(proxy.forwarded)}")
 
     assert _shards(s3.url("busy")) == _shards(s3.url("calm"))
