@@ -341,6 +341,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write report.html and DATACARD.md again for the config's published package."""
     from jsonl_assets.core.build import built_partitions
     from jsonl_assets.core.report import write_report
+    from jsonl_assets.core.report.package_gate import PackageNotValid, check_reportable
     from jsonl_assets.core.report.package_report import ReportDirNotOurs, ReportNotWritten
     from jsonl_assets.core.report.statistics import measured_cells
     from jsonl_assets.core.store.base import store_for
@@ -361,9 +362,17 @@ def cmd_report(args: argparse.Namespace) -> int:
         with package_lock(cfg.output.dir, args.wait, REPORT):
             # The statistics the build measured, of partitions whose shards are the
             # published ones; the others' shards are measured.
-            measured = measured_cells(built_partitions(cfg)[0])
-            result = write_report(cfg, os.cpu_count() or 1, measured)
-    except (OSError, PackageBusyError, OtherDatasetError, ReportDirNotOurs, ReportNotWritten) as e:
+            partitions = built_partitions(cfg)[0]
+            check_reportable(cfg, partitions)  # a package from elsewhere is verified first
+            result = write_report(cfg, os.cpu_count() or 1, measured_cells(partitions))
+    except (
+        OSError,
+        PackageBusyError,
+        OtherDatasetError,
+        PackageNotValid,
+        ReportDirNotOurs,
+        ReportNotWritten,
+    ) as e:
         print(printable(f"cannot write the report of {cfg.output.dir}: {e}"), file=sys.stderr)
         return EXIT_FAILED
     print(printable(f"wrote {result.html} and {result.datacard}"))

@@ -79,6 +79,14 @@ CT: Final = "content_type"
 # A record's own content type that cannot name its shard (output.shard_by: content_type).
 CONTENT_TYPE_NAME: Final = "content_type_name"
 
+# What an adapter raises on an input it did not foresee: that input is quarantined as
+# `adapter:failed` (a TypeError as before, `unserializable`: orjson.JSONEncodeError is
+# TypeError itself), and the build goes on. Not RecursionError, whose depth depends on the
+# caller's stack (so on the executor), nor MemoryError, whose limit is the machine's: both
+# stop the build, never a differing package.
+_UNFORESEEN: Final = (ValueError, TypeError, ArithmeticError, LookupError, AttributeError)
+FAILED: Final = "adapter:failed"
+
 
 class _FileContext:
     """Everything the hot loop needs about one source file, looked up once."""
@@ -336,7 +344,7 @@ class Transformer:
                 ]
                 if ctx.kept_fields:
                     ctx.check_kept_fields(adapted, raw)
-            except (AdapterError, MissingIdError, orjson.JSONEncodeError) as exc:
+            except (AdapterError, MissingIdError, *_UNFORESEEN) as exc:
                 if not ctx.charged:
                     counts["charged_elsewhere"] += 1
                     continue
@@ -450,6 +458,11 @@ def _rejection(exc: Exception) -> tuple[str, str]:
         return exc.reason, str(exc)
     if isinstance(exc, MissingIdError):
         return "missing_id", str(exc)
+    if not isinstance(exc, TypeError):  # orjson.JSONEncodeError is TypeError
+        return FAILED, (
+            f"the adapter failed on this input ({type(exc).__name__}: {value_text(str(exc))}); "
+            "the input is kept here, the rest of the source is built"
+        )
     if "64-bit" in str(exc):
         # A backstop: an adapter refuses a number it would write altered itself (parts.py
         # `embedded_json`, qa_reference `parse_number`, as adapter:unsupported_value). One it
