@@ -140,3 +140,42 @@ def test_pyarrow_reads_again_from_any_row_what_polars_reader_left(tmp_path: Path
         assert all(isinstance(f, pl.DataFrame) and f.height <= 4 for f in frames)
         got = pl.concat(frames) if frames else whole.clear()
         assert got.equals(whole.slice(start)), start
+
+
+_PAST_CHRONO = {  # values polars panicked on turning into Python objects
+    "date": (pa.date32(), [2**31 - 1, -(2**31)]),
+    "ms": (pa.timestamp("ms"), [INT64_MAX, -(2**63)]),
+    "us": (pa.timestamp("us"), [INT64_MAX, -(2**63)]),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_PAST_CHRONO))
+@pytest.mark.parametrize("depth", ["top", "list", "struct"])
+def test_dates_past_polars_calendar_reject_their_rows_without_a_panic_at_any_depth(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], kind: str, depth: str
+) -> None:
+    # A date32 of INT32_MAX/INT32_MIN days or a naive timestamp of INT64_MAX/INT64_MIN (the
+    # "end/start of time" sentinels) was quarantined only by letting polars panic turning it
+    # into a Python object: Rust "panicked at ... out-of-range date" blocks on stderr (whole
+    # backtraces with RUST_BACKTRACE=1), detail "PanicException: out-of-range date". Now it
+    # is found from the stored numbers, with the reader's own reason, like a year past 9999.
+    arrow_type, sentinels = _PAST_CHRONO[kind]
+    past_9999 = {"date": 2_932_897, "ms": 253_402_300_800_000, "us": 253_402_300_800_000_000}
+    stored = [0] * 30
+    stored[3], stored[17], stored[25] = *sentinels, past_9999[kind]
+    column = pa.array(stored, pa.int32() if kind == "date" else pa.int64()).cast(arrow_type)
+    if depth == "list":
+        offsets = pa.array(list(range(0, 61, 2)), pa.int32())
+        column = pa.ListArray.from_arrays(offsets, column.take([i // 2 for i in range(60)]))
+    elif depth == "struct":
+        column = pa.StructArray.from_arrays([column], ["d"])
+    path = tmp_path / "dates.parquet"
+    pq.write_table(pa.table({"i": list(range(30)), "d": column}), path, row_group_size=10)
+    runs = [items(path, batch_rows, tmp_path) for batch_rows in (4, 10, 100_000)]
+    assert runs[0] == runs[1] == runs[2]
+    assert len(runs[0]) == 30
+    rejected = [r for r in runs[0] if len(r) == 3]
+    assert [(r[0], r[1]) for r in rejected] == [(n, "unsupported_value") for n in (4, 18, 26)]
+    assert all("a date outside years 1-9999" in r[2] for r in rejected)
+    assert "anic" not in "".join(r[2] for r in rejected)
+    assert "panicked" not in capfd.readouterr().err

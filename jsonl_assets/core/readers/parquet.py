@@ -323,24 +323,39 @@ def _batch_items(
     seen: Inspection,
 ) -> Iterator[ReadItem]:
     """The rows of `batch` (row `row_no + 1` first), each checked; a row flagged in the column
-    `flag` (a value the conversion would alter, see parquet_values.py), or holding a value
-    Python cannot hold, is `unsupported_value`; a row `seen` found polars reads altered is
-    quarantined with that finding's reason (parquet_checks.py). Should turning the batch's
-    rows into dicts fail, the rows from the failing one on are turned one at a time, so only
-    the rows that fail are quarantined and the batch's other rows are written."""
-    whys: list[str | None] | None = None
+    `flag` (a value the conversion would alter or Python cannot hold, see parquet_values.py)
+    is `unsupported_value` and never turned into Python objects (polars panics on a date past
+    its calendar); a row `seen` found polars reads altered is quarantined with that finding's
+    reason (parquet_checks.py)."""
+    flagged: list[tuple[int, str]] = []
     if flag is not None:
-        whys = batch.get_column(flag).to_list()
+        whys = batch.get_column(flag)
         batch = batch.drop(flag)
+        if whys.null_count() < len(whys):
+            flagged = [(i, why) for i, why in enumerate(whys.to_list()) if why is not None]
     near = replace(
         seen,
         suspects=[s for s in seen.suspects if s.first < row_no + batch.height and s.end > row_no],
     )
+    start = 0
+    for end, why in [*flagged, (batch.height, None)]:
+        if end > start:
+            yield from _rows(batch.slice(start, end - start), row_no + start, limit, floats, near)
+        if why is not None:
+            yield _unsupported(row_no + end + 1, why)
+        start = end + 1
+
+
+def _rows(
+    batch: pl.DataFrame, row_no: int, limit: int, floats: bool, seen: Inspection
+) -> Iterator[ReadItem]:
+    """The rows of `batch`, none flagged. Should turning them into dicts fail, the rows from
+    the failing one on are turned one at a time, so only the rows that fail are quarantined
+    and the batch's other rows are written."""
     done = 0
     try:
         for row in batch.iter_rows(named=True):
-            why = (whys and whys[done]) or None
-            yield _row_item(row_no + done + 1, row, limit, floats, why, near)
+            yield _row_item(row_no + done + 1, row, limit, floats, seen)
             done += 1
     except _ROW_ERRORS:
         for i in range(done, batch.height):
@@ -350,20 +365,13 @@ def _batch_items(
                 why = f"a value Python cannot hold ({type(exc).__name__}: {_first_line(exc)})"
                 yield _unsupported(row_no + i + 1, why)
                 continue
-            yield _row_item(row_no + i + 1, row, limit, floats, (whys and whys[i]) or None, near)
+            yield _row_item(row_no + i + 1, row, limit, floats, seen)
 
 
 def _row_item(
-    row_no: int,
-    row: dict[str, Any],
-    limit: int,
-    floats: bool,
-    why: str | None,
-    seen: Inspection,
+    row_no: int, row: dict[str, Any], limit: int, floats: bool, seen: Inspection
 ) -> ReadItem:
-    """Row `row_no` (1-based) checked: flagged with `why`, found by `seen`, or as read."""
-    if why is not None:
-        return _unsupported(row_no, why)
+    """Row `row_no` (1-based) checked: found by `seen`, or as read."""
     if (found := seen.rows.get(row_no - 1)) is not None:
         return Rejection(
             position=row_no,

@@ -12,8 +12,11 @@ value is why, computed from the values as stored; the reader quarantines the row
 writing it altered: Python's datetime and time hold microseconds, so a nanosecond Datetime,
 a Time or a nanosecond Duration with digits below the microsecond; a millisecond Duration
 whose value in microseconds does not fit in 64 bits (polars' conversion would wrap around);
-a Datetime with a time zone outside years 1-9999 in that zone (as a naive one, which
-Python cannot hold, parquet.py), or whose zone's offset then had seconds.
+a Datetime with a time zone outside years 1-9999 in that zone, or whose zone's offset then
+had seconds; a Date or naive Datetime outside years 1-9999, which Python cannot hold (found
+from the stored numbers: polars panics turning one past its own calendar, chrono's, into a
+Python object, a Rust panic on stderr). The reader never turns a flagged row into Python
+objects (parquet.py).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ OFFSET_WHY: Final = (
 _MAX_MS: Final = (2**63 - 1) // 1000  # the largest millisecond count that fits in microseconds
 _I64: Final = (-(2**63), 2**63 - 1)
 _PER_MINUTE: Final = {"ms": 60_000, "us": 60_000_000}
+_DAYS: Final = (-719_162, 2_932_896)  # 0001-01-01 and 9999-12-31, in days since 1970-01-01
+_PER_DAY: Final = {"ms": 86_400_000, "us": 86_400_000_000}  # ns holds years 1677-2262 only
 _WHOLE: Final = "%Y-%m-%dT%H:%M:%S"
 _FRACTION: Final = "%Y-%m-%dT%H:%M:%S%.6f"
 
@@ -156,9 +161,15 @@ def _in_range(wall: pl.Expr, within: pl.Expr, dtype: pl.Datetime, offset: str | 
 
 
 def _years(expr: pl.Expr, dtype: Any) -> pl.Expr | None:
-    """Per value, whether it is a timestamp with a time zone outside years 1-9999 there."""
+    """Per value, whether it is a date or timestamp outside years 1-9999 (a timestamp with a
+    time zone: there), which Python cannot hold."""
     if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
         return expr.is_not_null() & ~_zoned(expr, dtype)[1].fill_null(False)
+    if dtype == pl.Date:
+        return ~expr.to_physical().is_between(*_DAYS)
+    if isinstance(dtype, pl.Datetime) and dtype.time_unit in _PER_DAY:
+        per_day = _PER_DAY[dtype.time_unit]
+        return ~expr.to_physical().is_between(_DAYS[0] * per_day, (_DAYS[1] + 1) * per_day - 1)
     return None
 
 

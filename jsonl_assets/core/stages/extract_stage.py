@@ -36,7 +36,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import Rejection, trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "35"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "36"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -91,6 +91,8 @@ CODE_VERSION = "35"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # too_large raw_size: the same record gets the same verdict whatever the file's line ends;
 # a Parquet file whose schema repeats a column or struct field name is duplicate_key, position 0
 # 35: a repeated key (JSON object, Parquet map) in a duplicate_key detail cut to 80 characters
+# 36: a Parquet date or naive timestamp past polars' calendar is unsupported_value, found
+# before conversion (polars panicked: Rust panics on stderr, a PanicException detail)
 MARKER = "extracted.json"
 
 
