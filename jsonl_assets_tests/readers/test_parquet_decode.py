@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -179,3 +180,42 @@ def test_dates_past_polars_calendar_reject_their_rows_without_a_panic_at_any_dep
     assert all("a date outside years 1-9999" in r[2] for r in rejected)
     assert "anic" not in "".join(r[2] for r in rejected)
     assert "panicked" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("depth", ["top", "list", "struct", "map"])
+def test_date64_values_are_written_as_the_dates_date32_gives_whatever_batch_rows(
+    tmp_path: Path, depth: str
+) -> None:
+    # An Arrow date64 is stored in Parquet as a DATE (whole days; pyarrow reads it as
+    # date32), but polars restores the date64 from the file's Arrow schema as a
+    # Datetime("ms"): written "2020-01-01T00:00:00" where the same date in a date32 was
+    # "2020-01-01". A millisecond timestamp stays a date-time.
+    days = [(i * 7919) % 3_600_000 - 719_162 for i in range(29)] + [1]
+    ms = [d * 86_400_000 for d in days[:-1]] + [86_400_000 + 5]  # not a whole day: cut by pyarrow
+
+    def column(values: list[int], kind: pa.DataType) -> pa.Array:
+        array = pa.array(values, pa.int64() if kind == pa.date64() else pa.int32()).cast(kind)
+        if depth == "list":
+            return pa.ListArray.from_arrays(pa.array(range(31), pa.int32()), array)
+        if depth == "struct":
+            return pa.StructArray.from_arrays([array], ["d"])
+        if depth == "map":
+            keys = pa.array(["k"] * 30)
+            return pa.MapArray.from_arrays(pa.array(range(31), pa.int32()), keys, array)
+        return array
+
+    d32 = column(days, pa.date32())
+    d64 = column(ms, pa.date64())
+    stamps = pa.array([0] * 30, pa.timestamp("ms"))
+    path = tmp_path / "d64.parquet"
+    pq.write_table(pa.table({"d32": d32, "d64": d64, "ts": stamps}), path, row_group_size=10)
+    runs = [items(path, batch_rows, tmp_path) for batch_rows in (4, 10, 100_000)]
+    assert runs[0] == runs[1] == runs[2]
+    assert [row[0] for row in runs[0]] == list(range(1, 31))
+    for _, data in runs[0]:
+        row = orjson.loads(data)
+        assert row["d64"] == row["d32"]
+        assert row["ts"] == "1970-01-01T00:00:00"
+    if depth != "map":  # pyarrow's dates, as JSON
+        as_read = orjson.loads(orjson.dumps(pq.read_table(path)["d64"].to_pylist()))
+        assert [orjson.loads(data)["d64"] for _, data in runs[0]] == as_read

@@ -25,7 +25,8 @@ of types JSON cannot hold are converted at any depth, map keys and values includ
 (parquet_values.py): Binary -> base64 string, Duration -> integer microseconds, Datetime with
 a time zone -> its RFC 3339 text, written by polars with its bundled time zone rules (never
 the machine's tz database); Date, naive Datetime and Time stay Python objects (orjson writes
-them as RFC 3339 strings). A row with a time that has nanoseconds, a duration whose
+them as RFC 3339 strings); a date64 (a Parquet DATE polars reads as a Datetime) is cast to
+the Date pyarrow reads (`Inspection.dates`). A row with a time that has nanoseconds, a duration whose
 microseconds pass 64 bits, or a date Python cannot hold (years 1-9999) is `unsupported_value`,
 and the rest of its batch is written. A Decimal (at any depth) is written as the float that
 holds the same value; a row holding a Decimal a double cannot hold, or a NaN/infinite float
@@ -118,9 +119,9 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
                 "row of it can be read exactly",
             )
             return
-        frame, flag = _frame(path)
+        frame, flag = _frame(path, seen.dates)
         floats = any(_has_float(t) for t in frame.collect_schema().values())
-        schema = _scan(path).collect_schema()
+        schema = _scan(path, seen.dates).collect_schema()
         total = _row_count(path)
         # pyarrow decodes batch by batch; polars (the fast path) a row group at a time.
         decoded = arrow_batches(path, batch_rows, schema)
@@ -221,7 +222,7 @@ def _recover(
     error: BaseException = first_error
     while total is None or row_no < total:
         try:
-            frame, flag = _frame(path)
+            frame, flag = _frame(path, seen.dates)
             batch = frame.slice(row_no, size).collect()
         except _POLARS_ERRORS as exc:
             error = exc
@@ -291,15 +292,18 @@ def _readable_from(path: Path, bad: int, total: int) -> int:
     return first_good
 
 
-def _frame(path: Path) -> tuple[pl.LazyFrame, str | None]:
+def _frame(path: Path, dates: Mapping[str, Any] | None = None) -> tuple[pl.LazyFrame, str | None]:
     """The file's rows with values JSON holds, and the name of their flag column."""
-    return with_json_values(_scan(path))
+    return with_json_values(_scan(path, dates))
 
 
-def _scan(path: Path) -> pl.LazyFrame:
+def _scan(path: Path, dates: Mapping[str, Any] | None = None) -> pl.LazyFrame:
     """The one file at `path` (a URL: polars reads it by ranged requests): its name is never a
-    pattern (`data[1].parquet`, `q?.parquet`), nor its folders hive partitions."""
-    return pl.scan_parquet(polars_path(path), glob=False, hive_partitioning=False)
+    pattern (`data[1].parquet`, `q?.parquet`), nor its folders hive partitions. `dates`: the
+    columns holding a date64, cast to the types that hold them as dates (as pyarrow reads
+    them, parquet_checks.py)."""
+    frame = pl.scan_parquet(polars_path(path), glob=False, hive_partitioning=False)
+    return frame.with_columns(pl.col(n).cast(t) for n, t in dates.items()) if dates else frame
 
 
 def _has_float(dtype: Any) -> bool:

@@ -19,6 +19,8 @@ word but altered:
   `unsupported_value`.
 Row groups pyarrow cannot read are left to polars' read, which reports them as damage; a
 column of one pyarrow cannot read but polars can is quarantined where it has a value.
+`Inspection.dates` casts the columns holding an Arrow date64 (a Parquet DATE polars reads as
+a millisecond Datetime) to the Dates pyarrow reads (parquet_types.date_casts).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from jsonl_assets.core.readers.parquet_types import unsupported_column
+from jsonl_assets.core.readers.parquet_types import date_casts, unsupported_column
 from jsonl_assets.core.rules.vocabulary import short
 from jsonl_assets.core.store.base import StorePath, store_for
 
@@ -71,6 +73,7 @@ class Inspection:
     rows: dict[int, Finding] = field(default_factory=dict)  # by 0-based row
     suspects: list[Suspect] = field(default_factory=list)
     refused_reason: str = "unsupported_type"
+    dates: dict[str, Any] = field(default_factory=dict)  # casts that read date64 as dates
 
 
 def inspect(path: StorePath, scan: Callable[[], pl.LazyFrame]) -> Inspection:
@@ -107,9 +110,19 @@ def inspect(path: StorePath, scan: Callable[[], pl.LazyFrame]) -> Inspection:
             return Inspection(why)
         if parquet is None or arrow is None:
             return Inspection(suspects=_unchecked(schema))
-        found = Inspection()
+        found = Inspection(dates=_date64_columns(arrow, schema))
         _check(parquet, arrow, found)
         return found
+
+
+def _date64_columns(arrow: pa.Schema, schema: pl.Schema) -> dict[str, Any]:
+    """The casts that give the columns holding a date64 (a Parquet DATE polars reads as a
+    Datetime) as dates, as pyarrow reads them (parquet_types.date_casts)."""
+    try:
+        stored = pl.from_arrow(arrow.empty_table())
+    except (*_ARROW_ERRORS, pl.exceptions.PolarsError, pl.exceptions.PanicException):
+        return {}
+    return date_casts(schema, stored.schema) if isinstance(stored, pl.DataFrame) else {}
 
 
 def _unchecked(schema: pl.Schema) -> list[Suspect]:

@@ -84,3 +84,36 @@ def _known_zone(zone: str) -> bool:
     except pl.exceptions.PolarsError:
         return False
     return True
+
+
+def date_casts(read: Mapping[str, Any], stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns polars reads (`read`) with a millisecond Datetime, at any depth, where the
+    file stores a Parquet DATE (`stored`: the types pyarrow reads, which say Date), each with
+    the type that holds them as dates. An Arrow date64 is stored as a DATE, in whole days;
+    polars restores the date64 from the file's Arrow schema as a Datetime("ms"), which would be
+    written as a date-time. The others are absent."""
+    return {
+        name: stored[name]
+        for name, dtype in read.items()
+        if name in stored and dtype != stored[name] and _dates_apart(dtype, stored[name])
+    }
+
+
+def _dates_apart(read: Any, stored: Any) -> bool:
+    """Whether `read` is `stored` but for millisecond Datetimes where `stored` has Dates."""
+    if read == stored:
+        return True
+    if isinstance(read, pl.Datetime) and stored == pl.Date:
+        return read.time_unit == "ms" and read.time_zone is None
+    if isinstance(read, pl.Struct) and isinstance(stored, pl.Struct):
+        pairs = list(zip(read.fields, stored.fields, strict=False))
+        return len(read.fields) == len(stored.fields) and all(
+            a.name == b.name and _dates_apart(a.dtype, b.dtype) for a, b in pairs
+        )
+    if isinstance(read, pl.Map) and isinstance(stored, pl.Map):
+        return _dates_apart(read.key, stored.key) and _dates_apart(read.value, stored.value)
+    if isinstance(read, pl.Array) and isinstance(stored, pl.Array):
+        return read.size == stored.size and _dates_apart(read.inner, stored.inner)
+    if isinstance(read, pl.List) and isinstance(stored, pl.List):
+        return _dates_apart(read.inner, stored.inner)
+    return False

@@ -91,8 +91,8 @@ CODE_VERSION = "36"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # too_large raw_size: the same record gets the same verdict whatever the file's line ends;
 # a Parquet file whose schema repeats a column or struct field name is duplicate_key, position 0
 # 35: a repeated key (JSON object, Parquet map) in a duplicate_key detail cut to 80 characters
-# 36: a Parquet date or naive timestamp past polars' calendar is unsupported_value, found
-# before conversion (polars panicked: Rust panics on stderr, a PanicException detail)
+# 36: a Parquet date64 (a DATE polars read as a Datetime) written as a date; a date or naive
+# timestamp past polars' calendar is unsupported_value found before conversion (no panic)
 MARKER = "extracted.json"
 
 
