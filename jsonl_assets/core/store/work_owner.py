@@ -33,8 +33,8 @@ def owner_path(work_dir: Path) -> Path:
 
 def work_dir_package(work_dir: Path) -> dict[str, str] | None:
     """What the work dir records of its package (`package`: its dir or URL, `relative`: a
-    local dir relative to the work dir), None if it records none yet; a record that names no
-    package reads as its raw text (never ours)."""
+    local dir relative to the work dir), None if it records none yet; `{}` for a file of
+    that name that names no package (another tool's `package.json`: never ours)."""
     path = owner_path(work_dir)
     if store_for(path).stat(path) is None:
         return None
@@ -46,7 +46,7 @@ def work_dir_package(work_dir: Path) -> dict[str, str] | None:
     if isinstance(doc, dict) and isinstance(doc.get("package"), str):
         record = {k: v for k, v in doc.items() if k in ("package", "relative") and type(v) is str}
         return _legacy_relative(work_dir, record)
-    return {"package": repr(data[:200])}
+    return {}
 
 
 def _legacy_relative(work_dir: Path, record: dict[str, str]) -> dict[str, str]:
@@ -96,6 +96,16 @@ def claim_work_dir(
             return
         except PreconditionFailed:  # another first build claimed it meanwhile
             held = work_dir_package(work_dir) or {}
+    if "package" not in held:
+        raise ConfigError(
+            config_path,
+            "output.work_dir",
+            f"{work_dir} holds a {OWNER_FILE} that is not a jsonl-assets work-dir record "
+            "(it names no package: another tool's file, an npm project's for example): the "
+            "folder is not a jsonl-assets work dir, and a build would write its state among "
+            "files that are not its own. Point output.work_dir at a folder of its own (a new "
+            "or empty one); nothing was written",
+        )
     if not _same(held, mine):
         other = held.get("package", "?")
         if "relative" in held:  # where it is now if it moved with the work dir

@@ -247,3 +247,26 @@ def test_an_old_record_with_a_relative_package_is_the_same_package(tmp_path: Pat
     with pytest.raises(ConfigError, match=str(tmp_path / "package")):
         claim_work_dir(tmp_path / "pipeline.yaml", work, tmp_path / "other")
     assert orjson.loads((work / OWNER_FILE).read_bytes()) == record  # kept as it was
+
+
+@pytest.mark.parametrize(
+    "text", ['{\n  "name": "my-app",\n  "version": "1.0.0"\n}\n', "[1, 2]", "x"]
+)
+def test_another_tools_package_json_is_named_so_and_no_removal_advised(
+    tmp_path: Path, text: str
+) -> None:
+    """Before: a work_dir holding an npm project's package.json was refused with the file's
+    raw bytes shown as a Python bytes literal in place of a package, and the advice to
+    remove the folder (the user's project) and build again."""
+    work = tmp_path / "myapp"
+    work.mkdir()
+    (work / "package.json").write_text(text, encoding="utf-8")
+    for record in (False, True):
+        with pytest.raises(ConfigError) as err:
+            claim_work_dir(tmp_path / "p.yaml", work, tmp_path / "pkg", record=record)
+        message = str(err.value)
+        assert "output.work_dir" in message
+        assert "package.json that is not a jsonl-assets work-dir record" in message
+        assert "b'" not in message and "remove" not in message
+    assert (work / "package.json").read_text(encoding="utf-8") == text
+    assert [p.name for p in work.iterdir()] == ["package.json"]
