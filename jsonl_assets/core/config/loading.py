@@ -25,6 +25,7 @@ from jsonl_assets.core.config.config_yaml import (
     load_strict,
     syntax_message,
 )
+from jsonl_assets.core.config.dir_kinds import check_dir_kinds
 from jsonl_assets.core.config.errors import ConfigError, from_validation
 from jsonl_assets.core.config.models import (
     Dataset,
@@ -320,7 +321,9 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
     }
     guarded = guarded_dirs({f"output.{name}": p for name, p in dirs.items()})
     try:  # object-storage locations cannot hold a local dir nor lie in one
-        check_own_dirs({k: p for k, p in guarded.items() if not isinstance(p, StoreURL)})
+        local = {k: p for k, p in guarded.items() if not isinstance(p, StoreURL)}
+        check_own_dirs(local)
+        check_dir_kinds(local)
         check_url_roots({k: os.fspath(p) for k, p in guarded.items() if isinstance(p, StoreURL)})
     except DirProblem as exc:
         raise ConfigError(cfg_path, exc.key, exc.message) from None

@@ -1,0 +1,122 @@
+"""What an existing output dir already holds: a config's dir may not be (nor lie inside)
+another kind of jsonl-assets output, checked at load time before anything is written.
+
+Three kinds are known by what they hold at their top:
+
+* a package: `metadata.json` (any file of that name: a package dir, jsonl-assets's or
+  another tool's);
+* a work dir: `package.json` recording the package it serves (`{"package": ...}`,
+  store/work_owner.py; another tool's `package.json`, an npm project's, is no record);
+* a quarantine dir: `snapshots/`, or a partition's folder `<objective>-<split>-<16 hex>`
+  (quarantine_snapshot.py).
+
+`output.dir` may hold a package (its own: `check_dataset` judges whose), `work_dir` a work
+dir (its own: `claim_work_dir` judges whose), `quarantine_dir` a quarantine (shared by
+packages on purpose); any other kind is refused: a quarantine written into a published
+package ships the rejected raw input with it, and a work dir or quarantine mixed with
+another's confuses which files whose GC may remove. Nor may `work_dir` or `quarantine_dir`
+lie inside a jsonl-assets package (an ancestor holding a metadata.json jsonl-assets wrote).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+import orjson
+
+from jsonl_assets.core.config.output_dirs import DirProblem
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+
+PACKAGE: Final = "package"
+WORK: Final = "work"
+QUARANTINE: Final = "quarantine"
+MANIFEST: Final = "metadata.json"
+OWNER_FILE: Final = "package.json"
+SNAPSHOTS: Final = "snapshots"
+_MAX_RECORD_BYTES: Final = 1 << 20
+_PARTITION_FOLDER: Final = re.compile(
+    rf"(?:{'|'.join(OBJECTIVES)})-(?:{'|'.join(SPLITS)})-[0-9a-f]{{16}}"
+)
+# The kind each dir may hold (its own, or shared on purpose).
+ALLOWED: Final = {
+    "output.dir": PACKAGE,
+    "output.work_dir": WORK,
+    "output.quarantine_dir": QUARANTINE,
+}
+_OWN: Final = {PACKAGE: "package", WORK: "work files", QUARANTINE: "quarantine files"}
+_WHAT: Final = {
+    PACKAGE: f"a package ({MANIFEST}: a published package dir)",
+    WORK: f"the build state of a jsonl-assets work dir (its {OWNER_FILE} names the package "
+    "it serves)",
+    QUARANTINE: f"a quarantine dir ({SNAPSHOTS}/ or a partition's quarantine folder)",
+}
+
+
+def is_work_record(path: Path) -> bool:
+    """Whether `path` is a work dir's record of its package (a JSON object naming a
+    `package`), not another tool's file of that name."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(_MAX_RECORD_BYTES + 1)
+        doc = orjson.loads(data)
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("package"), str)
+
+
+def held_kinds(folder: Path) -> list[str]:
+    """The kinds of jsonl-assets output `folder` holds at its top ([] if it is not there)."""
+    try:
+        with os.scandir(folder) as it:
+            names = {e.name: e.is_dir() for e in it}
+    except OSError:  # not there yet (or not listable: `check_own_dirs` names that)
+        return []
+    kinds: list[str] = []
+    if MANIFEST in names and not names[MANIFEST]:
+        kinds.append(PACKAGE)
+    if OWNER_FILE in names and not names[OWNER_FILE] and is_work_record(folder / OWNER_FILE):
+        kinds.append(WORK)
+    if names.get(SNAPSHOTS) or any(
+        is_dir and _PARTITION_FOLDER.fullmatch(n) for n, is_dir in names.items()
+    ):
+        kinds.append(QUARANTINE)
+    return kinds
+
+
+def _package_above(path: Path) -> Path | None:
+    """The nearest ancestor of `path` holding a metadata.json jsonl-assets wrote."""
+    from jsonl_assets.core.store.package_files import own_manifest
+
+    for parent in path.parents:
+        if os.path.isfile(parent / MANIFEST) and own_manifest(parent) is not None:
+            return parent
+    return None
+
+
+def check_dir_kinds(dirs: Mapping[str, Path]) -> None:
+    """`dirs`: dotted key (`output.dir`, `output.work_dir`, `output.quarantine_dir`) -> a
+    resolved local path. `DirProblem` on the first dir holding another kind of output than
+    its own, or (`work_dir`, `quarantine_dir`) lying inside a jsonl-assets package."""
+    for key, path in dirs.items():
+        own = ALLOWED.get(key)
+        if own is None:
+            continue
+        for kind in held_kinds(path):
+            if kind != own:
+                raise DirProblem(
+                    key,
+                    f"{path} already holds {_WHAT[kind]}: a build would write its "
+                    f"{_OWN[own]} among that output's files (and a package ships what lies "
+                    f"in it). Give {key} a folder of its own; nothing was written",
+                )
+        if own != PACKAGE and (package := _package_above(path)) is not None:
+            raise DirProblem(
+                key,
+                f"{path} lies inside the package dir {package} (its {MANIFEST}): a build "
+                "would write its files into that package, which ships them. Choose a "
+                "folder outside it; nothing was written",
+            )

@@ -1,0 +1,92 @@
+"""An output dir that already holds another kind of jsonl-assets output (core/config/dir_kinds.py).
+
+Before: config B with `quarantine_dir` set to config A's published package dir was accepted,
+and B's build wrote its quarantine (the rejected raw input) and `snapshots/` into A's package,
+which A's next build then refused as foreign files. Now `load_config` refuses a work or
+quarantine dir that holds a package (or lies inside one), a quarantine dir that holds a work
+dir's record, a work dir that holds a quarantine, and a package dir that holds either: exit 2,
+nothing written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jsonl_assets.core.config import ConfigError, load_config
+from jsonl_assets_tests.conftest import build_with_core, write_config
+
+
+def _config(folder: Path, name: str, src: Path, **output: Any) -> Path:
+    return write_config(
+        folder / "p.yaml",
+        {
+            "dataset": {"name": name, "description": name},
+            "output": {"dir": "pkg", "work_dir": "w", "quarantine_dir": "q", **output},
+            "thresholds": {"max_parse_failure_rate": 1.0},
+            "sources": [
+                {"name": "notes", "paths": [str(src)], "objective": "cpt",
+                 "adapter": "text", "split": "train", "id_field": "id"},
+            ],
+        },
+    )  # fmt: skip
+
+
+def _source(tmp_path: Path) -> Path:
+    src = tmp_path / "src" / "notes.jsonl"
+    src.parent.mkdir(parents=True)
+    src.write_text(
+        "".join(f'{{"id": "n{i}", "text": "note {i}"}}\n' for i in range(5)) + "not json\n",
+        encoding="utf-8",
+    )
+    return src
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("key", ["quarantine_dir", "work_dir"])
+def test_another_configs_published_package_is_no_work_nor_quarantine_dir(
+    tmp_path: Path, key: str
+) -> None:
+    src = _source(tmp_path)
+    package = build_with_core(_config(tmp_path / "a", "alpha", src))
+    before = _files(package)
+    b = _config(tmp_path / "b", "beta", src, **{key: str(package)})
+    with pytest.raises(ConfigError) as err:
+        load_config(b)
+    message = str(err.value)
+    assert f"output.{key}" in message and str(b) in message
+    assert "metadata.json" in message and "nothing was written" in message
+    assert _files(package) == before
+
+
+@pytest.mark.parametrize("key", ["quarantine_dir", "work_dir"])
+def test_a_folder_inside_a_published_package_is_refused(tmp_path: Path, key: str) -> None:
+    src = _source(tmp_path)
+    package = build_with_core(_config(tmp_path / "a", "alpha", src))
+    b = _config(tmp_path / "b", "beta", src, **{key: str(package / "data" / "mine")})
+    with pytest.raises(ConfigError, match=f"output.{key}: .* lies inside the package dir"):
+        load_config(b)
+
+
+def test_other_kinds_are_refused_and_own_layouts_kept(tmp_path: Path) -> None:
+    src = _source(tmp_path)
+    a = _config(tmp_path / "a", "alpha", src)
+    build_with_core(a)
+    load_config(a)  # its own package, work dir and quarantine dir, as built: accepted
+    work, quarantine = tmp_path / "a" / "w", tmp_path / "a" / "q"
+    cases = {
+        "quarantine_dir": (work, "package.json"),
+        "work_dir": (quarantine, "quarantine dir"),
+        "dir": (work, "package.json"),
+    }
+    for key, (target, said) in cases.items():
+        b = _config(tmp_path / f"b-{key}", "beta", src, **{key: str(target)})
+        with pytest.raises(ConfigError, match=f"output.{key}: .*{said}"):
+            load_config(b)
+    # a quarantine dir shared by two packages stays allowed
+    load_config(_config(tmp_path / "c", "gamma", src, quarantine_dir=str(quarantine)))
