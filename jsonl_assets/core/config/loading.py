@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -52,6 +52,7 @@ from jsonl_assets.core.config.pipeline import (
     SourceConfig,
     Thresholds,
 )
+from jsonl_assets.core.config.source_globs import FolderLinks
 from jsonl_assets.core.config.source_inputs import resolved_path, source_inputs
 from jsonl_assets.core.config.text_places import decode_message
 from jsonl_assets.core.config.toolset_names import (
@@ -184,7 +185,7 @@ def parse_config(data: Any, cfg_path: Path, *, list_files: bool = True) -> Pipel
                 cfg_path, f"sources[{i}].name", f"duplicate source name {source.name!r}"
             )
         seen.add(source.name)
-    _check_source_overlap(cfg_path, output, sources)
+    _check_source_overlap(cfg_path, output, sources, names.folder_links)
     return PipelineConfig(
         path=cfg_path,
         root=root,
@@ -242,7 +243,10 @@ def _override(base: Thresholds, given: SourceThresholds) -> Thresholds:
 
 
 def _check_source_overlap(
-    cfg_path: Path, output: OutputConfig, sources: Sequence[SourceConfig]
+    cfg_path: Path,
+    output: OutputConfig,
+    sources: Sequence[SourceConfig],
+    links: Mapping[str, FolderLinks],
 ) -> None:
     guarded = guarded_dirs(
         {
@@ -265,7 +269,7 @@ def _check_source_overlap(
         (f"sources[{i}]", [p for p in s.patterns if is_url(p)]) for i, s in enumerate(sources)
     ]
     try:
-        check_source_overlap(dirs, cfg_path.parent, entries)
+        check_source_overlap(dirs, cfg_path.parent, entries, links)
         check_url_dirs(urls, url_globs)
     except DirProblem as exc:
         raise ConfigError(cfg_path, exc.key, exc.message) from None

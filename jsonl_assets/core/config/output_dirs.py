@@ -8,7 +8,10 @@ root, the home dir or a folder above it; the three may not be one folder or lie 
 another; none may lie in a source root (a glob's folder before its first wildcard), nor hold one.
 When that root is the config's own folder (`train.jsonl`, `*.jsonl`), only the folders the
 glob's wildcards can reach count: a package beside the config is the common layout. A file a glob
-matched through a symlink into one of the dirs is refused too. So a build never reads back
+matched through a symlink into one of the dirs is refused too, as is a symlink the glob met where
+a folder is expected that leads into one of the dirs (or to a folder holding one the rest of
+the glob reaches), made or not yet made (a dangling link to where a build will make it); and
+a `..` after a wildcard, which climbs out of the source root. So a build never reads back
 its own output, nor ships its work or quarantine files inside the package. Object-storage
 locations (`s3://`, `gs://`, `az://`) obey the same rules, compared as key prefixes
 (`check_url_dirs`): there is no symlink nor `..` there to follow. A bucket (or container)
@@ -25,12 +28,14 @@ from typing import Final, TypeVar
 
 from jsonl_assets.core.config.dir_identity import Identities
 from jsonl_assets.core.config.source_globs import (
+    FolderLinks,
     can_reach,
     expand_glob,
     has_magic,
     rooted,
     split_root,
 )
+from jsonl_assets.core.file_names import shown
 from jsonl_assets.core.picklable_errors import Picklable
 from jsonl_assets.core.store.url import StoreURL
 
@@ -153,14 +158,24 @@ def check_source_overlap(
     dirs: Mapping[str, Path],
     root: Path,
     sources: Sequence[tuple[str, Sequence[str], Sequence[Path]]],
+    links: Mapping[str, FolderLinks] | None = None,
 ) -> None:
-    """`sources`: (dotted key of the source, its globs, the files they matched, resolved)."""
+    """`sources`: (dotted key of the source, its globs, the files they matched, resolved);
+    `links`: the symlinks each glob (`sources[i].paths[n]`) met where a folder is expected."""
     project = root.resolve()
     ids = Identities()
     for source_key, patterns, inputs in sources:
         for j, pattern in enumerate(patterns):
             where = f"{source_key}.paths[{j}] ({pattern!r})"
             folder, rest = split_root(rooted(root, pattern))
+            if rest and has_magic(rest[0]) and ".." in rest[1:]:
+                raise DirProblem(
+                    f"{source_key}.paths[{j}]",
+                    f"{pattern!r} has a `..` after a wildcard: it goes back up from the "
+                    f"folders the wildcard matches, out of its source root {folder}, where "
+                    "it could reach the build's own output; write the glob without it (a "
+                    "`..` before the first wildcard is fine)",
+                )
             try:
                 folder = folder.resolve()
             except (OSError, RuntimeError):  # RuntimeError: a symlink loop
@@ -196,6 +211,32 @@ def check_source_overlap(
                         f"matches {file}, which lies inside {key} ({path}) (through {how}): "
                         "a build would read its own output back",
                     )
+        for j in range(len(patterns)):
+            glob_key = f"{source_key}.paths[{j}]"
+            _check_links(dirs, glob_key, (links or {}).get(glob_key, {}), ids)
+
+
+def _check_links(
+    dirs: Mapping[str, Path], glob_key: str, links: FolderLinks, ids: Identities
+) -> None:
+    """No symlink a glob met where a folder is expected (`links`) leads into one of `dirs`,
+    or to a folder holding one the rest of the glob can reach; made or not yet made: a
+    dangling link to where a build will make a dir reads that dir once it is there."""
+    for (link, rest), target in links.items():
+        to = Path(target)
+        state = "" if os.path.exists(target) else ", not there yet"
+        for key, path in dirs.items():
+            below = ids.parts_below(path, to)
+            within = ids.parts_below(to, path)
+            if within is None and (below is None or not can_reach(rest, below)):
+                continue
+            how = "is" if within == () else "lies inside" if within else "holds"
+            raise DirProblem(
+                glob_key,
+                f"goes through {shown(link)}, a symlink to {shown(target)}{state}, which "
+                f"{how} {key} ({path}): a build would read its own output back; "
+                "remove the link or keep the glob from it",
+            )
 
 
 def url_path(url: str) -> PurePosixPath:

@@ -9,7 +9,12 @@ gives its bytes back).
 
 Where `glob` skips a folder it cannot list or enter (no permission, vanished mid-walk, a symlink
 loop, an I/O error) without a word, `match_glob` names it with why (`unlisted_folder`): the
-files in it would otherwise be lost silently.
+files in it would otherwise be lost silently. It also reports the symlinks it met where a
+folder is expected, after the glob's root (`FolderLinks`): one to a folder it enters, and a
+dangling one it cannot enter yet, each with its target (`os.path.realpath`, non-strict: where
+it points even if nothing is there yet) and the glob parts that read below it, so the
+dangerous-dir checks can refuse a link into a dir the build writes, made or not yet made
+(output_dirs.py). Reporting them changes no match.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from typing import Final
 from jsonl_assets.core.file_names import shown
 
 RECURSIVE = "**"
+# A symlink met where a folder is expected -> (its target, the glob parts that read below it).
+FolderLinks = dict[tuple[str, tuple[str, ...]], str]
 # Errors that say a path is not there (nor can be: a name longer than the OS allows).
 _ABSENT: Final = (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG)
 
@@ -61,15 +68,16 @@ def expand_glob(pattern: str) -> list[str]:
     return [c for c in _matches(pattern, {}) if os.path.isfile(c)]
 
 
-def match_glob(pattern: str) -> tuple[list[str], dict[str, str]]:
+def match_glob(pattern: str, links: FolderLinks | None = None) -> tuple[list[str], dict[str, str]]:
     """The regular files matching `pattern` (as `expand_glob`), and the other matched paths
     that are not folders, each with why it cannot be read as a file (`not_a_file`), with the
     folders the expansion had to list or enter but could not (`unlisted_folder`): a source
-    must not lose them silently."""
+    must not lose them silently. `links` receives the symlinks met where a folder is
+    expected (`FolderLinks`)."""
     files: list[str] = []
     unlisted: dict[str, str] = {}
     others: dict[str, str] = {}
-    for path in _matches(pattern, unlisted):
+    for path in _matches(pattern, unlisted, links):
         if os.path.isfile(path):
             files.append(path)
         elif (why := not_a_file(path)) is not None:
@@ -127,33 +135,50 @@ _KINDS: Final = {
 }
 
 
-def _matches(pattern: str, unlisted: dict[str, str]) -> list[str]:
+def _matches(pattern: str, unlisted: dict[str, str], links: FolderLinks | None = None) -> list[str]:
     """Every path `pattern` (an absolute path) matches, of any kind; the folders it had to
-    list or enter but could not go to `unlisted` (path -> why)."""
+    list or enter but could not go to `unlisted` (path -> why); the symlinks met where a
+    folder is expected after the first wildcard, to `links` (when given)."""
     if pattern.endswith(os.sep):
         return []  # only folders match a pattern ending with a separator
     base = os.sep if pattern.startswith(os.sep) else os.curdir
     parts = _parts(pattern)
     candidates = [base]
     seen_there: set[str] = set()  # paths a listing showed: gone later, they vanished mid-walk
+    wild = False  # a wildcard met: the root (the parts before) is resolved by the checks
     for i, part in enumerate(parts):
         dir_only = i < len(parts) - 1
         if part == RECURSIVE:
             seen: set[tuple[int, int]] = set()  # per `**`: another `**` may enter them again
             walk = _Walk(dir_only, seen, unlisted, seen_there)
+            if links is not None:
+                walk.links, walk.rest = links, tuple(parts[i:])
             candidates = [p for c in candidates for p in walk.recurse(c)]
             seen_there.update(candidates)
+            wild = True
         elif (exact := literal(part)) is not None:
             candidates = [os.path.join(c, exact) for c in candidates]
+            if wild and dir_only and links is not None:
+                for c in candidates:
+                    _note_link(c, tuple(parts[i + 1 :]), links)
         else:
+            noted = (links, tuple(parts[i + 1 :])) if dir_only and links is not None else None
             listed = [
                 os.path.join(c, name)
                 for c in candidates
-                for name in _names(c, part, dir_only, unlisted, seen_there)
+                for name in _names(c, part, dir_only, unlisted, seen_there, noted)
             ]
+            wild = True
             seen_there.update(listed)
             candidates = listed
     return [c for c in candidates if _exists(c, unlisted)]
+
+
+def _note_link(path: str, rest: tuple[str, ...], links: FolderLinks) -> None:
+    """Add `path` to `links` if it is a symlink (dangling or to a folder: a symlink to a
+    file is read as that file, and the checks judge the file)."""
+    if os.path.islink(path) and (os.path.isdir(path) or not os.path.exists(path)):
+        links.setdefault((path, rest), os.path.realpath(path))
 
 
 def _exists(path: str, unlisted: dict[str, str]) -> bool:
@@ -211,12 +236,18 @@ def _visible(name: str, part: str) -> bool:
 
 
 def _names(
-    folder: str, part: str, dir_only: bool, unlisted: dict[str, str], seen_there: set[str]
+    folder: str,
+    part: str,
+    dir_only: bool,
+    unlisted: dict[str, str],
+    seen_there: set[str],
+    noted: tuple[FolderLinks, tuple[str, ...]] | None = None,
 ) -> list[str]:
     """The names in `folder` matching the glob part `part` (folders only with `dir_only`).
     A folder that is not there is no match, unless a listing showed it (it vanished); any
     other failure to list it, or to tell whether a matching entry is a folder, is named in
-    `unlisted`."""
+    `unlisted`. `noted`: where to note the matching symlinks (`_note_link`) and the parts
+    after `part`."""
     try:
         with os.scandir(folder) as it:
             entries = [
@@ -228,6 +259,10 @@ def _names(
         elif exc.errno not in _ABSENT:
             _name_blocking(os.path.join(folder, ""), exc, unlisted)
         return []
+    if noted is not None:
+        for e in entries:
+            if e.is_symlink():
+                _note_link(e.path, noted[1], noted[0])
     if not dir_only:
         return [e.name for e in entries]
     return [e.name for e in entries if _is_dir(e, unlisted)]
@@ -258,6 +293,8 @@ class _Walk:
         self.seen = seen
         self.unlisted = unlisted
         self.seen_there = seen_there
+        self.links: FolderLinks | None = None  # where to note the symlinks it meets
+        self.rest: tuple[str, ...] = ()  # the glob parts from this `**` on
 
     def recurse(self, folder: str) -> Iterator[str]:
         """`folder` and every visible path below it (folders only with `dir_only`)."""
@@ -287,6 +324,8 @@ class _Walk:
                 if entry.name.startswith("."):
                     continue
                 is_dir = _is_dir(entry, self.unlisted)
+                if self.links is not None and entry.is_symlink():
+                    _note_link(entry.path, self.rest, self.links)
                 if self.dir_only and not is_dir:
                     continue
                 path = os.path.join(current, entry.name)

@@ -96,7 +96,8 @@ def source_inputs(
                     path=location(url), rel=url, format=file_format, listed=listed
                 )
             continue
-        found, not_files = match_glob(rooted(root, pattern))
+        links = names.folder_links.setdefault(f"{key}.paths[{n}]", {})
+        found, not_files = match_glob(rooted(root, pattern), links)
         matched = sorted([*found, *not_files], key=os.fsencode)
         if not matched:
             raise ConfigError(
