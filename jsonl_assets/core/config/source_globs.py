@@ -78,11 +78,41 @@ def match_glob(pattern: str, links: FolderLinks | None = None) -> tuple[list[str
     unlisted: dict[str, str] = {}
     others: dict[str, str] = {}
     for path in _matches(pattern, unlisted, links):
-        if os.path.isfile(path):
-            files.append(path)
+        if _regular(path):
+            if (why := _virtual(path)) is None:
+                files.append(path)
+            else:
+                others[path] = why
         elif (why := not_a_file(path)) is not None:
             others[path] = why
     return files, {**unlisted, **others}
+
+
+VIRTUAL: Final = (
+    "size 0 but holds data: a virtual file (such as those in /proc or /sys) whose size is "
+    "not known before it is read; not read"
+)
+
+
+def _regular(path: str) -> bool:
+    """os.path.isfile: a regular file, symlinks followed."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _virtual(path: str) -> str | None:
+    """`VIRTUAL` for a regular file whose size is 0 but which yields bytes when read (a
+    /proc or /sys file, some FUSE files): its size cannot plan its read, and reading it as
+    empty would lose its lines silently. None for any other file (an empty one included)."""
+    try:
+        if os.stat(path).st_size != 0:
+            return None
+        with open(path, "rb") as f:
+            return VIRTUAL if f.read(1) else None
+    except OSError:
+        return None  # it cannot be opened: its read says so, as for any file
 
 
 UNLISTED: Final = "folder the glob cannot list or enter"
@@ -103,9 +133,10 @@ def _error(exc: OSError) -> str:
 
 def not_a_file(path: str) -> str | None:
     """Why the path, which a glob matched, is not a regular file (symlinks followed): "dangling
-    symlink to <target>" (shown as `file_names.shown` shows a name), "symlink loop", "not a regular file: FIFO" (socket, character
-    device, block device); None for a regular file, a folder (not data) or a path that is
-    not there at all. Never opens it (a FIFO would block)."""
+    symlink to <target>" (shown as `file_names.shown` shows a name), "symlink loop", "not a
+    regular file: FIFO" (socket, character device, block device), `VIRTUAL` (a size-0 regular
+    file that holds data); None for a regular file, a folder (not data) or a path that is not
+    there at all. Opens only a regular file of size 0 (a FIFO would block)."""
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -122,7 +153,9 @@ def not_a_file(path: str) -> str | None:
             # text goes into a quarantine entry and the partition's fingerprint, both JSON.
             return f"dangling symlink to {shown(os.readlink(path))}"
         return f"symlink that cannot be followed: {exc.strerror or exc}"
-    if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
+    if stat.S_ISREG(st.st_mode):
+        return _virtual(path)
+    if stat.S_ISDIR(st.st_mode):
         return None
     return f"not a regular file: {_KINDS.get(stat.S_IFMT(st.st_mode), 'unknown kind')}"
 

@@ -10,11 +10,12 @@ import os
 from pathlib import Path
 
 import orjson
+import pytest
 import yaml
 
 from jsonl_assets.core.build import build_partition
 from jsonl_assets.core.config import load_config
-from jsonl_assets.core.config.source_globs import expand_glob, match_glob
+from jsonl_assets.core.config.source_globs import VIRTUAL, expand_glob, match_glob
 from jsonl_assets_tests.conftest import write_config
 
 NOTE = {"messages": [{"role": "document", "content": "Mulch keeps the roots cool. (v2)"}]}
@@ -93,3 +94,32 @@ def test_a_dangling_symlink_to_a_name_not_utf8_is_quarantined_not_a_crash(
     result = build_partition(cfg, "cpt|train")
     assert result.shards is not None, result.evaluations
     assert _quarantined(sample_project) == {"raw/cpt/gone.jsonl": ("not_a_file", why)}
+
+
+PROC_FILE = Path("/proc/self/status")
+
+
+@pytest.mark.skipif(not PROC_FILE.is_file(), reason="no /proc")
+def test_a_size_0_file_that_holds_data_is_quarantined_not_read_as_empty(
+    sample_project: Path,
+) -> None:
+    """A /proc (or /sys, some FUSE) file stats as a regular file of size 0 but yields lines
+    when read: it was read as empty (0 records, nothing quarantined, no unread file), its
+    lines lost silently. It is now `not_a_file` (`VIRTUAL`); an empty file is still a file."""
+    assert PROC_FILE.stat().st_size == 0 and PROC_FILE.read_bytes()
+    empty = sample_project.parent / "raw" / "cpt" / "empty.jsonl"
+    empty.write_bytes(b"")
+    assert match_glob(str(PROC_FILE)) == ([], {str(PROC_FILE): VIRTUAL})
+    assert match_glob(str(empty)) == ([str(empty)], {})
+    raw = yaml.safe_load(sample_project.read_text(encoding="utf-8"))
+    raw["thresholds"]["max_parse_failure_rate"] = 1.0
+    raw["sources"].append(
+        {"name": "procfile", "paths": [str(PROC_FILE)], "objective": "cpt",
+         "adapter": "native", "split": "train", "format": "jsonl"}
+    )  # fmt: skip
+    write_config(sample_project, raw)
+    result = build_partition(load_config(sample_project), "cpt|train")
+    assert result.stages[0].per_source["procfile"]["unread_files"] == 1
+    reasons = {r for r, _ in _quarantined(sample_project).values()}
+    details = {d for _, d in _quarantined(sample_project).values()}
+    assert "not_a_file" in reasons and VIRTUAL in details
