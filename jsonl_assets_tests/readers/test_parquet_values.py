@@ -227,3 +227,59 @@ def test_a_column_named_like_the_flag_column_is_an_ordinary_column(
     assert got[1] == {name: "", FLAG + "#2": None, "t": epoch}
     assert got[2] == {name: "note", FLAG + "#2": "y", "t": epoch}
     assert got[3] == "unsupported_value"
+
+
+_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_times_outside_a_day_are_unsupported_value_row_by_row_at_any_depth(
+    tmp_path: Path, unit: str
+) -> None:
+    """Arrow's time32/time64 hold any integer; polars read a time outside [00:00, 24:00) as
+    null, so it was written null. Row groups of 2: [00:00, 23:59:59], [24:00, 00:00:01],
+    [-1, 25:00], [null, 00:00:05 with 25:00 in a list, a struct and a map value]: only the rows holding such a time are
+    quarantined, their neighbours in the same row group written."""
+    day = _DAY[unit]
+    typ = pa.time32(unit) if unit in ("s", "ms") else pa.time64(unit)
+    ints = pa.int32() if unit in ("s", "ms") else pa.int64()
+    second = day // 86_400
+    late = 90_000 * second
+    raw = [0, day - second, day, second, -1, late, None, 5 * second]
+    nested = [None] * 7 + [late]
+    table = pa.table(
+        {
+            "i": list(range(1, 9)),
+            "t": pa.array(raw, ints).cast(typ),
+            "l": pa.array(
+                [None if v is None else [second, v] for v in nested], pa.list_(ints)
+            ).cast(pa.list_(typ)),
+            "s": pa.array([{"x": v} for v in nested], pa.struct([("x", ints)])).cast(
+                pa.struct([("x", typ)])
+            ),
+            "m": pa.array(
+                [None if v is None else [("k", v)] for v in nested], pa.map_(pa.string(), ints)
+            ).cast(pa.map_(pa.string(), typ)),
+        }
+    )
+    path = tmp_path / "times.parquet"
+    pq.write_table(table, path, row_group_size=2)
+    items = read_file(tmp_path, path)
+    got = outcome(items)
+    assert sorted(got) == list(range(1, 9))
+    assert [n for n, v in got.items() if v == "unsupported_value"] == [3, 5, 6, 8]
+    assert got[1]["t"] == dt.time(0, 0) and got[4]["t"] == dt.time(0, 0, 1) and got[7]["t"] is None
+    assert got[2]["t"] == dt.time(23, 59, 59) and got[7]["l"] is None
+    details = {i.position: i.detail for i in items if isinstance(i, Rejection)}
+    scale, stored = (1000, "ms") if unit == "s" else (1, unit)  # Parquet has no TIME(SECONDS)
+    assert f"column 't' holds the time {day * scale} {stored} after midnight" in details[3]
+    assert f"column 'l' holds the time {late * scale} {stored}" in details[8]
+
+
+def test_times_without_statistics_are_checked_row_by_row(tmp_path: Path) -> None:
+    """No statistics: every row group is read with pyarrow, nested times included."""
+    path = tmp_path / "nostats.parquet"
+    values = pa.array([[1], [90_000, 3], None], pa.list_(pa.int32())).cast(pa.list_(pa.time32("s")))
+    pq.write_table(pa.table({"t": values}), path, write_statistics=False)
+    got = outcome(read_file(tmp_path, path))
+    assert got == {1: {"t": [dt.time(0, 0, 1)]}, 2: "unsupported_value", 3: {"t": None}}

@@ -31,8 +31,8 @@ microseconds pass 64 bits, or a date Python cannot hold (years 1-9999) is `unsup
 and the rest of its batch is written. A Decimal (at any depth) is written as the float that
 holds the same value; a row holding a Decimal a double cannot hold, or a NaN/infinite float
 (JSON has none), is `unsupported_value` (exact_numbers.py). uint64 is written as it is. What
-polars alters on read (a map's repeated key, a duration in seconds past 64 bits) is found
-row by row with pyarrow (parquet_checks.py).
+polars alters on read (a map's repeated key, a duration in seconds past 64 bits, a time
+outside a day read as null) is found row by row with pyarrow (parquet_checks.py).
 
 Reason codes: `corrupt_file` (the rows before the damage are kept: as the streaming engine
 reads ahead, after an error the rows not yet delivered are re-read by slices, halved down to
@@ -383,7 +383,7 @@ def _row_item(
             detail=f"row {row_no}: {found.why}; the record is not written rather than altered",
         )
     for s in seen.suspects:
-        if s.first < row_no <= s.end and row.get(s.column) is not None:
+        if s.first < row_no <= s.end and (s.nulls or row.get(s.column) is not None):
             return Rejection(
                 position=row_no,
                 reason=s.reason,

@@ -16,9 +16,14 @@ word but altered:
   wrapping around past 64 bits (2**62 s reads as 0 ms). Where a row group's min/max
   statistics for such a leaf pass what integer microseconds hold (or are missing), pyarrow
   reads that column of that row group, and each row with a value that does not fit is
+  `unsupported_value`;
+- a time (time32/time64, any unit) outside a day, [00:00, 24:00): Arrow holds any integer,
+  polars reads such a time as null. Checked like the durations in seconds (statistics first,
+  then pyarrow's values where they pass the day or are missing): each row holding one is
   `unsupported_value`.
 Row groups pyarrow cannot read are left to polars' read, which reports them as damage; a
-column of one pyarrow cannot read but polars can is quarantined where it has a value.
+column of one pyarrow cannot read but polars can is quarantined where it has a value (and,
+holding times, where it is null: polars reads a time outside a day as null).
 `Inspection.dates` casts the columns holding an Arrow date64 (a Parquet DATE polars reads as
 a millisecond Datetime) to the Dates pyarrow reads (parquet_types.date_casts).
 """
@@ -40,6 +45,7 @@ from jsonl_assets.core.rules.vocabulary import short
 from jsonl_assets.core.store.base import StorePath, store_for
 
 MAX_SECONDS: Final = (2**63 - 1) // 10**6  # the most seconds integer microseconds hold
+DAY: Final = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 _ALL_ROWS: Final = 2**63
 _ARROW_ERRORS: Final = (pa.ArrowException, OSError, ValueError)
 
@@ -55,13 +61,15 @@ class Finding:
 @dataclass(frozen=True, slots=True)
 class Suspect:
     """Rows `first` to `end` (0-based, end excluded) with a value in `column` are `reason`:
-    values that could not be checked."""
+    values that could not be checked. `nulls`: a null in `column` is suspect too (polars reads
+    a time outside a day as null)."""
 
     first: int
     end: int
     column: str
     reason: str
     why: str
+    nulls: bool = False
 
     def rows(self) -> str:
         return f"rows {self.first + 1}-{self.end}" if self.end < _ALL_ROWS else "every row"
@@ -128,34 +136,42 @@ def _date64_columns(arrow: pa.Schema, schema: pl.Schema) -> dict[str, Any]:
 def _unchecked(schema: pl.Schema) -> list[Suspect]:
     """Columns polars reads but pyarrow cannot, which may hold what polars alters."""
     why = (
-        "pyarrow cannot read the file's footer, so the maps (a repeated key) and durations "
-        "(seconds past 64-bit microseconds) of column {!r} cannot be checked"
+        "pyarrow cannot read the file's footer, so the maps (a repeated key), durations "
+        "(seconds past 64-bit microseconds) and times (outside a day) of column {!r} cannot "
+        "be checked"
     )
     return [
-        Suspect(0, _ALL_ROWS, name, "unsupported_value", why.format(name))
+        Suspect(
+            0,
+            _ALL_ROWS,
+            name,
+            "unsupported_value",
+            why.format(name),
+            nulls=_polars_has(dtype, lambda t: isinstance(t, pl.Time)),
+        )
         for name, dtype in schema.items()
-        if _polars_has(dtype, lambda t: isinstance(t, pl.Map | pl.Duration))
+        if _polars_has(dtype, lambda t: isinstance(t, pl.Map | pl.Duration | pl.Time))
     ]
 
 
 def _check(parquet: pq.ParquetFile, arrow: pa.Schema, found: Inspection) -> None:
-    """Every column with a map or a duration in seconds, row group by row group."""
+    """Every column with a map, a duration in seconds or a time, row group by row group."""
     meta = parquet.metadata
     leaves = [list(_leaves(column.type)) for column in arrow]
     aligned = sum(map(len, leaves)) == meta.num_columns
     first_leaf = 0
     for column, kinds in zip(arrow, leaves, strict=True):
         start, first_leaf = first_leaf, first_leaf + len(kinds)
-        maps, seconds = _has_map(column.type), "seconds" in kinds
-        if not maps and not seconds:
+        maps, bounded = _has_map(column.type), any(k is not None for k in kinds)
+        if not maps and not bounded:
             continue
         row = 0
         for g in range(meta.num_row_groups):
             group = meta.row_group(g)
             first, row = row, row + group.num_rows
-            ranges = [group.column(start + i).statistics for i, k in enumerate(kinds)
-                      if k == "seconds"] if aligned else [None]  # fmt: skip
-            past = seconds and not all(_within(s) for s in ranges)
+            ranges = [(group.column(start + i).statistics, k) for i, k in enumerate(kinds)
+                      if k is not None] if aligned else [(None, None)]  # fmt: skip
+            past = bounded and not all(_within(s, k) for s, k in ranges)
             if not maps and not past:
                 continue
             try:
@@ -163,9 +179,12 @@ def _check(parquet: pq.ParquetFile, arrow: pa.Schema, found: Inspection) -> None
             except _ARROW_ERRORS as exc:
                 why = (
                     f"pyarrow cannot read column {column.name!r} in this row group to check "
-                    f"its maps for a repeated key and its durations in seconds ({exc})"
+                    f"its maps for a repeated key, its durations in seconds and its times ({exc})"
                 )
-                found.suspects.append(Suspect(first, row, column.name, "unsupported_value", why))
+                times = _has_time(column.type)
+                found.suspects.append(
+                    Suspect(first, row, column.name, "unsupported_value", why, nulls=times)
+                )
                 continue
             at = first
             for chunk in table.column(0).chunks:
@@ -174,25 +193,29 @@ def _check(parquet: pq.ParquetFile, arrow: pa.Schema, found: Inspection) -> None
                 at += len(chunk)
 
 
-def _within(stats: Any) -> bool:
-    """Whether statistics say every value of a leaf of seconds fits in microseconds."""
-    if stats is None or not stats.has_min_max:
+def _within(stats: Any, bound: tuple[int, int] | None) -> bool:
+    """Whether statistics say every stored integer of a leaf is within `bound` (inclusive)."""
+    if stats is None or bound is None or not stats.has_min_max:
         return False
-    low, high = stats.min, stats.max
+    try:
+        low, high = stats.min_raw, stats.max_raw
+    except _ARROW_ERRORS:
+        return False
     if not isinstance(low, int) or not isinstance(high, int):
         return False
-    return low >= -MAX_SECONDS and high <= MAX_SECONDS
+    return low >= bound[0] and high <= bound[1]
 
 
 def _walk(
-    array: pa.Array, rows: pa.Array, name: str, out: dict[int, Finding], maps: bool, secs: bool
+    array: pa.Array, rows: pa.Array, name: str, out: dict[int, Finding], maps: bool, bounds: bool
 ) -> None:
-    """Find, in `array` (its values' rows are `rows`), the maps that repeat a key and the
-    durations in seconds past what microseconds hold, at any depth."""
+    """Find, in `array` (its values' rows are `rows`), the maps that repeat a key, the
+    durations in seconds past what microseconds hold and the times outside a day, at any
+    depth."""
     kind = array.type
     if pa.types.is_struct(kind):
         for child in array.flatten():  # null structs make their fields null
-            _walk(child, rows, name, out, maps, secs)
+            _walk(child, rows, name, out, maps, bounds)
     elif pa.types.is_map(kind):
         entries = pa.list_(pa.struct([kind.key_field, kind.item_field]))
         listed = array.cast(entries)
@@ -208,20 +231,41 @@ def _walk(
                 )
                 out.setdefault(row, Finding("duplicate_key", why))
         inner_rows = rows.take(owners)
-        _walk(keys, inner_rows, name, out, maps, secs)
-        _walk(values, inner_rows, name, out, maps, secs)
+        _walk(keys, inner_rows, name, out, maps, bounds)
+        _walk(values, inner_rows, name, out, maps, bounds)
     elif _listlike(kind):
         _walk(pc.list_flatten(array), rows.take(pc.list_parent_indices(array)), name, out,
-              maps, secs)  # fmt: skip
-    elif secs and pa.types.is_duration(kind) and kind.unit == "s":
-        values = array.cast(pa.int64())
-        past = pc.or_(pc.greater(values, MAX_SECONDS), pc.less(values, -MAX_SECONDS))
+              maps, bounds)  # fmt: skip
+    elif bounds and (bound := _bound(kind)) is not None:
+        values = array.view(pa.int32() if kind.bit_width == 32 else pa.int64())
+        past = pc.or_(pc.less(values, bound[0]), pc.greater(values, bound[1]))
         for i in pc.indices_nonzero(past.fill_null(False)).to_pylist():
-            why = (
-                f"column {name!r} holds the duration {values[i].as_py()} s, which does not "
-                "fit in 64-bit integer microseconds (polars would wrap it around)"
+            out.setdefault(
+                rows[i].as_py(), Finding("unsupported_value", _why(name, kind, values[i]))
             )
-            out.setdefault(rows[i].as_py(), Finding("unsupported_value", why))
+
+
+def _why(name: str, kind: pa.DataType, value: pa.Scalar) -> str:
+    if pa.types.is_duration(kind):
+        return (
+            f"column {name!r} holds the duration {value.as_py()} s, which does not fit in "
+            "64-bit integer microseconds (polars would wrap it around)"
+        )
+    return (
+        f"column {name!r} holds the time {value.as_py()} {kind.unit} after midnight, outside a "
+        "day (00:00 up to 24:00 excluded; polars would read it as null)"
+    )
+
+
+def _bound(kind: pa.DataType) -> tuple[int, int] | None:
+    """The stored integers polars reads unaltered for a leaf of `kind` (inclusive): a
+    duration in seconds that fits in 64-bit microseconds, a time within a day; None for the
+    other types (not checked)."""
+    if pa.types.is_duration(kind) and kind.unit == "s":
+        return -MAX_SECONDS, MAX_SECONDS
+    if pa.types.is_time(kind):
+        return 0, DAY[kind.unit] - 1
+    return None
 
 
 def _repeats(owners: pa.Array, keys: pa.Array) -> Iterator[tuple[int, Any]]:
@@ -248,17 +292,15 @@ def _listlike(kind: pa.DataType) -> bool:
     )
 
 
-def _leaves(kind: pa.DataType) -> Iterator[str]:
-    """Per Parquet leaf column of a value of `kind` in order: "seconds" for a duration in
-    seconds, "" for others."""
+def _leaves(kind: pa.DataType) -> Iterator[tuple[int, int] | None]:
+    """Per Parquet leaf column of a value of `kind` in order: the bound its stored integers
+    must be within (a duration in seconds, a time; `_bound`), None for others."""
     inner = _nested(kind)
     if inner:
         for t in inner:
             yield from _leaves(t)
-    elif pa.types.is_duration(kind) and kind.unit == "s":
-        yield "seconds"
     else:
-        yield ""
+        yield _bound(kind)
 
 
 def _nested(kind: pa.DataType) -> list[pa.DataType]:
@@ -314,6 +356,10 @@ def _list_view(kind: pa.DataType) -> str | None:
 
 def _has_map(kind: pa.DataType) -> bool:
     return pa.types.is_map(kind) or any(_has_map(t) for t in _nested(kind))
+
+
+def _has_time(kind: pa.DataType) -> bool:
+    return pa.types.is_time(kind) or any(_has_time(t) for t in _nested(kind))
 
 
 def _polars_has(dtype: Any, test: Callable[[Any], bool]) -> bool:
