@@ -317,3 +317,22 @@ def test_tool_call_in_context_answered_in_candidates() -> None:
     ]
     ctx = RecordContext(toolsets={"shop": frozenset({"lookup_order"})}, file_toolset_id="shop")
     assert record_errors(out.record, "preference", ctx) == []
+
+
+def test_a_zero_and_a_negative_zero_are_different_values() -> None:
+    """Before: `same_json` took 0.0 and -0.0 for one value (`0.0 == -0.0`), though they are
+    written apart: a chosen turn carrying -0.0 was stripped as a repeat of a prompt turn
+    carrying 0.0 (the -0.0 lost), and a chosen and a rejected differing only by the sign of
+    a zero were `adapter:no_differing_turn`."""
+    from jsonl_assets.core.adapters.annotations import same_json
+
+    assert not same_json(0.0, -0.0) and not same_json({"a": [-0.0]}, {"a": [0.0]})
+    assert same_json(-0.0, -0.0) and same_json({"a": [0.0, 1]}, {"a": [0.0, 1]})
+    prompt = [{"role": "user", "content": "p", "w": 0.0}]
+    chosen = [{"role": "user", "content": "p", "w": -0.0}, msg("assistant", "c")]
+    out = adapt({"prompt": prompt, "chosen": chosen, "rejected": "r"})
+    written = orjson.dumps(out.record)
+    assert b'"w":0.0' in written and b'"w":-0.0' in written, written
+    sides = [[msg("user", "p"), {"role": "assistant", "content": "c", "w": x}] for x in (0.0, -0.0)]
+    out = adapt({"prompt": "p", "chosen": sides[0][1:], "rejected": sides[1][1:]})
+    assert_valid(out)

@@ -7,6 +7,7 @@ source's shape: ``part_extras`` (OpenAI part keys such as ``cache_control``) by 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -79,8 +80,9 @@ def add_annotation(annotations: dict[str, Any], key: str, value: Any, where: str
 
 def same_json(a: Any, b: Any) -> bool:
     """Whether two JSON values are equal, types included (``1``, ``1.0`` and ``true`` differ;
-    an object's key order does not matter). Compared without recursion: a value nested
-    1,000 deep (readers accept 1,024) is compared, not a RecursionError."""
+    so do ``0.0`` and ``-0.0``, which are written apart; an object's key order does not
+    matter). Compared without recursion: a value nested 1,000 deep (readers accept 1,024) is
+    compared, not a RecursionError."""
     todo = [(a, b)]
     while todo:
         x, y = todo.pop()
@@ -94,6 +96,6 @@ def same_json(a: Any, b: Any) -> bool:
             if len(x) != len(y):
                 return False
             todo.extend(zip(x, y, strict=True))
-        elif x != y:
+        elif x != y or (type(x) is float and math.copysign(1.0, x) != math.copysign(1.0, y)):
             return False
     return True

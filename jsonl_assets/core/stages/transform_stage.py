@@ -44,7 +44,7 @@ from jsonl_assets.core.traces import trace_dict
 from jsonl_assets.core.value_text import value_text
 
 STAGE = "transformed"
-CODE_VERSION = "19"  # 3: typed report; 4: a record's own metadata kept, lines capped as
+CODE_VERSION = "20"  # 3: typed report; 4: a record's own metadata kept, lines capped as
 # written; 5: the chat adapter keeps OpenAI part keys in annotations.part_extras; 6: every
 # chat message field kept, call ids never repeat a source id, one split per input,
 # metadata_fields conflicts and tool keys beyond the spec's kept (adapter:*_conflict); 7: one
@@ -73,7 +73,9 @@ CODE_VERSION = "19"  # 3: typed report; 4: a record's own metadata kept, lines c
 # prompt_response refuses a pair beside another pair key (conflicting_fields) and appends an
 # alpaca `input`; preference_pairs compares messages as written (a null key is as absent);
 # `mapping` optional paths absent, null or "" write no message, a null required one is
-# missing_field
+# missing_field; 20: 0.0 and -0.0 are different values (same_json), a numeric answer beyond a
+# double is adapter:unsupported_value (was not_numeric), an input an adapter did not foresee
+# is adapter:failed
 MARKER = "transformed.json"
 CT: Final = "content_type"
 # A record's own content type that cannot name its shard (output.shard_by: content_type).
