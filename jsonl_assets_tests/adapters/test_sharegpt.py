@@ -313,3 +313,35 @@ def test_a_whitespace_only_system_is_kept_and_an_empty_one_is_none() -> None:
     }
     out = adapt({"conversations": turns, "system": ""})
     assert [m["role"] for m in out.record["messages"]] == ["user", "assistant"]
+
+
+@pytest.mark.parametrize("name", ["", " ", "\u200b", "\u3000\t"])
+def test_a_blank_tool_name_is_refused_called_or_declared_by_every_adapter(name: str) -> None:
+    """Before: a call named "" or " " was written, and its derived toolset ([{"name": ""}]) was
+    one a config's `toolsets` refuses ("must not be blank"); declared, "" was refused and " "
+    written. Now one rule (`parts.tool_name`, the config's `is_blank`) for all of them."""
+    chat = build_adapter("chat", resolve_options("chat", {}, "sft"))
+    user = {"role": "user", "content": "q"}
+    calls = [
+        {"role": "assistant", "tool_calls": [{"function": {"name": name, "arguments": "{}"}}]},
+        {"role": "assistant", "function_call": {"name": name, "arguments": "{}"}},
+    ]
+    declared = {"type": "function", "function": {"name": name, "parameters": {}}}
+    records = [{"messages": [user, call]} for call in calls]
+    records.append({"messages": [user, {"role": "assistant", "content": "a"}], "tools": [declared]})
+    for raw in records:
+        with pytest.raises(AdapterError) as err:
+            chat(raw)
+        assert err.value.reason == "adapter:wrong_type", err.value
+        assert "must be a tool name with a visible character" in err.value.detail
+    call = json.dumps({"name": name, "arguments": {}})
+    with pytest.raises(AdapterError) as err:
+        adapt(
+            {
+                "conversations": [
+                    {"from": "human", "value": "q"},
+                    {"from": "function_call", "value": call},
+                ]
+            }
+        )
+    assert "must be a tool name with a visible character" in err.value.detail

@@ -75,6 +75,7 @@ from jsonl_assets.core.adapters.parts import (
     parse_arguments,
     require_object,
     tool_call_part,
+    tool_name,
     tool_result_part,
     wrong_type,
 )
@@ -182,11 +183,7 @@ def _call_part(
     if call_id is not None and type(call_id) is not str:
         raise wrong_type(f"{cwhere}.id", "a string", call_id)
     where = fwhere or f"{cwhere}.function"
-    name = fn.get("name")
-    if type(name) is not str:
-        if name is None:
-            raise missing(f"{where}.name")
-        raise wrong_type(f"{where}.name", "a string", name)
+    name = tool_name(fn.get("name"), f"{where}.name")
     arguments = parse_arguments(fn.get("arguments"), f"{where}.arguments")
     cid = tracker.call(name, call_id)
     return tool_call_part(name, cid, arguments)

@@ -23,7 +23,7 @@ import orjson
 
 from jsonl_assets.core.adapters.base import AdapterError
 from jsonl_assets.core.adapters.unmapped import AUDIO_MIME, part_extras
-from jsonl_assets.core.blank_text import JSON_WHITESPACE
+from jsonl_assets.core.blank_text import JSON_WHITESPACE, is_blank
 from jsonl_assets.core.field_paths import FieldPath
 from jsonl_assets.core.readers.exact_json import DUPLICATE_KEY as INEXACT_KEY
 from jsonl_assets.core.readers.exact_json import InexactJson, loads_exact
@@ -107,6 +107,22 @@ def wrong_type(where: str, expected: str, value: Any) -> AdapterError:
 
 def missing(where: str) -> AdapterError:
     return AdapterError(MISSING_FIELD, f"{where} is missing")
+
+
+def tool_name(name: Any, where: str) -> str:
+    """A tool's name, declared or called: a string with a visible character, as a config's
+    `toolsets` require (`blank_text.is_blank`), so a toolset derived from records can be
+    copied into a config."""
+    if type(name) is not str:
+        if name is None:
+            raise missing(where)
+        raise wrong_type(where, "a string", name)
+    if is_blank(name):
+        raise AdapterError(
+            WRONG_TYPE,
+            f"{where} must be a tool name with a visible character, got {value_text(name)}",
+        )
+    return name
 
 
 # --------------------------------------------------------------------------- field access

@@ -57,6 +57,7 @@ from jsonl_assets.core.adapters.parts import (
     require_object,
     result_value,
     tool_call_part,
+    tool_name,
     tool_result_part,
     wrong_type,
 )
@@ -119,11 +120,7 @@ def _calls(
         cwhere = f"{where}[{j}]" if is_list else where
         if type(call) is not dict:
             raise wrong_type(cwhere, 'a JSON object {"name", "arguments"}', call)
-        name = call.get("name")
-        if type(name) is not str:
-            if name is None:
-                raise missing(f"{cwhere}.name")
-            raise wrong_type(f"{cwhere}.name", "a string", name)
+        name = tool_name(call.get("name"), f"{cwhere}.name")
         call_id = call.get("id")
         if call_id is not None and type(call_id) is not str:
             raise wrong_type(f"{cwhere}.id", "a string", call_id)

@@ -21,7 +21,7 @@ from jsonl_assets.core.adapters.parts import (
     BAD_TOOLS,
     CallTracker,
     embedded_json,
-    missing,
+    tool_name,
     wrong_type,
 )
 from jsonl_assets.core.blank_text import JSON_WHITESPACE
@@ -58,11 +58,7 @@ def spec_tool(raw: Any, where: str) -> tuple[dict[str, Any], dict[str, Any] | No
             extras["function"] = inner
     else:
         extras = _extras(raw, _DEFINITION_KEYS)
-    name = raw.get("name")
-    if type(name) is not str or not name:
-        if name is None:
-            raise missing(f"{where}.name")
-        raise wrong_type(f"{where}.name", "a non-empty string", name)
+    name = tool_name(raw.get("name"), f"{where}.name")
     tool: dict[str, Any] = {"name": name}
     description = raw.get("description")
     if description is not None:

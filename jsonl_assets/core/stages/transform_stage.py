@@ -75,7 +75,7 @@ CODE_VERSION = "20"  # 3: typed report; 4: a record's own metadata kept, lines c
 # `mapping` optional paths absent, null or "" write no message, a null required one is
 # missing_field; 20: 0.0 and -0.0 are different values (same_json), a numeric answer beyond a
 # double is adapter:unsupported_value (was not_numeric), an input an adapter did not foresee
-# is adapter:failed
+# is adapter:failed, a blank tool name (called or declared) is adapter:wrong_type
 MARKER = "transformed.json"
 CT: Final = "content_type"
 # A record's own content type that cannot name its shard (output.shard_by: content_type).
