@@ -138,6 +138,11 @@ class SchemaIndex(Mapping[str, Mapping[str, dict[str, Any]]]):
     def __getitem__(self, toolset_id: str) -> Mapping[str, dict[str, Any]]:
         return self._raw[toolset_id]
 
+    @property
+    def raw(self) -> RawSchemas:
+        """The mapping it wraps (a builder adding toolsets to it adds them to the index)."""
+        return self._raw
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._raw)
 

@@ -31,14 +31,16 @@ from jsonl_assets.core.quarantine import EXAMPLES_PER_REASON, QuarantineWriter
 from jsonl_assets.core.rules import ERROR, Problem, RecordContext, record_errors, record_problems
 from jsonl_assets.core.rules.quality_policy import KEEP, QUARANTINE, SourceQuality, source_quality
 from jsonl_assets.core.rules.quality_rules import quality_findings
+from jsonl_assets.core.rules.schemas import SchemaIndex
 from jsonl_assets.core.stage_report import SourceCounters, StageReport, ValidateDetails
 from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.work_files import PartitionDirs, fingerprint, write_marker
 
 STAGE = "validated"
-CODE_VERSION = "7"  # 4: typed report; 5: U+001C..U+001F are not blank (blank_text); 6: an
+CODE_VERSION = "8"  # 4: typed report; 5: U+001C..U+001F are not blank (blank_text); 6: an
 # array or object in a rule message as bounded JSON (rules.vocabulary.short: never recurses);
-# 7: a duplicate_id detail cuts its id at 80 characters (it held the whole id)
+# 7: a duplicate_id detail cuts its id at 80 characters (it held the whole id); 8: E9 judged
+# (the tools' input_schemas), a call through a not-yet-derived default toolset is unresolved
 IDS = "validated.ids.arrow"
 MARKER = "validated.json"
 _POSITION_BITS = 40
@@ -50,12 +52,34 @@ Verdicts = tuple[list[Entry], list[bytes], list[int], list[int]]
 
 
 def record_context(cfg: PipelineConfig, toolsets: list[dict[str, Any]]) -> RecordContext:
-    """The toolsets a record may reference: the config's plus those the adapters derived."""
-    names = {t["id"]: frozenset(tool["name"] for tool in t["tools"]) for t in cfg.toolsets}
-    for toolset in toolsets:
-        names.setdefault(toolset["id"], frozenset(tool["name"] for tool in toolset["tools"]))
+    """The toolsets a record may reference: the config's plus those the adapters derived,
+    with their tools' input_schemas (E9), as verify reads them from metadata.json."""
+    names: dict[str, frozenset[str]] = {}
+    schemas: dict[str, dict[str, dict[str, Any]]] = {}
+    for toolset in [*cfg.toolsets, *toolsets]:
+        add_toolset(names, schemas, toolset)
     default = (cfg.defaults or {}).get("toolset_id")
-    return RecordContext(toolsets=names, default_toolset_id=default)
+    # The index wraps `schemas`, which add_toolset fills as toolsets are derived.
+    return RecordContext(
+        toolsets=names, default_toolset_id=default, tool_schemas=SchemaIndex(schemas)
+    )
+
+
+def add_toolset(
+    names: dict[str, frozenset[str]],
+    schemas: dict[str, dict[str, dict[str, Any]]],
+    toolset: dict[str, Any],
+) -> None:
+    """Toolset `toolset` (the first of its id counts) into tool names and input_schemas by id,
+    read as verify's toolset check reads them (an input_schema that is an object)."""
+    toolset_id = toolset["id"]
+    if toolset_id in names:
+        return
+    tools = toolset["tools"]
+    names[toolset_id] = frozenset(tool["name"] for tool in tools)
+    found = {t["name"]: t["input_schema"] for t in tools if type(t.get("input_schema")) is dict}
+    if found:
+        schemas[toolset_id] = found
 
 
 def validate_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp: str) -> str:
@@ -120,9 +144,12 @@ class Validator:
 
     def add_toolsets(self, toolsets: Iterable[dict[str, Any]]) -> None:
         names = self.ctx.toolsets
-        assert isinstance(names, dict)
+        index = self.ctx.schema_index
+        assert isinstance(names, dict) and index is not None
+        schemas = index.raw
+        assert isinstance(schemas, dict)
         for toolset in toolsets:
-            names.setdefault(toolset["id"], frozenset(tool["name"] for tool in toolset["tools"]))
+            add_toolset(names, schemas, toolset)
 
     def judge(self, record: dict[str, Any], line: bytes, fi: int) -> None:
         """Judge the next spec record: `line` is the exact bytes a shard will hold (with its
@@ -133,6 +160,17 @@ class Validator:
         ctx = self.ctx
         objective = self.dirs.objective
         quality = self.quality[fi]
+        default = ctx.default_toolset_id
+        if (
+            default is not None
+            and default not in ctx.toolsets
+            and "toolset_id" not in record
+            and b'"tool_call"' in line
+        ):
+            # Its calls inherit a toolset not derived yet: not judged by E2/E9 now, so the
+            # record is unresolved as one naming an unknown toolset (its chunk runs again
+            # when the partition derives it; else the manifest verifies its shards in full).
+            self.unresolved.add(default)
         if quality.spec_warnings == KEEP:
             errors = record_errors(record, objective, ctx)
             warnings = None
