@@ -363,7 +363,7 @@ def manifest(
         result.leaked_ids,
         findings,
         result.leakage,
-        [result.refused] if result.refused else [],
+        ([result.refused] if result.refused else []) + result.hints,
     )
     if not result.published:
         checks.no_run_retry(context)  # the same package is refused again

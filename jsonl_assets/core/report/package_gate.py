@@ -10,6 +10,7 @@ from typing import Any
 
 from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.file_names import shown
+from jsonl_assets.core.trusted_shards import trusted_shards
 from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets.core.verify.verify_limits import DEFAULT_MAX_LINE_BYTES, VerifyLimits
 
@@ -25,7 +26,7 @@ def check_reportable(cfg: PipelineConfig, partitions: Iterable[Any]) -> None:
     publication does; every other shard is read in full, under verify's default caps (lines up
     to the config's `max_record_bytes`)."""
     package = cfg.output.dir
-    verified = {s["path"]: s["sha256"] for p in partitions for s in p.shards}
+    verified = trusted_shards(cfg, partitions)
     limits = VerifyLimits(max_line_bytes=max(DEFAULT_MAX_LINE_BYTES, cfg.max_record_bytes))
     report = verify_package(package, verified_shards=verified, limits=limits)
     if report.ok:

@@ -49,6 +49,7 @@ from jsonl_assets.core.store.published_manifests import note_published
 from jsonl_assets.core.store.snapshot_base import current_tag, forget_base, recorded_base
 from jsonl_assets.core.store.work_files import partition_dirs
 from jsonl_assets.core.traces import format_trace
+from jsonl_assets.core.trusted_shards import trusted_shards, untrusted_partitions
 from jsonl_assets.core.verify.ids import LINE_BITS, LINE_MASK, PackageIds
 from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets.core.verify.records import ID_BATCH
@@ -88,6 +89,8 @@ class ManifestResult:
     quarantine_pointer: str = ""  # the pointer to the quarantine published with it
     # The verified candidate in the work dir (None: refused before it was written).
     candidate: Path | None = None
+    # What a refusal should tell beside verify's findings (how to avoid it).
+    hints: list[str] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -265,7 +268,7 @@ def _publish(
         return _oversized(cfg, document, len(data), started)
     candidate = cfg.output.work_dir / "manifest" / MANIFEST_NAME
     write_atomic(candidate, data)
-    verified = {s["path"]: s["sha256"] for p in partitions for s in p.shards}
+    verified = trusted_shards(cfg, partitions)  # the others are read record by record
     # The verifier's default caps: what this build publishes, a default `verify` accepts.
     # Lines may be longer only up to limits.max_record_bytes, as configured (the transform
     # quarantines a record longer than that as written).
@@ -288,6 +291,9 @@ def _publish(
         leaked_ids=leaked,
         candidate=candidate,
     )
+    untrusted = untrusted_partitions(cfg, partitions)
+    if report.error_count and untrusted:
+        result.hints.append(_default_toolset_hint(cfg, untrusted))
     if result.valid:
         replaced = _current_bytes(result.path) if previous is not None else None
         quarantine = _quarantine_pointers(cfg, partitions, data, replaced)
@@ -327,6 +333,17 @@ def _publish(
         ]
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _default_toolset_hint(cfg: PipelineConfig, keys: list[str]) -> str:
+    default = (cfg.defaults or {}).get("toolset_id")
+    return (
+        f"{', '.join(keys)}: records there inherit defaults.toolset_id {default!r}, a toolset "
+        "only another partition's records derive, so the build could not check their tool "
+        "calls against it and verified these shards record by record; declare that toolset in "
+        "the config's `toolsets` (as the package's metadata.json lists it) to have such records "
+        "judged, and quarantined, by the build"
+    )
 
 
 def _oversized(
