@@ -12,7 +12,7 @@ folders and a staging folder, which the rerun replaces.
 A trace names its file's sha256: a whole-file chunk hashes its file before reading it; a
 byte range knows it from the plan. A record is judged against the toolsets its chunk's
 adapters derived so far; if a record was rejected for naming a toolset that some chunk
-derives, its chunk runs again with every derived toolset known (rare; the same steps, so the
+derives (or called tools through a `defaults.toolset_id` not derived yet), its chunk runs again with every derived toolset known (rare; the same steps, so the
 same bytes as if it had been known from the start).
 """
 
