@@ -448,6 +448,10 @@ MARKED: dict[str, tuple[str, ...]] = {
     "core/chunks/test_chunk_lock.py::test_a_runner_waits_for_the_chunks_holder": ("slow",),
     "defs/test_dead_runs.py::test_a_build_runs_pid_held_by_a_process_of_another_start": ("slow",),
     "readers/test_json_array.py::test_a_giant_value_beside_a_nested_items_path": ("slow",),
+    # a process pool of two workers, three builds (2.8 s)
+    "core/test_partition_gate.py::test_every_input_a_failed_parse_check_counts_is_in_the_quarantine_it_names[4096-2]": (
+        "slow",
+    ),
 }
 
 

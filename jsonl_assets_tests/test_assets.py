@@ -186,17 +186,57 @@ def test_parse_failure_rate_check_fails_and_blocks_downstream(
     assert evaluation.metadata["failed"].value == 1
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {"extracted"}  # transformed, validated and shards never ran
-    # The one pass computed them, but committed nothing of them (the pass's transformed
-    # report is kept for the shards step and the publication, which decide the check again).
+    # The one pass computed them, but committed nothing of them but the transformed
+    # quarantine (the pass's transformed report is kept for the shards step and the
+    # publication, which decide the check again).
     work = sample_project.parent / "work" / "sft" / "train"
     assert sorted(p.name for p in work.iterdir() if not p.name.startswith(".")) == [
         "chunks",  # the chunk plan alone
         "extracted.json",
-        "quarantine",  # extracted.jsonl alone
+        "quarantine",
         "rate_gate.json",
         "raw_sources.fingerprints.json",  # the files' stats and sha256s
     ]
-    assert [p.name for p in (work / "quarantine").iterdir()] == ["extracted.jsonl"]
+    assert sorted(p.name for p in (work / "quarantine").iterdir()) == [
+        "extracted.jsonl",
+        "transformed.jsonl",  # every input the check counted is on disk, whatever its stage
+    ]
+    # The files the check names (and `build` prints) exist and hold what it counted.
+    report = evaluation.metadata[checks.RATE_REPORT].value
+    named = [Path(p) for p in report["quarantine_files"]]
+    assert named and all(p.is_file() for p in named), named
+    held = [line for p in named for line in p.read_bytes().splitlines()]
+    assert len(held) >= report["overall"]["failed"]
+
+
+def test_a_failed_parse_check_names_the_quarantine_that_holds_what_it_counted(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    """A text chunk over `max_record_bytes` as written is `too_large` in the transformed stage
+    and counts toward parse_failure_rate. The check's failure (as `build` prints it) names
+    the transformed quarantine, which now exists (committed though the stage is not) and holds
+    the rejected input with its detail, trace and raw."""
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.txt").write_text("short para\n\n" + "word " * 600 + "\n")
+    config = tmp_path / "pipeline.yaml"
+    source = {"name": "bk", "paths": ["raw/a.txt"], "objective": "cpt", "adapter": "text"}
+    doc = {
+        "dataset": {"name": "gated", "description": "a gated pass's quarantine"},
+        "output": {"dir": "package"},
+        "limits": {"max_record_bytes": 1024},
+        "thresholds": {"max_parse_failure_rate": 0.4},
+        "sources": [{**source, "split": "train", "read_options": {"max_chars": 4000}}],
+    }
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    result = materialize(config, instance, "cpt|train")
+    evaluation = check_results(result)[checks.PARSE_FAILURE_RATE]
+    assert not evaluation.passed
+    report = evaluation.metadata[checks.RATE_REPORT].value
+    named = [Path(p) for p in report["quarantine_files"]]
+    assert [p.name for p in named] == ["transformed.jsonl"] and named[0].is_file()
+    (entry,) = [orjson.loads(line) for line in named[0].read_bytes().splitlines()]
+    assert entry["reason"] == "too_large" and entry["trace"]["file"] == "raw/a.txt"
+    assert "over the limit of 1024 bytes" in entry["detail"] and "word word" in entry["raw"]
 
 
 def test_duplicate_and_invalid_rate_checks_fail_on_data_that_breaks_them(

@@ -168,7 +168,11 @@ def test_chunk_folders_of_earlier_builds_are_removed(sample_project: Path) -> No
     assert [p.name for p in chunks.iterdir()] == ["plan.json"]
 
 
-def test_a_refused_gate_commits_extracted_only(sample_project: Path) -> None:
+def test_a_refused_gate_commits_extracted_and_the_transformed_quarantine_only(
+    sample_project: Path,
+) -> None:
+    """A refused pass commits extracted, and of transformed its quarantine (the inputs the
+    parse check counted, `too_large` as written among them), never its marker."""
     cfg = load_config(sample_project)
     dirs = next(d for d in _dirs(sample_project) if d.key == "sft|train")
     reports = run_record_stages(cfg, dirs, gate=lambda extract, transform: False)
@@ -177,7 +181,10 @@ def test_a_refused_gate_commits_extracted_only(sample_project: Path) -> None:
     # chunks/: the plan alone; the files' stats and sha256s (source_fingerprints.py)
     assert left == ["chunks", "extracted.json", "quarantine", FINGERPRINTS_FILE]
     assert [p.name for p in (dirs.work / "chunks").iterdir()] == ["plan.json"]
-    assert sorted(p.name for p in dirs.quarantine.iterdir()) == ["extracted.jsonl"]
+    assert sorted(p.name for p in dirs.quarantine.iterdir()) == [
+        "extracted.jsonl",
+        "transformed.jsonl",
+    ]
     before = (dirs.quarantine / "extracted.jsonl").read_bytes()
     # Once the gate lets it through, extracted is reused (its outputs kept) and the other
     # two are committed by the pass.

@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 import yaml
 
 from jsonl_assets.core.build import build_partition, build_shards, built_partitions, dirs_for
+from jsonl_assets.core.build_summary import failure_block
+from jsonl_assets.core.chunks.runners import process_runner, run_in_process
 from jsonl_assets.core.config import load_config
 from jsonl_assets.core.partition_gate import GATE_MARKER, ChecksFailed, record_verdict
+from jsonl_assets.core.rules.reject_reasons import PARSE_FAILURE_RATE, rate_of
+
+from ..conftest import write_config
 
 KEY = "cpt|train"
 
@@ -89,8 +96,9 @@ def test_stages_extracted_under_other_read_settings_are_not_published(
 def test_a_parse_check_that_stopped_the_pass_is_decided_again_from_what_it_kept(
     sample_project: Path,
 ) -> None:
-    """The parse check stops the pass after extracted: transformed and validated keep their
-    earlier markers, the shards the earlier sources'. The publication names the check, from
+    """The parse check stops the pass after extracted: transformed and validated do not
+    commit (the transformed quarantine does, and the stage's earlier marker goes), the shards
+    stay the earlier sources'. The publication names the check, from
     the pass's transformed report (`rate_gate.json`), under the thresholds of its time."""
     assert build_partition(load_config(sample_project), KEY).shards is not None
     with _source(sample_project).open("ab") as handle:
@@ -107,3 +115,75 @@ def test_a_parse_check_that_stopped_the_pass_is_decided_again_from_what_it_kept(
     assert not verdict.checks_failed
     (problem,) = verdict.problems
     assert "not all built from its last extraction" in problem
+
+
+def _text_project(root: Path, chunk_bytes: int, note: str = "") -> Path:
+    """Text files of short paragraphs; with `note` (the source's `metadata`, which the
+    extraction does not see) long enough, every record is over `max_record_bytes` as written:
+    quarantined `too_large` by the transformed stage, a parse failure."""
+    (root / "raw").mkdir(parents=True, exist_ok=True)
+    for n in range(6):
+        paragraphs = [f"paragraph {n}.{i} " + "word " * 40 for i in range(30)]
+        (root / "raw" / f"t{n}.txt").write_text("\n\n".join(paragraphs) + "\n")
+    source: dict[str, Any] = {
+        "name": "bk",
+        "paths": ["raw/*.txt"],
+        "objective": "cpt",
+        "adapter": "text",
+        "split": "train",
+        "read_options": {"max_chars": 400},
+    }
+    if note:
+        source["metadata"] = {"note": note}
+    return write_config(
+        root / "pipeline.yaml",
+        {
+            "dataset": {"name": "gated", "description": "a gated pass's quarantine"},
+            "output": {"dir": "package", "chunk_bytes": chunk_bytes},
+            "limits": {"max_record_bytes": 1024},
+            "thresholds": {"max_parse_failure_rate": 0.5},
+            "sources": [source],
+        },
+    )
+
+
+def _entries(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+@pytest.mark.parametrize(("chunk_bytes", "workers"), [(256 << 20, 0), (4096, 2)])
+def test_every_input_a_failed_parse_check_counts_is_in_the_quarantine_it_names(
+    tmp_path: Path, chunk_bytes: int, workers: int
+) -> None:
+    """A record `too_large` as written (transformed stage) counts toward parse_failure_rate.
+    When that check stops the pass, the transformed quarantine is committed all the same: the
+    files the failure names exist and hold every rejected input it counted, with reason,
+    detail, trace and raw (they were dropped with the uncommitted stage). Whatever the chunks
+    and workers. The stage's earlier marker goes: a config changed back runs it again, so its
+    quarantine is never the stopped pass's under another pass's marker."""
+    runner = process_runner(workers) if workers else run_in_process
+    config = _text_project(tmp_path, chunk_bytes)
+    assert build_partition(load_config(config), "cpt|train", runner=runner).shards is not None
+    _text_project(tmp_path, chunk_bytes, note="n" * 1200)
+    cfg = load_config(config)
+    stopped = build_partition(cfg, "cpt|train", runner=runner)
+    evaluation = stopped.evaluations[PARSE_FAILURE_RATE]
+    assert stopped.shards is None and not evaluation.passed
+    assert evaluation.overall.reasons == {"too_large": evaluation.overall.failed}
+    named = [Path(p) for p in evaluation.quarantine_files]
+    assert named and all(p.is_file() for p in named), named
+    counted = [
+        e
+        for p in named
+        for e in _entries(p)
+        if rate_of(e["reason"], e["stage"]) == PARSE_FAILURE_RATE
+    ]
+    assert len(counted) == evaluation.overall.failed == 180
+    assert all(e["detail"] and e["trace"] and e.get("raw") for e in counted)
+    block = failure_block({**evaluation.to_json(), "asset": "extracted"})
+    assert "quarantine: " in block and "transformed.jsonl" in block
+    # Changed back: the stages run again, and the quarantine is that pass's (none rejected).
+    _text_project(tmp_path, chunk_bytes)
+    again = build_partition(load_config(config), "cpt|train", runner=runner)
+    assert again.shards is not None and not again.stages[1].reused
+    assert _entries(dirs_for(cfg, "cpt|train").quarantine / "transformed.jsonl") == []

@@ -200,7 +200,8 @@ def commit_stages(
     chunks: list[ChunkDone],
 ) -> list[StageReport]:
     """Commit extracted, transformed, (the staged shards,) validated in order; a stage in
-    `kept` keeps its committed outputs and report."""
+    `kept` keeps its committed outputs and report. When `gate` refuses, the transformed
+    quarantine alone is committed: the inputs the parse check counted are all on disk."""
     extraction, transformer, validator, staged = parts
     clock = time.perf_counter
     chunk_seconds = sum(d.seconds for d in chunks)
@@ -231,6 +232,9 @@ def commit_stages(
             clock() - spent["transformed"]
         )
         if not gate(extract_report, transform_now):
+            if "transformed" not in kept:  # a kept stage's quarantine is on disk already
+                pending.remove(transformer)
+                transformer.commit_refused()
             give_up()
             return [extract_report]
         transform_report = commit("transformed", transformer)

@@ -34,6 +34,7 @@ from jsonl_assets.core.stage_report import (
     TransformDetails,
 )
 from jsonl_assets.core.stages.extract_stage import charged_here
+from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.work_files import (
     CountingSink,
     PartitionDirs,
@@ -409,6 +410,15 @@ class Transformer:
         report = self.report(started)
         write_marker(self.dirs.file(MARKER), stage_fp, report.to_json())
         return report
+
+    def commit_refused(self) -> None:
+        """The pass the parse check stopped: its quarantine only, no marker. Every input it
+        rejected (a record `too_large` as written counts toward that check) is on disk, in
+        the file the failure names. The stage's earlier marker is removed first: its outputs
+        are no longer the ones on disk (a config changed back must run the stage again)."""
+        self.out.abort()
+        store_for(self.dirs.file(MARKER)).remove(self.dirs.file(MARKER))
+        self.quarantine.commit()
 
     def report(self, started: float) -> StageReport:
         """The stage's report so far (what `commit` records once everything is written)."""
