@@ -595,3 +595,20 @@ def test_blank_lines_past_max_chars_are_no_record(tmp_path: Path) -> None:
         (62, {"text": "world \n" + " \n" * 6}, None),
     ]
     assert read(tmp_path, data) == [(1, {"text": data.decode()}, None)]  # max_chars 4000
+
+
+def test_unicode_escape_lines_are_counted_in_the_decoded_text(tmp_path: Path) -> None:
+    """README's known limit of the text reader: a line number counts the decoded text's
+    lines. With `unicode_escape` an escaped newline (`\\n`, two bytes) ends a line too, and a
+    backslash before a real newline (a line continuation) joins two physical lines."""
+    one_line = b"first paragraph\\n\\nsecond paragraph\\n\\nthird paragraph\n"
+    items = read(tmp_path, one_line, max_chars=20, encoding="unicode_escape")
+    assert [(i[0], i[1]["text"]) for i in items] == [
+        (1, "first paragraph\n\n"),
+        (3, "second paragraph\n\n"),
+        (5, "third paragraph\n"),
+    ]
+    joined = b"first \\\nhalf\n\nsecond\n"  # physical lines 1-2 decode as one line
+    items = read(tmp_path, joined, max_chars=12, encoding="unicode_escape")
+    # `second` is on the file's line 4, the decoded text's line 3.
+    assert [(i[0], i[1]["text"]) for i in items] == [(1, "first half\n\n"), (3, "second\n")]

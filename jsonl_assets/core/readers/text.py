@@ -1,6 +1,8 @@
 """Plain text: the whole file as one document, or paragraph-packed chunks.
 
-Position kind `line`: the 1-based line on which the document or chunk starts. Each record is
+Position kind `line`: the 1-based line on which the document or chunk starts, counted in the
+text as decoded (with `unicode_escape`, an escaped `\\n` ends a line too: README, known
+limit). Each record is
 `{"text": ...}`. Options: `mode` (`"chunks"` default, or `"document"`), `max_chars` (4000, for
 chunks), `encoding` (`utf-8`; a UTF-8 BOM is not text and is dropped).
 
