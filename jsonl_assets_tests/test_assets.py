@@ -237,6 +237,14 @@ def test_a_failed_parse_check_names_the_quarantine_that_holds_what_it_counted(
     (entry,) = [orjson.loads(line) for line in named[0].read_bytes().splitlines()]
     assert entry["reason"] == "too_large" and entry["trace"]["file"] == "raw/a.txt"
     assert "over the limit of 1024 bytes" in entry["detail"] and "word word" in entry["raw"]
+    # The step's failure says where they are too.
+    (failure,) = [
+        e.dagster_event
+        for e in instance.all_logs(result.run_id)
+        if e.dagster_event is not None and e.dagster_event.is_step_failure
+    ]
+    message = failure.event_specific_data.error.message
+    assert f"quarantined in {named[0]};" in message, message
 
 
 def test_duplicate_and_invalid_rate_checks_fail_on_data_that_breaks_them(

@@ -8,6 +8,7 @@ from typing import Any, Final
 import dagster as dg
 
 from jsonl_assets.core.build import build_records, build_shards, publish
+from jsonl_assets.core.build_summary import shown_path
 from jsonl_assets.core.chunks.plan import recorded_plan
 from jsonl_assets.core.chunks.runners import process_runner
 from jsonl_assets.core.config import PipelineConfig, check_buckets
@@ -231,8 +232,10 @@ def record_stages(
         # Said in one line by user_errors_said, as every refusal of a blocking check.
         raise ChecksFailed(
             [
-                f"{failure_text(parse)}; transformed and validated were not committed, and "
-                "their checks not evaluated"
+                f"{failure_text(parse)}; quarantined in "
+                f"{', '.join(shown_path(p) for p in parse.quarantine_files) or 'no file'}; "
+                "transformed (but its quarantine) and validated were not committed, and their "
+                "checks not evaluated"
             ]
         )
     yield _transformed_result(reports[1], evaluations[checks.ADAPTER_REJECT_RATE])
