@@ -30,6 +30,9 @@ import orjson
 
 from jsonl_assets.core.config.output_dirs import DirProblem
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+from jsonl_assets.core.store.base import store_for
+from jsonl_assets.core.store.url import StoreURL
+from jsonl_assets.core.verify.verify_limits import Unreadable, open_regular
 
 PACKAGE: Final = "package"
 WORK: Final = "work"
@@ -56,25 +59,35 @@ _WHAT: Final = {
 }
 
 
-def is_work_record(path: Path) -> bool:
+def is_work_record(path: Path | StoreURL) -> bool:
     """Whether `path` is a work dir's record of its package (a JSON object naming a
-    `package`), not another tool's file of that name."""
+    `package`), not another tool's file of that name. Read only from a regular file, bounded
+    (`open_regular`: a FIFO named package.json is no record, never a hang)."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(_MAX_RECORD_BYTES + 1)
+        handle, _ = open_regular(path, None)
+        with handle:
+            data = handle.read(_MAX_RECORD_BYTES + 1)
         doc = orjson.loads(data)
-    except (OSError, orjson.JSONDecodeError):
+    except (OSError, Unreadable, orjson.JSONDecodeError):
         return False
     return isinstance(doc, dict) and isinstance(doc.get("package"), str)
 
 
-def held_kinds(folder: Path) -> list[str]:
-    """The kinds of jsonl-assets output `folder` holds at its top ([] if it is not there)."""
+def _names(folder: Path | StoreURL) -> dict[str, bool]:
+    """The names at `folder`'s top, each with whether it is a folder ({} if not there)."""
     try:
+        if isinstance(folder, StoreURL):
+            return {e.name: e.is_dir for e in store_for(folder).list(folder)}
         with os.scandir(folder) as it:
-            names = {e.name: e.is_dir() for e in it}
+            return {e.name: e.is_dir() for e in it}
     except OSError:  # not there yet (or not listable: `check_own_dirs` names that)
-        return []
+        return {}
+
+
+def held_kinds(folder: Path | StoreURL) -> list[str]:
+    """The kinds of jsonl-assets output `folder` (a local folder or an object-storage
+    prefix) holds at its top ([] if it is not there)."""
+    names = _names(folder)
     kinds: list[str] = []
     if MANIFEST in names and not names[MANIFEST]:
         kinds.append(PACKAGE)
@@ -87,19 +100,31 @@ def held_kinds(folder: Path) -> list[str]:
     return kinds
 
 
-def _package_above(path: Path) -> Path | None:
+def _ancestors(path: Path | StoreURL) -> list[Path | StoreURL]:
+    if isinstance(path, Path):
+        return list(path.parents)
+    out: list[Path | StoreURL] = []
+    while (parent := path.parent) != path:  # up to the bucket
+        out.append(parent)
+        path = parent
+    return out
+
+
+def _package_above(path: Path | StoreURL) -> Path | StoreURL | None:
     """The nearest ancestor of `path` holding a metadata.json jsonl-assets wrote."""
     from jsonl_assets.core.store.package_files import own_manifest
 
-    for parent in path.parents:
-        if os.path.isfile(parent / MANIFEST) and own_manifest(parent) is not None:
+    for parent in _ancestors(path):
+        if isinstance(parent, Path) and not os.path.isfile(parent / MANIFEST):
+            continue
+        if own_manifest(parent) is not None:
             return parent
     return None
 
 
-def check_dir_kinds(dirs: Mapping[str, Path]) -> None:
+def check_dir_kinds(dirs: Mapping[str, Path | StoreURL]) -> None:
     """`dirs`: dotted key (`output.dir`, `output.work_dir`, `output.quarantine_dir`) -> a
-    resolved local path. `DirProblem` on the first dir holding another kind of output than
+    resolved local path or an object-storage location. `DirProblem` on the first dir holding another kind of output than
     its own, or (`work_dir`, `quarantine_dir`) lying inside a jsonl-assets package."""
     for key, path in dirs.items():
         own = ALLOWED.get(key)

@@ -10,13 +10,19 @@ nothing written.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from jsonl_assets.core.config import ConfigError, load_config
+from jsonl_assets.core.store.base import store_for
+from jsonl_assets.core.store.url import StoreURL
 from jsonl_assets_tests.conftest import build_with_core, write_config
+from jsonl_assets_tests.object_server import ObjectServer
 
 
 def _config(folder: Path, name: str, src: Path, **output: Any) -> Path:
@@ -90,3 +96,38 @@ def test_other_kinds_are_refused_and_own_layouts_kept(tmp_path: Path) -> None:
             load_config(b)
     # a quarantine dir shared by two packages stays allowed
     load_config(_config(tmp_path / "c", "gamma", src, quarantine_dir=str(quarantine)))
+
+
+def test_a_fifo_named_package_json_is_no_record_and_never_a_hang(tmp_path: Path) -> None:
+    """Before: `is_work_record` opened it with a blocking open(): config load hung forever."""
+    src = _source(tmp_path)
+    quarantine = tmp_path / "q"
+    quarantine.mkdir()
+    os.mkfifo(quarantine / "package.json")
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from jsonl_assets.core.config import load_config; "
+         "load_config(sys.argv[1]); print('loaded')",
+         str(_config(tmp_path / "b", "beta", src, quarantine_dir=str(quarantine)))],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "loaded", done.stderr
+
+
+def test_object_storage_dirs_are_checked_too(s3: ObjectServer, tmp_path: Path) -> None:
+    """Before: only local dirs were checked: config B's quarantine_dir set to config A's
+    package on S3 (the loopback moto server) wrote B's rejected raw input into it."""
+    src = _source(tmp_path)
+    package = s3.url("pkgA")
+    build_with_core(_config(tmp_path / "a", "alpha", src, dir=package))
+    before = sorted(e.name for e in store_for(package).list(StoreURL(package)))
+    for key, where in (("quarantine_dir", package), ("quarantine_dir", f"{package}/data/q")):
+        b = _config(tmp_path / "b", "beta", src, **{key: where})
+        with pytest.raises(ConfigError, match=f"output.{key}: .*(metadata.json|lies inside)"):
+            load_config(b)
+    assert sorted(e.name for e in store_for(package).list(StoreURL(package))) == before
+    quarantine = s3.url("qA")
+    build_with_core(
+        _config(tmp_path / "c", "gamma", src, dir=s3.url("pkgC"), quarantine_dir=quarantine)
+    )
+    with pytest.raises(ConfigError, match=r"output.dir: .*quarantine dir"):
+        load_config(_config(tmp_path / "d", "delta", src, dir=quarantine))
