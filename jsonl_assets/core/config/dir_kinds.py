@@ -30,6 +30,7 @@ import orjson
 
 from jsonl_assets.core.config.output_dirs import DirProblem
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
+from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.url import StoreURL
 from jsonl_assets.core.verify.verify_limits import Unreadable, open_regular
@@ -145,3 +146,22 @@ def check_dir_kinds(dirs: Mapping[str, Path | StoreURL]) -> None:
                 "would write its files into that package, which ships them. Choose a "
                 "folder outside it; nothing was written",
             )
+
+
+class OutputKindError(StageError):
+    """An object-storage output dir holds another kind of output (`check_object_dirs`)."""
+
+
+def check_object_dirs(package: Path | StoreURL, quarantine: Path | StoreURL) -> None:
+    """`check_dir_kinds` of the output dirs on object storage, which `load_config` leaves to
+    the build (a config loads without a request): asked before a build writes anything there
+    (`OutputKindError`)."""
+    urls = {
+        key: path
+        for key, path in (("output.dir", package), ("output.quarantine_dir", quarantine))
+        if isinstance(path, StoreURL)
+    }
+    try:
+        check_dir_kinds(urls)
+    except DirProblem as exc:
+        raise OutputKindError(f"{exc.key}: {exc.message}") from None

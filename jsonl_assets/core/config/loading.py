@@ -327,7 +327,7 @@ def _output(cfg_path: Path, o: Output, root: Path) -> OutputConfig:
     try:  # object-storage locations cannot hold a local dir nor lie in one
         local = {k: p for k, p in guarded.items() if not isinstance(p, StoreURL)}
         check_own_dirs(local)
-        check_dir_kinds(guarded)
+        check_dir_kinds(local)  # object storage at the build's start (no network here)
         check_url_roots({k: os.fspath(p) for k, p in guarded.items() if isinstance(p, StoreURL)})
     except DirProblem as exc:
         raise ConfigError(cfg_path, exc.key, exc.message) from None

@@ -31,6 +31,7 @@ from jsonl_assets.core.chunks.merge import merge_chunks
 from jsonl_assets.core.chunks.plan import CHUNKS_DIR, PLAN, plan_chunks
 from jsonl_assets.core.chunks.runners import ChunkRunner, run_in_process
 from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.config.dir_kinds import check_object_dirs
 from jsonl_assets.core.gc_pause import gc_paused
 from jsonl_assets.core.stage_report import StageError, StageReport
 from jsonl_assets.core.stages.extract_stage import MARKER as EXTRACT_MARKER
@@ -171,7 +172,9 @@ def _chunked(
 
 
 def _check_package_dir(cfg: PipelineConfig, dirs: PartitionDirs, replace_other: bool) -> None:
-    """The shards step's refusal of the package dir (`check_ours`), asked before staging."""
+    """The shards step's refusal of the package dir (`check_ours`), asked before staging, and
+    of object-storage output dirs holding another kind of output (`check_object_dirs`)."""
+    check_object_dirs(cfg.output.dir, cfg.output.quarantine_dir)
     check_ours(dirs.package, cfg.output.work_dir, cfg.dataset.name, replace_other)
 
 

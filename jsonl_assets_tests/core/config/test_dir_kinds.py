@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
+from jsonl_assets.core.build import build_partition
 from jsonl_assets.core.config import ConfigError, load_config
+from jsonl_assets.core.config.dir_kinds import OutputKindError
 from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.url import StoreURL
 from jsonl_assets_tests.conftest import build_with_core, write_config
@@ -113,21 +115,33 @@ def test_a_fifo_named_package_json_is_no_record_and_never_a_hang(tmp_path: Path)
     assert done.returncode == 0 and done.stdout.strip() == "loaded", done.stderr
 
 
-def test_object_storage_dirs_are_checked_too(s3: ObjectServer, tmp_path: Path) -> None:
+def test_object_storage_dirs_are_checked_by_the_build(s3: ObjectServer, tmp_path: Path) -> None:
     """Before: only local dirs were checked: config B's quarantine_dir set to config A's
-    package on S3 (the loopback moto server) wrote B's rejected raw input into it."""
+    package on S3 (the loopback moto server) wrote B's rejected raw input into it. A config
+    loads without a request; the build asks before it writes anything there."""
     src = _source(tmp_path)
     package = s3.url("pkgA")
     build_with_core(_config(tmp_path / "a", "alpha", src, dir=package))
-    before = sorted(e.name for e in store_for(package).list(StoreURL(package)))
-    for key, where in (("quarantine_dir", package), ("quarantine_dir", f"{package}/data/q")):
-        b = _config(tmp_path / "b", "beta", src, **{key: where})
-        with pytest.raises(ConfigError, match=f"output.{key}: .*(metadata.json|lies inside)"):
-            load_config(b)
-    assert sorted(e.name for e in store_for(package).list(StoreURL(package))) == before
-    quarantine = s3.url("qA")
+    before = _objects(package)
+    for i, where in enumerate((package, f"{package}/data/q")):
+        cfg = load_config(_config(tmp_path / f"b{i}", "beta", src, quarantine_dir=where))
+        with pytest.raises(
+            OutputKindError, match=r"output.quarantine_dir: .*(metadata.json|lies inside)"
+        ):
+            build_partition(cfg, "cpt|train")
+    assert _objects(package) == before
+    quarantine = s3.url("qC")
     build_with_core(
         _config(tmp_path / "c", "gamma", src, dir=s3.url("pkgC"), quarantine_dir=quarantine)
     )
-    with pytest.raises(ConfigError, match=r"output.dir: .*quarantine dir"):
-        load_config(_config(tmp_path / "d", "delta", src, dir=quarantine))
+    cfg = load_config(_config(tmp_path / "d", "delta", src, dir=quarantine))
+    with pytest.raises(OutputKindError, match=r"output.dir: .*quarantine dir"):
+        build_partition(cfg, "cpt|train")
+
+
+def _objects(prefix: str) -> list[str]:
+    store, todo, found = store_for(prefix), [StoreURL(prefix)], []
+    while todo:
+        for entry in store.list(folder := todo.pop()):
+            (todo if entry.is_dir else found).append(folder / entry.name)
+    return sorted(map(str, found))
