@@ -170,6 +170,32 @@ def _path(path: StorePath) -> Path:
     return Path(local_path(path))
 
 
+class NotRegularFile(OSError):
+    """A path opened for reading that is not a regular file (a FIFO, a device, a socket)."""
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """`path` opened for reading, refused unless it is a regular file: opened without
+    blocking (a FIFO named like a marker or a metadata.json would wait for a writer forever)
+    and judged by its `fstat`; a folder is the IsADirectoryError `open` raises."""
+    return open(path, "rb", opener=_regular_fd)
+
+
+def _regular_fd(path: str, flags: int) -> int:
+    fd = os.open(path, flags | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat_module.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        if not stat_module.S_ISREG(mode):
+            raise NotRegularFile(errno.EINVAL, "not a regular file", path)
+        os.set_blocking(fd, True)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class LocalStore:
     """The `Store` of plain paths and `file://` URLs."""
 
@@ -184,7 +210,7 @@ class LocalStore:
         end: int | None = None,
         version: FileStat | None = None,
     ) -> BinaryIO:
-        handle = open(_path(path), "rb")  # noqa: SIM115 - the caller closes it
+        handle = _open_regular(_path(path))
         if version is not None:
             try:
                 ensure_version(version, _stat(os.fstat(handle.fileno())))
