@@ -341,8 +341,9 @@ def _default_toolset_hint(cfg: PipelineConfig, keys: list[str]) -> str:
         f"{', '.join(keys)}: records there inherit defaults.toolset_id {default!r}, a toolset "
         "only another partition's records derive, so the build could not check their tool "
         "calls against it and verified these shards record by record; declare that toolset in "
-        "the config's `toolsets` (as the package's metadata.json lists it) to have such records "
-        "judged, and quarantined, by the build"
+        "the config's `toolsets` (its tools as the package's metadata.json lists them, under "
+        "an id of your own named by defaults.toolset_id if the config refuses the derived id) "
+        "to have such records judged, and quarantined, by the build"
     )
 
 
