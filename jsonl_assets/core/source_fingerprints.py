@@ -174,11 +174,14 @@ def fingerprint_file(
     return FileFingerprint(st.size, st.mtime_ns, st.inode, st.ctime_ns, sha), True
 
 
+NOT_A_FILE: Final = "not-a-file:"  # the sha256 field's prefix for such a path
+
+
 def not_a_file_fingerprint(why: str) -> FileFingerprint:
     """The fingerprint of a matched path that is not a regular file (`SourceInput.not_a_file`):
     no bytes, and in place of a sha256 what it is, so the partition's version changes when it
     becomes a file (a volume mounted under a dangling symlink), even an empty one."""
-    return FileFingerprint(0, 0, 0, 0, f"not-a-file:{why}")
+    return FileFingerprint(0, 0, 0, 0, f"{NOT_A_FILE}{why}")
 
 
 def partition_snapshot(cfg: PipelineConfig, dirs: PartitionDirs) -> SourcesSnapshot:

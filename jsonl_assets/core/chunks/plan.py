@@ -25,9 +25,11 @@ from typing import Any, Final
 
 from jsonl_assets.core.config import PipelineConfig, SourceConfig, SourceInput
 from jsonl_assets.core.config.path_names import kept_normpath
+from jsonl_assets.core.config.source_globs import not_a_file
 from jsonl_assets.core.file_names import shown
 from jsonl_assets.core.readers import SourceFile
 from jsonl_assets.core.source_fingerprints import (
+    NOT_A_FILE,
     fingerprint_file,
     not_a_file_fingerprint,
     partition_snapshot,
@@ -116,12 +118,12 @@ class ChunkPlan:
         planned = self.inputs[index]
         source = cfg.source(planned.source)
         if not source.inputs:
+            path = _located(cfg, planned.rel, planned.rel_b64)
+            # A path the plan found not to be a file is judged again (as a listing would):
+            # never stat'ed nor opened as one (a dangling symlink, a FIFO).
+            why = _not_a_file_now(path) if planned.sha256.startswith(NOT_A_FILE) else None
             return source, SourceInput(
-                _located(cfg, planned.rel, planned.rel_b64),
-                planned.rel,
-                planned.format,
-                planned.rel_b64,
-                planned.listed,
+                path, planned.rel, planned.format, planned.rel_b64, planned.listed, why
             )
         cached = self._named.get(source.name)
         if cached is None or cached[0] is not source:  # first use, or another config's
@@ -139,7 +141,7 @@ class ChunkPlan:
         source, item = self.input(cfg, index)
         planned = self.inputs[index]
         st = item.observed_stat()
-        if item.not_a_file is not None or planned.sha256.startswith("not-a-file:"):
+        if item.not_a_file is not None or planned.sha256.startswith(NOT_A_FILE):
             if planned.sha256 != not_a_file_fingerprint(item.not_a_file or "").sha256:
                 raise SourceChangedError(f"{item.rel} changed since the partition was planned")
             return source, item, st  # never opened: quarantined whole (read_input)
@@ -172,6 +174,11 @@ def _by_name(source: SourceConfig) -> dict[tuple[str, str | None], SourceInput]:
                 f"({shown(os.fspath(other.path))} and {shown(os.fspath(item.path))})"
             )
     return by_name
+
+
+def _not_a_file_now(path: Path) -> str | None:
+    """Why `path` is not a regular file now (`source_globs.not_a_file`; an object: None)."""
+    return None if is_url(path) else not_a_file(os.fspath(path))
 
 
 def _located(cfg: PipelineConfig, rel: str, rel_b64: str | None) -> Path:

@@ -188,3 +188,61 @@ def test_a_plan_never_opens_one_of_two_files_of_one_name_for_the_other(tmp_path:
     clashing = dataclasses.replace(cfg, sources=(clash,))
     with pytest.raises(SourceChangedError, match=r"raw/a\.jsonl names two files .*b\.jsonl"):
         plan.input(clashing, 1)
+
+
+def test_paths_that_are_not_files_are_quarantined_by_chunk_workers_too(tmp_path: Path) -> None:
+    """A dangling symlink and a FIFO a glob matches beside a file cut into chunks, built on
+    worker processes (whose config names no files: the plan does): quarantined `not_a_file`,
+    the same bytes as a build in one process. Before, the worker stat'ed the dangling link
+    ("No such file or directory") or took the FIFO for a file changed since the plan: the
+    partition failed on every run."""
+    from jsonl_assets.core.chunks.runners import process_runner
+
+    outputs = []
+    for name, runner in (("one", None), ("pool", process_runner(2))):
+        root = tmp_path / name
+        (root / "src").mkdir(parents=True)
+        notes = [{"id": f"n{i}", "text": f"note {i} " + "x" * 200} for i in range(80)]
+        (root / "src" / "a.jsonl").write_bytes(b"".join(orjson.dumps(n) + b"\n" for n in notes))
+        (root / "src" / "dangle.jsonl").symlink_to("/nonexistent/x.jsonl")
+        os.mkfifo(root / "src" / "fifo.jsonl")
+        (root / "p.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "dataset": {"name": "nf", "description": "not files"},
+                    "output": {
+                        "dir": "package",
+                        "work_dir": "work",
+                        "quarantine_dir": "q",
+                        "chunk_bytes": 4096,
+                    },
+                    "thresholds": {"max_parse_failure_rate": 1.0},
+                    "sources": [
+                        {
+                            "name": "n",
+                            "paths": ["src/*.jsonl"],
+                            "objective": "cpt",
+                            "adapter": "text",
+                            "split": "train",
+                            "id_field": "id",
+                        }
+                    ],
+                }
+            )
+        )
+        cfg = load_config(root / "p.yaml")
+        kwargs = {} if runner is None else {"runner": runner}
+        assert len(plan_chunks(cfg, dirs_for(cfg, "cpt|train")).chunks) > 3
+        build_partition(cfg, "cpt|train", **kwargs)
+        publish(cfg)
+        outputs.append(
+            {
+                p.relative_to(root).as_posix(): p.read_bytes()
+                for folder in ("package", "q")
+                for p in sorted((root / folder).rglob("*"))
+                if p.is_file()
+            }
+        )
+    assert outputs[0] == outputs[1]
+    quarantined = b"".join(v for k, v in outputs[0].items() if k.endswith("extracted.jsonl"))
+    assert quarantined.count(b'"not_a_file"') == 2, quarantined
