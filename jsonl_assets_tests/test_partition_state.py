@@ -62,6 +62,18 @@ def test_partition_state_follows_sources_markers_and_thresholds(sample_project: 
     assert state(sample_project, "rft|test") == BUILD
 
 
+def test_a_marker_that_is_not_a_file_means_build_not_a_traceback(sample_project: Path) -> None:
+    """Before: a stage marker that is a FIFO, a folder or a link to /dev/zero made the CLI's
+    up-to-date check raise (a 37-line traceback); the build's own steps say it in one line."""
+    cfg = load_config(sample_project)
+    build_partition(cfg, "rft|test")
+    marker = dirs_for(cfg, "rft|test").file("extracted.json")
+    for make in (os.mkfifo, os.mkdir, lambda p: os.symlink("/dev/zero", p)):
+        marker.unlink() if not marker.is_dir() or marker.is_symlink() else marker.rmdir()
+        make(marker)
+        assert state(sample_project, "rft|test") == BUILD
+
+
 def test_a_sourceless_partition_built_once_is_up_to_date_after(sample_project: Path) -> None:
     """A partition no source feeds, built anyway (`--force`, a schedule tick or a backfill
     build all twelve) or whose source was removed from the config, is built (empty) once to

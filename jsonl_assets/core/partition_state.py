@@ -25,16 +25,22 @@ UP_TO_DATE: Final = "up to date"
 
 
 def partition_state(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
-    """BUILD, NO_SOURCES (nothing feeds it and nothing was built) or UP_TO_DATE."""
+    """BUILD, NO_SOURCES (nothing feeds it and nothing was built) or UP_TO_DATE. A file it
+    cannot read (a source gone, a marker that is a FIFO or a folder) is BUILD: the build's
+    own steps then say which, in one line."""
+    try:
+        return _state(cfg, dirs)
+    except OSError:
+        return BUILD
+
+
+def _state(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
     if (
         not cfg.sources_for(dirs.objective, dirs.split)
         and read_marker_any(dirs, SHARDS_MARKER) is None
     ):
         return NO_SOURCES
-    try:
-        fps = stage_fingerprints(cfg, dirs)
-    except OSError:  # a source file went away: the build says which
-        return BUILD
+    fps = stage_fingerprints(cfg, dirs)
     shards_fp = fps["shards"]
     reports = {}
     for stage, marker in STAGE_MARKERS.items():
