@@ -149,6 +149,7 @@ def build_with_core(config_path: Path, helper_thread: bool = True) -> Path:
 # tests keep their bytes) or that are slow only as a group: node id prefix -> markers. A bare
 # `pytest` deselects these (pyproject addopts); `python3 run.py test` runs them.
 MARKED: dict[str, tuple[str, ...]] = {
+    "core/stages/test_long_compressible_records.py::": ("slow",),  # a 70 MiB record: 3 s
     "core/report/test_package_gate.py::": ("slow",),  # builds and reports a package: 4 s
     "core/config/test_dir_kinds.py::test_object_storage_dirs_are_checked_by_the_build": ("slow",),
     # 2026-12-06: the default run took 104 s on this machine (94 s at 1dddb70 the same hour;

@@ -12,7 +12,7 @@ from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.file_names import shown
 from jsonl_assets.core.trusted_shards import trusted_shards
 from jsonl_assets.core.verify.package import verify_package
-from jsonl_assets.core.verify.verify_limits import DEFAULT_MAX_LINE_BYTES, VerifyLimits
+from jsonl_assets.core.verify.verify_limits import limits_for_records
 
 
 class PackageNotValid(Exception):
@@ -27,7 +27,7 @@ def check_reportable(cfg: PipelineConfig, partitions: Iterable[Any]) -> None:
     to the config's `max_record_bytes`)."""
     package = cfg.output.dir
     verified = trusted_shards(cfg, partitions)
-    limits = VerifyLimits(max_line_bytes=max(DEFAULT_MAX_LINE_BYTES, cfg.max_record_bytes))
+    limits = limits_for_records(cfg.max_record_bytes)
     report = verify_package(package, verified_shards=verified, limits=limits)
     if report.ok:
         return

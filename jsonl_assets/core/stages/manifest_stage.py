@@ -54,11 +54,7 @@ from jsonl_assets.core.verify.ids import LINE_BITS, LINE_MASK, PackageIds
 from jsonl_assets.core.verify.package import verify_package
 from jsonl_assets.core.verify.records import ID_BATCH
 from jsonl_assets.core.verify.report import Finding
-from jsonl_assets.core.verify.verify_limits import (
-    DEFAULT_MAX_LINE_BYTES,
-    DEFAULT_MAX_METADATA_BYTES,
-    VerifyLimits,
-)
+from jsonl_assets.core.verify.verify_limits import DEFAULT_MAX_METADATA_BYTES, limits_for_records
 
 MANIFEST_NAME = "metadata.json"
 LEAKAGE_EXAMPLES = 10
@@ -270,12 +266,9 @@ def _publish(
     write_atomic(candidate, data)
     verified = trusted_shards(cfg, partitions)  # the others are read record by record
     # The verifier's default caps: what this build publishes, a default `verify` accepts.
-    # Lines may be longer only up to limits.max_record_bytes, as configured (the transform
-    # quarantines a record longer than that as written).
-    limits = VerifyLimits(
-        max_metadata_bytes=DEFAULT_MAX_METADATA_BYTES,
-        max_line_bytes=max(DEFAULT_MAX_LINE_BYTES, cfg.max_record_bytes),
-    )
+    # Lines (and a shard holding one such record) may be longer only up to
+    # limits.max_record_bytes, as configured (the transform quarantines a longer record).
+    limits = limits_for_records(cfg.max_record_bytes, max_metadata_bytes=DEFAULT_MAX_METADATA_BYTES)
     report = verify_package(
         cfg.output.dir, manifest_path=candidate, verified_shards=verified, limits=limits
     )

@@ -64,7 +64,12 @@ from jsonl_assets.core.store.work_files import (
     write_marker,
 )
 from jsonl_assets.core.verify.shard_stream import ShardStream
-from jsonl_assets.core.verify.verify_limits import DEFAULT_LIMITS, ExpansionExceeded, Unreadable
+from jsonl_assets.core.verify.verify_limits import (
+    ExpansionExceeded,
+    Unreadable,
+    VerifyLimits,
+    limits_for_records,
+)
 
 STAGE = "shards"
 CODE_VERSION = "8"  # 4: typed report, staged shards only; 5: the quarantine published;
@@ -287,13 +292,14 @@ def verify_partition_shards(
     bad: set[str] = set()
     bad_families: list[str] = []
     records = 0
+    limits = limits_for_records(cfg.max_record_bytes)
     by_family: dict[str, list[dict[str, Any]]] = {}
     for shard in shards:
         by_family.setdefault(family_of(shard["path"]), []).append(shard)
     for family in sorted(set(by_family) | set(content)):
         digest = FamilyContent()
         for shard in sorted(by_family.get(family, []), key=lambda s: s["path"]):
-            problems, count = _check_shard(dirs.package, shard, digest)
+            problems, count = _check_shard(dirs.package, shard, digest, limits)
             records += count
             if problems:
                 bad.add(shard["path"])
@@ -331,7 +337,7 @@ def verify_partition_shards(
 
 
 def _check_shard(
-    package: Path, shard: dict[str, Any], content: FamilyContent
+    package: Path, shard: dict[str, Any], content: FamilyContent, limits: VerifyLimits
 ) -> tuple[list[tuple[str, int | None, str]], int]:
     """Problems `(rule, line, message)` of one shard and the number of lines it holds; its
     decompressed bytes go into the family's `content`. Read as `verify` reads a shard."""
@@ -344,7 +350,7 @@ def _check_shard(
     if stream.total != shard["bytes"]:
         problems.append(("C17", None, f"{stream.total} bytes on disk, {shard['bytes']} recorded"))
     count = 0
-    cap = DEFAULT_LIMITS.decompressed_cap(stream.total)  # a default `verify` reads no further
+    cap = limits.decompressed_cap(stream.total)  # what `verify` reads, `--expansion-floor` aside
     with stream:
         try:
             for chunk in read_ahead(
@@ -356,7 +362,7 @@ def _check_shard(
         except TruncatedInput as exc:
             problems.append(("C15", count + 1, f"the shard does not decompress: {exc}"))
         except ExpansionExceeded as exc:
-            problems.append(("C15", count + 1, f"the shard {exc} (a default verify's cap)"))
+            problems.append(("C15", count + 1, f"the shard {exc} (verify's cap)"))
         stream.drain()
     if stream.sha256() != shard["sha256"]:
         problems.append(("C17", None, "sha256 of the file differs from the one recorded"))

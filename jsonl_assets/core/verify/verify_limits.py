@@ -84,6 +84,19 @@ class VerifyLimits:
 DEFAULT_LIMITS: Final = VerifyLimits()
 
 
+def limits_for_records(max_record_bytes: int, **caps: int) -> VerifyLimits:
+    """The caps under which the build reads back what it wrote, records of up to
+    `max_record_bytes` (`limits.max_record_bytes`): the default ones, but a line as long as
+    a record may be, and a shard may decompress to one such record with its newline (alone
+    in its frame: it cannot be cut, so the writer's rotation cannot keep it under the
+    default floor)."""
+    return VerifyLimits(
+        max_line_bytes=max(DEFAULT_LIMITS.max_line_bytes, max_record_bytes),
+        expansion_floor=max(DEFAULT_LIMITS.expansion_floor, max_record_bytes + 1),
+        **caps,
+    )
+
+
 class Unreadable(Picklable):
     """A file that is not opened. `kind`: missing, outside, unresolvable, not_regular, error."""
 
