@@ -179,6 +179,14 @@ PREFERENCE: list[tuple[dict[str, Any], str | None]] = [
         "quality:empty_candidate",
     ),
     (
+        {  # spec-valid (a D4 warning): the build rejects it by the quality rule
+            "id": "no_message_rejected",
+            "messages": [_user("Tip?")],
+            "candidates": [_cand("chosen", "Mulch."), {"label": "rejected", "messages": []}],
+        },
+        "quality:empty_candidate",
+    ),
+    (
         {
             "id": "blank_prompt",
             "messages": [_user(" ")],
@@ -304,7 +312,8 @@ def test_useless_records_are_quarantined_by_default(tmp_path: Path, one_pass: bo
             assert entry["reason"] == reason, (ident, entry)
             assert entry["stage"] == "validated"
             assert entry["trace"]["source"] == ident.split(":", 1)[0]
-            assert "empty or blank" in entry["detail"] or "no user turn" in entry["detail"], entry
+            detail = entry["detail"]
+            assert any(w in detail for w in ("empty or blank", "no user turn", "no message")), entry
     assert set(quarantined) == {ident for ident, reason in expected.items() if reason}
     sft = _validated_report(tmp_path, "sft")
     assert sft["extra"]["quality_quarantined"] == {

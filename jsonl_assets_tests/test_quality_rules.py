@@ -219,6 +219,11 @@ def test_preference() -> None:
     blank_prompt = pref([msg("user", text("\t"))], [text("a")], [text("b")])
     assert rules_of(blank_prompt, "preference") == ["empty_user"]
     assert rules_of(pref([], [text("a")], [text("b")]), "preference") == []  # D4 warns
+    no_message = pref(user, [text("a")], [text("b")])
+    no_message["candidates"][1]["messages"] = []  # spec-valid (a D4 warning), nothing to prefer
+    found = quality_findings(no_message, "preference", ALL)
+    assert found is not None and found[0][0] == "empty_candidate"
+    assert "candidates[1].messages (the rejected candidate): no message" in found[0][1]
 
 
 def cpt(*messages: dict[str, Any]) -> dict[str, Any]:

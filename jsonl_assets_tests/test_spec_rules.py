@@ -158,7 +158,6 @@ ERROR_CASES = [
     pytest.param("sft", {"id": "r"}, ["D3"], id="D3-missing"),
     pytest.param("sft", {"messages": "hello"}, ["D3"], id="D3-not-array"),
     pytest.param("rft", rft(messages=[]), ["D4"], id="D4-empty"),
-    pytest.param("preference", pref(cand("chosen"), cand("rejected", messages=[])), ["D4"], id="D4-candidate-empty"),
     pytest.param("sft", sft(id=7), ["D5"], id="D5-id"),
     pytest.param("sft", sft(toolset_id=7), ["D5"], id="D5-toolset-id"),
     pytest.param("sft", sft(metadata=["x"]), ["D5"], id="D5-metadata"),
@@ -262,6 +261,7 @@ def schema_record(**arguments: Any) -> dict[str, Any]:
 
 WARNING_CASES = [
     pytest.param("preference", pref(messages=[]), SHOP, ["D4"], id="D4-empty-context"),
+    pytest.param("preference", pref(cand("chosen"), cand("rejected", messages=[])), SHOP, ["D4"], id="D4-candidate-empty"),
     pytest.param("sft", sft({"role": "user", "content": []}, msg("assistant")), SHOP, ["D12"], id="D12"),
     pytest.param("sft", sft(msg("user", image(asset_id="leaf-0042", uri="s3://x")), msg("assistant")), SHOP, ["D17"], id="D17-both"),
     pytest.param("sft", sft(msg("user", image()), msg("assistant")), PLAIN, ["D20"], id="D20"),

@@ -4,7 +4,8 @@
 Rule ids are the checklist's. Choices where the spec is silent:
 
 * D4: empty `messages` is an error for sft, rft and cpt, a warning for preference (the shared
-  context, spec 5.1); an empty `candidates[k].messages` is an error.
+  context, spec 5.1) and for an empty `candidates[k].messages` (F4 asks only for an array;
+  the quality rule `empty_candidate` rejects it in a build).
 * D17: a media `ref` accepts only `asset_id` and `uri`; both at once is a warning.
 * E rules in preference records: the context followed by each candidate is one branch, so
   `call_id` uniqueness (E4), answers (E5/E6) and unanswered calls (E7) are judged per branch.

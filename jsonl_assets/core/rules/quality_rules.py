@@ -123,6 +123,14 @@ def quality_findings(
         if "empty_candidate" in rules:
             for k, candidate in enumerate(record["candidates"]):
                 continuation = candidate["messages"]
+                if not continuation:  # spec-valid (a D4 warning), but nothing to prefer
+                    where = f"candidates[{k}].messages"
+                    found = _add(
+                        found,
+                        "empty_candidate",
+                        f"{where} (the {candidate['label']} candidate): no message",
+                    )
+                    break
                 if content_blank(continuation[-1]["content"], _ANSWER):
                     where = f"candidates[{k}].messages[{len(continuation) - 1}]"
                     label = candidate["label"]

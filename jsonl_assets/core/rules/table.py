@@ -69,7 +69,7 @@ FINDINGS: Final = _table(
     ("D3.type", E, ALL, "messages: must be an array, got {0}"),
     ("D4.empty", E, ALL - PREFERENCE, "messages: must not be empty"),
     ("D4.context", W, PREFERENCE, "messages: the shared context is empty"),
-    ("D4.candidate", E, PREFERENCE, "{where}.messages: must not be empty"),
+    ("D4.candidate", W, PREFERENCE, "{where}.messages: the continuation is empty"),
     ("D5.id", E, ALL, "id: must be a string, got {0}"),
     ("D5.toolset_id", E, ALL, "toolset_id: must be a string, got {0}"),
     ("D5.metadata", E, ALL, "metadata: must be an object, got {0}"),

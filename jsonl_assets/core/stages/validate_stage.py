@@ -37,10 +37,11 @@ from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.work_files import PartitionDirs, fingerprint, write_marker
 
 STAGE = "validated"
-CODE_VERSION = "8"  # 4: typed report; 5: U+001C..U+001F are not blank (blank_text); 6: an
+CODE_VERSION = "9"  # 4: typed report; 5: U+001C..U+001F are not blank (blank_text); 6: an
 # array or object in a rule message as bounded JSON (rules.vocabulary.short: never recurses);
 # 7: a duplicate_id detail cuts its id at 80 characters (it held the whole id); 8: E9 judged
-# (the tools' input_schemas), a call through a not-yet-derived default toolset is unresolved
+# (the tools' input_schemas), a call through a not-yet-derived default toolset is unresolved;
+# 9: an empty candidate is a D4 warning, rejected as quality:empty_candidate
 IDS = "validated.ids.arrow"
 MARKER = "validated.json"
 _POSITION_BITS = 40

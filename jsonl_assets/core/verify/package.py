@@ -30,6 +30,7 @@ from jsonl_assets.core.verify.defaults import system_problems
 from jsonl_assets.core.verify.files import check_files
 from jsonl_assets.core.verify.int_text import long_int_text
 from jsonl_assets.core.verify.manifest import check_manifest, load_manifest
+from jsonl_assets.core.verify.records import collect_asset_refs
 from jsonl_assets.core.verify.report import METADATA_FILE, Sink, VerifyReport, show
 from jsonl_assets.core.verify.shards import DEFAULT_LIMITS
 from jsonl_assets.core.verify.toolsets import Report, check_toolsets
@@ -85,6 +86,8 @@ def verify_package(
             sink.count("A13", severity, METADATA_FILE, count)
 
     refs: set[str] | None = set() if assets is not None else None
+    if refs is not None and isinstance(defaults, dict):  # records inherit defaults.system
+        collect_asset_refs({"messages": [{"content": defaults.get("system")}]}, refs)
     tally = check_files(
         package_dir, meta, base, sink, refs, forbid_split_leakage, verified_shards or {}, limits
     )

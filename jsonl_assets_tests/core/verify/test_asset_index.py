@@ -65,3 +65,21 @@ def test_verify_help_does_not_promise_an_expansion_check_of_the_asset_index(
     expansion = text[text.index("--max-expansion RATIO a ") :][:300]
     assert "C15" in expansion and "G1" not in expansion, expansion
     assert "asset index is never decompressed" in expansion
+
+
+def test_an_asset_referenced_only_by_defaults_system_is_used(tmp_path: Path) -> None:
+    """Records inherit `defaults.system` (spec 2.4): an asset only it references is no G5."""
+    record = {"id": "d1", "messages": [msg("document", {"type": "text", "text": "x"})]}
+    simple_package(tmp_path, [record], objective="cpt")
+    meta = orjson.loads((tmp_path / "metadata.json").read_bytes())
+    meta["asset_index"] = {"path": "assets.jsonl", "format": "jsonl"}
+    logo = {"type": "image", "ref": {"asset_id": "leaf-1"}}
+    meta["defaults"] = {"system": [{"type": "text", "text": "Be brief."}, logo]}
+    (tmp_path / "metadata.json").write_bytes(orjson.dumps(meta))
+    (tmp_path / "assets.jsonl").write_bytes(
+        ASSETS + encode([{"asset_id": "spare", "uri": "s3://b/spare.png"}])
+    )
+    report = verify_package(tmp_path)
+    assert report.ok, report.findings
+    g5 = [f.message for f in report.findings if f.rule == "G5"]
+    assert g5 == ["asset 'spare' is never referenced"]
