@@ -233,8 +233,11 @@ class S3Store(ObjectStore):
         handling names them."""
         try:
             return self.fs.call_s3(method, **kwargs)
-        except (FileNotFoundError, FileExistsError):
-            raise  # an answer its caller asked for (absent, a failed condition), not a failure
+        except FileExistsError:
+            raise  # a failed condition: an answer its caller asked for, not a failure
+        except FileNotFoundError as exc:  # absent (a key, or a bucket gone): its class kept
+            where = f"S3 {method} {self._where(kwargs)}"
+            raise _named(exc, where) from (exc.__cause__ or exc)
         except (OSError, *self.client_errors()) as exc:
             where = f"S3 {method} {self._where(kwargs)}"
             if isinstance(exc, OSError):  # s3fs's translation of a refusal: its class kept
