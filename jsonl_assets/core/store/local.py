@@ -227,6 +227,8 @@ class LocalStore:
             return BytesIO(handle.read(max(0, end - start)))
 
     def open_atomic(self, path: StorePath, shared: bool = False) -> LocalAtomicWrite:
+        if shared:  # a killed writer's own temporary is found by no other name: clear it here
+            _remove_dead_writers_partials(_path(path))
         return LocalAtomicWrite(_path(path), unique=shared)
 
     def append(self, path: StorePath, data: bytes) -> None:
