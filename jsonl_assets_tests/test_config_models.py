@@ -122,6 +122,19 @@ def test_a_trailing_newline_does_not_pass_a_name_pattern(
     assert info.value.key == key and "must match" in info.value.message, info.value
 
 
+@pytest.mark.parametrize("team", ["data team", "-bad", "x" * 64, "é"])
+def test_a_ui_team_out_of_its_pattern_says_the_rule(tmp_path: Path, team: str) -> None:
+    """It said "must be a non-empty string" of a non-empty string, and hid the rule."""
+    path = _config(tmp_path, adapter="chat")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(f"{text}ui:\n  team: {team!r}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == "ui.team", info.value
+    assert "at most 63 letters, digits, '_', '.' or '-'" in info.value.message
+    assert repr(team) in info.value.message and "non-empty" not in info.value.message
+
+
 def test_a_created_at_with_a_trailing_newline_is_a_config_error(tmp_path: Path) -> None:
     path = _config(tmp_path, adapter="chat")
     text = path.read_text()

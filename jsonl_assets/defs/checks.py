@@ -83,9 +83,9 @@ def empty_partition_check(files: int, written: int) -> dg.AssetCheckResult:
     if not files:
         description = "no source file feeds this partition"
     elif written:
-        description = f"{written} records written from {files} source files"
+        description = f"{_count(written, 'record')} written from {_count(files, 'source file')}"
     else:
-        description = f"{files} source files, but no record was written"
+        description = f"{_count(files, 'source file')}, but no record was written"
     return dg.AssetCheckResult(
         check_name=EMPTY_PARTITION,
         passed=not files or written > 0,
@@ -237,3 +237,7 @@ def package_valid_check(
             ),
         },
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -160,3 +160,10 @@ def test_a_failed_shards_verified_and_a_refused_package_are_not_retried(
     refused = materialize(sample_project, retrying_instance, None)
     run = retrying_instance.get_run_by_id(refused.run_id)
     assert run is not None and run.tags.get(WILL_RETRY) == "false"
+
+
+def test_the_empty_partition_description_counts_in_words() -> None:
+    empty_partition_check = checks.empty_partition_check
+    assert empty_partition_check(1, 0).description == "1 source file, but no record was written"
+    assert empty_partition_check(2, 1).description == "1 record written from 2 source files"
+    assert empty_partition_check(0, 0).passed

@@ -171,8 +171,10 @@ def _message(error: ErrorDetails, parent: Any, field: Any, key: str) -> str:
         if kind.endswith("_type"):
             return f"must be a number {bounds}, got {value!r}"
         return f"must be {bounds}, got {value!r}"
-    if kind == "string_pattern_mismatch":
-        return f"must be a non-empty string, got {value!r}"
+    if kind == "string_pattern_mismatch":  # the field's description says the rule
+        info = getattr(parent, "model_fields", {}).get(key.rsplit(".", 1)[-1])
+        rule = getattr(info, "description", None) or f"of the form {ctx.get('pattern')}"
+        return f"must be {rule}, got {value!r}"
     if kind == "string_type" and value is None:
         home = "; the home dir is '~', quoted" if key.startswith("output.") else ""
         return f"must be a non-empty string, got null ({YAML_NULLS}{home})"

@@ -198,7 +198,14 @@ class Sensor(Model):
 class Ui(Model):
     """How the Dagster UI labels the assets: the owning team (a placeholder by default)."""
 
-    team: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")] = "llm-data"
+    team: Annotated[
+        str,
+        Field(
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
+            description="a name of at most 63 letters, digits, '_', '.' or '-' that starts "
+            "with a letter or a digit (Dagster's owner team)",
+        ),
+    ] = "llm-data"
 
 
 class SourceFields(Model):
