@@ -32,6 +32,7 @@ from jsonl_assets.core.stages.manifest_stage import ManifestResult, publish_mani
 from jsonl_assets.core.stages.record_stages import Gate, run_record_stages
 from jsonl_assets.core.stages.shard_stage import MARKER as SHARDS_MARKER
 from jsonl_assets.core.stages.shard_stage import VERIFIED, run_shards, verify_partition_shards
+from jsonl_assets.core.store.base import read_bytes
 from jsonl_assets.core.store.package_lock import package_lock, step_command
 from jsonl_assets.core.store.partition_lock import partition_lock
 from jsonl_assets.core.store.work_files import (
@@ -182,11 +183,13 @@ def build_partition(
 
 
 def read_marker_any(dirs: PartitionDirs, name: str) -> dict[str, Any] | None:
-    """A marker's content (fingerprint and report) whatever its fingerprint, or None."""
+    """A marker's content (fingerprint and report) whatever its fingerprint, or None. Read
+    as every marker is (`store.base.read_bytes`: a regular file only, opened without
+    blocking): a FIFO, a device or a folder in its place raises the OSError naming it."""
     import orjson
 
     try:
-        return orjson.loads(dirs.file(name).read_bytes())
+        return orjson.loads(read_bytes(dirs.file(name)))
     except (FileNotFoundError, orjson.JSONDecodeError):
         return None
 

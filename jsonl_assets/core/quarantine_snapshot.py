@@ -112,9 +112,9 @@ def pointer_ledger(work_dir: Path) -> Path:
 
 
 def _digest(path: Path) -> tuple[str, int, int]:
-    """sha256, size and line count of a work-dir file (streamed)."""
+    """sha256, size and line count of a work-dir file (streamed; a regular file only)."""
     digest, size, lines = hashlib.sha256(), 0, 0
-    with open(path, "rb") as handle:
+    with store_for(path).open_read(path) as handle:
         while data := handle.read(_READ):
             digest.update(data)
             size += len(data)

@@ -418,7 +418,7 @@ def load_cursor(text: str | None, folder: Path) -> Cursor | None:
         name = str(cursor["snapshot"])
         if "/" in name or not name.startswith(SNAPSHOT_PREFIX):
             return None
-        data = orjson.loads((folder / name).read_bytes())
+        data = orjson.loads(read_bytes(folder / name))
         files = {key_path(k): fp for k, fp in fingerprints_from_json(data["files"]).items()}
         sources = {
             name: SourceFiles(

@@ -183,7 +183,7 @@ def write_ids(parts: list[Path], out: Any) -> None:
     whole = parts[0].with_name("ids.arrow")
     with polars_output(whole) as target:
         pl.concat([scan_ipc_file(p) for p in parts]).sink_ipc(target)
-    with open(whole, "rb") as handle:
+    with store_for(whole).open_read(whole) as handle:
         shutil.copyfileobj(handle, out, 1 << 20)
     for path in [*parts, whole]:
         path.unlink()

@@ -41,6 +41,7 @@ from jsonl_assets.core.store.base import (
     SourceChangedError,
     VersionChanged,
     ensure_still,
+    read_bytes,
     store_for,
 )
 from jsonl_assets.core.store.url import is_url, location
@@ -212,12 +213,14 @@ def recorded_chunk_plan(dirs: PartitionDirs, plan_fp: str) -> ChunkPlan | None:
 
 
 def recorded_plan(dirs: PartitionDirs) -> dict[str, Any] | None:
-    """The partition's last recorded plan (`files`, `chunks`), whatever its inputs, or None."""
+    """The partition's last recorded plan (`files`, `chunks`), whatever its inputs, or None
+    (also when it cannot be read: a FIFO, a device or a folder in its place, never opened
+    blocking; the plan is shown in metadata only)."""
     import orjson
 
     try:
-        return orjson.loads((dirs.work / CHUNKS_DIR / PLAN).read_bytes())["report"]
-    except (FileNotFoundError, orjson.JSONDecodeError, KeyError):
+        return orjson.loads(read_bytes(dirs.work / CHUNKS_DIR / PLAN))["report"]
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
         return None
 
 

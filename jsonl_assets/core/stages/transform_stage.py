@@ -34,7 +34,7 @@ from jsonl_assets.core.stage_report import (
     TransformDetails,
 )
 from jsonl_assets.core.stages.extract_stage import charged_here
-from jsonl_assets.core.store.base import store_for
+from jsonl_assets.core.store.base import read_bytes, store_for
 from jsonl_assets.core.store.work_files import (
     CountingSink,
     PartitionDirs,
@@ -261,7 +261,7 @@ def default_toolset_id(cfg: PipelineConfig) -> str | None:
 def upstream_marker(dirs: PartitionDirs, name: str) -> tuple[str, dict[str, Any]]:
     """The fingerprint and report of a finished upstream stage, or a StageError."""
     try:
-        marker = orjson.loads(dirs.file(name).read_bytes())
+        marker = orjson.loads(read_bytes(dirs.file(name)))
     except FileNotFoundError as exc:
         raise StageError(
             f"{dirs.key}: upstream stage output {name} is missing; materialize it first"

@@ -265,8 +265,9 @@ def copy_file_in(
 ) -> None:
     """Copy the local file `source` to `path` on `store`, `chunk` bytes at a time, through an
     atomic write (nothing is visible under `path` unless the whole copy committed; `shared`:
-    see `Store.open_atomic`)."""
-    with committed(store.open_atomic(path, shared)) as out, open(source, "rb") as src:
+    see `Store.open_atomic`). `source` is opened as any local read is: a regular file only."""
+    src_store = store_for(source)
+    with committed(store.open_atomic(path, shared)) as out, src_store.open_read(source) as src:
         while data := src.read(chunk):
             out.write(data)
 

@@ -38,6 +38,7 @@ from typing import Final
 import orjson
 from filelock import FileLock, Timeout
 
+from jsonl_assets.core.store.base import read_bytes
 from jsonl_assets.core.store.url import is_url
 
 LOCK_NAME: Final = ".jsonl-assets.lock"
@@ -89,7 +90,7 @@ def lock_folder(package: Path) -> Path:
 def read_holder(package: Path) -> Holder | None:
     """Who holds (or, if no one holds the lock, last held without releasing) the package."""
     try:
-        data = orjson.loads((lock_folder(package) / HOLDER_NAME).read_bytes())
+        data = orjson.loads(read_bytes(lock_folder(package) / HOLDER_NAME))
         command = data.get("command", "")
         return Holder(
             int(data["pid"]),

@@ -18,6 +18,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from jsonl_assets.core.store.atomic_files import raise_named
+from jsonl_assets.core.store.base import read_bytes
 
 
 class PartitionBusyError(Exception):
@@ -32,7 +33,7 @@ def _write_pid(fd: int) -> None:
 def lock_holder(path: Path) -> str:
     """The pid the holder of the lock file `path` wrote into it, or "unknown"."""
     try:
-        return path.read_text(errors="replace").strip()[:32] or "unknown"
+        return read_bytes(path).decode(errors="replace").strip()[:32] or "unknown"
     except OSError:
         return "unknown"
 
