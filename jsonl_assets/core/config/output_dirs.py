@@ -10,7 +10,8 @@ When that root is the config's own folder (`train.jsonl`, `*.jsonl`), only the f
 glob's wildcards can reach count: a package beside the config is the common layout. A file a glob
 matched through a symlink into one of the dirs is refused too, as is a symlink the glob met where
 a folder is expected that leads into one of the dirs (or to a folder holding one the rest of
-the glob reaches), made or not yet made (a dangling link to where a build will make it); and
+the glob reaches), or a matched one (a dangling link, a link to a FIFO) that leads into one,
+made or not yet made (a dangling link to where a build will make it); and
 a `..` after a wildcard, which climbs out of the source root. So a build never reads back
 its own output, nor ships its work or quarantine files inside the package. Object-storage
 locations (`s3://`, `gs://`, `az://`) obey the same rules, compared as key prefixes
@@ -161,7 +162,8 @@ def check_source_overlap(
     links: Mapping[str, FolderLinks] | None = None,
 ) -> None:
     """`sources`: (dotted key of the source, its globs, the files they matched, resolved);
-    `links`: the symlinks each glob (`sources[i].paths[n]`) met where a folder is expected."""
+    `links`: the symlinks each glob (`sources[i].paths[n]`) met where a folder is expected,
+    or matched and not read as a file (`source_globs.match_glob`)."""
     project = root.resolve()
     ids = Identities()
     for source_key, patterns, inputs in sources:
@@ -219,9 +221,11 @@ def check_source_overlap(
 def _check_links(
     dirs: Mapping[str, Path], glob_key: str, links: FolderLinks, ids: Identities
 ) -> None:
-    """No symlink a glob met where a folder is expected (`links`) leads into one of `dirs`,
-    or to a folder holding one the rest of the glob can reach; made or not yet made: a
-    dangling link to where a build will make a dir reads that dir once it is there."""
+    """No symlink a glob met where a folder is expected, or matched (`links`), leads into one
+    of `dirs`, or to a folder holding one the rest of the glob can reach; made or not yet
+    made: a dangling link to where a build will make a dir, or a file, reads it once it is
+    there. Its target is as `os.path.realpath` gives it: chains of links followed, relative
+    ones from the link's folder."""
     for (link, rest), target in links.items():
         to = Path(target)
         state = "" if os.path.exists(target) else ", not there yet"
@@ -233,7 +237,7 @@ def _check_links(
             how = "is" if within == () else "lies inside" if within else "holds"
             raise DirProblem(
                 glob_key,
-                f"goes through {shown(link)}, a symlink to {shown(target)}{state}, which "
+                f"{'matches' if not rest else 'goes through'} {shown(link)}, a symlink to {shown(target)}{state}, which "
                 f"{how} {key} ({path}): a build would read its own output back; "
                 "remove the link or keep the glob from it",
             )

@@ -74,8 +74,8 @@ class FileNames:
     by_path: dict[Path, tuple[str, str | None]] = field(default_factory=dict)
     by_name: dict[tuple[str, str | None], tuple[Path, str]] = field(default_factory=dict)
     links: dict[str, bool] = field(default_factory=dict)
-    # The symlinks each glob (`sources[i].paths[n]`) met where a folder is expected, for the
-    # dangerous-dir checks (`source_globs.FolderLinks`).
+    # The symlinks each glob (`sources[i].paths[n]`) met where a folder is expected, or matched
+    # and cannot read as a file, for the dangerous-dir checks (`source_globs.FolderLinks`).
     folder_links: dict[str, dict[tuple[str, tuple[str, ...]], str]] = field(default_factory=dict)
 
     def name(

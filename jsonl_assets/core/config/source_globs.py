@@ -14,7 +14,9 @@ folder is expected, after the glob's root (`FolderLinks`): one to a folder it en
 dangling one it cannot enter yet, each with its target (`os.path.realpath`, non-strict: where
 it points even if nothing is there yet) and the glob parts that read below it, so the
 dangerous-dir checks can refuse a link into a dir the build writes, made or not yet made
-(output_dirs.py). Reporting them changes no match.
+(output_dirs.py). So are the matched symlinks that are not read as regular files (dangling,
+or to a FIFO...), with no glob parts below them: a dangling `raw/zz.jsonl -> ../work/x.jsonl`
+would read the file a build makes there. Reporting them changes no match.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from typing import Final
 from jsonl_assets.core.file_names import shown
 
 RECURSIVE = "**"
-# A symlink met where a folder is expected -> (its target, the glob parts that read below it).
+# A symlink met where a folder is expected, or matched and not read as a file -> (its target,
+# the glob parts that read below it: none for a matched one).
 FolderLinks = dict[tuple[str, tuple[str, ...]], str]
 # Errors that say a path is not there (nor can be: a name longer than the OS allows).
 _ABSENT: Final = (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG)
@@ -73,7 +76,7 @@ def match_glob(pattern: str, links: FolderLinks | None = None) -> tuple[list[str
     that are not folders, each with why it cannot be read as a file (`not_a_file`), with the
     folders the expansion had to list or enter but could not (`unlisted_folder`): a source
     must not lose them silently. `links` receives the symlinks met where a folder is
-    expected (`FolderLinks`)."""
+    expected, and the matched symlinks among the other paths (`FolderLinks`, no parts below)."""
     files: list[str] = []
     unlisted: dict[str, str] = {}
     others: dict[str, str] = {}
@@ -85,6 +88,10 @@ def match_glob(pattern: str, links: FolderLinks | None = None) -> tuple[list[str
                 others[path] = why
         elif (why := not_a_file(path)) is not None:
             others[path] = why
+    if links is not None:
+        for path in others:
+            if os.path.islink(path):  # by its path in the source; judged by its target
+                links.setdefault((path, ()), os.path.realpath(path))
     return files, {**unlisted, **others}
 
 
