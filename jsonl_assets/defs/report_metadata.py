@@ -14,7 +14,12 @@ from jsonl_assets.core.report import ReportResult
 from jsonl_assets.core.report.bounded_counts import OTHER_NOTE
 from jsonl_assets.core.report.charts import MIXTURE_SOURCES, mixture_sources
 from jsonl_assets.core.report.html_report import length_rows, percent
-from jsonl_assets.core.report.markdown_text import md_table, visible_value
+from jsonl_assets.core.report.markdown_text import (
+    EMPTY_VALUE,
+    md_table,
+    unfenced_value,
+    visible_value,
+)
 from jsonl_assets.defs.stage_metadata import percent as rate_percent
 from jsonl_assets.defs.stage_metadata import rate_label
 
@@ -67,7 +72,7 @@ def report_tables(data: dict[str, Any]) -> dict[str, str]:
             ["objective/split", "turns", "candidates", "grading types"],
             [
                 [_cell(c), _counts(c["turns"]), _counts(c["candidates"]),
-                 _counts(c["grading_types"], c.get("grading_types_other", 0))]
+                 _counts(c["grading_types"], c.get("grading_types_other", 0), quoted=True)]
                 for c in cells
             ],
         ),
@@ -105,17 +110,23 @@ def _mixture_rows(c: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def _counts(counts: dict[str, int], other: int = 0) -> str:
-    """`a: 1, b: 2` (and `other: n`, the records past the values kept); a value from the
-    data as report.html shows it (visible_value)."""
+def _counts(counts: dict[str, int], other: int = 0, quoted: bool = False) -> str:
+    """`1: 3, 2: 1` (and `other: n`, the records past the values kept). `quoted`: the values
+    come from the data, each shown quoted (`"b: 2, c": 1`, `"": 1`) so none reads as two."""
     more = [f"other ({OTHER_NOTE}): {other}"] if other else []
-    return ", ".join([*(f"{visible_value(k)}: {v}" for k, v in counts.items()), *more]) or "-"
+    shown = (f"{_quoted(k) if quoted else visible_value(k)}: {v}" for k, v in counts.items())
+    return ", ".join([*shown, *more]) or "-"
+
+
+def _quoted(value: str) -> str:
+    return f'"{unfenced_value(value)}"' if value else EMPTY_VALUE
 
 
 def _where(example: dict[str, Any]) -> str:
+    """`"file":line`: the file quoted, since a name may hold `:` or `; `."""
     trace = example.get("trace") or {}
     position = next((trace[k] for k in ("line", "row", "item", "offset") if k in trace), "?")
-    return f"{trace.get('file', '?')}:{position}"
+    return f"{_quoted(str(trace.get('file', '?')))}:{position}"
 
 
 def report_metadata(report: ReportResult | None) -> dict[str, Any]:

@@ -13,8 +13,10 @@ from jsonl_assets.core.report.charts import mixture_chart
 from jsonl_assets.core.report.markdown_text import md_table
 from jsonl_assets.defs.report_metadata import (
     SOURCES_SHOWN,
+    _counts,
     _images,
     _mixture_rows,
+    _where,
     report_metadata,
 )
 
@@ -49,3 +51,12 @@ def test_the_report_metadata_is_bounded_whatever_the_number_of_sources(tmp_path:
         )
 
     assert size(600) < 1.2 * size(SOURCES_SHOWN)
+
+
+def test_values_from_the_data_are_quoted_so_none_reads_as_two() -> None:
+    """A grading type `b: 2, c` read as two types and the empty one showed as nothing; a file
+    named `x.jsonl:9; y.jsonl` could forge the examples' traces."""
+    grading = {"": 1, "b: 2, c": 1, 'say "hi"': 1}
+    assert _counts(grading, quoted=True) == '"": 1, "b: 2, c": 1, "say \\u0022hi\\u0022": 1'
+    assert _counts({"1": 3, "2": 1}) == "1: 3, 2: 1"  # counts the report made, not values
+    assert _where({"trace": {"file": "x.jsonl:9; y.jsonl", "line": 4}}) == '"x.jsonl:9; y.jsonl":4'

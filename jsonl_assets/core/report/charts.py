@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
@@ -50,9 +51,13 @@ METADATA: Final = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)
 def _style() -> Iterator[None]:
     """matplotlib's own defaults plus RC, whatever matplotlibrc the environment holds (the
     working dir's, $MATPLOTLIBRC, ~/.config/matplotlib): the charts are the same anywhere."""
-    with matplotlib.rc_context():
+    with matplotlib.rc_context(), warnings.catch_warnings():
         matplotlib.rcdefaults()
         matplotlib.rcParams.update(RC)
+        # Text stays text in the SVG (the browser's fonts draw it): a character the layout
+        # font lacks is no problem of the chart, and its warning, one per character per
+        # draw, would flood the console.
+        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from", UserWarning)
         yield
 
 

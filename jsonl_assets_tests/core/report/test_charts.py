@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import warnings
 from html import escape
 from typing import Any
 
@@ -110,3 +111,14 @@ def test_the_mixture_chart_is_bounded_whatever_the_number_of_sources() -> None:
     assert f"other ({400 - MIXTURE_SOURCES + 1} sources)" in many
     assert "s0399" in many and "s0000" not in many  # the largest are shown by name
     assert "other (" not in few and "s0000" in few  # up to the bound: every source
+
+
+def test_characters_the_layout_font_lacks_warn_nothing(tiny_data: dict[str, Any]) -> None:
+    """32 CJK grading types gave 960 raw matplotlib warnings on the console of a report
+    that exits 0 (the SVG keeps text as text: the browser's fonts draw it)."""
+    cells = copy.deepcopy(tiny_data["cells"])
+    cells[0]["grading_types"] = {chr(0x4E00 + i) * 3: 1 for i in range(32)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        svg = count_chart(cells, "grading_types", "grading types", "grading.type")
+    assert svg is not None and chr(0x4E00) * 3 in svg
