@@ -189,9 +189,10 @@ def read_marker_any(dirs: PartitionDirs, name: str) -> dict[str, Any] | None:
     import orjson
 
     try:
-        return orjson.loads(read_bytes(dirs.file(name)))
+        marker = orjson.loads(read_bytes(dirs.file(name)))
     except (FileNotFoundError, orjson.JSONDecodeError):
         return None
+    return marker if type(marker) is dict else None
 
 
 def built_partitions(cfg: PipelineConfig) -> tuple[list[PartitionShards], list[str]]:

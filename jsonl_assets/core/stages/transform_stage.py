@@ -266,6 +266,14 @@ def upstream_marker(dirs: PartitionDirs, name: str) -> tuple[str, dict[str, Any]
         raise StageError(
             f"{dirs.key}: upstream stage output {name} is missing; materialize it first"
         ) from exc
+    except orjson.JSONDecodeError:
+        marker = None
+    if (
+        type(marker) is not dict
+        or type(marker.get("fingerprint")) is not str
+        or type(marker.get("report")) is not dict
+    ):
+        raise StageError(f"{dirs.key}: upstream stage output {name} is damaged; build it again")
     return marker["fingerprint"], marker["report"]
 
 

@@ -77,7 +77,7 @@ def _writer_pid(name: str) -> int | None:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # no such process (a pid past the C long)
         return False
     except OSError:
         return True  # another user's: not ours to remove

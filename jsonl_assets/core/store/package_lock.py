@@ -23,6 +23,7 @@ package dir exclude each other.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import secrets
@@ -145,9 +146,17 @@ class PackageLock:
             self.token,
             self.command,
         )
+        for left in self.folder.glob(f"{glob.escape(HOLDER_NAME)}.*.tmp"):
+            with contextlib.suppress(OSError):  # a killed or failed holder's: only holders write
+                left.unlink()
         tmp = self.folder / f"{HOLDER_NAME}.{os.getpid()}.tmp"
-        tmp.write_bytes(orjson.dumps(asdict(holder)))
-        os.replace(tmp, self.folder / HOLDER_NAME)
+        try:
+            tmp.write_bytes(orjson.dumps(asdict(holder)))
+            os.replace(tmp, self.folder / HOLDER_NAME)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
         return stale
 
     def release(self) -> None:

@@ -87,9 +87,10 @@ def read_marker(path: Path, expected_fingerprint: str) -> dict[str, Any] | None:
         marker = orjson.loads(read_bytes(path))
     except (FileNotFoundError, orjson.JSONDecodeError):
         return None
-    if marker.get("fingerprint") != expected_fingerprint:
-        return None
-    return marker.get("report")
+    if type(marker) is not dict or marker.get("fingerprint") != expected_fingerprint:
+        return None  # a damaged marker (`null`, a list) is none: the stage runs again
+    report = marker.get("report")
+    return report if type(report) is dict else None
 
 
 def write_marker(path: Path, stage_fingerprint: str, report: dict[str, Any], **extra: str) -> None:

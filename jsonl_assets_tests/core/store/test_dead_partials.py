@@ -29,3 +29,12 @@ def test_the_next_write_clears_a_dead_writers_temporary(tmp_path: Path) -> None:
     assert target.read_bytes() == b"{}"
     assert not dead.exists()
     assert live.exists() and other.exists()  # a live writer's, and another file's
+
+
+def test_a_pid_past_the_c_long_is_a_dead_writer(tmp_path: Path) -> None:
+    """`os.kill` raised OverflowError out of the build on every rerun, naming no file."""
+    target = tmp_path / "validated.json"
+    huge = tmp_path / f".{target.name}.99999999999999999999-abcdef01.partial"
+    huge.write_bytes(b"{")
+    write_bytes(target, b"{}", shared=True)
+    assert not huge.exists() and target.read_bytes() == b"{}"

@@ -161,3 +161,18 @@ def test_a_fifo_among_the_files_read_whole_is_named(tmp_path: Path) -> None:
     assert _digest(fifo)[1:] == (4, 2)
     copy_file_in(store_for(target), fifo, target, 1 << 20)
     assert target.read_bytes() == b"a\nb\n"
+
+
+@pytest.mark.parametrize("content", [b"null", b"[]", b'"x"', b'{"fingerprint": 1}'])
+def test_a_marker_of_valid_json_but_no_object_is_no_marker(tmp_path: Path, content: bytes) -> None:
+    """`null` in shards.json made `build` exit with an AttributeError traceback, every run."""
+    from jsonl_assets.core.stages.transform_stage import StageError
+    from jsonl_assets.core.store.work_files import read_marker
+
+    dirs = _dirs(tmp_path)
+    marker = dirs.file("validated.json")
+    marker.write_bytes(content)
+    assert read_marker(marker, "1") is None
+    assert read_marker_any(dirs, "validated.json") is None or content.startswith(b"{")
+    with pytest.raises(StageError, match=r"validated\.json is damaged"):
+        upstream_marker(dirs, "validated.json")
