@@ -14,7 +14,7 @@ def byte_size(text: str) -> int:
     """A byte count for a CLI flag: `16777216`, `16MiB`, `16M`, `64KiB`, `1G` ..."""
     units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
     raw = text.strip().lower().removesuffix("ib").removesuffix("b")
-    number, unit = (raw[:-1], raw[-1]) if raw[-1:] in units else (raw, "")
+    number, unit = (raw[:-1], raw[-1]) if raw and raw[-1] in units else (raw, "")
     try:
         value = int(number) * units[unit]
     except ValueError:

@@ -1,6 +1,6 @@
 """The README's "Command-line reference" lists every flag of every `jsonl-assets` subcommand
 (as `--help` shows them) and no flag the subcommand does not have: `verify --warnings` was
-in `--help` but nowhere in the README."""
+in `--help` but nowhere in the README. And the flags' value types refuse in one line."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import argparse
 import re
 from pathlib import Path
 
+import pytest
+
+from jsonl_assets.cli_arguments import byte_size
 from jsonl_assets.cli_parser import command_parser
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -65,3 +68,11 @@ def test_every_flag_of_the_reference_exists() -> None:
             assert not flag.startswith("-") or f'"{flag}"' in run_py or task == "test", cell
         else:
             assert flag in options[cmd], f"README: `{cmd} {flag}` is not a flag of {cmd}"
+
+
+@pytest.mark.parametrize("text", ["", " ", "B", "iB", "KiB", "x"])
+def test_a_byte_size_with_no_number_is_refused_in_one_line(text: str) -> None:
+    """An empty rest matched the units table's "" key: an IndexError traceback, exit 1."""
+    with pytest.raises(argparse.ArgumentTypeError, match="not a byte size"):
+        byte_size(text)
+    assert byte_size("16MiB") == 16 << 20 and byte_size("1") == 1
