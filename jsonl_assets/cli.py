@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from jsonl_assets import stdout_guard
+from jsonl_assets import start_signals, stdout_guard  # start_signals first: see its doc
 from jsonl_assets.cli_parser import EXIT_BUSY, command_parser
 from jsonl_assets.cli_tables import print_table, print_warned
 from jsonl_assets.console_text import escape_what_the_console_cannot_show, printable
@@ -385,6 +385,8 @@ COMMANDS: Final = {"build": cmd_build, "verify": cmd_verify, "report": cmd_repor
 def main(argv: Sequence[str] | None = None) -> int:
     escape_what_the_console_cannot_show()
     args = command_parser(__doc__.split("\n")[0]).parse_args(argv)
+    if args.command != "build":  # build installs its own handlers first thing
+        start_signals.restore()
     stdout_guard.guard()
     try:
         code = int(COMMANDS[args.command](args))

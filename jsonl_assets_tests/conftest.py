@@ -310,6 +310,7 @@ MARKED: dict[str, tuple[str, ...]] = {
     "core/store/test_work_owner.py::test_changing_output_dir_while_keeping": ("slow",),
     "test_restart.py::test_kill_at_any_point": ("crash", "slow"),
     "test_signals.py::test_a_config_broken_during_the_build": ("slow",),
+    "test_start_signals.py::": ("slow",),
     "test_concurrency.py::test_second_builder_fails_clearly_then_waits_then_recovers": ("crash",),
     "test_package_lock.py::test_a_dagster_run_waits_for_the_package_lock": ("slow",),
     "test_package_lock.py::test_a_build_refused_while_a_report_holds": ("slow",),
