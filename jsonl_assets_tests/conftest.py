@@ -151,6 +151,10 @@ def build_with_core(config_path: Path, helper_thread: bool = True) -> Path:
 MARKED: dict[str, tuple[str, ...]] = {
     "core/stages/test_long_compressible_records.py::": ("slow",),  # a 70 MiB record: 3 s
     "core/report/test_package_gate.py::": ("slow",),  # builds and reports a package: 4 s
+    # builds a cut partition on two worker processes: 3 s
+    "core/stages/test_validate_warnings.py::test_warnings_are_counted_of_the_written_records_only[4096-2]": (
+        "slow",
+    ),
     "core/config/test_dir_kinds.py::test_object_storage_dirs_are_checked_by_the_build": ("slow",),
     # 2026-12-06: the default run took 104 s on this machine (94 s at 1dddb70 the same hour;
     # 86 s the evening before); the slowest of it go to CI

@@ -3,7 +3,8 @@
 It writes into its own folder of the work dir (`chunks/<index>-<fingerprint>/`): the spec
 lines it made (`lines.jsonl`, the exact bytes a shard will hold), the rule rejects
 (`rejects.jsonl`, with their line indices), the accepted records' id digests, positions and
-line indices (`ids.<bucket>.bin`, id_buckets.py), its extract and transform
+line indices (`ids.<bucket>.bin`, id_buckets.py), the accepted records' warnings
+(`warned.jsonl`: line index and reasons; the merge counts those it writes), its extract and transform
 quarantine, and last its marker (`chunk.json`, with its counts). It writes them into a
 temporary folder of its own (`chunks/.<index>-<fingerprint>.<pid>-<tag>.partial/`), renamed
 to the chunk's name once the marker is in it, so no reader ever sees half a chunk; and it
@@ -61,11 +62,12 @@ from jsonl_assets.core.store.work_files import (
     write_marker,
 )
 
-CHUNK_VERSION: Final = "5"  # 3: the report's measures; id buckets by two digest bytes;
-# 4: several whole files a chunk; 5: its unread files
+CHUNK_VERSION: Final = "6"  # 3: the report's measures; id buckets by two digest bytes;
+# 4: several whole files a chunk; 5: its unread files; 6: warned.jsonl (no warning tallies)
 MARKER: Final = "chunk.json"
 LINES: Final = "lines.jsonl"
 REJECTS: Final = "rejects.jsonl"
+WARNED: Final = "warned.jsonl"  # [line index, reasons] of each accepted record with warnings
 MEASURES: Final = "measures.bin"  # measure_columns.py blocks, one a batch
 # Raw records per batch: big enough that per-batch costs are small.
 BATCH_RECORDS: Final = 16384
@@ -327,23 +329,26 @@ class _ChunkFiles:
     def __init__(self, path: Path) -> None:
         self.lines = WorkFileWriter(path / LINES, background=True)  # the write releases the GIL
         self.rejects = WorkFileWriter(path / REJECTS)
+        self.warned = WorkFileWriter(path / WARNED)
         self.measures = WorkFileWriter(path / MEASURES)
         self.ids = BucketFiles(path)
         self.accepted = 0
 
     def add(self, lines: list[bytes], verdicts: Any, first: int) -> None:
-        entries, digests, positions, accepted = verdicts
+        entries, digests, positions, accepted, warned = verdicts
         self.lines.write_many(lines)
         dumps = orjson.dumps
         for index, reason, detail, trace, raw, extra in entries:
             row = [index, reason, detail, trace, raw.decode(), extra]
             self.rejects.write(dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+        for k, reasons in warned:
+            self.warned.write(dumps([first + k, reasons], option=orjson.OPT_APPEND_NEWLINE))
         self.ids.add(digests, [first + k for k in accepted], positions)
         self.accepted += len(accepted)
         reached("chunk.batch")
 
     def _writers(self) -> tuple[WorkFileWriter, ...]:
-        return (self.lines, self.rejects, self.measures)
+        return (self.lines, self.rejects, self.warned, self.measures)
 
     def commit(self) -> None:
         self.ids.commit()

@@ -23,7 +23,14 @@ from typing import Any, Final
 import numpy as np
 import orjson
 
-from jsonl_assets.core.chunks.chunk_worker import LINES, MEASURES, REJECTS, ChunkDone, report_of
+from jsonl_assets.core.chunks.chunk_worker import (
+    LINES,
+    MEASURES,
+    REJECTS,
+    WARNED,
+    ChunkDone,
+    report_of,
+)
 from jsonl_assets.core.chunks.duplicates import ChunkDuplicates
 from jsonl_assets.core.chunks.id_buckets import find_duplicates
 from jsonl_assets.core.chunks.plan import CHUNKS_DIR
@@ -35,7 +42,7 @@ from jsonl_assets.core.stage_report import StageReport
 from jsonl_assets.core.stages.extract_stage import Extraction
 from jsonl_assets.core.stages.staged_shards import StagedShards
 from jsonl_assets.core.stages.transform_stage import Transformer
-from jsonl_assets.core.stages.validate_stage import Entry, Validator
+from jsonl_assets.core.stages.validate_stage import Entry, Validator, Warned
 from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.work_files import PartitionDirs
 
@@ -133,6 +140,8 @@ def _replay(
     file_of = _file_indices(fi, report["validate"]["in_per_file"])
     entries = _entries(path / REJECTS, base)
     next_entry = next(entries, None)
+    warned = _warned(path / WARNED)
+    next_warned = next(warned, None)
     for lines in line_batches(path / LINES, _READ):
         first = validator.index
         end = first - base + len(lines)  # chunk-local index after the batch
@@ -140,14 +149,18 @@ def _replay(
         while next_entry is not None and next_entry[0] < first + len(lines):
             batch_entries.append(next_entry)
             next_entry = next(entries, None)
+        batch_warned: list[Warned] = []
+        while next_warned is not None and next_warned[0] < end:
+            batch_warned.append((next_warned[0] - (first - base), next_warned[1]))
+            next_warned = next(warned, None)
         found = duplicates.before(end)  # this batch's: no more are held
         lines_in_batch = (found["line"] - np.uint64(first - base)).tolist()
         batch_dups = list(zip(lines_in_batch, found["kept"].tolist(), strict=True))
-        validator.put_verdicts(batch_entries, len(lines), batch_dups)
+        validator.put_verdicts(batch_entries, len(lines), batch_dups, batch_warned)
         fis = file_of(first - base, len(lines))
         rejects = validator.finish_batch(lines, fis)
         staged.add_batch(lines, fis, rejects, first)
-    if next_entry is not None or duplicates.left():
+    if next_entry is not None or next_warned is not None or duplicates.left():
         raise ValueError(f"{path}: verdicts past the chunk's {report['lines']} lines")
 
 
@@ -189,6 +202,14 @@ def _entries(path: Path, base: int) -> Iterator[Entry]:
         for line in handle:
             index, reason, detail, trace, raw, extra = orjson.loads(line)
             yield base + index, reason, detail, trace, raw.encode(), extra
+
+
+def _warned(path: Path) -> Iterator[Warned]:
+    """The chunk's accepted records with warnings: (line index in the chunk, reasons)."""
+    with store_for(path).open_read(path) as handle:
+        for line in handle:
+            index, reasons = orjson.loads(line)
+            yield index, reasons
 
 
 def commit_stages(

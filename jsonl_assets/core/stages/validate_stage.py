@@ -6,8 +6,10 @@ staged shards, in memory) and at the end the digests of the accepted ids
 A rejected record goes to quarantine with `schema:<rule>` (the checklist rule it broke),
 `quality:<rule>` (valid but useless: the quality policy, quality_policy.py) or `duplicate_id`
 and the trace of the record that was kept; its `raw` is the spec record as the shard would
-have held it (not the input: its trace names the input's file and position). Records that pass are counted per spec warning
-(W rule) they raise and per quality rule set to `warn`.
+have held it (not the input: its trace names the input's file and position). Records that
+are written are counted per spec warning (W rule) they raise and per quality rule set to
+`warn`: `judge` notes an accepted record's warnings, and `finish_batch` counts them once the
+batch's duplicate ids are known (a record quarantined for any reason is not counted).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -37,19 +39,23 @@ from jsonl_assets.core.store.base import store_for
 from jsonl_assets.core.store.work_files import PartitionDirs, fingerprint, write_marker
 
 STAGE = "validated"
-CODE_VERSION = "9"  # 4: typed report; 5: U+001C..U+001F are not blank (blank_text); 6: an
+CODE_VERSION = "10"  # 4: typed report; 5: U+001C..U+001F are not blank (blank_text); 6: an
 # array or object in a rule message as bounded JSON (rules.vocabulary.short: never recurses);
 # 7: a duplicate_id detail cuts its id at 80 characters (it held the whole id); 8: E9 judged
 # (the tools' input_schemas), a call through a not-yet-derived default toolset is unresolved;
-# 9: an empty candidate is a D4 warning, rejected as quality:empty_candidate
+# 9: an empty candidate is a D4 warning, rejected as quality:empty_candidate; 10: warnings
+# (quality_warned, its examples, spec_warnings) counted of written records only
 IDS = "validated.ids.arrow"
 MARKER = "validated.json"
 _POSITION_BITS = 40
 POSITION_MASK = (1 << _POSITION_BITS) - 1
 # A batch's verdicts: quarantine entries (line index, reason, detail, trace, raw, extra), the
-# accepted records' id digests, positions ((file << 40) | position) and indices in the batch.
+# accepted records' id digests, positions ((file << 40) | position) and indices in the batch,
+# and the accepted records that raised warnings (index in the batch, reasons).
 Entry = tuple[int, str, str, dict[str, Any], bytes, dict[str, Any]]
-Verdicts = tuple[list[Entry], list[bytes], list[int], list[int]]
+Warned = tuple[int, list[str]]
+Verdicts = tuple[list[Entry], list[bytes], list[int], list[int], list[Warned]]
+SPEC_WARNING: Final = "quality:spec_warning:"
 
 
 def record_context(cfg: PipelineConfig, toolsets: list[dict[str, Any]]) -> RecordContext:
@@ -199,8 +205,12 @@ class Validator:
             )
             return
         findings = quality_findings(record, objective, quality.rules) if quality.rules else None
-        if (findings or warnings) and self._judge_quality(record, line, fi, k, findings, warnings):
-            return
+        if findings or warnings:
+            warned = self._judge_quality(record, line, fi, k, findings, warnings)
+            if warned is None:
+                return
+            if warned:
+                self._warned.append((k, warned))
         self._digests.append(hashlib.sha256(record["id"].encode()).digest()[:16])
         self._positions.append((fi << _POSITION_BITS) | record["metadata"]["trace"][self.kinds[fi]])
         self._accepted.append(k)
@@ -215,16 +225,15 @@ class Validator:
         k: int,
         findings: list[tuple[str, str]] | None,
         warnings: list[Problem] | None,
-    ) -> bool:
-        """Count a spec-valid record's quality findings and spec warnings; quarantine it (and
-        return True) when one of them is set to `quarantine` for its source."""
+    ) -> list[str] | None:
+        """Judge a spec-valid record's quality findings and spec warnings: quarantine it (and
+        return None) when one of them is set to `quarantine` for its source, else return the
+        reasons it is written with (counted by `finish_batch`, unless it is a duplicate)."""
         quality = self.quality[fi]
         flagged: list[tuple[str, str, str]] = []  # (reason, action, detail)
         for rule, detail in findings or ():
             flagged.append((f"quality:{rule}", quality.actions[rule], detail))
         if warnings:
-            for rule in sorted({w.rule for w in warnings}):
-                self.spec_warnings[rule] += 1
             detail_of: dict[str, str] = {}
             for w in warnings:
                 detail_of.setdefault(w.rule, f"{w.rule}: {w.message}")
@@ -248,13 +257,8 @@ class Validator:
                     {"quality": [f[0] for f in rejected]},
                 )
             )
-            return True
-        for reason, _, _ in flagged:
-            self.quality_warned[reason] += 1
-            examples = self.warned_examples.setdefault(reason, [])
-            if len(examples) < EXAMPLES_PER_REASON:
-                examples.append(trace)
-        return False
+            return None
+        return [f[0] for f in flagged]
 
     def finish_batch(self, lines: LineBatch, fis: array) -> array:
         """After `judge` was called for each of `lines` (with file indices `fis`): find the
@@ -266,6 +270,11 @@ class Validator:
         files, counters, cut = self.files, self.counters, self._cut
         entries = self._entries
         self.bytes_in += len(lines.block) + (0 if cut else len(lines))
+        if self._warned:
+            dropped = {k for k, _ in self._duplicates}
+            for k, reasons in self._warned:
+                if k not in dropped:  # written: a duplicate id is quarantined
+                    self._count_warned(reasons, lines, k)
         for k, kept in self._duplicates:
             record = orjson.loads(lines[k])  # duplicates are rare: parse again
             fi = fis[k]
@@ -303,33 +312,50 @@ class Validator:
         self._start_batch()
         return rejects
 
+    def _count_warned(self, reasons: list[str], lines: LineBatch, k: int) -> None:
+        """Count the warnings of written record `k` of the batch (its trace an example)."""
+        trace = None
+        for reason in reasons:
+            self.quality_warned[reason] += 1
+            if reason.startswith(SPEC_WARNING):
+                self.spec_warnings[reason[len(SPEC_WARNING) :]] += 1
+            examples = self.warned_examples.setdefault(reason, [])
+            if len(examples) < EXAMPLES_PER_REASON:
+                if trace is None:  # a few a reason: parse again
+                    trace = orjson.loads(lines[k])["metadata"]["trace"]
+                examples.append(trace)
+
     def take_verdicts(self) -> Verdicts:
         """A chunk worker's batch: the judged records' verdicts (rule rejects as quarantine
-        entries, the accepted ones' digests, positions and indices), without the duplicate
-        lookup, which the merge does across chunks. Starts the next batch."""
-        verdicts = (self._entries, self._digests, self._positions, self._accepted)
+        entries, the accepted ones' digests, positions and indices, the warned ones), without
+        the duplicate lookup, which the merge does across chunks. Starts the next batch."""
+        verdicts = (self._entries, self._digests, self._positions, self._accepted, self._warned)
         self.index += self._batch_size
         self._start_batch()
         return verdicts
 
     def put_verdicts(
-        self, entries: list[Entry], size: int, duplicates: list[tuple[int, int]]
+        self,
+        entries: list[Entry],
+        size: int,
+        duplicates: list[tuple[int, int]],
+        warned: list[Warned],
     ) -> None:
         """The merge's batch of `size` lines: the rule rejects a chunk worker found (indices
-        counted from the partition's first line) and the batch's duplicates `(line index in
-        the batch, position kept)`, ready for `finish_batch`."""
+        counted from the partition's first line), the batch's duplicates `(line index in
+        the batch, position kept)` and its accepted records' warnings `(line index in the
+        batch, reasons)`, ready for `finish_batch`."""
         self._entries = entries
         self._duplicates = duplicates
+        self._warned = warned
         self._batch_size = size
 
     def tallies(self) -> dict[str, Any]:
-        """What `judge` counted (a chunk's part of the report), for `add_tallies`."""
+        """What `judge` counted (a chunk's part of the report), for `add_tallies`; not the
+        warnings, which the merge counts of the records it writes (`finish_batch`)."""
         return {
             "rules": dict(self.rule_counts),
             "quality_rejected": dict(self.quality_rejected),
-            "quality_warned": dict(self.quality_warned),
-            "warned_examples": self.warned_examples,
-            "spec_warnings": dict(self.spec_warnings),
             "counters": self.counters.as_dict(),
             "in_per_file": list(self.in_per_file),
             "unresolved": sorted(self.unresolved),
@@ -339,11 +365,6 @@ class Validator:
         """Add a chunk's tallies (its first file is `file_index` here), in chunk order."""
         self.rule_counts.update(tallies["rules"])
         self.quality_rejected.update(tallies["quality_rejected"])
-        self.quality_warned.update(tallies["quality_warned"])
-        self.spec_warnings.update(tallies["spec_warnings"])
-        for reason, traces in tallies["warned_examples"].items():
-            examples = self.warned_examples.setdefault(reason, [])
-            examples.extend(traces[: EXAMPLES_PER_REASON - len(examples)])
         for source, counts in tallies["counters"].items():
             self.counters[source].update(counts)
         for k, count in enumerate(tallies["in_per_file"]):
@@ -356,6 +377,7 @@ class Validator:
         self._digests: list[bytes] = []
         self._positions: list[int] = []
         self._accepted: list[int] = []
+        self._warned: list[Warned] = []
         self._duplicates = []
 
     def commit(
