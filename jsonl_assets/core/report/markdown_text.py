@@ -30,7 +30,7 @@ no value can add a heading, a list item, a table row or live HTML, or hide chara
   `$` maths) gives a meaning to inline is backslash-escaped (`< > &` too: no HTML, no
   entity), spaces at either end as `&#32;` (else trimmed), and, at the start of a line,
   what would open a block (`-`, `+`, `=`, `>`, `1.`). A word that GFM's autolink extension
-  would make a link without brackets (`www.`, `scheme://`, `name@domain.tld`, `_LINKABLE`)
+  would make a link without brackets (`www.`, `scheme://`, `name@domain.tld`, `_LINK_MARK`)
   is written as a code span instead (`` `www.example.com` ``): read as it is, never a link.
   A backslash escape is not enough: remark-gfm (the Dagster UI's Markdown) finds these
   words in the text after escapes are resolved; no renderer looks inside a code span.
@@ -82,8 +82,11 @@ _BLOCK_START: Final = re.compile(r"[-+=>]|[0-9]{1,9}[.)]")
 # word holding `www.`, a scheme's `://` or an e-mail address, wherever it stands (a code span
 # ends a text node: the text after one starts anew). The word runs to a space, `|` or a
 # backtick (neither is in the code span: it would need escaping), its punctuation included.
-_WORD: Final = r"[^\s|`]*"
-_LINKABLE: Final = re.compile(rf"{_WORD}(?:(?i:www\.|://)|[-.\w+]@[-\w]+(?:\.[-\w]+)+){_WORD}")
+# Found as words (`_WORD`) holding a mark (`_LINK_MARK`), never by one pattern with the word
+# around the mark: that one retried the rest of a long unbroken run (CJK prose, base64) at
+# every position, time quadratic in the run (40,000 characters: a minute).
+_WORD: Final = re.compile(r"[^\s|`]+")
+_LINK_MARK: Final = re.compile(r"(?i:www\.|://)|[-.\w+]@[-\w]+(?:\.[-\w]+)+")
 
 
 def _escaped(char: str) -> str:
@@ -131,12 +134,13 @@ def unfenced_value(text: str) -> str:
 def _escape_inline(text: str) -> str:
     """`text` (`visible` already) with Markdown's inline characters escaped and every word
     GFM would autolink in a code span (see the module's doc)."""
-    out, end = [], 0
-    for word in _LINKABLE.finditer(text):
-        out += (_SPECIAL.sub(r"\\\g<0>", text[end : word.start()]), f"`{word.group()}`")
-        end = word.end()
-    if not out:  # the common case
+    if _LINK_MARK.search(text) is None:  # the common case (a mark never spans a break)
         return _SPECIAL.sub(r"\\\g<0>", text)
+    out, end = [], 0
+    for word in _WORD.finditer(text):
+        if _LINK_MARK.search(text, word.start(), word.end()) is not None:
+            out += (_SPECIAL.sub(r"\\\g<0>", text[end : word.start()]), f"`{word.group()}`")
+            end = word.end()
     return "".join((*out, _SPECIAL.sub(r"\\\g<0>", text[end:])))
 
 
