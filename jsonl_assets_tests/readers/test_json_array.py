@@ -378,6 +378,18 @@ def test_an_item_that_repeats_a_key_is_duplicate_key_and_the_items_after_it_are_
     assert all(type(g[1]) is dict for g in kept) and type(kept[1][1]["a"]) is dict
 
 
+def test_an_item_repeating_a_key_thousands_of_times_is_one_duplicate_key(tmp_path: Path) -> None:
+    """Each repeat was kept under a key nested once more: time cubic in the repeats, and from
+    ~1,000 of them a RecursionError (SystemError) failed the whole partition."""
+    repeats = 20_000
+    item = b"{" + b", ".join(b'"a": %d' % i for i in range(repeats)) + b"}"
+    got = read(tmp_path, b'[{"a": 1}, ' + item + b', {"a": 3}]')
+    assert reasons(got) == [(2, "duplicate_key")]
+    assert "repeats the key 'a'" in got[1].detail
+    assert got[1].raw == item.replace(b": ", b":").replace(b", ", b",")  # every repeat, in order
+    assert [g[1] for g in got if not isinstance(g, Rejection)] == [{"a": 1}, {"a": 3}]
+
+
 _READ_IN_CHILD = """
 import sys
 from pathlib import Path

@@ -24,16 +24,17 @@ from jsonl_assets.core.rules.vocabulary import short
 
 
 class KeysOnce(dict[Any, Any]):
-    """ijson's `map_type`: a key set twice is kept aside under `(REPEATED, key)`, not replaced
+    """ijson's `map_type`: a key set twice is kept aside under `(REPEATED, key, n)`, not replaced
     (raising would stop ijson's parse); orjson refuses to write such an object."""
 
     __slots__ = ()
 
     def __setitem__(self, key: Any, value: Any) -> None:
         if key in self:
-            key = (REPEATED, key)
-            while key in self:  # a third time, and more
-                key = (REPEATED, key)
+            # The size grows with every key set, so it makes each repeat's key unique in
+            # O(1): a key nested once per earlier repeat took time cubic in the repeats, and
+            # past ~1,000 of them a RecursionError failed the whole partition.
+            key = (REPEATED, key, len(self))
         dict.__setitem__(self, key, value)
 
 
@@ -48,9 +49,7 @@ def first_repeated(value: Any) -> str | None:
         if isinstance(item, dict):
             for key in item:
                 if type(key) is tuple:
-                    while type(key) is tuple:
-                        key = key[1]
-                    return str(key)
+                    return str(key[1])
             todo.extend(reversed(list(item.values())))
         elif isinstance(item, list):
             todo.extend(reversed(item))

@@ -71,8 +71,8 @@ def rendered_raw(value: Any, cap: int) -> dict[str, Any]:
 
 
 def _plain_key(key: Any) -> Any:
-    """A key as it was read: KeysOnce keeps a repeat under `(REPEATED, key)` (nested)."""
-    while type(key) is tuple:
+    """A key as it was read: KeysOnce keeps a repeat under `(REPEATED, key, n)`."""
+    if type(key) is tuple:
         key = key[1]
     return key if isinstance(key, str) else str(key)
 
