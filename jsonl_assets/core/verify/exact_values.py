@@ -35,8 +35,11 @@ from jsonl_assets.core.readers.exact_numbers import jsonl_problem, suspect_offse
 from jsonl_assets.core.readers.json_scan import build_value
 
 # A string (skipped) or a JSON number, in document order.
+# A string's closing quote is optional: an unclosed one is one token to the end of the text
+# (the text is then no JSON either way). Required, every `"` of a run such as `\"\"\"...`
+# began a scan to the end: time quadratic in the line.
 _TOKENS: Final = re.compile(
-    rb'"[^"\\]*(?:\\.[^"\\]*)*"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?'
+    rb'"[^"\\]*(?:\\.[^"\\]*)*"?|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?'
 )
 _INT_TEXT: Final = 3000  # digits `int()` converts whatever `sys.get_int_max_str_digits()`
 MAX_INT_DIGITS: Final = 100_000
