@@ -14,7 +14,7 @@ from jsonl_assets.core.adapters.qa_reference import parse_number
 from jsonl_assets.core.rules import RecordContext, record_errors, record_problems
 from jsonl_assets.core.rules.reject_reasons import ADAPTER_REJECT_RATE, known_rate
 
-GSM8K_REGEX = r"####\s*(.+?)\s*$"
+GSM8K_REGEX = r"(?<!#)####\s*(.+?)\s*$"  # as the README gives it
 
 
 def adapter(**options: Any) -> Any:
@@ -307,3 +307,23 @@ def test_option_validation(options: dict[str, Any], message: str) -> None:
 def test_wrong_objective() -> None:
     with pytest.raises(ValueError, match=r"cannot produce 'sft' records; it produces \['rft'\]"):
         resolve_options("qa_reference", None, "sft")
+
+
+def _outcome(fn: Any, answer: str) -> Any:
+    try:
+        [out] = fn({"question": "q", "answer": answer})
+    except AdapterError as exc:
+        return exc.reason  # the detail names the pattern
+    return out.record
+
+
+def test_the_documented_gsm8k_pattern_finds_what_the_plain_one_finds() -> None:
+    """`####\\s*(.+?)\\s*$` began a scan to the end at every `#` of a run (a 30,000-character
+    answer: 9 s); `(?<!#)` starts it once per run, with the same answers."""
+    plain = adapter(answer_regex=r"####\s*(.+?)\s*$", grading="exact_match")
+    documented = adapter(answer_regex=GSM8K_REGEX, grading="exact_match")
+    texts = ["3+4=7\n#### 7", "##### 5", "#### 1\n#### 2 ", "a ## #### b\n", "####\n\n x ", "# 1"]
+    for text in texts:
+        assert _outcome(plain, text) == _outcome(documented, text), text
+    hostile = _outcome(documented, "#" * 300_000 + "\nnothing")
+    assert hostile == "adapter:answer_not_found"

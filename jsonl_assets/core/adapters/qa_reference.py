@@ -5,7 +5,7 @@ message; the answer becomes ``reference``:
 
 * ``answer_regex`` (default none): the gradable answer is group 1 of the first match in the
   answer text (the whole match when the pattern has no group); no match ->
-  ``adapter:answer_not_found``. For GSM8K use ``####\\s*(.+?)\\s*$``.
+  ``adapter:answer_not_found``. For GSM8K use ``(?<!#)####\\s*(.+?)\\s*$``.
 * ``grading``:
   - ``exact_match`` -> ``{"grading": {"type": "exact_match"}, "answer": <text or number>}``;
   - ``numeric`` -> ``{"grading": {"type": "numeric", "tolerance": t}, "answer": <number>}``:
