@@ -317,6 +317,31 @@ def test_every_array_of_a_repeated_path_key_is_read_after_a_too_large_item(
     assert len(got) == 3
 
 
+@pytest.mark.parametrize("trouble", ["damage_last", "too_large_first"])
+def test_many_arrays_of_a_repeated_path_key_are_read_by_spans_in_one_pass(
+    tmp_path: Path, trouble: str
+) -> None:
+    # Read by spans, each array of a repeated `data` cost one more pass over the file from its
+    # start: time quadratic in the file (3,000 arrays: 17 s; these 50,000 would take hours).
+    k = 50_000
+    arrays = b"".join(b'"data": [{"a": %d}], ' % i for i in range(k))
+    if trouble == "damage_last":
+        data = b"{" + arrays + b'"data": [tru]}'
+    else:
+        data = b'{"data": [{"t": "' + b"x" * 300_000 + b'"}], ' + arrays + b'"data": []}'
+    got = read(tmp_path, data, options={"items_path": "data.item"}, limit=100)
+    kept = [g for g in got if not isinstance(g, Rejection)]
+    assert len(got) == k + 1
+    if trouble == "damage_last":
+        assert reasons(got) == [(k + 1, "parse_error")]
+        assert got[-1].raw == b"tru"
+        assert kept[0] == (1, {"a": 0}, b'{"a":0}')
+    else:
+        assert reasons(got) == [(1, "too_large")]
+        assert kept[0] == (2, {"a": 0}, b'{"a":0}')
+    assert kept[-1][1] == {"a": k - 1}
+
+
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_a_number_decimal_cannot_hold_beside_the_array_blames_no_item(
     tmp_path: Path, where: str

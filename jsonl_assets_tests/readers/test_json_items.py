@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jsonl_assets.core.readers.json_items import Span, array_at, array_spans
+from jsonl_assets.core.readers.json_items import Span, array_at, array_spans, arrays_at
 
 _SCALARS = (
     st.none()
@@ -103,3 +104,20 @@ def test_array_at_finds_the_array_under_its_keys_however_the_stream_is_cut(
 def test_array_at_yields_nothing_without_such_an_array() -> None:
     assert list(array_at(iter([b'{"data": {"item": [1]}, "x": [2]}']), ["data"])) == []
     assert list(array_at(iter([b'[{"data": [1]}]']), ["data"])) == []
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 4096])
+def test_arrays_at_finds_every_array_under_the_keys_in_one_pass(size: int) -> None:
+    data = (
+        b'{"data": [{"a": "]"}, 2], "x": {"data": [9]}, "data": [], "n": [[1]],'
+        b' "d\\u0061ta": ["\\"]", [3]], "data": [4'
+    )
+    pieces = iter([data[i : i + size] for i in range(0, len(data), size)])
+    arrays = [[(s.data, s.closed) for s in spans] for spans in arrays_at(pieces, ["data"], 64)]
+    assert arrays == [
+        [(b'{"a": "]"}', True), (b"2", True)],
+        [],
+        [(b'"\\"]"', True), (b"[3]", True)],
+        [(b"4", False)],
+    ]
+    assert next(pieces, None) is None  # one pass: the stream is read once, to its end

@@ -29,9 +29,9 @@ Reason codes:
   (json_items.py, which looks only at strings and brackets, so the damage does not move an
   item's ends), and each item after it is parsed on its own. Data after a top-level
   array's `]` is one `parse_error`. An `items_path` through object keys (`data.item`,
-  `a.b.item`) is found the same way (every array there, if an object repeats the key); one
-  through an array (`item.data.item`) ends the file at the damage (the items before it are
-  kept);
+  `a.b.item`) is found the same way (every array there, in one pass, if an object repeats
+  the key); one through an array (`item.data.item`) ends the file at the damage (the items
+  before it are kept);
 * `not_an_array`: nothing was found at `items_path` (position 0: the whole file), e.g. the
   file holds an object but `items_path` is the default `"item"`. With the default path this
   is seen from the first byte; with another path, only a file that yielded no item is
@@ -90,7 +90,7 @@ except ImportError as exc:  # pragma: no cover - a source build of ijson without
         "ijson install lacks; reinstall ijson from its wheel (pip install --force-reinstall "
         "--only-binary ijson ijson)"
     ) from exc
-from jsonl_assets.core.readers.json_items import Span, array_at, array_spans
+from jsonl_assets.core.readers.json_items import Span, array_spans, arrays_at
 from jsonl_assets.core.readers.json_stream import IJSON_BUFFER, GuardedReader, TooFar
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
 from jsonl_assets.core.readers.source_file import SourceFile
@@ -279,7 +279,7 @@ def _after_damage(
     by bytes, never parsed, and so is what surrounds the array."""
     converted = CountingDefault()
     index = 0
-    found: list[bytes] = []  # the array's first piece, once array_at found it
+    found: list[bool] = []  # True once an array under the keys was found
     for span, first in _spans_at(source, keys, limit, found):
         if span.tail:
             yield Rejection(
@@ -303,37 +303,23 @@ def _after_damage(
 
 
 def _spans_at(
-    source: SourceFile, keys: list[str], limit: int, found: list[bytes]
+    source: SourceFile, keys: list[str], limit: int, found: list[bool]
 ) -> Iterator[tuple[Span, bool]]:
     """The item spans of the top-level array, then its tail if any; or those of every array
     under `keys`, in file order (an object that repeats the path's key holds several, and
-    ijson reads them all): one more pass over the file for each, until none is left. Each
-    span comes with whether it is the first of its array."""
-    skip = 0
-    while True:
-        stream = GuardedReader(source.chunks())
-        chunks: Iterator[bytes] = iter(lambda: stream.read(IJSON_BUFFER), b"")  # noqa: B023
-        first: list[bytes] = []
-        try:
-            pieces = _first_kept(array_at(chunks, keys, skip), first) if keys else chunks
-            for n, span in enumerate(array_spans(pieces, limit)):
-                if span.tail and keys:
-                    break  # the rest of the enclosing object
+    ijson reads them all), all in one pass over the file. Each span comes with whether it is
+    the first of its array."""
+    stream = GuardedReader(source.chunks())
+    chunks: Iterator[bytes] = iter(lambda: stream.read(IJSON_BUFFER), b"")
+    try:
+        arrays = arrays_at(chunks, keys, limit) if keys else iter([array_spans(chunks, limit)])
+        for spans in arrays:
+            if keys and not found:
+                found.append(True)
+            for n, span in enumerate(spans):
                 yield span, n == 0
-        finally:
-            stream.close()
-        if not keys or not first:
-            return
-        if not found:
-            found.append(first[0])
-        skip += 1
-
-
-def _first_kept(pieces: Iterator[bytes], first: list[bytes]) -> Iterator[bytes]:
-    for piece in pieces:
-        if not first:
-            first.append(piece[:1])
-        yield piece
+    finally:
+        stream.close()
 
 
 def _parsed(

@@ -1,8 +1,9 @@
 """The items of a JSON array as byte spans, found by looking only at strings (with their
-escapes) and brackets; `array_at` finds an array nested under object keys the same way. What is wrong inside an item (invalid UTF-8, NaN, a bad token)
-does not move its ends, so the json_array reader can reject a damaged item and read the items
-after it. Commas between items are counted, not required: the reader rejects an item with
-other than one before it. Validity is the parser's business. Memory: one item's first
+escapes) and brackets; `array_at` finds an array nested under object keys the same way, and
+`arrays_at` every such array (an object may repeat a key) in one pass. What is wrong inside
+an item (invalid UTF-8, NaN, a bad token) does not move its ends, so the json_array reader
+can reject a damaged item and read the items after it. Commas between items are counted, not
+required: the reader rejects an item with other than one before it. Validity is the parser's business. Memory: one item's first
 `limit` + 1 bytes.
 """
 
@@ -64,9 +65,12 @@ class _Collect:
         return Span(data[: len(data) - stripped], size, closed, tail, commas)
 
 
-def array_spans(chunks: Iterator[bytes], limit: int) -> Iterator[Span]:
+def array_spans(
+    chunks: Iterator[bytes], limit: int, rest: list[bytes] | None = None
+) -> Iterator[Span]:
     """The spans of the items of the array that starts the stream, then a `tail` span if
-    anything but whitespace follows its `]`; an unclosed last span if the file ends first."""
+    anything but whitespace follows its `]`; an unclosed last span if the file ends first.
+    With `rest`, the stream stops at the `]`: what follows it in its chunk goes to `rest`."""
     phase = _BEFORE
     depth = commas = before = 0
     in_string = escaped = False
@@ -94,6 +98,9 @@ def array_spans(chunks: Iterator[bytes], limit: int) -> Iterator[Span]:
                 item, before, commas = _Collect(limit + 1), commas, 0
                 continue
             if phase == _AFTER:
+                if rest is not None:
+                    rest.append(chunk[i:])
+                    return
                 m = _NOT_WS.search(chunk, i) if not item.size else None
                 if m is not None:
                     item.add(chunk[m.start() :])
@@ -189,16 +196,53 @@ def _safe_end(chunk: bytes, start: int, depth: int) -> int:
     return end if quote < 0 else quote
 
 
-def array_at(chunks: Iterator[bytes], keys: Sequence[str], skip: int = 0) -> Iterator[bytes]:
-    """The stream from the `[` of the array under object keys `keys` (ijson's prefix
+class _Chunks:
+    """A stream of chunks that a reader can give back the unread end of one to."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.back: list[bytes] = []
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        return self.back.pop() if self.back else next(self.chunks)
+
+
+def array_at(chunks: Iterator[bytes], keys: Sequence[str]) -> Iterator[bytes]:
+    """The stream from the `[` of the first array under object keys `keys` (ijson's prefix
     `keys[0].keys[1]...`, the top-level value an object) to its end; nothing if there is
-    none. The first such array after `skip` others counts (an object may repeat a key, and
-    ijson reads every array at the path); what comes before it is only scanned for structure."""
+    none. What comes before it is only scanned for structure."""
+    stream = _Chunks(chunks)
+    for _ in _array_starts(stream, keys):
+        yield from stream
+        return
+
+
+def arrays_at(chunks: Iterator[bytes], keys: Sequence[str], limit: int) -> Iterator[Iterator[Span]]:
+    """The item spans (`array_spans`, with no tail) of every array under object keys `keys`,
+    in file order: an object may repeat a key, and ijson reads every array at the path. One
+    pass over the stream: after an array's `]` the scan for the next goes on from there."""
+    stream = _Chunks(chunks)
+    for _ in _array_starts(stream, keys):
+        rest: list[bytes] = []
+        spans = array_spans(stream, limit, rest)
+        yield spans
+        for _span in spans:  # whatever the caller left unread of this array
+            pass
+        stream.back.extend(rest)
+
+
+def _array_starts(stream: _Chunks, keys: Sequence[str]) -> Iterator[None]:
+    """Scans `stream` for structure; at the `[` of each array under `keys` it gives the bytes
+    from that `[` back to `stream` and yields: the caller reads the array and gives back what
+    follows its `]`, where the scan goes on (the array's own bytes are not scanned here)."""
     path: list[str | None] = []  # the key of each open object; None for an open array
     key = b""  # the last string read in an object (its key once a `:` follows)
     in_string = escaped = False
     want = list(keys)
-    for chunk in chunks:
+    for chunk in stream:
         i, n = 0, len(chunk)
         while i < n:
             if in_string:
@@ -229,13 +273,11 @@ def array_at(chunks: Iterator[bytes], keys: Sequence[str], skip: int = 0) -> Ite
                 in_string, key = True, b""
             elif c == 0x3A and path and path[-1] is not None:  # `:` after a key
                 path[-1] = _decoded(key)
+            elif c == 0x5B and path == want:  # `[` of an array under the keys
+                stream.back.append(chunk[j:])
+                yield
+                break  # the scan goes on after the array's `]`
             elif c == 0x5B:  # `[`
-                if path == want and skip:
-                    skip -= 1
-                elif path == want:
-                    yield chunk[j:]
-                    yield from chunks
-                    return
                 path.append(None)
             elif c == 0x7B:  # `{`
                 path.append("")
