@@ -8,11 +8,18 @@ in pieces (csv_skip.py), dropping them: only the row's size and its first physic
 memory up to `SPILL_IN_MEMORY` characters, then to a temporary file in the scratch folder):
 when the file ends inside the row's quoted field (a stray quote), `replay` hands them out
 again as rows, as `again` does for a row held in memory.
+
+A row open at the end of the file from line `s` crossed every line end after line `s` inside
+a quoted field, and what a line does to a quoted field does not depend on the row it is in:
+a later row that goes on into a line after line `s` inside a quoted field is open at the end
+of the file too. So that the lines are not read to the end once per such row (quadratic), a
+row is ended there as the end of the file would end it (`END`, then the end of the input):
+each line is read at most twice. `end_line` is the file's last line, as named in details.
 """
 
 from __future__ import annotations
 
-import io
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +83,9 @@ class Lines:
         self._again: list[str] = []  # last first
         self._ended = False
         self._cut_cr = False  # the row skipped last ended with a `\r` cut from its `\n`
+        # A row going on inside a quoted field after this line is open at the end of the file.
+        self._open_after = sys.maxsize
+        self._end_line: int | None = None  # the last line, once the input's end was read
         self.row: list[str] = []
         self.count = 0  # physical lines handed out, `END` not counted
 
@@ -90,12 +100,27 @@ class Lines:
         """Whether `piece` may end with the `\r` of a `\r\n` cut by the piece size."""
         return len(piece) == self._size and piece[-1] == "\r"
 
+    @property
+    def end_line(self) -> int:
+        """The file's last line once its end was read (a row ended early is open there)."""
+        return self.count if self._end_line is None else self._end_line
+
+    def _open_to_end(self) -> bool:
+        """Whether the row being read goes on inside a quoted field into a line after
+        which such a row is known to stay open to the end of the file."""
+        return bool(self.row) and self.count >= self._open_after
+
     def __next__(self) -> str:
-        line = self._again.pop() if self._again else self._readline(self._size)
-        if self._cut_cr:
-            self._cut_cr = False
-            if line == "\n":  # the end of the line the skipped row ended on
-                line = self._piece()
+        if self._open_to_end():  # ended as at the end of the file: the lines stay unread
+            line = ""
+        else:
+            line = self._again.pop() if self._again else self._readline(self._size)
+            if self._cut_cr:
+                self._cut_cr = False
+                if line == "\n":  # the end of the line the skipped row ended on
+                    line = self._piece()
+            if not line:
+                self._end_line = self.count
         if not line:
             if self._ended:
                 raise StopIteration
@@ -123,8 +148,18 @@ class Lines:
 
         def more() -> str:
             nonlocal in_first, first_size, size, last, tail, first_tail
-            piece = self._piece()
+            if last.endswith(_EOL) and self.count >= self._open_after:
+                # Inside a quoted field at a line end (else the row would have ended): a
+                # new line is open to the end of the file (but the `\n` of a cut `\r\n`).
+                piece = self._piece() if self._is_cut_cr(last) else ""
+                if piece != "\n":
+                    if piece:
+                        self._again.append(piece)
+                    return ""
+            else:
+                piece = self._piece()
             if not piece:
+                self._end_line = self.count
                 return piece
             size += len(piece)
             tail = (tail + piece)[-2:]
@@ -157,16 +192,22 @@ class Lines:
         )
 
     def again(self, lines: list[str]) -> None:
-        self._again = lines[::-1]
+        """Hand out `lines`, the lines after the first of a row open at the end of the file,
+        before those not read yet (none, unless the row was ended early)."""
+        self._again.extend(reversed(lines))
         self.count -= len(lines)
+        self._open_after = min(self._open_after, self.count)
         self._ended = False
 
     def replay(self, skipped: Skipped) -> None:
-        """Hand out the lines after the first of a row whose quoted field the file ended in."""
-        self.close()
-        self._replayed = skipped.spill or io.StringIO()
-        self._readline = self._replayed.readline
+        """Hand out the lines after the first of a row whose quoted field the file ended in
+        (none were spilled when the row was ended early: reading goes on where it stopped)."""
+        if skipped.spill is not None:  # read to the end of the input: nothing else is left
+            self.close()
+            self._replayed = skipped.spill
+            self._readline = self._replayed.readline
         self.count = skipped.first_line
+        self._open_after = min(self._open_after, self.count)
         self._ended = False
 
     def close(self) -> None:

@@ -193,7 +193,7 @@ def _rows(lines: Lines, fmt: _Format, buffer: io.BufferedReader) -> Iterator[Rea
                         yield (row_no, dict(zip(header, row, strict=True)), None)
             except (Overlong, csv.Error) as exc:
                 line_start = line_end + 1
-                quoting = _quoting_problem(exc, lines.count)
+                quoting = _quoting_problem(exc, lines.count, lines.end_line)
                 if quoting is None:
                     if isinstance(exc, csv.Error) and _FIELD_LIMIT not in str(exc):
                         raise
@@ -259,13 +259,13 @@ def _reader(lines: Lines, dialect: tuple[str, str]) -> Iterator[list[str]]:
     return csv.reader(lines, delimiter=dialect[0], quotechar=dialect[1], strict=True)
 
 
-def _quoting_problem(exc: Exception, line: int) -> tuple[bool, str] | None:
+def _quoting_problem(exc: Exception, line: int, end_line: int) -> tuple[bool, str] | None:
     """(open at the end?, what) for the strict reader's quoting errors; None for others."""
     if not isinstance(exc, csv.Error):
         return None
     message = str(exc)
     if message == "unexpected end of data":
-        return True, _open_at_end(line)
+        return True, _open_at_end(end_line)
     if " expected after " in message:
         return False, (
             f"text follows a closing quote on line {line} ({message}): the csv module would "
@@ -343,7 +343,7 @@ def _skipped(
             raw_truncated=True,
             raw_size=skipped.size,
         ), lines.count
-    what = _open_at_end(lines.count)
+    what = _open_at_end(lines.end_line)
     lines.replay(skipped)
     if skipped.first_whole:
         return _unclosed(row_no, line_start, what, fmt.raw([skipped.first])), line_start
