@@ -87,6 +87,42 @@ def test_sniffing_looks_at_complete_lines_only(tmp_path: Path) -> None:
     assert len(items) == 3000 and items[-1] == (3000, {"a": "2999", "b": "x" * 50}, None)
 
 
+# 64 KiB heads on which csv.Sniffer's quote patterns (`.*?` tried from every quote) took
+# 7 s to minutes: the quote guess looks at the first lines only, the count guess at them all.
+STRAY_QUOTE_HEADS = {
+    "x,quote-a lines": b"prompt,response\n" + b'x,"a\n' * 13_000,
+    "comma-quote-a, one line": b"prompt,response\n" + b',"a' * 21_000,
+    "quote lines": b"prompt,response\n" + b'"\n' * 32_000,
+    "apostrophe lines": b"prompt;response\n" + b"p;r\n" * 5 + b"'\n" * 32_000,
+    "comma runs after a quoted field": b'a,"b",c\n' + b", " * 32_000,
+}
+
+
+@pytest.mark.parametrize("name", STRAY_QUOTE_HEADS)
+def test_sniffing_stray_quotes_is_not_quadratic(tmp_path: Path, name: str) -> None:
+    data = STRAY_QUOTE_HEADS[name]
+    assert sniff_delimiter(data) == ","  # the quote guess finds none, the count guess `,`
+
+
+def test_a_file_of_stray_quotes_is_read_with_the_detected_delimiter(tmp_path: Path) -> None:
+    data = b"prompt,response\n" + b"p,r\n" * 5 + b'x,"a\n' * 13_000
+    items = read(tmp_path, data)
+    assert items[:5] == [(i, {"prompt": "p", "response": "r"}, None) for i in range(1, 6)]
+    # Each stray quote is closed by the next line's, followed by `a`: two lines per row.
+    assert reasons(items[5:]) == [(i, "csv_bad_quote") for i in range(6, 6_506)]
+    assert items[5].raw == b'x,"a\nx,"a'
+
+
+def test_the_count_guess_still_sees_the_whole_sample(tmp_path: Path) -> None:
+    """No quoted field to go by: the delimiter whose count per line is regular, over the
+    lines past the first 4 KiB too (as csv.Sniffer over the sample)."""
+    data = b"a|b;c\n" * 1000 + b"a|b;c;d\n" * 1000
+    assert sniff_delimiter(data) == csv.Sniffer().sniff(data.decode(), ",\t;|").delimiter
+
+    quoted = csv_bytes(ROWS[:200], ";")  # the quoted fields in its first lines decide
+    assert sniff_delimiter(quoted) == ";"
+
+
 def test_tsv_defaults_to_tab_and_options_override(tmp_path: Path) -> None:
     data = b"a\tb\n1\t\n"
     assert read(tmp_path, data, fmt="tsv") == [(1, {"a": "1", "b": ""}, None)]
