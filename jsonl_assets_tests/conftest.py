@@ -315,6 +315,17 @@ MARKED: dict[str, tuple[str, ...]] = {
     "test_restart.py::test_kill_at_any_point": ("crash", "slow"),
     "test_signals.py::test_a_config_broken_during_the_build": ("slow",),
     "test_start_signals.py::": ("slow",),
+    # Linear-time guards: on a regression they run for minutes instead of failing fast.
+    "readers/test_json_array.py::test_many_arrays_of_a_repeated_path_key": ("slow",),
+    "readers/test_json_array.py::test_an_item_repeating_a_key_thousands": ("slow",),
+    "readers/test_csv_rows.py::test_sniffing_stray_quotes_is_not_quadratic": ("slow",),
+    "readers/test_csv_lines.py::": ("slow",),
+    "core/report/test_markdown_text.py::test_a_long_unbroken_run": ("slow",),
+    "core/verify/test_exact_values.py::test_an_unclosed_string_after_an_infinite": ("slow",),
+    "adapters/test_qa_reference.py::test_the_documented_gsm8k_pattern": ("slow",),
+    "core/store/test_s3_absent.py::": ("slow",),  # starts the moto server
+    "defs/test_check_refusals.py::test_a_failed_blocking_check_fails_its_step": ("slow",),
+    "core/chunks/test_plan_sources.py::test_paths_that_are_not_files_are_quarantined": ("slow",),
     "test_concurrency.py::test_second_builder_fails_clearly_then_waits_then_recovers": ("crash",),
     "test_package_lock.py::test_a_dagster_run_waits_for_the_package_lock": ("slow",),
     "test_package_lock.py::test_a_build_refused_while_a_report_holds": ("slow",),
