@@ -103,6 +103,15 @@ def write_config(path: Path, config: dict) -> Path:
     return path
 
 
+def notes_config(path: Path, paths: list[str], output: dict[str, str], name: str = "notes") -> Path:
+    """A config at `path` with one cpt source of the `text` adapter reading `paths` into `output`."""
+    source = {"name": name, "paths": paths, "objective": "cpt", "adapter": "text", "split": "train"}
+    return write_config(
+        path,
+        {"dataset": {"name": "t", "description": "d"}, "output": output, "sources": [source]},
+    )
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     """The public corpus, `../shared/corpus` beside the repository; skips the test without it."""

@@ -25,7 +25,7 @@ import pytest
 
 from jsonl_assets.core.config import ConfigError, load_config
 
-from .conftest import build_with_core, package_shards, write_config
+from .conftest import build_with_core, notes_config, package_shards, write_config
 
 CLI = Path(sys.executable).parent / "jsonl-assets"
 
@@ -298,15 +298,12 @@ def test_a_package_inside_an_object_storage_source_is_refused_at_load_time(
     from jsonl_assets.core.store.base import store_for
 
     store_for(s3.url("raw/a.jsonl")).publish(s3.url("raw/a.jsonl"), b'{"id": "1", "text": "x"}\n')
-    config = write_config(
+    config = notes_config(
         tmp_path / "pipeline.yaml",
-        {
-            "dataset": {"name": "t", "description": "d"},
-            "output": {"dir": s3.url("raw/pkg"), "quarantine_dir": s3.url("quarantine")},
-            "sources": [{"name": "n", "paths": [s3.url("raw/**/*.jsonl")], "objective": "cpt",
-                         "adapter": "text", "split": "train"}],
-        },
-    )  # fmt: skip
+        [s3.url("raw/**/*.jsonl")],
+        {"dir": s3.url("raw/pkg"), "quarantine_dir": s3.url("quarantine")},
+        name="n",
+    )
     with pytest.raises(
         ConfigError, match=r"output\.dir: .*raw/pkg lies in s3://.*/raw, the source"
     ):

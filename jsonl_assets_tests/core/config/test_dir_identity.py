@@ -17,7 +17,7 @@ import pytest
 
 from jsonl_assets.core.config.dir_identity import Identities
 from jsonl_assets.core.config.output_dirs import DirProblem, check_own_dirs
-from jsonl_assets_tests.conftest import write_config
+from jsonl_assets_tests.conftest import notes_config
 
 
 def test_parts_below_compare_folders_by_identity(tmp_path: Path) -> None:
@@ -87,15 +87,7 @@ def _project(tmp_path: Path, **output: str) -> Path:
     (tmp_path / "raw" / "cpt").mkdir(parents=True)
     (tmp_path / "alias").mkdir()
     (tmp_path / "raw" / "cpt" / "a.jsonl").write_text('{"text": "a note"}\n')
-    return write_config(
-        tmp_path / "pipeline.yaml",
-        {
-            "dataset": {"name": "t", "description": "d"},
-            "output": output,
-            "sources": [{"name": "notes", "paths": ["raw/cpt/**/*.jsonl*"], "objective": "cpt",
-                         "adapter": "text", "split": "train"}],
-        },
-    )  # fmt: skip
+    return notes_config(tmp_path / "pipeline.yaml", ["raw/cpt/**/*.jsonl*"], dict(output))
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from jsonl_assets.core.config import ConfigError, load_config
-from jsonl_assets_tests.conftest import write_config
+from jsonl_assets_tests.conftest import notes_config
 
 _OUTPUTS = ("package", "work", "quarantine", "package-report")
 
@@ -26,15 +26,11 @@ def _project(root: Path, pattern: str = "raw/*.jsonl") -> Path:
     (root / "raw" / "sub").mkdir(parents=True)
     (root / "raw" / "a.jsonl").write_text('{"text": "a"}\n', encoding="utf-8")
     (root / "raw" / "sub" / "b.jsonl").write_text('{"text": "b"}\n', encoding="utf-8")
-    return write_config(
+    return notes_config(
         root / "p.yaml",
-        {
-            "dataset": {"name": "g", "description": "d"},
-            "output": {"dir": "package", "work_dir": "work", "quarantine_dir": "quarantine"},
-            "sources": [{"name": "notes", "paths": [pattern], "objective": "cpt",
-                         "adapter": "text", "split": "train"}],
-        },
-    )  # fmt: skip
+        [pattern],
+        {"dir": "package", "work_dir": "work", "quarantine_dir": "quarantine"},
+    )
 
 
 def _link(root: Path, link: str, target: str) -> None:
@@ -130,15 +126,11 @@ def test_a_symlinked_source_dir_outside_the_outputs_is_accepted(tmp_path: Path) 
     project = tmp_path / "proj"
     project.mkdir()
     (project / "raw").symlink_to(data)
-    config = write_config(
+    config = notes_config(
         project / "p.yaml",
-        {
-            "dataset": {"name": "g", "description": "d"},
-            "output": {"dir": "package", "work_dir": "work", "quarantine_dir": "quarantine"},
-            "sources": [{"name": "notes", "paths": ["raw/*.jsonl", "raw/*/*.jsonl"],
-                         "objective": "cpt", "adapter": "text", "split": "train"}],
-        },
-    )  # fmt: skip
+        ["raw/*.jsonl", "raw/*/*.jsonl"],
+        {"dir": "package", "work_dir": "work", "quarantine_dir": "quarantine"},
+    )
     (source,) = load_config(config).sources
     assert sorted((i.rel, i.not_a_file is not None) for i in source.inputs) == [
         ("raw/chain.jsonl", False),

@@ -17,7 +17,7 @@ import pytest
 
 from jsonl_assets.core.config import ConfigError, load_config
 from jsonl_assets.core.config.source_globs import match_glob
-from jsonl_assets_tests.conftest import write_config
+from jsonl_assets_tests.conftest import notes_config
 
 
 def _project(root: Path, pattern: str) -> Path:
@@ -26,15 +26,9 @@ def _project(root: Path, pattern: str) -> Path:
     (sub / "notes.jsonl").write_text('{"text": "a note"}\n', encoding="utf-8")
     (root / "raw" / "real" / "in").mkdir(parents=True)  # for `raw/*/in/*.jsonl`
     (root / "raw" / "real" / "in" / "n.jsonl").write_text('{"text": "n"}\n', encoding="utf-8")
-    return write_config(
-        root / "p.yaml",
-        {
-            "dataset": {"name": "g", "description": "d"},
-            "output": {"dir": "pkg", "work_dir": "w", "quarantine_dir": "q"},
-            "sources": [{"name": "notes", "paths": [pattern], "objective": "cpt",
-                         "adapter": "text", "split": "train"}],
-        },
-    )  # fmt: skip
+    return notes_config(
+        root / "p.yaml", [pattern], {"dir": "pkg", "work_dir": "w", "quarantine_dir": "q"}
+    )
 
 
 @pytest.mark.parametrize("pattern", ["raw/*/../../*/*/*.jsonl", "raw/**/../*/*.jsonl"])

@@ -50,7 +50,7 @@ def test_a_matched_file_linked_into_an_output_dir_is_named(tmp_path: Path) -> No
     """Files are judged by their folders, once each; the message still names the first file
     (in the glob's order) whose resolved path lies in an output dir."""
     from jsonl_assets.core.config import ConfigError, load_config
-    from jsonl_assets_tests.conftest import write_config
+    from jsonl_assets_tests.conftest import notes_config
 
     raw = tmp_path / "raw"
     raw.mkdir()
@@ -62,15 +62,11 @@ def test_a_matched_file_linked_into_an_output_dir_is_named(tmp_path: Path) -> No
         (raw / f"a{i:02}.jsonl").write_text('{"text": "b"}\n')
     (raw / "m.jsonl").symlink_to(work / "y.jsonl")
     (raw / "n.jsonl").symlink_to(work / "x.jsonl")
-    config = write_config(
+    config = notes_config(
         tmp_path / "pipeline.yaml",
-        {
-            "dataset": {"name": "t", "description": "d"},
-            "output": {"dir": "package", "work_dir": "work", "quarantine_dir": "q"},
-            "sources": [{"name": "notes", "paths": ["raw/*.jsonl"], "objective": "cpt",
-                         "adapter": "text", "split": "train"}],
-        },
-    )  # fmt: skip
+        ["raw/*.jsonl"],
+        {"dir": "package", "work_dir": "work", "quarantine_dir": "q"},
+    )
     try:
         load_config(config)
     except ConfigError as exc:
