@@ -32,7 +32,9 @@ class Tally:
     records: int = 0
     shards: int = 0
     trusted: int = 0
-    stopped: int = 0  # shards whose records were no longer parsed (--max-shard-errors)
+    # shards (or file entries) whose records were not all read: trusted by hash, stopped past
+    # --max-shard-errors, unreadable, damaged, or shards that are not a list
+    unread: int = 0
 
 
 def check_files(
@@ -49,6 +51,7 @@ def check_files(
     tally = Tally()
     files = meta.get("files")
     if type(files) is not list:
+        tally.unread += 1
         return tally
     err = sink.meta_error
     ids = PackageIds()
@@ -60,6 +63,7 @@ def check_files(
         where = f"files[{i}]"
         if type(entry) is not dict:
             err("C1", f"{where}: must be an object, got {jtype(entry)}")
+            tally.unread += 1
             continue
         for key in ("split", "objective", "shards"):
             if key not in entry:
@@ -101,6 +105,7 @@ def check_files(
         if "shards" in entry and (type(shards) is not list or not shards):
             err("C8", f"{where}.shards: must be a non-empty array")
         if type(shards) is not list:
+            tally.unread += 1
             continue
         ctx = RecordContext(
             toolsets=base.toolsets,
@@ -147,7 +152,7 @@ def check_files(
             tally.records += check.record_count
             tally.shards += 1
             tally.trusted += not check.parsed
-            tally.stopped += check.stopped is not None
+            tally.unread += not check.whole
     return tally
 
 

@@ -8,8 +8,8 @@ Limits against hostile packages are in `verify_limits`.
 `verified_shards={path: sha256}`: a shard the build already verified (shards_verified: its
 lines are byte for byte the records the validated stage judged) whose declared and on-disk
 sha256 still equal that digest is checked by hash only: its records add no D7/L1 ids and no
-asset references, so G5 is then skipped (as when a shard's records were no longer parsed
-past `--max-shard-errors`). `records_checked` counts such a shard's declared
+asset references, so G5 is then skipped (as when a shard's records were not all read: past
+`--max-shard-errors`, damaged, missing or unreadable). `records_checked` counts such a shard's declared
 `record_count`; `shards_trusted` says how many shards took this path. `manifest_path=p`
 reads the manifest from `p` (a candidate not yet published); shard paths still resolve
 against the package directory.
@@ -91,7 +91,7 @@ def verify_package(
     tally = check_files(
         package_dir, meta, base, sink, refs, forbid_split_leakage, verified_shards or {}, limits
     )
-    if assets is not None and refs is not None and tally.trusted == tally.stopped == 0:
+    if assets is not None and refs is not None and tally.unread == 0:
         index_path = str(meta["asset_index"]["path"])
         for asset_id, line in assets.items():
             if asset_id not in refs:

@@ -64,6 +64,9 @@ class ShardCheck:
     # The finding that says the records were no longer checked past --max-shard-errors (it
     # is also in `findings`, and is listed whatever the caps).
     stopped: Finding | None = None
+    # Every record of the file was read (not trusted by hash, not stopped, no damage, a
+    # known compression): only then are its ids and asset references all known.
+    whole: bool = False
 
     @property
     def ok(self) -> bool:

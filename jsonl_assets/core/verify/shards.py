@@ -174,8 +174,9 @@ def verify_shard(
                 None,
                 f"large shard ({stream.size} bytes) without {' and '.join(missing)}",
             )
+    whole = codec is not None and not trusted and not damaged and stopped is None
     return _shard_result(
-        path, sink, digest, count, stream.size, parsed=not trusted, stopped=stopped
+        path, sink, digest, count, stream.size, parsed=not trusted, stopped=stopped, whole=whole
     )
 
 
@@ -188,6 +189,7 @@ def _shard_result(
     *,
     parsed: bool = True,
     stopped: Finding | None = None,
+    whole: bool = False,
 ) -> ShardCheck:
     omitted = {rule: n for (rule, _), n in sink.omitted.items()}
     return ShardCheck(
@@ -201,6 +203,7 @@ def _shard_result(
         omitted,
         parsed,
         stopped,
+        whole,
     )
 
 

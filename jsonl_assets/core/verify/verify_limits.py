@@ -214,10 +214,12 @@ def bounded_blocks(chunks: Iterator[bytes], max_line: int) -> Iterator[bytes | i
     """The lines of `chunks` (without their newlines), by blocks: each bytes item is one or
     more whole lines joined by `\\n` (`item.split(b"\\n")` gives them, so a block never ends
     with its last newline), an int the length of a line longer than `max_line` (never held).
+    The `\\r` of a `\\r\\n` line end stays on its line but does not count toward `max_line`.
     A chunk's lines stay in one block, so a caller can count or scan them with bytes
     operations instead of one step per line. A final line without a newline is yielded; an
     incomplete line before an exception from `chunks` is not (unless it is already too long:
     its length so far is yielded, then the exception is raised)."""
+    room = max_line + 1  # a line may hold one byte more, if that byte is a CR
     pending: list[bytes] = []
     pending_len = 0
     skipping = False  # inside an over-long line: its bytes are counted, not kept
@@ -228,17 +230,19 @@ def bounded_blocks(chunks: Iterator[bytes], max_line: int) -> Iterator[bytes | i
                 if newline < 0:
                     pending_len += len(chunk)
                     if not skipping:
-                        if pending_len > max_line:
+                        if pending_len > room:
                             pending, skipping = [], True
                         else:
                             pending.append(chunk)
                     continue
                 length = pending_len + newline
-                if skipping or length > max_line:
+                if not skipping:
+                    pending.append(chunk[:newline])
+                    line = b"".join(pending)
+                if skipping or _too_long(line, max_line):
                     yield length
                 else:
-                    pending.append(chunk[:newline])
-                    yield b"".join(pending)
+                    yield line
                 pending, pending_len, skipping = [], 0, False
                 chunk = chunk[newline + 1 :]
             last = chunk.rfind(b"\n")
@@ -251,25 +255,32 @@ def bounded_blocks(chunks: Iterator[bytes], max_line: int) -> Iterator[bytes | i
             tail = chunk[last + 1 :]
             if tail:
                 pending_len = len(tail)
-                if pending_len > max_line:
+                if pending_len > room:
                     skipping = True
                 else:
                     pending.append(tail)
     except Exception:
-        if skipping:  # already too long, wherever the stream broke: still reported
+        # already too long, wherever the stream broke: still reported
+        if skipping or _too_long(b"".join(pending), max_line):
             yield pending_len
         raise
     if skipping:
         yield pending_len
     elif pending:
-        yield b"".join(pending)
+        line = b"".join(pending)
+        yield pending_len if _too_long(line, max_line) else line
+
+
+def _too_long(line: bytes, max_line: int) -> bool:
+    """Whether `line` is longer than `max_line`, not counting one final CR."""
+    return len(line) > max_line + line.endswith(b"\r")
 
 
 def _split_long(body: bytes, max_line: int) -> Iterator[bytes | int]:
     """The lines of `body` as blocks of short lines and the lengths of the long ones."""
     short: list[bytes] = []
     for part in body.split(b"\n"):
-        if len(part) <= max_line:
+        if not _too_long(part, max_line):
             short.append(part)
             continue
         if short:

@@ -83,3 +83,45 @@ def test_an_asset_referenced_only_by_defaults_system_is_used(tmp_path: Path) -> 
     assert report.ok, report.findings
     g5 = [f.message for f in report.findings if f.rule == "G5"]
     assert g5 == ["asset 'spare' is never referenced"]
+
+
+def _damage(pkg: Path, how: str) -> None:
+    """Make the package's one shard unreadable in one way, or its records not all readable."""
+    meta = orjson.loads((pkg / "metadata.json").read_bytes())
+    shard = meta["files"][0]["shards"][0]
+    path = pkg / shard["path"]
+    if how == "missing":
+        path.unlink()
+    elif how == "folder":
+        path.unlink()
+        path.mkdir()
+    elif how == "cut_gzip":  # a damaged stream: the records after the damage are not read
+        shard.pop("sha256")
+        data = gzip.compress(path.read_bytes() * 50, mtime=0)
+        path.write_bytes(data[: len(data) // 2])
+        shard["compression"] = "gzip"
+    elif how == "unknown_compression":
+        shard["compression"] = "lz4"
+    elif how == "shards_not_a_list":
+        meta["files"][0]["shards"] = "data/cpt-train-00000.jsonl"
+    (pkg / "metadata.json").write_bytes(orjson.dumps(meta))
+
+
+@pytest.mark.parametrize(
+    "how", ["missing", "folder", "cut_gzip", "unknown_compression", "shards_not_a_list"]
+)
+def test_no_g5_when_a_shards_records_were_not_all_read(tmp_path: Path, how: str) -> None:
+    # Before: a shard that could not be read still let G5 say the asset its records reference
+    # is never referenced (as if its records had been read and held none).
+    _package(tmp_path, ASSETS)
+    _damage(tmp_path, how)
+    report = verify_package(tmp_path)
+    assert not report.ok
+    assert not [f for f in report.findings if f.rule == "G5"], report.findings
+
+
+def test_g5_still_names_an_asset_no_record_references(tmp_path: Path) -> None:
+    _package(tmp_path, ASSETS + encode([{"asset_id": "leaf-2", "uri": "s3://b/leaf-2.png"}]))
+    report = verify_package(tmp_path)
+    g5 = [(f.file, f.line, f.message) for f in report.findings if f.rule == "G5"]
+    assert g5 == [("assets.jsonl", 2, "asset 'leaf-2' is never referenced")]
