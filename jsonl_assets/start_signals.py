@@ -19,8 +19,15 @@ SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _previous: dict[int, Any] = {}
 
 
+def interrupt_line(args: list[str]) -> str:
+    """The line for `jsonl-assets <args>`: a build is resumed by a rerun; the command is the
+    first argument that is not an option (`verify build` verifies a folder named build)."""
+    command = next((arg for arg in args if not arg.startswith("-")), None)
+    return "interrupted; rerun to resume" if command == "build" else "interrupted"
+
+
 def _stop(signum: int, _frame: FrameType | None) -> None:
-    line = "interrupted; rerun to resume" if "build" in sys.argv[1:] else "interrupted"
+    line = interrupt_line(sys.argv[1:])
     with contextlib.suppress(OSError):  # no stderr: the exit code says it
         os.write(2, f"{line}\n".encode())
     os._exit(128 + signum)

@@ -323,7 +323,7 @@ MARKED: dict[str, tuple[str, ...]] = {
     "core/store/test_work_owner.py::test_changing_output_dir_while_keeping": ("slow",),
     "test_restart.py::test_kill_at_any_point": ("crash", "slow"),
     "test_signals.py::test_a_config_broken_during_the_build": ("slow",),
-    "test_start_signals.py::": ("slow",),
+    "test_start_signals.py::test_a_signal": ("slow",),
     # Linear-time guards: on a regression they run for minutes instead of failing fast.
     "readers/test_json_array.py::test_many_arrays_of_a_repeated_path_key": ("slow",),
     "readers/test_json_array.py::test_an_item_repeating_a_key_thousands": ("slow",),

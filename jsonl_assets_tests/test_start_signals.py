@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from jsonl_assets.start_signals import interrupt_line
 from jsonl_assets_tests import test_restart as restart
 
 
@@ -55,6 +56,7 @@ def _signalled_at_start(
         (["verify", "/nonexistent"], signal.SIGINT, "interrupted"),
         (["report", "--config", "/nonexistent.yaml"], signal.SIGTERM, "interrupted"),
         (["build", "--config", "/nonexistent.yaml"], signal.SIGHUP, "interrupted; rerun to resume"),
+        (["verify", "build"], signal.SIGTERM, "interrupted"),  # a package folder named build
     ],
 )
 def test_a_signal_while_the_cli_starts_is_one_line(
@@ -70,3 +72,18 @@ def test_a_signal_ignored_at_start_stays_ignored() -> None:
     done = _signalled_at_start(["verify", "/nonexistent"], signal.SIGHUP, ignore=signal.SIGHUP)
     assert done.returncode == 1, done.stderr
     assert "interrupted" not in done.stderr and "/nonexistent" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["build"], "interrupted; rerun to resume"),
+        (["build", "--config", "verify.yaml"], "interrupted; rerun to resume"),
+        (["verify", "build"], "interrupted"),  # before: any argument `build` made it a build
+        (["report", "--config", "build"], "interrupted"),
+        (["verify", "--warnings", "build"], "interrupted"),
+        ([], "interrupted"),
+    ],
+)
+def test_the_line_is_the_build_s_only_for_the_build_command(args: list[str], line: str) -> None:
+    assert interrupt_line(args) == line
