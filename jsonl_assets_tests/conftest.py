@@ -214,6 +214,14 @@ MARKED: dict[str, tuple[str, ...]] = {
     "test_chunk_job.py::test_a_partition_no_source_feeds_has_no_chunk_and_the_merge_still_runs": (
         "slow",
     ),
+    # a build_chunks run each, 2-3 s: the traversal key's (../../escaped|train) stays quick
+    "defs/test_chunk_partitions.py::test_one_of_the_twelve_still_builds": ("slow",),
+    "defs/test_chunk_partitions.py::test_a_partition_of_none_of_the_twelve_fails_the_plan_in_one_line[bogus|train]": (
+        "slow",
+    ),
+    "defs/test_chunk_partitions.py::test_a_partition_of_none_of_the_twelve_fails_the_plan_in_one_line[cpt": (
+        "slow",
+    ),
     # 2026-12-05 (afternoon): the default run took 88.7 s on the quiet machine; these are
     # the slowest of the day's new tests (a real build as `nobody` in a child, gzip -9 frames)
     "core/config/test_unlisted_folders.py": ("slow",),

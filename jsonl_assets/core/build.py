@@ -39,6 +39,7 @@ from jsonl_assets.core.store.work_files import (
     PartitionDirs,
     partition_dirs,
     read_marker,
+    split_partition_key,
     write_marker,
 )
 from jsonl_assets.core.store.work_owner import claim_work_dir
@@ -51,7 +52,7 @@ def claim_work(cfg: PipelineConfig) -> None:
 
 
 def dirs_for(cfg: PipelineConfig, key: str) -> PartitionDirs:
-    objective, split = key.split("|")
+    objective, split = split_partition_key(key)  # one of the twelve, or UnknownPartitionError
     out = cfg.output
     return partition_dirs(out.work_dir, out.quarantine_dir, out.dir, objective, split)
 

@@ -46,7 +46,7 @@ from jsonl_assets.core.store.base import copy_file_in, read_bytes, store_for, wr
 from jsonl_assets.core.store.package_files import claim, ledger_names
 from jsonl_assets.core.store.package_lock import PackageLock
 from jsonl_assets.core.store.url import is_url
-from jsonl_assets.core.store.work_files import QUARANTINE_DIR, PartitionDirs
+from jsonl_assets.core.store.work_files import QUARANTINE_DIR, PartitionDirs, split_partition_key
 
 SNAPSHOTS: Final = "snapshots"
 LEDGER: Final = "quarantine_files"
@@ -229,7 +229,7 @@ def _restore(quarantine_root: Path, work_dir: Path, key: str, files: list[dict[s
     that is no longer in the quarantine dir (another package's GC removed a folder of the
     same name since the shards stage found it there)."""
     store = store_for(quarantine_root)
-    objective, split = key.split("|")
+    objective, split = split_partition_key(key)
     work = work_dir / objective / split
     for entry in files:
         target = quarantine_root / entry["path"]

@@ -30,6 +30,7 @@ from jsonl_assets.core.partition_gate import ChecksFailed
 from jsonl_assets.core.rules.rate_checks import failure_text
 from jsonl_assets.core.stage_report import StageError
 from jsonl_assets.core.stages.record_stages import stage_fingerprints
+from jsonl_assets.core.store.work_files import split_partition_key
 from jsonl_assets.defs.executors import chunks_executor
 from jsonl_assets.defs.progress_logs import chunk_progress_logged
 from jsonl_assets.defs.resources import PipelineResource
@@ -40,7 +41,8 @@ _TASK_FIELDS = 5  # key, chunk index, plan, validated and config fingerprints
 
 
 class ChunkBuildConfig(dg.Config):
-    """The partition to build, `objective|split`."""
+    """The partition to build, `objective|split` (e.g. `sft|train`): one of the twelve, else
+    the plan step fails at once, in one line naming them (work_files.split_partition_key)."""
 
     partition: str
 
@@ -53,6 +55,7 @@ def plan(
     """The partition's chunk plan (in the step's metadata); one output per chunk, and the
     partition's key on its own (a partition no source feeds has no chunk, and the merge
     still builds it: empty, or clearing what an earlier build left)."""
+    split_partition_key(config.partition)  # a key that is none of the twelve: one line, first
     cfg = pipeline.load()
     check_buckets(cfg)  # before any source is read
     dirs = dirs_for(cfg, config.partition)

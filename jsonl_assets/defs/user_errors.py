@@ -47,6 +47,7 @@ from jsonl_assets.core.store.base import SourceChangedError
 from jsonl_assets.core.store.package_files import ForeignFilesError, OtherDatasetError
 from jsonl_assets.core.store.package_lock import PackageBusyError
 from jsonl_assets.core.store.partition_lock import PartitionBusyError
+from jsonl_assets.core.store.work_files import UnknownPartitionError
 from jsonl_assets.defs.check_refusals import blocking_checks, refusals
 from jsonl_assets.defs.checks import no_run_retry
 from jsonl_assets.defs.ownership import partition_tags
@@ -69,6 +70,7 @@ USER_ERRORS: Final = (
     PackageBusyError,
     BuildStopped,
     ShardWriteError,
+    UnknownPartitionError,
 )
 # Refused whatever the moment: the same run fails the same way again.
 _DETERMINISTIC: Final = (
@@ -77,6 +79,7 @@ _DETERMINISTIC: Final = (
     ForeignFilesError,
     OtherDatasetError,
     TooManyShards,
+    UnknownPartitionError,
 )
 _DETERMINISTIC_ERRNOS: Final = frozenset(
     {

@@ -25,12 +25,34 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.fault_points import reached
+from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store.atomic_files import write_partial
 from jsonl_assets.core.store.base import AtomicWrite, read_bytes, store_for, write_bytes
 
 CHUNK: Final = 4 << 20
 QUARANTINE_DIR: Final = "quarantine"  # a partition's quarantine, as its record stages wrote it
 STAGE_FORMAT_VERSION: Final = 1
+# The twelve partitions, `objective|split`: the only keys that name a dir.
+PARTITION_KEYS: Final = tuple(f"{o}|{s}" for o in OBJECTIVES for s in SPLITS)
+
+
+class UnknownPartitionError(ValueError):
+    """A partition key that is not one of the twelve (a typo, `../x|train`): refused before it
+    names a dir, so no entry point writes beside the work dir or under an unknown folder."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"unknown partition {key!r}: a partition is objective|split, one of "
+            + ", ".join(PARTITION_KEYS)
+        )
+
+
+def split_partition_key(key: str) -> tuple[str, str]:
+    """(objective, split) of one of the twelve keys; UnknownPartitionError for any other."""
+    if key not in PARTITION_KEYS:
+        raise UnknownPartitionError(key)
+    objective, _, split = key.partition("|")
+    return objective, split
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +87,10 @@ class PartitionDirs:
 def partition_dirs(
     work_dir: Path, quarantine_dir: Path, package_dir: Path, objective: str, split: str
 ) -> PartitionDirs:
+    """The dirs of partition `objective|split`, `<work_dir>/<objective>/<split>/`;
+    UnknownPartitionError for an objective or split that is not one of the spec's."""
+    if objective not in OBJECTIVES or split not in SPLITS:
+        raise UnknownPartitionError(f"{objective}|{split}")
     return PartitionDirs(
         objective=objective,
         split=split,
