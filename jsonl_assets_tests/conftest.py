@@ -185,6 +185,8 @@ MARKED: dict[str, tuple[str, ...]] = {
     "core/config/test_dir_identity.py::test_a_folder_apart_from_the_sources_is_still_allowed_beside_a_bind_mount": (
         "slow",
     ),
+    # builds the sample, then the partitions the sensor requests after a split ratio change
+    "test_sensors.py::test_a_split_ratio_change_rebuilds_what_publishing_needs": ("slow",),
     "test_quality_build.py::test_quality_rejections_count_toward_the_invalid_rate_check": ("slow",),
     "test_quality_build.py::test_keep_writes_the_records_silently": ("slow",),
     "test_quality_build.py::test_warn_writes_the_records_and_counts_them": ("slow",),

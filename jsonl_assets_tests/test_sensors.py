@@ -20,6 +20,7 @@ from jsonl_assets.core.stages.extract_stage import CODE_VERSION as EXTRACT_VERSI
 from jsonl_assets.defs.assets import record_stages
 from jsonl_assets.defs.definitions import defs as load_code_location
 from jsonl_assets.defs.observations import DATA_VERSION_TAG, RAW_SOURCES_KEY, raw_sources
+from jsonl_assets.defs.partitions import all_partition_keys
 from jsonl_assets.defs.resources import PipelineResource
 from jsonl_assets.defs.schedules import BATCH_SIZE_TAG, BATCH_TAG, batch_run_requests
 from jsonl_assets.defs.sensors import (
@@ -30,6 +31,7 @@ from jsonl_assets.defs.sensors import (
     publish_after_batch,
     publish_decision,
 )
+from jsonl_assets_tests.conftest import build_with_core
 
 SFT = "raw/sft/support_chats.jsonl"  # split: auto -> three sft partitions
 RFT_TEST = "raw/rft/seedlings_test.jsonl"  # split: test -> rft|test only
@@ -440,3 +442,49 @@ def test_a_config_whose_work_dir_serves_another_package_launches_nothing_and_wri
     assert not data.run_requests and "output.work_dir" in (data.skip_message or "")
     after = sorted(p.relative_to(cfg.output.work_dir) for p in cfg.output.work_dir.rglob("*"))
     assert after == before
+
+
+def test_a_split_ratio_change_rebuilds_what_publishing_needs(
+    configured: Path, instance: dg.DagsterInstance
+) -> None:
+    """A change of `splits` moves records of every `split: auto` source between its three
+    partitions: the sensor requests those partitions (and no other), and once they are
+    built the package publishes (a declared split's partition still follows the config)."""
+    from jsonl_assets.core.build import build_partition, publish
+
+    build_with_core(configured)
+    baseline = tick(instance, None)
+    data = yaml.safe_load(configured.read_text())
+    data["splits"]["validation"] = 0.3
+    configured.write_text(yaml.safe_dump(data, sort_keys=False))
+    changed = tick(instance, baseline.cursor)
+    keys = [r.partition_key for r in changed.run_requests or []]
+    auto = ("sft", "preference", "cpt")
+    assert keys == [k for k in all_partition_keys() if k.split("|")[0] in auto]
+    assert [e.partition for e in changed.asset_events] == keys
+    cfg = load_config(configured)
+    for key in keys:
+        build_partition(cfg, key)
+    result = publish(cfg)
+    assert result.manifest is not None and result.manifest.published, result.problems
+
+
+def test_swapped_sources_of_a_partition_are_requested(
+    configured: Path, instance: dg.DagsterInstance
+) -> None:
+    """Two sources of rft|train swapped: records are written in config order and the first
+    of two with one id wins, so the partition is another one: requested, and observed."""
+    data = yaml.safe_load(configured.read_text())
+    data["sources"].append({**data["sources"][2], "name": "more_seedlings"})
+    configured.write_text(yaml.safe_dump(data, sort_keys=False))
+    baseline = tick(instance, None)
+    data["sources"][2], data["sources"][-1] = data["sources"][-1], data["sources"][2]
+    configured.write_text(yaml.safe_dump(data, sort_keys=False))
+    changed = tick(instance, baseline.cursor)
+    requests = changed.run_requests or []
+    assert [r.partition_key for r in requests] == ["rft|train"]
+    assert requests[0].tags[CHANGED_SOURCES_TAG] == "more_seedlings,seedlings_train"
+    versions = {e.partition: e.tags[DATA_VERSION_TAG] for e in baseline.asset_events}
+    assert [e.partition for e in changed.asset_events] == ["rft|train"]
+    assert changed.asset_events[0].tags[DATA_VERSION_TAG] != versions["rft|train"]
+    assert not tick(instance, changed.cursor).run_requests

@@ -6,11 +6,15 @@ import hashlib
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 import yaml
 
+from jsonl_assets.core.build import dirs_for
 from jsonl_assets.core.config import load_config
 from jsonl_assets.core.source_fingerprints import (
     changed_partitions,
@@ -23,6 +27,7 @@ from jsonl_assets.core.source_fingerprints import (
     sources_feeding,
     take_snapshot,
 )
+from jsonl_assets.core.stages.record_stages import stage_fingerprints
 from jsonl_assets.defs.partitions import all_partition_keys
 
 SFT = "raw/sft/support_chats.jsonl"  # split: auto, objective sft
@@ -270,3 +275,112 @@ print(sys.getfilesystemencoding(), "ok")
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ascii" if mode else "utf-8", "ok"]
+
+
+def edit_config(config: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    data = yaml.safe_load(config.read_text())
+    edit(data)
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def record_stage_fingerprints(config: Path) -> dict[str, list[str]]:
+    """What `build`'s up-to-date check compares, per partition: the fingerprints of its record
+    stages (extracted, transformed, validated) for its inputs now."""
+    cfg = load_config(config)
+    fps = {k: stage_fingerprints(cfg, dirs_for(cfg, k)) for k in all_partition_keys()}
+    return {k: [f[s] for s in ("extracted", "transformed", "validated")] for k, f in fps.items()}
+
+
+def test_a_split_ratio_change_reaches_the_partitions_of_auto_sources_only(
+    sample_project: Path,
+) -> None:
+    """The ratios decide which of its three partitions each record of a `split: auto` source
+    lands in: a change reaches those partitions (sft and preference and cpt here), never a
+    declared split's (rft)."""
+    first = take_snapshot(load_config(sample_project))
+    edit_config(sample_project, lambda d: d["splits"].update(validation=0.3))
+    second = take_snapshot(load_config(sample_project), first.files)
+    assert second.hashed == ()
+    auto = ["sft", "preference", "cpt"]
+    assert changed_partitions(first, second) == [
+        k for k in all_partition_keys() if k.split("|")[0] in auto
+    ]
+    assert changed_sources(first, second) == ["garden_notes", "ranked_tips", "support_chats"]
+
+
+def test_the_order_of_a_partitions_sources_is_part_of_its_version(sample_project: Path) -> None:
+    """Records are written in config order and the first of two with one id wins: two sources
+    of rft|train swapped make another partition (and only that one)."""
+    edit_config(
+        sample_project,
+        lambda d: d["sources"].append({**d["sources"][2], "name": "more_seedlings"}),
+    )
+    first = take_snapshot(load_config(sample_project))
+    assert [s.name for s in first.sources_for("rft|train")] == [
+        "seedlings_train",
+        "more_seedlings",
+    ]
+
+    def swap(d: dict[str, Any]) -> None:
+        d["sources"][2], d["sources"][-1] = d["sources"][-1], d["sources"][2]
+
+    edit_config(sample_project, swap)
+    second = take_snapshot(load_config(sample_project), first.files)
+    assert changed_partitions(first, second) == ["rft|train"]
+    assert changed_sources(first, second) == ["more_seedlings", "seedlings_train"]
+    # The cursor keeps the order: a restarted sensor compares the same versions.
+    folder = sample_project.parent / "sensor"
+    cursor = load_cursor(dump_cursor(second, "e", 0, folder), folder)
+    assert cursor is not None
+    assert cursor.snapshot.partition_versions() == second.partition_versions()
+
+
+def test_a_partition_whose_sources_are_in_name_order_keeps_its_version(
+    sample_project: Path,
+) -> None:
+    """The version of a partition fed by sources listed in name order (one source, say) is
+    the name-sorted payload's of older versions: an upgrade leaves it as it was."""
+    edit_config(
+        sample_project,
+        lambda d: d["sources"].append({**d["sources"][2], "name": "seedlings_z"}),
+    )
+    snap = take_snapshot(load_config(sample_project))
+    sources = snap.sources_for("rft|train")
+    assert [s.name for s in sources] == ["seedlings_train", "seedlings_z"]
+    old = sorted([s.name, s.digest] for s in sources)
+    canonical = orjson.dumps(old, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    assert snap.partition_versions()["rft|train"] == hashlib.sha256(canonical).hexdigest()[:16]
+
+
+EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "split ratio": lambda d: d["splits"].update(test=0.2),
+    "sources' order": lambda d: d["sources"].insert(0, d["sources"].pop(1)),
+    "max_record_bytes": lambda d: d.update(limits={"max_record_bytes": 4096}),
+    "global quality": lambda d: d.update(quality={"empty_assistant": "warn"}),
+    "quality of another objective": lambda d: d.update(quality={"empty_document": "warn"}),
+    "shard_by content_type": lambda d: d["output"].update(shard_by="content_type"),
+    "toolsets and defaults.toolset_id": lambda d: d.update(
+        toolsets=[{"id": "calc", "tools": [{"name": "add", "input_schema": {"type": "object"}}]}],
+        defaults={"toolset_id": "calc"},
+    ),
+    "shard size": lambda d: d["output"].update(max_records_per_shard=7),
+    "thresholds": lambda d: d["thresholds"].update(max_invalid_rate=0.5),
+    "a source's license": lambda d: d["sources"][0].update(license="CC-BY-4.0"),
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_the_sensor_rebuilds_what_build_would_rebuild(sample_project: Path, edit: str) -> None:
+    """A config edit changes the version of a partition a source feeds exactly when it
+    changes the fingerprints of its record stages, which `build` rebuilds and a publish
+    refuses until rebuilt (a split ratio: only where a `split: auto` source feeds it)."""
+    first = take_snapshot(load_config(sample_project))
+    fps_before = record_stage_fingerprints(sample_project)
+    edit_config(sample_project, EDITS[edit])
+    second = take_snapshot(load_config(sample_project), first.files)
+    fps_after = record_stage_fingerprints(sample_project)
+    fed = [k for k in all_partition_keys() if first.sources_for(k) or second.sources_for(k)]
+    rebuilt = [k for k in fed if fps_before[k] != fps_after[k]]
+    assert changed_partitions(first, second) == rebuilt
+    if edit in ("shard size", "thresholds"):  # they decide no record (shards, checks)
+        assert rebuilt == []

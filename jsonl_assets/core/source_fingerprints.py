@@ -7,13 +7,17 @@ A file counts as changed when its *content* changed: touching a file re-hashes i
 same bytes give the same fingerprint. An object on object storage is never read for it: its
 ETag and size (and version id, on a versioned bucket) stand for its content.
 
-A source's digest covers its entry in the config (adapter, options, split, ...) and the
-(config-relative name, sha256) of every file its globs match, so adding, removing, editing
-or re-configuring a source changes it. A file is named by its `file_key` (its name, and for a
+A source's digest covers its entry in the config (adapter, options, split, ...), the global
+settings that decide which records it gives (`record_settings`: the split ratios for a
+`split: auto` source, `limits.max_record_bytes`, ...) and the (config-relative name, sha256)
+of every file its globs match, so adding, removing, editing or re-configuring a source
+changes it. A file is named by its `file_key` (its name, and for a
 name that is not UTF-8 the name's bytes too: `core/file_names.py`), so two files whose shown
 names coincide stay two, and every key is JSON (the sensor's snapshot, a partition's record). A partition's version covers the digests of the
-sources that feed it: a source with `split: auto` feeds the three splits of its objective,
-a source with a declared split feeds that one partition.
+sources that feed it, in config order (records are written in that order, and the first of
+two with one id wins): a source with `split: auto` feeds the three splits of its objective,
+a source with a declared split feeds that one partition. The sensor rebuilds exactly the
+partitions whose version changed.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.config import PipelineConfig, SourceConfig
+from jsonl_assets.core.config.models import DEFAULT_LIMITS, DEFAULT_SPLITS
 from jsonl_assets.core.file_names import KEY_ESCAPE, file_key, os_name_key, os_name_of_key
+from jsonl_assets.core.rules.quality_policy import DEFAULT_POLICY
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store import file_hashes
 from jsonl_assets.core.store.base import (
@@ -105,10 +111,11 @@ class SourcesSnapshot:
         return len(read)
 
     def sources_for(self, key: str) -> list[SourceFiles]:
+        """The sources that feed partition `key`, in config order (`sources` keeps it)."""
         objective, split = key.split("|", 1)
         return [
             s
-            for _, s in sorted(self.sources.items())
+            for s in self.sources.values()
             if s.objective == objective and split in splits_fed(s.split)
         ]
 
@@ -137,10 +144,6 @@ def all_partition_key_strings() -> list[str]:
 def splits_fed(split: str) -> tuple[str, ...]:
     """The splits a source feeds: all three for `auto`, else its declared split."""
     return tuple(SPLITS) if split == "auto" else (split,)
-
-
-def partitions_fed(objective: str, split: str) -> list[str]:
-    return [f"{objective}|{s}" for s in splits_fed(split)]
 
 
 def file_sha256(path: Path) -> str:
@@ -219,14 +222,43 @@ def _source_entry(cfg: PipelineConfig, index: int) -> Any:
     return entries[index] if isinstance(entries, list) and index < len(entries) else None
 
 
-def source_digest(entry: Any, files: Iterable[tuple[str, str, int]]) -> str:
-    payload = {"entry": entry, "files": sorted([rel, sha] for rel, sha, _ in files)}
+def record_settings(cfg: PipelineConfig, source: SourceConfig) -> dict[str, Any]:
+    """The settings outside `sources[i]` that decide which records `source` gives, and so
+    the records of the partitions it feeds (the record stages' fingerprints hold them too:
+    a change makes `build` rebuild those partitions, and the sensor request them). Each only
+    where it is not the default, so a config that leaves them keeps its versions. Shard sizes,
+    compression and thresholds decide no record: they are not here."""
+    settings: dict[str, Any] = {}
+    ratios = [cfg.validation_ratio, cfg.test_ratio]
+    if source.split == "auto" and ratios != [DEFAULT_SPLITS.validation, DEFAULT_SPLITS.test]:
+        settings["splits"] = ratios  # which of the three partitions each record lands in
+    if cfg.max_record_bytes != DEFAULT_LIMITS.max_record_bytes:
+        settings["max_record_bytes"] = cfg.max_record_bytes  # too_large
+    if cfg.quality != DEFAULT_POLICY:  # the source's own `quality` is in its entry already
+        settings["quality"] = source.quality.to_json()  # as the validated stage's fingerprint
+    if cfg.output.shard_by == "content_type":  # quarantines a type that cannot name a shard
+        settings["shard_by"] = "content_type"
+    if cfg.toolsets:  # what a record's tool calls are judged against
+        settings["toolsets"] = list(cfg.toolsets)
+    if cfg.defaults:  # `defaults.toolset_id`: the toolset of records that name none
+        settings["defaults"] = dict(cfg.defaults)
+    return settings
+
+
+def source_digest(
+    entry: Any, files: Iterable[tuple[str, str, int]], settings: Mapping[str, Any] | None = None
+) -> str:
+    payload: dict[str, Any] = {"entry": entry, "files": sorted([rel, sha] for rel, sha, _ in files)}
+    if settings:  # absent when every one is the default: the digest stays as it was
+        payload["settings"] = dict(settings)
     return hashlib.sha256(_canonical(payload)).hexdigest()
 
 
 def partition_version(sources: Sequence[SourceFiles]) -> str:
-    """A short, stable version of a partition's inputs ("no sources" has one too)."""
-    payload = sorted([s.name, s.digest] for s in sources)
+    """A short, stable version of a partition's inputs ("no sources" has one too): each
+    source's name and digest, in the order given (config order). Sources listed in name
+    order give the version of the older, name-sorted payload."""
+    payload = [[s.name, s.digest] for s in sources]
     return hashlib.sha256(_canonical(payload)).hexdigest()[:VERSION_CHARS]
 
 
@@ -270,20 +302,21 @@ def take_snapshot(
             entries.append((file_key(item.rel, item.rel_b64), files[key].sha256, files[key].size))
         read_here = {str(item.path) for item in source.inputs}.intersection(read_now)
         hashed_per_source[source.name] = frozenset(read_here)
-        sources[source.name] = _source_files(source, _source_entry(cfg, index), entries)
+        sources[source.name] = _source_files(cfg, source, index, entries)
     return SourcesSnapshot(
         files=files, sources=sources, hashed=tuple(hashed), hashed_per_source=hashed_per_source
     )
 
 
 def _source_files(
-    source: SourceConfig, entry: Any, entries: list[tuple[str, str, int]]
+    cfg: PipelineConfig, source: SourceConfig, index: int, entries: list[tuple[str, str, int]]
 ) -> SourceFiles:
+    entry = _source_entry(cfg, index)
     return SourceFiles(
         name=source.name,
         objective=source.objective,
         split=source.split,
-        digest=source_digest(entry, entries),
+        digest=source_digest(entry, entries, record_settings(cfg, source)),
         files=tuple(sorted(entries)),
     )
 
@@ -304,7 +337,7 @@ def read_partition_version(
     objective, split = key.split("|", 1)
     return partition_version(
         [
-            _source_files(source, _source_entry(cfg, index), by_source.get(source.name, []))
+            _source_files(cfg, source, index, by_source.get(source.name, []))
             for index, source in enumerate(cfg.sources)
             if source.objective == objective and split in splits_fed(source.split)
         ]
@@ -312,26 +345,28 @@ def read_partition_version(
 
 
 def changed_sources(before: SourcesSnapshot, after: SourcesSnapshot) -> list[str]:
-    """Names of sources added, removed or changed (sorted)."""
+    """Names of sources added, removed or changed, and of those whose place among a
+    partition's sources changed (sorted)."""
 
     def digest(snap: SourcesSnapshot, name: str) -> str | None:
         source = snap.sources.get(name)
         return source.digest if source is not None else None
 
     names = set(before.sources) | set(after.sources)
-    return sorted(n for n in names if digest(before, n) != digest(after, n))
+    changed = {n for n in names if digest(before, n) != digest(after, n)}
+    for key in changed_partitions(before, after):
+        old = [s.name for s in before.sources_for(key) if s.name not in changed]
+        new = [s.name for s in after.sources_for(key) if s.name not in changed]
+        changed.update(a for a, b in zip(old, new, strict=False) if a != b)
+    return sorted(changed)
 
 
 def changed_partitions(before: SourcesSnapshot, after: SourcesSnapshot) -> list[str]:
-    """Partitions (objective|split, canonical order) fed by a source that changed. A source
-    that was removed, or moved to another objective or split, reaches its old partitions too."""
-    reached: set[str] = set()
-    for name in changed_sources(before, after):
-        for snap in (before, after):
-            source = snap.sources.get(name)
-            if source is not None:
-                reached.update(partitions_fed(source.objective, source.split))
-    return [k for k in all_partition_key_strings() if k in reached]
+    """Partitions (objective|split, canonical order) whose version changed: a source of it
+    changed (content, entry, the settings that decide its records), was added, removed or
+    moved to or from it, or its sources' order changed."""
+    old, new = before.partition_versions(), after.partition_versions()
+    return [k for k in all_partition_key_strings() if old[k] != new[k]]
 
 
 # --- cursor: a short cursor naming a snapshot file, so a sensor's state survives restarts -------------------
@@ -376,7 +411,7 @@ def dump_cursor(
                     "digest": s.digest,
                     "files": [list(f) for f in s.files],
                 }
-                for name, s in sorted(snapshot.sources.items())
+                for name, s in snapshot.sources.items()  # config order: partition_version
             },
         }
     )

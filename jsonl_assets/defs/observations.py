@@ -134,7 +134,8 @@ with warnings.catch_warnings():
                 tags=team_tags(DEFAULT_TEAM),
                 description=(
                     "The raw files the config's sources match, per objective|split. Data version: "
-                    "the sha256 of each feeding source's config entry and file contents (a `split: "
+                    "the sha256 of each feeding source's config entry, the global settings that "
+                    "decide its records and its file contents, in config order (a `split: "
                     "auto` source feeds the three splits of its objective). A new version marks the "
                     "partition's `extracted` stale."
                 ),

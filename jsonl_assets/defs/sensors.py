@@ -1,8 +1,9 @@
 """Two sensors: rebuild what a source change reaches, and publish the manifest after a batch.
 
 `raw_sources_changed` fingerprints every configured source file (stat first; the content
-sha256 only when the stat moved), and for the partitions fed by a source whose content or
-config entry changed it requests one `build_partition` run each, as one batch, and records
+sha256 only when the stat moved), and for the partitions whose version changed (a source's
+content, its config entry or the global settings that decide its records, the sources'
+order: `core/source_fingerprints.py`) it requests one `build_partition` run each, as one batch, and records
 an observation of `raw_sources` for them (that is what marks them stale in the UI). Its
 cursor (kept by the Dagster instance, so it survives restarts) is short: counts and the name
 of the fingerprint snapshot it wrote under `<work_dir>/sensor/`. Its first tick (no cursor yet) only records the baseline and observes all twelve
@@ -114,7 +115,8 @@ def build_sources_sensor(interval_seconds: int) -> dg.SensorDefinition:
         description=(
             f"Every {interval_seconds} s (`sensor.interval_seconds`): fingerprints the "
             "configured source files (size, mtime, then sha256 when those moved) and rebuilds "
-            "only the partitions fed by a source whose content or config entry changed; "
+            "only the partitions whose inputs changed (a source's content, its config entry, "
+            "the global settings that decide its records, the order of their sources); "
             "publish_after_batch then publishes the manifest. The first tick records a baseline."
         ),
     )

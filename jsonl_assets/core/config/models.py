@@ -141,6 +141,9 @@ class Splits(Model):
     test: Rate = 0.05
 
 
+DEFAULT_SPLITS: Final = Splits()  # the ratios a config that sets none gets
+
+
 class SourceThresholds(Model):
     """Threshold overrides: a key left out inherits (global <- per objective <- source)."""
 
@@ -173,6 +176,9 @@ MAX_RECORD_BYTES_BOUND: Final = (1 << 31) - 1
 
 class Limits(Model):
     max_record_bytes: Annotated[int, Field(ge=1024, le=MAX_RECORD_BYTES_BOUND)] = 16 * 1024 * 1024
+
+
+DEFAULT_LIMITS: Final = Limits()
 
 
 class Schedule(Model):
