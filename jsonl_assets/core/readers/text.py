@@ -308,13 +308,22 @@ def split_lines(pieces: Iterable[str], max_chars: int) -> Iterator[tuple[str, bo
 
     Pieces of a long line are cut every `max_chars` characters from the line start; `whole` is
     False for them. The items concatenate to the input, whatever its split into `pieces`.
+
+    Linear whatever `max_chars`: the unfinished line is kept as pieces, joined only to yield an
+    item at least as long as it, and only a new piece is searched for a newline.
     """
-    buf = ""
+    buf: list[str] = []  # the unfinished line's pieces: no newline, at most max_chars in all
+    buffered = 0  # characters in `buf`
     cut = False  # the next item continues a line that was already cut
     for piece in pieces:
-        s = buf + piece if buf else piece
+        if buffered + len(piece) <= max_chars and "\n" not in piece:
+            buf.append(piece)
+            buffered += len(piece)
+            continue
+        s = "".join([*buf, piece]) if buf else piece
         start = 0
-        while (nl := s.find("\n", start)) >= 0:
+        nl = s.find("\n", buffered)  # the buffered text holds no newline
+        while nl >= 0:
             end = nl + 1
             while end - start > max_chars:
                 yield s[start : start + max_chars], False
@@ -323,15 +332,18 @@ def split_lines(pieces: Iterable[str], max_chars: int) -> Iterator[tuple[str, bo
             yield s[start:end], not cut
             cut = False
             start = end
+            nl = s.find("\n", start)
         # Up to max_chars characters stay buffered: only the next character tells whether a
         # line of exactly max_chars is whole (it ends here) or must be cut.
         while len(s) - start > max_chars:
             yield s[start : start + max_chars], False
             start += max_chars
             cut = True
-        buf = s[start:]
-    if buf:
-        yield buf, not cut
+        rest = s[start:]
+        buf = [rest] if rest else []
+        buffered = len(rest)
+    if buffered:
+        yield "".join(buf), not cut
 
 
 class _Packer:
