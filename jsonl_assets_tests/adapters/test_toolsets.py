@@ -153,3 +153,23 @@ def test_a_record_calling_tools_it_does_not_declare_inherits_the_default_toolset
         "tools": [{"name": "delete_everything"}],
     }
     assert derived.record["toolset_id"] == derived.toolset["id"]
+
+
+def test_many_tools_declared_in_both_lists_are_merged_in_linear_time() -> None:
+    """Each tool of `functions` finds its `tools` twin by name, not by a scan of every tool
+    before it (quadratic: 16,000 tools took 8 s; these 60,000 take well over a minute with
+    the scan, about a second without)."""
+    n = 60_000
+    fns = [{"name": f"tool_{i}", "description": "d"} for i in range(n)]
+    tools = [{"type": "function", "function": f} for f in fns]
+    fn = build_adapter("chat", resolve_options("chat", None, "sft"))
+    messages = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    [out] = fn({"messages": messages, "tools": tools, "functions": fns})
+    assert out.toolset == toolset_from_declared(tools, "tools")
+    assert out.toolset is not None and len(out.toolset["tools"]) == n
+    # the last one declared differently: named by both its places
+    other = [*fns[:-1], {"name": f"tool_{n - 1}", "description": "other"}]
+    with pytest.raises(AdapterError) as err:
+        fn({"messages": messages, "tools": tools, "functions": other})
+    assert err.value.reason == "adapter:bad_tools"
+    assert f"tools[{n - 1}] and functions[{n - 1}] both declare tool" in err.value.detail

@@ -122,6 +122,7 @@ def toolset_from_declared(
     two lists declare alike (spec entry and extras) is one entry; declared differently ->
     ``adapter:bad_tools`` naming both (neither can be chosen); twice in one list, also."""
     tools: list[dict[str, Any]] = []
+    by_name: dict[str, dict[str, Any]] = {}  # tool name -> its entry in `tools`
     extras: dict[str, Any] = {}
     origin: dict[str, tuple[str, str]] = {}  # tool name -> (its list, where it is declared)
     for raw, lwhere in ((raw_tools, where), *more):
@@ -135,8 +136,7 @@ def toolset_from_declared(
                     raise AdapterError(
                         BAD_TOOLS, f"{lwhere} declares tool {value_text(name)} twice"
                     )
-                known = next(x for x in tools if x["name"] == name)
-                if same_json(known, tool) and same_json(extras.get(name), tool_extras):
+                if same_json(by_name[name], tool) and same_json(extras.get(name), tool_extras):
                     continue
                 raise AdapterError(
                     BAD_TOOLS,
@@ -145,6 +145,7 @@ def toolset_from_declared(
                 )
             origin[name] = (lwhere, twhere)
             tools.append(tool)
+            by_name[name] = tool
             if tool_extras is not None:
                 extras[name] = tool_extras
     return make_toolset(tools, extras) if tools else None
