@@ -340,6 +340,7 @@ MARKED: dict[str, tuple[str, ...]] = {
     "readers/test_csv_rows.py::test_sniffing_stray_quotes_is_not_quadratic": ("slow",),
     "readers/test_csv_lines.py::": ("slow",),
     "readers/test_text_long_lines.py::": ("slow",),
+    "readers/test_damaged_members.py::test_many_damaged_members_are_looked_up": ("slow",),
     "adapters/test_toolsets.py::test_many_tools_declared_in_both_lists": ("slow",),
     "core/report/test_markdown_text.py::test_a_long_unbroken_run": ("slow",),
     "core/verify/test_exact_values.py::test_an_unclosed_string_after_an_infinite": ("slow",),

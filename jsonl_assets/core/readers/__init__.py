@@ -13,6 +13,7 @@ Reason codes emitted by readers (stable): see `REASONS`.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,7 +170,7 @@ def _quarantine_damaged(
             yield item
             continue
         position, value, raw = item
-        hit = next((d for d in damage if position in d), None) if per_line else damage[0]
+        hit = _damage_at(damage, position) if per_line else damage[0]
         if hit is None:
             yield item
             continue
@@ -180,3 +181,18 @@ def _quarantine_damaged(
             detail=f"{hit.detail}; {scope} are quarantined, none is trusted",
             raw=raw if raw is not None else orjson.dumps(value),
         )
+
+
+def _damage_at(damage: list[DamagedLines], line: int) -> DamagedLines | None:
+    """The first of `damage` holding `line`, found by bisection: `damaged_lines` lists the
+    members in stream order, so both their `first` and `last` lines never decrease (a `last`
+    of None, to the end, only at the end). The first whose `last` reaches `line` is the only
+    candidate: those before it end before `line`, those after it start no earlier."""
+    i = bisect_left(damage, line, key=_last_line)
+    if i < len(damage) and damage[i].first <= line:
+        return damage[i]
+    return None
+
+
+def _last_line(damaged: DamagedLines) -> float:
+    return float("inf") if damaged.last is None else damaged.last
