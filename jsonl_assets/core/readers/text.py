@@ -60,7 +60,7 @@ piece of that line, at most `max_chars` characters, with any blank text attached
 `corrupt_file` with its bytes as raw, at its line; every line before it is kept. Blank lines
 just before the cut line stay attached as blank text always is: to the chunk before them, or,
 at the file start, to the cut line's rejection (which then starts at line 1). In
-`document` mode the document is rejected `corrupt_file`.
+`document` mode the document is rejected `corrupt_file`, the bytes read before the damage as raw.
 """
 
 from __future__ import annotations
@@ -126,10 +126,10 @@ def read_text(
     )
     body = start.stream(bom)
     if mode == "document":
-        item = _document(body, text_format, limits.max_record_bytes)
+        item, data = _document(body, text_format, limits.max_record_bytes)
         if stream.damage is not None:
             # A document cut short is not a good record: the whole file is rejected.
-            raw = _document_raw(item, text_format.codec)
+            raw = _document_raw(item, data)
             yield Rejection(position=1, reason="corrupt_file", detail=str(stream.damage), **raw)
         elif item is not None:
             yield item
@@ -258,9 +258,11 @@ def _decoded(chunks: Iterable[bytes], codec: str) -> Iterator[tuple[str, bool]]:
         yield text, EscapeCounter.count != start
 
 
-def _document(chunks: Iterable[bytes], text_format: _TextFormat, limit: int) -> ReadItem | None:
-    """The whole text (the bytes after the BOM) as one record, or its rejection; None for an
-    empty file."""
+def _document(
+    chunks: Iterable[bytes], text_format: _TextFormat, limit: int
+) -> tuple[ReadItem | None, bytes]:
+    """The whole text (the bytes after the BOM) as one record, or its rejection (None for an
+    empty file), and the bytes read (a prefix when too large)."""
     parts: list[bytes] = []
     size = 0
     over = False
@@ -274,7 +276,7 @@ def _document(chunks: Iterable[bytes], text_format: _TextFormat, limit: int) -> 
             parts = [b"".join([*parts, chunk])[:RAW_PREFIX]]
     data = b"".join(parts)
     if size > limit:
-        return Rejection(
+        too_large = Rejection(
             position=1,
             reason="too_large",
             detail=f"document is {size} bytes, over the limit of {limit} bytes "
@@ -283,23 +285,24 @@ def _document(chunks: Iterable[bytes], text_format: _TextFormat, limit: int) -> 
             raw_truncated=True,
             raw_size=size,
         )
+        return too_large, data
     if not data:
-        return None
+        return None, data
     start = EscapeCounter.count
     text = data.decode(text_format.codec, ESCAPES)
     text = join_pairs(text, escapes=EscapeCounter.count != start)
     if ESCAPED.search(text) is None:
-        return (1, {"text": text}, None)
-    return text_format.undecodable(1, text, data, "document")
+        return (1, {"text": text}, None), data
+    return text_format.undecodable(1, text, data, "document"), data
 
 
-def _document_raw(item: ReadItem | None, codec: str) -> dict[str, Any]:
-    """The raw fields of a document cut short: the bytes read before the cut (after the BOM)."""
+def _document_raw(item: ReadItem | None, data: bytes) -> dict[str, Any]:
+    """The raw fields of a document cut short: the bytes read before the cut (after the BOM),
+    as read (its text encoded again differs: `unicode_escape`, UTF-7, ISO-2022)."""
     if item is None:
         return {}
     if isinstance(item, Rejection):
         return {"raw": item.raw, "raw_truncated": item.raw_truncated, "raw_size": item.raw_size}
-    data = item[1]["text"].encode(codec)  # decoded without an escape: the bytes again
     return {"raw": data, "raw_size": len(data)}
 
 

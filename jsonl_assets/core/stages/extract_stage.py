@@ -36,7 +36,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import Rejection, trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "38"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "39"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -96,6 +96,8 @@ CODE_VERSION = "38"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # 37: a Parquet time32/time64 outside [00:00, 24:00) (polars read it as null) unsupported_value
 # 38: JSON array items of a repeated items_path key read in one pass (mismatched brackets: no
 # item read twice); a CSV's quoted-field delimiter guess looks at its first 4,096 characters
+# 39: text, mode document: a cut gzip/zstd file's corrupt_file raw is the bytes read, not the
+# text encoded again (unicode_escape gave other bytes)
 MARKER = "extracted.json"
 
 
