@@ -2,21 +2,24 @@
 `jsonl-assets build`) are marked failed, so they stop holding their partition's only slot.
 
 Dagster's default run launcher cannot probe a run worker's health, and its run monitoring
-only fails runs stuck in STARTING or CANCELING: a run whose process is gone would stay
-STARTED forever and, with `dagster.yaml`'s `dagster/partition` limit of 1, every later run of
-that partition would wait QUEUED forever.
+only fails runs stuck in STARTING or CANCELING, after minutes (start_timeout_seconds, 180): a
+run whose process is gone would stay STARTED forever and, with `dagster.yaml`'s
+`dagster/partition` limit of 1, every later run of that partition would wait QUEUED forever
+(and a dead STARTING run would hold its slot for those minutes).
 
 A run's worker is known by the engine event "Started process for run (pid: N)" (metadata
 `pid`): Dagster writes it when the default launcher starts a run (UI, schedule, sensor,
 retry), and `defs/runs.py` writes the same for the runs of `jsonl-assets build` (its forked
 workers), with where the pid means something (the host, the boot and the pid namespace: a
 container with the host's name numbers its processes apart) and the process's start time
-(in clock ticks since boot). A STARTED or CANCELING run is dead when that pid is not running,
-is a zombie, or is another process that reused the pid (another start time; for Dagster's
-own event, which has none, a process started after the run's worker reported itself). Only
-runs whose pid can be judged here are: a build's run recorded in this boot and pid
-namespace, and Dagster's own when this instance can only run them here (the default run
-launcher and local SQLite storage). A run without such an event is left alone.
+(in clock ticks since boot). A STARTING, STARTED or CANCELING run is dead when that pid is
+not running, is a zombie, or is another process that reused the pid (another start time; for
+Dagster's own event, which has none, a process started after the run's worker reported
+itself). Only runs whose pid can be judged here are: a build's run recorded in this boot
+and pid namespace, and Dagster's own when this instance can only run them here (the default
+run launcher and local SQLite storage). A run without such an event is left alone: a STARTING
+run may be just launching, and one whose launch died before its pid was written is left to
+run monitoring.
 """
 
 from __future__ import annotations
@@ -46,7 +49,13 @@ START_KEY: Final = "start_ticks"  # the process's start, clock ticks after boot 
 # A process that started this long after its run's pid event is a newer one that reused the
 # pid (the worker reports itself after it started; /proc's boot time is in whole seconds).
 REUSE_SLACK_SECONDS: Final = 2.0
-JUDGED: Final = (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING)
+# A run's worker writes its pid event while the run is STARTING (Dagster's launcher, before
+# the worker loads the code and reports STARTED): a worker dead by then is judged too.
+JUDGED: Final = (
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+)
 
 
 @dataclass(frozen=True)
@@ -178,7 +187,7 @@ def _on_this_host(worker: Worker, only_here: bool) -> bool:
 
 
 def dead_runs(instance: dg.DagsterInstance) -> list[tuple[dg.DagsterRun, Worker]]:
-    """The STARTED or CANCELING runs on this machine whose worker process is gone."""
+    """The STARTING, STARTED or CANCELING runs on this machine whose worker process is gone."""
     only_here = runs_only_here(instance)
     found = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=list(JUDGED))):
@@ -232,7 +241,7 @@ def mark_dead_runs(instance: dg.DagsterInstance, by: str, retry: bool = True) ->
     minimum_interval_seconds=DEAD_RUNS_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        f"Every {DEAD_RUNS_INTERVAL_SECONDS} s: marks failed the runs still STARTED (canceled "
+        f"Every {DEAD_RUNS_INTERVAL_SECONDS} s: marks failed the runs still STARTING or STARTED (canceled "
         "the CANCELING ones) whose worker process on this machine is gone (kill -9, OOM, a "
         "crash of dagster dev or of jsonl-assets build), so they free their partition's slot "
         "in the queue; the run's failure says so, and run_retries applies."

@@ -36,12 +36,14 @@ def started_run(
     data: EngineEventData | None = None,
     at: float | None = None,
     partition: str = "sft|train",
+    status: dg.DagsterRunStatus = dg.DagsterRunStatus.STARTED,
 ) -> dg.DagsterRun:
-    """A STARTED build_partition run whose worker reported itself as `pid` (at time `at`)."""
+    """A build_partition run (STARTED unless said) whose worker reported itself as `pid` (at
+    time `at`)."""
     run = create_run_for_test(
         instance,
         job_name="build_partition",
-        status=dg.DagsterRunStatus.STARTED,
+        status=status,
         tags={"dagster/partition": partition},
     )
     message = STARTED_MESSAGE.format(pid=pid)
@@ -162,6 +164,23 @@ def test_a_build_runs_pid_held_by_a_process_of_another_start_counts_as_dead(
     )
     assert run.run_id in tick(instance)
     assert status(instance, run) == dg.DagsterRunStatus.FAILURE
+
+
+def test_a_starting_run_whose_worker_died_is_marked_failed(
+    instance: dg.DagsterInstance, sleeper: subprocess.Popen[bytes]
+) -> None:
+    # Dagster's launcher writes the worker's pid while the run is STARTING (the worker then
+    # spends seconds loading the code): a worker killed then must not hold the queue until
+    # run monitoring's start timeout (180 s).
+    starting = dg.DagsterRunStatus.STARTING
+    dead = started_run(instance, dead_pid(), status=starting)
+    alive = started_run(instance, sleeper.pid, status=starting, partition="cpt|train")
+    launching = create_run_for_test(instance, job_name="build_partition", status=starting)
+    said = tick(instance)
+    assert dead.run_id in said and alive.run_id not in said and launching.run_id not in said
+    assert status(instance, dead) == dg.DagsterRunStatus.FAILURE
+    assert status(instance, alive) == starting
+    assert status(instance, launching) == starting  # no pid yet: left to run monitoring
 
 
 def test_a_canceling_run_whose_worker_died_is_canceled(instance: dg.DagsterInstance) -> None:
