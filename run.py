@@ -12,11 +12,16 @@ Set-up creates .venv/ and installs the exact versions in requirements.lock plus 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 import venv
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -155,14 +160,133 @@ def test(args: list[str]) -> int:
 QUIET_SUPERSESSION = "ignore:Function `dev_command` is superseded:FutureWarning"
 
 
+UI_LOCK = ".run-py-ui.lock"  # in DAGSTER_HOME: held by the one `run.py ui` of an instance
+GROUP_STOP_SECONDS = 5.0  # how long what is left of the UI's process group has after SIGTERM
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def lock_home(home: Path) -> int | None:
+    """Take the instance's UI lock (a kernel flock, as filelock takes it; run.py has only the
+    standard library before set-up) and write our pid in it: the open file, or None when
+    another live `run.py ui` holds it (the kernel drops a dead holder's lock)."""
+    import fcntl
+
+    fd = os.open(home / UI_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def ui_holder(home: Path) -> str:
+    """The pid the holder of the instance's UI lock wrote (it writes it just after locking)."""
+    for _ in range(20):
+        with contextlib.suppress(OSError):
+            pid = (home / UI_LOCK).read_text().strip()
+            if pid.isdigit():
+                return f"pid {pid}"
+        time.sleep(0.05)
+    return "pid unknown"
+
+
+def _die_with(parent: int) -> Callable[[], None]:
+    """For preexec_fn: the child gets SIGTERM when `parent` dies (Linux), as `dagster dev`
+    stops its webserver and daemon on SIGTERM; a parent already gone: SIGTERM at once."""
+
+    def preexec() -> None:
+        if sys.platform.startswith("linux"):
+            with contextlib.suppress(OSError, AttributeError):
+                ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send `sig` to the process group; False when no process is left in it."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # only zombies left, or a pid reused: nothing of ours to stop
+        return False
+    return True
+
+
+def _end_group(pgid: int) -> None:
+    """SIGTERM what is left of the group (its leader has exited), SIGKILL it after a while."""
+    deadline = time.monotonic() + GROUP_STOP_SECONDS
+    if not _signal_group(pgid, signal.SIGTERM):
+        return
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        if not _signal_group(pgid, 0):
+            return
+    _signal_group(pgid, signal.SIGKILL)
+
+
+def run_tree(
+    cmd: list[str | os.PathLike[str]], env: dict[str, str], cwd: Path, pass_fds: tuple[int, ...]
+) -> int:
+    """Run `cmd` in its own session and process group, tied to this process: whatever ends
+    it (Ctrl-C, a crash, kill -9, the OOM killer), the rest of its group (webserver, daemon,
+    code server, run workers) is stopped, and if this process dies the child gets SIGTERM.
+    Ctrl-C (or SIGTERM) here goes to the whole group, as a terminal's Ctrl-C would; the group
+    is given STOP_SECONDS to stop by itself, then killed; 130 is returned. `pass_fds` are
+    inherited by the child (not by what it starts: Python closes them)."""
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    proc = subprocess.Popen(
+        [str(c) for c in cmd],
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
+        preexec_fn=_die_with(os.getpid()),
+        pass_fds=pass_fds,
+    )
+    stop = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        try:
+            code = proc.wait()
+            return 128 - code if code < 0 else code  # killed by signal N: 128 + N, as a shell
+        except KeyboardInterrupt:
+            _signal_group(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=STOP_SECONDS)
+            except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.wait()
+            return 130
+    finally:
+        if proc.poll() is None:  # an error of ours: the child must not outlive us
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+        _end_group(proc.pid)
+        signal.signal(signal.SIGTERM, stop)
+
+
 def ui(args: list[str]) -> int:
     """`dagster dev` run from the instance folder (DAGSTER_HOME): the dagster.yaml there is
     the one used, and dagster dev has no other dagster.yaml in sight to warn about. Dagster's
-    INFO logs only with --verbose (the runs' DEBUG lines never: dagster.yaml python_logs)."""
+    INFO logs only with --verbose (the runs' DEBUG lines never: dagster.yaml python_logs).
+    One UI per instance (the lock UI_LOCK there, held by this process and dagster dev), and
+    no process of the UI outlives it (`run_tree`)."""
     run_env = env()
     run_env.setdefault("JSONL_ASSETS_CONFIG", str(ROOT / "data" / "pipeline.yaml"))
     home = Path(run_env["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
+    lock = lock_home(home)
+    if lock is None:
+        print(
+            f"another `run.py ui` ({ui_holder(home)}) is running on the instance {home}: "
+            "stop it, or set DAGSTER_HOME to another folder for a second UI",
+            file=sys.stderr,
+        )
+        return 1
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").symlink_to(ROOT / "dagster.yaml")
     verbose = "--verbose" in args
@@ -171,7 +295,11 @@ def ui(args: list[str]) -> int:
     port = args[args.index("--port") + 1] if "--port" in args[:-1] else "3000"
     print(f"Dagster UI: http://127.0.0.1:{port} (Ctrl-C stops it)", flush=True)
     cmd = [BIN / "python", "-W", QUIET_SUPERSESSION, "-m", "dagster", "dev"]
-    return _run(*cmd, *quiet, "-w", ROOT / "workspace.yaml", *args, env=run_env, cwd=home)
+    cmd += [*quiet, "-w", ROOT / "workspace.yaml", *args]
+    try:
+        return run_tree(cmd, env=run_env, cwd=home, pass_fds=(lock,))
+    finally:
+        os.close(lock)
 
 
 def main() -> int:
