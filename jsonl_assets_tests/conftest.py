@@ -333,10 +333,7 @@ MARKED: dict[str, tuple[str, ...]] = {
     "core/store/test_work_owner.py::test_changing_output_dir_while_keeping": ("slow",),
     "test_restart.py::test_kill_at_any_point": ("crash", "slow"),
     # `run.py ui` for real (dagster dev starts in 10-60 s on a loaded machine)
-    "test_run_py_ui.py::test_kill_9": ("webserver", "crash", "slow"),
-    "test_run_py_ui.py::test_ctrl_c": ("webserver", "crash", "slow"),
-    "test_run_py_ui.py::test_a_second_ui": ("webserver", "slow"),
-    "test_run_py_ui.py::test_kill_9_of_run_py": ("webserver", "crash", "slow"),
+    "test_run_py_ui.py::": ("webserver", "crash", "slow"),
     "test_signals.py::test_a_config_broken_during_the_build": ("slow",),
     "test_start_signals.py::test_a_signal": ("slow",),
     # Linear-time guards: on a regression they run for minutes instead of failing fast.

@@ -176,26 +176,8 @@ def wait_gone(pids: dict[int, str]) -> dict[int, str]:
     return alive(pids)
 
 
-def test_kill_9_of_dagster_dev_leaves_no_process_of_the_ui(ui: Ui) -> None:
-    tree = ui.wait_until_up()
-    (dev,) = [pid for pid, cmd in tree.items() if " -m dagster dev " in cmd]
-    started = time.monotonic()
-    os.kill(dev, signal.SIGKILL)  # as the OOM killer would: the daemon must not live on
-    left = wait_gone(tree)
-    assert not left, f"{time.monotonic() - started:.1f} s after kill -9 of dagster dev: {left}"
-    assert ui.proc.wait(timeout=10) == 128 + signal.SIGKILL  # how dagster dev ended, as a shell
-
-
-def test_ctrl_c_stops_the_whole_ui_cleanly(ui: Ui) -> None:
-    tree = ui.wait_until_up()
-    os.killpg(ui.proc.pid, signal.SIGINT)  # a terminal's Ctrl-C: run.py's process group
-    assert ui.proc.wait(timeout=60) == 130
-    assert not wait_gone(tree)
-    assert "Traceback" not in ui.log.read_text(), ui.log.read_text()[-3000:]
-
-
-def test_a_second_ui_on_one_instance_is_refused(ui: Ui, tmp_path: Path) -> None:
-    tree = ui.wait_until_up()
+def _second_ui_is_refused(ui: Ui, tree: dict[int, str]) -> None:
+    """A second `run.py ui` on the instance of the running `ui` exits at once, naming it."""
     second = subprocess.Popen(
         [*RUN_PY, "--port", str(free_port())],
         env=ui.env,
@@ -218,6 +200,25 @@ def test_a_second_ui_on_one_instance_is_refused(ui: Ui, tmp_path: Path) -> None:
     (line,) = err.splitlines()
     assert f"pid {ui.proc.pid}" in line and str(ui.home) in line and "DAGSTER_HOME" in line
     assert alive(tree) == tree  # the first UI is untouched
+
+
+def test_a_second_ui_is_refused_and_kill_9_of_dagster_dev_leaves_no_process(ui: Ui) -> None:
+    tree = ui.wait_until_up()
+    _second_ui_is_refused(ui, tree)
+    (dev,) = [pid for pid, cmd in tree.items() if " -m dagster dev " in cmd]
+    started = time.monotonic()
+    os.kill(dev, signal.SIGKILL)  # as the OOM killer would: the daemon must not live on
+    left = wait_gone(tree)
+    assert not left, f"{time.monotonic() - started:.1f} s after kill -9 of dagster dev: {left}"
+    assert ui.proc.wait(timeout=10) == 128 + signal.SIGKILL  # how dagster dev ended, as a shell
+
+
+def test_ctrl_c_stops_the_whole_ui_cleanly(ui: Ui) -> None:
+    tree = ui.wait_until_up()
+    os.killpg(ui.proc.pid, signal.SIGINT)  # a terminal's Ctrl-C: run.py's process group
+    assert ui.proc.wait(timeout=60) == 130
+    assert not wait_gone(tree)
+    assert "Traceback" not in ui.log.read_text(), ui.log.read_text()[-3000:]
 
 
 def test_kill_9_of_run_py_stops_dagster_dev_and_its_daemon(ui: Ui) -> None:
