@@ -25,6 +25,7 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.fault_points import reached
+from jsonl_assets.core.picklable_errors import Picklable
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store.atomic_files import write_partial
 from jsonl_assets.core.store.base import AtomicWrite, read_bytes, store_for, write_bytes
@@ -36,7 +37,7 @@ STAGE_FORMAT_VERSION: Final = 1
 PARTITION_KEYS: Final = tuple(f"{o}|{s}" for o in OBJECTIVES for s in SPLITS)
 
 
-class UnknownPartitionError(ValueError):
+class UnknownPartitionError(Picklable, ValueError):
     """A partition key that is not one of the twelve (a typo, `../x|train`): refused before it
     names a dir, so no entry point writes beside the work dir or under an unknown folder."""
 
