@@ -65,7 +65,16 @@ class PendingRejections:
     def _write(self, r: Rejection) -> None:
         assert self._spill is not None
         fields = orjson.dumps(
-            [r.position, r.reason, r.detail, r.raw_truncated, r.raw_size, r.raw is not None]
+            [
+                r.position,
+                r.reason,
+                r.detail,
+                r.raw_truncated,
+                r.raw_size,
+                r.raw is not None,
+                r.unread_rest,
+                r.raw_reencoded,
+            ]
         )
         raw = r.raw or b""
         self._spill.write(_HEADER.pack(len(fields), len(raw)) + fields)
@@ -81,9 +90,20 @@ class PendingRejections:
         spill.seek(0)
         while header := spill.read(_HEADER.size):
             n_fields, n_raw = _HEADER.unpack(header)
-            position, reason, detail, truncated, size, has_raw = orjson.loads(spill.read(n_fields))
+            position, reason, detail, truncated, size, has_raw, unread, reencoded = orjson.loads(
+                spill.read(n_fields)
+            )
             raw = spill.read(n_raw)
-            yield Rejection(position, reason, detail, raw if has_raw else None, truncated, size)
+            yield Rejection(
+                position,
+                reason,
+                detail,
+                raw if has_raw else None,
+                truncated,
+                size,
+                unread,
+                reencoded,
+            )
 
     def close(self) -> None:
         self._held = []

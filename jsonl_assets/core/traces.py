@@ -23,6 +23,8 @@ class Rejection:
     problems). `raw` holds the offending bytes (possibly a prefix, see `raw_truncated`).
     `unread_rest`: the reader stopped at this damage, could not read past it, and bytes of
     the file follow it (a file merely cut short at its end has nothing after the cut).
+    `raw_reencoded`: the codec `raw` was encoded with again, when its text does not give the
+    file's bytes back (csv_text.reencodes); None when `raw` is the input's bytes.
     """
 
     position: int
@@ -32,6 +34,7 @@ class Rejection:
     raw_truncated: bool = False
     raw_size: int | None = None
     unread_rest: bool = False
+    raw_reencoded: str | None = None
 
     @property
     def leaves_unread(self) -> bool:

@@ -18,7 +18,7 @@ from jsonl_assets.core.adapters import build_adapter
 from jsonl_assets.core.adapters import resolve_options as adapter_options
 from jsonl_assets.core.blank_text import BLANK_CHARS
 from jsonl_assets.core.readers import ReadLimits, SourceFile, read_source, resolve_options
-from jsonl_assets.core.readers.text import chunk_text, split_lines
+from jsonl_assets.core.readers.text_chunks import chunk_text, split_lines
 from jsonl_assets.core.traces import Rejection
 
 # U+001C..U+001F: str.isspace() says whitespace, Unicode (White_Space=No) says control chars.

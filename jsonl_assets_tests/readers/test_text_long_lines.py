@@ -10,7 +10,7 @@ import itertools
 
 import pytest
 
-from jsonl_assets.core.readers.text import chunk_text, split_lines
+from jsonl_assets.core.readers.text_chunks import chunk_text, split_lines
 
 LINE = 16 << 20  # characters
 PIECE = 1024

@@ -4,8 +4,9 @@
 `(position, value, raw)` and `Rejection`s (see `base.py`). Compression is detected from magic
 bytes, never from the extension. A damaged gzip/zstd stream ends the file with a
 `corrupt_file` rejection after every good record before the damage; a member that fails its
-checksum (found by `SourceFile.damage()` before the read) turns its records into `corrupt_file`
-rejections (JSONL: the records on its lines; other formats: every record of the file). At the end the source is
+checksum (found by `SourceFile.damage()` before the read) turns its records, and the inputs
+the reader rejected there, into `corrupt_file` rejections with their bytes (JSONL: the records
+on its lines; other formats: every record of the file). At the end the source is
 checked to be unchanged (`SourceChangedError` propagates: the caller fails the partition).
 
 Reason codes emitted by readers (stable): see `REASONS`.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -138,7 +139,8 @@ def read_source(
     if source.size > 0:
         items = spec.read(source, resolved, limits, scratch_dir)
         if damage := source.damage():
-            items = _quarantine_damaged(items, damage, per_line=fmt == "jsonl")
+            mark = spec.raw_mark(resolved) if spec.raw_mark is not None else {}
+            items = _quarantine_damaged(items, damage, fmt == "jsonl", mark)
         if fmt in _EXACT_TRUNCATION:
             yield from items
         else:
@@ -159,28 +161,49 @@ def read_source(
 
 
 def _quarantine_damaged(
-    items: Iterator[ReadItem], damage: list[DamagedLines], per_line: bool
+    items: Iterator[ReadItem],
+    damage: list[DamagedLines],
+    per_line: bool,
+    mark: dict[str, str],
 ) -> Iterator[ReadItem]:
     """Every record a damaged gzip member / zstd frame touches becomes `corrupt_file`, with
-    its raw bytes. JSONL: the records on the member's lines (records of members that verify
-    are kept). Other formats, whose records cannot be mapped to lines: every record of the
-    file."""
+    its raw bytes (`mark`: the fields saying a good record's raw is its text encoded again,
+    `ReaderSpec.raw_mark`). JSONL: the records on the member's lines (records of members that
+    verify are kept). Other formats, whose records cannot be mapped to lines: every record of
+    the file. An input the reader rejected there is `corrupt_file` too, as the damage may be
+    why (its raw kept, the reader's reason in the detail); a `corrupt_file` of its own (a
+    stream cut short) stays as it is."""
     for item in items:
         if type(item) is not tuple:
-            yield item
+            rejection: Rejection = item  # type: ignore[assignment]
+            hit = _damage_at(damage, rejection.position) if per_line else damage[0]
+            if hit is None or rejection.reason == "corrupt_file":
+                yield rejection
+            else:
+                yield replace(
+                    rejection,
+                    reason="corrupt_file",
+                    detail=f"{_damaged_detail(hit, per_line)} (the reader found "
+                    f"{rejection.reason}: {rejection.detail})",
+                )
             continue
         position, value, raw = item
         hit = _damage_at(damage, position) if per_line else damage[0]
         if hit is None:
             yield item
             continue
-        scope = "its records" if per_line else "every record of this file"
         yield Rejection(
             position=position,
             reason="corrupt_file",
-            detail=f"{hit.detail}; {scope} are quarantined, none is trusted",
+            detail=_damaged_detail(hit, per_line),
             raw=raw if raw is not None else orjson.dumps(value),
+            **({} if per_line or raw is None else mark),
         )
+
+
+def _damaged_detail(hit: DamagedLines, per_line: bool) -> str:
+    scope = "its records" if per_line else "every record of this file"
+    return f"{hit.detail}; {scope} are quarantined, none is trusted"
 
 
 def _damage_at(damage: list[DamagedLines], line: int) -> DamagedLines | None:

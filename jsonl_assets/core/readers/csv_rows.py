@@ -54,7 +54,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -69,6 +69,7 @@ from jsonl_assets.core.readers.csv_text import (
     EscapeCounter,
     codec_name,
     raw_codec,
+    raw_reencoded,
     text_bytes,
 )
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
@@ -95,6 +96,7 @@ class _Format:
     codec: str  # the text's bytes in the file (csv_text.raw_codec)
     reason_bad_text: str
     joins_pairs: bool  # the codec may decode a surrogate pair as two code points
+    damaged: bool  # a member fails its check: every row is quarantined, with its bytes
 
     def raw(self, physical: list[str]) -> bytes:
         """A row's bytes as read: its physical lines, without the final line end."""
@@ -117,7 +119,7 @@ def read_csv(
     delimiter: str | None = options.get("delimiter")
     if delimiter is None:
         delimiter = sniff_delimiter(head, encoding, cut=start.broken)
-    py_encoding = "utf-8-sig" if encoding == "utf-8" else encoding
+    py_encoding = _py_encoding(options)
     fmt = _Format(
         dialect=(delimiter, options.get("quotechar", '"')),
         empty_as_null=options.get("empty_as_null", False),
@@ -126,18 +128,33 @@ def read_csv(
         codec=raw_codec(py_encoding, head),
         reason_bad_text="invalid_utf8" if py_encoding == "utf-8-sig" else "invalid_encoding",
         joins_pairs=py_encoding != "utf-8-sig",
+        damaged=bool(source.damage()),
     )
     raw = ChunkReader(start.stream())
     buffer = io.BufferedReader(raw, 1 << 16)
     text = io.TextIOWrapper(buffer, encoding=py_encoding, errors=ESCAPES, newline="")
     lines = Lines(text, fmt.limit, scratch_dir)
     previous_limit = csv.field_size_limit(fmt.limit)
+    mark = raw_reencoded(fmt.codec)
     try:
-        yield from _rows(lines, fmt, buffer)
+        for item in _rows(lines, fmt, buffer):
+            if mark and isinstance(item, Rejection) and item.raw is not None:
+                item = replace(item, **mark)  # its raw is its text encoded again
+            yield item
     finally:
         csv.field_size_limit(previous_limit)
         lines.close()
         raw.close()
+
+
+def _py_encoding(options: Mapping[str, Any]) -> str:
+    encoding: str = options.get("encoding", "utf-8")
+    return "utf-8-sig" if encoding == "utf-8" else encoding
+
+
+def _raw_mark(options: Mapping[str, Any]) -> dict[str, str]:
+    """A row's raw (`_Format.raw`) is its text encoded again for some codecs."""
+    return raw_reencoded(raw_codec(_py_encoding(options), b""))
 
 
 def _rows(lines: Lines, fmt: _Format, buffer: io.BufferedReader) -> Iterator[ReadItem]:
@@ -188,11 +205,13 @@ def _rows(lines: Lines, fmt: _Format, buffer: io.BufferedReader) -> Iterator[Rea
                             raw=fmt.raw(physical),
                         )
                         continue
+                    # In a damaged file its bytes, for its corrupt_file entry (readers/__init__).
+                    raw = fmt.raw(physical) if fmt.damaged else None
                     if fmt.empty_as_null:
                         values = [v if v else None for v in row]
-                        yield (row_no, dict(zip(header, values, strict=True)), None)
+                        yield (row_no, dict(zip(header, values, strict=True)), raw)
                     else:
-                        yield (row_no, dict(zip(header, row, strict=True)), None)
+                        yield (row_no, dict(zip(header, row, strict=True)), raw)
             except (Overlong, csv.Error) as exc:
                 line_start = line_end + 1
                 quoting = _quoting_problem(exc, lines.count, lines.end_line)
@@ -443,6 +462,7 @@ CSV_SPEC: Final = ReaderSpec(
     position_kind="row",
     read=read_csv,
     options=CsvOptions,
+    raw_mark=_raw_mark,
     doc="Comma-separated values with a header row; the delimiter is detected unless given.",
 )
 
@@ -452,5 +472,6 @@ TSV_SPEC: Final = ReaderSpec(
     position_kind="row",
     read=read_csv,
     options=TsvOptions,
+    raw_mark=_raw_mark,
     doc="Tab-separated values with a header row.",
 )

@@ -10,9 +10,13 @@ the file early.
 `text_bytes` turns a row's (a chunk's) text back into the file's bytes: each escape into its
 byte, the rest encoded with `raw_codec`, the file's codec without a BOM, in the file's byte
 order (a UTF-16/32 file's BOM decides it; the BOM is not part of any row). That is the
-file's bytes for every codec that writes a text one way only: UTF-8/16/32, the single-byte
-codecs. A codec that can write one text in several ways (the ISO-2022 codecs, UTF-7, cp932's
-duplicate codes) gives the text's own encoding, which may differ from the file's bytes.
+file's bytes for every codec that writes a text one way only. A codec that can write one text
+in several ways, or reads two byte sequences as one text, gives the text's own encoding, which
+may differ from the file's bytes: `reencodes(codec)` tells which, computed once per codec (the
+escape and stateful codecs by name; any other whose decoding of a byte, or of a byte pair led
+by a byte that does not decode alone, is not given back by encoding it: mac_arabic's two
+spaces, cp875's six bytes read as U+001A, big5's and cp932's duplicate codes). The readers mark
+such a raw (`raw_reencoded`, the codec) in the quarantine entry; README lists the codecs.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import codecs
 import re
 import sys
+from functools import cache
 from typing import Final
 
 ESCAPES: Final = "jsonl_assets.core.readers.csv_text.escape"
@@ -119,3 +124,49 @@ def text_bytes(text: str, codec: str) -> bytes:
         out += bytes(ord(c) - 0xDC00 for c in part) if i % 2 else encoder.encode(part)
     out += encoder.encode("", True)
     return bytes(out)
+
+
+# Codecs that write a text one of several ways, or whose bytes depend on a state or on escapes
+# the decoded text does not keep: their re-encoding is never trusted (no scan needed).
+_STATEFUL: Final = ("unicode-escape", "raw-unicode-escape", "utf-7", "hz", "idna", "punycode")
+
+
+@cache
+def reencodes(codec: str) -> bool:
+    """Whether `text_bytes(text, codec)` may differ from the bytes `codec` decoded to `text`
+    (`codec`: a `raw_codec`, BOM-less). True for the escape and stateful codecs; else found by
+    decoding every byte and every pair led by a byte that does not decode alone (a multi-byte
+    code's lead): one whose text encodes to other bytes (a duplicate code, two bytes read as one
+    character) is re-encoding. Single-byte codecs are covered exhaustively, multi-byte ones to
+    their 2-byte codes."""
+    name = codecs.lookup(codec).name
+    if name in _STATEFUL or name.startswith("iso2022"):
+        return True
+    leads = []
+    for b in range(256):
+        one = bytes((b,))
+        if (exact := _round_trips(one, name)) is None:
+            leads.append(one)
+        elif not exact:
+            return True
+    return any(
+        _round_trips(lead + bytes((b,)), name) is False for lead in leads for b in range(256)
+    )
+
+
+def _round_trips(data: bytes, codec: str) -> bool | None:
+    """Whether `data`'s text encodes back to `data`; None when `data` does not decode."""
+    try:
+        text = data.decode(codec)
+    except UnicodeError:
+        return None
+    try:
+        return text.encode(codec) == data
+    except UnicodeError:
+        return False
+
+
+def raw_reencoded(codec: str) -> dict[str, str]:
+    """The quarantine entry's mark for a raw made by `text_bytes` with `codec`: `{}` when it is
+    the file's bytes, else `{"raw_reencoded": <codec>}` (`reencodes`)."""
+    return {"raw_reencoded": codec} if reencodes(codec) else {}

@@ -121,12 +121,17 @@ def read_json_array(
             if first != b"[":
                 yield _not_an_array(items_path, f"the top-level value starts with {first!r}")
                 return
-        count = yield from _items(stream, items_path, limit)
+        # A member fails its check: every item is quarantined, each with its bytes, so the
+        # items are read as spans (as after damage), none by the streaming parser.
+        damaged = by_spans and bool(source.damage())
+        count = _Damage(0, "", "", "", too_far=True) if damaged else None
+        if count is None:
+            count = yield from _items(stream, items_path, limit)
     finally:
         stream.close()
     if isinstance(count, _Damage):
         if by_spans:
-            yield from _after_damage(source, count, limit, keys)
+            yield from _after_damage(source, count, limit, keys, damaged)
         else:
             yield count.rejection("; the rest of the file was not read", unread_rest=True)
         return
@@ -270,13 +275,14 @@ def _judged(index: int, value: Any, limit: int, converted: CountingDefault) -> R
 
 
 def _after_damage(
-    source: SourceFile, damage: _Damage, limit: int, keys: list[str]
+    source: SourceFile, damage: _Damage, limit: int, keys: list[str], own_bytes: bool = False
 ) -> Iterator[ReadItem]:
     """The file read again as the item spans of the array under `keys` (none: the top-level
     array): the `damage.index` items read before are passed over, the next one is rejected
     with the parser's message and its bytes (parsed on its own if the parser only went too
     far), and every item after it is parsed on its own. An item over `limit` bytes is skipped
-    by bytes, never parsed, and so is what surrounds the array."""
+    by bytes, never parsed, and so is what surrounds the array. With `own_bytes` (a file
+    whose records are all quarantined), a good item's raw is its bytes, not its JSON."""
     converted = CountingDefault()
     index = 0
     found: list[bool] = []  # True once an array under the keys was found
@@ -295,7 +301,8 @@ def _after_damage(
         if index == damage.index + 1 and not damage.too_far:
             yield damage.item_rejection(span)
             continue
-        yield _parsed(span, index, first, limit, converted)
+        item = _parsed(span, index, first, limit, converted)
+        yield (index, item[1], span.data) if own_bytes and type(item) is tuple else item
     if damage.too_far and index == 0 and keys and not found:
         yield _not_an_array(".".join([*keys, "item"]), "no array was found there")
     elif index <= damage.index and not damage.too_far:  # the spans ended first

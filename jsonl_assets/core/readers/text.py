@@ -6,7 +6,7 @@ limit). Each record is
 `{"text": ...}`. Options: `mode` (`"chunks"` default, or `"document"`), `max_chars` (4000, for
 chunks), `encoding` (`utf-8`; a UTF-8 BOM is not text and is dropped).
 
-Chunking rule (mode `chunks`), stated exactly:
+Chunking rule (mode `chunks`, text_chunks.py), stated exactly:
 
 * Lines end after each `"\\n"` (kept in the line; `"\\r\\n"` keeps its `"\\r"`); the last line
   may have no newline. A *blank* line is a whole line made only of whitespace (Unicode White_Space,
@@ -48,7 +48,8 @@ quarantined.
 Bytes the encoding cannot decode are escaped (`csv_text.py`, as the CSV reader does: UTF-16/32
 included, a lone surrogate unit or a file cut inside a character); a chunk (or the document)
 holding any is rejected as `invalid_utf8` (`invalid_encoding` for other encodings) with its
-exact bytes as raw, and the following chunks go on. Concatenating the accepted chunks' text,
+exact bytes as raw (its text encoded again, marked `raw_reencoded`, for a codec that does not
+give the file's bytes back: csv_text.reencodes), and the following chunks go on. Concatenating the accepted chunks' text,
 the rejected chunks' raw bytes and the blank chunks' text in order reproduces the file (without BOM; a UTF-16/32
 file without one is read in the machine's byte order, as Python's `bytes.decode` reads it). In
 `document` mode a file whose decoded text is larger than `max_record_bytes` bytes is rejected
@@ -66,15 +67,14 @@ at the file start, to the cut line's rejection (which then starts at line 1). In
 from __future__ import annotations
 
 import codecs
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from jsonl_assets.core.blank_text import is_blank, is_whitespace_only
+from jsonl_assets.core.blank_text import is_blank
 from jsonl_assets.core.compression import TruncatedInput
 from jsonl_assets.core.options import Options
 from jsonl_assets.core.readers.base import ReaderSpec, ReadItem
@@ -84,6 +84,7 @@ from jsonl_assets.core.readers.csv_text import (
     EscapeCounter,
     codec_name,
     file_codec,
+    raw_reencoded,
     text_bytes,
     unknown_byte_order,
 )
@@ -91,6 +92,7 @@ from jsonl_assets.core.readers.jsonl import RAW_PREFIX
 from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.readers.stream_head import read_head
 from jsonl_assets.core.readers.surrogate_pairs import join_pairs, join_pieces
+from jsonl_assets.core.readers.text_chunks import chunk_text
 from jsonl_assets.core.traces import Rejection
 
 if TYPE_CHECKING:
@@ -123,6 +125,7 @@ def read_text(
         encoding=encoding.removesuffix("-sig"),
         codec=codec,
         bad_text="invalid_utf8" if codec == "utf-8" else "invalid_encoding",
+        damaged=bool(source.damage()),
     )
     body = start.stream(bom)
     if mode == "document":
@@ -131,6 +134,9 @@ def read_text(
             # A document cut short is not a good record: the whole file is rejected.
             raw = _document_raw(item, data)
             yield Rejection(position=1, reason="corrupt_file", detail=str(stream.damage), **raw)
+        elif type(item) is tuple and text_format.damaged:
+            # Its bytes, for its corrupt_file entry (readers/__init__.py).
+            yield (1, item[1], data)
         elif item is not None:
             yield item
         return
@@ -189,6 +195,7 @@ def _cut_end(
         raw=cut,
         raw_size=len(cut) if cut else None,
         unread_rest=not damage.cut,
+        **(text_format.mark if cut else {}),
     )
 
 
@@ -197,17 +204,24 @@ class _TextFormat:
     encoding: str  # as named in details (canonical)
     codec: str  # the text's bytes in the file (csv_text.file_codec)
     bad_text: str  # the reason of a chunk holding undecodable bytes
+    damaged: bool  # a member fails its check: every chunk is quarantined, with its bytes
 
     def raw(self, text: str) -> bytes:
         return text_bytes(text, self.codec)
+
+    @property
+    def mark(self) -> dict[str, str]:
+        """A chunk's raw made by `raw` is its text encoded again for some codecs."""
+        return raw_reencoded(self.codec)
 
     def chunk(self, line: int, text: str, blank: bool = False) -> Iterator[ReadItem]:
         """The chunk's record or rejection; none for a blank chunk (blank text no chunk
         could take: not a record, as the JSONL reader's blank lines are not) unless `blank`."""
         if ESCAPED.search(text) is not None:
-            yield self.undecodable(line, text, self.raw(text), "chunk")
+            yield replace(self.undecodable(line, text, self.raw(text), "chunk"), **self.mark)
         elif blank or not is_blank(text):
-            yield (line, {"text": text}, None)
+            # In a damaged file its bytes, for its corrupt_file entry (readers/__init__.py).
+            yield (line, {"text": text}, self.raw(text) if self.damaged else None)
 
     def undecodable(self, line: int, text: str, raw: bytes, what: str) -> Rejection:
         bad = ESCAPED.search(text)
@@ -296,6 +310,15 @@ def _document(
     return text_format.undecodable(1, text, data, "document"), data
 
 
+def _raw_mark(options: Mapping[str, Any]) -> dict[str, str]:
+    """A good chunk's raw in a damaged file is its text encoded again (`_TextFormat.raw`); a
+    document's is the bytes read."""
+    if options.get("mode", "chunks") == "document":
+        return {}
+    encoding: str = options.get("encoding", "utf-8")
+    return raw_reencoded(file_codec("utf-8-sig" if encoding == "utf-8" else encoding, b"")[1])
+
+
 def _document_raw(item: ReadItem | None, data: bytes) -> dict[str, Any]:
     """The raw fields of a document cut short: the bytes read before the cut (after the BOM),
     as read (its text encoded again differs: `unicode_escape`, UTF-7, ISO-2022)."""
@@ -304,164 +327,6 @@ def _document_raw(item: ReadItem | None, data: bytes) -> dict[str, Any]:
     if isinstance(item, Rejection):
         return {"raw": item.raw, "raw_truncated": item.raw_truncated, "raw_size": item.raw_size}
     return {"raw": data, "raw_size": len(data)}
-
-
-def split_lines(pieces: Iterable[str], max_chars: int) -> Iterator[tuple[str, bool]]:
-    """Line items `(text, whole)`: whole lines up to `max_chars`, or pieces of longer lines.
-
-    Pieces of a long line are cut every `max_chars` characters from the line start; `whole` is
-    False for them. The items concatenate to the input, whatever its split into `pieces`.
-
-    Linear whatever `max_chars`: the unfinished line is kept as pieces, joined only to yield an
-    item at least as long as it, and only a new piece is searched for a newline.
-    """
-    buf: list[str] = []  # the unfinished line's pieces: no newline, at most max_chars in all
-    buffered = 0  # characters in `buf`
-    cut = False  # the next item continues a line that was already cut
-    for piece in pieces:
-        if buffered + len(piece) <= max_chars and "\n" not in piece:
-            buf.append(piece)
-            buffered += len(piece)
-            continue
-        s = "".join([*buf, piece]) if buf else piece
-        start = 0
-        nl = s.find("\n", buffered)  # the buffered text holds no newline
-        while nl >= 0:
-            end = nl + 1
-            while end - start > max_chars:
-                yield s[start : start + max_chars], False
-                start += max_chars
-                cut = True
-            yield s[start:end], not cut
-            cut = False
-            start = end
-            nl = s.find("\n", start)
-        # Up to max_chars characters stay buffered: only the next character tells whether a
-        # line of exactly max_chars is whole (it ends here) or must be cut.
-        while len(s) - start > max_chars:
-            yield s[start : start + max_chars], False
-            start += max_chars
-            cut = True
-        rest = s[start:]
-        buf = [rest] if rest else []
-        buffered = len(rest)
-    if buffered:
-        yield "".join(buf), not cut
-
-
-class _Packer:
-    """The chunk being filled: contiguous items, at most `max_chars` characters."""
-
-    def __init__(self, max_chars: int) -> None:
-        self.max_chars = max_chars
-        self.parts: list[str] = []
-        self.length = 0
-        self.line = 0
-
-    def flush(self) -> tuple[int, str]:
-        chunk = (self.line, "".join(self.parts))
-        self.parts = []
-        self.length = 0
-        return chunk
-
-    def extend(self, items: list[tuple[str, int]], length: int) -> Iterator[tuple[int, str]]:
-        """Add a whole unit (`length` <= max_chars), closing the chunk first if it won't fit."""
-        if self.parts and self.length + length > self.max_chars:
-            yield self.flush()
-        if not self.parts:
-            self.line = items[0][1]
-        self.parts.extend(text for text, _ in items)
-        self.length += length
-
-    def add(self, text: str, line: int) -> Iterator[tuple[int, str]]:
-        """Add one item (<= max_chars), closing the chunk first if it won't fit."""
-        if self.parts and self.length + len(text) > self.max_chars:
-            yield self.flush()
-        if not self.parts:
-            self.line = line
-        self.parts.append(text)
-        self.length += len(text)
-
-
-def chunk_text(pieces: Iterable[str], max_chars: int) -> Iterator[tuple[int, str]]:
-    """`(start_line, chunk)` pairs per the module's chunking rule: the packed chunks, blank ones
-    attached to a neighbour up to `max_chars` characters of blank text, the rest of a longer
-    blank run standing alone. At most `max_chars` characters of blank text are held."""
-    if max_chars < 1:
-        raise ValueError("max_chars must be at least 1")
-    chunk: tuple[int, list[str]] | None = None  # the last non-blank chunk, blank text attached
-    attached = 0  # characters of blank text attached to `chunk`
-    overflow = False  # the blank run after `chunk` did not fit: the rest of it stands alone
-    leading: deque[tuple[int, str]] = deque()  # the file start's blank chunks nearest its text
-    leading_length = 0
-    for start, text in _packed_chunks(pieces, max_chars):
-        if not is_blank(text):
-            if chunk is not None and not overflow:
-                yield chunk[0], "".join(chunk[1])
-            chunk = (leading[0][0] if leading else start, [*(t for _, t in leading), text])
-            leading.clear()
-            attached = 0
-            overflow = False
-        elif chunk is None:  # the file start: keep the last blank chunks within max_chars
-            leading.append((start, text))
-            leading_length += len(text)
-            while leading_length > max_chars:
-                first = leading.popleft()
-                leading_length -= len(first[1])
-                yield first
-        elif not overflow and attached + len(text) <= max_chars:
-            chunk[1].append(text)
-            attached += len(text)
-        else:
-            if not overflow:  # the chunk is complete: the rest of its blank run stands alone
-                yield chunk[0], "".join(chunk[1])
-                overflow = True
-            yield start, text
-    if chunk is not None and not overflow:
-        yield chunk[0], "".join(chunk[1])
-    elif chunk is None and leading:  # a file blank throughout
-        yield leading[0][0], "".join(t for _, t in leading)
-
-
-def _packed_chunks(pieces: Iterable[str], max_chars: int) -> Iterator[tuple[int, str]]:
-    """`(start_line, chunk)` pairs packed per the module's rule, blank ones included."""
-    packer = _Packer(max_chars)
-    unit: list[tuple[str, int]] = []
-    unit_length = 0
-    blank_tail = False  # the current unit has reached its blank lines
-    overflow = False  # the current unit is longer than max_chars: packed line by line
-    lineno = 1
-    for text, whole in split_lines(pieces, max_chars):
-        line = lineno
-        if text[-1] == "\n":
-            lineno += 1
-        if whole and is_whitespace_only(text):
-            blank_tail = True
-        elif blank_tail:
-            if overflow:
-                overflow = False
-            elif unit:
-                yield from packer.extend(unit, unit_length)
-            unit = []
-            unit_length = 0
-            blank_tail = False
-        if overflow:
-            yield from packer.add(text, line)
-            continue
-        unit.append((text, line))
-        unit_length += len(text)
-        if unit_length > max_chars:
-            overflow = True
-            if packer.parts:
-                yield packer.flush()
-            for item_text, item_line in unit:
-                yield from packer.add(item_text, item_line)
-            unit = []
-            unit_length = 0
-    if unit and not overflow:
-        yield from packer.extend(unit, unit_length)
-    if packer.parts:
-        yield packer.flush()
 
 
 class TextOptions(Options):
@@ -494,5 +359,6 @@ SPEC: Final = ReaderSpec(
     position_kind="line",
     read=read_text,
     options=TextOptions,
+    raw_mark=_raw_mark,
     doc="Plain text, as one document or as chunks split at blank lines.",
 )

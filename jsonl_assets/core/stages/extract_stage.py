@@ -36,7 +36,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import Rejection, trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "39"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "40"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -98,6 +98,9 @@ CODE_VERSION = "39"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # item read twice); a CSV's quoted-field delimiter guess looks at its first 4,096 characters
 # 39: text, mode document: a cut gzip/zstd file's corrupt_file raw is the bytes read, not the
 # text encoded again (unicode_escape gave other bytes)
+# 40: a damaged member's CSV rows, text chunks and JSON array items keep their bytes as raw
+# (not the value as JSON), a reader rejection there is corrupt_file; `raw_reencoded` marks a
+# raw made by encoding the text again with a codec that does not give the file's bytes back
 MARKER = "extracted.json"
 
 
@@ -257,6 +260,7 @@ class Extraction:
                 rej.raw,
                 raw_truncated=rej.raw_truncated,
                 raw_size=rej.raw_size,
+                extra={"raw_reencoded": rej.raw_reencoded} if rej.raw_reencoded else None,
             )
         rejected.close()
 
