@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from jsonl_assets.core.config.models import DEFAULT_SPLITS
 from jsonl_assets.core.rules.quality_policy import DEFAULT_POLICY, QualityPolicy
 from jsonl_assets.core.store.base import FileStat, existing_stat
 from jsonl_assets.core.store.url import is_url
@@ -125,6 +126,14 @@ class PipelineConfig:
             for s in self.sources
             if s.objective == objective and (s.split == split or s.split == "auto")
         ]
+
+    def routing_ratios(self, objective: str, split: str) -> tuple[float, float]:
+        """The split ratios as partition objective|split's records depend on them: one no
+        `split: auto` source feeds is routed by none, so it gets the default ratios (a ratio
+        change leaves it up to date, as the sensor does: `source_fingerprints`)."""
+        if any(s.split == "auto" for s in self.sources_for(objective, split)):
+            return self.validation_ratio, self.test_ratio
+        return DEFAULT_SPLITS.validation, DEFAULT_SPLITS.test
 
     def uses_object_storage(self) -> bool:
         """Whether the package, the quarantine or a source is on object storage."""

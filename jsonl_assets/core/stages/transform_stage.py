@@ -22,7 +22,6 @@ from jsonl_assets.core.adapters.annotations import same_json
 from jsonl_assets.core.adapters.base import AdapterError
 from jsonl_assets.core.adapters.parts import METADATA_CONFLICT
 from jsonl_assets.core.config import PipelineConfig
-from jsonl_assets.core.config.models import DEFAULT_SPLITS
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.quarantine import QuarantineWriter
 from jsonl_assets.core.record_ids import MissingIdError, content_id, source_id, split_for_id
@@ -246,20 +245,10 @@ def transform_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp:
         dirs.key,
         upstream_fp,
         sources,
-        *routing_ratios(cfg, dirs),
+        *cfg.routing_ratios(dirs.objective, dirs.split),
         *by_type,
         *inherited,
     )
-
-
-def routing_ratios(cfg: PipelineConfig, dirs: PartitionDirs) -> tuple[float, float]:
-    """The split ratios as the partition's records depend on them: a partition no `split:
-    auto` source feeds is routed by none, so its fingerprint holds the default ratios (a
-    ratio change leaves it up to date, as the sensor does: `source_fingerprints`), and those
-    of a config with the default ratios are what they were."""
-    if any(s.split == "auto" for s in cfg.sources_for(dirs.objective, dirs.split)):
-        return cfg.validation_ratio, cfg.test_ratio
-    return DEFAULT_SPLITS.validation, DEFAULT_SPLITS.test
 
 
 def default_toolset_id(cfg: PipelineConfig) -> str | None:
