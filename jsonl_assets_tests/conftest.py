@@ -332,6 +332,7 @@ MARKED: dict[str, tuple[str, ...]] = {
     "core/stages/test_manifest_stage.py::test_a_manifest_a_default_verify": ("slow",),
     "core/store/test_work_owner.py::test_changing_output_dir_while_keeping": ("slow",),
     "test_restart.py::test_kill_at_any_point": ("crash", "slow"),
+    "core/store/test_gc_kill_points.py::test_a_kill": ("crash", "slow"),
     # `run.py ui` for real (dagster dev starts in 10-60 s on a loaded machine)
     "test_run_py_ui.py::": ("webserver", "crash", "slow"),
     "test_signals.py::test_a_config_broken_during_the_build": ("slow",),

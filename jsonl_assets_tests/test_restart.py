@@ -51,6 +51,8 @@ STAGES = ("extracted", "transformed", "validated", "shards")
 KEYS = ("sft|train", "sft|validation", "sft|test", "cpt|train")
 # The core build entry below moves its wall clock to this epoch when the variable is set.
 FAKE_TIME_ENV = "JSONL_ASSETS_TEST_FAKE_TIME"
+# ... and publishes over another dataset's package (`--replace-other-dataset`) when this is set.
+REPLACE_OTHER_ENV = "JSONL_ASSETS_TEST_REPLACE_OTHER"
 PLANTS = ("basil", "mint", "fern", "rose", "thyme", "cactus", "orchid", "lettuce")
 
 
@@ -136,7 +138,9 @@ def make_project(
 # --- a build without Dagster: the calls the assets make, with the same per-partition lock ---
 
 
-def build_stages(config_path: Path, keys: tuple[str, ...] = KEYS) -> dict[str, Any]:
+def build_stages(
+    config_path: Path, keys: tuple[str, ...] = KEYS, replace_other_dataset: bool = False
+) -> dict[str, Any]:
     """Run every stage of `keys` in order, then publish metadata.json; return what was reused."""
     from jsonl_assets.core.config import load_config
     from jsonl_assets.core.manifest_builder import PartitionShards
@@ -154,9 +158,9 @@ def build_stages(config_path: Path, keys: tuple[str, ...] = KEYS) -> dict[str, A
         objective, split = key.split("|")
         dirs = partition_dirs(out.work_dir, out.quarantine_dir, out.dir, objective, split)
         with partition_lock(dirs.work, key, 60):
-            reports = run_record_stages(cfg, dirs)
+            reports = run_record_stages(cfg, dirs, replace_other_dataset=replace_other_dataset)
         with partition_lock(dirs.work, key, 60):
-            report = run_shards(cfg, dirs)
+            report = run_shards(cfg, dirs, replace_other_dataset=replace_other_dataset)
         reused = {name: r.reused for name, r in zip(STAGES, [*reports, report], strict=True)}
         if not verify_partition_shards(cfg, dirs, report)["passed"]:
             raise AssertionError(f"{key}: shards failed verification")
@@ -166,7 +170,7 @@ def build_stages(config_path: Path, keys: tuple[str, ...] = KEYS) -> dict[str, A
             "shards": len(report.extra["shards"]),
         }
         partitions.append(PartitionShards.from_report(objective, split, report.extra))
-    result = publish_manifest(cfg, partitions)
+    result = publish_manifest(cfg, partitions, replace_other_dataset)
     if not result.published:
         raise AssertionError(f"metadata.json not published: {result.findings[:3]}")
     return summary
@@ -445,4 +449,6 @@ def fake_clock(epoch: float) -> None:
 if __name__ == "__main__":
     if FAKE_TIME_ENV in os.environ:
         fake_clock(float(os.environ[FAKE_TIME_ENV]))
-    print(orjson.dumps(build_stages(Path(sys.argv[1]), tuple(sys.argv[2:]) or KEYS)).decode())
+    replace = REPLACE_OTHER_ENV in os.environ
+    summary = build_stages(Path(sys.argv[1]), tuple(sys.argv[2:]) or KEYS, replace)
+    print(orjson.dumps(summary).decode())

@@ -11,6 +11,8 @@ listed are retired and, after the retention window, removed (package_gc.py). The
 quarantine pointer is written just before metadata.json (quarantine_snapshot.py): the
 quarantine a reader of this metadata.json finds is this build's, already whole. On object
 storage, the staging prefixes no build can adopt any more go too (staging_leftovers.py).
+What the replaced metadata.json lists is recorded in the work dir before it is replaced, so a
+kill between the publish and the GC leaves it to the next GC.
 """
 
 from __future__ import annotations
@@ -43,7 +45,11 @@ from jsonl_assets.core.stages.validate_stage import IDS
 from jsonl_assets.core.store.atomic_files import write_atomic
 from jsonl_assets.core.store.base import PreconditionFailed, read_bytes, store_for
 from jsonl_assets.core.store.package_files import check_ours, own_manifest
-from jsonl_assets.core.store.package_gc import QuarantineSnapshots, collect_garbage
+from jsonl_assets.core.store.package_gc import (
+    QuarantineSnapshots,
+    collect_garbage,
+    record_retiring,
+)
 from jsonl_assets.core.store.partition_lock import partition_lock
 from jsonl_assets.core.store.published_manifests import note_published
 from jsonl_assets.core.store.snapshot_base import current_tag, forget_base, recorded_base
@@ -292,6 +298,9 @@ def _publish(
         quarantine = _quarantine_pointers(cfg, partitions, data, replaced)
         assert quarantine.published[1] is not None
         result.quarantine_pointer = os.fspath(cfg.output.quarantine_dir / quarantine.published[1])
+        # What the replaced metadata.json lists, durably, before it is gone: a kill after the
+        # publish leaves it for the next GC to retire (package_gc.record_retiring).
+        record_retiring(cfg.output.work_dir, previous, quarantine)
         note_published(cfg.output.work_dir, data)  # this work dir's package, even if renamed
         reached("before_publish")
         try:

@@ -6,7 +6,9 @@ partition's ledger, `<work>/<objective>/<split>/package_files`; the garbage coll
 the work dir, the package's own metadata.json (one this project wrote), or the work dir's
 `manifest/retired.json` names it: the GC records there each shard of ours no longer listed
 until it removes it, so one that only a replaced metadata.json listed (a work dir lost, or
-the flat `data/<name>` shards of a version before the ledgers) stays ours until then. Of
+the flat `data/<name>` shards of a version before the ledgers) stays ours until then; so
+does one `manifest/retiring.json` names (what a replaced metadata.json listed, recorded before
+the publish replaced it, until the GC has retired it: a kill in between loses nothing). Of
 each of those lists only the names of our shards' shape (`is_shard_path`) count. Besides
 those: `metadata.json` itself, hidden `.<name>.partial` temporaries (removed by the next run),
 the package lock's `.jsonl-assets*` files, and the shards in a partition's snapshot folder
@@ -47,6 +49,7 @@ from jsonl_assets.core.store.url import is_url
 
 LEDGER: Final = "package_files"
 RETIRED_FILE: Final = "retired.json"
+RETIRING_FILE: Final = "retiring.json"
 MANIFEST: Final = "metadata.json"
 LOCK_PREFIX: Final = ".jsonl-assets"
 _MAX_MANIFEST_BYTES: Final = 256 << 20
@@ -123,6 +126,23 @@ def retired_path(work_dir: Path, name: str = RETIRED_FILE) -> Path:
     return work_dir / "manifest" / name
 
 
+def load_retiring(work_dir: Path) -> dict[str, set[str]]:
+    """The names a build is about to retire (package_gc.record_retiring), per kind
+    (`shards`, `quarantine`): what a replaced metadata.json and its pointer listed, recorded
+    before metadata.json was replaced and not yet taken into the retired records."""
+    try:
+        doc = orjson.loads(read_bytes(retired_path(work_dir, RETIRING_FILE)))
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {
+        kind: {n for n in names if isinstance(n, str)}
+        for kind, names in doc.items()
+        if isinstance(names, list)
+    }
+
+
 def load_retired(path: Path) -> dict[str, float]:
     """A retired record: each path retired and since when (seconds since the epoch)."""
     try:
@@ -193,11 +213,13 @@ def listed_shards(doc: dict[str, Any] | None) -> set[str]:
 
 
 def _recorded(work_dir: Path) -> set[str]:
-    """Shard paths the work dir recorded: its ledgers and the shards it retired."""
+    """Shard paths the work dir recorded: its ledgers and the shards it retired (or is about
+    to retire: what the metadata.json it replaced listed)."""
     names: set[str] = set()
     for objective in OBJECTIVES:
         for split in SPLITS:
             names |= ledger_names(ledger_path(work_dir / objective / split))
+    names |= load_retiring(work_dir).get("shards", set())
     return names | {name for name in load_retired(retired_path(work_dir)) if is_shard_path(name)}
 
 

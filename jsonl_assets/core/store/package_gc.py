@@ -9,10 +9,13 @@ every shard it lists for that long. What retired.json lists stays retired, with 
 time, until it is removed (it was ours when it was retired, even if no ledger names it: a
 work dir lost, shards of a version before the ledgers), and stays ours for the foreign-file
 check (package_files.owned) until then. A retired shard that is listed again is simply kept.
-Removed names leave the ledgers; an emptied snapshot folder goes too. The quarantine files
-and snapshot pointers (quarantine_snapshot.py) are collected the same way, with their own
-ledgers and `retired_quarantine.json`: a reader holding an old metadata.json keeps its
-quarantine for as long as its shards. A quarantine dir may be shared by packages, whose
+Removed names leave the ledgers; an emptied snapshot folder goes too.
+What the replaced metadata.json lists is recorded before the publish (`record_retiring`,
+`manifest/retiring.json`): a build killed between the publish and the GC leaves it to the
+next GC, which otherwise would not know it (another dataset's package, a work dir lost).
+The quarantine files and snapshot pointers (quarantine_snapshot.py) are collected the same
+way, with their own ledgers and `retired_quarantine.json`: a reader holding an old
+metadata.json keeps its quarantine for as long as its shards. A quarantine dir may be shared by packages, whose
 content-addressed folders can have one name (an empty quarantine's, say): a quarantine file
 any pointer in the quarantine dir still names (another package's published or retired
 snapshot) is never removed, only kept retired until no pointer names it; the choice is made
@@ -45,10 +48,12 @@ from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.shard_families import is_shard_path
 from jsonl_assets.core.store.base import store_for, write_bytes
 from jsonl_assets.core.store.package_files import (
+    RETIRING_FILE,
     ledger_names,
     ledger_path,
     listed_shards,
     load_retired,
+    load_retiring,
     retired_path,
     settle,
 )
@@ -70,6 +75,26 @@ def _partition_keys() -> list[tuple[str, str]]:
     return [(o, s) for o in OBJECTIVES for s in SPLITS]
 
 
+def record_retiring(
+    work_dir: Path, previous: dict[str, Any] | None, quarantine: QuarantineSnapshots | None
+) -> None:
+    """Before metadata.json is replaced: record durably (`manifest/retiring.json`, atomically,
+    added to what an earlier build killed before its GC recorded there) the shards the
+    document about to be replaced lists and the quarantine files its pointer names. The GC
+    after the publish takes them as `previous`; a build killed in between leaves them there
+    for the next GC, which would otherwise no longer know them (the replaced document is
+    gone: another dataset's, or one whose work dir was lost)."""
+    pending = load_retiring(work_dir)
+    shards = pending.get("shards", set()) | listed_shards(previous)
+    files = pending.get("quarantine", set())
+    if quarantine is not None:
+        files |= {n for n in pointer_files(*quarantine.previous) if is_quarantine_path(n)}
+    if shards == pending.get("shards", set()) and files == pending.get("quarantine", set()):
+        return  # nothing new (a first publish, or recorded already)
+    doc = {"quarantine": sorted(files), "shards": sorted(shards)}
+    write_bytes(retired_path(work_dir, RETIRING_FILE), orjson.dumps(doc))
+
+
 def collect_garbage(
     package: Path,
     work_dir: Path,
@@ -84,12 +109,13 @@ def collect_garbage(
     there was none or not ours). With `quarantine`, the same for the quarantine files and
     pointers the new snapshot's pointer does not name. Returns the paths removed."""
     now = time.time() if now is None else now
+    pending = load_retiring(work_dir)  # what a replaced metadata.json listed (record_retiring)
     shard_ledgers = [ledger_path(work_dir / o / s) for o, s in _partition_keys()]
     ledgers = {ledger: ledger_names(ledger) for ledger in shard_ledgers}
     removed = _retire(
         package,
         ledgers,
-        listed_shards(previous),
+        listed_shards(previous) | pending.get("shards", set()),
         listed_shards(published),
         retired_path(work_dir),
         retention_hours * 3600,
@@ -101,7 +127,7 @@ def collect_garbage(
             removed += _retire(
                 quarantine.root,
                 claimed_files(work_dir, _partition_keys()),
-                pointer_files(*quarantine.previous),
+                pointer_files(*quarantine.previous) | pending.get("quarantine", set()),
                 pointer_files(*quarantine.published),
                 retired_path(work_dir, RETIRED_QUARANTINE),
                 retention_hours * 3600,
@@ -110,6 +136,8 @@ def collect_garbage(
                 legacy=legacy_files(quarantine.root),
                 still_named=lambda due: files_named(quarantine.root, exclude=due),
             )
+    if pending:  # all retired now, in retired.json / retired_quarantine.json
+        store_for(work_dir).remove(retired_path(work_dir, RETIRING_FILE))
     return removed
 
 
