@@ -95,7 +95,11 @@ class LocalAtomicWrite:
         self._tmp = partial_path(path, tag)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle: BinaryIO = open(self._tmp, "wb")  # noqa: SIM115 - commit/abort close it
+            try:
+                self._handle: BinaryIO = open(self._tmp, "wb")  # noqa: SIM115 - commit/abort
+            except FileNotFoundError:  # a GC removed the folder, empty, just then: once more
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._handle = open(self._tmp, "wb")  # noqa: SIM115
         except OSError as exc:
             raise_named(exc, path)
 
@@ -286,7 +290,14 @@ class LocalStore:
         target = _path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.replace(source, target)
+            try:
+                os.replace(source, target)
+            except FileNotFoundError:
+                if not source.exists():
+                    raise
+                # a GC removed the folder, empty, just then (package_gc._remove_if_empty)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(source, target)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise

@@ -9,7 +9,8 @@ every shard it lists for that long. What retired.json lists stays retired, with 
 time, until it is removed (it was ours when it was retired, even if no ledger names it: a
 work dir lost, shards of a version before the ledgers), and stays ours for the foreign-file
 check (package_files.owned) until then. A retired shard that is listed again is simply kept.
-Removed names leave the ledgers; an emptied snapshot folder goes too.
+Removed names leave the ledgers; an emptied snapshot folder goes too, and so does any empty
+snapshot folder nothing of ours lies in (a GC killed before its folder clean-up left one).
 What the replaced metadata.json lists is recorded before the publish (`record_retiring`,
 `manifest/retiring.json`): a build killed between the publish and the GC leaves it to the
 next GC, which otherwise would not know it (another dataset's package, a work dir lost).
@@ -27,6 +28,8 @@ under the quarantine dir's lock, which the pointer's writer takes too
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import time
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
@@ -57,8 +60,14 @@ from jsonl_assets.core.store.package_files import (
     retired_path,
     settle,
 )
+from jsonl_assets.core.store.url import is_url
 
 RETIRED_QUARANTINE: Final = "retired_quarantine.json"
+# A partition's snapshot folder, in `data/` and in the quarantine dir:
+# `<objective>-<split>-<16 hex>`.
+SNAPSHOT_FOLDER: Final = re.compile(
+    rf"(?:{'|'.join(OBJECTIVES)})-(?:{'|'.join(SPLITS)})-[0-9a-f]{{16}}"
+)
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,7 @@ def collect_garbage(
         retention_hours * 3600,
         now,
         is_shard_path,
+        folders=("data", SNAPSHOT_FOLDER),
     )
     if quarantine is not None:
         with quarantine_lock(quarantine.root):  # no pointer is written while we choose
@@ -135,6 +145,7 @@ def collect_garbage(
                 is_quarantine_path,
                 legacy=legacy_files(quarantine.root),
                 still_named=lambda due: files_named(quarantine.root, exclude=due),
+                folders=("", SNAPSHOT_FOLDER),
             )
     if pending:  # all retired now, in retired.json / retired_quarantine.json
         store_for(work_dir).remove(retired_path(work_dir, RETIRING_FILE))
@@ -152,6 +163,7 @@ def _retire(
     ours_shape: Callable[[str], bool],
     legacy: AbstractSet[str] = frozenset(),
     still_named: Callable[[set[str]], set[str]] | None = None,
+    folders: tuple[str, re.Pattern[str]] | None = None,
 ) -> list[str]:
     """Under `root`: retire the files ours (in a ledger, `previous`, `legacy`, or retired
     already at `path`) but not `listed`, remove those retired for `retention` seconds (and
@@ -165,7 +177,13 @@ def _retire(
     Only a name with the shape of a file this project writes there (`ours_shape`: a shard
     path, a quarantine file or pointer) is ever retired or removed: whatever else a ledger,
     the replaced document or a hand-edited retired record names (`../x`, an absolute path,
-    `metadata.json`) is left alone."""
+    `metadata.json`) is left alone.
+
+    The folders `removed` leaves empty go, and so does any empty folder of our snapshot shape
+    (`folders`, relative to `root`) that no name of ours lies in: one a GC killed before its
+    folder clean-up left, whose names had already left the records. A folder holding anything
+    (a foreign file, a partial copy) is kept; on object storage a folder is no object, so
+    there is none to remove."""
     before = load_retired(path)
     named = set().union(*ledgers.values()) | previous | legacy | set(before)
     ours = {name for name in named if ours_shape(name)}
@@ -188,9 +206,36 @@ def _retire(
     for ledger, names in ledgers.items():
         if names & gone:
             settle(ledger, names - gone)
-    folders = {str(parent) for name in removed for parent in Path(name).parents}
-    for folder in sorted(folders - {".", "data"}, key=lambda f: (-f.count("/"), f)):
-        if not any(store.list(root / folder)):  # the deepest first: `sft/train`, then `sft`
-            with contextlib.suppress(OSError):
-                store.remove(root / folder, recursive=True)
+    emptied = {str(parent) for name in removed for parent in Path(name).parents}
+    kept = {str(Path(name).parent) for name in (named | listed) - gone}
+    emptied |= _snapshot_folders(root, folders) - kept
+    for folder in sorted(emptied - {".", "data"}, key=lambda f: (-f.count("/"), f)):
+        _remove_if_empty(root / folder)  # the deepest first: `sft/train`, then `sft`
     return removed
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove `folder` if it holds nothing. On disk by rmdir, which refuses a folder another
+    build has just written into (a partial copy); on object storage a folder is a prefix, with
+    nothing to remove once its objects are gone."""
+    with contextlib.suppress(OSError):
+        if is_url(folder):
+            store = store_for(folder)
+            if not any(store.list(folder)):
+                store.remove(folder, recursive=True)
+        else:
+            os.rmdir(folder)
+
+
+def _snapshot_folders(root: Path, shape: tuple[str, re.Pattern[str]] | None) -> set[str]:
+    """The folders (no symlinks) in `root`'s subfolder `shape[0]` whose name matches
+    `shape[1]` (our snapshot folders' shape), relative to `root`."""
+    if shape is None:
+        return set()
+    parent, pattern = shape
+    where = root / parent if parent else root
+    return {
+        f"{parent}/{e.name}" if parent else e.name
+        for e in list(store_for(where).list(where))
+        if e.is_dir and not e.is_symlink and pattern.fullmatch(e.name)
+    }

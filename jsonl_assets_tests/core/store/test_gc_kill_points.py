@@ -6,7 +6,9 @@ and the GC, so a build killed after metadata.json was replaced but before the GC
 retired.json left the shards only that document listed (another dataset's, replaced with
 `--replace-other-dataset`; or this dataset's, its work dir lost) named by nothing: never
 retired, never removed, not even called foreign; the other dataset's quarantine pointer was
-left out of retired_quarantine.json the same way.
+left out of retired_quarantine.json the same way. And a GC killed after it settled a ledger
+but before it removed the emptied folders left an empty snapshot folder for good (in `data/`
+and in the quarantine dir): the folders to remove came only from names still recorded.
 
 The builds are the core stages in a subprocess (test_restart.run_core_build) with a kill
 point; the later clock (FAKE_TIME_ENV) puts a publish after the retention window."""
@@ -16,9 +18,12 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import yaml
+
+from jsonl_assets.core.store.package_gc import QuarantineSnapshots, collect_garbage
 
 from ...test_restart import (
     FAKE_TIME_ENV,
@@ -28,6 +33,8 @@ from ...test_restart import (
     note_line,
     run_core_build,
 )
+
+HEX = "0123456789abcdef"
 
 
 def _project(root: Path, name: str, shared: Path, retention: float, shift: int = 0) -> Path:
@@ -127,3 +134,54 @@ def test_a_kill_after_the_publish_with_the_work_dir_lost_still_retires_what_it_r
     _build(config)
     _build(config, later=2 * 3600)
     _only_the_published(shared)
+
+
+def _empty_folders(root: Path) -> list[str]:
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_dir() and not any(p.iterdir())
+    )
+
+
+def test_a_kill_inside_the_gc_leaves_no_empty_snapshot_folder(tmp_path: Path) -> None:
+    """Killed after one partition's ledger was settled (shards, then quarantine files), before
+    the emptied folders went: the rerun removes them."""
+    for point in ("before_rename:package_files:2", "before_rename:quarantine_files:2"):
+        shared = tmp_path / point.replace(":", "_")
+        config = _project(shared / "p", "gc", shared, retention=0)
+        _build(config)
+        _change_inputs(shared / "p", 11)
+        _build(config, kill_at=point)
+        _build(config)
+        _only_the_published(shared)
+        for root in (shared / "package", shared / "quarantine"):
+            assert _empty_folders(root) == [], (point, root)
+
+
+def _doc(*paths: str) -> dict[str, Any]:
+    return {"files": [{"shards": [{"path": p} for p in paths]}]}
+
+
+def test_only_empty_folders_of_our_snapshot_shape_are_swept(tmp_path: Path) -> None:
+    """An empty snapshot folder nothing lists goes; one holding anything (a foreign file), one
+    a ledger names a shard in (retired, in its window), and a folder of another shape stay;
+    the window is no matter for an empty folder."""
+    package, work, quarantine = tmp_path / "pkg", tmp_path / "work", tmp_path / "q"
+    empty = package / f"data/sft-train-{HEX}"
+    claimed = package / f"data/sft-test-{HEX}"
+    holding = package / f"data/cpt-train-{HEX}"
+    q_empty, q_other = quarantine / f"rft-validation-{HEX}", quarantine / f"notes-train-{HEX}"
+    q_holding = quarantine / f"sft-train-{HEX}"
+    for folder in (empty, claimed, holding, q_empty, q_other, q_holding, package / "data/x"):
+        folder.mkdir(parents=True)
+    (holding / "README.txt").write_text("mine")
+    (q_holding / "notes.txt").write_text("mine")
+    ledger = work / "sft" / "test" / "package_files"
+    ledger.parent.mkdir(parents=True)
+    ledger.write_text(f"data/sft-test-{HEX}/sft-test-00000.jsonl.zst\n")
+    snapshots = QuarantineSnapshots(quarantine, (None, None), (None, None))
+    collect_garbage(package, work, None, _doc(), 1, quarantine=snapshots)  # a window
+    assert not empty.exists() and not q_empty.exists()
+    for kept in (claimed, holding, q_other, q_holding, package / "data/x"):
+        assert kept.is_dir(), kept
