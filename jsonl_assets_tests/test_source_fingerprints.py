@@ -363,6 +363,10 @@ EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
         toolsets=[{"id": "calc", "tools": [{"name": "add", "input_schema": {"type": "object"}}]}],
         defaults={"toolset_id": "calc"},
     ),
+    "empty defaults": lambda d: d.update(defaults={}),  # before: build rebuilt, the sensor not
+    "toolsets only": lambda d: d.update(
+        toolsets=[{"id": "calc", "tools": [{"name": "add", "input_schema": {"type": "object"}}]}]
+    ),
     "shard size": lambda d: d["output"].update(max_records_per_shard=7),
     "thresholds": lambda d: d["thresholds"].update(max_invalid_rate=0.5),
     "a source's license": lambda d: d["sources"][0].update(license="CC-BY-4.0"),
@@ -379,8 +383,9 @@ def test_the_sensor_rebuilds_what_build_would_rebuild(sample_project: Path, edit
     edit_config(sample_project, EDITS[edit])
     second = take_snapshot(load_config(sample_project), first.files)
     fps_after = record_stage_fingerprints(sample_project)
-    fed = [k for k in all_partition_keys() if first.sources_for(k) or second.sources_for(k)]
-    rebuilt = [k for k in fed if fps_before[k] != fps_after[k]]
+    # Every partition, those no source feeds too (built empty, they are rebuilt by `build`
+    # when a setting their stages hold changes; before, the sensor never requested them).
+    rebuilt = [k for k in all_partition_keys() if fps_before[k] != fps_after[k]]
     assert changed_partitions(first, second) == rebuilt
     if edit in ("shard size", "thresholds"):  # they decide no record (shards, checks)
         assert rebuilt == []

@@ -95,11 +95,14 @@ class SourcesSnapshot:
     hashed: tuple[str, ...] = ()  # absolute paths whose content was read for this snapshot
     # The paths of `hashed` each source lists (a file two sources list is under both).
     hashed_per_source: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # The settings that decide the stages of a partition no source feeds (`unfed_settings`).
+    unfed: Mapping[str, Any] = field(default_factory=dict)
 
     def partition_versions(self) -> dict[str, str]:
         """Data version of each of the twelve partitions, keyed `objective|split`."""
         return {
-            key: partition_version(self.sources_for(key)) for key in all_partition_key_strings()
+            key: partition_version(self.sources_for(key), self.unfed)
+            for key in all_partition_key_strings()
         }
 
     def hashed_for(self, key: str) -> int:
@@ -232,16 +235,31 @@ def record_settings(cfg: PipelineConfig, source: SourceConfig) -> dict[str, Any]
     ratios = [cfg.validation_ratio, cfg.test_ratio]
     if source.split == "auto" and ratios != [DEFAULT_SPLITS.validation, DEFAULT_SPLITS.test]:
         settings["splits"] = ratios  # which of the three partitions each record lands in
+    # the source's own `quality` is in its entry already; this is as the validated stage's
+    # fingerprint holds it
+    return settings | _global_settings(cfg, source.quality.to_json())
+
+
+def unfed_settings(cfg: PipelineConfig) -> dict[str, Any]:
+    """The settings the record stages of a partition no source feeds are fingerprinted by
+    (`build` rebuilds such a partition, built empty before, when they change, so the sensor
+    must request it too); empty when each is the default, as the version then was. Not the
+    quality rules: the validated stage holds those of the sources it judges, here none."""
+    return _global_settings(cfg, None)
+
+
+def _global_settings(cfg: PipelineConfig, quality: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
     if cfg.max_record_bytes != DEFAULT_LIMITS.max_record_bytes:
         settings["max_record_bytes"] = cfg.max_record_bytes  # too_large
-    if cfg.quality != DEFAULT_POLICY:  # the source's own `quality` is in its entry already
-        settings["quality"] = source.quality.to_json()  # as the validated stage's fingerprint
+    if quality is not None and cfg.quality != DEFAULT_POLICY:
+        settings["quality"] = quality
     if cfg.output.shard_by == "content_type":  # quarantines a type that cannot name a shard
         settings["shard_by"] = "content_type"
     if cfg.toolsets:  # what a record's tool calls are judged against
         settings["toolsets"] = list(cfg.toolsets)
-    if cfg.defaults:  # `defaults.toolset_id`: the toolset of records that name none
-        settings["defaults"] = dict(cfg.defaults)
+    if cfg.defaults is not None:  # `defaults.toolset_id`: the toolset of records naming none
+        settings["defaults"] = dict(cfg.defaults)  # `{}` too: the stages tell it from none
     return settings
 
 
@@ -254,11 +272,16 @@ def source_digest(
     return hashlib.sha256(_canonical(payload)).hexdigest()
 
 
-def partition_version(sources: Sequence[SourceFiles]) -> str:
-    """A short, stable version of a partition's inputs ("no sources" has one too): each
-    source's name and digest, in the order given (config order). Sources listed in name
-    order give the version of the older, name-sorted payload."""
-    payload = [[s.name, s.digest] for s in sources]
+def partition_version(
+    sources: Sequence[SourceFiles], unfed: Mapping[str, Any] | None = None
+) -> str:
+    """A short, stable version of a partition's inputs: each source's name and digest, in
+    the order given (config order); sources listed in name order give the version of the
+    older, name-sorted payload. A partition no source feeds has one too, from `unfed`
+    (`unfed_settings`; with each setting the default, the version it always had)."""
+    payload: Any = [[s.name, s.digest] for s in sources]
+    if not sources and unfed:
+        payload = {"unfed": dict(unfed)}
     return hashlib.sha256(_canonical(payload)).hexdigest()[:VERSION_CHARS]
 
 
@@ -304,7 +327,11 @@ def take_snapshot(
         hashed_per_source[source.name] = frozenset(read_here)
         sources[source.name] = _source_files(cfg, source, index, entries)
     return SourcesSnapshot(
-        files=files, sources=sources, hashed=tuple(hashed), hashed_per_source=hashed_per_source
+        files=files,
+        sources=sources,
+        hashed=tuple(hashed),
+        hashed_per_source=hashed_per_source,
+        unfed=unfed_settings(cfg),
     )
 
 
@@ -340,7 +367,8 @@ def read_partition_version(
             _source_files(cfg, source, index, by_source.get(source.name, []))
             for index, source in enumerate(cfg.sources)
             if source.objective == objective and split in splits_fed(source.split)
-        ]
+        ],
+        unfed_settings(cfg),
     )
 
 
@@ -413,6 +441,7 @@ def dump_cursor(
                 }
                 for name, s in snapshot.sources.items()  # config order: partition_version
             },
+            "unfed": dict(snapshot.unfed),
         }
     )
     name = f"{SNAPSHOT_PREFIX}{hashlib.sha256(body).hexdigest()[:VERSION_CHARS]}.json"
@@ -466,7 +495,7 @@ def load_cursor(text: str | None, folder: Path) -> Cursor | None:
             for name, s in data["sources"].items()
         }
         return Cursor(
-            SourcesSnapshot(files=files, sources=sources),
+            SourcesSnapshot(files=files, sources=sources, unfed=dict(data.get("unfed", {}))),
             str(cursor["epoch"]),
             int(cursor["generation"]),
             name,
