@@ -206,7 +206,7 @@ def test_a_date_python_cannot_hold_is_unsupported_value_and_the_rest_is_written(
     assert got[3] == "unsupported_value" and sorted(got) == [1, 2, 3, 4]
     assert [got[n]["i"] for n in (1, 2, 4)] == [1, 2, 4]
     detail = next(i.detail for i in items if isinstance(i, Rejection))
-    assert detail.startswith("row 3: a value Python cannot hold")
+    assert detail.startswith("row 3: column 'v': a value Python cannot hold")
 
 
 @pytest.mark.parametrize("name", [FLAG, FLAG + "#1", "\x00jsonl-assets:cut"])

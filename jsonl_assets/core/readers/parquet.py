@@ -69,7 +69,7 @@ from jsonl_assets.core.readers.exact_numbers import (
 )
 from jsonl_assets.core.readers.json_render import rendered_raw
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
-from jsonl_assets.core.readers.parquet_values import with_json_values
+from jsonl_assets.core.readers.parquet_values import unwritable_column, with_json_values
 from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.traces import Rejection
 
@@ -399,15 +399,8 @@ def _checked(row_no: int, row: dict[str, Any], limit: int, floats: bool = False)
         data = orjson.dumps(row, default=converted)
     except orjson.JSONEncodeError as exc:
         # The row's values are as stored (ones polars would alter never get here): rendered.
-        why = value_problem(row)
-        if why is not None:
-            return _unsupported(row_no, why, rendered_raw(row, limit))
-        return Rejection(
-            position=row_no,
-            reason="unsupported_value",
-            detail=f"row {row_no} cannot be written as JSON: {exc}",
-            **rendered_raw(row, limit),
-        )
+        why = value_problem(row) or unwritable_column(row, exc)
+        return _unsupported(row_no, why, rendered_raw(row, limit))
     # orjson writes NaN and infinities as null: only a row with a null can hold one.
     if floats and b"null" in data and (why := value_problem(row)) is not None:
         return _unsupported(row_no, why, rendered_raw(row, limit))

@@ -24,8 +24,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+import orjson
 import polars as pl
 
+from jsonl_assets.core.readers.exact_numbers import CountingDefault
 from jsonl_assets.core.readers.parquet_types import fixed_offset
 
 FLAG: Final = "\x00jsonl-assets:flag"
@@ -73,18 +75,33 @@ def with_json_values(frame: pl.LazyFrame) -> tuple[pl.LazyFrame, str | None]:
     whys = []
     checks = ((_nanos, CUT_WHY), (_wide, WIDE_WHY), (_years, YEAR_WHY), (_seconds, OFFSET_WHY))
     for check, why in checks:
-        found = [
-            e
-            for name, dtype in schema.items()
-            if (e := _any(pl.col(name), dtype, check)) is not None
-        ]
-        if found:
-            whys.append(pl.when(pl.any_horizontal(found).fill_null(False)).then(pl.lit(why)))
+        for name, dtype in schema.items():
+            if (found := _any(pl.col(name), dtype, check)) is not None:
+                whys.append(pl.when(found).then(_why(name, dtype, check, why)))
     flag = None
     if whys:
         flag = flag_name(schema.names())
         exprs.append(pl.coalesce(whys).alias(flag))
     return (frame.with_columns(exprs) if exprs else frame), flag
+
+
+def _why(name: str, dtype: Any, check: Check, why: str) -> pl.Expr:
+    """Why a row is flagged, naming the column `name` (and, when the column itself holds the
+    value, not a field or item of it, the value as stored)."""
+    column = pl.col(name)
+    if check in (_nanos, _wide) and check(column, dtype) is not None:
+        if isinstance(dtype, pl.Duration):
+            shown = pl.format("{} {}", column.to_physical(), pl.lit(dtype.time_unit))
+        else:
+            shown = column.cast(pl.String)
+        return pl.format("column {} holds {}: {}", pl.lit(repr(name)), shown, pl.lit(why))
+    return pl.lit(
+        f"column {name!r} (at some depth): {why}" if _nested(dtype) else f"column {name!r}: {why}"
+    )
+
+
+def _nested(dtype: Any) -> bool:
+    return isinstance(dtype, pl.Struct | pl.Map | pl.List | pl.Array)
 
 
 def _converted(expr: pl.Expr, dtype: Any) -> pl.Expr | None:
@@ -229,4 +246,33 @@ def _any(expr: pl.Expr, dtype: Any, check: Check) -> pl.Expr | None:
             return None
         listed = expr.arr.to_list() if isinstance(dtype, pl.Array) else expr
         return listed.list.eval(inner).list.any().fill_null(False)
+    return None
+
+
+def unwritable_column(row: dict[str, Any], error: Exception) -> str:
+    """`column 'x': why` for the first column of `row` orjson cannot write (`error`: what it
+    said of the whole row), naming a map key that is not a string with its path."""
+    for name, value in row.items():
+        try:
+            orjson.dumps(value, default=CountingDefault())
+        except orjson.JSONEncodeError as exc:
+            return _key_problem(name, value) or f"column {name!r}: {exc}"
+    return str(error)
+
+
+def _key_problem(name: str, value: Any) -> str | None:
+    """`<path>: why` for the first map key in `value` (column `name`) that is not a string."""
+    stack: list[tuple[str, Any]] = [(name, value)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            for key in node:
+                if not isinstance(key, str):
+                    return (
+                        f"column {name!r}: the map key {key!r} at {path} is not a string, "
+                        "which a JSON object key must be"
+                    )
+            stack.extend((f"{path}.{k}", v) for k, v in reversed(node.items()))
+        elif isinstance(node, list | tuple):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(node))))
     return None

@@ -36,7 +36,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import Rejection, trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "40"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "41"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -101,6 +101,8 @@ CODE_VERSION = "40"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # 40: a damaged member's CSV rows, text chunks and JSON array items keep their bytes as raw
 # (not the value as JSON), a reader rejection there is corrupt_file; `raw_reencoded` marks a
 # raw made by encoding the text again with a codec that does not give the file's bytes back
+# 41: Parquet unsupported_value details name the column (a map key
+# that is not a string, nanoseconds, a duration past 64-bit microseconds)
 MARKER = "extracted.json"
 
 
