@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from jsonl_assets.core.readers.parquet_decode import polars_ready
 from jsonl_assets.core.readers.parquet_types import date_casts, unsupported_column
 from jsonl_assets.core.rules.vocabulary import short
 from jsonl_assets.core.store.base import StorePath, store_for
@@ -127,7 +128,7 @@ def _date64_columns(arrow: pa.Schema, schema: pl.Schema) -> dict[str, Any]:
     """The casts that give the columns holding a date64 (a Parquet DATE polars reads as a
     Datetime) as dates, as pyarrow reads them (parquet_types.date_casts)."""
     try:
-        stored = pl.from_arrow(arrow.empty_table())
+        stored = pl.from_arrow(polars_ready(arrow).empty_table())
     except (*_ARROW_ERRORS, pl.exceptions.PolarsError, pl.exceptions.PanicException):
         return {}
     return date_casts(schema, stored.schema) if isinstance(stored, pl.DataFrame) else {}

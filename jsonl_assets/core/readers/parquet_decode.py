@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from jsonl_assets.core.store.base import StorePath, store_for
 
 _ARROW_ERRORS: Final = (pa.ArrowException, OSError, ValueError)
+_MAX_DIGITS: Final = 38  # polars' Decimal is 128 bits
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +62,10 @@ def arrow_batches(
     follows the batch, not the row group). None when pyarrow cannot open the file or would
     hand polars a column of another type than polars' own reader gives (`schema`): such a
     file is read by polars, so that every value is the one polars reads. Without `start`,
-    None too when no row group holds more than `batch_rows` rows: polars' reader decodes
-    those about three times as fast (see the module docstring). A read error is an
-    OSError."""
+    None too when no row group holds more than `batch_rows` rows and no column holds a
+    decimal256: polars' reader decodes those about three times as fast (see the module
+    docstring), but panics on a decimal256 in a struct (every row holding one was
+    `unsupported_value`). A read error is an OSError."""
     try:
         handle = store_for(path).open_read(path)
     except OSError:
@@ -72,21 +74,59 @@ def arrow_batches(
         parquet = pq.ParquetFile(handle)
         meta = parquet.metadata
         sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-        wanted = start is not None or any(n > batch_rows for n in sizes)
-        empty = pl.from_arrow(parquet.schema_arrow.empty_table()) if wanted else None
+        target = polars_ready(parquet.schema_arrow)
+        # a decimal256 in a struct makes polars' own reader panic on each row holding one
+        narrowed = target != parquet.schema_arrow
+        wanted = start is not None or narrowed or any(n > batch_rows for n in sizes)
+        empty = pl.from_arrow(target.empty_table()) if wanted else None
         same = isinstance(empty, pl.DataFrame) and empty.schema == schema
     except (*_ARROW_ERRORS, pl.exceptions.PolarsError, pl.exceptions.PanicException):
         same = False
     if not same:
         handle.close()
         return None
-    return _pieces(handle, parquet, batch_rows, sizes, start or 0)
+    cast = target if narrowed else None
+    return _pieces(handle, parquet, batch_rows, sizes, start or 0, cast)
+
+
+def polars_ready(schema: pa.Schema) -> pa.Schema:
+    """`schema` with each decimal256 of at most 38 digits, at any depth, a decimal128 of the
+    same precision and scale: polars reads such a Parquet column as that Decimal, but its
+    Arrow import has no Int256 and panics on a decimal256 (a Rust "operator does not support
+    primitive `Int256`" block on stderr). The cast keeps every value (38 digits fit)."""
+    return pa.schema([f.with_type(_narrowed(f.type)) for f in schema], schema.metadata)
+
+
+def _narrowed(kind: pa.DataType) -> pa.DataType:
+    if pa.types.is_decimal256(kind) and kind.precision <= _MAX_DIGITS:
+        return pa.decimal128(kind.precision, kind.scale)
+    if pa.types.is_struct(kind):
+        return pa.struct([f.with_type(_narrowed(f.type)) for f in kind])
+    if pa.types.is_map(kind):
+        key, item = kind.key_field, kind.item_field
+        return pa.map_(
+            key.with_type(_narrowed(key.type)),
+            item.with_type(_narrowed(item.type)),
+            kind.keys_sorted,
+        )
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        inner = kind.value_field.with_type(_narrowed(kind.value_type))
+        if pa.types.is_fixed_size_list(kind):
+            return pa.list_(inner, kind.list_size)
+        return pa.large_list(inner) if pa.types.is_large_list(kind) else pa.list_(inner)
+    return kind
 
 
 def _pieces(
-    handle: Any, parquet: pq.ParquetFile, batch_rows: int, sizes: list[int], start: int
+    handle: Any,
+    parquet: pq.ParquetFile,
+    batch_rows: int,
+    sizes: list[int],
+    start: int,
+    cast: pa.Schema | None,
 ) -> Iterator[Piece]:
-    """The rows from `start` on: the row groups before it are not read."""
+    """The rows from `start` on (cast to `cast` when given, `polars_ready`): the row groups
+    before it are not read."""
     first = 0
     while first < len(sizes) and sizes[first] <= start:
         start -= sizes[first]
@@ -105,6 +145,8 @@ def _pieces(
                     continue
                 if start:
                     batch, start = batch.slice(start), 0
+                if cast is not None:
+                    batch = batch.cast(cast)
                 yield from _checked(batch)
         except pa.ArrowException as exc:
             raise OSError(f"pyarrow: {exc}") from exc

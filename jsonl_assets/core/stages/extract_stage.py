@@ -102,7 +102,8 @@ CODE_VERSION = "41"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # (not the value as JSON), a reader rejection there is corrupt_file; `raw_reencoded` marks a
 # raw made by encoding the text again with a codec that does not give the file's bytes back
 # 41: Parquet unsupported_value details name the column (a map key
-# that is not a string, nanoseconds, a duration past 64-bit microseconds)
+# that is not a string, nanoseconds, a duration past 64-bit microseconds); a decimal256 in a
+# struct is read (each row holding one was unsupported_value)
 MARKER = "extracted.json"
 
 
