@@ -66,3 +66,24 @@ def test_a_decimal256_of_38_digits_or_fewer_is_read_by_batches_without_a_panic(
             {"text": "c", "d": 0.1, "n": []},
             {"text": "d", "d": 2.25, "n": [{"x": None}]},
         ]
+
+
+def test_row_groups_a_footer_places_past_the_end_are_corrupt_file_unread(tmp_path: Path) -> None:
+    """A file cut in the middle and given its footer again (600 of 1,000 rows within it):
+    the accounting was right, but polars panicked probing the damaged range ("panicked at
+    crates/polars-io/src/utils/byte_source.rs: assertion failed: range.end as u64 <=
+    self.size", ~300 stderr lines per read). Now the footer's offsets are checked against the
+    file's size and those row groups are never handed to polars."""
+    n = 1000
+    whole = tmp_path / "whole.parquet"
+    table = pa.table({"id": list(range(n)), "text": [f"r{i}" for i in range(n)]})
+    pq.write_table(table, whole, row_group_size=100)
+    data = whole.read_bytes()
+    footer = int.from_bytes(data[-8:-4], "little") + 8
+    path = tmp_path / "cut.parquet"
+    path.write_bytes(data[: len(data) // 2] + data[-footer:])
+    for batch_rows in (8192, 30):  # polars' reader; pyarrow's batches
+        lines, err = _read(path, batch_rows)
+        assert "panicked" not in err, err[:2000]
+        assert [json.loads(line)["id"] for line in lines[:600]] == list(range(600))
+        assert lines[600:] == [f"corrupt_file {row}" for row in range(601, n + 1)]

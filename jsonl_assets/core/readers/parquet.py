@@ -37,8 +37,9 @@ outside a day read as null) is found row by row with pyarrow (parquet_checks.py)
 Reason codes: `corrupt_file` (the rows before the damage are kept: as the streaming engine
 reads ahead, after an error the rows not yet delivered are re-read by slices, halved down to
 one row near the damage; each row of the damaged range is quarantined and the rows after it
-are read on, polars skipping the row groups before a slice; a file whose footer is unreadable
-is one `corrupt_file`),
+are read on, polars skipping the row groups before a slice; a row group the footer places
+past the end of the file is quarantined unread, parquet_extents.py; a file whose footer is
+unreadable is one `corrupt_file`),
 `too_large` (a row whose JSON serialisation exceeds `max_record_bytes`), `unsupported_value`
 (a row orjson cannot serialise or write exactly, e.g. nesting past 254 levels, see above),
 `duplicate_key` (a row whose map repeats a key, at any depth; or the whole file, position 0,
@@ -69,7 +70,11 @@ from jsonl_assets.core.readers.exact_numbers import (
 )
 from jsonl_assets.core.readers.json_render import rendered_raw
 from jsonl_assets.core.readers.jsonl import RAW_PREFIX
-from jsonl_assets.core.readers.parquet_values import unwritable_column, with_json_values
+from jsonl_assets.core.readers.parquet_values import (
+    has_float,
+    unwritable_column,
+    with_json_values,
+)
 from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.traces import Rejection
 
@@ -104,11 +109,13 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
     # it takes about 0.25 s, which every command would pay at import.
     from jsonl_assets.core.readers.parquet_checks import Inspection, inspect
     from jsonl_assets.core.readers.parquet_decode import arrow_batches
+    from jsonl_assets.core.readers.parquet_extents import out_of_bounds
 
     done = _Count()
     seen = Inspection()
     error: BaseException | None = None
     total: int | None = None  # the footer's row count, read once
+    damage: list[tuple[int, int, str]] = []  # row groups past the end: polars never reads them
     try:
         seen = inspect(path, lambda: _scan(path))
         if seen.refused is not None:
@@ -120,20 +127,23 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
             )
             return
         frame, flag = _frame(path, seen.dates)
-        floats = any(_has_float(t) for t in frame.collect_schema().values())
+        floats = any(has_float(t) for t in frame.collect_schema().values())
         schema = _scan(path, seen.dates).collect_schema()
         total = _row_count(path)
+        damage = out_of_bounds(path)
+        stop = damage[0][0] if damage else total  # the rows before the first damaged group
         # pyarrow decodes batch by batch; polars (the fast path) a row group at a time.
-        decoded = arrow_batches(path, batch_rows, schema)
+        decoded = arrow_batches(path, batch_rows, schema, stop=stop)
         if decoded is None:
-            fast = frame.collect_batches(chunk_size=batch_rows, maintain_order=True)
+            rows = frame.slice(0, stop) if damage else frame
+            fast = rows.collect_batches(chunk_size=batch_rows, maintain_order=True)
             try:
                 yield from _emit(fast, done, limit, floats, flag, seen)
             except _POLARS_ERRORS as exc:
                 error = exc
-            if error is not None or (total is not None and done.n < total):
+            if error is not None or (stop is not None and done.n < stop):
                 # what polars' reader failed on or left out: pyarrow reads it again, checked
-                decoded = arrow_batches(path, batch_rows, schema, start=done.n)
+                decoded = arrow_batches(path, batch_rows, schema, start=done.n, stop=stop)
                 error = error if decoded is None else None
         if decoded is not None:
             converted = (piece for raw in decoded for piece in _converted(raw))
@@ -143,13 +153,13 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
     if error is not None:
         # The streaming engine reads ahead, so the error may come from a row group well after
         # the rows delivered so far: read on by slices, halving them near the damage.
-        yield from _recover(path, done.n, batch_rows, limit, error, seen)
+        yield from _recover(path, done.n, batch_rows, limit, error, seen, damage)
         return
     if total is not None and done.n < total:
         # Fewer rows than the footer holds, without an error: never silent, the rest is read
         # again by slices (each row that cannot be read is quarantined).
         why = f"the read ended after row {done.n} of the {total} the footer holds"
-        yield from _recover(path, done.n, batch_rows, limit, ShortRead(why), seen)
+        yield from _recover(path, done.n, batch_rows, limit, ShortRead(why), seen, damage)
 
 
 class _Count:
@@ -183,6 +193,10 @@ class ShortRead(Exception):
     """A read that gave fewer rows than the file's footer holds."""
 
 
+class OutOfBounds(Exception):
+    """A row group the footer places past the end of the file's data (parquet_extents.py)."""
+
+
 def _converted(raw: Any) -> Iterator[Any]:
     """A batch pyarrow decoded with values JSON holds (a `BadRow` as it is). Should polars
     panic converting it (a datetime past what its calendar holds), its rows are converted
@@ -212,18 +226,27 @@ def _recover(
     limit: int,
     first_error: BaseException,
     seen: Inspection,
+    damage: list[tuple[int, int, str]],
 ) -> Iterator[ReadItem]:
     """Rows from `row_no` on by slices, halved down to one row near the damage. An unreadable
     row starts a damaged range, found by probing rows after it (`_readable_from`): each of
     its rows is `corrupt_file`, and the rows after it are read on. Without a readable footer
-    (no row count) the file ends at the damage with one `corrupt_file`."""
+    (no row count) the file ends at the damage with one `corrupt_file`. The rows of `damage`
+    (row groups past the end of the file) are `corrupt_file` unread: no slice reaches them."""
     total = _row_count(path)
     size = step
     error: BaseException = first_error
     while total is None or row_no < total:
+        if (hit := next((d for d in damage if d[0] <= row_no < d[1]), None)) is not None:
+            for bad in range(row_no + 1, hit[1] + 1):
+                yield _corrupt_row(bad, hit[0] + 1, hit[1], OutOfBounds(hit[2]))
+            row_no, size = hit[1], step
+            continue
+        room = min((d[0] for d in damage if d[0] > row_no), default=total)  # before damage
         try:
             frame, flag = _frame(path, seen.dates)
-            batch = frame.slice(row_no, size).collect()
+            batch = frame.slice(row_no, size if room is None else min(size, room - row_no))
+            batch = batch.collect()
         except _POLARS_ERRORS as exc:
             error = exc
             if size > 1:
@@ -238,7 +261,7 @@ def _recover(
                 continue
             if total is None:
                 break
-            end = _readable_from(path, row_no, total)
+            end = _readable_from(path, row_no, total if room is None else room)
             for bad in range(row_no + 1, end + 1):
                 yield _corrupt_row(bad, row_no + 1, end, error)
             row_no = end
@@ -248,7 +271,7 @@ def _recover(
             for bad in range(row_no + 1, (total or row_no) + 1):
                 yield _corrupt_row(bad, row_no + 1, total or row_no, error)
             return
-        floats = any(_has_float(t) for t in batch.schema.values())
+        floats = any(has_float(t) for t in batch.schema.values())
         for item in _batch_items(batch, row_no, limit, floats, flag, seen):
             row_no += 1
             yield item
@@ -304,18 +327,6 @@ def _scan(path: Path, dates: Mapping[str, Any] | None = None) -> pl.LazyFrame:
     them, parquet_checks.py)."""
     frame = pl.scan_parquet(polars_path(path), glob=False, hive_partitioning=False)
     return frame.with_columns(pl.col(n).cast(t) for n, t in dates.items()) if dates else frame
-
-
-def _has_float(dtype: Any) -> bool:
-    """Whether values of `dtype` may hold a float (so a NaN or an infinity)."""
-    if dtype.is_float():
-        return True
-    if isinstance(dtype, pl.Struct):
-        return any(_has_float(f.dtype) for f in dtype.fields)
-    if isinstance(dtype, pl.Map):
-        return _has_float(dtype.key) or _has_float(dtype.value)
-    inner = getattr(dtype, "inner", None)
-    return inner is not None and _has_float(inner)
 
 
 def _batch_items(

@@ -55,7 +55,11 @@ Piece = pl.DataFrame | BadRow
 
 
 def arrow_batches(
-    path: StorePath, batch_rows: int, schema: pl.Schema, start: int | None = None
+    path: StorePath,
+    batch_rows: int,
+    schema: pl.Schema,
+    start: int | None = None,
+    stop: int | None = None,
 ) -> Iterator[Piece] | None:
     """The file's rows in order (from row `start`, 0-based, when given), as polars frames of
     at most `batch_rows` rows and `BadRow`s, decoded by pyarrow one batch at a time (memory
@@ -65,7 +69,8 @@ def arrow_batches(
     None too when no row group holds more than `batch_rows` rows and no column holds a
     decimal256: polars' reader decodes those about three times as fast (see the module
     docstring), but panics on a decimal256 in a struct (every row holding one was
-    `unsupported_value`). A read error is an OSError."""
+    `unsupported_value`). With `stop` (a row group's first row), the row groups from it on
+    are not read. A read error is an OSError."""
     try:
         handle = store_for(path).open_read(path)
     except OSError:
@@ -73,7 +78,7 @@ def arrow_batches(
     try:
         parquet = pq.ParquetFile(handle)
         meta = parquet.metadata
-        sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        sizes = _before(stop, [meta.row_group(i).num_rows for i in range(meta.num_row_groups)])
         target = polars_ready(parquet.schema_arrow)
         # a decimal256 in a struct makes polars' own reader panic on each row holding one
         narrowed = target != parquet.schema_arrow
@@ -87,6 +92,19 @@ def arrow_batches(
         return None
     cast = target if narrowed else None
     return _pieces(handle, parquet, batch_rows, sizes, start or 0, cast)
+
+
+def _before(stop: int | None, sizes: list[int]) -> list[int]:
+    """The row counts of the row groups that end by row `stop` (all of them without it)."""
+    if stop is None:
+        return sizes
+    kept, end = [], 0
+    for n in sizes:
+        if end + n > stop:
+            break
+        kept.append(n)
+        end += n
+    return kept
 
 
 def polars_ready(schema: pa.Schema) -> pa.Schema:

@@ -276,3 +276,15 @@ def _key_problem(name: str, value: Any) -> str | None:
         elif isinstance(node, list | tuple):
             stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(node))))
     return None
+
+
+def has_float(dtype: Any) -> bool:
+    """Whether values of `dtype` may hold a float (so a NaN or an infinity)."""
+    if dtype.is_float():
+        return True
+    if isinstance(dtype, pl.Struct):
+        return any(has_float(f.dtype) for f in dtype.fields)
+    if isinstance(dtype, pl.Map):
+        return has_float(dtype.key) or has_float(dtype.value)
+    inner = getattr(dtype, "inner", None)
+    return inner is not None and has_float(inner)

@@ -103,7 +103,8 @@ CODE_VERSION = "41"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # raw made by encoding the text again with a codec that does not give the file's bytes back
 # 41: Parquet unsupported_value details name the column (a map key
 # that is not a string, nanoseconds, a duration past 64-bit microseconds); a decimal256 in a
-# struct is read (each row holding one was unsupported_value)
+# struct is read (each row holding one was unsupported_value); a row group the footer places
+# past the end of the file is corrupt_file unread (another detail)
 MARKER = "extracted.json"
 
 
