@@ -171,7 +171,8 @@ def test_the_sensor_cursor_keeps_an_object_whose_key_holds_a_nul(
     """An object key may hold a NUL (a local path cannot): the cursor's key of such an object
     failed to decode (`binascii.Error`), so the sensor threw its cursor away on every tick and
     saw no change of any source again."""
-    from jsonl_assets.core.source_fingerprints import dump_cursor, load_cursor, take_snapshot
+    from jsonl_assets.core.sensor_cursor import dump_cursor, load_cursor
+    from jsonl_assets.core.source_fingerprints import take_snapshot
 
     _put(s3, "raw/a.jsonl", _lines(0, 3))
     _put(s3, "raw/n\0ul.jsonl", _lines(3, 3))

@@ -16,13 +16,12 @@ import yaml
 
 from jsonl_assets.core.build import dirs_for
 from jsonl_assets.core.config import load_config
+from jsonl_assets.core.sensor_cursor import dump_cursor, load_cursor
 from jsonl_assets.core.source_fingerprints import (
     changed_partitions,
     changed_sources,
-    dump_cursor,
     file_sha256,
     fingerprint_file,
-    load_cursor,
     read_partition_version,
     sources_feeding,
     take_snapshot,

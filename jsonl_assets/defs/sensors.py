@@ -27,12 +27,10 @@ from typing import Final
 import dagster as dg
 
 from jsonl_assets.core.config import ConfigError, load_config, resolve_config_path
+from jsonl_assets.core.sensor_cursor import dump_cursor, load_cursor, snapshot_folder
 from jsonl_assets.core.source_fingerprints import (
     changed_partitions,
     changed_sources,
-    dump_cursor,
-    load_cursor,
-    snapshot_folder,
     take_snapshot,
 )
 from jsonl_assets.core.store.work_owner import claim_work_dir

@@ -26,7 +26,7 @@ from jsonl_assets.core.chunks.plan import CHUNKS_DIR, PLAN, recorded_plan
 from jsonl_assets.core.config import load_config
 from jsonl_assets.core.partition_state import BUILD, NO_SOURCES, partition_state
 from jsonl_assets.core.quarantine_snapshot import _digest
-from jsonl_assets.core.source_fingerprints import CURSOR_FORMAT, SNAPSHOT_PREFIX, load_cursor
+from jsonl_assets.core.sensor_cursor import CURSOR_FORMAT, SNAPSHOT_PREFIX, load_cursor
 from jsonl_assets.core.stages.transform_stage import upstream_marker
 from jsonl_assets.core.store.base import copy_file_in, store_for
 from jsonl_assets.core.store.package_lock import HOLDER_NAME, read_holder
@@ -118,7 +118,7 @@ def test_a_fifo_chunk_plan_is_no_plan(tmp_path: Path) -> None:
 
 
 def test_a_fifo_sensor_snapshot_is_a_new_baseline(tmp_path: Path) -> None:
-    """source_fingerprints.load_cursor: the snapshot file the cursor names, unreadable, is
+    """sensor_cursor.load_cursor: the snapshot file the cursor names, unreadable, is
     None (the sensor takes a new baseline), as when it is gone."""
     name = SNAPSHOT_PREFIX + "0" * 16 + ".json"
     cursor = orjson.dumps(
