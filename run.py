@@ -262,10 +262,15 @@ def run_tree(
                 proc.wait()
             return 130
     finally:
+        # A second Ctrl-C (or SIGTERM) must not cut the clean-up short: the group's SIGKILL
+        # would never be sent, and a slow member would outlive us.
+        interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if proc.poll() is None:  # an error of ours: the child must not outlive us
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
         _end_group(proc.pid)
+        signal.signal(signal.SIGINT, interrupt)
         signal.signal(signal.SIGTERM, stop)
 
 

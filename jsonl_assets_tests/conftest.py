@@ -336,6 +336,7 @@ MARKED: dict[str, tuple[str, ...]] = {
     "core/store/test_gc_kill_points.py::test_a_kill": ("crash", "slow"),
     # `run.py ui` for real (dagster dev starts in 10-60 s on a loaded machine)
     "test_run_py_ui.py::": ("webserver", "crash", "slow"),
+    "test_run_tree.py::": ("crash", "slow"),
     "test_signals.py::test_a_config_broken_during_the_build": ("slow",),
     "test_start_signals.py::test_a_signal": ("slow",),
     # Linear-time guards: on a regression they run for minutes instead of failing fast.
