@@ -84,6 +84,7 @@ class _Reader:
         self.max_errors = limits.max_shard_errors
         self.max_line = limits.max_line_bytes
         self.count = 0
+        self.unread = 0  # lines whose record could not be read (too long, not JSON)
         self.line_no = 0
         self.digests: list[bytes] = []
         self.lines: list[int] = []
@@ -112,6 +113,7 @@ class _Reader:
                 return False
             self.line_no += 1
             self.count += 1
+            self.unread += 1
             self.sink.error("D1", self.path, self.line_no, too_long(block, self.max_line))
             return True
         assert type(block) is bytes
@@ -143,12 +145,14 @@ class _Reader:
         try:
             parsed = read_exact(line, suspect)
         except orjson.JSONDecodeError as exc:
+            self.unread += 1
             if sink.wants("D1", path):
                 self.error("D1", f"line is not valid JSON: {not_json(line, exc)}")
             else:
                 sink.skip("D1", ERROR, path)
             return
         except NumberTooLong as exc:
+            self.unread += 1
             self.error("D1", str(exc))
             return
         record = parsed.value
@@ -203,9 +207,10 @@ def read_records(
     warnings: bool,
     asset_refs: set[str] | None,
     limits: VerifyLimits,
-) -> tuple[int, bool, Finding | None]:
+) -> tuple[int, bool, Finding | None, int]:
     """Check every line of the shard; return (records found, stream damaged or capped, the
-    finding that says checking stopped at `limits.max_shard_errors`, or None).
+    finding that says checking stopped at `limits.max_shard_errors`, or None, the lines whose
+    record could not be read: too long or not JSON, so their ids and references are unknown).
 
     A line longer than `limits.max_line_bytes` is a D1 error (counted as a record, never
     held); more than `limits.decompressed_cap` bytes is a C15 error and ends the reading.
@@ -233,7 +238,7 @@ def read_records(
         where = "" if reader.stopped else f" (after line {reader.line_no})"
         sink.error("C15", path, None, f"{codec} stream {exc}{where}")
     reader.flush_ids()
-    return reader.count, damaged, reader.stopped
+    return reader.count, damaged, reader.stopped, reader.unread
 
 
 def collect_asset_refs(record: dict[str, Any], out: set[str]) -> None:

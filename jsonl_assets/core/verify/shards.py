@@ -120,6 +120,7 @@ def verify_shard(
 
     count = 0
     damaged = False
+    unread = 0
     stopped: Finding | None = None
     with stream:
         head = stream.head
@@ -147,7 +148,7 @@ def verify_shard(
             else:  # changed since it was verified: verify it in full
                 stream.rewind()
         if codec is not None and not trusted:
-            count, damaged, stopped = read_records(
+            count, damaged, stopped, unread = read_records(
                 stream, codec, path, objective, ctx, sink, id_sink, warnings, asset_refs, limits
             )
         stream.drain()
@@ -174,7 +175,7 @@ def verify_shard(
                 None,
                 f"large shard ({stream.size} bytes) without {' and '.join(missing)}",
             )
-    whole = codec is not None and not trusted and not damaged and stopped is None
+    whole = codec is not None and not trusted and not damaged and stopped is None and not unread
     return _shard_result(
         path, sink, digest, count, stream.size, parsed=not trusted, stopped=stopped, whole=whole
     )

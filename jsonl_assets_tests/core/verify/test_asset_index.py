@@ -12,6 +12,7 @@ import pytest
 import zstandard
 
 from jsonl_assets.core.verify.package import verify_package
+from jsonl_assets.core.verify.verify_limits import VerifyLimits
 from jsonl_assets_tests.test_package_verifier import encode, msg, simple_package
 
 ASSETS = encode([{"asset_id": "leaf-1", "uri": "s3://b/leaf-1.png"}])
@@ -104,18 +105,33 @@ def _damage(pkg: Path, how: str) -> None:
         shard["compression"] = "lz4"
     elif how == "shards_not_a_list":
         meta["files"][0]["shards"] = "data/cpt-train-00000.jsonl"
+    elif how in ("line_too_long", "line_not_json"):  # the referencing record is unread
+        shard.pop("sha256")
+        line = path.read_bytes()
+        path.write_bytes(
+            line[:-1] + b" " * 2000 + b"\n" if how == "line_too_long" else line[:-3] + b"\n"
+        )
     (pkg / "metadata.json").write_bytes(orjson.dumps(meta))
 
 
 @pytest.mark.parametrize(
-    "how", ["missing", "folder", "cut_gzip", "unknown_compression", "shards_not_a_list"]
+    "how",
+    [
+        "missing",
+        "folder",
+        "cut_gzip",
+        "unknown_compression",
+        "shards_not_a_list",
+        "line_too_long",
+        "line_not_json",
+    ],
 )
 def test_no_g5_when_a_shards_records_were_not_all_read(tmp_path: Path, how: str) -> None:
     # Before: a shard that could not be read still let G5 say the asset its records reference
     # is never referenced (as if its records had been read and held none).
     _package(tmp_path, ASSETS)
     _damage(tmp_path, how)
-    report = verify_package(tmp_path)
+    report = verify_package(tmp_path, limits=VerifyLimits(max_line_bytes=1024))
     assert not report.ok
     assert not [f for f in report.findings if f.rule == "G5"], report.findings
 
