@@ -10,8 +10,8 @@ import sys
 import pytest
 
 import run
-from jsonl_assets_tests.conftest import MARKED as MARKED_IN_CONFTEST
 from jsonl_assets_tests.conftest import REPO
+from jsonl_assets_tests.markers import MARKED as MARKED_BY_ID
 
 MARKED = "jsonl_assets_tests/test_signals.py"  # crash tests, one of them also slow
 WEB = "jsonl_assets_tests/test_webserver.py"
@@ -58,4 +58,4 @@ def test_run_py_test_fails_when_no_test_is_collected() -> None:
 def test_every_marker_entry_of_conftest_names_a_test() -> None:
     """A renamed test would silently lose its marker (and slow the quick run down)."""
     everything = {t.removeprefix("jsonl_assets_tests/") for t in _collected("-m", "")}
-    assert [p for p in MARKED_IN_CONFTEST if not any(t.startswith(p) for t in everything)] == []
+    assert [p for p in MARKED_BY_ID if not any(t.startswith(p) for t in everything)] == []
