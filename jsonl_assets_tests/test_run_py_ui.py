@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from jsonl_assets.core.config import CONFIG_ENV_VAR
+from jsonl_assets.defs.dead_runs import proc_stat
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_PY = [sys.executable, str(REPO / "run.py"), "ui"]
@@ -37,12 +38,8 @@ def free_port() -> int:
 
 def _stat(pid: int) -> tuple[str, int] | None:
     """(state, ppid) of a live pid, or None."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return fields[0], int(fields[1])
+    fields = proc_stat(pid)
+    return None if fields is None else (fields[0], int(fields[1]))
 
 
 def _cmdline(pid: int) -> str:

@@ -129,16 +129,21 @@ def _boot_time() -> float | None:
     return None
 
 
-def _stat(pid: int) -> tuple[str, int] | None:
-    """(state letter, start in clock ticks after boot) of a running pid from /proc, or None
-    when no such process exists (or there is no /proc)."""
+def proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...), or None when
+    no such process exists (or there is no /proc)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return fields[0], int(fields[19])
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, start in clock ticks after boot) of a running pid, or None."""
+    fields = proc_stat(pid)
+    return None if fields is None else (fields[0], int(fields[19]))
 
 
 def process_state(pid: int) -> tuple[str, float] | None:
