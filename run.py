@@ -136,8 +136,10 @@ def build(args: list[str]) -> int:
 
 def pytest_args(args: list[str]) -> list[str]:
     """Every test: `-m ""` undoes the default deselection of slow, crash and webserver tests
-    (pyproject's addopts); a `-m` among `args` comes later and wins."""
-    return ["-m", "pytest", "-m", "", *args]
+    (pyproject's addopts), on one pytest-xdist worker per core (`--dist worksteal`: an idle
+    worker takes tests queued on a busy one, so the long crash tests do not end the run
+    alone); a `-m` or `-n` among `args` comes later and wins (`-n 0`: one process)."""
+    return ["-m", "pytest", "-m", "", "-n", "auto", "--dist", "worksteal", *args]
 
 
 def test(args: list[str]) -> int:

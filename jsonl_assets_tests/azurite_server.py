@@ -4,7 +4,6 @@ fixture; `azure` gives a test a container of its own and the connection string f
 
 from __future__ import annotations
 
-import itertools
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from jsonl_assets.core.store import base
 
-from .object_server import ObjectServer, free_port, serving
+from .object_server import ObjectServer, free_port, new_bucket, serving
 
 REPO = Path(__file__).resolve().parents[1]
 AZURITE = REPO / ".venv" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
@@ -21,7 +20,6 @@ ACCOUNT = "devstoreaccount1"
 # Azurite's fixed development key (public, documented; it opens nothing but the emulator).
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 SCHEMES = ("az", "abfs")
-_containers = itertools.count()
 
 
 def connection_string(endpoint: str) -> str:
@@ -55,6 +53,6 @@ def azure(azure_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> ObjectServer:
     env = {"AZURE_STORAGE_CONNECTION_STRING": connection_string(azure_endpoint)}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    container = f"jsonl-assets-test-{next(_containers)}"
+    container = new_bucket()
     base.store_for(f"az://{container}").fs.mkdir(container)  # type: ignore[attr-defined]
     return ObjectServer("az", azure_endpoint, container, env)

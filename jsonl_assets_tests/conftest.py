@@ -113,6 +113,20 @@ def notes_config(path: Path, paths: list[str], output: dict[str, str], name: str
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A DAGSTER_HOME of the test process's own for the builds that do not set one: run.py's
+    `.dagster_home` would be shared by pytest-xdist's workers (and the developer's UI)."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    before = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    yield home
+    if before is None:
+        os.environ.pop("DAGSTER_HOME", None)
+    else:
+        os.environ["DAGSTER_HOME"] = before
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     """The public corpus, `../shared/corpus` beside the repository; skips the test without it."""

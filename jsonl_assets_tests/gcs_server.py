@@ -4,7 +4,6 @@ a test a bucket of its own and `STORAGE_EMULATOR_HOST` pointing at the server.""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 
 import pytest
@@ -12,9 +11,8 @@ import pytest
 from jsonl_assets.core.store import base
 from jsonl_assets.core.store.gcs import EMULATOR_ENV
 
-from .object_server import ObjectServer, free_port, serving
+from .object_server import ObjectServer, free_port, new_bucket, serving
 
-_buckets = itertools.count()
 SCHEMES = ("gs", "gcs")
 
 
@@ -37,6 +35,6 @@ def gcs(gcs_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> ObjectServer:
     env = {EMULATOR_ENV: gcs_endpoint}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    bucket = f"jsonl-assets-test-{next(_buckets)}"
+    bucket = new_bucket()
     base.store_for(f"gs://{bucket}").fs.mkdir(bucket)  # type: ignore[attr-defined]
     return ObjectServer("gs", gcs_endpoint, bucket, env)

@@ -6,7 +6,6 @@ bucket and the AWS environment pointing at the server (endpoint, dummy keys, reg
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 import tempfile
@@ -18,10 +17,7 @@ import pytest
 
 from jsonl_assets.core.store import base
 
-from .object_server import ObjectServer
-
-BUCKET = "jsonl-assets-test"
-_buckets = itertools.count()
+from .object_server import ObjectServer, new_bucket
 
 
 def start_server() -> tuple[object, str]:
@@ -93,6 +89,6 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ObjectServ
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    bucket = f"{BUCKET}-{next(_buckets)}"
+    bucket = new_bucket()
     base.store_for(f"s3://{bucket}").call("create_bucket", Bucket=bucket)  # type: ignore[attr-defined]
     yield ObjectServer("s3", s3_endpoint, bucket, env)

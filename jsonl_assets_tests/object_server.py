@@ -5,6 +5,8 @@ the server. `object_store` runs a test once per backend."""
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
 import socket
 import subprocess
 import time
@@ -28,6 +30,16 @@ class ObjectServer:
 
     def url(self, key: str) -> str:
         return f"{self.scheme}://{self.bucket}/{key}"
+
+
+_buckets = itertools.count()
+
+
+def new_bucket() -> str:
+    """A bucket (or container) name no other test uses, in this process or another: the
+    package lock of a URL is a local folder keyed by the URL, shared by every process on the
+    machine (pytest-xdist's workers, a second test run), so equal names would share a lock."""
+    return f"jsonl-assets-test-{os.getpid()}-{next(_buckets)}"
 
 
 def free_port() -> int:
