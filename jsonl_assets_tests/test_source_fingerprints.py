@@ -369,6 +369,54 @@ EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
     "shard size": lambda d: d["output"].update(max_records_per_shard=7),
     "thresholds": lambda d: d["thresholds"].update(max_invalid_rate=0.5),
     "a source's license": lambda d: d["sources"][0].update(license="CC-BY-4.0"),
+    # A source's own and an objective's thresholds decide no record either (before, a
+    # source's own requested its partitions: the digest held its entry as written).
+    "a source's thresholds": lambda d: d["sources"][0].update(thresholds={"max_invalid_rate": 0.5}),
+    "an objective's thresholds": lambda d: d["thresholds"].update(
+        per_objective={"sft": {"max_invalid_rate": 0.5}}
+    ),
+    # The global quality equal to a rule the sft source overrides anyway: its effective policy
+    # is unchanged (before, its 3 partitions were requested too; the other sources' policies
+    # hold the rule too, so theirs are rebuilt), and back; and one that differs.
+    "global quality the source overrides": lambda d: d.update(quality={"empty_assistant": "warn"}),
+    "global quality back, the override kept": lambda d: d.pop("quality"),
+    "global quality other than the override": lambda d: d.update(
+        quality={"empty_assistant": "keep"}
+    ),
+    "a source's quality as the global": lambda d: d["sources"][0].update(
+        quality={"empty_assistant": "warn"}
+    ),
+    "a source's quality at the default": lambda d: d["sources"][0].update(
+        quality={"empty_assistant": "quarantine"}
+    ),
+    # Equivalent rewrites of an entry: build reuses every partition, and the sensor too.
+    "paths as a string": lambda d: d["sources"][0].update(paths=d["sources"][0]["paths"][0]),
+    "empty metadata spelled out": lambda d: d["sources"][4].update(metadata={}),
+    "keys reordered": lambda d: d["sources"].__setitem__(
+        0, dict(reversed(d["sources"][0].items()))
+    ),
+}
+# The config each edit starts from, when not the sample's.
+BEFORE: dict[str, Callable[[dict[str, Any]], None]] = {
+    "global quality the source overrides": EDITS["a source's quality as the global"],
+    "global quality back, the override kept": lambda d: (
+        EDITS["a source's quality as the global"](d),
+        EDITS["global quality the source overrides"](d),
+    ),
+    "global quality other than the override": EDITS["a source's quality as the global"],
+    "a source's quality as the global": EDITS["global quality the source overrides"],
+}
+# Edits that change no stage's fingerprint: the sensor must request nothing for them.
+NO_RECORD_CHANGE = {
+    "shard size",
+    "thresholds",
+    "a source's thresholds",
+    "an objective's thresholds",
+    "a source's quality as the global",
+    "a source's quality at the default",
+    "paths as a string",
+    "empty metadata spelled out",
+    "keys reordered",
 }
 
 
@@ -377,6 +425,7 @@ def test_the_sensor_rebuilds_what_build_would_rebuild(sample_project: Path, edit
     """A config edit changes the version of a partition a source feeds exactly when it
     changes the fingerprints of its record stages, which `build` rebuilds and a publish
     refuses until rebuilt (a split ratio: only where a `split: auto` source feeds it)."""
+    edit_config(sample_project, BEFORE.get(edit, lambda d: None))
     first = take_snapshot(load_config(sample_project))
     fps_before = record_stage_fingerprints(sample_project)
     edit_config(sample_project, EDITS[edit])
@@ -386,5 +435,8 @@ def test_the_sensor_rebuilds_what_build_would_rebuild(sample_project: Path, edit
     # when a setting their stages hold changes; before, the sensor never requested them).
     rebuilt = [k for k in all_partition_keys() if fps_before[k] != fps_after[k]]
     assert changed_partitions(first, second) == rebuilt
-    if edit in ("shard size", "thresholds"):  # they decide no record (shards, checks)
+    if edit in NO_RECORD_CHANGE:  # they decide no record (shards, checks, same policy)
         assert rebuilt == []
+    if edit.startswith("global quality "):  # the sft source's own rule wins: not its three
+        fed = [k for k in all_partition_keys() if sources_feeding(load_config(sample_project), k)]
+        assert rebuilt == [k for k in fed if not k.startswith("sft|")]

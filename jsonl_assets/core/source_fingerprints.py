@@ -7,11 +7,12 @@ A file counts as changed when its *content* changed: touching a file re-hashes i
 same bytes give the same fingerprint. An object on object storage is never read for it: its
 ETag and size (and version id, on a versioned bucket) stand for its content.
 
-A source's digest covers its entry in the config (adapter, options, split, ...), the global
-settings that decide which records it gives (`record_settings`: the split ratios for a
-`split: auto` source, `limits.max_record_bytes`, ...) and the (config-relative name, sha256)
-of every file its globs match, so adding, removing, editing or re-configuring a source
-changes it. A file is named by its `file_key` (its name, and for a
+A source's digest covers the settings that decide which records it gives, resolved, exactly
+as the record stages' fingerprints hold them (`record_settings`, from core/record_settings.py:
+its adapter, options, split, effective quality policy, ..., the split ratios for a `split:
+auto` source, `limits.max_record_bytes`, ...; not its entry as written, nor thresholds) and
+the (config-relative name, sha256) of every file its globs match, so adding, removing,
+editing or re-configuring a source changes it exactly when `build` would rebuild. A file is named by its `file_key` (its name, and for a
 name that is not UTF-8 the name's bytes too: `core/file_names.py`), so two files whose shown
 names coincide stay two, and every key is JSON (the sensor's snapshot, a partition's record). A partition's version covers the digests of the
 sources that feed it, in config order (records are written in that order, and the first of
@@ -32,9 +33,8 @@ from typing import Any, Final
 import orjson
 
 from jsonl_assets.core.config import PipelineConfig, SourceConfig
-from jsonl_assets.core.config.models import DEFAULT_LIMITS, DEFAULT_SPLITS
 from jsonl_assets.core.file_names import KEY_ESCAPE, file_key, os_name_key, os_name_of_key
-from jsonl_assets.core.rules.quality_policy import DEFAULT_POLICY
+from jsonl_assets.core.record_settings import DEFAULT_GLOBALS, global_settings, source_settings
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 from jsonl_assets.core.store import file_hashes
 from jsonl_assets.core.store.base import (
@@ -218,24 +218,14 @@ def _canonical(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
-def _source_entry(cfg: PipelineConfig, index: int) -> Any:
-    entries = cfg.raw.get("sources") if isinstance(cfg.raw, Mapping) else None
-    return entries[index] if isinstance(entries, list) and index < len(entries) else None
-
-
 def record_settings(cfg: PipelineConfig, source: SourceConfig) -> dict[str, Any]:
-    """The settings outside `sources[i]` that decide which records `source` gives, and so
-    the records of the partitions it feeds (the record stages' fingerprints hold them too:
-    a change makes `build` rebuild those partitions, and the sensor request them). Each only
-    where it is not the default, so a config that leaves them keeps its versions. Shard sizes,
-    compression and thresholds decide no record: they are not here."""
-    settings: dict[str, Any] = {}
-    ratios = [cfg.validation_ratio, cfg.test_ratio]
-    if source.split == "auto" and ratios != [DEFAULT_SPLITS.validation, DEFAULT_SPLITS.test]:
-        settings["splits"] = ratios  # which of the three partitions each record lands in
-    # the source's own `quality` is in its entry already; this is as the validated stage's
-    # fingerprint holds it
-    return settings | _global_settings(cfg, source.quality.to_json())
+    """The effective settings that decide which records `source` gives, and so the records
+    of the partitions it feeds: exactly the values the record stages' fingerprints hold for
+    it (`core/record_settings.py`, one implementation for both), so a change makes `build`
+    rebuild those partitions and the sensor request them, and nothing else does. Resolved,
+    not as written: an equivalent rewrite of the entry, a source's own thresholds, a global
+    `quality` rule the source overrides anyway change nothing."""
+    return source_settings(cfg, source)
 
 
 def unfed_settings(cfg: PipelineConfig) -> dict[str, Any]:
@@ -243,30 +233,13 @@ def unfed_settings(cfg: PipelineConfig) -> dict[str, Any]:
     (`build` rebuilds such a partition, built empty before, when they change, so the sensor
     must request it too); empty when each is the default, as the version then was. Not the
     quality rules: the validated stage holds those of the sources it judges, here none."""
-    return _global_settings(cfg, None)
+    settings = global_settings(cfg)
+    return {} if settings == DEFAULT_GLOBALS else settings
 
 
-def _global_settings(cfg: PipelineConfig, quality: Any) -> dict[str, Any]:
-    settings: dict[str, Any] = {}
-    if cfg.max_record_bytes != DEFAULT_LIMITS.max_record_bytes:
-        settings["max_record_bytes"] = cfg.max_record_bytes  # too_large
-    if quality is not None and cfg.quality != DEFAULT_POLICY:
-        settings["quality"] = quality
-    if cfg.output.shard_by == "content_type":  # quarantines a type that cannot name a shard
-        settings["shard_by"] = "content_type"
-    if cfg.toolsets:  # what a record's tool calls are judged against
-        settings["toolsets"] = list(cfg.toolsets)
-    if cfg.defaults is not None:  # `defaults.toolset_id`: the toolset of records naming none
-        settings["defaults"] = dict(cfg.defaults)  # `{}` too: the stages tell it from none
-    return settings
-
-
-def source_digest(
-    entry: Any, files: Iterable[tuple[str, str, int]], settings: Mapping[str, Any] | None = None
-) -> str:
-    payload: dict[str, Any] = {"entry": entry, "files": sorted([rel, sha] for rel, sha, _ in files)}
-    if settings:  # absent when every one is the default: the digest stays as it was
-        payload["settings"] = dict(settings)
+def source_digest(files: Iterable[tuple[str, str, int]], settings: Mapping[str, Any]) -> str:
+    """A source's digest: its files' (name, sha256) and its `record_settings`."""
+    payload = {"files": sorted([rel, sha] for rel, sha, _ in files), "settings": dict(settings)}
     return hashlib.sha256(_canonical(payload)).hexdigest()
 
 
@@ -306,7 +279,7 @@ def take_snapshot(
     read_now: set[str] = set()
     hashed_per_source: dict[str, frozenset[str]] = {}
     sources: dict[str, SourceFiles] = {}
-    for index, source in enumerate(cfg.sources):
+    for source in cfg.sources:
         if wanted is not None and source.name not in wanted:
             continue
         entries: list[tuple[str, str, int]] = []
@@ -323,7 +296,7 @@ def take_snapshot(
             entries.append((file_key(item.rel, item.rel_b64), files[key].sha256, files[key].size))
         read_here = {str(item.path) for item in source.inputs}.intersection(read_now)
         hashed_per_source[source.name] = frozenset(read_here)
-        sources[source.name] = _source_files(cfg, source, index, entries)
+        sources[source.name] = _source_files(cfg, source, entries)
     return SourcesSnapshot(
         files=files,
         sources=sources,
@@ -334,14 +307,13 @@ def take_snapshot(
 
 
 def _source_files(
-    cfg: PipelineConfig, source: SourceConfig, index: int, entries: list[tuple[str, str, int]]
+    cfg: PipelineConfig, source: SourceConfig, entries: list[tuple[str, str, int]]
 ) -> SourceFiles:
-    entry = _source_entry(cfg, index)
     return SourceFiles(
         name=source.name,
         objective=source.objective,
         split=source.split,
-        digest=source_digest(entry, entries, record_settings(cfg, source)),
+        digest=source_digest(entries, record_settings(cfg, source)),
         files=tuple(sorted(entries)),
     )
 
@@ -362,8 +334,8 @@ def read_partition_version(
     objective, split = key.split("|", 1)
     return partition_version(
         [
-            _source_files(cfg, source, index, by_source.get(source.name, []))
-            for index, source in enumerate(cfg.sources)
+            _source_files(cfg, source, by_source.get(source.name, []))
+            for source in cfg.sources
             if source.objective == objective and split in splits_fed(source.split)
         ],
         unfed_settings(cfg),

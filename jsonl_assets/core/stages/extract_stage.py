@@ -23,6 +23,7 @@ from jsonl_assets.core.quarantine import QuarantineWriter
 from jsonl_assets.core.readers import READERS, ReadItem, ReadLimits, read_source
 from jsonl_assets.core.readers.source_file import SourceFile
 from jsonl_assets.core.readers.unwritable_values import unwritable
+from jsonl_assets.core.record_settings import extract_globals, extract_source_settings
 from jsonl_assets.core.source_fingerprints import SourcesSnapshot, partition_snapshot
 from jsonl_assets.core.stage_report import ExtractDetails, SourceCounters, StageReport
 from jsonl_assets.core.store.base import FileStat
@@ -125,26 +126,16 @@ def extract_fingerprint(
         for item in source.inputs:
             name = file_key(item.rel, item.rel_b64)
             files.append([source.name, name, snapshot.files[str(item.path)].sha256])
-    sources = [_source_identity(s) for s in cfg.sources_for(dirs.objective, dirs.split)]
-    return fingerprint(STAGE, CODE_VERSION, dirs.key, cfg.max_record_bytes, sources, files)
+    sources = [extract_source_settings(s) for s in cfg.sources_for(dirs.objective, dirs.split)]
+    return fingerprint(STAGE, CODE_VERSION, dirs.key, *extract_globals(cfg), sources, files)
 
 
 def extract_settings(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
     """The config's part of the extraction's identity (the fingerprint without the files'
     contents), recorded in the marker: whether a committed extraction was made under today's
     config can be told without stat'ing a source (core/partition_gate.py)."""
-    sources = [_source_identity(s) for s in cfg.sources_for(dirs.objective, dirs.split)]
-    return fingerprint(STAGE, CODE_VERSION, dirs.key, cfg.max_record_bytes, sources)
-
-
-def _source_identity(source: SourceConfig) -> dict[str, Any]:
-    return {
-        "name": source.name,
-        "split": source.split,
-        "format": source.format,
-        "read_options": dict(source.read_options),
-        "files": [[file_key(i.rel, i.rel_b64), i.format] for i in source.inputs],
-    }
+    sources = [extract_source_settings(s) for s in cfg.sources_for(dirs.objective, dirs.split)]
+    return fingerprint(STAGE, CODE_VERSION, dirs.key, *extract_globals(cfg), sources)
 
 
 class HashedBytes(Protocol):

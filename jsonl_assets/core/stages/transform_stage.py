@@ -25,6 +25,11 @@ from jsonl_assets.core.config import PipelineConfig
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.quarantine import QuarantineWriter
 from jsonl_assets.core.record_ids import MissingIdError, content_id, source_id, split_for_id
+from jsonl_assets.core.record_settings import (
+    default_toolset_id,
+    transform_globals,
+    transform_source_settings,
+)
 from jsonl_assets.core.rules.vocabulary import RECORD_KEYS
 from jsonl_assets.core.shard_families import content_type_problem
 from jsonl_assets.core.stage_report import (
@@ -218,27 +223,7 @@ def _kept_conflict(key: str, raw: dict[str, Any], made: Any, adapted: list[Any])
 
 
 def transform_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp: str) -> str:
-    sources = [
-        {
-            "name": s.name,
-            "adapter": s.adapter,
-            "options": dict(s.adapter_options),
-            "split": s.split,
-            "id_field": s.id_field,
-            "content_type": s.content_type,
-            "license": s.license,
-            "metadata": dict(s.metadata),
-            # Only when set: the fingerprints of configs without it stay as they were.
-            **({"metadata_fields": list(s.metadata_fields)} if s.metadata_fields else {}),
-        }
-        for s in cfg.sources_for(dirs.objective, dirs.split)
-    ]
-    # Only when set (records declaring no tools inherit it, chat's and sharegpt's too).
-    default = default_toolset_id(cfg)
-    inherited = ["defaults.toolset_id", default] if default is not None else []
-    # Only with content_type sharding (which quarantines a content type that cannot name a
-    # shard): the fingerprints of other configs stay as they were.
-    by_type = ["shard_by", "content_type"] if cfg.output.shard_by == "content_type" else []
+    sources = [transform_source_settings(s) for s in cfg.sources_for(dirs.objective, dirs.split)]
     return fingerprint(
         STAGE,
         CODE_VERSION,
@@ -246,15 +231,8 @@ def transform_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp:
         upstream_fp,
         sources,
         *cfg.routing_ratios(dirs.objective, dirs.split),
-        *by_type,
-        *inherited,
+        *transform_globals(cfg),
     )
-
-
-def default_toolset_id(cfg: PipelineConfig) -> str | None:
-    """The config's `defaults.toolset_id`: the toolset of records that name none."""
-    named = (cfg.defaults or {}).get("toolset_id")
-    return named if type(named) is str else None
 
 
 def upstream_marker(dirs: PartitionDirs, name: str) -> tuple[str, dict[str, Any]]:

@@ -30,6 +30,7 @@ from jsonl_assets.core.dedup import SeenIds
 from jsonl_assets.core.fault_points import reached
 from jsonl_assets.core.line_batch import LineBatch
 from jsonl_assets.core.quarantine import EXAMPLES_PER_REASON, QuarantineWriter
+from jsonl_assets.core.record_settings import validate_globals, validate_source_settings
 from jsonl_assets.core.rules import ERROR, Problem, RecordContext, record_errors, record_problems
 from jsonl_assets.core.rules.quality_policy import KEEP, QUARANTINE, SourceQuality, source_quality
 from jsonl_assets.core.rules.quality_rules import quality_findings
@@ -90,10 +91,9 @@ def add_toolset(
 
 
 def validate_fingerprint(cfg: PipelineConfig, dirs: PartitionDirs, upstream_fp: str) -> str:
-    quality = {s.name: s.quality.to_json() for s in cfg.sources_for(dirs.objective, dirs.split)}
-    return fingerprint(
-        STAGE, CODE_VERSION, dirs.key, upstream_fp, list(cfg.toolsets), cfg.defaults, quality
-    )
+    sources = cfg.sources_for(dirs.objective, dirs.split)
+    quality = {s.name: validate_source_settings(s) for s in sources}
+    return fingerprint(STAGE, CODE_VERSION, dirs.key, upstream_fp, *validate_globals(cfg), quality)
 
 
 class Validator:
