@@ -382,6 +382,10 @@ MARKED: dict[str, tuple[str, ...]] = {
         "slow",
     ),
     "core/report/test_accounting.py::test_rejections_match_the_quarantine_files": ("slow",),
+    # builds an edge package and writes its report: 3 s
+    "core/report/test_accounting.py::test_a_partition_whose_source_is_an_empty_file_is_accounted": (
+        "slow",
+    ),
     "test_assets.py::test_parse_failure_rate_check_fails_and_blocks_downstream": ("slow",),
     "test_hostile_input.py::test_a_file_of_bad_lines_is_quarantined_in_bounded_memory": ("slow",),
     "readers/test_jsonl.py::test_fifty_megabyte_line_is_skipped_in_bounded_memory": ("slow",),

@@ -103,9 +103,10 @@ def _order(p: PartitionShards) -> tuple[int, int]:
 
 def build_manifest(cfg: PipelineConfig, partitions: Sequence[PartitionShards]) -> dict[str, Any]:
     """The metadata.json document. Every built partition's source files are in the extension,
-    and the accounting of every built partition that read an input, shards or not (one whose
-    every input was quarantined too; one that read nothing has nothing to account for).
-    Partitions without shards get no file entry (spec C8: an entry needs at least one shard)."""
+    and the accounting of every built partition a source feeds, shards or not: one whose every
+    input was quarantined, and one whose sources held no record (an empty file: its file is
+    charged to it, read 0), as the build's summary lists them (_accounted). Partitions without
+    shards get no file entry (spec C8: an entry needs at least one shard)."""
     built = sorted(partitions, key=_order)
     toolsets: dict[str, dict[str, Any]] = {t["id"]: _canonical(t) for t in cfg.toolsets}
     tool_extras: dict[str, Any] = {}
@@ -199,9 +200,17 @@ def _extension(cfg: PipelineConfig, built: Sequence[PartitionShards]) -> dict[st
         "accounting": {
             p.key: _accounting(p.accounting, RateLimits.of_config(cfg, p.key))
             for p in built
-            if p.shards or p.accounting.get("read", 0)
+            if _accounted(p)
         },
     }
+
+
+def _accounted(p: PartitionShards) -> bool:
+    """Whether metadata.json accounts for a built partition: it has shards, read an input, or
+    a source feeds it (its accounting lists a source, an empty file's with 0 read too), so
+    every file in `source_files` is charged to an accounted partition. Only a partition no
+    source was charged to has nothing to account for."""
+    return bool(p.shards or p.accounting.get("read", 0) or p.accounting.get("per_source"))
 
 
 def _accounting(accounting: Mapping[str, Any], limits: RateLimits) -> dict[str, Any]:
