@@ -22,7 +22,7 @@ from matplotlib.ticker import MaxNLocator
 
 from jsonl_assets.core.report.bounded_counts import OTHER_NOTE
 from jsonl_assets.core.report.markdown_text import unfenced_value
-from jsonl_assets.core.report.report_data import bin_labels
+from jsonl_assets.core.report.report_data import bin_labels, mixture_rows
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES, SPLITS
 
 RC: Final = {
@@ -219,26 +219,6 @@ def share_chart(cells: list[dict[str, Any]]) -> str:
     ax.set_ylabel("% of records")
     ax.set_title("Records with at least one tool call")
     return _svg(figure)
-
-
-def mixture_rows(cells: list[dict[str, Any]]) -> list[tuple[str, dict[str, dict[str, int]]]]:
-    """(label, per source records and chars): the whole package, each split over all
-    objectives, then each objective x split."""
-    groups: list[tuple[str, list[dict[str, Any]]]] = [("package", cells)]
-    groups += [(f"{s} (all)", [c for c in cells if c["split"] == s]) for s in SPLITS]
-    groups += [(f"{c['objective']}/{c['split']}", [c]) for c in cells]
-    rows = []
-    for label, members in groups:
-        if not members:
-            continue
-        sums: dict[str, dict[str, int]] = {}
-        for c in members:
-            for source, v in c["sources"].items():
-                mine = sums.setdefault(source, {"records": 0, "chars": 0})
-                mine["records"] += v["records"]
-                mine["chars"] += v["chars"]
-        rows.append((label, sums))
-    return rows
 
 
 MIXTURE_SOURCES: Final = len(PALETTE)  # bars a mixture chart draws, `other` included

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from jsonl_assets.core.report.licences import licences_by_source
 from jsonl_assets.core.report.markdown_text import unfenced_value, visible, visible_value
-from jsonl_assets.core.report.report_data import embed_data, mean
+from jsonl_assets.core.report.report_data import embed_data, mean, mixture_rows
 
 CSS: Final = """
 body{font-family:"DejaVu Sans",Arial,sans-serif;margin:24px auto;max-width:1000px;color:#222}
@@ -96,6 +96,23 @@ def length_rows(data: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
+def mixture_table_rows(cells: list[dict[str, Any]]) -> list[list[Any]]:
+    """Every source's records and characters and its share of them: in the whole package,
+    in each split over all objectives (`train (all)`), then in each objective x split, as the
+    mixture chart's bars are grouped (report_data.mixture_rows); every source by name, where
+    the chart shows the smaller ones past its ninth as one `other` bar."""
+    rows = []
+    for label, sums in mixture_rows(cells):
+        records = max(sum(v["records"] for v in sums.values()), 1)
+        chars = max(sum(v["chars"] for v in sums.values()), 1)
+        rows += [
+            [label, source, v["records"], percent(v["records"] / records), v["chars"],
+             percent(v["chars"] / chars)]
+            for source, v in sorted(sums.items())
+        ]  # fmt: skip
+    return rows
+
+
 def render_html(data: dict[str, Any], svgs: dict[str, str | None] | None = None) -> bytes:
     """The page; `svgs`: the charts already drawn by `charts.draw_all(data)`."""
     if svgs is None:
@@ -116,14 +133,9 @@ def render_html(data: dict[str, Any], svgs: dict[str, str | None] | None = None)
         ],
     )  # fmt: skip
     mixture = table(
-        ["objective/split", "source", "records", "% records", "characters", "% characters"],
-        [
-            [f"{c['objective']}/{c['split']}", s, v["records"],
-             percent(v["records"] / max(c["records"], 1)), v["chars"],
-             percent(v["chars"] / max(sum(x["chars"] for x in c["sources"].values()), 1))]
-            for c in cells
-            for s, v in c["sources"].items()
-        ],
+        ["group (objective/split)", "source", "records", "% records", "characters",
+         "% characters"],
+        mixture_table_rows(cells),
     )  # fmt: skip
     configured = {s["name"]: s.get("license") for s in data.get("sources", [])}
     licences = table(

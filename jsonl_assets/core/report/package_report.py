@@ -72,8 +72,9 @@ _HEADS: Final = {
 # autolink (`www.`, `://`, e-mail) in code spans, a licence or grading type past 200
 # characters counted by its digest (two that differ past 200 stay two), the card's count of
 # records with their own licence exact when `other` cannot hold the source's; 10: length
-# means to two decimals, as shown (rounded to one, 4/3 read 1.30).
-REPORT_VERSION: Final = "10"
+# means to two decimals, as shown (rounded to one, 4/3 read 1.30); 11: the mixture table has
+# the package and per-split rows too, as the chart.
+REPORT_VERSION: Final = "11"
 _STAMP_BYTES: Final = 256  # more than any stamp of ours: a longer file is not one
 # A report.html found beside the package that is larger than this is drawn again.
 MAX_HTML_BYTES: Final = 256 << 20

@@ -30,6 +30,7 @@ from jsonl_assets.core.report.statistics import (
     package_cells,
 )
 from jsonl_assets.core.rules.reject_reasons import DUPLICATE_ID_RATE, PARSE_FAILURE_RATE
+from jsonl_assets.core.rules.spec_vocabulary import SPLITS
 from jsonl_assets.core.store.base import read_bytes
 
 REPORT_SCHEMA: Final = "jsonl-assets-report/1"
@@ -114,6 +115,27 @@ def bin_labels(edges: list[int]) -> list[str]:
             f"{low:,}+" if high is None else (f"{low:,}" if high == low else f"{low:,}-{high:,}")
         )
     return labels
+
+
+def mixture_rows(cells: list[dict[str, Any]]) -> list[tuple[str, dict[str, dict[str, int]]]]:
+    """(label, per source records and chars): the whole package, each split over all
+    objectives, then each objective x split (the mixture chart's bars and report.html's
+    mixture table)."""
+    groups: list[tuple[str, list[dict[str, Any]]]] = [("package", cells)]
+    groups += [(f"{s} (all)", [c for c in cells if c["split"] == s]) for s in SPLITS]
+    groups += [(f"{c['objective']}/{c['split']}", [c]) for c in cells]
+    rows = []
+    for label, members in groups:
+        if not members:
+            continue
+        sums: dict[str, dict[str, int]] = {}
+        for c in members:
+            for source, v in c["sources"].items():
+                mine = sums.setdefault(source, {"records": 0, "chars": 0})
+                mine["records"] += v["records"]
+                mine["chars"] += v["chars"]
+        rows.append((label, sums))
+    return rows
 
 
 def mean(histogram: dict[str, Any]) -> float | None:

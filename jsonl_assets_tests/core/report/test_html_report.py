@@ -17,7 +17,11 @@ from jsonl_assets.core.report import report_data, report_dir, write_report
 from jsonl_assets.core.report.html_report import render_html
 from jsonl_assets.core.report.package_report import STAMP, current_report
 from jsonl_assets.core.report.report_data import DATA_SCRIPT
-from jsonl_assets_tests.core.report.independent import embedded_data
+from jsonl_assets_tests.core.report.independent import (
+    cell_figures,
+    embedded_data,
+    published_records,
+)
 
 NAMESPACES = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
 
@@ -137,3 +141,40 @@ def test_licences_that_differ_only_in_spaces_show_differently(tiny_data: dict[st
         '"a b", "a\\u00a0b"'
     )
     assert {c.removesuffix(", none") for c in _licence_cells(text)} == {shown}
+
+
+def test_the_mixture_table_has_the_package_and_split_rows(
+    tiny_package: Path, tiny_data: dict[str, Any]
+) -> None:
+    """As the README says and the chart groups it: every source's records and characters and
+    their shares for the whole package, for each split over all objectives and for each
+    objective/split, counted here from the published shards."""
+    cells = {
+        key: cell_figures(key[0], records)
+        for key, records in published_records(load_config(tiny_package).output.dir).items()
+    }
+    groups: dict[str, dict[str, list[int]]] = {}
+    for (objective, split), figures in sorted(cells.items()):
+        for label in ("package", f"{split} (all)", f"{objective}/{split}"):
+            for source, v in figures["sources"].items():
+                sums = groups.setdefault(label, {}).setdefault(source, [0, 0])
+                sums[0] += v["records"]
+                sums[1] += v["chars"]
+    expected = set()
+    for label, sources in groups.items():
+        records = sum(r for r, _ in sources.values())
+        chars = sum(c for _, c in sources.values())
+        for source, (r, c) in sources.items():
+            shares = (f"{100 * r / records:.2f}%", f"{100 * c / chars:.2f}%")
+            expected.add((label, source, f"{r:,}", shares[0], f"{c:,}", shares[1]))
+    text = render_html(tiny_data, svgs={}).decode()
+    start = text.index('<section id="mixture">')
+    section = text[start : text.index("<h3>", start)]
+    rows = [
+        tuple(unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row))
+        for row in re.findall(r"<tr>(.*?)</tr>", section)[1:]
+    ]
+    assert len(rows) == len(set(rows)) and set(rows) == expected
+    labels = list(dict.fromkeys(row[0] for row in rows))
+    assert labels[:4] == ["package", "train (all)", "validation (all)", "test (all)"]
+    assert len({row[1] for row in rows if row[0] == "package"}) == 4  # every source
