@@ -5,7 +5,9 @@ with its dotted key: strings, 64-bit integers, finite floats, true/false, null, 
 mappings with string keys. Anything else a YAML tag can make (binary, set, omap, pairs,
 timestamps, NaN/Infinity, python/* or custom tags), a key repeated in one mapping, and a
 plain scalar that YAML 1.1 silently turns into something else (`no` -> false, `1:30` -> 90,
-`0755` -> 493, `0b1010` -> 10, `1_000` -> 1000) is a `(key, message)` problem. Merge keys
+`0755` -> 493, `0b1010` -> 10, `1_000` -> 1000), or into a string where YAML 1.2 reads an
+integer (`089`, `0o17`), is a `(key, message)` problem. The floats YAML 1.2 and JSON write
+that YAML 1.1 reads as strings (`1e3`, `1.5e3`, `1e-3`, `-.5`) are read as the floats they are. Merge keys
 (`<<`) and aliases are allowed; an alias loop, or aliases that add more than
 `MAX_EXPANDED_NODES` values once expanded, are refused (billion laughs).
 
@@ -48,6 +50,9 @@ DATETIME_KEYS: Final = frozenset({"dataset.created_at"})
 _NULL_WORDS: Final = ("", "~", "null", "Null", "NULL")  # what YAML reads as null
 _LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+")
 _BINARY = re.compile(r"[-+]?0b[0-1_]+")  # YAML 1.1's binary integers (not in YAML 1.2)
+# Integers of YAML 1.2 that YAML 1.1 reads as strings (its own are resolved first): a leading
+# zero before an 8 or 9 (`089`), an octal number in YAML 1.2's form (`0o17`).
+_YAML12_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+")
 
 
 class YamlProblem(Picklable):
@@ -79,7 +84,20 @@ def load_strict(text: str) -> Any:
 
 # libyaml composes the document when PyYAML has it (its wheels do): a large config is
 # composed about 20x faster than by the pure-Python loader.
-_Loader: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc,valid-type]
+    """The safe loader, reading as numbers the floats YAML 1.2 and JSON write that YAML 1.1
+    reads as strings: an exponent without a dot or its sign (`1e3`, `1.5e3`, `1e-3`) and a
+    signed fraction without a leading digit (`-.5`)."""
+
+
+_Loader.add_implicit_resolver(  # tried after YAML 1.1's own: only what they leave as strings
+    _T + "float",
+    re.compile(r"^(?=[^.eE]*[.eE])[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"),
+    list("-+0123456789."),
+)
 
 
 def _join(parent: str, key: str) -> str:
@@ -234,6 +252,13 @@ class _Checker:
 def _check_scalar(loader: Any, node: ScalarNode, key: str) -> None:
     tag, text, plain = node.tag, node.value, not node.style  # None, or "" from libyaml
     if tag == _T + "str":
+        if plain and _YAML12_INT.fullmatch(text):
+            value = int(text, 8 if text.startswith("0o") else 10)
+            raise YamlProblem(
+                key,
+                f"YAML 1.2 reads {text!r} as the number {value} but YAML 1.1 (this reader) as "
+                f"a string; quote it for the string ('{text}') or write {value}",
+            )
         return
     if tag == _T + "null":
         if text not in _NULL_WORDS:  # the constructor makes null of any text

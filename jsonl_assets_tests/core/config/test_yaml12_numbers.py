@@ -1,0 +1,79 @@
+"""A number YAML 1.2 (and JSON) writes is never silently text. PyYAML reads YAML 1.1, where
+`1.5e3`, `1e-3` (an exponent without a dot or its sign) and `-.5` are strings: a source's
+`metadata: {weight: 1.5e3}` gave every record the string "1.5e3", and `splits.validation:
+1e-3` was refused as "must be a number ..., got '1e-3'". They are read as the floats they
+are; `089` and `0o17`, integers in YAML 1.2 and strings in YAML 1.1, are refused naming the
+key and what to write (as `0755` and `1_000` are)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jsonl_assets.core.config import ConfigError, load_config
+from jsonl_assets.core.config.config_yaml import YamlProblem, load_strict
+
+HEAD = "dataset: {name: t, description: d}\n"
+
+
+def _config(tmp_path: Path, source_extra: str = "", extra: str = "") -> Path:
+    (tmp_path / "raw").mkdir(exist_ok=True)
+    (tmp_path / "raw" / "a.jsonl").write_text('{"messages": []}\n')
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        HEAD
+        + "sources:\n  - {name: s, paths: [raw/*.jsonl], objective: cpt, adapter: native, "
+        + f"split: train{source_extra}}}\n"
+        + extra
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1.5e3", 1500.0),
+        ("1e3", 1000.0),
+        ("1e-3", 0.001),
+        ("2E+5", 200000.0),
+        ("+1e3", 1000.0),
+        ("-.5", -0.5),
+        (".5e3", 500.0),
+        ("1.0e+3", 1000.0),  # YAML 1.1's own float: unchanged
+    ],
+)
+def test_an_exponent_float_is_read_as_a_float(tmp_path: Path, text: str, value: float) -> None:
+    cfg = load_config(_config(tmp_path, f", metadata: {{weight: {text}}}"))
+    weight = cfg.sources[0].metadata["weight"]
+    assert type(weight) is float and weight == value, weight
+
+
+def test_an_exponent_float_is_a_number_in_a_numeric_key(tmp_path: Path) -> None:
+    cfg = load_config(_config(tmp_path, extra="splits: {validation: 1e-3}\n"))
+    assert cfg.validation_ratio == 0.001
+
+
+def test_a_quoted_exponent_stays_a_string() -> None:
+    assert load_strict("a: '1e3'\nb: \"1.5e3\"\nc: e3\nd: 1e\n") == {
+        "a": "1e3",
+        "b": "1.5e3",
+        "c": "e3",
+        "d": "1e",
+    }
+
+
+@pytest.mark.parametrize(("text", "number"), [("089", 89), ("-0099", -99), ("0o17", 15)])
+def test_a_yaml12_integer_yaml11_reads_as_text_is_refused(
+    tmp_path: Path, text: str, number: int
+) -> None:
+    with pytest.raises(YamlProblem) as info:
+        load_strict(f"defaults:\n  n: {text}\n")
+    assert info.value.key == "defaults.n"
+    assert f"YAML 1.2 reads {text!r} as the number {number}" in info.value.message
+    with pytest.raises(ConfigError) as err:
+        load_config(_config(tmp_path, f", metadata: {{zip: {text}}}"))
+    assert err.value.key == "sources[0].metadata.zip", err.value
+    assert f"quote it for the string ('{text}') or write {number}" in err.value.message
+    quoted = load_config(_config(tmp_path, f", metadata: {{zip: '{text}'}}"))
+    assert quoted.sources[0].metadata["zip"] == text
