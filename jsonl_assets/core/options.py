@@ -7,6 +7,7 @@ defaults and raises `OptionsError` naming the option, the owner and the allowed 
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from collections.abc import Mapping
@@ -16,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
 
 from jsonl_assets.core.picklable_errors import Picklable
+
+# Why a value may be null without the user writing `null` (`output.dir: ~` meant the home dir).
+YAML_NULLS = "YAML reads an empty value and a bare `~` as null"
 
 
 class Options(BaseModel):
@@ -56,7 +60,7 @@ def option_message(error: ErrorDetails, model: type[BaseModel]) -> str:
     value = error.get("input")
     annotation = model.model_fields[name].annotation
     if value is None and type(None) not in _flatten(annotation):
-        return f"option {name!r} must not be null"
+        return f"option {name!r} must not be null ({YAML_NULLS})"
     return f"option {name!r} {leaf_message(error, annotation)}"
 
 
@@ -66,10 +70,24 @@ def leaf_message(error: ErrorDetails, annotation: Any) -> str:
     kind = error["type"]
     choices = literal_choices(annotation)
     if kind == "literal_error" and choices:
-        return f"must be one of {list(choices)}, got {value!r}"
+        return f"must be one of {list(choices)}, got {shown(value)}"
     if kind.endswith("_type") or kind in ("is_instance_of", "model_type"):
-        return f"must be {' or '.join(type_names(annotation))}, got {type_name(value)} {value!r}"
+        names = type_names(annotation)
+        if "int" in names and "float" in names:  # `int | float`: a number, either way written
+            names = ["a number (int or float)", *(n for n in names if n not in ("int", "float"))]
+        got = "null" if value is None else f"{type_name(value)} {shown(value)}"
+        return f"must be {' or '.join(names)}, got {got}"
     return value_message(error)
+
+
+def shown(value: Any) -> str:
+    """A config value as YAML writes it: null, true and false (not Python's None, True,
+    False); a string quoted; a list or mapping as JSON."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return repr(value)
 
 
 def value_message(error: ErrorDetails) -> str:

@@ -290,8 +290,8 @@ def test_malformed(raw: Any, options: dict[str, Any], reason: str, needle: str) 
     ("options", "message"),
     [
         ({"grading": "fuzzy"}, "grading' must be one of"),
-        ({"tolerance": "0.1"}, "tolerance' must be int or float"),
-        ({"tolerance": True}, "tolerance' must be int or float"),
+        ({"tolerance": "0.1"}, "tolerance' must be a number \\(int or float\\)"),
+        ({"tolerance": True}, "tolerance' must be a number \\(int or float\\)"),
         ({"tolerance": -1}, "tolerance must be a finite number >= 0"),
         ({"keep_solution": "yes"}, "keep_solution' must be bool"),
         ({"answer_regex": "(unclosed"}, "does not compile"),

@@ -74,9 +74,10 @@ def resolve_options(
     adapter: str, options: Mapping[str, Any] | None, objective: str
 ) -> dict[str, Any]:
     """Validated options for ``adapter`` on a source of ``objective``, defaults filled in and
-    ``"objective"`` added. ValueError (with the valid names) for an unknown adapter, an
-    objective the adapter cannot produce, an unknown option, a wrong type or choice, or
-    options that do not work together."""
+    ``"objective"`` added. ValueError (with the valid names) for an unknown adapter or an
+    objective the adapter cannot produce; `OptionsError` (a ValueError) naming the option for
+    an unknown option, a wrong type, choice or value (an adapter's build raises `OptionsError`
+    for a value it refuses), with no option for options that do not work together."""
     spec = ADAPTERS.get(adapter)
     if spec is None:
         raise ValueError(f"unknown adapter {adapter!r}; valid adapters: {sorted(ADAPTERS)}")
@@ -107,8 +108,10 @@ def resolve_options(
     resolved["objective"] = objective
     try:
         spec.build(resolved)
-    except ValueError as exc:
-        raise ValueError(f"adapter {adapter!r}: {exc}") from None
+    except OptionsError as exc:  # one option's value: keyed to it
+        raise OptionsError(exc.option, f"adapter {adapter!r}: {exc}") from None
+    except ValueError as exc:  # options that do not work together
+        raise OptionsError(None, f"adapter {adapter!r}: {exc}") from None
     return resolved
 
 

@@ -51,6 +51,7 @@ from jsonl_assets.core.adapters.parts import (
 from jsonl_assets.core.adapters.preference_pairs import preference_record
 from jsonl_assets.core.adapters.qa_reference import make_reference
 from jsonl_assets.core.field_paths import FieldPath, parse_path
+from jsonl_assets.core.options import OptionsError
 from jsonl_assets.core.rules.spec_vocabulary import OBJECTIVES
 
 PATH_OPTIONS: Final = (
@@ -93,30 +94,41 @@ class Options(AdapterOptions):
 
 
 def check_options(options: Mapping[str, Any]) -> dict[str, FieldPath]:
-    """Parsed paths of the options that are set; ValueError when they do not fit."""
+    """Parsed paths of the options that are set; `OptionsError` naming the option whose value
+    is wrong (None: options that do not fit together)."""
     objective = options.get("objective")
     if objective is None:
-        raise ValueError(f"mapping adapter needs option 'objective' (one of {list(OBJECTIVES)})")
+        raise OptionsError(
+            "objective", f"mapping adapter needs option 'objective' (one of {list(OBJECTIVES)})"
+        )
     required, optional = RULES[objective]
     given = [k for k in (*PATH_OPTIONS, "grading", "tolerance") if options.get(k) is not None]
     absent = [k for k in required if options.get(k) is None]
     if absent:
-        raise ValueError(
+        raise OptionsError(
+            None,
             f"mapping for objective {objective!r} needs option(s) {absent}; "
-            f"required: {list(required)}, optional: {list(optional)}"
+            f"required: {list(required)}, optional: {list(optional)}",
         )
     stray = [k for k in given if k not in required and k not in optional]
     if stray:
-        raise ValueError(
+        raise OptionsError(
+            None,
             f"mapping option(s) {stray} do not apply to objective {objective!r}; "
-            f"it takes {list(required)} and optionally {list(optional)}"
+            f"it takes {list(required)} and optionally {list(optional)}",
         )
     tolerance = options.get("tolerance")
     if tolerance is not None and not (0 <= tolerance < float("inf")):
-        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
-    paths = {k: parse_path(options[k]) for k in PATH_OPTIONS if options.get(k) is not None}
-    if options.get("id") is not None:
-        paths["id"] = parse_path(options["id"])
+        raise OptionsError(
+            "tolerance", f"tolerance must be a finite number >= 0, got {tolerance!r}"
+        )
+    paths = {}
+    for k in (*PATH_OPTIONS, "id"):
+        if options.get(k) is not None:
+            try:
+                paths[k] = parse_path(options[k])
+            except ValueError as exc:
+                raise OptionsError(k, str(exc)) from None
     return paths
 
 

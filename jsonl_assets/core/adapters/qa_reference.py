@@ -48,6 +48,7 @@ from jsonl_assets.core.adapters.parts import (
     wrong_type,
 )
 from jsonl_assets.core.blank_text import strip_whitespace
+from jsonl_assets.core.options import OptionsError
 from jsonl_assets.core.readers.exact_numbers import (
     INT_MAX,
     INT_MIN,
@@ -123,19 +124,23 @@ def _unsupported(where: str, text: str, why: str) -> AdapterError:
 
 
 def check_options(options: Mapping[str, Any]) -> re.Pattern[str] | None:
-    """The compiled answer regex; ValueError for options that cannot work together."""
+    """The compiled answer regex; `OptionsError` naming the option whose value cannot work."""
     tolerance = options["tolerance"]
     if not math.isfinite(tolerance) or tolerance < 0:
-        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+        raise OptionsError(
+            "tolerance", f"tolerance must be a finite number >= 0, got {tolerance!r}"
+        )
     if options["answers_separator"] == "":
-        raise ValueError("answers_separator must not be empty")
+        raise OptionsError("answers_separator", "answers_separator must not be empty")
     pattern = options["answer_regex"]
     if pattern is None:
         return None
     try:
         return re.compile(pattern)
     except re.error as exc:
-        raise ValueError(f"answer_regex {pattern!r} does not compile: {exc}") from None
+        raise OptionsError(
+            "answer_regex", f"answer_regex {pattern!r} does not compile: {exc}"
+        ) from None
 
 
 def make_reference(

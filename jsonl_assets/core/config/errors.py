@@ -10,19 +10,20 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from jsonl_assets.core.options import (
+    YAML_NULLS,
     Options,
     _flatten,
     leaf_message,
     literal_choices,
     option_message,
+    shown,
     type_name,
     type_names,
     value_message,
 )
 from jsonl_assets.core.picklable_errors import Picklable
 
-# Why a value may be null without the user writing `null` (`output.dir: ~` meant the home dir).
-YAML_NULLS = "YAML reads an empty value and a bare `~` as null"
+__all__ = ["YAML_NULLS", "ConfigError", "from_validation"]
 
 
 class ConfigError(Picklable):
@@ -46,7 +47,40 @@ def from_validation(file: Path | str, exc: ValidationError, root: type[BaseModel
     key, parent, field = _walk(root, error["loc"])
     if error["type"].startswith("union_tag_"):
         key += ".adapter"  # the discriminator
-    return ConfigError(file, key, _message(error, parent, field, key))
+    message = _message(error, parent, field, key)
+    if error["type"] in ("missing", "union_tag_not_found"):
+        message += _unknown_siblings(errors, error, root)
+    return ConfigError(file, key, message)
+
+
+def _unknown_siblings(errors: list[ErrorDetails], error: ErrorDetails, root: Any) -> str:
+    """For a missing key: the unknown keys written in the same mapping (`nmae` for `name`,
+    most likely the missing key misspelled), which pydantic reports as separate errors - or,
+    when the adapter is missing, not at all (the union member is never chosen)."""
+    if error["type"] == "union_tag_not_found":
+        given = error.get("input")
+        allowed = _source_keys()
+        unknown = [k for k in given if k not in allowed] if isinstance(given, dict) else []
+    else:
+        mapping = error["loc"][:-1]
+        unknown = [
+            str(e["loc"][-1])
+            for e in errors
+            if e["type"] == "extra_forbidden" and e["loc"][:-1] == mapping
+        ]
+    if not unknown:
+        return ""
+    names = ", ".join(repr(k) for k in unknown)
+    return (
+        f"; this mapping has the unknown key{'s' if len(unknown) > 1 else ''} {names} (misspelled?)"
+    )
+
+
+def _source_keys() -> set[str]:
+    """The keys a source entry may have, whatever its adapter."""
+    from jsonl_assets.core.config.models import SourceFields
+
+    return {*SourceFields.model_fields, "adapter", "options"}
 
 
 def _chosen(errors: list[ErrorDetails]) -> ErrorDetails:
@@ -71,12 +105,24 @@ def _is_branch(part: Any) -> bool:
     return isinstance(part, str) and (part.startswith("constrained-") or "[" in part)
 
 
+def _member_label(annotation: Any, part: Any) -> bool:
+    """Whether `part` is pydantic's label of a plain-type member of the union `annotation`
+    (`int` and `float` of `int | float`): a branch, not a key."""
+    if annotation is None or not isinstance(part, str):
+        return False
+    members = [t for t in _flatten(annotation) if t is not type(None)]
+    if len(members) < 2 or any(isinstance(t, type) and issubclass(t, BaseModel) for t in members):
+        return False
+    return part in {getattr(t, "__name__", None) for t in members} | {"none"}
+
+
 def _walk(root: Any, loc: tuple[Any, ...]) -> tuple[str, Any, Any]:
     """The dotted key of `loc`, the model holding its last segment and that field's annotation;
-    a discriminated union's tag segment (the adapter name) is dropped from the key."""
+    a discriminated union's tag segment (the adapter name) and a union member's label (the
+    `int` of `int | float`) are dropped from the key."""
     key, current, parent, field = "", root, None, None
     for part in loc:
-        if _is_branch(part):
+        if _is_branch(part) or _member_label(current, part):
             continue
         current = _unwrap(current, part)
         if isinstance(part, int):
@@ -143,9 +189,13 @@ def _message(error: ErrorDetails, parent: Any, field: Any, key: str) -> str:
     if kind == "union_tag_not_found":
         return f"adapter is required; valid adapters: {', '.join(sorted(_adapters()))}"
     if kind == "union_tag_invalid":
-        return (
-            f"unknown adapter {ctx.get('tag')!r}; valid adapters: {', '.join(sorted(_adapters()))}"
+        tag = (value or {}).get("adapter") if isinstance(value, dict) else ctx.get("tag")
+        got = (
+            f"must name an adapter, got null ({YAML_NULLS})"
+            if tag is None
+            else f"unknown adapter {shown(tag)}"
         )
+        return f"{got}; valid adapters: {', '.join(sorted(_adapters()))}"
     if kind == "extra_forbidden":
         allowed = ", ".join(parent.model_fields) if parent is not None else "none"
         return f"unknown key; allowed keys here: {allowed}"
@@ -154,7 +204,7 @@ def _message(error: ErrorDetails, parent: Any, field: Any, key: str) -> str:
             return "must be a non-empty list of source entries"
         return "must be a glob or a non-empty list of globs (relative to the config file)"
     if kind == "literal_error":
-        return f"must be one of {', '.join(map(str, literal_choices(field)))}; got {value!r}"
+        return f"must be one of {', '.join(map(str, literal_choices(field)))}; got {_got(value)}"
     names = type_names(field) if field is not None else []
     ge, le = _bound(field, "ge"), _bound(field, "le")
     if "int" in names and kind in (
@@ -165,16 +215,16 @@ def _message(error: ErrorDetails, parent: Any, field: Any, key: str) -> str:
     ):
         low = ge if ge is not None else 0
         bounds = f"between {low} and {le}" if le is not None else f">= {low}"
-        return f"must be an integer {bounds}, got {value!r}"
+        return f"must be an integer {bounds}, got {_got(value)}"
     if "float" in names:
         bounds = f"between {ge} and {le}" if le is not None else f">= {ge}"
         if kind.endswith("_type"):
-            return f"must be a number {bounds}, got {value!r}"
-        return f"must be {bounds}, got {value!r}"
+            return f"must be a number {bounds}, got {_got(value)}"
+        return f"must be {bounds}, got {_got(value)}"
     if kind == "string_pattern_mismatch":  # the field's description says the rule
         info = getattr(parent, "model_fields", {}).get(key.rsplit(".", 1)[-1])
         rule = getattr(info, "description", None) or f"of the form {ctx.get('pattern')}"
-        return f"must be {rule}, got {value!r}"
+        return f"must be {rule}, got {_got(value)}"
     if kind == "string_type" and value is None:
         home = "; the home dir is '~', quoted" if key.startswith("output.") else ""
         return f"must be a non-empty string, got null ({YAML_NULLS}{home})"
@@ -185,6 +235,11 @@ def _message(error: ErrorDetails, parent: Any, field: Any, key: str) -> str:
     if kind == "list_type":
         return f"must be a list, got {type_name(value)}"
     return leaf_message(error, field) if field is not None else value_message(error)
+
+
+def _got(value: Any) -> str:
+    """A value the user wrote, as YAML writes it; a null says where YAML finds one."""
+    return f"null ({YAML_NULLS})" if value is None else shown(value)
 
 
 def _bound(annotation: Any, name: str) -> Any:

@@ -433,9 +433,8 @@ def _source(
     except OptionsError as exc:
         sub = f"{key}.options.{exc.option}" if exc.option else f"{key}.options"
         raise ConfigError(cfg_path, sub, str(exc)) from None
-    except ValueError as exc:
-        where = "options" if raw.get("options") is not None and "option" in str(exc) else "adapter"
-        raise ConfigError(cfg_path, f"{key}.{where}", str(exc)) from None
+    except ValueError as exc:  # the adapter itself: unknown, or not for this objective
+        raise ConfigError(cfg_path, f"{key}.adapter", str(exc)) from None
     check_option_toolset(cfg_path, key, adapter_options, toolset_ids)
     # `~` means the home dir here as in a shell: `output.dir: ~` must meet the home-dir check.
     given = [s.paths] if isinstance(s.paths, str) else s.paths

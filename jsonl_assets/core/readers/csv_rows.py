@@ -58,7 +58,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from jsonl_assets.core.options import Options
 from jsonl_assets.core.readers.base import ReaderSpec, ReadItem
@@ -441,12 +441,18 @@ class CsvOptions(Options):
     def _codec(cls, value: str) -> str:
         return codec_name(value, "csv option")
 
+    @field_validator("delimiter", "quotechar")
+    @classmethod
+    def _one_char(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # a field validator, so that the error names the option (a model validator's does not)
+        if value is not None and (len(value) != 1 or value in "\r\n"):
+            raise ValueError(
+                f"csv option {info.field_name} must be one character other than a newline"
+            )
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> CsvOptions:
-        for name in ("delimiter", "quotechar"):
-            value = getattr(self, name)
-            if value is not None and (len(value) != 1 or value in "\r\n"):
-                raise ValueError(f"csv option {name} must be one character other than a newline")
         if self.delimiter is not None and self.delimiter == self.quotechar:
             raise ValueError("csv options delimiter and quotechar must differ")
         return self

@@ -72,7 +72,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from jsonl_assets.core.blank_text import is_blank
 from jsonl_assets.core.compression import TruncatedInput
@@ -346,11 +346,12 @@ class TextOptions(Options):
     def _codec(cls, value: str) -> str:
         return codec_name(value, "text option")
 
-    @model_validator(mode="after")
-    def _check(self) -> TextOptions:
-        if self.max_chars < 1:
+    @field_validator("max_chars")
+    @classmethod
+    def _positive(cls, value: int) -> int:  # a field validator: its error names the option
+        if value < 1:
             raise ValueError("text option max_chars must be at least 1")
-        return self
+        return value
 
 
 SPEC: Final = ReaderSpec(
