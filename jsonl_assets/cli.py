@@ -78,12 +78,13 @@ def _config_or_none(
         cfg = load_config(path)
         check_buckets(cfg)
         if claim:  # checked only: a build refused for a busy package writes nothing
-            claim_work_dir(cfg.path, cfg.output.work_dir, cfg.output.dir, record=False)
+            try:
+                claim_work_dir(cfg.path, cfg.output.work_dir, cfg.output.dir, record=False)
+            except OSError as exc:  # only the work dir's claim: nothing else is labelled so
+                raise ConfigError(cfg.path, "output.work_dir", str(exc)) from None
         return cfg
     except ConfigError as exc:
         print(printable(f"config error: {exc}"), file=sys.stderr)
-    except OSError as exc:  # the work dir cannot be written
-        print(printable(f"config error: output.work_dir: {exc}"), file=sys.stderr)
     return None
 
 

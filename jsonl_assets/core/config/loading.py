@@ -142,7 +142,10 @@ def load_config(
         raise ConfigError(cfg_path, "", f"not valid YAML: {exc}") from exc
     except YamlProblem as exc:
         raise ConfigError(cfg_path, exc.key, exc.message) from None
-    return parse_config(data, cfg_path, list_files=list_files)
+    try:
+        return parse_config(data, cfg_path, list_files=list_files)
+    except OSError as exc:  # never expected (each check names its key); still a ConfigError
+        raise ConfigError(cfg_path, "", f"cannot be loaded: {exc}") from exc
 
 
 def parse_config(data: Any, cfg_path: Path, *, list_files: bool = True) -> PipelineConfig:

@@ -91,7 +91,7 @@ def match_glob(pattern: str, links: FolderLinks | None = None) -> tuple[list[str
     if links is not None:
         for path in others:
             if os.path.islink(path):  # by its path in the source; judged by its target
-                links.setdefault((path, ()), os.path.realpath(path))
+                _add_link(links, (path, ()))
     return files, {**unlisted, **others}
 
 
@@ -218,7 +218,18 @@ def _note_link(path: str, rest: tuple[str, ...], links: FolderLinks) -> None:
     """Add `path` to `links` if it is a symlink (dangling or to a folder: a symlink to a
     file is read as that file, and the checks judge the file)."""
     if os.path.islink(path) and (os.path.isdir(path) or not os.path.exists(path)):
-        links.setdefault((path, rest), os.path.realpath(path))
+        _add_link(links, (path, rest))
+
+
+def _add_link(links: FolderLinks, key: tuple[str, tuple[str, ...]]) -> None:
+    """Note the symlink `key[0]` with its target; not one whose target cannot be resolved (a
+    link on the way cannot be read: `/proc/1/cwd` without permission): nothing is read through
+    it, and the glob names it already, as a folder it cannot enter or a path not a file."""
+    try:
+        target = os.path.realpath(key[0])
+    except OSError:
+        return
+    links.setdefault(key, target)
 
 
 def _exists(path: str, unlisted: dict[str, str]) -> bool:
