@@ -248,6 +248,8 @@ MARKED: dict[str, tuple[str, ...]] = {
         "slow",
     ),
     "test_chunk_job.py::test_celery": ("slow",),
+    # a dagster run (6 s); Redis and two Celery workers, a run that fails and one that resumes
+    "defs/test_celery_broker.py::": ("slow",),
     "test_chunk_job.py::test_a_celery_worker_killed": ("crash", "slow"),
     "test_chunk_job.py::test_the_multiprocess": ("slow",),
     "test_chunk_job.py::test_the_in_process": ("slow",),

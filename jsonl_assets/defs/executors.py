@@ -8,6 +8,9 @@
           broker: redis://127.0.0.1:6379/0
           backend: redis://127.0.0.1:6379/1
 
+A `celery` run first connects to its broker and backend and fails in one line naming the key and
+the URL when one does not answer (defs/celery_broker.py).
+
 dagster-k8s is imported only when a run chooses `k8s` (its import takes about 1.5 s), so its
 config is checked against its own schema when the run starts, not in the Launchpad.
 """
@@ -20,6 +23,7 @@ import dagster as dg
 from dagster._config import process_config
 from dagster_celery import celery_executor
 
+from .celery_broker import checked_celery_executor
 from .celery_settings import CELERY_SETTINGS
 
 EXECUTORS: Final[dict[str, dg.ExecutorDefinition]] = {
@@ -90,10 +94,10 @@ def chunks_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
     if mode == K8S:
         chosen = k8s_executor()
         config = _k8s_config(chosen, config)
+    elif mode == CELERY:  # its broker and backend checked when the run starts (celery_broker.py)
+        return checked_celery_executor(_celery_config(config))
     else:
         chosen = EXECUTORS[mode]
-        if mode == CELERY:
-            config = _celery_config(config)
     return chosen.executor_creation_fn(  # type: ignore[misc]
         dg.InitExecutorContext(
             job=init_context.job,
