@@ -6,7 +6,7 @@ with "Retry limit exceeded while trying to reconnect to the Celery result store 
 four chained stacks, naming neither.
 
 A broker or backend lost mid-run is said the same way, with what a rerun does: the chunks
-that finished are kept (each has its marker), so a rerun resumes. The error's stack goes to a
+that finished are kept (each has its marker), so a rerun resumes. The error's stack goes to
 an event of the run's log (its `stack`), not under the line. An error of the loop while both
 URLs still answer is not a connection loss: it is raised as it came.
 """
