@@ -7,6 +7,8 @@ from __future__ import annotations
 # tests keep their bytes) or that are slow only as a group: node id prefix -> markers. A bare
 # `pytest` deselects these (pyproject addopts); `python3 run.py test` runs them.
 MARKED: dict[str, tuple[str, ...]] = {
+    # a paused `dagster job execute` build beside a publication: 25-35 s each
+    "defs/test_publish_wait.py::": ("slow",),
     "core/stages/test_long_compressible_records.py::": ("slow",),  # a 70 MiB record: 3 s
     "core/report/test_package_gate.py::": ("slow",),  # builds and reports a package: 4 s
     # builds a cut partition on two worker processes: 3 s

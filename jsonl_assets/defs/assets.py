@@ -38,6 +38,7 @@ from jsonl_assets.defs.observations import raw_sources
 from jsonl_assets.defs.ownership import DEFAULT_TEAM, team_owner, team_tags
 from jsonl_assets.defs.partitions import PARTITIONS
 from jsonl_assets.defs.progress_logs import chunk_progress_logged
+from jsonl_assets.defs.publish_wait import publish_when_built
 from jsonl_assets.defs.report_metadata import report_metadata
 from jsonl_assets.defs.resources import PipelineResource
 from jsonl_assets.defs.stage_metadata import (
@@ -337,10 +338,22 @@ def manifest(
     out). It is verified before it is published and written last, atomically. A partition
     whose latest blocking rate check fails under the current thresholds, whose record stages
     or shards do not follow its last extraction under the current config, or whose shards failed
-    shards_verified stops the publication (core/build.py built_partition)."""
+    shards_verified stops the publication (core/build.py built_partition), unless a run is
+    building that partition at that moment: then it publishes again once that run has ended
+    (defs/publish_wait.py)."""
     cfg = pipeline.load()
-    publication = publish(
-        cfg, pipeline.lock_timeout_seconds, pipeline.chunk_workers, pipeline.replace_other_dataset
+    publication = publish_when_built(
+        cfg,
+        context.instance,
+        context.run_id,
+        lambda: publish(
+            cfg,
+            pipeline.lock_timeout_seconds,
+            pipeline.chunk_workers,
+            pipeline.replace_other_dataset,
+        ),
+        context.log.info,
+        pipeline.lock_timeout_seconds,
     )
     result, partitions = publication.manifest, publication.partitions
     if result is None:
