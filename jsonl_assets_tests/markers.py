@@ -55,6 +55,7 @@ MARKED: dict[str, tuple[str, ...]] = {
     ),
     "readers/test_parquet.py::test_multi_row_group_file_read_in_order": ("slow",),
     "readers/test_parquet_panics.py::": ("slow",),  # child processes reading twice: 2.5 s each
+    "readers/test_parquet_footer.py::": ("slow",),  # child processes: 2-7 s each
     "test_shard_writer_limits.py::test_a_highly_compressible_shard_rotates_within_the_default_expansion_cap": (
         "slow",
     ),

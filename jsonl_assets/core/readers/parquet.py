@@ -37,9 +37,9 @@ outside a day read as null) is found row by row with pyarrow (parquet_checks.py)
 Reason codes: `corrupt_file` (the rows before the damage are kept: as the streaming engine
 reads ahead, after an error the rows not yet delivered are re-read by slices, halved down to
 one row near the damage; each row of the damaged range is quarantined and the rows after it
-are read on, polars skipping the row groups before a slice; a row group the footer places
-past the end of the file is quarantined unread, parquet_extents.py; a file whose footer is
-unreadable is one `corrupt_file`),
+are read on, polars skipping the row groups before a slice; a footer that misplaces or
+miscounts a row group is found first, its other row groups read by pyarrow, parquet_footer.py;
+a file whose footer is unreadable or holds a negative value is one `corrupt_file`),
 `too_large` (a row whose JSON serialisation exceeds `max_record_bytes`), `unsupported_value`
 (a row orjson cannot serialise or write exactly, e.g. nesting past 254 levels, see above),
 `duplicate_key` (a row whose map repeats a key, at any depth; or the whole file, position 0,
@@ -88,6 +88,7 @@ _POLARS_ERRORS: Final = (plx.PolarsError, plx.PanicException, OSError)
 # year 1 or after 9999; polars panics on one past what its own date type holds).
 _ROW_ERRORS: Final = (ValueError, OverflowError, plx.PanicException)
 _PANICS: Final = (plx.PanicException, plx.ComputeError, plx.InvalidOperationError)
+_PANIC_ROWS: Final = 8  # rows probed one by one for a polars panic before probing by halves
 
 
 def read_parquet(
@@ -109,15 +110,24 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
     # it takes about 0.25 s, which every command would pay at import.
     from jsonl_assets.core.readers.parquet_checks import Inspection, inspect
     from jsonl_assets.core.readers.parquet_decode import arrow_batches
-    from jsonl_assets.core.readers.parquet_extents import out_of_bounds
+    from jsonl_assets.core.readers.parquet_footer import check
 
     done = _Count()
     seen = Inspection()
     error: BaseException | None = None
     total: int | None = None  # the footer's row count, read once
-    damage: list[tuple[int, int, str]] = []  # row groups past the end: polars never reads them
+    footer = check(path)
+    if footer.fatal is not None:
+        yield Rejection(
+            position=0,
+            reason="corrupt_file",
+            detail=f"Parquet file not read: its footer is damaged ({footer.fatal}), so its "
+            "rows cannot be located",
+        )
+        return
     try:
-        seen = inspect(path, lambda: _scan(path))
+        groups = [(g.rows, not g.why) for g in footer.groups] if footer.damaged else None
+        seen = inspect(path, lambda: _scan(path), groups)
         if seen.refused is not None:
             yield Rejection(
                 position=0,
@@ -129,14 +139,16 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
         frame, flag = _frame(path, seen.dates)
         floats = any(has_float(t) for t in frame.collect_schema().values())
         schema = _scan(path, seen.dates).collect_schema()
-        total = _row_count(path)
-        damage = out_of_bounds(path)
-        stop = damage[0][0] if damage else total  # the rows before the first damaged group
+        if footer.damaged:  # polars never reads it: it would panic or invent rows
+            from jsonl_assets.core.readers.parquet_damaged import read_intact
+
+            yield from read_intact(path, footer, ((frame, flag), schema), batch_rows, limit, seen)
+            return
+        total = stop = _row_count(path)
         # pyarrow decodes batch by batch; polars (the fast path) a row group at a time.
         decoded = arrow_batches(path, batch_rows, schema, stop=stop)
         if decoded is None:
-            rows = frame.slice(0, stop) if damage else frame
-            fast = rows.collect_batches(chunk_size=batch_rows, maintain_order=True)
+            fast = frame.collect_batches(chunk_size=batch_rows, maintain_order=True)
             try:
                 yield from _emit(fast, done, limit, floats, flag, seen)
             except _POLARS_ERRORS as exc:
@@ -153,13 +165,13 @@ def iter_parquet_rows(path: Path, batch_rows: int, limit: int) -> Iterator[ReadI
     if error is not None:
         # The streaming engine reads ahead, so the error may come from a row group well after
         # the rows delivered so far: read on by slices, halving them near the damage.
-        yield from _recover(path, done.n, batch_rows, limit, error, seen, damage)
+        yield from _recover(path, done.n, batch_rows, limit, error, seen)
         return
     if total is not None and done.n < total:
         # Fewer rows than the footer holds, without an error: never silent, the rest is read
         # again by slices (each row that cannot be read is quarantined).
         why = f"the read ended after row {done.n} of the {total} the footer holds"
-        yield from _recover(path, done.n, batch_rows, limit, ShortRead(why), seen, damage)
+        yield from _recover(path, done.n, batch_rows, limit, ShortRead(why), seen)
 
 
 class _Count:
@@ -193,10 +205,6 @@ class ShortRead(Exception):
     """A read that gave fewer rows than the file's footer holds."""
 
 
-class OutOfBounds(Exception):
-    """A row group the footer places past the end of the file's data (parquet_extents.py)."""
-
-
 def _converted(raw: Any) -> Iterator[Any]:
     """A batch pyarrow decoded with values JSON holds (a `BadRow` as it is). Should polars
     panic converting it (a datetime past what its calendar holds), its rows are converted
@@ -226,42 +234,38 @@ def _recover(
     limit: int,
     first_error: BaseException,
     seen: Inspection,
-    damage: list[tuple[int, int, str]],
 ) -> Iterator[ReadItem]:
     """Rows from `row_no` on by slices, halved down to one row near the damage. An unreadable
     row starts a damaged range, found by probing rows after it (`_readable_from`): each of
     its rows is `corrupt_file`, and the rows after it are read on. Without a readable footer
-    (no row count) the file ends at the damage with one `corrupt_file`. The rows of `damage`
-    (row groups past the end of the file) are `corrupt_file` unread: no slice reaches them."""
+    (no row count) the file ends at the damage with one `corrupt_file`."""
     total = _row_count(path)
     size = step
+    panics = 0
     error: BaseException = first_error
     while total is None or row_no < total:
-        if (hit := next((d for d in damage if d[0] <= row_no < d[1]), None)) is not None:
-            for bad in range(row_no + 1, hit[1] + 1):
-                yield _corrupt_row(bad, hit[0] + 1, hit[1], OutOfBounds(hit[2]))
-            row_no, size = hit[1], step
-            continue
-        room = min((d[0] for d in damage if d[0] > row_no), default=total)  # before damage
         try:
             frame, flag = _frame(path, seen.dates)
-            batch = frame.slice(row_no, size if room is None else min(size, room - row_no))
-            batch = batch.collect()
+            batch = frame.slice(row_no, size).collect()
         except _POLARS_ERRORS as exc:
             error = exc
             if size > 1:
                 size //= 2
                 continue
             if isinstance(exc, plx.PanicException) and total is not None:
-                # a value polars panics on (not damage: that is an error): this row only
-                row_no += 1
+                # a value polars panics on (not damage: that is an error): this row only; past
+                # a few, the panicking stretch is found by probes (each panic is a Rust block
+                # on stderr, so never one per row of a long stretch)
                 why = f"a value polars cannot read ({type(exc).__name__}: {_first_line(exc)})"
-                yield _unsupported(row_no, why)
-                size = step
+                panics += 1
+                end = row_no + 1 if panics <= _PANIC_ROWS else _readable_from(path, row_no, total)
+                for bad in range(row_no + 1, end + 1):
+                    yield _unsupported(bad, why)
+                row_no, size = end, step
                 continue
             if total is None:
                 break
-            end = _readable_from(path, row_no, total if room is None else room)
+            end = _readable_from(path, row_no, total)
             for bad in range(row_no + 1, end + 1):
                 yield _corrupt_row(bad, row_no + 1, end, error)
             row_no = end

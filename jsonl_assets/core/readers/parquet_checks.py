@@ -85,9 +85,12 @@ class Inspection:
     dates: dict[str, Any] = field(default_factory=dict)  # casts that read date64 as dates
 
 
-def inspect(path: StorePath, scan: Callable[[], pl.LazyFrame]) -> Inspection:
+def inspect(
+    path: StorePath, scan: Callable[[], pl.LazyFrame], groups: list[tuple[int, bool]] | None = None
+) -> Inspection:
     """What must be known about the file at `path` before its rows are read (`scan`: its
-    lazy frame). Errors reading the file are left to the read, which reports them."""
+    lazy frame). Errors reading the file are left to the read, which reports them. `groups`:
+    each row group's rows and whether it is read (a damaged footer, parquet_footer.py)."""
     try:
         handle = store_for(path).open_read(path)
     except OSError:
@@ -120,7 +123,7 @@ def inspect(path: StorePath, scan: Callable[[], pl.LazyFrame]) -> Inspection:
         if parquet is None or arrow is None:
             return Inspection(suspects=_unchecked(schema))
         found = Inspection(dates=_date64_columns(arrow, schema))
-        _check(parquet, arrow, found)
+        _check(parquet, arrow, found, groups)
         return found
 
 
@@ -155,9 +158,16 @@ def _unchecked(schema: pl.Schema) -> list[Suspect]:
     ]
 
 
-def _check(parquet: pq.ParquetFile, arrow: pa.Schema, found: Inspection) -> None:
-    """Every column with a map, a duration in seconds or a time, row group by row group."""
+def _check(
+    parquet: pq.ParquetFile,
+    arrow: pa.Schema,
+    found: Inspection,
+    groups: list[tuple[int, bool]] | None,
+) -> None:
+    """Every column with a map, a duration in seconds or a time, row group by row group
+    (`groups`: see `inspect`)."""
     meta = parquet.metadata
+    sizes = groups or [(meta.row_group(g).num_rows, True) for g in range(meta.num_row_groups)]
     leaves = [list(_leaves(column.type)) for column in arrow]
     aligned = sum(map(len, leaves)) == meta.num_columns
     first_leaf = 0
@@ -169,7 +179,9 @@ def _check(parquet: pq.ParquetFile, arrow: pa.Schema, found: Inspection) -> None
         row = 0
         for g in range(meta.num_row_groups):
             group = meta.row_group(g)
-            first, row = row, row + group.num_rows
+            first, row = row, row + sizes[g][0]
+            if not sizes[g][1]:
+                continue
             ranges = [(group.column(start + i).statistics, k) for i, k in enumerate(kinds)
                       if k is not None] if aligned else [(None, None)]  # fmt: skip
             past = bounded and not all(_within(s, k) for s, k in ranges)

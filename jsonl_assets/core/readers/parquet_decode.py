@@ -60,6 +60,7 @@ def arrow_batches(
     schema: pl.Schema,
     start: int | None = None,
     stop: int | None = None,
+    groups: list[int] | None = None,
 ) -> Iterator[Piece] | None:
     """The file's rows in order (from row `start`, 0-based, when given), as polars frames of
     at most `batch_rows` rows and `BadRow`s, decoded by pyarrow one batch at a time (memory
@@ -70,7 +71,8 @@ def arrow_batches(
     decimal256: polars' reader decodes those about three times as fast (see the module
     docstring), but panics on a decimal256 in a struct (every row holding one was
     `unsupported_value`). With `stop` (a row group's first row), the row groups from it on
-    are not read. A read error is an OSError."""
+    are not read. With `groups`, those row groups are read (in that order), no other (a
+    file whose footer is damaged, parquet_footer.py). A read error is an OSError."""
     try:
         handle = store_for(path).open_read(path)
     except OSError:
@@ -82,7 +84,8 @@ def arrow_batches(
         target = polars_ready(parquet.schema_arrow)
         # a decimal256 in a struct makes polars' own reader panic on each row holding one
         narrowed = target != parquet.schema_arrow
-        wanted = start is not None or narrowed or any(n > batch_rows for n in sizes)
+        wanted = start is not None or groups is not None or narrowed
+        wanted = wanted or any(n > batch_rows for n in sizes)
         empty = pl.from_arrow(target.empty_table()) if wanted else None
         same = isinstance(empty, pl.DataFrame) and empty.schema == schema
     except (*_ARROW_ERRORS, pl.exceptions.PolarsError, pl.exceptions.PanicException):
@@ -91,7 +94,18 @@ def arrow_batches(
         handle.close()
         return None
     cast = target if narrowed else None
-    return _pieces(handle, parquet, batch_rows, sizes, start or 0, cast)
+    if groups is None:
+        groups, start = _from(sizes, start or 0)
+    return _pieces(handle, parquet, batch_rows, groups, start or 0, cast)
+
+
+def _from(sizes: list[int], start: int) -> tuple[list[int], int]:
+    """The row groups holding the rows from `start` on, and where in the first it falls."""
+    first = 0
+    while first < len(sizes) and sizes[first] <= start:
+        start -= sizes[first]
+        first += 1
+    return list(range(first, len(sizes))), start
 
 
 def _before(stop: int | None, sizes: list[int]) -> list[int]:
@@ -139,17 +153,12 @@ def _pieces(
     handle: Any,
     parquet: pq.ParquetFile,
     batch_rows: int,
-    sizes: list[int],
+    groups: list[int],
     start: int,
     cast: pa.Schema | None,
 ) -> Iterator[Piece]:
-    """The rows from `start` on (cast to `cast` when given, `polars_ready`): the row groups
-    before it are not read."""
-    first = 0
-    while first < len(sizes) and sizes[first] <= start:
-        start -= sizes[first]
-        first += 1
-    groups = list(range(first, len(sizes)))
+    """The rows of `groups` from their row `start` on (cast to `cast` when given,
+    `polars_ready`)."""
     with handle:
         if not groups:
             return

@@ -37,7 +37,7 @@ from jsonl_assets.core.store.work_files import (
 from jsonl_assets.core.traces import Rejection, trace_dict
 
 STAGE = "extracted"
-CODE_VERSION = "41"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
+CODE_VERSION = "42"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: typed report;
 # 5: the quarantine written in the work dir (published by the shards stage); 6: CSV rows
 # after a quoted field left open at the end of the file, and JSON array items after a
 # damaged one, are read; 7: a file's identity is its ETag, or its ctime too; 8: Parquet rows
@@ -106,6 +106,9 @@ CODE_VERSION = "41"  # 3: exact numbers, corrupt gzip members / zstd frames; 4: 
 # that is not a string, nanoseconds, a duration past 64-bit microseconds); a decimal256 in a
 # struct is read (each row holding one was unsupported_value); a row group the footer places
 # past the end of the file is corrupt_file unread (another detail)
+# 42: a Parquet footer is checked before polars reads: a row group it misplaces or miscounts
+# is corrupt_file unread (the others read by pyarrow), a file num_rows other than its row
+# groups' is one corrupt_file after the rows (no phantom rows), a negative value corrupt_file
 MARKER = "extracted.json"
 
 
