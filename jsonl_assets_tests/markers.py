@@ -191,6 +191,9 @@ MARKED: dict[str, tuple[str, ...]] = {
     "core/store/test_work_owner.py::test_changing_output_dir_while_keeping": ("slow",),
     "test_restart.py::test_kill_at_any_point": ("crash", "slow"),
     "core/store/test_gc_kill_points.py::test_a_kill": ("crash", "slow"),
+    # two builds into one package on the loopback S3 server, one of them killed: 20 s each
+    "core/store/test_package_orphans.py::test_the_loser": ("slow",),
+    "core/store/test_package_orphans.py::test_what_a_killed_build": ("slow",),
     # `run.py ui` for real (dagster dev starts in 10-60 s on a loaded machine)
     "test_run_py_ui.py::": ("webserver", "crash", "slow"),
     "test_run_tree.py::": ("crash", "slow"),

@@ -12,11 +12,14 @@ quarantine pointer is written just before metadata.json (quarantine_snapshot.py)
 quarantine a reader of this metadata.json finds is this build's, already whole. On object
 storage, the staging prefixes no build can adopt any more go too (staging_leftovers.py).
 What the replaced metadata.json lists is recorded in the work dir before it is replaced, so a
-kill between the publish and the GC leaves it to the next GC.
+kill between the publish and the GC leaves it to the next GC. A build that loses the publish
+withdraws the shards and pointer it added; what a killed one left, the GC sweeps
+(package_orphans.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -47,12 +50,19 @@ from jsonl_assets.core.store.base import PreconditionFailed, read_bytes, store_f
 from jsonl_assets.core.store.package_files import check_ours, own_manifest
 from jsonl_assets.core.store.package_gc import (
     QuarantineSnapshots,
+    Sweep,
     collect_garbage,
     record_retiring,
 )
+from jsonl_assets.core.store.package_orphans import withdraw_unpublished
 from jsonl_assets.core.store.partition_lock import partition_lock
 from jsonl_assets.core.store.published_manifests import note_published
-from jsonl_assets.core.store.snapshot_base import current_tag, forget_base, recorded_base
+from jsonl_assets.core.store.snapshot_base import (
+    base_path,
+    current_tag,
+    forget_base,
+    recorded_base,
+)
 from jsonl_assets.core.store.work_files import partition_dirs
 from jsonl_assets.core.traces import format_trace
 from jsonl_assets.core.trusted_shards import trusted_shards, untrusted_partitions
@@ -303,12 +313,14 @@ def _publish(
         record_retiring(cfg.output.work_dir, previous, quarantine)
         note_published(cfg.output.work_dir, data)  # this work dir's package, even if renamed
         reached("before_publish")
+        replaced = store.stat(result.path)  # when what a reader may still hold was published
         try:
             store.publish(result.path, data, expected_tag=expected)
         except PreconditionFailed as exc:
             if _current_bytes(result.path) == data:
                 pass  # another build of the same inputs published these very bytes meanwhile
             else:
+                _withdraw(cfg, document, previous, quarantine)
                 raise PackageChangedError(
                     f"package changed since this build started: {result.path} is no longer the "
                     f"version this build started from ({exc}); nothing was published. Build "
@@ -324,6 +336,7 @@ def _publish(
             document,
             cfg.output.retention_hours,
             quarantine=quarantine,
+            sweep=Sweep(None if replaced is None else replaced.mtime_ns / 1e9),
         )
         own = [
             partition_dirs(cfg.output.work_dir, cfg.output.quarantine_dir, cfg.output.dir, o, s)
@@ -335,6 +348,30 @@ def _publish(
         ]
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _withdraw(
+    cfg: PipelineConfig,
+    document: dict[str, Any],
+    previous: dict[str, Any] | None,
+    quarantine: QuarantineSnapshots,
+) -> None:
+    """The publish of `document` lost to another publisher: what this build moved into the
+    package and the quarantine dir for it goes (package_orphans.withdraw_unpublished)."""
+    root = cfg.output.quarantine_dir
+    work = [cfg.output.work_dir / o / s for o in OBJECTIVES for s in SPLITS]
+    base = store_for(base_path(cfg)).stat(base_path(cfg))  # when this build started to move
+    since = None if base is None else base.mtime_ns / 1e9
+    with contextlib.suppress(Exception):  # best effort: the refusal is what must be told
+        withdraw_unpublished(
+            cfg.output.dir,
+            cfg.output.work_dir,
+            document,
+            previous,
+            (root, *quarantine.published),
+            work,
+            since,
+        )
 
 
 def _default_toolset_hint(cfg: PipelineConfig, keys: list[str]) -> str:

@@ -23,6 +23,8 @@ snapshot) is never removed, only kept retired until no pointer names it; the cho
 under the quarantine dir's lock, which the pointer's writer takes too
 (quarantine_snapshot.quarantine_lock). The quarantine files of the layout before snapshots
 (`<objective>/<split>/<stage>.jsonl`, quarantine_snapshot.legacy_files) are retired too.
+What a publish that failed left in the snapshot folders, named by nothing (another work dir's,
+or one lost), is swept after the window and a grace (`Sweep`, package_orphans.py).
 """
 
 from __future__ import annotations
@@ -60,9 +62,13 @@ from jsonl_assets.core.store.package_files import (
     retired_path,
     settle,
 )
+from jsonl_assets.core.store.package_orphans import (
+    RETIRED_QUARANTINE,
+    sweep_quarantine,
+    sweep_shards,
+)
 from jsonl_assets.core.store.url import is_url
 
-RETIRED_QUARANTINE: Final = "retired_quarantine.json"
 # A partition's snapshot folder, in `data/` and in the quarantine dir:
 # `<objective>-<split>-<16 hex>`.
 SNAPSHOT_FOLDER: Final = re.compile(
@@ -78,6 +84,14 @@ class QuarantineSnapshots:
     root: Path
     previous: tuple[dict[str, Any] | None, str | None]
     published: tuple[dict[str, Any] | None, str | None]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Sweep the snapshot folders for what a failed publish left (package_orphans.py):
+    `replaced_at`, when the metadata.json replaced was published (None: there was none)."""
+
+    replaced_at: float | None
 
 
 def _partition_keys() -> list[tuple[str, str]]:
@@ -112,15 +126,21 @@ def collect_garbage(
     retention_hours: float,
     now: float | None = None,
     quarantine: QuarantineSnapshots | None = None,
+    sweep: Sweep | None = None,
 ) -> list[str]:
     """Retire our shards that `published` (the new metadata.json) does not list, and remove
     those retired for `retention_hours`; `previous` is the metadata.json it replaced (None if
     there was none or not ours). With `quarantine`, the same for the quarantine files and
-    pointers the new snapshot's pointer does not name. Returns the paths removed."""
+    pointers the new snapshot's pointer does not name. With `sweep`, also the files nothing
+    names that a publish which failed left in the snapshot folders (package_orphans.py).
+    Returns the paths removed."""
     now = time.time() if now is None else now
     pending = load_retiring(work_dir)  # what a replaced metadata.json listed (record_retiring)
     shard_ledgers = [ledger_path(work_dir / o / s) for o, s in _partition_keys()]
     ledgers = {ledger: ledger_names(ledger) for ledger in shard_ledgers}
+    known = set().union(*ledgers.values(), pending.get("shards", set()))
+    known |= listed_shards(previous) | listed_shards(published)
+    known |= set(load_retired(retired_path(work_dir)))
     removed = _retire(
         package,
         ledgers,
@@ -132,11 +152,20 @@ def collect_garbage(
         is_shard_path,
         folders=("data", SNAPSHOT_FOLDER),
     )
+    retention = retention_hours * 3600
+    if sweep is not None:
+        removed += sweep_shards(package, known, sweep.replaced_at, retention, now)
     if quarantine is not None:
         with quarantine_lock(quarantine.root):  # no pointer is written while we choose
+            claimed = claimed_files(work_dir, _partition_keys())
+            known_files = set().union(*claimed.values(), pending.get("quarantine", set()))
+            known_files |= pointer_files(*quarantine.previous) | pointer_files(
+                *quarantine.published
+            )
+            known_files |= set(load_retired(retired_path(work_dir, RETIRED_QUARANTINE)))
             removed += _retire(
                 quarantine.root,
-                claimed_files(work_dir, _partition_keys()),
+                claimed,
                 pointer_files(*quarantine.previous) | pending.get("quarantine", set()),
                 pointer_files(*quarantine.published),
                 retired_path(work_dir, RETIRED_QUARANTINE),
@@ -147,6 +176,10 @@ def collect_garbage(
                 still_named=lambda due: files_named(quarantine.root, exclude=due),
                 folders=("", SNAPSHOT_FOLDER),
             )
+            if sweep is not None:
+                removed += sweep_quarantine(
+                    quarantine.root, known_files, sweep.replaced_at, retention, now
+                )
     if pending:  # all retired now, in retired.json / retired_quarantine.json
         store_for(work_dir).remove(retired_path(work_dir, RETIRING_FILE))
     return removed
