@@ -5,8 +5,8 @@ with its dotted key: strings, 64-bit integers, finite floats, true/false, null, 
 mappings with string keys. Anything else a YAML tag can make (binary, set, omap, pairs,
 timestamps, NaN/Infinity, python/* or custom tags), a key repeated in one mapping, and a
 plain scalar that YAML 1.1 silently turns into something else (`no` -> false, `1:30` -> 90,
-`0755` -> 493, `0b1010` -> 10, `1_000` -> 1000), or into a string where YAML 1.2 reads an
-integer (`089`, `0o17`), is a `(key, message)` problem. The floats YAML 1.2 and JSON write
+`0755` -> 493, `0b1010` -> 10, `+0x1F` -> 31, `1_000` -> 1000), or into a string where YAML
+1.2 reads an integer (`089`, `0o17`), is a `(key, message)` problem. The floats YAML 1.2 and JSON write
 that YAML 1.1 reads as strings (`1e3`, `1.5e3`, `1e-3`, `-.5`) are read as the floats they are. Merge keys
 (`<<`) and aliases are allowed; an alias loop, or aliases that add more than
 `MAX_EXPANDED_NODES` values once expanded, are refused (billion laughs).
@@ -50,6 +50,7 @@ DATETIME_KEYS: Final = frozenset({"dataset.created_at"})
 _NULL_WORDS: Final = ("", "~", "null", "Null", "NULL")  # what YAML reads as null
 _LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+")
 _BINARY = re.compile(r"[-+]?0b[0-1_]+")  # YAML 1.1's binary integers (not in YAML 1.2)
+_SIGNED_HEX = re.compile(r"[-+]0x[0-9a-fA-F_]+")  # YAML 1.2's hex integers have no sign
 # Integers of YAML 1.2 that YAML 1.1 reads as strings (its own are resolved first): a leading
 # zero before an 8 or 9 (`089`), an octal number in YAML 1.2's form (`0o17`).
 _YAML12_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+")
@@ -318,12 +319,18 @@ def _check_scalar(loader: Any, node: ScalarNode, key: str) -> None:
 
 
 def _check_yaml11_number(loader: Any, node: ScalarNode, key: str, kind: str) -> None:
-    """A plain number only YAML 1.1 reads as one: a binary integer (`0b1010` -> 10) or digits
+    """A plain number only YAML 1.1 reads as one: a binary integer (`0b1010` -> 10), a signed
+    hexadecimal one (`+0x1F` -> 31, `-0x1` -> -1: YAML 1.2 reads hex unsigned only) or digits
     with underscores (`1_000` -> 1000, `0x_1F` -> 31, `1_0.5` -> 10.5). YAML 1.2 (and most
     readers of the file) take them as the strings they look like."""
     text = node.value
-    binary = _BINARY.fullmatch(text) is not None
-    if not binary and "_" not in text:
+    if _BINARY.fullmatch(text):
+        what = "a binary number"
+    elif _SIGNED_HEX.fullmatch(text):
+        what = "a hexadecimal number"
+    elif "_" in text:
+        what = "a number, dropping its underscores"
+    else:
         return
     construct = loader.construct_yaml_int if kind == "int" else loader.construct_yaml_float
     try:
@@ -331,11 +338,12 @@ def _check_yaml11_number(loader: Any, node: ScalarNode, key: str, kind: str) -> 
     except (ValueError, IndexError):  # `0b_`, `1__`: no number to show
         value = None
     shown = "" if value is None else f" ({value!r})"
-    what = "a binary number" if binary else "a number, dropping its underscores"
+    if what == "a hexadecimal number":
+        shown += ", YAML 1.2 as a string (its hexadecimal numbers have no sign)"
     raise YamlProblem(
         key,
         f"YAML 1.1 reads {text!r} as {what}{shown}; quote it for the string ('{text}')"
-        + ("" if value is None or binary else f" or write {value!r}"),
+        + ("" if value is None else f" or write {value!r}"),
     )
 
 

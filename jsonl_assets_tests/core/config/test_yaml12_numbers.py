@@ -7,6 +7,7 @@ key and what to write (as `0755` and `1_000` are)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,80 @@ def test_a_yaml12_integer_yaml11_reads_as_text_is_refused(
     assert f"quote it for the string ('{text}') or write {number}" in err.value.message
     quoted = load_config(_config(tmp_path, f", metadata: {{zip: '{text}'}}"))
     assert quoted.sources[0].metadata["zip"] == text
+
+
+@pytest.mark.parametrize(("text", "number"), [("+0x1F", 31), ("-0x1", -1), ("-0x_f", -15)])
+def test_a_signed_hex_number_is_refused(tmp_path: Path, text: str, number: int) -> None:
+    """YAML 1.1 reads `+0x1F` as 31, YAML 1.2 (hex unsigned only) as the string "+0x1F": a
+    source's `metadata: {build: +0x1F}` gave every record the number 31."""
+    with pytest.raises(ConfigError) as err:
+        load_config(_config(tmp_path, f", metadata: {{build: {text}}}"))
+    assert err.value.key == "sources[0].metadata.build", err.value
+    assert f"YAML 1.1 reads {text!r} as a hexadecimal number ({number})" in err.value.message
+    assert f"quote it for the string ('{text}')" in err.value.message
+    quoted = load_config(_config(tmp_path, f", metadata: {{build: '{text}'}}"))
+    assert quoted.sources[0].metadata["build"] == text
+
+
+_Y12_INT = re.compile(r"[-+]?[0-9]+")
+_Y12_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+
+def _yaml12(text: str) -> object:
+    """What YAML 1.2's core schema reads a plain number-like scalar as."""
+    if _Y12_INT.fullmatch(text):
+        return int(text)
+    if re.fullmatch(r"0o[0-7]+", text):
+        return int(text[2:], 8)
+    if re.fullmatch(r"0x[0-9a-fA-F]+", text):
+        return int(text[2:], 16)
+    if _Y12_FLOAT.fullmatch(text):
+        return float(text)
+    return text
+
+
+_BODIES = [
+    "0",
+    "1",
+    "01",
+    "08",
+    "00",
+    "0.",
+    "0x1F",
+    "0xF_F",
+    "0o17",
+    "0b10",
+    "1_0",
+    "0_1",
+    "1:30",
+    "1:30.5",
+    ".5",
+    "5.",
+    "1.5",
+    "0.5",
+    "01.5",
+    "090.5",
+    "1e3",
+    "1.e3",
+    "1.5e+3",
+    ".5e3",
+    "1.5E-3",
+    "1e",
+    "e3",
+    "1__",
+    "0x",
+    "0o",
+    "0b",
+]
+
+
+@pytest.mark.parametrize("text", [sign + body for sign in ("", "+", "-") for body in _BODIES])
+def test_a_number_is_read_as_yaml12_reads_it_or_refused(text: str) -> None:
+    """Every YAML 1.1 number form YAML 1.2 reads differently (signed hex, octal, binary,
+    base 60, underscores, `.5` vs `+.5`, ...) is read as YAML 1.2 does or refused."""
+    try:
+        value = load_strict(f"k: {text}\n")["k"]
+    except YamlProblem:
+        return
+    expected = _yaml12(text)
+    assert (type(value), value) == (type(expected), expected), text
