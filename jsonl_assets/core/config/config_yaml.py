@@ -6,10 +6,11 @@ mappings with string keys. Anything else a YAML tag can make (binary, set, omap,
 timestamps, NaN/Infinity, python/* or custom tags), a key repeated in one mapping, and a
 plain scalar that YAML 1.1 silently turns into something else (`no` -> false, `1:30` -> 90,
 `0755` -> 493, `0b1010` -> 10, `+0x1F` -> 31, `1_000` -> 1000), or into a string where YAML
-1.2 reads an integer (`089`, `0o17`), is a `(key, message)` problem. The floats YAML 1.2 and JSON write
-that YAML 1.1 reads as strings (`1e3`, `1.5e3`, `1e-3`, `-.5`) are read as the floats they are. Merge keys
-(`<<`) and aliases are allowed; an alias loop, or aliases that add more than
-`MAX_EXPANDED_NODES` values once expanded, are refused (billion laughs).
+1.2 reads an integer (`089`, `0o17`; as a mapping key too), is a `(key, message)` problem.
+The floats YAML 1.2 and JSON write that YAML 1.1 reads as strings (`1e3`, `1.5e3`, `1e-3`,
+`-.5`) are read as the floats they are. Merge keys (`<<`) and aliases are allowed; an alias
+loop, or aliases that add more than `MAX_EXPANDED_NODES` values once expanded, are refused
+(billion laughs).
 
 Before anything is composed, one pass over the parser's events (libyaml's parser keeps its own
 stack; its composer recurses in C and overflows the stack on 30,000 nested `[`) refuses
@@ -224,10 +225,7 @@ class _Checker:
                 seen.add("<<")
                 self._merge(value_node, key, depth)
                 continue
-            if not isinstance(key_node, ScalarNode) or key_node.tag not in (
-                _T + "str",
-                _T + "value",  # `=`, which the constructor reads as the string "="
-            ):
+            if not _string_key(key_node):
                 shown = key_node.value if isinstance(key_node, ScalarNode) else None
                 raise YamlProblem(
                     _join(key, shown) if isinstance(shown, str) else key,
@@ -248,6 +246,16 @@ class _Checker:
             if not isinstance(item, MappingNode):
                 raise YamlProblem(_join(key, "<<"), "a merge key takes a mapping or a list of them")
             self.check(item, key, depth + 1)
+
+
+def _string_key(node: Node) -> bool:
+    """Whether a mapping key is a string in YAML 1.1 (this reader) and YAML 1.2 alike: a plain
+    `089` or `0o17` is one here but an integer in YAML 1.2, so refused as a value is."""
+    if not isinstance(node, ScalarNode):
+        return False
+    if node.tag == _T + "value":  # `=`, which the constructor reads as the string "="
+        return True
+    return node.tag == _T + "str" and not (not node.style and _YAML12_INT.fullmatch(node.value))
 
 
 def _check_scalar(loader: Any, node: ScalarNode, key: str) -> None:
@@ -360,6 +368,8 @@ def _tag_message(tag: str) -> str:
 def _describe(node: Node) -> str:
     if isinstance(node, ScalarNode):
         kind = node.tag.removeprefix(_T)
+        if kind == "str":  # a string here, an integer in YAML 1.2 (`_string_key`)
+            return f"{node.value!r}, an integer in YAML 1.2"
         return f"{kind} {node.value!r}"
     return "a list" if isinstance(node, SequenceNode) else "a mapping"
 

@@ -155,3 +155,17 @@ def test_a_number_is_read_as_yaml12_reads_it_or_refused(text: str) -> None:
         return
     expected = _yaml12(text)
     assert (type(value), value) == (type(expected), expected), text
+
+
+@pytest.mark.parametrize("text", ["089", "-0099", "0o17"])
+def test_a_yaml12_integer_key_is_refused_as_its_value_is(text: str) -> None:
+    """`metadata: {089: x}` loaded as the string key "089" while `{k: 089}` is refused: YAML 1.2
+    reads the key as an integer, so it is refused as one (`1e3:` already was)."""
+    with pytest.raises(YamlProblem) as info:
+        load_strict(f"metadata:\n  {text}: x\n")
+    assert info.value.key == f"metadata.{text}"
+    assert info.value.message == (
+        f"mapping keys must be strings, got {text!r}, an integer in YAML 1.2; quote it ('{text}')"
+    )
+    quoted = load_strict(f"metadata:\n  '{text}': x\n  0o8: y\n")
+    assert quoted == {"metadata": {text: "x", "0o8": "y"}}
