@@ -43,6 +43,7 @@ MAX_DEPTH: Final = 100
 MAX_EXPANDED_BYTES: Final = 8 << 20
 
 _T = "tag:yaml.org,2002:"
+_WRITTEN_TAGS: Final = frozenset({_T + "int", _T + "float", _T + "bool"})
 _INT_MIN: Final = -(1 << 63)
 _INT_MAX: Final = (1 << 64) - 1  # orjson writes unsigned 64-bit integers too
 _BOOL_WORDS = re.compile(r"true|false", re.IGNORECASE)
@@ -69,6 +70,13 @@ class YamlProblem(Picklable):
 def load_strict(text: str) -> Any:
     """The document as plain JSON values; `YamlProblem` for a value JSON cannot hold,
     `yaml.YAMLError` for text that is not YAML."""
+    return load_written(text)[0]
+
+
+def load_written(text: str) -> tuple[Any, dict[str, str]]:
+    """`load_strict`'s document, and each plain number and boolean as written (`2e5`, not
+    200000.0) by dotted key: a message about a key that takes text shows what the user wrote
+    (an aliased scalar only at its first key)."""
     _check_events(text)
     loader = _Loader(text)
     try:
@@ -77,9 +85,10 @@ def load_strict(text: str) -> Any:
         except RecursionError:
             raise YamlProblem("", "nested too deeply") from None
         if node is None:
-            return None
-        _Checker(loader).check(node, "", 0)
-        return loader.construct_document(node)
+            return None, {}
+        checker = _Checker(loader)
+        checker.check(node, "", 0)
+        return loader.construct_document(node), checker.written
     finally:
         loader.dispose()
 
@@ -187,6 +196,7 @@ class _Checker:
         self.loader = loader
         self.done: set[int] = set()  # nodes already checked
         self.open: set[int] = set()  # nodes being checked (an alias to one is a loop)
+        self.written: dict[str, str] = {}  # dotted key -> a plain number or boolean's text
 
     def check(self, node: Node, key: str, depth: int) -> None:
         """Check `node` (at dotted `key`)."""
@@ -199,6 +209,8 @@ class _Checker:
         self.open.add(id(node))
         if isinstance(node, ScalarNode):
             _check_scalar(self.loader, node, key)
+            if not node.style and node.tag in _WRITTEN_TAGS:
+                self.written[key] = node.value
         elif isinstance(node, SequenceNode):
             if node.tag != _T + "seq":
                 raise YamlProblem(key, _tag_message(node.tag))

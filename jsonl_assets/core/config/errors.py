@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +41,20 @@ class ConfigError(Picklable):
         super().__init__(f"{where}: {message}")
 
 
-def from_validation(file: Path | str, exc: ValidationError, root: type[BaseModel]) -> ConfigError:
-    """The first pydantic error as a ConfigError: dotted key, allowed names, today's wording."""
+def from_validation(
+    file: Path | str,
+    exc: ValidationError,
+    root: type[BaseModel],
+    written: Mapping[str, str] | None = None,
+) -> ConfigError:
+    """The first pydantic error as a ConfigError: dotted key, allowed names, today's wording;
+    `written` (dotted key -> a plain number's or boolean's text) shows a value as written."""
     errors = exc.errors()
     error = _chosen(errors)
     key, parent, field = _walk(root, error["loc"])
     if error["type"].startswith("union_tag_"):
         key += ".adapter"  # the discriminator
-    message = _message(error, parent, field, key)
+    message = _message(error, parent, field, key, (written or {}).get(key))
     if error["type"] in ("missing", "union_tag_not_found"):
         message += _unknown_siblings(errors, error, root)
     return ConfigError(file, key, message)
@@ -174,14 +181,20 @@ def _tag(model: Any) -> str | None:
     return None
 
 
-def _message(error: ErrorDetails, parent: Any, field: Any, key: str) -> str:
+def _message(error: ErrorDetails, parent: Any, field: Any, key: str, text: str | None) -> str:
+    """`text`: the value as written in the YAML, when it is a plain number or boolean."""
     kind = error["type"]
     value = error.get("input")
     ctx = error.get("ctx") or {}
+    # A number or boolean where text belongs (`dataset_id: 2e5`): the text as written, quoted.
+    not_text = kind == "string_type" and isinstance(value, (bool, int, float))
+    written = (text if text is not None else shown(value)) if not_text else ""
     is_options = key.split(".")[-2:-1] == ["options"] or key.endswith(".options")
     if is_options and isinstance(parent, type) and issubclass(parent, Options):
         adapter = next((p for p in error["loc"] if isinstance(p, str) and p in _adapters()), "")
         message = option_message({**error, "loc": (key.rsplit(".", 1)[-1],)}, parent)
+        if not_text:
+            message += f" (written {written}); quote it ('{written}')"
         return f"adapter {adapter!r}: {message}" if adapter else message
     if kind == "missing":
         choices = literal_choices(field) if field is not None else []
@@ -228,6 +241,12 @@ def _message(error: ErrorDetails, parent: Any, field: Any, key: str) -> str:
     if kind == "string_type" and value is None:
         home = "; the home dir is '~', quoted" if key.startswith("output.") else ""
         return f"must be a non-empty string, got null ({YAML_NULLS}{home})"
+    if not_text:
+        read = "" if shown(value) == written else f" (read as {shown(value)})"
+        return (
+            f"must be a non-empty string, got {type_name(value)} {written!r}{read}; "
+            f"quote it ('{written}')"
+        )
     if kind == "string_type":
         return f"must be a non-empty string, got {type_name(value)}"
     if kind in ("dict_type", "model_type", "model_attributes_type"):

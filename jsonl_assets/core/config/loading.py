@@ -22,7 +22,7 @@ from jsonl_assets.core.blank_text import is_blank
 from jsonl_assets.core.config.config_yaml import (
     MAX_CONFIG_BYTES,
     YamlProblem,
-    load_strict,
+    load_written,
     syntax_message,
 )
 from jsonl_assets.core.config.dir_kinds import check_dir_kinds
@@ -135,7 +135,7 @@ def load_config(
     except UnicodeDecodeError as exc:  # placed by line and column like a YAML syntax error
         raise ConfigError(cfg_path, "", f"not valid YAML: {decode_message(raw, exc)}") from None
     try:
-        data = load_strict(text)
+        data, written = load_written(text)
     except yaml.YAMLError as exc:
         raise ConfigError(cfg_path, "", f"not valid YAML: {syntax_message(exc, text)}") from exc
     except UnicodeDecodeError as exc:
@@ -143,20 +143,23 @@ def load_config(
     except YamlProblem as exc:
         raise ConfigError(cfg_path, exc.key, exc.message) from None
     try:
-        return parse_config(data, cfg_path, list_files=list_files)
+        return parse_config(data, cfg_path, list_files=list_files, written=written)
     except OSError as exc:  # never expected (each check names its key); still a ConfigError
         raise ConfigError(cfg_path, "", f"cannot be loaded: {exc}") from exc
 
 
-def parse_config(data: Any, cfg_path: Path, *, list_files: bool = True) -> PipelineConfig:
-    """Validate a parsed YAML document; `cfg_path` anchors relative paths and error messages."""
+def parse_config(
+    data: Any, cfg_path: Path, *, list_files: bool = True, written: Mapping[str, str] | None = None
+) -> PipelineConfig:
+    """Validate a parsed YAML document; `cfg_path` anchors relative paths and error messages,
+    `written` (dotted key -> a plain number's text, `load_written`) the values they show."""
     root = cfg_path.parent
     if not isinstance(data, dict):
         raise ConfigError(cfg_path, "<root>", f"must be a mapping, got {type_name(data)}")
     try:
         doc = Document.model_validate(data)
     except ValidationError as exc:
-        raise from_validation(cfg_path, exc, Document) from None
+        raise from_validation(cfg_path, exc, Document, written) from None
     output = _output(cfg_path, doc.output, root)
     if output.shard_by == "content_type":
         for i, entry in enumerate(doc.sources):

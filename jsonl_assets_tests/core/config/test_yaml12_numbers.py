@@ -169,3 +169,46 @@ def test_a_yaml12_integer_key_is_refused_as_its_value_is(text: str) -> None:
     )
     quoted = load_strict(f"metadata:\n  '{text}': x\n  0o8: y\n")
     assert quoted == {"metadata": {text: "x", "0o8": "y"}}
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "message"),
+    [
+        (
+            "dataset_id: 2e5",
+            "dataset.dataset_id",
+            "must be a non-empty string, got float '2e5' (read as 200000.0); quote it ('2e5')",
+        ),
+        (
+            "tags: [v, 1e3]",
+            "dataset.tags[1]",
+            "must be a non-empty string, got float '1e3' (read as 1000.0); quote it ('1e3')",
+        ),
+        ("license: 12", "dataset.license", "must be a non-empty string, got int '12'; quote it"),
+        ("contact: true", "dataset.contact", "got bool 'true'; quote it ('true')"),
+    ],
+)
+def test_a_number_where_text_belongs_is_shown_as_written(
+    tmp_path: Path, extra: str, key: str, message: str
+) -> None:
+    """Since `2e5` reads as a float, `dataset_id: 2e5` (which loaded before) is refused: the
+    message said only "must be a non-empty string, got float", not the value the user wrote
+    (as text, so they know) nor that quoting keeps it text."""
+    path = _config(tmp_path)
+    path.write_text(path.read_text().replace("description: d", f"description: d, {extra}"))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.key == key, err.value
+    assert message in err.value.message, err.value.message
+
+
+def test_a_number_for_a_text_option_is_shown_as_written(tmp_path: Path) -> None:
+    path = _config(tmp_path)
+    text = path.read_text().replace(
+        "objective: cpt, adapter: native", "objective: sft, adapter: alpaca"
+    )
+    path.write_text(text.replace("split: train", "split: train, options: {instruction_field: 1e3}"))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.key == "sources[0].options.instruction_field", err.value
+    assert "(written 1e3); quote it ('1e3')" in err.value.message, err.value.message
