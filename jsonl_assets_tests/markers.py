@@ -380,6 +380,9 @@ MARKED: dict[str, tuple[str, ...]] = {
         "slow",
     ),
     "test_source_fingerprints.py::test_snapshot_keys_round_trip_whatever_the_locale": ("slow",),
+    "test_source_fingerprints.py::test_a_threshold_edit_requests_the_partition_a_check_stopped": (
+        "slow",
+    ),
     "defs/test_user_errors.py::test_every_run_of_a_partition_has_the_objective_and_split_tags": (
         "slow",
     ),

@@ -14,8 +14,9 @@ import orjson
 import pytest
 import yaml
 
-from jsonl_assets.core.build import dirs_for
+from jsonl_assets.core.build import build_partition, dirs_for
 from jsonl_assets.core.config import load_config
+from jsonl_assets.core.partition_state import BUILD, UP_TO_DATE, partition_state
 from jsonl_assets.core.sensor_cursor import dump_cursor, load_cursor
 from jsonl_assets.core.source_fingerprints import (
     changed_partitions,
@@ -440,3 +441,37 @@ def test_the_sensor_rebuilds_what_build_would_rebuild(sample_project: Path, edit
     if edit.startswith("global quality "):  # the sft source's own rule wins: not its three
         fed = [k for k in all_partition_keys() if sources_feeding(load_config(sample_project), k)]
         assert rebuilt == [k for k in fed if not k.startswith("sft|")]
+
+
+def test_a_threshold_edit_requests_the_partition_a_check_stopped(
+    sample_project: Path, tmp_path: Path
+) -> None:
+    """The parse check stopped cpt|train's pass after extracted; raising
+    `max_parse_failure_rate` makes `build` run it (20 records written in the report's case),
+    but the sensor requested nothing ("thresholds decide no record"). A threshold edit now
+    requests the partitions `build` would run for it: held back by a check, not the others."""
+    key = "cpt|train"
+    with (sample_project.parent / "raw" / "cpt" / "garden_notes.jsonl").open("ab") as handle:
+        handle.writelines(b"{not json %d\n" % i for i in range(40))
+    assert build_partition(load_config(sample_project), key).shards is None  # stopped
+    folder = tmp_path / "sensor"  # through the sensor's cursor, as a tick reads it
+    cursor = load_cursor(
+        dump_cursor(take_snapshot(load_config(sample_project)), "e", 0, folder), folder
+    )
+    assert cursor is not None
+    before = cursor.snapshot
+    edit_config(sample_project, lambda d: d["thresholds"].update(max_parse_failure_rate=0.5))
+    cfg = load_config(sample_project)
+    after = take_snapshot(cfg, before.files)
+    assert partition_state(cfg, dirs_for(cfg, key)) == BUILD
+    assert changed_partitions(before, after) == [key]
+    # Built, it is up to date: a further threshold edit it still passes requests nothing.
+    assert build_partition(cfg, key).shards is not None
+    assert partition_state(cfg, dirs_for(cfg, key)) == UP_TO_DATE
+    edit_config(sample_project, lambda d: d["thresholds"].update(max_parse_failure_rate=0.4))
+    assert changed_partitions(after, take_snapshot(load_config(sample_project), after.files)) == []
+    # Tightened below its rate: `build` runs it again (and the check fails), so it is requested.
+    edit_config(sample_project, lambda d: d["thresholds"].update(max_parse_failure_rate=0.01))
+    tight = load_config(sample_project)
+    assert partition_state(tight, dirs_for(tight, key)) == BUILD
+    assert changed_partitions(after, take_snapshot(tight, after.files)) == [key]

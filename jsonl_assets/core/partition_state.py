@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from jsonl_assets.core.build import read_marker_any
+from jsonl_assets.core.build import dirs_for, read_marker_any
 from jsonl_assets.core.config import PipelineConfig
+from jsonl_assets.core.partition_gate import record_verdict
 from jsonl_assets.core.rules.rate_checks import evaluate_all
 from jsonl_assets.core.stages.record_stages import STAGE_MARKERS, stage_fingerprints
 from jsonl_assets.core.stages.shard_stage import MARKER as SHARDS_MARKER
@@ -57,3 +58,16 @@ def _state(cfg: PipelineConfig, dirs: PartitionDirs) -> str:
     if not all(e.passed for e in evaluate_all(cfg, dirs.key, reports).values()):
         return BUILD
     return UP_TO_DATE
+
+
+def held_back(cfg: PipelineConfig, key: str) -> bool:
+    """Whether `build` runs partition `key` although its record stages are those of its
+    current inputs (extracted at least): a blocking check stopped the pass or fails, or a
+    later step is missing. A threshold edit reaches such a partition (the sensor asks)."""
+    dirs = dirs_for(cfg, key)
+    if partition_state(cfg, dirs) != BUILD:
+        return False
+    try:
+        return "extracted" in record_verdict(cfg, dirs).reports
+    except OSError:
+        return True

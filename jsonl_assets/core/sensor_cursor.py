@@ -52,6 +52,7 @@ def dump_cursor(
                 for name, s in snapshot.sources.items()  # config order: partition_version
             },
             "unfed": dict(snapshot.unfed),
+            "thresholds": dict(snapshot.thresholds),
         }
     )
     name = f"{SNAPSHOT_PREFIX}{hashlib.sha256(body).hexdigest()[:VERSION_CHARS]}.json"
@@ -105,7 +106,12 @@ def load_cursor(text: str | None, folder: Path) -> Cursor | None:
             for name, s in data["sources"].items()
         }
         return Cursor(
-            SourcesSnapshot(files=files, sources=sources, unfed=dict(data.get("unfed", {}))),
+            SourcesSnapshot(
+                files=files,
+                sources=sources,
+                unfed=dict(data.get("unfed", {})),
+                thresholds=dict(data.get("thresholds", {})),
+            ),
             str(cursor["epoch"]),
             int(cursor["generation"]),
             name,

@@ -18,14 +18,16 @@ names coincide stay two, and every key is JSON (the sensor's snapshot, a partiti
 sources that feed it, in config order (records are written in that order, and the first of
 two with one id wins): a source with `split: auto` feeds the three splits of its objective,
 a source with a declared split feeds that one partition. The sensor rebuilds exactly the
-partitions whose version changed.
+partitions whose version changed, and those a threshold edit reaches: whose thresholds
+changed and that a blocking check stopped or fails (`build` runs them; core/partition_state).
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -95,6 +97,11 @@ class SourcesSnapshot:
     hashed_per_source: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # The settings that decide the stages of a partition no source feeds (`unfed_settings`).
     unfed: Mapping[str, Any] = field(default_factory=dict)
+    # Each partition's thresholds (`partition_thresholds`); empty in a cursor of an older version.
+    thresholds: Mapping[str, Any] = field(default_factory=dict)
+    # Whether `build` would run a partition whose record stages are current (a blocking check
+    # stopped or fails it): asked, lazily, of partitions whose thresholds changed.
+    held: Callable[[str], bool] | None = field(default=None, compare=False)
 
     def partition_versions(self) -> dict[str, str]:
         """Data version of each of the twelve partitions, keyed `objective|split`."""
@@ -228,6 +235,38 @@ def record_settings(cfg: PipelineConfig, source: SourceConfig) -> dict[str, Any]
     return source_settings(cfg, source)
 
 
+def partition_thresholds(cfg: PipelineConfig) -> dict[str, Any]:
+    """The thresholds each partition's rate checks are decided by: its objective's (global or
+    per objective) and the own `thresholds` of the sources that feed it."""
+    out: dict[str, Any] = {}
+    for key in all_partition_key_strings():
+        objective, split = key.split("|", 1)
+        own = [
+            [s.name, dict(s.thresholds)]
+            for s in cfg.sources
+            if s.thresholds and s.objective == objective and split in splits_fed(s.split)
+        ]
+        out[key] = [dataclasses.asdict(cfg.thresholds_for(objective)), own]
+    return out
+
+
+class HeldByCheck:
+    """Whether `build` would run a partition although its record stages are those of its
+    current inputs: a blocking check stopped its pass or fails it (core/partition_state);
+    each partition asked once."""
+
+    def __init__(self, cfg: PipelineConfig) -> None:
+        self.cfg = cfg
+        self.answers: dict[str, bool] = {}
+
+    def __call__(self, key: str) -> bool:
+        from jsonl_assets.core.partition_state import held_back  # it imports this module
+
+        if key not in self.answers:
+            self.answers[key] = held_back(self.cfg, key)
+        return self.answers[key]
+
+
 def unfed_settings(cfg: PipelineConfig) -> dict[str, Any]:
     """The settings the record stages of a partition no source feeds are fingerprinted by
     (`build` rebuilds such a partition, built empty before, when they change, so the sensor
@@ -303,6 +342,8 @@ def take_snapshot(
         hashed=tuple(hashed),
         hashed_per_source=hashed_per_source,
         unfed=unfed_settings(cfg),
+        thresholds=partition_thresholds(cfg),
+        held=HeldByCheck(cfg),
     )
 
 
@@ -362,9 +403,20 @@ def changed_sources(before: SourcesSnapshot, after: SourcesSnapshot) -> list[str
 def changed_partitions(before: SourcesSnapshot, after: SourcesSnapshot) -> list[str]:
     """Partitions (objective|split, canonical order) whose version changed: a source of it
     changed (content, entry, the settings that decide its records), was added, removed or
-    moved to or from it, or its sources' order changed."""
+    moved to or from it, or its sources' order changed; and those whose thresholds changed
+    that a blocking check stopped or fails (`after.held`): `build` runs those too."""
     old, new = before.partition_versions(), after.partition_versions()
-    return [k for k in all_partition_key_strings() if old[k] != new[k]]
+    return [
+        k
+        for k in all_partition_key_strings()
+        if old[k] != new[k] or _thresholds_reach(before, after, k)
+    ]
+
+
+def _thresholds_reach(before: SourcesSnapshot, after: SourcesSnapshot, key: str) -> bool:
+    if not before.thresholds or after.held is None:  # an older cursor: thresholds unknown
+        return False
+    return before.thresholds.get(key) != after.thresholds.get(key) and after.held(key)
 
 
 def fingerprints_to_json(files: Mapping[str, FileFingerprint]) -> dict[str, list[Any]]:

@@ -3,7 +3,8 @@
 `raw_sources_changed` fingerprints every configured source file (stat first; the content
 sha256 only when the stat moved), and for the partitions whose version changed (a source's
 content, its config entry or the global settings that decide its records, the sources'
-order: `core/source_fingerprints.py`) it requests one `build_partition` run each, as one batch, and records
+order; a threshold edit for those a blocking check stopped or fails:
+`core/source_fingerprints.py`) it requests one `build_partition` run each, as one batch, and records
 an observation of `raw_sources` for them (that is what marks them stale in the UI). Its
 cursor (kept by the Dagster instance, so it survives restarts) is short: counts and the name
 of the fingerprint snapshot it wrote under `<work_dir>/sensor/`. Its first tick (no cursor yet) only records the baseline and observes all twelve
