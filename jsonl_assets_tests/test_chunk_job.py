@@ -59,7 +59,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
+def redis_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A `redis-server` on a free loopback port: its URL and process, stopped by its PID."""
     if not os.path.exists(REDIS_SERVER):
         pytest.skip(f"{REDIS_SERVER} not installed (run.py's OS packages)")
     port = _free_port()
@@ -79,9 +80,14 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise
                 time.sleep(0.05)
-        yield url
+        yield url, server
     finally:
         _stop(server)
+
+
+@pytest.fixture
+def redis_url(redis_server: tuple[str, subprocess.Popen[bytes]]) -> str:
+    return redis_server[0]
 
 
 @pytest.fixture

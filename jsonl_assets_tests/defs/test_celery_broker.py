@@ -15,21 +15,18 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pytest
-import redis
 
 from jsonl_assets.defs.celery_broker import KEY, RESUMES
 from jsonl_assets.defs.chunk_job import build_chunks
 
-from ..test_chunk_job import REDIS_SERVER, _chats, _free_port, _stop, celery_workers
+from ..test_chunk_job import _chats, _free_port, celery_workers, redis_server, redis_url
 from ..test_chunks import sample_with_chunks
 
-__all__ = ["celery_workers"]  # the fixture, on this module's `redis_url`
+__all__ = ["celery_workers", "redis_server", "redis_url"]  # fixtures, shared with test_chunk_job
 PARTITION = "sft|train"
 
 
@@ -82,38 +79,6 @@ def test_an_unreachable_broker_fails_the_run_in_one_line_naming_key_and_url(
     assert "s3cret" not in said and "no step was submitted" in said
     assert not [e for e in events if e.event_type == dg.DagsterEventType.STEP_START]
     assert not (tmp_path / "data" / "package").exists()
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A `redis-server` on a free loopback port: its URL and process (the test kills it)."""
-    if not os.path.exists(REDIS_SERVER):
-        pytest.skip(f"{REDIS_SERVER} not installed (run.py's OS packages)")
-    port = _free_port()
-    server = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-         "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                redis.Redis.from_url(url).ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        yield url, server
-    finally:
-        _stop(server)
-
-
-@pytest.fixture
-def redis_url(redis_server: tuple[str, subprocess.Popen[bytes]]) -> str:
-    return redis_server[0]
 
 
 def _kill_after_first_chunk(
